@@ -1,0 +1,200 @@
+// Parses .rnn source: lex, parse to a CST with recovery, and build the AST from the CST.
+// Lexer and parser errors become diagnostics with codes; the AST is only built from a clean parse,
+// so later phases never see recovered (partial) nodes.
+import type { CstElement, CstNode, IToken } from 'chevrotain';
+import type * as A from '../src/ast.js';
+import { diagnostic, type Diagnostic } from '../src/diagnostics/diagnostic.js';
+import { rnnLexer } from './lexer.js';
+import { rnnParser } from './parser.js';
+
+export interface ParseResult {
+  ast?: A.RnnFile;
+  diagnostics: Diagnostic[];
+}
+
+export function parse(text: string): ParseResult {
+  const diagnostics: Diagnostic[] = [];
+  const lexed = rnnLexer.tokenize(text);
+  for (const e of lexed.errors) {
+    diagnostics.push(diagnostic('RNN0101', { start: e.offset, end: e.offset + e.length }, { text: JSON.stringify(text.substr(e.offset, e.length)) }));
+  }
+  const parser = rnnParser();
+  parser.input = lexed.tokens;
+  const cst = parser.file();
+  for (const e of parser.errors) {
+    const info = JSON.parse(e.message) as { code: 'RNN0102' | 'RNN0103'; [k: string]: string };
+    const atEnd = e.token.tokenType.name === 'EOF' || Number.isNaN(e.token.startOffset);
+    const span = atEnd
+      ? { start: Math.max(0, text.trimEnd().length - 1), end: Math.max(1, text.trimEnd().length) }
+      : { start: e.token.startOffset, end: e.token.endOffset! + 1 };
+    if (atEnd && info.code === 'RNN0102') diagnostics.push(diagnostic('RNN0104', span, { expected: info.expected! }));
+    else diagnostics.push(diagnostic(info.code, span, info));
+  }
+  // After an error, recovery tends to report follow-on errors on the same line; keep the first per line.
+  const lineOf = (offset: number) => text.slice(0, offset).split('\n').length;
+  const seenLines = new Set<number>();
+  const unique = diagnostics
+    .sort((a, b) => a.span.start - b.span.start)
+    .filter((d) => {
+      const line = lineOf(d.span.start);
+      return seenLines.has(line) ? false : (seenLines.add(line), true);
+    });
+  if (unique.length > 0) return { diagnostics: unique };
+  return { ast: buildFile(cst), diagnostics: [] };
+}
+
+// ---- CST to AST ----
+
+type Ctx = Record<string, CstElement[] | undefined>;
+const ctxOf = (node: CstNode) => node.children as Ctx;
+const tokens = (ctx: Ctx, key: string) => (ctx[key] ?? []) as IToken[];
+const nodes = (ctx: Ctx, key: string) => (ctx[key] ?? []) as CstNode[];
+const token = (ctx: Ctx, key: string) => tokens(ctx, key)[0]!;
+const node = (ctx: Ctx, key: string) => nodes(ctx, key)[0]!;
+
+const tokenSpan = (t: IToken): A.Span => ({ start: t.startOffset, end: t.endOffset! + 1 });
+const nodeSpan = (n: CstNode): A.Span => ({ start: n.location!.startOffset, end: n.location!.endOffset! + 1 });
+const nameOf = (t: IToken): A.Name => ({ name: t.image, span: tokenSpan(t) });
+
+function buildFile(cst: CstNode): A.RnnFile {
+  const ctx = ctxOf(cst);
+  const file: A.RnnFile = { name: nameOf(token(ctx, 'name')), dims: [], tensors: [], stmts: [], structures: [], span: nodeSpan(cst) };
+  for (const item of nodes(ctx, 'item')) {
+    const [kind, children] = Object.entries(ctxOf(item))[0]! as [string, CstNode[]];
+    const n = children[0]!;
+    const c = ctxOf(n);
+    switch (kind) {
+      case 'dimsDecl':
+        for (const d of nodes(c, 'dims')) {
+          const dc = ctxOf(d);
+          const size = tokens(dc, 'size')[0];
+          file.dims.push({ name: nameOf(token(dc, 'name')), ...(size ? { size: Number(size.image), sizeSpan: tokenSpan(size) } : {}) });
+        }
+        break;
+      case 'tensorDecl': {
+        const role = token(c, 'role').image as 'input' | 'param';
+        for (const s of nodes(c, 'tensors')) file.tensors.push({ role, shape: buildShape(s) });
+        break;
+      }
+      case 'stateDecl':
+        for (const s of nodes(c, 'states')) {
+          const sc = ctxOf(s);
+          file.tensors.push({ role: 'state', shape: buildShape(node(sc, 'tensor')), init: buildExpr(node(sc, 'init')) });
+        }
+        break;
+      case 'letStmt':
+      case 'outputStmt':
+      case 'updateStmt':
+        file.stmts.push({ kind: kind.replace('Stmt', '') as 'let' | 'output' | 'update', lhs: buildShape(node(c, 'lhs')), rhs: buildExpr(node(c, 'rhs')), span: nodeSpan(n) });
+        break;
+      case 'structureDecl': {
+        const state = tokens(c, 'state')[0];
+        const rank = tokens(c, 'rank')[0];
+        const semiring = tokens(c, 'semiring')[0];
+        file.structures.push({
+          kind: nameOf(token(c, 'kind')),
+          span: nodeSpan(n),
+          ...(state ? { state: nameOf(state) } : {}),
+          ...(rank ? { rank: Number(rank.image) } : {}),
+          ...(semiring ? { semiring: nameOf(semiring) } : {}),
+        });
+        break;
+      }
+      case 'monoidDecl':
+        file.monoid = buildMonoid(n);
+        break;
+    }
+  }
+  return file;
+}
+
+function buildMonoid(n: CstNode): A.MonoidDecl {
+  const c = ctxOf(n);
+  const fields = (decl: CstNode | undefined) => (decl ? nodes(ctxOf(decl), 'fields').map(buildAssign) : []);
+  const monoid: A.MonoidDecl = { element: fields(nodes(c, 'elementDecl')[0]), identity: fields(nodes(c, 'identityDecl')[0]), span: nodeSpan(n) };
+  const combine = nodes(c, 'combineDecl')[0];
+  if (combine) {
+    const cc = ctxOf(combine);
+    const body = nodes(cc, 'body')
+      .map((b) => ({ node: b, kind: b.name === 'letStmt' ? ('let' as const) : ('field' as const) }))
+      .sort((a, b) => a.node.location!.startOffset - b.node.location!.startOffset)
+      .map(({ node: b, kind }) => ({ kind, ...buildAssign(b) }));
+    monoid.combine = { left: nameOf(token(cc, 'left')), right: nameOf(token(cc, 'right')), body, span: nodeSpan(combine) };
+  }
+  return monoid;
+}
+
+function buildAssign(n: CstNode): A.FieldAssign {
+  const c = ctxOf(n);
+  return { lhs: buildShape(node(c, 'lhs')), rhs: buildExpr(node(c, 'rhs')), span: nodeSpan(n) };
+}
+
+function buildShape(n: CstNode): A.Shape {
+  const c = ctxOf(n);
+  return { name: nameOf(token(c, 'name')), indices: tokens(c, 'indices').map(nameOf), span: nodeSpan(n) };
+}
+
+// Operators and operands of a left-associative chain, in source order.
+function chain(n: CstNode, next: (n: CstNode) => A.Expr): A.Expr {
+  const c = ctxOf(n);
+  const operands = nodes(c, 'operands');
+  const ops = tokens(c, 'ops').sort((a, b) => a.startOffset - b.startOffset);
+  let left = next(operands[0]!);
+  ops.forEach((op, i) => {
+    const right = next(operands[i + 1]!);
+    left = { kind: 'binary', op: op.image as A.ArithOp, left, right, opSpan: tokenSpan(op), span: { start: left.span.start, end: right.span.end } };
+  });
+  return left;
+}
+
+function buildExpr(n: CstNode): A.Expr {
+  const c = ctxOf(n);
+  const left = chain(node(c, 'lhs'), buildMultiplicative);
+  const op = tokens(c, 'op')[0];
+  if (!op) return left;
+  const right = chain(node(c, 'rhs'), buildMultiplicative);
+  return { kind: 'binary', op: op.image as A.CompareOp, left, right, opSpan: tokenSpan(op), span: { start: left.span.start, end: right.span.end } };
+}
+
+const buildMultiplicative = (n: CstNode): A.Expr => chain(n, buildUnary);
+
+function buildUnary(n: CstNode): A.Expr {
+  const c = ctxOf(n);
+  const neg = tokens(c, 'neg')[0];
+  const operand = node(c, 'operand');
+  if (neg) {
+    const inner = buildUnary(operand);
+    return { kind: 'neg', operand: inner, span: { start: neg.startOffset, end: inner.span.end } };
+  }
+  return buildPrimary(operand);
+}
+
+function buildPrimary(n: CstNode): A.Expr {
+  const c = ctxOf(n);
+  const span = nodeSpan(n);
+  const number = tokens(c, 'number')[0];
+  if (number) return { kind: 'number', value: Number(number.image), span };
+  if (tokens(c, 'inf')[0]) return { kind: 'number', value: Infinity, span };
+  const inner = nodes(c, 'inner')[0];
+  if (inner) return { ...buildExpr(inner), span };
+  const reduction = nodes(c, 'reduction')[0];
+  if (reduction) {
+    const rc = ctxOf(reduction);
+    return { kind: 'reduce', op: nameOf(token(rc, 'op')), index: nameOf(token(rc, 'index')), body: buildExpr(node(rc, 'body')), span };
+  }
+  const call = nodes(c, 'call')[0];
+  if (call) {
+    const cc = ctxOf(call);
+    return { kind: 'call', fn: nameOf(token(cc, 'fn')), args: nodes(cc, 'args').map(buildExpr), span };
+  }
+  const rc = ctxOf(node(c, 'reference'));
+  const field = tokens(rc, 'field')[0];
+  return {
+    kind: 'ref',
+    name: nameOf(token(rc, 'name')),
+    indices: tokens(rc, 'indices').map(nameOf),
+    bracketed: (rc['LBracket'] ?? []).length > 0,
+    span,
+    ...(field ? { field: nameOf(field) } : {}),
+  };
+}

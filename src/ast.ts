@@ -1,0 +1,91 @@
+// The abstract syntax of one .rnn file. Spans are UTF-16 offsets into the source;
+// lines and columns are computed only when a diagnostic is rendered.
+
+export interface Span {
+  start: number;
+  end: number; // exclusive
+}
+
+export interface Name {
+  name: string;
+  span: Span;
+}
+
+export type CompareOp = '<' | '<=' | '>' | '>=' | '==' | '!=';
+export type ArithOp = '+' | '-' | '*' | '/';
+
+export type Expr =
+  | { kind: 'number'; value: number; span: Span }
+  | { kind: 'ref'; name: Name; field?: Name; indices: Name[]; bracketed: boolean; span: Span }
+  | { kind: 'neg'; operand: Expr; span: Span }
+  | { kind: 'binary'; op: ArithOp | CompareOp; left: Expr; right: Expr; opSpan: Span; span: Span }
+  | { kind: 'call'; fn: Name; args: Expr[]; span: Span }
+  | { kind: 'reduce'; op: Name; index: Name; body: Expr; span: Span };
+
+/** A name with bracketed names: `x[D, N]` in a declaration, `h[d, n]` on a left side. */
+export interface Shape {
+  name: Name;
+  indices: Name[];
+  span: Span;
+}
+
+export interface DimDecl {
+  name: Name;
+  size?: number;
+  sizeSpan?: Span;
+}
+
+export type Role = 'input' | 'param' | 'state';
+
+export interface TensorDecl {
+  role: Role;
+  shape: Shape; // indices are dim names here
+  init?: Expr; // states only
+}
+
+export type Stmt =
+  | { kind: 'let'; lhs: Shape; rhs: Expr; span: Span }
+  | { kind: 'update'; lhs: Shape; rhs: Expr; span: Span }
+  | { kind: 'output'; lhs: Shape; rhs: Expr; span: Span };
+
+export interface StructureDecl {
+  state?: Name;
+  kind: Name;
+  rank?: number;
+  semiring?: Name;
+  span: Span;
+}
+
+export interface FieldAssign {
+  lhs: Shape;
+  rhs: Expr;
+  span: Span;
+}
+
+export interface CombineDecl {
+  left: Name;
+  right: Name;
+  body: ({ kind: 'let' } & FieldAssign | { kind: 'field' } & FieldAssign)[];
+  span: Span;
+}
+
+export interface MonoidDecl {
+  element: FieldAssign[];
+  identity: FieldAssign[];
+  combine?: CombineDecl;
+  span: Span;
+}
+
+export interface RnnFile {
+  name: Name;
+  dims: DimDecl[];
+  tensors: TensorDecl[];
+  stmts: Stmt[];
+  structures: StructureDecl[];
+  monoid?: MonoidDecl;
+  span: Span;
+}
+
+export function spanOf(a: Span, b: Span): Span {
+  return { start: Math.min(a.start, b.start), end: Math.max(a.end, b.end) };
+}

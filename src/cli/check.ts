@@ -1,0 +1,56 @@
+// `rnnc check FILE...`: diagnostics, and for a valid file a short summary of its interface.
+import type { Command } from 'commander';
+import { tensorsOf, type Module } from '../ir/ir.js';
+import { diagnosticsJson, EXIT_OK, EXIT_USER, failed, loadFile, printDiagnostics } from './io.js';
+
+const shapeText = (dims: string[]) => (dims.length ? `[${dims.join(', ')}]` : '');
+
+export function summary(m: Module) {
+  const list = (role: Parameters<typeof tensorsOf>[1]) => tensorsOf(m, role).map((t) => ({ name: t.name, dims: t.dims }));
+  return {
+    name: m.name,
+    dims: m.dims.map((d) => ({ name: d.name, size: d.size ?? null })),
+    inputs: list('input'),
+    params: list('param'),
+    states: tensorsOf(m, 'state').map((t) => ({ name: t.name, dims: t.dims, init: t.init?.kind === 'const' ? t.init.value : (t.init?.name ?? 0) })),
+    outputs: list('output'),
+  };
+}
+
+function summaryText(path: string, m: Module): string {
+  const s = summary(m);
+  const tensors = (ts: { name: string; dims: string[] }[]) => ts.map((t) => t.name + shapeText(t.dims)).join(', ') || '(none)';
+  return [
+    `${path}: ok — rnn ${s.name}`,
+    `  dims    ${s.dims.map((d) => (d.size === null ? d.name : `${d.name}=${d.size}`)).join(', ') || '(none)'}`,
+    `  inputs  ${tensors(s.inputs)}`,
+    `  params  ${tensors(s.params)}`,
+    `  state   ${tensors(s.states)}`,
+    `  outputs ${tensors(s.outputs)}`,
+  ].join('\n');
+}
+
+export function registerCheck(program: Command) {
+  program
+    .command('check')
+    .description('parse and check .rnn files; print diagnostics, or a summary of each valid cell')
+    .argument('<files...>', '.rnn files')
+    .option('--json', 'print a JSON report on stdout')
+    .action((files: string[], opts: { json?: boolean }) => {
+      let exit = EXIT_OK;
+      const reports: unknown[] = [];
+      for (const path of files) {
+        const file = loadFile(path);
+        const ok = !failed(file);
+        if (!ok) exit = EXIT_USER;
+        if (opts.json) {
+          reports.push({ file: path, ok, diagnostics: diagnosticsJson(file), ...(file.result.module ? { summary: summary(file.result.module) } : {}) });
+        } else {
+          printDiagnostics(file);
+          if (file.result.module) process.stderr.write(summaryText(path, file.result.module) + '\n');
+        }
+      }
+      if (opts.json) process.stdout.write(JSON.stringify(files.length === 1 ? reports[0] : reports, null, 2) + '\n');
+      process.exitCode = exit;
+    });
+}

@@ -1,0 +1,80 @@
+// What every command shares: reading sources, printing diagnostics, and the exit-code contract
+// (0 ok, 1 user error such as a diagnostic, 2 usage or internal error). Human text goes to stderr,
+// `--json` to stdout.
+import { readFileSync } from 'node:fs';
+import { frontEnd, type FrontEndResult } from '../driver.js';
+import { hasErrors } from '../diagnostics/diagnostic.js';
+import { diagnosticToJson, renderDiagnostics, SourceFile } from '../diagnostics/render.js';
+
+export const EXIT_OK = 0;
+export const EXIT_USER = 1;
+export const EXIT_INTERNAL = 2;
+
+/** A failure the user can fix (bad input file, bad flag value): printed without a stack trace, exit 1. */
+export class UserError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = EXIT_USER,
+  ) {
+    super(message);
+  }
+}
+
+export const useColor = (): boolean => !process.env['NO_COLOR'] && Boolean(process.stderr.isTTY);
+
+export interface LoadedFile {
+  source: SourceFile;
+  result: FrontEndResult;
+}
+
+export function loadSource(path: string): SourceFile {
+  try {
+    return new SourceFile(path, readFileSync(path, 'utf8'));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(`rnnc: cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : String((e as Error).message)}`);
+  }
+}
+
+export function loadFile(path: string): LoadedFile {
+  const source = loadSource(path);
+  return { source, result: frontEnd(source.text) };
+}
+
+export function printDiagnostics(file: LoadedFile): void {
+  if (file.result.diagnostics.length) process.stderr.write(renderDiagnostics(file.result.diagnostics, file.source, { color: useColor() }) + '\n');
+}
+
+export const diagnosticsJson = (file: LoadedFile) => file.result.diagnostics.map((d) => diagnosticToJson(d, file.source));
+
+export const failed = (file: LoadedFile): boolean => hasErrors(file.result.diagnostics);
+
+/** Loads a file that must be valid; prints its diagnostics and throws a UserError otherwise. */
+export function loadValid(path: string, json = false): LoadedFile & { result: Required<Pick<FrontEndResult, 'module'>> & FrontEndResult } {
+  const file = loadFile(path);
+  if (failed(file)) {
+    if (json) process.stdout.write(JSON.stringify({ file: path, ok: false, diagnostics: diagnosticsJson(file) }, null, 2) + '\n');
+    else printDiagnostics(file);
+    const n = file.result.diagnostics.filter((d) => d.severity === 'error').length;
+    throw new UserError(`rnnc: ${path}: ${n} error${n === 1 ? '' : 's'}`);
+  }
+  return file as never;
+}
+
+export function parseDimFlags(values: string[] | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values ?? []) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(\d+)$/.exec(v);
+    if (!m) throw new UserError(`rnnc: --dim expects NAME=SIZE, got '${v}'`, EXIT_INTERNAL);
+    out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
+export function positiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new UserError(`rnnc: ${name} must be a positive integer, got '${value}'`, EXIT_INTERNAL);
+    return n;
+  };
+}

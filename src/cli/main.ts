@@ -1,0 +1,33 @@
+// The rnnc command line. Each command lives in its own module; this file wires them up and owns
+// the error boundary: user errors print a message (exit 1), anything else is an internal error (exit 2).
+import { Command, CommanderError } from 'commander';
+import { registerCheck } from './check.js';
+import { registerExplain } from './explain.js';
+import { EXIT_INTERNAL, UserError } from './io.js';
+
+export function buildProgram(): Command {
+  const program = new Command('rnnc')
+    .description('rnnc: a compiler for recurrent neural network cells (.rnn specs to WGSL kernels)')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerCheck(program);
+  registerExplain(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT_INTERNAL;
+    if (e instanceof UserError) {
+      process.stderr.write(e.message + '\n');
+      return e.exitCode;
+    }
+    const err = e as Error;
+    process.stderr.write(`rnnc: internal error: ${err.message}\n${process.env['RNNC_DEBUG'] ? (err.stack ?? '') + '\n' : 'set RNNC_DEBUG=1 for a stack trace, and please report it\n'}`);
+    return EXIT_INTERNAL;
+  }
+}

@@ -1,0 +1,75 @@
+// A diagnostic: code, severity, message, primary span, labelled secondary spans and notes.
+// Positions stay as offsets until rendering (see render.ts).
+import type { Span } from '../ast.js';
+import { codes, formatMessage, type Code, type Severity } from './codes.js';
+
+export interface Label {
+  span: Span;
+  message: string;
+}
+
+export interface Diagnostic {
+  code: Code;
+  severity: Severity;
+  message: string;
+  span: Span;
+  labels: Label[];
+  notes: string[];
+}
+
+export function diagnostic(
+  code: Code,
+  span: Span,
+  args: Record<string, string | number> = {},
+  extra: { labels?: Label[]; notes?: string[] } = {},
+): Diagnostic {
+  return {
+    code,
+    severity: codes[code].severity,
+    message: formatMessage(code, args),
+    span,
+    labels: extra.labels ?? [],
+    notes: extra.notes ?? [],
+  };
+}
+
+export const hasErrors = (ds: readonly Diagnostic[]): boolean => ds.some((d) => d.severity === 'error');
+
+/** Sorts by position so output does not depend on which phase found what first. */
+export function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
+  return [...ds].sort((a, b) => a.span.start - b.span.start || a.code.localeCompare(b.code));
+}
+
+/** Damerau-free Levenshtein distance; used for "did you mean" suggestions. */
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** The nearest candidate within a distance that scales with the name's length, if any. */
+export function nearest(name: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(1, Math.floor(name.length / 3)) + 1;
+  for (const candidate of [...candidates].sort()) {
+    const d = candidate.toLowerCase() === name.toLowerCase() ? 0.5 : editDistance(name, candidate);
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+export function didYouMean(name: string, candidates: Iterable<string>): string[] {
+  const best = nearest(name, candidates);
+  return best === undefined ? [] : [`did you mean \`${best}\`?`];
+}
