@@ -1,0 +1,56 @@
+// What the structure analysis tells the rest of the compiler. The scan backend consumes `ScanPlan`
+// without knowing which algebra produced it: fields computed per step, a combine, an identity, and
+// how each state follows from the prefix aggregate and the initial state.
+import type { Span } from '../ast.js';
+import type { Def } from '../ir/ir.js';
+
+/** (⊕, ⊗) with their identities: sum_prod (+, ×), max_plus (max, +), max_min (max, min), log (logaddexp, +). */
+export type Semiring = 'sum_prod' | 'max_plus' | 'max_min' | 'log';
+
+export type Transition =
+  /** Each state element depends on itself only: A = diag(a). */
+  | { kind: 'diagonal' }
+  /** A full matrix over the state index `index` (small state sizes only). */
+  | { kind: 'dense'; index: string }
+  /** Diagonal plus rank-k along `along`, the same transition shared by every value of `shared`. */
+  | { kind: 'lowrank'; rank: number; along: string; shared: string[] };
+
+export interface Reason {
+  message: string;
+  span: Span;
+}
+
+export type Classification =
+  | { kind: 'independent' }
+  | { kind: 'affine'; semiring: Semiring; transition: Transition }
+  | { kind: 'monoid' }
+  | { kind: 'nonlinear'; reason: Reason; note?: string };
+
+export interface StateReport {
+  state: string;
+  classification: Classification;
+  /** Whether this state's recurrence can run as a parallel scan. */
+  scan: boolean;
+  /** Floats in one scan element per independent state slice (e.g. 2 for a diagonal (a, b)). */
+  elementSize: number;
+}
+
+export interface ScanPlan {
+  /**
+   * Element fields: what one time step contributes, each a definition computed from inputs and params
+   * only (kind 'element', target `state.field`, e.g. `h.a`, `h.b`), over its own index variables.
+   */
+  fields: Def[];
+  /** Combine(l, r) with l the earlier aggregate: loads of source 'left'/'right' name fields; lets first, then one def per field. */
+  combine: Def[];
+  /** The identity element, one constant definition per field. */
+  identity: Def[];
+  /** Per state: its value after a prefix, from the prefix aggregate (source 'right', fields) and the initial state (source 'state', version 'old'). */
+  apply: Def[];
+}
+
+export interface Analysis {
+  states: StateReport[];
+  /** Present exactly when every state's recurrence is a scan. */
+  plan?: ScanPlan;
+}
