@@ -1,10 +1,11 @@
 // Parses .rnn source: lex, parse to a CST with recovery, and build the AST from the CST.
 // Lexer and parser errors become diagnostics with codes; the AST is only built from a clean parse,
-// so later phases never see recovered (partial) nodes.
+// so later phases never see recovered (partial) nodes. An AST may come with diagnostics (a number out
+// of range): callers check both.
 import type { CstElement, CstNode, IToken } from 'chevrotain';
 import type * as A from '../src/ast.js';
 import { diagnostic, type Diagnostic } from '../src/diagnostics/diagnostic.js';
-import { rnnLexer } from './lexer.js';
+import { Number as NumberToken, rnnLexer } from './lexer.js';
 import { rnnParser } from './parser.js';
 
 export interface ParseResult {
@@ -23,11 +24,18 @@ export function parse(text: string): ParseResult {
   const cst = parser.file();
   for (const e of parser.errors) {
     const info = JSON.parse(e.message) as { code: 'RNN0102' | 'RNN0103'; [k: string]: string };
+    const previous = (e as { previousToken?: IToken }).previousToken;
     const atEnd = e.token.tokenType.name === 'EOF' || Number.isNaN(e.token.startOffset);
-    const span = atEnd
-      ? { start: Math.max(0, text.trimEnd().length - 1), end: Math.max(1, text.trimEnd().length) }
-      : { start: e.token.startOffset, end: e.token.endOffset! + 1 };
+    // Something missing at the end of a line (a ')' or an operand) is reported where it is missing,
+    // just after the previous token, as tsc does, not at the first token of the next line.
+    const endOfLine = previous !== undefined && !Number.isNaN(previous.startOffset) && (atEnd || previous.endLine! < e.token.startLine!);
+    const span = endOfLine
+      ? { start: previous.endOffset! + 1, end: previous.endOffset! + 2 }
+      : atEnd
+        ? { start: Math.max(0, text.trimEnd().length - 1), end: Math.max(1, text.trimEnd().length) }
+        : { start: e.token.startOffset, end: e.token.endOffset! + 1 };
     if (atEnd && info.code === 'RNN0102') diagnostics.push(diagnostic('RNN0104', span, { expected: info.expected! }));
+    else if (endOfLine && info.code === 'RNN0102') diagnostics.push(diagnostic('RNN0106', span, { expected: info.expected! }, { notes: [`the next line starts with ${info.found}`] }));
     else diagnostics.push(diagnostic(info.code, span, info));
   }
   // After an error, recovery tends to report follow-on errors on the same line; keep the first per line.
@@ -40,7 +48,12 @@ export function parse(text: string): ParseResult {
       return seenLines.has(line) ? false : (seenLines.add(line), true);
     });
   if (unique.length > 0) return { diagnostics: unique };
-  return { ast: buildFile(cst), diagnostics: [] };
+  // A literal beyond the float32 range would silently become infinity on the GPU; `inf` says so explicitly.
+  // The parse itself is sound, so the AST is still built and checked.
+  const numbers = lexed.tokens
+    .filter((t) => t.tokenType === NumberToken && !Number.isFinite(Math.fround(Number(t.image))))
+    .map((t) => diagnostic('RNN0105', tokenSpan(t), { text: t.image }, { notes: ['write `inf` for an infinite value'] }));
+  return { ast: buildFile(cst), diagnostics: numbers };
 }
 
 // ---- CST to AST ----

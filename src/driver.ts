@@ -19,7 +19,7 @@ export function frontEnd(text: string): FrontEndResult {
   const parsed = parse(text);
   if (!parsed.ast) return { diagnostics: sortDiagnostics(parsed.diagnostics) };
   const { checked, diagnostics } = check(parsed.ast);
-  const sorted = sortDiagnostics(diagnostics);
+  const sorted = sortDiagnostics([...parsed.diagnostics, ...diagnostics]);
   if (hasErrors(sorted)) return { ast: parsed.ast, checked, diagnostics: sorted };
   return { ast: parsed.ast, checked, module: lower(parsed.ast, checked), diagnostics: sorted };
 }

@@ -5,6 +5,11 @@ import type * as A from '../ast.js';
 import { functionArity, isReducer, reducers } from '../builtins.js';
 import { diagnostic, didYouMean, type Diagnostic } from '../diagnostics/diagnostic.js';
 import type { CheckedFile, RnnSymbol, TensorSymbol } from './symbols.js';
+import type { Semiring, Transition } from '../analyse/types.js';
+
+/** The names `structure` accepts: the transitions and semirings the analysis can infer and compare against. */
+const structureKinds = ['diagonal', 'dense', 'lowrank'] as const satisfies readonly Transition['kind'][];
+const semirings = ['sum_prod', 'max_plus', 'max_min', 'log'] as const satisfies readonly Semiring[];
 
 type Type = 'f32' | 'bool';
 
@@ -45,6 +50,10 @@ class Checker {
       }
     }
     if (this.file.monoid) this.monoid(this.file.monoid);
+    if (![...this.symbols.values()].some((s) => s.kind === 'state')) {
+      this.ds.push(diagnostic('RNN0503', this.file.name.span, { name: this.file.name.name }));
+    }
+    this.file.structures.forEach((s) => this.structure(s));
     return { checked: { symbols: this.symbols, lhsDims: this.lhsDims, updateOf: this.updateOf }, diagnostics: this.ds };
   }
 
@@ -84,9 +93,20 @@ class Checker {
     // Initial values are checked once every param is known.
     for (const t of this.file.tensors) {
       if (t.role === 'state' && t.init && !this.validInit(t.init, t.shape.indices.map((d) => d.name))) {
-        this.ds.push(diagnostic('RNN0501', t.init.span, { name: t.shape.name.name }));
+        this.ds.push(diagnostic('RNN0501', t.init.span, { name: t.shape.name.name }, { notes: this.initNotes(t.init, t.shape.indices.map((d) => d.name)) }));
       }
     }
+  }
+
+  /** Why an initial value is rejected, when the reason is more specific than the message. */
+  private initNotes(e: A.Expr, dims: string[]): string[] {
+    if (e.kind !== 'ref' || e.field) return [];
+    const sym = this.symbols.get(e.name.name);
+    if (!sym) return didYouMean(e.name.name, this.namesOf(['param']));
+    if (sym.kind === 'input') return [`\`${sym.name}\` is an input, which exists only inside a step; declare a \`param\` for a learned initial state`];
+    if (sym.kind === 'param' && e.indices.length > 0) return [`write the param without indices: \`= ${sym.name}\``];
+    if (sym.kind === 'param') return [`\`${sym.name}\` has shape [${sym.dims.join(', ')}] but the state has shape [${dims.join(', ')}]`];
+    return [];
   }
 
   private validInit(e: A.Expr, dims: string[]): boolean {
@@ -104,6 +124,7 @@ class Checker {
       if (seen.has(i.name)) this.ds.push(diagnostic('RNN0305', i.span, { index: i.name }));
       seen.add(i.name);
       scope.bound.add(i.name);
+      this.indexName(i);
     }
     if (s.kind === 'update') {
       const sym = this.symbols.get(lhsName);
@@ -137,6 +158,36 @@ class Checker {
       this.declare({ kind, name: lhsName, dims, span: s.lhs.name.span, definedAt: index });
     }
     this.lhsDims.set(s, dims);
+  }
+
+  /** An index must not share its name with a dim or a tensor: `x[x]` or `h[D]` reads as something it is not. */
+  private indexName(index: A.Name, locals?: Map<string, TensorSymbol>) {
+    const sym = locals?.get(index.name) ?? this.symbols.get(index.name);
+    if (!sym) return;
+    const note = sym.kind === 'dim' ? `indices are conventionally lowercase: \`${index.name.toLowerCase()}\` ranges over dim \`${index.name}\`` : 'rename the index, e.g. to a single lowercase letter';
+    this.ds.push(diagnostic('RNN0311', index.span, { index: index.name, what: describeKind(sym.kind), name: sym.name }, { labels: [{ span: sym.span, message: `\`${sym.name}\` is declared here` }], notes: [note] }));
+  }
+
+  /** `structure [state:] kind[(rank)] [over semiring]`: names the analysis understands, and a rank exactly for lowrank. */
+  private structure(s: A.StructureDecl) {
+    if (s.state) {
+      const sym = this.symbols.get(s.state.name);
+      if (!sym || sym.kind !== 'state') this.ds.push(diagnostic('RNN0612', s.state.span, { name: s.state.name }, { notes: didYouMean(s.state.name, this.namesOf(['state'])) }));
+    }
+    const kind = s.kind.name;
+    if (!(structureKinds as readonly string[]).includes(kind)) {
+      this.ds.push(diagnostic('RNN0602', s.kind.span, { name: kind, expected: structureKinds.join(', ') }, { notes: didYouMean(kind, structureKinds) }));
+    } else if (kind === 'lowrank' && s.rank === undefined) {
+      this.ds.push(diagnostic('RNN0610', s.kind.span));
+    } else if (kind !== 'lowrank' && s.rank !== undefined) {
+      this.ds.push(diagnostic('RNN0611', s.kind.span, { name: kind }));
+    }
+    if (s.rank !== undefined && (!Number.isInteger(s.rank) || s.rank < 1)) {
+      this.ds.push(diagnostic('RNN0613', s.kind.span, { value: s.rank }));
+    }
+    if (s.semiring && !(semirings as readonly string[]).includes(s.semiring.name)) {
+      this.ds.push(diagnostic('RNN0603', s.semiring.span, { name: s.semiring.name, expected: semirings.join(', ') }, { notes: didYouMean(s.semiring.name, semirings) }));
+    }
   }
 
   private namesOf(kinds: RnnSymbol['kind'][]): string[] {
@@ -182,6 +233,7 @@ class Checker {
           return 'f32';
         }
         if (!usesIndex(e.body, e.index.name)) this.ds.push(diagnostic('RNN0309', e.index.span, { index: e.index.name }));
+        this.indexName(e.index, ctx.combine?.locals);
         scope.bound.add(e.index.name);
         this.arith(e.body, scope, ctx, 'a reduction combines numbers');
         scope.bound.delete(e.index.name);
@@ -277,10 +329,12 @@ class Checker {
       const first = this.file.stmts[[...this.updateOf.values()][0]!]!;
       this.ds.push(diagnostic('RNN0607', first.span));
     }
-    if (m.element.length === 0) this.ds.push(diagnostic('RNN0604', m.span, { what: 'an `element` (what one step contributes)' }));
-    if (m.identity.length === 0) this.ds.push(diagnostic('RNN0604', m.span, { what: 'an `identity`' }));
+    // Point at the `monoid` keyword: the whole block would make a code frame of many lines.
+    const keyword = { start: m.span.start, end: m.span.start + 'monoid'.length };
+    if (m.element.length === 0) this.ds.push(diagnostic('RNN0604', keyword, { what: 'an `element` (what one step contributes)' }));
+    if (m.identity.length === 0) this.ds.push(diagnostic('RNN0604', keyword, { what: 'an `identity`' }));
     if (!m.combine) {
-      this.ds.push(diagnostic('RNN0604', m.span, { what: 'a `combine(a, b) { ... }`' }));
+      this.ds.push(diagnostic('RNN0604', keyword, { what: 'a `combine(a, b) { ... }`' }));
     }
     const stepEnd = this.file.stmts.length; // element fields may read every let of the step
     const fields = (part: string, assigns: A.FieldAssign[], ctx: ExprContext, span: A.Span) => {
@@ -294,10 +348,12 @@ class Checker {
         assigned.add(sym.name);
         this.assignment(f, sym.dims, ctx);
       }
-      for (const s of states) if (!assigned.has(s.name)) this.ds.push(diagnostic('RNN0605', span, { part, name: s.name }));
+      // A missing part is reported once (RNN0604), not once per state.
+      if (assigns.length > 0) for (const s of states) if (!assigned.has(s.name)) this.ds.push(diagnostic('RNN0605', span, { part, name: s.name }));
     };
-    fields('element', m.element, { stmtIndex: stepEnd }, m.span);
-    fields('identity', m.identity, { stmtIndex: stepEnd, constantOnly: true }, m.span);
+    const partSpan = (assigns: A.FieldAssign[]) => (assigns.length ? { start: assigns[0]!.span.start, end: assigns.at(-1)!.span.end } : keyword);
+    fields('element', m.element, { stmtIndex: stepEnd }, partSpan(m.element));
+    fields('identity', m.identity, { stmtIndex: stepEnd, constantOnly: true }, partSpan(m.identity));
     if (m.combine) {
       const locals = new Map<string, TensorSymbol>();
       const ctx: ExprContext = { stmtIndex: stepEnd, combine: { left: m.combine.left.name, right: m.combine.right.name, locals } };
@@ -319,13 +375,15 @@ class Checker {
         assigned.add(sym.name);
         this.assignment(f, sym.dims, ctx);
       }
-      for (const s of states) if (!assigned.has(s.name)) this.ds.push(diagnostic('RNN0605', m.combine.span, { part: 'combine', name: s.name }));
+      const combineHead = { start: m.combine.span.start, end: m.combine.right.span.end + 1 };
+      for (const s of states) if (!assigned.has(s.name)) this.ds.push(diagnostic('RNN0605', combineHead, { part: 'combine', name: s.name }));
     }
   }
 
   /** Checks `lhs[i..] = rhs`; with `dims`, the left side must cover exactly those dims. Returns the left side's dims. */
   private assignment(f: A.FieldAssign, dims: string[] | undefined, ctx: ExprContext): string[] {
     const scope: IndexScope = { bound: new Set(f.lhs.indices.map((i) => i.name)), dims: new Map() };
+    f.lhs.indices.forEach((i) => this.indexName(i, ctx.combine?.locals));
     if (dims) {
       if (f.lhs.indices.length !== dims.length) {
         this.ds.push(diagnostic('RNN0307', f.lhs.span, { name: f.lhs.name.name, expected: dims.join(', '), found: f.lhs.indices.map((i) => i.name).join(', ') }));

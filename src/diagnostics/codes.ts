@@ -10,7 +10,8 @@ export const codes = {
   RNN0102: { severity: 'error', message: 'expected {expected} but found {found}' },
   RNN0103: { severity: 'error', message: 'unexpected {found} here: {hint}' },
   RNN0104: { severity: 'error', message: 'the file is not finished: expected {expected}' },
-  RNN0105: { severity: 'error', message: 'invalid number {text}' },
+  RNN0105: { severity: 'error', message: 'the number {text} is too large for a float32' },
+  RNN0106: { severity: 'error', message: 'expected {expected} at the end of the line' },
 
   RNN0201: { severity: 'error', message: 'unknown name `{name}`' },
   RNN0202: { severity: 'error', message: '`{name}` is already declared' },
@@ -23,7 +24,6 @@ export const codes = {
   RNN0209: { severity: 'error', message: 'unknown reduction `{name}`' },
   RNN0210: { severity: 'error', message: '`{name}` has no field `{field}`' },
   RNN0211: { severity: 'error', message: '`{name}.{field}` can only be used inside a monoid `combine`' },
-  RNN0212: { severity: 'error', message: 'the cell has no output' },
 
   RNN0301: { severity: 'error', message: '`{name}` has {expected} but is used with {found}' },
   RNN0302: { severity: 'error', message: 'index `{index}` ranges over `{first}` here but over `{second}` elsewhere in this statement' },
@@ -35,6 +35,7 @@ export const codes = {
   RNN0308: { severity: 'error', message: 'dim `{name}` must be a positive integer, got {value}' },
   RNN0309: { severity: 'error', message: 'a reduction over `{index}` must use it in its body' },
   RNN0310: { severity: 'error', message: 'the same index `{index}` is used twice in one subscript of `{name}`' },
+  RNN0311: { severity: 'error', message: 'index `{index}` has the same name as {what} `{name}`' },
 
   RNN0401: { severity: 'error', message: 'a comparison result (boolean) cannot be used in arithmetic: {hint}' },
   RNN0402: { severity: 'error', message: 'the condition of `select` must be a comparison' },
@@ -43,6 +44,7 @@ export const codes = {
 
   RNN0501: { severity: 'error', message: 'the initial value of `{name}` must be a constant or a param of the same shape' },
   RNN0502: { severity: 'error', message: '{what} `{name}` cannot be assigned' },
+  RNN0503: { severity: 'error', message: 'the cell `{name}` declares no state: a recurrent cell needs at least one `state`' },
 
   RNN0601: { severity: 'error', message: 'declared structure {declared} does not match the inferred {inferred}' },
   RNN0602: { severity: 'error', message: 'unknown structure `{name}`; expected one of {expected}' },
@@ -53,6 +55,10 @@ export const codes = {
   RNN0607: { severity: 'error', message: 'a cell with a monoid cannot also update its states with `<-`' },
   RNN0608: { severity: 'error', message: 'the combine is not associative: {detail}' },
   RNN0609: { severity: 'error', message: 'the identity is not an identity of the combine: {detail}' },
+  RNN0610: { severity: 'error', message: '`lowrank` needs its rank, e.g. `lowrank(1)`' },
+  RNN0611: { severity: 'error', message: 'structure `{name}` takes no rank; only `lowrank(k)` does' },
+  RNN0612: { severity: 'error', message: '`{name}` is not a state, so no structure can be declared for it' },
+  RNN0613: { severity: 'error', message: 'a rank must be a positive integer, got {value}' },
 
   RNN0701: { severity: 'error', message: '{message}' },
 

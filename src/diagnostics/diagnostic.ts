@@ -61,6 +61,8 @@ export function nearest(name: string, candidates: Iterable<string>): string | un
   let bestDistance = Math.max(1, Math.floor(name.length / 3)) + 1;
   for (const candidate of [...candidates].sort()) {
     const d = candidate.toLowerCase() === name.toLowerCase() ? 0.5 : editDistance(name, candidate);
+    // Replacing every character is no suggestion: `z` is not a typo of `g`.
+    if (d >= name.length) continue;
     if (d < bestDistance) {
       best = candidate;
       bestDistance = d;
