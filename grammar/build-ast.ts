@@ -5,7 +5,7 @@
 import type { CstElement, CstNode, IToken } from 'chevrotain';
 import type * as A from '../src/ast.js';
 import { diagnostic, type Diagnostic } from '../src/diagnostics/diagnostic.js';
-import { Number as NumberToken, rnnLexer } from './lexer.js';
+import { Identifier, keywords, Number as NumberToken, rnnLexer } from './lexer.js';
 import { rnnParser } from './parser.js';
 
 export interface ParseResult {
@@ -19,6 +19,7 @@ export function parse(text: string): ParseResult {
   for (const e of lexed.errors) {
     diagnostics.push(diagnostic('RNN0101', { start: e.offset, end: e.offset + e.length }, { text: JSON.stringify(text.substr(e.offset, e.length)) }));
   }
+  if (lexed.tokens.length === 0 && lexed.errors.length === 0) return { diagnostics: [diagnostic('RNN0107', { start: 0, end: 0 })] };
   const parser = rnnParser();
   parser.input = lexed.tokens;
   const cst = parser.file();
@@ -36,7 +37,7 @@ export function parse(text: string): ParseResult {
         : { start: e.token.startOffset, end: e.token.endOffset! + 1 };
     if (atEnd && info.code === 'RNN0102') diagnostics.push(diagnostic('RNN0104', span, { expected: info.expected! }));
     else if (endOfLine && info.code === 'RNN0102') diagnostics.push(diagnostic('RNN0106', span, { expected: info.expected! }, { notes: [`the next line starts with ${info.found}`] }));
-    else diagnostics.push(diagnostic(info.code, span, info));
+    else diagnostics.push(diagnostic(info.code, span, info, { notes: keywordNote(e.token, info.expected) }));
   }
   // After an error, recovery tends to report follow-on errors on the same line; keep the first per line.
   const lineOf = (offset: number) => text.slice(0, offset).split('\n').length;
@@ -54,6 +55,11 @@ export function parse(text: string): ParseResult {
     .filter((t) => t.tokenType === NumberToken && !Number.isFinite(Math.fround(Number(t.image))))
     .map((t) => diagnostic('RNN0105', tokenSpan(t), { text: t.image }, { notes: ['write `inf` for an infinite value'] }));
   return { ast: buildFile(cst), diagnostics: numbers };
+}
+
+/** `let input = x`: say why a word that looks like a name is not one. */
+function keywordNote(found: IToken, expected: string | undefined): string[] {
+  return expected === Identifier.LABEL && keywords.includes(found.tokenType) ? [`\`${found.image}\` is a keyword and cannot be used as a name`] : [];
 }
 
 // ---- CST to AST ----

@@ -8,6 +8,12 @@ const oneOf = (labels: string[]): string => {
   const unique = [...new Set(labels)];
   return unique.length === 1 ? unique[0]! : `${unique.slice(0, -1).join(', ')} or ${unique.at(-1)}`;
 };
+// A block's closing brace is what the parser expects once no further item fits; say what else could come.
+const closingHints: Record<string, string> = {
+  file: "a declaration, a statement or '}'",
+  monoidDecl: "'element', 'identity', 'combine' or '}'",
+  combineDecl: "a `let`, a field assignment or '}'",
+};
 const ruleHints: Record<string, string> = {
   item: 'a declaration (dims, input, param, state, structure, monoid) or a statement (let, output, or an update `h[i] <- ...`)',
   primary: 'an expression',
@@ -17,8 +23,12 @@ const ruleHints: Record<string, string> = {
 
 // Messages are returned as JSON carrying the code and its arguments; parse() decodes them.
 export const errorMessages: IParserErrorMessageProvider = {
-  buildMismatchTokenMessage: ({ expected, actual }) =>
-    JSON.stringify({ code: 'RNN0102', expected: tokenLabel(expected), found: describe(actual) }),
+  buildMismatchTokenMessage: ({ expected, actual, ruleName }) =>
+    JSON.stringify({
+      code: 'RNN0102',
+      expected: (expected.name === 'RBrace' ? closingHints[ruleName] : undefined) ?? tokenLabel(expected),
+      found: describe(actual),
+    }),
   buildNotAllInputParsedMessage: ({ firstRedundant }) =>
     JSON.stringify({ code: 'RNN0103', found: describe(firstRedundant), hint: 'everything must be inside `rnn NAME { ... }`' }),
   buildNoViableAltMessage: ({ expectedPathsPerAlt, actual, ruleName }) =>

@@ -144,13 +144,16 @@ class Checker {
         }
       }
     }
+    const errorsBefore = this.ds.length;
     const type = this.expr(s.rhs, scope, { stmtIndex: index });
     if (type === 'bool') this.ds.push(diagnostic('RNN0404', s.rhs.span, { name: lhsName }));
+    // An index left without a range because its read was already reported is not a second problem.
+    const rhsFailed = this.ds.length > errorsBefore;
 
     const dims: string[] = [];
     for (const i of s.lhs.indices) {
       const d = scope.dims.get(i.name);
-      if (!d) this.ds.push(diagnostic('RNN0306', i.span, { index: i.name }));
+      if (!d && !rhsFailed) this.ds.push(diagnostic('RNN0306', i.span, { index: i.name }));
       dims.push(d?.dim ?? '?');
     }
     if (s.kind !== 'update') {
@@ -194,10 +197,15 @@ class Checker {
     return [...this.symbols.values()].filter((s) => kinds.includes(s.kind)).map((s) => s.name);
   }
 
+  private isDim(name: string): boolean {
+    return this.symbols.get(name)?.kind === 'dim';
+  }
+
   private bindIndex(scope: IndexScope, index: A.Name, dim: string) {
     const known = scope.dims.get(index.name);
     if (!known) scope.dims.set(index.name, { dim, span: index.span });
-    else if (known.dim !== dim && dim !== '?' && known.dim !== '?') {
+    // A dim that is not declared was reported where it was used; a mismatch with it is a follow-on.
+    else if (known.dim !== dim && this.isDim(dim) && this.isDim(known.dim)) {
       this.ds.push(
         diagnostic('RNN0302', index.span, { index: index.name, first: known.dim, second: dim }, { labels: [{ span: known.span, message: `\`${index.name}\` ranges over \`${known.dim}\` here` }] }),
       );
@@ -290,6 +298,11 @@ class Checker {
       }
     } else {
       sym = ctx.combine?.locals.get(name) ?? this.symbols.get(name);
+      const later = sym ? undefined : this.file.stmts.find((s) => s.kind !== 'update' && s.lhs.name.name === name);
+      if (later && !ctx.combine && !ctx.constantOnly) {
+        this.ds.push(diagnostic('RNN0208', e.name.span, { name }, { labels: [{ span: later.lhs.name.span, message: 'defined here' }] }));
+        return;
+      }
       if (!sym || sym.kind === 'dim') {
         const candidates = [...this.namesOf(['input', 'param', 'state', 'let', 'output']), ...(ctx.combine?.locals.keys() ?? [])];
         const notes = sym?.kind === 'dim' ? [`\`${name}\` is a dim; write an index such as \`${name.toLowerCase()}\` inside brackets`] : didYouMean(name, candidates);
@@ -301,7 +314,8 @@ class Checker {
         return;
       }
       if (ctx.constantOnly || (ctx.combine && sym.kind !== 'param' && !ctx.combine.locals.has(name))) {
-        this.ds.push(diagnostic('RNN0201', e.name.span, { name }, { notes: [ctx.constantOnly ? 'an identity is made of constants' : `a combine reads only \`${ctx.combine!.left}.field\`, \`${ctx.combine!.right}.field\`, params and its own lets`] }));
+        const note = ctx.constantOnly ? 'an identity is made of constants' : `a combine reads only \`${ctx.combine!.left}.field\`, \`${ctx.combine!.right}.field\`, params and its own lets`;
+        this.ds.push(diagnostic('RNN0614', e.name.span, { what: describeKind(sym.kind), name, part: ctx.constantOnly ? 'identity' : 'combine' }, { notes: [note] }));
         return;
       }
     }

@@ -12,6 +12,7 @@ export const codes = {
   RNN0104: { severity: 'error', message: 'the file is not finished: expected {expected}' },
   RNN0105: { severity: 'error', message: 'the number {text} is too large for a float32' },
   RNN0106: { severity: 'error', message: 'expected {expected} at the end of the line' },
+  RNN0107: { severity: 'error', message: 'the file is empty: a .rnn file holds one cell, `rnn NAME { ... }`' },
 
   RNN0201: { severity: 'error', message: 'unknown name `{name}`' },
   RNN0202: { severity: 'error', message: '`{name}` is already declared' },
@@ -59,6 +60,7 @@ export const codes = {
   RNN0611: { severity: 'error', message: 'structure `{name}` takes no rank; only `lowrank(k)` does' },
   RNN0612: { severity: 'error', message: '`{name}` is not a state, so no structure can be declared for it' },
   RNN0613: { severity: 'error', message: 'a rank must be a positive integer, got {value}' },
+  RNN0614: { severity: 'error', message: '{what} `{name}` cannot be read in the monoid {part}' },
 
   RNN0701: { severity: 'error', message: '{message}' },
 
