@@ -27,9 +27,10 @@ const phaseNote: Record<Def['phase'], string> = {
   after: 'after the update',
 };
 
-export function printDef(def: Def, indent = ''): string[] {
+/** `showPhase` is off for a combine's definitions: they run inside the scan, not at a point of the time loop. */
+export function printDef(def: Def, indent = '', showPhase = true): string[] {
   const vars = def.vars.map((v) => `${v.name}: ${v.dim}`).join(', ');
-  const lines = [`${indent}${def.kind} ${def.target}${def.vars.length ? `[${vars}]` : ''}    ; ${phaseNote[def.phase]}`];
+  const lines = [`${indent}${def.kind} ${def.target}${def.vars.length ? `[${vars}]` : ''}${showPhase ? `    ; ${phaseNote[def.phase]}` : ''}`];
   for (const n of def.nodes) {
     const text = `%${n.id} = ${nodeText(n)}`;
     lines.push(`${indent}  ${text.padEnd(40)} : ${n.type} ${subscript(n.space) || '[]'} ${n.dep}`);
@@ -54,7 +55,8 @@ export function printModule(m: Module): string {
   for (const def of m.step) lines.push(...printDef(def));
   if (m.monoid) {
     lines.push('', `monoid combine(${m.monoid.left}, ${m.monoid.right})`);
-    for (const def of [...m.monoid.element, ...m.monoid.identity, ...m.monoid.combine]) lines.push(...printDef(def, '  '));
+    for (const def of [...m.monoid.element, ...m.monoid.identity]) lines.push(...printDef(def, '  '));
+    for (const def of m.monoid.combine) lines.push(...printDef(def, '  ', false));
   }
   return lines.join('\n') + '\n';
 }
