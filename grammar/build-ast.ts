@@ -5,7 +5,7 @@
 import type { CstElement, CstNode, IToken } from 'chevrotain';
 import type * as A from '../src/ast.js';
 import { diagnostic, type Diagnostic } from '../src/diagnostics/diagnostic.js';
-import { Identifier, keywords, Number as NumberToken, rnnLexer } from './lexer.js';
+import { Identifier, keywords, LBracket, LParen, Minus, Number as NumberToken, RBracket, RParen, rnnLexer } from './lexer.js';
 import { rnnParser } from './parser.js';
 
 export interface ParseResult {
@@ -20,6 +20,8 @@ export function parse(text: string): ParseResult {
     diagnostics.push(diagnostic('RNN0101', { start: e.offset, end: e.offset + e.length }, { text: JSON.stringify(text.substr(e.offset, e.length)) }));
   }
   if (lexed.tokens.length === 0 && lexed.errors.length === 0) return { diagnostics: [diagnostic('RNN0107', { start: 0, end: 0 })] };
+  const tooDeep = tooDeeplyNested(lexed.tokens);
+  if (tooDeep) return { diagnostics: [...diagnostics, tooDeep] };
   const parser = rnnParser();
   parser.input = lexed.tokens;
   const cst = parser.file();
@@ -54,7 +56,43 @@ export function parse(text: string): ParseResult {
   const numbers = lexed.tokens
     .filter((t) => t.tokenType === NumberToken && !Number.isFinite(Math.fround(Number(t.image))))
     .map((t) => diagnostic('RNN0105', tokenSpan(t), { text: t.image }, { notes: ['write `inf` for an infinite value'] }));
-  return { ast: buildFile(cst), diagnostics: numbers };
+  const ast = buildFile(cst);
+  const monoid = ast.monoid ? [...ast.monoid.element, ...ast.monoid.identity, ...(ast.monoid.combine?.body ?? [])] : [];
+  const expressions = [...ast.tensors.flatMap((t) => (t.init ? [t.init] : [])), ...ast.stmts.map((st) => st.rhs), ...monoid.map((f) => f.rhs)];
+  const tooLong = expressions.find((e) => depthOf(e) > maxDepth);
+  if (tooLong) return { diagnostics: [diagnostic('RNN0108', { start: tooLong.span.start, end: tooLong.span.start + 1 }, { limit: maxDepth }, { notes: ['split it with `let`'] })] };
+  return { ast, diagnostics: numbers };
+}
+
+// The parser, checker and lowering recurse over expressions; past these depths a pathological file would
+// overflow the stack. No cell comes near them: they exist so that such a file gets a diagnostic, not a crash.
+const maxNesting = 64;
+const maxDepth = 1000;
+
+/** The first `(`, `[` or unary `-` past `maxNesting` levels of nesting, as a diagnostic. */
+function tooDeeplyNested(tokens: IToken[]): Diagnostic | undefined {
+  let depth = 0;
+  let minusRun = 0;
+  for (const t of tokens) {
+    if (t.tokenType === LParen || t.tokenType === LBracket) depth++;
+    else if (t.tokenType === RParen || t.tokenType === RBracket) depth = Math.max(0, depth - 1);
+    minusRun = t.tokenType === Minus ? minusRun + 1 : 0;
+    if (depth > maxNesting || minusRun > maxNesting) return diagnostic('RNN0108', tokenSpan(t), { limit: maxNesting }, { notes: ['split it with `let`'] });
+  }
+  return undefined;
+}
+
+/** Depth of an expression tree, without recursion (a long `a + b + ...` chain is a deep left spine). */
+function depthOf(root: A.Expr): number {
+  let max = 0;
+  const stack: [A.Expr, number][] = [[root, 1]];
+  while (stack.length) {
+    const [e, d] = stack.pop()!;
+    max = Math.max(max, d);
+    const children = e.kind === 'binary' ? [e.left, e.right] : e.kind === 'neg' ? [e.operand] : e.kind === 'call' ? e.args : e.kind === 'reduce' ? [e.body] : [];
+    for (const c of children) stack.push([c, d + 1]);
+  }
+  return max;
 }
 
 /** `let input = x`: say why a word that looks like a name is not one. */

@@ -13,6 +13,7 @@ export const codes = {
   RNN0105: { severity: 'error', message: 'the number {text} is too large for a float32' },
   RNN0106: { severity: 'error', message: 'expected {expected} at the end of the line' },
   RNN0107: { severity: 'error', message: 'the file is empty: a .rnn file holds one cell, `rnn NAME { ... }`' },
+  RNN0108: { severity: 'error', message: 'this expression is nested too deeply (the limit is {limit} levels)' },
 
   RNN0201: { severity: 'error', message: 'unknown name `{name}`' },
   RNN0202: { severity: 'error', message: '`{name}` is already declared' },

@@ -66,6 +66,7 @@ const expected: Record<string, Expected> = {
   syntax_missing_name: [['RNN0106', 6, 9]],
   syntax_missing_operand_at_line_end: [['RNN0106', 6, 17]],
   syntax_missing_paren_at_line_end: [['RNN0106', 6, 23]],
+  syntax_nested_too_deeply: [['RNN0108', 5, 76]],
   syntax_number_out_of_range: [['RNN0105', 5, 12], ['RNN0201', 5, 20]],
   syntax_text_after_cell: [['RNN0103', 7, 1]],
   syntax_unexpected_character: [['RNN0101', 6, 16]],
