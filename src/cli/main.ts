@@ -3,7 +3,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerCheck } from './check.js';
 import { registerExplain } from './explain.js';
-import { EXIT_INTERNAL, UserError } from './io.js';
+import { DimError } from '../ir/dims.js';
+import { EXIT_INTERNAL, EXIT_USER, UserError } from './io.js';
 
 export function buildProgram(): Command {
   const program = new Command('rnnc')
@@ -25,6 +26,11 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof UserError) {
       process.stderr.write(e.message + '\n');
       return e.exitCode;
+    }
+    // A `--dim` for a dim the cell lacks, or a dim left without a size: the user's to fix.
+    if (e instanceof DimError) {
+      process.stderr.write(`rnnc: ${e.message}\n`);
+      return EXIT_USER;
     }
     const err = e as Error;
     process.stderr.write(`rnnc: internal error: ${err.message}\n${process.env['RNNC_DEBUG'] ? (err.stack ?? '') + '\n' : 'set RNNC_DEBUG=1 for a stack trace, and please report it\n'}`);
