@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerCheck } from './check.js';
 import { registerExplain } from './explain.js';
+import { registerCompile } from './compile.js';
 import { DimError } from '../ir/dims.js';
 import { EXIT_INTERNAL, EXIT_USER, UserError } from './io.js';
 
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerCheck(program);
   registerExplain(program);
+  registerCompile(program);
   return program;
 }
 

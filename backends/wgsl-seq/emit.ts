@@ -1,0 +1,486 @@
+// The sequential WGSL backend: one kernel that loops over time.
+//
+// A kernel *unit* is one (sequence, slice) pair, the slice being a coordinate on the independent
+// axes found by `sliceProgram`. With slice axes (mamba's channels, deltanet's rows) a unit is one
+// invocation, and its part of every tensor lives in function-scope arrays. With none (LSTM, GRU,
+// dense semirings: every state element reads every other) a unit is one workgroup: the tensors live
+// in workgroup memory, each invocation owns a strided share of every definition's elements, and a
+// barrier separates definitions.
+//
+// Each step computes the program's definitions in order into local tensors, writes outputs, then
+// commits the updated states. Steps at or past a sequence's length are not run: the state stays, and
+// outputs get zeros. Time-invariant lets and sub-expressions are computed once before the loop.
+import type { Node } from '../../src/ir/ir.js';
+import { tensorsOf, type Module } from '../../src/ir/ir.js';
+import { strides, type DimSizes } from '../../src/ir/dims.js';
+import { SourceFile } from '../../src/diagnostics/render.js';
+import * as W from '../wgsl/ast.js';
+import { assign, bin, blank, call, callS, comment, forRange, id, ifS, index, letS, lit, member, un, varS, type Expr, type Stmt } from '../wgsl/ast.js';
+import { callHelper, F32_MAX, mathPrelude, type MathHelper } from '../wgsl/math.js';
+import { printModule } from '../wgsl/print.js';
+import { kernelLayout, type BufferLayout, type KernelLayout } from './layout.js';
+import { buildProgram, keyOfLoad, sliceProgram, type KernelDef, type LocalKey, type Program, type Slicing } from './program.js';
+
+export type SeqStrategy = 'invocation' | 'workgroup';
+
+export interface SeqKernel {
+  name: string;
+  wgsl: string;
+  entryPoint: 'main';
+  strategy: SeqStrategy;
+  workgroupSize: number;
+  /** Dims of the independent slice axes; one unit per sequence and slice coordinate. */
+  sliceAxes: string[];
+  unitsPerSequence: number;
+  dims: DimSizes;
+  layout: KernelLayout;
+}
+
+export interface SeqOptions {
+  /** The .rnn source, for `// path:line` comments on generated blocks. */
+  source?: SourceFile;
+}
+
+/** WebGPU's guaranteed workgroup storage (maxComputeWorkgroupStorageSize). */
+const WORKGROUP_STORAGE_BYTES = 16384;
+const INVOCATION_WORKGROUP = 64;
+
+const localName = (key: LocalKey): string => {
+  const [kind, name] = key.split(':') as [string, string];
+  return { state: 'state_', next: 'next_', let: 'let_', elem: 'elem_', clet: 'tmp_', hoist: 'inv_' }[kind] + name;
+};
+const idx = (v: string) => `idx_${v}`;
+const u = (n: number) => lit.u32(n);
+const mulE = (a: Expr, k: number): Expr => (k === 0 ? u(0) : k === 1 ? a : bin('*', a, u(k)));
+const addE = (a: Expr, b: Expr): Expr => (a.kind === 'literal' && a.value === 0 ? b : b.kind === 'literal' && b.value === 0 ? a : bin('+', a, b));
+const sumE = (terms: Expr[]): Expr => terms.reduce(addE, u(0));
+
+/** Decides the strategy and sizes; the rest of the emitter follows from these. */
+interface Plan {
+  program: Program;
+  slicing: Slicing;
+  strategy: SeqStrategy;
+  workgroupSize: number;
+  unitsPerSequence: number;
+  /** Local shape of every tensor: its dims at unsliced positions. */
+  local: Map<LocalKey, { dims: string[]; positions: number[]; count: number }>;
+  /** Tensors something reads (others are not stored). */
+  read: Set<LocalKey>;
+}
+
+function plan(m: Module, sizes: DimSizes): Plan {
+  const program = buildProgram(m, sizes);
+  const slicing = sliceProgram(program, m.monoid !== undefined);
+  const local: Plan['local'] = new Map();
+  for (const [key, dims] of program.shapes) {
+    const positions = slicing.positions.get(key)!;
+    const localDims = dims.filter((_, i) => positions[i]! < 0);
+    local.set(key, { dims: localDims, positions, count: localDims.reduce((n, d) => n * sizes[d]!, 1) });
+  }
+  const read = new Set<LocalKey>();
+  for (const k of program.defs) for (const n of k.def.nodes) if (n.op === 'load') read.add(keyOfLoad(n, m.monoid !== undefined) ?? '');
+  for (const s of program.updated) read.add(`next:${s}`);
+  const storageBytes = [...local].filter(([key]) => read.has(key) || key.startsWith('state:')).reduce((n, [, l]) => n + 4 * l.count, 4);
+  const maxCount = Math.max(1, ...[...local.values()].map((l) => l.count));
+  const strategy: SeqStrategy = slicing.axes.length === 0 && storageBytes <= WORKGROUP_STORAGE_BYTES ? 'workgroup' : 'invocation';
+  const workgroupSize = strategy === 'workgroup' ? Math.min(256, Math.max(8, 2 ** Math.ceil(Math.log2(maxCount)))) : INVOCATION_WORKGROUP;
+  const unitsPerSequence = slicing.axes.reduce((n, d) => n * sizes[d]!, 1);
+  return { program, slicing, strategy, workgroupSize, unitsPerSequence, local, read };
+}
+
+class KernelWriter {
+  readonly helpers = new Set<MathHelper>();
+  private readonly buffers: Map<string, BufferLayout>;
+  constructor(
+    readonly m: Module,
+    readonly sizes: DimSizes,
+    readonly p: Plan,
+    readonly layout: KernelLayout,
+  ) {
+    this.buffers = new Map(layout.buffers.map((b) => [b.role, b]));
+  }
+
+  private get wg() {
+    return this.p.strategy === 'workgroup';
+  }
+
+  // ---- addressing ----
+
+  private region(role: string, tensor: string) {
+    const b = this.buffers.get(role)!;
+    return b.regions.find((r) => r.tensor === tensor)!;
+  }
+
+  /** Row-major flat index of `dims` at the given coordinate expressions. */
+  private flat(dims: string[], coords: Expr[]): Expr {
+    const st = strides(dims, this.sizes);
+    return sumE(coords.map((c, i) => mulE(c, st[i]!)));
+  }
+
+  /** `inputs`/`outputs` element: region offset + (sequence row * size) + flat. */
+  private stepAddress(role: 'inputs' | 'outputs', tensor: string, coords: Expr[]): Expr {
+    const r = this.region(role, tensor);
+    return sumE([mulE(id('steps'), r.offset.elements), mulE(id('step_row'), r.size), this.flat(r.dims, coords)]);
+  }
+
+  private stateAddress(role: 'state_in' | 'state_out', tensor: string, coords: Expr[]): Expr {
+    const r = this.region(role, tensor);
+    return sumE([mulE(member(id('params'), 'batch'), r.offset.elements), mulE(id('seq'), r.size), this.flat(r.dims, coords)]);
+  }
+
+  /** A local tensor's element: unsliced positions only (sliced ones are this unit's coordinate). */
+  private localRef(key: LocalKey, coords: Expr[]): Expr {
+    const l = this.p.local.get(key)!;
+    if (l.count === 1) return id(localName(key));
+    return index(id(localName(key)), this.flat(l.dims, coords.filter((_, i) => l.positions[i]! < 0)));
+  }
+
+  // ---- element loops ----
+
+  /**
+   * Runs `body` over a tensor's local elements: every element in invocation mode, this invocation's
+   * strided share in workgroup mode. `body` gets a coordinate per position (slice coordinates for
+   * sliced positions).
+   */
+  private forElements(key: LocalKey, body: (coords: Expr[]) => Stmt[]): Stmt[] {
+    const l = this.p.local.get(key)!;
+    const st = strides(l.dims, this.sizes);
+    const decode: Stmt[] = [];
+    let k = 0;
+    const coords = l.positions.map((axis) => {
+      if (axis >= 0) return id(`slice_${axis}`);
+      const dim = this.sizes[l.dims[k]!]!;
+      let e: Expr = id('e');
+      if (l.dims.length === 1) return (k++, e);
+      if (st[k]! > 1) e = bin('/', e, u(st[k]!));
+      if (k > 0) e = bin('%', e, u(dim));
+      decode.push(letS(`e${k}`, e));
+      return id(`e${k++}`);
+    });
+    const inner = [...decode, ...body(coords)];
+    if (!this.wg) return l.count === 1 ? inner : [forRange('e', u(0), u(l.count), inner)];
+    if (l.count <= this.p.workgroupSize) return [ifS(bin('<', id('lid'), u(l.count)), [letS('e', id('lid')), ...inner])];
+    return [forRange('e', id('lid'), u(l.count), inner, u(this.p.workgroupSize))];
+  }
+
+  private barrier(): Stmt[] {
+    return this.wg ? [callS('workgroupBarrier')] : [];
+  }
+
+  /** `slice_k == 0` for the axes a tensor lacks: only one unit writes a tensor that is not sliced along every axis. */
+  private ownerGuard(key: LocalKey, stmts: Stmt[]): Stmt[] {
+    const present = new Set(this.p.local.get(key)!.positions.filter((a) => a >= 0));
+    const conds = this.p.slicing.axes.map((_, a) => a).filter((a) => !present.has(a)).map((a) => bin('==', id(`slice_${a}`), u(0)));
+    if (conds.length === 0) return stmts;
+    return [ifS(conds.reduce((x, y) => bin('&&', x, y)), stmts)];
+  }
+
+  // ---- definitions ----
+
+  private sourceComment(k: KernelDef, source?: SourceFile): Stmt[] {
+    if (k.target.startsWith('hoist:')) {
+      const where = source ? `${source.path}:${source.position(k.def.span.start).line}  ${source.text.slice(k.def.span.start, k.def.span.end)}: ` : '';
+      return [comment(`${where}time-invariant, computed once`)];
+    }
+    if (!source) return [];
+    const line = source.position(k.def.span.start).line;
+    return [comment(`${source.path}:${line}  ${source.lineText(line).trim()}`)];
+  }
+
+  emitDef(k: KernelDef, source?: SourceFile): Stmt[] {
+    const scopes: Scope[] = [{ vars: new Set(), stmts: [], names: new Map() }];
+    const target = this.p.local.get(k.target)!;
+    k.def.vars.forEach((v, i) => {
+      if (target.positions[i]! >= 0) {
+        scopes[0]!.vars.add(v.name);
+        scopes[0]!.stmts.push(letS(idx(v.name), id(`slice_${target.positions[i]}`)));
+      }
+    });
+    const body = this.forElements(k.target, (coords) => {
+      const loopScope: Scope = { vars: new Set(), stmts: [], names: new Map() };
+      k.def.vars.forEach((v, i) => {
+        if (target.positions[i]! < 0) {
+          loopScope.vars.add(v.name);
+          loopScope.stmts.push(letS(idx(v.name), coords[i]!));
+        }
+      });
+      scopes.push(loopScope);
+      const ew = new ExprWriter(this, k, scopes);
+      const value = ew.expr(k.def.root);
+      const stmts = scopes.pop()!.stmts;
+      const own = k.def.vars.map((v) => id(idx(v.name)));
+      if (this.p.read.has(k.target)) stmts.push(assign(this.localRef(k.target, own), value));
+      if (k.output) stmts.push(...this.ownerGuard(k.target, [assign(index(id('outputs'), this.stepAddress('outputs', k.def.target, own)), value)]));
+      return stmts;
+    });
+    const block: Stmt = { kind: 'block', body: [...scopes[0]!.stmts, ...body] };
+    return [...this.sourceComment(k, source), block, ...this.barrier()];
+  }
+
+  // ---- loads used by ExprWriter ----
+
+  load(n: Extract<Node, { op: 'load' }>): Expr {
+    const coords = n.index.map((v) => id(idx(v)));
+    switch (n.source) {
+      case 'input':
+        return index(id('inputs'), this.stepAddress('inputs', n.tensor, coords));
+      case 'param': {
+        const r = this.region('weights', n.tensor);
+        return index(id('weights'), addE(u(r.offset.elements), this.flat(r.dims, coords)));
+      }
+      default:
+        return this.localRef(keyOfLoad(n, this.m.monoid !== undefined)!, coords);
+    }
+  }
+
+  // ---- the kernel ----
+
+  module(source?: SourceFile): W.Module {
+    const mod = W.emptyModule();
+    const { p } = this;
+    mod.header = [
+      `${this.m.name}: sequential kernel generated by rnnc${source ? ` from ${source.path}` : ''}; do not edit.`,
+      `One ${p.strategy === 'workgroup' ? 'workgroup' : 'invocation'} per sequence${p.slicing.axes.length ? ` and ${p.slicing.axes.join(' x ')} slice` : ''}; dims ${Object.keys(this.sizes)
+        .map((d) => `${d}=${this.sizes[d]}`)
+        .join(', ')}.`,
+    ].join('\n');
+    mod.structs.push({ name: 'Params', members: [{ name: 'batch', type: W.u32 }, { name: 'T', type: W.u32 }] });
+    mod.constants.push({ name: 'UNITS', value: u(p.unitsPerSequence), comment: 'kernel units per sequence (slices)' });
+    mod.globals.push({ name: 'params', space: 'uniform', type: W.named('Params'), group: 0, binding: 0 });
+    for (const b of this.layout.buffers) {
+      const regions = b.regions.map((r) => `${r.tensor}${r.dims.length ? `[${r.dims.join(', ')}]` : ''} @ ${r.offset.elements}${r.offset.scale === '1' ? '' : ` * ${r.offset.scale}`}`).join(', ');
+      mod.globals.push({ name: b.role, space: 'storage', access: b.usage === 'storage' ? 'read_write' : 'read', type: W.arrayOf(b.elementType === 'u32' ? W.u32 : W.f32), group: 0, binding: b.binding, comment: b.role === 'lengths' ? 'steps per sequence' : regions });
+    }
+    // Local tensors: workgroup memory (shared by the unit's invocations) or function-scope arrays.
+    const locals: { name: string; type: W.Type }[] = [];
+    for (const [key, l] of p.local) {
+      if (!p.read.has(key) && !key.startsWith('state:')) continue;
+      locals.push({ name: localName(key), type: l.count === 1 ? W.f32 : W.arrayOf(W.f32, l.count) });
+    }
+    if (this.wg) {
+      for (const l of locals) mod.globals.push({ name: l.name, space: 'workgroup', type: l.type });
+      mod.globals.push({ name: 'seq_len', space: 'workgroup', type: W.u32 });
+    }
+
+    const body: Stmt[] = [];
+    const wgSize = p.workgroupSize;
+    body.push(letS('group', bin('+', member(id('wid'), 'x'), bin('*', member(id('wid'), 'y'), member(id('nwg'), 'x')))));
+    body.push(letS('unit', this.wg ? id('group') : bin('+', bin('*', id('group'), u(wgSize)), id('lid'))));
+    body.push(ifS(bin('>=', id('unit'), bin('*', member(id('params'), 'batch'), id('UNITS'))), [{ kind: 'return' }]));
+    body.push(letS('seq', bin('/', id('unit'), id('UNITS'))));
+    if (p.slicing.axes.length) body.push(letS('slice', bin('%', id('unit'), id('UNITS'))));
+    const axisStrides = strides(p.slicing.axes, this.sizes);
+    p.slicing.axes.forEach((d, a) => {
+      let e: Expr = id('slice');
+      if (axisStrides[a]! > 1) e = bin('/', e, u(axisStrides[a]!));
+      if (a > 0) e = bin('%', e, u(this.sizes[d]!));
+      body.push(letS(`slice_${a}`, e));
+    });
+    body.push(letS('steps', bin('*', member(id('params'), 'batch'), member(id('params'), 'T'))));
+    const len = call('min', index(id('lengths'), id('seq')), member(id('params'), 'T'));
+    if (this.wg) {
+      // The loop bound must be uniform across the workgroup for the barriers inside it.
+      body.push(ifS(bin('==', id('lid'), u(0)), [assign(id('seq_len'), len)]));
+      body.push(letS('len', call('workgroupUniformLoad', un('&', id('seq_len')))));
+    } else {
+      body.push(letS('len', len));
+      for (const l of locals) body.push(varS(l.name, l.type));
+    }
+
+    body.push(blank, comment('the initial state'));
+    for (const s of tensorsOf(this.m, 'state')) {
+      const key = `state:${s.name}`;
+      body.push(...this.forElements(key, (c) => [assign(this.localRef(key, c), index(id('state_in'), this.stateAddress('state_in', s.name, c)))]));
+    }
+    body.push(...this.barrier());
+    const invariant = p.program.defs.filter((k) => k.invariant);
+    if (invariant.length) body.push(blank, comment('time-invariant: computed once'));
+    for (const k of invariant) body.push(...this.emitDef(k, source));
+
+    const step: Stmt[] = [letS('step_row', bin('+', bin('*', id('seq'), member(id('params'), 'T')), id('t')))];
+    for (const k of p.program.defs.filter((k) => !k.invariant)) step.push(...this.emitDef(k, source));
+    if (p.program.updated.length) step.push(comment('commit the updated state'));
+    for (const s of p.program.updated) step.push(...this.forElements(`state:${s}`, (c) => [assign(this.localRef(`state:${s}`, c), this.localRef(`next:${s}`, c))]));
+    step.push(...this.barrier());
+    body.push(blank, comment('the steps of this sequence'), forRange('t', u(0), id('len'), step));
+
+    const outputs = tensorsOf(this.m, 'output');
+    if (outputs.length) {
+      const zero: Stmt[] = [letS('step_row', bin('+', bin('*', id('seq'), member(id('params'), 'T')), id('t')))];
+      for (const o of outputs) {
+        const key = `let:${o.name}`;
+        zero.push(...this.forElements(key, (c) => this.ownerGuard(key, [assign(index(id('outputs'), this.stepAddress('outputs', o.name, c)), lit.f32(0))])));
+      }
+      body.push(blank, comment('past the end of the sequence: zero outputs'), forRange('t', id('len'), member(id('params'), 'T'), zero));
+    }
+    body.push(blank, comment('the final state'));
+    for (const s of tensorsOf(this.m, 'state')) {
+      const key = `state:${s.name}`;
+      body.push(...this.forElements(key, (c) => this.ownerGuard(key, [assign(index(id('state_out'), this.stateAddress('state_out', s.name, c)), this.localRef(key, c))])));
+    }
+
+    const prelude = mathPrelude(this.helpers);
+    mod.globals.push(...prelude.globals);
+    mod.functions.push(...prelude.functions);
+    mod.entryPoints.push({
+      name: 'main',
+      stage: 'compute',
+      workgroupSize: [wgSize],
+      params: [
+        { name: 'wid', type: W.vec(3, W.u32), attributes: ['builtin(workgroup_id)'] },
+        { name: 'nwg', type: W.vec(3, W.u32), attributes: ['builtin(num_workgroups)'] },
+        { name: 'lid', type: W.u32, attributes: ['builtin(local_invocation_index)'] },
+      ],
+      body,
+    });
+    return mod;
+  }
+}
+
+interface Scope {
+  vars: Set<string>;
+  stmts: Stmt[];
+  names: Map<number, string>;
+}
+
+/**
+ * Writes one definition's node DAG as `let`s, each placed in the outermost scope that binds its free
+ * indices: a value that does not depend on a reduction variable is computed before that reduction's
+ * loop, one that depends on no element index before the element loop.
+ */
+class ExprWriter {
+  constructor(
+    private readonly kernel: KernelWriter,
+    private readonly k: KernelDef,
+    private scopes: Scope[],
+  ) {}
+
+  private node(i: number): Node {
+    return this.k.def.nodes[i]!;
+  }
+
+  private home(n: Node): number {
+    const bound = new Set<string>();
+    for (let s = 0; s < this.scopes.length; s++) {
+      this.scopes[s]!.vars.forEach((v) => bound.add(v));
+      if (n.space.every((v) => bound.has(v))) return s;
+    }
+    throw new Error(`emitSeq: no scope binds ${n.space.join(', ')} (node %${n.id} of ${this.k.target})`);
+  }
+
+  expr(i: number): Expr {
+    const n = this.node(i);
+    if (n.op === 'const') return n.value === Infinity ? callHelper(this.use('inf')) : n.value === -Infinity ? un('-', callHelper(this.use('inf'))) : lit.f32(n.value);
+    if (n.op === 'load') return this.kernel.load(n);
+    for (const s of this.scopes) {
+      const name = s.names.get(i);
+      if (name) return id(name);
+    }
+    const home = this.home(n);
+    // Emit into `home`: deeper scopes are set aside (their statements are appended later, after these).
+    const saved = this.scopes.splice(home + 1);
+    const scope = this.scopes[home]!;
+    const name = n.op === 'reduce' ? this.reduce(n, scope) : this.bind(n, scope);
+    scope.names.set(i, name);
+    this.scopes.push(...saved);
+    return id(name);
+  }
+
+  private use(h: MathHelper): MathHelper {
+    this.kernel.helpers.add(h);
+    return h;
+  }
+
+  private bind(n: Node, scope: Scope): string {
+    const name = `n${n.id}`;
+    scope.stmts.push(letS(name, this.value(n)));
+    return name;
+  }
+
+  private value(n: Node): Expr {
+    const a = (k: number) => this.expr((n as { args: number[] }).args[k]!);
+    switch (n.op) {
+      case 'unary':
+        switch (n.fn) {
+          case 'neg':
+            return un('-', a(0));
+          case 'relu':
+            return call('max', a(0), lit.f32(0));
+          case 'sigmoid':
+          case 'softplus':
+          case 'tanh':
+            return callHelper(this.use(n.fn), a(0));
+          default:
+            return call(n.fn, a(0));
+        }
+      case 'binary': {
+        const ops: Record<string, W.BinaryOp> = { add: '+', sub: '-', mul: '*', div: '/', lt: '<', le: '<=', gt: '>', ge: '>=', eq: '==', ne: '!=' };
+        if (n.fn in ops) return bin(ops[n.fn]!, a(0), a(1));
+        if (n.fn === 'logaddexp') return callHelper(this.use('logaddexp'), a(0), a(1));
+        return call(n.fn, a(0), a(1));
+      }
+      case 'select':
+        return call('select', a(2), a(1), a(0));
+      default:
+        throw new Error(`emitSeq: unexpected ${n.op}`);
+    }
+  }
+
+  /** A reduction loop in `scope`, returning the accumulator's name. */
+  private reduce(n: Extract<Node, { op: 'reduce' }>, scope: Scope): string {
+    const acc = `acc${n.id}`;
+    const dim = this.kernel.sizes[n.over.dim]!;
+    const loop = (combine: (body: Expr) => Stmt, into: Scope) => {
+      const inner: Scope = { vars: new Set([n.over.name]), stmts: [], names: new Map() };
+      this.scopes.push(inner);
+      const body = this.expr(n.args[0]);
+      this.scopes.pop();
+      into.stmts.push(forRange(idx(n.over.name), u(0), u(dim), [...inner.stmts, combine(body)]));
+    };
+    const inf = () => callHelper(this.use('inf'));
+    switch (n.fn) {
+      case 'sum':
+        scope.stmts.push(varS(acc, W.f32, lit.f32(0)));
+        loop((b) => assign(id(acc), b, '+='), scope);
+        break;
+      case 'max':
+      case 'min':
+        scope.stmts.push(varS(acc, W.f32, n.fn === 'max' ? un('-', inf()) : inf()));
+        loop((b) => assign(id(acc), call(n.fn, id(acc), b)), scope);
+        break;
+      case 'logsumexp': {
+        // Two passes: the maximum, then the sum of exp(x - max) >= 1. An infinite maximum (all -inf, or
+        // some +inf) is the answer itself.
+        const top = `top${n.id}`;
+        scope.stmts.push(varS(top, W.f32, un('-', inf())));
+        loop((b) => assign(id(top), call('max', id(top), b)), scope);
+        scope.stmts.push(varS(acc, W.f32, id(top)));
+        const guarded: Scope = { vars: new Set(), stmts: [varS(`sum${n.id}`, W.f32, lit.f32(0))], names: new Map() };
+        this.scopes.push(guarded);
+        loop((b) => assign(id(`sum${n.id}`), call('exp', bin('-', b, id(top))), '+='), guarded);
+        this.scopes.pop();
+        guarded.stmts.push(assign(id(acc), bin('+', id(top), call('log', id(`sum${n.id}`)))));
+        scope.stmts.push(ifS(bin('<=', call('abs', id(top)), lit.f32(F32_MAX)), guarded.stmts));
+        break;
+      }
+    }
+    return acc;
+  }
+}
+
+/** Compiles a module's step to a sequential WGSL kernel (sizes from `bindDims`). */
+export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): SeqKernel {
+  const p = plan(m, sizes);
+  const layout = kernelLayout(m, sizes, p.program.weights);
+  const writer = new KernelWriter(m, sizes, p, layout);
+  const wgsl = printModule(writer.module(options.source));
+  return { name: m.name, wgsl, entryPoint: 'main', strategy: p.strategy, workgroupSize: p.workgroupSize, sliceAxes: p.slicing.axes, unitsPerSequence: p.unitsPerSequence, dims: sizes, layout };
+}
+
+/** Workgroups to dispatch, split over x and y to stay within 65,535 per dimension. */
+export function seqDispatch(k: Pick<SeqKernel, 'strategy' | 'workgroupSize' | 'unitsPerSequence'>, batch: number): [number, number, number] {
+  const units = batch * k.unitsPerSequence;
+  const groups = k.strategy === 'workgroup' ? units : Math.ceil(units / k.workgroupSize);
+  const x = Math.min(groups, 65535);
+  return [x, Math.ceil(groups / x), 1];
+}

@@ -1,0 +1,200 @@
+// The sequential kernel's program: the IR's definitions in execution order, each naming where it
+// writes, with time-invariant sub-expressions split out into their own definitions (computed once,
+// before the time loop), and the slicing analysis that decides which state indices are independent.
+import type { Def, IndexVar, Module, Node } from '../../src/ir/ir.js';
+import type { DimSizes } from '../../src/ir/dims.js';
+
+/**
+ * Storage the kernel keeps per sequence slice: `state:X` (current), `next:X` (this step's update),
+ * `let:X` (lets and outputs of the step), `elem:X` and `clet:X` (a monoid's element and combine locals),
+ * `hoist:N` (a time-invariant sub-expression).
+ */
+export type LocalKey = string;
+
+export interface KernelDef {
+  def: Def;
+  /** Where the value goes; `next:X` for a state update. */
+  target: LocalKey;
+  /** Computed once before the time loop. */
+  invariant: boolean;
+  /** An output: also written to the outputs buffer. */
+  output: boolean;
+}
+
+export interface Program {
+  defs: KernelDef[];
+  /** Dims of every local tensor. */
+  shapes: Map<LocalKey, string[]>;
+  /** States whose next value a step computes (committed at the end of a valid step). */
+  updated: string[];
+  /** The params the kernel reads. */
+  weights: string[];
+}
+
+/** The key a load reads. */
+export function loadKey(n: Extract<Node, { op: 'load' }>, monoid: boolean): LocalKey | undefined {
+  switch (n.source) {
+    case 'input':
+    case 'param':
+      return undefined;
+    case 'state':
+      // In a monoid cell the step's definitions (outputs) read the state after this step's combine.
+      return monoid || n.version === 'new' ? `next:${n.tensor}` : `state:${n.tensor}`;
+    case 'left':
+      return `state:${n.tensor}`;
+    case 'right':
+      return `elem:${n.tensor}`;
+    case 'let':
+      return n.tensor.startsWith('hoist:') ? n.tensor : `let:${n.tensor}`;
+  }
+}
+
+/** Largest time-invariant sub-expression worth hoisting (elements); beyond it, recompute per step. */
+const HOIST_LIMIT = 1024;
+
+/**
+ * Splits the maximal time-invariant sub-expressions (params and constants only, not a bare load or
+ * constant) out of a time-varying definition into `hoist:` definitions over the sub-expression's free
+ * indices, and rewrites the original to load them.
+ */
+function hoistInvariants(def: Def, sizes: DimSizes, fresh: () => string, into: KernelDef[]): Def {
+  const invariant = (n: Node) => n.dep === 'const' || n.dep === 'param';
+  const parents = new Map<number, Node[]>();
+  for (const n of def.nodes) if ('args' in n) for (const a of n.args) parents.set(a, [...(parents.get(a) ?? []), n]);
+  const varDims = new Map<string, string>(def.vars.map((v) => [v.name, v.dim]));
+  for (const n of def.nodes) if (n.op === 'reduce') varDims.set(n.over.name, n.over.dim);
+  const nodes = def.nodes.slice();
+  for (const n of def.nodes) {
+    if (!invariant(n) || n.op === 'const' || n.op === 'load' || n.type !== 'f32') continue;
+    const ps = parents.get(n.id) ?? [];
+    if (ps.length === 0 || ps.every(invariant)) continue; // the root of a whole invariant def, or not maximal
+    const elements = n.space.reduce((k, v) => k * sizes[varDims.get(v)!]!, 1);
+    if (elements > HOIST_LIMIT) continue;
+    const name = fresh();
+    const vars: IndexVar[] = n.space.map((v) => ({ name: v, dim: varDims.get(v)! }));
+    into.push({ def: subDef(def, n.id, vars, name), target: name, invariant: true, output: false });
+    nodes[n.id] = { id: n.id, op: 'load', source: 'let', tensor: name, index: n.space, type: 'f32', space: n.space, dep: n.dep, span: n.span };
+  }
+  return { ...def, nodes };
+}
+
+/** The sub-DAG under `root` as a definition of its own (node ids renumbered densely). */
+function subDef(def: Def, root: number, vars: IndexVar[], target: string): Def {
+  const keep = new Set<number>();
+  const visit = (id: number) => {
+    if (keep.has(id)) return;
+    keep.add(id);
+    const n = def.nodes[id]!;
+    if ('args' in n) n.args.forEach(visit);
+  };
+  visit(root);
+  const ids = [...keep].sort((a, b) => a - b);
+  const renumber = new Map(ids.map((id, k) => [id, k]));
+  const nodes = ids.map((id) => {
+    const n = def.nodes[id]!;
+    const copy = { ...n, id: renumber.get(id)! } as Node;
+    if ('args' in n) (copy as { args: number[] }).args = n.args.map((a) => renumber.get(a)!);
+    return copy;
+  });
+  return { kind: 'let', target, vars, nodes, root: renumber.get(root)!, dep: def.nodes[root]!.dep, phase: 'invariant', span: def.nodes[root]!.span };
+}
+
+export function buildProgram(m: Module, sizes: DimSizes): Program {
+  const monoid = m.monoid !== undefined;
+  const raw: KernelDef[] = [];
+  // Only a step let can be computed once: outputs are written every step, and updates, elements and
+  // combine locals belong to the recurrence.
+  const add = (def: Def, target: LocalKey, output = false) => raw.push({ def, target, invariant: def.phase === 'invariant' && target.startsWith('let:') && !output, output });
+  if (m.monoid) {
+    for (const d of m.monoid.element) add(d, `elem:${d.target}`);
+    for (const d of m.monoid.combine) add(d, d.kind === 'let' ? `clet:${d.target}` : `next:${d.target}`);
+  }
+  for (const d of m.step) add(d, d.kind === 'update' ? `next:${d.target}` : `let:${d.target}`, d.kind === 'output');
+
+  // Combine-local lets load with source 'let' but live under `clet:`.
+  const combineLocals = new Set(m.monoid?.combine.filter((d) => d.kind === 'let').map((d) => d.target) ?? []);
+  const rename = (def: Def): Def =>
+    combineLocals.size === 0 ? def : { ...def, nodes: def.nodes.map((n) => (n.op === 'load' && n.source === 'let' && combineLocals.has(n.tensor) && !m.step.includes(def) ? { ...n, tensor: `clet:${n.tensor}` } : n)) };
+
+  let counter = 0;
+  const defs: KernelDef[] = [];
+  for (const k of raw) {
+    const hoisted: KernelDef[] = [];
+    const def = k.invariant ? rename(k.def) : hoistInvariants(rename(k.def), sizes, () => `hoist:${counter++}`, hoisted);
+    defs.push(...hoisted, { ...k, def });
+  }
+
+  const shapes = new Map<LocalKey, string[]>();
+  for (const t of m.tensors) if (t.role === 'state') (shapes.set(`state:${t.name}`, t.dims), shapes.set(`next:${t.name}`, t.dims));
+  for (const k of defs) shapes.set(k.target, k.def.vars.map((v) => v.dim));
+  const updated = [...new Set(defs.filter((k) => k.target.startsWith('next:')).map((k) => k.target.slice(5)))];
+  const weights = m.tensors.filter((t) => t.role === 'param' && defs.some((k) => k.def.nodes.some((n) => n.op === 'load' && n.source === 'param' && n.tensor === t.name))).map((t) => t.name);
+  return { defs, shapes, updated, weights };
+}
+
+/** `clet:` loads already carry their prefix; everything else goes through loadKey. */
+export const keyOfLoad = (n: Extract<Node, { op: 'load' }>, monoid: boolean): LocalKey | undefined =>
+  n.source === 'let' && n.tensor.startsWith('clet:') ? n.tensor : loadKey(n, monoid);
+
+export interface Slicing {
+  /** Independent axes: each a dim; one kernel unit per (sequence, coordinates on these axes). */
+  axes: string[];
+  /** Per local tensor: for each position, the axis it is sliced along, or -1 (kept whole per unit). */
+  positions: Map<LocalKey, number[]>;
+}
+
+/**
+ * Which state indices are independent. Positions of states and locals, and every definition's own
+ * index variables, are united when a definition reads or writes a tensor through its own variable;
+ * a class is coupled when some load reads a member through a reduction variable, or when one
+ * definition has two variables in it (a transpose). Uncoupled classes that contain a state position
+ * are the slice axes: every unit computes its own slice, and everything else whole.
+ */
+export function sliceProgram(p: Program, monoid: boolean): Slicing {
+  const parent = new Map<string, string>();
+  const find = (x: string): string => {
+    const up = parent.get(x);
+    if (up === undefined || up === x) return x;
+    const root = find(up);
+    parent.set(x, root);
+    return root;
+  };
+  const union = (a: string, b: string) => {
+    const [ra, rb] = [find(a), find(b)];
+    if (ra !== rb) parent.set(ra < rb ? rb : ra, ra < rb ? ra : rb);
+  };
+  const coupled = new Set<string>();
+  const normal = (key: LocalKey) => (key.startsWith('next:') ? `state:${key.slice(5)}` : key);
+  const pos = (key: LocalKey, p: number) => `${normal(key)}#${p}`;
+
+  p.defs.forEach((k, di) => {
+    const own = new Set(k.def.vars.map((v) => v.name));
+    const varItem = (v: string) => `def${di}:${v}`;
+    k.def.vars.forEach((v, i) => union(pos(k.target, i), varItem(v.name)));
+    for (const n of k.def.nodes) {
+      if (n.op !== 'load') continue;
+      const key = keyOfLoad(n, monoid);
+      if (!key) continue;
+      n.index.forEach((v, i) => (own.has(v) ? union(pos(key, i), varItem(v)) : coupled.add(pos(key, i))));
+    }
+  });
+  const coupledRoots = new Set([...coupled].map(find));
+  p.defs.forEach((k, di) => {
+    const roots = k.def.vars.map((v) => find(`def${di}:${v.name}`));
+    roots.forEach((r, i) => roots.indexOf(r) !== i && coupledRoots.add(r));
+  });
+
+  // Axes in a fixed order: by first appearance among the states' positions (in declaration order).
+  const axisRoots: string[] = [];
+  const axes: string[] = [];
+  for (const [key, dims] of p.shapes) {
+    if (!key.startsWith('state:')) continue;
+    dims.forEach((dim, i) => {
+      const r = find(pos(key, i));
+      if (!coupledRoots.has(r) && !axisRoots.includes(r)) (axisRoots.push(r), axes.push(dim));
+    });
+  }
+  const positions = new Map<LocalKey, number[]>();
+  for (const [key, dims] of p.shapes) positions.set(key, dims.map((_, i) => axisRoots.indexOf(find(pos(key, i)))));
+  return { axes, positions };
+}
