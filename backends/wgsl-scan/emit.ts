@@ -1,0 +1,506 @@
+// The scan kernels, as WGSL modules. One tile-scan skeleton serves four entry points:
+//   scan_steps    load elements from the inputs, scan, store states and outputs (optionally carrying in a prefix per block)
+//   reduce_steps  load elements from the inputs, write one aggregate per block
+//   reduce_aggs   aggregates of one level to aggregates of the next
+//   scan_aggs     exclusive scan of one level of aggregates in place (optionally carrying in the level above)
+// A workgroup holds G sequences × S lanes × P runs; each thread scans R steps in registers, the P runs
+// of a lane are combined with subgroup shuffles (or in workgroup memory), and the tile's total is
+// carried to the next tile of the same block.
+import type { ScanPlan } from '../../src/analyse/types.js';
+import type { Def, Module } from '../../src/ir/ir.js';
+import type { DimSizes } from '../../src/ir/dims.js';
+import {
+  arrayOf,
+  assign,
+  bin,
+  blank,
+  call,
+  callS,
+  comment,
+  emptyModule,
+  f32,
+  forRange,
+  id,
+  ifS,
+  index,
+  letS,
+  lit,
+  member,
+  named,
+  u32,
+  varS,
+  type Expr,
+  type Function,
+  type Global,
+  type Module as WgslModule,
+  type Stmt,
+} from '../wgsl/ast.js';
+import { mathPrelude, type MathHelper } from '../wgsl/math.js';
+import { printModule } from '../wgsl/print.js';
+import { DefEvaluator, offsetExpr, type IndexValue, type LoadNode } from './eval.js';
+import { sharedFloatsOf, threadsOf, tileSteps, type ScanLayout, type TileShape } from './layout.js';
+
+export type KernelName = 'scan_steps' | 'reduce_steps' | 'reduce_aggs' | 'scan_aggs';
+export const kernelNames: KernelName[] = ['scan_steps', 'reduce_steps', 'reduce_aggs', 'scan_aggs'];
+
+export type Binding = 'uniforms' | 'inputs' | 'params' | 'init' | 'lengths' | 'outputs' | 'final_state' | 'aggs';
+export const bindingIndex: Record<Binding, number> = { uniforms: 0, inputs: 1, params: 2, init: 3, lengths: 4, outputs: 5, final_state: 6, aggs: 7 };
+
+/** Fields of the per-pass uniform block, in order (all u32). */
+export const uniformFields = ['T', 'batch', 'groups', 'n', 'block_len', 'blocks', 'in_offset', 'out_offset', 'carry_in'] as const;
+
+export interface ScanKernel {
+  name: KernelName;
+  code: string;
+  bindings: Binding[];
+}
+
+export interface EmitOptions {
+  /** Combine a lane's runs with subgroup shuffles (needs the `subgroups` feature) instead of workgroup memory. */
+  subgroups: boolean;
+}
+
+const globalName: Record<Binding, string> = { uniforms: 'U', inputs: 'inputs', params: 'params', init: 'init', lengths: 'lengths', outputs: 'outputs', final_state: 'final_state', aggs: 'aggs' };
+
+const U = (f: (typeof uniformFields)[number]) => member(id('U'), f);
+const ret = (value: Expr): Stmt => ({ kind: 'return', value });
+const ELEM = named('Elem');
+const u = (n: number) => lit.u32(n);
+
+interface Ctx {
+  module: Module;
+  plan: ScanPlan;
+  layout: ScanLayout;
+  tile: TileShape;
+  sizes: DimSizes;
+  helpers: Set<MathHelper>;
+}
+
+/** Lane coordinates of lane `s` as run-time expressions, by dim. */
+function laneCoords(ctx: Ctx, stmts: Stmt[]): Map<string, Expr> {
+  const coords = new Map<string, Expr>();
+  ctx.layout.laneDims.forEach((d, k) => {
+    const name = `lane_${d}`;
+    stmts.push(letS(name, bin('%', bin('/', id('s'), u(ctx.layout.laneStrides[k]!)), u(ctx.sizes[d]!))));
+    coords.set(d, id(name));
+  });
+  return coords;
+}
+
+const stepLets = (m: Module) => new Map(m.step.filter((d) => d.kind === 'let').map((d) => [d.target, d]));
+
+/** Index of tensor element `t`'s per-step region in a [batch, T, width] packed buffer. */
+const stepBase = (offset: number, size: number) => bin('+', bin('*', bin('*', U('batch'), U('T')), u(offset)), bin('*', bin('+', bin('*', id('b'), U('T')), id('t')), u(size)));
+
+function loadInputOrParam(ctx: Ctx, n: LoadNode, values: IndexValue[]): Expr {
+  const group = n.source === 'input' ? ctx.layout.inputs : ctx.layout.params;
+  const p = group.find((x) => x.tensor.name === n.tensor);
+  if (!p) throw new Error(`scan backend: unknown ${n.source} \`${n.tensor}\``);
+  if (n.source === 'param') return index(id('params'), offsetExpr(values, p.strides, p.offset));
+  return index(id('inputs'), offsetExpr(values, p.strides, stepBase(p.offset, p.size)));
+}
+
+function memberOf(ctx: Ctx, field: string, values: IndexValue[]): string {
+  if (ctx.layout.mode === 'lanes') return ctx.layout.members.find((m) => m.field === field)!.name;
+  if (values.some((v) => typeof v !== 'number')) throw new Error('scan backend: whole-mode element read at a run-time index');
+  const m = ctx.layout.members.find((x) => x.field === field && x.index.every((i, k) => i === values[k]));
+  if (!m) throw new Error(`scan backend: no element member for ${field}[${values.join(', ')}]`);
+  return m.name;
+}
+
+/** Evaluates one definition per element member (lane mode: at the lane's coordinates). */
+function perMember(ctx: Ctx, defs: Def[], ev: DefEvaluator, coords: Map<string, Expr> | undefined): Expr[] {
+  return ctx.layout.members.map((m) => {
+    const def = defs.find((d) => d.target === m.field);
+    if (!def) throw new Error(`scan backend: no definition for field \`${m.field}\``);
+    const values: IndexValue[] = ctx.layout.mode === 'lanes' ? def.vars.map((v) => coords?.get(v.dim) ?? 0) : m.index;
+    return ev.evaluate(def, values);
+  });
+}
+
+function finish(ctx: Ctx, ev: DefEvaluator): Stmt[] {
+  ev.helpers.forEach((h) => ctx.helpers.add(h));
+  return ev.stmts;
+}
+
+function elementFunctions(ctx: Ctx): Function[] {
+  const { plan } = ctx;
+  const elem = (values: Expr[]) => call('Elem', ...values);
+
+  const idEv = new DefEvaluator(new Map(), () => {
+    throw new Error('scan backend: the identity must be constant');
+  }, ctx.sizes, 'v');
+  const idValues = perMember(ctx, plan.identity, idEv, undefined);
+  const identity: Function = { name: 'identity', params: [], returnType: ELEM, body: [...finish(ctx, idEv), ret(elem(idValues))], comment: 'The identity element: a masked or padding step.' };
+
+  const combineLets = new Map(plan.combine.filter((d) => d.kind === 'let').map((d) => [d.target, d]));
+  const cEv = new DefEvaluator(combineLets, (n, values) => {
+    if (n.source !== 'left' && n.source !== 'right') throw new Error(`scan backend: the combine reads ${n.source} \`${n.tensor}\``);
+    return member(id(n.source === 'left' ? 'l' : 'r'), memberOf(ctx, n.tensor, values));
+  }, ctx.sizes, 'v');
+  const cValues = perMember(ctx, plan.combine.filter((d) => d.kind !== 'let'), cEv, undefined);
+  const combine: Function = {
+    name: 'combine',
+    params: [
+      { name: 'l', type: ELEM },
+      { name: 'r', type: ELEM },
+    ],
+    returnType: ELEM,
+    body: [...finish(ctx, cEv), ret(elem(cValues))],
+    comment: 'l then r: the aggregate of two consecutive spans, l the earlier.',
+  };
+
+  const eStmts: Stmt[] = [];
+  const coords = laneCoords(ctx, eStmts);
+  const eEv = new DefEvaluator(stepLets(ctx.module), (n, values) => {
+    if (n.source === 'input' || n.source === 'param') return loadInputOrParam(ctx, n, values);
+    throw new Error(`scan backend: an element field reads ${n.source} \`${n.tensor}\``);
+  }, ctx.sizes, 'v');
+  const eValues = perMember(ctx, plan.fields, eEv, coords);
+  const element: Function = {
+    name: 'element',
+    params: ['b', 't', 's'].map((name) => ({ name, type: u32 })),
+    returnType: ELEM,
+    body: [...eStmts, ...finish(ctx, eEv), ret(elem(eValues))],
+    comment: "Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).",
+  };
+  return [identity, combine, element];
+}
+
+/** `store_states(p, b, s, base)`: the states after prefix p, written at `base` (workgroup memory or the final-state buffer); each value by one owner lane. */
+function applyFunction(ctx: Ctx, name: string, target: 'st' | 'final_state'): Function {
+  const stmts: Stmt[] = [];
+  const coords = laneCoords(ctx, stmts);
+  const ev = new DefEvaluator(new Map(), (n, values) => {
+    if (n.source === 'right') return member(id('p'), memberOf(ctx, n.tensor, values));
+    if (n.source === 'state') {
+      const st = ctx.layout.states.find((x) => x.tensor.name === n.tensor)!;
+      return index(id('init'), offsetExpr(values, st.strides, bin('+', bin('*', id('b'), u(ctx.layout.stateWidth)), u(st.offset))));
+    }
+    throw new Error(`scan backend: apply reads ${n.source} \`${n.tensor}\``);
+  }, ctx.sizes, 'v');
+  const body: Stmt[] = [];
+  for (const st of ctx.layout.states) {
+    const def = ctx.plan.apply.find((d) => d.target === st.tensor.name);
+    if (!def) throw new Error(`scan backend: no apply definition for state \`${st.tensor.name}\``);
+    const points: IndexValue[][] = [];
+    if (ctx.layout.mode === 'lanes') points.push(st.tensor.dims.map((d) => coords.get(d)!));
+    else for (let flat = 0; flat < st.size; flat++) points.push(st.tensor.dims.map((d, k) => Math.floor(flat / st.strides[k]!) % ctx.sizes[d]!));
+    for (const point of points) {
+      const value = ev.evaluate({ ...def, vars: def.vars }, point);
+      const write = assign(index(id(target), offsetExpr(point, st.strides, bin('+', id('base'), u(st.offset)))), value);
+      // A state over fewer dims than the lanes is written by the lanes at coordinate 0 of the others.
+      const others = ctx.layout.laneDims.filter((d) => !st.tensor.dims.includes(d));
+      const owner = others.map((d) => bin('==', coords.get(d)!, u(0))).reduce<Expr | undefined>((a, c) => (a ? bin('&&', a, c) : c), undefined);
+      body.push(owner ? ifS(owner, [write]) : write);
+    }
+  }
+  return {
+    name,
+    params: [
+      { name: 'p', type: ELEM },
+      ...['b', 's', 'base'].map((n) => ({ name: n, type: u32 })),
+    ],
+    body: [...stmts, ...finish(ctx, ev), ...body],
+    comment: target === 'st' ? 'The states after prefix p, into workgroup memory (store phase).' : 'The final states after prefix p.',
+  };
+}
+
+/** `write_output(b, t, slot, k, len)`: output element k (over all outputs of a step) at step t, from the states in workgroup memory. */
+function outputFunction(ctx: Ctx): Function {
+  const { layout } = ctx;
+  const monoid = ctx.module.monoid !== undefined;
+  const body: Stmt[] = [];
+  const counter = { next: 0 };
+  for (const out of layout.outputs) {
+    const def = ctx.module.step.find((d) => d.kind === 'output' && d.target === out.tensor.name)!;
+    const stmts: Stmt[] = [letS('q', bin('-', id('k'), u(out.offset)))];
+    const coords: Expr[] = def.vars.map((v, k) => {
+      const name = `o_${v.name}`;
+      stmts.push(letS(name, bin('%', bin('/', id('q'), u(out.strides[k]!)), u(ctx.sizes[v.dim]!))));
+      return id(name);
+    });
+    const ev = new DefEvaluator(stepLets(ctx.module), (n, values) => {
+      if (n.source === 'input' || n.source === 'param') return loadInputOrParam(ctx, n, values);
+      if (n.source === 'state') {
+        const st = layout.states.find((x) => x.tensor.name === n.tensor)!;
+        // A monoid cell's state is its running aggregate: outputs read it after this step's element.
+        const slot = n.version === 'new' || monoid ? bin('+', id('slot'), u(1)) : id('slot');
+        return index(id('st'), offsetExpr(values, st.strides, bin('+', bin('*', slot, u(layout.stateWidth)), u(st.offset))));
+      }
+      throw new Error(`scan backend: an output reads ${n.source} \`${n.tensor}\``);
+    }, ctx.sizes, 'v', counter);
+    const value = ev.evaluate(def, coords);
+    stmts.push(...finish(ctx, ev));
+    const at = bin('+', stepBase(out.offset, out.size), id('q'));
+    stmts.push(assign(index(id('outputs'), at), call('select', value, lit.f32(0), bin('>=', id('t'), id('len')))));
+    stmts.push({ kind: 'return' });
+    body.push(ifS(bin('<', id('k'), u(out.offset + out.size)), stmts));
+  }
+  return {
+    name: 'write_output',
+    params: ['b', 't', 'slot', 'k', 'len'].map((name) => ({ name, type: u32 })),
+    body,
+    comment: 'Output element k of step t (store phase); zero past the sequence length.',
+  };
+}
+
+/** Exclusive scan of each lane's run aggregates, and the lane's total: workgroup memory (Hillis–Steele) or subgroup shuffles. */
+function laneScanFunction(ctx: Ctx, subgroups: boolean): Function {
+  const P = ctx.tile.runs;
+  const shuffle = (v: Expr, delta: Expr) => call('Elem', ...ctx.layout.members.map((m) => call('subgroupShuffleUp', member(v, m.name), delta)));
+  const params = [
+    { name: 'agg', type: ELEM },
+    { name: 'tid', type: u32 },
+    { name: 'c', type: u32 },
+    { name: 'lane', type: u32 },
+    ...(subgroups ? [{ name: 'sg_id', type: u32 }, { name: 'sg_size', type: u32 }] : []),
+  ];
+  let body: Stmt[];
+  if (!subgroups) {
+    body = [
+      assign(index(id('scratch'), id('tid')), id('agg')),
+      callS('workgroupBarrier'),
+      {
+        kind: 'for',
+        init: varS('d', undefined, u(1)),
+        cond: bin('<', id('d'), u(P)),
+        update: assign(id('d'), bin('*', id('d'), u(2))),
+        body: [
+          varS('v', undefined, index(id('scratch'), id('tid'))),
+          ifS(bin('>=', id('c'), id('d')), [assign(id('v'), call('combine', index(id('scratch'), bin('-', id('tid'), id('d'))), id('v')))]),
+          callS('workgroupBarrier'),
+          assign(index(id('scratch'), id('tid')), id('v')),
+          callS('workgroupBarrier'),
+        ],
+      },
+      varS('excl', undefined, call('identity')),
+      ifS(bin('>', id('c'), u(0)), [assign(id('excl'), index(id('scratch'), bin('-', id('tid'), u(1))))]),
+      letS('total', index(id('scratch'), bin('+', bin('*', id('lane'), u(P)), u(P - 1)))),
+      callS('workgroupBarrier'),
+      ret(call('LaneScan', id('excl'), id('total'))),
+    ];
+  } else {
+    const segs = Math.max(1, Math.ceil(P / 4));
+    body = [
+      comment('Inclusive scan within the part of the lane that shares a subgroup (subgroups are runs of consecutive\ninvocations; a lane is P consecutive invocations, P a power of two).'),
+      varS('v', undefined, id('agg')),
+      {
+        kind: 'for',
+        init: varS('d', undefined, u(1)),
+        cond: bin('<', id('d'), id('sg_size')),
+        update: assign(id('d'), bin('*', id('d'), u(2))),
+        body: [letS('up', shuffle(id('v'), id('d'))), ifS(bin('&&', bin('>=', id('sg_id'), id('d')), bin('>=', id('c'), id('d'))), [assign(id('v'), call('combine', id('up'), id('v')))])],
+      },
+      letS('prev', shuffle(id('v'), u(1))),
+      varS('excl', undefined, call('identity')),
+      ifS(bin('&&', bin('>=', id('sg_id'), u(1)), bin('>=', id('c'), u(1))), [assign(id('excl'), id('prev'))]),
+      comment('Segments of a lane longer than a subgroup meet in workgroup memory.'),
+      letS('seg', bin('/', id('c'), id('sg_size'))),
+      ifS(bin('||', bin('==', id('sg_id'), bin('-', id('sg_size'), u(1))), bin('==', id('c'), u(P - 1))), [assign(index(id('seg_tot'), bin('+', bin('*', id('lane'), u(segs)), id('seg'))), id('v'))]),
+      callS('workgroupBarrier'),
+      varS('before', undefined, call('identity')),
+      forRange('j', u(0), id('seg'), [assign(id('before'), call('combine', id('before'), index(id('seg_tot'), bin('+', bin('*', id('lane'), u(segs)), id('j')))))]),
+      varS('total', undefined, id('before')),
+      forRange('j', id('seg'), bin('/', bin('+', u(P - 1), id('sg_size')), id('sg_size')), [assign(id('total'), call('combine', id('total'), index(id('seg_tot'), bin('+', bin('*', id('lane'), u(segs)), id('j')))))]),
+      callS('workgroupBarrier'),
+      ret(call('LaneScan', call('combine', id('before'), id('excl')), id('total'))),
+    ];
+  }
+  return { name: 'lane_scan', params, returnType: named('LaneScan'), body, comment: `Across the ${P} runs of each lane: the exclusive prefix of this run and the lane's total.` };
+}
+
+interface KernelSpec {
+  name: KernelName;
+  /** Elements come from the inputs (steps) or from a level of aggregates. */
+  source: 'steps' | 'aggs';
+  /** Store every step's state and outputs (steps), every exclusive prefix in place (aggs), or only the block's aggregate. */
+  store: boolean;
+}
+
+const specs: Record<KernelName, KernelSpec> = {
+  scan_steps: { name: 'scan_steps', source: 'steps', store: true },
+  reduce_steps: { name: 'reduce_steps', source: 'steps', store: false },
+  reduce_aggs: { name: 'reduce_aggs', source: 'aggs', store: false },
+  scan_aggs: { name: 'scan_aggs', source: 'aggs', store: true },
+};
+
+function kernelBindings(spec: KernelSpec): Binding[] {
+  if (spec.source === 'aggs') return ['uniforms', 'aggs'];
+  if (!spec.store) return ['uniforms', 'inputs', 'params', 'lengths', 'aggs'];
+  return ['uniforms', 'inputs', 'params', 'init', 'lengths', 'outputs', 'final_state', 'aggs'];
+}
+
+function globalsFor(ctx: Ctx, bindings: Binding[], spec: KernelSpec, subgroups: boolean): Global[] {
+  const f32s = arrayOf(f32);
+  const decl: Record<Binding, Global> = {
+    uniforms: { name: 'U', space: 'uniform', type: named('Uniforms'), group: 0, binding: 0 },
+    inputs: { name: 'inputs', space: 'storage', access: 'read', type: f32s, group: 0, binding: 1, comment: 'Every input, [batch, T, ...dims] each, one after another.' },
+    params: { name: 'params', space: 'storage', access: 'read', type: f32s, group: 0, binding: 2 },
+    init: { name: 'init', space: 'storage', access: 'read', type: f32s, group: 0, binding: 3, comment: 'Initial states, [batch, state floats].' },
+    lengths: { name: 'lengths', space: 'storage', access: 'read', type: arrayOf(u32), group: 0, binding: 4 },
+    outputs: { name: 'outputs', space: 'storage', access: 'read_write', type: f32s, group: 0, binding: 5 },
+    final_state: { name: 'final_state', space: 'storage', access: 'read_write', type: f32s, group: 0, binding: 6 },
+    aggs: { name: 'aggs', space: 'storage', access: 'read_write', type: arrayOf(ELEM), group: 0, binding: 7, comment: 'Block aggregates, one region per level: [batch, lanes, blocks].' },
+  };
+  const globals = bindings.map((b) => decl[b]);
+  const { tile, layout } = ctx;
+  if (spec.source === 'steps' && spec.store) {
+    globals.push({ name: 'st', space: 'workgroup', type: arrayOf(f32, tile.groups * (tileSteps(tile) + 1) * layout.stateWidth), comment: 'States of every step of the tile, slot 0 the state before it: [groups, TILE + 1, state floats].' });
+  }
+  const threads = threadsOf(tile, layout);
+  if (subgroups) globals.push({ name: 'seg_tot', space: 'workgroup', type: arrayOf(ELEM, tile.groups * layout.lanes * Math.max(1, Math.ceil(tile.runs / 4))) });
+  else globals.push({ name: 'scratch', space: 'workgroup', type: arrayOf(ELEM, threads) });
+  return globals;
+}
+
+function entryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
+  const { tile, layout } = ctx;
+  const S = layout.lanes;
+  const P = tile.runs;
+  const R = tile.runLength;
+  const TILE = tileSteps(tile);
+  const G = tile.groups;
+  const threads = threadsOf(tile, layout);
+  const steps = spec.source === 'steps';
+  const laneIndex = bin('+', bin('*', id('b'), u(S)), id('s'));
+  const aggAt = (offset: Expr, count: Expr, i: Expr) => index(id('aggs'), bin('+', bin('+', offset, bin('*', laneIndex, count)), i));
+
+  const body: Stmt[] = [
+    letS('tid', member(id('lid'), 'x')),
+    letS('c', bin('%', id('tid'), u(P))),
+    letS('lane', bin('/', id('tid'), u(P))),
+    letS('g', bin('/', id('lane'), u(S))),
+    letS('s', bin('%', id('lane'), u(S))),
+    comment('Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).'),
+    letS('wg', bin('+', member(id('wid'), 'x'), bin('*', member(id('wid'), 'y'), member(id('nwg'), 'x')))),
+    ifS(bin('>=', id('wg'), bin('*', U('groups'), U('blocks'))), [{ kind: 'return' }]),
+    letS('grp', bin('/', id('wg'), U('blocks'))),
+    letS('blk', bin('%', id('wg'), U('blocks'))),
+    letS('live', bin('<', bin('+', bin('*', id('grp'), u(G)), id('g')), U('batch'))),
+    letS('b', call('min', bin('+', bin('*', id('grp'), u(G)), id('g')), bin('-', U('batch'), u(1)))),
+    letS('count', steps ? U('T') : U('n')),
+    letS('start', bin('*', id('blk'), U('block_len'))),
+    letS('end', call('min', bin('+', id('start'), U('block_len')), id('count'))),
+  ];
+  if (steps) body.push(letS('len', call('select', u(0), call('min', index(id('lengths'), id('b')), U('T')), id('live'))));
+  else body.push(letS('len', call('select', u(0), id('count'), id('live'))));
+  body.push(varS('carry', undefined, call('identity')));
+  if (spec.store) body.push(ifS(bin('!=', U('carry_in'), u(0)), [assign(id('carry'), aggAt(U('in_offset'), U('blocks'), id('blk')))]));
+
+  const t = bin('+', bin('+', id('tile0'), bin('*', id('c'), u(R))), id('r'));
+  // Aggregates are scanned in place (scan_aggs) or reduced into the next level (reduce_aggs).
+  const load = steps ? call('element', id('b'), id('t'), id('s')) : aggAt(spec.store ? U('out_offset') : U('in_offset'), U('n'), id('t'));
+  const tileBody: Stmt[] = [
+    varS('es', arrayOf(ELEM, R)),
+    forRange('r', u(0), u(R), [letS('t', t), ifS(bin('&&', bin('<', id('t'), id('end')), bin('<', id('t'), id('len'))), [assign(index(id('es'), id('r')), load)], [assign(index(id('es'), id('r')), call('identity'))])]),
+    varS('agg', undefined, index(id('es'), u(0))),
+    forRange('r', u(1), u(R), [assign(id('agg'), call('combine', id('agg'), index(id('es'), id('r'))))]),
+    letS('scan', call('lane_scan', id('agg'), id('tid'), id('c'), id('lane'), ...(subgroups ? [id('sg_id'), id('sg_size')] : []))),
+  ];
+  const slotBase = (slot: Expr) => bin('*', bin('+', bin('*', id('g'), u(TILE + 1)), slot), u(layout.stateWidth));
+  if (spec.store) {
+    tileBody.push(varS('p', undefined, call('combine', id('carry'), member(id('scan'), 'excl'))));
+    if (steps) tileBody.push(ifS(bin('==', id('c'), u(0)), [callS('store_states', id('carry'), id('b'), id('s'), slotBase(u(0)))]));
+    const perStep: Stmt[] = [letS('t', t)];
+    if (!steps) perStep.push(ifS(bin('&&', id('live'), bin('<', id('t'), id('end'))), [assign(aggAt(U('out_offset'), U('n'), id('t')), id('p'))]));
+    perStep.push(assign(id('p'), call('combine', id('p'), index(id('es'), id('r')))));
+    if (steps) perStep.push(callS('store_states', id('p'), id('b'), id('s'), slotBase(bin('+', bin('+', bin('*', id('c'), u(R)), id('r')), u(1)))));
+    tileBody.push(forRange('r', u(0), u(R), perStep));
+  }
+  tileBody.push(assign(id('carry'), call('combine', id('carry'), member(id('scan'), 'total'))));
+  if (steps && spec.store && layout.outputWidth > 0) {
+    const OW = layout.outputWidth;
+    tileBody.push(
+      callS('workgroupBarrier'),
+      comment('Store phase: every output element of the tile, spread over the workgroup.'),
+      forRange(
+        'w',
+        id('tid'),
+        u(G * TILE * OW),
+        [
+          letS('og', bin('/', id('w'), u(TILE * OW))),
+          letS('tl', bin('%', bin('/', id('w'), u(OW)), u(TILE))),
+          letS('ob', bin('+', bin('*', id('grp'), u(G)), id('og'))),
+          letS('ot', bin('+', id('tile0'), id('tl'))),
+          ifS(bin('&&', bin('<', id('ob'), U('batch')), bin('<', id('ot'), call('min', bin('+', id('start'), U('block_len')), U('T')))), [
+            callS('write_output', id('ob'), id('ot'), bin('+', bin('*', id('og'), u(TILE + 1)), id('tl')), bin('%', id('w'), u(OW)), call('min', index(id('lengths'), id('ob')), U('T'))),
+          ]),
+        ],
+        u(threads),
+      ),
+      callS('workgroupBarrier'),
+    );
+  } else if (steps && spec.store) tileBody.push(callS('workgroupBarrier'));
+  body.push({ kind: 'for', init: varS('tile0', undefined, id('start')), cond: bin('<', id('tile0'), id('end')), update: assign(id('tile0'), u(TILE), '+='), body: tileBody });
+
+  if (steps && spec.store) {
+    body.push(ifS(bin('&&', id('live'), bin('==', id('blk'), bin('-', U('blocks'), u(1)))), [callS('store_final', id('carry'), id('b'), id('s'), bin('*', id('b'), u(layout.stateWidth)))]));
+  } else if (!spec.store) {
+    body.push(ifS(bin('&&', id('live'), bin('==', id('c'), u(0))), [assign(aggAt(U('out_offset'), U('blocks'), id('blk')), id('carry'))]));
+  }
+  const params = [
+    { name: 'lid', type: named('vec3<u32>'), attributes: ['builtin(local_invocation_id)'] },
+    { name: 'wid', type: named('vec3<u32>'), attributes: ['builtin(workgroup_id)'] },
+    { name: 'nwg', type: named('vec3<u32>'), attributes: ['builtin(num_workgroups)'] },
+    ...(subgroups
+      ? [
+          { name: 'sg_id', type: u32, attributes: ['builtin(subgroup_invocation_id)'] },
+          { name: 'sg_size', type: u32, attributes: ['builtin(subgroup_size)'] },
+        ]
+      : []),
+  ];
+  return { name: spec.name, stage: 'compute' as const, workgroupSize: [threads] as [number], params, body };
+}
+
+function header(ctx: Ctx, spec: KernelSpec, subgroups: boolean): string {
+  const { tile, layout } = ctx;
+  return [
+    `${ctx.module.name}: ${spec.name} (generated by rnnc, scan backend)`,
+    `element: ${layout.mode === 'lanes' ? `${layout.members.length} floats per lane, lanes over [${layout.laneDims.join(', ')}] (${layout.lanes} per sequence)` : `${layout.members.length} floats per sequence (whole)`}`,
+    `tile: ${tile.groups} sequence(s) x ${layout.lanes} lane(s) x ${tile.runs} runs x ${tile.runLength} steps = ${tileSteps(tile)} steps; runs combined with ${subgroups ? 'subgroup shuffles' : 'workgroup memory'}`,
+  ].join('\n');
+}
+
+export interface ScanKernels {
+  kernels: Record<KernelName, ScanKernel>;
+  layout: ScanLayout;
+  tile: TileShape;
+  subgroups: boolean;
+}
+
+export function emitScanKernels(module: Module, plan: ScanPlan, sizes: DimSizes, layout: ScanLayout, tile: TileShape, options: EmitOptions): ScanKernels {
+  const kernels = {} as Record<KernelName, ScanKernel>;
+  for (const name of kernelNames) {
+    const spec = specs[name];
+    const ctx: Ctx = { module, plan, layout, tile, sizes, helpers: new Set() };
+    const functions = [...elementFunctions(ctx), laneScanFunction(ctx, options.subgroups)];
+    if (spec.source !== 'steps') functions.splice(2, 1); // `element` reads the inputs
+    if (spec.source === 'steps' && spec.store) {
+      functions.push(applyFunction(ctx, 'store_states', 'st'), applyFunction(ctx, 'store_final', 'final_state'));
+      if (layout.outputWidth > 0) functions.push(outputFunction(ctx));
+    }
+    const prelude = mathPrelude(ctx.helpers);
+    const entry = entryPoint(ctx, spec, options.subgroups);
+    // With 'auto' pipeline layouts only the bindings the entry point uses exist: declare exactly those.
+    const used = printModule({ ...emptyModule(), functions, entryPoints: [entry] });
+    const bindings = kernelBindings(spec).filter((b) => new RegExp(`\\b${globalName[b]}\\b`).test(used));
+    const wgsl: WgslModule = {
+      ...emptyModule(),
+      header: header(ctx, spec, options.subgroups),
+      enables: options.subgroups ? ['subgroups'] : [],
+      structs: [
+        { name: 'Elem', members: layout.members.map((m) => ({ name: m.name, type: f32 })) },
+        { name: 'LaneScan', members: [{ name: 'excl', type: ELEM }, { name: 'total', type: ELEM }] },
+        { name: 'Uniforms', members: uniformFields.map((f) => ({ name: f, type: u32 })) },
+      ],
+      globals: [...globalsFor(ctx, bindings, spec, options.subgroups), ...prelude.globals],
+      functions: [...prelude.functions, ...functions],
+      entryPoints: [entry],
+    };
+    kernels[name] = { name, code: printModule(wgsl), bindings };
+  }
+  return { kernels, layout, tile, subgroups: options.subgroups };
+}
+
+export { sharedFloatsOf };

@@ -1,0 +1,120 @@
+// Host side of the scan: pack a run's tensors into the kernels' buffers, list the passes of a
+// schedule as one GPU job, and unpack outputs and final states from the result.
+import type { Module } from '../../src/ir/ir.js';
+import { bindingIndex, type ScanKernels } from './emit.js';
+import type { PackedTensor } from './layout.js';
+import { scheduleScan, type Schedule, type ScheduleOptions } from './schedule.js';
+
+/** The tensors of one run, each in the shared layouts ([batch, T, ...dims] per step, [...dims] params, [batch, ...dims] states). */
+export interface ScanRunData {
+  batch: number;
+  T: number;
+  inputs: Record<string, Float32Array>;
+  params: Record<string, Float32Array>;
+  initialState?: Record<string, Float32Array>;
+  lengths?: Int32Array;
+}
+
+export interface ScanRunResult {
+  outputs: Record<string, Float32Array>;
+  finalState: Record<string, Float32Array>;
+}
+
+// Structurally the Dawn runtime's GpuJob (backends/dawn/job.ts).
+export interface ScanGpuJob {
+  shaders: { label: string; code: string; entryPoint?: string }[];
+  buffers: { name: string; bytes: number; usage: 'uniform' | 'storage-read' | 'storage'; data?: ArrayBuffer; read?: boolean }[];
+  passes: { shader: string; bindings: { binding: number; buffer: string }[]; dispatch: [number, number?, number?] }[];
+  timing?: { repeats: number; warmup?: number };
+}
+
+export interface ScanJob {
+  job: ScanGpuJob;
+  schedule: Schedule;
+  /** Bytes the kernels must read and write at least: inputs once, outputs and final states once. */
+  idealBytes: number;
+  decode(buffers: Record<string, ArrayBuffer>): ScanRunResult;
+}
+
+function packStepTensors(packed: PackedTensor[], data: Record<string, Float32Array>, batch: number, T: number, kind: string): Float32Array {
+  const per = packed.reduce((n, p) => n + p.size, 0);
+  const out = new Float32Array(Math.max(1, per * batch * T));
+  for (const p of packed) {
+    const src = data[p.tensor.name];
+    if (!src) throw new Error(`scan run: missing ${kind} \`${p.tensor.name}\``);
+    if (src.length !== batch * T * p.size) throw new Error(`scan run: ${kind} \`${p.tensor.name}\` has ${src.length} floats, expected ${batch * T * p.size}`);
+    out.set(src, batch * T * p.offset);
+  }
+  return out;
+}
+
+function initialStates(module: Module, kernels: ScanKernels, data: ScanRunData): Float32Array {
+  const { layout } = kernels;
+  const out = new Float32Array(Math.max(1, data.batch * layout.stateWidth));
+  for (const st of layout.states) {
+    const given = data.initialState?.[st.tensor.name];
+    for (let b = 0; b < data.batch; b++) {
+      const at = b * layout.stateWidth + st.offset;
+      if (given) out.set(given.subarray(b * st.size, (b + 1) * st.size), at);
+      else if (st.tensor.init?.kind === 'param') out.set(data.params[st.tensor.init.name]!.subarray(0, st.size), at);
+      else out.fill(st.tensor.init?.kind === 'const' ? st.tensor.init.value : 0, at, at + st.size);
+    }
+  }
+  return out;
+}
+
+const bytesOf = (a: ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: number; byteLength: number }) => a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength) as ArrayBuffer;
+
+export function buildScanJob(module: Module, kernels: ScanKernels, data: ScanRunData, options: ScheduleOptions & { timing?: ScanGpuJob['timing'] } = {}): ScanJob {
+  const { layout, tile } = kernels;
+  const { batch, T } = data;
+  const schedule = scheduleScan(layout, tile, batch, T, options);
+  const inputs = packStepTensors(layout.inputs, data.inputs, batch, T, 'input');
+  const params = new Float32Array(Math.max(1, layout.paramWidth));
+  for (const p of layout.params) {
+    const src = data.params[p.tensor.name];
+    if (!src || src.length !== p.size) throw new Error(`scan run: param \`${p.tensor.name}\` missing or of the wrong size`);
+    params.set(src, p.offset);
+  }
+  const lengths = new Uint32Array(batch);
+  for (let b = 0; b < batch; b++) lengths[b] = Math.max(0, Math.min(T, data.lengths ? data.lengths[b]! : T));
+  const outFloats = Math.max(1, batch * T * layout.outputWidth);
+  const elemBytes = 4 * layout.members.length;
+  const buffers: ScanGpuJob['buffers'] = [
+    { name: 'inputs', bytes: inputs.byteLength, usage: 'storage-read', data: bytesOf(inputs) },
+    { name: 'params', bytes: params.byteLength, usage: 'storage-read', data: bytesOf(params) },
+    { name: 'init', bytes: 4 * Math.max(1, batch * layout.stateWidth), usage: 'storage-read', data: bytesOf(initialStates(module, kernels, data)) },
+    { name: 'lengths', bytes: lengths.byteLength, usage: 'storage-read', data: bytesOf(lengths) },
+    { name: 'outputs', bytes: 4 * outFloats, usage: 'storage', read: true },
+    { name: 'final_state', bytes: 4 * Math.max(1, batch * layout.stateWidth), usage: 'storage', read: true },
+    { name: 'aggs', bytes: elemBytes * Math.max(1, schedule.aggElements), usage: 'storage' },
+  ];
+  const passes: ScanGpuJob['passes'] = schedule.passes.map((pass, k) => {
+    const uniforms = new Uint32Array(12); // 9 fields, padded to 16-byte multiples
+    uniforms.set(pass.uniforms);
+    buffers.push({ name: `uniforms${k}`, bytes: uniforms.byteLength, usage: 'uniform', data: bytesOf(uniforms) });
+    const kernel = kernels.kernels[pass.kernel];
+    return {
+      shader: pass.kernel,
+      bindings: kernel.bindings.map((b) => ({ binding: bindingIndex[b], buffer: b === 'uniforms' ? `uniforms${k}` : b })),
+      dispatch: pass.dispatch,
+    };
+  });
+  const used = new Set(schedule.passes.map((p) => p.kernel));
+  const shaders = [...used].map((name) => ({ label: name, code: kernels.kernels[name].code, entryPoint: name }));
+  const decode = (result: Record<string, ArrayBuffer>): ScanRunResult => {
+    const out = new Float32Array(result['outputs']!);
+    const fin = new Float32Array(result['final_state']!);
+    const outputs: Record<string, Float32Array> = {};
+    for (const o of layout.outputs) outputs[o.tensor.name] = out.slice(batch * T * o.offset, batch * T * (o.offset + o.size));
+    const finalState: Record<string, Float32Array> = {};
+    for (const st of layout.states) {
+      const v = new Float32Array(batch * st.size);
+      for (let b = 0; b < batch; b++) v.set(fin.subarray(b * layout.stateWidth + st.offset, b * layout.stateWidth + st.offset + st.size), b * st.size);
+      finalState[st.tensor.name] = v;
+    }
+    return { outputs, finalState };
+  };
+  const idealBytes = 4 * (batch * T * (layout.inputWidth + layout.outputWidth) + 2 * batch * layout.stateWidth);
+  return { job: { shaders, buffers, passes, ...(options.timing ? { timing: options.timing } : {}) }, schedule, idealBytes, decode };
+}

@@ -1,0 +1,173 @@
+// How a ScanPlan maps onto threads: which state dims become independent lanes, what one scan element
+// holds per lane, and the tile shape of a workgroup.
+//
+// Lanes: when the combine and apply definitions read every field at their own coordinates (no
+// reductions, no shifted indices: diagonal transitions, monoids like Aaren's whose fields share
+// coordinates), each point of the state's index space is an independent scan of a few scalars, one
+// per field; a field over fewer dims (GLA's decay a[i] for S[i, j]) is recomputed per lane.
+// Otherwise (a dense N×N transition) the whole element — every field at every index — is one
+// scan element, combined as a unit by one thread: the "whole" mode, for small state sizes.
+import type { ScanPlan } from '../../src/analyse/types.js';
+import type { Def, Module, Tensor } from '../../src/ir/ir.js';
+import { tensorsOf } from '../../src/ir/ir.js';
+import { strides, tensorSize, type DimSizes } from '../../src/ir/dims.js';
+
+export interface ElementMember {
+  /** WGSL struct member name. */
+  name: string;
+  field: string;
+  /** Concrete coordinates within the field (whole mode); empty in lane mode. */
+  index: number[];
+}
+
+export interface PackedTensor {
+  tensor: Tensor;
+  /** Floats per step (inputs, outputs) or per sequence (states). */
+  size: number;
+  /** Offset of this tensor within its packed group, in floats per step / per sequence. */
+  offset: number;
+  strides: number[];
+}
+
+export interface ScanLayout {
+  mode: 'lanes' | 'whole';
+  /** Lane dims in module order (empty in whole mode). */
+  laneDims: string[];
+  laneStrides: number[];
+  /** Lanes per sequence (S). */
+  lanes: number;
+  members: ElementMember[];
+  fieldDims: Map<string, string[]>;
+  inputs: PackedTensor[];
+  params: PackedTensor[];
+  states: PackedTensor[];
+  outputs: PackedTensor[];
+  /** Floats of all inputs of one step, of all outputs of one step, of all states of one sequence. */
+  inputWidth: number;
+  outputWidth: number;
+  stateWidth: number;
+  paramWidth: number;
+}
+
+const safe = (name: string) => name.replace(/[^A-Za-z0-9_]/g, '_');
+
+function pack(tensors: Tensor[], sizes: DimSizes): { packed: PackedTensor[]; width: number } {
+  let offset = 0;
+  const packed = tensors.map((tensor) => {
+    const size = tensorSize(tensor, sizes);
+    const p = { tensor, size, offset, strides: strides(tensor.dims, sizes) };
+    offset += size;
+    return p;
+  });
+  return { packed, width: offset };
+}
+
+/** True when every left/right/state/let load in `def` reads through the definition's own variables at matching dims, and nothing reduces. */
+function pointwise(def: Def, dimsOf: (source: string, tensor: string) => string[] | undefined): boolean {
+  const dimOfVar = new Map(def.vars.map((v) => [v.name, v.dim]));
+  if (new Set(def.vars.map((v) => v.dim)).size !== def.vars.length) return false;
+  return def.nodes.every((n) => {
+    if (n.op === 'reduce') return false;
+    if (n.op !== 'load' || n.source === 'input' || n.source === 'param') return true;
+    const dims = dimsOf(n.source, n.tensor);
+    if (!dims) return false;
+    return n.index.every((v, k) => dimOfVar.get(v) === dims[k]);
+  });
+}
+
+export function scanLayout(module: Module, plan: ScanPlan, sizes: DimSizes): ScanLayout {
+  const fieldDims = new Map(plan.fields.map((f) => [f.target, f.vars.map((v) => v.dim)]));
+  const stateTensors = tensorsOf(module, 'state');
+  const stateDims = new Map(stateTensors.map((t) => [t.name, t.dims]));
+  const combineLets = new Map(plan.combine.filter((d) => d.kind === 'let').map((d) => [d.target, d.vars.map((v) => v.dim)]));
+  const dimsOf = (source: string, tensor: string) =>
+    source === 'left' || source === 'right' ? fieldDims.get(tensor) : source === 'state' ? stateDims.get(tensor) : (combineLets.get(tensor) ?? module.tensors.find((t) => t.name === tensor)?.dims);
+
+  const laneCandidates = module.dims.map((d) => d.name).filter((d) => stateTensors.some((t) => t.dims.includes(d)));
+  const coversLanes = (d: Def) => d.vars.every((v) => laneCandidates.includes(v.dim));
+  const lanesOk = [...plan.combine, ...plan.apply].every((d) => pointwise(d, dimsOf)) && [...plan.fields, ...plan.combine, ...plan.identity, ...plan.apply].every(coversLanes);
+
+  const mode = lanesOk ? 'lanes' : 'whole';
+  const laneDims = lanesOk ? laneCandidates : [];
+  const members: ElementMember[] = [];
+  for (const f of plan.fields) {
+    if (lanesOk) {
+      members.push({ name: safe(f.target), field: f.target, index: [] });
+      continue;
+    }
+    const dims = f.vars.map((v) => v.dim);
+    const st = strides(dims, sizes);
+    const count = dims.reduce((n, d) => n * sizes[d]!, 1);
+    for (let flat = 0; flat < count; flat++) {
+      const index = dims.map((d, k) => Math.floor(flat / st[k]!) % sizes[d]!);
+      members.push({ name: `${safe(f.target)}${index.map((i) => `_${i}`).join('')}`, field: f.target, index });
+    }
+  }
+  const inputs = pack(tensorsOf(module, 'input'), sizes);
+  const params = pack(tensorsOf(module, 'param'), sizes);
+  const states = pack(stateTensors, sizes);
+  const outputs = pack(tensorsOf(module, 'output'), sizes);
+  return {
+    mode,
+    laneDims,
+    laneStrides: strides(laneDims, sizes),
+    lanes: laneDims.reduce((n, d) => n * sizes[d]!, 1),
+    members,
+    fieldDims,
+    inputs: inputs.packed,
+    params: params.packed,
+    states: states.packed,
+    outputs: outputs.packed,
+    inputWidth: inputs.width,
+    outputWidth: outputs.width,
+    stateWidth: states.width,
+    paramWidth: params.width,
+  };
+}
+
+/** Workgroup shape: G sequences × S lanes × P runs of R steps each; a tile is P·R steps. */
+export interface TileShape {
+  /** Sequences per workgroup. */
+  groups: number;
+  /** Threads per lane along time (a power of two). */
+  runs: number;
+  /** Steps each thread scans in registers. */
+  runLength: number;
+}
+
+export interface TileOptions {
+  runs?: number;
+  runLength?: number;
+  groups?: number;
+  /** Upper bound on invocations per workgroup (WebGPU's default limit is 256). */
+  maxThreads?: number;
+  /** Workgroup memory budget in floats (WebGPU's default limit is 16 KiB). */
+  sharedFloats?: number;
+}
+
+export const tileSteps = (t: TileShape): number => t.runs * t.runLength;
+export const threadsOf = (t: TileShape, layout: ScanLayout): number => t.groups * layout.lanes * t.runs;
+
+/** Floats of workgroup memory a tile shape needs: per-step states (plus the state before the tile) and the scan scratch. */
+export const sharedFloatsOf = (t: TileShape, layout: ScanLayout): number =>
+  t.groups * (tileSteps(t) + 1) * layout.stateWidth + threadsOf(t, layout) * layout.members.length;
+
+const floorPow2 = (n: number) => 2 ** Math.floor(Math.log2(Math.max(1, n)));
+
+/** The default tile shape: as many runs per lane as fit (up to 16), registers for about 32 floats per thread. */
+export function chooseTile(layout: ScanLayout, options: TileOptions = {}): TileShape {
+  const maxThreads = options.maxThreads ?? 256;
+  const budget = options.sharedFloats ?? 4096;
+  if (layout.lanes > maxThreads) throw new Error(`scan backend: ${layout.lanes} lanes per sequence exceed ${maxThreads} invocations per workgroup`);
+  let runs = options.runs ?? Math.min(16, floorPow2(maxThreads / layout.lanes));
+  let runLength = options.runLength ?? Math.max(1, Math.min(8, Math.floor(32 / layout.members.length)));
+  const groups = options.groups ?? Math.max(1, Math.floor(Math.min(64, maxThreads) / (layout.lanes * runs)));
+  const shape = () => ({ groups, runs, runLength });
+  while (sharedFloatsOf(shape(), layout) > budget && (runLength > 1 || runs > 1)) {
+    if (runLength > 1 && options.runLength === undefined) runLength = Math.ceil(runLength / 2);
+    else if (runs > 1 && options.runs === undefined) runs /= 2;
+    else break;
+  }
+  if (sharedFloatsOf(shape(), layout) > budget) throw new Error(`scan backend: a tile needs ${sharedFloatsOf(shape(), layout)} floats of workgroup memory, over the budget of ${budget}`);
+  return shape();
+}

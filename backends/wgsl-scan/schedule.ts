@@ -1,0 +1,102 @@
+// Which passes a scan runs for a given batch and length, with their uniforms and grid sizes.
+//
+// carry: one pass; a workgroup per group of sequences walks all tiles in order, carrying its prefix
+//   (no communication between workgroups). For many independent sequences.
+// reduce-then-scan: for few long sequences. Level 0 is the steps, cut into blocks of whole tiles;
+//   reduce_steps writes each block's aggregate (level 1); while a level has more than `topMax`
+//   aggregates, reduce_aggs reduces it into the next; scan_aggs scans the top level in place with one
+//   workgroup per group looping over it, then each lower level is rescanned in place with its block's
+//   carried-in prefix, and scan_steps rescans the steps with theirs and stores states and outputs.
+//   2L + 1 dispatches for L levels of aggregates, whatever the batch.
+import { uniformFields, type KernelName } from './emit.js';
+import { threadsOf, tileSteps, type ScanLayout, type TileShape } from './layout.js';
+
+export type Strategy = 'carry' | 'reduce-then-scan';
+
+export interface ScheduleOptions {
+  strategy?: Strategy | 'auto';
+  /** Aim for about this many blocks per sequence group at each reduce level (parallelism across workgroups). */
+  targetBlocks?: number;
+  /** The top level is scanned by one workgroup looping once it has at most this many aggregates. */
+  topMax?: number;
+  /** `auto` carries when there are at least this many workgroups' worth of sequence groups. */
+  minCarryGroups?: number;
+}
+
+export interface Pass {
+  kernel: KernelName;
+  uniforms: Uint32Array;
+  dispatch: [number, number];
+}
+
+export interface Schedule {
+  strategy: Strategy;
+  passes: Pass[];
+  /** Aggregate elements (all levels) the scratch buffer must hold. */
+  aggElements: number;
+  /** Aggregates per sequence lane at each level, level 1 first. */
+  levels: number[];
+}
+
+type Uniforms = Partial<Record<(typeof uniformFields)[number], number>>;
+
+const MAX_DIM = 65535;
+
+function grid(workgroups: number): [number, number] {
+  const x = Math.min(Math.max(workgroups, 1), MAX_DIM);
+  return [x, Math.ceil(Math.max(workgroups, 1) / x)];
+}
+
+export function scheduleScan(layout: ScanLayout, tile: TileShape, batch: number, T: number, options: ScheduleOptions = {}): Schedule {
+  const TILE = tileSteps(tile);
+  const groups = Math.ceil(batch / tile.groups);
+  const lanes = batch * layout.lanes;
+  const uniforms = (u: Uniforms) => Uint32Array.from(uniformFields.map((f) => u[f] ?? 0));
+  const base = { T, batch, groups };
+  const strategy: Strategy =
+    options.strategy && options.strategy !== 'auto' ? options.strategy : groups >= (options.minCarryGroups ?? 8) || T <= 2 * TILE ? 'carry' : 'reduce-then-scan';
+  if (strategy === 'carry') {
+    return { strategy, passes: [{ kernel: 'scan_steps', uniforms: uniforms({ ...base, n: T, block_len: Math.max(T, 1), blocks: 1 }), dispatch: grid(groups) }], aggElements: 1, levels: [] };
+  }
+  const targetBlocks = options.targetBlocks ?? 64;
+  const topMax = options.topMax ?? 4 * TILE;
+  /** Block length (a whole number of tiles) and block count for n items. */
+  const blocking = (n: number) => {
+    const blockLen = TILE * Math.max(1, Math.ceil(n / (TILE * targetBlocks)));
+    return { blockLen, blocks: Math.ceil(n / blockLen) };
+  };
+  // Level 0 (steps) to level 1, then down while a level is too long to scan in one workgroup.
+  const levels: { n: number; blockLen: number; blocks: number; offset: number }[] = [];
+  let offset = 0;
+  let n = T;
+  for (;;) {
+    const { blockLen, blocks } = blocking(n);
+    levels.push({ n, blockLen, blocks, offset });
+    if (levels.length > 1) offset += n * lanes;
+    n = blocks;
+    if (n <= topMax) break;
+  }
+  // levels[j]: items n at level j (level 0 = steps) reduced in blocks of blockLen into levels[j+1]'s items.
+  const top = { n, offset };
+  const offsetOf = (j: number) => (j === levels.length ? top.offset : levels[j]!.offset);
+  const passes: Pass[] = [];
+  levels.forEach((lv, j) => {
+    passes.push({
+      kernel: j === 0 ? 'reduce_steps' : 'reduce_aggs',
+      uniforms: uniforms({ ...base, n: lv.n, block_len: lv.blockLen, blocks: lv.blocks, in_offset: lv.offset, out_offset: offsetOf(j + 1) }),
+      dispatch: grid(groups * lv.blocks),
+    });
+  });
+  passes.push({ kernel: 'scan_aggs', uniforms: uniforms({ ...base, n: top.n, block_len: Math.max(top.n, 1), blocks: 1, out_offset: top.offset }), dispatch: grid(groups) });
+  for (let j = levels.length - 1; j >= 0; j--) {
+    const lv = levels[j]!;
+    passes.push({
+      kernel: j === 0 ? 'scan_steps' : 'scan_aggs',
+      uniforms: uniforms({ ...base, n: lv.n, block_len: lv.blockLen, blocks: lv.blocks, in_offset: offsetOf(j + 1), out_offset: lv.offset, carry_in: 1 }),
+      dispatch: grid(groups * lv.blocks),
+    });
+  }
+  return { strategy, passes, aggElements: top.offset + top.n * lanes, levels: [...levels.slice(1).map((l) => l.n), top.n] };
+}
+
+export { threadsOf };
