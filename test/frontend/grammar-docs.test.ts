@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { grammarDocPaths, grammarDocs } from '../../grammar/diagrams.js';
+import { frontEnd } from '../../src/driver.js';
 
 const stale = 'grammar docs are stale: run npm run grammar-docs';
 
@@ -20,5 +21,16 @@ describe('grammar documentation', () => {
     expect(docs.grammarMd).toContain("dimsDecl ::= 'dims' dimItem ( ',' dimItem )*");
     expect(docs.grammarMd).toContain("updateStmt ::= shape '<-' expression");
     expect(docs.grammarMd).toContain("unary ::= '-' unary\n        | primary");
+  });
+});
+
+describe('grammar/README.md', () => {
+  const readme = readFileSync(new URL('../../grammar/README.md', import.meta.url), 'utf8');
+  const cells = [...readme.matchAll(/```\n([^`]*?)```/g)].map((m) => m[1]!).filter((code) => /^(\/\/.*\n)*rnn /.test(code));
+
+  it.each(cells.map((code) => [/rnn (\w+)/.exec(code)![1]!, code]))('its complete cell %s compiles', (_name, code) => {
+    const result = frontEnd(code);
+    expect(result.diagnostics).toEqual([]);
+    expect(result.module).toBeDefined();
   });
 });
