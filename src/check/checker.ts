@@ -156,7 +156,12 @@ class Checker {
       if (!d && !rhsFailed) this.ds.push(diagnostic('RNN0306', i.span, { index: i.name }));
       dims.push(d?.dim ?? '?');
     }
-    if (s.kind !== 'update') {
+    const declared = this.symbols.get(lhsName);
+    if (s.kind !== 'update' && declared && (declared.kind === 'input' || declared.kind === 'param' || declared.kind === 'state')) {
+      // `let x = ...` over a declared tensor: say what it is rather than only "already declared".
+      const notes = declared.kind === 'state' ? [`a state is updated with \`<-\`: \`${lhsName}${s.lhs.indices.length ? `[${s.lhs.indices.map((i) => i.name).join(', ')}]` : ''} <- ...\``] : [];
+      this.ds.push(diagnostic('RNN0502', s.lhs.name.span, { what: describeKind(declared.kind), name: lhsName }, { labels: [{ span: declared.span, message: 'declared here' }], notes }));
+    } else if (s.kind !== 'update') {
       const kind = s.kind === 'let' ? 'let' : 'output';
       this.declare({ kind, name: lhsName, dims, span: s.lhs.name.span, definedAt: index });
     }

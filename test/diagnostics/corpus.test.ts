@@ -34,6 +34,7 @@ const expected: Record<string, Expected> = {
   monoid_missing_parts: [['RNN0604', 5, 3], ['RNN0604', 5, 3]],
   monoid_non_state_field: [['RNN0606', 6, 20]],
   monoid_with_update: [['RNN0607', 5, 3]],
+  name_assign_to_declared: [['RNN0206', 5, 9], ['RNN0502', 6, 7], ['RNN0502', 7, 10]],
   name_dim_used_as_value: [['RNN0201', 6, 25]],
   name_duplicate: [['RNN0202', 5, 9]],
   name_field_outside_combine: [['RNN0211', 5, 8]],
