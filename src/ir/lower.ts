@@ -187,9 +187,12 @@ export function lower(file: A.RnnFile, checked: CheckedFile): Module {
     return { kind, target, vars, nodes: b.nodes, root, dep, phase, span };
   };
 
+  // A monoid cell has no `<-`: each state becomes combine(state, element) at the start of the step,
+  // so every statement of the step reads the combined (new) state.
+  const updateOf = file.monoid ? new Map(file.tensors.filter((t) => t.role === 'state').map((t) => [t.shape.name.name, -1])) : checked.updateOf;
   const step: Def[] = file.stmts.map((s, stmtIndex) => {
     const dims = checked.lhsDims.get(s)!;
-    const def = build(s.kind, s.lhs.name.name, s.lhs, s.rhs, dims, { stmtIndex, updateOf: checked.updateOf, letDeps }, s.span);
+    const def = build(s.kind, s.lhs.name.name, s.lhs, s.rhs, dims, { stmtIndex, updateOf, letDeps }, s.span);
     if (s.kind !== 'update') {
       letDeps.set(def.target, def.dep);
       if (def.phase === 'core') coreLets.add(def.target);
