@@ -58,6 +58,8 @@ export interface ScanKernel {
 export interface EmitOptions {
   /** Combine a lane's runs with subgroup shuffles (needs the `subgroups` feature) instead of workgroup memory. */
   subgroups: boolean;
+  /** Force outputs through workgroup memory (false) or per thread (true, only where directOutputs allows). */
+  direct?: boolean;
 }
 
 const globalName: Record<Binding, string> = { uniforms: 'U', inputs: 'inputs', params: 'params', init: 'init', lengths: 'lengths', outputs: 'outputs', final_state: 'final_state', aggs: 'aggs' };
@@ -74,6 +76,8 @@ interface Ctx {
   tile: TileShape;
   sizes: DimSizes;
   helpers: Set<MathHelper>;
+  /** Outputs written by the thread that holds the states (see directOutputs), not through workgroup memory. */
+  direct: boolean;
 }
 
 /** Lane coordinates of lane `s` as run-time expressions, by dim. */
@@ -167,18 +171,108 @@ function elementFunctions(ctx: Ctx): Function[] {
   return [identity, combine, element];
 }
 
+/** Evaluates `apply` (a state from prefix `prefix` and the initial state) into `stmts`. */
+function applyEvaluator(ctx: Ctx, prefix: string, stmts: Stmt[], counter: { next: number }): DefEvaluator {
+  // Apply may use the combine's locals (a monoid's state is combine(initial, prefix)): `left` is then the initial state.
+  const combineLets = new Map(ctx.plan.combine.filter((d) => d.kind === 'let').map((d) => [d.target, d]));
+  return new DefEvaluator(
+    combineLets,
+    (n, values) => {
+      if (n.source === 'right') return member(id(prefix), memberOf(ctx, n.tensor, values));
+      if (n.source === 'state' || n.source === 'left') {
+        // A field `h.x` (or a monoid's field named after its state) stands for the state `h`.
+        const st = ctx.layout.states.find((x) => x.tensor.name === n.tensor.split('.')[0]);
+        if (!st) throw new Error(`scan backend: apply reads \`${n.tensor}\`, not a state`);
+        return index(id('init'), offsetExpr(values, st.strides, bin('+', bin('*', id('b'), u(ctx.layout.stateWidth)), u(st.offset))));
+      }
+      throw new Error(`scan backend: apply reads ${n.source} \`${n.tensor}\``);
+    },
+    ctx.sizes,
+    `${prefix}_`,
+    counter,
+    stmts,
+  );
+}
+
+/**
+ * Whether each thread can write the outputs of its own steps from the states it holds: always for a
+ * whole element; for lanes when every output lies over exactly the lane dims and reads the states at
+ * its own coordinates (no reduction over states). Otherwise outputs go through workgroup memory.
+ */
+export function directOutputs(module: Module, layout: ScanLayout): boolean {
+  if (layout.mode === 'whole') return true;
+  const lets = stepLets(module);
+  const stateDims = new Map(layout.states.map((s) => [s.tensor.name, s.tensor.dims]));
+  const readsPointwise = (def: Def, seen: Set<string>): boolean => {
+    const dimOfVar = new Map(def.vars.map((v) => [v.name, v.dim]));
+    return def.nodes.every((n) => {
+      if (n.op === 'reduce') return n.dep !== 'state';
+      if (n.op !== 'load') return true;
+      if (n.source === 'state') return n.index.every((v, k) => dimOfVar.get(v) === stateDims.get(n.tensor)![k]);
+      if (n.source === 'let' && n.dep === 'state' && !seen.has(n.tensor)) {
+        const letDef = lets.get(n.tensor);
+        return !!letDef && n.index.every((v, k) => dimOfVar.get(v) === letDef.vars[k]!.dim) && readsPointwise(letDef, new Set(seen).add(n.tensor));
+      }
+      return true;
+    });
+  };
+  return module.step
+    .filter((d) => d.kind === 'output')
+    .every((d) => {
+      const dims = d.vars.map((v) => v.dim);
+      return new Set(dims).size === dims.length && dims.length === layout.laneDims.length && dims.every((x) => layout.laneDims.includes(x)) && readsPointwise(d, new Set());
+    });
+}
+
+/** `store_step(prev, p, b, s, t, len)`: the outputs of step t that this thread owns, from the states after prefix p (and before it, prev). */
+function storeStepFunction(ctx: Ctx): Function {
+  const { layout } = ctx;
+  const monoid = ctx.module.monoid !== undefined;
+  const stmts: Stmt[] = [];
+  const coords = laneCoords(ctx, stmts);
+  const counter = { next: 0 };
+  const evNew = applyEvaluator(ctx, 'p', stmts, counter);
+  const evOld = applyEvaluator(ctx, 'prev', stmts, counter);
+  const ev = new DefEvaluator(
+    stepLets(ctx.module),
+    (n, values) => {
+      if (n.source === 'input' || n.source === 'param') return loadInputOrParam(ctx, n, values);
+      if (n.source === 'state') {
+        const def = ctx.plan.apply.find((d) => d.target === n.tensor)!;
+        return (n.version === 'new' || monoid ? evNew : evOld).evaluate(def, values);
+      }
+      throw new Error(`scan backend: an output reads ${n.source} \`${n.tensor}\``);
+    },
+    ctx.sizes,
+    'o_',
+    counter,
+    stmts,
+  );
+  const writes: Stmt[] = [];
+  for (const out of layout.outputs) {
+    const def = ctx.module.step.find((d) => d.kind === 'output' && d.target === out.tensor.name)!;
+    const points: IndexValue[][] = [];
+    if (layout.mode === 'lanes') points.push(def.vars.map((v) => coords.get(v.dim)!));
+    else for (let flat = 0; flat < out.size; flat++) points.push(def.vars.map((v, k) => Math.floor(flat / out.strides[k]!) % ctx.sizes[v.dim]!));
+    for (const point of points) {
+      const value = ev.evaluate(def, point);
+      writes.push(assign(index(id('outputs'), offsetExpr(point, out.strides, stepBase(out.offset, out.size))), call('select', value, lit.f32(0), bin('>=', id('t'), id('len')))));
+    }
+  }
+  [ev, evNew, evOld].forEach((e) => e.helpers.forEach((h) => ctx.helpers.add(h)));
+  return {
+    name: 'store_step',
+    params: [{ name: 'prev', type: ELEM }, { name: 'p', type: ELEM }, ...['b', 's', 't', 'len'].map((n) => ({ name: n, type: u32 }))],
+    body: [...stmts, ...writes],
+    comment: "Store phase: this thread's outputs of step t from the states after prefix p (before it: prev); zero past the sequence length.",
+  };
+}
+
 /** `store_states(p, b, s, base)`: the states after prefix p, written at `base` (workgroup memory or the final-state buffer); each value by one owner lane. */
 function applyFunction(ctx: Ctx, name: string, target: 'st' | 'final_state'): Function {
   const stmts: Stmt[] = [];
   const coords = laneCoords(ctx, stmts);
-  const ev = new DefEvaluator(new Map(), (n, values) => {
-    if (n.source === 'right') return member(id('p'), memberOf(ctx, n.tensor, values));
-    if (n.source === 'state') {
-      const st = ctx.layout.states.find((x) => x.tensor.name === n.tensor)!;
-      return index(id('init'), offsetExpr(values, st.strides, bin('+', bin('*', id('b'), u(ctx.layout.stateWidth)), u(st.offset))));
-    }
-    throw new Error(`scan backend: apply reads ${n.source} \`${n.tensor}\``);
-  }, ctx.sizes, 'v');
+  const ev = applyEvaluator(ctx, 'p', stmts, { next: 0 });
   const body: Stmt[] = [];
   for (const st of ctx.layout.states) {
     const def = ctx.plan.apply.find((d) => d.target === st.tensor.name);
@@ -201,7 +295,7 @@ function applyFunction(ctx: Ctx, name: string, target: 'st' | 'final_state'): Fu
       { name: 'p', type: ELEM },
       ...['b', 's', 'base'].map((n) => ({ name: n, type: u32 })),
     ],
-    body: [...stmts, ...finish(ctx, ev), ...body],
+    body: [...finish(ctx, ev), ...body],
     comment: target === 'st' ? 'The states after prefix p, into workgroup memory (store phase).' : 'The final states after prefix p.',
   };
 }
@@ -345,7 +439,7 @@ function globalsFor(ctx: Ctx, bindings: Binding[], spec: KernelSpec, subgroups: 
   };
   const globals = bindings.map((b) => decl[b]);
   const { tile, layout } = ctx;
-  if (spec.source === 'steps' && spec.store) {
+  if (spec.source === 'steps' && spec.store && !ctx.direct) {
     globals.push({ name: 'st', space: 'workgroup', type: arrayOf(f32, tile.groups * (tileSteps(tile) + 1) * layout.stateWidth), comment: 'States of every step of the tile, slot 0 the state before it: [groups, TILE + 1, state floats].' });
   }
   const threads = threadsOf(tile, layout);
@@ -401,15 +495,18 @@ function entryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
   const slotBase = (slot: Expr) => bin('*', bin('+', bin('*', id('g'), u(TILE + 1)), slot), u(layout.stateWidth));
   if (spec.store) {
     tileBody.push(varS('p', undefined, call('combine', id('carry'), member(id('scan'), 'excl'))));
-    if (steps) tileBody.push(ifS(bin('==', id('c'), u(0)), [callS('store_states', id('carry'), id('b'), id('s'), slotBase(u(0)))]));
+    const viaShared = steps && !ctx.direct;
+    if (viaShared) tileBody.push(ifS(bin('==', id('c'), u(0)), [callS('store_states', id('carry'), id('b'), id('s'), slotBase(u(0)))]));
     const perStep: Stmt[] = [letS('t', t)];
     if (!steps) perStep.push(ifS(bin('&&', id('live'), bin('<', id('t'), id('end'))), [assign(aggAt(U('out_offset'), U('n'), id('t')), id('p'))]));
+    if (steps && ctx.direct) perStep.push(letS('prev', id('p')));
     perStep.push(assign(id('p'), call('combine', id('p'), index(id('es'), id('r')))));
-    if (steps) perStep.push(callS('store_states', id('p'), id('b'), id('s'), slotBase(bin('+', bin('+', bin('*', id('c'), u(R)), id('r')), u(1)))));
+    if (viaShared) perStep.push(callS('store_states', id('p'), id('b'), id('s'), slotBase(bin('+', bin('+', bin('*', id('c'), u(R)), id('r')), u(1)))));
+    if (steps && ctx.direct && layout.outputWidth > 0) perStep.push(ifS(bin('&&', id('live'), bin('<', id('t'), id('end'))), [callS('store_step', id('prev'), id('p'), id('b'), id('s'), id('t'), id('len'))]));
     tileBody.push(forRange('r', u(0), u(R), perStep));
   }
   tileBody.push(assign(id('carry'), call('combine', id('carry'), member(id('scan'), 'total'))));
-  if (steps && spec.store && layout.outputWidth > 0) {
+  if (steps && spec.store && !ctx.direct && layout.outputWidth > 0) {
     const OW = layout.outputWidth;
     tileBody.push(
       callS('workgroupBarrier'),
@@ -431,7 +528,7 @@ function entryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
       ),
       callS('workgroupBarrier'),
     );
-  } else if (steps && spec.store) tileBody.push(callS('workgroupBarrier'));
+  } else if (steps && spec.store && !ctx.direct) tileBody.push(callS('workgroupBarrier'));
   body.push({ kind: 'for', init: varS('tile0', undefined, id('start')), cond: bin('<', id('tile0'), id('end')), update: assign(id('tile0'), u(TILE), '+='), body: tileBody });
 
   if (steps && spec.store) {
@@ -473,12 +570,17 @@ export function emitScanKernels(module: Module, plan: ScanPlan, sizes: DimSizes,
   const kernels = {} as Record<KernelName, ScanKernel>;
   for (const name of kernelNames) {
     const spec = specs[name];
-    const ctx: Ctx = { module, plan, layout, tile, sizes, helpers: new Set() };
+    const ctx: Ctx = { module, plan, layout, tile, sizes, helpers: new Set(), direct: options.direct ?? directOutputs(module, layout) };
     const functions = [...elementFunctions(ctx), laneScanFunction(ctx, options.subgroups)];
     if (spec.source !== 'steps') functions.splice(2, 1); // `element` reads the inputs
     if (spec.source === 'steps' && spec.store) {
-      functions.push(applyFunction(ctx, 'store_states', 'st'), applyFunction(ctx, 'store_final', 'final_state'));
-      if (layout.outputWidth > 0) functions.push(outputFunction(ctx));
+      if (ctx.direct) {
+        if (layout.outputWidth > 0) functions.push(storeStepFunction(ctx));
+      } else {
+        functions.push(applyFunction(ctx, 'store_states', 'st'));
+        if (layout.outputWidth > 0) functions.push(outputFunction(ctx));
+      }
+      functions.push(applyFunction(ctx, 'store_final', 'final_state'));
     }
     const prelude = mathPrelude(ctx.helpers);
     const entry = entryPoint(ctx, spec, options.subgroups);

@@ -42,7 +42,6 @@ const arithOp = { add: '+', sub: '-', mul: '*', div: '/' } as const;
 
 /** Emits definitions into one straight-line block of statements. */
 export class DefEvaluator {
-  readonly stmts: Stmt[] = [];
   readonly helpers = new Set<MathHelper>();
   private readonly memo = new Map<string, Expr>();
 
@@ -54,6 +53,8 @@ export class DefEvaluator {
     /** Prefix of generated names; unique per function scope. */
     private readonly prefix: string,
     private readonly counter = { next: 0 },
+    /** Where statements go; evaluators that share a block share this. */
+    readonly stmts: Stmt[] = [],
   ) {}
 
   /** Value of `def` with its variables bound to `values` (in the order of `def.vars`). */

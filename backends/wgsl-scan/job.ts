@@ -1,6 +1,7 @@
 // Host side of the scan: pack a run's tensors into the kernels' buffers, list the passes of a
 // schedule as one GPU job, and unpack outputs and final states from the result.
 import type { Module } from '../../src/ir/ir.js';
+import type { GpuJob } from '../dawn/job.js';
 import { bindingIndex, type ScanKernels } from './emit.js';
 import type { PackedTensor } from './layout.js';
 import { scheduleScan, type Schedule, type ScheduleOptions } from './schedule.js';
@@ -20,13 +21,7 @@ export interface ScanRunResult {
   finalState: Record<string, Float32Array>;
 }
 
-// Structurally the Dawn runtime's GpuJob (backends/dawn/job.ts).
-export interface ScanGpuJob {
-  shaders: { label: string; code: string; entryPoint?: string }[];
-  buffers: { name: string; bytes: number; usage: 'uniform' | 'storage-read' | 'storage'; data?: ArrayBuffer; read?: boolean }[];
-  passes: { shader: string; bindings: { binding: number; buffer: string }[]; dispatch: [number, number?, number?] }[];
-  timing?: { repeats: number; warmup?: number };
-}
+export type ScanGpuJob = GpuJob;
 
 export interface ScanJob {
   job: ScanGpuJob;
@@ -116,5 +111,6 @@ export function buildScanJob(module: Module, kernels: ScanKernels, data: ScanRun
     return { outputs, finalState };
   };
   const idealBytes = 4 * (batch * T * (layout.inputWidth + layout.outputWidth) + 2 * batch * layout.stateWidth);
-  return { job: { shaders, buffers, passes, ...(options.timing ? { timing: options.timing } : {}) }, schedule, idealBytes, decode };
+  const job: GpuJob = { shaders, buffers, passes, ...(kernels.subgroups ? { requiredFeatures: ['subgroups' as GPUFeatureName] } : {}), ...(options.timing ? { timing: options.timing } : {}) };
+  return { job, schedule, idealBytes, decode };
 }

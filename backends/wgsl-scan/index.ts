@@ -1,0 +1,42 @@
+// The scan backend's entry points: a module with its ScanPlan to kernels, and a run's data to a GPU job.
+import type { ScanPlan } from '../../src/analyse/types.js';
+import type { Module } from '../../src/ir/ir.js';
+import type { DimSizes } from '../../src/ir/dims.js';
+import { emitScanKernels, kernelNames, type ScanKernels } from './emit.js';
+import { chooseTile, scanLayout, sharedFloatsOf, threadsOf, tileSteps, type TileOptions } from './layout.js';
+
+export { buildScanJob, type ScanJob, type ScanRunData, type ScanRunResult, type ScanGpuJob } from './job.js';
+export { scheduleScan, type Schedule, type ScheduleOptions, type Strategy } from './schedule.js';
+export type { ScanKernels } from './emit.js';
+
+export interface ScanCompileOptions {
+  /** Tile shape overrides (tests use tiny tiles so that several levels of aggregates happen at small T). */
+  tile?: TileOptions;
+  /** Combine runs with subgroup operations (the adapter must offer `subgroups`). Default true. */
+  subgroups?: boolean;
+}
+
+export function compileScan(module: Module, plan: ScanPlan, sizes: DimSizes, options: ScanCompileOptions = {}): ScanKernels {
+  const layout = scanLayout(module, plan, sizes);
+  const tile = chooseTile(layout, options.tile);
+  return emitScanKernels(module, plan, sizes, layout, tile, { subgroups: options.subgroups ?? true });
+}
+
+/** A JSON description of the kernels: what a host needs to bind and dispatch them. */
+export function scanManifest(module: Module, k: ScanKernels) {
+  const { layout, tile } = k;
+  return {
+    name: module.name,
+    backend: 'scan',
+    element: { mode: layout.mode, lanes: layout.lanes, laneDims: layout.laneDims, members: layout.members.map((m) => m.name) },
+    tile: { ...tile, steps: tileSteps(tile), workgroupSize: threadsOf(tile, layout), sharedFloats: sharedFloatsOf(tile, layout) },
+    subgroups: k.subgroups,
+    kernels: kernelNames.map((n) => ({ name: n, file: `${module.name}.${n}.wgsl`, bindings: k.kernels[n].bindings })),
+    layouts: {
+      inputs: layout.inputs.map((p) => ({ name: p.tensor.name, offset: p.offset, size: p.size, scale: 'batch*T' })),
+      params: layout.params.map((p) => ({ name: p.tensor.name, offset: p.offset, size: p.size })),
+      states: layout.states.map((p) => ({ name: p.tensor.name, offset: p.offset, size: p.size, scale: 'batch' })),
+      outputs: layout.outputs.map((p) => ({ name: p.tensor.name, offset: p.offset, size: p.size, scale: 'batch*T' })),
+    },
+  };
+}

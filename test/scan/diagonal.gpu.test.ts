@@ -1,0 +1,81 @@
+// The scan kernels on Dawn for a hand-built diagonal plan (h <- a h + b): every schedule (one pass
+// carrying the prefix; reduce-then-scan with one and with three or more levels of aggregates), both
+// ways of combining runs (subgroup shuffles, workgroup memory), initial states and variable lengths,
+// against a float64 loop and the sequential kernel.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { frontEnd } from '../../src/driver.js';
+import { bindDims } from '../../src/ir/dims.js';
+import { GpuSession } from '../../backends/dawn/runtime.js';
+import { diagonalSource, diagonalSumProdPlan } from './hand-plans.js';
+import { expectClose, runScan, runSeq } from './helpers.js';
+
+const module = frontEnd(diagonalSource).module!;
+const sizes = bindDims(module);
+const plan = diagonalSumProdPlan();
+const D = 4;
+
+function data(batch: number, T: number, seed: number) {
+  let s = seed;
+  const rand = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const a = Float32Array.from({ length: batch * T * D }, () => 0.5 + 0.5 * rand());
+  const b = Float32Array.from({ length: batch * T * D }, () => rand() - 0.5);
+  const h0 = Float32Array.from({ length: batch * D }, () => rand());
+  const lengths = Int32Array.from({ length: batch }, (_, k) => (k === 1 ? Math.floor(T / 2) : k === 2 ? 0 : T));
+  return { batch, T, inputs: { a, b }, params: {}, initialState: { h: h0 }, lengths };
+}
+
+function loop(d: ReturnType<typeof data>) {
+  const y = new Float32Array(d.batch * d.T * D);
+  const h = new Float32Array(d.batch * D);
+  for (let b = 0; b < d.batch; b++)
+    for (let k = 0; k < D; k++) {
+      let v = d.initialState.h[b * D + k]!;
+      for (let t = 0; t < d.lengths[b]!; t++) {
+        const i = (b * d.T + t) * D + k;
+        v = d.inputs.a[i]! * v + d.inputs.b[i]!;
+        y[i] = v;
+      }
+      h[b * D + k] = v;
+    }
+  return { outputs: { y }, finalState: { h } };
+}
+
+let gpu: GpuSession;
+beforeAll(async () => {
+  gpu = await GpuSession.open();
+});
+afterAll(async () => {
+  await gpu?.close();
+});
+
+describe.each([true, false])('diagonal scan (subgroups: %s)', (subgroups) => {
+  const tiny = { tile: { runs: 2, runLength: 2 }, subgroups, targetBlocks: 1000, topMax: 4 };
+
+  it.each([1, 2, 3, 97, 128, 129])('matches the loop and the sequential kernel at T = %i (reduce-then-scan, tiny tiles)', async (T) => {
+    const d = data(3, T, T);
+    const got = await runScan(gpu, module, plan, sizes, d, { ...tiny, strategy: 'reduce-then-scan' });
+    expectClose(got, loop(d), 1e-5, `T=${T}`);
+    expectClose(got, await runSeq(gpu, module, sizes, d), 1e-5, `T=${T} vs seq`);
+  });
+
+  it('needs three levels of aggregates at T = 1000 with 4-step tiles, and still matches', async () => {
+    const d = data(3, 1000, 7);
+    const got = await runScan(gpu, module, plan, sizes, d, { ...tiny, strategy: 'reduce-then-scan' });
+    expect(got.levels).toEqual([250, 63, 16, 4]);
+    expectClose(got, loop(d), 1e-5, 'three levels');
+  });
+
+  it('carries the prefix across tiles in one pass for many sequences', async () => {
+    const d = data(40, 300, 3);
+    const got = await runScan(gpu, module, plan, sizes, d, { subgroups, strategy: 'auto' });
+    expect(got.strategy).toBe('carry');
+    expectClose(got, loop(d), 1e-5, 'carry');
+  });
+
+  it('runs default tiles over a long sequence (reduce-then-scan)', async () => {
+    const d = data(3, 20_011, 11);
+    const got = await runScan(gpu, module, plan, sizes, d, { subgroups });
+    expect(got.strategy).toBe('reduce-then-scan');
+    expectClose(got, loop(d), 1e-4, 'long');
+  });
+});

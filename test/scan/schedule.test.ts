@@ -1,0 +1,55 @@
+// The scan's pass schedule: which kernels run, how many levels of aggregates, and grids that stay
+// within 65,535 workgroups per dimension.
+import { describe, expect, it } from 'vitest';
+import { frontEnd } from '../../src/driver.js';
+import { bindDims } from '../../src/ir/dims.js';
+import { chooseTile, scanLayout } from '../../backends/wgsl-scan/layout.js';
+import { scheduleScan } from '../../backends/wgsl-scan/schedule.js';
+import { diagonalSource, diagonalSumProdPlan } from './hand-plans.js';
+
+const module = frontEnd(diagonalSource).module!;
+const layout = scanLayout(module, diagonalSumProdPlan(), bindDims(module));
+
+describe('scan layout', () => {
+  it('gives a diagonal cell one lane per state element with an (a, b) element', () => {
+    expect(layout.mode).toBe('lanes');
+    expect(layout.laneDims).toEqual(['D']);
+    expect(layout.lanes).toBe(4);
+    expect(layout.members.map((m) => m.name)).toEqual(['h_a', 'h_b']);
+  });
+  it('picks 16 runs of 8 steps per lane by default and honours overrides', () => {
+    expect(chooseTile(layout)).toEqual({ groups: 1, runs: 16, runLength: 8 });
+    expect(chooseTile(layout, { runs: 2, runLength: 2 })).toEqual({ groups: 8, runs: 2, runLength: 2 });
+  });
+});
+
+describe('scan schedule', () => {
+  const tile = { groups: 1, runs: 2, runLength: 2 }; // 4 steps per tile
+  const kernels = (s: ReturnType<typeof scheduleScan>) => s.passes.map((p) => p.kernel);
+
+  it('carries across tiles in one pass when there are many sequence groups', () => {
+    const s = scheduleScan(layout, tile, 100, 1000);
+    expect(s.strategy).toBe('carry');
+    expect(kernels(s)).toEqual(['scan_steps']);
+    expect(s.passes[0]!.dispatch).toEqual([100, 1]);
+  });
+
+  it('reduces, scans and rescans three levels of aggregates for a long sequence', () => {
+    const s = scheduleScan(layout, tile, 1, 1000, { targetBlocks: 1000, topMax: 8 });
+    expect(s.strategy).toBe('reduce-then-scan');
+    expect(s.levels).toEqual([250, 63, 16, 4]);
+    expect(kernels(s)).toEqual(['reduce_steps', 'reduce_aggs', 'reduce_aggs', 'reduce_aggs', 'scan_aggs', 'scan_aggs', 'scan_aggs', 'scan_aggs', 'scan_steps']);
+    // Aggregate regions follow each other: 250, 63, 16 and 4 elements per lane, 4 lanes.
+    expect(s.aggElements).toBe((250 + 63 + 16 + 4) * 4);
+  });
+
+  it('keeps the number of dispatches constant in T once blocks grow', () => {
+    const counts = [2 ** 16, 2 ** 20, 2 ** 22].map((T) => scheduleScan(layout, { groups: 1, runs: 16, runLength: 8 }, 1, T).passes.length);
+    expect(counts).toEqual([3, 3, 3]);
+  });
+
+  it('spreads more than 65,535 workgroups over a second grid dimension', () => {
+    const s = scheduleScan(layout, tile, 200_000, 16);
+    expect(s.passes[0]!.dispatch).toEqual([65535, 4]);
+  });
+});
