@@ -6,7 +6,7 @@
 //   committed (a dense `h[i] <- sum(j: W[i, j] * h[j])` needs that);
 // - a monoid cell has no updates: each state becomes combine(state, element_t) at the start of the
 //   step (left = running state, right = this step's element), and the step's lets and outputs read
-//   the combined state;
+//   the combined state (the identity is not needed: the spec's initial state starts the fold);
 // - with lengths, steps t >= lengths[b] are skipped: the state stays, the outputs stay 0.
 // Layouts are the shared ones: inputs and outputs [batch, T, ...dims], params [...dims], initial and
 // final states [batch, ...dims]. Each definition is compiled once to a JS function (compile-def.ts).
@@ -40,6 +40,17 @@ export interface RunResult {
 
 export interface InterpretOptions {
   precision?: 'f64' | 'f32';
+}
+
+// Compiled definitions, reused while the module lives: property tests interpret one module many times.
+const cache = new WeakMap<Def, Map<string, CompiledDef>>();
+function compiledFor(def: Def, sizes: DimSizes, f32: boolean, compile: () => CompiledDef): CompiledDef {
+  const key = `${f32 ? 'f32' : 'f64'} ${JSON.stringify(sizes)}`;
+  let perDef = cache.get(def);
+  if (!perDef) cache.set(def, (perDef = new Map()));
+  let compiled = perDef.get(key);
+  if (!compiled) perDef.set(key, (compiled = compile()));
+  return compiled;
 }
 
 /** A compiled definition with the argument arrays it is called with, refreshed per step. */
@@ -90,7 +101,7 @@ export function interpret(m: Module, shape: RunShape, data: RunData, options: In
       }
       return byName.get(tensor)!.dims;
     };
-    const compiled = compileDef(def, sizes, { f32, dimsOf });
+    const compiled = compiledFor(def, sizes, f32, () => compileDef(def, sizes, { f32, dimsOf }));
     const arrays: Float64Array[] = [];
     const offsets = new Int32Array(compiled.slots.length);
     const refresh: Call['refresh'] = [];
