@@ -47,7 +47,7 @@ export type Binding = 'uniforms' | 'inputs' | 'params' | 'init' | 'lengths' | 'o
 export const bindingIndex: Record<Binding, number> = { uniforms: 0, inputs: 1, params: 2, init: 3, lengths: 4, outputs: 5, final_state: 6, aggs: 7 };
 
 /** Fields of the per-pass uniform block, in order (all u32). */
-export const uniformFields = ['T', 'batch', 'groups', 'n', 'block_len', 'blocks', 'in_offset', 'out_offset', 'carry_in'] as const;
+export const uniformFields = ['T', 'batch', 'groups', 'n', 'block_len', 'blocks', 'in_offset', 'out_offset', 'carry_in', 'min_len'] as const;
 
 export interface ScanKernel {
   name: KernelName;
@@ -339,9 +339,16 @@ function outputFunction(ctx: Ctx): Function {
   };
 }
 
-/** Exclusive scan of each lane's run aggregates, and the lane's total: workgroup memory (Hillis–Steele) or subgroup shuffles. */
+/**
+ * Exclusive scan of each lane's run aggregates, and the lane's total. Threads are numbered run-major
+ * (tid = c·L + lane), so that neighbouring invocations read neighbouring lanes of the same step.
+ * With subgroups, the runs of a lane that share a subgroup (L < subgroup size) are first scanned
+ * with shuffles; then one thread per lane rakes the segment totals in workgroup memory, in run order.
+ * Without subgroups every run is its own segment. Three barriers, whatever P.
+ */
 function laneScanFunction(ctx: Ctx, subgroups: boolean): Function {
   const P = ctx.tile.runs;
+  const L = ctx.tile.groups * ctx.layout.lanes;
   const shuffle = (v: Expr, delta: Expr) => call('Elem', ...ctx.layout.members.map((m) => call('subgroupShuffleUp', member(v, m.name), delta)));
   const params = [
     { name: 'agg', type: ELEM },
@@ -350,58 +357,50 @@ function laneScanFunction(ctx: Ctx, subgroups: boolean): Function {
     { name: 'lane', type: u32 },
     ...(subgroups ? [{ name: 'sg_id', type: u32 }, { name: 'sg_size', type: u32 }] : []),
   ];
-  let body: Stmt[];
-  if (!subgroups) {
-    body = [
-      assign(index(id('scratch'), id('tid')), id('agg')),
-      callS('workgroupBarrier'),
-      {
-        kind: 'for',
-        init: varS('d', undefined, u(1)),
-        cond: bin('<', id('d'), u(P)),
-        update: assign(id('d'), bin('*', id('d'), u(2))),
-        body: [
-          varS('v', undefined, index(id('scratch'), id('tid'))),
-          ifS(bin('>=', id('c'), id('d')), [assign(id('v'), call('combine', index(id('scratch'), bin('-', id('tid'), id('d'))), id('v')))]),
-          callS('workgroupBarrier'),
-          assign(index(id('scratch'), id('tid')), id('v')),
-          callS('workgroupBarrier'),
-        ],
-      },
-      varS('excl', undefined, call('identity')),
-      ifS(bin('>', id('c'), u(0)), [assign(id('excl'), index(id('scratch'), bin('-', id('tid'), u(1))))]),
-      letS('total', index(id('scratch'), bin('+', bin('*', id('lane'), u(P)), u(P - 1)))),
-      callS('workgroupBarrier'),
-      ret(call('LaneScan', id('excl'), id('total'))),
-    ];
-  } else {
-    const segs = Math.max(1, Math.ceil(P / 4));
-    body = [
-      comment('Inclusive scan within the part of the lane that shares a subgroup (subgroups are runs of consecutive\ninvocations; a lane is P consecutive invocations, P a power of two).'),
+  if (P === 1) {
+    // One run per lane: nothing to combine across threads, and no barrier.
+    return { name: 'lane_scan', params, returnType: named('LaneScan'), body: [ret(call('LaneScan', call('identity'), id('agg')))], comment: 'One run per lane: the exclusive prefix is the identity and the total is the run itself.' };
+  }
+  const at = (run: Expr) => index(id('scratch'), bin('+', bin('*', run, u(L)), id('lane')));
+  const segEnd = (run: Expr, sgId: Expr): Expr => (subgroups ? bin('||', bin('>=', bin('+', sgId, u(L)), id('sg_size')), bin('==', run, u(P - 1))) : lit.bool(true));
+  const body: Stmt[] = [];
+  if (subgroups) {
+    body.push(
+      comment('Inclusive scan over the runs of this lane within the subgroup (invocations are numbered consecutively in subgroups).'),
       varS('v', undefined, id('agg')),
       {
         kind: 'for',
-        init: varS('d', undefined, u(1)),
+        init: varS('d', undefined, u(L)),
         cond: bin('<', id('d'), id('sg_size')),
         update: assign(id('d'), bin('*', id('d'), u(2))),
-        body: [letS('up', shuffle(id('v'), id('d'))), ifS(bin('&&', bin('>=', id('sg_id'), id('d')), bin('>=', id('c'), id('d'))), [assign(id('v'), call('combine', id('up'), id('v')))])],
+        body: [letS('up', shuffle(id('v'), id('d'))), ifS(bin('>=', id('sg_id'), id('d')), [assign(id('v'), call('combine', id('up'), id('v')))])],
       },
-      letS('prev', shuffle(id('v'), u(1))),
-      varS('excl', undefined, call('identity')),
-      ifS(bin('&&', bin('>=', id('sg_id'), u(1)), bin('>=', id('c'), u(1))), [assign(id('excl'), id('prev'))]),
-      comment('Segments of a lane longer than a subgroup meet in workgroup memory.'),
-      letS('seg', bin('/', id('c'), id('sg_size'))),
-      ifS(bin('||', bin('==', id('sg_id'), bin('-', id('sg_size'), u(1))), bin('==', id('c'), u(P - 1))), [assign(index(id('seg_tot'), bin('+', bin('*', id('lane'), u(segs)), id('seg'))), id('v'))]),
-      callS('workgroupBarrier'),
-      varS('before', undefined, call('identity')),
-      forRange('j', u(0), id('seg'), [assign(id('before'), call('combine', id('before'), index(id('seg_tot'), bin('+', bin('*', id('lane'), u(segs)), id('j')))))]),
-      varS('total', undefined, id('before')),
-      forRange('j', id('seg'), bin('/', bin('+', u(P - 1), id('sg_size')), id('sg_size')), [assign(id('total'), call('combine', id('total'), index(id('seg_tot'), bin('+', bin('*', id('lane'), u(segs)), id('j')))))]),
-      callS('workgroupBarrier'),
-      ret(call('LaneScan', call('combine', id('before'), id('excl')), id('total'))),
-    ];
-  }
-  return { name: 'lane_scan', params, returnType: named('LaneScan'), body, comment: `Across the ${P} runs of each lane: the exclusive prefix of this run and the lane's total.` };
+      letS('prev', shuffle(id('v'), u(L))),
+      varS('in_seg', undefined, call('identity')),
+      ifS(bin('>=', id('sg_id'), u(L)), [assign(id('in_seg'), id('prev'))]),
+      ifS(segEnd(id('c'), id('sg_id')), [assign(at(id('c')), id('v'))]),
+    );
+  } else body.push(assign(at(id('c')), id('agg')));
+  // The raking thread of each lane knows where segments end from the run's position in its subgroup.
+  const rakeSgId = bin('%', bin('+', bin('*', id('k'), u(L)), id('lane')), id('sg_size'));
+  body.push(
+    callS('workgroupBarrier'),
+    ifS(bin('==', id('c'), u(0)), [
+      varS('running', undefined, call('identity')),
+      forRange('k', u(0), u(P), [
+        letS('seg_total', at(id('k'))),
+        assign(at(id('k')), id('running')),
+        ...(subgroups ? [ifS(segEnd(id('k'), rakeSgId), [assign(id('running'), call('combine', id('running'), id('seg_total')))])] : [assign(id('running'), call('combine', id('running'), id('seg_total')))]),
+      ]),
+      assign(index(id('lane_total'), id('lane')), id('running')),
+    ]),
+    callS('workgroupBarrier'),
+    letS('before', at(id('c'))),
+    letS('total', index(id('lane_total'), id('lane'))),
+    callS('workgroupBarrier'),
+    ret(call('LaneScan', subgroups ? call('combine', id('before'), id('in_seg')) : id('before'), id('total'))),
+  );
+  return { name: 'lane_scan', params, returnType: named('LaneScan'), body, comment: `Across the ${P} runs of each of the ${L} lanes: the exclusive prefix of this run and the lane's total.` };
 }
 
 interface KernelSpec {
@@ -442,9 +441,8 @@ function globalsFor(ctx: Ctx, bindings: Binding[], spec: KernelSpec, subgroups: 
   if (spec.source === 'steps' && spec.store && !ctx.direct) {
     globals.push({ name: 'st', space: 'workgroup', type: arrayOf(f32, tile.groups * (tileSteps(tile) + 1) * layout.stateWidth), comment: 'States of every step of the tile, slot 0 the state before it: [groups, TILE + 1, state floats].' });
   }
-  const threads = threadsOf(tile, layout);
-  if (subgroups) globals.push({ name: 'seg_tot', space: 'workgroup', type: arrayOf(ELEM, tile.groups * layout.lanes * Math.max(1, Math.ceil(tile.runs / 4))) });
-  else globals.push({ name: 'scratch', space: 'workgroup', type: arrayOf(ELEM, threads) });
+  if (tile.runs > 1) globals.push({ name: 'scratch', space: 'workgroup', type: arrayOf(ELEM, threadsOf(tile, layout)), comment: 'Run aggregates, then the prefix before each run: [runs, lanes].' });
+  if (tile.runs > 1) globals.push({ name: 'lane_total', space: 'workgroup', type: arrayOf(ELEM, tile.groups * layout.lanes) });
   return globals;
 }
 
@@ -462,8 +460,9 @@ function entryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
 
   const body: Stmt[] = [
     letS('tid', member(id('lid'), 'x')),
-    letS('c', bin('%', id('tid'), u(P))),
-    letS('lane', bin('/', id('tid'), u(P))),
+    // Run-major: neighbouring invocations take neighbouring lanes of the same steps.
+    letS('c', bin('/', id('tid'), u(G * S))),
+    letS('lane', bin('%', id('tid'), u(G * S))),
     letS('g', bin('/', id('lane'), u(S))),
     letS('s', bin('%', id('lane'), u(S))),
     comment('Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).'),
@@ -485,11 +484,19 @@ function entryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
   const t = bin('+', bin('+', id('tile0'), bin('*', id('c'), u(R))), id('r'));
   // Aggregates are scanned in place (scan_aggs) or reduced into the next level (reduce_aggs).
   const load = steps ? call('element', id('b'), id('t'), id('s')) : aggAt(spec.store ? U('out_offset') : U('in_offset'), U('n'), id('t'));
+  // A step's element, or the identity past the block, the sequence's length or the batch. Read twice
+  // (reduce, then rescan): the second read hits the cache, and registers stay free for the state.
+  // In full tiles (every step of every sequence of the workgroup valid; the bound is uniform) the
+  // guards go: lavapipe turns each guarded load and store into masked, scalarised accesses.
+  const tileBody = (guarded: boolean): Stmt[] => {
+  const elementAt = (into: string): Stmt[] =>
+    guarded
+      ? [letS('t', t), varS(into, undefined, call('identity')), ifS(bin('&&', bin('<', id('t'), id('end')), bin('<', id('t'), id('len'))), [assign(id(into), load)])]
+      : [letS('t', t), letS(into, load)];
+  const storeIf = (cond: Expr, stmts: Stmt[]): Stmt[] => (guarded ? [ifS(cond, stmts)] : stmts);
   const tileBody: Stmt[] = [
-    varS('es', arrayOf(ELEM, R)),
-    forRange('r', u(0), u(R), [letS('t', t), ifS(bin('&&', bin('<', id('t'), id('end')), bin('<', id('t'), id('len'))), [assign(index(id('es'), id('r')), load)], [assign(index(id('es'), id('r')), call('identity'))])]),
-    varS('agg', undefined, index(id('es'), u(0))),
-    forRange('r', u(1), u(R), [assign(id('agg'), call('combine', id('agg'), index(id('es'), id('r'))))]),
+    varS('agg', undefined, call('identity')),
+    forRange('r', u(0), u(R), [...elementAt('e'), assign(id('agg'), call('combine', id('agg'), id('e')))]),
     letS('scan', call('lane_scan', id('agg'), id('tid'), id('c'), id('lane'), ...(subgroups ? [id('sg_id'), id('sg_size')] : []))),
   ];
   const slotBase = (slot: Expr) => bin('*', bin('+', bin('*', id('g'), u(TILE + 1)), slot), u(layout.stateWidth));
@@ -497,12 +504,12 @@ function entryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
     tileBody.push(varS('p', undefined, call('combine', id('carry'), member(id('scan'), 'excl'))));
     const viaShared = steps && !ctx.direct;
     if (viaShared) tileBody.push(ifS(bin('==', id('c'), u(0)), [callS('store_states', id('carry'), id('b'), id('s'), slotBase(u(0)))]));
-    const perStep: Stmt[] = [letS('t', t)];
-    if (!steps) perStep.push(ifS(bin('&&', id('live'), bin('<', id('t'), id('end'))), [assign(aggAt(U('out_offset'), U('n'), id('t')), id('p'))]));
+    const perStep: Stmt[] = elementAt('e');
+    if (!steps) perStep.push(...storeIf(bin('&&', id('live'), bin('<', id('t'), id('end'))), [assign(aggAt(U('out_offset'), U('n'), id('t')), id('p'))]));
     if (steps && ctx.direct) perStep.push(letS('prev', id('p')));
-    perStep.push(assign(id('p'), call('combine', id('p'), index(id('es'), id('r')))));
+    perStep.push(assign(id('p'), call('combine', id('p'), id('e'))));
     if (viaShared) perStep.push(callS('store_states', id('p'), id('b'), id('s'), slotBase(bin('+', bin('+', bin('*', id('c'), u(R)), id('r')), u(1)))));
-    if (steps && ctx.direct && layout.outputWidth > 0) perStep.push(ifS(bin('&&', id('live'), bin('<', id('t'), id('end'))), [callS('store_step', id('prev'), id('p'), id('b'), id('s'), id('t'), id('len'))]));
+    if (steps && ctx.direct && layout.outputWidth > 0) perStep.push(...storeIf(bin('&&', id('live'), bin('<', id('t'), id('end'))), [callS('store_step', id('prev'), id('p'), id('b'), id('s'), id('t'), id('len'))]));
     tileBody.push(forRange('r', u(0), u(R), perStep));
   }
   tileBody.push(assign(id('carry'), call('combine', id('carry'), member(id('scan'), 'total'))));
@@ -529,7 +536,12 @@ function entryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
       callS('workgroupBarrier'),
     );
   } else if (steps && spec.store && !ctx.direct) tileBody.push(callS('workgroupBarrier'));
-  body.push({ kind: 'for', init: varS('tile0', undefined, id('start')), cond: bin('<', id('tile0'), id('end')), update: assign(id('tile0'), u(TILE), '+='), body: tileBody });
+  return tileBody;
+  };
+  // Full tiles end where the shortest sequence (U.min_len, uniform) or the block ends; the rest is guarded.
+  body.push(letS('full_end', bin('+', id('start'), bin('*', bin('/', bin('-', call('max', call('min', id('end'), steps ? U('min_len') : id('end')), id('start')), id('start')), u(TILE)), u(TILE)))));
+  body.push({ kind: 'for', init: varS('tile0', undefined, id('start')), cond: bin('<', id('tile0'), id('full_end')), update: assign(id('tile0'), u(TILE), '+='), body: tileBody(false) });
+  body.push({ kind: 'for', init: varS('tile0', undefined, id('full_end')), cond: bin('<', id('tile0'), id('end')), update: assign(id('tile0'), u(TILE), '+='), body: tileBody(true) });
 
   if (steps && spec.store) {
     body.push(ifS(bin('&&', id('live'), bin('==', id('blk'), bin('-', U('blocks'), u(1)))), [callS('store_final', id('carry'), id('b'), id('s'), bin('*', id('b'), u(layout.stateWidth)))]));

@@ -63,7 +63,9 @@ const bytesOf = (a: ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: n
 export function buildScanJob(module: Module, kernels: ScanKernels, data: ScanRunData, options: ScheduleOptions & { timing?: ScanGpuJob['timing'] } = {}): ScanJob {
   const { layout, tile } = kernels;
   const { batch, T } = data;
-  const schedule = scheduleScan(layout, tile, batch, T, options);
+  const lengths = new Uint32Array(batch);
+  for (let b = 0; b < batch; b++) lengths[b] = Math.max(0, Math.min(T, data.lengths ? data.lengths[b]! : T));
+  const schedule = scheduleScan(layout, tile, batch, T, options, lengths.reduce((a, x) => Math.min(a, x), T));
   const inputs = packStepTensors(layout.inputs, data.inputs, batch, T, 'input');
   const params = new Float32Array(Math.max(1, layout.paramWidth));
   for (const p of layout.params) {
@@ -71,8 +73,6 @@ export function buildScanJob(module: Module, kernels: ScanKernels, data: ScanRun
     if (!src || src.length !== p.size) throw new Error(`scan run: param \`${p.tensor.name}\` missing or of the wrong size`);
     params.set(src, p.offset);
   }
-  const lengths = new Uint32Array(batch);
-  for (let b = 0; b < batch; b++) lengths[b] = Math.max(0, Math.min(T, data.lengths ? data.lengths[b]! : T));
   const outFloats = Math.max(1, batch * T * layout.outputWidth);
   const elemBytes = 4 * layout.members.length;
   const buffers: ScanGpuJob['buffers'] = [
@@ -85,7 +85,7 @@ export function buildScanJob(module: Module, kernels: ScanKernels, data: ScanRun
     { name: 'aggs', bytes: elemBytes * Math.max(1, schedule.aggElements), usage: 'storage' },
   ];
   const passes: ScanGpuJob['passes'] = schedule.passes.map((pass, k) => {
-    const uniforms = new Uint32Array(12); // 9 fields, padded to 16-byte multiples
+    const uniforms = new Uint32Array(12); // 10 fields, padded to a 16-byte multiple
     uniforms.set(pass.uniforms);
     buffers.push({ name: `uniforms${k}`, bytes: uniforms.byteLength, usage: 'uniform', data: bytesOf(uniforms) });
     const kernel = kernels.kernels[pass.kernel];

@@ -154,14 +154,20 @@ export const sharedFloatsOf = (t: TileShape, layout: ScanLayout): number =>
 
 const floorPow2 = (n: number) => 2 ** Math.floor(Math.log2(Math.max(1, n)));
 
-/** The default tile shape: as many runs per lane as fit (up to 16), registers for about 32 floats per thread. */
+/**
+ * The default tile shape, tuned for lavapipe (Dawn on a CPU): a workgroup runs on one core, its
+ * invocations 8 to a SIMD register, and a barrier costs microseconds. So: just enough runs per lane
+ * to fill 8 SIMD lanes (none when a sequence has 8 lanes or more, which also removes every barrier),
+ * 8 steps per thread per tile, and cores fed by blocks of the sequence (reduce-then-scan) or by
+ * groups of sequences (carry). A GPU wants more runs (16) and bigger workgroups: pass them in options.
+ */
 export function chooseTile(layout: ScanLayout, options: TileOptions = {}): TileShape {
   const maxThreads = options.maxThreads ?? 256;
   const budget = options.sharedFloats ?? 4096;
   if (layout.lanes > maxThreads) throw new Error(`scan backend: ${layout.lanes} lanes per sequence exceed ${maxThreads} invocations per workgroup`);
-  let runs = options.runs ?? Math.min(16, floorPow2(maxThreads / layout.lanes));
+  let runs = options.runs ?? Math.min(16, floorPow2(8 / layout.lanes));
   let runLength = options.runLength ?? Math.max(1, Math.min(8, Math.floor(32 / layout.members.length)));
-  const groups = options.groups ?? Math.max(1, Math.floor(Math.min(64, maxThreads) / (layout.lanes * runs)));
+  const groups = options.groups ?? Math.max(1, Math.floor(Math.min(8, maxThreads) / (layout.lanes * runs)));
   const shape = () => ({ groups, runs, runLength });
   while (sharedFloatsOf(shape(), layout) > budget && (runLength > 1 || runs > 1)) {
     if (runLength > 1 && options.runLength === undefined) runLength = Math.ceil(runLength / 2);

@@ -47,12 +47,12 @@ function grid(workgroups: number): [number, number] {
   return [x, Math.ceil(Math.max(workgroups, 1) / x)];
 }
 
-export function scheduleScan(layout: ScanLayout, tile: TileShape, batch: number, T: number, options: ScheduleOptions = {}): Schedule {
+export function scheduleScan(layout: ScanLayout, tile: TileShape, batch: number, T: number, options: ScheduleOptions = {}, minLength = T): Schedule {
   const TILE = tileSteps(tile);
   const groups = Math.ceil(batch / tile.groups);
   const lanes = batch * layout.lanes;
   const uniforms = (u: Uniforms) => Uint32Array.from(uniformFields.map((f) => u[f] ?? 0));
-  const base = { T, batch, groups };
+  const base = { T, batch, groups, min_len: Math.min(T, minLength) };
   const strategy: Strategy =
     options.strategy && options.strategy !== 'auto' ? options.strategy : groups >= (options.minCarryGroups ?? 8) || T <= 2 * TILE ? 'carry' : 'reduce-then-scan';
   if (strategy === 'carry') {

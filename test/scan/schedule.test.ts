@@ -17,8 +17,8 @@ describe('scan layout', () => {
     expect(layout.lanes).toBe(4);
     expect(layout.members.map((m) => m.name)).toEqual(['h_a', 'h_b']);
   });
-  it('picks 16 runs of 8 steps per lane by default and honours overrides', () => {
-    expect(chooseTile(layout)).toEqual({ groups: 1, runs: 16, runLength: 8 });
+  it('picks enough runs to fill 8 SIMD lanes, 8 steps each, by default and honours overrides', () => {
+    expect(chooseTile(layout)).toEqual({ groups: 1, runs: 2, runLength: 8 });
     expect(chooseTile(layout, { runs: 2, runLength: 2 })).toEqual({ groups: 8, runs: 2, runLength: 2 });
   });
 });
@@ -44,7 +44,7 @@ describe('scan schedule', () => {
   });
 
   it('keeps the number of dispatches constant in T once blocks grow', () => {
-    const counts = [2 ** 16, 2 ** 20, 2 ** 22].map((T) => scheduleScan(layout, { groups: 1, runs: 16, runLength: 8 }, 1, T).passes.length);
+    const counts = [2 ** 16, 2 ** 20, 2 ** 22].map((T) => scheduleScan(layout, { groups: 1, runs: 16, runLength: 8 }, 1, T, { topMax: 1024 }).passes.length);
     expect(counts).toEqual([3, 3, 3]);
   });
 

@@ -1,0 +1,54 @@
+// The bandwidth yardstick: a plain elementwise kernel that reads `inFloats` and writes `outFloats`,
+// the same bytes a scan must move at least (every input once, every output once). Each output sums
+// the inputs that map onto it (out[i] = Σ_k in[k·outFloats + i]), so no read can be dropped.
+import { arrayOf, assign, bin, emptyModule, f32, forRange, id, ifS, index, letS, lit, member, named, varS } from '../../backends/wgsl/ast.js';
+import { printModule } from '../../backends/wgsl/print.js';
+import type { GpuJob } from '../../backends/dawn/job.js';
+
+const WORKGROUP = 256;
+
+export function copyKernel(inFloats: number, outFloats: number): string {
+  const i = id('i');
+  return printModule({
+    ...emptyModule(),
+    header: `elementwise yardstick: ${inFloats} floats in, ${outFloats} floats out`,
+    globals: [
+      { name: 'src', space: 'storage', access: 'read', type: arrayOf(f32), group: 0, binding: 0 },
+      { name: 'dst', space: 'storage', access: 'read_write', type: arrayOf(f32), group: 0, binding: 1 },
+    ],
+    entryPoints: [
+      {
+        name: 'main',
+        stage: 'compute',
+        workgroupSize: [WORKGROUP],
+        params: [
+          { name: 'gid', type: named('vec3<u32>'), attributes: ['builtin(global_invocation_id)'] },
+          { name: 'nwg', type: named('vec3<u32>'), attributes: ['builtin(num_workgroups)'] },
+        ],
+        body: [
+          letS('i', bin('+', member(id('gid'), 'x'), bin('*', member(id('gid'), 'y'), bin('*', member(id('nwg'), 'x'), lit.u32(WORKGROUP))))),
+          ifS(bin('>=', i, lit.u32(outFloats)), [{ kind: 'return' }]),
+          varS('acc', undefined, lit.f32(0)),
+          forRange('k', i, lit.u32(inFloats), [assign(id('acc'), index(id('src'), id('k')), '+=')], lit.u32(outFloats)),
+          assign(index(id('dst'), i), id('acc')),
+        ],
+      },
+    ],
+  });
+}
+
+/** A job running the copy kernel once, timed like the scan and sequential jobs. */
+export function copyJob(inFloats: number, outFloats: number, timing: GpuJob['timing']): GpuJob {
+  const groups = Math.ceil(outFloats / WORKGROUP);
+  const x = Math.min(groups, 65535);
+  return {
+    shaders: [{ label: 'copy', code: copyKernel(inFloats, outFloats) }],
+    buffers: [
+      { name: 'src', bytes: 4 * inFloats, usage: 'storage-read' },
+      { name: 'dst', bytes: 4 * outFloats, usage: 'storage' },
+    ],
+    passes: [{ shader: 'copy', bindings: [{ binding: 0, buffer: 'src' }, { binding: 1, buffer: 'dst' }], dispatch: [x, Math.ceil(groups / x)] }],
+    ...(timing ? { timing } : {}),
+  };
+}
+
