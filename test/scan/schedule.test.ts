@@ -19,7 +19,8 @@ describe('scan layout', () => {
   });
   it('picks enough runs to fill 8 SIMD lanes, 8 steps each, by default and honours overrides', () => {
     expect(chooseTile(layout)).toEqual({ groups: 1, runs: 2, runLength: 8 });
-    expect(chooseTile(layout, { runs: 2, runLength: 2 })).toEqual({ groups: 8, runs: 2, runLength: 2 });
+    expect(chooseTile(layout, { runs: 2, runLength: 2 })).toEqual({ groups: 1, runs: 2, runLength: 2 });
+    expect(chooseTile(layout, { runs: 1, runLength: 4 })).toEqual({ groups: 2, runs: 1, runLength: 4 });
   });
 });
 
