@@ -1,0 +1,163 @@
+// Types shared by the parent-side runtime (runtime.ts) and the Dawn host process (host.ts).
+// Nothing here loads `webgpu`: the parent must never load it (see docs/dawn-crash.md).
+
+export type BufferUsageKind = 'uniform' | 'storage-read' | 'storage';
+
+export interface GpuBufferSpec {
+  name: string;
+  /** Size in bytes; rounded up to a multiple of 4 (uniforms: 16) on the device. */
+  bytes: number;
+  usage: BufferUsageKind;
+  /** Initial contents (at most `bytes` bytes); the rest is zero. */
+  data?: ArrayBufferView | ArrayBuffer;
+  /** Copy this buffer back after the passes ran. */
+  read?: boolean;
+}
+
+export interface GpuShaderSpec {
+  label: string;
+  code: string;
+  /** Defaults to 'main'. */
+  entryPoint?: string;
+}
+
+export interface GpuBinding {
+  binding: number;
+  buffer: string;
+  /** Defaults to 0. */
+  group?: number;
+}
+
+export interface GpuPass {
+  /** Label of a shader in the job. */
+  shader: string;
+  bindings: GpuBinding[];
+  /** Workgroup counts; y and z default to 1. */
+  dispatch: [number, number?, number?];
+  label?: string;
+}
+
+export interface GpuTiming {
+  repeats: number;
+  warmup?: number;
+  /** 'auto' (default) uses timestamp queries when the device has them; 'wall' forces wall-clock timing. */
+  method?: 'auto' | 'wall';
+}
+
+export interface GpuJob {
+  shaders: GpuShaderSpec[];
+  buffers: GpuBufferSpec[];
+  passes: GpuPass[];
+  /** Time the pass sequence (after the run whose buffers are read back). */
+  timing?: GpuTiming;
+  /** Features the job's shaders need; the session's device must have them. */
+  requiredFeatures?: GPUFeatureName[];
+}
+
+export interface GpuJobResult {
+  /** Contents of every buffer with `read: true`, exactly `bytes` long, after one run of the passes. */
+  buffers: Record<string, ArrayBuffer>;
+  /** Per timed repeat: first pass begin to last pass end (timestamps) or submit to done (wall). */
+  timingsNs?: number[];
+  /** Per timed repeat, per pass (timestamps only). */
+  perPassNs?: number[][];
+  timingMethod?: 'timestamp' | 'wall';
+  adapter: AdapterSummary;
+}
+
+export interface AdapterLimits {
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+  maxComputeWorkgroupsPerDimension: number;
+  maxComputeInvocationsPerWorkgroup: number;
+  maxComputeWorkgroupSizeX: number;
+  maxComputeWorkgroupStorageSize: number;
+  maxStorageBuffersPerShaderStage: number;
+  maxUniformBufferBindingSize: number;
+}
+
+export const LIMIT_NAMES: readonly (keyof AdapterLimits)[] = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupsPerDimension',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupStorageSize',
+  'maxStorageBuffersPerShaderStage',
+  'maxUniformBufferBindingSize',
+];
+
+export interface AdapterSummary {
+  description: string;
+  vendor: string;
+  architecture: string;
+  device: string;
+  backend?: string;
+  /** Features of the device the session opened (a subset of the adapter's). */
+  features: string[];
+  /** Limits of the device the session opened (the adapter's maxima for the limits listed). */
+  limits: AdapterLimits;
+  isSoftware: boolean;
+  subgroupMinSize?: number;
+  subgroupMaxSize?: number;
+}
+
+export type GpuErrorKind = 'no-adapter' | 'shader' | 'limits' | 'device-lost' | 'host-crashed' | 'validation' | 'timeout';
+
+/** One WGSL compiler message, 1-based line and column in the shader's code. */
+export interface ShaderMessage {
+  type: 'error' | 'warning' | 'info';
+  line: number;
+  column: number;
+  length: number;
+  message: string;
+}
+
+export interface GpuErrorDetails {
+  /** 'shader': the failing shader and its compiler messages. */
+  shader?: string;
+  messages?: ShaderMessage[];
+  /** 'limits': the limit that was exceeded. */
+  limit?: string;
+  /** 'host-crashed' / 'timeout': how the host process ended and the tail of its stderr. */
+  exitCode?: number | null;
+  signal?: string | null;
+  stderr?: string;
+}
+
+export class GpuError extends Error {
+  override name = 'GpuError';
+  constructor(
+    readonly kind: GpuErrorKind,
+    message: string,
+    readonly details?: GpuErrorDetails,
+  ) {
+    super(message);
+  }
+}
+
+// ---- IPC protocol (structured clone, `serialization: 'advanced'`) ----
+
+export interface OpenOptions {
+  /** Features to request in addition to the defaults (timestamp-query, subgroups, shader-f16 when the adapter has them). */
+  features?: GPUFeatureName[];
+}
+
+export type HostRequest =
+  | { id: number; type: 'open'; options: OpenOptions }
+  | { id: number; type: 'run'; job: GpuJob }
+  | { id: number; type: 'close' }
+  /** Test hook: the host kills itself with SIGSEGV, as the Dawn crash does. */
+  | { id: number; type: '__crashForTest' };
+
+export interface SerializedGpuError {
+  kind: GpuErrorKind;
+  message: string;
+  details?: GpuErrorDetails;
+}
+
+export type HostReply =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: SerializedGpuError }
+  /** Unsolicited: the device was lost; the host exits right after. */
+  | { id: -1; ok: false; event: 'device-lost'; error: SerializedGpuError };

@@ -1,0 +1,94 @@
+// NumPy .npy files, float32 only: rnnc's kernels are f32, so anything else is rejected with the
+// dtype named rather than converted behind the user's back.
+// Format: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
+import { readFile, writeFile } from 'node:fs/promises';
+
+export interface NpyArray {
+  shape: number[];
+  data: Float32Array;
+}
+
+export class NpyError extends Error {
+  override name = 'NpyError';
+}
+
+const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+const ALIGN = 64; // numpy >= 1.17 aligns the data to 64 bytes
+
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('src/io/npy: a little-endian host is assumed');
+
+/** Parses the bytes of a .npy file; `source` names it in errors. */
+export function parseNpy(bytes: Uint8Array, source = '.npy data'): NpyArray {
+  const fail = (msg: string): never => {
+    throw new NpyError(`${source}: ${msg}`);
+  };
+  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) fail('not a NumPy .npy file (bad magic; expected \\x93NUMPY)');
+  const major = bytes[6]!;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let headerLen: number, headerStart: number;
+  if (major === 1) [headerLen, headerStart] = [view.getUint16(8, true), 10];
+  else if (major === 2 || major === 3) {
+    if (bytes.length < 12) fail('truncated header');
+    [headerLen, headerStart] = [view.getUint32(8, true), 12];
+  } else return fail(`unsupported .npy format version ${major}.${bytes[7]}`);
+  const dataStart = headerStart + headerLen;
+  if (dataStart > bytes.length) fail('truncated header');
+  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(headerStart, dataStart));
+
+  const field = (key: string, value: string) => header.match(new RegExp(`['"]${key}['"]\\s*:\\s*${value}`));
+  const descr = field('descr', `(['"])([^'"]*)\\1`)?.[2] ?? fail(`header has no 'descr': ${header.trim()}`);
+  const fortran = field('fortran_order', '(True|False)')?.[1] ?? fail(`header has no 'fortran_order': ${header.trim()}`);
+  const shapeText = field('shape', '\\(([^)]*)\\)')?.[1] ?? fail(`header has no 'shape': ${header.trim()}`);
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((s) => (/^\d+L?$/.test(s) ? parseInt(s, 10) : fail(`bad dimension '${s}' in shape (${shapeText})`)));
+
+  if (descr !== '<f4')
+    fail(`dtype '${descr}' is not supported: rnnc reads little-endian float32 ('<f4') only; convert with arr.astype('<f4')`);
+  // Fortran (column-major) order only matters when two or more axes are longer than 1.
+  if (fortran === 'True' && shape.filter((d) => d > 1).length > 1)
+    fail('the array is in Fortran (column-major) order; save it C-contiguous (np.ascontiguousarray) instead');
+
+  const count = shape.reduce((a, b) => a * b, 1);
+  const available = bytes.length - dataStart;
+  if (available !== count * 4)
+    fail(`shape (${shape.join(', ')}) needs ${count * 4} data bytes but the file has ${available}${available < count * 4 ? ' (truncated?)' : ''}`);
+  // Copy rather than view: the data offset in `bytes` need not be 4-aligned.
+  const data = new Float32Array(count);
+  new Uint8Array(data.buffer).set(bytes.subarray(dataStart));
+  return { shape, data };
+}
+
+/** The bytes of a .npy file (version 1.0, or 2.0 for a header over 64 KiB) holding `arr` as '<f4'. */
+export function formatNpy(arr: NpyArray): Uint8Array {
+  const count = arr.shape.reduce((a, b) => a * b, 1);
+  if (arr.shape.some((d) => !Number.isInteger(d) || d < 0)) throw new NpyError(`bad shape (${arr.shape.join(', ')})`);
+  if (count !== arr.data.length) throw new NpyError(`shape (${arr.shape.join(', ')}) has ${count} elements but the data has ${arr.data.length}`);
+  const shape = arr.shape.length === 1 ? `(${arr.shape[0]},)` : `(${arr.shape.join(', ')})`;
+  const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shape}, }`;
+  const version = dict.length + 1 + 10 > 0xffff ? 2 : 1;
+  const prefix = version === 1 ? 10 : 12;
+  // Pad with spaces so the data starts on a 64-byte boundary; the header ends with '\n'.
+  const headerLen = Math.ceil((prefix + dict.length + 1) / ALIGN) * ALIGN - prefix;
+  const header = dict.padEnd(headerLen - 1, ' ') + '\n';
+  const out = new Uint8Array(prefix + headerLen + count * 4);
+  out.set(MAGIC);
+  out[6] = version;
+  out[7] = 0;
+  const view = new DataView(out.buffer);
+  if (version === 1) view.setUint16(8, headerLen, true);
+  else view.setUint32(8, headerLen, true);
+  for (let i = 0; i < header.length; i++) out[prefix + i] = header.charCodeAt(i);
+  out.set(new Uint8Array(arr.data.buffer, arr.data.byteOffset, arr.data.byteLength), prefix + headerLen);
+  return out;
+}
+
+export async function readNpy(path: string): Promise<NpyArray> {
+  return parseNpy(await readFile(path), path);
+}
+
+export async function writeNpy(path: string, arr: NpyArray): Promise<void> {
+  await writeFile(path, formatNpy(arr));
+}
