@@ -6,20 +6,32 @@ import type { CheckedFile } from './check/symbols.js';
 import { hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics/diagnostic.js';
 import type { Module } from './ir/ir.js';
 import { lower } from './ir/lower.js';
+import { analyse } from './analyse/analyse.js';
+import type { Analysis } from './analyse/types.js';
 
 export interface FrontEndResult {
   ast?: RnnFile;
   checked?: CheckedFile;
   module?: Module;
+  /** The structure analysis of the lowered module (present whenever lowering ran). */
+  analysis?: Analysis;
   diagnostics: Diagnostic[];
 }
 
-/** Parse, check and lower one .rnn source. `module` is present exactly when there are no errors. */
+/**
+ * Parse, check, lower and analyse one .rnn source. `module` is present exactly when there are no
+ * errors; the analysis's own errors (a declared structure that does not match, a monoid whose laws
+ * fail) count, and `analysis` is then still there to show what was inferred.
+ */
 export function frontEnd(text: string): FrontEndResult {
   const parsed = parse(text);
   if (!parsed.ast) return { diagnostics: sortDiagnostics(parsed.diagnostics) };
   const { checked, diagnostics } = check(parsed.ast);
   const sorted = sortDiagnostics([...parsed.diagnostics, ...diagnostics]);
   if (hasErrors(sorted)) return { ast: parsed.ast, checked, diagnostics: sorted };
-  return { ast: parsed.ast, checked, module: lower(parsed.ast, checked), diagnostics: sorted };
+  const module = lower(parsed.ast, checked);
+  const analysed = analyse(module);
+  const all = sortDiagnostics([...sorted, ...analysed.diagnostics]);
+  if (hasErrors(all)) return { ast: parsed.ast, checked, analysis: analysed.analysis, diagnostics: all };
+  return { ast: parsed.ast, checked, module, analysis: analysed.analysis, diagnostics: all };
 }

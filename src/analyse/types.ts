@@ -16,15 +16,25 @@ export type Transition =
   | { kind: 'lowrank'; rank: number; along: string; shared: string[] };
 
 export interface Reason {
+  /** What happens where, e.g. "`h` is read inside `tanh`". */
   message: string;
   span: Span;
+  /** Why that stops a scan, e.g. "a nonlinear function of the state". */
+  detail?: string;
 }
 
 export type Classification =
   | { kind: 'independent' }
   | { kind: 'affine'; semiring: Semiring; transition: Transition }
   | { kind: 'monoid' }
-  | { kind: 'nonlinear'; reason: Reason; note?: string };
+  | { kind: 'nonlinear'; reason: Reason; note?: string }
+  /** Affine in the states jointly, but this state's update reads another state: not planned as a scan. */
+  | { kind: 'coupled'; reason: Reason; note?: string };
+
+/** What `structure [state:] kind[(rank)] [over semiring]` may declare; `sequential` asserts the state is not a scan. */
+export const structureKinds = ['diagonal', 'dense', 'lowrank', 'monoid', 'sequential'] as const;
+export type StructureKind = (typeof structureKinds)[number];
+export const semirings = ['sum_prod', 'max_plus', 'max_min', 'log'] as const satisfies readonly Semiring[];
 
 export interface StateReport {
   state: string;
@@ -33,6 +43,10 @@ export interface StateReport {
   scan: boolean;
   /** Floats in one scan element per independent state slice (e.g. 2 for a diagonal (a, b)). */
   elementSize: number;
+  /** The scan element's fields with their dims (`h.a[D, N]`), empty when not a scan. */
+  fields: string[];
+  /** Why an affine state is still not a scan (e.g. a transition the planner does not handle). */
+  unplanned?: Reason;
 }
 
 export interface ScanPlan {
@@ -53,4 +67,17 @@ export interface Analysis {
   states: StateReport[];
   /** Present exactly when every state's recurrence is a scan. */
   plan?: ScanPlan;
+  /** Per state, its own part of the plan (when that state is a scan). */
+  statePlans: Record<string, ScanPlan>;
+  /** How the combine functions fared in the law checker (associativity, identity). */
+  laws: LawReport[];
+}
+
+export interface LawReport {
+  /** The states whose combine was checked (all of them for a monoid). */
+  states: string[];
+  /** `passed`, or why the exact check did not apply (e.g. the combine uses `exp`). */
+  exact: 'passed' | 'failed' | { notApplicable: string };
+  /** Random float32 triples checked, and how many were uninformative (a NaN or an unbounded error). */
+  float32: { triples: number; skipped: number; passed: boolean };
 }

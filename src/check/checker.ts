@@ -5,11 +5,8 @@ import type * as A from '../ast.js';
 import { functionArity, isReducer, reducers } from '../builtins.js';
 import { diagnostic, didYouMean, type Diagnostic } from '../diagnostics/diagnostic.js';
 import type { CheckedFile, RnnSymbol, TensorSymbol } from './symbols.js';
-import type { Semiring, Transition } from '../analyse/types.js';
-
-/** The names `structure` accepts: the transitions and semirings the analysis can infer and compare against. */
-const structureKinds = ['diagonal', 'dense', 'lowrank'] as const satisfies readonly Transition['kind'][];
-const semirings = ['sum_prod', 'max_plus', 'max_min', 'log'] as const satisfies readonly Semiring[];
+// The names `structure` accepts: the structures and semirings the analysis can infer and compare against.
+import { semirings, structureKinds } from '../analyse/types.js';
 
 type Type = 'f32' | 'bool';
 

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { tensorsOf, type Module } from '../ir/ir.js';
 import { diagnosticsJson, EXIT_OK, EXIT_USER, failed, loadFile, printDiagnostics } from './io.js';
+import { analysisJson, analysisText } from '../analyse/report.js';
 
 const shapeText = (dims: string[]) => (dims.length ? `[${dims.join(', ')}]` : '');
 
@@ -44,10 +45,14 @@ export function registerCheck(program: Command) {
         const ok = !failed(file);
         if (!ok) exit = EXIT_USER;
         if (opts.json) {
-          reports.push({ file: path, ok, diagnostics: diagnosticsJson(file), ...(file.result.module ? { summary: summary(file.result.module) } : {}) });
+          const { module, analysis } = file.result;
+          reports.push({ file: path, ok, diagnostics: diagnosticsJson(file), ...(module ? { summary: summary(module) } : {}), ...(analysis ? { analysis: analysisJson(analysis, file.source) } : {}) });
         } else {
           printDiagnostics(file);
-          if (file.result.module) process.stderr.write(summaryText(path, file.result.module) + '\n');
+          const { module, analysis } = file.result;
+          if (module) process.stderr.write(summaryText(path, module) + '\n');
+          // Per-state analysis lines; also for a file whose declared structure does not match, to show what was inferred.
+          if (analysis) process.stderr.write(analysisText(analysis, file.source).join('\n') + '\n');
         }
       }
       if (opts.json) process.stdout.write(JSON.stringify(files.length === 1 ? reports[0] : reports, null, 2) + '\n');
