@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { registerCheck } from './check.js';
 import { registerExplain } from './explain.js';
 import { registerCompile } from './compile.js';
+import { registerRun } from './run.js';
 import { DimError } from '../ir/dims.js';
 import { EXIT_INTERNAL, EXIT_USER, UserError } from './io.js';
 
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerCheck(program);
   registerExplain(program);
   registerCompile(program);
+  registerRun(program);
   return program;
 }
 

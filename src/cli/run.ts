@@ -1,0 +1,178 @@
+// `rnnc run FILE`: compiles the cell for the run's sizes, runs it on Dawn with seeded random data
+// (or .npy files from --inputs), prints each result's shape and checksums, optionally saves them
+// and verifies them against the reference interpreter. Results go to stdout (a JSON report with
+// --json); notes and progress go to stderr.
+import type { Command } from 'commander';
+import { bindDims, DimError } from '../ir/dims.js';
+import { tensorsOf } from '../ir/ir.js';
+import { interpret } from '../../backends/reference/interpreter.js';
+import { randomLengths } from '../run/data.js';
+import { arrayShape, assembleRunData, concreteShape, readInputDir, saveResults, sizeFromFiles, type InputDir } from '../run/inputs.js';
+import { checkLimits, openGpu, runBackends, runPrepared, type RunSize } from '../run/runner.js';
+import { verifyRun } from '../run/verify.js';
+import { summarize, summaryLines, verificationLines } from '../run/report.js';
+import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, positiveInt, UserError } from './io.js';
+
+interface RunFlags {
+  mode: string;
+  batch?: number;
+  T?: number;
+  dim?: string[];
+  seed: number;
+  lengths: string;
+  inputs?: string;
+  save?: string;
+  verify?: boolean;
+  tolerance: number;
+  json?: boolean;
+}
+
+const DEFAULT_SIZE: RunSize = { batch: 4, T: 64 };
+const DEFAULT_TOLERANCE = 1e-4;
+/** Stages slower than this announce themselves on a terminal. */
+const PROGRESS_AFTER_MS = 500;
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UserError(`rnnc: --seed must be a non-negative integer, got '${value}'`, EXIT_INTERNAL);
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new UserError(`rnnc: --tolerance must be a positive number, got '${value}'`, EXIT_INTERNAL);
+  return n;
+}
+
+/** Runs a stage; on a terminal, one that takes a while says what it is doing and how long it took. */
+async function stage<T>(what: string, fn: () => Promise<T> | T): Promise<T> {
+  if (!process.stderr.isTTY) return fn();
+  const start = Date.now();
+  let shown = false;
+  const timer = setTimeout(() => {
+    shown = true;
+    process.stderr.write(`rnnc: ${what}...\n`);
+  }, PROGRESS_AFTER_MS);
+  try {
+    return await fn();
+  } finally {
+    clearTimeout(timer);
+    if (shown) process.stderr.write(`rnnc: ${what}: done in ${((Date.now() - start) / 1000).toFixed(1)} s\n`);
+  }
+}
+
+/** The mode to run and a note about the choice; scan is not wired into `run` until its backend registers. */
+function pickMode(mode: string): { mode: string; note?: string } {
+  if (mode === 'auto') {
+    if (!runBackends['scan']) return { mode: 'seq', note: 'rnnc: --mode auto: the scan backend cannot run yet; running the sequential kernel' };
+    return { mode: 'scan' };
+  }
+  if (runBackends[mode]) return { mode };
+  if (mode === 'scan') throw new UserError('rnnc: --mode scan is not available yet in `rnnc run`; use --mode seq (or auto)', EXIT_INTERNAL);
+  throw new UserError(`rnnc: --mode must be seq, scan or auto, got '${mode}'`, EXIT_INTERNAL);
+}
+
+export function registerRun(program: Command) {
+  program
+    .command('run')
+    .description('run a cell on the GPU (Dawn) with random or .npy data; print checksums, optionally verify against the reference interpreter')
+    .argument('<file>', '.rnn file')
+    .option('--mode <mode>', 'which kernel: seq (a loop over time), scan, or auto', 'seq')
+    .option('--batch <B>', `sequences per run (default ${DEFAULT_SIZE.batch}, or as the --inputs files have it)`, positiveInt('--batch'))
+    .option('--T <T>', `steps per sequence (default ${DEFAULT_SIZE.T}, or as the --inputs files have it)`, positiveInt('--T'))
+    .option('--dim <NAME=SIZE>', 'set a dim size (repeatable)', collect)
+    .option('--seed <S>', 'seed of the random inputs, params and lengths', nonNegativeInt, 0)
+    .option('--lengths <kind>', 'sequence lengths: full (all T) or random', 'full')
+    .option('--inputs <dir>', 'read <name>.npy (float32) for inputs [batch, T, ...], params [...] and initial states [batch, ...]')
+    .option('--save <dir>', 'write <output>.npy and <state>.final.npy')
+    .option('--verify', 'compare with the reference interpreter (float64); exit 1 if over the tolerance')
+    .option('--tolerance <x>', 'largest allowed |gpu - ref| / (1 + |ref|)', positiveNumber, DEFAULT_TOLERANCE)
+    .option('--json', 'print a JSON report on stdout')
+    .action(async (file: string, flags: RunFlags) => {
+      if (flags.lengths !== 'full' && flags.lengths !== 'random') throw new UserError(`rnnc: --lengths must be full or random, got '${flags.lengths}'`, EXIT_INTERNAL);
+      const picked = pickMode(flags.mode);
+      const { source, result } = loadValid(file, flags.json);
+      const module = result.module;
+      let sizes;
+      try {
+        sizes = bindDims(module, parseDimFlags(flags.dim));
+      } catch (e) {
+        if (e instanceof DimError) throw new UserError(`rnnc: ${e.message}`);
+        throw e;
+      }
+      if (picked.note) process.stderr.write(picked.note + '\n');
+
+      let inputDir: InputDir | undefined;
+      if (flags.inputs) {
+        inputDir = await readInputDir(flags.inputs, module);
+        for (const n of inputDir.notes) process.stderr.write(n + '\n');
+      }
+      const fromFiles = inputDir ? sizeFromFiles(module, inputDir) : {};
+      const size: RunSize = { batch: flags.batch ?? fromFiles.batch ?? DEFAULT_SIZE.batch, T: flags.T ?? fromFiles.T ?? DEFAULT_SIZE.T };
+      const prepared = runBackends[picked.mode]!(module, sizes, size);
+
+      const gpu = await stage('starting the GPU runtime', () => openGpu());
+      let report: Record<string, unknown>;
+      let failed = false;
+      try {
+        // Before any data is generated or read in full: an oversized run fails here, fast.
+        checkLimits(prepared, gpu.adapter.limits, sizes, size);
+        const lengths = flags.lengths === 'random' ? randomLengths(size.batch, size.T, flags.seed) : undefined;
+        const assembled = assembleRunData(module, sizes, size, flags.seed, inputDir, lengths);
+        for (const n of assembled.notes) process.stderr.write(n + '\n');
+        const dims = Object.entries(sizes).map(([d, n]) => `${d}=${n}`).join(', ');
+        const got = await stage(`running ${module.name} (${prepared.mode}, batch ${size.batch}, T ${size.T}) on the GPU`, () => runPrepared(gpu, prepared, assembled.data, sizes));
+
+        const shapeOf = (t: (typeof module.tensors)[number]) => concreteShape(arrayShape(t), sizes, size);
+        const outputs = tensorsOf(module, 'output').map((t) => summarize(t.name, shapeOf(t), got.outputs[t.name]!));
+        const finals = tensorsOf(module, 'state').map((t) => summarize(t.name, shapeOf(t), got.finalState[t.name]!));
+        const saved = flags.save ? await saveResults(flags.save, module, sizes, size, got) : undefined;
+
+        let verification;
+        if (flags.verify) {
+          const { data } = assembled;
+          const reference = await stage('running the reference interpreter', () =>
+            interpret(module, { ...size, sizes, ...(lengths ? { lengths } : {}) }, { inputs: data.inputs, params: data.params, ...(data.initialState ? { initial: data.initialState } : {}) }),
+          );
+          verification = verifyRun(got, reference, flags.tolerance);
+          failed = !verification.ok;
+        }
+
+        report = {
+          file,
+          ok: !failed,
+          name: module.name,
+          mode: prepared.mode,
+          adapter: gpu.adapter.description,
+          batch: size.batch,
+          T: size.T,
+          dims: sizes,
+          seed: flags.seed,
+          lengths: lengths ? Array.from(lengths) : 'full',
+          sources: assembled.sources,
+          outputs,
+          finalStates: finals,
+          ...(saved ? { saved } : {}),
+          ...(verification ? { verify: { reference: 'float64', criterion: '|gpu - ref| <= tolerance * (1 + |ref|)', ...verification } } : {}),
+        };
+        if (!flags.json) {
+          const lines = [
+            `${source.path}: ${module.name} on ${gpu.adapter.description} — ${prepared.mode} kernel, batch ${size.batch}, T ${size.T}${dims ? `, ${dims}` : ''}, seed ${flags.seed}, lengths ${lengths ? `random (${Array.from(lengths).join(', ')})` : 'full'}`,
+            ...summaryLines(outputs, finals),
+            ...(saved ? [`saved ${saved.join(', ')}`] : []),
+            ...(verification ? verificationLines(verification) : []),
+          ];
+          process.stdout.write(lines.join('\n') + '\n');
+        }
+      } finally {
+        await gpu.close();
+      }
+      if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      if (failed) {
+        process.stderr.write(`rnnc: verification failed: the GPU results differ from the reference by more than ${flags.tolerance}\n`);
+        process.exitCode = EXIT_USER;
+      }
+    });
+}
