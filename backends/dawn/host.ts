@@ -106,13 +106,38 @@ async function open(options: OpenOptions): Promise<AdapterSummary> {
   return summary;
 }
 
+/**
+ * Runs fn inside validation and out-of-memory error scopes and always pops them, so an exception
+ * cannot leave the device's scope stack unbalanced for later jobs. Captured errors become GpuErrors.
+ */
+async function scoped<T>(dev: GPUDevice, what: string, fn: () => T | Promise<T>): Promise<T> {
+  dev.pushErrorScope('out-of-memory');
+  dev.pushErrorScope('validation');
+  let value: T | undefined, thrown: unknown;
+  try {
+    value = await fn();
+  } catch (e) {
+    thrown = e;
+  }
+  const invalid = await dev.popErrorScope();
+  const oom = await dev.popErrorScope();
+  if (thrown !== undefined) throw thrown;
+  if (invalid) throw new GpuError('validation', `GPU validation error while ${what}: ${invalid.message}`);
+  if (oom) throw new GpuError('limits', `the GPU ran out of memory while ${what}: ${oom.message}`, { limit: 'memory' });
+  return value as T;
+}
+
 async function shaderModule(dev: GPUDevice, label: string, code: string): Promise<GPUShaderModule> {
   const cached = modules.get(code);
   if (cached) return cached;
   dev.pushErrorScope('validation');
-  const module = dev.createShaderModule({ label, code });
-  const info = await module.getCompilationInfo();
-  const scoped = await dev.popErrorScope();
+  const compiled = (async () => {
+    const module = dev.createShaderModule({ label, code });
+    return { module, info: await module.getCompilationInfo() };
+  })();
+  await compiled.catch(() => {}); // pop the scope whatever happened
+  const rejected = await dev.popErrorScope();
+  const { module, info } = await compiled;
   const messages: ShaderMessage[] = info.messages.map((m) => ({
     type: m.type,
     line: m.lineNum,
@@ -122,7 +147,7 @@ async function shaderModule(dev: GPUDevice, label: string, code: string): Promis
   }));
   if (messages.some((m) => m.type === 'error'))
     throw new GpuError('shader', formatShaderError(label, code, messages), { shader: label, messages });
-  if (scoped) throw new GpuError('shader', `internal error: shader \`${label}\` was rejected: ${scoped.message}`, { shader: label, messages });
+  if (rejected) throw new GpuError('shader', `internal error: shader \`${label}\` was rejected: ${rejected.message}`, { shader: label, messages });
   modules.set(code, module);
   return module;
 }
@@ -180,16 +205,15 @@ async function runJob(job: GpuJob): Promise<GpuJobResult> {
     for (const s of job.shaders) compiled.set(s.label, await shaderModule(dev, s.label, s.code));
 
     // Setup: buffers, pipelines, bind groups. Errors come back through the scopes, not as uncaptured noise.
-    dev.pushErrorScope('out-of-memory');
-    dev.pushErrorScope('validation');
     const buffers = new Map<string, GPUBuffer>();
+    const prepared = await scoped(dev, 'preparing the job', () => {
     for (const b of job.buffers) {
       const usage = b.usage === 'uniform' ? GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST : GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
       const buf = make(deviceBytes(b), usage, b.name);
       if (b.data) upload(dev, buf, b.data);
       buffers.set(b.name, buf);
     }
-    const prepared = job.passes.map((p) => {
+    return job.passes.map((p) => {
       const s = shaders.get(p.shader)!;
       const { pipeline, groups } = pipelineFor(dev, p, compiled.get(p.shader)!, s.code, s.entryPoint ?? 'main', specs);
       const bindGroups = Array.from({ length: groups }, (_, g) =>
@@ -200,10 +224,7 @@ async function runJob(job: GpuJob): Promise<GpuJobResult> {
       );
       return { pass: p, pipeline, bindGroups };
     });
-    const setupError = await dev.popErrorScope();
-    const oom = await dev.popErrorScope();
-    if (setupError) throw new GpuError('validation', `GPU validation error while preparing the job: ${setupError.message}`);
-    if (oom) throw new GpuError('limits', `the GPU ran out of memory creating the job's buffers: ${oom.message}`, { limit: 'memory' });
+    });
 
     const encodePasses = (enc: GPUCommandEncoder, timestamps?: (i: number) => GPUComputePassTimestampWrites) => {
       prepared.forEach(({ pass, pipeline, bindGroups }, i) => {
@@ -217,18 +238,18 @@ async function runJob(job: GpuJob): Promise<GpuJobResult> {
     };
 
     // The run whose results are read back: passes, then copies into MAP_READ staging buffers.
-    dev.pushErrorScope('validation');
-    const enc = dev.createCommandEncoder({ label: 'run' });
-    encodePasses(enc);
-    const reads: { name: string; bytes: number; staging: GPUBuffer }[] = [];
-    for (const b of job.buffers.filter((b) => b.read)) {
-      const staging = make(deviceBytes(b), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${b.name} (read-back)`);
-      enc.copyBufferToBuffer(buffers.get(b.name)!, 0, staging, 0, staging.size);
-      reads.push({ name: b.name, bytes: b.bytes, staging });
-    }
-    dev.queue.submit([enc.finish()]);
-    const runError = await dev.popErrorScope();
-    if (runError) throw new GpuError('validation', `GPU validation error while running the passes: ${runError.message}`);
+    const reads = await scoped(dev, 'running the passes', () => {
+      const enc = dev.createCommandEncoder({ label: 'run' });
+      encodePasses(enc);
+      const reads: { name: string; bytes: number; staging: GPUBuffer }[] = [];
+      for (const b of job.buffers.filter((b) => b.read)) {
+        const staging = make(deviceBytes(b), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${b.name} (read-back)`);
+        enc.copyBufferToBuffer(buffers.get(b.name)!, 0, staging, 0, staging.size);
+        reads.push({ name: b.name, bytes: b.bytes, staging });
+      }
+      dev.queue.submit([enc.finish()]);
+      return reads;
+    });
 
     const result: GpuJobResult = { buffers: {}, adapter: summary };
     if (job.timing && job.passes.length > 0) Object.assign(result, await time(dev, job, encodePasses, make));
@@ -280,25 +301,26 @@ async function time(
   const perSet = Math.floor(MAX_QUERIES / (2 * P)); // repeats per query set
   const sets = Math.ceil(repeats / perSet);
   const setBytes = MAX_QUERIES * 8; // a multiple of 256, as resolveQuerySet's offset must be
-  dev.pushErrorScope('validation');
-  const querySets = Array.from({ length: sets }, (_, s) =>
-    dev.createQuerySet({ type: 'timestamp', count: 2 * P * Math.min(perSet, repeats - s * perSet) }),
-  );
-  const resolve = make(sets * setBytes, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, 'timestamps');
+  const querySets: GPUQuerySet[] = [];
   const staging = make(sets * setBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'timestamps (read-back)');
-  const enc = dev.createCommandEncoder({ label: 'timing' });
-  for (let i = 0; i < warmup; i++) encodePasses(enc);
-  for (let r = 0; r < repeats; r++) {
-    const querySet = querySets[Math.floor(r / perSet)]!;
-    const base = 2 * P * (r % perSet);
-    encodePasses(enc, (i) => ({ querySet, beginningOfPassWriteIndex: base + 2 * i, endOfPassWriteIndex: base + 2 * i + 1 }));
+  try {
+    await scoped(dev, 'timing the passes', () => {
+      for (let s = 0; s < sets; s++) querySets.push(dev.createQuerySet({ type: 'timestamp', count: 2 * P * Math.min(perSet, repeats - s * perSet) }));
+      const resolve = make(sets * setBytes, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, 'timestamps');
+      const enc = dev.createCommandEncoder({ label: 'timing' });
+      for (let i = 0; i < warmup; i++) encodePasses(enc);
+      for (let r = 0; r < repeats; r++) {
+        const querySet = querySets[Math.floor(r / perSet)]!;
+        const base = 2 * P * (r % perSet);
+        encodePasses(enc, (i) => ({ querySet, beginningOfPassWriteIndex: base + 2 * i, endOfPassWriteIndex: base + 2 * i + 1 }));
+      }
+      querySets.forEach((qs, s) => enc.resolveQuerySet(qs, 0, qs.count, resolve, s * setBytes));
+      enc.copyBufferToBuffer(resolve, 0, staging, 0, staging.size);
+      dev.queue.submit([enc.finish()]);
+    });
+  } finally {
+    querySets.forEach((qs) => qs.destroy());
   }
-  querySets.forEach((qs, s) => enc.resolveQuerySet(qs, 0, qs.count, resolve, s * setBytes));
-  enc.copyBufferToBuffer(resolve, 0, staging, 0, staging.size);
-  dev.queue.submit([enc.finish()]);
-  const err = await dev.popErrorScope();
-  querySets.forEach((qs) => qs.destroy());
-  if (err) throw new GpuError('validation', `GPU validation error while timing the passes: ${err.message}`);
   await staging.mapAsync(GPUMapMode.READ);
   const ts = new BigUint64Array(staging.getMappedRange().slice(0));
   const timingsNs: number[] = [];

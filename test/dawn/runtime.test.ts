@@ -307,3 +307,17 @@ describe('process lifetime', () => {
     expect(pidAlive(pid)).toBe(false);
   });
 });
+
+describe('Dawn runtime concurrency and time limits', () => {
+  it('queues concurrent jobs of one session in the host', async () => {
+    await withGpu(async (s) => {
+      const results = await Promise.all([1, 2, 3].map((k) => s.run(affineJob(ints(100, (i) => i), ints(100, () => 0), k, k))));
+      results.forEach((r, j) => expect(new Float32Array(r.buffers.y!)).toEqual(ints(100, (i) => i * (j + 1) + j + 1)));
+    });
+  });
+
+  it('kills a host that does not answer in time: GpuError timeout', async () => {
+    const e = await expectError(GpuSession.open({ jobTimeoutMs: 1 }), 'timeout');
+    expect(e.message).toMatch(/opening the GPU device did not finish within 0.001 s/);
+  });
+});

@@ -1,0 +1,94 @@
+// The parts of the Dawn runtime that need no GPU: job checks and the WGSL code frame.
+import { describe, expect, it } from 'vitest';
+import { checkJob, deviceBytes } from '../../backends/dawn/check.js';
+import { codeFrame, formatShaderError } from '../../backends/dawn/frame.js';
+import { GpuError, type AdapterSummary, type GpuJob } from '../../backends/dawn/job.js';
+
+const adapter: AdapterSummary = {
+  description: 'test',
+  vendor: 'test',
+  architecture: '',
+  device: '',
+  features: ['timestamp-query'],
+  isSoftware: true,
+  limits: {
+    maxStorageBufferBindingSize: 1024,
+    maxBufferSize: 2048,
+    maxComputeWorkgroupsPerDimension: 100,
+    maxComputeInvocationsPerWorkgroup: 256,
+    maxComputeWorkgroupSizeX: 256,
+    maxComputeWorkgroupStorageSize: 16384,
+    maxStorageBuffersPerShaderStage: 2,
+    maxUniformBufferBindingSize: 64,
+  },
+};
+const job = (patch: Partial<GpuJob> = {}): GpuJob => ({
+  shaders: [{ label: 'k', code: '' }],
+  buffers: [
+    { name: 'u', bytes: 8, usage: 'uniform' },
+    { name: 'a', bytes: 100, usage: 'storage' },
+  ],
+  passes: [{ shader: 'k', bindings: [{ binding: 0, buffer: 'u' }, { binding: 1, buffer: 'a' }], dispatch: [10, 2] }],
+  ...patch,
+});
+const fails = (j: GpuJob, kind: GpuError['kind'], msg: RegExp) => {
+  try {
+    checkJob(j, adapter);
+  } catch (e) {
+    expect(e).toBeInstanceOf(GpuError);
+    expect((e as GpuError).kind).toBe(kind);
+    expect((e as Error).message).toMatch(msg);
+    return;
+  }
+  expect.fail('checkJob accepted the job');
+};
+
+describe('checkJob', () => {
+  it('accepts a consistent job within the limits', () => expect(() => checkJob(job(), adapter)).not.toThrow());
+
+  it('rounds sizes up to 4 bytes (uniforms 16), never to 0', () => {
+    expect([1, 4, 5, 0].map((bytes) => deviceBytes({ bytes, usage: 'storage' }))).toEqual([4, 4, 8, 4]);
+    expect([1, 16, 17].map((bytes) => deviceBytes({ bytes, usage: 'uniform' }))).toEqual([16, 16, 32]);
+  });
+
+  it('names the buffer and the limit it exceeds', () => {
+    fails(job({ buffers: [{ name: 'u', bytes: 8, usage: 'uniform' }, { name: 'a', bytes: 1025, usage: 'storage' }] }), 'limits', /buffer `a` needs 1028 bytes, more than the device's maxStorageBufferBindingSize of 1024 bytes/);
+    fails(job({ buffers: [{ name: 'u', bytes: 65, usage: 'uniform' }, { name: 'a', bytes: 4, usage: 'storage' }] }), 'limits', /buffer `u`.*maxUniformBufferBindingSize of 64/);
+    fails(job({ passes: [{ shader: 'k', bindings: [], dispatch: [1, 101] }] }), 'limits', /101 workgroups along y, more than the device's maxComputeWorkgroupsPerDimension of 100/);
+    fails(job({ requiredFeatures: ['shader-f16'] }), 'limits', /feature 'shader-f16'/);
+    const three = job({ buffers: ['a', 'b', 'c'].map((name) => ({ name, bytes: 4, usage: 'storage' as const })) });
+    three.passes = [{ shader: 'k', bindings: ['a', 'b', 'c'].map((buffer, binding) => ({ binding, buffer })), dispatch: [1] }];
+    fails(three, 'limits', /binds 3 storage buffers, more than the device's maxStorageBuffersPerShaderStage of 2/);
+  });
+
+  it('rejects inconsistent jobs as validation errors', () => {
+    fails(job({ passes: [{ shader: 'q', bindings: [], dispatch: [1] }] }), 'validation', /runs shader `q`, which is not in the job/);
+    fails(job({ passes: [{ shader: 'k', bindings: [{ binding: 0, buffer: 'zz' }], dispatch: [1] }] }), 'validation', /binds `zz`/);
+    fails(job({ passes: [{ shader: 'k', bindings: [{ binding: 0, buffer: 'a' }, { binding: 0, buffer: 'u' }], dispatch: [1] }] }), 'validation', /two buffers to @group\(0\) @binding\(0\)/);
+    fails(job({ buffers: [{ name: 'a', bytes: 4, usage: 'storage', data: new Float32Array(2) }] }), 'validation', /is 4 bytes but its data is 8 bytes/);
+    fails(job({ buffers: [{ name: 'a', bytes: 4, usage: 'storage' }, { name: 'a', bytes: 4, usage: 'storage' }] }), 'validation', /two buffers are named `a`/);
+    fails(job({ passes: [{ shader: 'k', bindings: [], dispatch: [1.5] }] }), 'validation', /dispatches 1.5 workgroups/);
+    fails(job({ timing: { repeats: 0 } }), 'validation', /repeats >= 1/);
+  });
+});
+
+describe('code frames', () => {
+  const code = ['a', 'b', 'c', 'd', 'let x = foo;', 'f', 'g', 'h', 'i'].join('\n');
+  it('shows 3 lines each side and a caret under the span', () => {
+    expect(codeFrame(code, 5, 9, 3)).toBe(
+      ['  2 | b', '  3 | c', '  4 | d', '> 5 | let x = foo;', '    |         ^^^', '  6 | f', '  7 | g', '  8 | h'].join('\n'),
+    );
+  });
+  it('clips at the edges of the file and of the line', () => {
+    expect(codeFrame('only', 1, 9, 4)).toBe('> 1 | only\n    |     ^');
+  });
+  it('reports every error of a shader, warnings left out', () => {
+    const msg = formatShaderError('scan_up', code, [
+      { type: 'warning', line: 1, column: 1, length: 1, message: 'meh' },
+      { type: 'error', line: 5, column: 9, length: 3, message: "unresolved value 'foo'" },
+    ]);
+    expect(msg).toMatch(/^internal error: the generated WGSL for shader `scan_up` does not compile \(1 error\)/);
+    expect(msg).toContain("error: unresolved value 'foo'\n  --> scan_up:5:9\n");
+    expect(msg).not.toContain('meh');
+  });
+});
