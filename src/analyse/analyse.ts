@@ -115,7 +115,7 @@ export function analyse(module: Module, options: AnalyseOptions = {}): AnalyseRe
     const plan = monoidPlan(module);
     const check = checkLaws(module, plan, { triples });
     laws.push({ states, ...check.report });
-    diagnostics.push(...lawDiagnostics(check, module.monoid.span, 'monoid'));
+    diagnostics.push(...lawDiagnostics(check, plan, module.monoid.span, 'monoid'));
     const ok = check.failures.length === 0;
     const element = elementFloats(module, plan.fields);
     const reports: StateReport[] = states.map((state) => ({ state, classification: { kind: 'monoid' } as Classification, scan: ok, elementSize: element, fields: ok ? plan.fieldText : [] }));
@@ -132,7 +132,7 @@ export function analyse(module: Module, options: AnalyseOptions = {}): AnalyseRe
     const check = checkLaws(module, r.plan, { triples: Math.min(triples, 100) });
     laws.push({ states: [r.report.state], ...check.report });
     if (check.failures.length) {
-      diagnostics.push(...lawDiagnostics(check, module.step.find((d) => d.target === r.report.state)?.span ?? module.tensors[0]!.span, 'derived'));
+      diagnostics.push(...lawDiagnostics(check, r.plan, module.step.find((d) => d.target === r.report.state)?.span ?? module.tensors[0]!.span, 'derived'));
       r.report.scan = false;
       continue;
     }

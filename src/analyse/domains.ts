@@ -216,3 +216,56 @@ export const float32Domain: Domain<Bounded> = {
     return { v: t.v, e: Number.isNaN(e) ? Infinity : e };
   },
 };
+
+// ---------------------------------------------------------------- plain float64
+
+/** Float64 with no error tracking: for folding a plan on the CPU (tests, debugging a scan kernel). */
+export const float64Domain: Domain<number> = {
+  constant: (x) => x,
+  unary(fn, x) {
+    switch (fn) {
+      case 'neg':
+        return -x;
+      case 'abs':
+        return Math.abs(x);
+      case 'relu':
+        return Math.max(x, 0);
+      case 'exp':
+        return Math.exp(x);
+      case 'log':
+        return Math.log(x);
+      case 'sqrt':
+        return Math.sqrt(x);
+      case 'sigmoid':
+        return sigmoid(x);
+      case 'tanh':
+        return Math.tanh(x);
+      case 'softplus':
+        return softplus(x);
+      default:
+        throw new Error(`float64 domain: unknown function ${fn}`);
+    }
+  },
+  binary(fn, x, y) {
+    switch (fn) {
+      case 'add':
+        return x + y;
+      case 'sub':
+        return x - y;
+      case 'mul':
+        return x * y;
+      case 'div':
+        return x / y;
+      case 'min':
+        return Math.min(x, y);
+      case 'max':
+        return Math.max(x, y);
+      case 'logaddexp':
+        return logaddexp(x, y);
+      default:
+        throw new Error(`float64 domain: unknown operation ${fn}`);
+    }
+  },
+  compare: (fn, x, y) => ({ lt: x < y, le: x <= y, gt: x > y, ge: x >= y, eq: x === y, ne: x !== y })[fn],
+  either: (t) => t,
+};

@@ -27,6 +27,8 @@ export type Law = 'associativity' | 'left identity' | 'right identity';
 export interface LawFailure {
   law: Law;
   arithmetic: 'exact' | 'float32';
+  /** The field whose values differ. */
+  field: string;
   /** The detail of the diagnostic: the counterexample and the two different results. */
   detail: string;
 }
@@ -173,6 +175,7 @@ function run<V>(plan: ScanPlan, sizes: DimSizes, alg: Algebra<V>, arithmetic: 'e
       failures.push({
         law: 'associativity',
         arithmetic,
+        field: diff.field,
         detail: `with a = ${c.elementText(a)}, b = ${c.elementText(b)}, c = ${c.elementText(d)} (${arithmetic} arithmetic): (a∘b)∘c gives ${c.entryText(left, diff)}${bound(lv)} but a∘(b∘c) gives ${c.entryText(right, diff)}${bound(rv)}`,
       });
     }
@@ -184,7 +187,7 @@ function run<V>(plan: ScanPlan, sizes: DimSizes, alg: Algebra<V>, arithmetic: 'e
       const diff2 = c.differ(value, a);
       if (diff2 && diff2 !== 'skipped') {
         const expr = law === 'left identity' ? 'e∘a' : 'a∘e';
-        failures.push({ law, arithmetic, detail: `with e = ${c.elementText(e)} and a = ${c.elementText(a)} (${arithmetic} arithmetic): ${expr} gives ${c.entryText(value, diff2)}${bound(value.get(diff2.field)!.data[diff2.index])} instead of ${c.entryText(a, diff2)}` });
+        failures.push({ law, arithmetic, field: diff2.field, detail: `with e = ${c.elementText(e)} and a = ${c.elementText(a)} (${arithmetic} arithmetic): ${expr} gives ${c.entryText(value, diff2)}${bound(value.get(diff2.field)!.data[diff2.index])} instead of ${c.entryText(a, diff2)}` });
       }
     }
   }
@@ -218,8 +221,15 @@ export function checkLaws(module: Module, plan: ScanPlan, options: LawOptions = 
   return { report: { exact, float32: { triples: f.triples, skipped: f.skipped, passed: f.failures.length === 0 } }, failures };
 }
 
-/** RNN0608 / RNN0609 for each failed law, at `span`. */
-export function lawDiagnostics(check: LawCheck, span: Span, origin: 'monoid' | 'derived'): Diagnostic[] {
+/**
+ * RNN0608 / RNN0609 for each failed law: at the combine definition of the field that differs
+ * (associativity) or at its identity (identity laws) when those have spans in the source, else at `fallback`.
+ */
+export function lawDiagnostics(check: LawCheck, plan: ScanPlan, fallback: Span, origin: 'monoid' | 'derived'): Diagnostic[] {
   const notes = origin === 'derived' ? ['this combine was derived by rnnc for an inferred algebra: this is a compiler bug, please report it; the cell falls back to a sequential kernel'] : [];
-  return check.failures.map((f) => diagnostic(f.law === 'associativity' ? 'RNN0608' : 'RNN0609', span, { detail: f.detail }, { notes }));
+  return check.failures.map((f) => {
+    const defs = f.law === 'associativity' ? plan.combine : plan.identity;
+    const span = origin === 'monoid' ? (defs.find((d) => d.target === f.field && d.kind !== 'let')?.span ?? fallback) : fallback;
+    return diagnostic(f.law === 'associativity' ? 'RNN0608' : 'RNN0609', span, { detail: f.detail }, { notes });
+  });
 }
