@@ -3,9 +3,10 @@
 //   diagonal            affine with a diagonal transition (a state-independent update counts: a = 0)
 //   dense               affine with a dense transition along one index
 //   lowrank(k)          affine, diagonal plus rank k (exactly k) along one index, over (+, ×)
-//   monoid              the cell declares a monoid (and its laws hold)
 //   sequential          not a parallel scan (nonlinear, coupled, or not planned)
-// `over S` additionally requires the semiring S. A mismatch is RNN0601, showing both.
+// `over S` additionally requires the semiring S. A mismatch is RNN0601, showing both. A monoid cell
+// declares its structure with its `monoid` block; any `structure` it also declares must say what a
+// monoid is not (so it is reported as a mismatch), except `sequential` when its laws fail.
 import type { Module } from '../ir/ir.js';
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.js';
 import type { Reason, StateReport } from './types.js';
@@ -35,8 +36,6 @@ function matches(decl: Module['structures'][number], r: StateReport): boolean {
   switch (decl.kind) {
     case 'sequential':
       return !r.scan;
-    case 'monoid':
-      return c.kind === 'monoid';
     case 'diagonal':
       return c.kind === 'independent' || (c.kind === 'affine' && c.transition.kind === 'diagonal');
     case 'dense':

@@ -31,8 +31,11 @@ export type Classification =
   /** Affine in the states jointly, but this state's update reads another state: not planned as a scan. */
   | { kind: 'coupled'; reason: Reason; note?: string };
 
-/** What `structure [state:] kind[(rank)] [over semiring]` may declare; `sequential` asserts the state is not a scan. */
-export const structureKinds = ['diagonal', 'dense', 'lowrank', 'monoid', 'sequential'] as const;
+/**
+ * What `structure [state:] kind[(rank)] [over semiring]` may declare; `sequential` asserts the state is
+ * not a scan. A monoid is declared by the cell's `monoid` block itself (and `monoid` is a keyword).
+ */
+export const structureKinds = ['diagonal', 'dense', 'lowrank', 'sequential'] as const;
 export type StructureKind = (typeof structureKinds)[number];
 export const semirings = ['sum_prod', 'max_plus', 'max_min', 'log'] as const satisfies readonly Semiring[];
 
