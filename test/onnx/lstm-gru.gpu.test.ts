@@ -1,0 +1,49 @@
+// The sequential LSTM and GRU kernels on Dawn against ONNX Runtime's LSTM and GRU operators given
+// the same weights, inputs, initial states and sequence lengths: outputs and final states agree to
+// 1e-5 (|gpu - ort| / (1 + |ort|), both float32).
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { frontEnd } from '../../src/driver.js';
+import { bindDims } from '../../src/ir/dims.js';
+import { randomLengths, randomRunData } from '../../src/run/data.js';
+import { openGpu, runPrepared, seqRunBackend } from '../../src/run/runner.js';
+import { tensorError } from '../../src/run/verify.js';
+import type { GpuSession } from '../../backends/dawn/runtime.js';
+import { ortCell } from './oracle.js';
+
+const TOLERANCE = 1e-5;
+
+let gpu: GpuSession;
+beforeAll(async () => {
+  gpu = await openGpu();
+});
+afterAll(async () => {
+  await gpu?.close();
+});
+
+describe.each([
+  { op: 'LSTM' as const, file: 'examples/lstm.rnn', states: ['h', 'c'] },
+  { op: 'GRU' as const, file: 'examples/gru.rnn', states: ['h'] },
+])('$op kernel vs ONNX Runtime', ({ op, file, states }) => {
+  const module = frontEnd(readFileSync(file, 'utf8')).module!;
+
+  // [batch, T, X, H]: the example's sizes, then a wider state than one workgroup's invocations share evenly.
+  it.each([
+    [1, 1, 4, 8],
+    [5, 67, 4, 8],
+    [3, 40, 7, 37],
+  ])('batch %i, T %i, X %i, H %i, variable lengths and a given initial state', async (batch, T, X, H) => {
+    const sizes = bindDims(module, { X, H });
+    const seed = batch * 100 + T;
+    const lengths = batch > 1 ? randomLengths(batch, T, seed) : Int32Array.from([T]);
+    const d = randomRunData(module, { batch, T, sizes }, seed, { initial: true });
+    const f32 = (r: Record<string, Float32Array | Float64Array>) => r as Record<string, Float32Array>;
+    const got = await runPrepared(gpu, seqRunBackend(module, sizes, { batch, T }), { batch, T, inputs: f32(d.inputs), params: f32(d.params), initialState: f32(d.initial!), lengths }, sizes);
+    const ort = await ortCell(op, { batch, T, X, H, x: f32(d.inputs)['x']!, params: f32(d.params), initialState: f32(d.initial!), lengths });
+
+    const errors = [tensorError('y', 'output', got.outputs['y']!, ort.y, TOLERANCE), ...states.map((s) => tensorError(s, 'state', got.finalState[s]!, ort.state[s]!, TOLERANCE))];
+    expect(errors.filter((e) => !e.ok).map((e) => `${e.name}: ${e.maxErr} at ${e.worst?.index}`)).toEqual([]);
+    // A real comparison: the outputs are not all zero.
+    expect(got.outputs['y']!.some((v) => Math.abs(v) > 0.05)).toBe(true);
+  });
+});
