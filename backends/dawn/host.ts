@@ -227,23 +227,23 @@ async function runJob(job: GpuJob): Promise<GpuJobResult> {
     // Setup: buffers, pipelines, bind groups. Errors come back through the scopes, not as uncaptured noise.
     const buffers = new Map<string, GPUBuffer>();
     const prepared = await scoped(dev, 'preparing the job', () => {
-    for (const b of job.buffers) {
-      const usage = b.usage === 'uniform' ? GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST : GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-      const buf = make(deviceBytes(b), usage, b.name);
-      if (b.data) upload(dev, buf, b.data);
-      buffers.set(b.name, buf);
-    }
-    return job.passes.map((p) => {
-      const s = shaders.get(p.shader)!;
-      const { pipeline, groups } = pipelineFor(dev, p, compiled.get(p.shader)!, s.code, s.entryPoint ?? 'main', specs);
-      const bindGroups = Array.from({ length: groups }, (_, g) =>
-        dev.createBindGroup({
-          layout: pipeline.getBindGroupLayout(g),
-          entries: p.bindings.filter((b) => (b.group ?? 0) === g).map((b) => ({ binding: b.binding, resource: { buffer: buffers.get(b.buffer)! } })),
-        }),
-      );
-      return { pass: p, pipeline, bindGroups };
-    });
+      for (const b of job.buffers) {
+        const usage = b.usage === 'uniform' ? GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST : GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+        const buf = make(deviceBytes(b), usage, b.name);
+        if (b.data) upload(dev, buf, b.data);
+        buffers.set(b.name, buf);
+      }
+      return job.passes.map((p) => {
+        const s = shaders.get(p.shader)!;
+        const { pipeline, groups } = pipelineFor(dev, p, compiled.get(p.shader)!, s.code, s.entryPoint ?? 'main', specs);
+        const bindGroups = Array.from({ length: groups }, (_, g) =>
+          dev.createBindGroup({
+            layout: pipeline.getBindGroupLayout(g),
+            entries: p.bindings.filter((b) => (b.group ?? 0) === g).map((b) => ({ binding: b.binding, resource: { buffer: buffers.get(b.buffer)! } })),
+          }),
+        );
+        return { pass: p, pipeline, bindGroups };
+      });
     });
 
     const encodePasses = (enc: GPUCommandEncoder, timestamps?: (i: number) => GPUComputePassTimestampWrites) => {
