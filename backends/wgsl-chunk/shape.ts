@@ -1,0 +1,91 @@
+// What the chunked kernels need to know about a cell: its one state seen as rows × K, where K is the
+// dim the transition mixes along (deltanet's j) and the rows are the other state positions (its i),
+// and the plan's fields that give one step's transition M_t = diag(d) + A (K × K, shared by every
+// row) and offset b_t (one K-vector per row). The structure analysis plans dense and
+// diagonal-plus-low-rank (+, ×) transitions in this dense (d, A, b) form (src/analyse/plan.ts).
+import { analyse } from '../../src/analyse/analyse.js';
+import type { ScanPlan } from '../../src/analyse/types.js';
+import type { Def, Module, Node, Tensor } from '../../src/ir/ir.js';
+import { tensorsOf } from '../../src/ir/ir.js';
+import { strides, type DimSizes } from '../../src/ir/dims.js';
+
+export class ChunkUnsupported extends Error {}
+
+export interface ChunkShape {
+  state: Tensor;
+  /** Position of the mixed dim in the state's dims. */
+  position: number;
+  /** Size of the mixed dim. */
+  K: number;
+  /** The other state positions, in order: one row per coordinate on them. */
+  rowPositions: number[];
+  rowDims: string[];
+  rowStrides: number[];
+  /** Rows per sequence (product of the row dims' sizes; 1 for a vector state). */
+  R: number;
+  /** Strides of the state's own (row-major) layout. */
+  stateStrides: number[];
+  /** d over [] or [the mixed dim's variable]; A over [target, source]; b over the state's variables. */
+  d: Def;
+  A: Def;
+  b: Def;
+  /** Step lets (any a field or an output loads). */
+  lets: Map<string, Def>;
+  outputs: Def[];
+  kind: 'dense' | 'lowrank';
+  rank?: number;
+}
+
+/** Whether a definition, through the lets it loads, reads the state before this step's update. */
+function readsOldState(def: Def, lets: Map<string, Def>, seen = new Set<string>()): boolean {
+  return def.nodes.some((n: Node) => {
+    if (n.op !== 'load') return false;
+    if (n.source === 'state') return n.version !== 'new';
+    if (n.source !== 'let' || seen.has(n.tensor)) return false;
+    seen.add(n.tensor);
+    const l = lets.get(n.tensor);
+    return l !== undefined && readsOldState(l, lets, seen);
+  });
+}
+
+/** The chunk shape of a module, or a ChunkUnsupported saying why the chunked kernels do not apply. */
+export function chunkShape(module: Module, sizes: DimSizes, plan?: ScanPlan): ChunkShape {
+  const states = tensorsOf(module, 'state');
+  if (states.length !== 1) throw new ChunkUnsupported(`the chunked kernels handle one state; ${module.name} has ${states.length}`);
+  const state = states[0]!;
+  const analysis = analyse(module, { lawTriples: 0 }).analysis;
+  const report = analysis.states[0]!;
+  const c = report.classification;
+  if (c.kind !== 'affine' || c.semiring !== 'sum_prod' || c.transition.kind === 'diagonal')
+    throw new ChunkUnsupported(`\`${state.name}\` is not a dense or low-rank (+, ×) transition (the chunked kernels are for matrix-affine updates; see rnnc check)`);
+  const statePlan = plan ?? analysis.statePlans[state.name];
+  if (!statePlan) throw new ChunkUnsupported(`\`${state.name}\` has no scan plan`);
+  const field = (name: string) => statePlan.fields.find((f) => f.target === `${state.name}.${name}`)!;
+  const [d, A, b] = [field('d'), field('A'), field('b')];
+  if (A.vars.length !== 2) throw new ChunkUnsupported(`the transition of \`${state.name}\` differs between rows (A over ${A.vars.map((v) => v.dim).join(', ')}); the chunked kernels share one transition across rows`);
+  const update = module.step.find((x) => x.kind === 'update' && x.target === state.name)!;
+  const position = update.vars.findIndex((v) => v.name === A.vars[0]!.name);
+  if (position < 0 || d.vars.some((v) => v.name !== A.vars[0]!.name)) throw new ChunkUnsupported(`unexpected field indices in the plan of \`${state.name}\``);
+  const rowPositions = state.dims.map((_, k) => k).filter((k) => k !== position);
+  const rowDims = rowPositions.map((k) => state.dims[k]!);
+  const lets = new Map(module.step.filter((x) => x.kind === 'let').map((x) => [x.target, x]));
+  const outputs = module.step.filter((x) => x.kind === 'output');
+  for (const o of outputs) if (readsOldState(o, lets)) throw new ChunkUnsupported(`output \`${o.target}\` reads the state before the update; the chunked kernels compute outputs from the updated state`);
+  return {
+    state,
+    position,
+    K: sizes[state.dims[position]!]!,
+    rowPositions,
+    rowDims,
+    rowStrides: strides(rowDims, sizes),
+    R: rowDims.reduce((n, dim) => n * sizes[dim]!, 1),
+    stateStrides: strides(state.dims, sizes),
+    d,
+    A,
+    b,
+    lets,
+    outputs,
+    kind: c.transition.kind,
+    ...(c.transition.kind === 'lowrank' ? { rank: c.transition.rank } : {}),
+  };
+}
