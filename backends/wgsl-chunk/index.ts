@@ -82,8 +82,8 @@ export const chunkRunBackendWith =
       footprint: [
         { buffer: 'params', usage: 'uniform', bytes: 16, tensors: [] },
         ...seqBuffers.map((b) => ({ buffer: b.role, usage: b.usage, bytes: 4 * bufferElements(b, batch, T), tensors: [] })),
-        { buffer: 'agg', usage: 'storage', bytes: scratch.agg, tensors: [{ name: 'chunk aggregates', shape: ['batch', 'T', ...k.shape.state.dims], bytes: scratch.agg }] },
-        { buffer: 'carry', usage: 'storage', bytes: scratch.carry, tensors: [{ name: 'carried states', shape: ['batch', 'T', ...k.shape.state.dims], bytes: scratch.carry }] },
+        { buffer: 'agg', usage: 'storage', bytes: scratch.agg, tensors: [{ name: 'chunk aggregates', shape: ['batch', 'T'], bytes: scratch.agg }] },
+        { buffer: 'carry', usage: 'storage', bytes: scratch.carry, tensors: [{ name: 'carried states', shape: ['batch', 'T'], bytes: scratch.carry }] },
       ],
       dispatches: chunkPasses.map((p) => ({ label: labels[p], workgroups: dispatch[p], scaledBy: ['--batch', '--T'] })),
       job(data): GpuJob {
