@@ -11,6 +11,7 @@ const expected: Record<string, Record<string, string>> = {
   aaren: { m: 'monoid', u: 'monoid', w: 'monoid' },
   deltanet: { S: 'lowrank(1) over sum_prod' },
   deltaproduct2: { S: 'lowrank(2) over sum_prod' },
+  deltaproduct3: { S: 'lowrank(3) over sum_prod' },
   gla: { S: 'diagonal over sum_prod' },
   gru: { h: 'sequential' },
   lru: { x: 'diagonal over sum_prod' },
@@ -19,7 +20,9 @@ const expected: Record<string, Record<string, string>> = {
   maxplus: { score: 'dense over max_plus' },
   mingru: { h: 'diagonal over sum_prod' },
   minmax: { h: 'dense over max_min' },
+  modcount: { h: 'lowrank(1) over sum_prod' },
   parity: { h: 'diagonal over sum_prod' },
+  rwkv7: { S: 'lowrank(1) over sum_prod' },
 };
 
 describe('analysis of the examples', () => {
