@@ -493,7 +493,9 @@ function entryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
     guarded
       ? [letS('t', t), varS(into, undefined, call('identity')), ifS(bin('&&', bin('<', id('t'), id('end')), bin('<', id('t'), id('len'))), [assign(id(into), load)])]
       : [letS('t', t), letS(into, load)];
-  const storeIf = (cond: Expr, stmts: Stmt[]): Stmt[] => (guarded ? [ifS(cond, stmts)] : stmts);
+  // Unguarded tiles still skip the threads past the batch when a workgroup holds several sequences
+  // (they compute a clamped copy of the last sequence, with its length taken as 0).
+  const storeIf = (cond: Expr, stmts: Stmt[]): Stmt[] => (guarded ? [ifS(cond, stmts)] : G > 1 ? [ifS(id('live'), stmts)] : stmts);
   const tileBody: Stmt[] = [
     varS('agg', undefined, call('identity')),
     forRange('r', u(0), u(R), [...elementAt('e'), assign(id('agg'), call('combine', id('agg'), id('e')))]),

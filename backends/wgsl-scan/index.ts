@@ -16,7 +16,20 @@ export interface ScanCompileOptions {
   subgroups?: boolean;
 }
 
+/** Dense elements are combined unrolled by one thread: past this many floats the shader gets too big to compile in reasonable time (DeltaNet's 129-float element takes over a minute on lavapipe). */
+export const MAX_WHOLE_ELEMENT = 64;
+
+/** Whether the scan backend takes this plan, and if not, why (a sentence). */
+export function scanSupport(module: Module, plan: ScanPlan, sizes: DimSizes): { ok: true } | { ok: false; reason: string } {
+  const layout = scanLayout(module, plan, sizes);
+  if (layout.mode === 'whole' && layout.members.length > MAX_WHOLE_ELEMENT)
+    return { ok: false, reason: `its scan element has ${layout.members.length} floats (a dense transition), over the scan backend's ${MAX_WHOLE_ELEMENT}; a chunked scheme for low-rank transitions is not implemented yet` };
+  return { ok: true };
+}
+
 export function compileScan(module: Module, plan: ScanPlan, sizes: DimSizes, options: ScanCompileOptions = {}): ScanKernels {
+  const support = scanSupport(module, plan, sizes);
+  if (!support.ok) throw new Error(`scan backend: ${module.name}: ${support.reason}`);
   const layout = scanLayout(module, plan, sizes);
   const tile = chooseTile(layout, options.tile);
   return emitScanKernels(module, plan, sizes, layout, tile, { subgroups: options.subgroups ?? true });

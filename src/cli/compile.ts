@@ -24,7 +24,7 @@ export function registerCompile(program: Command) {
     .description('compile a .rnn file to a WGSL kernel, a JSON manifest and a TypeScript host module')
     .argument('<file>', '.rnn file')
     .requiredOption('-o, --out <dir>', 'output directory')
-    .option('--mode <mode>', 'which kernel: seq (a loop over time)', 'seq')
+    .option('--mode <mode>', 'which kernel: seq (a loop over time), scan (a parallel scan; associative cells only) or auto (the scan when the cell is associative)', 'seq')
     .option('--dim <NAME=SIZE>', 'set a dim size (repeatable)', collect)
     .option('--check', 'compare with the files in the output directory; print a diff and exit 1 if they differ')
     .action(async (file: string, opts: CompileOptions) => {

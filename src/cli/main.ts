@@ -5,6 +5,7 @@ import { registerCheck } from './check.js';
 import { registerExplain } from './explain.js';
 import { registerCompile } from './compile.js';
 import { registerRun } from './run.js';
+import { registerBench } from './bench.js';
 import { DimError } from '../ir/dims.js';
 import { EXIT_INTERNAL, EXIT_USER, UserError } from './io.js';
 
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerExplain(program);
   registerCompile(program);
   registerRun(program);
+  registerBench(program);
   return program;
 }
 

@@ -6,6 +6,7 @@ import type { SourceFile } from '../diagnostics/render.js';
 import { emitSeq } from '../../backends/wgsl-seq/emit.js';
 import { buildManifest, manifestText } from './manifest.js';
 import { hostModule } from './host.js';
+import { autoBackend, scanBackend } from './scan.js';
 
 export interface GeneratedFile {
   /** File name inside the output directory. */
@@ -33,7 +34,7 @@ const seqBackend: Backend = async ({ module, sizes, source }) => {
 };
 
 /** Backends by `--mode`. The scan backend registers itself here. */
-export const backends: Record<string, Backend> = { seq: seqBackend };
+export const backends: Record<string, Backend> = { seq: seqBackend, scan: scanBackend, auto: autoBackend(seqBackend) };
 
 export async function compileModule(mode: string, req: CompileRequest): Promise<GeneratedFile[]> {
   const backend = backends[mode];

@@ -1,0 +1,89 @@
+// `rnnc bench [FILE...] [--all]`: times the scan kernel against the sequential kernel and an
+// elementwise kernel moving the same bytes, for each associative cell, on the session's adapter.
+// With --all (the examples) or --out it writes the report: markdown, JSON and an SVG plot.
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Command } from 'commander';
+import { analyse } from '../analyse/analyse.js';
+import { GpuSession } from '../../backends/dawn/runtime.js';
+import { benchExample, readModule } from '../bench/scan-bench.js';
+import { scanSupport } from '../../backends/wgsl-scan/index.js';
+import { bindDims } from '../ir/dims.js';
+import { markdownReport, svgPlot, type BenchReport } from '../bench/report.js';
+import { UserError } from './io.js';
+
+interface BenchFlags {
+  all?: boolean;
+  minLog2T: string;
+  maxLog2T: string;
+  batches: string;
+  repeats: string;
+  out?: string;
+  json?: boolean;
+}
+
+const ints = (s: string, what: string) =>
+  s.split(',').map((x) => {
+    const n = Number(x);
+    if (!Number.isInteger(n) || n < 1) throw new UserError(`rnnc: ${what} must be positive integers, got '${s}'`);
+    return n;
+  });
+
+export function registerBench(program: Command) {
+  program
+    .command('bench')
+    .description('time the scan kernel against the sequential kernel and a copy kernel moving the same bytes')
+    .argument('[files...]', '.rnn files (associative cells)')
+    .option('--all', 'every associative example in examples/, writing docs/bench.{md,json,svg}')
+    .option('--min-log2-t <n>', 'shortest length, as log2 T', '10')
+    .option('--max-log2-t <n>', 'longest length, as log2 T (lavapipe: 20 keeps a run under a few minutes)', '20')
+    .option('--batches <list>', 'batch sizes (channels = batch x lanes per sequence)', '1,64')
+    .option('--repeats <n>', 'timed repeats per kernel (the median is reported)', '3')
+    .option('--out <file.md>', 'write the markdown report here (and .json, .svg beside it)')
+    .option('--json', 'print the rows as JSON on stdout')
+    .action(async (files: string[], flags: BenchFlags) => {
+      if (flags.all) files = [...files, ...readdirSync('examples').filter((f) => f.endsWith('.rnn')).sort().map((f) => join('examples', f))];
+      if (files.length === 0) throw new UserError('rnnc: bench needs a .rnn file or --all');
+      const [lo, hi] = [ints(flags.minLog2T, '--min-log2-t')[0]!, ints(flags.maxLog2T, '--max-log2-t')[0]!];
+      const options = {
+        log2T: Array.from({ length: Math.max(0, hi - lo + 1) }, (_, k) => lo + k).filter((_, k, all) => k % 2 === 0 || k === all.length - 1),
+        batches: ints(flags.batches, '--batches'),
+        repeats: ints(flags.repeats, '--repeats')[0]!,
+        maxBytes: 1 << 30,
+        progress: (line: string) => process.stderr.write(`rnnc bench: ${line}\n`),
+      };
+      const report: BenchReport = { adapter: '', timingMethod: '', date: new Date().toISOString().slice(0, 10), rows: [], notes: [] };
+      const gpu = await GpuSession.open();
+      try {
+        for (const file of files) {
+          const module = readModule(file);
+          const plan = analyse(module).analysis.plan;
+          const support = plan ? scanSupport(module, plan, bindDims(module)) : { ok: false as const, reason: 'it is not associative (see rnnc check)' };
+          if (!plan || !support.ok) {
+            if (!flags.all) throw new UserError(`rnnc: ${file}: nothing to benchmark: ${'reason' in support ? support.reason : ''}`);
+            continue;
+          }
+          const r = await benchExample(gpu, file, plan, module, options);
+          report.rows.push(...r.rows);
+          report.adapter ||= r.adapter;
+          report.timingMethod ||= r.timingMethod;
+        }
+      } finally {
+        await gpu.close();
+      }
+      report.notes.push(
+        `Lengths 2^${lo}..2^${hi} (every other power of two), batches ${options.batches.join(', ')}; configurations over ${options.maxBytes / 2 ** 20} MiB of inputs and outputs are skipped (lavapipe runs in host memory, and 2^22 steps take minutes per example there).`,
+        '`traffic` counts the inputs once per pass over the steps (reduce-then-scan reads them twice), the outputs once and the aggregates; the ideal single pass is 1.00×.',
+      );
+      if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      const out = flags.out ?? (flags.all ? 'docs/bench.md' : undefined);
+      if (out) {
+        mkdirSync(dirname(out), { recursive: true });
+        const command = `rnnc bench ${flags.all ? '--all' : files.join(' ')} --min-log2-t ${lo} --max-log2-t ${hi} --batches ${options.batches.join(',')}`;
+        writeFileSync(out, markdownReport(report, command));
+        writeFileSync(out.replace(/\.md$/, '') + '.json', JSON.stringify(report, null, 2) + '\n');
+        writeFileSync(out.replace(/\.md$/, '') + '.svg', svgPlot(report));
+        process.stderr.write(`rnnc bench: wrote ${out} (+ .json, .svg)\n`);
+      } else if (!flags.json) process.stderr.write(markdownReport(report, 'rnnc bench'));
+    });
+}

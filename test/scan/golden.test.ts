@@ -1,0 +1,35 @@
+// The generated scan WGSL of every associative example, pinned: the four kernels with the default
+// tiles, and the tile scan of scan_steps with 4 runs per lane in both variants (subgroup shuffles,
+// workgroup memory), so that a change to the emitter shows up as a reviewable diff.
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { frontEnd } from '../../src/driver.js';
+import { bindDims } from '../../src/ir/dims.js';
+import { analyse } from '../../src/analyse/analyse.js';
+import { compileScan, scanManifest, scanSupport } from '../../backends/wgsl-scan/index.js';
+import { kernelNames } from '../../backends/wgsl-scan/emit.js';
+
+const examples = readdirSync('examples')
+  .filter((f) => f.endsWith('.rnn'))
+  .sort()
+  .map((file) => ({ name: file.replace(/\.rnn$/, ''), module: frontEnd(readFileSync(`examples/${file}`, 'utf8')).module! }))
+  .map((e) => ({ ...e, plan: analyse(e.module).analysis.plan }))
+  .filter((e) => e.plan !== undefined && scanSupport(e.module, e.plan, bindDims(e.module)).ok);
+
+describe.each(examples)('$name scan kernels', ({ name, module, plan }) => {
+  const sizes = bindDims(module);
+
+  it('pins the four kernels and the manifest (default tiles, subgroups)', async () => {
+    const k = compileScan(module, plan!, sizes);
+    for (const n of kernelNames) await expect(k.kernels[n].code).toMatchFileSnapshot(`../golden/scan/${name}.${n}.wgsl`);
+    await expect(JSON.stringify(scanManifest(module, k), null, 2) + '\n').toMatchFileSnapshot(`../golden/scan/${name}.scan.json`);
+  });
+
+  it.each([
+    ['subgroups', true],
+    ['workgroup', false],
+  ])('pins scan_steps with 4 runs per lane, runs combined with %s', async (variant, subgroups) => {
+    const k = compileScan(module, plan!, sizes, { subgroups, tile: { runs: 4, runLength: 2 } });
+    await expect(k.kernels.scan_steps.code).toMatchFileSnapshot(`../golden/scan/${name}.scan_steps.runs4.${variant}.wgsl`);
+  });
+});
