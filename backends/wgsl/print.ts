@@ -29,9 +29,11 @@ export function formatF32(v: number): string {
   if (!Number.isFinite(f)) throw new Error(`formatF32: ${v} has no WGSL literal (use a bitcast)`);
   if (Object.is(f, -0)) return '-0.0f';
   let digits = String(f);
-  for (let p = 1; p <= 9; p++) {
+  // Tint rejects a literal whose exact decimal value lies beyond the largest f32, even one that
+  // rounds to it (3.4028235e38): take the shortest decimal that round-trips and stays in range.
+  for (let p = 1; p <= 17; p++) {
     const candidate = Number(f.toPrecision(p));
-    if (Math.fround(candidate) === f) {
+    if (Math.fround(candidate) === f && Math.abs(candidate) <= 3.4028234663852886e38) {
       digits = String(candidate);
       break;
     }

@@ -26,6 +26,7 @@ export interface BenchOptions {
 
 export interface GpuRunner {
   run(job: GpuJob): Promise<GpuJobResult>;
+  adapter: { limits: { maxStorageBufferBindingSize: number } };
 }
 
 /** Seeded uniform data in [-1, 1) for every input and param (values do not change the work done). */
@@ -62,7 +63,8 @@ export async function benchExample(gpu: GpuRunner, file: string, plan: ScanPlan,
       const T = 2 ** lg;
       const { layout } = kernels;
       const perStep = 4 * batch * (layout.inputWidth + layout.outputWidth);
-      if (perStep * T > options.maxBytes) {
+      const largestBinding = 4 * batch * Math.max(layout.inputWidth, layout.outputWidth, seq.layout.buffers.reduce((m, b) => Math.max(m, b.perUnit), 0)) * T;
+      if (perStep * T > options.maxBytes || largestBinding > gpu.adapter.limits.maxStorageBufferBindingSize) {
         options.progress?.(`${basename(file)}: skipping T = 2^${lg}, batch ${batch} (${((perStep * T) / 2 ** 20).toFixed(0)} MiB > cap)`);
         continue;
       }
