@@ -3,6 +3,16 @@ import type { Command } from 'commander';
 import { tensorsOf, type Module } from '../ir/ir.js';
 import { diagnosticsJson, EXIT_OK, EXIT_USER, failed, loadFile, printDiagnostics } from './io.js';
 import { analysisJson, analysisText } from '../analyse/report.js';
+import { chooseMode } from '../codegen/scan.js';
+import { bindDims } from '../ir/dims.js';
+import type { Analysis } from '../analyse/types.js';
+
+/** What `--mode auto` runs, and why (dims without a size are taken as 1 for the size checks). */
+function modeLine(analysis: Analysis, module: Module): string {
+  const sizes = bindDims(module, Object.fromEntries(module.dims.filter((d) => d.size === undefined).map((d) => [d.name, 1])));
+  const m = chooseMode(analysis, module, sizes);
+  return `  mode    auto -> ${m.mode}: ${m.reason}`;
+}
 
 const shapeText = (dims: string[]) => (dims.length ? `[${dims.join(', ')}]` : '');
 
@@ -53,6 +63,7 @@ export function registerCheck(program: Command) {
           if (module) process.stderr.write(summaryText(path, module) + '\n');
           // Per-state analysis lines; also for a file whose declared structure does not match, to show what was inferred.
           if (analysis) process.stderr.write(analysisText(analysis, file.source).join('\n') + '\n');
+          if (analysis && module) process.stderr.write(modeLine(analysis, module) + '\n');
         }
       }
       if (opts.json) process.stdout.write(JSON.stringify(files.length === 1 ? reports[0] : reports, null, 2) + '\n');

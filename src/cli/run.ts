@@ -12,6 +12,8 @@ import { checkLimits, openGpu, runBackends, runPrepared, type RunSize } from '..
 import { verifyRun } from '../run/verify.js';
 import { summarize, summaryLines, verificationLines } from '../run/report.js';
 import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, positiveInt, UserError } from './io.js';
+import { analyse } from '../analyse/analyse.js';
+import { chooseMode } from '../codegen/scan.js';
 
 interface RunFlags {
   mode: string;
@@ -111,7 +113,9 @@ export function registerRun(program: Command) {
       }
       const fromFiles = inputDir ? sizeFromFiles(module, inputDir) : {};
       const size: RunSize = { batch: flags.batch ?? fromFiles.batch ?? DEFAULT_SIZE.batch, T: flags.T ?? fromFiles.T ?? DEFAULT_SIZE.T };
-      const prepared = runBackends[picked.mode]!(module, sizes, size);
+      // auto: the scan for an associative cell the scan backend takes, the sequential kernel otherwise.
+      const mode = flags.mode === 'auto' ? chooseMode(analyse(module).analysis, module, sizes).mode : picked.mode;
+      const prepared = runBackends[mode]!(module, sizes, size);
 
       const gpu = await stage('starting the GPU runtime', () => openGpu());
       let report: Record<string, unknown>;

@@ -12,7 +12,7 @@ import { UserError } from '../cli/io.js';
 export function chooseMode(analysis: Analysis, module: Module, sizes: DimSizes): { mode: 'scan' | 'seq'; reason: string } {
   if (analysis.plan) {
     const support = scanSupport(module, analysis.plan, sizes);
-    if (!support.ok) return { mode: 'seq', reason: `associative, but ${support.reason}: a sequential loop over time` };
+    if (!support.ok) return { mode: 'seq', reason: `associative, but ${support.reason}; so a sequential loop over time` };
     return { mode: 'scan', reason: 'every state is an associative recurrence: parallel scan over time' };
   }
   const blocking = analysis.states.filter((s) => !s.scan).map((s) => `\`${s.state}\``);

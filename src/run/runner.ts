@@ -9,6 +9,7 @@ import { seqDispatch } from '../../backends/wgsl-seq/emit.js';
 import { deviceBytes, GpuError, GpuSession, type AdapterLimits, type GpuJob, type GpuSessionOptions } from '../../backends/dawn/runtime.js';
 import { EXIT_INTERNAL, EXIT_USER, UserError } from '../cli/io.js';
 import { packRun, unpackRun, type RunArrays, type RunResult } from './pack.js';
+import { scanRunBackend } from './scan-runner.js';
 
 export interface RunSize {
   batch: number;
@@ -81,7 +82,7 @@ export const seqRunBackend: RunBackend = (module, sizes, { batch, T }) => {
 };
 
 /** Run backends by `--mode`. The scan backend registers itself here; `auto` then chooses between them. */
-export const runBackends: Record<string, RunBackend> = { seq: seqRunBackend };
+export const runBackends: Record<string, RunBackend> = { seq: seqRunBackend, scan: scanRunBackend };
 
 const mib = (n: number) => `${n} bytes (${(n / 2 ** 20).toFixed(1)} MiB)`;
 

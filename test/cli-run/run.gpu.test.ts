@@ -59,7 +59,7 @@ describe('rnnc run', () => {
     expect(r.stderr).toBe('');
   });
 
-  it('--json with random lengths; --mode auto runs the sequential kernel until scan can run', async () => {
+  it('--json with random lengths; --mode auto runs the sequential kernel for a nonlinear cell', async () => {
     const r = await rnnc('run', 'examples/lstm.rnn', '--json', '--batch', '3', '--T', '7', '--lengths', 'random', '--seed', '5', '--verify', '--mode', 'auto');
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout);
@@ -68,7 +68,7 @@ describe('rnnc run', () => {
     expect(report.outputs.map((o: { name: string; shape: number[] }) => [o.name, o.shape])).toEqual([['y', [3, 7, 8]]]);
     expect(report.finalStates.map((o: { name: string; shape: number[] }) => [o.name, o.shape])).toEqual([['h', [3, 8]], ['c', [3, 8]]]);
     expect(report.verify.tensors.map((t: { name: string; ok: boolean; maxErr: number }) => [t.name, t.ok, t.maxErr < 1e-6])).toEqual([['y', true, true], ['h', true, true], ['c', true, true]]);
-    expect(r.stderr).toBe('rnnc: --mode auto: the scan backend cannot run yet; running the sequential kernel\n');
+    expect(r.stderr).toBe('');
   });
 
   it('--verify fails with exit 1 when the tolerance is not met', async () => {
@@ -157,10 +157,10 @@ describe('rnnc run', () => {
     }
   });
 
-  it('usage errors exit 2: --mode scan is not available yet, bad --lengths', async () => {
-    const scan = await rnnc('run', 'examples/mamba_s6.rnn', '--mode', 'scan');
-    expect(scan.code).toBe(2);
-    expect(scan.stderr).toBe('rnnc: --mode scan is not available yet in `rnnc run`; use --mode seq (or auto)\n');
+  it('--mode scan of a nonlinear cell exits 1; a bad --lengths exits 2', async () => {
+    const scan = await rnnc('run', 'examples/lstm.rnn', '--mode', 'scan');
+    expect(scan.code).toBe(1);
+    expect(scan.stderr).toBe('rnnc: lstm is not associative (see rnnc check); run it with --mode seq or --mode auto\n');
     const lengths = await rnnc('run', 'examples/mamba_s6.rnn', '--lengths', 'some');
     expect(lengths.code).toBe(2);
     expect(lengths.stderr).toBe("rnnc: --lengths must be full or random, got 'some'\n");
