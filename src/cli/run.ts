@@ -65,15 +65,10 @@ async function stage<T>(what: string, fn: () => Promise<T> | T): Promise<T> {
   }
 }
 
-/** The mode to run and a note about the choice; scan is not wired into `run` until its backend registers. */
-function pickMode(mode: string): { mode: string; note?: string } {
-  if (mode === 'auto') {
-    if (!runBackends['scan']) return { mode: 'seq', note: 'rnnc: --mode auto: the scan backend cannot run yet; running the sequential kernel' };
-    return { mode: 'scan' };
-  }
-  if (runBackends[mode]) return { mode };
-  if (mode === 'scan') throw new UserError('rnnc: --mode scan is not available yet in `rnnc run`; use --mode seq (or auto)', EXIT_INTERNAL);
-  throw new UserError(`rnnc: --mode must be seq, scan or auto, got '${mode}'`, EXIT_INTERNAL);
+/** Checks `--mode`: a registered run backend, or `auto` (resolved once the cell is analysed). */
+function pickMode(mode: string): { mode: string } {
+  if (mode === 'auto' || runBackends[mode]) return { mode };
+  throw new UserError(`rnnc: --mode must be one of ${[...Object.keys(runBackends), 'auto'].join(', ')}, got '${mode}'`, EXIT_INTERNAL);
 }
 
 export function registerRun(program: Command) {
@@ -81,7 +76,7 @@ export function registerRun(program: Command) {
     .command('run')
     .description('run a cell on the GPU (Dawn) with random or .npy data; print checksums, optionally verify against the reference interpreter')
     .argument('<file>', '.rnn file')
-    .option('--mode <mode>', 'which kernel: seq (a loop over time), scan, or auto', 'seq')
+    .option('--mode <mode>', 'which kernel: seq (a loop over time), scan (parallel scan), chunk (chunked, for matrix-affine cells), or auto', 'seq')
     .option('--batch <B>', `sequences per run (default ${DEFAULT_SIZE.batch}, or as the --inputs files have it)`, positiveInt('--batch'))
     .option('--T <T>', `steps per sequence (default ${DEFAULT_SIZE.T}, or as the --inputs files have it)`, positiveInt('--T'))
     .option('--dim <NAME=SIZE>', 'set a dim size (repeatable)', collect)
@@ -104,7 +99,6 @@ export function registerRun(program: Command) {
         if (e instanceof DimError) throw new UserError(`rnnc: ${e.message}`);
         throw e;
       }
-      if (picked.note) process.stderr.write(picked.note + '\n');
 
       let inputDir: InputDir | undefined;
       if (flags.inputs) {

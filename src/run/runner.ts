@@ -10,6 +10,7 @@ import { deviceBytes, GpuError, GpuSession, type AdapterLimits, type GpuJob, typ
 import { EXIT_INTERNAL, EXIT_USER, UserError } from '../cli/io.js';
 import { packRun, unpackRun, type RunArrays, type RunResult } from './pack.js';
 import { scanRunBackend } from './scan-runner.js';
+import { chunkRunBackend } from '../../backends/wgsl-chunk/index.js';
 
 export interface RunSize {
   batch: number;
@@ -81,8 +82,11 @@ export const seqRunBackend: RunBackend = (module, sizes, { batch, T }) => {
   };
 };
 
-/** Run backends by `--mode`. The scan backend registers itself here; `auto` then chooses between them. */
-export const runBackends: Record<string, RunBackend> = { seq: seqRunBackend, scan: scanRunBackend };
+/**
+ * Run backends by `--mode`; `auto` chooses between seq and scan. The chunked kernel is opt-in:
+ * on lavapipe it measured 10-50x slower than seq (docs/chunk-bench.md), so auto does not pick it.
+ */
+export const runBackends: Record<string, RunBackend> = { seq: seqRunBackend, scan: scanRunBackend, chunk: chunkRunBackend };
 
 const mib = (n: number) => `${n} bytes (${(n / 2 ** 20).toFixed(1)} MiB)`;
 
