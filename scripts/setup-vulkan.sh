@@ -4,7 +4,11 @@
 # existing apt entries: no registry host is named here.
 set -euo pipefail
 
-have_icd() { ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json >/dev/null 2>&1; }
+have_icd() {
+  local f
+  for f in /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json; do [ -e "$f" ] && return 0; done
+  return 1
+}
 mesa_ok() {
   # lavapipe from Mesa >= 23 is what Dawn accepts.
   local v; v=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true)
