@@ -203,17 +203,7 @@ class PassWriter {
     const prelude = mathPrelude(this.helpers);
     mod.globals.push(...prelude.globals);
     mod.functions.push(...prelude.functions);
-    mod.entryPoints.push({
-      name: 'main',
-      stage: 'compute',
-      workgroupSize: [workgroupSize],
-      params: [
-        { name: 'wid', type: W.vec(3, W.u32), attributes: ['builtin(workgroup_id)'] },
-        { name: 'nwg', type: W.vec(3, W.u32), attributes: ['builtin(num_workgroups)'] },
-        { name: 'lid', type: W.u32, attributes: ['builtin(local_invocation_index)'] },
-      ],
-      body,
-    });
+    mod.entryPoints.push(W.workgroupEntry(workgroupSize, body));
     return mod;
   }
 

@@ -322,17 +322,7 @@ class KernelWriter {
     const prelude = mathPrelude(this.helpers);
     mod.globals.push(...prelude.globals);
     mod.functions.push(...prelude.functions);
-    mod.entryPoints.push({
-      name: 'main',
-      stage: 'compute',
-      workgroupSize: [wgSize],
-      params: [
-        { name: 'wid', type: W.vec(3, W.u32), attributes: ['builtin(workgroup_id)'] },
-        { name: 'nwg', type: W.vec(3, W.u32), attributes: ['builtin(num_workgroups)'] },
-        { name: 'lid', type: W.u32, attributes: ['builtin(local_invocation_index)'] },
-      ],
-      body,
-    });
+    mod.entryPoints.push(W.workgroupEntry(wgSize, body));
     return mod;
   }
 }

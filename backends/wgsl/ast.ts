@@ -120,6 +120,19 @@ export interface Module {
   entryPoints: EntryPoint[];
 }
 
+/** `main` over one workgroup per (x, y) grid cell: the builtins every generated kernel reads. */
+export const workgroupEntry = (workgroupSize: number, body: Stmt[]): EntryPoint => ({
+  name: 'main',
+  stage: 'compute',
+  workgroupSize: [workgroupSize],
+  params: [
+    { name: 'wid', type: vec(3, u32), attributes: ['builtin(workgroup_id)'] },
+    { name: 'nwg', type: vec(3, u32), attributes: ['builtin(num_workgroups)'] },
+    { name: 'lid', type: u32, attributes: ['builtin(local_invocation_index)'] },
+  ],
+  body,
+});
+
 export const emptyModule = (): Module => ({ enables: [], structs: [], constants: [], globals: [], functions: [], entryPoints: [] });
 
 // Expression and statement builders: short names keep emitters readable.

@@ -353,7 +353,8 @@ class Checker {
       this.ds.push(diagnostic('RNN0604', keyword, { what: 'a `combine(a, b) { ... }`' }));
     }
     const stepEnd = this.file.stmts.length; // element fields may read every let of the step
-    const fields = (part: string, assigns: A.FieldAssign[], ctx: ExprContext, span: A.Span) => {
+    // Checks `state[...] = expr` assignments; returns the states assigned.
+    const assignFields = (assigns: A.FieldAssign[], ctx: ExprContext): Set<string> => {
       const assigned = new Set<string>();
       for (const f of assigns) {
         const sym = this.symbols.get(f.lhs.name.name);
@@ -364,6 +365,10 @@ class Checker {
         assigned.add(sym.name);
         this.assignment(f, sym.dims, ctx);
       }
+      return assigned;
+    };
+    const fields = (part: string, assigns: A.FieldAssign[], ctx: ExprContext, span: A.Span) => {
+      const assigned = assignFields(assigns, ctx);
       // A missing part is reported once (RNN0604), not once per state.
       if (assigns.length > 0) for (const s of states) if (!assigned.has(s.name)) this.ds.push(diagnostic('RNN0605', span, { part, name: s.name }));
     };
@@ -381,16 +386,7 @@ class Checker {
         } else fieldAssigns.push(b);
       }
       // Field assignments are checked like the element's, but in the combine's context.
-      const assigned = new Set<string>();
-      for (const f of fieldAssigns) {
-        const sym = this.symbols.get(f.lhs.name.name);
-        if (!sym || sym.kind !== 'state') {
-          this.ds.push(diagnostic('RNN0606', f.lhs.name.span, { name: f.lhs.name.name }, { notes: didYouMean(f.lhs.name.name, states.map((s) => s.name)) }));
-          continue;
-        }
-        assigned.add(sym.name);
-        this.assignment(f, sym.dims, ctx);
-      }
+      const assigned = assignFields(fieldAssigns, ctx);
       const combineHead = { start: m.combine.span.start, end: m.combine.right.span.end + 1 };
       for (const s of states) if (!assigned.has(s.name)) this.ds.push(diagnostic('RNN0605', combineHead, { part: 'combine', name: s.name }));
     }
