@@ -2,6 +2,7 @@
 // (or .npy files from --inputs), prints each result's shape and checksums, optionally saves them
 // and verifies them against the reference interpreter. Results go to stdout (a JSON report with
 // --json); notes and progress go to stderr.
+import { ChunkUnsupported, chunkRunBackendWith, DEFAULT_CHUNK } from '../../backends/wgsl-chunk/index.js';
 import type { Command } from 'commander';
 import { bindDims, DimError } from '../ir/dims.js';
 import { tensorsOf } from '../ir/ir.js';
@@ -17,6 +18,7 @@ import { chooseMode } from '../codegen/scan.js';
 
 interface RunFlags {
   mode: string;
+  chunk?: number;
   batch?: number;
   T?: number;
   dim?: string[];
@@ -79,6 +81,7 @@ export function registerRun(program: Command) {
     .option('--mode <mode>', 'which kernel: seq (a loop over time), scan (parallel scan), chunk (chunked, for matrix-affine cells), or auto', 'seq')
     .option('--batch <B>', `sequences per run (default ${DEFAULT_SIZE.batch}, or as the --inputs files have it)`, positiveInt('--batch'))
     .option('--T <T>', `steps per sequence (default ${DEFAULT_SIZE.T}, or as the --inputs files have it)`, positiveInt('--T'))
+    .option('--chunk <C>', `steps per chunk for --mode chunk (default ${DEFAULT_CHUNK}, lowered to fit workgroup memory)`, positiveInt('--chunk'))
     .option('--dim <NAME=SIZE>', 'set a dim size (repeatable)', collect)
     .option('--seed <S>', 'seed of the random inputs, params and lengths', nonNegativeInt, 0)
     .option('--lengths <kind>', 'sequence lengths: full (all T) or random', 'full')
@@ -109,7 +112,15 @@ export function registerRun(program: Command) {
       const size: RunSize = { batch: flags.batch ?? fromFiles.batch ?? DEFAULT_SIZE.batch, T: flags.T ?? fromFiles.T ?? DEFAULT_SIZE.T };
       // auto: the scan for an associative cell the scan backend takes, the sequential kernel otherwise.
       const mode = flags.mode === 'auto' ? chooseMode(analyse(module).analysis, module, sizes).mode : picked.mode;
-      const prepared = runBackends[mode]!(module, sizes, size);
+      const backend = mode === 'chunk' && flags.chunk !== undefined ? chunkRunBackendWith({ chunk: flags.chunk }) : runBackends[mode]!;
+      let prepared;
+      try {
+        prepared = backend(module, sizes, size);
+      } catch (e) {
+        // A cell the chunked kernels do not take is the user's choice of mode, not a compiler failure.
+        if (e instanceof ChunkUnsupported) throw new UserError(`rnnc: ${module.name} cannot run chunked: ${e.message}; run it with --mode seq or --mode auto`);
+        throw e;
+      }
 
       const gpu = await stage('starting the GPU runtime', () => openGpu());
       let report: Record<string, unknown>;

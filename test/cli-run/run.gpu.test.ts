@@ -165,6 +165,20 @@ describe('rnnc run', () => {
     expect(lengths.code).toBe(2);
     expect(lengths.stderr).toBe("rnnc: --lengths must be full or random, got 'some'\n");
   });
+
+  it('--mode chunk runs the chunked kernel of a matrix-affine cell and verifies; it refuses a diagonal one; a bad mode exits 2', async () => {
+    const r = await rnnc('run', 'examples/deltanet.rnn', '--mode', 'chunk', '--chunk', '4', '--batch', '3', '--T', '13', '--lengths', 'random', '--verify');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('chunk kernel, batch 3, T 13');
+    expect(r.stdout).toMatch(/output +o .* ok\n/);
+    expect(r.stdout).toMatch(/final +S .* ok\n/);
+    const mambaChunk = await rnnc('run', 'examples/mamba_s6.rnn', '--mode', 'chunk');
+    expect(mambaChunk.code).toBe(1);
+    noStackTrace(mambaChunk.stderr);
+    const bad = await rnnc('run', 'examples/deltanet.rnn', '--mode', 'wavefront');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe("rnnc: --mode must be one of seq, scan, chunk, auto, got 'wavefront'\n");
+  });
 });
 
 describe('rnnc run in a real process', () => {
