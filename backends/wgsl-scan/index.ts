@@ -23,7 +23,7 @@ export const MAX_WHOLE_ELEMENT = 64;
 export function scanSupport(module: Module, plan: ScanPlan, sizes: DimSizes): { ok: true } | { ok: false; reason: string } {
   const layout = scanLayout(module, plan, sizes);
   if (layout.mode === 'whole' && layout.members.length > MAX_WHOLE_ELEMENT)
-    return { ok: false, reason: `its scan element has ${layout.members.length} floats (a dense transition), over the scan backend's ${MAX_WHOLE_ELEMENT}; a chunked scheme for low-rank transitions is not implemented yet` };
+    return { ok: false, reason: `its scan element has ${layout.members.length} floats (a dense transition), over the scan backend's ${MAX_WHOLE_ELEMENT} ('rnnc run --mode chunk' runs matrix-affine cells chunked)` };
   return { ok: true };
 }
 
