@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createTwoFilesPatch } from 'diff';
-import { bindDims, DimError } from '../ir/dims.js';
+import { bindDims } from '../ir/dims.js';
 import { backends, compileModule } from '../codegen/compile.js';
 import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, UserError } from './io.js';
 
@@ -31,13 +31,8 @@ export function registerCompile(program: Command) {
       if (!backends[opts.mode]) throw new UserError(`rnnc: --mode ${opts.mode} is not available (have: ${Object.keys(backends).join(', ')})`, EXIT_INTERNAL);
       const loaded = loadValid(file);
       const module = loaded.result.module;
-      let sizes;
-      try {
-        sizes = bindDims(module, parseDimFlags(opts.dim));
-      } catch (e) {
-        if (e instanceof DimError) throw new UserError(`rnnc: ${e.message}`);
-        throw e;
-      }
+      // An unknown or unsized dim is a DimError, which main() reports as a user error.
+      const sizes = bindDims(module, parseDimFlags(opts.dim));
       const files = await compileModule(opts.mode, { module, sizes, source: loaded.source });
       if (opts.check) {
         let differs = 0;

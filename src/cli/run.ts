@@ -4,7 +4,7 @@
 // --json); notes and progress go to stderr.
 import { ChunkUnsupported, chunkRunBackendWith, DEFAULT_CHUNK } from '../../backends/wgsl-chunk/index.js';
 import type { Command } from 'commander';
-import { bindDims, DimError } from '../ir/dims.js';
+import { bindDims } from '../ir/dims.js';
 import { tensorsOf } from '../ir/ir.js';
 import { interpret } from '../../backends/reference/interpreter.js';
 import { randomLengths } from '../run/data.js';
@@ -95,13 +95,8 @@ export function registerRun(program: Command) {
       const picked = pickMode(flags.mode);
       const { source, result } = loadValid(file, flags.json);
       const module = result.module;
-      let sizes;
-      try {
-        sizes = bindDims(module, parseDimFlags(flags.dim));
-      } catch (e) {
-        if (e instanceof DimError) throw new UserError(`rnnc: ${e.message}`);
-        throw e;
-      }
+      // An unknown or unsized dim is a DimError, which main() reports as a user error.
+      const sizes = bindDims(module, parseDimFlags(flags.dim));
 
       let inputDir: InputDir | undefined;
       if (flags.inputs) {
