@@ -13,7 +13,6 @@ import { checkLimits, openGpu, runBackends, runPrepared, type RunSize } from '..
 import { verifyRun } from '../run/verify.js';
 import { summarize, summaryLines, verificationLines } from '../run/report.js';
 import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, positiveInt, UserError } from './io.js';
-import { analyse } from '../analyse/analyse.js';
 import { chooseMode } from '../codegen/scan.js';
 
 interface RunFlags {
@@ -106,7 +105,7 @@ export function registerRun(program: Command) {
       const fromFiles = inputDir ? sizeFromFiles(module, inputDir) : {};
       const size: RunSize = { batch: flags.batch ?? fromFiles.batch ?? DEFAULT_SIZE.batch, T: flags.T ?? fromFiles.T ?? DEFAULT_SIZE.T };
       // auto: the scan for an associative cell the scan backend takes, the sequential kernel otherwise.
-      const mode = flags.mode === 'auto' ? chooseMode(analyse(module).analysis, module, sizes).mode : picked.mode;
+      const mode = flags.mode === 'auto' ? chooseMode(result.analysis!, module, sizes).mode : picked.mode;
       const backend = mode === 'chunk' && flags.chunk !== undefined ? chunkRunBackendWith({ chunk: flags.chunk }) : runBackends[mode]!;
       let prepared;
       try {
