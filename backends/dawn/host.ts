@@ -209,80 +209,129 @@ function upload(dev: GPUDevice, buffer: GPUBuffer, data: ArrayBufferView | Array
   dev.queue.writeBuffer(buffer, 0, padded as Uint8Array<ArrayBuffer>);
 }
 
-async function runJob(job: GpuJob): Promise<GpuJobResult> {
-  const dev = device;
-  if (!dev || !summary) throw new GpuError('device-lost', 'the Dawn host has no device (the session was not opened or was closed)');
-  const specs = new Map(job.buffers.map((b) => [b.name, b]));
-  const shaders = new Map(job.shaders.map((s) => [s.label, s]));
-  const owned: GPUBuffer[] = [];
-  const make = (size: number, usage: number, label: string) => {
+type Make = (size: number, usage: number, label: string) => GPUBuffer;
+type Encode = (enc: GPUCommandEncoder, timestamps?: (i: number) => GPUComputePassTimestampWrites) => void;
+
+/** A buffer factory that records what it creates, so that the caller can destroy it all at the end. */
+const recordingMaker =
+  (dev: GPUDevice, owned: GPUBuffer[]): Make =>
+  (size, usage, label) => {
     const b = dev.createBuffer({ size, usage, label });
     owned.push(b);
     return b;
   };
+
+async function runJob(job: GpuJob): Promise<GpuJobResult> {
+  const dev = device;
+  if (!dev || !summary) throw new GpuError('device-lost', 'the Dawn host has no device (the session was not opened or was closed)');
+  const owned: GPUBuffer[] = [];
+  const make = recordingMaker(dev, owned);
   try {
     const compiled = new Map<string, GPUShaderModule>();
     for (const s of job.shaders) compiled.set(s.label, await shaderModule(dev, s.label, s.code));
 
-    // Setup: buffers, pipelines, bind groups. Errors come back through the scopes, not as uncaptured noise.
-    const buffers = new Map<string, GPUBuffer>();
-    const prepared = await scoped(dev, 'preparing the job', () => {
-      for (const b of job.buffers) {
-        const usage = b.usage === 'uniform' ? GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST : GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-        const buf = make(deviceBytes(b), usage, b.name);
-        if (b.data) upload(dev, buf, b.data);
-        buffers.set(b.name, buf);
-      }
-      return job.passes.map((p) => {
-        const s = shaders.get(p.shader)!;
-        const { pipeline, groups } = pipelineFor(dev, p, compiled.get(p.shader)!, s.code, s.entryPoint ?? 'main', specs);
-        const bindGroups = Array.from({ length: groups }, (_, g) =>
-          dev.createBindGroup({
-            layout: pipeline.getBindGroupLayout(g),
-            entries: p.bindings.filter((b) => (b.group ?? 0) === g).map((b) => ({ binding: b.binding, resource: { buffer: buffers.get(b.buffer)! } })),
-          }),
-        );
-        return { pass: p, pipeline, bindGroups };
-      });
-    });
-
-    const encodePasses = (enc: GPUCommandEncoder, timestamps?: (i: number) => GPUComputePassTimestampWrites) => {
-      prepared.forEach(({ pass, pipeline, bindGroups }, i) => {
-        const cp = enc.beginComputePass({ label: pass.label ?? pass.shader, ...(timestamps ? { timestampWrites: timestamps(i) } : {}) });
-        cp.setPipeline(pipeline);
-        bindGroups.forEach((bg, g) => cp.setBindGroup(g, bg));
-        const [x, y = 1, z = 1] = pass.dispatch;
-        cp.dispatchWorkgroups(x, y, z);
-        cp.end();
-      });
-    };
-
-    // The run whose results are read back: passes, then copies into MAP_READ staging buffers.
-    const reads = await scoped(dev, 'running the passes', () => {
-      const enc = dev.createCommandEncoder({ label: 'run' });
-      encodePasses(enc);
-      const reads: { name: string; bytes: number; staging: GPUBuffer }[] = [];
-      for (const b of job.buffers.filter((b) => b.read)) {
-        const staging = make(deviceBytes(b), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${b.name} (read-back)`);
-        enc.copyBufferToBuffer(buffers.get(b.name)!, 0, staging, 0, staging.size);
-        reads.push({ name: b.name, bytes: b.bytes, staging });
-      }
-      dev.queue.submit([enc.finish()]);
-      return reads;
-    });
-
+    const call = await startCall(dev, job, compiled, make);
     const result: GpuJobResult = { buffers: {}, adapter: summary };
-    if (job.timing && job.passes.length > 0) Object.assign(result, await time(dev, job, encodePasses, make));
-
-    await Promise.all(reads.map((r) => r.staging.mapAsync(GPUMapMode.READ)));
-    for (const r of reads) result.buffers[r.name] = r.staging.getMappedRange().slice(0, r.bytes);
+    if (job.timing && job.passes.length > 0) Object.assign(result, await time(dev, job, call.encodePasses, make));
+    result.buffers = await call.readBack();
+    if (job.wholeCall) Object.assign(result, await timeWholeCalls(dev, job, compiled));
     return result;
   } finally {
     for (const b of owned) b.destroy();
   }
 }
 
-type Encode = (enc: GPUCommandEncoder, timestamps?: (i: number) => GPUComputePassTimestampWrites) => void;
+/**
+ * One call of the job up to its submission: buffers, uploads, bind groups, then the passes and copies
+ * into MAP_READ staging buffers, submitted. `readBack` maps the staging buffers and copies them out.
+ */
+async function startCall(dev: GPUDevice, job: GpuJob, compiled: Map<string, GPUShaderModule>, make: Make) {
+  const specs = new Map(job.buffers.map((b) => [b.name, b]));
+  const shaders = new Map(job.shaders.map((s) => [s.label, s]));
+  // Setup: buffers, pipelines, bind groups. Errors come back through the scopes, not as uncaptured noise.
+  const buffers = new Map<string, GPUBuffer>();
+  const prepared = await scoped(dev, 'preparing the job', () => {
+    for (const b of job.buffers) {
+      const usage = b.usage === 'uniform' ? GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST : GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+      const buf = make(deviceBytes(b), usage, b.name);
+      if (b.data) upload(dev, buf, b.data);
+      buffers.set(b.name, buf);
+    }
+    return job.passes.map((p) => {
+      const s = shaders.get(p.shader)!;
+      const { pipeline, groups } = pipelineFor(dev, p, compiled.get(p.shader)!, s.code, s.entryPoint ?? 'main', specs);
+      const bindGroups = Array.from({ length: groups }, (_, g) =>
+        dev.createBindGroup({
+          layout: pipeline.getBindGroupLayout(g),
+          entries: p.bindings.filter((b) => (b.group ?? 0) === g).map((b) => ({ binding: b.binding, resource: { buffer: buffers.get(b.buffer)! } })),
+        }),
+      );
+      return { pass: p, pipeline, bindGroups };
+    });
+  });
+
+  const encodePasses: Encode = (enc, timestamps) => {
+    prepared.forEach(({ pass, pipeline, bindGroups }, i) => {
+      const cp = enc.beginComputePass({ label: pass.label ?? pass.shader, ...(timestamps ? { timestampWrites: timestamps(i) } : {}) });
+      cp.setPipeline(pipeline);
+      bindGroups.forEach((bg, g) => cp.setBindGroup(g, bg));
+      const [x, y = 1, z = 1] = pass.dispatch;
+      cp.dispatchWorkgroups(x, y, z);
+      cp.end();
+    });
+  };
+
+  // The run whose results are read back: passes, then copies into MAP_READ staging buffers.
+  const reads = await scoped(dev, 'running the passes', () => {
+    const enc = dev.createCommandEncoder({ label: 'run' });
+    encodePasses(enc);
+    const reads: { name: string; bytes: number; staging: GPUBuffer }[] = [];
+    for (const b of job.buffers.filter((b) => b.read)) {
+      const staging = make(deviceBytes(b), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${b.name} (read-back)`);
+      enc.copyBufferToBuffer(buffers.get(b.name)!, 0, staging, 0, staging.size);
+      reads.push({ name: b.name, bytes: b.bytes, staging });
+    }
+    dev.queue.submit([enc.finish()]);
+    return reads;
+  });
+
+  const readBack = async (): Promise<Record<string, ArrayBuffer>> => {
+    await Promise.all(reads.map((r) => r.staging.mapAsync(GPUMapMode.READ)));
+    return Object.fromEntries(reads.map((r) => [r.name, r.staging.getMappedRange().slice(0, r.bytes)]));
+  };
+  return { encodePasses, readBack };
+}
+
+/**
+ * Wall clock of whole calls as a caller of the runtime sees them, less the IPC to this process:
+ * create the buffers, upload, bind, run the passes, read back into host memory. Buffer destruction
+ * is not counted. Shader modules and pipelines come from the session's caches (the job's first run
+ * compiled them), as a warmed-up library's would. The buffers read back are the last timed call's,
+ * so that what the caller checks is what was timed.
+ */
+async function timeWholeCalls(dev: GPUDevice, job: GpuJob, compiled: Map<string, GPUShaderModule>): Promise<Pick<GpuJobResult, 'buffers' | 'wholeCallNs'>> {
+  const { repeats, warmup = 0 } = job.wholeCall!;
+  if (!Number.isInteger(repeats) || repeats < 1 || !Number.isInteger(warmup) || warmup < 0)
+    throw new GpuError('validation', `wholeCall needs an integer repeats >= 1 and warmup >= 0, got repeats ${repeats}, warmup ${warmup}`);
+  const wholeCallNs: number[] = [];
+  let buffers: Record<string, ArrayBuffer> = {};
+  eagerPump = true; // no polling delay inside the measurement
+  try {
+    for (let r = 0; r < warmup + repeats; r++) {
+      const owned: GPUBuffer[] = [];
+      try {
+        const t0 = process.hrtime.bigint();
+        buffers = await (await startCall(dev, job, compiled, recordingMaker(dev, owned))).readBack();
+        if (r >= warmup) wholeCallNs.push(Number(process.hrtime.bigint() - t0));
+      } finally {
+        for (const b of owned) b.destroy();
+      }
+    }
+  } finally {
+    eagerPump = SPIN;
+  }
+  return { buffers, wholeCallNs };
+}
 
 /**
  * Times the pass sequence. Timestamps: every pass writes its begin and end; all repeats go into one
@@ -293,7 +342,7 @@ async function time(
   dev: GPUDevice,
   job: GpuJob,
   encodePasses: Encode,
-  make: (size: number, usage: number, label: string) => GPUBuffer,
+  make: Make,
 ): Promise<Pick<GpuJobResult, 'timingsNs' | 'perPassNs' | 'timingMethod'>> {
   const { repeats, warmup = 0, method = 'auto' } = job.timing!;
   const P = job.passes.length;

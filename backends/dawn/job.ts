@@ -44,24 +44,38 @@ export interface GpuTiming {
   method?: 'auto' | 'wall';
 }
 
+/**
+ * Repeats of the whole call, timed inside the host: create buffers, upload, run the passes, read
+ * back (the IPC between this process and the host is not counted). For comparisons with libraries
+ * whose calls include their uploads and read-backs.
+ */
+export interface GpuWholeCall {
+  repeats: number;
+  warmup?: number;
+}
+
 export interface GpuJob {
   shaders: GpuShaderSpec[];
   buffers: GpuBufferSpec[];
   passes: GpuPass[];
   /** Time the pass sequence (after the run whose buffers are read back). */
   timing?: GpuTiming;
+  /** Also time whole calls of the job, after the first run and any `timing`. */
+  wholeCall?: GpuWholeCall;
   /** Features the job's shaders need; the session's device must have them. */
   requiredFeatures?: GPUFeatureName[];
 }
 
 export interface GpuJobResult {
-  /** Contents of every buffer with `read: true`, exactly `bytes` long, after one run of the passes. */
+  /** Contents of every buffer with `read: true`, exactly `bytes` long, after one run of the passes (with `wholeCall`: the last timed call's). */
   buffers: Record<string, ArrayBuffer>;
   /** Per timed repeat: first pass begin to last pass end (timestamps) or submit to done (wall). */
   timingsNs?: number[];
   /** Per timed repeat, per pass (timestamps only). */
   perPassNs?: number[][];
   timingMethod?: 'timestamp' | 'wall';
+  /** Per timed whole call (`wholeCall`): wall clock in the host from creating the buffers to the results in host memory. */
+  wholeCallNs?: number[];
   adapter: AdapterSummary;
 }
 
