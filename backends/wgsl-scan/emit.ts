@@ -38,7 +38,7 @@ import {
 import { mathPrelude, type MathHelper } from '../wgsl/math.js';
 import { printModule } from '../wgsl/print.js';
 import { DefEvaluator, offsetExpr, type IndexValue, type LoadNode } from './eval.js';
-import { sharedFloatsOf, threadsOf, tileSteps, type ScanLayout, type TileShape } from './layout.js';
+import { safe, sharedFloatsOf, threadsOf, tileSteps, type PackedTensor, type ScanLayout, type TileShape } from './layout.js';
 
 export type KernelName = 'scan_steps' | 'reduce_steps' | 'reduce_aggs' | 'scan_aggs';
 export const kernelNames: KernelName[] = ['scan_steps', 'reduce_steps', 'reduce_aggs', 'scan_aggs'];
@@ -67,6 +67,7 @@ const globalName: Record<Binding, string> = { uniforms: 'U', inputs: 'inputs', p
 const U = (f: (typeof uniformFields)[number]) => member(id('U'), f);
 const ret = (value: Expr): Stmt => ({ kind: 'return', value });
 const ELEM = named('Elem');
+const STATE = named('State');
 const u = (n: number) => lit.u32(n);
 
 interface Ctx {
@@ -224,28 +225,101 @@ export function directOutputs(module: Module, layout: ScanLayout): boolean {
     });
 }
 
-/** `store_step(prev, p, b, s, t, len)`: the outputs of step t that this thread owns, from the states after prefix p (and before it, prev). */
+/** A member of the `State` struct: one state tensor at the lane's coordinates (lanes), or one state point (whole). */
+interface StateMember {
+  name: string;
+  state: PackedTensor;
+  index: number[];
+}
+
+function stateMembers(ctx: Ctx): StateMember[] {
+  const { layout } = ctx;
+  return layout.states.flatMap((st) => {
+    if (layout.mode === 'lanes') return [{ name: safe(st.tensor.name), state: st, index: [] }];
+    return Array.from({ length: st.size }, (_, flat) => {
+      const index = st.tensor.dims.map((d, k) => Math.floor(flat / st.strides[k]!) % ctx.sizes[d]!);
+      return { name: `${safe(st.tensor.name)}${index.map((i) => `_${i}`).join('')}`, state: st, index };
+    });
+  });
+}
+
+/** The State member a load of state `tensor` (a field `h.x` stands for the state `h`) at `values` reads. */
+function stateMemberOf(ctx: Ctx, tensor: string, values: IndexValue[]): string {
+  const name = tensor.split('.')[0]!;
+  const m = stateMembers(ctx).find((x) => x.state.tensor.name === name && (ctx.layout.mode === 'lanes' || x.index.every((i, k) => i === values[k])));
+  if (!m) throw new Error(`scan backend: \`${tensor}\` is not a state point this thread holds`);
+  return m.name;
+}
+
+/** Binds each state member's apply/output definition: lanes at the lane's coordinates, whole elements at the member's point. */
+const statePoint = (ctx: Ctx, m: StateMember, coords: Map<string, Expr>): IndexValue[] => (ctx.layout.mode === 'lanes' ? m.state.tensor.dims.map((d) => coords.get(d)!) : m.index);
+
+/** `load_state(b, s)`: this thread's initial states. */
+function loadStateFunction(ctx: Ctx): Function {
+  const stmts: Stmt[] = [];
+  const coords = laneCoords(ctx, stmts);
+  const values = stateMembers(ctx).map((m) => index(id('init'), offsetExpr(statePoint(ctx, m, coords), m.state.strides, bin('+', bin('*', id('b'), u(ctx.layout.stateWidth)), u(m.state.offset)))));
+  return { name: 'load_state', params: ['b', 's'].map((name) => ({ name, type: u32 })), returnType: STATE, body: [...stmts, ret(call('State', ...values))], comment: "This thread's initial states." };
+}
+
+/**
+ * `advance(h, e)`: the states after the span whose aggregate is e, from the states h before it (the
+ * plan's apply with h in place of the initial state; apply(p ⊕ e, h0) = apply(e, apply(p, h0))). The
+ * store phase walks the states with it, one step at a time, like the sequential kernel: cheaper than
+ * combining prefixes (a dense transition: a matrix-vector product, not a matrix product), and no
+ * reads of the initial states per step.
+ */
+function advanceFunction(ctx: Ctx): Function {
+  const stmts: Stmt[] = [];
+  const combineLets = new Map(ctx.plan.combine.filter((d) => d.kind === 'let').map((d) => [d.target, d]));
+  const ev = new DefEvaluator(
+    combineLets,
+    (n, values) => {
+      if (n.source === 'right') return member(id('e'), memberOf(ctx, n.tensor, values));
+      if (n.source === 'state' || n.source === 'left') return member(id('h'), stateMemberOf(ctx, n.tensor, values));
+      throw new Error(`scan backend: apply reads ${n.source} \`${n.tensor}\``);
+    },
+    ctx.sizes,
+    'v',
+    { next: 0 },
+    stmts,
+  );
+  // Lane coordinates only index loads, and every load here names a struct member: bind them to 0.
+  const zeros = new Map(ctx.layout.laneDims.map((d) => [d, lit.u32(0) as Expr]));
+  const values = stateMembers(ctx).map((m) => {
+    const def = ctx.plan.apply.find((d) => d.target === m.state.tensor.name);
+    if (!def) throw new Error(`scan backend: no apply definition for state \`${m.state.tensor.name}\``);
+    return ev.evaluate(def, statePoint(ctx, m, zeros));
+  });
+  return {
+    name: 'advance',
+    params: [
+      { name: 'h', type: STATE },
+      { name: 'e', type: ELEM },
+    ],
+    returnType: STATE,
+    body: [...finish(ctx, ev), ret(call('State', ...values))],
+    comment: 'The states after a span with aggregate e, from the states h before it.',
+  };
+}
+
+/** `store_step(prev, h, b, s, t, len)`: the outputs of step t that this thread owns, from the states after it (h) and before it (prev). */
 function storeStepFunction(ctx: Ctx): Function {
   const { layout } = ctx;
   const monoid = ctx.module.monoid !== undefined;
   const stmts: Stmt[] = [];
   const coords = laneCoords(ctx, stmts);
-  const counter = { next: 0 };
-  const evNew = applyEvaluator(ctx, 'p', stmts, counter);
-  const evOld = applyEvaluator(ctx, 'prev', stmts, counter);
   const ev = new DefEvaluator(
     stepLets(ctx.module),
     (n, values) => {
       if (n.source === 'input' || n.source === 'param') return loadInputOrParam(ctx, n, values);
-      if (n.source === 'state') {
-        const def = ctx.plan.apply.find((d) => d.target === n.tensor)!;
-        return (n.version === 'new' || monoid ? evNew : evOld).evaluate(def, values);
-      }
+      // A monoid cell's state is its running aggregate: outputs read it after this step's element.
+      if (n.source === 'state') return member(id(n.version === 'new' || monoid ? 'h' : 'prev'), stateMemberOf(ctx, n.tensor, values));
       throw new Error(`scan backend: an output reads ${n.source} \`${n.tensor}\``);
     },
     ctx.sizes,
     'o_',
-    counter,
+    { next: 0 },
     stmts,
   );
   const writes: Stmt[] = [];
@@ -259,13 +333,28 @@ function storeStepFunction(ctx: Ctx): Function {
       writes.push(assign(index(id('outputs'), offsetExpr(point, out.strides, stepBase(out.offset, out.size))), call('select', value, lit.f32(0), bin('>=', id('t'), id('len')))));
     }
   }
-  [ev, evNew, evOld].forEach((e) => e.helpers.forEach((h) => ctx.helpers.add(h)));
+  ev.helpers.forEach((h) => ctx.helpers.add(h));
   return {
     name: 'store_step',
-    params: [{ name: 'prev', type: ELEM }, { name: 'p', type: ELEM }, ...['b', 's', 't', 'len'].map((n) => ({ name: n, type: u32 }))],
+    params: [{ name: 'prev', type: STATE }, { name: 'h', type: STATE }, ...['b', 's', 't', 'len'].map((n) => ({ name: n, type: u32 }))],
     body: [...stmts, ...writes],
-    comment: "Store phase: this thread's outputs of step t from the states after prefix p (before it: prev); zero past the sequence length.",
+    comment: "Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.",
   };
+}
+
+/** `store_final(h, b, s, base)`: the final states, each value written by one owner lane. */
+function storeFinalFunction(ctx: Ctx): Function {
+  const stmts: Stmt[] = [];
+  const coords = laneCoords(ctx, stmts);
+  const body = stateMembers(ctx).map((m) => {
+    const point = statePoint(ctx, m, coords);
+    const write = assign(index(id('final_state'), offsetExpr(point, m.state.strides, bin('+', id('base'), u(m.state.offset)))), member(id('h'), m.name));
+    // A state over fewer dims than the lanes is written by the lanes at coordinate 0 of the others.
+    const others = ctx.layout.mode === 'lanes' ? ctx.layout.laneDims.filter((d) => !m.state.tensor.dims.includes(d)) : [];
+    const owner = others.map((d) => bin('==', coords.get(d)!, u(0))).reduce<Expr | undefined>((a, c) => (a ? bin('&&', a, c) : c), undefined);
+    return owner ? ifS(owner, [write]) : write;
+  });
+  return { name: 'store_final', params: [{ name: 'h', type: STATE }, ...['b', 's', 'base'].map((n) => ({ name: n, type: u32 }))], body: [...stmts, ...body], comment: 'The final states.' };
 }
 
 /** `store_states(p, b, s, base)`: the states after prefix p, written at `base` (workgroup memory or the final-state buffer); each value by one owner lane. */
@@ -357,10 +446,6 @@ function laneScanFunction(ctx: Ctx, subgroups: boolean): Function {
     { name: 'lane', type: u32 },
     ...(subgroups ? [{ name: 'sg_id', type: u32 }, { name: 'sg_size', type: u32 }] : []),
   ];
-  if (P === 1) {
-    // One run per lane: nothing to combine across threads, and no barrier.
-    return { name: 'lane_scan', params, returnType: named('LaneScan'), body: [ret(call('LaneScan', call('identity'), id('agg')))], comment: 'One run per lane: the exclusive prefix is the identity and the total is the run itself.' };
-  }
   const at = (run: Expr) => index(id('scratch'), bin('+', bin('*', run, u(L)), id('lane')));
   const segEnd = (run: Expr, sgId: Expr): Expr => (subgroups ? bin('||', bin('>=', bin('+', sgId, u(L)), id('sg_size')), bin('==', run, u(P - 1))) : lit.bool(true));
   const body: Stmt[] = [];
@@ -458,30 +543,52 @@ function entryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
   const laneIndex = bin('+', bin('*', id('b'), u(S)), id('s'));
   const aggAt = (offset: Expr, count: Expr, i: Expr) => index(id('aggs'), bin('+', bin('+', offset, bin('*', laneIndex, count)), i));
 
-  const body: Stmt[] = [
-    letS('tid', member(id('lid'), 'x')),
-    // Run-major: neighbouring invocations take neighbouring lanes of the same steps.
-    letS('c', bin('/', id('tid'), u(G * S))),
-    letS('lane', bin('%', id('tid'), u(G * S))),
-    letS('g', bin('/', id('lane'), u(S))),
-    letS('s', bin('%', id('lane'), u(S))),
+  const perThread = tile.split === 'thread';
+  const wgIndex = [
     comment('Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).'),
     letS('wg', bin('+', member(id('wid'), 'x'), bin('*', member(id('wid'), 'y'), member(id('nwg'), 'x')))),
-    ifS(bin('>=', id('wg'), bin('*', U('groups'), U('blocks'))), [{ kind: 'return' }]),
-    letS('grp', bin('/', id('wg'), U('blocks'))),
-    letS('blk', bin('%', id('wg'), U('blocks'))),
-    letS('live', bin('<', bin('+', bin('*', id('grp'), u(G)), id('g')), U('batch'))),
-    letS('b', call('min', bin('+', bin('*', id('grp'), u(G)), id('g')), bin('-', U('batch'), u(1)))),
-    letS('count', steps ? U('T') : U('n')),
-    letS('start', bin('*', id('blk'), U('block_len'))),
-    letS('end', call('min', bin('+', id('start'), U('block_len')), id('count'))),
   ];
-  if (steps) body.push(letS('len', call('select', u(0), call('min', index(id('lengths'), id('b')), U('T')), id('live'))));
-  else body.push(letS('len', call('select', u(0), id('count'), id('live'))));
+  const body: Stmt[] = perThread
+    ? [
+        letS('tid', member(id('lid'), 'x')),
+        ...wgIndex,
+        comment('Invocations take (sequence, lane, block), block fastest: neighbours walk neighbouring blocks of one lane.'),
+        letS('gid', bin('+', bin('*', id('wg'), u(threads)), id('tid'))),
+        ifS(bin('>=', id('gid'), bin('*', bin('*', U('batch'), u(S)), U('blocks'))), [{ kind: 'return' }]),
+        letS('blk', bin('%', id('gid'), U('blocks'))),
+        letS('seq_lane', bin('/', id('gid'), U('blocks'))),
+        letS('s', bin('%', id('seq_lane'), u(S))),
+        letS('b', bin('/', id('seq_lane'), u(S))),
+      ]
+    : [
+        letS('tid', member(id('lid'), 'x')),
+        // Run-major: neighbouring invocations take neighbouring lanes of the same steps.
+        letS('c', bin('/', id('tid'), u(G * S))),
+        letS('lane', bin('%', id('tid'), u(G * S))),
+        letS('g', bin('/', id('lane'), u(S))),
+        letS('s', bin('%', id('lane'), u(S))),
+        ...wgIndex,
+        ifS(bin('>=', id('wg'), bin('*', U('groups'), U('blocks'))), [{ kind: 'return' }]),
+        letS('grp', bin('/', id('wg'), U('blocks'))),
+        letS('blk', bin('%', id('wg'), U('blocks'))),
+        letS('live', bin('<', bin('+', bin('*', id('grp'), u(G)), id('g')), U('batch'))),
+        letS('b', call('min', bin('+', bin('*', id('grp'), u(G)), id('g')), bin('-', U('batch'), u(1)))),
+      ];
+  body.push(letS('count', steps ? U('T') : U('n')), letS('start', bin('*', id('blk'), U('block_len'))), letS('end', call('min', bin('+', id('start'), U('block_len')), id('count'))));
+  // Threads past the batch (only with the 'tile' split) compute a clamped copy of the last sequence with length 0.
+  const lenOf = steps ? call('min', index(id('lengths'), id('b')), U('T')) : id('count');
+  body.push(letS('len', perThread ? lenOf : call('select', u(0), lenOf, id('live'))));
+  const liveAnd = (cond: Expr): Expr => (perThread ? cond : bin('&&', id('live'), cond));
   body.push(varS('carry', undefined, call('identity')));
   if (spec.store) body.push(ifS(bin('!=', U('carry_in'), u(0)), [assign(id('carry'), aggAt(U('in_offset'), U('blocks'), id('blk')))]));
+  // The direct store phase walks the states (see advance): from the carried-in prefix with one run
+  // per lane, else from each run's prefix.
+  const walk = steps && spec.store && ctx.direct;
+  const oneRun = P === 1 && spec.store;
+  if (walk) body.push(letS('h0', call('load_state', id('b'), id('s'))));
+  if (walk && oneRun) body.push(varS('h', undefined, call('advance', id('h0'), id('carry'))));
 
-  const t = bin('+', bin('+', id('tile0'), bin('*', id('c'), u(R))), id('r'));
+  const t = perThread ? bin('+', id('tile0'), id('r')) : bin('+', bin('+', id('tile0'), bin('*', id('c'), u(R))), id('r'));
   // Aggregates are scanned in place (scan_aggs) or reduced into the next level (reduce_aggs).
   const load = steps ? call('element', id('b'), id('t'), id('s')) : aggAt(spec.store ? U('out_offset') : U('in_offset'), U('n'), id('t'));
   // A step's element, or the identity past the block, the sequence's length or the batch. Read twice
@@ -496,25 +603,30 @@ function entryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
   // Unguarded tiles still skip the threads past the batch when a workgroup holds several sequences
   // (they compute a clamped copy of the last sequence, with its length taken as 0).
   const storeIf = (cond: Expr, stmts: Stmt[]): Stmt[] => (guarded ? [ifS(cond, stmts)] : G > 1 ? [ifS(id('live'), stmts)] : stmts);
-  const tileBody: Stmt[] = [
-    varS('agg', undefined, call('identity')),
-    forRange('r', u(0), u(R), [...elementAt('e'), assign(id('agg'), call('combine', id('agg'), id('e')))]),
-    letS('scan', call('lane_scan', id('agg'), id('tid'), id('c'), id('lane'), ...(subgroups ? [id('sg_id'), id('sg_size')] : []))),
-  ];
+  // With one run per lane the carry is the run's prefix: scan straight from it, one element per step.
+  // Otherwise reduce the run, scan the runs across the workgroup, then rescan the run from its prefix.
+  const tileBody: Stmt[] = [];
+  if (!oneRun) tileBody.push(varS('agg', undefined, call('identity')), forRange('r', u(0), u(R), [...elementAt('e'), assign(id('agg'), call('combine', id('agg'), id('e')))]));
+  if (P > 1) tileBody.push(letS('scan', call('lane_scan', id('agg'), id('tid'), id('c'), id('lane'), ...(subgroups ? [id('sg_id'), id('sg_size')] : []))));
   const slotBase = (slot: Expr) => bin('*', bin('+', bin('*', id('g'), u(TILE + 1)), slot), u(layout.stateWidth));
-  if (spec.store) {
-    tileBody.push(varS('p', undefined, call('combine', id('carry'), member(id('scan'), 'excl'))));
-    const viaShared = steps && !ctx.direct;
+  const runPrefix = oneRun ? id('carry') : call('combine', id('carry'), member(id('scan'), 'excl'));
+  if (walk) {
+    if (!oneRun) tileBody.push(varS('h', undefined, call('advance', id('h0'), runPrefix)));
+    const perStep: Stmt[] = [...elementAt('e'), letS('prev', id('h')), assign(id('h'), call('advance', id('h'), id('e')))];
+    if (layout.outputWidth > 0) perStep.push(...storeIf(liveAnd(bin('<', id('t'), id('end'))), [callS('store_step', id('prev'), id('h'), id('b'), id('s'), id('t'), id('len'))]));
+    tileBody.push(forRange('r', u(0), u(R), perStep));
+  } else if (spec.store) {
+    tileBody.push(varS('p', undefined, runPrefix));
+    const viaShared = steps;
     if (viaShared) tileBody.push(ifS(bin('==', id('c'), u(0)), [callS('store_states', id('carry'), id('b'), id('s'), slotBase(u(0)))]));
     const perStep: Stmt[] = elementAt('e');
-    if (!steps) perStep.push(...storeIf(bin('&&', id('live'), bin('<', id('t'), id('end'))), [assign(aggAt(U('out_offset'), U('n'), id('t')), id('p'))]));
-    if (steps && ctx.direct) perStep.push(letS('prev', id('p')));
+    if (!steps) perStep.push(...storeIf(liveAnd(bin('<', id('t'), id('end'))), [assign(aggAt(U('out_offset'), U('n'), id('t')), id('p'))]));
     perStep.push(assign(id('p'), call('combine', id('p'), id('e'))));
     if (viaShared) perStep.push(callS('store_states', id('p'), id('b'), id('s'), slotBase(bin('+', bin('+', bin('*', id('c'), u(R)), id('r')), u(1)))));
-    if (steps && ctx.direct && layout.outputWidth > 0) perStep.push(...storeIf(bin('&&', id('live'), bin('<', id('t'), id('end'))), [callS('store_step', id('prev'), id('p'), id('b'), id('s'), id('t'), id('len'))]));
     tileBody.push(forRange('r', u(0), u(R), perStep));
   }
-  tileBody.push(assign(id('carry'), call('combine', id('carry'), member(id('scan'), 'total'))));
+  // The carry is the prefix through this tile (unused once a single run walks the states).
+  if (!(walk && oneRun)) tileBody.push(assign(id('carry'), oneRun ? id('p') : call('combine', id('carry'), P > 1 ? member(id('scan'), 'total') : id('agg'))));
   if (steps && spec.store && !ctx.direct && layout.outputWidth > 0) {
     const OW = layout.outputWidth;
     tileBody.push(
@@ -546,9 +658,11 @@ function entryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
   body.push({ kind: 'for', init: varS('tile0', undefined, id('full_end')), cond: bin('<', id('tile0'), id('end')), update: assign(id('tile0'), u(TILE), '+='), body: tileBody(true) });
 
   if (steps && spec.store) {
-    body.push(ifS(bin('&&', id('live'), bin('==', id('blk'), bin('-', U('blocks'), u(1)))), [callS('store_final', id('carry'), id('b'), id('s'), bin('*', id('b'), u(layout.stateWidth)))]));
+    const final = walk ? (oneRun ? id('h') : call('advance', id('h0'), id('carry'))) : id('carry');
+    body.push(ifS(liveAnd(bin('==', id('blk'), bin('-', U('blocks'), u(1)))), [callS('store_final', final, id('b'), id('s'), bin('*', id('b'), u(layout.stateWidth)))]));
   } else if (!spec.store) {
-    body.push(ifS(bin('&&', id('live'), bin('==', id('c'), u(0))), [assign(aggAt(U('out_offset'), U('blocks'), id('blk')), id('carry'))]));
+    const write = assign(aggAt(U('out_offset'), U('blocks'), id('blk')), id('carry'));
+    body.push(perThread ? write : ifS(bin('&&', id('live'), bin('==', id('c'), u(0))), [write]));
   }
   const params = [
     { name: 'lid', type: named('vec3<u32>'), attributes: ['builtin(local_invocation_id)'] },
@@ -569,7 +683,9 @@ function header(ctx: Ctx, spec: KernelSpec, subgroups: boolean): string {
   return [
     `${ctx.module.name}: ${spec.name} (generated by rnnc, scan backend)`,
     `element: ${layout.mode === 'lanes' ? `${layout.members.length} floats per lane, lanes over [${layout.laneDims.join(', ')}] (${layout.lanes} per sequence)` : `${layout.members.length} floats per sequence (whole)`}`,
-    `tile: ${tile.groups} sequence(s) x ${layout.lanes} lane(s) x ${tile.runs} runs x ${tile.runLength} steps = ${tileSteps(tile)} steps; runs combined with ${subgroups ? 'subgroup shuffles' : 'workgroup memory'}`,
+    tile.split === 'thread'
+      ? `split: each of ${tile.width} invocations scans its own block of one lane, ${tile.runLength} steps per loop trip; no barriers`
+      : `tile: ${tile.groups} sequence(s) x ${layout.lanes} lane(s) x ${tile.runs} runs x ${tile.runLength} steps = ${tileSteps(tile)} steps${tile.runs > 1 ? `; runs combined with ${subgroups ? 'subgroup shuffles' : 'workgroup memory'}` : ''}`,
   ].join('\n');
 }
 
@@ -580,21 +696,27 @@ export interface ScanKernels {
   subgroups: boolean;
 }
 
-export function emitScanKernels(module: Module, plan: ScanPlan, sizes: DimSizes, layout: ScanLayout, tile: TileShape, options: EmitOptions): ScanKernels {
+export function emitScanKernels(module: Module, plan: ScanPlan, sizes: DimSizes, layout: ScanLayout, tile: TileShape, emitOptions: EmitOptions): ScanKernels {
   const kernels = {} as Record<KernelName, ScanKernel>;
+  // Subgroup operations only combine runs across threads: without runs the kernels need no feature.
+  const options = { ...emitOptions, subgroups: emitOptions.subgroups && tile.split === 'tile' && tile.runs > 1 };
+  const direct = options.direct ?? directOutputs(module, layout);
+  if (tile.split === 'thread' && !direct) throw new Error(`scan backend: ${module.name}: the 'thread' split needs outputs each thread can write itself`);
   for (const name of kernelNames) {
     const spec = specs[name];
-    const ctx: Ctx = { module, plan, layout, tile, sizes, helpers: new Set(), direct: options.direct ?? directOutputs(module, layout) };
-    const functions = [...elementFunctions(ctx), laneScanFunction(ctx, options.subgroups)];
+    const ctx: Ctx = { module, plan, layout, tile, sizes, helpers: new Set(), direct };
+    const functions = [...elementFunctions(ctx), ...(tile.runs > 1 ? [laneScanFunction(ctx, options.subgroups)] : [])];
     if (spec.source !== 'steps') functions.splice(2, 1); // `element` reads the inputs
     if (spec.source === 'steps' && spec.store) {
       if (ctx.direct) {
+        functions.push(loadStateFunction(ctx), advanceFunction(ctx));
         if (layout.outputWidth > 0) functions.push(storeStepFunction(ctx));
+        functions.push(storeFinalFunction(ctx));
       } else {
         functions.push(applyFunction(ctx, 'store_states', 'st'));
         if (layout.outputWidth > 0) functions.push(outputFunction(ctx));
+        functions.push(applyFunction(ctx, 'store_final', 'final_state'));
       }
-      functions.push(applyFunction(ctx, 'store_final', 'final_state'));
     }
     const prelude = mathPrelude(ctx.helpers);
     const entry = entryPoint(ctx, spec, options.subgroups);
@@ -607,7 +729,8 @@ export function emitScanKernels(module: Module, plan: ScanPlan, sizes: DimSizes,
       enables: options.subgroups ? ['subgroups'] : [],
       structs: [
         { name: 'Elem', members: layout.members.map((m) => ({ name: m.name, type: f32 })) },
-        { name: 'LaneScan', members: [{ name: 'excl', type: ELEM }, { name: 'total', type: ELEM }] },
+        ...(spec.source === 'steps' && spec.store && direct ? [{ name: 'State', members: stateMembers(ctx).map((m) => ({ name: m.name, type: f32 })) }] : []),
+        ...(tile.runs > 1 ? [{ name: 'LaneScan', members: [{ name: 'excl', type: ELEM }, { name: 'total', type: ELEM }] }] : []),
         { name: 'Uniforms', members: uniformFields.map((f) => ({ name: f, type: u32 })) },
       ],
       globals: [...globalsFor(ctx, bindings, spec, options.subgroups), ...prelude.globals],

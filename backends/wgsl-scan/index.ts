@@ -2,7 +2,7 @@
 import type { ScanPlan } from '../../src/analyse/types.js';
 import type { Module } from '../../src/ir/ir.js';
 import type { DimSizes } from '../../src/ir/dims.js';
-import { emitScanKernels, kernelNames, type ScanKernels } from './emit.js';
+import { directOutputs, emitScanKernels, kernelNames, type ScanKernels } from './emit.js';
 import { chooseTile, scanLayout, sharedFloatsOf, threadsOf, tileSteps, type TileOptions } from './layout.js';
 
 export { buildScanJob, type ScanJob, type ScanRunData, type ScanRunResult, type ScanGpuJob } from './job.js';
@@ -31,7 +31,7 @@ export function compileScan(module: Module, plan: ScanPlan, sizes: DimSizes, opt
   const support = scanSupport(module, plan, sizes);
   if (!support.ok) throw new Error(`scan backend: ${module.name}: ${support.reason}`);
   const layout = scanLayout(module, plan, sizes);
-  const tile = chooseTile(layout, options.tile);
+  const tile = chooseTile(layout, options.tile, directOutputs(module, layout));
   return emitScanKernels(module, plan, sizes, layout, tile, { subgroups: options.subgroups ?? true });
 }
 

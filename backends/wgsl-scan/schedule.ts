@@ -8,6 +8,9 @@
 //   workgroup per group looping over it, then each lower level is rescanned in place with its block's
 //   carried-in prefix, and scan_steps rescans the steps with theirs and stores states and outputs.
 //   2L + 1 dispatches for L levels of aggregates, whatever the batch.
+// With the 'thread' split (layout.ts) every invocation is one block: blocks are sized so that the
+// passes over the steps have about `targetThreads` invocations, and a level of aggregates is walked
+// by one invocation per lane, so L is 1 unless blocks are very many.
 import { uniformFields, type KernelName } from './emit.js';
 import { threadsOf, tileSteps, type ScanLayout, type TileShape } from './layout.js';
 
@@ -21,6 +24,8 @@ export interface ScheduleOptions {
   topMax?: number;
   /** `auto` carries when there are at least this many workgroups' worth of sequence groups. */
   minCarryGroups?: number;
+  /** 'thread' split: aim for about this many invocations in the passes over the steps. */
+  targetThreads?: number;
 }
 
 export interface Pass {
@@ -51,14 +56,18 @@ export function scheduleScan(layout: ScanLayout, tile: TileShape, batch: number,
   const TILE = tileSteps(tile);
   const groups = Math.ceil(batch / tile.groups);
   const lanes = batch * layout.lanes;
+  const perThread = tile.split === 'thread';
+  // Workgroups for `blocks` blocks of every lane: one per (group, block) with the 'tile' split, one per `width` threads with the 'thread' split.
+  const workgroups = (blocks: number) => (perThread ? Math.ceil((lanes * blocks) / tile.width!) : groups * blocks);
+  const targetThreads = options.targetThreads ?? 64;
   const uniforms = (u: Uniforms) => Uint32Array.from(uniformFields.map((f) => u[f] ?? 0));
   const base = { T, batch, groups, min_len: Math.min(T, minLength) };
-  const strategy: Strategy =
-    options.strategy && options.strategy !== 'auto' ? options.strategy : groups >= (options.minCarryGroups ?? 8) || T <= 2 * TILE ? 'carry' : 'reduce-then-scan';
+  const manyLanes = perThread ? lanes >= targetThreads / 4 : groups >= (options.minCarryGroups ?? 8);
+  const strategy: Strategy = options.strategy && options.strategy !== 'auto' ? options.strategy : manyLanes || T <= 2 * TILE ? 'carry' : 'reduce-then-scan';
   if (strategy === 'carry') {
-    return { strategy, passes: [{ kernel: 'scan_steps', uniforms: uniforms({ ...base, n: T, block_len: Math.max(T, 1), blocks: 1 }), dispatch: grid(groups) }], aggElements: 1, levels: [] };
+    return { strategy, passes: [{ kernel: 'scan_steps', uniforms: uniforms({ ...base, n: T, block_len: Math.max(T, 1), blocks: 1 }), dispatch: grid(workgroups(1)) }], aggElements: 1, levels: [] };
   }
-  const targetBlocks = options.targetBlocks ?? 64;
+  const targetBlocks = options.targetBlocks ?? (perThread ? Math.max(2, Math.ceil(targetThreads / lanes)) : 64);
   const topMax = options.topMax ?? 4 * TILE;
   /** Block length (a whole number of tiles) and block count for n items. */
   const blocking = (n: number) => {
@@ -84,16 +93,16 @@ export function scheduleScan(layout: ScanLayout, tile: TileShape, batch: number,
     passes.push({
       kernel: j === 0 ? 'reduce_steps' : 'reduce_aggs',
       uniforms: uniforms({ ...base, n: lv.n, block_len: lv.blockLen, blocks: lv.blocks, in_offset: lv.offset, out_offset: offsetOf(j + 1) }),
-      dispatch: grid(groups * lv.blocks),
+      dispatch: grid(workgroups(lv.blocks)),
     });
   });
-  passes.push({ kernel: 'scan_aggs', uniforms: uniforms({ ...base, n: top.n, block_len: Math.max(top.n, 1), blocks: 1, out_offset: top.offset }), dispatch: grid(groups) });
+  passes.push({ kernel: 'scan_aggs', uniforms: uniforms({ ...base, n: top.n, block_len: Math.max(top.n, 1), blocks: 1, out_offset: top.offset }), dispatch: grid(workgroups(1)) });
   for (let j = levels.length - 1; j >= 0; j--) {
     const lv = levels[j]!;
     passes.push({
       kernel: j === 0 ? 'scan_steps' : 'scan_aggs',
       uniforms: uniforms({ ...base, n: lv.n, block_len: lv.blockLen, blocks: lv.blocks, in_offset: offsetOf(j + 1), out_offset: lv.offset, carry_in: 1 }),
-      dispatch: grid(groups * lv.blocks),
+      dispatch: grid(workgroups(lv.blocks)),
     });
   }
   return { strategy, passes, aggElements: top.offset + top.n * lanes, levels: [...levels.slice(1).map((l) => l.n), top.n] };

@@ -6,6 +6,8 @@ export interface BenchRow {
   /** Independent state lanes across the batch (batch × lanes per sequence). */
   channels: number;
   strategy: string;
+  /** How threads share the work: 'tile' or 'thread' (backends/wgsl-scan/layout.ts). */
+  split: string;
   dispatches: number;
   /** Median GPU time of one run, in nanoseconds. */
   scanNs: number;
@@ -36,13 +38,13 @@ export function markdownReport(r: BenchReport, command: string): string {
     '',
     'Per row: the scan kernel, the sequential kernel and an elementwise kernel moving the same bytes (inputs once, outputs once), each timed on the GPU over the same data in one session. Throughput counts elements (one step of one channel) per second and the single-pass bytes per second; `traffic` is the bytes the scan schedule moves over that ideal.',
     '',
-    '| example | T | batch | channels | schedule | dispatches | scan Melem/s | scan GB/s | seq GB/s | copy GB/s | scan/seq | scan/copy | traffic |',
+    '| example | T | batch | channels | schedule, split | dispatches | scan Melem/s | scan GB/s | seq GB/s | copy GB/s | scan/seq | scan/copy | traffic |',
     '|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const x of r.rows) {
     const elems = x.T * x.channels;
     lines.push(
-      `| ${x.example} | 2^${log2(x.T)} | ${x.batch} | ${x.channels} | ${x.strategy} | ${x.dispatches} | ${fmt(elems / x.scanNs * 1e3, 1)} | ${fmt(gbs(x.idealBytes, x.scanNs))} | ${fmt(gbs(x.idealBytes, x.seqNs))} | ${fmt(gbs(x.idealBytes, x.copyNs))} | ${fmt(x.seqNs / x.scanNs)}× | ${fmt(x.copyNs / x.scanNs)} | ${fmt(x.scanBytes / x.idealBytes)}× |`,
+      `| ${x.example} | 2^${log2(x.T)} | ${x.batch} | ${x.channels} | ${x.strategy}, ${x.split} | ${x.dispatches} | ${fmt(elems / x.scanNs * 1e3, 1)} | ${fmt(gbs(x.idealBytes, x.scanNs))} | ${fmt(gbs(x.idealBytes, x.seqNs))} | ${fmt(gbs(x.idealBytes, x.copyNs))} | ${fmt(x.seqNs / x.scanNs)}× | ${fmt(x.copyNs / x.scanNs)} | ${fmt(x.scanBytes / x.idealBytes)}× |`,
     );
   }
   lines.push('', ...r.notes.map((n) => `- ${n}`), '');
@@ -54,8 +56,10 @@ const palette = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b
 /** GB/s of the scan (solid), the sequential kernel (dashed) and the copy (dotted) against log2 T, one colour per example and batch. */
 export function svgPlot(r: BenchReport): string {
   const W = 760, H = 420, left = 60, right = 220, top = 30, bottom = 50;
+  // One batch size (the smallest: the few-long-sequences regime) keeps the plot legible.
+  const batch = Math.min(...r.rows.map((x) => x.batch));
   const series = new Map<string, BenchRow[]>();
-  for (const x of r.rows) {
+  for (const x of r.rows.filter((x) => x.batch === batch)) {
     const key = `${x.example} ×${x.batch}`;
     series.set(key, [...(series.get(key) ?? []), x]);
   }
@@ -66,7 +70,7 @@ export function svgPlot(r: BenchReport): string {
   const px = (v: number) => left + ((v - x0) / (x1 - x0)) * (W - left - right);
   const py = (v: number) => H - bottom - (v / y1) * (H - top - bottom);
   const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`, `<rect width="${W}" height="${H}" fill="white"/>`];
-  out.push(`<text x="${left}" y="18" font-size="13">Throughput (single-pass GB/s) on ${escapeXml(r.adapter)}</text>`);
+  out.push(`<text x="${left}" y="18" font-size="13">Throughput (single-pass GB/s), batch ${batch}, on ${escapeXml(r.adapter)}</text>`);
   for (let t = x0; t <= x1; t++) out.push(`<line x1="${px(t)}" y1="${H - bottom}" x2="${px(t)}" y2="${top}" stroke="#eee"/><text x="${px(t)}" y="${H - bottom + 15}" text-anchor="middle">2^${t}</text>`);
   for (let k = 0; k <= 4; k++) {
     const v = (y1 * k) / 4;

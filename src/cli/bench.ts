@@ -34,7 +34,7 @@ export function registerBench(program: Command) {
     .command('bench')
     .description('time the scan kernel against the sequential kernel and a copy kernel moving the same bytes')
     .argument('[files...]', '.rnn files (associative cells)')
-    .option('--all', 'every associative example in examples/, writing docs/bench.{md,json,svg}')
+    .option('--all', 'every associative cell in bench/cells/ and examples/, writing docs/bench.{md,json,svg}')
     .option('--min-log2-t <n>', 'shortest length, as log2 T', '10')
     .option('--max-log2-t <n>', 'longest length, as log2 T (lavapipe: 20 keeps a run under a few minutes)', '20')
     .option('--batches <list>', 'batch sizes (channels = batch x lanes per sequence)', '1,64')
@@ -42,7 +42,9 @@ export function registerBench(program: Command) {
     .option('--out <file.md>', 'write the markdown report here (and .json, .svg beside it)')
     .option('--json', 'print the rows as JSON on stdout')
     .action(async (files: string[], flags: BenchFlags) => {
-      if (flags.all) files = [...files, ...readdirSync('examples').filter((f) => f.endsWith('.rnn')).sort().map((f) => join('examples', f))];
+      const rnnFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.rnn')).sort().map((f) => join(dir, f));
+      // The examples, and the bench cells the speed targets are stated on (affine, cumsum).
+      if (flags.all) files = [...files, ...rnnFiles('bench/cells'), ...rnnFiles('examples')];
       if (files.length === 0) throw new UserError('rnnc: bench needs a .rnn file or --all');
       const [lo, hi] = [ints(flags.minLog2T, '--min-log2-t')[0]!, ints(flags.maxLog2T, '--max-log2-t')[0]!];
       const options = {

@@ -1,6 +1,6 @@
 // The scan kernels on Dawn for a hand-built diagonal plan (h <- a h + b): every schedule (one pass
 // carrying the prefix; reduce-then-scan with one and with three or more levels of aggregates), both
-// ways of combining runs (subgroup shuffles, workgroup memory), initial states and variable lengths,
+// splits and both ways of combining runs (subgroup shuffles, workgroup memory), initial states and variable lengths,
 // against a float64 loop and the sequential kernel.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { frontEnd } from '../../src/driver.js';
@@ -48,8 +48,14 @@ afterAll(async () => {
   await gpu?.close();
 });
 
-describe.each([true, false])('diagonal scan (subgroups: %s)', (subgroups) => {
-  const tiny = { tile: { runs: 2, runLength: 2 }, subgroups, targetBlocks: 1000, topMax: 4 };
+const splits = [
+  { name: 'tile split, subgroups', subgroups: true, tile: { split: 'tile', runs: 2, runLength: 2 } },
+  { name: 'tile split, workgroup memory', subgroups: false, tile: { split: 'tile', runs: 2, runLength: 2 } },
+  { name: 'thread split', subgroups: false, tile: { split: 'thread', runLength: 2, width: 4 } },
+] as const;
+
+describe.each(splits)('diagonal scan ($name)', ({ subgroups, tile }) => {
+  const tiny = { tile, subgroups, targetBlocks: 1000, topMax: 4 };
 
   it.each([1, 2, 3, 97, 128, 129])('matches the loop and the sequential kernel at T = %i (reduce-then-scan, tiny tiles)', async (T) => {
     const d = data(3, T, T);
@@ -61,20 +67,21 @@ describe.each([true, false])('diagonal scan (subgroups: %s)', (subgroups) => {
   it('needs three levels of aggregates at T = 1000 with 4-step tiles, and still matches', async () => {
     const d = data(3, 1000, 7);
     const got = await runScan(gpu, module, plan, sizes, d, { ...tiny, strategy: 'reduce-then-scan' });
-    expect(got.levels).toEqual([250, 63, 16, 4]);
+    // 4-step tiles, or 2-step blocks walked by one thread each.
+    expect(got.levels).toEqual(tile.split === 'tile' ? [250, 63, 16, 4] : [500, 250, 125, 63, 32, 16, 8, 4]);
     expectClose(got, loop(d), 1e-5, 'three levels');
   });
 
   it('carries the prefix across tiles in one pass for many sequences', async () => {
     const d = data(40, 300, 3);
-    const got = await runScan(gpu, module, plan, sizes, d, { subgroups, strategy: 'auto' });
+    const got = await runScan(gpu, module, plan, sizes, d, { subgroups, tile: { split: tile.split }, strategy: 'auto' });
     expect(got.strategy).toBe('carry');
     expectClose(got, loop(d), 1e-5, 'carry');
   });
 
   it('runs default tiles over a long sequence (reduce-then-scan)', async () => {
     const d = data(3, 20_011, 11);
-    const got = await runScan(gpu, module, plan, sizes, d, { subgroups });
+    const got = await runScan(gpu, module, plan, sizes, d, { subgroups, tile: { split: tile.split } });
     expect(got.strategy).toBe('reduce-then-scan');
     expectClose(got, loop(d), 1e-4, 'long');
   });

@@ -1,12 +1,14 @@
 // Every associative example runs as a scan on Dawn and matches the reference interpreter and the
 // sequential kernel: lengths 1, 2, 3, a prime, a power of two, a power of two plus one, and one
-// needing three levels of aggregates (4-step tiles); both ways of combining runs; variable lengths
-// and given initial states.
+// needing three levels of aggregates (4-step tiles); both splits (threads sharing tiles, a thread per
+// block) and both ways of combining runs; variable lengths and given initial states.
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { frontEnd } from '../../src/driver.js';
 import { bindDims } from '../../src/ir/dims.js';
 import { scanSupport } from '../../backends/wgsl-scan/index.js';
+import { directOutputs } from '../../backends/wgsl-scan/emit.js';
+import { scanLayout } from '../../backends/wgsl-scan/layout.js';
 import { analyse } from '../../src/analyse/analyse.js';
 import { interpret } from '../../backends/reference/interpreter.js';
 import { randomLengths, randomRunData } from '../../src/run/data.js';
@@ -54,20 +56,27 @@ it('finds the associative examples', () => {
 
 describe.each(examples)('$file as a scan', (e) => {
   const sizes = bindDims(e.module);
-  const tiny = { tile: { runs: 2, runLength: 2 }, targetBlocks: 1000, topMax: 4, strategy: 'reduce-then-scan' as const };
+  const tiny = { tile: { split: 'tile' as const, runs: 2, runLength: 2 }, targetBlocks: 1000, topMax: 4, strategy: 'reduce-then-scan' as const };
+  // The 'thread' split wherever each thread can write its outputs: 2-step blocks, 4 to a workgroup.
+  const direct = directOutputs(e.module, scanLayout(e.module, e.plan!, sizes));
+  const variants = [
+    { name: 'tile split, subgroups', options: { ...tiny, subgroups: true } },
+    { name: 'tile split, workgroup memory', options: { ...tiny, subgroups: false } },
+    ...(direct ? [{ name: 'thread split', options: { ...tiny, tile: { split: 'thread' as const, runLength: 2, width: 4 } } }] : []),
+  ];
 
-  it.each([true, false])('matches the reference and the sequential kernel at T = 1, 2, 3, 31, 64, 65 (subgroups: %s)', async (subgroups) => {
+  it.each(variants)('matches the reference and the sequential kernel at T = 1, 2, 3, 31, 64, 65 ($name)', async ({ options }) => {
     for (const T of [1, 2, 3, 31, 64, 65]) {
       const d = runData(e, 2, T, T, true);
-      const got = await runScan(gpu, e.module, e.plan!, sizes, d, { ...tiny, subgroups });
+      const got = await runScan(gpu, e.module, e.plan!, sizes, d, options);
       expectClose(got, reference(e, d), tolerance(T), `${e.file} T=${T} vs reference`);
       expectClose(got, await runSeq(gpu, e.module, sizes, d), tolerance(T), `${e.file} T=${T} vs seq`);
     }
   });
 
-  it('matches with three levels of aggregates (T = 300, 4-step tiles)', async () => {
+  it.each(variants)('matches with three levels of aggregates (T = 300, $name)', async ({ options }) => {
     const d = runData(e, 2, 300, 5, false);
-    const got = await runScan(gpu, e.module, e.plan!, sizes, d, tiny);
+    const got = await runScan(gpu, e.module, e.plan!, sizes, d, options);
     expect(got.levels.length).toBeGreaterThanOrEqual(3);
     expectClose(got, reference(e, d), tolerance(300), `${e.file} three levels`);
   });

@@ -1,6 +1,7 @@
 // The generated scan WGSL of every associative example, pinned: the four kernels with the default
-// tiles, and the tile scan of scan_steps with 4 runs per lane in both variants (subgroup shuffles,
-// workgroup memory), so that a change to the emitter shows up as a reviewable diff.
+// split ('thread' where each thread can write its outputs, else 'tile'), and the cooperative tile
+// scan of scan_steps with 4 runs per lane in both variants (subgroup shuffles, workgroup memory), so
+// that a change to the emitter shows up as a reviewable diff.
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { frontEnd } from '../../src/driver.js';
@@ -19,7 +20,7 @@ const examples = readdirSync('examples')
 describe.each(examples)('$name scan kernels', ({ name, module, plan }) => {
   const sizes = bindDims(module);
 
-  it('pins the four kernels and the manifest (default tiles, subgroups)', async () => {
+  it('pins the four kernels and the manifest (default split and tiles, subgroups)', async () => {
     const k = compileScan(module, plan!, sizes);
     for (const n of kernelNames) await expect(k.kernels[n].code).toMatchFileSnapshot(`../golden/scan/${name}.${n}.wgsl`);
     await expect(JSON.stringify(scanManifest(module, k), null, 2) + '\n').toMatchFileSnapshot(`../golden/scan/${name}.scan.json`);
@@ -29,7 +30,7 @@ describe.each(examples)('$name scan kernels', ({ name, module, plan }) => {
     ['subgroups', true],
     ['workgroup', false],
   ])('pins scan_steps with 4 runs per lane, runs combined with %s', async (variant, subgroups) => {
-    const k = compileScan(module, plan!, sizes, { subgroups, tile: { runs: 4, runLength: 2 } });
+    const k = compileScan(module, plan!, sizes, { subgroups, tile: { split: 'tile', runs: 4, runLength: 2 } });
     await expect(k.kernels.scan_steps.code).toMatchFileSnapshot(`../golden/scan/${name}.scan_steps.runs4.${variant}.wgsl`);
   });
 });

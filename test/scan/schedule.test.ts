@@ -17,15 +17,19 @@ describe('scan layout', () => {
     expect(layout.lanes).toBe(4);
     expect(layout.members.map((m) => m.name)).toEqual(['h_a', 'h_b']);
   });
-  it('picks enough runs to fill 8 SIMD lanes, 8 steps each, by default and honours overrides', () => {
-    expect(chooseTile(layout)).toEqual({ groups: 1, runs: 2, runLength: 8 });
-    expect(chooseTile(layout, { runs: 2, runLength: 2 })).toEqual({ groups: 1, runs: 2, runLength: 2 });
-    expect(chooseTile(layout, { runs: 1, runLength: 4 })).toEqual({ groups: 2, runs: 1, runLength: 4 });
+  it("with the 'tile' split picks enough runs to fill 8 SIMD lanes, 8 steps each, by default and honours overrides", () => {
+    expect(chooseTile(layout)).toEqual({ split: 'tile', groups: 1, runs: 2, runLength: 8 });
+    expect(chooseTile(layout, { runs: 2, runLength: 2 })).toEqual({ split: 'tile', groups: 1, runs: 2, runLength: 2 });
+    expect(chooseTile(layout, { runs: 1, runLength: 4 })).toEqual({ split: 'tile', groups: 2, runs: 1, runLength: 4 });
+  });
+  it("takes the 'thread' split when each thread can write its outputs, and only then", () => {
+    expect(chooseTile(layout, {}, true)).toEqual({ split: 'thread', groups: 1, runs: 1, runLength: 64, width: 8 });
+    expect(() => chooseTile(layout, { split: 'thread' }, false)).toThrow(/thread' split needs outputs/);
   });
 });
 
 describe('scan schedule', () => {
-  const tile = { groups: 1, runs: 2, runLength: 2 }; // 4 steps per tile
+  const tile = { split: 'tile', groups: 1, runs: 2, runLength: 2 } as const; // 4 steps per tile
   const kernels = (s: ReturnType<typeof scheduleScan>) => s.passes.map((p) => p.kernel);
 
   it('carries across tiles in one pass when there are many sequence groups', () => {
@@ -45,8 +49,26 @@ describe('scan schedule', () => {
   });
 
   it('keeps the number of dispatches constant in T once blocks grow', () => {
-    const counts = [2 ** 16, 2 ** 20, 2 ** 22].map((T) => scheduleScan(layout, { groups: 1, runs: 16, runLength: 8 }, 1, T, { topMax: 1024 }).passes.length);
+    const counts = [2 ** 16, 2 ** 20, 2 ** 22].map((T) => scheduleScan(layout, { split: 'tile', groups: 1, runs: 16, runLength: 8 }, 1, T, { topMax: 1024 }).passes.length);
     expect(counts).toEqual([3, 3, 3]);
+  });
+
+  describe("with the 'thread' split", () => {
+    const perThread = { split: 'thread', groups: 1, runs: 1, runLength: 4, width: 8 } as const;
+    it('cuts a long sequence into about targetThreads blocks, one invocation each, and scans their aggregates in one level', () => {
+      // 4 lanes, 64 target invocations: 16 blocks per lane of 63 steps rounded up to 64 (whole loop trips).
+      const s = scheduleScan(layout, perThread, 1, 1000, { targetThreads: 64 });
+      expect(s.strategy).toBe('reduce-then-scan');
+      expect(kernels(s)).toEqual(['reduce_steps', 'scan_aggs', 'scan_steps']);
+      expect(s.levels).toEqual([16]);
+      expect(s.passes[0]!.uniforms[4]).toBe(64); // block_len
+      expect(s.passes.map((p) => p.dispatch)).toEqual([[8, 1], [1, 1], [8, 1]]); // 4 lanes × 16 blocks / 8 per workgroup
+    });
+    it('carries in one pass when the lanes alone fill a quarter of the target', () => {
+      const s = scheduleScan(layout, perThread, 4, 1000, { targetThreads: 64 });
+      expect(kernels(s)).toEqual(['scan_steps']);
+      expect(s.passes[0]!.dispatch).toEqual([2, 1]);
+    });
   });
 
   it('spreads more than 65,535 workgroups over a second grid dimension', () => {

@@ -8,6 +8,12 @@ struct Elem {
     w: f32,
 }
 
+struct State {
+    m: f32,
+    u: f32,
+    w: f32,
+}
+
 struct LaneScan {
     excl: Elem,
     total: Elem,
@@ -114,53 +120,49 @@ fn lane_scan(agg: Elem, tid: u32, c: u32, lane: u32) -> LaneScan {
     return LaneScan(before, total);
 }
 
-// Store phase: this thread's outputs of step t from the states after prefix p (before it: prev); zero past the sequence length.
-fn store_step(prev: Elem, p: Elem, b: u32, s: u32, t: u32, len: u32) {
+// This thread's initial states.
+fn load_state(b: u32, s: u32) -> State {
     let lane_D = s / 1u % 8u;
-    let p_0 = max(init[b * 10u + 0u], p.m);
-    let p_1 = init[b * 10u + 0u] - p_0;
-    let p_2 = exp(p_1);
-    let p_3 = init[b * 10u + 0u] > -f32_inf();
-    let p_4 = select(0.0f, p_2, p_3);
-    let p_5 = init[b * 10u + 2u + lane_D] * p_4;
-    let p_6 = p.m - p_0;
-    let p_7 = exp(p_6);
-    let p_8 = p.m > -f32_inf();
-    let p_9 = select(0.0f, p_7, p_8);
-    let p_10 = p.w * p_9;
-    let p_11 = p_5 + p_10;
-    let p_12 = init[b * 10u + 1u] * p_4;
-    let p_13 = p.u * p_9;
-    let p_14 = p_12 + p_13;
-    let o_15 = p_11 / p_14;
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + lane_D] = select(o_15, 0.0f, t >= len);
+    return State(init[b * 10u + 0u], init[b * 10u + 1u], init[b * 10u + 2u + lane_D]);
 }
 
-// The final states after prefix p.
-fn store_final(p: Elem, b: u32, s: u32, base: u32) {
+// The states after a span with aggregate e, from the states h before it.
+fn advance(h: State, e: Elem) -> State {
+    let v0 = max(h.m, e.m);
+    let v1 = h.m - v0;
+    let v2 = exp(v1);
+    let v3 = h.m > -f32_inf();
+    let v4 = select(0.0f, v2, v3);
+    let v5 = h.u * v4;
+    let v6 = e.m - v0;
+    let v7 = exp(v6);
+    let v8 = e.m > -f32_inf();
+    let v9 = select(0.0f, v7, v8);
+    let v10 = e.u * v9;
+    let v11 = v5 + v10;
+    let v12 = h.w * v4;
+    let v13 = e.w * v9;
+    let v14 = v12 + v13;
+    return State(v0, v11, v14);
+}
+
+// Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.
+fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
     let lane_D = s / 1u % 8u;
-    let p_0 = max(init[b * 10u + 0u], p.m);
-    let p_1 = init[b * 10u + 0u] - p_0;
-    let p_2 = exp(p_1);
-    let p_3 = init[b * 10u + 0u] > -f32_inf();
-    let p_4 = select(0.0f, p_2, p_3);
-    let p_5 = init[b * 10u + 1u] * p_4;
-    let p_6 = p.m - p_0;
-    let p_7 = exp(p_6);
-    let p_8 = p.m > -f32_inf();
-    let p_9 = select(0.0f, p_7, p_8);
-    let p_10 = p.u * p_9;
-    let p_11 = p_5 + p_10;
-    let p_12 = init[b * 10u + 2u + lane_D] * p_4;
-    let p_13 = p.w * p_9;
-    let p_14 = p_12 + p_13;
+    let o_0 = h.w / h.u;
+    outputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + lane_D] = select(o_0, 0.0f, t >= len);
+}
+
+// The final states.
+fn store_final(h: State, b: u32, s: u32, base: u32) {
+    let lane_D = s / 1u % 8u;
     if lane_D == 0u {
-        final_state[base + 0u] = p_0;
+        final_state[base + 0u] = h.m;
     }
     if lane_D == 0u {
-        final_state[base + 1u] = p_11;
+        final_state[base + 1u] = h.u;
     }
-    final_state[base + 2u + lane_D] = p_14;
+    final_state[base + 2u + lane_D] = h.w;
 }
 
 @compute @workgroup_size(32)
@@ -187,6 +189,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     if U.carry_in != 0u {
         carry = aggs[U.in_offset + (b * 8u + s) * U.blocks + blk];
     }
+    let h0 = load_state(b, s);
     let full_end = start + (max(min(end, U.min_len), start) - start) / 8u * 8u;
     for (var tile0 = start; tile0 < full_end; tile0 += 8u) {
         var agg = identity();
@@ -196,13 +199,13 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
             agg = combine(agg, e);
         }
         let scan = lane_scan(agg, tid, c, lane);
-        var p = combine(carry, scan.excl);
+        var h = advance(h0, combine(carry, scan.excl));
         for (var r = 0u; r < 2u; r++) {
             let t = tile0 + c * 2u + r;
             let e = element(b, t, s);
-            let prev = p;
-            p = combine(p, e);
-            store_step(prev, p, b, s, t, len);
+            let prev = h;
+            h = advance(h, e);
+            store_step(prev, h, b, s, t, len);
         }
         carry = combine(carry, scan.total);
     }
@@ -217,22 +220,22 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
             agg = combine(agg, e);
         }
         let scan = lane_scan(agg, tid, c, lane);
-        var p = combine(carry, scan.excl);
+        var h = advance(h0, combine(carry, scan.excl));
         for (var r = 0u; r < 2u; r++) {
             let t = tile0 + c * 2u + r;
             var e = identity();
             if t < end && t < len {
                 e = element(b, t, s);
             }
-            let prev = p;
-            p = combine(p, e);
+            let prev = h;
+            h = advance(h, e);
             if live && t < end {
-                store_step(prev, p, b, s, t, len);
+                store_step(prev, h, b, s, t, len);
             }
         }
         carry = combine(carry, scan.total);
     }
     if live && blk == U.blocks - 1u {
-        store_final(carry, b, s, b * 10u);
+        store_final(advance(h0, carry), b, s, b * 10u);
     }
 }

@@ -9,6 +9,10 @@ struct Elem {
     h_b: f32,
 }
 
+struct State {
+    h: f32,
+}
+
 struct LaneScan {
     excl: Elem,
     total: Elem,
@@ -157,20 +161,29 @@ fn lane_scan(agg: Elem, tid: u32, c: u32, lane: u32, sg_id: u32, sg_size: u32) -
     return LaneScan(combine(before, in_seg), total);
 }
 
-// Store phase: this thread's outputs of step t from the states after prefix p (before it: prev); zero past the sequence length.
-fn store_step(prev: Elem, p: Elem, b: u32, s: u32, t: u32, len: u32) {
+// This thread's initial states.
+fn load_state(b: u32, s: u32) -> State {
     let lane_H = s / 1u % 8u;
-    let p_0 = p.h_a * init[b * 8u + 0u + lane_H];
-    let p_1 = p_0 + p.h_b;
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + lane_H] = select(p_1, 0.0f, t >= len);
+    return State(init[b * 8u + 0u + lane_H]);
 }
 
-// The final states after prefix p.
-fn store_final(p: Elem, b: u32, s: u32, base: u32) {
+// The states after a span with aggregate e, from the states h before it.
+fn advance(h: State, e: Elem) -> State {
+    let v0 = e.h_a * h.h;
+    let v1 = v0 + e.h_b;
+    return State(v1);
+}
+
+// Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.
+fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
     let lane_H = s / 1u % 8u;
-    let p_0 = p.h_a * init[b * 8u + 0u + lane_H];
-    let p_1 = p_0 + p.h_b;
-    final_state[base + 0u + lane_H] = p_1;
+    outputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + lane_H] = select(h.h, 0.0f, t >= len);
+}
+
+// The final states.
+fn store_final(h: State, b: u32, s: u32, base: u32) {
+    let lane_H = s / 1u % 8u;
+    final_state[base + 0u + lane_H] = h.h;
 }
 
 @compute @workgroup_size(32)
@@ -197,6 +210,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     if U.carry_in != 0u {
         carry = aggs[U.in_offset + (b * 8u + s) * U.blocks + blk];
     }
+    let h0 = load_state(b, s);
     let full_end = start + (max(min(end, U.min_len), start) - start) / 8u * 8u;
     for (var tile0 = start; tile0 < full_end; tile0 += 8u) {
         var agg = identity();
@@ -206,13 +220,13 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
             agg = combine(agg, e);
         }
         let scan = lane_scan(agg, tid, c, lane, sg_id, sg_size);
-        var p = combine(carry, scan.excl);
+        var h = advance(h0, combine(carry, scan.excl));
         for (var r = 0u; r < 2u; r++) {
             let t = tile0 + c * 2u + r;
             let e = element(b, t, s);
-            let prev = p;
-            p = combine(p, e);
-            store_step(prev, p, b, s, t, len);
+            let prev = h;
+            h = advance(h, e);
+            store_step(prev, h, b, s, t, len);
         }
         carry = combine(carry, scan.total);
     }
@@ -227,22 +241,22 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
             agg = combine(agg, e);
         }
         let scan = lane_scan(agg, tid, c, lane, sg_id, sg_size);
-        var p = combine(carry, scan.excl);
+        var h = advance(h0, combine(carry, scan.excl));
         for (var r = 0u; r < 2u; r++) {
             let t = tile0 + c * 2u + r;
             var e = identity();
             if t < end && t < len {
                 e = element(b, t, s);
             }
-            let prev = p;
-            p = combine(p, e);
+            let prev = h;
+            h = advance(h, e);
             if live && t < end {
-                store_step(prev, p, b, s, t, len);
+                store_step(prev, h, b, s, t, len);
             }
         }
         carry = combine(carry, scan.total);
     }
     if live && blk == U.blocks - 1u {
-        store_final(carry, b, s, b * 8u);
+        store_final(advance(h0, carry), b, s, b * 8u);
     }
 }

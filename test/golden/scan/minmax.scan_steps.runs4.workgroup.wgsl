@@ -26,6 +26,13 @@ struct Elem {
     h_b_3: f32,
 }
 
+struct State {
+    h_0: f32,
+    h_1: f32,
+    h_2: f32,
+    h_3: f32,
+}
+
 struct LaneScan {
     excl: Elem,
     total: Elem,
@@ -333,100 +340,70 @@ fn lane_scan(agg: Elem, tid: u32, c: u32, lane: u32) -> LaneScan {
     return LaneScan(before, total);
 }
 
-// Store phase: this thread's outputs of step t from the states after prefix p (before it: prev); zero past the sequence length.
-fn store_step(prev: Elem, p: Elem, b: u32, s: u32, t: u32, len: u32) {
-    let p_0 = min(p.h_d, init[b * 4u + 0u]);
-    let p_1 = min(p.h_A_0_0, init[b * 4u + 0u]);
-    let p_2 = min(p.h_A_0_1, init[b * 4u + 0u + 1u]);
-    let p_3 = max(p_1, p_2);
-    let p_4 = min(p.h_A_0_2, init[b * 4u + 0u + 2u]);
-    let p_5 = max(p_3, p_4);
-    let p_6 = min(p.h_A_0_3, init[b * 4u + 0u + 3u]);
-    let p_7 = max(p_5, p_6);
-    let p_8 = max(p_0, p_7);
-    let p_9 = max(p_8, p.h_b_0);
-    let p_10 = min(p.h_d, init[b * 4u + 0u + 1u]);
-    let p_11 = min(p.h_A_1_0, init[b * 4u + 0u]);
-    let p_12 = min(p.h_A_1_1, init[b * 4u + 0u + 1u]);
-    let p_13 = max(p_11, p_12);
-    let p_14 = min(p.h_A_1_2, init[b * 4u + 0u + 2u]);
-    let p_15 = max(p_13, p_14);
-    let p_16 = min(p.h_A_1_3, init[b * 4u + 0u + 3u]);
-    let p_17 = max(p_15, p_16);
-    let p_18 = max(p_10, p_17);
-    let p_19 = max(p_18, p.h_b_1);
-    let p_20 = min(p.h_d, init[b * 4u + 0u + 2u]);
-    let p_21 = min(p.h_A_2_0, init[b * 4u + 0u]);
-    let p_22 = min(p.h_A_2_1, init[b * 4u + 0u + 1u]);
-    let p_23 = max(p_21, p_22);
-    let p_24 = min(p.h_A_2_2, init[b * 4u + 0u + 2u]);
-    let p_25 = max(p_23, p_24);
-    let p_26 = min(p.h_A_2_3, init[b * 4u + 0u + 3u]);
-    let p_27 = max(p_25, p_26);
-    let p_28 = max(p_20, p_27);
-    let p_29 = max(p_28, p.h_b_2);
-    let p_30 = min(p.h_d, init[b * 4u + 0u + 3u]);
-    let p_31 = min(p.h_A_3_0, init[b * 4u + 0u]);
-    let p_32 = min(p.h_A_3_1, init[b * 4u + 0u + 1u]);
-    let p_33 = max(p_31, p_32);
-    let p_34 = min(p.h_A_3_2, init[b * 4u + 0u + 2u]);
-    let p_35 = max(p_33, p_34);
-    let p_36 = min(p.h_A_3_3, init[b * 4u + 0u + 3u]);
-    let p_37 = max(p_35, p_36);
-    let p_38 = max(p_30, p_37);
-    let p_39 = max(p_38, p.h_b_3);
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u] = select(p_9, 0.0f, t >= len);
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u] = select(p_19, 0.0f, t >= len);
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u] = select(p_29, 0.0f, t >= len);
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u] = select(p_39, 0.0f, t >= len);
+// This thread's initial states.
+fn load_state(b: u32, s: u32) -> State {
+    return State(init[b * 4u + 0u], init[b * 4u + 0u + 1u], init[b * 4u + 0u + 2u], init[b * 4u + 0u + 3u]);
 }
 
-// The final states after prefix p.
-fn store_final(p: Elem, b: u32, s: u32, base: u32) {
-    let p_0 = min(p.h_d, init[b * 4u + 0u]);
-    let p_1 = min(p.h_A_0_0, init[b * 4u + 0u]);
-    let p_2 = min(p.h_A_0_1, init[b * 4u + 0u + 1u]);
-    let p_3 = max(p_1, p_2);
-    let p_4 = min(p.h_A_0_2, init[b * 4u + 0u + 2u]);
-    let p_5 = max(p_3, p_4);
-    let p_6 = min(p.h_A_0_3, init[b * 4u + 0u + 3u]);
-    let p_7 = max(p_5, p_6);
-    let p_8 = max(p_0, p_7);
-    let p_9 = max(p_8, p.h_b_0);
-    let p_10 = min(p.h_d, init[b * 4u + 0u + 1u]);
-    let p_11 = min(p.h_A_1_0, init[b * 4u + 0u]);
-    let p_12 = min(p.h_A_1_1, init[b * 4u + 0u + 1u]);
-    let p_13 = max(p_11, p_12);
-    let p_14 = min(p.h_A_1_2, init[b * 4u + 0u + 2u]);
-    let p_15 = max(p_13, p_14);
-    let p_16 = min(p.h_A_1_3, init[b * 4u + 0u + 3u]);
-    let p_17 = max(p_15, p_16);
-    let p_18 = max(p_10, p_17);
-    let p_19 = max(p_18, p.h_b_1);
-    let p_20 = min(p.h_d, init[b * 4u + 0u + 2u]);
-    let p_21 = min(p.h_A_2_0, init[b * 4u + 0u]);
-    let p_22 = min(p.h_A_2_1, init[b * 4u + 0u + 1u]);
-    let p_23 = max(p_21, p_22);
-    let p_24 = min(p.h_A_2_2, init[b * 4u + 0u + 2u]);
-    let p_25 = max(p_23, p_24);
-    let p_26 = min(p.h_A_2_3, init[b * 4u + 0u + 3u]);
-    let p_27 = max(p_25, p_26);
-    let p_28 = max(p_20, p_27);
-    let p_29 = max(p_28, p.h_b_2);
-    let p_30 = min(p.h_d, init[b * 4u + 0u + 3u]);
-    let p_31 = min(p.h_A_3_0, init[b * 4u + 0u]);
-    let p_32 = min(p.h_A_3_1, init[b * 4u + 0u + 1u]);
-    let p_33 = max(p_31, p_32);
-    let p_34 = min(p.h_A_3_2, init[b * 4u + 0u + 2u]);
-    let p_35 = max(p_33, p_34);
-    let p_36 = min(p.h_A_3_3, init[b * 4u + 0u + 3u]);
-    let p_37 = max(p_35, p_36);
-    let p_38 = max(p_30, p_37);
-    let p_39 = max(p_38, p.h_b_3);
-    final_state[base + 0u] = p_9;
-    final_state[base + 0u + 1u] = p_19;
-    final_state[base + 0u + 2u] = p_29;
-    final_state[base + 0u + 3u] = p_39;
+// The states after a span with aggregate e, from the states h before it.
+fn advance(h: State, e: Elem) -> State {
+    let v0 = min(e.h_d, h.h_0);
+    let v1 = min(e.h_A_0_0, h.h_0);
+    let v2 = min(e.h_A_0_1, h.h_1);
+    let v3 = max(v1, v2);
+    let v4 = min(e.h_A_0_2, h.h_2);
+    let v5 = max(v3, v4);
+    let v6 = min(e.h_A_0_3, h.h_3);
+    let v7 = max(v5, v6);
+    let v8 = max(v0, v7);
+    let v9 = max(v8, e.h_b_0);
+    let v10 = min(e.h_d, h.h_1);
+    let v11 = min(e.h_A_1_0, h.h_0);
+    let v12 = min(e.h_A_1_1, h.h_1);
+    let v13 = max(v11, v12);
+    let v14 = min(e.h_A_1_2, h.h_2);
+    let v15 = max(v13, v14);
+    let v16 = min(e.h_A_1_3, h.h_3);
+    let v17 = max(v15, v16);
+    let v18 = max(v10, v17);
+    let v19 = max(v18, e.h_b_1);
+    let v20 = min(e.h_d, h.h_2);
+    let v21 = min(e.h_A_2_0, h.h_0);
+    let v22 = min(e.h_A_2_1, h.h_1);
+    let v23 = max(v21, v22);
+    let v24 = min(e.h_A_2_2, h.h_2);
+    let v25 = max(v23, v24);
+    let v26 = min(e.h_A_2_3, h.h_3);
+    let v27 = max(v25, v26);
+    let v28 = max(v20, v27);
+    let v29 = max(v28, e.h_b_2);
+    let v30 = min(e.h_d, h.h_3);
+    let v31 = min(e.h_A_3_0, h.h_0);
+    let v32 = min(e.h_A_3_1, h.h_1);
+    let v33 = max(v31, v32);
+    let v34 = min(e.h_A_3_2, h.h_2);
+    let v35 = max(v33, v34);
+    let v36 = min(e.h_A_3_3, h.h_3);
+    let v37 = max(v35, v36);
+    let v38 = max(v30, v37);
+    let v39 = max(v38, e.h_b_3);
+    return State(v9, v19, v29, v39);
+}
+
+// Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.
+fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
+    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u] = select(h.h_0, 0.0f, t >= len);
+    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u] = select(h.h_1, 0.0f, t >= len);
+    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u] = select(h.h_2, 0.0f, t >= len);
+    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u] = select(h.h_3, 0.0f, t >= len);
+}
+
+// The final states.
+fn store_final(h: State, b: u32, s: u32, base: u32) {
+    final_state[base + 0u] = h.h_0;
+    final_state[base + 0u + 1u] = h.h_1;
+    final_state[base + 0u + 2u] = h.h_2;
+    final_state[base + 0u + 3u] = h.h_3;
 }
 
 @compute @workgroup_size(8)
@@ -453,6 +430,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     if U.carry_in != 0u {
         carry = aggs[U.in_offset + (b * 1u + s) * U.blocks + blk];
     }
+    let h0 = load_state(b, s);
     let full_end = start + (max(min(end, U.min_len), start) - start) / 8u * 8u;
     for (var tile0 = start; tile0 < full_end; tile0 += 8u) {
         var agg = identity();
@@ -462,14 +440,14 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
             agg = combine(agg, e);
         }
         let scan = lane_scan(agg, tid, c, lane);
-        var p = combine(carry, scan.excl);
+        var h = advance(h0, combine(carry, scan.excl));
         for (var r = 0u; r < 2u; r++) {
             let t = tile0 + c * 2u + r;
             let e = element(b, t, s);
-            let prev = p;
-            p = combine(p, e);
+            let prev = h;
+            h = advance(h, e);
             if live {
-                store_step(prev, p, b, s, t, len);
+                store_step(prev, h, b, s, t, len);
             }
         }
         carry = combine(carry, scan.total);
@@ -485,22 +463,22 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
             agg = combine(agg, e);
         }
         let scan = lane_scan(agg, tid, c, lane);
-        var p = combine(carry, scan.excl);
+        var h = advance(h0, combine(carry, scan.excl));
         for (var r = 0u; r < 2u; r++) {
             let t = tile0 + c * 2u + r;
             var e = identity();
             if t < end && t < len {
                 e = element(b, t, s);
             }
-            let prev = p;
-            p = combine(p, e);
+            let prev = h;
+            h = advance(h, e);
             if live && t < end {
-                store_step(prev, p, b, s, t, len);
+                store_step(prev, h, b, s, t, len);
             }
         }
         carry = combine(carry, scan.total);
     }
     if live && blk == U.blocks - 1u {
-        store_final(carry, b, s, b * 4u);
+        store_final(advance(h0, carry), b, s, b * 4u);
     }
 }

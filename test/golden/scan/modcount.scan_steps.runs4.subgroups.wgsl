@@ -14,6 +14,11 @@ struct Elem {
     h_b_1: f32,
 }
 
+struct State {
+    h_0: f32,
+    h_1: f32,
+}
+
 struct LaneScan {
     excl: Elem,
     total: Elem,
@@ -158,42 +163,40 @@ fn lane_scan(agg: Elem, tid: u32, c: u32, lane: u32, sg_id: u32, sg_size: u32) -
     return LaneScan(combine(before, in_seg), total);
 }
 
-// Store phase: this thread's outputs of step t from the states after prefix p (before it: prev); zero past the sequence length.
-fn store_step(prev: Elem, p: Elem, b: u32, s: u32, t: u32, len: u32) {
-    let p_0 = p.h_d * init[b * 2u + 0u];
-    let p_1 = p.h_A_0_0 * init[b * 2u + 0u];
-    let p_2 = p.h_A_0_1 * init[b * 2u + 0u + 1u];
-    let p_3 = p_1 + p_2;
-    let p_4 = p_0 + p_3;
-    let p_5 = p_4 + p.h_b_0;
-    let p_6 = p.h_d * init[b * 2u + 0u + 1u];
-    let p_7 = p.h_A_1_0 * init[b * 2u + 0u];
-    let p_8 = p.h_A_1_1 * init[b * 2u + 0u + 1u];
-    let p_9 = p_7 + p_8;
-    let p_10 = p_6 + p_9;
-    let p_11 = p_10 + p.h_b_1;
-    let o_12 = p_5 + p_11;
-    let o_13 = 2.0f - o_12;
-    let o_14 = o_13 / 4.0f;
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 1u] = select(o_14, 0.0f, t >= len);
+// This thread's initial states.
+fn load_state(b: u32, s: u32) -> State {
+    return State(init[b * 2u + 0u], init[b * 2u + 0u + 1u]);
 }
 
-// The final states after prefix p.
-fn store_final(p: Elem, b: u32, s: u32, base: u32) {
-    let p_0 = p.h_d * init[b * 2u + 0u];
-    let p_1 = p.h_A_0_0 * init[b * 2u + 0u];
-    let p_2 = p.h_A_0_1 * init[b * 2u + 0u + 1u];
-    let p_3 = p_1 + p_2;
-    let p_4 = p_0 + p_3;
-    let p_5 = p_4 + p.h_b_0;
-    let p_6 = p.h_d * init[b * 2u + 0u + 1u];
-    let p_7 = p.h_A_1_0 * init[b * 2u + 0u];
-    let p_8 = p.h_A_1_1 * init[b * 2u + 0u + 1u];
-    let p_9 = p_7 + p_8;
-    let p_10 = p_6 + p_9;
-    let p_11 = p_10 + p.h_b_1;
-    final_state[base + 0u] = p_5;
-    final_state[base + 0u + 1u] = p_11;
+// The states after a span with aggregate e, from the states h before it.
+fn advance(h: State, e: Elem) -> State {
+    let v0 = e.h_d * h.h_0;
+    let v1 = e.h_A_0_0 * h.h_0;
+    let v2 = e.h_A_0_1 * h.h_1;
+    let v3 = v1 + v2;
+    let v4 = v0 + v3;
+    let v5 = v4 + e.h_b_0;
+    let v6 = e.h_d * h.h_1;
+    let v7 = e.h_A_1_0 * h.h_0;
+    let v8 = e.h_A_1_1 * h.h_1;
+    let v9 = v7 + v8;
+    let v10 = v6 + v9;
+    let v11 = v10 + e.h_b_1;
+    return State(v5, v11);
+}
+
+// Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.
+fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
+    let o_0 = h.h_0 + h.h_1;
+    let o_1 = 2.0f - o_0;
+    let o_2 = o_1 / 4.0f;
+    outputs[U.batch * U.T * 0u + (b * U.T + t) * 1u] = select(o_2, 0.0f, t >= len);
+}
+
+// The final states.
+fn store_final(h: State, b: u32, s: u32, base: u32) {
+    final_state[base + 0u] = h.h_0;
+    final_state[base + 0u + 1u] = h.h_1;
 }
 
 @compute @workgroup_size(8)
@@ -220,6 +223,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     if U.carry_in != 0u {
         carry = aggs[U.in_offset + (b * 1u + s) * U.blocks + blk];
     }
+    let h0 = load_state(b, s);
     let full_end = start + (max(min(end, U.min_len), start) - start) / 8u * 8u;
     for (var tile0 = start; tile0 < full_end; tile0 += 8u) {
         var agg = identity();
@@ -229,14 +233,14 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
             agg = combine(agg, e);
         }
         let scan = lane_scan(agg, tid, c, lane, sg_id, sg_size);
-        var p = combine(carry, scan.excl);
+        var h = advance(h0, combine(carry, scan.excl));
         for (var r = 0u; r < 2u; r++) {
             let t = tile0 + c * 2u + r;
             let e = element(b, t, s);
-            let prev = p;
-            p = combine(p, e);
+            let prev = h;
+            h = advance(h, e);
             if live {
-                store_step(prev, p, b, s, t, len);
+                store_step(prev, h, b, s, t, len);
             }
         }
         carry = combine(carry, scan.total);
@@ -252,22 +256,22 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
             agg = combine(agg, e);
         }
         let scan = lane_scan(agg, tid, c, lane, sg_id, sg_size);
-        var p = combine(carry, scan.excl);
+        var h = advance(h0, combine(carry, scan.excl));
         for (var r = 0u; r < 2u; r++) {
             let t = tile0 + c * 2u + r;
             var e = identity();
             if t < end && t < len {
                 e = element(b, t, s);
             }
-            let prev = p;
-            p = combine(p, e);
+            let prev = h;
+            h = advance(h, e);
             if live && t < end {
-                store_step(prev, p, b, s, t, len);
+                store_step(prev, h, b, s, t, len);
             }
         }
         carry = combine(carry, scan.total);
     }
     if live && blk == U.blocks - 1u {
-        store_final(carry, b, s, b * 2u);
+        store_final(advance(h0, carry), b, s, b * 2u);
     }
 }

@@ -7,6 +7,10 @@ struct Elem {
     h_b: f32,
 }
 
+struct State {
+    h: f32,
+}
+
 struct LaneScan {
     excl: Elem,
     total: Elem,
@@ -95,22 +99,31 @@ fn lane_scan(agg: Elem, tid: u32, c: u32, lane: u32) -> LaneScan {
     return LaneScan(before, total);
 }
 
-// Store phase: this thread's outputs of step t from the states after prefix p (before it: prev); zero past the sequence length.
-fn store_step(prev: Elem, p: Elem, b: u32, s: u32, t: u32, len: u32) {
+// This thread's initial states.
+fn load_state(b: u32, s: u32) -> State {
     let lane_D = s / 1u % 1u;
-    let p_0 = p.h_a * init[b * 1u + 0u + lane_D];
-    let p_1 = p_0 + p.h_b;
-    let o_2 = 1.0f - p_1;
-    let o_3 = o_2 / 2.0f;
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 1u + lane_D] = select(o_3, 0.0f, t >= len);
+    return State(init[b * 1u + 0u + lane_D]);
 }
 
-// The final states after prefix p.
-fn store_final(p: Elem, b: u32, s: u32, base: u32) {
+// The states after a span with aggregate e, from the states h before it.
+fn advance(h: State, e: Elem) -> State {
+    let v0 = e.h_a * h.h;
+    let v1 = v0 + e.h_b;
+    return State(v1);
+}
+
+// Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.
+fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
     let lane_D = s / 1u % 1u;
-    let p_0 = p.h_a * init[b * 1u + 0u + lane_D];
-    let p_1 = p_0 + p.h_b;
-    final_state[base + 0u + lane_D] = p_1;
+    let o_0 = 1.0f - h.h;
+    let o_1 = o_0 / 2.0f;
+    outputs[U.batch * U.T * 0u + (b * U.T + t) * 1u + lane_D] = select(o_1, 0.0f, t >= len);
+}
+
+// The final states.
+fn store_final(h: State, b: u32, s: u32, base: u32) {
+    let lane_D = s / 1u % 1u;
+    final_state[base + 0u + lane_D] = h.h;
 }
 
 @compute @workgroup_size(8)
@@ -137,6 +150,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     if U.carry_in != 0u {
         carry = aggs[U.in_offset + (b * 1u + s) * U.blocks + blk];
     }
+    let h0 = load_state(b, s);
     let full_end = start + (max(min(end, U.min_len), start) - start) / 8u * 8u;
     for (var tile0 = start; tile0 < full_end; tile0 += 8u) {
         var agg = identity();
@@ -146,14 +160,14 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
             agg = combine(agg, e);
         }
         let scan = lane_scan(agg, tid, c, lane);
-        var p = combine(carry, scan.excl);
+        var h = advance(h0, combine(carry, scan.excl));
         for (var r = 0u; r < 2u; r++) {
             let t = tile0 + c * 2u + r;
             let e = element(b, t, s);
-            let prev = p;
-            p = combine(p, e);
+            let prev = h;
+            h = advance(h, e);
             if live {
-                store_step(prev, p, b, s, t, len);
+                store_step(prev, h, b, s, t, len);
             }
         }
         carry = combine(carry, scan.total);
@@ -169,22 +183,22 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
             agg = combine(agg, e);
         }
         let scan = lane_scan(agg, tid, c, lane);
-        var p = combine(carry, scan.excl);
+        var h = advance(h0, combine(carry, scan.excl));
         for (var r = 0u; r < 2u; r++) {
             let t = tile0 + c * 2u + r;
             var e = identity();
             if t < end && t < len {
                 e = element(b, t, s);
             }
-            let prev = p;
-            p = combine(p, e);
+            let prev = h;
+            h = advance(h, e);
             if live && t < end {
-                store_step(prev, p, b, s, t, len);
+                store_step(prev, h, b, s, t, len);
             }
         }
         carry = combine(carry, scan.total);
     }
     if live && blk == U.blocks - 1u {
-        store_final(carry, b, s, b * 1u);
+        store_final(advance(h0, carry), b, s, b * 1u);
     }
 }
