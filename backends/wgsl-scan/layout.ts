@@ -76,7 +76,8 @@ function pointwise(def: Def, dimsOf: (source: string, tensor: string) => string[
   });
 }
 
-export function scanLayout(module: Module, plan: ScanPlan, sizes: DimSizes): ScanLayout {
+/** `force` 'whole' makes one element per sequence even where lanes would do (see chooseLayout in index.ts). */
+export function scanLayout(module: Module, plan: ScanPlan, sizes: DimSizes, force?: 'whole'): ScanLayout {
   const fieldDims = new Map(plan.fields.map((f) => [f.target, f.vars.map((v) => v.dim)]));
   const stateTensors = tensorsOf(module, 'state');
   const stateDims = new Map(stateTensors.map((t) => [t.name, t.dims]));
@@ -88,11 +89,11 @@ export function scanLayout(module: Module, plan: ScanPlan, sizes: DimSizes): Sca
   const coversLanes = (d: Def) => d.vars.every((v) => laneCandidates.includes(v.dim));
   const lanesOk = [...plan.combine, ...plan.apply].every((d) => pointwise(d, dimsOf)) && [...plan.fields, ...plan.combine, ...plan.identity, ...plan.apply].every(coversLanes);
 
-  const mode = lanesOk ? 'lanes' : 'whole';
-  const laneDims = lanesOk ? laneCandidates : [];
+  const mode = lanesOk && force !== 'whole' ? 'lanes' : 'whole';
+  const laneDims = mode === 'lanes' ? laneCandidates : [];
   const members: ElementMember[] = [];
   for (const f of plan.fields) {
-    if (lanesOk) {
+    if (mode === 'lanes') {
       members.push({ name: safe(f.target), field: f.target, index: [] });
       continue;
     }

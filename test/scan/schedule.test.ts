@@ -3,6 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { frontEnd } from '../../src/driver.js';
 import { bindDims } from '../../src/ir/dims.js';
+import { readFileSync } from 'node:fs';
+import { analyse } from '../../src/analyse/analyse.js';
+import { chooseLayout, compileScan } from '../../backends/wgsl-scan/index.js';
 import { chooseTile, scanLayout } from '../../backends/wgsl-scan/layout.js';
 import { scheduleScan } from '../../backends/wgsl-scan/schedule.js';
 import { diagonalSource, diagonalSumProdPlan } from './hand-plans.js';
@@ -25,6 +28,21 @@ describe('scan layout', () => {
   it("takes the 'thread' split when each thread can write its outputs, and only then", () => {
     expect(chooseTile(layout, {}, true)).toEqual({ split: 'thread', groups: 1, runs: 1, runLength: 64, width: 8 });
     expect(() => chooseTile(layout, { split: 'thread' }, false)).toThrow(/thread' split needs outputs/);
+  });
+});
+
+describe('layout choice', () => {
+  const mamba = frontEnd(readFileSync('examples/mamba_s6.rnn', 'utf8')).module!;
+  const plan = analyse(mamba).analysis.plan!;
+  it("gathers mamba's lanes into one element per thread, since y[d] sums over n, unless the 'tile' split is asked for", () => {
+    const gathered = chooseLayout(mamba, plan, bindDims(mamba));
+    expect([gathered.mode, gathered.members.length]).toEqual(['whole', 64]); // a and b at 8 × 4 points
+    expect(compileScan(mamba, plan, bindDims(mamba)).tile.split).toBe('thread');
+    const lanes = chooseLayout(mamba, plan, bindDims(mamba), { tile: { split: 'tile' } });
+    expect([lanes.mode, lanes.lanes]).toEqual(['lanes', 32]);
+  });
+  it('keeps lanes when every output reads its own lane', () => {
+    expect(chooseLayout(module, diagonalSumProdPlan(), bindDims(module)).mode).toBe('lanes');
   });
 });
 
