@@ -9,6 +9,7 @@ import { tensorsOf, type Module } from '../ir/ir.js';
 import type { ScanPlan } from '../analyse/types.js';
 import { buildScanJob, compileScan, type ScanRunData } from '../../backends/wgsl-scan/index.js';
 import { emitSeq } from '../../backends/wgsl-seq/emit.js';
+import { bufferElements } from '../../backends/wgsl-seq/layout.js';
 import { packRun } from '../run/pack.js';
 import type { GpuJob, GpuJobResult } from '../../backends/dawn/job.js';
 import { copyJob } from './copy-kernel.js';
@@ -50,11 +51,12 @@ export function benchData(module: Module, sizes: Record<string, number>, batch: 
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-export async function benchExample(gpu: GpuRunner, file: string, plan: ScanPlan, module: Module, options: BenchOptions): Promise<{ rows: BenchRow[]; adapter: string; timingMethod: string }> {
+export async function benchExample(gpu: GpuRunner, file: string, plan: ScanPlan, module: Module, options: BenchOptions): Promise<{ rows: BenchRow[]; skipped: string[]; adapter: string; timingMethod: string }> {
   const sizes = bindDims(module);
   const kernels = compileScan(module, plan, sizes);
   const seq = emitSeq(module, sizes);
   const rows: BenchRow[] = [];
+  const skipped: string[] = [];
   let adapter = '';
   let timingMethod = '';
   const timing = { repeats: options.repeats, warmup: 1 };
@@ -63,9 +65,13 @@ export async function benchExample(gpu: GpuRunner, file: string, plan: ScanPlan,
       const T = 2 ** lg;
       const { layout } = kernels;
       const perStep = 4 * batch * (layout.inputWidth + layout.outputWidth);
-      const largestBinding = 4 * batch * Math.max(layout.inputWidth, layout.outputWidth, seq.layout.buffers.reduce((m, b) => Math.max(m, b.perUnit), 0)) * T;
-      if (perStep * T > options.maxBytes || largestBinding > gpu.adapter.limits.maxStorageBufferBindingSize) {
-        options.progress?.(`${basename(file)}: skipping T = 2^${lg}, batch ${batch} (${((perStep * T) / 2 ** 20).toFixed(0)} MiB > cap)`);
+      const largestBinding = 4 * Math.max(batch * T * Math.max(layout.inputWidth, layout.outputWidth), ...seq.layout.buffers.map((b) => bufferElements(b, batch, T)));
+      const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+      const bindingLimit = gpu.adapter.limits.maxStorageBufferBindingSize;
+      if (perStep * T > options.maxBytes || largestBinding > bindingLimit) {
+        const why = perStep * T > options.maxBytes ? `${mib(perStep * T)} of inputs and outputs > the ${mib(options.maxBytes)} cap` : `a ${mib(largestBinding)} binding > the adapter's ${mib(bindingLimit)} limit`;
+        skipped.push(`${module.name} T = 2^${lg}, batch ${batch}: ${why}`);
+        options.progress?.(`${basename(file)}: skipping T = 2^${lg}, batch ${batch} (${why})`);
         continue;
       }
       const data = benchData(module, sizes, batch, T);
@@ -85,7 +91,7 @@ export async function benchExample(gpu: GpuRunner, file: string, plan: ScanPlan,
         example: module.name,
         T,
         batch,
-        channels: batch * layout.lanes,
+        channels: batch * layout.stateWidth,
         strategy: scan.schedule.strategy,
         split: kernels.tile.split,
         dispatches: scan.schedule.passes.length,
@@ -101,7 +107,7 @@ export async function benchExample(gpu: GpuRunner, file: string, plan: ScanPlan,
       );
     }
   }
-  return { rows, adapter, timingMethod };
+  return { rows, skipped, adapter, timingMethod };
 }
 
 export const readModule = (file: string): Module => {

@@ -36,8 +36,8 @@ export function registerBench(program: Command) {
     .argument('[files...]', '.rnn files (associative cells)')
     .option('--all', 'every associative cell in bench/cells/ and examples/, writing docs/bench.{md,json,svg}')
     .option('--min-log2-t <n>', 'shortest length, as log2 T', '10')
-    .option('--max-log2-t <n>', 'longest length, as log2 T (lavapipe: 20 keeps a run under a few minutes)', '20')
-    .option('--batches <list>', 'batch sizes (channels = batch x lanes per sequence)', '1,64')
+    .option('--max-log2-t <n>', 'longest length, as log2 T', '22')
+    .option('--batches <list>', 'batch sizes (channels = batch x state floats per sequence)', '1,16')
     .option('--repeats <n>', 'timed repeats per kernel (the median is reported)', '3')
     .option('--out <file.md>', 'write the markdown report here (and .json, .svg beside it)')
     .option('--json', 'print the rows as JSON on stdout')
@@ -55,6 +55,7 @@ export function registerBench(program: Command) {
         progress: (line: string) => process.stderr.write(`rnnc bench: ${line}\n`),
       };
       const report: BenchReport = { adapter: '', timingMethod: '', date: new Date().toISOString().slice(0, 10), rows: [], notes: [] };
+      const skipped: string[] = [];
       const gpu = await GpuSession.open();
       try {
         for (const file of files) {
@@ -67,6 +68,7 @@ export function registerBench(program: Command) {
           }
           const r = await benchExample(gpu, file, plan, module, options);
           report.rows.push(...r.rows);
+          skipped.push(...r.skipped);
           report.adapter ||= r.adapter;
           report.timingMethod ||= r.timingMethod;
         }
@@ -74,7 +76,7 @@ export function registerBench(program: Command) {
         await gpu.close();
       }
       report.notes.push(
-        `Lengths 2^${lo}..2^${hi} (every other power of two), batches ${options.batches.join(', ')}; configurations over ${options.maxBytes / 2 ** 20} MiB of inputs and outputs are skipped (lavapipe runs in host memory, and 2^22 steps take minutes per example there).`,
+        `Lengths 2^${lo}..2^${hi} (every other power of two), batches ${options.batches.join(', ')}. Skipped: configurations over ${options.maxBytes / 2 ** 20} MiB of inputs and outputs (lavapipe keeps GPU memory in host memory), and those needing a buffer over the adapter's storage-binding limit${skipped.length ? `: ${skipped.join('; ')}` : ' (none)'}.`,
         '`traffic` counts the inputs once per pass over the steps (reduce-then-scan reads them twice), the outputs once and the aggregates; the ideal single pass is 1.00×.',
       );
       if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
