@@ -52,6 +52,14 @@ export function checkJob(job: GpuJob, adapter: AdapterSummary): void {
         limit: f,
       });
 
+  if (job.minSubgroupSize !== undefined && (adapter.subgroupMinSize ?? 0) < job.minSubgroupSize)
+    throw new GpuError(
+      'limits',
+      `the job's kernels need subgroups of at least ${job.minSubgroupSize} invocations; this device's can be as small as ${adapter.subgroupMinSize ?? 'unknown'} ` +
+        `(compile the scan without subgroups: tile option { split: 'thread' })`,
+      { limit: 'subgroupMinSize' },
+    );
+
   if (job.timing) {
     const { repeats, warmup = 0 } = job.timing;
     if (!Number.isInteger(repeats) || repeats < 1 || !Number.isInteger(warmup) || warmup < 0)

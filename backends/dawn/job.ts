@@ -64,6 +64,8 @@ export interface GpuJob {
   wholeCall?: GpuWholeCall;
   /** Features the job's shaders need; the session's device must have them. */
   requiredFeatures?: GPUFeatureName[];
+  /** Kernels that scan across a workgroup with subgroup operations need every subgroup to hold it whole. */
+  minSubgroupSize?: number;
 }
 
 export interface GpuJobResult {

@@ -3,7 +3,7 @@ import type { ScanPlan } from '../../src/analyse/types.js';
 import type { Module } from '../../src/ir/ir.js';
 import type { DimSizes } from '../../src/ir/dims.js';
 import { directOutputs, emitScanKernels, kernelNames, type ScanKernels } from './emit.js';
-import { chooseTile, scanLayout, sharedFloatsOf, threadsOf, tileSteps, type ScanLayout, type TileOptions } from './layout.js';
+import { chooseTile, scanLayout, sharedFloatsOf, stepsPerTrip, threadsOf, type ScanLayout, type TileOptions } from './layout.js';
 
 export { buildScanJob, type ScanJob, type ScanRunData, type ScanRunResult, type ScanGpuJob } from './job.js';
 export { scheduleScan, type Schedule, type ScheduleOptions, type Strategy } from './schedule.js';
@@ -51,7 +51,7 @@ export function compileScan(module: Module, plan: ScanPlan, sizes: DimSizes, opt
   const support = scanSupport(module, plan, sizes);
   if (!support.ok) throw new Error(`scan backend: ${module.name}: ${support.reason}`);
   const layout = chooseLayout(module, plan, sizes, options);
-  const tile = chooseTile(layout, options.tile, directOutputs(module, layout));
+  const tile = chooseTile(layout, options.tile, directOutputs(module, layout), options.subgroups ?? true);
   return emitScanKernels(module, plan, sizes, layout, tile, { subgroups: options.subgroups ?? true });
 }
 
@@ -62,7 +62,7 @@ export function scanManifest(module: Module, k: ScanKernels) {
     name: module.name,
     backend: 'scan',
     element: { mode: layout.mode, lanes: layout.lanes, laneDims: layout.laneDims, members: layout.members.map((m) => m.name) },
-    tile: { ...tile, steps: tileSteps(tile), workgroupSize: threadsOf(tile, layout), sharedFloats: sharedFloatsOf(tile, layout) },
+    tile: { ...tile, steps: stepsPerTrip(tile), workgroupSize: threadsOf(tile, layout), sharedFloats: sharedFloatsOf(tile, layout) },
     subgroups: k.subgroups,
     kernels: kernelNames.map((n) => ({ name: n, file: `${module.name}.${n}.wgsl`, bindings: k.kernels[n].bindings })),
     layouts: {

@@ -111,6 +111,14 @@ export function buildScanJob(module: Module, kernels: ScanKernels, data: ScanRun
     return { outputs, finalState };
   };
   const idealBytes = 4 * (batch * T * (layout.inputWidth + layout.outputWidth) + 2 * batch * layout.stateWidth);
-  const job: GpuJob = { shaders, buffers, passes, ...(kernels.subgroups ? { requiredFeatures: ['subgroups' as GPUFeatureName] } : {}), ...(options.timing ? { timing: options.timing } : {}) };
+  const job: GpuJob = {
+    shaders,
+    buffers,
+    passes,
+    ...(kernels.subgroups ? { requiredFeatures: ['subgroups' as GPUFeatureName] } : {}),
+    // A stripe's team is one subgroup: the adapter's smallest subgroup must hold it.
+    ...(tile.split === 'stripe' ? { minSubgroupSize: tile.width! } : {}),
+    ...(options.timing ? { timing: options.timing } : {}),
+  };
   return { job, schedule, idealBytes, decode };
 }

@@ -133,10 +133,13 @@ export function scanLayout(module: Module, plan: ScanPlan, sizes: DimSizes, forc
  * over lanes through workgroup memory). 'thread': every invocation owns one block of one lane of one
  * sequence and scans it alone, R steps per loop trip — no barriers and no workgroup memory, and the
  * blocks are the first level of the reduce-then-scan; only for cells whose outputs each thread can
- * write itself (see directOutputs).
+ * write itself (see directOutputs). 'stripe': like 'thread', but a team of `width` invocations (one
+ * subgroup) shares each block, one step each, so that neighbouring invocations load and store
+ * neighbouring steps; each stripe of `width` steps is scanned with subgroup shuffles. Needs the
+ * `subgroups` feature with subgroups of at least `width` invocations.
  */
 export interface TileShape {
-  split: 'tile' | 'thread';
+  split: 'tile' | 'thread' | 'stripe';
   /** Sequences per workgroup ('tile'; 1 for 'thread'). */
   groups: number;
   /** Threads per lane along time, a power of two ('tile'; 1 for 'thread'). */
@@ -148,9 +151,9 @@ export interface TileShape {
 }
 
 export interface TileOptions {
-  /** Default: 'thread' where the outputs allow it (see chooseTile). */
-  split?: 'tile' | 'thread';
-  /** Invocations per workgroup with the 'thread' split. */
+  /** Default: see chooseTile. */
+  split?: 'tile' | 'thread' | 'stripe';
+  /** Invocations per workgroup with the 'thread' and 'stripe' splits. */
   width?: number;
   runs?: number;
   runLength?: number;
@@ -162,11 +165,13 @@ export interface TileOptions {
 }
 
 export const tileSteps = (t: TileShape): number => t.runs * t.runLength;
-export const threadsOf = (t: TileShape, layout: ScanLayout): number => (t.split === 'thread' ? t.width! : t.groups * layout.lanes * t.runs);
+/** Steps a workgroup's loop advances per trip over the steps: a tile, or a stripe of `width` steps; blocks are whole trips. */
+export const stepsPerTrip = (t: TileShape): number => (t.split === 'stripe' ? t.width! : tileSteps(t));
+export const threadsOf = (t: TileShape, layout: ScanLayout): number => (t.split === 'tile' ? t.groups * layout.lanes * t.runs : t.width!);
 
 /** Floats of workgroup memory a tile shape needs: per-step states (plus the state before the tile) and the scan scratch. */
 export const sharedFloatsOf = (t: TileShape, layout: ScanLayout): number =>
-  t.split === 'thread' ? 0 : t.groups * (tileSteps(t) + 1) * layout.stateWidth + threadsOf(t, layout) * layout.members.length;
+  t.split !== 'tile' ? 0 : t.groups * (tileSteps(t) + 1) * layout.stateWidth + threadsOf(t, layout) * layout.members.length;
 
 const floorPow2 = (n: number) => 2 ** Math.floor(Math.log2(Math.max(1, n)));
 
@@ -177,6 +182,12 @@ const floorPow2 = (n: number) => 2 ** Math.floor(Math.log2(Math.max(1, n)));
  */
 const THREAD_WIDTH = 8;
 const THREAD_RUN = 64;
+/**
+ * The 'stripe' split: a team is one subgroup; 8 is lavapipe's subgroup size on AVX2 (one SIMD
+ * register), and WebGPU adapters report subgroups of 4 to 128. The default split for lane elements
+ * (a few floats, so the log2 W combines of a stripe's scan stay cheap) when subgroups are on.
+ */
+export const STRIPE_WIDTH = 8;
 
 /**
  * The default 'tile' shape, tuned for lavapipe (Dawn on a CPU): a workgroup runs on one core, its
@@ -185,11 +196,12 @@ const THREAD_RUN = 64;
  * 8 steps per thread per tile, and cores fed by blocks of the sequence (reduce-then-scan) or by
  * groups of sequences (carry). A GPU wants more runs (16) and bigger workgroups: pass them in options.
  */
-export function chooseTile(layout: ScanLayout, options: TileOptions = {}, direct = false): TileShape {
+export function chooseTile(layout: ScanLayout, options: TileOptions = {}, direct = false, subgroups = false): TileShape {
   const maxThreads = options.maxThreads ?? 256;
-  const split = options.split ?? (direct ? 'thread' : 'tile');
-  if (split === 'thread') {
-    if (!direct) throw new Error("scan backend: the 'thread' split needs outputs that each thread can write itself");
+  const split = options.split ?? (!direct ? 'tile' : subgroups && layout.mode === 'lanes' ? 'stripe' : 'thread');
+  if (split !== 'tile') {
+    if (!direct) throw new Error(`scan backend: the '${split}' split needs outputs that each thread can write itself`);
+    if (split === 'stripe') return { split, groups: 1, runs: 1, runLength: 1, width: options.width ?? STRIPE_WIDTH };
     return { split, groups: 1, runs: 1, runLength: options.runLength ?? THREAD_RUN, width: options.width ?? THREAD_WIDTH };
   }
   const budget = options.sharedFloats ?? 4096;

@@ -12,7 +12,7 @@
 // passes over the steps have about `targetThreads` invocations, and a level of aggregates is walked
 // by one invocation per lane, so L is 1 unless blocks are very many.
 import { uniformFields, type KernelName } from './emit.js';
-import { threadsOf, tileSteps, type ScanLayout, type TileShape } from './layout.js';
+import { stepsPerTrip, threadsOf, type ScanLayout, type TileShape } from './layout.js';
 
 export type Strategy = 'carry' | 'reduce-then-scan';
 
@@ -53,21 +53,27 @@ function grid(workgroups: number): [number, number] {
 }
 
 export function scheduleScan(layout: ScanLayout, tile: TileShape, batch: number, T: number, options: ScheduleOptions = {}, minLength = T): Schedule {
-  const TILE = tileSteps(tile);
+  const TILE = stepsPerTrip(tile);
   const groups = Math.ceil(batch / tile.groups);
   const lanes = batch * layout.lanes;
-  const perThread = tile.split === 'thread';
-  // Workgroups for `blocks` blocks of every lane: one per (group, block) with the 'tile' split, one per `width` threads with the 'thread' split.
-  const workgroups = (blocks: number) => (perThread ? Math.ceil((lanes * blocks) / tile.width!) : groups * blocks);
+  const perThread = tile.split !== 'tile';
+  const striped = tile.split === 'stripe';
+  // Workgroups for `blocks` blocks of every lane: one per (group, block) with the 'tile' split, one
+  // per `width` blocks with the 'thread' split, one per block over the steps with the 'stripe' split
+  // (whose passes over aggregates are the thread split's).
+  const workgroups = (blocks: number, kernel: KernelName) =>
+    striped && (kernel === 'scan_steps' || kernel === 'reduce_steps') ? lanes * blocks : perThread ? Math.ceil((lanes * blocks) / tile.width!) : groups * blocks;
   const targetThreads = options.targetThreads ?? 64;
+  /** Invocations that work on one block of one lane in the passes over the steps. */
+  const perBlock = striped ? tile.width! : 1;
   const uniforms = (u: Uniforms) => Uint32Array.from(uniformFields.map((f) => u[f] ?? 0));
   const base = { T, batch, groups, min_len: Math.min(T, minLength) };
-  const manyLanes = perThread ? lanes >= targetThreads / 4 : groups >= (options.minCarryGroups ?? 8);
+  const manyLanes = perThread ? lanes * perBlock >= targetThreads / 4 : groups >= (options.minCarryGroups ?? 8);
   const strategy: Strategy = options.strategy && options.strategy !== 'auto' ? options.strategy : manyLanes || T <= 2 * TILE ? 'carry' : 'reduce-then-scan';
   if (strategy === 'carry') {
-    return { strategy, passes: [{ kernel: 'scan_steps', uniforms: uniforms({ ...base, n: T, block_len: Math.max(T, 1), blocks: 1 }), dispatch: grid(workgroups(1)) }], aggElements: 1, levels: [] };
+    return { strategy, passes: [{ kernel: 'scan_steps', uniforms: uniforms({ ...base, n: T, block_len: Math.max(T, 1), blocks: 1 }), dispatch: grid(workgroups(1, 'scan_steps')) }], aggElements: 1, levels: [] };
   }
-  const targetBlocks = options.targetBlocks ?? (perThread ? Math.max(2, Math.ceil(targetThreads / lanes)) : 64);
+  const targetBlocks = options.targetBlocks ?? (perThread ? Math.max(2, Math.ceil(targetThreads / (lanes * perBlock))) : 64);
   const topMax = options.topMax ?? 4 * TILE;
   /** Block length (a whole number of tiles) and block count for n items. */
   const blocking = (n: number) => {
@@ -90,20 +96,14 @@ export function scheduleScan(layout: ScanLayout, tile: TileShape, batch: number,
   const offsetOf = (j: number) => (j === levels.length ? top.offset : levels[j]!.offset);
   const passes: Pass[] = [];
   levels.forEach((lv, j) => {
-    passes.push({
-      kernel: j === 0 ? 'reduce_steps' : 'reduce_aggs',
-      uniforms: uniforms({ ...base, n: lv.n, block_len: lv.blockLen, blocks: lv.blocks, in_offset: lv.offset, out_offset: offsetOf(j + 1) }),
-      dispatch: grid(workgroups(lv.blocks)),
-    });
+    const kernel = j === 0 ? 'reduce_steps' : 'reduce_aggs';
+    passes.push({ kernel, uniforms: uniforms({ ...base, n: lv.n, block_len: lv.blockLen, blocks: lv.blocks, in_offset: lv.offset, out_offset: offsetOf(j + 1) }), dispatch: grid(workgroups(lv.blocks, kernel)) });
   });
-  passes.push({ kernel: 'scan_aggs', uniforms: uniforms({ ...base, n: top.n, block_len: Math.max(top.n, 1), blocks: 1, out_offset: top.offset }), dispatch: grid(workgroups(1)) });
+  passes.push({ kernel: 'scan_aggs', uniforms: uniforms({ ...base, n: top.n, block_len: Math.max(top.n, 1), blocks: 1, out_offset: top.offset }), dispatch: grid(workgroups(1, 'scan_aggs')) });
   for (let j = levels.length - 1; j >= 0; j--) {
     const lv = levels[j]!;
-    passes.push({
-      kernel: j === 0 ? 'scan_steps' : 'scan_aggs',
-      uniforms: uniforms({ ...base, n: lv.n, block_len: lv.blockLen, blocks: lv.blocks, in_offset: offsetOf(j + 1), out_offset: lv.offset, carry_in: 1 }),
-      dispatch: grid(workgroups(lv.blocks)),
-    });
+    const kernel = j === 0 ? 'scan_steps' : 'scan_aggs';
+    passes.push({ kernel, uniforms: uniforms({ ...base, n: lv.n, block_len: lv.blockLen, blocks: lv.blocks, in_offset: offsetOf(j + 1), out_offset: lv.offset, carry_in: 1 }), dispatch: grid(workgroups(lv.blocks, kernel)) });
   }
   return { strategy, passes, aggElements: top.offset + top.n * lanes, levels: [...levels.slice(1).map((l) => l.n), top.n] };
 }

@@ -56,6 +56,8 @@ describe('checkJob', () => {
     fails(job({ buffers: [{ name: 'u', bytes: 65, usage: 'uniform' }, { name: 'a', bytes: 4, usage: 'storage' }] }), 'limits', /buffer `u`.*maxUniformBufferBindingSize of 64/);
     fails(job({ passes: [{ shader: 'k', bindings: [], dispatch: [1, 101] }] }), 'limits', /101 workgroups along y, more than the device's maxComputeWorkgroupsPerDimension of 100/);
     fails(job({ requiredFeatures: ['shader-f16'] }), 'limits', /feature 'shader-f16'/);
+    fails(job({ minSubgroupSize: 8 }), 'limits', /subgroups of at least 8 invocations; this device's can be as small as unknown/);
+    expect(() => checkJob(job({ minSubgroupSize: 8 }), { ...adapter, subgroupMinSize: 8, subgroupMaxSize: 8 })).not.toThrow();
     const three = job({ buffers: ['a', 'b', 'c'].map((name) => ({ name, bytes: 4, usage: 'storage' as const })) });
     three.passes = [{ shader: 'k', bindings: ['a', 'b', 'c'].map((buffer, binding) => ({ binding, buffer })), dispatch: [1] }];
     fails(three, 'limits', /binds 3 storage buffers, more than the device's maxStorageBuffersPerShaderStage of 2/);

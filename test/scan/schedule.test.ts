@@ -25,7 +25,8 @@ describe('scan layout', () => {
     expect(chooseTile(layout, { runs: 2, runLength: 2 })).toEqual({ split: 'tile', groups: 1, runs: 2, runLength: 2 });
     expect(chooseTile(layout, { runs: 1, runLength: 4 })).toEqual({ split: 'tile', groups: 2, runs: 1, runLength: 4 });
   });
-  it("takes the 'thread' split when each thread can write its outputs, and only then", () => {
+  it("takes the 'stripe' split (subgroups) or the 'thread' split when each thread can write its outputs, and only then", () => {
+    expect(chooseTile(layout, {}, true, true)).toEqual({ split: 'stripe', groups: 1, runs: 1, runLength: 1, width: 8 });
     expect(chooseTile(layout, {}, true)).toEqual({ split: 'thread', groups: 1, runs: 1, runLength: 64, width: 8 });
     expect(() => chooseTile(layout, { split: 'thread' }, false)).toThrow(/thread' split needs outputs/);
   });
@@ -81,6 +82,15 @@ describe('scan schedule', () => {
       expect(s.levels).toEqual([16]);
       expect(s.passes[0]!.uniforms[4]).toBe(64); // block_len
       expect(s.passes.map((p) => p.dispatch)).toEqual([[8, 1], [1, 1], [8, 1]]); // 4 lanes × 16 blocks / 8 per workgroup
+    });
+    it("with the 'stripe' split: one workgroup (team) per block over the steps, the thread split's grids over the aggregates", () => {
+      const stripe = { split: 'stripe', groups: 1, runs: 1, runLength: 1, width: 8 } as const;
+      // 4 lanes × 8 invocations for 256: 8 blocks per lane of 125 steps, rounded up to whole stripes (128).
+      const s = scheduleScan(layout, stripe, 1, 1000, { targetThreads: 256 });
+      expect(kernels(s)).toEqual(['reduce_steps', 'scan_aggs', 'scan_steps']);
+      expect(s.passes[0]!.uniforms[4]).toBe(128);
+      expect(s.passes.map((p) => p.dispatch)).toEqual([[32, 1], [1, 1], [32, 1]]);
+      expect(scheduleScan(layout, stripe, 2, 1000, { targetThreads: 256 }).strategy).toBe('carry'); // 8 lanes × 8 invocations ≥ 256 / 4
     });
     it('carries in one pass when the lanes alone fill a quarter of the target', () => {
       const s = scheduleScan(layout, perThread, 4, 1000, { targetThreads: 64 });
