@@ -1,4 +1,4 @@
-// The generated scan WGSL of every associative example, pinned: the four kernels with the default
+// The generated scan WGSL of every associative example and bench cell, pinned: the four kernels with the default
 // split ('thread' where each thread can write its outputs, else 'tile'), and the cooperative tile
 // scan of scan_steps with 4 runs per lane in both variants (subgroup shuffles, workgroup memory), so
 // that a change to the emitter shows up as a reviewable diff.
@@ -10,10 +10,10 @@ import { analyse } from '../../src/analyse/analyse.js';
 import { compileScan, scanManifest, scanSupport } from '../../backends/wgsl-scan/index.js';
 import { kernelNames } from '../../backends/wgsl-scan/emit.js';
 
-const examples = readdirSync('examples')
-  .filter((f) => f.endsWith('.rnn'))
-  .sort()
-  .map((file) => ({ name: file.replace(/\.rnn$/, ''), module: frontEnd(readFileSync(`examples/${file}`, 'utf8')).module! }))
+// The examples, and the cells the benchmark's speed targets are stated on.
+const examples = ['examples', 'bench/cells']
+  .flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.rnn')).sort().map((file) => `${dir}/${file}`))
+  .map((path) => ({ name: path.replace(/^.*\//, '').replace(/\.rnn$/, ''), module: frontEnd(readFileSync(path, 'utf8')).module! }))
   .map((e) => ({ ...e, plan: analyse(e.module).analysis.plan }))
   .filter((e) => e.plan !== undefined && scanSupport(e.module, e.plan, bindDims(e.module)).ok);
 
