@@ -1,7 +1,8 @@
-// The generated scan WGSL of every associative example and bench cell, pinned: the four kernels with the default
-// split ('thread' where each thread can write its outputs, else 'tile'), and the cooperative tile
-// scan of scan_steps with 4 runs per lane in both variants (subgroup shuffles, workgroup memory), so
-// that a change to the emitter shows up as a reviewable diff.
+// The generated scan WGSL of every associative example and bench cell, pinned: the four kernels
+// with the default split ('stripe' for lanes, 'thread' for whole elements, 'tile' where outputs
+// must go through workgroup memory), and the cooperative tile scan of scan_steps with 4 runs per
+// lane in both variants (subgroup shuffles, workgroup memory), so that a change to the emitter
+// shows up as a reviewable diff.
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { frontEnd } from '../../src/driver.js';
