@@ -38,7 +38,7 @@ export function registerBench(program: Command) {
     .option('--min-log2-t <n>', 'shortest length, as log2 T', '10')
     .option('--max-log2-t <n>', 'longest length, as log2 T', '22')
     .option('--batches <list>', 'batch sizes (channels = batch x state floats per sequence)', '1,16')
-    .option('--repeats <n>', 'timed repeats per kernel (the median is reported)', '3')
+    .option('--repeats <n>', 'timed repeats per kernel (the median is reported)', '5')
     .option('--out <file.md>', 'write the markdown report here (and .json, .svg beside it)')
     .option('--json', 'print the rows as JSON on stdout')
     .action(async (files: string[], flags: BenchFlags) => {
@@ -83,7 +83,7 @@ export function registerBench(program: Command) {
       const out = flags.out ?? (flags.all ? 'docs/bench.md' : undefined);
       if (out) {
         mkdirSync(dirname(out), { recursive: true });
-        const command = `rnnc bench ${flags.all ? '--all' : files.join(' ')} --min-log2-t ${lo} --max-log2-t ${hi} --batches ${options.batches.join(',')}`;
+        const command = `rnnc bench ${flags.all ? '--all' : files.join(' ')} --min-log2-t ${lo} --max-log2-t ${hi} --batches ${options.batches.join(',')} --repeats ${options.repeats}`;
         writeFileSync(out, markdownReport(report, command));
         writeFileSync(out.replace(/\.md$/, '') + '.json', JSON.stringify(report, null, 2) + '\n');
         writeFileSync(out.replace(/\.md$/, '') + '.svg', svgPlot(report));
