@@ -4,6 +4,7 @@
 // (docs/dawn-crash.md). Requests are handled one at a time, since error scopes are per device.
 import v8 from 'node:v8';
 import { deviceBytes } from './check.js';
+import { BufferPool, Lease } from './pool.js';
 import { formatShaderError } from './frame.js';
 import {
   GpuError,
@@ -72,6 +73,8 @@ let closing = false;
 // Compiled modules and pipelines, reused by later jobs of the session (benchmarks resend the same kernels).
 const modules = new Map<string, GPUShaderModule>();
 const pipelines = new Map<string, GPUComputePipeline>();
+// Buffers too (pool.ts): later jobs and repeated calls take them back instead of allocating anew.
+const pool = new BufferPool();
 
 function send(msg: HostReply): Promise<void> {
   return new Promise((resolve) => process.send!(msg, undefined, {}, () => resolve()));
@@ -212,32 +215,24 @@ function upload(dev: GPUDevice, buffer: GPUBuffer, data: ArrayBufferView | Array
 type Make = (size: number, usage: number, label: string) => GPUBuffer;
 type Encode = (enc: GPUCommandEncoder, timestamps?: (i: number) => GPUComputePassTimestampWrites) => void;
 
-/** A buffer factory that records what it creates, so that the caller can destroy it all at the end. */
-const recordingMaker =
-  (dev: GPUDevice, owned: GPUBuffer[]): Make =>
-  (size, usage, label) => {
-    const b = dev.createBuffer({ size, usage, label });
-    owned.push(b);
-    return b;
-  };
-
 async function runJob(job: GpuJob): Promise<GpuJobResult> {
   const dev = device;
   if (!dev || !summary) throw new GpuError('device-lost', 'the Dawn host has no device (the session was not opened or was closed)');
-  const owned: GPUBuffer[] = [];
-  const make = recordingMaker(dev, owned);
+  const lease = new Lease(dev, pool);
+  let clean = false;
   try {
     const compiled = new Map<string, GPUShaderModule>();
     for (const s of job.shaders) compiled.set(s.label, await shaderModule(dev, s.label, s.code));
 
-    const call = await startCall(dev, job, compiled, make);
+    const call = await startCall(dev, job, compiled, lease);
     const result: GpuJobResult = { buffers: {}, adapter: summary };
-    if (job.timing && job.passes.length > 0) Object.assign(result, await time(dev, job, call.encodePasses, make));
+    if (job.timing && job.passes.length > 0) Object.assign(result, await time(dev, job, call.encodePasses, lease.make));
     result.buffers = await call.readBack();
+    lease.release((clean = true));
     if (job.wholeCall) Object.assign(result, await timeWholeCalls(dev, job, compiled));
     return result;
   } finally {
-    for (const b of owned) b.destroy();
+    lease.release(clean);
   }
 }
 
@@ -245,7 +240,8 @@ async function runJob(job: GpuJob): Promise<GpuJobResult> {
  * One call of the job up to its submission: buffers, uploads, bind groups, then the passes and copies
  * into MAP_READ staging buffers, submitted. `readBack` maps the staging buffers and copies them out.
  */
-async function startCall(dev: GPUDevice, job: GpuJob, compiled: Map<string, GPUShaderModule>, make: Make) {
+async function startCall(dev: GPUDevice, job: GpuJob, compiled: Map<string, GPUShaderModule>, lease: Lease) {
+  const { make } = lease;
   const specs = new Map(job.buffers.map((b) => [b.name, b]));
   const shaders = new Map(job.shaders.map((s) => [s.label, s]));
   // Setup: buffers, pipelines, bind groups. Errors come back through the scopes, not as uncaptured noise.
@@ -253,10 +249,22 @@ async function startCall(dev: GPUDevice, job: GpuJob, compiled: Map<string, GPUS
   const prepared = await scoped(dev, 'preparing the job', () => {
     for (const b of job.buffers) {
       const usage = b.usage === 'uniform' ? GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST : GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-      const buf = make(deviceBytes(b), usage, b.name);
-      if (b.data) upload(dev, buf, b.data);
-      buffers.set(b.name, buf);
+      buffers.set(b.name, make(deviceBytes(b), usage, b.name));
     }
+    // What the data does not cover must read as zero: a reused buffer is cleared there first (the
+    // clear is submitted before the uploads, which the queue then orders after it).
+    const zeroed = dev.createCommandEncoder({ label: 'zero reused buffers' });
+    let clears = 0;
+    for (const b of job.buffers) {
+      const buf = buffers.get(b.name)!;
+      const covered = Math.ceil((b.data?.byteLength ?? 0) / 4) * 4;
+      if (lease.reused(buf) && covered < buf.size) {
+        zeroed.clearBuffer(buf, covered);
+        clears++;
+      }
+    }
+    if (clears > 0) dev.queue.submit([zeroed.finish()]);
+    for (const b of job.buffers) if (b.data) upload(dev, buffers.get(b.name)!, b.data);
     return job.passes.map((p) => {
       const s = shaders.get(p.shader)!;
       const { pipeline, groups } = pipelineFor(dev, p, compiled.get(p.shader)!, s.code, s.entryPoint ?? 'main', specs);
@@ -304,10 +312,10 @@ async function startCall(dev: GPUDevice, job: GpuJob, compiled: Map<string, GPUS
 
 /**
  * Wall clock of whole calls as a caller of the runtime sees them, less the IPC to this process:
- * create the buffers, upload, bind, run the passes, read back into host memory. Buffer destruction
- * is not counted. Shader modules and pipelines come from the session's caches (the job's first run
- * compiled them), as a warmed-up library's would. The buffers read back are the last timed call's,
- * so that what the caller checks is what was timed.
+ * take the buffers, upload, bind, run the passes, read back into host memory. Shader modules,
+ * pipelines and buffers come from the session's caches and pool (the job's first run made them), as
+ * a warmed-up library's would. The buffers read back are the last timed call's, so that what the
+ * caller checks is what was timed.
  */
 async function timeWholeCalls(dev: GPUDevice, job: GpuJob, compiled: Map<string, GPUShaderModule>): Promise<Pick<GpuJobResult, 'buffers' | 'wholeCallNs'>> {
   const { repeats, warmup = 0 } = job.wholeCall!;
@@ -318,13 +326,15 @@ async function timeWholeCalls(dev: GPUDevice, job: GpuJob, compiled: Map<string,
   eagerPump = true; // no polling delay inside the measurement
   try {
     for (let r = 0; r < warmup + repeats; r++) {
-      const owned: GPUBuffer[] = [];
+      const lease = new Lease(dev, pool);
+      let clean = false;
       try {
         const t0 = process.hrtime.bigint();
-        buffers = await (await startCall(dev, job, compiled, recordingMaker(dev, owned))).readBack();
+        buffers = await (await startCall(dev, job, compiled, lease)).readBack();
         if (r >= warmup) wholeCallNs.push(Number(process.hrtime.bigint() - t0));
+        clean = true;
       } finally {
-        for (const b of owned) b.destroy();
+        lease.release(clean);
       }
     }
   } finally {
@@ -414,6 +424,7 @@ async function handle(req: HostRequest): Promise<void> {
     else if (req.type === 'run') value = await runJob(req.job);
     else if (req.type === 'close') {
       closing = true;
+      pool.clear();
       device?.destroy();
       device = null;
       gpu = null;

@@ -141,6 +141,23 @@ describe('Dawn runtime', () => {
     expect(Array.from(new Uint8Array(r.buffers.a!.slice(8)))).toEqual([0, 0]);
   });
 
+  it('reuses buffers across jobs, zeroing whatever the new data does not cover', async () => {
+    const fill = `@group(0) @binding(0) var<storage, read_write> a: array<u32>;
+@compute @workgroup_size(1) fn main(@builtin(global_invocation_id) g: vec3u) { a[g.x] = 7u; }`;
+    const job = (data: Uint32Array | undefined, passes: number): GpuJob => ({
+      shaders: [{ label: 'fill', code: fill }],
+      buffers: [{ name: 'a', bytes: 4096, usage: 'storage', read: true, ...(data ? { data } : {}) }],
+      passes: passes ? [{ shader: 'fill', bindings: [{ binding: 0, buffer: 'a' }], dispatch: [1024] }] : [],
+    });
+    // Every word 7, then the same-sized buffer again with no data, then with data over its first half.
+    expect(new Uint32Array((await s.run(job(undefined, 1))).buffers.a!).every((v) => v === 7)).toBe(true);
+    expect(new Uint32Array((await s.run(job(undefined, 0))).buffers.a!).every((v) => v === 0)).toBe(true);
+    await s.run(job(undefined, 1));
+    const half = new Uint32Array((await s.run(job(Uint32Array.from({ length: 512 }, (_, i) => i), 0))).buffers.a!);
+    expect(Array.from(half.subarray(0, 512))).toEqual(Array.from({ length: 512 }, (_, i) => i));
+    expect(half.subarray(512).every((v) => v === 0)).toBe(true);
+  });
+
   it('reports a WGSL error as GpuError shader with line:col and a code frame', async () => {
     const bad = AFFINE.replace('x[i] * params.scale', 'x[i] * params.scal');
     const e = await expectError(s.run({ ...affineJob(ints(4, (i) => i), ints(4, (i) => i), 1, 0), shaders: [{ label: 'affine', code: bad }] }), 'shader');
