@@ -37,7 +37,7 @@ import {
 } from '../wgsl/ast.js';
 import { mathPrelude, type MathHelper } from '../wgsl/math.js';
 import { printModule } from '../wgsl/print.js';
-import { DefEvaluator, offsetExpr, type IndexValue, type LoadNode } from './eval.js';
+import { DefEvaluator, offsetExpr, type IndexValue, type LoadNode, type NodeHook } from './eval.js';
 import { safe, sharedFloatsOf, threadsOf, tileSteps, type PackedTensor, type ScanLayout, type TileShape } from './layout.js';
 
 export type KernelName = 'scan_steps' | 'reduce_steps' | 'reduce_aggs' | 'scan_aggs';
@@ -79,6 +79,8 @@ interface Ctx {
   helpers: Set<MathHelper>;
   /** Outputs written by the thread that holds the states (see directOutputs), not through workgroup memory. */
   direct: boolean;
+  /** Members of the `Inv` struct (hoisted param-only values), set once `element` is built. */
+  invariants?: string[];
 }
 
 /** Lane coordinates of lane `s` as run-time expressions, by dim. */
@@ -155,21 +157,51 @@ function elementFunctions(ctx: Ctx): Function[] {
     comment: 'l then r: the aggregate of two consecutive spans, l the earlier.',
   };
 
+  // What depends on params alone (Mamba's exp(A_log), LRU's lambda and gamma) is computed once per
+  // thread by `invariants`, as the sequential kernel hoists it, not at every step.
+  const invStmts: Stmt[] = [];
+  laneCoords(ctx, invStmts); // the same lane_* names as in `element`, which hoisted expressions use
+  const invEv = new DefEvaluator(stepLets(ctx.module), (n, values) => loadInputOrParam(ctx, n, values), ctx.sizes, 'k', { next: 0 }, invStmts);
+  const invMembers: Expr[] = [];
+  const hoist: NodeHook = (def, nodeId, env) => {
+    const n = def.nodes[nodeId]!;
+    if (n.dep !== 'param' || n.op === 'const' || n.op === 'load') return undefined;
+    invMembers.push(invEv.node(def, nodeId, env));
+    return member(id('inv'), `i${invMembers.length - 1}`);
+  };
   const eStmts: Stmt[] = [];
   const coords = laneCoords(ctx, eStmts);
-  const eEv = new DefEvaluator(stepLets(ctx.module), (n, values) => {
-    if (n.source === 'input' || n.source === 'param') return loadInputOrParam(ctx, n, values);
-    throw new Error(`scan backend: an element field reads ${n.source} \`${n.tensor}\``);
-  }, ctx.sizes, 'v');
+  const eEv = new DefEvaluator(
+    stepLets(ctx.module),
+    (n, values) => {
+      if (n.source === 'input' || n.source === 'param') return loadInputOrParam(ctx, n, values);
+      throw new Error(`scan backend: an element field reads ${n.source} \`${n.tensor}\``);
+    },
+    ctx.sizes,
+    'v',
+    { next: 0 },
+    [],
+    hoist,
+  );
   const eValues = perMember(ctx, plan.fields, eEv, coords);
+  ctx.invariants = invMembers.map((_, k) => `i${k}`);
   const element: Function = {
     name: 'element',
-    params: ['b', 't', 's'].map((name) => ({ name, type: u32 })),
+    params: [...['b', 't', 's'].map((name) => ({ name, type: u32 })), ...(invMembers.length ? [{ name: 'inv', type: named('Inv') }] : [])],
     returnType: ELEM,
     body: [...eStmts, ...finish(ctx, eEv), ret(elem(eValues))],
     comment: "Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).",
   };
-  return [identity, combine, element];
+  if (!invMembers.length) return [identity, combine, element];
+  invEv.helpers.forEach((h) => ctx.helpers.add(h));
+  const invariants: Function = {
+    name: 'invariants',
+    params: [{ name: 's', type: u32 }],
+    returnType: named('Inv'),
+    body: [...invStmts, ret(call('Inv', ...invMembers))],
+    comment: "What the elements of lane s compute from params alone, once per thread.",
+  };
+  return [identity, combine, invariants, element];
 }
 
 /** Evaluates `apply` (a state from prefix `prefix` and the initial state) into `stmts`. */
@@ -575,6 +607,7 @@ function entryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
         letS('live', bin('<', bin('+', bin('*', id('grp'), u(G)), id('g')), U('batch'))),
         letS('b', call('min', bin('+', bin('*', id('grp'), u(G)), id('g')), bin('-', U('batch'), u(1)))),
       ];
+  if (steps) body.push(...invariantsLet(ctx));
   body.push(letS('count', steps ? U('T') : U('n')), letS('start', bin('*', id('blk'), U('block_len'))), letS('end', call('min', bin('+', id('start'), U('block_len')), id('count'))));
   // Threads past the batch (only with the 'tile' split) compute a clamped copy of the last sequence with length 0.
   const lenOf = steps ? call('min', index(id('lengths'), id('b')), U('T')) : id('count');
@@ -591,7 +624,7 @@ function entryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
 
   const t = perThread ? bin('+', id('tile0'), id('r')) : bin('+', bin('+', id('tile0'), bin('*', id('c'), u(R))), id('r'));
   // Aggregates are scanned in place (scan_aggs) or reduced into the next level (reduce_aggs).
-  const load = steps ? call('element', id('b'), id('t'), id('s')) : aggAt(spec.store ? U('out_offset') : U('in_offset'), U('n'), id('t'));
+  const load = steps ? elementCall(ctx) : aggAt(spec.store ? U('out_offset') : U('in_offset'), U('n'), id('t'));
   // A step's element, or the identity past the block, the sequence's length or the batch. Read twice
   // (reduce, then rescan): the second read hits the cache, and registers stay free for the state.
   // In full tiles (every step of every sequence of the workgroup valid; the bound is uniform) the
@@ -679,6 +712,11 @@ function entryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
   return { name: spec.name, stage: 'compute' as const, workgroupSize: [threads] as [number], params, body };
 }
 
+/** `element(b, t, s[, inv])`: step t's element, with the thread's invariants when the cell has any. */
+const elementCall = (ctx: Ctx): Expr => call('element', id('b'), id('t'), id('s'), ...(ctx.invariants?.length ? [id('inv')] : []));
+/** `let inv = invariants(s);` once per thread, where the kernel reads elements. */
+const invariantsLet = (ctx: Ctx): Stmt[] => (ctx.invariants?.length ? [letS('inv', call('invariants', id('s')))] : []);
+
 /** Member-wise subgroup operation on a struct value (`Elem` or `State`). */
 function shuffled(type: 'Elem' | 'State', members: string[], fn: string, v: Expr, arg: Expr): Expr {
   return call(type, ...members.map((m) => call(fn, member(v, m), arg)));
@@ -732,6 +770,7 @@ function stripeEntryPoint(ctx: Ctx, spec: KernelSpec) {
     letS('start', bin('*', id('blk'), U('block_len'))),
     letS('end', call('min', bin('+', id('start'), U('block_len')), U('T'))),
     letS('len', call('min', index(id('lengths'), id('b')), U('T'))),
+    ...invariantsLet(ctx),
     varS('carry', undefined, call('identity')),
   ];
   if (spec.store) {
@@ -741,8 +780,8 @@ function stripeEntryPoint(ctx: Ctx, spec: KernelSpec) {
   // One stripe: every lane's step, the team's scan, then the carried states or aggregate.
   const stripe = (guarded: boolean): Stmt[] => {
     const out: Stmt[] = [letS('t', bin('+', id('tile0'), id('sg_id')))];
-    if (guarded) out.push(varS('e', undefined, call('identity')), ifS(bin('&&', bin('<', id('t'), id('end')), bin('<', id('t'), id('len'))), [assign(id('e'), call('element', id('b'), id('t'), id('s')))]));
-    else out.push(letS('e', call('element', id('b'), id('t'), id('s'))));
+    if (guarded) out.push(varS('e', undefined, call('identity')), ifS(bin('&&', bin('<', id('t'), id('end')), bin('<', id('t'), id('len'))), [assign(id('e'), elementCall(ctx))]));
+    else out.push(letS('e', elementCall(ctx)));
     out.push(letS('x', call('team_scan', id('e'), id('sg_id'))));
     if (spec.store) {
       out.push(letS('hx', call('advance', id('h'), id('x'))));
@@ -801,8 +840,10 @@ export function emitScanKernels(module: Module, plan: ScanPlan, sizes: DimSizes,
   for (const name of kernelNames) {
     const spec = specs[name];
     const ctx: Ctx = { module, plan, layout, tile, sizes, helpers: new Set(), direct };
-    const functions = [...elementFunctions(ctx), ...(tile.runs > 1 ? [laneScanFunction(ctx, options.subgroups)] : [])];
-    if (spec.source !== 'steps') functions.splice(2, 1); // `element` reads the inputs
+    // `element` and `invariants` read the inputs and params: only the passes over the steps have them.
+    const functions = [...elementFunctions(ctx), ...(tile.runs > 1 ? [laneScanFunction(ctx, options.subgroups)] : [])].filter(
+      (f) => spec.source === 'steps' || (f.name !== 'element' && f.name !== 'invariants'),
+    );
     if (spec.source === 'steps' && spec.store) {
       if (ctx.direct) {
         functions.push(loadStateFunction(ctx), advanceFunction(ctx));
@@ -827,6 +868,7 @@ export function emitScanKernels(module: Module, plan: ScanPlan, sizes: DimSizes,
       enables: options.subgroups && (stripeSteps || !striped) ? ['subgroups'] : [],
       structs: [
         { name: 'Elem', members: layout.members.map((m) => ({ name: m.name, type: f32 })) },
+        ...(spec.source === 'steps' && ctx.invariants?.length ? [{ name: 'Inv', members: ctx.invariants.map((name) => ({ name, type: f32 })) }] : []),
         ...(spec.source === 'steps' && spec.store && direct ? [{ name: 'State', members: stateMembers(ctx).map((m) => ({ name: m.name, type: f32 })) }] : []),
         ...(tile.runs > 1 ? [{ name: 'LaneScan', members: [{ name: 'excl', type: ELEM }, { name: 'total', type: ELEM }] }] : []),
         { name: 'Uniforms', members: uniformFields.map((f) => ({ name: f, type: u32 })) },

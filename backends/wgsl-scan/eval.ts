@@ -40,6 +40,9 @@ const unaryBuiltin: Record<string, string> = { exp: 'exp', log: 'log', sqrt: 'sq
 const compareOp = { lt: '<', le: '<=', gt: '>', ge: '>=', eq: '==', ne: '!=' } as const;
 const arithOp = { add: '+', sub: '-', mul: '*', div: '/' } as const;
 
+/** Asked before a node is computed: an expression to use instead (a value hoisted out of the loop), or undefined. */
+export type NodeHook = (def: Def, nodeId: number, env: Map<string, IndexValue>) => Expr | undefined;
+
 /** Emits definitions into one straight-line block of statements. */
 export class DefEvaluator {
   readonly helpers = new Set<MathHelper>();
@@ -55,6 +58,7 @@ export class DefEvaluator {
     private readonly counter = { next: 0 },
     /** Where statements go; evaluators that share a block share this. */
     readonly stmts: Stmt[] = [],
+    private readonly hook?: NodeHook,
   ) {}
 
   /** Value of `def` with its variables bound to `values` (in the order of `def.vars`). */
@@ -69,12 +73,13 @@ export class DefEvaluator {
     return id(name);
   }
 
-  private node(def: Def, nodeId: number, env: Map<string, IndexValue>): Expr {
+  /** Value of one node of `def` under the index bindings `env`. */
+  node(def: Def, nodeId: number, env: Map<string, IndexValue>): Expr {
     const n = def.nodes[nodeId]!;
     const key = `${def.kind}:${def.target}:${nodeId}:${n.space.map((v) => indexKey(env.get(v)!)).join(',')}`;
     const known = this.memo.get(key);
     if (known) return known;
-    const value = this.compute(def, n, env);
+    const value = this.hook?.(def, nodeId, env) ?? this.compute(def, n, env);
     this.memo.set(key, value);
     return value;
   }

@@ -35,3 +35,14 @@ describe.each(examples)('$name scan kernels', ({ name, module, plan }) => {
     await expect(k.kernels.scan_steps.code).toMatchFileSnapshot(`../golden/scan/${name}.scan_steps.runs4.${variant}.wgsl`);
   });
 });
+
+describe('hoisting', () => {
+  it("computes Mamba's exp(A_log) once per thread in `invariants`, not in `element` at every step", () => {
+    const mamba = examples.find((e) => e.name === 'mamba_s6')!;
+    const code = compileScan(mamba.module, mamba.plan!, bindDims(mamba.module)).kernels.scan_steps.code;
+    const element = code.slice(code.indexOf('fn element('), code.indexOf('\n}\n', code.indexOf('fn element(')));
+    expect(code).toMatch(/fn invariants\(s: u32\) -> Inv \{\n    let k0 = exp\(params\[0u\]\);/);
+    expect(element).not.toMatch(/params\[/);
+    expect(element).toMatch(/inv\.i31/); // 8 × 4 decay rates
+  });
+});

@@ -9,6 +9,11 @@ struct Elem {
     x_b: f32,
 }
 
+struct Inv {
+    i0: f32,
+    i1: f32,
+}
+
 struct LaneScan {
     excl: Elem,
     total: Elem,
@@ -75,24 +80,30 @@ fn combine(l: Elem, r: Elem) -> Elem {
     return Elem(v0, v2);
 }
 
-// Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
-fn element(b: u32, t: u32, s: u32) -> Elem {
+// What the elements of lane s compute from params alone, once per thread.
+fn invariants(s: u32) -> Inv {
     let lane_N = s / 1u % 8u;
-    let v0 = exp(params[lane_N]);
-    let v1 = -v0;
-    let v2 = exp(v1);
-    let v3 = v2 * v2;
-    let v4 = 1.0f - v3;
-    let v5 = sqrt(v4);
-    let v6 = params[lane_N * 4u + 8u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v7 = params[lane_N * 4u + 9u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v8 = v6 + v7;
-    let v9 = params[lane_N * 4u + 10u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v10 = v8 + v9;
-    let v11 = params[lane_N * 4u + 11u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v12 = v10 + v11;
-    let v13 = v5 * v12;
-    return Elem(v2, v13);
+    let k0 = exp(params[lane_N]);
+    let k1 = -k0;
+    let k2 = exp(k1);
+    let k3 = k2 * k2;
+    let k4 = 1.0f - k3;
+    let k5 = sqrt(k4);
+    return Inv(k2, k5);
+}
+
+// Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
+fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
+    let lane_N = s / 1u % 8u;
+    let v0 = params[lane_N * 4u + 8u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
+    let v1 = params[lane_N * 4u + 9u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
+    let v2 = v0 + v1;
+    let v3 = params[lane_N * 4u + 10u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
+    let v4 = v2 + v3;
+    let v5 = params[lane_N * 4u + 11u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
+    let v6 = v4 + v5;
+    let v7 = inv.i1 * v6;
+    return Elem(inv.i0, v7);
 }
 
 // Across the 4 runs of each of the 8 lanes: the exclusive prefix of this run and the lane's total.
@@ -191,6 +202,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     let blk = wg % U.blocks;
     let live = grp * 1u + g < U.batch;
     let b = min(grp * 1u + g, U.batch - 1u);
+    let inv = invariants(s);
     let count = U.T;
     let start = blk * U.block_len;
     let end = min(start + U.block_len, count);
@@ -204,7 +216,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
         var agg = identity();
         for (var r = 0u; r < 2u; r++) {
             let t = tile0 + c * 2u + r;
-            let e = element(b, t, s);
+            let e = element(b, t, s, inv);
             agg = combine(agg, e);
         }
         let scan = lane_scan(agg, tid, c, lane, sg_id, sg_size);
@@ -214,7 +226,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
         }
         for (var r = 0u; r < 2u; r++) {
             let t = tile0 + c * 2u + r;
-            let e = element(b, t, s);
+            let e = element(b, t, s, inv);
             p = combine(p, e);
             store_states(p, b, s, (g * 9u + (c * 2u + r + 1u)) * 8u);
         }
@@ -238,7 +250,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
             let t = tile0 + c * 2u + r;
             var e = identity();
             if t < end && t < len {
-                e = element(b, t, s);
+                e = element(b, t, s, inv);
             }
             agg = combine(agg, e);
         }
@@ -251,7 +263,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
             let t = tile0 + c * 2u + r;
             var e = identity();
             if t < end && t < len {
-                e = element(b, t, s);
+                e = element(b, t, s, inv);
             }
             p = combine(p, e);
             store_states(p, b, s, (g * 9u + (c * 2u + r + 1u)) * 8u);

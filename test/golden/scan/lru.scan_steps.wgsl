@@ -21,6 +21,25 @@ struct Elem {
     x_b_7: f32,
 }
 
+struct Inv {
+    i0: f32,
+    i1: f32,
+    i2: f32,
+    i3: f32,
+    i4: f32,
+    i5: f32,
+    i6: f32,
+    i7: f32,
+    i8: f32,
+    i9: f32,
+    i10: f32,
+    i11: f32,
+    i12: f32,
+    i13: f32,
+    i14: f32,
+    i15: f32,
+}
+
 struct State {
     x_0: f32,
     x_1: f32,
@@ -106,121 +125,126 @@ fn combine(l: Elem, r: Elem) -> Elem {
     return Elem(v0, v1, v2, v3, v4, v5, v6, v7, v9, v11, v13, v15, v17, v19, v21, v23);
 }
 
+// What the elements of lane s compute from params alone, once per thread.
+fn invariants(s: u32) -> Inv {
+    let k0 = exp(params[0u]);
+    let k1 = -k0;
+    let k2 = exp(k1);
+    let k3 = exp(params[1u]);
+    let k4 = -k3;
+    let k5 = exp(k4);
+    let k6 = exp(params[2u]);
+    let k7 = -k6;
+    let k8 = exp(k7);
+    let k9 = exp(params[3u]);
+    let k10 = -k9;
+    let k11 = exp(k10);
+    let k12 = exp(params[4u]);
+    let k13 = -k12;
+    let k14 = exp(k13);
+    let k15 = exp(params[5u]);
+    let k16 = -k15;
+    let k17 = exp(k16);
+    let k18 = exp(params[6u]);
+    let k19 = -k18;
+    let k20 = exp(k19);
+    let k21 = exp(params[7u]);
+    let k22 = -k21;
+    let k23 = exp(k22);
+    let k24 = k2 * k2;
+    let k25 = 1.0f - k24;
+    let k26 = sqrt(k25);
+    let k27 = k5 * k5;
+    let k28 = 1.0f - k27;
+    let k29 = sqrt(k28);
+    let k30 = k8 * k8;
+    let k31 = 1.0f - k30;
+    let k32 = sqrt(k31);
+    let k33 = k11 * k11;
+    let k34 = 1.0f - k33;
+    let k35 = sqrt(k34);
+    let k36 = k14 * k14;
+    let k37 = 1.0f - k36;
+    let k38 = sqrt(k37);
+    let k39 = k17 * k17;
+    let k40 = 1.0f - k39;
+    let k41 = sqrt(k40);
+    let k42 = k20 * k20;
+    let k43 = 1.0f - k42;
+    let k44 = sqrt(k43);
+    let k45 = k23 * k23;
+    let k46 = 1.0f - k45;
+    let k47 = sqrt(k46);
+    return Inv(k2, k5, k8, k11, k14, k17, k20, k23, k26, k29, k32, k35, k38, k41, k44, k47);
+}
+
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
-fn element(b: u32, t: u32, s: u32) -> Elem {
-    let v0 = exp(params[0u]);
-    let v1 = -v0;
-    let v2 = exp(v1);
-    let v3 = exp(params[1u]);
-    let v4 = -v3;
-    let v5 = exp(v4);
-    let v6 = exp(params[2u]);
-    let v7 = -v6;
-    let v8 = exp(v7);
-    let v9 = exp(params[3u]);
-    let v10 = -v9;
-    let v11 = exp(v10);
-    let v12 = exp(params[4u]);
-    let v13 = -v12;
-    let v14 = exp(v13);
-    let v15 = exp(params[5u]);
-    let v16 = -v15;
-    let v17 = exp(v16);
-    let v18 = exp(params[6u]);
-    let v19 = -v18;
-    let v20 = exp(v19);
-    let v21 = exp(params[7u]);
-    let v22 = -v21;
-    let v23 = exp(v22);
-    let v24 = v2 * v2;
-    let v25 = 1.0f - v24;
-    let v26 = sqrt(v25);
-    let v27 = params[8u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v28 = params[9u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v29 = v27 + v28;
-    let v30 = params[10u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v31 = v29 + v30;
-    let v32 = params[11u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v33 = v31 + v32;
-    let v34 = v26 * v33;
-    let v35 = v5 * v5;
-    let v36 = 1.0f - v35;
-    let v37 = sqrt(v36);
-    let v38 = params[12u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v39 = params[13u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v40 = v38 + v39;
-    let v41 = params[14u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
+fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
+    let v0 = params[8u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
+    let v1 = params[9u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
+    let v2 = v0 + v1;
+    let v3 = params[10u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
+    let v4 = v2 + v3;
+    let v5 = params[11u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
+    let v6 = v4 + v5;
+    let v7 = inv.i8 * v6;
+    let v8 = params[12u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
+    let v9 = params[13u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
+    let v10 = v8 + v9;
+    let v11 = params[14u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
+    let v12 = v10 + v11;
+    let v13 = params[15u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
+    let v14 = v12 + v13;
+    let v15 = inv.i9 * v14;
+    let v16 = params[16u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
+    let v17 = params[17u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
+    let v18 = v16 + v17;
+    let v19 = params[18u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
+    let v20 = v18 + v19;
+    let v21 = params[19u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
+    let v22 = v20 + v21;
+    let v23 = inv.i10 * v22;
+    let v24 = params[20u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
+    let v25 = params[21u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
+    let v26 = v24 + v25;
+    let v27 = params[22u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
+    let v28 = v26 + v27;
+    let v29 = params[23u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
+    let v30 = v28 + v29;
+    let v31 = inv.i11 * v30;
+    let v32 = params[24u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
+    let v33 = params[25u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
+    let v34 = v32 + v33;
+    let v35 = params[26u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
+    let v36 = v34 + v35;
+    let v37 = params[27u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
+    let v38 = v36 + v37;
+    let v39 = inv.i12 * v38;
+    let v40 = params[28u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
+    let v41 = params[29u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
     let v42 = v40 + v41;
-    let v43 = params[15u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
+    let v43 = params[30u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
     let v44 = v42 + v43;
-    let v45 = v37 * v44;
-    let v46 = v8 * v8;
-    let v47 = 1.0f - v46;
-    let v48 = sqrt(v47);
-    let v49 = params[16u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v50 = params[17u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v51 = v49 + v50;
-    let v52 = params[18u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v53 = v51 + v52;
-    let v54 = params[19u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v55 = v53 + v54;
-    let v56 = v48 * v55;
-    let v57 = v11 * v11;
-    let v58 = 1.0f - v57;
-    let v59 = sqrt(v58);
-    let v60 = params[20u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v61 = params[21u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
+    let v45 = params[31u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
+    let v46 = v44 + v45;
+    let v47 = inv.i13 * v46;
+    let v48 = params[32u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
+    let v49 = params[33u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
+    let v50 = v48 + v49;
+    let v51 = params[34u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
+    let v52 = v50 + v51;
+    let v53 = params[35u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
+    let v54 = v52 + v53;
+    let v55 = inv.i14 * v54;
+    let v56 = params[36u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
+    let v57 = params[37u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
+    let v58 = v56 + v57;
+    let v59 = params[38u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
+    let v60 = v58 + v59;
+    let v61 = params[39u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
     let v62 = v60 + v61;
-    let v63 = params[22u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v64 = v62 + v63;
-    let v65 = params[23u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v66 = v64 + v65;
-    let v67 = v59 * v66;
-    let v68 = v14 * v14;
-    let v69 = 1.0f - v68;
-    let v70 = sqrt(v69);
-    let v71 = params[24u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v72 = params[25u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v73 = v71 + v72;
-    let v74 = params[26u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v75 = v73 + v74;
-    let v76 = params[27u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v77 = v75 + v76;
-    let v78 = v70 * v77;
-    let v79 = v17 * v17;
-    let v80 = 1.0f - v79;
-    let v81 = sqrt(v80);
-    let v82 = params[28u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v83 = params[29u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v84 = v82 + v83;
-    let v85 = params[30u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v86 = v84 + v85;
-    let v87 = params[31u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v88 = v86 + v87;
-    let v89 = v81 * v88;
-    let v90 = v20 * v20;
-    let v91 = 1.0f - v90;
-    let v92 = sqrt(v91);
-    let v93 = params[32u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v94 = params[33u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v95 = v93 + v94;
-    let v96 = params[34u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v97 = v95 + v96;
-    let v98 = params[35u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v99 = v97 + v98;
-    let v100 = v92 * v99;
-    let v101 = v23 * v23;
-    let v102 = 1.0f - v101;
-    let v103 = sqrt(v102);
-    let v104 = params[36u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v105 = params[37u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v106 = v104 + v105;
-    let v107 = params[38u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v108 = v106 + v107;
-    let v109 = params[39u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v110 = v108 + v109;
-    let v111 = v103 * v110;
-    return Elem(v2, v5, v8, v11, v14, v17, v20, v23, v34, v45, v56, v67, v78, v89, v100, v111);
+    let v63 = inv.i15 * v62;
+    return Elem(inv.i0, inv.i1, inv.i2, inv.i3, inv.i4, inv.i5, inv.i6, inv.i7, v7, v15, v23, v31, v39, v47, v55, v63);
 }
 
 // This thread's initial states.
@@ -351,6 +375,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     let seq_lane = gid / U.blocks;
     let s = seq_lane % 1u;
     let b = seq_lane / 1u;
+    let inv = invariants(s);
     let count = U.T;
     let start = blk * U.block_len;
     let end = min(start + U.block_len, count);
@@ -365,7 +390,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     for (var tile0 = start; tile0 < full_end; tile0 += 64u) {
         for (var r = 0u; r < 64u; r++) {
             let t = tile0 + r;
-            let e = element(b, t, s);
+            let e = element(b, t, s, inv);
             let prev = h;
             h = advance(h, e);
             store_step(prev, h, b, s, t, len);
@@ -376,7 +401,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
             let t = tile0 + r;
             var e = identity();
             if t < end && t < len {
-                e = element(b, t, s);
+                e = element(b, t, s, inv);
             }
             let prev = h;
             h = advance(h, e);

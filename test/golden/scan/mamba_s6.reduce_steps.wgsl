@@ -69,6 +69,41 @@ struct Elem {
     h_b_7_3: f32,
 }
 
+struct Inv {
+    i0: f32,
+    i1: f32,
+    i2: f32,
+    i3: f32,
+    i4: f32,
+    i5: f32,
+    i6: f32,
+    i7: f32,
+    i8: f32,
+    i9: f32,
+    i10: f32,
+    i11: f32,
+    i12: f32,
+    i13: f32,
+    i14: f32,
+    i15: f32,
+    i16: f32,
+    i17: f32,
+    i18: f32,
+    i19: f32,
+    i20: f32,
+    i21: f32,
+    i22: f32,
+    i23: f32,
+    i24: f32,
+    i25: f32,
+    i26: f32,
+    i27: f32,
+    i28: f32,
+    i29: f32,
+    i30: f32,
+    i31: f32,
+}
+
 struct Uniforms {
     T: u32,
     batch: u32,
@@ -217,185 +252,190 @@ fn combine(l: Elem, r: Elem) -> Elem {
     return Elem(v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31, v33, v35, v37, v39, v41, v43, v45, v47, v49, v51, v53, v55, v57, v59, v61, v63, v65, v67, v69, v71, v73, v75, v77, v79, v81, v83, v85, v87, v89, v91, v93, v95);
 }
 
+// What the elements of lane s compute from params alone, once per thread.
+fn invariants(s: u32) -> Inv {
+    let k0 = exp(params[0u]);
+    let k1 = exp(params[1u]);
+    let k2 = exp(params[2u]);
+    let k3 = exp(params[3u]);
+    let k4 = exp(params[4u]);
+    let k5 = exp(params[5u]);
+    let k6 = exp(params[6u]);
+    let k7 = exp(params[7u]);
+    let k8 = exp(params[8u]);
+    let k9 = exp(params[9u]);
+    let k10 = exp(params[10u]);
+    let k11 = exp(params[11u]);
+    let k12 = exp(params[12u]);
+    let k13 = exp(params[13u]);
+    let k14 = exp(params[14u]);
+    let k15 = exp(params[15u]);
+    let k16 = exp(params[16u]);
+    let k17 = exp(params[17u]);
+    let k18 = exp(params[18u]);
+    let k19 = exp(params[19u]);
+    let k20 = exp(params[20u]);
+    let k21 = exp(params[21u]);
+    let k22 = exp(params[22u]);
+    let k23 = exp(params[23u]);
+    let k24 = exp(params[24u]);
+    let k25 = exp(params[25u]);
+    let k26 = exp(params[26u]);
+    let k27 = exp(params[27u]);
+    let k28 = exp(params[28u]);
+    let k29 = exp(params[29u]);
+    let k30 = exp(params[30u]);
+    let k31 = exp(params[31u]);
+    return Inv(k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20, k21, k22, k23, k24, k25, k26, k27, k28, k29, k30, k31);
+}
+
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
-fn element(b: u32, t: u32, s: u32) -> Elem {
+fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
     let v0 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u]);
     let v1 = -v0;
-    let v2 = exp(params[0u]);
-    let v3 = v1 * v2;
-    let v4 = exp(v3);
-    let v5 = exp(params[1u]);
-    let v6 = v1 * v5;
+    let v2 = v1 * inv.i0;
+    let v3 = exp(v2);
+    let v4 = v1 * inv.i1;
+    let v5 = exp(v4);
+    let v6 = v1 * inv.i2;
     let v7 = exp(v6);
-    let v8 = exp(params[2u]);
-    let v9 = v1 * v8;
-    let v10 = exp(v9);
-    let v11 = exp(params[3u]);
-    let v12 = v1 * v11;
+    let v8 = v1 * inv.i3;
+    let v9 = exp(v8);
+    let v10 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 1u]);
+    let v11 = -v10;
+    let v12 = v11 * inv.i4;
     let v13 = exp(v12);
-    let v14 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 1u]);
-    let v15 = -v14;
-    let v16 = exp(params[4u]);
-    let v17 = v15 * v16;
-    let v18 = exp(v17);
-    let v19 = exp(params[5u]);
-    let v20 = v15 * v19;
-    let v21 = exp(v20);
-    let v22 = exp(params[6u]);
-    let v23 = v15 * v22;
-    let v24 = exp(v23);
-    let v25 = exp(params[7u]);
-    let v26 = v15 * v25;
+    let v14 = v11 * inv.i5;
+    let v15 = exp(v14);
+    let v16 = v11 * inv.i6;
+    let v17 = exp(v16);
+    let v18 = v11 * inv.i7;
+    let v19 = exp(v18);
+    let v20 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 2u]);
+    let v21 = -v20;
+    let v22 = v21 * inv.i8;
+    let v23 = exp(v22);
+    let v24 = v21 * inv.i9;
+    let v25 = exp(v24);
+    let v26 = v21 * inv.i10;
     let v27 = exp(v26);
-    let v28 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 2u]);
-    let v29 = -v28;
-    let v30 = exp(params[8u]);
-    let v31 = v29 * v30;
-    let v32 = exp(v31);
-    let v33 = exp(params[9u]);
-    let v34 = v29 * v33;
+    let v28 = v21 * inv.i11;
+    let v29 = exp(v28);
+    let v30 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 3u]);
+    let v31 = -v30;
+    let v32 = v31 * inv.i12;
+    let v33 = exp(v32);
+    let v34 = v31 * inv.i13;
     let v35 = exp(v34);
-    let v36 = exp(params[10u]);
-    let v37 = v29 * v36;
-    let v38 = exp(v37);
-    let v39 = exp(params[11u]);
-    let v40 = v29 * v39;
-    let v41 = exp(v40);
-    let v42 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 3u]);
-    let v43 = -v42;
-    let v44 = exp(params[12u]);
-    let v45 = v43 * v44;
-    let v46 = exp(v45);
-    let v47 = exp(params[13u]);
-    let v48 = v43 * v47;
+    let v36 = v31 * inv.i14;
+    let v37 = exp(v36);
+    let v38 = v31 * inv.i15;
+    let v39 = exp(v38);
+    let v40 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 4u]);
+    let v41 = -v40;
+    let v42 = v41 * inv.i16;
+    let v43 = exp(v42);
+    let v44 = v41 * inv.i17;
+    let v45 = exp(v44);
+    let v46 = v41 * inv.i18;
+    let v47 = exp(v46);
+    let v48 = v41 * inv.i19;
     let v49 = exp(v48);
-    let v50 = exp(params[14u]);
-    let v51 = v43 * v50;
-    let v52 = exp(v51);
-    let v53 = exp(params[15u]);
-    let v54 = v43 * v53;
+    let v50 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 5u]);
+    let v51 = -v50;
+    let v52 = v51 * inv.i20;
+    let v53 = exp(v52);
+    let v54 = v51 * inv.i21;
     let v55 = exp(v54);
-    let v56 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 4u]);
-    let v57 = -v56;
-    let v58 = exp(params[16u]);
-    let v59 = v57 * v58;
-    let v60 = exp(v59);
-    let v61 = exp(params[17u]);
-    let v62 = v57 * v61;
+    let v56 = v51 * inv.i22;
+    let v57 = exp(v56);
+    let v58 = v51 * inv.i23;
+    let v59 = exp(v58);
+    let v60 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 6u]);
+    let v61 = -v60;
+    let v62 = v61 * inv.i24;
     let v63 = exp(v62);
-    let v64 = exp(params[18u]);
-    let v65 = v57 * v64;
-    let v66 = exp(v65);
-    let v67 = exp(params[19u]);
-    let v68 = v57 * v67;
+    let v64 = v61 * inv.i25;
+    let v65 = exp(v64);
+    let v66 = v61 * inv.i26;
+    let v67 = exp(v66);
+    let v68 = v61 * inv.i27;
     let v69 = exp(v68);
-    let v70 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 5u]);
+    let v70 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 7u]);
     let v71 = -v70;
-    let v72 = exp(params[20u]);
-    let v73 = v71 * v72;
-    let v74 = exp(v73);
-    let v75 = exp(params[21u]);
-    let v76 = v71 * v75;
+    let v72 = v71 * inv.i28;
+    let v73 = exp(v72);
+    let v74 = v71 * inv.i29;
+    let v75 = exp(v74);
+    let v76 = v71 * inv.i30;
     let v77 = exp(v76);
-    let v78 = exp(params[22u]);
-    let v79 = v71 * v78;
-    let v80 = exp(v79);
-    let v81 = exp(params[23u]);
-    let v82 = v71 * v81;
-    let v83 = exp(v82);
-    let v84 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 6u]);
-    let v85 = -v84;
-    let v86 = exp(params[24u]);
-    let v87 = v85 * v86;
-    let v88 = exp(v87);
-    let v89 = exp(params[25u]);
-    let v90 = v85 * v89;
-    let v91 = exp(v90);
-    let v92 = exp(params[26u]);
-    let v93 = v85 * v92;
-    let v94 = exp(v93);
-    let v95 = exp(params[27u]);
-    let v96 = v85 * v95;
-    let v97 = exp(v96);
-    let v98 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 7u]);
-    let v99 = -v98;
-    let v100 = exp(params[28u]);
-    let v101 = v99 * v100;
-    let v102 = exp(v101);
-    let v103 = exp(params[29u]);
-    let v104 = v99 * v103;
-    let v105 = exp(v104);
-    let v106 = exp(params[30u]);
-    let v107 = v99 * v106;
-    let v108 = exp(v107);
-    let v109 = exp(params[31u]);
-    let v110 = v99 * v109;
-    let v111 = exp(v110);
-    let v112 = v0 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
-    let v113 = v112 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u];
-    let v114 = v0 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
-    let v115 = v114 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u];
-    let v116 = v0 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
-    let v117 = v116 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u];
-    let v118 = v0 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
-    let v119 = v118 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u];
-    let v120 = v14 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
-    let v121 = v120 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u];
-    let v122 = v14 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
-    let v123 = v122 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u];
-    let v124 = v14 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
-    let v125 = v124 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u];
-    let v126 = v14 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
-    let v127 = v126 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u];
-    let v128 = v28 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
-    let v129 = v128 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u];
-    let v130 = v28 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
-    let v131 = v130 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u];
-    let v132 = v28 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
-    let v133 = v132 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u];
-    let v134 = v28 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
-    let v135 = v134 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u];
-    let v136 = v42 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
-    let v137 = v136 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u];
-    let v138 = v42 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
-    let v139 = v138 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u];
-    let v140 = v42 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
-    let v141 = v140 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u];
-    let v142 = v42 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
-    let v143 = v142 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u];
-    let v144 = v56 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
-    let v145 = v144 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u];
-    let v146 = v56 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
-    let v147 = v146 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u];
-    let v148 = v56 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
-    let v149 = v148 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u];
-    let v150 = v56 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
-    let v151 = v150 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u];
-    let v152 = v70 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
-    let v153 = v152 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u];
-    let v154 = v70 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
-    let v155 = v154 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u];
-    let v156 = v70 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
-    let v157 = v156 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u];
-    let v158 = v70 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
-    let v159 = v158 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u];
-    let v160 = v84 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
-    let v161 = v160 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u];
-    let v162 = v84 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
-    let v163 = v162 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u];
-    let v164 = v84 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
-    let v165 = v164 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u];
-    let v166 = v84 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
-    let v167 = v166 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u];
-    let v168 = v98 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
-    let v169 = v168 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u];
-    let v170 = v98 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
-    let v171 = v170 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u];
-    let v172 = v98 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
-    let v173 = v172 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u];
-    let v174 = v98 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
-    let v175 = v174 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u];
-    return Elem(v4, v7, v10, v13, v18, v21, v24, v27, v32, v35, v38, v41, v46, v49, v52, v55, v60, v63, v66, v69, v74, v77, v80, v83, v88, v91, v94, v97, v102, v105, v108, v111, v113, v115, v117, v119, v121, v123, v125, v127, v129, v131, v133, v135, v137, v139, v141, v143, v145, v147, v149, v151, v153, v155, v157, v159, v161, v163, v165, v167, v169, v171, v173, v175);
+    let v78 = v71 * inv.i31;
+    let v79 = exp(v78);
+    let v80 = v0 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
+    let v81 = v80 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u];
+    let v82 = v0 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
+    let v83 = v82 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u];
+    let v84 = v0 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
+    let v85 = v84 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u];
+    let v86 = v0 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
+    let v87 = v86 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u];
+    let v88 = v10 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
+    let v89 = v88 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u];
+    let v90 = v10 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
+    let v91 = v90 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u];
+    let v92 = v10 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
+    let v93 = v92 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u];
+    let v94 = v10 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
+    let v95 = v94 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u];
+    let v96 = v20 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
+    let v97 = v96 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u];
+    let v98 = v20 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
+    let v99 = v98 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u];
+    let v100 = v20 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
+    let v101 = v100 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u];
+    let v102 = v20 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
+    let v103 = v102 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u];
+    let v104 = v30 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
+    let v105 = v104 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u];
+    let v106 = v30 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
+    let v107 = v106 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u];
+    let v108 = v30 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
+    let v109 = v108 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u];
+    let v110 = v30 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
+    let v111 = v110 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u];
+    let v112 = v40 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
+    let v113 = v112 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u];
+    let v114 = v40 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
+    let v115 = v114 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u];
+    let v116 = v40 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
+    let v117 = v116 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u];
+    let v118 = v40 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
+    let v119 = v118 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u];
+    let v120 = v50 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
+    let v121 = v120 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u];
+    let v122 = v50 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
+    let v123 = v122 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u];
+    let v124 = v50 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
+    let v125 = v124 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u];
+    let v126 = v50 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
+    let v127 = v126 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u];
+    let v128 = v60 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
+    let v129 = v128 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u];
+    let v130 = v60 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
+    let v131 = v130 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u];
+    let v132 = v60 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
+    let v133 = v132 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u];
+    let v134 = v60 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
+    let v135 = v134 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u];
+    let v136 = v70 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
+    let v137 = v136 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u];
+    let v138 = v70 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
+    let v139 = v138 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u];
+    let v140 = v70 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
+    let v141 = v140 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u];
+    let v142 = v70 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
+    let v143 = v142 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u];
+    return Elem(v3, v5, v7, v9, v13, v15, v17, v19, v23, v25, v27, v29, v33, v35, v37, v39, v43, v45, v47, v49, v53, v55, v57, v59, v63, v65, v67, v69, v73, v75, v77, v79, v81, v83, v85, v87, v89, v91, v93, v95, v97, v99, v101, v103, v105, v107, v109, v111, v113, v115, v117, v119, v121, v123, v125, v127, v129, v131, v133, v135, v137, v139, v141, v143);
 }
 
 @compute @workgroup_size(8)
@@ -412,6 +452,7 @@ fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
     let seq_lane = gid / U.blocks;
     let s = seq_lane % 1u;
     let b = seq_lane / 1u;
+    let inv = invariants(s);
     let count = U.T;
     let start = blk * U.block_len;
     let end = min(start + U.block_len, count);
@@ -422,7 +463,7 @@ fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
         var agg = identity();
         for (var r = 0u; r < 64u; r++) {
             let t = tile0 + r;
-            let e = element(b, t, s);
+            let e = element(b, t, s, inv);
             agg = combine(agg, e);
         }
         carry = combine(carry, agg);
@@ -433,7 +474,7 @@ fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
             let t = tile0 + r;
             var e = identity();
             if t < end && t < len {
-                e = element(b, t, s);
+                e = element(b, t, s, inv);
             }
             agg = combine(agg, e);
         }
