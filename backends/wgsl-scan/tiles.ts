@@ -1,0 +1,292 @@
+// The entry point of the 'tile' and 'thread' splits (layout.ts): a workgroup scans tiles of its block
+// cooperatively, its runs combined by lane_scan (subgroup shuffles, then workgroup memory), or each
+// invocation walks a block of its own. One skeleton serves the four kernels (emit.ts).
+import {
+  assign,
+  bin,
+  call,
+  callS,
+  comment,
+  forRange,
+  id,
+  ifS,
+  index,
+  letS,
+  lit,
+  member,
+  named,
+  u32,
+  varS,
+  type Expr,
+  type Function,
+  type Stmt,
+} from '../wgsl/ast.js';
+import { elementCall, invariantsLet } from './element.js';
+import { threadsOf, tileSteps } from './layout.js';
+import { U, ret, ELEM, u, type Ctx, type KernelSpec } from './kernel.js';
+
+/**
+ * Exclusive scan of each lane's run aggregates, and the lane's total. Threads are numbered run-major
+ * (tid = c·L + lane), so that neighbouring invocations read neighbouring lanes of the same step.
+ * With subgroups, the runs of a lane that share a subgroup (L < subgroup size) are first scanned
+ * with shuffles; then one thread per lane rakes the segment totals in workgroup memory, in run order.
+ * Without subgroups every run is its own segment. Three barriers, whatever P.
+ */
+export function laneScanFunction(ctx: Ctx, subgroups: boolean): Function {
+  const P = ctx.tile.runs;
+  const L = ctx.tile.groups * ctx.layout.lanes;
+  const shuffle = (v: Expr, delta: Expr) => call('Elem', ...ctx.layout.members.map((m) => call('subgroupShuffleUp', member(v, m.name), delta)));
+  const params = [
+    { name: 'agg', type: ELEM },
+    { name: 'tid', type: u32 },
+    { name: 'c', type: u32 },
+    { name: 'lane', type: u32 },
+    ...(subgroups
+      ? [
+          { name: 'sg_id', type: u32 },
+          { name: 'sg_size', type: u32 },
+        ]
+      : []),
+  ];
+  const at = (run: Expr) => index(id('scratch'), bin('+', bin('*', run, u(L)), id('lane')));
+  const segEnd = (run: Expr, sgId: Expr): Expr =>
+    subgroups ? bin('||', bin('>=', bin('+', sgId, u(L)), id('sg_size')), bin('==', run, u(P - 1))) : lit.bool(true);
+  const body: Stmt[] = [];
+  if (subgroups) {
+    body.push(
+      comment('Inclusive scan over the runs of this lane within the subgroup (invocations are numbered consecutively in subgroups).'),
+      varS('v', undefined, id('agg')),
+      {
+        kind: 'for',
+        init: varS('d', undefined, u(L)),
+        cond: bin('<', id('d'), id('sg_size')),
+        update: assign(id('d'), bin('*', id('d'), u(2))),
+        body: [letS('up', shuffle(id('v'), id('d'))), ifS(bin('>=', id('sg_id'), id('d')), [assign(id('v'), call('combine', id('up'), id('v')))])],
+      },
+      letS('prev', shuffle(id('v'), u(L))),
+      varS('in_seg', undefined, call('identity')),
+      ifS(bin('>=', id('sg_id'), u(L)), [assign(id('in_seg'), id('prev'))]),
+      ifS(segEnd(id('c'), id('sg_id')), [assign(at(id('c')), id('v'))]),
+    );
+  } else body.push(assign(at(id('c')), id('agg')));
+  // The raking thread of each lane knows where segments end from the run's position in its subgroup.
+  const rakeSgId = bin('%', bin('+', bin('*', id('k'), u(L)), id('lane')), id('sg_size'));
+  body.push(
+    callS('workgroupBarrier'),
+    ifS(bin('==', id('c'), u(0)), [
+      varS('running', undefined, call('identity')),
+      forRange('k', u(0), u(P), [
+        letS('seg_total', at(id('k'))),
+        assign(at(id('k')), id('running')),
+        ...(subgroups
+          ? [ifS(segEnd(id('k'), rakeSgId), [assign(id('running'), call('combine', id('running'), id('seg_total')))])]
+          : [assign(id('running'), call('combine', id('running'), id('seg_total')))]),
+      ]),
+      assign(index(id('lane_total'), id('lane')), id('running')),
+    ]),
+    callS('workgroupBarrier'),
+    letS('before', at(id('c'))),
+    letS('total', index(id('lane_total'), id('lane'))),
+    callS('workgroupBarrier'),
+    ret(call('LaneScan', subgroups ? call('combine', id('before'), id('in_seg')) : id('before'), id('total'))),
+  );
+  return {
+    name: 'lane_scan',
+    params,
+    returnType: named('LaneScan'),
+    body,
+    comment: `Across the ${P} runs of each of the ${L} lanes: the exclusive prefix of this run and the lane's total.`,
+  };
+}
+
+export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
+  const { tile, layout } = ctx;
+  const S = layout.lanes;
+  const P = tile.runs;
+  const R = tile.runLength;
+  const TILE = tileSteps(tile);
+  const G = tile.groups;
+  const threads = threadsOf(tile, layout);
+  const steps = spec.source === 'steps';
+  const laneIndex = bin('+', bin('*', id('b'), u(S)), id('s'));
+  const aggAt = (offset: Expr, count: Expr, i: Expr) => index(id('aggs'), bin('+', bin('+', offset, bin('*', laneIndex, count)), i));
+
+  // The stripe split's passes over the aggregates are the thread split's (stripeEntryPoint does the steps).
+  const perThread = tile.split !== 'tile';
+  const wgIndex = [
+    comment('Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).'),
+    letS('wg', bin('+', member(id('wid'), 'x'), bin('*', member(id('wid'), 'y'), member(id('nwg'), 'x')))),
+  ];
+  const body: Stmt[] = perThread
+    ? [
+        letS('tid', member(id('lid'), 'x')),
+        ...wgIndex,
+        comment('Invocations take (sequence, lane, block), block fastest: neighbours walk neighbouring blocks of one lane.'),
+        letS('gid', bin('+', bin('*', id('wg'), u(threads)), id('tid'))),
+        ifS(bin('>=', id('gid'), bin('*', bin('*', U('batch'), u(S)), U('blocks'))), [{ kind: 'return' }]),
+        letS('blk', bin('%', id('gid'), U('blocks'))),
+        letS('seq_lane', bin('/', id('gid'), U('blocks'))),
+        letS('s', bin('%', id('seq_lane'), u(S))),
+        letS('b', bin('/', id('seq_lane'), u(S))),
+      ]
+    : [
+        letS('tid', member(id('lid'), 'x')),
+        // Run-major: neighbouring invocations take neighbouring lanes of the same steps.
+        letS('c', bin('/', id('tid'), u(G * S))),
+        letS('lane', bin('%', id('tid'), u(G * S))),
+        letS('g', bin('/', id('lane'), u(S))),
+        letS('s', bin('%', id('lane'), u(S))),
+        ...wgIndex,
+        ifS(bin('>=', id('wg'), bin('*', U('groups'), U('blocks'))), [{ kind: 'return' }]),
+        letS('grp', bin('/', id('wg'), U('blocks'))),
+        letS('blk', bin('%', id('wg'), U('blocks'))),
+        letS('live', bin('<', bin('+', bin('*', id('grp'), u(G)), id('g')), U('batch'))),
+        letS('b', call('min', bin('+', bin('*', id('grp'), u(G)), id('g')), bin('-', U('batch'), u(1)))),
+      ];
+  if (steps) body.push(...invariantsLet(ctx));
+  body.push(
+    letS('count', steps ? U('T') : U('n')),
+    letS('start', bin('*', id('blk'), U('block_len'))),
+    letS('end', call('min', bin('+', id('start'), U('block_len')), id('count'))),
+  );
+  // Threads past the batch (only with the 'tile' split) compute a clamped copy of the last sequence with length 0.
+  const lenOf = steps ? call('min', index(id('lengths'), id('b')), U('T')) : id('count');
+  body.push(letS('len', perThread ? lenOf : call('select', u(0), lenOf, id('live'))));
+  const liveAnd = (cond: Expr): Expr => (perThread ? cond : bin('&&', id('live'), cond));
+  body.push(varS('carry', undefined, call('identity')));
+  if (spec.store) body.push(ifS(bin('!=', U('carry_in'), u(0)), [assign(id('carry'), aggAt(U('in_offset'), U('blocks'), id('blk')))]));
+  // The direct store phase walks the states (see advance): from the carried-in prefix with one run
+  // per lane, else from each run's prefix.
+  const walk = steps && spec.store && ctx.direct;
+  const oneRun = P === 1 && spec.store;
+  if (walk) body.push(letS('h0', call('load_state', id('b'), id('s'))));
+  if (walk && oneRun) body.push(varS('h', undefined, call('advance', id('h0'), id('carry'))));
+
+  const t = perThread ? bin('+', id('tile0'), id('r')) : bin('+', bin('+', id('tile0'), bin('*', id('c'), u(R))), id('r'));
+  // Aggregates are scanned in place (scan_aggs) or reduced into the next level (reduce_aggs).
+  const load = steps ? elementCall(ctx) : aggAt(spec.store ? U('out_offset') : U('in_offset'), U('n'), id('t'));
+  // A step's element, or the identity past the block, the sequence's length or the batch. Read twice
+  // (reduce, then rescan): the second read hits the cache, and registers stay free for the state.
+  // In full tiles (every step of every sequence of the workgroup valid; the bound is uniform) the
+  // guards go: lavapipe turns each guarded load and store into masked, scalarised accesses.
+  const tileBody = (guarded: boolean): Stmt[] => {
+    const elementAt = (into: string): Stmt[] =>
+      guarded
+        ? [
+            letS('t', t),
+            varS(into, undefined, call('identity')),
+            ifS(bin('&&', bin('<', id('t'), id('end')), bin('<', id('t'), id('len'))), [assign(id(into), load)]),
+          ]
+        : [letS('t', t), letS(into, load)];
+    // Unguarded tiles still skip the threads past the batch when a workgroup holds several sequences
+    // (they compute a clamped copy of the last sequence, with its length taken as 0).
+    const storeIf = (cond: Expr, stmts: Stmt[]): Stmt[] => (guarded ? [ifS(cond, stmts)] : G > 1 ? [ifS(id('live'), stmts)] : stmts);
+    // With one run per lane the carry is the run's prefix: scan straight from it, one element per step.
+    // Otherwise reduce the run, scan the runs across the workgroup, then rescan the run from its prefix.
+    const tileBody: Stmt[] = [];
+    if (!oneRun)
+      tileBody.push(
+        varS('agg', undefined, call('identity')),
+        forRange('r', u(0), u(R), [...elementAt('e'), assign(id('agg'), call('combine', id('agg'), id('e')))]),
+      );
+    if (P > 1) tileBody.push(letS('scan', call('lane_scan', id('agg'), id('tid'), id('c'), id('lane'), ...(subgroups ? [id('sg_id'), id('sg_size')] : []))));
+    const slotBase = (slot: Expr) => bin('*', bin('+', bin('*', id('g'), u(TILE + 1)), slot), u(layout.stateWidth));
+    const runPrefix = oneRun ? id('carry') : call('combine', id('carry'), member(id('scan'), 'excl'));
+    if (walk) {
+      if (!oneRun) tileBody.push(varS('h', undefined, call('advance', id('h0'), runPrefix)));
+      const perStep: Stmt[] = [...elementAt('e'), letS('prev', id('h')), assign(id('h'), call('advance', id('h'), id('e')))];
+      if (layout.outputWidth > 0)
+        perStep.push(...storeIf(liveAnd(bin('<', id('t'), id('end'))), [callS('store_step', id('prev'), id('h'), id('b'), id('s'), id('t'), id('len'))]));
+      tileBody.push(forRange('r', u(0), u(R), perStep));
+    } else if (spec.store) {
+      tileBody.push(varS('p', undefined, runPrefix));
+      const viaShared = steps;
+      if (viaShared) tileBody.push(ifS(bin('==', id('c'), u(0)), [callS('store_states', id('carry'), id('b'), id('s'), slotBase(u(0)))]));
+      const perStep: Stmt[] = elementAt('e');
+      if (!steps) perStep.push(...storeIf(liveAnd(bin('<', id('t'), id('end'))), [assign(aggAt(U('out_offset'), U('n'), id('t')), id('p'))]));
+      perStep.push(assign(id('p'), call('combine', id('p'), id('e'))));
+      if (viaShared) perStep.push(callS('store_states', id('p'), id('b'), id('s'), slotBase(bin('+', bin('+', bin('*', id('c'), u(R)), id('r')), u(1)))));
+      tileBody.push(forRange('r', u(0), u(R), perStep));
+    }
+    // The carry is the prefix through this tile (unused once a single run walks the states).
+    if (!(walk && oneRun)) tileBody.push(assign(id('carry'), oneRun ? id('p') : call('combine', id('carry'), P > 1 ? member(id('scan'), 'total') : id('agg'))));
+    if (steps && spec.store && !ctx.direct && layout.outputWidth > 0) {
+      const OW = layout.outputWidth;
+      tileBody.push(
+        callS('workgroupBarrier'),
+        comment('Store phase: every output element of the tile, spread over the workgroup.'),
+        forRange(
+          'w',
+          id('tid'),
+          u(G * TILE * OW),
+          [
+            letS('og', bin('/', id('w'), u(TILE * OW))),
+            letS('tl', bin('%', bin('/', id('w'), u(OW)), u(TILE))),
+            letS('ob', bin('+', bin('*', id('grp'), u(G)), id('og'))),
+            letS('ot', bin('+', id('tile0'), id('tl'))),
+            ifS(bin('&&', bin('<', id('ob'), U('batch')), bin('<', id('ot'), call('min', bin('+', id('start'), U('block_len')), U('T')))), [
+              callS(
+                'write_output',
+                id('ob'),
+                id('ot'),
+                bin('+', bin('*', id('og'), u(TILE + 1)), id('tl')),
+                bin('%', id('w'), u(OW)),
+                call('min', index(id('lengths'), id('ob')), U('T')),
+              ),
+            ]),
+          ],
+          u(threads),
+        ),
+        callS('workgroupBarrier'),
+      );
+    } else if (steps && spec.store && !ctx.direct) tileBody.push(callS('workgroupBarrier'));
+    return tileBody;
+  };
+  // Full tiles end where the shortest sequence (U.min_len, uniform) or the block ends; the rest is guarded.
+  body.push(
+    letS(
+      'full_end',
+      bin(
+        '+',
+        id('start'),
+        bin('*', bin('/', bin('-', call('max', call('min', id('end'), steps ? U('min_len') : id('end')), id('start')), id('start')), u(TILE)), u(TILE)),
+      ),
+    ),
+  );
+  body.push({
+    kind: 'for',
+    init: varS('tile0', undefined, id('start')),
+    cond: bin('<', id('tile0'), id('full_end')),
+    update: assign(id('tile0'), u(TILE), '+='),
+    body: tileBody(false),
+  });
+  body.push({
+    kind: 'for',
+    init: varS('tile0', undefined, id('full_end')),
+    cond: bin('<', id('tile0'), id('end')),
+    update: assign(id('tile0'), u(TILE), '+='),
+    body: tileBody(true),
+  });
+
+  if (steps && spec.store) {
+    const final = walk ? (oneRun ? id('h') : call('advance', id('h0'), id('carry'))) : id('carry');
+    body.push(
+      ifS(liveAnd(bin('==', id('blk'), bin('-', U('blocks'), u(1)))), [callS('store_final', final, id('b'), id('s'), bin('*', id('b'), u(layout.stateWidth)))]),
+    );
+  } else if (!spec.store) {
+    const write = assign(aggAt(U('out_offset'), U('blocks'), id('blk')), id('carry'));
+    body.push(perThread ? write : ifS(bin('&&', id('live'), bin('==', id('c'), u(0))), [write]));
+  }
+  const params = [
+    { name: 'lid', type: named('vec3<u32>'), attributes: ['builtin(local_invocation_id)'] },
+    { name: 'wid', type: named('vec3<u32>'), attributes: ['builtin(workgroup_id)'] },
+    { name: 'nwg', type: named('vec3<u32>'), attributes: ['builtin(num_workgroups)'] },
+    ...(subgroups
+      ? [
+          { name: 'sg_id', type: u32, attributes: ['builtin(subgroup_invocation_id)'] },
+          { name: 'sg_size', type: u32, attributes: ['builtin(subgroup_size)'] },
+        ]
+      : []),
+  ];
+  return { name: spec.name, stage: 'compute' as const, workgroupSize: [threads] as [number], params, body };
+}
