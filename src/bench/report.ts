@@ -1,4 +1,4 @@
-// Benchmark results as a markdown table, JSON and a small SVG line plot (throughput against T).
+// Benchmark results as a markdown table, JSON and an SVG plot (the scan's ratios to the sequential and copy kernels against T).
 export interface BenchRow {
   example: string;
   T: number;
@@ -51,46 +51,44 @@ export function markdownReport(r: BenchReport, command: string): string {
   return lines.join('\n');
 }
 
-const palette = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
+const palette = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#7f7f7f', '#000000', '#aec7e8', '#98df8a'];
 
-/** GB/s of the scan (solid), the sequential kernel (dashed) and the copy (dotted) against log2 T, one colour per example and batch. */
+/**
+ * Two panels against log2 T for one batch size (the smallest: few long sequences), one line per cell:
+ * the scan's speed-up over the sequential kernel, and its throughput over the copy kernel's, both on
+ * log scales, with the issue's targets (1.8× and 0.5×) dashed.
+ */
 export function svgPlot(r: BenchReport): string {
-  const W = 760, H = 420, left = 60, right = 220, top = 30, bottom = 50;
-  // One batch size (the smallest: the few-long-sequences regime) keeps the plot legible.
   const batch = Math.min(...r.rows.map((x) => x.batch));
+  const rows = r.rows.filter((x) => x.batch === batch);
   const series = new Map<string, BenchRow[]>();
-  for (const x of r.rows.filter((x) => x.batch === batch)) {
-    const key = `${x.example} ×${x.batch}`;
-    series.set(key, [...(series.get(key) ?? []), x]);
-  }
-  const xs = r.rows.map((x) => log2(x.T));
-  const ys = r.rows.flatMap((x) => [gbs(x.idealBytes, x.scanNs), gbs(x.idealBytes, x.seqNs), gbs(x.idealBytes, x.copyNs)]).filter(Number.isFinite);
+  for (const x of rows) series.set(x.example, [...(series.get(x.example) ?? []), x]);
+  const W = 920, H = 400, top = 50, bottom = 50, panelW = 330, gap = 70, left = 60, legendX = left + 2 * panelW + gap + 20;
+  const xs = rows.map((x) => log2(x.T));
   const [x0, x1] = [Math.min(...xs), Math.max(...xs, Math.min(...xs) + 1)];
-  const y1 = Math.max(...ys, 0.1) * 1.1;
-  const px = (v: number) => left + ((v - x0) / (x1 - x0)) * (W - left - right);
-  const py = (v: number) => H - bottom - (v / y1) * (H - top - bottom);
   const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`, `<rect width="${W}" height="${H}" fill="white"/>`];
-  out.push(`<text x="${left}" y="18" font-size="13">Throughput (single-pass GB/s), batch ${batch}, on ${escapeXml(r.adapter)}</text>`);
-  for (let t = x0; t <= x1; t++) out.push(`<line x1="${px(t)}" y1="${H - bottom}" x2="${px(t)}" y2="${top}" stroke="#eee"/><text x="${px(t)}" y="${H - bottom + 15}" text-anchor="middle">2^${t}</text>`);
-  for (let k = 0; k <= 4; k++) {
-    const v = (y1 * k) / 4;
-    out.push(`<line x1="${left}" y1="${py(v)}" x2="${W - right}" y2="${py(v)}" stroke="#eee"/><text x="${left - 5}" y="${py(v) + 4}" text-anchor="end">${v.toFixed(2)}</text>`);
-  }
-  out.push(`<text x="${(left + W - right) / 2}" y="${H - 12}" text-anchor="middle">T (steps)</text>`);
-  out.push(`<text x="14" y="${(top + H - bottom) / 2}" transform="rotate(-90 14 ${(top + H - bottom) / 2})" text-anchor="middle">GB/s</text>`);
-  [...series.entries()].forEach(([key, rows], i) => {
-    const colour = palette[i % palette.length]!;
-    const line = (pick: (x: BenchRow) => number, dash: string) => {
-      const pts = rows.map((x) => `${px(log2(x.T)).toFixed(1)},${py(gbs(x.idealBytes, pick(x))).toFixed(1)}`).join(' ');
-      out.push(`<polyline points="${pts}" fill="none" stroke="${colour}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
-    };
-    line((x) => x.scanNs, '');
-    line((x) => x.seqNs, '6 3');
-    line((x) => x.copyNs, '2 3');
-    out.push(`<line x1="${W - right + 15}" y1="${top + 10 + i * 16}" x2="${W - right + 35}" y2="${top + 10 + i * 16}" stroke="${colour}" stroke-width="2"/><text x="${W - right + 40}" y="${top + 14 + i * 16}">${escapeXml(key)}</text>`);
+  out.push(`<text x="${left}" y="18" font-size="13">Scan kernel, batch ${batch}, on ${escapeXml(r.adapter)} (${escapeXml(r.timingMethod)} timing, ${r.date})</text>`);
+  const panel = (x: number, title: string, ratio: (row: BenchRow) => number, target: number) => {
+    const values = rows.map(ratio).filter((v) => Number.isFinite(v) && v > 0);
+    const lo = Math.floor(Math.log10(Math.min(...values, target))), hi = Math.ceil(Math.log10(Math.max(...values, target)));
+    const px = (t: number) => x + ((t - x0) / (x1 - x0)) * panelW;
+    const py = (v: number) => H - bottom - ((Math.log10(v) - lo) / (hi - lo)) * (H - top - bottom);
+    out.push(`<text x="${x}" y="${top - 12}" font-size="12">${escapeXml(title)}</text>`);
+    for (let t = x0; t <= x1; t++) out.push(`<line x1="${px(t)}" y1="${H - bottom}" x2="${px(t)}" y2="${top}" stroke="#eee"/>` + (t % 2 === x0 % 2 ? `<text x="${px(t)}" y="${H - bottom + 15}" text-anchor="middle">2^${t}</text>` : ''));
+    for (let e = lo; e <= hi; e++) out.push(`<line x1="${x}" y1="${py(10 ** e)}" x2="${x + panelW}" y2="${py(10 ** e)}" stroke="#ddd"/><text x="${x - 5}" y="${py(10 ** e) + 4}" text-anchor="end">${10 ** e >= 1 ? 10 ** e : (10 ** e).toFixed(-e)}×</text>`);
+    out.push(`<line x1="${x}" y1="${py(target)}" x2="${x + panelW}" y2="${py(target)}" stroke="#444" stroke-dasharray="6 4"/><text x="${x + panelW}" y="${py(target) - 4}" text-anchor="end">target ${target}×</text>`);
+    out.push(`<text x="${x + panelW / 2}" y="${H - 12}" text-anchor="middle">T (steps)</text>`);
+    [...series.values()].forEach((rs, i) => {
+      const pts = rs.filter((row) => ratio(row) > 0).map((row) => `${px(log2(row.T)).toFixed(1)},${py(ratio(row)).toFixed(1)}`).join(' ');
+      out.push(`<polyline points="${pts}" fill="none" stroke="${palette[i % palette.length]}" stroke-width="2"/>`);
+    });
+  };
+  panel(left, 'scan / sequential kernel (speed-up)', (x) => x.seqNs / x.scanNs, 1.8);
+  panel(left + panelW + gap, 'scan / copy kernel (same bytes)', (x) => x.copyNs / x.scanNs, 0.5);
+  [...series.keys()].forEach((name, i) => {
+    const y = top + i * 16;
+    out.push(`<line x1="${legendX}" y1="${y}" x2="${legendX + 20}" y2="${y}" stroke="${palette[i % palette.length]}" stroke-width="2"/><text x="${legendX + 25}" y="${y + 4}">${escapeXml(name)}</text>`);
   });
-  const ly = top + 20 + series.size * 16;
-  out.push(`<text x="${W - right + 15}" y="${ly}">solid: scan, dashed: sequential,</text><text x="${W - right + 15}" y="${ly + 14}">dotted: copy</text>`);
   out.push('</svg>');
   return out.join('\n') + '\n';
 }
