@@ -8,9 +8,9 @@
 //   workgroup per group looping over it, then each lower level is rescanned in place with its block's
 //   carried-in prefix, and scan_steps rescans the steps with theirs and stores states and outputs.
 //   2L + 1 dispatches for L levels of aggregates, whatever the batch.
-// With the 'thread' split (layout.ts) every invocation is one block: blocks are sized so that the
-// passes over the steps have about `targetThreads` invocations, and a level of aggregates is walked
-// by one invocation per lane, so L is 1 unless blocks are very many.
+// With the 'thread' and 'stripe' splits (layout.ts) every invocation (or team) is one block: blocks
+// are sized so that the passes over the steps have about `targetThreads` invocations, and a level of
+// aggregates is walked by one invocation per lane, so L is 1 unless blocks are very many.
 import { uniformFields, type KernelName } from './emit.js';
 import { stepsPerTrip, threadsOf, type ScanLayout, type TileShape } from './layout.js';
 
@@ -24,9 +24,20 @@ export interface ScheduleOptions {
   topMax?: number;
   /** `auto` carries when there are at least this many workgroups' worth of sequence groups. */
   minCarryGroups?: number;
-  /** 'thread' split: aim for about this many invocations in the passes over the steps. */
+  /** 'thread'/'stripe' splits: aim for about this many invocations in the passes over the steps. */
   targetThreads?: number;
+  /** 'thread'/'stripe' splits: `auto` carries when the lanes alone occupy this many invocations. */
+  minCarryThreads?: number;
 }
+
+/**
+ * Defaults measured on lavapipe (2 cores, 8-wide SIMD): 256 invocations over the blocks of a long
+ * sequence balance the cores (affine, T = 2^20: 2.8 ms against 4-5 ms with 64, noisier too); and
+ * once the lanes alone fill 16 invocations, one pass carrying the prefix beats two passes (maxplus,
+ * 16 sequences, T = 2^16: 8 ms against 17.6 ms).
+ */
+const TARGET_THREADS = 256;
+const MIN_CARRY_THREADS = 16;
 
 export interface Pass {
   kernel: KernelName;
@@ -63,12 +74,12 @@ export function scheduleScan(layout: ScanLayout, tile: TileShape, batch: number,
   // (whose passes over aggregates are the thread split's).
   const workgroups = (blocks: number, kernel: KernelName) =>
     striped && (kernel === 'scan_steps' || kernel === 'reduce_steps') ? lanes * blocks : perThread ? Math.ceil((lanes * blocks) / tile.width!) : groups * blocks;
-  const targetThreads = options.targetThreads ?? 64;
+  const targetThreads = options.targetThreads ?? TARGET_THREADS;
   /** Invocations that work on one block of one lane in the passes over the steps. */
   const perBlock = striped ? tile.width! : 1;
   const uniforms = (u: Uniforms) => Uint32Array.from(uniformFields.map((f) => u[f] ?? 0));
   const base = { T, batch, groups, min_len: Math.min(T, minLength) };
-  const manyLanes = perThread ? lanes * perBlock >= targetThreads / 4 : groups >= (options.minCarryGroups ?? 8);
+  const manyLanes = perThread ? lanes * perBlock >= (options.minCarryThreads ?? MIN_CARRY_THREADS) : groups >= (options.minCarryGroups ?? 8);
   const strategy: Strategy = options.strategy && options.strategy !== 'auto' ? options.strategy : manyLanes || T <= 2 * TILE ? 'carry' : 'reduce-then-scan';
   if (strategy === 'carry') {
     return { strategy, passes: [{ kernel: 'scan_steps', uniforms: uniforms({ ...base, n: T, block_len: Math.max(T, 1), blocks: 1 }), dispatch: grid(workgroups(1, 'scan_steps')) }], aggElements: 1, levels: [] };

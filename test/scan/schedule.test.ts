@@ -86,14 +86,15 @@ describe('scan schedule', () => {
     it("with the 'stripe' split: one workgroup (team) per block over the steps, the thread split's grids over the aggregates", () => {
       const stripe = { split: 'stripe', groups: 1, runs: 1, runLength: 1, width: 8 } as const;
       // 4 lanes × 8 invocations for 256: 8 blocks per lane of 125 steps, rounded up to whole stripes (128).
-      const s = scheduleScan(layout, stripe, 1, 1000, { targetThreads: 256 });
+      const s = scheduleScan(layout, stripe, 1, 1000, { targetThreads: 256, minCarryThreads: 64 });
       expect(kernels(s)).toEqual(['reduce_steps', 'scan_aggs', 'scan_steps']);
       expect(s.passes[0]!.uniforms[4]).toBe(128);
       expect(s.passes.map((p) => p.dispatch)).toEqual([[32, 1], [1, 1], [32, 1]]);
-      expect(scheduleScan(layout, stripe, 2, 1000, { targetThreads: 256 }).strategy).toBe('carry'); // 8 lanes × 8 invocations ≥ 256 / 4
+      expect(scheduleScan(layout, stripe, 2, 1000, { targetThreads: 256, minCarryThreads: 64 }).strategy).toBe('carry'); // 8 lanes × 8 invocations
     });
-    it('carries in one pass when the lanes alone fill a quarter of the target', () => {
-      const s = scheduleScan(layout, perThread, 4, 1000, { targetThreads: 64 });
+    it('carries in one pass when the lanes alone fill minCarryThreads (16 by default)', () => {
+      const s = scheduleScan(layout, perThread, 4, 1000, {});
+      expect(scheduleScan(layout, perThread, 3, 1000).strategy).toBe('reduce-then-scan'); // 12 lanes
       expect(kernels(s)).toEqual(['scan_steps']);
       expect(s.passes[0]!.dispatch).toEqual([2, 1]);
     });
