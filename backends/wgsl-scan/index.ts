@@ -3,7 +3,7 @@ import type { ScanPlan } from '../../src/analyse/types.js';
 import type { Module } from '../../src/ir/ir.js';
 import type { DimSizes } from '../../src/ir/dims.js';
 import { directOutputs, emitScanKernels, kernelNames, type ScanKernels } from './emit.js';
-import { chooseTile, scanLayout, sharedFloatsOf, stepsPerTrip, threadsOf, type ScanLayout, type TileOptions } from './layout.js';
+import { chooseTile, scanLayout, sharedFloatsOf, stepsPerTrip, STRIPE_WIDTH, threadsOf, type ScanLayout, type TileOptions } from './layout.js';
 
 export { buildScanJob, type ScanJob, type ScanRunData, type ScanRunResult, type ScanGpuJob } from './job.js';
 export { scheduleScan, type Schedule, type ScheduleOptions, type Strategy } from './schedule.js';
@@ -45,6 +45,16 @@ export function chooseLayout(module: Module, plan: ScanPlan, sizes: DimSizes, op
   if (lanes.mode !== 'lanes' || options.tile?.split === 'tile' || directOutputs(module, lanes)) return lanes;
   const whole = scanLayout(module, plan, sizes, 'whole');
   return whole.members.length <= MAX_GATHERED_ELEMENT ? whole : lanes;
+}
+
+/**
+ * Whether kernels built on subgroups run on this adapter: it has the feature, and its smallest
+ * subgroup holds a stripe's team. Compile with `subgroups: subgroupsUsable(adapter)` where the
+ * adapter is known; without them the scan takes the 'thread' split (or the tile split's workgroup
+ * memory), which any adapter runs.
+ */
+export function subgroupsUsable(adapter: { features: readonly string[]; subgroupMinSize?: number }): boolean {
+  return adapter.features.includes('subgroups') && (adapter.subgroupMinSize ?? 0) >= STRIPE_WIDTH;
 }
 
 export function compileScan(module: Module, plan: ScanPlan, sizes: DimSizes, options: ScanCompileOptions = {}): ScanKernels {

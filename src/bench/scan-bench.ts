@@ -7,7 +7,7 @@ import { frontEnd } from '../driver.js';
 import { bindDims } from '../ir/dims.js';
 import { tensorsOf, type Module } from '../ir/ir.js';
 import type { ScanPlan } from '../analyse/types.js';
-import { buildScanJob, compileScan, type ScanRunData } from '../../backends/wgsl-scan/index.js';
+import { buildScanJob, compileScan, subgroupsUsable, type ScanRunData } from '../../backends/wgsl-scan/index.js';
 import { emitSeq } from '../../backends/wgsl-seq/emit.js';
 import { bufferElements } from '../../backends/wgsl-seq/layout.js';
 import { packRun } from '../run/pack.js';
@@ -27,7 +27,7 @@ export interface BenchOptions {
 
 export interface GpuRunner {
   run(job: GpuJob): Promise<GpuJobResult>;
-  adapter: { limits: { maxStorageBufferBindingSize: number } };
+  adapter: { limits: { maxStorageBufferBindingSize: number }; features: readonly string[]; subgroupMinSize?: number };
 }
 
 /** Seeded uniform data in [-1, 1) for every input and param (values do not change the work done). */
@@ -53,7 +53,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 export async function benchExample(gpu: GpuRunner, file: string, plan: ScanPlan, module: Module, options: BenchOptions): Promise<{ rows: BenchRow[]; skipped: string[]; adapter: string; timingMethod: string }> {
   const sizes = bindDims(module);
-  const kernels = compileScan(module, plan, sizes);
+  const kernels = compileScan(module, plan, sizes, { subgroups: subgroupsUsable(gpu.adapter) });
   const seq = emitSeq(module, sizes);
   const rows: BenchRow[] = [];
   const skipped: string[] = [];

@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { analyse } from '../analyse/analyse.js';
 import { bindDims } from '../ir/dims.js';
 import { GpuSession } from '../../backends/dawn/runtime.js';
-import { buildScanJob, compileScan } from '../../backends/wgsl-scan/index.js';
+import { buildScanJob, compileScan, subgroupsUsable } from '../../backends/wgsl-scan/index.js';
 import { benchData, readModule } from './scan-bench.js';
 
 // From TypeScript sources (vitest, tsx) this file is src/bench/tfjs-peer.ts; from dist/, dist/src/bench/tfjs-peer.js.
@@ -101,7 +101,6 @@ export async function benchCumsumPeer(partial: Partial<PeerOptions> = {}): Promi
   const plan = analyse(module).analysis.plan;
   if (!plan) throw new Error(`${CUMSUM_CELL}: the analysis found no scan plan`);
   const sizes = bindDims(module);
-  const kernels = compileScan(module, plan, sizes);
   const configs = options.channels.flatMap((channels) =>
     options.log2T
       .filter((lg) => {
@@ -117,6 +116,7 @@ export async function benchCumsumPeer(partial: Partial<PeerOptions> = {}): Promi
   let adapter = session.adapter.description;
   let kernelTiming = '';
   try {
+    const kernels = compileScan(module, plan, sizes, { subgroups: subgroupsUsable(session.adapter) });
     for (const config of configs) {
       const { channels, T, data } = config;
       const scan = buildScanJob(module, kernels, data, { timing: { repeats: options.repeats, warmup: 1 } });

@@ -117,6 +117,8 @@ export function registerRun(program: Command) {
       }
 
       const gpu = await stage('starting the GPU runtime', () => openGpu());
+      // Kernels fitted to the adapter (the scan's subgroups), now that it is known.
+      if (mode === 'scan') prepared = backend(module, sizes, size, gpu.adapter);
       let report: Record<string, unknown>;
       let failed = false;
       try {

@@ -6,7 +6,7 @@ import type { DimSizes } from '../ir/dims.js';
 import { emitSeq } from '../../backends/wgsl-seq/emit.js';
 import { bufferElements, scaleValue, type OffsetScale } from '../../backends/wgsl-seq/layout.js';
 import { seqDispatch } from '../../backends/wgsl-seq/emit.js';
-import { deviceBytes, GpuError, GpuSession, type AdapterLimits, type GpuJob, type GpuSessionOptions } from '../../backends/dawn/runtime.js';
+import { deviceBytes, GpuError, GpuSession, type AdapterLimits, type AdapterSummary, type GpuJob, type GpuSessionOptions } from '../../backends/dawn/runtime.js';
 import { EXIT_INTERNAL, EXIT_USER, UserError } from '../cli/io.js';
 import { packRun, unpackRun, type RunArrays, type RunResult } from './pack.js';
 import { scanRunBackend } from './scan-runner.js';
@@ -49,7 +49,8 @@ export interface PreparedRun {
   decode(buffers: Record<string, ArrayBuffer>): RunResult;
 }
 
-export type RunBackend = (module: Module, sizes: DimSizes, size: RunSize) => PreparedRun;
+/** `adapter`, once the GPU is open: a backend may fit its kernels to it (the scan's use of subgroups). */
+export type RunBackend = (module: Module, sizes: DimSizes, size: RunSize, adapter?: AdapterSummary) => PreparedRun;
 
 const SCALE_PREFIX: Record<OffsetScale, string[]> = { '1': [], batch: ['batch'], 'batch*T': ['batch', 'T'] };
 

@@ -1,15 +1,15 @@
 // `rnnc run --mode scan`: the scan kernels as a prepared run (buffers, dispatches, job, decoding).
 import { analyse } from '../analyse/analyse.js';
-import { buildScanJob, compileScan, scanSupport, scheduleScan } from '../../backends/wgsl-scan/index.js';
+import { buildScanJob, compileScan, scanSupport, scheduleScan, subgroupsUsable } from '../../backends/wgsl-scan/index.js';
 import { UserError } from '../cli/io.js';
 import type { RunBackend } from './runner.js';
 
-export const scanRunBackend: RunBackend = (module, sizes, { batch, T }) => {
+export const scanRunBackend: RunBackend = (module, sizes, { batch, T }, adapter) => {
   const plan = analyse(module).analysis.plan;
   if (!plan) throw new UserError(`rnnc: ${module.name} is not associative (see rnnc check); run it with --mode seq or --mode auto`);
   const support = scanSupport(module, plan, sizes);
   if (!support.ok) throw new UserError(`rnnc: ${module.name} cannot be scanned: ${support.reason}; run it with --mode seq or --mode auto`);
-  const kernels = compileScan(module, plan, sizes);
+  const kernels = compileScan(module, plan, sizes, adapter ? { subgroups: subgroupsUsable(adapter) } : {});
   const { layout, tile } = kernels;
   const schedule = scheduleScan(layout, tile, batch, T);
   const aggBytes = 4 * layout.members.length * Math.max(1, schedule.aggElements);

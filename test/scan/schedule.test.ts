@@ -5,7 +5,28 @@ import { frontEnd } from '../../src/driver.js';
 import { bindDims } from '../../src/ir/dims.js';
 import { readFileSync } from 'node:fs';
 import { analyse } from '../../src/analyse/analyse.js';
-import { chooseLayout, compileScan } from '../../backends/wgsl-scan/index.js';
+import { chooseLayout, compileScan, subgroupsUsable } from '../../backends/wgsl-scan/index.js';
+import { scanRunBackend } from '../../src/run/scan-runner.js';
+import type { AdapterSummary } from '../../backends/dawn/job.js';
+
+const fakeAdapter: AdapterSummary = {
+  description: 'test',
+  vendor: '',
+  architecture: '',
+  device: '',
+  features: [],
+  isSoftware: true,
+  limits: {
+    maxStorageBufferBindingSize: 2 ** 27,
+    maxBufferSize: 2 ** 28,
+    maxComputeWorkgroupsPerDimension: 65535,
+    maxComputeInvocationsPerWorkgroup: 256,
+    maxComputeWorkgroupSizeX: 256,
+    maxComputeWorkgroupStorageSize: 16384,
+    maxStorageBuffersPerShaderStage: 8,
+    maxUniformBufferBindingSize: 65536,
+  },
+};
 import { chooseTile, scanLayout } from '../../backends/wgsl-scan/layout.js';
 import { scheduleScan } from '../../backends/wgsl-scan/schedule.js';
 import { diagonalSource, diagonalSumProdPlan } from './hand-plans.js';
@@ -41,6 +62,17 @@ describe('layout choice', () => {
     expect(compileScan(mamba, plan, bindDims(mamba)).tile.split).toBe('thread');
     const lanes = chooseLayout(mamba, plan, bindDims(mamba), { tile: { split: 'tile' } });
     expect([lanes.mode, lanes.lanes]).toEqual(['lanes', 32]);
+  });
+  it("fits the kernels to the adapter: the stripe split only where its smallest subgroup holds a team", () => {
+    const affine = frontEnd(readFileSync('bench/cells/affine.rnn', 'utf8')).module!;
+    const adapter = (features: string[], subgroupMinSize?: number) => ({ ...fakeAdapter, features, ...(subgroupMinSize ? { subgroupMinSize, subgroupMaxSize: 64 } : {}) });
+    expect([subgroupsUsable(adapter(['subgroups'], 8)), subgroupsUsable(adapter(['subgroups'], 4)), subgroupsUsable(adapter([], 32))]).toEqual([true, false, false]);
+    const run = (a: ReturnType<typeof adapter>) => scanRunBackend(affine, bindDims(affine), { batch: 1, T: 4096 }, a);
+    const stripe = run(adapter(['subgroups'], 8));
+    expect(Object.values(stripe.shaders).some((code) => code.includes('enable subgroups;'))).toBe(true);
+    const plain = run(adapter(['subgroups'], 4));
+    expect(Object.values(plain.shaders).some((code) => code.includes('subgroup'))).toBe(false);
+    expect(plain.job({ batch: 1, T: 4096, inputs: { a: new Float32Array(4096), b: new Float32Array(4096) }, params: {} }).requiredFeatures).toBeUndefined();
   });
   it('keeps lanes when every output reads its own lane', () => {
     expect(chooseLayout(module, diagonalSumProdPlan(), bindDims(module)).mode).toBe('lanes');
