@@ -14,6 +14,8 @@ interface CompileOptions {
   mode: string;
   dim?: string[];
   check?: boolean;
+  /** commander's --no-subgroups: false when given. */
+  subgroups: boolean;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -27,13 +29,14 @@ export function registerCompile(program: Command) {
     .option('--mode <mode>', 'which kernel: seq (a loop over time), scan (a parallel scan; associative cells only) or auto (the scan when the cell is associative)', 'seq')
     .option('--dim <NAME=SIZE>', 'set a dim size (repeatable)', collect)
     .option('--check', 'compare with the files in the output directory; print a diff and exit 1 if they differ')
+    .option('--no-subgroups', 'scan kernels without subgroup operations, for adapters without the subgroups feature or with subgroups under 8 invocations')
     .action(async (file: string, opts: CompileOptions) => {
       if (!backends[opts.mode]) throw new UserError(`rnnc: --mode ${opts.mode} is not available (have: ${Object.keys(backends).join(', ')})`, EXIT_INTERNAL);
       const loaded = loadValid(file);
       const module = loaded.result.module;
       // An unknown or unsized dim is a DimError, which main() reports as a user error.
       const sizes = bindDims(module, parseDimFlags(opts.dim));
-      const files = await compileModule(opts.mode, { module, sizes, source: loaded.source });
+      const files = await compileModule(opts.mode, { module, sizes, source: loaded.source, subgroups: opts.subgroups });
       if (opts.check) {
         let differs = 0;
         for (const f of files) {

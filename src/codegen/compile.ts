@@ -18,6 +18,8 @@ export interface CompileRequest {
   module: Module;
   sizes: DimSizes;
   source: SourceFile;
+  /** Scan kernels may use subgroup operations (default true). */
+  subgroups?: boolean;
 }
 
 export type Backend = (req: CompileRequest) => Promise<GeneratedFile[]>;

@@ -20,12 +20,12 @@ export function chooseMode(analysis: Analysis, module: Module, sizes: DimSizes):
 }
 
 /** One WGSL file per scan kernel, and a JSON manifest of bindings, layouts and the tile shape. */
-export function scanFiles({ module, sizes }: CompileRequest): GeneratedFile[] {
+export function scanFiles({ module, sizes, subgroups = true }: CompileRequest): GeneratedFile[] {
   const plan = analyse(module).analysis.plan;
   if (!plan) throw new UserError(`rnnc: ${module.name} is not associative (see rnnc check); compile it with --mode seq or --mode auto`);
   const support = scanSupport(module, plan, sizes);
   if (!support.ok) throw new UserError(`rnnc: ${module.name} cannot be scanned: ${support.reason}; compile it with --mode seq or --mode auto`);
-  const kernels = compileScan(module, plan, sizes);
+  const kernels = compileScan(module, plan, sizes, { subgroups });
   return [
     ...kernelNames.map((n) => ({ name: `${module.name}.${n}.wgsl`, text: kernels.kernels[n].code })),
     { name: `${module.name}.scan.json`, text: JSON.stringify(scanManifest(module, kernels), null, 2) + '\n' },

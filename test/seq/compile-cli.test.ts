@@ -38,6 +38,16 @@ describe('rnnc compile', () => {
     expect(err.join('')).toContain('1 generated file in');
   });
 
+  it('writes the scan kernels with --mode scan, and without subgroup operations with --no-subgroups', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rnnc-compile-'));
+    expect(await main(['compile', 'bench/cells/affine.rnn', '-o', dir, '--mode', 'scan'])).toBe(0);
+    expect(readFileSync(join(dir, 'affine.scan_steps.wgsl'), 'utf8')).toBe(readFileSync('test/golden/scan/affine.scan_steps.wgsl', 'utf8'));
+    expect(JSON.parse(readFileSync(join(dir, 'affine.scan.json'), 'utf8'))).toMatchObject({ subgroups: true, tile: { split: 'stripe' } });
+    expect(await main(['compile', 'bench/cells/affine.rnn', '-o', dir, '--mode', 'scan', '--no-subgroups'])).toBe(0);
+    expect(readFileSync(join(dir, 'affine.scan_steps.wgsl'), 'utf8')).not.toMatch(/subgroup/);
+    expect(JSON.parse(readFileSync(join(dir, 'affine.scan.json'), 'utf8'))).toMatchObject({ subgroups: false, tile: { split: 'thread' } });
+  });
+
   it('applies --dim and rejects unknown dims and modes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rnnc-compile-'));
     expect(await main(['compile', 'examples/mamba_s6.rnn', '-o', dir, '--dim', 'N=16'])).toBe(0);
