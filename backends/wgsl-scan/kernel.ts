@@ -3,7 +3,7 @@
 import type { ScanPlan } from '../../src/analyse/types.js';
 import type { Def, Module } from '../../src/ir/ir.js';
 import type { DimSizes } from '../../src/ir/dims.js';
-import { bin, id, index, letS, lit, member, named, type Expr, type Stmt } from '../wgsl/ast.js';
+import { assign, bin, call, id, index, letS, lit, member, named, varS, type Expr, type Stmt } from '../wgsl/ast.js';
 import type { MathHelper } from '../wgsl/math.js';
 import { DefEvaluator, offsetExpr, type IndexValue, type LoadNode } from './eval.js';
 import type { ScanLayout, TileShape } from './layout.js';
@@ -98,3 +98,23 @@ export const specs: Record<KernelName, KernelSpec> = {
   reduce_aggs: { name: 'reduce_aggs', source: 'aggs', store: false },
   scan_aggs: { name: 'scan_aggs', source: 'aggs', store: true },
 };
+
+/**
+ * A block's loop in trips of `step` steps from `start` to `end`: unguarded while every step of a trip
+ * is valid (below `bound`, the shortest length or the block's end: uniform across the workgroup),
+ * then guarded. lavapipe turns each guarded load and store into masked, scalarised accesses.
+ */
+export function tripLoops(step: number, bound: Expr, body: (guarded: boolean) => Stmt[]): Stmt[] {
+  const loop = (from: string, to: string, guarded: boolean): Stmt => ({
+    kind: 'for',
+    init: varS('tile0', undefined, id(from)),
+    cond: bin('<', id('tile0'), id(to)),
+    update: assign(id('tile0'), u(step), '+='),
+    body: body(guarded),
+  });
+  return [
+    letS('full_end', bin('+', id('start'), bin('*', bin('/', bin('-', call('max', call('min', id('end'), bound), id('start')), id('start')), u(step)), u(step)))),
+    loop('start', 'full_end', false),
+    loop('full_end', 'end', true),
+  ];
+}

@@ -4,7 +4,7 @@
 import { assign, bin, call, callS, comment, id, ifS, index, letS, member, named, u32, varS, type Expr, type Function, type Stmt } from '../wgsl/ast.js';
 import { elementCall, invariantsLet } from './element.js';
 import { stateMembers } from './states.js';
-import { U, ret, ELEM, u, type Ctx, type KernelSpec } from './kernel.js';
+import { U, ret, ELEM, u, tripLoops, type Ctx, type KernelSpec } from './kernel.js';
 
 /** Member-wise subgroup operation on a struct value (`Elem` or `State`). */
 export function shuffled(type: 'Elem' | 'State', members: string[], fn: string, v: Expr, arg: Expr): Expr {
@@ -95,26 +95,7 @@ export function stripeEntryPoint(ctx: Ctx, spec: KernelSpec) {
     return out;
   };
   // Stripes where every lane's step is valid (below the block's end and the shortest length: a bound uniform across the team) load unguarded.
-  body.push(
-    letS(
-      'full_end',
-      bin('+', id('start'), bin('*', bin('/', bin('-', call('max', call('min', id('end'), U('min_len')), id('start')), id('start')), u(W)), u(W))),
-    ),
-  );
-  body.push({
-    kind: 'for',
-    init: varS('tile0', undefined, id('start')),
-    cond: bin('<', id('tile0'), id('full_end')),
-    update: assign(id('tile0'), u(W), '+='),
-    body: stripe(false),
-  });
-  body.push({
-    kind: 'for',
-    init: varS('tile0', undefined, id('full_end')),
-    cond: bin('<', id('tile0'), id('end')),
-    update: assign(id('tile0'), u(W), '+='),
-    body: stripe(true),
-  });
+  body.push(...tripLoops(W, U('min_len'), stripe));
   if (spec.store)
     body.push(
       ifS(bin('&&', bin('==', id('sg_id'), u(0)), bin('==', id('blk'), bin('-', U('blocks'), u(1)))), [

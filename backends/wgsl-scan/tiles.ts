@@ -23,7 +23,7 @@ import {
 } from '../wgsl/ast.js';
 import { elementCall, invariantsLet } from './element.js';
 import { threadsOf, tileSteps } from './layout.js';
-import { U, ret, ELEM, u, type Ctx, type KernelSpec } from './kernel.js';
+import { U, ret, ELEM, u, tripLoops, type Ctx, type KernelSpec } from './kernel.js';
 
 /**
  * Exclusive scan of each lane's run aggregates, and the lane's total. Threads are numbered run-major
@@ -243,30 +243,7 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
     return tileBody;
   };
   // Full tiles end where the shortest sequence (U.min_len, uniform) or the block ends; the rest is guarded.
-  body.push(
-    letS(
-      'full_end',
-      bin(
-        '+',
-        id('start'),
-        bin('*', bin('/', bin('-', call('max', call('min', id('end'), steps ? U('min_len') : id('end')), id('start')), id('start')), u(TILE)), u(TILE)),
-      ),
-    ),
-  );
-  body.push({
-    kind: 'for',
-    init: varS('tile0', undefined, id('start')),
-    cond: bin('<', id('tile0'), id('full_end')),
-    update: assign(id('tile0'), u(TILE), '+='),
-    body: tileBody(false),
-  });
-  body.push({
-    kind: 'for',
-    init: varS('tile0', undefined, id('full_end')),
-    cond: bin('<', id('tile0'), id('end')),
-    update: assign(id('tile0'), u(TILE), '+='),
-    body: tileBody(true),
-  });
+  body.push(...tripLoops(TILE, steps ? U('min_len') : id('end'), tileBody));
 
   if (steps && spec.store) {
     const final = walk ? (oneRun ? id('h') : call('advance', id('h0'), id('carry'))) : id('carry');
