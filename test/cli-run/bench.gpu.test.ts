@@ -3,28 +3,11 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { describe, expect, it } from 'vitest';
+import { captureCli } from './rnnc.js';
 import { markdownReport, svgPlot, type BenchReport, type BenchRow } from '../../src/bench/report.js';
 
-let out: string[];
-let err: string[];
-beforeEach(() => {
-  out = [];
-  err = [];
-  process.exitCode = undefined;
-  vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-  process.exitCode = undefined;
-});
-
-async function rnnc(...args: string[]) {
-  const code = await main(args);
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const rnnc = captureCli();
 
 describe('rnnc bench', () => {
   it('times the scan, the sequential and the copy kernel and writes the report with --out', async () => {

@@ -5,34 +5,15 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { describe, expect, it } from 'vitest';
+import { captureCli } from './rnnc.js';
 import { frontEnd } from '../../src/driver.js';
 import { bindDims } from '../../src/ir/dims.js';
 import { interpret } from '../../backends/reference/interpreter.js';
 import { randomLengths, randomRunData } from '../../src/run/data.js';
 import { formatNpy, readNpy } from '../../src/io/npy.js';
 
-let out: string[];
-let err: string[];
-beforeEach(() => {
-  out = [];
-  err = [];
-  process.exitCode = undefined;
-  vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-  process.exitCode = undefined;
-});
-
-async function rnnc(...args: string[]) {
-  out.length = 0;
-  err.length = 0;
-  const code = await main(args);
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const rnnc = captureCli();
 
 const noStackTrace = (text: string) => expect(text).not.toMatch(/\n\s+at .+:\d+:\d+/);
 
