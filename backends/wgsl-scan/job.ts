@@ -2,7 +2,7 @@
 // schedule as one GPU job, and unpack outputs and final states from the result.
 import type { Module } from '../../src/ir/ir.js';
 import type { GpuJob } from '../dawn/job.js';
-import { bindingIndex, type ScanKernels } from './emit.js';
+import { bindingIndex, type KernelName, type ScanKernels } from './emit.js';
 import type { PackedTensor } from './layout.js';
 import { scheduleScan, type Schedule, type ScheduleOptions } from './schedule.js';
 
@@ -83,12 +83,19 @@ export function buildScanJob(module: Module, kernels: ScanKernels, data: ScanRun
     { name: 'outputs', bytes: 4 * outFloats, usage: 'storage', read: true },
     { name: 'final_state', bytes: 4 * Math.max(1, batch * layout.stateWidth), usage: 'storage', read: true },
     { name: 'aggs', bytes: elemBytes * Math.max(1, schedule.aggElements), usage: 'storage' },
+    // Zeroed: the ticket counter starts at 0 and no record is published.
+    ...(schedule.statusWords ? [{ name: 'status', bytes: 4 * schedule.statusWords, usage: 'storage' as const }] : []),
   ];
+  const kernelOf = (name: KernelName) => {
+    const kernel = kernels.kernels[name];
+    if (!kernel) throw new Error(`scan run: the schedule runs \`${name}\`, which these kernels lack`);
+    return kernel;
+  };
   const passes: ScanGpuJob['passes'] = schedule.passes.map((pass, k) => {
-    const uniforms = new Uint32Array(12); // 10 fields, padded to a 16-byte multiple
+    const uniforms = new Uint32Array(12); // 11 fields, padded to a 16-byte multiple
     uniforms.set(pass.uniforms);
     buffers.push({ name: `uniforms${k}`, bytes: uniforms.byteLength, usage: 'uniform', data: bytesOf(uniforms) });
-    const kernel = kernels.kernels[pass.kernel];
+    const kernel = kernelOf(pass.kernel);
     return {
       shader: pass.kernel,
       bindings: kernel.bindings.map((b) => ({ binding: bindingIndex[b], buffer: b === 'uniforms' ? `uniforms${k}` : b })),
@@ -96,7 +103,7 @@ export function buildScanJob(module: Module, kernels: ScanKernels, data: ScanRun
     };
   });
   const used = new Set(schedule.passes.map((p) => p.kernel));
-  const shaders = [...used].map((name) => ({ label: name, code: kernels.kernels[name].code, entryPoint: name }));
+  const shaders = [...used].map((name) => ({ label: name, code: kernelOf(name).code, entryPoint: name }));
   const decode = (result: Record<string, ArrayBuffer>): ScanRunResult => {
     const out = new Float32Array(result['outputs']!);
     const fin = new Float32Array(result['final_state']!);

@@ -8,14 +8,16 @@ import type { MathHelper } from '../wgsl/math.js';
 import { DefEvaluator, offsetExpr, type IndexValue, type LoadNode } from './eval.js';
 import type { ScanLayout, TileShape } from './layout.js';
 
-export type KernelName = 'scan_steps' | 'reduce_steps' | 'reduce_aggs' | 'scan_aggs';
-export const kernelNames: KernelName[] = ['scan_steps', 'reduce_steps', 'reduce_aggs', 'scan_aggs'];
+/** The kernels every scan has; `scan_single` (single.ts) comes with the ones that fit it. */
+export type StandardKernel = 'scan_steps' | 'reduce_steps' | 'reduce_aggs' | 'scan_aggs';
+export type KernelName = StandardKernel | 'scan_single';
+export const kernelNames: StandardKernel[] = ['scan_steps', 'reduce_steps', 'reduce_aggs', 'scan_aggs'];
 
-export type Binding = 'uniforms' | 'inputs' | 'params' | 'init' | 'lengths' | 'outputs' | 'final_state' | 'aggs';
-export const bindingIndex: Record<Binding, number> = { uniforms: 0, inputs: 1, params: 2, init: 3, lengths: 4, outputs: 5, final_state: 6, aggs: 7 };
+export type Binding = 'uniforms' | 'inputs' | 'params' | 'init' | 'lengths' | 'outputs' | 'final_state' | 'aggs' | 'status';
+export const bindingIndex: Record<Binding, number> = { uniforms: 0, inputs: 1, params: 2, init: 3, lengths: 4, outputs: 5, final_state: 6, aggs: 7, status: 8 };
 
 /** Fields of the per-pass uniform block, in order (all u32). */
-export const uniformFields = ['T', 'batch', 'groups', 'n', 'block_len', 'blocks', 'in_offset', 'out_offset', 'carry_in', 'min_len'] as const;
+export const uniformFields = ['T', 'batch', 'groups', 'n', 'block_len', 'blocks', 'in_offset', 'out_offset', 'carry_in', 'min_len', 'spin_limit'] as const;
 
 export const U = (f: (typeof uniformFields)[number]) => member(id('U'), f);
 export const ret = (value: Expr): Stmt => ({ kind: 'return', value });
@@ -93,6 +95,7 @@ export interface KernelSpec {
 }
 
 export const specs: Record<KernelName, KernelSpec> = {
+  scan_single: { name: 'scan_single', source: 'steps', store: true },
   scan_steps: { name: 'scan_steps', source: 'steps', store: true },
   reduce_steps: { name: 'reduce_steps', source: 'steps', store: false },
   reduce_aggs: { name: 'reduce_aggs', source: 'aggs', store: false },

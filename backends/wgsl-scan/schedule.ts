@@ -12,9 +12,10 @@
 // are sized so that the passes over the steps have about `targetThreads` invocations, and a level of
 // aggregates is walked by one invocation per lane, so L is 1 unless blocks are very many.
 import { uniformFields, type KernelName } from './emit.js';
+import { recordWords, singlePassFits } from './single.js';
 import { stepsPerTrip, threadsOf, type ScanLayout, type TileShape } from './layout.js';
 
-export type Strategy = 'carry' | 'reduce-then-scan';
+export type Strategy = 'carry' | 'reduce-then-scan' | 'single-pass';
 
 export interface ScheduleOptions {
   strategy?: Strategy | 'auto';
@@ -28,6 +29,8 @@ export interface ScheduleOptions {
   targetThreads?: number;
   /** 'thread'/'stripe' splits: `auto` carries when the lanes alone occupy this many invocations. */
   minCarryThreads?: number;
+  /** single-pass: looks at a predecessor's record that is not ready before reducing its block instead. */
+  spinLimit?: number;
 }
 
 /**
@@ -37,6 +40,8 @@ export interface ScheduleOptions {
  * 16 sequences, T = 2^16: 8 ms against 17.6 ms).
  */
 const TARGET_THREADS = 256;
+/** single-pass: about the cost of reducing a block here before a team stops waiting on it. */
+const DEFAULT_SPIN_LIMIT = 64;
 const MIN_CARRY_THREADS = 16;
 
 export interface Pass {
@@ -52,6 +57,8 @@ export interface Schedule {
   aggElements: number;
   /** Aggregates per sequence lane at each level, level 1 first. */
   levels: number[];
+  /** single-pass: u32 words of the status buffer (the ticket counter and the blocks' records). */
+  statusWords?: number;
 }
 
 type Uniforms = Partial<Record<(typeof uniformFields)[number], number>>;
@@ -85,6 +92,13 @@ export function scheduleScan(layout: ScanLayout, tile: TileShape, batch: number,
     return { strategy, passes: [{ kernel: 'scan_steps', uniforms: uniforms({ ...base, n: T, block_len: Math.max(T, 1), blocks: 1 }), dispatch: grid(workgroups(1, 'scan_steps')) }], aggElements: 1, levels: [] };
   }
   const targetBlocks = options.targetBlocks ?? (perThread ? Math.max(2, Math.ceil(targetThreads / (lanes * perBlock))) : 64);
+  if (strategy === 'single-pass') {
+    if (!singlePassFits({ tile, layout })) throw new Error(`scan schedule: the single pass needs the 'stripe' split and an element of at most 2 floats`);
+    const blockLen = TILE * Math.max(1, Math.ceil(T / (TILE * targetBlocks)));
+    const blocks = Math.max(1, Math.ceil(T / blockLen));
+    const pass: Pass = { kernel: 'scan_single', uniforms: uniforms({ ...base, n: T, block_len: blockLen, blocks, spin_limit: options.spinLimit ?? DEFAULT_SPIN_LIMIT }), dispatch: grid(lanes * blocks) };
+    return { strategy, passes: [pass], aggElements: 1, levels: [blocks], statusWords: 1 + lanes * blocks * recordWords(layout.members.length) };
+  }
   const topMax = options.topMax ?? 4 * TILE;
   /** Block length (a whole number of tiles) and block count for n items. */
   const blocking = (n: number) => {

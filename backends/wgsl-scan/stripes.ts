@@ -46,8 +46,6 @@ export function stripeEntryPoint(ctx: Ctx, spec: KernelSpec) {
   const { layout } = ctx;
   const W = ctx.tile.width!;
   const S = layout.lanes;
-  const stateNames = stateMembers(ctx).map((m) => m.name);
-  const elemNames = layout.members.map((m) => m.name);
   const laneIndex = bin('+', bin('*', id('b'), u(S)), id('s'));
   const aggAt = (offset: Expr, count: Expr, i: Expr) => index(id('aggs'), bin('+', bin('+', offset, bin('*', laneIndex, count)), i));
   const body: Stmt[] = [
@@ -69,8 +67,33 @@ export function stripeEntryPoint(ctx: Ctx, spec: KernelSpec) {
     body.push(ifS(bin('!=', U('carry_in'), u(0)), [assign(id('carry'), aggAt(U('in_offset'), U('blocks'), id('blk')))]));
     body.push(varS('h', undefined, call('advance', call('load_state', id('b'), id('s')), id('carry'))));
   }
-  // One stripe: every lane's step, the team's scan, then the carried states or aggregate.
-  const stripe = (guarded: boolean): Stmt[] => {
+  body.push(...tripLoops(W, U('min_len'), stripeBody(ctx, spec.store)));
+  if (spec.store)
+    body.push(
+      ifS(bin('&&', bin('==', id('sg_id'), u(0)), bin('==', id('blk'), bin('-', U('blocks'), u(1)))), [
+        callS('store_final', id('h'), id('b'), id('s'), bin('*', id('b'), u(layout.stateWidth))),
+      ]),
+    );
+  else body.push(ifS(bin('==', id('sg_id'), u(0)), [assign(aggAt(U('out_offset'), U('blocks'), id('blk')), id('carry'))]));
+  const params = [
+    { name: 'wid', type: named('vec3<u32>'), attributes: ['builtin(workgroup_id)'] },
+    { name: 'nwg', type: named('vec3<u32>'), attributes: ['builtin(num_workgroups)'] },
+    { name: 'sg_id', type: u32, attributes: ['builtin(subgroup_invocation_id)'] },
+  ];
+  return { name: spec.name, stage: 'compute' as const, workgroupSize: [W] as [number], params, body };
+}
+
+/**
+ * One stripe at `tile0`: every lane's step, the team's scan, then the states carried to the next
+ * stripe with the outputs stored (store), or the aggregate carried (not store). Guarded past the
+ * block's end or the sequence's length.
+ */
+export function stripeBody(ctx: Ctx, store: boolean): (guarded: boolean) => Stmt[] {
+  const { layout } = ctx;
+  const W = ctx.tile.width!;
+  const stateNames = stateMembers(ctx).map((m) => m.name);
+  const elemNames = layout.members.map((m) => m.name);
+  return (guarded: boolean): Stmt[] => {
     const out: Stmt[] = [letS('t', bin('+', id('tile0'), id('sg_id')))];
     if (guarded)
       out.push(
@@ -79,7 +102,7 @@ export function stripeEntryPoint(ctx: Ctx, spec: KernelSpec) {
       );
     else out.push(letS('e', elementCall(ctx)));
     out.push(letS('x', call('team_scan', id('e'), id('sg_id'))));
-    if (spec.store) {
+    if (store) {
       out.push(letS('hx', call('advance', id('h'), id('x'))));
       if (layout.outputWidth > 0) {
         // The state before this step: the previous lane's, or the carried one in lane 0.
@@ -94,19 +117,4 @@ export function stripeEntryPoint(ctx: Ctx, spec: KernelSpec) {
     } else out.push(assign(id('carry'), call('combine', id('carry'), shuffled('Elem', elemNames, 'subgroupShuffle', id('x'), u(W - 1)))));
     return out;
   };
-  // Stripes where every lane's step is valid (below the block's end and the shortest length: a bound uniform across the team) load unguarded.
-  body.push(...tripLoops(W, U('min_len'), stripe));
-  if (spec.store)
-    body.push(
-      ifS(bin('&&', bin('==', id('sg_id'), u(0)), bin('==', id('blk'), bin('-', U('blocks'), u(1)))), [
-        callS('store_final', id('h'), id('b'), id('s'), bin('*', id('b'), u(layout.stateWidth))),
-      ]),
-    );
-  else body.push(ifS(bin('==', id('sg_id'), u(0)), [assign(aggAt(U('out_offset'), U('blocks'), id('blk')), id('carry'))]));
-  const params = [
-    { name: 'wid', type: named('vec3<u32>'), attributes: ['builtin(workgroup_id)'] },
-    { name: 'nwg', type: named('vec3<u32>'), attributes: ['builtin(num_workgroups)'] },
-    { name: 'sg_id', type: u32, attributes: ['builtin(subgroup_invocation_id)'] },
-  ];
-  return { name: spec.name, stage: 'compute' as const, workgroupSize: [W] as [number], params, body };
 }

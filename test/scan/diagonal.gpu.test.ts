@@ -8,6 +8,7 @@ import { bindDims } from '../../src/ir/dims.js';
 import { GpuSession } from '../../backends/dawn/runtime.js';
 import { diagonalSource, diagonalSumProdPlan } from './hand-plans.js';
 import { expectClose, runScan, runSeq } from './helpers.js';
+import { buildScanJob, compileScan } from '../../backends/wgsl-scan/index.js';
 
 const module = frontEnd(diagonalSource).module!;
 const sizes = bindDims(module);
@@ -54,6 +55,38 @@ const splits = [
   { name: 'thread split', subgroups: false, tile: { split: 'thread', runLength: 2, width: 4 } },
   { name: 'stripe split', subgroups: true, tile: { split: 'stripe', width: 4 } },
 ] as const;
+
+// The single pass (decoupled look-back): with the default spin limit, and with none, so that every
+// look at a record not yet published falls back to reducing that block.
+describe.each([
+  { name: 'default spin limit', spinLimit: undefined },
+  { name: 'always falling back', spinLimit: 0 },
+])('diagonal scan in a single pass ($name)', ({ spinLimit }) => {
+  const single = { tile: { split: 'stripe' as const, width: 4 }, subgroups: true, strategy: 'single-pass' as const, targetBlocks: 16, ...(spinLimit === undefined ? {} : { spinLimit }) };
+
+  it.each([1, 2, 3, 97, 128, 129, 20_011])('matches the loop and the sequential kernel at T = %i', async (T) => {
+    const d = data(3, T, T);
+    const got = await runScan(gpu, module, plan, sizes, d, single);
+    expect(got.strategy).toBe('single-pass');
+    expectClose(got, loop(d), T > 1000 ? 1e-4 : 1e-5, `T=${T}`);
+    expectClose(got, await runSeq(gpu, module, sizes, d), T > 1000 ? 1e-4 : 1e-5, `T=${T} vs seq`);
+  });
+
+  it('runs again on the same buffers, computing every output anew (tickets count on from run to run)', async () => {
+    const d = data(2, 500, 5);
+    const kernels = compileScan(module, plan, sizes, single);
+    const built = buildScanJob(module, kernels, d, single);
+    // Three runs of the pass in one job, on one status buffer that nobody resets; the outputs are
+    // zeroed before the third, so that it must compute them all again.
+    const zero = { label: 'zero', code: '@group(0) @binding(0) var<storage, read_write> o: array<f32>;\n@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) { if (g.x < arrayLength(&o)) { o[g.x] = 0.0; } }' };
+    const zeroPass = { shader: 'zero', bindings: [{ binding: 0, buffer: 'outputs' }], dispatch: [Math.ceil((d.batch * d.T * D) / 64)] as [number] };
+    const [run] = built.job.passes;
+    const job = { ...built.job, shaders: [...built.job.shaders, zero], passes: [run!, run!, zeroPass, run!] };
+    expectClose(built.decode((await gpu.run(job)).buffers), loop(d), 1e-5, 'third run');
+  });
+
+});
+
 
 describe.each(splits)('diagonal scan ($name)', ({ subgroups, tile }) => {
   const tiny = { tile, subgroups, targetBlocks: 1000, topMax: 4 };

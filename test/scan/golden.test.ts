@@ -24,6 +24,8 @@ describe.each(examples)('$name scan kernels', ({ name, module, plan }) => {
   it('pins the four kernels and the manifest (default split and tiles, subgroups)', async () => {
     const k = compileScan(module, plan!, sizes);
     for (const n of kernelNames) await expect(k.kernels[n].code).toMatchFileSnapshot(`../golden/scan/${name}.${n}.wgsl`);
+    // The single pass, for the cells it fits (the stripe split, an element of at most 2 floats).
+    if (k.kernels.scan_single) await expect(k.kernels.scan_single.code).toMatchFileSnapshot(`../golden/scan/${name}.scan_single.wgsl`);
     await expect(JSON.stringify(scanManifest(module, k), null, 2) + '\n').toMatchFileSnapshot(`../golden/scan/${name}.scan.json`);
   });
 

@@ -49,7 +49,7 @@ describe.each(Object.keys(updates))('random diagonal %s cells', (semiring) => {
         fc.integer({ min: 1, max: 9 }),
         fc.integer({ min: 1, max: 5 }),
         fc.integer({ min: 1, max: 200 }),
-        fc.constantFrom(1, 2, 4, 0, -1), // runs per lane with the 'tile' split; 0: the 'thread' split; -1: the 'stripe' split
+        fc.constantFrom(1, 2, 4, 0, -1, -2, -3), // runs per lane with the 'tile' split; 0: 'thread'; -1: 'stripe'; -2, -3: the single pass (-3 always falling back)
         fc.boolean(),
         fc.integer({ min: 0, max: 1000 }),
         async (a, b, D, batch, T, runs, sg, seed) => {
@@ -61,7 +61,7 @@ describe.each(Object.keys(updates))('random diagonal %s cells', (semiring) => {
           const lengths = randomLengths(batch, T, seed);
           const d = randomRunData(module, { batch, T, sizes, lengths }, seed, { initial: true });
           const data = { batch, T, inputs: d.inputs as Record<string, Float32Array>, params: d.params as Record<string, Float32Array>, initialState: d.initial as Record<string, Float32Array>, lengths };
-          const got = await runScan(gpu, module, analysis.plan!, sizes, data, { subgroups, tile: runs > 0 ? { split: 'tile', runs, runLength: 2 } : runs === 0 ? { split: 'thread', runLength: 2, width: 4 } : { split: 'stripe', width: 4 }, targetBlocks: 1000, topMax: 4 });
+          const got = await runScan(gpu, module, analysis.plan!, sizes, data, { subgroups, tile: runs > 0 ? { split: 'tile', runs, runLength: 2 } : runs === 0 ? { split: 'thread', runLength: 2, width: 4 } : { split: 'stripe', width: 4 }, targetBlocks: runs < -1 ? 12 : 1000, topMax: 4, ...(runs < -1 ? { strategy: 'single-pass' as const, spinLimit: runs === -3 ? 0 : 64 } : {}) });
           const ref = interpret(module, { batch, T, sizes, lengths }, d);
           const f32 = (x: Record<string, Float64Array>) => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, Float32Array.from(v)]));
           const tol = 2e-5 * Math.sqrt(T) + 1e-5;

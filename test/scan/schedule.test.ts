@@ -124,6 +124,15 @@ describe('scan schedule', () => {
       expect(s.passes.map((p) => p.dispatch)).toEqual([[32, 1], [1, 1], [32, 1]]);
       expect(scheduleScan(layout, stripe, 2, 1000, { targetThreads: 256, minCarryThreads: 64 }).strategy).toBe('carry'); // 8 lanes × 8 invocations
     });
+    it('single pass: one dispatch of a team per block of every lane, and a status word per record half plus the ticket counter', () => {
+      const stripe = { split: 'stripe', groups: 1, runs: 1, runLength: 1, width: 8 } as const;
+      const s = scheduleScan(layout, stripe, 2, 1000, { strategy: 'single-pass', targetBlocks: 4, spinLimit: 7 });
+      expect(kernels(s)).toEqual(['scan_single']);
+      expect(s.passes[0]!.dispatch).toEqual([32, 1]); // 2 sequences × 4 lanes × 4 blocks
+      expect(s.passes[0]!.uniforms[10]).toBe(7); // spin_limit
+      expect(s.statusWords).toBe(1 + 2 * 4 * 4 * 4); // (a, b): 4 words a record
+      expect(() => scheduleScan(layout, perThread, 1, 1000, { strategy: 'single-pass' })).toThrow(/single pass needs the 'stripe' split/);
+    });
     it('carries in one pass when the lanes alone fill minCarryThreads (16 by default)', () => {
       const s = scheduleScan(layout, perThread, 4, 1000, {});
       expect(scheduleScan(layout, perThread, 3, 1000).strategy).toBe('reduce-then-scan'); // 12 lanes

@@ -19,6 +19,7 @@ struct Uniforms {
     out_offset: u32,
     carry_in: u32,
     min_len: u32,
+    spin_limit: u32,
 }
 
 @group(0) @binding(0)
