@@ -2,7 +2,7 @@
 import type { ScanPlan } from '../../src/analyse/types.js';
 import type { Module } from '../../src/ir/ir.js';
 import type { DimSizes } from '../../src/ir/dims.js';
-import { directOutputs, emitScanKernels, kernelNames, type ScanKernels } from './emit.js';
+import { directOutputs, emitScanKernels, type ScanKernels } from './emit.js';
 import { chooseTile, scanLayout, sharedFloatsOf, stepsPerTrip, STRIPE_WIDTH, threadsOf, type ScanLayout, type TileOptions } from './layout.js';
 
 export { buildScanJob, type ScanJob, type ScanRunData, type ScanRunResult, type ScanGpuJob } from './job.js';
@@ -74,7 +74,7 @@ export function scanManifest(module: Module, k: ScanKernels) {
     element: { mode: layout.mode, lanes: layout.lanes, laneDims: layout.laneDims, members: layout.members.map((m) => m.name) },
     tile: { ...tile, steps: stepsPerTrip(tile), workgroupSize: threadsOf(tile, layout), sharedFloats: sharedFloatsOf(tile, layout) },
     subgroups: k.subgroups,
-    kernels: kernelNames.map((n) => ({ name: n, file: `${module.name}.${n}.wgsl`, bindings: k.kernels[n].bindings })),
+    kernels: Object.values(k.kernels).map((kernel) => ({ name: kernel.name, file: `${module.name}.${kernel.name}.wgsl`, bindings: kernel.bindings })),
     layouts: {
       inputs: layout.inputs.map((p) => ({ name: p.tensor.name, offset: p.offset, size: p.size, scale: 'batch*T' })),
       params: layout.params.map((p) => ({ name: p.tensor.name, offset: p.offset, size: p.size })),

@@ -4,7 +4,6 @@ import type { Analysis } from '../analyse/types.js';
 import { compileScan, scanManifest, scanSupport } from '../../backends/wgsl-scan/index.js';
 import type { Module } from '../ir/ir.js';
 import type { DimSizes } from '../ir/dims.js';
-import { kernelNames } from '../../backends/wgsl-scan/emit.js';
 import type { Backend, CompileRequest, GeneratedFile } from './compile.js';
 import { UserError } from '../cli/io.js';
 
@@ -27,7 +26,7 @@ export function scanFiles({ module, sizes, subgroups = true }: CompileRequest): 
   if (!support.ok) throw new UserError(`rnnc: ${module.name} cannot be scanned: ${support.reason}; compile it with --mode seq or --mode auto`);
   const kernels = compileScan(module, plan, sizes, { subgroups });
   return [
-    ...kernelNames.map((n) => ({ name: `${module.name}.${n}.wgsl`, text: kernels.kernels[n].code })),
+    ...Object.values(kernels.kernels).map((k) => ({ name: `${module.name}.${k.name}.wgsl`, text: k.code })),
     { name: `${module.name}.scan.json`, text: JSON.stringify(scanManifest(module, kernels), null, 2) + '\n' },
   ];
 }
