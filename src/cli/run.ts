@@ -10,6 +10,7 @@ import { interpret } from '../../backends/reference/interpreter.js';
 import { randomLengths } from '../run/data.js';
 import { arrayShape, assembleRunData, concreteShape, readInputDir, saveResults, sizeFromFiles, type InputDir } from '../run/inputs.js';
 import { checkLimits, openGpu, runBackends, runPrepared, type RunSize } from '../run/runner.js';
+import { scanPlanFor } from '../run/scan-runner.js';
 import { verifyRun } from '../run/verify.js';
 import { summarize, summaryLines, verificationLines } from '../run/report.js';
 import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, positiveInt, UserError } from './io.js';
@@ -107,9 +108,12 @@ export function registerRun(program: Command) {
       // auto: the scan for an associative cell the scan backend takes, the sequential kernel otherwise.
       const mode = flags.mode === 'auto' ? chooseMode(result.analysis!, module, sizes).mode : picked.mode;
       const backend = mode === 'chunk' && flags.chunk !== undefined ? chunkRunBackendWith({ chunk: flags.chunk }) : runBackends[mode]!;
+      // Problems of the cell and the mode fail before the GPU starts. The scan's kernels are fitted to
+      // the adapter (its subgroups), so they are built once it is open; the others now.
       let prepared;
       try {
-        prepared = backend(module, sizes, size);
+        if (mode === 'scan') scanPlanFor(module, sizes);
+        else prepared = backend(module, sizes, size);
       } catch (e) {
         // A cell the chunked kernels do not take is the user's choice of mode, not a compiler failure.
         if (e instanceof ChunkUnsupported) throw new UserError(`rnnc: ${module.name} cannot run chunked: ${e.message}; run it with --mode seq or --mode auto`);
@@ -117,8 +121,7 @@ export function registerRun(program: Command) {
       }
 
       const gpu = await stage('starting the GPU runtime', () => openGpu());
-      // Kernels fitted to the adapter (the scan's subgroups), now that it is known.
-      if (mode === 'scan') prepared = backend(module, sizes, size, gpu.adapter);
+      prepared ??= backend(module, sizes, size, gpu.adapter);
       let report: Record<string, unknown>;
       let failed = false;
       try {

@@ -3,12 +3,21 @@ import { analyse } from '../analyse/analyse.js';
 import { buildScanJob, compileScan, scanSupport, scheduleScan, subgroupsUsable } from '../../backends/wgsl-scan/index.js';
 import { UserError } from '../cli/io.js';
 import type { RunBackend } from './runner.js';
+import type { Module } from '../ir/ir.js';
+import type { DimSizes } from '../ir/dims.js';
+import type { ScanPlan } from '../analyse/types.js';
 
-export const scanRunBackend: RunBackend = (module, sizes, { batch, T }, adapter) => {
+/** The cell's scan plan, or the user error saying why it has none the scan backend takes (checked before the GPU starts). */
+export function scanPlanFor(module: Module, sizes: DimSizes): ScanPlan {
   const plan = analyse(module).analysis.plan;
   if (!plan) throw new UserError(`rnnc: ${module.name} is not associative (see rnnc check); run it with --mode seq or --mode auto`);
   const support = scanSupport(module, plan, sizes);
   if (!support.ok) throw new UserError(`rnnc: ${module.name} cannot be scanned: ${support.reason}; run it with --mode seq or --mode auto`);
+  return plan;
+}
+
+export const scanRunBackend: RunBackend = (module, sizes, { batch, T }, adapter) => {
+  const plan = scanPlanFor(module, sizes);
   const kernels = compileScan(module, plan, sizes, adapter ? { subgroups: subgroupsUsable(adapter) } : {});
   const { layout, tile } = kernels;
   const schedule = scheduleScan(layout, tile, batch, T);
