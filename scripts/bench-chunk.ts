@@ -4,12 +4,12 @@
 //
 //   npx tsx scripts/bench-chunk.ts [--cells deltanet,rwkv7] [--T 1000,10000] [--K 4,8,16] [--batch 1,16] [--chunk 8,16,32,64] [--repeats 5]
 import { readFileSync } from 'node:fs';
-import { frontEnd } from '../src/driver.js';
-import { bindDims } from '../src/ir/dims.js';
-import { randomRunData } from '../src/run/data.js';
-import { seqRunBackend, type RunBackend } from '../src/run/runner.js';
-import type { RunArrays } from '../src/run/pack.js';
-import { GpuSession } from '../backends/dawn/runtime.js';
+import { frontEnd } from '../src/driver/front-end.js';
+import { bindDims } from '../src/compiler/ir/dims.js';
+import { randomRunData } from '../src/driver/data.js';
+import { seqRunBackend, type RunBackend } from '../src/driver/run.js';
+import type { RunArrays } from '../backends/wgsl-seq/pack.js';
+import { GpuSession } from '../src/runtime/dawn/runtime.js';
 import { chunkRunBackendWith, compileChunk } from '../backends/wgsl-chunk/index.js';
 
 const arg = (name: string, fallback: string) => {

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { frontEnd } from '../src/driver.js';
+import { frontEnd } from '../src/driver/front-end.js';
 
 const { values } = parseArgs({ options: { iterations: { type: 'string', default: '300' }, warmup: { type: 'string', default: '50' } } });
 const iterations = Number(values.iterations);

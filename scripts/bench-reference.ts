@@ -1,10 +1,10 @@
 // Speed of the reference interpreter on the sizes GPU tests use it at. Run: npx tsx scripts/bench-reference.ts
 // Prints one line per case: the best of a few runs, in milliseconds, float64 and float32 modes.
 import { readFileSync } from 'node:fs';
-import { frontEnd } from '../src/driver.js';
-import { bindDims } from '../src/ir/dims.js';
-import { interpret, type RunShape } from '../backends/reference/interpreter.js';
-import { randomRunData } from '../src/run/data.js';
+import { frontEnd } from '../src/driver/front-end.js';
+import { bindDims } from '../src/compiler/ir/dims.js';
+import { interpret, type RunShape } from '../src/runtime/reference/interpreter.js';
+import { randomRunData } from '../src/driver/data.js';
 
 const cases: { example: string; dims: Record<string, number>; batch: number; T: number }[] = [
   { example: 'mamba_s6', dims: { D: 64, N: 16 }, batch: 2, T: 4096 },

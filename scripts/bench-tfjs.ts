@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { benchCumsumPeer, DEFAULT_PEER_OPTIONS, type PeerReport, type PeerRow } from '../src/bench/tfjs-peer.js';
+import { benchCumsumPeer, DEFAULT_PEER_OPTIONS, type PeerReport, type PeerRow } from '../bench/tfjs/tfjs-peer.js';
 
 const arg = (name: string, fallback: string) => {
   const k = process.argv.indexOf(`--${name}`);
@@ -97,7 +97,7 @@ function markdown(r: PeerReport): string {
       "That is what grows its time faster than T. At small T the per-call JavaScript dominates (engine bookkeeping, a bind group and a uniform buffer per dispatch, shader-key lookups), and it runs without V8's optimizer. It keeps freed GPU buffers in a pool, so repeated calls do not allocate.",
     '',
     `**rnnc.** The scan reads the inputs and writes the outputs in ${largest.rnncDispatches} dispatch${largest.rnncDispatches > 1 ? 'es' : ''} (${largest.rnncStrategy}); at T = 2^${Math.log2(largest.T)} the passes take ${ms(largest.rnncKernelNs)} ms of the ${ms(largest.rnncNs)} ms call and creating, uploading and reading back the buffers without any pass takes ${ms(largest.rnncTransferNs)} ms. ` +
-      'So the whole call is bounded by the transfers: the ratio cannot exceed TF.js / (rnnc without passes) however fast the kernel gets. The runtime takes its buffers from a per-session pool (backends/dawn/pool.ts), clearing what the data does not cover, and small calls pay a fixed cost: about ten buffers (inputs, params, initial state, lengths, outputs, final state, aggregates, a uniform buffer per pass) plus staging buffers, two error scopes and the map round trip. The copy out of the mapped read-back buffer into a fresh ArrayBuffer (page faults on its first write) is the largest part of the transfers at large T.',
+      'So the whole call is bounded by the transfers: the ratio cannot exceed TF.js / (rnnc without passes) however fast the kernel gets. The runtime takes its buffers from a per-session pool (src/runtime/dawn/pool.ts), clearing what the data does not cover, and small calls pay a fixed cost: about ten buffers (inputs, params, initial state, lengths, outputs, final state, aggregates, a uniform buffer per pass) plus staging buffers, two error scopes and the map round trip. The copy out of the mapped read-back buffer into a fresh ArrayBuffer (page faults on its first write) is the largest part of the transfers at large T.',
     '',
     '**Both, on this machine.** Lavapipe is a CPU pretending to be a GPU: "device memory" is host memory, uploads and read-backs are memcpys, and the kernels run on the same cores as the JavaScript thread and Dawn. ' +
       "Both processes pump Dawn's events by spinning while they wait (TF.js through the binding's own loop; rnnc's host spins during whole-call timing), which takes a core from lavapipe's worker threads on a 2-core machine. " +

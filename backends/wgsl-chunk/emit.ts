@@ -17,14 +17,14 @@
 // Steps at or past a sequence's length are the identity (the aggregate skips them) and write zero
 // outputs. Every pass reads the seq kernel's buffers (backends/wgsl-seq/layout.ts) plus `agg` and
 // `carry`; binding numbers are fixed per buffer, and each pass declares only the buffers it uses.
-import type { Def } from '../../src/ir/ir.js';
-import type { DimSizes } from '../../src/ir/dims.js';
+import type { Def } from '../../src/compiler/ir/ir.js';
+import type { DimSizes } from '../../src/compiler/ir/dims.js';
 import * as W from '../wgsl/ast.js';
 import { assign, bin, blank, call, callS, comment, forRange, id, ifS, index, letS, lit, member, varS, type Expr, type Stmt } from '../wgsl/ast.js';
 import { mathPrelude, type MathHelper } from '../wgsl/math.js';
 import { printModule } from '../wgsl/print.js';
 import { DefEvaluator, offsetExpr, type IndexValue } from '../wgsl-scan/eval.js';
-import { strides } from '../../src/ir/dims.js';
+import { strides } from '../../src/compiler/ir/dims.js';
 import type { KernelLayout } from '../wgsl-seq/layout.js';
 import type { ChunkShape } from './shape.js';
 

@@ -1,14 +1,14 @@
 // The chunk backend's entry points: a module to its three passes (emit.ts), and a run backend that
 // packs a run into the sequential kernel's buffers (the passes share its layout, so `rnnc run`'s
 // packing, limits and decoding apply unchanged) plus the scratch buffers `agg` and `carry`.
-import type { Module } from '../../src/ir/ir.js';
-import type { DimSizes } from '../../src/ir/dims.js';
-import type { ScanPlan } from '../../src/analyse/types.js';
+import type { Module } from '../../src/compiler/ir/ir.js';
+import type { DimSizes } from '../../src/compiler/ir/dims.js';
+import type { ScanPlan } from '../../src/compiler/analyse/types.js';
 import { emitSeq, type SeqKernel } from '../wgsl-seq/emit.js';
 import { bufferElements } from '../wgsl-seq/layout.js';
-import { packRun, unpackRun } from '../../src/run/pack.js';
-import type { GpuJob } from '../dawn/job.js';
-import type { PreparedRun, RunBackend } from '../../src/run/runner.js';
+import { packRun, unpackRun } from '../wgsl-seq/pack.js';
+import type { GpuJob } from '../job.js';
+import type { PreparedRun, RunBackend } from '../../src/driver/run.js';
 import { chunkBindings, chunkPasses, CARRY_WORKGROUP, emitChunkPasses, type ChunkGeometry, type ChunkPass, type ChunkPassKernel } from './emit.js';
 import { chunkShape, type ChunkShape } from './shape.js';
 

@@ -2,12 +2,12 @@
 // dim the transition mixes along (deltanet's j) and the rows are the other state positions (its i),
 // and the plan's fields that give one step's transition M_t = diag(d) + A (K × K, shared by every
 // row) and offset b_t (one K-vector per row). The structure analysis plans dense and
-// diagonal-plus-low-rank (+, ×) transitions in this dense (d, A, b) form (src/analyse/plan.ts).
-import { analyse } from '../../src/analyse/analyse.js';
-import type { ScanPlan } from '../../src/analyse/types.js';
-import type { Def, Module, Node, Tensor } from '../../src/ir/ir.js';
-import { tensorsOf } from '../../src/ir/ir.js';
-import { strides, type DimSizes } from '../../src/ir/dims.js';
+// diagonal-plus-low-rank (+, ×) transitions in this dense (d, A, b) form (src/compiler/analyse/element.ts).
+import { analyse } from '../../src/compiler/analyse/analyse.js';
+import type { ScanPlan } from '../../src/compiler/analyse/types.js';
+import type { Def, Module, Node, Tensor } from '../../src/compiler/ir/ir.js';
+import { tensorsOf } from '../../src/compiler/ir/ir.js';
+import { strides, type DimSizes } from '../../src/compiler/ir/dims.js';
 
 export class ChunkUnsupported extends Error {}
 

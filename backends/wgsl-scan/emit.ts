@@ -5,9 +5,9 @@
 //   scan_aggs     exclusive scan of one level of aggregates in place (optionally carrying in the level above)
 // Each module holds the element functions (element.ts), the store phase (states.ts) and the entry
 // point of its split: tiles.ts ('tile', 'thread') or stripes.ts ('stripe', over the steps).
-import type { ScanPlan } from '../../src/analyse/types.js';
-import type { Module } from '../../src/ir/ir.js';
-import type { DimSizes } from '../../src/ir/dims.js';
+import type { ScanPlan } from '../../src/compiler/analyse/types.js';
+import type { Module } from '../../src/compiler/ir/ir.js';
+import type { DimSizes } from '../../src/compiler/ir/dims.js';
 import { arrayOf, emptyModule, f32, named, u32, type Global, type Module as WgslModule } from '../wgsl/ast.js';
 import { mathPrelude } from '../wgsl/math.js';
 import { printModule } from '../wgsl/print.js';

@@ -4,8 +4,8 @@
 // thread's lane coordinates). What a load reads is the caller's business (`LoadResolver`): the
 // same cell expression reads global inputs in a scan's load phase, the struct members of the left
 // and right operands in the combine, and workgroup memory in the store phase.
-import type { Def, Node } from '../../src/ir/ir.js';
-import type { DimSizes } from '../../src/ir/dims.js';
+import type { Def, Node } from '../../src/compiler/ir/ir.js';
+import type { DimSizes } from '../../src/compiler/ir/dims.js';
 import { bin, call, id, letS, lit, un, type Expr, type Stmt } from '../wgsl/ast.js';
 import { printExpr } from '../wgsl/print.js';
 import { callHelper, type MathHelper } from '../wgsl/math.js';

@@ -1,7 +1,7 @@
 // The scan backend's entry points: a module with its ScanPlan to kernels, and a run's data to a GPU job.
-import type { ScanPlan } from '../../src/analyse/types.js';
-import type { Module } from '../../src/ir/ir.js';
-import type { DimSizes } from '../../src/ir/dims.js';
+import type { ScanPlan } from '../../src/compiler/analyse/types.js';
+import type { Module } from '../../src/compiler/ir/ir.js';
+import type { DimSizes } from '../../src/compiler/ir/dims.js';
 import { directOutputs, emitScanKernels, type ScanKernels } from './emit.js';
 import { chooseTile, scanLayout, sharedFloatsOf, stepsPerTrip, STRIPE_WIDTH, threadsOf, type ScanLayout, type TileOptions } from './layout.js';
 

@@ -1,7 +1,7 @@
 // Host side of the scan: pack a run's tensors into the kernels' buffers, list the passes of a
 // schedule as one GPU job, and unpack outputs and final states from the result.
-import type { Module } from '../../src/ir/ir.js';
-import type { GpuJob } from '../dawn/job.js';
+import type { Module } from '../../src/compiler/ir/ir.js';
+import type { GpuJob } from '../job.js';
 import { bindingIndex, type KernelName, type ScanKernels } from './emit.js';
 import type { PackedTensor } from './layout.js';
 import { scheduleScan, type Schedule, type ScheduleOptions } from './schedule.js';

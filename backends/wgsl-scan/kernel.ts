@@ -1,8 +1,8 @@
 // What every scan kernel module shares: the kernel and binding names, the uniform block, the
 // generation context, and how an element's definitions read inputs, params and lane coordinates.
-import type { ScanPlan } from '../../src/analyse/types.js';
-import type { Def, Module } from '../../src/ir/ir.js';
-import type { DimSizes } from '../../src/ir/dims.js';
+import type { ScanPlan } from '../../src/compiler/analyse/types.js';
+import type { Def, Module } from '../../src/compiler/ir/ir.js';
+import type { DimSizes } from '../../src/compiler/ir/dims.js';
 import { assign, bin, call, id, index, letS, lit, member, named, varS, type Expr, type Stmt } from '../wgsl/ast.js';
 import type { MathHelper } from '../wgsl/math.js';
 import { DefEvaluator, offsetExpr, type IndexValue, type LoadNode } from './eval.js';

@@ -7,10 +7,10 @@
 // per field; a field over fewer dims (GLA's decay a[i] for S[i, j]) is recomputed per lane.
 // Otherwise (a dense N×N transition) the whole element — every field at every index — is one
 // scan element, combined as a unit by one thread: the "whole" mode, for small state sizes.
-import type { ScanPlan } from '../../src/analyse/types.js';
-import type { Def, Module, Tensor } from '../../src/ir/ir.js';
-import { tensorsOf } from '../../src/ir/ir.js';
-import { strides, tensorSize, type DimSizes } from '../../src/ir/dims.js';
+import type { ScanPlan } from '../../src/compiler/analyse/types.js';
+import type { Def, Module, Tensor } from '../../src/compiler/ir/ir.js';
+import { tensorsOf } from '../../src/compiler/ir/ir.js';
+import { strides, tensorSize, type DimSizes } from '../../src/compiler/ir/dims.js';
 
 export interface ElementMember {
   /** WGSL struct member name. */

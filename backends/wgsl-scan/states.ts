@@ -1,7 +1,7 @@
 // The store phase: states from prefixes (apply), the states a thread walks step by step (State,
 // load_state, advance), and the outputs and final states written from them — by the thread that
 // holds them (store_step, store_final) or through workgroup memory (store_states, write_output).
-import type { Def, Module } from '../../src/ir/ir.js';
+import type { Def, Module } from '../../src/compiler/ir/ir.js';
 import { assign, bin, call, id, ifS, index, letS, lit, member, u32, type Expr, type Function, type Stmt } from '../wgsl/ast.js';
 import { DefEvaluator, offsetExpr, type IndexValue } from './eval.js';
 import { safe, type PackedTensor, type ScanLayout } from './layout.js';

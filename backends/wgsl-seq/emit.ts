@@ -10,10 +10,10 @@
 // Each step computes the program's definitions in order into local tensors, writes outputs, then
 // commits the updated states. Steps at or past a sequence's length are not run: the state stays, and
 // outputs get zeros. Time-invariant lets and sub-expressions are computed once before the loop.
-import type { Node } from '../../src/ir/ir.js';
-import { tensorsOf, type Module } from '../../src/ir/ir.js';
-import { strides, type DimSizes } from '../../src/ir/dims.js';
-import { SourceFile } from '../../src/diagnostics/render.js';
+import type { Node } from '../../src/compiler/ir/ir.js';
+import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
+import { strides, type DimSizes } from '../../src/compiler/ir/dims.js';
+import { SourceFile } from '../../src/compiler/diagnostics/render.js';
 import * as W from '../wgsl/ast.js';
 import { assign, bin, blank, call, callS, comment, forRange, id, ifS, index, letS, lit, member, un, varS, type Expr, type Stmt } from '../wgsl/ast.js';
 import { callHelper, F32_MAX, mathPrelude, type MathHelper } from '../wgsl/math.js';

@@ -3,8 +3,8 @@
 // is a row-major region starting at `offset.elements * scale`, where scale is 1 (params),
 // batch (states) or batch*T (per-step inputs and outputs). The manifest, the generated host module
 // and `rnnc run` all pack and unpack through this description.
-import { tensorsOf, type Module } from '../../src/ir/ir.js';
-import type { DimSizes } from '../../src/ir/dims.js';
+import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
+import type { DimSizes } from '../../src/compiler/ir/dims.js';
 
 export type BufferRole = 'inputs' | 'weights' | 'state_in' | 'lengths' | 'outputs' | 'state_out';
 export type OffsetScale = '1' | 'batch' | 'batch*T';

@@ -1,8 +1,8 @@
 // The sequential kernel's program: the IR's definitions in execution order, each naming where it
 // writes, with time-invariant sub-expressions split out into their own definitions (computed once,
 // before the time loop), and the slicing analysis that decides which state indices are independent.
-import type { Def, IndexVar, Module, Node } from '../../src/ir/ir.js';
-import type { DimSizes } from '../../src/ir/dims.js';
+import type { Def, IndexVar, Module, Node } from '../../src/compiler/ir/ir.js';
+import type { DimSizes } from '../../src/compiler/ir/dims.js';
 
 /**
  * Storage the kernel keeps per sequence slice: `state:X` (current), `next:X` (this step's update),

@@ -4,12 +4,12 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { analyse } from '../analyse/analyse.js';
-import { GpuSession } from '../../backends/dawn/runtime.js';
-import { benchExample, readModule } from '../bench/scan-bench.js';
+import { analyse } from '../compiler/analyse/analyse.js';
+import { GpuSession } from '../runtime/dawn/runtime.js';
+import { benchExample, readModule } from '../driver/bench.js';
 import { scanSupport } from '../../backends/wgsl-scan/index.js';
-import { bindDims } from '../ir/dims.js';
-import { markdownReport, svgPlot, type BenchReport } from '../bench/report.js';
+import { bindDims } from '../compiler/ir/dims.js';
+import { markdownReport, svgPlot, type BenchReport } from '../driver/bench-report.js';
 import { UserError } from './io.js';
 
 interface BenchFlags {

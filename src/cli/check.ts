@@ -1,11 +1,11 @@
 // `rnnc check FILE...`: diagnostics, and for a valid file a short summary of its interface.
 import type { Command } from 'commander';
-import { tensorsOf, type Module } from '../ir/ir.js';
+import { tensorsOf, type Module } from '../compiler/ir/ir.js';
 import { diagnosticsJson, EXIT_OK, EXIT_USER, failed, loadFile, printDiagnostics } from './io.js';
-import { analysisJson, analysisText } from '../analyse/report.js';
-import { chooseMode } from '../codegen/scan.js';
-import { bindDims } from '../ir/dims.js';
-import type { Analysis } from '../analyse/types.js';
+import { analysisJson, analysisText } from '../compiler/analyse/report.js';
+import { chooseMode } from '../driver/compile-scan.js';
+import { bindDims } from '../compiler/ir/dims.js';
+import type { Analysis } from '../compiler/analyse/types.js';
 
 /** What `--mode auto` runs, and why (dims without a size are taken as 1 for the size checks). */
 function modeLine(analysis: Analysis, module: Module): string {

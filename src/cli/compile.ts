@@ -5,8 +5,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createTwoFilesPatch } from 'diff';
-import { bindDims } from '../ir/dims.js';
-import { backends, compileModule } from '../codegen/compile.js';
+import { bindDims } from '../compiler/ir/dims.js';
+import { backends, compileModule } from '../driver/compile.js';
 import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, UserError } from './io.js';
 
 interface CompileOptions {

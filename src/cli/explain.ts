@@ -1,6 +1,6 @@
 // `rnnc explain FILE`: the IR as text (or JSON).
 import type { Command } from 'commander';
-import { printModule } from '../ir/print.js';
+import { printModule } from '../compiler/ir/print.js';
 import { loadValid } from './io.js';
 
 export function registerExplain(program: Command) {

@@ -2,23 +2,24 @@
 // (0 ok, 1 user error such as a diagnostic, 2 usage or internal error). Human text goes to stderr,
 // `--json` to stdout.
 import { readFileSync } from 'node:fs';
-import { frontEnd, type FrontEndResult } from '../driver.js';
-import { hasErrors } from '../diagnostics/diagnostic.js';
-import { diagnosticToJson, renderDiagnostics, SourceFile } from '../diagnostics/render.js';
+import { RnncError } from '../driver/errors.js';
+import { frontEnd, type FrontEndResult } from '../driver/front-end.js';
+import { hasErrors } from '../compiler/diagnostics/diagnostic.js';
+import { diagnosticToJson, renderDiagnostics, SourceFile } from '../compiler/diagnostics/render.js';
 
 export const EXIT_OK = 0;
 export const EXIT_USER = 1;
 export const EXIT_INTERNAL = 2;
 
-/** A failure the user can fix (bad input file, bad flag value): printed without a stack trace, exit 1. */
-export class UserError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = EXIT_USER,
-  ) {
-    super(message);
+/** A failure of the command line itself (a bad flag, an unreadable file): printed without a stack trace. */
+export class UserError extends RnncError {
+  constructor(message: string, exitCode = EXIT_USER) {
+    super(message, exitCode === EXIT_USER ? 'input' : 'usage');
   }
 }
+
+/** The exit code of a library failure. */
+export const exitCodeOf = (e: RnncError): number => (e.kind === 'input' ? EXIT_USER : EXIT_INTERNAL);
 
 export const useColor = (): boolean => !process.env['NO_COLOR'] && Boolean(process.stderr.isTTY);
 

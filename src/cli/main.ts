@@ -6,8 +6,9 @@ import { registerExplain } from './explain.js';
 import { registerCompile } from './compile.js';
 import { registerRun } from './run.js';
 import { registerBench } from './bench.js';
-import { DimError } from '../ir/dims.js';
-import { EXIT_INTERNAL, EXIT_USER, UserError } from './io.js';
+import { DimError } from '../compiler/ir/dims.js';
+import { EXIT_INTERNAL, EXIT_USER, exitCodeOf } from './io.js';
+import { RnncError } from '../driver/errors.js';
 
 export function buildProgram(): Command {
   const program = new Command('rnnc')
@@ -29,9 +30,9 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT_INTERNAL;
-    if (e instanceof UserError) {
+    if (e instanceof RnncError) {
       process.stderr.write(e.message + '\n');
-      return e.exitCode;
+      return exitCodeOf(e);
     }
     // A `--dim` for a dim the cell lacks, or a dim left without a size: the user's to fix.
     if (e instanceof DimError) {

@@ -4,17 +4,17 @@
 // --json); notes and progress go to stderr.
 import { ChunkUnsupported, chunkRunBackendWith, DEFAULT_CHUNK } from '../../backends/wgsl-chunk/index.js';
 import type { Command } from 'commander';
-import { bindDims } from '../ir/dims.js';
-import { tensorsOf } from '../ir/ir.js';
-import { interpret } from '../../backends/reference/interpreter.js';
-import { randomLengths } from '../run/data.js';
-import { arrayShape, assembleRunData, concreteShape, readInputDir, saveResults, sizeFromFiles, type InputDir } from '../run/inputs.js';
-import { checkLimits, openGpu, runBackends, runPrepared, type RunSize } from '../run/runner.js';
-import { scanPlanFor } from '../run/scan-runner.js';
-import { verifyRun } from '../run/verify.js';
-import { summarize, summaryLines, verificationLines } from '../run/report.js';
+import { bindDims } from '../compiler/ir/dims.js';
+import { tensorsOf } from '../compiler/ir/ir.js';
+import { interpret } from '../runtime/reference/interpreter.js';
+import { randomLengths } from '../driver/data.js';
+import { arrayShape, assembleRunData, concreteShape, readInputDir, saveResults, sizeFromFiles, type InputDir } from '../driver/inputs.js';
+import { checkLimits, openGpu, runBackends, runPrepared, type RunSize } from '../driver/run.js';
+import { scanPlanFor } from '../driver/scan-run.js';
+import { verifyRun } from '../driver/verify.js';
+import { summarize, summaryLines, verificationLines } from '../driver/run-report.js';
 import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, positiveInt, UserError } from './io.js';
-import { chooseMode } from '../codegen/scan.js';
+import { chooseMode } from '../driver/compile-scan.js';
 
 interface RunFlags {
   mode: string;

@@ -2,8 +2,8 @@
 // analysis error removes `module`, and `analysis` still shows what was inferred).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { frontEnd } from '../../src/driver.js';
-import { renderDiagnostics, SourceFile } from '../../src/diagnostics/render.js';
+import { frontEnd } from '../../src/driver/front-end.js';
+import { renderDiagnostics, SourceFile } from '../../src/compiler/diagnostics/render.js';
 
 const withStructure = (file: string, structure: string) => readFileSync(`examples/${file}.rnn`, 'utf8').replace(/\n\s*structure [^\n]*/, '').replace(/\n}\s*$/, `\n  ${structure}\n}\n`);
 

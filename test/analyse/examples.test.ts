@@ -2,7 +2,7 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { analyseFile, renderAnalysis } from './render.js';
-import { structureText } from '../../src/analyse/declared.js';
+import { structureText } from '../../src/compiler/analyse/declared.js';
 
 const examples = readdirSync('examples').filter((f) => f.endsWith('.rnn')).map((f) => f.replace(/\.rnn$/, '')).sort();
 

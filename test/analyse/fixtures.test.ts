@@ -11,8 +11,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { analyseFile, renderAnalysis } from './render.js';
-import { structureText } from '../../src/analyse/declared.js';
-import type { Reason } from '../../src/analyse/types.js';
+import { structureText } from '../../src/compiler/analyse/declared.js';
+import type { Reason } from '../../src/compiler/analyse/types.js';
 
 const dir = 'test/fixtures/analysis';
 const fixtures = readdirSync(dir).filter((f) => f.endsWith('.rnn')).map((f) => f.replace(/\.rnn$/, '')).sort();

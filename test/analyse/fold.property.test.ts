@@ -5,13 +5,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { frontEnd } from '../../src/driver.js';
-import { interpret } from '../../backends/reference/interpreter.js';
-import { randomRunData } from '../../src/run/data.js';
-import { bindDims } from '../../src/ir/dims.js';
-import { tensorsOf, type Module } from '../../src/ir/ir.js';
-import { foldPlan } from '../../src/analyse/fold.js';
-import type { Semiring } from '../../src/analyse/types.js';
+import { frontEnd } from '../../src/driver/front-end.js';
+import { interpret } from '../../src/runtime/reference/interpreter.js';
+import { randomRunData } from '../../src/driver/data.js';
+import { bindDims } from '../../src/compiler/ir/dims.js';
+import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
+import { foldPlan } from '../../src/compiler/analyse/fold.js';
+import type { Semiring } from '../../src/compiler/analyse/types.js';
 
 /** Steps every sequence with the interpreter and folds the plan per sequence; returns the largest relative difference. */
 function foldAgainstInterpreter(m: Module, seed: number, T = 5, batch = 2): number {

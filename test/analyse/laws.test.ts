@@ -4,15 +4,15 @@
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { frontEnd } from '../../src/driver.js';
-import { parse } from '../../grammar/build-ast.js';
-import { check } from '../../src/check/checker.js';
-import { lower } from '../../src/ir/lower.js';
-import { checkLaws } from '../../src/analyse/laws.js';
-import { monoidPlan } from '../../src/analyse/plan.js';
-import { evaluateDefs } from '../../src/analyse/evaluate.js';
-import { exactDomain, float32Domain, rationalOf, type Bounded, type Rational } from '../../src/analyse/domains.js';
-import type { Module } from '../../src/ir/ir.js';
+import { frontEnd } from '../../src/driver/front-end.js';
+import { parse } from '../../src/compiler/syntax/build-ast.js';
+import { check } from '../../src/compiler/check/checker.js';
+import { lower } from '../../src/compiler/ir/lower.js';
+import { checkLaws } from '../../src/compiler/analyse/laws.js';
+import { monoidPlan } from '../../src/compiler/analyse/element.js';
+import { evaluateDefs } from '../../src/compiler/analyse/evaluate.js';
+import { exactDomain, float32Domain, rationalOf, type Bounded, type Rational } from '../../src/compiler/analyse/domains.js';
+import type { Module } from '../../src/compiler/ir/ir.js';
 
 /** A scalar monoid over one state h with the given combine and identity. */
 function monoidModule(combine: string, identity = '0'): Module {

@@ -1,14 +1,14 @@
 // What the golden files hold for one .rnn file: the analysis as `rnnc check` prints it, the
 // analysis's diagnostics, and the scan plan as IR (fields, combine, identity, apply).
 import { readFileSync } from 'node:fs';
-import { parse } from '../../grammar/build-ast.js';
-import { check } from '../../src/check/checker.js';
-import { lower } from '../../src/ir/lower.js';
-import { analyse, type AnalyseResult } from '../../src/analyse/analyse.js';
-import { analysisText } from '../../src/analyse/report.js';
-import { renderDiagnostics, SourceFile } from '../../src/diagnostics/render.js';
-import { printDef } from '../../src/ir/print.js';
-import type { Module } from '../../src/ir/ir.js';
+import { parse } from '../../src/compiler/syntax/build-ast.js';
+import { check } from '../../src/compiler/check/checker.js';
+import { lower } from '../../src/compiler/ir/lower.js';
+import { analyse, type AnalyseResult } from '../../src/compiler/analyse/analyse.js';
+import { analysisText } from '../../src/compiler/analyse/report.js';
+import { renderDiagnostics, SourceFile } from '../../src/compiler/diagnostics/render.js';
+import { printDef } from '../../src/compiler/ir/print.js';
+import type { Module } from '../../src/compiler/ir/ir.js';
 
 export interface Analysed {
   source: SourceFile;

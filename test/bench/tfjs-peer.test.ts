@@ -2,7 +2,7 @@
 // --no-opt process, rnnc's scan through the Dawn host) must agree with a float64 running sum, and
 // the rows must be well formed. No timing assertions: this machine's timings are not the point here.
 import { describe, expect, it } from 'vitest';
-import { benchCumsumPeer, cumsumError } from '../../src/bench/tfjs-peer.js';
+import { benchCumsumPeer, cumsumError } from '../../bench/tfjs/tfjs-peer.js';
 
 describe('TF.js cumsum peer', () => {
   it('runs both sides on T = 4096 ([T] and [3, T]) and checks them against float64', async () => {

@@ -4,15 +4,15 @@
 // And the parity cell stays exact over random bit strings of 10,000 steps. One Dawn session.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { frontEnd } from '../../src/driver.js';
-import { bindDims } from '../../src/ir/dims.js';
-import type { Module } from '../../src/ir/ir.js';
-import { interpret } from '../../backends/reference/interpreter.js';
-import { randomLengths, randomRunData } from '../../src/run/data.js';
-import { openGpu, runPrepared, seqRunBackend } from '../../src/run/runner.js';
-import { verifyRun } from '../../src/run/verify.js';
-import type { GpuSession } from '../../backends/dawn/runtime.js';
-import type { RunArrays } from '../../src/run/pack.js';
+import { frontEnd } from '../../src/driver/front-end.js';
+import { bindDims } from '../../src/compiler/ir/dims.js';
+import type { Module } from '../../src/compiler/ir/ir.js';
+import { interpret } from '../../src/runtime/reference/interpreter.js';
+import { randomLengths, randomRunData } from '../../src/driver/data.js';
+import { openGpu, runPrepared, seqRunBackend } from '../../src/driver/run.js';
+import { verifyRun } from '../../src/driver/verify.js';
+import type { GpuSession } from '../../src/runtime/dawn/runtime.js';
+import type { RunArrays } from '../../backends/wgsl-seq/pack.js';
 import { chunkRunBackendWith } from '../../backends/wgsl-chunk/index.js';
 
 const load = (path: string): Module => frontEnd(readFileSync(path, 'utf8')).module!;

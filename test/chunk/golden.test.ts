@@ -2,8 +2,8 @@
 // backend refuses, with the reason it gives.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { frontEnd } from '../../src/driver.js';
-import { bindDims } from '../../src/ir/dims.js';
+import { frontEnd } from '../../src/driver/front-end.js';
+import { bindDims } from '../../src/compiler/ir/dims.js';
 import { ChunkUnsupported, chunkPasses, compileChunk, DEFAULT_CHUNK } from '../../backends/wgsl-chunk/index.js';
 
 const load = (path: string) => frontEnd(readFileSync(path, 'utf8')).module!;

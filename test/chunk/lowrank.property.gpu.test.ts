@@ -7,14 +7,14 @@
 // kernel's error stays within CHUNK_VS_SEQ times the sequential kernel's (plus float32 eps).
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { frontEnd } from '../../src/driver.js';
-import { bindDims } from '../../src/ir/dims.js';
-import { interpret } from '../../backends/reference/interpreter.js';
-import { uniformFloats } from '../../src/run/data.js';
-import { openGpu, runPrepared, seqRunBackend } from '../../src/run/runner.js';
-import { verifyRun } from '../../src/run/verify.js';
-import type { GpuSession } from '../../backends/dawn/runtime.js';
-import type { RunArrays } from '../../src/run/pack.js';
+import { frontEnd } from '../../src/driver/front-end.js';
+import { bindDims } from '../../src/compiler/ir/dims.js';
+import { interpret } from '../../src/runtime/reference/interpreter.js';
+import { uniformFloats } from '../../src/driver/data.js';
+import { openGpu, runPrepared, seqRunBackend } from '../../src/driver/run.js';
+import { verifyRun } from '../../src/driver/verify.js';
+import type { GpuSession } from '../../src/runtime/dawn/runtime.js';
+import type { RunArrays } from '../../backends/wgsl-seq/pack.js';
 import { chunkRunBackendWith, compileChunk } from '../../backends/wgsl-chunk/index.js';
 
 /** The stated bounds: relative error per step, and the chunked kernel's error over the sequential one's. */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { captureCli } from './rnnc.js';
-import { markdownReport, svgPlot, type BenchReport, type BenchRow } from '../../src/bench/report.js';
+import { markdownReport, svgPlot, type BenchReport, type BenchRow } from '../../src/driver/bench-report.js';
 
 const rnnc = captureCli();
 

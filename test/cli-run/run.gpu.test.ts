@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { captureCli } from './rnnc.js';
-import { frontEnd } from '../../src/driver.js';
-import { bindDims } from '../../src/ir/dims.js';
-import { interpret } from '../../backends/reference/interpreter.js';
-import { randomLengths, randomRunData } from '../../src/run/data.js';
-import { formatNpy, readNpy } from '../../src/io/npy.js';
+import { frontEnd } from '../../src/driver/front-end.js';
+import { bindDims } from '../../src/compiler/ir/dims.js';
+import { interpret } from '../../src/runtime/reference/interpreter.js';
+import { randomLengths, randomRunData } from '../../src/driver/data.js';
+import { formatNpy, readNpy } from '../../src/driver/npy.js';
 
 const rnnc = captureCli();
 

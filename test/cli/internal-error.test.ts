@@ -3,7 +3,7 @@
 import { afterEach, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 
-vi.mock('../../src/driver.js', () => ({
+vi.mock('../../src/driver/front-end.js', () => ({
   frontEnd: () => {
     throw new TypeError('boom');
   },

@@ -1,8 +1,8 @@
 // The parts of the Dawn runtime that need no GPU: job checks and the WGSL code frame.
 import { describe, expect, it } from 'vitest';
-import { checkJob, deviceBytes } from '../../backends/dawn/check.js';
-import { codeFrame, formatShaderError } from '../../backends/dawn/frame.js';
-import { GpuError, type AdapterSummary, type GpuJob } from '../../backends/dawn/job.js';
+import { checkJob, deviceBytes } from '../../src/runtime/dawn/check.js';
+import { codeFrame, formatShaderError } from '../../src/runtime/dawn/frame.js';
+import { GpuError, type AdapterSummary, type GpuJob } from '../../backends/job.js';
 
 const adapter: AdapterSummary = {
   description: 'test',

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GpuError, GpuSession, withGpu, type GpuJob } from '../../backends/dawn/runtime.js';
+import { GpuError, GpuSession, withGpu, type GpuJob } from '../../src/runtime/dawn/runtime.js';
 
 const N = 1000;
 const AFFINE = `struct Params { n: u32, scale: f32, shift: f32 }

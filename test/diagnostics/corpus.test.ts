@@ -4,8 +4,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { frontEnd } from '../../src/driver.js';
-import { renderDiagnostics, SourceFile } from '../../src/diagnostics/render.js';
+import { frontEnd } from '../../src/driver/front-end.js';
+import { renderDiagnostics, SourceFile } from '../../src/compiler/diagnostics/render.js';
 
 const casesDir = join(import.meta.dirname, 'cases');
 const caseNames = readdirSync(casesDir)

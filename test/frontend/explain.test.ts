@@ -3,9 +3,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { frontEnd } from '../../src/driver.js';
-import { printModule } from '../../src/ir/print.js';
-import { verifyModule } from '../../src/ir/verify.js';
+import { frontEnd } from '../../src/driver/front-end.js';
+import { printModule } from '../../src/compiler/ir/print.js';
+import { verifyModule } from '../../src/compiler/ir/verify.js';
 
 const examplesDir = join(import.meta.dirname, '../../examples');
 const examples = readdirSync(examplesDir)

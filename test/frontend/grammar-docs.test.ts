@@ -1,8 +1,8 @@
 // The committed grammar documentation is what the parser generates: regenerate in memory and compare.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { grammarDocPaths, grammarDocs } from '../../grammar/diagrams.js';
-import { frontEnd } from '../../src/driver.js';
+import { grammarDocPaths, grammarDocs } from '../../scripts/grammar-docs.js';
+import { frontEnd } from '../../src/driver/front-end.js';
 
 const stale = 'grammar docs are stale: run npm run grammar-docs';
 

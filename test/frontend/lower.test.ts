@@ -1,9 +1,9 @@
 // Focused lowering tests: which version of a state a load reads, the phase of each definition,
 // and hash-consing of equal subexpressions.
 import { describe, expect, it } from 'vitest';
-import { frontEnd } from '../../src/driver.js';
-import type { Def, Module, Node } from '../../src/ir/ir.js';
-import { verifyModule } from '../../src/ir/verify.js';
+import { frontEnd } from '../../src/driver/front-end.js';
+import type { Def, Module, Node } from '../../src/compiler/ir/ir.js';
+import { verifyModule } from '../../src/compiler/ir/verify.js';
 
 function lowered(text: string): Module {
   const result = frontEnd(text);

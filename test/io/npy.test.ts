@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatNpy, NpyError, parseNpy, readNpy, writeNpy } from '../../src/io/npy.js';
+import { formatNpy, NpyError, parseNpy, readNpy, writeNpy } from '../../src/driver/npy.js';
 
 /** A .npy file made by hand: magic, version, header length, header text, then raw data bytes. */
 function handMade(header: string, data: Uint8Array, version: 1 | 2 = 1): Uint8Array {

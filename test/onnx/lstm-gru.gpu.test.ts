@@ -3,12 +3,12 @@
 // 1e-5 (|gpu - ort| / (1 + |ort|), both float32).
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { frontEnd } from '../../src/driver.js';
-import { bindDims } from '../../src/ir/dims.js';
-import { randomLengths, randomRunData } from '../../src/run/data.js';
-import { openGpu, runPrepared, seqRunBackend } from '../../src/run/runner.js';
-import { tensorError } from '../../src/run/verify.js';
-import type { GpuSession } from '../../backends/dawn/runtime.js';
+import { frontEnd } from '../../src/driver/front-end.js';
+import { bindDims } from '../../src/compiler/ir/dims.js';
+import { randomLengths, randomRunData } from '../../src/driver/data.js';
+import { openGpu, runPrepared, seqRunBackend } from '../../src/driver/run.js';
+import { tensorError } from '../../src/driver/verify.js';
+import type { GpuSession } from '../../src/runtime/dawn/runtime.js';
 import { ortCell } from './oracle.js';
 
 const TOLERANCE = 1e-5;

@@ -1,6 +1,6 @@
 // Seeded run data: pinned bytes, one stream per tensor, lengths with a full and a short sequence.
 import { describe, expect, it } from 'vitest';
-import { randomLengths, randomRunData, splitmix32, uniformFloats } from '../../src/run/data.js';
+import { randomLengths, randomRunData, splitmix32, uniformFloats } from '../../src/driver/data.js';
 import { moduleOf } from './helpers.js';
 
 const spec = (extra: string) =>

@@ -2,10 +2,10 @@
 // in both precisions, with variable lengths and given initial states.
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { interpret, type RunShape } from '../../backends/reference/interpreter.js';
-import { bindDims } from '../../src/ir/dims.js';
-import { tensorsOf } from '../../src/ir/ir.js';
-import { randomLengths, randomRunData } from '../../src/run/data.js';
+import { interpret, type RunShape } from '../../src/runtime/reference/interpreter.js';
+import { bindDims } from '../../src/compiler/ir/dims.js';
+import { tensorsOf } from '../../src/compiler/ir/ir.js';
+import { randomLengths, randomRunData } from '../../src/driver/data.js';
 import { exampleModule } from './helpers.js';
 
 const examples = readdirSync(new URL('../../examples/', import.meta.url))

@@ -1,7 +1,7 @@
 // Shared by the reference tests: specs from text, and data from plain number lists.
 import { readFileSync } from 'node:fs';
-import { frontEnd } from '../../src/driver.js';
-import type { Module } from '../../src/ir/ir.js';
+import { frontEnd } from '../../src/driver/front-end.js';
+import type { Module } from '../../src/compiler/ir/ir.js';
 
 export function moduleOf(text: string): Module {
   const { module, diagnostics } = frontEnd(text);

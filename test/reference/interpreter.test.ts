@@ -1,8 +1,8 @@
 // The reference interpreter against values worked out by hand (or by a few lines of scalar code
 // written out here, independent of the IR), one recurrence family at a time.
 import { describe, expect, it } from 'vitest';
-import { interpret } from '../../backends/reference/interpreter.js';
-import { bindDims } from '../../src/ir/dims.js';
+import { interpret } from '../../src/runtime/reference/interpreter.js';
+import { bindDims } from '../../src/compiler/ir/dims.js';
 import { exampleModule, f64, moduleOf, rows } from './helpers.js';
 
 const diagonalScan = moduleOf(`

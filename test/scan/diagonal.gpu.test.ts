@@ -3,9 +3,9 @@
 // splits and both ways of combining runs (subgroup shuffles, workgroup memory), initial states and variable lengths,
 // against a float64 loop and the sequential kernel.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { frontEnd } from '../../src/driver.js';
-import { bindDims } from '../../src/ir/dims.js';
-import { GpuSession } from '../../backends/dawn/runtime.js';
+import { frontEnd } from '../../src/driver/front-end.js';
+import { bindDims } from '../../src/compiler/ir/dims.js';
+import { GpuSession } from '../../src/runtime/dawn/runtime.js';
 import { diagonalSource, diagonalSumProdPlan } from './hand-plans.js';
 import { expectClose, runScan, runSeq } from './helpers.js';
 import { buildScanJob, compileScan } from '../../backends/wgsl-scan/index.js';

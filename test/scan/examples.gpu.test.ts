@@ -4,13 +4,13 @@
 // block) and both ways of combining runs; variable lengths and given initial states.
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { frontEnd } from '../../src/driver.js';
-import { bindDims } from '../../src/ir/dims.js';
+import { frontEnd } from '../../src/driver/front-end.js';
+import { bindDims } from '../../src/compiler/ir/dims.js';
 import { scanSupport } from '../../backends/wgsl-scan/index.js';
-import { analyse } from '../../src/analyse/analyse.js';
-import { interpret } from '../../backends/reference/interpreter.js';
-import { randomLengths, randomRunData } from '../../src/run/data.js';
-import { GpuSession } from '../../backends/dawn/runtime.js';
+import { analyse } from '../../src/compiler/analyse/analyse.js';
+import { interpret } from '../../src/runtime/reference/interpreter.js';
+import { randomLengths, randomRunData } from '../../src/driver/data.js';
+import { GpuSession } from '../../src/runtime/dawn/runtime.js';
 import type { ScanRunData, ScanRunResult } from '../../backends/wgsl-scan/index.js';
 import { expectClose, runScan, runSeq } from './helpers.js';
 

@@ -5,9 +5,9 @@
 // shows up as a reviewable diff.
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { frontEnd } from '../../src/driver.js';
-import { bindDims } from '../../src/ir/dims.js';
-import { analyse } from '../../src/analyse/analyse.js';
+import { frontEnd } from '../../src/driver/front-end.js';
+import { bindDims } from '../../src/compiler/ir/dims.js';
+import { analyse } from '../../src/compiler/analyse/analyse.js';
 import { compileScan, scanManifest, scanSupport } from '../../backends/wgsl-scan/index.js';
 import { kernelNames } from '../../backends/wgsl-scan/emit.js';
 

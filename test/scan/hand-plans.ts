@@ -1,7 +1,7 @@
 // Hand-built scan plans, so the scan backend can be tested on its own: a diagonal sum_prod cell
 // h[d] <- a[d] * h[d] + b[d], whose element is (a, b) and whose combine is (a1 a2, a2 b1 + b2).
-import type { ScanPlan } from '../../src/analyse/types.js';
-import type { Def, Node, Source } from '../../src/ir/ir.js';
+import type { ScanPlan } from '../../src/compiler/analyse/types.js';
+import type { Def, Node, Source } from '../../src/compiler/ir/ir.js';
 
 const span = { start: 0, end: 0, line: 1, col: 1 } as unknown as Def['span'];
 

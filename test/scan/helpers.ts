@@ -1,13 +1,13 @@
 // Running scan and sequential kernels for tests: one Dawn session per test file, results unpacked
 // into per-tensor arrays, compared with a tolerance scaled to the values.
 import { expect } from 'vitest';
-import type { ScanPlan } from '../../src/analyse/types.js';
-import type { Module } from '../../src/ir/ir.js';
-import type { DimSizes } from '../../src/ir/dims.js';
+import type { ScanPlan } from '../../src/compiler/analyse/types.js';
+import type { Module } from '../../src/compiler/ir/ir.js';
+import type { DimSizes } from '../../src/compiler/ir/dims.js';
 import { buildScanJob, compileScan, type ScanCompileOptions, type ScanRunData, type ScanRunResult, type ScheduleOptions } from '../../backends/wgsl-scan/index.js';
 import { emitSeq } from '../../backends/wgsl-seq/emit.js';
-import { packRun, unpackRun } from '../../src/run/pack.js';
-import type { GpuSession } from '../../backends/dawn/runtime.js';
+import { packRun, unpackRun } from '../../backends/wgsl-seq/pack.js';
+import type { GpuSession } from '../../src/runtime/dawn/runtime.js';
 
 export async function runScan(gpu: GpuSession, module: Module, plan: ScanPlan, sizes: DimSizes, data: ScanRunData, options: ScanCompileOptions & ScheduleOptions = {}): Promise<ScanRunResult & { levels: number[]; strategy: string }> {
   const kernels = compileScan(module, plan, sizes, options);

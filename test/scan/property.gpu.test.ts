@@ -4,12 +4,12 @@
 // sequential kernel. Few runs per semiring: each is a GPU job on lavapipe.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { frontEnd } from '../../src/driver.js';
-import { bindDims } from '../../src/ir/dims.js';
-import { analyse } from '../../src/analyse/analyse.js';
-import { interpret } from '../../backends/reference/interpreter.js';
-import { randomLengths, randomRunData } from '../../src/run/data.js';
-import { GpuSession } from '../../backends/dawn/runtime.js';
+import { frontEnd } from '../../src/driver/front-end.js';
+import { bindDims } from '../../src/compiler/ir/dims.js';
+import { analyse } from '../../src/compiler/analyse/analyse.js';
+import { interpret } from '../../src/runtime/reference/interpreter.js';
+import { randomLengths, randomRunData } from '../../src/driver/data.js';
+import { GpuSession } from '../../src/runtime/dawn/runtime.js';
 import { expectClose, runScan, runSeq } from './helpers.js';
 
 /** An input-only expression in x[d], y[d] and the param w[d]. */

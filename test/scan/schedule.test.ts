@@ -1,13 +1,13 @@
 // The scan's pass schedule: which kernels run, how many levels of aggregates, and grids that stay
 // within 65,535 workgroups per dimension.
 import { describe, expect, it } from 'vitest';
-import { frontEnd } from '../../src/driver.js';
-import { bindDims } from '../../src/ir/dims.js';
+import { frontEnd } from '../../src/driver/front-end.js';
+import { bindDims } from '../../src/compiler/ir/dims.js';
 import { readFileSync } from 'node:fs';
-import { analyse } from '../../src/analyse/analyse.js';
+import { analyse } from '../../src/compiler/analyse/analyse.js';
 import { chooseLayout, compileScan, subgroupsUsable } from '../../backends/wgsl-scan/index.js';
-import { scanRunBackend } from '../../src/run/scan-runner.js';
-import type { AdapterSummary } from '../../backends/dawn/job.js';
+import { scanRunBackend } from '../../src/driver/scan-run.js';
+import type { AdapterSummary } from '../../backends/job.js';
 
 const fakeAdapter: AdapterSummary = {
   description: 'test',

@@ -4,14 +4,14 @@
 // All runs share one Dawn session (one host process).
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { frontEnd } from '../../src/driver.js';
-import { bindDims } from '../../src/ir/dims.js';
-import { interpret } from '../../backends/reference/interpreter.js';
-import { randomLengths, randomRunData } from '../../src/run/data.js';
-import { openGpu, runPrepared, seqRunBackend } from '../../src/run/runner.js';
-import { verifyRun, type Verification } from '../../src/run/verify.js';
-import type { GpuSession } from '../../backends/dawn/runtime.js';
-import type { RunArrays } from '../../src/run/pack.js';
+import { frontEnd } from '../../src/driver/front-end.js';
+import { bindDims } from '../../src/compiler/ir/dims.js';
+import { interpret } from '../../src/runtime/reference/interpreter.js';
+import { randomLengths, randomRunData } from '../../src/driver/data.js';
+import { openGpu, runPrepared, seqRunBackend } from '../../src/driver/run.js';
+import { verifyRun, type Verification } from '../../src/driver/verify.js';
+import type { GpuSession } from '../../src/runtime/dawn/runtime.js';
+import type { RunArrays } from '../../backends/wgsl-seq/pack.js';
 
 /**
  * Largest allowed |gpu - ref| / (1 + |ref|) per example (float32 kernel vs float64 reference).

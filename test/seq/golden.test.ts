@@ -2,10 +2,10 @@
 // manifest and the host module (test/golden/seq/<example>/).
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { frontEnd } from '../../src/driver.js';
-import { bindDims } from '../../src/ir/dims.js';
-import { SourceFile } from '../../src/diagnostics/render.js';
-import { compileModule } from '../../src/codegen/compile.js';
+import { frontEnd } from '../../src/driver/front-end.js';
+import { bindDims } from '../../src/compiler/ir/dims.js';
+import { SourceFile } from '../../src/compiler/diagnostics/render.js';
+import { compileModule } from '../../src/driver/compile.js';
 
 const examples = readdirSync('examples').filter((f) => f.endsWith('.rnn')).sort();
 

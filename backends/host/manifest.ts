@@ -1,0 +1,56 @@
+// The JSON manifest written next to a generated kernel: everything a host needs to run it without
+// reading rnnc's source (bindings, buffer layouts, dispatch as a function of batch and T, dims).
+import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
+import type { SeqKernel } from '../wgsl-seq/emit.js';
+
+export const MANIFEST_VERSION = 1;
+
+export interface ManifestTensor {
+  name: string;
+  dims: string[];
+  /** The full array shape: [batch, T, ...] for inputs/outputs, [batch, ...] for states, [...] for params. */
+  shape: (string | number)[];
+}
+
+export function buildManifest(m: Module, k: SeqKernel, files: { source: string; kernel: string; host: string }) {
+  const sizes = (dims: string[]) => dims.map((d) => k.dims[d]!);
+  const tensors = (role: 'input' | 'param' | 'output', prefix: string[]): ManifestTensor[] => tensorsOf(m, role).map((t) => ({ name: t.name, dims: t.dims, shape: [...prefix, ...sizes(t.dims)] }));
+  return {
+    version: MANIFEST_VERSION,
+    name: m.name,
+    mode: 'seq',
+    source: files.source,
+    kernel: files.kernel,
+    host: files.host,
+    entryPoint: k.entryPoint,
+    strategy: k.strategy,
+    workgroupSize: k.workgroupSize,
+    dims: Object.fromEntries(Object.keys(k.dims).map((d) => [d, k.dims[d]!])),
+    sliceAxes: k.sliceAxes,
+    unitsPerSequence: k.unitsPerSequence,
+    dispatch: {
+      groups: k.strategy === 'workgroup' ? `batch * ${k.unitsPerSequence}` : `ceil(batch * ${k.unitsPerSequence} / ${k.workgroupSize})`,
+      workgroups: '[min(groups, 65535), ceil(groups / min(groups, 65535)), 1]',
+    },
+    uniform: { binding: k.layout.uniformBinding, struct: 'Params', fields: ['batch: u32', 'T: u32'], bytes: 16 },
+    buffers: k.layout.buffers.map((b) => ({
+      name: b.role,
+      binding: b.binding,
+      usage: b.usage,
+      elementType: b.elementType,
+      elements: `${b.perUnit}${b.scale === '1' ? '' : ` * ${b.scale}`}`,
+      regions: b.regions.map((r) => ({ tensor: r.tensor, dims: r.dims, size: r.size, offset: `${r.offset.elements}${r.offset.scale === '1' ? '' : ` * ${r.offset.scale}`}` })),
+    })),
+    inputs: tensors('input', ['batch', 'T']),
+    params: tensors('param', []),
+    states: tensorsOf(m, 'state').map((t) => ({ name: t.name, dims: t.dims, shape: ['batch', ...sizes(t.dims)], init: t.init?.kind === 'param' ? t.init.name : t.init?.kind === 'const' ? formatInit(t.init.value) : 0 })),
+    outputs: tensors('output', ['batch', 'T']),
+  };
+}
+
+/** JSON has no infinity: initial values print as numbers, or the strings "inf" / "-inf". */
+const formatInit = (v: number): number | string => (v === Infinity ? 'inf' : v === -Infinity ? '-inf' : v);
+
+export type Manifest = ReturnType<typeof buildManifest>;
+
+export const manifestText = (m: Manifest): string => JSON.stringify(m, null, 2) + '\n';

@@ -1,0 +1,98 @@
+// Packing a run's typed arrays into a sequential kernel's buffers, and unpacking its results: the
+// same layout as the generated host module (backends/wgsl-seq/layout.ts), as data for a GPU job.
+import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
+import { bufferElements, type BufferLayout } from './layout.js';
+import { seqDispatch, type SeqKernel } from './emit.js';
+
+/** One run's data, in the shared layouts: inputs [batch, T, ...], params [...], states [batch, ...]. */
+export interface RunArrays {
+  batch: number;
+  T: number;
+  inputs: Record<string, Float32Array>;
+  params: Record<string, Float32Array>;
+  /** Per state; a missing one starts at the spec's initial value. */
+  initialState?: Record<string, Float32Array>;
+  lengths?: Int32Array;
+}
+
+export interface RunResult {
+  outputs: Record<string, Float32Array>;
+  finalState: Record<string, Float32Array>;
+}
+
+export interface PackedBuffer {
+  name: string;
+  usage: 'uniform' | 'storage-read' | 'storage';
+  bytes: number;
+  data?: ArrayBuffer;
+  read?: boolean;
+}
+
+export interface PackedRun {
+  buffers: PackedBuffer[];
+  bindings: { binding: number; buffer: string }[];
+  dispatch: [number, number, number];
+}
+
+/** The initial state of every sequence: given, or the spec's initial value (a constant or a param). */
+export function initialStates(m: Module, run: RunArrays, sizes: Record<string, number>): Record<string, Float32Array> {
+  const out: Record<string, Float32Array> = {};
+  for (const s of tensorsOf(m, 'state')) {
+    const n = s.dims.reduce((k, d) => k * sizes[d]!, 1);
+    const given = run.initialState?.[s.name];
+    if (given) out[s.name] = given;
+    else if (s.init?.kind === 'param') {
+      const p = run.params[s.init.name]!;
+      const a = new Float32Array(run.batch * n);
+      for (let b = 0; b < run.batch; b++) a.set(p, b * n);
+      out[s.name] = a;
+    } else out[s.name] = new Float32Array(run.batch * n).fill(s.init?.kind === 'const' ? s.init.value : 0);
+  }
+  return out;
+}
+
+function fill(b: BufferLayout, run: RunArrays, states: Record<string, Float32Array>): ArrayBuffer {
+  const elements = bufferElements(b, run.batch, run.T);
+  if (b.role === 'lengths') {
+    const a = new Uint32Array(elements);
+    for (let i = 0; i < run.batch; i++) a[i] = Math.max(0, Math.min(run.lengths ? run.lengths[i]! : run.T, run.T));
+    return a.buffer;
+  }
+  const a = new Float32Array(elements);
+  const scale = b.scale === '1' ? 1 : b.scale === 'batch' ? run.batch : run.batch * run.T;
+  const source = b.role === 'inputs' ? run.inputs : b.role === 'weights' ? run.params : states;
+  for (const r of b.regions) {
+    const src = source[r.tensor]!;
+    if (src.length !== r.size * scale) throw new Error(`pack: ${r.tensor} has ${src.length} elements, expected ${r.size * scale}`);
+    a.set(src, r.offset.elements * scale);
+  }
+  return a.buffer;
+}
+
+export function packRun(m: Module, k: SeqKernel, run: RunArrays): PackedRun {
+  const states = initialStates(m, run, k.dims);
+  const buffers: PackedBuffer[] = [{ name: 'params', usage: 'uniform', bytes: 16, data: new Uint32Array([run.batch, run.T, 0, 0]).buffer }];
+  for (const b of k.layout.buffers) {
+    const bytes = 4 * bufferElements(b, run.batch, run.T);
+    buffers.push(b.usage === 'storage' ? { name: b.role, usage: 'storage', bytes, read: true } : { name: b.role, usage: 'storage-read', bytes, data: fill(b, run, states) });
+  }
+  return {
+    buffers,
+    bindings: [{ binding: 0, buffer: 'params' }, ...k.layout.buffers.map((b) => ({ binding: b.binding, buffer: b.role }))],
+    dispatch: seqDispatch(k, run.batch),
+  };
+}
+
+/** Splits the read-back outputs and final-state buffers into one array per tensor. */
+export function unpackRun(k: SeqKernel, batch: number, T: number, read: Record<string, ArrayBuffer>): RunResult {
+  const split = (role: 'outputs' | 'state_out') => {
+    const b = k.layout.buffers.find((x) => x.role === role);
+    const out: Record<string, Float32Array> = {};
+    if (!b) return out;
+    const all = new Float32Array(read[role]!);
+    const scale = role === 'outputs' ? batch * T : batch;
+    for (const r of b.regions) out[r.tensor] = all.slice(r.offset.elements * scale, (r.offset.elements + r.size) * scale);
+    return out;
+  };
+  return { outputs: split('outputs'), finalState: split('state_out') };
+}

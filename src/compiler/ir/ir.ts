@@ -1,0 +1,114 @@
+// The IR: a typed per-step dataflow graph over index spaces.
+//
+// A module is a list of definitions (lets, state updates, outputs) in step order. Each definition
+// `target[v1, ..., vn] = root` owns a small DAG of nodes in topological order; a node is defined over
+// the index variables in its `space` (the free indices it depends on). Loads name the indices through
+// which they read a tensor, so an analysis can see that `h[d, n]` reads the state through the
+// definition's own indices (diagonal) or through a reduction variable (a contraction).
+// Every node carries `dep`, the most variable thing it depends on, which is what hoisting needs.
+import type { BinaryFn, Reducer, UnaryFn } from '../builtins.js';
+import type { Span } from '../syntax/ast.js';
+
+export type Type = 'f32' | 'bool';
+
+/** Dependence lattice, ordered: const < param < input < state. */
+export type Dep = 'const' | 'param' | 'input' | 'state';
+export const depRank: Record<Dep, number> = { const: 0, param: 1, input: 2, state: 3 };
+export const joinDep = (...ds: Dep[]): Dep => ds.reduce((a, b) => (depRank[b] > depRank[a] ? b : a), 'const');
+
+export interface IndexVar {
+  name: string;
+  dim: string;
+}
+
+/** What a load reads: a declared tensor, an earlier let, or one operand of a monoid combine. */
+export type Source = 'input' | 'param' | 'state' | 'let' | 'left' | 'right';
+
+export type CompareFn = 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne';
+export type ArithFn = 'add' | 'sub' | 'mul' | 'div';
+
+interface NodeBase {
+  id: number;
+  type: Type;
+  /** Free index variables, in the order of the definition's variables, then reduction variables. */
+  space: string[];
+  dep: Dep;
+  span: Span;
+}
+
+export type Node = NodeBase &
+  (
+    | { op: 'const'; value: number }
+    | { op: 'load'; source: Source; tensor: string; index: string[]; version?: 'old' | 'new' }
+    | { op: 'unary'; fn: UnaryFn | 'neg'; args: [number] }
+    | { op: 'binary'; fn: ArithFn | BinaryFn | CompareFn; args: [number, number] }
+    | { op: 'select'; args: [number, number, number] }
+    | { op: 'reduce'; fn: Reducer; over: IndexVar; args: [number] }
+  );
+
+export type DefKind = 'let' | 'update' | 'output' | 'element' | 'identity' | 'combine';
+
+/**
+ * Where a definition sits in the time loop:
+ * - invariant: depends on params and constants only; computed once, outside the loop;
+ * - parallel: depends on inputs but not the state; computable for all t at once (hoisted);
+ * - core: reads the state before this step's update (or is an update): the recurrence;
+ * - after: reads only updated state; computed per step after the updates (outputs, typically).
+ */
+export type Phase = 'invariant' | 'parallel' | 'core' | 'after';
+
+export interface Def {
+  kind: DefKind;
+  target: string;
+  vars: IndexVar[];
+  nodes: Node[];
+  root: number;
+  dep: Dep;
+  phase: Phase;
+  span: Span;
+}
+
+export type TensorRole = 'input' | 'param' | 'state' | 'let' | 'output';
+
+export interface Tensor {
+  name: string;
+  role: TensorRole;
+  dims: string[];
+  span: Span;
+  /** States: the initial value, a constant or a param of the same shape. */
+  init?: { kind: 'const'; value: number } | { kind: 'param'; name: string };
+}
+
+export interface DeclaredStructure {
+  state?: string;
+  kind: string;
+  rank?: number;
+  semiring?: string;
+  span: Span;
+}
+
+export interface MonoidIR {
+  left: string;
+  right: string;
+  /** Per state: what one step contributes, from inputs and params. */
+  element: Def[];
+  /** Per state: the identity, constants only. */
+  identity: Def[];
+  /** The combine's lets, then one definition per state. */
+  combine: Def[];
+  span: Span;
+}
+
+export interface Module {
+  name: string;
+  dims: { name: string; size?: number }[];
+  tensors: Tensor[];
+  /** The step, in source order. */
+  step: Def[];
+  monoid?: MonoidIR;
+  structures: DeclaredStructure[];
+}
+
+export const tensorsOf = (m: Module, role: TensorRole): Tensor[] => m.tensors.filter((t) => t.role === role);
+export const tensorNamed = (m: Module, name: string): Tensor | undefined => m.tensors.find((t) => t.name === name);
+export const nodeOf = (def: Def, id: number): Node => def.nodes[id]!;

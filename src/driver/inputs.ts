@@ -1,0 +1,135 @@
+// The data of a run: .npy files from `--inputs DIR` (one per input, param and initial state, named
+// after it), seeded random values for the rest, and `--save DIR` for the results. Shapes are the
+// shared layouts: inputs [batch, T, ...dims], params [...dims], states [batch, ...dims].
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { tensorsOf, type Module, type Tensor } from '../compiler/ir/ir.js';
+import type { DimSizes } from '../compiler/ir/dims.js';
+import { NpyError, readNpy, writeNpy, type NpyArray } from './npy.js';
+import { randomRunData } from './data.js';
+import type { RunArrays, RunResult } from '../../backends/wgsl-seq/pack.js';
+import type { RunSize } from './run.js';
+import { RnncError } from './errors.js';
+
+type DataRole = 'input' | 'param' | 'state';
+
+/** The symbolic shape of a tensor's array: [batch, T, ...dims], [...dims] or [batch, ...dims]. */
+export function arrayShape(t: Tensor): string[] {
+  return t.role === 'input' || t.role === 'output' ? ['batch', 'T', ...t.dims] : t.role === 'state' ? ['batch', ...t.dims] : [...t.dims];
+}
+
+export function concreteShape(shape: string[], sizes: DimSizes, size: RunSize): number[] {
+  return shape.map((s) => (s === 'batch' ? size.batch : s === 'T' ? size.T : sizes[s]!));
+}
+
+const dataTensors = (m: Module): Tensor[] => (['input', 'param', 'state'] as DataRole[]).flatMap((role) => tensorsOf(m, role));
+
+export interface InputFile extends NpyArray {
+  path: string;
+}
+
+export interface InputDir {
+  /** By tensor name. */
+  files: Map<string, InputFile>;
+  /** Messages for stderr: files that match nothing in the cell. */
+  notes: string[];
+}
+
+/** Reads `<name>.npy` for every input, param and state of the cell that DIR has. */
+export async function readInputDir(dir: string, m: Module): Promise<InputDir> {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new RnncError(`rnnc: cannot read --inputs ${dir}: ${code === 'ENOENT' ? 'no such directory' : code === 'ENOTDIR' ? 'not a directory' : (e as Error).message}`);
+  }
+  const names = new Set(dataTensors(m).map((t) => t.name));
+  const files = new Map<string, InputFile>();
+  const notes: string[] = [];
+  for (const entry of entries.sort()) {
+    if (!entry.endsWith('.npy')) continue;
+    const name = entry.slice(0, -'.npy'.length);
+    const path = join(dir, entry);
+    if (!names.has(name)) {
+      notes.push(`rnnc: ignoring ${path}: ${m.name} has no input, param or state \`${name}\``);
+      continue;
+    }
+    try {
+      files.set(name, { path, ...(await readNpy(path)) });
+    } catch (e) {
+      if (e instanceof NpyError) throw new RnncError(`rnnc: ${e.message}`);
+      throw new RnncError(`rnnc: cannot read ${path}: ${(e as Error).message}`);
+    }
+  }
+  return { files, notes };
+}
+
+/** Batch and T as the first per-step input file has them (for flags the user left out). */
+export function sizeFromFiles(m: Module, dir: InputDir): Partial<RunSize> {
+  for (const t of tensorsOf(m, 'input')) {
+    const f = dir.files.get(t.name);
+    if (f && f.shape.length === 2 + t.dims.length) return { batch: f.shape[0]!, T: f.shape[1]! };
+  }
+  return {};
+}
+
+export interface AssembledData {
+  data: RunArrays;
+  /** Per input, param and state: the file it came from, 'random', or (states) 'initial value'. */
+  sources: Record<string, string>;
+  /** Messages for stderr: which tensors fell back to generated values. */
+  notes: string[];
+}
+
+/**
+ * The run's arrays: files where DIR has them (shape-checked), seeded random inputs and params
+ * otherwise, and the spec's initial value for states without a file.
+ */
+export function assembleRunData(m: Module, sizes: DimSizes, size: RunSize, seed: number, dir: InputDir | undefined, lengths?: Int32Array): AssembledData {
+  const random = randomRunData(m, { ...size, sizes }, seed);
+  const data: RunArrays = { batch: size.batch, T: size.T, inputs: {}, params: {}, initialState: {}, ...(lengths ? { lengths } : {}) };
+  const sources: Record<string, string> = {};
+  const notes: string[] = [];
+  for (const t of dataTensors(m)) {
+    const file = dir?.files.get(t.name);
+    const shape = arrayShape(t);
+    const want = concreteShape(shape, sizes, size);
+    const into = t.role === 'input' ? data.inputs : t.role === 'param' ? data.params : data.initialState!;
+    if (file) {
+      if (file.shape.length !== want.length || file.shape.some((n, i) => n !== want[i]))
+        throw new RnncError(`rnnc: ${file.path} has shape (${file.shape.join(', ')}), but ${t.role} \`${t.name}\` is [${shape.join(', ')}] = (${want.join(', ')})`);
+      into[t.name] = file.data;
+      sources[t.name] = file.path;
+    } else if (t.role === 'state') {
+      sources[t.name] = 'initial value';
+      if (dir) notes.push(`rnnc: no ${t.name}.npy in the inputs directory: state \`${t.name}\` starts at the spec's initial value`);
+    } else {
+      into[t.name] = (t.role === 'input' ? random.inputs : random.params)[t.name] as Float32Array;
+      sources[t.name] = 'random';
+      if (dir) notes.push(`rnnc: no ${t.name}.npy in the inputs directory: using seeded random values for ${t.role} \`${t.name}\` (seed ${seed})`);
+    }
+  }
+  return { data, sources, notes };
+}
+
+/** Writes `<output>.npy` and `<state>.final.npy`; returns the paths. */
+export async function saveResults(dir: string, m: Module, sizes: DimSizes, size: RunSize, result: RunResult): Promise<string[]> {
+  const written: string[] = [];
+  try {
+    mkdirSync(dir, { recursive: true });
+    for (const t of tensorsOf(m, 'output')) {
+      const path = join(dir, `${t.name}.npy`);
+      await writeNpy(path, { shape: concreteShape(arrayShape(t), sizes, size), data: result.outputs[t.name]! });
+      written.push(path);
+    }
+    for (const t of tensorsOf(m, 'state')) {
+      const path = join(dir, `${t.name}.final.npy`);
+      await writeNpy(path, { shape: concreteShape(arrayShape(t), sizes, size), data: result.finalState[t.name]! });
+      written.push(path);
+    }
+  } catch (e) {
+    throw new RnncError(`rnnc: cannot write to --save ${dir}: ${(e as Error).message}`);
+  }
+  return written;
+}

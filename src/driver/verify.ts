@@ -1,0 +1,56 @@
+// Comparing a GPU run with the reference interpreter. Per tensor it reports the largest absolute
+// error, the largest relative error (against max(|ref|, REL_FLOOR), so exact zeros, e.g. outputs past
+// a sequence's length, do not divide by zero) and the checked error |gpu - ref| / (1 + |ref|): a run
+// passes when that is at most the tolerance everywhere, i.e. numpy.allclose(gpu, ref, rtol=tol,
+// atol=tol) — absolute near zero, relative for large values.
+import type { RunResult as ReferenceResult } from '../runtime/reference/interpreter.js';
+import type { RunResult } from '../../backends/wgsl-seq/pack.js';
+
+export const REL_FLOOR = 1e-6;
+
+export interface TensorError {
+  name: string;
+  kind: 'output' | 'state';
+  maxAbs: number;
+  maxRel: number;
+  /** max |gpu - ref| / (1 + |ref|), the value held against the tolerance. */
+  maxErr: number;
+  /** Flat index of the element with the largest checked error, and its two values. */
+  worst: { index: number; gpu: number; ref: number } | null;
+  ok: boolean;
+}
+
+export interface Verification {
+  tolerance: number;
+  ok: boolean;
+  tensors: TensorError[];
+}
+
+/** Errors of one tensor; equal non-finite values (inf = inf, NaN and NaN) count as exact. */
+export function tensorError(name: string, kind: TensorError['kind'], gpu: ArrayLike<number>, ref: ArrayLike<number>, tolerance: number): TensorError {
+  if (gpu.length !== ref.length) throw new Error(`verify: ${name} has ${gpu.length} elements on the GPU and ${ref.length} in the reference`);
+  let [maxAbs, maxRel, maxErr] = [0, 0, 0];
+  let worst: TensorError['worst'] = null;
+  for (let i = 0; i < ref.length; i++) {
+    const g = gpu[i]!;
+    const r = ref[i]!;
+    if (g === r || (Number.isNaN(g) && Number.isNaN(r))) continue;
+    // A NaN on one side only, or an infinity against a finite value, is an infinite error.
+    const finite = Number.isFinite(g) && Number.isFinite(r);
+    const abs = finite ? Math.abs(g - r) : Infinity;
+    const err = finite ? abs / (1 + Math.abs(r)) : Infinity;
+    maxAbs = Math.max(maxAbs, abs);
+    maxRel = Math.max(maxRel, finite ? abs / Math.max(Math.abs(r), REL_FLOOR) : Infinity);
+    if (worst === null || err > maxErr) [maxErr, worst] = [err, { index: i, gpu: g, ref: r }];
+  }
+  return { name, kind, maxAbs, maxRel, maxErr, worst, ok: maxErr <= tolerance };
+}
+
+/** Every output and final state of a GPU run against the reference's. */
+export function verifyRun(gpu: RunResult, ref: ReferenceResult, tolerance: number): Verification {
+  const tensors = [
+    ...Object.keys(ref.outputs).map((n) => tensorError(n, 'output', gpu.outputs[n]!, ref.outputs[n]!, tolerance)),
+    ...Object.keys(ref.final).map((n) => tensorError(n, 'state', gpu.finalState[n]!, ref.final[n]!, tolerance)),
+  ];
+  return { tolerance, ok: tensors.every((t) => t.ok), tensors };
+}

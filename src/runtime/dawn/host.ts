@@ -1,0 +1,451 @@
+// The Dawn host: a child process (forked by runtime.ts with `--no-opt`) that owns the one WebGPU
+// device of a session and does only uploads, dispatches and read-backs. It must stay free of hot
+// JavaScript loops: V8 optimizing hot code while a Dawn device is alive crashes npm webgpu 0.6.2
+// (docs/dawn-crash.md). Requests are handled one at a time, since error scopes are per device.
+import v8 from 'node:v8';
+import { deviceBytes } from './check.js';
+import { BufferPool, Lease } from './pool.js';
+import { formatShaderError } from './frame.js';
+import {
+  GpuError,
+  LIMIT_NAMES,
+  type AdapterLimits,
+  type AdapterSummary,
+  type GpuBufferSpec,
+  type GpuJob,
+  type GpuJobResult,
+  type GpuPass,
+  type HostReply,
+  type HostRequest,
+  type OpenOptions,
+  type ShaderMessage,
+} from '../../../backends/job.js';
+
+// Belt and braces: the parent already passes --no-opt; this also covers a host started by hand.
+// It must run before webgpu is loaded, hence the dynamic import below.
+v8.setFlagsFromString('--no-opt');
+
+if (!process.send) {
+  console.error('src/runtime/dawn/host is started by src/runtime/dawn/runtime (child_process.fork), not directly');
+  process.exit(2);
+}
+
+const { create, globals } = await import('webgpu');
+Object.assign(globalThis, globals);
+
+// The binding pumps Dawn's events by calling the global setImmediate again and again while any
+// promise (mapAsync, onSubmittedWorkDone) is pending: a busy loop that takes a whole core from a
+// software driver's worker threads (lavapipe on 2 cores: ~1.5x slower kernels). Spin for the first
+// millisecond of a wait, for latency, then poll each millisecond. Wall-clock timing spins freely;
+// RNNC_DAWN_PUMP=spin restores the binding's own busy loop.
+const SPIN = process.env.RNNC_DAWN_PUMP === 'spin';
+let eagerPump = SPIN;
+{
+  const immediate = globalThis.setImmediate;
+  let burstStart = 0;
+  let last = 0;
+  globalThis.setImmediate = ((cb: (...a: unknown[]) => void, ...args: unknown[]) => {
+    const now = performance.now();
+    if (now - last > 3) burstStart = now; // a gap: a new wait begins
+    last = now;
+    if (eagerPump || now - burstStart < 1) return immediate(cb, ...args);
+    return setTimeout(cb, 1, ...args) as unknown as NodeJS.Immediate;
+  }) as typeof setImmediate;
+}
+
+/** Exit code of a host that lost its device (the parent maps it to GpuError 'device-lost'). */
+const EXIT_DEVICE_LOST = 3;
+/** Requested whenever the adapter has them: timing, subgroup scans, f16 kernels. */
+const DEFAULT_FEATURES: GPUFeatureName[] = ['timestamp-query', 'subgroups', 'shader-f16'];
+/** WebGPU caps a query set at 4096 queries. */
+const MAX_QUERIES = 4096;
+
+export const NO_ADAPTER_HINT =
+  'no WebGPU adapter: Dawn found no usable Vulkan driver. Install one of: ' +
+  'a software Vulkan driver, Mesa lavapipe >= 23 (Debian/Ubuntu package `mesa-vulkan-drivers`; on Debian 12 it comes from ' +
+  'bookworm-backports, which `bash scripts/setup-vulkan.sh` adds and installs); or SwiftShader, by pointing VK_ICD_FILENAMES at its ICD ' +
+  "(Debian's chromium ships /usr/lib/chromium/vk_swiftshader_icd.json); or your GPU's Vulkan driver.";
+
+let gpu: GPU | null = null;
+let device: GPUDevice | null = null;
+let summary: AdapterSummary | null = null;
+let closing = false;
+// Compiled modules and pipelines, reused by later jobs of the session (benchmarks resend the same kernels).
+const modules = new Map<string, GPUShaderModule>();
+const pipelines = new Map<string, GPUComputePipeline>();
+// Buffers too (pool.ts): later jobs and repeated calls take them back instead of allocating anew.
+const pool = new BufferPool();
+
+function send(msg: HostReply): Promise<void> {
+  return new Promise((resolve) => process.send!(msg, undefined, {}, () => resolve()));
+}
+
+function exit(code: number): never {
+  closing = true;
+  try {
+    device?.destroy();
+  } catch {}
+  device = null;
+  gpu = null; // drop the instance: a live one keeps Dawn's event pump spinning
+  process.exit(code);
+}
+
+async function open(options: OpenOptions): Promise<AdapterSummary> {
+  gpu = create(['disable-dawn-features=timestamp_quantization']);
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) {
+    const icd = process.env.VK_ICD_FILENAMES;
+    throw new GpuError('no-adapter', NO_ADAPTER_HINT + (icd ? ` (VK_ICD_FILENAMES is set to ${icd}: check that it names an existing ICD file)` : ''));
+  }
+  for (const f of options.features ?? [])
+    if (!adapter.features.has(f))
+      throw new GpuError('limits', `the adapter lacks the requested GPU feature '${f}'`, { limit: f });
+  const requiredFeatures = [...new Set([...DEFAULT_FEATURES, ...(options.features ?? [])])].filter((f) => adapter.features.has(f));
+  // Ask for the adapter's maxima: the defaults (e.g. 128 MiB storage bindings) are lower than many adapters allow.
+  const requiredLimits: Record<string, number> = {};
+  for (const k of LIMIT_NAMES) requiredLimits[k] = adapter.limits[k];
+  const dev = await adapter.requestDevice({ requiredFeatures, requiredLimits, label: 'rnnc' });
+  device = dev;
+  dev.lost.then(async (info) => {
+    if (closing || info.reason === 'destroyed') return;
+    await send({ id: -1, ok: false, event: 'device-lost', error: { kind: 'device-lost', message: `the GPU device was lost: ${info.message}` } });
+    exit(EXIT_DEVICE_LOST);
+  });
+  dev.addEventListener('uncapturederror', (e) => console.error(`[dawn host] uncaptured GPU error: ${(e as GPUUncapturedErrorEvent).error.message}`));
+  const limits = {} as AdapterLimits;
+  for (const k of LIMIT_NAMES) limits[k] = dev.limits[k];
+  const info = adapter.info;
+  const ident = `${info.vendor} ${info.description} ${info.device}`;
+  summary = {
+    description: info.description,
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    features: [...dev.features].sort(),
+    limits,
+    isSoftware: info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/i.test(ident),
+    ...(info.subgroupMinSize ? { subgroupMinSize: info.subgroupMinSize, subgroupMaxSize: info.subgroupMaxSize } : {}),
+  };
+  return summary;
+}
+
+/**
+ * Runs fn inside validation and out-of-memory error scopes and always pops them, so an exception
+ * cannot leave the device's scope stack unbalanced for later jobs. Captured errors become GpuErrors.
+ */
+async function scoped<T>(dev: GPUDevice, what: string, fn: () => T | Promise<T>): Promise<T> {
+  dev.pushErrorScope('out-of-memory');
+  dev.pushErrorScope('validation');
+  let value: T | undefined, thrown: unknown;
+  try {
+    value = await fn();
+  } catch (e) {
+    thrown = e;
+  }
+  const invalid = await dev.popErrorScope();
+  const oom = await dev.popErrorScope();
+  if (thrown !== undefined) throw thrown;
+  if (invalid) throw new GpuError('validation', `GPU validation error while ${what}: ${invalid.message}`);
+  if (oom) throw new GpuError('limits', `the GPU ran out of memory while ${what}: ${oom.message}`, { limit: 'memory' });
+  return value as T;
+}
+
+async function shaderModule(dev: GPUDevice, label: string, code: string): Promise<GPUShaderModule> {
+  const cached = modules.get(code);
+  if (cached) return cached;
+  dev.pushErrorScope('validation');
+  const compiled = (async () => {
+    const module = dev.createShaderModule({ label, code });
+    return { module, info: await module.getCompilationInfo() };
+  })();
+  await compiled.catch(() => {}); // pop the scope whatever happened
+  const rejected = await dev.popErrorScope();
+  const { module, info } = await compiled;
+  const messages: ShaderMessage[] = info.messages.map((m) => ({
+    type: m.type,
+    line: m.lineNum,
+    column: m.linePos,
+    length: m.length,
+    message: m.message,
+  }));
+  if (messages.some((m) => m.type === 'error'))
+    throw new GpuError('shader', formatShaderError(label, code, messages), { shader: label, messages });
+  if (rejected) throw new GpuError('shader', `internal error: shader \`${label}\` was rejected: ${rejected.message}`, { shader: label, messages });
+  modules.set(code, module);
+  return module;
+}
+
+const bindingType = (usage: GpuBufferSpec['usage']): GPUBufferBindingType =>
+  usage === 'uniform' ? 'uniform' : usage === 'storage-read' ? 'read-only-storage' : 'storage';
+
+/**
+ * Explicit bind group layouts from the pass's bindings and the buffers' usages, rather than
+ * layout 'auto': 'auto' drops bindings the entry point does not use, and binding them then fails.
+ */
+function pipelineFor(dev: GPUDevice, pass: GpuPass, module: GPUShaderModule, code: string, entryPoint: string, specs: Map<string, GpuBufferSpec>) {
+  const groups: { binding: number; type: GPUBufferBindingType }[][] = [];
+  for (const b of pass.bindings) (groups[b.group ?? 0] ??= []).push({ binding: b.binding, type: bindingType(specs.get(b.buffer)!.usage) });
+  for (let g = 0; g < groups.length; g++) (groups[g] ??= []).sort((x, y) => x.binding - y.binding);
+  const key = `${entryPoint}\0${JSON.stringify(groups)}\0${code}`;
+  let pipeline = pipelines.get(key);
+  if (!pipeline) {
+    const layouts = groups.map((entries) =>
+      dev.createBindGroupLayout({ entries: entries.map((e) => ({ binding: e.binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: e.type } })) }),
+    );
+    pipeline = dev.createComputePipeline({
+      label: pass.shader,
+      layout: dev.createPipelineLayout({ bindGroupLayouts: layouts }),
+      compute: { module, entryPoint },
+    });
+    if (pipelines.size > 256) pipelines.clear();
+    pipelines.set(key, pipeline);
+  }
+  return { pipeline, groups: groups.length };
+}
+
+function upload(dev: GPUDevice, buffer: GPUBuffer, data: ArrayBufferView | ArrayBuffer) {
+  const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (bytes.byteLength === 0) return;
+  // writeBuffer wants a multiple of 4 bytes.
+  const padded = bytes.byteLength % 4 ? new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4) : bytes;
+  if (padded !== bytes) padded.set(bytes);
+  dev.queue.writeBuffer(buffer, 0, padded as Uint8Array<ArrayBuffer>);
+}
+
+type Make = (size: number, usage: number, label: string) => GPUBuffer;
+type Encode = (enc: GPUCommandEncoder, timestamps?: (i: number) => GPUComputePassTimestampWrites) => void;
+
+async function runJob(job: GpuJob): Promise<GpuJobResult> {
+  const dev = device;
+  if (!dev || !summary) throw new GpuError('device-lost', 'the Dawn host has no device (the session was not opened or was closed)');
+  const lease = new Lease(dev, pool);
+  let clean = false;
+  try {
+    const compiled = new Map<string, GPUShaderModule>();
+    for (const s of job.shaders) compiled.set(s.label, await shaderModule(dev, s.label, s.code));
+
+    const call = await startCall(dev, job, compiled, lease);
+    const result: GpuJobResult = { buffers: {}, adapter: summary };
+    if (job.timing && job.passes.length > 0) Object.assign(result, await time(dev, job, call.encodePasses, lease.make));
+    result.buffers = await call.readBack();
+    lease.release((clean = true));
+    if (job.wholeCall) Object.assign(result, await timeWholeCalls(dev, job, compiled));
+    return result;
+  } finally {
+    lease.release(clean);
+  }
+}
+
+/**
+ * One call of the job up to its submission: buffers, uploads, bind groups, then the passes and copies
+ * into MAP_READ staging buffers, submitted. `readBack` maps the staging buffers and copies them out.
+ */
+async function startCall(dev: GPUDevice, job: GpuJob, compiled: Map<string, GPUShaderModule>, lease: Lease) {
+  const { make } = lease;
+  const specs = new Map(job.buffers.map((b) => [b.name, b]));
+  const shaders = new Map(job.shaders.map((s) => [s.label, s]));
+  // Setup: buffers, pipelines, bind groups. Errors come back through the scopes, not as uncaptured noise.
+  const buffers = new Map<string, GPUBuffer>();
+  const prepared = await scoped(dev, 'preparing the job', () => {
+    for (const b of job.buffers) {
+      const usage = b.usage === 'uniform' ? GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST : GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+      buffers.set(b.name, make(deviceBytes(b), usage, b.name));
+    }
+    // What the data does not cover must read as zero: a reused buffer is cleared there first (the
+    // clear is submitted before the uploads, which the queue then orders after it).
+    const zeroed = dev.createCommandEncoder({ label: 'zero reused buffers' });
+    let clears = 0;
+    for (const b of job.buffers) {
+      const buf = buffers.get(b.name)!;
+      const covered = Math.ceil((b.data?.byteLength ?? 0) / 4) * 4;
+      if (lease.reused(buf) && covered < buf.size) {
+        zeroed.clearBuffer(buf, covered);
+        clears++;
+      }
+    }
+    if (clears > 0) dev.queue.submit([zeroed.finish()]);
+    for (const b of job.buffers) if (b.data) upload(dev, buffers.get(b.name)!, b.data);
+    return job.passes.map((p) => {
+      const s = shaders.get(p.shader)!;
+      const { pipeline, groups } = pipelineFor(dev, p, compiled.get(p.shader)!, s.code, s.entryPoint ?? 'main', specs);
+      const bindGroups = Array.from({ length: groups }, (_, g) =>
+        dev.createBindGroup({
+          layout: pipeline.getBindGroupLayout(g),
+          entries: p.bindings.filter((b) => (b.group ?? 0) === g).map((b) => ({ binding: b.binding, resource: { buffer: buffers.get(b.buffer)! } })),
+        }),
+      );
+      return { pass: p, pipeline, bindGroups };
+    });
+  });
+
+  const encodePasses: Encode = (enc, timestamps) => {
+    prepared.forEach(({ pass, pipeline, bindGroups }, i) => {
+      const cp = enc.beginComputePass({ label: pass.label ?? pass.shader, ...(timestamps ? { timestampWrites: timestamps(i) } : {}) });
+      cp.setPipeline(pipeline);
+      bindGroups.forEach((bg, g) => cp.setBindGroup(g, bg));
+      const [x, y = 1, z = 1] = pass.dispatch;
+      cp.dispatchWorkgroups(x, y, z);
+      cp.end();
+    });
+  };
+
+  // The run whose results are read back: passes, then copies into MAP_READ staging buffers.
+  const reads = await scoped(dev, 'running the passes', () => {
+    const enc = dev.createCommandEncoder({ label: 'run' });
+    encodePasses(enc);
+    const reads: { name: string; bytes: number; staging: GPUBuffer }[] = [];
+    for (const b of job.buffers.filter((b) => b.read)) {
+      const staging = make(deviceBytes(b), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${b.name} (read-back)`);
+      enc.copyBufferToBuffer(buffers.get(b.name)!, 0, staging, 0, staging.size);
+      reads.push({ name: b.name, bytes: b.bytes, staging });
+    }
+    dev.queue.submit([enc.finish()]);
+    return reads;
+  });
+
+  const readBack = async (): Promise<Record<string, ArrayBuffer>> => {
+    await Promise.all(reads.map((r) => r.staging.mapAsync(GPUMapMode.READ)));
+    return Object.fromEntries(reads.map((r) => [r.name, r.staging.getMappedRange().slice(0, r.bytes)]));
+  };
+  return { encodePasses, readBack };
+}
+
+/**
+ * Wall clock of whole calls as a caller of the runtime sees them, less the IPC to this process:
+ * take the buffers, upload, bind, run the passes, read back into host memory. Shader modules,
+ * pipelines and buffers come from the session's caches and pool (the job's first run made them), as
+ * a warmed-up library's would. The buffers read back are the last timed call's, so that what the
+ * caller checks is what was timed.
+ */
+async function timeWholeCalls(dev: GPUDevice, job: GpuJob, compiled: Map<string, GPUShaderModule>): Promise<Pick<GpuJobResult, 'buffers' | 'wholeCallNs'>> {
+  const { repeats, warmup = 0 } = job.wholeCall!;
+  if (!Number.isInteger(repeats) || repeats < 1 || !Number.isInteger(warmup) || warmup < 0)
+    throw new GpuError('validation', `wholeCall needs an integer repeats >= 1 and warmup >= 0, got repeats ${repeats}, warmup ${warmup}`);
+  const wholeCallNs: number[] = [];
+  let buffers: Record<string, ArrayBuffer> = {};
+  eagerPump = true; // no polling delay inside the measurement
+  try {
+    for (let r = 0; r < warmup + repeats; r++) {
+      const lease = new Lease(dev, pool);
+      let clean = false;
+      try {
+        const t0 = process.hrtime.bigint();
+        buffers = await (await startCall(dev, job, compiled, lease)).readBack();
+        if (r >= warmup) wholeCallNs.push(Number(process.hrtime.bigint() - t0));
+        clean = true;
+      } finally {
+        lease.release(clean);
+      }
+    }
+  } finally {
+    eagerPump = SPIN;
+  }
+  return { buffers, wholeCallNs };
+}
+
+/**
+ * Times the pass sequence. Timestamps: every pass writes its begin and end; all repeats go into one
+ * command buffer, the query sets are resolved once and read back once. Without 'timestamp-query':
+ * wall clock from submit to onSubmittedWorkDone, per repeat.
+ */
+async function time(
+  dev: GPUDevice,
+  job: GpuJob,
+  encodePasses: Encode,
+  make: Make,
+): Promise<Pick<GpuJobResult, 'timingsNs' | 'perPassNs' | 'timingMethod'>> {
+  const { repeats, warmup = 0, method = 'auto' } = job.timing!;
+  const P = job.passes.length;
+  if (method === 'wall' || !dev.features.has('timestamp-query') || 2 * P > MAX_QUERIES) {
+    const runs = (n: number) => {
+      const enc = dev.createCommandEncoder();
+      for (let i = 0; i < n; i++) encodePasses(enc);
+      return enc.finish();
+    };
+    if (warmup > 0) {
+      dev.queue.submit([runs(warmup)]);
+      await dev.queue.onSubmittedWorkDone();
+    }
+    const timingsNs: number[] = [];
+    eagerPump = true; // no polling delay inside the measurement
+    try {
+      for (let r = 0; r < repeats; r++) {
+        const cb = runs(1);
+        const t0 = process.hrtime.bigint();
+        dev.queue.submit([cb]);
+        await dev.queue.onSubmittedWorkDone();
+        timingsNs.push(Number(process.hrtime.bigint() - t0));
+      }
+    } finally {
+      eagerPump = SPIN;
+    }
+    return { timingsNs, timingMethod: 'wall' };
+  }
+
+  const perSet = Math.floor(MAX_QUERIES / (2 * P)); // repeats per query set
+  const sets = Math.ceil(repeats / perSet);
+  const setBytes = MAX_QUERIES * 8; // a multiple of 256, as resolveQuerySet's offset must be
+  const querySets: GPUQuerySet[] = [];
+  const staging = make(sets * setBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'timestamps (read-back)');
+  try {
+    await scoped(dev, 'timing the passes', () => {
+      for (let s = 0; s < sets; s++) querySets.push(dev.createQuerySet({ type: 'timestamp', count: 2 * P * Math.min(perSet, repeats - s * perSet) }));
+      const resolve = make(sets * setBytes, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, 'timestamps');
+      const enc = dev.createCommandEncoder({ label: 'timing' });
+      for (let i = 0; i < warmup; i++) encodePasses(enc);
+      for (let r = 0; r < repeats; r++) {
+        const querySet = querySets[Math.floor(r / perSet)]!;
+        const base = 2 * P * (r % perSet);
+        encodePasses(enc, (i) => ({ querySet, beginningOfPassWriteIndex: base + 2 * i, endOfPassWriteIndex: base + 2 * i + 1 }));
+      }
+      querySets.forEach((qs, s) => enc.resolveQuerySet(qs, 0, qs.count, resolve, s * setBytes));
+      enc.copyBufferToBuffer(resolve, 0, staging, 0, staging.size);
+      dev.queue.submit([enc.finish()]);
+    });
+  } finally {
+    querySets.forEach((qs) => qs.destroy());
+  }
+  await staging.mapAsync(GPUMapMode.READ);
+  const ts = new BigUint64Array(staging.getMappedRange().slice(0));
+  const timingsNs: number[] = [];
+  const perPassNs: number[][] = [];
+  for (let r = 0; r < repeats; r++) {
+    const base = Math.floor(r / perSet) * MAX_QUERIES + 2 * P * (r % perSet);
+    perPassNs.push(Array.from({ length: P }, (_, i) => Number(ts[base + 2 * i + 1]! - ts[base + 2 * i]!)));
+    timingsNs.push(Number(ts[base + 2 * P - 1]! - ts[base]!));
+  }
+  return { timingsNs, perPassNs, timingMethod: 'timestamp' };
+}
+
+async function handle(req: HostRequest): Promise<void> {
+  try {
+    let value: unknown;
+    if (req.type === 'open') value = await open(req.options);
+    else if (req.type === 'run') value = await runJob(req.job);
+    else if (req.type === 'close') {
+      closing = true;
+      pool.clear();
+      device?.destroy();
+      device = null;
+      gpu = null;
+      await send({ id: req.id, ok: true, value: null });
+      exit(0);
+    }
+    await send({ id: req.id, ok: true, value });
+  } catch (e) {
+    const error =
+      e instanceof GpuError
+        ? { kind: e.kind, message: e.message, ...(e.details ? { details: e.details } : {}) }
+        : { kind: 'validation' as const, message: `GPU job failed: ${e instanceof Error ? e.message : String(e)}` };
+    await send({ id: req.id, ok: false, error });
+  }
+}
+
+let queue = Promise.resolve();
+process.on('message', (req: HostRequest) => {
+  // The crash hook jumps the queue: it stands for a crash that happens whenever it happens.
+  if (req.type === '__crashForTest') process.kill(process.pid, 'SIGSEGV');
+  else queue = queue.then(() => handle(req));
+});
+// Never outlive the parent: an orphaned host with a live device would spin a core forever.
+process.on('disconnect', () => exit(0));

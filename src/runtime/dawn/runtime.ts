@@ -1,0 +1,253 @@
+// Parent side of the Dawn runtime: runs GPU jobs (shaders, buffers, compute passes) in a dedicated
+// child process, the Dawn host (host.ts). This process never loads `webgpu`: npm webgpu 0.6.2
+// crashes when V8 optimizes hot JavaScript while a device is alive, and the parent (CLI, tests,
+// reference interpreter) runs hot loops. The host runs under --no-opt and does no hot work, and if
+// it dies anyway only the job in flight is lost (docs/dawn-crash.md).
+import { fork, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { checkJob } from './check.js';
+import {
+  GpuError,
+  type AdapterSummary,
+  type GpuJob,
+  type GpuJobResult,
+  type HostReply,
+  type HostRequest,
+  type OpenOptions,
+} from '../../../backends/job.js';
+
+export * from '../../../backends/job.js';
+export { checkJob, deviceBytes } from './check.js';
+
+export interface GpuSessionOptions extends OpenOptions {
+  /** Extra environment for the host process (tests: VK_ICD_FILENAMES=/nonexistent.json). */
+  env?: Record<string, string | undefined>;
+  /** A job (or the open) running longer than this kills the host: GpuError 'timeout'. Default 10 min. */
+  jobTimeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 600_000;
+const EXIT_DEVICE_LOST = 3; // host.ts
+const CRASH_HINT = "most likely the known crash in npm webgpu 0.6.2's event pump, see docs/dawn-crash.md";
+// Dawn/loader chatter that says nothing to a user; kept in the crash report tail, not echoed.
+const NOISE = [/artificially reduced/, /^Warning: (loader_get_json|vkCreateInstance)/, /^\s+at CheckVkSuccessImpl/];
+
+// From TypeScript sources (vitest, tsx) run host.ts through tsx; from dist/ run host.js.
+const fromSource = import.meta.url.endsWith('.ts');
+const HOST_PATH = fileURLToPath(new URL(fromSource ? './host.ts' : './host.js', import.meta.url));
+
+function hostExecArgv(): string[] {
+  const argv = ['--no-opt'];
+  // Resolve tsx from here, not from the cwd, so a parent running elsewhere still finds it.
+  if (fromSource) argv.push('--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href);
+  return argv;
+}
+
+type Pending = { resolve: (v: unknown) => void; reject: (e: GpuError) => void; what: string; timer: NodeJS.Timeout };
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+type Refable = { ref?(): void; unref?(): void };
+
+/** One host process and the requests in flight to it. */
+class Host {
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+  dead = false;
+  private pending = new Map<number, Pending>();
+  private nextId = 1;
+  private stderrTail = '';
+  private lost: GpuError | null = null;
+
+  constructor(private readonly opts: GpuSessionOptions) {
+    this.child = fork(HOST_PATH, [], {
+      execArgv: hostExecArgv(),
+      env: { ...process.env, ...opts.env },
+      serialization: 'advanced', // typed arrays and ArrayBuffers travel by structured clone
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    for (const stream of [this.child.stdout!, this.child.stderr!]) {
+      let partial = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        this.stderrTail = (this.stderrTail + chunk).slice(-4000);
+        const lines = (partial + chunk).split('\n');
+        partial = lines.pop()!;
+        for (const line of lines) if (line.trim() && !NOISE.some((re) => re.test(line))) process.stderr.write(`[dawn host] ${line}\n`);
+      });
+    }
+    this.child.on('message', (msg: HostReply) => this.onReply(msg));
+    this.exited = new Promise((resolve) => {
+      this.child.on('exit', (code, signal) => {
+        this.dead = true;
+        const error = this.deathError(code, signal);
+        for (const p of this.pending.values()) {
+          clearTimeout(p.timer);
+          p.reject(error);
+        }
+        this.pending.clear();
+        resolve();
+      });
+    });
+    this.child.on('error', (e) => {
+      // fork itself failed (or a send did): treat as a dead host.
+      this.stderrTail += `\n${e.message}`;
+    });
+    this.refresh();
+  }
+
+  private deathError(code: number | null, signal: NodeJS.Signals | null): GpuError {
+    const stderr = this.stderrTail.trim();
+    const details = { exitCode: code, signal, stderr };
+    if (this.lost) return new GpuError('device-lost', this.lost.message, details);
+    if (code === EXIT_DEVICE_LOST) return new GpuError('device-lost', 'the GPU device was lost and the Dawn host exited', details);
+    const how = signal ? `signal ${signal}` : `exit code ${code}`;
+    const tail = stderr ? `\nlast output of the host:\n${stderr.split('\n').slice(-8).join('\n')}` : '';
+    return new GpuError(
+      'host-crashed',
+      `the Dawn host process died (${how}); ${CRASH_HINT}. Only the job in flight was lost: the next job starts a fresh host.${tail}`,
+      details,
+    );
+  }
+
+  private onReply(msg: HostReply) {
+    if ('event' in msg) {
+      this.lost = new GpuError(msg.error.kind, msg.error.message, msg.error.details);
+      return; // the host exits next; pending requests are rejected then
+    }
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    this.pending.delete(msg.id);
+    clearTimeout(p.timer);
+    this.refresh();
+    if (msg.ok) p.resolve(msg.value);
+    else p.reject(new GpuError(msg.error.kind, msg.error.message, msg.error.details));
+  }
+
+  /** Keep this process alive only while a request is in flight, so a forgotten session cannot hang it. */
+  private refresh() {
+    const op = this.pending.size > 0 ? 'ref' : 'unref';
+    for (const h of [this.child, this.child.channel, this.child.stdout, this.child.stderr] as (Refable | null | undefined)[]) h?.[op]?.();
+  }
+
+  request(msg: WithoutId<HostRequest>, what: string): Promise<unknown> {
+    if (this.dead) return Promise.reject(this.deathError(this.child.exitCode, this.child.signalCode));
+    const id = this.nextId++;
+    const timeoutMs = this.opts.jobTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        this.kill();
+        reject(
+          new GpuError('timeout', `${what} did not finish within ${timeoutMs / 1000} s; the Dawn host was killed (hangs are part of the known Dawn problem, see docs/dawn-crash.md)`, {
+            stderr: this.stderrTail.trim(),
+          }),
+        );
+      }, timeoutMs);
+      timer.unref();
+      this.pending.set(id, { resolve, reject, what, timer });
+      this.refresh();
+      this.child.send({ ...msg, id } as HostRequest);
+    });
+  }
+
+  send(msg: HostRequest) {
+    if (!this.dead) this.child.send(msg);
+  }
+
+  kill() {
+    if (!this.dead) this.child.kill('SIGKILL');
+  }
+}
+
+export class GpuSession {
+  /** The adapter and device limits/features of the session (from its first host). */
+  adapter!: AdapterSummary;
+  private host: Host | null = null;
+  private starting: Promise<Host> | null = null;
+  private closed = false;
+
+  private constructor(private readonly opts: GpuSessionOptions) {}
+
+  /** Starts a Dawn host and opens its device; throws GpuError 'no-adapter' when there is no driver. */
+  static async open(opts: GpuSessionOptions = {}): Promise<GpuSession> {
+    const s = new GpuSession(opts);
+    await s.ensureHost();
+    return s;
+  }
+
+  private ensureHost(): Promise<Host> {
+    if (this.host && !this.host.dead) return Promise.resolve(this.host);
+    this.starting ??= (async () => {
+      const host = new Host(this.opts);
+      try {
+        const { env: _env, jobTimeoutMs: _t, ...options } = this.opts;
+        this.adapter = (await host.request({ type: 'open', options }, 'opening the GPU device')) as AdapterSummary;
+      } catch (e) {
+        host.kill();
+        throw e;
+      } finally {
+        this.starting = null;
+      }
+      this.host = host;
+      return host;
+    })();
+    return this.starting;
+  }
+
+  /** Runs one job. After a host crash the session starts a fresh host for the next job. */
+  async run(job: GpuJob): Promise<GpuJobResult> {
+    if (this.closed) throw new Error('GpuSession.run: the session is closed');
+    checkJob(job, this.adapter);
+    const host = await this.ensureHost();
+    return (await host.request({ type: 'run', job: compact(job) }, `GPU job (${job.passes.map((p) => p.label ?? p.shader).join(', ')})`)) as GpuJobResult;
+  }
+
+  /** Destroys the device and ends the host process; resolves once it has exited. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const host = this.host ?? (await this.starting?.catch(() => null)) ?? null;
+    this.host = null;
+    if (!host || host.dead) return;
+    const killer = setTimeout(() => host.kill(), 10_000);
+    try {
+      await host.request({ type: 'close' }, 'closing the GPU device');
+    } catch {
+      // The host exits as part of closing; a reply lost to that race is fine.
+    }
+    await host.exited;
+    clearTimeout(killer);
+  }
+
+  /** Test hook: makes the host die by SIGSEGV, as the Dawn crash does. */
+  __crashForTest(): void {
+    this.host?.send({ id: 0, type: '__crashForTest' });
+  }
+
+  /** Process id of the current host (tests). */
+  get hostPid(): number | undefined {
+    return this.host?.dead ? undefined : this.host?.child.pid;
+  }
+}
+
+/** Opens a session, runs fn, and always closes the session. */
+export async function withGpu<T>(fn: (s: GpuSession) => Promise<T>, opts?: GpuSessionOptions): Promise<T> {
+  const session = await GpuSession.open(opts);
+  try {
+    return await fn(session);
+  } finally {
+    await session.close();
+  }
+}
+
+/** Copies views on larger buffers (structured clone would send the whole buffer) and shared memory (not cloneable). */
+function compact(job: GpuJob): GpuJob {
+  return {
+    ...job,
+    buffers: job.buffers.map((b) => {
+      const d = b.data;
+      if (!d || d instanceof ArrayBuffer) return b;
+      if (d.buffer instanceof ArrayBuffer && d.byteOffset === 0 && d.byteLength === d.buffer.byteLength) return b;
+      return { ...b, data: new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice() };
+    }),
+  };
+}

@@ -1,0 +1,186 @@
+// Compiling one IR definition into a JavaScript function that computes its whole target tensor.
+//
+// Why generated code (new Function) rather than a node-by-node evaluator: the interpreter is the
+// oracle for GPU tests over long sequences, so a step must cost little more than the arithmetic.
+// A generated function is a nest of plain `for` loops with index arithmetic folded into constants,
+// which V8 compiles to tight machine code; an evaluator over tensors would allocate a temporary per
+// node per step and walk the DAG every time. Each node is placed in the outermost loop that binds
+// every index of its space, so loop-invariant work (a param-only factor, a reduction's operands that
+// do not depend on the reduction index) is computed once per enclosing iteration, not per element.
+import type { Def, Node } from '../../compiler/ir/ir.js';
+import { strides, type DimSizes } from '../../compiler/ir/dims.js';
+import { mathHelpers } from './math.js';
+
+/** A tensor a definition reads or writes: an array and the offset of this step's slice in it. */
+export interface Slot {
+  source: 'input' | 'param' | 'state.old' | 'state.new' | 'let' | 'left' | 'right' | 'target';
+  tensor: string;
+  dims: string[];
+}
+
+export interface CompiledDef {
+  def: Def;
+  /** The tensors the function reads (and, last, the one it writes), in argument order. */
+  slots: Slot[];
+  /** Computes the target: arrays[k] and offsets[k] locate slots[k]. */
+  run: (arrays: Float64Array[], offsets: Int32Array) => void;
+  /** The generated source, for debugging. */
+  source: string;
+}
+
+export interface CompileOptions {
+  /** Round every node result (and every reduction step) to float32. */
+  f32: boolean;
+  /** Dims of every tensor a definition may load, by the slot's source and name. */
+  dimsOf: (source: Slot['source'], tensor: string) => string[];
+}
+
+interface Scope {
+  parent?: Scope;
+  /** Index variables bound here or in an enclosing scope. */
+  bound: Set<string>;
+  /** The loop this scope is the body of (absent for the function's top level). */
+  loop?: { variable: string; extent: number };
+  lines: string[];
+  /** Node id -> the JS name of its value, for nodes placed in this scope. */
+  values: Map<number, string>;
+}
+
+const indexName = (v: string) => `i_${v}`;
+
+function literal(x: number): string {
+  if (Number.isNaN(x)) return 'NaN';
+  if (x === Infinity) return 'Infinity';
+  if (x === -Infinity) return '(-Infinity)';
+  return Object.is(x, -0) ? '(-0)' : x < 0 ? `(${x})` : String(x);
+}
+
+const compareOps = { lt: '<', le: '<=', gt: '>', ge: '>=', eq: '===', ne: '!==' } as const;
+const arithOps = { add: '+', sub: '-', mul: '*', div: '/' } as const;
+
+export function compileDef(def: Def, sizes: DimSizes, options: CompileOptions): CompiledDef {
+  const slots: Slot[] = [];
+  const slotIndex = new Map<string, number>();
+  const slotOf = (source: Slot['source'], tensor: string): number => {
+    const key = `${source}:${tensor}`;
+    let k = slotIndex.get(key);
+    if (k === undefined) {
+      k = slots.length;
+      slots.push({ source, tensor, dims: options.dimsOf(source, tensor) });
+      slotIndex.set(key, k);
+    }
+    return k;
+  };
+  const round = (e: string) => (options.f32 ? `fr(${e})` : e);
+  let counter = 0;
+  const fresh = (prefix: string) => `${prefix}${counter++}`;
+
+  /** Element offset of `tensor[index...]` in slot k, as a JS expression. */
+  const address = (k: number, index: string[]): string => {
+    const st = strides(slots[k]!.dims, sizes);
+    const terms = index.map((v, p) => (st[p] === 1 ? indexName(v) : `${indexName(v)} * ${st[p]}`));
+    return [`o${k}`, ...terms].join(' + ');
+  };
+
+  const child = (parent: Scope, variable: string, extent: number): Scope => ({
+    parent,
+    bound: new Set([...parent.bound, variable]),
+    loop: { variable, extent },
+    lines: [],
+    values: new Map(),
+  });
+
+  /** The outermost scope, from `scope` outwards, that binds every index of the node's space. */
+  const placement = (node: Node, scope: Scope): Scope => {
+    let s = scope;
+    while (s.parent && node.space.every((v) => s.parent!.bound.has(v))) s = s.parent;
+    return s;
+  };
+
+  const emit = (id: number, scope: Scope): string => {
+    const node = def.nodes[id]!;
+    if (node.op === 'const') return literal(options.f32 ? Math.fround(node.value) : node.value);
+    const home = placement(node, scope);
+    const known = home.values.get(id);
+    if (known !== undefined) return known;
+    const name = fresh('n');
+    let value: string;
+    switch (node.op) {
+      case 'load': {
+        const source = node.source === 'state' ? (`state.${node.version ?? 'old'}` as const) : node.source;
+        const k = slotOf(source, node.tensor);
+        value = round(`a${k}[${address(k, node.index)}]`);
+        break;
+      }
+      case 'unary': {
+        const x = emit(node.args[0], home);
+        value = round(node.fn === 'neg' ? `-${x}` : `${node.fn}(${x})`);
+        break;
+      }
+      case 'binary': {
+        const [x, y] = node.args.map((a) => emit(a, home)) as [string, string];
+        const fn = node.fn;
+        if (fn in compareOps) value = `(${x} ${compareOps[fn as keyof typeof compareOps]} ${y} ? 1 : 0)`;
+        else if (fn in arithOps) value = round(`${x} ${arithOps[fn as keyof typeof arithOps]} ${y}`);
+        else value = round(`${fn}(${x}, ${y})`);
+        break;
+      }
+      case 'select': {
+        const [c, x, y] = node.args.map((a) => emit(a, home)) as [string, string, string];
+        value = `(${c} !== 0 ? ${x} : ${y})`;
+        break;
+      }
+      case 'reduce': {
+        const body = child(home, node.over.name, sizes[node.over.dim]!);
+        const x = emit(node.args[0], body);
+        if (node.fn === 'logsumexp') {
+          // Online log-sum-exp: a running maximum m and the sum s of exp(x - m); -inf terms add nothing.
+          const m = fresh('m');
+          const s = fresh('s');
+          home.lines.push(`let ${m} = -Infinity, ${s} = 0;`);
+          body.lines.push(
+            `if (${x} > ${m}) { ${s} = ${round(`${s} * Math.exp(${m} - ${x}) + 1`)}; ${m} = ${x}; }`,
+            `else if (${x} !== -Infinity) { ${s} = ${round(`${s} + Math.exp(${x} - ${m})`)}; }`,
+          );
+          home.lines.push(...loopCode(body));
+          value = round(`(${m} === -Infinity || ${m} === Infinity ? ${m} : ${m} + Math.log(${s}))`);
+        } else {
+          const acc = fresh('r');
+          const init = node.fn === 'sum' ? '0' : node.fn === 'max' ? '-Infinity' : 'Infinity';
+          const step = node.fn === 'sum' ? `${acc} + ${x}` : node.fn === 'max' ? `Math.max(${acc}, ${x})` : `Math.min(${acc}, ${x})`;
+          home.lines.push(`let ${acc} = ${init};`);
+          body.lines.push(`${acc} = ${round(step)};`);
+          home.lines.push(...loopCode(body));
+          value = acc;
+        }
+        break;
+      }
+    }
+    home.lines.push(`const ${name} = ${value};`);
+    home.values.set(id, name);
+    return name;
+  };
+
+  const loopCode = (s: Scope): string[] => {
+    const { variable, extent } = s.loop!;
+    const i = indexName(variable);
+    return [`for (let ${i} = 0; ${i} < ${extent}; ${i}++) {`, ...s.lines.map((l) => '  ' + l), '}'];
+  };
+
+  // The definition's own loops, outermost first; the root is computed in the innermost one.
+  const top: Scope = { bound: new Set(), lines: [], values: new Map() };
+  const nest = [top];
+  for (const v of def.vars) nest.push(child(nest[nest.length - 1]!, v.name, sizes[v.dim]!));
+  const inner = nest[nest.length - 1]!;
+  const root = emit(def.root, inner);
+  const target = slotOf('target', def.target);
+  inner.lines.push(`a${target}[${address(target, def.vars.map((v) => v.name))}] = ${root};`);
+  for (let d = nest.length - 1; d > 0; d--) nest[d - 1]!.lines.push(...loopCode(nest[d]!));
+
+  const prologue = slots.map((_, k) => `const a${k} = arrays[${k}], o${k} = offsets[${k}];`);
+  const source = [...prologue, ...top.lines].join('\n');
+  const helpers = mathHelpers;
+  const factory = new Function(...Object.keys(helpers), `return function ${def.kind}_${def.target}(arrays, offsets) {\n${source}\n};`);
+  const run = factory(...Object.values(helpers)) as CompiledDef['run'];
+  return { def, slots, run, source };
+}
