@@ -125,8 +125,29 @@ export interface ShaderMessage {
   type: 'error' | 'warning' | 'info';
   line: number;
   column: number;
+  /** UTF-16 offset of the message's span in the code, and its length (0 and 0 when Tint gives no position). */
+  offset: number;
   length: number;
   message: string;
+}
+
+/** Options of GpuSession.compileShaders. */
+export interface CompileShadersOptions {
+  /** Also create each shader's compute pipeline (layout 'auto') and time it in the host. */
+  pipelines?: boolean;
+  /** Features the shaders need; the session's device must have them. */
+  requiredFeatures?: GPUFeatureName[];
+}
+
+/** What Dawn (Tint, then the driver when pipelines are asked for) said about one shader. */
+export interface ShaderReport {
+  label: string;
+  /** Tint's messages: errors, warnings and infos, in Tint's order. */
+  messages: ShaderMessage[];
+  /** Wall time of createComputePipelineAsync in the host (only with `pipelines`, for a shader without errors). */
+  pipelineMs?: number;
+  /** The pipeline creation failed (only with `pipelines`): Dawn's message. */
+  pipelineError?: string;
 }
 
 export interface GpuErrorDetails {
@@ -162,6 +183,7 @@ export interface OpenOptions {
 export type HostRequest =
   | { id: number; type: 'open'; options: OpenOptions }
   | { id: number; type: 'run'; job: GpuJob }
+  | { id: number; type: 'compile'; shaders: GpuShaderSpec[]; pipelines: boolean }
   | { id: number; type: 'close' }
   /** Test hook: the host kills itself with SIGSEGV, as the Dawn crash does. */
   | { id: number; type: '__crashForTest' };

@@ -1,7 +1,7 @@
-// The parts of the Dawn runtime that need no GPU: job checks and the WGSL code frame.
+// The parts of the Dawn runtime that need no GPU: job checks and the rendering of Tint's messages.
 import { describe, expect, it } from 'vitest';
 import { checkJob, deviceBytes } from '../../src/runtime/dawn/check.js';
-import { codeFrame, formatShaderError } from '../../src/runtime/dawn/frame.js';
+import { formatShaderError, renderShaderMessage } from '../../src/runtime/dawn/frame.js';
 import { GpuError, type AdapterSummary, type GpuJob } from '../../backends/job.js';
 
 const adapter: AdapterSummary = {
@@ -74,23 +74,21 @@ describe('checkJob', () => {
   });
 });
 
-describe('code frames', () => {
-  const code = ['a', 'b', 'c', 'd', 'let x = foo;', 'f', 'g', 'h', 'i'].join('\n');
-  it('shows 3 lines each side and a caret under the span', () => {
-    expect(codeFrame(code, 5, 9, 3)).toBe(
-      ['  2 | b', '  3 | c', '  4 | d', '> 5 | let x = foo;', '    |         ^^^', '  6 | f', '  7 | g', '  8 | h'].join('\n'),
-    );
+describe('Tint messages on the WGSL', () => {
+  const code = ['a', 'b', 'c', 'd', 'let x = foo;', 'f'].join('\n');
+  const at = (line: number, column: number, length: number, message = "unresolved value 'foo'") =>
+    ({ type: 'error', line, column, offset: 0, length, message }) as const;
+  it('shows label:line:col, the line and a caret under the span', () => {
+    expect(renderShaderMessage('k.wgsl', code, at(5, 9, 3))).toBe(["k.wgsl:5:9: error: unresolved value 'foo'", '5 | let x = foo;', '  |         ^^^'].join('\n'));
   });
-  it('clips at the edges of the file and of the line', () => {
-    expect(codeFrame('only', 1, 9, 4)).toBe('> 1 | only\n    |     ^');
+  it('keeps a caret for an empty span and prints a message without a position alone', () => {
+    expect(renderShaderMessage('k', code, at(5, 13, 0)).split('\n')[2]).toBe('  |             ^');
+    expect(renderShaderMessage('k', code, at(0, 0, 0, 'pipeline rejected'))).toBe('k: error: pipeline rejected');
   });
   it('reports every error of a shader, warnings left out', () => {
-    const msg = formatShaderError('scan_up', code, [
-      { type: 'warning', line: 1, column: 1, length: 1, message: 'meh' },
-      { type: 'error', line: 5, column: 9, length: 3, message: "unresolved value 'foo'" },
-    ]);
+    const msg = formatShaderError('scan_up', code, [{ ...at(1, 1, 1, 'meh'), type: 'warning' }, at(5, 9, 3)]);
     expect(msg).toMatch(/^internal error: the generated WGSL for shader `scan_up` does not compile \(1 error\)/);
-    expect(msg).toContain("error: unresolved value 'foo'\n  --> scan_up:5:9\n");
+    expect(msg).toContain("scan_up:5:9: error: unresolved value 'foo'\n5 | let x = foo;\n");
     expect(msg).not.toContain('meh');
   });
 });

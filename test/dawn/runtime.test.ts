@@ -165,15 +165,12 @@ describe('Dawn runtime', () => {
     const m = e.details!.messages!.find((m) => m.type === 'error')!;
     expect(m.line).toBe(12);
     expect(e.message).toMatch(/^internal error: the generated WGSL for shader `affine` does not compile/);
-    expect(e.message).toContain(`--> affine:12:${m.column}`);
+    expect(e.message).toContain(`affine:12:${m.column}: error: `);
     expect(e.message).toContain("scal");
     const frame = e.message.split('\n');
-    const at = frame.findIndex((l) => l.startsWith('> 12 |'));
-    expect(frame[at]).toBe('> 12 |   y[i] = x[i] * params.scal + params.shift;');
-    expect(frame[at + 1]).toMatch(/^ {5}\| {2}y?/);
-    expect(frame[at + 1]!.indexOf('^')).toBe('> 12 | '.length + m.column - 1);
-    expect(frame.some((l) => l.startsWith('   9 |'))).toBe(true); // 3 lines of context above
-    expect(frame.some((l) => l.startsWith('  15 |'))).toBe(true); // and below
+    const at = frame.findIndex((l) => l.startsWith('12 |'));
+    expect(frame[at]).toBe('12 |   y[i] = x[i] * params.scal + params.shift;');
+    expect(frame[at + 1]!.indexOf('^')).toBe('12 | '.length + m.column - 1);
     // The session is still usable.
     const ok = await s.run(affineJob(ints(4, (i) => i), ints(4, () => 9), 1, 1));
     expect(Array.from(new Float32Array(ok.buffers.z!))).toEqual([9, 9, 9, 9]);

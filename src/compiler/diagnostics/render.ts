@@ -45,7 +45,8 @@ export interface RenderOptions {
 
 const paint = (on: boolean, code: string, s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
 
-function frame(file: SourceFile, span: Span, color: boolean, marker: string, labelText?: string): string[] {
+/** The lines of a span with `marker` under it; exported for renderers of other sources (Tint messages on generated WGSL). */
+export function frame(file: SourceFile, span: Span, color: boolean, marker: string, labelText?: string): string[] {
   const start = file.position(span.start);
   const end = file.position(Math.max(span.start, span.end - 1));
   const width = String(end.line + 1).length;

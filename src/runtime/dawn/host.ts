@@ -15,10 +15,12 @@ import {
   type GpuJob,
   type GpuJobResult,
   type GpuPass,
+  type GpuShaderSpec,
   type HostReply,
   type HostRequest,
   type OpenOptions,
   type ShaderMessage,
+  type ShaderReport,
 } from '../../../backends/job.js';
 
 // Belt and braces: the parent already passes --no-opt; this also covers a host started by hand.
@@ -150,9 +152,8 @@ async function scoped<T>(dev: GPUDevice, what: string, fn: () => T | Promise<T>)
   return value as T;
 }
 
-async function shaderModule(dev: GPUDevice, label: string, code: string): Promise<GPUShaderModule> {
-  const cached = modules.get(code);
-  if (cached) return cached;
+/** Creates a module and collects Tint's messages; a rejection outside them (no message) comes back as `rejected`. */
+async function createModule(dev: GPUDevice, label: string, code: string) {
   dev.pushErrorScope('validation');
   const compiled = (async () => {
     const module = dev.createShaderModule({ label, code });
@@ -165,14 +166,53 @@ async function shaderModule(dev: GPUDevice, label: string, code: string): Promis
     type: m.type,
     line: m.lineNum,
     column: m.linePos,
+    offset: m.offset,
     length: m.length,
     message: m.message,
   }));
+  return { module, messages, rejected };
+}
+
+async function shaderModule(dev: GPUDevice, label: string, code: string): Promise<GPUShaderModule> {
+  const cached = modules.get(code);
+  if (cached) return cached;
+  const { module, messages, rejected } = await createModule(dev, label, code);
   if (messages.some((m) => m.type === 'error'))
     throw new GpuError('shader', formatShaderError(label, code, messages), { shader: label, messages });
   if (rejected) throw new GpuError('shader', `internal error: shader \`${label}\` was rejected: ${rejected.message}`, { shader: label, messages });
   modules.set(code, module);
   return module;
+}
+
+/**
+ * Validation without running: Tint's messages per shader and, when asked, the time to create its
+ * compute pipeline (where a driver compiles to machine code). Nothing is cached, so that every
+ * pipeline is built here and timed; Dawn may still reuse an identical pipeline of the same device.
+ */
+async function compileShaders(shaders: GpuShaderSpec[], pipelines: boolean): Promise<ShaderReport[]> {
+  const dev = device;
+  if (!dev) throw new GpuError('device-lost', 'the Dawn host has no device (the session was not opened or was closed)');
+  const reports: ShaderReport[] = [];
+  for (const s of shaders) {
+    const { module, messages, rejected } = await createModule(dev, s.label, s.code);
+    const report: ShaderReport = { label: s.label, messages };
+    if (rejected && !messages.some((m) => m.type === 'error'))
+      messages.push({ type: 'error', line: 0, column: 0, offset: 0, length: 0, message: rejected.message });
+    if (pipelines && !messages.some((m) => m.type === 'error')) {
+      eagerPump = true; // no polling delay inside the measurement
+      const t0 = performance.now();
+      try {
+        await dev.createComputePipelineAsync({ label: s.label, layout: 'auto', compute: { module, entryPoint: s.entryPoint ?? 'main' } });
+        report.pipelineMs = performance.now() - t0;
+      } catch (e) {
+        report.pipelineError = e instanceof Error ? e.message : String(e);
+      } finally {
+        eagerPump = SPIN;
+      }
+    }
+    reports.push(report);
+  }
+  return reports;
 }
 
 const bindingType = (usage: GpuBufferSpec['usage']): GPUBufferBindingType =>
@@ -422,6 +462,7 @@ async function handle(req: HostRequest): Promise<void> {
     let value: unknown;
     if (req.type === 'open') value = await open(req.options);
     else if (req.type === 'run') value = await runJob(req.job);
+    else if (req.type === 'compile') value = await compileShaders(req.shaders, req.pipelines);
     else if (req.type === 'close') {
       closing = true;
       pool.clear();

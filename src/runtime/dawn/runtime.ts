@@ -10,15 +10,19 @@ import { checkJob } from './check.js';
 import {
   GpuError,
   type AdapterSummary,
+  type CompileShadersOptions,
   type GpuJob,
+  type GpuShaderSpec,
   type GpuJobResult,
   type HostReply,
   type HostRequest,
   type OpenOptions,
+  type ShaderReport,
 } from '../../../backends/job.js';
 
 export * from '../../../backends/job.js';
 export { checkJob, deviceBytes } from './check.js';
+export { formatShaderError, renderShaderMessages } from './frame.js';
 
 export interface GpuSessionOptions extends OpenOptions {
   /** Extra environment for the host process (tests: VK_ICD_FILENAMES=/nonexistent.json). */
@@ -200,6 +204,21 @@ export class GpuSession {
     checkJob(job, this.adapter);
     const host = await this.ensureHost();
     return (await host.request({ type: 'run', job: compact(job) }, `GPU job (${job.passes.map((p) => p.label ?? p.shader).join(', ')})`)) as GpuJobResult;
+  }
+
+  /**
+   * Compiles shaders without running them: Tint's messages for each (a shader with errors does not
+   * throw; its report lists them) and, with `pipelines`, the host's time to create its compute
+   * pipeline. renderShaderMessages (frame.ts) turns a report into a readable message.
+   */
+  async compileShaders(shaders: GpuShaderSpec[], options: CompileShadersOptions = {}): Promise<ShaderReport[]> {
+    if (this.closed) throw new Error('GpuSession.compileShaders: the session is closed');
+    const host = await this.ensureHost();
+    for (const f of options.requiredFeatures ?? [])
+      if (!this.adapter.features.includes(f))
+        throw new GpuError('limits', `the shaders need GPU feature '${f}', which this device does not have (it has: ${this.adapter.features.join(', ')})`, { limit: f });
+    const what = `compiling ${shaders.length === 1 ? `shader ${shaders[0]!.label}` : `${shaders.length} shaders`}`;
+    return (await host.request({ type: 'compile', shaders, pipelines: options.pipelines ?? false }, what)) as ShaderReport[];
   }
 
   /** Destroys the device and ends the host process; resolves once it has exited. */
