@@ -1,19 +1,411 @@
-// The functions and reductions a .rnn expression may call, with their arities.
-export const unaryFunctions = ['exp', 'log', 'sigmoid', 'tanh', 'softplus', 'relu', 'sqrt', 'abs'] as const;
-export const binaryFunctions = ['min', 'max', 'logaddexp'] as const;
-export const reducers = ['sum', 'max', 'min', 'logsumexp'] as const;
+// The builtin table: every scalar operation and reduction a .rnn expression (and so the IR) may use,
+// with everything each consumer needs to give it meaning. It is the one place a builtin is defined:
+// the checker reads names and types, lowering the IR name of each operator, the reference
+// interpreter the float64 meaning and the JS form, the law checker the float32 error rule and which
+// builtins have an exact rational value, WGSL emitters the WGSL form (as data: this layer imports
+// nothing from backends/), a reverse-mode pass the derivative.
+//
+// Special values follow IEEE 754 and NumPy: NaN in, NaN out (min and max included, like
+// np.minimum/np.maximum); logaddexp(+inf, +inf) = +inf, logaddexp(-inf, -inf) = -inf,
+// logaddexp(+inf, -inf) = +inf; log(0) = -inf, log(x < 0) = NaN, sqrt(x < 0) = NaN;
+// sigmoid(±inf) = 1 / 0, softplus(-inf) = 0, relu(NaN) = NaN.
 
-export type UnaryFn = (typeof unaryFunctions)[number];
-export type BinaryFn = (typeof binaryFunctions)[number];
-export type Reducer = (typeof reducers)[number];
+/** The two value types of the language: numbers (float32 on the GPU) and the booleans comparisons give. */
+export type ValueType = 'f32' | 'bool';
 
-export const functionArity: Record<string, number> = {
-  ...Object.fromEntries(unaryFunctions.map((f) => [f, 1])),
-  ...Object.fromEntries(binaryFunctions.map((f) => [f, 2])),
-  select: 3,
+// ---------------------------------------------------------------- the forms, as data
+
+/** How a .rnn source writes a builtin: a call `exp(x)`, an infix operator `a + b`, a prefix operator `-x`. */
+export type SourceForm = { call: string } | { infix: '+' | '-' | '*' | '/' | '<' | '<=' | '>' | '>=' | '==' | '!=' } | { prefix: '-' };
+
+/** An argument of a WGSL call: one of the builtin's operands (by position), or an f32 literal. */
+export type WgslArg = { operand: number } | { f32: number };
+
+/** The numerically safe helper functions of backends/wgsl/math.ts that builtins call (their bodies live there). */
+export type WgslHelper = 'sigmoid' | 'softplus' | 'tanh' | 'logaddexp';
+
+/** WGSL built-in functions the table uses. */
+export type WgslBuiltinFunction = 'exp' | 'log' | 'sqrt' | 'abs' | 'min' | 'max' | 'select';
+
+/** WGSL operators the table uses: prefix with one operand, infix with two. */
+export type WgslOperator = '+' | '-' | '*' | '/' | '<' | '<=' | '>' | '>=' | '==' | '!=';
+
+/**
+ * How a WGSL emitter writes a scalar builtin applied to its operands (already-emitted expressions):
+ * - `{ operator }`: `-a` for one operand, `a op b` for two;
+ * - `{ builtin, args? }`: a WGSL built-in function; `args` lists the call's arguments (operands by
+ *   position, f32 literals), e.g. relu is `max(a, 0.0)` and select(c, x, y) is WGSL `select(y, x, c)`;
+ *   without `args`, the operands in order;
+ * - `{ helper }`: a helper function from backends/wgsl/math.ts, called on the operands in order.
+ */
+export type WgslForm = { operator: WgslOperator } | { builtin: WgslBuiltinFunction; args?: readonly WgslArg[] } | { helper: WgslHelper };
+
+/**
+ * How generated float64 reference code (src/runtime/reference) writes a scalar builtin:
+ * - `{ operator }`: a JS operator, prefix with one operand, infix with two (comparisons give a boolean);
+ * - `{ call }`: a function of that name, which `jsFunctions` binds to the builtin's float64 meaning;
+ * - `{ conditional: true }`: `c ? x : y`.
+ */
+export type JsForm = { operator: '+' | '-' | '*' | '/' | '<' | '<=' | '>' | '>=' | '===' | '!==' } | { call: string } | { conditional: true };
+
+// ---------------------------------------------------------------- float32 error rules
+
+/** A float32 value and a bound on its distance from the exact value of the same expression on the same inputs. */
+export interface Bounded {
+  v: number;
+  e: number;
+}
+
+/**
+ * How the law checker's float32 domain bounds a builtin's error (forward error analysis): the result
+ * is the float32 rounding of the exact function of the float32 operands, so its error is at most
+ * `propagate` (how far the operands' errors can move the exact result: a derivative bound over the
+ * error interval) plus `ulps` units in the last place of the result (0 for a builtin whose result is
+ * one of its operands, or its negation; 0.5 for a correctly rounded one).
+ */
+export interface Float32Rule<Operands extends Bounded[]> {
+  ulps: 0 | 0.5;
+  propagate: (...operands: Operands) => number;
+}
+
+/** e · m, where an exact operand (e = 0) contributes nothing even when m is infinite. */
+const scaled = (e: number, m: number) => (e === 0 ? 0 : e * m);
+
+// ---------------------------------------------------------------- the entries
+
+interface Common {
+  /** The name in the IR (a node's `fn`). */
+  name: string;
+  source: SourceForm;
+  params: readonly ValueType[];
+  result: ValueType;
+  js: JsForm;
+  wgsl: WgslForm;
+  /**
+   * A piecewise-rational function (no exp, log or roots): the law checker's exact domain evaluates it
+   * in rational arithmetic. The others make the exact check report itself inapplicable.
+   */
+  exact: boolean;
+}
+
+export interface UnaryBuiltin extends Common {
+  kind: 'unary';
+  params: readonly ['f32'];
+  result: 'f32';
+  f64: (x: number) => number;
+  /** d/dx at x, given the value f64(x). */
+  derivative: (x: number, value: number) => number;
+  f32: Float32Rule<[Bounded]>;
+}
+
+export interface BinaryBuiltin extends Common {
+  kind: 'binary';
+  params: readonly ['f32', 'f32'];
+  result: 'f32';
+  f64: (x: number, y: number) => number;
+  /** [d/dx, d/dy] at (x, y), given the value f64(x, y). Ties of min and max go to x. */
+  derivative: (x: number, y: number, value: number) => [number, number];
+  f32: Float32Rule<[Bounded, Bounded]>;
+  /** The value e with f(e, x) = f(x, e) = x, when there is one (the identity of a reduction folding with it). */
+  identity?: number;
+}
+
+export interface ComparisonBuiltin extends Common {
+  kind: 'comparison';
+  params: readonly ['f32', 'f32'];
+  result: 'bool';
+  /** IEEE: every comparison with NaN is false, except `!=`. */
+  f64: (x: number, y: number) => boolean;
+  /** Piecewise constant: zero almost everywhere (a condition passes no gradient). */
+  derivative: (x: number, y: number) => [number, number];
+}
+
+export interface SelectBuiltin extends Common {
+  kind: 'select';
+  params: readonly ['bool', 'f32', 'f32'];
+  result: 'f32';
+  f64: (condition: boolean, ifTrue: number, ifFalse: number) => number;
+  /** [d/dcondition (always 0), d/difTrue, d/difFalse]. */
+  derivative: (condition: boolean, ifTrue: number, ifFalse: number) => [number, number, number];
+}
+
+export type ScalarBuiltin = UnaryBuiltin | BinaryBuiltin | ComparisonBuiltin | SelectBuiltin;
+
+export interface Reduction {
+  name: string;
+  /** The binary builtin the reduction folds with, from its identity. */
+  fold: string;
+  /** The fold's identity: the value of a reduction over nothing. */
+  identity: number;
+  /** The float64 value over all the terms, numerically safe (logsumexp never overflows). */
+  f64: (terms: readonly number[]) => number;
+  /** d/dterm_k for every k, given the value. Ties of max and min go to the first extremal term. */
+  derivative: (terms: readonly number[], value: number) => number[];
+}
+
+// Numerically safe float64 meanings (the reference interpreter's, now defined once).
+
+/** 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|. */
+function sigmoid(x: number): number {
+  if (x >= 0) return 1 / (1 + Math.exp(-x));
+  const e = Math.exp(x);
+  return e / (1 + e);
+}
+
+/** log(1 + exp(x)) without overflow: x + log1p(exp(-x)) for positive x. */
+const softplus = (x: number): number => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
+
+/** max(x, 0) that keeps NaN (Math.max would too; spelled out so -0 becomes +0). */
+const relu = (x: number): number => (x > 0 ? x : x === x ? 0 : x);
+
+/** log(exp(a) + exp(b)): the larger operand plus a correction in [0, log 2]; an infinite larger operand is the answer. */
+function logaddexp(a: number, b: number): number {
+  const m = Math.max(a, b);
+  if (m === Infinity || m === -Infinity) return m;
+  return m + Math.log1p(Math.exp(-Math.abs(a - b)));
+}
+
+const operand = (k: number): WgslArg => ({ operand: k });
+const sameError = ({ e }: Bounded) => e;
+const largerError = (a: Bounded, b: Bounded) => Math.max(a.e, b.e);
+
+function comparison(name: string, op: '<' | '<=' | '>' | '>=' | '==' | '!=', js: '<' | '<=' | '>' | '>=' | '===' | '!==', f64: (x: number, y: number) => boolean): ComparisonBuiltin {
+  return { kind: 'comparison', name, source: { infix: op }, params: ['f32', 'f32'], result: 'bool', js: { operator: js }, wgsl: { operator: op }, exact: true, f64, derivative: () => [0, 0] };
+}
+
+const unaryEntries = {
+  exp: {
+    kind: 'unary', name: 'exp', source: { call: 'exp' }, params: ['f32'], result: 'f32', js: { call: 'exp' }, wgsl: { builtin: 'exp' }, exact: false,
+    f64: Math.exp,
+    derivative: (_x, value) => value,
+    // exp(x + d) − exp(x) = exp(x) · expm1(d), at most exp(x) · expm1(e) for |d| ≤ e.
+    f32: { ulps: 0.5, propagate: ({ v, e }) => (e === 0 ? 0 : Math.exp(v) * Math.expm1(e)) },
+  },
+  log: {
+    kind: 'unary', name: 'log', source: { call: 'log' }, params: ['f32'], result: 'f32', js: { call: 'log' }, wgsl: { builtin: 'log' }, exact: false,
+    f64: Math.log,
+    derivative: (x) => 1 / x,
+    // The worst case is x − e: log(x) − log(x − e) = −log1p(−e/x); unbounded when the interval reaches 0.
+    f32: { ulps: 0.5, propagate: ({ v, e }) => (e === 0 ? 0 : e < v ? -Math.log1p(-e / v) : Infinity) },
+  },
+  sigmoid: {
+    kind: 'unary', name: 'sigmoid', source: { call: 'sigmoid' }, params: ['f32'], result: 'f32', js: { call: 'sigmoid' }, wgsl: { helper: 'sigmoid' }, exact: false,
+    f64: sigmoid,
+    derivative: (_x, s) => s * (1 - s),
+    f32: { ulps: 0.5, propagate: ({ e }) => e / 4 }, // |sigmoid'| ≤ 1/4
+  },
+  tanh: {
+    kind: 'unary', name: 'tanh', source: { call: 'tanh' }, params: ['f32'], result: 'f32', js: { call: 'tanh' }, wgsl: { helper: 'tanh' }, exact: false,
+    f64: Math.tanh,
+    derivative: (_x, t) => 1 - t * t,
+    f32: { ulps: 0.5, propagate: sameError }, // |tanh'| ≤ 1
+  },
+  softplus: {
+    kind: 'unary', name: 'softplus', source: { call: 'softplus' }, params: ['f32'], result: 'f32', js: { call: 'softplus' }, wgsl: { helper: 'softplus' }, exact: false,
+    f64: softplus,
+    derivative: (x) => sigmoid(x),
+    f32: { ulps: 0.5, propagate: sameError }, // softplus' = sigmoid ≤ 1
+  },
+  relu: {
+    kind: 'unary', name: 'relu', source: { call: 'relu' }, params: ['f32'], result: 'f32', js: { call: 'relu' }, wgsl: { builtin: 'max', args: [operand(0), { f32: 0 }] }, exact: true,
+    f64: relu,
+    derivative: (x) => (x > 0 ? 1 : 0),
+    f32: { ulps: 0, propagate: sameError },
+  },
+  sqrt: {
+    kind: 'unary', name: 'sqrt', source: { call: 'sqrt' }, params: ['f32'], result: 'f32', js: { call: 'sqrt' }, wgsl: { builtin: 'sqrt' }, exact: false,
+    f64: Math.sqrt,
+    derivative: (_x, value) => 0.5 / value,
+    // sqrt(x) − sqrt(x − e) = e / (sqrt(x) + sqrt(x − e)), and never more than sqrt(e).
+    f32: { ulps: 0.5, propagate: ({ v, e }) => (e === 0 ? 0 : Math.min(Math.sqrt(e), e / (Math.sqrt(Math.max(v, 0)) + Math.sqrt(Math.max(v - e, 0))))) },
+  },
+  abs: {
+    kind: 'unary', name: 'abs', source: { call: 'abs' }, params: ['f32'], result: 'f32', js: { call: 'abs' }, wgsl: { builtin: 'abs' }, exact: true,
+    f64: Math.abs,
+    derivative: (x) => Math.sign(x),
+    f32: { ulps: 0, propagate: sameError },
+  },
+  neg: {
+    kind: 'unary', name: 'neg', source: { prefix: '-' }, params: ['f32'], result: 'f32', js: { operator: '-' }, wgsl: { operator: '-' }, exact: true,
+    f64: (x) => -x,
+    derivative: () => -1,
+    f32: { ulps: 0, propagate: sameError },
+  },
+} satisfies Record<string, UnaryBuiltin>;
+
+const binaryEntries = {
+  add: {
+    kind: 'binary', name: 'add', source: { infix: '+' }, params: ['f32', 'f32'], result: 'f32', js: { operator: '+' }, wgsl: { operator: '+' }, exact: true, identity: 0,
+    f64: (x, y) => x + y,
+    derivative: () => [1, 1],
+    f32: { ulps: 0.5, propagate: (a, b) => a.e + b.e },
+  },
+  sub: {
+    kind: 'binary', name: 'sub', source: { infix: '-' }, params: ['f32', 'f32'], result: 'f32', js: { operator: '-' }, wgsl: { operator: '-' }, exact: true,
+    f64: (x, y) => x - y,
+    derivative: () => [1, -1],
+    f32: { ulps: 0.5, propagate: (a, b) => a.e + b.e },
+  },
+  mul: {
+    kind: 'binary', name: 'mul', source: { infix: '*' }, params: ['f32', 'f32'], result: 'f32', js: { operator: '*' }, wgsl: { operator: '*' }, exact: true, identity: 1,
+    f64: (x, y) => x * y,
+    derivative: (x, y) => [y, x],
+    f32: { ulps: 0.5, propagate: (a, b) => scaled(a.e, Math.abs(b.v)) + scaled(b.e, Math.abs(a.v)) + scaled(a.e, b.e) },
+  },
+  div: {
+    kind: 'binary', name: 'div', source: { infix: '/' }, params: ['f32', 'f32'], result: 'f32', js: { operator: '/' }, wgsl: { operator: '/' }, exact: true,
+    f64: (x, y) => x / y,
+    derivative: (x, y) => [1 / y, -x / (y * y)],
+    f32: {
+      ulps: 0.5,
+      propagate: (a, b) => {
+        if (a.e === 0 && b.e === 0) return 0;
+        const y = Math.abs(b.v);
+        return b.e < y ? (Math.abs(a.v) * b.e + y * a.e) / (y * (y - b.e)) : Infinity;
+      },
+    },
+  },
+  min: {
+    kind: 'binary', name: 'min', source: { call: 'min' }, params: ['f32', 'f32'], result: 'f32', js: { call: 'min' }, wgsl: { builtin: 'min' }, exact: true, identity: Infinity,
+    f64: Math.min,
+    derivative: (x, y) => (x <= y ? [1, 0] : [0, 1]),
+    f32: { ulps: 0, propagate: largerError },
+  },
+  max: {
+    kind: 'binary', name: 'max', source: { call: 'max' }, params: ['f32', 'f32'], result: 'f32', js: { call: 'max' }, wgsl: { builtin: 'max' }, exact: true, identity: -Infinity,
+    f64: Math.max,
+    derivative: (x, y) => (x >= y ? [1, 0] : [0, 1]),
+    f32: { ulps: 0, propagate: largerError },
+  },
+  logaddexp: {
+    kind: 'binary', name: 'logaddexp', source: { call: 'logaddexp' }, params: ['f32', 'f32'], result: 'f32', js: { call: 'logaddexp' }, wgsl: { helper: 'logaddexp' }, exact: false, identity: -Infinity,
+    f64: logaddexp,
+    derivative: (x, y) => [sigmoid(x - y), sigmoid(y - x)],
+    // ∂/∂x + ∂/∂y = 1, both non-negative: the propagated error is at most the larger one.
+    f32: { ulps: 0.5, propagate: largerError },
+  },
+} satisfies Record<string, BinaryBuiltin>;
+
+const comparisonEntries = {
+  lt: comparison('lt', '<', '<', (x, y) => x < y),
+  le: comparison('le', '<=', '<=', (x, y) => x <= y),
+  gt: comparison('gt', '>', '>', (x, y) => x > y),
+  ge: comparison('ge', '>=', '>=', (x, y) => x >= y),
+  eq: comparison('eq', '==', '===', (x, y) => x === y),
+  ne: comparison('ne', '!=', '!==', (x, y) => x !== y),
+} satisfies Record<string, ComparisonBuiltin>;
+
+const selectEntry: SelectBuiltin = {
+  kind: 'select', name: 'select', source: { call: 'select' }, params: ['bool', 'f32', 'f32'], result: 'f32', js: { conditional: true }, wgsl: { builtin: 'select', args: [operand(2), operand(1), operand(0)] }, exact: true,
+  f64: (c, x, y) => (c ? x : y),
+  derivative: (c) => [0, c ? 1 : 0, c ? 0 : 1],
 };
 
-export const isReducer = (name: string): name is Reducer => (reducers as readonly string[]).includes(name);
+/** The first index of the extremal term (by `better`), or -1 when a term is NaN. */
+function extremum(terms: readonly number[], better: (a: number, b: number) => boolean): number {
+  let k = 0;
+  for (let i = 0; i < terms.length; i++) {
+    if (Number.isNaN(terms[i])) return -1;
+    if (better(terms[i]!, terms[k]!)) k = i;
+  }
+  return k;
+}
+const oneHot = (n: number, k: number) => Array.from({ length: n }, (_, i) => (i === k ? 1 : k < 0 ? NaN : 0));
+
+/** A reduction folding with the binary builtin `fold`, from that builtin's identity. */
+function reductionOf(name: string, fold: keyof typeof binaryEntries, meaning: Pick<Reduction, 'f64' | 'derivative'>): Reduction {
+  const identity = (binaryEntries[fold] as BinaryBuiltin).identity;
+  if (identity === undefined) throw new Error(`reduction ${name}: \`${fold}\` has no identity to start from`);
+  return { name, fold, identity, ...meaning };
+}
+
+const reductionEntries = {
+  sum: reductionOf('sum', 'add', {
+    f64: (terms) => terms.reduce((s, x) => s + x, 0),
+    derivative: (terms) => terms.map(() => 1),
+  }),
+  max: reductionOf('max', 'max', {
+    f64: (terms) => terms.reduce((m, x) => Math.max(m, x), -Infinity),
+    derivative: (terms) => oneHot(terms.length, extremum(terms, (a, b) => a > b)),
+  }),
+  min: reductionOf('min', 'min', {
+    f64: (terms) => terms.reduce((m, x) => Math.min(m, x), Infinity),
+    derivative: (terms) => oneHot(terms.length, extremum(terms, (a, b) => a < b)),
+  }),
+  logsumexp: reductionOf('logsumexp', 'logaddexp', {
+    // The largest term plus log Σ exp(x − max): no term overflows exp. An infinite or NaN largest term is the answer.
+    f64: (terms) => {
+      const m = terms.reduce((a, x) => Math.max(a, x), -Infinity);
+      if (!Number.isFinite(m)) return m;
+      return m + Math.log(terms.reduce((s, x) => s + Math.exp(x - m), 0));
+    },
+    derivative: (terms, value) => terms.map((x) => Math.exp(x - value)), // softmax
+  }),
+};
+
+// ---------------------------------------------------------------- lookups
+
+/** Every scalar builtin, by IR name. */
+export const scalarBuiltins: Readonly<Record<string, ScalarBuiltin>> = { ...unaryEntries, ...binaryEntries, ...comparisonEntries, select: selectEntry };
+/** Every reduction, by name. */
+export const reductions: Readonly<Record<string, Reduction>> = reductionEntries;
+
+type Callable<T> = { [K in keyof T]: T[K] extends { source: { call: string } } ? K : never }[keyof T];
+
+/** Unary functions a .rnn expression may call (`neg` is the prefix `-`). */
+export type UnaryFn = Callable<typeof unaryEntries>;
+/** Binary functions a .rnn expression may call (arithmetic is written with operators). */
+export type BinaryFn = Callable<typeof binaryEntries>;
+export type Reducer = keyof typeof reductionEntries;
+export type ArithFn = Exclude<keyof typeof binaryEntries, BinaryFn>;
+export type CompareFn = keyof typeof comparisonEntries;
+
+const callable = <T extends Record<string, ScalarBuiltin>>(entries: T) => Object.values(entries).filter((b) => 'call' in b.source).map((b) => b.name) as Callable<T>[];
+export const unaryFunctions: readonly UnaryFn[] = callable(unaryEntries);
+export const binaryFunctions: readonly BinaryFn[] = callable(binaryEntries);
+export const reducers = Object.keys(reductionEntries) as readonly Reducer[];
+
+/** The scalar builtin with this IR name; an unknown name is a compiler bug, so it throws. */
+export function builtin(name: string): ScalarBuiltin {
+  const b = Object.hasOwn(scalarBuiltins, name) ? scalarBuiltins[name] : undefined;
+  if (!b) throw new Error(`no builtin named \`${name}\` in the builtin table`);
+  return b;
+}
+
+/** The reduction with this name; an unknown name is a compiler bug, so it throws. */
+export function reduction(name: string): Reduction {
+  const r = Object.hasOwn(reductions, name) ? reductions[name] : undefined;
+  if (!r) throw new Error(`no reduction named \`${name}\` in the builtin table`);
+  return r;
+}
+
+/** The binary builtin a reduction folds with. */
+export const foldOf = (name: string): BinaryBuiltin => builtin(reduction(name).fold) as BinaryBuiltin;
+
+/** How a WGSL emitter writes the scalar builtin `name` (see WgslForm). */
+export const wgslFormOf = (name: string): WgslForm => builtin(name).wgsl;
+
+/** The builtins the source calls by name, by that name (`select` included). */
+export const callableBuiltins: Readonly<Record<string, ScalarBuiltin>> = Object.fromEntries(
+  Object.values(scalarBuiltins).flatMap((b) => ('call' in b.source ? [[b.source.call, b]] : [])),
+);
+
+/** The builtin an infix operator of the source denotes, e.g. `+` → add, `<` → lt. */
+export const infixBuiltins: Readonly<Record<string, BinaryBuiltin | ComparisonBuiltin>> = Object.fromEntries(
+  Object.values(scalarBuiltins).flatMap((b) => ('infix' in b.source && (b.kind === 'binary' || b.kind === 'comparison') ? [[b.source.infix, b]] : [])),
+);
+
+/** Number of arguments of each function a .rnn expression may call. */
+export const functionArity: Readonly<Record<string, number>> = Object.fromEntries(Object.entries(callableBuiltins).map(([name, b]) => [name, b.params.length]));
+
+export const isReducer = (name: string): name is Reducer => Object.hasOwn(reductions, name);
+
+/** The functions generated reference code calls, by their JS form's name: each builtin's float64 meaning. */
+export const jsFunctions: Readonly<Record<string, (...args: never[]) => number>> = Object.fromEntries(
+  Object.values(scalarBuiltins).flatMap((b) => ('call' in b.js ? [[b.js.call, b.f64 as (...args: never[]) => number]] : [])),
+);
+
+// ---------------------------------------------------------------- names `structure` accepts
 
 /** (⊕, ⊗) with their identities: sum_prod (+, ×), max_plus (max, +), max_min (max, min), log (logaddexp, +). */
 export const semirings = ['sum_prod', 'max_plus', 'max_min', 'log'] as const;
