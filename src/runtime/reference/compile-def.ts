@@ -9,7 +9,7 @@
 // do not depend on the reduction index) is computed once per enclosing iteration, not per element.
 import type { Def, Node } from '../../compiler/ir/ir.js';
 import { strides, type DimSizes } from '../../compiler/ir/dims.js';
-import { mathHelpers } from './math.js';
+import { builtin, foldOf, jsFunctions, reduction, type ScalarBuiltin } from '../../compiler/builtins.js';
 
 /** A tensor a definition reads or writes: an array and the offset of this step's slice in it. */
 export interface Slot {
@@ -55,8 +55,21 @@ function literal(x: number): string {
   return Object.is(x, -0) ? '(-0)' : x < 0 ? `(${x})` : String(x);
 }
 
-const compareOps = { lt: '<', le: '<=', gt: '>', ge: '>=', eq: '===', ne: '!==' } as const;
-const arithOps = { add: '+', sub: '-', mul: '*', div: '/' } as const;
+/**
+ * A builtin applied to operand expressions, in the builtin's JS form. Booleans are numbers here (1 and
+ * 0), so a comparison's JS boolean becomes one and a select tests its condition against 0.
+ */
+function applied(b: ScalarBuiltin, args: string[]): string {
+  const js = b.js;
+  if ('call' in js) return `${js.call}(${args.join(', ')})`;
+  if ('conditional' in js) return `(${args[0]} !== 0 ? ${args[1]} : ${args[2]})`;
+  if (args.length === 1) return `(${js.operator}${args[0]})`;
+  const value = `(${args[0]} ${js.operator} ${args[1]})`;
+  return b.result === 'bool' ? `(${value} ? 1 : 0)` : value;
+}
+
+/** What generated code may call: each builtin's float64 meaning under its JS name, and `fr` for float32 rounding. */
+const helpers = { ...jsFunctions, fr: Math.fround };
 
 export function compileDef(def: Def, sizes: DimSizes, options: CompileOptions): CompiledDef {
   const slots: Slot[] = [];
@@ -112,47 +125,24 @@ export function compileDef(def: Def, sizes: DimSizes, options: CompileOptions): 
         value = round(`a${k}[${address(k, node.index)}]`);
         break;
       }
-      case 'unary': {
-        const x = emit(node.args[0], home);
-        value = round(node.fn === 'neg' ? `-${x}` : `${node.fn}(${x})`);
-        break;
-      }
-      case 'binary': {
-        const [x, y] = node.args.map((a) => emit(a, home)) as [string, string];
-        const fn = node.fn;
-        if (fn in compareOps) value = `(${x} ${compareOps[fn as keyof typeof compareOps]} ${y} ? 1 : 0)`;
-        else if (fn in arithOps) value = round(`${x} ${arithOps[fn as keyof typeof arithOps]} ${y}`);
-        else value = round(`${fn}(${x}, ${y})`);
-        break;
-      }
+      case 'unary':
+      case 'binary':
       case 'select': {
-        const [c, x, y] = node.args.map((a) => emit(a, home)) as [string, string, string];
-        value = `(${c} !== 0 ? ${x} : ${y})`;
+        const b = builtin(node.op === 'select' ? 'select' : node.fn);
+        const args = node.args.map((a) => emit(a, home));
+        // A select picks one of two values that are rounded already; a comparison gives 1 or 0.
+        value = b.result === 'f32' && b.kind !== 'select' ? round(applied(b, args)) : applied(b, args);
         break;
       }
       case 'reduce': {
+        // A fold with the reduction's binary builtin from its identity (logsumexp: logaddexp from -inf).
         const body = child(home, node.over.name, sizes[node.over.dim]!);
         const x = emit(node.args[0], body);
-        if (node.fn === 'logsumexp') {
-          // Online log-sum-exp: a running maximum m and the sum s of exp(x - m); -inf terms add nothing.
-          const m = fresh('m');
-          const s = fresh('s');
-          home.lines.push(`let ${m} = -Infinity, ${s} = 0;`);
-          body.lines.push(
-            `if (${x} > ${m}) { ${s} = ${round(`${s} * Math.exp(${m} - ${x}) + 1`)}; ${m} = ${x}; }`,
-            `else if (${x} !== -Infinity) { ${s} = ${round(`${s} + Math.exp(${x} - ${m})`)}; }`,
-          );
-          home.lines.push(...loopCode(body));
-          value = round(`(${m} === -Infinity || ${m} === Infinity ? ${m} : ${m} + Math.log(${s}))`);
-        } else {
-          const acc = fresh('r');
-          const init = node.fn === 'sum' ? '0' : node.fn === 'max' ? '-Infinity' : 'Infinity';
-          const step = node.fn === 'sum' ? `${acc} + ${x}` : node.fn === 'max' ? `Math.max(${acc}, ${x})` : `Math.min(${acc}, ${x})`;
-          home.lines.push(`let ${acc} = ${init};`);
-          body.lines.push(`${acc} = ${round(step)};`);
-          home.lines.push(...loopCode(body));
-          value = acc;
-        }
+        const acc = fresh('r');
+        home.lines.push(`let ${acc} = ${literal(reduction(node.fn).identity)};`);
+        body.lines.push(`${acc} = ${round(applied(foldOf(node.fn), [acc, x]))};`);
+        home.lines.push(...loopCode(body));
+        value = acc;
         break;
       }
     }
@@ -179,7 +169,6 @@ export function compileDef(def: Def, sizes: DimSizes, options: CompileOptions): 
 
   const prologue = slots.map((_, k) => `const a${k} = arrays[${k}], o${k} = offsets[${k}];`);
   const source = [...prologue, ...top.lines].join('\n');
-  const helpers = mathHelpers;
   const factory = new Function(...Object.keys(helpers), `return function ${def.kind}_${def.target}(arrays, offsets) {\n${source}\n};`);
   const run = factory(...Object.values(helpers)) as CompiledDef['run'];
   return { def, slots, run, source };
