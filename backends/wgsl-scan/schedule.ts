@@ -39,10 +39,10 @@ export interface ScheduleOptions {
  * once the lanes alone fill 16 invocations, one pass carrying the prefix beats two passes (maxplus,
  * 16 sequences, T = 2^16: 8 ms against 17.6 ms).
  */
-const TARGET_THREADS = 256;
+export const TARGET_THREADS = 256;
 /** single-pass: about the cost of reducing a block here before a team stops waiting on it. */
 const DEFAULT_SPIN_LIMIT = 64;
-const MIN_CARRY_THREADS = 16;
+export const MIN_CARRY_THREADS = 16;
 
 export interface Pass {
   kernel: KernelName;
