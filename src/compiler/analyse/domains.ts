@@ -9,8 +9,10 @@
 // Float32: each operation rounds to float32 (`Math.fround`) and carries a running bound `e` on its
 // distance from the exact value of the same expression on the same inputs (forward error analysis:
 // each rounding adds at most u·|v| with u = 2⁻²⁴, plus 2⁻¹⁴⁹ for underflow; operands' errors
-// propagate through each operation's derivative bound). Two expressions that are equal in exact
+// propagate through each operation's derivative bound). Each builtin's value and error rule come from
+// the builtin table (src/compiler/builtins.ts). Two expressions that are equal in exact
 // arithmetic therefore differ by at most e₁ + e₂ in float32: a larger difference is a counterexample.
+import type { BinaryBuiltin, Bounded, UnaryBuiltin } from '../builtins.js';
 import type { Domain } from './evaluate.js';
 
 export class NotExact extends Error {}
@@ -87,36 +89,34 @@ function div(a: Rational, b: Rational): Rational {
   return rational(a.n * b.d, a.d * b.n);
 }
 
+/**
+ * Exact meanings of the table's piecewise-rational builtins (those marked `exact`). A builtin absent
+ * here has no exact rational value, and the exact check is inapplicable to a combine that uses it.
+ */
+const exactMeaning: Readonly<Record<string, (...args: Rational[]) => Rational>> = {
+  neg,
+  abs: (a) => (sign(a) < 0 ? neg(a) : a),
+  relu: (a) => (sign(a) < 0 ? rational(0n) : a),
+  add,
+  sub: (a, b) => add(a, neg(b)),
+  mul,
+  div,
+  min: (a, b) => (cmp(a, b) <= 0 ? a : b),
+  max: (a, b) => (cmp(a, b) >= 0 ? a : b),
+};
+
+/** The builtins the exact domain evaluates; a test checks that these are the table's `exact` ones. */
+export const exactBuiltins: readonly string[] = Object.keys(exactMeaning);
+
 export const exactDomain: Domain<Rational> = {
   constant: rationalOf,
-  unary(fn, a) {
-    if (fn === 'neg') return neg(a);
-    if (fn === 'abs') return sign(a) < 0 ? neg(a) : a;
-    if (fn === 'relu') return sign(a) < 0 ? rational(0n) : a;
-    throw new NotExact(`the combine uses \`${fn}\`, which has no exact rational value`);
+  apply(fn, args) {
+    const meaning = Object.hasOwn(exactMeaning, fn.name) ? exactMeaning[fn.name] : undefined;
+    if (!meaning) throw new NotExact(`the combine uses \`${fn.name}\`, which has no exact rational value`);
+    return meaning(...args);
   },
-  binary(fn, a, b) {
-    switch (fn) {
-      case 'add':
-        return add(a, b);
-      case 'sub':
-        return add(a, neg(b));
-      case 'mul':
-        return mul(a, b);
-      case 'div':
-        return div(a, b);
-      case 'min':
-        return cmp(a, b) <= 0 ? a : b;
-      case 'max':
-        return cmp(a, b) >= 0 ? a : b;
-      default:
-        throw new NotExact(`the combine uses \`${fn}\`, which has no exact rational value`);
-    }
-  },
-  compare(fn, a, b) {
-    const c = cmp(a, b);
-    return { lt: c < 0, le: c <= 0, gt: c > 0, ge: c >= 0, eq: c === 0, ne: c !== 0 }[fn];
-  },
+  // a ⋚ b exactly when cmp(a, b) ⋚ 0: the table's float64 comparison decides on the sign.
+  compare: (fn, a, b) => fn.f64(cmp(a, b), 0),
   either() {
     throw new Error('exact comparisons always decide');
   },
@@ -124,92 +124,35 @@ export const exactDomain: Domain<Rational> = {
 
 // ---------------------------------------------------------------- float32 with an error bound
 
-export interface Bounded {
-  /** The float32 value. */
-  v: number;
-  /** A bound on |v − exact value of the same expression on the same inputs|; Infinity when nothing is known. */
-  e: number;
-}
+export type { Bounded };
 
-export const UNIT_ROUNDOFF = 2 ** -24;
+/** A unit in the last place of a float32 near 1: |v| · ULP bounds one ulp of any normal float32 v. */
+const ULP = 2 ** -23;
+/** Half an ulp: the relative error of one correctly rounded float32 operation. */
+export const UNIT_ROUNDOFF = ULP / 2;
 const TINY = 2 ** -149;
-/** One float32 rounding of a value computed in float64 (whose own error, about 2⁻⁵³ relative, is covered by the slack). */
-const rounding = (v: number) => (Number.isFinite(v) ? UNIT_ROUNDOFF * 1.0001 * Math.abs(v) + TINY : 0);
+/** `ulps` ulps of v, plus 2⁻¹⁴⁹ for underflow (and 1.0001 for v's own float64 error, about 2⁻⁵³ relative). */
+const rounding = (v: number, ulps: number) => (Number.isFinite(v) ? ulps * ULP * 1.0001 * Math.abs(v) + TINY : 0);
 
-function bounded(exact: number, propagated: number, operandErrors: number[]): Bounded {
-  const v = Math.fround(exact);
-  // Infinite operands are exact (a semiring's 0 or 1); an infinite result from finite ones is an overflow.
-  if (!Number.isFinite(v)) return { v, e: operandErrors.every((e) => e === 0) ? 0 : Infinity };
-  return { v, e: propagated + rounding(v) };
-}
-
-/** e · m, where an exact operand (e = 0) contributes nothing even when m is infinite. */
-const scaled = (e: number, m: number) => (e === 0 ? 0 : e * m);
-
-const sigmoid = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
-const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
-const logaddexp = (a: number, b: number) => {
-  if (a === -Infinity) return b;
-  if (b === -Infinity) return a;
-  const m = Math.max(a, b);
-  return m + Math.log1p(Math.exp(-Math.abs(a - b)));
-};
+/** The table's float64 meaning of a numeric builtin on plain numbers. */
+const f64Of = (fn: UnaryBuiltin | BinaryBuiltin, x: number[]): number => (fn.kind === 'unary' ? fn.f64(x[0]!) : fn.f64(x[0]!, x[1]!));
 
 export const float32Domain: Domain<Bounded> = {
-  constant: (x) => ({ v: Math.fround(x), e: Math.fround(x) === x ? 0 : rounding(x) }),
-  unary(fn, a) {
-    const { v: x, e } = a;
-    switch (fn) {
-      case 'neg':
-        return { v: -x, e };
-      case 'abs':
-        return { v: Math.abs(x), e };
-      case 'relu':
-        return { v: Math.max(x, 0), e };
-      case 'exp':
-        return bounded(Math.exp(x), Math.exp(x) * Math.expm1(e), [e]);
-      case 'log':
-        return bounded(Math.log(x), e < x ? -Math.log1p(-e / x) : Infinity, [e]);
-      case 'sqrt':
-        return bounded(Math.sqrt(x), Math.min(Math.sqrt(e), e / (Math.sqrt(Math.max(x, 0)) + Math.sqrt(Math.max(x - e, 0)))), [e]);
-      case 'sigmoid':
-        return bounded(sigmoid(x), e / 4, [e]);
-      case 'tanh':
-        return bounded(Math.tanh(x), e, [e]);
-      case 'softplus':
-        return bounded(softplus(x), e, [e]);
-      default:
-        throw new Error(`float32 domain: unknown function ${fn}`);
-    }
-  },
-  binary(fn, a, b) {
-    const [x, y, ex, ey] = [a.v, b.v, a.e, b.e];
-    switch (fn) {
-      case 'add':
-        return bounded(x + y, ex + ey, [ex, ey]);
-      case 'sub':
-        return bounded(x - y, ex + ey, [ex, ey]);
-      case 'mul':
-        return bounded(x * y, scaled(ex, Math.abs(y)) + scaled(ey, Math.abs(x)) + scaled(ex, ey), [ex, ey]);
-      case 'div':
-        return bounded(x / y, ey < Math.abs(y) ? (Math.abs(x) * ey + Math.abs(y) * ex) / (Math.abs(y) * (Math.abs(y) - ey)) : Infinity, [ex, ey]);
-      case 'min':
-        return { v: Math.min(x, y), e: Math.max(ex, ey) };
-      case 'max':
-        return { v: Math.max(x, y), e: Math.max(ex, ey) };
-      case 'logaddexp':
-        // ∂/∂x + ∂/∂y = 1, both non-negative: the propagated error is at most the larger one.
-        return bounded(logaddexp(x, y), Math.max(ex, ey), [ex, ey]);
-      default:
-        throw new Error(`float32 domain: unknown operation ${fn}`);
-    }
+  constant: (x) => ({ v: Math.fround(x), e: Math.fround(x) === x ? 0 : rounding(x, 0.5) }),
+  apply(fn, args) {
+    const v = Math.fround(f64Of(fn, args.map((a) => a.v)));
+    const propagated = fn.kind === 'unary' ? fn.f32.propagate(args[0]!) : fn.f32.propagate(args[0]!, args[1]!);
+    // No rounding: the result is an operand (min, max, relu) or its negation or absolute value.
+    if (fn.f32.ulps === 0) return { v, e: propagated };
+    // Infinite operands are exact (a semiring's 0 or 1); an infinite result from inexact ones may be an overflow.
+    if (!Number.isFinite(v)) return { v, e: args.every((a) => a.e === 0) ? 0 : Infinity };
+    return { v, e: propagated + rounding(v, fn.f32.ulps) };
   },
   compare(fn, a, b) {
     const gap = Math.abs(a.v - b.v);
     // Within rounding error the exact comparison could go either way.
     if ((a.e || b.e) && !(gap > a.e + b.e)) return undefined;
-    const [x, y] = [a.v, b.v];
-    return { lt: x < y, le: x <= y, gt: x > y, ge: x >= y, eq: x === y, ne: x !== y }[fn];
+    return fn.f64(a.v, b.v);
   },
   either(t, f) {
     const e = Math.max(t.e, f.e) + Math.abs(t.v - f.v);
@@ -219,53 +162,10 @@ export const float32Domain: Domain<Bounded> = {
 
 // ---------------------------------------------------------------- plain float64
 
-/** Float64 with no error tracking: for folding a plan on the CPU (tests, debugging a scan kernel). */
+/** Float64 with no error tracking, the table's meanings: for folding a plan on the CPU (tests, debugging a scan kernel). */
 export const float64Domain: Domain<number> = {
   constant: (x) => x,
-  unary(fn, x) {
-    switch (fn) {
-      case 'neg':
-        return -x;
-      case 'abs':
-        return Math.abs(x);
-      case 'relu':
-        return Math.max(x, 0);
-      case 'exp':
-        return Math.exp(x);
-      case 'log':
-        return Math.log(x);
-      case 'sqrt':
-        return Math.sqrt(x);
-      case 'sigmoid':
-        return sigmoid(x);
-      case 'tanh':
-        return Math.tanh(x);
-      case 'softplus':
-        return softplus(x);
-      default:
-        throw new Error(`float64 domain: unknown function ${fn}`);
-    }
-  },
-  binary(fn, x, y) {
-    switch (fn) {
-      case 'add':
-        return x + y;
-      case 'sub':
-        return x - y;
-      case 'mul':
-        return x * y;
-      case 'div':
-        return x / y;
-      case 'min':
-        return Math.min(x, y);
-      case 'max':
-        return Math.max(x, y);
-      case 'logaddexp':
-        return logaddexp(x, y);
-      default:
-        throw new Error(`float64 domain: unknown operation ${fn}`);
-    }
-  },
-  compare: (fn, x, y) => ({ lt: x < y, le: x <= y, gt: x > y, ge: x >= y, eq: x === y, ne: x !== y })[fn],
+  apply: f64Of,
+  compare: (fn, x, y) => fn.f64(x, y),
   either: (t) => t,
 };

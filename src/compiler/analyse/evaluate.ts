@@ -3,14 +3,15 @@
 // row-major arrays over known dim sizes.
 import type { Def, Node } from '../ir/ir.js';
 import type { DimSizes } from '../ir/dims.js';
+import { builtin, foldOf, type BinaryBuiltin, type ComparisonBuiltin, type UnaryBuiltin } from '../builtins.js';
 
+/** A number domain: what each builtin of the table (src/compiler/builtins.ts) means over its values. */
 export interface Domain<V> {
   constant(x: number): V;
-  unary(fn: string, a: V): V;
-  /** Arithmetic (add, sub, mul, div) and min, max, logaddexp. */
-  binary(fn: string, a: V, b: V): V;
+  /** A numeric builtin (arithmetic, min, max, logaddexp, exp, …) on its operands. */
+  apply(fn: UnaryBuiltin | BinaryBuiltin, args: V[]): V;
   /** true, false, or undefined when the domain cannot decide (a comparison within rounding error). */
-  compare(fn: string, a: V, b: V): boolean | undefined;
+  compare(fn: ComparisonBuiltin, a: V, b: V): boolean | undefined;
   /** `select` whose condition is undecided: both branch values are known. */
   either(ifTrue: V, ifFalse: V): V;
 }
@@ -22,8 +23,6 @@ export interface TensorValue<V> {
 
 /** What a load reads, by source and tensor name; `let` loads fall back to definitions evaluated earlier. */
 export type Resolver<V> = (source: string, tensor: string) => TensorValue<V> | undefined;
-
-const reduceFn: Record<string, string> = { sum: 'add', max: 'max', min: 'min', logsumexp: 'logaddexp' };
 
 export function offsetOf(dims: string[], index: number[], sizes: DimSizes): number {
   let off = 0;
@@ -64,21 +63,25 @@ function evaluateAt<V>(def: Def, env: Map<string, number>, lookup: (source: stri
         return t.data[offsetOf(t.dims, n.index.map((v) => env.get(v)!), sizes)]!;
       }
       case 'unary':
-        return domain.unary(n.fn, node(n.args[0], env));
-      case 'binary':
-        return domain.binary(n.fn, node(n.args[0], env), node(n.args[1], env));
+      case 'binary': {
+        const b = builtin(n.fn);
+        if (b.kind !== 'unary' && b.kind !== 'binary') throw new Error(`evaluate: \`${n.fn}\` gives a boolean, which only a select condition may use`);
+        return domain.apply(b, n.args.map((a) => node(a, env)));
+      }
       case 'select': {
         const c = def.nodes[n.args[0]]!;
-        if (c.op !== 'binary') throw new Error('evaluate: a select condition must be a comparison');
-        const decided = domain.compare(c.fn, node(c.args[0], env), node(c.args[1], env));
+        const test = c.op === 'binary' ? builtin(c.fn) : undefined;
+        if (c.op !== 'binary' || test?.kind !== 'comparison') throw new Error('evaluate: a select condition must be a comparison');
+        const decided = domain.compare(test, node(c.args[0], env), node(c.args[1], env));
         if (decided === undefined) return domain.either(node(n.args[1], env), node(n.args[2], env));
         return node(decided ? n.args[1] : n.args[2], env);
       }
       case 'reduce': {
+        const fold = foldOf(n.fn);
         let acc: V | undefined;
         for (let i = 0; i < sizes[n.over.dim]!; i++) {
           const v = node(n.args[0], new Map(env).set(n.over.name, i));
-          acc = acc === undefined ? v : domain.binary(reduceFn[n.fn]!, acc, v);
+          acc = acc === undefined ? v : domain.apply(fold, [acc, v]);
         }
         return acc!;
       }
