@@ -125,22 +125,22 @@ export function seqLayoutPackingText(m: Module, buffers: BufferLayout[]): string
     .join('\n');
 }
 
+/** A region-major tensor's slice of a read-back buffer: `offset * scale` up to `(offset + size) * scale`. */
+export const regionSliceText = (buffer: string, offset: number, size: number, scale: string) => `${buffer}.slice(${offset} * ${scale}, ${offset + size} * ${scale})`;
+
 /** The result of a run in the sequential kernel's layout: per-tensor slices of `outputs` and `state_out`. */
 export function seqLayoutResultText(m: Module, buffers: BufferLayout[]): string {
   const regionOf = (role: string, tensor: string) => buffers.find((b) => b.role === role)!.regions.find((x) => x.tensor === tensor)!;
+  const slices = (role: 'outputs' | 'state_out', kind: 'output' | 'state', scale: string) =>
+    tensorsOf(m, kind)
+      .map((t) => {
+        const r = regionOf(role, t.name);
+        return `${field(t.name)}: ${regionSliceText(role, r.offset.elements, r.size, scale)}`;
+      })
+      .join(', ');
   return `  return {
-    outputs: { ${tensorsOf(m, 'output')
-      .map((t) => {
-        const r = regionOf('outputs', t.name);
-        return `${field(t.name)}: outputs.slice(${r.offset.elements} * batch * T, ${r.offset.elements + r.size} * batch * T)`;
-      })
-      .join(', ')} },
-    finalState: { ${tensorsOf(m, 'state')
-      .map((t) => {
-        const r = regionOf('state_out', t.name);
-        return `${field(t.name)}: state_out.slice(${r.offset.elements} * batch, ${r.offset.elements + r.size} * batch)`;
-      })
-      .join(', ')} },
+    outputs: { ${slices('outputs', 'output', 'batch * T')} },
+    finalState: { ${slices('state_out', 'state', 'batch')} },
   };`;
 }
 
