@@ -1,9 +1,8 @@
-// The four semirings the analysis recognises, as tables of IR operations: which binary function and
-// which reduction are ⊕, which binary function is ⊗, and the constants 0 (⊕'s identity, ⊗'s
-// annihilator) and 1 (⊗'s identity). Plans are built from these tables only, so every algebra gets
+// The four semirings the analysis recognises, as pairs of binary builtins (⊕, ⊗). Everything else
+// is read off the builtin table: ⊕'s reduction is the one that folds with ⊕, 0 is ⊕'s identity (and
+// ⊗'s annihilator), 1 is ⊗'s identity. Plans are built from these tables only, so every algebra gets
 // the same scan element, combine and apply, just with other operations.
-import type { BinaryFn, Reducer } from '../builtins.js';
-import type { ArithFn } from '../ir/ir.js';
+import { builtin, reducers, reduction, type ArithFn, type BinaryBuiltin, type BinaryFn, type Reducer } from '../builtins.js';
 import type { Semiring } from './types.js';
 import { binary, constant, reduce, type Term } from './terms.js';
 import type { IndexVar } from '../ir/ir.js';
@@ -19,11 +18,22 @@ export interface SemiringOps {
   one: number;
 }
 
+function semiring(name: Semiring, text: string, plus: ArithFn | BinaryFn, times: ArithFn | BinaryFn): SemiringOps {
+  const identity = (fn: string) => {
+    const value = (builtin(fn) as BinaryBuiltin).identity;
+    if (value === undefined) throw new Error(`semiring ${name}: \`${fn}\` has no identity`);
+    return value;
+  };
+  const plusReduce = reducers.find((r) => reduction(r).fold === plus);
+  if (!plusReduce) throw new Error(`semiring ${name}: no reduction folds with \`${plus}\``);
+  return { name, text, plus, plusReduce, times, zero: identity(plus), one: identity(times) };
+}
+
 export const semiringOps: Record<Semiring, SemiringOps> = {
-  sum_prod: { name: 'sum_prod', text: '(+, ×)', plus: 'add', plusReduce: 'sum', times: 'mul', zero: 0, one: 1 },
-  max_plus: { name: 'max_plus', text: '(max, +)', plus: 'max', plusReduce: 'max', times: 'add', zero: -Infinity, one: 0 },
-  max_min: { name: 'max_min', text: '(max, min)', plus: 'max', plusReduce: 'max', times: 'min', zero: -Infinity, one: Infinity },
-  log: { name: 'log', text: '(logaddexp, +)', plus: 'logaddexp', plusReduce: 'logsumexp', times: 'add', zero: -Infinity, one: 0 },
+  sum_prod: semiring('sum_prod', '(+, ×)', 'add', 'mul'),
+  max_plus: semiring('max_plus', '(max, +)', 'max', 'add'),
+  max_min: semiring('max_min', '(max, min)', 'max', 'min'),
+  log: semiring('log', '(logaddexp, +)', 'logaddexp', 'add'),
 };
 
 /** The order in which the analysis tries the semirings: the first one that explains an update wins. */

@@ -2,7 +2,7 @@
 // It reports every problem it can find in one run and records what lowering needs
 // (each name's dims, each left side's index dims, which statement updates each state).
 import type * as A from '../syntax/ast.js';
-import { functionArity, isReducer, reducers } from '../builtins.js';
+import { callableBuiltins, infixBuiltins, isReducer, reducers } from '../builtins.js';
 import { diagnostic, didYouMean, type Diagnostic } from '../diagnostics/diagnostic.js';
 import type { CheckedFile, RnnSymbol, TensorSymbol } from './symbols.js';
 // The names `structure` accepts: the structures and semirings the analysis can infer and compare against.
@@ -222,7 +222,7 @@ class Checker {
         this.arith(e.operand, scope, ctx, 'negation needs a number');
         return 'f32';
       case 'binary': {
-        if (['<', '<=', '>', '>=', '==', '!='].includes(e.op)) {
+        if (infixBuiltins[e.op]?.result === 'bool') {
           this.arith(e.left, scope, ctx, `\`${e.op}\` compares numbers`);
           this.arith(e.right, scope, ctx, `\`${e.op}\` compares numbers`);
           return 'bool';
@@ -263,26 +263,25 @@ class Checker {
 
   private call(e: Extract<A.Expr, { kind: 'call' }>, scope: IndexScope, ctx: ExprContext): Type {
     const name = e.fn.name;
-    const arity = functionArity[name];
-    if (arity === undefined) {
-      const notes = isReducer(name) ? [`\`${name}\` is a reduction: write \`${name}(i: ...)\` with the index it runs over`] : didYouMean(name, Object.keys(functionArity));
+    const fn = Object.hasOwn(callableBuiltins, name) ? callableBuiltins[name] : undefined;
+    if (fn === undefined) {
+      const notes = isReducer(name) ? [`\`${name}\` is a reduction: write \`${name}(i: ...)\` with the index it runs over`] : didYouMean(name, Object.keys(callableBuiltins));
       this.ds.push(diagnostic('RNN0204', e.fn.span, { name }, { notes }));
       e.args.forEach((a) => this.expr(a, scope, ctx));
       return 'f32';
     }
+    const arity = fn.params.length;
     if (e.args.length !== arity) {
       const plural = (n: number) => `${n} argument${n === 1 ? '' : 's'}`;
       this.ds.push(diagnostic('RNN0403', e.span, { name, expected: plural(arity), found: plural(e.args.length) }));
     }
-    if (name === 'select') {
-      const [cond, a, b] = e.args;
-      if (cond && this.expr(cond, scope, ctx) !== 'bool') this.ds.push(diagnostic('RNN0402', cond.span));
-      if (a) this.arith(a, scope, ctx, 'both branches of `select` must be numbers');
-      if (b) this.arith(b, scope, ctx, 'both branches of `select` must be numbers');
-      return 'f32';
-    }
-    for (const a of e.args) this.arith(a, scope, ctx, `\`${name}\` takes numbers`);
-    return 'f32';
+    // Argument types from the builtin table; only select takes a boolean (its condition).
+    const hint = fn.kind === 'select' ? 'both branches of `select` must be numbers' : `\`${name}\` takes numbers`;
+    e.args.forEach((a, k) => {
+      if (fn.params[k] !== 'bool') this.arith(a, scope, ctx, hint);
+      else if (this.expr(a, scope, ctx) !== 'bool') this.ds.push(diagnostic('RNN0402', a.span));
+    });
+    return fn.result;
   }
 
   private ref(e: Extract<A.Expr, { kind: 'ref' }>, scope: IndexScope, ctx: ExprContext) {

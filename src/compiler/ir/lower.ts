@@ -4,11 +4,9 @@
 import type * as A from '../syntax/ast.js';
 import type { CheckedFile, TensorSymbol } from '../check/symbols.js';
 import { constantValue } from '../check/checker.js';
-import type { BinaryFn, Reducer, UnaryFn } from '../builtins.js';
+import { callableBuiltins, infixBuiltins, type BinaryFn, type Reducer, type UnaryFn } from '../builtins.js';
 import { joinDep, type Def, type DefKind, type Dep, type IndexVar, type Module, type Node, type Phase, type Source, type Tensor } from './ir.js';
 
-const arith: Record<string, 'add' | 'sub' | 'mul' | 'div'> = { '+': 'add', '-': 'sub', '*': 'mul', '/': 'div' };
-const compare: Record<string, 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne'> = { '<': 'lt', '<=': 'le', '>': 'gt', '>=': 'ge', '==': 'eq', '!=': 'ne' };
 
 interface LowerContext {
   stmtIndex: number;
@@ -67,14 +65,15 @@ class DefBuilder {
       case 'binary': {
         const l = this.expr(e.left, reductionVars);
         const r = this.expr(e.right, reductionVars);
-        if (e.op in compare) return this.op({ op: 'binary', fn: compare[e.op], args: [l, r], type: 'bool', span: e.span });
-        return this.op({ op: 'binary', fn: arith[e.op], args: [l, r], span: e.span });
+        const b = infixBuiltins[e.op]!;
+        return this.op({ op: 'binary', fn: b.name, args: [l, r], type: b.result, span: e.span });
       }
       case 'call': {
         const args = e.args.map((a) => this.expr(a, reductionVars));
-        if (e.fn.name === 'select') return this.op({ op: 'select', args: args as [number, number, number], span: e.span });
-        if (args.length === 2) return this.op({ op: 'binary', fn: e.fn.name as BinaryFn, args: args as [number, number], span: e.span });
-        return this.op({ op: 'unary', fn: e.fn.name as UnaryFn, args: [args[0]!], span: e.span });
+        const b = callableBuiltins[e.fn.name]!;
+        if (b.kind === 'select') return this.op({ op: 'select', args: args as [number, number, number], span: e.span });
+        if (b.kind === 'binary') return this.op({ op: 'binary', fn: b.name as BinaryFn, args: args as [number, number], span: e.span });
+        return this.op({ op: 'unary', fn: b.name as UnaryFn, args: [args[0]!], span: e.span });
       }
       case 'reduce': {
         const dim = this.reductionDim(e);
