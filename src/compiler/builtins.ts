@@ -137,7 +137,7 @@ export interface Reduction {
   fold: string;
   /** The fold's identity: the value of a reduction over nothing. */
   identity: number;
-  /** The float64 value over all the terms, numerically safe (logsumexp never overflows). */
+  /** The float64 value over all the terms: the fold, left to right, from the identity. */
   f64: (terms: readonly number[]) => number;
   /** d/dterm_k for every k, given the value. Ties of max and min go to the first extremal term. */
   derivative: (terms: readonly number[], value: number) => number[];
@@ -312,35 +312,23 @@ function extremum(terms: readonly number[], better: (a: number, b: number) => bo
 }
 const oneHot = (n: number, k: number) => Array.from({ length: n }, (_, i) => (i === k ? 1 : k < 0 ? NaN : 0));
 
-/** A reduction folding with the binary builtin `fold`, from that builtin's identity. */
-function reductionOf(name: string, fold: keyof typeof binaryEntries, meaning: Pick<Reduction, 'f64' | 'derivative'>): Reduction {
-  const identity = (binaryEntries[fold] as BinaryBuiltin).identity;
-  if (identity === undefined) throw new Error(`reduction ${name}: \`${fold}\` has no identity to start from`);
-  return { name, fold, identity, ...meaning };
+/**
+ * A reduction folding with the binary builtin `fold` from that builtin's identity, left to right: its
+ * float64 meaning is that fold (so every consumer that folds agrees with it to the bit).
+ */
+function reductionOf(name: string, fold: keyof typeof binaryEntries, derivative: Reduction['derivative']): Reduction {
+  const f: BinaryBuiltin = binaryEntries[fold];
+  if (f.identity === undefined) throw new Error(`reduction ${name}: \`${fold}\` has no identity to start from`);
+  const identity = f.identity;
+  return { name, fold, identity, f64: (terms) => terms.reduce((acc, x) => f.f64(acc, x), identity), derivative };
 }
 
 const reductionEntries = {
-  sum: reductionOf('sum', 'add', {
-    f64: (terms) => terms.reduce((s, x) => s + x, 0),
-    derivative: (terms) => terms.map(() => 1),
-  }),
-  max: reductionOf('max', 'max', {
-    f64: (terms) => terms.reduce((m, x) => Math.max(m, x), -Infinity),
-    derivative: (terms) => oneHot(terms.length, extremum(terms, (a, b) => a > b)),
-  }),
-  min: reductionOf('min', 'min', {
-    f64: (terms) => terms.reduce((m, x) => Math.min(m, x), Infinity),
-    derivative: (terms) => oneHot(terms.length, extremum(terms, (a, b) => a < b)),
-  }),
-  logsumexp: reductionOf('logsumexp', 'logaddexp', {
-    // The largest term plus log Σ exp(x − max): no term overflows exp. An infinite or NaN largest term is the answer.
-    f64: (terms) => {
-      const m = terms.reduce((a, x) => Math.max(a, x), -Infinity);
-      if (!Number.isFinite(m)) return m;
-      return m + Math.log(terms.reduce((s, x) => s + Math.exp(x - m), 0));
-    },
-    derivative: (terms, value) => terms.map((x) => Math.exp(x - value)), // softmax
-  }),
+  sum: reductionOf('sum', 'add', (terms) => terms.map(() => 1)),
+  max: reductionOf('max', 'max', (terms) => oneHot(terms.length, extremum(terms, (a, b) => a > b))),
+  min: reductionOf('min', 'min', (terms) => oneHot(terms.length, extremum(terms, (a, b) => a < b))),
+  // Pairwise logaddexp never overflows; the derivative is the softmax of the terms.
+  logsumexp: reductionOf('logsumexp', 'logaddexp', (terms, value) => terms.map((x) => Math.exp(x - value))),
 };
 
 // ---------------------------------------------------------------- lookups
