@@ -17,7 +17,7 @@ export interface GpuBufferSpec {
 export interface GpuShaderSpec {
   label: string;
   code: string;
-  /** Defaults to 'main'. */
+  /** Defaults to 'main' in jobs; in compileShaders, to the module's one compute entry point. */
   entryPoint?: string;
 }
 
@@ -137,6 +137,21 @@ export interface CompileShadersOptions {
   pipelines?: boolean;
   /** Features the shaders need; the session's device must have them. */
   requiredFeatures?: GPUFeatureName[];
+  /**
+   * Also dispatch one workgroup of each pipeline, on zeroed buffers, and time it to completion: lazy
+   * drivers (Mesa lavapipe) compile a pipeline to machine code only at its first dispatch. Implies
+   * `pipelines`; the pipeline then has an explicit layout of the buffers the module declares.
+   */
+  dispatch?: boolean;
+}
+
+/** One buffer binding of a shader's entry point, as read from its WGSL (src/runtime/dawn/reflect.ts). */
+export interface ShaderBinding {
+  group: number;
+  binding: number;
+  type: GPUBufferBindingType;
+  /** Bytes of the zeroed buffer bound there. */
+  bytes: number;
 }
 
 /** What Dawn (Tint, then the driver when pipelines are asked for) said about one shader. */
@@ -146,8 +161,15 @@ export interface ShaderReport {
   messages: ShaderMessage[];
   /** Wall time of createComputePipelineAsync in the host (only with `pipelines`, for a shader without errors). */
   pipelineMs?: number;
-  /** The pipeline creation failed (only with `pipelines`): Dawn's message. */
+  /** Wall time of the first dispatch of one workgroup, submit to done (only with `dispatch`). */
+  dispatchMs?: number;
+  /** The pipeline creation or the first dispatch failed (only with `pipelines`): Dawn's message. */
   pipelineError?: string;
+}
+
+/** A shader to compile, with what its first dispatch binds (when one is asked for). */
+export interface CompileShaderRequest extends GpuShaderSpec {
+  dispatch?: { bindings: ShaderBinding[] };
 }
 
 export interface GpuErrorDetails {
@@ -183,7 +205,7 @@ export interface OpenOptions {
 export type HostRequest =
   | { id: number; type: 'open'; options: OpenOptions }
   | { id: number; type: 'run'; job: GpuJob }
-  | { id: number; type: 'compile'; shaders: GpuShaderSpec[]; pipelines: boolean }
+  | { id: number; type: 'compile'; shaders: CompileShaderRequest[]; pipelines: boolean }
   | { id: number; type: 'close' }
   /** Test hook: the host kills itself with SIGSEGV, as the Dawn crash does. */
   | { id: number; type: '__crashForTest' };

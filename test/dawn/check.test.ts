@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkJob, deviceBytes } from '../../src/runtime/dawn/check.js';
 import { formatShaderError, renderShaderMessage } from '../../src/runtime/dawn/frame.js';
+import { DISPATCH_BUFFER_BYTES, shaderBindings } from '../../src/runtime/dawn/reflect.js';
 import { GpuError, type AdapterSummary, type GpuJob } from '../../backends/job.js';
 
 const adapter: AdapterSummary = {
@@ -90,5 +91,25 @@ describe('Tint messages on the WGSL', () => {
     expect(msg).toMatch(/^internal error: the generated WGSL for shader `scan_up` does not compile \(1 error\)/);
     expect(msg).toContain("scan_up:5:9: error: unresolved value 'foo'\n5 | let x = foo;\n");
     expect(msg).not.toContain('meh');
+  });
+});
+
+describe('the buffers a shader declares', () => {
+  it('reads group, binding and kind off the declarations, in order', () => {
+    const code = [
+      '@group(1) @binding(0) var<storage, read_write> out: array<f32>;',
+      '@group(0) @binding(2) var<storage,read> x: array<vec4<f32>>;',
+      '@group(0) @binding(0) var<uniform> U: Uniforms;',
+      '@group(0) @binding(1) var<storage> y: array<f32>;',
+    ].join('\n');
+    expect(shaderBindings(code)).toEqual([
+      { group: 0, binding: 0, type: 'uniform', bytes: DISPATCH_BUFFER_BYTES },
+      { group: 0, binding: 1, type: 'read-only-storage', bytes: DISPATCH_BUFFER_BYTES },
+      { group: 0, binding: 2, type: 'read-only-storage', bytes: DISPATCH_BUFFER_BYTES },
+      { group: 1, binding: 0, type: 'storage', bytes: DISPATCH_BUFFER_BYTES },
+    ]);
+  });
+  it('refuses a module that binds something other than a buffer', () => {
+    expect(() => shaderBindings('@group(0) @binding(0) var s: sampler;')).toThrow("1 of the module's bindings are not buffers");
   });
 });

@@ -48,6 +48,19 @@ describe('GpuSession.compileShaders', () => {
     expect(timed!.pipelineError).toBeUndefined();
   });
 
+  it('times the first dispatch, where lavapipe compiles, on zeroed buffers of every declared binding', async () => {
+    const twoGroups = `@group(1) @binding(3) var<uniform> u: vec4f;\n@group(0) @binding(1) var<storage, read> b: array<f32>;\n${VALID}`;
+    const [r] = await s.compileShaders([{ label: 'double', code: twoGroups }], { dispatch: true });
+    expect(r!.messages).toEqual([]);
+    expect(r!.pipelineError).toBeUndefined();
+    expect(r!.pipelineMs).toBeGreaterThan(0);
+    expect(r!.dispatchMs).toBeGreaterThan(0);
+    const texture = `@group(0) @binding(1) var t: texture_2d<f32>;\n${VALID}`;
+    const [t] = await s.compileShaders([{ label: 'texture', code: texture }], { dispatch: true });
+    expect(t!.messages).toEqual([]);
+    expect(t!.pipelineError).toBe("no first dispatch: the shader's bindings could not be read (1 of the module's bindings are not buffers)");
+  });
+
   it("returns Tint's errors with their positions, per shader, without throwing", async () => {
     const reports = await s.compileShaders(
       [

@@ -15,10 +15,11 @@ import {
   type GpuJob,
   type GpuJobResult,
   type GpuPass,
-  type GpuShaderSpec,
+  type CompileShaderRequest,
   type HostReply,
   type HostRequest,
   type OpenOptions,
+  type ShaderBinding,
   type ShaderMessage,
   type ShaderReport,
 } from '../../../backends/job.js';
@@ -186,10 +187,11 @@ async function shaderModule(dev: GPUDevice, label: string, code: string): Promis
 
 /**
  * Validation without running: Tint's messages per shader and, when asked, the time to create its
- * compute pipeline (where a driver compiles to machine code). Nothing is cached, so that every
- * pipeline is built here and timed; Dawn may still reuse an identical pipeline of the same device.
+ * compute pipeline and to run its first dispatch (where a lazy driver compiles to machine code).
+ * Nothing is cached, so that every pipeline is built here and timed; Dawn may still reuse an
+ * identical pipeline of the same device.
  */
-async function compileShaders(shaders: GpuShaderSpec[], pipelines: boolean): Promise<ShaderReport[]> {
+async function compileShaders(shaders: CompileShaderRequest[], pipelines: boolean): Promise<ShaderReport[]> {
   const dev = device;
   if (!dev) throw new GpuError('device-lost', 'the Dawn host has no device (the session was not opened or was closed)');
   const reports: ShaderReport[] = [];
@@ -199,20 +201,59 @@ async function compileShaders(shaders: GpuShaderSpec[], pipelines: boolean): Pro
     if (rejected && !messages.some((m) => m.type === 'error'))
       messages.push({ type: 'error', line: 0, column: 0, offset: 0, length: 0, message: rejected.message });
     if (pipelines && !messages.some((m) => m.type === 'error')) {
-      eagerPump = true; // no polling delay inside the measurement
-      const t0 = performance.now();
       try {
-        await dev.createComputePipelineAsync({ label: s.label, layout: 'auto', compute: { module, entryPoint: s.entryPoint ?? 'main' } });
-        report.pipelineMs = performance.now() - t0;
+        await scoped(dev, `creating the pipeline of ${s.label}`, () => timePipeline(dev, module, s, report));
       } catch (e) {
         report.pipelineError = e instanceof Error ? e.message : String(e);
-      } finally {
-        eagerPump = SPIN;
       }
     }
     reports.push(report);
   }
   return reports;
+}
+
+/** Creates the shader's pipeline and, when asked, runs one workgroup of it on zeroed buffers, timing both. */
+async function timePipeline(dev: GPUDevice, module: GPUShaderModule, s: CompileShaderRequest, report: ShaderReport): Promise<void> {
+  const groups: ShaderBinding[][] = [];
+  for (const b of s.dispatch?.bindings ?? []) (groups[b.group] ??= []).push(b);
+  const layout = s.dispatch
+    ? dev.createPipelineLayout({
+        bindGroupLayouts: Array.from(groups, (entries = []) =>
+          dev.createBindGroupLayout({ entries: entries.map((e) => ({ binding: e.binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: e.type } })) }),
+        ),
+      })
+    : 'auto';
+  let t0 = performance.now();
+  // Without a named entry point WebGPU takes the module's only one (scan kernels name theirs after the kernel).
+  const pipeline = await dev.createComputePipelineAsync({ label: s.label, layout, compute: { module, ...(s.entryPoint ? { entryPoint: s.entryPoint } : {}) } });
+  report.pipelineMs = performance.now() - t0;
+  if (!s.dispatch) return;
+  const buffers: GPUBuffer[] = [];
+  try {
+    const bindGroups = Array.from(groups, (entries = [], g) =>
+      dev.createBindGroup({
+        layout: pipeline.getBindGroupLayout(g),
+        entries: entries.map((e) => {
+          const usage = e.type === 'uniform' ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE;
+          const buffer = dev.createBuffer({ size: e.bytes, usage, label: `${s.label} @group(${g}) @binding(${e.binding})` });
+          buffers.push(buffer);
+          return { binding: e.binding, resource: { buffer } };
+        }),
+      }),
+    );
+    const enc = dev.createCommandEncoder({ label: `first dispatch of ${s.label}` });
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipeline);
+    bindGroups.forEach((bg, g) => pass.setBindGroup(g, bg));
+    pass.dispatchWorkgroups(1); // zeroed sizes in the uniforms: the kernel returns at once
+    pass.end();
+    t0 = performance.now();
+    dev.queue.submit([enc.finish()]);
+    await dev.queue.onSubmittedWorkDone();
+    report.dispatchMs = performance.now() - t0;
+  } finally {
+    for (const b of buffers) b.destroy();
+  }
 }
 
 const bindingType = (usage: GpuBufferSpec['usage']): GPUBufferBindingType =>

@@ -7,9 +7,11 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { checkJob } from './check.js';
+import { shaderBindings } from './reflect.js';
 import {
   GpuError,
   type AdapterSummary,
+  type CompileShaderRequest,
   type CompileShadersOptions,
   type GpuJob,
   type GpuShaderSpec,
@@ -209,7 +211,8 @@ export class GpuSession {
   /**
    * Compiles shaders without running them: Tint's messages for each (a shader with errors does not
    * throw; its report lists them) and, with `pipelines`, the host's time to create its compute
-   * pipeline. renderShaderMessages (frame.ts) turns a report into a readable message.
+   * pipeline; with `dispatch`, also the time of its first dispatch (where lavapipe compiles).
+   * renderShaderMessages (frame.ts) turns a report's messages into a readable message.
    */
   async compileShaders(shaders: GpuShaderSpec[], options: CompileShadersOptions = {}): Promise<ShaderReport[]> {
     if (this.closed) throw new Error('GpuSession.compileShaders: the session is closed');
@@ -217,8 +220,24 @@ export class GpuSession {
     for (const f of options.requiredFeatures ?? [])
       if (!this.adapter.features.includes(f))
         throw new GpuError('limits', `the shaders need GPU feature '${f}', which this device does not have (it has: ${this.adapter.features.join(', ')})`, { limit: f });
+    // A dispatch needs the buffers the module declares; they are read off the WGSL here, where JavaScript runs at full speed.
+    const unreadable = new Map<string, string>();
+    const requests: CompileShaderRequest[] = shaders.map((s) => {
+      if (!options.dispatch) return s;
+      try {
+        return { ...s, dispatch: { bindings: shaderBindings(s.code) } };
+      } catch (e) {
+        unreadable.set(s.label, (e as Error).message);
+        return s;
+      }
+    });
     const what = `compiling ${shaders.length === 1 ? `shader ${shaders[0]!.label}` : `${shaders.length} shaders`}`;
-    return (await host.request({ type: 'compile', shaders, pipelines: options.pipelines ?? false }, what)) as ShaderReport[];
+    const reports = (await host.request({ type: 'compile', shaders: requests, pipelines: !!(options.pipelines || options.dispatch) }, what)) as ShaderReport[];
+    for (const r of reports) {
+      const why = unreadable.get(r.label);
+      if (why && !r.messages.some((m) => m.type === 'error')) r.pipelineError ??= `no first dispatch: the shader's bindings could not be read (${why})`;
+    }
+    return reports;
   }
 
   /** Destroys the device and ends the host process; resolves once it has exited. */
