@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { bindDims } from '../../src/compiler/ir/dims.js';
 import { ChunkUnsupported, chunkPasses, compileChunk, DEFAULT_CHUNK } from '../../backends/wgsl-chunk/index.js';
+import { useWgslValidator } from '../helpers/validate.js';
 
+const expectValidWgsl = useWgslValidator();
 const load = (path: string) => frontEnd(readFileSync(path, 'utf8')).module!;
 const cells = ['examples/deltanet.rnn', 'examples/deltaproduct2.rnn', 'examples/deltaproduct3.rnn', 'examples/rwkv7.rnn', 'examples/modcount.rnn', 'test/chunk/fixtures/dense.rnn'];
 
@@ -13,6 +15,7 @@ describe.each(cells)('%s', (path) => {
   const module = load(path);
   const k = compileChunk(module, bindDims(module));
   it.each(chunkPasses)('%s pass', async (pass) => {
+    await expectValidWgsl({ [`${module.name}.${pass}.wgsl`]: k.passes[pass].code });
     await expect(k.passes[pass].code).toMatchFileSnapshot(`../golden/chunk/${module.name}.${pass}.wgsl`);
   });
 });

@@ -10,6 +10,9 @@ import { bindDims } from '../../src/compiler/ir/dims.js';
 import { analyse } from '../../src/compiler/analyse/analyse.js';
 import { compileScan, scanManifest, scanSupport } from '../../backends/wgsl-scan/index.js';
 import { kernelNames } from '../../backends/wgsl-scan/emit.js';
+import { useWgslValidator } from '../helpers/validate.js';
+
+const expectValidWgsl = useWgslValidator();
 
 // The examples, and the cells the benchmark's speed targets are stated on.
 const examples = ['examples', 'bench/cells']
@@ -23,6 +26,7 @@ describe.each(examples)('$name scan kernels', ({ name, module, plan }) => {
 
   it('pins the four kernels and the manifest (default split and tiles, subgroups)', async () => {
     const k = compileScan(module, plan!, sizes);
+    await expectValidWgsl(Object.fromEntries(Object.values(k.kernels).map((x) => [`${name}.${x.name}.wgsl`, x.code])));
     for (const n of kernelNames) await expect(k.kernels[n].code).toMatchFileSnapshot(`../golden/scan/${name}.${n}.wgsl`);
     // The single pass, for the cells it fits (the stripe split, an element of at most 2 floats).
     if (k.kernels.scan_single) await expect(k.kernels.scan_single.code).toMatchFileSnapshot(`../golden/scan/${name}.scan_single.wgsl`);
@@ -34,6 +38,7 @@ describe.each(examples)('$name scan kernels', ({ name, module, plan }) => {
     ['workgroup', false],
   ])('pins scan_steps with 4 runs per lane, runs combined with %s', async (variant, subgroups) => {
     const k = compileScan(module, plan!, sizes, { subgroups, tile: { split: 'tile', runs: 4, runLength: 2 } });
+    await expectValidWgsl({ [`${name}.scan_steps.runs4.${variant}.wgsl`]: k.kernels.scan_steps.code });
     await expect(k.kernels.scan_steps.code).toMatchFileSnapshot(`../golden/scan/${name}.scan_steps.runs4.${variant}.wgsl`);
   });
 });
