@@ -1,0 +1,57 @@
+// Runs a generated host module on Dawn in a child process of its own (dawn-child.mjs): the module is
+// transpiled to JavaScript as it stands (no type information, no rewriting), written to a temporary
+// file and imported there; typed arrays travel by structured clone.
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ts from 'typescript';
+
+/** The module as JavaScript (ES2022 module), types stripped. */
+export const transpile = (code: string): string =>
+  ts.transpileModule(code, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022 } }).outputText;
+
+export interface HostRun {
+  batch: number;
+  T: number;
+  inputs: Record<string, Float32Array>;
+  params: Record<string, Float32Array>;
+  initialState?: Record<string, Float32Array>;
+  lengths?: Int32Array;
+}
+
+export interface HostResult {
+  outputs: Record<string, Float32Array>;
+  finalState: Record<string, Float32Array>;
+}
+
+/** Calls `entry(device, run)` of the generated module `code` on a fresh Dawn device. */
+export async function runHostModule(code: string, entry: string, run: HostRun, timeoutMs = 120_000): Promise<HostResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'rnnc-host-'));
+  const modulePath = join(dir, 'module.mjs');
+  writeFileSync(modulePath, transpile(code));
+  const child = fork(new URL('./dawn-child.mjs', import.meta.url), [], { execArgv: ['--no-opt'], serialization: 'advanced', stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  try {
+    return await new Promise<HostResult>((done, fail) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        fail(new Error(`the host module did not finish in ${timeoutMs} ms`));
+      }, timeoutMs);
+      child.once('message', (reply: { ok: true; result: HostResult } | { ok: false; error: string }) => {
+        clearTimeout(timer);
+        if (reply.ok) done(reply.result);
+        else fail(new Error(reply.error));
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        fail(new Error(`the Dawn child exited (code ${code}, signal ${signal}) without a result:\n${stderr.slice(-2000)}`));
+      });
+      child.send({ modulePath, entry, run });
+    });
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
