@@ -23,7 +23,8 @@ import * as W from '../wgsl/ast.js';
 import { assign, bin, blank, call, callS, comment, forRange, id, ifS, index, letS, lit, member, varS, type Expr, type Stmt } from '../wgsl/ast.js';
 import { mathPrelude, type MathHelper } from '../wgsl/math.js';
 import { printModule } from '../wgsl/print.js';
-import { DefEvaluator, offsetExpr, type IndexValue } from '../wgsl-scan/eval.js';
+import { Lowerer, offsetExpr, type IndexValue } from '../lower/expr.js';
+import { flatWorkgroupIndex } from '../lower/grid.js';
 import { strides } from '../../src/compiler/ir/dims.js';
 import type { KernelLayout } from '../wgsl-seq/layout.js';
 import type { ChunkShape } from './shape.js';
@@ -107,11 +108,11 @@ class PassWriter {
   }
 
   /** An evaluator whose loads read inputs at `step_row`, params, and (for outputs) the state row-major in `state_wg`. */
-  evaluator(stmts: Stmt[]): DefEvaluator {
+  evaluator(stmts: Stmt[]): Lowerer {
     const { shape } = this;
-    const ev = new DefEvaluator(
-      shape.lets,
-      (n, values) => {
+    const ev = new Lowerer({
+      lets: shape.lets,
+      resolve: (n, values) => {
         switch (n.source) {
           case 'input':
             return index(this.buffer('inputs'), this.stepAddress('inputs', n.tensor, values));
@@ -129,15 +130,15 @@ class PassWriter {
             throw new Error(`chunk backend: unexpected load of ${n.source} \`${n.tensor}\``);
         }
       },
-      this.sizes,
-      'v',
-      this.counter,
+      sizes: this.sizes,
+      prefix: 'v',
+      counter: this.counter,
       stmts,
-    );
+    });
     return ev;
   }
 
-  private collect(ev: DefEvaluator) {
+  private collect(ev: Lowerer) {
     ev.helpers.forEach((h) => this.helpers.add(h));
   }
 
@@ -230,7 +231,7 @@ const bufferComment: Record<ChunkBuffer, string> = {
 /** `group`, `seq`, `chunk`, `t0`, `len`, `count` (valid steps in this chunk) for a (sequence, chunk) workgroup. */
 function chunkPrologue(w: PassWriter): Stmt[] {
   return [
-    letS('group', bin('+', member(id('wid'), 'x'), bin('*', member(id('wid'), 'y'), member(id('nwg'), 'x')))),
+    letS('group', flatWorkgroupIndex()),
     ifS(bin('>=', id('group'), bin('*', p('batch'), p('chunks'))), [{ kind: 'return' }]),
     letS('seq', bin('/', id('group'), p('chunks'))),
     letS('chunk', bin('%', id('group'), p('chunks'))),
@@ -280,7 +281,7 @@ function carryPass(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout, g: 
   const { K, R } = shape;
   const chunkRow = (c: Expr) => bin('+', bin('*', id('seq'), p('chunks')), c);
   const body: Stmt[] = [
-    letS('group', bin('+', member(id('wid'), 'x'), bin('*', member(id('wid'), 'y'), member(id('nwg'), 'x')))),
+    letS('group', flatWorkgroupIndex()),
     letS('unit', bin('+', bin('*', id('group'), u(CARRY_WORKGROUP)), id('lid'))),
     ifS(bin('>=', id('unit'), bin('*', p('batch'), u(R))), [{ kind: 'return' }]),
     letS('seq', bin('/', id('unit'), u(R))),

@@ -2,46 +2,40 @@
 // state-independent part of the cell at one step, with `invariants`, what it computes from params
 // alone, hoisted to once per thread.
 import { call, id, letS, member, named, u32, type Expr, type Function, type Stmt } from '../wgsl/ast.js';
-import { DefEvaluator, type NodeHook } from './eval.js';
-import { ret, ELEM, type Ctx, laneCoords, stepLets, loadInputOrParam, memberOf, perMember, finish } from './kernel.js';
+import { Lowerer, type NodeHook } from '../lower/expr.js';
+import { ret, ELEM, type Ctx, laneCoords, stepLets, loadInputOrParam, elemRef, buildStruct, fieldDef, finish } from './kernel.js';
 
 export function elementFunctions(ctx: Ctx): Function[] {
   const { plan } = ctx;
-  const elem = (values: Expr[]) => call('Elem', ...values);
+  const fields = ctx.layout.fields;
 
-  const idEv = new DefEvaluator(
-    new Map(),
-    () => {
+  const idLw = new Lowerer({
+    resolve: () => {
       throw new Error('scan backend: the identity must be constant');
     },
-    ctx.sizes,
-    'v',
-  );
-  const idValues = perMember(ctx, plan.identity, idEv, undefined);
+    sizes: ctx.sizes,
+    prefix: 'v',
+  });
+  const idValue = buildStruct(ctx, 'Elem', fields, fieldDef(plan.identity), idLw, undefined).value;
   const identity: Function = {
     name: 'identity',
     params: [],
     returnType: ELEM,
-    body: [...finish(ctx, idEv), ret(elem(idValues))],
+    body: [...finish(ctx, idLw), ret(idValue)],
     comment: 'The identity element: a masked or padding step.',
   };
 
-  const combineLets = new Map(plan.combine.filter((d) => d.kind === 'let').map((d) => [d.target, d]));
-  const cEv = new DefEvaluator(
-    combineLets,
-    (n, values) => {
+  const cLw = new Lowerer({
+    lets: new Map(plan.combine.filter((d) => d.kind === 'let').map((d) => [d.target, d])),
+    resolve: (n, values) => {
       if (n.source !== 'left' && n.source !== 'right') throw new Error(`scan backend: the combine reads ${n.source} \`${n.tensor}\``);
-      return member(id(n.source === 'left' ? 'l' : 'r'), memberOf(ctx, n.tensor, values));
+      return elemRef(ctx, id(n.source === 'left' ? 'l' : 'r'), n.tensor, values);
     },
-    ctx.sizes,
-    'v',
-  );
-  const cValues = perMember(
-    ctx,
-    plan.combine.filter((d) => d.kind !== 'let'),
-    cEv,
-    undefined,
-  );
+    sizes: ctx.sizes,
+    prefix: 'v',
+  });
+  // The combine's result must not be named `r`, its right operand: build it as `c`.
+  const cValue = buildStruct(ctx, 'Elem', fields, fieldDef(plan.combine.filter((d) => d.kind !== 'let')), cLw, undefined, 'c').value;
   const combine: Function = {
     name: 'combine',
     params: [
@@ -49,52 +43,52 @@ export function elementFunctions(ctx: Ctx): Function[] {
       { name: 'r', type: ELEM },
     ],
     returnType: ELEM,
-    body: [...finish(ctx, cEv), ret(elem(cValues))],
+    body: [...finish(ctx, cLw), ret(cValue)],
     comment: 'l then r: the aggregate of two consecutive spans, l the earlier.',
   };
 
   // What depends on params alone (Mamba's exp(A_log), LRU's lambda and gamma) is computed once per
-  // thread by `invariants`, as the sequential kernel hoists it, not at every step.
+  // thread by `invariants`, as the sequential kernel hoists it, not at every step. Only values at
+  // one point per thread are hoisted (not those inside a loop over an element's points); a boolean
+  // (a param-only `select` condition) stays a boolean.
   const invStmts: Stmt[] = [];
   laneCoords(ctx, invStmts); // the same lane_* names as in `element`, which hoisted expressions use
-  const invEv = new DefEvaluator(stepLets(ctx.module), (n, values) => loadInputOrParam(ctx, n, values), ctx.sizes, 'k', { next: 0 }, invStmts);
-  const invMembers: Expr[] = [];
+  const invLw = new Lowerer({ lets: stepLets(ctx.module), resolve: (n, values) => loadInputOrParam(ctx, n, values), sizes: ctx.sizes, prefix: 'k', stmts: invStmts });
+  const invMembers: { value: Expr; type: 'f32' | 'bool' }[] = [];
   const hoist: NodeHook = (def, nodeId, env) => {
     const n = def.nodes[nodeId]!;
     if (n.dep !== 'param' || n.op === 'const' || n.op === 'load') return undefined;
-    invMembers.push(invEv.node(def, nodeId, env));
+    invMembers.push({ value: invLw.node(def, nodeId, env), type: n.type });
     return member(id('inv'), `i${invMembers.length - 1}`);
   };
   const eStmts: Stmt[] = [];
   const coords = laneCoords(ctx, eStmts);
-  const eEv = new DefEvaluator(
-    stepLets(ctx.module),
-    (n, values) => {
+  const eLw = new Lowerer({
+    lets: stepLets(ctx.module),
+    resolve: (n, values) => {
       if (n.source === 'input' || n.source === 'param') return loadInputOrParam(ctx, n, values);
       throw new Error(`scan backend: an element field reads ${n.source} \`${n.tensor}\``);
     },
-    ctx.sizes,
-    'v',
-    { next: 0 },
-    [],
-    hoist,
-  );
-  const eValues = perMember(ctx, plan.fields, eEv, coords);
-  ctx.invariants = invMembers.map((_, k) => `i${k}`);
+    sizes: ctx.sizes,
+    prefix: 'v',
+    hook: hoist,
+  });
+  const eValue = buildStruct(ctx, 'Elem', fields, fieldDef(plan.fields), eLw, coords).value;
+  ctx.invariants = invMembers.map((m, k) => ({ name: `i${k}`, type: m.type }));
   const element: Function = {
     name: 'element',
     params: [...['b', 't', 's'].map((name) => ({ name, type: u32 })), ...(invMembers.length ? [{ name: 'inv', type: named('Inv') }] : [])],
     returnType: ELEM,
-    body: [...eStmts, ...finish(ctx, eEv), ret(elem(eValues))],
+    body: [...eStmts, ...finish(ctx, eLw), ret(eValue)],
     comment: "Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).",
   };
   if (!invMembers.length) return [identity, combine, element];
-  invEv.helpers.forEach((h) => ctx.helpers.add(h));
+  invLw.helpers.forEach((h) => ctx.helpers.add(h));
   const invariants: Function = {
     name: 'invariants',
     params: [{ name: 's', type: u32 }],
     returnType: named('Inv'),
-    body: [...invStmts, ret(call('Inv', ...invMembers))],
+    body: [...invStmts, ret(call('Inv', ...invMembers.map((m) => m.value)))],
     comment: 'What the elements of lane s compute from params alone, once per thread.',
   };
   return [identity, combine, invariants, element];

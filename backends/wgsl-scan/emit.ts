@@ -8,7 +8,7 @@
 import type { ScanPlan } from '../../src/compiler/analyse/types.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
-import { arrayOf, emptyModule, f32, named, u32, type Global, type Module as WgslModule } from '../wgsl/ast.js';
+import { arrayOf, bool, emptyModule, f32, named, u32, type Global, type Module as WgslModule } from '../wgsl/ast.js';
 import { mathPrelude } from '../wgsl/math.js';
 import { printModule } from '../wgsl/print.js';
 import { elementFunctions } from './element.js';
@@ -18,7 +18,7 @@ import {
   directOutputs,
   loadStateFunction,
   outputFunction,
-  stateMembers,
+  stateFields,
   storeFinalFunction,
   storeStepFunction,
 } from './states.js';
@@ -26,7 +26,7 @@ import { laneScanFunction, tileEntryPoint } from './tiles.js';
 import { stripeBody, stripeEntryPoint, teamScanFunction } from './stripes.js';
 import { recordFunctions, reduceBlockFunction, singleEntryPoint, singlePassFits, singleWorkgroupVars, statusType } from './single.js';
 import { sharedFloatsOf, threadsOf, tileSteps, type ScanLayout, type TileShape } from './layout.js';
-import { type KernelName, type StandardKernel, kernelNames, type Binding, uniformFields, ELEM, type Ctx, type KernelSpec, specs } from './kernel.js';
+import { type KernelName, type StandardKernel, kernelNames, type Binding, uniformFields, ELEM, type Ctx, type KernelSpec, specs, fieldType } from './kernel.js';
 
 export interface ScanKernel {
   name: KernelName;
@@ -175,9 +175,9 @@ export function emitScanKernels(module: Module, plan: ScanPlan, sizes: DimSizes,
       header: header(ctx, spec, options.subgroups),
       enables: options.subgroups && (stripeSteps || !striped) ? ['subgroups'] : [],
       structs: [
-        { name: 'Elem', members: layout.members.map((m) => ({ name: m.name, type: f32 })) },
-        ...(spec.source === 'steps' && ctx.invariants?.length ? [{ name: 'Inv', members: ctx.invariants.map((name) => ({ name, type: f32 })) }] : []),
-        ...(spec.source === 'steps' && spec.store && direct ? [{ name: 'State', members: stateMembers(ctx).map((m) => ({ name: m.name, type: f32 })) }] : []),
+        { name: 'Elem', members: layout.fields.map((f) => ({ name: f.name, type: fieldType(f) })) },
+        ...(spec.source === 'steps' && ctx.invariants?.length ? [{ name: 'Inv', members: ctx.invariants.map((m) => ({ name: m.name, type: m.type === 'bool' ? bool : f32 })) }] : []),
+        ...(spec.source === 'steps' && spec.store && direct ? [{ name: 'State', members: stateFields(ctx).map((f) => ({ name: f.name, type: fieldType(f) })) }] : []),
         ...(tile.runs > 1
           ? [
               {

@@ -3,10 +3,11 @@
 import type { ScanPlan } from '../../src/compiler/analyse/types.js';
 import type { Def, Module } from '../../src/compiler/ir/ir.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
-import { assign, bin, call, id, index, letS, lit, member, named, varS, type Expr, type Stmt } from '../wgsl/ast.js';
+import { arrayOf, assign, bin, call, f32, forRange, id, index, letS, lit, member, named, varS, type Expr, type Stmt, type Type } from '../wgsl/ast.js';
 import type { MathHelper } from '../wgsl/math.js';
-import { DefEvaluator, offsetExpr, type IndexValue, type LoadNode } from './eval.js';
-import type { ScanLayout, TileShape } from './layout.js';
+import { indexExpr, offsetExpr, type IndexValue, type LoadNode, type Lowerer } from '../lower/expr.js';
+import { overPoints } from '../lower/points.js';
+import type { ScanLayout, StructField, TileShape } from './layout.js';
 
 /** The kernels every scan has; `scan_single` (single.ts) comes with the ones that fit it. */
 export type StandardKernel = 'scan_steps' | 'reduce_steps' | 'reduce_aggs' | 'scan_aggs';
@@ -34,8 +35,8 @@ export interface Ctx {
   helpers: Set<MathHelper>;
   /** Outputs written by the thread that holds the states (see directOutputs), not through workgroup memory. */
   direct: boolean;
-  /** Members of the `Inv` struct (hoisted param-only values), set once `element` is built. */
-  invariants?: string[];
+  /** Members of the `Inv` struct (hoisted param-only values) with their types, set once `element` is built. */
+  invariants?: { name: string; type: 'f32' | 'bool' }[];
 }
 
 /** Lane coordinates of lane `s` as run-time expressions, by dim. */
@@ -63,27 +64,74 @@ export function loadInputOrParam(ctx: Ctx, n: LoadNode, values: IndexValue[]): E
   return index(id('inputs'), offsetExpr(values, p.strides, stepBase(p.offset, p.size)));
 }
 
-export function memberOf(ctx: Ctx, field: string, values: IndexValue[]): string {
-  if (ctx.layout.mode === 'lanes') return ctx.layout.members.find((m) => m.field === field)!.name;
-  if (values.some((v) => typeof v !== 'number')) throw new Error('scan backend: whole-mode element read at a run-time index');
-  const m = ctx.layout.members.find((x) => x.field === field && x.index.every((i, k) => i === values[k]));
-  if (!m) throw new Error(`scan backend: no element member for ${field}[${values.join(', ')}]`);
-  return m.name;
+/** A struct member's WGSL type: f32, or an array of f32 over the member's points. */
+export const fieldType = (f: StructField): Type => (f.dims.length ? arrayOf(f32, f.count) : f32);
+
+/** Member `f` of struct value `base` at `point` (of f's dims; ignored for a scalar). */
+export const fieldRef = (f: StructField, base: Expr, point: IndexValue[]): Expr =>
+  f.dims.length ? index(member(base, f.name), offsetExpr(point, f.strides)) : member(base, f.name);
+
+/** Every float of a struct value, in memory order. */
+export const floatRefs = (fields: StructField[], base: Expr): Expr[] =>
+  fields.flatMap((f) => (f.dims.length ? Array.from({ length: f.count }, (_, k) => index(member(base, f.name), u(k))) : [member(base, f.name)]));
+
+/** A struct value from its floats in memory order. */
+export function structOf(type: string, fields: StructField[], floats: Expr[]): Expr {
+  let k = 0;
+  return call(type, ...fields.map((f) => (f.dims.length ? call(`array<f32, ${f.count}>`, ...floats.slice(k, (k += f.count))) : floats[k++]!)));
 }
 
-/** Evaluates one definition per element member (lane mode: at the lane's coordinates). */
-export function perMember(ctx: Ctx, defs: Def[], ev: DefEvaluator, coords: Map<string, Expr> | undefined): Expr[] {
-  return ctx.layout.members.map((m) => {
-    const def = defs.find((d) => d.target === m.field);
-    if (!def) throw new Error(`scan backend: no definition for field \`${m.field}\``);
-    const values: IndexValue[] = ctx.layout.mode === 'lanes' ? def.vars.map((v) => coords?.get(v.dim) ?? 0) : m.index;
-    return ev.evaluate(def, values);
-  });
+/** `var into = <type>(...)` with `fn` applied to every float of `from`: member-wise for scalars, a loop over each array. */
+export function mapStruct(type: string, fields: StructField[], from: Expr, into: string, fn: (v: Expr) => Expr): Stmt[] {
+  if (fields.every((f) => f.dims.length === 0)) return [letS(into, call(type, ...fields.map((f) => fn(member(from, f.name)))))];
+  const stmts: Stmt[] = [varS(into, named(type))];
+  for (const f of fields) {
+    if (!f.dims.length) stmts.push(assign(member(id(into), f.name), fn(member(from, f.name))));
+    else stmts.push(forRange('m', u(0), u(f.count), [assign(index(member(id(into), f.name), id('m')), fn(index(member(from, f.name), id('m'))))]));
+  }
+  return stmts;
 }
 
-export function finish(ctx: Ctx, ev: DefEvaluator): Stmt[] {
-  ev.helpers.forEach((h) => ctx.helpers.add(h));
-  return ev.stmts;
+/** The element field `field` of struct value `base` at `values` (lane mode: the lane's own). */
+export function elemRef(ctx: Ctx, base: Expr, field: string, values: IndexValue[]): Expr {
+  const f = ctx.layout.fields.find((x) => x.of === field);
+  if (!f) throw new Error(`scan backend: no element field \`${field}\``);
+  return fieldRef(f, base, values);
+}
+
+/**
+ * A struct value (`Elem`, `State`) from one definition per member, evaluated through `lw` (lane
+ * mode: at the lane's coordinates; whole mode: at every point of the member, looped when many).
+ * The statements that build it go to `lw`; a struct with arrays is built in `var <name>`.
+ */
+export function buildStruct(ctx: Ctx, type: string, fields: StructField[], defOf: (f: StructField) => Def, lw: Lowerer, coords: Map<string, Expr> | undefined, name = 'r'): { value: Expr } {
+  if (fields.every((f) => f.dims.length === 0)) {
+    const values = fields.map((f) => {
+      const def = defOf(f);
+      return lw.evaluate(def, ctx.layout.mode === 'lanes' ? def.vars.map((v) => coords?.get(v.dim) ?? 0) : []);
+    });
+    return { value: call(type, ...values) };
+  }
+  const into = id(name);
+  lw.current.push(varS(name, named(type)));
+  for (const f of fields) {
+    const def = defOf(f);
+    const at = (flat: IndexValue) => (f.dims.length ? index(member(into, f.name), indexExpr(flat)) : member(into, f.name));
+    overPoints(lw, f.dims, ctx.sizes, (point, flat) => [assign(at(flat), lw.evaluate(def, point))]);
+  }
+  return { value: into };
+}
+
+/** The definition of element field `f` among `defs`. */
+export const fieldDef = (defs: Def[]) => (f: StructField): Def => {
+  const def = defs.find((d) => d.target === f.of);
+  if (!def) throw new Error(`scan backend: no definition for \`${f.of}\``);
+  return def;
+};
+
+export function finish(ctx: Ctx, lw: Lowerer): Stmt[] {
+  lw.helpers.forEach((h) => ctx.helpers.add(h));
+  return lw.stmts;
 }
 
 export interface KernelSpec {

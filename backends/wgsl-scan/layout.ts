@@ -20,6 +20,23 @@ export interface ElementMember {
   index: number[];
 }
 
+/**
+ * A member of a WGSL struct the kernels pass around (`Elem`, `State`): one element field or state
+ * tensor — a scalar per lane in lane mode; in whole mode an array over its dims, row-major (a
+ * scalar when it has none), so that loops can index it at run time.
+ */
+export interface StructField {
+  /** WGSL member name. */
+  name: string;
+  /** The element field (`h.a`) or state tensor it holds. */
+  of: string;
+  /** Dims of the array (whole mode), empty for a scalar. */
+  dims: string[];
+  strides: number[];
+  /** Floats it holds. */
+  count: number;
+}
+
 export interface PackedTensor {
   tensor: Tensor;
   /** Floats per step (inputs, outputs) or per sequence (states). */
@@ -36,7 +53,10 @@ export interface ScanLayout {
   laneStrides: number[];
   /** Lanes per sequence (S). */
   lanes: number;
+  /** The element's floats in memory order (a field's points row-major, fields in plan order). */
   members: ElementMember[];
+  /** The members of the WGSL `Elem` struct: one per field. */
+  fields: StructField[];
   fieldDims: Map<string, string[]>;
   inputs: PackedTensor[];
   params: PackedTensor[];
@@ -76,6 +96,10 @@ function pointwise(def: Def, dimsOf: (source: string, tensor: string) => string[
   });
 }
 
+export function structField(name: string, of: string, dims: string[], sizes: DimSizes): StructField {
+  return { name, of, dims, strides: strides(dims, sizes), count: dims.reduce((n, d) => n * sizes[d]!, 1) };
+}
+
 /** `force` 'whole' makes one element per sequence even where lanes would do (see chooseLayout in index.ts). */
 export function scanLayout(module: Module, plan: ScanPlan, sizes: DimSizes, force?: 'whole'): ScanLayout {
   const fieldDims = new Map(plan.fields.map((f) => [f.target, f.vars.map((v) => v.dim)]));
@@ -92,7 +116,10 @@ export function scanLayout(module: Module, plan: ScanPlan, sizes: DimSizes, forc
   const mode = lanesOk && force !== 'whole' ? 'lanes' : 'whole';
   const laneDims = mode === 'lanes' ? laneCandidates : [];
   const members: ElementMember[] = [];
+  const fields: StructField[] = [];
   for (const f of plan.fields) {
+    const fieldDims = mode === 'lanes' ? [] : f.vars.map((v) => v.dim);
+    fields.push(structField(safe(f.target), f.target, fieldDims, sizes));
     if (mode === 'lanes') {
       members.push({ name: safe(f.target), field: f.target, index: [] });
       continue;
@@ -115,6 +142,7 @@ export function scanLayout(module: Module, plan: ScanPlan, sizes: DimSizes, forc
     laneStrides: strides(laneDims, sizes),
     lanes: laneDims.reduce((n, d) => n * sizes[d]!, 1),
     members,
+    fields,
     fieldDims,
     inputs: inputs.packed,
     params: params.packed,

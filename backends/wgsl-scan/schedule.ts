@@ -11,6 +11,7 @@
 // With the 'thread' and 'stripe' splits (layout.ts) every invocation (or team) is one block: blocks
 // are sized so that the passes over the steps have about `targetThreads` invocations, and a level of
 // aggregates is walked by one invocation per lane, so L is 1 unless blocks are very many.
+import { gridDispatch } from '../lower/grid.js';
 import { uniformFields, type KernelName } from './emit.js';
 import { recordWords, singlePassFits } from './single.js';
 import { stepsPerTrip, threadsOf, type ScanLayout, type TileShape } from './layout.js';
@@ -63,11 +64,10 @@ export interface Schedule {
 
 type Uniforms = Partial<Record<(typeof uniformFields)[number], number>>;
 
-const MAX_DIM = 65535;
-
+/** At least one workgroup per pass (a pass over nothing still runs its guards), over x and y. */
 function grid(workgroups: number): [number, number] {
-  const x = Math.min(Math.max(workgroups, 1), MAX_DIM);
-  return [x, Math.ceil(Math.max(workgroups, 1) / x)];
+  const [x, y] = gridDispatch(Math.max(workgroups, 1));
+  return [x, y];
 }
 
 export function scheduleScan(layout: ScanLayout, tile: TileShape, batch: number, T: number, options: ScheduleOptions = {}, minLength = T): Schedule {

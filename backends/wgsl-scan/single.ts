@@ -17,7 +17,8 @@
 import { arrayOf, assign, atomic, bin, call, callS, callT, comment, f32, id, ifS, index, letS, member, named, u32, un, varS, type Expr, type Function, type Stmt } from '../wgsl/ast.js';
 import { elementCall, invariantsLet } from './element.js';
 import { shuffled } from './stripes.js';
-import { U, ret, ELEM, u, tripLoops, type Ctx, type KernelSpec } from './kernel.js';
+import { flatWorkgroupIndex } from '../lower/grid.js';
+import { U, ret, ELEM, u, tripLoops, floatRefs, structOf, type Ctx, type KernelSpec } from './kernel.js';
 
 /** Record kinds (the low 2 bits of a tag): the block's own aggregate, the prefix through it; zeroed memory is neither. */
 const AGGREGATE = 1;
@@ -35,23 +36,23 @@ const statusAt = (i: Expr) => un('&', index(id('status'), i));
 
 /** `publish(at, flag, v)` and `peek(at) -> Peek`: a record of status words at `at`, written and read as described above. */
 export function recordFunctions(ctx: Ctx): Function[] {
-  const names = ctx.layout.members.map((m) => m.name);
+  const floats = floatRefs(ctx.layout.fields, id('v'));
   const word = (k: number) => bin('+', id('at'), u(k));
   const publish: Stmt[] = [];
-  names.forEach((m, k) => {
+  floats.forEach((x, k) => {
     publish.push(
-      letS(`bits${k}`, callT('bitcast', u32, member(id('v'), m))),
+      letS(`bits${k}`, callT('bitcast', u32, x)),
       callS('atomicStore', statusAt(word(2 * k)), bin('|', bin('<<', id('tag'), u(16)), bin('>>', id(`bits${k}`), u(16)))),
       callS('atomicStore', statusAt(word(2 * k + 1)), bin('|', bin('<<', id('tag'), u(16)), bin('&', id(`bits${k}`), u(0xffff)))),
     );
   });
   const peek: Stmt[] = [];
-  const words = recordWords(names.length);
+  const words = recordWords(floats.length);
   for (let k = 0; k < words; k++) peek.push(letS(`w${k}`, call('atomicLoad', statusAt(word(k)))));
   peek.push(letS('tag', bin('>>', id('w0'), u(16))));
   const same = Array.from({ length: words - 1 }, (_, k) => bin('==', bin('>>', id(`w${k + 1}`), u(16)), id('tag'))).reduce<Expr | undefined>((a, c) => (a ? bin('&&', a, c) : c), undefined);
-  const value = names.map((_, k) => callT('bitcast', f32, bin('|', bin('<<', bin('&', id(`w${2 * k}`), u(0xffff)), u(16)), bin('&', id(`w${2 * k + 1}`), u(0xffff)))));
-  peek.push(ret(call('Peek', same ? call('select', u(0), id('tag'), same) : id('tag'), call('Elem', ...value))));
+  const value = floats.map((_, k) => callT('bitcast', f32, bin('|', bin('<<', bin('&', id(`w${2 * k}`), u(0xffff)), u(16)), bin('&', id(`w${2 * k + 1}`), u(0xffff)))));
+  peek.push(ret(call('Peek', same ? call('select', u(0), id('tag'), same) : id('tag'), structOf('Elem', ctx.layout.fields, value))));
   return [
     {
       name: 'publish',
@@ -76,7 +77,7 @@ export function recordFunctions(ctx: Ctx): Function[] {
 /** `reduce_block(b, s, blk, len[, inv], sg_id)`: the aggregate of one block of lane s of sequence b, by the whole team. */
 export function reduceBlockFunction(ctx: Ctx): Function {
   const W = ctx.tile.width!;
-  const elemNames = ctx.layout.members.map((m) => m.name);
+  const elemNames = ctx.layout.fields;
   const stripe = (guarded: boolean): Stmt[] => [
     letS('t', bin('+', id('tile0'), id('sg_id'))),
     ...(guarded
@@ -130,7 +131,7 @@ export function singleEntryPoint(ctx: Ctx, spec: KernelSpec, scanStripe: (guarde
   const body: Stmt[] = [
     comment('Workgroups are numbered across a 2-D grid so that any count fits; those past the blocks take no ticket.'),
     letS('teams', bin('*', bin('*', U('batch'), u(S)), U('blocks'))),
-    ifS(bin('>=', bin('+', member(id('wid'), 'x'), bin('*', member(id('wid'), 'y'), member(id('nwg'), 'x'))), id('teams')), [{ kind: 'return' }]),
+    ifS(bin('>=', flatWorkgroupIndex(), id('teams')), [{ kind: 'return' }]),
     comment('Tickets in start order: a team only looks back at blocks whose teams have started.'),
     ifS(bin('==', id('sg_id'), u(0)), [assign(id('ticket_wg'), call('atomicAdd', statusAt(u(0)), u(1)))]),
     letS('ticket', call('workgroupUniformLoad', un('&', id('ticket_wg')))),

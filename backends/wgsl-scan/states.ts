@@ -2,19 +2,19 @@
 // load_state, advance), and the outputs and final states written from them — by the thread that
 // holds them (store_step, store_final) or through workgroup memory (store_states, write_output).
 import type { Def, Module } from '../../src/compiler/ir/ir.js';
-import { assign, bin, call, id, ifS, index, letS, lit, member, u32, type Expr, type Function, type Stmt } from '../wgsl/ast.js';
-import { DefEvaluator, offsetExpr, type IndexValue } from './eval.js';
-import { safe, type PackedTensor, type ScanLayout } from './layout.js';
-import { ret, ELEM, STATE, u, type Ctx, laneCoords, stepLets, stepBase, loadInputOrParam, memberOf, finish } from './kernel.js';
+import { assign, bin, call, id, ifS, index, letS, lit, u32, type Expr, type Function, type Stmt } from '../wgsl/ast.js';
+import { Lowerer, offsetExpr, type IndexValue } from '../lower/expr.js';
+import { overPoints } from '../lower/points.js';
+import { safe, structField, type PackedTensor, type ScanLayout, type StructField } from './layout.js';
+import { ret, ELEM, STATE, u, type Ctx, laneCoords, stepLets, stepBase, loadInputOrParam, elemRef, fieldRef, buildStruct, finish } from './kernel.js';
 
-/** Evaluates `apply` (a state from prefix `prefix` and the initial state) into `stmts`. */
-export function applyEvaluator(ctx: Ctx, prefix: string, stmts: Stmt[], counter: { next: number }): DefEvaluator {
+/** A lowering of `apply` (a state from prefix `prefix` and the initial state) into `stmts`. */
+export function applyLowerer(ctx: Ctx, prefix: string, stmts: Stmt[], counter: { next: number }): Lowerer {
   // Apply may use the combine's locals (a monoid's state is combine(initial, prefix)): `left` is then the initial state.
-  const combineLets = new Map(ctx.plan.combine.filter((d) => d.kind === 'let').map((d) => [d.target, d]));
-  return new DefEvaluator(
-    combineLets,
-    (n, values) => {
-      if (n.source === 'right') return member(id(prefix), memberOf(ctx, n.tensor, values));
+  return new Lowerer({
+    lets: new Map(ctx.plan.combine.filter((d) => d.kind === 'let').map((d) => [d.target, d])),
+    resolve: (n, values) => {
+      if (n.source === 'right') return elemRef(ctx, id(prefix), n.tensor, values);
       if (n.source === 'state' || n.source === 'left') {
         // A field `h.x` (or a monoid's field named after its state) stands for the state `h`.
         const st = ctx.layout.states.find((x) => x.tensor.name === n.tensor.split('.')[0]);
@@ -23,11 +23,11 @@ export function applyEvaluator(ctx: Ctx, prefix: string, stmts: Stmt[], counter:
       }
       throw new Error(`scan backend: apply reads ${n.source} \`${n.tensor}\``);
     },
-    ctx.sizes,
-    `${prefix}_`,
+    sizes: ctx.sizes,
+    prefix: `${prefix}_`,
     counter,
     stmts,
-  );
+  });
 }
 
 /**
@@ -65,48 +65,59 @@ export function directOutputs(module: Module, layout: ScanLayout): boolean {
     });
 }
 
-/** A member of the `State` struct: one state tensor at the lane's coordinates (lanes), or one state point (whole). */
-export interface StateMember {
-  name: string;
-  state: PackedTensor;
-  index: number[];
+/** The members of the `State` struct: one per state tensor, a scalar at the lane's coordinates (lanes) or an array over its dims (whole). */
+export function stateFields(ctx: Ctx): StructField[] {
+  return ctx.layout.states.map((st) => structField(safe(st.tensor.name), st.tensor.name, ctx.layout.mode === 'lanes' ? [] : st.tensor.dims, ctx.sizes));
 }
 
-export function stateMembers(ctx: Ctx): StateMember[] {
-  const { layout } = ctx;
-  return layout.states.flatMap((st) => {
-    if (layout.mode === 'lanes') return [{ name: safe(st.tensor.name), state: st, index: [] }];
-    return Array.from({ length: st.size }, (_, flat) => {
-      const index = st.tensor.dims.map((d, k) => Math.floor(flat / st.strides[k]!) % ctx.sizes[d]!);
-      return { name: `${safe(st.tensor.name)}${index.map((i) => `_${i}`).join('')}`, state: st, index };
-    });
+const stateOf = (ctx: Ctx, f: StructField): PackedTensor => ctx.layout.states.find((st) => st.tensor.name === f.of)!;
+
+/** State `tensor` (a field `h.x` stands for the state `h`) of struct value `base` at `values`. */
+export function stateRef(ctx: Ctx, base: Expr, tensor: string, values: IndexValue[]): Expr {
+  const f = stateFields(ctx).find((x) => x.of === tensor.split('.')[0]);
+  if (!f) throw new Error(`scan backend: \`${tensor}\` is not a state this thread holds`);
+  return fieldRef(f, base, values);
+}
+
+/** A lowering that only writes loops over points (no definitions). */
+const pointWriter = (ctx: Ctx, stmts: Stmt[]) =>
+  new Lowerer({
+    resolve: () => {
+      throw new Error('scan backend: no loads here');
+    },
+    sizes: ctx.sizes,
+    prefix: '',
+    stmts,
   });
-}
 
-/** The State member a load of state `tensor` (a field `h.x` stands for the state `h`) at `values` reads. */
-export function stateMemberOf(ctx: Ctx, tensor: string, values: IndexValue[]): string {
-  const name = tensor.split('.')[0]!;
-  const m = stateMembers(ctx).find((x) => x.state.tensor.name === name && (ctx.layout.mode === 'lanes' || x.index.every((i, k) => i === values[k])));
-  if (!m) throw new Error(`scan backend: \`${tensor}\` is not a state point this thread holds`);
-  return m.name;
+/**
+ * Every point of state `f` this thread holds, with the state's coordinates there: the lane's own
+ * (lanes), or each point of the state (whole, looped when many).
+ */
+function overStatePoints(ctx: Ctx, lw: Lowerer, f: StructField, coords: Map<string, Expr>, body: (point: IndexValue[]) => Stmt[]): void {
+  if (ctx.layout.mode === 'lanes') lw.current.push(...body(stateOf(ctx, f).tensor.dims.map((d) => coords.get(d)!)));
+  else overPoints(lw, f.dims, ctx.sizes, (point) => body(point));
 }
-
-/** Binds each state member's apply/output definition: lanes at the lane's coordinates, whole elements at the member's point. */
-export const statePoint = (ctx: Ctx, m: StateMember, coords: Map<string, Expr>): IndexValue[] =>
-  ctx.layout.mode === 'lanes' ? m.state.tensor.dims.map((d) => coords.get(d)!) : m.index;
 
 /** `load_state(b, s)`: this thread's initial states. */
 export function loadStateFunction(ctx: Ctx): Function {
   const stmts: Stmt[] = [];
   const coords = laneCoords(ctx, stmts);
-  const values = stateMembers(ctx).map((m) =>
-    index(id('init'), offsetExpr(statePoint(ctx, m, coords), m.state.strides, bin('+', bin('*', id('b'), u(ctx.layout.stateWidth)), u(m.state.offset)))),
-  );
+  const fields = stateFields(ctx);
+  const initAt = (f: StructField, point: IndexValue[]) => index(id('init'), offsetExpr(point, stateOf(ctx, f).strides, bin('+', bin('*', id('b'), u(ctx.layout.stateWidth)), u(stateOf(ctx, f).offset))));
+  let value: Expr;
+  if (ctx.layout.mode === 'lanes') value = call('State', ...fields.map((f) => initAt(f, stateOf(ctx, f).tensor.dims.map((d) => coords.get(d)!))));
+  else {
+    const lw = pointWriter(ctx, stmts);
+    stmts.push({ kind: 'var', name: 'h', type: STATE });
+    for (const f of fields) overStatePoints(ctx, lw, f, coords, (point) => [assign(fieldRef(f, id('h'), point), initAt(f, point))]);
+    value = id('h');
+  }
   return {
     name: 'load_state',
     params: ['b', 's'].map((name) => ({ name, type: u32 })),
     returnType: STATE,
-    body: [...stmts, ret(call('State', ...values))],
+    body: [...stmts, ret(value)],
     comment: "This thread's initial states.",
   };
 }
@@ -119,27 +130,24 @@ export function loadStateFunction(ctx: Ctx): Function {
  * reads of the initial states per step.
  */
 export function advanceFunction(ctx: Ctx): Function {
-  const stmts: Stmt[] = [];
-  const combineLets = new Map(ctx.plan.combine.filter((d) => d.kind === 'let').map((d) => [d.target, d]));
-  const ev = new DefEvaluator(
-    combineLets,
-    (n, values) => {
-      if (n.source === 'right') return member(id('e'), memberOf(ctx, n.tensor, values));
-      if (n.source === 'state' || n.source === 'left') return member(id('h'), stateMemberOf(ctx, n.tensor, values));
+  const lw = new Lowerer({
+    lets: new Map(ctx.plan.combine.filter((d) => d.kind === 'let').map((d) => [d.target, d])),
+    resolve: (n, values) => {
+      if (n.source === 'right') return elemRef(ctx, id('e'), n.tensor, values);
+      if (n.source === 'state' || n.source === 'left') return stateRef(ctx, id('h'), n.tensor, values);
       throw new Error(`scan backend: apply reads ${n.source} \`${n.tensor}\``);
     },
-    ctx.sizes,
-    'v',
-    { next: 0 },
-    stmts,
-  );
+    sizes: ctx.sizes,
+    prefix: 'v',
+  });
   // Lane coordinates only index loads, and every load here names a struct member: bind them to 0.
   const zeros = new Map(ctx.layout.laneDims.map((d) => [d, lit.u32(0) as Expr]));
-  const values = stateMembers(ctx).map((m) => {
-    const def = ctx.plan.apply.find((d) => d.target === m.state.tensor.name);
-    if (!def) throw new Error(`scan backend: no apply definition for state \`${m.state.tensor.name}\``);
-    return ev.evaluate(def, statePoint(ctx, m, zeros));
-  });
+  const applyOf = (f: StructField) => {
+    const def = ctx.plan.apply.find((d) => d.target === f.of);
+    if (!def) throw new Error(`scan backend: no apply definition for state \`${f.of}\``);
+    return def;
+  };
+  const value = buildStruct(ctx, 'State', stateFields(ctx), applyOf, lw, zeros).value;
   return {
     name: 'advance',
     params: [
@@ -147,7 +155,7 @@ export function advanceFunction(ctx: Ctx): Function {
       { name: 'e', type: ELEM },
     ],
     returnType: STATE,
-    body: [...finish(ctx, ev), ret(call('State', ...values))],
+    body: [...finish(ctx, lw), ret(value)],
     comment: 'The states after a span with aggregate e, from the states h before it.',
   };
 }
@@ -158,60 +166,55 @@ export function storeStepFunction(ctx: Ctx): Function {
   const monoid = ctx.module.monoid !== undefined;
   const stmts: Stmt[] = [];
   const coords = laneCoords(ctx, stmts);
-  const ev = new DefEvaluator(
-    stepLets(ctx.module),
-    (n, values) => {
+  const lw = new Lowerer({
+    lets: stepLets(ctx.module),
+    resolve: (n, values) => {
       if (n.source === 'input' || n.source === 'param') return loadInputOrParam(ctx, n, values);
       // A monoid cell's state is its running aggregate: outputs read it after this step's element.
-      if (n.source === 'state') return member(id(n.version === 'new' || monoid ? 'h' : 'prev'), stateMemberOf(ctx, n.tensor, values));
+      if (n.source === 'state') return stateRef(ctx, id(n.version === 'new' || monoid ? 'h' : 'prev'), n.tensor, values);
       throw new Error(`scan backend: an output reads ${n.source} \`${n.tensor}\``);
     },
-    ctx.sizes,
-    'o_',
-    { next: 0 },
+    sizes: ctx.sizes,
+    prefix: 'o_',
     stmts,
-  );
-  const writes: Stmt[] = [];
+  });
   for (const out of layout.outputs) {
     const def = ctx.module.step.find((d) => d.kind === 'output' && d.target === out.tensor.name)!;
-    const points: IndexValue[][] = [];
-    if (layout.mode === 'lanes') points.push(def.vars.map((v) => coords.get(v.dim)!));
-    else for (let flat = 0; flat < out.size; flat++) points.push(def.vars.map((v, k) => Math.floor(flat / out.strides[k]!) % ctx.sizes[v.dim]!));
-    for (const point of points) {
-      const value = ev.evaluate(def, point);
-      writes.push(
-        assign(
-          index(id('outputs'), offsetExpr(point, out.strides, stepBase(out.offset, out.size))),
-          call('select', value, lit.f32(0), bin('>=', id('t'), id('len'))),
-        ),
-      );
-    }
+    const write = (point: IndexValue[]): Stmt[] => [
+      assign(index(id('outputs'), offsetExpr(point, out.strides, stepBase(out.offset, out.size))), call('select', lw.evaluate(def, point), lit.f32(0), bin('>=', id('t'), id('len')))),
+    ];
+    if (layout.mode === 'lanes') lw.current.push(...write(def.vars.map((v) => coords.get(v.dim)!)));
+    else overPoints(lw, def.vars.map((v) => v.dim), ctx.sizes, write);
   }
-  ev.helpers.forEach((h) => ctx.helpers.add(h));
+  lw.helpers.forEach((h) => ctx.helpers.add(h));
   return {
     name: 'store_step',
     params: [{ name: 'prev', type: STATE }, { name: 'h', type: STATE }, ...['b', 's', 't', 'len'].map((n) => ({ name: n, type: u32 }))],
-    body: [...stmts, ...writes],
+    body: stmts,
     comment: "Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.",
   };
+}
+
+/** `lane_d == 0` for the lane dims a state lacks: a state over fewer dims than the lanes is written by the lanes at coordinate 0 of the others. */
+function ownerGuard(ctx: Ctx, st: PackedTensor, coords: Map<string, Expr>, write: Stmt): Stmt {
+  const others = ctx.layout.mode === 'lanes' ? ctx.layout.laneDims.filter((d) => !st.tensor.dims.includes(d)) : [];
+  const owner = others.map((d) => bin('==', coords.get(d)!, u(0))).reduce<Expr | undefined>((a, c) => (a ? bin('&&', a, c) : c), undefined);
+  return owner ? ifS(owner, [write]) : write;
 }
 
 /** `store_final(h, b, s, base)`: the final states, each value written by one owner lane. */
 export function storeFinalFunction(ctx: Ctx): Function {
   const stmts: Stmt[] = [];
   const coords = laneCoords(ctx, stmts);
-  const body = stateMembers(ctx).map((m) => {
-    const point = statePoint(ctx, m, coords);
-    const write = assign(index(id('final_state'), offsetExpr(point, m.state.strides, bin('+', id('base'), u(m.state.offset)))), member(id('h'), m.name));
-    // A state over fewer dims than the lanes is written by the lanes at coordinate 0 of the others.
-    const others = ctx.layout.mode === 'lanes' ? ctx.layout.laneDims.filter((d) => !m.state.tensor.dims.includes(d)) : [];
-    const owner = others.map((d) => bin('==', coords.get(d)!, u(0))).reduce<Expr | undefined>((a, c) => (a ? bin('&&', a, c) : c), undefined);
-    return owner ? ifS(owner, [write]) : write;
-  });
+  const lw = pointWriter(ctx, stmts);
+  for (const f of stateFields(ctx)) {
+    const st = stateOf(ctx, f);
+    overStatePoints(ctx, lw, f, coords, (point) => [ownerGuard(ctx, st, coords, assign(index(id('final_state'), offsetExpr(point, st.strides, bin('+', id('base'), u(st.offset)))), fieldRef(f, id('h'), point)))]);
+  }
   return {
     name: 'store_final',
     params: [{ name: 'h', type: STATE }, ...['b', 's', 'base'].map((n) => ({ name: n, type: u32 }))],
-    body: [...stmts, ...body],
+    body: stmts,
     comment: 'The final states.',
   };
 }
@@ -220,27 +223,17 @@ export function storeFinalFunction(ctx: Ctx): Function {
 export function applyFunction(ctx: Ctx, name: string, target: 'st' | 'final_state'): Function {
   const stmts: Stmt[] = [];
   const coords = laneCoords(ctx, stmts);
-  const ev = applyEvaluator(ctx, 'p', stmts, { next: 0 });
-  const body: Stmt[] = [];
-  for (const st of ctx.layout.states) {
+  const lw = applyLowerer(ctx, 'p', stmts, { next: 0 });
+  for (const f of stateFields(ctx)) {
+    const st = stateOf(ctx, f);
     const def = ctx.plan.apply.find((d) => d.target === st.tensor.name);
     if (!def) throw new Error(`scan backend: no apply definition for state \`${st.tensor.name}\``);
-    const points: IndexValue[][] = [];
-    if (ctx.layout.mode === 'lanes') points.push(st.tensor.dims.map((d) => coords.get(d)!));
-    else for (let flat = 0; flat < st.size; flat++) points.push(st.tensor.dims.map((d, k) => Math.floor(flat / st.strides[k]!) % ctx.sizes[d]!));
-    for (const point of points) {
-      const value = ev.evaluate({ ...def, vars: def.vars }, point);
-      const write = assign(index(id(target), offsetExpr(point, st.strides, bin('+', id('base'), u(st.offset)))), value);
-      // A state over fewer dims than the lanes is written by the lanes at coordinate 0 of the others.
-      const others = ctx.layout.laneDims.filter((d) => !st.tensor.dims.includes(d));
-      const owner = others.map((d) => bin('==', coords.get(d)!, u(0))).reduce<Expr | undefined>((a, c) => (a ? bin('&&', a, c) : c), undefined);
-      body.push(owner ? ifS(owner, [write]) : write);
-    }
+    overStatePoints(ctx, lw, f, coords, (point) => [ownerGuard(ctx, st, coords, assign(index(id(target), offsetExpr(point, st.strides, bin('+', id('base'), u(st.offset)))), lw.evaluate(def, point)))]);
   }
   return {
     name,
     params: [{ name: 'p', type: ELEM }, ...['b', 's', 'base'].map((n) => ({ name: n, type: u32 }))],
-    body: [...finish(ctx, ev), ...body],
+    body: finish(ctx, lw),
     comment: target === 'st' ? 'The states after prefix p, into workgroup memory (store phase).' : 'The final states after prefix p.',
   };
 }
@@ -259,9 +252,9 @@ export function outputFunction(ctx: Ctx): Function {
       stmts.push(letS(name, bin('%', bin('/', id('q'), u(out.strides[k]!)), u(ctx.sizes[v.dim]!))));
       return id(name);
     });
-    const ev = new DefEvaluator(
-      stepLets(ctx.module),
-      (n, values) => {
+    const ev = new Lowerer({
+      lets: stepLets(ctx.module),
+      resolve: (n, values) => {
         if (n.source === 'input' || n.source === 'param') return loadInputOrParam(ctx, n, values);
         if (n.source === 'state') {
           const st = layout.states.find((x) => x.tensor.name === n.tensor)!;
@@ -271,10 +264,10 @@ export function outputFunction(ctx: Ctx): Function {
         }
         throw new Error(`scan backend: an output reads ${n.source} \`${n.tensor}\``);
       },
-      ctx.sizes,
-      'v',
+      sizes: ctx.sizes,
+      prefix: 'v',
       counter,
-    );
+    });
     const value = ev.evaluate(def, coords);
     stmts.push(...finish(ctx, ev));
     const at = bin('+', stepBase(out.offset, out.size), id('q'));

@@ -3,18 +3,21 @@
 // subgroup shuffles and carrying states or the aggregate from stripe to stripe in registers.
 import { assign, bin, call, callS, comment, id, ifS, index, letS, member, named, u32, varS, type Expr, type Function, type Stmt } from '../wgsl/ast.js';
 import { elementCall, invariantsLet } from './element.js';
-import { stateMembers } from './states.js';
+import { stateFields } from './states.js';
+import type { StructField } from './layout.js';
+import { flatWorkgroupIndex } from '../lower/grid.js';
 import { U, ret, ELEM, u, tripLoops, type Ctx, type KernelSpec } from './kernel.js';
 
-/** Member-wise subgroup operation on a struct value (`Elem` or `State`). */
-export function shuffled(type: 'Elem' | 'State', members: string[], fn: string, v: Expr, arg: Expr): Expr {
-  return call(type, ...members.map((m) => call(fn, member(v, m), arg)));
+/** Member-wise subgroup operation on a struct value of scalars (`Elem` or `State` of a lane: the 'stripe' split's). */
+export function shuffled(type: 'Elem' | 'State', fields: StructField[], fn: string, v: Expr, arg: Expr): Expr {
+  if (fields.some((f) => f.dims.length)) throw new Error(`scan backend: the 'stripe' split shuffles lane elements, not whole ones`);
+  return call(type, ...fields.map((f) => call(fn, member(v, f.name), arg)));
 }
 
 /** `team_scan(e, sg_id)`: inclusive scan of the team's elements, lane sg_id holding steps 0..sg_id of the stripe (log2 W shuffles). */
 export function teamScanFunction(ctx: Ctx): Function {
   const W = ctx.tile.width!;
-  const names = ctx.layout.members.map((m) => m.name);
+  const names = ctx.layout.fields;
   const body: Stmt[] = [varS('x', undefined, id('e'))];
   for (let d = 1; d < W; d *= 2) {
     // The shuffle runs in every lane (uniform control flow); only lanes with a lane d below combine.
@@ -50,7 +53,7 @@ export function stripeEntryPoint(ctx: Ctx, spec: KernelSpec) {
   const aggAt = (offset: Expr, count: Expr, i: Expr) => index(id('aggs'), bin('+', bin('+', offset, bin('*', laneIndex, count)), i));
   const body: Stmt[] = [
     comment('Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).'),
-    letS('wg', bin('+', member(id('wid'), 'x'), bin('*', member(id('wid'), 'y'), member(id('nwg'), 'x')))),
+    letS('wg', flatWorkgroupIndex()),
     comment(`A workgroup is one team (one subgroup of at least ${W} invocations, numbered as in the workgroup) on one block of one lane.`),
     ifS(bin('>=', id('wg'), bin('*', bin('*', U('batch'), u(S)), U('blocks'))), [{ kind: 'return' }]),
     letS('blk', bin('%', id('wg'), U('blocks'))),
@@ -91,8 +94,8 @@ export function stripeEntryPoint(ctx: Ctx, spec: KernelSpec) {
 export function stripeBody(ctx: Ctx, store: boolean): (guarded: boolean) => Stmt[] {
   const { layout } = ctx;
   const W = ctx.tile.width!;
-  const stateNames = stateMembers(ctx).map((m) => m.name);
-  const elemNames = layout.members.map((m) => m.name);
+  const stateNames = stateFields(ctx);
+  const elemNames = layout.fields;
   return (guarded: boolean): Stmt[] => {
     const out: Stmt[] = [letS('t', bin('+', id('tile0'), id('sg_id')))];
     if (guarded)

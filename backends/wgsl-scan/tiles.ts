@@ -23,7 +23,8 @@ import {
 } from '../wgsl/ast.js';
 import { elementCall, invariantsLet } from './element.js';
 import { threadsOf, tileSteps } from './layout.js';
-import { U, ret, ELEM, u, tripLoops, type Ctx, type KernelSpec } from './kernel.js';
+import { flatWorkgroupIndex } from '../lower/grid.js';
+import { U, ret, ELEM, u, tripLoops, mapStruct, type Ctx, type KernelSpec } from './kernel.js';
 
 /**
  * Exclusive scan of each lane's run aggregates, and the lane's total. Threads are numbered run-major
@@ -35,7 +36,7 @@ import { U, ret, ELEM, u, tripLoops, type Ctx, type KernelSpec } from './kernel.
 export function laneScanFunction(ctx: Ctx, subgroups: boolean): Function {
   const P = ctx.tile.runs;
   const L = ctx.tile.groups * ctx.layout.lanes;
-  const shuffle = (v: Expr, delta: Expr) => call('Elem', ...ctx.layout.members.map((m) => call('subgroupShuffleUp', member(v, m.name), delta)));
+  const shuffle = (v: Expr, delta: Expr, into: string) => mapStruct('Elem', ctx.layout.fields, v, into, (x) => call('subgroupShuffleUp', x, delta));
   const params = [
     { name: 'agg', type: ELEM },
     { name: 'tid', type: u32 },
@@ -61,9 +62,9 @@ export function laneScanFunction(ctx: Ctx, subgroups: boolean): Function {
         init: varS('d', undefined, u(L)),
         cond: bin('<', id('d'), id('sg_size')),
         update: assign(id('d'), bin('*', id('d'), u(2))),
-        body: [letS('up', shuffle(id('v'), id('d'))), ifS(bin('>=', id('sg_id'), id('d')), [assign(id('v'), call('combine', id('up'), id('v')))])],
+        body: [...shuffle(id('v'), id('d'), 'up'), ifS(bin('>=', id('sg_id'), id('d')), [assign(id('v'), call('combine', id('up'), id('v')))])],
       },
-      letS('prev', shuffle(id('v'), u(L))),
+      ...shuffle(id('v'), u(L), 'prev'),
       varS('in_seg', undefined, call('identity')),
       ifS(bin('>=', id('sg_id'), u(L)), [assign(id('in_seg'), id('prev'))]),
       ifS(segEnd(id('c'), id('sg_id')), [assign(at(id('c')), id('v'))]),
@@ -115,7 +116,7 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
   const perThread = tile.split !== 'tile';
   const wgIndex = [
     comment('Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).'),
-    letS('wg', bin('+', member(id('wid'), 'x'), bin('*', member(id('wid'), 'y'), member(id('nwg'), 'x')))),
+    letS('wg', flatWorkgroupIndex()),
   ];
   const body: Stmt[] = perThread
     ? [

@@ -10,13 +10,14 @@
 // Each step computes the program's definitions in order into local tensors, writes outputs, then
 // commits the updated states. Steps at or past a sequence's length are not run: the state stays, and
 // outputs get zeros. Time-invariant lets and sub-expressions are computed once before the loop.
-import type { Node } from '../../src/compiler/ir/ir.js';
 import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
 import { strides, type DimSizes } from '../../src/compiler/ir/dims.js';
 import { SourceFile } from '../../src/compiler/diagnostics/render.js';
 import * as W from '../wgsl/ast.js';
 import { assign, bin, blank, call, callS, comment, forRange, id, ifS, index, letS, lit, member, un, varS, type Expr, type Stmt } from '../wgsl/ast.js';
-import { callHelper, F32_MAX, mathPrelude, type MathHelper } from '../wgsl/math.js';
+import { mathPrelude, type MathHelper } from '../wgsl/math.js';
+import { indexExpr, Lowerer, type IndexValue, type LoadNode } from '../lower/expr.js';
+import { flatWorkgroupIndex, gridDispatch } from '../lower/grid.js';
 import { printModule } from '../wgsl/print.js';
 import { kernelLayout, type BufferLayout, type KernelLayout } from './layout.js';
 import { buildProgram, keyOfLoad, sliceProgram, type KernelDef, type LocalKey, type Program, type Slicing } from './program.js';
@@ -49,7 +50,6 @@ const localName = (key: LocalKey): string => {
   const [kind, name] = key.split(':') as [string, string];
   return { state: 'state_', next: 'next_', let: 'let_', elem: 'elem_', clet: 'tmp_', hoist: 'inv_' }[kind] + name;
 };
-const idx = (v: string) => `idx_${v}`;
 const u = (n: number) => lit.u32(n);
 const mulE = (a: Expr, k: number): Expr => (k === 0 ? u(0) : k === 1 ? a : bin('*', a, u(k)));
 const addE = (a: Expr, b: Expr): Expr => (a.kind === 'literal' && a.value === 0 ? b : b.kind === 'literal' && b.value === 0 ? a : bin('+', a, b));
@@ -90,6 +90,8 @@ function plan(m: Module, sizes: DimSizes): Plan {
 
 class KernelWriter {
   readonly helpers = new Set<MathHelper>();
+  /** Names of generated values, unique across the kernel's one function. */
+  private readonly counter = { next: 0 };
   private readonly buffers: Map<string, BufferLayout>;
   constructor(
     readonly m: Module,
@@ -149,6 +151,7 @@ class KernelWriter {
     let k = 0;
     const coords = l.positions.map((axis) => {
       if (axis >= 0) return id(`slice_${axis}`);
+      if (l.count === 1) return u(0); // every unsliced dim has size 1: no loop, no element index
       const dim = this.sizes[l.dims[k]!]!;
       let e: Expr = id('e');
       if (l.dims.length === 1) return (k++, e);
@@ -188,39 +191,28 @@ class KernelWriter {
   }
 
   emitDef(k: KernelDef, source?: SourceFile): Stmt[] {
-    const scopes: Scope[] = [{ vars: new Set(), stmts: [], names: new Map() }];
+    // Values that depend on no element index (the slice's own coordinates only) go before the element loop.
+    const lowerer = new Lowerer({ lets: new Map(), resolve: (n, values) => this.load(n, values), sizes: this.sizes, prefix: 'v', counter: this.counter });
     const target = this.p.local.get(k.target)!;
-    k.def.vars.forEach((v, i) => {
-      if (target.positions[i]! >= 0) {
-        scopes[0]!.vars.add(v.name);
-        scopes[0]!.stmts.push(letS(idx(v.name), id(`slice_${target.positions[i]}`)));
-      }
-    });
     const body = this.forElements(k.target, (coords) => {
-      const loopScope: Scope = { vars: new Set(), stmts: [], names: new Map() };
-      k.def.vars.forEach((v, i) => {
-        if (target.positions[i]! < 0) {
-          loopScope.vars.add(v.name);
-          loopScope.stmts.push(letS(idx(v.name), coords[i]!));
-        }
-      });
-      scopes.push(loopScope);
-      const ew = new ExprWriter(this, k, scopes);
-      const value = ew.expr(k.def.root);
-      const stmts = scopes.pop()!.stmts;
-      const own = k.def.vars.map((v) => id(idx(v.name)));
+      const stmts = lowerer.open([]);
+      const own: Expr[] = k.def.vars.map((_, i) => coords[i]!);
+      const point = coords.map((c) => (c.kind === 'literal' ? (c.value as number) : c));
+      const value = lowerer.evaluate(k.def, point, target.positions.map((axis) => (axis >= 0 ? 0 : 1)));
+      lowerer.close();
       if (this.p.read.has(k.target)) stmts.push(assign(this.localRef(k.target, own), value));
       if (k.output) stmts.push(...this.ownerGuard(k.target, [assign(index(id('outputs'), this.stepAddress('outputs', k.def.target, own)), value)]));
       return stmts;
     });
-    const block: Stmt = { kind: 'block', body: [...scopes[0]!.stmts, ...body] };
+    lowerer.helpers.forEach((h) => this.helpers.add(h));
+    const block: Stmt = { kind: 'block', body: [...lowerer.stmts, ...body] };
     return [...this.sourceComment(k, source), block, ...this.barrier()];
   }
 
-  // ---- loads used by ExprWriter ----
+  // ---- loads the lowering resolves ----
 
-  load(n: Extract<Node, { op: 'load' }>): Expr {
-    const coords = n.index.map((v) => id(idx(v)));
+  load(n: LoadNode, values: IndexValue[]): Expr {
+    const coords = values.map(indexExpr);
     switch (n.source) {
       case 'input':
         return index(id('inputs'), this.stepAddress('inputs', n.tensor, coords));
@@ -264,7 +256,7 @@ class KernelWriter {
 
     const body: Stmt[] = [];
     const wgSize = p.workgroupSize;
-    body.push(letS('group', bin('+', member(id('wid'), 'x'), bin('*', member(id('wid'), 'y'), member(id('nwg'), 'x')))));
+    body.push(letS('group', flatWorkgroupIndex()));
     body.push(letS('unit', this.wg ? id('group') : bin('+', bin('*', id('group'), u(wgSize)), id('lid'))));
     body.push(ifS(bin('>=', id('unit'), bin('*', member(id('params'), 'batch'), id('UNITS'))), [{ kind: 'return' }]));
     body.push(letS('seq', bin('/', id('unit'), id('UNITS'))));
@@ -327,137 +319,6 @@ class KernelWriter {
   }
 }
 
-interface Scope {
-  vars: Set<string>;
-  stmts: Stmt[];
-  names: Map<number, string>;
-}
-
-/**
- * Writes one definition's node DAG as `let`s, each placed in the outermost scope that binds its free
- * indices: a value that does not depend on a reduction variable is computed before that reduction's
- * loop, one that depends on no element index before the element loop.
- */
-class ExprWriter {
-  constructor(
-    private readonly kernel: KernelWriter,
-    private readonly k: KernelDef,
-    private scopes: Scope[],
-  ) {}
-
-  private node(i: number): Node {
-    return this.k.def.nodes[i]!;
-  }
-
-  private home(n: Node): number {
-    const bound = new Set<string>();
-    for (let s = 0; s < this.scopes.length; s++) {
-      this.scopes[s]!.vars.forEach((v) => bound.add(v));
-      if (n.space.every((v) => bound.has(v))) return s;
-    }
-    throw new Error(`emitSeq: no scope binds ${n.space.join(', ')} (node %${n.id} of ${this.k.target})`);
-  }
-
-  expr(i: number): Expr {
-    const n = this.node(i);
-    if (n.op === 'const') return n.value === Infinity ? callHelper(this.use('inf')) : n.value === -Infinity ? un('-', callHelper(this.use('inf'))) : lit.f32(n.value);
-    if (n.op === 'load') return this.kernel.load(n);
-    for (const s of this.scopes) {
-      const name = s.names.get(i);
-      if (name) return id(name);
-    }
-    const home = this.home(n);
-    // Emit into `home`: deeper scopes are set aside (their statements are appended later, after these).
-    const saved = this.scopes.splice(home + 1);
-    const scope = this.scopes[home]!;
-    const name = n.op === 'reduce' ? this.reduce(n, scope) : this.bind(n, scope);
-    scope.names.set(i, name);
-    this.scopes.push(...saved);
-    return id(name);
-  }
-
-  private use(h: MathHelper): MathHelper {
-    this.kernel.helpers.add(h);
-    return h;
-  }
-
-  private bind(n: Node, scope: Scope): string {
-    const name = `n${n.id}`;
-    scope.stmts.push(letS(name, this.value(n)));
-    return name;
-  }
-
-  private value(n: Node): Expr {
-    const a = (k: number) => this.expr((n as { args: number[] }).args[k]!);
-    switch (n.op) {
-      case 'unary':
-        switch (n.fn) {
-          case 'neg':
-            return un('-', a(0));
-          case 'relu':
-            return call('max', a(0), lit.f32(0));
-          case 'sigmoid':
-          case 'softplus':
-          case 'tanh':
-            return callHelper(this.use(n.fn), a(0));
-          default:
-            return call(n.fn, a(0));
-        }
-      case 'binary': {
-        const ops: Record<string, W.BinaryOp> = { add: '+', sub: '-', mul: '*', div: '/', lt: '<', le: '<=', gt: '>', ge: '>=', eq: '==', ne: '!=' };
-        if (n.fn in ops) return bin(ops[n.fn]!, a(0), a(1));
-        if (n.fn === 'logaddexp') return callHelper(this.use('logaddexp'), a(0), a(1));
-        return call(n.fn, a(0), a(1));
-      }
-      case 'select':
-        return call('select', a(2), a(1), a(0));
-      default:
-        throw new Error(`emitSeq: unexpected ${n.op}`);
-    }
-  }
-
-  /** A reduction loop in `scope`, returning the accumulator's name. */
-  private reduce(n: Extract<Node, { op: 'reduce' }>, scope: Scope): string {
-    const acc = `acc${n.id}`;
-    const dim = this.kernel.sizes[n.over.dim]!;
-    const loop = (combine: (body: Expr) => Stmt, into: Scope) => {
-      const inner: Scope = { vars: new Set([n.over.name]), stmts: [], names: new Map() };
-      this.scopes.push(inner);
-      const body = this.expr(n.args[0]);
-      this.scopes.pop();
-      into.stmts.push(forRange(idx(n.over.name), u(0), u(dim), [...inner.stmts, combine(body)]));
-    };
-    const inf = () => callHelper(this.use('inf'));
-    switch (n.fn) {
-      case 'sum':
-        scope.stmts.push(varS(acc, W.f32, lit.f32(0)));
-        loop((b) => assign(id(acc), b, '+='), scope);
-        break;
-      case 'max':
-      case 'min':
-        scope.stmts.push(varS(acc, W.f32, n.fn === 'max' ? un('-', inf()) : inf()));
-        loop((b) => assign(id(acc), call(n.fn, id(acc), b)), scope);
-        break;
-      case 'logsumexp': {
-        // Two passes: the maximum, then the sum of exp(x - max) >= 1. An infinite maximum (all -inf, or
-        // some +inf) is the answer itself.
-        const top = `top${n.id}`;
-        scope.stmts.push(varS(top, W.f32, un('-', inf())));
-        loop((b) => assign(id(top), call('max', id(top), b)), scope);
-        scope.stmts.push(varS(acc, W.f32, id(top)));
-        const guarded: Scope = { vars: new Set(), stmts: [varS(`sum${n.id}`, W.f32, lit.f32(0))], names: new Map() };
-        this.scopes.push(guarded);
-        loop((b) => assign(id(`sum${n.id}`), call('exp', bin('-', b, id(top))), '+='), guarded);
-        this.scopes.pop();
-        guarded.stmts.push(assign(id(acc), bin('+', id(top), call('log', id(`sum${n.id}`)))));
-        scope.stmts.push(ifS(bin('<=', call('abs', id(top)), lit.f32(F32_MAX)), guarded.stmts));
-        break;
-      }
-    }
-    return acc;
-  }
-}
-
 /** Compiles a module's step to a sequential WGSL kernel (sizes from `bindDims`). */
 export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): SeqKernel {
   const p = plan(m, sizes);
@@ -471,6 +332,5 @@ export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): S
 export function seqDispatch(k: Pick<SeqKernel, 'strategy' | 'workgroupSize' | 'unitsPerSequence'>, batch: number): [number, number, number] {
   const units = batch * k.unitsPerSequence;
   const groups = k.strategy === 'workgroup' ? units : Math.ceil(units / k.workgroupSize);
-  const x = Math.min(groups, 65535);
-  return [x, Math.ceil(groups / x), 1];
+  return gridDispatch(groups);
 }

@@ -2,6 +2,7 @@
 // the same bytes a scan must move at least (every input once, every output once). Each output sums
 // the inputs that map onto it (out[i] = Σ_k in[k·outFloats + i]), so no read can be dropped.
 // (Assumes at least as many outputs as a quarter of the inputs: the reads are unrolled.)
+import { gridDispatch } from '../lower/grid.js';
 import { arrayOf, assign, bin, emptyModule, f32, id, ifS, index, letS, lit, member, named, varS } from './ast.js';
 import { printModule } from './print.js';
 import type { GpuJob } from '../job.js';
@@ -45,14 +46,14 @@ export function copyKernel(inFloats: number, outFloats: number): string {
 /** A job running the copy kernel once, timed like the scan and sequential jobs. */
 export function copyJob(inFloats: number, outFloats: number, timing: GpuJob['timing']): GpuJob {
   const groups = Math.ceil(outFloats / WORKGROUP);
-  const x = Math.min(groups, 65535);
+  const [x, y] = gridDispatch(groups);
   return {
     shaders: [{ label: 'copy', code: copyKernel(inFloats, outFloats) }],
     buffers: [
       { name: 'src', bytes: 4 * inFloats, usage: 'storage-read' },
       { name: 'dst', bytes: 4 * outFloats, usage: 'storage' },
     ],
-    passes: [{ shader: 'copy', bindings: [{ binding: 0, buffer: 'src' }, { binding: 1, buffer: 'dst' }], dispatch: [x, Math.ceil(groups / x)] }],
+    passes: [{ shader: 'copy', bindings: [{ binding: 0, buffer: 'src' }, { binding: 1, buffer: 'dst' }], dispatch: [x, y] }],
     ...(timing ? { timing } : {}),
   };
 }

@@ -4,16 +4,17 @@
 // Why not the WGSL builtins directly: `tanh` is lowered by some drivers (Mesa among them) as
 // (e^2x - 1) / (e^2x + 1), which loses all relative precision near 0; sigmoid and softplus written
 // naively overflow exp; logaddexp(-inf, -inf) is NaN by the textbook formula; and WGSL has no
-// infinity literal (a constant expression may not overflow), so infinity is built at run time.
+// infinity or NaN literal (a constant expression may not overflow), so both are built at run time.
 import { bin, call, un, callT, f32, id, ifS, letS, lit, u32, type Expr, type Function, type Global, type Stmt } from './ast.js';
 
-export type MathHelper = 'inf' | 'log1p_unit' | 'sigmoid' | 'softplus' | 'tanh' | 'logaddexp';
+export type MathHelper = 'inf' | 'nan' | 'log1p_unit' | 'sigmoid' | 'softplus' | 'tanh' | 'logaddexp';
 
 /** The largest finite f32: `abs(x) > F32_MAX` is an overflow-safe test for ±inf. */
 export const F32_MAX = 3.4028234663852886e38;
 
 export const helperName: Record<MathHelper, string> = {
   inf: 'f32_inf',
+  nan: 'f32_nan',
   log1p_unit: 'log1p_unit',
   sigmoid: 'sigmoid',
   softplus: 'softplus',
@@ -23,6 +24,7 @@ export const helperName: Record<MathHelper, string> = {
 
 const dependsOn: Record<MathHelper, MathHelper[]> = {
   inf: [],
+  nan: [],
   log1p_unit: [],
   sigmoid: [],
   softplus: ['log1p_unit'],
@@ -30,7 +32,7 @@ const dependsOn: Record<MathHelper, MathHelper[]> = {
   logaddexp: ['log1p_unit'],
 };
 
-const order: MathHelper[] = ['inf', 'log1p_unit', 'sigmoid', 'softplus', 'tanh', 'logaddexp'];
+const order: MathHelper[] = ['inf', 'nan', 'log1p_unit', 'sigmoid', 'softplus', 'tanh', 'logaddexp'];
 
 /** Call a helper. */
 export const callHelper = (h: MathHelper, ...args: Expr[]): Expr => call(helperName[h], ...args);
@@ -46,6 +48,8 @@ function helperFunction(h: MathHelper): Function {
   switch (h) {
     case 'inf':
       return { name: helperName.inf, params: [], returnType: f32, body: [ret(callT('bitcast', f32, id('F32_INF_BITS')))], comment: '+infinity (WGSL has no literal for it)' };
+    case 'nan':
+      return { name: helperName.nan, params: [], returnType: f32, body: [ret(callT('bitcast', f32, id('F32_NAN_BITS')))], comment: 'a quiet NaN (WGSL has no literal for it)' };
     case 'log1p_unit': {
       // log(1 + x) = 2 atanh(y), y = x / (2 + x) in [0, 1/3]: the odd series to y^17 is exact in f32.
       const y2 = id('y2');
@@ -106,6 +110,8 @@ export function mathPrelude(used: Iterable<MathHelper>): { globals: Global[]; fu
   };
   for (const h of used) visit(h);
   const helpers = order.filter((h) => need.has(h));
-  const globals: Global[] = need.has('inf') ? [{ name: 'F32_INF_BITS', space: 'private', type: u32, init: lit.u32(0x7f800000), comment: 'a variable, not a constant: a constant expression may not be infinite' }] : [];
+  const globals: Global[] = [];
+  if (need.has('inf')) globals.push({ name: 'F32_INF_BITS', space: 'private', type: u32, init: lit.u32(0x7f800000), comment: 'a variable, not a constant: a constant expression may not be infinite' });
+  if (need.has('nan')) globals.push({ name: 'F32_NAN_BITS', space: 'private', type: u32, init: lit.u32(0x7fc00000), comment: 'a variable, not a constant: a constant expression may not be NaN' });
   return { globals, functions: helpers.map(helperFunction) };
 }

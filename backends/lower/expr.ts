@@ -1,0 +1,218 @@
+// IR definitions to WGSL statements: the one lowering the sequential, scan and chunk emitters share.
+//
+// A definition's node DAG becomes one `let` per interior node, equal (node, index) pairs emitted once
+// (memoised). Index variables are bound to numbers (a point known when the kernel is generated) or
+// to run-time u32 expressions (a thread's coordinates, a loop variable). Reductions loop above a
+// small size (reduce.ts). Every value goes to the outermost scope that binds its free indices, so
+// what does not depend on a reduction's index is computed once, before that reduction's loop.
+// Constant operands are folded in float32 (fold.ts). What a load of an input, param, state or
+// element field or stored let reads is the caller's business (`LoadResolver`); lets it names are inlined.
+import type { Def, Node } from '../../src/compiler/ir/ir.js';
+import type { DimSizes } from '../../src/compiler/ir/dims.js';
+import { reduction } from '../../src/compiler/builtins.js';
+import { assign, bin, f32, forRange, id, letS, lit, varS, type Expr, type Stmt } from '../wgsl/ast.js';
+import { printExpr } from '../wgsl/print.js';
+import type { MathHelper } from '../wgsl/math.js';
+import { applyBuiltin, reductionIdentity, reductionStep } from './builtin.js';
+import { f32Constant, foldBuiltin, type Constant } from './fold.js';
+import { unrolls } from './reduce.js';
+
+/** A bound index variable: a number (a point known at generation) or a run-time u32 expression. */
+export type IndexValue = number | Expr;
+
+export type LoadNode = Extract<Node, { op: 'load' }>;
+
+/** Returns the WGSL expression a load reads, given the values of its index variables; `let` loads are inlined by the lowering itself. */
+export type LoadResolver = (node: LoadNode, index: IndexValue[]) => Expr;
+
+/** An index variable's value and the depth of the scope that binds it (0: the function's top level). */
+interface Binding {
+  value: IndexValue;
+  depth: number;
+}
+export type Env = Map<string, Binding>;
+
+/**
+ * Asked before a node whose value depends on no loop of this lowering is computed: an expression to
+ * use instead (a value hoisted out of the kernel's loop over steps), or undefined.
+ */
+export type NodeHook = (def: Def, nodeId: number, env: Env) => Expr | undefined;
+
+export const indexExpr = (v: IndexValue): Expr => (typeof v === 'number' ? lit.u32(v) : v);
+const indexKey = (v: IndexValue): string => (typeof v === 'number' ? String(v) : printExpr(v));
+
+/** Row-major offset `base + Σ index_k * stride_k`, folding the numeric part. */
+export function offsetExpr(index: IndexValue[], strides: number[], base: Expr | number = 0): Expr {
+  let constant = typeof base === 'number' ? base : 0;
+  let dynamic: Expr | undefined = typeof base === 'number' ? undefined : base;
+  index.forEach((v, k) => {
+    if (typeof v === 'number') constant += v * strides[k]!;
+    else {
+      const term = strides[k] === 1 ? v : bin('*', v, lit.u32(strides[k]!));
+      dynamic = dynamic ? bin('+', dynamic, term) : term;
+    }
+  });
+  if (!dynamic) return lit.u32(constant);
+  return constant ? bin('+', dynamic, lit.u32(constant)) : dynamic;
+}
+
+interface Scope {
+  stmts: Stmt[];
+  /** Values computed in this scope, by node and index point. */
+  memo: Map<string, Expr>;
+}
+
+export interface LowerOptions {
+  /** Definitions whose `let` loads are inlined (step lets, combine locals); other loads go to `resolve`. */
+  lets?: Map<string, Def>;
+  resolve: LoadResolver;
+  sizes: DimSizes;
+  /** Prefix of generated names; unique per function scope. */
+  prefix: string;
+  /** Shared by lowerings that write into one function, so that names stay unique. */
+  counter?: { next: number };
+  /** Where top-level statements go (default: a fresh list, `stmts`). */
+  stmts?: Stmt[];
+  hook?: NodeHook;
+}
+
+export class Lowerer {
+  readonly helpers = new Set<MathHelper>();
+  /** The top-level statements. */
+  readonly stmts: Stmt[];
+  private readonly scopes: Scope[];
+  /** Folded values of constant expressions this lowering made. */
+  private readonly known = new WeakMap<Expr, Constant>();
+  private readonly lets: Map<string, Def>;
+  private readonly counter: { next: number };
+
+  constructor(private readonly o: LowerOptions) {
+    this.stmts = o.stmts ?? [];
+    this.scopes = [{ stmts: this.stmts, memo: new Map() }];
+    this.lets = o.lets ?? new Map();
+    this.counter = o.counter ?? { next: 0 };
+  }
+
+  /**
+   * Opens a scope whose statements go to `into` (the body of a loop the caller writes around them).
+   * Run-time index values passed to `evaluate` until `close` are taken to vary in it; values that do
+   * not depend on them still go to the enclosing scopes.
+   */
+  open(into: Stmt[]): Stmt[] {
+    this.scopes.push({ stmts: into, memo: new Map() });
+    return into;
+  }
+
+  /** Where statements go now: the innermost open scope, else the top level. */
+  get current(): Stmt[] {
+    return this.scopes[this.scopes.length - 1]!.stmts;
+  }
+
+  close(): void {
+    if (this.scopes.length === 1) throw new Error('Lowerer.close: no scope is open');
+    this.scopes.pop();
+  }
+
+  /**
+   * Value of `def` with its variables bound to `values` (in the order of `def.vars`). A run-time
+   * value varies in the innermost open scope unless `depths` names an outer one (0: the top level).
+   */
+  evaluate(def: Def, values: IndexValue[], depths?: number[]): Expr {
+    const top = this.scopes.length - 1;
+    const env: Env = new Map(def.vars.map((v, k) => [v.name, { value: values[k]!, depth: typeof values[k] === 'number' ? 0 : Math.min(top, depths?.[k] ?? top) }]));
+    return this.node(def, def.root, env);
+  }
+
+  /** A fresh name for a generated value. */
+  name(stem = ''): string {
+    return `${this.o.prefix}${stem}${this.counter.next++}`;
+  }
+
+  use(h: MathHelper): MathHelper {
+    this.helpers.add(h);
+    return h;
+  }
+
+  /** Value of one node of `def` under the index bindings `env`. */
+  node(def: Def, nodeId: number, env: Env): Expr {
+    const n = def.nodes[nodeId]!;
+    const home = Math.max(0, ...n.space.map((v) => env.get(v)!.depth));
+    const key = `${def.kind}:${def.target}:${nodeId}:${n.space.map((v) => indexKey(env.get(v)!.value)).join(',')}`;
+    const scope = this.scopes[home]!;
+    const seen = scope.memo.get(key);
+    if (seen) return seen;
+    const value = (home === 0 ? this.o.hook?.(def, nodeId, env) : undefined) ?? this.compute(def, n, env, home);
+    scope.memo.set(key, value);
+    return value;
+  }
+
+  private constant(value: Constant): Expr {
+    const e = typeof value === 'boolean' ? lit.bool(value) : f32Constant(value, (h) => this.use(h));
+    this.known.set(e, value);
+    return e;
+  }
+
+  private bind(init: Expr, home: number): Expr {
+    const name = this.name();
+    this.scopes[home]!.stmts.push(letS(name, init));
+    return id(name);
+  }
+
+  private compute(def: Def, n: Node, env: Env, home: number): Expr {
+    switch (n.op) {
+      case 'const':
+        return this.constant(n.value);
+      case 'load': {
+        const bound = n.index.map((v) => env.get(v)!);
+        const letDef = n.source === 'let' ? this.lets.get(n.tensor) : undefined;
+        if (letDef) return this.node(letDef, letDef.root, new Map(letDef.vars.map((v, k) => [v.name, bound[k]!])));
+        return this.o.resolve(n, bound.map((b) => b.value));
+      }
+      case 'reduce':
+        return this.reduce(def, n, env, home);
+      case 'select': {
+        // A constant condition picks its branch (args: condition, value if true, value if false).
+        const condition = this.node(def, n.args[0], env);
+        const known = this.known.get(condition);
+        if (known !== undefined) return this.node(def, n.args[known ? 1 : 2], env);
+        return this.bind(applyBuiltin('select', n.args.map((a) => this.node(def, a, env)), (h) => this.use(h)), home);
+      }
+      default: {
+        const operands = n.args.map((a) => this.node(def, a, env));
+        const constants = operands.map((e) => this.known.get(e));
+        if (constants.every((c) => c !== undefined)) return this.constant(foldBuiltin(n.fn, constants as Constant[]));
+        return this.bind(applyBuiltin(n.fn, operands, (h) => this.use(h)), home);
+      }
+    }
+  }
+
+  private reduce(def: Def, n: Extract<Node, { op: 'reduce' }>, env: Env, home: number): Expr {
+    const size = this.o.sizes[n.over.dim]!;
+    if (unrolls(size)) {
+      let acc: Expr | undefined;
+      for (let k = 0; k < size; k++) {
+        const term = this.node(def, n.args[0], new Map(env).set(n.over.name, { value: k, depth: 0 }));
+        if (acc === undefined) acc = term;
+        else {
+          const [a, b] = [this.known.get(acc), this.known.get(term)];
+          acc = a !== undefined && b !== undefined ? this.constant(foldBuiltin(reduction(n.fn).fold, [a, b])) : this.bind(reductionStep(n.fn, acc, term, (h) => this.use(h)), home);
+        }
+      }
+      return acc ?? this.constant(0);
+    }
+    // A loop in `home`: scopes deeper than it (the caller's, or an enclosing reduction's) are set
+    // aside while the body is written, since nothing in the body depends on their variables.
+    const acc = this.name('acc');
+    const index = this.name(`${n.over.name}_`);
+    this.scopes[home]!.stmts.push(varS(acc, f32, reductionIdentity(n.fn, (h) => this.use(h))));
+    const aside = this.scopes.splice(home + 1);
+    const body: Stmt[] = [];
+    this.scopes.push({ stmts: body, memo: new Map() });
+    const term = this.node(def, n.args[0], new Map(env).set(n.over.name, { value: id(index), depth: home + 1 }));
+    body.push(assign(id(acc), reductionStep(n.fn, id(acc), term, (h) => this.use(h))));
+    this.scopes.pop();
+    this.scopes.push(...aside);
+    this.scopes[home]!.stmts.push(forRange(index, lit.u32(0), lit.u32(size), body));
+    return id(acc);
+  }
+}
