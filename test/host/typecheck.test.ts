@@ -1,0 +1,53 @@
+// Every host module rnnc writes type-checks under `tsc --strict` with nothing but the browser's
+// libraries and WebGPU's types: the scan host module of every cell the scan backend takes (and the
+// other splits' variants of two cells), the chunk host module of every cell the chunk backend takes,
+// and the committed sequential host modules (test/golden/seq). A module with a type error fails here.
+import { readdirSync, readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { compileScan, type ScanCompileOptions } from '../../backends/wgsl-scan/index.js';
+import { compileChunk } from '../../backends/wgsl-chunk/index.js';
+import { scanHostModule } from '../../backends/host/scan-host.js';
+import { chunkHostModule } from '../../backends/host/chunk-host.js';
+import { chunkCells, scanCells } from './cells.js';
+import { typeCheck } from './typecheck.js';
+
+const scanVariants: Record<string, ScanCompileOptions> = { aaren: { subgroups: false }, affine: { subgroups: false, tile: { split: 'tile' } } };
+
+const files: Record<string, () => Promise<string>> = {};
+for (const cell of scanCells()) {
+  files[`${cell.name}.scan.ts`] = () => scanHostModule(cell.module, compileScan(cell.module, cell.plan, cell.sizes), cell.path);
+  const variant = scanVariants[cell.name];
+  if (variant) files[`${cell.name}.scan.${variant.tile?.split ?? 'thread'}.ts`] = () => scanHostModule(cell.module, compileScan(cell.module, cell.plan, cell.sizes, variant), cell.path);
+}
+for (const cell of chunkCells()) files[`${cell.name}.chunk.ts`] = () => chunkHostModule(cell.module, compileChunk(cell.module, cell.sizes), cell.path);
+for (const name of readdirSync('test/golden/seq').sort()) files[`${name}.seq.ts`] = async () => readFileSync(`test/golden/seq/${name}/${name}.ts`, 'utf8');
+
+let diagnostics: string[] = [];
+beforeAll(async () => {
+  const texts: Record<string, string> = {};
+  for (const [name, generate] of Object.entries(files)) texts[name] = await generate();
+  diagnostics = typeCheck(texts);
+}, 300_000);
+
+describe('host modules under tsc --strict', () => {
+  it('covers the scan, chunk and seq modules of the examples', () => {
+    const names = Object.keys(files);
+    expect(names).toEqual(expect.arrayContaining(['gla.scan.ts', 'affine.scan.tile.ts', 'aaren.scan.thread.ts', 'deltanet.chunk.ts', 'lstm.seq.ts']));
+    expect(names.filter((n) => n.endsWith('.chunk.ts')).length).toBeGreaterThanOrEqual(5);
+  });
+
+  it.each(Object.keys(files))('%s', (name) => {
+    expect(diagnostics.filter((d) => d.startsWith(`${name}:`))).toEqual([]);
+  });
+
+  it('reports no error outside a file', () => {
+    expect(diagnostics.filter((d) => !Object.keys(files).some((n) => d.startsWith(`${n}:`)))).toEqual([]);
+  });
+
+  it('fails a module that needs more than WebGPU, or has a type error', () => {
+    expect(typeCheck({ 'bad.ts': 'export const n: number = "one";\nexport const argv = process.argv;\n' })).toEqual([
+      "bad.ts:1: Type 'string' is not assignable to type 'number'.",
+      expect.stringContaining("bad.ts:2: Cannot find name 'process'."),
+    ]);
+  });
+});
