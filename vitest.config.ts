@@ -1,10 +1,46 @@
 import { defineConfig } from 'vitest/config';
 
+// Four projects, disjoint by construction (each excludes those listed before it; unit takes the rest),
+// so every test file belongs to exactly one:
+//   fuzz    the generated-cell fuzzer (emits WGSL, runs a sample on Dawn)
+//   golden  tests that pin generated files (WGSL validated through Dawn first, IR, analyses, diagnostics)
+//   gpu     tests that open a Dawn session: kernels, the runtime, the CLI's run and bench
+//   unit    everything else, on the CPU only: a test there that opens a GpuSession fails
+//           (RNNC_FORBID_GPU, src/runtime/dawn/runtime.ts) and must be listed under gpu.
+// The projects that use Dawn open it once first (test/helpers/gpu-setup.ts): no adapter fails them.
+// Timeouts are what a cold run (fresh Mesa shader cache, .ci/run) needs on 2 shared cores, plus a
+// margin, so that a regression in compile time fails a test rather than slowing the suite.
+const fuzz = ['test/fuzz/**/*.test.ts'];
+const golden = [
+  'test/seq/golden.test.ts',
+  'test/scan/golden.test.ts',
+  'test/chunk/golden.test.ts',
+  'test/frontend/explain.test.ts',
+  'test/analyse/examples.test.ts',
+  'test/analyse/fixtures.test.ts',
+  'test/diagnostics/corpus.test.ts',
+];
+const gpu = ['test/**/*.gpu.test.ts', 'test/dawn/**/*.test.ts', 'test/cli-run/**/*.test.ts', 'test/bench/tfjs-peer.test.ts'];
+const dawnSetup = ['test/helpers/gpu-setup.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
     // GPU jobs run in their own Dawn host processes; keep the number of those bounded on 2 cores.
     maxWorkers: 2,
+    projects: [
+      { extends: true, test: { name: 'fuzz', include: fuzz, globalSetup: dawnSetup, testTimeout: 120_000, hookTimeout: 30_000 } },
+      { extends: true, test: { name: 'golden', include: golden, exclude: fuzz, globalSetup: dawnSetup, testTimeout: 30_000, hookTimeout: 30_000 } },
+      { extends: true, test: { name: 'gpu', include: gpu, exclude: [...fuzz, ...golden], globalSetup: dawnSetup, testTimeout: 30_000, hookTimeout: 30_000 } },
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.ts'],
+          exclude: [...fuzz, ...golden, ...gpu],
+          env: { RNNC_FORBID_GPU: 'this test is in the unit project, which runs on the CPU only; list its file under gpu in vitest.config.ts' },
+          testTimeout: 10_000,
+        },
+      },
+    ],
   },
 });

@@ -1,5 +1,6 @@
 // The parts of the Dawn runtime that need no GPU: job checks and the rendering of Tint's messages.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { GpuSession } from '../../src/runtime/dawn/runtime.js';
 import { checkJob, deviceBytes } from '../../src/runtime/dawn/check.js';
 import { formatShaderError, renderShaderMessage } from '../../src/runtime/dawn/frame.js';
 import { DISPATCH_BUFFER_BYTES, shaderBindings } from '../../src/runtime/dawn/reflect.js';
@@ -111,5 +112,16 @@ describe('the buffers a shader declares', () => {
   });
   it('refuses a module that binds something other than a buffer', () => {
     expect(() => shaderBindings('@group(0) @binding(0) var s: sampler;')).toThrow("1 of the module's bindings are not buffers");
+  });
+});
+
+describe('where no GPU may be used', () => {
+  it('GpuSession.open refuses before starting a host, with the reason it was given', async () => {
+    vi.stubEnv('RNNC_FORBID_GPU', 'the unit project runs on the CPU only');
+    try {
+      await expect(GpuSession.open()).rejects.toThrow('GpuSession.open: no GPU here: the unit project runs on the CPU only');
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });

@@ -176,6 +176,9 @@ export class GpuSession {
 
   /** Starts a Dawn host and opens its device; throws GpuError 'no-adapter' when there is no driver. */
   static async open(opts: GpuSessionOptions = {}): Promise<GpuSession> {
+    // Test runners set this where no GPU may be used, with the reason as its value (vitest.config.ts).
+    const forbidden = process.env['RNNC_FORBID_GPU'];
+    if (forbidden) throw new Error(`GpuSession.open: no GPU here: ${forbidden}`);
     const s = new GpuSession(opts);
     await s.ensureHost();
     return s;
