@@ -221,22 +221,30 @@ describe('the law checker domains agree with float64', () => {
   it.each(numeric.map((b) => [b.name, b] as const))('float32: %s stays within its error bound', (name, b) => {
     const [lo, hi] = range[name] ?? [-30, 30];
     // Relative errors and offsets are powers of two and eighths, so that the float64 operand x + t·e is exact.
-    const operand = fc.record({ v: f32(lo, hi), relative: fc.constantFrom(0, 0, 2 ** -23, 2 ** -13, 2 ** -7), t: fc.integer({ min: -8, max: 8 }).map((k) => k / 8) });
-    fc.assert(
-      fc.property(fc.array(operand, { minLength: arityOf(b), maxLength: arityOf(b) }), (ops) => {
-        const args = ops.map((o) => ({ v: o.v, e: o.relative * Math.abs(o.v) }));
-        // The exact value of some operands within their bounds: the result's bound must cover its distance.
-        const exactOperands = ops.map((o, k) => (args[k]!.e === 0 ? o.v : o.v + o.t * args[k]!.e));
-        const exact = f64(b, exactOperands);
-        const r = float32Domain.apply(b, args);
-        expect(Math.fround(r.v)).toBe(r.v);
-        if (args.every((a) => a.e === 0)) expect(r.v).toEqual(Math.fround(exact));
-        if (r.e === Infinity || Number.isNaN(exact)) return;
-        if (Number.isFinite(r.v)) expect(Math.abs(r.v - exact)).toBeLessThanOrEqual(r.e);
-        else expect(r.v).toBe(exact);
-      }),
-      { seed: 0xf32, numRuns: 2000 },
-    );
+    // The ends of the interval (t = ±1) are where a bound is tight: half of the draws.
+    const offset = fc.oneof(fc.constantFrom(-1, 1), fc.integer({ min: -8, max: 8 }).map((k) => k / 8));
+    const operand = fc.record({ v: f32(lo, hi), relative: fc.constantFrom(0, 2 ** -23, 2 ** -13, 2 ** -7), t: offset });
+    type Operand = { v: number; relative: number; t: number };
+    const check = (ops: Operand[]) => {
+      const args = ops.map((o) => ({ v: o.v, e: o.relative * Math.abs(o.v) }));
+      // The exact value of some operands within their bounds: the result's bound must cover its distance.
+      const exactOperands = ops.map((o, k) => (args[k]!.e === 0 ? o.v : o.v + o.t * args[k]!.e));
+      const exact = f64(b, exactOperands);
+      const r = float32Domain.apply(b, args);
+      expect(Math.fround(r.v)).toBe(r.v);
+      if (args.every((a) => a.e === 0)) expect(r.v).toEqual(Math.fround(exact));
+      if (r.e === Infinity || Number.isNaN(exact)) return;
+      if (Number.isFinite(r.v)) expect(Math.abs(r.v - exact), JSON.stringify({ ops, r, exact })).toBeLessThanOrEqual(r.e);
+      else expect(r.v).toBe(exact);
+    };
+    fc.assert(fc.property(fc.array(operand, { minLength: arityOf(b), maxLength: arityOf(b) }), check), { seed: 0xf32, numRuns: 2000 });
+    // Every corner of a grid: operands at either end of their intervals, where the bounds are tight.
+    const grid = [lo, lo / 2, -1.5, -0.25, 0, 0.375, 1, 2.5, hi / 3, hi].map(Math.fround);
+    for (const relative of [2 ** -7, 2 ** -20]) {
+      const corners = grid.flatMap((v) => [-1, 1].map((t) => ({ v, relative, t })));
+      if (arityOf(b) === 1) corners.forEach((o) => check([o]));
+      else corners.forEach((o) => corners.forEach((p) => check([o, p])));
+    }
   });
 
   const rationalNumber = (r: Rational) => ('inf' in r ? r.inf * Infinity : Number(r.n) / Number(r.d));
