@@ -1,13 +1,13 @@
-// The library entry point: source text in, diagnostics and IR out. The CLI and tests go through here.
-import { parse } from '../compiler/syntax/build-ast.js';
-import type { RnnFile } from '../compiler/syntax/ast.js';
-import { check } from '../compiler/check/checker.js';
-import type { CheckedFile } from '../compiler/check/symbols.js';
-import { hasErrors, sortDiagnostics, type Diagnostic } from '../compiler/diagnostics/diagnostic.js';
-import type { Module } from '../compiler/ir/ir.js';
-import { lower } from '../compiler/ir/lower.js';
-import { analyse } from '../compiler/analyse/analyse.js';
+// The front end as the library offers it: source text in; diagnostics, the IR and its analysis out.
+// It is the pipeline (pipeline.ts) run up to `analyse`.
+import type { AnalyseOptions } from '../compiler/analyse/analyse.js';
 import type { Analysis } from '../compiler/analyse/types.js';
+import type { CheckedFile } from '../compiler/check/symbols.js';
+import { hasErrors, type Diagnostic } from '../compiler/diagnostics/diagnostic.js';
+import { SourceFile } from '../compiler/diagnostics/render.js';
+import type { Module } from '../compiler/ir/ir.js';
+import type { RnnFile } from '../compiler/syntax/ast.js';
+import { runPipeline } from './pipeline.js';
 
 export interface FrontEndResult {
   ast?: RnnFile;
@@ -21,17 +21,18 @@ export interface FrontEndResult {
 /**
  * Parse, check, lower and analyse one .rnn source. `module` is present exactly when there are no
  * errors; the analysis's own errors (a declared structure that does not match, a monoid whose laws
- * fail) count, and `analysis` is then still there to show what was inferred.
+ * fail) count, and `analysis` is then still there to show what was inferred. `options` go to the
+ * analysis (the fuzzer runs fewer random law checks per cell).
  */
-export function frontEnd(text: string): FrontEndResult {
-  const parsed = parse(text);
-  if (!parsed.ast) return { diagnostics: sortDiagnostics(parsed.diagnostics) };
-  const { checked, diagnostics } = check(parsed.ast);
-  const sorted = sortDiagnostics([...parsed.diagnostics, ...diagnostics]);
-  if (hasErrors(sorted)) return { ast: parsed.ast, checked, diagnostics: sorted };
-  const module = lower(parsed.ast, checked);
-  const analysed = analyse(module);
-  const all = sortDiagnostics([...sorted, ...analysed.diagnostics]);
-  if (hasErrors(all)) return { ast: parsed.ast, checked, analysis: analysed.analysis, diagnostics: all };
-  return { ast: parsed.ast, checked, module, analysis: analysed.analysis, diagnostics: all };
+export function frontEnd(text: string | SourceFile, options: AnalyseOptions = {}): FrontEndResult {
+  const source = typeof text === 'string' ? new SourceFile('<input>', text) : text;
+  const { state } = runPipeline(source, 'analyse', { analyse: options });
+  const { ast, checked, module, analysis, diagnostics } = state;
+  return {
+    diagnostics,
+    ...(ast ? { ast } : {}),
+    ...(checked ? { checked } : {}),
+    ...(analysis ? { analysis } : {}),
+    ...(module && analysis && !hasErrors(diagnostics) ? { module } : {}),
+  };
 }

@@ -32,8 +32,10 @@ export function parse(text: string): ParseResult {
     // Something missing at the end of a line (a ')' or an operand) is reported where it is missing,
     // just after the previous token, as tsc does, not at the first token of the next line.
     const endOfLine = previous !== undefined && !Number.isNaN(previous.startOffset) && (atEnd || previous.endLine! < e.token.startLine!);
+    // Just after the previous token, or on its last character when the file ends right there.
+    const after = Math.min(previous ? previous.endOffset! + 1 : 0, Math.max(0, text.length - 1));
     const span = endOfLine
-      ? { start: previous.endOffset! + 1, end: previous.endOffset! + 2 }
+      ? { start: after, end: after + 1 }
       : atEnd
         ? { start: Math.max(0, text.trimEnd().length - 1), end: Math.max(1, text.trimEnd().length) }
         : { start: e.token.startOffset, end: e.token.endOffset! + 1 };
