@@ -6,7 +6,7 @@
 // which they read a tensor, so an analysis can see that `h[d, n]` reads the state through the
 // definition's own indices (diagonal) or through a reduction variable (a contraction).
 // Every node carries `dep`, the most variable thing it depends on, which is what hoisting needs.
-import type { BinaryFn, Reducer, UnaryFn } from '../builtins.js';
+import type { ArithFn, BinaryFn, CompareFn, Reducer, UnaryFn } from '../builtins.js';
 import type { Span } from '../syntax/ast.js';
 
 export type Type = 'f32' | 'bool';
@@ -24,8 +24,8 @@ export interface IndexVar {
 /** What a load reads: a declared tensor, an earlier let, or one operand of a monoid combine. */
 export type Source = 'input' | 'param' | 'state' | 'let' | 'left' | 'right';
 
-export type CompareFn = 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne';
-export type ArithFn = 'add' | 'sub' | 'mul' | 'div';
+/** The IR names of operators, from the builtin table. */
+export type { ArithFn, CompareFn };
 
 interface NodeBase {
   id: number;
