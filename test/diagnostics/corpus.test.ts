@@ -62,6 +62,7 @@ const expected: Record<string, Expected> = {
   syntax_dim_size_not_a_number: [['RNN0102', 3, 12]],
   syntax_empty_file: [['RNN0107', 1, 1]],
   syntax_equals_instead_of_arrow: [['RNN0102', 6, 8]],
+  syntax_file_ends_after_token: [['RNN0104', 4, 11]],
   syntax_keyword_as_name: [['RNN0102', 5, 7], ['RNN0102', 6, 5]],
   syntax_missing_bracket_in_declaration: [['RNN0106', 4, 12]],
   syntax_missing_name: [['RNN0106', 6, 9]],

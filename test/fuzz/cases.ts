@@ -3,7 +3,7 @@
 // `sampleOne(arbitrary, caseSeed(S, k))`, so every failure is reproduced from two numbers.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fromChoices } from './choices.js';
+import { caseSeed, fromChoices, sampleOne } from './choices.js';
 import { generateCell } from './generate.js';
 import { mutate } from './mutate.js';
 
@@ -15,5 +15,9 @@ export const exampleTexts: string[] = readdirSync(examplesDir)
 
 export const cellArbitrary = fromChoices((c) => generateCell(c));
 export const tameCellArbitrary = fromChoices((c) => generateCell(c, { tame: true }));
-/** A mutant of an example or of a generated cell (which reaches the checker's corners more often). */
-export const mutantArbitrary = fromChoices((c) => mutate(c, c.chance(0.5) ? c.pick(exampleTexts) : generateCell(c).text));
+/**
+ * What mutants are made from: the examples and a fixed set of generated cells (which reach the
+ * checker's corners more often); a fixed set, so that a mutant costs a mutation, not a generation.
+ */
+export const mutationBases: string[] = [...exampleTexts, ...Array.from({ length: 64 }, (_, k) => sampleOne(cellArbitrary, caseSeed(0x6d757461, k)).text)];
+export const mutantArbitrary = fromChoices((c) => mutate(c, c.pick(mutationBases)));

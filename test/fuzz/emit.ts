@@ -36,13 +36,16 @@ export interface Emission {
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /** Property (c), first half: every mode the analysis offers emits without throwing. */
-export function emitProblems({ module, analysis, sizes }: { module: Module; analysis: Analysis; sizes: DimSizes }): { problems: Problem[]; emission: Emission } {
-  const emission = emitAll(module, analysis, sizes);
+export function emitProblems({ module, analysis, sizes }: { module: Module; analysis: Analysis; sizes: DimSizes }, options?: { withoutSubgroups?: boolean }): { problems: Problem[]; emission: Emission } {
+  const emission = emitAll(module, analysis, sizes, options);
   return { problems: emission.failures.map((f) => ({ kind: `emit: ${f.mode}`, message: f.message })), emission };
 }
 
-/** The kernels of every mode: seq always; scan when the analysis planned one; chunk for matrix-affine (+, ×) cells. */
-export function emitAll(module: Module, analysis: Analysis, sizes: DimSizes): Emission {
+/**
+ * The kernels of every mode: seq always; scan when the analysis planned one (for adapters with
+ * subgroups and, unless `withoutSubgroups` is false, without); chunk for matrix-affine (+, ×) cells.
+ */
+export function emitAll(module: Module, analysis: Analysis, sizes: DimSizes, { withoutSubgroups = true } = {}): Emission {
   const out: Emission = { kernels: [], declined: [], failures: [] };
   const attempt = (mode: Mode, fn: () => void) => {
     try {
@@ -62,7 +65,7 @@ export function emitAll(module: Module, analysis: Analysis, sizes: DimSizes): Em
     else
       attempt('scan', () => {
         // Both targets: adapters with subgroups, and without (`rnnc compile --no-subgroups`).
-        for (const subgroups of [true, false]) {
+        for (const subgroups of withoutSubgroups ? [true, false] : [true]) {
           const k = compileScan(module, plan, sizes, { subgroups });
           for (const kernel of Object.values(k.kernels))
             out.kernels.push({ label: `scan${subgroups ? '' : '.nosub'}.${kernel.name}`, mode: 'scan', wgsl: kernel.code, entryPoint: kernel.name });
