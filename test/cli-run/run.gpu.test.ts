@@ -171,13 +171,12 @@ describe('rnnc run in a real process', () => {
       env: { ...process.env, NO_COLOR: '1' },
     });
 
-  it('verifies and exits by itself; an oversized run exits 1 without a stack trace', () => {
+  // One process (about 3 s of CPU to load the compiler, then Dawn): the run's exit status, and the
+  // process ends by itself with its Dawn host. Failing runs' exit codes are checked in-process above.
+  it('verifies and exits by itself', () => {
     const ok = runProcess('run', 'examples/gru.rnn', '--T', '9', '--verify');
     expect(ok.signal).toBeNull();
     expect(ok.status).toBe(0);
     expect(ok.stdout).toMatch(/^ {2}output {2}y .* ok$/m);
-    const big = runProcess('run', 'examples/gru.rnn', '--batch', '1000000', '--T', '1000');
-    expect(big.status).toBe(1);
-    expect(big.stderr).toMatch(/^rnnc: the seq kernel's `inputs` buffer would need .* Lower --batch, --T or --dim X\.\n$/);
   });
 });

@@ -212,6 +212,8 @@ describe('malformed input never produces a stack trace', () => {
 
 describe('in a real process', () => {
   // Runs src/cli/main.ts through tsx, the way bin/rnnc.js runs the compiled dist/ (absent from a clean checkout).
+  // One process (about 3 s of CPU to load the compiler): main()'s code becomes the exit status, and
+  // nothing but the diagnostics reaches stderr. Exit codes 0 and 2 are checked in-process above.
   const runProcess = (...args: string[]) =>
     spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', "import { main } from './src/cli/main.ts'; process.exitCode = await main(process.argv.slice(1));", ...args], {
       cwd: root,
@@ -219,14 +221,11 @@ describe('in a real process', () => {
       env: { ...process.env, NO_COLOR: '1' },
     });
 
-  it('exit codes 0, 1 and 2, no stack trace', () => {
-    const ok = runProcess('check', example('gla'));
-    expect(ok.status).toBe(0);
+  // Its own timeout: a process start is slow on a loaded machine, and compile time is not what is timed here.
+  it('exit code 1 with exactly the diagnostics, no stack trace', { timeout: 30_000 }, () => {
     const bad = runProcess('check', invalid('recovery_three_syntax_errors'));
     expect(bad.status).toBe(1);
     expect(bad.stderr).toBe(readFileSync(join(root, 'test/diagnostics/cases/recovery_three_syntax_errors.errors.txt'), 'utf8'));
-    const usage = runProcess('nope');
-    expect(usage.status).toBe(2);
-    noStackTrace(bad.stderr + usage.stderr);
+    noStackTrace(bad.stderr);
   });
 });
