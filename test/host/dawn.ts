@@ -25,30 +25,41 @@ export interface HostResult {
   finalState: Record<string, Float32Array>;
 }
 
-/** Calls `entry(device, run)` of the generated module `code` on a fresh Dawn device. */
-export async function runHostModule(code: string, entry: string, run: HostRun, timeoutMs = 120_000): Promise<HostResult> {
+export interface HostCall {
+  /** The generated module's TypeScript. */
+  code: string;
+  /** Its run function, e.g. `runGla`. */
+  entry: string;
+  run: HostRun;
+}
+
+/** Makes each call, in order, on one fresh Dawn device in a child process; the results in the same order. */
+export async function runHostModules(calls: HostCall[], timeoutMs = 240_000): Promise<HostResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'rnnc-host-'));
-  const modulePath = join(dir, 'module.mjs');
-  writeFileSync(modulePath, transpile(code));
+  const requests = calls.map((c, k) => {
+    const modulePath = join(dir, `module${k}.mjs`);
+    writeFileSync(modulePath, transpile(c.code));
+    return { modulePath, entry: c.entry, run: c.run };
+  });
   const child = fork(new URL('./dawn-child.mjs', import.meta.url), [], { execArgv: ['--no-opt'], serialization: 'advanced', stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   try {
-    return await new Promise<HostResult>((done, fail) => {
+    return await new Promise<HostResult[]>((done, fail) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
-        fail(new Error(`the host module did not finish in ${timeoutMs} ms`));
+        fail(new Error(`the host modules did not finish in ${timeoutMs} ms`));
       }, timeoutMs);
-      child.once('message', (reply: { ok: true; result: HostResult } | { ok: false; error: string }) => {
+      child.once('message', (reply: { ok: true; results: HostResult[] } | { ok: false; error: string }) => {
         clearTimeout(timer);
-        if (reply.ok) done(reply.result);
+        if (reply.ok) done(reply.results);
         else fail(new Error(reply.error));
       });
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
         fail(new Error(`the Dawn child exited (code ${code}, signal ${signal}) without a result:\n${stderr.slice(-2000)}`));
       });
-      child.send({ modulePath, entry, run });
+      child.send(requests);
     });
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

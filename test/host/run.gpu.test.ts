@@ -1,0 +1,89 @@
+// Generated host modules run as a user's program runs them (dawn-child.mjs: npm `webgpu`, a
+// device, import, run<Name>) and match the float64 reference interpreter: scan modules over both
+// strategies (reduce-then-scan for few long sequences, one carrying pass for many) and the
+// 'thread' and 'stripe' splits, a chunk module over lengths that are not whole chunks, and a
+// committed sequential module (test/golden/seq). Variable lengths and given initial states
+// throughout; params and a -inf initial value where the cells have them.
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { analyse } from '../../src/compiler/analyse/analyse.js';
+import { interpret } from '../../src/runtime/reference/interpreter.js';
+import { randomLengths, randomRunData } from '../../src/driver/data.js';
+import { verifyRun } from '../../src/driver/verify.js';
+import { compileScan, scheduleScan } from '../../backends/wgsl-scan/index.js';
+import { compileChunk } from '../../backends/wgsl-chunk/index.js';
+import { scanHostModule } from '../../backends/host/scan-host.js';
+import { chunkHostModule } from '../../backends/host/chunk-host.js';
+import { pascal } from '../../backends/host/host-parts.js';
+import { load, type Cell } from './cells.js';
+import { runHostModules, type HostCall, type HostResult, type HostRun } from './dawn.js';
+
+interface Case {
+  label: string;
+  cell: Cell;
+  module: () => Promise<string>;
+  batch: number;
+  T: number;
+  /** Largest allowed |gpu - ref| / (1 + |ref|). */
+  tolerance: number;
+  /** The scan strategy this size must take (checked against scheduleScan, so the case covers it). */
+  strategy?: string;
+}
+
+const scanModule = (cell: Cell) => {
+  const kernels = compileScan(cell.module, analyse(cell.module).analysis.plan!, cell.sizes);
+  return { kernels, text: () => scanHostModule(cell.module, kernels, cell.path) };
+};
+
+// Cells with small scan elements: Tint and lavapipe take minutes over the kernels of 64-float ones (gla, mamba_s6).
+const [lru, mingru, affine, aaren, deltanet, lstm] = ['examples/lru.rnn', 'examples/mingru.rnn', 'bench/cells/affine.rnn', 'examples/aaren.rnn', 'examples/deltanet.rnn', 'examples/lstm.rnn'].map(load) as [Cell, Cell, Cell, Cell, Cell, Cell];
+const scans = new Map([lru, mingru, affine, aaren].map((c) => [c, scanModule(c)]));
+
+const cases: Case[] = [
+  { label: "lru (params), 'thread' split, reduce-then-scan", cell: lru, module: scans.get(lru)!.text, batch: 2, T: 300, tolerance: 1e-4, strategy: 'reduce-then-scan' },
+  { label: "lru, 'thread' split, carry", cell: lru, module: scans.get(lru)!.text, batch: 17, T: 40, tolerance: 1e-4, strategy: 'carry' },
+  { label: "mingru (params), 'stripe' split (subgroups), carry", cell: mingru, module: scans.get(mingru)!.text, batch: 2, T: 100, tolerance: 1e-4, strategy: 'carry' },
+  { label: "affine, 'stripe' split (subgroups), reduce-then-scan", cell: affine, module: scans.get(affine)!.text, batch: 1, T: 1000, tolerance: 1e-4, strategy: 'reduce-then-scan' },
+  { label: "aaren (-inf initial value), 'stripe' split, carry", cell: aaren, module: scans.get(aaren)!.text, batch: 3, T: 61, tolerance: 1e-4, strategy: 'carry' },
+  { label: 'deltanet, chunks of 32 over T = 77', cell: deltanet, module: () => chunkHostModule(deltanet.module, compileChunk(deltanet.module, deltanet.sizes), deltanet.path), batch: 3, T: 77, tolerance: 1e-5 },
+  { label: 'deltanet, chunks of 4 over T = 1 and 2', cell: deltanet, module: () => chunkHostModule(deltanet.module, compileChunk(deltanet.module, deltanet.sizes, { chunk: 4 }), deltanet.path), batch: 5, T: 2, tolerance: 1e-5 },
+  { label: 'lstm (params, two states), the committed seq module', cell: lstm, module: async () => readFileSync('test/golden/seq/lstm/lstm.ts', 'utf8'), batch: 4, T: 33, tolerance: 1e-4 },
+];
+
+/** Random data of a case, with variable lengths and (every other case) given initial states. */
+function dataOf(c: Case, k: number) {
+  const shape = { batch: c.batch, T: c.T, sizes: c.cell.sizes };
+  const data = randomRunData(c.cell.module, shape, 100 + k, { initial: k % 2 === 0 });
+  const lengths = randomLengths(c.batch, c.T, 100 + k);
+  const run: HostRun = {
+    batch: c.batch,
+    T: c.T,
+    inputs: data.inputs as Record<string, Float32Array>,
+    params: data.params as Record<string, Float32Array>,
+    ...(data.initial ? { initialState: data.initial as Record<string, Float32Array> } : {}),
+    lengths,
+  };
+  return { run, reference: interpret(c.cell.module, { ...shape, lengths }, data) };
+}
+
+let results: HostResult[] = [];
+const prepared = cases.map(dataOf);
+beforeAll(async () => {
+  const calls: HostCall[] = [];
+  for (const [k, c] of cases.entries()) calls.push({ code: await c.module(), entry: `run${pascal(c.cell.name)}`, run: prepared[k]!.run });
+  results = await runHostModules(calls);
+}, 600_000);
+
+describe('generated host modules on Dawn', () => {
+  it.each(cases.map((c, k) => [c.label, k] as const))('%s: matches the reference', (_, k) => {
+    const c = cases[k]!;
+    if (c.strategy) {
+      const { kernels } = scans.get(c.cell)!;
+      const minLength = Math.min(...prepared[k]!.run.lengths!);
+      expect(scheduleScan(kernels.layout, kernels.tile, c.batch, c.T, {}, minLength).strategy).toBe(c.strategy);
+    }
+    const v = verifyRun(results[k]!, prepared[k]!.reference, c.tolerance);
+    expect(v.tensors.map((t) => t.name).sort()).toEqual([...Object.keys(prepared[k]!.reference.outputs), ...Object.keys(prepared[k]!.reference.final)].sort());
+    expect(v.tensors.filter((t) => !t.ok).map((t) => `${t.kind} ${t.name}: error ${t.maxErr} at ${t.worst?.index}`)).toEqual([]);
+  });
+});
