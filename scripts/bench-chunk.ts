@@ -7,10 +7,12 @@ import { readFileSync } from 'node:fs';
 import { frontEnd } from '../src/driver/front-end.js';
 import { bindDims } from '../src/compiler/ir/dims.js';
 import { randomRunData } from '../src/driver/data.js';
-import { seqRunBackend, type RunBackend } from '../src/driver/run.js';
+import { prepareRun, type PlanOptions } from '../src/driver/compile.js';
+import type { Analysis } from '../src/compiler/analyse/types.js';
+import type { Module } from '../src/compiler/ir/ir.js';
 import type { RunArrays } from '../backends/wgsl-seq/pack.js';
 import { GpuSession } from '../src/runtime/dawn/runtime.js';
-import { chunkRunBackendWith, compileChunk } from '../backends/wgsl-chunk/index.js';
+import { compileChunk } from '../backends/wgsl-chunk/index.js';
 
 const arg = (name: string, fallback: string) => {
   const k = process.argv.indexOf(`--${name}`);
@@ -27,8 +29,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 const session = await GpuSession.open();
 let method = '';
-async function time(backend: RunBackend, module: Parameters<RunBackend>[0], sizes: Record<string, number>, data: RunArrays): Promise<number> {
-  const job = backend(module, sizes, { batch: data.batch, T: data.T }).job(data);
+async function time(cell: { module: Module; analysis: Analysis }, options: PlanOptions, data: RunArrays): Promise<number> {
+  const job = prepareRun(cell, options, { batch: data.batch, T: data.T }).job(data);
   const result = await session.run({ ...job, timing: { repeats, warmup: 1 } });
   method = result.timingMethod ?? 'wall';
   return median(result.timingsNs!) / 1e6;
@@ -37,14 +39,15 @@ async function time(backend: RunBackend, module: Parameters<RunBackend>[0], size
 const rows: string[] = [];
 try {
   for (const cell of cells) {
-    const module = frontEnd(readFileSync(`examples/${cell}.rnn`, 'utf8')).module!;
+    const fe = frontEnd(readFileSync(`examples/${cell}.rnn`, 'utf8')) as { module: Module; analysis: Analysis };
+    const module = fe.module;
     for (const K of Ks) {
       const sizes = bindDims(module, { K, V: K });
       for (const batch of batches) {
         for (const T of Ts) {
           const d = randomRunData(module, { batch, T, sizes }, 1);
           const data: RunArrays = { batch, T, inputs: d.inputs as Record<string, Float32Array>, params: d.params as Record<string, Float32Array> };
-          const seq = await time(seqRunBackend, module, sizes, data);
+          const seq = await time(fe, { mode: 'seq', dims: sizes }, data);
           const timed: string[] = [];
           let best = Infinity;
           let bestC = 0;
@@ -54,7 +57,7 @@ try {
               timed.push(`— (C≤${C})`);
               continue;
             }
-            const ms = await time(chunkRunBackendWith({ chunk }), module, sizes, data);
+            const ms = await time(fe, { mode: 'chunk', chunk, dims: sizes }, data);
             timed.push(ms.toFixed(2));
             if (ms < best) [best, bestC] = [ms, chunk];
           }

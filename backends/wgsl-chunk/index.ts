@@ -8,7 +8,7 @@ import { emitSeq, type SeqKernel } from '../wgsl-seq/emit.js';
 import { bufferElements } from '../wgsl-seq/layout.js';
 import { packRun, unpackRun } from '../wgsl-seq/pack.js';
 import type { GpuJob } from '../job.js';
-import type { PreparedRun, RunBackend } from '../../src/driver/run.js';
+import type { PreparedRun, RunSize } from '../backend.js';
 import { chunkBindings, chunkPasses, CARRY_WORKGROUP, emitChunkPasses, type ChunkGeometry, type ChunkPass, type ChunkPassKernel } from './emit.js';
 import { chunkShape, type ChunkShape } from './shape.js';
 
@@ -65,40 +65,34 @@ export function chunkDispatches(k: ChunkKernels, batch: number, T: number): Reco
   return { aggregate: split(groups), carry: split(Math.ceil((batch * k.shape.R) / CARRY_WORKGROUP)), steps: split(groups) };
 }
 
-/** A run backend for `rnnc run --mode chunk` and the tests: three passes over the seq kernel's buffers. */
-export const chunkRunBackendWith =
-  (options: ChunkOptions = {}): RunBackend =>
-  (module, sizes, { batch, T }) => {
-    const k = compileChunk(module, sizes, options);
-    const { K, R } = k.shape;
-    const chunks = chunksOf(k, T);
-    const labels = Object.fromEntries(chunkPasses.map((p) => [p, `${module.name}.chunk.${p}`])) as Record<ChunkPass, string>;
-    const scratch = { agg: 4 * batch * chunks * (R + K) * K, carry: 4 * batch * chunks * R * K };
-    const dispatch = chunkDispatches(k, batch, T);
-    const seqBuffers = k.seq.layout.buffers;
-    const run: PreparedRun = {
-      mode: 'chunk',
-      shaders: Object.fromEntries(chunkPasses.map((p) => [labels[p], k.passes[p].code])),
-      footprint: [
-        { buffer: 'params', usage: 'uniform', bytes: 16, tensors: [] },
-        ...seqBuffers.map((b) => ({ buffer: b.role, usage: b.usage, bytes: 4 * bufferElements(b, batch, T), tensors: [] })),
-        { buffer: 'agg', usage: 'storage', bytes: scratch.agg, tensors: [{ name: 'chunk aggregates', shape: ['batch', 'T'], bytes: scratch.agg }] },
-        { buffer: 'carry', usage: 'storage', bytes: scratch.carry, tensors: [{ name: 'carried states', shape: ['batch', 'T'], bytes: scratch.carry }] },
-      ],
-      dispatches: chunkPasses.map((p) => ({ label: labels[p], workgroups: dispatch[p], scaledBy: ['--batch', '--T'] })),
-      job(data): GpuJob {
-        const packed = packRun(module, k.seq, data);
-        const buffers = packed.buffers.map((b) => (b.name === 'params' ? { ...b, data: new Uint32Array([batch, T, chunks, 0]).buffer } : b));
-        buffers.push({ name: 'agg', usage: 'storage', bytes: scratch.agg }, { name: 'carry', usage: 'storage', bytes: scratch.carry });
-        return {
-          shaders: chunkPasses.map((p) => ({ label: labels[p], code: k.passes[p].code, entryPoint: 'main' })),
-          buffers,
-          passes: chunkPasses.map((p) => ({ shader: labels[p], label: labels[p], bindings: k.passes[p].buffers.map((name) => ({ binding: chunkBindings[name], buffer: name })), dispatch: dispatch[p] })),
-        };
-      },
-      decode: (buffers) => unpackRun(k.seq, batch, T, buffers),
-    };
-    return run;
+/** Compiled chunk kernels at one run size: three passes over the seq kernel's buffers, plus `agg` and `carry`. */
+export function prepareChunk(module: Module, k: ChunkKernels, { batch, T }: RunSize): PreparedRun {
+  const { K, R } = k.shape;
+  const chunks = chunksOf(k, T);
+  const labels = Object.fromEntries(chunkPasses.map((p) => [p, `${module.name}.chunk.${p}`])) as Record<ChunkPass, string>;
+  const scratch = { agg: 4 * batch * chunks * (R + K) * K, carry: 4 * batch * chunks * R * K };
+  const dispatch = chunkDispatches(k, batch, T);
+  const seqBuffers = k.seq.layout.buffers;
+  return {
+    mode: 'chunk',
+    shaders: Object.fromEntries(chunkPasses.map((p) => [labels[p], k.passes[p].code])),
+    footprint: [
+      { buffer: 'params', usage: 'uniform', bytes: 16, tensors: [] },
+      ...seqBuffers.map((b) => ({ buffer: b.role, usage: b.usage, bytes: 4 * bufferElements(b, batch, T), tensors: [] })),
+      { buffer: 'agg', usage: 'storage', bytes: scratch.agg, tensors: [{ name: 'chunk aggregates', shape: ['batch', 'T'], bytes: scratch.agg }] },
+      { buffer: 'carry', usage: 'storage', bytes: scratch.carry, tensors: [{ name: 'carried states', shape: ['batch', 'T'], bytes: scratch.carry }] },
+    ],
+    dispatches: chunkPasses.map((p) => ({ label: labels[p], workgroups: dispatch[p], scaledBy: ['--batch', '--T'] })),
+    job(data): GpuJob {
+      const packed = packRun(module, k.seq, data);
+      const buffers = packed.buffers.map((b) => (b.name === 'params' ? { ...b, data: new Uint32Array([batch, T, chunks, 0]).buffer } : b));
+      buffers.push({ name: 'agg', usage: 'storage', bytes: scratch.agg }, { name: 'carry', usage: 'storage', bytes: scratch.carry });
+      return {
+        shaders: chunkPasses.map((p) => ({ label: labels[p], code: k.passes[p].code, entryPoint: 'main' })),
+        buffers,
+        passes: chunkPasses.map((p) => ({ shader: labels[p], label: labels[p], bindings: k.passes[p].buffers.map((name) => ({ binding: chunkBindings[name], buffer: name })), dispatch: dispatch[p] })),
+      };
+    },
+    decode: (buffers) => unpackRun(k.seq, batch, T, buffers),
   };
-
-export const chunkRunBackend: RunBackend = chunkRunBackendWith();
+}

@@ -6,11 +6,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { analyse } from '../../src/compiler/analyse/analyse.js';
-import { bindDims } from '../../src/compiler/ir/dims.js';
+import { plan as planCell } from '../../src/driver/compile.js';
+import { targetOf } from '../../src/driver/run.js';
 import { GpuSession } from '../../src/runtime/dawn/runtime.js';
-import { buildScanJob, compileScan, subgroupsUsable } from '../../backends/wgsl-scan/index.js';
-import { benchData, readModule } from '../../src/driver/bench.js';
+import { buildScanJob, compileScan } from '../../backends/wgsl-scan/index.js';
+import { benchData, readCell } from '../../src/driver/bench.js';
 
 // From TypeScript sources (vitest, tsx) this file is bench/tfjs/tfjs-peer.ts; from dist/, dist/bench/tfjs/tfjs-peer.js.
 const fromSource = import.meta.url.endsWith('.ts');
@@ -97,10 +97,10 @@ export function cumsumError(b: Float32Array, y: Float32Array, channels: number, 
 /** Runs both sides over every (channels, T) and checks every result; throws if either side's error exceeds the tolerance. */
 export async function benchCumsumPeer(partial: Partial<PeerOptions> = {}): Promise<PeerReport> {
   const options = { ...DEFAULT_PEER_OPTIONS, ...partial };
-  const module = readModule(CUMSUM_CELL);
-  const plan = analyse(module).analysis.plan;
+  const { module, analysis } = readCell(CUMSUM_CELL);
+  const plan = analysis.plan;
   if (!plan) throw new Error(`${CUMSUM_CELL}: the analysis found no scan plan`);
-  const sizes = bindDims(module);
+  const sizes = planCell(module, analysis, { mode: 'seq' }).sizes;
   const configs = options.channels.flatMap((channels) =>
     options.log2T
       .filter((lg) => {
@@ -116,7 +116,9 @@ export async function benchCumsumPeer(partial: Partial<PeerOptions> = {}): Promi
   let adapter = session.adapter.description;
   let kernelTiming = '';
   try {
-    const kernels = compileScan(module, plan, sizes, { subgroups: subgroupsUsable(session.adapter) });
+    const scanPlan = planCell(module, analysis, { mode: 'scan', target: targetOf(session.adapter) }).plan.decision;
+    if (scanPlan.mode !== 'scan') throw new Error(`${CUMSUM_CELL}: not planned as a scan`);
+    const kernels = compileScan(module, plan, sizes, { tile: scanPlan.tile, subgroups: scanPlan.subgroups });
     for (const config of configs) {
       const { channels, T, data } = config;
       const scan = buildScanJob(module, kernels, data, { timing: { repeats: options.repeats, warmup: 1 } });

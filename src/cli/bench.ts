@@ -4,11 +4,10 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { analyse } from '../compiler/analyse/analyse.js';
-import { GpuSession } from '../runtime/dawn/runtime.js';
-import { benchExample, readModule } from '../driver/bench.js';
-import { scanSupport } from '../../backends/wgsl-scan/index.js';
-import { bindDims } from '../compiler/ir/dims.js';
+import { benchExample, readCell } from '../driver/bench.js';
+import { plan } from '../driver/compile.js';
+import { RnncError } from '../driver/errors.js';
+import { openGpu, targetOf } from '../driver/run.js';
 import { markdownReport, svgPlot, type BenchReport } from '../driver/bench-report.js';
 import { UserError } from './io.js';
 
@@ -56,17 +55,19 @@ export function registerBench(program: Command) {
       };
       const report: BenchReport = { adapter: '', timingMethod: '', date: new Date().toISOString().slice(0, 10), rows: [], notes: [] };
       const skipped: string[] = [];
-      const gpu = await GpuSession.open();
+      const gpu = await openGpu();
       try {
         for (const file of files) {
-          const module = readModule(file);
-          const plan = analyse(module).analysis.plan;
-          const support = plan ? scanSupport(module, plan, bindDims(module)) : { ok: false as const, reason: 'it is not associative (see rnnc check)' };
-          if (!plan || !support.ok) {
-            if (!flags.all) throw new UserError(`rnnc: ${file}: nothing to benchmark: ${'reason' in support ? support.reason : ''}`);
+          const { module, analysis } = readCell(file);
+          let compilation;
+          try {
+            compilation = plan(module, analysis, { mode: 'scan', target: targetOf(gpu.adapter) });
+          } catch (e) {
+            if (!(e instanceof RnncError)) throw e;
+            if (!flags.all) throw new UserError(`rnnc: ${file}: nothing to benchmark: ${e.message.replace(/^rnnc: /, '')}`);
             continue;
           }
-          const r = await benchExample(gpu, file, plan, module, options);
+          const r = await benchExample(gpu, file, compilation, options);
           report.rows.push(...r.rows);
           skipped.push(...r.skipped);
           report.adapter ||= r.adapter;

@@ -3,16 +3,17 @@ import type { Command } from 'commander';
 import { tensorsOf, type Module } from '../compiler/ir/ir.js';
 import { diagnosticsJson, EXIT_OK, EXIT_USER, failed, loadFile, printDiagnostics } from './io.js';
 import { analysisJson, analysisText } from '../compiler/analyse/report.js';
-import { chooseMode } from '../driver/compile-scan.js';
-import { bindDims } from '../compiler/ir/dims.js';
+import { plan } from '../driver/compile.js';
 import type { Analysis } from '../compiler/analyse/types.js';
+import type { ExecutionPlan } from '../compiler/plan/plan.js';
 
 /** What `--mode auto` runs, and why (dims without a size are taken as 1 for the size checks). */
-function modeLine(analysis: Analysis, module: Module): string {
-  const sizes = bindDims(module, Object.fromEntries(module.dims.filter((d) => d.size === undefined).map((d) => [d.name, 1])));
-  const m = chooseMode(analysis, module, sizes);
-  return `  mode    auto -> ${m.mode}: ${m.reason}`;
+function autoPlan(analysis: Analysis, module: Module): ExecutionPlan {
+  const dims = Object.fromEntries(module.dims.filter((d) => d.size === undefined).map((d) => [d.name, 1]));
+  return plan(module, analysis, { mode: 'auto', dims }).plan;
 }
+
+const planJson = (p: ExecutionPlan) => ({ auto: p.mode, why: p.why, considered: p.considered });
 
 const shapeText = (dims: string[]) => (dims.length ? `[${dims.join(', ')}]` : '');
 
@@ -56,14 +57,17 @@ export function registerCheck(program: Command) {
         if (!ok) exit = EXIT_USER;
         if (opts.json) {
           const { module, analysis } = file.result;
-          reports.push({ file: path, ok, diagnostics: diagnosticsJson(file), ...(module ? { summary: summary(module) } : {}), ...(analysis ? { analysis: analysisJson(analysis, file.source) } : {}) });
+          reports.push({ file: path, ok, diagnostics: diagnosticsJson(file), ...(module ? { summary: summary(module) } : {}), ...(analysis ? { analysis: analysisJson(analysis, file.source) } : {}), ...(module && analysis ? { plan: planJson(autoPlan(analysis, module)) } : {}) });
         } else {
           printDiagnostics(file);
           const { module, analysis } = file.result;
           if (module) process.stderr.write(summaryText(path, module) + '\n');
           // Per-state analysis lines; also for a file whose declared structure does not match, to show what was inferred.
           if (analysis) process.stderr.write(analysisText(analysis, file.source).join('\n') + '\n');
-          if (analysis && module) process.stderr.write(modeLine(analysis, module) + '\n');
+          if (analysis && module) {
+            const p = autoPlan(analysis, module);
+            process.stderr.write(`  mode    auto -> ${p.mode}: ${p.why}\n`);
+          }
         }
       }
       if (opts.json) process.stdout.write(JSON.stringify(files.length === 1 ? reports[0] : reports, null, 2) + '\n');

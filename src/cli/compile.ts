@@ -1,69 +1,88 @@
-// `rnnc compile FILE -o DIR`: writes the kernel, its manifest and a typed host module. `--check`
-// compares with what DIR already holds instead, printing a unified diff and exiting 1 on a difference
-// (so generated kernels can live under snapshot in CI).
+// `rnnc compile FILE -o DIR`: writes the kernels of the planned mode, their manifest and a typed host
+// module. `--check` compares with what DIR already holds instead, printing a unified diff and exiting
+// 1 on a difference (so generated kernels can live under snapshot in CI). `--validate` has Tint
+// compile every kernel first (needs a WebGPU adapter) and writes nothing when one is rejected.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createTwoFilesPatch } from 'diff';
-import { bindDims } from '../compiler/ir/dims.js';
-import { backends, compileModule } from '../driver/compile.js';
-import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, UserError } from './io.js';
+import { compileFiles, emit, plan } from '../driver/compile.js';
+import { openGpu } from '../driver/run.js';
+import { validateKernels } from '../driver/validate.js';
+import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, parseMode, positiveInt, UserError } from './io.js';
 
-interface CompileOptions {
+interface CompileFlags {
   out: string;
   mode: string;
   dim?: string[];
+  chunk?: number;
   check?: boolean;
+  validate?: boolean;
   /** commander's --no-subgroups: false when given. */
   subgroups: boolean;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+function writeOrCheck(files: { name: string; text: string }[], flags: CompileFlags, file: string): void {
+  if (flags.check) {
+    let differs = 0;
+    for (const f of files) {
+      const path = join(flags.out, f.name);
+      let old: string | undefined;
+      try {
+        old = readFileSync(path, 'utf8');
+      } catch {
+        old = undefined;
+      }
+      if (old === f.text) continue;
+      differs++;
+      if (old === undefined) process.stderr.write(`rnnc: ${path} is missing\n`);
+      else process.stdout.write(createTwoFilesPatch(path, path, old, f.text, 'committed', 'generated'));
+    }
+    if (differs) {
+      process.stderr.write(`rnnc: ${differs} generated file${differs === 1 ? '' : 's'} in ${flags.out} differ${differs === 1 ? 's' : ''} from what ${file} compiles to; rerun without --check to update\n`);
+      process.exitCode = EXIT_USER;
+    } else process.stderr.write(`rnnc: ${flags.out} is up to date (${files.map((f) => f.name).join(', ')})\n`);
+    return;
+  }
+  try {
+    mkdirSync(flags.out, { recursive: true });
+    for (const f of files) writeFileSync(join(flags.out, f.name), f.text);
+  } catch (e) {
+    throw new UserError(`rnnc: cannot write to ${flags.out}: ${(e as Error).message}`);
+  }
+  process.stderr.write(`rnnc: wrote ${files.map((f) => join(flags.out, f.name)).join(', ')}\n`);
+}
+
 export function registerCompile(program: Command) {
   program
     .command('compile')
-    .description('compile a .rnn file to a WGSL kernel, a JSON manifest and a TypeScript host module')
+    .description('compile a .rnn file to WGSL kernels, a JSON manifest and a TypeScript host module')
     .argument('<file>', '.rnn file')
     .requiredOption('-o, --out <dir>', 'output directory')
-    .option('--mode <mode>', 'which kernel: seq (a loop over time), scan (a parallel scan; associative cells only) or auto (the scan when the cell is associative)', 'seq')
+    .option('--mode <mode>', 'which kernels: seq (a loop over time), scan (a parallel scan; associative cells), chunk (chunked; matrix-affine cells) or auto (the planner picks; rnnc check says which and why)', 'seq')
     .option('--dim <NAME=SIZE>', 'set a dim size (repeatable)', collect)
+    .option('--chunk <C>', 'steps per chunk for --mode chunk (lowered to fit workgroup memory)', positiveInt('--chunk'))
     .option('--check', 'compare with the files in the output directory; print a diff and exit 1 if they differ')
+    .option('--validate', 'compile every kernel with Tint (Dawn) first; exit 2 with its message if one is rejected (needs a WebGPU adapter)')
     .option('--no-subgroups', 'scan kernels without subgroup operations, for adapters without the subgroups feature or with subgroups under 8 invocations')
-    .action(async (file: string, opts: CompileOptions) => {
-      if (!backends[opts.mode]) throw new UserError(`rnnc: --mode ${opts.mode} is not available (have: ${Object.keys(backends).join(', ')})`, EXIT_INTERNAL);
-      const loaded = loadValid(file);
-      const module = loaded.result.module;
-      // An unknown or unsized dim is a DimError, which main() reports as a user error.
-      const sizes = bindDims(module, parseDimFlags(opts.dim));
-      const files = await compileModule(opts.mode, { module, sizes, source: loaded.source, subgroups: opts.subgroups });
-      if (opts.check) {
-        let differs = 0;
-        for (const f of files) {
-          const path = join(opts.out, f.name);
-          let old: string | undefined;
-          try {
-            old = readFileSync(path, 'utf8');
-          } catch {
-            old = undefined;
-          }
-          if (old === f.text) continue;
-          differs++;
-          if (old === undefined) process.stderr.write(`rnnc: ${path} is missing\n`);
-          else process.stdout.write(createTwoFilesPatch(path, path, old, f.text, 'committed', 'generated'));
+    .action(async (file: string, flags: CompileFlags) => {
+      const mode = parseMode(flags.mode);
+      const { source, result } = loadValid(file);
+      const compilation = plan(result.module, result.analysis!, { mode, dims: parseDimFlags(flags.dim), target: { subgroups: flags.subgroups }, ...(flags.chunk !== undefined ? { chunk: flags.chunk } : {}) }, source);
+      if (mode === 'auto') process.stderr.write(`rnnc: --mode auto -> ${compilation.plan.mode}: ${compilation.plan.why}\n`);
+      const compiled = emit(compilation);
+      if (flags.validate) {
+        const device = await openGpu();
+        let errors: string[];
+        try {
+          errors = await validateKernels(device, compiled);
+        } finally {
+          await device.close();
         }
-        if (differs) {
-          process.stderr.write(`rnnc: ${differs} generated file${differs === 1 ? '' : 's'} in ${opts.out} differ${differs === 1 ? 's' : ''} from what ${file} compiles to; rerun without --check to update\n`);
-          process.exitCode = EXIT_USER;
-        } else process.stderr.write(`rnnc: ${opts.out} is up to date (${files.map((f) => f.name).join(', ')})\n`);
-        return;
+        if (errors.length) throw new UserError(`rnnc: ${errors.join('\n\n')}`, EXIT_INTERNAL);
       }
-      try {
-        mkdirSync(opts.out, { recursive: true });
-        for (const f of files) writeFileSync(join(opts.out, f.name), f.text);
-      } catch (e) {
-        throw new UserError(`rnnc: cannot write to ${opts.out}: ${(e as Error).message}`);
-      }
-      process.stderr.write(`rnnc: wrote ${files.map((f) => join(opts.out, f.name)).join(', ')}\n`);
+      writeOrCheck(await compileFiles(compilation, compiled), flags, file);
     });
 }

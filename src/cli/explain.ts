@@ -1,17 +1,45 @@
-// `rnnc explain FILE`: the IR as text (or JSON).
+// `rnnc explain FILE [--after PASS]`: what the compiler made of a cell after any named pass (the IR
+// after `lower`, by default), as text or JSON.
 import type { Command } from 'commander';
-import { printModule } from '../compiler/ir/print.js';
-import { loadValid } from './io.js';
+import { passes, passNames, runPipeline } from '../driver/pipeline.js';
+import { diagnosticsJson, EXIT_INTERNAL, EXIT_USER, loadSource, parseDimFlags, parseMode, printDiagnostics, UserError } from './io.js';
+
+interface ExplainFlags {
+  after: string;
+  json?: boolean;
+  mode: string;
+  dim?: string[];
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function registerExplain(program: Command) {
   program
     .command('explain')
-    .description('print the IR of a cell: one definition per statement, with types, index spaces and hoisting')
+    .description('print what the compiler made of a cell after a pass: the IR after lower (the default), the analysis, or the plan')
     .argument('<file>', '.rnn file')
-    .option('--json', 'print the IR as JSON on stdout')
-    .action((path: string, opts: { json?: boolean }) => {
-      const { result } = loadValid(path, opts.json);
-      if (opts.json) process.stdout.write(JSON.stringify({ file: path, ok: true, module: result.module }, null, 2) + '\n');
-      else process.stdout.write(printModule(result.module));
+    .option('--after <pass>', `the pass whose result to print: ${passes.map((p) => `${p.name} (${p.description})`).join('; ')}`, 'lower')
+    .option('--mode <mode>', 'for --after plan: the mode to plan (seq, scan, chunk or auto)', 'auto')
+    .option('--dim <NAME=SIZE>', 'for --after plan: set a dim size (repeatable)', collect)
+    .option('--json', 'print the pass result as JSON on stdout')
+    .action((path: string, flags: ExplainFlags) => {
+      const pass = passes.find((p) => p.name === flags.after);
+      if (!pass) throw new UserError(`rnnc: --after must be one of ${passNames.join(', ')}, got '${flags.after}'`, EXIT_INTERNAL);
+      const source = loadSource(path);
+      const { state, reached } = runPipeline(source, pass.name, { mode: parseMode(flags.mode), dims: parseDimFlags(flags.dim) });
+      if (reached !== pass.name) {
+        const result = { diagnostics: state.diagnostics };
+        if (flags.json) process.stdout.write(JSON.stringify({ file: path, ok: false, after: pass.name, diagnostics: diagnosticsJson({ source, result }) }, null, 2) + '\n');
+        else printDiagnostics({ source, result });
+        const n = state.diagnostics.filter((d) => d.severity === 'error').length;
+        throw new UserError(`rnnc: ${path}: ${n} error${n === 1 ? '' : 's'}`, EXIT_USER);
+      }
+      if (!flags.json) {
+        process.stdout.write(pass.print(state));
+        return;
+      }
+      const result =
+        pass.name === 'parse' ? state.ast : pass.name === 'check' ? [...state.checked!.symbols.values()] : pass.name === 'lower' ? state.module : pass.name === 'analyse' ? state.analysis : state.compilation!.plan;
+      process.stdout.write(JSON.stringify({ file: path, ok: true, after: pass.name, [pass.name === 'lower' ? 'module' : 'result']: result }, null, 2) + '\n');
     });
 }

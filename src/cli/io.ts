@@ -3,6 +3,7 @@
 // `--json` to stdout.
 import { readFileSync } from 'node:fs';
 import { RnncError } from '../driver/errors.js';
+import { isModeRequest, modeRequests, type ModeRequest } from '../compiler/plan/plan.js';
 import { frontEnd, type FrontEndResult } from '../driver/front-end.js';
 import { hasErrors } from '../compiler/diagnostics/diagnostic.js';
 import { diagnosticToJson, renderDiagnostics, SourceFile } from '../compiler/diagnostics/render.js';
@@ -39,7 +40,7 @@ export function loadSource(path: string): SourceFile {
 
 export function loadFile(path: string): LoadedFile {
   const source = loadSource(path);
-  return { source, result: frontEnd(source.text) };
+  return { source, result: frontEnd(source) };
 }
 
 export function printDiagnostics(file: LoadedFile): void {
@@ -78,4 +79,10 @@ export function positiveInt(name: string) {
     if (!Number.isInteger(n) || n < 1) throw new UserError(`rnnc: ${name} must be a positive integer, got '${value}'`, EXIT_INTERNAL);
     return n;
   };
+}
+
+/** `--mode`: the same choices for every command (src/compiler/plan/plan.ts). */
+export function parseMode(value: string): ModeRequest {
+  if (isModeRequest(value)) return value;
+  throw new UserError(`rnnc: --mode must be one of ${modeRequests.join(', ')}, got '${value}'`, EXIT_INTERNAL);
 }

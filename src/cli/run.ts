@@ -2,19 +2,17 @@
 // (or .npy files from --inputs), prints each result's shape and checksums, optionally saves them
 // and verifies them against the reference interpreter. Results go to stdout (a JSON report with
 // --json); notes and progress go to stderr.
-import { ChunkUnsupported, chunkRunBackendWith, DEFAULT_CHUNK } from '../../backends/wgsl-chunk/index.js';
+import { DEFAULT_CHUNK } from '../../backends/wgsl-chunk/index.js';
 import type { Command } from 'commander';
-import { bindDims } from '../compiler/ir/dims.js';
 import { tensorsOf } from '../compiler/ir/ir.js';
 import { interpret } from '../runtime/reference/interpreter.js';
 import { randomLengths } from '../driver/data.js';
 import { arrayShape, assembleRunData, concreteShape, readInputDir, saveResults, sizeFromFiles, type InputDir } from '../driver/inputs.js';
-import { checkLimits, openGpu, runBackends, runPrepared, type RunSize } from '../driver/run.js';
-import { scanPlanFor } from '../driver/scan-run.js';
+import { emit, plan, retarget, type PlanOptions } from '../driver/compile.js';
+import { checkLimits, openGpu, runPrepared, targetOf, type RunSize } from '../driver/run.js';
 import { verifyRun } from '../driver/verify.js';
 import { summarize, summaryLines, verificationLines } from '../driver/run-report.js';
-import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, positiveInt, UserError } from './io.js';
-import { chooseMode } from '../driver/compile-scan.js';
+import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, parseMode, positiveInt, UserError } from './io.js';
 
 interface RunFlags {
   mode: string;
@@ -67,12 +65,6 @@ async function stage<T>(what: string, fn: () => Promise<T> | T): Promise<T> {
   }
 }
 
-/** Checks `--mode`: a registered run backend, or `auto` (resolved once the cell is analysed). */
-function pickMode(mode: string): { mode: string } {
-  if (mode === 'auto' || runBackends[mode]) return { mode };
-  throw new UserError(`rnnc: --mode must be one of ${[...Object.keys(runBackends), 'auto'].join(', ')}, got '${mode}'`, EXIT_INTERNAL);
-}
-
 export function registerRun(program: Command) {
   program
     .command('run')
@@ -92,11 +84,13 @@ export function registerRun(program: Command) {
     .option('--json', 'print a JSON report on stdout')
     .action(async (file: string, flags: RunFlags) => {
       if (flags.lengths !== 'full' && flags.lengths !== 'random') throw new UserError(`rnnc: --lengths must be full or random, got '${flags.lengths}'`, EXIT_INTERNAL);
-      const picked = pickMode(flags.mode);
+      const mode = parseMode(flags.mode);
       const { source, result } = loadValid(file, flags.json);
       const module = result.module;
-      // An unknown or unsized dim is a DimError, which main() reports as a user error.
-      const sizes = bindDims(module, parseDimFlags(flags.dim));
+      // Planned before the GPU starts: a mode the cell cannot take, or a dim without a size, fails here, fast.
+      const options: PlanOptions = { mode, dims: parseDimFlags(flags.dim), verb: 'run', ...(flags.chunk !== undefined ? { chunk: flags.chunk } : {}) };
+      let compilation = plan(module, result.analysis!, options, source);
+      const sizes = compilation.sizes;
 
       let inputDir: InputDir | undefined;
       if (flags.inputs) {
@@ -105,26 +99,14 @@ export function registerRun(program: Command) {
       }
       const fromFiles = inputDir ? sizeFromFiles(module, inputDir) : {};
       const size: RunSize = { batch: flags.batch ?? fromFiles.batch ?? DEFAULT_SIZE.batch, T: flags.T ?? fromFiles.T ?? DEFAULT_SIZE.T };
-      // auto: the scan for an associative cell the scan backend takes, the sequential kernel otherwise.
-      const mode = flags.mode === 'auto' ? chooseMode(result.analysis!, module, sizes).mode : picked.mode;
-      const backend = mode === 'chunk' && flags.chunk !== undefined ? chunkRunBackendWith({ chunk: flags.chunk }) : runBackends[mode]!;
-      // Problems of the cell and the mode fail before the GPU starts. The scan's kernels are fitted to
-      // the adapter (its subgroups), so they are built once it is open; the others now.
-      let prepared;
-      try {
-        if (mode === 'scan') scanPlanFor(module, sizes);
-        else prepared = backend(module, sizes, size);
-      } catch (e) {
-        // A cell the chunked kernels do not take is the user's choice of mode, not a compiler failure.
-        if (e instanceof ChunkUnsupported) throw new UserError(`rnnc: ${module.name} cannot run chunked: ${e.message}; run it with --mode seq or --mode auto`);
-        throw e;
-      }
 
       const gpu = await stage('starting the GPU runtime', () => openGpu());
-      prepared ??= backend(module, sizes, size, gpu.adapter);
+      // The scan's kernels are fitted to the adapter (its subgroups): planned again for it if need be, never analysed again.
       let report: Record<string, unknown>;
       let failed = false;
       try {
+        compilation = retarget(compilation, targetOf(gpu.adapter), options);
+        const prepared = emit(compilation).prepare(size);
         // Before any data is generated or read in full: an oversized run fails here, fast.
         checkLimits(prepared, gpu.adapter.limits, sizes, size);
         const lengths = flags.lengths === 'random' ? randomLengths(size.batch, size.T, flags.seed) : undefined;
@@ -153,6 +135,7 @@ export function registerRun(program: Command) {
           ok: !failed,
           name: module.name,
           mode: prepared.mode,
+          plan: { requested: compilation.plan.requested, why: compilation.plan.why, decision: compilation.plan.decision },
           adapter: gpu.adapter.description,
           batch: size.batch,
           T: size.T,

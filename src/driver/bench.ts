@@ -4,10 +4,11 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { frontEnd } from './front-end.js';
-import { bindDims } from '../compiler/ir/dims.js';
 import { tensorsOf, type Module } from '../compiler/ir/ir.js';
-import type { ScanPlan } from '../compiler/analyse/types.js';
-import { buildScanJob, compileScan, subgroupsUsable, type ScanRunData } from '../../backends/wgsl-scan/index.js';
+import type { Analysis } from '../compiler/analyse/types.js';
+import type { Compilation } from '../compiler/plan/plan.js';
+import { RnncError } from './errors.js';
+import { buildScanJob, compileScan, type ScanRunData } from '../../backends/wgsl-scan/index.js';
 import { emitSeq } from '../../backends/wgsl-seq/emit.js';
 import { bufferElements } from '../../backends/wgsl-seq/layout.js';
 import { packRun } from '../../backends/wgsl-seq/pack.js';
@@ -51,9 +52,12 @@ export function benchData(module: Module, sizes: Record<string, number>, batch: 
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-export async function benchExample(gpu: GpuRunner, file: string, plan: ScanPlan, module: Module, options: BenchOptions): Promise<{ rows: BenchRow[]; skipped: string[]; adapter: string; timingMethod: string }> {
-  const sizes = bindDims(module);
-  const kernels = compileScan(module, plan, sizes, { subgroups: subgroupsUsable(gpu.adapter) });
+/** Times a compilation planned for the scan (its recorded layout and tile) against the sequential and copy kernels. */
+export async function benchExample(gpu: GpuRunner, file: string, c: Compilation, options: BenchOptions): Promise<{ rows: BenchRow[]; skipped: string[]; adapter: string; timingMethod: string }> {
+  const { module, sizes, plan } = c;
+  if (plan.decision.mode !== 'scan' || !c.analysis.plan) throw new Error(`bench: ${module.name} was not planned as a scan`);
+  // The scan's internals (layout, schedule, traffic) are what the report is about, so it builds the kernels itself, as planned.
+  const kernels = compileScan(module, c.analysis.plan, sizes, { tile: plan.decision.tile, subgroups: plan.decision.subgroups });
   const seq = emitSeq(module, sizes);
   const rows: BenchRow[] = [];
   const skipped: string[] = [];
@@ -110,8 +114,9 @@ export async function benchExample(gpu: GpuRunner, file: string, plan: ScanPlan,
   return { rows, skipped, adapter, timingMethod };
 }
 
-export const readModule = (file: string): Module => {
+/** A bench cell through the front end (analysed once); its errors are the user's. */
+export function readCell(file: string): { module: Module; analysis: Analysis } {
   const fe = frontEnd(readFileSync(file, 'utf8'));
-  if (!fe.module) throw new Error(`${file} does not compile`);
-  return fe.module;
-};
+  if (!fe.module || !fe.analysis) throw new RnncError(`rnnc: ${file} does not compile (see rnnc check ${file})`);
+  return { module: fe.module, analysis: fe.analysis };
+}

@@ -1,45 +1,67 @@
-// The library side of `rnnc compile`: a checked module and dim sizes in, the files to write out.
-// A mode selects a backend; each backend turns the module into a kernel, a manifest and a host module.
-import type { Module } from '../compiler/ir/ir.js';
-import type { DimSizes } from '../compiler/ir/dims.js';
+// Compiling a cell: the front end once (parse, check, lower, analyse), then the planner once per size
+// binding and target, then the chosen backend. A Compilation carries the analysis, so nothing
+// downstream analyses again.
+import { backendList, backends } from '../../backends/index.js';
+import { generatedFiles, type CompiledCell, type GeneratedFile, type PreparedRun, type RunSize } from '../../backends/backend.js';
+import type { Analysis } from '../compiler/analyse/types.js';
 import type { SourceFile } from '../compiler/diagnostics/render.js';
-import { emitSeq } from '../../backends/wgsl-seq/emit.js';
-import { buildManifest, manifestText } from '../../backends/host/manifest.js';
-import { hostModule } from '../../backends/host/host-module.js';
-import { autoBackend, scanBackend } from './compile-scan.js';
+import { bindDims, DimError, type DimSizes } from '../compiler/ir/dims.js';
+import type { Module } from '../compiler/ir/ir.js';
+import { defaultTarget, type Compilation, type PlanRequest, type Target } from '../compiler/plan/plan.js';
+import { makePlan, PlanRefused } from '../compiler/plan/planner.js';
+import { RnncError } from './errors.js';
 
-export interface GeneratedFile {
-  /** File name inside the output directory. */
-  name: string;
-  text: string;
+export type { GeneratedFile } from '../../backends/backend.js';
+
+/** What the planner needs besides the cell: sizes given on the command line, the request and the target. */
+export interface PlanOptions extends Partial<PlanRequest> {
+  /** Sizes for dims the spec leaves open (or overrides). */
+  dims?: Record<string, number>;
+  target?: Target;
+  /** What the user was doing, for the refusal message: 'compile' or 'run'. */
+  verb?: string;
 }
 
-export interface CompileRequest {
-  module: Module;
-  sizes: DimSizes;
-  source: SourceFile;
-  /** Scan kernels may use subgroup operations (default true). */
-  subgroups?: boolean;
+/** Binds the dims; an unknown or unsized dim is the user's to fix. */
+export function sizesOf(module: Module, dims: Record<string, number> = {}): DimSizes {
+  try {
+    return bindDims(module, dims);
+  } catch (e) {
+    if (e instanceof DimError) throw new RnncError(`rnnc: ${e.message}`);
+    throw e;
+  }
 }
 
-export type Backend = (req: CompileRequest) => Promise<GeneratedFile[]>;
+/** Plans an analysed cell. A mode the backends refuse is a user error that says why and what to use instead. */
+export function plan(module: Module, analysis: Analysis, options: PlanOptions = {}, source?: SourceFile): Compilation {
+  const sizes = sizesOf(module, options.dims);
+  const target = options.target ?? defaultTarget;
+  const request: PlanRequest = { mode: options.mode ?? 'seq', ...(options.chunk !== undefined ? { chunk: options.chunk } : {}), ...(options.split ? { split: options.split } : {}) };
+  const planned = makePlan({ module, analysis, sizes, target, request }, backendList);
+  if (planned instanceof PlanRefused) {
+    const verb = options.verb ?? 'compile';
+    throw new RnncError(`rnnc: ${module.name} cannot take --mode ${planned.mode}: ${planned.why}; ${verb} it with --mode seq or --mode auto`);
+  }
+  return { module, analysis, sizes, target, plan: planned, ...(source ? { source } : {}) };
+}
 
-/** `<name>.wgsl`, `<name>.json` (manifest) and `<name>.ts` (host module). */
-const seqBackend: Backend = async ({ module, sizes, source }) => {
-  const kernel = emitSeq(module, sizes, { source });
-  const files = { source: source.path, kernel: `${module.name}.wgsl`, host: `${module.name}.ts` };
-  return [
-    { name: files.kernel, text: kernel.wgsl },
-    { name: `${module.name}.json`, text: manifestText(buildManifest(module, kernel, files)) },
-    { name: files.host, text: await hostModule(module, kernel, source.path) },
-  ];
-};
+/** The same compilation for another target: planned again only when the target differs (the analysis is kept). */
+export function retarget(c: Compilation, target: Target, options: PlanOptions = {}): Compilation {
+  if (c.target.subgroups === target.subgroups) return c;
+  return plan(c.module, c.analysis, { ...options, dims: c.sizes, mode: c.plan.mode, target }, c.source);
+}
 
-/** Backends by `--mode`. The scan backend registers itself here. */
-export const backends: Record<string, Backend> = { seq: seqBackend, scan: scanBackend, auto: autoBackend(seqBackend) };
+/** Builds the kernels the plan chose. */
+export function emit(c: Compilation): CompiledCell {
+  return backends[c.plan.mode].compile(c);
+}
 
-export async function compileModule(mode: string, req: CompileRequest): Promise<GeneratedFile[]> {
-  const backend = backends[mode];
-  if (!backend) throw new Error(`no backend for mode '${mode}'`);
-  return backend(req);
+/** The files `rnnc compile` writes: kernels, manifest and the typed host module. */
+export function compileFiles(c: Compilation, compiled: CompiledCell = emit(c)): Promise<GeneratedFile[]> {
+  return generatedFiles(c, compiled, c.source?.path ?? `${c.module.name}.rnn`);
+}
+
+/** Plan, emit and prepare one mode at one run size in a single call (tests and benchmarks). */
+export function prepareRun(cell: { module: Module; analysis: Analysis }, options: PlanOptions, size: RunSize): PreparedRun {
+  return emit(plan(cell.module, cell.analysis, options)).prepare(size);
 }

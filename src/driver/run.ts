@@ -1,93 +1,20 @@
-// Running a compiled cell on the GPU: a mode picks a run backend (kernel + packing), the job is
-// checked against the adapter's limits before any data exists, run through the Dawn runtime, and its
-// buffers decoded into per-tensor arrays. Runtime failures become errors a user can act on.
-import type { Module } from '../compiler/ir/ir.js';
+// Running compiled kernels: a prepared run is checked against the adapter's limits before any data
+// exists, run on a Device, and its buffers decoded into per-tensor arrays. Runtime failures become
+// errors a user can act on.
 import type { DimSizes } from '../compiler/ir/dims.js';
-import { emitSeq } from '../../backends/wgsl-seq/emit.js';
-import { bufferElements, scaleValue, type OffsetScale } from '../../backends/wgsl-seq/layout.js';
-import { seqDispatch } from '../../backends/wgsl-seq/emit.js';
-import { deviceBytes, GpuError, GpuSession, type AdapterLimits, type AdapterSummary, type GpuJob, type GpuSessionOptions } from '../runtime/dawn/runtime.js';
+import type { Target } from '../compiler/plan/plan.js';
+import type { PreparedRun, RunArrays, RunResult, RunSize } from '../../backends/backend.js';
+import { GpuError, type AdapterLimits, type AdapterSummary } from '../../backends/job.js';
+import { deviceBytes } from '../runtime/dawn/check.js';
+import { openDevice, type Device, type DeviceOptions } from '../runtime/device.js';
 import { RnncError } from './errors.js';
-import { packRun, unpackRun, type RunArrays, type RunResult } from '../../backends/wgsl-seq/pack.js';
-import { scanRunBackend } from './scan-run.js';
-import { chunkRunBackend } from '../../backends/wgsl-chunk/index.js';
 
-export interface RunSize {
-  batch: number;
-  T: number;
-}
+export type { PreparedRun, RunArrays, RunResult, RunSize } from '../../backends/backend.js';
 
-/** One tensor's share of a GPU buffer; `shape` is symbolic (`batch`, `T`, dim names) to name the flags that size it. */
-export interface FootprintTensor {
-  name: string;
-  shape: string[];
-  bytes: number;
-}
-
-export interface BufferFootprint {
-  buffer: string;
-  usage: 'uniform' | 'storage-read' | 'storage';
-  bytes: number;
-  tensors: FootprintTensor[];
-}
-
-export interface Dispatch {
-  label: string;
-  workgroups: [number, number, number];
-  /** The flags that scale the workgroup count, for the message when it is too large. */
-  scaledBy: string[];
-}
-
-/** A kernel compiled for one run size: what it will allocate and dispatch, and how to pack and unpack data. */
-export interface PreparedRun {
-  mode: string;
-  /** Generated WGSL per shader label (for reports). */
-  shaders: Record<string, string>;
-  footprint: BufferFootprint[];
-  dispatches: Dispatch[];
-  job(data: RunArrays): GpuJob;
-  decode(buffers: Record<string, ArrayBuffer>): RunResult;
-}
-
-/** `adapter`, once the GPU is open: a backend may fit its kernels to it (the scan's use of subgroups). */
-export type RunBackend = (module: Module, sizes: DimSizes, size: RunSize, adapter?: AdapterSummary) => PreparedRun;
-
-const SCALE_PREFIX: Record<OffsetScale, string[]> = { '1': [], batch: ['batch'], 'batch*T': ['batch', 'T'] };
-
-/** The sequential kernel: one dispatch, buffers shared per role (backends/wgsl-seq/layout.ts). */
-export const seqRunBackend: RunBackend = (module, sizes, { batch, T }) => {
-  const kernel = emitSeq(module, sizes);
-  const label = `${module.name}.seq`;
-  return {
-    mode: 'seq',
-    shaders: { [label]: kernel.wgsl },
-    footprint: [
-      { buffer: 'params', usage: 'uniform', bytes: 16, tensors: [] },
-      ...kernel.layout.buffers.map((b) => ({
-        buffer: b.role,
-        usage: b.usage,
-        bytes: 4 * bufferElements(b, batch, T),
-        tensors: b.regions.map((r) => ({ name: r.tensor, shape: [...SCALE_PREFIX[b.scale], ...r.dims], bytes: 4 * r.size * scaleValue(b.scale, batch, T) })),
-      })),
-    ],
-    dispatches: [{ label, workgroups: seqDispatch(kernel, batch), scaledBy: ['--batch', ...kernel.sliceAxes.map((d) => `--dim ${d}`)] }],
-    job(data) {
-      const packed = packRun(module, kernel, data);
-      return {
-        shaders: [{ label, code: kernel.wgsl, entryPoint: kernel.entryPoint }],
-        buffers: packed.buffers,
-        passes: [{ shader: label, bindings: packed.bindings, dispatch: packed.dispatch }],
-      };
-    },
-    decode: (buffers) => unpackRun(kernel, batch, T, buffers),
-  };
-};
-
-/**
- * Run backends by `--mode`; `auto` chooses between seq and scan. The chunked kernel is opt-in:
- * on lavapipe it measured 10-50x slower than seq (docs/chunk-bench.md), so auto does not pick it.
- */
-export const runBackends: Record<string, RunBackend> = { seq: seqRunBackend, scan: scanRunBackend, chunk: chunkRunBackend };
+/** Subgroup kernels run where the adapter has subgroups that hold a scan stripe (8 invocations). */
+export const targetOf = (adapter: Pick<AdapterSummary, 'features' | 'subgroupMinSize'>): Target => ({
+  subgroups: adapter.features.includes('subgroups') && (adapter.subgroupMinSize ?? 0) >= 8,
+});
 
 const mib = (n: number) => `${n} bytes (${(n / 2 ** 20).toFixed(1)} MiB)`;
 
@@ -169,12 +96,12 @@ export async function reportingGpuErrors<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-export function openGpu(options?: GpuSessionOptions): Promise<GpuSession> {
-  return reportingGpuErrors(() => GpuSession.open(options));
+export function openGpu(options?: DeviceOptions): Promise<Device> {
+  return reportingGpuErrors(() => openDevice(options));
 }
 
 /** Checks the limits, runs the job and decodes its results. */
-export async function runPrepared(session: GpuSession, run: PreparedRun, data: RunArrays, sizes: DimSizes): Promise<RunResult> {
+export async function runPrepared(session: Device, run: PreparedRun, data: RunArrays, sizes: DimSizes): Promise<RunResult> {
   checkLimits(run, session.adapter.limits, sizes, data);
   const job = run.job(data);
   const result = await reportingGpuErrors(() => session.run(job));

@@ -9,13 +9,14 @@ import { bindDims } from '../../src/compiler/ir/dims.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
 import { interpret } from '../../src/runtime/reference/interpreter.js';
 import { randomLengths, randomRunData } from '../../src/driver/data.js';
-import { openGpu, runPrepared, seqRunBackend } from '../../src/driver/run.js';
+import { openGpu, runPrepared } from '../../src/driver/run.js';
+import { prepareRun } from '../../src/driver/compile.js';
+import type { Analysis } from '../../src/compiler/analyse/types.js';
 import { verifyRun } from '../../src/driver/verify.js';
-import type { GpuSession } from '../../src/runtime/dawn/runtime.js';
+import type { Device } from '../../src/runtime/device.js';
 import type { RunArrays } from '../../backends/wgsl-seq/pack.js';
-import { chunkRunBackendWith } from '../../backends/wgsl-chunk/index.js';
 
-const load = (path: string): Module => frontEnd(readFileSync(path, 'utf8')).module!;
+const load = (path: string) => frontEnd(readFileSync(path, 'utf8')) as { module: Module; analysis: Analysis };
 
 /**
  * Largest allowed |gpu - ref| / (1 + |ref|) (float32 kernels vs the float64 reference), 3-5x the
@@ -41,7 +42,7 @@ const CASES: [number, number, number, boolean, boolean][] = [
   [2, 257, 16, false, false],
 ];
 
-let gpu: GpuSession;
+let gpu: Device;
 beforeAll(async () => {
   gpu = await openGpu();
 });
@@ -50,7 +51,8 @@ afterAll(async () => {
 });
 
 describe.each(CELLS)('%s chunked', (path, tolerance) => {
-  const module = load(path);
+  const cell = load(path);
+  const module = cell.module;
   const sizes = bindDims(module);
 
   it.each(CASES)('batch %i, T %i, chunk %i (variable lengths: %s, given initial state: %s)', async (batch, T, chunk, variable, initial) => {
@@ -66,8 +68,8 @@ describe.each(CELLS)('%s chunked', (path, tolerance) => {
       ...(lengths ? { lengths } : {}),
     };
     const ref = interpret(module, { batch, T, sizes, ...(lengths ? { lengths } : {}) }, d);
-    const chunked = await runPrepared(gpu, chunkRunBackendWith({ chunk })(module, sizes, { batch, T }), data, sizes);
-    const seq = await runPrepared(gpu, seqRunBackend(module, sizes, { batch, T }), data, sizes);
+    const chunked = await runPrepared(gpu, prepareRun(cell, { mode: 'chunk', chunk, dims: sizes }, { batch, T }), data, sizes);
+    const seq = await runPrepared(gpu, prepareRun(cell, { mode: 'seq', dims: sizes }, { batch, T }), data, sizes);
     for (const [kernel, got] of [['chunk', chunked], ['seq', seq]] as const) {
       const v = verifyRun(got, ref, tolerance);
       expect(v.tensors.filter((t) => !t.ok).map((t) => `${kernel} ${t.kind} ${t.name}: error ${t.maxErr} at ${t.worst?.index}`)).toEqual([]);
@@ -82,7 +84,8 @@ describe.each(CELLS)('%s chunked', (path, tolerance) => {
 });
 
 describe('modcount.rnn solves parity exactly', () => {
-  const module = load('examples/modcount.rnn');
+  const cell = load('examples/modcount.rnn');
+  const module = cell.module;
   const sizes = bindDims(module);
 
   it('on random bit strings of 10,000 steps (batch 4), chunked and sequential', async () => {
@@ -92,8 +95,8 @@ describe('modcount.rnn solves parity exactly', () => {
     const expected = new Float32Array(batch * T);
     for (let b = 0; b < batch; b++) for (let t = 0, odd = 0; t < T; t++) expected[b * T + t] = odd ^= bits[b * T + t]!;
     expect(expected.reduce((n, x) => n + x, 0)).toBeGreaterThan(T); // both parities occur, often
-    for (const run of [chunkRunBackendWith({ chunk: 64 }), chunkRunBackendWith(), seqRunBackend]) {
-      const got = await runPrepared(gpu, run(module, sizes, { batch, T }), data, sizes);
+    for (const options of [{ mode: 'chunk', chunk: 64 }, { mode: 'chunk' }, { mode: 'seq' }] as const) {
+      const got = await runPrepared(gpu, prepareRun(cell, { ...options, dims: sizes }, { batch, T }), data, sizes);
       expect(Array.from(got.outputs.odd!)).toEqual(Array.from(expected));
       const finalOdd = Array.from({ length: batch }, (_, b) => expected[b * T + T - 1]!);
       expect(Array.from(got.finalState.h!)).toEqual(finalOdd.flatMap((o) => (o ? [-1, -1] : [1, 1])));

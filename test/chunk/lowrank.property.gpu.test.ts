@@ -11,11 +11,14 @@ import { frontEnd } from '../../src/driver/front-end.js';
 import { bindDims } from '../../src/compiler/ir/dims.js';
 import { interpret } from '../../src/runtime/reference/interpreter.js';
 import { uniformFloats } from '../../src/driver/data.js';
-import { openGpu, runPrepared, seqRunBackend } from '../../src/driver/run.js';
+import { openGpu, runPrepared } from '../../src/driver/run.js';
+import { prepareRun } from '../../src/driver/compile.js';
+import type { Analysis } from '../../src/compiler/analyse/types.js';
+import type { Module } from '../../src/compiler/ir/ir.js';
 import { verifyRun } from '../../src/driver/verify.js';
-import type { GpuSession } from '../../src/runtime/dawn/runtime.js';
+import type { Device } from '../../src/runtime/device.js';
 import type { RunArrays } from '../../backends/wgsl-seq/pack.js';
-import { chunkRunBackendWith, compileChunk } from '../../backends/wgsl-chunk/index.js';
+import { compileChunk } from '../../backends/wgsl-chunk/index.js';
 
 /** The stated bounds: relative error per step, and the chunked kernel's error over the sequential one's. */
 const ERROR_PER_STEP = 1e-6;
@@ -58,7 +61,7 @@ function runData(module: ReturnType<typeof frontEnd>['module'] & object, rank: n
   return { batch, T, inputs, params: {}, initialState: { S: uniformFloats(seed, 'S0', batch * sizes.K! * sizes.V!) } };
 }
 
-let gpu: GpuSession;
+let gpu: Device;
 beforeAll(async () => {
   gpu = await openGpu();
 });
@@ -67,7 +70,8 @@ afterAll(async () => {
 });
 
 it('random rank-1..3 transitions: chunk = seq = reference, error within the per-step bound', async () => {
-  const modules = [1, 2, 3].map((rank) => frontEnd(cellText(rank, 4, 3)).module!);
+  const cells = [1, 2, 3].map((rank) => frontEnd(cellText(rank, 4, 3)) as { module: Module; analysis: Analysis });
+  const modules = cells.map((c) => c.module);
   modules.forEach((m, k) => expect(compileChunk(m, bindDims(m)).shape).toMatchObject({ kind: 'lowrank', rank: k + 1, R: 3, K: 4 }));
   await fc.assert(
     fc.asyncProperty(
@@ -85,8 +89,8 @@ it('random rank-1..3 transitions: chunk = seq = reference, error within the per-
           const ref = interpret(module, { batch, T, sizes }, { inputs: data.inputs, params: {}, initial: data.initialState! });
           const bound = ERROR_PER_STEP * T;
           const errors: number[] = [];
-          for (const backend of [chunkRunBackendWith({ chunk }), seqRunBackend]) {
-            const got = await runPrepared(gpu, backend(module, sizes, { batch, T }), data, sizes);
+          for (const options of [{ mode: 'chunk', chunk }, { mode: 'seq' }] as const) {
+            const got = await runPrepared(gpu, prepareRun(cells[rank - 1]!, { ...options, dims: sizes }, { batch, T }), data, sizes);
             const v = verifyRun(got, ref, bound);
             expect(v.tensors.filter((t) => !t.ok).map((t) => `${t.kind} ${t.name}: error ${t.maxErr} > ${bound} at T=${T}`)).toEqual([]);
             errors.push(Math.max(...v.tensors.map((t) => t.maxErr)));

@@ -141,7 +141,7 @@ describe('rnnc run', () => {
   it('--mode scan of a nonlinear cell exits 1; a bad --lengths exits 2', async () => {
     const scan = await rnnc('run', 'examples/lstm.rnn', '--mode', 'scan');
     expect(scan.code).toBe(1);
-    expect(scan.stderr).toBe('rnnc: lstm is not associative (see rnnc check); run it with --mode seq or --mode auto\n');
+    expect(scan.stderr).toBe('rnnc: lstm cannot take --mode scan: `h`, `c` are not associative recurrences (see rnnc check); run it with --mode seq or --mode auto\n');
     const lengths = await rnnc('run', 'examples/mamba_s6.rnn', '--lengths', 'some');
     expect(lengths.code).toBe(2);
     expect(lengths.stderr).toBe("rnnc: --lengths must be full or random, got 'some'\n");

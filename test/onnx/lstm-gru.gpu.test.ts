@@ -6,14 +6,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { bindDims } from '../../src/compiler/ir/dims.js';
 import { randomLengths, randomRunData } from '../../src/driver/data.js';
-import { openGpu, runPrepared, seqRunBackend } from '../../src/driver/run.js';
+import { openGpu, runPrepared } from '../../src/driver/run.js';
+import { prepareRun } from '../../src/driver/compile.js';
+import type { Module } from '../../src/compiler/ir/ir.js';
+import type { Analysis } from '../../src/compiler/analyse/types.js';
 import { tensorError } from '../../src/driver/verify.js';
-import type { GpuSession } from '../../src/runtime/dawn/runtime.js';
+import type { Device } from '../../src/runtime/device.js';
 import { ortCell } from './oracle.js';
 
 const TOLERANCE = 1e-5;
 
-let gpu: GpuSession;
+let gpu: Device;
 beforeAll(async () => {
   gpu = await openGpu();
 });
@@ -25,7 +28,8 @@ describe.each([
   { op: 'LSTM' as const, file: 'examples/lstm.rnn', states: ['h', 'c'] },
   { op: 'GRU' as const, file: 'examples/gru.rnn', states: ['h'] },
 ])('$op kernel vs ONNX Runtime', ({ op, file, states }) => {
-  const module = frontEnd(readFileSync(file, 'utf8')).module!;
+  const cell = frontEnd(readFileSync(file, 'utf8')) as { module: Module; analysis: Analysis };
+  const module = cell.module;
 
   // [batch, T, X, H]: the example's sizes, then a wider state than one workgroup's invocations share evenly.
   it.each([
@@ -38,7 +42,7 @@ describe.each([
     const lengths = batch > 1 ? randomLengths(batch, T, seed) : Int32Array.from([T]);
     const d = randomRunData(module, { batch, T, sizes }, seed, { initial: true });
     const f32 = (r: Record<string, Float32Array | Float64Array>) => r as Record<string, Float32Array>;
-    const got = await runPrepared(gpu, seqRunBackend(module, sizes, { batch, T }), { batch, T, inputs: f32(d.inputs), params: f32(d.params), initialState: f32(d.initial!), lengths }, sizes);
+    const got = await runPrepared(gpu, prepareRun(cell, { mode: 'seq', dims: sizes }, { batch, T }), { batch, T, inputs: f32(d.inputs), params: f32(d.params), initialState: f32(d.initial!), lengths }, sizes);
     const ort = await ortCell(op, { batch, T, X, H, x: f32(d.inputs)['x']!, params: f32(d.params), initialState: f32(d.initial!), lengths });
 
     const errors = [tensorError('y', 'output', got.outputs['y']!, ort.y, TOLERANCE), ...states.map((s) => tensorError(s, 'state', got.finalState[s]!, ort.state[s]!, TOLERANCE))];

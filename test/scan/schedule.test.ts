@@ -6,7 +6,10 @@ import { bindDims } from '../../src/compiler/ir/dims.js';
 import { readFileSync } from 'node:fs';
 import { analyse } from '../../src/compiler/analyse/analyse.js';
 import { chooseLayout, compileScan, subgroupsUsable } from '../../backends/wgsl-scan/index.js';
-import { scanRunBackend } from '../../src/driver/scan-run.js';
+import { prepareRun } from '../../src/driver/compile.js';
+import { targetOf } from '../../src/driver/run.js';
+import type { Analysis } from '../../src/compiler/analyse/types.js';
+import type { Module } from '../../src/compiler/ir/ir.js';
 import type { AdapterSummary } from '../../backends/job.js';
 
 const fakeAdapter: AdapterSummary = {
@@ -64,10 +67,10 @@ describe('layout choice', () => {
     expect([lanes.mode, lanes.lanes]).toEqual(['lanes', 32]);
   });
   it("fits the kernels to the adapter: the stripe split only where its smallest subgroup holds a team", () => {
-    const affine = frontEnd(readFileSync('bench/cells/affine.rnn', 'utf8')).module!;
+    const affine = frontEnd(readFileSync('bench/cells/affine.rnn', 'utf8')) as { module: Module; analysis: Analysis };
     const adapter = (features: string[], subgroupMinSize?: number) => ({ ...fakeAdapter, features, ...(subgroupMinSize ? { subgroupMinSize, subgroupMaxSize: 64 } : {}) });
     expect([subgroupsUsable(adapter(['subgroups'], 8)), subgroupsUsable(adapter(['subgroups'], 4)), subgroupsUsable(adapter([], 32))]).toEqual([true, false, false]);
-    const run = (a: ReturnType<typeof adapter>) => scanRunBackend(affine, bindDims(affine), { batch: 1, T: 4096 }, a);
+    const run = (a: ReturnType<typeof adapter>) => prepareRun(affine, { mode: 'scan', target: targetOf(a) }, { batch: 1, T: 4096 });
     const stripe = run(adapter(['subgroups'], 8));
     expect(Object.values(stripe.shaders).some((code) => code.includes('enable subgroups;'))).toBe(true);
     const plain = run(adapter(['subgroups'], 4));

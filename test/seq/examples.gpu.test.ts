@@ -8,9 +8,12 @@ import { frontEnd } from '../../src/driver/front-end.js';
 import { bindDims } from '../../src/compiler/ir/dims.js';
 import { interpret } from '../../src/runtime/reference/interpreter.js';
 import { randomLengths, randomRunData } from '../../src/driver/data.js';
-import { openGpu, runPrepared, seqRunBackend } from '../../src/driver/run.js';
+import { openGpu, runPrepared } from '../../src/driver/run.js';
+import { prepareRun } from '../../src/driver/compile.js';
+import type { Module } from '../../src/compiler/ir/ir.js';
+import type { Analysis } from '../../src/compiler/analyse/types.js';
 import { verifyRun, type Verification } from '../../src/driver/verify.js';
-import type { GpuSession } from '../../src/runtime/dawn/runtime.js';
+import type { Device } from '../../src/runtime/device.js';
 import type { RunArrays } from '../../backends/wgsl-seq/pack.js';
 
 /**
@@ -51,7 +54,7 @@ const CASES: [number, number, boolean, boolean][] = [
 
 const examples = readdirSync('examples').filter((f) => f.endsWith('.rnn')).sort();
 
-let gpu: GpuSession;
+let gpu: Device;
 beforeAll(async () => {
   gpu = await openGpu();
 });
@@ -64,7 +67,8 @@ it('has a tolerance for every example', () => {
 });
 
 describe.each(examples)('%s on Dawn', (file) => {
-  const module = frontEnd(readFileSync(`examples/${file}`, 'utf8')).module!;
+  const cell = frontEnd(readFileSync(`examples/${file}`, 'utf8')) as { module: Module; analysis: Analysis };
+  const module = cell.module;
   const sizes = bindDims(module);
 
   it.each(CASES)('batch %i, T %i (variable lengths: %s, given initial state: %s)', async (batch, T, variable, initial) => {
@@ -79,7 +83,7 @@ describe.each(examples)('%s on Dawn', (file) => {
       ...(d.initial ? { initialState: d.initial as Record<string, Float32Array> } : {}),
       ...(lengths ? { lengths } : {}),
     };
-    const got = await runPrepared(gpu, seqRunBackend(module, sizes, { batch, T }), data, sizes);
+    const got = await runPrepared(gpu, prepareRun(cell, { mode: 'seq', dims: sizes }, { batch, T }), data, sizes);
     const ref = interpret(module, { batch, T, sizes, ...(lengths ? { lengths } : {}) }, d);
     const v: Verification = verifyRun(got, ref, TOLERANCE[file]!);
     const failing = v.tensors.filter((t) => !t.ok).map((t) => `${t.kind} ${t.name}: error ${t.maxErr} at ${t.worst?.index} (gpu ${t.worst?.gpu}, ref ${t.worst?.ref})`);

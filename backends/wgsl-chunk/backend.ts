@@ -1,0 +1,47 @@
+// The chunk backend: for matrix-affine (+,×) transitions shared by every row (DeltaNet, DeltaProduct,
+// RWKV-7, dense): per chunk the transition is aggregated once for all rows, the chunk carries are
+// scanned, and each chunk replays its steps from its carried state (emit.ts).
+import type { PlanSubject, Verdict } from '../../src/compiler/plan/plan.js';
+import type { Backend, CompiledCell } from '../backend.js';
+import { chunkHostModule, chunkManifest } from '../host/chunk-host.js';
+import { emitSeq } from '../wgsl-seq/emit.js';
+import { emitChunkPasses } from './emit.js';
+import { chunkGeometry, chunkPasses, chunkShape, ChunkUnsupported, DEFAULT_CHUNK, prepareChunk, type ChunkKernels } from './index.js';
+
+function probe({ module, analysis, sizes, request }: PlanSubject): Verdict<'chunk'> {
+  try {
+    const shape = chunkShape(module, sizes, analysis.plan);
+    const geometry = chunkGeometry(shape, request.chunk ?? DEFAULT_CHUNK);
+    const lowered = request.chunk !== undefined && geometry.C < request.chunk ? ` (lowered from ${request.chunk} to fit workgroup memory)` : '';
+    return {
+      ok: true,
+      why: `a matrix-affine transition of size ${shape.K} shared by ${shape.R} rows: chunks of ${geometry.C} steps${lowered}`,
+      decision: { mode: 'chunk', chunk: geometry.C, workgroupSize: geometry.workgroupSize, K: shape.K, R: shape.R },
+    };
+  } catch (e) {
+    if (e instanceof ChunkUnsupported) return { ok: false, why: e.message };
+    // The geometry refuses transitions too big for one workgroup; a refusal, not a failure.
+    return { ok: false, why: (e as Error).message.replace(/^chunk backend: /, '') };
+  }
+}
+
+export const chunkBackend: Backend<'chunk'> = {
+  mode: 'chunk',
+  description: 'chunk (chunks over time; matrix-affine cells such as DeltaNet)',
+  probe,
+  compile({ module, analysis, sizes, plan }): CompiledCell {
+    if (plan.decision.mode !== 'chunk') throw new Error(`chunk backend: asked to compile a ${plan.mode} plan`);
+    const { chunk: C, workgroupSize } = plan.decision;
+    const shape = chunkShape(module, sizes, analysis.plan);
+    const seq = emitSeq(module, sizes);
+    const kernels: ChunkKernels = { shape, geometry: { C, workgroupSize }, passes: emitChunkPasses(shape, sizes, seq.layout, { C, workgroupSize }), seq };
+    const compiled = chunkPasses.map((p) => ({ label: `${module.name}.chunk.${p}`, file: `${module.name}.chunk.${p}.wgsl`, wgsl: kernels.passes[p].code, entryPoint: 'main' }));
+    return {
+      mode: 'chunk',
+      kernels: compiled,
+      manifest: { ...chunkManifest(module, kernels), plan: { why: plan.why, decision: plan.decision } },
+      hostModule: (sourcePath) => chunkHostModule(module, kernels, sourcePath),
+      prepare: (size) => prepareChunk(module, kernels, size),
+    };
+  },
+};

@@ -1,0 +1,78 @@
+// The scan backend: a parallel scan over the element the analysis derived, for associative cells.
+// The probe makes the layout and tile decisions (recorded in the plan); compile builds exactly those;
+// the schedule of passes is chosen per run size (schedule.ts), since it depends on batch and T.
+import type { PlanSubject, Verdict } from '../../src/compiler/plan/plan.js';
+import type { Backend, CompiledCell } from '../backend.js';
+import { scanHostModule } from '../host/scan-host.js';
+import { directOutputs } from './emit.js';
+import { buildScanJob, chooseLayout, compileScan, scanManifest, scanSupport, scheduleScan } from './index.js';
+import { chooseTile } from './layout.js';
+
+function probe({ module, analysis, sizes, target, request }: PlanSubject): Verdict<'scan'> {
+  const plan = analysis.plan;
+  if (!plan) {
+    const blocking = analysis.states.filter((s) => !s.scan).map((s) => `\`${s.state}\``);
+    const which = blocking.length > 1 ? `${blocking.join(', ')} are not associative recurrences` : `${blocking[0] ?? 'a state'} is not an associative recurrence`;
+    return { ok: false, why: `${which} (see rnnc check)` };
+  }
+  const support = scanSupport(module, plan, sizes);
+  if (!support.ok) return { ok: false, why: support.reason };
+  const split = request.split;
+  try {
+    const layout = chooseLayout(module, plan, sizes, split ? { tile: { split } } : {});
+    const tile = chooseTile(layout, split ? { split } : {}, directOutputs(module, layout), target.subgroups);
+    const floats = layout.members.length;
+    return {
+      ok: true,
+      why: `every state is an associative recurrence: a parallel scan over time (${layout.mode === 'whole' ? 'one element of' : `${layout.lanes} lanes of`} ${floats} floats, '${tile.split}' split)`,
+      decision: { mode: 'scan', layout: layout.mode, floats, tile: { ...tile }, subgroups: target.subgroups },
+    };
+  } catch (e) {
+    // The tile chooser refuses shapes that do not fit a workgroup; that is a refusal, not a failure.
+    return { ok: false, why: (e as Error).message.replace(/^scan backend: /, '') };
+  }
+}
+
+export const scanBackend: Backend<'scan'> = {
+  mode: 'scan',
+  description: 'scan (a parallel scan over time; associative cells)',
+  probe,
+  compile({ module, analysis, sizes, plan }): CompiledCell {
+    if (plan.decision.mode !== 'scan' || !analysis.plan) throw new Error(`scan backend: asked to compile a ${plan.mode} plan`);
+    const decision = plan.decision;
+    const kernels = compileScan(module, analysis.plan, sizes, { tile: decision.tile, subgroups: decision.subgroups });
+    const compiledKernels = Object.values(kernels.kernels).map((k) => ({ label: `${module.name}.${k.name}`, file: `${module.name}.${k.name}.wgsl`, wgsl: k.code, entryPoint: 'main' }));
+    return {
+      mode: 'scan',
+      kernels: compiledKernels,
+      manifest: { ...scanManifest(module, kernels), plan: { why: plan.why, decision } },
+      hostModule: (sourcePath) => scanHostModule(module, kernels, sourcePath),
+      prepare({ batch, T }) {
+        const { layout, tile } = kernels;
+        const schedule = scheduleScan(layout, tile, batch, T);
+        const aggBytes = 4 * layout.members.length * Math.max(1, schedule.aggElements);
+        let decode: ReturnType<typeof buildScanJob>['decode'] | undefined;
+        const perStep = (packed: typeof layout.inputs) => packed.map((p) => ({ name: p.tensor.name, shape: ['batch', 'T', ...p.tensor.dims], bytes: 4 * batch * T * p.size }));
+        return {
+          mode: 'scan',
+          shaders: Object.fromEntries(compiledKernels.map((k) => [k.label, k.wgsl])),
+          footprint: [
+            { buffer: 'inputs', usage: 'storage-read', bytes: 4 * batch * T * layout.inputWidth, tensors: perStep(layout.inputs) },
+            { buffer: 'outputs', usage: 'storage', bytes: 4 * batch * T * layout.outputWidth, tensors: perStep(layout.outputs) },
+            { buffer: 'aggs', usage: 'storage', bytes: aggBytes, tensors: [] },
+          ],
+          dispatches: schedule.passes.map((p) => ({ label: `${module.name}.${p.kernel}`, workgroups: [p.dispatch[0], p.dispatch[1], 1], scaledBy: ['--batch', '--T'] })),
+          job(data) {
+            const built = buildScanJob(module, kernels, data);
+            decode = built.decode;
+            return built.job;
+          },
+          decode: (buffers) => {
+            if (!decode) throw new Error('scan backend: decode before job');
+            return decode(buffers);
+          },
+        };
+      },
+    };
+  },
+};

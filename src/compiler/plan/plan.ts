@@ -1,0 +1,103 @@
+// The execution plan: every decision that depends on the sizes and the target, made once and recorded
+// with its reason. Backends receive it inside a Compilation and build what it says; they never
+// re-derive a choice (they were asked, once, through their probe, before the plan was made).
+import type { Analysis } from '../analyse/types.js';
+import type { DimSizes } from '../ir/dims.js';
+import type { Module } from '../ir/ir.js';
+import type { SourceFile } from '../diagnostics/render.js';
+
+/** The kernels a cell can be compiled to: a loop over time, a parallel scan, chunks over time. */
+export const modes = ['seq', 'scan', 'chunk'] as const;
+export type Mode = (typeof modes)[number];
+/** What a user asks for: a mode, or `auto` (the planner's choice). */
+export type ModeRequest = Mode | 'auto';
+export const modeRequests: readonly ModeRequest[] = [...modes, 'auto'];
+export const isModeRequest = (s: string): s is ModeRequest => (modeRequests as readonly string[]).includes(s);
+
+/** What the kernels may assume of the adapter that runs them. */
+export interface Target {
+  /** Subgroup operations with subgroups of at least 8 invocations (the scan's stripe split). */
+  subgroups: boolean;
+}
+
+/** Before an adapter is known, rnnc compiles for one with subgroups (`--no-subgroups` says otherwise). */
+export const defaultTarget: Target = { subgroups: true };
+
+/** Choices a user may force (tests and benchmarks do); the planner checks them like its own. */
+export interface PlanRequest {
+  mode: ModeRequest;
+  /** Steps per chunk for the chunk kernels. */
+  chunk?: number;
+  /** How the scan splits a sequence over invocations. */
+  split?: ScanSplit;
+}
+
+/** What a probe is shown: the cell, its analysis, the sizes, the target and what was asked. */
+export interface PlanSubject {
+  module: Module;
+  analysis: Analysis;
+  sizes: DimSizes;
+  target: Target;
+  request: PlanRequest;
+}
+
+export type ScanSplit = 'tile' | 'thread' | 'stripe';
+
+/** The sequential kernel decides nothing size-dependent beyond what its emitter derives from the IR. */
+export interface SeqDecision {
+  mode: 'seq';
+}
+
+/** The scan's element layout and tile shape (backends/wgsl-scan/layout.ts explains each). */
+export interface ScanDecision {
+  mode: 'scan';
+  /** 'lanes': one element per independent lane; 'whole': one element holding every lane. */
+  layout: 'lanes' | 'whole';
+  /** Floats per scan element. */
+  floats: number;
+  tile: { split: ScanSplit; groups: number; runs: number; runLength: number; width?: number };
+  subgroups: boolean;
+}
+
+export interface ChunkDecision {
+  mode: 'chunk';
+  /** Steps per chunk. */
+  chunk: number;
+  workgroupSize: number;
+  /** The transition's size K and the rows R that share it. */
+  K: number;
+  R: number;
+}
+
+export type Decision = SeqDecision | ScanDecision | ChunkDecision;
+export type DecisionOf<M extends Mode> = Extract<Decision, { mode: M }>;
+
+/** A backend's answer: it takes the cell (with its decisions and why), or not (and why not). */
+export type Verdict<M extends Mode = Mode> = { ok: true; why: string; decision: Decision & { mode: M } } | { ok: false; why: string };
+
+/** How the planner asks a backend whether it takes a cell. Implemented by each backend (backends/). */
+export interface ModeProbe<M extends Mode = Mode> {
+  readonly mode: M;
+  probe(subject: PlanSubject): Verdict<M>;
+}
+
+export interface ExecutionPlan {
+  requested: ModeRequest;
+  mode: Mode;
+  /** Why this mode: the backend's reason, and for `auto` why the others were not taken. */
+  why: string;
+  decision: Decision;
+  /** Every mode the planner asked about, with the answer. */
+  considered: { mode: Mode; ok: boolean; why: string }[];
+}
+
+/** One spec at one size binding for one target: the module, its analysis (computed once) and the plan. */
+export interface Compilation {
+  module: Module;
+  analysis: Analysis;
+  sizes: DimSizes;
+  target: Target;
+  plan: ExecutionPlan;
+  /** The .rnn source, for `// path:line` comments in generated code. */
+  source?: SourceFile;
+}

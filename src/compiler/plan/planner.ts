@@ -1,0 +1,38 @@
+// The planner: asks each backend's probe once and records the answer. `auto` prefers the scan for an
+// associative cell the scan backend takes, else the sequential loop. The chunked kernels are never
+// chosen by `auto`: on lavapipe they measured 10-50x slower than seq (docs/chunk-bench.md).
+import type { ExecutionPlan, Mode, ModeProbe, PlanSubject, Verdict } from './plan.js';
+
+/** Why a requested mode cannot be planned, as a sentence; `mode` is the one refused. */
+export class PlanRefused {
+  constructor(
+    readonly mode: Mode,
+    readonly why: string,
+  ) {}
+}
+
+const AUTO_ORDER: Mode[] = ['scan', 'seq'];
+
+export function makePlan(subject: PlanSubject, probes: readonly ModeProbe[]): ExecutionPlan | PlanRefused {
+  const probeOf = new Map(probes.map((p) => [p.mode, p]));
+  const considered: ExecutionPlan['considered'] = [];
+  const ask = (mode: Mode): Verdict => {
+    const probe = probeOf.get(mode);
+    const verdict: Verdict = probe ? probe.probe(subject) : { ok: false, why: `no backend for mode '${mode}'` };
+    considered.push({ mode, ok: verdict.ok, why: verdict.why });
+    return verdict;
+  };
+  const requested = subject.request.mode;
+  if (requested !== 'auto') {
+    const verdict = ask(requested);
+    if (!verdict.ok) return new PlanRefused(requested, verdict.why);
+    return { requested, mode: requested, why: verdict.why, decision: verdict.decision, considered };
+  }
+  const passed: string[] = [];
+  for (const mode of AUTO_ORDER) {
+    const verdict = ask(mode);
+    if (verdict.ok) return { requested, mode, why: [...passed, verdict.why].join('; so '), decision: verdict.decision, considered };
+    passed.push(`not ${mode}: ${verdict.why}`);
+  }
+  return new PlanRefused('seq', passed.join('; '));
+}

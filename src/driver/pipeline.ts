@@ -1,0 +1,136 @@
+// The compiler as a list of named passes, each a value: parse → check → lower → analyse → plan. The
+// front end runs the first four; `rnnc explain --after PASS` runs up to PASS and prints its result.
+// In tests and debug builds (RNNC_VERIFY=1) the IR verifier runs after every pass that yields IR, so
+// a broken pass fails at the pass, not three stages later.
+import type { Analysis, ScanPlan } from '../compiler/analyse/types.js';
+import { analyse, type AnalyseOptions } from '../compiler/analyse/analyse.js';
+import { analysisText } from '../compiler/analyse/report.js';
+import { check } from '../compiler/check/checker.js';
+import type { CheckedFile } from '../compiler/check/symbols.js';
+import { hasErrors, sortDiagnostics, type Diagnostic } from '../compiler/diagnostics/diagnostic.js';
+import type { SourceFile } from '../compiler/diagnostics/render.js';
+import type { Def, Module } from '../compiler/ir/ir.js';
+import { lower } from '../compiler/ir/lower.js';
+import { printDef, printModule } from '../compiler/ir/print.js';
+import { verifyModule } from '../compiler/ir/verify.js';
+import type { Compilation } from '../compiler/plan/plan.js';
+import type { RnnFile } from '../compiler/syntax/ast.js';
+import { parse } from '../compiler/syntax/build-ast.js';
+import { plan, type PlanOptions } from './compile.js';
+
+/** What the passes have produced so far; each fills its own field. */
+export interface PipelineState {
+  source: SourceFile;
+  diagnostics: Diagnostic[];
+  ast?: RnnFile;
+  checked?: CheckedFile;
+  module?: Module;
+  analysis?: Analysis;
+  compilation?: Compilation;
+}
+
+export interface PipelineOptions extends PlanOptions {
+  /** For the analysis: the fuzzer runs fewer random law checks per cell. */
+  analyse?: AnalyseOptions;
+}
+
+export interface Pass {
+  name: string;
+  description: string;
+  /** Runs the pass; false when it produced errors (later passes do not run). */
+  run(state: PipelineState, options: PipelineOptions): boolean;
+  /** Its result as text, for `rnnc explain --after`. */
+  print(state: PipelineState): string;
+}
+
+const verifyIr = (): boolean => Boolean(process.env['RNNC_VERIFY'] || process.env['VITEST']);
+
+function verified(module: Module, pass: string): void {
+  if (!verifyIr()) return;
+  const problems = verifyModule(module);
+  if (problems.length) throw new Error(`IR verifier, after pass '${pass}':\n${problems.join('\n')}`);
+}
+
+/** A scan element as IR, for printing: fields, combine, identity and how each state follows. */
+function printScanPlan(p: ScanPlan): string {
+  const section = (title: string, defs: Def[]) => [`${title}:`, ...defs.flatMap((d) => printDef(d, '  ', false))];
+  return [...section('element', p.fields), ...section('combine', p.combine), ...section('identity', p.identity), ...section('apply', p.apply)].join('\n') + '\n';
+}
+
+const json = (x: unknown) => JSON.stringify(x, (_, v) => (v === Infinity ? 'inf' : v === -Infinity ? '-inf' : v), 2) + '\n';
+
+export const passes: readonly Pass[] = [
+  {
+    name: 'parse',
+    description: 'text to AST (chevrotain, with error recovery)',
+    run(s) {
+      const parsed = parse(s.source.text);
+      s.diagnostics.push(...parsed.diagnostics);
+      if (parsed.ast) s.ast = parsed.ast;
+      // A recovered AST is checked too, so one run reports syntax and name errors together.
+      return parsed.ast !== undefined;
+    },
+    print: (s) => json(s.ast),
+  },
+  {
+    name: 'check',
+    description: 'names, index consistency, shapes and types',
+    run(s) {
+      const { checked, diagnostics } = check(s.ast!);
+      s.checked = checked;
+      s.diagnostics.push(...diagnostics);
+      return !hasErrors(s.diagnostics);
+    },
+    print: (s) =>
+      [...s.checked!.symbols.values()]
+        .map((sym) => (sym.kind === 'dim' ? `dim    ${sym.name}${sym.size === undefined ? '' : ` = ${sym.size}`}` : `${sym.kind.padEnd(6)} ${sym.name}${sym.dims.length ? `[${sym.dims.join(', ')}]` : ''}`))
+        .join('\n') + '\n',
+  },
+  {
+    name: 'lower',
+    description: 'AST to IR: a typed per-step dataflow graph over index spaces, with hoisting phases',
+    run(s) {
+      s.module = lower(s.ast!, s.checked!);
+      verified(s.module, 'lower');
+      return true;
+    },
+    print: (s) => printModule(s.module!),
+  },
+  {
+    name: 'analyse',
+    description: 'semiring-affine classification, structure of A, the scan element, associativity checks',
+    run(s, options) {
+      const analysed = analyse(s.module!, options.analyse);
+      s.analysis = analysed.analysis;
+      s.diagnostics.push(...analysed.diagnostics);
+      verified(s.module!, 'analyse');
+      return !hasErrors(analysed.diagnostics);
+    },
+    print: (s) => analysisText(s.analysis!, s.source).join('\n') + '\n' + (s.analysis!.plan ? printScanPlan(s.analysis!.plan) : ''),
+  },
+  {
+    name: 'plan',
+    description: 'the execution plan for the sizes and target: mode, split, tiles, chunk size, and why',
+    run(s, options) {
+      s.compilation = plan(s.module!, s.analysis!, options, s.source);
+      return true;
+    },
+    print: (s) => json(s.compilation!.plan),
+  },
+];
+
+export const passNames = passes.map((p) => p.name);
+
+/** Runs the passes up to and including `last`; stops early at the first pass with errors. */
+export function runPipeline(source: SourceFile, last: string, options: PipelineOptions = {}): { state: PipelineState; reached: string } {
+  const state: PipelineState = { source, diagnostics: [] };
+  let reached = '';
+  for (const pass of passes) {
+    const ok = pass.run(state, options);
+    state.diagnostics = sortDiagnostics(state.diagnostics);
+    if (!ok) break;
+    reached = pass.name;
+    if (pass.name === last) break;
+  }
+  return { state, reached };
+}
