@@ -147,13 +147,22 @@ function deviceChecksText(m: Module, k: ScanKernels): string {
   return lines.join('\n');
 }
 
-/** Inputs and params packed one tensor after another, initial states interleaved per sequence ([batch, state floats]). */
-function packingText(m: Module, k: ScanKernels): string {
+/**
+ * Inputs and params packed one tensor after another, initial states interleaved per sequence
+ * ([batch, state floats]); only the buffers some kernel binds.
+ */
+function packingText(m: Module, k: ScanKernels, bound: readonly Binding[]): string {
   const { layout } = k;
-  const lines = [`  const inputs = new Float32Array(Math.max(1, ${layout.inputWidth} * batch * T));`];
-  for (const p of layout.inputs) lines.push(`  inputs.set(run.inputs${access(p.tensor.name)}, ${p.offset} * batch * T);`);
-  lines.push(`  const params = new Float32Array(${Math.max(1, layout.paramWidth)});`);
-  for (const p of layout.params) lines.push(`  params.set(run.params${access(p.tensor.name)}, ${p.offset});`);
+  const lines: string[] = [];
+  if (bound.includes('inputs')) {
+    lines.push(`  const inputs = new Float32Array(Math.max(1, ${layout.inputWidth} * batch * T));`);
+    for (const p of layout.inputs) lines.push(`  inputs.set(run.inputs${access(p.tensor.name)}, ${p.offset} * batch * T);`);
+  }
+  if (bound.includes('params')) {
+    lines.push(`  const params = new Float32Array(${Math.max(1, layout.paramWidth)});`);
+    for (const p of layout.params) lines.push(`  params.set(run.params${access(p.tensor.name)}, ${p.offset});`);
+  }
+  if (!bound.includes('init')) return lines.join('\n');
   lines.push(`  const init = new Float32Array(Math.max(1, batch * ${layout.stateWidth}));`);
   for (const st of layout.states) {
     const init = stateInit(m, st.tensor.name);
@@ -241,7 +250,7 @@ export async function run${T}(device: GPUDevice, run: ${T}Run): Promise<${T}Resu
 ${runArgumentsText(m, sizes)}
 ${deviceChecksText(m, k)}
   const schedule = schedule${T}(batch, T, lengths.reduce((a, n) => Math.min(a, n), T));
-${packingText(m, k)}
+${packingText(m, k, storage)}
 
 ${uploadText}
   const buffers: Record<${T}Buffer, GPUBuffer> = {

@@ -2053,7 +2053,6 @@ export async function runGla(device: GPUDevice, run: GlaRun): Promise<GlaResult>
   inputs.set(run.inputs.k, 8 * batch * T);
   inputs.set(run.inputs.v, 16 * batch * T);
   inputs.set(run.inputs.g, 24 * batch * T);
-  const params = new Float32Array(1);
   const init = new Float32Array(Math.max(1, batch * 64));
   {
     const given = run.initialState?.S;
