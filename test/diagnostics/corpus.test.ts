@@ -18,6 +18,7 @@ type Expected = [code: string, line: number, column: number][];
 /** Per case: each diagnostic's code, 1-based line and column, in the order they are reported. */
 const expected: Record<string, Expected> = {
   index_dim_size_invalid: [['RNN0308', 3, 12], ['RNN0308', 3, 19]],
+  index_dim_size_too_large: [['RNN0312', 3, 12]],
   index_named_like_dim: [['RNN0311', 6, 5]],
   index_named_like_tensor: [['RNN0311', 6, 9]],
   index_reduction_rebinds: [['RNN0304', 6, 22]],
@@ -31,8 +32,11 @@ const expected: Record<string, Expected> = {
   index_wrong_rank: [['RNN0301', 7, 18]],
   monoid_identity_not_constant: [['RNN0614', 7, 18]],
   monoid_missing_field: [['RNN0605', 7, 14]],
+  monoid_field_twice: [['RNN0616', 6, 20], ['RNN0202', 10, 11]],
   monoid_missing_parts: [['RNN0604', 5, 3], ['RNN0604', 5, 3]],
   monoid_non_state_field: [['RNN0606', 6, 20]],
+  monoid_operands_same_name: [['RNN0617', 8, 16]],
+  monoid_second_part: [['RNN0615', 9, 5], ['RNN0615', 11, 3]],
   monoid_with_update: [['RNN0607', 5, 3]],
   name_assign_to_declared: [['RNN0206', 5, 9], ['RNN0502', 6, 7], ['RNN0502', 7, 10]],
   name_dim_used_as_value: [['RNN0201', 6, 25]],

@@ -10,6 +10,9 @@ import { semirings, structureKinds } from '../builtins.js';
 
 type Type = 'f32' | 'bool';
 
+/** The largest dim size: kernels index with 32-bit integers (i32 in WGSL). */
+export const MAX_DIM_SIZE = 2 ** 31 - 1;
+
 /** Per statement: which dim each index ranges over, and where that was first decided. */
 interface IndexScope {
   bound: Set<string>;
@@ -68,6 +71,9 @@ class Checker {
     for (const d of this.file.dims) {
       if (d.size !== undefined && (!Number.isInteger(d.size) || d.size < 1)) {
         this.ds.push(diagnostic('RNN0308', d.sizeSpan!, { name: d.name.name, value: d.size }));
+      } else if (d.size !== undefined && d.size > MAX_DIM_SIZE) {
+        // Kernels index with 32-bit integers: a larger size cannot even be written in WGSL.
+        this.ds.push(diagnostic('RNN0312', d.sizeSpan!, { name: d.name.name, value: d.size, max: MAX_DIM_SIZE }));
       }
       this.declare({ kind: 'dim', name: d.name.name, span: d.name.span, ...(d.size !== undefined ? { size: d.size } : {}) });
     }
@@ -353,21 +359,23 @@ class Checker {
     }
     const stepEnd = this.file.stmts.length; // element fields may read every let of the step
     // Checks `state[...] = expr` assignments; returns the states assigned.
-    const assignFields = (assigns: A.FieldAssign[], ctx: ExprContext): Set<string> => {
-      const assigned = new Set<string>();
+    const assignFields = (part: string, assigns: A.FieldAssign[], ctx: ExprContext): Set<string> => {
+      const assigned = new Map<string, A.Span>();
       for (const f of assigns) {
         const sym = this.symbols.get(f.lhs.name.name);
         if (!sym || sym.kind !== 'state') {
           this.ds.push(diagnostic('RNN0606', f.lhs.name.span, { name: f.lhs.name.name }, { notes: didYouMean(f.lhs.name.name, states.map((s) => s.name)) }));
           continue;
         }
-        assigned.add(sym.name);
+        const first = assigned.get(sym.name);
+        if (first) this.ds.push(diagnostic('RNN0616', f.lhs.name.span, { part, name: sym.name }, { labels: [{ span: first, message: 'first assigned here' }] }));
+        else assigned.set(sym.name, f.lhs.name.span);
         this.assignment(f, sym.dims, ctx);
       }
-      return assigned;
+      return new Set(assigned.keys());
     };
     const fields = (part: string, assigns: A.FieldAssign[], ctx: ExprContext, span: A.Span) => {
-      const assigned = assignFields(assigns, ctx);
+      const assigned = assignFields(part, assigns, ctx);
       // A missing part is reported once (RNN0604), not once per state.
       if (assigns.length > 0) for (const s of states) if (!assigned.has(s.name)) this.ds.push(diagnostic('RNN0605', span, { part, name: s.name }));
     };
@@ -377,15 +385,19 @@ class Checker {
     if (m.combine) {
       const locals = new Map<string, TensorSymbol>();
       const ctx: ExprContext = { stmtIndex: stepEnd, combine: { left: m.combine.left.name, right: m.combine.right.name, locals } };
+      // With one name for both, `a.h` would silently read the left operand.
+      if (m.combine.left.name === m.combine.right.name) this.ds.push(diagnostic('RNN0617', m.combine.right.span, { name: m.combine.right.name }));
       const fieldAssigns: A.FieldAssign[] = [];
       for (const b of m.combine.body) {
         if (b.kind === 'let') {
+          const previous = locals.get(b.lhs.name.name);
+          if (previous) this.ds.push(diagnostic('RNN0202', b.lhs.name.span, { name: b.lhs.name.name }, { labels: [{ span: previous.span, message: 'first declared here' }] }));
           const dims = this.assignment(b, undefined, ctx);
           locals.set(b.lhs.name.name, { kind: 'let', name: b.lhs.name.name, dims, span: b.lhs.name.span, definedAt: -1 });
         } else fieldAssigns.push(b);
       }
       // Field assignments are checked like the element's, but in the combine's context.
-      const assigned = assignFields(fieldAssigns, ctx);
+      const assigned = assignFields('combine', fieldAssigns, ctx);
       const combineHead = { start: m.combine.span.start, end: m.combine.right.span.end + 1 };
       for (const s of states) if (!assigned.has(s.name)) this.ds.push(diagnostic('RNN0605', combineHead, { part: 'combine', name: s.name }));
     }

@@ -38,6 +38,7 @@ export const codes = {
   RNN0309: { severity: 'error', message: 'a reduction over `{index}` must use it in its body' },
   RNN0310: { severity: 'error', message: 'the same index `{index}` is used twice in one subscript of `{name}`' },
   RNN0311: { severity: 'error', message: 'index `{index}` has the same name as {what} `{name}`' },
+  RNN0312: { severity: 'error', message: 'dim `{name}` is {value}, more than the largest size a kernel can index ({max})' },
 
   RNN0401: { severity: 'error', message: 'a comparison result (boolean) cannot be used in arithmetic: {hint}' },
   RNN0402: { severity: 'error', message: 'the condition of `select` must be a comparison' },
@@ -62,6 +63,9 @@ export const codes = {
   RNN0612: { severity: 'error', message: '`{name}` is not a state, so no structure can be declared for it' },
   RNN0613: { severity: 'error', message: 'a rank must be a positive integer, got {value}' },
   RNN0614: { severity: 'error', message: '{what} `{name}` cannot be read in the monoid {part}' },
+  RNN0615: { severity: 'error', message: 'a second {what}: {owner} has only one' },
+  RNN0616: { severity: 'error', message: 'the monoid {part} assigns state `{name}` twice' },
+  RNN0617: { severity: 'error', message: 'both operands of `combine` are named `{name}`: give them two names, e.g. `combine(a, b)`' },
 
   RNN0701: { severity: 'error', message: '{message}' },
 

@@ -58,12 +58,13 @@ export function parse(text: string): ParseResult {
   const numbers = lexed.tokens
     .filter((t) => t.tokenType === NumberToken && !Number.isFinite(Math.fround(Number(t.image))))
     .map((t) => diagnostic('RNN0105', tokenSpan(t), { text: t.image }, { notes: ['write `inf` for an infinite value'] }));
-  const ast = buildFile(cst);
+  const duplicates: Diagnostic[] = [];
+  const ast = buildFile(cst, duplicates);
   const monoid = ast.monoid ? [...ast.monoid.element, ...ast.monoid.identity, ...(ast.monoid.combine?.body ?? [])] : [];
   const expressions = [...ast.tensors.flatMap((t) => (t.init ? [t.init] : [])), ...ast.stmts.map((st) => st.rhs), ...monoid.map((f) => f.rhs)];
   const tooLong = expressions.find((e) => depthOf(e) > maxDepth);
   if (tooLong) return { diagnostics: [diagnostic('RNN0108', { start: tooLong.span.start, end: tooLong.span.start + 1 }, { limit: maxDepth }, { notes: ['split it with `let`'] })] };
-  return { ast, diagnostics: numbers };
+  return { ast, diagnostics: [...numbers, ...duplicates] };
 }
 
 // The parser, checker and lowering recurse over expressions; past these depths a pathological file would
@@ -115,7 +116,11 @@ const tokenSpan = (t: IToken): A.Span => ({ start: t.startOffset, end: t.endOffs
 const nodeSpan = (n: CstNode): A.Span => ({ start: n.location!.startOffset, end: n.location!.endOffset! + 1 });
 const nameOf = (t: IToken): A.Name => ({ name: t.image, span: tokenSpan(t) });
 
-function buildFile(cst: CstNode): A.RnnFile {
+/** The span of the keyword a node starts with: where a second `monoid` or `element` is reported. */
+const keywordSpan = (n: CstNode, keyword: string): A.Span => ({ start: n.location!.startOffset, end: n.location!.startOffset + keyword.length });
+
+/** The AST of a clean parse; parts the grammar repeats but a cell has once (a monoid, its element) are reported in `diagnostics`. */
+function buildFile(cst: CstNode, diagnostics: Diagnostic[]): A.RnnFile {
   const ctx = ctxOf(cst);
   const file: A.RnnFile = { name: nameOf(token(ctx, 'name')), dims: [], tensors: [], stmts: [], structures: [], span: nodeSpan(cst) };
   for (const item of nodes(ctx, 'item')) {
@@ -160,15 +165,18 @@ function buildFile(cst: CstNode): A.RnnFile {
         break;
       }
       case 'monoidDecl':
-        file.monoid = buildMonoid(n);
+        if (file.monoid) diagnostics.push(diagnostic('RNN0615', keywordSpan(n, 'monoid'), { what: '`monoid` block', owner: 'a cell' }));
+        else file.monoid = buildMonoid(n, diagnostics);
         break;
     }
   }
   return file;
 }
 
-function buildMonoid(n: CstNode): A.MonoidDecl {
+function buildMonoid(n: CstNode, diagnostics: Diagnostic[]): A.MonoidDecl {
   const c = ctxOf(n);
+  for (const [rule, keyword] of [['elementDecl', 'element'], ['identityDecl', 'identity'], ['combineDecl', 'combine']] as const)
+    for (const extra of nodes(c, rule).slice(1)) diagnostics.push(diagnostic('RNN0615', keywordSpan(extra, keyword), { what: `\`${keyword}\``, owner: 'a monoid' }));
   const fields = (decl: CstNode | undefined) => (decl ? nodes(ctxOf(decl), 'fields').map(buildAssign) : []);
   const monoid: A.MonoidDecl = { element: fields(nodes(c, 'elementDecl')[0]), identity: fields(nodes(c, 'identityDecl')[0]), span: nodeSpan(n) };
   const combine = nodes(c, 'combineDecl')[0];
