@@ -13,6 +13,15 @@ const NUMBERS = ['0', '1', '-1', '1e39', '3.5e38', '1e-50', '1.5', '99999999999'
 const NAMES = ['x', 'h', 'sum', 'max', 'logsumexp', 'select', 'inf', 'rnn', 'dims', 'state', 'monoid', 'combine', 'element', 'identity', 'over', 'let', 'output', 'input', 'param', 'structure', 'D', 'i', 'j', 'a', 'b', 'exp', 'relu', 'diagonal', 'lowrank', 'sum_prod', 'tanh', '_', 'A1'];
 const STRAYS = ['(', ')', '[', ']', '{', '}', ',', ':', '.', '=', '<-', '<', '==', '+', '-', '*', '/', '@', '#', '$', '"', "'", '\\', '`', 'é', '😀', '\u0000', '\t', '\n', '//', '/*', ';', '?', '!', '&', '|', '~', '^', '%'];
 
+/** The tokens of the line holding token `at`: [first, past the last). */
+function lineAround(tokens: string[], at: number): [number, number] {
+  let start = at;
+  while (start > 0 && !tokens[start - 1]!.includes('\n')) start--;
+  let end = at;
+  while (end < tokens.length && !tokens[end]!.includes('\n')) end++;
+  return [start, end];
+}
+
 export function tokenize(text: string): string[] {
   return text.match(TOKEN) ?? [];
 }
@@ -32,7 +41,7 @@ export function mutate(c: Choices, text: string): string {
     const at = c.pick(real);
     const t = tokens[at]!;
     const names = [...new Set(tokens.filter(isName))];
-    switch (c.pick(['delete', 'duplicate', 'swap', 'rename', 'renumber', 'insert', 'insertName', 'deleteLine'] as const)) {
+    switch (c.pick(['delete', 'duplicate', 'swap', 'rename', 'renumber', 'insert', 'insertName', 'deleteLine', 'duplicateLine', 'moveLine'] as const)) {
       case 'delete':
         tokens.splice(at, 1);
         break;
@@ -59,12 +68,22 @@ export function mutate(c: Choices, text: string): string {
         tokens.splice(at, 0, c.pick(c.chance(0.5) && names.length ? names : NAMES), ' ');
         break;
       case 'deleteLine': {
-        // A whole line of statements, as a user deleting a line would.
-        let start = at;
-        while (start > 0 && !tokens[start - 1]!.includes('\n')) start--;
-        let end = at;
-        while (end < tokens.length && !tokens[end]!.includes('\n')) end++;
+        // A whole line, as a user deleting a line would.
+        const [start, end] = lineAround(tokens, at);
         tokens.splice(start, end - start);
+        break;
+      }
+      case 'duplicateLine': {
+        // A second declaration, update, monoid part...
+        const [start, end] = lineAround(tokens, at);
+        tokens.splice(end, 0, '\n', ...tokens.slice(start, end));
+        break;
+      }
+      case 'moveLine': {
+        // Statements out of order: a name read before its definition, an update after its readers.
+        const [start, end] = lineAround(tokens, at);
+        const line = tokens.splice(start, end - start);
+        tokens.splice(c.int(0, tokens.length), 0, '\n', ...line, '\n');
         break;
       }
     }
