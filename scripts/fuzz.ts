@@ -9,7 +9,8 @@ import { cellArbitrary, mutantArbitrary, tameCellArbitrary } from '../test/fuzz/
 import { cellProblems, frontEndProblems, type Problem } from '../test/fuzz/properties.js';
 import { emitProblems, runAndVerify, validateShaders } from '../test/fuzz/emit.js';
 import { knownBug } from '../test/fuzz/known.js';
-import { GpuSession } from '../src/runtime/dawn/runtime.js';
+import { openGpu } from '../src/driver/index.js';
+import type { Device } from '../src/runtime/device.js';
 import type { GpuShaderSpec } from '../backends/job.js';
 
 const { values } = parseArgs({
@@ -51,7 +52,7 @@ const progress = (what: string, k: number, of: number) => {
 };
 
 // Kernels waiting for Tint, with the case each came from; validated in batches on one host.
-let session: GpuSession | undefined;
+let session: Device | undefined;
 let pending: { shader: GpuShaderSpec; index: number; text: string; mode: string }[] = [];
 let sinceOpen = 0;
 async function flush() {
@@ -59,7 +60,7 @@ async function flush() {
   // A fresh host now and then keeps its memory (modules, pipelines) bounded over a long run.
   if (!session || sinceOpen > 3000) {
     await session?.close();
-    session = await GpuSession.open();
+    session = await openGpu();
     sinceOpen = 0;
   }
   const batch = pending;
@@ -107,9 +108,9 @@ for (let k = 0; k < runs; k++) {
   const cell = sampleOne(tameCellArbitrary, caseSeed(seed, k));
   const { checked } = cellProblems(cell);
   if (!checked) continue;
-  session ??= await GpuSession.open();
+  session ??= await openGpu();
   counts.run++;
-  const checks = await runAndVerify(session, checked.module, checked.analysis, checked.sizes, { seed: k });
+  const checks = await runAndVerify(session, checked, { seed: k });
   const problems = checks.flatMap((c) => c.problems);
   if (problems.length === 0) counts.verified++;
   for (const p of problems) note('tame', k, cell.text, p);

@@ -1,24 +1,23 @@
-// The fuzzer's one door to the backends: every kernel a checked cell compiles to in every mode its
-// analysis offers, Tint's verdict on each (through the Dawn host), and runs checked against the
-// reference interpreter. Kept in this one module so that it can follow the library API as it moves.
+// The fuzzer's one door to the backends, through the library API (src/driver/index.ts): every mode
+// the planner offers a checked cell (seq, scan, chunk; the scan for adapters with and without
+// subgroups), `auto`'s choice, Tint's verdict on every kernel, and runs checked against the float64
+// reference interpreter.
+import { emit, plan, prepareRun, runPrepared, RnncError, targetOf, type Mode } from '../../src/driver/index.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
 import type { Analysis } from '../../src/compiler/analyse/types.js';
-import { emitSeq } from '../../backends/wgsl-seq/emit.js';
-import { packRun, unpackRun, type RunResult } from '../../backends/wgsl-seq/pack.js';
-import { buildScanJob, compileScan, scanSupport, subgroupsUsable } from '../../backends/wgsl-scan/index.js';
-import { ChunkUnsupported, chunkShape, compileChunk } from '../../backends/wgsl-chunk/index.js';
-import type { GpuJob, GpuShaderSpec } from '../../backends/job.js';
-import type { GpuSession } from '../../src/runtime/dawn/runtime.js';
+import type { Target } from '../../src/compiler/plan/plan.js';
+import type { GpuShaderSpec } from '../../backends/job.js';
+import type { Device } from '../../src/runtime/device.js';
 import { interpret } from '../../src/runtime/reference/interpreter.js';
 import { randomRunData } from '../../src/driver/data.js';
 import { verifyRun, type Verification } from '../../src/driver/verify.js';
 import type { Problem } from './properties.js';
 
-export type Mode = 'seq' | 'scan' | 'chunk';
+export type { Mode };
 
 export interface EmittedKernel {
-  /** `<mode>[.variant].<kernel>`, unique within a cell. */
+  /** `<mode>[.nosub].<kernel label>`, unique within a cell. */
   label: string;
   mode: Mode;
   wgsl: string;
@@ -27,69 +26,66 @@ export interface EmittedKernel {
 
 export interface Emission {
   kernels: EmittedKernel[];
-  /** Modes the analysis offers that a backend declined, with its reason (not a failure). */
+  /** The modes the planner refused, with its reason (not a failure). */
   declined: { mode: Mode; reason: string }[];
-  /** A backend that threw: a compiler bug. */
-  failures: { mode: Mode; message: string }[];
+  /** What `auto` chose. */
+  auto?: Mode;
+  /** A plan or a backend that threw anything but a refusal: a compiler bug. */
+  failures: { mode: Mode | 'auto'; message: string }[];
+}
+
+interface Cell {
+  module: Module;
+  analysis: Analysis;
+  sizes: DimSizes;
 }
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
-
-/** Property (c), first half: every mode the analysis offers emits without throwing. */
-export function emitProblems({ module, analysis, sizes }: { module: Module; analysis: Analysis; sizes: DimSizes }, options?: { withoutSubgroups?: boolean }): { problems: Problem[]; emission: Emission } {
-  const emission = emitAll(module, analysis, sizes, options);
-  return { problems: emission.failures.map((f) => ({ kind: `emit: ${f.mode}`, message: f.message })), emission };
-}
+const MODES: Mode[] = ['seq', 'scan', 'chunk'];
 
 /**
- * The kernels of every mode: seq always; scan when the analysis planned one (for adapters with
- * subgroups and, unless `withoutSubgroups` is false, without); chunk for matrix-affine (+, ×) cells.
+ * The kernels of every mode the planner takes, for adapters with subgroups and (unless
+ * `withoutSubgroups` is false) without; and `auto`'s choice, which must be one of those.
  */
-export function emitAll(module: Module, analysis: Analysis, sizes: DimSizes, { withoutSubgroups = true } = {}): Emission {
+export function emitAll({ module, analysis, sizes }: Cell, { withoutSubgroups = true } = {}): Emission {
   const out: Emission = { kernels: [], declined: [], failures: [] };
-  const attempt = (mode: Mode, fn: () => void) => {
-    try {
-      fn();
-    } catch (e) {
-      out.failures.push({ mode, message: message(e) });
+  const targets: Target[] = withoutSubgroups ? [{ subgroups: true }, { subgroups: false }] : [{ subgroups: true }];
+  for (const mode of MODES) {
+    for (const target of targets) {
+      // Only the scan's kernels depend on the target.
+      if (mode !== 'scan' && !target.subgroups) continue;
+      let compilation;
+      try {
+        compilation = plan(module, analysis, { mode, dims: sizes, target });
+      } catch (e) {
+        if (e instanceof RnncError) out.declined.push({ mode, reason: e.message });
+        else out.failures.push({ mode, message: message(e) });
+        break;
+      }
+      try {
+        for (const k of emit(compilation).kernels)
+          out.kernels.push({ label: `${mode}${target.subgroups ? '' : '.nosub'}.${k.label}`, mode, wgsl: k.wgsl, entryPoint: k.entryPoint });
+      } catch (e) {
+        out.failures.push({ mode, message: message(e) });
+      }
     }
-  };
-  attempt('seq', () => {
-    const k = emitSeq(module, sizes);
-    out.kernels.push({ label: 'seq', mode: 'seq', wgsl: k.wgsl, entryPoint: k.entryPoint });
-  });
-  const plan = analysis.plan;
-  if (plan) {
-    const support = scanSupport(module, plan, sizes);
-    if (!support.ok) out.declined.push({ mode: 'scan', reason: support.reason });
-    else
-      attempt('scan', () => {
-        // Both targets: adapters with subgroups, and without (`rnnc compile --no-subgroups`).
-        for (const subgroups of withoutSubgroups ? [true, false] : [true]) {
-          const k = compileScan(module, plan, sizes, { subgroups });
-          for (const kernel of Object.values(k.kernels))
-            out.kernels.push({ label: `scan${subgroups ? '' : '.nosub'}.${kernel.name}`, mode: 'scan', wgsl: kernel.code, entryPoint: kernel.name });
-        }
-      });
   }
-  let chunkable = true;
   try {
-    chunkShape(module, sizes, plan);
+    const auto = plan(module, analysis, { mode: 'auto', dims: sizes }).plan.mode;
+    out.auto = auto;
+    // A failure of the chosen mode is reported once, under that mode.
+    if (!out.kernels.some((k) => k.mode === auto) && !out.failures.some((f) => f.mode === auto))
+      out.failures.push({ mode: 'auto', message: `auto chose ${auto}, which did not emit` });
   } catch (e) {
-    if (!(e instanceof ChunkUnsupported)) out.failures.push({ mode: 'chunk', message: message(e) });
-    chunkable = false;
-  }
-  if (chunkable) {
-    try {
-      const k = compileChunk(module, sizes, plan ? { plan } : {});
-      for (const [pass, kernel] of Object.entries(k.passes)) out.kernels.push({ label: `chunk.${pass}`, mode: 'chunk', wgsl: kernel.code, entryPoint: 'main' });
-    } catch (e) {
-      // The chunk backend's own size limits (workgroup invocations and memory) are refusals, not bugs.
-      if (/^chunk backend: /.test(message(e))) out.declined.push({ mode: 'chunk', reason: message(e) });
-      else out.failures.push({ mode: 'chunk', message: message(e) });
-    }
+    out.failures.push({ mode: 'auto', message: message(e) });
   }
   return out;
+}
+
+/** Property (c), first half: every mode the planner offers emits without throwing. */
+export function emitProblems(cell: Cell, options?: { withoutSubgroups?: boolean }): { problems: Problem[]; emission: Emission } {
+  const emission = emitAll(cell, options);
+  return { problems: emission.failures.map((f) => ({ kind: `emit: ${f.mode}`, message: f.message })), emission };
 }
 
 export interface ShaderVerdict {
@@ -98,64 +94,51 @@ export interface ShaderVerdict {
   errors: string[];
 }
 
-/** Tint's verdict on each shader (createShaderModule + getCompilationInfo in the Dawn host), in one request per batch. */
-export async function validateShaders(session: GpuSession, shaders: GpuShaderSpec[]): Promise<ShaderVerdict[]> {
+/** Tint's verdict on each shader (createShaderModule + getCompilationInfo in the Dawn host), many shaders per request. */
+export async function validateShaders(device: Device, shaders: GpuShaderSpec[]): Promise<ShaderVerdict[]> {
   if (shaders.length === 0) return [];
   const needsSubgroups = shaders.some((s) => /\benable subgroups\b/.test(s.code));
-  const reports = await session.compileShaders(shaders, needsSubgroups ? { requiredFeatures: ['subgroups'] } : {});
+  const reports = await device.compileShaders(shaders, needsSubgroups ? { requiredFeatures: ['subgroups'] } : {});
   return reports.map((r) => ({ label: r.label, errors: r.messages.filter((m) => m.type === 'error').map((m) => `${r.label}:${m.line}:${m.column}: ${m.message}`) }));
 }
 
 export interface RunCheck {
-  mode: 'seq' | 'scan';
+  mode: Mode;
   verification?: Verification;
   /** What went wrong: a mismatch with the reference, or the mode failing to build or run. */
   problems: Problem[];
 }
 
 /**
- * Runs the seq kernel (and the scan, when offered) on a small batch and checks every output and final
- * state against the float64 reference interpreter.
+ * Runs every mode the planner offers (for this adapter) on a small batch and checks every output and
+ * final state against the float64 reference interpreter.
  */
 export async function runAndVerify(
-  session: GpuSession,
-  module: Module,
-  analysis: Analysis,
-  sizes: DimSizes,
+  device: Device,
+  cell: Cell,
   { batch = 3, T = 9, seed = 1, tolerance = 1e-3 }: { batch?: number; T?: number; seed?: number; tolerance?: number } = {},
 ): Promise<RunCheck[]> {
+  const { module, sizes } = cell;
   const data = randomRunData(module, { batch, T, sizes }, seed);
   const reference = interpret(module, { batch, T, sizes }, data);
   const arrays = { batch, T, inputs: data.inputs as Record<string, Float32Array>, params: data.params as Record<string, Float32Array> };
-  const check = async (mode: RunCheck['mode'], run: () => Promise<RunResult>): Promise<RunCheck> => {
+  const checks: RunCheck[] = [];
+  for (const mode of MODES) {
+    let prepared;
     try {
-      const verification = verifyRun(await run(), reference, tolerance);
-      const wrong = verification.tensors.filter((t) => !t.ok).map((t) => `${t.kind} ${t.name}: error ${t.maxErr} at ${t.worst?.index} (gpu ${t.worst?.gpu}, reference ${t.worst?.ref})`);
-      return { mode, verification, problems: wrong.length ? [{ kind: `mismatch: ${mode}`, message: wrong.join('; ') }] : [] };
+      prepared = prepareRun(cell, { mode, dims: sizes, target: targetOf(device.adapter), verb: 'run' }, { batch, T });
     } catch (e) {
-      return { mode, problems: [{ kind: `run: ${mode}`, message: message(e) }] };
+      if (e instanceof RnncError) continue; // not offered for this cell
+      checks.push({ mode, problems: [{ kind: `run: ${mode}`, message: message(e) }] });
+      continue;
     }
-  };
-  const checks = [
-    await check('seq', async () => {
-      const seq = emitSeq(module, sizes);
-      const packed = packRun(module, seq, arrays);
-      const job: GpuJob = {
-        shaders: [{ label: 'seq', code: seq.wgsl, entryPoint: seq.entryPoint }],
-        buffers: packed.buffers,
-        passes: [{ shader: 'seq', bindings: packed.bindings, dispatch: packed.dispatch }],
-      };
-      return unpackRun(seq, batch, T, (await session.run(job)).buffers);
-    }),
-  ];
-  const plan = analysis.plan;
-  if (plan && scanSupport(module, plan, sizes).ok)
-    checks.push(
-      await check('scan', async () => {
-        const kernels = compileScan(module, plan, sizes, { subgroups: subgroupsUsable(session.adapter) });
-        const scan = buildScanJob(module, kernels, arrays);
-        return scan.decode((await session.run(scan.job)).buffers);
-      }),
-    );
+    try {
+      const verification = verifyRun(await runPrepared(device, prepared, arrays, sizes), reference, tolerance);
+      const wrong = verification.tensors.filter((t) => !t.ok).map((t) => `${t.kind} ${t.name}: error ${t.maxErr} at ${t.worst?.index} (gpu ${t.worst?.gpu}, reference ${t.worst?.ref})`);
+      checks.push({ mode, verification, problems: wrong.length ? [{ kind: `mismatch: ${mode}`, message: wrong.join('; ') }] : [] });
+    } catch (e) {
+      checks.push({ mode, problems: [{ kind: `run: ${mode}`, message: message(e) }] });
+    }
+  }
   return checks;
 }

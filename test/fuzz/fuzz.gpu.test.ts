@@ -10,7 +10,8 @@ import { cellArbitrary, tameCellArbitrary } from './cases.js';
 import { cellProblems, type CheckedCell, type Problem } from './properties.js';
 import { emitProblems, runAndVerify, validateShaders } from './emit.js';
 import { knownBug } from './known.js';
-import { GpuSession } from '../../src/runtime/dawn/runtime.js';
+import { openGpu } from '../../src/driver/index.js';
+import type { Device } from '../../src/runtime/device.js';
 import type { GpuShaderSpec } from '../../backends/job.js';
 
 const SEED = 20261201;
@@ -18,9 +19,9 @@ const SEED = 20261201;
 const VALIDATED = 300;
 const RUN = 12;
 
-let gpu: GpuSession;
+let gpu: Device;
 beforeAll(async () => {
-  gpu = await GpuSession.open();
+  gpu = await openGpu();
 });
 afterAll(async () => {
   await gpu?.close();
@@ -40,7 +41,7 @@ async function allProblems(text: string, dimSizes: Record<string, number>, run: 
   return problems;
 }
 
-const runChecks = async (c: CheckedCell, seed: number) => (await runAndVerify(gpu, c.module, c.analysis, c.sizes, { seed })).flatMap((r) => r.problems);
+const runChecks = async (c: CheckedCell, seed: number) => (await runAndVerify(gpu, c, { seed })).flatMap((r) => r.problems);
 
 describe('fuzz on Dawn (fixed seed)', () => {
   it(`Tint accepts every kernel of ${VALIDATED} generated cells`, async () => {
