@@ -64,7 +64,7 @@ export interface Bounded {
  * one of its operands, or its negation; 0.5 for a correctly rounded one).
  */
 export interface Float32Rule<Operands extends Bounded[]> {
-  ulps: 0 | 0.5;
+  ulps: number;
   propagate: (...operands: Operands) => number;
 }
 
