@@ -6,15 +6,14 @@ import { defineConfig } from 'vitest/config';
 //   golden  tests that pin generated files (WGSL validated through Dawn first, IR, analyses, diagnostics)
 //   gpu     tests that open a Dawn session: kernels, the runtime, the CLI's run and bench
 //   unit    everything else, on the CPU only: a test there that opens a GpuSession fails
-//           (RNNC_FORBID_GPU, src/runtime/dawn/runtime.ts) and must be listed under gpu.
+//           (RNNC_FORBID_GPU, src/runtime/dawn/runtime.ts), and Vulkan finds no driver for one
+//           that loads npm webgpu itself; such a file must be listed under gpu.
 // The projects that use Dawn open it once first (test/helpers/gpu-setup.ts): no adapter fails them.
 // Timeouts are what a cold run (fresh Mesa shader cache, .ci/run) needs on 2 shared cores, plus a
 // margin, so that a regression in compile time fails a test rather than slowing the suite.
 const fuzz = ['test/fuzz/**/*.test.ts'];
 const golden = [
-  'test/seq/golden.test.ts',
-  'test/scan/golden.test.ts',
-  'test/chunk/golden.test.ts',
+  'test/**/golden*.test.ts',
   'test/frontend/explain.test.ts',
   'test/analyse/examples.test.ts',
   'test/analyse/fixtures.test.ts',
@@ -37,7 +36,12 @@ export default defineConfig({
           name: 'unit',
           include: ['test/**/*.test.ts'],
           exclude: [...fuzz, ...golden, ...gpu],
-          env: { RNNC_FORBID_GPU: 'this test is in the unit project, which runs on the CPU only; list its file under gpu in vitest.config.ts' },
+          env: {
+            RNNC_FORBID_GPU: 'this test is in the unit project, which runs on the CPU only; list its file under gpu in vitest.config.ts',
+            // Both names of the Vulkan loader's driver list: none here.
+            VK_ICD_FILENAMES: '/nonexistent/unit-tests-run-without-a-gpu.json',
+            VK_DRIVER_FILES: '/nonexistent/unit-tests-run-without-a-gpu.json',
+          },
           testTimeout: 10_000,
         },
       },
