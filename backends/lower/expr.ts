@@ -33,10 +33,11 @@ interface Binding {
 export type Env = Map<string, Binding>;
 
 /**
- * Asked before a node whose value depends on no loop of this lowering is computed: an expression to
- * use instead (a value hoisted out of the kernel's loop over steps), or undefined.
+ * Asked before a node is computed, with the depth of the scope its value belongs to (0: it depends
+ * on no loop of this lowering): an expression to use instead (a value hoisted out of the kernel's
+ * loop over steps), or undefined.
  */
-export type NodeHook = (def: Def, nodeId: number, env: Env) => Expr | undefined;
+export type NodeHook = (def: Def, nodeId: number, env: Env, home: number) => Expr | undefined;
 
 export const indexExpr = (v: IndexValue): Expr => (typeof v === 'number' ? lit.u32(v) : v);
 const indexKey = (v: IndexValue): string => (typeof v === 'number' ? String(v) : printExpr(v));
@@ -141,7 +142,7 @@ export class Lowerer {
     const scope = this.scopes[home]!;
     const seen = scope.memo.get(key);
     if (seen) return seen;
-    const value = (home === 0 ? this.o.hook?.(def, nodeId, env) : undefined) ?? this.compute(def, n, env, home);
+    const value = this.o.hook?.(def, nodeId, env, home) ?? this.compute(def, n, env, home);
     scope.memo.set(key, value);
     return value;
   }

@@ -21,7 +21,22 @@ export function pointAt(dims: string[], sizes: DimSizes, flat: number): number[]
  * `body` evaluates through `lw` and the statements it returns go where they belong (inside the loop,
  * or hoisted out of it when they do not depend on the point).
  */
-export function overPoints(lw: Lowerer, dims: string[], sizes: DimSizes, body: (point: IndexValue[], flat: IndexValue) => Stmt[]): void {
+/** A loop over the points of a space, as overPoints writes it: `for (var <name> ...) { <decode> ... }`. */
+export interface PointLoop {
+  name: string;
+  count: number;
+  /** The point's coordinates (decoded from the flat index `name`). */
+  point: Expr[];
+  decode: Stmt[];
+}
+
+/** Told when overPoints enters and leaves a loop (hoisting mirrors the loop elsewhere). */
+export interface LoopObserver {
+  enter(loop: PointLoop): void;
+  exit(loop: PointLoop): void;
+}
+
+export function overPoints(lw: Lowerer, dims: string[], sizes: DimSizes, body: (point: IndexValue[], flat: IndexValue) => Stmt[], observer?: LoopObserver): void {
   const count = pointCount(dims, sizes);
   if (unrolls(count)) {
     for (let flat = 0; flat < count; flat++) {
@@ -32,16 +47,20 @@ export function overPoints(lw: Lowerer, dims: string[], sizes: DimSizes, body: (
   }
   const k = lw.name('p');
   const st = strides(dims, sizes);
-  const loop = lw.open([]);
+  const decode: Stmt[] = [];
   const point = dims.map((d, j): Expr => {
     if (dims.length === 1) return id(k);
     let e: Expr = id(k);
     if (st[j]! > 1) e = bin('/', e, lit.u32(st[j]!));
     if (j > 0) e = bin('%', e, lit.u32(sizes[d]!));
-    loop.push(letS(`${k}_${j}`, e));
+    decode.push(letS(`${k}_${j}`, e));
     return id(`${k}_${j}`);
   });
+  const info: PointLoop = { name: k, count, point, decode };
+  const loop = lw.open([...decode]);
+  observer?.enter(info);
   const stmts = body(point, id(k));
+  observer?.exit(info);
   lw.close();
   loop.push(...stmts);
   lw.current.push(forRange(k, lit.u32(0), lit.u32(count), loop));

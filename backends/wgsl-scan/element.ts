@@ -1,9 +1,10 @@
 // The element functions of a scan: the identity, the combine, and the load phase — `element`, the
 // state-independent part of the cell at one step, with `invariants`, what it computes from params
 // alone, hoisted to once per thread.
-import { call, id, letS, member, named, u32, type Expr, type Function, type Stmt } from '../wgsl/ast.js';
+import { arrayOf, assign, bool, call, f32, forRange, id, index, letS, member, named, u32, varS, type Expr, type Function, type Stmt, type Type } from '../wgsl/ast.js';
 import { Lowerer, type NodeHook } from '../lower/expr.js';
-import { ret, ELEM, type Ctx, laneCoords, stepLets, loadInputOrParam, elemRef, buildStruct, fieldDef, finish } from './kernel.js';
+import type { LoopObserver, PointLoop } from '../lower/points.js';
+import { ret, ELEM, u, type Ctx, laneCoords, stepLets, loadInputOrParam, elemRef, buildStruct, fieldDef, finish } from './kernel.js';
 
 export function elementFunctions(ctx: Ctx): Function[] {
   const { plan } = ctx;
@@ -48,18 +49,40 @@ export function elementFunctions(ctx: Ctx): Function[] {
   };
 
   // What depends on params alone (Mamba's exp(A_log), LRU's lambda and gamma) is computed once per
-  // thread by `invariants`, as the sequential kernel hoists it, not at every step. Only values at
-  // one point per thread are hoisted (not those inside a loop over an element's points); a boolean
-  // (a param-only `select` condition) stays a boolean.
-  const invStmts: Stmt[] = [];
+  // thread by `invariants`, as the sequential kernel hoists it, not at every step: a value at one
+  // point per thread as a scalar member of `Inv`, a value inside a loop over an element field's
+  // points as an array member, filled by the same loop in `invariants`. A boolean (a param-only
+  // `select` condition) stays a boolean.
+  const invStmts: Stmt[] = [varS('inv', named('Inv'))];
   laneCoords(ctx, invStmts); // the same lane_* names as in `element`, which hoisted expressions use
   const invLw = new Lowerer({ lets: stepLets(ctx.module), resolve: (n, values) => loadInputOrParam(ctx, n, values), sizes: ctx.sizes, prefix: 'k', stmts: invStmts });
-  const invMembers: { value: Expr; type: 'f32' | 'bool' }[] = [];
-  const hoist: NodeHook = (def, nodeId, env) => {
+  const invMembers: { name: string; type: Type }[] = [];
+  let loop: { info: PointLoop; body: Stmt[]; used: boolean } | undefined;
+  const observer: LoopObserver = {
+    enter: (info) => (loop = { info, body: invLw.open([...info.decode]), used: false }),
+    exit: (info) => {
+      invLw.close();
+      if (loop!.used) invLw.current.push(forRange(info.name, u(0), u(info.count), loop!.body));
+      loop = undefined;
+    },
+  };
+  const hoist: NodeHook = (def, nodeId, env, home) => {
     const n = def.nodes[nodeId]!;
     if (n.dep !== 'param' || n.op === 'const' || n.op === 'load') return undefined;
-    invMembers.push({ value: invLw.node(def, nodeId, env), type: n.type });
-    return member(id('inv'), `i${invMembers.length - 1}`);
+    const type = n.type === 'bool' ? bool : f32;
+    const name = `i${invMembers.length}`;
+    if (home === 0) {
+      invMembers.push({ name, type });
+      invLw.current.push(assign(member(id('inv'), name), invLw.node(def, nodeId, env)));
+      return member(id('inv'), name);
+    }
+    // Inside a field's loop: only what varies with the loop's point alone (not a reduction's index).
+    const inLoop = loop && home === 1 && n.space.every((v) => env.get(v)!.depth === 0 || loop!.info.point.includes(env.get(v)!.value as Expr));
+    if (!inLoop) return undefined;
+    invMembers.push({ name, type: arrayOf(type, loop!.info.count) });
+    loop!.used = true;
+    loop!.body.push(assign(index(member(id('inv'), name), id(loop!.info.name)), invLw.node(def, nodeId, env)));
+    return index(member(id('inv'), name), id(loop!.info.name));
   };
   const eStmts: Stmt[] = [];
   const coords = laneCoords(ctx, eStmts);
@@ -73,8 +96,8 @@ export function elementFunctions(ctx: Ctx): Function[] {
     prefix: 'v',
     hook: hoist,
   });
-  const eValue = buildStruct(ctx, 'Elem', fields, fieldDef(plan.fields), eLw, coords).value;
-  ctx.invariants = invMembers.map((m, k) => ({ name: `i${k}`, type: m.type }));
+  const eValue = buildStruct(ctx, 'Elem', fields, fieldDef(plan.fields), eLw, coords, 'r', observer).value;
+  ctx.invariants = invMembers;
   const element: Function = {
     name: 'element',
     params: [...['b', 't', 's'].map((name) => ({ name, type: u32 })), ...(invMembers.length ? [{ name: 'inv', type: named('Inv') }] : [])],
@@ -88,7 +111,7 @@ export function elementFunctions(ctx: Ctx): Function[] {
     name: 'invariants',
     params: [{ name: 's', type: u32 }],
     returnType: named('Inv'),
-    body: [...invStmts, ret(call('Inv', ...invMembers.map((m) => m.value)))],
+    body: [...invStmts, ret(id('inv'))],
     comment: 'What the elements of lane s compute from params alone, once per thread.',
   };
   return [identity, combine, invariants, element];

@@ -8,7 +8,7 @@
 import type { ScanPlan } from '../../src/compiler/analyse/types.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
-import { arrayOf, bool, emptyModule, f32, named, u32, type Global, type Module as WgslModule } from '../wgsl/ast.js';
+import { arrayOf, emptyModule, f32, named, u32, type Global, type Module as WgslModule } from '../wgsl/ast.js';
 import { mathPrelude } from '../wgsl/math.js';
 import { printModule } from '../wgsl/print.js';
 import { elementFunctions } from './element.js';
@@ -176,7 +176,7 @@ export function emitScanKernels(module: Module, plan: ScanPlan, sizes: DimSizes,
       enables: options.subgroups && (stripeSteps || !striped) ? ['subgroups'] : [],
       structs: [
         { name: 'Elem', members: layout.fields.map((f) => ({ name: f.name, type: fieldType(f) })) },
-        ...(spec.source === 'steps' && ctx.invariants?.length ? [{ name: 'Inv', members: ctx.invariants.map((m) => ({ name: m.name, type: m.type === 'bool' ? bool : f32 })) }] : []),
+        ...(spec.source === 'steps' && ctx.invariants?.length ? [{ name: 'Inv', members: ctx.invariants.map((m) => ({ name: m.name, type: m.type })) }] : []),
         ...(spec.source === 'steps' && spec.store && direct ? [{ name: 'State', members: stateFields(ctx).map((f) => ({ name: f.name, type: fieldType(f) })) }] : []),
         ...(tile.runs > 1
           ? [

@@ -6,7 +6,7 @@ import type { DimSizes } from '../../src/compiler/ir/dims.js';
 import { arrayOf, assign, bin, call, f32, forRange, id, index, letS, lit, member, named, varS, type Expr, type Stmt, type Type } from '../wgsl/ast.js';
 import type { MathHelper } from '../wgsl/math.js';
 import { indexExpr, offsetExpr, type IndexValue, type LoadNode, type Lowerer } from '../lower/expr.js';
-import { overPoints } from '../lower/points.js';
+import { overPoints, type LoopObserver } from '../lower/points.js';
 import type { ScanLayout, StructField, TileShape } from './layout.js';
 
 /** The kernels every scan has; `scan_single` (single.ts) comes with the ones that fit it. */
@@ -36,7 +36,7 @@ export interface Ctx {
   /** Outputs written by the thread that holds the states (see directOutputs), not through workgroup memory. */
   direct: boolean;
   /** Members of the `Inv` struct (hoisted param-only values) with their types, set once `element` is built. */
-  invariants?: { name: string; type: 'f32' | 'bool' }[];
+  invariants?: { name: string; type: Type }[];
 }
 
 /** Lane coordinates of lane `s` as run-time expressions, by dim. */
@@ -104,7 +104,7 @@ export function elemRef(ctx: Ctx, base: Expr, field: string, values: IndexValue[
  * mode: at the lane's coordinates; whole mode: at every point of the member, looped when many).
  * The statements that build it go to `lw`; a struct with arrays is built in `var <name>`.
  */
-export function buildStruct(ctx: Ctx, type: string, fields: StructField[], defOf: (f: StructField) => Def, lw: Lowerer, coords: Map<string, Expr> | undefined, name = 'r'): { value: Expr } {
+export function buildStruct(ctx: Ctx, type: string, fields: StructField[], defOf: (f: StructField) => Def, lw: Lowerer, coords: Map<string, Expr> | undefined, name = 'r', observer?: LoopObserver): { value: Expr } {
   if (fields.every((f) => f.dims.length === 0)) {
     const values = fields.map((f) => {
       const def = defOf(f);
@@ -117,7 +117,7 @@ export function buildStruct(ctx: Ctx, type: string, fields: StructField[], defOf
   for (const f of fields) {
     const def = defOf(f);
     const at = (flat: IndexValue) => (f.dims.length ? index(member(into, f.name), indexExpr(flat)) : member(into, f.name));
-    overPoints(lw, f.dims, ctx.sizes, (point, flat) => [assign(at(flat), lw.evaluate(def, point))]);
+    overPoints(lw, f.dims, ctx.sizes, (point, flat) => [assign(at(flat), lw.evaluate(def, point))], observer);
   }
   return { value: into };
 }

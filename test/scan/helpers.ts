@@ -8,6 +8,24 @@ import { buildScanJob, compileScan, type ScanCompileOptions, type ScanRunData, t
 import { emitSeq } from '../../backends/wgsl-seq/emit.js';
 import { packRun, unpackRun } from '../../backends/wgsl-seq/pack.js';
 import type { GpuSession } from '../../src/runtime/dawn/runtime.js';
+import { bindDims } from '../../src/compiler/ir/dims.js';
+import { interpret } from '../../src/runtime/reference/interpreter.js';
+import { randomLengths, randomRunData } from '../../src/driver/data.js';
+
+/** Random inputs and params for `batch` sequences of T steps (variable lengths and initial states when `variable`). */
+export function runData(module: Module, batch: number, T: number, seed: number, variable: boolean): ScanRunData {
+  const sizes = bindDims(module);
+  const lengths = variable ? randomLengths(batch, T, seed) : undefined;
+  const d = randomRunData(module, { batch, T, sizes, ...(lengths ? { lengths } : {}) }, seed, { initial: variable });
+  return { batch, T, inputs: d.inputs as Record<string, Float32Array>, params: d.params as Record<string, Float32Array>, ...(d.initial ? { initialState: d.initial as Record<string, Float32Array> } : {}), ...(lengths ? { lengths } : {}) };
+}
+
+/** The reference interpreter's results (float64) as float32 arrays with the kernels' names. */
+export function referenceRun(module: Module, d: ScanRunData): ScanRunResult {
+  const r = interpret(module, { batch: d.batch, T: d.T, sizes: bindDims(module), ...(d.lengths ? { lengths: d.lengths } : {}) }, { inputs: d.inputs, params: d.params, ...(d.initialState ? { initial: d.initialState } : {}) });
+  const f32 = (x: Record<string, Float64Array>) => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, Float32Array.from(v)]));
+  return { outputs: f32(r.outputs), finalState: f32(r.final) };
+}
 
 export async function runScan(gpu: GpuSession, module: Module, plan: ScanPlan, sizes: DimSizes, data: ScanRunData, options: ScanCompileOptions & ScheduleOptions = {}): Promise<ScanRunResult & { levels: number[]; strategy: string }> {
   const kernels = compileScan(module, plan, sizes, options);

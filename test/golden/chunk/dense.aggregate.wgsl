@@ -63,9 +63,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let src = e % 4u;
         let step_row = seq * params.T + (t0 + s);
         let v0 = tanh_safe(inputs[params.batch * params.T * 0u + step_row * 16u + tgt * 4u + src]);
-        let v1 = 1.0f / 4.0f;
-        let v2 = v0 * v1;
-        trans[e] = v2 + select(0.0f, 0.0f, tgt == src);
+        let v1 = v0 * 0.25f;
+        trans[e] = v1 + select(0.0f, 0.0f, tgt == src);
     }
     workgroupBarrier();
 

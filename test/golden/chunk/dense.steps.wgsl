@@ -69,9 +69,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let src = e % 4u;
         let step_row = seq * params.T + (t0 + s);
         let v1 = tanh_safe(inputs[params.batch * params.T * 0u + step_row * 16u + tgt * 4u + src]);
-        let v2 = 1.0f / 4.0f;
-        let v3 = v1 * v2;
-        trans[e] = v3 + select(0.0f, 0.0f, tgt == src);
+        let v2 = v1 * 0.25f;
+        trans[e] = v2 + select(0.0f, 0.0f, tgt == src);
     }
     workgroupBarrier();
 

@@ -64,33 +64,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let tgt = e / 8u % 8u;
         let src = e % 8u;
         let step_row = seq * params.T + (t0 + s);
-        let v15 = inputs[params.batch * params.T * 32u + step_row * 8u] * inputs[params.batch * params.T * 32u + step_row * 8u];
-        let v16 = inputs[params.batch * params.T * 32u + step_row * 8u + 1u] * inputs[params.batch * params.T * 32u + step_row * 8u + 1u];
-        let v17 = v15 + v16;
-        let v18 = inputs[params.batch * params.T * 32u + step_row * 8u + 2u] * inputs[params.batch * params.T * 32u + step_row * 8u + 2u];
-        let v19 = v17 + v18;
-        let v20 = inputs[params.batch * params.T * 32u + step_row * 8u + 3u] * inputs[params.batch * params.T * 32u + step_row * 8u + 3u];
-        let v21 = v19 + v20;
-        let v22 = inputs[params.batch * params.T * 32u + step_row * 8u + 4u] * inputs[params.batch * params.T * 32u + step_row * 8u + 4u];
-        let v23 = v21 + v22;
-        let v24 = inputs[params.batch * params.T * 32u + step_row * 8u + 5u] * inputs[params.batch * params.T * 32u + step_row * 8u + 5u];
-        let v25 = v23 + v24;
-        let v26 = inputs[params.batch * params.T * 32u + step_row * 8u + 6u] * inputs[params.batch * params.T * 32u + step_row * 8u + 6u];
-        let v27 = v25 + v26;
-        let v28 = inputs[params.batch * params.T * 32u + step_row * 8u + 7u] * inputs[params.batch * params.T * 32u + step_row * 8u + 7u];
-        let v29 = v27 + v28;
-        let v30 = v29 + 0.000001f;
-        let v31 = sqrt(v30);
-        let v32 = inputs[params.batch * params.T * 32u + step_row * 8u + src] / v31;
-        let v33 = sigmoid(inputs[params.batch * params.T * 40u + step_row * 8u + tgt]);
-        let v34 = v32 * v33;
-        let v35 = inputs[params.batch * params.T * 32u + step_row * 8u + tgt] / v31;
-        let v36 = v34 * v35;
-        let v37 = v36 * -1.0f;
-        let v38 = exp(inputs[params.batch * params.T * 8u + step_row * 8u + tgt]);
-        let v39 = 0.0f - v38;
-        let v40 = exp(v39);
-        trans[e] = v37 + select(0.0f, v40, tgt == src);
+        var vacc3: f32 = 0.0f;
+        for (var vl_4 = 0u; vl_4 < 8u; vl_4++) {
+            let v5 = inputs[params.batch * params.T * 32u + step_row * 8u + vl_4] * inputs[params.batch * params.T * 32u + step_row * 8u + vl_4];
+            vacc3 = vacc3 + v5;
+        }
+        let v6 = vacc3 + 0.000001f;
+        let v7 = sqrt(v6);
+        let v8 = inputs[params.batch * params.T * 32u + step_row * 8u + src] / v7;
+        let v9 = sigmoid(inputs[params.batch * params.T * 40u + step_row * 8u + tgt]);
+        let v10 = v8 * v9;
+        let v11 = inputs[params.batch * params.T * 32u + step_row * 8u + tgt] / v7;
+        let v12 = v10 * v11;
+        let v13 = v12 * -1.0f;
+        let v14 = exp(inputs[params.batch * params.T * 8u + step_row * 8u + tgt]);
+        let v15 = 0.0f - v14;
+        let v16 = exp(v15);
+        trans[e] = v13 + select(0.0f, v16, tgt == src);
     }
     workgroupBarrier();
 
@@ -109,8 +99,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let step_row = seq * params.T + t;
         if lid < 8u && s < count {
             for (var tgt = 0u; tgt < 8u; tgt++) {
-                let v41 = inputs[params.batch * params.T * 24u + step_row * 8u + row_0] * inputs[params.batch * params.T * 16u + step_row * 8u + tgt];
-                var acc: f32 = v41;
+                let v17 = inputs[params.batch * params.T * 24u + step_row * 8u + row_0] * inputs[params.batch * params.T * 16u + step_row * 8u + tgt];
+                var acc: f32 = v17;
                 for (var src = 0u; src < 8u; src++) {
                     acc += trans[(s * 8u + tgt) * 8u + src] * row[src];
                 }
@@ -127,22 +117,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         for (var e = lid; e < 8u; e += 64u) {
             let o_0 = e;
             if t < len {
-                let v0 = state_wg[o_0 * 8u] * inputs[params.batch * params.T * 0u + step_row * 8u];
-                let v1 = state_wg[o_0 * 8u + 1u] * inputs[params.batch * params.T * 0u + step_row * 8u + 1u];
-                let v2 = v0 + v1;
-                let v3 = state_wg[o_0 * 8u + 2u] * inputs[params.batch * params.T * 0u + step_row * 8u + 2u];
-                let v4 = v2 + v3;
-                let v5 = state_wg[o_0 * 8u + 3u] * inputs[params.batch * params.T * 0u + step_row * 8u + 3u];
-                let v6 = v4 + v5;
-                let v7 = state_wg[o_0 * 8u + 4u] * inputs[params.batch * params.T * 0u + step_row * 8u + 4u];
-                let v8 = v6 + v7;
-                let v9 = state_wg[o_0 * 8u + 5u] * inputs[params.batch * params.T * 0u + step_row * 8u + 5u];
-                let v10 = v8 + v9;
-                let v11 = state_wg[o_0 * 8u + 6u] * inputs[params.batch * params.T * 0u + step_row * 8u + 6u];
-                let v12 = v10 + v11;
-                let v13 = state_wg[o_0 * 8u + 7u] * inputs[params.batch * params.T * 0u + step_row * 8u + 7u];
-                let v14 = v12 + v13;
-                outputs[params.batch * params.T * 0u + step_row * 8u + o_0] = v14;
+                var vacc0: f32 = 0.0f;
+                for (var vj_1 = 0u; vj_1 < 8u; vj_1++) {
+                    let v2 = state_wg[o_0 * 8u + vj_1] * inputs[params.batch * params.T * 0u + step_row * 8u + vj_1];
+                    vacc0 = vacc0 + v2;
+                }
+                outputs[params.batch * params.T * 0u + step_row * 8u + o_0] = vacc0;
             } else {
                 outputs[params.batch * params.T * 0u + step_row * 8u + o_0] = 0.0f;
             }

@@ -78,15 +78,15 @@ fn identity() -> Elem {
 // l then r: the aggregate of two consecutive spans, l the earlier.
 fn combine(l: Elem, r: Elem) -> Elem {
     let v0 = max(l.m, r.m);
-    let v1 = l.m - v0;
-    let v2 = exp(v1);
-    let v3 = l.m > -f32_inf();
-    let v4 = select(0.0f, v2, v3);
+    let v1 = l.m > -f32_inf();
+    let v2 = l.m - v0;
+    let v3 = exp(v2);
+    let v4 = select(0.0f, v3, v1);
     let v5 = l.u * v4;
-    let v6 = r.m - v0;
-    let v7 = exp(v6);
-    let v8 = r.m > -f32_inf();
-    let v9 = select(0.0f, v7, v8);
+    let v6 = r.m > -f32_inf();
+    let v7 = r.m - v0;
+    let v8 = exp(v7);
+    let v9 = select(0.0f, v8, v6);
     let v10 = r.u * v9;
     let v11 = v5 + v10;
     let v12 = l.w * v4;
@@ -130,15 +130,15 @@ fn load_state(b: u32, s: u32) -> State {
 // The states after a span with aggregate e, from the states h before it.
 fn advance(h: State, e: Elem) -> State {
     let v0 = max(h.m, e.m);
-    let v1 = h.m - v0;
-    let v2 = exp(v1);
-    let v3 = h.m > -f32_inf();
-    let v4 = select(0.0f, v2, v3);
+    let v1 = h.m > -f32_inf();
+    let v2 = h.m - v0;
+    let v3 = exp(v2);
+    let v4 = select(0.0f, v3, v1);
     let v5 = h.u * v4;
-    let v6 = e.m - v0;
-    let v7 = exp(v6);
-    let v8 = e.m > -f32_inf();
-    let v9 = select(0.0f, v7, v8);
+    let v6 = e.m > -f32_inf();
+    let v7 = e.m - v0;
+    let v8 = exp(v7);
+    let v9 = select(0.0f, v8, v6);
     let v10 = e.u * v9;
     let v11 = v5 + v10;
     let v12 = h.w * v4;

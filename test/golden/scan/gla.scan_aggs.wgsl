@@ -3,78 +3,8 @@
 // split: each of 8 invocations scans its own block of one lane, 64 steps per loop trip; no barriers
 
 struct Elem {
-    S_a_0: f32,
-    S_a_1: f32,
-    S_a_2: f32,
-    S_a_3: f32,
-    S_a_4: f32,
-    S_a_5: f32,
-    S_a_6: f32,
-    S_a_7: f32,
-    S_b_0_0: f32,
-    S_b_0_1: f32,
-    S_b_0_2: f32,
-    S_b_0_3: f32,
-    S_b_0_4: f32,
-    S_b_0_5: f32,
-    S_b_0_6: f32,
-    S_b_0_7: f32,
-    S_b_1_0: f32,
-    S_b_1_1: f32,
-    S_b_1_2: f32,
-    S_b_1_3: f32,
-    S_b_1_4: f32,
-    S_b_1_5: f32,
-    S_b_1_6: f32,
-    S_b_1_7: f32,
-    S_b_2_0: f32,
-    S_b_2_1: f32,
-    S_b_2_2: f32,
-    S_b_2_3: f32,
-    S_b_2_4: f32,
-    S_b_2_5: f32,
-    S_b_2_6: f32,
-    S_b_2_7: f32,
-    S_b_3_0: f32,
-    S_b_3_1: f32,
-    S_b_3_2: f32,
-    S_b_3_3: f32,
-    S_b_3_4: f32,
-    S_b_3_5: f32,
-    S_b_3_6: f32,
-    S_b_3_7: f32,
-    S_b_4_0: f32,
-    S_b_4_1: f32,
-    S_b_4_2: f32,
-    S_b_4_3: f32,
-    S_b_4_4: f32,
-    S_b_4_5: f32,
-    S_b_4_6: f32,
-    S_b_4_7: f32,
-    S_b_5_0: f32,
-    S_b_5_1: f32,
-    S_b_5_2: f32,
-    S_b_5_3: f32,
-    S_b_5_4: f32,
-    S_b_5_5: f32,
-    S_b_5_6: f32,
-    S_b_5_7: f32,
-    S_b_6_0: f32,
-    S_b_6_1: f32,
-    S_b_6_2: f32,
-    S_b_6_3: f32,
-    S_b_6_4: f32,
-    S_b_6_5: f32,
-    S_b_6_6: f32,
-    S_b_6_7: f32,
-    S_b_7_0: f32,
-    S_b_7_1: f32,
-    S_b_7_2: f32,
-    S_b_7_3: f32,
-    S_b_7_4: f32,
-    S_b_7_5: f32,
-    S_b_7_6: f32,
-    S_b_7_7: f32,
+    S_a: array<f32, 8>,
+    S_b: array<f32, 64>,
 }
 
 struct Uniforms {
@@ -107,148 +37,33 @@ fn sigmoid(x: f32) -> f32 {
 
 // The identity element: a masked or padding step.
 fn identity() -> Elem {
-    return Elem(1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f);
+    var r: Elem;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        r.S_a[vp0] = 1.0f;
+    }
+    for (var vp1 = 0u; vp1 < 64u; vp1++) {
+        let vp1_0 = vp1 / 8u;
+        let vp1_1 = vp1 % 8u;
+        r.S_b[vp1] = 0.0f;
+    }
+    return r;
 }
 
 // l then r: the aggregate of two consecutive spans, l the earlier.
 fn combine(l: Elem, r: Elem) -> Elem {
-    let v0 = l.S_a_0 * r.S_a_0;
-    let v1 = l.S_a_1 * r.S_a_1;
-    let v2 = l.S_a_2 * r.S_a_2;
-    let v3 = l.S_a_3 * r.S_a_3;
-    let v4 = l.S_a_4 * r.S_a_4;
-    let v5 = l.S_a_5 * r.S_a_5;
-    let v6 = l.S_a_6 * r.S_a_6;
-    let v7 = l.S_a_7 * r.S_a_7;
-    let v8 = r.S_a_0 * l.S_b_0_0;
-    let v9 = v8 + r.S_b_0_0;
-    let v10 = r.S_a_0 * l.S_b_0_1;
-    let v11 = v10 + r.S_b_0_1;
-    let v12 = r.S_a_0 * l.S_b_0_2;
-    let v13 = v12 + r.S_b_0_2;
-    let v14 = r.S_a_0 * l.S_b_0_3;
-    let v15 = v14 + r.S_b_0_3;
-    let v16 = r.S_a_0 * l.S_b_0_4;
-    let v17 = v16 + r.S_b_0_4;
-    let v18 = r.S_a_0 * l.S_b_0_5;
-    let v19 = v18 + r.S_b_0_5;
-    let v20 = r.S_a_0 * l.S_b_0_6;
-    let v21 = v20 + r.S_b_0_6;
-    let v22 = r.S_a_0 * l.S_b_0_7;
-    let v23 = v22 + r.S_b_0_7;
-    let v24 = r.S_a_1 * l.S_b_1_0;
-    let v25 = v24 + r.S_b_1_0;
-    let v26 = r.S_a_1 * l.S_b_1_1;
-    let v27 = v26 + r.S_b_1_1;
-    let v28 = r.S_a_1 * l.S_b_1_2;
-    let v29 = v28 + r.S_b_1_2;
-    let v30 = r.S_a_1 * l.S_b_1_3;
-    let v31 = v30 + r.S_b_1_3;
-    let v32 = r.S_a_1 * l.S_b_1_4;
-    let v33 = v32 + r.S_b_1_4;
-    let v34 = r.S_a_1 * l.S_b_1_5;
-    let v35 = v34 + r.S_b_1_5;
-    let v36 = r.S_a_1 * l.S_b_1_6;
-    let v37 = v36 + r.S_b_1_6;
-    let v38 = r.S_a_1 * l.S_b_1_7;
-    let v39 = v38 + r.S_b_1_7;
-    let v40 = r.S_a_2 * l.S_b_2_0;
-    let v41 = v40 + r.S_b_2_0;
-    let v42 = r.S_a_2 * l.S_b_2_1;
-    let v43 = v42 + r.S_b_2_1;
-    let v44 = r.S_a_2 * l.S_b_2_2;
-    let v45 = v44 + r.S_b_2_2;
-    let v46 = r.S_a_2 * l.S_b_2_3;
-    let v47 = v46 + r.S_b_2_3;
-    let v48 = r.S_a_2 * l.S_b_2_4;
-    let v49 = v48 + r.S_b_2_4;
-    let v50 = r.S_a_2 * l.S_b_2_5;
-    let v51 = v50 + r.S_b_2_5;
-    let v52 = r.S_a_2 * l.S_b_2_6;
-    let v53 = v52 + r.S_b_2_6;
-    let v54 = r.S_a_2 * l.S_b_2_7;
-    let v55 = v54 + r.S_b_2_7;
-    let v56 = r.S_a_3 * l.S_b_3_0;
-    let v57 = v56 + r.S_b_3_0;
-    let v58 = r.S_a_3 * l.S_b_3_1;
-    let v59 = v58 + r.S_b_3_1;
-    let v60 = r.S_a_3 * l.S_b_3_2;
-    let v61 = v60 + r.S_b_3_2;
-    let v62 = r.S_a_3 * l.S_b_3_3;
-    let v63 = v62 + r.S_b_3_3;
-    let v64 = r.S_a_3 * l.S_b_3_4;
-    let v65 = v64 + r.S_b_3_4;
-    let v66 = r.S_a_3 * l.S_b_3_5;
-    let v67 = v66 + r.S_b_3_5;
-    let v68 = r.S_a_3 * l.S_b_3_6;
-    let v69 = v68 + r.S_b_3_6;
-    let v70 = r.S_a_3 * l.S_b_3_7;
-    let v71 = v70 + r.S_b_3_7;
-    let v72 = r.S_a_4 * l.S_b_4_0;
-    let v73 = v72 + r.S_b_4_0;
-    let v74 = r.S_a_4 * l.S_b_4_1;
-    let v75 = v74 + r.S_b_4_1;
-    let v76 = r.S_a_4 * l.S_b_4_2;
-    let v77 = v76 + r.S_b_4_2;
-    let v78 = r.S_a_4 * l.S_b_4_3;
-    let v79 = v78 + r.S_b_4_3;
-    let v80 = r.S_a_4 * l.S_b_4_4;
-    let v81 = v80 + r.S_b_4_4;
-    let v82 = r.S_a_4 * l.S_b_4_5;
-    let v83 = v82 + r.S_b_4_5;
-    let v84 = r.S_a_4 * l.S_b_4_6;
-    let v85 = v84 + r.S_b_4_6;
-    let v86 = r.S_a_4 * l.S_b_4_7;
-    let v87 = v86 + r.S_b_4_7;
-    let v88 = r.S_a_5 * l.S_b_5_0;
-    let v89 = v88 + r.S_b_5_0;
-    let v90 = r.S_a_5 * l.S_b_5_1;
-    let v91 = v90 + r.S_b_5_1;
-    let v92 = r.S_a_5 * l.S_b_5_2;
-    let v93 = v92 + r.S_b_5_2;
-    let v94 = r.S_a_5 * l.S_b_5_3;
-    let v95 = v94 + r.S_b_5_3;
-    let v96 = r.S_a_5 * l.S_b_5_4;
-    let v97 = v96 + r.S_b_5_4;
-    let v98 = r.S_a_5 * l.S_b_5_5;
-    let v99 = v98 + r.S_b_5_5;
-    let v100 = r.S_a_5 * l.S_b_5_6;
-    let v101 = v100 + r.S_b_5_6;
-    let v102 = r.S_a_5 * l.S_b_5_7;
-    let v103 = v102 + r.S_b_5_7;
-    let v104 = r.S_a_6 * l.S_b_6_0;
-    let v105 = v104 + r.S_b_6_0;
-    let v106 = r.S_a_6 * l.S_b_6_1;
-    let v107 = v106 + r.S_b_6_1;
-    let v108 = r.S_a_6 * l.S_b_6_2;
-    let v109 = v108 + r.S_b_6_2;
-    let v110 = r.S_a_6 * l.S_b_6_3;
-    let v111 = v110 + r.S_b_6_3;
-    let v112 = r.S_a_6 * l.S_b_6_4;
-    let v113 = v112 + r.S_b_6_4;
-    let v114 = r.S_a_6 * l.S_b_6_5;
-    let v115 = v114 + r.S_b_6_5;
-    let v116 = r.S_a_6 * l.S_b_6_6;
-    let v117 = v116 + r.S_b_6_6;
-    let v118 = r.S_a_6 * l.S_b_6_7;
-    let v119 = v118 + r.S_b_6_7;
-    let v120 = r.S_a_7 * l.S_b_7_0;
-    let v121 = v120 + r.S_b_7_0;
-    let v122 = r.S_a_7 * l.S_b_7_1;
-    let v123 = v122 + r.S_b_7_1;
-    let v124 = r.S_a_7 * l.S_b_7_2;
-    let v125 = v124 + r.S_b_7_2;
-    let v126 = r.S_a_7 * l.S_b_7_3;
-    let v127 = v126 + r.S_b_7_3;
-    let v128 = r.S_a_7 * l.S_b_7_4;
-    let v129 = v128 + r.S_b_7_4;
-    let v130 = r.S_a_7 * l.S_b_7_5;
-    let v131 = v130 + r.S_b_7_5;
-    let v132 = r.S_a_7 * l.S_b_7_6;
-    let v133 = v132 + r.S_b_7_6;
-    let v134 = r.S_a_7 * l.S_b_7_7;
-    let v135 = v134 + r.S_b_7_7;
-    return Elem(v0, v1, v2, v3, v4, v5, v6, v7, v9, v11, v13, v15, v17, v19, v21, v23, v25, v27, v29, v31, v33, v35, v37, v39, v41, v43, v45, v47, v49, v51, v53, v55, v57, v59, v61, v63, v65, v67, v69, v71, v73, v75, v77, v79, v81, v83, v85, v87, v89, v91, v93, v95, v97, v99, v101, v103, v105, v107, v109, v111, v113, v115, v117, v119, v121, v123, v125, v127, v129, v131, v133, v135);
+    var c: Elem;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        let v1 = l.S_a[vp0] * r.S_a[vp0];
+        c.S_a[vp0] = v1;
+    }
+    for (var vp2 = 0u; vp2 < 64u; vp2++) {
+        let vp2_0 = vp2 / 8u;
+        let vp2_1 = vp2 % 8u;
+        let v3 = r.S_a[vp2_0] * l.S_b[vp2_0 * 8u + vp2_1];
+        let v4 = v3 + r.S_b[vp2_0 * 8u + vp2_1];
+        c.S_b[vp2] = v4;
+    }
+    return c;
 }
 
 @compute @workgroup_size(8)

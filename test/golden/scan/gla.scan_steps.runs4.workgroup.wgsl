@@ -124,22 +124,12 @@ fn write_output(b: u32, t: u32, slot: u32, k: u32, len: u32) {
     if k < 8u {
         let q = k - 0u;
         let o_j = q / 1u % 8u;
-        let v0 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u] * st[(slot + 1u) * 64u + 0u + o_j];
-        let v1 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u] * st[(slot + 1u) * 64u + 0u + o_j + 8u];
-        let v2 = v0 + v1;
-        let v3 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u] * st[(slot + 1u) * 64u + 0u + o_j + 16u];
-        let v4 = v2 + v3;
-        let v5 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u] * st[(slot + 1u) * 64u + 0u + o_j + 24u];
-        let v6 = v4 + v5;
-        let v7 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u] * st[(slot + 1u) * 64u + 0u + o_j + 32u];
-        let v8 = v6 + v7;
-        let v9 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u] * st[(slot + 1u) * 64u + 0u + o_j + 40u];
-        let v10 = v8 + v9;
-        let v11 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u] * st[(slot + 1u) * 64u + 0u + o_j + 48u];
-        let v12 = v10 + v11;
-        let v13 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u] * st[(slot + 1u) * 64u + 0u + o_j + 56u];
-        let v14 = v12 + v13;
-        outputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + q] = select(v14, 0.0f, t >= len);
+        var vacc0: f32 = 0.0f;
+        for (var vi_1 = 0u; vi_1 < 8u; vi_1++) {
+            let v2 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + vi_1] * st[(slot + 1u) * 64u + 0u + vi_1 * 8u + o_j];
+            vacc0 = vacc0 + v2;
+        }
+        outputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + q] = select(vacc0, 0.0f, t >= len);
         return;
     }
 }

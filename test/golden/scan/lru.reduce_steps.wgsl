@@ -3,41 +3,13 @@
 // split: each of 8 invocations scans its own block of one lane, 64 steps per loop trip; no barriers
 
 struct Elem {
-    x_a_0: f32,
-    x_a_1: f32,
-    x_a_2: f32,
-    x_a_3: f32,
-    x_a_4: f32,
-    x_a_5: f32,
-    x_a_6: f32,
-    x_a_7: f32,
-    x_b_0: f32,
-    x_b_1: f32,
-    x_b_2: f32,
-    x_b_3: f32,
-    x_b_4: f32,
-    x_b_5: f32,
-    x_b_6: f32,
-    x_b_7: f32,
+    x_a: array<f32, 8>,
+    x_b: array<f32, 8>,
 }
 
 struct Inv {
-    i0: f32,
-    i1: f32,
-    i2: f32,
-    i3: f32,
-    i4: f32,
-    i5: f32,
-    i6: f32,
-    i7: f32,
-    i8: f32,
-    i9: f32,
-    i10: f32,
-    i11: f32,
-    i12: f32,
-    i13: f32,
-    i14: f32,
-    i15: f32,
+    i0: array<f32, 8>,
+    i1: array<f32, 8>,
 }
 
 struct Uniforms {
@@ -73,158 +45,70 @@ var<storage, read_write> aggs: array<Elem>;
 
 // The identity element: a masked or padding step.
 fn identity() -> Elem {
-    return Elem(1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f);
+    var r: Elem;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        r.x_a[vp0] = 1.0f;
+    }
+    for (var vp1 = 0u; vp1 < 8u; vp1++) {
+        r.x_b[vp1] = 0.0f;
+    }
+    return r;
 }
 
 // l then r: the aggregate of two consecutive spans, l the earlier.
 fn combine(l: Elem, r: Elem) -> Elem {
-    let v0 = l.x_a_0 * r.x_a_0;
-    let v1 = l.x_a_1 * r.x_a_1;
-    let v2 = l.x_a_2 * r.x_a_2;
-    let v3 = l.x_a_3 * r.x_a_3;
-    let v4 = l.x_a_4 * r.x_a_4;
-    let v5 = l.x_a_5 * r.x_a_5;
-    let v6 = l.x_a_6 * r.x_a_6;
-    let v7 = l.x_a_7 * r.x_a_7;
-    let v8 = r.x_a_0 * l.x_b_0;
-    let v9 = v8 + r.x_b_0;
-    let v10 = r.x_a_1 * l.x_b_1;
-    let v11 = v10 + r.x_b_1;
-    let v12 = r.x_a_2 * l.x_b_2;
-    let v13 = v12 + r.x_b_2;
-    let v14 = r.x_a_3 * l.x_b_3;
-    let v15 = v14 + r.x_b_3;
-    let v16 = r.x_a_4 * l.x_b_4;
-    let v17 = v16 + r.x_b_4;
-    let v18 = r.x_a_5 * l.x_b_5;
-    let v19 = v18 + r.x_b_5;
-    let v20 = r.x_a_6 * l.x_b_6;
-    let v21 = v20 + r.x_b_6;
-    let v22 = r.x_a_7 * l.x_b_7;
-    let v23 = v22 + r.x_b_7;
-    return Elem(v0, v1, v2, v3, v4, v5, v6, v7, v9, v11, v13, v15, v17, v19, v21, v23);
+    var c: Elem;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        let v1 = l.x_a[vp0] * r.x_a[vp0];
+        c.x_a[vp0] = v1;
+    }
+    for (var vp2 = 0u; vp2 < 8u; vp2++) {
+        let v3 = r.x_a[vp2] * l.x_b[vp2];
+        let v4 = v3 + r.x_b[vp2];
+        c.x_b[vp2] = v4;
+    }
+    return c;
 }
 
 // What the elements of lane s compute from params alone, once per thread.
 fn invariants(s: u32) -> Inv {
-    let k0 = exp(params[0u]);
-    let k1 = -k0;
-    let k2 = exp(k1);
-    let k3 = exp(params[1u]);
-    let k4 = -k3;
-    let k5 = exp(k4);
-    let k6 = exp(params[2u]);
-    let k7 = -k6;
-    let k8 = exp(k7);
-    let k9 = exp(params[3u]);
-    let k10 = -k9;
-    let k11 = exp(k10);
-    let k12 = exp(params[4u]);
-    let k13 = -k12;
-    let k14 = exp(k13);
-    let k15 = exp(params[5u]);
-    let k16 = -k15;
-    let k17 = exp(k16);
-    let k18 = exp(params[6u]);
-    let k19 = -k18;
-    let k20 = exp(k19);
-    let k21 = exp(params[7u]);
-    let k22 = -k21;
-    let k23 = exp(k22);
-    let k24 = k2 * k2;
-    let k25 = 1.0f - k24;
-    let k26 = sqrt(k25);
-    let k27 = k5 * k5;
-    let k28 = 1.0f - k27;
-    let k29 = sqrt(k28);
-    let k30 = k8 * k8;
-    let k31 = 1.0f - k30;
-    let k32 = sqrt(k31);
-    let k33 = k11 * k11;
-    let k34 = 1.0f - k33;
-    let k35 = sqrt(k34);
-    let k36 = k14 * k14;
-    let k37 = 1.0f - k36;
-    let k38 = sqrt(k37);
-    let k39 = k17 * k17;
-    let k40 = 1.0f - k39;
-    let k41 = sqrt(k40);
-    let k42 = k20 * k20;
-    let k43 = 1.0f - k42;
-    let k44 = sqrt(k43);
-    let k45 = k23 * k23;
-    let k46 = 1.0f - k45;
-    let k47 = sqrt(k46);
-    return Inv(k2, k5, k8, k11, k14, k17, k20, k23, k26, k29, k32, k35, k38, k41, k44, k47);
+    var inv: Inv;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        let k0 = exp(params[vp0]);
+        let k1 = -k0;
+        let k2 = exp(k1);
+        inv.i0[vp0] = k2;
+    }
+    for (var vp1 = 0u; vp1 < 8u; vp1++) {
+        let k3 = exp(params[vp1]);
+        let k4 = -k3;
+        let k5 = exp(k4);
+        let k6 = k5 * k5;
+        let k7 = 1.0f - k6;
+        let k8 = sqrt(k7);
+        inv.i1[vp1] = k8;
+    }
+    return inv;
 }
 
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
-    let v0 = params[8u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v1 = params[9u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v2 = v0 + v1;
-    let v3 = params[10u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v4 = v2 + v3;
-    let v5 = params[11u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v6 = v4 + v5;
-    let v7 = inv.i8 * v6;
-    let v8 = params[12u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v9 = params[13u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v10 = v8 + v9;
-    let v11 = params[14u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v12 = v10 + v11;
-    let v13 = params[15u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v14 = v12 + v13;
-    let v15 = inv.i9 * v14;
-    let v16 = params[16u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v17 = params[17u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v18 = v16 + v17;
-    let v19 = params[18u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v20 = v18 + v19;
-    let v21 = params[19u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v22 = v20 + v21;
-    let v23 = inv.i10 * v22;
-    let v24 = params[20u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v25 = params[21u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v26 = v24 + v25;
-    let v27 = params[22u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v28 = v26 + v27;
-    let v29 = params[23u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v30 = v28 + v29;
-    let v31 = inv.i11 * v30;
-    let v32 = params[24u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v33 = params[25u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v34 = v32 + v33;
-    let v35 = params[26u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v36 = v34 + v35;
-    let v37 = params[27u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v38 = v36 + v37;
-    let v39 = inv.i12 * v38;
-    let v40 = params[28u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v41 = params[29u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v42 = v40 + v41;
-    let v43 = params[30u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v44 = v42 + v43;
-    let v45 = params[31u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v46 = v44 + v45;
-    let v47 = inv.i13 * v46;
-    let v48 = params[32u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v49 = params[33u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v50 = v48 + v49;
-    let v51 = params[34u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v52 = v50 + v51;
-    let v53 = params[35u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v54 = v52 + v53;
-    let v55 = inv.i14 * v54;
-    let v56 = params[36u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v57 = params[37u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v58 = v56 + v57;
-    let v59 = params[38u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v60 = v58 + v59;
-    let v61 = params[39u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v62 = v60 + v61;
-    let v63 = inv.i15 * v62;
-    return Elem(inv.i0, inv.i1, inv.i2, inv.i3, inv.i4, inv.i5, inv.i6, inv.i7, v7, v15, v23, v31, v39, v47, v55, v63);
+    var r: Elem;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        r.x_a[vp0] = inv.i0[vp0];
+    }
+    for (var vp1 = 0u; vp1 < 8u; vp1++) {
+        let v2 = params[vp1 * 4u + 8u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
+        let v3 = params[vp1 * 4u + 9u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
+        let v4 = v2 + v3;
+        let v5 = params[vp1 * 4u + 10u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
+        let v6 = v4 + v5;
+        let v7 = params[vp1 * 4u + 11u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
+        let v8 = v6 + v7;
+        let v9 = inv.i1[vp1] * v8;
+        r.x_b[vp1] = v9;
+    }
+    return r;
 }
 
 @compute @workgroup_size(8)

@@ -3,22 +3,8 @@
 // split: each of 8 invocations scans its own block of one lane, 64 steps per loop trip; no barriers
 
 struct Elem {
-    x_a_0: f32,
-    x_a_1: f32,
-    x_a_2: f32,
-    x_a_3: f32,
-    x_a_4: f32,
-    x_a_5: f32,
-    x_a_6: f32,
-    x_a_7: f32,
-    x_b_0: f32,
-    x_b_1: f32,
-    x_b_2: f32,
-    x_b_3: f32,
-    x_b_4: f32,
-    x_b_5: f32,
-    x_b_6: f32,
-    x_b_7: f32,
+    x_a: array<f32, 8>,
+    x_b: array<f32, 8>,
 }
 
 struct Uniforms {
@@ -44,36 +30,29 @@ var<storage, read_write> aggs: array<Elem>;
 
 // The identity element: a masked or padding step.
 fn identity() -> Elem {
-    return Elem(1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f);
+    var r: Elem;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        r.x_a[vp0] = 1.0f;
+    }
+    for (var vp1 = 0u; vp1 < 8u; vp1++) {
+        r.x_b[vp1] = 0.0f;
+    }
+    return r;
 }
 
 // l then r: the aggregate of two consecutive spans, l the earlier.
 fn combine(l: Elem, r: Elem) -> Elem {
-    let v0 = l.x_a_0 * r.x_a_0;
-    let v1 = l.x_a_1 * r.x_a_1;
-    let v2 = l.x_a_2 * r.x_a_2;
-    let v3 = l.x_a_3 * r.x_a_3;
-    let v4 = l.x_a_4 * r.x_a_4;
-    let v5 = l.x_a_5 * r.x_a_5;
-    let v6 = l.x_a_6 * r.x_a_6;
-    let v7 = l.x_a_7 * r.x_a_7;
-    let v8 = r.x_a_0 * l.x_b_0;
-    let v9 = v8 + r.x_b_0;
-    let v10 = r.x_a_1 * l.x_b_1;
-    let v11 = v10 + r.x_b_1;
-    let v12 = r.x_a_2 * l.x_b_2;
-    let v13 = v12 + r.x_b_2;
-    let v14 = r.x_a_3 * l.x_b_3;
-    let v15 = v14 + r.x_b_3;
-    let v16 = r.x_a_4 * l.x_b_4;
-    let v17 = v16 + r.x_b_4;
-    let v18 = r.x_a_5 * l.x_b_5;
-    let v19 = v18 + r.x_b_5;
-    let v20 = r.x_a_6 * l.x_b_6;
-    let v21 = v20 + r.x_b_6;
-    let v22 = r.x_a_7 * l.x_b_7;
-    let v23 = v22 + r.x_b_7;
-    return Elem(v0, v1, v2, v3, v4, v5, v6, v7, v9, v11, v13, v15, v17, v19, v21, v23);
+    var c: Elem;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        let v1 = l.x_a[vp0] * r.x_a[vp0];
+        c.x_a[vp0] = v1;
+    }
+    for (var vp2 = 0u; vp2 < 8u; vp2++) {
+        let v3 = r.x_a[vp2] * l.x_b[vp2];
+        let v4 = v3 + r.x_b[vp2];
+        c.x_b[vp2] = v4;
+    }
+    return c;
 }
 
 @compute @workgroup_size(8)

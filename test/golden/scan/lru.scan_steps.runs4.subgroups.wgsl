@@ -83,14 +83,17 @@ fn combine(l: Elem, r: Elem) -> Elem {
 
 // What the elements of lane s compute from params alone, once per thread.
 fn invariants(s: u32) -> Inv {
+    var inv: Inv;
     let lane_N = s / 1u % 8u;
     let k0 = exp(params[lane_N]);
     let k1 = -k0;
     let k2 = exp(k1);
+    inv.i0 = k2;
     let k3 = k2 * k2;
     let k4 = 1.0f - k3;
     let k5 = sqrt(k4);
-    return Inv(k2, k5);
+    inv.i1 = k5;
+    return inv;
 }
 
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
@@ -157,24 +160,14 @@ fn write_output(b: u32, t: u32, slot: u32, k: u32, len: u32) {
     if k < 4u {
         let q = k - 0u;
         let o_j = q / 1u % 4u;
-        let v0 = params[o_j * 8u + 40u] * st[(slot + 1u) * 8u + 0u];
-        let v1 = params[o_j * 8u + 41u] * st[(slot + 1u) * 8u + 0u + 1u];
-        let v2 = v0 + v1;
-        let v3 = params[o_j * 8u + 42u] * st[(slot + 1u) * 8u + 0u + 2u];
-        let v4 = v2 + v3;
-        let v5 = params[o_j * 8u + 43u] * st[(slot + 1u) * 8u + 0u + 3u];
-        let v6 = v4 + v5;
-        let v7 = params[o_j * 8u + 44u] * st[(slot + 1u) * 8u + 0u + 4u];
-        let v8 = v6 + v7;
-        let v9 = params[o_j * 8u + 45u] * st[(slot + 1u) * 8u + 0u + 5u];
-        let v10 = v8 + v9;
-        let v11 = params[o_j * 8u + 46u] * st[(slot + 1u) * 8u + 0u + 6u];
-        let v12 = v10 + v11;
-        let v13 = params[o_j * 8u + 47u] * st[(slot + 1u) * 8u + 0u + 7u];
-        let v14 = v12 + v13;
-        let v15 = params[o_j + 72u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + o_j];
-        let v16 = v14 + v15;
-        outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + q] = select(v16, 0.0f, t >= len);
+        var vacc0: f32 = 0.0f;
+        for (var vn_1 = 0u; vn_1 < 8u; vn_1++) {
+            let v2 = params[o_j * 8u + vn_1 + 40u] * st[(slot + 1u) * 8u + 0u + vn_1];
+            vacc0 = vacc0 + v2;
+        }
+        let v3 = params[o_j + 72u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + o_j];
+        let v4 = vacc0 + v3;
+        outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + q] = select(v4, 0.0f, t >= len);
         return;
     }
 }

@@ -3,52 +3,17 @@
 // split: each of 8 invocations scans its own block of one lane, 64 steps per loop trip; no barriers
 
 struct Elem {
-    x_a_0: f32,
-    x_a_1: f32,
-    x_a_2: f32,
-    x_a_3: f32,
-    x_a_4: f32,
-    x_a_5: f32,
-    x_a_6: f32,
-    x_a_7: f32,
-    x_b_0: f32,
-    x_b_1: f32,
-    x_b_2: f32,
-    x_b_3: f32,
-    x_b_4: f32,
-    x_b_5: f32,
-    x_b_6: f32,
-    x_b_7: f32,
+    x_a: array<f32, 8>,
+    x_b: array<f32, 8>,
 }
 
 struct Inv {
-    i0: f32,
-    i1: f32,
-    i2: f32,
-    i3: f32,
-    i4: f32,
-    i5: f32,
-    i6: f32,
-    i7: f32,
-    i8: f32,
-    i9: f32,
-    i10: f32,
-    i11: f32,
-    i12: f32,
-    i13: f32,
-    i14: f32,
-    i15: f32,
+    i0: array<f32, 8>,
+    i1: array<f32, 8>,
 }
 
 struct State {
-    x_0: f32,
-    x_1: f32,
-    x_2: f32,
-    x_3: f32,
-    x_4: f32,
-    x_5: f32,
-    x_6: f32,
-    x_7: f32,
+    x: array<f32, 8>,
 }
 
 struct Uniforms {
@@ -94,272 +59,133 @@ var<storage, read_write> aggs: array<Elem>;
 
 // The identity element: a masked or padding step.
 fn identity() -> Elem {
-    return Elem(1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f);
+    var r: Elem;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        r.x_a[vp0] = 1.0f;
+    }
+    for (var vp1 = 0u; vp1 < 8u; vp1++) {
+        r.x_b[vp1] = 0.0f;
+    }
+    return r;
 }
 
 // l then r: the aggregate of two consecutive spans, l the earlier.
 fn combine(l: Elem, r: Elem) -> Elem {
-    let v0 = l.x_a_0 * r.x_a_0;
-    let v1 = l.x_a_1 * r.x_a_1;
-    let v2 = l.x_a_2 * r.x_a_2;
-    let v3 = l.x_a_3 * r.x_a_3;
-    let v4 = l.x_a_4 * r.x_a_4;
-    let v5 = l.x_a_5 * r.x_a_5;
-    let v6 = l.x_a_6 * r.x_a_6;
-    let v7 = l.x_a_7 * r.x_a_7;
-    let v8 = r.x_a_0 * l.x_b_0;
-    let v9 = v8 + r.x_b_0;
-    let v10 = r.x_a_1 * l.x_b_1;
-    let v11 = v10 + r.x_b_1;
-    let v12 = r.x_a_2 * l.x_b_2;
-    let v13 = v12 + r.x_b_2;
-    let v14 = r.x_a_3 * l.x_b_3;
-    let v15 = v14 + r.x_b_3;
-    let v16 = r.x_a_4 * l.x_b_4;
-    let v17 = v16 + r.x_b_4;
-    let v18 = r.x_a_5 * l.x_b_5;
-    let v19 = v18 + r.x_b_5;
-    let v20 = r.x_a_6 * l.x_b_6;
-    let v21 = v20 + r.x_b_6;
-    let v22 = r.x_a_7 * l.x_b_7;
-    let v23 = v22 + r.x_b_7;
-    return Elem(v0, v1, v2, v3, v4, v5, v6, v7, v9, v11, v13, v15, v17, v19, v21, v23);
+    var c: Elem;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        let v1 = l.x_a[vp0] * r.x_a[vp0];
+        c.x_a[vp0] = v1;
+    }
+    for (var vp2 = 0u; vp2 < 8u; vp2++) {
+        let v3 = r.x_a[vp2] * l.x_b[vp2];
+        let v4 = v3 + r.x_b[vp2];
+        c.x_b[vp2] = v4;
+    }
+    return c;
 }
 
 // What the elements of lane s compute from params alone, once per thread.
 fn invariants(s: u32) -> Inv {
-    let k0 = exp(params[0u]);
-    let k1 = -k0;
-    let k2 = exp(k1);
-    let k3 = exp(params[1u]);
-    let k4 = -k3;
-    let k5 = exp(k4);
-    let k6 = exp(params[2u]);
-    let k7 = -k6;
-    let k8 = exp(k7);
-    let k9 = exp(params[3u]);
-    let k10 = -k9;
-    let k11 = exp(k10);
-    let k12 = exp(params[4u]);
-    let k13 = -k12;
-    let k14 = exp(k13);
-    let k15 = exp(params[5u]);
-    let k16 = -k15;
-    let k17 = exp(k16);
-    let k18 = exp(params[6u]);
-    let k19 = -k18;
-    let k20 = exp(k19);
-    let k21 = exp(params[7u]);
-    let k22 = -k21;
-    let k23 = exp(k22);
-    let k24 = k2 * k2;
-    let k25 = 1.0f - k24;
-    let k26 = sqrt(k25);
-    let k27 = k5 * k5;
-    let k28 = 1.0f - k27;
-    let k29 = sqrt(k28);
-    let k30 = k8 * k8;
-    let k31 = 1.0f - k30;
-    let k32 = sqrt(k31);
-    let k33 = k11 * k11;
-    let k34 = 1.0f - k33;
-    let k35 = sqrt(k34);
-    let k36 = k14 * k14;
-    let k37 = 1.0f - k36;
-    let k38 = sqrt(k37);
-    let k39 = k17 * k17;
-    let k40 = 1.0f - k39;
-    let k41 = sqrt(k40);
-    let k42 = k20 * k20;
-    let k43 = 1.0f - k42;
-    let k44 = sqrt(k43);
-    let k45 = k23 * k23;
-    let k46 = 1.0f - k45;
-    let k47 = sqrt(k46);
-    return Inv(k2, k5, k8, k11, k14, k17, k20, k23, k26, k29, k32, k35, k38, k41, k44, k47);
+    var inv: Inv;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        let k0 = exp(params[vp0]);
+        let k1 = -k0;
+        let k2 = exp(k1);
+        inv.i0[vp0] = k2;
+    }
+    for (var vp1 = 0u; vp1 < 8u; vp1++) {
+        let k3 = exp(params[vp1]);
+        let k4 = -k3;
+        let k5 = exp(k4);
+        let k6 = k5 * k5;
+        let k7 = 1.0f - k6;
+        let k8 = sqrt(k7);
+        inv.i1[vp1] = k8;
+    }
+    return inv;
 }
 
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
-    let v0 = params[8u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v1 = params[9u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v2 = v0 + v1;
-    let v3 = params[10u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v4 = v2 + v3;
-    let v5 = params[11u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v6 = v4 + v5;
-    let v7 = inv.i8 * v6;
-    let v8 = params[12u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v9 = params[13u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v10 = v8 + v9;
-    let v11 = params[14u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v12 = v10 + v11;
-    let v13 = params[15u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v14 = v12 + v13;
-    let v15 = inv.i9 * v14;
-    let v16 = params[16u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v17 = params[17u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v18 = v16 + v17;
-    let v19 = params[18u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v20 = v18 + v19;
-    let v21 = params[19u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v22 = v20 + v21;
-    let v23 = inv.i10 * v22;
-    let v24 = params[20u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v25 = params[21u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v26 = v24 + v25;
-    let v27 = params[22u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v28 = v26 + v27;
-    let v29 = params[23u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v30 = v28 + v29;
-    let v31 = inv.i11 * v30;
-    let v32 = params[24u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v33 = params[25u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v34 = v32 + v33;
-    let v35 = params[26u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v36 = v34 + v35;
-    let v37 = params[27u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v38 = v36 + v37;
-    let v39 = inv.i12 * v38;
-    let v40 = params[28u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v41 = params[29u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v42 = v40 + v41;
-    let v43 = params[30u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v44 = v42 + v43;
-    let v45 = params[31u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v46 = v44 + v45;
-    let v47 = inv.i13 * v46;
-    let v48 = params[32u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v49 = params[33u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v50 = v48 + v49;
-    let v51 = params[34u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v52 = v50 + v51;
-    let v53 = params[35u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v54 = v52 + v53;
-    let v55 = inv.i14 * v54;
-    let v56 = params[36u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v57 = params[37u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v58 = v56 + v57;
-    let v59 = params[38u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v60 = v58 + v59;
-    let v61 = params[39u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v62 = v60 + v61;
-    let v63 = inv.i15 * v62;
-    return Elem(inv.i0, inv.i1, inv.i2, inv.i3, inv.i4, inv.i5, inv.i6, inv.i7, v7, v15, v23, v31, v39, v47, v55, v63);
+    var r: Elem;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        r.x_a[vp0] = inv.i0[vp0];
+    }
+    for (var vp1 = 0u; vp1 < 8u; vp1++) {
+        let v2 = params[vp1 * 4u + 8u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
+        let v3 = params[vp1 * 4u + 9u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
+        let v4 = v2 + v3;
+        let v5 = params[vp1 * 4u + 10u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
+        let v6 = v4 + v5;
+        let v7 = params[vp1 * 4u + 11u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
+        let v8 = v6 + v7;
+        let v9 = inv.i1[vp1] * v8;
+        r.x_b[vp1] = v9;
+    }
+    return r;
 }
 
 // This thread's initial states.
 fn load_state(b: u32, s: u32) -> State {
-    return State(init[b * 8u + 0u], init[b * 8u + 0u + 1u], init[b * 8u + 0u + 2u], init[b * 8u + 0u + 3u], init[b * 8u + 0u + 4u], init[b * 8u + 0u + 5u], init[b * 8u + 0u + 6u], init[b * 8u + 0u + 7u]);
+    var h: State;
+    for (var p0 = 0u; p0 < 8u; p0++) {
+        h.x[p0] = init[b * 8u + 0u + p0];
+    }
+    return h;
 }
 
 // The states after a span with aggregate e, from the states h before it.
 fn advance(h: State, e: Elem) -> State {
-    let v0 = e.x_a_0 * h.x_0;
-    let v1 = v0 + e.x_b_0;
-    let v2 = e.x_a_1 * h.x_1;
-    let v3 = v2 + e.x_b_1;
-    let v4 = e.x_a_2 * h.x_2;
-    let v5 = v4 + e.x_b_2;
-    let v6 = e.x_a_3 * h.x_3;
-    let v7 = v6 + e.x_b_3;
-    let v8 = e.x_a_4 * h.x_4;
-    let v9 = v8 + e.x_b_4;
-    let v10 = e.x_a_5 * h.x_5;
-    let v11 = v10 + e.x_b_5;
-    let v12 = e.x_a_6 * h.x_6;
-    let v13 = v12 + e.x_b_6;
-    let v14 = e.x_a_7 * h.x_7;
-    let v15 = v14 + e.x_b_7;
-    return State(v1, v3, v5, v7, v9, v11, v13, v15);
+    var r: State;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        let v1 = e.x_a[vp0] * h.x[vp0];
+        let v2 = v1 + e.x_b[vp0];
+        r.x[vp0] = v2;
+    }
+    return r;
 }
 
 // Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.
 fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
-    let o_0 = params[40u] * h.x_0;
-    let o_1 = params[41u] * h.x_1;
-    let o_2 = o_0 + o_1;
-    let o_3 = params[42u] * h.x_2;
-    let o_4 = o_2 + o_3;
-    let o_5 = params[43u] * h.x_3;
-    let o_6 = o_4 + o_5;
-    let o_7 = params[44u] * h.x_4;
-    let o_8 = o_6 + o_7;
-    let o_9 = params[45u] * h.x_5;
-    let o_10 = o_8 + o_9;
-    let o_11 = params[46u] * h.x_6;
-    let o_12 = o_10 + o_11;
-    let o_13 = params[47u] * h.x_7;
-    let o_14 = o_12 + o_13;
-    let o_15 = params[72u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let o_16 = o_14 + o_15;
-    let o_17 = params[48u] * h.x_0;
-    let o_18 = params[49u] * h.x_1;
-    let o_19 = o_17 + o_18;
-    let o_20 = params[50u] * h.x_2;
-    let o_21 = o_19 + o_20;
-    let o_22 = params[51u] * h.x_3;
-    let o_23 = o_21 + o_22;
-    let o_24 = params[52u] * h.x_4;
-    let o_25 = o_23 + o_24;
-    let o_26 = params[53u] * h.x_5;
-    let o_27 = o_25 + o_26;
-    let o_28 = params[54u] * h.x_6;
-    let o_29 = o_27 + o_28;
-    let o_30 = params[55u] * h.x_7;
-    let o_31 = o_29 + o_30;
-    let o_32 = params[73u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let o_33 = o_31 + o_32;
-    let o_34 = params[56u] * h.x_0;
-    let o_35 = params[57u] * h.x_1;
-    let o_36 = o_34 + o_35;
-    let o_37 = params[58u] * h.x_2;
-    let o_38 = o_36 + o_37;
-    let o_39 = params[59u] * h.x_3;
-    let o_40 = o_38 + o_39;
-    let o_41 = params[60u] * h.x_4;
-    let o_42 = o_40 + o_41;
-    let o_43 = params[61u] * h.x_5;
-    let o_44 = o_42 + o_43;
-    let o_45 = params[62u] * h.x_6;
-    let o_46 = o_44 + o_45;
-    let o_47 = params[63u] * h.x_7;
-    let o_48 = o_46 + o_47;
-    let o_49 = params[74u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let o_50 = o_48 + o_49;
-    let o_51 = params[64u] * h.x_0;
-    let o_52 = params[65u] * h.x_1;
-    let o_53 = o_51 + o_52;
-    let o_54 = params[66u] * h.x_2;
-    let o_55 = o_53 + o_54;
-    let o_56 = params[67u] * h.x_3;
-    let o_57 = o_55 + o_56;
-    let o_58 = params[68u] * h.x_4;
-    let o_59 = o_57 + o_58;
-    let o_60 = params[69u] * h.x_5;
-    let o_61 = o_59 + o_60;
-    let o_62 = params[70u] * h.x_6;
-    let o_63 = o_61 + o_62;
-    let o_64 = params[71u] * h.x_7;
-    let o_65 = o_63 + o_64;
-    let o_66 = params[75u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let o_67 = o_65 + o_66;
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u] = select(o_16, 0.0f, t >= len);
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u] = select(o_33, 0.0f, t >= len);
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u] = select(o_50, 0.0f, t >= len);
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u] = select(o_67, 0.0f, t >= len);
+    var o_acc0: f32 = 0.0f;
+    for (var o_n_1 = 0u; o_n_1 < 8u; o_n_1++) {
+        let o_2 = params[o_n_1 + 40u] * h.x[o_n_1];
+        o_acc0 = o_acc0 + o_2;
+    }
+    let o_3 = params[72u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
+    let o_4 = o_acc0 + o_3;
+    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u] = select(o_4, 0.0f, t >= len);
+    var o_acc5: f32 = 0.0f;
+    for (var o_n_6 = 0u; o_n_6 < 8u; o_n_6++) {
+        let o_7 = params[o_n_6 + 48u] * h.x[o_n_6];
+        o_acc5 = o_acc5 + o_7;
+    }
+    let o_8 = params[73u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
+    let o_9 = o_acc5 + o_8;
+    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u] = select(o_9, 0.0f, t >= len);
+    var o_acc10: f32 = 0.0f;
+    for (var o_n_11 = 0u; o_n_11 < 8u; o_n_11++) {
+        let o_12 = params[o_n_11 + 56u] * h.x[o_n_11];
+        o_acc10 = o_acc10 + o_12;
+    }
+    let o_13 = params[74u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
+    let o_14 = o_acc10 + o_13;
+    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u] = select(o_14, 0.0f, t >= len);
+    var o_acc15: f32 = 0.0f;
+    for (var o_n_16 = 0u; o_n_16 < 8u; o_n_16++) {
+        let o_17 = params[o_n_16 + 64u] * h.x[o_n_16];
+        o_acc15 = o_acc15 + o_17;
+    }
+    let o_18 = params[75u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
+    let o_19 = o_acc15 + o_18;
+    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u] = select(o_19, 0.0f, t >= len);
 }
 
 // The final states.
 fn store_final(h: State, b: u32, s: u32, base: u32) {
-    final_state[base + 0u] = h.x_0;
-    final_state[base + 0u + 1u] = h.x_1;
-    final_state[base + 0u + 2u] = h.x_2;
-    final_state[base + 0u + 3u] = h.x_3;
-    final_state[base + 0u + 4u] = h.x_4;
-    final_state[base + 0u + 5u] = h.x_5;
-    final_state[base + 0u + 6u] = h.x_6;
-    final_state[base + 0u + 7u] = h.x_7;
+    for (var p0 = 0u; p0 < 8u; p0++) {
+        final_state[base + 0u + p0] = h.x[p0];
+    }
 }
 
 @compute @workgroup_size(8)

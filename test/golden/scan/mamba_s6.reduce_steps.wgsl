@@ -3,105 +3,12 @@
 // split: each of 8 invocations scans its own block of one lane, 64 steps per loop trip; no barriers
 
 struct Elem {
-    h_a_0_0: f32,
-    h_a_0_1: f32,
-    h_a_0_2: f32,
-    h_a_0_3: f32,
-    h_a_1_0: f32,
-    h_a_1_1: f32,
-    h_a_1_2: f32,
-    h_a_1_3: f32,
-    h_a_2_0: f32,
-    h_a_2_1: f32,
-    h_a_2_2: f32,
-    h_a_2_3: f32,
-    h_a_3_0: f32,
-    h_a_3_1: f32,
-    h_a_3_2: f32,
-    h_a_3_3: f32,
-    h_a_4_0: f32,
-    h_a_4_1: f32,
-    h_a_4_2: f32,
-    h_a_4_3: f32,
-    h_a_5_0: f32,
-    h_a_5_1: f32,
-    h_a_5_2: f32,
-    h_a_5_3: f32,
-    h_a_6_0: f32,
-    h_a_6_1: f32,
-    h_a_6_2: f32,
-    h_a_6_3: f32,
-    h_a_7_0: f32,
-    h_a_7_1: f32,
-    h_a_7_2: f32,
-    h_a_7_3: f32,
-    h_b_0_0: f32,
-    h_b_0_1: f32,
-    h_b_0_2: f32,
-    h_b_0_3: f32,
-    h_b_1_0: f32,
-    h_b_1_1: f32,
-    h_b_1_2: f32,
-    h_b_1_3: f32,
-    h_b_2_0: f32,
-    h_b_2_1: f32,
-    h_b_2_2: f32,
-    h_b_2_3: f32,
-    h_b_3_0: f32,
-    h_b_3_1: f32,
-    h_b_3_2: f32,
-    h_b_3_3: f32,
-    h_b_4_0: f32,
-    h_b_4_1: f32,
-    h_b_4_2: f32,
-    h_b_4_3: f32,
-    h_b_5_0: f32,
-    h_b_5_1: f32,
-    h_b_5_2: f32,
-    h_b_5_3: f32,
-    h_b_6_0: f32,
-    h_b_6_1: f32,
-    h_b_6_2: f32,
-    h_b_6_3: f32,
-    h_b_7_0: f32,
-    h_b_7_1: f32,
-    h_b_7_2: f32,
-    h_b_7_3: f32,
+    h_a: array<f32, 32>,
+    h_b: array<f32, 32>,
 }
 
 struct Inv {
-    i0: f32,
-    i1: f32,
-    i2: f32,
-    i3: f32,
-    i4: f32,
-    i5: f32,
-    i6: f32,
-    i7: f32,
-    i8: f32,
-    i9: f32,
-    i10: f32,
-    i11: f32,
-    i12: f32,
-    i13: f32,
-    i14: f32,
-    i15: f32,
-    i16: f32,
-    i17: f32,
-    i18: f32,
-    i19: f32,
-    i20: f32,
-    i21: f32,
-    i22: f32,
-    i23: f32,
-    i24: f32,
-    i25: f32,
-    i26: f32,
-    i27: f32,
-    i28: f32,
-    i29: f32,
-    i30: f32,
-    i31: f32,
+    i0: array<f32, 32>,
 }
 
 struct Uniforms {
@@ -149,294 +56,72 @@ fn softplus(x: f32) -> f32 {
 
 // The identity element: a masked or padding step.
 fn identity() -> Elem {
-    return Elem(1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f);
+    var r: Elem;
+    for (var vp0 = 0u; vp0 < 32u; vp0++) {
+        let vp0_0 = vp0 / 4u;
+        let vp0_1 = vp0 % 4u;
+        r.h_a[vp0] = 1.0f;
+    }
+    for (var vp1 = 0u; vp1 < 32u; vp1++) {
+        let vp1_0 = vp1 / 4u;
+        let vp1_1 = vp1 % 4u;
+        r.h_b[vp1] = 0.0f;
+    }
+    return r;
 }
 
 // l then r: the aggregate of two consecutive spans, l the earlier.
 fn combine(l: Elem, r: Elem) -> Elem {
-    let v0 = l.h_a_0_0 * r.h_a_0_0;
-    let v1 = l.h_a_0_1 * r.h_a_0_1;
-    let v2 = l.h_a_0_2 * r.h_a_0_2;
-    let v3 = l.h_a_0_3 * r.h_a_0_3;
-    let v4 = l.h_a_1_0 * r.h_a_1_0;
-    let v5 = l.h_a_1_1 * r.h_a_1_1;
-    let v6 = l.h_a_1_2 * r.h_a_1_2;
-    let v7 = l.h_a_1_3 * r.h_a_1_3;
-    let v8 = l.h_a_2_0 * r.h_a_2_0;
-    let v9 = l.h_a_2_1 * r.h_a_2_1;
-    let v10 = l.h_a_2_2 * r.h_a_2_2;
-    let v11 = l.h_a_2_3 * r.h_a_2_3;
-    let v12 = l.h_a_3_0 * r.h_a_3_0;
-    let v13 = l.h_a_3_1 * r.h_a_3_1;
-    let v14 = l.h_a_3_2 * r.h_a_3_2;
-    let v15 = l.h_a_3_3 * r.h_a_3_3;
-    let v16 = l.h_a_4_0 * r.h_a_4_0;
-    let v17 = l.h_a_4_1 * r.h_a_4_1;
-    let v18 = l.h_a_4_2 * r.h_a_4_2;
-    let v19 = l.h_a_4_3 * r.h_a_4_3;
-    let v20 = l.h_a_5_0 * r.h_a_5_0;
-    let v21 = l.h_a_5_1 * r.h_a_5_1;
-    let v22 = l.h_a_5_2 * r.h_a_5_2;
-    let v23 = l.h_a_5_3 * r.h_a_5_3;
-    let v24 = l.h_a_6_0 * r.h_a_6_0;
-    let v25 = l.h_a_6_1 * r.h_a_6_1;
-    let v26 = l.h_a_6_2 * r.h_a_6_2;
-    let v27 = l.h_a_6_3 * r.h_a_6_3;
-    let v28 = l.h_a_7_0 * r.h_a_7_0;
-    let v29 = l.h_a_7_1 * r.h_a_7_1;
-    let v30 = l.h_a_7_2 * r.h_a_7_2;
-    let v31 = l.h_a_7_3 * r.h_a_7_3;
-    let v32 = r.h_a_0_0 * l.h_b_0_0;
-    let v33 = v32 + r.h_b_0_0;
-    let v34 = r.h_a_0_1 * l.h_b_0_1;
-    let v35 = v34 + r.h_b_0_1;
-    let v36 = r.h_a_0_2 * l.h_b_0_2;
-    let v37 = v36 + r.h_b_0_2;
-    let v38 = r.h_a_0_3 * l.h_b_0_3;
-    let v39 = v38 + r.h_b_0_3;
-    let v40 = r.h_a_1_0 * l.h_b_1_0;
-    let v41 = v40 + r.h_b_1_0;
-    let v42 = r.h_a_1_1 * l.h_b_1_1;
-    let v43 = v42 + r.h_b_1_1;
-    let v44 = r.h_a_1_2 * l.h_b_1_2;
-    let v45 = v44 + r.h_b_1_2;
-    let v46 = r.h_a_1_3 * l.h_b_1_3;
-    let v47 = v46 + r.h_b_1_3;
-    let v48 = r.h_a_2_0 * l.h_b_2_0;
-    let v49 = v48 + r.h_b_2_0;
-    let v50 = r.h_a_2_1 * l.h_b_2_1;
-    let v51 = v50 + r.h_b_2_1;
-    let v52 = r.h_a_2_2 * l.h_b_2_2;
-    let v53 = v52 + r.h_b_2_2;
-    let v54 = r.h_a_2_3 * l.h_b_2_3;
-    let v55 = v54 + r.h_b_2_3;
-    let v56 = r.h_a_3_0 * l.h_b_3_0;
-    let v57 = v56 + r.h_b_3_0;
-    let v58 = r.h_a_3_1 * l.h_b_3_1;
-    let v59 = v58 + r.h_b_3_1;
-    let v60 = r.h_a_3_2 * l.h_b_3_2;
-    let v61 = v60 + r.h_b_3_2;
-    let v62 = r.h_a_3_3 * l.h_b_3_3;
-    let v63 = v62 + r.h_b_3_3;
-    let v64 = r.h_a_4_0 * l.h_b_4_0;
-    let v65 = v64 + r.h_b_4_0;
-    let v66 = r.h_a_4_1 * l.h_b_4_1;
-    let v67 = v66 + r.h_b_4_1;
-    let v68 = r.h_a_4_2 * l.h_b_4_2;
-    let v69 = v68 + r.h_b_4_2;
-    let v70 = r.h_a_4_3 * l.h_b_4_3;
-    let v71 = v70 + r.h_b_4_3;
-    let v72 = r.h_a_5_0 * l.h_b_5_0;
-    let v73 = v72 + r.h_b_5_0;
-    let v74 = r.h_a_5_1 * l.h_b_5_1;
-    let v75 = v74 + r.h_b_5_1;
-    let v76 = r.h_a_5_2 * l.h_b_5_2;
-    let v77 = v76 + r.h_b_5_2;
-    let v78 = r.h_a_5_3 * l.h_b_5_3;
-    let v79 = v78 + r.h_b_5_3;
-    let v80 = r.h_a_6_0 * l.h_b_6_0;
-    let v81 = v80 + r.h_b_6_0;
-    let v82 = r.h_a_6_1 * l.h_b_6_1;
-    let v83 = v82 + r.h_b_6_1;
-    let v84 = r.h_a_6_2 * l.h_b_6_2;
-    let v85 = v84 + r.h_b_6_2;
-    let v86 = r.h_a_6_3 * l.h_b_6_3;
-    let v87 = v86 + r.h_b_6_3;
-    let v88 = r.h_a_7_0 * l.h_b_7_0;
-    let v89 = v88 + r.h_b_7_0;
-    let v90 = r.h_a_7_1 * l.h_b_7_1;
-    let v91 = v90 + r.h_b_7_1;
-    let v92 = r.h_a_7_2 * l.h_b_7_2;
-    let v93 = v92 + r.h_b_7_2;
-    let v94 = r.h_a_7_3 * l.h_b_7_3;
-    let v95 = v94 + r.h_b_7_3;
-    return Elem(v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31, v33, v35, v37, v39, v41, v43, v45, v47, v49, v51, v53, v55, v57, v59, v61, v63, v65, v67, v69, v71, v73, v75, v77, v79, v81, v83, v85, v87, v89, v91, v93, v95);
+    var c: Elem;
+    for (var vp0 = 0u; vp0 < 32u; vp0++) {
+        let vp0_0 = vp0 / 4u;
+        let vp0_1 = vp0 % 4u;
+        let v1 = l.h_a[vp0_0 * 4u + vp0_1] * r.h_a[vp0_0 * 4u + vp0_1];
+        c.h_a[vp0] = v1;
+    }
+    for (var vp2 = 0u; vp2 < 32u; vp2++) {
+        let vp2_0 = vp2 / 4u;
+        let vp2_1 = vp2 % 4u;
+        let v3 = r.h_a[vp2_0 * 4u + vp2_1] * l.h_b[vp2_0 * 4u + vp2_1];
+        let v4 = v3 + r.h_b[vp2_0 * 4u + vp2_1];
+        c.h_b[vp2] = v4;
+    }
+    return c;
 }
 
 // What the elements of lane s compute from params alone, once per thread.
 fn invariants(s: u32) -> Inv {
-    let k0 = exp(params[0u]);
-    let k1 = exp(params[1u]);
-    let k2 = exp(params[2u]);
-    let k3 = exp(params[3u]);
-    let k4 = exp(params[4u]);
-    let k5 = exp(params[5u]);
-    let k6 = exp(params[6u]);
-    let k7 = exp(params[7u]);
-    let k8 = exp(params[8u]);
-    let k9 = exp(params[9u]);
-    let k10 = exp(params[10u]);
-    let k11 = exp(params[11u]);
-    let k12 = exp(params[12u]);
-    let k13 = exp(params[13u]);
-    let k14 = exp(params[14u]);
-    let k15 = exp(params[15u]);
-    let k16 = exp(params[16u]);
-    let k17 = exp(params[17u]);
-    let k18 = exp(params[18u]);
-    let k19 = exp(params[19u]);
-    let k20 = exp(params[20u]);
-    let k21 = exp(params[21u]);
-    let k22 = exp(params[22u]);
-    let k23 = exp(params[23u]);
-    let k24 = exp(params[24u]);
-    let k25 = exp(params[25u]);
-    let k26 = exp(params[26u]);
-    let k27 = exp(params[27u]);
-    let k28 = exp(params[28u]);
-    let k29 = exp(params[29u]);
-    let k30 = exp(params[30u]);
-    let k31 = exp(params[31u]);
-    return Inv(k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20, k21, k22, k23, k24, k25, k26, k27, k28, k29, k30, k31);
+    var inv: Inv;
+    for (var vp0 = 0u; vp0 < 32u; vp0++) {
+        let vp0_0 = vp0 / 4u;
+        let vp0_1 = vp0 % 4u;
+        let k0 = exp(params[vp0_0 * 4u + vp0_1]);
+        inv.i0[vp0] = k0;
+    }
+    return inv;
 }
 
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
-    let v0 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u]);
-    let v1 = -v0;
-    let v2 = v1 * inv.i0;
-    let v3 = exp(v2);
-    let v4 = v1 * inv.i1;
-    let v5 = exp(v4);
-    let v6 = v1 * inv.i2;
-    let v7 = exp(v6);
-    let v8 = v1 * inv.i3;
-    let v9 = exp(v8);
-    let v10 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 1u]);
-    let v11 = -v10;
-    let v12 = v11 * inv.i4;
-    let v13 = exp(v12);
-    let v14 = v11 * inv.i5;
-    let v15 = exp(v14);
-    let v16 = v11 * inv.i6;
-    let v17 = exp(v16);
-    let v18 = v11 * inv.i7;
-    let v19 = exp(v18);
-    let v20 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 2u]);
-    let v21 = -v20;
-    let v22 = v21 * inv.i8;
-    let v23 = exp(v22);
-    let v24 = v21 * inv.i9;
-    let v25 = exp(v24);
-    let v26 = v21 * inv.i10;
-    let v27 = exp(v26);
-    let v28 = v21 * inv.i11;
-    let v29 = exp(v28);
-    let v30 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 3u]);
-    let v31 = -v30;
-    let v32 = v31 * inv.i12;
-    let v33 = exp(v32);
-    let v34 = v31 * inv.i13;
-    let v35 = exp(v34);
-    let v36 = v31 * inv.i14;
-    let v37 = exp(v36);
-    let v38 = v31 * inv.i15;
-    let v39 = exp(v38);
-    let v40 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 4u]);
-    let v41 = -v40;
-    let v42 = v41 * inv.i16;
-    let v43 = exp(v42);
-    let v44 = v41 * inv.i17;
-    let v45 = exp(v44);
-    let v46 = v41 * inv.i18;
-    let v47 = exp(v46);
-    let v48 = v41 * inv.i19;
-    let v49 = exp(v48);
-    let v50 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 5u]);
-    let v51 = -v50;
-    let v52 = v51 * inv.i20;
-    let v53 = exp(v52);
-    let v54 = v51 * inv.i21;
-    let v55 = exp(v54);
-    let v56 = v51 * inv.i22;
-    let v57 = exp(v56);
-    let v58 = v51 * inv.i23;
-    let v59 = exp(v58);
-    let v60 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 6u]);
-    let v61 = -v60;
-    let v62 = v61 * inv.i24;
-    let v63 = exp(v62);
-    let v64 = v61 * inv.i25;
-    let v65 = exp(v64);
-    let v66 = v61 * inv.i26;
-    let v67 = exp(v66);
-    let v68 = v61 * inv.i27;
-    let v69 = exp(v68);
-    let v70 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 7u]);
-    let v71 = -v70;
-    let v72 = v71 * inv.i28;
-    let v73 = exp(v72);
-    let v74 = v71 * inv.i29;
-    let v75 = exp(v74);
-    let v76 = v71 * inv.i30;
-    let v77 = exp(v76);
-    let v78 = v71 * inv.i31;
-    let v79 = exp(v78);
-    let v80 = v0 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
-    let v81 = v80 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u];
-    let v82 = v0 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
-    let v83 = v82 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u];
-    let v84 = v0 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
-    let v85 = v84 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u];
-    let v86 = v0 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
-    let v87 = v86 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u];
-    let v88 = v10 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
-    let v89 = v88 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u];
-    let v90 = v10 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
-    let v91 = v90 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u];
-    let v92 = v10 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
-    let v93 = v92 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u];
-    let v94 = v10 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
-    let v95 = v94 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u];
-    let v96 = v20 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
-    let v97 = v96 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u];
-    let v98 = v20 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
-    let v99 = v98 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u];
-    let v100 = v20 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
-    let v101 = v100 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u];
-    let v102 = v20 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
-    let v103 = v102 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u];
-    let v104 = v30 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
-    let v105 = v104 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u];
-    let v106 = v30 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
-    let v107 = v106 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u];
-    let v108 = v30 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
-    let v109 = v108 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u];
-    let v110 = v30 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
-    let v111 = v110 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u];
-    let v112 = v40 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
-    let v113 = v112 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u];
-    let v114 = v40 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
-    let v115 = v114 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u];
-    let v116 = v40 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
-    let v117 = v116 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u];
-    let v118 = v40 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
-    let v119 = v118 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u];
-    let v120 = v50 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
-    let v121 = v120 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u];
-    let v122 = v50 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
-    let v123 = v122 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u];
-    let v124 = v50 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
-    let v125 = v124 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u];
-    let v126 = v50 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
-    let v127 = v126 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u];
-    let v128 = v60 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
-    let v129 = v128 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u];
-    let v130 = v60 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
-    let v131 = v130 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u];
-    let v132 = v60 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
-    let v133 = v132 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u];
-    let v134 = v60 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
-    let v135 = v134 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u];
-    let v136 = v70 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
-    let v137 = v136 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u];
-    let v138 = v70 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
-    let v139 = v138 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u];
-    let v140 = v70 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
-    let v141 = v140 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u];
-    let v142 = v70 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
-    let v143 = v142 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u];
-    return Elem(v3, v5, v7, v9, v13, v15, v17, v19, v23, v25, v27, v29, v33, v35, v37, v39, v43, v45, v47, v49, v53, v55, v57, v59, v63, v65, v67, v69, v73, v75, v77, v79, v81, v83, v85, v87, v89, v91, v93, v95, v97, v99, v101, v103, v105, v107, v109, v111, v113, v115, v117, v119, v121, v123, v125, v127, v129, v131, v133, v135, v137, v139, v141, v143);
+    var r: Elem;
+    for (var vp0 = 0u; vp0 < 32u; vp0++) {
+        let vp0_0 = vp0 / 4u;
+        let vp0_1 = vp0 % 4u;
+        let v1 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp0_0]);
+        let v2 = -v1;
+        let v3 = v2 * inv.i0[vp0];
+        let v4 = exp(v3);
+        r.h_a[vp0] = v4;
+    }
+    for (var vp5 = 0u; vp5 < 32u; vp5++) {
+        let vp5_0 = vp5 / 4u;
+        let vp5_1 = vp5 % 4u;
+        let v6 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp5_0]);
+        let v7 = v6 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + vp5_1];
+        let v8 = v7 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + vp5_0];
+        r.h_b[vp5] = v8;
+    }
+    return r;
 }
 
 @compute @workgroup_size(8)

@@ -3,70 +3,8 @@
 // split: each of 8 invocations scans its own block of one lane, 64 steps per loop trip; no barriers
 
 struct Elem {
-    h_a_0_0: f32,
-    h_a_0_1: f32,
-    h_a_0_2: f32,
-    h_a_0_3: f32,
-    h_a_1_0: f32,
-    h_a_1_1: f32,
-    h_a_1_2: f32,
-    h_a_1_3: f32,
-    h_a_2_0: f32,
-    h_a_2_1: f32,
-    h_a_2_2: f32,
-    h_a_2_3: f32,
-    h_a_3_0: f32,
-    h_a_3_1: f32,
-    h_a_3_2: f32,
-    h_a_3_3: f32,
-    h_a_4_0: f32,
-    h_a_4_1: f32,
-    h_a_4_2: f32,
-    h_a_4_3: f32,
-    h_a_5_0: f32,
-    h_a_5_1: f32,
-    h_a_5_2: f32,
-    h_a_5_3: f32,
-    h_a_6_0: f32,
-    h_a_6_1: f32,
-    h_a_6_2: f32,
-    h_a_6_3: f32,
-    h_a_7_0: f32,
-    h_a_7_1: f32,
-    h_a_7_2: f32,
-    h_a_7_3: f32,
-    h_b_0_0: f32,
-    h_b_0_1: f32,
-    h_b_0_2: f32,
-    h_b_0_3: f32,
-    h_b_1_0: f32,
-    h_b_1_1: f32,
-    h_b_1_2: f32,
-    h_b_1_3: f32,
-    h_b_2_0: f32,
-    h_b_2_1: f32,
-    h_b_2_2: f32,
-    h_b_2_3: f32,
-    h_b_3_0: f32,
-    h_b_3_1: f32,
-    h_b_3_2: f32,
-    h_b_3_3: f32,
-    h_b_4_0: f32,
-    h_b_4_1: f32,
-    h_b_4_2: f32,
-    h_b_4_3: f32,
-    h_b_5_0: f32,
-    h_b_5_1: f32,
-    h_b_5_2: f32,
-    h_b_5_3: f32,
-    h_b_6_0: f32,
-    h_b_6_1: f32,
-    h_b_6_2: f32,
-    h_b_6_3: f32,
-    h_b_7_0: f32,
-    h_b_7_1: f32,
-    h_b_7_2: f32,
-    h_b_7_3: f32,
+    h_a: array<f32, 32>,
+    h_b: array<f32, 32>,
 }
 
 struct Uniforms {
@@ -104,108 +42,37 @@ fn softplus(x: f32) -> f32 {
 
 // The identity element: a masked or padding step.
 fn identity() -> Elem {
-    return Elem(1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f);
+    var r: Elem;
+    for (var vp0 = 0u; vp0 < 32u; vp0++) {
+        let vp0_0 = vp0 / 4u;
+        let vp0_1 = vp0 % 4u;
+        r.h_a[vp0] = 1.0f;
+    }
+    for (var vp1 = 0u; vp1 < 32u; vp1++) {
+        let vp1_0 = vp1 / 4u;
+        let vp1_1 = vp1 % 4u;
+        r.h_b[vp1] = 0.0f;
+    }
+    return r;
 }
 
 // l then r: the aggregate of two consecutive spans, l the earlier.
 fn combine(l: Elem, r: Elem) -> Elem {
-    let v0 = l.h_a_0_0 * r.h_a_0_0;
-    let v1 = l.h_a_0_1 * r.h_a_0_1;
-    let v2 = l.h_a_0_2 * r.h_a_0_2;
-    let v3 = l.h_a_0_3 * r.h_a_0_3;
-    let v4 = l.h_a_1_0 * r.h_a_1_0;
-    let v5 = l.h_a_1_1 * r.h_a_1_1;
-    let v6 = l.h_a_1_2 * r.h_a_1_2;
-    let v7 = l.h_a_1_3 * r.h_a_1_3;
-    let v8 = l.h_a_2_0 * r.h_a_2_0;
-    let v9 = l.h_a_2_1 * r.h_a_2_1;
-    let v10 = l.h_a_2_2 * r.h_a_2_2;
-    let v11 = l.h_a_2_3 * r.h_a_2_3;
-    let v12 = l.h_a_3_0 * r.h_a_3_0;
-    let v13 = l.h_a_3_1 * r.h_a_3_1;
-    let v14 = l.h_a_3_2 * r.h_a_3_2;
-    let v15 = l.h_a_3_3 * r.h_a_3_3;
-    let v16 = l.h_a_4_0 * r.h_a_4_0;
-    let v17 = l.h_a_4_1 * r.h_a_4_1;
-    let v18 = l.h_a_4_2 * r.h_a_4_2;
-    let v19 = l.h_a_4_3 * r.h_a_4_3;
-    let v20 = l.h_a_5_0 * r.h_a_5_0;
-    let v21 = l.h_a_5_1 * r.h_a_5_1;
-    let v22 = l.h_a_5_2 * r.h_a_5_2;
-    let v23 = l.h_a_5_3 * r.h_a_5_3;
-    let v24 = l.h_a_6_0 * r.h_a_6_0;
-    let v25 = l.h_a_6_1 * r.h_a_6_1;
-    let v26 = l.h_a_6_2 * r.h_a_6_2;
-    let v27 = l.h_a_6_3 * r.h_a_6_3;
-    let v28 = l.h_a_7_0 * r.h_a_7_0;
-    let v29 = l.h_a_7_1 * r.h_a_7_1;
-    let v30 = l.h_a_7_2 * r.h_a_7_2;
-    let v31 = l.h_a_7_3 * r.h_a_7_3;
-    let v32 = r.h_a_0_0 * l.h_b_0_0;
-    let v33 = v32 + r.h_b_0_0;
-    let v34 = r.h_a_0_1 * l.h_b_0_1;
-    let v35 = v34 + r.h_b_0_1;
-    let v36 = r.h_a_0_2 * l.h_b_0_2;
-    let v37 = v36 + r.h_b_0_2;
-    let v38 = r.h_a_0_3 * l.h_b_0_3;
-    let v39 = v38 + r.h_b_0_3;
-    let v40 = r.h_a_1_0 * l.h_b_1_0;
-    let v41 = v40 + r.h_b_1_0;
-    let v42 = r.h_a_1_1 * l.h_b_1_1;
-    let v43 = v42 + r.h_b_1_1;
-    let v44 = r.h_a_1_2 * l.h_b_1_2;
-    let v45 = v44 + r.h_b_1_2;
-    let v46 = r.h_a_1_3 * l.h_b_1_3;
-    let v47 = v46 + r.h_b_1_3;
-    let v48 = r.h_a_2_0 * l.h_b_2_0;
-    let v49 = v48 + r.h_b_2_0;
-    let v50 = r.h_a_2_1 * l.h_b_2_1;
-    let v51 = v50 + r.h_b_2_1;
-    let v52 = r.h_a_2_2 * l.h_b_2_2;
-    let v53 = v52 + r.h_b_2_2;
-    let v54 = r.h_a_2_3 * l.h_b_2_3;
-    let v55 = v54 + r.h_b_2_3;
-    let v56 = r.h_a_3_0 * l.h_b_3_0;
-    let v57 = v56 + r.h_b_3_0;
-    let v58 = r.h_a_3_1 * l.h_b_3_1;
-    let v59 = v58 + r.h_b_3_1;
-    let v60 = r.h_a_3_2 * l.h_b_3_2;
-    let v61 = v60 + r.h_b_3_2;
-    let v62 = r.h_a_3_3 * l.h_b_3_3;
-    let v63 = v62 + r.h_b_3_3;
-    let v64 = r.h_a_4_0 * l.h_b_4_0;
-    let v65 = v64 + r.h_b_4_0;
-    let v66 = r.h_a_4_1 * l.h_b_4_1;
-    let v67 = v66 + r.h_b_4_1;
-    let v68 = r.h_a_4_2 * l.h_b_4_2;
-    let v69 = v68 + r.h_b_4_2;
-    let v70 = r.h_a_4_3 * l.h_b_4_3;
-    let v71 = v70 + r.h_b_4_3;
-    let v72 = r.h_a_5_0 * l.h_b_5_0;
-    let v73 = v72 + r.h_b_5_0;
-    let v74 = r.h_a_5_1 * l.h_b_5_1;
-    let v75 = v74 + r.h_b_5_1;
-    let v76 = r.h_a_5_2 * l.h_b_5_2;
-    let v77 = v76 + r.h_b_5_2;
-    let v78 = r.h_a_5_3 * l.h_b_5_3;
-    let v79 = v78 + r.h_b_5_3;
-    let v80 = r.h_a_6_0 * l.h_b_6_0;
-    let v81 = v80 + r.h_b_6_0;
-    let v82 = r.h_a_6_1 * l.h_b_6_1;
-    let v83 = v82 + r.h_b_6_1;
-    let v84 = r.h_a_6_2 * l.h_b_6_2;
-    let v85 = v84 + r.h_b_6_2;
-    let v86 = r.h_a_6_3 * l.h_b_6_3;
-    let v87 = v86 + r.h_b_6_3;
-    let v88 = r.h_a_7_0 * l.h_b_7_0;
-    let v89 = v88 + r.h_b_7_0;
-    let v90 = r.h_a_7_1 * l.h_b_7_1;
-    let v91 = v90 + r.h_b_7_1;
-    let v92 = r.h_a_7_2 * l.h_b_7_2;
-    let v93 = v92 + r.h_b_7_2;
-    let v94 = r.h_a_7_3 * l.h_b_7_3;
-    let v95 = v94 + r.h_b_7_3;
-    return Elem(v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31, v33, v35, v37, v39, v41, v43, v45, v47, v49, v51, v53, v55, v57, v59, v61, v63, v65, v67, v69, v71, v73, v75, v77, v79, v81, v83, v85, v87, v89, v91, v93, v95);
+    var c: Elem;
+    for (var vp0 = 0u; vp0 < 32u; vp0++) {
+        let vp0_0 = vp0 / 4u;
+        let vp0_1 = vp0 % 4u;
+        let v1 = l.h_a[vp0_0 * 4u + vp0_1] * r.h_a[vp0_0 * 4u + vp0_1];
+        c.h_a[vp0] = v1;
+    }
+    for (var vp2 = 0u; vp2 < 32u; vp2++) {
+        let vp2_0 = vp2 / 4u;
+        let vp2_1 = vp2 % 4u;
+        let v3 = r.h_a[vp2_0 * 4u + vp2_1] * l.h_b[vp2_0 * 4u + vp2_1];
+        let v4 = v3 + r.h_b[vp2_0 * 4u + vp2_1];
+        c.h_b[vp2] = v4;
+    }
+    return c;
 }
 
 @compute @workgroup_size(8)

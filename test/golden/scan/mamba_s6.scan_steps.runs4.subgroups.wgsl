@@ -94,10 +94,12 @@ fn combine(l: Elem, r: Elem) -> Elem {
 
 // What the elements of lane s compute from params alone, once per thread.
 fn invariants(s: u32) -> Inv {
+    var inv: Inv;
     let lane_D = s / 4u % 8u;
     let lane_N = s / 1u % 4u;
     let k0 = exp(params[lane_D * 4u + lane_N]);
-    return Inv(k0);
+    inv.i0 = k0;
+    return inv;
 }
 
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).

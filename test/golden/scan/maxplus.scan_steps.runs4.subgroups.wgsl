@@ -6,33 +6,12 @@ enable subgroups;
 
 struct Elem {
     score_d: f32,
-    score_A_0_0: f32,
-    score_A_0_1: f32,
-    score_A_0_2: f32,
-    score_A_0_3: f32,
-    score_A_1_0: f32,
-    score_A_1_1: f32,
-    score_A_1_2: f32,
-    score_A_1_3: f32,
-    score_A_2_0: f32,
-    score_A_2_1: f32,
-    score_A_2_2: f32,
-    score_A_2_3: f32,
-    score_A_3_0: f32,
-    score_A_3_1: f32,
-    score_A_3_2: f32,
-    score_A_3_3: f32,
-    score_b_0: f32,
-    score_b_1: f32,
-    score_b_2: f32,
-    score_b_3: f32,
+    score_A: array<f32, 16>,
+    score_b: array<f32, 4>,
 }
 
 struct State {
-    score_0: f32,
-    score_1: f32,
-    score_2: f32,
-    score_3: f32,
+    score: array<f32, 4>,
 }
 
 struct LaneScan {
@@ -96,250 +75,103 @@ fn f32_inf() -> f32 {
 
 // The identity element: a masked or padding step.
 fn identity() -> Elem {
-    return Elem(0.0f, -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf());
+    var r: Elem;
+    r.score_d = 0.0f;
+    for (var vp0 = 0u; vp0 < 16u; vp0++) {
+        let vp0_0 = vp0 / 4u;
+        let vp0_1 = vp0 % 4u;
+        r.score_A[vp0] = -f32_inf();
+    }
+    r.score_b[0u] = -f32_inf();
+    r.score_b[1u] = -f32_inf();
+    r.score_b[2u] = -f32_inf();
+    r.score_b[3u] = -f32_inf();
+    return r;
 }
 
 // l then r: the aggregate of two consecutive spans, l the earlier.
 fn combine(l: Elem, r: Elem) -> Elem {
+    var c: Elem;
     let v0 = r.score_d + l.score_d;
-    let v1 = r.score_d + l.score_A_0_0;
-    let v2 = r.score_A_0_0 + l.score_d;
-    let v3 = max(v1, v2);
-    let v4 = r.score_A_0_0 + l.score_A_0_0;
-    let v5 = r.score_A_0_1 + l.score_A_1_0;
-    let v6 = max(v4, v5);
-    let v7 = r.score_A_0_2 + l.score_A_2_0;
-    let v8 = max(v6, v7);
-    let v9 = r.score_A_0_3 + l.score_A_3_0;
-    let v10 = max(v8, v9);
-    let v11 = max(v3, v10);
-    let v12 = r.score_d + l.score_A_0_1;
-    let v13 = r.score_A_0_1 + l.score_d;
-    let v14 = max(v12, v13);
-    let v15 = r.score_A_0_0 + l.score_A_0_1;
-    let v16 = r.score_A_0_1 + l.score_A_1_1;
-    let v17 = max(v15, v16);
-    let v18 = r.score_A_0_2 + l.score_A_2_1;
-    let v19 = max(v17, v18);
-    let v20 = r.score_A_0_3 + l.score_A_3_1;
-    let v21 = max(v19, v20);
-    let v22 = max(v14, v21);
-    let v23 = r.score_d + l.score_A_0_2;
-    let v24 = r.score_A_0_2 + l.score_d;
-    let v25 = max(v23, v24);
-    let v26 = r.score_A_0_0 + l.score_A_0_2;
-    let v27 = r.score_A_0_1 + l.score_A_1_2;
+    c.score_d = v0;
+    for (var vp1 = 0u; vp1 < 16u; vp1++) {
+        let vp1_0 = vp1 / 4u;
+        let vp1_1 = vp1 % 4u;
+        let v2 = r.score_d + l.score_A[vp1_0 * 4u + vp1_1];
+        let v3 = r.score_A[vp1_0 * 4u + vp1_1] + l.score_d;
+        let v4 = max(v2, v3);
+        let v5 = r.score_A[vp1_0 * 4u] + l.score_A[vp1_1];
+        let v6 = r.score_A[vp1_0 * 4u + 1u] + l.score_A[vp1_1 + 4u];
+        let v7 = max(v5, v6);
+        let v8 = r.score_A[vp1_0 * 4u + 2u] + l.score_A[vp1_1 + 8u];
+        let v9 = max(v7, v8);
+        let v10 = r.score_A[vp1_0 * 4u + 3u] + l.score_A[vp1_1 + 12u];
+        let v11 = max(v9, v10);
+        let v12 = max(v4, v11);
+        c.score_A[vp1] = v12;
+    }
+    let v13 = r.score_d + l.score_b[0u];
+    let v14 = r.score_A[0u] + l.score_b[0u];
+    let v15 = r.score_A[1u] + l.score_b[1u];
+    let v16 = max(v14, v15);
+    let v17 = r.score_A[2u] + l.score_b[2u];
+    let v18 = max(v16, v17);
+    let v19 = r.score_A[3u] + l.score_b[3u];
+    let v20 = max(v18, v19);
+    let v21 = max(v13, v20);
+    let v22 = max(v21, r.score_b[0u]);
+    c.score_b[0u] = v22;
+    let v23 = r.score_d + l.score_b[1u];
+    let v24 = r.score_A[4u] + l.score_b[0u];
+    let v25 = r.score_A[5u] + l.score_b[1u];
+    let v26 = max(v24, v25);
+    let v27 = r.score_A[6u] + l.score_b[2u];
     let v28 = max(v26, v27);
-    let v29 = r.score_A_0_2 + l.score_A_2_2;
+    let v29 = r.score_A[7u] + l.score_b[3u];
     let v30 = max(v28, v29);
-    let v31 = r.score_A_0_3 + l.score_A_3_2;
-    let v32 = max(v30, v31);
-    let v33 = max(v25, v32);
-    let v34 = r.score_d + l.score_A_0_3;
-    let v35 = r.score_A_0_3 + l.score_d;
+    let v31 = max(v23, v30);
+    let v32 = max(v31, r.score_b[1u]);
+    c.score_b[1u] = v32;
+    let v33 = r.score_d + l.score_b[2u];
+    let v34 = r.score_A[8u] + l.score_b[0u];
+    let v35 = r.score_A[9u] + l.score_b[1u];
     let v36 = max(v34, v35);
-    let v37 = r.score_A_0_0 + l.score_A_0_3;
-    let v38 = r.score_A_0_1 + l.score_A_1_3;
-    let v39 = max(v37, v38);
-    let v40 = r.score_A_0_2 + l.score_A_2_3;
-    let v41 = max(v39, v40);
-    let v42 = r.score_A_0_3 + l.score_A_3_3;
-    let v43 = max(v41, v42);
-    let v44 = max(v36, v43);
-    let v45 = r.score_d + l.score_A_1_0;
-    let v46 = r.score_A_1_0 + l.score_d;
-    let v47 = max(v45, v46);
-    let v48 = r.score_A_1_0 + l.score_A_0_0;
-    let v49 = r.score_A_1_1 + l.score_A_1_0;
+    let v37 = r.score_A[10u] + l.score_b[2u];
+    let v38 = max(v36, v37);
+    let v39 = r.score_A[11u] + l.score_b[3u];
+    let v40 = max(v38, v39);
+    let v41 = max(v33, v40);
+    let v42 = max(v41, r.score_b[2u]);
+    c.score_b[2u] = v42;
+    let v43 = r.score_d + l.score_b[3u];
+    let v44 = r.score_A[12u] + l.score_b[0u];
+    let v45 = r.score_A[13u] + l.score_b[1u];
+    let v46 = max(v44, v45);
+    let v47 = r.score_A[14u] + l.score_b[2u];
+    let v48 = max(v46, v47);
+    let v49 = r.score_A[15u] + l.score_b[3u];
     let v50 = max(v48, v49);
-    let v51 = r.score_A_1_2 + l.score_A_2_0;
-    let v52 = max(v50, v51);
-    let v53 = r.score_A_1_3 + l.score_A_3_0;
-    let v54 = max(v52, v53);
-    let v55 = max(v47, v54);
-    let v56 = r.score_d + l.score_A_1_1;
-    let v57 = r.score_A_1_1 + l.score_d;
-    let v58 = max(v56, v57);
-    let v59 = r.score_A_1_0 + l.score_A_0_1;
-    let v60 = r.score_A_1_1 + l.score_A_1_1;
-    let v61 = max(v59, v60);
-    let v62 = r.score_A_1_2 + l.score_A_2_1;
-    let v63 = max(v61, v62);
-    let v64 = r.score_A_1_3 + l.score_A_3_1;
-    let v65 = max(v63, v64);
-    let v66 = max(v58, v65);
-    let v67 = r.score_d + l.score_A_1_2;
-    let v68 = r.score_A_1_2 + l.score_d;
-    let v69 = max(v67, v68);
-    let v70 = r.score_A_1_0 + l.score_A_0_2;
-    let v71 = r.score_A_1_1 + l.score_A_1_2;
-    let v72 = max(v70, v71);
-    let v73 = r.score_A_1_2 + l.score_A_2_2;
-    let v74 = max(v72, v73);
-    let v75 = r.score_A_1_3 + l.score_A_3_2;
-    let v76 = max(v74, v75);
-    let v77 = max(v69, v76);
-    let v78 = r.score_d + l.score_A_1_3;
-    let v79 = r.score_A_1_3 + l.score_d;
-    let v80 = max(v78, v79);
-    let v81 = r.score_A_1_0 + l.score_A_0_3;
-    let v82 = r.score_A_1_1 + l.score_A_1_3;
-    let v83 = max(v81, v82);
-    let v84 = r.score_A_1_2 + l.score_A_2_3;
-    let v85 = max(v83, v84);
-    let v86 = r.score_A_1_3 + l.score_A_3_3;
-    let v87 = max(v85, v86);
-    let v88 = max(v80, v87);
-    let v89 = r.score_d + l.score_A_2_0;
-    let v90 = r.score_A_2_0 + l.score_d;
-    let v91 = max(v89, v90);
-    let v92 = r.score_A_2_0 + l.score_A_0_0;
-    let v93 = r.score_A_2_1 + l.score_A_1_0;
-    let v94 = max(v92, v93);
-    let v95 = r.score_A_2_2 + l.score_A_2_0;
-    let v96 = max(v94, v95);
-    let v97 = r.score_A_2_3 + l.score_A_3_0;
-    let v98 = max(v96, v97);
-    let v99 = max(v91, v98);
-    let v100 = r.score_d + l.score_A_2_1;
-    let v101 = r.score_A_2_1 + l.score_d;
-    let v102 = max(v100, v101);
-    let v103 = r.score_A_2_0 + l.score_A_0_1;
-    let v104 = r.score_A_2_1 + l.score_A_1_1;
-    let v105 = max(v103, v104);
-    let v106 = r.score_A_2_2 + l.score_A_2_1;
-    let v107 = max(v105, v106);
-    let v108 = r.score_A_2_3 + l.score_A_3_1;
-    let v109 = max(v107, v108);
-    let v110 = max(v102, v109);
-    let v111 = r.score_d + l.score_A_2_2;
-    let v112 = r.score_A_2_2 + l.score_d;
-    let v113 = max(v111, v112);
-    let v114 = r.score_A_2_0 + l.score_A_0_2;
-    let v115 = r.score_A_2_1 + l.score_A_1_2;
-    let v116 = max(v114, v115);
-    let v117 = r.score_A_2_2 + l.score_A_2_2;
-    let v118 = max(v116, v117);
-    let v119 = r.score_A_2_3 + l.score_A_3_2;
-    let v120 = max(v118, v119);
-    let v121 = max(v113, v120);
-    let v122 = r.score_d + l.score_A_2_3;
-    let v123 = r.score_A_2_3 + l.score_d;
-    let v124 = max(v122, v123);
-    let v125 = r.score_A_2_0 + l.score_A_0_3;
-    let v126 = r.score_A_2_1 + l.score_A_1_3;
-    let v127 = max(v125, v126);
-    let v128 = r.score_A_2_2 + l.score_A_2_3;
-    let v129 = max(v127, v128);
-    let v130 = r.score_A_2_3 + l.score_A_3_3;
-    let v131 = max(v129, v130);
-    let v132 = max(v124, v131);
-    let v133 = r.score_d + l.score_A_3_0;
-    let v134 = r.score_A_3_0 + l.score_d;
-    let v135 = max(v133, v134);
-    let v136 = r.score_A_3_0 + l.score_A_0_0;
-    let v137 = r.score_A_3_1 + l.score_A_1_0;
-    let v138 = max(v136, v137);
-    let v139 = r.score_A_3_2 + l.score_A_2_0;
-    let v140 = max(v138, v139);
-    let v141 = r.score_A_3_3 + l.score_A_3_0;
-    let v142 = max(v140, v141);
-    let v143 = max(v135, v142);
-    let v144 = r.score_d + l.score_A_3_1;
-    let v145 = r.score_A_3_1 + l.score_d;
-    let v146 = max(v144, v145);
-    let v147 = r.score_A_3_0 + l.score_A_0_1;
-    let v148 = r.score_A_3_1 + l.score_A_1_1;
-    let v149 = max(v147, v148);
-    let v150 = r.score_A_3_2 + l.score_A_2_1;
-    let v151 = max(v149, v150);
-    let v152 = r.score_A_3_3 + l.score_A_3_1;
-    let v153 = max(v151, v152);
-    let v154 = max(v146, v153);
-    let v155 = r.score_d + l.score_A_3_2;
-    let v156 = r.score_A_3_2 + l.score_d;
-    let v157 = max(v155, v156);
-    let v158 = r.score_A_3_0 + l.score_A_0_2;
-    let v159 = r.score_A_3_1 + l.score_A_1_2;
-    let v160 = max(v158, v159);
-    let v161 = r.score_A_3_2 + l.score_A_2_2;
-    let v162 = max(v160, v161);
-    let v163 = r.score_A_3_3 + l.score_A_3_2;
-    let v164 = max(v162, v163);
-    let v165 = max(v157, v164);
-    let v166 = r.score_d + l.score_A_3_3;
-    let v167 = r.score_A_3_3 + l.score_d;
-    let v168 = max(v166, v167);
-    let v169 = r.score_A_3_0 + l.score_A_0_3;
-    let v170 = r.score_A_3_1 + l.score_A_1_3;
-    let v171 = max(v169, v170);
-    let v172 = r.score_A_3_2 + l.score_A_2_3;
-    let v173 = max(v171, v172);
-    let v174 = r.score_A_3_3 + l.score_A_3_3;
-    let v175 = max(v173, v174);
-    let v176 = max(v168, v175);
-    let v177 = r.score_d + l.score_b_0;
-    let v178 = r.score_A_0_0 + l.score_b_0;
-    let v179 = r.score_A_0_1 + l.score_b_1;
-    let v180 = max(v178, v179);
-    let v181 = r.score_A_0_2 + l.score_b_2;
-    let v182 = max(v180, v181);
-    let v183 = r.score_A_0_3 + l.score_b_3;
-    let v184 = max(v182, v183);
-    let v185 = max(v177, v184);
-    let v186 = max(v185, r.score_b_0);
-    let v187 = r.score_d + l.score_b_1;
-    let v188 = r.score_A_1_0 + l.score_b_0;
-    let v189 = r.score_A_1_1 + l.score_b_1;
-    let v190 = max(v188, v189);
-    let v191 = r.score_A_1_2 + l.score_b_2;
-    let v192 = max(v190, v191);
-    let v193 = r.score_A_1_3 + l.score_b_3;
-    let v194 = max(v192, v193);
-    let v195 = max(v187, v194);
-    let v196 = max(v195, r.score_b_1);
-    let v197 = r.score_d + l.score_b_2;
-    let v198 = r.score_A_2_0 + l.score_b_0;
-    let v199 = r.score_A_2_1 + l.score_b_1;
-    let v200 = max(v198, v199);
-    let v201 = r.score_A_2_2 + l.score_b_2;
-    let v202 = max(v200, v201);
-    let v203 = r.score_A_2_3 + l.score_b_3;
-    let v204 = max(v202, v203);
-    let v205 = max(v197, v204);
-    let v206 = max(v205, r.score_b_2);
-    let v207 = r.score_d + l.score_b_3;
-    let v208 = r.score_A_3_0 + l.score_b_0;
-    let v209 = r.score_A_3_1 + l.score_b_1;
-    let v210 = max(v208, v209);
-    let v211 = r.score_A_3_2 + l.score_b_2;
-    let v212 = max(v210, v211);
-    let v213 = r.score_A_3_3 + l.score_b_3;
-    let v214 = max(v212, v213);
-    let v215 = max(v207, v214);
-    let v216 = max(v215, r.score_b_3);
-    return Elem(v0, v11, v22, v33, v44, v55, v66, v77, v88, v99, v110, v121, v132, v143, v154, v165, v176, v186, v196, v206, v216);
+    let v51 = max(v43, v50);
+    let v52 = max(v51, r.score_b[3u]);
+    c.score_b[3u] = v52;
+    return c;
 }
 
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32) -> Elem {
-    let v0 = params[0u] + inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v1 = params[1u] + inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v2 = params[2u] + inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v3 = params[3u] + inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let v4 = params[4u] + inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v5 = params[5u] + inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v6 = params[6u] + inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v7 = params[7u] + inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let v8 = params[8u] + inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v9 = params[9u] + inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v10 = params[10u] + inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v11 = params[11u] + inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let v12 = params[12u] + inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v13 = params[13u] + inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v14 = params[14u] + inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let v15 = params[15u] + inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    return Elem(-f32_inf(), v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf());
+    var r: Elem;
+    r.score_d = -f32_inf();
+    for (var vp0 = 0u; vp0 < 16u; vp0++) {
+        let vp0_0 = vp0 / 4u;
+        let vp0_1 = vp0 % 4u;
+        let v1 = params[vp0_0 * 4u + vp0_1] + inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + vp0_0];
+        r.score_A[vp0] = v1;
+    }
+    r.score_b[0u] = -f32_inf();
+    r.score_b[1u] = -f32_inf();
+    r.score_b[2u] = -f32_inf();
+    r.score_b[3u] = -f32_inf();
+    return r;
 }
 
 // Across the 4 runs of each of the 2 lanes: the exclusive prefix of this run and the lane's total.
@@ -347,12 +179,26 @@ fn lane_scan(agg: Elem, tid: u32, c: u32, lane: u32, sg_id: u32, sg_size: u32) -
     // Inclusive scan over the runs of this lane within the subgroup (invocations are numbered consecutively in subgroups).
     var v = agg;
     for (var d = 2u; d < sg_size; d = d * 2u) {
-        let up = Elem(subgroupShuffleUp(v.score_d, d), subgroupShuffleUp(v.score_A_0_0, d), subgroupShuffleUp(v.score_A_0_1, d), subgroupShuffleUp(v.score_A_0_2, d), subgroupShuffleUp(v.score_A_0_3, d), subgroupShuffleUp(v.score_A_1_0, d), subgroupShuffleUp(v.score_A_1_1, d), subgroupShuffleUp(v.score_A_1_2, d), subgroupShuffleUp(v.score_A_1_3, d), subgroupShuffleUp(v.score_A_2_0, d), subgroupShuffleUp(v.score_A_2_1, d), subgroupShuffleUp(v.score_A_2_2, d), subgroupShuffleUp(v.score_A_2_3, d), subgroupShuffleUp(v.score_A_3_0, d), subgroupShuffleUp(v.score_A_3_1, d), subgroupShuffleUp(v.score_A_3_2, d), subgroupShuffleUp(v.score_A_3_3, d), subgroupShuffleUp(v.score_b_0, d), subgroupShuffleUp(v.score_b_1, d), subgroupShuffleUp(v.score_b_2, d), subgroupShuffleUp(v.score_b_3, d));
+        var up: Elem;
+        up.score_d = subgroupShuffleUp(v.score_d, d);
+        for (var m = 0u; m < 16u; m++) {
+            up.score_A[m] = subgroupShuffleUp(v.score_A[m], d);
+        }
+        for (var m = 0u; m < 4u; m++) {
+            up.score_b[m] = subgroupShuffleUp(v.score_b[m], d);
+        }
         if sg_id >= d {
             v = combine(up, v);
         }
     }
-    let prev = Elem(subgroupShuffleUp(v.score_d, 2u), subgroupShuffleUp(v.score_A_0_0, 2u), subgroupShuffleUp(v.score_A_0_1, 2u), subgroupShuffleUp(v.score_A_0_2, 2u), subgroupShuffleUp(v.score_A_0_3, 2u), subgroupShuffleUp(v.score_A_1_0, 2u), subgroupShuffleUp(v.score_A_1_1, 2u), subgroupShuffleUp(v.score_A_1_2, 2u), subgroupShuffleUp(v.score_A_1_3, 2u), subgroupShuffleUp(v.score_A_2_0, 2u), subgroupShuffleUp(v.score_A_2_1, 2u), subgroupShuffleUp(v.score_A_2_2, 2u), subgroupShuffleUp(v.score_A_2_3, 2u), subgroupShuffleUp(v.score_A_3_0, 2u), subgroupShuffleUp(v.score_A_3_1, 2u), subgroupShuffleUp(v.score_A_3_2, 2u), subgroupShuffleUp(v.score_A_3_3, 2u), subgroupShuffleUp(v.score_b_0, 2u), subgroupShuffleUp(v.score_b_1, 2u), subgroupShuffleUp(v.score_b_2, 2u), subgroupShuffleUp(v.score_b_3, 2u));
+    var prev: Elem;
+    prev.score_d = subgroupShuffleUp(v.score_d, 2u);
+    for (var m = 0u; m < 16u; m++) {
+        prev.score_A[m] = subgroupShuffleUp(v.score_A[m], 2u);
+    }
+    for (var m = 0u; m < 4u; m++) {
+        prev.score_b[m] = subgroupShuffleUp(v.score_b[m], 2u);
+    }
     var in_seg = identity();
     if sg_id >= 2u {
         in_seg = prev;
@@ -381,68 +227,78 @@ fn lane_scan(agg: Elem, tid: u32, c: u32, lane: u32, sg_id: u32, sg_size: u32) -
 
 // This thread's initial states.
 fn load_state(b: u32, s: u32) -> State {
-    return State(init[b * 4u + 0u], init[b * 4u + 0u + 1u], init[b * 4u + 0u + 2u], init[b * 4u + 0u + 3u]);
+    var h: State;
+    h.score[0u] = init[b * 4u + 0u];
+    h.score[1u] = init[b * 4u + 0u + 1u];
+    h.score[2u] = init[b * 4u + 0u + 2u];
+    h.score[3u] = init[b * 4u + 0u + 3u];
+    return h;
 }
 
 // The states after a span with aggregate e, from the states h before it.
 fn advance(h: State, e: Elem) -> State {
-    let v0 = e.score_d + h.score_0;
-    let v1 = e.score_A_0_0 + h.score_0;
-    let v2 = e.score_A_0_1 + h.score_1;
+    var r: State;
+    let v0 = e.score_d + h.score[0u];
+    let v1 = e.score_A[0u] + h.score[0u];
+    let v2 = e.score_A[1u] + h.score[1u];
     let v3 = max(v1, v2);
-    let v4 = e.score_A_0_2 + h.score_2;
+    let v4 = e.score_A[2u] + h.score[2u];
     let v5 = max(v3, v4);
-    let v6 = e.score_A_0_3 + h.score_3;
+    let v6 = e.score_A[3u] + h.score[3u];
     let v7 = max(v5, v6);
     let v8 = max(v0, v7);
-    let v9 = max(v8, e.score_b_0);
-    let v10 = e.score_d + h.score_1;
-    let v11 = e.score_A_1_0 + h.score_0;
-    let v12 = e.score_A_1_1 + h.score_1;
+    let v9 = max(v8, e.score_b[0u]);
+    r.score[0u] = v9;
+    let v10 = e.score_d + h.score[1u];
+    let v11 = e.score_A[4u] + h.score[0u];
+    let v12 = e.score_A[5u] + h.score[1u];
     let v13 = max(v11, v12);
-    let v14 = e.score_A_1_2 + h.score_2;
+    let v14 = e.score_A[6u] + h.score[2u];
     let v15 = max(v13, v14);
-    let v16 = e.score_A_1_3 + h.score_3;
+    let v16 = e.score_A[7u] + h.score[3u];
     let v17 = max(v15, v16);
     let v18 = max(v10, v17);
-    let v19 = max(v18, e.score_b_1);
-    let v20 = e.score_d + h.score_2;
-    let v21 = e.score_A_2_0 + h.score_0;
-    let v22 = e.score_A_2_1 + h.score_1;
+    let v19 = max(v18, e.score_b[1u]);
+    r.score[1u] = v19;
+    let v20 = e.score_d + h.score[2u];
+    let v21 = e.score_A[8u] + h.score[0u];
+    let v22 = e.score_A[9u] + h.score[1u];
     let v23 = max(v21, v22);
-    let v24 = e.score_A_2_2 + h.score_2;
+    let v24 = e.score_A[10u] + h.score[2u];
     let v25 = max(v23, v24);
-    let v26 = e.score_A_2_3 + h.score_3;
+    let v26 = e.score_A[11u] + h.score[3u];
     let v27 = max(v25, v26);
     let v28 = max(v20, v27);
-    let v29 = max(v28, e.score_b_2);
-    let v30 = e.score_d + h.score_3;
-    let v31 = e.score_A_3_0 + h.score_0;
-    let v32 = e.score_A_3_1 + h.score_1;
+    let v29 = max(v28, e.score_b[2u]);
+    r.score[2u] = v29;
+    let v30 = e.score_d + h.score[3u];
+    let v31 = e.score_A[12u] + h.score[0u];
+    let v32 = e.score_A[13u] + h.score[1u];
     let v33 = max(v31, v32);
-    let v34 = e.score_A_3_2 + h.score_2;
+    let v34 = e.score_A[14u] + h.score[2u];
     let v35 = max(v33, v34);
-    let v36 = e.score_A_3_3 + h.score_3;
+    let v36 = e.score_A[15u] + h.score[3u];
     let v37 = max(v35, v36);
     let v38 = max(v30, v37);
-    let v39 = max(v38, e.score_b_3);
-    return State(v9, v19, v29, v39);
+    let v39 = max(v38, e.score_b[3u]);
+    r.score[3u] = v39;
+    return r;
 }
 
 // Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.
 fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u] = select(h.score_0, 0.0f, t >= len);
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u] = select(h.score_1, 0.0f, t >= len);
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u] = select(h.score_2, 0.0f, t >= len);
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u] = select(h.score_3, 0.0f, t >= len);
+    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u] = select(h.score[0u], 0.0f, t >= len);
+    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u] = select(h.score[1u], 0.0f, t >= len);
+    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u] = select(h.score[2u], 0.0f, t >= len);
+    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u] = select(h.score[3u], 0.0f, t >= len);
 }
 
 // The final states.
 fn store_final(h: State, b: u32, s: u32, base: u32) {
-    final_state[base + 0u] = h.score_0;
-    final_state[base + 0u + 1u] = h.score_1;
-    final_state[base + 0u + 2u] = h.score_2;
-    final_state[base + 0u + 3u] = h.score_3;
+    final_state[base + 0u] = h.score[0u];
+    final_state[base + 0u + 1u] = h.score[1u];
+    final_state[base + 0u + 2u] = h.score[2u];
+    final_state[base + 0u + 3u] = h.score[3u];
 }
 
 @compute @workgroup_size(8)

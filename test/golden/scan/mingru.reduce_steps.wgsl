@@ -63,42 +63,22 @@ fn combine(l: Elem, r: Elem) -> Elem {
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32) -> Elem {
     let lane_H = s / 1u % 8u;
-    let v0 = params[lane_H * 8u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u];
-    let v1 = params[lane_H * 8u + 1u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u];
-    let v2 = v0 + v1;
-    let v3 = params[lane_H * 8u + 2u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u];
-    let v4 = v2 + v3;
-    let v5 = params[lane_H * 8u + 3u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u];
-    let v6 = v4 + v5;
-    let v7 = params[lane_H * 8u + 4u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u];
-    let v8 = v6 + v7;
-    let v9 = params[lane_H * 8u + 5u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u];
-    let v10 = v8 + v9;
-    let v11 = params[lane_H * 8u + 6u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u];
-    let v12 = v10 + v11;
-    let v13 = params[lane_H * 8u + 7u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u];
-    let v14 = v12 + v13;
-    let v15 = v14 + params[lane_H + 64u];
-    let v16 = sigmoid(v15);
-    let v17 = 1.0f - v16;
-    let v18 = params[lane_H * 8u + 72u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u];
-    let v19 = params[lane_H * 8u + 73u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u];
-    let v20 = v18 + v19;
-    let v21 = params[lane_H * 8u + 74u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u];
-    let v22 = v20 + v21;
-    let v23 = params[lane_H * 8u + 75u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u];
-    let v24 = v22 + v23;
-    let v25 = params[lane_H * 8u + 76u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u];
-    let v26 = v24 + v25;
-    let v27 = params[lane_H * 8u + 77u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u];
-    let v28 = v26 + v27;
-    let v29 = params[lane_H * 8u + 78u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u];
-    let v30 = v28 + v29;
-    let v31 = params[lane_H * 8u + 79u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u];
-    let v32 = v30 + v31;
-    let v33 = v32 + params[lane_H + 136u];
-    let v34 = v16 * v33;
-    return Elem(v17, v34);
+    var vacc0: f32 = 0.0f;
+    for (var vj_1 = 0u; vj_1 < 8u; vj_1++) {
+        let v2 = params[lane_H * 8u + vj_1] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + vj_1];
+        vacc0 = vacc0 + v2;
+    }
+    let v3 = vacc0 + params[lane_H + 64u];
+    let v4 = sigmoid(v3);
+    let v5 = 1.0f - v4;
+    var vacc6: f32 = 0.0f;
+    for (var vj_7 = 0u; vj_7 < 8u; vj_7++) {
+        let v8 = params[lane_H * 8u + vj_7 + 72u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + vj_7];
+        vacc6 = vacc6 + v8;
+    }
+    let v9 = vacc6 + params[lane_H + 136u];
+    let v10 = v4 * v9;
+    return Elem(v5, v10);
 }
 
 // Inclusive scan across the 8 lanes of a stripe: lane i gets the aggregate of the stripe's steps 0..i.

@@ -4,26 +4,8 @@
 
 struct Elem {
     h_d: f32,
-    h_A_0_0: f32,
-    h_A_0_1: f32,
-    h_A_0_2: f32,
-    h_A_0_3: f32,
-    h_A_1_0: f32,
-    h_A_1_1: f32,
-    h_A_1_2: f32,
-    h_A_1_3: f32,
-    h_A_2_0: f32,
-    h_A_2_1: f32,
-    h_A_2_2: f32,
-    h_A_2_3: f32,
-    h_A_3_0: f32,
-    h_A_3_1: f32,
-    h_A_3_2: f32,
-    h_A_3_3: f32,
-    h_b_0: f32,
-    h_b_1: f32,
-    h_b_2: f32,
-    h_b_3: f32,
+    h_A: array<f32, 16>,
+    h_b: array<f32, 4>,
 }
 
 struct Uniforms {
@@ -64,234 +46,102 @@ fn f32_inf() -> f32 {
 
 // The identity element: a masked or padding step.
 fn identity() -> Elem {
-    return Elem(f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf(), -f32_inf());
+    var r: Elem;
+    r.h_d = f32_inf();
+    for (var vp0 = 0u; vp0 < 16u; vp0++) {
+        let vp0_0 = vp0 / 4u;
+        let vp0_1 = vp0 % 4u;
+        r.h_A[vp0] = -f32_inf();
+    }
+    r.h_b[0u] = -f32_inf();
+    r.h_b[1u] = -f32_inf();
+    r.h_b[2u] = -f32_inf();
+    r.h_b[3u] = -f32_inf();
+    return r;
 }
 
 // l then r: the aggregate of two consecutive spans, l the earlier.
 fn combine(l: Elem, r: Elem) -> Elem {
+    var c: Elem;
     let v0 = min(r.h_d, l.h_d);
-    let v1 = min(r.h_d, l.h_A_0_0);
-    let v2 = min(r.h_A_0_0, l.h_d);
-    let v3 = max(v1, v2);
-    let v4 = min(r.h_A_0_0, l.h_A_0_0);
-    let v5 = min(r.h_A_0_1, l.h_A_1_0);
-    let v6 = max(v4, v5);
-    let v7 = min(r.h_A_0_2, l.h_A_2_0);
-    let v8 = max(v6, v7);
-    let v9 = min(r.h_A_0_3, l.h_A_3_0);
-    let v10 = max(v8, v9);
-    let v11 = max(v3, v10);
-    let v12 = min(r.h_d, l.h_A_0_1);
-    let v13 = min(r.h_A_0_1, l.h_d);
-    let v14 = max(v12, v13);
-    let v15 = min(r.h_A_0_0, l.h_A_0_1);
-    let v16 = min(r.h_A_0_1, l.h_A_1_1);
-    let v17 = max(v15, v16);
-    let v18 = min(r.h_A_0_2, l.h_A_2_1);
-    let v19 = max(v17, v18);
-    let v20 = min(r.h_A_0_3, l.h_A_3_1);
-    let v21 = max(v19, v20);
-    let v22 = max(v14, v21);
-    let v23 = min(r.h_d, l.h_A_0_2);
-    let v24 = min(r.h_A_0_2, l.h_d);
-    let v25 = max(v23, v24);
-    let v26 = min(r.h_A_0_0, l.h_A_0_2);
-    let v27 = min(r.h_A_0_1, l.h_A_1_2);
+    c.h_d = v0;
+    for (var vp1 = 0u; vp1 < 16u; vp1++) {
+        let vp1_0 = vp1 / 4u;
+        let vp1_1 = vp1 % 4u;
+        let v2 = min(r.h_d, l.h_A[vp1_0 * 4u + vp1_1]);
+        let v3 = min(r.h_A[vp1_0 * 4u + vp1_1], l.h_d);
+        let v4 = max(v2, v3);
+        let v5 = min(r.h_A[vp1_0 * 4u], l.h_A[vp1_1]);
+        let v6 = min(r.h_A[vp1_0 * 4u + 1u], l.h_A[vp1_1 + 4u]);
+        let v7 = max(v5, v6);
+        let v8 = min(r.h_A[vp1_0 * 4u + 2u], l.h_A[vp1_1 + 8u]);
+        let v9 = max(v7, v8);
+        let v10 = min(r.h_A[vp1_0 * 4u + 3u], l.h_A[vp1_1 + 12u]);
+        let v11 = max(v9, v10);
+        let v12 = max(v4, v11);
+        c.h_A[vp1] = v12;
+    }
+    let v13 = min(r.h_d, l.h_b[0u]);
+    let v14 = min(r.h_A[0u], l.h_b[0u]);
+    let v15 = min(r.h_A[1u], l.h_b[1u]);
+    let v16 = max(v14, v15);
+    let v17 = min(r.h_A[2u], l.h_b[2u]);
+    let v18 = max(v16, v17);
+    let v19 = min(r.h_A[3u], l.h_b[3u]);
+    let v20 = max(v18, v19);
+    let v21 = max(v13, v20);
+    let v22 = max(v21, r.h_b[0u]);
+    c.h_b[0u] = v22;
+    let v23 = min(r.h_d, l.h_b[1u]);
+    let v24 = min(r.h_A[4u], l.h_b[0u]);
+    let v25 = min(r.h_A[5u], l.h_b[1u]);
+    let v26 = max(v24, v25);
+    let v27 = min(r.h_A[6u], l.h_b[2u]);
     let v28 = max(v26, v27);
-    let v29 = min(r.h_A_0_2, l.h_A_2_2);
+    let v29 = min(r.h_A[7u], l.h_b[3u]);
     let v30 = max(v28, v29);
-    let v31 = min(r.h_A_0_3, l.h_A_3_2);
-    let v32 = max(v30, v31);
-    let v33 = max(v25, v32);
-    let v34 = min(r.h_d, l.h_A_0_3);
-    let v35 = min(r.h_A_0_3, l.h_d);
+    let v31 = max(v23, v30);
+    let v32 = max(v31, r.h_b[1u]);
+    c.h_b[1u] = v32;
+    let v33 = min(r.h_d, l.h_b[2u]);
+    let v34 = min(r.h_A[8u], l.h_b[0u]);
+    let v35 = min(r.h_A[9u], l.h_b[1u]);
     let v36 = max(v34, v35);
-    let v37 = min(r.h_A_0_0, l.h_A_0_3);
-    let v38 = min(r.h_A_0_1, l.h_A_1_3);
-    let v39 = max(v37, v38);
-    let v40 = min(r.h_A_0_2, l.h_A_2_3);
-    let v41 = max(v39, v40);
-    let v42 = min(r.h_A_0_3, l.h_A_3_3);
-    let v43 = max(v41, v42);
-    let v44 = max(v36, v43);
-    let v45 = min(r.h_d, l.h_A_1_0);
-    let v46 = min(r.h_A_1_0, l.h_d);
-    let v47 = max(v45, v46);
-    let v48 = min(r.h_A_1_0, l.h_A_0_0);
-    let v49 = min(r.h_A_1_1, l.h_A_1_0);
+    let v37 = min(r.h_A[10u], l.h_b[2u]);
+    let v38 = max(v36, v37);
+    let v39 = min(r.h_A[11u], l.h_b[3u]);
+    let v40 = max(v38, v39);
+    let v41 = max(v33, v40);
+    let v42 = max(v41, r.h_b[2u]);
+    c.h_b[2u] = v42;
+    let v43 = min(r.h_d, l.h_b[3u]);
+    let v44 = min(r.h_A[12u], l.h_b[0u]);
+    let v45 = min(r.h_A[13u], l.h_b[1u]);
+    let v46 = max(v44, v45);
+    let v47 = min(r.h_A[14u], l.h_b[2u]);
+    let v48 = max(v46, v47);
+    let v49 = min(r.h_A[15u], l.h_b[3u]);
     let v50 = max(v48, v49);
-    let v51 = min(r.h_A_1_2, l.h_A_2_0);
-    let v52 = max(v50, v51);
-    let v53 = min(r.h_A_1_3, l.h_A_3_0);
-    let v54 = max(v52, v53);
-    let v55 = max(v47, v54);
-    let v56 = min(r.h_d, l.h_A_1_1);
-    let v57 = min(r.h_A_1_1, l.h_d);
-    let v58 = max(v56, v57);
-    let v59 = min(r.h_A_1_0, l.h_A_0_1);
-    let v60 = min(r.h_A_1_1, l.h_A_1_1);
-    let v61 = max(v59, v60);
-    let v62 = min(r.h_A_1_2, l.h_A_2_1);
-    let v63 = max(v61, v62);
-    let v64 = min(r.h_A_1_3, l.h_A_3_1);
-    let v65 = max(v63, v64);
-    let v66 = max(v58, v65);
-    let v67 = min(r.h_d, l.h_A_1_2);
-    let v68 = min(r.h_A_1_2, l.h_d);
-    let v69 = max(v67, v68);
-    let v70 = min(r.h_A_1_0, l.h_A_0_2);
-    let v71 = min(r.h_A_1_1, l.h_A_1_2);
-    let v72 = max(v70, v71);
-    let v73 = min(r.h_A_1_2, l.h_A_2_2);
-    let v74 = max(v72, v73);
-    let v75 = min(r.h_A_1_3, l.h_A_3_2);
-    let v76 = max(v74, v75);
-    let v77 = max(v69, v76);
-    let v78 = min(r.h_d, l.h_A_1_3);
-    let v79 = min(r.h_A_1_3, l.h_d);
-    let v80 = max(v78, v79);
-    let v81 = min(r.h_A_1_0, l.h_A_0_3);
-    let v82 = min(r.h_A_1_1, l.h_A_1_3);
-    let v83 = max(v81, v82);
-    let v84 = min(r.h_A_1_2, l.h_A_2_3);
-    let v85 = max(v83, v84);
-    let v86 = min(r.h_A_1_3, l.h_A_3_3);
-    let v87 = max(v85, v86);
-    let v88 = max(v80, v87);
-    let v89 = min(r.h_d, l.h_A_2_0);
-    let v90 = min(r.h_A_2_0, l.h_d);
-    let v91 = max(v89, v90);
-    let v92 = min(r.h_A_2_0, l.h_A_0_0);
-    let v93 = min(r.h_A_2_1, l.h_A_1_0);
-    let v94 = max(v92, v93);
-    let v95 = min(r.h_A_2_2, l.h_A_2_0);
-    let v96 = max(v94, v95);
-    let v97 = min(r.h_A_2_3, l.h_A_3_0);
-    let v98 = max(v96, v97);
-    let v99 = max(v91, v98);
-    let v100 = min(r.h_d, l.h_A_2_1);
-    let v101 = min(r.h_A_2_1, l.h_d);
-    let v102 = max(v100, v101);
-    let v103 = min(r.h_A_2_0, l.h_A_0_1);
-    let v104 = min(r.h_A_2_1, l.h_A_1_1);
-    let v105 = max(v103, v104);
-    let v106 = min(r.h_A_2_2, l.h_A_2_1);
-    let v107 = max(v105, v106);
-    let v108 = min(r.h_A_2_3, l.h_A_3_1);
-    let v109 = max(v107, v108);
-    let v110 = max(v102, v109);
-    let v111 = min(r.h_d, l.h_A_2_2);
-    let v112 = min(r.h_A_2_2, l.h_d);
-    let v113 = max(v111, v112);
-    let v114 = min(r.h_A_2_0, l.h_A_0_2);
-    let v115 = min(r.h_A_2_1, l.h_A_1_2);
-    let v116 = max(v114, v115);
-    let v117 = min(r.h_A_2_2, l.h_A_2_2);
-    let v118 = max(v116, v117);
-    let v119 = min(r.h_A_2_3, l.h_A_3_2);
-    let v120 = max(v118, v119);
-    let v121 = max(v113, v120);
-    let v122 = min(r.h_d, l.h_A_2_3);
-    let v123 = min(r.h_A_2_3, l.h_d);
-    let v124 = max(v122, v123);
-    let v125 = min(r.h_A_2_0, l.h_A_0_3);
-    let v126 = min(r.h_A_2_1, l.h_A_1_3);
-    let v127 = max(v125, v126);
-    let v128 = min(r.h_A_2_2, l.h_A_2_3);
-    let v129 = max(v127, v128);
-    let v130 = min(r.h_A_2_3, l.h_A_3_3);
-    let v131 = max(v129, v130);
-    let v132 = max(v124, v131);
-    let v133 = min(r.h_d, l.h_A_3_0);
-    let v134 = min(r.h_A_3_0, l.h_d);
-    let v135 = max(v133, v134);
-    let v136 = min(r.h_A_3_0, l.h_A_0_0);
-    let v137 = min(r.h_A_3_1, l.h_A_1_0);
-    let v138 = max(v136, v137);
-    let v139 = min(r.h_A_3_2, l.h_A_2_0);
-    let v140 = max(v138, v139);
-    let v141 = min(r.h_A_3_3, l.h_A_3_0);
-    let v142 = max(v140, v141);
-    let v143 = max(v135, v142);
-    let v144 = min(r.h_d, l.h_A_3_1);
-    let v145 = min(r.h_A_3_1, l.h_d);
-    let v146 = max(v144, v145);
-    let v147 = min(r.h_A_3_0, l.h_A_0_1);
-    let v148 = min(r.h_A_3_1, l.h_A_1_1);
-    let v149 = max(v147, v148);
-    let v150 = min(r.h_A_3_2, l.h_A_2_1);
-    let v151 = max(v149, v150);
-    let v152 = min(r.h_A_3_3, l.h_A_3_1);
-    let v153 = max(v151, v152);
-    let v154 = max(v146, v153);
-    let v155 = min(r.h_d, l.h_A_3_2);
-    let v156 = min(r.h_A_3_2, l.h_d);
-    let v157 = max(v155, v156);
-    let v158 = min(r.h_A_3_0, l.h_A_0_2);
-    let v159 = min(r.h_A_3_1, l.h_A_1_2);
-    let v160 = max(v158, v159);
-    let v161 = min(r.h_A_3_2, l.h_A_2_2);
-    let v162 = max(v160, v161);
-    let v163 = min(r.h_A_3_3, l.h_A_3_2);
-    let v164 = max(v162, v163);
-    let v165 = max(v157, v164);
-    let v166 = min(r.h_d, l.h_A_3_3);
-    let v167 = min(r.h_A_3_3, l.h_d);
-    let v168 = max(v166, v167);
-    let v169 = min(r.h_A_3_0, l.h_A_0_3);
-    let v170 = min(r.h_A_3_1, l.h_A_1_3);
-    let v171 = max(v169, v170);
-    let v172 = min(r.h_A_3_2, l.h_A_2_3);
-    let v173 = max(v171, v172);
-    let v174 = min(r.h_A_3_3, l.h_A_3_3);
-    let v175 = max(v173, v174);
-    let v176 = max(v168, v175);
-    let v177 = min(r.h_d, l.h_b_0);
-    let v178 = min(r.h_A_0_0, l.h_b_0);
-    let v179 = min(r.h_A_0_1, l.h_b_1);
-    let v180 = max(v178, v179);
-    let v181 = min(r.h_A_0_2, l.h_b_2);
-    let v182 = max(v180, v181);
-    let v183 = min(r.h_A_0_3, l.h_b_3);
-    let v184 = max(v182, v183);
-    let v185 = max(v177, v184);
-    let v186 = max(v185, r.h_b_0);
-    let v187 = min(r.h_d, l.h_b_1);
-    let v188 = min(r.h_A_1_0, l.h_b_0);
-    let v189 = min(r.h_A_1_1, l.h_b_1);
-    let v190 = max(v188, v189);
-    let v191 = min(r.h_A_1_2, l.h_b_2);
-    let v192 = max(v190, v191);
-    let v193 = min(r.h_A_1_3, l.h_b_3);
-    let v194 = max(v192, v193);
-    let v195 = max(v187, v194);
-    let v196 = max(v195, r.h_b_1);
-    let v197 = min(r.h_d, l.h_b_2);
-    let v198 = min(r.h_A_2_0, l.h_b_0);
-    let v199 = min(r.h_A_2_1, l.h_b_1);
-    let v200 = max(v198, v199);
-    let v201 = min(r.h_A_2_2, l.h_b_2);
-    let v202 = max(v200, v201);
-    let v203 = min(r.h_A_2_3, l.h_b_3);
-    let v204 = max(v202, v203);
-    let v205 = max(v197, v204);
-    let v206 = max(v205, r.h_b_2);
-    let v207 = min(r.h_d, l.h_b_3);
-    let v208 = min(r.h_A_3_0, l.h_b_0);
-    let v209 = min(r.h_A_3_1, l.h_b_1);
-    let v210 = max(v208, v209);
-    let v211 = min(r.h_A_3_2, l.h_b_2);
-    let v212 = max(v210, v211);
-    let v213 = min(r.h_A_3_3, l.h_b_3);
-    let v214 = max(v212, v213);
-    let v215 = max(v207, v214);
-    let v216 = max(v215, r.h_b_3);
-    return Elem(v0, v11, v22, v33, v44, v55, v66, v77, v88, v99, v110, v121, v132, v143, v154, v165, v176, v186, v196, v206, v216);
+    let v51 = max(v43, v50);
+    let v52 = max(v51, r.h_b[3u]);
+    c.h_b[3u] = v52;
+    return c;
 }
 
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32) -> Elem {
-    return Elem(-f32_inf(), inputs[U.batch * U.T * 0u + (b * U.T + t) * 16u], inputs[U.batch * U.T * 0u + (b * U.T + t) * 16u + 1u], inputs[U.batch * U.T * 0u + (b * U.T + t) * 16u + 2u], inputs[U.batch * U.T * 0u + (b * U.T + t) * 16u + 3u], inputs[U.batch * U.T * 0u + (b * U.T + t) * 16u + 4u], inputs[U.batch * U.T * 0u + (b * U.T + t) * 16u + 5u], inputs[U.batch * U.T * 0u + (b * U.T + t) * 16u + 6u], inputs[U.batch * U.T * 0u + (b * U.T + t) * 16u + 7u], inputs[U.batch * U.T * 0u + (b * U.T + t) * 16u + 8u], inputs[U.batch * U.T * 0u + (b * U.T + t) * 16u + 9u], inputs[U.batch * U.T * 0u + (b * U.T + t) * 16u + 10u], inputs[U.batch * U.T * 0u + (b * U.T + t) * 16u + 11u], inputs[U.batch * U.T * 0u + (b * U.T + t) * 16u + 12u], inputs[U.batch * U.T * 0u + (b * U.T + t) * 16u + 13u], inputs[U.batch * U.T * 0u + (b * U.T + t) * 16u + 14u], inputs[U.batch * U.T * 0u + (b * U.T + t) * 16u + 15u], inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u], inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u], inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u], inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u]);
+    var r: Elem;
+    r.h_d = -f32_inf();
+    for (var vp0 = 0u; vp0 < 16u; vp0++) {
+        let vp0_0 = vp0 / 4u;
+        let vp0_1 = vp0 % 4u;
+        r.h_A[vp0] = inputs[U.batch * U.T * 0u + (b * U.T + t) * 16u + vp0_0 * 4u + vp0_1];
+    }
+    r.h_b[0u] = inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
+    r.h_b[1u] = inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
+    r.h_b[2u] = inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 2u];
+    r.h_b[3u] = inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 3u];
+    return r;
 }
 
 @compute @workgroup_size(8)

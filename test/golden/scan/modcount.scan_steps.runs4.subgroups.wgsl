@@ -6,17 +6,12 @@ enable subgroups;
 
 struct Elem {
     h_d: f32,
-    h_A_0_0: f32,
-    h_A_0_1: f32,
-    h_A_1_0: f32,
-    h_A_1_1: f32,
-    h_b_0: f32,
-    h_b_1: f32,
+    h_A: array<f32, 4>,
+    h_b: array<f32, 2>,
 }
 
 struct State {
-    h_0: f32,
-    h_1: f32,
+    h: array<f32, 2>,
 }
 
 struct LaneScan {
@@ -69,62 +64,86 @@ var<workgroup> lane_total: array<Elem, 2>;
 
 // The identity element: a masked or padding step.
 fn identity() -> Elem {
-    return Elem(1.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f);
+    var r: Elem;
+    r.h_d = 1.0f;
+    r.h_A[0u] = 0.0f;
+    r.h_A[1u] = 0.0f;
+    r.h_A[2u] = 0.0f;
+    r.h_A[3u] = 0.0f;
+    r.h_b[0u] = 0.0f;
+    r.h_b[1u] = 0.0f;
+    return r;
 }
 
 // l then r: the aggregate of two consecutive spans, l the earlier.
 fn combine(l: Elem, r: Elem) -> Elem {
+    var c: Elem;
     let v0 = r.h_d * l.h_d;
-    let v1 = r.h_d * l.h_A_0_0;
-    let v2 = r.h_A_0_0 * l.h_d;
+    c.h_d = v0;
+    let v1 = r.h_d * l.h_A[0u];
+    let v2 = r.h_A[0u] * l.h_d;
     let v3 = v1 + v2;
-    let v4 = r.h_A_0_0 * l.h_A_0_0;
-    let v5 = r.h_A_0_1 * l.h_A_1_0;
+    let v4 = r.h_A[0u] * l.h_A[0u];
+    let v5 = r.h_A[1u] * l.h_A[2u];
     let v6 = v4 + v5;
     let v7 = v3 + v6;
-    let v8 = r.h_d * l.h_A_0_1;
-    let v9 = r.h_A_0_1 * l.h_d;
+    c.h_A[0u] = v7;
+    let v8 = r.h_d * l.h_A[1u];
+    let v9 = r.h_A[1u] * l.h_d;
     let v10 = v8 + v9;
-    let v11 = r.h_A_0_0 * l.h_A_0_1;
-    let v12 = r.h_A_0_1 * l.h_A_1_1;
+    let v11 = r.h_A[0u] * l.h_A[1u];
+    let v12 = r.h_A[1u] * l.h_A[3u];
     let v13 = v11 + v12;
     let v14 = v10 + v13;
-    let v15 = r.h_d * l.h_A_1_0;
-    let v16 = r.h_A_1_0 * l.h_d;
+    c.h_A[1u] = v14;
+    let v15 = r.h_d * l.h_A[2u];
+    let v16 = r.h_A[2u] * l.h_d;
     let v17 = v15 + v16;
-    let v18 = r.h_A_1_0 * l.h_A_0_0;
-    let v19 = r.h_A_1_1 * l.h_A_1_0;
+    let v18 = r.h_A[2u] * l.h_A[0u];
+    let v19 = r.h_A[3u] * l.h_A[2u];
     let v20 = v18 + v19;
     let v21 = v17 + v20;
-    let v22 = r.h_d * l.h_A_1_1;
-    let v23 = r.h_A_1_1 * l.h_d;
+    c.h_A[2u] = v21;
+    let v22 = r.h_d * l.h_A[3u];
+    let v23 = r.h_A[3u] * l.h_d;
     let v24 = v22 + v23;
-    let v25 = r.h_A_1_0 * l.h_A_0_1;
-    let v26 = r.h_A_1_1 * l.h_A_1_1;
+    let v25 = r.h_A[2u] * l.h_A[1u];
+    let v26 = r.h_A[3u] * l.h_A[3u];
     let v27 = v25 + v26;
     let v28 = v24 + v27;
-    let v29 = r.h_d * l.h_b_0;
-    let v30 = r.h_A_0_0 * l.h_b_0;
-    let v31 = r.h_A_0_1 * l.h_b_1;
+    c.h_A[3u] = v28;
+    let v29 = r.h_d * l.h_b[0u];
+    let v30 = r.h_A[0u] * l.h_b[0u];
+    let v31 = r.h_A[1u] * l.h_b[1u];
     let v32 = v30 + v31;
     let v33 = v29 + v32;
-    let v34 = v33 + r.h_b_0;
-    let v35 = r.h_d * l.h_b_1;
-    let v36 = r.h_A_1_0 * l.h_b_0;
-    let v37 = r.h_A_1_1 * l.h_b_1;
+    let v34 = v33 + r.h_b[0u];
+    c.h_b[0u] = v34;
+    let v35 = r.h_d * l.h_b[1u];
+    let v36 = r.h_A[2u] * l.h_b[0u];
+    let v37 = r.h_A[3u] * l.h_b[1u];
     let v38 = v36 + v37;
     let v39 = v35 + v38;
-    let v40 = v39 + r.h_b_1;
-    return Elem(v0, v7, v14, v21, v28, v34, v40);
+    let v40 = v39 + r.h_b[1u];
+    c.h_b[1u] = v40;
+    return c;
 }
 
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32) -> Elem {
+    var r: Elem;
+    r.h_d = 1.0f;
     let v0 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 1u] > 0.5f;
     let v1 = select(0.0f, 2.0f, v0);
     let v2 = v1 * 0.5f;
     let v3 = v2 * -1.0f;
-    return Elem(1.0f, v3, v3, v3, v3, 0.0f, 0.0f);
+    r.h_A[0u] = v3;
+    r.h_A[1u] = v3;
+    r.h_A[2u] = v3;
+    r.h_A[3u] = v3;
+    r.h_b[0u] = 0.0f;
+    r.h_b[1u] = 0.0f;
+    return r;
 }
 
 // Across the 4 runs of each of the 2 lanes: the exclusive prefix of this run and the lane's total.
@@ -132,12 +151,26 @@ fn lane_scan(agg: Elem, tid: u32, c: u32, lane: u32, sg_id: u32, sg_size: u32) -
     // Inclusive scan over the runs of this lane within the subgroup (invocations are numbered consecutively in subgroups).
     var v = agg;
     for (var d = 2u; d < sg_size; d = d * 2u) {
-        let up = Elem(subgroupShuffleUp(v.h_d, d), subgroupShuffleUp(v.h_A_0_0, d), subgroupShuffleUp(v.h_A_0_1, d), subgroupShuffleUp(v.h_A_1_0, d), subgroupShuffleUp(v.h_A_1_1, d), subgroupShuffleUp(v.h_b_0, d), subgroupShuffleUp(v.h_b_1, d));
+        var up: Elem;
+        up.h_d = subgroupShuffleUp(v.h_d, d);
+        for (var m = 0u; m < 4u; m++) {
+            up.h_A[m] = subgroupShuffleUp(v.h_A[m], d);
+        }
+        for (var m = 0u; m < 2u; m++) {
+            up.h_b[m] = subgroupShuffleUp(v.h_b[m], d);
+        }
         if sg_id >= d {
             v = combine(up, v);
         }
     }
-    let prev = Elem(subgroupShuffleUp(v.h_d, 2u), subgroupShuffleUp(v.h_A_0_0, 2u), subgroupShuffleUp(v.h_A_0_1, 2u), subgroupShuffleUp(v.h_A_1_0, 2u), subgroupShuffleUp(v.h_A_1_1, 2u), subgroupShuffleUp(v.h_b_0, 2u), subgroupShuffleUp(v.h_b_1, 2u));
+    var prev: Elem;
+    prev.h_d = subgroupShuffleUp(v.h_d, 2u);
+    for (var m = 0u; m < 4u; m++) {
+        prev.h_A[m] = subgroupShuffleUp(v.h_A[m], 2u);
+    }
+    for (var m = 0u; m < 2u; m++) {
+        prev.h_b[m] = subgroupShuffleUp(v.h_b[m], 2u);
+    }
     var in_seg = identity();
     if sg_id >= 2u {
         in_seg = prev;
@@ -166,29 +199,35 @@ fn lane_scan(agg: Elem, tid: u32, c: u32, lane: u32, sg_id: u32, sg_size: u32) -
 
 // This thread's initial states.
 fn load_state(b: u32, s: u32) -> State {
-    return State(init[b * 2u + 0u], init[b * 2u + 0u + 1u]);
+    var h: State;
+    h.h[0u] = init[b * 2u + 0u];
+    h.h[1u] = init[b * 2u + 0u + 1u];
+    return h;
 }
 
 // The states after a span with aggregate e, from the states h before it.
 fn advance(h: State, e: Elem) -> State {
-    let v0 = e.h_d * h.h_0;
-    let v1 = e.h_A_0_0 * h.h_0;
-    let v2 = e.h_A_0_1 * h.h_1;
+    var r: State;
+    let v0 = e.h_d * h.h[0u];
+    let v1 = e.h_A[0u] * h.h[0u];
+    let v2 = e.h_A[1u] * h.h[1u];
     let v3 = v1 + v2;
     let v4 = v0 + v3;
-    let v5 = v4 + e.h_b_0;
-    let v6 = e.h_d * h.h_1;
-    let v7 = e.h_A_1_0 * h.h_0;
-    let v8 = e.h_A_1_1 * h.h_1;
+    let v5 = v4 + e.h_b[0u];
+    r.h[0u] = v5;
+    let v6 = e.h_d * h.h[1u];
+    let v7 = e.h_A[2u] * h.h[0u];
+    let v8 = e.h_A[3u] * h.h[1u];
     let v9 = v7 + v8;
     let v10 = v6 + v9;
-    let v11 = v10 + e.h_b_1;
-    return State(v5, v11);
+    let v11 = v10 + e.h_b[1u];
+    r.h[1u] = v11;
+    return r;
 }
 
 // Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.
 fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
-    let o_0 = h.h_0 + h.h_1;
+    let o_0 = h.h[0u] + h.h[1u];
     let o_1 = 2.0f - o_0;
     let o_2 = o_1 / 4.0f;
     outputs[U.batch * U.T * 0u + (b * U.T + t) * 1u] = select(o_2, 0.0f, t >= len);
@@ -196,8 +235,8 @@ fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
 
 // The final states.
 fn store_final(h: State, b: u32, s: u32, base: u32) {
-    final_state[base + 0u] = h.h_0;
-    final_state[base + 0u + 1u] = h.h_1;
+    final_state[base + 0u] = h.h[0u];
+    final_state[base + 0u + 1u] = h.h[1u];
 }
 
 @compute @workgroup_size(8)

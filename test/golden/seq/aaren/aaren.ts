@@ -86,29 +86,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         // examples/aaren.rnn:10  element  m = s, u = 1, w[d] = v[d]
         {
-            let idx_d = slice_0;
-            elem_w = inputs[steps + step_row * 8u + idx_d];
+            elem_w = inputs[steps + step_row * 8u + slice_0];
         }
         // examples/aaren.rnn:13  let top = max(a.m, b.m)
         {
-            let n2 = max(state_m, elem_m);
-            tmp_top = n2;
+            let v0 = max(state_m, elem_m);
+            tmp_top = v0;
         }
         // examples/aaren.rnn:14  let ea = select(a.m > -inf, exp(a.m - top), 0)
         {
-            let n4 = state_m - tmp_top;
-            let n5 = exp(n4);
-            let n2 = state_m > -f32_inf();
-            let n7 = select(0.0f, n5, n2);
-            tmp_ea = n7;
+            let v1 = state_m > -f32_inf();
+            let v2 = state_m - tmp_top;
+            let v3 = exp(v2);
+            let v4 = select(0.0f, v3, v1);
+            tmp_ea = v4;
         }
         // examples/aaren.rnn:15  let eb = select(b.m > -inf, exp(b.m - top), 0)
         {
-            let n4 = elem_m - tmp_top;
-            let n5 = exp(n4);
-            let n2 = elem_m > -f32_inf();
-            let n7 = select(0.0f, n5, n2);
-            tmp_eb = n7;
+            let v5 = elem_m > -f32_inf();
+            let v6 = elem_m - tmp_top;
+            let v7 = exp(v6);
+            let v8 = select(0.0f, v7, v5);
+            tmp_eb = v8;
         }
         // examples/aaren.rnn:16  m = top
         {
@@ -116,24 +115,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         // examples/aaren.rnn:17  u = a.u * ea + b.u * eb
         {
-            let n2 = state_u * tmp_ea;
-            let n5 = elem_u * tmp_eb;
-            let n6 = n2 + n5;
-            next_u = n6;
+            let v9 = state_u * tmp_ea;
+            let v10 = elem_u * tmp_eb;
+            let v11 = v9 + v10;
+            next_u = v11;
         }
         // examples/aaren.rnn:18  w[d] = a.w[d] * ea + b.w[d] * eb
         {
-            let idx_d = slice_0;
-            let n2 = state_w * tmp_ea;
-            let n5 = elem_w * tmp_eb;
-            let n6 = n2 + n5;
-            next_w = n6;
+            let v12 = state_w * tmp_ea;
+            let v13 = elem_w * tmp_eb;
+            let v14 = v12 + v13;
+            next_w = v14;
         }
         // examples/aaren.rnn:21  output o[d] = w[d] / u
         {
-            let idx_d = slice_0;
-            let n2 = next_w / next_u;
-            outputs[step_row * 8u + idx_d] = n2;
+            let v15 = next_w / next_u;
+            outputs[step_row * 8u + slice_0] = v15;
         }
         // commit the updated state
         state_m = next_m;

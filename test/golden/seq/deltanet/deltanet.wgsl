@@ -67,57 +67,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let step_row = seq * params.T + t;
         // examples/deltanet.rnn:11  let kn[j] = k[j] / sqrt(sum(l: k[l] * k[l]) + 0.000001)
         {
-            var acc3: f32 = 0.0f;
-            for (var idx_l = 0u; idx_l < 8u; idx_l++) {
-                let n2 = inputs[steps * 8u + step_row * 8u + idx_l] * inputs[steps * 8u + step_row * 8u + idx_l];
-                acc3 += n2;
+            var vacc0: f32 = 0.0f;
+            for (var vl_1 = 0u; vl_1 < 8u; vl_1++) {
+                let v2 = inputs[steps * 8u + step_row * 8u + vl_1] * inputs[steps * 8u + step_row * 8u + vl_1];
+                vacc0 = vacc0 + v2;
             }
-            let n5 = acc3 + 0.000001f;
-            let n6 = sqrt(n5);
+            let v3 = vacc0 + 0.000001f;
+            let v4 = sqrt(v3);
             for (var e = 0u; e < 8u; e++) {
-                let idx_j = e;
-                let n7 = inputs[steps * 8u + step_row * 8u + idx_j] / n6;
-                let_kn[idx_j] = n7;
+                let v5 = inputs[steps * 8u + step_row * 8u + e] / v4;
+                let_kn[e] = v5;
             }
         }
         // examples/deltanet.rnn:12  let beta = sigmoid(b)
         {
-            let n1 = sigmoid(inputs[steps * 24u + step_row]);
-            let_beta = n1;
+            let v6 = sigmoid(inputs[steps * 24u + step_row]);
+            let_beta = v6;
         }
         // examples/deltanet.rnn:13  let pred[i] = sum(j: S[i, j] * kn[j])
         {
-            let idx_i = slice_0;
-            var acc3: f32 = 0.0f;
-            for (var idx_j = 0u; idx_j < 8u; idx_j++) {
-                let n2 = state_S[idx_j] * let_kn[idx_j];
-                acc3 += n2;
+            var vacc7: f32 = 0.0f;
+            for (var vj_8 = 0u; vj_8 < 8u; vj_8++) {
+                let v9 = state_S[vj_8] * let_kn[vj_8];
+                vacc7 = vacc7 + v9;
             }
-            let_pred = acc3;
+            let_pred = vacc7;
         }
         // examples/deltanet.rnn:14  S[i, j] <- S[i, j] - beta * pred[i] * kn[j] + beta * v[i] * kn[j]
         {
-            let idx_i = slice_0;
-            let n3 = let_beta * let_pred;
-            let n8 = let_beta * inputs[steps * 16u + step_row * 8u + idx_i];
+            let v10 = let_beta * let_pred;
+            let v13 = let_beta * inputs[steps * 16u + step_row * 8u + slice_0];
             for (var e = 0u; e < 8u; e++) {
-                let idx_j = e;
-                let n5 = n3 * let_kn[idx_j];
-                let n6 = state_S[idx_j] - n5;
-                let n9 = n8 * let_kn[idx_j];
-                let n10 = n6 + n9;
-                next_S[idx_j] = n10;
+                let v11 = v10 * let_kn[e];
+                let v12 = state_S[e] - v11;
+                let v14 = v13 * let_kn[e];
+                let v15 = v12 + v14;
+                next_S[e] = v15;
             }
         }
         // examples/deltanet.rnn:15  output o[i] = sum(j: S[i, j] * q[j])
         {
-            let idx_i = slice_0;
-            var acc3: f32 = 0.0f;
-            for (var idx_j = 0u; idx_j < 8u; idx_j++) {
-                let n2 = next_S[idx_j] * inputs[step_row * 8u + idx_j];
-                acc3 += n2;
+            var vacc16: f32 = 0.0f;
+            for (var vj_17 = 0u; vj_17 < 8u; vj_17++) {
+                let v18 = next_S[vj_17] * inputs[step_row * 8u + vj_17];
+                vacc16 = vacc16 + v18;
             }
-            outputs[step_row * 8u + idx_i] = acc3;
+            outputs[step_row * 8u + slice_0] = vacc16;
         }
         // commit the updated state
         for (var e = 0u; e < 8u; e++) {

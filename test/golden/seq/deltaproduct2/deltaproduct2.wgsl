@@ -71,103 +71,94 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let step_row = seq * params.T + t;
         // examples/deltaproduct2.rnn:10  let k1[j] = ka[j] / sqrt(sum(l: ka[l] * ka[l]) + 0.000001)
         {
-            var acc3: f32 = 0.0f;
-            for (var idx_l = 0u; idx_l < 8u; idx_l++) {
-                let n2 = inputs[steps * 8u + step_row * 8u + idx_l] * inputs[steps * 8u + step_row * 8u + idx_l];
-                acc3 += n2;
+            var vacc0: f32 = 0.0f;
+            for (var vl_1 = 0u; vl_1 < 8u; vl_1++) {
+                let v2 = inputs[steps * 8u + step_row * 8u + vl_1] * inputs[steps * 8u + step_row * 8u + vl_1];
+                vacc0 = vacc0 + v2;
             }
-            let n5 = acc3 + 0.000001f;
-            let n6 = sqrt(n5);
+            let v3 = vacc0 + 0.000001f;
+            let v4 = sqrt(v3);
             for (var e = 0u; e < 8u; e++) {
-                let idx_j = e;
-                let n7 = inputs[steps * 8u + step_row * 8u + idx_j] / n6;
-                let_k1[idx_j] = n7;
+                let v5 = inputs[steps * 8u + step_row * 8u + e] / v4;
+                let_k1[e] = v5;
             }
         }
         // examples/deltaproduct2.rnn:11  let k2[j] = kb[j] / sqrt(sum(l: kb[l] * kb[l]) + 0.000001)
         {
-            var acc3: f32 = 0.0f;
-            for (var idx_l = 0u; idx_l < 8u; idx_l++) {
-                let n2 = inputs[steps * 16u + step_row * 8u + idx_l] * inputs[steps * 16u + step_row * 8u + idx_l];
-                acc3 += n2;
+            var vacc6: f32 = 0.0f;
+            for (var vl_7 = 0u; vl_7 < 8u; vl_7++) {
+                let v8 = inputs[steps * 16u + step_row * 8u + vl_7] * inputs[steps * 16u + step_row * 8u + vl_7];
+                vacc6 = vacc6 + v8;
             }
-            let n5 = acc3 + 0.000001f;
-            let n6 = sqrt(n5);
+            let v9 = vacc6 + 0.000001f;
+            let v10 = sqrt(v9);
             for (var e = 0u; e < 8u; e++) {
-                let idx_j = e;
-                let n7 = inputs[steps * 16u + step_row * 8u + idx_j] / n6;
-                let_k2[idx_j] = n7;
+                let v11 = inputs[steps * 16u + step_row * 8u + e] / v10;
+                let_k2[e] = v11;
             }
         }
         // examples/deltaproduct2.rnn:12  let beta1 = 2 * sigmoid(ba)
         {
-            let n2 = sigmoid(inputs[steps * 40u + step_row]);
-            let n3 = 2.0f * n2;
-            let_beta1 = n3;
+            let v12 = sigmoid(inputs[steps * 40u + step_row]);
+            let v13 = 2.0f * v12;
+            let_beta1 = v13;
         }
         // examples/deltaproduct2.rnn:13  let beta2 = 2 * sigmoid(bb)
         {
-            let n2 = sigmoid(inputs[steps * 41u + step_row]);
-            let n3 = 2.0f * n2;
-            let_beta2 = n3;
+            let v14 = sigmoid(inputs[steps * 41u + step_row]);
+            let v15 = 2.0f * v14;
+            let_beta2 = v15;
         }
         // examples/deltaproduct2.rnn:14  let p1[i] = sum(j: S[i, j] * k1[j])
         {
-            let idx_i = slice_0;
-            var acc3: f32 = 0.0f;
-            for (var idx_j = 0u; idx_j < 8u; idx_j++) {
-                let n2 = state_S[idx_j] * let_k1[idx_j];
-                acc3 += n2;
+            var vacc16: f32 = 0.0f;
+            for (var vj_17 = 0u; vj_17 < 8u; vj_17++) {
+                let v18 = state_S[vj_17] * let_k1[vj_17];
+                vacc16 = vacc16 + v18;
             }
-            let_p1 = acc3;
+            let_p1 = vacc16;
         }
         // examples/deltaproduct2.rnn:15  let S1[i, j] = S[i, j] - beta1 * p1[i] * k1[j] + beta1 * va[i] * k1[j]
         {
-            let idx_i = slice_0;
-            let n3 = let_beta1 * let_p1;
-            let n8 = let_beta1 * inputs[steps * 24u + step_row * 8u + idx_i];
+            let v19 = let_beta1 * let_p1;
+            let v22 = let_beta1 * inputs[steps * 24u + step_row * 8u + slice_0];
             for (var e = 0u; e < 8u; e++) {
-                let idx_j = e;
-                let n5 = n3 * let_k1[idx_j];
-                let n6 = state_S[idx_j] - n5;
-                let n9 = n8 * let_k1[idx_j];
-                let n10 = n6 + n9;
-                let_S1[idx_j] = n10;
+                let v20 = v19 * let_k1[e];
+                let v21 = state_S[e] - v20;
+                let v23 = v22 * let_k1[e];
+                let v24 = v21 + v23;
+                let_S1[e] = v24;
             }
         }
         // examples/deltaproduct2.rnn:16  let p2[i] = sum(j: S1[i, j] * k2[j])
         {
-            let idx_i = slice_0;
-            var acc3: f32 = 0.0f;
-            for (var idx_j = 0u; idx_j < 8u; idx_j++) {
-                let n2 = let_S1[idx_j] * let_k2[idx_j];
-                acc3 += n2;
+            var vacc25: f32 = 0.0f;
+            for (var vj_26 = 0u; vj_26 < 8u; vj_26++) {
+                let v27 = let_S1[vj_26] * let_k2[vj_26];
+                vacc25 = vacc25 + v27;
             }
-            let_p2 = acc3;
+            let_p2 = vacc25;
         }
         // examples/deltaproduct2.rnn:17  S[i, j] <- S1[i, j] - beta2 * p2[i] * k2[j] + beta2 * vb[i] * k2[j]
         {
-            let idx_i = slice_0;
-            let n3 = let_beta2 * let_p2;
-            let n8 = let_beta2 * inputs[steps * 32u + step_row * 8u + idx_i];
+            let v28 = let_beta2 * let_p2;
+            let v31 = let_beta2 * inputs[steps * 32u + step_row * 8u + slice_0];
             for (var e = 0u; e < 8u; e++) {
-                let idx_j = e;
-                let n5 = n3 * let_k2[idx_j];
-                let n6 = let_S1[idx_j] - n5;
-                let n9 = n8 * let_k2[idx_j];
-                let n10 = n6 + n9;
-                next_S[idx_j] = n10;
+                let v29 = v28 * let_k2[e];
+                let v30 = let_S1[e] - v29;
+                let v32 = v31 * let_k2[e];
+                let v33 = v30 + v32;
+                next_S[e] = v33;
             }
         }
         // examples/deltaproduct2.rnn:18  output o[i] = sum(j: S[i, j] * q[j])
         {
-            let idx_i = slice_0;
-            var acc3: f32 = 0.0f;
-            for (var idx_j = 0u; idx_j < 8u; idx_j++) {
-                let n2 = next_S[idx_j] * inputs[step_row * 8u + idx_j];
-                acc3 += n2;
+            var vacc34: f32 = 0.0f;
+            for (var vj_35 = 0u; vj_35 < 8u; vj_35++) {
+                let v36 = next_S[vj_35] * inputs[step_row * 8u + vj_35];
+                vacc34 = vacc34 + v36;
             }
-            outputs[step_row * 8u + idx_i] = acc3;
+            outputs[step_row * 8u + slice_0] = vacc34;
         }
         // commit the updated state
         for (var e = 0u; e < 8u; e++) {

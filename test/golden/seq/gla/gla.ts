@@ -69,34 +69,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/gla.rnn:9  let alpha[i] = exp(log(sigmoid(g[i])) / 16)   // tau = 16, as in the paper
         {
             for (var e = 0u; e < 8u; e++) {
-                let idx_i = e;
-                let n1 = sigmoid(inputs[steps * 24u + step_row * 8u + idx_i]);
-                let n2 = log(n1);
-                let n4 = n2 / 16.0f;
-                let n5 = exp(n4);
-                let_alpha[idx_i] = n5;
+                let v0 = sigmoid(inputs[steps * 24u + step_row * 8u + e]);
+                let v1 = log(v0);
+                let v2 = v1 / 16.0f;
+                let v3 = exp(v2);
+                let_alpha[e] = v3;
             }
         }
         // examples/gla.rnn:10  S[i, j] <- alpha[i] * S[i, j] + k[i] * v[j]
         {
-            let idx_j = slice_0;
             for (var e = 0u; e < 8u; e++) {
-                let idx_i = e;
-                let n2 = let_alpha[idx_i] * state_S[idx_i];
-                let n5 = inputs[steps * 8u + step_row * 8u + idx_i] * inputs[steps * 16u + step_row * 8u + idx_j];
-                let n6 = n2 + n5;
-                next_S[idx_i] = n6;
+                let v4 = let_alpha[e] * state_S[e];
+                let v5 = inputs[steps * 8u + step_row * 8u + e] * inputs[steps * 16u + step_row * 8u + slice_0];
+                let v6 = v4 + v5;
+                next_S[e] = v6;
             }
         }
         // examples/gla.rnn:11  output o[j] = sum(i: q[i] * S[i, j])
         {
-            let idx_j = slice_0;
-            var acc3: f32 = 0.0f;
-            for (var idx_i = 0u; idx_i < 8u; idx_i++) {
-                let n2 = inputs[step_row * 8u + idx_i] * next_S[idx_i];
-                acc3 += n2;
+            var vacc7: f32 = 0.0f;
+            for (var vi_8 = 0u; vi_8 < 8u; vi_8++) {
+                let v9 = inputs[step_row * 8u + vi_8] * next_S[vi_8];
+                vacc7 = vacc7 + v9;
             }
-            outputs[step_row * 8u + idx_j] = acc3;
+            outputs[step_row * 8u + slice_0] = vacc7;
         }
         // commit the updated state
         for (var e = 0u; e < 8u; e++) {

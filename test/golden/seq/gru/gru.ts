@@ -97,21 +97,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let idx_k = e;
-                var acc3: f32 = 0.0f;
-                for (var idx_j = 0u; idx_j < 4u; idx_j++) {
-                    let n2 = weights[idx_k * 4u + idx_j] * inputs[step_row * 4u + idx_j];
-                    acc3 += n2;
+                let v0 = weights[e * 4u] * inputs[step_row * 4u];
+                let v1 = weights[e * 4u + 1u] * inputs[step_row * 4u + 1u];
+                let v2 = v0 + v1;
+                let v3 = weights[e * 4u + 2u] * inputs[step_row * 4u + 2u];
+                let v4 = v2 + v3;
+                let v5 = weights[e * 4u + 3u] * inputs[step_row * 4u + 3u];
+                let v6 = v4 + v5;
+                var vacc7: f32 = 0.0f;
+                for (var vm_8 = 0u; vm_8 < 8u; vm_8++) {
+                    let v9 = weights[96u + (e * 8u + vm_8)] * state_h[vm_8];
+                    vacc7 = vacc7 + v9;
                 }
-                var acc7: f32 = 0.0f;
-                for (var idx_m = 0u; idx_m < 8u; idx_m++) {
-                    let n6 = weights[96u + (idx_k * 8u + idx_m)] * state_h[idx_m];
-                    acc7 += n6;
-                }
-                let n8 = acc3 + acc7;
-                let n10 = n8 + weights[288u + idx_k];
-                let n11 = sigmoid(n10);
-                let_z[idx_k] = n11;
+                let v10 = v6 + vacc7;
+                let v11 = v10 + weights[288u + e];
+                let v12 = sigmoid(v11);
+                let_z[e] = v12;
             }
         }
         workgroupBarrier();
@@ -119,21 +120,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let idx_k = e;
-                var acc3: f32 = 0.0f;
-                for (var idx_j = 0u; idx_j < 4u; idx_j++) {
-                    let n2 = weights[32u + (idx_k * 4u + idx_j)] * inputs[step_row * 4u + idx_j];
-                    acc3 += n2;
+                let v13 = weights[32u + e * 4u] * inputs[step_row * 4u];
+                let v14 = weights[32u + (e * 4u + 1u)] * inputs[step_row * 4u + 1u];
+                let v15 = v13 + v14;
+                let v16 = weights[32u + (e * 4u + 2u)] * inputs[step_row * 4u + 2u];
+                let v17 = v15 + v16;
+                let v18 = weights[32u + (e * 4u + 3u)] * inputs[step_row * 4u + 3u];
+                let v19 = v17 + v18;
+                var vacc20: f32 = 0.0f;
+                for (var vm_21 = 0u; vm_21 < 8u; vm_21++) {
+                    let v22 = weights[160u + (e * 8u + vm_21)] * state_h[vm_21];
+                    vacc20 = vacc20 + v22;
                 }
-                var acc7: f32 = 0.0f;
-                for (var idx_m = 0u; idx_m < 8u; idx_m++) {
-                    let n6 = weights[160u + (idx_k * 8u + idx_m)] * state_h[idx_m];
-                    acc7 += n6;
-                }
-                let n8 = acc3 + acc7;
-                let n10 = n8 + weights[296u + idx_k];
-                let n11 = sigmoid(n10);
-                let_r[idx_k] = n11;
+                let v23 = v19 + vacc20;
+                let v24 = v23 + weights[296u + e];
+                let v25 = sigmoid(v24);
+                let_r[e] = v25;
             }
         }
         workgroupBarrier();
@@ -141,23 +143,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let idx_k = e;
-                var acc3: f32 = 0.0f;
-                for (var idx_j = 0u; idx_j < 4u; idx_j++) {
-                    let n2 = weights[64u + (idx_k * 4u + idx_j)] * inputs[step_row * 4u + idx_j];
-                    acc3 += n2;
+                let v26 = weights[64u + e * 4u] * inputs[step_row * 4u];
+                let v27 = weights[64u + (e * 4u + 1u)] * inputs[step_row * 4u + 1u];
+                let v28 = v26 + v27;
+                let v29 = weights[64u + (e * 4u + 2u)] * inputs[step_row * 4u + 2u];
+                let v30 = v28 + v29;
+                let v31 = weights[64u + (e * 4u + 3u)] * inputs[step_row * 4u + 3u];
+                let v32 = v30 + v31;
+                let v33 = v32 + weights[304u + e];
+                var vacc34: f32 = 0.0f;
+                for (var vm_35 = 0u; vm_35 < 8u; vm_35++) {
+                    let v36 = weights[224u + (e * 8u + vm_35)] * state_h[vm_35];
+                    vacc34 = vacc34 + v36;
                 }
-                let n5 = acc3 + weights[304u + idx_k];
-                var acc10: f32 = 0.0f;
-                for (var idx_m = 0u; idx_m < 8u; idx_m++) {
-                    let n9 = weights[224u + (idx_k * 8u + idx_m)] * state_h[idx_m];
-                    acc10 += n9;
-                }
-                let n12 = acc10 + weights[312u + idx_k];
-                let n13 = let_r[idx_k] * n12;
-                let n14 = n5 + n13;
-                let n15 = tanh_safe(n14);
-                let_n[idx_k] = n15;
+                let v37 = vacc34 + weights[312u + e];
+                let v38 = let_r[e] * v37;
+                let v39 = v33 + v38;
+                let v40 = tanh_safe(v39);
+                let_n[e] = v40;
             }
         }
         workgroupBarrier();
@@ -165,12 +168,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let idx_k = e;
-                let n2 = 1.0f - let_z[idx_k];
-                let n4 = n2 * let_n[idx_k];
-                let n6 = let_z[idx_k] * state_h[idx_k];
-                let n7 = n4 + n6;
-                next_h[idx_k] = n7;
+                let v41 = 1.0f - let_z[e];
+                let v42 = v41 * let_n[e];
+                let v43 = let_z[e] * state_h[e];
+                let v44 = v42 + v43;
+                next_h[e] = v44;
             }
         }
         workgroupBarrier();
@@ -178,8 +180,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let idx_k = e;
-                outputs[step_row * 8u + idx_k] = next_h[idx_k];
+                outputs[step_row * 8u + e] = next_h[e];
             }
         }
         workgroupBarrier();

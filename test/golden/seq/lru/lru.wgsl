@@ -72,11 +72,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
         if lid < 8u {
             let e = lid;
-            let idx_n = e;
-            let n1 = exp(weights[idx_n]);
-            let n2 = -n1;
-            let n3 = exp(n2);
-            let_lambda[idx_n] = n3;
+            let v0 = exp(weights[e]);
+            let v1 = -v0;
+            let v2 = exp(v1);
+            let_lambda[e] = v2;
         }
     }
     workgroupBarrier();
@@ -84,11 +83,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     {
         if lid < 8u {
             let e = lid;
-            let idx_n = e;
-            let n2 = let_lambda[idx_n] * let_lambda[idx_n];
-            let n3 = 1.0f - n2;
-            let n4 = sqrt(n3);
-            let_gamma[idx_n] = n4;
+            let v3 = let_lambda[e] * let_lambda[e];
+            let v4 = 1.0f - v3;
+            let v5 = sqrt(v4);
+            let_gamma[e] = v5;
         }
     }
     workgroupBarrier();
@@ -100,16 +98,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let idx_n = e;
-                let n2 = let_lambda[idx_n] * state_x[idx_n];
-                var acc7: f32 = 0.0f;
-                for (var idx_k = 0u; idx_k < 4u; idx_k++) {
-                    let n6 = weights[8u + (idx_n * 4u + idx_k)] * inputs[step_row * 4u + idx_k];
-                    acc7 += n6;
-                }
-                let n8 = let_gamma[idx_n] * acc7;
-                let n9 = n2 + n8;
-                next_x[idx_n] = n9;
+                let v6 = let_lambda[e] * state_x[e];
+                let v7 = weights[8u + e * 4u] * inputs[step_row * 4u];
+                let v8 = weights[8u + (e * 4u + 1u)] * inputs[step_row * 4u + 1u];
+                let v9 = v7 + v8;
+                let v10 = weights[8u + (e * 4u + 2u)] * inputs[step_row * 4u + 2u];
+                let v11 = v9 + v10;
+                let v12 = weights[8u + (e * 4u + 3u)] * inputs[step_row * 4u + 3u];
+                let v13 = v11 + v12;
+                let v14 = let_gamma[e] * v13;
+                let v15 = v6 + v14;
+                next_x[e] = v15;
             }
         }
         workgroupBarrier();
@@ -117,15 +116,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 4u {
                 let e = lid;
-                let idx_j = e;
-                var acc3: f32 = 0.0f;
-                for (var idx_n = 0u; idx_n < 8u; idx_n++) {
-                    let n2 = weights[40u + (idx_j * 8u + idx_n)] * next_x[idx_n];
-                    acc3 += n2;
+                var vacc16: f32 = 0.0f;
+                for (var vn_17 = 0u; vn_17 < 8u; vn_17++) {
+                    let v18 = weights[40u + (e * 8u + vn_17)] * next_x[vn_17];
+                    vacc16 = vacc16 + v18;
                 }
-                let n6 = weights[72u + idx_j] * inputs[step_row * 4u + idx_j];
-                let n7 = acc3 + n6;
-                outputs[step_row * 4u + idx_j] = n7;
+                let v19 = weights[72u + e] * inputs[step_row * 4u + e];
+                let v20 = vacc16 + v19;
+                outputs[step_row * 4u + e] = v20;
             }
         }
         workgroupBarrier();

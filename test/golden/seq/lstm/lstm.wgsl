@@ -104,21 +104,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let idx_k = e;
-                var acc3: f32 = 0.0f;
-                for (var idx_j = 0u; idx_j < 4u; idx_j++) {
-                    let n2 = weights[idx_k * 4u + idx_j] * inputs[step_row * 4u + idx_j];
-                    acc3 += n2;
+                let v0 = weights[e * 4u] * inputs[step_row * 4u];
+                let v1 = weights[e * 4u + 1u] * inputs[step_row * 4u + 1u];
+                let v2 = v0 + v1;
+                let v3 = weights[e * 4u + 2u] * inputs[step_row * 4u + 2u];
+                let v4 = v2 + v3;
+                let v5 = weights[e * 4u + 3u] * inputs[step_row * 4u + 3u];
+                let v6 = v4 + v5;
+                var vacc7: f32 = 0.0f;
+                for (var vm_8 = 0u; vm_8 < 8u; vm_8++) {
+                    let v9 = weights[128u + (e * 8u + vm_8)] * state_h[vm_8];
+                    vacc7 = vacc7 + v9;
                 }
-                var acc7: f32 = 0.0f;
-                for (var idx_m = 0u; idx_m < 8u; idx_m++) {
-                    let n6 = weights[128u + (idx_k * 8u + idx_m)] * state_h[idx_m];
-                    acc7 += n6;
-                }
-                let n8 = acc3 + acc7;
-                let n10 = n8 + weights[384u + idx_k];
-                let n11 = sigmoid(n10);
-                let_ig[idx_k] = n11;
+                let v10 = v6 + vacc7;
+                let v11 = v10 + weights[384u + e];
+                let v12 = sigmoid(v11);
+                let_ig[e] = v12;
             }
         }
         workgroupBarrier();
@@ -126,21 +127,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let idx_k = e;
-                var acc3: f32 = 0.0f;
-                for (var idx_j = 0u; idx_j < 4u; idx_j++) {
-                    let n2 = weights[32u + (idx_k * 4u + idx_j)] * inputs[step_row * 4u + idx_j];
-                    acc3 += n2;
+                let v13 = weights[32u + e * 4u] * inputs[step_row * 4u];
+                let v14 = weights[32u + (e * 4u + 1u)] * inputs[step_row * 4u + 1u];
+                let v15 = v13 + v14;
+                let v16 = weights[32u + (e * 4u + 2u)] * inputs[step_row * 4u + 2u];
+                let v17 = v15 + v16;
+                let v18 = weights[32u + (e * 4u + 3u)] * inputs[step_row * 4u + 3u];
+                let v19 = v17 + v18;
+                var vacc20: f32 = 0.0f;
+                for (var vm_21 = 0u; vm_21 < 8u; vm_21++) {
+                    let v22 = weights[192u + (e * 8u + vm_21)] * state_h[vm_21];
+                    vacc20 = vacc20 + v22;
                 }
-                var acc7: f32 = 0.0f;
-                for (var idx_m = 0u; idx_m < 8u; idx_m++) {
-                    let n6 = weights[192u + (idx_k * 8u + idx_m)] * state_h[idx_m];
-                    acc7 += n6;
-                }
-                let n8 = acc3 + acc7;
-                let n10 = n8 + weights[392u + idx_k];
-                let n11 = sigmoid(n10);
-                let_fg[idx_k] = n11;
+                let v23 = v19 + vacc20;
+                let v24 = v23 + weights[392u + e];
+                let v25 = sigmoid(v24);
+                let_fg[e] = v25;
             }
         }
         workgroupBarrier();
@@ -148,21 +150,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let idx_k = e;
-                var acc3: f32 = 0.0f;
-                for (var idx_j = 0u; idx_j < 4u; idx_j++) {
-                    let n2 = weights[64u + (idx_k * 4u + idx_j)] * inputs[step_row * 4u + idx_j];
-                    acc3 += n2;
+                let v26 = weights[64u + e * 4u] * inputs[step_row * 4u];
+                let v27 = weights[64u + (e * 4u + 1u)] * inputs[step_row * 4u + 1u];
+                let v28 = v26 + v27;
+                let v29 = weights[64u + (e * 4u + 2u)] * inputs[step_row * 4u + 2u];
+                let v30 = v28 + v29;
+                let v31 = weights[64u + (e * 4u + 3u)] * inputs[step_row * 4u + 3u];
+                let v32 = v30 + v31;
+                var vacc33: f32 = 0.0f;
+                for (var vm_34 = 0u; vm_34 < 8u; vm_34++) {
+                    let v35 = weights[256u + (e * 8u + vm_34)] * state_h[vm_34];
+                    vacc33 = vacc33 + v35;
                 }
-                var acc7: f32 = 0.0f;
-                for (var idx_m = 0u; idx_m < 8u; idx_m++) {
-                    let n6 = weights[256u + (idx_k * 8u + idx_m)] * state_h[idx_m];
-                    acc7 += n6;
-                }
-                let n8 = acc3 + acc7;
-                let n10 = n8 + weights[400u + idx_k];
-                let n11 = tanh_safe(n10);
-                let_gg[idx_k] = n11;
+                let v36 = v32 + vacc33;
+                let v37 = v36 + weights[400u + e];
+                let v38 = tanh_safe(v37);
+                let_gg[e] = v38;
             }
         }
         workgroupBarrier();
@@ -170,21 +173,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let idx_k = e;
-                var acc3: f32 = 0.0f;
-                for (var idx_j = 0u; idx_j < 4u; idx_j++) {
-                    let n2 = weights[96u + (idx_k * 4u + idx_j)] * inputs[step_row * 4u + idx_j];
-                    acc3 += n2;
+                let v39 = weights[96u + e * 4u] * inputs[step_row * 4u];
+                let v40 = weights[96u + (e * 4u + 1u)] * inputs[step_row * 4u + 1u];
+                let v41 = v39 + v40;
+                let v42 = weights[96u + (e * 4u + 2u)] * inputs[step_row * 4u + 2u];
+                let v43 = v41 + v42;
+                let v44 = weights[96u + (e * 4u + 3u)] * inputs[step_row * 4u + 3u];
+                let v45 = v43 + v44;
+                var vacc46: f32 = 0.0f;
+                for (var vm_47 = 0u; vm_47 < 8u; vm_47++) {
+                    let v48 = weights[320u + (e * 8u + vm_47)] * state_h[vm_47];
+                    vacc46 = vacc46 + v48;
                 }
-                var acc7: f32 = 0.0f;
-                for (var idx_m = 0u; idx_m < 8u; idx_m++) {
-                    let n6 = weights[320u + (idx_k * 8u + idx_m)] * state_h[idx_m];
-                    acc7 += n6;
-                }
-                let n8 = acc3 + acc7;
-                let n10 = n8 + weights[408u + idx_k];
-                let n11 = sigmoid(n10);
-                let_og[idx_k] = n11;
+                let v49 = v45 + vacc46;
+                let v50 = v49 + weights[408u + e];
+                let v51 = sigmoid(v50);
+                let_og[e] = v51;
             }
         }
         workgroupBarrier();
@@ -192,11 +196,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let idx_k = e;
-                let n2 = let_fg[idx_k] * state_c[idx_k];
-                let n5 = let_ig[idx_k] * let_gg[idx_k];
-                let n6 = n2 + n5;
-                next_c[idx_k] = n6;
+                let v52 = let_fg[e] * state_c[e];
+                let v53 = let_ig[e] * let_gg[e];
+                let v54 = v52 + v53;
+                next_c[e] = v54;
             }
         }
         workgroupBarrier();
@@ -204,10 +207,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let idx_k = e;
-                let n2 = tanh_safe(next_c[idx_k]);
-                let n3 = let_og[idx_k] * n2;
-                next_h[idx_k] = n3;
+                let v55 = tanh_safe(next_c[e]);
+                let v56 = let_og[e] * v55;
+                next_h[e] = v56;
             }
         }
         workgroupBarrier();
@@ -215,8 +217,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let idx_k = e;
-                outputs[step_row * 8u + idx_k] = next_h[idx_k];
+                outputs[step_row * 8u + e] = next_h[e];
             }
         }
         workgroupBarrier();

@@ -73,11 +73,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // time-invariant: computed once
     // examples/mamba_s6.rnn:11  exp(A_log[d, n]): time-invariant, computed once
     {
-        let idx_d = slice_0;
         for (var e = 0u; e < 4u; e++) {
-            let idx_n = e;
-            let n1 = exp(weights[idx_d * 4u + idx_n]);
-            inv_0[idx_n] = n1;
+            let v0 = exp(weights[slice_0 * 4u + e]);
+            inv_0[e] = v0;
         }
     }
 
@@ -86,36 +84,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let step_row = seq * params.T + t;
         // examples/mamba_s6.rnn:10  let step[d] = softplus(dt[d])
         {
-            let idx_d = slice_0;
-            let n1 = softplus(inputs[steps * 8u + step_row * 8u + idx_d]);
-            let_step = n1;
+            let v1 = softplus(inputs[steps * 8u + step_row * 8u + slice_0]);
+            let_step = v1;
         }
         // examples/mamba_s6.rnn:11  h[d, n] <- exp(-step[d] * exp(A_log[d, n])) * h[d, n] + step[d] * B[n] * x[d]
         {
-            let idx_d = slice_0;
-            let n1 = -let_step;
+            let v2 = -let_step;
             for (var e = 0u; e < 4u; e++) {
-                let idx_n = e;
-                let n4 = n1 * inv_0[idx_n];
-                let n5 = exp(n4);
-                let n7 = n5 * state_h[idx_n];
-                let n9 = let_step * inputs[steps * 16u + step_row * 4u + idx_n];
-                let n11 = n9 * inputs[step_row * 8u + idx_d];
-                let n12 = n7 + n11;
-                next_h[idx_n] = n12;
+                let v3 = v2 * inv_0[e];
+                let v4 = exp(v3);
+                let v5 = v4 * state_h[e];
+                let v6 = let_step * inputs[steps * 16u + step_row * 4u + e];
+                let v7 = v6 * inputs[step_row * 8u + slice_0];
+                let v8 = v5 + v7;
+                next_h[e] = v8;
             }
         }
         // examples/mamba_s6.rnn:12  output y[d] = sum(n: h[d, n] * C[n]) + Dskip[d] * x[d]
         {
-            let idx_d = slice_0;
-            var acc3: f32 = 0.0f;
-            for (var idx_n = 0u; idx_n < 4u; idx_n++) {
-                let n2 = next_h[idx_n] * inputs[steps * 20u + step_row * 4u + idx_n];
-                acc3 += n2;
-            }
-            let n6 = weights[32u + idx_d] * inputs[step_row * 8u + idx_d];
-            let n7 = acc3 + n6;
-            outputs[step_row * 8u + idx_d] = n7;
+            let v9 = next_h[0u] * inputs[steps * 20u + step_row * 4u];
+            let v10 = next_h[1u] * inputs[steps * 20u + step_row * 4u + 1u];
+            let v11 = v9 + v10;
+            let v12 = next_h[2u] * inputs[steps * 20u + step_row * 4u + 2u];
+            let v13 = v11 + v12;
+            let v14 = next_h[3u] * inputs[steps * 20u + step_row * 4u + 3u];
+            let v15 = v13 + v14;
+            let v16 = weights[32u + slice_0] * inputs[step_row * 8u + slice_0];
+            let v17 = v15 + v16;
+            outputs[step_row * 8u + slice_0] = v17;
         }
         // commit the updated state
         for (var e = 0u; e < 4u; e++) {

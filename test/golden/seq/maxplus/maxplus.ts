@@ -45,14 +45,6 @@ var<workgroup> next_score: array<f32, 4>;
 
 var<workgroup> seq_len: u32;
 
-// a variable, not a constant: a constant expression may not be infinite
-var<private> F32_INF_BITS: u32 = 2139095040u;
-
-// +infinity (WGSL has no literal for it)
-fn f32_inf() -> f32 {
-    return bitcast<f32>(F32_INF_BITS);
-}
-
 @compute @workgroup_size(8)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let group = wid.x + wid.y * nwg.x;
@@ -81,14 +73,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 4u {
                 let e = lid;
-                let idx_i = e;
-                var acc3: f32 = -f32_inf();
-                for (var idx_j = 0u; idx_j < 4u; idx_j++) {
-                    let n2 = state_score[idx_j] + weights[idx_i * 4u + idx_j];
-                    acc3 = max(acc3, n2);
-                }
-                let n5 = acc3 + inputs[step_row * 4u + idx_i];
-                next_score[idx_i] = n5;
+                let v0 = state_score[0u] + weights[e * 4u];
+                let v1 = state_score[1u] + weights[e * 4u + 1u];
+                let v2 = max(v0, v1);
+                let v3 = state_score[2u] + weights[e * 4u + 2u];
+                let v4 = max(v2, v3);
+                let v5 = state_score[3u] + weights[e * 4u + 3u];
+                let v6 = max(v4, v5);
+                let v7 = v6 + inputs[step_row * 4u + e];
+                next_score[e] = v7;
             }
         }
         workgroupBarrier();
@@ -96,8 +89,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 4u {
                 let e = lid;
-                let idx_i = e;
-                outputs[step_row * 4u + idx_i] = next_score[idx_i];
+                outputs[step_row * 4u + e] = next_score[e];
             }
         }
         workgroupBarrier();

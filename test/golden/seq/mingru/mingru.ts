@@ -71,40 +71,36 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let step_row = seq * params.T + t;
         // examples/mingru.rnn:9  let z[i] = sigmoid(sum(j: Wz[i, j] * x[j]) + bz[i])
         {
-            let idx_i = slice_0;
-            var acc3: f32 = 0.0f;
-            for (var idx_j = 0u; idx_j < 8u; idx_j++) {
-                let n2 = weights[idx_i * 8u + idx_j] * inputs[step_row * 8u + idx_j];
-                acc3 += n2;
+            var vacc0: f32 = 0.0f;
+            for (var vj_1 = 0u; vj_1 < 8u; vj_1++) {
+                let v2 = weights[slice_0 * 8u + vj_1] * inputs[step_row * 8u + vj_1];
+                vacc0 = vacc0 + v2;
             }
-            let n5 = acc3 + weights[64u + idx_i];
-            let n6 = sigmoid(n5);
-            let_z = n6;
+            let v3 = vacc0 + weights[64u + slice_0];
+            let v4 = sigmoid(v3);
+            let_z = v4;
         }
         // examples/mingru.rnn:10  let candidate[i] = sum(j: Wh[i, j] * x[j]) + bh[i]
         {
-            let idx_i = slice_0;
-            var acc3: f32 = 0.0f;
-            for (var idx_j = 0u; idx_j < 8u; idx_j++) {
-                let n2 = weights[72u + (idx_i * 8u + idx_j)] * inputs[step_row * 8u + idx_j];
-                acc3 += n2;
+            var vacc5: f32 = 0.0f;
+            for (var vj_6 = 0u; vj_6 < 8u; vj_6++) {
+                let v7 = weights[72u + (slice_0 * 8u + vj_6)] * inputs[step_row * 8u + vj_6];
+                vacc5 = vacc5 + v7;
             }
-            let n5 = acc3 + weights[136u + idx_i];
-            let_candidate = n5;
+            let v8 = vacc5 + weights[136u + slice_0];
+            let_candidate = v8;
         }
         // examples/mingru.rnn:11  h[i] <- (1 - z[i]) * h[i] + z[i] * candidate[i]
         {
-            let idx_i = slice_0;
-            let n2 = 1.0f - let_z;
-            let n4 = n2 * state_h;
-            let n6 = let_z * let_candidate;
-            let n7 = n4 + n6;
-            next_h = n7;
+            let v9 = 1.0f - let_z;
+            let v10 = v9 * state_h;
+            let v11 = let_z * let_candidate;
+            let v12 = v10 + v11;
+            next_h = v12;
         }
         // examples/mingru.rnn:12  output y[i] = h[i]
         {
-            let idx_i = slice_0;
-            outputs[step_row * 8u + idx_i] = next_h;
+            outputs[step_row * 8u + slice_0] = next_h;
         }
         // commit the updated state
         state_h = next_h;

@@ -38,14 +38,6 @@ var<workgroup> next_h: array<f32, 4>;
 
 var<workgroup> seq_len: u32;
 
-// a variable, not a constant: a constant expression may not be infinite
-var<private> F32_INF_BITS: u32 = 2139095040u;
-
-// +infinity (WGSL has no literal for it)
-fn f32_inf() -> f32 {
-    return bitcast<f32>(F32_INF_BITS);
-}
-
 @compute @workgroup_size(8)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let group = wid.x + wid.y * nwg.x;
@@ -74,14 +66,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 4u {
                 let e = lid;
-                let idx_i = e;
-                var acc4: f32 = -f32_inf();
-                for (var idx_j = 0u; idx_j < 4u; idx_j++) {
-                    let n3 = min(inputs[step_row * 16u + (idx_i * 4u + idx_j)], state_h[idx_j]);
-                    acc4 = max(acc4, n3);
-                }
-                let n5 = max(inputs[steps * 16u + step_row * 4u + idx_i], acc4);
-                next_h[idx_i] = n5;
+                let v0 = min(inputs[step_row * 16u + e * 4u], state_h[0u]);
+                let v1 = min(inputs[step_row * 16u + (e * 4u + 1u)], state_h[1u]);
+                let v2 = max(v0, v1);
+                let v3 = min(inputs[step_row * 16u + (e * 4u + 2u)], state_h[2u]);
+                let v4 = max(v2, v3);
+                let v5 = min(inputs[step_row * 16u + (e * 4u + 3u)], state_h[3u]);
+                let v6 = max(v4, v5);
+                let v7 = max(inputs[steps * 16u + step_row * 4u + e], v6);
+                next_h[e] = v7;
             }
         }
         workgroupBarrier();
@@ -89,8 +82,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 4u {
                 let e = lid;
-                let idx_i = e;
-                outputs[step_row * 4u + idx_i] = next_h[idx_i];
+                outputs[step_row * 4u + e] = next_h[e];
             }
         }
         workgroupBarrier();

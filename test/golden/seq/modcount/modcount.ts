@@ -69,41 +69,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let step_row = seq * params.T + t;
         // examples/modcount.rnn:12  let beta = select(bit > 0.5, 2, 0)
         {
-            let n2 = inputs[step_row] > 0.5f;
-            let n5 = select(0.0f, 2.0f, n2);
+            let v0 = inputs[step_row] > 0.5f;
+            let v1 = select(0.0f, 2.0f, v0);
             if lid < 1u {
                 let e = lid;
-                let_beta = n5;
+                let_beta = v1;
             }
         }
         workgroupBarrier();
         // examples/modcount.rnn:13  h[i] <- h[i] - beta * 0.5 * sum(j: h[j])
         {
-            let n3 = let_beta * 0.5f;
-            var acc5: f32 = 0.0f;
-            for (var idx_j = 0u; idx_j < 2u; idx_j++) {
-                acc5 += state_h[idx_j];
-            }
-            let n6 = n3 * acc5;
+            let v2 = let_beta * 0.5f;
+            let v3 = state_h[0u] + state_h[1u];
+            let v4 = v2 * v3;
             if lid < 2u {
                 let e = lid;
-                let idx_i = e;
-                let n7 = state_h[idx_i] - n6;
-                next_h[idx_i] = n7;
+                let v5 = state_h[e] - v4;
+                next_h[e] = v5;
             }
         }
         workgroupBarrier();
         // examples/modcount.rnn:15  output odd = (2 - sum(j: h[j])) / 4
         {
-            var acc2: f32 = 0.0f;
-            for (var idx_j = 0u; idx_j < 2u; idx_j++) {
-                acc2 += next_h[idx_j];
-            }
-            let n3 = 2.0f - acc2;
-            let n5 = n3 / 4.0f;
+            let v6 = next_h[0u] + next_h[1u];
+            let v7 = 2.0f - v6;
+            let v8 = v7 / 4.0f;
             if lid < 1u {
                 let e = lid;
-                outputs[step_row] = n5;
+                outputs[step_row] = v8;
             }
         }
         workgroupBarrier();

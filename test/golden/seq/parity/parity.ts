@@ -58,18 +58,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let step_row = seq * params.T + t;
         // examples/parity.rnn:8  h[d] <- (1 - 2 * bit[d]) * h[d]
         {
-            let idx_d = slice_0;
-            let n3 = 2.0f * inputs[step_row + idx_d];
-            let n4 = 1.0f - n3;
-            let n6 = n4 * state_h;
-            next_h = n6;
+            let v0 = 2.0f * inputs[step_row + slice_0];
+            let v1 = 1.0f - v0;
+            let v2 = v1 * state_h;
+            next_h = v2;
         }
         // examples/parity.rnn:9  output odd[d] = (1 - h[d]) / 2   // 1 when an odd number of ones has been seen
         {
-            let idx_d = slice_0;
-            let n2 = 1.0f - next_h;
-            let n4 = n2 / 2.0f;
-            outputs[step_row + idx_d] = n4;
+            let v3 = 1.0f - next_h;
+            let v4 = v3 / 2.0f;
+            outputs[step_row + slice_0] = v4;
         }
         // commit the updated state
         state_h = next_h;

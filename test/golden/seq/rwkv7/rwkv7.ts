@@ -72,69 +72,62 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/rwkv7.rnn:12  let w[j] = exp(0 - exp(wr[j]))
         {
             for (var e = 0u; e < 8u; e++) {
-                let idx_j = e;
-                let n2 = exp(inputs[steps * 8u + step_row * 8u + idx_j]);
-                let n3 = 0.0f - n2;
-                let n4 = exp(n3);
-                let_w[idx_j] = n4;
+                let v0 = exp(inputs[steps * 8u + step_row * 8u + e]);
+                let v1 = 0.0f - v0;
+                let v2 = exp(v1);
+                let_w[e] = v2;
             }
         }
         // examples/rwkv7.rnn:13  let kappa[j] = kr[j] / sqrt(sum(l: kr[l] * kr[l]) + 0.000001)
         {
-            var acc3: f32 = 0.0f;
-            for (var idx_l = 0u; idx_l < 8u; idx_l++) {
-                let n2 = inputs[steps * 32u + step_row * 8u + idx_l] * inputs[steps * 32u + step_row * 8u + idx_l];
-                acc3 += n2;
+            var vacc3: f32 = 0.0f;
+            for (var vl_4 = 0u; vl_4 < 8u; vl_4++) {
+                let v5 = inputs[steps * 32u + step_row * 8u + vl_4] * inputs[steps * 32u + step_row * 8u + vl_4];
+                vacc3 = vacc3 + v5;
             }
-            let n5 = acc3 + 0.000001f;
-            let n6 = sqrt(n5);
+            let v6 = vacc3 + 0.000001f;
+            let v7 = sqrt(v6);
             for (var e = 0u; e < 8u; e++) {
-                let idx_j = e;
-                let n7 = inputs[steps * 32u + step_row * 8u + idx_j] / n6;
-                let_kappa[idx_j] = n7;
+                let v8 = inputs[steps * 32u + step_row * 8u + e] / v7;
+                let_kappa[e] = v8;
             }
         }
         // examples/rwkv7.rnn:14  let a[j] = sigmoid(ar[j])
         {
             for (var e = 0u; e < 8u; e++) {
-                let idx_j = e;
-                let n1 = sigmoid(inputs[steps * 40u + step_row * 8u + idx_j]);
-                let_a[idx_j] = n1;
+                let v9 = sigmoid(inputs[steps * 40u + step_row * 8u + e]);
+                let_a[e] = v9;
             }
         }
         // examples/rwkv7.rnn:15  let removed[i] = sum(l: S[i, l] * kappa[l])
         {
-            let idx_i = slice_0;
-            var acc3: f32 = 0.0f;
-            for (var idx_l = 0u; idx_l < 8u; idx_l++) {
-                let n2 = state_S[idx_l] * let_kappa[idx_l];
-                acc3 += n2;
+            var vacc10: f32 = 0.0f;
+            for (var vl_11 = 0u; vl_11 < 8u; vl_11++) {
+                let v12 = state_S[vl_11] * let_kappa[vl_11];
+                vacc10 = vacc10 + v12;
             }
-            let_removed = acc3;
+            let_removed = vacc10;
         }
         // examples/rwkv7.rnn:16  S[i, j] <- S[i, j] * w[j] - removed[i] * a[j] * kappa[j] + v[i] * k[j]
         {
-            let idx_i = slice_0;
             for (var e = 0u; e < 8u; e++) {
-                let idx_j = e;
-                let n2 = state_S[idx_j] * let_w[idx_j];
-                let n5 = let_removed * let_a[idx_j];
-                let n7 = n5 * let_kappa[idx_j];
-                let n8 = n2 - n7;
-                let n11 = inputs[steps * 24u + step_row * 8u + idx_i] * inputs[steps * 16u + step_row * 8u + idx_j];
-                let n12 = n8 + n11;
-                next_S[idx_j] = n12;
+                let v13 = state_S[e] * let_w[e];
+                let v14 = let_removed * let_a[e];
+                let v15 = v14 * let_kappa[e];
+                let v16 = v13 - v15;
+                let v17 = inputs[steps * 24u + step_row * 8u + slice_0] * inputs[steps * 16u + step_row * 8u + e];
+                let v18 = v16 + v17;
+                next_S[e] = v18;
             }
         }
         // examples/rwkv7.rnn:17  output o[i] = sum(j: S[i, j] * r[j])
         {
-            let idx_i = slice_0;
-            var acc3: f32 = 0.0f;
-            for (var idx_j = 0u; idx_j < 8u; idx_j++) {
-                let n2 = next_S[idx_j] * inputs[step_row * 8u + idx_j];
-                acc3 += n2;
+            var vacc19: f32 = 0.0f;
+            for (var vj_20 = 0u; vj_20 < 8u; vj_20++) {
+                let v21 = next_S[vj_20] * inputs[step_row * 8u + vj_20];
+                vacc19 = vacc19 + v21;
             }
-            outputs[step_row * 8u + idx_i] = acc3;
+            outputs[step_row * 8u + slice_0] = vacc19;
         }
         // commit the updated state
         for (var e = 0u; e < 8u; e++) {
