@@ -72,7 +72,7 @@ function enumerateKernels(text: string): Variant[] {
       }
 
   try {
-    const k = compileChunk(module, sizes, plan ? { plan } : {});
+    const k = compileChunk(module, sizes, { analysis });
     variants.push({ mode: 'chunk', variant: `C=${k.geometry.C}`, kernels: Object.entries(k.passes).map(([name, p]) => ({ name, wgsl: p.code })) });
   } catch (e) {
     variants.push({ mode: 'chunk', variant: '-', refused: (e as Error).message });

@@ -10,7 +10,7 @@ import { chunkGeometry, chunkPasses, chunkShape, ChunkUnsupported, DEFAULT_CHUNK
 
 function probe({ module, analysis, sizes, request }: PlanSubject): Verdict<'chunk'> {
   try {
-    const shape = chunkShape(module, sizes, analysis.plan);
+    const shape = chunkShape(module, sizes, analysis);
     const geometry = chunkGeometry(shape, request.chunk ?? DEFAULT_CHUNK);
     const lowered = request.chunk !== undefined && geometry.C < request.chunk ? ` (lowered from ${request.chunk} to fit workgroup memory)` : '';
     return {
@@ -32,7 +32,7 @@ export const chunkBackend: Backend<'chunk'> = {
   compile({ module, analysis, sizes, plan }): CompiledCell {
     if (plan.decision.mode !== 'chunk') throw new Error(`chunk backend: asked to compile a ${plan.mode} plan`);
     const { chunk: C, workgroupSize } = plan.decision;
-    const shape = chunkShape(module, sizes, analysis.plan);
+    const shape = chunkShape(module, sizes, analysis);
     const seq = emitSeq(module, sizes);
     const kernels: ChunkKernels = { shape, geometry: { C, workgroupSize }, passes: emitChunkPasses(shape, sizes, seq.layout, { C, workgroupSize }), seq };
     const compiled = chunkPasses.map((p) => ({ label: `${module.name}.chunk.${p}`, file: `${module.name}.chunk.${p}.wgsl`, wgsl: kernels.passes[p].code, entryPoint: 'main' }));

@@ -3,7 +3,7 @@
 // packing, limits and decoding apply unchanged) plus the scratch buffers `agg` and `carry`.
 import type { Module } from '../../src/compiler/ir/ir.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
-import type { ScanPlan } from '../../src/compiler/analyse/types.js';
+import type { Analysis } from '../../src/compiler/analyse/types.js';
 import { emitSeq, type SeqKernel } from '../wgsl-seq/emit.js';
 import { bufferElements } from '../wgsl-seq/layout.js';
 import { packRun, unpackRun } from '../wgsl-seq/pack.js';
@@ -23,7 +23,8 @@ const SHARED_FLOATS = 4096;
 export interface ChunkOptions {
   /** Steps per chunk (default DEFAULT_CHUNK); lowered when the chunk's transitions would not fit in workgroup memory. */
   chunk?: number;
-  plan?: ScanPlan;
+  /** The cell's analysis (computed here when absent: tests and scripts). */
+  analysis?: Analysis;
 }
 
 export interface ChunkKernels {
@@ -46,7 +47,7 @@ export function chunkGeometry(shape: ChunkShape, requested = DEFAULT_CHUNK): Chu
 }
 
 export function compileChunk(module: Module, sizes: DimSizes, options: ChunkOptions = {}): ChunkKernels {
-  const shape = chunkShape(module, sizes, options.plan);
+  const shape = chunkShape(module, sizes, options.analysis);
   const geometry = chunkGeometry(shape, options.chunk);
   const seq = emitSeq(module, sizes);
   return { shape, geometry, passes: emitChunkPasses(shape, sizes, seq.layout, geometry), seq };

@@ -4,7 +4,7 @@
 // row) and offset b_t (one K-vector per row). The structure analysis plans dense and
 // diagonal-plus-low-rank (+, ×) transitions in this dense (d, A, b) form (src/compiler/analyse/element.ts).
 import { analyse } from '../../src/compiler/analyse/analyse.js';
-import type { ScanPlan } from '../../src/compiler/analyse/types.js';
+import type { Analysis } from '../../src/compiler/analyse/types.js';
 import type { Def, Module, Node, Tensor } from '../../src/compiler/ir/ir.js';
 import { tensorsOf } from '../../src/compiler/ir/ir.js';
 import { strides, type DimSizes } from '../../src/compiler/ir/dims.js';
@@ -48,17 +48,20 @@ function readsOldState(def: Def, lets: Map<string, Def>, seen = new Set<string>(
   });
 }
 
-/** The chunk shape of a module, or a ChunkUnsupported saying why the chunked kernels do not apply. */
-export function chunkShape(module: Module, sizes: DimSizes, plan?: ScanPlan): ChunkShape {
+/**
+ * The chunk shape of a module, or a ChunkUnsupported saying why the chunked kernels do not apply. The
+ * compiler passes the Compilation's analysis; callers without one (tests, scripts) get it computed here.
+ */
+export function chunkShape(module: Module, sizes: DimSizes, given?: Analysis): ChunkShape {
   const states = tensorsOf(module, 'state');
   if (states.length !== 1) throw new ChunkUnsupported(`the chunked kernels handle one state; ${module.name} has ${states.length}`);
   const state = states[0]!;
-  const analysis = analyse(module, { lawTriples: 0 }).analysis;
+  const analysis = given ?? analyse(module, { lawTriples: 0 }).analysis;
   const report = analysis.states[0]!;
   const c = report.classification;
   if (c.kind !== 'affine' || c.semiring !== 'sum_prod' || c.transition.kind === 'diagonal')
     throw new ChunkUnsupported(`\`${state.name}\` is not a dense or low-rank (+, ×) transition (the chunked kernels are for matrix-affine updates; see rnnc check)`);
-  const statePlan = plan ?? analysis.statePlans[state.name];
+  const statePlan = analysis.plan ?? analysis.statePlans[state.name];
   if (!statePlan) throw new ChunkUnsupported(`\`${state.name}\` has no scan plan`);
   const field = (name: string) => statePlan.fields.find((f) => f.target === `${state.name}.${name}`)!;
   const [d, A, b] = [field('d'), field('A'), field('b')];
