@@ -6,14 +6,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileScan, scheduleScan, type ScanCompileOptions } from '../../backends/wgsl-scan/index.js';
 import { chunkDispatches, chunksOf, compileChunk } from '../../backends/wgsl-chunk/index.js';
 import { scanHostModule } from '../../backends/host/scan-host.js';
 import { chunkHostModule } from '../../backends/host/chunk-host.js';
 import { pascal } from '../../backends/host/host-parts.js';
 import { transpile } from './dawn.js';
-import { chunkCells, load, scanCells } from './cells.js';
+import { chunkCells, scanCells } from './cells.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rnnc-schedule-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -55,9 +55,22 @@ const scanCases = scanCells().flatMap((cell) => {
 /** The kinds of schedule the comparisons met. */
 const seen = new Set<string>();
 
+const chunkCases = chunkCells().flatMap((cell) =>
+  ([['the default chunk size', {}], ['chunks of 4', { chunk: 4 }], ['chunks of 7', { chunk: 7 }]] as const).map(
+    ([label, options]) => [`${cell.name}, ${label}`, cell, compileChunk(cell.module, cell.sizes, options)] as const,
+  ),
+);
+
+// Generating (prettier over the embedded WGSL) and importing every module takes most of the time: once, up front.
+const modules = new Map<string, Record<string, unknown>>();
+beforeAll(async () => {
+  for (const [label, cell, kernels] of scanCases) modules.set(label, await importModule(await scanHostModule(cell.module, kernels, cell.path)));
+  for (const [label, cell, kernels] of chunkCases) modules.set(label, await importModule(await chunkHostModule(cell.module, kernels, cell.path)));
+}, 300_000);
+
 describe('generated scan schedules', () => {
-  it.each(scanCases)('%s: agrees with scheduleScan', async (_, cell, kernels) => {
-    const mod = await importModule(await scanHostModule(cell.module, kernels, cell.path));
+  it.each(scanCases)('%s: agrees with scheduleScan', (label, cell, kernels) => {
+    const mod = modules.get(label)!;
     const schedule = mod[`schedule${pascal(cell.name)}`] as (batch: number, T: number, minLength?: number) => GeneratedScanSchedule;
     let compared = 0;
     for (const [batch, T] of pairs)
@@ -83,10 +96,9 @@ it('the comparisons above cover every shape of schedule', () => {
   expect([...seen].sort()).toEqual(['carry', 'reduce-then-scan', 'reduce-then-scan, several levels']);
 });
 
-describe.each(chunkCells())('$name: generated chunk schedule', (cell) => {
-  it.each([['the default chunk size', {}], ['chunks of 4', { chunk: 4 }], ['chunks of 7', { chunk: 7 }]] as const)('%s: agrees with chunkDispatches', async (_, options) => {
-    const kernels = compileChunk(cell.module, cell.sizes, options);
-    const mod = await importModule(await chunkHostModule(cell.module, kernels, cell.path));
+describe('generated chunk schedules', () => {
+  it.each(chunkCases)('%s: agrees with chunkDispatches', (label, cell, kernels) => {
+    const mod = modules.get(label)!;
     const schedule = mod[`schedule${pascal(cell.name)}`] as (batch: number, T: number) => { chunks: number; dispatch: Record<string, [number, number]> };
     let split = false;
     for (const [batch, T] of pairs) {
@@ -102,9 +114,7 @@ describe.each(chunkCells())('$name: generated chunk schedule', (cell) => {
   });
 });
 
-it('a grid past 65,535 × 65,535 workgroups is an error, not a wrong dispatch', async () => {
-  const cell = load('examples/deltanet.rnn');
-  const mod = await importModule(await chunkHostModule(cell.module, compileChunk(cell.module, cell.sizes, { chunk: 1 }), cell.path));
-  const schedule = mod.scheduleDeltanet as (batch: number, T: number) => unknown;
-  expect(() => schedule(65536, 65536)).toThrow('4294967296 workgroups exceed 65535 x 65535');
+it('a grid past 65,535 × 65,535 workgroups is an error, not a wrong dispatch', () => {
+  const schedule = modules.get('deltanet, chunks of 4')!.scheduleDeltanet as (batch: number, T: number) => unknown;
+  expect(() => schedule(65536, 4 * 65536)).toThrow('4294967296 workgroups exceed 65535 x 65535');
 });
