@@ -12,7 +12,7 @@ function def(kind: Def['kind'], target: string, vars: string[], specs: Spec[], d
   const nodes = specs.map((s, id): Node => {
     const base = { id, type: 'f32' as const, space: vars, dep: 'state' as const, span };
     if (s[0] === 'const') return { ...base, op: 'const', value: s[1] as number, space: [] };
-    if (s[0] === 'load') return { ...base, op: 'load', source: s[1] as Source, tensor: s[2] as string, index: s[3] as string[], ...(s[4] ? { version: s[4] } : {}) };
+    if (s[0] === 'load') return { ...base, op: 'load', source: s[1] as Source, tensor: s[2] as string, index: s[3] as string[], ...(s[4] ? { version: s[4] as 'old' | 'new' } : {}) };
     return { ...base, op: 'binary', fn: s[0] as 'add', args: [s[1] as number, s[2] as number] };
   });
   return { kind, target, vars: vars.map((name) => ({ name, dim })), nodes, root: nodes.length - 1, dep: 'state', phase: 'core', span };
