@@ -1,0 +1,108 @@
+// The shared lowering (backends/lower): reductions unrolled or looped, values placed outside the
+// loops they do not depend on, constants folded in float32 with non-finite results kept out of
+// WGSL constant expressions, evaluation over many points looped, and the workgroup grid.
+import { describe, expect, it } from 'vitest';
+import { frontEnd } from '../../src/driver/front-end.js';
+import type { Def } from '../../src/compiler/ir/ir.js';
+import { assign, id, index, lit, type Stmt } from '../../backends/wgsl/ast.js';
+import { printExpr, printModule } from '../../backends/wgsl/print.js';
+import { emptyModule } from '../../backends/wgsl/ast.js';
+import { Lowerer, offsetExpr } from '../../backends/lower/expr.js';
+import { overPoints } from '../../backends/lower/points.js';
+import { UNROLL_MAX } from '../../backends/lower/reduce.js';
+import { flatWorkgroupIndex, gridDispatch } from '../../backends/lower/grid.js';
+
+/** The definition of output `y` of a one-output cell with the given dims and body. */
+function outputDef(dims: string, body: string, decls = 'param p[N, N]'): { def: Def; sizes: Record<string, number> } {
+  const text = `rnn t {\n  dims ${dims}\n  input x[N]\n  ${decls}\n  state h[N] = 0\n  h[i] <- h[i] + x[i]\n  output y[i] = ${body}\n}\n`;
+  const { module } = frontEnd(text);
+  if (!module) throw new Error(`does not check:\n${text}`);
+  const sizes = Object.fromEntries(module.dims.map((d) => [d.name, d.size!]));
+  return { def: module.step.find((d) => d.kind === 'output')!, sizes };
+}
+
+/** The statements and value of `def` at i = `i`, with every load read from an array named after its tensor. */
+function lower(def: Def, sizes: Record<string, number>, i: number | 'run-time' = 0): { code: string; value: string; helpers: string[] } {
+  const lw = new Lowerer({ resolve: (n, values) => index(id(n.tensor), offsetExpr(values, values.map((_, k) => (k === values.length - 1 ? 1 : sizes.N!)))), sizes, prefix: 'v' });
+  const value = lw.evaluate(def, [i === 'run-time' ? id('i') : i]);
+  const fn = { name: 'f', params: [], body: lw.stmts as Stmt[] };
+  return { code: printModule({ ...emptyModule(), functions: [fn] }), value: printExpr(value), helpers: [...lw.helpers].sort() };
+}
+
+describe('reductions', () => {
+  it(`unrolls a reduction over ${UNROLL_MAX} terms or fewer`, () => {
+    const { def, sizes } = outputDef(`N = ${UNROLL_MAX}`, 'sum(j: p[i, j] * x[j])');
+    const { code } = lower(def, sizes);
+    expect(code).not.toMatch(/for \(/);
+    expect(code.match(/\* x\[/g)).toHaveLength(UNROLL_MAX);
+  });
+
+  it('loops over a longer reduction, computing what does not depend on its index before the loop', () => {
+    const { def, sizes } = outputDef('N = 8', 'sum(j: exp(x[i]) * p[i, j])');
+    const { code } = lower(def, sizes, 'run-time');
+    expect(code).toContain(
+      ['    var vacc0: f32 = 0.0f;', '    let v2 = exp(x[i]);', '    for (var vj_1 = 0u; vj_1 < 8u; vj_1++) {', '        let v3 = v2 * p[i * 8u + vj_1];', '        vacc0 = vacc0 + v3;', '    }'].join('\n'),
+    );
+  });
+
+  it('starts max and logsumexp at -inf and min at +inf, through the f32_inf helper', () => {
+    for (const [fn, init] of [['max', '-f32_inf()'], ['min', 'f32_inf()'], ['logsumexp', '-f32_inf()']] as const) {
+      const { def, sizes } = outputDef('N = 8', `${fn}(j: p[i, j])`);
+      const { code, helpers } = lower(def, sizes);
+      expect(code).toContain(`var vacc0: f32 = ${init};`);
+      expect(helpers).toContain('inf');
+    }
+  });
+});
+
+describe('constants', () => {
+  it.each([
+    ['1 / 0', 'f32_inf()'],
+    ['3e38 * 10', 'f32_inf()'],
+    ['exp(100)', 'f32_inf()'],
+    ['log(0)', '-f32_inf()'],
+    ['0 / 0', 'f32_nan()'],
+    ['sqrt(0 - 1)', 'f32_nan()'],
+    ['1 / 3', '0.33333334f'],
+    ['select(1 < 2, 5, 1 / 0)', '5.0f'],
+  ])('folds %s in float32 to %s', (expr, folded) => {
+    const { def, sizes } = outputDef('N = 2', `x[i] + (${expr})`);
+    const { code, value } = lower(def, sizes);
+    expect(value).toBe('v0');
+    // Only the addition of x is left to run time: the constant is folded, never a WGSL constant expression.
+    expect(code.match(/let /g)).toHaveLength(1);
+    expect(code).toContain(`let v0 = x[0u] + ${folded};`);
+  });
+
+  it('picks the branch of a select whose condition is constant, and keeps a run-time one', () => {
+    const { def, sizes } = outputDef('N = 2', 'select(2 > 1, x[i], 1 / 0) + select(x[i] > 0, 1, 0)');
+    const { code } = lower(def, sizes);
+    expect(code).toContain('let v0 = x[0u] > 0.0f;');
+    expect(code).toContain('let v1 = select(0.0f, 1.0f, v0);');
+    expect(code).toContain('let v2 = x[0u] + v1;');
+  });
+});
+
+describe('points', () => {
+  const write = (count: number) => {
+    const lw = new Lowerer({ resolve: () => lit.f32(0), sizes: { A: count, B: 2 }, prefix: '' });
+    overPoints(lw, ['A', 'B'], { A: count, B: 2 }, (point, flat) => [assign(index(id('out'), typeof flat === 'number' ? lit.u32(flat) : flat), typeof point[0] === 'number' ? lit.f32(point[0]) : id('a'))]);
+    return printModule({ ...emptyModule(), functions: [{ name: 'f', params: [], body: lw.stmts }] });
+  };
+  it('writes one statement per point up to the unroll limit', () => {
+    expect(write(2)).toContain('out[3u] = 1.0f;');
+    expect(write(2)).not.toMatch(/for/);
+  });
+  it('loops over the flat index beyond it, decoding the point', () => {
+    expect(write(8)).toMatch(/for \(var p0 = 0u; p0 < 16u; p0\+\+\) \{\n {8}let p0_0 = p0 \/ 2u;\n {8}let p0_1 = p0 % 2u;\n {8}out\[p0\] = a;/);
+  });
+});
+
+describe('grid', () => {
+  it('spreads workgroups over x and y, 65,535 per dimension at most', () => {
+    expect(gridDispatch(100)).toEqual([100, 1, 1]);
+    expect(gridDispatch(70000)).toEqual([65535, 2, 1]);
+    expect(gridDispatch(65535 * 3)).toEqual([65535, 3, 1]);
+    expect(printExpr(flatWorkgroupIndex())).toBe('wid.x + wid.y * nwg.x');
+  });
+});
