@@ -163,6 +163,12 @@ export interface ShaderReport {
   pipelineMs?: number;
   /** Wall time of the first dispatch of one workgroup, submit to done (only with `dispatch`). */
   dispatchMs?: number;
+  /**
+   * CPU time of the host process (all its threads, the driver's compiler included) over the pipeline
+   * creation and the first dispatch: on a machine shared with other work, closer than wall time to
+   * what the compile takes on an idle one (only with `pipelines`).
+   */
+  cpuMs?: number;
   /** The pipeline creation or the first dispatch failed (only with `pipelines`): Dawn's message. */
   pipelineError?: string;
 }

@@ -1,7 +1,9 @@
 // Compile-time benchmark: every kernel of every example and bench cell, in every mode and split it
 // can take, compiled by Dawn on a cold driver cache. Per kernel: the WGSL size, Dawn's pipeline
-// creation and the first dispatch (Mesa lavapipe compiles to machine code only there), and their sum,
-// flagged over the budget (issue 11: 3 s per pipeline on lavapipe, cold).
+// creation and the first dispatch (Mesa lavapipe compiles to machine code only there), their sum in
+// wall time and the CPU time the Dawn host spent on them; the CPU time is flagged over the budget
+// (issue 11: 3 s per pipeline on lavapipe, cold): on 2 cores shared with other work, wall time
+// mostly measures the others.
 // Usage: npm run bench:compile [-- --cells mamba_s6,minmax --modes seq,scan --out docs/compile-bench.md]
 // With --out, the report replaces what lies between the bench:compile markers of that file.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -93,6 +95,8 @@ interface Row {
 }
 
 const totalMs = (r: ShaderReport | undefined) => (r?.pipelineMs ?? NaN) + (r?.dispatchMs ?? NaN);
+/** What the budget is held to: CPU time of the compile (see the header). */
+const costMs = (r: ShaderReport | undefined) => r?.cpuMs ?? NaN;
 
 async function main() {
   const wanted = new Set(values.cells?.split(','));
@@ -149,7 +153,7 @@ function describe(r: Row): string {
   const errors = r.report!.messages.filter((m) => m.type === 'error');
   if (errors.length > 0) return `INVALID WGSL: ${errors[0]!.line}:${errors[0]!.column} ${errors[0]!.message}`;
   if (r.report!.pipelineError) return `pipeline failed: ${r.report!.pipelineError.split('\n')[0]}`;
-  return `${(totalMs(r.report) / 1000).toFixed(2)} s`;
+  return `${(totalMs(r.report) / 1000).toFixed(2)} s wall, ${(costMs(r.report) / 1000).toFixed(2)} s CPU`;
 }
 
 const ms = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(0));
@@ -171,27 +175,28 @@ function render(rows: Row[], refusals: string[], adapter: string, wallMs: number
       `adapter: ${adapter}; load average at the end ${(process.platform === 'linux' ? readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') : '?')}; ` +
       `${rows.filter((r) => r.report).length} distinct kernels in ${(wallMs / 60_000).toFixed(1)} min.`,
     '',
-    `Total = pipeline creation + first dispatch, with a fresh Mesa shader cache. ⚠ marks a kernel over ${BUDGET_MS / 1000} s.`,
+    `Wall = pipeline creation + first dispatch, with a fresh Mesa shader cache; CPU = the Dawn host's CPU time over both (all threads: the driver's compiler runs there). ` +
+      `⚠ marks a kernel over ${BUDGET_MS / 1000} s of CPU; a kernel with the same WGSL as an earlier one is measured once.`,
     '',
     '### Worst kernel per cell and mode',
     '',
-    '| cell | mode | kernels | worst kernel | variant | WGSL KiB | total s | |',
-    '|---|---|---:|---|---|---:|---:|---|',
+    '| cell | mode | kernels | worst kernel | variant | WGSL KiB | wall s | CPU s | |',
+    '|---|---|---:|---|---|---:|---:|---:|---|',
   ];
   const groups = new Map<string, Row[]>();
   for (const r of rows) groups.set(`${r.cell}\0${r.mode}`, [...(groups.get(`${r.cell}\0${r.mode}`) ?? []), r]);
   for (const group of groups.values()) {
     const measured = group.filter((r) => r.report);
-    const worst = measured.reduce<Row | undefined>((w, r) => (!w || totalMs(r.report) > totalMs(w.report) ? r : w), undefined);
+    const worst = measured.reduce<Row | undefined>((w, r) => (!w || costMs(r.report) > costMs(w.report) ? r : w), undefined);
     const broken = group.filter((r) => r.error || r.report?.pipelineError || r.report?.messages.some((m) => m.type === 'error'));
-    const flag = broken.length ? `✗ ${broken.length} failed` : worst && totalMs(worst.report) > BUDGET_MS ? '⚠' : '';
+    const flag = broken.length ? `✗ ${broken.length} failed` : worst && costMs(worst.report) > BUDGET_MS ? '⚠' : '';
     const w = worst ?? group[0]!;
-    out.push(`| ${w.cell} | ${w.mode} | ${measured.length} | ${w.kernel} | ${w.variant} | ${(w.bytes / 1024).toFixed(1)} | ${seconds(totalMs(worst?.report))} | ${flag} |`);
+    out.push(`| ${w.cell} | ${w.mode} | ${measured.length} | ${w.kernel} | ${w.variant} | ${(w.bytes / 1024).toFixed(1)} | ${seconds(totalMs(worst?.report))} | ${seconds(costMs(worst?.report))} | ${flag} |`);
   }
-  out.push('', '### Every kernel', '', '| cell | mode | variant | kernel | WGSL KiB | pipeline ms | first dispatch ms | total s | |', '|---|---|---|---|---:|---:|---:|---:|---|');
+  out.push('', '### Every kernel', '', '| cell | mode | variant | kernel | WGSL KiB | pipeline ms | first dispatch ms | wall s | CPU s | |', '|---|---|---|---|---:|---:|---:|---:|---:|---|');
   for (const r of rows) {
-    const note = r.sameAs ? `same WGSL as ${r.sameAs}` : r.report && totalMs(r.report) <= BUDGET_MS ? '' : r.report && !Number.isNaN(totalMs(r.report)) ? '⚠' : describe(r);
-    out.push(`| ${r.cell} | ${r.mode} | ${r.variant} | ${r.kernel} | ${(r.bytes / 1024).toFixed(1)} | ${ms(r.report?.pipelineMs)} | ${ms(r.report?.dispatchMs)} | ${seconds(totalMs(r.report))} | ${note.replace(/\|/g, '\\|')} |`);
+    const note = r.sameAs ? `same WGSL as ${r.sameAs}` : r.report && costMs(r.report) <= BUDGET_MS ? '' : r.report && !Number.isNaN(costMs(r.report)) ? '⚠' : describe(r);
+    out.push(`| ${r.cell} | ${r.mode} | ${r.variant} | ${r.kernel} | ${(r.bytes / 1024).toFixed(1)} | ${ms(r.report?.pipelineMs)} | ${ms(r.report?.dispatchMs)} | ${seconds(totalMs(r.report))} | ${seconds(costMs(r.report))} | ${note.replace(/\|/g, '\\|')} |`);
   }
   if (refusals.length) out.push('', '### Not compiled: the backend refuses the cell', '', '| cell | mode | variant | why |', '|---|---|---|---|', ...refusals);
   return out.join('\n');

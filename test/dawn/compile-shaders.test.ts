@@ -55,6 +55,7 @@ describe('GpuSession.compileShaders', () => {
     expect(r!.pipelineError).toBeUndefined();
     expect(r!.pipelineMs).toBeGreaterThan(0);
     expect(r!.dispatchMs).toBeGreaterThan(0);
+    expect(r!.cpuMs).toBeGreaterThan(0);
     const texture = `@group(0) @binding(1) var t: texture_2d<f32>;\n${VALID}`;
     const [t] = await s.compileShaders([{ label: 'texture', code: texture }], { dispatch: true });
     expect(t!.messages).toEqual([]);

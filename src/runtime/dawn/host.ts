@@ -223,10 +223,16 @@ async function timePipeline(dev: GPUDevice, module: GPUShaderModule, s: CompileS
         ),
       })
     : 'auto';
+  const cpu0 = process.cpuUsage();
+  const cpuMs = () => {
+    const { user, system } = process.cpuUsage(cpu0);
+    return (user + system) / 1000;
+  };
   let t0 = performance.now();
   // Without a named entry point WebGPU takes the module's only one (scan kernels name theirs after the kernel).
   const pipeline = await dev.createComputePipelineAsync({ label: s.label, layout, compute: { module, ...(s.entryPoint ? { entryPoint: s.entryPoint } : {}) } });
   report.pipelineMs = performance.now() - t0;
+  report.cpuMs = cpuMs();
   if (!s.dispatch) return;
   const buffers: GPUBuffer[] = [];
   try {
@@ -251,6 +257,7 @@ async function timePipeline(dev: GPUDevice, module: GPUShaderModule, s: CompileS
     dev.queue.submit([enc.finish()]);
     await dev.queue.onSubmittedWorkDone();
     report.dispatchMs = performance.now() - t0;
+    report.cpuMs = cpuMs();
   } finally {
     for (const b of buffers) b.destroy();
   }
