@@ -72,7 +72,7 @@ beforeAll(async () => {
   const calls: HostCall[] = [];
   for (const [k, c] of cases.entries()) calls.push({ code: await c.module(), entry: `run${pascal(c.cell.name)}`, run: prepared[k]!.run });
   results = await runHostModules(calls);
-}, 600_000);
+}, 300_000);
 
 describe('generated host modules on Dawn', () => {
   it.each(cases.map((c, k) => [c.label, k] as const))('%s: matches the reference', (_, k) => {
