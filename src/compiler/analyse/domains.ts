@@ -139,15 +139,15 @@ const f64Of = (fn: UnaryBuiltin | BinaryBuiltin, x: number[]): number => (fn.kin
 
 export const float32Domain: Domain<Bounded> = {
   constant: (x) => ({ v: Math.fround(x), e: Math.fround(x) === x ? 0 : rounding(x, 0.5) }),
-  apply(fn, args) {
-    const exact = f64Of(fn, args.map((a) => a.v));
+  apply(fn, [a, b]) {
+    const exact = fn.kind === 'unary' ? fn.f64(a!.v) : fn.f64(a!.v, b!.v);
     const v = Math.fround(exact);
-    const propagated = fn.kind === 'unary' ? fn.f32.propagate(args[0]!) : fn.f32.propagate(args[0]!, args[1]!);
+    const propagated = fn.kind === 'unary' ? fn.f32.propagate(a!) : fn.f32.propagate(a!, b!);
     // No rounding: the result is an operand (min, max, relu) or its negation or absolute value.
     if (fn.f32.ulps === 0) return { v, e: propagated };
     // An infinity is exact only when it is the exact result of exact operands (a semiring's 0 or 1 in,
     // e.g. -inf + 1); one that float32 rounding made (exp(89)) or inexact operands may have made is not.
-    if (!Number.isFinite(v)) return { v, e: v === exact && args.every((a) => a.e === 0) ? 0 : Infinity };
+    if (!Number.isFinite(v)) return { v, e: v === exact && a!.e === 0 && (b === undefined || b.e === 0) ? 0 : Infinity };
     return { v, e: propagated + rounding(v, fn.f32.ulps) };
   },
   compare(fn, a, b) {

@@ -3,7 +3,7 @@
 // row-major arrays over known dim sizes.
 import type { Def, Node } from '../ir/ir.js';
 import type { DimSizes } from '../ir/dims.js';
-import { builtin, foldOf, type BinaryBuiltin, type ComparisonBuiltin, type UnaryBuiltin } from '../builtins.js';
+import { builtin, foldOf, type BinaryBuiltin, type ComparisonBuiltin, type ScalarBuiltin, type UnaryBuiltin } from '../builtins.js';
 
 /** A number domain: what each builtin of the table (src/compiler/builtins.ts) means over its values. */
 export interface Domain<V> {
@@ -52,7 +52,16 @@ export function evaluateDefs<V>(defs: Def[], resolve: Resolver<V>, sizes: DimSiz
   return results;
 }
 
+/** Per definition, the table entry of each unary and binary node, looked up once: the law checker evaluates a combine thousands of times. */
+const builtinsCache = new WeakMap<Def, (ScalarBuiltin | undefined)[]>();
+function builtinsOf(def: Def): (ScalarBuiltin | undefined)[] {
+  let entries = builtinsCache.get(def);
+  if (!entries) builtinsCache.set(def, (entries = def.nodes.map((n) => (n.op === 'unary' || n.op === 'binary' ? builtin(n.fn) : undefined))));
+  return entries;
+}
+
 function evaluateAt<V>(def: Def, env: Map<string, number>, lookup: (source: string, tensor: string) => TensorValue<V>, sizes: DimSizes, domain: Domain<V>): V {
+  const entries = builtinsOf(def);
   const node = (id: number, env: Map<string, number>): V => {
     const n: Node = def.nodes[id]!;
     switch (n.op) {
@@ -64,13 +73,13 @@ function evaluateAt<V>(def: Def, env: Map<string, number>, lookup: (source: stri
       }
       case 'unary':
       case 'binary': {
-        const b = builtin(n.fn);
+        const b = entries[id]!;
         if (b.kind !== 'unary' && b.kind !== 'binary') throw new Error(`evaluate: \`${n.fn}\` gives a boolean, which only a select condition may use`);
         return domain.apply(b, n.args.map((a) => node(a, env)));
       }
       case 'select': {
         const c = def.nodes[n.args[0]]!;
-        const test = c.op === 'binary' ? builtin(c.fn) : undefined;
+        const test = entries[c.id];
         if (c.op !== 'binary' || test?.kind !== 'comparison') throw new Error('evaluate: a select condition must be a comparison');
         const decided = domain.compare(test, node(c.args[0], env), node(c.args[1], env));
         if (decided === undefined) return domain.either(node(n.args[1], env), node(n.args[2], env));
