@@ -2,11 +2,12 @@
 // mutated specs through the front end, and (with --validate, --run) Tint's verdict on every kernel
 // and runs on Dawn against the reference interpreter. Prints the counts and each kind of failure
 // once, with the case that shows it (shrunk by fast-check with --shrink). Exit 1 on any failure.
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import fc from 'fast-check';
 import { caseSeed, sampleOne } from '../test/fuzz/choices.js';
 import { cellArbitrary, mutantArbitrary, tameCellArbitrary } from '../test/fuzz/cases.js';
-import { cellProblems, frontEndProblems, type Problem } from '../test/fuzz/properties.js';
+import { cellProblems, frontEndProblems, FUZZ_LAW_TRIPLES, type Problem } from '../test/fuzz/properties.js';
 import { emitProblems, runAndVerify, validateShaders } from '../test/fuzz/emit.js';
 import { knownBug } from '../test/fuzz/known.js';
 import { openGpu } from '../src/driver/index.js';
@@ -19,6 +20,10 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     mutations: { type: 'string' },
     validate: { type: 'boolean', default: false },
+    // Sampling, for long runs: the law check, the scan without subgroups and Tint on one case in N.
+    'law-every': { type: 'string', default: '1' },
+    'nosub-every': { type: 'string', default: '1' },
+    'validate-every': { type: 'string', default: '1' },
     run: { type: 'string', default: '0' },
     shrink: { type: 'boolean', default: false },
     json: { type: 'string' },
@@ -28,6 +33,7 @@ const count = Number(values.count);
 const seed = Number(values.seed);
 const mutations = Number(values.mutations ?? values.count);
 const runs = Number(values.run);
+const every = (option: string, k: number) => k % Number(values[option as 'law-every']) === 0;
 
 interface Failure {
   kind: string;
@@ -39,7 +45,7 @@ interface Failure {
   text: string;
 }
 
-const counts = { generated: 0, clean: 0, emitted: 0, kernels: 0, declined: 0, validated: 0, shadersValid: 0, mutants: 0, run: 0, verified: 0 };
+const counts = { generated: 0, clean: 0, emitted: 0, kernels: 0, declined: 0, cellsValidated: 0, validated: 0, shadersValid: 0, mutants: 0, run: 0, verified: 0 };
 const modes: Record<string, number> = {};
 const failures: Failure[] = [];
 const note = (source: Failure['source'], index: number, text: string, p: Problem) => {
@@ -47,8 +53,29 @@ const note = (source: Failure['source'], index: number, text: string, p: Problem
   failures.push({ kind: p.kind, ...(known ? { known } : {}), message: p.message, source, index, text });
 };
 const started = performance.now();
-const progress = (what: string, k: number, of: number) => {
-  if (k % 1000 === 0 && k > 0) process.stderr.write(`${what}: ${k}/${of}, ${((performance.now() - started) / 1000).toFixed(0)} s, ${failures.length} failures\n`);
+
+const byKind = () => {
+  const kinds = new Map<string, Failure[]>();
+  for (const f of failures) kinds.set(f.kind, [...(kinds.get(f.kind) ?? []), f]);
+  return kinds;
+};
+const seconds = () => Math.round((performance.now() - started) / 1000);
+function writeJson(stage: string) {
+  if (!values.json) return;
+  const failed = [...byKind()].map(([kind, fs]) => ({ kind, count: fs.length, known: fs[0]!.known ?? null, first: fs[0] }));
+  writeFileSync(values.json, JSON.stringify({ seed, stage, counts, modes, seconds: seconds(), failures: failed }, null, 2) + '\n');
+}
+process.on('SIGTERM', () => {
+  writeJson('stopped by SIGTERM');
+  process.stderr.write(`stopped: ${JSON.stringify(counts)}\n`);
+  process.exit(130);
+});
+/** A progress line and, with --json, the counts so far: a long run stopped early still says what it did. */
+const progress = async (what: string, k: number, of: number) => {
+  if (k % 1000 !== 0 || k === 0) return;
+  process.stderr.write(`${what}: ${k}/${of}, ${((performance.now() - started) / 1000).toFixed(0)} s, ${failures.length} failures\n`);
+  writeJson(`${what}: ${k}/${of}`);
+  await new Promise((resolve) => setImmediate(resolve)); // let a SIGTERM in
 };
 
 // Kernels waiting for Tint, with the case each came from; validated in batches on one host.
@@ -75,21 +102,22 @@ async function flush() {
 }
 
 for (let k = 0; k < count; k++) {
-  progress('cells', k, count);
+  await progress('cells', k, count);
   const cell = sampleOne(cellArbitrary, caseSeed(seed, k));
   counts.generated++;
-  const { problems, checked } = cellProblems(cell);
+  const { problems, checked } = cellProblems(cell, every('law-every', k) ? FUZZ_LAW_TRIPLES : 0);
   for (const p of problems) note('cell', k, cell.text, p);
   if (!checked) continue;
   counts.clean++;
-  const emitted = emitProblems(checked);
+  const emitted = emitProblems(checked, { withoutSubgroups: every('nosub-every', k) });
   for (const p of emitted.problems) note('cell', k, cell.text, p);
   const emission = emitted.emission;
   counts.declined += emission.declined.length;
   if (emission.failures.length === 0) counts.emitted++;
   counts.kernels += emission.kernels.length;
   for (const m of new Set(emission.kernels.map((x) => x.mode))) modes[m] = (modes[m] ?? 0) + 1;
-  if (values.validate) {
+  if (values.validate && every('validate-every', k)) {
+    counts.cellsValidated++;
     // Labels need only be unique within one request.
     for (const x of emission.kernels) pending.push({ shader: { label: `${k}:${x.label}`, code: x.wgsl, entryPoint: x.entryPoint }, index: k, text: cell.text, mode: x.mode });
     if (pending.length >= 64) await flush();
@@ -98,10 +126,10 @@ for (let k = 0; k < count; k++) {
 if (values.validate) await flush();
 
 for (let k = 0; k < mutations; k++) {
-  progress('mutants', k, mutations);
+  await progress('mutants', k, mutations);
   const text = sampleOne(mutantArbitrary, caseSeed(seed, k));
   counts.mutants++;
-  for (const p of frontEndProblems(text).problems) note('mutant', k, text, p);
+  for (const p of frontEndProblems(text, every('law-every', k) ? FUZZ_LAW_TRIPLES : 0).problems) note('mutant', k, text, p);
 }
 
 for (let k = 0; k < runs; k++) {
@@ -118,11 +146,8 @@ for (let k = 0; k < runs; k++) {
 await session?.close();
 
 // One line per kind of failure, with its first case (shrunk on request).
-const byKind = new Map<string, Failure[]>();
-for (const f of failures) byKind.set(f.kind, [...(byKind.get(f.kind) ?? []), f]);
-const seconds = ((performance.now() - started) / 1000).toFixed(0);
-console.log(`seed ${seed}: ${JSON.stringify(counts)} modes ${JSON.stringify(modes)} in ${seconds} s`);
-for (const [kind, fs] of byKind) {
+console.log(`seed ${seed}: ${JSON.stringify(counts)} modes ${JSON.stringify(modes)} in ${seconds()} s`);
+for (const [kind, fs] of byKind()) {
   const first = fs[0]!;
   console.log(`\n== ${kind}: ${fs.length} (${first.known ? `known: ${first.known}` : 'NEW'}); first: ${first.source} #${first.index}\n${first.message.split('\n').slice(0, 6).join('\n')}`);
   let text = first.text;
@@ -140,8 +165,5 @@ for (const [kind, fs] of byKind) {
   }
   console.log(text);
 }
-if (values.json) {
-  const { writeFileSync } = await import('node:fs');
-  writeFileSync(values.json, JSON.stringify({ seed, counts, modes, seconds: Number(seconds), failures: [...byKind].map(([kind, fs]) => ({ kind, count: fs.length, known: fs[0]!.known, first: fs[0] })) }, null, 2));
-}
+writeJson('done');
 process.exitCode = failures.some((f) => !f.known) ? 1 : 0;
