@@ -64,30 +64,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let tgt = e / 8u % 8u;
         let src = e % 8u;
         let step_row = seq * params.T + (t0 + s);
-        let v0 = inputs[params.batch * params.T * 8u + step_row * 8u] * inputs[params.batch * params.T * 8u + step_row * 8u];
-        let v1 = inputs[params.batch * params.T * 8u + step_row * 8u + 1u] * inputs[params.batch * params.T * 8u + step_row * 8u + 1u];
-        let v2 = v0 + v1;
-        let v3 = inputs[params.batch * params.T * 8u + step_row * 8u + 2u] * inputs[params.batch * params.T * 8u + step_row * 8u + 2u];
-        let v4 = v2 + v3;
-        let v5 = inputs[params.batch * params.T * 8u + step_row * 8u + 3u] * inputs[params.batch * params.T * 8u + step_row * 8u + 3u];
-        let v6 = v4 + v5;
-        let v7 = inputs[params.batch * params.T * 8u + step_row * 8u + 4u] * inputs[params.batch * params.T * 8u + step_row * 8u + 4u];
-        let v8 = v6 + v7;
-        let v9 = inputs[params.batch * params.T * 8u + step_row * 8u + 5u] * inputs[params.batch * params.T * 8u + step_row * 8u + 5u];
-        let v10 = v8 + v9;
-        let v11 = inputs[params.batch * params.T * 8u + step_row * 8u + 6u] * inputs[params.batch * params.T * 8u + step_row * 8u + 6u];
-        let v12 = v10 + v11;
-        let v13 = inputs[params.batch * params.T * 8u + step_row * 8u + 7u] * inputs[params.batch * params.T * 8u + step_row * 8u + 7u];
-        let v14 = v12 + v13;
-        let v15 = v14 + 0.000001f;
-        let v16 = sqrt(v15);
-        let v17 = inputs[params.batch * params.T * 8u + step_row * 8u + src] / v16;
-        let v18 = sigmoid(inputs[params.batch * params.T * 24u + step_row * 1u]);
-        let v19 = v17 * v18;
-        let v20 = inputs[params.batch * params.T * 8u + step_row * 8u + tgt] / v16;
-        let v21 = v19 * v20;
-        let v22 = v21 * -1.0f;
-        trans[e] = v22 + select(0.0f, 1.0f, tgt == src);
+        var vacc0: f32 = 0.0f;
+        for (var vl_1 = 0u; vl_1 < 8u; vl_1++) {
+            let v2 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_1] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_1];
+            vacc0 = vacc0 + v2;
+        }
+        let v3 = vacc0 + 0.000001f;
+        let v4 = sqrt(v3);
+        let v5 = inputs[params.batch * params.T * 8u + step_row * 8u + src] / v4;
+        let v6 = sigmoid(inputs[params.batch * params.T * 24u + step_row * 1u]);
+        let v7 = v5 * v6;
+        let v8 = inputs[params.batch * params.T * 8u + step_row * 8u + tgt] / v4;
+        let v9 = v7 * v8;
+        let v10 = v9 * -1.0f;
+        trans[e] = v10 + select(0.0f, 1.0f, tgt == src);
     }
     workgroupBarrier();
 
@@ -104,28 +94,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             for (var tgt = 0u; tgt < 8u; tgt++) {
                 var acc: f32 = 0.0f;
                 if lid < 8u {
-                    let v23 = sigmoid(inputs[params.batch * params.T * 24u + step_row * 1u]);
-                    let v24 = v23 * inputs[params.batch * params.T * 16u + step_row * 8u + row_0];
-                    let v25 = inputs[params.batch * params.T * 8u + step_row * 8u] * inputs[params.batch * params.T * 8u + step_row * 8u];
-                    let v26 = inputs[params.batch * params.T * 8u + step_row * 8u + 1u] * inputs[params.batch * params.T * 8u + step_row * 8u + 1u];
-                    let v27 = v25 + v26;
-                    let v28 = inputs[params.batch * params.T * 8u + step_row * 8u + 2u] * inputs[params.batch * params.T * 8u + step_row * 8u + 2u];
-                    let v29 = v27 + v28;
-                    let v30 = inputs[params.batch * params.T * 8u + step_row * 8u + 3u] * inputs[params.batch * params.T * 8u + step_row * 8u + 3u];
-                    let v31 = v29 + v30;
-                    let v32 = inputs[params.batch * params.T * 8u + step_row * 8u + 4u] * inputs[params.batch * params.T * 8u + step_row * 8u + 4u];
-                    let v33 = v31 + v32;
-                    let v34 = inputs[params.batch * params.T * 8u + step_row * 8u + 5u] * inputs[params.batch * params.T * 8u + step_row * 8u + 5u];
-                    let v35 = v33 + v34;
-                    let v36 = inputs[params.batch * params.T * 8u + step_row * 8u + 6u] * inputs[params.batch * params.T * 8u + step_row * 8u + 6u];
-                    let v37 = v35 + v36;
-                    let v38 = inputs[params.batch * params.T * 8u + step_row * 8u + 7u] * inputs[params.batch * params.T * 8u + step_row * 8u + 7u];
-                    let v39 = v37 + v38;
-                    let v40 = v39 + 0.000001f;
-                    let v41 = sqrt(v40);
-                    let v42 = inputs[params.batch * params.T * 8u + step_row * 8u + tgt] / v41;
-                    let v43 = v24 * v42;
-                    acc = v43;
+                    let v11 = sigmoid(inputs[params.batch * params.T * 24u + step_row * 1u]);
+                    let v12 = v11 * inputs[params.batch * params.T * 16u + step_row * 8u + row_0];
+                    var vacc13: f32 = 0.0f;
+                    for (var vl_14 = 0u; vl_14 < 8u; vl_14++) {
+                        let v15 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_14] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_14];
+                        vacc13 = vacc13 + v15;
+                    }
+                    let v16 = vacc13 + 0.000001f;
+                    let v17 = sqrt(v16);
+                    let v18 = inputs[params.batch * params.T * 8u + step_row * 8u + tgt] / v17;
+                    let v19 = v12 * v18;
+                    acc = v19;
                 }
                 for (var src = 0u; src < 8u; src++) {
                     acc += trans[(s * 8u + tgt) * 8u + src] * row[src];
@@ -281,30 +261,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let tgt = e / 8u % 8u;
         let src = e % 8u;
         let step_row = seq * params.T + (t0 + s);
-        let v15 = inputs[params.batch * params.T * 8u + step_row * 8u] * inputs[params.batch * params.T * 8u + step_row * 8u];
-        let v16 = inputs[params.batch * params.T * 8u + step_row * 8u + 1u] * inputs[params.batch * params.T * 8u + step_row * 8u + 1u];
-        let v17 = v15 + v16;
-        let v18 = inputs[params.batch * params.T * 8u + step_row * 8u + 2u] * inputs[params.batch * params.T * 8u + step_row * 8u + 2u];
-        let v19 = v17 + v18;
-        let v20 = inputs[params.batch * params.T * 8u + step_row * 8u + 3u] * inputs[params.batch * params.T * 8u + step_row * 8u + 3u];
-        let v21 = v19 + v20;
-        let v22 = inputs[params.batch * params.T * 8u + step_row * 8u + 4u] * inputs[params.batch * params.T * 8u + step_row * 8u + 4u];
-        let v23 = v21 + v22;
-        let v24 = inputs[params.batch * params.T * 8u + step_row * 8u + 5u] * inputs[params.batch * params.T * 8u + step_row * 8u + 5u];
-        let v25 = v23 + v24;
-        let v26 = inputs[params.batch * params.T * 8u + step_row * 8u + 6u] * inputs[params.batch * params.T * 8u + step_row * 8u + 6u];
-        let v27 = v25 + v26;
-        let v28 = inputs[params.batch * params.T * 8u + step_row * 8u + 7u] * inputs[params.batch * params.T * 8u + step_row * 8u + 7u];
-        let v29 = v27 + v28;
-        let v30 = v29 + 0.000001f;
-        let v31 = sqrt(v30);
-        let v32 = inputs[params.batch * params.T * 8u + step_row * 8u + src] / v31;
-        let v33 = sigmoid(inputs[params.batch * params.T * 24u + step_row * 1u]);
-        let v34 = v32 * v33;
-        let v35 = inputs[params.batch * params.T * 8u + step_row * 8u + tgt] / v31;
-        let v36 = v34 * v35;
-        let v37 = v36 * -1.0f;
-        trans[e] = v37 + select(0.0f, 1.0f, tgt == src);
+        var vacc3: f32 = 0.0f;
+        for (var vl_4 = 0u; vl_4 < 8u; vl_4++) {
+            let v5 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_4] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_4];
+            vacc3 = vacc3 + v5;
+        }
+        let v6 = vacc3 + 0.000001f;
+        let v7 = sqrt(v6);
+        let v8 = inputs[params.batch * params.T * 8u + step_row * 8u + src] / v7;
+        let v9 = sigmoid(inputs[params.batch * params.T * 24u + step_row * 1u]);
+        let v10 = v8 * v9;
+        let v11 = inputs[params.batch * params.T * 8u + step_row * 8u + tgt] / v7;
+        let v12 = v10 * v11;
+        let v13 = v12 * -1.0f;
+        trans[e] = v13 + select(0.0f, 1.0f, tgt == src);
     }
     workgroupBarrier();
 
@@ -323,28 +293,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let step_row = seq * params.T + t;
         if lid < 8u && s < count {
             for (var tgt = 0u; tgt < 8u; tgt++) {
-                let v38 = sigmoid(inputs[params.batch * params.T * 24u + step_row * 1u]);
-                let v39 = v38 * inputs[params.batch * params.T * 16u + step_row * 8u + row_0];
-                let v40 = inputs[params.batch * params.T * 8u + step_row * 8u] * inputs[params.batch * params.T * 8u + step_row * 8u];
-                let v41 = inputs[params.batch * params.T * 8u + step_row * 8u + 1u] * inputs[params.batch * params.T * 8u + step_row * 8u + 1u];
-                let v42 = v40 + v41;
-                let v43 = inputs[params.batch * params.T * 8u + step_row * 8u + 2u] * inputs[params.batch * params.T * 8u + step_row * 8u + 2u];
-                let v44 = v42 + v43;
-                let v45 = inputs[params.batch * params.T * 8u + step_row * 8u + 3u] * inputs[params.batch * params.T * 8u + step_row * 8u + 3u];
-                let v46 = v44 + v45;
-                let v47 = inputs[params.batch * params.T * 8u + step_row * 8u + 4u] * inputs[params.batch * params.T * 8u + step_row * 8u + 4u];
-                let v48 = v46 + v47;
-                let v49 = inputs[params.batch * params.T * 8u + step_row * 8u + 5u] * inputs[params.batch * params.T * 8u + step_row * 8u + 5u];
-                let v50 = v48 + v49;
-                let v51 = inputs[params.batch * params.T * 8u + step_row * 8u + 6u] * inputs[params.batch * params.T * 8u + step_row * 8u + 6u];
-                let v52 = v50 + v51;
-                let v53 = inputs[params.batch * params.T * 8u + step_row * 8u + 7u] * inputs[params.batch * params.T * 8u + step_row * 8u + 7u];
-                let v54 = v52 + v53;
-                let v55 = v54 + 0.000001f;
-                let v56 = sqrt(v55);
-                let v57 = inputs[params.batch * params.T * 8u + step_row * 8u + tgt] / v56;
-                let v58 = v39 * v57;
-                var acc: f32 = v58;
+                let v14 = sigmoid(inputs[params.batch * params.T * 24u + step_row * 1u]);
+                let v15 = v14 * inputs[params.batch * params.T * 16u + step_row * 8u + row_0];
+                var vacc16: f32 = 0.0f;
+                for (var vl_17 = 0u; vl_17 < 8u; vl_17++) {
+                    let v18 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_17] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_17];
+                    vacc16 = vacc16 + v18;
+                }
+                let v19 = vacc16 + 0.000001f;
+                let v20 = sqrt(v19);
+                let v21 = inputs[params.batch * params.T * 8u + step_row * 8u + tgt] / v20;
+                let v22 = v15 * v21;
+                var acc: f32 = v22;
                 for (var src = 0u; src < 8u; src++) {
                     acc += trans[(s * 8u + tgt) * 8u + src] * row[src];
                 }
@@ -361,22 +321,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         for (var e = lid; e < 8u; e += 64u) {
             let o_0 = e;
             if t < len {
-                let v0 = state_wg[o_0 * 8u] * inputs[params.batch * params.T * 0u + step_row * 8u];
-                let v1 = state_wg[o_0 * 8u + 1u] * inputs[params.batch * params.T * 0u + step_row * 8u + 1u];
-                let v2 = v0 + v1;
-                let v3 = state_wg[o_0 * 8u + 2u] * inputs[params.batch * params.T * 0u + step_row * 8u + 2u];
-                let v4 = v2 + v3;
-                let v5 = state_wg[o_0 * 8u + 3u] * inputs[params.batch * params.T * 0u + step_row * 8u + 3u];
-                let v6 = v4 + v5;
-                let v7 = state_wg[o_0 * 8u + 4u] * inputs[params.batch * params.T * 0u + step_row * 8u + 4u];
-                let v8 = v6 + v7;
-                let v9 = state_wg[o_0 * 8u + 5u] * inputs[params.batch * params.T * 0u + step_row * 8u + 5u];
-                let v10 = v8 + v9;
-                let v11 = state_wg[o_0 * 8u + 6u] * inputs[params.batch * params.T * 0u + step_row * 8u + 6u];
-                let v12 = v10 + v11;
-                let v13 = state_wg[o_0 * 8u + 7u] * inputs[params.batch * params.T * 0u + step_row * 8u + 7u];
-                let v14 = v12 + v13;
-                outputs[params.batch * params.T * 0u + step_row * 8u + o_0] = v14;
+                var vacc0: f32 = 0.0f;
+                for (var vj_1 = 0u; vj_1 < 8u; vj_1++) {
+                    let v2 = state_wg[o_0 * 8u + vj_1] * inputs[params.batch * params.T * 0u + step_row * 8u + vj_1];
+                    vacc0 = vacc0 + v2;
+                }
+                outputs[params.batch * params.T * 0u + step_row * 8u + o_0] = vacc0;
             } else {
                 outputs[params.batch * params.T * 0u + step_row * 8u + o_0] = 0.0f;
             }

@@ -9,145 +9,12 @@ export const glaWgsl = {
 // split: each of 8 invocations scans its own block of one lane, 64 steps per loop trip; no barriers
 
 struct Elem {
-    S_a_0: f32,
-    S_a_1: f32,
-    S_a_2: f32,
-    S_a_3: f32,
-    S_a_4: f32,
-    S_a_5: f32,
-    S_a_6: f32,
-    S_a_7: f32,
-    S_b_0_0: f32,
-    S_b_0_1: f32,
-    S_b_0_2: f32,
-    S_b_0_3: f32,
-    S_b_0_4: f32,
-    S_b_0_5: f32,
-    S_b_0_6: f32,
-    S_b_0_7: f32,
-    S_b_1_0: f32,
-    S_b_1_1: f32,
-    S_b_1_2: f32,
-    S_b_1_3: f32,
-    S_b_1_4: f32,
-    S_b_1_5: f32,
-    S_b_1_6: f32,
-    S_b_1_7: f32,
-    S_b_2_0: f32,
-    S_b_2_1: f32,
-    S_b_2_2: f32,
-    S_b_2_3: f32,
-    S_b_2_4: f32,
-    S_b_2_5: f32,
-    S_b_2_6: f32,
-    S_b_2_7: f32,
-    S_b_3_0: f32,
-    S_b_3_1: f32,
-    S_b_3_2: f32,
-    S_b_3_3: f32,
-    S_b_3_4: f32,
-    S_b_3_5: f32,
-    S_b_3_6: f32,
-    S_b_3_7: f32,
-    S_b_4_0: f32,
-    S_b_4_1: f32,
-    S_b_4_2: f32,
-    S_b_4_3: f32,
-    S_b_4_4: f32,
-    S_b_4_5: f32,
-    S_b_4_6: f32,
-    S_b_4_7: f32,
-    S_b_5_0: f32,
-    S_b_5_1: f32,
-    S_b_5_2: f32,
-    S_b_5_3: f32,
-    S_b_5_4: f32,
-    S_b_5_5: f32,
-    S_b_5_6: f32,
-    S_b_5_7: f32,
-    S_b_6_0: f32,
-    S_b_6_1: f32,
-    S_b_6_2: f32,
-    S_b_6_3: f32,
-    S_b_6_4: f32,
-    S_b_6_5: f32,
-    S_b_6_6: f32,
-    S_b_6_7: f32,
-    S_b_7_0: f32,
-    S_b_7_1: f32,
-    S_b_7_2: f32,
-    S_b_7_3: f32,
-    S_b_7_4: f32,
-    S_b_7_5: f32,
-    S_b_7_6: f32,
-    S_b_7_7: f32,
+    S_a: array<f32, 8>,
+    S_b: array<f32, 64>,
 }
 
 struct State {
-    S_0_0: f32,
-    S_0_1: f32,
-    S_0_2: f32,
-    S_0_3: f32,
-    S_0_4: f32,
-    S_0_5: f32,
-    S_0_6: f32,
-    S_0_7: f32,
-    S_1_0: f32,
-    S_1_1: f32,
-    S_1_2: f32,
-    S_1_3: f32,
-    S_1_4: f32,
-    S_1_5: f32,
-    S_1_6: f32,
-    S_1_7: f32,
-    S_2_0: f32,
-    S_2_1: f32,
-    S_2_2: f32,
-    S_2_3: f32,
-    S_2_4: f32,
-    S_2_5: f32,
-    S_2_6: f32,
-    S_2_7: f32,
-    S_3_0: f32,
-    S_3_1: f32,
-    S_3_2: f32,
-    S_3_3: f32,
-    S_3_4: f32,
-    S_3_5: f32,
-    S_3_6: f32,
-    S_3_7: f32,
-    S_4_0: f32,
-    S_4_1: f32,
-    S_4_2: f32,
-    S_4_3: f32,
-    S_4_4: f32,
-    S_4_5: f32,
-    S_4_6: f32,
-    S_4_7: f32,
-    S_5_0: f32,
-    S_5_1: f32,
-    S_5_2: f32,
-    S_5_3: f32,
-    S_5_4: f32,
-    S_5_5: f32,
-    S_5_6: f32,
-    S_5_7: f32,
-    S_6_0: f32,
-    S_6_1: f32,
-    S_6_2: f32,
-    S_6_3: f32,
-    S_6_4: f32,
-    S_6_5: f32,
-    S_6_6: f32,
-    S_6_7: f32,
-    S_7_0: f32,
-    S_7_1: f32,
-    S_7_2: f32,
-    S_7_3: f32,
-    S_7_4: f32,
-    S_7_5: f32,
-    S_7_6: f32,
-    S_7_7: f32,
+    S: array<f32, 64>,
 }
 
 struct Uniforms {
@@ -197,587 +64,97 @@ fn sigmoid(x: f32) -> f32 {
 
 // The identity element: a masked or padding step.
 fn identity() -> Elem {
-    return Elem(1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f);
+    var r: Elem;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        r.S_a[vp0] = 1.0f;
+    }
+    for (var vp1 = 0u; vp1 < 64u; vp1++) {
+        let vp1_0 = vp1 / 8u;
+        let vp1_1 = vp1 % 8u;
+        r.S_b[vp1] = 0.0f;
+    }
+    return r;
 }
 
 // l then r: the aggregate of two consecutive spans, l the earlier.
 fn combine(l: Elem, r: Elem) -> Elem {
-    let v0 = l.S_a_0 * r.S_a_0;
-    let v1 = l.S_a_1 * r.S_a_1;
-    let v2 = l.S_a_2 * r.S_a_2;
-    let v3 = l.S_a_3 * r.S_a_3;
-    let v4 = l.S_a_4 * r.S_a_4;
-    let v5 = l.S_a_5 * r.S_a_5;
-    let v6 = l.S_a_6 * r.S_a_6;
-    let v7 = l.S_a_7 * r.S_a_7;
-    let v8 = r.S_a_0 * l.S_b_0_0;
-    let v9 = v8 + r.S_b_0_0;
-    let v10 = r.S_a_0 * l.S_b_0_1;
-    let v11 = v10 + r.S_b_0_1;
-    let v12 = r.S_a_0 * l.S_b_0_2;
-    let v13 = v12 + r.S_b_0_2;
-    let v14 = r.S_a_0 * l.S_b_0_3;
-    let v15 = v14 + r.S_b_0_3;
-    let v16 = r.S_a_0 * l.S_b_0_4;
-    let v17 = v16 + r.S_b_0_4;
-    let v18 = r.S_a_0 * l.S_b_0_5;
-    let v19 = v18 + r.S_b_0_5;
-    let v20 = r.S_a_0 * l.S_b_0_6;
-    let v21 = v20 + r.S_b_0_6;
-    let v22 = r.S_a_0 * l.S_b_0_7;
-    let v23 = v22 + r.S_b_0_7;
-    let v24 = r.S_a_1 * l.S_b_1_0;
-    let v25 = v24 + r.S_b_1_0;
-    let v26 = r.S_a_1 * l.S_b_1_1;
-    let v27 = v26 + r.S_b_1_1;
-    let v28 = r.S_a_1 * l.S_b_1_2;
-    let v29 = v28 + r.S_b_1_2;
-    let v30 = r.S_a_1 * l.S_b_1_3;
-    let v31 = v30 + r.S_b_1_3;
-    let v32 = r.S_a_1 * l.S_b_1_4;
-    let v33 = v32 + r.S_b_1_4;
-    let v34 = r.S_a_1 * l.S_b_1_5;
-    let v35 = v34 + r.S_b_1_5;
-    let v36 = r.S_a_1 * l.S_b_1_6;
-    let v37 = v36 + r.S_b_1_6;
-    let v38 = r.S_a_1 * l.S_b_1_7;
-    let v39 = v38 + r.S_b_1_7;
-    let v40 = r.S_a_2 * l.S_b_2_0;
-    let v41 = v40 + r.S_b_2_0;
-    let v42 = r.S_a_2 * l.S_b_2_1;
-    let v43 = v42 + r.S_b_2_1;
-    let v44 = r.S_a_2 * l.S_b_2_2;
-    let v45 = v44 + r.S_b_2_2;
-    let v46 = r.S_a_2 * l.S_b_2_3;
-    let v47 = v46 + r.S_b_2_3;
-    let v48 = r.S_a_2 * l.S_b_2_4;
-    let v49 = v48 + r.S_b_2_4;
-    let v50 = r.S_a_2 * l.S_b_2_5;
-    let v51 = v50 + r.S_b_2_5;
-    let v52 = r.S_a_2 * l.S_b_2_6;
-    let v53 = v52 + r.S_b_2_6;
-    let v54 = r.S_a_2 * l.S_b_2_7;
-    let v55 = v54 + r.S_b_2_7;
-    let v56 = r.S_a_3 * l.S_b_3_0;
-    let v57 = v56 + r.S_b_3_0;
-    let v58 = r.S_a_3 * l.S_b_3_1;
-    let v59 = v58 + r.S_b_3_1;
-    let v60 = r.S_a_3 * l.S_b_3_2;
-    let v61 = v60 + r.S_b_3_2;
-    let v62 = r.S_a_3 * l.S_b_3_3;
-    let v63 = v62 + r.S_b_3_3;
-    let v64 = r.S_a_3 * l.S_b_3_4;
-    let v65 = v64 + r.S_b_3_4;
-    let v66 = r.S_a_3 * l.S_b_3_5;
-    let v67 = v66 + r.S_b_3_5;
-    let v68 = r.S_a_3 * l.S_b_3_6;
-    let v69 = v68 + r.S_b_3_6;
-    let v70 = r.S_a_3 * l.S_b_3_7;
-    let v71 = v70 + r.S_b_3_7;
-    let v72 = r.S_a_4 * l.S_b_4_0;
-    let v73 = v72 + r.S_b_4_0;
-    let v74 = r.S_a_4 * l.S_b_4_1;
-    let v75 = v74 + r.S_b_4_1;
-    let v76 = r.S_a_4 * l.S_b_4_2;
-    let v77 = v76 + r.S_b_4_2;
-    let v78 = r.S_a_4 * l.S_b_4_3;
-    let v79 = v78 + r.S_b_4_3;
-    let v80 = r.S_a_4 * l.S_b_4_4;
-    let v81 = v80 + r.S_b_4_4;
-    let v82 = r.S_a_4 * l.S_b_4_5;
-    let v83 = v82 + r.S_b_4_5;
-    let v84 = r.S_a_4 * l.S_b_4_6;
-    let v85 = v84 + r.S_b_4_6;
-    let v86 = r.S_a_4 * l.S_b_4_7;
-    let v87 = v86 + r.S_b_4_7;
-    let v88 = r.S_a_5 * l.S_b_5_0;
-    let v89 = v88 + r.S_b_5_0;
-    let v90 = r.S_a_5 * l.S_b_5_1;
-    let v91 = v90 + r.S_b_5_1;
-    let v92 = r.S_a_5 * l.S_b_5_2;
-    let v93 = v92 + r.S_b_5_2;
-    let v94 = r.S_a_5 * l.S_b_5_3;
-    let v95 = v94 + r.S_b_5_3;
-    let v96 = r.S_a_5 * l.S_b_5_4;
-    let v97 = v96 + r.S_b_5_4;
-    let v98 = r.S_a_5 * l.S_b_5_5;
-    let v99 = v98 + r.S_b_5_5;
-    let v100 = r.S_a_5 * l.S_b_5_6;
-    let v101 = v100 + r.S_b_5_6;
-    let v102 = r.S_a_5 * l.S_b_5_7;
-    let v103 = v102 + r.S_b_5_7;
-    let v104 = r.S_a_6 * l.S_b_6_0;
-    let v105 = v104 + r.S_b_6_0;
-    let v106 = r.S_a_6 * l.S_b_6_1;
-    let v107 = v106 + r.S_b_6_1;
-    let v108 = r.S_a_6 * l.S_b_6_2;
-    let v109 = v108 + r.S_b_6_2;
-    let v110 = r.S_a_6 * l.S_b_6_3;
-    let v111 = v110 + r.S_b_6_3;
-    let v112 = r.S_a_6 * l.S_b_6_4;
-    let v113 = v112 + r.S_b_6_4;
-    let v114 = r.S_a_6 * l.S_b_6_5;
-    let v115 = v114 + r.S_b_6_5;
-    let v116 = r.S_a_6 * l.S_b_6_6;
-    let v117 = v116 + r.S_b_6_6;
-    let v118 = r.S_a_6 * l.S_b_6_7;
-    let v119 = v118 + r.S_b_6_7;
-    let v120 = r.S_a_7 * l.S_b_7_0;
-    let v121 = v120 + r.S_b_7_0;
-    let v122 = r.S_a_7 * l.S_b_7_1;
-    let v123 = v122 + r.S_b_7_1;
-    let v124 = r.S_a_7 * l.S_b_7_2;
-    let v125 = v124 + r.S_b_7_2;
-    let v126 = r.S_a_7 * l.S_b_7_3;
-    let v127 = v126 + r.S_b_7_3;
-    let v128 = r.S_a_7 * l.S_b_7_4;
-    let v129 = v128 + r.S_b_7_4;
-    let v130 = r.S_a_7 * l.S_b_7_5;
-    let v131 = v130 + r.S_b_7_5;
-    let v132 = r.S_a_7 * l.S_b_7_6;
-    let v133 = v132 + r.S_b_7_6;
-    let v134 = r.S_a_7 * l.S_b_7_7;
-    let v135 = v134 + r.S_b_7_7;
-    return Elem(v0, v1, v2, v3, v4, v5, v6, v7, v9, v11, v13, v15, v17, v19, v21, v23, v25, v27, v29, v31, v33, v35, v37, v39, v41, v43, v45, v47, v49, v51, v53, v55, v57, v59, v61, v63, v65, v67, v69, v71, v73, v75, v77, v79, v81, v83, v85, v87, v89, v91, v93, v95, v97, v99, v101, v103, v105, v107, v109, v111, v113, v115, v117, v119, v121, v123, v125, v127, v129, v131, v133, v135);
+    var c: Elem;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        let v1 = l.S_a[vp0] * r.S_a[vp0];
+        c.S_a[vp0] = v1;
+    }
+    for (var vp2 = 0u; vp2 < 64u; vp2++) {
+        let vp2_0 = vp2 / 8u;
+        let vp2_1 = vp2 % 8u;
+        let v3 = r.S_a[vp2_0] * l.S_b[vp2_0 * 8u + vp2_1];
+        let v4 = v3 + r.S_b[vp2_0 * 8u + vp2_1];
+        c.S_b[vp2] = v4;
+    }
+    return c;
 }
 
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32) -> Elem {
-    let v0 = sigmoid(inputs[U.batch * U.T * 24u + (b * U.T + t) * 8u]);
-    let v1 = log(v0);
-    let v2 = v1 / 16.0f;
-    let v3 = exp(v2);
-    let v4 = sigmoid(inputs[U.batch * U.T * 24u + (b * U.T + t) * 8u + 1u]);
-    let v5 = log(v4);
-    let v6 = v5 / 16.0f;
-    let v7 = exp(v6);
-    let v8 = sigmoid(inputs[U.batch * U.T * 24u + (b * U.T + t) * 8u + 2u]);
-    let v9 = log(v8);
-    let v10 = v9 / 16.0f;
-    let v11 = exp(v10);
-    let v12 = sigmoid(inputs[U.batch * U.T * 24u + (b * U.T + t) * 8u + 3u]);
-    let v13 = log(v12);
-    let v14 = v13 / 16.0f;
-    let v15 = exp(v14);
-    let v16 = sigmoid(inputs[U.batch * U.T * 24u + (b * U.T + t) * 8u + 4u]);
-    let v17 = log(v16);
-    let v18 = v17 / 16.0f;
-    let v19 = exp(v18);
-    let v20 = sigmoid(inputs[U.batch * U.T * 24u + (b * U.T + t) * 8u + 5u]);
-    let v21 = log(v20);
-    let v22 = v21 / 16.0f;
-    let v23 = exp(v22);
-    let v24 = sigmoid(inputs[U.batch * U.T * 24u + (b * U.T + t) * 8u + 6u]);
-    let v25 = log(v24);
-    let v26 = v25 / 16.0f;
-    let v27 = exp(v26);
-    let v28 = sigmoid(inputs[U.batch * U.T * 24u + (b * U.T + t) * 8u + 7u]);
-    let v29 = log(v28);
-    let v30 = v29 / 16.0f;
-    let v31 = exp(v30);
-    let v32 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u];
-    let v33 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 1u];
-    let v34 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 2u];
-    let v35 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 3u];
-    let v36 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 4u];
-    let v37 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 5u];
-    let v38 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 6u];
-    let v39 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 7u];
-    let v40 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 1u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u];
-    let v41 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 1u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 1u];
-    let v42 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 1u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 2u];
-    let v43 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 1u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 3u];
-    let v44 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 1u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 4u];
-    let v45 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 1u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 5u];
-    let v46 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 1u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 6u];
-    let v47 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 1u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 7u];
-    let v48 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 2u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u];
-    let v49 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 2u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 1u];
-    let v50 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 2u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 2u];
-    let v51 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 2u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 3u];
-    let v52 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 2u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 4u];
-    let v53 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 2u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 5u];
-    let v54 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 2u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 6u];
-    let v55 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 2u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 7u];
-    let v56 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 3u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u];
-    let v57 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 3u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 1u];
-    let v58 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 3u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 2u];
-    let v59 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 3u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 3u];
-    let v60 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 3u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 4u];
-    let v61 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 3u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 5u];
-    let v62 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 3u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 6u];
-    let v63 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 3u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 7u];
-    let v64 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 4u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u];
-    let v65 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 4u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 1u];
-    let v66 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 4u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 2u];
-    let v67 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 4u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 3u];
-    let v68 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 4u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 4u];
-    let v69 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 4u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 5u];
-    let v70 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 4u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 6u];
-    let v71 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 4u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 7u];
-    let v72 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 5u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u];
-    let v73 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 5u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 1u];
-    let v74 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 5u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 2u];
-    let v75 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 5u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 3u];
-    let v76 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 5u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 4u];
-    let v77 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 5u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 5u];
-    let v78 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 5u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 6u];
-    let v79 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 5u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 7u];
-    let v80 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 6u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u];
-    let v81 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 6u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 1u];
-    let v82 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 6u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 2u];
-    let v83 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 6u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 3u];
-    let v84 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 6u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 4u];
-    let v85 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 6u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 5u];
-    let v86 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 6u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 6u];
-    let v87 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 6u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 7u];
-    let v88 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 7u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u];
-    let v89 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 7u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 1u];
-    let v90 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 7u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 2u];
-    let v91 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 7u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 3u];
-    let v92 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 7u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 4u];
-    let v93 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 7u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 5u];
-    let v94 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 7u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 6u];
-    let v95 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 7u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 7u];
-    return Elem(v3, v7, v11, v15, v19, v23, v27, v31, v32, v33, v34, v35, v36, v37, v38, v39, v40, v41, v42, v43, v44, v45, v46, v47, v48, v49, v50, v51, v52, v53, v54, v55, v56, v57, v58, v59, v60, v61, v62, v63, v64, v65, v66, v67, v68, v69, v70, v71, v72, v73, v74, v75, v76, v77, v78, v79, v80, v81, v82, v83, v84, v85, v86, v87, v88, v89, v90, v91, v92, v93, v94, v95);
+    var r: Elem;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        let v1 = sigmoid(inputs[U.batch * U.T * 24u + (b * U.T + t) * 8u + vp0]);
+        let v2 = log(v1);
+        let v3 = v2 / 16.0f;
+        let v4 = exp(v3);
+        r.S_a[vp0] = v4;
+    }
+    for (var vp5 = 0u; vp5 < 64u; vp5++) {
+        let vp5_0 = vp5 / 8u;
+        let vp5_1 = vp5 % 8u;
+        let v6 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp5_0] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + vp5_1];
+        r.S_b[vp5] = v6;
+    }
+    return r;
 }
 
 // This thread's initial states.
 fn load_state(b: u32, s: u32) -> State {
-    return State(init[b * 64u + 0u], init[b * 64u + 0u + 1u], init[b * 64u + 0u + 2u], init[b * 64u + 0u + 3u], init[b * 64u + 0u + 4u], init[b * 64u + 0u + 5u], init[b * 64u + 0u + 6u], init[b * 64u + 0u + 7u], init[b * 64u + 0u + 8u], init[b * 64u + 0u + 9u], init[b * 64u + 0u + 10u], init[b * 64u + 0u + 11u], init[b * 64u + 0u + 12u], init[b * 64u + 0u + 13u], init[b * 64u + 0u + 14u], init[b * 64u + 0u + 15u], init[b * 64u + 0u + 16u], init[b * 64u + 0u + 17u], init[b * 64u + 0u + 18u], init[b * 64u + 0u + 19u], init[b * 64u + 0u + 20u], init[b * 64u + 0u + 21u], init[b * 64u + 0u + 22u], init[b * 64u + 0u + 23u], init[b * 64u + 0u + 24u], init[b * 64u + 0u + 25u], init[b * 64u + 0u + 26u], init[b * 64u + 0u + 27u], init[b * 64u + 0u + 28u], init[b * 64u + 0u + 29u], init[b * 64u + 0u + 30u], init[b * 64u + 0u + 31u], init[b * 64u + 0u + 32u], init[b * 64u + 0u + 33u], init[b * 64u + 0u + 34u], init[b * 64u + 0u + 35u], init[b * 64u + 0u + 36u], init[b * 64u + 0u + 37u], init[b * 64u + 0u + 38u], init[b * 64u + 0u + 39u], init[b * 64u + 0u + 40u], init[b * 64u + 0u + 41u], init[b * 64u + 0u + 42u], init[b * 64u + 0u + 43u], init[b * 64u + 0u + 44u], init[b * 64u + 0u + 45u], init[b * 64u + 0u + 46u], init[b * 64u + 0u + 47u], init[b * 64u + 0u + 48u], init[b * 64u + 0u + 49u], init[b * 64u + 0u + 50u], init[b * 64u + 0u + 51u], init[b * 64u + 0u + 52u], init[b * 64u + 0u + 53u], init[b * 64u + 0u + 54u], init[b * 64u + 0u + 55u], init[b * 64u + 0u + 56u], init[b * 64u + 0u + 57u], init[b * 64u + 0u + 58u], init[b * 64u + 0u + 59u], init[b * 64u + 0u + 60u], init[b * 64u + 0u + 61u], init[b * 64u + 0u + 62u], init[b * 64u + 0u + 63u]);
+    var h: State;
+    for (var p0 = 0u; p0 < 64u; p0++) {
+        let p0_0 = p0 / 8u;
+        let p0_1 = p0 % 8u;
+        h.S[p0_0 * 8u + p0_1] = init[b * 64u + 0u + p0_0 * 8u + p0_1];
+    }
+    return h;
 }
 
 // The states after a span with aggregate e, from the states h before it.
 fn advance(h: State, e: Elem) -> State {
-    let v0 = e.S_a_0 * h.S_0_0;
-    let v1 = v0 + e.S_b_0_0;
-    let v2 = e.S_a_0 * h.S_0_1;
-    let v3 = v2 + e.S_b_0_1;
-    let v4 = e.S_a_0 * h.S_0_2;
-    let v5 = v4 + e.S_b_0_2;
-    let v6 = e.S_a_0 * h.S_0_3;
-    let v7 = v6 + e.S_b_0_3;
-    let v8 = e.S_a_0 * h.S_0_4;
-    let v9 = v8 + e.S_b_0_4;
-    let v10 = e.S_a_0 * h.S_0_5;
-    let v11 = v10 + e.S_b_0_5;
-    let v12 = e.S_a_0 * h.S_0_6;
-    let v13 = v12 + e.S_b_0_6;
-    let v14 = e.S_a_0 * h.S_0_7;
-    let v15 = v14 + e.S_b_0_7;
-    let v16 = e.S_a_1 * h.S_1_0;
-    let v17 = v16 + e.S_b_1_0;
-    let v18 = e.S_a_1 * h.S_1_1;
-    let v19 = v18 + e.S_b_1_1;
-    let v20 = e.S_a_1 * h.S_1_2;
-    let v21 = v20 + e.S_b_1_2;
-    let v22 = e.S_a_1 * h.S_1_3;
-    let v23 = v22 + e.S_b_1_3;
-    let v24 = e.S_a_1 * h.S_1_4;
-    let v25 = v24 + e.S_b_1_4;
-    let v26 = e.S_a_1 * h.S_1_5;
-    let v27 = v26 + e.S_b_1_5;
-    let v28 = e.S_a_1 * h.S_1_6;
-    let v29 = v28 + e.S_b_1_6;
-    let v30 = e.S_a_1 * h.S_1_7;
-    let v31 = v30 + e.S_b_1_7;
-    let v32 = e.S_a_2 * h.S_2_0;
-    let v33 = v32 + e.S_b_2_0;
-    let v34 = e.S_a_2 * h.S_2_1;
-    let v35 = v34 + e.S_b_2_1;
-    let v36 = e.S_a_2 * h.S_2_2;
-    let v37 = v36 + e.S_b_2_2;
-    let v38 = e.S_a_2 * h.S_2_3;
-    let v39 = v38 + e.S_b_2_3;
-    let v40 = e.S_a_2 * h.S_2_4;
-    let v41 = v40 + e.S_b_2_4;
-    let v42 = e.S_a_2 * h.S_2_5;
-    let v43 = v42 + e.S_b_2_5;
-    let v44 = e.S_a_2 * h.S_2_6;
-    let v45 = v44 + e.S_b_2_6;
-    let v46 = e.S_a_2 * h.S_2_7;
-    let v47 = v46 + e.S_b_2_7;
-    let v48 = e.S_a_3 * h.S_3_0;
-    let v49 = v48 + e.S_b_3_0;
-    let v50 = e.S_a_3 * h.S_3_1;
-    let v51 = v50 + e.S_b_3_1;
-    let v52 = e.S_a_3 * h.S_3_2;
-    let v53 = v52 + e.S_b_3_2;
-    let v54 = e.S_a_3 * h.S_3_3;
-    let v55 = v54 + e.S_b_3_3;
-    let v56 = e.S_a_3 * h.S_3_4;
-    let v57 = v56 + e.S_b_3_4;
-    let v58 = e.S_a_3 * h.S_3_5;
-    let v59 = v58 + e.S_b_3_5;
-    let v60 = e.S_a_3 * h.S_3_6;
-    let v61 = v60 + e.S_b_3_6;
-    let v62 = e.S_a_3 * h.S_3_7;
-    let v63 = v62 + e.S_b_3_7;
-    let v64 = e.S_a_4 * h.S_4_0;
-    let v65 = v64 + e.S_b_4_0;
-    let v66 = e.S_a_4 * h.S_4_1;
-    let v67 = v66 + e.S_b_4_1;
-    let v68 = e.S_a_4 * h.S_4_2;
-    let v69 = v68 + e.S_b_4_2;
-    let v70 = e.S_a_4 * h.S_4_3;
-    let v71 = v70 + e.S_b_4_3;
-    let v72 = e.S_a_4 * h.S_4_4;
-    let v73 = v72 + e.S_b_4_4;
-    let v74 = e.S_a_4 * h.S_4_5;
-    let v75 = v74 + e.S_b_4_5;
-    let v76 = e.S_a_4 * h.S_4_6;
-    let v77 = v76 + e.S_b_4_6;
-    let v78 = e.S_a_4 * h.S_4_7;
-    let v79 = v78 + e.S_b_4_7;
-    let v80 = e.S_a_5 * h.S_5_0;
-    let v81 = v80 + e.S_b_5_0;
-    let v82 = e.S_a_5 * h.S_5_1;
-    let v83 = v82 + e.S_b_5_1;
-    let v84 = e.S_a_5 * h.S_5_2;
-    let v85 = v84 + e.S_b_5_2;
-    let v86 = e.S_a_5 * h.S_5_3;
-    let v87 = v86 + e.S_b_5_3;
-    let v88 = e.S_a_5 * h.S_5_4;
-    let v89 = v88 + e.S_b_5_4;
-    let v90 = e.S_a_5 * h.S_5_5;
-    let v91 = v90 + e.S_b_5_5;
-    let v92 = e.S_a_5 * h.S_5_6;
-    let v93 = v92 + e.S_b_5_6;
-    let v94 = e.S_a_5 * h.S_5_7;
-    let v95 = v94 + e.S_b_5_7;
-    let v96 = e.S_a_6 * h.S_6_0;
-    let v97 = v96 + e.S_b_6_0;
-    let v98 = e.S_a_6 * h.S_6_1;
-    let v99 = v98 + e.S_b_6_1;
-    let v100 = e.S_a_6 * h.S_6_2;
-    let v101 = v100 + e.S_b_6_2;
-    let v102 = e.S_a_6 * h.S_6_3;
-    let v103 = v102 + e.S_b_6_3;
-    let v104 = e.S_a_6 * h.S_6_4;
-    let v105 = v104 + e.S_b_6_4;
-    let v106 = e.S_a_6 * h.S_6_5;
-    let v107 = v106 + e.S_b_6_5;
-    let v108 = e.S_a_6 * h.S_6_6;
-    let v109 = v108 + e.S_b_6_6;
-    let v110 = e.S_a_6 * h.S_6_7;
-    let v111 = v110 + e.S_b_6_7;
-    let v112 = e.S_a_7 * h.S_7_0;
-    let v113 = v112 + e.S_b_7_0;
-    let v114 = e.S_a_7 * h.S_7_1;
-    let v115 = v114 + e.S_b_7_1;
-    let v116 = e.S_a_7 * h.S_7_2;
-    let v117 = v116 + e.S_b_7_2;
-    let v118 = e.S_a_7 * h.S_7_3;
-    let v119 = v118 + e.S_b_7_3;
-    let v120 = e.S_a_7 * h.S_7_4;
-    let v121 = v120 + e.S_b_7_4;
-    let v122 = e.S_a_7 * h.S_7_5;
-    let v123 = v122 + e.S_b_7_5;
-    let v124 = e.S_a_7 * h.S_7_6;
-    let v125 = v124 + e.S_b_7_6;
-    let v126 = e.S_a_7 * h.S_7_7;
-    let v127 = v126 + e.S_b_7_7;
-    return State(v1, v3, v5, v7, v9, v11, v13, v15, v17, v19, v21, v23, v25, v27, v29, v31, v33, v35, v37, v39, v41, v43, v45, v47, v49, v51, v53, v55, v57, v59, v61, v63, v65, v67, v69, v71, v73, v75, v77, v79, v81, v83, v85, v87, v89, v91, v93, v95, v97, v99, v101, v103, v105, v107, v109, v111, v113, v115, v117, v119, v121, v123, v125, v127);
+    var r: State;
+    for (var vp0 = 0u; vp0 < 64u; vp0++) {
+        let vp0_0 = vp0 / 8u;
+        let vp0_1 = vp0 % 8u;
+        let v1 = e.S_a[vp0_0] * h.S[vp0_0 * 8u + vp0_1];
+        let v2 = v1 + e.S_b[vp0_0 * 8u + vp0_1];
+        r.S[vp0] = v2;
+    }
+    return r;
 }
 
 // Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.
 fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
-    let o_0 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u] * h.S_0_0;
-    let o_1 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u] * h.S_1_0;
-    let o_2 = o_0 + o_1;
-    let o_3 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u] * h.S_2_0;
-    let o_4 = o_2 + o_3;
-    let o_5 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u] * h.S_3_0;
-    let o_6 = o_4 + o_5;
-    let o_7 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u] * h.S_4_0;
-    let o_8 = o_6 + o_7;
-    let o_9 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u] * h.S_5_0;
-    let o_10 = o_8 + o_9;
-    let o_11 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u] * h.S_6_0;
-    let o_12 = o_10 + o_11;
-    let o_13 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u] * h.S_7_0;
-    let o_14 = o_12 + o_13;
-    let o_15 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u] * h.S_0_1;
-    let o_16 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u] * h.S_1_1;
-    let o_17 = o_15 + o_16;
-    let o_18 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u] * h.S_2_1;
-    let o_19 = o_17 + o_18;
-    let o_20 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u] * h.S_3_1;
-    let o_21 = o_19 + o_20;
-    let o_22 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u] * h.S_4_1;
-    let o_23 = o_21 + o_22;
-    let o_24 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u] * h.S_5_1;
-    let o_25 = o_23 + o_24;
-    let o_26 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u] * h.S_6_1;
-    let o_27 = o_25 + o_26;
-    let o_28 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u] * h.S_7_1;
-    let o_29 = o_27 + o_28;
-    let o_30 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u] * h.S_0_2;
-    let o_31 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u] * h.S_1_2;
-    let o_32 = o_30 + o_31;
-    let o_33 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u] * h.S_2_2;
-    let o_34 = o_32 + o_33;
-    let o_35 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u] * h.S_3_2;
-    let o_36 = o_34 + o_35;
-    let o_37 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u] * h.S_4_2;
-    let o_38 = o_36 + o_37;
-    let o_39 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u] * h.S_5_2;
-    let o_40 = o_38 + o_39;
-    let o_41 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u] * h.S_6_2;
-    let o_42 = o_40 + o_41;
-    let o_43 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u] * h.S_7_2;
-    let o_44 = o_42 + o_43;
-    let o_45 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u] * h.S_0_3;
-    let o_46 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u] * h.S_1_3;
-    let o_47 = o_45 + o_46;
-    let o_48 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u] * h.S_2_3;
-    let o_49 = o_47 + o_48;
-    let o_50 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u] * h.S_3_3;
-    let o_51 = o_49 + o_50;
-    let o_52 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u] * h.S_4_3;
-    let o_53 = o_51 + o_52;
-    let o_54 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u] * h.S_5_3;
-    let o_55 = o_53 + o_54;
-    let o_56 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u] * h.S_6_3;
-    let o_57 = o_55 + o_56;
-    let o_58 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u] * h.S_7_3;
-    let o_59 = o_57 + o_58;
-    let o_60 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u] * h.S_0_4;
-    let o_61 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u] * h.S_1_4;
-    let o_62 = o_60 + o_61;
-    let o_63 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u] * h.S_2_4;
-    let o_64 = o_62 + o_63;
-    let o_65 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u] * h.S_3_4;
-    let o_66 = o_64 + o_65;
-    let o_67 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u] * h.S_4_4;
-    let o_68 = o_66 + o_67;
-    let o_69 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u] * h.S_5_4;
-    let o_70 = o_68 + o_69;
-    let o_71 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u] * h.S_6_4;
-    let o_72 = o_70 + o_71;
-    let o_73 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u] * h.S_7_4;
-    let o_74 = o_72 + o_73;
-    let o_75 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u] * h.S_0_5;
-    let o_76 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u] * h.S_1_5;
-    let o_77 = o_75 + o_76;
-    let o_78 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u] * h.S_2_5;
-    let o_79 = o_77 + o_78;
-    let o_80 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u] * h.S_3_5;
-    let o_81 = o_79 + o_80;
-    let o_82 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u] * h.S_4_5;
-    let o_83 = o_81 + o_82;
-    let o_84 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u] * h.S_5_5;
-    let o_85 = o_83 + o_84;
-    let o_86 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u] * h.S_6_5;
-    let o_87 = o_85 + o_86;
-    let o_88 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u] * h.S_7_5;
-    let o_89 = o_87 + o_88;
-    let o_90 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u] * h.S_0_6;
-    let o_91 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u] * h.S_1_6;
-    let o_92 = o_90 + o_91;
-    let o_93 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u] * h.S_2_6;
-    let o_94 = o_92 + o_93;
-    let o_95 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u] * h.S_3_6;
-    let o_96 = o_94 + o_95;
-    let o_97 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u] * h.S_4_6;
-    let o_98 = o_96 + o_97;
-    let o_99 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u] * h.S_5_6;
-    let o_100 = o_98 + o_99;
-    let o_101 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u] * h.S_6_6;
-    let o_102 = o_100 + o_101;
-    let o_103 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u] * h.S_7_6;
-    let o_104 = o_102 + o_103;
-    let o_105 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u] * h.S_0_7;
-    let o_106 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u] * h.S_1_7;
-    let o_107 = o_105 + o_106;
-    let o_108 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u] * h.S_2_7;
-    let o_109 = o_107 + o_108;
-    let o_110 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u] * h.S_3_7;
-    let o_111 = o_109 + o_110;
-    let o_112 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u] * h.S_4_7;
-    let o_113 = o_111 + o_112;
-    let o_114 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u] * h.S_5_7;
-    let o_115 = o_113 + o_114;
-    let o_116 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u] * h.S_6_7;
-    let o_117 = o_115 + o_116;
-    let o_118 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u] * h.S_7_7;
-    let o_119 = o_117 + o_118;
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 8u] = select(o_14, 0.0f, t >= len);
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u] = select(o_29, 0.0f, t >= len);
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u] = select(o_44, 0.0f, t >= len);
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u] = select(o_59, 0.0f, t >= len);
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u] = select(o_74, 0.0f, t >= len);
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u] = select(o_89, 0.0f, t >= len);
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u] = select(o_104, 0.0f, t >= len);
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u] = select(o_119, 0.0f, t >= len);
+    for (var o_p0 = 0u; o_p0 < 8u; o_p0++) {
+        var o_acc1: f32 = 0.0f;
+        for (var o_i_2 = 0u; o_i_2 < 8u; o_i_2++) {
+            let o_3 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + o_i_2] * h.S[o_i_2 * 8u + o_p0];
+            o_acc1 = o_acc1 + o_3;
+        }
+        outputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + o_p0] = select(o_acc1, 0.0f, t >= len);
+    }
 }
 
 // The final states.
 fn store_final(h: State, b: u32, s: u32, base: u32) {
-    final_state[base + 0u] = h.S_0_0;
-    final_state[base + 0u + 1u] = h.S_0_1;
-    final_state[base + 0u + 2u] = h.S_0_2;
-    final_state[base + 0u + 3u] = h.S_0_3;
-    final_state[base + 0u + 4u] = h.S_0_4;
-    final_state[base + 0u + 5u] = h.S_0_5;
-    final_state[base + 0u + 6u] = h.S_0_6;
-    final_state[base + 0u + 7u] = h.S_0_7;
-    final_state[base + 0u + 8u] = h.S_1_0;
-    final_state[base + 0u + 9u] = h.S_1_1;
-    final_state[base + 0u + 10u] = h.S_1_2;
-    final_state[base + 0u + 11u] = h.S_1_3;
-    final_state[base + 0u + 12u] = h.S_1_4;
-    final_state[base + 0u + 13u] = h.S_1_5;
-    final_state[base + 0u + 14u] = h.S_1_6;
-    final_state[base + 0u + 15u] = h.S_1_7;
-    final_state[base + 0u + 16u] = h.S_2_0;
-    final_state[base + 0u + 17u] = h.S_2_1;
-    final_state[base + 0u + 18u] = h.S_2_2;
-    final_state[base + 0u + 19u] = h.S_2_3;
-    final_state[base + 0u + 20u] = h.S_2_4;
-    final_state[base + 0u + 21u] = h.S_2_5;
-    final_state[base + 0u + 22u] = h.S_2_6;
-    final_state[base + 0u + 23u] = h.S_2_7;
-    final_state[base + 0u + 24u] = h.S_3_0;
-    final_state[base + 0u + 25u] = h.S_3_1;
-    final_state[base + 0u + 26u] = h.S_3_2;
-    final_state[base + 0u + 27u] = h.S_3_3;
-    final_state[base + 0u + 28u] = h.S_3_4;
-    final_state[base + 0u + 29u] = h.S_3_5;
-    final_state[base + 0u + 30u] = h.S_3_6;
-    final_state[base + 0u + 31u] = h.S_3_7;
-    final_state[base + 0u + 32u] = h.S_4_0;
-    final_state[base + 0u + 33u] = h.S_4_1;
-    final_state[base + 0u + 34u] = h.S_4_2;
-    final_state[base + 0u + 35u] = h.S_4_3;
-    final_state[base + 0u + 36u] = h.S_4_4;
-    final_state[base + 0u + 37u] = h.S_4_5;
-    final_state[base + 0u + 38u] = h.S_4_6;
-    final_state[base + 0u + 39u] = h.S_4_7;
-    final_state[base + 0u + 40u] = h.S_5_0;
-    final_state[base + 0u + 41u] = h.S_5_1;
-    final_state[base + 0u + 42u] = h.S_5_2;
-    final_state[base + 0u + 43u] = h.S_5_3;
-    final_state[base + 0u + 44u] = h.S_5_4;
-    final_state[base + 0u + 45u] = h.S_5_5;
-    final_state[base + 0u + 46u] = h.S_5_6;
-    final_state[base + 0u + 47u] = h.S_5_7;
-    final_state[base + 0u + 48u] = h.S_6_0;
-    final_state[base + 0u + 49u] = h.S_6_1;
-    final_state[base + 0u + 50u] = h.S_6_2;
-    final_state[base + 0u + 51u] = h.S_6_3;
-    final_state[base + 0u + 52u] = h.S_6_4;
-    final_state[base + 0u + 53u] = h.S_6_5;
-    final_state[base + 0u + 54u] = h.S_6_6;
-    final_state[base + 0u + 55u] = h.S_6_7;
-    final_state[base + 0u + 56u] = h.S_7_0;
-    final_state[base + 0u + 57u] = h.S_7_1;
-    final_state[base + 0u + 58u] = h.S_7_2;
-    final_state[base + 0u + 59u] = h.S_7_3;
-    final_state[base + 0u + 60u] = h.S_7_4;
-    final_state[base + 0u + 61u] = h.S_7_5;
-    final_state[base + 0u + 62u] = h.S_7_6;
-    final_state[base + 0u + 63u] = h.S_7_7;
+    for (var p0 = 0u; p0 < 64u; p0++) {
+        let p0_0 = p0 / 8u;
+        let p0_1 = p0 % 8u;
+        final_state[base + 0u + p0_0 * 8u + p0_1] = h.S[p0_0 * 8u + p0_1];
+    }
 }
 
 @compute @workgroup_size(8)
@@ -838,78 +215,8 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
 // split: each of 8 invocations scans its own block of one lane, 64 steps per loop trip; no barriers
 
 struct Elem {
-    S_a_0: f32,
-    S_a_1: f32,
-    S_a_2: f32,
-    S_a_3: f32,
-    S_a_4: f32,
-    S_a_5: f32,
-    S_a_6: f32,
-    S_a_7: f32,
-    S_b_0_0: f32,
-    S_b_0_1: f32,
-    S_b_0_2: f32,
-    S_b_0_3: f32,
-    S_b_0_4: f32,
-    S_b_0_5: f32,
-    S_b_0_6: f32,
-    S_b_0_7: f32,
-    S_b_1_0: f32,
-    S_b_1_1: f32,
-    S_b_1_2: f32,
-    S_b_1_3: f32,
-    S_b_1_4: f32,
-    S_b_1_5: f32,
-    S_b_1_6: f32,
-    S_b_1_7: f32,
-    S_b_2_0: f32,
-    S_b_2_1: f32,
-    S_b_2_2: f32,
-    S_b_2_3: f32,
-    S_b_2_4: f32,
-    S_b_2_5: f32,
-    S_b_2_6: f32,
-    S_b_2_7: f32,
-    S_b_3_0: f32,
-    S_b_3_1: f32,
-    S_b_3_2: f32,
-    S_b_3_3: f32,
-    S_b_3_4: f32,
-    S_b_3_5: f32,
-    S_b_3_6: f32,
-    S_b_3_7: f32,
-    S_b_4_0: f32,
-    S_b_4_1: f32,
-    S_b_4_2: f32,
-    S_b_4_3: f32,
-    S_b_4_4: f32,
-    S_b_4_5: f32,
-    S_b_4_6: f32,
-    S_b_4_7: f32,
-    S_b_5_0: f32,
-    S_b_5_1: f32,
-    S_b_5_2: f32,
-    S_b_5_3: f32,
-    S_b_5_4: f32,
-    S_b_5_5: f32,
-    S_b_5_6: f32,
-    S_b_5_7: f32,
-    S_b_6_0: f32,
-    S_b_6_1: f32,
-    S_b_6_2: f32,
-    S_b_6_3: f32,
-    S_b_6_4: f32,
-    S_b_6_5: f32,
-    S_b_6_6: f32,
-    S_b_6_7: f32,
-    S_b_7_0: f32,
-    S_b_7_1: f32,
-    S_b_7_2: f32,
-    S_b_7_3: f32,
-    S_b_7_4: f32,
-    S_b_7_5: f32,
-    S_b_7_6: f32,
-    S_b_7_7: f32,
+    S_a: array<f32, 8>,
+    S_b: array<f32, 64>,
 }
 
 struct Uniforms {
@@ -949,249 +256,52 @@ fn sigmoid(x: f32) -> f32 {
 
 // The identity element: a masked or padding step.
 fn identity() -> Elem {
-    return Elem(1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f);
+    var r: Elem;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        r.S_a[vp0] = 1.0f;
+    }
+    for (var vp1 = 0u; vp1 < 64u; vp1++) {
+        let vp1_0 = vp1 / 8u;
+        let vp1_1 = vp1 % 8u;
+        r.S_b[vp1] = 0.0f;
+    }
+    return r;
 }
 
 // l then r: the aggregate of two consecutive spans, l the earlier.
 fn combine(l: Elem, r: Elem) -> Elem {
-    let v0 = l.S_a_0 * r.S_a_0;
-    let v1 = l.S_a_1 * r.S_a_1;
-    let v2 = l.S_a_2 * r.S_a_2;
-    let v3 = l.S_a_3 * r.S_a_3;
-    let v4 = l.S_a_4 * r.S_a_4;
-    let v5 = l.S_a_5 * r.S_a_5;
-    let v6 = l.S_a_6 * r.S_a_6;
-    let v7 = l.S_a_7 * r.S_a_7;
-    let v8 = r.S_a_0 * l.S_b_0_0;
-    let v9 = v8 + r.S_b_0_0;
-    let v10 = r.S_a_0 * l.S_b_0_1;
-    let v11 = v10 + r.S_b_0_1;
-    let v12 = r.S_a_0 * l.S_b_0_2;
-    let v13 = v12 + r.S_b_0_2;
-    let v14 = r.S_a_0 * l.S_b_0_3;
-    let v15 = v14 + r.S_b_0_3;
-    let v16 = r.S_a_0 * l.S_b_0_4;
-    let v17 = v16 + r.S_b_0_4;
-    let v18 = r.S_a_0 * l.S_b_0_5;
-    let v19 = v18 + r.S_b_0_5;
-    let v20 = r.S_a_0 * l.S_b_0_6;
-    let v21 = v20 + r.S_b_0_6;
-    let v22 = r.S_a_0 * l.S_b_0_7;
-    let v23 = v22 + r.S_b_0_7;
-    let v24 = r.S_a_1 * l.S_b_1_0;
-    let v25 = v24 + r.S_b_1_0;
-    let v26 = r.S_a_1 * l.S_b_1_1;
-    let v27 = v26 + r.S_b_1_1;
-    let v28 = r.S_a_1 * l.S_b_1_2;
-    let v29 = v28 + r.S_b_1_2;
-    let v30 = r.S_a_1 * l.S_b_1_3;
-    let v31 = v30 + r.S_b_1_3;
-    let v32 = r.S_a_1 * l.S_b_1_4;
-    let v33 = v32 + r.S_b_1_4;
-    let v34 = r.S_a_1 * l.S_b_1_5;
-    let v35 = v34 + r.S_b_1_5;
-    let v36 = r.S_a_1 * l.S_b_1_6;
-    let v37 = v36 + r.S_b_1_6;
-    let v38 = r.S_a_1 * l.S_b_1_7;
-    let v39 = v38 + r.S_b_1_7;
-    let v40 = r.S_a_2 * l.S_b_2_0;
-    let v41 = v40 + r.S_b_2_0;
-    let v42 = r.S_a_2 * l.S_b_2_1;
-    let v43 = v42 + r.S_b_2_1;
-    let v44 = r.S_a_2 * l.S_b_2_2;
-    let v45 = v44 + r.S_b_2_2;
-    let v46 = r.S_a_2 * l.S_b_2_3;
-    let v47 = v46 + r.S_b_2_3;
-    let v48 = r.S_a_2 * l.S_b_2_4;
-    let v49 = v48 + r.S_b_2_4;
-    let v50 = r.S_a_2 * l.S_b_2_5;
-    let v51 = v50 + r.S_b_2_5;
-    let v52 = r.S_a_2 * l.S_b_2_6;
-    let v53 = v52 + r.S_b_2_6;
-    let v54 = r.S_a_2 * l.S_b_2_7;
-    let v55 = v54 + r.S_b_2_7;
-    let v56 = r.S_a_3 * l.S_b_3_0;
-    let v57 = v56 + r.S_b_3_0;
-    let v58 = r.S_a_3 * l.S_b_3_1;
-    let v59 = v58 + r.S_b_3_1;
-    let v60 = r.S_a_3 * l.S_b_3_2;
-    let v61 = v60 + r.S_b_3_2;
-    let v62 = r.S_a_3 * l.S_b_3_3;
-    let v63 = v62 + r.S_b_3_3;
-    let v64 = r.S_a_3 * l.S_b_3_4;
-    let v65 = v64 + r.S_b_3_4;
-    let v66 = r.S_a_3 * l.S_b_3_5;
-    let v67 = v66 + r.S_b_3_5;
-    let v68 = r.S_a_3 * l.S_b_3_6;
-    let v69 = v68 + r.S_b_3_6;
-    let v70 = r.S_a_3 * l.S_b_3_7;
-    let v71 = v70 + r.S_b_3_7;
-    let v72 = r.S_a_4 * l.S_b_4_0;
-    let v73 = v72 + r.S_b_4_0;
-    let v74 = r.S_a_4 * l.S_b_4_1;
-    let v75 = v74 + r.S_b_4_1;
-    let v76 = r.S_a_4 * l.S_b_4_2;
-    let v77 = v76 + r.S_b_4_2;
-    let v78 = r.S_a_4 * l.S_b_4_3;
-    let v79 = v78 + r.S_b_4_3;
-    let v80 = r.S_a_4 * l.S_b_4_4;
-    let v81 = v80 + r.S_b_4_4;
-    let v82 = r.S_a_4 * l.S_b_4_5;
-    let v83 = v82 + r.S_b_4_5;
-    let v84 = r.S_a_4 * l.S_b_4_6;
-    let v85 = v84 + r.S_b_4_6;
-    let v86 = r.S_a_4 * l.S_b_4_7;
-    let v87 = v86 + r.S_b_4_7;
-    let v88 = r.S_a_5 * l.S_b_5_0;
-    let v89 = v88 + r.S_b_5_0;
-    let v90 = r.S_a_5 * l.S_b_5_1;
-    let v91 = v90 + r.S_b_5_1;
-    let v92 = r.S_a_5 * l.S_b_5_2;
-    let v93 = v92 + r.S_b_5_2;
-    let v94 = r.S_a_5 * l.S_b_5_3;
-    let v95 = v94 + r.S_b_5_3;
-    let v96 = r.S_a_5 * l.S_b_5_4;
-    let v97 = v96 + r.S_b_5_4;
-    let v98 = r.S_a_5 * l.S_b_5_5;
-    let v99 = v98 + r.S_b_5_5;
-    let v100 = r.S_a_5 * l.S_b_5_6;
-    let v101 = v100 + r.S_b_5_6;
-    let v102 = r.S_a_5 * l.S_b_5_7;
-    let v103 = v102 + r.S_b_5_7;
-    let v104 = r.S_a_6 * l.S_b_6_0;
-    let v105 = v104 + r.S_b_6_0;
-    let v106 = r.S_a_6 * l.S_b_6_1;
-    let v107 = v106 + r.S_b_6_1;
-    let v108 = r.S_a_6 * l.S_b_6_2;
-    let v109 = v108 + r.S_b_6_2;
-    let v110 = r.S_a_6 * l.S_b_6_3;
-    let v111 = v110 + r.S_b_6_3;
-    let v112 = r.S_a_6 * l.S_b_6_4;
-    let v113 = v112 + r.S_b_6_4;
-    let v114 = r.S_a_6 * l.S_b_6_5;
-    let v115 = v114 + r.S_b_6_5;
-    let v116 = r.S_a_6 * l.S_b_6_6;
-    let v117 = v116 + r.S_b_6_6;
-    let v118 = r.S_a_6 * l.S_b_6_7;
-    let v119 = v118 + r.S_b_6_7;
-    let v120 = r.S_a_7 * l.S_b_7_0;
-    let v121 = v120 + r.S_b_7_0;
-    let v122 = r.S_a_7 * l.S_b_7_1;
-    let v123 = v122 + r.S_b_7_1;
-    let v124 = r.S_a_7 * l.S_b_7_2;
-    let v125 = v124 + r.S_b_7_2;
-    let v126 = r.S_a_7 * l.S_b_7_3;
-    let v127 = v126 + r.S_b_7_3;
-    let v128 = r.S_a_7 * l.S_b_7_4;
-    let v129 = v128 + r.S_b_7_4;
-    let v130 = r.S_a_7 * l.S_b_7_5;
-    let v131 = v130 + r.S_b_7_5;
-    let v132 = r.S_a_7 * l.S_b_7_6;
-    let v133 = v132 + r.S_b_7_6;
-    let v134 = r.S_a_7 * l.S_b_7_7;
-    let v135 = v134 + r.S_b_7_7;
-    return Elem(v0, v1, v2, v3, v4, v5, v6, v7, v9, v11, v13, v15, v17, v19, v21, v23, v25, v27, v29, v31, v33, v35, v37, v39, v41, v43, v45, v47, v49, v51, v53, v55, v57, v59, v61, v63, v65, v67, v69, v71, v73, v75, v77, v79, v81, v83, v85, v87, v89, v91, v93, v95, v97, v99, v101, v103, v105, v107, v109, v111, v113, v115, v117, v119, v121, v123, v125, v127, v129, v131, v133, v135);
+    var c: Elem;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        let v1 = l.S_a[vp0] * r.S_a[vp0];
+        c.S_a[vp0] = v1;
+    }
+    for (var vp2 = 0u; vp2 < 64u; vp2++) {
+        let vp2_0 = vp2 / 8u;
+        let vp2_1 = vp2 % 8u;
+        let v3 = r.S_a[vp2_0] * l.S_b[vp2_0 * 8u + vp2_1];
+        let v4 = v3 + r.S_b[vp2_0 * 8u + vp2_1];
+        c.S_b[vp2] = v4;
+    }
+    return c;
 }
 
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32) -> Elem {
-    let v0 = sigmoid(inputs[U.batch * U.T * 24u + (b * U.T + t) * 8u]);
-    let v1 = log(v0);
-    let v2 = v1 / 16.0f;
-    let v3 = exp(v2);
-    let v4 = sigmoid(inputs[U.batch * U.T * 24u + (b * U.T + t) * 8u + 1u]);
-    let v5 = log(v4);
-    let v6 = v5 / 16.0f;
-    let v7 = exp(v6);
-    let v8 = sigmoid(inputs[U.batch * U.T * 24u + (b * U.T + t) * 8u + 2u]);
-    let v9 = log(v8);
-    let v10 = v9 / 16.0f;
-    let v11 = exp(v10);
-    let v12 = sigmoid(inputs[U.batch * U.T * 24u + (b * U.T + t) * 8u + 3u]);
-    let v13 = log(v12);
-    let v14 = v13 / 16.0f;
-    let v15 = exp(v14);
-    let v16 = sigmoid(inputs[U.batch * U.T * 24u + (b * U.T + t) * 8u + 4u]);
-    let v17 = log(v16);
-    let v18 = v17 / 16.0f;
-    let v19 = exp(v18);
-    let v20 = sigmoid(inputs[U.batch * U.T * 24u + (b * U.T + t) * 8u + 5u]);
-    let v21 = log(v20);
-    let v22 = v21 / 16.0f;
-    let v23 = exp(v22);
-    let v24 = sigmoid(inputs[U.batch * U.T * 24u + (b * U.T + t) * 8u + 6u]);
-    let v25 = log(v24);
-    let v26 = v25 / 16.0f;
-    let v27 = exp(v26);
-    let v28 = sigmoid(inputs[U.batch * U.T * 24u + (b * U.T + t) * 8u + 7u]);
-    let v29 = log(v28);
-    let v30 = v29 / 16.0f;
-    let v31 = exp(v30);
-    let v32 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u];
-    let v33 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 1u];
-    let v34 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 2u];
-    let v35 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 3u];
-    let v36 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 4u];
-    let v37 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 5u];
-    let v38 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 6u];
-    let v39 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 7u];
-    let v40 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 1u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u];
-    let v41 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 1u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 1u];
-    let v42 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 1u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 2u];
-    let v43 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 1u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 3u];
-    let v44 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 1u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 4u];
-    let v45 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 1u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 5u];
-    let v46 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 1u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 6u];
-    let v47 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 1u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 7u];
-    let v48 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 2u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u];
-    let v49 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 2u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 1u];
-    let v50 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 2u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 2u];
-    let v51 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 2u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 3u];
-    let v52 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 2u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 4u];
-    let v53 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 2u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 5u];
-    let v54 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 2u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 6u];
-    let v55 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 2u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 7u];
-    let v56 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 3u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u];
-    let v57 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 3u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 1u];
-    let v58 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 3u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 2u];
-    let v59 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 3u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 3u];
-    let v60 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 3u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 4u];
-    let v61 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 3u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 5u];
-    let v62 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 3u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 6u];
-    let v63 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 3u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 7u];
-    let v64 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 4u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u];
-    let v65 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 4u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 1u];
-    let v66 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 4u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 2u];
-    let v67 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 4u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 3u];
-    let v68 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 4u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 4u];
-    let v69 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 4u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 5u];
-    let v70 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 4u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 6u];
-    let v71 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 4u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 7u];
-    let v72 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 5u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u];
-    let v73 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 5u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 1u];
-    let v74 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 5u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 2u];
-    let v75 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 5u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 3u];
-    let v76 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 5u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 4u];
-    let v77 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 5u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 5u];
-    let v78 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 5u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 6u];
-    let v79 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 5u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 7u];
-    let v80 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 6u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u];
-    let v81 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 6u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 1u];
-    let v82 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 6u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 2u];
-    let v83 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 6u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 3u];
-    let v84 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 6u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 4u];
-    let v85 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 6u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 5u];
-    let v86 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 6u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 6u];
-    let v87 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 6u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 7u];
-    let v88 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 7u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u];
-    let v89 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 7u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 1u];
-    let v90 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 7u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 2u];
-    let v91 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 7u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 3u];
-    let v92 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 7u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 4u];
-    let v93 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 7u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 5u];
-    let v94 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 7u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 6u];
-    let v95 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + 7u] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + 7u];
-    return Elem(v3, v7, v11, v15, v19, v23, v27, v31, v32, v33, v34, v35, v36, v37, v38, v39, v40, v41, v42, v43, v44, v45, v46, v47, v48, v49, v50, v51, v52, v53, v54, v55, v56, v57, v58, v59, v60, v61, v62, v63, v64, v65, v66, v67, v68, v69, v70, v71, v72, v73, v74, v75, v76, v77, v78, v79, v80, v81, v82, v83, v84, v85, v86, v87, v88, v89, v90, v91, v92, v93, v94, v95);
+    var r: Elem;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        let v1 = sigmoid(inputs[U.batch * U.T * 24u + (b * U.T + t) * 8u + vp0]);
+        let v2 = log(v1);
+        let v3 = v2 / 16.0f;
+        let v4 = exp(v3);
+        r.S_a[vp0] = v4;
+    }
+    for (var vp5 = 0u; vp5 < 64u; vp5++) {
+        let vp5_0 = vp5 / 8u;
+        let vp5_1 = vp5 % 8u;
+        let v6 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp5_0] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + vp5_1];
+        r.S_b[vp5] = v6;
+    }
+    return r;
 }
 
 @compute @workgroup_size(8)
@@ -1243,78 +353,8 @@ fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
 // split: each of 8 invocations scans its own block of one lane, 64 steps per loop trip; no barriers
 
 struct Elem {
-    S_a_0: f32,
-    S_a_1: f32,
-    S_a_2: f32,
-    S_a_3: f32,
-    S_a_4: f32,
-    S_a_5: f32,
-    S_a_6: f32,
-    S_a_7: f32,
-    S_b_0_0: f32,
-    S_b_0_1: f32,
-    S_b_0_2: f32,
-    S_b_0_3: f32,
-    S_b_0_4: f32,
-    S_b_0_5: f32,
-    S_b_0_6: f32,
-    S_b_0_7: f32,
-    S_b_1_0: f32,
-    S_b_1_1: f32,
-    S_b_1_2: f32,
-    S_b_1_3: f32,
-    S_b_1_4: f32,
-    S_b_1_5: f32,
-    S_b_1_6: f32,
-    S_b_1_7: f32,
-    S_b_2_0: f32,
-    S_b_2_1: f32,
-    S_b_2_2: f32,
-    S_b_2_3: f32,
-    S_b_2_4: f32,
-    S_b_2_5: f32,
-    S_b_2_6: f32,
-    S_b_2_7: f32,
-    S_b_3_0: f32,
-    S_b_3_1: f32,
-    S_b_3_2: f32,
-    S_b_3_3: f32,
-    S_b_3_4: f32,
-    S_b_3_5: f32,
-    S_b_3_6: f32,
-    S_b_3_7: f32,
-    S_b_4_0: f32,
-    S_b_4_1: f32,
-    S_b_4_2: f32,
-    S_b_4_3: f32,
-    S_b_4_4: f32,
-    S_b_4_5: f32,
-    S_b_4_6: f32,
-    S_b_4_7: f32,
-    S_b_5_0: f32,
-    S_b_5_1: f32,
-    S_b_5_2: f32,
-    S_b_5_3: f32,
-    S_b_5_4: f32,
-    S_b_5_5: f32,
-    S_b_5_6: f32,
-    S_b_5_7: f32,
-    S_b_6_0: f32,
-    S_b_6_1: f32,
-    S_b_6_2: f32,
-    S_b_6_3: f32,
-    S_b_6_4: f32,
-    S_b_6_5: f32,
-    S_b_6_6: f32,
-    S_b_6_7: f32,
-    S_b_7_0: f32,
-    S_b_7_1: f32,
-    S_b_7_2: f32,
-    S_b_7_3: f32,
-    S_b_7_4: f32,
-    S_b_7_5: f32,
-    S_b_7_6: f32,
-    S_b_7_7: f32,
+    S_a: array<f32, 8>,
+    S_b: array<f32, 64>,
 }
 
 struct Uniforms {
@@ -1347,148 +387,33 @@ fn sigmoid(x: f32) -> f32 {
 
 // The identity element: a masked or padding step.
 fn identity() -> Elem {
-    return Elem(1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f);
+    var r: Elem;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        r.S_a[vp0] = 1.0f;
+    }
+    for (var vp1 = 0u; vp1 < 64u; vp1++) {
+        let vp1_0 = vp1 / 8u;
+        let vp1_1 = vp1 % 8u;
+        r.S_b[vp1] = 0.0f;
+    }
+    return r;
 }
 
 // l then r: the aggregate of two consecutive spans, l the earlier.
 fn combine(l: Elem, r: Elem) -> Elem {
-    let v0 = l.S_a_0 * r.S_a_0;
-    let v1 = l.S_a_1 * r.S_a_1;
-    let v2 = l.S_a_2 * r.S_a_2;
-    let v3 = l.S_a_3 * r.S_a_3;
-    let v4 = l.S_a_4 * r.S_a_4;
-    let v5 = l.S_a_5 * r.S_a_5;
-    let v6 = l.S_a_6 * r.S_a_6;
-    let v7 = l.S_a_7 * r.S_a_7;
-    let v8 = r.S_a_0 * l.S_b_0_0;
-    let v9 = v8 + r.S_b_0_0;
-    let v10 = r.S_a_0 * l.S_b_0_1;
-    let v11 = v10 + r.S_b_0_1;
-    let v12 = r.S_a_0 * l.S_b_0_2;
-    let v13 = v12 + r.S_b_0_2;
-    let v14 = r.S_a_0 * l.S_b_0_3;
-    let v15 = v14 + r.S_b_0_3;
-    let v16 = r.S_a_0 * l.S_b_0_4;
-    let v17 = v16 + r.S_b_0_4;
-    let v18 = r.S_a_0 * l.S_b_0_5;
-    let v19 = v18 + r.S_b_0_5;
-    let v20 = r.S_a_0 * l.S_b_0_6;
-    let v21 = v20 + r.S_b_0_6;
-    let v22 = r.S_a_0 * l.S_b_0_7;
-    let v23 = v22 + r.S_b_0_7;
-    let v24 = r.S_a_1 * l.S_b_1_0;
-    let v25 = v24 + r.S_b_1_0;
-    let v26 = r.S_a_1 * l.S_b_1_1;
-    let v27 = v26 + r.S_b_1_1;
-    let v28 = r.S_a_1 * l.S_b_1_2;
-    let v29 = v28 + r.S_b_1_2;
-    let v30 = r.S_a_1 * l.S_b_1_3;
-    let v31 = v30 + r.S_b_1_3;
-    let v32 = r.S_a_1 * l.S_b_1_4;
-    let v33 = v32 + r.S_b_1_4;
-    let v34 = r.S_a_1 * l.S_b_1_5;
-    let v35 = v34 + r.S_b_1_5;
-    let v36 = r.S_a_1 * l.S_b_1_6;
-    let v37 = v36 + r.S_b_1_6;
-    let v38 = r.S_a_1 * l.S_b_1_7;
-    let v39 = v38 + r.S_b_1_7;
-    let v40 = r.S_a_2 * l.S_b_2_0;
-    let v41 = v40 + r.S_b_2_0;
-    let v42 = r.S_a_2 * l.S_b_2_1;
-    let v43 = v42 + r.S_b_2_1;
-    let v44 = r.S_a_2 * l.S_b_2_2;
-    let v45 = v44 + r.S_b_2_2;
-    let v46 = r.S_a_2 * l.S_b_2_3;
-    let v47 = v46 + r.S_b_2_3;
-    let v48 = r.S_a_2 * l.S_b_2_4;
-    let v49 = v48 + r.S_b_2_4;
-    let v50 = r.S_a_2 * l.S_b_2_5;
-    let v51 = v50 + r.S_b_2_5;
-    let v52 = r.S_a_2 * l.S_b_2_6;
-    let v53 = v52 + r.S_b_2_6;
-    let v54 = r.S_a_2 * l.S_b_2_7;
-    let v55 = v54 + r.S_b_2_7;
-    let v56 = r.S_a_3 * l.S_b_3_0;
-    let v57 = v56 + r.S_b_3_0;
-    let v58 = r.S_a_3 * l.S_b_3_1;
-    let v59 = v58 + r.S_b_3_1;
-    let v60 = r.S_a_3 * l.S_b_3_2;
-    let v61 = v60 + r.S_b_3_2;
-    let v62 = r.S_a_3 * l.S_b_3_3;
-    let v63 = v62 + r.S_b_3_3;
-    let v64 = r.S_a_3 * l.S_b_3_4;
-    let v65 = v64 + r.S_b_3_4;
-    let v66 = r.S_a_3 * l.S_b_3_5;
-    let v67 = v66 + r.S_b_3_5;
-    let v68 = r.S_a_3 * l.S_b_3_6;
-    let v69 = v68 + r.S_b_3_6;
-    let v70 = r.S_a_3 * l.S_b_3_7;
-    let v71 = v70 + r.S_b_3_7;
-    let v72 = r.S_a_4 * l.S_b_4_0;
-    let v73 = v72 + r.S_b_4_0;
-    let v74 = r.S_a_4 * l.S_b_4_1;
-    let v75 = v74 + r.S_b_4_1;
-    let v76 = r.S_a_4 * l.S_b_4_2;
-    let v77 = v76 + r.S_b_4_2;
-    let v78 = r.S_a_4 * l.S_b_4_3;
-    let v79 = v78 + r.S_b_4_3;
-    let v80 = r.S_a_4 * l.S_b_4_4;
-    let v81 = v80 + r.S_b_4_4;
-    let v82 = r.S_a_4 * l.S_b_4_5;
-    let v83 = v82 + r.S_b_4_5;
-    let v84 = r.S_a_4 * l.S_b_4_6;
-    let v85 = v84 + r.S_b_4_6;
-    let v86 = r.S_a_4 * l.S_b_4_7;
-    let v87 = v86 + r.S_b_4_7;
-    let v88 = r.S_a_5 * l.S_b_5_0;
-    let v89 = v88 + r.S_b_5_0;
-    let v90 = r.S_a_5 * l.S_b_5_1;
-    let v91 = v90 + r.S_b_5_1;
-    let v92 = r.S_a_5 * l.S_b_5_2;
-    let v93 = v92 + r.S_b_5_2;
-    let v94 = r.S_a_5 * l.S_b_5_3;
-    let v95 = v94 + r.S_b_5_3;
-    let v96 = r.S_a_5 * l.S_b_5_4;
-    let v97 = v96 + r.S_b_5_4;
-    let v98 = r.S_a_5 * l.S_b_5_5;
-    let v99 = v98 + r.S_b_5_5;
-    let v100 = r.S_a_5 * l.S_b_5_6;
-    let v101 = v100 + r.S_b_5_6;
-    let v102 = r.S_a_5 * l.S_b_5_7;
-    let v103 = v102 + r.S_b_5_7;
-    let v104 = r.S_a_6 * l.S_b_6_0;
-    let v105 = v104 + r.S_b_6_0;
-    let v106 = r.S_a_6 * l.S_b_6_1;
-    let v107 = v106 + r.S_b_6_1;
-    let v108 = r.S_a_6 * l.S_b_6_2;
-    let v109 = v108 + r.S_b_6_2;
-    let v110 = r.S_a_6 * l.S_b_6_3;
-    let v111 = v110 + r.S_b_6_3;
-    let v112 = r.S_a_6 * l.S_b_6_4;
-    let v113 = v112 + r.S_b_6_4;
-    let v114 = r.S_a_6 * l.S_b_6_5;
-    let v115 = v114 + r.S_b_6_5;
-    let v116 = r.S_a_6 * l.S_b_6_6;
-    let v117 = v116 + r.S_b_6_6;
-    let v118 = r.S_a_6 * l.S_b_6_7;
-    let v119 = v118 + r.S_b_6_7;
-    let v120 = r.S_a_7 * l.S_b_7_0;
-    let v121 = v120 + r.S_b_7_0;
-    let v122 = r.S_a_7 * l.S_b_7_1;
-    let v123 = v122 + r.S_b_7_1;
-    let v124 = r.S_a_7 * l.S_b_7_2;
-    let v125 = v124 + r.S_b_7_2;
-    let v126 = r.S_a_7 * l.S_b_7_3;
-    let v127 = v126 + r.S_b_7_3;
-    let v128 = r.S_a_7 * l.S_b_7_4;
-    let v129 = v128 + r.S_b_7_4;
-    let v130 = r.S_a_7 * l.S_b_7_5;
-    let v131 = v130 + r.S_b_7_5;
-    let v132 = r.S_a_7 * l.S_b_7_6;
-    let v133 = v132 + r.S_b_7_6;
-    let v134 = r.S_a_7 * l.S_b_7_7;
-    let v135 = v134 + r.S_b_7_7;
-    return Elem(v0, v1, v2, v3, v4, v5, v6, v7, v9, v11, v13, v15, v17, v19, v21, v23, v25, v27, v29, v31, v33, v35, v37, v39, v41, v43, v45, v47, v49, v51, v53, v55, v57, v59, v61, v63, v65, v67, v69, v71, v73, v75, v77, v79, v81, v83, v85, v87, v89, v91, v93, v95, v97, v99, v101, v103, v105, v107, v109, v111, v113, v115, v117, v119, v121, v123, v125, v127, v129, v131, v133, v135);
+    var c: Elem;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        let v1 = l.S_a[vp0] * r.S_a[vp0];
+        c.S_a[vp0] = v1;
+    }
+    for (var vp2 = 0u; vp2 < 64u; vp2++) {
+        let vp2_0 = vp2 / 8u;
+        let vp2_1 = vp2 % 8u;
+        let v3 = r.S_a[vp2_0] * l.S_b[vp2_0 * 8u + vp2_1];
+        let v4 = v3 + r.S_b[vp2_0 * 8u + vp2_1];
+        c.S_b[vp2] = v4;
+    }
+    return c;
 }
 
 @compute @workgroup_size(8)
@@ -1540,78 +465,8 @@ fn reduce_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
 // split: each of 8 invocations scans its own block of one lane, 64 steps per loop trip; no barriers
 
 struct Elem {
-    S_a_0: f32,
-    S_a_1: f32,
-    S_a_2: f32,
-    S_a_3: f32,
-    S_a_4: f32,
-    S_a_5: f32,
-    S_a_6: f32,
-    S_a_7: f32,
-    S_b_0_0: f32,
-    S_b_0_1: f32,
-    S_b_0_2: f32,
-    S_b_0_3: f32,
-    S_b_0_4: f32,
-    S_b_0_5: f32,
-    S_b_0_6: f32,
-    S_b_0_7: f32,
-    S_b_1_0: f32,
-    S_b_1_1: f32,
-    S_b_1_2: f32,
-    S_b_1_3: f32,
-    S_b_1_4: f32,
-    S_b_1_5: f32,
-    S_b_1_6: f32,
-    S_b_1_7: f32,
-    S_b_2_0: f32,
-    S_b_2_1: f32,
-    S_b_2_2: f32,
-    S_b_2_3: f32,
-    S_b_2_4: f32,
-    S_b_2_5: f32,
-    S_b_2_6: f32,
-    S_b_2_7: f32,
-    S_b_3_0: f32,
-    S_b_3_1: f32,
-    S_b_3_2: f32,
-    S_b_3_3: f32,
-    S_b_3_4: f32,
-    S_b_3_5: f32,
-    S_b_3_6: f32,
-    S_b_3_7: f32,
-    S_b_4_0: f32,
-    S_b_4_1: f32,
-    S_b_4_2: f32,
-    S_b_4_3: f32,
-    S_b_4_4: f32,
-    S_b_4_5: f32,
-    S_b_4_6: f32,
-    S_b_4_7: f32,
-    S_b_5_0: f32,
-    S_b_5_1: f32,
-    S_b_5_2: f32,
-    S_b_5_3: f32,
-    S_b_5_4: f32,
-    S_b_5_5: f32,
-    S_b_5_6: f32,
-    S_b_5_7: f32,
-    S_b_6_0: f32,
-    S_b_6_1: f32,
-    S_b_6_2: f32,
-    S_b_6_3: f32,
-    S_b_6_4: f32,
-    S_b_6_5: f32,
-    S_b_6_6: f32,
-    S_b_6_7: f32,
-    S_b_7_0: f32,
-    S_b_7_1: f32,
-    S_b_7_2: f32,
-    S_b_7_3: f32,
-    S_b_7_4: f32,
-    S_b_7_5: f32,
-    S_b_7_6: f32,
-    S_b_7_7: f32,
+    S_a: array<f32, 8>,
+    S_b: array<f32, 64>,
 }
 
 struct Uniforms {
@@ -1644,148 +499,33 @@ fn sigmoid(x: f32) -> f32 {
 
 // The identity element: a masked or padding step.
 fn identity() -> Elem {
-    return Elem(1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f);
+    var r: Elem;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        r.S_a[vp0] = 1.0f;
+    }
+    for (var vp1 = 0u; vp1 < 64u; vp1++) {
+        let vp1_0 = vp1 / 8u;
+        let vp1_1 = vp1 % 8u;
+        r.S_b[vp1] = 0.0f;
+    }
+    return r;
 }
 
 // l then r: the aggregate of two consecutive spans, l the earlier.
 fn combine(l: Elem, r: Elem) -> Elem {
-    let v0 = l.S_a_0 * r.S_a_0;
-    let v1 = l.S_a_1 * r.S_a_1;
-    let v2 = l.S_a_2 * r.S_a_2;
-    let v3 = l.S_a_3 * r.S_a_3;
-    let v4 = l.S_a_4 * r.S_a_4;
-    let v5 = l.S_a_5 * r.S_a_5;
-    let v6 = l.S_a_6 * r.S_a_6;
-    let v7 = l.S_a_7 * r.S_a_7;
-    let v8 = r.S_a_0 * l.S_b_0_0;
-    let v9 = v8 + r.S_b_0_0;
-    let v10 = r.S_a_0 * l.S_b_0_1;
-    let v11 = v10 + r.S_b_0_1;
-    let v12 = r.S_a_0 * l.S_b_0_2;
-    let v13 = v12 + r.S_b_0_2;
-    let v14 = r.S_a_0 * l.S_b_0_3;
-    let v15 = v14 + r.S_b_0_3;
-    let v16 = r.S_a_0 * l.S_b_0_4;
-    let v17 = v16 + r.S_b_0_4;
-    let v18 = r.S_a_0 * l.S_b_0_5;
-    let v19 = v18 + r.S_b_0_5;
-    let v20 = r.S_a_0 * l.S_b_0_6;
-    let v21 = v20 + r.S_b_0_6;
-    let v22 = r.S_a_0 * l.S_b_0_7;
-    let v23 = v22 + r.S_b_0_7;
-    let v24 = r.S_a_1 * l.S_b_1_0;
-    let v25 = v24 + r.S_b_1_0;
-    let v26 = r.S_a_1 * l.S_b_1_1;
-    let v27 = v26 + r.S_b_1_1;
-    let v28 = r.S_a_1 * l.S_b_1_2;
-    let v29 = v28 + r.S_b_1_2;
-    let v30 = r.S_a_1 * l.S_b_1_3;
-    let v31 = v30 + r.S_b_1_3;
-    let v32 = r.S_a_1 * l.S_b_1_4;
-    let v33 = v32 + r.S_b_1_4;
-    let v34 = r.S_a_1 * l.S_b_1_5;
-    let v35 = v34 + r.S_b_1_5;
-    let v36 = r.S_a_1 * l.S_b_1_6;
-    let v37 = v36 + r.S_b_1_6;
-    let v38 = r.S_a_1 * l.S_b_1_7;
-    let v39 = v38 + r.S_b_1_7;
-    let v40 = r.S_a_2 * l.S_b_2_0;
-    let v41 = v40 + r.S_b_2_0;
-    let v42 = r.S_a_2 * l.S_b_2_1;
-    let v43 = v42 + r.S_b_2_1;
-    let v44 = r.S_a_2 * l.S_b_2_2;
-    let v45 = v44 + r.S_b_2_2;
-    let v46 = r.S_a_2 * l.S_b_2_3;
-    let v47 = v46 + r.S_b_2_3;
-    let v48 = r.S_a_2 * l.S_b_2_4;
-    let v49 = v48 + r.S_b_2_4;
-    let v50 = r.S_a_2 * l.S_b_2_5;
-    let v51 = v50 + r.S_b_2_5;
-    let v52 = r.S_a_2 * l.S_b_2_6;
-    let v53 = v52 + r.S_b_2_6;
-    let v54 = r.S_a_2 * l.S_b_2_7;
-    let v55 = v54 + r.S_b_2_7;
-    let v56 = r.S_a_3 * l.S_b_3_0;
-    let v57 = v56 + r.S_b_3_0;
-    let v58 = r.S_a_3 * l.S_b_3_1;
-    let v59 = v58 + r.S_b_3_1;
-    let v60 = r.S_a_3 * l.S_b_3_2;
-    let v61 = v60 + r.S_b_3_2;
-    let v62 = r.S_a_3 * l.S_b_3_3;
-    let v63 = v62 + r.S_b_3_3;
-    let v64 = r.S_a_3 * l.S_b_3_4;
-    let v65 = v64 + r.S_b_3_4;
-    let v66 = r.S_a_3 * l.S_b_3_5;
-    let v67 = v66 + r.S_b_3_5;
-    let v68 = r.S_a_3 * l.S_b_3_6;
-    let v69 = v68 + r.S_b_3_6;
-    let v70 = r.S_a_3 * l.S_b_3_7;
-    let v71 = v70 + r.S_b_3_7;
-    let v72 = r.S_a_4 * l.S_b_4_0;
-    let v73 = v72 + r.S_b_4_0;
-    let v74 = r.S_a_4 * l.S_b_4_1;
-    let v75 = v74 + r.S_b_4_1;
-    let v76 = r.S_a_4 * l.S_b_4_2;
-    let v77 = v76 + r.S_b_4_2;
-    let v78 = r.S_a_4 * l.S_b_4_3;
-    let v79 = v78 + r.S_b_4_3;
-    let v80 = r.S_a_4 * l.S_b_4_4;
-    let v81 = v80 + r.S_b_4_4;
-    let v82 = r.S_a_4 * l.S_b_4_5;
-    let v83 = v82 + r.S_b_4_5;
-    let v84 = r.S_a_4 * l.S_b_4_6;
-    let v85 = v84 + r.S_b_4_6;
-    let v86 = r.S_a_4 * l.S_b_4_7;
-    let v87 = v86 + r.S_b_4_7;
-    let v88 = r.S_a_5 * l.S_b_5_0;
-    let v89 = v88 + r.S_b_5_0;
-    let v90 = r.S_a_5 * l.S_b_5_1;
-    let v91 = v90 + r.S_b_5_1;
-    let v92 = r.S_a_5 * l.S_b_5_2;
-    let v93 = v92 + r.S_b_5_2;
-    let v94 = r.S_a_5 * l.S_b_5_3;
-    let v95 = v94 + r.S_b_5_3;
-    let v96 = r.S_a_5 * l.S_b_5_4;
-    let v97 = v96 + r.S_b_5_4;
-    let v98 = r.S_a_5 * l.S_b_5_5;
-    let v99 = v98 + r.S_b_5_5;
-    let v100 = r.S_a_5 * l.S_b_5_6;
-    let v101 = v100 + r.S_b_5_6;
-    let v102 = r.S_a_5 * l.S_b_5_7;
-    let v103 = v102 + r.S_b_5_7;
-    let v104 = r.S_a_6 * l.S_b_6_0;
-    let v105 = v104 + r.S_b_6_0;
-    let v106 = r.S_a_6 * l.S_b_6_1;
-    let v107 = v106 + r.S_b_6_1;
-    let v108 = r.S_a_6 * l.S_b_6_2;
-    let v109 = v108 + r.S_b_6_2;
-    let v110 = r.S_a_6 * l.S_b_6_3;
-    let v111 = v110 + r.S_b_6_3;
-    let v112 = r.S_a_6 * l.S_b_6_4;
-    let v113 = v112 + r.S_b_6_4;
-    let v114 = r.S_a_6 * l.S_b_6_5;
-    let v115 = v114 + r.S_b_6_5;
-    let v116 = r.S_a_6 * l.S_b_6_6;
-    let v117 = v116 + r.S_b_6_6;
-    let v118 = r.S_a_6 * l.S_b_6_7;
-    let v119 = v118 + r.S_b_6_7;
-    let v120 = r.S_a_7 * l.S_b_7_0;
-    let v121 = v120 + r.S_b_7_0;
-    let v122 = r.S_a_7 * l.S_b_7_1;
-    let v123 = v122 + r.S_b_7_1;
-    let v124 = r.S_a_7 * l.S_b_7_2;
-    let v125 = v124 + r.S_b_7_2;
-    let v126 = r.S_a_7 * l.S_b_7_3;
-    let v127 = v126 + r.S_b_7_3;
-    let v128 = r.S_a_7 * l.S_b_7_4;
-    let v129 = v128 + r.S_b_7_4;
-    let v130 = r.S_a_7 * l.S_b_7_5;
-    let v131 = v130 + r.S_b_7_5;
-    let v132 = r.S_a_7 * l.S_b_7_6;
-    let v133 = v132 + r.S_b_7_6;
-    let v134 = r.S_a_7 * l.S_b_7_7;
-    let v135 = v134 + r.S_b_7_7;
-    return Elem(v0, v1, v2, v3, v4, v5, v6, v7, v9, v11, v13, v15, v17, v19, v21, v23, v25, v27, v29, v31, v33, v35, v37, v39, v41, v43, v45, v47, v49, v51, v53, v55, v57, v59, v61, v63, v65, v67, v69, v71, v73, v75, v77, v79, v81, v83, v85, v87, v89, v91, v93, v95, v97, v99, v101, v103, v105, v107, v109, v111, v113, v115, v117, v119, v121, v123, v125, v127, v129, v131, v133, v135);
+    var c: Elem;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        let v1 = l.S_a[vp0] * r.S_a[vp0];
+        c.S_a[vp0] = v1;
+    }
+    for (var vp2 = 0u; vp2 < 64u; vp2++) {
+        let vp2_0 = vp2 / 8u;
+        let vp2_1 = vp2 % 8u;
+        let v3 = r.S_a[vp2_0] * l.S_b[vp2_0 * 8u + vp2_1];
+        let v4 = v3 + r.S_b[vp2_0 * 8u + vp2_1];
+        c.S_b[vp2] = v4;
+    }
+    return c;
 }
 
 @compute @workgroup_size(8)
