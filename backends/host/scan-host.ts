@@ -200,26 +200,22 @@ export async function scanHostModule(m: Module, k: ScanKernels, sourcePath: stri
   const T = pascal(m.name);
   const { layout, tile } = k;
   const sizes = dimSizes(k.layout);
-  const storage = (['inputs', 'params', 'init', 'lengths', 'outputs', 'final_state', 'aggs'] as const satisfies readonly Binding[]).filter((b) =>
-    kernelNames.some((n) => k.kernels[n].bindings.includes(b)),
-  );
-  for (const n of kernelNames)
-    for (const b of k.kernels[n].bindings) if (b !== 'uniforms' && !(storage as readonly Binding[]).includes(b)) throw new Error(`scan host module: kernel ${n} binds \`${b}\`, which the host module does not make`);
-  const size: Record<(typeof storage)[number], string> = {
-    inputs: '',
-    params: '',
-    init: '',
-    lengths: '',
+  // The storage buffers some kernel binds: those the host fills, then those the kernels write (with their bytes).
+  const bound = (b: Binding) => kernelNames.some((n) => k.kernels[n].bindings.includes(b));
+  const uploaded = (['inputs', 'params', 'init', 'lengths'] as const).filter(bound);
+  const writtenBytes = {
     outputs: `4 * Math.max(1, ${layout.outputWidth} * batch * T)`,
     final_state: `4 * Math.max(1, batch * ${layout.stateWidth})`,
     aggs: `${4 * layout.members.length} * Math.max(1, schedule.aggElements)`,
   };
-  const created = (b: (typeof storage)[number]) =>
-    b === 'outputs' || b === 'final_state' || b === 'aggs' ? `device.createBuffer({ size: ${size[b]}, usage: usage.write })` : `upload(${b}, usage.read)`;
+  const written = (['outputs', 'final_state', 'aggs'] as const).filter(bound);
+  const storage: Binding[] = [...uploaded, ...written];
+  for (const n of kernelNames)
+    for (const b of k.kernels[n].bindings) if (b !== 'uniforms' && !storage.includes(b)) throw new Error(`scan host module: kernel ${n} binds \`${b}\`, which the host module does not make`);
   const bindings = kernelNames
     .map((n) => `  ${n}: [${k.kernels[n].bindings.filter((b) => b !== 'uniforms').map((b) => `[${bindingIndex[b]}, '${b}']`).join(', ')}],`)
     .join('\n');
-  const read = (['outputs', 'final_state'] as const).filter((b) => storage.includes(b));
+  const read = written.filter((b) => b !== 'aggs');
 
   const code = `
 ${headerText(m, 'scan kernels', sourcePath)}
@@ -254,7 +250,8 @@ ${packingText(m, k, storage)}
 
 ${uploadText}
   const buffers: Record<${T}Buffer, GPUBuffer> = {
-${storage.map((b) => `    ${b}: ${created(b)},`).join('\n')}
+${uploaded.map((b) => `    ${b}: upload(${b}, usage.read),`).join('\n')}
+${written.map((b) => `    ${b}: device.createBuffer({ size: ${writtenBytes[b]}, usage: usage.write }),`).join('\n')}
   };
   const pipelines = new Map<${T}Kernel, GPUComputePipeline>();
   for (const kernel of new Set(schedule.passes.map((p) => p.kernel))) {
@@ -273,9 +270,9 @@ ${storage.map((b) => `    ${b}: ${created(b)},`).join('\n')}
     pass.end();
   });
 ${readbackText}
-${read.map((b) => `  const ${b}Read = readback(buffers.${b}, ${size[b]});`).join('\n')}
+${read.map((b) => `  const ${b}Read = readback(buffers.${b}, ${writtenBytes[b]});`).join('\n')}
   device.queue.submit([encoder.finish()]);
-${mapReadsText([...read])}
+${mapReadsText(read)}
   for (const b of [...uniformBuffers, ...Object.values(buffers)]) b.destroy();
 ${resultText(m, k)}
 }
