@@ -74,7 +74,7 @@ describe('generated scan schedules', () => {
     const schedule = mod[`schedule${pascal(cell.name)}`] as (batch: number, T: number, minLength?: number) => GeneratedScanSchedule;
     let compared = 0;
     for (const [batch, T] of pairs)
-      for (const minLength of new Set([T, 1, Math.ceil(T / 3)])) {
+      for (const minLength of new Set([T, 0, 1, Math.ceil(T / 3)])) {
         const ref = scheduleScan(kernels.layout, kernels.tile, batch, T, {}, minLength);
         const gen = minLength === T ? schedule(batch, T) : schedule(batch, T, minLength);
         // Uniforms compared padded with zeros to the generated block (a multiple of 16 bytes).
