@@ -97,6 +97,13 @@ export function stateInit(m: Module, state: string): { param: string } | { value
   return s.init?.kind === 'param' ? { param: `run.params${access(s.init.name)}` } : { value: initText(s.init?.kind === 'const' ? s.init.value : 0) };
 }
 
+/**
+ * `target.set(run.<group>.<tensor>, offset * scale)`: one tensor copied into its region of a packed
+ * array (region-major: all of a tensor's [batch, T, ...] or [...] elements, then the next tensor's).
+ */
+export const packRegionText = (target: string, group: 'inputs' | 'params', tensor: string, offset: number, scale: '1' | 'batch * T') =>
+  `  ${target}.set(run.${group}${access(tensor)}, ${offset}${scale === '1' ? '' : ` * ${scale}`});`;
+
 /** A buffer's element count as code over `batch` and `T`. */
 export const scaleCode = (s: OffsetScale) => (s === '1' ? '1' : s === 'batch' ? 'batch' : 'batch * T');
 
@@ -111,8 +118,8 @@ export function seqLayoutPackingText(m: Module, buffers: BufferLayout[]): string
     .map((b) => {
       const lines = [`  const ${b.role} = new Float32Array(${b.perUnit} * ${scaleCode(b.scale)});`];
       for (const r of b.regions) {
-        if (b.role === 'inputs') lines.push(`  inputs.set(run.inputs${access(r.tensor)}, ${r.offset.elements} * batch * T);`);
-        else if (b.role === 'weights') lines.push(`  weights.set(run.params${access(r.tensor)}, ${r.offset.elements});`);
+        if (b.role === 'inputs') lines.push(packRegionText('inputs', 'inputs', r.tensor, r.offset.elements, 'batch * T'));
+        else if (b.role === 'weights') lines.push(packRegionText('weights', 'params', r.tensor, r.offset.elements, '1'));
         else {
           const init = stateInit(m, r.tensor);
           lines.push(`  {`, `    const given = run.initialState${optionalAccess(r.tensor)};`, `    const region = state_in.subarray(${r.offset.elements} * batch, (${r.offset.elements} + ${r.size}) * batch);`);

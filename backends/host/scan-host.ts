@@ -17,6 +17,7 @@ import {
   headerText,
   mapReadsText,
   optionalAccess,
+  packRegionText,
   pascal,
   readbackText,
   regionSliceText,
@@ -156,11 +157,11 @@ function packingText(m: Module, k: ScanKernels, bound: readonly Binding[]): stri
   const lines: string[] = [];
   if (bound.includes('inputs')) {
     lines.push(`  const inputs = new Float32Array(Math.max(1, ${layout.inputWidth} * batch * T));`);
-    for (const p of layout.inputs) lines.push(`  inputs.set(run.inputs${access(p.tensor.name)}, ${p.offset} * batch * T);`);
+    for (const p of layout.inputs) lines.push(packRegionText('inputs', 'inputs', p.tensor.name, p.offset, 'batch * T'));
   }
   if (bound.includes('params')) {
     lines.push(`  const params = new Float32Array(${Math.max(1, layout.paramWidth)});`);
-    for (const p of layout.params) lines.push(`  params.set(run.params${access(p.tensor.name)}, ${p.offset});`);
+    for (const p of layout.params) lines.push(packRegionText('params', 'params', p.tensor.name, p.offset, '1'));
   }
   if (!bound.includes('init')) return lines.join('\n');
   lines.push(`  const init = new Float32Array(Math.max(1, batch * ${layout.stateWidth}));`);
