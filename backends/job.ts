@@ -143,6 +143,8 @@ export interface CompileShadersOptions {
    * `pipelines`; the pipeline then has an explicit layout of the buffers the module declares.
    */
   dispatch?: boolean;
+  /** Past this, the host is killed and the call fails with GpuError 'timeout' (default: the session's jobTimeoutMs). */
+  timeoutMs?: number;
 }
 
 /** One buffer binding of a shader's entry point, as read from its WGSL (src/runtime/dawn/reflect.ts). */

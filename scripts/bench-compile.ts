@@ -4,7 +4,7 @@
 // wall time and the CPU time the Dawn host spent on them; the CPU time is flagged over the budget
 // (issue 11: 3 s per pipeline on lavapipe, cold): on 2 cores shared with other work, wall time
 // mostly measures the others.
-// Usage: npm run bench:compile [-- --cells mamba_s6,minmax --modes seq,scan --out docs/compile-bench.md]
+// Usage: npm run bench:compile [-- --cells mamba_s6,minmax --modes seq,scan --cap-s 600 --out docs/compile-bench.md]
 // With --out, the report replaces what lies between the bench:compile markers of that file.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { bindDims } from '../src/compiler/ir/dims.js';
 import { emitSeq } from '../backends/wgsl-seq/emit.js';
 import { compileScan, scanSupport } from '../backends/wgsl-scan/index.js';
 import { compileChunk } from '../backends/wgsl-chunk/index.js';
-import { GpuSession, type ShaderReport } from '../src/runtime/dawn/runtime.js';
+import { GpuError, GpuSession, type ShaderReport } from '../src/runtime/dawn/runtime.js';
 
 const BUDGET_MS = 3000;
 const CELL_DIRS = ['examples', 'bench/cells'];
@@ -28,6 +28,7 @@ const { values } = parseArgs({
     cells: { type: 'string' },
     modes: { type: 'string', default: MODES.join(',') },
     out: { type: 'string' },
+    'cap-s': { type: 'string', default: '600' },
   },
 });
 
@@ -92,6 +93,8 @@ interface Row {
   sameAs?: string;
   report?: ShaderReport;
   error?: string;
+  /** Killed at the --cap-s wall-time limit. */
+  capped?: boolean;
 }
 
 const totalMs = (r: ShaderReport | undefined) => (r?.pipelineMs ?? NaN) + (r?.dispatchMs ?? NaN);
@@ -101,50 +104,57 @@ const costMs = (r: ShaderReport | undefined) => r?.cpuMs ?? NaN;
 async function main() {
   const wanted = new Set(values.cells?.split(','));
   const modes = new Set(values.modes!.split(',') as Mode[]);
+  const capMs = Number(values['cap-s']) * 1000;
   const cells = CELL_DIRS.flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.rnn')).sort().map((f) => join(dir, f))).filter(
     (path) => !values.cells || wanted.has(basename(path, '.rnn')),
   );
   // A fresh, private driver cache: every pipeline compiles cold, and the user's cache is left alone.
   const cache = mkdtempSync(join(tmpdir(), 'rnnc-mesa-cache-'));
-  const cleanUp = () => rmSync(cache, { recursive: true, force: true });
-  process.on('SIGINT', () => (cleanUp(), process.exit(130)));
   const rows: Row[] = [];
   const refusals: string[] = [];
   const started = Date.now();
-  const session = await GpuSession.open({ env: { MESA_SHADER_CACHE_DIR: cache }, jobTimeoutMs: 20 * 60_000 });
-  try {
-    const seen = new Map<string, Row>();
-    for (const path of cells) {
-      const cell = basename(path, '.rnn');
-      for (const v of enumerateKernels(readFileSync(path, 'utf8')).filter((v) => modes.has(v.mode))) {
-        if (v.refused !== undefined) {
-          refusals.push(`| ${cell} | ${v.mode} | ${v.variant} | ${v.refused.replace(/\|/g, '\\|')} |`);
-          continue;
-        }
-        for (const k of v.kernels!) {
-          const row: Row = { cell, mode: v.mode, variant: v.variant, kernel: k.name, bytes: Buffer.byteLength(k.wgsl) };
-          const earlier = seen.get(k.wgsl);
-          if (earlier) row.sameAs = `${earlier.cell} ${earlier.mode} ${earlier.variant} ${earlier.kernel}`;
-          else {
-            seen.set(k.wgsl, row);
-            try {
-              [row.report] = await session.compileShaders([{ label: `${cell}.${k.name}`, code: k.wgsl }], { dispatch: true });
-            } catch (e) {
-              row.error = (e as Error).message.split('\n')[0];
-            }
+  // A kernel over the cap kills the Dawn host (reported as such); the next one starts a fresh host.
+  const session = await GpuSession.open({ env: { MESA_SHADER_CACHE_DIR: cache } });
+  let finished = false;
+  const finish = async (interrupted: boolean) => {
+    if (finished) return;
+    finished = true;
+    await session.close().catch(() => {});
+    rmSync(cache, { recursive: true, force: true });
+    const report = render(rows, refusals, session.adapter.description, Date.now() - started, interrupted);
+    console.log(report);
+    if (values.out) writeReport(values.out, report);
+  };
+  // Interrupted, it still reports what it measured so far.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void finish(true).then(() => process.exit(130)));
+
+  const seen = new Map<string, Row>();
+  for (const path of cells) {
+    const cell = basename(path, '.rnn');
+    for (const v of enumerateKernels(readFileSync(path, 'utf8')).filter((v) => modes.has(v.mode))) {
+      if (v.refused !== undefined) {
+        refusals.push(`| ${cell} | ${v.mode} | ${v.variant} | ${v.refused.replace(/\|/g, '\\|')} |`);
+        continue;
+      }
+      for (const k of v.kernels!) {
+        const row: Row = { cell, mode: v.mode, variant: v.variant, kernel: k.name, bytes: Buffer.byteLength(k.wgsl) };
+        const earlier = seen.get(k.wgsl);
+        if (earlier) row.sameAs = `${earlier.cell} ${earlier.mode} ${earlier.variant} ${earlier.kernel}`;
+        else {
+          seen.set(k.wgsl, row);
+          try {
+            [row.report] = await session.compileShaders([{ label: `${cell}.${k.name}`, code: k.wgsl }], { dispatch: true, timeoutMs: capMs });
+          } catch (e) {
+            row.capped = e instanceof GpuError && e.kind === 'timeout';
+            row.error = row.capped ? `over the ${capMs / 1000} s cap (wall)` : (e as Error).message.split('\n')[0];
           }
-          rows.push(row);
-          process.stderr.write(`${cell} ${v.mode} ${v.variant} ${k.name}: ${describe(row)}\n`);
         }
+        rows.push(row);
+        process.stderr.write(`${cell} ${v.mode} ${v.variant} ${k.name}: ${describe(row)}\n`);
       }
     }
-  } finally {
-    await session.close();
-    cleanUp();
   }
-  const report = render(rows, refusals, session.adapter.description, Date.now() - started);
-  console.log(report);
-  if (values.out) writeReport(values.out, report);
+  await finish(false);
 }
 
 function describe(r: Row): string {
@@ -159,7 +169,7 @@ function describe(r: Row): string {
 const ms = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(0));
 const seconds = (x: number) => (Number.isNaN(x) ? '-' : (x / 1000).toFixed(2));
 
-function render(rows: Row[], refusals: string[], adapter: string, wallMs: number): string {
+function render(rows: Row[], refusals: string[], adapter: string, wallMs: number, interrupted: boolean): string {
   const git = (...args: string[]) => {
     try {
       return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
@@ -173,7 +183,7 @@ function render(rows: Row[], refusals: string[], adapter: string, wallMs: number
   const out: string[] = [
     `Command: \`npm run bench:compile${args.length ? ` -- ${args.join(' ')}` : ''}\`; commit ${commit}${dirty}, ${new Date().toISOString().slice(0, 16)} UTC; ` +
       `adapter: ${adapter}; load average at the end ${(process.platform === 'linux' ? readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') : '?')}; ` +
-      `${rows.filter((r) => r.report).length} distinct kernels in ${(wallMs / 60_000).toFixed(1)} min.`,
+      `${rows.filter((r) => r.report).length} distinct kernels in ${(wallMs / 60_000).toFixed(1)} min${interrupted ? ' (interrupted: the cells and modes after the last row were not measured)' : ''}.`,
     '',
     `Wall = pipeline creation + first dispatch, with a fresh Mesa shader cache; CPU = the Dawn host's CPU time over both (all threads: the driver's compiler runs there). ` +
       `⚠ marks a kernel over ${BUDGET_MS / 1000} s of CPU; a kernel with the same WGSL as an earlier one is measured once.`,
@@ -188,8 +198,9 @@ function render(rows: Row[], refusals: string[], adapter: string, wallMs: number
   for (const group of groups.values()) {
     const measured = group.filter((r) => r.report);
     const worst = measured.reduce<Row | undefined>((w, r) => (!w || costMs(r.report) > costMs(w.report) ? r : w), undefined);
-    const broken = group.filter((r) => r.error || r.report?.pipelineError || r.report?.messages.some((m) => m.type === 'error'));
-    const flag = broken.length ? `✗ ${broken.length} failed` : worst && costMs(worst.report) > BUDGET_MS ? '⚠' : '';
+    const broken = group.filter((r) => (r.error && !r.capped) || r.report?.pipelineError || r.report?.messages.some((m) => m.type === 'error'));
+    const capped = group.filter((r) => r.capped).length;
+    const flag = broken.length ? `✗ ${broken.length} failed` : capped ? `⚠ ${capped} over the cap` : worst && costMs(worst.report) > BUDGET_MS ? '⚠' : '';
     const w = worst ?? group[0]!;
     out.push(`| ${w.cell} | ${w.mode} | ${measured.length} | ${w.kernel} | ${w.variant} | ${(w.bytes / 1024).toFixed(1)} | ${seconds(totalMs(worst?.report))} | ${seconds(costMs(worst?.report))} | ${flag} |`);
   }

@@ -89,6 +89,16 @@ describe('GpuSession.compileShaders', () => {
     );
   });
 
+  it('kills the host past timeoutMs, and the next call starts a fresh one', async () => {
+    const pid = s.hostPid;
+    const error = await s.compileShaders([{ label: 'double', code: VALID }], { dispatch: true, timeoutMs: 1 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GpuError);
+    expect((error as GpuError).kind).toBe('timeout');
+    const [r] = await s.compileShaders([{ label: 'double', code: VALID }]);
+    expect(r!.messages).toEqual([]);
+    expect(s.hostPid).not.toBe(pid);
+  });
+
   it('refuses shaders that need a feature the device lacks', async () => {
     await expect(s.compileShaders([{ label: 'double', code: VALID }], { requiredFeatures: ['no-such-feature' as GPUFeatureName] })).rejects.toThrow(
       GpuError,

@@ -135,10 +135,9 @@ class Host {
     for (const h of [this.child, this.child.channel, this.child.stdout, this.child.stderr] as (Refable | null | undefined)[]) h?.[op]?.();
   }
 
-  request(msg: WithoutId<HostRequest>, what: string): Promise<unknown> {
+  request(msg: WithoutId<HostRequest>, what: string, timeoutMs = this.opts.jobTimeoutMs ?? DEFAULT_TIMEOUT_MS): Promise<unknown> {
     if (this.dead) return Promise.reject(this.deathError(this.child.exitCode, this.child.signalCode));
     const id = this.nextId++;
-    const timeoutMs = this.opts.jobTimeoutMs ?? DEFAULT_TIMEOUT_MS;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
@@ -161,7 +160,11 @@ class Host {
   }
 
   kill() {
-    if (!this.dead) this.child.kill('SIGKILL');
+    if (this.dead) return;
+    this.child.kill('SIGKILL');
+    // Dead from now on, not from its 'exit' event: the session's next job must start a fresh host,
+    // not go to this one while it is being killed.
+    this.dead = true;
   }
 }
 
@@ -235,7 +238,8 @@ export class GpuSession {
       }
     });
     const what = `compiling ${shaders.length === 1 ? `shader ${shaders[0]!.label}` : `${shaders.length} shaders`}`;
-    const reports = (await host.request({ type: 'compile', shaders: requests, pipelines: !!(options.pipelines || options.dispatch) }, what)) as ShaderReport[];
+    const request = { type: 'compile' as const, shaders: requests, pipelines: !!(options.pipelines || options.dispatch) };
+    const reports = (await host.request(request, what, options.timeoutMs)) as ShaderReport[];
     for (const r of reports) {
       const why = unreadable.get(r.label);
       if (why && !r.messages.some((m) => m.type === 'error')) r.pipelineError ??= `no first dispatch: the shader's bindings could not be read (${why})`;
