@@ -19,7 +19,8 @@ export const optionalAccess = (name: string) => `?.${access(name).replace(/^\./,
 /** Text as the body of a template literal. */
 export const templateText = (s: string) => s.replace(/[\\`]|\$\{/g, (c) => '\\' + c);
 
-export function initText(v: number): string {
+/** A number as TypeScript source: infinities by name. */
+function initText(v: number): string {
   return v === Infinity ? 'Infinity' : v === -Infinity ? '-Infinity' : String(v);
 }
 
