@@ -133,7 +133,9 @@ describe('fold of the derived plan = stepping the reference interpreter', () => 
             seen.push(JSON.stringify(plans.get(m)!.states[0]!.classification));
             expect(foldAgainstInterpreter(m, seed)).toBeLessThan(1e-9);
           }),
-          { numRuns: 40 },
+          // A fixed seed: the share of cells that land in this semiring is a statistic (unseeded, the
+          // check below failed about 1 run in 25 for diagonal max_min).
+          { numRuns: 40, seed: 0xf01d + semirings.indexOf(s) * 2 + Number(dense) },
         );
         expect(seen.filter((c) => c.includes(`"semiring":"${s}"`)).length).toBeGreaterThan(seen.length / 3);
         if (dense) expect(seen.some((c) => c.includes('"dense"'))).toBe(true);
