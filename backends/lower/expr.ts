@@ -104,6 +104,11 @@ export class Lowerer {
     return into;
   }
 
+  /** Depth of the innermost open scope (0: the top level). */
+  get depth(): number {
+    return this.scopes.length - 1;
+  }
+
   /** Where statements go now: the innermost open scope, else the top level. */
   get current(): Stmt[] {
     return this.scopes[this.scopes.length - 1]!.stmts;

@@ -2,7 +2,7 @@
 // state-independent part of the cell at one step, with `invariants`, what it computes from params
 // alone, hoisted to once per thread.
 import { arrayOf, assign, bool, call, f32, forRange, id, index, letS, member, named, u32, varS, type Expr, type Function, type Stmt, type Type } from '../wgsl/ast.js';
-import { Lowerer, type NodeHook } from '../lower/expr.js';
+import { Lowerer, offsetExpr, type NodeHook } from '../lower/expr.js';
 import type { LoopObserver, PointLoop } from '../lower/points.js';
 import { ret, ELEM, u, type Ctx, laneCoords, stepLets, loadInputOrParam, elemRef, buildStruct, fieldDef, finish } from './kernel.js';
 
@@ -50,20 +50,23 @@ export function elementFunctions(ctx: Ctx): Function[] {
 
   // What depends on params alone (Mamba's exp(A_log), LRU's lambda and gamma) is computed once per
   // thread by `invariants`, as the sequential kernel hoists it, not at every step: a value at one
-  // point per thread as a scalar member of `Inv`, a value inside a loop over an element field's
-  // points as an array member, filled by the same loop in `invariants`. A boolean (a param-only
+  // point per thread as a scalar member of `Inv`, a value inside the loops over an element field's
+  // points as an array member, filled by the same loops in `invariants`. A boolean (a param-only
   // `select` condition) stays a boolean.
   const invStmts: Stmt[] = [varS('inv', named('Inv'))];
   laneCoords(ctx, invStmts); // the same lane_* names as in `element`, which hoisted expressions use
   const invLw = new Lowerer({ lets: stepLets(ctx.module), resolve: (n, values) => loadInputOrParam(ctx, n, values), sizes: ctx.sizes, prefix: 'k', stmts: invStmts });
   const invMembers: { name: string; type: Type }[] = [];
-  let loop: { info: PointLoop; body: Stmt[]; used: boolean } | undefined;
+  // The loop nest of the field being built, mirrored in `invariants` where something is hoisted from it.
+  const nest: { loop: PointLoop; body: Stmt[]; used: boolean }[] = [];
   const observer: LoopObserver = {
-    enter: (info) => (loop = { info, body: invLw.open([...info.decode]), used: false }),
-    exit: (info) => {
+    enter: (loop) => nest.push({ loop, body: invLw.open([]), used: false }),
+    exit: () => {
+      const { loop, body, used } = nest.pop()!;
       invLw.close();
-      if (loop!.used) invLw.current.push(forRange(info.name, u(0), u(info.count), loop!.body));
-      loop = undefined;
+      if (!used) return;
+      invLw.current.push(forRange(loop.name, u(0), u(loop.count), body));
+      if (nest.length) nest[nest.length - 1]!.used = true;
     },
   };
   const hoist: NodeHook = (def, nodeId, env, home) => {
@@ -76,13 +79,18 @@ export function elementFunctions(ctx: Ctx): Function[] {
       invLw.current.push(assign(member(id('inv'), name), invLw.node(def, nodeId, env)));
       return member(id('inv'), name);
     }
-    // Inside a field's loop: only what varies with the loop's point alone (not a reduction's index).
-    const inLoop = loop && home === 1 && n.space.every((v) => env.get(v)!.depth === 0 || loop!.info.point.includes(env.get(v)!.value as Expr));
-    if (!inLoop) return undefined;
-    invMembers.push({ name, type: arrayOf(type, loop!.info.count) });
-    loop!.used = true;
-    loop!.body.push(assign(index(member(id('inv'), name), id(loop!.info.name)), invLw.node(def, nodeId, env)));
-    return index(member(id('inv'), name), id(loop!.info.name));
+    // Inside a field's loop nest (depth k is loop k - 1): an array over the loops down to `home`,
+    // indexed by their coordinates; not what varies with a reduction's index.
+    if (home > nest.length) return undefined;
+    const loops = nest.slice(0, home).map((l) => l.loop);
+    const at = offsetExpr(
+      loops.map((l) => id(l.name)),
+      loops.map((_, k) => loops.slice(k + 1).reduce((m, l) => m * l.count, 1)),
+    );
+    invMembers.push({ name, type: arrayOf(type, loops.reduce((m, l) => m * l.count, 1)) });
+    nest[home - 1]!.used = true;
+    nest[home - 1]!.body.push(assign(index(member(id('inv'), name), at), invLw.node(def, nodeId, env)));
+    return index(member(id('inv'), name), at);
   };
   const eStmts: Stmt[] = [];
   const coords = laneCoords(ctx, eStmts);

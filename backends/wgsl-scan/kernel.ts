@@ -114,10 +114,12 @@ export function buildStruct(ctx: Ctx, type: string, fields: StructField[], defOf
   }
   const into = id(name);
   lw.current.push(varS(name, named(type)));
-  for (const f of fields) {
-    const def = defOf(f);
-    const at = (flat: IndexValue) => (f.dims.length ? index(member(into, f.name), indexExpr(flat)) : member(into, f.name));
-    overPoints(lw, f.dims, ctx.sizes, (point, flat) => [assign(at(flat), lw.evaluate(def, point))], observer);
+  // Fields over the same dims share one loop nest, and so the values they have in common.
+  const groups = new Map<string, StructField[]>();
+  for (const f of fields) groups.set(f.dims.join(','), [...(groups.get(f.dims.join(',')) ?? []), f]);
+  for (const group of groups.values()) {
+    const at = (f: StructField, flat: IndexValue) => (f.dims.length ? index(member(into, f.name), indexExpr(flat)) : member(into, f.name));
+    overPoints(lw, group[0]!.dims, ctx.sizes, (point, flat, depths) => group.map((f) => assign(at(f, flat), lw.evaluate(defOf(f), point, depths))), observer);
   }
   return { value: into };
 }

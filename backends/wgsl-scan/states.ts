@@ -94,9 +94,9 @@ const pointWriter = (ctx: Ctx, stmts: Stmt[]) =>
  * Every point of state `f` this thread holds, with the state's coordinates there: the lane's own
  * (lanes), or each point of the state (whole, looped when many).
  */
-function overStatePoints(ctx: Ctx, lw: Lowerer, f: StructField, coords: Map<string, Expr>, body: (point: IndexValue[]) => Stmt[]): void {
+function overStatePoints(ctx: Ctx, lw: Lowerer, f: StructField, coords: Map<string, Expr>, body: (point: IndexValue[], depths?: number[]) => Stmt[]): void {
   if (ctx.layout.mode === 'lanes') lw.current.push(...body(stateOf(ctx, f).tensor.dims.map((d) => coords.get(d)!)));
-  else overPoints(lw, f.dims, ctx.sizes, (point) => body(point));
+  else overPoints(lw, f.dims, ctx.sizes, (point, _flat, depths) => body(point, depths));
 }
 
 /** `load_state(b, s)`: this thread's initial states. */
@@ -180,8 +180,8 @@ export function storeStepFunction(ctx: Ctx): Function {
   });
   for (const out of layout.outputs) {
     const def = ctx.module.step.find((d) => d.kind === 'output' && d.target === out.tensor.name)!;
-    const write = (point: IndexValue[]): Stmt[] => [
-      assign(index(id('outputs'), offsetExpr(point, out.strides, stepBase(out.offset, out.size))), call('select', lw.evaluate(def, point), lit.f32(0), bin('>=', id('t'), id('len')))),
+    const write = (point: IndexValue[], _flat?: IndexValue, depths?: number[]): Stmt[] => [
+      assign(index(id('outputs'), offsetExpr(point, out.strides, stepBase(out.offset, out.size))), call('select', lw.evaluate(def, point, depths), lit.f32(0), bin('>=', id('t'), id('len')))),
     ];
     if (layout.mode === 'lanes') lw.current.push(...write(def.vars.map((v) => coords.get(v.dim)!)));
     else overPoints(lw, def.vars.map((v) => v.dim), ctx.sizes, write);
@@ -228,7 +228,7 @@ export function applyFunction(ctx: Ctx, name: string, target: 'st' | 'final_stat
     const st = stateOf(ctx, f);
     const def = ctx.plan.apply.find((d) => d.target === st.tensor.name);
     if (!def) throw new Error(`scan backend: no apply definition for state \`${st.tensor.name}\``);
-    overStatePoints(ctx, lw, f, coords, (point) => [ownerGuard(ctx, st, coords, assign(index(id(target), offsetExpr(point, st.strides, bin('+', id('base'), u(st.offset)))), lw.evaluate(def, point)))]);
+    overStatePoints(ctx, lw, f, coords, (point, depths) => [ownerGuard(ctx, st, coords, assign(index(id(target), offsetExpr(point, st.strides, bin('+', id('base'), u(st.offset)))), lw.evaluate(def, point, depths)))]);
   }
   return {
     name,

@@ -41,10 +41,10 @@ fn identity() -> Elem {
     for (var vp0 = 0u; vp0 < 8u; vp0++) {
         r.S_a[vp0] = 1.0f;
     }
-    for (var vp1 = 0u; vp1 < 64u; vp1++) {
-        let vp1_0 = vp1 / 8u;
-        let vp1_1 = vp1 % 8u;
-        r.S_b[vp1] = 0.0f;
+    for (var vp1 = 0u; vp1 < 8u; vp1++) {
+        for (var vp2 = 0u; vp2 < 8u; vp2++) {
+            r.S_b[vp1 * 8u + vp2] = 0.0f;
+        }
     }
     return r;
 }
@@ -56,12 +56,12 @@ fn combine(l: Elem, r: Elem) -> Elem {
         let v1 = l.S_a[vp0] * r.S_a[vp0];
         c.S_a[vp0] = v1;
     }
-    for (var vp2 = 0u; vp2 < 64u; vp2++) {
-        let vp2_0 = vp2 / 8u;
-        let vp2_1 = vp2 % 8u;
-        let v3 = r.S_a[vp2_0] * l.S_b[vp2_0 * 8u + vp2_1];
-        let v4 = v3 + r.S_b[vp2_0 * 8u + vp2_1];
-        c.S_b[vp2] = v4;
+    for (var vp2 = 0u; vp2 < 8u; vp2++) {
+        for (var vp3 = 0u; vp3 < 8u; vp3++) {
+            let v4 = r.S_a[vp2] * l.S_b[vp2 * 8u + vp3];
+            let v5 = v4 + r.S_b[vp2 * 8u + vp3];
+            c.S_b[vp2 * 8u + vp3] = v5;
+        }
     }
     return c;
 }

@@ -33,9 +33,7 @@ fn identity() -> Elem {
     var r: Elem;
     for (var vp0 = 0u; vp0 < 8u; vp0++) {
         r.x_a[vp0] = 1.0f;
-    }
-    for (var vp1 = 0u; vp1 < 8u; vp1++) {
-        r.x_b[vp1] = 0.0f;
+        r.x_b[vp0] = 0.0f;
     }
     return r;
 }
@@ -45,12 +43,10 @@ fn combine(l: Elem, r: Elem) -> Elem {
     var c: Elem;
     for (var vp0 = 0u; vp0 < 8u; vp0++) {
         let v1 = l.x_a[vp0] * r.x_a[vp0];
+        let v2 = r.x_a[vp0] * l.x_b[vp0];
+        let v3 = v2 + r.x_b[vp0];
         c.x_a[vp0] = v1;
-    }
-    for (var vp2 = 0u; vp2 < 8u; vp2++) {
-        let v3 = r.x_a[vp2] * l.x_b[vp2];
-        let v4 = v3 + r.x_b[vp2];
-        c.x_b[vp2] = v4;
+        c.x_b[vp0] = v3;
     }
     return c;
 }

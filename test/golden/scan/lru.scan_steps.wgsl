@@ -62,9 +62,7 @@ fn identity() -> Elem {
     var r: Elem;
     for (var vp0 = 0u; vp0 < 8u; vp0++) {
         r.x_a[vp0] = 1.0f;
-    }
-    for (var vp1 = 0u; vp1 < 8u; vp1++) {
-        r.x_b[vp1] = 0.0f;
+        r.x_b[vp0] = 0.0f;
     }
     return r;
 }
@@ -74,12 +72,10 @@ fn combine(l: Elem, r: Elem) -> Elem {
     var c: Elem;
     for (var vp0 = 0u; vp0 < 8u; vp0++) {
         let v1 = l.x_a[vp0] * r.x_a[vp0];
+        let v2 = r.x_a[vp0] * l.x_b[vp0];
+        let v3 = v2 + r.x_b[vp0];
         c.x_a[vp0] = v1;
-    }
-    for (var vp2 = 0u; vp2 < 8u; vp2++) {
-        let v3 = r.x_a[vp2] * l.x_b[vp2];
-        let v4 = v3 + r.x_b[vp2];
-        c.x_b[vp2] = v4;
+        c.x_b[vp0] = v3;
     }
     return c;
 }
@@ -92,15 +88,10 @@ fn invariants(s: u32) -> Inv {
         let k1 = -k0;
         let k2 = exp(k1);
         inv.i0[vp0] = k2;
-    }
-    for (var vp1 = 0u; vp1 < 8u; vp1++) {
-        let k3 = exp(params[vp1]);
-        let k4 = -k3;
-        let k5 = exp(k4);
-        let k6 = k5 * k5;
-        let k7 = 1.0f - k6;
-        let k8 = sqrt(k7);
-        inv.i1[vp1] = k8;
+        let k3 = k2 * k2;
+        let k4 = 1.0f - k3;
+        let k5 = sqrt(k4);
+        inv.i1[vp0] = k5;
     }
     return inv;
 }
@@ -109,18 +100,16 @@ fn invariants(s: u32) -> Inv {
 fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
     var r: Elem;
     for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        let v1 = params[vp0 * 4u + 8u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
+        let v2 = params[vp0 * 4u + 9u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
+        let v3 = v1 + v2;
+        let v4 = params[vp0 * 4u + 10u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
+        let v5 = v3 + v4;
+        let v6 = params[vp0 * 4u + 11u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
+        let v7 = v5 + v6;
+        let v8 = inv.i1[vp0] * v7;
         r.x_a[vp0] = inv.i0[vp0];
-    }
-    for (var vp1 = 0u; vp1 < 8u; vp1++) {
-        let v2 = params[vp1 * 4u + 8u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-        let v3 = params[vp1 * 4u + 9u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-        let v4 = v2 + v3;
-        let v5 = params[vp1 * 4u + 10u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-        let v6 = v4 + v5;
-        let v7 = params[vp1 * 4u + 11u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-        let v8 = v6 + v7;
-        let v9 = inv.i1[vp1] * v8;
-        r.x_b[vp1] = v9;
+        r.x_b[vp0] = v8;
     }
     return r;
 }

@@ -43,15 +43,11 @@ fn softplus(x: f32) -> f32 {
 // The identity element: a masked or padding step.
 fn identity() -> Elem {
     var r: Elem;
-    for (var vp0 = 0u; vp0 < 32u; vp0++) {
-        let vp0_0 = vp0 / 4u;
-        let vp0_1 = vp0 % 4u;
-        r.h_a[vp0] = 1.0f;
-    }
-    for (var vp1 = 0u; vp1 < 32u; vp1++) {
-        let vp1_0 = vp1 / 4u;
-        let vp1_1 = vp1 % 4u;
-        r.h_b[vp1] = 0.0f;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        for (var vp1 = 0u; vp1 < 4u; vp1++) {
+            r.h_a[vp0 * 4u + vp1] = 1.0f;
+            r.h_b[vp0 * 4u + vp1] = 0.0f;
+        }
     }
     return r;
 }
@@ -59,18 +55,14 @@ fn identity() -> Elem {
 // l then r: the aggregate of two consecutive spans, l the earlier.
 fn combine(l: Elem, r: Elem) -> Elem {
     var c: Elem;
-    for (var vp0 = 0u; vp0 < 32u; vp0++) {
-        let vp0_0 = vp0 / 4u;
-        let vp0_1 = vp0 % 4u;
-        let v1 = l.h_a[vp0_0 * 4u + vp0_1] * r.h_a[vp0_0 * 4u + vp0_1];
-        c.h_a[vp0] = v1;
-    }
-    for (var vp2 = 0u; vp2 < 32u; vp2++) {
-        let vp2_0 = vp2 / 4u;
-        let vp2_1 = vp2 % 4u;
-        let v3 = r.h_a[vp2_0 * 4u + vp2_1] * l.h_b[vp2_0 * 4u + vp2_1];
-        let v4 = v3 + r.h_b[vp2_0 * 4u + vp2_1];
-        c.h_b[vp2] = v4;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        for (var vp1 = 0u; vp1 < 4u; vp1++) {
+            let v2 = l.h_a[vp0 * 4u + vp1] * r.h_a[vp0 * 4u + vp1];
+            let v3 = r.h_a[vp0 * 4u + vp1] * l.h_b[vp0 * 4u + vp1];
+            let v4 = v3 + r.h_b[vp0 * 4u + vp1];
+            c.h_a[vp0 * 4u + vp1] = v2;
+            c.h_b[vp0 * 4u + vp1] = v4;
+        }
     }
     return c;
 }

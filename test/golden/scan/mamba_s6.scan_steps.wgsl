@@ -71,15 +71,11 @@ fn softplus(x: f32) -> f32 {
 // The identity element: a masked or padding step.
 fn identity() -> Elem {
     var r: Elem;
-    for (var vp0 = 0u; vp0 < 32u; vp0++) {
-        let vp0_0 = vp0 / 4u;
-        let vp0_1 = vp0 % 4u;
-        r.h_a[vp0] = 1.0f;
-    }
-    for (var vp1 = 0u; vp1 < 32u; vp1++) {
-        let vp1_0 = vp1 / 4u;
-        let vp1_1 = vp1 % 4u;
-        r.h_b[vp1] = 0.0f;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        for (var vp1 = 0u; vp1 < 4u; vp1++) {
+            r.h_a[vp0 * 4u + vp1] = 1.0f;
+            r.h_b[vp0 * 4u + vp1] = 0.0f;
+        }
     }
     return r;
 }
@@ -87,18 +83,14 @@ fn identity() -> Elem {
 // l then r: the aggregate of two consecutive spans, l the earlier.
 fn combine(l: Elem, r: Elem) -> Elem {
     var c: Elem;
-    for (var vp0 = 0u; vp0 < 32u; vp0++) {
-        let vp0_0 = vp0 / 4u;
-        let vp0_1 = vp0 % 4u;
-        let v1 = l.h_a[vp0_0 * 4u + vp0_1] * r.h_a[vp0_0 * 4u + vp0_1];
-        c.h_a[vp0] = v1;
-    }
-    for (var vp2 = 0u; vp2 < 32u; vp2++) {
-        let vp2_0 = vp2 / 4u;
-        let vp2_1 = vp2 % 4u;
-        let v3 = r.h_a[vp2_0 * 4u + vp2_1] * l.h_b[vp2_0 * 4u + vp2_1];
-        let v4 = v3 + r.h_b[vp2_0 * 4u + vp2_1];
-        c.h_b[vp2] = v4;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        for (var vp1 = 0u; vp1 < 4u; vp1++) {
+            let v2 = l.h_a[vp0 * 4u + vp1] * r.h_a[vp0 * 4u + vp1];
+            let v3 = r.h_a[vp0 * 4u + vp1] * l.h_b[vp0 * 4u + vp1];
+            let v4 = v3 + r.h_b[vp0 * 4u + vp1];
+            c.h_a[vp0 * 4u + vp1] = v2;
+            c.h_b[vp0 * 4u + vp1] = v4;
+        }
     }
     return c;
 }
@@ -106,11 +98,11 @@ fn combine(l: Elem, r: Elem) -> Elem {
 // What the elements of lane s compute from params alone, once per thread.
 fn invariants(s: u32) -> Inv {
     var inv: Inv;
-    for (var vp0 = 0u; vp0 < 32u; vp0++) {
-        let vp0_0 = vp0 / 4u;
-        let vp0_1 = vp0 % 4u;
-        let k0 = exp(params[vp0_0 * 4u + vp0_1]);
-        inv.i0[vp0] = k0;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        for (var vp1 = 0u; vp1 < 4u; vp1++) {
+            let k0 = exp(params[vp0 * 4u + vp1]);
+            inv.i0[vp0 * 4u + vp1] = k0;
+        }
     }
     return inv;
 }
@@ -118,22 +110,17 @@ fn invariants(s: u32) -> Inv {
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
     var r: Elem;
-    for (var vp0 = 0u; vp0 < 32u; vp0++) {
-        let vp0_0 = vp0 / 4u;
-        let vp0_1 = vp0 % 4u;
-        let v1 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp0_0]);
-        let v2 = -v1;
-        let v3 = v2 * inv.i0[vp0];
-        let v4 = exp(v3);
-        r.h_a[vp0] = v4;
-    }
-    for (var vp5 = 0u; vp5 < 32u; vp5++) {
-        let vp5_0 = vp5 / 4u;
-        let vp5_1 = vp5 % 4u;
-        let v6 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp5_0]);
-        let v7 = v6 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + vp5_1];
-        let v8 = v7 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + vp5_0];
-        r.h_b[vp5] = v8;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        let v2 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp0]);
+        let v3 = -v2;
+        for (var vp1 = 0u; vp1 < 4u; vp1++) {
+            let v4 = v3 * inv.i0[vp0 * 4u + vp1];
+            let v5 = exp(v4);
+            let v6 = v2 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + vp1];
+            let v7 = v6 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + vp0];
+            r.h_a[vp0 * 4u + vp1] = v5;
+            r.h_b[vp0 * 4u + vp1] = v7;
+        }
     }
     return r;
 }
@@ -141,10 +128,10 @@ fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
 // This thread's initial states.
 fn load_state(b: u32, s: u32) -> State {
     var h: State;
-    for (var p0 = 0u; p0 < 32u; p0++) {
-        let p0_0 = p0 / 4u;
-        let p0_1 = p0 % 4u;
-        h.h[p0_0 * 4u + p0_1] = init[b * 32u + 0u + p0_0 * 4u + p0_1];
+    for (var p0 = 0u; p0 < 8u; p0++) {
+        for (var p1 = 0u; p1 < 4u; p1++) {
+            h.h[p0 * 4u + p1] = init[b * 32u + 0u + p0 * 4u + p1];
+        }
     }
     return h;
 }
@@ -152,12 +139,12 @@ fn load_state(b: u32, s: u32) -> State {
 // The states after a span with aggregate e, from the states h before it.
 fn advance(h: State, e: Elem) -> State {
     var r: State;
-    for (var vp0 = 0u; vp0 < 32u; vp0++) {
-        let vp0_0 = vp0 / 4u;
-        let vp0_1 = vp0 % 4u;
-        let v1 = e.h_a[vp0_0 * 4u + vp0_1] * h.h[vp0_0 * 4u + vp0_1];
-        let v2 = v1 + e.h_b[vp0_0 * 4u + vp0_1];
-        r.h[vp0] = v2;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        for (var vp1 = 0u; vp1 < 4u; vp1++) {
+            let v2 = e.h_a[vp0 * 4u + vp1] * h.h[vp0 * 4u + vp1];
+            let v3 = v2 + e.h_b[vp0 * 4u + vp1];
+            r.h[vp0 * 4u + vp1] = v3;
+        }
     }
     return r;
 }
@@ -180,10 +167,10 @@ fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
 
 // The final states.
 fn store_final(h: State, b: u32, s: u32, base: u32) {
-    for (var p0 = 0u; p0 < 32u; p0++) {
-        let p0_0 = p0 / 4u;
-        let p0_1 = p0 % 4u;
-        final_state[base + 0u + p0_0 * 4u + p0_1] = h.h[p0_0 * 4u + p0_1];
+    for (var p0 = 0u; p0 < 8u; p0++) {
+        for (var p1 = 0u; p1 < 4u; p1++) {
+            final_state[base + 0u + p0 * 4u + p1] = h.h[p0 * 4u + p1];
+        }
     }
 }
 

@@ -65,10 +65,10 @@ fn f32_inf() -> f32 {
 fn identity() -> Elem {
     var r: Elem;
     r.score_d = 0.0f;
-    for (var vp0 = 0u; vp0 < 16u; vp0++) {
-        let vp0_0 = vp0 / 4u;
-        let vp0_1 = vp0 % 4u;
-        r.score_A[vp0] = -f32_inf();
+    for (var vp0 = 0u; vp0 < 4u; vp0++) {
+        for (var vp1 = 0u; vp1 < 4u; vp1++) {
+            r.score_A[vp0 * 4u + vp1] = -f32_inf();
+        }
     }
     r.score_b[0u] = -f32_inf();
     r.score_b[1u] = -f32_inf();
@@ -82,66 +82,66 @@ fn combine(l: Elem, r: Elem) -> Elem {
     var c: Elem;
     let v0 = r.score_d + l.score_d;
     c.score_d = v0;
-    for (var vp1 = 0u; vp1 < 16u; vp1++) {
-        let vp1_0 = vp1 / 4u;
-        let vp1_1 = vp1 % 4u;
-        let v2 = r.score_d + l.score_A[vp1_0 * 4u + vp1_1];
-        let v3 = r.score_A[vp1_0 * 4u + vp1_1] + l.score_d;
-        let v4 = max(v2, v3);
-        let v5 = r.score_A[vp1_0 * 4u] + l.score_A[vp1_1];
-        let v6 = r.score_A[vp1_0 * 4u + 1u] + l.score_A[vp1_1 + 4u];
-        let v7 = max(v5, v6);
-        let v8 = r.score_A[vp1_0 * 4u + 2u] + l.score_A[vp1_1 + 8u];
-        let v9 = max(v7, v8);
-        let v10 = r.score_A[vp1_0 * 4u + 3u] + l.score_A[vp1_1 + 12u];
-        let v11 = max(v9, v10);
-        let v12 = max(v4, v11);
-        c.score_A[vp1] = v12;
+    for (var vp1 = 0u; vp1 < 4u; vp1++) {
+        for (var vp2 = 0u; vp2 < 4u; vp2++) {
+            let v3 = r.score_d + l.score_A[vp1 * 4u + vp2];
+            let v4 = r.score_A[vp1 * 4u + vp2] + l.score_d;
+            let v5 = max(v3, v4);
+            let v6 = r.score_A[vp1 * 4u] + l.score_A[vp2];
+            let v7 = r.score_A[vp1 * 4u + 1u] + l.score_A[vp2 + 4u];
+            let v8 = max(v6, v7);
+            let v9 = r.score_A[vp1 * 4u + 2u] + l.score_A[vp2 + 8u];
+            let v10 = max(v8, v9);
+            let v11 = r.score_A[vp1 * 4u + 3u] + l.score_A[vp2 + 12u];
+            let v12 = max(v10, v11);
+            let v13 = max(v5, v12);
+            c.score_A[vp1 * 4u + vp2] = v13;
+        }
     }
-    let v13 = r.score_d + l.score_b[0u];
-    let v14 = r.score_A[0u] + l.score_b[0u];
-    let v15 = r.score_A[1u] + l.score_b[1u];
-    let v16 = max(v14, v15);
-    let v17 = r.score_A[2u] + l.score_b[2u];
-    let v18 = max(v16, v17);
-    let v19 = r.score_A[3u] + l.score_b[3u];
-    let v20 = max(v18, v19);
-    let v21 = max(v13, v20);
-    let v22 = max(v21, r.score_b[0u]);
-    c.score_b[0u] = v22;
-    let v23 = r.score_d + l.score_b[1u];
-    let v24 = r.score_A[4u] + l.score_b[0u];
-    let v25 = r.score_A[5u] + l.score_b[1u];
-    let v26 = max(v24, v25);
-    let v27 = r.score_A[6u] + l.score_b[2u];
-    let v28 = max(v26, v27);
-    let v29 = r.score_A[7u] + l.score_b[3u];
-    let v30 = max(v28, v29);
-    let v31 = max(v23, v30);
-    let v32 = max(v31, r.score_b[1u]);
-    c.score_b[1u] = v32;
-    let v33 = r.score_d + l.score_b[2u];
-    let v34 = r.score_A[8u] + l.score_b[0u];
-    let v35 = r.score_A[9u] + l.score_b[1u];
-    let v36 = max(v34, v35);
-    let v37 = r.score_A[10u] + l.score_b[2u];
-    let v38 = max(v36, v37);
-    let v39 = r.score_A[11u] + l.score_b[3u];
-    let v40 = max(v38, v39);
-    let v41 = max(v33, v40);
-    let v42 = max(v41, r.score_b[2u]);
-    c.score_b[2u] = v42;
-    let v43 = r.score_d + l.score_b[3u];
-    let v44 = r.score_A[12u] + l.score_b[0u];
-    let v45 = r.score_A[13u] + l.score_b[1u];
-    let v46 = max(v44, v45);
-    let v47 = r.score_A[14u] + l.score_b[2u];
-    let v48 = max(v46, v47);
-    let v49 = r.score_A[15u] + l.score_b[3u];
-    let v50 = max(v48, v49);
-    let v51 = max(v43, v50);
-    let v52 = max(v51, r.score_b[3u]);
-    c.score_b[3u] = v52;
+    let v14 = r.score_d + l.score_b[0u];
+    let v15 = r.score_A[0u] + l.score_b[0u];
+    let v16 = r.score_A[1u] + l.score_b[1u];
+    let v17 = max(v15, v16);
+    let v18 = r.score_A[2u] + l.score_b[2u];
+    let v19 = max(v17, v18);
+    let v20 = r.score_A[3u] + l.score_b[3u];
+    let v21 = max(v19, v20);
+    let v22 = max(v14, v21);
+    let v23 = max(v22, r.score_b[0u]);
+    c.score_b[0u] = v23;
+    let v24 = r.score_d + l.score_b[1u];
+    let v25 = r.score_A[4u] + l.score_b[0u];
+    let v26 = r.score_A[5u] + l.score_b[1u];
+    let v27 = max(v25, v26);
+    let v28 = r.score_A[6u] + l.score_b[2u];
+    let v29 = max(v27, v28);
+    let v30 = r.score_A[7u] + l.score_b[3u];
+    let v31 = max(v29, v30);
+    let v32 = max(v24, v31);
+    let v33 = max(v32, r.score_b[1u]);
+    c.score_b[1u] = v33;
+    let v34 = r.score_d + l.score_b[2u];
+    let v35 = r.score_A[8u] + l.score_b[0u];
+    let v36 = r.score_A[9u] + l.score_b[1u];
+    let v37 = max(v35, v36);
+    let v38 = r.score_A[10u] + l.score_b[2u];
+    let v39 = max(v37, v38);
+    let v40 = r.score_A[11u] + l.score_b[3u];
+    let v41 = max(v39, v40);
+    let v42 = max(v34, v41);
+    let v43 = max(v42, r.score_b[2u]);
+    c.score_b[2u] = v43;
+    let v44 = r.score_d + l.score_b[3u];
+    let v45 = r.score_A[12u] + l.score_b[0u];
+    let v46 = r.score_A[13u] + l.score_b[1u];
+    let v47 = max(v45, v46);
+    let v48 = r.score_A[14u] + l.score_b[2u];
+    let v49 = max(v47, v48);
+    let v50 = r.score_A[15u] + l.score_b[3u];
+    let v51 = max(v49, v50);
+    let v52 = max(v44, v51);
+    let v53 = max(v52, r.score_b[3u]);
+    c.score_b[3u] = v53;
     return c;
 }
 
@@ -149,11 +149,11 @@ fn combine(l: Elem, r: Elem) -> Elem {
 fn element(b: u32, t: u32, s: u32) -> Elem {
     var r: Elem;
     r.score_d = -f32_inf();
-    for (var vp0 = 0u; vp0 < 16u; vp0++) {
-        let vp0_0 = vp0 / 4u;
-        let vp0_1 = vp0 % 4u;
-        let v1 = params[vp0_0 * 4u + vp0_1] + inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + vp0_0];
-        r.score_A[vp0] = v1;
+    for (var vp0 = 0u; vp0 < 4u; vp0++) {
+        for (var vp1 = 0u; vp1 < 4u; vp1++) {
+            let v2 = params[vp0 * 4u + vp1] + inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + vp0];
+            r.score_A[vp0 * 4u + vp1] = v2;
+        }
     }
     r.score_b[0u] = -f32_inf();
     r.score_b[1u] = -f32_inf();

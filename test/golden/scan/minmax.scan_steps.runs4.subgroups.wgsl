@@ -74,10 +74,10 @@ fn f32_inf() -> f32 {
 fn identity() -> Elem {
     var r: Elem;
     r.h_d = f32_inf();
-    for (var vp0 = 0u; vp0 < 16u; vp0++) {
-        let vp0_0 = vp0 / 4u;
-        let vp0_1 = vp0 % 4u;
-        r.h_A[vp0] = -f32_inf();
+    for (var vp0 = 0u; vp0 < 4u; vp0++) {
+        for (var vp1 = 0u; vp1 < 4u; vp1++) {
+            r.h_A[vp0 * 4u + vp1] = -f32_inf();
+        }
     }
     r.h_b[0u] = -f32_inf();
     r.h_b[1u] = -f32_inf();
@@ -91,66 +91,66 @@ fn combine(l: Elem, r: Elem) -> Elem {
     var c: Elem;
     let v0 = min(r.h_d, l.h_d);
     c.h_d = v0;
-    for (var vp1 = 0u; vp1 < 16u; vp1++) {
-        let vp1_0 = vp1 / 4u;
-        let vp1_1 = vp1 % 4u;
-        let v2 = min(r.h_d, l.h_A[vp1_0 * 4u + vp1_1]);
-        let v3 = min(r.h_A[vp1_0 * 4u + vp1_1], l.h_d);
-        let v4 = max(v2, v3);
-        let v5 = min(r.h_A[vp1_0 * 4u], l.h_A[vp1_1]);
-        let v6 = min(r.h_A[vp1_0 * 4u + 1u], l.h_A[vp1_1 + 4u]);
-        let v7 = max(v5, v6);
-        let v8 = min(r.h_A[vp1_0 * 4u + 2u], l.h_A[vp1_1 + 8u]);
-        let v9 = max(v7, v8);
-        let v10 = min(r.h_A[vp1_0 * 4u + 3u], l.h_A[vp1_1 + 12u]);
-        let v11 = max(v9, v10);
-        let v12 = max(v4, v11);
-        c.h_A[vp1] = v12;
+    for (var vp1 = 0u; vp1 < 4u; vp1++) {
+        for (var vp2 = 0u; vp2 < 4u; vp2++) {
+            let v3 = min(r.h_d, l.h_A[vp1 * 4u + vp2]);
+            let v4 = min(r.h_A[vp1 * 4u + vp2], l.h_d);
+            let v5 = max(v3, v4);
+            let v6 = min(r.h_A[vp1 * 4u], l.h_A[vp2]);
+            let v7 = min(r.h_A[vp1 * 4u + 1u], l.h_A[vp2 + 4u]);
+            let v8 = max(v6, v7);
+            let v9 = min(r.h_A[vp1 * 4u + 2u], l.h_A[vp2 + 8u]);
+            let v10 = max(v8, v9);
+            let v11 = min(r.h_A[vp1 * 4u + 3u], l.h_A[vp2 + 12u]);
+            let v12 = max(v10, v11);
+            let v13 = max(v5, v12);
+            c.h_A[vp1 * 4u + vp2] = v13;
+        }
     }
-    let v13 = min(r.h_d, l.h_b[0u]);
-    let v14 = min(r.h_A[0u], l.h_b[0u]);
-    let v15 = min(r.h_A[1u], l.h_b[1u]);
-    let v16 = max(v14, v15);
-    let v17 = min(r.h_A[2u], l.h_b[2u]);
-    let v18 = max(v16, v17);
-    let v19 = min(r.h_A[3u], l.h_b[3u]);
-    let v20 = max(v18, v19);
-    let v21 = max(v13, v20);
-    let v22 = max(v21, r.h_b[0u]);
-    c.h_b[0u] = v22;
-    let v23 = min(r.h_d, l.h_b[1u]);
-    let v24 = min(r.h_A[4u], l.h_b[0u]);
-    let v25 = min(r.h_A[5u], l.h_b[1u]);
-    let v26 = max(v24, v25);
-    let v27 = min(r.h_A[6u], l.h_b[2u]);
-    let v28 = max(v26, v27);
-    let v29 = min(r.h_A[7u], l.h_b[3u]);
-    let v30 = max(v28, v29);
-    let v31 = max(v23, v30);
-    let v32 = max(v31, r.h_b[1u]);
-    c.h_b[1u] = v32;
-    let v33 = min(r.h_d, l.h_b[2u]);
-    let v34 = min(r.h_A[8u], l.h_b[0u]);
-    let v35 = min(r.h_A[9u], l.h_b[1u]);
-    let v36 = max(v34, v35);
-    let v37 = min(r.h_A[10u], l.h_b[2u]);
-    let v38 = max(v36, v37);
-    let v39 = min(r.h_A[11u], l.h_b[3u]);
-    let v40 = max(v38, v39);
-    let v41 = max(v33, v40);
-    let v42 = max(v41, r.h_b[2u]);
-    c.h_b[2u] = v42;
-    let v43 = min(r.h_d, l.h_b[3u]);
-    let v44 = min(r.h_A[12u], l.h_b[0u]);
-    let v45 = min(r.h_A[13u], l.h_b[1u]);
-    let v46 = max(v44, v45);
-    let v47 = min(r.h_A[14u], l.h_b[2u]);
-    let v48 = max(v46, v47);
-    let v49 = min(r.h_A[15u], l.h_b[3u]);
-    let v50 = max(v48, v49);
-    let v51 = max(v43, v50);
-    let v52 = max(v51, r.h_b[3u]);
-    c.h_b[3u] = v52;
+    let v14 = min(r.h_d, l.h_b[0u]);
+    let v15 = min(r.h_A[0u], l.h_b[0u]);
+    let v16 = min(r.h_A[1u], l.h_b[1u]);
+    let v17 = max(v15, v16);
+    let v18 = min(r.h_A[2u], l.h_b[2u]);
+    let v19 = max(v17, v18);
+    let v20 = min(r.h_A[3u], l.h_b[3u]);
+    let v21 = max(v19, v20);
+    let v22 = max(v14, v21);
+    let v23 = max(v22, r.h_b[0u]);
+    c.h_b[0u] = v23;
+    let v24 = min(r.h_d, l.h_b[1u]);
+    let v25 = min(r.h_A[4u], l.h_b[0u]);
+    let v26 = min(r.h_A[5u], l.h_b[1u]);
+    let v27 = max(v25, v26);
+    let v28 = min(r.h_A[6u], l.h_b[2u]);
+    let v29 = max(v27, v28);
+    let v30 = min(r.h_A[7u], l.h_b[3u]);
+    let v31 = max(v29, v30);
+    let v32 = max(v24, v31);
+    let v33 = max(v32, r.h_b[1u]);
+    c.h_b[1u] = v33;
+    let v34 = min(r.h_d, l.h_b[2u]);
+    let v35 = min(r.h_A[8u], l.h_b[0u]);
+    let v36 = min(r.h_A[9u], l.h_b[1u]);
+    let v37 = max(v35, v36);
+    let v38 = min(r.h_A[10u], l.h_b[2u]);
+    let v39 = max(v37, v38);
+    let v40 = min(r.h_A[11u], l.h_b[3u]);
+    let v41 = max(v39, v40);
+    let v42 = max(v34, v41);
+    let v43 = max(v42, r.h_b[2u]);
+    c.h_b[2u] = v43;
+    let v44 = min(r.h_d, l.h_b[3u]);
+    let v45 = min(r.h_A[12u], l.h_b[0u]);
+    let v46 = min(r.h_A[13u], l.h_b[1u]);
+    let v47 = max(v45, v46);
+    let v48 = min(r.h_A[14u], l.h_b[2u]);
+    let v49 = max(v47, v48);
+    let v50 = min(r.h_A[15u], l.h_b[3u]);
+    let v51 = max(v49, v50);
+    let v52 = max(v44, v51);
+    let v53 = max(v52, r.h_b[3u]);
+    c.h_b[3u] = v53;
     return c;
 }
 
@@ -158,10 +158,10 @@ fn combine(l: Elem, r: Elem) -> Elem {
 fn element(b: u32, t: u32, s: u32) -> Elem {
     var r: Elem;
     r.h_d = -f32_inf();
-    for (var vp0 = 0u; vp0 < 16u; vp0++) {
-        let vp0_0 = vp0 / 4u;
-        let vp0_1 = vp0 % 4u;
-        r.h_A[vp0] = inputs[U.batch * U.T * 0u + (b * U.T + t) * 16u + vp0_0 * 4u + vp0_1];
+    for (var vp0 = 0u; vp0 < 4u; vp0++) {
+        for (var vp1 = 0u; vp1 < 4u; vp1++) {
+            r.h_A[vp0 * 4u + vp1] = inputs[U.batch * U.T * 0u + (b * U.T + t) * 16u + vp0 * 4u + vp1];
+        }
     }
     r.h_b[0u] = inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u];
     r.h_b[1u] = inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + 1u];
