@@ -26,6 +26,7 @@ interface RunFlags {
   save?: string;
   verify?: boolean;
   tolerance: number;
+  allowNonfinite?: boolean;
   json?: boolean;
 }
 
@@ -81,6 +82,7 @@ export function registerRun(program: Command) {
     .option('--save <dir>', 'write <output>.npy and <state>.final.npy')
     .option('--verify', 'compare with the reference interpreter (float64); exit 1 if over the tolerance')
     .option('--tolerance <x>', 'largest allowed |gpu - ref| / (1 + |ref|)', positiveNumber, DEFAULT_TOLERANCE)
+    .option('--allow-nonfinite', 'with --verify: accept NaN and infinite results where the reference has them too (by default they fail the verification)')
     .option('--json', 'print a JSON report on stdout')
     .action(async (file: string, flags: RunFlags) => {
       if (flags.lengths !== 'full' && flags.lengths !== 'random') throw new UserError(`rnnc: --lengths must be full or random, got '${flags.lengths}'`, EXIT_INTERNAL);
@@ -104,6 +106,7 @@ export function registerRun(program: Command) {
       // The scan's kernels are fitted to the adapter (its subgroups): planned again for it if need be, never analysed again.
       let report: Record<string, unknown>;
       let failed = false;
+      let why = '';
       try {
         compilation = retarget(compilation, targetOf(gpu.adapter), options);
         const prepared = emit(compilation).prepare(size);
@@ -126,8 +129,10 @@ export function registerRun(program: Command) {
           const reference = await stage('running the reference interpreter', () =>
             interpret(module, { ...size, sizes, ...(lengths ? { lengths } : {}) }, { inputs: data.inputs, params: data.params, ...(data.initialState ? { initial: data.initialState } : {}) }),
           );
-          verification = verifyRun(got, reference, flags.tolerance);
+          verification = verifyRun(got, reference, flags.tolerance, { rejectNonFinite: !flags.allowNonfinite });
           failed = !verification.ok;
+          const over = verification.tensors.some((t) => t.maxErr > flags.tolerance);
+          why = over ? `the GPU results differ from the reference by more than ${flags.tolerance}` : 'the reference has NaN or infinite results (--allow-nonfinite accepts them where the GPU agrees)';
         }
 
         report = {
@@ -162,7 +167,7 @@ export function registerRun(program: Command) {
       }
       if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       if (failed) {
-        process.stderr.write(`rnnc: verification failed: the GPU results differ from the reference by more than ${flags.tolerance}\n`);
+        process.stderr.write(`rnnc: verification failed: ${why}\n`);
         process.exitCode = EXIT_USER;
       }
     });

@@ -40,12 +40,17 @@ export function summaryLines(outputs: TensorSummary[], finals: TensorSummary[]):
 const short = (x: number) => (Number.isFinite(x) ? x.toExponential(2) : String(x));
 
 export function verificationLines(v: Verification): string[] {
-  const row = (t: TensorError) => [t.kind === 'output' ? 'output' : 'final', t.name, `max abs ${short(t.maxAbs)}`, `max rel ${short(t.maxRel)}`, `error ${short(t.maxErr)}`, t.ok ? 'ok' : 'FAIL'];
+  // The non-finite counts get a column only when some tensor has any.
+  const counted = v.tensors.some((t) => t.nonFinite.gpu || t.nonFinite.ref);
+  const nonFinite = (t: TensorError) => (counted ? [`non-finite gpu ${t.nonFinite.gpu}, ref ${t.nonFinite.ref}`] : []);
+  const row = (t: TensorError) => [t.kind === 'output' ? 'output' : 'final', t.name, `max abs ${short(t.maxAbs)}`, `max rel ${short(t.maxRel)}`, `error ${short(t.maxErr)}`, ...nonFinite(t), t.ok ? 'ok' : 'FAIL'];
   const lines = [
     `verify against the reference interpreter (float64): error = max |gpu - ref| / (1 + |ref|), tolerance ${v.tolerance}; rel = |gpu - ref| / max(|ref|, ${REL_FLOOR})`,
     ...pad(v.tensors.map(row)).map((l) => `  ${l}`),
   ];
-  for (const t of v.tensors.filter((x) => !x.ok && x.worst))
-    lines.push(`  ${t.name}[${t.worst!.index}]: gpu ${t.worst!.gpu}, reference ${t.worst!.ref}`);
+  for (const t of v.tensors.filter((x) => !x.ok)) {
+    if (t.worst && t.maxErr > v.tolerance) lines.push(`  ${t.name}[${t.worst.index}]: gpu ${t.worst.gpu}, reference ${t.worst.ref}`);
+    if (t.note) lines.push(`  ${t.name}: ${t.note}`);
+  }
   return lines;
 }
