@@ -33,6 +33,7 @@ const expected: Record<string, Expected> = {
   monoid_identity_not_constant: [['RNN0614', 7, 18]],
   monoid_missing_field: [['RNN0605', 7, 14]],
   monoid_field_twice: [['RNN0616', 6, 20], ['RNN0202', 10, 11]],
+  monoid_let_used_before_defined: [['RNN0208', 9, 11]],
   monoid_missing_parts: [['RNN0604', 5, 3], ['RNN0604', 5, 3]],
   monoid_non_state_field: [['RNN0606', 6, 20]],
   monoid_operands_same_name: [['RNN0617', 8, 16]],

@@ -23,7 +23,7 @@ interface IndexScope {
 interface ExprContext {
   stmtIndex: number;
   /** In a combine body: the names of its two operands. */
-  combine?: { left: string; right: string; locals: Map<string, TensorSymbol> };
+  combine?: { left: string; right: string; locals: Map<string, TensorSymbol>; /** Its lets defined further down. */ later: Map<string, A.Span> };
   /** Identity values: constants only. */
   constantOnly?: boolean;
 }
@@ -305,6 +305,12 @@ class Checker {
       }
     } else {
       sym = ctx.combine?.locals.get(name) ?? this.symbols.get(name);
+      // A combine runs its body top to bottom too: a let further down is not defined yet.
+      const laterLocal = ctx.combine?.later.get(name);
+      if (laterLocal && !ctx.combine?.locals.has(name)) {
+        this.ds.push(diagnostic('RNN0208', e.name.span, { name }, { labels: [{ span: laterLocal, message: 'defined here' }] }));
+        return;
+      }
       const later = sym ? undefined : this.file.stmts.find((s) => s.kind !== 'update' && s.lhs.name.name === name);
       if (later && !ctx.combine && !ctx.constantOnly) {
         this.ds.push(diagnostic('RNN0208', e.name.span, { name }, { labels: [{ span: later.lhs.name.span, message: 'defined here' }] }));
@@ -359,9 +365,10 @@ class Checker {
     }
     const stepEnd = this.file.stmts.length; // element fields may read every let of the step
     // Checks `state[...] = expr` assignments; returns the states assigned.
-    const assignFields = (part: string, assigns: A.FieldAssign[], ctx: ExprContext): Set<string> => {
+    // Checks `state[...] = expr` assignments, each in its context; returns the states assigned.
+    const assignFields = (part: string, assigns: [A.FieldAssign, ExprContext][]): Set<string> => {
       const assigned = new Map<string, A.Span>();
-      for (const f of assigns) {
+      for (const [f, ctx] of assigns) {
         const sym = this.symbols.get(f.lhs.name.name);
         if (!sym || sym.kind !== 'state') {
           this.ds.push(diagnostic('RNN0606', f.lhs.name.span, { name: f.lhs.name.name }, { notes: didYouMean(f.lhs.name.name, states.map((s) => s.name)) }));
@@ -375,7 +382,7 @@ class Checker {
       return new Set(assigned.keys());
     };
     const fields = (part: string, assigns: A.FieldAssign[], ctx: ExprContext, span: A.Span) => {
-      const assigned = assignFields(part, assigns, ctx);
+      const assigned = assignFields(part, assigns.map((f): [A.FieldAssign, ExprContext] => [f, ctx]));
       // A missing part is reported once (RNN0604), not once per state.
       if (assigns.length > 0) for (const s of states) if (!assigned.has(s.name)) this.ds.push(diagnostic('RNN0605', span, { part, name: s.name }));
     };
@@ -383,21 +390,25 @@ class Checker {
     fields('element', m.element, { stmtIndex: stepEnd }, partSpan(m.element));
     fields('identity', m.identity, { stmtIndex: stepEnd, constantOnly: true }, partSpan(m.identity));
     if (m.combine) {
-      const locals = new Map<string, TensorSymbol>();
-      const ctx: ExprContext = { stmtIndex: stepEnd, combine: { left: m.combine.left.name, right: m.combine.right.name, locals } };
+      const { left, right } = { left: m.combine.left.name, right: m.combine.right.name };
       // With one name for both, `a.h` would silently read the left operand.
-      if (m.combine.left.name === m.combine.right.name) this.ds.push(diagnostic('RNN0617', m.combine.right.span, { name: m.combine.right.name }));
-      const fieldAssigns: A.FieldAssign[] = [];
+      if (left === right) this.ds.push(diagnostic('RNN0617', m.combine.right.span, { name: right }));
+      // The body runs top to bottom: each statement sees the lets above it (as lowering builds them).
+      const locals = new Map<string, TensorSymbol>();
+      const later = new Map<string, A.Span>();
+      for (const b of [...m.combine.body].reverse()) if (b.kind === 'let') later.set(b.lhs.name.name, b.lhs.name.span);
+      const here = (): ExprContext => ({ stmtIndex: stepEnd, combine: { left, right, locals: new Map(locals), later } });
+      const fieldAssigns: [A.FieldAssign, ExprContext][] = [];
       for (const b of m.combine.body) {
         if (b.kind === 'let') {
           const previous = locals.get(b.lhs.name.name);
           if (previous) this.ds.push(diagnostic('RNN0202', b.lhs.name.span, { name: b.lhs.name.name }, { labels: [{ span: previous.span, message: 'first declared here' }] }));
-          const dims = this.assignment(b, undefined, ctx);
+          const dims = this.assignment(b, undefined, here());
           locals.set(b.lhs.name.name, { kind: 'let', name: b.lhs.name.name, dims, span: b.lhs.name.span, definedAt: -1 });
-        } else fieldAssigns.push(b);
+        } else fieldAssigns.push([b, here()]);
       }
       // Field assignments are checked like the element's, but in the combine's context.
-      const assigned = assignFields('combine', fieldAssigns, ctx);
+      const assigned = assignFields('combine', fieldAssigns);
       const combineHead = { start: m.combine.span.start, end: m.combine.right.span.end + 1 };
       for (const s of states) if (!assigned.has(s.name)) this.ds.push(diagnostic('RNN0605', combineHead, { part: 'combine', name: s.name }));
     }
