@@ -56,8 +56,9 @@ describe('fuzz (fixed seed): generated cells check clean and emit in every mode 
         ...['nonlinear', 'independent', 'gated', 'monoid/affine', 'monoid/maxsum', 'monoid/softmax'],
       ].sort(),
     );
+    // Counted per property run, shrinking included: lower bounds.
     const cells = CELL_PARTS * CELLS_PER_PART;
-    expect(seen.modes.get('seq')).toBe(cells);
+    expect(seen.modes.get('seq')).toBeGreaterThanOrEqual(cells);
     expect(seen.modes.get('scan')).toBeGreaterThan(cells / 2);
     expect(seen.modes.get('chunk')).toBeGreaterThan(cells / 100);
   });
