@@ -64,7 +64,8 @@ export function loadValid(path: string, json = false): LoadedFile & { result: Re
 }
 
 export function parseDimFlags(values: string[] | undefined): Record<string, number> {
-  const out: Record<string, number> = {};
+  // No prototype: a dim called `__proto__` or `toString` is a name like any other (and then unknown).
+  const out: Record<string, number> = Object.create(null);
   for (const v of values ?? []) {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(\d+)$/.exec(v);
     if (!m) throw new UserError(`rnnc: --dim expects NAME=SIZE, got '${v}'`, EXIT_INTERNAL);

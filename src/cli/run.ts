@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { tensorsOf } from '../compiler/ir/ir.js';
 import { interpret } from '../runtime/reference/interpreter.js';
 import { randomLengths } from '../driver/data.js';
-import { arrayShape, assembleRunData, concreteShape, readInputDir, saveResults, sizeFromFiles, type InputDir } from '../driver/inputs.js';
+import { arrayShape, assembleRunData, concreteShape, dimsFromFiles, readInputDir, saveResults, sizeFromFiles, type InputDir } from '../driver/inputs.js';
 import { emit, plan, retarget, type PlanOptions } from '../driver/compile.js';
 import { checkLimits, openGpu, runPrepared, targetOf, type RunSize } from '../driver/run.js';
 import { verifyRun } from '../driver/verify.js';
@@ -39,7 +39,8 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 function nonNegativeInt(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new UserError(`rnnc: --seed must be a non-negative integer, got '${value}'`, EXIT_INTERNAL);
+  // Seeds are 32-bit (src/driver/data.ts); a larger one would be rounded or wrapped without a word.
+  if (!/^\d+$/.test(value) || !Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new UserError(`rnnc: --seed must be an integer from 0 to 4294967295, got '${value}'`, EXIT_INTERNAL);
   return n;
 }
 
@@ -89,16 +90,17 @@ export function registerRun(program: Command) {
       const mode = parseMode(flags.mode);
       const { source, result } = loadValid(file, flags.json);
       const module = result.module;
-      // Planned before the GPU starts: a mode the cell cannot take, or a dim without a size, fails here, fast.
-      const options: PlanOptions = { mode, dims: parseDimFlags(flags.dim), verb: 'run', ...(flags.chunk !== undefined ? { chunk: flags.chunk } : {}) };
-      let compilation = plan(module, result.analysis!, options, source);
-      const sizes = compilation.sizes;
-
       let inputDir: InputDir | undefined;
       if (flags.inputs) {
         inputDir = await readInputDir(flags.inputs, module);
         for (const n of inputDir.notes) process.stderr.write(n + '\n');
       }
+      const given = parseDimFlags(flags.dim);
+      const dims = inputDir ? { ...dimsFromFiles(module, inputDir, given), ...given } : given;
+      // Planned before the GPU starts: a mode the cell cannot take, or a dim without a size, fails here, fast.
+      const options: PlanOptions = { mode, dims, verb: 'run', ...(flags.chunk !== undefined ? { chunk: flags.chunk } : {}) };
+      let compilation = plan(module, result.analysis!, options, source);
+      const sizes = compilation.sizes;
       const fromFiles = inputDir ? sizeFromFiles(module, inputDir) : {};
       const size: RunSize = { batch: flags.batch ?? fromFiles.batch ?? DEFAULT_SIZE.batch, T: flags.T ?? fromFiles.T ?? DEFAULT_SIZE.T };
 

@@ -35,7 +35,11 @@ export interface InputDir {
   notes: string[];
 }
 
-/** Reads `<name>.npy` for every input, param and state of the cell that DIR has. */
+/**
+ * Reads `<name>.npy` for every input, param and state of the cell that DIR has. A state's
+ * `<name>.final.npy` (what `--save` writes) is read as its initial state, so a run resumes where an
+ * earlier one stopped; having both is ambiguous and refused.
+ */
 export async function readInputDir(dir: string, m: Module): Promise<InputDir> {
   let entries: string[];
   try {
@@ -45,15 +49,23 @@ export async function readInputDir(dir: string, m: Module): Promise<InputDir> {
     throw new RnncError(`rnnc: cannot read --inputs ${dir}: ${code === 'ENOENT' ? 'no such directory' : code === 'ENOTDIR' ? 'not a directory' : (e as Error).message}`);
   }
   const names = new Set(dataTensors(m).map((t) => t.name));
+  const states = new Set(tensorsOf(m, 'state').map((t) => t.name));
   const files = new Map<string, InputFile>();
   const notes: string[] = [];
+  const all = new Set(entries);
   for (const entry of entries.sort()) {
     if (!entry.endsWith('.npy')) continue;
-    const name = entry.slice(0, -'.npy'.length);
+    const stem = entry.slice(0, -'.npy'.length);
+    const resumed = stem.endsWith('.final') && states.has(stem.slice(0, -'.final'.length));
+    const name = resumed ? stem.slice(0, -'.final'.length) : stem;
     const path = join(dir, entry);
     if (!names.has(name)) {
       notes.push(`rnnc: ignoring ${path}: ${m.name} has no input, param or state \`${name}\``);
       continue;
+    }
+    if (resumed) {
+      if (all.has(`${name}.npy`)) throw new RnncError(`rnnc: --inputs ${dir} has both ${name}.npy and ${name}.final.npy for state \`${name}\`; keep one`);
+      notes.push(`rnnc: state \`${name}\` starts from ${path} (a saved final state: the run resumes from it)`);
     }
     try {
       files.set(name, { path, ...(await readNpy(path)) });
@@ -65,13 +77,38 @@ export async function readInputDir(dir: string, m: Module): Promise<InputDir> {
   return { files, notes };
 }
 
-/** Batch and T as the first per-step input file has them (for flags the user left out). */
+/** Batch and T as the first per-step input file has them (for flags the user left out); an empty one is refused. */
 export function sizeFromFiles(m: Module, dir: InputDir): Partial<RunSize> {
   for (const t of tensorsOf(m, 'input')) {
     const f = dir.files.get(t.name);
-    if (f && f.shape.length === 2 + t.dims.length) return { batch: f.shape[0]!, T: f.shape[1]! };
+    if (!f || f.shape.length !== 2 + t.dims.length) continue;
+    const [batch, T] = [f.shape[0]!, f.shape[1]!];
+    if (batch < 1 || T < 1) throw new RnncError(`rnnc: ${f.path} has shape (${f.shape.join(', ')}): a run needs at least one sequence (batch) and one step (T)`);
+    return { batch, T };
   }
   return {};
+}
+
+/**
+ * Sizes of the dims that neither the spec nor the command line sizes, as the files' shapes have them;
+ * a dim read from two files must agree. Sized dims are not overridden: a file that disagrees fails its
+ * shape check, which names the --dim flag that would make them agree.
+ */
+export function dimsFromFiles(m: Module, dir: InputDir, given: Readonly<Record<string, number>>): Record<string, number> {
+  const found = new Map<string, { size: number; path: string }>();
+  for (const t of dataTensors(m)) {
+    const f = dir.files.get(t.name);
+    const shape = arrayShape(t);
+    if (!f || f.shape.length !== shape.length) continue;
+    shape.forEach((s, k) => {
+      if (s === 'batch' || s === 'T' || Object.hasOwn(given, s) || m.dims.find((d) => d.name === s)?.size !== undefined) return;
+      const size = f.shape[k]!;
+      const seen = found.get(s);
+      if (seen && seen.size !== size) throw new RnncError(`rnnc: dim \`${s}\` is ${seen.size} in ${seen.path} but ${size} in ${f.path}`);
+      found.set(s, { size, path: f.path });
+    });
+  }
+  return Object.fromEntries([...found].map(([d, { size }]) => [d, size]));
 }
 
 export interface AssembledData {
@@ -97,8 +134,13 @@ export function assembleRunData(m: Module, sizes: DimSizes, size: RunSize, seed:
     const want = concreteShape(shape, sizes, size);
     const into = t.role === 'input' ? data.inputs : t.role === 'param' ? data.params : data.initialState!;
     if (file) {
-      if (file.shape.length !== want.length || file.shape.some((n, i) => n !== want[i]))
-        throw new RnncError(`rnnc: ${file.path} has shape (${file.shape.join(', ')}), but ${t.role} \`${t.name}\` is [${shape.join(', ')}] = (${want.join(', ')})`);
+      if (file.shape.length !== want.length || file.shape.some((n, i) => n !== want[i])) {
+        // Name the dims that disagree, with the flag that would make them agree.
+        const hints = file.shape.length === want.length ? shape.flatMap((s, i) => (s !== 'batch' && s !== 'T' && file.shape[i] !== want[i] ? [`--dim ${s}=${file.shape[i]}`] : [])) : [];
+        throw new RnncError(
+          `rnnc: ${file.path} has shape (${file.shape.join(', ')}), but ${t.role} \`${t.name}\` is [${shape.join(', ')}] = (${want.join(', ')})` + (hints.length ? `; if the file is right, pass ${hints.join(' ')}` : ''),
+        );
+      }
       into[t.name] = file.data;
       sources[t.name] = file.path;
     } else if (t.role === 'state') {

@@ -6,14 +6,15 @@ export type DimSizes = Record<string, number>;
 export class DimError extends Error {}
 
 export function bindDims(m: Module, overrides: DimSizes = {}): DimSizes {
-  const sizes: DimSizes = {};
+  // No prototype, and own keys only: a dim may be called `__proto__` or `constructor`.
+  const sizes: DimSizes = Object.create(null);
   for (const name of Object.keys(overrides)) {
     if (!m.dims.some((d) => d.name === name)) {
       throw new DimError(`unknown dim \`${name}\`; ${m.name} has ${m.dims.map((d) => d.name).join(', ') || 'no dims'}`);
     }
   }
   for (const d of m.dims) {
-    const size = overrides[d.name] ?? d.size;
+    const size = Object.hasOwn(overrides, d.name) ? overrides[d.name] : d.size;
     if (size === undefined) throw new DimError(`dim \`${d.name}\` has no size: give one with --dim ${d.name}=SIZE or in the spec (\`dims ${d.name} = 16\`)`);
     if (!Number.isInteger(size) || size < 1) throw new DimError(`dim \`${d.name}\` must be a positive integer, got ${size}`);
     sizes[d.name] = size;
