@@ -2,13 +2,14 @@
 // module. `--check` compares with what DIR already holds instead, printing a unified diff and exiting
 // 1 on a difference (so generated kernels can live under snapshot in CI). `--validate` has Tint
 // compile every kernel first (needs a WebGPU adapter) and writes nothing when one is rejected.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createTwoFilesPatch } from 'diff';
 import { compileFiles, emit, plan } from '../driver/compile.js';
 import { openGpu } from '../driver/run.js';
 import { validateKernels } from '../driver/validate.js';
+import { makeDirectory } from '../driver/files.js';
 import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, parseMode, positiveInt, UserError } from './io.js';
 
 interface CompileFlags {
@@ -47,7 +48,7 @@ function writeOrCheck(files: { name: string; text: string }[], flags: CompileFla
     return;
   }
   try {
-    mkdirSync(flags.out, { recursive: true });
+    makeDirectory(flags.out);
     for (const f of files) writeFileSync(join(flags.out, f.name), f.text);
   } catch (e) {
     throw new UserError(`rnnc: cannot write to ${flags.out}: ${(e as Error).message}`);

@@ -1,7 +1,8 @@
 // The data of a run: .npy files from `--inputs DIR` (one per input, param and initial state, named
 // after it), seeded random values for the rest, and `--save DIR` for the results. Shapes are the
 // shared layouts: inputs [batch, T, ...dims], params [...dims], states [batch, ...dims].
-import { mkdirSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { makeDirectory } from './files.js';
 import { join } from 'node:path';
 import { tensorsOf, type Module, type Tensor } from '../compiler/ir/ir.js';
 import type { DimSizes } from '../compiler/ir/dims.js';
@@ -159,7 +160,7 @@ export function assembleRunData(m: Module, sizes: DimSizes, size: RunSize, seed:
 export async function saveResults(dir: string, m: Module, sizes: DimSizes, size: RunSize, result: RunResult): Promise<string[]> {
   const written: string[] = [];
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     for (const t of tensorsOf(m, 'output')) {
       const path = join(dir, `${t.name}.npy`);
       await writeNpy(path, { shape: concreteShape(arrayShape(t), sizes, size), data: result.outputs[t.name]! });
