@@ -68,10 +68,10 @@ fn identity() -> Elem {
     for (var vp0 = 0u; vp0 < 8u; vp0++) {
         r.S_a[vp0] = 1.0f;
     }
-    for (var vp1 = 0u; vp1 < 64u; vp1++) {
-        let vp1_0 = vp1 / 8u;
-        let vp1_1 = vp1 % 8u;
-        r.S_b[vp1] = 0.0f;
+    for (var vp1 = 0u; vp1 < 8u; vp1++) {
+        for (var vp2 = 0u; vp2 < 8u; vp2++) {
+            r.S_b[vp1 * 8u + vp2] = 0.0f;
+        }
     }
     return r;
 }
@@ -83,12 +83,12 @@ fn combine(l: Elem, r: Elem) -> Elem {
         let v1 = l.S_a[vp0] * r.S_a[vp0];
         c.S_a[vp0] = v1;
     }
-    for (var vp2 = 0u; vp2 < 64u; vp2++) {
-        let vp2_0 = vp2 / 8u;
-        let vp2_1 = vp2 % 8u;
-        let v3 = r.S_a[vp2_0] * l.S_b[vp2_0 * 8u + vp2_1];
-        let v4 = v3 + r.S_b[vp2_0 * 8u + vp2_1];
-        c.S_b[vp2] = v4;
+    for (var vp2 = 0u; vp2 < 8u; vp2++) {
+        for (var vp3 = 0u; vp3 < 8u; vp3++) {
+            let v4 = r.S_a[vp2] * l.S_b[vp2 * 8u + vp3];
+            let v5 = v4 + r.S_b[vp2 * 8u + vp3];
+            c.S_b[vp2 * 8u + vp3] = v5;
+        }
     }
     return c;
 }
@@ -103,11 +103,11 @@ fn element(b: u32, t: u32, s: u32) -> Elem {
         let v4 = exp(v3);
         r.S_a[vp0] = v4;
     }
-    for (var vp5 = 0u; vp5 < 64u; vp5++) {
-        let vp5_0 = vp5 / 8u;
-        let vp5_1 = vp5 % 8u;
-        let v6 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp5_0] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + vp5_1];
-        r.S_b[vp5] = v6;
+    for (var vp5 = 0u; vp5 < 8u; vp5++) {
+        for (var vp6 = 0u; vp6 < 8u; vp6++) {
+            let v7 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp5] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + vp6];
+            r.S_b[vp5 * 8u + vp6] = v7;
+        }
     }
     return r;
 }
@@ -115,10 +115,10 @@ fn element(b: u32, t: u32, s: u32) -> Elem {
 // This thread's initial states.
 fn load_state(b: u32, s: u32) -> State {
     var h: State;
-    for (var p0 = 0u; p0 < 64u; p0++) {
-        let p0_0 = p0 / 8u;
-        let p0_1 = p0 % 8u;
-        h.S[p0_0 * 8u + p0_1] = init[b * 64u + 0u + p0_0 * 8u + p0_1];
+    for (var p0 = 0u; p0 < 8u; p0++) {
+        for (var p1 = 0u; p1 < 8u; p1++) {
+            h.S[p0 * 8u + p1] = init[b * 64u + 0u + p0 * 8u + p1];
+        }
     }
     return h;
 }
@@ -126,12 +126,12 @@ fn load_state(b: u32, s: u32) -> State {
 // The states after a span with aggregate e, from the states h before it.
 fn advance(h: State, e: Elem) -> State {
     var r: State;
-    for (var vp0 = 0u; vp0 < 64u; vp0++) {
-        let vp0_0 = vp0 / 8u;
-        let vp0_1 = vp0 % 8u;
-        let v1 = e.S_a[vp0_0] * h.S[vp0_0 * 8u + vp0_1];
-        let v2 = v1 + e.S_b[vp0_0 * 8u + vp0_1];
-        r.S[vp0] = v2;
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        for (var vp1 = 0u; vp1 < 8u; vp1++) {
+            let v2 = e.S_a[vp0] * h.S[vp0 * 8u + vp1];
+            let v3 = v2 + e.S_b[vp0 * 8u + vp1];
+            r.S[vp0 * 8u + vp1] = v3;
+        }
     }
     return r;
 }
@@ -150,10 +150,10 @@ fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
 
 // The final states.
 fn store_final(h: State, b: u32, s: u32, base: u32) {
-    for (var p0 = 0u; p0 < 64u; p0++) {
-        let p0_0 = p0 / 8u;
-        let p0_1 = p0 % 8u;
-        final_state[base + 0u + p0_0 * 8u + p0_1] = h.S[p0_0 * 8u + p0_1];
+    for (var p0 = 0u; p0 < 8u; p0++) {
+        for (var p1 = 0u; p1 < 8u; p1++) {
+            final_state[base + 0u + p0 * 8u + p1] = h.S[p0 * 8u + p1];
+        }
     }
 }
 
@@ -260,10 +260,10 @@ fn identity() -> Elem {
     for (var vp0 = 0u; vp0 < 8u; vp0++) {
         r.S_a[vp0] = 1.0f;
     }
-    for (var vp1 = 0u; vp1 < 64u; vp1++) {
-        let vp1_0 = vp1 / 8u;
-        let vp1_1 = vp1 % 8u;
-        r.S_b[vp1] = 0.0f;
+    for (var vp1 = 0u; vp1 < 8u; vp1++) {
+        for (var vp2 = 0u; vp2 < 8u; vp2++) {
+            r.S_b[vp1 * 8u + vp2] = 0.0f;
+        }
     }
     return r;
 }
@@ -275,12 +275,12 @@ fn combine(l: Elem, r: Elem) -> Elem {
         let v1 = l.S_a[vp0] * r.S_a[vp0];
         c.S_a[vp0] = v1;
     }
-    for (var vp2 = 0u; vp2 < 64u; vp2++) {
-        let vp2_0 = vp2 / 8u;
-        let vp2_1 = vp2 % 8u;
-        let v3 = r.S_a[vp2_0] * l.S_b[vp2_0 * 8u + vp2_1];
-        let v4 = v3 + r.S_b[vp2_0 * 8u + vp2_1];
-        c.S_b[vp2] = v4;
+    for (var vp2 = 0u; vp2 < 8u; vp2++) {
+        for (var vp3 = 0u; vp3 < 8u; vp3++) {
+            let v4 = r.S_a[vp2] * l.S_b[vp2 * 8u + vp3];
+            let v5 = v4 + r.S_b[vp2 * 8u + vp3];
+            c.S_b[vp2 * 8u + vp3] = v5;
+        }
     }
     return c;
 }
@@ -295,11 +295,11 @@ fn element(b: u32, t: u32, s: u32) -> Elem {
         let v4 = exp(v3);
         r.S_a[vp0] = v4;
     }
-    for (var vp5 = 0u; vp5 < 64u; vp5++) {
-        let vp5_0 = vp5 / 8u;
-        let vp5_1 = vp5 % 8u;
-        let v6 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp5_0] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + vp5_1];
-        r.S_b[vp5] = v6;
+    for (var vp5 = 0u; vp5 < 8u; vp5++) {
+        for (var vp6 = 0u; vp6 < 8u; vp6++) {
+            let v7 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp5] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + vp6];
+            r.S_b[vp5 * 8u + vp6] = v7;
+        }
     }
     return r;
 }
@@ -391,10 +391,10 @@ fn identity() -> Elem {
     for (var vp0 = 0u; vp0 < 8u; vp0++) {
         r.S_a[vp0] = 1.0f;
     }
-    for (var vp1 = 0u; vp1 < 64u; vp1++) {
-        let vp1_0 = vp1 / 8u;
-        let vp1_1 = vp1 % 8u;
-        r.S_b[vp1] = 0.0f;
+    for (var vp1 = 0u; vp1 < 8u; vp1++) {
+        for (var vp2 = 0u; vp2 < 8u; vp2++) {
+            r.S_b[vp1 * 8u + vp2] = 0.0f;
+        }
     }
     return r;
 }
@@ -406,12 +406,12 @@ fn combine(l: Elem, r: Elem) -> Elem {
         let v1 = l.S_a[vp0] * r.S_a[vp0];
         c.S_a[vp0] = v1;
     }
-    for (var vp2 = 0u; vp2 < 64u; vp2++) {
-        let vp2_0 = vp2 / 8u;
-        let vp2_1 = vp2 % 8u;
-        let v3 = r.S_a[vp2_0] * l.S_b[vp2_0 * 8u + vp2_1];
-        let v4 = v3 + r.S_b[vp2_0 * 8u + vp2_1];
-        c.S_b[vp2] = v4;
+    for (var vp2 = 0u; vp2 < 8u; vp2++) {
+        for (var vp3 = 0u; vp3 < 8u; vp3++) {
+            let v4 = r.S_a[vp2] * l.S_b[vp2 * 8u + vp3];
+            let v5 = v4 + r.S_b[vp2 * 8u + vp3];
+            c.S_b[vp2 * 8u + vp3] = v5;
+        }
     }
     return c;
 }
@@ -503,10 +503,10 @@ fn identity() -> Elem {
     for (var vp0 = 0u; vp0 < 8u; vp0++) {
         r.S_a[vp0] = 1.0f;
     }
-    for (var vp1 = 0u; vp1 < 64u; vp1++) {
-        let vp1_0 = vp1 / 8u;
-        let vp1_1 = vp1 % 8u;
-        r.S_b[vp1] = 0.0f;
+    for (var vp1 = 0u; vp1 < 8u; vp1++) {
+        for (var vp2 = 0u; vp2 < 8u; vp2++) {
+            r.S_b[vp1 * 8u + vp2] = 0.0f;
+        }
     }
     return r;
 }
@@ -518,12 +518,12 @@ fn combine(l: Elem, r: Elem) -> Elem {
         let v1 = l.S_a[vp0] * r.S_a[vp0];
         c.S_a[vp0] = v1;
     }
-    for (var vp2 = 0u; vp2 < 64u; vp2++) {
-        let vp2_0 = vp2 / 8u;
-        let vp2_1 = vp2 % 8u;
-        let v3 = r.S_a[vp2_0] * l.S_b[vp2_0 * 8u + vp2_1];
-        let v4 = v3 + r.S_b[vp2_0 * 8u + vp2_1];
-        c.S_b[vp2] = v4;
+    for (var vp2 = 0u; vp2 < 8u; vp2++) {
+        for (var vp3 = 0u; vp3 < 8u; vp3++) {
+            let v4 = r.S_a[vp2] * l.S_b[vp2 * 8u + vp3];
+            let v5 = v4 + r.S_b[vp2 * 8u + vp3];
+            c.S_b[vp2 * 8u + vp3] = v5;
+        }
     }
     return c;
 }
