@@ -16,7 +16,14 @@ export interface ScanCompileOptions {
   subgroups?: boolean;
 }
 
-/** Dense elements are combined unrolled by one thread: past this many floats the shader gets too big to compile in reasonable time (DeltaNet's 129-float element takes over a minute on lavapipe). */
+/**
+ * A whole (dense) element is combined by one thread. Its combine is a loop nest now (K² points, a
+ * K-term sum each), so the WGSL stays small (DeltaNet's 129-float element: 7.7 KB of scan_steps, all
+ * passes accepted by Tint), but lavapipe's cold compile of its reduce_aggs pass took over 15 minutes,
+ * and 8 minutes with loop bounds it cannot unroll (2 cores at load ~19, 1 Dec 2026): the cost is in
+ * the thread's 129-float struct values, not in unrolled code. Past this many floats the scan backend
+ * refuses, and matrix-affine cells run chunked.
+ */
 export const MAX_WHOLE_ELEMENT = 64;
 
 /** Whether the scan backend takes this plan, and if not, why (a sentence). */
