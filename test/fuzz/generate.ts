@@ -450,22 +450,21 @@ function monoidBlock(gen: ExprGen, cell: Cell, kind: (typeof MONOIDS)[number], o
   const vec = (t: Tensor) => (t.dims.length ? `[${t.dims.map(() => 'd').join(', ')}]` : '');
   const field = (op: string, t: Tensor) => `${op}.${t.name}${vec(t)}`;
   const free = () => cell.tensors.filter((t) => t.stateFree);
-  const element = (t: Tensor) => {
+  /** What one step contributes to `t`; a `decay` is kept in (0, 1) for tame runs. */
+  const element = (t: Tensor, decay = false) => {
     const scope = new Scope(t.dims.map((d) => ({ name: 'd', dim: d })));
     const e = gen.covering(gen.expr(scope, free(), options.tame ? 1 : 2), scope.vars, scope, free());
-    return `${t.name}${vec(t)} = ${options.tame && kind === 'affine' && t === states[1] ? `sigmoid(${e.text})` : e.text}`;
+    return `${t.name}${vec(t)} = ${options.tame && decay ? `sigmoid(${e.text})` : e.text}`;
   };
-  let states: Tensor[] = [];
   const lines: string[] = [];
   switch (kind) {
     case 'affine': {
       // Composing h -> g * h + x maps (monoid_affine.rnn).
-      states = [cell.add('state', dims, false), cell.add('state', dims, false)];
-      const [h, g] = states as [Tensor, Tensor];
+      const [h, g] = [cell.add('state', dims, false), cell.add('state', dims, false)];
       cell.stateInits.set(h.name, '0').set(g.name, '1');
       lines.push(
         `monoid {`,
-        `  element  ${element(h)}, ${element(g)}`,
+        `  element  ${element(h)}, ${element(g, true)}`,
         `  identity ${h.name}${vec(h)} = 0, ${g.name}${vec(g)} = 1`,
         `  combine(${l}, ${r}) {`,
         `    ${g.name}${vec(g)} = ${field(l, g)} * ${field(r, g)}`,
@@ -476,8 +475,7 @@ function monoidBlock(gen: ExprGen, cell: Cell, kind: (typeof MONOIDS)[number], o
       break;
     }
     case 'maxsum': {
-      states = [cell.add('state', dims, false), cell.add('state', dims, false)];
-      const [m, s] = states as [Tensor, Tensor];
+      const [m, s] = [cell.add('state', dims, false), cell.add('state', dims, false)];
       cell.stateInits.set(m.name, '-inf').set(s.name, '0');
       const e0 = cell.fresh('e');
       lines.push(
@@ -497,7 +495,6 @@ function monoidBlock(gen: ExprGen, cell: Cell, kind: (typeof MONOIDS)[number], o
       // Attention as an RNN (examples/aaren.rnn): a running max, normaliser and weighted sum.
       const [m, u] = [cell.add('state', [], false), cell.add('state', [], false)];
       const w = cell.add('state', dims, false);
-      states = [m, u, w];
       cell.stateInits.set(m.name, '-inf').set(u.name, '0').set(w.name, '0');
       const [top, ea, eb] = [cell.fresh('e'), cell.fresh('e'), cell.fresh('e')];
       lines.push(
