@@ -1,6 +1,7 @@
 // The scan backend: a parallel scan over the element the analysis derived, for associative cells.
 // The probe makes the layout and tile decisions (recorded in the plan); compile builds exactly those;
 // the schedule of passes is chosen per run size (schedule.ts), since it depends on batch and T.
+import type { StateReport } from '../../src/compiler/analyse/types.js';
 import type { PlanSubject, Verdict } from '../../src/compiler/plan/plan.js';
 import type { Backend, CompiledCell } from '../backend.js';
 import { scanHostModule } from '../host/scan-host.js';
@@ -8,13 +9,23 @@ import { directOutputs } from './emit.js';
 import { buildScanJob, chooseLayout, compileScan, scanManifest, scanSupport, scheduleScan } from './index.js';
 import { chooseTile } from './layout.js';
 
+/** Why one state is not a scan, separating "not associative" from "associative, but not planned". */
+function whyNotScanned(report: StateReport): string {
+  const c = report.classification;
+  const name = `\`${report.state}\``;
+  switch (c.kind) {
+    case 'nonlinear':
+      return `${name} is not an associative recurrence: ${c.reason.message}`;
+    case 'coupled':
+      return `${name} is associative jointly with other states, but coupled ones are not planned as a scan: ${c.reason.message}`;
+    default:
+      return `${name} is associative, but not planned as a scan${report.unplanned ? `: ${report.unplanned.message}` : ''}`;
+  }
+}
+
 function probe({ module, analysis, sizes, target, request }: PlanSubject): Verdict<'scan'> {
   const plan = analysis.plan;
-  if (!plan) {
-    const blocking = analysis.states.filter((s) => !s.scan).map((s) => `\`${s.state}\``);
-    const which = blocking.length > 1 ? `${blocking.join(', ')} are not associative recurrences` : `${blocking[0] ?? 'a state'} is not an associative recurrence`;
-    return { ok: false, why: `${which} (see rnnc check)` };
-  }
+  if (!plan) return { ok: false, why: `${analysis.states.filter((s) => !s.scan).map(whyNotScanned).join('; ')} (see rnnc check)` };
   const support = scanSupport(module, plan, sizes);
   if (!support.ok) return { ok: false, why: support.reason };
   const split = request.split;

@@ -102,7 +102,7 @@ describe('rnnc run', () => {
     writeFileSync(join(dir, 'x.npy'), formatNpy({ shape: [2, 5, 9], data: new Float32Array(90) }));
     const shape = await rnnc('run', 'examples/mamba_s6.rnn', '--inputs', dir);
     expect(shape.code).toBe(1);
-    expect(shape.stderr).toBe(`rnnc: ${join(dir, 'x.npy')} has shape (2, 5, 9), but input \`x\` is [batch, T, D] = (2, 5, 8)\n`);
+    expect(shape.stderr).toBe(`rnnc: ${join(dir, 'x.npy')} has shape (2, 5, 9), but input \`x\` is [batch, T, D] = (2, 5, 8); if the file is right, pass --dim D=9\n`);
 
     // float64: the float32 file's header with '<f8', and twice the data.
     const f32 = formatNpy({ shape: [2, 5, 8], data: new Float32Array(80) });
@@ -141,7 +141,9 @@ describe('rnnc run', () => {
   it('--mode scan of a nonlinear cell exits 1; a bad --lengths exits 2', async () => {
     const scan = await rnnc('run', 'examples/lstm.rnn', '--mode', 'scan');
     expect(scan.code).toBe(1);
-    expect(scan.stderr).toBe('rnnc: lstm cannot take --mode scan: `h`, `c` are not associative recurrences (see rnnc check); run it with --mode seq or --mode auto\n');
+    expect(scan.stderr).toBe(
+      'rnnc: lstm cannot take --mode scan: `h` is not an associative recurrence: `h` is read inside `sigmoid`; `c` is not an associative recurrence: `h` is read inside `sigmoid` (see rnnc check); run it with --mode seq or --mode auto\n',
+    );
     const lengths = await rnnc('run', 'examples/mamba_s6.rnn', '--lengths', 'some');
     expect(lengths.code).toBe(2);
     expect(lengths.stderr).toBe("rnnc: --lengths must be full or random, got 'some'\n");

@@ -50,3 +50,20 @@ describe('auto asks the scan backend first', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, mode: 'seq', verify: { ok: true } });
   });
 });
+
+describe('the scan refusal separates "not associative" from "associative, but not planned"', () => {
+  it('a coupled cell: associative jointly, not planned as a scan, and where the coupling is', () => {
+    const text = `rnn cascade {
+  dims H = 4
+  input x[H]
+  state h1[H] = 0, h2[H] = 0
+  h1[i] <- 0.5 * h1[i] + x[i]
+  h2[i] <- 0.5 * h2[i] + h1[i]
+  output y[i] = h2[i]
+}
+`;
+    expect(() => compile(text, { mode: 'scan' })).toThrow(
+      'rnnc: cascade cannot take --mode scan: `h2` is associative jointly with other states, but coupled ones are not planned as a scan: the update of `h2` reads state `h1` (see rnnc check); compile it with --mode seq or --mode auto',
+    );
+  });
+});
