@@ -23,8 +23,8 @@ for (const cell of chunkCells()) files[`${cell.name}.chunk.ts`] = () => chunkHos
 for (const name of readdirSync('test/golden/seq').sort()) files[`${name}.seq.ts`] = async () => readFileSync(`test/golden/seq/${name}/${name}.ts`, 'utf8');
 
 let diagnostics: string[] = [];
+const texts: Record<string, string> = {};
 beforeAll(async () => {
-  const texts: Record<string, string> = {};
   for (const [name, generate] of Object.entries(files)) texts[name] = await generate();
   diagnostics = typeCheck(texts);
 }, 300_000);
@@ -38,6 +38,10 @@ describe('host modules under tsc --strict', () => {
 
   it.each(Object.keys(files))('%s', (name) => {
     expect(diagnostics.filter((d) => d.startsWith(`${name}:`))).toEqual([]);
+  });
+
+  it('imports nothing: WebGPU comes from the environment', () => {
+    expect(Object.keys(texts).filter((name) => /^\s*import\s|^\s*export\s[^\n]*\sfrom\s+['"]|\brequire\(|\bimport\(/m.test(texts[name]!))).toEqual([]);
   });
 
   it('reports no error outside a file', () => {
