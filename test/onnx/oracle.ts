@@ -2,7 +2,9 @@
 // the same weights. Our layouts are batch-major ([batch, T, ...]); ONNX's are time-major. Gate
 // order: ONNX LSTM stacks i, o, f, c (our Wi, Wo, Wf, Wg); GRU stacks z, r, h (our Wz, Wr, Wn), with
 // linear_before_reset = 1 (the reset gate scales U_n h + b_hn, as in gru.rnn).
-import ort from 'onnxruntime-node';
+// onnxruntime-web (WebAssembly CPU backend) installs from the npm registry alone; onnxruntime-node's
+// install script fetched binaries from elsewhere.
+import * as ort from 'onnxruntime-web';
 import { recurrentModel } from './onnx-model.js';
 
 export interface CellRun {
