@@ -24,12 +24,6 @@ export interface TensorValue<V> {
 /** What a load reads, by source and tensor name; `let` loads fall back to definitions evaluated earlier. */
 export type Resolver<V> = (source: string, tensor: string) => TensorValue<V> | undefined;
 
-export function offsetOf(dims: string[], index: number[], sizes: DimSizes): number {
-  let off = 0;
-  dims.forEach((d, k) => (off = off * sizes[d]! + index[k]!));
-  return off;
-}
-
 export function pointsOf(dims: string[], sizes: DimSizes): number[][] {
   let points: number[][] = [[]];
   for (const d of dims) points = points.flatMap((p) => Array.from({ length: sizes[d]! }, (_, i) => [...p, i]));
@@ -46,7 +40,11 @@ export function evaluateDefs<V>(defs: Def[], resolve: Resolver<V>, sizes: DimSiz
   };
   for (const def of defs) {
     const dims = def.vars.map((v) => v.dim);
-    const data = pointsOf(dims, sizes).map((point) => evaluateAt(def, new Map(def.vars.map((v, k) => [v.name, point[k]!])), lookup, sizes, domain));
+    const { env, root } = evaluator(def, lookup, sizes, domain);
+    const data = pointsOf(dims, sizes).map((point) => {
+      point.forEach((i, k) => (env[k] = i));
+      return root();
+    });
     results.set(def.target, { dims, data });
   }
   return results;
@@ -60,41 +58,88 @@ function builtinsOf(def: Def): (ScalarBuiltin | undefined)[] {
   return entries;
 }
 
-function evaluateAt<V>(def: Def, env: Map<string, number>, lookup: (source: string, tensor: string) => TensorValue<V>, sizes: DimSizes, domain: Domain<V>): V {
+/**
+ * One definition as a tree of closures over a mutable index environment: `env[k]` is the value of
+ * the k-th index variable (the definition's own first, then reduction variables). Built once per
+ * evaluateDefs call and run at every point, so a point costs the domain's operations and little else.
+ */
+function evaluator<V>(def: Def, lookup: (source: string, tensor: string) => TensorValue<V>, sizes: DimSizes, domain: Domain<V>): { env: number[]; root: () => V } {
   const entries = builtinsOf(def);
-  const node = (id: number, env: Map<string, number>): V => {
-    const n: Node = def.nodes[id]!;
+  const env: number[] = def.vars.map(() => 0);
+  const slots = new Map(def.vars.map((v, k) => [v.name, k]));
+  const slotOf = (name: string): number => {
+    let k = slots.get(name);
+    if (k === undefined) slots.set(name, (k = env.push(0) - 1));
+    return k;
+  };
+  const built = new Map<number, () => V>();
+  const node = (id: number): (() => V) => {
+    let f = built.get(id);
+    if (!f) built.set(id, (f = build(def.nodes[id]!)));
+    return f;
+  };
+  const build = (n: Node): (() => V) => {
     switch (n.op) {
-      case 'const':
-        return domain.constant(n.value);
+      case 'const': {
+        const value = domain.constant(n.value);
+        return () => value;
+      }
       case 'load': {
-        const t = lookup(n.source, n.tensor);
-        return t.data[offsetOf(t.dims, n.index.map((v) => env.get(v)!), sizes)]!;
+        const index = n.index.map(slotOf);
+        // Looked up at the first read: a load in a branch that is never taken needs no tensor.
+        let tensor: { data: V[]; strides: number[] } | undefined;
+        return () => {
+          if (!tensor) {
+            const t = lookup(n.source, n.tensor);
+            tensor = { data: t.data, strides: t.dims.map((_, k) => t.dims.slice(k + 1).reduce((p, d) => p * sizes[d]!, 1)) };
+          }
+          let offset = 0;
+          for (let k = 0; k < index.length; k++) offset += env[index[k]!]! * tensor.strides[k]!;
+          return tensor.data[offset]!;
+        };
       }
       case 'unary':
       case 'binary': {
-        const b = entries[id]!;
+        const b = entries[n.id]!;
         if (b.kind !== 'unary' && b.kind !== 'binary') throw new Error(`evaluate: \`${n.fn}\` gives a boolean, which only a select condition may use`);
-        return domain.apply(b, n.args.map((a) => node(a, env)));
+        const args = n.args.map(node);
+        if (args.length === 1) {
+          const [x] = args as [() => V];
+          return () => domain.apply(b, [x()]);
+        }
+        const [x, y] = args as [() => V, () => V];
+        return () => domain.apply(b, [x(), y()]);
       }
       case 'select': {
         const c = def.nodes[n.args[0]]!;
         const test = entries[c.id];
         if (c.op !== 'binary' || test?.kind !== 'comparison') throw new Error('evaluate: a select condition must be a comparison');
-        const decided = domain.compare(test, node(c.args[0], env), node(c.args[1], env));
-        if (decided === undefined) return domain.either(node(n.args[1], env), node(n.args[2], env));
-        return node(decided ? n.args[1] : n.args[2], env);
+        const [l, r, ifTrue, ifFalse] = [node(c.args[0]), node(c.args[1]), node(n.args[1]), node(n.args[2])];
+        return () => {
+          const decided = domain.compare(test, l(), r());
+          if (decided === undefined) return domain.either(ifTrue(), ifFalse());
+          return decided ? ifTrue() : ifFalse();
+        };
       }
       case 'reduce': {
         const fold = foldOf(n.fn);
-        let acc: V | undefined;
-        for (let i = 0; i < sizes[n.over.dim]!; i++) {
-          const v = node(n.args[0], new Map(env).set(n.over.name, i));
-          acc = acc === undefined ? v : domain.apply(fold, [acc, v]);
-        }
-        return acc!;
+        const slot = slotOf(n.over.name);
+        const size = sizes[n.over.dim]!;
+        const body = node(n.args[0]);
+        return () => {
+          // The index is restored afterwards: another reduction may reuse its name.
+          const saved = env[slot]!;
+          let acc: V | undefined;
+          for (let i = 0; i < size; i++) {
+            env[slot] = i;
+            const v = body();
+            acc = acc === undefined ? v : domain.apply(fold, [acc, v]);
+          }
+          env[slot] = saved;
+          return acc!;
+        };
       }
     }
   };
-  return node(def.root, env);
+  return { env, root: node(def.root) };
 }
