@@ -6,14 +6,25 @@ import { analysisJson, analysisText } from '../compiler/analyse/report.js';
 import { plan } from '../driver/compile.js';
 import type { Analysis } from '../compiler/analyse/types.js';
 import type { ExecutionPlan } from '../compiler/plan/plan.js';
+import type { SourceFile } from '../compiler/diagnostics/render.js';
+import { RnncError } from '../driver/errors.js';
 
-/** What `--mode auto` runs, and why (dims without a size are taken as 1 for the size checks). */
-function autoPlan(analysis: Analysis, module: Module): ExecutionPlan {
+/**
+ * What `--mode auto` runs, and why (dims without a size are taken as 1 for the size checks), or why
+ * nothing can run at these sizes (a step over the cost limit).
+ */
+function autoPlan(analysis: Analysis, module: Module, source: SourceFile): ExecutionPlan | RnncError {
   const dims = Object.fromEntries(module.dims.filter((d) => d.size === undefined).map((d) => [d.name, 1]));
-  return plan(module, analysis, { mode: 'auto', dims }).plan;
+  try {
+    return plan(module, analysis, { mode: 'auto', dims }, source).plan;
+  } catch (e) {
+    if (e instanceof RnncError) return e;
+    throw e;
+  }
 }
 
-const planJson = (p: ExecutionPlan) => ({ auto: p.mode, why: p.why, considered: p.considered });
+const planJson = (p: ExecutionPlan | RnncError) => (p instanceof RnncError ? { error: p.message } : { auto: p.mode, why: p.why, considered: p.considered, cost: p.cost });
+const approx = (n: number) => (n < 1e6 ? String(n) : n.toExponential(1).replace('e+', 'e'));
 
 const shapeText = (dims: string[]) => (dims.length ? `[${dims.join(', ')}]` : '');
 
@@ -53,20 +64,21 @@ export function registerCheck(program: Command) {
       const reports: unknown[] = [];
       for (const path of files) {
         const file = loadFile(path);
-        const ok = !failed(file);
+        const { module, analysis } = file.result;
+        const planned = module && analysis ? autoPlan(analysis, module, file.source) : undefined;
+        const ok = !failed(file) && !(planned instanceof RnncError);
         if (!ok) exit = EXIT_USER;
         if (opts.json) {
-          const { module, analysis } = file.result;
-          reports.push({ file: path, ok, diagnostics: diagnosticsJson(file), ...(module ? { summary: summary(module) } : {}), ...(analysis ? { analysis: analysisJson(analysis, file.source) } : {}), ...(module && analysis ? { plan: planJson(autoPlan(analysis, module)) } : {}) });
+          reports.push({ file: path, ok, diagnostics: diagnosticsJson(file), ...(module ? { summary: summary(module) } : {}), ...(analysis ? { analysis: analysisJson(analysis, file.source) } : {}), ...(planned ? { plan: planJson(planned) } : {}) });
         } else {
           printDiagnostics(file);
-          const { module, analysis } = file.result;
           if (module) process.stderr.write(summaryText(path, module) + '\n');
           // Per-state analysis lines; also for a file whose declared structure does not match, to show what was inferred.
           if (analysis) process.stderr.write(analysisText(analysis, file.source).join('\n') + '\n');
-          if (analysis && module) {
-            const p = autoPlan(analysis, module);
-            process.stderr.write(`  mode    auto -> ${p.mode}: ${p.why}\n`);
+          if (planned instanceof RnncError) process.stderr.write(planned.message + '\n');
+          else if (planned) {
+            process.stderr.write(`  mode    auto -> ${planned.mode}: ${planned.why}\n`);
+            process.stderr.write(`  cost    about ${approx(planned.cost.ops)} operations and ${approx(planned.cost.bytes)} bytes read per step and sequence\n`);
           }
         }
       }

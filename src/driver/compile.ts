@@ -8,7 +8,8 @@ import type { SourceFile } from '../compiler/diagnostics/render.js';
 import { bindDims, DimError, type DimSizes } from '../compiler/ir/dims.js';
 import type { Module } from '../compiler/ir/ir.js';
 import { defaultTarget, type Compilation, type PlanRequest, type Target } from '../compiler/plan/plan.js';
-import { makePlan, PlanRefused } from '../compiler/plan/planner.js';
+import { makePlan, PlanOverBudget, PlanRefused } from '../compiler/plan/planner.js';
+import { renderDiagnostics } from '../compiler/diagnostics/render.js';
 import { RnncError } from './errors.js';
 
 export type { GeneratedFile } from '../../backends/backend.js';
@@ -38,6 +39,10 @@ export function plan(module: Module, analysis: Analysis, options: PlanOptions = 
   const target = options.target ?? defaultTarget;
   const request: PlanRequest = { mode: options.mode ?? 'seq', ...(options.chunk !== undefined ? { chunk: options.chunk } : {}), ...(options.split ? { split: options.split } : {}) };
   const planned = makePlan({ module, analysis, sizes, target, request }, backendList);
+  if (planned instanceof PlanOverBudget) {
+    const where = source ? renderDiagnostics([planned.diagnostic], source, { color: false }) : planned.diagnostic.message;
+    throw new RnncError(`${where}\nrnnc: ${module.name} is too costly to run at these sizes`);
+  }
   if (planned instanceof PlanRefused) {
     const verb = options.verb ?? 'compile';
     throw new RnncError(`rnnc: ${module.name} cannot take --mode ${planned.mode}: ${planned.why}; ${verb} it with --mode seq or --mode auto`);

@@ -1,7 +1,7 @@
 // Every diagnostic rnnc can report, in one table: a stable code, a severity and a message
 // template. Templates take named arguments: `{name}`. Codes are grouped by phase:
 // 01xx syntax, 02xx names, 03xx indices and shapes, 04xx types, 05xx state and statement order,
-// 06xx structure and monoids, 07xx run-time inputs, 09xx internal.
+// 06xx structure and monoids, 07xx run-time inputs, 08xx cost and limits, 09xx internal.
 
 export type Severity = 'error' | 'warning' | 'note';
 
@@ -68,6 +68,8 @@ export const codes = {
   RNN0617: { severity: 'error', message: 'both operands of `combine` are named `{name}`: give them two names, e.g. `combine(a, b)`' },
 
   RNN0701: { severity: 'error', message: '{message}' },
+
+  RNN0801: { severity: 'error', message: 'one step of this cell costs about {ops} operations per sequence, over the limit of {limit}; most of them here ({hottest} a step)' },
 
   RNN0901: { severity: 'error', message: 'internal compiler error: {message}' },
 } as const satisfies Record<string, { severity: Severity; message: string }>;

@@ -4,6 +4,7 @@
 import type { Analysis } from '../analyse/types.js';
 import type { DimSizes } from '../ir/dims.js';
 import type { Module } from '../ir/ir.js';
+import type { StepCost } from '../ir/cost.js';
 import type { SourceFile } from '../diagnostics/render.js';
 
 /** The kernels a cell can be compiled to: a loop over time, a parallel scan, chunks over time. */
@@ -89,6 +90,8 @@ export interface ExecutionPlan {
   decision: Decision;
   /** Every mode the planner asked about, with the answer. */
   considered: { mode: Mode; ok: boolean; why: string }[];
+  /** What one step costs per sequence, counted on the IR. */
+  cost: Pick<StepCost, 'ops' | 'bytes'>;
 }
 
 /** One spec at one size binding for one target: the module, its analysis (computed once) and the plan. */

@@ -1,6 +1,8 @@
 // The planner: asks each backend's probe once and records the answer. `auto` prefers the scan for an
 // associative cell the scan backend takes, else the sequential loop. The chunked kernels are never
 // chosen by `auto`: on lavapipe they measured 10-50x slower than seq (docs/chunk-bench.md).
+import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.js';
+import { MAX_OPS_PER_STEP, stepCost } from '../ir/cost.js';
 import type { ExecutionPlan, Mode, ModeProbe, PlanSubject, Verdict } from './plan.js';
 
 /** Why a requested mode cannot be planned, as a sentence; `mode` is the one refused. */
@@ -11,9 +13,20 @@ export class PlanRefused {
   ) {}
 }
 
+/** A cell no mode may run at these sizes: its step costs more than the limit (RNN0801, at the costliest expression). */
+export class PlanOverBudget {
+  constructor(readonly diagnostic: Diagnostic) {}
+}
+
+const approx = (n: number) => (n < 1e6 ? String(n) : n.toExponential(1).replace('e+', 'e'));
+
 const AUTO_ORDER: Mode[] = ['scan', 'seq'];
 
-export function makePlan(subject: PlanSubject, probes: readonly ModeProbe[]): ExecutionPlan | PlanRefused {
+export function makePlan(subject: PlanSubject, probes: readonly ModeProbe[]): ExecutionPlan | PlanRefused | PlanOverBudget {
+  const { ops, bytes, hottest } = stepCost(subject.module, subject.sizes);
+  if (ops > MAX_OPS_PER_STEP && hottest)
+    return new PlanOverBudget(diagnostic('RNN0801', hottest.span, { ops: approx(ops), limit: approx(MAX_OPS_PER_STEP), hottest: approx(hottest.ops) }, { notes: ['nested reductions multiply: each level runs the one inside it once per index value; smaller dims or fewer levels bring the cost down'] }));
+  const cost = { ops, bytes };
   const probeOf = new Map(probes.map((p) => [p.mode, p]));
   const considered: ExecutionPlan['considered'] = [];
   const ask = (mode: Mode): Verdict => {
@@ -26,12 +39,12 @@ export function makePlan(subject: PlanSubject, probes: readonly ModeProbe[]): Ex
   if (requested !== 'auto') {
     const verdict = ask(requested);
     if (!verdict.ok) return new PlanRefused(requested, verdict.why);
-    return { requested, mode: requested, why: verdict.why, decision: verdict.decision, considered };
+    return { requested, mode: requested, why: verdict.why, decision: verdict.decision, considered, cost };
   }
   const passed: string[] = [];
   for (const mode of AUTO_ORDER) {
     const verdict = ask(mode);
-    if (verdict.ok) return { requested, mode, why: [...passed, verdict.why].join('; so '), decision: verdict.decision, considered };
+    if (verdict.ok) return { requested, mode, why: [...passed, verdict.why].join('; so '), decision: verdict.decision, considered, cost };
     passed.push(`not ${mode}: ${verdict.why}`);
   }
   return new PlanRefused('seq', passed.join('; '));
