@@ -1,6 +1,8 @@
 // The fuzzer's fixed-seed CI sample, on the CPU: generated cells check clean and emit in every mode
 // the planner offers; generated and mutated specs never make the front end throw. fast-check shrinks
 // a failing case before reporting it. Longer runs: `npm run fuzz -- --count N --seed S`.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { cellArbitrary, mutantArbitrary } from './cases.js';
@@ -79,5 +81,18 @@ describe('fuzz (fixed seed): mutated specs get diagnostics, never an exception',
 
   it('kept some mutants valid, so that they reached the analysis too', () => {
     expect(clean).toBeGreaterThan((MUTANT_PARTS * MUTANTS_PER_PART) / 50);
+  });
+});
+
+describe('fuzz regressions on the CPU', () => {
+  // Known bug (regressions/slow/analysis_let_chain.rnn): the analysis expands lets that read the state
+  // into a tree, so a chain of lets each reading the previous one twice costs 2^n. Linear work would
+  // take milliseconds; 500 ms leaves room for a loaded machine. Not run on Dawn: the front end is the point.
+  it.fails('known bug: a chain of 12 lets that read the state is analysed within 500 ms', () => {
+    const text = readFileSync(join(import.meta.dirname, 'regressions', 'slow', 'analysis_let_chain.rnn'), 'utf8');
+    const started = performance.now();
+    const { problems } = frontEndProblems(text, 0);
+    expect(problems).toEqual([]);
+    expect(performance.now() - started).toBeLessThan(500);
   });
 });
