@@ -183,7 +183,7 @@ function packingText(m: Module, k: ScanKernels, bound: readonly Binding[]): stri
 }
 
 /** Outputs sliced per tensor; final states taken out of their per-sequence interleaving. */
-function resultText(m: Module, k: ScanKernels): string {
+function resultText(k: ScanKernels): string {
   const { layout } = k;
   const outputs = layout.outputs.map((p) => `${field(p.tensor.name)}: ${regionSliceText('outputs', p.offset, p.size, 'batch * T')}`).join(', ');
   const states = layout.states.map((st) => `${field(st.tensor.name)}: new Float32Array(batch * ${st.size})`).join(', ');
@@ -275,7 +275,7 @@ ${read.map((b) => `  const ${b}Read = readback(buffers.${b}, ${writtenBytes[b]})
   device.queue.submit([encoder.finish()]);
 ${mapReadsText(read)}
   for (const b of [...uniformBuffers, ...Object.values(buffers)]) b.destroy();
-${resultText(m, k)}
+${resultText(k)}
 }
 `;
   return formatHostModule(code);
