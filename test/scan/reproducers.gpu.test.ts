@@ -1,5 +1,5 @@
 // Cells that check but once compiled to WGSL that Tint rejects (found by a random-cell generator),
-// each run on Dawn — sequential kernel, and scan kernels in the default and tile splits — and
+// each run on Dawn — sequential kernel and scan kernels (default split) — and
 // compared with the reference interpreter. Running a kernel is validating it: Dawn refuses a shader
 // Tint rejects.
 import { readFileSync } from 'node:fs';
@@ -32,12 +32,11 @@ describe.each(['unbound-index', 'constant-overflow', 'hoisted-condition'])('%s',
     expectClose(await runSeq(gpu, module, sizes, d), referenceRun(module, d), 1e-4, `${name} seq`);
   });
 
-  it.each([
-    ['default split', {}],
-    ['tile split', { tile: { split: 'tile' as const, runs: 2, runLength: 2 }, subgroups: false }],
-  ])('runs as a scan (%s) and matches the reference', async (_, options) => {
+  // The default split only: the fixes are in code every split shares (element, invariants), and a
+  // tile split costs lavapipe ~10-30 s of compiling even for these small cells.
+  it('runs as a scan and matches the reference', async () => {
     const d = runData(module, 3, 17, 2, true);
-    expectClose(await runScan(gpu, module, plan, sizes, d, options), referenceRun(module, d), 1e-4, `${name} scan`);
+    expectClose(await runScan(gpu, module, plan, sizes, d), referenceRun(module, d), 1e-4, `${name} scan`);
   });
 });
 
