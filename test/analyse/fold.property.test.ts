@@ -158,7 +158,7 @@ describe('fold of the derived plan = stepping the reference interpreter', () => 
       }),
       { numRuns: 40 },
     );
-  });
+  }, 60_000); // each case runs the law checker on a random delta rule: seconds of CPU in all
 
   const examples = readdirSync('examples').filter((f) => f.endsWith('.rnn')).sort();
   it.each(examples)('%s (when it scans)', (file) => {

@@ -116,7 +116,8 @@ describe('law checker', () => {
       expect(c.failures, name).toEqual([]);
       expect(c.report.exact, name).toBe('passed');
     }
-  });
+    // About 3 s of CPU: 9 examples x 1000 exact-rational triples; more when the GPU tests share the cores.
+  }, 60_000);
 
   it('the float32 error bound holds: |float32 value - exact value| <= bound, on the DeltaNet combine', () => {
     const r = frontEnd(readFileSync('examples/deltanet.rnn', 'utf8'));

@@ -7,7 +7,7 @@ import { diagnostic } from '../diagnostics/diagnostic.js';
 import type { Analysis, Classification, LawReport, Reason, ScanPlan, StateReport } from './types.js';
 import { interpret, type AbstractValue, type AffineForm } from './classify.js';
 import { semiringOps, semiringOrder } from './semirings.js';
-import { expand, NameSupply, type Term } from './terms.js';
+import { expand, ExpansionTooLarge, NameSupply, type Term } from './terms.js';
 import { shapeOf } from './structure.js';
 import { diagonalPlan, elementFloats, mixingPlan, monoidPlan, stateVars, type StatePlan } from './element.js';
 import { checkLaws, lawDiagnostics } from './laws.js';
@@ -54,7 +54,15 @@ function analyseState(module: Module, state: string): StateResult {
   }
   const readsState = (d: Def) => d.dep === 'state';
   const names = new NameSupply([...vars.map((v) => v.name), ...module.step.flatMap((d) => d.vars.map((v) => v.name))]);
-  const term = expand(module, update, { inline: readsState }, names);
+  let term: Term;
+  try {
+    term = expand(module, update, { inline: readsState }, names);
+  } catch (e) {
+    if (!(e instanceof ExpansionTooLarge)) throw e;
+    // Sequential is always correct: a cell too large to see through runs as a loop over time.
+    const reason = { message: `the update of \`${state}\` is too large to analyse: ${e.message}`, span: e.inlined.span, detail: 'the analysis stops there' };
+    return { report: { state, classification: { kind: 'nonlinear', reason }, ...none } };
+  }
   const result = classifyTerm(term);
 
   if ('indep' in result) {

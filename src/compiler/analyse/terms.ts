@@ -43,10 +43,26 @@ export interface ExpandOptions {
   inline: (letDef: Def) => boolean;
 }
 
+/**
+ * Inlining turns the IR's DAG into a tree, which doubles with every let that reads the one before
+ * it twice (`let a1 = a0 * a0 + a0`, ...): past this many nodes the expansion stops. The published
+ * cells stay under 110 (DeltaProduct-3: 106).
+ */
+export const MAX_EXPANDED_NODES = 4096;
+
+/** The expansion of an update went past MAX_EXPANDED_NODES; `inlined` is the let being inlined then. */
+export class ExpansionTooLarge extends Error {
+  constructor(readonly inlined: Def) {
+    super(`the expression grows past ${MAX_EXPANDED_NODES} terms when \`${inlined.target}\` is inlined`);
+  }
+}
+
 /** The tree of `def`'s root, lets chosen by `options` inlined (recursively). */
 export function expand(module: Module, def: Def, options: ExpandOptions, names: NameSupply): Term {
   const lets = new Map(module.step.filter((d) => d.kind === 'let' || d.kind === 'output').map((d) => [d.target, d]));
+  let made = 0;
   const walk = (d: Def, id: number, env: Map<string, string>): Term => {
+    if (++made > MAX_EXPANDED_NODES) throw new ExpansionTooLarge(d);
     const n = d.nodes[id]!;
     const rename = (v: string) => env.get(v) ?? v;
     switch (n.op) {
