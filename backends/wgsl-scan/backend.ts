@@ -52,7 +52,8 @@ export const scanBackend: Backend<'scan'> = {
     if (plan.decision.mode !== 'scan' || !analysis.plan) throw new Error(`scan backend: asked to compile a ${plan.mode} plan`);
     const decision = plan.decision;
     const kernels = compileScan(module, analysis.plan, sizes, { tile: decision.tile, subgroups: decision.subgroups });
-    const compiledKernels = Object.values(kernels.kernels).map((k) => ({ label: `${module.name}.${k.name}`, file: `${module.name}.${k.name}.wgsl`, wgsl: k.code, entryPoint: 'main' }));
+    // Each scan kernel's entry point is named after it (scan_steps, reduce_aggs, ...).
+    const compiledKernels = Object.values(kernels.kernels).map((k) => ({ label: `${module.name}.${k.name}`, file: `${module.name}.${k.name}.wgsl`, wgsl: k.code, entryPoint: k.name }));
     return {
       mode: 'scan',
       kernels: compiledKernels,

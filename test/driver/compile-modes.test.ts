@@ -7,6 +7,10 @@ import { dirname, join } from 'node:path';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
 import { captureCli } from '../cli-run/rnnc.js';
+import { frontEnd } from '../../src/driver/front-end.js';
+import { emit, plan } from '../../src/driver/compile.js';
+import { RnncError } from '../../src/driver/errors.js';
+import { modes } from '../../src/compiler/plan/plan.js';
 
 const rnnc = captureCli();
 const out = mkdtempSync(join(tmpdir(), 'rnnc-compile-modes-'));
@@ -58,4 +62,21 @@ it('a mode the cell cannot take is a user error that says why and what to use', 
   const r = await rnnc('compile', 'examples/mamba_s6.rnn', '-o', join(out, 'refused'), '--mode', 'chunk');
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(/^rnnc: mamba_s6 cannot take --mode chunk: .+; compile it with --mode seq or --mode auto\n$/);
+});
+
+describe('every kernel of every mode an example takes names an entry point its WGSL defines', () => {
+  const examples = readdirSync('examples').filter((f) => f.endsWith('.rnn')).sort();
+  it.each(examples)('%s', (file) => {
+    const fe = frontEnd(readFileSync(`examples/${file}`, 'utf8'));
+    for (const mode of modes) {
+      let compilation;
+      try {
+        compilation = plan(fe.module!, fe.analysis!, { mode });
+      } catch (e) {
+        if (e instanceof RnncError) continue; // a mode this cell does not take
+        throw e;
+      }
+      for (const k of emit(compilation).kernels) expect(k.wgsl, `${mode} ${k.label}`).toMatch(new RegExp(`\\nfn ${k.entryPoint}\\(`));
+    }
+  }, 60_000);
 });
