@@ -71,7 +71,8 @@ export function chunkShape(module: Module, sizes: DimSizes, given?: Analysis): C
   if (position < 0 || d.vars.some((v) => v.name !== A.vars[0]!.name)) throw new ChunkUnsupported(`unexpected field indices in the plan of \`${state.name}\``);
   const rowPositions = state.dims.map((_, k) => k).filter((k) => k !== position);
   const rowDims = rowPositions.map((k) => state.dims[k]!);
-  const lets = new Map(module.step.filter((x) => x.kind === 'let').map((x) => [x.target, x]));
+  // Lets and outputs: an output may read another.
+  const lets = new Map(module.step.filter((x) => x.kind === 'let' || x.kind === 'output').map((x) => [x.target, x]));
   const outputs = module.step.filter((x) => x.kind === 'output');
   for (const o of outputs) if (readsOldState(o, lets)) throw new ChunkUnsupported(`output \`${o.target}\` reads the state before the update; the chunked kernels compute outputs from the updated state`);
   return {

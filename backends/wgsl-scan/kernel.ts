@@ -50,7 +50,8 @@ export function laneCoords(ctx: Ctx, stmts: Stmt[]): Map<string, Expr> {
   return coords;
 }
 
-export const stepLets = (m: Module) => new Map(m.step.filter((d) => d.kind === 'let').map((d) => [d.target, d]));
+/** The definitions a later one may load by name: lets, and outputs (an output may read another). */
+export const stepLets = (m: Module) => new Map(m.step.filter((d) => d.kind === 'let' || d.kind === 'output').map((d) => [d.target, d]));
 
 /** Index of tensor element `t`'s per-step region in a [batch, T, width] packed buffer. */
 export const stepBase = (offset: number, size: number) =>

@@ -10,9 +10,6 @@ interface KnownBug {
 }
 
 export const knownBugs: KnownBug[] = [
-  // Neither the scan nor the chunk backend can read one output from another.
-  { regression: 'scan_output_reads_output', kind: /^(emit|run): scan$/, message: /an output reads let|no definition for let/ },
-  { regression: 'chunk_output_reads_output', kind: /^(emit|run): chunk$/, message: /unexpected load of let/ },
 ];
 
 /** The regression that explains a problem, if it is a known bug. */
