@@ -124,12 +124,38 @@ export function buildProgram(m: Module, sizes: DimSizes): Program {
     defs.push(...hoisted, { ...k, def });
   }
 
+  const ordered = invariantsFirstInOrder(defs, monoid);
+
   const shapes = new Map<LocalKey, string[]>();
   for (const t of m.tensors) if (t.role === 'state') (shapes.set(`state:${t.name}`, t.dims), shapes.set(`next:${t.name}`, t.dims));
   for (const k of defs) shapes.set(k.target, k.def.vars.map((v) => v.dim));
   const updated = [...new Set(defs.filter((k) => k.target.startsWith('next:')).map((k) => k.target.slice(5)))];
   const weights = m.tensors.filter((t) => t.role === 'param' && defs.some((k) => k.def.nodes.some((n) => n.op === 'load' && n.source === 'param' && n.tensor === t.name))).map((t) => t.name);
-  return { defs, shapes, updated, weights };
+  return { defs: ordered, shapes, updated, weights };
+}
+
+/**
+ * The time-invariant definitions (computed once, before the loop) in an order where each comes after
+ * the ones it reads: a monoid element's hoisted sub-expression may read a step let that the source
+ * declares after the monoid block. The others keep their order.
+ */
+function invariantsFirstInOrder(defs: KernelDef[], monoid: boolean): KernelDef[] {
+  const invariant = defs.filter((k) => k.invariant);
+  const byTarget = new Map(invariant.map((k) => [k.target, k]));
+  const placed = new Set<LocalKey>();
+  const out: KernelDef[] = [];
+  const place = (k: KernelDef) => {
+    if (placed.has(k.target)) return;
+    placed.add(k.target);
+    for (const n of k.def.nodes) {
+      const read = n.op === 'load' ? keyOfLoad(n, monoid) : undefined;
+      const dep = read === undefined ? undefined : byTarget.get(read);
+      if (dep) place(dep);
+    }
+    out.push(k);
+  };
+  invariant.forEach(place);
+  return [...out, ...defs.filter((k) => !k.invariant)];
 }
 
 /** `clet:` loads already carry their prefix; everything else goes through loadKey. */
