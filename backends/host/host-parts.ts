@@ -6,6 +6,7 @@ import { format } from 'prettier';
 import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
 import type { BufferLayout, OffsetScale } from '../wgsl-seq/layout.js';
+import { MAX_WORKGROUPS_PER_DIMENSION } from '../lower/grid.js';
 
 /** `mamba_s6` → `MambaS6`: the prefix of a module's exported names. */
 export const pascal = (s: string) => s.replace(/(^|_)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase());
@@ -171,8 +172,8 @@ export const readbackText = `  const readback = (source: GPUBuffer, bytes: numbe
 export const mapReadsText = (names: string[]) =>
   names.map((b) => `  await ${b}Read.mapAsync(GPUMapMode.READ);\n  const ${b} = new Float32Array(${b}Read.getMappedRange().slice(0));\n  ${b}Read.destroy();`).join('\n');
 
-/** The largest workgroup count WebGPU guarantees per dimension. */
-export const MAX_WORKGROUPS_PER_DIMENSION = 65535;
+/** The largest workgroup count WebGPU guarantees per dimension: the kernels' own (backends/lower/grid.ts). */
+export { MAX_WORKGROUPS_PER_DIMENSION };
 
 /**
  * `grid(workgroups)`: a workgroup count as [x, y], at most 65,535 per dimension (the kernels number

@@ -8,6 +8,7 @@ import { emitSeq, type SeqKernel } from '../wgsl-seq/emit.js';
 import { bufferElements } from '../wgsl-seq/layout.js';
 import { packRun, unpackRun } from '../wgsl-seq/pack.js';
 import type { GpuJob } from '../job.js';
+import { gridDispatch } from '../lower/grid.js';
 import type { PreparedRun, RunSize } from '../backend.js';
 import { chunkBindings, chunkPasses, CARRY_WORKGROUP, emitChunkPasses, type ChunkGeometry, type ChunkPass, type ChunkPassKernel } from './emit.js';
 import { chunkShape, type ChunkShape } from './shape.js';
@@ -53,17 +54,11 @@ export function compileChunk(module: Module, sizes: DimSizes, options: ChunkOpti
   return { shape, geometry, passes: emitChunkPasses(shape, sizes, seq.layout, geometry), seq };
 }
 
-/** Workgroups over x and y, at most 65,535 per dimension. */
-export function split(groups: number): [number, number, number] {
-  const x = Math.max(1, Math.min(groups, 65535));
-  return [x, Math.ceil(groups / x), 1];
-}
-
 export const chunksOf = (k: ChunkKernels, T: number) => Math.max(1, Math.ceil(T / k.geometry.C));
 
 export function chunkDispatches(k: ChunkKernels, batch: number, T: number): Record<ChunkPass, [number, number, number]> {
   const groups = batch * chunksOf(k, T);
-  return { aggregate: split(groups), carry: split(Math.ceil((batch * k.shape.R) / CARRY_WORKGROUP)), steps: split(groups) };
+  return { aggregate: gridDispatch(groups), carry: gridDispatch(Math.ceil((batch * k.shape.R) / CARRY_WORKGROUP)), steps: gridDispatch(groups) };
 }
 
 /** Compiled chunk kernels at one run size: three passes over the seq kernel's buffers, plus `agg` and `carry`. */
