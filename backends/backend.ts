@@ -4,9 +4,9 @@
 // run size. Nothing here knows about Dawn: a job is data (backends/job.ts) any WebGPU runtime runs.
 import type { Compilation, Mode, ModeProbe } from '../src/compiler/plan/plan.js';
 import type { GpuJob } from './job.js';
-import type { RunArrays, RunResult } from './wgsl-seq/pack.js';
+import type { RunArrays, RunResult } from './run-data.js';
 
-export type { RunArrays, RunResult } from './wgsl-seq/pack.js';
+export type { RunArrays, RunResult } from './run-data.js';
 
 export interface RunSize {
   batch: number;

@@ -5,21 +5,10 @@ import type { GpuJob } from '../job.js';
 import { bindingIndex, type KernelName, type ScanKernels } from './emit.js';
 import type { PackedTensor } from './layout.js';
 import { scheduleScan, type Schedule, type ScheduleOptions } from './schedule.js';
+import type { RunArrays as ScanRunData, RunResult as ScanRunResult } from '../run-data.js';
 
-/** The tensors of one run, each in the shared layouts ([batch, T, ...dims] per step, [...dims] params, [batch, ...dims] states). */
-export interface ScanRunData {
-  batch: number;
-  T: number;
-  inputs: Record<string, Float32Array>;
-  params: Record<string, Float32Array>;
-  initialState?: Record<string, Float32Array>;
-  lengths?: Int32Array;
-}
-
-export interface ScanRunResult {
-  outputs: Record<string, Float32Array>;
-  finalState: Record<string, Float32Array>;
-}
+/** A scan run takes and gives the data every backend does (backends/run-data.ts). */
+export type { RunArrays as ScanRunData, RunResult as ScanRunResult } from '../run-data.js';
 
 export type ScanGpuJob = GpuJob;
 

@@ -4,21 +4,9 @@ import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
 import { bufferElements, type BufferLayout } from './layout.js';
 import { seqDispatch, type SeqKernel } from './emit.js';
 
-/** One run's data, in the shared layouts: inputs [batch, T, ...], params [...], states [batch, ...]. */
-export interface RunArrays {
-  batch: number;
-  T: number;
-  inputs: Record<string, Float32Array>;
-  params: Record<string, Float32Array>;
-  /** Per state; a missing one starts at the spec's initial value. */
-  initialState?: Record<string, Float32Array>;
-  lengths?: Int32Array;
-}
+import type { RunArrays, RunResult } from '../run-data.js';
 
-export interface RunResult {
-  outputs: Record<string, Float32Array>;
-  finalState: Record<string, Float32Array>;
-}
+export type { RunArrays, RunResult } from '../run-data.js';
 
 export interface PackedBuffer {
   name: string;
