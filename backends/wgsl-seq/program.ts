@@ -124,7 +124,7 @@ export function buildProgram(m: Module, sizes: DimSizes): Program {
     defs.push(...hoisted, { ...k, def });
   }
 
-  const ordered = invariantsFirstInOrder(defs, monoid);
+  const ordered = inDependencyOrder(defs, monoid);
 
   const shapes = new Map<LocalKey, string[]>();
   for (const t of m.tensors) if (t.role === 'state') (shapes.set(`state:${t.name}`, t.dims), shapes.set(`next:${t.name}`, t.dims));
@@ -135,13 +135,13 @@ export function buildProgram(m: Module, sizes: DimSizes): Program {
 }
 
 /**
- * The time-invariant definitions (computed once, before the loop) in an order where each comes after
- * the ones it reads: a monoid element's hoisted sub-expression may read a step let that the source
- * declares after the monoid block. The others keep their order.
+ * The definitions in an order where each comes after those it reads, the time-invariant ones (computed
+ * once, before the loop) first: a monoid element may read a step let that the source declares after
+ * the monoid block, directly (`element h = sum(k: g[d, k])`) or through a hoisted sub-expression
+ * (`min(c, 1)`). Otherwise the source order stays.
  */
-function invariantsFirstInOrder(defs: KernelDef[], monoid: boolean): KernelDef[] {
-  const invariant = defs.filter((k) => k.invariant);
-  const byTarget = new Map(invariant.map((k) => [k.target, k]));
+function inDependencyOrder(defs: KernelDef[], monoid: boolean): KernelDef[] {
+  const byTarget = new Map(defs.map((k) => [k.target, k]));
   const placed = new Set<LocalKey>();
   const out: KernelDef[] = [];
   const place = (k: KernelDef) => {
@@ -149,13 +149,14 @@ function invariantsFirstInOrder(defs: KernelDef[], monoid: boolean): KernelDef[]
     placed.add(k.target);
     for (const n of k.def.nodes) {
       const read = n.op === 'load' ? keyOfLoad(n, monoid) : undefined;
-      const dep = read === undefined ? undefined : byTarget.get(read);
+      const dep = read === undefined || read === k.target ? undefined : byTarget.get(read);
       if (dep) place(dep);
     }
     out.push(k);
   };
-  invariant.forEach(place);
-  return [...out, ...defs.filter((k) => !k.invariant)];
+  defs.filter((k) => k.invariant).forEach(place);
+  defs.filter((k) => !k.invariant).forEach(place);
+  return out;
 }
 
 /** `clet:` loads already carry their prefix; everything else goes through loadKey. */
