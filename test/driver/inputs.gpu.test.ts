@@ -74,6 +74,12 @@ describe('flags that used to be accepted silently', () => {
     expect(r.stderr).toBe("rnnc: --seed must be an integer from 0 to 4294967295, got '99999999999999999999'\n");
   });
 
+  it('--dim past what a kernel can index is refused before anything is built (issue 12: "internal error: formatLiteral: bad u32")', async () => {
+    const r = await rnnc('compile', sized, '-o', join(root, 'big'), '--dim', 'D=4294967296');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('rnnc: dim `D` is 4294967296, more than the largest size a kernel can index (2147483647)\n');
+  });
+
   it('--dim __proto__=3 is an unknown dim like any other', async () => {
     const r = await rnnc('run', sized, '--dim', '__proto__=3');
     expect(r.code).toBe(1);

@@ -1,5 +1,6 @@
 // Binding dim sizes: the spec's defaults, overridden by `--dim NAME=SIZE`.
 import type { Module, Tensor } from './ir.js';
+import { MAX_DIM_SIZE } from '../check/checker.js';
 
 export type DimSizes = Record<string, number>;
 
@@ -17,6 +18,7 @@ export function bindDims(m: Module, overrides: DimSizes = {}): DimSizes {
     const size = Object.hasOwn(overrides, d.name) ? overrides[d.name] : d.size;
     if (size === undefined) throw new DimError(`dim \`${d.name}\` has no size: give one with --dim ${d.name}=SIZE or in the spec (\`dims ${d.name} = 16\`)`);
     if (!Number.isInteger(size) || size < 1) throw new DimError(`dim \`${d.name}\` must be a positive integer, got ${size}`);
+    if (size > MAX_DIM_SIZE) throw new DimError(`dim \`${d.name}\` is ${size}, more than the largest size a kernel can index (${MAX_DIM_SIZE})`);
     sizes[d.name] = size;
   }
   return sizes;
