@@ -19,9 +19,9 @@ function probe({ module, analysis, sizes, request }: PlanSubject): Verdict<'chun
       decision: { mode: 'chunk', chunk: geometry.C, workgroupSize: geometry.workgroupSize, K: shape.K, R: shape.R },
     };
   } catch (e) {
+    // The shape refuses other transitions, the geometry ones too big for a workgroup: refusals, not failures.
     if (e instanceof ChunkUnsupported) return { ok: false, why: e.message };
-    // The geometry refuses transitions too big for one workgroup; a refusal, not a failure.
-    return { ok: false, why: (e as Error).message.replace(/^chunk backend: /, '') };
+    throw e;
   }
 }
 

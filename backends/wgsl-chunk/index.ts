@@ -11,7 +11,7 @@ import type { GpuJob } from '../job.js';
 import { gridDispatch } from '../lower/grid.js';
 import type { PreparedRun, RunSize } from '../backend.js';
 import { chunkBindings, chunkPasses, CARRY_WORKGROUP, emitChunkPasses, type ChunkGeometry, type ChunkPass, type ChunkPassKernel } from './emit.js';
-import { chunkShape, type ChunkShape } from './shape.js';
+import { chunkShape, ChunkUnsupported, type ChunkShape } from './shape.js';
 
 export { ChunkUnsupported, chunkShape, type ChunkShape } from './shape.js';
 export { chunkPasses, type ChunkPass } from './emit.js';
@@ -41,9 +41,9 @@ const nextPow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 /** Chunk size and workgroup size: C·K² transition floats plus R·K state floats must fit in workgroup memory. */
 export function chunkGeometry(shape: ChunkShape, requested = DEFAULT_CHUNK): ChunkGeometry {
   const { K, R } = shape;
-  if (R + K > 256) throw new Error(`chunk backend: ${R} rows + K=${K} exceed 256 invocations per workgroup`);
+  if (R + K > 256) throw new ChunkUnsupported(`${R} rows + K=${K} exceed 256 invocations per workgroup`);
   const fit = Math.floor((SHARED_FLOATS - R * K) / (K * K));
-  if (fit < 1) throw new Error(`chunk backend: one ${K}×${K} transition and ${R}×${K} state do not fit in ${SHARED_FLOATS} floats of workgroup memory`);
+  if (fit < 1) throw new ChunkUnsupported(`one ${K}×${K} transition and ${R}×${K} state do not fit in ${SHARED_FLOATS} floats of workgroup memory`);
   return { C: Math.max(1, Math.min(requested, fit)), workgroupSize: Math.min(256, Math.max(64, nextPow2(R + K))) };
 }
 

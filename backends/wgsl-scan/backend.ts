@@ -7,7 +7,7 @@ import type { Backend, CompiledCell } from '../backend.js';
 import { scanHostModule } from '../host/scan-host.js';
 import { directOutputs } from './emit.js';
 import { buildScanJob, chooseLayout, compileScan, scanManifest, scanSupport, scheduleScan } from './index.js';
-import { chooseTile } from './layout.js';
+import { chooseTile, TileRefused } from './layout.js';
 
 /** Why one state is not a scan, separating "not associative" from "associative, but not planned". */
 function whyNotScanned(report: StateReport): string {
@@ -39,8 +39,8 @@ function probe({ module, analysis, sizes, target, request }: PlanSubject): Verdi
       decision: { mode: 'scan', layout: layout.mode, floats, tile: { ...tile }, subgroups: target.subgroups },
     };
   } catch (e) {
-    // The tile chooser refuses shapes that do not fit a workgroup; that is a refusal, not a failure.
-    return { ok: false, why: (e as Error).message.replace(/^scan backend: /, '') };
+    if (e instanceof TileRefused) return { ok: false, why: e.message };
+    throw e;
   }
 }
 

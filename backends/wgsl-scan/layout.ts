@@ -217,6 +217,9 @@ const THREAD_RUN = 64;
  */
 export const STRIPE_WIDTH = 8;
 
+/** No tile of the asked shape fits a workgroup: the planner's refusal of the scan, with the reason. */
+export class TileRefused extends Error {}
+
 /**
  * The default 'tile' shape, tuned for lavapipe (Dawn on a CPU): a workgroup runs on one core, its
  * invocations 8 to a SIMD register, and a barrier costs microseconds. So: just enough runs per lane
@@ -228,12 +231,12 @@ export function chooseTile(layout: ScanLayout, options: TileOptions = {}, direct
   const maxThreads = options.maxThreads ?? 256;
   const split = options.split ?? (!direct ? 'tile' : subgroups && layout.mode === 'lanes' ? 'stripe' : 'thread');
   if (split !== 'tile') {
-    if (!direct) throw new Error(`scan backend: the '${split}' split needs outputs that each thread can write itself`);
+    if (!direct) throw new TileRefused(`the '${split}' split needs outputs that each thread can write itself`);
     if (split === 'stripe') return { split, groups: 1, runs: 1, runLength: 1, width: options.width ?? STRIPE_WIDTH };
     return { split, groups: 1, runs: 1, runLength: options.runLength ?? THREAD_RUN, width: options.width ?? THREAD_WIDTH };
   }
   const budget = options.sharedFloats ?? 4096;
-  if (layout.lanes > maxThreads) throw new Error(`scan backend: ${layout.lanes} lanes per sequence exceed ${maxThreads} invocations per workgroup`);
+  if (layout.lanes > maxThreads) throw new TileRefused(`${layout.lanes} lanes per sequence exceed ${maxThreads} invocations per workgroup`);
   let runs = options.runs ?? Math.min(16, floorPow2(8 / layout.lanes));
   let runLength = options.runLength ?? Math.max(1, Math.min(8, Math.floor(32 / layout.members.length)));
   const groups = options.groups ?? Math.max(1, Math.floor(Math.min(8, maxThreads) / (layout.lanes * runs)));
@@ -243,6 +246,6 @@ export function chooseTile(layout: ScanLayout, options: TileOptions = {}, direct
     else if (runs > 1 && options.runs === undefined) runs /= 2;
     else break;
   }
-  if (sharedFloatsOf(shape(), layout) > budget) throw new Error(`scan backend: a tile needs ${sharedFloatsOf(shape(), layout)} floats of workgroup memory, over the budget of ${budget}`);
+  if (sharedFloatsOf(shape(), layout) > budget) throw new TileRefused(`a tile needs ${sharedFloatsOf(shape(), layout)} floats of workgroup memory, over the budget of ${budget}`);
   return shape();
 }

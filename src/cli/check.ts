@@ -8,6 +8,7 @@ import type { Analysis } from '../compiler/analyse/types.js';
 import type { ExecutionPlan } from '../compiler/plan/plan.js';
 import type { SourceFile } from '../compiler/diagnostics/render.js';
 import { RnncError } from '../driver/errors.js';
+import { approxCount as approx } from '../compiler/ir/cost.js';
 
 /**
  * What `--mode auto` runs, and why (dims without a size are taken as 1 for the size checks), or why
@@ -24,7 +25,6 @@ function autoPlan(analysis: Analysis, module: Module, source: SourceFile): Execu
 }
 
 const planJson = (p: ExecutionPlan | RnncError) => (p instanceof RnncError ? { error: p.message } : { auto: p.mode, why: p.why, considered: p.considered, cost: p.cost });
-const approx = (n: number) => (n < 1e6 ? String(n) : n.toExponential(1).replace('e+', 'e'));
 
 const shapeText = (dims: string[]) => (dims.length ? `[${dims.join(', ')}]` : '');
 

@@ -4,12 +4,11 @@
 import { backendList, backends } from '../../backends/index.js';
 import { generatedFiles, type CompiledCell, type GeneratedFile, type PreparedRun, type RunSize } from '../../backends/backend.js';
 import type { Analysis } from '../compiler/analyse/types.js';
-import type { SourceFile } from '../compiler/diagnostics/render.js';
 import { bindDims, DimError, type DimSizes } from '../compiler/ir/dims.js';
 import type { Module } from '../compiler/ir/ir.js';
 import { defaultTarget, type Compilation, type PlanRequest, type Target } from '../compiler/plan/plan.js';
 import { makePlan, PlanOverBudget, PlanRefused } from '../compiler/plan/planner.js';
-import { renderDiagnostics } from '../compiler/diagnostics/render.js';
+import { renderDiagnostics, type SourceFile } from '../compiler/diagnostics/render.js';
 import { RnncError } from './errors.js';
 
 export type { GeneratedFile } from '../../backends/backend.js';

@@ -10,6 +10,9 @@ import type { Module } from './ir.js';
 /** Operations per step and sequence above which a cell is refused (documented in README.md, "Limits"). */
 export const MAX_OPS_PER_STEP = 2 ** 32;
 
+/** A count as people read it: exact below a million, else two digits and an exponent (`3.4e15`). */
+export const approxCount = (n: number): string => (n < 1e6 ? String(n) : n.toExponential(1).replace('e+', 'e'));
+
 export interface StepCost {
   /** Node evaluations per step and sequence. */
   ops: number;

@@ -2,7 +2,7 @@
 // associative cell the scan backend takes, else the sequential loop. The chunked kernels are never
 // chosen by `auto`: on lavapipe they measured 10-50x slower than seq (docs/chunk-bench.md).
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.js';
-import { MAX_OPS_PER_STEP, stepCost } from '../ir/cost.js';
+import { approxCount as approx, MAX_OPS_PER_STEP, stepCost } from '../ir/cost.js';
 import type { ExecutionPlan, Mode, ModeProbe, PlanSubject, Verdict } from './plan.js';
 
 /** Why a requested mode cannot be planned, as a sentence; `mode` is the one refused. */
@@ -17,8 +17,6 @@ export class PlanRefused {
 export class PlanOverBudget {
   constructor(readonly diagnostic: Diagnostic) {}
 }
-
-const approx = (n: number) => (n < 1e6 ? String(n) : n.toExponential(1).replace('e+', 'e'));
 
 const AUTO_ORDER: Mode[] = ['scan', 'seq'];
 
