@@ -2,7 +2,7 @@
 // or output element a thread holds): at or below UNROLL_MAX points one copy of the code per point,
 // above it a nest of loops, one per dim, so that a kernel's size does not grow with the space's size.
 import { strides, type DimSizes } from '../../src/compiler/ir/dims.js';
-import { forRange, id, lit, type Stmt } from '../wgsl/ast.js';
+import { id, type Stmt } from '../wgsl/ast.js';
 import { offsetExpr, type IndexValue, type Lowerer } from './expr.js';
 import { unrolls } from './reduce.js';
 
@@ -67,6 +67,6 @@ export function overPoints(
     observer?.exit(loop);
     const into = bodies[loop.level]!;
     lw.close();
-    lw.current.push(forRange(loop.name, lit.u32(0), lit.u32(loop.count), into));
+    lw.current.push(lw.loop(loop.name, loop.count, into));
   }
 }

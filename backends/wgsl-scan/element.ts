@@ -1,7 +1,8 @@
 // The element functions of a scan: the identity, the combine, and the load phase — `element`, the
 // state-independent part of the cell at one step, with `invariants`, what it computes from params
 // alone, hoisted to once per thread.
-import { arrayOf, assign, bool, call, f32, forRange, id, index, letS, member, named, u32, varS, type Expr, type Function, type Stmt, type Type } from '../wgsl/ast.js';
+import { keptLoop } from '../wgsl/no-unroll.js';
+import { arrayOf, assign, bool, call, f32, id, index, letS, member, named, u32, varS, type Expr, type Function, type Stmt, type Type } from '../wgsl/ast.js';
 import { Lowerer, offsetExpr, type NodeHook } from '../lower/expr.js';
 import type { LoopObserver, PointLoop } from '../lower/points.js';
 import { ret, ELEM, u, type Ctx, laneCoords, stepLets, loadInputOrParam, elemRef, buildStruct, fieldDef, finish } from './kernel.js';
@@ -16,6 +17,7 @@ export function elementFunctions(ctx: Ctx): Function[] {
     },
     sizes: ctx.sizes,
     prefix: 'v',
+    keepLoops: false,
   });
   const idValue = buildStruct(ctx, 'Elem', fields, fieldDef(plan.identity), idLw, undefined).value;
   const identity: Function = {
@@ -34,6 +36,7 @@ export function elementFunctions(ctx: Ctx): Function[] {
     },
     sizes: ctx.sizes,
     prefix: 'v',
+    keepLoops: false,
   });
   // The combine's result must not be named `r`, its right operand: build it as `c`.
   const cValue = buildStruct(ctx, 'Elem', fields, fieldDef(plan.combine.filter((d) => d.kind !== 'let')), cLw, undefined, 'c').value;
@@ -65,7 +68,7 @@ export function elementFunctions(ctx: Ctx): Function[] {
       const { loop, body, used } = nest.pop()!;
       invLw.close();
       if (!used) return;
-      invLw.current.push(forRange(loop.name, u(0), u(loop.count), body));
+      invLw.current.push(keptLoop(loop.name, u(0), loop.count, body));
       if (nest.length) nest[nest.length - 1]!.used = true;
     },
   };

@@ -11,6 +11,7 @@ import type { DimSizes } from '../../src/compiler/ir/dims.js';
 import { arrayOf, emptyModule, f32, named, u32, type Global, type Module as WgslModule } from '../wgsl/ast.js';
 import { mathPrelude } from '../wgsl/math.js';
 import { printModule } from '../wgsl/print.js';
+import { withNoUnroll } from '../wgsl/no-unroll.js';
 import { elementFunctions } from './element.js';
 import {
   advanceFunction,
@@ -26,7 +27,7 @@ import { laneScanFunction, tileEntryPoint } from './tiles.js';
 import { stripeBody, stripeEntryPoint, teamScanFunction } from './stripes.js';
 import { recordFunctions, reduceBlockFunction, singleEntryPoint, singlePassFits, singleWorkgroupVars, statusType } from './single.js';
 import { sharedFloatsOf, threadsOf, tileSteps, type ScanLayout, type TileShape } from './layout.js';
-import { type KernelName, type StandardKernel, kernelNames, type Binding, uniformFields, ELEM, type Ctx, type KernelSpec, specs, fieldType } from './kernel.js';
+import { type KernelName, type StandardKernel, kernelNames, type Binding, uniformFields, ELEM, type Ctx, type KernelSpec, specs, fieldType, elemAccessFunctions } from './kernel.js';
 
 export interface ScanKernel {
   name: KernelName;
@@ -167,6 +168,9 @@ export function emitScanKernels(module: Module, plan: ScanPlan, sizes: DimSizes,
     if (single) functions.push(reduceBlockFunction(ctx), ...recordFunctions(ctx));
     const prelude = mathPrelude(ctx.helpers);
     const entry = single ? singleEntryPoint(ctx, spec, stripeBody(ctx, true)) : stripeSteps ? stripeEntryPoint(ctx, spec) : tileEntryPoint(ctx, spec, options.subgroups && !striped);
+    // Element copies through memory, where something calls them.
+    const calls = printModule({ ...emptyModule(), functions, entryPoints: [entry] });
+    functions.unshift(...elemAccessFunctions(ctx).filter((f) => new RegExp(`\\b${f.name}\\(`).test(calls)));
     // With 'auto' pipeline layouts only the bindings the entry point uses exist: declare exactly those.
     const used = printModule({ ...emptyModule(), functions, entryPoints: [entry] });
     const bindings = kernelBindings(spec).filter((b) => new RegExp(`\\b${globalName[b]}\\b`).test(used));
@@ -206,7 +210,7 @@ export function emitScanKernels(module: Module, plan: ScanPlan, sizes: DimSizes,
       functions: [...prelude.functions, ...functions],
       entryPoints: [entry],
     };
-    kernels[name] = { name, code: printModule(wgsl), bindings };
+    kernels[name] = { name, code: printModule(withNoUnroll(wgsl)), bindings };
   }
   return { kernels, layout, tile, subgroups: options.subgroups };
 }

@@ -3,7 +3,8 @@
 import type { ScanPlan } from '../../src/compiler/analyse/types.js';
 import type { Def, Module } from '../../src/compiler/ir/ir.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
-import { arrayOf, assign, bin, call, f32, forRange, id, index, letS, lit, member, named, varS, type Expr, type Stmt, type Type } from '../wgsl/ast.js';
+import { keptLoop } from '../wgsl/no-unroll.js';
+import { arrayOf, assign, bin, call, f32, forRange, id, index, letS, lit, member, named, varS, u32, type Expr, type Function, type Stmt, type Type } from '../wgsl/ast.js';
 import type { MathHelper } from '../wgsl/math.js';
 import { indexExpr, offsetExpr, type IndexValue, type LoadNode, type Lowerer } from '../lower/expr.js';
 import { overPoints, type LoopObserver } from '../lower/points.js';
@@ -82,7 +83,11 @@ export function structOf(type: string, fields: StructField[], floats: Expr[]): E
   return call(type, ...fields.map((f) => (f.dims.length ? call(`array<f32, ${f.count}>`, ...floats.slice(k, (k += f.count))) : floats[k++]!)));
 }
 
-/** `var into = <type>(...)` with `fn` applied to every float of `from`: member-wise for scalars, a loop over each array. */
+/**
+ * `var into = <type>(...)` with `fn` applied to every float of `from`: member-wise for scalars, a loop
+ * over each array. Used for subgroup shuffles, which need subgroup-uniform control flow: the loop's
+ * bound stays a literal (a kept loop's bound reads a private variable, which WGSL deems non-uniform).
+ */
 export function mapStruct(type: string, fields: StructField[], from: Expr, into: string, fn: (v: Expr) => Expr): Stmt[] {
   if (fields.every((f) => f.dims.length === 0)) return [letS(into, call(type, ...fields.map((f) => fn(member(from, f.name)))))];
   const stmts: Stmt[] = [varS(into, named(type))];
@@ -91,6 +96,63 @@ export function mapStruct(type: string, fields: StructField[], from: Expr, into:
     else stmts.push(forRange('m', u(0), u(f.count), [assign(index(member(id(into), f.name), id('m')), fn(index(member(from, f.name), id('m'))))]));
   }
   return stmts;
+}
+
+/** The buffers of whole elements: block aggregates in storage, run aggregates and lane totals in workgroup memory. */
+export type ElemBuffer = 'aggs' | 'scratch' | 'lane_total';
+const elemBuffers: ElemBuffer[] = ['aggs', 'scratch', 'lane_total'];
+
+/** Reads and writes of element `i` of an element buffer. */
+export interface ElemAccess {
+  load(i: Expr): Expr;
+  store(i: Expr, value: Expr): Stmt;
+}
+
+/**
+ * Element `i` of `buffer`. A struct copy is one memory access per float once the driver unrolls it,
+ * and lavapipe compiles each access on its own (wgsl/no-unroll.ts): an element with array members
+ * goes through `load_<buffer>` and `store_<buffer>` (elemAccessFunctions), which copy it in kept
+ * loops; an element of scalars is copied whole.
+ */
+export function elemAccess(ctx: Ctx, buffer: ElemBuffer): ElemAccess {
+  if (ctx.layout.fields.every((f) => f.dims.length === 0)) return { load: (i) => index(id(buffer), i), store: (i, value) => assign(index(id(buffer), i), value) };
+  return { load: (i) => call(`load_${buffer}`, i), store: (i, value) => ({ kind: 'call', call: call(`store_${buffer}`, i, value) }) };
+}
+
+/** Index of element `i` of lane (b, s) in a region of `aggs` at `offset` holding `count` elements per lane. */
+export const aggIndex = (ctx: Ctx, offset: Expr, count: Expr, i: Expr): Expr =>
+  bin('+', bin('+', offset, bin('*', bin('+', bin('*', id('b'), u(ctx.layout.lanes)), id('s')), count)), i);
+
+/** `load_<buffer>(i)` and `store_<buffer>(i, e)` for every element buffer, when the element has array members (elemAccess). */
+export function elemAccessFunctions(ctx: Ctx): Function[] {
+  const fields = ctx.layout.fields;
+  if (fields.every((f) => f.dims.length === 0)) return [];
+  // Members of the same size share one loop.
+  const bySize = new Map<number, StructField[]>();
+  for (const f of fields) if (f.dims.length) bySize.set(f.count, [...(bySize.get(f.count) ?? []), f]);
+  const copy = (from: Expr, into: Expr): Stmt[] => [
+    ...fields.filter((f) => !f.dims.length).map((f) => assign(member(into, f.name), member(from, f.name))),
+    ...[...bySize].map(([count, group]) => keptLoop('m', u(0), count, group.map((f) => assign(index(member(into, f.name), id('m')), index(member(from, f.name), id('m')))))),
+  ];
+  const at = (buffer: ElemBuffer) => index(id(buffer), id('i'));
+  return elemBuffers.flatMap((buffer): Function[] => [
+    {
+      name: `load_${buffer}`,
+      params: [{ name: 'i', type: u32 }],
+      returnType: ELEM,
+      body: [varS('e', ELEM), ...copy(at(buffer), id('e')), ret(id('e'))],
+      comment: `Element i of \`${buffer}\`, member by member in loops: copied whole, each of its floats would be a memory access of its own.`,
+    },
+    {
+      name: `store_${buffer}`,
+      params: [
+        { name: 'i', type: u32 },
+        { name: 'e', type: ELEM },
+      ],
+      body: copy(id('e'), at(buffer)),
+      comment: `Stores element i of \`${buffer}\`, member by member in loops.`,
+    },
+  ]);
 }
 
 /** The element field `field` of struct value `base` at `values` (lane mode: the lane's own). */

@@ -6,7 +6,7 @@ import { elementCall, invariantsLet } from './element.js';
 import { stateFields } from './states.js';
 import type { StructField } from './layout.js';
 import { flatWorkgroupIndex } from '../lower/grid.js';
-import { U, ret, ELEM, u, tripLoops, type Ctx, type KernelSpec } from './kernel.js';
+import { U, ret, ELEM, u, tripLoops, elemAccess, aggIndex, type Ctx, type KernelSpec } from './kernel.js';
 
 /** Member-wise subgroup operation on a struct value of scalars (`Elem` or `State` of a lane: the 'stripe' split's). */
 export function shuffled(type: 'Elem' | 'State', fields: StructField[], fn: string, v: Expr, arg: Expr): Expr {
@@ -49,8 +49,7 @@ export function stripeEntryPoint(ctx: Ctx, spec: KernelSpec) {
   const { layout } = ctx;
   const W = ctx.tile.width!;
   const S = layout.lanes;
-  const laneIndex = bin('+', bin('*', id('b'), u(S)), id('s'));
-  const aggAt = (offset: Expr, count: Expr, i: Expr) => index(id('aggs'), bin('+', bin('+', offset, bin('*', laneIndex, count)), i));
+  const aggs = elemAccess(ctx, 'aggs');
   const body: Stmt[] = [
     comment('Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).'),
     letS('wg', flatWorkgroupIndex()),
@@ -67,7 +66,7 @@ export function stripeEntryPoint(ctx: Ctx, spec: KernelSpec) {
     varS('carry', undefined, call('identity')),
   ];
   if (spec.store) {
-    body.push(ifS(bin('!=', U('carry_in'), u(0)), [assign(id('carry'), aggAt(U('in_offset'), U('blocks'), id('blk')))]));
+    body.push(ifS(bin('!=', U('carry_in'), u(0)), [assign(id('carry'), aggs.load(aggIndex(ctx, U('in_offset'), U('blocks'), id('blk'))))]));
     body.push(varS('h', undefined, call('advance', call('load_state', id('b'), id('s')), id('carry'))));
   }
   body.push(...tripLoops(W, U('min_len'), stripeBody(ctx, spec.store)));
@@ -77,7 +76,7 @@ export function stripeEntryPoint(ctx: Ctx, spec: KernelSpec) {
         callS('store_final', id('h'), id('b'), id('s'), bin('*', id('b'), u(layout.stateWidth))),
       ]),
     );
-  else body.push(ifS(bin('==', id('sg_id'), u(0)), [assign(aggAt(U('out_offset'), U('blocks'), id('blk')), id('carry'))]));
+  else body.push(ifS(bin('==', id('sg_id'), u(0)), [aggs.store(aggIndex(ctx, U('out_offset'), U('blocks'), id('blk')), id('carry'))]));
   const params = [
     { name: 'wid', type: named('vec3<u32>'), attributes: ['builtin(workgroup_id)'] },
     { name: 'nwg', type: named('vec3<u32>'), attributes: ['builtin(num_workgroups)'] },

@@ -24,7 +24,8 @@ import {
 import { elementCall, invariantsLet } from './element.js';
 import { threadsOf, tileSteps } from './layout.js';
 import { flatWorkgroupIndex } from '../lower/grid.js';
-import { U, ret, ELEM, u, tripLoops, mapStruct, type Ctx, type KernelSpec } from './kernel.js';
+import { keptLoop } from '../wgsl/no-unroll.js';
+import { U, ret, ELEM, u, tripLoops, mapStruct, elemAccess, aggIndex, type Ctx, type KernelSpec } from './kernel.js';
 
 /**
  * Exclusive scan of each lane's run aggregates, and the lane's total. Threads are numbered run-major
@@ -49,7 +50,9 @@ export function laneScanFunction(ctx: Ctx, subgroups: boolean): Function {
         ]
       : []),
   ];
-  const at = (run: Expr) => index(id('scratch'), bin('+', bin('*', run, u(L)), id('lane')));
+  const scratch = elemAccess(ctx, 'scratch');
+  const laneTotal = elemAccess(ctx, 'lane_total');
+  const slot = (run: Expr) => bin('+', bin('*', run, u(L)), id('lane'));
   const segEnd = (run: Expr, sgId: Expr): Expr =>
     subgroups ? bin('||', bin('>=', bin('+', sgId, u(L)), id('sg_size')), bin('==', run, u(P - 1))) : lit.bool(true);
   const body: Stmt[] = [];
@@ -67,27 +70,27 @@ export function laneScanFunction(ctx: Ctx, subgroups: boolean): Function {
       ...shuffle(id('v'), u(L), 'prev'),
       varS('in_seg', undefined, call('identity')),
       ifS(bin('>=', id('sg_id'), u(L)), [assign(id('in_seg'), id('prev'))]),
-      ifS(segEnd(id('c'), id('sg_id')), [assign(at(id('c')), id('v'))]),
+      ifS(segEnd(id('c'), id('sg_id')), [scratch.store(slot(id('c')), id('v'))]),
     );
-  } else body.push(assign(at(id('c')), id('agg')));
+  } else body.push(scratch.store(slot(id('c')), id('agg')));
   // The raking thread of each lane knows where segments end from the run's position in its subgroup.
   const rakeSgId = bin('%', bin('+', bin('*', id('k'), u(L)), id('lane')), id('sg_size'));
   body.push(
     callS('workgroupBarrier'),
     ifS(bin('==', id('c'), u(0)), [
       varS('running', undefined, call('identity')),
-      forRange('k', u(0), u(P), [
-        letS('seg_total', at(id('k'))),
-        assign(at(id('k')), id('running')),
+      keptLoop('k', u(0), P, [
+        letS('seg_total', scratch.load(slot(id('k')))),
+        scratch.store(slot(id('k')), id('running')),
         ...(subgroups
           ? [ifS(segEnd(id('k'), rakeSgId), [assign(id('running'), call('combine', id('running'), id('seg_total')))])]
           : [assign(id('running'), call('combine', id('running'), id('seg_total')))]),
       ]),
-      assign(index(id('lane_total'), id('lane')), id('running')),
+      laneTotal.store(id('lane'), id('running')),
     ]),
     callS('workgroupBarrier'),
-    letS('before', at(id('c'))),
-    letS('total', index(id('lane_total'), id('lane'))),
+    letS('before', scratch.load(slot(id('c')))),
+    letS('total', laneTotal.load(id('lane'))),
     callS('workgroupBarrier'),
     ret(call('LaneScan', subgroups ? call('combine', id('before'), id('in_seg')) : id('before'), id('total'))),
   );
@@ -109,8 +112,9 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
   const G = tile.groups;
   const threads = threadsOf(tile, layout);
   const steps = spec.source === 'steps';
-  const laneIndex = bin('+', bin('*', id('b'), u(S)), id('s'));
-  const aggAt = (offset: Expr, count: Expr, i: Expr) => index(id('aggs'), bin('+', bin('+', offset, bin('*', laneIndex, count)), i));
+  const aggs = elemAccess(ctx, 'aggs');
+  const aggLoad = (offset: Expr, count: Expr, i: Expr) => aggs.load(aggIndex(ctx, offset, count, i));
+  const aggStore = (offset: Expr, count: Expr, i: Expr, value: Expr) => aggs.store(aggIndex(ctx, offset, count, i), value);
 
   // The stripe split's passes over the aggregates are the thread split's (stripeEntryPoint does the steps).
   const perThread = tile.split !== 'tile';
@@ -155,7 +159,7 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
   body.push(letS('len', perThread ? lenOf : call('select', u(0), lenOf, id('live'))));
   const liveAnd = (cond: Expr): Expr => (perThread ? cond : bin('&&', id('live'), cond));
   body.push(varS('carry', undefined, call('identity')));
-  if (spec.store) body.push(ifS(bin('!=', U('carry_in'), u(0)), [assign(id('carry'), aggAt(U('in_offset'), U('blocks'), id('blk')))]));
+  if (spec.store) body.push(ifS(bin('!=', U('carry_in'), u(0)), [assign(id('carry'), aggLoad(U('in_offset'), U('blocks'), id('blk')))]));
   // The direct store phase walks the states (see advance): from the carried-in prefix with one run
   // per lane, else from each run's prefix.
   const walk = steps && spec.store && ctx.direct;
@@ -165,7 +169,7 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
 
   const t = perThread ? bin('+', id('tile0'), id('r')) : bin('+', bin('+', id('tile0'), bin('*', id('c'), u(R))), id('r'));
   // Aggregates are scanned in place (scan_aggs) or reduced into the next level (reduce_aggs).
-  const load = steps ? elementCall(ctx) : aggAt(spec.store ? U('out_offset') : U('in_offset'), U('n'), id('t'));
+  const load = steps ? elementCall(ctx) : aggLoad(spec.store ? U('out_offset') : U('in_offset'), U('n'), id('t'));
   // A step's element, or the identity past the block, the sequence's length or the batch. Read twice
   // (reduce, then rescan): the second read hits the cache, and registers stay free for the state.
   // In full tiles (every step of every sequence of the workgroup valid; the bound is uniform) the
@@ -188,7 +192,7 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
     if (!oneRun)
       tileBody.push(
         varS('agg', undefined, call('identity')),
-        forRange('r', u(0), u(R), [...elementAt('e'), assign(id('agg'), call('combine', id('agg'), id('e')))]),
+        keptLoop('r', u(0), R, [...elementAt('e'), assign(id('agg'), call('combine', id('agg'), id('e')))]),
       );
     if (P > 1) tileBody.push(letS('scan', call('lane_scan', id('agg'), id('tid'), id('c'), id('lane'), ...(subgroups ? [id('sg_id'), id('sg_size')] : []))));
     const slotBase = (slot: Expr) => bin('*', bin('+', bin('*', id('g'), u(TILE + 1)), slot), u(layout.stateWidth));
@@ -198,16 +202,16 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
       const perStep: Stmt[] = [...elementAt('e'), letS('prev', id('h')), assign(id('h'), call('advance', id('h'), id('e')))];
       if (layout.outputWidth > 0)
         perStep.push(...storeIf(liveAnd(bin('<', id('t'), id('end'))), [callS('store_step', id('prev'), id('h'), id('b'), id('s'), id('t'), id('len'))]));
-      tileBody.push(forRange('r', u(0), u(R), perStep));
+      tileBody.push(keptLoop('r', u(0), R, perStep));
     } else if (spec.store) {
       tileBody.push(varS('p', undefined, runPrefix));
       const viaShared = steps;
       if (viaShared) tileBody.push(ifS(bin('==', id('c'), u(0)), [callS('store_states', id('carry'), id('b'), id('s'), slotBase(u(0)))]));
       const perStep: Stmt[] = elementAt('e');
-      if (!steps) perStep.push(...storeIf(liveAnd(bin('<', id('t'), id('end'))), [assign(aggAt(U('out_offset'), U('n'), id('t')), id('p'))]));
+      if (!steps) perStep.push(...storeIf(liveAnd(bin('<', id('t'), id('end'))), [aggStore(U('out_offset'), U('n'), id('t'), id('p'))]));
       perStep.push(assign(id('p'), call('combine', id('p'), id('e'))));
       if (viaShared) perStep.push(callS('store_states', id('p'), id('b'), id('s'), slotBase(bin('+', bin('+', bin('*', id('c'), u(R)), id('r')), u(1)))));
-      tileBody.push(forRange('r', u(0), u(R), perStep));
+      tileBody.push(keptLoop('r', u(0), R, perStep));
     }
     // The carry is the prefix through this tile (unused once a single run walks the states).
     if (!(walk && oneRun)) tileBody.push(assign(id('carry'), oneRun ? id('p') : call('combine', id('carry'), P > 1 ? member(id('scan'), 'total') : id('agg'))));
@@ -252,7 +256,7 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
       ifS(liveAnd(bin('==', id('blk'), bin('-', U('blocks'), u(1)))), [callS('store_final', final, id('b'), id('s'), bin('*', id('b'), u(layout.stateWidth)))]),
     );
   } else if (!spec.store) {
-    const write = assign(aggAt(U('out_offset'), U('blocks'), id('blk')), id('carry'));
+    const write = aggStore(U('out_offset'), U('blocks'), id('blk'), id('carry'));
     body.push(perThread ? write : ifS(bin('&&', id('live'), bin('==', id('c'), u(0))), [write]));
   }
   const params = [

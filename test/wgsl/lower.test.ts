@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { frontEnd } from '../../src/driver/front-end.js';
 import type { Def } from '../../src/compiler/ir/ir.js';
-import { assign, id, index, lit, type Stmt } from '../../backends/wgsl/ast.js';
+import { assign, forRange, id, index, lit, named, type Stmt } from '../../backends/wgsl/ast.js';
+import { keptLoop, withNoUnroll } from '../../backends/wgsl/no-unroll.js';
 import { printExpr, printModule } from '../../backends/wgsl/print.js';
 import { emptyModule } from '../../backends/wgsl/ast.js';
 import { Lowerer, offsetExpr } from '../../backends/lower/expr.js';
@@ -41,7 +42,7 @@ describe('reductions', () => {
     const { def, sizes } = outputDef('N = 8', 'sum(j: exp(x[i]) * p[i, j])');
     const { code } = lower(def, sizes, 'run-time');
     expect(code).toContain(
-      ['    var vacc0: f32 = 0.0f;', '    let v2 = exp(x[i]);', '    for (var vj_1 = 0u; vj_1 < 8u; vj_1++) {', '        let v3 = v2 * p[i * 8u + vj_1];', '        vacc0 = vacc0 + v3;', '    }'].join('\n'),
+      ['    var vacc0: f32 = 0.0f;', '    let v2 = exp(x[i]);', '    for (var vj_1 = 0u; vj_1 < 8u + no_unroll; vj_1++) {', '        let v3 = v2 * p[i * 8u + vj_1];', '        vacc0 = vacc0 + v3;', '    }'].join('\n'),
     );
   });
 
@@ -84,8 +85,8 @@ describe('constants', () => {
 });
 
 describe('points', () => {
-  const write = (count: number) => {
-    const lw = new Lowerer({ resolve: () => lit.f32(0), sizes: { A: count, B: 2 }, prefix: '' });
+  const write = (count: number, keepLoops?: boolean) => {
+    const lw = new Lowerer({ resolve: () => lit.f32(0), sizes: { A: count, B: 2 }, prefix: '', ...(keepLoops === undefined ? {} : { keepLoops }) });
     overPoints(lw, ['A', 'B'], { A: count, B: 2 }, (point, flat) => [assign(index(id('out'), typeof flat === 'number' ? lit.u32(flat) : flat), typeof point[0] === 'number' ? lit.f32(point[0]) : id('a'))]);
     return printModule({ ...emptyModule(), functions: [{ name: 'f', params: [], body: lw.stmts }] });
   };
@@ -94,7 +95,29 @@ describe('points', () => {
     expect(write(2)).not.toMatch(/for/);
   });
   it('loops beyond it, one loop per dim, the flat index from the coordinates', () => {
-    expect(write(8)).toContain(['    for (var p0 = 0u; p0 < 8u; p0++) {', '        for (var p1 = 0u; p1 < 2u; p1++) {', '            out[p0 * 2u + p1] = a;'].join('\n'));
+    expect(write(8)).toContain(['    for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {', '        for (var p1 = 0u; p1 < 2u + no_unroll; p1++) {', '            out[p0 * 2u + p1] = a;'].join('\n'));
+  });
+  it('leaves the bounds literal, for the driver to unroll, in a lowering that reads only registers', () => {
+    expect(write(8, false)).toContain(['    for (var p0 = 0u; p0 < 8u; p0++) {', '        for (var p1 = 0u; p1 < 2u; p1++) {'].join('\n'));
+  });
+});
+
+describe('kept loops', () => {
+  const entry = (body: Stmt[], params = [{ name: 'nwg', type: named('vec3<u32>'), attributes: ['builtin(num_workgroups)'] }]) => ({
+    ...emptyModule(),
+    entryPoints: [{ name: 'main', stage: 'compute' as const, workgroupSize: [1] as [number], params, body }],
+  });
+  it('declares no_unroll and sets it from the 2-D grid at the top of every entry point that needs it', () => {
+    const code = printModule(withNoUnroll(entry([keptLoop('k', lit.u32(0), 16, [])])));
+    expect(code).toContain('var<private> no_unroll: u32;');
+    expect(code).toContain(['    no_unroll = nwg.z - 1u;', '    for (var k = 0u; k < 16u + no_unroll; k++) {'].join('\n'));
+  });
+  it('leaves a module without kept loops as it is', () => {
+    const m = entry([forRange('k', lit.u32(0), lit.u32(16), [])]);
+    expect(withNoUnroll(m)).toBe(m);
+  });
+  it('refuses an entry point without num_workgroups', () => {
+    expect(() => withNoUnroll(entry([keptLoop('k', lit.u32(0), 16, [])], []))).toThrow(/no num_workgroups parameter/);
   });
 });
 

@@ -33,6 +33,9 @@ var<storage, read_write> agg: array<f32>;
 
 var<workgroup> trans: array<f32, 2048>;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+var<private> no_unroll: u32;
+
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
@@ -42,6 +45,7 @@ fn sigmoid(x: f32) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     if group >= params.batch * params.chunks {
         return;
@@ -59,7 +63,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let src = e % 8u;
         let step_row = seq * params.T + (t0 + s);
         var vacc0: f32 = 0.0f;
-        for (var vl_1 = 0u; vl_1 < 8u; vl_1++) {
+        for (var vl_1 = 0u; vl_1 < 8u + no_unroll; vl_1++) {
             let v2 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_1] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_1];
             vacc0 = vacc0 + v2;
         }
@@ -85,13 +89,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         for (var s = 0u; s < count; s++) {
             let step_row = seq * params.T + (t0 + s);
-            for (var tgt = 0u; tgt < 8u; tgt++) {
+            for (var tgt = 0u; tgt < 8u + no_unroll; tgt++) {
                 var acc: f32 = 0.0f;
                 if lid < 8u {
                     let v11 = sigmoid(inputs[params.batch * params.T * 24u + step_row * 1u]);
                     let v12 = v11 * inputs[params.batch * params.T * 16u + step_row * 8u + row_0];
                     var vacc13: f32 = 0.0f;
-                    for (var vl_14 = 0u; vl_14 < 8u; vl_14++) {
+                    for (var vl_14 = 0u; vl_14 < 8u + no_unroll; vl_14++) {
                         let v15 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_14] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_14];
                         vacc13 = vacc13 + v15;
                     }
@@ -101,14 +105,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                     let v19 = v12 * v18;
                     acc = v19;
                 }
-                for (var src = 0u; src < 8u; src++) {
+                for (var src = 0u; src < 8u + no_unroll; src++) {
                     acc += trans[(s * 8u + tgt) * 8u + src] * row[src];
                 }
                 next[tgt] = acc;
             }
             row = next;
         }
-        for (var k = 0u; k < 8u; k++) {
+        for (var k = 0u; k < 8u + no_unroll; k++) {
             agg[((seq * params.chunks + chunk) * 16u + lid) * 8u + k] = row[k];
         }
     }

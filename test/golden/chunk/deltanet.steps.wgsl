@@ -39,6 +39,9 @@ var<workgroup> trans: array<f32, 2048>;
 
 var<workgroup> state_wg: array<f32, 64>;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+var<private> no_unroll: u32;
+
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
@@ -48,6 +51,7 @@ fn sigmoid(x: f32) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     if group >= params.batch * params.chunks {
         return;
@@ -65,7 +69,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let src = e % 8u;
         let step_row = seq * params.T + (t0 + s);
         var vacc3: f32 = 0.0f;
-        for (var vl_4 = 0u; vl_4 < 8u; vl_4++) {
+        for (var vl_4 = 0u; vl_4 < 8u + no_unroll; vl_4++) {
             let v5 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_4] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_4];
             vacc3 = vacc3 + v5;
         }
@@ -85,7 +89,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var row: array<f32, 8>;
     var next: array<f32, 8>;
     if lid < 8u {
-        for (var k = 0u; k < 8u; k++) {
+        for (var k = 0u; k < 8u + no_unroll; k++) {
             row[k] = carry[((seq * params.chunks + chunk) * 8u + lid) * 8u + k];
         }
     }
@@ -95,11 +99,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let t = t0 + s;
         let step_row = seq * params.T + t;
         if lid < 8u && s < count {
-            for (var tgt = 0u; tgt < 8u; tgt++) {
+            for (var tgt = 0u; tgt < 8u + no_unroll; tgt++) {
                 let v14 = sigmoid(inputs[params.batch * params.T * 24u + step_row * 1u]);
                 let v15 = v14 * inputs[params.batch * params.T * 16u + step_row * 8u + row_0];
                 var vacc16: f32 = 0.0f;
-                for (var vl_17 = 0u; vl_17 < 8u; vl_17++) {
+                for (var vl_17 = 0u; vl_17 < 8u + no_unroll; vl_17++) {
                     let v18 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_17] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_17];
                     vacc16 = vacc16 + v18;
                 }
@@ -108,7 +112,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v21 = inputs[params.batch * params.T * 8u + step_row * 8u + tgt] / v20;
                 let v22 = v15 * v21;
                 var acc: f32 = v22;
-                for (var src = 0u; src < 8u; src++) {
+                for (var src = 0u; src < 8u + no_unroll; src++) {
                     acc += trans[(s * 8u + tgt) * 8u + src] * row[src];
                 }
                 next[tgt] = acc;
@@ -116,7 +120,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             row = next;
         }
         if lid < 8u {
-            for (var k = 0u; k < 8u; k++) {
+            for (var k = 0u; k < 8u + no_unroll; k++) {
                 state_wg[lid * 8u + k] = row[k];
             }
         }
@@ -125,7 +129,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let o_0 = e;
             if t < len {
                 var vacc0: f32 = 0.0f;
-                for (var vj_1 = 0u; vj_1 < 8u; vj_1++) {
+                for (var vj_1 = 0u; vj_1 < 8u + no_unroll; vj_1++) {
                     let v2 = state_wg[o_0 * 8u + vj_1] * inputs[params.batch * params.T * 0u + step_row * 8u + vj_1];
                     vacc0 = vacc0 + v2;
                 }

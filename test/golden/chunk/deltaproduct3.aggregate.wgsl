@@ -33,6 +33,9 @@ var<storage, read_write> agg: array<f32>;
 
 var<workgroup> trans: array<f32, 2048>;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+var<private> no_unroll: u32;
+
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
@@ -42,6 +45,7 @@ fn sigmoid(x: f32) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     if group >= params.batch * params.chunks {
         return;
@@ -59,7 +63,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let src = e % 8u;
         let step_row = seq * params.T + (t0 + s);
         var vacc0: f32 = 0.0f;
-        for (var vl_1 = 0u; vl_1 < 8u; vl_1++) {
+        for (var vl_1 = 0u; vl_1 < 8u + no_unroll; vl_1++) {
             let v2 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_1] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_1];
             vacc0 = vacc0 + v2;
         }
@@ -73,7 +77,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let v10 = v8 * v9;
         let v11 = v10 * -1.0f;
         var vacc12: f32 = 0.0f;
-        for (var vl_13 = 0u; vl_13 < 8u; vl_13++) {
+        for (var vl_13 = 0u; vl_13 < 8u + no_unroll; vl_13++) {
             let v14 = inputs[params.batch * params.T * 16u + step_row * 8u + vl_13] * inputs[params.batch * params.T * 16u + step_row * 8u + vl_13];
             vacc12 = vacc12 + v14;
         }
@@ -92,7 +96,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let v27 = v26 * v21;
         let v28 = v27 * -1.0f;
         var vacc29: f32 = 0.0f;
-        for (var vj2_30 = 0u; vj2_30 < 8u; vj2_30++) {
+        for (var vj2_30 = 0u; vj2_30 < 8u + no_unroll; vj2_30++) {
             let v31 = inputs[params.batch * params.T * 8u + step_row * 8u + vj2_30] / v4;
             let v32 = inputs[params.batch * params.T * 16u + step_row * 8u + vj2_30] / v16;
             let v33 = v31 * v32;
@@ -101,7 +105,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let v34 = v28 * vacc29;
         let v35 = v24 + v34;
         var vacc36: f32 = 0.0f;
-        for (var vl_37 = 0u; vl_37 < 8u; vl_37++) {
+        for (var vl_37 = 0u; vl_37 < 8u + no_unroll; vl_37++) {
             let v38 = inputs[params.batch * params.T * 24u + step_row * 8u + vl_37] * inputs[params.batch * params.T * 24u + step_row * 8u + vl_37];
             vacc36 = vacc36 + v38;
         }
@@ -119,7 +123,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let v50 = v49 * v45;
         let v51 = v50 * -1.0f;
         var vacc52: f32 = 0.0f;
-        for (var vj4_53 = 0u; vj4_53 < 8u; vj4_53++) {
+        for (var vj4_53 = 0u; vj4_53 < 8u + no_unroll; vj4_53++) {
             let v54 = inputs[params.batch * params.T * 8u + step_row * 8u + vj4_53] / v4;
             let v55 = inputs[params.batch * params.T * 24u + step_row * 8u + vj4_53] / v40;
             let v56 = v54 * v55;
@@ -132,7 +136,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let v61 = v60 * v45;
         let v62 = v61 * -1.0f;
         var vacc63: f32 = 0.0f;
-        for (var vj4_64 = 0u; vj4_64 < 8u; vj4_64++) {
+        for (var vj4_64 = 0u; vj4_64 < 8u + no_unroll; vj4_64++) {
             let v65 = inputs[params.batch * params.T * 16u + step_row * 8u + vj4_64] / v16;
             let v66 = inputs[params.batch * params.T * 24u + step_row * 8u + vj4_64] / v40;
             let v67 = v65 * v66;
@@ -145,7 +149,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let v72 = v71 * v45;
         let v73 = v72 * -1.0f;
         var vacc74: f32 = 0.0f;
-        for (var vj6_75 = 0u; vj6_75 < 8u; vj6_75++) {
+        for (var vj6_75 = 0u; vj6_75 < 8u + no_unroll; vj6_75++) {
             let v76 = inputs[params.batch * params.T * 8u + step_row * 8u + vj6_75] / v4;
             let v77 = inputs[params.batch * params.T * 16u + step_row * 8u + vj6_75] / v16;
             let v78 = v76 * v77;
@@ -168,14 +172,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         for (var s = 0u; s < count; s++) {
             let step_row = seq * params.T + (t0 + s);
-            for (var tgt = 0u; tgt < 8u; tgt++) {
+            for (var tgt = 0u; tgt < 8u + no_unroll; tgt++) {
                 var acc: f32 = 0.0f;
                 if lid < 8u {
                     let v82 = sigmoid(inputs[params.batch * params.T * 56u + step_row * 1u]);
                     let v83 = 2.0f * v82;
                     let v84 = v83 * inputs[params.batch * params.T * 32u + step_row * 8u + row_0];
                     var vacc85: f32 = 0.0f;
-                    for (var vl_86 = 0u; vl_86 < 8u; vl_86++) {
+                    for (var vl_86 = 0u; vl_86 < 8u + no_unroll; vl_86++) {
                         let v87 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_86] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_86];
                         vacc85 = vacc85 + v87;
                     }
@@ -185,13 +189,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                     let v91 = v84 * v90;
                     var vacc92: f32 = 0.0f;
                     var vacc96: f32 = 0.0f;
-                    for (var vl_97 = 0u; vl_97 < 8u; vl_97++) {
+                    for (var vl_97 = 0u; vl_97 < 8u + no_unroll; vl_97++) {
                         let v98 = inputs[params.batch * params.T * 16u + step_row * 8u + vl_97] * inputs[params.batch * params.T * 16u + step_row * 8u + vl_97];
                         vacc96 = vacc96 + v98;
                     }
                     let v99 = vacc96 + 0.000001f;
                     let v100 = sqrt(v99);
-                    for (var vj2_93 = 0u; vj2_93 < 8u; vj2_93++) {
+                    for (var vj2_93 = 0u; vj2_93 < 8u + no_unroll; vj2_93++) {
                         let v94 = inputs[params.batch * params.T * 8u + step_row * 8u + vj2_93] / v89;
                         let v95 = v84 * v94;
                         let v101 = inputs[params.batch * params.T * 16u + step_row * 8u + vj2_93] / v100;
@@ -210,7 +214,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                     let v112 = v109 + v111;
                     var vacc113: f32 = 0.0f;
                     var vacc117: f32 = 0.0f;
-                    for (var vj6_118 = 0u; vj6_118 < 8u; vj6_118++) {
+                    for (var vj6_118 = 0u; vj6_118 < 8u + no_unroll; vj6_118++) {
                         let v119 = inputs[params.batch * params.T * 8u + step_row * 8u + vj6_118] / v89;
                         let v120 = v84 * v119;
                         let v121 = inputs[params.batch * params.T * 16u + step_row * 8u + vj6_118] / v100;
@@ -219,13 +223,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                     }
                     let v123 = vacc117 * v104;
                     var vacc130: f32 = 0.0f;
-                    for (var vl_131 = 0u; vl_131 < 8u; vl_131++) {
+                    for (var vl_131 = 0u; vl_131 < 8u + no_unroll; vl_131++) {
                         let v132 = inputs[params.batch * params.T * 24u + step_row * 8u + vl_131] * inputs[params.batch * params.T * 24u + step_row * 8u + vl_131];
                         vacc130 = vacc130 + v132;
                     }
                     let v133 = vacc130 + 0.000001f;
                     let v134 = sqrt(v133);
-                    for (var vj4_114 = 0u; vj4_114 < 8u; vj4_114++) {
+                    for (var vj4_114 = 0u; vj4_114 < 8u + no_unroll; vj4_114++) {
                         let v115 = inputs[params.batch * params.T * 8u + step_row * 8u + vj4_114] / v89;
                         let v116 = v84 * v115;
                         let v124 = inputs[params.batch * params.T * 16u + step_row * 8u + vj4_114] / v100;
@@ -250,14 +254,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                     let v146 = v143 + v145;
                     acc = v146;
                 }
-                for (var src = 0u; src < 8u; src++) {
+                for (var src = 0u; src < 8u + no_unroll; src++) {
                     acc += trans[(s * 8u + tgt) * 8u + src] * row[src];
                 }
                 next[tgt] = acc;
             }
             row = next;
         }
-        for (var k = 0u; k < 8u; k++) {
+        for (var k = 0u; k < 8u + no_unroll; k++) {
             agg[((seq * params.chunks + chunk) * 16u + lid) * 8u + k] = row[k];
         }
     }

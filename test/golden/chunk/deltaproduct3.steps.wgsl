@@ -39,6 +39,9 @@ var<workgroup> trans: array<f32, 2048>;
 
 var<workgroup> state_wg: array<f32, 64>;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+var<private> no_unroll: u32;
+
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
@@ -48,6 +51,7 @@ fn sigmoid(x: f32) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     if group >= params.batch * params.chunks {
         return;
@@ -65,7 +69,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let src = e % 8u;
         let step_row = seq * params.T + (t0 + s);
         var vacc3: f32 = 0.0f;
-        for (var vl_4 = 0u; vl_4 < 8u; vl_4++) {
+        for (var vl_4 = 0u; vl_4 < 8u + no_unroll; vl_4++) {
             let v5 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_4] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_4];
             vacc3 = vacc3 + v5;
         }
@@ -79,7 +83,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let v13 = v11 * v12;
         let v14 = v13 * -1.0f;
         var vacc15: f32 = 0.0f;
-        for (var vl_16 = 0u; vl_16 < 8u; vl_16++) {
+        for (var vl_16 = 0u; vl_16 < 8u + no_unroll; vl_16++) {
             let v17 = inputs[params.batch * params.T * 16u + step_row * 8u + vl_16] * inputs[params.batch * params.T * 16u + step_row * 8u + vl_16];
             vacc15 = vacc15 + v17;
         }
@@ -98,7 +102,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let v30 = v29 * v24;
         let v31 = v30 * -1.0f;
         var vacc32: f32 = 0.0f;
-        for (var vj2_33 = 0u; vj2_33 < 8u; vj2_33++) {
+        for (var vj2_33 = 0u; vj2_33 < 8u + no_unroll; vj2_33++) {
             let v34 = inputs[params.batch * params.T * 8u + step_row * 8u + vj2_33] / v7;
             let v35 = inputs[params.batch * params.T * 16u + step_row * 8u + vj2_33] / v19;
             let v36 = v34 * v35;
@@ -107,7 +111,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let v37 = v31 * vacc32;
         let v38 = v27 + v37;
         var vacc39: f32 = 0.0f;
-        for (var vl_40 = 0u; vl_40 < 8u; vl_40++) {
+        for (var vl_40 = 0u; vl_40 < 8u + no_unroll; vl_40++) {
             let v41 = inputs[params.batch * params.T * 24u + step_row * 8u + vl_40] * inputs[params.batch * params.T * 24u + step_row * 8u + vl_40];
             vacc39 = vacc39 + v41;
         }
@@ -125,7 +129,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let v53 = v52 * v48;
         let v54 = v53 * -1.0f;
         var vacc55: f32 = 0.0f;
-        for (var vj4_56 = 0u; vj4_56 < 8u; vj4_56++) {
+        for (var vj4_56 = 0u; vj4_56 < 8u + no_unroll; vj4_56++) {
             let v57 = inputs[params.batch * params.T * 8u + step_row * 8u + vj4_56] / v7;
             let v58 = inputs[params.batch * params.T * 24u + step_row * 8u + vj4_56] / v43;
             let v59 = v57 * v58;
@@ -138,7 +142,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let v64 = v63 * v48;
         let v65 = v64 * -1.0f;
         var vacc66: f32 = 0.0f;
-        for (var vj4_67 = 0u; vj4_67 < 8u; vj4_67++) {
+        for (var vj4_67 = 0u; vj4_67 < 8u + no_unroll; vj4_67++) {
             let v68 = inputs[params.batch * params.T * 16u + step_row * 8u + vj4_67] / v19;
             let v69 = inputs[params.batch * params.T * 24u + step_row * 8u + vj4_67] / v43;
             let v70 = v68 * v69;
@@ -151,7 +155,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let v75 = v74 * v48;
         let v76 = v75 * -1.0f;
         var vacc77: f32 = 0.0f;
-        for (var vj6_78 = 0u; vj6_78 < 8u; vj6_78++) {
+        for (var vj6_78 = 0u; vj6_78 < 8u + no_unroll; vj6_78++) {
             let v79 = inputs[params.batch * params.T * 8u + step_row * 8u + vj6_78] / v7;
             let v80 = inputs[params.batch * params.T * 16u + step_row * 8u + vj6_78] / v19;
             let v81 = v79 * v80;
@@ -168,7 +172,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var row: array<f32, 8>;
     var next: array<f32, 8>;
     if lid < 8u {
-        for (var k = 0u; k < 8u; k++) {
+        for (var k = 0u; k < 8u + no_unroll; k++) {
             row[k] = carry[((seq * params.chunks + chunk) * 8u + lid) * 8u + k];
         }
     }
@@ -178,12 +182,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let t = t0 + s;
         let step_row = seq * params.T + t;
         if lid < 8u && s < count {
-            for (var tgt = 0u; tgt < 8u; tgt++) {
+            for (var tgt = 0u; tgt < 8u + no_unroll; tgt++) {
                 let v85 = sigmoid(inputs[params.batch * params.T * 56u + step_row * 1u]);
                 let v86 = 2.0f * v85;
                 let v87 = v86 * inputs[params.batch * params.T * 32u + step_row * 8u + row_0];
                 var vacc88: f32 = 0.0f;
-                for (var vl_89 = 0u; vl_89 < 8u; vl_89++) {
+                for (var vl_89 = 0u; vl_89 < 8u + no_unroll; vl_89++) {
                     let v90 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_89] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_89];
                     vacc88 = vacc88 + v90;
                 }
@@ -193,13 +197,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v94 = v87 * v93;
                 var vacc95: f32 = 0.0f;
                 var vacc99: f32 = 0.0f;
-                for (var vl_100 = 0u; vl_100 < 8u; vl_100++) {
+                for (var vl_100 = 0u; vl_100 < 8u + no_unroll; vl_100++) {
                     let v101 = inputs[params.batch * params.T * 16u + step_row * 8u + vl_100] * inputs[params.batch * params.T * 16u + step_row * 8u + vl_100];
                     vacc99 = vacc99 + v101;
                 }
                 let v102 = vacc99 + 0.000001f;
                 let v103 = sqrt(v102);
-                for (var vj2_96 = 0u; vj2_96 < 8u; vj2_96++) {
+                for (var vj2_96 = 0u; vj2_96 < 8u + no_unroll; vj2_96++) {
                     let v97 = inputs[params.batch * params.T * 8u + step_row * 8u + vj2_96] / v92;
                     let v98 = v87 * v97;
                     let v104 = inputs[params.batch * params.T * 16u + step_row * 8u + vj2_96] / v103;
@@ -218,7 +222,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v115 = v112 + v114;
                 var vacc116: f32 = 0.0f;
                 var vacc120: f32 = 0.0f;
-                for (var vj6_121 = 0u; vj6_121 < 8u; vj6_121++) {
+                for (var vj6_121 = 0u; vj6_121 < 8u + no_unroll; vj6_121++) {
                     let v122 = inputs[params.batch * params.T * 8u + step_row * 8u + vj6_121] / v92;
                     let v123 = v87 * v122;
                     let v124 = inputs[params.batch * params.T * 16u + step_row * 8u + vj6_121] / v103;
@@ -227,13 +231,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 }
                 let v126 = vacc120 * v107;
                 var vacc133: f32 = 0.0f;
-                for (var vl_134 = 0u; vl_134 < 8u; vl_134++) {
+                for (var vl_134 = 0u; vl_134 < 8u + no_unroll; vl_134++) {
                     let v135 = inputs[params.batch * params.T * 24u + step_row * 8u + vl_134] * inputs[params.batch * params.T * 24u + step_row * 8u + vl_134];
                     vacc133 = vacc133 + v135;
                 }
                 let v136 = vacc133 + 0.000001f;
                 let v137 = sqrt(v136);
-                for (var vj4_117 = 0u; vj4_117 < 8u; vj4_117++) {
+                for (var vj4_117 = 0u; vj4_117 < 8u + no_unroll; vj4_117++) {
                     let v118 = inputs[params.batch * params.T * 8u + step_row * 8u + vj4_117] / v92;
                     let v119 = v87 * v118;
                     let v127 = inputs[params.batch * params.T * 16u + step_row * 8u + vj4_117] / v103;
@@ -257,7 +261,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v148 = v147 * v143;
                 let v149 = v146 + v148;
                 var acc: f32 = v149;
-                for (var src = 0u; src < 8u; src++) {
+                for (var src = 0u; src < 8u + no_unroll; src++) {
                     acc += trans[(s * 8u + tgt) * 8u + src] * row[src];
                 }
                 next[tgt] = acc;
@@ -265,7 +269,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             row = next;
         }
         if lid < 8u {
-            for (var k = 0u; k < 8u; k++) {
+            for (var k = 0u; k < 8u + no_unroll; k++) {
                 state_wg[lid * 8u + k] = row[k];
             }
         }
@@ -274,7 +278,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let o_0 = e;
             if t < len {
                 var vacc0: f32 = 0.0f;
-                for (var vj_1 = 0u; vj_1 < 8u; vj_1++) {
+                for (var vj_1 = 0u; vj_1 < 8u + no_unroll; vj_1++) {
                     let v2 = state_wg[o_0 * 8u + vj_1] * inputs[params.batch * params.T * 0u + step_row * 8u + vj_1];
                     vacc0 = vacc0 + v2;
                 }

@@ -55,11 +55,26 @@ var<storage, read_write> final_state: array<f32>;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
+// Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/no-unroll.ts).
+var<private> no_unroll: u32;
+
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
     let s = 1.0f / (1.0f + e);
     return select(e * s, s, x >= 0.0f);
+}
+
+// Element i of \`aggs\`, member by member in loops: copied whole, each of its floats would be a memory access of its own.
+fn load_aggs(i: u32) -> Elem {
+    var e: Elem;
+    for (var m = 0u; m < 8u + no_unroll; m++) {
+        e.S_a[m] = aggs[i].S_a[m];
+    }
+    for (var m = 0u; m < 64u + no_unroll; m++) {
+        e.S_b[m] = aggs[i].S_b[m];
+    }
+    return e;
 }
 
 // The identity element: a masked or padding step.
@@ -96,15 +111,15 @@ fn combine(l: Elem, r: Elem) -> Elem {
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32) -> Elem {
     var r: Elem;
-    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
         let v1 = sigmoid(inputs[U.batch * U.T * 24u + (b * U.T + t) * 8u + vp0]);
         let v2 = log(v1);
         let v3 = v2 / 16.0f;
         let v4 = exp(v3);
         r.S_a[vp0] = v4;
     }
-    for (var vp5 = 0u; vp5 < 8u; vp5++) {
-        for (var vp6 = 0u; vp6 < 8u; vp6++) {
+    for (var vp5 = 0u; vp5 < 8u + no_unroll; vp5++) {
+        for (var vp6 = 0u; vp6 < 8u + no_unroll; vp6++) {
             let v7 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp5] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + vp6];
             r.S_b[vp5 * 8u + vp6] = v7;
         }
@@ -115,8 +130,8 @@ fn element(b: u32, t: u32, s: u32) -> Elem {
 // This thread's initial states.
 fn load_state(b: u32, s: u32) -> State {
     var h: State;
-    for (var p0 = 0u; p0 < 8u; p0++) {
-        for (var p1 = 0u; p1 < 8u; p1++) {
+    for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {
+        for (var p1 = 0u; p1 < 8u + no_unroll; p1++) {
             h.S[p0 * 8u + p1] = init[b * 64u + 0u + p0 * 8u + p1];
         }
     }
@@ -126,8 +141,8 @@ fn load_state(b: u32, s: u32) -> State {
 // The states after a span with aggregate e, from the states h before it.
 fn advance(h: State, e: Elem) -> State {
     var r: State;
-    for (var vp0 = 0u; vp0 < 8u; vp0++) {
-        for (var vp1 = 0u; vp1 < 8u; vp1++) {
+    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
+        for (var vp1 = 0u; vp1 < 8u + no_unroll; vp1++) {
             let v2 = e.S_a[vp0] * h.S[vp0 * 8u + vp1];
             let v3 = v2 + e.S_b[vp0 * 8u + vp1];
             r.S[vp0 * 8u + vp1] = v3;
@@ -138,9 +153,9 @@ fn advance(h: State, e: Elem) -> State {
 
 // Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.
 fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
-    for (var o_p0 = 0u; o_p0 < 8u; o_p0++) {
+    for (var o_p0 = 0u; o_p0 < 8u + no_unroll; o_p0++) {
         var o_acc1: f32 = 0.0f;
-        for (var o_i_2 = 0u; o_i_2 < 8u; o_i_2++) {
+        for (var o_i_2 = 0u; o_i_2 < 8u + no_unroll; o_i_2++) {
             let o_3 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + o_i_2] * h.S[o_i_2 * 8u + o_p0];
             o_acc1 = o_acc1 + o_3;
         }
@@ -150,8 +165,8 @@ fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
 
 // The final states.
 fn store_final(h: State, b: u32, s: u32, base: u32) {
-    for (var p0 = 0u; p0 < 8u; p0++) {
-        for (var p1 = 0u; p1 < 8u; p1++) {
+    for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {
+        for (var p1 = 0u; p1 < 8u + no_unroll; p1++) {
             final_state[base + 0u + p0 * 8u + p1] = h.S[p0 * 8u + p1];
         }
     }
@@ -159,6 +174,7 @@ fn store_final(h: State, b: u32, s: u32, base: u32) {
 
 @compute @workgroup_size(8)
 fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;
@@ -177,13 +193,13 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     let len = min(lengths[b], U.T);
     var carry = identity();
     if U.carry_in != 0u {
-        carry = aggs[U.in_offset + (b * 1u + s) * U.blocks + blk];
+        carry = load_aggs(U.in_offset + (b * 1u + s) * U.blocks + blk);
     }
     let h0 = load_state(b, s);
     var h = advance(h0, carry);
     let full_end = start + (max(min(end, U.min_len), start) - start) / 64u * 64u;
     for (var tile0 = start; tile0 < full_end; tile0 += 64u) {
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
             let e = element(b, t, s);
             let prev = h;
@@ -192,7 +208,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
         }
     }
     for (var tile0 = full_end; tile0 < end; tile0 += 64u) {
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
             var e = identity();
             if t < end && t < len {
@@ -247,11 +263,24 @@ var<storage, read> lengths: array<u32>;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
+// Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/no-unroll.ts).
+var<private> no_unroll: u32;
+
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
     let s = 1.0f / (1.0f + e);
     return select(e * s, s, x >= 0.0f);
+}
+
+// Stores element i of \`aggs\`, member by member in loops.
+fn store_aggs(i: u32, e: Elem) {
+    for (var m = 0u; m < 8u + no_unroll; m++) {
+        aggs[i].S_a[m] = e.S_a[m];
+    }
+    for (var m = 0u; m < 64u + no_unroll; m++) {
+        aggs[i].S_b[m] = e.S_b[m];
+    }
 }
 
 // The identity element: a masked or padding step.
@@ -288,15 +317,15 @@ fn combine(l: Elem, r: Elem) -> Elem {
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32) -> Elem {
     var r: Elem;
-    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
         let v1 = sigmoid(inputs[U.batch * U.T * 24u + (b * U.T + t) * 8u + vp0]);
         let v2 = log(v1);
         let v3 = v2 / 16.0f;
         let v4 = exp(v3);
         r.S_a[vp0] = v4;
     }
-    for (var vp5 = 0u; vp5 < 8u; vp5++) {
-        for (var vp6 = 0u; vp6 < 8u; vp6++) {
+    for (var vp5 = 0u; vp5 < 8u + no_unroll; vp5++) {
+        for (var vp6 = 0u; vp6 < 8u + no_unroll; vp6++) {
             let v7 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp5] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + vp6];
             r.S_b[vp5 * 8u + vp6] = v7;
         }
@@ -306,6 +335,7 @@ fn element(b: u32, t: u32, s: u32) -> Elem {
 
 @compute @workgroup_size(8)
 fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;
@@ -326,7 +356,7 @@ fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
     let full_end = start + (max(min(end, U.min_len), start) - start) / 64u * 64u;
     for (var tile0 = start; tile0 < full_end; tile0 += 64u) {
         var agg = identity();
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
             let e = element(b, t, s);
             agg = combine(agg, e);
@@ -335,7 +365,7 @@ fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
     }
     for (var tile0 = full_end; tile0 < end; tile0 += 64u) {
         var agg = identity();
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
             var e = identity();
             if t < end && t < len {
@@ -345,7 +375,7 @@ fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
         }
         carry = combine(carry, agg);
     }
-    aggs[U.out_offset + (b * 1u + s) * U.blocks + blk] = carry;
+    store_aggs(U.out_offset + (b * 1u + s) * U.blocks + blk, carry);
 }
 `,
   reduce_aggs: `// gla: reduce_aggs (generated by rnnc, scan backend)
@@ -378,11 +408,36 @@ var<uniform> U: Uniforms;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
+// Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/no-unroll.ts).
+var<private> no_unroll: u32;
+
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
     let s = 1.0f / (1.0f + e);
     return select(e * s, s, x >= 0.0f);
+}
+
+// Element i of \`aggs\`, member by member in loops: copied whole, each of its floats would be a memory access of its own.
+fn load_aggs(i: u32) -> Elem {
+    var e: Elem;
+    for (var m = 0u; m < 8u + no_unroll; m++) {
+        e.S_a[m] = aggs[i].S_a[m];
+    }
+    for (var m = 0u; m < 64u + no_unroll; m++) {
+        e.S_b[m] = aggs[i].S_b[m];
+    }
+    return e;
+}
+
+// Stores element i of \`aggs\`, member by member in loops.
+fn store_aggs(i: u32, e: Elem) {
+    for (var m = 0u; m < 8u + no_unroll; m++) {
+        aggs[i].S_a[m] = e.S_a[m];
+    }
+    for (var m = 0u; m < 64u + no_unroll; m++) {
+        aggs[i].S_b[m] = e.S_b[m];
+    }
 }
 
 // The identity element: a masked or padding step.
@@ -418,6 +473,7 @@ fn combine(l: Elem, r: Elem) -> Elem {
 
 @compute @workgroup_size(8)
 fn reduce_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;
@@ -438,26 +494,26 @@ fn reduce_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
     let full_end = start + (max(min(end, end), start) - start) / 64u * 64u;
     for (var tile0 = start; tile0 < full_end; tile0 += 64u) {
         var agg = identity();
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
-            let e = aggs[U.in_offset + (b * 1u + s) * U.n + t];
+            let e = load_aggs(U.in_offset + (b * 1u + s) * U.n + t);
             agg = combine(agg, e);
         }
         carry = combine(carry, agg);
     }
     for (var tile0 = full_end; tile0 < end; tile0 += 64u) {
         var agg = identity();
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
             var e = identity();
             if t < end && t < len {
-                e = aggs[U.in_offset + (b * 1u + s) * U.n + t];
+                e = load_aggs(U.in_offset + (b * 1u + s) * U.n + t);
             }
             agg = combine(agg, e);
         }
         carry = combine(carry, agg);
     }
-    aggs[U.out_offset + (b * 1u + s) * U.blocks + blk] = carry;
+    store_aggs(U.out_offset + (b * 1u + s) * U.blocks + blk, carry);
 }
 `,
   scan_aggs: `// gla: scan_aggs (generated by rnnc, scan backend)
@@ -490,11 +546,36 @@ var<uniform> U: Uniforms;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
+// Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/no-unroll.ts).
+var<private> no_unroll: u32;
+
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
     let s = 1.0f / (1.0f + e);
     return select(e * s, s, x >= 0.0f);
+}
+
+// Element i of \`aggs\`, member by member in loops: copied whole, each of its floats would be a memory access of its own.
+fn load_aggs(i: u32) -> Elem {
+    var e: Elem;
+    for (var m = 0u; m < 8u + no_unroll; m++) {
+        e.S_a[m] = aggs[i].S_a[m];
+    }
+    for (var m = 0u; m < 64u + no_unroll; m++) {
+        e.S_b[m] = aggs[i].S_b[m];
+    }
+    return e;
+}
+
+// Stores element i of \`aggs\`, member by member in loops.
+fn store_aggs(i: u32, e: Elem) {
+    for (var m = 0u; m < 8u + no_unroll; m++) {
+        aggs[i].S_a[m] = e.S_a[m];
+    }
+    for (var m = 0u; m < 64u + no_unroll; m++) {
+        aggs[i].S_b[m] = e.S_b[m];
+    }
 }
 
 // The identity element: a masked or padding step.
@@ -530,6 +611,7 @@ fn combine(l: Elem, r: Elem) -> Elem {
 
 @compute @workgroup_size(8)
 fn scan_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;
@@ -548,29 +630,29 @@ fn scan_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id
     let len = count;
     var carry = identity();
     if U.carry_in != 0u {
-        carry = aggs[U.in_offset + (b * 1u + s) * U.blocks + blk];
+        carry = load_aggs(U.in_offset + (b * 1u + s) * U.blocks + blk);
     }
     let full_end = start + (max(min(end, end), start) - start) / 64u * 64u;
     for (var tile0 = start; tile0 < full_end; tile0 += 64u) {
         var p = carry;
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
-            let e = aggs[U.out_offset + (b * 1u + s) * U.n + t];
-            aggs[U.out_offset + (b * 1u + s) * U.n + t] = p;
+            let e = load_aggs(U.out_offset + (b * 1u + s) * U.n + t);
+            store_aggs(U.out_offset + (b * 1u + s) * U.n + t, p);
             p = combine(p, e);
         }
         carry = p;
     }
     for (var tile0 = full_end; tile0 < end; tile0 += 64u) {
         var p = carry;
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
             var e = identity();
             if t < end && t < len {
-                e = aggs[U.out_offset + (b * 1u + s) * U.n + t];
+                e = load_aggs(U.out_offset + (b * 1u + s) * U.n + t);
             }
             if t < end {
-                aggs[U.out_offset + (b * 1u + s) * U.n + t] = p;
+                store_aggs(U.out_offset + (b * 1u + s) * U.n + t, p);
             }
             p = combine(p, e);
         }

@@ -32,6 +32,9 @@ var<storage, read_write> aggs: array<Elem>;
 // a variable, not a constant: a constant expression may not be infinite
 var<private> F32_INF_BITS: u32 = 2139095040u;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+var<private> no_unroll: u32;
+
 // +infinity (WGSL has no literal for it)
 fn f32_inf() -> f32 {
     return bitcast<f32>(F32_INF_BITS);
@@ -64,6 +67,7 @@ fn combine(l: Elem, r: Elem) -> Elem {
 
 @compute @workgroup_size(8)
 fn reduce_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;
@@ -84,7 +88,7 @@ fn reduce_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
     let full_end = start + (max(min(end, end), start) - start) / 1u * 1u;
     for (var tile0 = start; tile0 < full_end; tile0 += 1u) {
         var agg = identity();
-        for (var r = 0u; r < 1u; r++) {
+        for (var r = 0u; r < 1u + no_unroll; r++) {
             let t = tile0 + r;
             let e = aggs[U.in_offset + (b * 8u + s) * U.n + t];
             agg = combine(agg, e);
@@ -93,7 +97,7 @@ fn reduce_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
     }
     for (var tile0 = full_end; tile0 < end; tile0 += 1u) {
         var agg = identity();
-        for (var r = 0u; r < 1u; r++) {
+        for (var r = 0u; r < 1u + no_unroll; r++) {
             let t = tile0 + r;
             var e = identity();
             if t < end && t < len {

@@ -28,11 +28,36 @@ var<uniform> U: Uniforms;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+var<private> no_unroll: u32;
+
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
     let s = 1.0f / (1.0f + e);
     return select(e * s, s, x >= 0.0f);
+}
+
+// Element i of `aggs`, member by member in loops: copied whole, each of its floats would be a memory access of its own.
+fn load_aggs(i: u32) -> Elem {
+    var e: Elem;
+    for (var m = 0u; m < 8u + no_unroll; m++) {
+        e.S_a[m] = aggs[i].S_a[m];
+    }
+    for (var m = 0u; m < 64u + no_unroll; m++) {
+        e.S_b[m] = aggs[i].S_b[m];
+    }
+    return e;
+}
+
+// Stores element i of `aggs`, member by member in loops.
+fn store_aggs(i: u32, e: Elem) {
+    for (var m = 0u; m < 8u + no_unroll; m++) {
+        aggs[i].S_a[m] = e.S_a[m];
+    }
+    for (var m = 0u; m < 64u + no_unroll; m++) {
+        aggs[i].S_b[m] = e.S_b[m];
+    }
 }
 
 // The identity element: a masked or padding step.
@@ -68,6 +93,7 @@ fn combine(l: Elem, r: Elem) -> Elem {
 
 @compute @workgroup_size(8)
 fn reduce_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;
@@ -88,24 +114,24 @@ fn reduce_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
     let full_end = start + (max(min(end, end), start) - start) / 64u * 64u;
     for (var tile0 = start; tile0 < full_end; tile0 += 64u) {
         var agg = identity();
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
-            let e = aggs[U.in_offset + (b * 1u + s) * U.n + t];
+            let e = load_aggs(U.in_offset + (b * 1u + s) * U.n + t);
             agg = combine(agg, e);
         }
         carry = combine(carry, agg);
     }
     for (var tile0 = full_end; tile0 < end; tile0 += 64u) {
         var agg = identity();
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
             var e = identity();
             if t < end && t < len {
-                e = aggs[U.in_offset + (b * 1u + s) * U.n + t];
+                e = load_aggs(U.in_offset + (b * 1u + s) * U.n + t);
             }
             agg = combine(agg, e);
         }
         carry = combine(carry, agg);
     }
-    aggs[U.out_offset + (b * 1u + s) * U.blocks + blk] = carry;
+    store_aggs(U.out_offset + (b * 1u + s) * U.blocks + blk, carry);
 }

@@ -35,11 +35,24 @@ var<storage, read> lengths: array<u32>;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+var<private> no_unroll: u32;
+
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
     let s = 1.0f / (1.0f + e);
     return select(e * s, s, x >= 0.0f);
+}
+
+// Stores element i of `aggs`, member by member in loops.
+fn store_aggs(i: u32, e: Elem) {
+    for (var m = 0u; m < 8u + no_unroll; m++) {
+        aggs[i].S_a[m] = e.S_a[m];
+    }
+    for (var m = 0u; m < 64u + no_unroll; m++) {
+        aggs[i].S_b[m] = e.S_b[m];
+    }
 }
 
 // The identity element: a masked or padding step.
@@ -76,15 +89,15 @@ fn combine(l: Elem, r: Elem) -> Elem {
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32) -> Elem {
     var r: Elem;
-    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
         let v1 = sigmoid(inputs[U.batch * U.T * 24u + (b * U.T + t) * 8u + vp0]);
         let v2 = log(v1);
         let v3 = v2 / 16.0f;
         let v4 = exp(v3);
         r.S_a[vp0] = v4;
     }
-    for (var vp5 = 0u; vp5 < 8u; vp5++) {
-        for (var vp6 = 0u; vp6 < 8u; vp6++) {
+    for (var vp5 = 0u; vp5 < 8u + no_unroll; vp5++) {
+        for (var vp6 = 0u; vp6 < 8u + no_unroll; vp6++) {
             let v7 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp5] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + vp6];
             r.S_b[vp5 * 8u + vp6] = v7;
         }
@@ -94,6 +107,7 @@ fn element(b: u32, t: u32, s: u32) -> Elem {
 
 @compute @workgroup_size(8)
 fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;
@@ -114,7 +128,7 @@ fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
     let full_end = start + (max(min(end, U.min_len), start) - start) / 64u * 64u;
     for (var tile0 = start; tile0 < full_end; tile0 += 64u) {
         var agg = identity();
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
             let e = element(b, t, s);
             agg = combine(agg, e);
@@ -123,7 +137,7 @@ fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
     }
     for (var tile0 = full_end; tile0 < end; tile0 += 64u) {
         var agg = identity();
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
             var e = identity();
             if t < end && t < len {
@@ -133,5 +147,5 @@ fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
         }
         carry = combine(carry, agg);
     }
-    aggs[U.out_offset + (b * 1u + s) * U.blocks + blk] = carry;
+    store_aggs(U.out_offset + (b * 1u + s) * U.blocks + blk, carry);
 }

@@ -28,6 +28,27 @@ var<uniform> U: Uniforms;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+var<private> no_unroll: u32;
+
+// Element i of `aggs`, member by member in loops: copied whole, each of its floats would be a memory access of its own.
+fn load_aggs(i: u32) -> Elem {
+    var e: Elem;
+    for (var m = 0u; m < 8u + no_unroll; m++) {
+        e.x_a[m] = aggs[i].x_a[m];
+        e.x_b[m] = aggs[i].x_b[m];
+    }
+    return e;
+}
+
+// Stores element i of `aggs`, member by member in loops.
+fn store_aggs(i: u32, e: Elem) {
+    for (var m = 0u; m < 8u + no_unroll; m++) {
+        aggs[i].x_a[m] = e.x_a[m];
+        aggs[i].x_b[m] = e.x_b[m];
+    }
+}
+
 // The identity element: a masked or padding step.
 fn identity() -> Elem {
     var r: Elem;
@@ -53,6 +74,7 @@ fn combine(l: Elem, r: Elem) -> Elem {
 
 @compute @workgroup_size(8)
 fn scan_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;
@@ -71,29 +93,29 @@ fn scan_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id
     let len = count;
     var carry = identity();
     if U.carry_in != 0u {
-        carry = aggs[U.in_offset + (b * 1u + s) * U.blocks + blk];
+        carry = load_aggs(U.in_offset + (b * 1u + s) * U.blocks + blk);
     }
     let full_end = start + (max(min(end, end), start) - start) / 64u * 64u;
     for (var tile0 = start; tile0 < full_end; tile0 += 64u) {
         var p = carry;
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
-            let e = aggs[U.out_offset + (b * 1u + s) * U.n + t];
-            aggs[U.out_offset + (b * 1u + s) * U.n + t] = p;
+            let e = load_aggs(U.out_offset + (b * 1u + s) * U.n + t);
+            store_aggs(U.out_offset + (b * 1u + s) * U.n + t, p);
             p = combine(p, e);
         }
         carry = p;
     }
     for (var tile0 = full_end; tile0 < end; tile0 += 64u) {
         var p = carry;
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
             var e = identity();
             if t < end && t < len {
-                e = aggs[U.out_offset + (b * 1u + s) * U.n + t];
+                e = load_aggs(U.out_offset + (b * 1u + s) * U.n + t);
             }
             if t < end {
-                aggs[U.out_offset + (b * 1u + s) * U.n + t] = p;
+                store_aggs(U.out_offset + (b * 1u + s) * U.n + t, p);
             }
             p = combine(p, e);
         }

@@ -57,6 +57,19 @@ var<storage, read_write> final_state: array<f32>;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+var<private> no_unroll: u32;
+
+// Element i of `aggs`, member by member in loops: copied whole, each of its floats would be a memory access of its own.
+fn load_aggs(i: u32) -> Elem {
+    var e: Elem;
+    for (var m = 0u; m < 8u + no_unroll; m++) {
+        e.x_a[m] = aggs[i].x_a[m];
+        e.x_b[m] = aggs[i].x_b[m];
+    }
+    return e;
+}
+
 // The identity element: a masked or padding step.
 fn identity() -> Elem {
     var r: Elem;
@@ -83,7 +96,7 @@ fn combine(l: Elem, r: Elem) -> Elem {
 // What the elements of lane s compute from params alone, once per thread.
 fn invariants(s: u32) -> Inv {
     var inv: Inv;
-    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
         let k0 = exp(params[vp0]);
         let k1 = -k0;
         let k2 = exp(k1);
@@ -99,7 +112,7 @@ fn invariants(s: u32) -> Inv {
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
     var r: Elem;
-    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
         let v1 = params[vp0 * 4u + 8u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
         let v2 = params[vp0 * 4u + 9u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
         let v3 = v1 + v2;
@@ -117,7 +130,7 @@ fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
 // This thread's initial states.
 fn load_state(b: u32, s: u32) -> State {
     var h: State;
-    for (var p0 = 0u; p0 < 8u; p0++) {
+    for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {
         h.x[p0] = init[b * 8u + 0u + p0];
     }
     return h;
@@ -126,7 +139,7 @@ fn load_state(b: u32, s: u32) -> State {
 // The states after a span with aggregate e, from the states h before it.
 fn advance(h: State, e: Elem) -> State {
     var r: State;
-    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
         let v1 = e.x_a[vp0] * h.x[vp0];
         let v2 = v1 + e.x_b[vp0];
         r.x[vp0] = v2;
@@ -137,7 +150,7 @@ fn advance(h: State, e: Elem) -> State {
 // Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.
 fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
     var o_acc0: f32 = 0.0f;
-    for (var o_n_1 = 0u; o_n_1 < 8u; o_n_1++) {
+    for (var o_n_1 = 0u; o_n_1 < 8u + no_unroll; o_n_1++) {
         let o_2 = params[o_n_1 + 40u] * h.x[o_n_1];
         o_acc0 = o_acc0 + o_2;
     }
@@ -145,7 +158,7 @@ fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
     let o_4 = o_acc0 + o_3;
     outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u] = select(o_4, 0.0f, t >= len);
     var o_acc5: f32 = 0.0f;
-    for (var o_n_6 = 0u; o_n_6 < 8u; o_n_6++) {
+    for (var o_n_6 = 0u; o_n_6 < 8u + no_unroll; o_n_6++) {
         let o_7 = params[o_n_6 + 48u] * h.x[o_n_6];
         o_acc5 = o_acc5 + o_7;
     }
@@ -153,7 +166,7 @@ fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
     let o_9 = o_acc5 + o_8;
     outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u] = select(o_9, 0.0f, t >= len);
     var o_acc10: f32 = 0.0f;
-    for (var o_n_11 = 0u; o_n_11 < 8u; o_n_11++) {
+    for (var o_n_11 = 0u; o_n_11 < 8u + no_unroll; o_n_11++) {
         let o_12 = params[o_n_11 + 56u] * h.x[o_n_11];
         o_acc10 = o_acc10 + o_12;
     }
@@ -161,7 +174,7 @@ fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
     let o_14 = o_acc10 + o_13;
     outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u] = select(o_14, 0.0f, t >= len);
     var o_acc15: f32 = 0.0f;
-    for (var o_n_16 = 0u; o_n_16 < 8u; o_n_16++) {
+    for (var o_n_16 = 0u; o_n_16 < 8u + no_unroll; o_n_16++) {
         let o_17 = params[o_n_16 + 64u] * h.x[o_n_16];
         o_acc15 = o_acc15 + o_17;
     }
@@ -172,13 +185,14 @@ fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
 
 // The final states.
 fn store_final(h: State, b: u32, s: u32, base: u32) {
-    for (var p0 = 0u; p0 < 8u; p0++) {
+    for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {
         final_state[base + 0u + p0] = h.x[p0];
     }
 }
 
 @compute @workgroup_size(8)
 fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;
@@ -198,13 +212,13 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     let len = min(lengths[b], U.T);
     var carry = identity();
     if U.carry_in != 0u {
-        carry = aggs[U.in_offset + (b * 1u + s) * U.blocks + blk];
+        carry = load_aggs(U.in_offset + (b * 1u + s) * U.blocks + blk);
     }
     let h0 = load_state(b, s);
     var h = advance(h0, carry);
     let full_end = start + (max(min(end, U.min_len), start) - start) / 64u * 64u;
     for (var tile0 = start; tile0 < full_end; tile0 += 64u) {
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
             let e = element(b, t, s, inv);
             let prev = h;
@@ -213,7 +227,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
         }
     }
     for (var tile0 = full_end; tile0 < end; tile0 += 64u) {
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
             var e = identity();
             if t < end && t < len {

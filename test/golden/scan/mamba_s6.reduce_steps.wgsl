@@ -42,6 +42,9 @@ var<storage, read> lengths: array<u32>;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+var<private> no_unroll: u32;
+
 // log(1 + x) for x in [0, 1], accurate near 0
 fn log1p_unit(x: f32) -> f32 {
     let y = x / (2.0f + x);
@@ -52,6 +55,14 @@ fn log1p_unit(x: f32) -> f32 {
 // log(1 + exp(x)) = max(x, 0) + log(1 + exp(-|x|))
 fn softplus(x: f32) -> f32 {
     return max(x, 0.0f) + log1p_unit(exp(-abs(x)));
+}
+
+// Stores element i of `aggs`, member by member in loops.
+fn store_aggs(i: u32, e: Elem) {
+    for (var m = 0u; m < 32u + no_unroll; m++) {
+        aggs[i].h_a[m] = e.h_a[m];
+        aggs[i].h_b[m] = e.h_b[m];
+    }
 }
 
 // The identity element: a masked or padding step.
@@ -84,8 +95,8 @@ fn combine(l: Elem, r: Elem) -> Elem {
 // What the elements of lane s compute from params alone, once per thread.
 fn invariants(s: u32) -> Inv {
     var inv: Inv;
-    for (var vp0 = 0u; vp0 < 8u; vp0++) {
-        for (var vp1 = 0u; vp1 < 4u; vp1++) {
+    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
+        for (var vp1 = 0u; vp1 < 4u + no_unroll; vp1++) {
             let k0 = exp(params[vp0 * 4u + vp1]);
             inv.i0[vp0 * 4u + vp1] = k0;
         }
@@ -96,10 +107,10 @@ fn invariants(s: u32) -> Inv {
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
     var r: Elem;
-    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
         let v2 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp0]);
         let v3 = -v2;
-        for (var vp1 = 0u; vp1 < 4u; vp1++) {
+        for (var vp1 = 0u; vp1 < 4u + no_unroll; vp1++) {
             let v4 = v3 * inv.i0[vp0 * 4u + vp1];
             let v5 = exp(v4);
             let v6 = v2 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + vp1];
@@ -113,6 +124,7 @@ fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
 
 @compute @workgroup_size(8)
 fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;
@@ -134,7 +146,7 @@ fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
     let full_end = start + (max(min(end, U.min_len), start) - start) / 64u * 64u;
     for (var tile0 = start; tile0 < full_end; tile0 += 64u) {
         var agg = identity();
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
             let e = element(b, t, s, inv);
             agg = combine(agg, e);
@@ -143,7 +155,7 @@ fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
     }
     for (var tile0 = full_end; tile0 < end; tile0 += 64u) {
         var agg = identity();
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
             var e = identity();
             if t < end && t < len {
@@ -153,5 +165,5 @@ fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
         }
         carry = combine(carry, agg);
     }
-    aggs[U.out_offset + (b * 1u + s) * U.blocks + blk] = carry;
+    store_aggs(U.out_offset + (b * 1u + s) * U.blocks + blk, carry);
 }

@@ -28,6 +28,9 @@ var<uniform> U: Uniforms;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+var<private> no_unroll: u32;
+
 // log(1 + x) for x in [0, 1], accurate near 0
 fn log1p_unit(x: f32) -> f32 {
     let y = x / (2.0f + x);
@@ -38,6 +41,24 @@ fn log1p_unit(x: f32) -> f32 {
 // log(1 + exp(x)) = max(x, 0) + log(1 + exp(-|x|))
 fn softplus(x: f32) -> f32 {
     return max(x, 0.0f) + log1p_unit(exp(-abs(x)));
+}
+
+// Element i of `aggs`, member by member in loops: copied whole, each of its floats would be a memory access of its own.
+fn load_aggs(i: u32) -> Elem {
+    var e: Elem;
+    for (var m = 0u; m < 32u + no_unroll; m++) {
+        e.h_a[m] = aggs[i].h_a[m];
+        e.h_b[m] = aggs[i].h_b[m];
+    }
+    return e;
+}
+
+// Stores element i of `aggs`, member by member in loops.
+fn store_aggs(i: u32, e: Elem) {
+    for (var m = 0u; m < 32u + no_unroll; m++) {
+        aggs[i].h_a[m] = e.h_a[m];
+        aggs[i].h_b[m] = e.h_b[m];
+    }
 }
 
 // The identity element: a masked or padding step.
@@ -69,6 +90,7 @@ fn combine(l: Elem, r: Elem) -> Elem {
 
 @compute @workgroup_size(8)
 fn scan_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;
@@ -87,29 +109,29 @@ fn scan_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id
     let len = count;
     var carry = identity();
     if U.carry_in != 0u {
-        carry = aggs[U.in_offset + (b * 1u + s) * U.blocks + blk];
+        carry = load_aggs(U.in_offset + (b * 1u + s) * U.blocks + blk);
     }
     let full_end = start + (max(min(end, end), start) - start) / 64u * 64u;
     for (var tile0 = start; tile0 < full_end; tile0 += 64u) {
         var p = carry;
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
-            let e = aggs[U.out_offset + (b * 1u + s) * U.n + t];
-            aggs[U.out_offset + (b * 1u + s) * U.n + t] = p;
+            let e = load_aggs(U.out_offset + (b * 1u + s) * U.n + t);
+            store_aggs(U.out_offset + (b * 1u + s) * U.n + t, p);
             p = combine(p, e);
         }
         carry = p;
     }
     for (var tile0 = full_end; tile0 < end; tile0 += 64u) {
         var p = carry;
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
             var e = identity();
             if t < end && t < len {
-                e = aggs[U.out_offset + (b * 1u + s) * U.n + t];
+                e = load_aggs(U.out_offset + (b * 1u + s) * U.n + t);
             }
             if t < end {
-                aggs[U.out_offset + (b * 1u + s) * U.n + t] = p;
+                store_aggs(U.out_offset + (b * 1u + s) * U.n + t, p);
             }
             p = combine(p, e);
         }

@@ -56,6 +56,9 @@ var<storage, read_write> final_state: array<f32>;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+var<private> no_unroll: u32;
+
 // log(1 + x) for x in [0, 1], accurate near 0
 fn log1p_unit(x: f32) -> f32 {
     let y = x / (2.0f + x);
@@ -66,6 +69,16 @@ fn log1p_unit(x: f32) -> f32 {
 // log(1 + exp(x)) = max(x, 0) + log(1 + exp(-|x|))
 fn softplus(x: f32) -> f32 {
     return max(x, 0.0f) + log1p_unit(exp(-abs(x)));
+}
+
+// Element i of `aggs`, member by member in loops: copied whole, each of its floats would be a memory access of its own.
+fn load_aggs(i: u32) -> Elem {
+    var e: Elem;
+    for (var m = 0u; m < 32u + no_unroll; m++) {
+        e.h_a[m] = aggs[i].h_a[m];
+        e.h_b[m] = aggs[i].h_b[m];
+    }
+    return e;
 }
 
 // The identity element: a masked or padding step.
@@ -98,8 +111,8 @@ fn combine(l: Elem, r: Elem) -> Elem {
 // What the elements of lane s compute from params alone, once per thread.
 fn invariants(s: u32) -> Inv {
     var inv: Inv;
-    for (var vp0 = 0u; vp0 < 8u; vp0++) {
-        for (var vp1 = 0u; vp1 < 4u; vp1++) {
+    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
+        for (var vp1 = 0u; vp1 < 4u + no_unroll; vp1++) {
             let k0 = exp(params[vp0 * 4u + vp1]);
             inv.i0[vp0 * 4u + vp1] = k0;
         }
@@ -110,10 +123,10 @@ fn invariants(s: u32) -> Inv {
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
     var r: Elem;
-    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
         let v2 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp0]);
         let v3 = -v2;
-        for (var vp1 = 0u; vp1 < 4u; vp1++) {
+        for (var vp1 = 0u; vp1 < 4u + no_unroll; vp1++) {
             let v4 = v3 * inv.i0[vp0 * 4u + vp1];
             let v5 = exp(v4);
             let v6 = v2 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + vp1];
@@ -128,8 +141,8 @@ fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
 // This thread's initial states.
 fn load_state(b: u32, s: u32) -> State {
     var h: State;
-    for (var p0 = 0u; p0 < 8u; p0++) {
-        for (var p1 = 0u; p1 < 4u; p1++) {
+    for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {
+        for (var p1 = 0u; p1 < 4u + no_unroll; p1++) {
             h.h[p0 * 4u + p1] = init[b * 32u + 0u + p0 * 4u + p1];
         }
     }
@@ -139,8 +152,8 @@ fn load_state(b: u32, s: u32) -> State {
 // The states after a span with aggregate e, from the states h before it.
 fn advance(h: State, e: Elem) -> State {
     var r: State;
-    for (var vp0 = 0u; vp0 < 8u; vp0++) {
-        for (var vp1 = 0u; vp1 < 4u; vp1++) {
+    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
+        for (var vp1 = 0u; vp1 < 4u + no_unroll; vp1++) {
             let v2 = e.h_a[vp0 * 4u + vp1] * h.h[vp0 * 4u + vp1];
             let v3 = v2 + e.h_b[vp0 * 4u + vp1];
             r.h[vp0 * 4u + vp1] = v3;
@@ -151,7 +164,7 @@ fn advance(h: State, e: Elem) -> State {
 
 // Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.
 fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
-    for (var o_p0 = 0u; o_p0 < 8u; o_p0++) {
+    for (var o_p0 = 0u; o_p0 < 8u + no_unroll; o_p0++) {
         let o_1 = h.h[o_p0 * 4u] * inputs[U.batch * U.T * 20u + (b * U.T + t) * 4u];
         let o_2 = h.h[o_p0 * 4u + 1u] * inputs[U.batch * U.T * 20u + (b * U.T + t) * 4u + 1u];
         let o_3 = o_1 + o_2;
@@ -167,8 +180,8 @@ fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
 
 // The final states.
 fn store_final(h: State, b: u32, s: u32, base: u32) {
-    for (var p0 = 0u; p0 < 8u; p0++) {
-        for (var p1 = 0u; p1 < 4u; p1++) {
+    for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {
+        for (var p1 = 0u; p1 < 4u + no_unroll; p1++) {
             final_state[base + 0u + p0 * 4u + p1] = h.h[p0 * 4u + p1];
         }
     }
@@ -176,6 +189,7 @@ fn store_final(h: State, b: u32, s: u32, base: u32) {
 
 @compute @workgroup_size(8)
 fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;
@@ -195,13 +209,13 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     let len = min(lengths[b], U.T);
     var carry = identity();
     if U.carry_in != 0u {
-        carry = aggs[U.in_offset + (b * 1u + s) * U.blocks + blk];
+        carry = load_aggs(U.in_offset + (b * 1u + s) * U.blocks + blk);
     }
     let h0 = load_state(b, s);
     var h = advance(h0, carry);
     let full_end = start + (max(min(end, U.min_len), start) - start) / 64u * 64u;
     for (var tile0 = start; tile0 < full_end; tile0 += 64u) {
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
             let e = element(b, t, s, inv);
             let prev = h;
@@ -210,7 +224,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
         }
     }
     for (var tile0 = full_end; tile0 < end; tile0 += 64u) {
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
             var e = identity();
             if t < end && t < len {

@@ -62,6 +62,9 @@ var<workgroup> scratch: array<Elem, 32>;
 
 var<workgroup> lane_total: array<Elem, 8>;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+var<private> no_unroll: u32;
+
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
@@ -86,7 +89,7 @@ fn combine(l: Elem, r: Elem) -> Elem {
 fn element(b: u32, t: u32, s: u32) -> Elem {
     let lane_H = s / 1u % 8u;
     var vacc0: f32 = 0.0f;
-    for (var vj_1 = 0u; vj_1 < 8u; vj_1++) {
+    for (var vj_1 = 0u; vj_1 < 8u + no_unroll; vj_1++) {
         let v2 = params[lane_H * 8u + vj_1] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + vj_1];
         vacc0 = vacc0 + v2;
     }
@@ -94,7 +97,7 @@ fn element(b: u32, t: u32, s: u32) -> Elem {
     let v4 = sigmoid(v3);
     let v5 = 1.0f - v4;
     var vacc6: f32 = 0.0f;
-    for (var vj_7 = 0u; vj_7 < 8u; vj_7++) {
+    for (var vj_7 = 0u; vj_7 < 8u + no_unroll; vj_7++) {
         let v8 = params[lane_H * 8u + vj_7 + 72u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + vj_7];
         vacc6 = vacc6 + v8;
     }
@@ -109,7 +112,7 @@ fn lane_scan(agg: Elem, tid: u32, c: u32, lane: u32) -> LaneScan {
     workgroupBarrier();
     if c == 0u {
         var running = identity();
-        for (var k = 0u; k < 4u; k++) {
+        for (var k = 0u; k < 4u + no_unroll; k++) {
             let seg_total = scratch[k * 8u + lane];
             scratch[k * 8u + lane] = running;
             running = combine(running, seg_total);
@@ -150,6 +153,7 @@ fn store_final(h: State, b: u32, s: u32, base: u32) {
 
 @compute @workgroup_size(32)
 fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     let c = tid / 8u;
     let lane = tid % 8u;
@@ -176,14 +180,14 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     let full_end = start + (max(min(end, U.min_len), start) - start) / 8u * 8u;
     for (var tile0 = start; tile0 < full_end; tile0 += 8u) {
         var agg = identity();
-        for (var r = 0u; r < 2u; r++) {
+        for (var r = 0u; r < 2u + no_unroll; r++) {
             let t = tile0 + c * 2u + r;
             let e = element(b, t, s);
             agg = combine(agg, e);
         }
         let scan = lane_scan(agg, tid, c, lane);
         var h = advance(h0, combine(carry, scan.excl));
-        for (var r = 0u; r < 2u; r++) {
+        for (var r = 0u; r < 2u + no_unroll; r++) {
             let t = tile0 + c * 2u + r;
             let e = element(b, t, s);
             let prev = h;
@@ -194,7 +198,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     }
     for (var tile0 = full_end; tile0 < end; tile0 += 8u) {
         var agg = identity();
-        for (var r = 0u; r < 2u; r++) {
+        for (var r = 0u; r < 2u + no_unroll; r++) {
             let t = tile0 + c * 2u + r;
             var e = identity();
             if t < end && t < len {
@@ -204,7 +208,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
         }
         let scan = lane_scan(agg, tid, c, lane);
         var h = advance(h0, combine(carry, scan.excl));
-        for (var r = 0u; r < 2u; r++) {
+        for (var r = 0u; r < 2u + no_unroll; r++) {
             let t = tile0 + c * 2u + r;
             var e = identity();
             if t < end && t < len {

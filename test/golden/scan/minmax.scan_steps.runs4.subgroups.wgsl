@@ -65,9 +65,73 @@ var<workgroup> lane_total: array<Elem, 2>;
 // a variable, not a constant: a constant expression may not be infinite
 var<private> F32_INF_BITS: u32 = 2139095040u;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+var<private> no_unroll: u32;
+
 // +infinity (WGSL has no literal for it)
 fn f32_inf() -> f32 {
     return bitcast<f32>(F32_INF_BITS);
+}
+
+// Element i of `aggs`, member by member in loops: copied whole, each of its floats would be a memory access of its own.
+fn load_aggs(i: u32) -> Elem {
+    var e: Elem;
+    e.h_d = aggs[i].h_d;
+    for (var m = 0u; m < 16u + no_unroll; m++) {
+        e.h_A[m] = aggs[i].h_A[m];
+    }
+    for (var m = 0u; m < 4u + no_unroll; m++) {
+        e.h_b[m] = aggs[i].h_b[m];
+    }
+    return e;
+}
+
+// Element i of `scratch`, member by member in loops: copied whole, each of its floats would be a memory access of its own.
+fn load_scratch(i: u32) -> Elem {
+    var e: Elem;
+    e.h_d = scratch[i].h_d;
+    for (var m = 0u; m < 16u + no_unroll; m++) {
+        e.h_A[m] = scratch[i].h_A[m];
+    }
+    for (var m = 0u; m < 4u + no_unroll; m++) {
+        e.h_b[m] = scratch[i].h_b[m];
+    }
+    return e;
+}
+
+// Stores element i of `scratch`, member by member in loops.
+fn store_scratch(i: u32, e: Elem) {
+    scratch[i].h_d = e.h_d;
+    for (var m = 0u; m < 16u + no_unroll; m++) {
+        scratch[i].h_A[m] = e.h_A[m];
+    }
+    for (var m = 0u; m < 4u + no_unroll; m++) {
+        scratch[i].h_b[m] = e.h_b[m];
+    }
+}
+
+// Element i of `lane_total`, member by member in loops: copied whole, each of its floats would be a memory access of its own.
+fn load_lane_total(i: u32) -> Elem {
+    var e: Elem;
+    e.h_d = lane_total[i].h_d;
+    for (var m = 0u; m < 16u + no_unroll; m++) {
+        e.h_A[m] = lane_total[i].h_A[m];
+    }
+    for (var m = 0u; m < 4u + no_unroll; m++) {
+        e.h_b[m] = lane_total[i].h_b[m];
+    }
+    return e;
+}
+
+// Stores element i of `lane_total`, member by member in loops.
+fn store_lane_total(i: u32, e: Elem) {
+    lane_total[i].h_d = e.h_d;
+    for (var m = 0u; m < 16u + no_unroll; m++) {
+        lane_total[i].h_A[m] = e.h_A[m];
+    }
+    for (var m = 0u; m < 4u + no_unroll; m++) {
+        lane_total[i].h_b[m] = e.h_b[m];
+    }
 }
 
 // The identity element: a masked or padding step.
@@ -158,8 +222,8 @@ fn combine(l: Elem, r: Elem) -> Elem {
 fn element(b: u32, t: u32, s: u32) -> Elem {
     var r: Elem;
     r.h_d = -f32_inf();
-    for (var vp0 = 0u; vp0 < 4u; vp0++) {
-        for (var vp1 = 0u; vp1 < 4u; vp1++) {
+    for (var vp0 = 0u; vp0 < 4u + no_unroll; vp0++) {
+        for (var vp1 = 0u; vp1 < 4u + no_unroll; vp1++) {
             r.h_A[vp0 * 4u + vp1] = inputs[U.batch * U.T * 0u + (b * U.T + t) * 16u + vp0 * 4u + vp1];
         }
     }
@@ -200,23 +264,23 @@ fn lane_scan(agg: Elem, tid: u32, c: u32, lane: u32, sg_id: u32, sg_size: u32) -
         in_seg = prev;
     }
     if sg_id + 2u >= sg_size || c == 3u {
-        scratch[c * 2u + lane] = v;
+        store_scratch(c * 2u + lane, v);
     }
     workgroupBarrier();
     if c == 0u {
         var running = identity();
-        for (var k = 0u; k < 4u; k++) {
-            let seg_total = scratch[k * 2u + lane];
-            scratch[k * 2u + lane] = running;
+        for (var k = 0u; k < 4u + no_unroll; k++) {
+            let seg_total = load_scratch(k * 2u + lane);
+            store_scratch(k * 2u + lane, running);
             if (k * 2u + lane) % sg_size + 2u >= sg_size || k == 3u {
                 running = combine(running, seg_total);
             }
         }
-        lane_total[lane] = running;
+        store_lane_total(lane, running);
     }
     workgroupBarrier();
-    let before = scratch[c * 2u + lane];
-    let total = lane_total[lane];
+    let before = load_scratch(c * 2u + lane);
+    let total = load_lane_total(lane);
     workgroupBarrier();
     return LaneScan(combine(before, in_seg), total);
 }
@@ -299,6 +363,7 @@ fn store_final(h: State, b: u32, s: u32, base: u32) {
 
 @compute @workgroup_size(8)
 fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) sg_id: u32, @builtin(subgroup_size) sg_size: u32) {
+    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     let c = tid / 2u;
     let lane = tid % 2u;
@@ -319,20 +384,20 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     let len = select(0u, min(lengths[b], U.T), live);
     var carry = identity();
     if U.carry_in != 0u {
-        carry = aggs[U.in_offset + (b * 1u + s) * U.blocks + blk];
+        carry = load_aggs(U.in_offset + (b * 1u + s) * U.blocks + blk);
     }
     let h0 = load_state(b, s);
     let full_end = start + (max(min(end, U.min_len), start) - start) / 8u * 8u;
     for (var tile0 = start; tile0 < full_end; tile0 += 8u) {
         var agg = identity();
-        for (var r = 0u; r < 2u; r++) {
+        for (var r = 0u; r < 2u + no_unroll; r++) {
             let t = tile0 + c * 2u + r;
             let e = element(b, t, s);
             agg = combine(agg, e);
         }
         let scan = lane_scan(agg, tid, c, lane, sg_id, sg_size);
         var h = advance(h0, combine(carry, scan.excl));
-        for (var r = 0u; r < 2u; r++) {
+        for (var r = 0u; r < 2u + no_unroll; r++) {
             let t = tile0 + c * 2u + r;
             let e = element(b, t, s);
             let prev = h;
@@ -345,7 +410,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     }
     for (var tile0 = full_end; tile0 < end; tile0 += 8u) {
         var agg = identity();
-        for (var r = 0u; r < 2u; r++) {
+        for (var r = 0u; r < 2u + no_unroll; r++) {
             let t = tile0 + c * 2u + r;
             var e = identity();
             if t < end && t < len {
@@ -355,7 +420,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
         }
         let scan = lane_scan(agg, tid, c, lane, sg_id, sg_size);
         var h = advance(h0, combine(carry, scan.excl));
-        for (var r = 0u; r < 2u; r++) {
+        for (var r = 0u; r < 2u + no_unroll; r++) {
             let t = tile0 + c * 2u + r;
             var e = identity();
             if t < end && t < len {

@@ -36,6 +36,20 @@ var<storage, read> lengths: array<u32>;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+var<private> no_unroll: u32;
+
+// Stores element i of `aggs`, member by member in loops.
+fn store_aggs(i: u32, e: Elem) {
+    aggs[i].h_d = e.h_d;
+    for (var m = 0u; m < 4u + no_unroll; m++) {
+        aggs[i].h_A[m] = e.h_A[m];
+    }
+    for (var m = 0u; m < 2u + no_unroll; m++) {
+        aggs[i].h_b[m] = e.h_b[m];
+    }
+}
+
 // The identity element: a masked or padding step.
 fn identity() -> Elem {
     var r: Elem;
@@ -122,6 +136,7 @@ fn element(b: u32, t: u32, s: u32) -> Elem {
 
 @compute @workgroup_size(8)
 fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;
@@ -142,7 +157,7 @@ fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
     let full_end = start + (max(min(end, U.min_len), start) - start) / 64u * 64u;
     for (var tile0 = start; tile0 < full_end; tile0 += 64u) {
         var agg = identity();
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
             let e = element(b, t, s);
             agg = combine(agg, e);
@@ -151,7 +166,7 @@ fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
     }
     for (var tile0 = full_end; tile0 < end; tile0 += 64u) {
         var agg = identity();
-        for (var r = 0u; r < 64u; r++) {
+        for (var r = 0u; r < 64u + no_unroll; r++) {
             let t = tile0 + r;
             var e = identity();
             if t < end && t < len {
@@ -161,5 +176,5 @@ fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
         }
         carry = combine(carry, agg);
     }
-    aggs[U.out_offset + (b * 1u + s) * U.blocks + blk] = carry;
+    store_aggs(U.out_offset + (b * 1u + s) * U.blocks + blk, carry);
 }
