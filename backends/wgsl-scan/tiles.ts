@@ -25,7 +25,7 @@ import { elementCall, invariantsLet } from './element.js';
 import { threadsOf, tileSteps } from './layout.js';
 import { flatWorkgroupIndex } from '../lower/grid.js';
 import { keptLoop } from '../wgsl/no-unroll.js';
-import { U, ret, ELEM, u, tripLoops, mapStruct, elemAccess, aggIndex, type Ctx, type KernelSpec } from './kernel.js';
+import { U, ret, ELEM, u, mapStruct, elemAccess, aggIndex, type Ctx, type KernelSpec } from './kernel.js';
 
 /**
  * Exclusive scan of each lane's run aggregates, and the lane's total. Threads are numbered run-major
@@ -172,20 +172,17 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
   const load = steps ? elementCall(ctx) : aggLoad(spec.store ? U('out_offset') : U('in_offset'), U('n'), id('t'));
   // A step's element, or the identity past the block, the sequence's length or the batch. Read twice
   // (reduce, then rescan): the second read hits the cache, and registers stay free for the state.
-  // In full tiles (every step of every sequence of the workgroup valid; the bound is uniform) the
-  // guards go: lavapipe turns each guarded load and store into masked, scalarised accesses.
-  const tileBody = (guarded: boolean): Stmt[] => {
-    const elementAt = (into: string): Stmt[] =>
-      guarded
-        ? [
-            letS('t', t),
-            varS(into, undefined, call('identity')),
-            ifS(bin('&&', bin('<', id('t'), id('end')), bin('<', id('t'), id('len'))), [assign(id(into), load)]),
-          ]
-        : [letS('t', t), letS(into, load)];
-    // Unguarded tiles still skip the threads past the batch when a workgroup holds several sequences
-    // (they compute a clamped copy of the last sequence, with its length taken as 0).
-    const storeIf = (cond: Expr, stmts: Stmt[]): Stmt[] => (guarded ? [ifS(cond, stmts)] : G > 1 ? [ifS(id('live'), stmts)] : stmts);
+  // The load reads the step clamped into the block, so it needs no guard (lavapipe masks and
+  // scalarises guarded loads); only what it read is replaced. One loop for full and partial tiles:
+  // each copy of the tile's body inlines the combine and the lane scan again (compile time).
+  const tileBody = (): Stmt[] => {
+    const elementAt = (into: string): Stmt[] => [
+      letS('step', t),
+      letS('t', call('min', id('step'), bin('-', id('end'), u(1)))),
+      varS(into, undefined, load),
+      ifS(bin('||', bin('>=', id('step'), id('end')), bin('>=', id('step'), id('len'))), [assign(id(into), call('identity'))]),
+    ];
+    const storeIf = (cond: Expr, stmts: Stmt[]): Stmt[] => [ifS(cond, stmts)];
     // With one run per lane the carry is the run's prefix: scan straight from it, one element per step.
     // Otherwise reduce the run, scan the runs across the workgroup, then rescan the run from its prefix.
     const tileBody: Stmt[] = [];
@@ -201,14 +198,14 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
       if (!oneRun) tileBody.push(varS('h', undefined, call('advance', id('h0'), runPrefix)));
       const perStep: Stmt[] = [...elementAt('e'), letS('prev', id('h')), assign(id('h'), call('advance', id('h'), id('e')))];
       if (layout.outputWidth > 0)
-        perStep.push(...storeIf(liveAnd(bin('<', id('t'), id('end'))), [callS('store_step', id('prev'), id('h'), id('b'), id('s'), id('t'), id('len'))]));
+        perStep.push(...storeIf(liveAnd(bin('<', id('step'), id('end'))), [callS('store_step', id('prev'), id('h'), id('b'), id('s'), id('t'), id('len'))]));
       tileBody.push(keptLoop('r', u(0), R, perStep));
     } else if (spec.store) {
       tileBody.push(varS('p', undefined, runPrefix));
       const viaShared = steps;
       if (viaShared) tileBody.push(ifS(bin('==', id('c'), u(0)), [callS('store_states', id('carry'), id('b'), id('s'), slotBase(u(0)))]));
       const perStep: Stmt[] = elementAt('e');
-      if (!steps) perStep.push(...storeIf(liveAnd(bin('<', id('t'), id('end'))), [aggStore(U('out_offset'), U('n'), id('t'), id('p'))]));
+      if (!steps) perStep.push(...storeIf(liveAnd(bin('<', id('step'), id('end'))), [aggStore(U('out_offset'), U('n'), id('t'), id('p'))]));
       perStep.push(assign(id('p'), call('combine', id('p'), id('e'))));
       if (viaShared) perStep.push(callS('store_states', id('p'), id('b'), id('s'), slotBase(bin('+', bin('+', bin('*', id('c'), u(R)), id('r')), u(1)))));
       tileBody.push(keptLoop('r', u(0), R, perStep));
@@ -247,8 +244,13 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
     } else if (steps && spec.store && !ctx.direct) tileBody.push(callS('workgroupBarrier'));
     return tileBody;
   };
-  // Full tiles end where the shortest sequence (U.min_len, uniform) or the block ends; the rest is guarded.
-  body.push(...tripLoops(TILE, steps ? U('min_len') : id('end'), tileBody));
+  body.push({
+    kind: 'for',
+    init: varS('tile0', undefined, id('start')),
+    cond: bin('<', id('tile0'), id('end')),
+    update: assign(id('tile0'), u(TILE), '+='),
+    body: tileBody(),
+  });
 
   if (steps && spec.store) {
     const final = walk ? (oneRun ? id('h') : call('advance', id('h0'), id('carry'))) : id('carry');

@@ -6,15 +6,16 @@
 // kept loop's bound is `count + no_unroll`, where `no_unroll` is zero at run time but not to the
 // compiler: every grid is 2-D (lower/grid.ts dispatches z = 1), so each entry point sets it to
 // `nwg.z - 1u`. A GPU compiler can still unroll partially; it cannot multiply the accesses.
-import { assign, bin, forRange, id, lit, member, type Expr, type Module, type Stmt } from './ast.js';
+import { assign, bin, forRange, id, letS, lit, member, type Expr, type Module, type Stmt } from './ast.js';
 
 export const NO_UNROLL = 'no_unroll';
 
 /** `count`, as a loop bound the driver cannot see through. */
 export const keptBound = (count: number): Expr => bin('+', lit.u32(count), id(NO_UNROLL));
 
-/** `for (var v = from; v < count + no_unroll; v += step) { body }`: a loop of `count` trips kept as a loop. */
-export const keptLoop = (v: string, from: Expr, count: number, body: Stmt[], step?: Expr): Stmt => forRange(v, from, keptBound(count), body, step);
+/** `for (var v = from; v < count + no_unroll; v += step) { body }`: a loop of `count` trips kept as a loop (one trip: a block). */
+export const keptLoop = (v: string, from: Expr, count: number, body: Stmt[], step?: Expr): Stmt =>
+  count === 1 ? { kind: 'block', body: [letS(v, from), ...body] } : forRange(v, from, keptBound(count), body, step);
 
 function exprUses(e: Expr): boolean {
   switch (e.kind) {

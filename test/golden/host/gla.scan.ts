@@ -197,26 +197,17 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     }
     let h0 = load_state(b, s);
     var h = advance(h0, carry);
-    let full_end = start + (max(min(end, U.min_len), start) - start) / 64u * 64u;
-    for (var tile0 = start; tile0 < full_end; tile0 += 64u) {
+    for (var tile0 = start; tile0 < end; tile0 += 64u) {
         for (var r = 0u; r < 64u + no_unroll; r++) {
-            let t = tile0 + r;
-            let e = element(b, t, s);
-            let prev = h;
-            h = advance(h, e);
-            store_step(prev, h, b, s, t, len);
-        }
-    }
-    for (var tile0 = full_end; tile0 < end; tile0 += 64u) {
-        for (var r = 0u; r < 64u + no_unroll; r++) {
-            let t = tile0 + r;
-            var e = identity();
-            if t < end && t < len {
-                e = element(b, t, s);
+            let step = tile0 + r;
+            let t = min(step, end - 1u);
+            var e = element(b, t, s);
+            if step >= end || step >= len {
+                e = identity();
             }
             let prev = h;
             h = advance(h, e);
-            if t < end {
+            if step < end {
                 store_step(prev, h, b, s, t, len);
             }
         }
@@ -353,23 +344,14 @@ fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
     let end = min(start + U.block_len, count);
     let len = min(lengths[b], U.T);
     var carry = identity();
-    let full_end = start + (max(min(end, U.min_len), start) - start) / 64u * 64u;
-    for (var tile0 = start; tile0 < full_end; tile0 += 64u) {
+    for (var tile0 = start; tile0 < end; tile0 += 64u) {
         var agg = identity();
         for (var r = 0u; r < 64u + no_unroll; r++) {
-            let t = tile0 + r;
-            let e = element(b, t, s);
-            agg = combine(agg, e);
-        }
-        carry = combine(carry, agg);
-    }
-    for (var tile0 = full_end; tile0 < end; tile0 += 64u) {
-        var agg = identity();
-        for (var r = 0u; r < 64u + no_unroll; r++) {
-            let t = tile0 + r;
-            var e = identity();
-            if t < end && t < len {
-                e = element(b, t, s);
+            let step = tile0 + r;
+            let t = min(step, end - 1u);
+            var e = element(b, t, s);
+            if step >= end || step >= len {
+                e = identity();
             }
             agg = combine(agg, e);
         }
@@ -491,23 +473,14 @@ fn reduce_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
     let end = min(start + U.block_len, count);
     let len = count;
     var carry = identity();
-    let full_end = start + (max(min(end, end), start) - start) / 64u * 64u;
-    for (var tile0 = start; tile0 < full_end; tile0 += 64u) {
+    for (var tile0 = start; tile0 < end; tile0 += 64u) {
         var agg = identity();
         for (var r = 0u; r < 64u + no_unroll; r++) {
-            let t = tile0 + r;
-            let e = load_aggs(U.in_offset + (b * 1u + s) * U.n + t);
-            agg = combine(agg, e);
-        }
-        carry = combine(carry, agg);
-    }
-    for (var tile0 = full_end; tile0 < end; tile0 += 64u) {
-        var agg = identity();
-        for (var r = 0u; r < 64u + no_unroll; r++) {
-            let t = tile0 + r;
-            var e = identity();
-            if t < end && t < len {
-                e = load_aggs(U.in_offset + (b * 1u + s) * U.n + t);
+            let step = tile0 + r;
+            let t = min(step, end - 1u);
+            var e = load_aggs(U.in_offset + (b * 1u + s) * U.n + t);
+            if step >= end || step >= len {
+                e = identity();
             }
             agg = combine(agg, e);
         }
@@ -632,26 +605,16 @@ fn scan_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id
     if U.carry_in != 0u {
         carry = load_aggs(U.in_offset + (b * 1u + s) * U.blocks + blk);
     }
-    let full_end = start + (max(min(end, end), start) - start) / 64u * 64u;
-    for (var tile0 = start; tile0 < full_end; tile0 += 64u) {
+    for (var tile0 = start; tile0 < end; tile0 += 64u) {
         var p = carry;
         for (var r = 0u; r < 64u + no_unroll; r++) {
-            let t = tile0 + r;
-            let e = load_aggs(U.out_offset + (b * 1u + s) * U.n + t);
-            store_aggs(U.out_offset + (b * 1u + s) * U.n + t, p);
-            p = combine(p, e);
-        }
-        carry = p;
-    }
-    for (var tile0 = full_end; tile0 < end; tile0 += 64u) {
-        var p = carry;
-        for (var r = 0u; r < 64u + no_unroll; r++) {
-            let t = tile0 + r;
-            var e = identity();
-            if t < end && t < len {
-                e = load_aggs(U.out_offset + (b * 1u + s) * U.n + t);
+            let step = tile0 + r;
+            let t = min(step, end - 1u);
+            var e = load_aggs(U.out_offset + (b * 1u + s) * U.n + t);
+            if step >= end || step >= len {
+                e = identity();
             }
-            if t < end {
+            if step < end {
                 store_aggs(U.out_offset + (b * 1u + s) * U.n + t, p);
             }
             p = combine(p, e);

@@ -28,9 +28,6 @@ var<uniform> U: Uniforms;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 // The identity element: a masked or padding step.
 fn identity() -> Elem {
     return Elem(1.0f, 0.0f);
@@ -46,7 +43,6 @@ fn combine(l: Elem, r: Elem) -> Elem {
 
 @compute @workgroup_size(8)
 fn scan_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;
@@ -67,26 +63,17 @@ fn scan_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id
     if U.carry_in != 0u {
         carry = aggs[U.in_offset + (b * 1u + s) * U.blocks + blk];
     }
-    let full_end = start + (max(min(end, end), start) - start) / 1u * 1u;
-    for (var tile0 = start; tile0 < full_end; tile0 += 1u) {
+    for (var tile0 = start; tile0 < end; tile0 += 1u) {
         var p = carry;
-        for (var r = 0u; r < 1u + no_unroll; r++) {
-            let t = tile0 + r;
-            let e = aggs[U.out_offset + (b * 1u + s) * U.n + t];
-            aggs[U.out_offset + (b * 1u + s) * U.n + t] = p;
-            p = combine(p, e);
-        }
-        carry = p;
-    }
-    for (var tile0 = full_end; tile0 < end; tile0 += 1u) {
-        var p = carry;
-        for (var r = 0u; r < 1u + no_unroll; r++) {
-            let t = tile0 + r;
-            var e = identity();
-            if t < end && t < len {
-                e = aggs[U.out_offset + (b * 1u + s) * U.n + t];
+        {
+            let r = 0u;
+            let step = tile0 + r;
+            let t = min(step, end - 1u);
+            var e = aggs[U.out_offset + (b * 1u + s) * U.n + t];
+            if step >= end || step >= len {
+                e = identity();
             }
-            if t < end {
+            if step < end {
                 aggs[U.out_offset + (b * 1u + s) * U.n + t] = p;
             }
             p = combine(p, e);

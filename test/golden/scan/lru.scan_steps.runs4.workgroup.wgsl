@@ -190,46 +190,14 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     if U.carry_in != 0u {
         carry = aggs[U.in_offset + (b * 8u + s) * U.blocks + blk];
     }
-    let full_end = start + (max(min(end, U.min_len), start) - start) / 8u * 8u;
-    for (var tile0 = start; tile0 < full_end; tile0 += 8u) {
+    for (var tile0 = start; tile0 < end; tile0 += 8u) {
         var agg = identity();
         for (var r = 0u; r < 2u + no_unroll; r++) {
-            let t = tile0 + c * 2u + r;
-            let e = element(b, t, s, inv);
-            agg = combine(agg, e);
-        }
-        let scan = lane_scan(agg, tid, c, lane);
-        var p = combine(carry, scan.excl);
-        if c == 0u {
-            store_states(carry, b, s, (g * 9u + 0u) * 8u);
-        }
-        for (var r = 0u; r < 2u + no_unroll; r++) {
-            let t = tile0 + c * 2u + r;
-            let e = element(b, t, s, inv);
-            p = combine(p, e);
-            store_states(p, b, s, (g * 9u + (c * 2u + r + 1u)) * 8u);
-        }
-        carry = combine(carry, scan.total);
-        workgroupBarrier();
-        // Store phase: every output element of the tile, spread over the workgroup.
-        for (var w = tid; w < 32u; w += 32u) {
-            let og = w / 32u;
-            let tl = w / 4u % 8u;
-            let ob = grp * 1u + og;
-            let ot = tile0 + tl;
-            if ob < U.batch && ot < min(start + U.block_len, U.T) {
-                write_output(ob, ot, og * 9u + tl, w % 4u, min(lengths[ob], U.T));
-            }
-        }
-        workgroupBarrier();
-    }
-    for (var tile0 = full_end; tile0 < end; tile0 += 8u) {
-        var agg = identity();
-        for (var r = 0u; r < 2u + no_unroll; r++) {
-            let t = tile0 + c * 2u + r;
-            var e = identity();
-            if t < end && t < len {
-                e = element(b, t, s, inv);
+            let step = tile0 + c * 2u + r;
+            let t = min(step, end - 1u);
+            var e = element(b, t, s, inv);
+            if step >= end || step >= len {
+                e = identity();
             }
             agg = combine(agg, e);
         }
@@ -239,10 +207,11 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
             store_states(carry, b, s, (g * 9u + 0u) * 8u);
         }
         for (var r = 0u; r < 2u + no_unroll; r++) {
-            let t = tile0 + c * 2u + r;
-            var e = identity();
-            if t < end && t < len {
-                e = element(b, t, s, inv);
+            let step = tile0 + c * 2u + r;
+            let t = min(step, end - 1u);
+            var e = element(b, t, s, inv);
+            if step >= end || step >= len {
+                e = identity();
             }
             p = combine(p, e);
             store_states(p, b, s, (g * 9u + (c * 2u + r + 1u)) * 8u);

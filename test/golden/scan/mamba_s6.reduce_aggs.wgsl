@@ -108,23 +108,14 @@ fn reduce_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
     let end = min(start + U.block_len, count);
     let len = count;
     var carry = identity();
-    let full_end = start + (max(min(end, end), start) - start) / 64u * 64u;
-    for (var tile0 = start; tile0 < full_end; tile0 += 64u) {
+    for (var tile0 = start; tile0 < end; tile0 += 64u) {
         var agg = identity();
         for (var r = 0u; r < 64u + no_unroll; r++) {
-            let t = tile0 + r;
-            let e = load_aggs(U.in_offset + (b * 1u + s) * U.n + t);
-            agg = combine(agg, e);
-        }
-        carry = combine(carry, agg);
-    }
-    for (var tile0 = full_end; tile0 < end; tile0 += 64u) {
-        var agg = identity();
-        for (var r = 0u; r < 64u + no_unroll; r++) {
-            let t = tile0 + r;
-            var e = identity();
-            if t < end && t < len {
-                e = load_aggs(U.in_offset + (b * 1u + s) * U.n + t);
+            let step = tile0 + r;
+            let t = min(step, end - 1u);
+            var e = load_aggs(U.in_offset + (b * 1u + s) * U.n + t);
+            if step >= end || step >= len {
+                e = identity();
             }
             agg = combine(agg, e);
         }

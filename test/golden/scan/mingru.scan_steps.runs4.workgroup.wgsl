@@ -177,46 +177,29 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
         carry = aggs[U.in_offset + (b * 8u + s) * U.blocks + blk];
     }
     let h0 = load_state(b, s);
-    let full_end = start + (max(min(end, U.min_len), start) - start) / 8u * 8u;
-    for (var tile0 = start; tile0 < full_end; tile0 += 8u) {
+    for (var tile0 = start; tile0 < end; tile0 += 8u) {
         var agg = identity();
         for (var r = 0u; r < 2u + no_unroll; r++) {
-            let t = tile0 + c * 2u + r;
-            let e = element(b, t, s);
-            agg = combine(agg, e);
-        }
-        let scan = lane_scan(agg, tid, c, lane);
-        var h = advance(h0, combine(carry, scan.excl));
-        for (var r = 0u; r < 2u + no_unroll; r++) {
-            let t = tile0 + c * 2u + r;
-            let e = element(b, t, s);
-            let prev = h;
-            h = advance(h, e);
-            store_step(prev, h, b, s, t, len);
-        }
-        carry = combine(carry, scan.total);
-    }
-    for (var tile0 = full_end; tile0 < end; tile0 += 8u) {
-        var agg = identity();
-        for (var r = 0u; r < 2u + no_unroll; r++) {
-            let t = tile0 + c * 2u + r;
-            var e = identity();
-            if t < end && t < len {
-                e = element(b, t, s);
+            let step = tile0 + c * 2u + r;
+            let t = min(step, end - 1u);
+            var e = element(b, t, s);
+            if step >= end || step >= len {
+                e = identity();
             }
             agg = combine(agg, e);
         }
         let scan = lane_scan(agg, tid, c, lane);
         var h = advance(h0, combine(carry, scan.excl));
         for (var r = 0u; r < 2u + no_unroll; r++) {
-            let t = tile0 + c * 2u + r;
-            var e = identity();
-            if t < end && t < len {
-                e = element(b, t, s);
+            let step = tile0 + c * 2u + r;
+            let t = min(step, end - 1u);
+            var e = element(b, t, s);
+            if step >= end || step >= len {
+                e = identity();
             }
             let prev = h;
             h = advance(h, e);
-            if live && t < end {
+            if live && step < end {
                 store_step(prev, h, b, s, t, len);
             }
         }

@@ -146,26 +146,16 @@ fn scan_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id
     if U.carry_in != 0u {
         carry = load_aggs(U.in_offset + (b * 1u + s) * U.blocks + blk);
     }
-    let full_end = start + (max(min(end, end), start) - start) / 64u * 64u;
-    for (var tile0 = start; tile0 < full_end; tile0 += 64u) {
+    for (var tile0 = start; tile0 < end; tile0 += 64u) {
         var p = carry;
         for (var r = 0u; r < 64u + no_unroll; r++) {
-            let t = tile0 + r;
-            let e = load_aggs(U.out_offset + (b * 1u + s) * U.n + t);
-            store_aggs(U.out_offset + (b * 1u + s) * U.n + t, p);
-            p = combine(p, e);
-        }
-        carry = p;
-    }
-    for (var tile0 = full_end; tile0 < end; tile0 += 64u) {
-        var p = carry;
-        for (var r = 0u; r < 64u + no_unroll; r++) {
-            let t = tile0 + r;
-            var e = identity();
-            if t < end && t < len {
-                e = load_aggs(U.out_offset + (b * 1u + s) * U.n + t);
+            let step = tile0 + r;
+            let t = min(step, end - 1u);
+            var e = load_aggs(U.out_offset + (b * 1u + s) * U.n + t);
+            if step >= end || step >= len {
+                e = identity();
             }
-            if t < end {
+            if step < end {
                 store_aggs(U.out_offset + (b * 1u + s) * U.n + t, p);
             }
             p = combine(p, e);

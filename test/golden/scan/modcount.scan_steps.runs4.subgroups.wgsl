@@ -329,48 +329,29 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
         carry = load_aggs(U.in_offset + (b * 1u + s) * U.blocks + blk);
     }
     let h0 = load_state(b, s);
-    let full_end = start + (max(min(end, U.min_len), start) - start) / 8u * 8u;
-    for (var tile0 = start; tile0 < full_end; tile0 += 8u) {
+    for (var tile0 = start; tile0 < end; tile0 += 8u) {
         var agg = identity();
         for (var r = 0u; r < 2u + no_unroll; r++) {
-            let t = tile0 + c * 2u + r;
-            let e = element(b, t, s);
-            agg = combine(agg, e);
-        }
-        let scan = lane_scan(agg, tid, c, lane, sg_id, sg_size);
-        var h = advance(h0, combine(carry, scan.excl));
-        for (var r = 0u; r < 2u + no_unroll; r++) {
-            let t = tile0 + c * 2u + r;
-            let e = element(b, t, s);
-            let prev = h;
-            h = advance(h, e);
-            if live {
-                store_step(prev, h, b, s, t, len);
-            }
-        }
-        carry = combine(carry, scan.total);
-    }
-    for (var tile0 = full_end; tile0 < end; tile0 += 8u) {
-        var agg = identity();
-        for (var r = 0u; r < 2u + no_unroll; r++) {
-            let t = tile0 + c * 2u + r;
-            var e = identity();
-            if t < end && t < len {
-                e = element(b, t, s);
+            let step = tile0 + c * 2u + r;
+            let t = min(step, end - 1u);
+            var e = element(b, t, s);
+            if step >= end || step >= len {
+                e = identity();
             }
             agg = combine(agg, e);
         }
         let scan = lane_scan(agg, tid, c, lane, sg_id, sg_size);
         var h = advance(h0, combine(carry, scan.excl));
         for (var r = 0u; r < 2u + no_unroll; r++) {
-            let t = tile0 + c * 2u + r;
-            var e = identity();
-            if t < end && t < len {
-                e = element(b, t, s);
+            let step = tile0 + c * 2u + r;
+            let t = min(step, end - 1u);
+            var e = element(b, t, s);
+            if step >= end || step >= len {
+                e = identity();
             }
             let prev = h;
             h = advance(h, e);
-            if live && t < end {
+            if live && step < end {
                 store_step(prev, h, b, s, t, len);
             }
         }

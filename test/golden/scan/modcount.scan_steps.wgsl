@@ -217,26 +217,17 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     }
     let h0 = load_state(b, s);
     var h = advance(h0, carry);
-    let full_end = start + (max(min(end, U.min_len), start) - start) / 64u * 64u;
-    for (var tile0 = start; tile0 < full_end; tile0 += 64u) {
+    for (var tile0 = start; tile0 < end; tile0 += 64u) {
         for (var r = 0u; r < 64u + no_unroll; r++) {
-            let t = tile0 + r;
-            let e = element(b, t, s);
-            let prev = h;
-            h = advance(h, e);
-            store_step(prev, h, b, s, t, len);
-        }
-    }
-    for (var tile0 = full_end; tile0 < end; tile0 += 64u) {
-        for (var r = 0u; r < 64u + no_unroll; r++) {
-            let t = tile0 + r;
-            var e = identity();
-            if t < end && t < len {
-                e = element(b, t, s);
+            let step = tile0 + r;
+            let t = min(step, end - 1u);
+            var e = element(b, t, s);
+            if step >= end || step >= len {
+                e = identity();
             }
             let prev = h;
             h = advance(h, e);
-            if t < end {
+            if step < end {
                 store_step(prev, h, b, s, t, len);
             }
         }
