@@ -6,6 +6,7 @@ import type { Target } from '../compiler/plan/plan.js';
 import type { PreparedRun, RunArrays, RunResult, RunSize } from '../../backends/backend.js';
 import { GpuError, type AdapterLimits, type AdapterSummary } from '../../backends/job.js';
 import { deviceBytes } from '../runtime/dawn/check.js';
+import { killedFromOutside } from '../runtime/dawn/death.js';
 import { openDevice, type Device, type DeviceOptions } from '../runtime/device.js';
 import { RnncError } from './errors.js';
 
@@ -66,7 +67,8 @@ export function checkLimits(run: PreparedRun, limits: AdapterLimits, sizes: DimS
 /**
  * A runtime failure as the CLI reports it. A missing driver is the environment's problem (exit 1,
  * with the install hint); a shader that does not compile or a job Dawn rejects is rnnc's bug
- * (exit 2, with the generated line); a crashed host is the known webgpu 0.6.2 crash (exit 2).
+ * (exit 2, with the generated line); a crashed host is the known webgpu 0.6.2 crash (exit 2), unless
+ * a signal from outside killed it (exit 2, saying so).
  */
 export function gpuFailure(e: GpuError): RnncError {
   switch (e.kind) {
@@ -80,6 +82,11 @@ export function gpuFailure(e: GpuError): RnncError {
     case 'validation':
       return new RnncError(`rnnc: internal error: the GPU rejected the job rnnc built: ${e.message}; please report it with the spec`, 'internal');
     case 'host-crashed':
+      // Killed from outside (kill -9, the OOM killer): not the crash, and rerunning as is may meet the same fate.
+      if (killedFromOutside(e)) {
+        const oom = e.details?.signal === 'SIGKILL' ? ' If memory ran out (the kernel log, `dmesg`, says so), lower --batch, --T or a --dim.' : '';
+        return new RnncError(`rnnc: the GPU run failed: ${e.message} Nothing was written.${oom}`, 'internal');
+      }
       return new RnncError(`rnnc: the GPU run failed: ${e.message}\nThe crash is intermittent: running the command again usually succeeds.`, 'internal');
     case 'device-lost':
     case 'timeout':

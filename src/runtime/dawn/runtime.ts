@@ -7,6 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { checkJob } from './check.js';
+import { hostDeathError } from './death.js';
 import { shaderBindings } from './reflect.js';
 import {
   GpuError,
@@ -25,6 +26,7 @@ import {
 export * from '../../../backends/job.js';
 export { checkJob, deviceBytes } from './check.js';
 export { formatShaderError, renderShaderMessages } from './frame.js';
+export { killedFromOutside } from './death.js';
 
 export interface GpuSessionOptions extends OpenOptions {
   /** Extra environment for the host process (tests: VK_ICD_FILENAMES=/nonexistent.json). */
@@ -35,7 +37,6 @@ export interface GpuSessionOptions extends OpenOptions {
 
 const DEFAULT_TIMEOUT_MS = 600_000;
 const EXIT_DEVICE_LOST = 3; // host.ts
-const CRASH_HINT = "most likely the known crash in npm webgpu 0.6.2's event pump, see docs/dawn-crash.md";
 // Dawn/loader chatter that says nothing to a user; kept in the crash report tail, not echoed.
 const NOISE = [/artificially reduced/, /^Warning: (loader_get_json|vkCreateInstance)/, /^\s+at CheckVkSuccessImpl/];
 
@@ -54,8 +55,8 @@ type Pending = { resolve: (v: unknown) => void; reject: (e: GpuError) => void; w
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 type Refable = { ref?(): void; unref?(): void };
 
-/** One host process and the requests in flight to it. */
-class Host {
+/** One host process and the requests in flight to it. Exported for tests; use GpuSession. */
+export class Host {
   readonly child: ChildProcess;
   readonly exited: Promise<void>;
   dead = false;
@@ -63,6 +64,8 @@ class Host {
   private nextId = 1;
   private stderrTail = '';
   private lost: GpuError | null = null;
+  /** Why rnnc itself killed the host (a request past its time limit, a close that hung), if it did. */
+  private killedBecause: string | null = null;
 
   constructor(private readonly opts: GpuSessionOptions) {
     this.child = fork(HOST_PATH, [], {
@@ -106,13 +109,9 @@ class Host {
     const details = { exitCode: code, signal, stderr };
     if (this.lost) return new GpuError('device-lost', this.lost.message, details);
     if (code === EXIT_DEVICE_LOST) return new GpuError('device-lost', 'the GPU device was lost and the Dawn host exited', details);
-    const how = signal ? `signal ${signal}` : `exit code ${code}`;
-    const tail = stderr ? `\nlast output of the host:\n${stderr.split('\n').slice(-8).join('\n')}` : '';
-    return new GpuError(
-      'host-crashed',
-      `the Dawn host process died (${how}); ${CRASH_HINT}. Only the job in flight was lost: the next job starts a fresh host.${tail}`,
-      details,
-    );
+    // Our own SIGKILL is neither the known crash nor a kill from outside.
+    if (this.killedBecause) return new GpuError('timeout', `the Dawn host was stopped by rnnc: ${this.killedBecause}`, details);
+    return hostDeathError({ pid: this.child.pid, exitCode: code, signal, stderr });
   }
 
   private onReply(msg: HostReply) {
@@ -141,7 +140,7 @@ class Host {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        this.kill();
+        this.kill(`${what} did not finish within ${timeoutMs / 1000} s`);
         reject(
           new GpuError('timeout', `${what} did not finish within ${timeoutMs / 1000} s; the Dawn host was killed (hangs are part of the known Dawn problem, see docs/dawn-crash.md)`, {
             stderr: this.stderrTail.trim(),
@@ -159,8 +158,9 @@ class Host {
     if (!this.dead) this.child.send(msg);
   }
 
-  kill() {
+  kill(because: string) {
     if (this.dead) return;
+    this.killedBecause = because;
     this.child.kill('SIGKILL');
     // Dead from now on, not from its 'exit' event: the session's next job must start a fresh host,
     // not go to this one while it is being killed.
@@ -195,7 +195,7 @@ export class GpuSession {
         const { env: _env, jobTimeoutMs: _t, ...options } = this.opts;
         this.adapter = (await host.request({ type: 'open', options }, 'opening the GPU device')) as AdapterSummary;
       } catch (e) {
-        host.kill();
+        host.kill('opening the GPU device failed');
         throw e;
       } finally {
         this.starting = null;
@@ -253,7 +253,7 @@ export class GpuSession {
     const host = this.host ?? (await this.starting?.catch(() => null)) ?? null;
     this.host = null;
     if (!host || host.dead) return;
-    const killer = setTimeout(() => host.kill(), 10_000);
+    const killer = setTimeout(() => host.kill('closing the GPU device took over 10 s'), 10_000);
     try {
       await host.request({ type: 'close' }, 'closing the GPU device');
     } catch {
