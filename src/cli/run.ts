@@ -1,7 +1,7 @@
 // `rnnc run FILE`: compiles the cell for the run's sizes, runs it on Dawn with seeded random data
 // (or .npy files from --inputs), prints each result's shape and checksums, optionally saves them
 // and verifies them against the reference interpreter. Results go to stdout (a JSON report with
-// --json); notes and progress go to stderr.
+// --json); notes, warnings (`rnnc: warning: ...`, also listed in --json) and progress go to stderr.
 import { DEFAULT_CHUNK } from '../../backends/wgsl-chunk/index.js';
 import type { Command } from 'commander';
 import { tensorsOf } from '../compiler/ir/ir.js';
@@ -91,9 +91,16 @@ export function registerRun(program: Command) {
       const { source, result } = loadValid(file, flags.json);
       const module = result.module;
       let inputDir: InputDir | undefined;
+      // Warnings never change the exit code; they go to stderr and, with --json, into the report.
+      const warnings: string[] = [];
+      const warn = (list: string[]) => {
+        for (const w of list) process.stderr.write(`rnnc: warning: ${w}\n`);
+        warnings.push(...list);
+      };
       if (flags.inputs) {
         inputDir = await readInputDir(flags.inputs, module);
         for (const n of inputDir.notes) process.stderr.write(n + '\n');
+        warn(inputDir.warnings);
       }
       const given = parseDimFlags(flags.dim);
       const dims = inputDir ? { ...dimsFromFiles(module, inputDir, given), ...given } : given;
@@ -116,7 +123,7 @@ export function registerRun(program: Command) {
         checkLimits(prepared, gpu.adapter.limits, sizes, size);
         const lengths = flags.lengths === 'random' ? randomLengths(size.batch, size.T, flags.seed) : undefined;
         const assembled = assembleRunData(module, sizes, size, flags.seed, inputDir, lengths);
-        for (const n of assembled.notes) process.stderr.write(n + '\n');
+        warn(assembled.warnings);
         const dims = Object.entries(sizes).map(([d, n]) => `${d}=${n}`).join(', ');
         const got = await stage(`running ${module.name} (${prepared.mode}, batch ${size.batch}, T ${size.T}) on the GPU`, () => runPrepared(gpu, prepared, assembled.data, sizes));
 
@@ -150,6 +157,7 @@ export function registerRun(program: Command) {
           seed: flags.seed,
           lengths: lengths ? Array.from(lengths) : 'full',
           sources: assembled.sources,
+          warnings,
           outputs,
           finalStates: finals,
           ...(saved ? { saved } : {}),

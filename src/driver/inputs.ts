@@ -1,7 +1,7 @@
 // The data of a run: .npy files from `--inputs DIR` (one per input, param and initial state, named
 // after it), seeded random values for the rest, and `--save DIR` for the results. Shapes are the
 // shared layouts: inputs [batch, T, ...dims], params [...dims], states [batch, ...dims].
-import { readdirSync } from 'node:fs';
+import { readdirSync, type Dirent } from 'node:fs';
 import { makeDirectory } from './files.js';
 import { join } from 'node:path';
 import { tensorsOf, type Module, type Tensor } from '../compiler/ir/ir.js';
@@ -11,6 +11,7 @@ import { randomRunData } from './data.js';
 import type { RunArrays, RunResult } from '../../backends/wgsl-seq/pack.js';
 import type { RunSize } from './run.js';
 import { RnncError } from './errors.js';
+import { nearest } from '../compiler/diagnostics/diagnostic.js';
 
 type DataRole = 'input' | 'param' | 'state';
 
@@ -30,38 +31,67 @@ export interface InputFile extends NpyArray {
 }
 
 export interface InputDir {
+  /** The directory, as given. */
+  dir: string;
   /** By tensor name. */
   files: Map<string, InputFile>;
-  /** Messages for stderr: files that match nothing in the cell. */
+  /** Messages for stderr (`rnnc: ...`): a state resumed from a saved final state, outputs skipped. */
   notes: string[];
+  /** Warnings, without the `rnnc: warning: ` prefix: files that match nothing in the cell. */
+  warnings: string[];
 }
+
+const FINAL = '.final';
 
 /**
  * Reads `<name>.npy` for every input, param and state of the cell that DIR has. A state's
  * `<name>.final.npy` (what `--save` writes) is read as its initial state, so a run resumes where an
- * earlier one stopped; having both is ambiguous and refused.
+ * earlier one stopped; having both is ambiguous and refused. Every other file is a warning naming
+ * it (a typo such as `h0.npy` would otherwise go unnoticed), except outputs' `<name>.npy`, which
+ * `--save` writes beside the final states (a note), and hidden files and folders (skipped).
  */
 export async function readInputDir(dir: string, m: Module): Promise<InputDir> {
-  let entries: string[];
+  let entries: Dirent[];
   try {
-    entries = readdirSync(dir);
+    entries = readdirSync(dir, { withFileTypes: true });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new RnncError(`rnnc: cannot read --inputs ${dir}: ${code === 'ENOENT' ? 'no such directory' : code === 'ENOTDIR' ? 'not a directory' : (e as Error).message}`);
   }
-  const names = new Set(dataTensors(m).map((t) => t.name));
-  const states = new Set(tensorsOf(m, 'state').map((t) => t.name));
+  const tensors = new Map(dataTensors(m).map((t) => [t.name, t]));
+  const outputs = new Set(tensorsOf(m, 'output').map((t) => t.name));
   const files = new Map<string, InputFile>();
   const notes: string[] = [];
-  const all = new Set(entries);
-  for (const entry of entries.sort()) {
-    if (!entry.endsWith('.npy')) continue;
-    const stem = entry.slice(0, -'.npy'.length);
-    const resumed = stem.endsWith('.final') && states.has(stem.slice(0, -'.final'.length));
-    const name = resumed ? stem.slice(0, -'.final'.length) : stem;
-    const path = join(dir, entry);
-    if (!names.has(name)) {
-      notes.push(`rnnc: ignoring ${path}: ${m.name} has no input, param or state \`${name}\``);
+  const warnings: string[] = [];
+  const all = new Set(entries.map((e) => e.name));
+  /** A similar name the file could have been meant to have, as a hint. */
+  const hint = (stem: string) => {
+    const near = nearest(stem, tensors.keys());
+    return near === undefined ? '' : `; did you mean ${near}.npy?`;
+  };
+  for (const entry of [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const path = join(dir, entry.name);
+    if (entry.name.startsWith('.')) continue;
+    if (entry.isDirectory()) {
+      if (entry.name.endsWith('.npy')) warnings.push(`ignoring ${path}: a directory, not a .npy file`);
+      continue;
+    }
+    if (!entry.name.endsWith('.npy')) {
+      const stem = entry.name.includes('.') ? entry.name.slice(0, entry.name.indexOf('.')) : entry.name;
+      warnings.push(`ignoring ${path}: not a .npy file` + (tensors.has(stem) ? ` (${tensors.get(stem)!.role} \`${stem}\` is read from ${stem}.npy)` : ''));
+      continue;
+    }
+    const stem = entry.name.slice(0, -'.npy'.length);
+    const base = stem.endsWith(FINAL) ? stem.slice(0, -FINAL.length) : undefined;
+    const resumed = base !== undefined && tensors.get(base)?.role === 'state';
+    const name = resumed ? base : stem;
+    const tensor = tensors.get(name);
+    if (!tensor) {
+      if (base !== undefined && tensors.has(base)) warnings.push(`ignoring ${path}: \`${base}\` is ${tensors.get(base)!.role === 'input' ? 'an' : 'a'} ${tensors.get(base)!.role} of ${m.name}, read from ${base}.npy; only states resume from NAME.final.npy`);
+      else if (outputs.has(name)) notes.push(`rnnc: ignoring ${path}: \`${name}\` is an output of ${m.name} (what --save writes), not read`);
+      else if (base !== undefined && outputs.has(base)) warnings.push(`ignoring ${path}: \`${base}\` is an output of ${m.name}, not a state; outputs are not read`);
+      else if (m.dims.some((d) => d.name === name)) warnings.push(`ignoring ${path}: \`${name}\` is a dim of ${m.name}; set its size with --dim ${name}=SIZE`);
+      else warnings.push(`ignoring ${path}: ${m.name} has no input, param or state \`${name}\`${hint(base ?? stem)}`);
       continue;
     }
     if (resumed) {
@@ -75,7 +105,7 @@ export async function readInputDir(dir: string, m: Module): Promise<InputDir> {
       throw new RnncError(`rnnc: cannot read ${path}: ${(e as Error).message}`);
     }
   }
-  return { files, notes };
+  return { dir, files, notes, warnings };
 }
 
 /** Batch and T as the first per-step input file has them (for flags the user left out); an empty one is refused. */
@@ -116,9 +146,12 @@ export interface AssembledData {
   data: RunArrays;
   /** Per input, param and state: the file it came from, 'random', or (states) 'initial value'. */
   sources: Record<string, string>;
-  /** Messages for stderr: which tensors fell back to generated values. */
-  notes: string[];
+  /** Warnings, without the `rnnc: warning: ` prefix: tensors the inputs directory has no file for. */
+  warnings: string[];
 }
+
+/** A state's initial value as the spec gives it. */
+const initialText = (t: Tensor) => (t.init?.kind === 'param' ? `param \`${t.init.name}\`` : String(t.init?.kind === 'const' ? t.init.value : 0));
 
 /**
  * The run's arrays: files where DIR has them (shape-checked), seeded random inputs and params
@@ -128,7 +161,7 @@ export function assembleRunData(m: Module, sizes: DimSizes, size: RunSize, seed:
   const random = randomRunData(m, { ...size, sizes }, seed);
   const data: RunArrays = { batch: size.batch, T: size.T, inputs: {}, params: {}, initialState: {}, ...(lengths ? { lengths } : {}) };
   const sources: Record<string, string> = {};
-  const notes: string[] = [];
+  const warnings: string[] = [];
   for (const t of dataTensors(m)) {
     const file = dir?.files.get(t.name);
     const shape = arrayShape(t);
@@ -146,14 +179,14 @@ export function assembleRunData(m: Module, sizes: DimSizes, size: RunSize, seed:
       sources[t.name] = file.path;
     } else if (t.role === 'state') {
       sources[t.name] = 'initial value';
-      if (dir) notes.push(`rnnc: no ${t.name}.npy in the inputs directory: state \`${t.name}\` starts at the spec's initial value`);
+      if (dir) warnings.push(`no ${t.name}.npy or ${t.name}${FINAL}.npy in ${dir.dir}: state \`${t.name}\` starts at the spec's initial value (${initialText(t)})`);
     } else {
       into[t.name] = (t.role === 'input' ? random.inputs : random.params)[t.name] as Float32Array;
       sources[t.name] = 'random';
-      if (dir) notes.push(`rnnc: no ${t.name}.npy in the inputs directory: using seeded random values for ${t.role} \`${t.name}\` (seed ${seed})`);
+      if (dir) warnings.push(`no ${t.name}.npy in ${dir.dir}: using seeded random values for ${t.role} \`${t.name}\` (seed ${seed})`);
     }
   }
-  return { data, sources, notes };
+  return { data, sources, warnings };
 }
 
 /** Writes `<output>.npy` and `<state>.final.npy`; returns the paths. */

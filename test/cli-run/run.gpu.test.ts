@@ -74,17 +74,18 @@ describe('rnnc run', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toBe(
       [
-        `rnnc: ignoring ${join(dir, 'X.npy')}: mamba_s6 has no input, param or state \`X\``,
-        'rnnc: no dt.npy in the inputs directory: using seeded random values for input `dt` (seed 0)',
-        'rnnc: no B.npy in the inputs directory: using seeded random values for input `B` (seed 0)',
-        'rnnc: no C.npy in the inputs directory: using seeded random values for input `C` (seed 0)',
-        'rnnc: no Dskip.npy in the inputs directory: using seeded random values for param `Dskip` (seed 0)',
+        `rnnc: warning: ignoring ${join(dir, 'X.npy')}: mamba_s6 has no input, param or state \`X\`; did you mean x.npy?`,
+        `rnnc: warning: no dt.npy in ${dir}: using seeded random values for input \`dt\` (seed 0)`,
+        `rnnc: warning: no B.npy in ${dir}: using seeded random values for input \`B\` (seed 0)`,
+        `rnnc: warning: no C.npy in ${dir}: using seeded random values for input \`C\` (seed 0)`,
+        `rnnc: warning: no Dskip.npy in ${dir}: using seeded random values for param \`Dskip\` (seed 0)`,
         '',
       ].join('\n'),
     );
     const report = JSON.parse(r.stdout);
     expect(report).toMatchObject({ batch, T, verify: { ok: true }, sources: { x: join(dir, 'x.npy'), A_log: join(dir, 'A_log.npy'), h: join(dir, 'h.npy'), dt: 'random' } });
     expect(report.saved).toEqual([join(save, 'y.npy'), join(save, 'h.final.npy')]);
+    expect(report.warnings).toEqual(r.stderr.trimEnd().split('\n').map((l) => l.replace(/^rnnc: warning: /, '')));
 
     // The saved results are those of the given data (and seed 0 for the rest).
     const seeded = randomRunData(mamba, { batch, T, sizes: mambaSizes }, 0);
