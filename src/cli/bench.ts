@@ -1,15 +1,16 @@
 // `rnnc bench [FILE...] [--all]`: times the scan kernel against the sequential kernel and an
 // elementwise kernel moving the same bytes, for each associative cell, on the session's adapter.
 // With --all (the examples) or --out it writes the report: markdown, JSON and an SVG plot.
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { benchExample, readCell } from '../driver/bench.js';
+import { benchExample } from '../driver/bench.js';
 import { plan } from '../driver/compile.js';
 import { RnncError } from '../driver/errors.js';
 import { openGpu, targetOf } from '../driver/run.js';
 import { markdownReport, svgPlot, type BenchReport } from '../driver/bench-report.js';
-import { UserError } from './io.js';
+import { EXIT_INTERNAL, loadValid, MAX_SIZE, pathFlag, UserError } from './io.js';
+import { checkOutputDir, writeAllOrNothing } from '../driver/output.js';
 
 interface BenchFlags {
   all?: boolean;
@@ -21,12 +22,18 @@ interface BenchFlags {
   json?: boolean;
 }
 
-const ints = (s: string, what: string) =>
-  s.split(',').map((x) => {
-    const n = Number(x);
-    if (!Number.isInteger(n) || n < 1) throw new UserError(`rnnc: ${what} must be positive integers, got '${s}'`);
-    return n;
-  });
+/** A comma-separated list of positive integers (a flag's value: a usage error, exit 2); `one` for a single number. */
+const ints = (s: string, what: string, one = false) => {
+  const list = s.split(',');
+  if ((one && list.length !== 1) || list.some((x) => !/^\d+$/.test(x) || Number(x) < 1 || Number(x) > MAX_SIZE))
+    throw new UserError(`rnnc: ${what} must be ${one ? 'a positive integer' : 'positive integers separated by commas'}, got '${s}'`, EXIT_INTERNAL);
+  return list.map(Number);
+};
+/** log2 of a length: 1 to 30. */
+const log2T = (s: string, what: string) => {
+  if (!/^\d+$/.test(s) || Number(s) < 1 || Number(s) > 30) throw new UserError(`rnnc: ${what} must be an integer from 1 to 30, got '${s}'`, EXIT_INTERNAL);
+  return Number(s);
+};
 
 export function registerBench(program: Command) {
   program
@@ -38,18 +45,30 @@ export function registerBench(program: Command) {
     .option('--max-log2-t <n>', 'longest length, as log2 T', '22')
     .option('--batches <list>', 'batch sizes (channels = batch x state floats per sequence)', '1,16')
     .option('--repeats <n>', 'timed repeats per kernel (the median is reported)', '5')
-    .option('--out <file.md>', 'write the markdown report here (and .json, .svg beside it)')
+    .option('--out <file.md>', 'write the markdown report here (and .json, .svg beside it)', pathFlag('--out'))
     .option('--json', 'print the rows as JSON on stdout')
     .action(async (files: string[], flags: BenchFlags) => {
       const rnnFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.rnn')).sort().map((f) => join(dir, f));
       // The examples, and the bench cells the speed targets are stated on (affine, cumsum).
       if (flags.all) files = [...files, ...rnnFiles('bench/cells'), ...rnnFiles('examples')];
-      if (files.length === 0) throw new UserError('rnnc: bench needs a .rnn file or --all');
-      const [lo, hi] = [ints(flags.minLog2T, '--min-log2-t')[0]!, ints(flags.maxLog2T, '--max-log2-t')[0]!];
+      // The flags first (exit 2), before any GPU work.
+      if (files.length === 0) throw new UserError('rnnc: bench needs a .rnn file or --all', EXIT_INTERNAL);
+      const [lo, hi] = [log2T(flags.minLog2T, '--min-log2-t'), log2T(flags.maxLog2T, '--max-log2-t')];
+      if (lo > hi) throw new UserError(`rnnc: --min-log2-t (${lo}) is more than --max-log2-t (${hi}): no lengths to run`, EXIT_INTERNAL);
+      const batches = ints(flags.batches, '--batches');
+      const repeats = ints(flags.repeats, '--repeats', true)[0]!;
+      // Every file read and checked before the GPU starts: a missing or invalid one fails at once (exit 1).
+      const cells = new Map(files.map((file) => {
+        const { result } = loadValid(file);
+        return [file, { module: result.module, analysis: result.analysis! }] as const;
+      }));
+      const out = flags.out ?? (flags.all ? 'docs/bench.md' : undefined);
+      const outNames = out ? [basename(out), basename(out).replace(/\.md$/, '') + '.json', basename(out).replace(/\.md$/, '') + '.svg'] : [];
+      if (out) checkOutputDir(dirname(out), `--out ${out}`, outNames);
       const options = {
-        log2T: Array.from({ length: Math.max(0, hi - lo + 1) }, (_, k) => lo + k).filter((_, k, all) => k % 2 === 0 || k === all.length - 1),
-        batches: ints(flags.batches, '--batches'),
-        repeats: ints(flags.repeats, '--repeats')[0]!,
+        log2T: Array.from({ length: hi - lo + 1 }, (_, k) => lo + k).filter((_, k, all) => k % 2 === 0 || k === all.length - 1),
+        batches,
+        repeats,
         maxBytes: 1 << 30,
         progress: (line: string) => process.stderr.write(`rnnc bench: ${line}\n`),
       };
@@ -58,7 +77,7 @@ export function registerBench(program: Command) {
       const gpu = await openGpu();
       try {
         for (const file of files) {
-          const { module, analysis } = readCell(file);
+          const { module, analysis } = cells.get(file)!;
           let compilation;
           try {
             compilation = plan(module, analysis, { mode: 'scan', target: targetOf(gpu.adapter) });
@@ -81,13 +100,18 @@ export function registerBench(program: Command) {
         '`traffic` counts the inputs once per pass over the steps (reduce-then-scan reads them twice), the outputs once and the aggregates; the ideal single pass is 1.00×.',
       );
       if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-      const out = flags.out ?? (flags.all ? 'docs/bench.md' : undefined);
       if (out) {
-        mkdirSync(dirname(out), { recursive: true });
         const command = `rnnc bench ${flags.all ? '--all' : files.join(' ')} --min-log2-t ${lo} --max-log2-t ${hi} --batches ${options.batches.join(',')} --repeats ${options.repeats}`;
-        writeFileSync(out, markdownReport(report, command));
-        writeFileSync(out.replace(/\.md$/, '') + '.json', JSON.stringify(report, null, 2) + '\n');
-        writeFileSync(out.replace(/\.md$/, '') + '.svg', svgPlot(report));
+        const [md, json, svg] = outNames as [string, string, string];
+        writeAllOrNothing(
+          dirname(out),
+          [
+            { name: md, data: markdownReport(report, command) },
+            { name: json, data: JSON.stringify(report, null, 2) + '\n' },
+            { name: svg, data: svgPlot(report) },
+          ],
+          `--out ${out}`,
+        );
         process.stderr.write(`rnnc bench: wrote ${out} (+ .json, .svg)\n`);
       } else if (!flags.json) process.stderr.write(markdownReport(report, 'rnnc bench'));
     });

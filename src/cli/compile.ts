@@ -2,15 +2,15 @@
 // module. `--check` compares with what DIR already holds instead, printing a unified diff and exiting
 // 1 on a difference (so generated kernels can live under snapshot in CI). `--validate` has Tint
 // compile every kernel first (needs a WebGPU adapter) and writes nothing when one is rejected.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createTwoFilesPatch } from 'diff';
 import { compileFiles, emit, plan } from '../driver/compile.js';
 import { openGpu } from '../driver/run.js';
 import { validateKernels } from '../driver/validate.js';
-import { makeDirectory } from '../driver/files.js';
-import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, parseMode, positiveInt, UserError } from './io.js';
+import { checkOutputDir, writeAllOrNothing } from '../driver/output.js';
+import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, parseMode, pathFlag, positiveInt, UserError, warn } from './io.js';
 
 interface CompileFlags {
   out: string;
@@ -47,12 +47,8 @@ function writeOrCheck(files: { name: string; text: string }[], flags: CompileFla
     } else process.stderr.write(`rnnc: ${flags.out} is up to date (${files.map((f) => f.name).join(', ')})\n`);
     return;
   }
-  try {
-    makeDirectory(flags.out);
-    for (const f of files) writeFileSync(join(flags.out, f.name), f.text);
-  } catch (e) {
-    throw new UserError(`rnnc: cannot write to ${flags.out}: ${(e as Error).message}`);
-  }
+  // All or nothing: a failed write leaves no partial output (src/driver/output.ts).
+  writeAllOrNothing(flags.out, files.map((f) => ({ name: f.name, data: f.text })), flags.out);
   process.stderr.write(`rnnc: wrote ${files.map((f) => join(flags.out, f.name)).join(', ')}\n`);
 }
 
@@ -61,7 +57,7 @@ export function registerCompile(program: Command) {
     .command('compile')
     .description('compile a .rnn file to WGSL kernels, a JSON manifest and a TypeScript host module')
     .argument('<file>', '.rnn file')
-    .requiredOption('-o, --out <dir>', 'output directory')
+    .requiredOption('-o, --out <dir>', 'output directory', pathFlag('-o'))
     .option('--mode <mode>', 'which kernels: seq (a loop over time), scan (a parallel scan; associative cells), chunk (chunked; matrix-affine cells) or auto (the planner picks; rnnc check says which and why)', 'seq')
     .option('--dim <NAME=SIZE>', 'set a dim size (repeatable)', collect)
     .option('--chunk <C>', 'steps per chunk for --mode chunk (lowered to fit workgroup memory)', positiveInt('--chunk'))
@@ -69,10 +65,15 @@ export function registerCompile(program: Command) {
     .option('--validate', 'compile every kernel with Tint (Dawn) first; exit 2 with its message if one is rejected (needs a WebGPU adapter)')
     .option('--no-subgroups', 'scan kernels without subgroup operations, for adapters without the subgroups feature or with subgroups under 8 invocations')
     .action(async (file: string, flags: CompileFlags) => {
+      // The flags first (exit 2), then the file (exit 1).
       const mode = parseMode(flags.mode);
+      const dims = parseDimFlags(flags.dim);
       const { source, result } = loadValid(file);
-      const compilation = plan(result.module, result.analysis!, { mode, dims: parseDimFlags(flags.dim), target: { subgroups: flags.subgroups }, ...(flags.chunk !== undefined ? { chunk: flags.chunk } : {}) }, source);
+      // Before any work: an output folder that cannot be written fails at once (--check only reads it).
+      if (!flags.check) checkOutputDir(flags.out, flags.out);
+      const compilation = plan(result.module, result.analysis!, { mode, dims, target: { subgroups: flags.subgroups }, ...(flags.chunk !== undefined ? { chunk: flags.chunk } : {}) }, source);
       if (mode === 'auto') process.stderr.write(`rnnc: --mode auto -> ${compilation.plan.mode}: ${compilation.plan.why}\n`);
+      if (flags.chunk !== undefined && compilation.plan.mode !== 'chunk') warn(`--chunk has no effect: it sizes the kernels of --mode chunk, and this compiles ${compilation.plan.mode}`);
       const compiled = emit(compilation);
       if (flags.validate) {
         const device = await openGpu();

@@ -2,7 +2,7 @@
 // after `lower`, by default), as text or JSON.
 import type { Command } from 'commander';
 import { passes, passNames, runPipeline } from '../driver/pipeline.js';
-import { diagnosticsJson, EXIT_INTERNAL, EXIT_USER, loadSource, parseDimFlags, parseMode, printDiagnostics, UserError } from './io.js';
+import { diagnosticsJson, EXIT_INTERNAL, EXIT_USER, loadSource, parseDimFlags, parseMode, printDiagnostics, UserError, warn } from './io.js';
 
 interface ExplainFlags {
   after: string;
@@ -22,11 +22,16 @@ export function registerExplain(program: Command) {
     .option('--mode <mode>', 'for --after plan: the mode to plan (seq, scan, chunk or auto)', 'auto')
     .option('--dim <NAME=SIZE>', 'for --after plan: set a dim size (repeatable)', collect)
     .option('--json', 'print the pass result as JSON on stdout')
-    .action((path: string, flags: ExplainFlags) => {
+    .action((path: string, flags: ExplainFlags, command: Command) => {
+      // The flags first (exit 2), then the file (exit 1).
       const pass = passes.find((p) => p.name === flags.after);
       if (!pass) throw new UserError(`rnnc: --after must be one of ${passNames.join(', ')}, got '${flags.after}'`, EXIT_INTERNAL);
+      const mode = parseMode(flags.mode);
+      const dims = parseDimFlags(flags.dim);
+      if (pass.name !== 'plan')
+        for (const o of ['mode', 'dim']) if (command.getOptionValueSource(o) === 'cli') warn(`--${o} has no effect without --after plan`);
       const source = loadSource(path);
-      const { state, reached } = runPipeline(source, pass.name, { mode: parseMode(flags.mode), dims: parseDimFlags(flags.dim) });
+      const { state, reached } = runPipeline(source, pass.name, { mode, dims });
       if (reached !== pass.name) {
         const result = { diagnostics: state.diagnostics };
         if (flags.json) process.stdout.write(JSON.stringify({ file: path, ok: false, after: pass.name, diagnostics: diagnosticsJson({ source, result }) }, null, 2) + '\n');

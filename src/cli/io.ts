@@ -63,24 +63,44 @@ export function loadValid(path: string, json = false): LoadedFile & { result: Re
   return file as never;
 }
 
+/** The largest --dim, --batch, --T or --chunk: a kernel indexes with 32-bit integers (RNN0312's limit for a spec's dim). */
+export const MAX_SIZE = 2 ** 31 - 1;
+
 export function parseDimFlags(values: string[] | undefined): Record<string, number> {
   // No prototype: a dim called `__proto__` or `toString` is a name like any other (and then unknown).
   const out: Record<string, number> = Object.create(null);
+  const given: Record<string, string> = Object.create(null);
   for (const v of values ?? []) {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(\d+)$/.exec(v);
-    if (!m) throw new UserError(`rnnc: --dim expects NAME=SIZE, got '${v}'`, EXIT_INTERNAL);
-    out[m[1]!] = Number(m[2]);
+    // A size past MAX_SIZE is the planner's to refuse, naming the limit (exit 1, like a spec's dim).
+    if (!m || Number(m[2]) === 0) throw new UserError(`rnnc: --dim expects NAME=SIZE with SIZE a positive integer, got '${v}'`, EXIT_INTERNAL);
+    const name = m[1]!;
+    if (name in given) throw new UserError(`rnnc: --dim ${name} is given twice ('${given[name]}', then '${v}'); give it once`, EXIT_INTERNAL);
+    given[name] = v;
+    out[name] = Number(m[2]);
   }
   return out;
 }
 
 export function positiveInt(name: string) {
   return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new UserError(`rnnc: ${name} must be a positive integer, got '${value}'`, EXIT_INTERNAL);
-    return n;
+    // Digits only: '1e3', '0x10' and ' 7' are not sizes anyone types on purpose.
+    if (!/^\d+$/.test(value) || Number(value) < 1) throw new UserError(`rnnc: ${name} must be a positive integer, got '${value}'`, EXIT_INTERNAL);
+    if (Number(value) > MAX_SIZE) throw new UserError(`rnnc: ${name} must be at most ${MAX_SIZE}, got '${value}'`, EXIT_INTERNAL);
+    return Number(value);
   };
 }
+
+/** A path flag (`-o`, `--inputs`, `--save`): an empty one would silently mean the current directory, or nothing. */
+export function pathFlag(name: string) {
+  return (value: string): string => {
+    if (value === '') throw new UserError(`rnnc: ${name} needs a path, got ''`, EXIT_INTERNAL);
+    return value;
+  };
+}
+
+/** Prints a warning on stderr; warnings never change the exit code. */
+export const warn = (message: string): void => void process.stderr.write(`rnnc: warning: ${message}\n`);
 
 /** `--mode`: the same choices for every command (src/compiler/plan/plan.ts). */
 export function parseMode(value: string): ModeRequest {

@@ -15,6 +15,8 @@ export function buildProgram(): Command {
     .description('rnnc: a compiler for recurrent neural network cells (.rnn specs to WGSL kernels)')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
+    // commander's own errors (unknown option, missing argument) start with `rnnc:` like every other.
+    .configureOutput({ outputError: (text, write) => write(`rnnc: ${text}`) })
     .exitOverride();
   registerCheck(program);
   registerExplain(program);

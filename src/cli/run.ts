@@ -7,12 +7,12 @@ import type { Command } from 'commander';
 import { tensorsOf } from '../compiler/ir/ir.js';
 import { interpret } from '../runtime/reference/interpreter.js';
 import { randomLengths } from '../driver/data.js';
-import { arrayShape, assembleRunData, concreteShape, dimsFromFiles, readInputDir, saveResults, sizeFromFiles, type InputDir } from '../driver/inputs.js';
+import { arrayShape, assembleRunData, checkSaveDir, checkShapes, concreteShape, dimsFromFiles, readInputDir, saveResults, sizeFromFiles, type InputDir } from '../driver/inputs.js';
 import { emit, plan, retarget, type PlanOptions } from '../driver/compile.js';
 import { checkLimits, openGpu, runPrepared, targetOf, type RunSize } from '../driver/run.js';
 import { verifyRun } from '../driver/verify.js';
 import { summarize, summaryLines, verificationLines } from '../driver/run-report.js';
-import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, parseMode, positiveInt, UserError } from './io.js';
+import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, parseMode, pathFlag, positiveInt, UserError, warn } from './io.js';
 
 interface RunFlags {
   mode: string;
@@ -79,30 +79,33 @@ export function registerRun(program: Command) {
     .option('--dim <NAME=SIZE>', 'set a dim size (repeatable)', collect)
     .option('--seed <S>', 'seed of the random inputs, params and lengths', nonNegativeInt, 0)
     .option('--lengths <kind>', 'sequence lengths: full (all T) or random', 'full')
-    .option('--inputs <dir>', 'read <name>.npy (float32) for inputs [batch, T, ...], params [...] and initial states [batch, ...]')
-    .option('--save <dir>', 'write <output>.npy and <state>.final.npy')
+    .option('--inputs <dir>', 'read <name>.npy (float32) for inputs [batch, T, ...], params [...] and initial states [batch, ...] (<state>.final.npy resumes a saved run)', pathFlag('--inputs'))
+    .option('--save <dir>', 'write <output>.npy and <state>.final.npy', pathFlag('--save'))
     .option('--verify', 'compare with the reference interpreter (float64); exit 1 if over the tolerance')
     .option('--tolerance <x>', 'largest allowed |gpu - ref| / (1 + |ref|)', positiveNumber, DEFAULT_TOLERANCE)
     .option('--allow-nonfinite', 'with --verify: accept NaN and infinite results where the reference has them too (by default they fail the verification)')
     .option('--json', 'print a JSON report on stdout')
-    .action(async (file: string, flags: RunFlags) => {
+    .action(async (file: string, flags: RunFlags, command: Command) => {
+      // The flags first (exit 2), then the files (exit 1).
       if (flags.lengths !== 'full' && flags.lengths !== 'random') throw new UserError(`rnnc: --lengths must be full or random, got '${flags.lengths}'`, EXIT_INTERNAL);
       const mode = parseMode(flags.mode);
+      const given = parseDimFlags(flags.dim);
+      // Warnings never change the exit code; they go to stderr and, with --json, into the report.
+      const warnings: string[] = [];
+      const warnAll = (list: string[]) => {
+        list.forEach(warn);
+        warnings.push(...list);
+      };
+      const unused = ['tolerance', 'allowNonfinite'].filter((o) => command.getOptionValueSource(o) === 'cli' && !flags.verify);
+      warnAll(unused.map((o) => `${o === 'tolerance' ? '--tolerance' : '--allow-nonfinite'} has no effect without --verify`));
       const { source, result } = loadValid(file, flags.json);
       const module = result.module;
       let inputDir: InputDir | undefined;
-      // Warnings never change the exit code; they go to stderr and, with --json, into the report.
-      const warnings: string[] = [];
-      const warn = (list: string[]) => {
-        for (const w of list) process.stderr.write(`rnnc: warning: ${w}\n`);
-        warnings.push(...list);
-      };
-      if (flags.inputs) {
+      if (flags.inputs !== undefined) {
         inputDir = await readInputDir(flags.inputs, module);
         for (const n of inputDir.notes) process.stderr.write(n + '\n');
-        warn(inputDir.warnings);
+        warnAll(inputDir.warnings);
       }
-      const given = parseDimFlags(flags.dim);
       const dims = inputDir ? { ...dimsFromFiles(module, inputDir, given), ...given } : given;
       // Planned before the GPU starts: a mode the cell cannot take, or a dim without a size, fails here, fast.
       const options: PlanOptions = { mode, dims, verb: 'run', ...(flags.chunk !== undefined ? { chunk: flags.chunk } : {}) };
@@ -110,6 +113,10 @@ export function registerRun(program: Command) {
       const sizes = compilation.sizes;
       const fromFiles = inputDir ? sizeFromFiles(module, inputDir) : {};
       const size: RunSize = { batch: flags.batch ?? fromFiles.batch ?? DEFAULT_SIZE.batch, T: flags.T ?? fromFiles.T ?? DEFAULT_SIZE.T };
+      if (flags.chunk !== undefined && compilation.plan.mode !== 'chunk') warnAll([`--chunk has no effect: it sizes the kernels of --mode chunk, and this run uses ${compilation.plan.mode}`]);
+      // Before the GPU starts: a file of the wrong shape, or a --save folder that cannot be written, fails at once.
+      if (inputDir) checkShapes(module, sizes, size, inputDir);
+      if (flags.save !== undefined) checkSaveDir(flags.save, module);
 
       const gpu = await stage('starting the GPU runtime', () => openGpu());
       // The scan's kernels are fitted to the adapter (its subgroups): planned again for it if need be, never analysed again.
@@ -123,14 +130,14 @@ export function registerRun(program: Command) {
         checkLimits(prepared, gpu.adapter.limits, sizes, size);
         const lengths = flags.lengths === 'random' ? randomLengths(size.batch, size.T, flags.seed) : undefined;
         const assembled = assembleRunData(module, sizes, size, flags.seed, inputDir, lengths);
-        warn(assembled.warnings);
+        warnAll(assembled.warnings);
         const dims = Object.entries(sizes).map(([d, n]) => `${d}=${n}`).join(', ');
         const got = await stage(`running ${module.name} (${prepared.mode}, batch ${size.batch}, T ${size.T}) on the GPU`, () => runPrepared(gpu, prepared, assembled.data, sizes));
 
         const shapeOf = (t: (typeof module.tensors)[number]) => concreteShape(arrayShape(t), sizes, size);
         const outputs = tensorsOf(module, 'output').map((t) => summarize(t.name, shapeOf(t), got.outputs[t.name]!));
         const finals = tensorsOf(module, 'state').map((t) => summarize(t.name, shapeOf(t), got.finalState[t.name]!));
-        const saved = flags.save ? await saveResults(flags.save, module, sizes, size, got) : undefined;
+        const saved = flags.save !== undefined ? await saveResults(flags.save, module, sizes, size, got) : undefined;
 
         let verification;
         if (flags.verify) {

@@ -2,11 +2,11 @@
 // after it), seeded random values for the rest, and `--save DIR` for the results. Shapes are the
 // shared layouts: inputs [batch, T, ...dims], params [...dims], states [batch, ...dims].
 import { readdirSync, type Dirent } from 'node:fs';
-import { makeDirectory } from './files.js';
+import { checkOutputDir, writeAllOrNothing } from './output.js';
 import { join } from 'node:path';
 import { tensorsOf, type Module, type Tensor } from '../compiler/ir/ir.js';
 import type { DimSizes } from '../compiler/ir/dims.js';
-import { NpyError, readNpy, writeNpy, type NpyArray } from './npy.js';
+import { formatNpy, NpyError, readNpy, type NpyArray } from './npy.js';
 import { randomRunData } from './data.js';
 import type { RunArrays, RunResult } from '../../backends/wgsl-seq/pack.js';
 import type { RunSize } from './run.js';
@@ -142,6 +142,25 @@ export function dimsFromFiles(m: Module, dir: InputDir, given: Readonly<Record<s
   return Object.fromEntries([...found].map(([d, { size }]) => [d, size]));
 }
 
+/** Throws unless the file's shape is the tensor's at these sizes, naming the --dim flags that would make them agree. */
+function checkShape(t: Tensor, file: InputFile, sizes: DimSizes, size: RunSize): void {
+  const shape = arrayShape(t);
+  const want = concreteShape(shape, sizes, size);
+  if (file.shape.length === want.length && file.shape.every((n, i) => n === want[i])) return;
+  const hints = file.shape.length === want.length ? shape.flatMap((s, i) => (s !== 'batch' && s !== 'T' && file.shape[i] !== want[i] ? [`--dim ${s}=${file.shape[i]}`] : [])) : [];
+  throw new RnncError(
+    `rnnc: ${file.path} has shape (${file.shape.join(', ')}), but ${t.role} \`${t.name}\` is [${shape.join(', ')}] = (${want.join(', ')})` + (hints.length ? `; if the file is right, pass ${hints.join(' ')}` : ''),
+  );
+}
+
+/** Checks every file's shape against the run's sizes: before the GPU starts, so a wrong file fails at once. */
+export function checkShapes(m: Module, sizes: DimSizes, size: RunSize, dir: InputDir): void {
+  for (const t of dataTensors(m)) {
+    const file = dir.files.get(t.name);
+    if (file) checkShape(t, file, sizes, size);
+  }
+}
+
 export interface AssembledData {
   data: RunArrays;
   /** Per input, param and state: the file it came from, 'random', or (states) 'initial value'. */
@@ -164,17 +183,9 @@ export function assembleRunData(m: Module, sizes: DimSizes, size: RunSize, seed:
   const warnings: string[] = [];
   for (const t of dataTensors(m)) {
     const file = dir?.files.get(t.name);
-    const shape = arrayShape(t);
-    const want = concreteShape(shape, sizes, size);
     const into = t.role === 'input' ? data.inputs : t.role === 'param' ? data.params : data.initialState!;
     if (file) {
-      if (file.shape.length !== want.length || file.shape.some((n, i) => n !== want[i])) {
-        // Name the dims that disagree, with the flag that would make them agree.
-        const hints = file.shape.length === want.length ? shape.flatMap((s, i) => (s !== 'batch' && s !== 'T' && file.shape[i] !== want[i] ? [`--dim ${s}=${file.shape[i]}`] : [])) : [];
-        throw new RnncError(
-          `rnnc: ${file.path} has shape (${file.shape.join(', ')}), but ${t.role} \`${t.name}\` is [${shape.join(', ')}] = (${want.join(', ')})` + (hints.length ? `; if the file is right, pass ${hints.join(' ')}` : ''),
-        );
-      }
+      checkShape(t, file, sizes, size);
       into[t.name] = file.data;
       sources[t.name] = file.path;
     } else if (t.role === 'state') {
@@ -189,23 +200,17 @@ export function assembleRunData(m: Module, sizes: DimSizes, size: RunSize, seed:
   return { data, sources, warnings };
 }
 
-/** Writes `<output>.npy` and `<state>.final.npy`; returns the paths. */
+/** What `--save` writes: `<output>.npy` and `<state>.final.npy`. */
+export const savedNames = (m: Module): string[] => [...tensorsOf(m, 'output').map((t) => `${t.name}.npy`), ...tensorsOf(m, 'state').map((t) => `${t.name}${FINAL}.npy`)];
+
+/** Throws unless `--save DIR` can be written (run before the GPU work, so a bad DIR fails at once). */
+export const checkSaveDir = (dir: string, m: Module): void => checkOutputDir(dir, `--save ${dir}`, savedNames(m));
+
+/** Writes `<output>.npy` and `<state>.final.npy`, all or nothing; returns the paths. */
 export async function saveResults(dir: string, m: Module, sizes: DimSizes, size: RunSize, result: RunResult): Promise<string[]> {
-  const written: string[] = [];
-  try {
-    makeDirectory(dir);
-    for (const t of tensorsOf(m, 'output')) {
-      const path = join(dir, `${t.name}.npy`);
-      await writeNpy(path, { shape: concreteShape(arrayShape(t), sizes, size), data: result.outputs[t.name]! });
-      written.push(path);
-    }
-    for (const t of tensorsOf(m, 'state')) {
-      const path = join(dir, `${t.name}.final.npy`);
-      await writeNpy(path, { shape: concreteShape(arrayShape(t), sizes, size), data: result.finalState[t.name]! });
-      written.push(path);
-    }
-  } catch (e) {
-    throw new RnncError(`rnnc: cannot write to --save ${dir}: ${(e as Error).message}`);
-  }
-  return written;
+  const arrays = [...tensorsOf(m, 'output').map((t) => result.outputs[t.name]!), ...tensorsOf(m, 'state').map((t) => result.finalState[t.name]!)];
+  const tensors = [...tensorsOf(m, 'output'), ...tensorsOf(m, 'state')];
+  const names = savedNames(m);
+  const files = tensors.map((t, k) => ({ name: names[k]!, data: formatNpy({ shape: concreteShape(arrayShape(t), sizes, size), data: arrays[k]! }) }));
+  return writeAllOrNothing(dir, files, `--save ${dir}`);
 }

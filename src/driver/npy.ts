@@ -22,6 +22,7 @@ export function parseNpy(bytes: Uint8Array, source = '.npy data'): NpyArray {
   const fail = (msg: string): never => {
     throw new NpyError(`${source}: ${msg}`);
   };
+  if (bytes.length === 0) fail('the file is empty (0 bytes), not a NumPy .npy file');
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) fail('not a NumPy .npy file (bad magic; expected \\x93NUMPY)');
   const major = bytes[6]!;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

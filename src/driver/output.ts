@@ -1,0 +1,118 @@
+// Writing a command's output files: checked before any work (so `rnnc run --save` under a regular
+// file fails at once, not after the GPU run) and written all or nothing (each file under a temporary
+// name first, renamed into place once every one is written; on a failure the temporaries and any
+// folders made for them are removed), so a failed command leaves no partial output behind.
+import { accessSync, constants, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, normalize } from 'node:path';
+import { makeDirectory } from './files.js';
+import { RnncError } from './errors.js';
+
+export interface OutputFile {
+  name: string;
+  data: string | Uint8Array;
+}
+
+const REASONS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'not a directory',
+  EISDIR: 'is a directory',
+  EEXIST: 'already exists',
+  ENAMETOOLONG: 'name too long',
+};
+
+/** A file system error in words: `mkdir /proc/x: no such file or directory`, not `ENOENT: no such ..., mkdir '/proc/x'`. */
+export function fsReason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  const reason = err.code ? REASONS[err.code] : undefined;
+  if (!reason) return err.message;
+  return err.syscall && err.path ? `${err.syscall} ${err.path}: ${reason}` : reason;
+}
+
+/** The folders `dir` lacks, outermost first, and the nearest one that exists (which must be a folder). */
+function missingFolders(dir: string): { missing: string[]; existing: string } {
+  const missing: string[] = [];
+  // The path as the user gave it (relative stays relative), so messages name what they typed.
+  let at = normalize(dir);
+  for (;;) {
+    let isDir: boolean;
+    try {
+      isDir = statSync(at).isDirectory();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new Error(fsReason(e));
+      missing.unshift(at);
+      const parent = dirname(at);
+      if (parent === at) throw new Error(fsReason(e));
+      at = parent;
+      continue;
+    }
+    if (!isDir) throw new Error(`${at} is not a directory`);
+    return { missing, existing: at };
+  }
+}
+
+/**
+ * Throws a RnncError (exit 1) unless `dir` can be made and written: its nearest existing ancestor is
+ * a writable folder, and none of `names` is a folder there. `what` names it: `-o out`, `--save out`.
+ */
+export function checkOutputDir(dir: string, what: string, names: string[] = []): void {
+  try {
+    const { missing, existing } = missingFolders(dir);
+    try {
+      accessSync(existing, constants.W_OK);
+    } catch {
+      throw new Error(`no permission to write in ${existing}`);
+    }
+    if (missing.length === 0)
+      for (const name of names) {
+        const path = join(dir, name);
+        let folder = false;
+        try {
+          folder = statSync(path).isDirectory();
+        } catch {
+          // absent: fine
+        }
+        if (folder) throw new Error(`${path} is a directory`);
+      }
+  } catch (e) {
+    throw new RnncError(`rnnc: cannot write to ${what}: ${(e as Error).message}`);
+  }
+}
+
+/** Writes `files` into `dir` (made if need be) all or nothing; returns their paths. */
+export function writeAllOrNothing(dir: string, files: OutputFile[], what: string): string[] {
+  checkOutputDir(dir, what, files.map((f) => f.name));
+  const { missing } = missingFolders(dir);
+  const temporaries: string[] = [];
+  const paths = files.map((f) => join(dir, f.name));
+  try {
+    makeDirectory(dir);
+    for (const f of files) {
+      const temporary = join(dir, `.${f.name}.rnnc-${process.pid}.tmp`);
+      temporaries.push(temporary);
+      writeFileSync(temporary, f.data);
+    }
+    // Renames within one folder: the step that could fail (space, permissions) is behind us.
+    files.forEach((_, k) => renameSync(temporaries[k]!, paths[k]!));
+  } catch (e) {
+    for (const t of temporaries)
+      try {
+        unlinkSync(t);
+      } catch {
+        // renamed already, or never written
+      }
+    for (const folder of [...missing].reverse())
+      try {
+        rmdirSync(folder);
+      } catch {
+        // not made, or not empty: leave it
+      }
+    throw new RnncError(`rnnc: cannot write to ${what}: ${e instanceof RnncError ? e.message : fsReason(e)}`);
+  }
+  return paths;
+}
