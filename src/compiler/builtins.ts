@@ -378,6 +378,9 @@ export const callableBuiltins: Readonly<Record<string, ScalarBuiltin>> = Object.
   Object.values(scalarBuiltins).flatMap((b) => ('call' in b.source ? [[b.source.call, b]] : [])),
 );
 
+/** The names of the callable builtins, sorted: what an unknown function's diagnostic lists. */
+export const callableNames: readonly string[] = Object.keys(callableBuiltins).sort();
+
 /** The builtin an infix operator of the source denotes, e.g. `+` → add, `<` → lt. */
 export const infixBuiltins: Readonly<Record<string, BinaryBuiltin | ComparisonBuiltin>> = Object.fromEntries(
   Object.values(scalarBuiltins).flatMap((b) => ('infix' in b.source && (b.kind === 'binary' || b.kind === 'comparison') ? [[b.source.infix, b]] : [])),

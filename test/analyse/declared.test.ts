@@ -50,7 +50,7 @@ describe('declared structure', () => {
       ['RNN0601', 'declared structure `diagonal` does not match the inferred `sequential` of state `c`'],
     ]);
     expect(r.diagnostics[1]!.notes).toEqual([
-      '`h` is read inside `sigmoid`: a nonlinear function of the state',
+      'the update of `c` reads `h` inside `sigmoid`: a nonlinear function of another state',
       'a structure without a state applies to every state; write `structure c: ...` for one',
     ]);
   });

@@ -143,7 +143,7 @@ describe('rnnc run', () => {
     const scan = await rnnc('run', 'examples/lstm.rnn', '--mode', 'scan');
     expect(scan.code).toBe(1);
     expect(scan.stderr).toBe(
-      'rnnc: lstm cannot take --mode scan: `h` is not an associative recurrence: `h` is read inside `sigmoid`; `c` is not an associative recurrence: `h` is read inside `sigmoid` (see rnnc check); run it with --mode seq or --mode auto\n',
+      'rnnc: lstm cannot take --mode scan: `h` is not an associative recurrence: `h` is read inside `sigmoid`; `c` is not an associative recurrence: the update of `c` reads `h` inside `sigmoid` (see rnnc check); run it with --mode seq or --mode auto\n',
     );
     const lengths = await rnnc('run', 'examples/mamba_s6.rnn', '--lengths', 'some');
     expect(lengths.code).toBe(2);

@@ -35,13 +35,13 @@ describe('auto asks the scan backend first', () => {
       ['scan', false],
       ['seq', true],
     ]);
-    expect(plan.why).toMatch(/^not scan: 320 lanes per sequence exceed 256 invocations per workgroup; so /);
+    expect(plan.why).toMatch(/^not scan: every state is an associative recurrence, but the scan kernels do not take this cell: 320 lanes per sequence exceed 256 invocations per workgroup; so /);
   });
 
   it('--mode scan is a user error with the same reason', async () => {
     const r = await rnnc('compile', file, '-o', join(dir, 'out'), '--mode', 'scan');
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('rnnc: wide_lanes cannot take --mode scan: 320 lanes per sequence exceed 256 invocations per workgroup; compile it with --mode seq or --mode auto\n');
+    expect(r.stderr).toBe('rnnc: wide_lanes cannot take --mode scan: every state is an associative recurrence, but the scan kernels do not take this cell: 320 lanes per sequence exceed 256 invocations per workgroup; compile it with --mode seq or --mode auto\n');
   });
 
   it('runs what auto planned on Dawn and matches the reference', async () => {

@@ -31,16 +31,23 @@ interface StateResult {
 
 const sameFn = (s: string) => semiringOps[s as keyof typeof semiringOps];
 
-/** Tries every semiring; the first that explains the update wins, else the failure that got closest to the root. */
-function classifyTerm(term: Term): { semiring: (typeof semiringOrder)[number]; form: AffineForm } | { indep: Term } | { fail: Reason } {
-  let best: Extract<AbstractValue, { kind: 'fail' }> | undefined;
+/**
+ * Tries every semiring; the first that explains the update wins. Otherwise the failure reported is
+ * one over a semiring the update combines its own state with (mLSTM's `c` is multiplied by a gate
+ * and summed: (+, ×), whatever its stabiliser `m` does), or over any semiring when none explains even
+ * that; among those, the one closest to the root.
+ */
+function classifyTerm(term: Term, target: string): { semiring: (typeof semiringOrder)[number]; form: AffineForm } | { indep: Term } | { fail: Reason } {
+  const failures: { semiring: (typeof semiringOrder)[number]; value: Extract<AbstractValue, { kind: 'fail' }> }[] = [];
   for (const s of semiringOrder) {
-    const v = interpret(term, semiringOps[s]);
+    const v = interpret(term, semiringOps[s], { target });
     if (v.kind === 'indep') return { indep: v.term };
     if (v.kind === 'affine') return { semiring: s, form: v.form };
-    if (!best || v.depth < best.depth) best = v;
+    failures.push({ semiring: s, value: v });
   }
-  return { fail: best!.reason };
+  const own = failures.filter((f) => interpret(term, semiringOps[f.semiring], { target, onlyTarget: true }).kind !== 'fail');
+  const closest = (list: typeof failures) => list.reduce((best, f) => (f.value.depth < best.value.depth ? f : best));
+  return { fail: closest(own.length > 0 ? own : failures).value.reason };
 }
 
 function analyseState(module: Module, state: string): StateResult {
@@ -63,7 +70,7 @@ function analyseState(module: Module, state: string): StateResult {
     const reason = { message: `the update of \`${state}\` is too large to analyse: ${e.message}`, span: e.inlined.span, detail: 'the analysis stops there' };
     return { report: { state, classification: { kind: 'nonlinear', reason }, ...none } };
   }
-  const result = classifyTerm(term);
+  const result = classifyTerm(term, state);
 
   if ('indep' in result) {
     const plan = diagonalPlan(module, state, vars, 'sum_prod', { op: 'const', value: 0, span: update.span }, result.indep, update.span);
@@ -104,7 +111,7 @@ function whatIfGatesReadInputs(module: Module, update: Def, state: string): stri
   if (gates.length === 0) return undefined;
   const vars = update.vars;
   const names = new NameSupply(vars.map((v) => v.name));
-  const result = classifyTerm(expand(module, update, { inline: () => false }, names));
+  const result = classifyTerm(expand(module, update, { inline: () => false }, names), state);
   if (!('form' in result)) return undefined;
   const shape = shapeOf(result.form, state, vars, result.semiring, names);
   if (shape.kind !== 'diagonal' && shape.kind !== 'mixing') return undefined;

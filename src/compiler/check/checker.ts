@@ -2,7 +2,7 @@
 // It reports every problem it can find in one run and records what lowering needs
 // (each name's dims, each left side's index dims, which statement updates each state).
 import type * as A from '../syntax/ast.js';
-import { callableBuiltins, infixBuiltins, isReducer, reducers } from '../builtins.js';
+import { callableBuiltins, callableNames, infixBuiltins, isReducer, reducers } from '../builtins.js';
 import { diagnostic, didYouMean, type Diagnostic } from '../diagnostics/diagnostic.js';
 import type { CheckedFile, RnnSymbol, TensorSymbol } from './symbols.js';
 // The names `structure` accepts: the structures and semirings the analysis can infer and compare against.
@@ -88,7 +88,11 @@ class Checker {
       for (const d of t.shape.indices) {
         const sym = this.symbols.get(d.name);
         if (!sym || sym.kind !== 'dim') {
-          this.ds.push(diagnostic('RNN0203', d.span, { name: d.name }, { notes: didYouMean(d.name, this.dimNames()) }));
+          const fresh = ['K', 'M', 'N', 'P', 'Q', 'R', 'S'].find((n) => !this.symbols.has(n)) ?? 'K_';
+          const notes = isConstantIndex(d)
+            ? [`a tensor's sizes are named dims: declare \`dims ${fresh} = ${d.name}\` and write \`${t.shape.name.name}[${t.shape.indices.map((i) => (i === d ? fresh : i.name)).join(', ')}]\``]
+            : didYouMean(d.name, this.dimNames());
+          this.ds.push(diagnostic('RNN0203', d.span, { name: d.name }, { notes }));
         }
       }
       this.declare({ kind: t.role, name: t.shape.name.name, dims: t.shape.indices.map((d) => d.name), span: t.shape.name.span, definedAt: -1 });
@@ -124,6 +128,7 @@ class Checker {
     const lhsName = s.lhs.name.name;
     const seen = new Set<string>();
     for (const i of s.lhs.indices) {
+      if (this.constantIndex(i, 'left')) continue;
       if (seen.has(i.name)) this.ds.push(diagnostic('RNN0305', i.span, { index: i.name }));
       seen.add(i.name);
       scope.bound.add(i.name);
@@ -156,7 +161,7 @@ class Checker {
     const dims: string[] = [];
     for (const i of s.lhs.indices) {
       const d = scope.dims.get(i.name);
-      if (!d && !rhsFailed) this.ds.push(diagnostic('RNN0306', i.span, { index: i.name }));
+      if (!d && !rhsFailed && !isConstantIndex(i)) this.ds.push(diagnostic('RNN0306', i.span, { index: i.name }));
       dims.push(d?.dim ?? '?');
     }
     const declared = this.symbols.get(lhsName);
@@ -169,6 +174,17 @@ class Checker {
       this.declare({ kind, name: lhsName, dims, span: s.lhs.name.span, definedAt: index });
     }
     this.lhsDims.set(s, dims);
+  }
+
+  /** `x[n, 0]`: a number where an index belongs is reported (RNN0314); true when it is one. */
+  private constantIndex(index: A.Name, where: 'left' | 'read'): boolean {
+    if (!isConstantIndex(index)) return false;
+    const note =
+      where === 'read'
+        ? 'to read a fixed slice, declare it as an input or param of its own (for `x[n, 0]`, e.g. `input x0[N]`)'
+        : 'a left side names an index for each dim and defines every element';
+    this.ds.push(diagnostic('RNN0314', index.span, { index: index.name }, { notes: [note] }));
+    return true;
   }
 
   /** An index must not share its name with a dim or a tensor: `x[x]` or `h[D]` reads as something it is not. */
@@ -272,7 +288,7 @@ class Checker {
     const fn = Object.hasOwn(callableBuiltins, name) ? callableBuiltins[name] : undefined;
     if (fn === undefined) {
       const notes = isReducer(name) ? [`\`${name}\` is a reduction: write \`${name}(i: ...)\` with the index it runs over`] : didYouMean(name, Object.keys(callableBuiltins));
-      this.ds.push(diagnostic('RNN0204', e.fn.span, { name }, { notes }));
+      this.ds.push(diagnostic('RNN0204', e.fn.span, { name, builtins: callableNames.join(', ') }, { notes }));
       e.args.forEach((a) => this.expr(a, scope, ctx));
       return 'f32';
     }
@@ -316,6 +332,12 @@ class Checker {
         this.ds.push(diagnostic('RNN0208', e.name.span, { name }, { labels: [{ span: later.lhs.name.span, message: 'defined here' }] }));
         return;
       }
+      if (!sym && scope.bound.has(name) && !e.bracketed) {
+        // `select(p == q, ...)`: an index names a position, not a number.
+        const note = `a value that depends on the position must come from a tensor indexed by \`${name}\`, e.g. a param`;
+        this.ds.push(diagnostic('RNN0313', e.name.span, { index: name }, { notes: [note] }));
+        return;
+      }
       if (!sym || sym.kind === 'dim') {
         const candidates = [...this.namesOf(['input', 'param', 'state', 'let', 'output']), ...(ctx.combine?.locals.keys() ?? [])];
         const notes = sym?.kind === 'dim' ? [`\`${name}\` is a dim; write an index such as \`${name.toLowerCase()}\` inside brackets`] : didYouMean(name, candidates);
@@ -339,6 +361,7 @@ class Checker {
     }
     const seen = new Set<string>();
     e.indices.forEach((index, k) => {
+      if (this.constantIndex(index, 'read')) return;
       if (seen.has(index.name)) this.ds.push(diagnostic('RNN0310', index.span, { index: index.name, name }));
       seen.add(index.name);
       if (!scope.bound.has(index.name)) {
@@ -417,7 +440,7 @@ class Checker {
   /** Checks `lhs[i..] = rhs`; with `dims`, the left side must cover exactly those dims. Returns the left side's dims. */
   private assignment(f: A.FieldAssign, dims: string[] | undefined, ctx: ExprContext): string[] {
     const scope: IndexScope = { bound: new Set(f.lhs.indices.map((i) => i.name)), dims: new Map() };
-    f.lhs.indices.forEach((i) => this.indexName(i, ctx.combine?.locals));
+    f.lhs.indices.forEach((i) => this.constantIndex(i, 'left') || this.indexName(i, ctx.combine?.locals));
     if (dims) {
       if (f.lhs.indices.length !== dims.length) {
         this.ds.push(diagnostic('RNN0307', f.lhs.span, { name: f.lhs.name.name, expected: dims.join(', '), found: f.lhs.indices.map((i) => i.name).join(', ') }));
@@ -426,7 +449,7 @@ class Checker {
     if (this.expr(f.rhs, scope, ctx) === 'bool') this.ds.push(diagnostic('RNN0404', f.rhs.span, { name: f.lhs.name.name }));
     return f.lhs.indices.map((i) => {
       const d = scope.dims.get(i.name);
-      if (!d) this.ds.push(diagnostic('RNN0306', i.span, { index: i.name }));
+      if (!d && !isConstantIndex(i)) this.ds.push(diagnostic('RNN0306', i.span, { index: i.name }));
       return d?.dim ?? '?';
     });
   }
@@ -436,12 +459,16 @@ function describeKind(kind: RnnSymbol['kind']): string {
   return { dim: 'a dim', input: 'an input', param: 'a param', state: 'a state', let: 'a let', output: 'an output' }[kind];
 }
 
+/** A number written where an index belongs (`x[n, 0]`); the parser keeps it as a name for the checker to report. */
+const isConstantIndex = (index: A.Name): boolean => /^[0-9.]/.test(index.name);
+
 function usesIndex(e: A.Expr, index: string): boolean {
   switch (e.kind) {
     case 'number':
       return false;
     case 'ref':
-      return e.indices.some((i) => i.name === index);
+      // A bare `j` in `sum(j: j)` is a use, reported as an index used as a value (RNN0313).
+      return e.indices.some((i) => i.name === index) || (e.name.name === index && !e.bracketed && !e.field);
     case 'neg':
       return usesIndex(e.operand, index);
     case 'binary':

@@ -18,7 +18,7 @@ export const codes = {
   RNN0201: { severity: 'error', message: 'unknown name `{name}`' },
   RNN0202: { severity: 'error', message: '`{name}` is already declared' },
   RNN0203: { severity: 'error', message: 'unknown dim `{name}`' },
-  RNN0204: { severity: 'error', message: 'unknown function `{name}`' },
+  RNN0204: { severity: 'error', message: 'unknown function `{name}`; the builtins are: {builtins}' },
   RNN0205: { severity: 'error', message: '`{name}` is {what}, not a state: only a state can be updated with `<-`' },
   RNN0206: { severity: 'warning', message: 'state `{name}` is never updated' },
   RNN0207: { severity: 'error', message: 'state `{name}` is updated more than once' },
@@ -39,6 +39,8 @@ export const codes = {
   RNN0310: { severity: 'error', message: 'the same index `{index}` is used twice in one subscript of `{name}`' },
   RNN0311: { severity: 'error', message: 'index `{index}` has the same name as {what} `{name}`' },
   RNN0312: { severity: 'error', message: 'dim `{name}` is {value}, more than the largest size a kernel can index ({max})' },
+  RNN0313: { severity: 'error', message: 'index `{index}` cannot be used as a value: indices only index tensors' },
+  RNN0314: { severity: 'error', message: 'constant index `{index}`: indices must be names bound by the definition' },
 
   RNN0401: { severity: 'error', message: 'a comparison result (boolean) cannot be used in arithmetic: {hint}' },
   RNN0402: { severity: 'error', message: 'the condition of `select` must be a comparison' },

@@ -29,7 +29,11 @@ export function makePlan(subject: PlanSubject, probes: readonly ModeProbe[]): Ex
   const considered: ExecutionPlan['considered'] = [];
   const ask = (mode: Mode): Verdict => {
     const probe = probeOf.get(mode);
-    const verdict: Verdict = probe ? probe.probe(subject) : { ok: false, why: `no backend for mode '${mode}'` };
+    const answer: Verdict = probe ? probe.probe(subject) : { ok: false, why: `no backend for mode '${mode}'` };
+    // The scan backend says per state why a recurrence is not associative (or is, but coupled); when the
+    // analysis planned every state as a scan, a refusal is about the kernels, and says so.
+    const kernelsOnly = !answer.ok && mode === 'scan' && subject.analysis.plan !== undefined;
+    const verdict: Verdict = kernelsOnly ? { ok: false, why: `every state is an associative recurrence, but the scan kernels do not take this cell: ${answer.why}` } : answer;
     considered.push({ mode, ok: verdict.ok, why: verdict.why });
     return verdict;
   };

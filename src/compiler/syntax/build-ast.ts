@@ -196,22 +196,59 @@ function buildAssign(n: CstNode): A.FieldAssign {
   return { lhs: buildShape(node(c, 'lhs')), rhs: buildExpr(node(c, 'rhs')), span: nodeSpan(n) };
 }
 
+/** The names in brackets; a number among them stays a name for the checker to report (RNN0314). */
+const indexNames = (c: Ctx): A.Name[] => tokens(c, 'indices').map(nameOf);
+
 function buildShape(n: CstNode): A.Shape {
   const c = ctxOf(n);
-  return { name: nameOf(token(c, 'name')), indices: tokens(c, 'indices').map(nameOf), span: nodeSpan(n) };
+  return { name: nameOf(token(c, 'name')), indices: indexNames(c), span: nodeSpan(n) };
 }
 
-// Operators and operands of a left-associative chain, in source order.
+/**
+ * Chains up to this many operands are built exactly as written, left-associative: `a - b + c` is
+ * `(a - b) + c`, and float32 rounds in that order. A longer chain is built as a balanced tree (its
+ * value is mathematically the same; rounding may differ), so that a flat 20,000-term sum is a tree of
+ * depth 15, not 20,000: every pass recurses over expressions, and none of them goes past the stack or
+ * does quadratic work on a flat chain.
+ */
+export const MAX_LEFT_DEEP_CHAIN = 64;
+
+/** An operand of a long chain: whether the source subtracts (divides by) it, and the operator before it. */
+type ChainOperand = { inverted: boolean; opToken: IToken | undefined; expr: A.Expr };
+
+/** Operators and operands of a left-associative chain (`+ -` or `* /`), in source order. */
 function chain(n: CstNode, next: (n: CstNode) => A.Expr): A.Expr {
   const c = ctxOf(n);
   const operands = nodes(c, 'operands');
   const ops = tokens(c, 'ops').sort((a, b) => a.startOffset - b.startOffset);
-  let left = next(operands[0]!);
-  ops.forEach((op, i) => {
-    const right = next(operands[i + 1]!);
-    left = { kind: 'binary', op: op.image as A.ArithOp, left, right, opSpan: tokenSpan(op), span: { start: left.span.start, end: right.span.end } };
+  const binary = (op: A.ArithOp, opToken: IToken, left: A.Expr, right: A.Expr): A.Expr => ({
+    kind: 'binary',
+    op,
+    left,
+    right,
+    opSpan: tokenSpan(opToken),
+    span: { start: Math.min(left.span.start, right.span.start), end: Math.max(left.span.end, right.span.end) },
   });
-  return left;
+  if (operands.length <= MAX_LEFT_DEEP_CHAIN) {
+    let left = next(operands[0]!);
+    ops.forEach((op, i) => (left = binary(op.image as A.ArithOp, op, left, next(operands[i + 1]!))));
+    return left;
+  }
+  // a + b - c + d - e ... = (a + b + d ...) - (c + e ...): the operands that are added (multiplied) in
+  // one balanced tree, those subtracted (divided by) in another, and one `-` (`/`) between them. An
+  // operand is negated exactly when the source subtracts it, so the analysis sees the signs as written.
+  const additive = ops[0]!.image === '+' || ops[0]!.image === '-';
+  const [plus, minus]: A.ArithOp[] = additive ? ['+', '-'] : ['*', '/'];
+  const terms: ChainOperand[] = operands.map((o, i) => ({ inverted: ops[i - 1]?.image === minus, opToken: ops[i - 1], expr: next(o) }));
+  const balanced = (list: ChainOperand[], from = 0, to = list.length): A.Expr => {
+    if (to - from === 1) return list[from]!.expr;
+    const mid = (from + to) >> 1;
+    // The operator written before the right half's first operand (never the chain's first operand).
+    return binary(plus!, list[mid]!.opToken!, balanced(list, from, mid), balanced(list, mid, to));
+  };
+  const kept = balanced(terms.filter((t) => !t.inverted));
+  const inverted = terms.filter((t) => t.inverted);
+  return inverted.length === 0 ? kept : binary(minus!, inverted[0]!.opToken!, kept, balanced(inverted));
 }
 
 function buildExpr(n: CstNode): A.Expr {
@@ -259,7 +296,7 @@ function buildPrimary(n: CstNode): A.Expr {
   return {
     kind: 'ref',
     name: nameOf(token(rc, 'name')),
-    indices: tokens(rc, 'indices').map(nameOf),
+    indices: indexNames(rc),
     bracketed: (rc['LBracket'] ?? []).length > 0,
     span,
     ...(field ? { field: nameOf(field) } : {}),

@@ -63,10 +63,14 @@ export function grammarToEbnf(rules: ISerializedGast[]): string {
   return (rules as Gast[]).map(rule).join('\n');
 }
 
-/** The lexical rules: each named token with its pattern, and the skipped tokens. */
+/** The lexical rules: each named token with its pattern, the skipped tokens, and each category as its members. */
 export function tokensToEbnf(tokens: TokenType[]): string {
+  const lexical = (t: TokenType) => {
+    if (t.PATTERN !== Lexer.NA) return `${t.name} ::= /${(t.PATTERN as RegExp).source}/${t.GROUP === Lexer.SKIPPED ? '    (skipped)' : ''}`;
+    return `${t.name} ::= ${tokens.filter((m) => m.CATEGORIES?.includes(t)).map((m) => m.name).join(' | ')}`;
+  };
   return tokens
     .filter((t) => !(t.LABEL ?? '').startsWith("'"))
-    .map((t) => `${t.name} ::= /${(t.PATTERN as RegExp).source}/${t.GROUP === Lexer.SKIPPED ? '    (skipped)' : ''}`)
+    .map(lexical)
     .join('\n');
 }

@@ -2,7 +2,13 @@
 // so that `dimsX` is still an identifier; every token has a label for error messages.
 import { createToken, Lexer, type TokenType } from 'chevrotain';
 
-export const Identifier = createToken({ name: 'Identifier', pattern: /[A-Za-z_][A-Za-z0-9_]*/, label: 'a name' });
+/**
+ * What may stand in brackets: a name, or a number, which parses only so that the checker can say why
+ * an index must be a name (RNN0314). A token category: no token of its own, no lookahead cost.
+ */
+export const IndexName = createToken({ name: 'IndexName', pattern: Lexer.NA, label: 'a name' });
+
+export const Identifier = createToken({ name: 'Identifier', pattern: /[A-Za-z_][A-Za-z0-9_]*/, label: 'a name', categories: [IndexName] });
 
 const keyword = (word: string): TokenType =>
   createToken({ name: word[0]!.toUpperCase() + word.slice(1), pattern: new RegExp(word), longer_alt: Identifier, label: `'${word}'` });
@@ -26,6 +32,7 @@ export const Number = createToken({
   name: 'Number',
   pattern: /(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?/,
   label: 'a number',
+  categories: [IndexName],
 });
 
 export const Arrow = createToken({ name: 'Arrow', pattern: /<-/, label: "'<-'" });
@@ -61,7 +68,7 @@ export const allTokens: TokenType[] = [
   Arrow, LessEq, GreaterEq, EqEq, NotEq, Less, Greater, Equals,
   Plus, Minus, Star, Slash, LParen, RParen, LBracket, RBracket, LBrace, RBrace, Comma, Colon,
   Number, Dot,
-  ...keywords, Identifier,
+  ...keywords, Identifier, IndexName,
 ];
 
 export const rnnLexer = new Lexer(allTokens, { positionTracking: 'full', ensureOptimizations: false });

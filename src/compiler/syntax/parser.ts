@@ -1,13 +1,15 @@
 // The .rnn grammar as a chevrotain CST parser. Rules are layered for precedence
 // (comparison < additive < multiplicative < unary < primary) and every child is labelled,
 // so the AST builder reads `ctx.lhs`, `ctx.rhs`. Recovery is on: one run reports several errors.
+// Nodes carry only their offsets (spans are offsets; lines come from the tokens): less to allocate
+// per node of a long expression.
 import { CstParser, type CstNode } from 'chevrotain';
 import { errorMessages } from './errors.js';
 import * as T from './lexer.js';
 
 export class RnnParser extends CstParser {
   constructor() {
-    super(T.allTokens, { recoveryEnabled: true, maxLookahead: 4, nodeLocationTracking: 'full', errorMessageProvider: errorMessages });
+    super(T.allTokens, { recoveryEnabled: true, maxLookahead: 4, nodeLocationTracking: 'onlyOffset', errorMessageProvider: errorMessages });
     this.performSelfAnalysis();
   }
 
@@ -68,11 +70,13 @@ export class RnnParser extends CstParser {
   });
 
   // A name with an optional list of names in brackets: dims in declarations, indices on a left side.
+  // An IndexName is a name or a number: `x[n, 0]` parses, and the checker says why a number cannot
+  // be an index (RNN0314) instead of a bare syntax error.
   shape = this.RULE('shape', () => {
     this.CONSUME(T.Identifier, { LABEL: 'name' });
     this.OPTION(() => {
       this.CONSUME(T.LBracket);
-      this.MANY_SEP({ SEP: T.Comma, DEF: () => this.CONSUME2(T.Identifier, { LABEL: 'indices' }) });
+      this.MANY_SEP({ SEP: T.Comma, DEF: () => this.CONSUME2(T.IndexName, { LABEL: 'indices' }) });
       this.CONSUME(T.RBracket);
     });
   });
@@ -254,7 +258,7 @@ export class RnnParser extends CstParser {
     this.CONSUME(T.RParen);
   });
 
-  // x, x[i, j], a.m, a.w[d]
+  // x, x[i, j], a.m, a.w[d]   (an IndexName is a name or a number, as in `shape`)
   reference = this.RULE('reference', () => {
     this.CONSUME(T.Identifier, { LABEL: 'name' });
     this.OPTION(() => {
@@ -263,7 +267,7 @@ export class RnnParser extends CstParser {
     });
     this.OPTION2(() => {
       this.CONSUME(T.LBracket);
-      this.MANY_SEP({ SEP: T.Comma, DEF: () => this.CONSUME3(T.Identifier, { LABEL: 'indices' }) });
+      this.MANY_SEP({ SEP: T.Comma, DEF: () => this.CONSUME3(T.IndexName, { LABEL: 'indices' }) });
       this.CONSUME(T.RBracket);
     });
   });
