@@ -10,8 +10,8 @@
 import type { Def, Node } from '../../src/compiler/ir/ir.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
 import { reduction } from '../../src/compiler/builtins.js';
-import { assign, bin, f32, forRange, id, letS, lit, varS, type Expr, type Stmt } from '../wgsl/ast.js';
-import { keptLoop } from '../wgsl/no-unroll.js';
+import { assign, bin, f32, id, letS, lit, varS, type Expr, type Stmt } from '../wgsl/ast.js';
+import { countedLoop } from '../wgsl/unroll-budget.js';
 import { printExpr } from '../wgsl/print.js';
 import type { MathHelper } from '../wgsl/math.js';
 import { applyBuiltin, reductionIdentity, reductionStep } from './builtin.js';
@@ -76,13 +76,6 @@ export interface LowerOptions {
   /** Where top-level statements go (default: a fresh list, `stmts`). */
   stmts?: Stmt[];
   hook?: NodeHook;
-  /**
-   * Whether the loops this lowering writes (reductions, overPoints) are kept from the driver's
-   * unroller (wgsl/no-unroll.ts; the default). A lowering whose loads all read registers (the
-   * combine, the identity) passes false: unrolled, its arrays stay in registers, and it has no
-   * memory access to multiply.
-   */
-  keepLoops?: boolean;
 }
 
 export class Lowerer {
@@ -94,11 +87,6 @@ export class Lowerer {
   private readonly known = new WeakMap<Expr, Constant>();
   private readonly lets: Map<string, Def>;
   private readonly counter: { next: number };
-
-  /** A loop of `count` trips over `index` (see LowerOptions.keepLoops). */
-  loop(index: string, count: number, body: Stmt[]): Stmt {
-    return this.o.keepLoops === false ? forRange(index, lit.u32(0), lit.u32(count), body) : keptLoop(index, lit.u32(0), count, body);
-  }
 
   constructor(private readonly o: LowerOptions) {
     this.stmts = o.stmts ?? [];
@@ -231,7 +219,7 @@ export class Lowerer {
     body.push(assign(id(acc), reductionStep(n.fn, id(acc), term, (h) => this.use(h))));
     this.scopes.pop();
     this.scopes.push(...aside);
-    this.scopes[home]!.stmts.push(this.loop(index, size, body));
+    this.scopes[home]!.stmts.push(countedLoop(index, lit.u32(0), size, body));
     return id(acc);
   }
 }

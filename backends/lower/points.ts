@@ -2,7 +2,8 @@
 // or output element a thread holds): at or below UNROLL_MAX points one copy of the code per point,
 // above it a nest of loops, one per dim, so that a kernel's size does not grow with the space's size.
 import { strides, type DimSizes } from '../../src/compiler/ir/dims.js';
-import { id, type Stmt } from '../wgsl/ast.js';
+import { id, lit, type Stmt } from '../wgsl/ast.js';
+import { countedLoop } from '../wgsl/unroll-budget.js';
 import { offsetExpr, type IndexValue, type Lowerer } from './expr.js';
 import { unrolls } from './reduce.js';
 
@@ -67,6 +68,6 @@ export function overPoints(
     observer?.exit(loop);
     const into = bodies[loop.level]!;
     lw.close();
-    lw.current.push(lw.loop(loop.name, loop.count, into));
+    lw.current.push(countedLoop(loop.name, lit.u32(0), loop.count, into));
   }
 }

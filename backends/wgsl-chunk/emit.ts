@@ -23,7 +23,7 @@ import * as W from '../wgsl/ast.js';
 import { assign, bin, blank, call, callS, comment, forRange, id, ifS, index, letS, lit, member, varS, type Expr, type Stmt } from '../wgsl/ast.js';
 import { mathPrelude, type MathHelper } from '../wgsl/math.js';
 import { printModule } from '../wgsl/print.js';
-import { keptLoop, withNoUnroll } from '../wgsl/no-unroll.js';
+import { countedLoop, budgetUnrolling } from '../wgsl/unroll-budget.js';
 import { Lowerer, offsetExpr, type IndexValue } from '../lower/expr.js';
 import { flatWorkgroupIndex } from '../lower/grid.js';
 import { strides } from '../../src/compiler/ir/dims.js';
@@ -180,9 +180,9 @@ class PassWriter {
     const K = shape.K;
     const b = this.eval(shape.b, this.stateIndex(id('tgt')));
     const init: Stmt[] = withOffset === true ? [...b.stmts, varS('acc', W.f32, b.value)] : [varS('acc', W.f32, f(0)), ifS(withOffset, [...b.stmts, assign(id('acc'), b.value)])];
-    const product = keptLoop('src', u(0), K, [assign(id('acc'), bin('*', index(id('trans'), bin('+', bin('*', bin('+', bin('*', id('s'), u(K)), id('tgt')), u(K)), id('src'))), index(id('row'), id('src'))), '+=')]);
+    const product = countedLoop('src', u(0), K, [assign(id('acc'), bin('*', index(id('trans'), bin('+', bin('*', bin('+', bin('*', id('s'), u(K)), id('tgt')), u(K)), id('src'))), index(id('row'), id('src'))), '+=')]);
     return [
-      keptLoop('tgt', u(0), K, [...init, product, assign(index(id('next'), id('tgt')), id('acc'))]),
+      countedLoop('tgt', u(0), K, [...init, product, assign(index(id('next'), id('tgt')), id('acc'))]),
       assign(id('row'), id('next')),
     ];
   }
@@ -206,7 +206,7 @@ class PassWriter {
     mod.globals.push(...prelude.globals);
     mod.functions.push(...prelude.functions);
     mod.entryPoints.push(W.workgroupEntry(workgroupSize, body));
-    return withNoUnroll(mod);
+    return budgetUnrolling(mod);
   }
 
   write(name: ChunkBuffer): Expr {
@@ -268,7 +268,7 @@ function aggregatePass(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout,
       varS('next', W.arrayOf(W.f32, K)),
       ifS(bin('>=', id('lid'), u(R)), [assign(index(id('row'), bin('-', id('lid'), u(R))), f(1))]),
       forRange('s', u(0), id('count'), [letS('step_row', bin('+', bin('*', id('seq'), p('T')), bin('+', id('t0'), id('s')))), ...w.rowStep(bin('<', id('lid'), u(R)))]),
-      keptLoop('k', u(0), K, [assign(index(w.write('agg'), aggIndex(id('k'))), index(id('row'), id('k')))]),
+      countedLoop('k', u(0), K, [assign(index(w.write('agg'), aggIndex(id('k'))), index(id('row'), id('k')))]),
     ]),
   ];
   const code = printModule(w.module(header(w, 'aggregate', 'One workgroup per (sequence, chunk): the chunk\'s aggregate (P, c).'), body, g.workgroupSize, [{ name: 'trans', count: g.C * K * K }]));
@@ -290,22 +290,22 @@ function carryPass(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout, g: 
     ...w.decodeRow(id('r')),
     varS('row', W.arrayOf(W.f32, K)),
     varS('next', W.arrayOf(W.f32, K)),
-    keptLoop('k', u(0), K, [assign(index(id('row'), id('k')), index(w.buffer('state_in'), w.stateAddress('state_in', id('k'))))]),
+    countedLoop('k', u(0), K, [assign(index(id('row'), id('k')), index(w.buffer('state_in'), w.stateAddress('state_in', id('k'))))]),
     blank,
     comment('each chunk starts from `row`; then row = P row + c'),
     forRange('c', u(0), p('chunks'), [
       letS('base', bin('*', bin('*', chunkRow(id('c')), u(R + K)), u(K))),
-      keptLoop('k', u(0), K, [assign(index(w.write('carry'), bin('+', bin('*', bin('+', bin('*', chunkRow(id('c')), u(R)), id('r')), u(K)), id('k'))), index(id('row'), id('k')))]),
-      keptLoop('tgt', u(0), K, [
+      countedLoop('k', u(0), K, [assign(index(w.write('carry'), bin('+', bin('*', bin('+', bin('*', chunkRow(id('c')), u(R)), id('r')), u(K)), id('k'))), index(id('row'), id('k')))]),
+      countedLoop('tgt', u(0), K, [
         varS('acc', W.f32, index(w.buffer('agg'), bin('+', id('base'), bin('+', bin('*', id('r'), u(K)), id('tgt'))))),
-        keptLoop('src', u(0), K, [assign(id('acc'), bin('*', index(id('agg'), bin('+', id('base'), bin('+', bin('*', bin('+', u(R), id('src')), u(K)), id('tgt')))), index(id('row'), id('src'))), '+=')]),
+        countedLoop('src', u(0), K, [assign(id('acc'), bin('*', index(id('agg'), bin('+', id('base'), bin('+', bin('*', bin('+', u(R), id('src')), u(K)), id('tgt')))), index(id('row'), id('src'))), '+=')]),
         assign(index(id('next'), id('tgt')), id('acc')),
       ]),
       assign(id('row'), id('next')),
     ]),
     blank,
     comment('the final state'),
-    keptLoop('k', u(0), K, [assign(index(w.write('state_out'), w.stateAddress('state_out', id('k'))), index(id('row'), id('k')))]),
+    countedLoop('k', u(0), K, [assign(index(w.write('state_out'), w.stateAddress('state_out', id('k'))), index(id('row'), id('k')))]),
   ];
   const code = printModule(w.module(header(w, 'carry', 'One invocation per (sequence, row): the state each chunk starts from, and the final state.'), body, CARRY_WORKGROUP, []));
   return { code, buffers: [...w.used], workgroupSize: CARRY_WORKGROUP };
@@ -339,14 +339,14 @@ function stepsPass(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout, g: 
     ...w.decodeRow(id('lid')),
     varS('row', W.arrayOf(W.f32, K)),
     varS('next', W.arrayOf(W.f32, K)),
-    ifS(bin('<', id('lid'), u(R)), [keptLoop('k', u(0), K, [assign(index(id('row'), id('k')), index(w.buffer('carry'), carryIndex(id('k'))))])]),
+    ifS(bin('<', id('lid'), u(R)), [countedLoop('k', u(0), K, [assign(index(id('row'), id('k')), index(w.buffer('carry'), carryIndex(id('k'))))])]),
     blank,
     comment('every step of the chunk (a uniform bound: barriers inside); past the length: zero outputs'),
     forRange('s', u(0), call('min', id('C'), bin('-', p('T'), id('t0'))), [
       letS('t', bin('+', id('t0'), id('s'))),
       letS('step_row', bin('+', bin('*', id('seq'), p('T')), id('t'))),
       ifS(bin('&&', bin('<', id('lid'), u(R)), bin('<', id('s'), id('count'))), w.rowStep(true)),
-      ifS(bin('<', id('lid'), u(R)), [keptLoop('k', u(0), K, [assign(index(id('state_wg'), bin('+', bin('*', id('lid'), u(K)), id('k'))), index(id('row'), id('k')))])]),
+      ifS(bin('<', id('lid'), u(R)), [countedLoop('k', u(0), K, [assign(index(id('state_wg'), bin('+', bin('*', id('lid'), u(K)), id('k'))), index(id('row'), id('k')))])]),
       callS('workgroupBarrier'),
       ...outputStmts,
       callS('workgroupBarrier'),

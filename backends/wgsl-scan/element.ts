@@ -1,7 +1,7 @@
 // The element functions of a scan: the identity, the combine, and the load phase — `element`, the
 // state-independent part of the cell at one step, with `invariants`, what it computes from params
 // alone, hoisted to once per thread.
-import { keptLoop } from '../wgsl/no-unroll.js';
+import { countedLoop } from '../wgsl/unroll-budget.js';
 import { arrayOf, assign, bool, call, f32, id, index, letS, member, named, u32, varS, type Expr, type Function, type Stmt, type Type } from '../wgsl/ast.js';
 import { Lowerer, offsetExpr, type NodeHook } from '../lower/expr.js';
 import type { LoopObserver, PointLoop } from '../lower/points.js';
@@ -17,7 +17,6 @@ export function elementFunctions(ctx: Ctx): Function[] {
     },
     sizes: ctx.sizes,
     prefix: 'v',
-    keepLoops: false,
   });
   const idValue = buildStruct(ctx, 'Elem', fields, fieldDef(plan.identity), idLw, undefined).value;
   const identity: Function = {
@@ -36,7 +35,6 @@ export function elementFunctions(ctx: Ctx): Function[] {
     },
     sizes: ctx.sizes,
     prefix: 'v',
-    keepLoops: false,
   });
   // The combine's result must not be named `r`, its right operand: build it as `c`.
   const cValue = buildStruct(ctx, 'Elem', fields, fieldDef(plan.combine.filter((d) => d.kind !== 'let')), cLw, undefined, 'c').value;
@@ -68,7 +66,7 @@ export function elementFunctions(ctx: Ctx): Function[] {
       const { loop, body, used } = nest.pop()!;
       invLw.close();
       if (!used) return;
-      invLw.current.push(keptLoop(loop.name, u(0), loop.count, body));
+      invLw.current.push(countedLoop(loop.name, u(0), loop.count, body));
       if (nest.length) nest[nest.length - 1]!.used = true;
     },
   };

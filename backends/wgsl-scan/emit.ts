@@ -11,7 +11,7 @@ import type { DimSizes } from '../../src/compiler/ir/dims.js';
 import { arrayOf, emptyModule, f32, named, u32, type Global, type Module as WgslModule } from '../wgsl/ast.js';
 import { mathPrelude } from '../wgsl/math.js';
 import { printModule } from '../wgsl/print.js';
-import { withNoUnroll } from '../wgsl/no-unroll.js';
+import { budgetUnrolling } from '../wgsl/unroll-budget.js';
 import { elementFunctions } from './element.js';
 import {
   advanceFunction,
@@ -210,7 +210,7 @@ export function emitScanKernels(module: Module, plan: ScanPlan, sizes: DimSizes,
       functions: [...prelude.functions, ...functions],
       entryPoints: [entry],
     };
-    kernels[name] = { name, code: printModule(withNoUnroll(wgsl)), bindings };
+    kernels[name] = { name, code: printModule(budgetUnrolling(wgsl)), bindings };
   }
   return { kernels, layout, tile, subgroups: options.subgroups };
 }

@@ -17,12 +17,12 @@ export interface ScanCompileOptions {
 }
 
 /**
- * A whole (dense) element is combined by one thread. Its combine is a loop nest now (K² points, a
- * K-term sum each), so the WGSL stays small (DeltaNet's 129-float element: 7.7 KB of scan_steps, all
- * passes accepted by Tint), but lavapipe's cold compile of its reduce_aggs pass took over 15 minutes,
- * and 8 minutes with loop bounds it cannot unroll (2 cores at load ~19, 1 Dec 2026): the cost is in
- * the thread's 129-float struct values, not in unrolled code. Past this many floats the scan backend
- * refuses, and matrix-affine cells run chunked.
+ * A whole (dense) element is combined by one thread: a K×K transition costs K³ per combine against the
+ * recurrence's K² per step, and every copy of it lives in the thread's function memory, which WGSL
+ * guarantees only up to 8,192 bytes per entry point. Compile time is no longer the bound: since whole
+ * elements move through memory in loops the unroll budget keeps (wgsl/unroll-budget.ts), DeltaNet's 129-float element
+ * compiles each pass in about 1 s of CPU on cold lavapipe (it took over 15 minutes before). Past this
+ * many floats the scan backend refuses, and matrix-affine cells run chunked.
  */
 export const MAX_WHOLE_ELEMENT = 64;
 

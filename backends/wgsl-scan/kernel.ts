@@ -3,7 +3,7 @@
 import type { ScanPlan } from '../../src/compiler/analyse/types.js';
 import type { Def, Module } from '../../src/compiler/ir/ir.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
-import { keptLoop } from '../wgsl/no-unroll.js';
+import { countedLoop } from '../wgsl/unroll-budget.js';
 import { arrayOf, assign, bin, call, f32, forRange, id, index, letS, lit, member, named, varS, u32, type Expr, type Function, type Stmt, type Type } from '../wgsl/ast.js';
 import type { MathHelper } from '../wgsl/math.js';
 import { indexExpr, offsetExpr, type IndexValue, type LoadNode, type Lowerer } from '../lower/expr.js';
@@ -86,7 +86,7 @@ export function structOf(type: string, fields: StructField[], floats: Expr[]): E
 /**
  * `var into = <type>(...)` with `fn` applied to every float of `from`: member-wise for scalars, a loop
  * over each array. Used for subgroup shuffles, which need subgroup-uniform control flow: the loop's
- * bound stays a literal (a kept loop's bound reads a private variable, which WGSL deems non-uniform).
+ * bound stays a literal (a loop holding subgroup operations is never kept: wgsl/unroll-budget.ts).
  */
 export function mapStruct(type: string, fields: StructField[], from: Expr, into: string, fn: (v: Expr) => Expr): Stmt[] {
   if (fields.every((f) => f.dims.length === 0)) return [letS(into, call(type, ...fields.map((f) => fn(member(from, f.name)))))];
@@ -110,7 +110,7 @@ export interface ElemAccess {
 
 /**
  * Element `i` of `buffer`. A struct copy is one memory access per float once the driver unrolls it,
- * and lavapipe compiles each access on its own (wgsl/no-unroll.ts): an element with array members
+ * and lavapipe compiles each access on its own (wgsl/unroll-budget.ts): an element with array members
  * goes through `load_<buffer>` and `store_<buffer>` (elemAccessFunctions), which copy it in kept
  * loops; an element of scalars is copied whole.
  */
@@ -132,7 +132,7 @@ export function elemAccessFunctions(ctx: Ctx): Function[] {
   for (const f of fields) if (f.dims.length) bySize.set(f.count, [...(bySize.get(f.count) ?? []), f]);
   const copy = (from: Expr, into: Expr): Stmt[] => [
     ...fields.filter((f) => !f.dims.length).map((f) => assign(member(into, f.name), member(from, f.name))),
-    ...[...bySize].map(([count, group]) => keptLoop('m', u(0), count, group.map((f) => assign(index(member(into, f.name), id('m')), index(member(from, f.name), id('m')))))),
+    ...[...bySize].map(([count, group]) => countedLoop('m', u(0), count, group.map((f) => assign(index(member(into, f.name), id('m')), index(member(from, f.name), id('m')))))),
   ];
   const at = (buffer: ElemBuffer) => index(id(buffer), id('i'));
   return elemBuffers.flatMap((buffer): Function[] => [

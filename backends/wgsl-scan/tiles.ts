@@ -24,7 +24,7 @@ import {
 import { elementCall, invariantsLet } from './element.js';
 import { threadsOf, tileSteps } from './layout.js';
 import { flatWorkgroupIndex } from '../lower/grid.js';
-import { keptLoop } from '../wgsl/no-unroll.js';
+import { countedLoop } from '../wgsl/unroll-budget.js';
 import { U, ret, ELEM, u, mapStruct, elemAccess, aggIndex, type Ctx, type KernelSpec } from './kernel.js';
 
 /**
@@ -79,7 +79,7 @@ export function laneScanFunction(ctx: Ctx, subgroups: boolean): Function {
     callS('workgroupBarrier'),
     ifS(bin('==', id('c'), u(0)), [
       varS('running', undefined, call('identity')),
-      keptLoop('k', u(0), P, [
+      countedLoop('k', u(0), P, [
         letS('seg_total', scratch.load(slot(id('k')))),
         scratch.store(slot(id('k')), id('running')),
         ...(subgroups
@@ -189,7 +189,7 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
     if (!oneRun)
       tileBody.push(
         varS('agg', undefined, call('identity')),
-        keptLoop('r', u(0), R, [...elementAt('e'), assign(id('agg'), call('combine', id('agg'), id('e')))]),
+        countedLoop('r', u(0), R, [...elementAt('e'), assign(id('agg'), call('combine', id('agg'), id('e')))]),
       );
     if (P > 1) tileBody.push(letS('scan', call('lane_scan', id('agg'), id('tid'), id('c'), id('lane'), ...(subgroups ? [id('sg_id'), id('sg_size')] : []))));
     const slotBase = (slot: Expr) => bin('*', bin('+', bin('*', id('g'), u(TILE + 1)), slot), u(layout.stateWidth));
@@ -199,7 +199,7 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
       const perStep: Stmt[] = [...elementAt('e'), letS('prev', id('h')), assign(id('h'), call('advance', id('h'), id('e')))];
       if (layout.outputWidth > 0)
         perStep.push(...storeIf(liveAnd(bin('<', id('step'), id('end'))), [callS('store_step', id('prev'), id('h'), id('b'), id('s'), id('t'), id('len'))]));
-      tileBody.push(keptLoop('r', u(0), R, perStep));
+      tileBody.push(countedLoop('r', u(0), R, perStep));
     } else if (spec.store) {
       tileBody.push(varS('p', undefined, runPrefix));
       const viaShared = steps;
@@ -208,7 +208,7 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
       if (!steps) perStep.push(...storeIf(liveAnd(bin('<', id('step'), id('end'))), [aggStore(U('out_offset'), U('n'), id('t'), id('p'))]));
       perStep.push(assign(id('p'), call('combine', id('p'), id('e'))));
       if (viaShared) perStep.push(callS('store_states', id('p'), id('b'), id('s'), slotBase(bin('+', bin('+', bin('*', id('c'), u(R)), id('r')), u(1)))));
-      tileBody.push(keptLoop('r', u(0), R, perStep));
+      tileBody.push(countedLoop('r', u(0), R, perStep));
     }
     // The carry is the prefix through this tile (unused once a single run walks the states).
     if (!(walk && oneRun)) tileBody.push(assign(id('carry'), oneRun ? id('p') : call('combine', id('carry'), P > 1 ? member(id('scan'), 'total') : id('agg'))));

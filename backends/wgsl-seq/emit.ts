@@ -19,7 +19,7 @@ import { mathPrelude, type MathHelper } from '../wgsl/math.js';
 import { indexExpr, Lowerer, type IndexValue, type LoadNode } from '../lower/expr.js';
 import { flatWorkgroupIndex, gridDispatch } from '../lower/grid.js';
 import { printModule } from '../wgsl/print.js';
-import { keptLoop, withNoUnroll } from '../wgsl/no-unroll.js';
+import { countedLoop, budgetUnrolling } from '../wgsl/unroll-budget.js';
 import { kernelLayout, type BufferLayout, type KernelLayout } from './layout.js';
 import { buildProgram, keyOfLoad, sliceProgram, type KernelDef, type LocalKey, type Program, type Slicing } from './program.js';
 
@@ -162,7 +162,7 @@ class KernelWriter {
       return id(`e${k++}`);
     });
     const inner = [...decode, ...body(coords)];
-    if (!this.wg) return l.count === 1 ? inner : [keptLoop('e', u(0), l.count, inner)];
+    if (!this.wg) return l.count === 1 ? inner : [countedLoop('e', u(0), l.count, inner)];
     if (l.count <= this.p.workgroupSize) return [ifS(bin('<', id('lid'), u(l.count)), [letS('e', id('lid')), ...inner])];
     return [forRange('e', id('lid'), u(l.count), inner, u(this.p.workgroupSize))];
   }
@@ -325,7 +325,7 @@ export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): S
   const p = plan(m, sizes);
   const layout = kernelLayout(m, sizes, p.program.weights);
   const writer = new KernelWriter(m, sizes, p, layout);
-  const wgsl = printModule(withNoUnroll(writer.module(options.source)));
+  const wgsl = printModule(budgetUnrolling(writer.module(options.source)));
   return { name: m.name, wgsl, entryPoint: 'main', strategy: p.strategy, workgroupSize: p.workgroupSize, sliceAxes: p.slicing.axes, unitsPerSequence: p.unitsPerSequence, dims: sizes, layout };
 }
 

@@ -44,7 +44,8 @@ export type Stmt =
   | { kind: 'increment'; target: Expr; op: '++' | '--' }
   | { kind: 'if'; cond: Expr; then: Stmt[]; else?: Stmt[] }
   /** `for (init; cond; update) { body }`; init is a let/var, update an assignment or increment. */
-  | { kind: 'for'; init?: Stmt; cond?: Expr; update?: Stmt; body: Stmt[] }
+  /** `trips`: the constant trip count of a counted loop (literal bound), which the unroll budget may keep from the driver's unroller. */
+  | { kind: 'for'; init?: Stmt; cond?: Expr; update?: Stmt; body: Stmt[]; trips?: number }
   | { kind: 'loop'; body: Stmt[] }
   | { kind: 'return'; value?: Expr }
   | { kind: 'break' }

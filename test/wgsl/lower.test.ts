@@ -4,8 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { frontEnd } from '../../src/driver/front-end.js';
 import type { Def } from '../../src/compiler/ir/ir.js';
-import { assign, forRange, id, index, lit, named, type Stmt } from '../../backends/wgsl/ast.js';
-import { keptLoop, withNoUnroll } from '../../backends/wgsl/no-unroll.js';
+import { arrayOf, assign, callS, f32, id, index, lit, named, type Stmt } from '../../backends/wgsl/ast.js';
+import { budgetUnrolling, countedLoop, unrolledAccesses } from '../../backends/wgsl/unroll-budget.js';
 import { printExpr, printModule } from '../../backends/wgsl/print.js';
 import { emptyModule } from '../../backends/wgsl/ast.js';
 import { Lowerer, offsetExpr } from '../../backends/lower/expr.js';
@@ -42,7 +42,7 @@ describe('reductions', () => {
     const { def, sizes } = outputDef('N = 8', 'sum(j: exp(x[i]) * p[i, j])');
     const { code } = lower(def, sizes, 'run-time');
     expect(code).toContain(
-      ['    var vacc0: f32 = 0.0f;', '    let v2 = exp(x[i]);', '    for (var vj_1 = 0u; vj_1 < 8u + no_unroll; vj_1++) {', '        let v3 = v2 * p[i * 8u + vj_1];', '        vacc0 = vacc0 + v3;', '    }'].join('\n'),
+      ['    var vacc0: f32 = 0.0f;', '    let v2 = exp(x[i]);', '    for (var vj_1 = 0u; vj_1 < 8u; vj_1++) {', '        let v3 = v2 * p[i * 8u + vj_1];', '        vacc0 = vacc0 + v3;', '    }'].join('\n'),
     );
   });
 
@@ -85,8 +85,8 @@ describe('constants', () => {
 });
 
 describe('points', () => {
-  const write = (count: number, keepLoops?: boolean) => {
-    const lw = new Lowerer({ resolve: () => lit.f32(0), sizes: { A: count, B: 2 }, prefix: '', ...(keepLoops === undefined ? {} : { keepLoops }) });
+  const write = (count: number) => {
+    const lw = new Lowerer({ resolve: () => lit.f32(0), sizes: { A: count, B: 2 }, prefix: '' });
     overPoints(lw, ['A', 'B'], { A: count, B: 2 }, (point, flat) => [assign(index(id('out'), typeof flat === 'number' ? lit.u32(flat) : flat), typeof point[0] === 'number' ? lit.f32(point[0]) : id('a'))]);
     return printModule({ ...emptyModule(), functions: [{ name: 'f', params: [], body: lw.stmts }] });
   };
@@ -94,30 +94,49 @@ describe('points', () => {
     expect(write(2)).toContain('out[3u] = 1.0f;');
     expect(write(2)).not.toMatch(/for/);
   });
-  it('loops beyond it, one loop per dim, the flat index from the coordinates', () => {
-    expect(write(8)).toContain(['    for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {', '        for (var p1 = 0u; p1 < 2u + no_unroll; p1++) {', '            out[p0 * 2u + p1] = a;'].join('\n'));
-  });
-  it('leaves the bounds literal, for the driver to unroll, in a lowering that reads only registers', () => {
-    expect(write(8, false)).toContain(['    for (var p0 = 0u; p0 < 8u; p0++) {', '        for (var p1 = 0u; p1 < 2u; p1++) {'].join('\n'));
+  it('loops beyond it, one counted loop per dim, the flat index from the coordinates', () => {
+    expect(write(8)).toContain(['    for (var p0 = 0u; p0 < 8u; p0++) {', '        for (var p1 = 0u; p1 < 2u; p1++) {', '            out[p0 * 2u + p1] = a;'].join('\n'));
   });
 });
 
-describe('kept loops', () => {
-  const entry = (body: Stmt[], params = [{ name: 'nwg', type: named('vec3<u32>'), attributes: ['builtin(num_workgroups)'] }]) => ({
+describe('the unroll budget', () => {
+  const nwg = { name: 'nwg', type: named('vec3<u32>'), attributes: ['builtin(num_workgroups)'] };
+  const module = (body: Stmt[], functions: { name: string; params: []; body: Stmt[] }[] = [], params = [nwg]) => ({
     ...emptyModule(),
+    globals: [{ name: 'buf', space: 'storage' as const, access: 'read_write' as const, type: arrayOf(f32), group: 0, binding: 0 }],
+    functions,
     entryPoints: [{ name: 'main', stage: 'compute' as const, workgroupSize: [1] as [number], params, body }],
   });
-  it('declares no_unroll and sets it from the 2-D grid at the top of every entry point that needs it', () => {
-    const code = printModule(withNoUnroll(entry([keptLoop('k', lit.u32(0), 16, [])])));
+  const access = (i: string) => assign(index(id('buf'), id(i)), lit.f32(1));
+  const perStep = (body: Stmt[]): Stmt => ({ kind: 'loop', body: [...body, { kind: 'break' }] });
+
+  it('counts the accesses the driver compiles: unrolled loops of 32 trips or fewer multiply, longer ones and calls inline once each', () => {
+    const m = module([countedLoop('k', lit.u32(0), 16, [access('k')]), countedLoop('j', lit.u32(0), 40, [access('j')]), callS('f'), callS('f')], [{ name: 'f', params: [], body: [countedLoop('m', lit.u32(0), 4, [access('m'), access('m')])] }]);
+    expect(unrolledAccesses(m)).toEqual([16 + 1 + 8 + 8]);
+  });
+  it('leaves a module within the budget as it is', () => {
+    const m = module([countedLoop('k', lit.u32(0), 16, [access('k')])]);
+    expect(budgetUnrolling(m)).toBe(m);
+  });
+  it('keeps the loop that saves the most, declares no_unroll and sets it from the 2-D grid', () => {
+    const m = module([countedLoop('k', lit.u32(0), 16, [access('k')]), countedLoop('j', lit.u32(0), 8, [access('j')])]);
+    const code = printModule(budgetUnrolling(m, 12));
     expect(code).toContain('var<private> no_unroll: u32;');
     expect(code).toContain(['    no_unroll = nwg.z - 1u;', '    for (var k = 0u; k < 16u + no_unroll; k++) {'].join('\n'));
+    expect(code).toContain('for (var j = 0u; j < 8u; j++) {');
   });
-  it('leaves a module without kept loops as it is', () => {
-    const m = entry([forRange('k', lit.u32(0), lit.u32(16), [])]);
-    expect(withNoUnroll(m)).toBe(m);
+  it('keeps loops outside the per-step path first, then the ones in it', () => {
+    const m = module([countedLoop('k', lit.u32(0), 8, [access('k')]), perStep([countedLoop('j', lit.u32(0), 16, [access('j')])])]);
+    expect(printModule(budgetUnrolling(m, 20))).toContain('for (var k = 0u; k < 8u + no_unroll; k++)');
+    expect(printModule(budgetUnrolling(m, 20))).toContain('for (var j = 0u; j < 16u; j++)');
+    expect(printModule(budgetUnrolling(m, 4))).toContain('for (var j = 0u; j < 16u + no_unroll; j++)');
+  });
+  it('never keeps a loop that holds a barrier or a subgroup operation (a private variable is non-uniform to WGSL)', () => {
+    const m = module([countedLoop('k', lit.u32(0), 16, [access('k'), callS('workgroupBarrier')])]);
+    expect(budgetUnrolling(m, 1)).toBe(m);
   });
   it('refuses an entry point without num_workgroups', () => {
-    expect(() => withNoUnroll(entry([keptLoop('k', lit.u32(0), 16, [])], []))).toThrow(/no num_workgroups parameter/);
+    expect(() => budgetUnrolling(module([countedLoop('k', lit.u32(0), 16, [access('k')])], [], []), 1)).toThrow(/no num_workgroups parameter/);
   });
 });
 

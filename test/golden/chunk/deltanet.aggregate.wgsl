@@ -33,7 +33,7 @@ var<storage, read_write> agg: array<f32>;
 
 var<workgroup> trans: array<f32, 2048>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
 var<private> no_unroll: u32;
 
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
@@ -63,7 +63,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let src = e % 8u;
         let step_row = seq * params.T + (t0 + s);
         var vacc0: f32 = 0.0f;
-        for (var vl_1 = 0u; vl_1 < 8u + no_unroll; vl_1++) {
+        for (var vl_1 = 0u; vl_1 < 8u; vl_1++) {
             let v2 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_1] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_1];
             vacc0 = vacc0 + v2;
         }
@@ -95,7 +95,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                     let v11 = sigmoid(inputs[params.batch * params.T * 24u + step_row * 1u]);
                     let v12 = v11 * inputs[params.batch * params.T * 16u + step_row * 8u + row_0];
                     var vacc13: f32 = 0.0f;
-                    for (var vl_14 = 0u; vl_14 < 8u + no_unroll; vl_14++) {
+                    for (var vl_14 = 0u; vl_14 < 8u; vl_14++) {
                         let v15 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_14] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_14];
                         vacc13 = vacc13 + v15;
                     }
@@ -105,7 +105,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                     let v19 = v12 * v18;
                     acc = v19;
                 }
-                for (var src = 0u; src < 8u + no_unroll; src++) {
+                for (var src = 0u; src < 8u; src++) {
                     acc += trans[(s * 8u + tgt) * 8u + src] * row[src];
                 }
                 next[tgt] = acc;

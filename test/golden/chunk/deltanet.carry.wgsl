@@ -35,12 +35,8 @@ var<storage, read_write> agg: array<f32>;
 @group(0) @binding(8)
 var<storage, read_write> carry: array<f32>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     let unit = group * 64u + lid;
     if unit >= params.batch * 8u {
@@ -51,19 +47,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let row_0 = r;
     var row: array<f32, 8>;
     var next: array<f32, 8>;
-    for (var k = 0u; k < 8u + no_unroll; k++) {
+    for (var k = 0u; k < 8u; k++) {
         row[k] = state_in[params.batch * 0u + seq * 64u + row_0 * 8u + k];
     }
 
     // each chunk starts from `row`; then row = P row + c
     for (var c = 0u; c < params.chunks; c++) {
         let base = (seq * params.chunks + c) * 16u * 8u;
-        for (var k = 0u; k < 8u + no_unroll; k++) {
+        for (var k = 0u; k < 8u; k++) {
             carry[((seq * params.chunks + c) * 8u + r) * 8u + k] = row[k];
         }
-        for (var tgt = 0u; tgt < 8u + no_unroll; tgt++) {
+        for (var tgt = 0u; tgt < 8u; tgt++) {
             var acc: f32 = agg[base + (r * 8u + tgt)];
-            for (var src = 0u; src < 8u + no_unroll; src++) {
+            for (var src = 0u; src < 8u; src++) {
                 acc += agg[base + ((8u + src) * 8u + tgt)] * row[src];
             }
             next[tgt] = acc;
@@ -72,7 +68,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // the final state
-    for (var k = 0u; k < 8u + no_unroll; k++) {
+    for (var k = 0u; k < 8u; k++) {
         state_out[params.batch * 0u + seq * 64u + row_0 * 8u + k] = row[k];
     }
 }

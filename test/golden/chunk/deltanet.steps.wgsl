@@ -39,7 +39,7 @@ var<workgroup> trans: array<f32, 2048>;
 
 var<workgroup> state_wg: array<f32, 64>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
 var<private> no_unroll: u32;
 
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
@@ -69,7 +69,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let src = e % 8u;
         let step_row = seq * params.T + (t0 + s);
         var vacc3: f32 = 0.0f;
-        for (var vl_4 = 0u; vl_4 < 8u + no_unroll; vl_4++) {
+        for (var vl_4 = 0u; vl_4 < 8u; vl_4++) {
             let v5 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_4] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_4];
             vacc3 = vacc3 + v5;
         }
@@ -103,7 +103,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v14 = sigmoid(inputs[params.batch * params.T * 24u + step_row * 1u]);
                 let v15 = v14 * inputs[params.batch * params.T * 16u + step_row * 8u + row_0];
                 var vacc16: f32 = 0.0f;
-                for (var vl_17 = 0u; vl_17 < 8u + no_unroll; vl_17++) {
+                for (var vl_17 = 0u; vl_17 < 8u; vl_17++) {
                     let v18 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_17] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_17];
                     vacc16 = vacc16 + v18;
                 }
@@ -112,7 +112,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v21 = inputs[params.batch * params.T * 8u + step_row * 8u + tgt] / v20;
                 let v22 = v15 * v21;
                 var acc: f32 = v22;
-                for (var src = 0u; src < 8u + no_unroll; src++) {
+                for (var src = 0u; src < 8u; src++) {
                     acc += trans[(s * 8u + tgt) * 8u + src] * row[src];
                 }
                 next[tgt] = acc;
@@ -120,7 +120,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             row = next;
         }
         if lid < 8u {
-            for (var k = 0u; k < 8u + no_unroll; k++) {
+            for (var k = 0u; k < 8u; k++) {
                 state_wg[lid * 8u + k] = row[k];
             }
         }
@@ -129,7 +129,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let o_0 = e;
             if t < len {
                 var vacc0: f32 = 0.0f;
-                for (var vj_1 = 0u; vj_1 < 8u + no_unroll; vj_1++) {
+                for (var vj_1 = 0u; vj_1 < 8u; vj_1++) {
                     let v2 = state_wg[o_0 * 8u + vj_1] * inputs[params.batch * params.T * 0u + step_row * 8u + vj_1];
                     vacc0 = vacc0 + v2;
                 }

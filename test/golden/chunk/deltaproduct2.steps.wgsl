@@ -39,7 +39,7 @@ var<workgroup> trans: array<f32, 2048>;
 
 var<workgroup> state_wg: array<f32, 64>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
 var<private> no_unroll: u32;
 
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
@@ -102,7 +102,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let v30 = v29 * v24;
         let v31 = v30 * -1.0f;
         var vacc32: f32 = 0.0f;
-        for (var vj2_33 = 0u; vj2_33 < 8u + no_unroll; vj2_33++) {
+        for (var vj2_33 = 0u; vj2_33 < 8u; vj2_33++) {
             let v34 = inputs[params.batch * params.T * 8u + step_row * 8u + vj2_33] / v7;
             let v35 = inputs[params.batch * params.T * 16u + step_row * 8u + vj2_33] / v19;
             let v36 = v34 * v35;
@@ -133,7 +133,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v40 = 2.0f * v39;
                 let v41 = v40 * inputs[params.batch * params.T * 24u + step_row * 8u + row_0];
                 var vacc42: f32 = 0.0f;
-                for (var vl_43 = 0u; vl_43 < 8u + no_unroll; vl_43++) {
+                for (var vl_43 = 0u; vl_43 < 8u; vl_43++) {
                     let v44 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_43] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_43];
                     vacc42 = vacc42 + v44;
                 }
@@ -143,13 +143,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v48 = v41 * v47;
                 var vacc49: f32 = 0.0f;
                 var vacc53: f32 = 0.0f;
-                for (var vl_54 = 0u; vl_54 < 8u + no_unroll; vl_54++) {
+                for (var vl_54 = 0u; vl_54 < 8u; vl_54++) {
                     let v55 = inputs[params.batch * params.T * 16u + step_row * 8u + vl_54] * inputs[params.batch * params.T * 16u + step_row * 8u + vl_54];
                     vacc53 = vacc53 + v55;
                 }
                 let v56 = vacc53 + 0.000001f;
                 let v57 = sqrt(v56);
-                for (var vj2_50 = 0u; vj2_50 < 8u + no_unroll; vj2_50++) {
+                for (var vj2_50 = 0u; vj2_50 < 8u; vj2_50++) {
                     let v51 = inputs[params.batch * params.T * 8u + step_row * 8u + vj2_50] / v46;
                     let v52 = v41 * v51;
                     let v58 = inputs[params.batch * params.T * 16u + step_row * 8u + vj2_50] / v57;
@@ -167,7 +167,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v68 = v67 * v63;
                 let v69 = v66 + v68;
                 var acc: f32 = v69;
-                for (var src = 0u; src < 8u + no_unroll; src++) {
+                for (var src = 0u; src < 8u; src++) {
                     acc += trans[(s * 8u + tgt) * 8u + src] * row[src];
                 }
                 next[tgt] = acc;
@@ -175,7 +175,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             row = next;
         }
         if lid < 8u {
-            for (var k = 0u; k < 8u + no_unroll; k++) {
+            for (var k = 0u; k < 8u; k++) {
                 state_wg[lid * 8u + k] = row[k];
             }
         }
@@ -184,7 +184,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let o_0 = e;
             if t < len {
                 var vacc0: f32 = 0.0f;
-                for (var vj_1 = 0u; vj_1 < 8u + no_unroll; vj_1++) {
+                for (var vj_1 = 0u; vj_1 < 8u; vj_1++) {
                     let v2 = state_wg[o_0 * 8u + vj_1] * inputs[params.batch * params.T * 0u + step_row * 8u + vj_1];
                     vacc0 = vacc0 + v2;
                 }

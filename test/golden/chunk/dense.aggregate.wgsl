@@ -33,9 +33,6 @@ var<storage, read_write> agg: array<f32>;
 
 var<workgroup> trans: array<f32, 512>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 // tanh, accurate near 0 and saturating without NaN
 fn tanh_safe(x: f32) -> f32 {
     let a = abs(x);
@@ -49,7 +46,6 @@ fn tanh_safe(x: f32) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     if group >= params.batch * params.chunks {
         return;
@@ -81,19 +77,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         for (var s = 0u; s < count; s++) {
             let step_row = seq * params.T + (t0 + s);
-            for (var tgt = 0u; tgt < 4u + no_unroll; tgt++) {
+            for (var tgt = 0u; tgt < 4u; tgt++) {
                 var acc: f32 = 0.0f;
                 if lid < 1u {
                     acc = inputs[params.batch * params.T * 16u + step_row * 4u + tgt];
                 }
-                for (var src = 0u; src < 4u + no_unroll; src++) {
+                for (var src = 0u; src < 4u; src++) {
                     acc += trans[(s * 4u + tgt) * 4u + src] * row[src];
                 }
                 next[tgt] = acc;
             }
             row = next;
         }
-        for (var k = 0u; k < 4u + no_unroll; k++) {
+        for (var k = 0u; k < 4u; k++) {
             agg[((seq * params.chunks + chunk) * 5u + lid) * 4u + k] = row[k];
         }
     }

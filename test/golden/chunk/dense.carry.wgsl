@@ -35,12 +35,8 @@ var<storage, read_write> agg: array<f32>;
 @group(0) @binding(8)
 var<storage, read_write> carry: array<f32>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     let unit = group * 64u + lid;
     if unit >= params.batch * 1u {
@@ -50,19 +46,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let r = unit % 1u;
     var row: array<f32, 4>;
     var next: array<f32, 4>;
-    for (var k = 0u; k < 4u + no_unroll; k++) {
+    for (var k = 0u; k < 4u; k++) {
         row[k] = state_in[params.batch * 0u + seq * 4u + k];
     }
 
     // each chunk starts from `row`; then row = P row + c
     for (var c = 0u; c < params.chunks; c++) {
         let base = (seq * params.chunks + c) * 5u * 4u;
-        for (var k = 0u; k < 4u + no_unroll; k++) {
+        for (var k = 0u; k < 4u; k++) {
             carry[((seq * params.chunks + c) * 1u + r) * 4u + k] = row[k];
         }
-        for (var tgt = 0u; tgt < 4u + no_unroll; tgt++) {
+        for (var tgt = 0u; tgt < 4u; tgt++) {
             var acc: f32 = agg[base + (r * 4u + tgt)];
-            for (var src = 0u; src < 4u + no_unroll; src++) {
+            for (var src = 0u; src < 4u; src++) {
                 acc += agg[base + ((1u + src) * 4u + tgt)] * row[src];
             }
             next[tgt] = acc;
@@ -71,7 +67,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // the final state
-    for (var k = 0u; k < 4u + no_unroll; k++) {
+    for (var k = 0u; k < 4u; k++) {
         state_out[params.batch * 0u + seq * 4u + k] = row[k];
     }
 }

@@ -39,9 +39,6 @@ var<workgroup> trans: array<f32, 512>;
 
 var<workgroup> state_wg: array<f32, 4>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 // tanh, accurate near 0 and saturating without NaN
 fn tanh_safe(x: f32) -> f32 {
     let a = abs(x);
@@ -55,7 +52,6 @@ fn tanh_safe(x: f32) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     if group >= params.batch * params.chunks {
         return;
@@ -81,7 +77,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var row: array<f32, 4>;
     var next: array<f32, 4>;
     if lid < 1u {
-        for (var k = 0u; k < 4u + no_unroll; k++) {
+        for (var k = 0u; k < 4u; k++) {
             row[k] = carry[((seq * params.chunks + chunk) * 1u + lid) * 4u + k];
         }
     }
@@ -91,9 +87,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let t = t0 + s;
         let step_row = seq * params.T + t;
         if lid < 1u && s < count {
-            for (var tgt = 0u; tgt < 4u + no_unroll; tgt++) {
+            for (var tgt = 0u; tgt < 4u; tgt++) {
                 var acc: f32 = inputs[params.batch * params.T * 16u + step_row * 4u + tgt];
-                for (var src = 0u; src < 4u + no_unroll; src++) {
+                for (var src = 0u; src < 4u; src++) {
                     acc += trans[(s * 4u + tgt) * 4u + src] * row[src];
                 }
                 next[tgt] = acc;
@@ -101,7 +97,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             row = next;
         }
         if lid < 1u {
-            for (var k = 0u; k < 4u + no_unroll; k++) {
+            for (var k = 0u; k < 4u; k++) {
                 state_wg[lid * 4u + k] = row[k];
             }
         }

@@ -33,12 +33,8 @@ var<storage, read_write> agg: array<f32>;
 
 var<workgroup> trans: array<f32, 128>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     if group >= params.batch * params.chunks {
         return;
@@ -72,19 +68,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         for (var s = 0u; s < count; s++) {
             let step_row = seq * params.T + (t0 + s);
-            for (var tgt = 0u; tgt < 2u + no_unroll; tgt++) {
+            for (var tgt = 0u; tgt < 2u; tgt++) {
                 var acc: f32 = 0.0f;
                 if lid < 1u {
                     acc = 0.0f;
                 }
-                for (var src = 0u; src < 2u + no_unroll; src++) {
+                for (var src = 0u; src < 2u; src++) {
                     acc += trans[(s * 2u + tgt) * 2u + src] * row[src];
                 }
                 next[tgt] = acc;
             }
             row = next;
         }
-        for (var k = 0u; k < 2u + no_unroll; k++) {
+        for (var k = 0u; k < 2u; k++) {
             agg[((seq * params.chunks + chunk) * 3u + lid) * 2u + k] = row[k];
         }
     }

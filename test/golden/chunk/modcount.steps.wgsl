@@ -39,12 +39,8 @@ var<workgroup> trans: array<f32, 128>;
 
 var<workgroup> state_wg: array<f32, 2>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     if group >= params.batch * params.chunks {
         return;
@@ -72,7 +68,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var row: array<f32, 2>;
     var next: array<f32, 2>;
     if lid < 1u {
-        for (var k = 0u; k < 2u + no_unroll; k++) {
+        for (var k = 0u; k < 2u; k++) {
             row[k] = carry[((seq * params.chunks + chunk) * 1u + lid) * 2u + k];
         }
     }
@@ -82,9 +78,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let t = t0 + s;
         let step_row = seq * params.T + t;
         if lid < 1u && s < count {
-            for (var tgt = 0u; tgt < 2u + no_unroll; tgt++) {
+            for (var tgt = 0u; tgt < 2u; tgt++) {
                 var acc: f32 = 0.0f;
-                for (var src = 0u; src < 2u + no_unroll; src++) {
+                for (var src = 0u; src < 2u; src++) {
                     acc += trans[(s * 2u + tgt) * 2u + src] * row[src];
                 }
                 next[tgt] = acc;
@@ -92,7 +88,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             row = next;
         }
         if lid < 1u {
-            for (var k = 0u; k < 2u + no_unroll; k++) {
+            for (var k = 0u; k < 2u; k++) {
                 state_wg[lid * 2u + k] = row[k];
             }
         }

@@ -33,9 +33,6 @@ var<storage, read_write> agg: array<f32>;
 
 var<workgroup> trans: array<f32, 2048>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
@@ -45,7 +42,6 @@ fn sigmoid(x: f32) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     if group >= params.batch * params.chunks {
         return;
@@ -63,7 +59,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let src = e % 8u;
         let step_row = seq * params.T + (t0 + s);
         var vacc0: f32 = 0.0f;
-        for (var vl_1 = 0u; vl_1 < 8u + no_unroll; vl_1++) {
+        for (var vl_1 = 0u; vl_1 < 8u; vl_1++) {
             let v2 = inputs[params.batch * params.T * 32u + step_row * 8u + vl_1] * inputs[params.batch * params.T * 32u + step_row * 8u + vl_1];
             vacc0 = vacc0 + v2;
         }
@@ -92,20 +88,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         for (var s = 0u; s < count; s++) {
             let step_row = seq * params.T + (t0 + s);
-            for (var tgt = 0u; tgt < 8u + no_unroll; tgt++) {
+            for (var tgt = 0u; tgt < 8u; tgt++) {
                 var acc: f32 = 0.0f;
                 if lid < 8u {
                     let v14 = inputs[params.batch * params.T * 24u + step_row * 8u + row_0] * inputs[params.batch * params.T * 16u + step_row * 8u + tgt];
                     acc = v14;
                 }
-                for (var src = 0u; src < 8u + no_unroll; src++) {
+                for (var src = 0u; src < 8u; src++) {
                     acc += trans[(s * 8u + tgt) * 8u + src] * row[src];
                 }
                 next[tgt] = acc;
             }
             row = next;
         }
-        for (var k = 0u; k < 8u + no_unroll; k++) {
+        for (var k = 0u; k < 8u; k++) {
             agg[((seq * params.chunks + chunk) * 16u + lid) * 8u + k] = row[k];
         }
     }

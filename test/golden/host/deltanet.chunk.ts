@@ -39,7 +39,7 @@ var<storage, read_write> agg: array<f32>;
 
 var<workgroup> trans: array<f32, 2048>;
 
-// Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/no-unroll.ts).
+// Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/unroll-budget.ts).
 var<private> no_unroll: u32;
 
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
@@ -69,7 +69,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let src = e % 8u;
         let step_row = seq * params.T + (t0 + s);
         var vacc0: f32 = 0.0f;
-        for (var vl_1 = 0u; vl_1 < 8u + no_unroll; vl_1++) {
+        for (var vl_1 = 0u; vl_1 < 8u; vl_1++) {
             let v2 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_1] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_1];
             vacc0 = vacc0 + v2;
         }
@@ -101,7 +101,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                     let v11 = sigmoid(inputs[params.batch * params.T * 24u + step_row * 1u]);
                     let v12 = v11 * inputs[params.batch * params.T * 16u + step_row * 8u + row_0];
                     var vacc13: f32 = 0.0f;
-                    for (var vl_14 = 0u; vl_14 < 8u + no_unroll; vl_14++) {
+                    for (var vl_14 = 0u; vl_14 < 8u; vl_14++) {
                         let v15 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_14] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_14];
                         vacc13 = vacc13 + v15;
                     }
@@ -111,7 +111,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                     let v19 = v12 * v18;
                     acc = v19;
                 }
-                for (var src = 0u; src < 8u + no_unroll; src++) {
+                for (var src = 0u; src < 8u; src++) {
                     acc += trans[(s * 8u + tgt) * 8u + src] * row[src];
                 }
                 next[tgt] = acc;
@@ -161,12 +161,8 @@ var<storage, read_write> agg: array<f32>;
 @group(0) @binding(8)
 var<storage, read_write> carry: array<f32>;
 
-// Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     let unit = group * 64u + lid;
     if unit >= params.batch * 8u {
@@ -177,19 +173,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let row_0 = r;
     var row: array<f32, 8>;
     var next: array<f32, 8>;
-    for (var k = 0u; k < 8u + no_unroll; k++) {
+    for (var k = 0u; k < 8u; k++) {
         row[k] = state_in[params.batch * 0u + seq * 64u + row_0 * 8u + k];
     }
 
     // each chunk starts from \`row\`; then row = P row + c
     for (var c = 0u; c < params.chunks; c++) {
         let base = (seq * params.chunks + c) * 16u * 8u;
-        for (var k = 0u; k < 8u + no_unroll; k++) {
+        for (var k = 0u; k < 8u; k++) {
             carry[((seq * params.chunks + c) * 8u + r) * 8u + k] = row[k];
         }
-        for (var tgt = 0u; tgt < 8u + no_unroll; tgt++) {
+        for (var tgt = 0u; tgt < 8u; tgt++) {
             var acc: f32 = agg[base + (r * 8u + tgt)];
-            for (var src = 0u; src < 8u + no_unroll; src++) {
+            for (var src = 0u; src < 8u; src++) {
                 acc += agg[base + ((8u + src) * 8u + tgt)] * row[src];
             }
             next[tgt] = acc;
@@ -198,7 +194,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // the final state
-    for (var k = 0u; k < 8u + no_unroll; k++) {
+    for (var k = 0u; k < 8u; k++) {
         state_out[params.batch * 0u + seq * 64u + row_0 * 8u + k] = row[k];
     }
 }
@@ -244,7 +240,7 @@ var<workgroup> trans: array<f32, 2048>;
 
 var<workgroup> state_wg: array<f32, 64>;
 
-// Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/no-unroll.ts).
+// Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/unroll-budget.ts).
 var<private> no_unroll: u32;
 
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
@@ -274,7 +270,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let src = e % 8u;
         let step_row = seq * params.T + (t0 + s);
         var vacc3: f32 = 0.0f;
-        for (var vl_4 = 0u; vl_4 < 8u + no_unroll; vl_4++) {
+        for (var vl_4 = 0u; vl_4 < 8u; vl_4++) {
             let v5 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_4] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_4];
             vacc3 = vacc3 + v5;
         }
@@ -308,7 +304,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v14 = sigmoid(inputs[params.batch * params.T * 24u + step_row * 1u]);
                 let v15 = v14 * inputs[params.batch * params.T * 16u + step_row * 8u + row_0];
                 var vacc16: f32 = 0.0f;
-                for (var vl_17 = 0u; vl_17 < 8u + no_unroll; vl_17++) {
+                for (var vl_17 = 0u; vl_17 < 8u; vl_17++) {
                     let v18 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_17] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_17];
                     vacc16 = vacc16 + v18;
                 }
@@ -317,7 +313,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v21 = inputs[params.batch * params.T * 8u + step_row * 8u + tgt] / v20;
                 let v22 = v15 * v21;
                 var acc: f32 = v22;
-                for (var src = 0u; src < 8u + no_unroll; src++) {
+                for (var src = 0u; src < 8u; src++) {
                     acc += trans[(s * 8u + tgt) * 8u + src] * row[src];
                 }
                 next[tgt] = acc;
@@ -325,7 +321,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             row = next;
         }
         if lid < 8u {
-            for (var k = 0u; k < 8u + no_unroll; k++) {
+            for (var k = 0u; k < 8u; k++) {
                 state_wg[lid * 8u + k] = row[k];
             }
         }
@@ -334,7 +330,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let o_0 = e;
             if t < len {
                 var vacc0: f32 = 0.0f;
-                for (var vj_1 = 0u; vj_1 < 8u + no_unroll; vj_1++) {
+                for (var vj_1 = 0u; vj_1 < 8u; vj_1++) {
                     let v2 = state_wg[o_0 * 8u + vj_1] * inputs[params.batch * params.T * 0u + step_row * 8u + vj_1];
                     vacc0 = vacc0 + v2;
                 }

@@ -67,9 +67,6 @@ var<workgroup> lane_total: array<Elem, 8>;
 // a variable, not a constant: a constant expression may not be infinite
 var<private> F32_INF_BITS: u32 = 2139095040u;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 // +infinity (WGSL has no literal for it)
 fn f32_inf() -> f32 {
     return bitcast<f32>(F32_INF_BITS);
@@ -127,7 +124,7 @@ fn lane_scan(agg: Elem, tid: u32, c: u32, lane: u32, sg_id: u32, sg_size: u32) -
     workgroupBarrier();
     if c == 0u {
         var running = identity();
-        for (var k = 0u; k < 4u + no_unroll; k++) {
+        for (var k = 0u; k < 4u; k++) {
             let seg_total = scratch[k * 8u + lane];
             scratch[k * 8u + lane] = running;
             if (k * 8u + lane) % sg_size + 8u >= sg_size || k == 3u {
@@ -190,7 +187,6 @@ fn store_final(h: State, b: u32, s: u32, base: u32) {
 
 @compute @workgroup_size(32)
 fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) sg_id: u32, @builtin(subgroup_size) sg_size: u32) {
-    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     let c = tid / 8u;
     let lane = tid % 8u;
@@ -216,7 +212,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     let h0 = load_state(b, s);
     for (var tile0 = start; tile0 < end; tile0 += 8u) {
         var agg = identity();
-        for (var r = 0u; r < 2u + no_unroll; r++) {
+        for (var r = 0u; r < 2u; r++) {
             let step = tile0 + c * 2u + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s);
@@ -227,7 +223,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
         }
         let scan = lane_scan(agg, tid, c, lane, sg_id, sg_size);
         var h = advance(h0, combine(carry, scan.excl));
-        for (var r = 0u; r < 2u + no_unroll; r++) {
+        for (var r = 0u; r < 2u; r++) {
             let step = tile0 + c * 2u + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s);

@@ -35,7 +35,7 @@ var<storage, read> lengths: array<u32>;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
 var<private> no_unroll: u32;
 
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
@@ -50,7 +50,7 @@ fn store_aggs(i: u32, e: Elem) {
     for (var m = 0u; m < 8u + no_unroll; m++) {
         aggs[i].S_a[m] = e.S_a[m];
     }
-    for (var m = 0u; m < 64u + no_unroll; m++) {
+    for (var m = 0u; m < 64u; m++) {
         aggs[i].S_b[m] = e.S_b[m];
     }
 }
@@ -89,7 +89,7 @@ fn combine(l: Elem, r: Elem) -> Elem {
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32) -> Elem {
     var r: Elem;
-    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
         let v1 = sigmoid(inputs[U.batch * U.T * 24u + (b * U.T + t) * 8u + vp0]);
         let v2 = log(v1);
         let v3 = v2 / 16.0f;
@@ -97,7 +97,7 @@ fn element(b: u32, t: u32, s: u32) -> Elem {
         r.S_a[vp0] = v4;
     }
     for (var vp5 = 0u; vp5 < 8u + no_unroll; vp5++) {
-        for (var vp6 = 0u; vp6 < 8u + no_unroll; vp6++) {
+        for (var vp6 = 0u; vp6 < 8u; vp6++) {
             let v7 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp5] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + vp6];
             r.S_b[vp5 * 8u + vp6] = v7;
         }
@@ -127,7 +127,7 @@ fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
     var carry = identity();
     for (var tile0 = start; tile0 < end; tile0 += 64u) {
         var agg = identity();
-        for (var r = 0u; r < 64u + no_unroll; r++) {
+        for (var r = 0u; r < 64u; r++) {
             let step = tile0 + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s);

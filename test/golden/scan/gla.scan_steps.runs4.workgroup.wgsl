@@ -58,9 +58,6 @@ var<workgroup> scratch: array<Elem, 256>;
 
 var<workgroup> lane_total: array<Elem, 64>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
@@ -99,7 +96,7 @@ fn lane_scan(agg: Elem, tid: u32, c: u32, lane: u32) -> LaneScan {
     workgroupBarrier();
     if c == 0u {
         var running = identity();
-        for (var k = 0u; k < 4u + no_unroll; k++) {
+        for (var k = 0u; k < 4u; k++) {
             let seg_total = scratch[k * 64u + lane];
             scratch[k * 64u + lane] = running;
             running = combine(running, seg_total);
@@ -128,7 +125,7 @@ fn write_output(b: u32, t: u32, slot: u32, k: u32, len: u32) {
         let q = k - 0u;
         let o_j = q / 1u % 8u;
         var vacc0: f32 = 0.0f;
-        for (var vi_1 = 0u; vi_1 < 8u + no_unroll; vi_1++) {
+        for (var vi_1 = 0u; vi_1 < 8u; vi_1++) {
             let v2 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + vi_1] * st[(slot + 1u) * 64u + 0u + vi_1 * 8u + o_j];
             vacc0 = vacc0 + v2;
         }
@@ -148,7 +145,6 @@ fn store_final(p: Elem, b: u32, s: u32, base: u32) {
 
 @compute @workgroup_size(256)
 fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     let c = tid / 64u;
     let lane = tid % 64u;
@@ -173,7 +169,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     }
     for (var tile0 = start; tile0 < end; tile0 += 8u) {
         var agg = identity();
-        for (var r = 0u; r < 2u + no_unroll; r++) {
+        for (var r = 0u; r < 2u; r++) {
             let step = tile0 + c * 2u + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s);
@@ -187,7 +183,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
         if c == 0u {
             store_states(carry, b, s, (g * 9u + 0u) * 64u);
         }
-        for (var r = 0u; r < 2u + no_unroll; r++) {
+        for (var r = 0u; r < 2u; r++) {
             let step = tile0 + c * 2u + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s);

@@ -49,7 +49,7 @@ var<storage, read_write> final_state: array<f32>;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
 var<private> no_unroll: u32;
 
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
@@ -65,7 +65,7 @@ fn load_aggs(i: u32) -> Elem {
     for (var m = 0u; m < 8u + no_unroll; m++) {
         e.S_a[m] = aggs[i].S_a[m];
     }
-    for (var m = 0u; m < 64u + no_unroll; m++) {
+    for (var m = 0u; m < 64u; m++) {
         e.S_b[m] = aggs[i].S_b[m];
     }
     return e;
@@ -105,7 +105,7 @@ fn combine(l: Elem, r: Elem) -> Elem {
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32) -> Elem {
     var r: Elem;
-    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
         let v1 = sigmoid(inputs[U.batch * U.T * 24u + (b * U.T + t) * 8u + vp0]);
         let v2 = log(v1);
         let v3 = v2 / 16.0f;
@@ -113,7 +113,7 @@ fn element(b: u32, t: u32, s: u32) -> Elem {
         r.S_a[vp0] = v4;
     }
     for (var vp5 = 0u; vp5 < 8u + no_unroll; vp5++) {
-        for (var vp6 = 0u; vp6 < 8u + no_unroll; vp6++) {
+        for (var vp6 = 0u; vp6 < 8u; vp6++) {
             let v7 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp5] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + vp6];
             r.S_b[vp5 * 8u + vp6] = v7;
         }
@@ -135,8 +135,8 @@ fn load_state(b: u32, s: u32) -> State {
 // The states after a span with aggregate e, from the states h before it.
 fn advance(h: State, e: Elem) -> State {
     var r: State;
-    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
-        for (var vp1 = 0u; vp1 < 8u + no_unroll; vp1++) {
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        for (var vp1 = 0u; vp1 < 8u; vp1++) {
             let v2 = e.S_a[vp0] * h.S[vp0 * 8u + vp1];
             let v3 = v2 + e.S_b[vp0 * 8u + vp1];
             r.S[vp0 * 8u + vp1] = v3;
@@ -147,9 +147,9 @@ fn advance(h: State, e: Elem) -> State {
 
 // Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.
 fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
-    for (var o_p0 = 0u; o_p0 < 8u + no_unroll; o_p0++) {
+    for (var o_p0 = 0u; o_p0 < 8u; o_p0++) {
         var o_acc1: f32 = 0.0f;
-        for (var o_i_2 = 0u; o_i_2 < 8u + no_unroll; o_i_2++) {
+        for (var o_i_2 = 0u; o_i_2 < 8u; o_i_2++) {
             let o_3 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + o_i_2] * h.S[o_i_2 * 8u + o_p0];
             o_acc1 = o_acc1 + o_3;
         }
@@ -192,7 +192,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     let h0 = load_state(b, s);
     var h = advance(h0, carry);
     for (var tile0 = start; tile0 < end; tile0 += 64u) {
-        for (var r = 0u; r < 64u + no_unroll; r++) {
+        for (var r = 0u; r < 64u; r++) {
             let step = tile0 + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s);

@@ -28,13 +28,10 @@ var<uniform> U: Uniforms;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 // Element i of `aggs`, member by member in loops: copied whole, each of its floats would be a memory access of its own.
 fn load_aggs(i: u32) -> Elem {
     var e: Elem;
-    for (var m = 0u; m < 8u + no_unroll; m++) {
+    for (var m = 0u; m < 8u; m++) {
         e.x_a[m] = aggs[i].x_a[m];
         e.x_b[m] = aggs[i].x_b[m];
     }
@@ -43,7 +40,7 @@ fn load_aggs(i: u32) -> Elem {
 
 // Stores element i of `aggs`, member by member in loops.
 fn store_aggs(i: u32, e: Elem) {
-    for (var m = 0u; m < 8u + no_unroll; m++) {
+    for (var m = 0u; m < 8u; m++) {
         aggs[i].x_a[m] = e.x_a[m];
         aggs[i].x_b[m] = e.x_b[m];
     }
@@ -74,7 +71,6 @@ fn combine(l: Elem, r: Elem) -> Elem {
 
 @compute @workgroup_size(8)
 fn reduce_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;
@@ -94,7 +90,7 @@ fn reduce_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
     var carry = identity();
     for (var tile0 = start; tile0 < end; tile0 += 64u) {
         var agg = identity();
-        for (var r = 0u; r < 64u + no_unroll; r++) {
+        for (var r = 0u; r < 64u; r++) {
             let step = tile0 + r;
             let t = min(step, end - 1u);
             var e = load_aggs(U.in_offset + (b * 1u + s) * U.n + t);

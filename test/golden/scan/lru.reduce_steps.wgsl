@@ -43,12 +43,9 @@ var<storage, read> lengths: array<u32>;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 // Stores element i of `aggs`, member by member in loops.
 fn store_aggs(i: u32, e: Elem) {
-    for (var m = 0u; m < 8u + no_unroll; m++) {
+    for (var m = 0u; m < 8u; m++) {
         aggs[i].x_a[m] = e.x_a[m];
         aggs[i].x_b[m] = e.x_b[m];
     }
@@ -80,7 +77,7 @@ fn combine(l: Elem, r: Elem) -> Elem {
 // What the elements of lane s compute from params alone, once per thread.
 fn invariants(s: u32) -> Inv {
     var inv: Inv;
-    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
         let k0 = exp(params[vp0]);
         let k1 = -k0;
         let k2 = exp(k1);
@@ -96,7 +93,7 @@ fn invariants(s: u32) -> Inv {
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
     var r: Elem;
-    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
         let v1 = params[vp0 * 4u + 8u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
         let v2 = params[vp0 * 4u + 9u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
         let v3 = v1 + v2;
@@ -113,7 +110,6 @@ fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
 
 @compute @workgroup_size(8)
 fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;
@@ -134,7 +130,7 @@ fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
     var carry = identity();
     for (var tile0 = start; tile0 < end; tile0 += 64u) {
         var agg = identity();
-        for (var r = 0u; r < 64u + no_unroll; r++) {
+        for (var r = 0u; r < 64u; r++) {
             let step = tile0 + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s, inv);

@@ -66,9 +66,6 @@ var<workgroup> scratch: array<Elem, 32>;
 
 var<workgroup> lane_total: array<Elem, 8>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 // The identity element: a masked or padding step.
 fn identity() -> Elem {
     return Elem(1.0f, 0.0f);
@@ -117,7 +114,7 @@ fn lane_scan(agg: Elem, tid: u32, c: u32, lane: u32) -> LaneScan {
     workgroupBarrier();
     if c == 0u {
         var running = identity();
-        for (var k = 0u; k < 4u + no_unroll; k++) {
+        for (var k = 0u; k < 4u; k++) {
             let seg_total = scratch[k * 8u + lane];
             scratch[k * 8u + lane] = running;
             running = combine(running, seg_total);
@@ -145,7 +142,7 @@ fn write_output(b: u32, t: u32, slot: u32, k: u32, len: u32) {
         let q = k - 0u;
         let o_j = q / 1u % 4u;
         var vacc0: f32 = 0.0f;
-        for (var vn_1 = 0u; vn_1 < 8u + no_unroll; vn_1++) {
+        for (var vn_1 = 0u; vn_1 < 8u; vn_1++) {
             let v2 = params[o_j * 8u + vn_1 + 40u] * st[(slot + 1u) * 8u + 0u + vn_1];
             vacc0 = vacc0 + v2;
         }
@@ -166,7 +163,6 @@ fn store_final(p: Elem, b: u32, s: u32, base: u32) {
 
 @compute @workgroup_size(32)
 fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     let c = tid / 8u;
     let lane = tid % 8u;
@@ -192,7 +188,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     }
     for (var tile0 = start; tile0 < end; tile0 += 8u) {
         var agg = identity();
-        for (var r = 0u; r < 2u + no_unroll; r++) {
+        for (var r = 0u; r < 2u; r++) {
             let step = tile0 + c * 2u + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s, inv);
@@ -206,7 +202,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
         if c == 0u {
             store_states(carry, b, s, (g * 9u + 0u) * 8u);
         }
-        for (var r = 0u; r < 2u + no_unroll; r++) {
+        for (var r = 0u; r < 2u; r++) {
             let step = tile0 + c * 2u + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s, inv);

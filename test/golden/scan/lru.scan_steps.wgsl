@@ -57,7 +57,7 @@ var<storage, read_write> final_state: array<f32>;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
 var<private> no_unroll: u32;
 
 // Element i of `aggs`, member by member in loops: copied whole, each of its floats would be a memory access of its own.
@@ -112,7 +112,7 @@ fn invariants(s: u32) -> Inv {
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
     var r: Elem;
-    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
         let v1 = params[vp0 * 4u + 8u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
         let v2 = params[vp0 * 4u + 9u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
         let v3 = v1 + v2;
@@ -130,7 +130,7 @@ fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
 // This thread's initial states.
 fn load_state(b: u32, s: u32) -> State {
     var h: State;
-    for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {
+    for (var p0 = 0u; p0 < 8u; p0++) {
         h.x[p0] = init[b * 8u + 0u + p0];
     }
     return h;
@@ -139,7 +139,7 @@ fn load_state(b: u32, s: u32) -> State {
 // The states after a span with aggregate e, from the states h before it.
 fn advance(h: State, e: Elem) -> State {
     var r: State;
-    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
         let v1 = e.x_a[vp0] * h.x[vp0];
         let v2 = v1 + e.x_b[vp0];
         r.x[vp0] = v2;
@@ -150,7 +150,7 @@ fn advance(h: State, e: Elem) -> State {
 // Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.
 fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
     var o_acc0: f32 = 0.0f;
-    for (var o_n_1 = 0u; o_n_1 < 8u + no_unroll; o_n_1++) {
+    for (var o_n_1 = 0u; o_n_1 < 8u; o_n_1++) {
         let o_2 = params[o_n_1 + 40u] * h.x[o_n_1];
         o_acc0 = o_acc0 + o_2;
     }
@@ -158,7 +158,7 @@ fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
     let o_4 = o_acc0 + o_3;
     outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u] = select(o_4, 0.0f, t >= len);
     var o_acc5: f32 = 0.0f;
-    for (var o_n_6 = 0u; o_n_6 < 8u + no_unroll; o_n_6++) {
+    for (var o_n_6 = 0u; o_n_6 < 8u; o_n_6++) {
         let o_7 = params[o_n_6 + 48u] * h.x[o_n_6];
         o_acc5 = o_acc5 + o_7;
     }
@@ -166,7 +166,7 @@ fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
     let o_9 = o_acc5 + o_8;
     outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u] = select(o_9, 0.0f, t >= len);
     var o_acc10: f32 = 0.0f;
-    for (var o_n_11 = 0u; o_n_11 < 8u + no_unroll; o_n_11++) {
+    for (var o_n_11 = 0u; o_n_11 < 8u; o_n_11++) {
         let o_12 = params[o_n_11 + 56u] * h.x[o_n_11];
         o_acc10 = o_acc10 + o_12;
     }
@@ -174,7 +174,7 @@ fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
     let o_14 = o_acc10 + o_13;
     outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u] = select(o_14, 0.0f, t >= len);
     var o_acc15: f32 = 0.0f;
-    for (var o_n_16 = 0u; o_n_16 < 8u + no_unroll; o_n_16++) {
+    for (var o_n_16 = 0u; o_n_16 < 8u; o_n_16++) {
         let o_17 = params[o_n_16 + 64u] * h.x[o_n_16];
         o_acc15 = o_acc15 + o_17;
     }
@@ -185,7 +185,7 @@ fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
 
 // The final states.
 fn store_final(h: State, b: u32, s: u32, base: u32) {
-    for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {
+    for (var p0 = 0u; p0 < 8u; p0++) {
         final_state[base + 0u + p0] = h.x[p0];
     }
 }
@@ -217,7 +217,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     let h0 = load_state(b, s);
     var h = advance(h0, carry);
     for (var tile0 = start; tile0 < end; tile0 += 64u) {
-        for (var r = 0u; r < 64u + no_unroll; r++) {
+        for (var r = 0u; r < 64u; r++) {
             let step = tile0 + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s, inv);

@@ -42,7 +42,7 @@ var<storage, read> lengths: array<u32>;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
 var<private> no_unroll: u32;
 
 // log(1 + x) for x in [0, 1], accurate near 0
@@ -95,8 +95,8 @@ fn combine(l: Elem, r: Elem) -> Elem {
 // What the elements of lane s compute from params alone, once per thread.
 fn invariants(s: u32) -> Inv {
     var inv: Inv;
-    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
-        for (var vp1 = 0u; vp1 < 4u + no_unroll; vp1++) {
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        for (var vp1 = 0u; vp1 < 4u; vp1++) {
             let k0 = exp(params[vp0 * 4u + vp1]);
             inv.i0[vp0 * 4u + vp1] = k0;
         }
@@ -107,10 +107,10 @@ fn invariants(s: u32) -> Inv {
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
     var r: Elem;
-    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
         let v2 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp0]);
         let v3 = -v2;
-        for (var vp1 = 0u; vp1 < 4u + no_unroll; vp1++) {
+        for (var vp1 = 0u; vp1 < 4u; vp1++) {
             let v4 = v3 * inv.i0[vp0 * 4u + vp1];
             let v5 = exp(v4);
             let v6 = v2 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + vp1];
@@ -145,7 +145,7 @@ fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
     var carry = identity();
     for (var tile0 = start; tile0 < end; tile0 += 64u) {
         var agg = identity();
-        for (var r = 0u; r < 64u + no_unroll; r++) {
+        for (var r = 0u; r < 64u; r++) {
             let step = tile0 + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s, inv);

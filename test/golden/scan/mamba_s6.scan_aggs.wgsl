@@ -28,7 +28,7 @@ var<uniform> U: Uniforms;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
 var<private> no_unroll: u32;
 
 // log(1 + x) for x in [0, 1], accurate near 0
@@ -55,7 +55,7 @@ fn load_aggs(i: u32) -> Elem {
 
 // Stores element i of `aggs`, member by member in loops.
 fn store_aggs(i: u32, e: Elem) {
-    for (var m = 0u; m < 32u + no_unroll; m++) {
+    for (var m = 0u; m < 32u; m++) {
         aggs[i].h_a[m] = e.h_a[m];
         aggs[i].h_b[m] = e.h_b[m];
     }
@@ -113,7 +113,7 @@ fn scan_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id
     }
     for (var tile0 = start; tile0 < end; tile0 += 64u) {
         var p = carry;
-        for (var r = 0u; r < 64u + no_unroll; r++) {
+        for (var r = 0u; r < 64u; r++) {
             let step = tile0 + r;
             let t = min(step, end - 1u);
             var e = load_aggs(U.out_offset + (b * 1u + s) * U.n + t);

@@ -65,9 +65,6 @@ var<workgroup> scratch: array<Elem, 128>;
 
 var<workgroup> lane_total: array<Elem, 32>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 // log(1 + x) for x in [0, 1], accurate near 0
 fn log1p_unit(x: f32) -> f32 {
     let y = x / (2.0f + x);
@@ -122,7 +119,7 @@ fn lane_scan(agg: Elem, tid: u32, c: u32, lane: u32) -> LaneScan {
     workgroupBarrier();
     if c == 0u {
         var running = identity();
-        for (var k = 0u; k < 4u + no_unroll; k++) {
+        for (var k = 0u; k < 4u; k++) {
             let seg_total = scratch[k * 32u + lane];
             scratch[k * 32u + lane] = running;
             running = combine(running, seg_total);
@@ -175,7 +172,6 @@ fn store_final(p: Elem, b: u32, s: u32, base: u32) {
 
 @compute @workgroup_size(128)
 fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     let c = tid / 32u;
     let lane = tid % 32u;
@@ -201,7 +197,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     }
     for (var tile0 = start; tile0 < end; tile0 += 8u) {
         var agg = identity();
-        for (var r = 0u; r < 2u + no_unroll; r++) {
+        for (var r = 0u; r < 2u; r++) {
             let step = tile0 + c * 2u + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s, inv);
@@ -215,7 +211,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
         if c == 0u {
             store_states(carry, b, s, (g * 9u + 0u) * 32u);
         }
-        for (var r = 0u; r < 2u + no_unroll; r++) {
+        for (var r = 0u; r < 2u; r++) {
             let step = tile0 + c * 2u + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s, inv);

@@ -56,7 +56,7 @@ var<storage, read_write> final_state: array<f32>;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
 var<private> no_unroll: u32;
 
 // log(1 + x) for x in [0, 1], accurate near 0
@@ -126,7 +126,7 @@ fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
     for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
         let v2 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp0]);
         let v3 = -v2;
-        for (var vp1 = 0u; vp1 < 4u + no_unroll; vp1++) {
+        for (var vp1 = 0u; vp1 < 4u; vp1++) {
             let v4 = v3 * inv.i0[vp0 * 4u + vp1];
             let v5 = exp(v4);
             let v6 = v2 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + vp1];
@@ -152,8 +152,8 @@ fn load_state(b: u32, s: u32) -> State {
 // The states after a span with aggregate e, from the states h before it.
 fn advance(h: State, e: Elem) -> State {
     var r: State;
-    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
-        for (var vp1 = 0u; vp1 < 4u + no_unroll; vp1++) {
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        for (var vp1 = 0u; vp1 < 4u; vp1++) {
             let v2 = e.h_a[vp0 * 4u + vp1] * h.h[vp0 * 4u + vp1];
             let v3 = v2 + e.h_b[vp0 * 4u + vp1];
             r.h[vp0 * 4u + vp1] = v3;
@@ -164,7 +164,7 @@ fn advance(h: State, e: Elem) -> State {
 
 // Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.
 fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
-    for (var o_p0 = 0u; o_p0 < 8u + no_unroll; o_p0++) {
+    for (var o_p0 = 0u; o_p0 < 8u; o_p0++) {
         let o_1 = h.h[o_p0 * 4u] * inputs[U.batch * U.T * 20u + (b * U.T + t) * 4u];
         let o_2 = h.h[o_p0 * 4u + 1u] * inputs[U.batch * U.T * 20u + (b * U.T + t) * 4u + 1u];
         let o_3 = o_1 + o_2;
@@ -214,7 +214,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     let h0 = load_state(b, s);
     var h = advance(h0, carry);
     for (var tile0 = start; tile0 < end; tile0 += 64u) {
-        for (var r = 0u; r < 64u + no_unroll; r++) {
+        for (var r = 0u; r < 64u; r++) {
             let step = tile0 + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s, inv);

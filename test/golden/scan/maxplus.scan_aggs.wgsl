@@ -32,9 +32,6 @@ var<storage, read_write> aggs: array<Elem>;
 // a variable, not a constant: a constant expression may not be infinite
 var<private> F32_INF_BITS: u32 = 2139095040u;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 // +infinity (WGSL has no literal for it)
 fn f32_inf() -> f32 {
     return bitcast<f32>(F32_INF_BITS);
@@ -44,10 +41,10 @@ fn f32_inf() -> f32 {
 fn load_aggs(i: u32) -> Elem {
     var e: Elem;
     e.score_d = aggs[i].score_d;
-    for (var m = 0u; m < 16u + no_unroll; m++) {
+    for (var m = 0u; m < 16u; m++) {
         e.score_A[m] = aggs[i].score_A[m];
     }
-    for (var m = 0u; m < 4u + no_unroll; m++) {
+    for (var m = 0u; m < 4u; m++) {
         e.score_b[m] = aggs[i].score_b[m];
     }
     return e;
@@ -56,10 +53,10 @@ fn load_aggs(i: u32) -> Elem {
 // Stores element i of `aggs`, member by member in loops.
 fn store_aggs(i: u32, e: Elem) {
     aggs[i].score_d = e.score_d;
-    for (var m = 0u; m < 16u + no_unroll; m++) {
+    for (var m = 0u; m < 16u; m++) {
         aggs[i].score_A[m] = e.score_A[m];
     }
-    for (var m = 0u; m < 4u + no_unroll; m++) {
+    for (var m = 0u; m < 4u; m++) {
         aggs[i].score_b[m] = e.score_b[m];
     }
 }
@@ -150,7 +147,6 @@ fn combine(l: Elem, r: Elem) -> Elem {
 
 @compute @workgroup_size(8)
 fn scan_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;
@@ -173,7 +169,7 @@ fn scan_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id
     }
     for (var tile0 = start; tile0 < end; tile0 += 64u) {
         var p = carry;
-        for (var r = 0u; r < 64u + no_unroll; r++) {
+        for (var r = 0u; r < 64u; r++) {
             let step = tile0 + r;
             let t = min(step, end - 1u);
             var e = load_aggs(U.out_offset + (b * 1u + s) * U.n + t);

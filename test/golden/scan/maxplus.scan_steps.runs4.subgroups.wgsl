@@ -68,7 +68,7 @@ var<workgroup> lane_total: array<Elem, 2>;
 // a variable, not a constant: a constant expression may not be infinite
 var<private> F32_INF_BITS: u32 = 2139095040u;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
 var<private> no_unroll: u32;
 
 // +infinity (WGSL has no literal for it)
@@ -96,7 +96,7 @@ fn load_scratch(i: u32) -> Elem {
     for (var m = 0u; m < 16u + no_unroll; m++) {
         e.score_A[m] = scratch[i].score_A[m];
     }
-    for (var m = 0u; m < 4u + no_unroll; m++) {
+    for (var m = 0u; m < 4u; m++) {
         e.score_b[m] = scratch[i].score_b[m];
     }
     return e;
@@ -108,7 +108,7 @@ fn store_scratch(i: u32, e: Elem) {
     for (var m = 0u; m < 16u + no_unroll; m++) {
         scratch[i].score_A[m] = e.score_A[m];
     }
-    for (var m = 0u; m < 4u + no_unroll; m++) {
+    for (var m = 0u; m < 4u; m++) {
         scratch[i].score_b[m] = e.score_b[m];
     }
 }
@@ -117,10 +117,10 @@ fn store_scratch(i: u32, e: Elem) {
 fn load_lane_total(i: u32) -> Elem {
     var e: Elem;
     e.score_d = lane_total[i].score_d;
-    for (var m = 0u; m < 16u + no_unroll; m++) {
+    for (var m = 0u; m < 16u; m++) {
         e.score_A[m] = lane_total[i].score_A[m];
     }
-    for (var m = 0u; m < 4u + no_unroll; m++) {
+    for (var m = 0u; m < 4u; m++) {
         e.score_b[m] = lane_total[i].score_b[m];
     }
     return e;
@@ -129,10 +129,10 @@ fn load_lane_total(i: u32) -> Elem {
 // Stores element i of `lane_total`, member by member in loops.
 fn store_lane_total(i: u32, e: Elem) {
     lane_total[i].score_d = e.score_d;
-    for (var m = 0u; m < 16u + no_unroll; m++) {
+    for (var m = 0u; m < 16u; m++) {
         lane_total[i].score_A[m] = e.score_A[m];
     }
-    for (var m = 0u; m < 4u + no_unroll; m++) {
+    for (var m = 0u; m < 4u; m++) {
         lane_total[i].score_b[m] = e.score_b[m];
     }
 }
@@ -226,7 +226,7 @@ fn element(b: u32, t: u32, s: u32) -> Elem {
     var r: Elem;
     r.score_d = -f32_inf();
     for (var vp0 = 0u; vp0 < 4u + no_unroll; vp0++) {
-        for (var vp1 = 0u; vp1 < 4u + no_unroll; vp1++) {
+        for (var vp1 = 0u; vp1 < 4u; vp1++) {
             let v2 = params[vp0 * 4u + vp1] + inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + vp0];
             r.score_A[vp0 * 4u + vp1] = v2;
         }
@@ -393,7 +393,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     let h0 = load_state(b, s);
     for (var tile0 = start; tile0 < end; tile0 += 8u) {
         var agg = identity();
-        for (var r = 0u; r < 2u + no_unroll; r++) {
+        for (var r = 0u; r < 2u; r++) {
             let step = tile0 + c * 2u + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s);
@@ -404,7 +404,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
         }
         let scan = lane_scan(agg, tid, c, lane, sg_id, sg_size);
         var h = advance(h0, combine(carry, scan.excl));
-        for (var r = 0u; r < 2u + no_unroll; r++) {
+        for (var r = 0u; r < 2u; r++) {
             let step = tile0 + c * 2u + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s);

@@ -56,9 +56,6 @@ var<storage, read_write> aggs: array<Elem>;
 // a variable, not a constant: a constant expression may not be infinite
 var<private> F32_INF_BITS: u32 = 2139095040u;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 // +infinity (WGSL has no literal for it)
 fn f32_inf() -> f32 {
     return bitcast<f32>(F32_INF_BITS);
@@ -68,10 +65,10 @@ fn f32_inf() -> f32 {
 fn load_aggs(i: u32) -> Elem {
     var e: Elem;
     e.score_d = aggs[i].score_d;
-    for (var m = 0u; m < 16u + no_unroll; m++) {
+    for (var m = 0u; m < 16u; m++) {
         e.score_A[m] = aggs[i].score_A[m];
     }
-    for (var m = 0u; m < 4u + no_unroll; m++) {
+    for (var m = 0u; m < 4u; m++) {
         e.score_b[m] = aggs[i].score_b[m];
     }
     return e;
@@ -165,8 +162,8 @@ fn combine(l: Elem, r: Elem) -> Elem {
 fn element(b: u32, t: u32, s: u32) -> Elem {
     var r: Elem;
     r.score_d = -f32_inf();
-    for (var vp0 = 0u; vp0 < 4u + no_unroll; vp0++) {
-        for (var vp1 = 0u; vp1 < 4u + no_unroll; vp1++) {
+    for (var vp0 = 0u; vp0 < 4u; vp0++) {
+        for (var vp1 = 0u; vp1 < 4u; vp1++) {
             let v2 = params[vp0 * 4u + vp1] + inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + vp0];
             r.score_A[vp0 * 4u + vp1] = v2;
         }
@@ -256,7 +253,6 @@ fn store_final(h: State, b: u32, s: u32, base: u32) {
 
 @compute @workgroup_size(8)
 fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;
@@ -280,7 +276,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     let h0 = load_state(b, s);
     var h = advance(h0, carry);
     for (var tile0 = start; tile0 < end; tile0 += 64u) {
-        for (var r = 0u; r < 64u + no_unroll; r++) {
+        for (var r = 0u; r < 64u; r++) {
             let step = tile0 + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s);

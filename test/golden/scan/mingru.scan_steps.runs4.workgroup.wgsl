@@ -62,7 +62,7 @@ var<workgroup> scratch: array<Elem, 32>;
 
 var<workgroup> lane_total: array<Elem, 8>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
 var<private> no_unroll: u32;
 
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
@@ -97,7 +97,7 @@ fn element(b: u32, t: u32, s: u32) -> Elem {
     let v4 = sigmoid(v3);
     let v5 = 1.0f - v4;
     var vacc6: f32 = 0.0f;
-    for (var vj_7 = 0u; vj_7 < 8u + no_unroll; vj_7++) {
+    for (var vj_7 = 0u; vj_7 < 8u; vj_7++) {
         let v8 = params[lane_H * 8u + vj_7 + 72u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + vj_7];
         vacc6 = vacc6 + v8;
     }
@@ -112,7 +112,7 @@ fn lane_scan(agg: Elem, tid: u32, c: u32, lane: u32) -> LaneScan {
     workgroupBarrier();
     if c == 0u {
         var running = identity();
-        for (var k = 0u; k < 4u + no_unroll; k++) {
+        for (var k = 0u; k < 4u; k++) {
             let seg_total = scratch[k * 8u + lane];
             scratch[k * 8u + lane] = running;
             running = combine(running, seg_total);
@@ -179,7 +179,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     let h0 = load_state(b, s);
     for (var tile0 = start; tile0 < end; tile0 += 8u) {
         var agg = identity();
-        for (var r = 0u; r < 2u + no_unroll; r++) {
+        for (var r = 0u; r < 2u; r++) {
             let step = tile0 + c * 2u + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s);
@@ -190,7 +190,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
         }
         let scan = lane_scan(agg, tid, c, lane);
         var h = advance(h0, combine(carry, scan.excl));
-        for (var r = 0u; r < 2u + no_unroll; r++) {
+        for (var r = 0u; r < 2u; r++) {
             let step = tile0 + c * 2u + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s);

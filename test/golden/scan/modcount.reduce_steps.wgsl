@@ -36,16 +36,13 @@ var<storage, read> lengths: array<u32>;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 // Stores element i of `aggs`, member by member in loops.
 fn store_aggs(i: u32, e: Elem) {
     aggs[i].h_d = e.h_d;
-    for (var m = 0u; m < 4u + no_unroll; m++) {
+    for (var m = 0u; m < 4u; m++) {
         aggs[i].h_A[m] = e.h_A[m];
     }
-    for (var m = 0u; m < 2u + no_unroll; m++) {
+    for (var m = 0u; m < 2u; m++) {
         aggs[i].h_b[m] = e.h_b[m];
     }
 }
@@ -136,7 +133,6 @@ fn element(b: u32, t: u32, s: u32) -> Elem {
 
 @compute @workgroup_size(8)
 fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;
@@ -156,7 +152,7 @@ fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
     var carry = identity();
     for (var tile0 = start; tile0 < end; tile0 += 64u) {
         var agg = identity();
-        for (var r = 0u; r < 64u + no_unroll; r++) {
+        for (var r = 0u; r < 64u; r++) {
             let step = tile0 + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s);

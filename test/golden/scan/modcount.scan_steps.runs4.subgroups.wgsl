@@ -62,17 +62,14 @@ var<workgroup> scratch: array<Elem, 8>;
 
 var<workgroup> lane_total: array<Elem, 2>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 // Element i of `aggs`, member by member in loops: copied whole, each of its floats would be a memory access of its own.
 fn load_aggs(i: u32) -> Elem {
     var e: Elem;
     e.h_d = aggs[i].h_d;
-    for (var m = 0u; m < 4u + no_unroll; m++) {
+    for (var m = 0u; m < 4u; m++) {
         e.h_A[m] = aggs[i].h_A[m];
     }
-    for (var m = 0u; m < 2u + no_unroll; m++) {
+    for (var m = 0u; m < 2u; m++) {
         e.h_b[m] = aggs[i].h_b[m];
     }
     return e;
@@ -82,10 +79,10 @@ fn load_aggs(i: u32) -> Elem {
 fn load_scratch(i: u32) -> Elem {
     var e: Elem;
     e.h_d = scratch[i].h_d;
-    for (var m = 0u; m < 4u + no_unroll; m++) {
+    for (var m = 0u; m < 4u; m++) {
         e.h_A[m] = scratch[i].h_A[m];
     }
-    for (var m = 0u; m < 2u + no_unroll; m++) {
+    for (var m = 0u; m < 2u; m++) {
         e.h_b[m] = scratch[i].h_b[m];
     }
     return e;
@@ -94,10 +91,10 @@ fn load_scratch(i: u32) -> Elem {
 // Stores element i of `scratch`, member by member in loops.
 fn store_scratch(i: u32, e: Elem) {
     scratch[i].h_d = e.h_d;
-    for (var m = 0u; m < 4u + no_unroll; m++) {
+    for (var m = 0u; m < 4u; m++) {
         scratch[i].h_A[m] = e.h_A[m];
     }
-    for (var m = 0u; m < 2u + no_unroll; m++) {
+    for (var m = 0u; m < 2u; m++) {
         scratch[i].h_b[m] = e.h_b[m];
     }
 }
@@ -106,10 +103,10 @@ fn store_scratch(i: u32, e: Elem) {
 fn load_lane_total(i: u32) -> Elem {
     var e: Elem;
     e.h_d = lane_total[i].h_d;
-    for (var m = 0u; m < 4u + no_unroll; m++) {
+    for (var m = 0u; m < 4u; m++) {
         e.h_A[m] = lane_total[i].h_A[m];
     }
-    for (var m = 0u; m < 2u + no_unroll; m++) {
+    for (var m = 0u; m < 2u; m++) {
         e.h_b[m] = lane_total[i].h_b[m];
     }
     return e;
@@ -118,10 +115,10 @@ fn load_lane_total(i: u32) -> Elem {
 // Stores element i of `lane_total`, member by member in loops.
 fn store_lane_total(i: u32, e: Elem) {
     lane_total[i].h_d = e.h_d;
-    for (var m = 0u; m < 4u + no_unroll; m++) {
+    for (var m = 0u; m < 4u; m++) {
         lane_total[i].h_A[m] = e.h_A[m];
     }
-    for (var m = 0u; m < 2u + no_unroll; m++) {
+    for (var m = 0u; m < 2u; m++) {
         lane_total[i].h_b[m] = e.h_b[m];
     }
 }
@@ -245,7 +242,7 @@ fn lane_scan(agg: Elem, tid: u32, c: u32, lane: u32, sg_id: u32, sg_size: u32) -
     workgroupBarrier();
     if c == 0u {
         var running = identity();
-        for (var k = 0u; k < 4u + no_unroll; k++) {
+        for (var k = 0u; k < 4u; k++) {
             let seg_total = load_scratch(k * 2u + lane);
             store_scratch(k * 2u + lane, running);
             if (k * 2u + lane) % sg_size + 2u >= sg_size || k == 3u {
@@ -305,7 +302,6 @@ fn store_final(h: State, b: u32, s: u32, base: u32) {
 
 @compute @workgroup_size(8)
 fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) sg_id: u32, @builtin(subgroup_size) sg_size: u32) {
-    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     let c = tid / 2u;
     let lane = tid % 2u;
@@ -331,7 +327,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     let h0 = load_state(b, s);
     for (var tile0 = start; tile0 < end; tile0 += 8u) {
         var agg = identity();
-        for (var r = 0u; r < 2u + no_unroll; r++) {
+        for (var r = 0u; r < 2u; r++) {
             let step = tile0 + c * 2u + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s);
@@ -342,7 +338,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
         }
         let scan = lane_scan(agg, tid, c, lane, sg_id, sg_size);
         var h = advance(h0, combine(carry, scan.excl));
-        for (var r = 0u; r < 2u + no_unroll; r++) {
+        for (var r = 0u; r < 2u; r++) {
             let step = tile0 + c * 2u + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s);

@@ -50,17 +50,14 @@ var<storage, read_write> final_state: array<f32>;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 // Element i of `aggs`, member by member in loops: copied whole, each of its floats would be a memory access of its own.
 fn load_aggs(i: u32) -> Elem {
     var e: Elem;
     e.h_d = aggs[i].h_d;
-    for (var m = 0u; m < 4u + no_unroll; m++) {
+    for (var m = 0u; m < 4u; m++) {
         e.h_A[m] = aggs[i].h_A[m];
     }
-    for (var m = 0u; m < 2u + no_unroll; m++) {
+    for (var m = 0u; m < 2u; m++) {
         e.h_b[m] = aggs[i].h_b[m];
     }
     return e;
@@ -194,7 +191,6 @@ fn store_final(h: State, b: u32, s: u32, base: u32) {
 
 @compute @workgroup_size(8)
 fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;
@@ -218,7 +214,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     let h0 = load_state(b, s);
     var h = advance(h0, carry);
     for (var tile0 = start; tile0 < end; tile0 += 64u) {
-        for (var r = 0u; r < 64u + no_unroll; r++) {
+        for (var r = 0u; r < 64u; r++) {
             let step = tile0 + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s);

@@ -32,9 +32,6 @@ var<storage, read_write> outputs: array<f32>;
 @group(0) @binding(5)
 var<storage, read_write> state_out: array<f32>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
@@ -44,7 +41,6 @@ fn sigmoid(x: f32) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     let unit = group * 64u + lid;
     if unit >= params.batch * UNITS {
@@ -62,7 +58,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var let_pred: f32;
 
     // the initial state
-    for (var e = 0u; e < 8u + no_unroll; e++) {
+    for (var e = 0u; e < 8u; e++) {
         state_S[e] = state_in[seq * 64u + (slice_0 * 8u + e)];
     }
 
@@ -72,13 +68,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/deltanet.rnn:11  let kn[j] = k[j] / sqrt(sum(l: k[l] * k[l]) + 0.000001)
         {
             var vacc0: f32 = 0.0f;
-            for (var vl_1 = 0u; vl_1 < 8u + no_unroll; vl_1++) {
+            for (var vl_1 = 0u; vl_1 < 8u; vl_1++) {
                 let v2 = inputs[steps * 8u + step_row * 8u + vl_1] * inputs[steps * 8u + step_row * 8u + vl_1];
                 vacc0 = vacc0 + v2;
             }
             let v3 = vacc0 + 0.000001f;
             let v4 = sqrt(v3);
-            for (var e = 0u; e < 8u + no_unroll; e++) {
+            for (var e = 0u; e < 8u; e++) {
                 let v5 = inputs[steps * 8u + step_row * 8u + e] / v4;
                 let_kn[e] = v5;
             }
@@ -91,7 +87,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/deltanet.rnn:13  let pred[i] = sum(j: S[i, j] * kn[j])
         {
             var vacc7: f32 = 0.0f;
-            for (var vj_8 = 0u; vj_8 < 8u + no_unroll; vj_8++) {
+            for (var vj_8 = 0u; vj_8 < 8u; vj_8++) {
                 let v9 = state_S[vj_8] * let_kn[vj_8];
                 vacc7 = vacc7 + v9;
             }
@@ -101,7 +97,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             let v10 = let_beta * let_pred;
             let v13 = let_beta * inputs[steps * 16u + step_row * 8u + slice_0];
-            for (var e = 0u; e < 8u + no_unroll; e++) {
+            for (var e = 0u; e < 8u; e++) {
                 let v11 = v10 * let_kn[e];
                 let v12 = state_S[e] - v11;
                 let v14 = v13 * let_kn[e];
@@ -112,14 +108,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/deltanet.rnn:15  output o[i] = sum(j: S[i, j] * q[j])
         {
             var vacc16: f32 = 0.0f;
-            for (var vj_17 = 0u; vj_17 < 8u + no_unroll; vj_17++) {
+            for (var vj_17 = 0u; vj_17 < 8u; vj_17++) {
                 let v18 = next_S[vj_17] * inputs[step_row * 8u + vj_17];
                 vacc16 = vacc16 + v18;
             }
             outputs[step_row * 8u + slice_0] = vacc16;
         }
         // commit the updated state
-        for (var e = 0u; e < 8u + no_unroll; e++) {
+        for (var e = 0u; e < 8u; e++) {
             state_S[e] = next_S[e];
         }
     }
@@ -131,7 +127,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // the final state
-    for (var e = 0u; e < 8u + no_unroll; e++) {
+    for (var e = 0u; e < 8u; e++) {
         state_out[seq * 64u + (slice_0 * 8u + e)] = state_S[e];
     }
 }

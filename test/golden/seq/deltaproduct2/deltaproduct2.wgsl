@@ -32,9 +32,6 @@ var<storage, read_write> outputs: array<f32>;
 @group(0) @binding(5)
 var<storage, read_write> state_out: array<f32>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
@@ -44,7 +41,6 @@ fn sigmoid(x: f32) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     let unit = group * 64u + lid;
     if unit >= params.batch * UNITS {
@@ -66,7 +62,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var let_p2: f32;
 
     // the initial state
-    for (var e = 0u; e < 8u + no_unroll; e++) {
+    for (var e = 0u; e < 8u; e++) {
         state_S[e] = state_in[seq * 64u + (slice_0 * 8u + e)];
     }
 
@@ -76,13 +72,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/deltaproduct2.rnn:10  let k1[j] = ka[j] / sqrt(sum(l: ka[l] * ka[l]) + 0.000001)
         {
             var vacc0: f32 = 0.0f;
-            for (var vl_1 = 0u; vl_1 < 8u + no_unroll; vl_1++) {
+            for (var vl_1 = 0u; vl_1 < 8u; vl_1++) {
                 let v2 = inputs[steps * 8u + step_row * 8u + vl_1] * inputs[steps * 8u + step_row * 8u + vl_1];
                 vacc0 = vacc0 + v2;
             }
             let v3 = vacc0 + 0.000001f;
             let v4 = sqrt(v3);
-            for (var e = 0u; e < 8u + no_unroll; e++) {
+            for (var e = 0u; e < 8u; e++) {
                 let v5 = inputs[steps * 8u + step_row * 8u + e] / v4;
                 let_k1[e] = v5;
             }
@@ -90,13 +86,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/deltaproduct2.rnn:11  let k2[j] = kb[j] / sqrt(sum(l: kb[l] * kb[l]) + 0.000001)
         {
             var vacc6: f32 = 0.0f;
-            for (var vl_7 = 0u; vl_7 < 8u + no_unroll; vl_7++) {
+            for (var vl_7 = 0u; vl_7 < 8u; vl_7++) {
                 let v8 = inputs[steps * 16u + step_row * 8u + vl_7] * inputs[steps * 16u + step_row * 8u + vl_7];
                 vacc6 = vacc6 + v8;
             }
             let v9 = vacc6 + 0.000001f;
             let v10 = sqrt(v9);
-            for (var e = 0u; e < 8u + no_unroll; e++) {
+            for (var e = 0u; e < 8u; e++) {
                 let v11 = inputs[steps * 16u + step_row * 8u + e] / v10;
                 let_k2[e] = v11;
             }
@@ -116,7 +112,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/deltaproduct2.rnn:14  let p1[i] = sum(j: S[i, j] * k1[j])
         {
             var vacc16: f32 = 0.0f;
-            for (var vj_17 = 0u; vj_17 < 8u + no_unroll; vj_17++) {
+            for (var vj_17 = 0u; vj_17 < 8u; vj_17++) {
                 let v18 = state_S[vj_17] * let_k1[vj_17];
                 vacc16 = vacc16 + v18;
             }
@@ -126,7 +122,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             let v19 = let_beta1 * let_p1;
             let v22 = let_beta1 * inputs[steps * 24u + step_row * 8u + slice_0];
-            for (var e = 0u; e < 8u + no_unroll; e++) {
+            for (var e = 0u; e < 8u; e++) {
                 let v20 = v19 * let_k1[e];
                 let v21 = state_S[e] - v20;
                 let v23 = v22 * let_k1[e];
@@ -137,7 +133,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/deltaproduct2.rnn:16  let p2[i] = sum(j: S1[i, j] * k2[j])
         {
             var vacc25: f32 = 0.0f;
-            for (var vj_26 = 0u; vj_26 < 8u + no_unroll; vj_26++) {
+            for (var vj_26 = 0u; vj_26 < 8u; vj_26++) {
                 let v27 = let_S1[vj_26] * let_k2[vj_26];
                 vacc25 = vacc25 + v27;
             }
@@ -147,7 +143,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             let v28 = let_beta2 * let_p2;
             let v31 = let_beta2 * inputs[steps * 32u + step_row * 8u + slice_0];
-            for (var e = 0u; e < 8u + no_unroll; e++) {
+            for (var e = 0u; e < 8u; e++) {
                 let v29 = v28 * let_k2[e];
                 let v30 = let_S1[e] - v29;
                 let v32 = v31 * let_k2[e];
@@ -158,14 +154,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/deltaproduct2.rnn:18  output o[i] = sum(j: S[i, j] * q[j])
         {
             var vacc34: f32 = 0.0f;
-            for (var vj_35 = 0u; vj_35 < 8u + no_unroll; vj_35++) {
+            for (var vj_35 = 0u; vj_35 < 8u; vj_35++) {
                 let v36 = next_S[vj_35] * inputs[step_row * 8u + vj_35];
                 vacc34 = vacc34 + v36;
             }
             outputs[step_row * 8u + slice_0] = vacc34;
         }
         // commit the updated state
-        for (var e = 0u; e < 8u + no_unroll; e++) {
+        for (var e = 0u; e < 8u; e++) {
             state_S[e] = next_S[e];
         }
     }
@@ -177,7 +173,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // the final state
-    for (var e = 0u; e < 8u + no_unroll; e++) {
+    for (var e = 0u; e < 8u; e++) {
         state_out[seq * 64u + (slice_0 * 8u + e)] = state_S[e];
     }
 }

@@ -32,9 +32,6 @@ var<storage, read_write> outputs: array<f32>;
 @group(0) @binding(5)
 var<storage, read_write> state_out: array<f32>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
@@ -44,7 +41,6 @@ fn sigmoid(x: f32) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     let unit = group * 64u + lid;
     if unit >= params.batch * UNITS {
@@ -70,7 +66,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var let_p3: f32;
 
     // the initial state
-    for (var e = 0u; e < 8u + no_unroll; e++) {
+    for (var e = 0u; e < 8u; e++) {
         state_S[e] = state_in[seq * 64u + (slice_0 * 8u + e)];
     }
 
@@ -80,13 +76,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/deltaproduct3.rnn:11  let k1[j] = ka[j] / sqrt(sum(l: ka[l] * ka[l]) + 0.000001)
         {
             var vacc0: f32 = 0.0f;
-            for (var vl_1 = 0u; vl_1 < 8u + no_unroll; vl_1++) {
+            for (var vl_1 = 0u; vl_1 < 8u; vl_1++) {
                 let v2 = inputs[steps * 8u + step_row * 8u + vl_1] * inputs[steps * 8u + step_row * 8u + vl_1];
                 vacc0 = vacc0 + v2;
             }
             let v3 = vacc0 + 0.000001f;
             let v4 = sqrt(v3);
-            for (var e = 0u; e < 8u + no_unroll; e++) {
+            for (var e = 0u; e < 8u; e++) {
                 let v5 = inputs[steps * 8u + step_row * 8u + e] / v4;
                 let_k1[e] = v5;
             }
@@ -94,13 +90,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/deltaproduct3.rnn:12  let k2[j] = kb[j] / sqrt(sum(l: kb[l] * kb[l]) + 0.000001)
         {
             var vacc6: f32 = 0.0f;
-            for (var vl_7 = 0u; vl_7 < 8u + no_unroll; vl_7++) {
+            for (var vl_7 = 0u; vl_7 < 8u; vl_7++) {
                 let v8 = inputs[steps * 16u + step_row * 8u + vl_7] * inputs[steps * 16u + step_row * 8u + vl_7];
                 vacc6 = vacc6 + v8;
             }
             let v9 = vacc6 + 0.000001f;
             let v10 = sqrt(v9);
-            for (var e = 0u; e < 8u + no_unroll; e++) {
+            for (var e = 0u; e < 8u; e++) {
                 let v11 = inputs[steps * 16u + step_row * 8u + e] / v10;
                 let_k2[e] = v11;
             }
@@ -108,13 +104,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/deltaproduct3.rnn:13  let k3[j] = kc[j] / sqrt(sum(l: kc[l] * kc[l]) + 0.000001)
         {
             var vacc12: f32 = 0.0f;
-            for (var vl_13 = 0u; vl_13 < 8u + no_unroll; vl_13++) {
+            for (var vl_13 = 0u; vl_13 < 8u; vl_13++) {
                 let v14 = inputs[steps * 24u + step_row * 8u + vl_13] * inputs[steps * 24u + step_row * 8u + vl_13];
                 vacc12 = vacc12 + v14;
             }
             let v15 = vacc12 + 0.000001f;
             let v16 = sqrt(v15);
-            for (var e = 0u; e < 8u + no_unroll; e++) {
+            for (var e = 0u; e < 8u; e++) {
                 let v17 = inputs[steps * 24u + step_row * 8u + e] / v16;
                 let_k3[e] = v17;
             }
@@ -140,7 +136,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/deltaproduct3.rnn:17  let p1[i] = sum(j: S[i, j] * k1[j])
         {
             var vacc24: f32 = 0.0f;
-            for (var vj_25 = 0u; vj_25 < 8u + no_unroll; vj_25++) {
+            for (var vj_25 = 0u; vj_25 < 8u; vj_25++) {
                 let v26 = state_S[vj_25] * let_k1[vj_25];
                 vacc24 = vacc24 + v26;
             }
@@ -150,7 +146,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             let v27 = let_beta1 * let_p1;
             let v30 = let_beta1 * inputs[steps * 32u + step_row * 8u + slice_0];
-            for (var e = 0u; e < 8u + no_unroll; e++) {
+            for (var e = 0u; e < 8u; e++) {
                 let v28 = v27 * let_k1[e];
                 let v29 = state_S[e] - v28;
                 let v31 = v30 * let_k1[e];
@@ -161,7 +157,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/deltaproduct3.rnn:19  let p2[i] = sum(j: S1[i, j] * k2[j])
         {
             var vacc33: f32 = 0.0f;
-            for (var vj_34 = 0u; vj_34 < 8u + no_unroll; vj_34++) {
+            for (var vj_34 = 0u; vj_34 < 8u; vj_34++) {
                 let v35 = let_S1[vj_34] * let_k2[vj_34];
                 vacc33 = vacc33 + v35;
             }
@@ -171,7 +167,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             let v36 = let_beta2 * let_p2;
             let v39 = let_beta2 * inputs[steps * 40u + step_row * 8u + slice_0];
-            for (var e = 0u; e < 8u + no_unroll; e++) {
+            for (var e = 0u; e < 8u; e++) {
                 let v37 = v36 * let_k2[e];
                 let v38 = let_S1[e] - v37;
                 let v40 = v39 * let_k2[e];
@@ -182,7 +178,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/deltaproduct3.rnn:21  let p3[i] = sum(j: S2[i, j] * k3[j])
         {
             var vacc42: f32 = 0.0f;
-            for (var vj_43 = 0u; vj_43 < 8u + no_unroll; vj_43++) {
+            for (var vj_43 = 0u; vj_43 < 8u; vj_43++) {
                 let v44 = let_S2[vj_43] * let_k3[vj_43];
                 vacc42 = vacc42 + v44;
             }
@@ -192,7 +188,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             let v45 = let_beta3 * let_p3;
             let v48 = let_beta3 * inputs[steps * 48u + step_row * 8u + slice_0];
-            for (var e = 0u; e < 8u + no_unroll; e++) {
+            for (var e = 0u; e < 8u; e++) {
                 let v46 = v45 * let_k3[e];
                 let v47 = let_S2[e] - v46;
                 let v49 = v48 * let_k3[e];
@@ -203,14 +199,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/deltaproduct3.rnn:23  output o[i] = sum(j: S[i, j] * q[j])
         {
             var vacc51: f32 = 0.0f;
-            for (var vj_52 = 0u; vj_52 < 8u + no_unroll; vj_52++) {
+            for (var vj_52 = 0u; vj_52 < 8u; vj_52++) {
                 let v53 = next_S[vj_52] * inputs[step_row * 8u + vj_52];
                 vacc51 = vacc51 + v53;
             }
             outputs[step_row * 8u + slice_0] = vacc51;
         }
         // commit the updated state
-        for (var e = 0u; e < 8u + no_unroll; e++) {
+        for (var e = 0u; e < 8u; e++) {
             state_S[e] = next_S[e];
         }
     }
@@ -222,7 +218,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // the final state
-    for (var e = 0u; e < 8u + no_unroll; e++) {
+    for (var e = 0u; e < 8u; e++) {
         state_out[seq * 64u + (slice_0 * 8u + e)] = state_S[e];
     }
 }

@@ -35,9 +35,6 @@ var<storage, read_write> outputs: array<f32>;
 @group(0) @binding(5)
 var<storage, read_write> state_out: array<f32>;
 
-// Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
@@ -47,7 +44,6 @@ fn sigmoid(x: f32) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     let unit = group * 64u + lid;
     if unit >= params.batch * UNITS {
@@ -63,7 +59,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var let_alpha: array<f32, 8>;
 
     // the initial state
-    for (var e = 0u; e < 8u + no_unroll; e++) {
+    for (var e = 0u; e < 8u; e++) {
         state_S[e] = state_in[seq * 64u + (e * 8u + slice_0)];
     }
 
@@ -72,7 +68,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let step_row = seq * params.T + t;
         // examples/gla.rnn:9  let alpha[i] = exp(log(sigmoid(g[i])) / 16)   // tau = 16, as in the paper
         {
-            for (var e = 0u; e < 8u + no_unroll; e++) {
+            for (var e = 0u; e < 8u; e++) {
                 let v0 = sigmoid(inputs[steps * 24u + step_row * 8u + e]);
                 let v1 = log(v0);
                 let v2 = v1 / 16.0f;
@@ -82,7 +78,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         // examples/gla.rnn:10  S[i, j] <- alpha[i] * S[i, j] + k[i] * v[j]
         {
-            for (var e = 0u; e < 8u + no_unroll; e++) {
+            for (var e = 0u; e < 8u; e++) {
                 let v4 = let_alpha[e] * state_S[e];
                 let v5 = inputs[steps * 8u + step_row * 8u + e] * inputs[steps * 16u + step_row * 8u + slice_0];
                 let v6 = v4 + v5;
@@ -92,14 +88,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/gla.rnn:11  output o[j] = sum(i: q[i] * S[i, j])
         {
             var vacc7: f32 = 0.0f;
-            for (var vi_8 = 0u; vi_8 < 8u + no_unroll; vi_8++) {
+            for (var vi_8 = 0u; vi_8 < 8u; vi_8++) {
                 let v9 = inputs[step_row * 8u + vi_8] * next_S[vi_8];
                 vacc7 = vacc7 + v9;
             }
             outputs[step_row * 8u + slice_0] = vacc7;
         }
         // commit the updated state
-        for (var e = 0u; e < 8u + no_unroll; e++) {
+        for (var e = 0u; e < 8u; e++) {
             state_S[e] = next_S[e];
         }
     }
@@ -111,7 +107,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // the final state
-    for (var e = 0u; e < 8u + no_unroll; e++) {
+    for (var e = 0u; e < 8u; e++) {
         state_out[seq * 64u + (e * 8u + slice_0)] = state_S[e];
     }
 }

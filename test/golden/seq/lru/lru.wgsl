@@ -46,12 +46,8 @@ var<workgroup> let_gamma: array<f32, 8>;
 
 var<workgroup> seq_len: u32;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 @compute @workgroup_size(8)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     let unit = group;
     if unit >= params.batch * UNITS {
@@ -121,7 +117,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             if lid < 4u {
                 let e = lid;
                 var vacc16: f32 = 0.0f;
-                for (var vn_17 = 0u; vn_17 < 8u + no_unroll; vn_17++) {
+                for (var vn_17 = 0u; vn_17 < 8u; vn_17++) {
                     let v18 = weights[40u + (e * 8u + vn_17)] * next_x[vn_17];
                     vacc16 = vacc16 + v18;
                 }

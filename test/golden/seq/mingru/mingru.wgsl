@@ -36,9 +36,6 @@ var<storage, read_write> outputs: array<f32>;
 @group(0) @binding(6)
 var<storage, read_write> state_out: array<f32>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
@@ -48,7 +45,6 @@ fn sigmoid(x: f32) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     let unit = group * 64u + lid;
     if unit >= params.batch * UNITS {
@@ -73,7 +69,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/mingru.rnn:9  let z[i] = sigmoid(sum(j: Wz[i, j] * x[j]) + bz[i])
         {
             var vacc0: f32 = 0.0f;
-            for (var vj_1 = 0u; vj_1 < 8u + no_unroll; vj_1++) {
+            for (var vj_1 = 0u; vj_1 < 8u; vj_1++) {
                 let v2 = weights[slice_0 * 8u + vj_1] * inputs[step_row * 8u + vj_1];
                 vacc0 = vacc0 + v2;
             }
@@ -84,7 +80,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/mingru.rnn:10  let candidate[i] = sum(j: Wh[i, j] * x[j]) + bh[i]
         {
             var vacc5: f32 = 0.0f;
-            for (var vj_6 = 0u; vj_6 < 8u + no_unroll; vj_6++) {
+            for (var vj_6 = 0u; vj_6 < 8u; vj_6++) {
                 let v7 = weights[72u + (slice_0 * 8u + vj_6)] * inputs[step_row * 8u + vj_6];
                 vacc5 = vacc5 + v7;
             }

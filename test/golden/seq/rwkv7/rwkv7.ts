@@ -35,9 +35,6 @@ var<storage, read_write> outputs: array<f32>;
 @group(0) @binding(5)
 var<storage, read_write> state_out: array<f32>;
 
-// Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/no-unroll.ts).
-var<private> no_unroll: u32;
-
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
@@ -47,7 +44,6 @@ fn sigmoid(x: f32) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     let unit = group * 64u + lid;
     if unit >= params.batch * UNITS {
@@ -66,7 +62,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var let_removed: f32;
 
     // the initial state
-    for (var e = 0u; e < 8u + no_unroll; e++) {
+    for (var e = 0u; e < 8u; e++) {
         state_S[e] = state_in[seq * 64u + (slice_0 * 8u + e)];
     }
 
@@ -75,7 +71,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let step_row = seq * params.T + t;
         // examples/rwkv7.rnn:12  let w[j] = exp(0 - exp(wr[j]))
         {
-            for (var e = 0u; e < 8u + no_unroll; e++) {
+            for (var e = 0u; e < 8u; e++) {
                 let v0 = exp(inputs[steps * 8u + step_row * 8u + e]);
                 let v1 = 0.0f - v0;
                 let v2 = exp(v1);
@@ -85,20 +81,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/rwkv7.rnn:13  let kappa[j] = kr[j] / sqrt(sum(l: kr[l] * kr[l]) + 0.000001)
         {
             var vacc3: f32 = 0.0f;
-            for (var vl_4 = 0u; vl_4 < 8u + no_unroll; vl_4++) {
+            for (var vl_4 = 0u; vl_4 < 8u; vl_4++) {
                 let v5 = inputs[steps * 32u + step_row * 8u + vl_4] * inputs[steps * 32u + step_row * 8u + vl_4];
                 vacc3 = vacc3 + v5;
             }
             let v6 = vacc3 + 0.000001f;
             let v7 = sqrt(v6);
-            for (var e = 0u; e < 8u + no_unroll; e++) {
+            for (var e = 0u; e < 8u; e++) {
                 let v8 = inputs[steps * 32u + step_row * 8u + e] / v7;
                 let_kappa[e] = v8;
             }
         }
         // examples/rwkv7.rnn:14  let a[j] = sigmoid(ar[j])
         {
-            for (var e = 0u; e < 8u + no_unroll; e++) {
+            for (var e = 0u; e < 8u; e++) {
                 let v9 = sigmoid(inputs[steps * 40u + step_row * 8u + e]);
                 let_a[e] = v9;
             }
@@ -106,7 +102,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/rwkv7.rnn:15  let removed[i] = sum(l: S[i, l] * kappa[l])
         {
             var vacc10: f32 = 0.0f;
-            for (var vl_11 = 0u; vl_11 < 8u + no_unroll; vl_11++) {
+            for (var vl_11 = 0u; vl_11 < 8u; vl_11++) {
                 let v12 = state_S[vl_11] * let_kappa[vl_11];
                 vacc10 = vacc10 + v12;
             }
@@ -114,7 +110,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         // examples/rwkv7.rnn:16  S[i, j] <- S[i, j] * w[j] - removed[i] * a[j] * kappa[j] + v[i] * k[j]
         {
-            for (var e = 0u; e < 8u + no_unroll; e++) {
+            for (var e = 0u; e < 8u; e++) {
                 let v13 = state_S[e] * let_w[e];
                 let v14 = let_removed * let_a[e];
                 let v15 = v14 * let_kappa[e];
@@ -127,14 +123,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/rwkv7.rnn:17  output o[i] = sum(j: S[i, j] * r[j])
         {
             var vacc19: f32 = 0.0f;
-            for (var vj_20 = 0u; vj_20 < 8u + no_unroll; vj_20++) {
+            for (var vj_20 = 0u; vj_20 < 8u; vj_20++) {
                 let v21 = next_S[vj_20] * inputs[step_row * 8u + vj_20];
                 vacc19 = vacc19 + v21;
             }
             outputs[step_row * 8u + slice_0] = vacc19;
         }
         // commit the updated state
-        for (var e = 0u; e < 8u + no_unroll; e++) {
+        for (var e = 0u; e < 8u; e++) {
             state_S[e] = next_S[e];
         }
     }
@@ -146,7 +142,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // the final state
-    for (var e = 0u; e < 8u + no_unroll; e++) {
+    for (var e = 0u; e < 8u; e++) {
         state_out[seq * 64u + (slice_0 * 8u + e)] = state_S[e];
     }
 }
