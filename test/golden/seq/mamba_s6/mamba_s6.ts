@@ -74,7 +74,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // time-invariant: computed once
-    // examples/mamba_s6.rnn:11  : time-invariant, computed once
+    // examples/mamba_s6.rnn:11  exp(A_log[d, n]): time-invariant, computed once
     {
         for (var e = 0u; e < 4u; e++) {
             let v0 = exp(weights[slice_0 * 4u + e]);
