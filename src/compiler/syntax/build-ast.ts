@@ -44,7 +44,17 @@ export function parse(text: string): ParseResult {
     else diagnostics.push(diagnostic(info.code, span, info, { notes: keywordNote(e.token, info.expected) }));
   }
   // After an error, recovery tends to report follow-on errors on the same line; keep the first per line.
-  const lineOf = (offset: number) => text.slice(0, offset).split('\n').length;
+  const lineStarts = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lineStarts.push(i + 1);
+  const lineOf = (offset: number) => {
+    let [lo, hi] = [0, lineStarts.length - 1];
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (lineStarts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
   const seenLines = new Set<number>();
   const unique = diagnostics
     .sort((a, b) => a.span.start - b.span.start)
