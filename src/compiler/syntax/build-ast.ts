@@ -117,8 +117,10 @@ function keywordNote(found: IToken, expected: string | undefined): string[] {
 
 type Ctx = Record<string, CstElement[] | undefined>;
 const ctxOf = (node: CstNode) => node.children as Ctx;
-const tokens = (ctx: Ctx, key: string) => (ctx[key] ?? []) as IToken[];
-const nodes = (ctx: Ctx, key: string) => (ctx[key] ?? []) as CstNode[];
+// A missing child is the one shared empty list: a 20,000-term expression asks for many absent ones.
+const none: readonly CstElement[] = Object.freeze([]);
+const tokens = (ctx: Ctx, key: string) => (ctx[key] ?? none) as IToken[];
+const nodes = (ctx: Ctx, key: string) => (ctx[key] ?? none) as CstNode[];
 const token = (ctx: Ctx, key: string) => tokens(ctx, key)[0]!;
 const node = (ctx: Ctx, key: string) => nodes(ctx, key)[0]!;
 
