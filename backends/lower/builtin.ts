@@ -11,9 +11,10 @@ export type UseHelper = (h: MathHelper) => MathHelper;
 export function applyBuiltin(fn: string, operands: Expr[], use: UseHelper): Expr {
   const form = builtin(fn).wgsl;
   if ('operator' in form) return operands.length === 1 ? un(form.operator as '-', operands[0]!) : bin(form.operator, operands[0]!, operands[1]!);
-  if ('helper' in form) return callHelper(use(form.helper), ...operands);
   const arg = (a: WgslArg): Expr => ('operand' in a ? operands[a.operand]! : lit.f32(a.f32));
-  return call(form.builtin, ...(form.args ? form.args.map(arg) : operands));
+  const args = form.args ? form.args.map(arg) : operands;
+  if ('helper' in form) return callHelper(use(form.helper), ...args);
+  return call(form.builtin, ...args);
 }
 
 /** A reduction's value over no terms. */

@@ -7,7 +7,7 @@
 // infinity or NaN literal (a constant expression may not overflow), so both are built at run time.
 import { bin, call, un, callT, f32, id, ifS, letS, lit, u32, type Expr, type Function, type Global, type Stmt } from './ast.js';
 
-export type MathHelper = 'inf' | 'nan' | 'log1p_unit' | 'sigmoid' | 'softplus' | 'tanh' | 'logaddexp';
+export type MathHelper = 'inf' | 'nan' | 'is_nan' | 'min' | 'max' | 'log1p_unit' | 'sigmoid' | 'softplus' | 'tanh' | 'logaddexp';
 
 /** The largest finite f32: `abs(x) > F32_MAX` is an overflow-safe test for ±inf. */
 export const F32_MAX = 3.4028234663852886e38;
@@ -15,6 +15,9 @@ export const F32_MAX = 3.4028234663852886e38;
 export const helperName: Record<MathHelper, string> = {
   inf: 'f32_inf',
   nan: 'f32_nan',
+  is_nan: 'is_nan',
+  min: 'min_nan',
+  max: 'max_nan',
   log1p_unit: 'log1p_unit',
   sigmoid: 'sigmoid',
   softplus: 'softplus',
@@ -25,14 +28,17 @@ export const helperName: Record<MathHelper, string> = {
 const dependsOn: Record<MathHelper, MathHelper[]> = {
   inf: [],
   nan: [],
+  is_nan: [],
+  min: ['is_nan'],
+  max: ['is_nan'],
   log1p_unit: [],
   sigmoid: [],
   softplus: ['log1p_unit'],
   tanh: [],
-  logaddexp: ['log1p_unit'],
+  logaddexp: ['log1p_unit', 'min', 'max'],
 };
 
-const order: MathHelper[] = ['inf', 'nan', 'log1p_unit', 'sigmoid', 'softplus', 'tanh', 'logaddexp'];
+const order: MathHelper[] = ['inf', 'nan', 'is_nan', 'min', 'max', 'log1p_unit', 'sigmoid', 'softplus', 'tanh', 'logaddexp'];
 
 /** Call a helper. */
 export const callHelper = (h: MathHelper, ...args: Expr[]): Expr => call(helperName[h], ...args);
@@ -50,6 +56,21 @@ function helperFunction(h: MathHelper): Function {
       return { name: helperName.inf, params: [], returnType: f32, body: [ret(callT('bitcast', f32, id('F32_INF_BITS')))], comment: '+infinity (WGSL has no literal for it)' };
     case 'nan':
       return { name: helperName.nan, params: [], returnType: f32, body: [ret(callT('bitcast', f32, id('F32_NAN_BITS')))], comment: 'a quiet NaN (WGSL has no literal for it)' };
+    case 'is_nan':
+      // On the bits: WGSL lets an implementation assume no NaN in float arithmetic, so `x != x` may fold to false.
+      return { name: helperName.is_nan, params: [{ name: 'x', type: f32 }], returnType: { kind: 'scalar', name: 'bool' }, body: [ret(bin('>', bin('&', callT('bitcast', u32, x), lit.u32(0x7fffffff)), lit.u32(0x7f800000)))], comment: 'whether x is a NaN, read from its bits' };
+    case 'min':
+    case 'max':
+      return {
+        name: helperName[h],
+        params: [
+          { name: 'a', type: f32 },
+          { name: 'b', type: f32 },
+        ],
+        returnType: f32,
+        body: [ret(call('select', call('select', call(h, id('a'), id('b')), id('b'), callHelper('is_nan', id('b'))), id('a'), callHelper('is_nan', id('a'))))],
+        comment: `${h}(a, b), NaN when either is (WGSL leaves ${h} of a NaN to the implementation)`,
+      };
     case 'log1p_unit': {
       // log(1 + x) = 2 atanh(y), y = x / (2 + x) in [0, 1/3]: the odd series to y^17 is exact in f32.
       const y2 = id('y2');
@@ -91,9 +112,9 @@ function helperFunction(h: MathHelper): Function {
         ],
         returnType: f32,
         body: [
-          letS('m', call('max', id('a'), id('b'))),
+          letS('m', callHelper('max', id('a'), id('b'))),
           ifS(bin('>', call('abs', id('m')), f(F32_MAX)), [ret(id('m'))]),
-          ret(bin('+', id('m'), callHelper('log1p_unit', call('exp', bin('-', call('min', id('a'), id('b')), id('m')))))),
+          ret(bin('+', id('m'), callHelper('log1p_unit', call('exp', bin('-', callHelper('min', id('a'), id('b')), id('m')))))),
         ],
         comment: 'log(exp(a) + exp(b)); ±inf when the larger operand is (the textbook formula gives NaN)',
       };

@@ -22,7 +22,7 @@ export type SourceForm = { call: string } | { infix: '+' | '-' | '*' | '/' | '<'
 export type WgslArg = { operand: number } | { f32: number };
 
 /** The numerically safe helper functions of backends/wgsl/math.ts that builtins call (their bodies live there). */
-export type WgslHelper = 'sigmoid' | 'softplus' | 'tanh' | 'logaddexp';
+export type WgslHelper = 'sigmoid' | 'softplus' | 'tanh' | 'logaddexp' | 'min' | 'max';
 
 /** WGSL built-in functions the table uses. */
 export type WgslBuiltinFunction = 'exp' | 'log' | 'sqrt' | 'abs' | 'min' | 'max' | 'select';
@@ -34,11 +34,13 @@ export type WgslOperator = '+' | '-' | '*' | '/' | '<' | '<=' | '>' | '>=' | '==
  * How a WGSL emitter writes a scalar builtin applied to its operands (already-emitted expressions):
  * - `{ operator }`: `-a` for one operand, `a op b` for two;
  * - `{ builtin, args? }`: a WGSL built-in function; `args` lists the call's arguments (operands by
- *   position, f32 literals), e.g. relu is `max(a, 0.0)` and select(c, x, y) is WGSL `select(y, x, c)`;
+ *   position, f32 literals), e.g. select(c, x, y) is WGSL `select(y, x, c)`;
  *   without `args`, the operands in order;
- * - `{ helper }`: a helper function from backends/wgsl/math.ts, called on the operands in order.
+ * - `{ helper, args? }`: a helper function from backends/wgsl/math.ts, on `args` or the operands in order
+ *   (min and max are helpers: WGSL leaves their result on a NaN operand to the implementation, and
+ *   rnnc defines it as NaN, as the reference does).
  */
-export type WgslForm = { operator: WgslOperator } | { builtin: WgslBuiltinFunction; args?: readonly WgslArg[] } | { helper: WgslHelper };
+export type WgslForm = { operator: WgslOperator } | { builtin: WgslBuiltinFunction; args?: readonly WgslArg[] } | { helper: WgslHelper; args?: readonly WgslArg[] };
 
 /**
  * How generated float64 reference code (src/runtime/reference) writes a scalar builtin:
@@ -207,7 +209,7 @@ const unaryEntries = {
     f32: { ulps: 0.5, propagate: sameError }, // softplus' = sigmoid ≤ 1
   },
   relu: {
-    kind: 'unary', name: 'relu', source: { call: 'relu' }, params: ['f32'], result: 'f32', js: { call: 'relu' }, wgsl: { builtin: 'max', args: [operand(0), { f32: 0 }] }, exact: true,
+    kind: 'unary', name: 'relu', source: { call: 'relu' }, params: ['f32'], result: 'f32', js: { call: 'relu' }, wgsl: { helper: 'max', args: [operand(0), { f32: 0 }] }, exact: true,
     f64: relu,
     derivative: (x) => (x > 0 ? 1 : 0),
     f32: { ulps: 0, propagate: sameError },
@@ -266,13 +268,13 @@ const binaryEntries = {
     },
   },
   min: {
-    kind: 'binary', name: 'min', source: { call: 'min' }, params: ['f32', 'f32'], result: 'f32', js: { call: 'min' }, wgsl: { builtin: 'min' }, exact: true, identity: Infinity,
+    kind: 'binary', name: 'min', source: { call: 'min' }, params: ['f32', 'f32'], result: 'f32', js: { call: 'min' }, wgsl: { helper: 'min' }, exact: true, identity: Infinity,
     f64: Math.min,
     derivative: (x, y) => (x <= y ? [1, 0] : [0, 1]),
     f32: { ulps: 0, propagate: largerError },
   },
   max: {
-    kind: 'binary', name: 'max', source: { call: 'max' }, params: ['f32', 'f32'], result: 'f32', js: { call: 'max' }, wgsl: { builtin: 'max' }, exact: true, identity: -Infinity,
+    kind: 'binary', name: 'max', source: { call: 'max' }, params: ['f32', 'f32'], result: 'f32', js: { call: 'max' }, wgsl: { helper: 'max' }, exact: true, identity: -Infinity,
     f64: Math.max,
     derivative: (x, y) => (x >= y ? [1, 0] : [0, 1]),
     f32: { ulps: 0, propagate: largerError },

@@ -115,4 +115,17 @@ describe('WGSL forms on Dawn', () => {
     const expected = cases.map(([name, a, b]) => Math.fround(meaning(scalarBuiltins[name]!, a, b, 1)));
     expect(got).toEqual(expected);
   });
+
+  it('propagate NaN through min, max, relu and logaddexp, as the reference does (WGSL leaves min and max of NaN to the implementation)', async () => {
+    const cases: [string, number, number][] = [
+      ['min', NaN, 1], ['min', 1, NaN], ['min', NaN, -Infinity], ['max', NaN, 1], ['max', 1, NaN], ['max', Infinity, NaN],
+      ['relu', NaN, 0], ['logaddexp', NaN, 1], ['logaddexp', 1, NaN], ['logaddexp', -Infinity, NaN],
+      ['min', -0, 2], ['max', 3, -Infinity], ['relu', -2, 0],
+    ];
+    const out = await runAll(session, cases.map((k) => k[1]), cases.map((k) => k[2]), cases.map(() => 1));
+    const got = cases.map(([name], k) => out[name]![k]!);
+    const expected = cases.map(([name, a, b]) => Math.fround(meaning(scalarBuiltins[name]!, a, b, 1)));
+    expect(expected.slice(0, 10).every(Number.isNaN)).toBe(true);
+    expect(got).toEqual(expected);
+  });
 });

@@ -33,6 +33,20 @@ describe('--verify and non-finite results', () => {
     expect(y.nonFinite.gpu).toBe(y.nonFinite.ref);
   });
 
+  // MinMax and max-plus cells with NaN inputs: WGSL leaves min/max of NaN to the implementation
+  // (lavapipe's ignore it, as fmin/fmax do), rnnc defines them as NaN, as the reference does.
+  const cascades = join(dir, 'cascade.rnn');
+  writeFileSync(cascades, 'rnn cascade {\n  dims N = 2\n  input x[N]\n  state h[N] = 0\n  h[i] <- max(h[i], log(x[i]))\n  output y[i] = min(h[i], 0.5)\n}\n');
+  for (const mode of ['seq', 'scan'])
+    it(`propagates NaN through max and min in --mode ${mode} as the reference does`, async () => {
+      const r = await rnnc('run', cascades, '--mode', mode, '--batch', '2', '--T', '40', '--verify', '--allow-nonfinite', '--json');
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const y = JSON.parse(r.stdout).verify.tensors.find((t: { name: string }) => t.name === 'y');
+      expect(y.ok).toBe(true);
+      expect(y.nonFinite.ref).toBeGreaterThan(0);
+      expect(y.nonFinite.gpu).toBe(y.nonFinite.ref);
+    });
+
   it('a NaN on one side only is an infinite error, allowed or not', () => {
     for (const rejectNonFinite of [false, true]) {
       const t = tensorError('y', 'output', [1, NaN], [1, 2], 1e-3, { rejectNonFinite });

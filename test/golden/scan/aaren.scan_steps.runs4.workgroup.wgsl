@@ -70,6 +70,16 @@ fn f32_inf() -> f32 {
     return bitcast<f32>(F32_INF_BITS);
 }
 
+// whether x is a NaN, read from its bits
+fn is_nan(x: f32) -> bool {
+    return (bitcast<u32>(x) & 2147483647u) > 2139095040u;
+}
+
+// max(a, b), NaN when either is (WGSL leaves max of a NaN to the implementation)
+fn max_nan(a: f32, b: f32) -> f32 {
+    return select(select(max(a, b), b, is_nan(b)), a, is_nan(a));
+}
+
 // The identity element: a masked or padding step.
 fn identity() -> Elem {
     return Elem(-f32_inf(), 0.0f, 0.0f);
@@ -77,7 +87,7 @@ fn identity() -> Elem {
 
 // l then r: the aggregate of two consecutive spans, l the earlier.
 fn combine(l: Elem, r: Elem) -> Elem {
-    let v0 = max(l.m, r.m);
+    let v0 = max_nan(l.m, r.m);
     let v1 = l.m > -f32_inf();
     let v2 = l.m - v0;
     let v3 = exp(v2);
@@ -129,7 +139,7 @@ fn load_state(b: u32, s: u32) -> State {
 
 // The states after a span with aggregate e, from the states h before it.
 fn advance(h: State, e: Elem) -> State {
-    let v0 = max(h.m, e.m);
+    let v0 = max_nan(h.m, e.m);
     let v1 = h.m > -f32_inf();
     let v2 = h.m - v0;
     let v3 = exp(v2);

@@ -37,6 +37,16 @@ fn f32_inf() -> f32 {
     return bitcast<f32>(F32_INF_BITS);
 }
 
+// whether x is a NaN, read from its bits
+fn is_nan(x: f32) -> bool {
+    return (bitcast<u32>(x) & 2147483647u) > 2139095040u;
+}
+
+// max(a, b), NaN when either is (WGSL leaves max of a NaN to the implementation)
+fn max_nan(a: f32, b: f32) -> f32 {
+    return select(select(max(a, b), b, is_nan(b)), a, is_nan(a));
+}
+
 // Element i of `aggs`, member by member in loops: copied whole, each of its floats would be a memory access of its own.
 fn load_aggs(i: u32) -> Elem {
     var e: Elem;
@@ -86,61 +96,61 @@ fn combine(l: Elem, r: Elem) -> Elem {
         for (var vp2 = 0u; vp2 < 4u; vp2++) {
             let v3 = r.score_d + l.score_A[vp1 * 4u + vp2];
             let v4 = r.score_A[vp1 * 4u + vp2] + l.score_d;
-            let v5 = max(v3, v4);
+            let v5 = max_nan(v3, v4);
             let v6 = r.score_A[vp1 * 4u] + l.score_A[vp2];
             let v7 = r.score_A[vp1 * 4u + 1u] + l.score_A[vp2 + 4u];
-            let v8 = max(v6, v7);
+            let v8 = max_nan(v6, v7);
             let v9 = r.score_A[vp1 * 4u + 2u] + l.score_A[vp2 + 8u];
-            let v10 = max(v8, v9);
+            let v10 = max_nan(v8, v9);
             let v11 = r.score_A[vp1 * 4u + 3u] + l.score_A[vp2 + 12u];
-            let v12 = max(v10, v11);
-            let v13 = max(v5, v12);
+            let v12 = max_nan(v10, v11);
+            let v13 = max_nan(v5, v12);
             c.score_A[vp1 * 4u + vp2] = v13;
         }
     }
     let v14 = r.score_d + l.score_b[0u];
     let v15 = r.score_A[0u] + l.score_b[0u];
     let v16 = r.score_A[1u] + l.score_b[1u];
-    let v17 = max(v15, v16);
+    let v17 = max_nan(v15, v16);
     let v18 = r.score_A[2u] + l.score_b[2u];
-    let v19 = max(v17, v18);
+    let v19 = max_nan(v17, v18);
     let v20 = r.score_A[3u] + l.score_b[3u];
-    let v21 = max(v19, v20);
-    let v22 = max(v14, v21);
-    let v23 = max(v22, r.score_b[0u]);
+    let v21 = max_nan(v19, v20);
+    let v22 = max_nan(v14, v21);
+    let v23 = max_nan(v22, r.score_b[0u]);
     c.score_b[0u] = v23;
     let v24 = r.score_d + l.score_b[1u];
     let v25 = r.score_A[4u] + l.score_b[0u];
     let v26 = r.score_A[5u] + l.score_b[1u];
-    let v27 = max(v25, v26);
+    let v27 = max_nan(v25, v26);
     let v28 = r.score_A[6u] + l.score_b[2u];
-    let v29 = max(v27, v28);
+    let v29 = max_nan(v27, v28);
     let v30 = r.score_A[7u] + l.score_b[3u];
-    let v31 = max(v29, v30);
-    let v32 = max(v24, v31);
-    let v33 = max(v32, r.score_b[1u]);
+    let v31 = max_nan(v29, v30);
+    let v32 = max_nan(v24, v31);
+    let v33 = max_nan(v32, r.score_b[1u]);
     c.score_b[1u] = v33;
     let v34 = r.score_d + l.score_b[2u];
     let v35 = r.score_A[8u] + l.score_b[0u];
     let v36 = r.score_A[9u] + l.score_b[1u];
-    let v37 = max(v35, v36);
+    let v37 = max_nan(v35, v36);
     let v38 = r.score_A[10u] + l.score_b[2u];
-    let v39 = max(v37, v38);
+    let v39 = max_nan(v37, v38);
     let v40 = r.score_A[11u] + l.score_b[3u];
-    let v41 = max(v39, v40);
-    let v42 = max(v34, v41);
-    let v43 = max(v42, r.score_b[2u]);
+    let v41 = max_nan(v39, v40);
+    let v42 = max_nan(v34, v41);
+    let v43 = max_nan(v42, r.score_b[2u]);
     c.score_b[2u] = v43;
     let v44 = r.score_d + l.score_b[3u];
     let v45 = r.score_A[12u] + l.score_b[0u];
     let v46 = r.score_A[13u] + l.score_b[1u];
-    let v47 = max(v45, v46);
+    let v47 = max_nan(v45, v46);
     let v48 = r.score_A[14u] + l.score_b[2u];
-    let v49 = max(v47, v48);
+    let v49 = max_nan(v47, v48);
     let v50 = r.score_A[15u] + l.score_b[3u];
-    let v51 = max(v49, v50);
-    let v52 = max(v44, v51);
-    let v53 = max(v52, r.score_b[3u]);
+    let v51 = max_nan(v49, v50);
+    let v52 = max_nan(v44, v51);
+    let v53 = max_nan(v52, r.score_b[3u]);
     c.score_b[3u] = v53;
     return c;
 }

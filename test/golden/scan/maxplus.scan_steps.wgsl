@@ -61,6 +61,16 @@ fn f32_inf() -> f32 {
     return bitcast<f32>(F32_INF_BITS);
 }
 
+// whether x is a NaN, read from its bits
+fn is_nan(x: f32) -> bool {
+    return (bitcast<u32>(x) & 2147483647u) > 2139095040u;
+}
+
+// max(a, b), NaN when either is (WGSL leaves max of a NaN to the implementation)
+fn max_nan(a: f32, b: f32) -> f32 {
+    return select(select(max(a, b), b, is_nan(b)), a, is_nan(a));
+}
+
 // Element i of `aggs`, member by member in loops: copied whole, each of its floats would be a memory access of its own.
 fn load_aggs(i: u32) -> Elem {
     var e: Elem;
@@ -99,61 +109,61 @@ fn combine(l: Elem, r: Elem) -> Elem {
         for (var vp2 = 0u; vp2 < 4u; vp2++) {
             let v3 = r.score_d + l.score_A[vp1 * 4u + vp2];
             let v4 = r.score_A[vp1 * 4u + vp2] + l.score_d;
-            let v5 = max(v3, v4);
+            let v5 = max_nan(v3, v4);
             let v6 = r.score_A[vp1 * 4u] + l.score_A[vp2];
             let v7 = r.score_A[vp1 * 4u + 1u] + l.score_A[vp2 + 4u];
-            let v8 = max(v6, v7);
+            let v8 = max_nan(v6, v7);
             let v9 = r.score_A[vp1 * 4u + 2u] + l.score_A[vp2 + 8u];
-            let v10 = max(v8, v9);
+            let v10 = max_nan(v8, v9);
             let v11 = r.score_A[vp1 * 4u + 3u] + l.score_A[vp2 + 12u];
-            let v12 = max(v10, v11);
-            let v13 = max(v5, v12);
+            let v12 = max_nan(v10, v11);
+            let v13 = max_nan(v5, v12);
             c.score_A[vp1 * 4u + vp2] = v13;
         }
     }
     let v14 = r.score_d + l.score_b[0u];
     let v15 = r.score_A[0u] + l.score_b[0u];
     let v16 = r.score_A[1u] + l.score_b[1u];
-    let v17 = max(v15, v16);
+    let v17 = max_nan(v15, v16);
     let v18 = r.score_A[2u] + l.score_b[2u];
-    let v19 = max(v17, v18);
+    let v19 = max_nan(v17, v18);
     let v20 = r.score_A[3u] + l.score_b[3u];
-    let v21 = max(v19, v20);
-    let v22 = max(v14, v21);
-    let v23 = max(v22, r.score_b[0u]);
+    let v21 = max_nan(v19, v20);
+    let v22 = max_nan(v14, v21);
+    let v23 = max_nan(v22, r.score_b[0u]);
     c.score_b[0u] = v23;
     let v24 = r.score_d + l.score_b[1u];
     let v25 = r.score_A[4u] + l.score_b[0u];
     let v26 = r.score_A[5u] + l.score_b[1u];
-    let v27 = max(v25, v26);
+    let v27 = max_nan(v25, v26);
     let v28 = r.score_A[6u] + l.score_b[2u];
-    let v29 = max(v27, v28);
+    let v29 = max_nan(v27, v28);
     let v30 = r.score_A[7u] + l.score_b[3u];
-    let v31 = max(v29, v30);
-    let v32 = max(v24, v31);
-    let v33 = max(v32, r.score_b[1u]);
+    let v31 = max_nan(v29, v30);
+    let v32 = max_nan(v24, v31);
+    let v33 = max_nan(v32, r.score_b[1u]);
     c.score_b[1u] = v33;
     let v34 = r.score_d + l.score_b[2u];
     let v35 = r.score_A[8u] + l.score_b[0u];
     let v36 = r.score_A[9u] + l.score_b[1u];
-    let v37 = max(v35, v36);
+    let v37 = max_nan(v35, v36);
     let v38 = r.score_A[10u] + l.score_b[2u];
-    let v39 = max(v37, v38);
+    let v39 = max_nan(v37, v38);
     let v40 = r.score_A[11u] + l.score_b[3u];
-    let v41 = max(v39, v40);
-    let v42 = max(v34, v41);
-    let v43 = max(v42, r.score_b[2u]);
+    let v41 = max_nan(v39, v40);
+    let v42 = max_nan(v34, v41);
+    let v43 = max_nan(v42, r.score_b[2u]);
     c.score_b[2u] = v43;
     let v44 = r.score_d + l.score_b[3u];
     let v45 = r.score_A[12u] + l.score_b[0u];
     let v46 = r.score_A[13u] + l.score_b[1u];
-    let v47 = max(v45, v46);
+    let v47 = max_nan(v45, v46);
     let v48 = r.score_A[14u] + l.score_b[2u];
-    let v49 = max(v47, v48);
+    let v49 = max_nan(v47, v48);
     let v50 = r.score_A[15u] + l.score_b[3u];
-    let v51 = max(v49, v50);
-    let v52 = max(v44, v51);
-    let v53 = max(v52, r.score_b[3u]);
+    let v51 = max_nan(v49, v50);
+    let v52 = max_nan(v44, v51);
+    let v53 = max_nan(v52, r.score_b[3u]);
     c.score_b[3u] = v53;
     return c;
 }
@@ -191,46 +201,46 @@ fn advance(h: State, e: Elem) -> State {
     let v0 = e.score_d + h.score[0u];
     let v1 = e.score_A[0u] + h.score[0u];
     let v2 = e.score_A[1u] + h.score[1u];
-    let v3 = max(v1, v2);
+    let v3 = max_nan(v1, v2);
     let v4 = e.score_A[2u] + h.score[2u];
-    let v5 = max(v3, v4);
+    let v5 = max_nan(v3, v4);
     let v6 = e.score_A[3u] + h.score[3u];
-    let v7 = max(v5, v6);
-    let v8 = max(v0, v7);
-    let v9 = max(v8, e.score_b[0u]);
+    let v7 = max_nan(v5, v6);
+    let v8 = max_nan(v0, v7);
+    let v9 = max_nan(v8, e.score_b[0u]);
     r.score[0u] = v9;
     let v10 = e.score_d + h.score[1u];
     let v11 = e.score_A[4u] + h.score[0u];
     let v12 = e.score_A[5u] + h.score[1u];
-    let v13 = max(v11, v12);
+    let v13 = max_nan(v11, v12);
     let v14 = e.score_A[6u] + h.score[2u];
-    let v15 = max(v13, v14);
+    let v15 = max_nan(v13, v14);
     let v16 = e.score_A[7u] + h.score[3u];
-    let v17 = max(v15, v16);
-    let v18 = max(v10, v17);
-    let v19 = max(v18, e.score_b[1u]);
+    let v17 = max_nan(v15, v16);
+    let v18 = max_nan(v10, v17);
+    let v19 = max_nan(v18, e.score_b[1u]);
     r.score[1u] = v19;
     let v20 = e.score_d + h.score[2u];
     let v21 = e.score_A[8u] + h.score[0u];
     let v22 = e.score_A[9u] + h.score[1u];
-    let v23 = max(v21, v22);
+    let v23 = max_nan(v21, v22);
     let v24 = e.score_A[10u] + h.score[2u];
-    let v25 = max(v23, v24);
+    let v25 = max_nan(v23, v24);
     let v26 = e.score_A[11u] + h.score[3u];
-    let v27 = max(v25, v26);
-    let v28 = max(v20, v27);
-    let v29 = max(v28, e.score_b[2u]);
+    let v27 = max_nan(v25, v26);
+    let v28 = max_nan(v20, v27);
+    let v29 = max_nan(v28, e.score_b[2u]);
     r.score[2u] = v29;
     let v30 = e.score_d + h.score[3u];
     let v31 = e.score_A[12u] + h.score[0u];
     let v32 = e.score_A[13u] + h.score[1u];
-    let v33 = max(v31, v32);
+    let v33 = max_nan(v31, v32);
     let v34 = e.score_A[14u] + h.score[2u];
-    let v35 = max(v33, v34);
+    let v35 = max_nan(v33, v34);
     let v36 = e.score_A[15u] + h.score[3u];
-    let v37 = max(v35, v36);
-    let v38 = max(v30, v37);
-    let v39 = max(v38, e.score_b[3u]);
+    let v37 = max_nan(v35, v36);
+    let v38 = max_nan(v30, v37);
+    let v39 = max_nan(v38, e.score_b[3u]);
     r.score[3u] = v39;
     return r;
 }

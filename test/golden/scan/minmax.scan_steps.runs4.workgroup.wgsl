@@ -71,6 +71,21 @@ fn f32_inf() -> f32 {
     return bitcast<f32>(F32_INF_BITS);
 }
 
+// whether x is a NaN, read from its bits
+fn is_nan(x: f32) -> bool {
+    return (bitcast<u32>(x) & 2147483647u) > 2139095040u;
+}
+
+// min(a, b), NaN when either is (WGSL leaves min of a NaN to the implementation)
+fn min_nan(a: f32, b: f32) -> f32 {
+    return select(select(min(a, b), b, is_nan(b)), a, is_nan(a));
+}
+
+// max(a, b), NaN when either is (WGSL leaves max of a NaN to the implementation)
+fn max_nan(a: f32, b: f32) -> f32 {
+    return select(select(max(a, b), b, is_nan(b)), a, is_nan(a));
+}
+
 // Element i of `aggs`, member by member in loops: copied whole, each of its floats would be a memory access of its own.
 fn load_aggs(i: u32) -> Elem {
     var e: Elem;
@@ -151,67 +166,67 @@ fn identity() -> Elem {
 // l then r: the aggregate of two consecutive spans, l the earlier.
 fn combine(l: Elem, r: Elem) -> Elem {
     var c: Elem;
-    let v0 = min(r.h_d, l.h_d);
+    let v0 = min_nan(r.h_d, l.h_d);
     c.h_d = v0;
     for (var vp1 = 0u; vp1 < 4u; vp1++) {
         for (var vp2 = 0u; vp2 < 4u; vp2++) {
-            let v3 = min(r.h_d, l.h_A[vp1 * 4u + vp2]);
-            let v4 = min(r.h_A[vp1 * 4u + vp2], l.h_d);
-            let v5 = max(v3, v4);
-            let v6 = min(r.h_A[vp1 * 4u], l.h_A[vp2]);
-            let v7 = min(r.h_A[vp1 * 4u + 1u], l.h_A[vp2 + 4u]);
-            let v8 = max(v6, v7);
-            let v9 = min(r.h_A[vp1 * 4u + 2u], l.h_A[vp2 + 8u]);
-            let v10 = max(v8, v9);
-            let v11 = min(r.h_A[vp1 * 4u + 3u], l.h_A[vp2 + 12u]);
-            let v12 = max(v10, v11);
-            let v13 = max(v5, v12);
+            let v3 = min_nan(r.h_d, l.h_A[vp1 * 4u + vp2]);
+            let v4 = min_nan(r.h_A[vp1 * 4u + vp2], l.h_d);
+            let v5 = max_nan(v3, v4);
+            let v6 = min_nan(r.h_A[vp1 * 4u], l.h_A[vp2]);
+            let v7 = min_nan(r.h_A[vp1 * 4u + 1u], l.h_A[vp2 + 4u]);
+            let v8 = max_nan(v6, v7);
+            let v9 = min_nan(r.h_A[vp1 * 4u + 2u], l.h_A[vp2 + 8u]);
+            let v10 = max_nan(v8, v9);
+            let v11 = min_nan(r.h_A[vp1 * 4u + 3u], l.h_A[vp2 + 12u]);
+            let v12 = max_nan(v10, v11);
+            let v13 = max_nan(v5, v12);
             c.h_A[vp1 * 4u + vp2] = v13;
         }
     }
-    let v14 = min(r.h_d, l.h_b[0u]);
-    let v15 = min(r.h_A[0u], l.h_b[0u]);
-    let v16 = min(r.h_A[1u], l.h_b[1u]);
-    let v17 = max(v15, v16);
-    let v18 = min(r.h_A[2u], l.h_b[2u]);
-    let v19 = max(v17, v18);
-    let v20 = min(r.h_A[3u], l.h_b[3u]);
-    let v21 = max(v19, v20);
-    let v22 = max(v14, v21);
-    let v23 = max(v22, r.h_b[0u]);
+    let v14 = min_nan(r.h_d, l.h_b[0u]);
+    let v15 = min_nan(r.h_A[0u], l.h_b[0u]);
+    let v16 = min_nan(r.h_A[1u], l.h_b[1u]);
+    let v17 = max_nan(v15, v16);
+    let v18 = min_nan(r.h_A[2u], l.h_b[2u]);
+    let v19 = max_nan(v17, v18);
+    let v20 = min_nan(r.h_A[3u], l.h_b[3u]);
+    let v21 = max_nan(v19, v20);
+    let v22 = max_nan(v14, v21);
+    let v23 = max_nan(v22, r.h_b[0u]);
     c.h_b[0u] = v23;
-    let v24 = min(r.h_d, l.h_b[1u]);
-    let v25 = min(r.h_A[4u], l.h_b[0u]);
-    let v26 = min(r.h_A[5u], l.h_b[1u]);
-    let v27 = max(v25, v26);
-    let v28 = min(r.h_A[6u], l.h_b[2u]);
-    let v29 = max(v27, v28);
-    let v30 = min(r.h_A[7u], l.h_b[3u]);
-    let v31 = max(v29, v30);
-    let v32 = max(v24, v31);
-    let v33 = max(v32, r.h_b[1u]);
+    let v24 = min_nan(r.h_d, l.h_b[1u]);
+    let v25 = min_nan(r.h_A[4u], l.h_b[0u]);
+    let v26 = min_nan(r.h_A[5u], l.h_b[1u]);
+    let v27 = max_nan(v25, v26);
+    let v28 = min_nan(r.h_A[6u], l.h_b[2u]);
+    let v29 = max_nan(v27, v28);
+    let v30 = min_nan(r.h_A[7u], l.h_b[3u]);
+    let v31 = max_nan(v29, v30);
+    let v32 = max_nan(v24, v31);
+    let v33 = max_nan(v32, r.h_b[1u]);
     c.h_b[1u] = v33;
-    let v34 = min(r.h_d, l.h_b[2u]);
-    let v35 = min(r.h_A[8u], l.h_b[0u]);
-    let v36 = min(r.h_A[9u], l.h_b[1u]);
-    let v37 = max(v35, v36);
-    let v38 = min(r.h_A[10u], l.h_b[2u]);
-    let v39 = max(v37, v38);
-    let v40 = min(r.h_A[11u], l.h_b[3u]);
-    let v41 = max(v39, v40);
-    let v42 = max(v34, v41);
-    let v43 = max(v42, r.h_b[2u]);
+    let v34 = min_nan(r.h_d, l.h_b[2u]);
+    let v35 = min_nan(r.h_A[8u], l.h_b[0u]);
+    let v36 = min_nan(r.h_A[9u], l.h_b[1u]);
+    let v37 = max_nan(v35, v36);
+    let v38 = min_nan(r.h_A[10u], l.h_b[2u]);
+    let v39 = max_nan(v37, v38);
+    let v40 = min_nan(r.h_A[11u], l.h_b[3u]);
+    let v41 = max_nan(v39, v40);
+    let v42 = max_nan(v34, v41);
+    let v43 = max_nan(v42, r.h_b[2u]);
     c.h_b[2u] = v43;
-    let v44 = min(r.h_d, l.h_b[3u]);
-    let v45 = min(r.h_A[12u], l.h_b[0u]);
-    let v46 = min(r.h_A[13u], l.h_b[1u]);
-    let v47 = max(v45, v46);
-    let v48 = min(r.h_A[14u], l.h_b[2u]);
-    let v49 = max(v47, v48);
-    let v50 = min(r.h_A[15u], l.h_b[3u]);
-    let v51 = max(v49, v50);
-    let v52 = max(v44, v51);
-    let v53 = max(v52, r.h_b[3u]);
+    let v44 = min_nan(r.h_d, l.h_b[3u]);
+    let v45 = min_nan(r.h_A[12u], l.h_b[0u]);
+    let v46 = min_nan(r.h_A[13u], l.h_b[1u]);
+    let v47 = max_nan(v45, v46);
+    let v48 = min_nan(r.h_A[14u], l.h_b[2u]);
+    let v49 = max_nan(v47, v48);
+    let v50 = min_nan(r.h_A[15u], l.h_b[3u]);
+    let v51 = max_nan(v49, v50);
+    let v52 = max_nan(v44, v51);
+    let v53 = max_nan(v52, r.h_b[3u]);
     c.h_b[3u] = v53;
     return c;
 }
@@ -265,49 +280,49 @@ fn load_state(b: u32, s: u32) -> State {
 // The states after a span with aggregate e, from the states h before it.
 fn advance(h: State, e: Elem) -> State {
     var r: State;
-    let v0 = min(e.h_d, h.h[0u]);
-    let v1 = min(e.h_A[0u], h.h[0u]);
-    let v2 = min(e.h_A[1u], h.h[1u]);
-    let v3 = max(v1, v2);
-    let v4 = min(e.h_A[2u], h.h[2u]);
-    let v5 = max(v3, v4);
-    let v6 = min(e.h_A[3u], h.h[3u]);
-    let v7 = max(v5, v6);
-    let v8 = max(v0, v7);
-    let v9 = max(v8, e.h_b[0u]);
+    let v0 = min_nan(e.h_d, h.h[0u]);
+    let v1 = min_nan(e.h_A[0u], h.h[0u]);
+    let v2 = min_nan(e.h_A[1u], h.h[1u]);
+    let v3 = max_nan(v1, v2);
+    let v4 = min_nan(e.h_A[2u], h.h[2u]);
+    let v5 = max_nan(v3, v4);
+    let v6 = min_nan(e.h_A[3u], h.h[3u]);
+    let v7 = max_nan(v5, v6);
+    let v8 = max_nan(v0, v7);
+    let v9 = max_nan(v8, e.h_b[0u]);
     r.h[0u] = v9;
-    let v10 = min(e.h_d, h.h[1u]);
-    let v11 = min(e.h_A[4u], h.h[0u]);
-    let v12 = min(e.h_A[5u], h.h[1u]);
-    let v13 = max(v11, v12);
-    let v14 = min(e.h_A[6u], h.h[2u]);
-    let v15 = max(v13, v14);
-    let v16 = min(e.h_A[7u], h.h[3u]);
-    let v17 = max(v15, v16);
-    let v18 = max(v10, v17);
-    let v19 = max(v18, e.h_b[1u]);
+    let v10 = min_nan(e.h_d, h.h[1u]);
+    let v11 = min_nan(e.h_A[4u], h.h[0u]);
+    let v12 = min_nan(e.h_A[5u], h.h[1u]);
+    let v13 = max_nan(v11, v12);
+    let v14 = min_nan(e.h_A[6u], h.h[2u]);
+    let v15 = max_nan(v13, v14);
+    let v16 = min_nan(e.h_A[7u], h.h[3u]);
+    let v17 = max_nan(v15, v16);
+    let v18 = max_nan(v10, v17);
+    let v19 = max_nan(v18, e.h_b[1u]);
     r.h[1u] = v19;
-    let v20 = min(e.h_d, h.h[2u]);
-    let v21 = min(e.h_A[8u], h.h[0u]);
-    let v22 = min(e.h_A[9u], h.h[1u]);
-    let v23 = max(v21, v22);
-    let v24 = min(e.h_A[10u], h.h[2u]);
-    let v25 = max(v23, v24);
-    let v26 = min(e.h_A[11u], h.h[3u]);
-    let v27 = max(v25, v26);
-    let v28 = max(v20, v27);
-    let v29 = max(v28, e.h_b[2u]);
+    let v20 = min_nan(e.h_d, h.h[2u]);
+    let v21 = min_nan(e.h_A[8u], h.h[0u]);
+    let v22 = min_nan(e.h_A[9u], h.h[1u]);
+    let v23 = max_nan(v21, v22);
+    let v24 = min_nan(e.h_A[10u], h.h[2u]);
+    let v25 = max_nan(v23, v24);
+    let v26 = min_nan(e.h_A[11u], h.h[3u]);
+    let v27 = max_nan(v25, v26);
+    let v28 = max_nan(v20, v27);
+    let v29 = max_nan(v28, e.h_b[2u]);
     r.h[2u] = v29;
-    let v30 = min(e.h_d, h.h[3u]);
-    let v31 = min(e.h_A[12u], h.h[0u]);
-    let v32 = min(e.h_A[13u], h.h[1u]);
-    let v33 = max(v31, v32);
-    let v34 = min(e.h_A[14u], h.h[2u]);
-    let v35 = max(v33, v34);
-    let v36 = min(e.h_A[15u], h.h[3u]);
-    let v37 = max(v35, v36);
-    let v38 = max(v30, v37);
-    let v39 = max(v38, e.h_b[3u]);
+    let v30 = min_nan(e.h_d, h.h[3u]);
+    let v31 = min_nan(e.h_A[12u], h.h[0u]);
+    let v32 = min_nan(e.h_A[13u], h.h[1u]);
+    let v33 = max_nan(v31, v32);
+    let v34 = min_nan(e.h_A[14u], h.h[2u]);
+    let v35 = max_nan(v33, v34);
+    let v36 = min_nan(e.h_A[15u], h.h[3u]);
+    let v37 = max_nan(v35, v36);
+    let v38 = max_nan(v30, v37);
+    let v39 = max_nan(v38, e.h_b[3u]);
     r.h[3u] = v39;
     return r;
 }

@@ -40,6 +40,16 @@ fn f32_inf() -> f32 {
     return bitcast<f32>(F32_INF_BITS);
 }
 
+// whether x is a NaN, read from its bits
+fn is_nan(x: f32) -> bool {
+    return (bitcast<u32>(x) & 2147483647u) > 2139095040u;
+}
+
+// max(a, b), NaN when either is (WGSL leaves max of a NaN to the implementation)
+fn max_nan(a: f32, b: f32) -> f32 {
+    return select(select(max(a, b), b, is_nan(b)), a, is_nan(a));
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let group = wid.x + wid.y * nwg.x;
@@ -87,7 +97,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         // examples/aaren.rnn:13  let top = max(a.m, b.m)
         {
-            let v0 = max(state_m, elem_m);
+            let v0 = max_nan(state_m, elem_m);
             tmp_top = v0;
         }
         // examples/aaren.rnn:14  let ea = select(a.m > -inf, exp(a.m - top), 0)

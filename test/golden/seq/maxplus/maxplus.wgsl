@@ -42,6 +42,16 @@ var<workgroup> next_score: array<f32, 4>;
 
 var<workgroup> seq_len: u32;
 
+// whether x is a NaN, read from its bits
+fn is_nan(x: f32) -> bool {
+    return (bitcast<u32>(x) & 2147483647u) > 2139095040u;
+}
+
+// max(a, b), NaN when either is (WGSL leaves max of a NaN to the implementation)
+fn max_nan(a: f32, b: f32) -> f32 {
+    return select(select(max(a, b), b, is_nan(b)), a, is_nan(a));
+}
+
 @compute @workgroup_size(8)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let group = wid.x + wid.y * nwg.x;
@@ -72,11 +82,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let e = lid;
                 let v0 = state_score[0u] + weights[e * 4u];
                 let v1 = state_score[1u] + weights[e * 4u + 1u];
-                let v2 = max(v0, v1);
+                let v2 = max_nan(v0, v1);
                 let v3 = state_score[2u] + weights[e * 4u + 2u];
-                let v4 = max(v2, v3);
+                let v4 = max_nan(v2, v3);
                 let v5 = state_score[3u] + weights[e * 4u + 3u];
-                let v6 = max(v4, v5);
+                let v6 = max_nan(v4, v5);
                 let v7 = v6 + inputs[step_row * 4u + e];
                 next_score[e] = v7;
             }

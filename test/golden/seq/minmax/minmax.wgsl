@@ -38,6 +38,21 @@ var<workgroup> next_h: array<f32, 4>;
 
 var<workgroup> seq_len: u32;
 
+// whether x is a NaN, read from its bits
+fn is_nan(x: f32) -> bool {
+    return (bitcast<u32>(x) & 2147483647u) > 2139095040u;
+}
+
+// min(a, b), NaN when either is (WGSL leaves min of a NaN to the implementation)
+fn min_nan(a: f32, b: f32) -> f32 {
+    return select(select(min(a, b), b, is_nan(b)), a, is_nan(a));
+}
+
+// max(a, b), NaN when either is (WGSL leaves max of a NaN to the implementation)
+fn max_nan(a: f32, b: f32) -> f32 {
+    return select(select(max(a, b), b, is_nan(b)), a, is_nan(a));
+}
+
 @compute @workgroup_size(8)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let group = wid.x + wid.y * nwg.x;
@@ -66,14 +81,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 4u {
                 let e = lid;
-                let v0 = min(inputs[step_row * 16u + e * 4u], state_h[0u]);
-                let v1 = min(inputs[step_row * 16u + (e * 4u + 1u)], state_h[1u]);
-                let v2 = max(v0, v1);
-                let v3 = min(inputs[step_row * 16u + (e * 4u + 2u)], state_h[2u]);
-                let v4 = max(v2, v3);
-                let v5 = min(inputs[step_row * 16u + (e * 4u + 3u)], state_h[3u]);
-                let v6 = max(v4, v5);
-                let v7 = max(inputs[steps * 16u + step_row * 4u + e], v6);
+                let v0 = min_nan(inputs[step_row * 16u + e * 4u], state_h[0u]);
+                let v1 = min_nan(inputs[step_row * 16u + (e * 4u + 1u)], state_h[1u]);
+                let v2 = max_nan(v0, v1);
+                let v3 = min_nan(inputs[step_row * 16u + (e * 4u + 2u)], state_h[2u]);
+                let v4 = max_nan(v2, v3);
+                let v5 = min_nan(inputs[step_row * 16u + (e * 4u + 3u)], state_h[3u]);
+                let v6 = max_nan(v4, v5);
+                let v7 = max_nan(inputs[steps * 16u + step_row * 4u + e], v6);
                 next_h[e] = v7;
             }
         }
