@@ -95,7 +95,7 @@ function tooDeeplyNested(tokens: IToken[]): Diagnostic | undefined {
   return undefined;
 }
 
-/** Depth of an expression tree, without recursion (a long `a + b + ...` chain is a deep left spine). */
+/** Depth of an expression tree, without recursion (a chain of up to MAX_LEFT_DEEP_CHAIN operands is a left spine). */
 function depthOf(root: A.Expr): number {
   let max = 0;
   const stack: [A.Expr, number][] = [[root, 1]];
@@ -250,17 +250,17 @@ function chain(n: CstNode, next: (n: CstNode) => A.Expr): A.Expr {
   // one balanced tree, those subtracted (divided by) in another, and one `-` (`/`) between them. An
   // operand is negated exactly when the source subtracts it, so the analysis sees the signs as written.
   const additive = ops[0]!.image === '+' || ops[0]!.image === '-';
-  const [plus, minus]: A.ArithOp[] = additive ? ['+', '-'] : ['*', '/'];
+  const [plus, minus]: [A.ArithOp, A.ArithOp] = additive ? ['+', '-'] : ['*', '/'];
   const terms: ChainOperand[] = operands.map((o, i) => ({ inverted: ops[i - 1]?.image === minus, opToken: ops[i - 1], expr: next(o) }));
   const balanced = (list: ChainOperand[], from = 0, to = list.length): A.Expr => {
     if (to - from === 1) return list[from]!.expr;
     const mid = (from + to) >> 1;
     // The operator written before the right half's first operand (never the chain's first operand).
-    return binary(plus!, list[mid]!.opToken!, balanced(list, from, mid), balanced(list, mid, to));
+    return binary(plus, list[mid]!.opToken!, balanced(list, from, mid), balanced(list, mid, to));
   };
   const kept = balanced(terms.filter((t) => !t.inverted));
   const inverted = terms.filter((t) => t.inverted);
-  return inverted.length === 0 ? kept : binary(minus!, inverted[0]!.opToken!, kept, balanced(inverted));
+  return inverted.length === 0 ? kept : binary(minus, inverted[0]!.opToken!, kept, balanced(inverted));
 }
 
 function buildExpr(n: CstNode): A.Expr {
