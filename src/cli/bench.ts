@@ -9,7 +9,7 @@ import { plan } from '../driver/compile.js';
 import { RnncError } from '../driver/errors.js';
 import { openGpu, targetOf } from '../driver/run.js';
 import { markdownReport, svgPlot, type BenchReport } from '../driver/bench-report.js';
-import { EXIT_INTERNAL, loadValid, MAX_SIZE, pathFlag, UserError } from './io.js';
+import { EXIT_INTERNAL, loadValid, MAX_SIZE, parseDimFlags, pathFlag, UserError } from './io.js';
 import { checkOutputDir, writeAllOrNothing } from '../driver/output.js';
 
 interface BenchFlags {
@@ -20,6 +20,7 @@ interface BenchFlags {
   repeats: string;
   out?: string;
   json?: boolean;
+  dim?: string[];
 }
 
 /** A comma-separated list of positive integers (a flag's value: a usage error, exit 2); `one` for a single number. */
@@ -46,6 +47,7 @@ export function registerBench(program: Command) {
     .option('--batches <list>', 'batch sizes (channels = batch x state floats per sequence)', '1,16')
     .option('--repeats <n>', 'timed repeats per kernel (the median is reported)', '5')
     .option('--out <file.md>', 'write the markdown report here (and .json, .svg beside it)', pathFlag('--out'))
+    .option('--dim <NAME=SIZE>', 'set a dim size of every cell benchmarked (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
     .option('--json', 'print the rows as JSON on stdout')
     .action(async (files: string[], flags: BenchFlags) => {
       const rnnFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.rnn')).sort().map((f) => join(dir, f));
@@ -62,6 +64,7 @@ export function registerBench(program: Command) {
         const { result } = loadValid(file);
         return [file, { module: result.module, analysis: result.analysis! }] as const;
       }));
+      const given = parseDimFlags(flags.dim);
       const out = flags.out ?? (flags.all ? 'docs/bench.md' : undefined);
       const outNames = out ? [basename(out), basename(out).replace(/\.md$/, '') + '.json', basename(out).replace(/\.md$/, '') + '.svg'] : [];
       if (out) checkOutputDir(dirname(out), `--out ${out}`, outNames);
@@ -78,9 +81,11 @@ export function registerBench(program: Command) {
       try {
         for (const file of files) {
           const { module, analysis } = cells.get(file)!;
+          // With --all, each cell takes the --dim sizes of the dims it declares; a named file takes them all (an unknown one is an error).
+          const dims = flags.all ? Object.fromEntries(Object.entries(given).filter(([d]) => module.dims.some((x) => x.name === d))) : given;
           let compilation;
           try {
-            compilation = plan(module, analysis, { mode: 'scan', target: targetOf(gpu.adapter) });
+            compilation = plan(module, analysis, { mode: 'scan', dims, target: targetOf(gpu.adapter) });
           } catch (e) {
             if (!(e instanceof RnncError)) throw e;
             if (!flags.all) throw new UserError(`rnnc: ${file}: nothing to benchmark: ${e.message.replace(/^rnnc: /, '')}`);
@@ -101,7 +106,7 @@ export function registerBench(program: Command) {
       );
       if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       if (out) {
-        const command = `rnnc bench ${flags.all ? '--all' : files.join(' ')} --min-log2-t ${lo} --max-log2-t ${hi} --batches ${options.batches.join(',')} --repeats ${options.repeats}`;
+        const command = `rnnc bench ${flags.all ? '--all' : files.join(' ')} --min-log2-t ${lo} --max-log2-t ${hi} --batches ${options.batches.join(',')} --repeats ${options.repeats}${(flags.dim ?? []).map((d) => ` --dim ${d}`).join('')}`;
         const [md, json, svg] = outNames as [string, string, string];
         writeAllOrNothing(
           dirname(out),

@@ -1,7 +1,7 @@
 // `rnnc check FILE...`: diagnostics, and for a valid file a short summary of its interface.
 import type { Command } from 'commander';
 import { tensorsOf, type Module } from '../compiler/ir/ir.js';
-import { diagnosticsJson, EXIT_OK, EXIT_USER, failed, loadFile, printDiagnostics } from './io.js';
+import { diagnosticsJson, EXIT_OK, EXIT_USER, failed, loadFile, parseDimFlags, printDiagnostics } from './io.js';
 import { analysisJson, analysisText } from '../compiler/analyse/report.js';
 import { plan } from '../driver/compile.js';
 import type { Analysis } from '../compiler/analyse/types.js';
@@ -11,11 +11,12 @@ import { RnncError } from '../driver/errors.js';
 import { approxCount as approx } from '../compiler/ir/cost.js';
 
 /**
- * What `--mode auto` runs, and why (dims without a size are taken as 1 for the size checks), or why
- * nothing can run at these sizes (a step over the cost limit).
+ * What `--mode auto` runs at the sizes `--dim` gives (other dims without a size taken as 1 for the
+ * size checks), and why; or why nothing can run at these sizes (a step over the cost limit, a size
+ * over a limit, an unknown dim).
  */
-function autoPlan(analysis: Analysis, module: Module, source: SourceFile): ExecutionPlan | RnncError {
-  const dims = Object.fromEntries(module.dims.filter((d) => d.size === undefined).map((d) => [d.name, 1]));
+function autoPlan(analysis: Analysis, module: Module, source: SourceFile, given: Record<string, number>): ExecutionPlan | RnncError {
+  const dims = { ...Object.fromEntries(module.dims.filter((d) => d.size === undefined).map((d) => [d.name, 1])), ...given };
   try {
     return plan(module, analysis, { mode: 'auto', dims }, source).plan;
   } catch (e) {
@@ -58,14 +59,16 @@ export function registerCheck(program: Command) {
     .command('check')
     .description('parse and check .rnn files; print diagnostics, or a summary of each valid cell')
     .argument('<files...>', '.rnn files')
+    .option('--dim <NAME=SIZE>', 'plan at this dim size: what --mode auto picks and why (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
     .option('--json', 'print a JSON report on stdout')
-    .action((files: string[], opts: { json?: boolean }) => {
+    .action((files: string[], opts: { json?: boolean; dim?: string[] }) => {
+      const given = parseDimFlags(opts.dim);
       let exit = EXIT_OK;
       const reports: unknown[] = [];
       for (const path of files) {
         const file = loadFile(path);
         const { module, analysis } = file.result;
-        const planned = module && analysis ? autoPlan(analysis, module, file.source) : undefined;
+        const planned = module && analysis ? autoPlan(analysis, module, file.source, given) : undefined;
         const ok = !failed(file) && !(planned instanceof RnncError);
         if (!ok) exit = EXIT_USER;
         if (opts.json) {
@@ -77,7 +80,8 @@ export function registerCheck(program: Command) {
           if (analysis) process.stderr.write(analysisText(analysis, file.source).join('\n') + '\n');
           if (planned instanceof RnncError) process.stderr.write(planned.message + '\n');
           else if (planned) {
-            process.stderr.write(`  mode    auto -> ${planned.mode}: ${planned.why}\n`);
+            const sizes = Object.entries(given).map(([d, n]) => `${d}=${n}`).join(', ');
+            process.stderr.write(`  mode    auto -> ${planned.mode}${sizes ? ` at ${sizes}` : ''}: ${planned.why}\n`);
             process.stderr.write(`  cost    about ${approx(planned.cost.ops)} operations and ${approx(planned.cost.bytes)} bytes read per step and sequence\n`);
           }
         }

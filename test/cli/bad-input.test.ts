@@ -119,7 +119,7 @@ const usage: Case[] = [
   ['unknown subcommand', ['frobnicate'], 2, "rnnc: error: unknown command 'frobnicate'"],
   ['unknown option of the program', ['--bogus'], 2, "rnnc: error: unknown option '--bogus'"],
   ['unknown option of a command', ['run', 'decay.rnn', '--bogus'], 2, "rnnc: error: unknown option '--bogus'"],
-  ['an option of another command', ['check', 'decay.rnn', '--dim', 'D=3'], 2, "rnnc: error: unknown option '--dim'"],
+  ['an option of another command', ['check', 'decay.rnn', '--T', '3'], 2, "rnnc: error: unknown option '--T'"],
   ['missing file argument', ['run'], 2, "rnnc: error: missing required argument 'file'"],
   ['missing files argument', ['check'], 2, "rnnc: error: missing required argument 'files'"],
   ['too many arguments', ['run', 'decay.rnn', 'decay.rnn'], 2, "rnnc: error: too many arguments for 'run'. Expected 1 argument but got 2."],

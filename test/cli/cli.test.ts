@@ -57,6 +57,18 @@ describe('rnnc check', () => {
     expect(lines).toContain('  outputs y[H]');
   });
 
+  it('plans at the sizes --dim gives, saying which limit turns the scan down (issue 13)', async () => {
+    const small = await rnnc('check', example('gla'));
+    expect(small.stderr).toMatch(/ {2}mode {4}auto -> scan: /);
+    const big = await rnnc('check', example('gla'), '--dim', 'K=64', '--dim', 'V=64');
+    expect(big.code).toBe(0);
+    expect(big.stderr).toContain('  mode    auto -> seq at K=64, V=64: not scan: every state is an associative recurrence, but the scan kernels do not take this cell: 4096 lanes per sequence exceed 256 invocations per workgroup; so ');
+    const json = JSON.parse((await rnnc('check', '--json', example('gla'), '--dim', 'K=64')).stdout);
+    expect(json.plan.auto).toBe('seq');
+    const unknown = await rnnc('check', example('gla'), '--dim', 'NOPE=3');
+    expect([unknown.code, unknown.stderr.trim().split('\n').at(-1)]).toEqual([1, 'rnnc: unknown dim `NOPE`; gla has K, V']);
+  });
+
   it('rejects an invalid file: exit 1, the rendered diagnostics on stderr', async () => {
     const r = await rnnc('check', invalid('name_unknown_suggests'));
     expect(r.code).toBe(1);
