@@ -2,22 +2,20 @@
 // device of a session and does only uploads, dispatches and read-backs. It must stay free of hot
 // JavaScript loops: V8 optimizing hot code while a Dawn device is alive crashes npm webgpu 0.6.2
 // (docs/dawn-crash.md). Requests are handled one at a time, since error scopes are per device.
+import { closeSync, openSync } from 'node:fs';
 import v8 from 'node:v8';
 import { deviceBytes } from './check.js';
 import { BufferPool, Lease } from './pool.js';
 import { formatShaderError } from './frame.js';
+import { BULK_ENV, now, readAll, writeAll, type BulkRef, type HostStamps, type WireBufferSpec, type WireJob, type WireRequest, type WireResult, type WireRunReply } from './transfer.js';
 import {
   GpuError,
   LIMIT_NAMES,
   type AdapterLimits,
   type AdapterSummary,
-  type GpuBufferSpec,
-  type GpuJob,
-  type GpuJobResult,
   type GpuPass,
   type CompileShaderRequest,
   type HostReply,
-  type HostRequest,
   type OpenOptions,
   type ShaderBinding,
   type ShaderMessage,
@@ -32,6 +30,23 @@ if (!process.send) {
   console.error('src/runtime/dawn/host is started by src/runtime/dawn/runtime (child_process.fork), not directly');
   process.exit(2);
 }
+
+// The bulk file (transfer.ts), when the parent gave one: reopened through /proc so that this
+// process's descriptor is close-on-exec (an inherited one is not, and a child of ours — esbuild under
+// tsx — would keep the file alive).
+const bulkFd = ((): number | null => {
+  const given = process.env[BULK_ENV];
+  delete process.env[BULK_ENV];
+  if (given === undefined) return null;
+  const fd = Number(given);
+  try {
+    const own = openSync(`/proc/self/fd/${fd}`, 'r+');
+    closeSync(fd);
+    return own;
+  } catch {
+    return fd;
+  }
+})();
 
 const { create, globals } = await import('webgpu');
 Object.assign(globalThis, globals);
@@ -263,14 +278,14 @@ async function timePipeline(dev: GPUDevice, module: GPUShaderModule, s: CompileS
   }
 }
 
-const bindingType = (usage: GpuBufferSpec['usage']): GPUBufferBindingType =>
+const bindingType = (usage: WireBufferSpec['usage']): GPUBufferBindingType =>
   usage === 'uniform' ? 'uniform' : usage === 'storage-read' ? 'read-only-storage' : 'storage';
 
 /**
  * Explicit bind group layouts from the pass's bindings and the buffers' usages, rather than
  * layout 'auto': 'auto' drops bindings the entry point does not use, and binding them then fails.
  */
-function pipelineFor(dev: GPUDevice, pass: GpuPass, module: GPUShaderModule, code: string, entryPoint: string, specs: Map<string, GpuBufferSpec>) {
+function pipelineFor(dev: GPUDevice, pass: GpuPass, module: GPUShaderModule, code: string, entryPoint: string, specs: Map<string, WireBufferSpec>) {
   const groups: { binding: number; type: GPUBufferBindingType }[][] = [];
   for (const b of pass.bindings) (groups[b.group ?? 0] ??= []).push({ binding: b.binding, type: bindingType(specs.get(b.buffer)!.usage) });
   for (let g = 0; g < groups.length; g++) (groups[g] ??= []).sort((x, y) => x.binding - y.binding);
@@ -303,7 +318,7 @@ function upload(dev: GPUDevice, buffer: GPUBuffer, data: ArrayBufferView | Array
 type Make = (size: number, usage: number, label: string) => GPUBuffer;
 type Encode = (enc: GPUCommandEncoder, timestamps?: (i: number) => GPUComputePassTimestampWrites) => void;
 
-async function runJob(job: GpuJob): Promise<GpuJobResult> {
+async function runJob(job: WireJob, stamps: Partial<HostStamps>): Promise<WireResult> {
   const dev = device;
   if (!dev || !summary) throw new GpuError('device-lost', 'the Dawn host has no device (the session was not opened or was closed)');
   const lease = new Lease(dev, pool);
@@ -312,10 +327,10 @@ async function runJob(job: GpuJob): Promise<GpuJobResult> {
     const compiled = new Map<string, GPUShaderModule>();
     for (const s of job.shaders) compiled.set(s.label, await shaderModule(dev, s.label, s.code));
 
-    const call = await startCall(dev, job, compiled, lease);
-    const result: GpuJobResult = { buffers: {}, adapter: summary };
+    const call = await startCall(dev, job, compiled, lease, stamps);
+    const result: WireResult = { buffers: {}, adapter: summary };
     if (job.timing && job.passes.length > 0) Object.assign(result, await time(dev, job, call.encodePasses, lease.make));
-    result.buffers = await call.readBack();
+    result.buffers = await call.readBack(stamps);
     lease.release((clean = true));
     if (job.wholeCall) Object.assign(result, await timeWholeCalls(dev, job, compiled));
     return result;
@@ -325,33 +340,63 @@ async function runJob(job: GpuJob): Promise<GpuJobResult> {
 }
 
 /**
+ * Staging buffers for the bulk inputs, mapped for writing: the file's bytes are read straight into
+ * them (one copy, into memory the pool keeps warm) and copied to the job's buffers on the GPU's queue.
+ * writeBuffer would copy twice, the second time into a staging buffer Dawn allocates afresh for
+ * every large write (page faults). Resolves once every staging buffer holds its data and is unmapped.
+ */
+async function stageBulk(dev: GPUDevice, job: WireJob, lease: Lease): Promise<{ name: string; staging: GPUBuffer; size: number }[]> {
+  const bulk = job.buffers.filter((b): b is WireBufferSpec & { from: BulkRef } => !!b.from && b.from.bytes > 0);
+  if (bulk.length === 0) return [];
+  if (bulkFd === null) throw new GpuError('validation', 'internal error: a job refers to the bulk file, and this Dawn host has none');
+  const staged = bulk.map((b) => {
+    const size = Math.ceil(b.from.bytes / 4) * 4; // copies move multiples of 4 bytes
+    const { buffer, mapped } = lease.makeMapped(size, GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC, `${b.name} (upload)`);
+    return { name: b.name, from: b.from, staging: buffer, size, mapped };
+  });
+  await Promise.all(staged.filter((s) => !s.mapped).map((s) => s.staging.mapAsync(GPUMapMode.WRITE)));
+  for (const s of staged) {
+    const range = new Uint8Array(s.staging.getMappedRange(0, s.size));
+    readAll(bulkFd, range.subarray(0, s.from.bytes), s.from.at);
+    range.fill(0, s.from.bytes); // a reused staging buffer holds an earlier call's bytes past the data
+    s.staging.unmap();
+  }
+  return staged;
+}
+/**
  * One call of the job up to its submission: buffers, uploads, bind groups, then the passes and copies
  * into MAP_READ staging buffers, submitted. `readBack` maps the staging buffers and copies them out.
  */
-async function startCall(dev: GPUDevice, job: GpuJob, compiled: Map<string, GPUShaderModule>, lease: Lease) {
+async function startCall(dev: GPUDevice, job: WireJob, compiled: Map<string, GPUShaderModule>, lease: Lease, stamps: Partial<HostStamps> = {}) {
   const { make } = lease;
   const specs = new Map(job.buffers.map((b) => [b.name, b]));
   const shaders = new Map(job.shaders.map((s) => [s.label, s]));
   // Setup: buffers, pipelines, bind groups. Errors come back through the scopes, not as uncaptured noise.
   const buffers = new Map<string, GPUBuffer>();
-  const prepared = await scoped(dev, 'preparing the job', () => {
+  const prepared = await scoped(dev, 'preparing the job', async () => {
     for (const b of job.buffers) {
       const usage = b.usage === 'uniform' ? GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST : GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
       buffers.set(b.name, make(deviceBytes(b), usage, b.name));
     }
-    // What the data does not cover must read as zero: a reused buffer is cleared there first (the
-    // clear is submitted before the uploads, which the queue then orders after it).
-    const zeroed = dev.createCommandEncoder({ label: 'zero reused buffers' });
-    let clears = 0;
+    const staged = await stageBulk(dev, job, lease);
+    // What the data does not cover must read as zero: a reused buffer is cleared there first. The
+    // clears and the copies from the staging buffers are submitted before the inline uploads, which
+    // the queue then orders after them.
+    const enc = dev.createCommandEncoder({ label: 'upload' });
+    let commands = 0;
     for (const b of job.buffers) {
       const buf = buffers.get(b.name)!;
-      const covered = Math.ceil((b.data?.byteLength ?? 0) / 4) * 4;
+      const covered = Math.ceil((b.from?.bytes ?? b.data?.byteLength ?? 0) / 4) * 4;
       if (lease.reused(buf) && covered < buf.size) {
-        zeroed.clearBuffer(buf, covered);
-        clears++;
+        enc.clearBuffer(buf, covered);
+        commands++;
       }
     }
-    if (clears > 0) dev.queue.submit([zeroed.finish()]);
+    for (const s of staged) {
+      enc.copyBufferToBuffer(s.staging, 0, buffers.get(s.name)!, 0, s.size);
+      commands++;
+    }
+    if (commands > 0) dev.queue.submit([enc.finish()]);
     for (const b of job.buffers) if (b.data) upload(dev, buffers.get(b.name)!, b.data);
     return job.passes.map((p) => {
       const s = shaders.get(p.shader)!;
@@ -365,6 +410,7 @@ async function startCall(dev: GPUDevice, job: GpuJob, compiled: Map<string, GPUS
       return { pass: p, pipeline, bindGroups };
     });
   });
+  stamps.uploaded = now();
 
   const encodePasses: Encode = (enc, timestamps) => {
     prepared.forEach(({ pass, pipeline, bindGroups }, i) => {
@@ -381,19 +427,37 @@ async function startCall(dev: GPUDevice, job: GpuJob, compiled: Map<string, GPUS
   const reads = await scoped(dev, 'running the passes', () => {
     const enc = dev.createCommandEncoder({ label: 'run' });
     encodePasses(enc);
-    const reads: { name: string; bytes: number; staging: GPUBuffer }[] = [];
+    const reads: { name: string; bytes: number; to: number | undefined; staging: GPUBuffer }[] = [];
     for (const b of job.buffers.filter((b) => b.read)) {
       const staging = make(deviceBytes(b), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${b.name} (read-back)`);
       enc.copyBufferToBuffer(buffers.get(b.name)!, 0, staging, 0, staging.size);
-      reads.push({ name: b.name, bytes: b.bytes, staging });
+      reads.push({ name: b.name, bytes: b.bytes, to: b.to, staging });
     }
     dev.queue.submit([enc.finish()]);
     return reads;
   });
+  stamps.submitted = now();
 
-  const readBack = async (): Promise<Record<string, ArrayBuffer>> => {
+  /** The read buffers: small ones copied out inline, large ones written into the bulk file where the parent asked. */
+  const readBack = async (stamps: Partial<HostStamps> = {}): Promise<Record<string, ArrayBuffer | BulkRef>> => {
     await Promise.all(reads.map((r) => r.staging.mapAsync(GPUMapMode.READ)));
-    return Object.fromEntries(reads.map((r) => [r.name, r.staging.getMappedRange().slice(0, r.bytes)]));
+    stamps.mapped = now();
+    const out: Record<string, ArrayBuffer | BulkRef> = {};
+    for (const r of reads) {
+      const range = r.staging.getMappedRange();
+      if (r.to !== undefined && bulkFd !== null && r.bytes > 0) {
+        try {
+          writeAll(bulkFd, new Uint8Array(range, 0, r.bytes), r.to);
+          out[r.name] = { at: r.to, bytes: r.bytes };
+          continue;
+        } catch {
+          // The file could not take it (tmpfs full): this buffer goes back over the pipe.
+        }
+      }
+      out[r.name] = range.slice(0, r.bytes);
+    }
+    stamps.readBack = now();
+    return out;
   };
   return { encodePasses, readBack };
 }
@@ -405,12 +469,12 @@ async function startCall(dev: GPUDevice, job: GpuJob, compiled: Map<string, GPUS
  * a warmed-up library's would. The buffers read back are the last timed call's, so that what the
  * caller checks is what was timed.
  */
-async function timeWholeCalls(dev: GPUDevice, job: GpuJob, compiled: Map<string, GPUShaderModule>): Promise<Pick<GpuJobResult, 'buffers' | 'wholeCallNs'>> {
+async function timeWholeCalls(dev: GPUDevice, job: WireJob, compiled: Map<string, GPUShaderModule>): Promise<Pick<WireResult, 'buffers' | 'wholeCallNs'>> {
   const { repeats, warmup = 0 } = job.wholeCall!;
   if (!Number.isInteger(repeats) || repeats < 1 || !Number.isInteger(warmup) || warmup < 0)
     throw new GpuError('validation', `wholeCall needs an integer repeats >= 1 and warmup >= 0, got repeats ${repeats}, warmup ${warmup}`);
   const wholeCallNs: number[] = [];
-  let buffers: Record<string, ArrayBuffer> = {};
+  let buffers: Record<string, ArrayBuffer | BulkRef> = {};
   eagerPump = true; // no polling delay inside the measurement
   try {
     for (let r = 0; r < warmup + repeats; r++) {
@@ -438,10 +502,10 @@ async function timeWholeCalls(dev: GPUDevice, job: GpuJob, compiled: Map<string,
  */
 async function time(
   dev: GPUDevice,
-  job: GpuJob,
+  job: WireJob,
   encodePasses: Encode,
   make: Make,
-): Promise<Pick<GpuJobResult, 'timingsNs' | 'perPassNs' | 'timingMethod'>> {
+): Promise<Pick<WireResult, 'timingsNs' | 'perPassNs' | 'timingMethod'>> {
   const { repeats, warmup = 0, method = 'auto' } = job.timing!;
   const P = job.passes.length;
   if (method === 'wall' || !dev.features.has('timestamp-query') || 2 * P > MAX_QUERIES) {
@@ -505,12 +569,16 @@ async function time(
   return { timingsNs, perPassNs, timingMethod: 'timestamp' };
 }
 
-async function handle(req: HostRequest): Promise<void> {
+async function handle(req: WireRequest, received: number): Promise<void> {
   try {
     let value: unknown;
     if (req.type === 'open') value = await open(req.options);
-    else if (req.type === 'run') value = await runJob(req.job);
-    else if (req.type === 'compile') value = await compileShaders(req.shaders, req.pipelines);
+    else if (req.type === 'run') {
+      const stamps: Partial<HostStamps> = { received, started: now() };
+      const result = await runJob(req.job, stamps);
+      stamps.replied = now();
+      value = { result, stamps } satisfies WireRunReply;
+    } else if (req.type === 'compile') value = await compileShaders(req.shaders, req.pipelines);
     else if (req.type === 'close') {
       closing = true;
       pool.clear();
@@ -531,10 +599,11 @@ async function handle(req: HostRequest): Promise<void> {
 }
 
 let queue = Promise.resolve();
-process.on('message', (req: HostRequest) => {
+process.on('message', (req: WireRequest) => {
+  const received = now();
   // The crash hook jumps the queue: it stands for a crash that happens whenever it happens.
   if (req.type === '__crashForTest') process.kill(process.pid, 'SIGSEGV');
-  else queue = queue.then(() => handle(req));
+  else queue = queue.then(() => handle(req, received));
 });
 // Never outlive the parent: an orphaned host with a live device would spin a core forever.
 process.on('disconnect', () => exit(0));

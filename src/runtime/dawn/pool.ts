@@ -75,6 +75,21 @@ export class Lease {
     return buffer;
   };
 
+  /**
+   * A buffer to write from the CPU (usage with MAP_WRITE): a new one comes mapped at creation
+   * (`mapped`), a pooled one unmapped, to be mapped with mapAsync(WRITE).
+   */
+  makeMapped(size: number, usage: number, label: string): { buffer: GPUBuffer; mapped: boolean } {
+    let buffer = this.pool.take(size, usage);
+    const mapped = !buffer;
+    if (buffer) {
+      buffer.label = label;
+      this.recycled.add(buffer);
+    } else buffer = this.dev.createBuffer({ size, usage, label, mappedAtCreation: true });
+    this.held.push(buffer);
+    return { buffer, mapped };
+  }
+
   reused(buffer: GPUBuffer): boolean {
     return this.recycled.has(buffer);
   }

@@ -9,6 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { checkJob } from './check.js';
 import { hostDeathError } from './death.js';
 import { shaderBindings } from './reflect.js';
+import { BULK_ENV, BULK_FD, BulkFile, compact, now, type HostStamps, type Transport, type WireRequest, type WireRunReply } from './transfer.js';
 import {
   GpuError,
   type AdapterSummary,
@@ -18,7 +19,6 @@ import {
   type GpuShaderSpec,
   type GpuJobResult,
   type HostReply,
-  type HostRequest,
   type OpenOptions,
   type ShaderReport,
 } from '../../../backends/job.js';
@@ -27,12 +27,41 @@ export * from '../../../backends/job.js';
 export { checkJob, deviceBytes } from './check.js';
 export { formatShaderError, renderShaderMessages } from './frame.js';
 export { killedFromOutside } from './death.js';
+export type { Transport } from './transfer.js';
 
 export interface GpuSessionOptions extends OpenOptions {
   /** Extra environment for the host process (tests: VK_ICD_FILENAMES=/nonexistent.json). */
   env?: Record<string, string | undefined>;
   /** A job (or the open) running longer than this kills the host: GpuError 'timeout'. Default 10 min. */
   jobTimeoutMs?: number;
+  /**
+   * How large arrays travel to and from the host (transfer.ts): 'shm' (default) through a private,
+   * unlinked file on tmpfs, only offsets over the pipe; 'ipc' by structured clone over the pipe. The
+   * environment variable RNNC_DAWN_TRANSPORT sets the default. 'shm' falls back to 'ipc' where no
+   * temporary file can be made.
+   */
+  transport?: Transport;
+}
+
+/**
+ * Where the time of the session's last run went, in ms (GpuSession.lastProfile): the parent's
+ * encoding of the job (writing large inputs into the bulk file), sending it to the host,
+ * the host's setup and uploads, the passes with the copies to the read-back buffers (submit to
+ * mapped), copying the results out, the way back, and the parent's decoding (reading large results).
+ * Cross-process phases use the wall clock of both processes (a few µs apart).
+ */
+export interface RunProfile {
+  transport: Transport;
+  encode: number;
+  /** From handing the request to the IPC channel (serialising it) to its arrival in the host. */
+  toHost: number;
+  queued: number;
+  upload: number;
+  passes: number;
+  readBack: number;
+  toParent: number;
+  decode: number;
+  total: number;
 }
 
 const DEFAULT_TIMEOUT_MS = 600_000;
@@ -53,12 +82,21 @@ function hostExecArgv(): string[] {
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: GpuError) => void; what: string; timer: NodeJS.Timeout };
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+const transportOf = (opts: GpuSessionOptions): Transport => {
+  const t = opts.transport ?? process.env['RNNC_DAWN_TRANSPORT'] ?? 'shm';
+  if (t !== 'shm' && t !== 'ipc') throw new Error(`GpuSession: unknown transport '${t}' (RNNC_DAWN_TRANSPORT or the transport option): 'shm' or 'ipc'`);
+  return t;
+};
 type Refable = { ref?(): void; unref?(): void };
 
 /** One host process and the requests in flight to it. Exported for tests; use GpuSession. */
 export class Host {
   readonly child: ChildProcess;
   readonly exited: Promise<void>;
+  /** The bulk file shared with this host (transfer.ts); null when large arrays go over the pipe. */
+  readonly bulk: BulkFile | null;
+  /** When the last reply arrived (the shared wall clock). */
+  lastReplyAt = 0;
   dead = false;
   private pending = new Map<number, Pending>();
   private nextId = 1;
@@ -68,12 +106,19 @@ export class Host {
   private killedBecause: string | null = null;
 
   constructor(private readonly opts: GpuSessionOptions) {
-    this.child = fork(HOST_PATH, [], {
-      execArgv: hostExecArgv(),
-      env: { ...process.env, ...opts.env },
-      serialization: 'advanced', // typed arrays and ArrayBuffers travel by structured clone
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
+    this.bulk = transportOf(opts) === 'shm' ? BulkFile.create() : null;
+    try {
+      this.child = fork(HOST_PATH, [], {
+        execArgv: hostExecArgv(),
+        env: { ...process.env, ...opts.env, [BULK_ENV]: this.bulk ? String(BULK_FD) : undefined },
+        serialization: 'advanced', // small arrays (and all of them with transport 'ipc') travel by structured clone
+        // The host's fd 4 is the bulk file: the host has the only other descriptor of it.
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc', ...(this.bulk ? [this.bulk.fd] : [])],
+      });
+    } catch (e) {
+      this.bulk?.close();
+      throw e;
+    }
     for (const stream of [this.child.stdout!, this.child.stderr!]) {
       let partial = '';
       stream.setEncoding('utf8');
@@ -88,6 +133,7 @@ export class Host {
     this.exited = new Promise((resolve) => {
       this.child.on('exit', (code, signal) => {
         this.dead = true;
+        this.bulk?.close(); // the file's pages go with the last descriptor
         const error = this.deathError(code, signal);
         for (const p of this.pending.values()) {
           clearTimeout(p.timer);
@@ -115,6 +161,7 @@ export class Host {
   }
 
   private onReply(msg: HostReply) {
+    this.lastReplyAt = now();
     if ('event' in msg) {
       this.lost = new GpuError(msg.error.kind, msg.error.message, msg.error.details);
       return; // the host exits next; pending requests are rejected then
@@ -134,7 +181,7 @@ export class Host {
     for (const h of [this.child, this.child.channel, this.child.stdout, this.child.stderr] as (Refable | null | undefined)[]) h?.[op]?.();
   }
 
-  request(msg: WithoutId<HostRequest>, what: string, timeoutMs = this.opts.jobTimeoutMs ?? DEFAULT_TIMEOUT_MS): Promise<unknown> {
+  request(msg: WithoutId<WireRequest>, what: string, timeoutMs = this.opts.jobTimeoutMs ?? DEFAULT_TIMEOUT_MS): Promise<unknown> {
     if (this.dead) return Promise.reject(this.deathError(this.child.exitCode, this.child.signalCode));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -150,11 +197,11 @@ export class Host {
       timer.unref();
       this.pending.set(id, { resolve, reject, what, timer });
       this.refresh();
-      this.child.send({ ...msg, id } as HostRequest);
+      this.child.send({ ...msg, id } as WireRequest);
     });
   }
 
-  send(msg: HostRequest) {
+  send(msg: WireRequest) {
     if (!this.dead) this.child.send(msg);
   }
 
@@ -171,11 +218,15 @@ export class Host {
 export class GpuSession {
   /** The adapter and device limits/features of the session (from its first host). */
   adapter!: AdapterSummary;
+  /** Where the time of the last run went (RunProfile). */
+  lastProfile: RunProfile | null = null;
   private host: Host | null = null;
   private starting: Promise<Host> | null = null;
   private closed = false;
 
-  private constructor(private readonly opts: GpuSessionOptions) {}
+  private constructor(private readonly opts: GpuSessionOptions) {
+    transportOf(opts); // an unknown transport fails here, not in the host
+  }
 
   /** Starts a Dawn host and opens its device; throws GpuError 'no-adapter' when there is no driver. */
   static async open(opts: GpuSessionOptions = {}): Promise<GpuSession> {
@@ -211,7 +262,20 @@ export class GpuSession {
     if (this.closed) throw new Error('GpuSession.run: the session is closed');
     checkJob(job, this.adapter);
     const host = await this.ensureHost();
-    return (await host.request({ type: 'run', job: compact(job) }, `GPU job (${job.passes.map((p) => p.label ?? p.shader).join(', ')})`)) as GpuJobResult;
+    const t0 = now();
+    const wire = host.bulk ? host.bulk.encode(job) : { job: compact(job), decode: (r: unknown) => r as GpuJobResult, release: () => {} };
+    try {
+      const t1 = now();
+      const reply = host.request({ type: 'run', job: wire.job }, `GPU job (${job.passes.map((p) => p.label ?? p.shader).join(', ')})`);
+      const { result, stamps } = (await reply) as WireRunReply;
+      const t3 = host.lastReplyAt;
+      const decoded = wire.decode(result as Parameters<typeof wire.decode>[0]);
+      const t4 = now();
+      this.lastProfile = profileOf(host.bulk ? 'shm' : 'ipc', [t0, t1, t3, t4], stamps);
+      return decoded;
+    } finally {
+      wire.release();
+    }
   }
 
   /**
@@ -284,15 +348,18 @@ export async function withGpu<T>(fn: (s: GpuSession) => Promise<T>, opts?: GpuSe
   }
 }
 
-/** Copies views on larger buffers (structured clone would send the whole buffer) and shared memory (not cloneable). */
-function compact(job: GpuJob): GpuJob {
+function profileOf(transport: Transport, [t0, t1, t3, t4]: number[], h: Partial<HostStamps>): RunProfile {
+  const d = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? NaN : b - a);
   return {
-    ...job,
-    buffers: job.buffers.map((b) => {
-      const d = b.data;
-      if (!d || d instanceof ArrayBuffer) return b;
-      if (d.buffer instanceof ArrayBuffer && d.byteOffset === 0 && d.byteLength === d.buffer.byteLength) return b;
-      return { ...b, data: new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice() };
-    }),
+    transport,
+    encode: d(t0, t1),
+    toHost: d(t1, h.received),
+    queued: d(h.received, h.started),
+    upload: d(h.started, h.uploaded),
+    passes: d(h.submitted ?? h.uploaded, h.mapped),
+    readBack: d(h.mapped, h.readBack),
+    toParent: d(h.replied, t3),
+    decode: d(t3, t4),
+    total: d(t0, t4),
   };
 }

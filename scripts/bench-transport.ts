@@ -1,0 +1,174 @@
+// Candidate bulk transports between a parent and a `--no-opt` child, without any GPU: how fast can
+// an array go to the child and another come back (the Dawn host's situation, docs/host-transfer.md)?
+//
+//   npx tsx scripts/bench-transport.ts [--mib 16,64] [--repeats 7]
+//
+// Each candidate moves N MiB to the child, which touches the bytes it got (reads one word per page,
+// so a lazily-filled buffer cannot cheat) and sends N MiB back; the parent times the round trip.
+//   ipc        {data: Uint8Array} over Node's IPC channel with `serialization: 'advanced'` (today's path)
+//   file-path  a fresh file per array in a private tmpfs directory (writeFileSync / readFileSync), paths over IPC
+//   file-fd    one unlinked tmpfs file shared through an inherited fd, pwrite / pread at offsets, offsets over IPC
+//   pipe       raw bytes over an extra pipe (stdio fd 4 / 5), headers over IPC
+import { fork } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, unlinkSync, writeFileSync, writeSync, rmdirSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Readable, Writable } from 'node:stream';
+
+const SELF = fileURLToPath(import.meta.url);
+const PAGE = 4096;
+
+function touch(bytes: Uint8Array): number {
+  let s = 0;
+  for (let i = 0; i < bytes.length; i += PAGE) s += bytes[i]!;
+  return s;
+}
+
+function writeAll(fd: number, bytes: Uint8Array, position: number) {
+  for (let done = 0; done < bytes.byteLength; ) done += writeSync(fd, bytes, done, bytes.byteLength - done, position + done);
+}
+function readAll(fd: number, bytes: Uint8Array, position: number) {
+  for (let done = 0; done < bytes.byteLength; ) {
+    const n = readSync(fd, bytes, done, bytes.byteLength - done, position + done);
+    if (n === 0) throw new Error('short read');
+    done += n;
+  }
+}
+
+/** Reads exactly n bytes from a stream into one buffer. */
+function readExactly(stream: Readable, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let got = 0;
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      const take = Math.min(chunk.length, n - got);
+      out.set(chunk.subarray(0, take), got);
+      got += take;
+      if (take < chunk.length) stream.unshift(chunk.subarray(take));
+      if (got === n) {
+        stream.off('data', onData);
+        stream.pause();
+        resolve(out);
+      }
+    };
+    stream.on('data', onData);
+    stream.once('error', reject);
+    stream.resume();
+  });
+}
+
+type Msg = { kind: string; n: number; path?: string; data?: Uint8Array };
+
+if (process.argv[2] === '--child') {
+  const fd = 3 + 1; // stdio[4]: the shared file (file-fd) — or the pipe in (pipe)
+  const { Socket } = await import('node:net');
+  let pipeIn: Readable | null = null;
+  let pipeOut: Writable | null = null;
+  process.on('message', async (m: Msg) => {
+    if (m.kind === 'ipc') {
+      touch(m.data!);
+      process.send!({ kind: 'ipc', n: m.n, data: new Uint8Array(m.n) });
+    } else if (m.kind === 'file-path') {
+      touch(readFileSync(m.path!));
+      const out = `${m.path!}.out`;
+      writeFileSync(out, new Uint8Array(m.n));
+      process.send!({ kind: m.kind, n: m.n, path: out });
+    } else if (m.kind === 'file-fd') {
+      const b = new Uint8Array(m.n);
+      readAll(fd, b, 0);
+      touch(b);
+      writeAll(fd, new Uint8Array(m.n), m.n);
+      process.send!({ kind: m.kind, n: m.n });
+    } else if (m.kind === 'pipe') {
+      pipeIn ??= new Socket({ fd: 4, readable: true, writable: false });
+      pipeOut ??= new Socket({ fd: 5, readable: false, writable: true });
+      touch(await readExactly(pipeIn, m.n));
+      pipeOut.write(new Uint8Array(m.n));
+      process.send!({ kind: m.kind, n: m.n });
+    } else if (m.kind === 'exit') process.exit(0);
+  });
+} else {
+  const arg = (name: string, fallback: string) => {
+    const k = process.argv.indexOf(`--${name}`);
+    return k > 0 ? process.argv[k + 1]! : fallback;
+  };
+  const sizes = arg('mib', '16,64').split(',').map(Number);
+  const repeats = Number(arg('repeats', '7'));
+  const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'rnnc-transport-'));
+  const shared = join(dir, 'shared');
+  const fd = openSync(shared, 'w+', 0o600);
+  unlinkSync(shared);
+  const { spawn } = await import('node:child_process');
+  void spawn;
+  const child = fork(SELF, ['--child'], {
+    execArgv: ['--no-opt', '--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href],
+    serialization: 'advanced',
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe', 'pipe'],
+  });
+  // stdio[4] of the child is a pipe here; file-fd needs the file instead: a second child for it.
+  const fdChild = fork(SELF, ['--child'], {
+    execArgv: ['--no-opt', '--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href],
+    serialization: 'advanced',
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc', fd],
+  });
+  const reply = (c: typeof child) => new Promise<Msg>((resolve) => c.once('message', resolve));
+  const stdio = child.stdio as unknown as (Readable | Writable)[];
+  const toChild = stdio[4] as Writable;
+  const fromChild = stdio[5] as Readable;
+  fromChild.pause();
+
+  async function roundTrip(kind: string, n: number): Promise<number> {
+    const data = new Uint8Array(n).fill(1);
+    const t0 = performance.now();
+    if (kind === 'ipc') {
+      child.send({ kind, n, data });
+      const m = await reply(child);
+      touch(m.data!);
+    } else if (kind === 'file-path') {
+      const path = join(dir, `in-${n}`);
+      writeFileSync(path, data);
+      child.send({ kind, n, path });
+      const m = await reply(child);
+      touch(readFileSync(m.path!));
+      rmSync(path);
+      rmSync(m.path!);
+    } else if (kind === 'file-fd') {
+      writeAll(fd, data, 0);
+      fdChild.send({ kind, n });
+      await reply(fdChild);
+      const back = new Uint8Array(n);
+      readAll(fd, back, n);
+      touch(back);
+    } else if (kind === 'pipe') {
+      child.send({ kind, n });
+      toChild.write(data);
+      touch(await readExactly(fromChild, n));
+      await reply(child);
+    }
+    return performance.now() - t0;
+  }
+
+  const kinds = ['ipc', 'file-path', 'file-fd', 'pipe'];
+  console.log(`node ${process.version}, tmp dir ${dir}, ${repeats} round trips each (median; min)`);
+  console.log('| MiB each way | ' + kinds.join(' | ') + ' |');
+  console.log('|---:|' + kinds.map(() => '---:').join('|') + '|');
+  for (const mib of sizes) {
+    const n = mib * 2 ** 20;
+    const cells: string[] = [];
+    for (const kind of kinds) {
+      const times: number[] = [];
+      await roundTrip(kind, n); // warm-up
+      for (let r = 0; r < repeats; r++) times.push(await roundTrip(kind, n));
+      times.sort((a, b) => a - b);
+      const med = times[Math.floor(times.length / 2)]!;
+      cells.push(`${med.toFixed(1)} ms; ${times[0]!.toFixed(1)} (${((2 * n) / 2 ** 30 / (med / 1000)).toFixed(2)} GiB/s)`);
+    }
+    console.log(`| ${mib} | ${cells.join(' | ')} |`);
+  }
+  child.send({ kind: 'exit', n: 0 });
+  fdChild.send({ kind: 'exit', n: 0 });
+  closeSync(fd);
+  rmdirSync(dir);
+}

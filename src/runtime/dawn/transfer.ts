@@ -1,0 +1,243 @@
+// The bulk data path between the parent (runtime.ts) and the Dawn host (host.ts): large arrays go
+// through one file on tmpfs that both processes hold open, and only offsets go over the IPC pipe
+// (docs/host-transfer.md has the measurements that chose it). Small arrays and every other message
+// stay on the pipe.
+//
+// The file is private to one host process and never has a name for long: the parent creates it in a
+// fresh mkdtemp directory (0700) under /dev/shm (else os.tmpdir()), opens it, unlinks it and removes
+// the directory at once, and hands the open descriptor to the host as its fd 4. From then on it lives
+// only as long as one of the two descriptors does, so nothing is left on disk whichever process dies
+// or whatever job fails, and two sessions (or two hosts of one session) never share a file. Regions of
+// the file are reused from call to call, so its pages stay allocated and a transfer is a memcpy
+// (fresh memory costs several times that in page faults on this machine).
+//
+// Nothing here loads `webgpu`: both sides import it.
+import { closeSync, ftruncateSync, mkdtempSync, openSync, readSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { GpuBufferSpec, GpuJob, GpuJobResult, HostRequest } from '../../../backends/job.js';
+
+/** Arrays smaller than this travel inline over the pipe (a file round trip costs two syscalls and a page). */
+export const BULK_MIN_BYTES = 64 * 1024;
+/** The fd the host finds the bulk file on (stdio[4] of the fork). */
+export const BULK_FD = 4;
+/** Environment variable telling the host that it has a bulk file on BULK_FD. */
+export const BULK_ENV = 'RNNC_DAWN_BULK_FD';
+/** Offsets in the file are page-aligned. */
+const ALIGN = 4096;
+/** A file grown past this while nothing is in flight is truncated back to 0 (its pages are memory). */
+const KEEP_BYTES = 256 * 2 ** 20;
+
+export type Transport = 'shm' | 'ipc';
+
+/** A region of the bulk file. */
+export interface BulkRef {
+  at: number;
+  bytes: number;
+}
+
+/** A buffer of a job as it travels: inline data, or data in the bulk file (`from`), and where to read it back to (`to`). */
+export interface WireBufferSpec extends Omit<GpuBufferSpec, 'data'> {
+  data?: ArrayBufferView | ArrayBuffer;
+  from?: BulkRef;
+  /** Write the read-back contents (exactly `bytes` long) into the bulk file here rather than inline. */
+  to?: number;
+}
+
+export interface WireJob extends Omit<GpuJob, 'buffers'> {
+  buffers: WireBufferSpec[];
+}
+
+/** Timestamps of one run, ms on the shared wall clock (performance.timeOrigin + performance.now()). */
+export interface HostStamps {
+  received: number;
+  started: number;
+  uploaded: number;
+  submitted: number;
+  mapped: number;
+  readBack: number;
+  /** When the reply was handed to the IPC channel. */
+  replied: number;
+}
+
+export interface WireResult extends Omit<GpuJobResult, 'buffers'> {
+  buffers: Record<string, ArrayBuffer | BulkRef>;
+}
+
+/** The requests the host takes: the shared protocol (backends/job.ts) with a run's job in its wire form. */
+export type WireRequest = Exclude<HostRequest, { type: 'run' }> | { id: number; type: 'run'; job: WireJob; sentAt?: number };
+
+/** The value of a run's reply. */
+export interface WireRunReply {
+  result: WireResult;
+  stamps: Partial<HostStamps>;
+}
+
+export const now = () => performance.timeOrigin + performance.now();
+
+export const isBulkRef = (x: unknown): x is BulkRef =>
+  typeof x === 'object' && x !== null && !(x instanceof ArrayBuffer) && !ArrayBuffer.isView(x) && typeof (x as BulkRef).at === 'number';
+
+export function writeAll(fd: number, bytes: Uint8Array, position: number): void {
+  for (let done = 0; done < bytes.byteLength; ) done += writeSync(fd, bytes, done, bytes.byteLength - done, position + done);
+}
+
+export function readAll(fd: number, bytes: Uint8Array, position: number): void {
+  for (let done = 0; done < bytes.byteLength; ) {
+    const n = readSync(fd, bytes, done, bytes.byteLength - done, position + done);
+    if (n === 0) throw new Error(`the bulk file ended at ${position + done} bytes, ${bytes.byteLength - done} bytes short of a transfer`);
+    done += n;
+  }
+}
+
+const bytesOf = (d: ArrayBufferView | ArrayBuffer) => (d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+const aligned = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+
+/** Where the bulk file goes: /dev/shm (tmpfs) when it is there, else the OS's temporary directory. */
+export function bulkBases(): string[] {
+  let shm = false;
+  try {
+    shm = statSync('/dev/shm').isDirectory();
+  } catch {}
+  return shm ? ['/dev/shm', tmpdir()] : [tmpdir()];
+}
+
+/** An open, already unlinked file in a private directory under `base`; its descriptor is all that is left of it. */
+export function createUnlinkedFile(base: string): number {
+  const dir = mkdtempSync(join(base, 'rnnc-dawn-'));
+  const path = join(dir, 'bulk');
+  try {
+    return openSync(path, 'wx+', 0o600);
+  } finally {
+    try {
+      unlinkSync(path);
+    } catch {}
+    rmdirSync(dir);
+  }
+}
+
+/**
+ * The parent's side of one host's bulk file: hands out regions to the runs in flight, writes their
+ * inputs, and reads their results. Closed when the host exits.
+ */
+export class BulkFile {
+  private held: BulkRef[] = [];
+  private size = 0;
+  private closed = false;
+
+  constructor(readonly fd: number) {}
+
+  /** Creates the file; null where no temporary file can be made (the session then uses the pipe). */
+  static create(): BulkFile | null {
+    for (const base of bulkBases()) {
+      try {
+        return new BulkFile(createUnlinkedFile(base));
+      } catch {}
+    }
+    return null;
+  }
+
+  /** The lowest free page-aligned region of `bytes` bytes. */
+  private allocate(bytes: number): BulkRef {
+    let at = 0;
+    for (const r of [...this.held].sort((a, b) => a.at - b.at)) {
+      if (r.at - at >= bytes) break;
+      at = Math.max(at, r.at + aligned(r.bytes));
+    }
+    const region = { at, bytes };
+    this.held.push(region);
+    this.size = Math.max(this.size, at + aligned(bytes));
+    return region;
+  }
+
+  private release(region: BulkRef) {
+    this.held = this.held.filter((r) => r !== region);
+    if (this.held.length === 0 && this.size > KEEP_BYTES && !this.closed) {
+      try {
+        ftruncateSync(this.fd, 0);
+      } catch {}
+      this.size = 0;
+    }
+  }
+
+  /**
+   * The job in its wire form: inputs of BULK_MIN_BYTES or more written into a fresh region, reads
+   * of that size given a place in it. `decode` turns the host's result back into a GpuJobResult;
+   * `release` frees the region (after the reply, or when the run failed).
+   */
+  encode(job: GpuJob): { job: WireJob; decode: (r: WireResult) => GpuJobResult; release: () => void } {
+    const big = (n: number) => n >= BULK_MIN_BYTES;
+    let total = 0;
+    for (const b of job.buffers) {
+      if (b.data && big(b.data.byteLength)) total += aligned(b.data.byteLength);
+      if (b.read && big(b.bytes)) total += aligned(b.bytes);
+    }
+    if (total === 0 || this.closed) return { job: compact(job), decode: (r) => decodeInline(r), release: () => {} };
+    const region = this.allocate(total);
+    let at = region.at;
+    try {
+      const buffers = job.buffers.map((b): WireBufferSpec => {
+        const { data, ...spec } = b;
+        const wire: WireBufferSpec = spec;
+        if (data && big(data.byteLength)) {
+          writeAll(this.fd, bytesOf(data), at);
+          wire.from = { at, bytes: data.byteLength };
+          at += aligned(data.byteLength);
+        } else if (data) wire.data = compactData(data);
+        if (b.read && big(b.bytes)) {
+          wire.to = at;
+          at += aligned(b.bytes);
+        }
+        return wire;
+      });
+      return {
+        job: { ...job, buffers },
+        decode: (r) => this.decode(r),
+        release: () => this.release(region),
+      };
+    } catch (e) {
+      // The file could not take the data (tmpfs full, say): this run goes over the pipe.
+      this.release(region);
+      return { job: compact(job), decode: (r) => decodeInline(r), release: () => {} };
+    }
+  }
+
+  private decode(r: WireResult): GpuJobResult {
+    const buffers: Record<string, ArrayBuffer> = {};
+    for (const [name, v] of Object.entries(r.buffers)) {
+      if (!isBulkRef(v)) {
+        buffers[name] = v;
+        continue;
+      }
+      const out = new ArrayBuffer(v.bytes);
+      readAll(this.fd, new Uint8Array(out), v.at);
+      buffers[name] = out;
+    }
+    return { ...r, buffers };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      closeSync(this.fd);
+    } catch {}
+  }
+}
+
+function decodeInline(r: WireResult): GpuJobResult {
+  for (const v of Object.values(r.buffers)) if (isBulkRef(v)) throw new Error('internal error: the Dawn host answered with a bulk reference to a run sent without one');
+  return r as GpuJobResult;
+}
+
+/** Copies views on larger buffers (structured clone would send the whole buffer) and shared memory (not cloneable). */
+function compactData(d: ArrayBufferView | ArrayBuffer): ArrayBufferView | ArrayBuffer {
+  if (d instanceof ArrayBuffer) return d;
+  if (d.buffer instanceof ArrayBuffer && d.byteOffset === 0 && d.byteLength === d.buffer.byteLength) return d;
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice();
+}
+
+/** The whole job over the pipe (structured clone). */
+export function compact(job: GpuJob): WireJob {
+  return { ...job, buffers: job.buffers.map((b) => (b.data ? { ...b, data: compactData(b.data) } : b)) };
+}
