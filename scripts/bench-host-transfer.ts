@@ -2,7 +2,7 @@
 // bench/cells/cumsum.rnn (one vector, length T), data in the parent in, results in the parent out.
 // docs/host-transfer.md records its figures.
 //
-//   npx tsx scripts/bench-host-transfer.ts [--log2-t 20,22] [--repeats 9] [--transport shm,ipc]
+//   npx tsx scripts/bench-host-transfer.ts [--log2-t 20,22] [--repeats 9] [--transport shm,ipc,shm-sync]
 //
 // For each T and transport: the scan passes alone (timestamp queries, the kernels' time), the whole
 // call timed inside the host (GpuJob.wholeCall: buffers, upload, passes, read-back, no IPC), and the
@@ -35,7 +35,10 @@ const sizes = planCell(module, analysis, { mode: 'seq' }).sizes;
 console.log(`load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ${repeats} timed calls each after one warm-up, medians in ms`);
 const rows: string[] = [];
 for (const transport of transports) {
-  const session = await GpuSession.open({ env: { RNNC_DAWN_TRANSPORT: transport }, transport } as Parameters<typeof GpuSession.open>[0]);
+  // 'shm-sync' / 'ipc-sync': the host waits for the GPU after the upload copies and after the passes
+  // (RNNC_DAWN_PROFILE=sync), so that the profile splits the GPU's part; slower, for the breakdown only.
+  const [kind, sync] = transport.split('-') as ['shm' | 'ipc', string | undefined];
+  const session = await GpuSession.open({ transport: kind, env: sync ? { RNNC_DAWN_PROFILE: 'sync' } : {} });
   try {
     const scanPlan = planCell(module, analysis, { mode: 'scan', target: targetOf(session.adapter) }).plan.decision;
     if (scanPlan.mode !== 'scan') throw new Error('cumsum is not planned as a scan');
@@ -56,6 +59,7 @@ for (const transport of transports) {
         calls.push(performance.now() - t0);
         const p = (session as unknown as { lastProfile?: Record<string, number> }).lastProfile;
         if (p) profiles.push(p);
+        if (process.env['BENCH_VERBOSE']) console.error(`call ${calls.at(-1)!.toFixed(2)} profile total ${p?.['total']?.toFixed(2)}`);
         if (r === 0) {
           const y = new Float32Array(scan.decode(result.buffers).outputs['y']!);
           let s = 0;
@@ -68,7 +72,7 @@ for (const transport of transports) {
       const callMs = median(calls);
       const phases = profiles.length
         ? Object.keys(profiles[0]!)
-            .filter((k) => typeof profiles[0]![k] === 'number' && k !== 'total')
+            .filter((k) => typeof profiles[0]![k] === 'number')
             .map((k) => `${k} ${ms(median(profiles.map((p) => p[k]!)))}`)
             .join(', ')
         : '';

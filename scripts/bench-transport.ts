@@ -3,16 +3,19 @@
 //
 //   npx tsx scripts/bench-transport.ts [--mib 16,64] [--repeats 7]
 //
-// Each candidate moves N MiB to the child, which touches the bytes it got (reads one word per page,
+// Each candidate moves N MiB to the child, which touches the bytes it got (reads one byte per page,
 // so a lazily-filled buffer cannot cheat) and sends N MiB back; the parent times the round trip.
-//   ipc        {data: Uint8Array} over Node's IPC channel with `serialization: 'advanced'` (today's path)
-//   file-path  a fresh file per array in a private tmpfs directory (writeFileSync / readFileSync), paths over IPC
-//   file-fd    one unlinked tmpfs file shared through an inherited fd, pwrite / pread at offsets, offsets over IPC
-//   pipe       raw bytes over an extra pipe (stdio fd 4 / 5), headers over IPC
+// Where a transport lets the receiver choose its memory, both sides receive into buffers they keep
+// from one round trip to the next (as the host does with its pooled staging buffers); the last
+// column is what a fresh destination adds (the parent must hand out new ArrayBuffers).
+//   ipc        {data: Uint8Array} over Node's IPC channel with `serialization: 'advanced'` (the old path)
+//   file-path  a new file per array in a private tmpfs directory (writeFileSync, then readSync into a kept buffer), paths over IPC
+//   file-fd    one unlinked tmpfs file shared through an inherited fd, pwrite / pread at fixed offsets, offsets over IPC
+//   pipe       raw bytes over two extra pipes (stdio fds 4 and 5) read into a kept buffer, headers over IPC
 import { fork } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, unlinkSync, writeFileSync, writeSync, rmdirSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
@@ -37,9 +40,9 @@ function readAll(fd: number, bytes: Uint8Array, position: number) {
   }
 }
 
-/** Reads exactly n bytes from a stream into one buffer. */
-function readExactly(stream: Readable, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
+/** Fills `out` from a stream. */
+function readExactly(stream: Readable, out: Uint8Array): Promise<Uint8Array> {
+  const n = out.byteLength;
   let got = 0;
   return new Promise((resolve, reject) => {
     const onData = (chunk: Buffer) => {
@@ -56,6 +59,7 @@ function readExactly(stream: Readable, n: number): Promise<Uint8Array> {
     stream.on('data', onData);
     stream.once('error', reject);
     stream.resume();
+    void reject;
   });
 }
 
@@ -66,26 +70,34 @@ if (process.argv[2] === '--child') {
   const { Socket } = await import('node:net');
   let pipeIn: Readable | null = null;
   let pipeOut: Writable | null = null;
+  const kept = new Map<number, Uint8Array>();
+  const keep = (n: number) => kept.get(n) ?? kept.set(n, new Uint8Array(n).fill(2)).get(n)!;
   process.on('message', async (m: Msg) => {
     if (m.kind === 'ipc') {
       touch(m.data!);
-      process.send!({ kind: 'ipc', n: m.n, data: new Uint8Array(m.n) });
+      process.send!({ kind: 'ipc', n: m.n, data: keep(m.n) });
     } else if (m.kind === 'file-path') {
-      touch(readFileSync(m.path!));
+      const b = keep(m.n);
+      const f = openSync(m.path!, 'r');
+      readAll(f, b, 0);
+      closeSync(f);
+      touch(b);
       const out = `${m.path!}.out`;
-      writeFileSync(out, new Uint8Array(m.n));
+      writeFileSync(out, b);
       process.send!({ kind: m.kind, n: m.n, path: out });
     } else if (m.kind === 'file-fd') {
-      const b = new Uint8Array(m.n);
+      const b = keep(m.n);
       readAll(fd, b, 0);
       touch(b);
-      writeAll(fd, new Uint8Array(m.n), m.n);
+      writeAll(fd, b, m.n);
       process.send!({ kind: m.kind, n: m.n });
     } else if (m.kind === 'pipe') {
       pipeIn ??= new Socket({ fd: 4, readable: true, writable: false });
       pipeOut ??= new Socket({ fd: 5, readable: false, writable: true });
-      touch(await readExactly(pipeIn, m.n));
-      pipeOut.write(new Uint8Array(m.n));
+      const b = keep(m.n);
+      await readExactly(pipeIn, b);
+      touch(b);
+      pipeOut.write(b);
       process.send!({ kind: m.kind, n: m.n });
     } else if (m.kind === 'exit') process.exit(0);
   });
@@ -100,8 +112,6 @@ if (process.argv[2] === '--child') {
   const shared = join(dir, 'shared');
   const fd = openSync(shared, 'w+', 0o600);
   unlinkSync(shared);
-  const { spawn } = await import('node:child_process');
-  void spawn;
   const child = fork(SELF, ['--child'], {
     execArgv: ['--no-opt', '--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href],
     serialization: 'advanced',
@@ -119,8 +129,10 @@ if (process.argv[2] === '--child') {
   const fromChild = stdio[5] as Readable;
   fromChild.pause();
 
+  const kept = new Map<number, { data: Uint8Array; back: Uint8Array }>();
   async function roundTrip(kind: string, n: number): Promise<number> {
-    const data = new Uint8Array(n).fill(1);
+    if (!kept.has(n)) kept.set(n, { data: new Uint8Array(n).fill(1), back: new Uint8Array(n).fill(3) });
+    const { data, back } = kept.get(n)!;
     const t0 = performance.now();
     if (kind === 'ipc') {
       child.send({ kind, n, data });
@@ -131,28 +143,36 @@ if (process.argv[2] === '--child') {
       writeFileSync(path, data);
       child.send({ kind, n, path });
       const m = await reply(child);
-      touch(readFileSync(m.path!));
+      const f = openSync(m.path!, 'r');
+      readAll(f, back, 0);
+      closeSync(f);
+      touch(back);
       rmSync(path);
       rmSync(m.path!);
     } else if (kind === 'file-fd') {
       writeAll(fd, data, 0);
       fdChild.send({ kind, n });
       await reply(fdChild);
-      const back = new Uint8Array(n);
       readAll(fd, back, n);
       touch(back);
     } else if (kind === 'pipe') {
       child.send({ kind, n });
       toChild.write(data);
-      touch(await readExactly(fromChild, n));
+      await readExactly(fromChild, back);
+      touch(back);
       await reply(child);
+    } else if (kind === 'fresh') {
+      // What a fresh destination costs: one read of N MiB from the (warm) file into a new ArrayBuffer.
+      const out = new Uint8Array(n);
+      readAll(fd, out, n);
+      touch(out);
     }
     return performance.now() - t0;
   }
 
-  const kinds = ['ipc', 'file-path', 'file-fd', 'pipe'];
-  console.log(`node ${process.version}, tmp dir ${dir}, ${repeats} round trips each (median; min)`);
-  console.log('| MiB each way | ' + kinds.join(' | ') + ' |');
+  const kinds = ['ipc', 'file-path', 'file-fd', 'pipe', 'fresh'];
+  console.log(`node ${process.version}, tmp dir ${dir}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${repeats} round trips each: median ms (best; GiB/s moved at the median)`);
+  console.log('| MiB each way | ' + kinds.map((k) => (k === 'fresh' ? 'fresh destination, one way' : k)).join(' | ') + ' |');
   console.log('|---:|' + kinds.map(() => '---:').join('|') + '|');
   for (const mib of sizes) {
     const n = mib * 2 ** 20;
@@ -163,7 +183,8 @@ if (process.argv[2] === '--child') {
       for (let r = 0; r < repeats; r++) times.push(await roundTrip(kind, n));
       times.sort((a, b) => a - b);
       const med = times[Math.floor(times.length / 2)]!;
-      cells.push(`${med.toFixed(1)} ms; ${times[0]!.toFixed(1)} (${((2 * n) / 2 ** 30 / (med / 1000)).toFixed(2)} GiB/s)`);
+      const moved = kind === 'fresh' ? n : 2 * n;
+      cells.push(`${med.toFixed(1)} (${times[0]!.toFixed(1)}; ${(moved / 2 ** 30 / (med / 1000)).toFixed(2)})`);
     }
     console.log(`| ${mib} | ${cells.join(' | ')} |`);
   }

@@ -58,10 +58,10 @@ Object.assign(globalThis, globals);
 // RNNC_DAWN_PUMP=spin restores the binding's own busy loop.
 const SPIN = process.env.RNNC_DAWN_PUMP === 'spin';
 let eagerPump = SPIN;
+let burstStart = 0;
+let last = 0;
 {
   const immediate = globalThis.setImmediate;
-  let burstStart = 0;
-  let last = 0;
   globalThis.setImmediate = ((cb: (...a: unknown[]) => void, ...args: unknown[]) => {
     const now = performance.now();
     if (now - last > 3) burstStart = now; // a gap: a new wait begins
@@ -70,6 +70,34 @@ let eagerPump = SPIN;
     return setTimeout(cb, 1, ...args) as unknown as NodeJS.Immediate;
   }) as typeof setImmediate;
 }
+
+/**
+ * Awaits a Dawn promise that waits for no GPU work (popping an error scope, mapping an idle
+ * buffer): only for the event pump to deliver it, so the pump spins meanwhile rather than polling
+ * each millisecond (a whole call awaits several of these).
+ */
+/** Awaits GPU work: the pump spins for the first millisecond of this wait, then polls (as after any gap). */
+function gpuWait<T>(promise: Promise<T>): Promise<T> {
+  burstStart = last = performance.now();
+  return promise;
+}
+
+async function soon<T>(promise: Promise<T>): Promise<T> {
+  const was = eagerPump;
+  eagerPump = true;
+  try {
+    return await promise;
+  } finally {
+    eagerPump = was;
+  }
+}
+
+/**
+ * RNNC_DAWN_PROFILE=sync (measurements only, scripts/bench-host-transfer.ts): wait for the GPU after
+ * the upload copies and after the passes, so that a run's profile can tell them from the read-back
+ * copies. Costs a round trip through the event pump each.
+ */
+const SYNC_PROFILE = process.env.RNNC_DAWN_PROFILE === 'sync';
 
 /** Exit code of a host that lost its device (the parent maps it to GpuError 'device-lost'). */
 const EXIT_DEVICE_LOST = 3;
@@ -160,8 +188,7 @@ async function scoped<T>(dev: GPUDevice, what: string, fn: () => T | Promise<T>)
   } catch (e) {
     thrown = e;
   }
-  const invalid = await dev.popErrorScope();
-  const oom = await dev.popErrorScope();
+  const [invalid, oom] = await soon(Promise.all([dev.popErrorScope(), dev.popErrorScope()]));
   if (thrown !== undefined) throw thrown;
   if (invalid) throw new GpuError('validation', `GPU validation error while ${what}: ${invalid.message}`);
   if (oom) throw new GpuError('limits', `the GPU ran out of memory while ${what}: ${oom.message}`, { limit: 'memory' });
@@ -326,6 +353,7 @@ async function runJob(job: WireJob, stamps: Partial<HostStamps>): Promise<WireRe
   try {
     const compiled = new Map<string, GPUShaderModule>();
     for (const s of job.shaders) compiled.set(s.label, await shaderModule(dev, s.label, s.code));
+    stamps.compiled = now();
 
     const call = await startCall(dev, job, compiled, lease, stamps);
     const result: WireResult = { buffers: {}, adapter: summary };
@@ -340,29 +368,34 @@ async function runJob(job: WireJob, stamps: Partial<HostStamps>): Promise<WireRe
 }
 
 /**
- * Staging buffers for the bulk inputs, mapped for writing: the file's bytes are read straight into
- * them (one copy, into memory the pool keeps warm) and copied to the job's buffers on the GPU's queue.
- * writeBuffer would copy twice, the second time into a staging buffer Dawn allocates afresh for
- * every large write (page faults). Resolves once every staging buffer holds its data and is unmapped.
+ * Uploads the bulk inputs through staging buffers mapped for writing: the file's bytes are read
+ * straight into them (one copy, into memory the pool keeps warm) and copied into the job's buffers
+ * on the GPU's queue. writeBuffer would copy twice, the second time into a staging buffer Dawn
+ * allocates afresh for every large write (page faults). (Staging in pieces, so that the queue
+ * copies one piece while the next is read, measured no faster on lavapipe, docs/host-transfer.md.)
  */
-async function stageBulk(dev: GPUDevice, job: WireJob, lease: Lease): Promise<{ name: string; staging: GPUBuffer; size: number }[]> {
+async function uploadBulk(dev: GPUDevice, job: WireJob, lease: Lease, buffers: Map<string, GPUBuffer>): Promise<void> {
   const bulk = job.buffers.filter((b): b is WireBufferSpec & { from: BulkRef } => !!b.from && b.from.bytes > 0);
-  if (bulk.length === 0) return [];
+  if (bulk.length === 0) return;
   if (bulkFd === null) throw new GpuError('validation', 'internal error: a job refers to the bulk file, and this Dawn host has none');
   const staged = bulk.map((b) => {
     const size = Math.ceil(b.from.bytes / 4) * 4; // copies move multiples of 4 bytes
     const { buffer, mapped } = lease.makeMapped(size, GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC, `${b.name} (upload)`);
-    return { name: b.name, from: b.from, staging: buffer, size, mapped };
+    return { target: buffers.get(b.name)!, from: b.from, size, staging: buffer, mapped };
   });
-  await Promise.all(staged.filter((s) => !s.mapped).map((s) => s.staging.mapAsync(GPUMapMode.WRITE)));
+  // Idle buffers: their last use, a copy of an earlier call, is done.
+  await soon(Promise.all(staged.filter((s) => !s.mapped).map((s) => s.staging.mapAsync(GPUMapMode.WRITE))));
+  const enc = dev.createCommandEncoder({ label: 'upload' });
   for (const s of staged) {
     const range = new Uint8Array(s.staging.getMappedRange(0, s.size));
     readAll(bulkFd, range.subarray(0, s.from.bytes), s.from.at);
     range.fill(0, s.from.bytes); // a reused staging buffer holds an earlier call's bytes past the data
     s.staging.unmap();
+    enc.copyBufferToBuffer(s.staging, 0, s.target, 0, s.size);
   }
-  return staged;
+  dev.queue.submit([enc.finish()]);
 }
+
 /**
  * One call of the job up to its submission: buffers, uploads, bind groups, then the passes and copies
  * into MAP_READ staging buffers, submitted. `readBack` maps the staging buffers and copies them out.
@@ -378,25 +411,21 @@ async function startCall(dev: GPUDevice, job: WireJob, compiled: Map<string, GPU
       const usage = b.usage === 'uniform' ? GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST : GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
       buffers.set(b.name, make(deviceBytes(b), usage, b.name));
     }
-    const staged = await stageBulk(dev, job, lease);
     // What the data does not cover must read as zero: a reused buffer is cleared there first. The
     // clears and the copies from the staging buffers are submitted before the inline uploads, which
     // the queue then orders after them.
-    const enc = dev.createCommandEncoder({ label: 'upload' });
-    let commands = 0;
+    const clear = dev.createCommandEncoder({ label: 'clear reused buffers' });
+    let clears = 0;
     for (const b of job.buffers) {
       const buf = buffers.get(b.name)!;
       const covered = Math.ceil((b.from?.bytes ?? b.data?.byteLength ?? 0) / 4) * 4;
       if (lease.reused(buf) && covered < buf.size) {
-        enc.clearBuffer(buf, covered);
-        commands++;
+        clear.clearBuffer(buf, covered);
+        clears++;
       }
     }
-    for (const s of staged) {
-      enc.copyBufferToBuffer(s.staging, 0, buffers.get(s.name)!, 0, s.size);
-      commands++;
-    }
-    if (commands > 0) dev.queue.submit([enc.finish()]);
+    if (clears > 0) dev.queue.submit([clear.finish()]);
+    await uploadBulk(dev, job, lease, buffers);
     for (const b of job.buffers) if (b.data) upload(dev, buffers.get(b.name)!, b.data);
     return job.passes.map((p) => {
       const s = shaders.get(p.shader)!;
@@ -411,6 +440,10 @@ async function startCall(dev: GPUDevice, job: WireJob, compiled: Map<string, GPU
     });
   });
   stamps.uploaded = now();
+  if (SYNC_PROFILE) {
+    await dev.queue.onSubmittedWorkDone();
+    stamps.copiedIn = now();
+  }
 
   const encodePasses: Encode = (enc, timestamps) => {
     prepared.forEach(({ pass, pipeline, bindGroups }, i) => {
@@ -424,9 +457,15 @@ async function startCall(dev: GPUDevice, job: WireJob, compiled: Map<string, GPU
   };
 
   // The run whose results are read back: passes, then copies into MAP_READ staging buffers.
-  const reads = await scoped(dev, 'running the passes', () => {
-    const enc = dev.createCommandEncoder({ label: 'run' });
+  const reads = await scoped(dev, 'running the passes', async () => {
+    let enc = dev.createCommandEncoder({ label: 'run' });
     encodePasses(enc);
+    if (SYNC_PROFILE) {
+      dev.queue.submit([enc.finish()]);
+      await dev.queue.onSubmittedWorkDone();
+      stamps.computed = now();
+      enc = dev.createCommandEncoder({ label: 'read-back copies' });
+    }
     const reads: { name: string; bytes: number; to: number | undefined; staging: GPUBuffer }[] = [];
     for (const b of job.buffers.filter((b) => b.read)) {
       const staging = make(deviceBytes(b), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${b.name} (read-back)`);
@@ -440,7 +479,7 @@ async function startCall(dev: GPUDevice, job: WireJob, compiled: Map<string, GPU
 
   /** The read buffers: small ones copied out inline, large ones written into the bulk file where the parent asked. */
   const readBack = async (stamps: Partial<HostStamps> = {}): Promise<Record<string, ArrayBuffer | BulkRef>> => {
-    await Promise.all(reads.map((r) => r.staging.mapAsync(GPUMapMode.READ)));
+    await gpuWait(Promise.all(reads.map((r) => r.staging.mapAsync(GPUMapMode.READ))));
     stamps.mapped = now();
     const out: Record<string, ArrayBuffer | BulkRef> = {};
     for (const r of reads) {

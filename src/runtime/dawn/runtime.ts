@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { checkJob } from './check.js';
 import { hostDeathError } from './death.js';
 import { shaderBindings } from './reflect.js';
-import { BULK_ENV, BULK_FD, BulkFile, compact, now, type HostStamps, type Transport, type WireRequest, type WireRunReply } from './transfer.js';
+import { BULK_ENV, BULK_FD, BulkFile, inline, now, type HostStamps, type Transport, type WireRequest, type WireRunReply } from './transfer.js';
 import {
   GpuError,
   type AdapterSummary,
@@ -45,9 +45,11 @@ export interface GpuSessionOptions extends OpenOptions {
 
 /**
  * Where the time of the session's last run went, in ms (GpuSession.lastProfile): the parent's
- * encoding of the job (writing large inputs into the bulk file), sending it to the host,
- * the host's setup and uploads, the passes with the copies to the read-back buffers (submit to
- * mapped), copying the results out, the way back, and the parent's decoding (reading large results).
+ * encoding of the job (writing large inputs into the bulk file), sending it to the host, waiting
+ * behind earlier requests, the host's shader lookup, its setup and uploads, the passes with the
+ * copies to the read-back buffers (encode to mapped), copying the results out, returning the
+ * buffers to the pool (and any `timing` or `wholeCall` the job asked for), the way back, and the
+ * parent's decoding (reading large results).
  * Cross-process phases use the wall clock of both processes (a few µs apart).
  */
 export interface RunProfile {
@@ -56,9 +58,15 @@ export interface RunProfile {
   /** From handing the request to the IPC channel (serialising it) to its arrival in the host. */
   toHost: number;
   queued: number;
+  shaders: number;
   upload: number;
   passes: number;
+  /** With RNNC_DAWN_PROFILE=sync in the host's environment, `passes` in three: the upload copies, the passes, the read-back copies (each waited for). */
+  gpuCopyIn?: number;
+  kernels?: number;
+  gpuCopyOut?: number;
   readBack: number;
+  finish: number;
   toParent: number;
   decode: number;
   total: number;
@@ -263,13 +271,14 @@ export class GpuSession {
     checkJob(job, this.adapter);
     const host = await this.ensureHost();
     const t0 = now();
-    const wire = host.bulk ? host.bulk.encode(job) : { job: compact(job), decode: (r: unknown) => r as GpuJobResult, release: () => {} };
+    const wire = host.bulk ? host.bulk.encode(job) : inline(job);
     try {
       const t1 = now();
       const reply = host.request({ type: 'run', job: wire.job }, `GPU job (${job.passes.map((p) => p.label ?? p.shader).join(', ')})`);
+      wire.prepare();
       const { result, stamps } = (await reply) as WireRunReply;
       const t3 = host.lastReplyAt;
-      const decoded = wire.decode(result as Parameters<typeof wire.decode>[0]);
+      const decoded = wire.decode(result);
       const t4 = now();
       this.lastProfile = profileOf(host.bulk ? 'shm' : 'ipc', [t0, t1, t3, t4], stamps);
       return decoded;
@@ -355,9 +364,14 @@ function profileOf(transport: Transport, [t0, t1, t3, t4]: number[], h: Partial<
     encode: d(t0, t1),
     toHost: d(t1, h.received),
     queued: d(h.received, h.started),
-    upload: d(h.started, h.uploaded),
-    passes: d(h.submitted ?? h.uploaded, h.mapped),
+    shaders: d(h.started, h.compiled),
+    upload: d(h.compiled, h.uploaded),
+    passes: d(h.uploaded, h.mapped),
+    ...(h.copiedIn !== undefined && h.computed !== undefined
+      ? { gpuCopyIn: d(h.uploaded, h.copiedIn), kernels: d(h.copiedIn, h.computed), gpuCopyOut: d(h.computed, h.mapped) }
+      : {}),
     readBack: d(h.mapped, h.readBack),
+    finish: d(h.readBack, h.replied),
     toParent: d(h.replied, t3),
     decode: d(t3, t4),
     total: d(t0, t4),

@@ -12,12 +12,12 @@
 // (fresh memory costs several times that in page faults on this machine).
 //
 // Nothing here loads `webgpu`: both sides import it.
-import { closeSync, ftruncateSync, mkdtempSync, openSync, readSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, readdirSync, readSync, rmdirSync, rmSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GpuBufferSpec, GpuJob, GpuJobResult, HostRequest } from '../../../backends/job.js';
 
-/** Arrays smaller than this travel inline over the pipe (a file round trip costs two syscalls and a page). */
+/** Arrays smaller than this travel inline over the pipe: below it the file path measured no faster (docs/host-transfer.md). */
 export const BULK_MIN_BYTES = 64 * 1024;
 /** The fd the host finds the bulk file on (stdio[4] of the fork). */
 export const BULK_FD = 4;
@@ -52,7 +52,12 @@ export interface WireJob extends Omit<GpuJob, 'buffers'> {
 export interface HostStamps {
   received: number;
   started: number;
+  /** Shader modules looked up (or compiled). */
+  compiled: number;
   uploaded: number;
+  /** RNNC_DAWN_PROFILE=sync only: the upload copies done on the GPU, and the passes done. */
+  copiedIn: number;
+  computed: number;
   submitted: number;
   mapped: number;
   readBack: number;
@@ -93,18 +98,29 @@ export function readAll(fd: number, bytes: Uint8Array, position: number): void {
 const bytesOf = (d: ArrayBufferView | ArrayBuffer) => (d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
 const aligned = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 
-/** Where the bulk file goes: /dev/shm (tmpfs) when it is there, else the OS's temporary directory. */
+/** /dev/shm is used when it has at least this much free (Docker's default /dev/shm is 64 MiB). */
+const SHM_MIN_FREE = 2 ** 30;
+/** A bulk directory older than this is a leftover of a process killed between creating and removing it. */
+const STALE_MS = 60_000;
+
+/** Where the bulk file goes: /dev/shm (tmpfs) when it is there with room, else the OS's temporary directory. */
 export function bulkBases(): string[] {
   let shm = false;
   try {
-    shm = statSync('/dev/shm').isDirectory();
+    const fs = statfsSync('/dev/shm');
+    shm = statSync('/dev/shm').isDirectory() && fs.bavail * fs.bsize >= SHM_MIN_FREE;
   } catch {}
   return shm ? ['/dev/shm', tmpdir()] : [tmpdir()];
 }
 
-/** An open, already unlinked file in a private directory under `base`; its descriptor is all that is left of it. */
+/**
+ * An open, already unlinked file in a private directory under `base`; its descriptor is all that is
+ * left of it. (Only a process killed in the microseconds between mkdtemp and rmdir leaves a
+ * directory behind; the next call removes such leftovers once they are a minute old.)
+ */
 export function createUnlinkedFile(base: string): number {
-  const dir = mkdtempSync(join(base, 'rnnc-dawn-'));
+  removeStale(base);
+  const dir = mkdtempSync(join(base, DIR_PREFIX));
   const path = join(dir, 'bulk');
   try {
     return openSync(path, 'wx+', 0o600);
@@ -114,6 +130,20 @@ export function createUnlinkedFile(base: string): number {
     } catch {}
     rmdirSync(dir);
   }
+}
+
+const DIR_PREFIX = 'rnnc-dawn-';
+
+function removeStale(base: string): void {
+  try {
+    for (const name of readdirSync(base)) {
+      if (!name.startsWith(DIR_PREFIX)) continue;
+      const dir = join(base, name);
+      try {
+        if (Date.now() - statSync(dir).mtimeMs > STALE_MS) rmSync(dir, { recursive: true, force: true });
+      } catch {}
+    }
+  } catch {}
 }
 
 /**
@@ -165,16 +195,17 @@ export class BulkFile {
    * of that size given a place in it. `decode` turns the host's result back into a GpuJobResult;
    * `release` frees the region (after the reply, or when the run failed).
    */
-  encode(job: GpuJob): { job: WireJob; decode: (r: WireResult) => GpuJobResult; release: () => void } {
+  encode(job: GpuJob): EncodedJob {
     const big = (n: number) => n >= BULK_MIN_BYTES;
     let total = 0;
     for (const b of job.buffers) {
       if (b.data && big(b.data.byteLength)) total += aligned(b.data.byteLength);
       if (b.read && big(b.bytes)) total += aligned(b.bytes);
     }
-    if (total === 0 || this.closed) return { job: compact(job), decode: (r) => decodeInline(r), release: () => {} };
+    if (total === 0 || this.closed) return inline(job);
     const region = this.allocate(total);
     let at = region.at;
+    const outputs = new Map<number, ArrayBuffer>(); // by offset, made by `prepare`
     try {
       const buffers = job.buffers.map((b): WireBufferSpec => {
         const { data, ...spec } = b;
@@ -192,24 +223,28 @@ export class BulkFile {
       });
       return {
         job: { ...job, buffers },
-        decode: (r) => this.decode(r),
+        prepare: () => {
+          for (const b of buffers) if (b.to !== undefined) outputs.set(b.to, prefaulted(b.bytes));
+        },
+        decode: (r) => this.decode(r, outputs),
         release: () => this.release(region),
       };
-    } catch (e) {
+    } catch {
       // The file could not take the data (tmpfs full, say): this run goes over the pipe.
       this.release(region);
-      return { job: compact(job), decode: (r) => decodeInline(r), release: () => {} };
+      return inline(job);
     }
   }
 
-  private decode(r: WireResult): GpuJobResult {
+  private decode(r: WireResult, outputs: Map<number, ArrayBuffer>): GpuJobResult {
     const buffers: Record<string, ArrayBuffer> = {};
     for (const [name, v] of Object.entries(r.buffers)) {
       if (!isBulkRef(v)) {
         buffers[name] = v;
         continue;
       }
-      const out = new ArrayBuffer(v.bytes);
+      const made = outputs.get(v.at);
+      const out = made?.byteLength === v.bytes ? made : new ArrayBuffer(v.bytes);
       readAll(this.fd, new Uint8Array(out), v.at);
       buffers[name] = out;
     }
@@ -223,6 +258,33 @@ export class BulkFile {
       closeSync(this.fd);
     } catch {}
   }
+}
+
+/** A job on its way to the host and back. */
+export interface EncodedJob {
+  job: WireJob;
+  /**
+   * Makes the result arrays and touches each of their pages, to be called once the job is sent:
+   * faulting in fresh memory costs about as much as the copy into it here, and done while the host
+   * works it is off the call's critical path.
+   */
+  prepare: () => void;
+  decode: (r: WireResult) => GpuJobResult;
+  release: () => void;
+}
+
+const PAGE = 4096;
+
+function prefaulted(bytes: number): ArrayBuffer {
+  const out = new ArrayBuffer(bytes);
+  const u8 = new Uint8Array(out);
+  for (let i = 0; i < bytes; i += PAGE) u8[i] = 0;
+  return out;
+}
+
+/** The whole job over the pipe. */
+export function inline(job: GpuJob): EncodedJob {
+  return { job: compact(job), prepare: () => {}, decode: decodeInline, release: () => {} };
 }
 
 function decodeInline(r: WireResult): GpuJobResult {
