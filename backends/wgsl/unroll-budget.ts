@@ -1,22 +1,25 @@
 // Which counted loops the driver may unroll. Unrolled, a loop over a small array keeps it in
 // registers (on lavapipe a kept loop over an 8-float element made LRU's scan 5-10x slower); but Mesa
 // unrolls every loop of 32 trips or fewer whose trip count it can compute, nests included, and
-// lavapipe compiles each copy of a memory access on its own: 15-30 ms of LLVM time per access, cold
-// (a 64-float element copied through storage five times took 10.6 s to compile; as loops, 0.9 s).
+// lavapipe compiles each copy of a per-invocation memory access on its own: 15-30 ms of LLVM time
+// per access, cold (a 64-float element copied through storage five times took 10.6 s to compile; as
+// loops, 0.9 s), while an address the same in every invocation is one cheap scalar load.
 //
 // So the emitters write counted loops (`countedLoop`, a literal bound), and `budgetUnrolling`
-// counts, per entry point, the memory accesses (storage and workgroup) the driver would compile
-// after inlining every function and unrolling every such loop. While that is over
-// MAX_UNROLLED_ACCESSES it keeps the loop whose keeping saves the most: its bound becomes
-// `count + no_unroll`, zero at run time but not to the compiler (every grid is 2-D: lower/grid.ts
-// dispatches z = 1, and each entry point sets `no_unroll = nwg.z - 1u`). Loops holding barriers or
-// subgroup operations are never kept: a private variable is non-uniform to WGSL.
+// counts, per entry point, the per-invocation memory accesses (storage and workgroup) the driver
+// would compile after inlining every function and unrolling every such loop: an access counts once
+// per unrolled copy whose address differs (loads that do not depend on a loop merge across its
+// copies). While that is over MAX_UNROLLED_ACCESSES it keeps the loop whose keeping saves the most,
+// loops outside the per-step path first: its bound becomes `count + no_unroll`, zero at run time but
+// not to the compiler (every grid is 2-D: lower/grid.ts dispatches z = 1, and each entry point sets
+// `no_unroll = nwg.z - 1u`). Loops holding barriers or subgroup operations are never kept: a
+// private variable is non-uniform to WGSL.
 import { assign, bin, forRange, id, letS, lit, member, type Expr, type Function, type Module, type Stmt } from './ast.js';
 
 export const NO_UNROLL = 'no_unroll';
 
-/** Memory accesses per entry point, after the driver's unrolling, past which loops are kept (about 1-2 s of cold compile on lavapipe). */
-export const MAX_UNROLLED_ACCESSES = 128;
+/** Per-invocation memory accesses per entry point, after the driver's unrolling, past which loops are kept (about 1.5 s of cold compile on lavapipe). */
+export const MAX_UNROLLED_ACCESSES = 64;
 
 /** Mesa's bound: loops of more trips than this are not unrolled in full. */
 const DRIVER_UNROLL_TRIPS = 32;
@@ -37,24 +40,59 @@ class Census {
   readonly functions: Map<string, Function>;
   readonly kept = new Set<ForStmt>();
   private memo = new Map<string, number>();
+  private readonly divergence = new Map<Function, Set<string>>();
+  /** The names that may differ between invocations in the function being counted. */
+  private divergent = new Set<string>();
+  /** The unrolled loops around the statement being counted: trips, and the names that depend on the loop's variable. */
+  private loops: { trips: number; dep: Set<string> }[] = [];
 
   constructor(m: Module) {
     this.memory = new Set(m.globals.filter((g) => g.space === 'storage' || g.space === 'workgroup').map((g) => g.name));
     this.functions = new Map(m.functions.map((f) => [f.name, f]));
   }
 
-  /** Accesses the driver compiles for `stmts`, callees inlined. */
-  sites(stmts: Stmt[]): number {
+  /** Accesses the driver compiles for entry point or function `f`, callees inlined. */
+  sites(f: Function): number {
     this.memo = new Map();
-    return this.block(stmts);
+    return this.within(f, () => this.block(f.body));
+  }
+
+  private within(f: Function, count: () => number): number {
+    const [outerDivergent, outerLoops] = [this.divergent, this.loops];
+    let d = this.divergence.get(f);
+    if (!d) this.divergence.set(f, (d = divergentNames(f, this.memory)));
+    this.divergent = d;
+    this.loops = [];
+    try {
+      return count();
+    } finally {
+      this.divergent = outerDivergent;
+      this.loops = outerLoops;
+    }
+  }
+
+  /** Copies of everything in the loops around: a call's inlined body, a store. */
+  private allCopies(): number {
+    return this.loops.reduce((n, l) => n * l.trips, 1);
   }
 
   private call(name: string): number {
     const f = this.functions.get(name);
     if (!f) return 0;
     let n = this.memo.get(name);
-    if (n === undefined) this.memo.set(name, (n = this.block(f.body)));
-    return n;
+    if (n === undefined) this.memo.set(name, (n = this.within(f, () => this.block(f.body))));
+    return n * this.allCopies();
+  }
+
+  /**
+   * An access counts once per copy the driver's unrolling makes of it that reads a different
+   * address: loads whose address does not depend on a loop are merged across its copies. An address
+   * the same in every invocation is one scalar load, cheap to compile: not counted.
+   */
+  private access(e: Expr, store: boolean): number {
+    if (!this.varies(e)) return 0;
+    const address = addressOf(e);
+    return this.loops.reduce((n, l) => (store || mentions(address, l.dep, new Set()) ? n * l.trips : n), 1);
   }
 
   private expr(e: Expr): number {
@@ -72,10 +110,17 @@ class Census {
       case 'member': {
         // One access however deep the path (`aggs[i].h[m]`), plus what its subscripts compute.
         const root = rootOf(e);
-        if (root !== undefined && this.memory.has(root)) return 1 + this.subscripts(e);
+        if (root !== undefined && this.memory.has(root)) return this.access(e, false) + this.subscripts(e);
         return e.kind === 'index' ? this.expr(e.base) + this.expr(e.index) : this.expr(e.base);
       }
     }
+  }
+
+  /** Whether the address of access `e` may differ between invocations. */
+  private varies(e: Expr): boolean {
+    if (e.kind === 'index') return mentions(e.index, this.divergent, this.memory) || this.varies(e.base);
+    if (e.kind === 'member') return this.varies(e.base);
+    return false;
   }
 
   private subscripts(e: Expr): number {
@@ -88,22 +133,37 @@ class Census {
     return stmts.reduce((n, s) => n + this.stmt(s), 0);
   }
 
+  /** `name` now holds `value`: it depends on each loop around whose variable `value` reads. */
+  private define(name: string, value: Expr | undefined): void {
+    for (const l of this.loops) if (value && mentions(value, l.dep, new Set())) l.dep.add(name);
+  }
+
   private stmt(s: Stmt): number {
     switch (s.kind) {
       case 'let':
-        return this.expr(s.init);
+        return this.define(s.name, s.init), this.expr(s.init);
       case 'var':
-        return s.init ? this.expr(s.init) : 0;
-      case 'assign':
-        return this.expr(s.target) + this.expr(s.value);
+        return this.define(s.name, s.init), s.init ? this.expr(s.init) : 0;
+      case 'assign': {
+        if (s.target.kind === 'ident') this.define(s.target.name, s.value);
+        const root = rootOf(s.target);
+        const target = root !== undefined && this.memory.has(root) ? this.access(s.target, true) + this.subscripts(s.target) : this.expr(s.target);
+        return target + this.expr(s.value);
+      }
       case 'increment':
         return this.expr(s.target);
       case 'if':
         return this.expr(s.cond) + this.block(s.then) + this.block(s.else ?? []);
       case 'for': {
-        const body = this.block(s.body) + (s.cond ? this.expr(s.cond) : 0);
+        const init = s.init ? this.stmt(s.init) : 0;
         const unrolled = s.trips !== undefined && s.trips <= DRIVER_UNROLL_TRIPS && !this.kept.has(s);
-        return (unrolled ? body * s.trips! : body) + (s.init ? this.stmt(s.init) : 0);
+        const v = s.init && (s.init.kind === 'var' || s.init.kind === 'let') ? s.init.name : undefined;
+        if (unrolled) this.loops.push({ trips: s.trips!, dep: new Set(v ? [v] : []) });
+        try {
+          return init + this.block(s.body) + (s.cond ? this.expr(s.cond) : 0);
+        } finally {
+          if (unrolled) this.loops.pop();
+        }
       }
       case 'loop':
       case 'block':
@@ -116,6 +176,63 @@ class Census {
         return 0;
     }
   }
+}
+
+const INVOCATION_BUILTIN = /builtin\((local_invocation_id|local_invocation_index|global_invocation_id|subgroup_invocation_id)\)/;
+
+/** Whether `e` reads a name in `divergent`, a memory value, or calls a function (taken as varying). */
+function mentions(e: Expr, divergent: Set<string>, memory: Set<string>): boolean {
+  switch (e.kind) {
+    case 'literal':
+      return false;
+    case 'ident':
+      return divergent.has(e.name);
+    case 'unary':
+      return e.op !== '&' && mentions(e.arg, divergent, memory);
+    case 'binary':
+      return mentions(e.left, divergent, memory) || mentions(e.right, divergent, memory);
+    case 'call':
+      return e.fn === 'workgroupUniformLoad' ? false : !/^[a-z]\w*$/.test(e.fn) || e.args.some((a) => mentions(a, divergent, memory)) || USER_CALL.test(e.fn);
+    case 'index':
+    case 'member': {
+      const root = rootOf(e);
+      return (root !== undefined && memory.has(root)) || (e.kind === 'index' ? mentions(e.base, divergent, memory) || mentions(e.index, divergent, memory) : mentions(e.base, divergent, memory));
+    }
+  }
+}
+
+/** Calls of generated functions (lower_snake names with an underscore or a known helper) are taken as varying; WGSL builtins vary with their arguments. */
+const USER_CALL = /^(identity|combine|element|invariants|advance|load_\w+|store_\w+|lane_scan|team_scan|reduce_block|peek|[A-Z]\w*)$/;
+
+/**
+ * The names of `f` that may differ between its invocations: invocation builtins, a function's
+ * parameters (whatever its callers pass), and what is computed from them or from memory, in order.
+ */
+function divergentNames(f: Function, memory: Set<string>): Set<string> {
+  const d = new Set<string>();
+  for (const p of f.params) if (!('stage' in f) || (p.attributes ?? []).some((a) => INVOCATION_BUILTIN.test(a))) d.add(p.name);
+  const visit = (stmts: Stmt[]): void => {
+    for (const s of stmts) {
+      if ((s.kind === 'let' || s.kind === 'var') && (s.kind === 'var' && !s.init ? false : mentions(s.init!, d, memory))) d.add(s.name);
+      else if (s.kind === 'assign' && s.target.kind === 'ident' && mentions(s.value, d, memory)) d.add(s.target.name);
+      else if (s.kind === 'for') {
+        if (s.init) visit([s.init]);
+        visit(s.body);
+      } else if (s.kind === 'loop' || s.kind === 'block') visit(s.body);
+      else if (s.kind === 'if') visit([...s.then, ...(s.else ?? [])]);
+    }
+  };
+  // Twice: a value assigned late in a loop body flows to the uses before it on the next trip.
+  visit(f.body);
+  visit(f.body);
+  return d;
+}
+
+/** The subscripts of an access path, as one expression to test (`a[i].m[j]` → i, j). */
+function addressOf(e: Expr): Expr {
+  const subs: Expr[] = [];
+  for (let x = e; x.kind === 'index' || x.kind === 'member'; x = x.base) if (x.kind === 'index') subs.push(x.index);
+  return subs.reduce<Expr>((a, b) => bin('+', a, b), lit.u32(0));
 }
 
 /** The global an access `base[...]`, `base.m[...]` reads, if any. */
@@ -255,7 +372,7 @@ function rewrite(stmts: Stmt[], kept: Set<ForStmt>): Stmt[] {
 export function unrolledAccesses(m: Module, kept: ReadonlySet<ForStmt> = new Set()): number[] {
   const census = new Census(m);
   kept.forEach((l) => census.kept.add(l));
-  return m.entryPoints.map((e) => census.sites(e.body));
+  return m.entryPoints.map((e) => census.sites(e));
 }
 
 /**
@@ -266,7 +383,7 @@ export function budgetUnrolling(m: Module, budget = MAX_UNROLLED_ACCESSES): Modu
   const census = new Census(m);
   const all = [...m.functions, ...m.entryPoints];
   const candidates = all.flatMap((f) => countedLoops(f.body)).filter((l) => keepable(l, census.functions));
-  const total = () => Math.max(0, ...m.entryPoints.map((e) => census.sites(e.body)));
+  const total = () => Math.max(0, ...m.entryPoints.map((e) => census.sites(e)));
   // Loops that run once per invocation are kept first; those in the per-step path only if that is not enough.
   const hot = hotLoops(m, census.functions);
   let current = total();

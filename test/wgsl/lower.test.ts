@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { frontEnd } from '../../src/driver/front-end.js';
 import type { Def } from '../../src/compiler/ir/ir.js';
-import { arrayOf, assign, callS, f32, id, index, lit, named, type Stmt } from '../../backends/wgsl/ast.js';
+import { arrayOf, assign, bin, callS, f32, id, index, lit, member, named, u32, type Stmt, type Type } from '../../backends/wgsl/ast.js';
 import { budgetUnrolling, countedLoop, unrolledAccesses } from '../../backends/wgsl/unroll-budget.js';
 import { printExpr, printModule } from '../../backends/wgsl/print.js';
 import { emptyModule } from '../../backends/wgsl/ast.js';
@@ -101,18 +101,25 @@ describe('points', () => {
 
 describe('the unroll budget', () => {
   const nwg = { name: 'nwg', type: named('vec3<u32>'), attributes: ['builtin(num_workgroups)'] };
-  const module = (body: Stmt[], functions: { name: string; params: []; body: Stmt[] }[] = [], params = [nwg]) => ({
+  const lid = { name: 'lid', type: u32, attributes: ['builtin(local_invocation_index)'] };
+  const module = (body: Stmt[], functions: { name: string; params: { name: string; type: Type }[]; body: Stmt[] }[] = [], params = [nwg, lid]) => ({
     ...emptyModule(),
     globals: [{ name: 'buf', space: 'storage' as const, access: 'read_write' as const, type: arrayOf(f32), group: 0, binding: 0 }],
     functions,
     entryPoints: [{ name: 'main', stage: 'compute' as const, workgroupSize: [1] as [number], params, body }],
   });
-  const access = (i: string) => assign(index(id('buf'), id(i)), lit.f32(1));
+  // An access per invocation (its address varies with the invocation), the kind lavapipe compiles slowly.
+  const access = (i: string, base = 'lid') => assign(index(id('buf'), bin('+', id(base), id(i))), lit.f32(1));
   const perStep = (body: Stmt[]): Stmt => ({ kind: 'loop', body: [...body, { kind: 'break' }] });
 
   it('counts the accesses the driver compiles: unrolled loops of 32 trips or fewer multiply, longer ones and calls inline once each', () => {
-    const m = module([countedLoop('k', lit.u32(0), 16, [access('k')]), countedLoop('j', lit.u32(0), 40, [access('j')]), callS('f'), callS('f')], [{ name: 'f', params: [], body: [countedLoop('m', lit.u32(0), 4, [access('m'), access('m')])] }]);
+    const f = { name: 'f', params: [{ name: 'i', type: u32 }], body: [countedLoop('m', lit.u32(0), 4, [access('m', 'i'), access('m', 'i')])] };
+    const m = module([countedLoop('k', lit.u32(0), 16, [access('k')]), countedLoop('j', lit.u32(0), 40, [access('j')]), callS('f', id('lid')), callS('f', lit.u32(0))], [f]);
     expect(unrolledAccesses(m)).toEqual([16 + 1 + 8 + 8]);
+  });
+  it('does not count an access whose address is the same in every invocation (one scalar load)', () => {
+    const uniform = assign(index(id('buf'), bin('*', member(id('nwg'), 'x'), id('k'))), lit.f32(1));
+    expect(unrolledAccesses(module([countedLoop('k', lit.u32(0), 16, [uniform])]))).toEqual([0]);
   });
   it('leaves a module within the budget as it is', () => {
     const m = module([countedLoop('k', lit.u32(0), 16, [access('k')])]);
@@ -136,7 +143,7 @@ describe('the unroll budget', () => {
     expect(budgetUnrolling(m, 1)).toBe(m);
   });
   it('refuses an entry point without num_workgroups', () => {
-    expect(() => budgetUnrolling(module([countedLoop('k', lit.u32(0), 16, [access('k')])], [], []), 1)).toThrow(/no num_workgroups parameter/);
+    expect(() => budgetUnrolling(module([countedLoop('k', lit.u32(0), 16, [access('k')])], [], [lid]), 1)).toThrow(/no num_workgroups parameter/);
   });
 });
 

@@ -69,7 +69,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let src = e % 8u;
         let step_row = seq * params.T + (t0 + s);
         var vacc3: f32 = 0.0f;
-        for (var vl_4 = 0u; vl_4 < 8u; vl_4++) {
+        for (var vl_4 = 0u; vl_4 < 8u + no_unroll; vl_4++) {
             let v5 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_4] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_4];
             vacc3 = vacc3 + v5;
         }

@@ -63,7 +63,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let src = e % 8u;
         let step_row = seq * params.T + (t0 + s);
         var vacc0: f32 = 0.0f;
-        for (var vl_1 = 0u; vl_1 < 8u; vl_1++) {
+        for (var vl_1 = 0u; vl_1 < 8u + no_unroll; vl_1++) {
             let v2 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_1] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_1];
             vacc0 = vacc0 + v2;
         }
@@ -77,7 +77,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let v10 = v8 * v9;
         let v11 = v10 * -1.0f;
         var vacc12: f32 = 0.0f;
-        for (var vl_13 = 0u; vl_13 < 8u; vl_13++) {
+        for (var vl_13 = 0u; vl_13 < 8u + no_unroll; vl_13++) {
             let v14 = inputs[params.batch * params.T * 16u + step_row * 8u + vl_13] * inputs[params.batch * params.T * 16u + step_row * 8u + vl_13];
             vacc12 = vacc12 + v14;
         }
@@ -96,7 +96,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let v27 = v26 * v21;
         let v28 = v27 * -1.0f;
         var vacc29: f32 = 0.0f;
-        for (var vj2_30 = 0u; vj2_30 < 8u; vj2_30++) {
+        for (var vj2_30 = 0u; vj2_30 < 8u + no_unroll; vj2_30++) {
             let v31 = inputs[params.batch * params.T * 8u + step_row * 8u + vj2_30] / v4;
             let v32 = inputs[params.batch * params.T * 16u + step_row * 8u + vj2_30] / v16;
             let v33 = v31 * v32;
@@ -125,7 +125,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                     let v37 = 2.0f * v36;
                     let v38 = v37 * inputs[params.batch * params.T * 24u + step_row * 8u + row_0];
                     var vacc39: f32 = 0.0f;
-                    for (var vl_40 = 0u; vl_40 < 8u; vl_40++) {
+                    for (var vl_40 = 0u; vl_40 < 8u + no_unroll; vl_40++) {
                         let v41 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_40] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_40];
                         vacc39 = vacc39 + v41;
                     }

@@ -102,7 +102,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let v30 = v29 * v24;
         let v31 = v30 * -1.0f;
         var vacc32: f32 = 0.0f;
-        for (var vj2_33 = 0u; vj2_33 < 8u; vj2_33++) {
+        for (var vj2_33 = 0u; vj2_33 < 8u + no_unroll; vj2_33++) {
             let v34 = inputs[params.batch * params.T * 8u + step_row * 8u + vj2_33] / v7;
             let v35 = inputs[params.batch * params.T * 16u + step_row * 8u + vj2_33] / v19;
             let v36 = v34 * v35;
@@ -133,7 +133,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v40 = 2.0f * v39;
                 let v41 = v40 * inputs[params.batch * params.T * 24u + step_row * 8u + row_0];
                 var vacc42: f32 = 0.0f;
-                for (var vl_43 = 0u; vl_43 < 8u; vl_43++) {
+                for (var vl_43 = 0u; vl_43 < 8u + no_unroll; vl_43++) {
                     let v44 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_43] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_43];
                     vacc42 = vacc42 + v44;
                 }
@@ -143,13 +143,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v48 = v41 * v47;
                 var vacc49: f32 = 0.0f;
                 var vacc53: f32 = 0.0f;
-                for (var vl_54 = 0u; vl_54 < 8u; vl_54++) {
+                for (var vl_54 = 0u; vl_54 < 8u + no_unroll; vl_54++) {
                     let v55 = inputs[params.batch * params.T * 16u + step_row * 8u + vl_54] * inputs[params.batch * params.T * 16u + step_row * 8u + vl_54];
                     vacc53 = vacc53 + v55;
                 }
                 let v56 = vacc53 + 0.000001f;
                 let v57 = sqrt(v56);
-                for (var vj2_50 = 0u; vj2_50 < 8u; vj2_50++) {
+                for (var vj2_50 = 0u; vj2_50 < 8u + no_unroll; vj2_50++) {
                     let v51 = inputs[params.batch * params.T * 8u + step_row * 8u + vj2_50] / v46;
                     let v52 = v41 * v51;
                     let v58 = inputs[params.batch * params.T * 16u + step_row * 8u + vj2_50] / v57;

@@ -179,7 +179,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                     let v83 = 2.0f * v82;
                     let v84 = v83 * inputs[params.batch * params.T * 32u + step_row * 8u + row_0];
                     var vacc85: f32 = 0.0f;
-                    for (var vl_86 = 0u; vl_86 < 8u; vl_86++) {
+                    for (var vl_86 = 0u; vl_86 < 8u + no_unroll; vl_86++) {
                         let v87 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_86] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_86];
                         vacc85 = vacc85 + v87;
                     }
@@ -189,13 +189,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                     let v91 = v84 * v90;
                     var vacc92: f32 = 0.0f;
                     var vacc96: f32 = 0.0f;
-                    for (var vl_97 = 0u; vl_97 < 8u; vl_97++) {
+                    for (var vl_97 = 0u; vl_97 < 8u + no_unroll; vl_97++) {
                         let v98 = inputs[params.batch * params.T * 16u + step_row * 8u + vl_97] * inputs[params.batch * params.T * 16u + step_row * 8u + vl_97];
                         vacc96 = vacc96 + v98;
                     }
                     let v99 = vacc96 + 0.000001f;
                     let v100 = sqrt(v99);
-                    for (var vj2_93 = 0u; vj2_93 < 8u; vj2_93++) {
+                    for (var vj2_93 = 0u; vj2_93 < 8u + no_unroll; vj2_93++) {
                         let v94 = inputs[params.batch * params.T * 8u + step_row * 8u + vj2_93] / v89;
                         let v95 = v84 * v94;
                         let v101 = inputs[params.batch * params.T * 16u + step_row * 8u + vj2_93] / v100;
@@ -214,7 +214,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                     let v112 = v109 + v111;
                     var vacc113: f32 = 0.0f;
                     var vacc117: f32 = 0.0f;
-                    for (var vj6_118 = 0u; vj6_118 < 8u; vj6_118++) {
+                    for (var vj6_118 = 0u; vj6_118 < 8u + no_unroll; vj6_118++) {
                         let v119 = inputs[params.batch * params.T * 8u + step_row * 8u + vj6_118] / v89;
                         let v120 = v84 * v119;
                         let v121 = inputs[params.batch * params.T * 16u + step_row * 8u + vj6_118] / v100;
@@ -223,7 +223,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                     }
                     let v123 = vacc117 * v104;
                     var vacc130: f32 = 0.0f;
-                    for (var vl_131 = 0u; vl_131 < 8u; vl_131++) {
+                    for (var vl_131 = 0u; vl_131 < 8u + no_unroll; vl_131++) {
                         let v132 = inputs[params.batch * params.T * 24u + step_row * 8u + vl_131] * inputs[params.batch * params.T * 24u + step_row * 8u + vl_131];
                         vacc130 = vacc130 + v132;
                     }

@@ -203,7 +203,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 }
                 let v102 = vacc99 + 0.000001f;
                 let v103 = sqrt(v102);
-                for (var vj2_96 = 0u; vj2_96 < 8u; vj2_96++) {
+                for (var vj2_96 = 0u; vj2_96 < 8u + no_unroll; vj2_96++) {
                     let v97 = inputs[params.batch * params.T * 8u + step_row * 8u + vj2_96] / v92;
                     let v98 = v87 * v97;
                     let v104 = inputs[params.batch * params.T * 16u + step_row * 8u + vj2_96] / v103;
@@ -222,7 +222,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v115 = v112 + v114;
                 var vacc116: f32 = 0.0f;
                 var vacc120: f32 = 0.0f;
-                for (var vj6_121 = 0u; vj6_121 < 8u; vj6_121++) {
+                for (var vj6_121 = 0u; vj6_121 < 8u + no_unroll; vj6_121++) {
                     let v122 = inputs[params.batch * params.T * 8u + step_row * 8u + vj6_121] / v92;
                     let v123 = v87 * v122;
                     let v124 = inputs[params.batch * params.T * 16u + step_row * 8u + vj6_121] / v103;
@@ -231,7 +231,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 }
                 let v126 = vacc120 * v107;
                 var vacc133: f32 = 0.0f;
-                for (var vl_134 = 0u; vl_134 < 8u; vl_134++) {
+                for (var vl_134 = 0u; vl_134 < 8u + no_unroll; vl_134++) {
                     let v135 = inputs[params.batch * params.T * 24u + step_row * 8u + vl_134] * inputs[params.batch * params.T * 24u + step_row * 8u + vl_134];
                     vacc133 = vacc133 + v135;
                 }
@@ -261,7 +261,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v148 = v147 * v143;
                 let v149 = v146 + v148;
                 var acc: f32 = v149;
-                for (var src = 0u; src < 8u; src++) {
+                for (var src = 0u; src < 8u + no_unroll; src++) {
                     acc += trans[(s * 8u + tgt) * 8u + src] * row[src];
                 }
                 next[tgt] = acc;
@@ -278,7 +278,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let o_0 = e;
             if t < len {
                 var vacc0: f32 = 0.0f;
-                for (var vj_1 = 0u; vj_1 < 8u; vj_1++) {
+                for (var vj_1 = 0u; vj_1 < 8u + no_unroll; vj_1++) {
                     let v2 = state_wg[o_0 * 8u + vj_1] * inputs[params.batch * params.T * 0u + step_row * 8u + vj_1];
                     vacc0 = vacc0 + v2;
                 }

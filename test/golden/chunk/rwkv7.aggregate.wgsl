@@ -33,6 +33,9 @@ var<storage, read_write> agg: array<f32>;
 
 var<workgroup> trans: array<f32, 2048>;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
+var<private> no_unroll: u32;
+
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
@@ -42,6 +45,7 @@ fn sigmoid(x: f32) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     if group >= params.batch * params.chunks {
         return;
@@ -88,7 +92,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         for (var s = 0u; s < count; s++) {
             let step_row = seq * params.T + (t0 + s);
-            for (var tgt = 0u; tgt < 8u; tgt++) {
+            for (var tgt = 0u; tgt < 8u + no_unroll; tgt++) {
                 var acc: f32 = 0.0f;
                 if lid < 8u {
                     let v14 = inputs[params.batch * params.T * 24u + step_row * 8u + row_0] * inputs[params.batch * params.T * 16u + step_row * 8u + tgt];
@@ -101,7 +105,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             }
             row = next;
         }
-        for (var k = 0u; k < 8u; k++) {
+        for (var k = 0u; k < 8u + no_unroll; k++) {
             agg[((seq * params.chunks + chunk) * 16u + lid) * 8u + k] = row[k];
         }
     }

@@ -161,8 +161,12 @@ var<storage, read_write> agg: array<f32>;
 @group(0) @binding(8)
 var<storage, read_write> carry: array<f32>;
 
+// Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/unroll-budget.ts).
+var<private> no_unroll: u32;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     let unit = group * 64u + lid;
     if unit >= params.batch * 8u {
@@ -173,7 +177,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let row_0 = r;
     var row: array<f32, 8>;
     var next: array<f32, 8>;
-    for (var k = 0u; k < 8u; k++) {
+    for (var k = 0u; k < 8u + no_unroll; k++) {
         row[k] = state_in[params.batch * 0u + seq * 64u + row_0 * 8u + k];
     }
 
@@ -183,7 +187,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         for (var k = 0u; k < 8u; k++) {
             carry[((seq * params.chunks + c) * 8u + r) * 8u + k] = row[k];
         }
-        for (var tgt = 0u; tgt < 8u; tgt++) {
+        for (var tgt = 0u; tgt < 8u + no_unroll; tgt++) {
             var acc: f32 = agg[base + (r * 8u + tgt)];
             for (var src = 0u; src < 8u; src++) {
                 acc += agg[base + ((8u + src) * 8u + tgt)] * row[src];
@@ -194,7 +198,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // the final state
-    for (var k = 0u; k < 8u; k++) {
+    for (var k = 0u; k < 8u + no_unroll; k++) {
         state_out[params.batch * 0u + seq * 64u + row_0 * 8u + k] = row[k];
     }
 }
@@ -270,7 +274,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let src = e % 8u;
         let step_row = seq * params.T + (t0 + s);
         var vacc3: f32 = 0.0f;
-        for (var vl_4 = 0u; vl_4 < 8u; vl_4++) {
+        for (var vl_4 = 0u; vl_4 < 8u + no_unroll; vl_4++) {
             let v5 = inputs[params.batch * params.T * 8u + step_row * 8u + vl_4] * inputs[params.batch * params.T * 8u + step_row * 8u + vl_4];
             vacc3 = vacc3 + v5;
         }

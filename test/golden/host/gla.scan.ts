@@ -118,7 +118,7 @@ fn element(b: u32, t: u32, s: u32) -> Elem {
         let v4 = exp(v3);
         r.S_a[vp0] = v4;
     }
-    for (var vp5 = 0u; vp5 < 8u + no_unroll; vp5++) {
+    for (var vp5 = 0u; vp5 < 8u; vp5++) {
         for (var vp6 = 0u; vp6 < 8u; vp6++) {
             let v7 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp5] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + vp6];
             r.S_b[vp5 * 8u + vp6] = v7;
@@ -131,7 +131,7 @@ fn element(b: u32, t: u32, s: u32) -> Elem {
 fn load_state(b: u32, s: u32) -> State {
     var h: State;
     for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {
-        for (var p1 = 0u; p1 < 8u + no_unroll; p1++) {
+        for (var p1 = 0u; p1 < 8u; p1++) {
             h.S[p0 * 8u + p1] = init[b * 64u + 0u + p0 * 8u + p1];
         }
     }
@@ -166,7 +166,7 @@ fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
 // The final states.
 fn store_final(h: State, b: u32, s: u32, base: u32) {
     for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {
-        for (var p1 = 0u; p1 < 8u + no_unroll; p1++) {
+        for (var p1 = 0u; p1 < 8u; p1++) {
             final_state[base + 0u + p0 * 8u + p1] = h.S[p0 * 8u + p1];
         }
     }
@@ -254,9 +254,6 @@ var<storage, read> lengths: array<u32>;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
-// Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/unroll-budget.ts).
-var<private> no_unroll: u32;
-
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
@@ -266,7 +263,7 @@ fn sigmoid(x: f32) -> f32 {
 
 // Stores element i of \`aggs\`, member by member in loops.
 fn store_aggs(i: u32, e: Elem) {
-    for (var m = 0u; m < 8u + no_unroll; m++) {
+    for (var m = 0u; m < 8u; m++) {
         aggs[i].S_a[m] = e.S_a[m];
     }
     for (var m = 0u; m < 64u; m++) {
@@ -315,7 +312,7 @@ fn element(b: u32, t: u32, s: u32) -> Elem {
         let v4 = exp(v3);
         r.S_a[vp0] = v4;
     }
-    for (var vp5 = 0u; vp5 < 8u + no_unroll; vp5++) {
+    for (var vp5 = 0u; vp5 < 8u; vp5++) {
         for (var vp6 = 0u; vp6 < 8u; vp6++) {
             let v7 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp5] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + vp6];
             r.S_b[vp5 * 8u + vp6] = v7;
@@ -326,7 +323,6 @@ fn element(b: u32, t: u32, s: u32) -> Elem {
 
 @compute @workgroup_size(8)
 fn reduce_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;

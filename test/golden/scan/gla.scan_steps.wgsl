@@ -112,7 +112,7 @@ fn element(b: u32, t: u32, s: u32) -> Elem {
         let v4 = exp(v3);
         r.S_a[vp0] = v4;
     }
-    for (var vp5 = 0u; vp5 < 8u + no_unroll; vp5++) {
+    for (var vp5 = 0u; vp5 < 8u; vp5++) {
         for (var vp6 = 0u; vp6 < 8u; vp6++) {
             let v7 = inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp5] * inputs[U.batch * U.T * 16u + (b * U.T + t) * 8u + vp6];
             r.S_b[vp5 * 8u + vp6] = v7;
@@ -125,7 +125,7 @@ fn element(b: u32, t: u32, s: u32) -> Elem {
 fn load_state(b: u32, s: u32) -> State {
     var h: State;
     for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {
-        for (var p1 = 0u; p1 < 8u + no_unroll; p1++) {
+        for (var p1 = 0u; p1 < 8u; p1++) {
             h.S[p0 * 8u + p1] = init[b * 64u + 0u + p0 * 8u + p1];
         }
     }
@@ -160,7 +160,7 @@ fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
 // The final states.
 fn store_final(h: State, b: u32, s: u32, base: u32) {
     for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {
-        for (var p1 = 0u; p1 < 8u + no_unroll; p1++) {
+        for (var p1 = 0u; p1 < 8u; p1++) {
             final_state[base + 0u + p0 * 8u + p1] = h.S[p0 * 8u + p1];
         }
     }

@@ -66,6 +66,9 @@ var<workgroup> scratch: array<Elem, 32>;
 
 var<workgroup> lane_total: array<Elem, 8>;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
+var<private> no_unroll: u32;
+
 // The identity element: a masked or padding step.
 fn identity() -> Elem {
     return Elem(1.0f, 0.0f);
@@ -142,7 +145,7 @@ fn write_output(b: u32, t: u32, slot: u32, k: u32, len: u32) {
         let q = k - 0u;
         let o_j = q / 1u % 4u;
         var vacc0: f32 = 0.0f;
-        for (var vn_1 = 0u; vn_1 < 8u; vn_1++) {
+        for (var vn_1 = 0u; vn_1 < 8u + no_unroll; vn_1++) {
             let v2 = params[o_j * 8u + vn_1 + 40u] * st[(slot + 1u) * 8u + 0u + vn_1];
             vacc0 = vacc0 + v2;
         }
@@ -163,6 +166,7 @@ fn store_final(p: Elem, b: u32, s: u32, base: u32) {
 
 @compute @workgroup_size(32)
 fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     let c = tid / 8u;
     let lane = tid % 8u;

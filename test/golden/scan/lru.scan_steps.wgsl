@@ -57,13 +57,10 @@ var<storage, read_write> final_state: array<f32>;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
-// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
-var<private> no_unroll: u32;
-
 // Element i of `aggs`, member by member in loops: copied whole, each of its floats would be a memory access of its own.
 fn load_aggs(i: u32) -> Elem {
     var e: Elem;
-    for (var m = 0u; m < 8u + no_unroll; m++) {
+    for (var m = 0u; m < 8u; m++) {
         e.x_a[m] = aggs[i].x_a[m];
         e.x_b[m] = aggs[i].x_b[m];
     }
@@ -96,7 +93,7 @@ fn combine(l: Elem, r: Elem) -> Elem {
 // What the elements of lane s compute from params alone, once per thread.
 fn invariants(s: u32) -> Inv {
     var inv: Inv;
-    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
         let k0 = exp(params[vp0]);
         let k1 = -k0;
         let k2 = exp(k1);
@@ -192,7 +189,6 @@ fn store_final(h: State, b: u32, s: u32, base: u32) {
 
 @compute @workgroup_size(8)
 fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;

@@ -28,6 +28,9 @@ var<uniform> U: Uniforms;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
+var<private> no_unroll: u32;
+
 // log(1 + x) for x in [0, 1], accurate near 0
 fn log1p_unit(x: f32) -> f32 {
     let y = x / (2.0f + x);
@@ -43,7 +46,7 @@ fn softplus(x: f32) -> f32 {
 // Element i of `aggs`, member by member in loops: copied whole, each of its floats would be a memory access of its own.
 fn load_aggs(i: u32) -> Elem {
     var e: Elem;
-    for (var m = 0u; m < 32u; m++) {
+    for (var m = 0u; m < 32u + no_unroll; m++) {
         e.h_a[m] = aggs[i].h_a[m];
         e.h_b[m] = aggs[i].h_b[m];
     }
@@ -52,7 +55,7 @@ fn load_aggs(i: u32) -> Elem {
 
 // Stores element i of `aggs`, member by member in loops.
 fn store_aggs(i: u32, e: Elem) {
-    for (var m = 0u; m < 32u; m++) {
+    for (var m = 0u; m < 32u + no_unroll; m++) {
         aggs[i].h_a[m] = e.h_a[m];
         aggs[i].h_b[m] = e.h_b[m];
     }
@@ -87,6 +90,7 @@ fn combine(l: Elem, r: Elem) -> Elem {
 
 @compute @workgroup_size(8)
 fn reduce_aggs(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;

@@ -55,7 +55,7 @@ fn load_aggs(i: u32) -> Elem {
 
 // Stores element i of `aggs`, member by member in loops.
 fn store_aggs(i: u32, e: Elem) {
-    for (var m = 0u; m < 32u; m++) {
+    for (var m = 0u; m < 32u + no_unroll; m++) {
         aggs[i].h_a[m] = e.h_a[m];
         aggs[i].h_b[m] = e.h_b[m];
     }

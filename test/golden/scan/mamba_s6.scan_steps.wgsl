@@ -111,8 +111,8 @@ fn combine(l: Elem, r: Elem) -> Elem {
 // What the elements of lane s compute from params alone, once per thread.
 fn invariants(s: u32) -> Inv {
     var inv: Inv;
-    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
-        for (var vp1 = 0u; vp1 < 4u + no_unroll; vp1++) {
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        for (var vp1 = 0u; vp1 < 4u; vp1++) {
             let k0 = exp(params[vp0 * 4u + vp1]);
             inv.i0[vp0 * 4u + vp1] = k0;
         }
@@ -123,7 +123,7 @@ fn invariants(s: u32) -> Inv {
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
     var r: Elem;
-    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
         let v2 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp0]);
         let v3 = -v2;
         for (var vp1 = 0u; vp1 < 4u; vp1++) {
@@ -142,7 +142,7 @@ fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
 fn load_state(b: u32, s: u32) -> State {
     var h: State;
     for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {
-        for (var p1 = 0u; p1 < 4u + no_unroll; p1++) {
+        for (var p1 = 0u; p1 < 4u; p1++) {
             h.h[p0 * 4u + p1] = init[b * 32u + 0u + p0 * 4u + p1];
         }
     }
@@ -181,7 +181,7 @@ fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
 // The final states.
 fn store_final(h: State, b: u32, s: u32, base: u32) {
     for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {
-        for (var p1 = 0u; p1 < 4u + no_unroll; p1++) {
+        for (var p1 = 0u; p1 < 4u; p1++) {
             final_state[base + 0u + p0 * 4u + p1] = h.h[p0 * 4u + p1];
         }
     }

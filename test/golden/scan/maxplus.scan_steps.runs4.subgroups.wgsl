@@ -127,7 +127,7 @@ fn store_scratch(i: u32, e: Elem) {
 fn load_lane_total(i: u32) -> Elem {
     var e: Elem;
     e.score_d = lane_total[i].score_d;
-    for (var m = 0u; m < 16u; m++) {
+    for (var m = 0u; m < 16u + no_unroll; m++) {
         e.score_A[m] = lane_total[i].score_A[m];
     }
     for (var m = 0u; m < 4u; m++) {
@@ -139,7 +139,7 @@ fn load_lane_total(i: u32) -> Elem {
 // Stores element i of `lane_total`, member by member in loops.
 fn store_lane_total(i: u32, e: Elem) {
     lane_total[i].score_d = e.score_d;
-    for (var m = 0u; m < 16u; m++) {
+    for (var m = 0u; m < 16u + no_unroll; m++) {
         lane_total[i].score_A[m] = e.score_A[m];
     }
     for (var m = 0u; m < 4u; m++) {

@@ -40,6 +40,9 @@ var<storage, read> lengths: array<u32>;
 @group(0) @binding(7)
 var<storage, read_write> aggs: array<Elem>;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
+var<private> no_unroll: u32;
+
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
@@ -64,7 +67,7 @@ fn combine(l: Elem, r: Elem) -> Elem {
 fn element(b: u32, t: u32, s: u32) -> Elem {
     let lane_H = s / 1u % 8u;
     var vacc0: f32 = 0.0f;
-    for (var vj_1 = 0u; vj_1 < 8u; vj_1++) {
+    for (var vj_1 = 0u; vj_1 < 8u + no_unroll; vj_1++) {
         let v2 = params[lane_H * 8u + vj_1] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + vj_1];
         vacc0 = vacc0 + v2;
     }
@@ -101,6 +104,7 @@ fn team_scan(e: Elem, sg_id: u32) -> Elem {
 
 @compute @workgroup_size(8)
 fn reduce_steps(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) sg_id: u32) {
+    no_unroll = nwg.z - 1u;
     // Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).
     let wg = wid.x + wid.y * nwg.x;
     // A workgroup is one team (one subgroup of at least 8 invocations, numbered as in the workgroup) on one block of one lane.

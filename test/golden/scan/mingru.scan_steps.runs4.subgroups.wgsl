@@ -99,7 +99,7 @@ fn element(b: u32, t: u32, s: u32) -> Elem {
     let v4 = sigmoid(v3);
     let v5 = 1.0f - v4;
     var vacc6: f32 = 0.0f;
-    for (var vj_7 = 0u; vj_7 < 8u; vj_7++) {
+    for (var vj_7 = 0u; vj_7 < 8u + no_unroll; vj_7++) {
         let v8 = params[lane_H * 8u + vj_7 + 72u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + vj_7];
         vacc6 = vacc6 + v8;
     }

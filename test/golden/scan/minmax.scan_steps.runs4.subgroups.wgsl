@@ -108,7 +108,7 @@ fn load_scratch(i: u32) -> Elem {
     for (var m = 0u; m < 16u + no_unroll; m++) {
         e.h_A[m] = scratch[i].h_A[m];
     }
-    for (var m = 0u; m < 4u; m++) {
+    for (var m = 0u; m < 4u + no_unroll; m++) {
         e.h_b[m] = scratch[i].h_b[m];
     }
     return e;
@@ -129,7 +129,7 @@ fn store_scratch(i: u32, e: Elem) {
 fn load_lane_total(i: u32) -> Elem {
     var e: Elem;
     e.h_d = lane_total[i].h_d;
-    for (var m = 0u; m < 16u; m++) {
+    for (var m = 0u; m < 16u + no_unroll; m++) {
         e.h_A[m] = lane_total[i].h_A[m];
     }
     for (var m = 0u; m < 4u; m++) {
@@ -141,7 +141,7 @@ fn load_lane_total(i: u32) -> Elem {
 // Stores element i of `lane_total`, member by member in loops.
 fn store_lane_total(i: u32, e: Elem) {
     lane_total[i].h_d = e.h_d;
-    for (var m = 0u; m < 16u; m++) {
+    for (var m = 0u; m < 16u + no_unroll; m++) {
         lane_total[i].h_A[m] = e.h_A[m];
     }
     for (var m = 0u; m < 4u; m++) {
@@ -238,7 +238,7 @@ fn element(b: u32, t: u32, s: u32) -> Elem {
     var r: Elem;
     r.h_d = -f32_inf();
     for (var vp0 = 0u; vp0 < 4u + no_unroll; vp0++) {
-        for (var vp1 = 0u; vp1 < 4u; vp1++) {
+        for (var vp1 = 0u; vp1 < 4u + no_unroll; vp1++) {
             r.h_A[vp0 * 4u + vp1] = inputs[U.batch * U.T * 0u + (b * U.T + t) * 16u + vp0 * 4u + vp1];
         }
     }
@@ -415,7 +415,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
         }
         let scan = lane_scan(agg, tid, c, lane, sg_id, sg_size);
         var h = advance(h0, combine(carry, scan.excl));
-        for (var r = 0u; r < 2u; r++) {
+        for (var r = 0u; r < 2u + no_unroll; r++) {
             let step = tile0 + c * 2u + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s);

@@ -60,14 +60,17 @@ var<workgroup> scratch: array<Elem, 8>;
 
 var<workgroup> lane_total: array<Elem, 2>;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
+var<private> no_unroll: u32;
+
 // Element i of `aggs`, member by member in loops: copied whole, each of its floats would be a memory access of its own.
 fn load_aggs(i: u32) -> Elem {
     var e: Elem;
     e.h_d = aggs[i].h_d;
-    for (var m = 0u; m < 4u; m++) {
+    for (var m = 0u; m < 4u + no_unroll; m++) {
         e.h_A[m] = aggs[i].h_A[m];
     }
-    for (var m = 0u; m < 2u; m++) {
+    for (var m = 0u; m < 2u + no_unroll; m++) {
         e.h_b[m] = aggs[i].h_b[m];
     }
     return e;
@@ -211,7 +214,7 @@ fn lane_scan(agg: Elem, tid: u32, c: u32, lane: u32) -> LaneScan {
     workgroupBarrier();
     if c == 0u {
         var running = identity();
-        for (var k = 0u; k < 4u; k++) {
+        for (var k = 0u; k < 4u + no_unroll; k++) {
             let seg_total = load_scratch(k * 2u + lane);
             store_scratch(k * 2u + lane, running);
             running = combine(running, seg_total);
@@ -269,6 +272,7 @@ fn store_final(h: State, b: u32, s: u32, base: u32) {
 
 @compute @workgroup_size(8)
 fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    no_unroll = nwg.z - 1u;
     let tid = lid.x;
     let c = tid / 2u;
     let lane = tid % 2u;

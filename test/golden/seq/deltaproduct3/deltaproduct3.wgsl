@@ -32,6 +32,9 @@ var<storage, read_write> outputs: array<f32>;
 @group(0) @binding(5)
 var<storage, read_write> state_out: array<f32>;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
+var<private> no_unroll: u32;
+
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
@@ -41,6 +44,7 @@ fn sigmoid(x: f32) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     let unit = group * 64u + lid;
     if unit >= params.batch * UNITS {
@@ -66,7 +70,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var let_p3: f32;
 
     // the initial state
-    for (var e = 0u; e < 8u; e++) {
+    for (var e = 0u; e < 8u + no_unroll; e++) {
         state_S[e] = state_in[seq * 64u + (slice_0 * 8u + e)];
     }
 
@@ -76,7 +80,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/deltaproduct3.rnn:11  let k1[j] = ka[j] / sqrt(sum(l: ka[l] * ka[l]) + 0.000001)
         {
             var vacc0: f32 = 0.0f;
-            for (var vl_1 = 0u; vl_1 < 8u; vl_1++) {
+            for (var vl_1 = 0u; vl_1 < 8u + no_unroll; vl_1++) {
                 let v2 = inputs[steps * 8u + step_row * 8u + vl_1] * inputs[steps * 8u + step_row * 8u + vl_1];
                 vacc0 = vacc0 + v2;
             }
@@ -90,7 +94,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/deltaproduct3.rnn:12  let k2[j] = kb[j] / sqrt(sum(l: kb[l] * kb[l]) + 0.000001)
         {
             var vacc6: f32 = 0.0f;
-            for (var vl_7 = 0u; vl_7 < 8u; vl_7++) {
+            for (var vl_7 = 0u; vl_7 < 8u + no_unroll; vl_7++) {
                 let v8 = inputs[steps * 16u + step_row * 8u + vl_7] * inputs[steps * 16u + step_row * 8u + vl_7];
                 vacc6 = vacc6 + v8;
             }
@@ -218,7 +222,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // the final state
-    for (var e = 0u; e < 8u; e++) {
+    for (var e = 0u; e < 8u + no_unroll; e++) {
         state_out[seq * 64u + (slice_0 * 8u + e)] = state_S[e];
     }
 }

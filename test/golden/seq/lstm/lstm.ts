@@ -57,6 +57,9 @@ var<workgroup> let_og: array<f32, 8>;
 
 var<workgroup> seq_len: u32;
 
+// Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/unroll-budget.ts).
+var<private> no_unroll: u32;
+
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
@@ -77,6 +80,7 @@ fn tanh_safe(x: f32) -> f32 {
 
 @compute @workgroup_size(8)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     let unit = group;
     if unit >= params.batch * UNITS {
@@ -115,7 +119,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v5 = weights[e * 4u + 3u] * inputs[step_row * 4u + 3u];
                 let v6 = v4 + v5;
                 var vacc7: f32 = 0.0f;
-                for (var vm_8 = 0u; vm_8 < 8u; vm_8++) {
+                for (var vm_8 = 0u; vm_8 < 8u + no_unroll; vm_8++) {
                     let v9 = weights[128u + (e * 8u + vm_8)] * state_h[vm_8];
                     vacc7 = vacc7 + v9;
                 }
@@ -138,7 +142,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v18 = weights[32u + (e * 4u + 3u)] * inputs[step_row * 4u + 3u];
                 let v19 = v17 + v18;
                 var vacc20: f32 = 0.0f;
-                for (var vm_21 = 0u; vm_21 < 8u; vm_21++) {
+                for (var vm_21 = 0u; vm_21 < 8u + no_unroll; vm_21++) {
                     let v22 = weights[192u + (e * 8u + vm_21)] * state_h[vm_21];
                     vacc20 = vacc20 + v22;
                 }
@@ -161,7 +165,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v31 = weights[64u + (e * 4u + 3u)] * inputs[step_row * 4u + 3u];
                 let v32 = v30 + v31;
                 var vacc33: f32 = 0.0f;
-                for (var vm_34 = 0u; vm_34 < 8u; vm_34++) {
+                for (var vm_34 = 0u; vm_34 < 8u + no_unroll; vm_34++) {
                     let v35 = weights[256u + (e * 8u + vm_34)] * state_h[vm_34];
                     vacc33 = vacc33 + v35;
                 }
