@@ -13,6 +13,7 @@ import { checkLimits, openGpu, runPrepared, targetOf, type RunSize } from '../dr
 import { verifyRun } from '../driver/verify.js';
 import { summarize, summaryLines, verificationLines } from '../driver/run-report.js';
 import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, parseMode, pathFlag, positiveInt, UserError, warn } from './io.js';
+import { RnncError } from '../driver/errors.js';
 
 interface RunFlags {
   mode: string;
@@ -28,6 +29,7 @@ interface RunFlags {
   tolerance: number;
   allowNonfinite?: boolean;
   json?: boolean;
+  timeout?: number;
 }
 
 const DEFAULT_SIZE: RunSize = { batch: 4, T: 64 };
@@ -84,6 +86,7 @@ export function registerRun(program: Command) {
     .option('--verify', 'compare with the reference interpreter (float64); exit 1 if over the tolerance')
     .option('--tolerance <x>', 'largest allowed |gpu - ref| / (1 + |ref|)', positiveNumber, DEFAULT_TOLERANCE)
     .option('--allow-nonfinite', 'with --verify: accept NaN and infinite results where the reference has them too (by default they fail the verification)')
+    .option('--timeout <seconds>', 'stop the GPU run if it takes longer than this (exit 1; default 600)', positiveInt('--timeout'))
     .option('--json', 'print a JSON report on stdout')
     .action(async (file: string, flags: RunFlags, command: Command) => {
       // The flags first (exit 2), then the files (exit 1).
@@ -118,7 +121,7 @@ export function registerRun(program: Command) {
       if (inputDir) checkShapes(module, sizes, size, inputDir);
       if (flags.save !== undefined) checkSaveDir(flags.save, module);
 
-      const gpu = await stage('starting the GPU runtime', () => openGpu());
+      const gpu = await stage('starting the GPU runtime', () => openGpu(flags.timeout !== undefined ? { jobTimeoutMs: flags.timeout * 1000 } : undefined));
       // The scan's kernels are fitted to the adapter (its subgroups): planned again for it if need be, never analysed again.
       let report: Record<string, unknown>;
       let failed = false;
@@ -132,7 +135,12 @@ export function registerRun(program: Command) {
         const assembled = assembleRunData(module, sizes, size, flags.seed, inputDir, lengths);
         warnAll(assembled.warnings);
         const dims = Object.entries(sizes).map(([d, n]) => `${d}=${n}`).join(', ');
-        const got = await stage(`running ${module.name} (${prepared.mode}, batch ${size.batch}, T ${size.T}) on the GPU`, () => runPrepared(gpu, prepared, assembled.data, sizes));
+        const got = await stage(`running ${module.name} (${prepared.mode}, batch ${size.batch}, T ${size.T}) on the GPU`, () =>
+          runPrepared(gpu, prepared, assembled.data, sizes).catch((e: unknown) => {
+            if (flags.timeout === undefined || !(e instanceof RnncError) || e.gpu !== 'timeout') throw e;
+            throw new UserError(`rnnc: the GPU run did not finish within --timeout ${flags.timeout} s; it was stopped and nothing was written (a smaller --T, --batch or --dim, or a longer --timeout)`, EXIT_USER);
+          }),
+        );
 
         const shapeOf = (t: (typeof module.tensors)[number]) => concreteShape(arrayShape(t), sizes, size);
         const outputs = tensorsOf(module, 'output').map((t) => summarize(t.name, shapeOf(t), got.outputs[t.name]!));

@@ -9,6 +9,8 @@ export class RnncError extends Error {
   constructor(
     message: string,
     readonly kind: FailureKind = 'input',
+    /** For a failure of the GPU runtime: which (a job past its time limit is 'timeout'). */
+    readonly gpu?: 'no-adapter' | 'limits' | 'shader' | 'validation' | 'host-crashed' | 'device-lost' | 'timeout',
   ) {
     super(message);
   }

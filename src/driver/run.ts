@@ -89,8 +89,9 @@ export function gpuFailure(e: GpuError): RnncError {
       }
       return new RnncError(`rnnc: the GPU run failed: ${e.message}\nThe crash is intermittent: running the command again usually succeeds.`, 'internal');
     case 'device-lost':
-    case 'timeout':
       return new RnncError(`rnnc: the GPU run failed: ${e.message}`, 'internal');
+    case 'timeout':
+      return new RnncError(`rnnc: the GPU run failed: ${e.message}`, 'internal', 'timeout');
   }
 }
 

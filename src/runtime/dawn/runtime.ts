@@ -252,7 +252,8 @@ export class GpuSession {
       const host = new Host(this.opts);
       try {
         const { env: _env, jobTimeoutMs: _t, ...options } = this.opts;
-        this.adapter = (await host.request({ type: 'open', options }, 'opening the GPU device')) as AdapterSummary;
+        // Opening is not a job: a short --timeout for the run must not cut the device's start-up.
+        this.adapter = (await host.request({ type: 'open', options }, 'opening the GPU device', DEFAULT_TIMEOUT_MS)) as AdapterSummary;
       } catch (e) {
         host.kill('opening the GPU device failed');
         throw e;
