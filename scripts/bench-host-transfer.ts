@@ -2,21 +2,30 @@
 // bench/cells/cumsum.rnn (one vector, length T), data in the parent in, results in the parent out.
 // docs/host-transfer.md records its figures.
 //
-//   npx tsx scripts/bench-host-transfer.ts [--log2-t 20,22] [--repeats 9] [--transport shm,ipc,shm-sync]
+//   npx tsx scripts/bench-host-transfer.ts [--log2-t 20,22] [--repeats 15] [--transport shm,ipc,shm-sync]
+//                                          [--baseline DIR]
 //
-// For each T and transport: the scan passes alone (timestamp queries, the kernels' time), the whole
-// call timed inside the host (GpuJob.wholeCall: buffers, upload, passes, read-back, no IPC), and the
-// whole call as the caller sees it (`await session.run(job)`, the process already started and the
-// shaders compiled by a warm-up call), with its phases when the session can report them
-// (GpuSession.lastProfile): the parent's send, the way to the host, the host's upload, passes and
-// read-back, the way back, and the parent's copy out.
+// Every variant has its own session (its own Dawn host), all open at once, and their calls
+// alternate, so that the load of a shared machine falls on all of them alike. For each T and variant:
+//   passes       the scan passes alone (timestamp queries): the kernels' time
+//   in host      the whole call timed inside the host (GpuJob.wholeCall: buffers, upload, passes,
+//                read-back; no IPC, and with the bulk file its copies in and out of the file)
+//   run          `await session.run(job)` as the caller sees it, the host started and the shaders
+//                compiled by a warm-up call
+//   no passes    the same, for the job without its passes (create, upload, read back): the transfer
+//   phases       GpuSession.lastProfile of the runs, medians (see RunProfile in runtime.ts)
+// Variants: 'shm' and 'ipc' are the transports (transfer.ts); '-sync' adds RNNC_DAWN_PROFILE=sync
+// (the host waits for the GPU after the upload copies and after the passes, so that the phases
+// split the GPU's part; slower). --baseline DIR adds a session of another checkout of rnnc (say, an
+// older commit: git archive COMMIT | tar -x -C DIR; ln -s $PWD/node_modules DIR/), run as it is.
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
 import { plan as planCell } from '../src/driver/compile.js';
 import { targetOf } from '../src/driver/run.js';
 import { benchData, readCell } from '../src/driver/bench.js';
-import { GpuSession } from '../src/runtime/dawn/runtime.js';
+import { GpuSession, type GpuJob, type GpuJobResult } from '../src/runtime/dawn/runtime.js';
 import { buildScanJob, compileScan } from '../backends/wgsl-scan/index.js';
-import { fileURLToPath } from 'node:url';
-import { loadavg } from 'node:os';
 
 const CELL = fileURLToPath(new URL('../bench/cells/cumsum.rnn', import.meta.url));
 const arg = (name: string, fallback: string) => {
@@ -24,67 +33,93 @@ const arg = (name: string, fallback: string) => {
   return k > 0 ? process.argv[k + 1]! : fallback;
 };
 const log2T = arg('log2-t', '20,22').split(',').map(Number);
-const repeats = Number(arg('repeats', '9'));
-const transports = arg('transport', 'shm,ipc').split(',');
+const repeats = Number(arg('repeats', '15'));
+const variants = arg('transport', 'shm,ipc').split(',');
+const baseline = arg('baseline', '');
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ms = (x: number) => x.toFixed(2);
 
+interface Runner {
+  name: string;
+  session: { run(job: GpuJob): Promise<GpuJobResult>; close(): Promise<void>; lastProfile?: object | null };
+}
+
+const runners: Runner[] = [];
+for (const v of variants) {
+  const [kind, sync] = v.split('-') as ['shm' | 'ipc', string | undefined];
+  runners.push({ name: v, session: await GpuSession.open({ transport: kind, env: sync ? { RNNC_DAWN_PROFILE: 'sync' } : {} }) });
+}
+if (baseline) {
+  const dir = resolve(baseline);
+  const mod = (await import(pathToFileURL(join(dir, 'src/runtime/dawn/runtime.ts')).href)) as { GpuSession: { open(o?: object): Promise<Runner['session']> } };
+  runners.push({ name: `baseline (${baseline})`, session: await mod.GpuSession.open({}) });
+}
+
 const { module, analysis } = readCell(CELL);
 const sizes = planCell(module, analysis, { mode: 'seq' }).sizes;
-console.log(`load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ${repeats} timed calls each after one warm-up, medians in ms`);
+const first = runners[0]!.session as GpuSession;
+const scanPlan = planCell(module, analysis, { mode: 'scan', target: targetOf(first.adapter) }).plan.decision;
+if (scanPlan.mode !== 'scan') throw new Error('cumsum is not planned as a scan');
+const kernels = compileScan(module, analysis.plan!, sizes, { tile: scanPlan.tile, subgroups: scanPlan.subgroups });
+
+const loadBefore = loadavg()[0]!;
 const rows: string[] = [];
-for (const transport of transports) {
-  // 'shm-sync' / 'ipc-sync': the host waits for the GPU after the upload copies and after the passes
-  // (RNNC_DAWN_PROFILE=sync), so that the profile splits the GPU's part; slower, for the breakdown only.
-  const [kind, sync] = transport.split('-') as ['shm' | 'ipc', string | undefined];
-  const session = await GpuSession.open({ transport: kind, env: sync ? { RNNC_DAWN_PROFILE: 'sync' } : {} });
-  try {
-    const scanPlan = planCell(module, analysis, { mode: 'scan', target: targetOf(session.adapter) }).plan.decision;
-    if (scanPlan.mode !== 'scan') throw new Error('cumsum is not planned as a scan');
-    const kernels = compileScan(module, analysis.plan!, sizes, { tile: scanPlan.tile, subgroups: scanPlan.subgroups });
-    for (const lg of log2T) {
-      const T = 2 ** lg;
-      const data = benchData(module, sizes, 1, T);
-      const scan = buildScanJob(module, kernels, data);
-      const timed = await session.run({ ...scan.job, timing: { repeats, warmup: 1 }, wholeCall: { repeats, warmup: 1 } });
-      const kernelMs = median(timed.timingsNs!) / 1e6;
-      const inHostMs = median(timed.wholeCallNs!) / 1e6;
-      await session.run(scan.job); // warm-up
-      const calls: number[] = [];
-      const profiles: Record<string, number>[] = [];
-      for (let r = 0; r < repeats; r++) {
-        const t0 = performance.now();
-        const result = await session.run(scan.job);
-        calls.push(performance.now() - t0);
-        const p = (session as unknown as { lastProfile?: Record<string, number> }).lastProfile;
-        if (p) profiles.push(p);
-        if (process.env['BENCH_VERBOSE']) console.error(`call ${calls.at(-1)!.toFixed(2)} profile total ${p?.['total']?.toFixed(2)}`);
-        if (r === 0) {
-          const y = new Float32Array(scan.decode(result.buffers).outputs['y']!);
-          let s = 0;
-          let worst = 0;
-          const b = data.inputs['b']!;
-          for (let t = 0; t < T; t++) worst = Math.max(worst, Math.abs(y[t]! - (s += b[t]!)));
-          if (!(worst < 1e-2)) throw new Error(`wrong result at T = 2^${lg}: error ${worst}`);
+try {
+  for (const lg of log2T) {
+    const T = 2 ** lg;
+    const data = benchData(module, sizes, 1, T);
+    const scan = buildScanJob(module, kernels, data);
+    const transfer: GpuJob = { shaders: [], buffers: scan.job.buffers, passes: [] };
+    const stats = runners.map(() => ({ kernel: [] as number[], inHost: [] as number[], run: [] as number[], empty: [] as number[], profiles: [] as Record<string, number>[] }));
+    for (const r of runners) {
+      // Warm-up: compiles the shaders, fills the pools; and checks the result.
+      const result = await r.session.run(scan.job);
+      await r.session.run(transfer);
+      const y = new Float32Array(scan.decode(result.buffers).outputs['y']!);
+      const b = data.inputs['b']!;
+      let s = 0;
+      let worst = 0;
+      for (let t = 0; t < T; t++) worst = Math.max(worst, Math.abs(y[t]! - (s += b[t]!)));
+      if (!(worst < 1e-2)) throw new Error(`${r.name}: wrong result at T = 2^${lg}: error ${worst}`);
+    }
+    for (let k = 0; k < repeats; k++) {
+      for (const [i, r] of runners.entries()) {
+        const st = stats[i]!;
+        let t0 = performance.now();
+        await r.session.run(scan.job);
+        st.run.push(performance.now() - t0);
+        const p = r.session.lastProfile;
+        if (p) st.profiles.push(Object.fromEntries(Object.entries(p).filter(([, v]) => typeof v === 'number')) as Record<string, number>);
+        t0 = performance.now();
+        await r.session.run(transfer);
+        st.empty.push(performance.now() - t0);
+        if (k % 3 === 0) {
+          const timed = await r.session.run({ ...scan.job, timing: { repeats: 3, warmup: 1 }, wholeCall: { repeats: 1 } });
+          st.kernel.push(median(timed.timingsNs!) / 1e6);
+          st.inHost.push(timed.wholeCallNs![0]! / 1e6);
         }
       }
-      const callMs = median(calls);
-      const phases = profiles.length
-        ? Object.keys(profiles[0]!)
-            .filter((k) => typeof profiles[0]![k] === 'number')
-            .map((k) => `${k} ${ms(median(profiles.map((p) => p[k]!)))}`)
+    }
+    for (const [i, r] of runners.entries()) {
+      const st = stats[i]!;
+      const kernel = median(st.kernel);
+      const run = median(st.run);
+      const phases = st.profiles.length
+        ? Object.keys(st.profiles[0]!)
+            .map((k) => `${k} ${ms(median(st.profiles.map((p) => p[k]!)))}`)
             .join(', ')
         : '';
-      const row = `| ${transport} | 2^${lg} | ${ms(kernelMs)} | ${ms(inHostMs)} | ${ms(callMs)} | ${(callMs / kernelMs).toFixed(1)}× | ${phases} |`;
+      const row = `| ${r.name} | 2^${lg} | ${ms(kernel)} | ${ms(median(st.inHost))} | ${ms(run)} | ${ms(median(st.empty))} | **${(run / kernel).toFixed(1)}×** | ${phases} |`;
       rows.push(row);
-      console.log(row);
+      console.error(row);
     }
-  } finally {
-    await session.close();
   }
+} finally {
+  for (const r of runners) await r.session.close();
 }
+console.log(`load average (1 min) ${loadBefore.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after; ${repeats} calls each, alternating, medians in ms`);
 console.log();
-console.log('| transport | T | passes | whole call in host | session.run | run / passes | phases (medians) |');
-console.log('|---|---:|---:|---:|---:|---:|---|');
+console.log('| variant | T | passes | in host | run | no passes | run / passes | phases of run |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---|');
 for (const r of rows) console.log(r);
