@@ -71,17 +71,17 @@ let last = 0;
   }) as typeof setImmediate;
 }
 
-/**
- * Awaits a Dawn promise that waits for no GPU work (popping an error scope, mapping an idle
- * buffer): only for the event pump to deliver it, so the pump spins meanwhile rather than polling
- * each millisecond (a whole call awaits several of these).
- */
 /** Awaits GPU work: the pump spins for the first millisecond of this wait, then polls (as after any gap). */
 function gpuWait<T>(promise: Promise<T>): Promise<T> {
   burstStart = last = performance.now();
   return promise;
 }
 
+/**
+ * Awaits a Dawn promise that waits for no GPU work (popping an error scope, mapping an idle
+ * buffer): only for the event pump to deliver it, so the pump spins meanwhile rather than polling
+ * each millisecond (a whole call awaits several of these).
+ */
 async function soon<T>(promise: Promise<T>): Promise<T> {
   const was = eagerPump;
   eagerPump = true;
@@ -503,7 +503,9 @@ async function startCall(dev: GPUDevice, job: WireJob, compiled: Map<string, GPU
 
 /**
  * Wall clock of whole calls as a caller of the runtime sees them, less the IPC to this process:
- * take the buffers, upload, bind, run the passes, read back into host memory. Shader modules,
+ * take the buffers, upload, bind, run the passes, read back into host memory — with the bulk file
+ * (transfer.ts), large inputs are read from it and large results written into it each time, and
+ * only the caller's own copies into and out of it are not counted. Shader modules,
  * pipelines and buffers come from the session's caches and pool (the job's first run made them), as
  * a warmed-up library's would. The buffers read back are the last timed call's, so that what the
  * caller checks is what was timed.
