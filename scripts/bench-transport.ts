@@ -11,6 +11,7 @@
 //   ipc        {data: Uint8Array} over Node's IPC channel with `serialization: 'advanced'` (the old path)
 //   file-path  a new file per array in a private tmpfs directory (writeFileSync, then readSync into a kept buffer), paths over IPC
 //   file-fd    one unlinked tmpfs file shared through an inherited fd, pwrite / pread at fixed offsets, offsets over IPC
+//   pieces     file-fd in 1 MiB pieces, a message after each, so that the reader copies one piece while the writer writes the next
 //   pipe       raw bytes over two extra pipes (stdio fds 4 and 5) read into a kept buffer, headers over IPC
 import { fork } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
@@ -63,7 +64,33 @@ function readExactly(stream: Readable, out: Uint8Array): Promise<Uint8Array> {
   });
 }
 
-type Msg = { kind: string; n: number; path?: string; data?: Uint8Array };
+type Msg = { kind: string; n: number; path?: string; data?: Uint8Array; upTo?: number };
+const PIECE = 2 ** 20;
+
+/** Waits for `upTo` messages of kind 'piece' from `source` and reads each new piece of [base, base + n) into b. */
+function readPieces(source: NodeJS.EventEmitter, fd: number, b: Uint8Array, base: number): Promise<void> {
+  let done = 0;
+  return new Promise((resolve) => {
+    const on = (m: Msg) => {
+      if (m.kind !== 'piece') return;
+      readAll(fd, b.subarray(done, m.upTo!), base + done);
+      done = m.upTo!;
+      if (done === b.byteLength) {
+        source.off('message', on);
+        resolve();
+      }
+    };
+    source.on('message', on);
+  });
+}
+
+function writePieces(send: (m: Msg) => void, fd: number, b: Uint8Array, base: number): void {
+  for (let at = 0; at < b.byteLength; at += PIECE) {
+    const end = Math.min(b.byteLength, at + PIECE);
+    writeAll(fd, b.subarray(at, end), base + at);
+    send({ kind: 'piece', n: b.byteLength, upTo: end });
+  }
+}
 
 if (process.argv[2] === '--child') {
   const fd = 3 + 1; // stdio[4]: the shared file (file-fd) — or the pipe in (pipe)
@@ -85,6 +112,11 @@ if (process.argv[2] === '--child') {
       const out = `${m.path!}.out`;
       writeFileSync(out, b);
       process.send!({ kind: m.kind, n: m.n, path: out });
+    } else if (m.kind === 'pieces') {
+      const b = keep(m.n);
+      await readPieces(process, fd, b, 0);
+      touch(b);
+      writePieces((x) => process.send!(x), fd, b, m.n);
     } else if (m.kind === 'file-fd') {
       const b = keep(m.n);
       readAll(fd, b, 0);
@@ -155,6 +187,12 @@ if (process.argv[2] === '--child') {
       await reply(fdChild);
       readAll(fd, back, n);
       touch(back);
+    } else if (kind === 'pieces') {
+      const back_ = readPieces(fdChild, fd, back, n);
+      fdChild.send({ kind, n });
+      writePieces((x) => fdChild.send(x), fd, data, 0);
+      await back_;
+      touch(back);
     } else if (kind === 'pipe') {
       child.send({ kind, n });
       toChild.write(data);
@@ -170,7 +208,7 @@ if (process.argv[2] === '--child') {
     return performance.now() - t0;
   }
 
-  const kinds = ['ipc', 'file-path', 'file-fd', 'pipe', 'fresh'];
+  const kinds = ['ipc', 'file-path', 'file-fd', 'pieces', 'pipe', 'fresh'];
   console.log(`node ${process.version}, tmp dir ${dir}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${repeats} round trips each: median ms (best; GiB/s moved at the median)`);
   console.log('| MiB each way | ' + kinds.map((k) => (k === 'fresh' ? 'fresh destination, one way' : k)).join(' | ') + ' |');
   console.log('|---:|' + kinds.map(() => '---:').join('|') + '|');
