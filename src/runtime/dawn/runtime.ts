@@ -276,7 +276,6 @@ export class GpuSession {
     try {
       const t1 = now();
       const reply = host.request({ type: 'run', job: wire.job }, `GPU job (${job.passes.map((p) => p.label ?? p.shader).join(', ')})`);
-      wire.prepare();
       const { result, stamps } = (await reply) as WireRunReply;
       const t3 = host.lastReplyAt;
       const decoded = wire.decode(result);

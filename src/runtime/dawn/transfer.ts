@@ -205,7 +205,6 @@ export class BulkFile {
     if (total === 0 || this.closed) return inline(job);
     const region = this.allocate(total);
     let at = region.at;
-    const outputs = new Map<number, ArrayBuffer>(); // by offset, made by `prepare`
     try {
       const buffers = job.buffers.map((b): WireBufferSpec => {
         const { data, ...spec } = b;
@@ -223,10 +222,7 @@ export class BulkFile {
       });
       return {
         job: { ...job, buffers },
-        prepare: () => {
-          for (const b of buffers) if (b.to !== undefined) outputs.set(b.to, prefaulted(b.bytes));
-        },
-        decode: (r) => this.decode(r, outputs),
+        decode: (r) => this.decode(r),
         release: () => this.release(region),
       };
     } catch {
@@ -236,16 +232,16 @@ export class BulkFile {
     }
   }
 
-  private decode(r: WireResult, outputs: Map<number, ArrayBuffer>): GpuJobResult {
+  private decode(r: WireResult): GpuJobResult {
     const buffers: Record<string, ArrayBuffer> = {};
     for (const [name, v] of Object.entries(r.buffers)) {
       if (!isBulkRef(v)) {
         buffers[name] = v;
         continue;
       }
-      const made = outputs.get(v.at);
-      const out = made?.byteLength === v.bytes ? made : new ArrayBuffer(v.bytes);
-      readAll(this.fd, new Uint8Array(out), v.at);
+      // Every byte is read into it: no need for zeroed memory (a recycled allocation skips a memset).
+      const out = Buffer.allocUnsafeSlow(v.bytes).buffer as ArrayBuffer;
+      readAll(this.fd, new Uint8Array(out, 0, v.bytes), v.at);
       buffers[name] = out;
     }
     return { ...r, buffers };
@@ -263,28 +259,13 @@ export class BulkFile {
 /** A job on its way to the host and back. */
 export interface EncodedJob {
   job: WireJob;
-  /**
-   * Makes the result arrays and touches each of their pages, to be called once the job is sent:
-   * faulting in fresh memory costs about as much as the copy into it here, and done while the host
-   * works it is off the call's critical path.
-   */
-  prepare: () => void;
   decode: (r: WireResult) => GpuJobResult;
   release: () => void;
 }
 
-const PAGE = 4096;
-
-function prefaulted(bytes: number): ArrayBuffer {
-  const out = new ArrayBuffer(bytes);
-  const u8 = new Uint8Array(out);
-  for (let i = 0; i < bytes; i += PAGE) u8[i] = 0;
-  return out;
-}
-
 /** The whole job over the pipe. */
 export function inline(job: GpuJob): EncodedJob {
-  return { job: compact(job), prepare: () => {}, decode: decodeInline, release: () => {} };
+  return { job: compact(job), decode: decodeInline, release: () => {} };
 }
 
 function decodeInline(r: WireResult): GpuJobResult {
