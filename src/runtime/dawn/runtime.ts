@@ -251,7 +251,7 @@ export class GpuSession {
     this.starting ??= (async () => {
       const host = new Host(this.opts);
       try {
-        const { env: _env, jobTimeoutMs: _t, ...options } = this.opts;
+        const { env: _env, jobTimeoutMs: _t, transport: _tr, ...options } = this.opts;
         // Opening is not a job: a short --timeout for the run must not cut the device's start-up.
         this.adapter = (await host.request({ type: 'open', options }, 'opening the GPU device', DEFAULT_TIMEOUT_MS)) as AdapterSummary;
       } catch (e) {
