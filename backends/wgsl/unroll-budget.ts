@@ -44,7 +44,8 @@ class Census {
   /** The names that may differ between invocations in the function being counted. */
   private divergent = new Set<string>();
   /** The unrolled loops around the statement being counted: trips, and the names that depend on the loop's variable. */
-  private loops: { trips: number; dep: Set<string> }[] = [];
+  private loops: { trips: number; dep: Set<string>; stores: boolean }[] = [];
+  private readonly storing = new Map<string, boolean>();
 
   constructor(m: Module) {
     this.memory = new Set(m.globals.filter((g) => g.space === 'storage' || g.space === 'workgroup').map((g) => g.name));
@@ -71,6 +72,23 @@ class Census {
     }
   }
 
+  /** Whether `stmts` (callees included) store to memory. */
+  private stores(stmts: Stmt[]): boolean {
+    return someStmt(
+      stmts,
+      (x) => x.kind === 'assign' && this.memory.has(rootOf(x.target) ?? ''),
+      (e) => {
+        if (e.kind !== 'call' || !this.functions.has(e.fn)) return false;
+        let known = this.storing.get(e.fn);
+        if (known === undefined) {
+          this.storing.set(e.fn, false);
+          this.storing.set(e.fn, (known = this.stores(this.functions.get(e.fn)!.body)));
+        }
+        return known;
+      },
+    );
+  }
+
   /** Copies of everything in the loops around: a call's inlined body, a store. */
   private allCopies(): number {
     return this.loops.reduce((n, l) => n * l.trips, 1);
@@ -92,7 +110,8 @@ class Census {
   private access(e: Expr, store: boolean): number {
     if (!this.varies(e)) return 0;
     const address = addressOf(e);
-    return this.loops.reduce((n, l) => (store || mentions(address, l.dep, new Set()) ? n * l.trips : n), 1);
+    // Loads merge across the copies of a loop that stores nothing: to the compiler a store may alias them.
+    return this.loops.reduce((n, l) => (store || l.stores || mentions(address, l.dep, new Set()) ? n * l.trips : n), 1);
   }
 
   private expr(e: Expr): number {
@@ -158,7 +177,7 @@ class Census {
         const init = s.init ? this.stmt(s.init) : 0;
         const unrolled = s.trips !== undefined && s.trips <= DRIVER_UNROLL_TRIPS && !this.kept.has(s);
         const v = s.init && (s.init.kind === 'var' || s.init.kind === 'let') ? s.init.name : undefined;
-        if (unrolled) this.loops.push({ trips: s.trips!, dep: new Set(v ? [v] : []) });
+        if (unrolled) this.loops.push({ trips: s.trips!, dep: new Set(v ? [v] : []), stores: this.stores(s.body) });
         try {
           return init + this.block(s.body) + (s.cond ? this.expr(s.cond) : 0);
         } finally {

@@ -121,6 +121,11 @@ describe('the unroll budget', () => {
     const uniform = assign(index(id('buf'), bin('*', member(id('nwg'), 'x'), id('k'))), lit.f32(1));
     expect(unrolledAccesses(module([countedLoop('k', lit.u32(0), 16, [uniform])]))).toEqual([0]);
   });
+  it('merges a load that does not depend on a loop across its copies, unless the loop stores (a store may alias it)', () => {
+    const load = (into: string) => ({ kind: 'let' as const, name: into, init: index(id('buf'), id('lid')) });
+    expect(unrolledAccesses(module([countedLoop('k', lit.u32(0), 8, [load('a')])]))).toEqual([1]);
+    expect(unrolledAccesses(module([countedLoop('k', lit.u32(0), 8, [load('a'), access('k')])]))).toEqual([8 + 8]);
+  });
   it('leaves a module within the budget as it is', () => {
     const m = module([countedLoop('k', lit.u32(0), 16, [access('k')])]);
     expect(budgetUnrolling(m)).toBe(m);

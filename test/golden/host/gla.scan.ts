@@ -131,7 +131,7 @@ fn element(b: u32, t: u32, s: u32) -> Elem {
 fn load_state(b: u32, s: u32) -> State {
     var h: State;
     for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {
-        for (var p1 = 0u; p1 < 8u; p1++) {
+        for (var p1 = 0u; p1 < 8u + no_unroll; p1++) {
             h.S[p0 * 8u + p1] = init[b * 64u + 0u + p0 * 8u + p1];
         }
     }
@@ -153,7 +153,7 @@ fn advance(h: State, e: Elem) -> State {
 
 // Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.
 fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
-    for (var o_p0 = 0u; o_p0 < 8u; o_p0++) {
+    for (var o_p0 = 0u; o_p0 < 8u + no_unroll; o_p0++) {
         var o_acc1: f32 = 0.0f;
         for (var o_i_2 = 0u; o_i_2 < 8u; o_i_2++) {
             let o_3 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + o_i_2] * h.S[o_i_2 * 8u + o_p0];
@@ -166,7 +166,7 @@ fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
 // The final states.
 fn store_final(h: State, b: u32, s: u32, base: u32) {
     for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {
-        for (var p1 = 0u; p1 < 8u; p1++) {
+        for (var p1 = 0u; p1 < 8u + no_unroll; p1++) {
             final_state[base + 0u + p0 * 8u + p1] = h.S[p0 * 8u + p1];
         }
     }

@@ -142,7 +142,7 @@ fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
 fn load_state(b: u32, s: u32) -> State {
     var h: State;
     for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {
-        for (var p1 = 0u; p1 < 4u; p1++) {
+        for (var p1 = 0u; p1 < 4u + no_unroll; p1++) {
             h.h[p0 * 4u + p1] = init[b * 32u + 0u + p0 * 4u + p1];
         }
     }
@@ -164,7 +164,7 @@ fn advance(h: State, e: Elem) -> State {
 
 // Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.
 fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
-    for (var o_p0 = 0u; o_p0 < 8u; o_p0++) {
+    for (var o_p0 = 0u; o_p0 < 8u + no_unroll; o_p0++) {
         let o_1 = h.h[o_p0 * 4u] * inputs[U.batch * U.T * 20u + (b * U.T + t) * 4u];
         let o_2 = h.h[o_p0 * 4u + 1u] * inputs[U.batch * U.T * 20u + (b * U.T + t) * 4u + 1u];
         let o_3 = o_1 + o_2;
@@ -181,7 +181,7 @@ fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
 // The final states.
 fn store_final(h: State, b: u32, s: u32, base: u32) {
     for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {
-        for (var p1 = 0u; p1 < 4u; p1++) {
+        for (var p1 = 0u; p1 < 4u + no_unroll; p1++) {
             final_state[base + 0u + p0 * 4u + p1] = h.h[p0 * 4u + p1];
         }
     }
