@@ -18,6 +18,9 @@
 // (the host waits for the GPU after the upload copies and after the passes, so that the phases
 // split the GPU's part; slower). --baseline DIR adds a session of another checkout of rnnc (say, an
 // older commit: git archive COMMIT | tar -x -C DIR; ln -s $PWD/node_modules DIR/), run as it is.
+// Before each timed call the script settles: a pause, and a garbage collection when node runs with
+// --expose-gc (npx tsx --expose-gc ...), so that one variant's garbage (the pipe path allocates
+// whole arrays on both sides) is not collected during the next variant's kernels.
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -37,6 +40,10 @@ const repeats = Number(arg('repeats', '15'));
 const variants = arg('transport', 'shm,ipc').split(',');
 const baseline = arg('baseline', '');
 
+const settle = async () => {
+  (globalThis as { gc?: () => void }).gc?.();
+  await new Promise((r) => setTimeout(r, 20));
+};
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ms = (x: number) => x.toFixed(2);
 
@@ -86,15 +93,18 @@ try {
     for (let k = 0; k < repeats; k++) {
       for (const [i, r] of runners.entries()) {
         const st = stats[i]!;
+        await settle();
         let t0 = performance.now();
         await r.session.run(scan.job);
         st.run.push(performance.now() - t0);
         const p = r.session.lastProfile;
         if (p) st.profiles.push(Object.fromEntries(Object.entries(p).filter(([, v]) => typeof v === 'number')) as Record<string, number>);
+        await settle();
         t0 = performance.now();
         await r.session.run(transfer);
         st.empty.push(performance.now() - t0);
         if (k % 3 === 0) {
+          await settle();
           const timed = await r.session.run({ ...scan.job, timing: { repeats: 3, warmup: 1 }, wholeCall: { repeats: 1 } });
           st.kernel.push(median(timed.timingsNs!) / 1e6);
           st.inHost.push(timed.wholeCallNs![0]! / 1e6);
@@ -118,7 +128,8 @@ try {
 } finally {
   for (const r of runners) await r.session.close();
 }
-console.log(`load average (1 min) ${loadBefore.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after; ${repeats} calls each, alternating, medians in ms`);
+const gcNote = (globalThis as { gc?: unknown }).gc ? ', a collection before each' : ' (no --expose-gc)';
+console.log(`load average (1 min) ${loadBefore.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after; ${repeats} calls each, alternating${gcNote}, medians in ms`);
 console.log();
 console.log('| variant | T | passes | in host | run | no passes | run / passes | phases of run |');
 console.log('|---|---:|---:|---:|---:|---:|---:|---|');
