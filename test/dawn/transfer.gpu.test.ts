@@ -4,7 +4,7 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GpuError, GpuSession, type GpuJob } from '../../src/runtime/dawn/runtime.js';
-import { BULK_MIN_BYTES, BulkFile, bulkBases } from '../../src/runtime/dawn/transfer.js';
+import { BULK_MIN_BYTES, BulkFile, PIECE_BYTES, bulkBases } from '../../src/runtime/dawn/transfer.js';
 
 // out[i] = in[i] ^ key for every word, in a grid-stride loop: the bits go through untouched (key 0) or changed in a known way.
 const XOR = `struct P { words: u32, key: u32 }
@@ -121,6 +121,72 @@ describe('bulk transfers to the Dawn host', () => {
     expect(equalBytes(r.buffers['dst']!, new Uint8Array(bytes))).toBe(true);
   });
 
+  it('streams several bulk inputs and results of odd sizes, piece by piece, each in its place', async () => {
+    // c = a, d = b ^ key, over sizes that are not multiples of the pieces (PIECE_BYTES) nor of each other.
+    const code = `struct P { a: u32, b: u32, key: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> a: array<u32>;
+@group(0) @binding(2) var<storage, read> b: array<u32>;
+@group(0) @binding(3) var<storage, read_write> c: array<u32>;
+@group(0) @binding(4) var<storage, read_write> d: array<u32>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) n: vec3u) {
+  for (var i = g.x; i < max(p.a, p.b); i += n.x * 256u) {
+    if (i < p.a) { c[i] = a[i]; }
+    if (i < p.b) { d[i] = b[i] ^ p.key; }
+  }
+}`;
+    const aBytes = 2 * PIECE_BYTES + 12;
+    const bBytes = PIECE_BYTES / 2 + 4;
+    const a = randomBytes(aBytes, 11);
+    const b = randomBytes(bBytes, 12);
+    const r = await shm.run({
+      shaders: [{ label: 'two', code }],
+      buffers: [
+        { name: 'p', bytes: 12, usage: 'uniform', data: new Uint32Array([aBytes / 4, bBytes / 4, 0x5a5a5a5a]) },
+        { name: 'a', bytes: aBytes, usage: 'storage-read', data: a },
+        { name: 'b', bytes: bBytes, usage: 'storage-read', data: b },
+        { name: 'c', bytes: aBytes, usage: 'storage', read: true },
+        { name: 'd', bytes: bBytes, usage: 'storage', read: true },
+      ],
+      passes: [{ shader: 'two', bindings: ['p', 'a', 'b', 'c', 'd'].map((buffer, binding) => ({ binding, buffer })), dispatch: [1024] }],
+    });
+    expect(equalBytes(r.buffers['c']!, a)).toBe(true);
+    const want = new Uint32Array(b.slice().buffer).map((w) => (w ^ 0x5a5a5a5a) >>> 0);
+    expect(equalBytes(r.buffers['d']!, new Uint8Array(want.buffer))).toBe(true);
+    expect(shm.lastProfile!.streamed).toBeGreaterThan(0); // pieces were read before the reply
+  });
+
+  it('falls back to the pipe when the file cannot take the inputs', async () => {
+    const host = (shm as unknown as { host: { bulk: BulkFile } }).host;
+    const encode = host.bulk.encode.bind(host.bulk);
+    let pieces = 0;
+    host.bulk.encode = (job) => {
+      const wire = encode(job);
+      const write = wire.write.bind(wire);
+      wire.write = (announce) =>
+        write((upTo) => {
+          if (++pieces > 1) throw new Error('ENOSPC: no space left on device (simulated)');
+          announce(upTo);
+        });
+      return wire;
+    };
+    try {
+      const data = randomBytes(3 * PIECE_BYTES, 21);
+      const r = await shm.run(xorJob(data.byteLength, data, 3));
+      const want = new Uint32Array(data.slice().buffer).map((w) => (w ^ 3) >>> 0);
+      expect(equalBytes(r.buffers['dst']!, new Uint8Array(want.buffer))).toBe(true);
+      expect(pieces).toBe(2);
+      expect(shm.lastProfile).toBeNull(); // the run that went over the pipe after the host refused the first
+    } finally {
+      host.bulk.encode = encode;
+    }
+    // And the file path works again afterwards.
+    const data = randomBytes(PIECE_BYTES + 8, 22);
+    expect(equalBytes((await shm.run(xorJob(data.byteLength, data))).buffers['dst']!, data)).toBe(true);
+    expect(shm.lastProfile?.transport).toBe('shm');
+  });
+
   it('keeps concurrent runs of one session apart', async () => {
     const sizes = [4 * 2 ** 20, 2 ** 20 + 8, 4 * 2 ** 20];
     const inputs = sizes.map((n, k) => randomBytes(n, 100 + k));
@@ -137,7 +203,8 @@ describe('bulk transfers to the Dawn host', () => {
     expect(r.wholeCallNs).toHaveLength(2);
     expect(equalBytes(r.buffers['dst']!, data)).toBe(true);
     const p = shm.lastProfile!;
-    for (const k of ['encode', 'toHost', 'upload', 'passes', 'readBack', 'toParent', 'decode', 'total'] as const) expect(p[k]).toBeGreaterThanOrEqual(k === 'toHost' || k === 'toParent' ? -5 : 0);
+    for (const k of ['encode', 'write', 'toHost', 'upload', 'passes', 'readBack', 'toParent', 'streamed', 'decode', 'total'] as const)
+      expect(p[k]).toBeGreaterThanOrEqual(k === 'toHost' || k === 'toParent' ? -5 : 0);
   });
 
   it('leaves nothing behind after a failed job, a crashed host and close', async () => {

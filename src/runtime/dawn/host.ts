@@ -7,7 +7,21 @@ import v8 from 'node:v8';
 import { deviceBytes } from './check.js';
 import { BufferPool, Lease } from './pool.js';
 import { formatShaderError } from './frame.js';
-import { BULK_ENV, now, readAll, writeAll, type BulkRef, type HostStamps, type WireBufferSpec, type WireJob, type WireRequest, type WireResult, type WireRunReply } from './transfer.js';
+import {
+  BULK_ENV,
+  PIECE_BYTES,
+  now,
+  readAll,
+  writeAll,
+  type BulkRef,
+  type HostStamps,
+  type WireBufferSpec,
+  type WireJob,
+  type WireProgress,
+  type WireRequest,
+  type WireResult,
+  type WireRunReply,
+} from './transfer.js';
 import {
   GpuError,
   LIMIT_NAMES,
@@ -47,6 +61,38 @@ const bulkFd = ((): number | null => {
     return fd;
   }
 })();
+
+/**
+ * How much of each run's input stream the parent has written into the bulk file (its `written`
+ * messages, which come after the run's request and are taken at once, not queued behind it).
+ */
+const written = new Map<number, { upTo: number; error?: string; wake?: () => void }>();
+/** Runs are handled in the order they came, and ids grow: a `written` for this id or an older one is late. */
+let lastRunDone = 0;
+
+function inputEntry(id: number) {
+  let w = written.get(id);
+  if (!w) written.set(id, (w = { upTo: 0 }));
+  return w;
+}
+
+function noteWritten(m: { id: number; upTo: number; error?: string }) {
+  if (m.id <= lastRunDone) return;
+  const w = inputEntry(m.id);
+  w.upTo = Math.max(w.upTo, m.upTo);
+  if (m.error !== undefined) w.error = m.error;
+  w.wake?.();
+}
+
+/** Resolves once the parent has written `upTo` bytes of run `id`'s input stream. */
+async function inputsWritten(id: number, upTo: number): Promise<void> {
+  const w = inputEntry(id);
+  while (w.upTo < upTo) {
+    if (w.error !== undefined) throw new GpuError('validation', `the job's inputs could not be written into the bulk file: ${w.error}`);
+    await new Promise<void>((resolve) => (w.wake = resolve));
+    w.wake = undefined;
+  }
+}
 
 const { create, globals } = await import('webgpu');
 Object.assign(globalThis, globals);
@@ -345,7 +391,7 @@ function upload(dev: GPUDevice, buffer: GPUBuffer, data: ArrayBufferView | Array
 type Make = (size: number, usage: number, label: string) => GPUBuffer;
 type Encode = (enc: GPUCommandEncoder, timestamps?: (i: number) => GPUComputePassTimestampWrites) => void;
 
-async function runJob(job: WireJob, stamps: Partial<HostStamps>): Promise<WireResult> {
+async function runJob(id: number, job: WireJob, stamps: Partial<HostStamps>): Promise<WireResult> {
   const dev = device;
   if (!dev || !summary) throw new GpuError('device-lost', 'the Dawn host has no device (the session was not opened or was closed)');
   const lease = new Lease(dev, pool);
@@ -355,12 +401,14 @@ async function runJob(job: WireJob, stamps: Partial<HostStamps>): Promise<WireRe
     for (const s of job.shaders) compiled.set(s.label, await shaderModule(dev, s.label, s.code));
     stamps.compiled = now();
 
-    const call = await startCall(dev, job, compiled, lease, stamps);
+    const call = await startCall(dev, id, job, compiled, lease, stamps);
     const result: WireResult = { buffers: {}, adapter: summary };
     if (job.timing && job.passes.length > 0) Object.assign(result, await time(dev, job, call.encodePasses, lease.make));
-    result.buffers = await call.readBack(stamps);
+    // With wholeCall, the results returned are the last timed call's: nothing to announce before.
+    const announce = job.wholeCall ? undefined : (upTo: number) => void process.send!({ id, progress: upTo } satisfies WireProgress);
+    result.buffers = await call.readBack(stamps, announce);
     lease.release((clean = true));
-    if (job.wholeCall) Object.assign(result, await timeWholeCalls(dev, job, compiled));
+    if (job.wholeCall) Object.assign(result, await timeWholeCalls(dev, id, job, compiled));
     return result;
   } finally {
     lease.release(clean);
@@ -374,7 +422,7 @@ async function runJob(job: WireJob, stamps: Partial<HostStamps>): Promise<WireRe
  * allocates afresh for every large write (page faults). (Staging in pieces, so that the queue
  * copies one piece while the next is read, measured no faster on lavapipe, docs/host-transfer.md.)
  */
-async function uploadBulk(dev: GPUDevice, job: WireJob, lease: Lease, buffers: Map<string, GPUBuffer>): Promise<void> {
+async function uploadBulk(dev: GPUDevice, id: number, job: WireJob, lease: Lease, buffers: Map<string, GPUBuffer>): Promise<void> {
   const bulk = job.buffers.filter((b): b is WireBufferSpec & { from: BulkRef } => !!b.from && b.from.bytes > 0);
   if (bulk.length === 0) return;
   if (bulkFd === null) throw new GpuError('validation', 'internal error: a job refers to the bulk file, and this Dawn host has none');
@@ -386,9 +434,16 @@ async function uploadBulk(dev: GPUDevice, job: WireJob, lease: Lease, buffers: M
   // Idle buffers: their last use, a copy of an earlier call, is done.
   await soon(Promise.all(staged.filter((s) => !s.mapped).map((s) => s.staging.mapAsync(GPUMapMode.WRITE))));
   const enc = dev.createCommandEncoder({ label: 'upload' });
+  let stream = 0; // where this input starts in the run's input stream
   for (const s of staged) {
     const range = new Uint8Array(s.staging.getMappedRange(0, s.size));
-    readAll(bulkFd, range.subarray(0, s.from.bytes), s.from.at);
+    // Piece by piece, as the parent announces them: it writes the next while this one is read.
+    for (let off = 0; off < s.from.bytes; off += PIECE_BYTES) {
+      const end = Math.min(s.from.bytes, off + PIECE_BYTES);
+      await inputsWritten(id, stream + end);
+      readAll(bulkFd, range.subarray(off, end), s.from.at + off);
+    }
+    stream += s.from.bytes;
     range.fill(0, s.from.bytes); // a reused staging buffer holds an earlier call's bytes past the data
     s.staging.unmap();
     enc.copyBufferToBuffer(s.staging, 0, s.target, 0, s.size);
@@ -400,7 +455,7 @@ async function uploadBulk(dev: GPUDevice, job: WireJob, lease: Lease, buffers: M
  * One call of the job up to its submission: buffers, uploads, bind groups, then the passes and copies
  * into MAP_READ staging buffers, submitted. `readBack` maps the staging buffers and copies them out.
  */
-async function startCall(dev: GPUDevice, job: WireJob, compiled: Map<string, GPUShaderModule>, lease: Lease, stamps: Partial<HostStamps> = {}) {
+async function startCall(dev: GPUDevice, id: number, job: WireJob, compiled: Map<string, GPUShaderModule>, lease: Lease, stamps: Partial<HostStamps> = {}) {
   const { make } = lease;
   const specs = new Map(job.buffers.map((b) => [b.name, b]));
   const shaders = new Map(job.shaders.map((s) => [s.label, s]));
@@ -425,7 +480,7 @@ async function startCall(dev: GPUDevice, job: WireJob, compiled: Map<string, GPU
       }
     }
     if (clears > 0) dev.queue.submit([clear.finish()]);
-    await uploadBulk(dev, job, lease, buffers);
+    await uploadBulk(dev, id, job, lease, buffers);
     for (const b of job.buffers) if (b.data) upload(dev, buffers.get(b.name)!, b.data);
     return job.passes.map((p) => {
       const s = shaders.get(p.shader)!;
@@ -477,20 +532,32 @@ async function startCall(dev: GPUDevice, job: WireJob, compiled: Map<string, GPU
   });
   stamps.submitted = now();
 
-  /** The read buffers: small ones copied out inline, large ones written into the bulk file where the parent asked. */
-  const readBack = async (stamps: Partial<HostStamps> = {}): Promise<Record<string, ArrayBuffer | BulkRef>> => {
+  /**
+   * The read buffers: small ones copied out inline, large ones written into the bulk file where the
+   * parent asked, piece by piece, each announced with `announce` (bytes of the run's output stream
+   * written so far) so that the parent reads one piece while the next is written.
+   */
+  const readBack = async (stamps: Partial<HostStamps> = {}, announce?: (upTo: number) => void): Promise<Record<string, ArrayBuffer | BulkRef>> => {
     await gpuWait(Promise.all(reads.map((r) => r.staging.mapAsync(GPUMapMode.READ))));
     stamps.mapped = now();
     const out: Record<string, ArrayBuffer | BulkRef> = {};
+    let stream = 0;
     for (const r of reads) {
       const range = r.staging.getMappedRange();
       if (r.to !== undefined && bulkFd !== null && r.bytes > 0) {
         try {
-          writeAll(bulkFd, new Uint8Array(range, 0, r.bytes), r.to);
+          for (let off = 0; off < r.bytes; off += PIECE_BYTES) {
+            const end = Math.min(r.bytes, off + PIECE_BYTES);
+            writeAll(bulkFd, new Uint8Array(range, off, end - off), r.to + off);
+            announce?.(stream + end);
+          }
+          stream += r.bytes;
           out[r.name] = { at: r.to, bytes: r.bytes };
           continue;
         } catch {
-          // The file could not take it (tmpfs full): this buffer goes back over the pipe.
+          // The file could not take it (tmpfs full): this buffer goes back over the pipe, and the
+          // stream's later pieces are not announced (the parent reads them after the reply).
+          announce = undefined;
         }
       }
       out[r.name] = range.slice(0, r.bytes);
@@ -510,7 +577,7 @@ async function startCall(dev: GPUDevice, job: WireJob, compiled: Map<string, GPU
  * a warmed-up library's would. The buffers read back are the last timed call's, so that what the
  * caller checks is what was timed.
  */
-async function timeWholeCalls(dev: GPUDevice, job: WireJob, compiled: Map<string, GPUShaderModule>): Promise<Pick<WireResult, 'buffers' | 'wholeCallNs'>> {
+async function timeWholeCalls(dev: GPUDevice, id: number, job: WireJob, compiled: Map<string, GPUShaderModule>): Promise<Pick<WireResult, 'buffers' | 'wholeCallNs'>> {
   const { repeats, warmup = 0 } = job.wholeCall!;
   if (!Number.isInteger(repeats) || repeats < 1 || !Number.isInteger(warmup) || warmup < 0)
     throw new GpuError('validation', `wholeCall needs an integer repeats >= 1 and warmup >= 0, got repeats ${repeats}, warmup ${warmup}`);
@@ -523,7 +590,7 @@ async function timeWholeCalls(dev: GPUDevice, job: WireJob, compiled: Map<string
       let clean = false;
       try {
         const t0 = process.hrtime.bigint();
-        buffers = await (await startCall(dev, job, compiled, lease)).readBack();
+        buffers = await (await startCall(dev, id, job, compiled, lease)).readBack();
         if (r >= warmup) wholeCallNs.push(Number(process.hrtime.bigint() - t0));
         clean = true;
       } finally {
@@ -616,9 +683,14 @@ async function handle(req: WireRequest, received: number): Promise<void> {
     if (req.type === 'open') value = await open(req.options);
     else if (req.type === 'run') {
       const stamps: Partial<HostStamps> = { received, started: now() };
-      const result = await runJob(req.job, stamps);
-      stamps.replied = now();
-      value = { result, stamps } satisfies WireRunReply;
+      try {
+        const result = await runJob(req.id, req.job, stamps);
+        stamps.replied = now();
+        value = { result, stamps } satisfies WireRunReply;
+      } finally {
+        written.delete(req.id);
+        lastRunDone = Math.max(lastRunDone, req.id);
+      }
     } else if (req.type === 'compile') value = await compileShaders(req.shaders, req.pipelines);
     else if (req.type === 'close') {
       closing = true;
@@ -644,6 +716,7 @@ process.on('message', (req: WireRequest) => {
   const received = now();
   // The crash hook jumps the queue: it stands for a crash that happens whenever it happens.
   if (req.type === '__crashForTest') process.kill(process.pid, 'SIGSEGV');
+  else if (req.type === 'written') noteWritten(req);
   else queue = queue.then(() => handle(req, received));
 });
 // Never outlive the parent: an orphaned host with a live device would spin a core forever.

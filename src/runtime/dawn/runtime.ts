@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { checkJob } from './check.js';
 import { hostDeathError } from './death.js';
 import { shaderBindings } from './reflect.js';
-import { BULK_ENV, BULK_FD, BulkFile, inline, now, type HostStamps, type Transport, type WireRequest, type WireRunReply } from './transfer.js';
+import { BULK_ENV, BULK_FD, BulkFile, inline, now, type HostStamps, type Transport, type WireProgress, type WireRequest, type WireRunReply } from './transfer.js';
 import {
   GpuError,
   type AdapterSummary,
@@ -44,17 +44,21 @@ export interface GpuSessionOptions extends OpenOptions {
 }
 
 /**
- * Where the time of the session's last run went, in ms (GpuSession.lastProfile): the parent's
- * encoding of the job (writing large inputs into the bulk file), sending it to the host, waiting
- * behind earlier requests, the host's shader lookup, its setup and uploads, the passes with the
- * copies to the read-back buffers (encode to mapped), copying the results out, returning the
- * buffers to the pool (and any `timing` or `wholeCall` the job asked for), the way back, and the
- * parent's decoding (reading large results).
+ * Where the time of the session's last run went, in ms (GpuSession.lastProfile; null after a run
+ * that fell back to the pipe). In the order of the call: the parent's encoding of the job, the way
+ * to the host, waiting behind earlier requests, the host's shader lookup, its setup and uploads
+ * (reading the bulk inputs as the parent writes them: `write` overlaps it), the passes with the
+ * copies to the read-back buffers (encode to mapped), copying the results out (into the bulk file,
+ * which the parent reads as the pieces come: `streamed` overlaps it), returning the buffers to the
+ * pool (and any `timing` or `wholeCall` the job asked for), the way back, and the parent's decoding
+ * (what was left to read). Medians of the phases need not add up to the median total.
  * Cross-process phases use the wall clock of both processes (a few µs apart).
  */
 export interface RunProfile {
   transport: Transport;
   encode: number;
+  /** Writing the bulk inputs into the file after sending the request (the host reads them meanwhile). */
+  write: number;
   /** From handing the request to the IPC channel (serialising it) to its arrival in the host. */
   toHost: number;
   queued: number;
@@ -68,6 +72,9 @@ export interface RunProfile {
   readBack: number;
   finish: number;
   toParent: number;
+  /** Reading the results' pieces as the host announced them, before its reply (overlaps `readBack`). */
+  streamed: number;
+  /** After the reply: reading what was not read yet, and building the result. */
   decode: number;
   total: number;
 }
@@ -88,7 +95,9 @@ function hostExecArgv(): string[] {
   return argv;
 }
 
-type Pending = { resolve: (v: unknown) => void; reject: (e: GpuError) => void; what: string; timer: NodeJS.Timeout };
+type Pending = { resolve: (v: unknown) => void; reject: (e: GpuError) => void; what: string; timer: NodeJS.Timeout; progress?: (upTo: number) => void };
+/** What a request's caller hears before the reply: its id once sent, and the host's progress (transfer.ts). */
+type Hooks = { sent?: (id: number) => void; progress?: (upTo: number) => void };
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 const transportOf = (opts: GpuSessionOptions): Transport => {
   const t = opts.transport ?? process.env['RNNC_DAWN_TRANSPORT'] ?? 'shm';
@@ -168,7 +177,11 @@ export class Host {
     return hostDeathError({ pid: this.child.pid, exitCode: code, signal, stderr });
   }
 
-  private onReply(msg: HostReply) {
+  private onReply(msg: HostReply | WireProgress) {
+    if ('progress' in msg) {
+      this.pending.get(msg.id)?.progress?.(msg.progress);
+      return;
+    }
     this.lastReplyAt = now();
     if ('event' in msg) {
       this.lost = new GpuError(msg.error.kind, msg.error.message, msg.error.details);
@@ -189,7 +202,7 @@ export class Host {
     for (const h of [this.child, this.child.channel, this.child.stdout, this.child.stderr] as (Refable | null | undefined)[]) h?.[op]?.();
   }
 
-  request(msg: WithoutId<WireRequest>, what: string, timeoutMs = this.opts.jobTimeoutMs ?? DEFAULT_TIMEOUT_MS): Promise<unknown> {
+  request(msg: WithoutId<WireRequest>, what: string, timeoutMs = this.opts.jobTimeoutMs ?? DEFAULT_TIMEOUT_MS, hooks: Hooks = {}): Promise<unknown> {
     if (this.dead) return Promise.reject(this.deathError(this.child.exitCode, this.child.signalCode));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -203,9 +216,10 @@ export class Host {
         );
       }, timeoutMs);
       timer.unref();
-      this.pending.set(id, { resolve, reject, what, timer });
+      this.pending.set(id, { resolve, reject, what, timer, ...(hooks.progress ? { progress: hooks.progress } : {}) });
       this.refresh();
       this.child.send({ ...msg, id } as WireRequest);
+      hooks.sent?.(id);
     });
   }
 
@@ -273,18 +287,49 @@ export class GpuSession {
     const host = await this.ensureHost();
     const t0 = now();
     const wire = host.bulk ? host.bulk.encode(job) : inline(job);
+    let writeFailed = false;
     try {
       const t1 = now();
-      const reply = host.request({ type: 'run', job: wire.job }, `GPU job (${job.passes.map((p) => p.label ?? p.shader).join(', ')})`);
-      const { result, stamps } = (await reply) as WireRunReply;
+      let t2 = t1;
+      const what = `GPU job (${job.passes.map((p) => p.label ?? p.shader).join(', ')})`;
+      const reply = host.request({ type: 'run', job: wire.job }, what, undefined, {
+        progress: (upTo) => wire.progress(upTo),
+        // The bulk inputs go into the file after the request, piece by piece, so that the host reads
+        // one piece while this process writes the next.
+        sent: (id) => {
+          if (!wire.streams) return;
+          try {
+            wire.write((upTo) => host.send({ id, type: 'written', upTo }));
+          } catch (e) {
+            writeFailed = true;
+            host.send({ id, type: 'written', upTo: 0, error: e instanceof Error ? e.message : String(e) });
+          }
+          t2 = now();
+        },
+      });
+      let value: WireRunReply;
+      try {
+        value = (await reply) as WireRunReply;
+      } catch (e) {
+        // The file could not take the inputs (tmpfs full, say): the host failed the run; it goes over the pipe.
+        if (writeFailed) return await this.runInline(host, job);
+        throw e;
+      }
       const t3 = host.lastReplyAt;
-      const decoded = wire.decode(result);
+      const decoded = wire.decode(value.result);
       const t4 = now();
-      this.lastProfile = profileOf(host.bulk ? 'shm' : 'ipc', [t0, t1, t3, t4], stamps);
+      this.lastProfile = profileOf(host.bulk ? 'shm' : 'ipc', [t0, t1, t2, t3, t4], value.stamps, wire.streamedMs);
       return decoded;
     } finally {
       wire.release();
     }
+  }
+
+  private async runInline(host: Host, job: GpuJob): Promise<GpuJobResult> {
+    const wire = inline(job);
+    const { result } = (await host.request({ type: 'run', job: wire.job }, `GPU job (${job.passes.map((p) => p.label ?? p.shader).join(', ')})`)) as WireRunReply;
+    this.lastProfile = null;
+    return wire.decode(result);
   }
 
   /**
@@ -357,11 +402,12 @@ export async function withGpu<T>(fn: (s: GpuSession) => Promise<T>, opts?: GpuSe
   }
 }
 
-function profileOf(transport: Transport, [t0, t1, t3, t4]: number[], h: Partial<HostStamps>): RunProfile {
+function profileOf(transport: Transport, [t0, t1, t2, t3, t4]: number[], h: Partial<HostStamps>, streamed: number): RunProfile {
   const d = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? NaN : b - a);
   return {
     transport,
     encode: d(t0, t1),
+    write: d(t1, t2),
     toHost: d(t1, h.received),
     queued: d(h.received, h.started),
     shaders: d(h.started, h.compiled),
@@ -373,6 +419,7 @@ function profileOf(transport: Transport, [t0, t1, t3, t4]: number[], h: Partial<
     readBack: d(h.mapped, h.readBack),
     finish: d(h.readBack, h.replied),
     toParent: d(h.replied, t3),
+    streamed,
     decode: d(t3, t4),
     total: d(t0, t4),
   };

@@ -19,6 +19,11 @@ import type { GpuBufferSpec, GpuJob, GpuJobResult, HostRequest } from '../../../
 
 /** Arrays smaller than this travel inline over the pipe: below it the file path measured no faster (docs/host-transfer.md). */
 export const BULK_MIN_BYTES = 64 * 1024;
+/**
+ * Bulk arrays are written and announced in pieces of this size, so that the reader (the host for
+ * inputs, the parent for results) copies one piece out of the file while the writer writes the next.
+ */
+export const PIECE_BYTES = 2 ** 20;
 /** The fd the host finds the bulk file on (stdio[4] of the fork). */
 export const BULK_FD = 4;
 /** Environment variable telling the host that it has a bulk file on BULK_FD. */
@@ -69,8 +74,21 @@ export interface WireResult extends Omit<GpuJobResult, 'buffers'> {
   buffers: Record<string, ArrayBuffer | BulkRef>;
 }
 
-/** The requests the host takes: the shared protocol (backends/job.ts) with a run's job in its wire form. */
-export type WireRequest = Exclude<HostRequest, { type: 'run' }> | { id: number; type: 'run'; job: WireJob; sentAt?: number };
+/**
+ * The requests the host takes: the shared protocol (backends/job.ts) with a run's job in its wire
+ * form, and `written`: the parent has written this many bytes of run `id`'s input stream (its bulk
+ * inputs one after the other, in the job's order) into the file, or could not (`error`).
+ */
+export type WireRequest =
+  | Exclude<HostRequest, { type: 'run' }>
+  | { id: number; type: 'run'; job: WireJob }
+  | { id: number; type: 'written'; upTo: number; error?: string };
+
+/** From the host, before a run's reply: it has written this many bytes of the run's output stream (its bulk reads one after the other, in the job's order). */
+export interface WireProgress {
+  id: number;
+  progress: number;
+}
 
 /** The value of a run's reply. */
 export interface WireRunReply {
@@ -191,9 +209,10 @@ export class BulkFile {
   }
 
   /**
-   * The job in its wire form: inputs of BULK_MIN_BYTES or more written into a fresh region, reads
-   * of that size given a place in it. `decode` turns the host's result back into a GpuJobResult;
-   * `release` frees the region (after the reply, or when the run failed).
+   * The job in its wire form: inputs of BULK_MIN_BYTES or more given a place in a fresh region
+   * (written by `write` once the request is sent), reads of that size given a place for the host
+   * to write them. Each output is read as the host announces its pieces (`progress`) and the rest
+   * at `decode`; `release` frees the region (after the reply, or when the run failed).
    */
   encode(job: GpuJob): EncodedJob {
     const big = (n: number) => n >= BULK_MIN_BYTES;
@@ -205,46 +224,24 @@ export class BulkFile {
     if (total === 0 || this.closed) return inline(job);
     const region = this.allocate(total);
     let at = region.at;
-    try {
-      const buffers = job.buffers.map((b): WireBufferSpec => {
-        const { data, ...spec } = b;
-        const wire: WireBufferSpec = spec;
-        if (data && big(data.byteLength)) {
-          writeAll(this.fd, bytesOf(data), at);
-          wire.from = { at, bytes: data.byteLength };
-          at += aligned(data.byteLength);
-        } else if (data) wire.data = compactData(data);
-        if (b.read && big(b.bytes)) {
-          wire.to = at;
-          at += aligned(b.bytes);
-        }
-        return wire;
-      });
-      return {
-        job: { ...job, buffers },
-        decode: (r) => this.decode(r),
-        release: () => this.release(region),
-      };
-    } catch {
-      // The file could not take the data (tmpfs full, say): this run goes over the pipe.
-      this.release(region);
-      return inline(job);
-    }
-  }
-
-  private decode(r: WireResult): GpuJobResult {
-    const buffers: Record<string, ArrayBuffer> = {};
-    for (const [name, v] of Object.entries(r.buffers)) {
-      if (!isBulkRef(v)) {
-        buffers[name] = v;
-        continue;
+    const inputs: { bytes: Uint8Array; at: number }[] = [];
+    const outputs: Output[] = [];
+    const buffers = job.buffers.map((b): WireBufferSpec => {
+      const { data, ...spec } = b;
+      const wire: WireBufferSpec = spec;
+      if (data && big(data.byteLength)) {
+        inputs.push({ bytes: bytesOf(data), at });
+        wire.from = { at, bytes: data.byteLength };
+        at += aligned(data.byteLength);
+      } else if (data) wire.data = compactData(data);
+      if (b.read && big(b.bytes)) {
+        outputs.push({ name: b.name, at, bytes: b.bytes, done: 0 });
+        wire.to = at;
+        at += aligned(b.bytes);
       }
-      // Every byte is read into it: no need for zeroed memory (a recycled allocation skips a memset).
-      const out = Buffer.allocUnsafeSlow(v.bytes).buffer as ArrayBuffer;
-      readAll(this.fd, new Uint8Array(out, 0, v.bytes), v.at);
-      buffers[name] = out;
-    }
-    return { ...r, buffers };
+      return wire;
+    });
+    return new BulkRun(this.fd, { ...job, buffers }, inputs, outputs, () => this.release(region));
   }
 
   close(): void {
@@ -259,13 +256,104 @@ export class BulkFile {
 /** A job on its way to the host and back. */
 export interface EncodedJob {
   job: WireJob;
-  decode: (r: WireResult) => GpuJobResult;
-  release: () => void;
+  /** Whether `write` has anything to write (bulk inputs). */
+  readonly streams: boolean;
+  /**
+   * Writes the bulk inputs into the file piece by piece, to be called once the request is sent:
+   * `announce(n)` after each piece, n the bytes of the input stream written so far. Throws when the
+   * file cannot take them (tmpfs full, say).
+   */
+  write(announce: (upTo: number) => void): void;
+  /** The host wrote this many bytes of the output stream: reads the new part. */
+  progress(upTo: number): void;
+  /** Milliseconds `progress` spent reading. */
+  readonly streamedMs: number;
+  decode(r: WireResult): GpuJobResult;
+  release(): void;
+}
+
+interface Output {
+  name: string;
+  at: number;
+  bytes: number;
+  /** Bytes read so far, into `out`. */
+  done: number;
+  out?: ArrayBuffer;
+}
+
+/** Every byte of it is read from the file: no need for zeroed memory (a recycled allocation skips a memset). */
+const uninitialised = (bytes: number) => Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer;
+
+class BulkRun implements EncodedJob {
+  streamedMs = 0;
+  /** A read from the file failed while the host was announcing pieces: thrown at decode. */
+  private failed: unknown = null;
+
+  constructor(
+    private readonly fd: number,
+    readonly job: WireJob,
+    private readonly inputs: { bytes: Uint8Array; at: number }[],
+    private readonly outputs: Output[],
+    readonly release: () => void,
+  ) {}
+
+  get streams(): boolean {
+    return this.inputs.length > 0;
+  }
+
+  write(announce: (upTo: number) => void): void {
+    let written = 0;
+    for (const { bytes, at } of this.inputs)
+      for (let off = 0; off < bytes.byteLength; off += PIECE_BYTES) {
+        const end = Math.min(bytes.byteLength, off + PIECE_BYTES);
+        writeAll(this.fd, bytes.subarray(off, end), at + off);
+        written += end - off;
+        announce(written);
+      }
+  }
+
+  progress(upTo: number): void {
+    if (this.failed) return;
+    const t0 = performance.now();
+    try {
+      let start = 0;
+      for (const o of this.outputs) {
+        const want = Math.min(o.bytes, Math.max(0, upTo - start));
+        start += o.bytes;
+        if (want > o.done) this.readOutput(o, want);
+      }
+    } catch (e) {
+      this.failed = e;
+    }
+    this.streamedMs += performance.now() - t0;
+  }
+
+  private readOutput(o: Output, upTo: number) {
+    o.out ??= uninitialised(o.bytes);
+    readAll(this.fd, new Uint8Array(o.out, o.done, upTo - o.done), o.at + o.done);
+    o.done = upTo;
+  }
+
+  decode(r: WireResult): GpuJobResult {
+    if (this.failed) throw this.failed;
+    const buffers: Record<string, ArrayBuffer> = {};
+    for (const [name, v] of Object.entries(r.buffers)) {
+      if (!isBulkRef(v)) {
+        buffers[name] = v; // small, or one the host could not write into the file
+        continue;
+      }
+      let o = this.outputs.find((x) => x.name === name);
+      if (!o || o.at !== v.at || o.bytes !== v.bytes) o = { name, at: v.at, bytes: v.bytes, done: 0 };
+      if (o.done < o.bytes) this.readOutput(o, o.bytes);
+      buffers[name] = o.out!;
+    }
+    return { ...r, buffers };
+  }
 }
 
 /** The whole job over the pipe. */
 export function inline(job: GpuJob): EncodedJob {
-  return { job: compact(job), decode: decodeInline, release: () => {} };
+  return { job: compact(job), streams: false, write: () => {}, progress: () => {}, streamedMs: 0, decode: decodeInline, release: () => {} };
 }
 
 function decodeInline(r: WireResult): GpuJobResult {
