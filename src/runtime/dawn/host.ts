@@ -530,7 +530,6 @@ async function startCall(dev: GPUDevice, id: number, job: WireJob, compiled: Map
     dev.queue.submit([enc.finish()]);
     return reads;
   });
-  stamps.submitted = now();
 
   /**
    * The read buffers: small ones copied out inline, large ones written into the bulk file where the

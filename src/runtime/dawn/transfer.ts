@@ -1,15 +1,15 @@
 // The bulk data path between the parent (runtime.ts) and the Dawn host (host.ts): large arrays go
-// through one file on tmpfs that both processes hold open, and only offsets go over the IPC pipe
-// (docs/host-transfer.md has the measurements that chose it). Small arrays and every other message
-// stay on the pipe.
+// through one file on tmpfs that both processes hold open, written and read in 1 MiB pieces that
+// are announced over the IPC pipe, so that one side copies a piece while the other copies the next;
+// only offsets and byte counts cross the pipe (docs/host-transfer.md has the measurements that chose
+// this). Small arrays and every other message stay on the pipe.
 //
 // The file is private to one host process and never has a name for long: the parent creates it in a
 // fresh mkdtemp directory (0700) under /dev/shm (else os.tmpdir()), opens it, unlinks it and removes
 // the directory at once, and hands the open descriptor to the host as its fd 4. From then on it lives
 // only as long as one of the two descriptors does, so nothing is left on disk whichever process dies
 // or whatever job fails, and two sessions (or two hosts of one session) never share a file. Regions of
-// the file are reused from call to call, so its pages stay allocated and a transfer is a memcpy
-// (fresh memory costs several times that in page faults on this machine).
+// the file are reused from call to call, so its pages stay allocated (fresh pages cost page faults).
 //
 // Nothing here loads `webgpu`: both sides import it.
 import { closeSync, ftruncateSync, mkdtempSync, openSync, readdirSync, readSync, rmdirSync, rmSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
@@ -63,7 +63,6 @@ export interface HostStamps {
   /** RNNC_DAWN_PROFILE=sync only: the upload copies done on the GPU, and the passes done. */
   copiedIn: number;
   computed: number;
-  submitted: number;
   mapped: number;
   readBack: number;
   /** When the reply was handed to the IPC channel. */
