@@ -16,8 +16,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliRun } from '../helpers/cli.js';
 import { formatNpy } from '../../src/driver/npy.js';
 
 const repo = join(import.meta.dirname, '../..');
@@ -86,29 +86,10 @@ function listing(dir = scratch): string[] {
   });
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 async function rnnc(argv: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const capture = (sink: string[]) => (chunk: string | Uint8Array) => (sink.push(String(chunk)), true);
-  vi.spyOn(process.stdout, 'write').mockImplementation(capture(out) as typeof process.stdout.write);
-  vi.spyOn(process.stderr, 'write').mockImplementation(capture(err) as typeof process.stderr.write);
-  const cwd = process.cwd();
-  process.chdir(scratch);
-  process.exitCode = undefined;
-  try {
-    const code = await main(argv);
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.exitCode = undefined;
-    process.chdir(cwd);
-    vi.restoreAllMocks();
-  }
+  return runCli(argv, scratch);
 }
 
 /** [name, argv, exit code, first line of stderr ($TMP: the scratch folder), first line of stdout when it matters]. */

@@ -4,37 +4,17 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli, type CliRun } from '../helpers/cli.js';
 
 const root = join(import.meta.dirname, '../..');
 const example = (name: string) => join('examples', `${name}.rnn`);
 const invalid = (name: string) => join('test/diagnostics/cases', `${name}.rnn`);
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 async function rnnc(...args: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const capture = (sink: string[]) => (chunk: string | Uint8Array) => (sink.push(String(chunk)), true);
-  vi.spyOn(process.stdout, 'write').mockImplementation(capture(out) as typeof process.stdout.write);
-  vi.spyOn(process.stderr, 'write').mockImplementation(capture(err) as typeof process.stderr.write);
-  const cwd = process.cwd();
-  process.chdir(root);
-  process.exitCode = undefined;
-  try {
-    const code = await main(args);
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    // main() reads and commands set process.exitCode; leave none behind for vitest itself.
-    process.exitCode = undefined;
-    process.chdir(cwd);
-    vi.restoreAllMocks();
-  }
+  return runCli(args, root);
 }
 
 const noStackTrace = (text: string) => expect(text).not.toMatch(/\n\s+at .+:\d+:\d+\)?/);
