@@ -15,6 +15,8 @@ function whyNotScanned(report: StateReport): string {
   const name = `\`${report.state}\``;
   switch (c.kind) {
     case 'nonlinear':
+      // Too large to analyse is not a proof of non-associativity: say what is known.
+      if (c.unanalysed) return `whether ${name} is an associative recurrence is unknown: ${c.reason.message}`;
       return `${name} is not an associative recurrence: ${c.reason.message}`;
     case 'coupled':
       return `${name} is associative jointly with other states, but coupled ones are not planned as a scan: ${c.reason.message}`;

@@ -2,6 +2,7 @@
 // lowers and analyses without RNN0108 and without a deep recursion in any pass; its value is the
 // chain's value. Genuinely deep nesting (parentheses, calls) still gets RNN0108.
 import { describe, expect, it } from 'vitest';
+import { plan } from '../../src/driver/compile.js';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { parse, MAX_LEFT_DEEP_CHAIN } from '../../src/compiler/syntax/build-ast.js';
 import type * as A from '../../src/compiler/syntax/ast.js';
@@ -68,6 +69,16 @@ describe('a 20,000-term flat chain', () => {
     const c = r.analysis!.states[0]!.classification;
     expect(c.kind).toBe('nonlinear');
     expect(c.kind === 'nonlinear' && c.reason.message).toBe('the update of `h` is too large to analyse: the expression grows past 4096 terms when `h` is inlined');
+    expect(c.kind === 'nonlinear' && c.unanalysed).toBe(true);
+    // The scan's refusal says what is known: not that the cell is not associative.
+    const refusal = (() => {
+      try {
+        plan(r.module!, r.analysis!, { mode: 'scan' });
+      } catch (e) {
+        return (e as Error).message;
+      }
+    })();
+    expect(refusal).toContain('whether `h` is an associative recurrence is unknown: the update of `h` is too large to analyse');
   });
 });
 

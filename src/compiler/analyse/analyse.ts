@@ -68,7 +68,7 @@ function analyseState(module: Module, state: string): StateResult {
     if (!(e instanceof ExpansionTooLarge)) throw e;
     // Sequential is always correct: a cell too large to see through runs as a loop over time.
     const reason = { message: `the update of \`${state}\` is too large to analyse: ${e.message}`, span: e.inlined.span, detail: 'the analysis stops there' };
-    return { report: { state, classification: { kind: 'nonlinear', reason }, ...none } };
+    return { report: { state, classification: { kind: 'nonlinear', reason, unanalysed: true }, ...none } };
   }
   const result = classifyTerm(term, state);
 

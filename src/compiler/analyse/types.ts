@@ -27,7 +27,8 @@ export type Classification =
   | { kind: 'independent' }
   | { kind: 'affine'; semiring: Semiring; transition: Transition }
   | { kind: 'monoid' }
-  | { kind: 'nonlinear'; reason: Reason; note?: string }
+  /** `unanalysed`: the update was too large to see through, so whether it is associative is unknown. */
+  | { kind: 'nonlinear'; reason: Reason; note?: string; unanalysed?: true }
   /** Affine in the states jointly, but this state's update reads another state: not planned as a scan. */
   | { kind: 'coupled'; reason: Reason; note?: string };
 
