@@ -38,6 +38,9 @@ const UNIFORM_ONLY = /^(workgroupBarrier|storageBarrier|textureBarrier|workgroup
 class Census {
   readonly memory: Set<string>;
   readonly functions: Map<string, Function>;
+  private readonly functionNames: Set<string>;
+  /** A value depends on a loop through names and calls, not through what memory holds (that is the address's business). */
+  private readonly loopOpaque: Opaque;
   readonly kept = new Set<ForStmt>();
   private memo = new Map<string, number>();
   private readonly divergence = new Map<Function, Set<string>>();
@@ -50,6 +53,8 @@ class Census {
   constructor(m: Module) {
     this.memory = new Set(m.globals.filter((g) => g.space === 'storage' || g.space === 'workgroup').map((g) => g.name));
     this.functions = new Map(m.functions.map((f) => [f.name, f]));
+    this.functionNames = new Set(this.functions.keys());
+    this.loopOpaque = { memory: new Set(), functions: this.functionNames };
   }
 
   /** Accesses the driver compiles for entry point or function `f`, callees inlined. */
@@ -61,7 +66,7 @@ class Census {
   private within(f: Function, count: () => number): number {
     const [outerDivergent, outerLoops] = [this.divergent, this.loops];
     let d = this.divergence.get(f);
-    if (!d) this.divergence.set(f, (d = divergentNames(f, this.memory)));
+    if (!d) this.divergence.set(f, (d = divergentNames(f, { memory: this.memory, functions: this.functionNames })));
     this.divergent = d;
     this.loops = [];
     try {
@@ -111,7 +116,7 @@ class Census {
     if (!this.varies(e)) return 0;
     const address = addressOf(e);
     // Loads merge across the copies of a loop that stores nothing: to the compiler a store may alias them.
-    return this.loops.reduce((n, l) => (store || l.stores || mentions(address, l.dep, new Set()) ? n * l.trips : n), 1);
+    return this.loops.reduce((n, l) => (store || l.stores || mentions(address, l.dep, this.loopOpaque) ? n * l.trips : n), 1);
   }
 
   private expr(e: Expr): number {
@@ -137,7 +142,7 @@ class Census {
 
   /** Whether the address of access `e` may differ between invocations. */
   private varies(e: Expr): boolean {
-    if (e.kind === 'index') return mentions(e.index, this.divergent, this.memory) || this.varies(e.base);
+    if (e.kind === 'index') return mentions(e.index, this.divergent, { memory: this.memory, functions: this.functionNames }) || this.varies(e.base);
     if (e.kind === 'member') return this.varies(e.base);
     return false;
   }
@@ -154,7 +159,7 @@ class Census {
 
   /** `name` now holds `value`: it depends on each loop around whose variable `value` reads. */
   private define(name: string, value: Expr | undefined): void {
-    for (const l of this.loops) if (value && mentions(value, l.dep, new Set())) l.dep.add(name);
+    for (const l of this.loops) if (value && mentions(value, l.dep, this.loopOpaque)) l.dep.add(name);
   }
 
   private stmt(s: Stmt): number {
@@ -199,41 +204,46 @@ class Census {
 
 const INVOCATION_BUILTIN = /builtin\((local_invocation_id|local_invocation_index|global_invocation_id|subgroup_invocation_id)\)/;
 
-/** Whether `e` reads a name in `divergent`, a memory value, or calls a function (taken as varying). */
-function mentions(e: Expr, divergent: Set<string>, memory: Set<string>): boolean {
+/** What `mentions` takes as varying besides the names: values read from memory, results of the module's functions. */
+interface Opaque {
+  memory: ReadonlySet<string>;
+  functions: ReadonlySet<string>;
+}
+
+/** Whether `e` reads a name in `names`, a value from `opaque` memory, or calls one of the module's functions. */
+function mentions(e: Expr, names: ReadonlySet<string>, opaque: Opaque): boolean {
   switch (e.kind) {
     case 'literal':
       return false;
     case 'ident':
-      return divergent.has(e.name);
+      return names.has(e.name);
     case 'unary':
-      return e.op !== '&' && mentions(e.arg, divergent, memory);
+      return e.op !== '&' && mentions(e.arg, names, opaque);
     case 'binary':
-      return mentions(e.left, divergent, memory) || mentions(e.right, divergent, memory);
+      return mentions(e.left, names, opaque) || mentions(e.right, names, opaque);
     case 'call':
-      return e.fn === 'workgroupUniformLoad' ? false : !/^[a-z]\w*$/.test(e.fn) || e.args.some((a) => mentions(a, divergent, memory)) || USER_CALL.test(e.fn);
+      // WGSL builtins and type constructors vary with their arguments; workgroupUniformLoad never does.
+      return e.fn !== 'workgroupUniformLoad' && (opaque.functions.has(e.fn) || e.args.some((a) => mentions(a, names, opaque)));
     case 'index':
     case 'member': {
       const root = rootOf(e);
-      return (root !== undefined && memory.has(root)) || (e.kind === 'index' ? mentions(e.base, divergent, memory) || mentions(e.index, divergent, memory) : mentions(e.base, divergent, memory));
+      if (root !== undefined && opaque.memory.has(root)) return true;
+      return e.kind === 'index' ? mentions(e.base, names, opaque) || mentions(e.index, names, opaque) : mentions(e.base, names, opaque);
     }
   }
 }
-
-/** Calls of generated functions (lower_snake names with an underscore or a known helper) are taken as varying; WGSL builtins vary with their arguments. */
-const USER_CALL = /^(identity|combine|element|invariants|advance|load_\w+|store_\w+|lane_scan|team_scan|reduce_block|peek|[A-Z]\w*)$/;
 
 /**
  * The names of `f` that may differ between its invocations: invocation builtins, a function's
  * parameters (whatever its callers pass), and what is computed from them or from memory, in order.
  */
-function divergentNames(f: Function, memory: Set<string>): Set<string> {
+function divergentNames(f: Function, opaque: Opaque): Set<string> {
   const d = new Set<string>();
   for (const p of f.params) if (!('stage' in f) || (p.attributes ?? []).some((a) => INVOCATION_BUILTIN.test(a))) d.add(p.name);
   const visit = (stmts: Stmt[]): void => {
     for (const s of stmts) {
-      if ((s.kind === 'let' || s.kind === 'var') && (s.kind === 'var' && !s.init ? false : mentions(s.init!, d, memory))) d.add(s.name);
-      else if (s.kind === 'assign' && s.target.kind === 'ident' && mentions(s.value, d, memory)) d.add(s.target.name);
+      if ((s.kind === 'let' || s.kind === 'var') && (s.kind === 'var' && !s.init ? false : mentions(s.init!, d, opaque))) d.add(s.name);
+      else if (s.kind === 'assign' && s.target.kind === 'ident' && mentions(s.value, d, opaque)) d.add(s.target.name);
       else if (s.kind === 'for') {
         if (s.init) visit([s.init]);
         visit(s.body);
