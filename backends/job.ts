@@ -54,6 +54,21 @@ export interface GpuWholeCall {
   warmup?: number;
 }
 
+/**
+ * Times copyBufferToBuffer between buffers of the job (a bandwidth yardstick): each timed repeat runs
+ * `copies` in order, after the run whose buffers are read back. With timestamp queries, each repeat is
+ * bracketed by two empty compute passes on the same encoder (the end of the one before, the beginning
+ * of the one after): WebGPU has no timestamps in copies. Otherwise wall clock, submit to done.
+ */
+export interface GpuCopyTiming {
+  /** Byte counts and offsets are multiples of 4; offsets default to 0. */
+  copies: { from: string; to: string; bytes: number; fromOffset?: number; toOffset?: number }[];
+  repeats: number;
+  warmup?: number;
+  /** As in GpuTiming. */
+  method?: 'auto' | 'wall';
+}
+
 export interface GpuJob {
   shaders: GpuShaderSpec[];
   buffers: GpuBufferSpec[];
@@ -62,6 +77,8 @@ export interface GpuJob {
   timing?: GpuTiming;
   /** Also time whole calls of the job, after the first run and any `timing`. */
   wholeCall?: GpuWholeCall;
+  /** Also time buffer-to-buffer copies, after any `timing` (a job may have no passes). */
+  copyTiming?: GpuCopyTiming;
   /** Features the job's shaders need; the session's device must have them. */
   requiredFeatures?: GPUFeatureName[];
   /** Kernels that scan across a workgroup with subgroup operations need every subgroup to hold it whole. */
@@ -76,6 +93,9 @@ export interface GpuJobResult {
   /** Per timed repeat, per pass (timestamps only). */
   perPassNs?: number[][];
   timingMethod?: 'timestamp' | 'wall';
+  /** Per timed repeat of the copies (`copyTiming`), and how they were timed. */
+  copyTimingsNs?: number[];
+  copyTimingMethod?: 'timestamp' | 'wall';
   /** Per timed whole call (`wholeCall`): wall clock in the host from creating the buffers to the results in host memory. */
   wholeCallNs?: number[];
   adapter: AdapterSummary;

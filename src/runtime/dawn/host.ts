@@ -404,6 +404,7 @@ async function runJob(id: number, job: WireJob, stamps: Partial<HostStamps>): Pr
     const call = await startCall(dev, id, job, compiled, lease, stamps);
     const result: WireResult = { buffers: {}, adapter: summary };
     if (job.timing && job.passes.length > 0) Object.assign(result, await time(dev, job, call.encodePasses, lease.make));
+    if (job.copyTiming) Object.assign(result, await timeCopies(dev, job, call.buffers, lease.make));
     // With wholeCall, the results returned are the last timed call's: nothing to announce before.
     const announce = job.wholeCall ? undefined : (upTo: number) => void process.send!({ id, progress: upTo } satisfies WireProgress);
     result.buffers = await call.readBack(stamps, announce);
@@ -564,7 +565,7 @@ async function startCall(dev: GPUDevice, id: number, job: WireJob, compiled: Map
     stamps.readBack = now();
     return out;
   };
-  return { encodePasses, readBack };
+  return { encodePasses, readBack, buffers };
 }
 
 /**
@@ -674,6 +675,76 @@ async function time(
     timingsNs.push(Number(ts[base + 2 * P - 1]! - ts[base]!));
   }
   return { timingsNs, perPassNs, timingMethod: 'timestamp' };
+}
+
+/**
+ * Times the job's buffer-to-buffer copies (`copyTiming`). WebGPU writes timestamps only at the
+ * beginning and end of passes, and copies are not in passes: with 'timestamp-query', each repeat's
+ * copies sit between two empty compute passes on one encoder, and the repeat's time runs from the end
+ * of the one before to the beginning of the one after — the kernels' clock, and no submit or wait in
+ * it. That relies on the queue running commands in order (true of lavapipe, which runs them one after
+ * another on one thread; a GPU may start a pass's timestamp before an earlier copy is done). Without
+ * timestamps: wall clock per repeat, submit to done, as `time` does.
+ */
+async function timeCopies(dev: GPUDevice, job: WireJob, buffers: Map<string, GPUBuffer>, make: Make): Promise<Pick<WireResult, 'copyTimingsNs' | 'copyTimingMethod'>> {
+  const { copies, repeats, warmup = 0, method = 'auto' } = job.copyTiming!;
+  if (!Number.isInteger(repeats) || repeats < 1 || !Number.isInteger(warmup) || warmup < 0 || 2 * repeats > MAX_QUERIES)
+    throw new GpuError('validation', `copyTiming needs an integer repeats from 1 to ${MAX_QUERIES / 2} and warmup >= 0, got repeats ${repeats}, warmup ${warmup}`);
+  for (const c of copies)
+    for (const name of [c.from, c.to]) if (!buffers.has(name)) throw new GpuError('validation', `copyTiming copies \`${name}\`, which is not a buffer of the job`);
+  const encodeCopies = (enc: GPUCommandEncoder) => {
+    for (const c of copies) enc.copyBufferToBuffer(buffers.get(c.from)!, c.fromOffset ?? 0, buffers.get(c.to)!, c.toOffset ?? 0, c.bytes);
+  };
+  if (method === 'wall' || !dev.features.has('timestamp-query')) {
+    const timingsNs: number[] = [];
+    await scoped(dev, 'timing the copies', async () => {
+      const runs = (n: number) => {
+        const enc = dev.createCommandEncoder({ label: 'copies' });
+        for (let i = 0; i < n; i++) encodeCopies(enc);
+        return enc.finish();
+      };
+      if (warmup > 0) {
+        dev.queue.submit([runs(warmup)]);
+        await dev.queue.onSubmittedWorkDone();
+      }
+      eagerPump = true; // no polling delay inside the measurement
+      try {
+        for (let r = 0; r < repeats; r++) {
+          const cb = runs(1);
+          const t0 = process.hrtime.bigint();
+          dev.queue.submit([cb]);
+          await dev.queue.onSubmittedWorkDone();
+          timingsNs.push(Number(process.hrtime.bigint() - t0));
+        }
+      } finally {
+        eagerPump = SPIN;
+      }
+    });
+    return { copyTimingsNs: timingsNs, copyTimingMethod: 'wall' };
+  }
+  const querySet = dev.createQuerySet({ type: 'timestamp', count: 2 * repeats });
+  const staging = make(Math.ceil((16 * repeats) / 256) * 256, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'copy timestamps (read-back)');
+  try {
+    await scoped(dev, 'timing the copies', () => {
+      const resolve = make(staging.size, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, 'copy timestamps');
+      const enc = dev.createCommandEncoder({ label: 'timing copies' });
+      for (let i = 0; i < warmup; i++) encodeCopies(enc);
+      for (let r = 0; r < repeats; r++) {
+        enc.beginComputePass({ label: 'before copies', timestampWrites: { querySet, endOfPassWriteIndex: 2 * r } }).end();
+        encodeCopies(enc);
+        enc.beginComputePass({ label: 'after copies', timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * r + 1 } }).end();
+      }
+      enc.resolveQuerySet(querySet, 0, 2 * repeats, resolve, 0);
+      enc.copyBufferToBuffer(resolve, 0, staging, 0, staging.size);
+      dev.queue.submit([enc.finish()]);
+    });
+  } finally {
+    querySet.destroy();
+  }
+  await gpuWait(staging.mapAsync(GPUMapMode.READ));
+  const ts = new BigUint64Array(staging.getMappedRange().slice(0, 16 * repeats));
+  staging.unmap();
+  return { copyTimingsNs: Array.from({ length: repeats }, (_, r) => Number(ts[2 * r + 1]! - ts[2 * r]!)), copyTimingMethod: 'timestamp' };
 }
 
 async function handle(req: WireRequest, received: number): Promise<void> {
