@@ -9,7 +9,8 @@ import { interpret } from '../runtime/reference/interpreter.js';
 import { randomLengths } from '../driver/data.js';
 import { arrayShape, assembleRunData, checkSaveDir, checkShapes, concreteShape, dimsFromFiles, readInputDir, saveResults, sizeFromFiles, type InputDir } from '../driver/inputs.js';
 import { emit, plan, retarget, type PlanOptions } from '../driver/compile.js';
-import { checkLimits, openGpu, runPrepared, targetOf, type RunSize } from '../driver/run.js';
+import { openGpu, targetOf, type RunSize } from '../driver/run.js';
+import { checkHostMemory, planSegments, runSegmented } from '../driver/segments.js';
 import { verifyRun } from '../driver/verify.js';
 import { summarize, summaryLines, verificationLines } from '../driver/run-report.js';
 import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, parseMode, pathFlag, positiveInt, UserError, warn } from './io.js';
@@ -30,6 +31,7 @@ interface RunFlags {
   allowNonfinite?: boolean;
   json?: boolean;
   timeout?: number;
+  segment?: number;
 }
 
 const DEFAULT_SIZE: RunSize = { batch: 4, T: 64 };
@@ -86,6 +88,7 @@ export function registerRun(program: Command) {
     .option('--verify', 'compare with the reference interpreter (float64); exit 1 if over the tolerance')
     .option('--tolerance <x>', 'largest allowed |gpu - ref| / (1 + |ref|)', positiveNumber, DEFAULT_TOLERANCE)
     .option('--allow-nonfinite', 'with --verify: accept NaN and infinite results where the reference has them too (by default they fail the verification)')
+    .option('--segment <steps>', 'run the time axis in pieces of at most this many steps, each starting from the state the previous one ended in (default: whole sequences, or the longest pieces the adapter\'s buffer limits allow)', positiveInt('--segment'))
     .option('--timeout <seconds>', 'stop the GPU run if it takes longer than this (exit 1; default 600)', positiveInt('--timeout'))
     .option('--json', 'print a JSON report on stdout')
     .action(async (file: string, flags: RunFlags, command: Command) => {
@@ -120,6 +123,8 @@ export function registerRun(program: Command) {
       // Before the GPU starts: a file of the wrong shape, or a --save folder that cannot be written, fails at once.
       if (inputDir) checkShapes(module, sizes, size, inputDir);
       if (flags.save !== undefined) checkSaveDir(flags.save, module);
+      // T and batch are bounded by host memory (the GPU runs them in segments): a run that cannot hold its arrays fails here.
+      checkHostMemory(module, sizes, size, flags.verify);
 
       const gpu = await stage('starting the GPU runtime', () => openGpu(flags.timeout !== undefined ? { jobTimeoutMs: flags.timeout * 1000 } : undefined));
       // The scan's kernels are fitted to the adapter (its subgroups): planned again for it if need be, never analysed again.
@@ -128,15 +133,19 @@ export function registerRun(program: Command) {
       let why = '';
       try {
         compilation = retarget(compilation, targetOf(gpu.adapter), options);
-        const prepared = emit(compilation).prepare(size);
-        // Before any data is generated or read in full: an oversized run fails here, fast.
-        checkLimits(prepared, gpu.adapter.limits, sizes, size);
+        const compiled = emit(compilation);
+        const prepare = (s: RunSize) => compiled.prepare(s);
+        const prepared = prepare(size);
+        // Before any data is generated or read in full: a run is cut to fit the adapter's limits, or fails here, fast.
+        const segments = planSegments(prepare, gpu.adapter.limits, sizes, size, flags.segment);
         const lengths = flags.lengths === 'random' ? randomLengths(size.batch, size.T, flags.seed) : undefined;
         const assembled = assembleRunData(module, sizes, size, flags.seed, inputDir, lengths);
         warnAll(assembled.warnings);
         const dims = Object.entries(sizes).map(([d, n]) => `${d}=${n}`).join(', ');
-        const got = await stage(`running ${module.name} (${prepared.mode}, batch ${size.batch}, T ${size.T}) on the GPU`, () =>
-          runPrepared(gpu, prepared, assembled.data, sizes).catch((e: unknown) => {
+        const pieces = segments.count > 1 ? ` in ${segments.count} segments of ${segments.T} steps × ${segments.batch} sequence${segments.batch === 1 ? '' : 's'}` : '';
+        const progress = process.stderr.isTTY && segments.count > 1 ? (done: number, count: number) => process.stderr.write(`\rrnnc: segment ${done}/${count}${done === count ? '\n' : ''}`) : undefined;
+        const got = await stage(`running ${module.name} (${prepared.mode}, batch ${size.batch}, T ${size.T}${pieces}) on the GPU`, () =>
+          runSegmented(gpu, module, prepare, assembled.data, sizes, segments, progress).catch((e: unknown) => {
             if (flags.timeout === undefined || !(e instanceof RnncError) || e.gpu !== 'timeout') throw e;
             throw new UserError(`rnnc: the GPU run did not finish within --timeout ${flags.timeout} s; it was stopped and nothing was written (a smaller --T, --batch or --dim, or a longer --timeout)`, EXIT_USER);
           }),
@@ -171,6 +180,7 @@ export function registerRun(program: Command) {
           dims: sizes,
           seed: flags.seed,
           lengths: lengths ? Array.from(lengths) : 'full',
+          segments: { steps: segments.T, sequences: segments.batch, count: segments.count },
           sources: assembled.sources,
           warnings,
           outputs,
@@ -181,6 +191,7 @@ export function registerRun(program: Command) {
         if (!flags.json) {
           const lines = [
             `${source.path}: ${module.name} on ${gpu.adapter.description} — ${prepared.mode} kernel, batch ${size.batch}, T ${size.T}${dims ? `, ${dims}` : ''}, seed ${flags.seed}, lengths ${lengths ? `random (${Array.from(lengths).join(', ')})` : 'full'}`,
+            ...(segments.count > 1 ? [`run in ${segments.count} segments of at most ${segments.T} steps and ${segments.batch} sequence${segments.batch === 1 ? '' : 's'}, the state carried between them`] : []),
             ...summaryLines(outputs, finals),
             ...(saved ? [`saved ${saved.join(', ')}`] : []),
             ...(verification ? verificationLines(verification) : []),

@@ -3,7 +3,8 @@
 export { frontEnd, type FrontEndResult } from './front-end.js';
 export { passes, passNames, runPipeline, type Pass, type PipelineOptions, type PipelineState } from './pipeline.js';
 export { compileFiles, emit, plan, prepareRun, retarget, sizesOf, type GeneratedFile, type PlanOptions } from './compile.js';
-export { checkLimits, openGpu, runPrepared, targetOf, type PreparedRun, type RunArrays, type RunResult, type RunSize } from './run.js';
+export { checkLimits, limitViolation, openGpu, runPrepared, targetOf, type PreparedRun, type RunArrays, type RunResult, type RunSize } from './run.js';
+export { checkHostMemory, planSegments, runSegmented, type Segments } from './segments.js';
 export { validateKernels } from './validate.js';
 export { RnncError, type FailureKind } from './errors.js';
 export type { Compilation, ExecutionPlan, Mode, ModeRequest, Target } from '../compiler/plan/plan.js';

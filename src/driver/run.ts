@@ -30,11 +30,10 @@ function orList(items: string[]): string {
 }
 
 /**
- * Throws a RnncError (exit 1) when a buffer or a dispatch exceeds the adapter's limits, naming the
- * buffer, its largest tensor, the bytes, the limit and the flags to lower. Runs before any data is
- * allocated, so an oversized request fails at once instead of exhausting host memory.
+ * Why a prepared run exceeds the adapter's limits, or undefined when it fits: the buffer, its
+ * largest tensor, the bytes, the limit and the flags to lower. Checked before any data is allocated.
  */
-export function checkLimits(run: PreparedRun, limits: AdapterLimits, sizes: DimSizes, size: RunSize): void {
+export function limitViolation(run: PreparedRun, limits: AdapterLimits, sizes: DimSizes, size: RunSize): string | undefined {
   const valueOf = (s: string) => (s === 'batch' ? size.batch : s === 'T' ? size.T : sizes[s]);
   const shapeText = (shape: string[]) => `[${shape.map((s) => `${s}=${valueOf(s)}`).join(', ')}]`;
   for (const b of run.footprint) {
@@ -48,20 +47,20 @@ export function checkLimits(run: PreparedRun, limits: AdapterLimits, sizes: DimS
       const largest = [...b.tensors].sort((x, y) => y.bytes - x.bytes)[0];
       const what = largest ? `; its largest tensor is \`${largest.name}\` ${shapeText(largest.shape)}, ${mib(largest.bytes)}` : '';
       const flags = largest ? orList(flagsFor(largest.shape.filter((s) => (valueOf(s) ?? 1) > 1))) : '';
-      throw new RnncError(
-        `rnnc: the ${run.mode} kernel's \`${b.buffer}\` buffer would need ${mib(bytes)}, more than this adapter's ${name} of ${mib(limit)}${what}.` +
-          (flags ? ` Lower ${flags}.` : ''),
-      );
+      return `rnnc: the ${run.mode} kernel's \`${b.buffer}\` buffer would need ${mib(bytes)}, more than this adapter's ${name} of ${mib(limit)}${what}.` + (flags ? ` Lower ${flags}.` : '');
     }
   }
-  for (const d of run.dispatches) {
-    d.workgroups.forEach((n, axis) => {
+  for (const d of run.dispatches)
+    for (const [axis, n] of d.workgroups.entries())
       if (n > limits.maxComputeWorkgroupsPerDimension)
-        throw new RnncError(
-          `rnnc: kernel \`${d.label}\` would dispatch ${n} workgroups along ${'xyz'[axis]}, more than this adapter's maxComputeWorkgroupsPerDimension of ${limits.maxComputeWorkgroupsPerDimension}. Lower ${orList(d.scaledBy)}.`,
-        );
-    });
-  }
+        return `rnnc: kernel \`${d.label}\` would dispatch ${n} workgroups along ${'xyz'[axis]}, more than this adapter's maxComputeWorkgroupsPerDimension of ${limits.maxComputeWorkgroupsPerDimension}. Lower ${orList(d.scaledBy)}.`;
+  return undefined;
+}
+
+/** Throws a RnncError (exit 1) when a prepared run exceeds the adapter's limits (see limitViolation). */
+export function checkLimits(run: PreparedRun, limits: AdapterLimits, sizes: DimSizes, size: RunSize): void {
+  const why = limitViolation(run, limits, sizes, size);
+  if (why !== undefined) throw new RnncError(why);
 }
 
 /**

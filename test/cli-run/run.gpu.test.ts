@@ -115,13 +115,26 @@ describe('rnnc run', () => {
     noStackTrace(shape.stderr + dtype.stderr);
   });
 
-  it('a size over the adapter limits names the buffer, the tensor, the limit and the flags', async () => {
+  it('a dim too large for the adapter names the buffer, the tensor, the limit and the flag (batch and T are cut into segments instead)', async () => {
     const r = await rnnc('run', 'examples/mamba_s6.rnn', '--dim', 'D=10000000');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
-      /^rnnc: the seq kernel's `inputs` buffer would need 20480008192 bytes \(19531\.3 MiB\), more than this adapter's (maxBufferSize|maxStorageBufferBindingSize) of \d+ bytes \(\d+\.\d MiB\); its largest tensor is `x` \[batch=4, T=64, D=10000000\], 10240000000 bytes \(9765\.6 MiB\)\. Lower --batch, --T or --dim D\.\n$/,
+      /^rnnc: the seq kernel's `weights` buffer would need 200000000 bytes \(190\.7 MiB\), more than this adapter's (maxBufferSize|maxStorageBufferBindingSize) of \d+ bytes \(\d+\.\d MiB\); its largest tensor is `A_log` \[D=10000000, N=4\], 160000000 bytes \(152\.6 MiB\)\. Lower --dim D or --dim N\.\n$/,
     );
     expect(r.stdout).toBe('');
+  });
+
+  it('--segment runs the time axis in pieces, the state carried between them: the same results as one piece', async () => {
+    const args = ['run', 'examples/gru.rnn', '--batch', '3', '--T', '100', '--lengths', 'random', '--json'];
+    const one = JSON.parse((await rnnc(...args)).stdout);
+    const r = await rnnc(...args, '--segment', '30');
+    expect(r.code).toBe(0);
+    const split = JSON.parse(r.stdout);
+    expect(one.segments).toEqual({ steps: 100, sequences: 3, count: 1 });
+    expect(split.segments).toEqual({ steps: 30, sequences: 3, count: 4 });
+    // The sequential kernel does the same float operations in the same order: equal checksums.
+    expect(split.outputs).toEqual(one.outputs);
+    expect(split.finalStates).toEqual(one.finalStates);
   });
 
   it('no GPU driver: the install hint, exit 1', async () => {

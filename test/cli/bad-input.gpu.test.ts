@@ -30,7 +30,7 @@ const S = (path: string) => join(scratch, path);
 const cases: Case[] = [
   // /proc takes no new folder, which only mkdir finds out: after the run, and nothing is written.
   ['--save under /proc', ['run', decay, '--batch', '1', '--T', '2', '--save', '/proc/rnnc-saved'], 1, 'rnnc: cannot write to --save /proc/rnnc-saved: mkdir /proc/rnnc-saved: no such file or directory'],
-  ['--T over the adapter limits', ['run', decay, '--T', '2147483647'], 1, /^rnnc: the seq kernel's `inputs` buffer would need \d+ bytes \(\d+\.\d MiB\), more than this adapter's \w+ of \d+ bytes \(\d+\.\d MiB\); its largest tensor is `x` \[batch=4, T=2147483647, D=4\], \d+ bytes \(\d+\.\d MiB\)\. Lower --batch, --T or --dim D\.$/],
+  ['--T over what host memory holds', ['run', decay, '--T', '2147483647'], 1, /^rnnc: `x` would have 34359738352 elements \(batch 4 × T 2147483647 × 4\), more than the 4294967296 a JavaScript array holds\. Lower --T or --batch\.$/],
   ['--tolerance without --verify', ['run', decay, '--batch', '1', '--T', '2', '--tolerance', '1e-3', '--json'], 0, 'rnnc: warning: --tolerance has no effect without --verify'],
   ['--chunk with --mode seq', ['run', decay, '--batch', '1', '--T', '2', '--chunk', '4', '--json'], 0, 'rnnc: warning: --chunk has no effect: it sizes the kernels of --mode chunk, and this run uses seq'],
   ['a folder named x.npy', ['run', decay, '--batch', '1', '--T', '2', '--inputs', S('inputs'), '--json'], 0, `rnnc: warning: ignoring ${S('inputs/x.npy')}: a directory, not a .npy file`],
