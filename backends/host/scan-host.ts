@@ -5,9 +5,10 @@
 // request, is left out.
 import type { Module } from '../../src/compiler/ir/ir.js';
 import { bindingIndex, kernelNames, uniformFields, type Binding, type ScanKernels } from '../wgsl-scan/emit.js';
-import { stepsPerTrip, type ScanLayout } from '../wgsl-scan/layout.js';
+import { blocksOf, paddedLanes, stepsPerTrip, type ScanLayout } from '../wgsl-scan/layout.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
-import { MIN_CARRY_THREADS, TARGET_THREADS } from '../wgsl-scan/schedule.js';
+// scheduleScan's defaults (schedule.ts), one source: test/host/schedule.test.ts holds the generated schedule to scheduleScan's.
+import { MIN_CARRY_GROUPS, MIN_CARRY_THREADS, TARGET_THREADS, TILE_TARGET_BLOCKS, TOP_TRIPS } from '../wgsl-scan/schedule.js';
 import {
   access,
   checkFunctionText,
@@ -28,14 +29,6 @@ import {
   uploadText,
 } from './host-parts.js';
 
-/**
- * Defaults of scheduleScan written there as literals (schedule.ts): 'tile' split carries from this
- * many sequence groups on, and aims for this many blocks per level; the top level holds at most
- * TOP_TRIPS trips. test/host/schedule.test.ts holds the generated schedule to scheduleScan's.
- */
-const MIN_CARRY_GROUPS = 8;
-const TILE_TARGET_BLOCKS = 64;
-const TOP_TRIPS = 4;
 
 /** Words of a pass's uniform block: the fields, padded to a multiple of 16 bytes. */
 const UNIFORM_WORDS = Math.ceil(uniformFields.length / 4) * 4;
@@ -48,13 +41,17 @@ function scheduleText(m: Module, k: ScanKernels): string {
   const perThread = tile.split !== 'tile';
   const perBlock = tile.split === 'stripe' ? tile.width! : 1;
   // Workgroups for `blocks` blocks of every lane (scheduleScan's `workgroups`).
+  // The 'tile' split's lane blocks: more workgroups per sequence group, and padded lanes (layout.ts).
+  const laneBlocks = blocksOf(tile, layout).blocks;
   const workgroups =
     tile.split === 'tile'
-      ? `groups * blocks`
+      ? laneBlocks > 1
+        ? `groups * ${laneBlocks} * blocks`
+        : `groups * blocks`
       : tile.split === 'thread'
         ? `Math.ceil((lanes * blocks) / ${tile.width})`
         : `kernel === 'scan_steps' || kernel === 'reduce_steps' ? lanes * blocks : Math.ceil((lanes * blocks) / ${tile.width})`;
-  const manyLanes = perThread ? `lanes * ${perBlock} >= ${MIN_CARRY_THREADS}` : `groups >= ${MIN_CARRY_GROUPS}`;
+  const manyLanes = perThread ? `lanes * ${perBlock} >= ${MIN_CARRY_THREADS}` : laneBlocks > 1 ? `groups * ${laneBlocks} >= ${MIN_CARRY_GROUPS}` : `groups >= ${MIN_CARRY_GROUPS}`;
   const targetBlocks = perThread ? `Math.max(2, Math.ceil(${TARGET_THREADS} / (lanes * ${perBlock})))` : `${TILE_TARGET_BLOCKS}`;
   return `/** One dispatch: a kernel, its uniform block and its workgroups [x, y]. */
 export interface ${T}Pass {
@@ -85,7 +82,7 @@ ${gridFunctionText}
  * blocks of ${TILE}-step trips with levels of aggregates (2L + 1 dispatches for L levels).
  */
 export function schedule${T}(batch: number, T: number, minLength: number = T): ${T}Schedule {
-  const lanes = batch * ${layout.lanes};
+  const lanes = batch * ${paddedLanes(tile, layout)};
   const groups = Math.ceil(batch / ${tile.groups});
   const workgroups = (kernel: ${T}Kernel, blocks: number) => ${workgroups};
   const base = { T, batch, groups, min_len: Math.min(T, minLength) };

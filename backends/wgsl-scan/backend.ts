@@ -7,7 +7,7 @@ import type { Backend, CompiledCell } from '../backend.js';
 import { scanHostModule } from '../host/scan-host.js';
 import { directOutputs } from './emit.js';
 import { buildScanJob, chooseLayout, compileScan, scanManifest, scanSupport, scheduleScan } from './index.js';
-import { chooseTile, TileRefused } from './layout.js';
+import { blocksOf, chooseTile, TileRefused, type ScanLayout, type TileShape } from './layout.js';
 
 /** Why one state is not a scan, separating "not associative" from "associative, but not planned". */
 function whyNotScanned(report: StateReport): string {
@@ -25,6 +25,12 @@ function whyNotScanned(report: StateReport): string {
   }
 }
 
+/** Where the 'tile' split spreads a sequence's lanes over workgroups: how, for the plan's reason. */
+function spread(layout: ScanLayout, tile: TileShape): string {
+  const b = blocksOf(tile, layout);
+  return b.blocks > 1 ? `, ${b.blocks} workgroups of ${b.lanes} lanes per sequence` : '';
+}
+
 function probe({ module, analysis, sizes, target, request }: PlanSubject): Verdict<'scan'> {
   const plan = analysis.plan;
   if (!plan) return { ok: false, why: `${analysis.states.filter((s) => !s.scan).map(whyNotScanned).join('; ')} (see rnnc check)` };
@@ -37,7 +43,7 @@ function probe({ module, analysis, sizes, target, request }: PlanSubject): Verdi
     const floats = layout.members.length;
     return {
       ok: true,
-      why: `every state is an associative recurrence: a parallel scan over time (${layout.mode === 'whole' ? 'one element of' : `${layout.lanes} lanes of`} ${floats} floats, '${tile.split}' split)`,
+      why: `every state is an associative recurrence: a parallel scan over time (${layout.mode === 'whole' ? 'one element of' : `${layout.lanes} lanes of`} ${floats} floats, '${tile.split}' split${spread(layout, tile)})`,
       decision: { mode: 'scan', layout: layout.mode, floats, tile: { ...tile }, subgroups: target.subgroups },
     };
   } catch (e) {

@@ -26,7 +26,7 @@ import {
 import { laneScanFunction, tileEntryPoint } from './tiles.js';
 import { stripeBody, stripeEntryPoint, teamScanFunction } from './stripes.js';
 import { recordFunctions, reduceBlockFunction, singleEntryPoint, singlePassFits, singleWorkgroupVars, statusType } from './single.js';
-import { sharedFloatsOf, threadsOf, tileSteps, type ScanLayout, type TileShape } from './layout.js';
+import { blocksOf, sharedFloatsOf, threadsOf, tileSteps, type LaneBlocks, type ScanLayout, type TileShape } from './layout.js';
 import { type KernelName, type StandardKernel, kernelNames, type Binding, uniformFields, ELEM, type Ctx, type KernelSpec, specs, fieldType, elemAccessFunctions } from './kernel.js';
 
 export interface ScanKernel {
@@ -96,8 +96,8 @@ function globalsFor(ctx: Ctx, bindings: Binding[], spec: KernelSpec, subgroups: 
     globals.push({
       name: 'st',
       space: 'workgroup',
-      type: arrayOf(f32, tile.groups * (tileSteps(tile) + 1) * layout.stateWidth),
-      comment: 'States of every step of the tile, slot 0 the state before it: [groups, TILE + 1, state floats].',
+      type: arrayOf(f32, tile.groups * (tileSteps(tile) + 1) * blocksOf(tile, layout).stateWidth),
+      comment: `States of every step of the tile, slot 0 the state before it: [groups, TILE + 1, state floats${blocksOf(tile, layout).blocks > 1 ? ' of the lane block' : ''}].`,
     });
   }
   if (tile.runs > 1)
@@ -107,7 +107,7 @@ function globalsFor(ctx: Ctx, bindings: Binding[], spec: KernelSpec, subgroups: 
       type: arrayOf(ELEM, threadsOf(tile, layout)),
       comment: 'Run aggregates, then the prefix before each run: [runs, lanes].',
     });
-  if (tile.runs > 1) globals.push({ name: 'lane_total', space: 'workgroup', type: arrayOf(ELEM, tile.groups * layout.lanes) });
+  if (tile.runs > 1) globals.push({ name: 'lane_total', space: 'workgroup', type: arrayOf(ELEM, tile.groups * blocksOf(tile, layout).lanes) });
   if (spec.name === 'scan_single') globals.push(...singleWorkgroupVars);
   return globals;
 }
@@ -123,8 +123,15 @@ function header(ctx: Ctx, spec: KernelSpec, subgroups: boolean): string {
       ? `split: a team of ${tile.width} invocations (one subgroup) walks a block of one lane ${tile.width} steps at a time, scanning each stripe with subgroup shuffles; no barriers`
       : tile.split !== 'tile'
         ? `split: each of ${tile.width} invocations scans its own block of one lane, ${tile.runLength} steps per loop trip; no barriers`
-        : `tile: ${tile.groups} sequence(s) x ${layout.lanes} lane(s) x ${tile.runs} runs x ${tile.runLength} steps = ${tileSteps(tile)} steps${tile.runs > 1 ? `; runs combined with ${subgroups ? 'subgroup shuffles' : 'workgroup memory'}` : ''}`,
+        : `tile: ${tile.groups} sequence(s) x ${blocksOf(tile, layout).lanes} lane(s) x ${tile.runs} runs x ${tile.runLength} steps = ${tileSteps(tile)} steps${tile.runs > 1 ? `; runs combined with ${subgroups ? 'subgroup shuffles' : 'workgroup memory'}` : ''}`,
+    ...(blocksOf(tile, layout).blocks > 1 ? [laneBlocksLine(layout, blocksOf(tile, layout))] : []),
   ].join('\n');
+}
+
+/** How a sequence's lanes are spread over workgroups, for headers and the manifest. */
+export function laneBlocksLine(layout: ScanLayout, b: LaneBlocks): string {
+  const cut = layout.laneDims.filter((_, k) => b.count[k]! > 1).map((d) => `${d} in ${b.count[layout.laneDims.indexOf(d)]} blocks of ${b.extent[layout.laneDims.indexOf(d)]}`);
+  return `lanes spread over ${b.blocks} workgroups per sequence group: ${cut.join(', ')} (outputs reduce within a block)`;
 }
 
 export interface ScanKernels {

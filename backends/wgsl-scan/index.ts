@@ -3,7 +3,7 @@ import type { ScanPlan } from '../../src/compiler/analyse/types.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
 import { directOutputs, emitScanKernels, type ScanKernels } from './emit.js';
-import { chooseTile, scanLayout, sharedFloatsOf, stepsPerTrip, STRIPE_WIDTH, threadsOf, type ScanLayout, type TileOptions } from './layout.js';
+import { blocksOf, chooseTile, scanLayout, sharedFloatsOf, stepsPerTrip, STRIPE_WIDTH, threadsOf, type ScanLayout, type TileOptions } from './layout.js';
 
 export { buildScanJob, type ScanJob, type ScanRunData, type ScanRunResult, type ScanGpuJob } from './job.js';
 export { scheduleScan, type Schedule, type ScheduleOptions, type Strategy } from './schedule.js';
@@ -75,10 +75,13 @@ export function compileScan(module: Module, plan: ScanPlan, sizes: DimSizes, opt
 /** A JSON description of the kernels: what a host needs to bind and dispatch them. */
 export function scanManifest(module: Module, k: ScanKernels) {
   const { layout, tile } = k;
+  const blocks = blocksOf(tile, layout);
   return {
     name: module.name,
     backend: 'scan',
     element: { mode: layout.mode, lanes: layout.lanes, laneDims: layout.laneDims, members: layout.members.map((m) => m.name) },
+    // Where the 'tile' split spreads a sequence's lanes over workgroups (layout.ts, LaneBlocks).
+    ...(blocks.blocks > 1 ? { laneBlocks: { blocks: blocks.blocks, lanes: blocks.lanes, extent: Object.fromEntries(layout.laneDims.map((d, k) => [d, blocks.extent[k]])) } } : {}),
     tile: { ...tile, steps: stepsPerTrip(tile), workgroupSize: threadsOf(tile, layout), sharedFloats: sharedFloatsOf(tile, layout) },
     subgroups: k.subgroups,
     kernels: Object.values(k.kernels).map((kernel) => ({ name: kernel.name, file: `${module.name}.${kernel.name}.wgsl`, bindings: kernel.bindings })),

@@ -8,7 +8,7 @@ import { arrayOf, assign, bin, call, f32, forRange, id, index, letS, lit, member
 import type { MathHelper } from '../wgsl/math.js';
 import { indexExpr, offsetExpr, type IndexValue, type LoadNode, type Lowerer } from '../lower/expr.js';
 import { overPoints, type LoopObserver } from '../lower/points.js';
-import type { ScanLayout, StructField, TileShape } from './layout.js';
+import { blocksOf, paddedLanes, type LaneBlocks, type ScanLayout, type StructField, type TileShape } from './layout.js';
 
 /** The kernels every scan has; `scan_single` (single.ts) comes with the ones that fit it. */
 export type StandardKernel = 'scan_steps' | 'reduce_steps' | 'reduce_aggs' | 'scan_aggs';
@@ -40,15 +40,63 @@ export interface Ctx {
   invariants?: { name: string; type: Type }[];
 }
 
-/** Lane coordinates of lane `s` as run-time expressions, by dim. */
-export function laneCoords(ctx: Ctx, stmts: Stmt[]): Map<string, Expr> {
+/** The kernels' lane blocks (layout.ts): one block of every lane unless the 'tile' split spreads them. */
+export const ctxBlocks = (ctx: Pick<Ctx, 'tile' | 'layout'>): LaneBlocks => blocksOf(ctx.tile, ctx.layout);
+
+/** `(x / stride) % n`, without the parts that do nothing. */
+const digit = (x: Expr, stride: number, n: number): Expr => {
+  const q = stride === 1 ? x : bin('/', x, u(stride));
+  return n === 1 ? u(0) : bin('%', q, u(n));
+};
+
+/** Where block `lb` starts along lane dim k (a run-time expression; the lane blocks are cut along it). */
+export const blockOrigin = (ctx: Ctx, lb: Expr, k: number): Expr => {
+  const b = ctxBlocks(ctx);
+  return bin('*', digit(lb, b.blockStrides[k]!, b.count[k]!), u(b.extent[k]!));
+};
+
+/**
+ * Lane coordinates of lane `s` as run-time expressions, by dim: within the sequence (clamped into
+ * the dim where its blocks pad it), or within the lane's block (`local`, for workgroup memory).
+ * Lanes in blocks are numbered block-major (layout.ts, LaneBlocks).
+ */
+export function laneCoords(ctx: Ctx, stmts: Stmt[], local = false): Map<string, Expr> {
   const coords = new Map<string, Expr>();
+  const b = ctxBlocks(ctx);
+  if (b.blocks === 1) {
+    ctx.layout.laneDims.forEach((d, k) => {
+      const name = local ? `loc_${d}` : `lane_${d}`;
+      stmts.push(letS(name, bin('%', bin('/', id('s'), u(ctx.layout.laneStrides[k]!)), u(ctx.sizes[d]!))));
+      coords.set(d, id(name));
+    });
+    return coords;
+  }
+  stmts.push(letS(local ? 'loc_in' : 'lane_in', bin('%', id('s'), u(b.lanes))));
+  if (!local) stmts.push(letS('lane_blk', bin('/', id('s'), u(b.lanes))));
   ctx.layout.laneDims.forEach((d, k) => {
-    const name = `lane_${d}`;
-    stmts.push(letS(name, bin('%', bin('/', id('s'), u(ctx.layout.laneStrides[k]!)), u(ctx.sizes[d]!))));
+    const name = local ? `loc_${d}` : `lane_${d}`;
+    const within = digit(id(local ? 'loc_in' : 'lane_in'), b.localStrides[k]!, b.extent[k]!);
+    let value = within;
+    if (!local && b.count[k]! > 1) {
+      value = bin('+', blockOrigin(ctx, id('lane_blk'), k), within);
+      if (b.count[k]! * b.extent[k]! > ctx.sizes[d]!) value = call('min', value, u(ctx.sizes[d]! - 1));
+    }
+    stmts.push(letS(name, value));
     coords.set(d, id(name));
   });
   return coords;
+}
+
+/** Whether lane `s` (block-major) lies inside every dim its blocks pad; undefined where none is padded. */
+export function laneInRange(ctx: Ctx, s: Expr): Expr | undefined {
+  const b = ctxBlocks(ctx);
+  if (b.blocks === 1) return undefined;
+  const conds = ctx.layout.laneDims.flatMap((d, k) =>
+    b.count[k]! * b.extent[k]! > ctx.sizes[d]!
+      ? [bin('<', bin('+', blockOrigin(ctx, bin('/', s, u(b.lanes)), k), digit(bin('%', s, u(b.lanes)), b.localStrides[k]!, b.extent[k]!)), u(ctx.sizes[d]!))]
+      : [],
+  );
+  return conds.reduce<Expr | undefined>((a, c) => (a ? bin('&&', a, c) : c), undefined);
 }
 
 /** The definitions a later one may load by name: lets, and outputs (an output may read another). */
@@ -121,7 +169,7 @@ export function elemAccess(ctx: Ctx, buffer: ElemBuffer): ElemAccess {
 
 /** Index of element `i` of lane (b, s) in a region of `aggs` at `offset` holding `count` elements per lane. */
 export const aggIndex = (ctx: Ctx, offset: Expr, count: Expr, i: Expr): Expr =>
-  bin('+', bin('+', offset, bin('*', bin('+', bin('*', id('b'), u(ctx.layout.lanes)), id('s')), count)), i);
+  bin('+', bin('+', offset, bin('*', bin('+', bin('*', id('b'), u(paddedLanes(ctx.tile, ctx.layout))), id('s')), count)), i);
 
 /** `load_<buffer>(i)` and `store_<buffer>(i, e)` for every element buffer, when the element has array members (elemAccess). */
 export function elemAccessFunctions(ctx: Ctx): Function[] {

@@ -51,6 +51,12 @@ export interface ScanLayout {
   /** Lane dims in module order (empty in whole mode). */
   laneDims: string[];
   laneStrides: number[];
+  /**
+   * Lane dims no output reads across (see freeLaneDims): lanes that differ only along them never meet
+   * in an output, so a sequence's lanes may be spread over workgroups in blocks along them.
+   */
+  freeDims: string[];
+  sizes: DimSizes;
   /** Lanes per sequence (S). */
   lanes: number;
   /** The element's floats in memory order (a field's points row-major, fields in plan order). */
@@ -94,6 +100,36 @@ function pointwise(def: Def, dimsOf: (source: string, tensor: string) => string[
     if (!dims) return false;
     return n.index.every((v, k) => dimOfVar.get(v) === dims[k]);
   });
+}
+
+/**
+ * The lane dims along which no output reads across lanes: every state lies over the dim, and every
+ * output lies over it (once) and reads every state (through its lets, transitively) at its own
+ * coordinate there, never through a reduction's index. GLA's o[j] = sum(i: q[i] * S[i, j]) leaves
+ * V (j) free and reduces over K (i); an output over no lane dim (a sum over everything) leaves none.
+ */
+export function freeLaneDims(module: Module, laneDims: string[]): string[] {
+  const states = tensorsOf(module, 'state');
+  const stateDims = new Map(states.map((t) => [t.name, t.dims]));
+  const lets = new Map(module.step.filter((d) => d.kind === 'let' || d.kind === 'output').map((d) => [d.target, d]));
+  const outputs = module.step.filter((d) => d.kind === 'output');
+  /** Whether `def`, its vars pinned to output coordinates as `pins` says, reads every state at the output's coordinate along `dim`. */
+  const pinnedReads = (def: Def, pins: (string | undefined)[], dim: string, seen: Set<string>): boolean => {
+    const pinOf = new Map(def.vars.map((v, k) => [v.name, pins[k]]));
+    return def.nodes.every((n) => {
+      if (n.op !== 'load' || n.dep !== 'state') return true;
+      if (n.source === 'state') return stateDims.get(n.tensor)!.every((d, k) => d !== dim || pinOf.get(n.index[k]!) === dim);
+      if (n.source !== 'let') return true;
+      const letDef = lets.get(n.tensor);
+      if (!letDef || seen.has(n.tensor)) return false;
+      return pinnedReads(letDef, n.index.map((v) => pinOf.get(v)), dim, new Set(seen).add(n.tensor));
+    });
+  };
+  return laneDims.filter(
+    (dim) =>
+      states.every((t) => t.dims.includes(dim)) &&
+      outputs.every((o) => o.vars.filter((v) => v.dim === dim).length === 1 && pinnedReads(o, o.vars.map((v) => (v.dim === dim ? dim : undefined)), dim, new Set([o.target]))),
+  );
 }
 
 export function structField(name: string, of: string, dims: string[], sizes: DimSizes): StructField {
@@ -140,6 +176,8 @@ export function scanLayout(module: Module, plan: ScanPlan, sizes: DimSizes, forc
     mode,
     laneDims,
     laneStrides: strides(laneDims, sizes),
+    freeDims: freeLaneDims(module, laneDims),
+    sizes,
     lanes: laneDims.reduce((n, d) => n * sizes[d]!, 1),
     members,
     fields,
@@ -176,6 +214,11 @@ export interface TileShape {
   runLength: number;
   /** Invocations per workgroup ('thread'; a 'tile' has G·S·P). */
   width?: number;
+  /**
+   * 'tile': at most this many lanes of a sequence share a workgroup; set only where a sequence's
+   * lanes are spread over several workgroups in blocks (laneBlocks).
+   */
+  blockLanes?: number;
 }
 
 export interface TileOptions {
@@ -190,16 +233,101 @@ export interface TileOptions {
   maxThreads?: number;
   /** Workgroup memory budget in floats (WebGPU's default limit is 16 KiB). */
   sharedFloats?: number;
+  /** 'tile': lanes of a sequence per workgroup, at most (a TileShape's blockLanes); default: as many as fit. */
+  blockLanes?: number;
 }
+
+/**
+ * How the 'tile' split spreads a sequence's lanes over workgroups: in blocks along the free lane dims
+ * (ScanLayout.freeDims), each block holding whole reductions, so that a workgroup writes the outputs
+ * of its block from its own states. A dim cut into `count` blocks of `extent` coordinates is padded
+ * to count·extent: lanes past its size compute a copy of its last coordinate and write nothing.
+ * Lanes are numbered block-major (s = block · lanes + lane in the block), so a lane's aggregates
+ * have their own place; one block of all lanes where they fit one workgroup.
+ */
+export interface LaneBlocks {
+  /** Coordinates of a block along each lane dim (the dim's size where it is not cut), in lane order. */
+  extent: number[];
+  /** Blocks along each lane dim. */
+  count: number[];
+  /** Strides of a lane within its block (over `extent`) and of a block among the blocks (over `count`). */
+  localStrides: number[];
+  blockStrides: number[];
+  /** Lanes per block (what a workgroup holds of a sequence) and blocks per sequence. */
+  lanes: number;
+  blocks: number;
+  /** States and outputs of one block, packed over its extents (workgroup memory, the store phase). */
+  states: PackedTensor[];
+  stateWidth: number;
+  outputs: PackedTensor[];
+  outputWidth: number;
+}
+
+/** Extents of the blocks of at most `maxLanes` lanes: the free dims cut innermost first, into blocks of equal extent (but the last). */
+function blockExtents(layout: ScanLayout, maxLanes: number): number[] {
+  const sizes = layout.laneDims.map((d) => layout.sizes[d]!);
+  const extent = [...sizes];
+  if (layout.lanes <= maxLanes) return extent;
+  const free = layout.laneDims.map((d) => layout.freeDims.includes(d));
+  const reduced = sizes.reduce((n, size, k) => (free[k] ? n : n * size), 1);
+  let room = Math.max(1, Math.floor(maxLanes / reduced));
+  for (let k = sizes.length - 1; k >= 0; k--) {
+    if (!free[k]) continue;
+    const count = Math.ceil(sizes[k]! / Math.max(1, Math.min(room, sizes[k]!)));
+    extent[k] = Math.ceil(sizes[k]! / count);
+    room = Math.floor(room / extent[k]!);
+  }
+  return extent;
+}
+
+export function laneBlocks(layout: ScanLayout, maxLanes = layout.lanes): LaneBlocks {
+  const extent = blockExtents(layout, maxLanes);
+  const count = layout.laneDims.map((d, k) => Math.ceil(layout.sizes[d]! / extent[k]!));
+  const extentOf = new Map(layout.laneDims.map((d, k) => [d, extent[k]!]));
+  const local = (packed: PackedTensor[]) => {
+    let offset = 0;
+    const out = packed.map((p) => {
+      const dims = p.tensor.dims.map((d) => extentOf.get(d) ?? layout.sizes[d]!);
+      const size = dims.reduce((n, x) => n * x, 1);
+      const q = { tensor: p.tensor, size, offset, strides: dims.map((_, k) => dims.slice(k + 1).reduce((n, x) => n * x, 1)) };
+      offset += size;
+      return q;
+    });
+    return { packed: out, width: offset };
+  };
+  const states = local(layout.states);
+  const outputs = local(layout.outputs);
+  const stridesOver = (xs: number[]) => xs.map((_, k) => xs.slice(k + 1).reduce((n, x) => n * x, 1));
+  return {
+    extent,
+    count,
+    localStrides: stridesOver(extent),
+    blockStrides: stridesOver(count),
+    lanes: extent.reduce((n, x) => n * x, 1),
+    blocks: count.reduce((n, x) => n * x, 1),
+    states: states.packed,
+    stateWidth: states.width,
+    outputs: outputs.packed,
+    outputWidth: outputs.width,
+  };
+}
+
+/** The lane blocks of a tile shape: several only with the 'tile' split and blockLanes set. */
+export const blocksOf = (t: TileShape, layout: ScanLayout): LaneBlocks => laneBlocks(layout, t.split === 'tile' && t.blockLanes !== undefined ? t.blockLanes : layout.lanes);
+/** Lanes of a sequence in the kernels' numbering, padding included (the aggregates' lane count). */
+export const paddedLanes = (t: TileShape, layout: ScanLayout): number => {
+  const b = blocksOf(t, layout);
+  return b.blocks * b.lanes;
+};
 
 export const tileSteps = (t: TileShape): number => t.runs * t.runLength;
 /** Steps a workgroup's loop advances per trip over the steps: a tile, or a stripe of `width` steps; blocks are whole trips. */
 export const stepsPerTrip = (t: TileShape): number => (t.split === 'stripe' ? t.width! : tileSteps(t));
-export const threadsOf = (t: TileShape, layout: ScanLayout): number => (t.split === 'tile' ? t.groups * layout.lanes * t.runs : t.width!);
+export const threadsOf = (t: TileShape, layout: ScanLayout): number => (t.split === 'tile' ? t.groups * blocksOf(t, layout).lanes * t.runs : t.width!);
 
-/** Floats of workgroup memory a tile shape needs: per-step states (plus the state before the tile) and the scan scratch. */
+/** Floats of workgroup memory a tile shape needs: per-step states of its lane block (plus the state before the tile) and the scan scratch. */
 export const sharedFloatsOf = (t: TileShape, layout: ScanLayout): number =>
-  t.split !== 'tile' ? 0 : t.groups * (tileSteps(t) + 1) * layout.stateWidth + threadsOf(t, layout) * layout.members.length;
+  t.split !== 'tile' ? 0 : t.groups * (tileSteps(t) + 1) * blocksOf(t, layout).stateWidth + threadsOf(t, layout) * layout.members.length;
 
 const floorPow2 = (n: number) => 2 ** Math.floor(Math.log2(Math.max(1, n)));
 
@@ -236,16 +364,36 @@ export function chooseTile(layout: ScanLayout, options: TileOptions = {}, direct
     return { split, groups: 1, runs: 1, runLength: options.runLength ?? THREAD_RUN, width: options.width ?? THREAD_WIDTH };
   }
   const budget = options.sharedFloats ?? 4096;
-  if (layout.lanes > maxThreads) throw new TileRefused(`${layout.lanes} lanes per sequence exceed ${maxThreads} invocations per workgroup`);
-  let runs = options.runs ?? Math.min(16, floorPow2(8 / layout.lanes));
-  let runLength = options.runLength ?? Math.max(1, Math.min(8, Math.floor(32 / layout.members.length)));
-  const groups = options.groups ?? Math.max(1, Math.floor(Math.min(8, maxThreads) / (layout.lanes * runs)));
-  const shape = (): TileShape => ({ split, groups, runs, runLength });
-  while (sharedFloatsOf(shape(), layout) > budget && (runLength > 1 || runs > 1)) {
-    if (runLength > 1 && options.runLength === undefined) runLength = Math.ceil(runLength / 2);
-    else if (runs > 1 && options.runs === undefined) runs /= 2;
-    else break;
+  const dimList = (dims: string[]) => dims.map((d) => `--dim ${d}`).join(' or ');
+  const reducedDims = layout.laneDims.filter((d) => !layout.freeDims.includes(d));
+  const reduced = reducedDims.reduce((n, d) => n * layout.sizes[d]!, 1);
+  if (layout.lanes > maxThreads && !layout.freeDims.length)
+    throw new TileRefused(`its outputs read across every lane dim (${layout.laneDims.join(', ')}), so a sequence's ${layout.lanes} lanes must share one workgroup, over ${maxThreads} invocations (lower ${dimList(layout.laneDims)})`);
+  if (reduced > maxThreads)
+    throw new TileRefused(`its outputs reduce over ${reducedDims.join(', ')}: the ${reduced} lanes of each reduction must share one workgroup, over ${maxThreads} invocations (lower ${dimList(reducedDims)})`);
+  // Lanes per workgroup: all of a sequence's where they fit, else blocks along the free dims, halved
+  // while the tile's workgroup memory is over budget (an asked blockLanes is kept).
+  let blockLanes = Math.min(options.blockLanes ?? Math.floor(maxThreads / (options.runs ?? 1)), maxThreads);
+  const tileFor = (maxLanes: number): TileShape => {
+    const blocked = maxLanes < layout.lanes;
+    const lanes = laneBlocks(layout, maxLanes).lanes;
+    let runs = options.runs ?? Math.min(16, floorPow2(8 / lanes));
+    let runLength = options.runLength ?? Math.max(1, Math.min(8, Math.floor(32 / layout.members.length)));
+    const groups = options.groups ?? Math.max(1, Math.floor(Math.min(8, maxThreads) / (lanes * runs)));
+    const shape = (): TileShape => ({ split, groups, runs, runLength, ...(blocked ? { blockLanes: maxLanes } : {}) });
+    while (sharedFloatsOf(shape(), layout) > budget && (runLength > 1 || runs > 1)) {
+      if (runLength > 1 && options.runLength === undefined) runLength = Math.ceil(runLength / 2);
+      else if (runs > 1 && options.runs === undefined) runs /= 2;
+      else break;
+    }
+    return shape();
+  };
+  let shape = tileFor(blockLanes);
+  while (sharedFloatsOf(shape, layout) > budget && options.blockLanes === undefined && layout.freeDims.length && laneBlocks(layout, blockLanes).lanes > reduced) {
+    blockLanes = Math.max(reduced, Math.floor(laneBlocks(layout, blockLanes).lanes / 2));
+    shape = tileFor(blockLanes);
   }
-  if (sharedFloatsOf(shape(), layout) > budget) throw new TileRefused(`a tile needs ${sharedFloatsOf(shape(), layout)} floats of workgroup memory, over the budget of ${budget}`);
-  return shape();
+  if (sharedFloatsOf(shape, layout) > budget) throw new TileRefused(`a tile needs ${sharedFloatsOf(shape, layout)} floats of workgroup memory, over the budget of ${budget}`);
+  if (threadsOf(shape, layout) > maxThreads) throw new TileRefused(`a tile needs ${threadsOf(shape, layout)} invocations, over ${maxThreads} per workgroup`);
+  return shape;
 }

@@ -14,7 +14,7 @@
 import { gridDispatch } from '../lower/grid.js';
 import { uniformFields, type KernelName } from './emit.js';
 import { recordWords, singlePassFits } from './single.js';
-import { stepsPerTrip, threadsOf, type ScanLayout, type TileShape } from './layout.js';
+import { blocksOf, paddedLanes, stepsPerTrip, threadsOf, type ScanLayout, type TileShape } from './layout.js';
 
 export type Strategy = 'carry' | 'reduce-then-scan' | 'single-pass';
 
@@ -44,6 +44,12 @@ export const TARGET_THREADS = 256;
 /** single-pass: about the cost of reducing a block here before a team stops waiting on it. */
 const DEFAULT_SPIN_LIMIT = 64;
 export const MIN_CARRY_THREADS = 16;
+/** 'tile' split: `auto` carries from this many workgroups of (sequence group, lane block) on. */
+export const MIN_CARRY_GROUPS = 8;
+/** 'tile' split: blocks per reduce level. */
+export const TILE_TARGET_BLOCKS = 64;
+/** The top level of aggregates holds at most this many trips (then one workgroup loops over it). */
+export const TOP_TRIPS = 4;
 
 export interface Pass {
   kernel: KernelName;
@@ -73,25 +79,28 @@ function grid(workgroups: number): [number, number] {
 export function scheduleScan(layout: ScanLayout, tile: TileShape, batch: number, T: number, options: ScheduleOptions = {}, minLength = T): Schedule {
   const TILE = stepsPerTrip(tile);
   const groups = Math.ceil(batch / tile.groups);
-  const lanes = batch * layout.lanes;
+  // Lanes of the batch in the kernels' numbering: padded where the 'tile' split spreads them over
+  // workgroups in `laneBlocks` blocks (layout.ts), each one more workgroup per sequence group.
+  const lanes = batch * paddedLanes(tile, layout);
+  const laneBlocks = blocksOf(tile, layout).blocks;
   const perThread = tile.split !== 'tile';
   const striped = tile.split === 'stripe';
   // Workgroups for `blocks` blocks of every lane: one per (group, block) with the 'tile' split, one
   // per `width` blocks with the 'thread' split, one per block over the steps with the 'stripe' split
   // (whose passes over aggregates are the thread split's).
   const workgroups = (blocks: number, kernel: KernelName) =>
-    striped && (kernel === 'scan_steps' || kernel === 'reduce_steps') ? lanes * blocks : perThread ? Math.ceil((lanes * blocks) / tile.width!) : groups * blocks;
+    striped && (kernel === 'scan_steps' || kernel === 'reduce_steps') ? lanes * blocks : perThread ? Math.ceil((lanes * blocks) / tile.width!) : groups * laneBlocks * blocks;
   const targetThreads = options.targetThreads ?? TARGET_THREADS;
   /** Invocations that work on one block of one lane in the passes over the steps. */
   const perBlock = striped ? tile.width! : 1;
   const uniforms = (u: Uniforms) => Uint32Array.from(uniformFields.map((f) => u[f] ?? 0));
   const base = { T, batch, groups, min_len: Math.min(T, minLength) };
-  const manyLanes = perThread ? lanes * perBlock >= (options.minCarryThreads ?? MIN_CARRY_THREADS) : groups >= (options.minCarryGroups ?? 8);
+  const manyLanes = perThread ? lanes * perBlock >= (options.minCarryThreads ?? MIN_CARRY_THREADS) : groups * laneBlocks >= (options.minCarryGroups ?? MIN_CARRY_GROUPS);
   const strategy: Strategy = options.strategy && options.strategy !== 'auto' ? options.strategy : manyLanes || T <= 2 * TILE ? 'carry' : 'reduce-then-scan';
   if (strategy === 'carry') {
     return { strategy, passes: [{ kernel: 'scan_steps', uniforms: uniforms({ ...base, n: T, block_len: Math.max(T, 1), blocks: 1 }), dispatch: grid(workgroups(1, 'scan_steps')) }], aggElements: 1, levels: [] };
   }
-  const targetBlocks = options.targetBlocks ?? (perThread ? Math.max(2, Math.ceil(targetThreads / (lanes * perBlock))) : 64);
+  const targetBlocks = options.targetBlocks ?? (perThread ? Math.max(2, Math.ceil(targetThreads / (lanes * perBlock))) : TILE_TARGET_BLOCKS);
   if (strategy === 'single-pass') {
     if (!singlePassFits({ tile, layout })) throw new Error(`scan schedule: the single pass needs the 'stripe' split and an element of at most 2 floats`);
     const blockLen = TILE * Math.max(1, Math.ceil(T / (TILE * targetBlocks)));
@@ -99,7 +108,7 @@ export function scheduleScan(layout: ScanLayout, tile: TileShape, batch: number,
     const pass: Pass = { kernel: 'scan_single', uniforms: uniforms({ ...base, n: T, block_len: blockLen, blocks, spin_limit: options.spinLimit ?? DEFAULT_SPIN_LIMIT }), dispatch: grid(lanes * blocks) };
     return { strategy, passes: [pass], aggElements: 1, levels: [blocks], statusWords: 1 + lanes * blocks * recordWords(layout.members.length) };
   }
-  const topMax = options.topMax ?? 4 * TILE;
+  const topMax = options.topMax ?? TOP_TRIPS * TILE;
   /** Block length (a whole number of tiles) and block count for n items. */
   const blocking = (n: number) => {
     const blockLen = TILE * Math.max(1, Math.ceil(n / (TILE * targetBlocks)));

@@ -2,11 +2,11 @@
 // load_state, advance), and the outputs and final states written from them — by the thread that
 // holds them (store_step, store_final) or through workgroup memory (store_states, write_output).
 import type { Def, Module } from '../../src/compiler/ir/ir.js';
-import { assign, bin, call, id, ifS, index, letS, lit, u32, type Expr, type Function, type Stmt } from '../wgsl/ast.js';
+import { assign, bin, call, id, ifS, index, letS, lit, u32, un, type Expr, type Function, type Stmt } from '../wgsl/ast.js';
 import { Lowerer, offsetExpr, type IndexValue } from '../lower/expr.js';
 import { overPoints } from '../lower/points.js';
 import { safe, structField, type PackedTensor, type ScanLayout, type StructField } from './layout.js';
-import { ret, ELEM, STATE, u, type Ctx, laneCoords, stepLets, stepBase, loadInputOrParam, elemRef, fieldRef, buildStruct, finish } from './kernel.js';
+import { ret, ELEM, STATE, u, type Ctx, blockOrigin, ctxBlocks, laneCoords, stepLets, stepBase, loadInputOrParam, elemRef, fieldRef, buildStruct, finish } from './kernel.js';
 
 /** A lowering of `apply` (a state from prefix `prefix` and the initial state) into `stmts`. */
 export function applyLowerer(ctx: Ctx, prefix: string, stmts: Stmt[], counter: { next: number }): Lowerer {
@@ -219,16 +219,27 @@ export function storeFinalFunction(ctx: Ctx): Function {
   };
 }
 
-/** `store_states(p, b, s, base)`: the states after prefix p, written at `base` (workgroup memory or the final-state buffer); each value by one owner lane. */
+/**
+ * `store_states(p, b, s, base)`: the states after prefix p, written at `base` (workgroup memory or the
+ * final-state buffer); each value by one owner lane. Workgroup memory holds the states of the
+ * workgroup's lane block, packed over the block (LaneBlocks.states).
+ */
 export function applyFunction(ctx: Ctx, name: string, target: 'st' | 'final_state'): Function {
   const stmts: Stmt[] = [];
   const coords = laneCoords(ctx, stmts);
+  const blocked = target === 'st' && ctxBlocks(ctx).blocks > 1;
+  const at = blocked ? laneCoords(ctx, stmts, true) : coords;
+  const packing = blocked ? ctxBlocks(ctx).states : ctx.layout.states;
   const lw = applyLowerer(ctx, 'p', stmts, { next: 0 });
   for (const f of stateFields(ctx)) {
     const st = stateOf(ctx, f);
+    const into = packing.find((x) => x.tensor.name === st.tensor.name)!;
     const def = ctx.plan.apply.find((d) => d.target === st.tensor.name);
     if (!def) throw new Error(`scan backend: no apply definition for state \`${st.tensor.name}\``);
-    overStatePoints(ctx, lw, f, coords, (point, depths) => [ownerGuard(ctx, st, coords, assign(index(id(target), offsetExpr(point, st.strides, bin('+', id('base'), u(st.offset)))), lw.evaluate(def, point, depths)))]);
+    overStatePoints(ctx, lw, f, coords, (point, depths) => {
+      const where = ctx.layout.mode === 'lanes' ? st.tensor.dims.map((d) => at.get(d)!) : point;
+      return [ownerGuard(ctx, st, coords, assign(index(id(target), offsetExpr(where, into.strides, bin('+', id('base'), u(into.offset)))), lw.evaluate(def, point, depths)))];
+    });
   }
   return {
     name,
@@ -238,29 +249,50 @@ export function applyFunction(ctx: Ctx, name: string, target: 'st' | 'final_stat
   };
 }
 
-/** `write_output(b, t, slot, k, len)`: output element k (over all outputs of a step) at step t, from the states in workgroup memory. */
+/**
+ * `write_output(b, t, slot, k, len[, lb])`: output element k (over all outputs of a step) at step t,
+ * from the states in workgroup memory. With lane blocks, k counts the outputs of block `lb` (packed
+ * over the block's extents): they read only the block's states (freeLaneDims), at their coordinates
+ * less the block's origin; those past a padded dim are not written.
+ */
 export function outputFunction(ctx: Ctx): Function {
   const { layout } = ctx;
+  const blocks = ctxBlocks(ctx);
+  const blocked = blocks.blocks > 1;
+  const laneIndex = new Map(layout.laneDims.map((d, k) => [d, k]));
+  const stateWidth = blocked ? blocks.stateWidth : layout.stateWidth;
   const monoid = ctx.module.monoid !== undefined;
   const body: Stmt[] = [];
   const counter = { next: 0 };
+  const cut = (d: string) => blocked && laneIndex.has(d) && blocks.count[laneIndex.get(d)!]! > 1;
   for (const out of layout.outputs) {
     const def = ctx.module.step.find((d) => d.kind === 'output' && d.target === out.tensor.name)!;
-    const stmts: Stmt[] = [letS('q', bin('-', id('k'), u(out.offset)))];
+    const packed = blocked ? blocks.outputs.find((p) => p.tensor.name === out.tensor.name)! : out;
+    const stmts: Stmt[] = [letS('q', bin('-', id('k'), u(packed.offset)))];
+    const inRange: Expr[] = [];
     const coords: Expr[] = def.vars.map((v, k) => {
       const name = `o_${v.name}`;
-      stmts.push(letS(name, bin('%', bin('/', id('q'), u(out.strides[k]!)), u(ctx.sizes[v.dim]!))));
+      const extent = blocked ? (blocks.extent[laneIndex.get(v.dim) ?? -1] ?? ctx.sizes[v.dim]!) : ctx.sizes[v.dim]!;
+      const within = bin('%', bin('/', id('q'), u(packed.strides[k]!)), u(extent));
+      stmts.push(letS(name, cut(v.dim) ? bin('+', blockOrigin(ctx, id('lb'), laneIndex.get(v.dim)!), within) : within));
+      if (cut(v.dim) && blocks.count[laneIndex.get(v.dim)!]! * extent > ctx.sizes[v.dim]!) inRange.push(bin('<', id(name), u(ctx.sizes[v.dim]!)));
       return id(name);
     });
+    if (inRange.length) stmts.push(ifS(un('!', inRange.reduce((a, c) => bin('&&', a, c))), [{ kind: 'return' }]));
     const ev = new Lowerer({
       lets: stepLets(ctx.module),
       resolve: (n, values) => {
         if (n.source === 'input' || n.source === 'param') return loadInputOrParam(ctx, n, values);
         if (n.source === 'state') {
-          const st = layout.states.find((x) => x.tensor.name === n.tensor)!;
+          const st = (blocked ? blocks.states : layout.states).find((x) => x.tensor.name === n.tensor)!;
           // A monoid cell's state is its running aggregate: outputs read it after this step's element.
           const slot = n.version === 'new' || monoid ? bin('+', id('slot'), u(1)) : id('slot');
-          return index(id('st'), offsetExpr(values, st.strides, bin('+', bin('*', slot, u(layout.stateWidth)), u(st.offset))));
+          // The block's states, at the output's coordinates less the block's origin along the cut dims.
+          const local = values.map((v, k) => {
+            const d = st.tensor.dims[k]!;
+            return cut(d) ? bin('-', typeof v === 'number' ? u(v) : v, blockOrigin(ctx, id('lb'), laneIndex.get(d)!)) : v;
+          });
+          return index(id('st'), offsetExpr(local, st.strides, bin('+', bin('*', slot, u(stateWidth)), u(st.offset))));
         }
         throw new Error(`scan backend: an output reads ${n.source} \`${n.tensor}\``);
       },
@@ -270,15 +302,15 @@ export function outputFunction(ctx: Ctx): Function {
     });
     const value = ev.evaluate(def, coords);
     stmts.push(...finish(ctx, ev));
-    const at = bin('+', stepBase(out.offset, out.size), id('q'));
+    const at = blocked ? offsetExpr(coords, out.strides, stepBase(out.offset, out.size)) : bin('+', stepBase(out.offset, out.size), id('q'));
     stmts.push(assign(index(id('outputs'), at), call('select', value, lit.f32(0), bin('>=', id('t'), id('len')))));
     stmts.push({ kind: 'return' });
-    body.push(ifS(bin('<', id('k'), u(out.offset + out.size)), stmts));
+    body.push(ifS(bin('<', id('k'), u(packed.offset + packed.size)), stmts));
   }
   return {
     name: 'write_output',
-    params: ['b', 't', 'slot', 'k', 'len'].map((name) => ({ name, type: u32 })),
+    params: [...['b', 't', 'slot', 'k', 'len'], ...(blocked ? ['lb'] : [])].map((name) => ({ name, type: u32 })),
     body,
-    comment: 'Output element k of step t (store phase); zero past the sequence length.',
+    comment: blocked ? "Output element k of lane block lb's outputs at step t (store phase); zero past the sequence length." : 'Output element k of step t (store phase); zero past the sequence length.',
   };
 }

@@ -25,7 +25,7 @@ import { elementCall, invariantsLet } from './element.js';
 import { threadsOf, tileSteps } from './layout.js';
 import { flatWorkgroupIndex } from '../lower/grid.js';
 import { countedLoop } from '../wgsl/unroll-budget.js';
-import { U, ret, ELEM, u, mapStruct, elemAccess, aggIndex, type Ctx, type KernelSpec } from './kernel.js';
+import { U, ret, ELEM, u, mapStruct, elemAccess, aggIndex, ctxBlocks, laneInRange, type Ctx, type KernelSpec } from './kernel.js';
 
 /**
  * Exclusive scan of each lane's run aggregates, and the lane's total. Threads are numbered run-major
@@ -36,7 +36,7 @@ import { U, ret, ELEM, u, mapStruct, elemAccess, aggIndex, type Ctx, type Kernel
  */
 export function laneScanFunction(ctx: Ctx, subgroups: boolean): Function {
   const P = ctx.tile.runs;
-  const L = ctx.tile.groups * ctx.layout.lanes;
+  const L = ctx.tile.groups * ctxBlocks(ctx).lanes;
   const shuffle = (v: Expr, delta: Expr, into: string) => mapStruct('Elem', ctx.layout.fields, v, into, (x) => call('subgroupShuffleUp', x, delta));
   const params = [
     { name: 'agg', type: ELEM },
@@ -106,6 +106,12 @@ export function laneScanFunction(ctx: Ctx, subgroups: boolean): Function {
 export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
   const { tile, layout } = ctx;
   const S = layout.lanes;
+  // The 'tile' split's lanes of a sequence in this workgroup: a block of them where they are spread (layout.ts).
+  const blocks = ctxBlocks(ctx);
+  const blocked = blocks.blocks > 1;
+  const SB = blocks.lanes;
+  const LB = blocks.blocks;
+  const stateWidth = blocked ? blocks.stateWidth : layout.stateWidth;
   const P = tile.runs;
   const R = tile.runLength;
   const TILE = tileSteps(tile);
@@ -118,6 +124,11 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
 
   // The stripe split's passes over the aggregates are the thread split's (stripeEntryPoint does the steps).
   const perThread = tile.split !== 'tile';
+  const liveBlocked = (): Expr => {
+    const inSeq = bin('<', bin('+', bin('*', id('grp'), u(G)), id('g')), U('batch'));
+    const inRange = laneInRange(ctx, id('s'));
+    return inRange ? bin('&&', inSeq, inRange) : inSeq;
+  };
   const wgIndex = [
     comment('Workgroups are numbered across a 2-D grid so that any count fits (65,535 per dimension).'),
     letS('wg', flatWorkgroupIndex()),
@@ -134,20 +145,37 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
         letS('s', bin('%', id('seq_lane'), u(S))),
         letS('b', bin('/', id('seq_lane'), u(S))),
       ]
-    : [
-        letS('tid', member(id('lid'), 'x')),
-        // Run-major: neighbouring invocations take neighbouring lanes of the same steps.
-        letS('c', bin('/', id('tid'), u(G * S))),
-        letS('lane', bin('%', id('tid'), u(G * S))),
-        letS('g', bin('/', id('lane'), u(S))),
-        letS('s', bin('%', id('lane'), u(S))),
-        ...wgIndex,
-        ifS(bin('>=', id('wg'), bin('*', U('groups'), U('blocks'))), [{ kind: 'return' }]),
-        letS('grp', bin('/', id('wg'), U('blocks'))),
-        letS('blk', bin('%', id('wg'), U('blocks'))),
-        letS('live', bin('<', bin('+', bin('*', id('grp'), u(G)), id('g')), U('batch'))),
-        letS('b', call('min', bin('+', bin('*', id('grp'), u(G)), id('g')), bin('-', U('batch'), u(1)))),
-      ];
+    : !blocked
+      ? [
+          letS('tid', member(id('lid'), 'x')),
+          // Run-major: neighbouring invocations take neighbouring lanes of the same steps.
+          letS('c', bin('/', id('tid'), u(G * S))),
+          letS('lane', bin('%', id('tid'), u(G * S))),
+          letS('g', bin('/', id('lane'), u(S))),
+          letS('s', bin('%', id('lane'), u(S))),
+          ...wgIndex,
+          ifS(bin('>=', id('wg'), bin('*', U('groups'), U('blocks'))), [{ kind: 'return' }]),
+          letS('grp', bin('/', id('wg'), U('blocks'))),
+          letS('blk', bin('%', id('wg'), U('blocks'))),
+          letS('live', bin('<', bin('+', bin('*', id('grp'), u(G)), id('g')), U('batch'))),
+          letS('b', call('min', bin('+', bin('*', id('grp'), u(G)), id('g')), bin('-', U('batch'), u(1)))),
+        ]
+      : [
+          letS('tid', member(id('lid'), 'x')),
+          letS('c', bin('/', id('tid'), u(G * SB))),
+          letS('lane', bin('%', id('tid'), u(G * SB))),
+          letS('g', bin('/', id('lane'), u(SB))),
+          ...wgIndex,
+          comment(`Workgroups take (sequence group, lane block, block of steps), the steps fastest; ${LB} blocks of ${SB} lanes.`),
+          ifS(bin('>=', id('wg'), bin('*', bin('*', U('groups'), u(LB)), U('blocks'))), [{ kind: 'return' }]),
+          letS('grp', bin('/', id('wg'), bin('*', u(LB), U('blocks')))),
+          letS('lb', bin('%', bin('/', id('wg'), U('blocks')), u(LB))),
+          letS('blk', bin('%', id('wg'), U('blocks'))),
+          comment('Lanes are numbered block-major; those past a padded dim compute a copy of a lane and write nothing.'),
+          letS('s', bin('+', bin('*', id('lb'), u(SB)), bin('%', id('lane'), u(SB)))),
+          letS('live', liveBlocked()),
+          letS('b', call('min', bin('+', bin('*', id('grp'), u(G)), id('g')), bin('-', U('batch'), u(1)))),
+        ];
   if (steps) body.push(...invariantsLet(ctx));
   body.push(
     letS('count', steps ? U('T') : U('n')),
@@ -192,7 +220,7 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
         countedLoop('r', u(0), R, [...elementAt('e'), assign(id('agg'), call('combine', id('agg'), id('e')))]),
       );
     if (P > 1) tileBody.push(letS('scan', call('lane_scan', id('agg'), id('tid'), id('c'), id('lane'), ...(subgroups ? [id('sg_id'), id('sg_size')] : []))));
-    const slotBase = (slot: Expr) => bin('*', bin('+', bin('*', id('g'), u(TILE + 1)), slot), u(layout.stateWidth));
+    const slotBase = (slot: Expr) => bin('*', bin('+', bin('*', id('g'), u(TILE + 1)), slot), u(stateWidth));
     const runPrefix = oneRun ? id('carry') : call('combine', id('carry'), member(id('scan'), 'excl'));
     if (walk) {
       if (!oneRun) tileBody.push(varS('h', undefined, call('advance', id('h0'), runPrefix)));
@@ -213,7 +241,8 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
     // The carry is the prefix through this tile (unused once a single run walks the states).
     if (!(walk && oneRun)) tileBody.push(assign(id('carry'), oneRun ? id('p') : call('combine', id('carry'), P > 1 ? member(id('scan'), 'total') : id('agg'))));
     if (steps && spec.store && !ctx.direct && layout.outputWidth > 0) {
-      const OW = layout.outputWidth;
+      // Outputs of this workgroup's lane block: every output of the sequence where the lanes are not spread.
+      const OW = blocked ? blocks.outputWidth : layout.outputWidth;
       tileBody.push(
         callS('workgroupBarrier'),
         comment('Store phase: every output element of the tile, spread over the workgroup.'),
@@ -234,6 +263,7 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
                 bin('+', bin('*', id('og'), u(TILE + 1)), id('tl')),
                 bin('%', id('w'), u(OW)),
                 call('min', index(id('lengths'), id('ob')), U('T')),
+                ...(blocked ? [id('lb')] : []),
               ),
             ]),
           ],

@@ -62,9 +62,10 @@ describe('why --mode scan is refused', () => {
   });
 
   it('associative, and planned by the analysis, but the scan kernels do not take it', () => {
-    // 16 x 20 lanes whose outputs reduce over lanes: more lanes than a workgroup has invocations.
+    // Outputs that reduce over 300 lanes: a reduction's lanes share a workgroup, over its invocations
+    // (lanes of different reductions are spread over workgroups: test/scan/lane-blocks.test.ts).
     const text = `rnn wide_lanes {
-  dims N = 16, M = 20
+  dims N = 16, M = 300
   input x[M]
   state h[N, M] = 0
   h[i, j] <- x[j] * h[i, j] + 1
@@ -72,7 +73,7 @@ describe('why --mode scan is refused', () => {
 }
 `;
     expect(refusal(text)).toBe(
-      'rnnc: wide_lanes cannot take --mode scan: every state is an associative recurrence, but the scan kernels do not take this cell: 320 lanes per sequence exceed 256 invocations per workgroup; compile it with --mode seq or --mode auto',
+      'rnnc: wide_lanes cannot take --mode scan: every state is an associative recurrence, but the scan kernels do not take this cell: its outputs reduce over M: the 300 lanes of each reduction must share one workgroup, over 256 invocations (lower --dim M); compile it with --mode seq or --mode auto',
     );
   });
 });

@@ -56,7 +56,8 @@ export interface ScanDecision {
   layout: 'lanes' | 'whole';
   /** Floats per scan element. */
   floats: number;
-  tile: { split: ScanSplit; groups: number; runs: number; runLength: number; width?: number };
+  /** blockLanes: lanes of a sequence per workgroup where the 'tile' split spreads them over several. */
+  tile: { split: ScanSplit; groups: number; runs: number; runLength: number; width?: number; blockLanes?: number };
   subgroups: boolean;
 }
 
