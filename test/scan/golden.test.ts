@@ -58,3 +58,19 @@ describe('hoisting', () => {
     expect(element.indexOf('softplus(')).toBeLessThan(element.indexOf('for (var vp1'));
   });
 });
+
+// Lanes that do not fit one workgroup, spread over workgroups in blocks of whole reductions
+// (layout.ts, LaneBlocks): GLA and Mamba at the sizes of issue 13, and a padded dim (V = 25 in 3 blocks of 9).
+describe.each([
+  ['gla', 'gla.K64V64', { K: 64, V: 64 }],
+  ['mamba_s6', 'mamba_s6.D1024N16', { D: 1024, N: 16 }],
+  ['gla', 'gla.K24V25', { K: 24, V: 25 }],
+] as const)('%s scan kernels with lane blocks (%s)', (cell, label, dims) => {
+  it('pins the four kernels and the manifest', async () => {
+    const { module, plan } = examples.find((e) => e.name === cell)!;
+    const k = compileScan(module, plan!, bindDims(module, dims));
+    await expectValidWgsl(Object.fromEntries(Object.values(k.kernels).map((x) => [`${label}.${x.name}.wgsl`, x.code])));
+    for (const n of kernelNames) await expect(k.kernels[n].code).toMatchFileSnapshot(`../golden/scan/${label}.${n}.wgsl`);
+    await expect(JSON.stringify(scanManifest(module, k), null, 2) + '\n').toMatchFileSnapshot(`../golden/scan/${label}.scan.json`);
+  });
+});
