@@ -114,9 +114,9 @@ export const scaleCode = (s: OffsetScale) => (s === '1' ? '1' : s === 'batch' ? 
  * share: one Float32Array per buffer read by the kernel, named after its role, each tensor a
  * region-major block (`offset * scale`, states [batch, ...] per region).
  */
-export function seqLayoutPackingText(m: Module, buffers: BufferLayout[]): string {
+export function seqLayoutPackingText(m: Module, buffers: BufferLayout[], roles: readonly string[] = ['inputs', 'weights', 'state_in']): string {
   return buffers
-    .filter((b) => b.role !== 'lengths' && b.usage === 'storage-read')
+    .filter((b) => roles.includes(b.role) && b.usage === 'storage-read')
     .map((b) => {
       const lines = [`  const ${b.role} = new Float32Array(${b.perUnit} * ${scaleCode(b.scale)});`];
       for (const r of b.regions) {
@@ -139,18 +139,21 @@ export const regionSliceText = (buffer: string, offset: number, size: number, sc
 
 /** The result of a run in the sequential kernel's layout: per-tensor slices of `outputs` and `state_out`. */
 export function seqLayoutResultText(m: Module, buffers: BufferLayout[]): string {
-  const regionOf = (role: string, tensor: string) => buffers.find((b) => b.role === role)!.regions.find((x) => x.tensor === tensor)!;
-  const slices = (role: 'outputs' | 'state_out', kind: 'output' | 'state', scale: string) =>
-    tensorsOf(m, kind)
-      .map((t) => {
-        const r = regionOf(role, t.name);
-        return `${field(t.name)}: ${regionSliceText(role, r.offset.elements, r.size, scale)}`;
-      })
-      .join(', ');
   return `  return {
-    outputs: { ${slices('outputs', 'output', 'batch * T')} },
-    finalState: { ${slices('state_out', 'state', 'batch')} },
+    outputs: ${seqLayoutSlicesText(m, buffers, 'outputs')},
+    finalState: ${seqLayoutSlicesText(m, buffers, 'state_out')},
   };`;
+}
+
+/** One group of a result in the sequential kernel's layout, sliced out of the Float32Array `array`: `{ y: outputs.slice(...) }`. */
+export function seqLayoutSlicesText(m: Module, buffers: BufferLayout[], role: 'outputs' | 'state_out', array: string = role): string {
+  const layout = buffers.find((b) => b.role === role)!;
+  const [kind, scale] = role === 'outputs' ? (['output', 'batch * T'] as const) : (['state', 'batch'] as const);
+  const slices = tensorsOf(m, kind).map((t) => {
+    const r = layout.regions.find((x) => x.tensor === t.name)!;
+    return `${field(t.name)}: ${regionSliceText(array, r.offset.elements, r.size, scale)}`;
+  });
+  return `{ ${slices.join(', ')} }`;
 }
 
 /** `usage` (storage buffers the kernels read, and write) and `upload(data, usage)`: a buffer holding `data`. */

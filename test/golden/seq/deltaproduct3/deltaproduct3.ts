@@ -282,54 +282,43 @@ export interface Deltaproduct3Result {
   finalState: Required<Deltaproduct3State>;
 }
 
+export interface Deltaproduct3StreamOptions {
+  batch: number;
+  params: Deltaproduct3Params;
+  /** The state to start from; a missing state starts at the spec's initial value. */
+  initialState?: Deltaproduct3State;
+}
+
+/**
+ * A batch of sequences run in pieces, the state kept on the GPU between calls: `run` continues every
+ * sequence by T steps, `step` by one (token-by-token decoding), `setState` starts again from a given
+ * state (e.g. the final state of a parallel prefill). Pieces give the result of one long run.
+ */
+export interface Deltaproduct3Stream {
+  readonly batch: number;
+  /** Runs T more steps of every sequence (`lengths`: fewer for some; those keep their state and output zeros after). */
+  run(inputs: Deltaproduct3Inputs, T: number, lengths?: Int32Array): Promise<Deltaproduct3Outputs>;
+  /** One more step of every sequence: inputs [batch, 1, ...]. */
+  step(inputs: Deltaproduct3Inputs): Promise<Deltaproduct3Outputs>;
+  /** The current state, read back. */
+  state(): Promise<Required<Deltaproduct3State>>;
+  /** Replaces the current state; a missing state takes the spec's initial value. */
+  setState(state?: Deltaproduct3State): void;
+  /** Frees the GPU buffers; the stream cannot run after. */
+  destroy(): void;
+}
+
 function check(name: string, a: Float32Array | Int32Array, n: number): void {
   if (a.length !== n) throw new Error(`deltaproduct3: ${name} has ${a.length} elements, expected ${n}`);
 }
 
-/** Runs the kernel once over a batch of sequences. */
-export async function runDeltaproduct3(device: GPUDevice, run: Deltaproduct3Run): Promise<Deltaproduct3Result> {
-  const { batch, T } = run;
-  if (!(Number.isInteger(batch) && batch >= 1 && Number.isInteger(T) && T >= 1))
-    throw new Error('deltaproduct3: batch and T must be positive integers');
-  check('inputs.q', run.inputs.q, batch * T * 8);
-  check('inputs.ka', run.inputs.ka, batch * T * 8);
-  check('inputs.kb', run.inputs.kb, batch * T * 8);
-  check('inputs.kc', run.inputs.kc, batch * T * 8);
-  check('inputs.va', run.inputs.va, batch * T * 8);
-  check('inputs.vb', run.inputs.vb, batch * T * 8);
-  check('inputs.vc', run.inputs.vc, batch * T * 8);
-  check('inputs.ba', run.inputs.ba, batch * T * 1);
-  check('inputs.bb', run.inputs.bb, batch * T * 1);
-  check('inputs.bc', run.inputs.bc, batch * T * 1);
-
-  const lengths = new Uint32Array(batch).fill(T);
-  if (run.lengths) {
-    check('lengths', run.lengths, batch);
-    run.lengths.forEach((n, b) => {
-      if (!(n >= 0)) throw new Error(`deltaproduct3: lengths[${b}] is negative`);
-      lengths[b] = Math.min(n, T);
-    });
-  }
-  const inputs = new Float32Array(59 * batch * T);
-  inputs.set(run.inputs.q, 0 * batch * T);
-  inputs.set(run.inputs.ka, 8 * batch * T);
-  inputs.set(run.inputs.kb, 16 * batch * T);
-  inputs.set(run.inputs.kc, 24 * batch * T);
-  inputs.set(run.inputs.va, 32 * batch * T);
-  inputs.set(run.inputs.vb, 40 * batch * T);
-  inputs.set(run.inputs.vc, 48 * batch * T);
-  inputs.set(run.inputs.ba, 56 * batch * T);
-  inputs.set(run.inputs.bb, 57 * batch * T);
-  inputs.set(run.inputs.bc, 58 * batch * T);
-  const state_in = new Float32Array(64 * batch);
-  {
-    const given = run.initialState?.S;
-    const region = state_in.subarray(0 * batch, (0 + 64) * batch);
-    if (given) {
-      check('initialState.S', given, batch * 64);
-      region.set(given);
-    } else region.fill(0);
-  }
+/** Compiles the kernel once and keeps the params and the state on the GPU for a stream of calls. */
+export async function streamDeltaproduct3(
+  device: GPUDevice,
+  options: Deltaproduct3StreamOptions,
+): Promise<Deltaproduct3Stream> {
+  const { batch } = options;
+  if (!(Number.isInteger(batch) && batch >= 1)) throw new Error('deltaproduct3: batch must be a positive integer');
 
   const usage = {
     read: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
@@ -340,51 +329,145 @@ export async function runDeltaproduct3(device: GPUDevice, run: Deltaproduct3Run)
     device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
     return buffer;
   };
-  const params = upload(new Uint32Array([batch, T, 0, 0]), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-  const inputsBuffer = upload(inputs, usage.read);
-  const state_inBuffer = upload(state_in, usage.read);
-  const lengthsBuffer = upload(lengths, usage.read);
-  const outputsBuffer = device.createBuffer({ size: 8 * batch * T * 4, usage: usage.write });
-  const state_outBuffer = device.createBuffer({ size: 64 * batch * 4, usage: usage.write });
+  const uniforms = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
 
+  const state = device.createBuffer({ size: 64 * batch * 4, usage: usage.read | GPUBufferUsage.COPY_SRC });
+  const state_outBuffer = device.createBuffer({ size: 64 * batch * 4, usage: usage.write });
   const module = device.createShaderModule({ code: deltaproduct3Wgsl });
   const pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-  const bindGroup = device.createBindGroup({
-    layout: pipeline.getBindGroupLayout(0),
-    entries: [
-      { binding: 0, resource: { buffer: params } },
-      { binding: 1, resource: { buffer: inputsBuffer } },
-      { binding: 2, resource: { buffer: state_inBuffer } },
-      { binding: 3, resource: { buffer: lengthsBuffer } },
-      { binding: 4, resource: { buffer: outputsBuffer } },
-      { binding: 5, resource: { buffer: state_outBuffer } },
-    ],
-  });
-  const groups = Math.ceil((batch * 8) / 64);
-  const x = Math.min(groups, 65535);
-  const encoder = device.createCommandEncoder();
-  const pass = encoder.beginComputePass();
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bindGroup);
-  pass.dispatchWorkgroups(x, Math.ceil(groups / x), 1);
-  pass.end();
-  const readback = (source: GPUBuffer, bytes: number) => {
-    const target = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    encoder.copyBufferToBuffer(source, 0, target, 0, bytes);
-    return target;
+  let live = true;
+
+  const setState = (initial?: Deltaproduct3State) => {
+    const run = { params: options.params, initialState: initial };
+    const state_in = new Float32Array(64 * batch);
+    {
+      const given = run.initialState?.S;
+      const region = state_in.subarray(0 * batch, (0 + 64) * batch);
+      if (given) {
+        check('initialState.S', given, batch * 64);
+        region.set(given);
+      } else region.fill(0);
+    }
+    device.queue.writeBuffer(state, 0, state_in);
   };
-  const outputsRead = readback(outputsBuffer, 8 * batch * T * 4);
-  const state_outRead = readback(state_outBuffer, 64 * batch * 4);
-  device.queue.submit([encoder.finish()]);
-  await outputsRead.mapAsync(GPUMapMode.READ);
-  const outputs = new Float32Array(outputsRead.getMappedRange().slice(0));
-  outputsRead.destroy();
-  await state_outRead.mapAsync(GPUMapMode.READ);
-  const state_out = new Float32Array(state_outRead.getMappedRange().slice(0));
-  state_outRead.destroy();
-  for (const b of [params, inputsBuffer, state_inBuffer, lengthsBuffer, outputsBuffer, state_outBuffer]) b.destroy();
+  setState(options.initialState);
+
+  const runSteps = async (
+    stepInputs: Deltaproduct3Inputs,
+    T: number,
+    given?: Int32Array,
+  ): Promise<Deltaproduct3Outputs> => {
+    if (!live) throw new Error('deltaproduct3: the stream was destroyed');
+    if (!(Number.isInteger(T) && T >= 1)) throw new Error('deltaproduct3: T must be a positive integer');
+    check('inputs.q', stepInputs.q, batch * T * 8);
+    check('inputs.ka', stepInputs.ka, batch * T * 8);
+    check('inputs.kb', stepInputs.kb, batch * T * 8);
+    check('inputs.kc', stepInputs.kc, batch * T * 8);
+    check('inputs.va', stepInputs.va, batch * T * 8);
+    check('inputs.vb', stepInputs.vb, batch * T * 8);
+    check('inputs.vc', stepInputs.vc, batch * T * 8);
+    check('inputs.ba', stepInputs.ba, batch * T * 1);
+    check('inputs.bb', stepInputs.bb, batch * T * 1);
+    check('inputs.bc', stepInputs.bc, batch * T * 1);
+    const lengths = new Uint32Array(batch).fill(T);
+    if (given) {
+      check('lengths', given, batch);
+      given.forEach((n, b) => {
+        if (!(n >= 0)) throw new Error(`deltaproduct3: lengths[${b}] is negative`);
+        lengths[b] = Math.min(n, T);
+      });
+    }
+    const run = { inputs: stepInputs };
+    const inputs = new Float32Array(59 * batch * T);
+    inputs.set(run.inputs.q, 0 * batch * T);
+    inputs.set(run.inputs.ka, 8 * batch * T);
+    inputs.set(run.inputs.kb, 16 * batch * T);
+    inputs.set(run.inputs.kc, 24 * batch * T);
+    inputs.set(run.inputs.va, 32 * batch * T);
+    inputs.set(run.inputs.vb, 40 * batch * T);
+    inputs.set(run.inputs.vc, 48 * batch * T);
+    inputs.set(run.inputs.ba, 56 * batch * T);
+    inputs.set(run.inputs.bb, 57 * batch * T);
+    inputs.set(run.inputs.bc, 58 * batch * T);
+    device.queue.writeBuffer(uniforms, 0, new Uint32Array([batch, T, 0, 0]));
+    const inputsBuffer = upload(inputs, usage.read);
+    const lengthsBuffer = upload(lengths, usage.read);
+    const outputsBuffer = device.createBuffer({ size: 8 * batch * T * 4, usage: usage.write });
+    const bindGroup = device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: uniforms } },
+        { binding: 1, resource: { buffer: inputsBuffer } },
+        { binding: 2, resource: { buffer: state } },
+        { binding: 3, resource: { buffer: lengthsBuffer } },
+        { binding: 4, resource: { buffer: outputsBuffer } },
+        { binding: 5, resource: { buffer: state_outBuffer } },
+      ],
+    });
+    const groups = Math.ceil((batch * 8) / 64);
+    const x = Math.min(groups, 65535);
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, Math.ceil(groups / x), 1);
+    pass.end();
+    // The next call starts where this one ended, without the state leaving the GPU.
+    encoder.copyBufferToBuffer(state_outBuffer, 0, state, 0, 64 * batch * 4);
+    const readback = (source: GPUBuffer, bytes: number) => {
+      const target = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      encoder.copyBufferToBuffer(source, 0, target, 0, bytes);
+      return target;
+    };
+    const outputsRead = readback(outputsBuffer, 8 * batch * T * 4);
+    device.queue.submit([encoder.finish()]);
+    await outputsRead.mapAsync(GPUMapMode.READ);
+    const outputs = new Float32Array(outputsRead.getMappedRange().slice(0));
+    for (const b of [outputsRead, inputsBuffer, lengthsBuffer, outputsBuffer]) b.destroy();
+    return { o: outputs.slice(0 * batch * T, 8 * batch * T) };
+  };
+
   return {
-    outputs: { o: outputs.slice(0 * batch * T, 8 * batch * T) },
-    finalState: { S: state_out.slice(0 * batch, 64 * batch) },
+    batch,
+    run: runSteps,
+    step: (inputs) => runSteps(inputs, 1),
+    async state() {
+      if (!live) throw new Error('deltaproduct3: the stream was destroyed');
+      const encoder = device.createCommandEncoder();
+      const readback = (source: GPUBuffer, bytes: number) => {
+        const target = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+        encoder.copyBufferToBuffer(source, 0, target, 0, bytes);
+        return target;
+      };
+      const stateRead = readback(state, 64 * batch * 4);
+      device.queue.submit([encoder.finish()]);
+      await stateRead.mapAsync(GPUMapMode.READ);
+      const state_out = new Float32Array(stateRead.getMappedRange().slice(0));
+      stateRead.destroy();
+      return { S: state_out.slice(0 * batch, 64 * batch) };
+    },
+    setState,
+    destroy() {
+      live = false;
+      for (const b of [uniforms, state, state_outBuffer]) b.destroy();
+    },
   };
+}
+
+/** Runs the kernel once over a batch of sequences. */
+export async function runDeltaproduct3(device: GPUDevice, run: Deltaproduct3Run): Promise<Deltaproduct3Result> {
+  const { batch, T } = run;
+  if (!(Number.isInteger(batch) && batch >= 1 && Number.isInteger(T) && T >= 1))
+    throw new Error('deltaproduct3: batch and T must be positive integers');
+  const stream = await streamDeltaproduct3(device, {
+    batch,
+    params: run.params,
+    ...(run.initialState ? { initialState: run.initialState } : {}),
+  });
+  try {
+    const outputs = await stream.run(run.inputs, T, run.lengths);
+    return { outputs, finalState: await stream.state() };
+  } finally {
+    stream.destroy();
+  }
 }

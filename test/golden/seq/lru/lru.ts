@@ -197,44 +197,50 @@ export interface LruResult {
   finalState: Required<LruState>;
 }
 
+export interface LruStreamOptions {
+  batch: number;
+  params: LruParams;
+  /** The state to start from; a missing state starts at the spec's initial value. */
+  initialState?: LruState;
+}
+
+/**
+ * A batch of sequences run in pieces, the state kept on the GPU between calls: `run` continues every
+ * sequence by T steps, `step` by one (token-by-token decoding), `setState` starts again from a given
+ * state (e.g. the final state of a parallel prefill). Pieces give the result of one long run.
+ */
+export interface LruStream {
+  readonly batch: number;
+  /** Runs T more steps of every sequence (`lengths`: fewer for some; those keep their state and output zeros after). */
+  run(inputs: LruInputs, T: number, lengths?: Int32Array): Promise<LruOutputs>;
+  /** One more step of every sequence: inputs [batch, 1, ...]. */
+  step(inputs: LruInputs): Promise<LruOutputs>;
+  /** The current state, read back. */
+  state(): Promise<Required<LruState>>;
+  /** Replaces the current state; a missing state takes the spec's initial value. */
+  setState(state?: LruState): void;
+  /** Frees the GPU buffers; the stream cannot run after. */
+  destroy(): void;
+}
+
 function check(name: string, a: Float32Array | Int32Array, n: number): void {
   if (a.length !== n) throw new Error(`lru: ${name} has ${a.length} elements, expected ${n}`);
 }
 
-/** Runs the kernel once over a batch of sequences. */
-export async function runLru(device: GPUDevice, run: LruRun): Promise<LruResult> {
-  const { batch, T } = run;
-  if (!(Number.isInteger(batch) && batch >= 1 && Number.isInteger(T) && T >= 1))
-    throw new Error('lru: batch and T must be positive integers');
-  check('inputs.u', run.inputs.u, batch * T * 4);
-  check('params.nu', run.params.nu, 8);
-  check('params.B', run.params.B, 32);
-  check('params.C', run.params.C, 32);
-  check('params.Dskip', run.params.Dskip, 4);
-  const lengths = new Uint32Array(batch).fill(T);
-  if (run.lengths) {
-    check('lengths', run.lengths, batch);
-    run.lengths.forEach((n, b) => {
-      if (!(n >= 0)) throw new Error(`lru: lengths[${b}] is negative`);
-      lengths[b] = Math.min(n, T);
-    });
-  }
-  const inputs = new Float32Array(4 * batch * T);
-  inputs.set(run.inputs.u, 0 * batch * T);
+/** Compiles the kernel once and keeps the params and the state on the GPU for a stream of calls. */
+export async function streamLru(device: GPUDevice, options: LruStreamOptions): Promise<LruStream> {
+  const { batch } = options;
+  if (!(Number.isInteger(batch) && batch >= 1)) throw new Error('lru: batch must be a positive integer');
+  check('params.nu', options.params.nu, 8);
+  check('params.B', options.params.B, 32);
+  check('params.C', options.params.C, 32);
+  check('params.Dskip', options.params.Dskip, 4);
+  const run = { params: options.params };
   const weights = new Float32Array(76 * 1);
   weights.set(run.params.nu, 0);
   weights.set(run.params.B, 8);
   weights.set(run.params.C, 40);
   weights.set(run.params.Dskip, 72);
-  const state_in = new Float32Array(8 * batch);
-  {
-    const given = run.initialState?.x;
-    const region = state_in.subarray(0 * batch, (0 + 8) * batch);
-    if (given) {
-      check('initialState.x', given, batch * 8);
-      region.set(given);
-    } else region.fill(0);
-  }
 
   const usage = {
     read: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
@@ -245,54 +251,124 @@ export async function runLru(device: GPUDevice, run: LruRun): Promise<LruResult>
     device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
     return buffer;
   };
-  const params = upload(new Uint32Array([batch, T, 0, 0]), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-  const inputsBuffer = upload(inputs, usage.read);
+  const uniforms = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   const weightsBuffer = upload(weights, usage.read);
-  const state_inBuffer = upload(state_in, usage.read);
-  const lengthsBuffer = upload(lengths, usage.read);
-  const outputsBuffer = device.createBuffer({ size: 4 * batch * T * 4, usage: usage.write });
+  const state = device.createBuffer({ size: 8 * batch * 4, usage: usage.read | GPUBufferUsage.COPY_SRC });
   const state_outBuffer = device.createBuffer({ size: 8 * batch * 4, usage: usage.write });
-
   const module = device.createShaderModule({ code: lruWgsl });
   const pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-  const bindGroup = device.createBindGroup({
-    layout: pipeline.getBindGroupLayout(0),
-    entries: [
-      { binding: 0, resource: { buffer: params } },
-      { binding: 1, resource: { buffer: inputsBuffer } },
-      { binding: 2, resource: { buffer: weightsBuffer } },
-      { binding: 3, resource: { buffer: state_inBuffer } },
-      { binding: 4, resource: { buffer: lengthsBuffer } },
-      { binding: 5, resource: { buffer: outputsBuffer } },
-      { binding: 6, resource: { buffer: state_outBuffer } },
-    ],
-  });
-  const groups = batch * 1;
-  const x = Math.min(groups, 65535);
-  const encoder = device.createCommandEncoder();
-  const pass = encoder.beginComputePass();
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bindGroup);
-  pass.dispatchWorkgroups(x, Math.ceil(groups / x), 1);
-  pass.end();
-  const readback = (source: GPUBuffer, bytes: number) => {
-    const target = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    encoder.copyBufferToBuffer(source, 0, target, 0, bytes);
-    return target;
+  let live = true;
+
+  const setState = (initial?: LruState) => {
+    const run = { params: options.params, initialState: initial };
+    const state_in = new Float32Array(8 * batch);
+    {
+      const given = run.initialState?.x;
+      const region = state_in.subarray(0 * batch, (0 + 8) * batch);
+      if (given) {
+        check('initialState.x', given, batch * 8);
+        region.set(given);
+      } else region.fill(0);
+    }
+    device.queue.writeBuffer(state, 0, state_in);
   };
-  const outputsRead = readback(outputsBuffer, 4 * batch * T * 4);
-  const state_outRead = readback(state_outBuffer, 8 * batch * 4);
-  device.queue.submit([encoder.finish()]);
-  await outputsRead.mapAsync(GPUMapMode.READ);
-  const outputs = new Float32Array(outputsRead.getMappedRange().slice(0));
-  outputsRead.destroy();
-  await state_outRead.mapAsync(GPUMapMode.READ);
-  const state_out = new Float32Array(state_outRead.getMappedRange().slice(0));
-  state_outRead.destroy();
-  for (const b of [params, inputsBuffer, weightsBuffer, state_inBuffer, lengthsBuffer, outputsBuffer, state_outBuffer])
-    b.destroy();
+  setState(options.initialState);
+
+  const runSteps = async (stepInputs: LruInputs, T: number, given?: Int32Array): Promise<LruOutputs> => {
+    if (!live) throw new Error('lru: the stream was destroyed');
+    if (!(Number.isInteger(T) && T >= 1)) throw new Error('lru: T must be a positive integer');
+    check('inputs.u', stepInputs.u, batch * T * 4);
+    const lengths = new Uint32Array(batch).fill(T);
+    if (given) {
+      check('lengths', given, batch);
+      given.forEach((n, b) => {
+        if (!(n >= 0)) throw new Error(`lru: lengths[${b}] is negative`);
+        lengths[b] = Math.min(n, T);
+      });
+    }
+    const run = { inputs: stepInputs };
+    const inputs = new Float32Array(4 * batch * T);
+    inputs.set(run.inputs.u, 0 * batch * T);
+    device.queue.writeBuffer(uniforms, 0, new Uint32Array([batch, T, 0, 0]));
+    const inputsBuffer = upload(inputs, usage.read);
+    const lengthsBuffer = upload(lengths, usage.read);
+    const outputsBuffer = device.createBuffer({ size: 4 * batch * T * 4, usage: usage.write });
+    const bindGroup = device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: uniforms } },
+        { binding: 1, resource: { buffer: inputsBuffer } },
+        { binding: 2, resource: { buffer: weightsBuffer } },
+        { binding: 3, resource: { buffer: state } },
+        { binding: 4, resource: { buffer: lengthsBuffer } },
+        { binding: 5, resource: { buffer: outputsBuffer } },
+        { binding: 6, resource: { buffer: state_outBuffer } },
+      ],
+    });
+    const groups = batch * 1;
+    const x = Math.min(groups, 65535);
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, Math.ceil(groups / x), 1);
+    pass.end();
+    // The next call starts where this one ended, without the state leaving the GPU.
+    encoder.copyBufferToBuffer(state_outBuffer, 0, state, 0, 8 * batch * 4);
+    const readback = (source: GPUBuffer, bytes: number) => {
+      const target = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      encoder.copyBufferToBuffer(source, 0, target, 0, bytes);
+      return target;
+    };
+    const outputsRead = readback(outputsBuffer, 4 * batch * T * 4);
+    device.queue.submit([encoder.finish()]);
+    await outputsRead.mapAsync(GPUMapMode.READ);
+    const outputs = new Float32Array(outputsRead.getMappedRange().slice(0));
+    for (const b of [outputsRead, inputsBuffer, lengthsBuffer, outputsBuffer]) b.destroy();
+    return { y: outputs.slice(0 * batch * T, 4 * batch * T) };
+  };
+
   return {
-    outputs: { y: outputs.slice(0 * batch * T, 4 * batch * T) },
-    finalState: { x: state_out.slice(0 * batch, 8 * batch) },
+    batch,
+    run: runSteps,
+    step: (inputs) => runSteps(inputs, 1),
+    async state() {
+      if (!live) throw new Error('lru: the stream was destroyed');
+      const encoder = device.createCommandEncoder();
+      const readback = (source: GPUBuffer, bytes: number) => {
+        const target = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+        encoder.copyBufferToBuffer(source, 0, target, 0, bytes);
+        return target;
+      };
+      const stateRead = readback(state, 8 * batch * 4);
+      device.queue.submit([encoder.finish()]);
+      await stateRead.mapAsync(GPUMapMode.READ);
+      const state_out = new Float32Array(stateRead.getMappedRange().slice(0));
+      stateRead.destroy();
+      return { x: state_out.slice(0 * batch, 8 * batch) };
+    },
+    setState,
+    destroy() {
+      live = false;
+      for (const b of [uniforms, weightsBuffer, state, state_outBuffer]) b.destroy();
+    },
   };
+}
+
+/** Runs the kernel once over a batch of sequences. */
+export async function runLru(device: GPUDevice, run: LruRun): Promise<LruResult> {
+  const { batch, T } = run;
+  if (!(Number.isInteger(batch) && batch >= 1 && Number.isInteger(T) && T >= 1))
+    throw new Error('lru: batch and T must be positive integers');
+  const stream = await streamLru(device, {
+    batch,
+    params: run.params,
+    ...(run.initialState ? { initialState: run.initialState } : {}),
+  });
+  try {
+    const outputs = await stream.run(run.inputs, T, run.lengths);
+    return { outputs, finalState: await stream.state() };
+  } finally {
+    stream.destroy();
+  }
 }

@@ -179,46 +179,46 @@ export interface MambaS6Result {
   finalState: Required<MambaS6State>;
 }
 
+export interface MambaS6StreamOptions {
+  batch: number;
+  params: MambaS6Params;
+  /** The state to start from; a missing state starts at the spec's initial value. */
+  initialState?: MambaS6State;
+}
+
+/**
+ * A batch of sequences run in pieces, the state kept on the GPU between calls: `run` continues every
+ * sequence by T steps, `step` by one (token-by-token decoding), `setState` starts again from a given
+ * state (e.g. the final state of a parallel prefill). Pieces give the result of one long run.
+ */
+export interface MambaS6Stream {
+  readonly batch: number;
+  /** Runs T more steps of every sequence (`lengths`: fewer for some; those keep their state and output zeros after). */
+  run(inputs: MambaS6Inputs, T: number, lengths?: Int32Array): Promise<MambaS6Outputs>;
+  /** One more step of every sequence: inputs [batch, 1, ...]. */
+  step(inputs: MambaS6Inputs): Promise<MambaS6Outputs>;
+  /** The current state, read back. */
+  state(): Promise<Required<MambaS6State>>;
+  /** Replaces the current state; a missing state takes the spec's initial value. */
+  setState(state?: MambaS6State): void;
+  /** Frees the GPU buffers; the stream cannot run after. */
+  destroy(): void;
+}
+
 function check(name: string, a: Float32Array | Int32Array, n: number): void {
   if (a.length !== n) throw new Error(`mamba_s6: ${name} has ${a.length} elements, expected ${n}`);
 }
 
-/** Runs the kernel once over a batch of sequences. */
-export async function runMambaS6(device: GPUDevice, run: MambaS6Run): Promise<MambaS6Result> {
-  const { batch, T } = run;
-  if (!(Number.isInteger(batch) && batch >= 1 && Number.isInteger(T) && T >= 1))
-    throw new Error('mamba_s6: batch and T must be positive integers');
-  check('inputs.x', run.inputs.x, batch * T * 8);
-  check('inputs.dt', run.inputs.dt, batch * T * 8);
-  check('inputs.B', run.inputs.B, batch * T * 4);
-  check('inputs.C', run.inputs.C, batch * T * 4);
-  check('params.A_log', run.params.A_log, 32);
-  check('params.Dskip', run.params.Dskip, 8);
-  const lengths = new Uint32Array(batch).fill(T);
-  if (run.lengths) {
-    check('lengths', run.lengths, batch);
-    run.lengths.forEach((n, b) => {
-      if (!(n >= 0)) throw new Error(`mamba_s6: lengths[${b}] is negative`);
-      lengths[b] = Math.min(n, T);
-    });
-  }
-  const inputs = new Float32Array(24 * batch * T);
-  inputs.set(run.inputs.x, 0 * batch * T);
-  inputs.set(run.inputs.dt, 8 * batch * T);
-  inputs.set(run.inputs.B, 16 * batch * T);
-  inputs.set(run.inputs.C, 20 * batch * T);
+/** Compiles the kernel once and keeps the params and the state on the GPU for a stream of calls. */
+export async function streamMambaS6(device: GPUDevice, options: MambaS6StreamOptions): Promise<MambaS6Stream> {
+  const { batch } = options;
+  if (!(Number.isInteger(batch) && batch >= 1)) throw new Error('mamba_s6: batch must be a positive integer');
+  check('params.A_log', options.params.A_log, 32);
+  check('params.Dskip', options.params.Dskip, 8);
+  const run = { params: options.params };
   const weights = new Float32Array(40 * 1);
   weights.set(run.params.A_log, 0);
   weights.set(run.params.Dskip, 32);
-  const state_in = new Float32Array(32 * batch);
-  {
-    const given = run.initialState?.h;
-    const region = state_in.subarray(0 * batch, (0 + 32) * batch);
-    if (given) {
-      check('initialState.h', given, batch * 32);
-      region.set(given);
-    } else region.fill(0);
-  }
 
   const usage = {
     read: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
@@ -229,54 +229,130 @@ export async function runMambaS6(device: GPUDevice, run: MambaS6Run): Promise<Ma
     device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
     return buffer;
   };
-  const params = upload(new Uint32Array([batch, T, 0, 0]), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-  const inputsBuffer = upload(inputs, usage.read);
+  const uniforms = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   const weightsBuffer = upload(weights, usage.read);
-  const state_inBuffer = upload(state_in, usage.read);
-  const lengthsBuffer = upload(lengths, usage.read);
-  const outputsBuffer = device.createBuffer({ size: 8 * batch * T * 4, usage: usage.write });
+  const state = device.createBuffer({ size: 32 * batch * 4, usage: usage.read | GPUBufferUsage.COPY_SRC });
   const state_outBuffer = device.createBuffer({ size: 32 * batch * 4, usage: usage.write });
-
   const module = device.createShaderModule({ code: mamba_s6Wgsl });
   const pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-  const bindGroup = device.createBindGroup({
-    layout: pipeline.getBindGroupLayout(0),
-    entries: [
-      { binding: 0, resource: { buffer: params } },
-      { binding: 1, resource: { buffer: inputsBuffer } },
-      { binding: 2, resource: { buffer: weightsBuffer } },
-      { binding: 3, resource: { buffer: state_inBuffer } },
-      { binding: 4, resource: { buffer: lengthsBuffer } },
-      { binding: 5, resource: { buffer: outputsBuffer } },
-      { binding: 6, resource: { buffer: state_outBuffer } },
-    ],
-  });
-  const groups = Math.ceil((batch * 8) / 64);
-  const x = Math.min(groups, 65535);
-  const encoder = device.createCommandEncoder();
-  const pass = encoder.beginComputePass();
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bindGroup);
-  pass.dispatchWorkgroups(x, Math.ceil(groups / x), 1);
-  pass.end();
-  const readback = (source: GPUBuffer, bytes: number) => {
-    const target = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    encoder.copyBufferToBuffer(source, 0, target, 0, bytes);
-    return target;
+  let live = true;
+
+  const setState = (initial?: MambaS6State) => {
+    const run = { params: options.params, initialState: initial };
+    const state_in = new Float32Array(32 * batch);
+    {
+      const given = run.initialState?.h;
+      const region = state_in.subarray(0 * batch, (0 + 32) * batch);
+      if (given) {
+        check('initialState.h', given, batch * 32);
+        region.set(given);
+      } else region.fill(0);
+    }
+    device.queue.writeBuffer(state, 0, state_in);
   };
-  const outputsRead = readback(outputsBuffer, 8 * batch * T * 4);
-  const state_outRead = readback(state_outBuffer, 32 * batch * 4);
-  device.queue.submit([encoder.finish()]);
-  await outputsRead.mapAsync(GPUMapMode.READ);
-  const outputs = new Float32Array(outputsRead.getMappedRange().slice(0));
-  outputsRead.destroy();
-  await state_outRead.mapAsync(GPUMapMode.READ);
-  const state_out = new Float32Array(state_outRead.getMappedRange().slice(0));
-  state_outRead.destroy();
-  for (const b of [params, inputsBuffer, weightsBuffer, state_inBuffer, lengthsBuffer, outputsBuffer, state_outBuffer])
-    b.destroy();
+  setState(options.initialState);
+
+  const runSteps = async (stepInputs: MambaS6Inputs, T: number, given?: Int32Array): Promise<MambaS6Outputs> => {
+    if (!live) throw new Error('mamba_s6: the stream was destroyed');
+    if (!(Number.isInteger(T) && T >= 1)) throw new Error('mamba_s6: T must be a positive integer');
+    check('inputs.x', stepInputs.x, batch * T * 8);
+    check('inputs.dt', stepInputs.dt, batch * T * 8);
+    check('inputs.B', stepInputs.B, batch * T * 4);
+    check('inputs.C', stepInputs.C, batch * T * 4);
+    const lengths = new Uint32Array(batch).fill(T);
+    if (given) {
+      check('lengths', given, batch);
+      given.forEach((n, b) => {
+        if (!(n >= 0)) throw new Error(`mamba_s6: lengths[${b}] is negative`);
+        lengths[b] = Math.min(n, T);
+      });
+    }
+    const run = { inputs: stepInputs };
+    const inputs = new Float32Array(24 * batch * T);
+    inputs.set(run.inputs.x, 0 * batch * T);
+    inputs.set(run.inputs.dt, 8 * batch * T);
+    inputs.set(run.inputs.B, 16 * batch * T);
+    inputs.set(run.inputs.C, 20 * batch * T);
+    device.queue.writeBuffer(uniforms, 0, new Uint32Array([batch, T, 0, 0]));
+    const inputsBuffer = upload(inputs, usage.read);
+    const lengthsBuffer = upload(lengths, usage.read);
+    const outputsBuffer = device.createBuffer({ size: 8 * batch * T * 4, usage: usage.write });
+    const bindGroup = device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: uniforms } },
+        { binding: 1, resource: { buffer: inputsBuffer } },
+        { binding: 2, resource: { buffer: weightsBuffer } },
+        { binding: 3, resource: { buffer: state } },
+        { binding: 4, resource: { buffer: lengthsBuffer } },
+        { binding: 5, resource: { buffer: outputsBuffer } },
+        { binding: 6, resource: { buffer: state_outBuffer } },
+      ],
+    });
+    const groups = Math.ceil((batch * 8) / 64);
+    const x = Math.min(groups, 65535);
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, Math.ceil(groups / x), 1);
+    pass.end();
+    // The next call starts where this one ended, without the state leaving the GPU.
+    encoder.copyBufferToBuffer(state_outBuffer, 0, state, 0, 32 * batch * 4);
+    const readback = (source: GPUBuffer, bytes: number) => {
+      const target = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      encoder.copyBufferToBuffer(source, 0, target, 0, bytes);
+      return target;
+    };
+    const outputsRead = readback(outputsBuffer, 8 * batch * T * 4);
+    device.queue.submit([encoder.finish()]);
+    await outputsRead.mapAsync(GPUMapMode.READ);
+    const outputs = new Float32Array(outputsRead.getMappedRange().slice(0));
+    for (const b of [outputsRead, inputsBuffer, lengthsBuffer, outputsBuffer]) b.destroy();
+    return { y: outputs.slice(0 * batch * T, 8 * batch * T) };
+  };
+
   return {
-    outputs: { y: outputs.slice(0 * batch * T, 8 * batch * T) },
-    finalState: { h: state_out.slice(0 * batch, 32 * batch) },
+    batch,
+    run: runSteps,
+    step: (inputs) => runSteps(inputs, 1),
+    async state() {
+      if (!live) throw new Error('mamba_s6: the stream was destroyed');
+      const encoder = device.createCommandEncoder();
+      const readback = (source: GPUBuffer, bytes: number) => {
+        const target = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+        encoder.copyBufferToBuffer(source, 0, target, 0, bytes);
+        return target;
+      };
+      const stateRead = readback(state, 32 * batch * 4);
+      device.queue.submit([encoder.finish()]);
+      await stateRead.mapAsync(GPUMapMode.READ);
+      const state_out = new Float32Array(stateRead.getMappedRange().slice(0));
+      stateRead.destroy();
+      return { h: state_out.slice(0 * batch, 32 * batch) };
+    },
+    setState,
+    destroy() {
+      live = false;
+      for (const b of [uniforms, weightsBuffer, state, state_outBuffer]) b.destroy();
+    },
   };
+}
+
+/** Runs the kernel once over a batch of sequences. */
+export async function runMambaS6(device: GPUDevice, run: MambaS6Run): Promise<MambaS6Result> {
+  const { batch, T } = run;
+  if (!(Number.isInteger(batch) && batch >= 1 && Number.isInteger(T) && T >= 1))
+    throw new Error('mamba_s6: batch and T must be positive integers');
+  const stream = await streamMambaS6(device, {
+    batch,
+    params: run.params,
+    ...(run.initialState ? { initialState: run.initialState } : {}),
+  });
+  try {
+    const outputs = await stream.run(run.inputs, T, run.lengths);
+    return { outputs, finalState: await stream.state() };
+  } finally {
+    stream.destroy();
+  }
 }

@@ -159,44 +159,50 @@ export interface MingruResult {
   finalState: Required<MingruState>;
 }
 
+export interface MingruStreamOptions {
+  batch: number;
+  params: MingruParams;
+  /** The state to start from; a missing state starts at the spec's initial value. */
+  initialState?: MingruState;
+}
+
+/**
+ * A batch of sequences run in pieces, the state kept on the GPU between calls: `run` continues every
+ * sequence by T steps, `step` by one (token-by-token decoding), `setState` starts again from a given
+ * state (e.g. the final state of a parallel prefill). Pieces give the result of one long run.
+ */
+export interface MingruStream {
+  readonly batch: number;
+  /** Runs T more steps of every sequence (`lengths`: fewer for some; those keep their state and output zeros after). */
+  run(inputs: MingruInputs, T: number, lengths?: Int32Array): Promise<MingruOutputs>;
+  /** One more step of every sequence: inputs [batch, 1, ...]. */
+  step(inputs: MingruInputs): Promise<MingruOutputs>;
+  /** The current state, read back. */
+  state(): Promise<Required<MingruState>>;
+  /** Replaces the current state; a missing state takes the spec's initial value. */
+  setState(state?: MingruState): void;
+  /** Frees the GPU buffers; the stream cannot run after. */
+  destroy(): void;
+}
+
 function check(name: string, a: Float32Array | Int32Array, n: number): void {
   if (a.length !== n) throw new Error(`mingru: ${name} has ${a.length} elements, expected ${n}`);
 }
 
-/** Runs the kernel once over a batch of sequences. */
-export async function runMingru(device: GPUDevice, run: MingruRun): Promise<MingruResult> {
-  const { batch, T } = run;
-  if (!(Number.isInteger(batch) && batch >= 1 && Number.isInteger(T) && T >= 1))
-    throw new Error('mingru: batch and T must be positive integers');
-  check('inputs.x', run.inputs.x, batch * T * 8);
-  check('params.Wz', run.params.Wz, 64);
-  check('params.bz', run.params.bz, 8);
-  check('params.Wh', run.params.Wh, 64);
-  check('params.bh', run.params.bh, 8);
-  const lengths = new Uint32Array(batch).fill(T);
-  if (run.lengths) {
-    check('lengths', run.lengths, batch);
-    run.lengths.forEach((n, b) => {
-      if (!(n >= 0)) throw new Error(`mingru: lengths[${b}] is negative`);
-      lengths[b] = Math.min(n, T);
-    });
-  }
-  const inputs = new Float32Array(8 * batch * T);
-  inputs.set(run.inputs.x, 0 * batch * T);
+/** Compiles the kernel once and keeps the params and the state on the GPU for a stream of calls. */
+export async function streamMingru(device: GPUDevice, options: MingruStreamOptions): Promise<MingruStream> {
+  const { batch } = options;
+  if (!(Number.isInteger(batch) && batch >= 1)) throw new Error('mingru: batch must be a positive integer');
+  check('params.Wz', options.params.Wz, 64);
+  check('params.bz', options.params.bz, 8);
+  check('params.Wh', options.params.Wh, 64);
+  check('params.bh', options.params.bh, 8);
+  const run = { params: options.params };
   const weights = new Float32Array(144 * 1);
   weights.set(run.params.Wz, 0);
   weights.set(run.params.bz, 64);
   weights.set(run.params.Wh, 72);
   weights.set(run.params.bh, 136);
-  const state_in = new Float32Array(8 * batch);
-  {
-    const given = run.initialState?.h;
-    const region = state_in.subarray(0 * batch, (0 + 8) * batch);
-    if (given) {
-      check('initialState.h', given, batch * 8);
-      region.set(given);
-    } else region.fill(0);
-  }
 
   const usage = {
     read: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
@@ -207,54 +213,124 @@ export async function runMingru(device: GPUDevice, run: MingruRun): Promise<Ming
     device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
     return buffer;
   };
-  const params = upload(new Uint32Array([batch, T, 0, 0]), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-  const inputsBuffer = upload(inputs, usage.read);
+  const uniforms = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   const weightsBuffer = upload(weights, usage.read);
-  const state_inBuffer = upload(state_in, usage.read);
-  const lengthsBuffer = upload(lengths, usage.read);
-  const outputsBuffer = device.createBuffer({ size: 8 * batch * T * 4, usage: usage.write });
+  const state = device.createBuffer({ size: 8 * batch * 4, usage: usage.read | GPUBufferUsage.COPY_SRC });
   const state_outBuffer = device.createBuffer({ size: 8 * batch * 4, usage: usage.write });
-
   const module = device.createShaderModule({ code: mingruWgsl });
   const pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-  const bindGroup = device.createBindGroup({
-    layout: pipeline.getBindGroupLayout(0),
-    entries: [
-      { binding: 0, resource: { buffer: params } },
-      { binding: 1, resource: { buffer: inputsBuffer } },
-      { binding: 2, resource: { buffer: weightsBuffer } },
-      { binding: 3, resource: { buffer: state_inBuffer } },
-      { binding: 4, resource: { buffer: lengthsBuffer } },
-      { binding: 5, resource: { buffer: outputsBuffer } },
-      { binding: 6, resource: { buffer: state_outBuffer } },
-    ],
-  });
-  const groups = Math.ceil((batch * 8) / 64);
-  const x = Math.min(groups, 65535);
-  const encoder = device.createCommandEncoder();
-  const pass = encoder.beginComputePass();
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bindGroup);
-  pass.dispatchWorkgroups(x, Math.ceil(groups / x), 1);
-  pass.end();
-  const readback = (source: GPUBuffer, bytes: number) => {
-    const target = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    encoder.copyBufferToBuffer(source, 0, target, 0, bytes);
-    return target;
+  let live = true;
+
+  const setState = (initial?: MingruState) => {
+    const run = { params: options.params, initialState: initial };
+    const state_in = new Float32Array(8 * batch);
+    {
+      const given = run.initialState?.h;
+      const region = state_in.subarray(0 * batch, (0 + 8) * batch);
+      if (given) {
+        check('initialState.h', given, batch * 8);
+        region.set(given);
+      } else region.fill(0);
+    }
+    device.queue.writeBuffer(state, 0, state_in);
   };
-  const outputsRead = readback(outputsBuffer, 8 * batch * T * 4);
-  const state_outRead = readback(state_outBuffer, 8 * batch * 4);
-  device.queue.submit([encoder.finish()]);
-  await outputsRead.mapAsync(GPUMapMode.READ);
-  const outputs = new Float32Array(outputsRead.getMappedRange().slice(0));
-  outputsRead.destroy();
-  await state_outRead.mapAsync(GPUMapMode.READ);
-  const state_out = new Float32Array(state_outRead.getMappedRange().slice(0));
-  state_outRead.destroy();
-  for (const b of [params, inputsBuffer, weightsBuffer, state_inBuffer, lengthsBuffer, outputsBuffer, state_outBuffer])
-    b.destroy();
+  setState(options.initialState);
+
+  const runSteps = async (stepInputs: MingruInputs, T: number, given?: Int32Array): Promise<MingruOutputs> => {
+    if (!live) throw new Error('mingru: the stream was destroyed');
+    if (!(Number.isInteger(T) && T >= 1)) throw new Error('mingru: T must be a positive integer');
+    check('inputs.x', stepInputs.x, batch * T * 8);
+    const lengths = new Uint32Array(batch).fill(T);
+    if (given) {
+      check('lengths', given, batch);
+      given.forEach((n, b) => {
+        if (!(n >= 0)) throw new Error(`mingru: lengths[${b}] is negative`);
+        lengths[b] = Math.min(n, T);
+      });
+    }
+    const run = { inputs: stepInputs };
+    const inputs = new Float32Array(8 * batch * T);
+    inputs.set(run.inputs.x, 0 * batch * T);
+    device.queue.writeBuffer(uniforms, 0, new Uint32Array([batch, T, 0, 0]));
+    const inputsBuffer = upload(inputs, usage.read);
+    const lengthsBuffer = upload(lengths, usage.read);
+    const outputsBuffer = device.createBuffer({ size: 8 * batch * T * 4, usage: usage.write });
+    const bindGroup = device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: uniforms } },
+        { binding: 1, resource: { buffer: inputsBuffer } },
+        { binding: 2, resource: { buffer: weightsBuffer } },
+        { binding: 3, resource: { buffer: state } },
+        { binding: 4, resource: { buffer: lengthsBuffer } },
+        { binding: 5, resource: { buffer: outputsBuffer } },
+        { binding: 6, resource: { buffer: state_outBuffer } },
+      ],
+    });
+    const groups = Math.ceil((batch * 8) / 64);
+    const x = Math.min(groups, 65535);
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, Math.ceil(groups / x), 1);
+    pass.end();
+    // The next call starts where this one ended, without the state leaving the GPU.
+    encoder.copyBufferToBuffer(state_outBuffer, 0, state, 0, 8 * batch * 4);
+    const readback = (source: GPUBuffer, bytes: number) => {
+      const target = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      encoder.copyBufferToBuffer(source, 0, target, 0, bytes);
+      return target;
+    };
+    const outputsRead = readback(outputsBuffer, 8 * batch * T * 4);
+    device.queue.submit([encoder.finish()]);
+    await outputsRead.mapAsync(GPUMapMode.READ);
+    const outputs = new Float32Array(outputsRead.getMappedRange().slice(0));
+    for (const b of [outputsRead, inputsBuffer, lengthsBuffer, outputsBuffer]) b.destroy();
+    return { y: outputs.slice(0 * batch * T, 8 * batch * T) };
+  };
+
   return {
-    outputs: { y: outputs.slice(0 * batch * T, 8 * batch * T) },
-    finalState: { h: state_out.slice(0 * batch, 8 * batch) },
+    batch,
+    run: runSteps,
+    step: (inputs) => runSteps(inputs, 1),
+    async state() {
+      if (!live) throw new Error('mingru: the stream was destroyed');
+      const encoder = device.createCommandEncoder();
+      const readback = (source: GPUBuffer, bytes: number) => {
+        const target = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+        encoder.copyBufferToBuffer(source, 0, target, 0, bytes);
+        return target;
+      };
+      const stateRead = readback(state, 8 * batch * 4);
+      device.queue.submit([encoder.finish()]);
+      await stateRead.mapAsync(GPUMapMode.READ);
+      const state_out = new Float32Array(stateRead.getMappedRange().slice(0));
+      stateRead.destroy();
+      return { h: state_out.slice(0 * batch, 8 * batch) };
+    },
+    setState,
+    destroy() {
+      live = false;
+      for (const b of [uniforms, weightsBuffer, state, state_outBuffer]) b.destroy();
+    },
   };
+}
+
+/** Runs the kernel once over a batch of sequences. */
+export async function runMingru(device: GPUDevice, run: MingruRun): Promise<MingruResult> {
+  const { batch, T } = run;
+  if (!(Number.isInteger(batch) && batch >= 1 && Number.isInteger(T) && T >= 1))
+    throw new Error('mingru: batch and T must be positive integers');
+  const stream = await streamMingru(device, {
+    batch,
+    params: run.params,
+    ...(run.initialState ? { initialState: run.initialState } : {}),
+  });
+  try {
+    const outputs = await stream.run(run.inputs, T, run.lengths);
+    return { outputs, finalState: await stream.state() };
+  } finally {
+    stream.destroy();
+  }
 }
