@@ -16,6 +16,7 @@ import { blocksOf, chooseTile, paddedLanes, scanLayout, sharedFloatsOf, threadsO
 import { scanHostModule } from '../../backends/host/scan-host.js';
 import { pascal } from '../../backends/host/host-parts.js';
 import { transpile } from '../host/dawn.js';
+import { typeCheck } from '../host/typecheck.js';
 
 const load = (text: string, dims: DimSizes = {}) => {
   const module = frontEnd(text).module!;
@@ -151,7 +152,10 @@ describe('the schedule', () => {
       const kernels = compileScan(cell.module, cell.plan, cell.sizes, options);
       expect(blocksOf(kernels.tile, kernels.layout).blocks).toBeGreaterThan(1);
       const path = join(dir, `${label.replace(/\W+/g, '_')}.mjs`);
-      writeFileSync(path, transpile(await scanHostModule(cell.module, kernels, `examples/${cell.module.name}.rnn`)));
+      const code = await scanHostModule(cell.module, kernels, `examples/${cell.module.name}.rnn`);
+      // The module type-checks as a user's project would (once: a TypeScript program takes seconds).
+      if (label === cases[0]![0]) expect(typeCheck({ [`${cell.module.name}.scan.ts`]: code })).toEqual([]);
+      writeFileSync(path, transpile(code));
       const mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
       type Gen = { strategy: string; passes: { kernel: string; uniforms: Uint32Array; dispatch: [number, number] }[]; aggElements: number };
       const schedule = mod[`schedule${pascal(cell.module.name)}`] as (batch: number, T: number, minLength?: number) => Gen;
