@@ -4,8 +4,8 @@
 // share the sequential kernel's buffers, so packing and unpacking are the seq module's
 // (host-parts.ts); `agg` and `carry` are scratch.
 import type { Module } from '../../src/compiler/ir/ir.js';
-import { chunkBindings, chunkPasses, CARRY_WORKGROUP, type ChunkBuffer } from '../wgsl-chunk/emit.js';
-import type { ChunkKernels } from '../wgsl-chunk/index.js';
+import { chunkBindings, chunkPasses, type ChunkBuffer } from '../wgsl-chunk/emit.js';
+import { chunkScratchFloats, passUnits, type ChunkKernels } from '../wgsl-chunk/index.js';
 import {
   checkFunctionText,
   formatHostModule,
@@ -23,12 +23,17 @@ import {
   uploadText,
 } from './host-parts.js';
 
-import { chunkScratchFloats } from './chunk-manifest.js';
 
 export { chunkManifest } from './chunk-manifest.js';
 
+const dispatchText = (unit: { per: 'chunk' | 'row' | 'chunk-row'; workgroup: number }, R: number) => {
+  const count = { chunk: 'batch * chunks', row: `batch * ${R}`, 'chunk-row': `batch * chunks * ${R}` }[unit.per];
+  return unit.workgroup === 1 ? count : `Math.ceil((${count}) / ${unit.workgroup})`;
+};
+
 function scheduleText(m: Module, k: ChunkKernels): string {
   const T = pascal(m.name);
+  const units = passUnits(k);
   return `export interface ${T}Schedule {
   /** Chunks per sequence (at least 1). */
   chunks: number;
@@ -38,12 +43,12 @@ function scheduleText(m: Module, k: ChunkKernels): string {
 
 ${gridFunctionText}
 
-/** Chunks of ${k.geometry.C} steps: a workgroup per (sequence, chunk) aggregates and replays; ${CARRY_WORKGROUP} invocations per workgroup carry, one per (sequence, row). */
+/** Chunks of ${k.geometry.C} steps; ${k.shape.form === 'wy' ? `a workgroup per (sequence, chunk) builds the chunk's WY factors; ${units.carry.workgroup} invocations per workgroup carry, one per (sequence, row), and replay, one per (sequence, chunk, row)` : `a workgroup per (sequence, chunk) aggregates and replays; ${units.carry.workgroup} invocations per workgroup carry, one per (sequence, row)`}. */
 export function schedule${T}(batch: number, T: number): ${T}Schedule {
   const chunks = Math.max(1, Math.ceil(T / ${k.geometry.C}));
   return {
     chunks,
-    dispatch: { aggregate: grid(batch * chunks), carry: grid(Math.ceil((batch * ${k.shape.R}) / ${CARRY_WORKGROUP})), steps: grid(batch * chunks) },
+    dispatch: { ${chunkPasses.map((p) => `${p}: grid(${dispatchText(units[p], k.shape.R)})`).join(', ')} },
   };
 }`;
 }

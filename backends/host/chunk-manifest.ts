@@ -2,18 +2,19 @@
 // with files and bindings, layouts): what a host written by hand needs to bind, size and dispatch
 // the three passes without reading rnnc's source.
 import type { Module } from '../../src/compiler/ir/ir.js';
-import { chunkBindings, chunkPasses, CARRY_WORKGROUP } from '../wgsl-chunk/emit.js';
-import type { ChunkKernels } from '../wgsl-chunk/index.js';
+import { chunkBindings, chunkPasses } from '../wgsl-chunk/emit.js';
+import { chunkScratchFloats, passUnits, type ChunkKernels } from '../wgsl-chunk/index.js';
 import { MAX_WORKGROUPS_PER_DIMENSION } from './host-parts.js';
 
-/** Floats of the scratch buffers per (sequence, chunk): R contribution rows and K aggregate rows; the R carried rows. */
-export const chunkScratchFloats = (k: ChunkKernels) => ({ agg: (k.shape.R + k.shape.K) * k.shape.K, carry: k.shape.R * k.shape.K });
+export { chunkScratchFloats };
 
 export function chunkManifest(module: Module, k: ChunkKernels) {
   const { shape, geometry } = k;
   const { K, R } = shape;
   const chunks = `max(1, ceil(T / ${geometry.C}))`;
-  const groups = { aggregate: `batch * chunks`, carry: `ceil(batch * ${R} / ${CARRY_WORKGROUP})`, steps: `batch * chunks` };
+  const units = passUnits(k);
+  const unitText = { chunk: 'batch * chunks', row: `batch * ${R}`, 'chunk-row': `batch * chunks * ${R}` };
+  const groups = Object.fromEntries(chunkPasses.map((p) => [p, units[p].workgroup === 1 ? unitText[units[p].per] : `ceil(${unitText[units[p].per]} / ${units[p].workgroup})`])) as Record<(typeof chunkPasses)[number], string>;
   const buffers = k.seq.layout.buffers;
   const scratch = chunkScratchFloats(k);
   const regions = (role: string, scale: string) =>
@@ -28,6 +29,7 @@ export function chunkManifest(module: Module, k: ChunkKernels) {
       rows: R,
       rowDims: shape.rowDims,
       transition: shape.kind,
+      form: shape.form,
       ...(shape.rank !== undefined ? { rank: shape.rank } : {}),
     },
     kernels: chunkPasses.map((p) => ({

@@ -5,17 +5,17 @@ import type { PlanSubject, Verdict } from '../../src/compiler/plan/plan.js';
 import type { Backend, CompiledCell } from '../backend.js';
 import { chunkHostModule, chunkManifest } from '../host/chunk-host.js';
 import { emitSeq } from '../wgsl-seq/emit.js';
-import { emitChunkPasses } from './emit.js';
-import { chunkGeometry, chunkPasses, chunkShape, ChunkUnsupported, DEFAULT_CHUNK, prepareChunk, type ChunkKernels } from './index.js';
+import { chunkGeometry, chunkPasses, chunkShape, ChunkUnsupported, DEFAULT_CHUNK, emitPasses, prepareChunk, type ChunkKernels } from './index.js';
 
 function probe({ module, analysis, sizes, request }: PlanSubject): Verdict<'chunk'> {
   try {
     const shape = chunkShape(module, sizes, analysis);
     const geometry = chunkGeometry(shape, request.chunk ?? DEFAULT_CHUNK);
-    const lowered = request.chunk !== undefined && geometry.C < request.chunk ? ` (lowered from ${request.chunk} to fit workgroup memory)` : '';
+    const lowered = request.chunk !== undefined && geometry.C < request.chunk ? ` (lowered from ${request.chunk} to fit ${shape.form === 'wy' ? 'an invocation\'s private memory' : 'workgroup memory'})` : '';
+    const form = shape.form === 'wy' ? `in WY form (diagonal plus rank ${shape.wy!.plan.u.length})` : `in dense form${shape.whyNotWy ? ` (${shape.whyNotWy})` : ''}`;
     return {
       ok: true,
-      why: `a matrix-affine transition of size ${shape.K} shared by ${shape.R} rows: chunks of ${geometry.C} steps${lowered}`,
+      why: `a matrix-affine transition of size ${shape.K} shared by ${shape.R} rows, ${form}: chunks of ${geometry.C} steps${lowered}`,
       decision: { mode: 'chunk', chunk: geometry.C, workgroupSize: geometry.workgroupSize, K: shape.K, R: shape.R },
     };
   } catch (e) {
@@ -34,7 +34,7 @@ export const chunkBackend: Backend<'chunk'> = {
     const { chunk: C, workgroupSize } = plan.decision;
     const shape = chunkShape(module, sizes, analysis);
     const seq = emitSeq(module, sizes);
-    const kernels: ChunkKernels = { shape, geometry: { C, workgroupSize }, passes: emitChunkPasses(shape, sizes, seq.layout, { C, workgroupSize }), seq };
+    const kernels: ChunkKernels = { shape, geometry: { C, workgroupSize }, passes: emitPasses(shape, sizes, seq.layout, { C, workgroupSize }), seq };
     const compiled = chunkPasses.map((p) => ({ label: `${module.name}.chunk.${p}`, file: `${module.name}.chunk.${p}.wgsl`, wgsl: kernels.passes[p].code, entryPoint: 'main' }));
     return {
       mode: 'chunk',

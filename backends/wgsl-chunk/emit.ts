@@ -50,13 +50,13 @@ export interface ChunkGeometry {
   workgroupSize: number;
 }
 
-const u = (n: number) => lit.u32(n);
-const f = (n: number) => lit.f32(n);
-const p = (name: string) => member(id('params'), name);
+export const u = (n: number) => lit.u32(n);
+export const f = (n: number) => lit.f32(n);
+export const p = (name: string) => member(id('params'), name);
 const steps = () => bin('*', p('batch'), p('T'));
 
 /** Writes one pass: tracks the buffers and math helpers it uses. */
-class PassWriter {
+export class PassWriter {
   readonly used = new Set<ChunkBuffer>(['params']);
   readonly helpers = new Set<MathHelper>();
   private counter = { next: 0 };
@@ -68,7 +68,7 @@ class PassWriter {
     readonly geometry: ChunkGeometry,
   ) {}
 
-  private region(role: string, tensor: string) {
+  region(role: string, tensor: string) {
     return this.layout.buffers.find((b) => b.role === role)!.regions.find((r) => r.tensor === tensor)!;
   }
 
@@ -109,7 +109,7 @@ class PassWriter {
   }
 
   /** An evaluator whose loads read inputs at `step_row`, params, and (for outputs) the state row-major in `state_wg`. */
-  evaluator(stmts: Stmt[]): Lowerer {
+  evaluator(stmts: Stmt[], stateLoad?: (values: IndexValue[]) => Expr): Lowerer {
     const { shape } = this;
     const ev = new Lowerer({
       lets: shape.lets,
@@ -122,6 +122,7 @@ class PassWriter {
             return index(this.buffer('weights'), offsetExpr(values, strides(r.dims, this.sizes), r.offset.elements));
           }
           case 'state': {
+            if (stateLoad) return stateLoad(values);
             // Row-major [rows, K]: the row positions' flat row, then the mixed coordinate.
             const rowValues = shape.rowPositions.map((pos) => values[pos]!);
             const rowFlat = offsetExpr(rowValues, shape.rowStrides);
@@ -139,7 +140,7 @@ class PassWriter {
     return ev;
   }
 
-  private collect(ev: Lowerer) {
+  collect(ev: Lowerer) {
     ev.helpers.forEach((h) => this.helpers.add(h));
   }
 
@@ -187,7 +188,7 @@ class PassWriter {
     ];
   }
 
-  module(header: string, body: Stmt[], workgroupSize: number, shared: { name: string; count: number }[]): W.Module {
+  module(header: string, body: Stmt[], workgroupSize: number, shared: { name: string; count: number }[], comments: Partial<Record<ChunkBuffer, string>> = {}): W.Module {
     const mod = W.emptyModule();
     mod.header = header;
     mod.structs.push({ name: 'Params', members: [{ name: 'batch', type: W.u32 }, { name: 'T', type: W.u32 }, { name: 'chunks', type: W.u32 }, { name: 'pad', type: W.u32 }] });
@@ -198,7 +199,7 @@ class PassWriter {
       if (!this.used.has(name)) continue;
       if (name === 'params') mod.globals.push({ name, space: 'uniform', type: W.named('Params'), group: 0, binding: 0 });
       else {
-        mod.globals.push({ name, space: 'storage', access: WRITABLE.has(name) ? 'read_write' : 'read', type: W.arrayOf(name === 'lengths' ? W.u32 : W.f32), group: 0, binding: chunkBindings[name], comment: bufferComment[name] });
+        mod.globals.push({ name, space: 'storage', access: WRITABLE.has(name) ? 'read_write' : 'read', type: W.arrayOf(name === 'lengths' ? W.u32 : W.f32), group: 0, binding: chunkBindings[name], comment: comments[name] ?? bufferComment[name] });
       }
     }
     for (const s of shared) mod.globals.push({ name: s.name, space: 'workgroup', type: W.arrayOf(W.f32, s.count) });
@@ -215,7 +216,7 @@ class PassWriter {
 }
 
 /** The job allocates these as read-write storage, so every pass declares them read_write (the bind group layout follows the buffer). */
-const WRITABLE = new Set<ChunkBuffer>(['outputs', 'state_out', 'agg', 'carry']);
+export const WRITABLE = new Set<ChunkBuffer>(['outputs', 'state_out', 'agg', 'carry']);
 
 const bufferComment: Record<ChunkBuffer, string> = {
   params: '',
@@ -230,7 +231,7 @@ const bufferComment: Record<ChunkBuffer, string> = {
 };
 
 /** `group`, `seq`, `chunk`, `t0`, `len`, `count` (valid steps in this chunk) for a (sequence, chunk) workgroup. */
-function chunkPrologue(w: PassWriter): Stmt[] {
+export function chunkPrologue(w: PassWriter): Stmt[] {
   return [
     letS('group', flatWorkgroupIndex()),
     ifS(bin('>=', id('group'), bin('*', p('batch'), p('chunks'))), [{ kind: 'return' }]),
@@ -242,7 +243,7 @@ function chunkPrologue(w: PassWriter): Stmt[] {
   ];
 }
 
-const header = (w: PassWriter, pass: ChunkPass, what: string) => {
+export const header = (w: PassWriter, pass: ChunkPass, what: string) => {
   const { shape, sizes, geometry } = w;
   const dims = Object.keys(sizes).map((dim) => `${dim}=${sizes[dim]}`).join(', ');
   return [

@@ -4,7 +4,10 @@
 // row) and offset b_t (one K-vector per row). The structure analysis plans dense and
 // diagonal-plus-low-rank (+, ×) transitions in this dense (d, A, b) form (src/compiler/analyse/element.ts).
 import { analyse } from '../../src/compiler/analyse/analyse.js';
-import type { Analysis } from '../../src/compiler/analyse/types.js';
+import type { Analysis, LowRankPlan } from '../../src/compiler/analyse/types.js';
+import { Lowerer } from '../lower/expr.js';
+import { id, lit } from '../wgsl/ast.js';
+import { printExpr } from '../wgsl/print.js';
 import type { Def, Module, Node, Tensor } from '../../src/compiler/ir/ir.js';
 import { tensorsOf } from '../../src/compiler/ir/ir.js';
 import { strides, type DimSizes } from '../../src/compiler/ir/dims.js';
@@ -34,6 +37,52 @@ export interface ChunkShape {
   outputs: Def[];
   kind: 'dense' | 'lowrank';
   rank?: number;
+  /**
+   * How the chunks are computed: 'wy' (the transition's low-rank factors, wy.ts) when the analysis
+   * factors it and its offset and every output reads only its own row of the state; else 'dense'
+   * (K × K aggregates, emit.ts), with `whyNotWy` saying why.
+   */
+  form: 'dense' | 'wy';
+  wy?: WyFactors;
+  whyNotWy?: string;
+}
+
+export interface WyFactors {
+  plan: LowRankPlan & { offset: NonNullable<LowRankPlan['offset']> };
+  /** The diagonal when it is a constant (DeltaNet's 1): not stored per step. */
+  dConst?: number;
+  /** Per output, per row position: the output variable bound to that row coordinate, or -1 (the output is written by the row with coordinate 0 there). */
+  outputRows: number[][];
+}
+
+/**
+ * Per output, which of its variables range over each row coordinate, when every state load the
+ * output makes (through its lets) reads the invocation's own row; otherwise a reason.
+ */
+function outputRows(outputs: Def[], lets: Map<string, Def>, rowDims: string[], rowPositions: number[], sizes: DimSizes): number[][] | string {
+  const result: number[][] = [];
+  for (const o of outputs) {
+    const taken = new Set<number>();
+    const map = rowDims.map((dim) => {
+      const k = o.vars.findIndex((v, k) => v.dim === dim && !taken.has(k));
+      if (k >= 0) taken.add(k);
+      return k;
+    });
+    let bad: string | undefined;
+    const ev = new Lowerer({
+      lets,
+      sizes,
+      prefix: 'v',
+      resolve: (n, values) => {
+        if (n.source === 'state' && rowPositions.some((pos, k) => { const v = values[pos]!; return typeof v === 'number' || printExpr(v) !== `row_${k}`; })) bad ??= `output \`${o.target}\` reads rows of \`${n.tensor}\` other than its own`;
+        return lit.f32(0);
+      },
+    });
+    ev.evaluate(o, o.vars.map((_, k) => (map.includes(k) ? id(`row_${map.indexOf(k)}`) : id(`o_${k}`))));
+    if (bad) return bad;
+    result.push(map);
+  }
+  return result;
 }
 
 /** Whether a definition, through the lets it loads, reads the state before this step's update. */
@@ -75,7 +124,23 @@ export function chunkShape(module: Module, sizes: DimSizes, given?: Analysis): C
   const lets = new Map(module.step.filter((x) => x.kind === 'let' || x.kind === 'output').map((x) => [x.target, x]));
   const outputs = module.step.filter((x) => x.kind === 'output');
   for (const o of outputs) if (readsOldState(o, lets)) throw new ChunkUnsupported(`output \`${o.target}\` reads the state before the update; the chunked kernels compute outputs from the updated state`);
+  const rowPlan = analysis.statePlans[state.name]?.lowRank;
+  let form: ChunkShape['form'] = 'dense';
+  let wy: WyFactors | undefined;
+  let whyNotWy: string | undefined;
+  const rows = outputRows(outputs, lets, rowDims, rowPositions, sizes);
+  if (!rowPlan) whyNotWy = `the transition of \`${state.name}\` has no low-rank factors shared by every row`;
+  else if (!rowPlan.offset) whyNotWy = `the offset of \`${state.name}\` does not split into row parts times parts along ${state.dims[position]}`;
+  else if (typeof rows === 'string') whyNotWy = rows;
+  else {
+    form = 'wy';
+    const dRoot = rowPlan.d.nodes[rowPlan.d.root]!;
+    wy = { plan: { ...rowPlan, offset: rowPlan.offset }, ...(dRoot.op === 'const' && typeof dRoot.value === 'number' ? { dConst: dRoot.value } : {}), outputRows: rows };
+  }
   return {
+    form,
+    ...(wy ? { wy } : {}),
+    ...(whyNotWy ? { whyNotWy } : {}),
     state,
     position,
     K: sizes[state.dims[position]!]!,

@@ -12,6 +12,7 @@ const expected: Record<string, Record<string, string>> = {
   deltanet: { S: 'lowrank(1) over sum_prod' },
   deltaproduct2: { S: 'lowrank(2) over sum_prod' },
   deltaproduct3: { S: 'lowrank(3) over sum_prod' },
+  gated_deltanet: { S: 'lowrank(1) over sum_prod' },
   gla: { S: 'diagonal over sum_prod' },
   gru: { h: 'sequential' },
   lru: { x: 'diagonal over sum_prod' },

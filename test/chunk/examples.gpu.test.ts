@@ -24,6 +24,7 @@ const load = (path: string) => frontEnd(readFileSync(path, 'utf8')) as { module:
  */
 const CELLS: [string, number][] = [
   ['examples/deltanet.rnn', 2e-6],
+  ['examples/gated_deltanet.rnn', 2e-6],
   ['examples/deltaproduct2.rnn', 3e-6],
   ['examples/deltaproduct3.rnn', 3e-6],
   ['examples/rwkv7.rnn', 2e-6],
@@ -80,6 +81,40 @@ describe.each(CELLS)('%s chunked', (path, tolerance) => {
       const per = y.length / (batch * T);
       for (let b = 0; b < batch; b++) expect(y.subarray((b * T + lengths[b]!) * per, (b + 1) * T * per).every((x) => x === 0), `${name} past length, sequence ${b}`).toBe(true);
     }
+  });
+});
+
+/**
+ * The low-rank examples at K = V = 64 (and DeltaNet at 128), where only the WY form fits: ragged
+ * lengths, a given initial state, a partial last chunk. [path, K, batch, T, chunk, tolerance]
+ */
+const LARGE: [string, number, number, number, number, number][] = [
+  ['examples/deltanet.rnn', 64, 3, 75, 32, 1e-5],
+  ['examples/gated_deltanet.rnn', 64, 3, 75, 32, 1e-5],
+  ['examples/deltaproduct2.rnn', 64, 2, 70, 16, 1e-5],
+  ['examples/deltaproduct3.rnn', 64, 2, 70, 32, 1e-5],
+  ['examples/rwkv7.rnn', 64, 3, 75, 32, 1e-5],
+  ['examples/deltanet.rnn', 128, 2, 40, 32, 1e-5],
+];
+
+describe('the low-rank examples at large K, in WY form', () => {
+  it.each(LARGE)('%s at K = V = %i (batch %i, T %i, chunk %i)', async (path, K, batch, T, chunk, tolerance) => {
+    const cell = load(path);
+    const sizes = bindDims(cell.module, { K, V: K });
+    const seed = K + T;
+    const lengths = randomLengths(batch, T, seed);
+    lengths[0] = T; // one sequence runs to the end
+    const d = randomRunData(cell.module, { batch, T, sizes }, seed, { initial: true });
+    const data: RunArrays = { batch, T, inputs: d.inputs as Record<string, Float32Array>, params: d.params as Record<string, Float32Array>, initialState: d.initial as Record<string, Float32Array>, lengths };
+    const prepared = prepareRun(cell, { mode: 'chunk', chunk, dims: sizes }, { batch, T });
+    expect(Object.keys(prepared.shaders).length).toBe(3);
+    const got = await runPrepared(gpu, prepared, data, sizes);
+    const ref = interpret(cell.module, { batch, T, sizes, lengths }, d);
+    const v = verifyRun(got, ref, tolerance);
+    expect(v.tensors.filter((t) => !t.ok).map((t) => `${t.kind} ${t.name}: error ${t.maxErr} at ${t.worst?.index}`)).toEqual([]);
+    const [name, y] = Object.entries(got.outputs)[0]!;
+    const per = y.length / (batch * T);
+    for (let b = 0; b < batch; b++) expect(y.subarray((b * T + lengths[b]!) * per, (b + 1) * T * per).every((x) => x === 0), `${name} past length, sequence ${b}`).toBe(true);
   });
 });
 

@@ -11,7 +11,7 @@
 import type { Span } from '../syntax/ast.js';
 import type { Def, Dep, IndexVar, Module } from '../ir/ir.js';
 import { tensorNamed } from '../ir/ir.js';
-import type { ScanPlan, Semiring } from './types.js';
+import type { LowRankPlan, ScanPlan, Semiring } from './types.js';
 import { algebra, semiringOps } from './semirings.js';
 import { freeVars, load, NameSupply, toDef, type Term } from './terms.js';
 import type { Shape } from './structure.js';
@@ -94,6 +94,20 @@ export function mixingPlan(module: Module, state: string, vars: IndexVar[], semi
       ),
     ],
     fieldText: [fieldText(module, fd, dVars), fieldText(module, fA, aVars), fieldText(module, fb, vars)],
+    ...(shape.factors && rowVars.length === 0 ? { lowRank: lowRankPlan(state, vars, shape, def) } : {}),
+  };
+}
+
+/** The factors of a transition shared by every row as definitions: u, z over the target; w over the source; p over the rows. */
+function lowRankPlan(state: string, vars: IndexVar[], shape: Extract<Shape, { kind: 'mixing' }>, def: (kind: Def['kind'], target: string, vs: IndexVar[], x: Term) => Def): LowRankPlan {
+  const f = shape.factors!;
+  const target = vars[shape.position]!;
+  const rows = vars.filter((_, k) => k !== shape.position);
+  return {
+    d: def('element', `${state}.d`, varsUsed(vars, shape.d), shape.d),
+    u: f.rank.map((r, k) => def('element', `${state}.u${k}`, [target], r.target)),
+    w: f.rank.map((r, k) => def('element', `${state}.w${k}`, [shape.source], r.source)),
+    ...(f.offset ? { offset: { z: f.offset.map((o, k) => def('element', `${state}.z${k}`, [target], o.target)), p: f.offset.map((o, k) => def('element', `${state}.p${k}`, rows, o.row)) } } : {}),
   };
 }
 

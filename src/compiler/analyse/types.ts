@@ -58,6 +58,22 @@ export interface ScanPlan {
   identity: Def[];
   /** Per state: its value after a prefix, from the prefix aggregate (source 'right', fields) and the initial state (source 'state', version 'old'). */
   apply: Def[];
+  /**
+   * A diagonal-plus-rank-k (+, ×) transition shared by every row, factored (the chunk backend's WY
+   * form; not part of the scan element): per row s along the mixed index,
+   * s ↦ d ⊙ s + Σ_r u_r (w_r · s) + Σ_q z_q p_q.
+   */
+  lowRank?: LowRankPlan;
+}
+
+export interface LowRankPlan {
+  /** The diagonal, over [] or [target] (the plan's `S.d`). */
+  d: Def;
+  /** Target parts u_r over [target] and source parts w_r over [source], one per rank. */
+  u: Def[];
+  w: Def[];
+  /** The offset as Σ_q z_q[target] p_q[rows]; absent when it does not split so. */
+  offset?: { z: Def[]; p: Def[] };
 }
 
 export interface Analysis {
