@@ -6,7 +6,7 @@ import { checkOutputDir, writeAllOrNothing } from './output.js';
 import { join } from 'node:path';
 import { tensorsOf, type Module, type Tensor } from '../compiler/ir/ir.js';
 import type { DimSizes } from '../compiler/ir/dims.js';
-import { formatNpy, NpyError, readNpy, type NpyArray } from './npy.js';
+import { npyParts, NpyError, readNpy, type NpyArray } from './npy.js';
 import { randomRunData } from './data.js';
 import type { RunArrays, RunResult } from '../../backends/wgsl-seq/pack.js';
 import type { RunSize } from './run.js';
@@ -211,6 +211,6 @@ export async function saveResults(dir: string, m: Module, sizes: DimSizes, size:
   const arrays = [...tensorsOf(m, 'output').map((t) => result.outputs[t.name]!), ...tensorsOf(m, 'state').map((t) => result.finalState[t.name]!)];
   const tensors = [...tensorsOf(m, 'output'), ...tensorsOf(m, 'state')];
   const names = savedNames(m);
-  const files = tensors.map((t, k) => ({ name: names[k]!, data: formatNpy({ shape: concreteShape(arrayShape(t), sizes, size), data: arrays[k]! }) }));
+  const files = tensors.map((t, k) => ({ name: names[k]!, data: npyParts({ shape: concreteShape(arrayShape(t), sizes, size), data: arrays[k]! }) }));
   return writeAllOrNothing(dir, files, `--save ${dir}`);
 }

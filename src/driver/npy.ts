@@ -1,7 +1,7 @@
 // NumPy .npy files, float32 only: rnnc's kernels are f32, so anything else is rejected with the
 // dtype named rather than converted behind the user's back.
 // Format: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, writeFile, type FileHandle } from 'node:fs/promises';
 
 export interface NpyArray {
   shape: number[];
@@ -17,23 +17,37 @@ const ALIGN = 64; // numpy >= 1.17 aligns the data to 64 bytes
 
 if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('src/io/npy: a little-endian host is assumed');
 
-/** Parses the bytes of a .npy file; `source` names it in errors. */
-export function parseNpy(bytes: Uint8Array, source = '.npy data'): NpyArray {
+/** What a .npy header says: the shape, and where the data starts. */
+interface NpyHeader {
+  shape: number[];
+  count: number;
+  dataStart: number;
+}
+
+/** Bytes to read first: the fixed prefix and any header numpy writes for shapes of a few dims (the rest is read when longer). */
+const HEAD_GUESS = 4096;
+
+/**
+ * Parses a .npy header from the first bytes of a file (`bytes` must hold the whole header; `total`
+ * is the file's size) and checks the data's size against the shape; `source` names it in errors.
+ */
+function parseHeader(bytes: Uint8Array, total: number, source: string): NpyHeader & { needs?: number } {
   const fail = (msg: string): never => {
     throw new NpyError(`${source}: ${msg}`);
   };
-  if (bytes.length === 0) fail('the file is empty (0 bytes), not a NumPy .npy file');
-  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) fail('not a NumPy .npy file (bad magic; expected \\x93NUMPY)');
+  if (total === 0) fail('the file is empty (0 bytes), not a NumPy .npy file');
+  if (total < 10 || bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) fail('not a NumPy .npy file (bad magic; expected \\x93NUMPY)');
   const major = bytes[6]!;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let headerLen: number, headerStart: number;
   if (major === 1) [headerLen, headerStart] = [view.getUint16(8, true), 10];
   else if (major === 2 || major === 3) {
-    if (bytes.length < 12) fail('truncated header');
+    if (total < 12) fail('truncated header');
     [headerLen, headerStart] = [view.getUint32(8, true), 12];
   } else return fail(`unsupported .npy format version ${major}.${bytes[7]}`);
   const dataStart = headerStart + headerLen;
-  if (dataStart > bytes.length) fail('truncated header');
+  if (dataStart > total) fail('truncated header');
+  if (dataStart > bytes.length) return { shape: [], count: 0, dataStart, needs: dataStart };
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(headerStart, dataStart));
 
   const field = (key: string, value: string) => header.match(new RegExp(`['"]${key}['"]\\s*:\\s*${value}`));
@@ -53,17 +67,23 @@ export function parseNpy(bytes: Uint8Array, source = '.npy data'): NpyArray {
     fail('the array is in Fortran (column-major) order; save it C-contiguous (np.ascontiguousarray) instead');
 
   const count = shape.reduce((a, b) => a * b, 1);
-  const available = bytes.length - dataStart;
+  const available = total - dataStart;
   if (available !== count * 4)
     fail(`shape (${shape.join(', ')}) needs ${count * 4} data bytes but the file has ${available}${available < count * 4 ? ' (truncated?)' : ''}`);
+  return { shape, count, dataStart };
+}
+
+/** Parses the bytes of a .npy file; `source` names it in errors. */
+export function parseNpy(bytes: Uint8Array, source = '.npy data'): NpyArray {
+  const { shape, count, dataStart } = parseHeader(bytes, bytes.length, source);
   // Copy rather than view: the data offset in `bytes` need not be 4-aligned.
   const data = new Float32Array(count);
   new Uint8Array(data.buffer).set(bytes.subarray(dataStart));
   return { shape, data };
 }
 
-/** The bytes of a .npy file (version 1.0, or 2.0 for a header over 64 KiB) holding `arr` as '<f4'. */
-export function formatNpy(arr: NpyArray): Uint8Array {
+/** A .npy file holding `arr` as '<f4', as two pieces: the header (version 1.0, or 2.0 for a header over 64 KiB) and a view of the data (no copy). */
+export function npyParts(arr: NpyArray): [Uint8Array, Uint8Array] {
   const count = arr.shape.reduce((a, b) => a * b, 1);
   if (arr.shape.some((d) => !Number.isInteger(d) || d < 0)) throw new NpyError(`bad shape (${arr.shape.join(', ')})`);
   if (count !== arr.data.length) throw new NpyError(`shape (${arr.shape.join(', ')}) has ${count} elements but the data has ${arr.data.length}`);
@@ -74,22 +94,56 @@ export function formatNpy(arr: NpyArray): Uint8Array {
   // Pad with spaces so the data starts on a 64-byte boundary; the header ends with '\n'.
   const headerLen = Math.ceil((prefix + dict.length + 1) / ALIGN) * ALIGN - prefix;
   const header = dict.padEnd(headerLen - 1, ' ') + '\n';
-  const out = new Uint8Array(prefix + headerLen + count * 4);
-  out.set(MAGIC);
-  out[6] = version;
-  out[7] = 0;
-  const view = new DataView(out.buffer);
+  const head = new Uint8Array(prefix + headerLen);
+  head.set(MAGIC);
+  head[6] = version;
+  head[7] = 0;
+  const view = new DataView(head.buffer);
   if (version === 1) view.setUint16(8, headerLen, true);
   else view.setUint32(8, headerLen, true);
-  for (let i = 0; i < header.length; i++) out[prefix + i] = header.charCodeAt(i);
-  out.set(new Uint8Array(arr.data.buffer, arr.data.byteOffset, arr.data.byteLength), prefix + headerLen);
+  for (let i = 0; i < header.length; i++) head[prefix + i] = header.charCodeAt(i);
+  return [head, new Uint8Array(arr.data.buffer, arr.data.byteOffset, arr.data.byteLength)];
+}
+
+/** The bytes of a .npy file holding `arr` as '<f4', in one array. */
+export function formatNpy(arr: NpyArray): Uint8Array {
+  const [head, data] = npyParts(arr);
+  const out = new Uint8Array(head.length + data.length);
+  out.set(head);
+  out.set(data, head.length);
   return out;
 }
 
+/** Reads a .npy file: the header first, then the data straight into the array's memory (one read, no copy of the whole file). */
 export async function readNpy(path: string): Promise<NpyArray> {
-  return parseNpy(await readFile(path), path);
+  const file = await open(path, 'r');
+  try {
+    const { size } = await file.stat();
+    let head = new Uint8Array(Math.min(size, HEAD_GUESS));
+    await readFully(file, head, 0);
+    let parsed = parseHeader(head, size, path);
+    if (parsed.needs !== undefined) {
+      head = new Uint8Array(parsed.needs);
+      await readFully(file, head, 0);
+      parsed = parseHeader(head, size, path);
+    }
+    const data = new Float32Array(parsed.count);
+    await readFully(file, new Uint8Array(data.buffer), parsed.dataStart);
+    return { shape: parsed.shape, data };
+  } finally {
+    await file.close();
+  }
+}
+
+/** Fills `into` from the file at `position`; a file that shrank while being read is an error. */
+async function readFully(file: FileHandle, into: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < into.length; ) {
+    const { bytesRead } = await file.read(into, done, into.length - done, position + done);
+    if (bytesRead === 0) throw new NpyError('the file ended early (was it changed while being read?)');
+    done += bytesRead;
+  }
 }
 
 export async function writeNpy(path: string, arr: NpyArray): Promise<void> {
-  await writeFile(path, formatNpy(arr));
+  await writeFile(path, npyParts(arr));
 }

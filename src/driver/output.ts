@@ -2,14 +2,26 @@
 // file fails at once, not after the GPU run) and written all or nothing (each file under a temporary
 // name first, renamed into place once every one is written; on a failure the temporaries and any
 // folders made for them are removed), so a failed command leaves no partial output behind.
-import { accessSync, constants, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import { makeDirectory } from './files.js';
 import { RnncError } from './errors.js';
 
 export interface OutputFile {
   name: string;
-  data: string | Uint8Array;
+  /** The contents, or its pieces in order (a header and a view of an array's memory, written without joining them). */
+  data: string | Uint8Array | Uint8Array[];
+}
+
+/** Writes a file's contents, piece by piece. */
+function writeContents(path: string, data: OutputFile['data']): void {
+  if (!Array.isArray(data)) return writeFileSync(path, data);
+  const fd = openSync(path, 'w');
+  try {
+    for (const piece of data) for (let done = 0; done < piece.length; ) done += writeSync(fd, piece, done, piece.length - done);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 const REASONS: Record<string, string> = {
@@ -95,7 +107,7 @@ export function writeAllOrNothing(dir: string, files: OutputFile[], what: string
     for (const f of files) {
       const temporary = join(dir, `.${f.name}.rnnc-${process.pid}.tmp`);
       temporaries.push(temporary);
-      writeFileSync(temporary, f.data);
+      writeContents(temporary, f.data);
     }
     // Renames within one folder: the step that could fail (space, permissions) is behind us.
     files.forEach((_, k) => renameSync(temporaries[k]!, paths[k]!));

@@ -74,9 +74,11 @@ export function checkHostMemory(m: Module, sizes: DimSizes, size: RunSize, verif
   if (largest && steps * largest.width > MAX_ARRAY)
     throw new RnncError(`rnnc: \`${largest.name}\` would have ${steps * largest.width} elements (batch ${size.batch} × T ${size.T} × ${largest.width}), more than the ${MAX_ARRAY} a JavaScript array holds. Lower --T or --batch.`);
   const bytes = 4 * steps * tensors.reduce((n, t) => n + t.width * t.factor, 0);
+  const dims = largest ? (tensorsOf(m, 'input').find((t) => t.name === largest.name) ?? tensorsOf(m, 'output').find((t) => t.name === largest.name))!.dims.filter((d) => sizes[d]! > 1) : [];
+  const flags = [...['--T', '--batch'], ...dims.map((d) => `--dim ${d}`)];
   if (bytes > HOST_SHARE * memory)
     throw new RnncError(
-      `rnnc: a run of batch ${size.batch} × T ${size.T} holds ${gib(bytes)} of inputs and outputs${verify ? ' (and the reference\'s)' : ''} in host memory, more than ${Math.round(HOST_SHARE * 100)}% of this machine's ${gib(memory)}. Lower --T or --batch.`,
+      `rnnc: a run of batch ${size.batch} × T ${size.T} holds ${gib(bytes)} of inputs and outputs${verify ? " (and the reference's)" : ''} in host memory, more than ${Math.round(HOST_SHARE * 100)}% of this machine's ${gib(memory)}. Lower ${flags.slice(0, -1).join(', ')} or ${flags.at(-1)}.`,
     );
 }
 

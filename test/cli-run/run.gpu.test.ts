@@ -116,7 +116,7 @@ describe('rnnc run', () => {
   });
 
   it('a dim too large for the adapter names the buffer, the tensor, the limit and the flag (batch and T are cut into segments instead)', async () => {
-    const r = await rnnc('run', 'examples/mamba_s6.rnn', '--dim', 'D=10000000');
+    const r = await rnnc('run', 'examples/mamba_s6.rnn', '--dim', 'D=10000000', '--batch', '1', '--T', '1');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
       /^rnnc: the seq kernel's `weights` buffer would need 200000000 bytes \(190\.7 MiB\), more than this adapter's (maxBufferSize|maxStorageBufferBindingSize) of \d+ bytes \(\d+\.\d MiB\); its largest tensor is `A_log` \[D=10000000, N=4\], 160000000 bytes \(152\.6 MiB\)\. Lower --dim D or --dim N\.\n$/,

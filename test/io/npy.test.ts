@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -31,6 +31,25 @@ describe('npy', () => {
         expect(back.shape).toEqual(shape);
         expect(back.data).toEqual(data);
       }
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  });
+
+  it('reads from a file the way parseNpy reads bytes: a header longer than the first read, an odd data offset, a truncated file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rnnc-npy-'));
+    try {
+      // A v2.0 header of 10,000 bytes (longer than readNpy's first read), data at an offset that is not 4-aligned.
+      const header = `{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }`.padEnd(9999, ' ') + '\n';
+      const long = join(dir, 'long.npy');
+      await writeFile(long, handMade(header, f32bytes(1.5, -2, 3.25), 2));
+      expect(await readNpy(long)).toEqual({ shape: [3], data: Float32Array.from([1.5, -2, 3.25]) });
+      const cut = join(dir, 'cut.npy');
+      const whole = formatNpy({ shape: [4], data: new Float32Array(4) });
+      await writeFile(cut, whole.subarray(0, whole.length - 6));
+      await expect(readNpy(cut)).rejects.toThrow(`${cut}: shape (4) needs 16 data bytes but the file has 10 (truncated?)`);
+      await writeFile(cut, new Uint8Array(0));
+      await expect(readNpy(cut)).rejects.toThrow(`${cut}: the file is empty (0 bytes), not a NumPy .npy file`);
     } finally {
       await rm(dir, { recursive: true });
     }
