@@ -1,14 +1,17 @@
-// `rnnc bench [FILE...] [--all]`: times the scan kernel against the sequential kernel and an
-// elementwise kernel moving the same bytes, for each associative cell, on the session's adapter.
-// With --all (the examples) or --out it writes the report: markdown, JSON and an SVG plot.
+// `rnnc bench [FILE...] [--all]`: times the scan kernel against the sequential kernel and two
+// bandwidth yardsticks moving the same bytes (the best of a few shapes of an elementwise kernel, and
+// copyBufferToBuffer), for each associative cell, on the session's adapter. A cell the scan refuses
+// at the sizes given is timed sequentially only, with the planner's reason. With --all (the
+// examples) or --out it writes the report: markdown, JSON and an SVG plot.
 import { readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { benchExample } from '../driver/bench.js';
+import { benchCell } from '../driver/bench.js';
 import { plan } from '../driver/compile.js';
 import { RnncError } from '../driver/errors.js';
 import { openGpu, targetOf } from '../driver/run.js';
 import { markdownReport, svgPlot, type BenchReport } from '../driver/bench-report.js';
+import { ELEMENTWISE_SHAPES, shapeName } from '../../backends/wgsl/elementwise-kernel.js';
 import { EXIT_INTERNAL, loadValid, MAX_SIZE, parseDimFlags, pathFlag, UserError } from './io.js';
 import { checkOutputDir, writeAllOrNothing } from '../driver/output.js';
 
@@ -17,7 +20,9 @@ interface BenchFlags {
   minLog2T: string;
   maxLog2T: string;
   batches: string;
+  batch?: string;
   repeats: string;
+  maxRowS: string;
   out?: string;
   json?: boolean;
   dim?: string[];
@@ -39,15 +44,17 @@ const log2T = (s: string, what: string) => {
 export function registerBench(program: Command) {
   program
     .command('bench')
-    .description('time the scan kernel against the sequential kernel and a copy kernel moving the same bytes')
+    .description('time the scan kernel against the sequential kernel, an elementwise kernel and copyBufferToBuffer moving the same bytes')
     .argument('[files...]', '.rnn files (associative cells)')
     .option('--all', 'every associative cell in bench/cells/ and examples/, writing docs/bench.{md,json,svg}')
     .option('--min-log2-t <n>', 'shortest length, as log2 T', '10')
     .option('--max-log2-t <n>', 'longest length, as log2 T', '22')
-    .option('--batches <list>', 'batch sizes (channels = batch x state floats per sequence)', '1,16')
+    .option('--batches <list>', 'batch sizes, e.g. heads (channels = batch x state floats per sequence)', '1,16')
+    .option('--batch <list>', 'the same as --batches')
     .option('--repeats <n>', 'timed repeats per kernel (the median is reported)', '5')
+    .option('--max-row-s <n>', 'skip a row estimated (from the one before, scaled by T) to take longer than this many seconds', '120')
     .option('--out <file.md>', 'write the markdown report here (and .json, .svg beside it)', pathFlag('--out'))
-    .option('--dim <NAME=SIZE>', 'set a dim size of every cell benchmarked (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--dim <NAME=SIZE>', 'set a dim size of every cell benchmarked that declares it (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
     .option('--json', 'print the rows as JSON on stdout')
     .action(async (files: string[], flags: BenchFlags) => {
       const rnnFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.rnn')).sort().map((f) => join(dir, f));
@@ -57,14 +64,20 @@ export function registerBench(program: Command) {
       if (files.length === 0) throw new UserError('rnnc: bench needs a .rnn file or --all', EXIT_INTERNAL);
       const [lo, hi] = [log2T(flags.minLog2T, '--min-log2-t'), log2T(flags.maxLog2T, '--max-log2-t')];
       if (lo > hi) throw new UserError(`rnnc: --min-log2-t (${lo}) is more than --max-log2-t (${hi}): no lengths to run`, EXIT_INTERNAL);
-      const batches = ints(flags.batches, '--batches');
+      if (flags.batch !== undefined && flags.batches !== '1,16') throw new UserError('rnnc: give --batch or --batches, not both (they are the same flag)', EXIT_INTERNAL);
+      const batches = ints(flags.batch ?? flags.batches, flags.batch !== undefined ? '--batch' : '--batches');
       const repeats = ints(flags.repeats, '--repeats', true)[0]!;
+      const maxRowSeconds = ints(flags.maxRowS, '--max-row-s', true)[0]!;
       // Every file read and checked before the GPU starts: a missing or invalid one fails at once (exit 1).
       const cells = new Map(files.map((file) => {
         const { result } = loadValid(file);
         return [file, { module: result.module, analysis: result.analysis! }] as const;
       }));
       const given = parseDimFlags(flags.dim);
+      // Each cell takes the --dim sizes of the dims it declares (GLA's K and V, Mamba's D and N in one run); a dim no cell declares is a typo.
+      for (const d of Object.keys(given))
+        if (![...cells.values()].some(({ module }) => module.dims.some((x) => x.name === d)))
+          throw new UserError(`rnnc: --dim ${d}: no cell benchmarked declares a dim \`${d}\` (${[...cells.values()].map(({ module }) => `${module.name}: ${module.dims.map((x) => x.name).join(', ') || 'none'}`).join('; ')})`);
       const out = flags.out ?? (flags.all ? 'docs/bench.md' : undefined);
       const outNames = out ? [basename(out), basename(out).replace(/\.md$/, '') + '.json', basename(out).replace(/\.md$/, '') + '.svg'] : [];
       if (out) checkOutputDir(dirname(out), `--out ${out}`, outNames);
@@ -73,40 +86,53 @@ export function registerBench(program: Command) {
         batches,
         repeats,
         maxBytes: 1 << 30,
+        maxRowSeconds,
         progress: (line: string) => process.stderr.write(`rnnc bench: ${line}\n`),
       };
-      const report: BenchReport = { adapter: '', timingMethod: '', date: new Date().toISOString().slice(0, 10), rows: [], notes: [] };
+      const report: BenchReport = { adapter: '', timingMethod: '', copyTimingMethod: '', date: new Date().toISOString().slice(0, 10), rows: [], notes: [] };
       const skipped: string[] = [];
+      const unplanned: string[] = [];
       const gpu = await openGpu();
       try {
         for (const file of files) {
           const { module, analysis } = cells.get(file)!;
-          // With --all, each cell takes the --dim sizes of the dims it declares; a named file takes them all (an unknown one is an error).
-          const dims = flags.all ? Object.fromEntries(Object.entries(given).filter(([d]) => module.dims.some((x) => x.name === d))) : given;
+          const dims = Object.fromEntries(Object.entries(given).filter(([d]) => module.dims.some((x) => x.name === d)));
           let compilation;
           try {
-            compilation = plan(module, analysis, { mode: 'scan', dims, target: targetOf(gpu.adapter) });
+            // auto: the scan where the scan backend takes the cell at these sizes, else the sequential loop (and why).
+            compilation = plan(module, analysis, { mode: 'auto', dims, target: targetOf(gpu.adapter), verb: 'bench' });
           } catch (e) {
             if (!(e instanceof RnncError)) throw e;
             if (!flags.all) throw new UserError(`rnnc: ${file}: nothing to benchmark: ${e.message.replace(/^rnnc: /, '')}`);
+            unplanned.push(`${module.name}: ${e.message.replace(/^rnnc: /, '')}`);
             continue;
           }
-          const r = await benchExample(gpu, file, compilation, options);
+          const scanWhy = compilation.plan.considered.find((m) => m.mode === 'scan');
+          // A cell with no associative state has nothing to compare; one the scan refuses only at these sizes runs sequentially.
+          if (compilation.plan.mode !== 'scan' && !analysis.plan) {
+            if (!flags.all) throw new UserError(`rnnc: ${file}: nothing to benchmark: ${module.name} cannot take --mode scan: ${scanWhy?.why ?? compilation.plan.why}`);
+            continue;
+          }
+          const r = await benchCell(gpu, file, compilation, options);
           report.rows.push(...r.rows);
           skipped.push(...r.skipped);
           report.adapter ||= r.adapter;
           report.timingMethod ||= r.timingMethod;
+          report.copyTimingMethod ||= r.copyTimingMethod;
         }
       } finally {
         await gpu.close();
       }
       report.notes.push(
-        `Lengths 2^${lo}..2^${hi} (every other power of two), batches ${options.batches.join(', ')}. Skipped: configurations over ${options.maxBytes / 2 ** 20} MiB of inputs and outputs (lavapipe keeps GPU memory in host memory), and those needing a buffer over the adapter's storage-binding limit${skipped.length ? `: ${skipped.join('; ')}` : ' (none)'}.`,
+        `Lengths 2^${lo}..2^${hi} (every other power of two), batches ${options.batches.join(', ')}. Skipped: configurations over ${options.maxBytes / 2 ** 20} MiB of inputs and outputs (lavapipe keeps GPU memory in host memory), those needing a buffer over the adapter's storage-binding limit, and those estimated to take over ${maxRowSeconds} s${skipped.length ? `: ${skipped.join('; ')}` : ' (none)'}.`,
         '`traffic` counts the inputs once per pass over the steps (reduce-then-scan reads them twice), the outputs once and the aggregates; the ideal single pass is 1.00×.',
+        `Elementwise shapes tried (vec4s per invocation × workgroup size): ${ELEMENTWISE_SHAPES.map(shapeName).join(', ')}, all in one job (a pass each); streams over the storage-binding limit are cut into pieces, a dispatch each, timed together.`,
+        `copyBufferToBuffer copies half the single-pass bytes (each byte read once and written once), ${report.copyTimingMethod === 'timestamp' ? 'timed from the end timestamp of an empty compute pass before the copies to the beginning timestamp of one after them, on the same encoder (WebGPU has no timestamps in copies; lavapipe runs commands in order, so the bracket holds the copies and nothing else)' : 'timed by wall clock, submit to done'}.`,
+        ...(unplanned.length ? [`Not planned at these sizes: ${unplanned.join('; ')}.`] : []),
       );
       if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       if (out) {
-        const command = `rnnc bench ${flags.all ? '--all' : files.join(' ')} --min-log2-t ${lo} --max-log2-t ${hi} --batches ${options.batches.join(',')} --repeats ${options.repeats}${(flags.dim ?? []).map((d) => ` --dim ${d}`).join('')}`;
+        const command = `rnnc bench ${flags.all ? '--all' : files.join(' ')} --min-log2-t ${lo} --max-log2-t ${hi} --batches ${options.batches.join(',')} --repeats ${options.repeats}${flags.maxRowS !== '120' ? ` --max-row-s ${maxRowSeconds}` : ''}${(flags.dim ?? []).map((d) => ` --dim ${d}`).join('')}`;
         const [md, json, svg] = outNames as [string, string, string];
         writeAllOrNothing(
           dirname(out),

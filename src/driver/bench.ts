@@ -1,6 +1,8 @@
-// The scan benchmark: for each associative example, over T and a few batch sizes, time the scan
-// kernel, the sequential kernel and an elementwise kernel that moves the same bytes, all on the GPU
-// (timestamp queries where the device has them) in one session.
+// The scan benchmark: for each associative cell, over T and a few batch sizes, time the scan kernel,
+// the sequential kernel and two bandwidth yardsticks moving the same bytes (a tuned elementwise
+// kernel, best of several shapes, and copyBufferToBuffer), all on the GPU (timestamp queries where
+// the device has them) in one session. A cell the scan backend refuses at these sizes is timed
+// sequentially only, with the planner's reason.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { frontEnd } from './front-end.js';
@@ -13,7 +15,7 @@ import { emitSeq } from '../../backends/wgsl-seq/emit.js';
 import { bufferElements } from '../../backends/wgsl-seq/layout.js';
 import { packRun } from '../../backends/wgsl-seq/pack.js';
 import type { GpuJob, GpuJobResult } from '../../backends/job.js';
-import { copyJob } from '../../backends/wgsl/copy-kernel.js';
+import { copyJob, elementwiseJob, ELEMENTWISE_SHAPES, shapeName } from '../../backends/wgsl/elementwise-kernel.js';
 import type { BenchRow } from './bench-report.js';
 
 export interface BenchOptions {
@@ -23,12 +25,14 @@ export interface BenchOptions {
   repeats: number;
   /** Skip a configuration whose buffers would exceed this many bytes (lavapipe runs in host memory). */
   maxBytes: number;
+  /** Skip a row whose estimated wall time (the last row of the cell and batch, scaled by T) is over this many seconds. */
+  maxRowSeconds?: number;
   progress?: (line: string) => void;
 }
 
 export interface GpuRunner {
   run(job: GpuJob): Promise<GpuJobResult>;
-  adapter: { limits: { maxStorageBufferBindingSize: number }; features: readonly string[]; subgroupMinSize?: number };
+  adapter: { limits: { maxStorageBufferBindingSize: number; maxComputeWorkgroupsPerDimension?: number }; features: readonly string[]; subgroupMinSize?: number };
 }
 
 /** Seeded uniform data in [-1, 1) for every input and param (values do not change the work done). */
@@ -52,26 +56,78 @@ export function benchData(module: Module, sizes: Record<string, number>, batch: 
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** Times a compilation planned for the scan (its recorded layout and tile) against the sequential and copy kernels. */
-export async function benchExample(gpu: GpuRunner, file: string, c: Compilation, options: BenchOptions): Promise<{ rows: BenchRow[]; skipped: string[]; adapter: string; timingMethod: string }> {
+/** Floats of all inputs of one step, all outputs of one step, all states of one sequence. */
+function widths(module: Module, sizes: Record<string, number>) {
+  const width = (role: 'input' | 'output' | 'state') => tensorsOf(module, role).reduce((n, t) => n + t.dims.reduce((m, d) => m * sizes[d]!, 1), 0);
+  return { input: width('input'), output: width('output'), state: width('state') };
+}
+
+/** The best elementwise shape for these bytes, and the copy's time, both median over the repeats. */
+async function yardsticks(gpu: GpuRunner, inBytes: number, outBytes: number, timing: NonNullable<GpuJob['timing']>) {
+  const limits = gpu.adapter.limits;
+  const common = { bindingLimit: limits.maxStorageBufferBindingSize, timing, ...(limits.maxComputeWorkgroupsPerDimension ? { maxWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension } : {}) };
+  const all = elementwiseJob(inBytes, outBytes, common);
+  const result = await gpu.run(all.job);
+  let perShape: { shape: string; ns: number }[];
+  if (result.perPassNs) {
+    // One job, every shape a pass (per piece): its time is its passes' sum, per repeat.
+    perShape = all.passesOf.map(({ shape, passes }) => ({ shape: shapeName(shape), ns: median(result.perPassNs!.map((row) => passes.reduce((s, i) => s + row[i]!, 0))) }));
+  } else {
+    // Wall-clock timing has no per-pass times: a job per shape.
+    perShape = [];
+    for (const shape of ELEMENTWISE_SHAPES) perShape.push({ shape: shapeName(shape), ns: median((await gpu.run(elementwiseJob(inBytes, outBytes, { ...common, shapes: [shape] }).job)).timingsNs!) });
+  }
+  const best = perShape.reduce((a, b) => (b.ns < a.ns ? b : a));
+  const copy = copyJob(inBytes + outBytes, { bindingLimit: limits.maxStorageBufferBindingSize, repeats: timing.repeats, warmup: timing.warmup ?? 1 });
+  const copyResult = await gpu.run(copy.job);
+  return { elementwise: { ...best, bytes: all.bytes, pieces: all.pieces }, copy: { ns: median(copyResult.copyTimingsNs!), bytes: copy.bytes, method: copyResult.copyTimingMethod! } };
+}
+
+export interface BenchResult {
+  rows: BenchRow[];
+  skipped: string[];
+  adapter: string;
+  timingMethod: string;
+  copyTimingMethod: string;
+}
+
+/**
+ * Times a compilation planned with `auto`: the scan (as planned: its recorded layout and tile)
+ * against the sequential kernel and the yardsticks; or, where the planner chose the sequential loop
+ * (the scan refused the cell at these sizes), the sequential kernel alone, with the scan's refusal.
+ */
+export async function benchCell(gpu: GpuRunner, file: string, c: Compilation, options: BenchOptions): Promise<BenchResult> {
   const { module, sizes, plan } = c;
-  if (plan.decision.mode !== 'scan' || !c.analysis.plan) throw new Error(`bench: ${module.name} was not planned as a scan`);
+  const mode = plan.mode;
+  if (mode !== 'scan' && mode !== 'seq') throw new Error(`bench: ${module.name} was planned as ${mode}, not scan or seq`);
+  if (mode === 'scan' && (plan.decision.mode !== 'scan' || !c.analysis.plan)) throw new Error(`bench: ${module.name} has no scan decision`);
+  // Why the scan did not run (the planner's answer when it was asked), for rows timed sequentially.
+  const refusal = mode === 'seq' ? (plan.considered.find((m) => m.mode === 'scan' && !m.ok)?.why ?? plan.why) : undefined;
   // The scan's internals (layout, schedule, traffic) are what the report is about, so it builds the kernels itself, as planned.
-  const kernels = compileScan(module, c.analysis.plan, sizes, { tile: plan.decision.tile, subgroups: plan.decision.subgroups });
+  const kernels = mode === 'scan' && plan.decision.mode === 'scan' ? compileScan(module, c.analysis.plan!, sizes, { tile: plan.decision.tile, subgroups: plan.decision.subgroups }) : undefined;
   const seq = emitSeq(module, sizes);
+  const width = widths(module, sizes);
   const rows: BenchRow[] = [];
   const skipped: string[] = [];
-  let adapter = '';
-  let timingMethod = '';
+  const out: BenchResult = { rows, skipped, adapter: '', timingMethod: '', copyTimingMethod: '' };
   const timing = { repeats: options.repeats, warmup: 1 };
+  const bindingLimit = gpu.adapter.limits.maxStorageBufferBindingSize;
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
   for (const batch of options.batches) {
+    let last: { T: number; ms: number } | undefined;
     for (const lg of options.log2T) {
       const T = 2 ** lg;
-      const { layout } = kernels;
-      const perStep = 4 * batch * (layout.inputWidth + layout.outputWidth);
-      const largestBinding = 4 * Math.max(batch * T * Math.max(layout.inputWidth, layout.outputWidth), ...seq.layout.buffers.map((b) => bufferElements(b, batch, T)));
-      const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
-      const bindingLimit = gpu.adapter.limits.maxStorageBufferBindingSize;
+      const estimate = last ? (last.ms * T) / last.T / 1e3 : 0; // the kernels' time grows with T; the compiles are paid once
+      if (options.maxRowSeconds !== undefined && estimate > options.maxRowSeconds) {
+        const why = `an estimated ${estimate.toFixed(0)} s of runs > the ${options.maxRowSeconds} s a row may take`;
+        skipped.push(`${module.name} T = 2^${lg}, batch ${batch}: ${why}`);
+        options.progress?.(`${basename(file)}: skipping T = 2^${lg}, batch ${batch} (${why})`);
+        continue;
+      }
+      const started = performance.now();
+      const perStep = 4 * batch * (width.input + width.output);
+      const scanBinding = kernels ? 4 * batch * T * Math.max(kernels.layout.inputWidth, kernels.layout.outputWidth) : 0;
+      const largestBinding = Math.max(scanBinding, ...seq.layout.buffers.map((b) => 4 * bufferElements(b, batch, T)));
       if (perStep * T > options.maxBytes || largestBinding > bindingLimit) {
         const why = perStep * T > options.maxBytes ? `${mib(perStep * T)} of inputs and outputs > the ${mib(options.maxBytes)} cap` : `a ${mib(largestBinding)} binding > the adapter's ${mib(bindingLimit)} limit`;
         skipped.push(`${module.name} T = 2^${lg}, batch ${batch}: ${why}`);
@@ -79,39 +135,60 @@ export async function benchExample(gpu: GpuRunner, file: string, c: Compilation,
         continue;
       }
       const data = benchData(module, sizes, batch, T);
-      const scan = buildScanJob(module, kernels, data, { timing });
-      const scanResult = await gpu.run(scan.job);
+      const scan = kernels ? buildScanJob(module, kernels, data, { timing }) : undefined;
+      const scanResult = scan ? await gpu.run(scan.job) : undefined;
       const packed = packRun(module, seq, data);
       const seqResult = await gpu.run({ shaders: [{ label: 'seq', code: seq.wgsl, entryPoint: 'main' }], buffers: packed.buffers, passes: [{ shader: 'seq', bindings: packed.bindings, dispatch: packed.dispatch }], timing });
-      const inFloats = batch * T * layout.inputWidth;
-      const outFloats = batch * T * layout.outputWidth;
-      const copyResult = await gpu.run(copyJob(inFloats, outFloats, timing));
-      adapter = scanResult.adapter.description;
-      timingMethod = scanResult.timingMethod ?? 'wall';
-      // Traffic of the schedule: the inputs are read once per pass over the steps.
-      const stepPasses = scan.schedule.passes.filter((p) => p.kernel === 'scan_steps' || p.kernel === 'reduce_steps').length;
-      const aggBytes = 4 * layout.members.length * scan.schedule.aggElements * 2;
+      // The yardsticks move what a single pass must: every input and the initial states read, every output and the final states written.
+      const inBytes = 4 * batch * (T * width.input + width.state);
+      const outBytes = 4 * batch * (T * width.output + width.state);
+      const idealBytes = inBytes + outBytes;
+      const y = await yardsticks(gpu, inBytes, outBytes, timing);
+      out.adapter ||= seqResult.adapter.description;
+      out.timingMethod ||= seqResult.timingMethod ?? 'wall';
+      out.copyTimingMethod ||= y.copy.method;
+      const seqNs = median(seqResult.timingsNs!);
+      const gbs = (bytes: number, ns: number) => bytes / ns;
       const row: BenchRow = {
         example: module.name,
         T,
         batch,
-        channels: batch * layout.stateWidth,
-        strategy: scan.schedule.strategy,
-        split: kernels.tile.split,
-        dispatches: scan.schedule.passes.length,
-        scanNs: median(scanResult.timingsNs!),
-        seqNs: median(seqResult.timingsNs!),
-        copyNs: median(copyResult.timingsNs!),
-        idealBytes: scan.idealBytes,
-        scanBytes: scan.idealBytes + (stepPasses - 1) * 4 * inFloats + (scan.schedule.strategy === 'carry' ? 0 : aggBytes),
+        channels: batch * width.state,
+        mode,
+        ...(refusal !== undefined ? { reason: refusal } : {}),
+        strategy: scan ? scan.schedule.strategy : 'sequential',
+        split: kernels ? kernels.tile.split : '—',
+        dispatches: scan ? scan.schedule.passes.length : 1,
+        seqNs,
+        elementwiseNs: y.elementwise.ns,
+        elementwiseShape: y.elementwise.shape,
+        elementwiseBytes: y.elementwise.bytes,
+        copyNs: y.copy.ns,
+        copyBytes: y.copy.bytes,
+        idealBytes,
+        seqGBs: gbs(idealBytes, seqNs),
+        elementwiseGBs: gbs(y.elementwise.bytes, y.elementwise.ns),
+        copyGBs: gbs(y.copy.bytes, y.copy.ns),
       };
+      if (scan && kernels && scanResult) {
+        // Traffic of the schedule: the inputs are read once per pass over the steps.
+        const stepPasses = scan.schedule.passes.filter((p) => p.kernel === 'scan_steps' || p.kernel === 'reduce_steps').length;
+        const aggBytes = 4 * kernels.layout.members.length * scan.schedule.aggElements * 2;
+        row.scanNs = median(scanResult.timingsNs!);
+        row.scanBytes = scan.idealBytes + (stepPasses - 1) * 4 * batch * T * kernels.layout.inputWidth + (scan.schedule.strategy === 'carry' ? 0 : aggBytes);
+        row.scanGBs = gbs(scan.idealBytes, row.scanNs);
+        row.scanPerElementwise = row.scanGBs / row.elementwiseGBs;
+        row.scanPerCopy = row.scanGBs / row.copyGBs;
+      }
       rows.push(row);
+      last = { T, ms: performance.now() - started };
+      const ms = (ns: number | undefined) => (ns === undefined ? '—' : `${(ns / 1e6).toFixed(2)} ms`);
       options.progress?.(
-        `${module.name} T=2^${lg} batch=${batch}: scan ${(row.scanNs / 1e6).toFixed(2)} ms, seq ${(row.seqNs / 1e6).toFixed(2)} ms, copy ${(row.copyNs / 1e6).toFixed(2)} ms`,
+        `${module.name} T=2^${lg} batch=${batch} (${mode}): scan ${ms(row.scanNs)}, seq ${ms(row.seqNs)}, elementwise ${ms(row.elementwiseNs)} (${row.elementwiseShape}), copy ${ms(row.copyNs)}`,
       );
     }
   }
-  return { rows, skipped, adapter, timingMethod };
+  return out;
 }
 
 /** A bench cell through the front end (analysed once); its errors are the user's. */

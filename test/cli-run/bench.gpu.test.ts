@@ -1,5 +1,5 @@
-// `rnnc bench` end to end on Dawn (one small configuration: the numbers are the adapter's business,
-// the shape of the report is ours), its refusals, and the report's markdown and SVG.
+// `rnnc bench` end to end on Dawn (small configurations: the numbers are the adapter's business,
+// the shape of the report is ours), a cell the scan refuses, its refusals, and the report's markdown and SVG.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,25 +10,58 @@ import { markdownReport, svgPlot, type BenchReport, type BenchRow } from '../../
 const rnnc = captureCli();
 
 describe('rnnc bench', () => {
-  it('times the scan, the sequential and the copy kernel and writes the report with --out', async () => {
+  it('times the scan, the sequential kernel and the two yardsticks, and writes the report with --out', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rnnc-bench-'));
     const r = await rnnc('bench', 'bench/cells/affine.rnn', '--min-log2-t', '12', '--max-log2-t', '12', '--batches', '1,16', '--repeats', '1', '--json', '--out', join(dir, 'b.md'));
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout) as BenchReport;
     expect(report.adapter).not.toBe('');
-    expect(report.rows.map((x) => [x.example, x.T, x.batch, x.channels, x.strategy, x.split])).toEqual([
-      ['affine', 4096, 1, 1, 'reduce-then-scan', 'stripe'],
-      ['affine', 4096, 16, 16, 'carry', 'stripe'],
+    expect(report.copyTimingMethod).toMatch(/^(timestamp|wall)$/);
+    expect(report.rows.map((x) => [x.example, x.T, x.batch, x.channels, x.mode, x.strategy, x.split])).toEqual([
+      ['affine', 4096, 1, 1, 'scan', 'reduce-then-scan', 'stripe'],
+      ['affine', 4096, 16, 16, 'scan', 'carry', 'stripe'],
     ]);
     for (const x of report.rows) {
-      expect(Math.min(x.scanNs, x.seqNs, x.copyNs)).toBeGreaterThan(0);
-      // Inputs a, b and output y: 12 bytes a step; reduce-then-scan reads the inputs twice.
+      expect(Math.min(x.scanNs!, x.seqNs, x.elementwiseNs, x.copyNs)).toBeGreaterThan(0);
+      // Inputs a, b and output y: 12 bytes a step, and the state in and out; reduce-then-scan reads the inputs twice.
       expect(x.idealBytes).toBe(12 * x.T * x.batch + 8 * x.batch);
+      // The yardsticks move the same bytes: the elementwise kernel padded to whole vec4s, the copy to whole words.
+      expect(x.elementwiseBytes - x.idealBytes).toBeGreaterThanOrEqual(0);
+      expect(x.elementwiseBytes - x.idealBytes).toBeLessThan(32);
+      expect(x.copyBytes - x.idealBytes).toBeGreaterThanOrEqual(0);
+      expect(x.copyBytes - x.idealBytes).toBeLessThan(8);
+      expect(x.elementwiseShape).toMatch(/^\d+x\d+$/);
+      expect(x.scanGBs).toBeCloseTo(x.idealBytes / x.scanNs!, 6);
+      expect(x.scanPerElementwise).toBeCloseTo(x.scanGBs! / x.elementwiseGBs, 6);
+      expect(x.scanPerCopy).toBeCloseTo(x.scanGBs! / x.copyGBs, 6);
     }
-    expect(report.rows[0]!.scanBytes / report.rows[0]!.idealBytes).toBeCloseTo(1.67, 1);
-    expect(readFileSync(join(dir, 'b.md'), 'utf8')).toMatch(/^# Scan benchmark\n\nAdapter: \*\*.+\*\* \(timing: (timestamp|wall)\)/);
+    expect(report.rows[0]!.scanBytes! / report.rows[0]!.idealBytes).toBeCloseTo(1.67, 1);
+    const md = readFileSync(join(dir, 'b.md'), 'utf8');
+    expect(md).toMatch(/^# Scan benchmark\n\nAdapter: \*\*.+\*\* \(timing: (timestamp|wall); copies: (timestamp|wall)\)/);
+    expect(md).toContain('| vs elementwise | of copy |');
     expect(readFileSync(join(dir, 'b.svg'), 'utf8')).toMatch(/^<svg /);
     expect(JSON.parse(readFileSync(join(dir, 'b.json'), 'utf8')).rows).toHaveLength(2);
+  });
+
+  it('times a cell the scan refuses at the sizes given sequentially, with the planner\'s reason', async () => {
+    // DeltaNet's dense state is refused by the scan (its element is too big) though it is associative.
+    const r = await rnnc('bench', 'examples/deltanet.rnn', '--min-log2-t', '4', '--max-log2-t', '4', '--batch', '1', '--repeats', '1', '--json');
+    expect(r.code).toBe(0);
+    const [row, ...more] = (JSON.parse(r.stdout) as BenchReport).rows;
+    expect(more).toEqual([]);
+    expect(row).toMatchObject({ example: 'deltanet', mode: 'seq', strategy: 'sequential', T: 16, batch: 1 });
+    expect(row!.reason).toMatch(/scan/);
+    expect(row!.scanNs).toBeUndefined();
+    expect(Math.min(row!.seqNs, row!.elementwiseNs, row!.copyNs)).toBeGreaterThan(0);
+  });
+
+  it('gives each cell the --dim sizes it declares, and refuses a dim no cell declares', async () => {
+    const r = await rnnc('bench', 'bench/cells/affine.rnn', '--dim', 'Q=4');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--dim Q: no cell benchmarked declares a dim `Q` \(affine: none\)/);
+    const both = await rnnc('bench', 'bench/cells/affine.rnn', '--batch', '1', '--batches', '2');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/give --batch or --batches, not both/);
   });
 
   it('refuses a cell with nothing to scan, saying why, with exit 1', async () => {
@@ -50,28 +83,44 @@ describe('bench report', () => {
     T,
     batch: 1,
     channels: 1,
+    mode: 'scan',
     strategy: 'reduce-then-scan',
     split: 'stripe',
     dispatches: 3,
     scanNs,
     seqNs: 2 * scanNs,
-    copyNs: scanNs,
+    elementwiseNs: scanNs / 2,
+    elementwiseShape: '16x64',
+    elementwiseBytes: 12 * T,
+    copyNs: scanNs / 4,
+    copyBytes: 12 * T,
     idealBytes: 12 * T,
     scanBytes: 20 * T,
+    scanGBs: (12 * T) / scanNs,
+    seqGBs: (12 * T) / (2 * scanNs),
+    elementwiseGBs: (24 * T) / scanNs,
+    copyGBs: (48 * T) / scanNs,
+    scanPerElementwise: 0.5,
+    scanPerCopy: 0.25,
   });
-  const report: BenchReport = { adapter: 'test <adapter>', timingMethod: 'timestamp', date: '2026-11-29', rows: [row('affine', 1024, 1000), row('affine', 4096, 2000), row('cumsum', 1024, 500)], notes: ['a note'] };
+  const seqRow: BenchRow = { ...row('deltanet', 1024, 0), mode: 'seq', reason: 'its element is too big', strategy: 'sequential', split: '—', dispatches: 1, seqNs: 1000, seqGBs: 12.288 };
+  for (const k of ['scanNs', 'scanBytes', 'scanGBs', 'scanPerElementwise', 'scanPerCopy'] as const) delete seqRow[k];
+  const report: BenchReport = { adapter: 'test <adapter>', timingMethod: 'timestamp', copyTimingMethod: 'timestamp', date: '2026-11-29', rows: [row('affine', 1024, 1000), row('affine', 4096, 2000), row('cumsum', 1024, 500), seqRow], notes: ['a note'] };
 
   it('tabulates throughput and the ratios per row', () => {
     const md = markdownReport(report, 'rnnc bench x');
     expect(md).toContain('Generated by `rnnc bench x`');
-    // 1024 elements in 1000 ns: 1024 Melem/s; 12 KiB in 1 µs: 12.29 GB/s; seq twice as slow; copy as fast.
-    expect(md).toContain('| affine | 2^10 | 1 | 1 | reduce-then-scan, stripe | 3 | 1024.0 | 12.29 | 6.14 | 12.29 | 2.00× | 1.00 | 1.67× |');
+    // 1024 elements in 1000 ns: 1024 Melem/s; 12 KiB in 1 µs: 12.29 GB/s; seq twice as slow; the elementwise kernel twice, the copy four times as fast.
+    expect(md).toContain('| affine | 2^10 | 1 | 1 | scan | reduce-then-scan, stripe | 3 | 1024.0 | 12.29 | 6.14 | 24.58 (16x64) | 49.15 | 2.00× | 0.50 | 0.25 | 1.67× |');
+    // A row without a scan: its scan columns empty, and the reason below.
+    expect(md).toContain('| deltanet | 2^10 | 1 | 1 | seq | sequential | 1 | — | — | 12.29 |');
+    expect(md).toContain('- deltanet: timed sequentially only; the scan refused it: its element is too big.');
     expect(md).toContain('- a note');
   });
 
   it('plots one line per cell in each panel, with the targets, escaping the adapter name', () => {
     const svg = svgPlot(report);
-    expect(svg.match(/<polyline /g)).toHaveLength(4); // 2 cells × 2 panels
+    expect(svg.match(/<polyline /g)).toHaveLength(4); // 2 cells with a scan × 2 panels
     expect(svg).toContain('target 1.8×');
     expect(svg).toContain('target 0.5×');
     expect(svg).toContain('test &lt;adapter&gt;');
