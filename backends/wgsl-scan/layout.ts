@@ -56,6 +56,8 @@ export interface ScanLayout {
    * in an output, so a sequence's lanes may be spread over workgroups in blocks along them.
    */
   freeDims: string[];
+  /** The other lane dims, each with why its lanes cannot be spread (for the refusal). */
+  tied: Map<string, string>;
   sizes: DimSizes;
   /** Lanes per sequence (S). */
   lanes: number;
@@ -103,33 +105,50 @@ function pointwise(def: Def, dimsOf: (source: string, tensor: string) => string[
 }
 
 /**
- * The lane dims along which no output reads across lanes: every state lies over the dim, and every
- * output lies over it (once) and reads every state (through its lets, transitively) at its own
- * coordinate there, never through a reduction's index. GLA's o[j] = sum(i: q[i] * S[i, j]) leaves
- * V (j) free and reduces over K (i); an output over no lane dim (a sum over everything) leaves none.
+ * Why lanes along `dim` cannot be spread over workgroups (undefined where they can): some state does
+ * not lie over the dim (it is repeated in every lane along it), or some output does not lie over it
+ * once or reads a state (through its lets, transitively) at another coordinate along it than its
+ * own — through a reduction's index, typically. GLA's o[j] = sum(i: q[i] * S[i, j]) leaves V (j)
+ * free and reduces over K (i); an output over no lane dim (a sum over everything) leaves none.
  */
-export function freeLaneDims(module: Module, laneDims: string[]): string[] {
+function tiedBy(module: Module, dim: string): string | undefined {
   const states = tensorsOf(module, 'state');
   const stateDims = new Map(states.map((t) => [t.name, t.dims]));
   const lets = new Map(module.step.filter((d) => d.kind === 'let' || d.kind === 'output').map((d) => [d.target, d]));
-  const outputs = module.step.filter((d) => d.kind === 'output');
-  /** Whether `def`, its vars pinned to output coordinates as `pins` says, reads every state at the output's coordinate along `dim`. */
-  const pinnedReads = (def: Def, pins: (string | undefined)[], dim: string, seen: Set<string>): boolean => {
+  const missing = states.find((t) => !t.dims.includes(dim));
+  if (missing) return `\`${missing.name}\` does not lie over ${dim}`;
+  /** How `def`, its vars pinned to the output's coordinate as `pins` says, reads a state elsewhere along `dim`: 'reduces', 'reads', or undefined. */
+  const crossRead = (def: Def, pins: (string | undefined)[], seen: Set<string>): 'reduces' | 'reads' | undefined => {
     const pinOf = new Map(def.vars.map((v, k) => [v.name, pins[k]]));
-    return def.nodes.every((n) => {
-      if (n.op !== 'load' || n.dep !== 'state') return true;
-      if (n.source === 'state') return stateDims.get(n.tensor)!.every((d, k) => d !== dim || pinOf.get(n.index[k]!) === dim);
-      if (n.source !== 'let') return true;
-      const letDef = lets.get(n.tensor);
-      if (!letDef || seen.has(n.tensor)) return false;
-      return pinnedReads(letDef, n.index.map((v) => pinOf.get(v)), dim, new Set(seen).add(n.tensor));
-    });
+    for (const n of def.nodes) {
+      if (n.op !== 'load' || n.dep !== 'state') continue;
+      if (n.source === 'state') {
+        const k = stateDims.get(n.tensor)!.findIndex((d, k) => d === dim && pinOf.get(n.index[k]!) !== dim);
+        if (k >= 0) return pinOf.has(n.index[k]!) ? 'reads' : 'reduces';
+      } else if (n.source === 'let') {
+        const letDef = lets.get(n.tensor);
+        if (!letDef || seen.has(n.tensor)) return 'reads';
+        const inner = crossRead(letDef, n.index.map((v) => pinOf.get(v)), new Set(seen).add(n.tensor));
+        if (inner) return inner;
+      }
+    }
+    return undefined;
   };
-  return laneDims.filter(
-    (dim) =>
-      states.every((t) => t.dims.includes(dim)) &&
-      outputs.every((o) => o.vars.filter((v) => v.dim === dim).length === 1 && pinnedReads(o, o.vars.map((v) => (v.dim === dim ? dim : undefined)), dim, new Set([o.target]))),
-  );
+  for (const o of module.step.filter((d) => d.kind === 'output')) {
+    const over = o.vars.filter((v) => v.dim === dim).length;
+    const how = over <= 1 ? crossRead(o, o.vars.map((v) => (v.dim === dim ? dim : undefined)), new Set([o.target])) : undefined;
+    if (how) return how === 'reduces' ? `\`${o.target}\` reduces over ${dim}` : `\`${o.target}\` reads the states across ${dim}`;
+    if (over !== 1) return over ? `\`${o.target}\` lies over ${dim} more than once` : `\`${o.target}\` does not lie over ${dim}`;
+  }
+  return undefined;
+}
+
+/** Per lane dim, why its lanes cannot be spread over workgroups; the free ones are absent. */
+export function tiedLaneDims(module: Module, laneDims: string[]): Map<string, string> {
+  return new Map(laneDims.flatMap((d) => {
+    const why = tiedBy(module, d);
+    return why ? [[d, why] as const] : [];
+  }));
 }
 
 export function structField(name: string, of: string, dims: string[], sizes: DimSizes): StructField {
@@ -168,6 +187,7 @@ export function scanLayout(module: Module, plan: ScanPlan, sizes: DimSizes, forc
       members.push({ name: `${safe(f.target)}${index.map((i) => `_${i}`).join('')}`, field: f.target, index });
     }
   }
+  const tied = tiedLaneDims(module, laneDims);
   const inputs = pack(tensorsOf(module, 'input'), sizes);
   const params = pack(tensorsOf(module, 'param'), sizes);
   const states = pack(stateTensors, sizes);
@@ -176,7 +196,8 @@ export function scanLayout(module: Module, plan: ScanPlan, sizes: DimSizes, forc
     mode,
     laneDims,
     laneStrides: strides(laneDims, sizes),
-    freeDims: freeLaneDims(module, laneDims),
+    freeDims: laneDims.filter((d) => !tied.has(d)),
+    tied,
     sizes,
     lanes: laneDims.reduce((n, d) => n * sizes[d]!, 1),
     members,
@@ -367,10 +388,11 @@ export function chooseTile(layout: ScanLayout, options: TileOptions = {}, direct
   const dimList = (dims: string[]) => dims.map((d) => `--dim ${d}`).join(' or ');
   const reducedDims = layout.laneDims.filter((d) => !layout.freeDims.includes(d));
   const reduced = reducedDims.reduce((n, d) => n * layout.sizes[d]!, 1);
+  const why = [...new Set(reducedDims.map((d) => layout.tied.get(d)!))].join('; ');
   if (layout.lanes > maxThreads && !layout.freeDims.length)
-    throw new TileRefused(`its outputs read across every lane dim (${layout.laneDims.join(', ')}), so a sequence's ${layout.lanes} lanes must share one workgroup, over ${maxThreads} invocations (lower ${dimList(layout.laneDims)})`);
+    throw new TileRefused(`${why}: a sequence's ${layout.lanes} lanes must share one workgroup, over ${maxThreads} invocations (lower ${dimList(layout.laneDims)})`);
   if (reduced > maxThreads)
-    throw new TileRefused(`its outputs reduce over ${reducedDims.join(', ')}: the ${reduced} lanes of each reduction must share one workgroup, over ${maxThreads} invocations (lower ${dimList(reducedDims)})`);
+    throw new TileRefused(`${why}: the ${reduced} lanes along ${reducedDims.join(', ')} must share one workgroup, over ${maxThreads} invocations (lower ${dimList(reducedDims)})`);
   // Lanes per workgroup: all of a sequence's where they fit, else blocks along the free dims, halved
   // while the tile's workgroup memory is over budget (an asked blockLanes is kept).
   let blockLanes = Math.min(options.blockLanes ?? Math.floor(maxThreads / (options.runs ?? 1)), maxThreads);

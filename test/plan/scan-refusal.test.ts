@@ -73,7 +73,7 @@ describe('why --mode scan is refused', () => {
 }
 `;
     expect(refusal(text)).toBe(
-      'rnnc: wide_lanes cannot take --mode scan: every state is an associative recurrence, but the scan kernels do not take this cell: its outputs reduce over M: the 300 lanes of each reduction must share one workgroup, over 256 invocations (lower --dim M); compile it with --mode seq or --mode auto',
+      'rnnc: wide_lanes cannot take --mode scan: every state is an associative recurrence, but the scan kernels do not take this cell: `y` reduces over M: the 300 lanes along M must share one workgroup, over 256 invocations (lower --dim M); compile it with --mode seq or --mode auto',
     );
   });
 });

@@ -87,6 +87,18 @@ const cases: { name: string; file: string; dims: DimSizes; options: ScanCompileO
     lanes: 12,
     strategy: 'carry',
   },
+  // Outputs each thread writes itself (the store phase walks the states), with the 'tile' split asked for: H = 600 in 3 blocks of 200.
+  {
+    name: 'minGRU at H = 600 with the tile split (outputs written by the thread that holds the state)',
+    file: 'mingru.rnn',
+    dims: { H: 600 },
+    options: { tile: { split: 'tile' }, strategy: 'carry' },
+    batch: 2,
+    T: 40,
+    blocks: 3,
+    lanes: 200,
+    strategy: 'carry',
+  },
 ];
 
 describe('lanes spread over workgroups match the reference interpreter', () => {

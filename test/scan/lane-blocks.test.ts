@@ -110,14 +110,26 @@ describe('the planner', () => {
     [
       'outputs that reduce over more lanes than a workgroup has invocations',
       cell('wide', 'y[i] = sum(j: h[i, j])', 'N = 4, M = 300'),
-      'its outputs reduce over M: the 300 lanes of each reduction must share one workgroup, over 256 invocations (lower --dim M)',
+      '`y` reduces over M: the 300 lanes along M must share one workgroup, over 256 invocations (lower --dim M)',
     ],
     [
       'outputs that read across every lane dim',
       cell('total', 'y[i] = sum(k: sum(j: h[k, j])) * x[i]', 'N = 20, M = 20'),
-      "its outputs read across every lane dim (N, M), so a sequence's 400 lanes must share one workgroup, over 256 invocations (lower --dim N or --dim M)",
+      "`y` reduces over N; `y` reduces over M: a sequence's 400 lanes must share one workgroup, over 256 invocations (lower --dim N or --dim M)",
     ],
-  ])('refuses %s, naming the dims to lower', (_, text, reason) => {
+    [
+      "a state repeated along the lanes (Aaren's u and m), with the 'tile' split asked for",
+      readFileSync('examples/aaren.rnn', 'utf8').replace('dims D = 8', 'dims D = 512'),
+      "`m` does not lie over D: a sequence's 512 lanes must share one workgroup, over 256 invocations (lower --dim D)",
+      { tile: { split: 'tile' as const } },
+    ],
+  ])('refuses %s, naming the dims to lower', (_, text, reason, options) => {
+    if (options) {
+      // Only the 'tile' split holds a sequence's lanes in workgroups (the default split takes Aaren).
+      const c = load(text);
+      expect(() => compileScan(c.module, c.plan, c.sizes, options)).toThrow(reason);
+      return;
+    }
     expect(() => compile(text, { mode: 'scan' })).toThrow(`but the scan kernels do not take this cell: ${reason}; compile it with --mode seq or --mode auto`);
     const c = load(text);
     expect(() => chooseTile(chooseLayout(c.module, c.plan, c.sizes), {}, false)).toThrow(TileRefused);
@@ -174,6 +186,6 @@ describe('the schedule', () => {
             strategies.add(gen.strategy);
           }
       expect(strategies.has('carry')).toBe(true);
-    });
+    }, 120_000);
   });
 });
