@@ -1,0 +1,247 @@
+// The prettier printer for .rnn: the tree of tree.ts to a doc. The style is the one the examples are
+// written in (docs/format.md): two-space blocks; `input`, `param` and `state` padded to the width of
+// `output `, `element` to the width of `identity `; binary chains that do not fit break before their
+// operators, one more indent in; calls, reductions and parentheses break inside, prettier-style.
+//
+// Comments are attached by prettier (leading, trailing, dangling) with the handlers below, and printed
+// here rather than by prettier's default (willPrintOwnComments), so that a comment between two
+// operands of a chain goes on its own line before the operator, and a trailing comment keeps the
+// spaces it was written with (comments aligned by hand stay aligned).
+import { doc, util, type AstPath, type Doc, type ParserOptions, type Printer } from 'prettier';
+import { childNodes, isBlock, type Comment, type Node } from './tree.js';
+
+const { align, breakParent, fill, group, hardline, indent, join, line, lineSuffix, softline } = doc.builders;
+
+type Options = ParserOptions<Node>;
+type Print = (selector?: string | number | (string | number)[] | AstPath<Node>, args?: unknown) => Doc;
+interface PrintArgs {
+  /** The caller prints this node's leading comments itself (a chain operand: before its operator). */
+  noLeading?: boolean;
+}
+
+/** Declaration keywords and the column their first item starts at: aligned with `output ` and `identity `. */
+const KEYWORD_WIDTH: Record<string, number> = { dims: 5, input: 7, param: 7, state: 7, element: 9, identity: 9 };
+const keyword = (word: string): string => word.padEnd(KEYWORD_WIDTH[word]! - 1) + ' ';
+
+export const printer: Printer<Node> = {
+  print(path, options, print, args) {
+    const printed = printNode(path, options as Options, print);
+    return path.node.type === 'root' ? printed : withComments(path, options as Options, printed, args as PrintArgs | undefined);
+  },
+  canAttachComment: (node) => (node as { type: string }).type !== 'comment' && node.type !== 'root',
+  getCommentChildNodes: (node) => childNodes(node),
+  getVisitorKeys: (node) => visitorKeys[node.type] ?? [],
+  isBlockComment: () => false,
+  willPrintOwnComments: () => true,
+  printComment: (path) => (path.node as unknown as Comment).value,
+  handleComments: { ownLine: placeComment, endOfLine: placeComment, remaining: placeComment },
+};
+
+const visitorKeys: Record<string, string[]> = {
+  root: ['file'],
+  file: ['items'],
+  dims: ['items'],
+  tensors: ['items'],
+  states: ['items'],
+  element: ['items'],
+  identity: ['items'],
+  stateItem: ['shape', 'init'],
+  let: ['lhs', 'rhs'],
+  output: ['lhs', 'rhs'],
+  update: ['lhs', 'rhs'],
+  field: ['lhs', 'rhs'],
+  monoid: ['parts'],
+  combine: ['body'],
+  chain: ['operands'],
+  compare: ['left', 'right'],
+  neg: ['operand'],
+  paren: ['inner'],
+  call: ['args'],
+  reduce: ['body'],
+};
+
+// ---- where comments go ----
+
+type Placed = Comment & { enclosingNode?: Node; precedingNode?: Node; followingNode?: Node };
+const { addDanglingComment, addTrailingComment } = util;
+
+/** Statements and declarations: a comment inside one, before anything it could follow, goes after it. */
+const assignLike = new Set(['let', 'output', 'update', 'field', 'stateItem']);
+const itemLike = new Set(['dims', 'tensors', 'states', 'let', 'output', 'update', 'field', 'structure', 'element', 'identity', 'stateItem', 'neg']);
+
+/**
+ * Prettier's defaults attach a comment to the nearest node before it on its line (trailing), else the
+ * node after it (leading). Here: a comment in a block's header or on the line of its `{` stays after
+ * the `{`; one in an empty block stays in it; one inside a node with no child before it (`x[ // c`,
+ * `let // c`) goes after that node, since there is no place inside it to print a line comment.
+ */
+function placeComment(comment: Placed, text: string): boolean {
+  const { enclosingNode: enclosing, precedingNode: preceding, followingNode: following } = comment;
+  if (!enclosing || enclosing.type === 'root') return false;
+  if (isBlock(enclosing)) {
+    if (!preceding && (comment.start < enclosing.lbrace || !text.slice(enclosing.lbrace, comment.start).includes('\n'))) {
+      addDanglingComment(enclosing, comment, 'open');
+      return true;
+    }
+    if (!preceding && !following) {
+      addDanglingComment(enclosing, comment, 'body');
+      return true;
+    }
+    return false;
+  }
+  // Between the two sides of `=` or `<-`: after the left side (the line ends after `=` in the output).
+  if (preceding && following && assignLike.has(enclosing.type)) {
+    addTrailingComment(preceding, comment);
+    return true;
+  }
+  if (!preceding && (!following || itemLike.has(enclosing.type))) {
+    addTrailingComment(enclosing, comment);
+    return true;
+  }
+  return false;
+}
+
+// ---- printing comments ----
+
+/** Whether only blanks stand between the start of its line and the comment. */
+function ownLine(text: string, comment: Comment): boolean {
+  const lineStart = text.lastIndexOf('\n', comment.start - 1) + 1;
+  return text.slice(lineStart, comment.start).trim() === '';
+}
+
+/** The blanks written before a comment that ends a line of code: kept, so hand-aligned comments stay aligned. */
+function gapBefore(text: string, comment: Comment): string {
+  const before = text.slice(0, comment.start);
+  const gap = before.length - before.trimEnd().length;
+  return ' '.repeat(Math.max(1, gap));
+}
+
+const printed = (comment: Comment): string => ((comment as { printed?: boolean }).printed = true, comment.value);
+
+function leadingComment(comment: Comment, options: Options): Doc {
+  return [printed(comment), hardline, util.isNextLineEmpty(options.originalText, comment.end) ? hardline : ''];
+}
+
+/** Trailing comments: at the end of the line (lineSuffix), or on lines of their own below the node. */
+function trailingComments(comments: Comment[], options: Options): Doc[] {
+  const text = options.originalText;
+  return comments.map((comment, k) => {
+    if (k > 0 || ownLine(text, comment)) return [lineSuffix([hardline, util.isPreviousLineEmpty(text, comment.start) ? hardline : '', printed(comment)]), breakParent];
+    return [lineSuffix([gapBefore(text, comment), printed(comment)]), breakParent];
+  });
+}
+
+function withComments(path: AstPath<Node>, options: Options, doc: Doc, args?: PrintArgs): Doc {
+  const comments = path.node.comments ?? [];
+  if (comments.length === 0) return doc;
+  const leading = args?.noLeading ? [] : comments.filter((c) => c.leading).map((c) => leadingComment(c, options));
+  return [...leading, doc, ...trailingComments(comments.filter((c) => c.trailing), options)];
+}
+
+const leadingOf = (node: Node, options: Options): Doc[] => (node.comments ?? []).filter((c) => c.leading).map((c) => leadingComment(c, options));
+
+const hasComments = (node: Node): boolean => (node.comments?.length ?? 0) > 0 || childNodes(node).some(hasComments);
+
+// ---- printing nodes ----
+
+/** A block's items, one per line, keeping one blank line where the source has one or more. */
+function items(path: AstPath<Node>, options: Options, print: Print, key: string): Doc[] {
+  const list = (path.node as unknown as Record<string, Node[]>)[key]!;
+  const printedItems = path.map(() => print(), key as never) as Doc[];
+  return printedItems.flatMap((d, k) => (k < list.length - 1 ? [d, hardline, util.isNextLineEmpty(options.originalText, list[k]!.end) ? hardline : ''] : [d]));
+}
+
+/** `head {`, the items indented, `}`; a comment written on the `{` line stays there. */
+function block(path: AstPath<Node>, options: Options, print: Print, head: Doc, key: string): Doc {
+  const node = path.node;
+  const dangling = (node.comments ?? []).filter((c) => !c.leading && !c.trailing);
+  const [open, ...moreOpen] = dangling.filter((c) => c.marker === 'open');
+  // More comments from the header, and those of an empty block: on lines of their own at the top.
+  const loose = [...moreOpen, ...dangling.filter((c) => c.marker !== 'open')];
+  const count = ((node as unknown as Record<string, Node[]>)[key] ?? []).length;
+  const after = open ? [lineSuffix([gapBefore(options.originalText, open), printed(open)]), breakParent] : '';
+  if (count === 0 && loose.length === 0) return [head, ' {', after, open ? hardline : '', '}'];
+  const content: Doc[] = [join(hardline, loose.map(printed)), count > 0 && loose.length > 0 ? hardline : '', ...items(path, options, print, key)];
+  return [head, ' {', after, indent([hardline, ...content]), hardline, '}'];
+}
+
+/** `input  a[N], b[N]`: the items after the padded keyword; continuation lines align with the first item. */
+function declaration(path: AstPath<Node>, print: Print, word: string): Doc {
+  const node = path.node as unknown as { items: Node[] };
+  const printedItems = path.map(() => print(), 'items' as never) as Doc[];
+  const width = KEYWORD_WIDTH[word]!;
+  // A comment inside forces a break: then one item per line reads better than a filled line.
+  if (node.items.some(hasComments)) return group([keyword(word), align(width, join([',', line], printedItems))]);
+  const parts = printedItems.flatMap((d, k) => (k < printedItems.length - 1 ? [[d, ','], line] : [d]));
+  return group([keyword(word), align(width, fill(parts))]);
+}
+
+/**
+ * A chain as the first operand of another: one indent more, so that its operators, when it breaks,
+ * sit deeper than the outer chain's (as they do for every later operand).
+ */
+const nested = (operand: Node, printed: Doc): Doc => (operand.type === 'chain' || operand.type === 'compare' ? indent(printed) : printed);
+
+const indexList = (indices: string[] | undefined): Doc => (indices ? ['[', indices.join(', '), ']'] : '');
+
+function printNode(path: AstPath<Node>, options: Options, print: Print): Doc {
+  const node = path.node;
+  switch (node.type) {
+    case 'root':
+      return [print('file'), hardline];
+    case 'file':
+      return block(path, options, print, ['rnn ', node.name], 'items');
+    case 'dims':
+    case 'tensors':
+    case 'states':
+    case 'element':
+    case 'identity':
+      return declaration(path, print, node.type === 'tensors' ? node.role : node.type === 'states' ? 'state' : node.type);
+    case 'dim':
+      return node.size !== undefined ? [node.name, ' = ', node.size] : node.name;
+    case 'stateItem':
+      return [print('shape'), ' = ', print('init')];
+    case 'shape':
+      return [node.name, indexList(node.indices)];
+    case 'let':
+      return ['let ', print('lhs'), ' = ', print('rhs')];
+    case 'output':
+      return ['output ', print('lhs'), ' = ', print('rhs')];
+    case 'update':
+      return [print('lhs'), ' <- ', print('rhs')];
+    case 'field':
+      return [print('lhs'), ' = ', print('rhs')];
+    case 'structure':
+      return [
+        'structure ',
+        node.state !== undefined ? [node.state, ': '] : '',
+        node.kind,
+        node.rank !== undefined ? ['(', node.rank, ')'] : '',
+        node.semiring !== undefined ? [' over ', node.semiring] : '',
+      ];
+    case 'monoid':
+      return block(path, options, print, 'monoid', 'parts');
+    case 'combine':
+      return block(path, options, print, ['combine(', node.left, ', ', node.right, ')'], 'body');
+    case 'number':
+      return node.image;
+    case 'ref':
+      return [node.name, node.field !== undefined ? ['.', node.field] : '', indexList(node.indices)];
+    case 'neg':
+      return ['-', print('operand')];
+    case 'chain': {
+      // Operands after the first carry their leading comments above their operator.
+      const rest = node.operands.slice(1).map((operand, k) => [line, ...leadingOf(operand, options), node.ops[k]!, ' ', print(['operands', k + 1], { noLeading: true })]);
+      return group([nested(node.operands[0]!, print(['operands', 0])), indent(rest)]);
+    }
+    case 'compare':
+      return group([nested(node.left, print('left')), indent([line, ...leadingOf(node.right, options), node.op, ' ', print('right', { noLeading: true })])]);
+    case 'paren':
+      return group(['(', indent([softline, print('inner')]), softline, ')']);
+    case 'call':
+      if (node.args.length === 0) return [node.fn, '()'];
+      return group([node.fn, '(', indent([softline, join([',', line], path.map(() => print(), 'args'))]), softline, ')']);
+    case 'reduce':
+      return group([node.op, '(', node.index, ':', indent([line, print('body')]), softline, ')']);
+  }
+}
