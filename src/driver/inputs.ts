@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { tensorsOf, type Module, type Tensor } from '../compiler/ir/ir.js';
 import type { DimSizes } from '../compiler/ir/dims.js';
 import { npyParts, NpyError, readNpy, type NpyArray } from './npy.js';
-import { randomRunData } from './data.js';
+import { uniformFloats } from './data.js';
+import { tensorSize } from '../compiler/ir/dims.js';
 import type { RunArrays, RunResult } from '../../backends/wgsl-seq/pack.js';
 import type { RunSize } from './run.js';
 import { RnncError } from './errors.js';
@@ -177,7 +178,6 @@ const initialText = (t: Tensor) => (t.init?.kind === 'param' ? `param \`${t.init
  * otherwise, and the spec's initial value for states without a file.
  */
 export function assembleRunData(m: Module, sizes: DimSizes, size: RunSize, seed: number, dir: InputDir | undefined, lengths?: Int32Array): AssembledData {
-  const random = randomRunData(m, { ...size, sizes }, seed);
   const data: RunArrays = { batch: size.batch, T: size.T, inputs: {}, params: {}, initialState: {}, ...(lengths ? { lengths } : {}) };
   const sources: Record<string, string> = {};
   const warnings: string[] = [];
@@ -192,7 +192,8 @@ export function assembleRunData(m: Module, sizes: DimSizes, size: RunSize, seed:
       sources[t.name] = 'initial value';
       if (dir) warnings.push(`no ${t.name}.npy or ${t.name}${FINAL}.npy in ${dir.dir}: state \`${t.name}\` starts at the spec's initial value (${initialText(t)})`);
     } else {
-      into[t.name] = (t.role === 'input' ? random.inputs : random.params)[t.name] as Float32Array;
+      // Drawn only for the tensors without a file: each has its own stream, so the values are those randomRunData gives.
+      into[t.name] = uniformFloats(seed, `${t.role}:${t.name}`, (t.role === 'input' ? size.batch * size.T : 1) * tensorSize(t, sizes));
       sources[t.name] = 'random';
       if (dir) warnings.push(`no ${t.name}.npy in ${dir.dir}: using seeded random values for ${t.role} \`${t.name}\` (seed ${seed})`);
     }
