@@ -90,12 +90,93 @@ interface Common {
   exact: boolean;
 }
 
+// ---------------------------------------------------------------- derivatives, as data
+
+/**
+ * A partial derivative as data: an expression over the builtin's operands (`arg`), its value, constants
+ * and other builtins by IR name. Data, not a function, so that the float64 reverse mode
+ * (src/runtime/reference/grad.ts, through each entry's `derivative`, which evaluates it) and the
+ * reverse-mode pass over the IR (src/compiler/grad/, which builds IR nodes from it) read one formula
+ * and so agree on every convention (ties, kinks, NaN). A reduction's partial with respect to one term
+ * reads that term (`term`), the reduction's value and sums over all the terms (`sumOverTerms`).
+ *
+ * Subgradient conventions (where the function is not differentiable):
+ * - binary `max`/`min`: the gradient goes to the operand the result is (`x >= y` for max), ties to the
+ *   first; a NaN operand is what the result is (NaN-propagating, like WGSL's min_nan/max_nan helpers),
+ *   so the gradient goes to it (to the first when both are NaN);
+ * - `relu` at 0 and `abs` at 0: 0; both give 0 at NaN as well (the value is NaN already);
+ * - `select`: the taken branch gets the gradient, the other 0; the condition never gets any;
+ * - comparisons: 0 (piecewise constant);
+ * - the `max`/`min` reductions: the gradient is shared evenly by the terms equal to the result (as
+ *   TensorFlow's reduce_max and PyTorch's amax do). Unlike "ties to the first" this does not depend
+ *   on the order of the terms, which a parallel reduction does not have, and it is the right
+ *   derivative where tied terms are the same function (a copied value); with a NaN term every
+ *   partial is NaN (no term equals the NaN result: 0 / 0).
+ */
+export type DerivativeForm =
+  | { arg: number }
+  | { value: true }
+  | { const: number }
+  | { fn: string; args: readonly DerivativeForm[] }
+  | { term: true }
+  | { sumOverTerms: DerivativeForm };
+
+const arg = (k: number): DerivativeForm => ({ arg: k });
+const value: DerivativeForm = { value: true };
+const term: DerivativeForm = { term: true };
+const num = (c: number): DerivativeForm => ({ const: c });
+const fn = (name: string, ...args: DerivativeForm[]): DerivativeForm => ({ fn: name, args });
+
+/**
+ * A derivative form in float64: operands and the value by position, booleans as 1 and 0 (a select's
+ * condition is `!== 0`); `terms` for a reduction's partial with respect to `terms[term]`.
+ */
+export function evaluateDerivative(form: DerivativeForm, args: readonly number[], value: number, terms?: { all: readonly number[]; k: number }): number {
+  const ev = (f: DerivativeForm): number => {
+    if ('arg' in f) return args[f.arg]!;
+    if ('value' in f) return value;
+    if ('const' in f) return f.const;
+    if ('term' in f) return terms!.all[terms!.k]!;
+    if ('sumOverTerms' in f) return terms!.all.reduce((acc, _, k) => acc + evaluateDerivative(f.sumOverTerms, args, value, { all: terms!.all, k }), 0);
+    const b = builtin(f.fn);
+    const xs = f.args.map(ev);
+    switch (b.kind) {
+      case 'unary':
+        return b.f64(xs[0]!);
+      case 'binary':
+        return b.f64(xs[0]!, xs[1]!);
+      case 'comparison':
+        return b.f64(xs[0]!, xs[1]!) ? 1 : 0;
+      case 'select':
+        return b.f64(xs[0] !== 0, xs[1]!, xs[2]!);
+    }
+  };
+  return ev(form);
+}
+
+const unaryPartial = (d: DerivativeForm) => ({
+  partials: [d] as const,
+  derivative: (x: number, v: number) => evaluateDerivative(d, [x], v),
+});
+const binaryPartials = (dx: DerivativeForm, dy: DerivativeForm) => ({
+  partials: [dx, dy] as const,
+  derivative: (x: number, y: number, v: number): [number, number] => [evaluateDerivative(dx, [x, y], v), evaluateDerivative(dy, [x, y], v)],
+});
+/** 1 where the operand `k` is what a NaN-propagating min or max gives (`chosen`: x <= y or x >= y), else 0. */
+const routed = (chosen: 'le' | 'ge', k: 0 | 1): DerivativeForm => {
+  const x = arg(0);
+  const toX = fn('select', fn('ne', x, x), num(1), fn('select', fn(chosen, x, arg(1)), num(1), num(0)));
+  return k === 0 ? toX : fn('sub', num(1), toX);
+};
+
 export interface UnaryBuiltin extends Common {
   kind: 'unary';
   params: readonly ['f32'];
   result: 'f32';
   f64: (x: number) => number;
-  /** d/dx at x, given the value f64(x). */
+  /** d/dx as data. */
+  partials: readonly [DerivativeForm];
+  /** d/dx at x, given the value f64(x): `partials` evaluated. */
   derivative: (x: number, value: number) => number;
   f32: Float32Rule<[Bounded]>;
 }
@@ -105,7 +186,9 @@ export interface BinaryBuiltin extends Common {
   params: readonly ['f32', 'f32'];
   result: 'f32';
   f64: (x: number, y: number) => number;
-  /** [d/dx, d/dy] at (x, y), given the value f64(x, y). Ties of min and max go to x. */
+  /** [d/dx, d/dy] as data. */
+  partials: readonly [DerivativeForm, DerivativeForm];
+  /** [d/dx, d/dy] at (x, y), given the value f64(x, y): `partials` evaluated. Ties of min and max go to x. */
   derivative: (x: number, y: number, value: number) => [number, number];
   f32: Float32Rule<[Bounded, Bounded]>;
   /** The value e with f(e, x) = f(x, e) = x, when there is one (the identity of a reduction folding with it). */
@@ -119,6 +202,7 @@ export interface ComparisonBuiltin extends Common {
   /** IEEE: every comparison with NaN is false, except `!=`. */
   f64: (x: number, y: number) => boolean;
   /** Piecewise constant: zero almost everywhere (a condition passes no gradient). */
+  partials: readonly [DerivativeForm, DerivativeForm];
   derivative: (x: number, y: number) => [number, number];
 }
 
@@ -127,6 +211,8 @@ export interface SelectBuiltin extends Common {
   params: readonly ['bool', 'f32', 'f32'];
   result: 'f32';
   f64: (condition: boolean, ifTrue: number, ifFalse: number) => number;
+  /** [d/dcondition (always 0), d/difTrue, d/difFalse] as data: the taken branch gets the gradient. */
+  partials: readonly [DerivativeForm, DerivativeForm, DerivativeForm];
   /** [d/dcondition (always 0), d/difTrue, d/difFalse]. */
   derivative: (condition: boolean, ifTrue: number, ifFalse: number) => [number, number, number];
 }
@@ -141,7 +227,9 @@ export interface Reduction {
   identity: number;
   /** The float64 value over all the terms: the fold, left to right, from the identity. */
   f64: (terms: readonly number[]) => number;
-  /** d/dterm_k for every k, given the value. Ties of max and min go to the first extremal term. */
+  /** d/dterm as data (over `term`, the value and `sumOverTerms`). Ties of max and min share the gradient evenly. */
+  partial: DerivativeForm;
+  /** d/dterm_k for every k, given the value: `partial` evaluated. */
   derivative: (terms: readonly number[], value: number) => number[];
 }
 
@@ -172,65 +260,65 @@ const sameError = ({ e }: Bounded) => e;
 const largerError = (a: Bounded, b: Bounded) => Math.max(a.e, b.e);
 
 function comparison(name: string, op: '<' | '<=' | '>' | '>=' | '==' | '!=', js: '<' | '<=' | '>' | '>=' | '===' | '!==', f64: (x: number, y: number) => boolean): ComparisonBuiltin {
-  return { kind: 'comparison', name, source: { infix: op }, params: ['f32', 'f32'], result: 'bool', js: { operator: js }, wgsl: { operator: op }, exact: true, f64, derivative: () => [0, 0] };
+  return { kind: 'comparison', name, source: { infix: op }, params: ['f32', 'f32'], result: 'bool', js: { operator: js }, wgsl: { operator: op }, exact: true, f64, partials: [num(0), num(0)], derivative: () => [0, 0] };
 }
 
 const unaryEntries = {
   exp: {
     kind: 'unary', name: 'exp', source: { call: 'exp' }, params: ['f32'], result: 'f32', js: { call: 'exp' }, wgsl: { builtin: 'exp' }, exact: false,
     f64: Math.exp,
-    derivative: (_x, value) => value,
+    ...unaryPartial(value),
     // exp(x + d) − exp(x) = exp(x) · expm1(d), at most exp(x) · expm1(e) for |d| ≤ e.
     f32: { ulps: 0.5, propagate: ({ v, e }) => (e === 0 ? 0 : Math.exp(v) * Math.expm1(e)) },
   },
   log: {
     kind: 'unary', name: 'log', source: { call: 'log' }, params: ['f32'], result: 'f32', js: { call: 'log' }, wgsl: { builtin: 'log' }, exact: false,
     f64: Math.log,
-    derivative: (x) => 1 / x,
+    ...unaryPartial(fn('div', num(1), arg(0))),
     // The worst case is x − e: log(x) − log(x − e) = −log1p(−e/x); unbounded when the interval reaches 0.
     f32: { ulps: 0.5, propagate: ({ v, e }) => (e === 0 ? 0 : e < v ? -Math.log1p(-e / v) : Infinity) },
   },
   sigmoid: {
     kind: 'unary', name: 'sigmoid', source: { call: 'sigmoid' }, params: ['f32'], result: 'f32', js: { call: 'sigmoid' }, wgsl: { helper: 'sigmoid' }, exact: false,
     f64: sigmoid,
-    derivative: (_x, s) => s * (1 - s),
+    ...unaryPartial(fn('mul', value, fn('sub', num(1), value))),
     f32: { ulps: 0.5, propagate: ({ e }) => e / 4 }, // |sigmoid'| ≤ 1/4
   },
   tanh: {
     kind: 'unary', name: 'tanh', source: { call: 'tanh' }, params: ['f32'], result: 'f32', js: { call: 'tanh' }, wgsl: { helper: 'tanh' }, exact: false,
     f64: Math.tanh,
-    derivative: (_x, t) => 1 - t * t,
+    ...unaryPartial(fn('sub', num(1), fn('mul', value, value))),
     f32: { ulps: 0.5, propagate: sameError }, // |tanh'| ≤ 1
   },
   softplus: {
     kind: 'unary', name: 'softplus', source: { call: 'softplus' }, params: ['f32'], result: 'f32', js: { call: 'softplus' }, wgsl: { helper: 'softplus' }, exact: false,
     f64: softplus,
-    derivative: (x) => sigmoid(x),
+    ...unaryPartial(fn('sigmoid', arg(0))),
     f32: { ulps: 0.5, propagate: sameError }, // softplus' = sigmoid ≤ 1
   },
   relu: {
     kind: 'unary', name: 'relu', source: { call: 'relu' }, params: ['f32'], result: 'f32', js: { call: 'relu' }, wgsl: { helper: 'max', args: [operand(0), { f32: 0 }] }, exact: true,
     f64: relu,
-    derivative: (x) => (x > 0 ? 1 : 0),
+    ...unaryPartial(fn('select', fn('gt', arg(0), num(0)), num(1), num(0))), // 0 at the kink
     f32: { ulps: 0, propagate: sameError },
   },
   sqrt: {
     kind: 'unary', name: 'sqrt', source: { call: 'sqrt' }, params: ['f32'], result: 'f32', js: { call: 'sqrt' }, wgsl: { builtin: 'sqrt' }, exact: false,
     f64: Math.sqrt,
-    derivative: (_x, value) => 0.5 / value,
+    ...unaryPartial(fn('div', num(0.5), value)),
     // sqrt(x) − sqrt(x − e) = e / (sqrt(x) + sqrt(x − e)), and never more than sqrt(e).
     f32: { ulps: 0.5, propagate: ({ v, e }) => (e === 0 ? 0 : Math.min(Math.sqrt(e), e / (Math.sqrt(Math.max(v, 0)) + Math.sqrt(Math.max(v - e, 0))))) },
   },
   abs: {
     kind: 'unary', name: 'abs', source: { call: 'abs' }, params: ['f32'], result: 'f32', js: { call: 'abs' }, wgsl: { builtin: 'abs' }, exact: true,
     f64: Math.abs,
-    derivative: (x) => Math.sign(x),
+    ...unaryPartial(fn('select', fn('gt', arg(0), num(0)), num(1), fn('select', fn('lt', arg(0), num(0)), num(-1), num(0)))), // sign, 0 at the kink
     f32: { ulps: 0, propagate: sameError },
   },
   neg: {
     kind: 'unary', name: 'neg', source: { prefix: '-' }, params: ['f32'], result: 'f32', js: { operator: '-' }, wgsl: { operator: '-' }, exact: true,
     f64: (x) => -x,
-    derivative: () => -1,
+    ...unaryPartial(num(-1)),
     f32: { ulps: 0, propagate: sameError },
   },
 } satisfies Record<string, UnaryBuiltin>;
@@ -239,25 +327,25 @@ const binaryEntries = {
   add: {
     kind: 'binary', name: 'add', source: { infix: '+' }, params: ['f32', 'f32'], result: 'f32', js: { operator: '+' }, wgsl: { operator: '+' }, exact: true, identity: 0,
     f64: (x, y) => x + y,
-    derivative: () => [1, 1],
+    ...binaryPartials(num(1), num(1)),
     f32: { ulps: 0.5, propagate: (a, b) => a.e + b.e },
   },
   sub: {
     kind: 'binary', name: 'sub', source: { infix: '-' }, params: ['f32', 'f32'], result: 'f32', js: { operator: '-' }, wgsl: { operator: '-' }, exact: true,
     f64: (x, y) => x - y,
-    derivative: () => [1, -1],
+    ...binaryPartials(num(1), num(-1)),
     f32: { ulps: 0.5, propagate: (a, b) => a.e + b.e },
   },
   mul: {
     kind: 'binary', name: 'mul', source: { infix: '*' }, params: ['f32', 'f32'], result: 'f32', js: { operator: '*' }, wgsl: { operator: '*' }, exact: true, identity: 1,
     f64: (x, y) => x * y,
-    derivative: (x, y) => [y, x],
+    ...binaryPartials(arg(1), arg(0)),
     f32: { ulps: 0.5, propagate: (a, b) => scaled(a.e, Math.abs(b.v)) + scaled(b.e, Math.abs(a.v)) + scaled(a.e, b.e) },
   },
   div: {
     kind: 'binary', name: 'div', source: { infix: '/' }, params: ['f32', 'f32'], result: 'f32', js: { operator: '/' }, wgsl: { operator: '/' }, exact: true,
     f64: (x, y) => x / y,
-    derivative: (x, y) => [1 / y, -x / (y * y)],
+    ...binaryPartials(fn('div', num(1), arg(1)), fn('neg', fn('div', arg(0), fn('mul', arg(1), arg(1))))),
     f32: {
       ulps: 0.5,
       propagate: (a, b) => {
@@ -270,19 +358,19 @@ const binaryEntries = {
   min: {
     kind: 'binary', name: 'min', source: { call: 'min' }, params: ['f32', 'f32'], result: 'f32', js: { call: 'min' }, wgsl: { helper: 'min' }, exact: true, identity: Infinity,
     f64: Math.min,
-    derivative: (x, y) => (x <= y ? [1, 0] : [0, 1]),
+    ...binaryPartials(routed('le', 0), routed('le', 1)),
     f32: { ulps: 0, propagate: largerError },
   },
   max: {
     kind: 'binary', name: 'max', source: { call: 'max' }, params: ['f32', 'f32'], result: 'f32', js: { call: 'max' }, wgsl: { helper: 'max' }, exact: true, identity: -Infinity,
     f64: Math.max,
-    derivative: (x, y) => (x >= y ? [1, 0] : [0, 1]),
+    ...binaryPartials(routed('ge', 0), routed('ge', 1)),
     f32: { ulps: 0, propagate: largerError },
   },
   logaddexp: {
     kind: 'binary', name: 'logaddexp', source: { call: 'logaddexp' }, params: ['f32', 'f32'], result: 'f32', js: { call: 'logaddexp' }, wgsl: { helper: 'logaddexp' }, exact: false, identity: -Infinity,
     f64: logaddexp,
-    derivative: (x, y) => [sigmoid(x - y), sigmoid(y - x)],
+    ...binaryPartials(fn('sigmoid', fn('sub', arg(0), arg(1))), fn('sigmoid', fn('sub', arg(1), arg(0)))),
     // ∂/∂x + ∂/∂y = 1, both non-negative: the propagated error is at most the larger one.
     f32: { ulps: 0.5, propagate: largerError },
   },
@@ -300,37 +388,38 @@ const comparisonEntries = {
 const selectEntry: SelectBuiltin = {
   kind: 'select', name: 'select', source: { call: 'select' }, params: ['bool', 'f32', 'f32'], result: 'f32', js: { conditional: true }, wgsl: { builtin: 'select', args: [operand(2), operand(1), operand(0)] }, exact: true,
   f64: (c, x, y) => (c ? x : y),
+  partials: [num(0), fn('select', arg(0), num(1), num(0)), fn('select', arg(0), num(0), num(1))],
   derivative: (c) => [0, c ? 1 : 0, c ? 0 : 1],
 };
-
-/** The first index of the extremal term (by `better`), or -1 when a term is NaN. */
-function extremum(terms: readonly number[], better: (a: number, b: number) => boolean): number {
-  let k = 0;
-  for (let i = 0; i < terms.length; i++) {
-    if (Number.isNaN(terms[i])) return -1;
-    if (better(terms[i]!, terms[k]!)) k = i;
-  }
-  return k;
-}
-const oneHot = (n: number, k: number) => Array.from({ length: n }, (_, i) => (i === k ? 1 : k < 0 ? NaN : 0));
 
 /**
  * A reduction folding with the binary builtin `fold` from that builtin's identity, left to right: its
  * float64 meaning is that fold (so every consumer that folds agrees with it to the bit).
  */
-function reductionOf(name: string, fold: keyof typeof binaryEntries, derivative: Reduction['derivative']): Reduction {
+function reductionOf(name: string, fold: keyof typeof binaryEntries, partial: DerivativeForm): Reduction {
   const f: BinaryBuiltin = binaryEntries[fold];
   if (f.identity === undefined) throw new Error(`reduction ${name}: \`${fold}\` has no identity to start from`);
   const identity = f.identity;
-  return { name, fold, identity, f64: (terms) => terms.reduce((acc, x) => f.f64(acc, x), identity), derivative };
+  return {
+    name,
+    fold,
+    identity,
+    f64: (terms) => terms.reduce((acc, x) => f.f64(acc, x), identity),
+    partial,
+    derivative: (terms, v) => terms.map((_, k) => evaluateDerivative(partial, [], v, { all: terms, k })),
+  };
 }
 
+/** 1 for a term equal to the result, else 0; over the number of such terms: ties share the gradient evenly. */
+const isResult = fn('select', fn('eq', term, value), num(1), num(0));
+const sharedByTies = fn('div', isResult, { sumOverTerms: isResult });
+
 const reductionEntries = {
-  sum: reductionOf('sum', 'add', (terms) => terms.map(() => 1)),
-  max: reductionOf('max', 'max', (terms) => oneHot(terms.length, extremum(terms, (a, b) => a > b))),
-  min: reductionOf('min', 'min', (terms) => oneHot(terms.length, extremum(terms, (a, b) => a < b))),
+  sum: reductionOf('sum', 'add', num(1)),
+  max: reductionOf('max', 'max', sharedByTies),
+  min: reductionOf('min', 'min', sharedByTies),
   // Pairwise logaddexp never overflows; the derivative is the softmax of the terms.
-  logsumexp: reductionOf('logsumexp', 'logaddexp', (terms, value) => terms.map((x) => Math.exp(x - value))),
+  logsumexp: reductionOf('logsumexp', 'logaddexp', fn('exp', fn('sub', term, value))),
 };
 
 // ---------------------------------------------------------------- lookups
