@@ -6,6 +6,7 @@ import { registerExplain } from './explain.js';
 import { registerCompile } from './compile.js';
 import { registerRun } from './run.js';
 import { registerBench } from './bench.js';
+import { registerFmt } from './fmt.js';
 import { DimError } from '../compiler/ir/dims.js';
 import { EXIT_INTERNAL, EXIT_USER, exitCodeOf } from './io.js';
 import { RnncError } from '../driver/errors.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerCompile(program);
   registerRun(program);
   registerBench(program);
+  registerFmt(program);
   return program;
 }
 
