@@ -23,6 +23,7 @@ interface BenchFlags {
   batch?: string;
   repeats: string;
   maxRowS: string;
+  shapes?: string;
   out?: string;
   json?: boolean;
   dim?: string[];
@@ -52,6 +53,7 @@ export function registerBench(program: Command) {
     .option('--batches <list>', 'batch sizes, e.g. heads (channels = batch x state floats per sequence)', '1,16')
     .option('--batch <list>', 'the same as --batches')
     .option('--repeats <n>', 'timed repeats per kernel (the median is reported)', '5')
+    .option('--shapes <list>', `elementwise yardstick shapes to try, vec4s per invocation x workgroup size (default ${ELEMENTWISE_SHAPES.map(shapeName).join(',')})`)
     .option('--max-row-s <n>', 'skip a row estimated (from the one before, scaled by T) to take longer than this many seconds', '120')
     .option('--out <file.md>', 'write the markdown report here (and .json, .svg beside it)', pathFlag('--out'))
     .option('--dim <NAME=SIZE>', 'set a dim size of every cell benchmarked that declares it (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
@@ -68,6 +70,12 @@ export function registerBench(program: Command) {
       const batches = ints(flags.batch ?? flags.batches, flags.batch !== undefined ? '--batch' : '--batches');
       const repeats = ints(flags.repeats, '--repeats', true)[0]!;
       const maxRowSeconds = ints(flags.maxRowS, '--max-row-s', true)[0]!;
+      const shapes = flags.shapes === undefined ? ELEMENTWISE_SHAPES : flags.shapes.split(',').map((x) => {
+        const m = /^(\d+)x(\d+)$/.exec(x);
+        if (!m || Number(m[1]) < 1 || Number(m[1]) > 256 || Number(m[2]) < 1 || Number(m[2]) > 256)
+          throw new UserError(`rnnc: --shapes must be VxW pairs (vec4s per invocation x workgroup size, each 1 to 256) separated by commas, got '${flags.shapes}'`, EXIT_INTERNAL);
+        return { perInvocation: Number(m[1]), workgroup: Number(m[2]) };
+      });
       // Every file read and checked before the GPU starts: a missing or invalid one fails at once (exit 1).
       const cells = new Map(files.map((file) => {
         const { result } = loadValid(file);
@@ -87,6 +95,7 @@ export function registerBench(program: Command) {
         repeats,
         maxBytes: 1 << 30,
         maxRowSeconds,
+        shapes,
         progress: (line: string) => process.stderr.write(`rnnc bench: ${line}\n`),
       };
       const report: BenchReport = { adapter: '', timingMethod: '', copyTimingMethod: '', date: new Date().toISOString().slice(0, 10), rows: [], notes: [] };
@@ -126,13 +135,13 @@ export function registerBench(program: Command) {
       report.notes.push(
         `Lengths 2^${lo}..2^${hi} (every other power of two), batches ${options.batches.join(', ')}. Skipped: configurations over ${options.maxBytes / 2 ** 20} MiB of inputs and outputs (lavapipe keeps GPU memory in host memory), those needing a buffer over the adapter's storage-binding limit, and those estimated to take over ${maxRowSeconds} s${skipped.length ? `: ${skipped.join('; ')}` : ' (none)'}.`,
         '`traffic` counts the inputs once per pass over the steps (reduce-then-scan reads them twice), the outputs once and the aggregates; the ideal single pass is 1.00×.',
-        `Elementwise shapes tried (vec4s per invocation × workgroup size): ${ELEMENTWISE_SHAPES.map(shapeName).join(', ')}, all in one job (a pass each); streams over the storage-binding limit are cut into pieces, a dispatch each, timed together.`,
+        `Elementwise shapes tried (vec4s per invocation × workgroup size): ${shapes.map(shapeName).join(', ')}, all in one job (a pass each); streams over the storage-binding limit are cut into pieces, a dispatch each, timed together.`,
         `copyBufferToBuffer copies half the single-pass bytes (each byte read once and written once), ${report.copyTimingMethod === 'timestamp' ? 'timed from the end timestamp of an empty compute pass before the copies to the beginning timestamp of one after them, on the same encoder (WebGPU has no timestamps in copies; lavapipe runs commands in order, so the bracket holds the copies and nothing else)' : 'timed by wall clock, submit to done'}.`,
         ...(unplanned.length ? [`Not planned at these sizes: ${unplanned.join('; ')}.`] : []),
       );
       if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       if (out) {
-        const command = `rnnc bench ${flags.all ? '--all' : files.join(' ')} --min-log2-t ${lo} --max-log2-t ${hi} --batches ${options.batches.join(',')} --repeats ${options.repeats}${flags.maxRowS !== '120' ? ` --max-row-s ${maxRowSeconds}` : ''}${(flags.dim ?? []).map((d) => ` --dim ${d}`).join('')}`;
+        const command = `rnnc bench ${flags.all ? '--all' : files.join(' ')} --min-log2-t ${lo} --max-log2-t ${hi} --batches ${options.batches.join(',')} --repeats ${options.repeats}${flags.maxRowS !== '120' ? ` --max-row-s ${maxRowSeconds}` : ''}${flags.shapes !== undefined ? ` --shapes ${flags.shapes}` : ''}${(flags.dim ?? []).map((d) => ` --dim ${d}`).join('')}`;
         const [md, json, svg] = outNames as [string, string, string];
         writeAllOrNothing(
           dirname(out),

@@ -15,7 +15,7 @@ import { emitSeq } from '../../backends/wgsl-seq/emit.js';
 import { bufferElements } from '../../backends/wgsl-seq/layout.js';
 import { packRun } from '../../backends/wgsl-seq/pack.js';
 import type { GpuJob, GpuJobResult } from '../../backends/job.js';
-import { copyJob, elementwiseJob, ELEMENTWISE_SHAPES, shapeName } from '../../backends/wgsl/elementwise-kernel.js';
+import { copyJob, elementwiseJob, ELEMENTWISE_SHAPES, shapeName, type ElementwiseShape } from '../../backends/wgsl/elementwise-kernel.js';
 import type { BenchRow } from './bench-report.js';
 
 export interface BenchOptions {
@@ -27,6 +27,8 @@ export interface BenchOptions {
   maxBytes: number;
   /** Skip a row whose estimated wall time (the last row of the cell and batch, scaled by T) is over this many seconds. */
   maxRowSeconds?: number;
+  /** The elementwise yardstick's shapes to try (default ELEMENTWISE_SHAPES). */
+  shapes?: readonly ElementwiseShape[];
   progress?: (line: string) => void;
 }
 
@@ -63,9 +65,9 @@ function widths(module: Module, sizes: Record<string, number>) {
 }
 
 /** The best elementwise shape for these bytes, and the copy's time, both median over the repeats. */
-async function yardsticks(gpu: GpuRunner, inBytes: number, outBytes: number, timing: NonNullable<GpuJob['timing']>) {
+async function yardsticks(gpu: GpuRunner, inBytes: number, outBytes: number, timing: NonNullable<GpuJob['timing']>, shapes: readonly ElementwiseShape[]) {
   const limits = gpu.adapter.limits;
-  const common = { bindingLimit: limits.maxStorageBufferBindingSize, timing, ...(limits.maxComputeWorkgroupsPerDimension ? { maxWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension } : {}) };
+  const common = { bindingLimit: limits.maxStorageBufferBindingSize, timing, shapes, ...(limits.maxComputeWorkgroupsPerDimension ? { maxWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension } : {}) };
   const all = elementwiseJob(inBytes, outBytes, common);
   const result = await gpu.run(all.job);
   let perShape: { shape: string; ns: number }[];
@@ -75,7 +77,7 @@ async function yardsticks(gpu: GpuRunner, inBytes: number, outBytes: number, tim
   } else {
     // Wall-clock timing has no per-pass times: a job per shape.
     perShape = [];
-    for (const shape of ELEMENTWISE_SHAPES) perShape.push({ shape: shapeName(shape), ns: median((await gpu.run(elementwiseJob(inBytes, outBytes, { ...common, shapes: [shape] }).job)).timingsNs!) });
+    for (const shape of shapes) perShape.push({ shape: shapeName(shape), ns: median((await gpu.run(elementwiseJob(inBytes, outBytes, { ...common, shapes: [shape] }).job)).timingsNs!) });
   }
   const best = perShape.reduce((a, b) => (b.ns < a.ns ? b : a));
   const copy = copyJob(inBytes + outBytes, { bindingLimit: limits.maxStorageBufferBindingSize, repeats: timing.repeats, warmup: timing.warmup ?? 1 });
@@ -143,7 +145,7 @@ export async function benchCell(gpu: GpuRunner, file: string, c: Compilation, op
       const inBytes = 4 * batch * (T * width.input + width.state);
       const outBytes = 4 * batch * (T * width.output + width.state);
       const idealBytes = inBytes + outBytes;
-      const y = await yardsticks(gpu, inBytes, outBytes, timing);
+      const y = await yardsticks(gpu, inBytes, outBytes, timing, options.shapes ?? ELEMENTWISE_SHAPES);
       out.adapter ||= seqResult.adapter.description;
       out.timingMethod ||= seqResult.timingMethod ?? 'wall';
       out.copyTimingMethod ||= y.copy.method;

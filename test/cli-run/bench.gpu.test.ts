@@ -12,7 +12,7 @@ const rnnc = captureCli();
 describe('rnnc bench', () => {
   it('times the scan, the sequential kernel and the two yardsticks, and writes the report with --out', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rnnc-bench-'));
-    const r = await rnnc('bench', 'bench/cells/affine.rnn', '--min-log2-t', '12', '--max-log2-t', '12', '--batches', '1,16', '--repeats', '1', '--json', '--out', join(dir, 'b.md'));
+    const r = await rnnc('bench', 'bench/cells/affine.rnn', '--min-log2-t', '12', '--max-log2-t', '12', '--batches', '1,16', '--repeats', '1', '--shapes', '4x64,16x256', '--json', '--out', join(dir, 'b.md'));
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout) as BenchReport;
     expect(report.adapter).not.toBe('');
@@ -30,7 +30,7 @@ describe('rnnc bench', () => {
       expect(x.elementwiseBytes - x.idealBytes).toBeLessThan(32);
       expect(x.copyBytes - x.idealBytes).toBeGreaterThanOrEqual(0);
       expect(x.copyBytes - x.idealBytes).toBeLessThan(8);
-      expect(x.elementwiseShape).toMatch(/^\d+x\d+$/);
+      expect(['4x64', '16x256']).toContain(x.elementwiseShape); // the faster of the two shapes asked for
       expect(x.scanGBs).toBeCloseTo(x.idealBytes / x.scanNs!, 6);
       expect(x.scanPerElementwise).toBeCloseTo(x.scanGBs! / x.elementwiseGBs, 6);
       expect(x.scanPerCopy).toBeCloseTo(x.scanGBs! / x.copyGBs, 6);
@@ -45,11 +45,11 @@ describe('rnnc bench', () => {
 
   it('times a cell the scan refuses at the sizes given sequentially, with the planner\'s reason', async () => {
     // DeltaNet's dense state is refused by the scan (its element is too big) though it is associative.
-    const r = await rnnc('bench', 'examples/deltanet.rnn', '--min-log2-t', '4', '--max-log2-t', '4', '--batch', '1', '--repeats', '1', '--json');
+    const r = await rnnc('bench', 'examples/deltanet.rnn', '--min-log2-t', '4', '--max-log2-t', '4', '--batch', '1', '--repeats', '1', '--shapes', '4x64', '--json');
     expect(r.code).toBe(0);
     const [row, ...more] = (JSON.parse(r.stdout) as BenchReport).rows;
     expect(more).toEqual([]);
-    expect(row).toMatchObject({ example: 'deltanet', mode: 'seq', strategy: 'sequential', T: 16, batch: 1 });
+    expect(row).toMatchObject({ example: 'deltanet', mode: 'seq', strategy: 'sequential', T: 16, batch: 1, elementwiseShape: '4x64' });
     expect(row!.reason).toMatch(/scan/);
     expect(row!.scanNs).toBeUndefined();
     expect(Math.min(row!.seqNs, row!.elementwiseNs, row!.copyNs)).toBeGreaterThan(0);
@@ -58,10 +58,13 @@ describe('rnnc bench', () => {
   it('gives each cell the --dim sizes it declares, and refuses a dim no cell declares', async () => {
     const r = await rnnc('bench', 'bench/cells/affine.rnn', '--dim', 'Q=4');
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/--dim Q: no cell benchmarked declares a dim `Q` \(affine: none\)/);
+    expect(r.stderr).toMatch(/--dim Q: no cell benchmarked declares a dim `Q` \(affine: C\)/);
     const both = await rnnc('bench', 'bench/cells/affine.rnn', '--batch', '1', '--batches', '2');
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/give --batch or --batches, not both/);
+    const shapes = await rnnc('bench', 'bench/cells/affine.rnn', '--shapes', '4x64,0x8');
+    expect(shapes.code).toBe(2);
+    expect(shapes.stderr).toMatch(/--shapes must be VxW pairs/);
   });
 
   it('refuses a cell with nothing to scan, saying why, with exit 1', async () => {
