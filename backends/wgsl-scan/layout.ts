@@ -395,7 +395,7 @@ export function chooseTile(layout: ScanLayout, options: TileOptions = {}, direct
     throw new TileRefused(`${why}: the ${reduced} lanes along ${reducedDims.join(', ')} must share one workgroup, over ${maxThreads} invocations (lower ${dimList(reducedDims)})`);
   // Lanes per workgroup: all of a sequence's where they fit, else blocks along the free dims, halved
   // while the tile's workgroup memory is over budget (an asked blockLanes is kept).
-  let blockLanes = Math.min(options.blockLanes ?? Math.floor(maxThreads / (options.runs ?? 1)), maxThreads);
+  let blockLanes = Math.min(options.blockLanes ?? Math.max(1, Math.floor(maxThreads / ((options.runs ?? 1) * (options.groups ?? 1)))), maxThreads);
   const tileFor = (maxLanes: number): TileShape => {
     const blocked = maxLanes < layout.lanes;
     const lanes = laneBlocks(layout, maxLanes).lanes;

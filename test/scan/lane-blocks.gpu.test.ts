@@ -87,6 +87,18 @@ const cases: { name: string; file: string; dims: DimSizes; options: ScanCompileO
     lanes: 12,
     strategy: 'carry',
   },
+  // Two sequences per workgroup (the second group half past the batch), D = 8 in blocks of 3.
+  {
+    name: 'Mamba S6 at D = 8, N = 4 in blocks of 3 D, 2 sequences per workgroup',
+    file: 'mamba_s6.rnn',
+    dims: {},
+    options: { subgroups: false, tile: { split: 'tile', runs: 1, groups: 2, maxThreads: 24 }, strategy: 'reduce-then-scan', targetBlocks: 8, topMax: 4 },
+    batch: 3,
+    T: 130,
+    blocks: 3,
+    lanes: 12,
+    strategy: 'reduce-then-scan',
+  },
   // Outputs each thread writes itself (the store phase walks the states), with the 'tile' split asked for: H = 600 in 3 blocks of 200.
   {
     name: 'minGRU at H = 600 with the tile split (outputs written by the thread that holds the state)',
@@ -102,7 +114,7 @@ const cases: { name: string; file: string; dims: DimSizes; options: ScanCompileO
 ];
 
 describe('lanes spread over workgroups match the reference interpreter', () => {
-  it.each(cases)('$name', async (c) => {
+  it.each(cases.map((c) => [c.name, c] as const))('%s', async (_, c) => {
     const cell = load(c.file, c.dims);
     const kernels = compileScan(cell.module, cell.plan, cell.sizes, c.options);
     const blocks = blocksOf(kernels.tile, kernels.layout);
