@@ -8,7 +8,7 @@
 // operands of a chain goes on its own line before the operator, and a trailing comment keeps the
 // spaces it was written with (comments aligned by hand stay aligned).
 import { doc, util, type AstPath, type Doc, type ParserOptions, type Printer } from 'prettier';
-import { childNodes, isBlock, type Comment, type Node } from './tree.js';
+import { childNodes, isBlock, type Block, type Comment, type Node, type Root } from './tree.js';
 
 const { align, breakParent, fill, group, hardline, indent, join, line, lineSuffix, softline } = doc.builders;
 
@@ -17,6 +17,8 @@ type Print = (selector?: string | number | (string | number)[] | AstPath<Node>, 
 interface PrintArgs {
   /** The caller prints this node's leading comments itself (a chain operand: before its operator). */
   noLeading?: boolean;
+  /** The caller prints this node's trailing comments after the first end-of-line one (`laterTrailing`). */
+  firstTrailingOnly?: boolean;
 }
 
 /** Declaration keywords and the column their first item starts at: aligned with `output ` and `identity `. */
@@ -72,10 +74,14 @@ const itemLike = new Set(['dims', 'tensors', 'states', 'let', 'output', 'update'
 /**
  * Prettier's defaults attach a comment to the nearest node before it on its line (trailing), else the
  * node after it (leading). Here: a comment in a block's header or on the line of its `{` stays after
- * the `{`; one in an empty block stays in it; one inside a node with no child before it (`x[ // c`,
- * `let // c`) goes after that node, since there is no place inside it to print a line comment.
+ * the `{`; one in an empty block stays in it; one between the sides of `=` or `<-` stays after the
+ * operator (the right side then starts on the next line); one with no node before it inside a
+ * statement (`let // c`, `x[ // c`) goes to the end of the statement, since there is no place
+ * inside to print a line comment. Two end-of-line comments must never meet on one output line (the
+ * second would become part of the first), and every rule here keeps them apart.
  */
-function placeComment(comment: Placed, text: string): boolean {
+function placeComment(comment: Placed, _text: string, options: Options, ast: Node): boolean {
+  const text = options.originalText;
   const { enclosingNode: enclosing, precedingNode: preceding, followingNode: following } = comment;
   if (!enclosing || enclosing.type === 'root') return false;
   if (isBlock(enclosing)) {
@@ -89,16 +95,27 @@ function placeComment(comment: Placed, text: string): boolean {
     }
     return false;
   }
-  // Between the two sides of `=` or `<-`: after the left side (the line ends after `=` in the output).
   if (preceding && following && assignLike.has(enclosing.type)) {
-    addTrailingComment(preceding, comment);
+    addDanglingComment(enclosing, comment, 'afterOp');
     return true;
   }
   if (!preceding && (!following || itemLike.has(enclosing.type))) {
-    addTrailingComment(enclosing, comment);
+    addTrailingComment(itemAround(ast as Root, comment.start), comment);
     return true;
   }
   return false;
+}
+
+/** The statement or declaration (a child of a block that is not a block itself) around an offset. */
+function itemAround(root: Root, offset: number): Node {
+  let block: Block = root.file;
+  for (;;) {
+    const list: Node[] = block.type === 'file' ? block.items : block.type === 'monoid' ? block.parts : block.body;
+    const item = list.find((n) => n.start <= offset && offset < n.end);
+    if (!item) return block;
+    if (!isBlock(item)) return item;
+    block = item;
+  }
 }
 
 // ---- printing comments ----
@@ -112,8 +129,8 @@ function ownLine(text: string, comment: Comment): boolean {
 /** The blanks written before a comment that ends a line of code: kept, so hand-aligned comments stay aligned. */
 function gapBefore(text: string, comment: Comment): string {
   const before = text.slice(0, comment.start);
-  const gap = before.length - before.trimEnd().length;
-  return ' '.repeat(Math.max(1, gap));
+  const blanks = before.slice(before.trimEnd().length);
+  return blanks.includes('\n') ? ' ' : ' '.repeat(Math.max(1, blanks.length));
 }
 
 const printed = (comment: Comment): string => ((comment as { printed?: boolean }).printed = true, comment.value);
@@ -135,7 +152,25 @@ function withComments(path: AstPath<Node>, options: Options, doc: Doc, args?: Pr
   const comments = path.node.comments ?? [];
   if (comments.length === 0) return doc;
   const leading = args?.noLeading ? [] : comments.filter((c) => c.leading).map((c) => leadingComment(c, options));
-  return [...leading, doc, ...trailingComments(comments.filter((c) => c.trailing), options)];
+  const trailing = comments.filter((c) => c.trailing);
+  const shown = args?.firstTrailingOnly ? trailing.filter((c) => !laterTrailing(path.node, options).includes(c)) : trailing;
+  return [...leading, doc, ...trailingComments(shown, options)];
+}
+
+/**
+ * The trailing comments of a chain operand that go on lines of their own: all but a first one that
+ * ends the operand's line. The chain prints them above the next operator, where they would be
+ * leading comments of the next operand when the output is formatted again.
+ */
+function laterTrailing(node: Node, options: Options): Comment[] {
+  const trailing = (node.comments ?? []).filter((c) => c.trailing);
+  return trailing[0] && !ownLine(options.originalText, trailing[0]) ? trailing.slice(1) : trailing;
+}
+
+/** `line`, the comments that belong above an operator, the operator and its operand. */
+function operatorLine(path: AstPath<Node>, options: Options, print: Print, before: Node, op: string, after: Node, key: string | (string | number)[], more: boolean): Doc {
+  const above = [...laterTrailing(before, options).map((c) => [printed(c), hardline]), ...leadingOf(after, options)];
+  return [line, ...above, op, ' ', print(key, { noLeading: true, firstTrailingOnly: more })];
 }
 
 const leadingOf = (node: Node, options: Options): Doc[] => (node.comments ?? []).filter((c) => c.leading).map((c) => leadingComment(c, options));
@@ -182,6 +217,16 @@ function declaration(path: AstPath<Node>, print: Print, word: string): Doc {
  */
 const nested = (operand: Node, printed: Doc): Doc => (operand.type === 'chain' || operand.type === 'compare' ? indent(printed) : printed);
 
+/** `left = right`; comments written after the operator stay there, and the right side starts on the next line. */
+function assignment(path: AstPath<Node>, options: Options, print: Print, left: Doc, op: string, key: string): Doc {
+  const after = (path.node.comments ?? []).filter((c) => c.marker === 'afterOp');
+  if (after.length === 0) return [left, ' ', op, ' ', print(key)];
+  const text = options.originalText;
+  const [first, ...rest] = after;
+  const firstDoc = ownLine(text, first!) ? [hardline, printed(first!)] : [gapBefore(text, first!), printed(first!)];
+  return [left, ' ', op, indent([firstDoc, ...rest.map((c) => [hardline, printed(c)]), hardline, print(key)])];
+}
+
 const indexList = (indices: string[] | undefined): Doc => (indices ? ['[', indices.join(', '), ']'] : '');
 
 function printNode(path: AstPath<Node>, options: Options, print: Print): Doc {
@@ -200,17 +245,17 @@ function printNode(path: AstPath<Node>, options: Options, print: Print): Doc {
     case 'dim':
       return node.size !== undefined ? [node.name, ' = ', node.size] : node.name;
     case 'stateItem':
-      return [print('shape'), ' = ', print('init')];
+      return assignment(path, options, print, print('shape'), '=', 'init');
     case 'shape':
       return [node.name, indexList(node.indices)];
     case 'let':
-      return ['let ', print('lhs'), ' = ', print('rhs')];
+      return assignment(path, options, print, ['let ', print('lhs')], '=', 'rhs');
     case 'output':
-      return ['output ', print('lhs'), ' = ', print('rhs')];
+      return assignment(path, options, print, ['output ', print('lhs')], '=', 'rhs');
     case 'update':
-      return [print('lhs'), ' <- ', print('rhs')];
+      return assignment(path, options, print, print('lhs'), '<-', 'rhs');
     case 'field':
-      return [print('lhs'), ' = ', print('rhs')];
+      return assignment(path, options, print, print('lhs'), '=', 'rhs');
     case 'structure':
       return [
         'structure ',
@@ -230,12 +275,14 @@ function printNode(path: AstPath<Node>, options: Options, print: Print): Doc {
     case 'neg':
       return ['-', print('operand')];
     case 'chain': {
-      // Operands after the first carry their leading comments above their operator.
-      const rest = node.operands.slice(1).map((operand, k) => [line, ...leadingOf(operand, options), node.ops[k]!, ' ', print(['operands', k + 1], { noLeading: true })]);
-      return group([nested(node.operands[0]!, print(['operands', 0])), indent(rest)]);
+      // Comments between two operands go on lines of their own above the operator.
+      const last = node.operands.length - 1;
+      const first = print(['operands', 0], { firstTrailingOnly: true });
+      const rest = node.operands.slice(1).map((operand, k) => operatorLine(path, options, print, node.operands[k]!, node.ops[k]!, operand, ['operands', k + 1], k + 1 < last));
+      return group([nested(node.operands[0]!, first), indent(rest)]);
     }
     case 'compare':
-      return group([nested(node.left, print('left')), indent([line, ...leadingOf(node.right, options), node.op, ' ', print('right', { noLeading: true })])]);
+      return group([nested(node.left, print('left', { firstTrailingOnly: true })), indent(operatorLine(path, options, print, node.left, node.op, node.right, 'right', false))]);
     case 'paren':
       return group(['(', indent([softline, print('inner')]), softline, ')']);
     case 'call':
