@@ -106,7 +106,7 @@ describe('the planner', () => {
     expect(compile(cell('wide', 'y[i] = sum(j: h[i, j])'), { mode: 'scan' }).compilation?.plan.mode).toBe('scan');
   });
 
-  it.each([
+  it.each<[string, string, string, ScanCompileOptions?]>([
     [
       'outputs that reduce over more lanes than a workgroup has invocations',
       cell('wide', 'y[i] = sum(j: h[i, j])', 'N = 4, M = 300'),
@@ -121,7 +121,7 @@ describe('the planner', () => {
       "a state repeated along the lanes (Aaren's u and m), with the 'tile' split asked for",
       readFileSync('examples/aaren.rnn', 'utf8').replace('dims D = 8', 'dims D = 512'),
       "`m` does not lie over D: a sequence's 512 lanes must share one workgroup, over 256 invocations (lower --dim D)",
-      { tile: { split: 'tile' as const } },
+      { tile: { split: 'tile' } },
     ],
   ])('refuses %s, naming the dims to lower', (_, text, reason, options) => {
     if (options) {
