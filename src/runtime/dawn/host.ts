@@ -35,6 +35,8 @@ import {
   type ShaderMessage,
   type ShaderReport,
 } from '../../../backends/job.js';
+import { gpuWait, installPumpThrottle, soon, spinning } from './pump.js';
+import { NO_ADAPTER_HINT } from './hints.js';
 
 // Belt and braces: the parent already passes --no-opt; this also covers a host started by hand.
 // It must run before webgpu is loaded, hence the dynamic import below.
@@ -97,46 +99,8 @@ async function inputsWritten(id: number, upTo: number): Promise<void> {
 const { create, globals } = await import('webgpu');
 Object.assign(globalThis, globals);
 
-// The binding pumps Dawn's events by calling the global setImmediate again and again while any
-// promise (mapAsync, onSubmittedWorkDone) is pending: a busy loop that takes a whole core from a
-// software driver's worker threads (lavapipe on 2 cores: ~1.5x slower kernels). Spin for the first
-// millisecond of a wait, for latency, then poll each millisecond. Wall-clock timing spins freely;
-// RNNC_DAWN_PUMP=spin restores the binding's own busy loop.
-const SPIN = process.env.RNNC_DAWN_PUMP === 'spin';
-let eagerPump = SPIN;
-let burstStart = 0;
-let last = 0;
-{
-  const immediate = globalThis.setImmediate;
-  globalThis.setImmediate = ((cb: (...a: unknown[]) => void, ...args: unknown[]) => {
-    const now = performance.now();
-    if (now - last > 3) burstStart = now; // a gap: a new wait begins
-    last = now;
-    if (eagerPump || now - burstStart < 1) return immediate(cb, ...args);
-    return setTimeout(cb, 1, ...args) as unknown as NodeJS.Immediate;
-  }) as typeof setImmediate;
-}
-
-/** Awaits GPU work: the pump spins for the first millisecond of this wait, then polls (as after any gap). */
-function gpuWait<T>(promise: Promise<T>): Promise<T> {
-  burstStart = last = performance.now();
-  return promise;
-}
-
-/**
- * Awaits a Dawn promise that waits for no GPU work (popping an error scope, mapping an idle
- * buffer): only for the event pump to deliver it, so the pump spins meanwhile rather than polling
- * each millisecond (a whole call awaits several of these).
- */
-async function soon<T>(promise: Promise<T>): Promise<T> {
-  const was = eagerPump;
-  eagerPump = true;
-  try {
-    return await promise;
-  } finally {
-    eagerPump = was;
-  }
-}
+// Dawn's busy event pump, throttled (pump.ts); before the first instance is created.
+installPumpThrottle();
 
 /**
  * RNNC_DAWN_PROFILE=sync (measurements only, scripts/bench-host-transfer.ts): wait for the GPU after
@@ -152,11 +116,6 @@ const DEFAULT_FEATURES: GPUFeatureName[] = ['timestamp-query', 'subgroups', 'sha
 /** WebGPU caps a query set at 4096 queries. */
 const MAX_QUERIES = 4096;
 
-export const NO_ADAPTER_HINT =
-  'no WebGPU adapter: Dawn found no usable Vulkan driver. Install one of: ' +
-  'a software Vulkan driver, Mesa lavapipe >= 23 (Debian/Ubuntu package `mesa-vulkan-drivers`; on Debian 12 it comes from ' +
-  'bookworm-backports, which `bash scripts/setup-vulkan.sh` adds and installs); or SwiftShader, by pointing VK_ICD_FILENAMES at its ICD ' +
-  "(Debian's chromium ships /usr/lib/chromium/vk_swiftshader_icd.json); or your GPU's Vulkan driver.";
 
 let gpu: GPU | null = null;
 let device: GPUDevice | null = null;
@@ -583,8 +542,8 @@ async function timeWholeCalls(dev: GPUDevice, id: number, job: WireJob, compiled
     throw new GpuError('validation', `wholeCall needs an integer repeats >= 1 and warmup >= 0, got repeats ${repeats}, warmup ${warmup}`);
   const wholeCallNs: number[] = [];
   let buffers: Record<string, ArrayBuffer | BulkRef> = {};
-  eagerPump = true; // no polling delay inside the measurement
-  try {
+  // No polling delay inside the measurement.
+  await spinning(async () => {
     for (let r = 0; r < warmup + repeats; r++) {
       const lease = new Lease(dev, pool);
       let clean = false;
@@ -597,9 +556,7 @@ async function timeWholeCalls(dev: GPUDevice, id: number, job: WireJob, compiled
         lease.release(clean);
       }
     }
-  } finally {
-    eagerPump = SPIN;
-  }
+  });
   return { buffers, wholeCallNs };
 }
 
@@ -627,8 +584,8 @@ async function time(
       await dev.queue.onSubmittedWorkDone();
     }
     const timingsNs: number[] = [];
-    eagerPump = true; // no polling delay inside the measurement
-    try {
+    // No polling delay inside the measurement.
+    await spinning(async () => {
       for (let r = 0; r < repeats; r++) {
         const cb = runs(1);
         const t0 = process.hrtime.bigint();
@@ -636,9 +593,7 @@ async function time(
         await dev.queue.onSubmittedWorkDone();
         timingsNs.push(Number(process.hrtime.bigint() - t0));
       }
-    } finally {
-      eagerPump = SPIN;
-    }
+    });
     return { timingsNs, timingMethod: 'wall' };
   }
 
@@ -707,8 +662,8 @@ async function timeCopies(dev: GPUDevice, job: WireJob, buffers: Map<string, GPU
         dev.queue.submit([runs(warmup)]);
         await dev.queue.onSubmittedWorkDone();
       }
-      eagerPump = true; // no polling delay inside the measurement
-      try {
+      // No polling delay inside the measurement.
+      await spinning(async () => {
         for (let r = 0; r < repeats; r++) {
           const cb = runs(1);
           const t0 = process.hrtime.bigint();
@@ -716,9 +671,7 @@ async function timeCopies(dev: GPUDevice, job: WireJob, buffers: Map<string, GPU
           await dev.queue.onSubmittedWorkDone();
           timingsNs.push(Number(process.hrtime.bigint() - t0));
         }
-      } finally {
-        eagerPump = SPIN;
-      }
+      });
     });
     return { copyTimingsNs: timingsNs, copyTimingMethod: 'wall' };
   }
