@@ -4,6 +4,7 @@
 // at the sizes given is timed sequentially only, with the planner's reason. With --all (the
 // examples) or --out it writes the report: markdown, JSON and an SVG plot.
 import { readdirSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { benchCell } from '../driver/bench.js';
@@ -101,6 +102,7 @@ export function registerBench(program: Command) {
       const report: BenchReport = { adapter: '', timingMethod: '', copyTimingMethod: '', date: new Date().toISOString().slice(0, 10), rows: [], notes: [] };
       const skipped: string[] = [];
       const unplanned: string[] = [];
+      const loadBefore = loadavg()[0]!;
       const gpu = await openGpu();
       try {
         for (const file of files) {
@@ -138,6 +140,8 @@ export function registerBench(program: Command) {
         `Elementwise shapes tried (vec4s per invocation × workgroup size): ${shapes.map(shapeName).join(', ')}, all in one job (a pass each); streams over the storage-binding limit are cut into pieces, a dispatch each, timed together.`,
         `copyBufferToBuffer copies half the single-pass bytes (each byte read once and written once), ${report.copyTimingMethod === 'timestamp' ? 'timed from the end timestamp of an empty compute pass before the copies to the beginning timestamp of one after them, on the same encoder (WebGPU has no timestamps in copies; lavapipe runs commands in order, so the bracket holds the copies and nothing else)' : 'timed by wall clock, submit to done'}.`,
         ...(unplanned.length ? [`Not planned at these sizes: ${unplanned.join('; ')}.`] : []),
+        // lavapipe runs the kernels on the CPUs: what else ran there is part of every figure.
+        `Load average (1 min) at the start and the end: ${loadBefore.toFixed(1)} and ${loadavg()[0]!.toFixed(1)}, on ${cpus().length} CPUs.`,
       );
       if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       if (out) {

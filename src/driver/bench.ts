@@ -25,7 +25,7 @@ export interface BenchOptions {
   repeats: number;
   /** Skip a configuration whose buffers would exceed this many bytes (lavapipe runs in host memory). */
   maxBytes: number;
-  /** Skip a row whose estimated wall time (the last row of the cell and batch, scaled by T) is over this many seconds. */
+  /** Skip a row whose estimated run time (the last row's kernel times of the cell and batch, times the runs, scaled by T) is over this many seconds. */
   maxRowSeconds?: number;
   /** The elementwise yardstick's shapes to try (default ELEMENTWISE_SHAPES). */
   shapes?: readonly ElementwiseShape[];
@@ -119,14 +119,13 @@ export async function benchCell(gpu: GpuRunner, file: string, c: Compilation, op
     let last: { T: number; ms: number } | undefined;
     for (const lg of options.log2T) {
       const T = 2 ** lg;
-      const estimate = last ? (last.ms * T) / last.T / 1e3 : 0; // the kernels' time grows with T; the compiles are paid once
+      const estimate = last ? (last.ms * T) / last.T / 1e3 : 0; // the kernels' time grows with T
       if (options.maxRowSeconds !== undefined && estimate > options.maxRowSeconds) {
         const why = `an estimated ${estimate.toFixed(0)} s of runs > the ${options.maxRowSeconds} s a row may take`;
         skipped.push(`${module.name} T = 2^${lg}, batch ${batch}: ${why}`);
         options.progress?.(`${basename(file)}: skipping T = 2^${lg}, batch ${batch} (${why})`);
         continue;
       }
-      const started = performance.now();
       const perStep = 4 * batch * (width.input + width.output);
       const scanBinding = kernels ? 4 * batch * T * Math.max(kernels.layout.inputWidth, kernels.layout.outputWidth) : 0;
       const largestBinding = Math.max(scanBinding, ...seq.layout.buffers.map((b) => 4 * bufferElements(b, batch, T)));
@@ -183,7 +182,10 @@ export async function benchCell(gpu: GpuRunner, file: string, c: Compilation, op
         row.scanPerCopy = row.scanGBs / row.copyGBs;
       }
       rows.push(row);
-      last = { T, ms: performance.now() - started };
+      // What the row's runs took on the GPU (each kernel runs once, warms up once and runs the repeats; every
+      // elementwise shape as long as the best, at least), not its wall time, which holds the pipeline compiles.
+      const runs = options.repeats + 2;
+      last = { T, ms: (runs * ((row.scanNs ?? 0) + row.seqNs + (options.shapes ?? ELEMENTWISE_SHAPES).length * row.elementwiseNs + row.copyNs)) / 1e6 };
       const ms = (ns: number | undefined) => (ns === undefined ? '—' : `${(ns / 1e6).toFixed(2)} ms`);
       options.progress?.(
         `${module.name} T=2^${lg} batch=${batch} (${mode}): scan ${ms(row.scanNs)}, seq ${ms(row.seqNs)}, elementwise ${ms(row.elementwiseNs)} (${row.elementwiseShape}), copy ${ms(row.copyNs)}`,
