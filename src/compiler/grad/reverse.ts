@@ -1,0 +1,349 @@
+// Reverse-mode differentiation of one step of a cell: the backward step, itself a cell.
+//
+// Given the forward module, `differentiate` returns a module whose state is the adjoint: run over the
+// sequence reversed in time, one step of it takes the adjoint of the forward state after step t (its
+// state), the upstream gradients of step t's outputs and the forward values it needs (the saved state
+// before step t and step t's inputs, its inputs), and gives the adjoint of the state before step t
+// (its update), the gradients of step t's inputs (its outputs) and adds step t's contribution to the
+// params' gradients (states that only accumulate). So a backend lowers it as it lowers any cell, and
+// the reference interpreter runs it as it is (src/runtime/reference/grad-step.ts).
+//
+// The step has three parts, in order:
+// 1. the primal (primal.ts): the forward step's values recomputed from the saved state, as lets in a
+//    normal form where every definition is pointwise or one reduction of a pointwise body. They read
+//    inputs and params only, so they are time-parallel: only the states are saved per step;
+// 2. adjoint lets, one per primal let that a gradient reaches, in reverse order: d_X = its seeds
+//    (the upstream gradient of an output, the incoming adjoint of a new state) + the contribution of
+//    every load of X in a later definition;
+// 3. updates: the adjoint of each saved state and the params' accumulators; outputs: the inputs'
+//    gradients.
+//
+// The contribution of a load `X[a, b]` in a definition R over the index space E (R's variables, and
+// its reduction's index if R is a reduction) is the transpose of R's dependence on it: the adjoint of
+// that load, pointwise over E, summed over the indices of E that X is not read through. For
+// `r[i] = sum(j: W[i, j] * h[j])` the adjoint of h[j] over (i, j) is d_r[i] · W[i, j], summed over i:
+// `d_h[j] += sum(i: d_r[i] * W[i, j])`. Within R, adjoints follow the builtin table's partials (data,
+// the same formulas the reference reverse mode evaluates) back from R's seed, d_R (pointwise R) or
+// d_R times the reduction's partial with respect to its term (a reduction), e.g. `exp(term - r)` for
+// logsumexp. A partial that sums over all terms (ties of max and min) is a let of its own.
+// Node adjoints inside one definition are recomputed in each operand's adjoint definition (the
+// definitions are short once reductions are lets); nothing is accumulated in place, so every
+// adjoint is one pure definition of a whole tensor.
+import { builtin, reduction, type DerivativeForm } from '../builtins.js';
+import { tensorsOf, type Def, type Dep, type IndexVar, type Module, type Node, type Source, type Tensor } from '../ir/ir.js';
+import { DefBuilder, GradError, Names, phaseRule } from './build.js';
+import { primalOf, varDims } from './primal.js';
+
+export { GradError };
+
+/** How the backward cell's tensors stand for the forward's. */
+export interface BackwardRoles {
+  /** Forward state → the backward input holding its value before the step (same name). */
+  savedStates: { state: string; input: string }[];
+  /** Forward output → the backward input holding its upstream gradient. */
+  upstreamOutputs: { output: string; input: string }[];
+  /** Forward state → the backward state: initially the final state's gradient; finally the initial state's. */
+  stateAdjoints: { state: string; adjoint: string }[];
+  /** Forward param → the backward state accumulating its gradient (from 0; summed over the batch after). */
+  paramAdjoints: { param: string; adjoint: string }[];
+  /** Forward input → the backward output holding its gradient. */
+  inputAdjoints: { input: string; adjoint: string }[];
+}
+
+export interface BackwardStep {
+  /** The backward cell: run over the reversed sequence (see the file comment). */
+  module: Module;
+  roles: BackwardRoles;
+  /** The backward lets that recompute forward values (the primal). */
+  primal: string[];
+}
+
+type LoadNode = Extract<Node, { op: 'load' }>;
+
+export function differentiate(m: Module): BackwardStep {
+  const names = new Names([...m.tensors.map((t) => t.name), ...(m.monoid?.combine ?? []).map((d) => d.target)]);
+  const primal = primalOf(m, names);
+  const forward = new Map(m.tensors.map((t) => [t.name, t]));
+  const inputs = tensorsOf(m, 'input');
+  const params = tensorsOf(m, 'param');
+  const states = tensorsOf(m, 'state');
+  const outputs = tensorsOf(m, 'output');
+
+  const roles: BackwardRoles = {
+    savedStates: states.map((s) => ({ state: s.name, input: s.name })),
+    upstreamOutputs: outputs.map((o) => ({ output: o.name, input: names.fresh(`d_${o.name}`) })),
+    stateAdjoints: states.map((s) => ({ state: s.name, adjoint: names.fresh(`d_${s.name}`) })),
+    paramAdjoints: params.map((p) => ({ param: p.name, adjoint: names.fresh(`d_${p.name}`) })),
+    inputAdjoints: inputs.map((x) => ({ input: x.name, adjoint: names.fresh(`d_${x.name}`) })),
+  };
+  const upstreamOf = new Map(roles.upstreamOutputs.map((r) => [r.output, r.input]));
+  const stateAdjointOf = new Map(roles.stateAdjoints.map((r) => [r.state, r.adjoint]));
+  const paramAdjointOf = new Map(roles.paramAdjoints.map((r) => [r.param, r.adjoint]));
+
+  // Every tensor of the primal's namespace, by `source:name`, with its dims.
+  const key = (source: Source, tensor: string) => `${source}:${tensor}`;
+  const dimsOf = new Map<string, string[]>();
+  for (const t of [...inputs, ...states]) dimsOf.set(key('input', t.name), t.dims);
+  for (const p of params) dimsOf.set(key('param', p.name), p.dims);
+  for (const d of primal.defs) dimsOf.set(key('let', d.target), d.vars.map((v) => v.dim));
+  const byTarget = new Map(primal.defs.map((d) => [d.target, d]));
+
+  // Who reads what: per tensor, the (definition, load) pairs.
+  const readers = new Map<string, { def: Def; load: LoadNode }[]>();
+  for (const def of primal.defs)
+    for (const n of def.nodes) {
+      if (n.op !== 'load') continue;
+      const k = key(n.source, n.tensor);
+      if (!readers.has(k)) readers.set(k, []);
+      readers.get(k)!.push({ def, load: n });
+    }
+
+  // Dependence in the backward step: the adjoints are state-dependent (they carry the adjoint state).
+  const depAll = new Map<string, Dep>(primal.letDeps);
+  const depOf = (source: Source, tensor: string): Dep => (source === 'input' ? 'input' : source === 'param' ? 'param' : (depAll.get(tensor) ?? 'const'));
+  const phase = phaseRule(new Set());
+  const out: Def[] = [];
+
+  /** Where the adjoint of each primal let that has one is: its own let, or the one tensor it copies. */
+  const adjointLet = new Map<string, { source: Source; tensor: string; version?: 'old' }>();
+  /** Lets of sums over a reduction's terms (`sumOverTerms`), by reduction and form. */
+  const termSums = new Map<string, string>();
+
+  /** The seeds of a tensor's adjoint: what reaches it from outside the step's dataflow. */
+  const seeds = (b: DefBuilder, source: Source, tensor: string, index: string[]): number[] => {
+    const terms: number[] = [];
+    if (source === 'let' && forward.get(tensor)?.role === 'output') terms.push(b.load('input', upstreamOf.get(tensor)!, index));
+    for (const s of states) {
+      const n = primal.newState.get(s.name)!;
+      if (n.source === source && n.tensor === tensor) terms.push(b.load('state', stateAdjointOf.get(s.name)!, index, 'old'));
+    }
+    if (source === 'param') terms.push(b.load('state', paramAdjointOf.get(tensor)!, index, 'old'));
+    return terms;
+  };
+
+  /** Index names for an adjoint of `dims`: the first reader's, when they are distinct, else i0, i1, …. */
+  const varsFor = (k: string, dims: string[], own?: IndexVar[]): IndexVar[] => {
+    if (own) return own;
+    const first = readers.get(k)?.[0]?.load.index;
+    const usable = first && new Set(first).size === first.length;
+    return dims.map((dim, p) => ({ name: usable ? first[p]! : `i${p}`, dim }));
+  };
+
+  /** The contributions of every load of (source, tensor) in a definition that a gradient reaches, into builder b. */
+  const contributions = (b: DefBuilder, source: Source, tensor: string): number[] => {
+    const terms: number[] = [];
+    for (const { def, load } of readers.get(key(source, tensor)) ?? []) {
+      if (!adjointLet.has(def.target)) continue;
+      const t = contribution(b, def, load);
+      if (t !== undefined) terms.push(t);
+    }
+    return terms;
+  };
+
+  /** One load's contribution: its adjoint over R's index space, summed over the indices X is not read through. */
+  const contribution = (b: DefBuilder, R: Def, load: LoadNode): number | undefined => {
+    if (new Set(load.index).size !== load.index.length) {
+      throw new GradError(`${R.target} reads \`${load.tensor}[${load.index.join(', ')}]\`, a repeated index (a diagonal): its adjoint is not a tensor expression of the IR yet`);
+    }
+    const dims = varDims(R);
+    const root = R.nodes[R.root]!;
+    const space = [...R.vars.map((v) => v.name), ...(root.op === 'reduce' ? [root.over.name] : [])];
+    // Renaming: X's indices become the adjoint's variables; the others, summed, get names of their own.
+    const rename = new Map<string, string>();
+    load.index.forEach((v, p) => rename.set(v, b.vars[p]!.name));
+    const taken = new Set(b.vars.map((v) => v.name));
+    for (const v of space) {
+      if (rename.has(v)) continue;
+      let name = v;
+      for (let k = 2; taken.has(name); k++) name = `${v}_${k}`;
+      taken.add(name);
+      rename.set(v, name);
+    }
+    const r = (v: string) => rename.get(v)!;
+
+    // Forward values, recomputed pointwise (a reduction root is its let).
+    const values = new Map<number, number>();
+    const value = (id: number): number => {
+      const known = values.get(id);
+      if (known !== undefined) return known;
+      const n = R.nodes[id]!;
+      let v: number;
+      // The root's value is R's own let: a reduction's always, and a pointwise one's is not recomputed.
+      if (id === R.root) n.op === 'const' ? (v = b.constant(n.value)) : (v = b.load('let', R.target, R.vars.map((x) => r(x.name))));
+      else switch (n.op) {
+        case 'const':
+          v = b.constant(n.value);
+          break;
+        case 'load':
+          v = b.load(n.source, n.tensor, n.index.map(r));
+          break;
+        case 'unary':
+          v = b.unary(n.fn, value(n.args[0]));
+          break;
+        case 'binary':
+          v = b.binary(n.fn, value(n.args[0]), value(n.args[1]));
+          break;
+        case 'select':
+          v = b.select(value(n.args[0]), value(n.args[1]), value(n.args[2]));
+          break;
+        case 'reduce':
+          v = b.load('let', R.target, R.vars.map((x) => r(x.name)));
+          break;
+      }
+      values.set(id, v);
+      return v;
+    };
+    /** A derivative form as nodes: operands and value of node `at`, or the reduction's term and value. */
+    const formNodes = (f: DerivativeForm, at: Node): number => {
+      if ('arg' in f) return value((at as { args: number[] }).args[f.arg]!);
+      if ('value' in f) return value(at.id);
+      if ('const' in f) return b.constant(f.const);
+      if ('term' in f) return value((at as { args: number[] }).args[0]!);
+      if ('sumOverTerms' in f) return b.load('let', termSum(R, f.sumOverTerms), R.vars.map((x) => r(x.name)));
+      const args = f.args.map((a) => formNodes(a, at));
+      const fb = builtin(f.fn);
+      const consts = args.map((a) => b.constantValue(a));
+      if (fb.result === 'f32' && fb.kind !== 'select' && consts.every((c) => c !== undefined)) {
+        return b.constant((fb.f64 as (...xs: number[]) => number)(...(consts as number[])));
+      }
+      if (fb.kind === 'select') return b.select(args[0]!, args[1]!, args[2]!);
+      if (fb.kind === 'unary') return b.unary(f.fn as 'neg', args[0]!);
+      return b.binary(f.fn, args[0]!, args[1]!);
+    };
+
+    // Node adjoints over R's space, from the seed back (users first: ids are topological).
+    const users = new Map<number, { user: Node; position: number }[]>();
+    for (const n of R.nodes) ('args' in n ? n.args : []).forEach((a, position) => {
+      if (!users.has(a)) users.set(a, []);
+      users.get(a)!.push({ user: n, position });
+    });
+    const top = root.op === 'reduce' ? root.args[0] : R.root;
+    const adjoints = new Map<number, number | undefined>();
+    const adjoint = (id: number): number | undefined => {
+      if (adjoints.has(id)) return adjoints.get(id);
+      let a: number | undefined;
+      if (id === top) {
+        const at = adjointLet.get(R.target)!;
+        const seed = b.load(at.source, at.tensor, R.vars.map((x) => r(x.name)), at.version);
+        a = root.op === 'reduce' ? b.mul(seed, formNodes(reduction(root.fn).partial, root)) : seed;
+      } else {
+        const terms: number[] = [];
+        for (const { user, position } of users.get(id) ?? []) {
+          if (user.op !== 'unary' && user.op !== 'binary' && user.op !== 'select') continue; // the root reduction: its term is `top`
+          const partials: readonly DerivativeForm[] = builtin(user.op === 'select' ? 'select' : user.fn).partials;
+          const up = adjoint(user.id);
+          if (up === undefined) continue;
+          const p = formNodes(partials[position]!, user);
+          if (b.constantValue(p) === 0) continue;
+          terms.push(b.mul(up, p));
+        }
+        a = terms.length ? b.sum(terms) : undefined;
+      }
+      adjoints.set(id, a);
+      return a;
+    };
+    let a = adjoint(load.id);
+    if (a === undefined) return undefined;
+    for (const v of [...space].reverse()) if (!load.index.includes(v)) a = b.reduce('sum', { name: r(v), dim: dims.get(v)! }, a);
+    return a;
+  };
+
+  /** The let of Σ over a reduction's terms of a form (the tie count of max and min), over the reduction's variables. */
+  const termSum = (R: Def, f: DerivativeForm): string => {
+    const k = `${R.target} ${JSON.stringify(f)}`;
+    const known = termSums.get(k);
+    if (known !== undefined) return known;
+    const root = R.nodes[R.root]! as Extract<Node, { op: 'reduce' }>;
+    const name = names.fresh(`${R.target}_ties`);
+    termSums.set(k, name);
+    const b = new DefBuilder(R.vars, depOf, R.span);
+    const values = new Map<number, number>();
+    const copy = (id: number): number => {
+      const n = R.nodes[id]!;
+      if (values.has(id)) return values.get(id)!;
+      const v =
+        n.op === 'const' ? b.constant(n.value)
+        : n.op === 'load' ? b.load(n.source, n.tensor, n.index)
+        : n.op === 'unary' ? b.unary(n.fn, copy(n.args[0]))
+        : n.op === 'binary' ? b.binary(n.fn, copy(n.args[0]), copy(n.args[1]))
+        : n.op === 'select' ? b.select(copy(n.args[0]), copy(n.args[1]), copy(n.args[2]))
+        : b.load('let', R.target, R.vars.map((x) => x.name));
+      values.set(id, v);
+      return v;
+    };
+    const form = (g: DerivativeForm): number => {
+      if ('term' in g) return copy(root.args[0]);
+      if ('value' in g) return copy(root.id);
+      if ('const' in g) return b.constant(g.const);
+      if ('fn' in g) {
+        const args = g.args.map(form);
+        const fb = builtin(g.fn);
+        if (fb.kind === 'select') return b.select(args[0]!, args[1]!, args[2]!);
+        if (fb.kind === 'unary') return b.unary(g.fn as 'neg', args[0]!);
+        return b.binary(g.fn, args[0]!, args[1]!);
+      }
+      throw new GradError(`a reduction's partial nests sums over its terms or reads an operand: ${JSON.stringify(g)}`);
+    };
+    const root2 = b.reduce('sum', root.over, form(f));
+    const def = b.def('let', name, root2, phase('let', name));
+    depAll.set(name, def.dep);
+    out.push(def);
+    return name;
+  };
+
+  // 2. Adjoint lets, last primal let first.
+  for (const P of [...primal.defs].reverse()) {
+    if (P.dep === 'const') continue;
+    const b = new DefBuilder(P.vars, depOf, P.span);
+    const index = P.vars.map((v) => v.name);
+    const terms = [...seeds(b, 'let', P.target, index), ...contributions(b, 'let', P.target)];
+    if (!terms.length) continue;
+    const sole = terms.length === 1 ? b.node(terms[0]!) : undefined;
+    if (sole?.op === 'load' && sole.index.join() === index.join()) {
+      // A copy of one tensor (an output's upstream gradient, the incoming state adjoint): no let of its own.
+      adjointLet.set(P.target, { source: sole.source, tensor: sole.tensor, ...(sole.version === 'old' ? { version: 'old' as const } : {}) });
+      continue;
+    }
+    const name = names.fresh(`d_${P.target}`);
+    adjointLet.set(P.target, { source: 'let', tensor: name });
+    const def = b.def('let', name, b.sum(terms), phase('let', name));
+    depAll.set(name, def.dep);
+    out.push(def);
+  }
+
+  // 3. The saved states' adjoints (the backward state's update), the params' accumulators, the inputs' gradients.
+  const leaf = (kind: 'update' | 'output', source: Source, t: Tensor, target: string, skipWithoutContributions: boolean) => {
+    const k = key(source, t.name);
+    const vars = varsFor(k, t.dims);
+    const b = new DefBuilder(vars, depOf, t.span);
+    const index = vars.map((v) => v.name);
+    const fromSeeds = seeds(b, source, t.name, index);
+    const terms = [...fromSeeds, ...contributions(b, source, t.name)];
+    if (skipWithoutContributions && terms.length === fromSeeds.length) return; // an accumulator with nothing to add keeps its value
+    out.push(b.def(kind, target, b.sum(terms), phase(kind, target)));
+  };
+  for (const s of states) leaf('update', 'input', s, stateAdjointOf.get(s.name)!, false);
+  for (const p of params) leaf('update', 'param', p, paramAdjointOf.get(p.name)!, true);
+  for (const x of inputs) leaf('output', 'input', x, roles.inputAdjoints.find((r) => r.input === x.name)!.adjoint, false);
+
+  const primalLets = primal.defs.map((d) => d.target);
+  const span = m.tensors[0]?.span ?? m.step[0]!.span;
+  const tensor = (name: string, role: Tensor['role'], dims: string[], from?: Tensor, init?: Tensor['init']): Tensor => ({ name, role, dims, span: from?.span ?? span, ...(init ? { init } : {}) });
+  const module: Module = {
+    name: `${m.name}_grad`,
+    dims: m.dims,
+    tensors: [
+      ...inputs.map((x) => tensor(x.name, 'input', x.dims, x)),
+      ...states.map((s) => tensor(s.name, 'input', s.dims, s)),
+      ...roles.upstreamOutputs.map((r) => tensor(r.input, 'input', forward.get(r.output)!.dims, forward.get(r.output))),
+      ...params.map((p) => tensor(p.name, 'param', p.dims, p)),
+      ...roles.stateAdjoints.map((r) => tensor(r.adjoint, 'state', forward.get(r.state)!.dims, forward.get(r.state), { kind: 'const', value: 0 })),
+      ...roles.paramAdjoints.map((r) => tensor(r.adjoint, 'state', forward.get(r.param)!.dims, forward.get(r.param), { kind: 'const', value: 0 })),
+      ...[...primal.defs, ...out.filter((d) => d.kind === 'let')].map((d) => tensor(d.target, 'let', d.vars.map((v) => v.dim), forward.get(d.target))),
+      ...roles.inputAdjoints.map((r) => tensor(r.adjoint, 'output', forward.get(r.input)!.dims, forward.get(r.input))),
+    ],
+    step: [...primal.defs, ...out],
+    structures: [],
+  };
+  return { module, roles, primal: primalLets };
+}

@@ -1,0 +1,36 @@
+// The compiler's reverse-mode pass (src/compiler/grad/): its backward step, evaluated by the reference
+// interpreter over the reversed sequence (src/runtime/reference/grad-step.ts), equals the reference
+// reverse mode (a scalar tape, src/runtime/reference/grad.ts) on every example, to rounding.
+import { describe, expect, it } from 'vitest';
+import { bindDims } from '../../src/compiler/ir/dims.js';
+import { verifyModule } from '../../src/compiler/ir/verify.js';
+import { differentiate } from '../../src/compiler/grad/reverse.js';
+import { interpretGrad } from '../../src/runtime/reference/grad.js';
+import { interpretBackward } from '../../src/runtime/reference/grad-step.js';
+import { casesFor, cellFiles, moduleAt } from './helpers.js';
+
+/** |a - b| ≤ 1e-12 · the largest |a| of the tensor (the reverse modes sum in different orders). */
+function expectClose(what: string, a: Float64Array, b: Float64Array): void {
+  expect(b.length, what).toBe(a.length);
+  const scale = Math.max(1, ...Array.from(a, Math.abs));
+  for (let i = 0; i < a.length; i++) {
+    if (!(Math.abs(a[i]! - b[i]!) <= 1e-12 * scale)) throw new Error(`${what}[${i}]: reference ${a[i]}, pass ${b[i]} (scale ${scale})`);
+  }
+}
+
+describe.each(cellFiles)('%s', (_label, url) => {
+  const m = moduleAt(url);
+  const backward = differentiate(m);
+
+  it('the backward step is well-formed IR', () => {
+    expect(verifyModule(backward.module)).toEqual([]);
+  });
+
+  it.each(casesFor(m, bindDims(m)).map((c) => [c.label, c] as const))('%s: the backward step gives the reference gradients', (_l, c) => {
+    const reference = interpretGrad(m, c.shape, c.data, c.upstream);
+    const pass = interpretBackward(m, c.shape, c.data, c.upstream, backward);
+    for (const [kind, of] of [['inputs', reference.inputs], ['params', reference.params], ['initial', reference.initial]] as const) {
+      for (const [name, a] of Object.entries(of)) expectClose(`${kind} ${name}`, a, pass[kind][name]!);
+    }
+  });
+});
