@@ -52,7 +52,7 @@ export interface ScanLayout {
   laneDims: string[];
   laneStrides: number[];
   /**
-   * Lane dims no output reads across (see freeLaneDims): lanes that differ only along them never meet
+   * Lane dims no output reads across (see tiedLaneDims): lanes that differ only along them never meet
    * in an output, so a sequence's lanes may be spread over workgroups in blocks along them.
    */
   freeDims: string[];

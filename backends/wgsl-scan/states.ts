@@ -252,7 +252,7 @@ export function applyFunction(ctx: Ctx, name: string, target: 'st' | 'final_stat
 /**
  * `write_output(b, t, slot, k, len[, lb])`: output element k (over all outputs of a step) at step t,
  * from the states in workgroup memory. With lane blocks, k counts the outputs of block `lb` (packed
- * over the block's extents): they read only the block's states (freeLaneDims), at their coordinates
+ * over the block's extents): they read only the block's states (tiedLaneDims in layout.ts), at their coordinates
  * less the block's origin; those past a padded dim are not written.
  */
 export function outputFunction(ctx: Ctx): Function {
