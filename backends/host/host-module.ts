@@ -33,12 +33,21 @@ export async function hostModule(m: Module, k: SeqKernel, sourcePath: string): P
   // Buffers kept for the stream's life (params, state) and those made per call (inputs, lengths, outputs).
   const kept = ['uniforms', ...(has('weights') ? ['weightsBuffer'] : []), 'state', 'state_outBuffer'];
   const bound: Record<string, string> = { inputs: 'inputsBuffer', weights: 'weightsBuffer', state_in: 'state', lengths: 'lengthsBuffer', outputs: 'outputsBuffer', state_out: 'state_outBuffer' };
+  // With a pre-pass (the state-independent products of every step, into scratch), each call runs it first.
+  const pre = k.prepass && k.scratch ? { ...k.prepass, scratch: k.scratch } : undefined;
+  const entries = (bindings: number[]) =>
+    [
+      ...(bindings.includes(0) ? ['        { binding: 0, resource: { buffer: uniforms } },'] : []),
+      ...buffers.filter((b) => bindings.includes(b.binding)).map((b) => `        { binding: ${b.binding}, resource: { buffer: ${bound[b.role]} } },`),
+      ...(pre && bindings.includes(pre.scratch.binding) ? [`        { binding: ${pre.scratch.binding}, resource: { buffer: scratchBuffer } },`] : []),
+    ].join('\n');
+  const mainBindings = k.bindings;
 
   const code = `
 ${headerText(m, 'sequential kernel', sourcePath)}
 
 export const ${m.name}Wgsl = \`${templateText(k.wgsl)}\`;
-
+${pre ? `\n/** The pre-pass: what does not depend on the state, for every step, into scratch; dispatched before the kernel. */\nexport const ${m.name}ProjectWgsl = \`${templateText(pre.wgsl)}\`;\n` : ''}
 ${runTypesText(m, k.dims)}
 
 export interface ${T}StreamOptions {
@@ -85,7 +94,8 @@ ${has('weights') ? '  const weightsBuffer = upload(weights, usage.read);' : ''}
   const state_outBuffer = device.createBuffer({ size: ${bytesOf('state_out')}, usage: usage.write });
   const module = device.createShaderModule({ code: ${m.name}Wgsl });
   const pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: '${k.entryPoint}' } });
-  let live = true;
+${pre ? `  const prepass = await device.createComputePipelineAsync({ layout: 'auto', compute: { module: device.createShaderModule({ code: ${m.name}ProjectWgsl }), entryPoint: '${pre.entryPoint}' } });
+` : ''}  let live = true;
 
   const setState = (initial?: ${T}State) => {
     const run = { params: options.params, initialState: initial };
@@ -114,18 +124,35 @@ ${seqLayoutPackingText(m, buffers, ['inputs']).replace(/^/gm, '  ')}
     const inputsBuffer = upload(inputs, usage.read);
     const lengthsBuffer = upload(lengths, usage.read);
     const outputsBuffer = device.createBuffer({ size: ${bytesOf('outputs')}, usage: usage.write });
-    const bindGroup = device.createBindGroup({
+${pre ? `    const scratchBuffer = device.createBuffer({ size: ${pre.scratch.perStep} * batch * T * 4, usage: GPUBufferUsage.STORAGE });
+` : ''}    const bindGroup = device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
       entries: [
-        { binding: 0, resource: { buffer: uniforms } },
-${buffers.map((b) => `        { binding: ${b.binding}, resource: { buffer: ${bound[b.role]} } },`).join('\n')}
+${entries(mainBindings)}
       ],
     });
     const groups = ${k.strategy === 'workgroup' ? `batch * ${k.unitsPerSequence}` : `Math.ceil((batch * ${k.unitsPerSequence}) / ${k.workgroupSize})`};
     const x = Math.min(groups, 65535);
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
-    pass.setPipeline(pipeline);
+${
+  pre
+    ? `    // The state-independent part of every step first (one invocation per step).
+    const rows = Math.ceil((batch * T) / ${pre.workgroupSize});
+    pass.setPipeline(prepass);
+    pass.setBindGroup(
+      0,
+      device.createBindGroup({
+        layout: prepass.getBindGroupLayout(0),
+        entries: [
+${entries(pre.bindings).replace(/^/gm, '    ')}
+        ],
+      }),
+    );
+    pass.dispatchWorkgroups(Math.min(rows, 65535), Math.ceil(rows / Math.min(rows, 65535)), 1);
+`
+    : ''
+}    pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, Math.ceil(groups / x), 1);
     pass.end();
@@ -136,7 +163,7 @@ ${readbackText.replace(/^/gm, '  ')}
     device.queue.submit([encoder.finish()]);
     await outputsRead.mapAsync(GPUMapMode.READ);
     const outputs = new Float32Array(outputsRead.getMappedRange().slice(0));
-    for (const b of [outputsRead, inputsBuffer, lengthsBuffer, outputsBuffer]) b.destroy();
+    for (const b of [outputsRead, inputsBuffer, lengthsBuffer, outputsBuffer${pre ? ', scratchBuffer' : ''}]) b.destroy();
     return ${seqLayoutSlicesText(m, buffers, 'outputs')};
   };
 

@@ -12,7 +12,7 @@ export interface ManifestTensor {
   shape: (string | number)[];
 }
 
-export function buildManifest(m: Module, k: SeqKernel, files: { source: string; kernel: string; host: string }) {
+export function buildManifest(m: Module, k: SeqKernel, files: { source: string; kernel: string; host: string; prepass?: string }) {
   const sizes = (dims: string[]) => dims.map((d) => k.dims[d]!);
   const tensors = (role: 'input' | 'param' | 'output', prefix: string[]): ManifestTensor[] => tensorsOf(m, role).map((t) => ({ name: t.name, dims: t.dims, shape: [...prefix, ...sizes(t.dims)] }));
   return {
@@ -28,19 +28,28 @@ export function buildManifest(m: Module, k: SeqKernel, files: { source: string; 
     dims: Object.fromEntries(Object.keys(k.dims).map((d) => [d, k.dims[d]!])),
     sliceAxes: k.sliceAxes,
     unitsPerSequence: k.unitsPerSequence,
+    // Dispatched before the kernel on every call, when present.
+    ...(k.prepass ? { prepass: { kernel: files.prepass ?? `${m.name}.project.wgsl`, entryPoint: k.prepass.entryPoint, workgroupSize: k.prepass.workgroupSize, bindings: k.prepass.bindings, dispatch: { groups: `ceil(batch * T / ${k.prepass.workgroupSize})` } } } : {}),
     dispatch: {
       groups: k.strategy === 'workgroup' ? `batch * ${k.unitsPerSequence}` : `ceil(batch * ${k.unitsPerSequence} / ${k.workgroupSize})`,
       workgroups: '[min(groups, 65535), ceil(groups / min(groups, 65535)), 1]',
     },
     uniform: { binding: k.layout.uniformBinding, struct: 'Params', fields: ['batch: u32', 'T: u32'], bytes: 16 },
-    buffers: k.layout.buffers.map((b) => ({
-      name: b.role,
-      binding: b.binding,
-      usage: b.usage,
-      elementType: b.elementType,
-      elements: `${b.perUnit}${b.scale === '1' ? '' : ` * ${b.scale}`}`,
-      regions: b.regions.map((r) => ({ tensor: r.tensor, dims: r.dims, size: r.size, offset: `${r.offset.elements}${r.offset.scale === '1' ? '' : ` * ${r.offset.scale}`}` })),
-    })),
+    buffers: [
+      ...k.layout.buffers.map((b) => ({
+        name: b.role,
+        binding: b.binding,
+        usage: b.usage,
+        elementType: b.elementType,
+        elements: `${b.perUnit}${b.scale === '1' ? '' : ` * ${b.scale}`}`,
+        regions: b.regions.map((r) => ({ tensor: r.tensor, dims: r.dims, size: r.size, offset: `${r.offset.elements}${r.offset.scale === '1' ? '' : ` * ${r.offset.scale}`}` })),
+      })),
+      // Written by the pre-pass, read by the kernel: nothing to upload or read back. Step-major: row
+      // (sequence * T + step) holds every region, at `offset + row * perStep`.
+      ...(k.scratch
+        ? [{ name: 'scratch', binding: k.scratch.binding, usage: 'storage', elementType: 'f32', elements: `${k.scratch.perStep} * batch * T`, regions: k.scratch.regions.map((r) => ({ tensor: r.key, dims: r.dims, size: r.size, offset: `${r.offset} + row * ${k.scratch!.perStep}` })) }]
+        : []),
+    ],
     inputs: tensors('input', ['batch', 'T']),
     params: tensors('param', []),
     states: tensorsOf(m, 'state').map((t) => ({ name: t.name, dims: t.dims, shape: ['batch', ...sizes(t.dims)], init: t.init?.kind === 'param' ? t.init.name : t.init?.kind === 'const' ? formatInit(t.init.value) : 0 })),

@@ -3,9 +3,9 @@
 import type { Backend, CompiledCell } from '../backend.js';
 import { hostModule } from '../host/host-module.js';
 import { buildManifest } from '../host/manifest.js';
-import { emitSeq, seqDispatch } from './emit.js';
+import { emitSeq, prepassDispatch, seqDispatch } from './emit.js';
 import { bufferElements, scaleValue, type OffsetScale } from './layout.js';
-import { packRun, unpackRun } from './pack.js';
+import { seqPasses, unpackRun } from './pack.js';
 
 const SCALE_PREFIX: Record<OffsetScale, string[]> = { '1': [], batch: ['batch'], 'batch*T': ['batch', 'T'] };
 
@@ -14,17 +14,22 @@ export const seqBackend: Backend<'seq'> = {
   description: 'seq (a loop over time; every cell)',
   probe: () => ({ ok: true, why: 'a sequential loop over time runs every cell', decision: { mode: 'seq' } }),
   compile({ module, sizes, source }): CompiledCell {
-    const kernel = emitSeq(module, sizes, source ? { source } : {});
+    const kernel = emitSeq(module, sizes, { parallel: true, ...(source ? { source } : {}) });
     const label = `${module.name}.seq`;
-    const files = { source: source?.path ?? `${module.name}.rnn`, kernel: `${module.name}.wgsl`, host: `${module.name}.ts` };
+    const preLabel = `${module.name}.seq.project`;
+    const shaders = [...(kernel.prepass ? [{ label: preLabel, code: kernel.prepass.wgsl, entryPoint: kernel.prepass.entryPoint }] : []), { label, code: kernel.wgsl, entryPoint: kernel.entryPoint }];
+    const files = { source: source?.path ?? `${module.name}.rnn`, kernel: `${module.name}.wgsl`, host: `${module.name}.ts`, ...(kernel.prepass ? { prepass: `${module.name}.project.wgsl` } : {}) };
     return {
       mode: 'seq',
-      kernels: [{ label, file: files.kernel, wgsl: kernel.wgsl, entryPoint: kernel.entryPoint }],
+      kernels: [
+        ...(kernel.prepass && files.prepass ? [{ label: preLabel, file: files.prepass, wgsl: kernel.prepass.wgsl, entryPoint: kernel.prepass.entryPoint }] : []),
+        { label, file: files.kernel, wgsl: kernel.wgsl, entryPoint: kernel.entryPoint },
+      ],
       manifest: buildManifest(module, kernel, files),
       hostModule: (sourcePath) => hostModule(module, kernel, sourcePath),
       prepare: ({ batch, T }) => ({
         mode: 'seq',
-        shaders: { [label]: kernel.wgsl },
+        shaders: Object.fromEntries(shaders.map((s) => [s.label, s.code])),
         footprint: [
           { buffer: 'params', usage: 'uniform', bytes: 16, tensors: [] },
           ...kernel.layout.buffers.map((b) => ({
@@ -33,15 +38,24 @@ export const seqBackend: Backend<'seq'> = {
             bytes: 4 * bufferElements(b, batch, T),
             tensors: b.regions.map((r) => ({ name: r.tensor, shape: [...SCALE_PREFIX[b.scale], ...r.dims], bytes: 4 * r.size * scaleValue(b.scale, batch, T) })),
           })),
+          ...(kernel.scratch
+            ? [
+                {
+                  buffer: 'scratch',
+                  usage: 'storage' as const,
+                  bytes: 4 * kernel.scratch.perStep * batch * T,
+                  tensors: kernel.scratch.regions.map((r) => ({ name: `the state-independent ${r.key}`, shape: ['batch', 'T', ...r.dims], bytes: 4 * r.size * batch * T })),
+                },
+              ]
+            : []),
         ],
-        dispatches: [{ label, workgroups: seqDispatch(kernel, batch), scaledBy: ['--batch', ...kernel.sliceAxes.map((d) => `--dim ${d}`)] }],
+        dispatches: [
+          ...(kernel.prepass ? [{ label: preLabel, workgroups: prepassDispatch(kernel, batch, T), scaledBy: ['--batch', '--T'] }] : []),
+          { label, workgroups: seqDispatch(kernel, batch), scaledBy: ['--batch', ...kernel.sliceAxes.map((d) => `--dim ${d}`)] },
+        ],
         job(data) {
-          const packed = packRun(module, kernel, data);
-          return {
-            shaders: [{ label, code: kernel.wgsl, entryPoint: kernel.entryPoint }],
-            buffers: packed.buffers,
-            passes: [{ shader: label, bindings: packed.bindings, dispatch: packed.dispatch }],
-          };
+          const { buffers, passes } = seqPasses(module, kernel, data, { prepass: preLabel, main: label });
+          return { shaders: shaders.filter((s) => passes.some((p) => p.shader === s.label)), buffers, passes };
         },
         decode: (buffers) => unpackRun(kernel, batch, T, buffers),
       }),

@@ -10,6 +10,14 @@
 // Each step computes the program's definitions in order into local tensors, writes outputs, then
 // commits the updated states. Steps at or past a sequence's length are not run: the state stays, and
 // outputs get zeros. Time-invariant lets and sub-expressions are computed once before the loop.
+//
+// With `parallel` (the seq backend's kernels), what does not depend on the state and contains a
+// product (input projections `W·x_t`, gate pre-activations from inputs; program.ts decides) is not
+// computed in the loop: a second kernel, the pre-pass, computes it for every step of every sequence
+// at once (one invocation per step, so that the weights it reads are the same in every invocation
+// of a workgroup) into the `scratch` buffer, step-major, and the loop reads it back. The host
+// dispatches the pre-pass before the kernel. Without it (callers that run `main` alone over the
+// layout's buffers, as the chunk backend's comparisons do), the kernel is the one-pass kernel.
 import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
 import { strides, type DimSizes } from '../../src/compiler/ir/dims.js';
 import { SourceFile } from '../../src/compiler/diagnostics/render.js';
@@ -18,6 +26,7 @@ import { assign, bin, blank, call, callS, comment, forRange, id, ifS, index, let
 import { mathPrelude, type MathHelper } from '../wgsl/math.js';
 import { indexExpr, Lowerer, type IndexValue, type LoadNode } from '../lower/expr.js';
 import { flatWorkgroupIndex, gridDispatch } from '../lower/grid.js';
+import { overPoints } from '../lower/points.js';
 import { printModule } from '../wgsl/print.js';
 import { countedLoop, budgetUnrolling } from '../wgsl/unroll-budget.js';
 import { kernelLayout, type BufferLayout, type KernelLayout } from './layout.js';
@@ -25,10 +34,32 @@ import { buildProgram, keyOfLoad, sliceProgram, type KernelDef, type LocalKey, t
 
 export type SeqStrategy = 'invocation' | 'workgroup';
 
+/** The `scratch` buffer: per step of every sequence, the pre-pass's tensors, one after another. */
+export interface ScratchLayout {
+  binding: number;
+  /** Floats per step row (`batch * T` rows). */
+  perStep: number;
+  regions: { key: LocalKey; dims: string[]; size: number; offset: number }[];
+}
+
+/** The pre-pass kernel: one invocation per step row, `ceil(batch * T / workgroupSize)` workgroups. */
+export interface SeqPrepass {
+  wgsl: string;
+  entryPoint: 'main';
+  workgroupSize: number;
+  /** The bindings it uses (binding 0, the uniform, included). */
+  bindings: number[];
+}
+
 export interface SeqKernel {
   name: string;
   wgsl: string;
   entryPoint: 'main';
+  /** The bindings `main` uses (binding 0, the uniform, included): a bind group for an 'auto' layout has these. */
+  bindings: number[];
+  /** Present when the kernel has a pre-pass; `main` then needs it run first, with `scratch` bound. */
+  prepass?: SeqPrepass;
+  scratch?: ScratchLayout;
   strategy: SeqStrategy;
   workgroupSize: number;
   /** Dims of the independent slice axes; one unit per sequence and slice coordinate. */
@@ -41,15 +72,19 @@ export interface SeqKernel {
 export interface SeqOptions {
   /** The .rnn source, for `// path:line` comments on generated blocks. */
   source?: SourceFile;
+  /** Move state-independent products into a pre-pass over every step (see the header). */
+  parallel?: boolean;
 }
 
 /** WebGPU's guaranteed workgroup storage (maxComputeWorkgroupStorageSize). */
 const WORKGROUP_STORAGE_BYTES = 16384;
 const INVOCATION_WORKGROUP = 64;
+/** Invocations per workgroup of the pre-pass (one per step row). */
+const PREPASS_WORKGROUP = 64;
 
 const localName = (key: LocalKey): string => {
   const [kind, name] = key.split(':') as [string, string];
-  return { state: 'state_', next: 'next_', let: 'let_', elem: 'elem_', clet: 'tmp_', hoist: 'inv_' }[kind] + name;
+  return { state: 'state_', next: 'next_', let: 'let_', elem: 'elem_', clet: 'tmp_', hoist: 'inv_', par: 'par_' }[kind] + name;
 };
 const u = (n: number) => lit.u32(n);
 const mulE = (a: Expr, k: number): Expr => (k === 0 ? u(0) : k === 1 ? a : bin('*', a, u(k)));
@@ -67,10 +102,19 @@ interface Plan {
   local: Map<LocalKey, { dims: string[]; positions: number[]; count: number }>;
   /** Tensors something reads (others are not stored). */
   read: Set<LocalKey>;
+  /** Where the pre-pass's tensors live in `scratch` (no regions: no pre-pass). */
+  scratch: Omit<ScratchLayout, 'binding'>;
 }
 
-function plan(m: Module, sizes: DimSizes): Plan {
-  const program = buildProgram(m, sizes);
+function plan(m: Module, sizes: DimSizes, options: SeqOptions): Plan {
+  const program = buildProgram(m, sizes, { parallel: options.parallel ?? false });
+  let perStep = 0;
+  const regions = program.parallel.map((k) => {
+    const dims = k.def.vars.map((v) => v.dim);
+    const size = dims.reduce((n, d) => n * sizes[d]!, 1);
+    return { key: k.target, dims, size, offset: (perStep += size) - size };
+  });
+  const inScratch = new Set(regions.map((r) => r.key));
   const slicing = sliceProgram(program, m.monoid !== undefined);
   const local: Plan['local'] = new Map();
   for (const [key, dims] of program.shapes) {
@@ -81,12 +125,13 @@ function plan(m: Module, sizes: DimSizes): Plan {
   const read = new Set<LocalKey>();
   for (const k of program.defs) for (const n of k.def.nodes) if (n.op === 'load') read.add(keyOfLoad(n, m.monoid !== undefined) ?? '');
   for (const s of program.updated) read.add(`next:${s}`);
+  for (const key of inScratch) read.delete(key); // read from scratch, not kept per unit
   const storageBytes = [...local].filter(([key]) => read.has(key) || key.startsWith('state:')).reduce((n, [, l]) => n + 4 * l.count, 4);
   const maxCount = Math.max(1, ...[...local.values()].map((l) => l.count));
   const strategy: SeqStrategy = slicing.axes.length === 0 && storageBytes <= WORKGROUP_STORAGE_BYTES ? 'workgroup' : 'invocation';
   const workgroupSize = strategy === 'workgroup' ? Math.min(256, Math.max(8, 2 ** Math.ceil(Math.log2(maxCount)))) : INVOCATION_WORKGROUP;
   const unitsPerSequence = slicing.axes.reduce((n, d) => n * sizes[d]!, 1);
-  return { program, slicing, strategy, workgroupSize, unitsPerSequence, local, read };
+  return { program, slicing, strategy, workgroupSize, unitsPerSequence, local, read, scratch: { perStep, regions } };
 }
 
 class KernelWriter {
@@ -182,9 +227,9 @@ class KernelWriter {
   // ---- definitions ----
 
   private sourceComment(k: KernelDef, source?: SourceFile): Stmt[] {
-    if (k.target.startsWith('hoist:')) {
+    if (k.target.startsWith('hoist:') || k.target.startsWith('par:')) {
       const where = source ? `${source.path}:${source.position(k.def.span.start).line}  ${source.text.slice(k.def.span.start, k.def.span.end)}: ` : '';
-      return [comment(`${where}time-invariant, computed once`)];
+      return [comment(`${where}${k.target.startsWith('hoist:') ? 'time-invariant, computed once' : 'independent of the state, computed for every step'}`)];
     }
     if (!source) return [];
     const line = source.position(k.def.span.start).line;
@@ -212,18 +257,74 @@ class KernelWriter {
 
   // ---- loads the lowering resolves ----
 
+  /** Buffers the kernel being written reads through loads (`main` may read no input or param once the pre-pass took them). */
+  readonly loaded = new Set<'inputs' | 'weights'>();
+
   load(n: LoadNode, values: IndexValue[]): Expr {
     const coords = values.map(indexExpr);
     switch (n.source) {
       case 'input':
+        this.loaded.add('inputs');
         return index(id('inputs'), this.stepAddress('inputs', n.tensor, coords));
       case 'param': {
+        this.loaded.add('weights');
         const r = this.region('weights', n.tensor);
         return index(id('weights'), addE(u(r.offset.elements), this.flat(r.dims, coords)));
       }
-      default:
-        return this.localRef(keyOfLoad(n, this.m.monoid !== undefined)!, coords);
+      default: {
+        const key = keyOfLoad(n, this.m.monoid !== undefined)!;
+        const r = this.p.scratch.regions.find((x) => x.key === key);
+        return r ? index(id('scratch'), this.scratchAddress(r, coords)) : this.localRef(key, coords);
+      }
     }
+  }
+
+  /** A pre-pass tensor's element of step row `step_row` (scratch is step-major). */
+  private scratchAddress(r: Plan['scratch']['regions'][number], coords: Expr[]): Expr {
+    return sumE([mulE(id('step_row'), this.p.scratch.perStep), u(r.offset), this.flat(r.dims, coords)]);
+  }
+
+  /** The binding of `scratch`: after the layout's buffers. */
+  get scratchBinding(): number {
+    return Math.max(0, ...this.layout.buffers.map((b) => b.binding)) + 1;
+  }
+
+  /**
+   * The pre-pass: invocation `step_row` computes every pre-pass tensor at that step row. Lets it reads
+   * are inlined; a value that depends on no element index is computed once per invocation.
+   */
+  prepassModule(source?: SourceFile): W.Module {
+    const mod = W.emptyModule();
+    mod.header = [
+      `${this.m.name}: the sequential kernel's pre-pass, generated by rnnc${source ? ` from ${source.path}` : ''}; do not edit.`,
+      `What does not depend on the state, for every step of every sequence (one invocation per step row), into scratch; dispatched before ${this.m.name}.wgsl.`,
+    ].join('\n');
+    mod.structs.push({ name: 'Params', members: [{ name: 'batch', type: W.u32 }, { name: 'T', type: W.u32 }] });
+    mod.globals.push({ name: 'params', space: 'uniform', type: W.named('Params'), group: 0, binding: 0 });
+    for (const b of this.layout.buffers.filter((x) => x.role === 'inputs' || x.role === 'weights')) {
+      const regions = b.regions.map((r) => `${r.tensor}${r.dims.length ? `[${r.dims.join(', ')}]` : ''} @ ${r.offset.elements}${r.offset.scale === '1' ? '' : ` * ${r.offset.scale}`}`).join(', ');
+      mod.globals.push({ name: b.role, space: 'storage', access: 'read', type: W.arrayOf(W.f32), group: 0, binding: b.binding, comment: regions });
+    }
+    const regions = this.p.scratch.regions.map((r) => `${localName(r.key)}${r.dims.length ? `[${r.dims.join(', ')}]` : ''} @ ${r.offset}`).join(', ');
+    mod.globals.push({ name: 'scratch', space: 'storage', access: 'read_write', type: W.arrayOf(W.f32), group: 0, binding: this.scratchBinding, comment: `per step row (${this.p.scratch.perStep} floats): ${regions}` });
+    const lw = new Lowerer({ lets: this.p.program.lets, resolve: (n, values) => this.load(n, values), sizes: this.sizes, prefix: 'v' });
+    const body = lw.stmts;
+    body.push(letS('step_row', bin('+', bin('*', flatWorkgroupIndex(), u(PREPASS_WORKGROUP)), id('lid'))));
+    body.push(letS('steps', bin('*', member(id('params'), 'batch'), member(id('params'), 'T'))));
+    body.push(ifS(bin('>=', id('step_row'), id('steps')), [{ kind: 'return' }]));
+    for (const k of this.p.program.parallel) {
+      const r = this.p.scratch.regions.find((x) => x.key === k.target)!;
+      body.push(blank, ...this.sourceComment(k, source));
+      overPoints(lw, r.dims, this.sizes, (point, _flat, depths) => {
+        const value = lw.evaluate(k.def, point, depths);
+        return [assign(index(id('scratch'), this.scratchAddress(r, point.map(indexExpr))), value)];
+      });
+    }
+    const prelude = mathPrelude(lw.helpers);
+    mod.globals.push(...prelude.globals);
+    mod.functions.push(...prelude.functions);
+    mod.entryPoints.push(W.workgroupEntry(PREPASS_WORKGROUP, body));
+    return mod;
   }
 
   // ---- the kernel ----
@@ -244,10 +345,14 @@ class KernelWriter {
       const regions = b.regions.map((r) => `${r.tensor}${r.dims.length ? `[${r.dims.join(', ')}]` : ''} @ ${r.offset.elements}${r.offset.scale === '1' ? '' : ` * ${r.offset.scale}`}`).join(', ');
       mod.globals.push({ name: b.role, space: 'storage', access: b.usage === 'storage' ? 'read_write' : 'read', type: W.arrayOf(b.elementType === 'u32' ? W.u32 : W.f32), group: 0, binding: b.binding, comment: b.role === 'lengths' ? 'steps per sequence' : regions });
     }
+    if (p.scratch.regions.length) {
+      const regions = p.scratch.regions.map((r) => `${localName(r.key)}${r.dims.length ? `[${r.dims.join(', ')}]` : ''} @ ${r.offset}`).join(', ');
+      mod.globals.push({ name: 'scratch', space: 'storage', access: 'read_write', type: W.arrayOf(W.f32), group: 0, binding: this.scratchBinding, comment: `written by the pre-pass; per step row (${p.scratch.perStep} floats): ${regions}` });
+    }
     // Local tensors: workgroup memory (shared by the unit's invocations) or function-scope arrays.
     const locals: { name: string; type: W.Type }[] = [];
     for (const [key, l] of p.local) {
-      if (!p.read.has(key) && !key.startsWith('state:')) continue;
+      if ((!p.read.has(key) && !key.startsWith('state:')) || p.scratch.regions.some((r) => r.key === key)) continue;
       locals.push({ name: localName(key), type: l.count === 1 ? W.f32 : W.arrayOf(W.f32, l.count) });
     }
     if (this.wg) {
@@ -322,11 +427,26 @@ class KernelWriter {
 
 /** Compiles a module's step to a sequential WGSL kernel (sizes from `bindDims`). */
 export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): SeqKernel {
-  const p = plan(m, sizes);
+  const p = plan(m, sizes, options);
   const layout = kernelLayout(m, sizes, p.program.weights);
   const writer = new KernelWriter(m, sizes, p, layout);
   const wgsl = printModule(budgetUnrolling(writer.module(options.source)));
-  return { name: m.name, wgsl, entryPoint: 'main', strategy: p.strategy, workgroupSize: p.workgroupSize, sliceAxes: p.slicing.axes, unitsPerSequence: p.unitsPerSequence, dims: sizes, layout };
+  // The bindings `main` uses (a layout made from the shader, as 'auto' makes, has only these).
+  const bindings = [0, ...layout.buffers.filter((b) => (b.role !== 'inputs' && b.role !== 'weights') || writer.loaded.has(b.role)).map((b) => b.binding), ...(p.scratch.regions.length ? [writer.scratchBinding] : [])];
+  const staged = p.scratch.regions.length > 0;
+  const prepassBindings = [0, ...layout.buffers.filter((b) => b.role === 'inputs' || b.role === 'weights').map((b) => b.binding), writer.scratchBinding];
+  return {
+    name: m.name,
+    wgsl,
+    entryPoint: 'main',
+    bindings,
+    ...(staged ? { prepass: { wgsl: printModule(budgetUnrolling(writer.prepassModule(options.source))), entryPoint: 'main' as const, workgroupSize: PREPASS_WORKGROUP, bindings: prepassBindings }, scratch: { binding: writer.scratchBinding, ...p.scratch } } : {}),
+    strategy: p.strategy, workgroupSize: p.workgroupSize, sliceAxes: p.slicing.axes, unitsPerSequence: p.unitsPerSequence, dims: sizes, layout };
+}
+
+/** Workgroups of the pre-pass: one invocation per step row. */
+export function prepassDispatch(k: Pick<SeqKernel, 'prepass'>, batch: number, T: number): [number, number, number] {
+  return gridDispatch(Math.ceil((batch * T) / (k.prepass?.workgroupSize ?? PREPASS_WORKGROUP)));
 }
 
 /** Workgroups to dispatch, split over x and y to stay within 65,535 per dimension. */

@@ -2,7 +2,7 @@
 // same layout as the generated host module (backends/wgsl-seq/layout.ts), as data for a GPU job.
 import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
 import { bufferElements, type BufferLayout } from './layout.js';
-import { seqDispatch, type SeqKernel } from './emit.js';
+import { prepassDispatch, seqDispatch, type SeqKernel } from './emit.js';
 
 import type { RunArrays, RunResult } from '../run-data.js';
 
@@ -68,6 +68,25 @@ export function packRun(m: Module, k: SeqKernel, run: RunArrays): PackedRun {
     buffers,
     bindings: [{ binding: 0, buffer: 'params' }, ...k.layout.buffers.map((b) => ({ binding: b.binding, buffer: b.role }))],
     dispatch: seqDispatch(k, run.batch),
+  };
+}
+
+/**
+ * The whole run of a kernel as GPU passes: packRun's buffers, plus `scratch` and the pre-pass before
+ * the kernel when it has one (`shaders` names the job's shader of each).
+ */
+export function seqPasses(m: Module, k: SeqKernel, run: RunArrays, shaders: { prepass: string; main: string }): { buffers: PackedBuffer[]; passes: { shader: string; bindings: { binding: number; buffer: string }[]; dispatch: [number, number, number] }[] } {
+  const packed = packRun(m, k, run);
+  const main = { shader: shaders.main, bindings: packed.bindings, dispatch: packed.dispatch };
+  if (!k.prepass || !k.scratch) return { buffers: packed.buffers, passes: [main] };
+  const scratch = { binding: k.scratch.binding, buffer: 'scratch' };
+  const pre = k.prepass;
+  return {
+    buffers: [...packed.buffers, { name: 'scratch', usage: 'storage', bytes: 4 * Math.max(1, k.scratch.perStep * run.batch * run.T) }],
+    passes: [
+      { shader: shaders.prepass, bindings: [...packed.bindings.filter((b) => pre.bindings.includes(b.binding)), scratch], dispatch: prepassDispatch(k, run.batch, run.T) },
+      { ...main, bindings: [...packed.bindings, scratch] },
+    ],
   };
 }
 

@@ -1,13 +1,18 @@
 // The sequential kernel's program: the IR's definitions in execution order, each naming where it
-// writes, with time-invariant sub-expressions split out into their own definitions (computed once,
-// before the time loop), and the slicing analysis that decides which state indices are independent.
+// writes, with the work that does not depend on the state split out of the time loop (one splitter,
+// two destinations): time-invariant sub-expressions (params and constants, the IR's dep 'param')
+// become definitions computed once before the loop; state-independent products over the inputs (dep
+// 'input', with a reduction: input projections, gate pre-activations) become definitions computed
+// for every step at once by a pre-pass into a scratch buffer, when the kernel is asked for one. Also
+// the slicing analysis that decides which state indices are independent.
 import type { Def, IndexVar, Module, Node } from '../../src/compiler/ir/ir.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
 
 /**
  * Storage the kernel keeps per sequence slice: `state:X` (current), `next:X` (this step's update),
  * `let:X` (lets and outputs of the step), `elem:X` and `clet:X` (a monoid's element and combine locals),
- * `hoist:N` (a time-invariant sub-expression).
+ * `hoist:N` (a time-invariant sub-expression), `par:N` (a state-independent sub-expression, per step,
+ * in scratch).
  */
 export type LocalKey = string;
 
@@ -19,6 +24,8 @@ export interface KernelDef {
   invariant: boolean;
   /** An output: also written to the outputs buffer. */
   output: boolean;
+  /** Computed for every step before the loop (by the pre-pass, into scratch). */
+  parallel?: boolean;
 }
 
 export interface Program {
@@ -29,6 +36,10 @@ export interface Program {
   updated: string[];
   /** The params the kernel reads. */
   weights: string[];
+  /** State-independent definitions the pre-pass computes for every step (empty unless asked for). */
+  parallel: KernelDef[];
+  /** The state-independent step lets by name: the pre-pass inlines what its definitions read. */
+  lets: Map<string, Def>;
 }
 
 /** The key a load reads. */
@@ -45,41 +56,60 @@ export function loadKey(n: Extract<Node, { op: 'load' }>, monoid: boolean): Loca
     case 'right':
       return `elem:${n.tensor}`;
     case 'let':
-      return n.tensor.startsWith('hoist:') ? n.tensor : `let:${n.tensor}`;
+      return n.tensor.startsWith('hoist:') || n.tensor.startsWith('par:') ? n.tensor : `let:${n.tensor}`;
   }
 }
 
 /** Largest time-invariant sub-expression worth hoisting (elements); beyond it, recompute per step. */
 const HOIST_LIMIT = 1024;
 
+/** Whether the sub-DAG under `root` has a reduction: a product worth computing off the loop. */
+function reduces(def: Def, root: number): boolean {
+  const n = def.nodes[root]!;
+  return n.op === 'reduce' || ('args' in n && n.args.some((a) => reduces(def, a)));
+}
+
+interface Split {
+  /** Nodes that may move out (a maximal one moves: some parent may not). */
+  movable: (n: Node) => boolean;
+  /** Whether a maximal movable node is worth moving (its index space in elements). */
+  worth: (def: Def, n: Node, elements: number) => boolean;
+  prefix: 'hoist' | 'par';
+  phase: 'invariant' | 'parallel';
+}
+
+/** Params and constants: computed once before the loop, when small enough to keep per unit. */
+const INVARIANT: Split = { movable: (n) => n.dep === 'const' || n.dep === 'param', worth: (_, __, elements) => elements <= HOIST_LIMIT, prefix: 'hoist', phase: 'invariant' };
+/** Inputs, params and constants, with a reduction (an input projection): computed per step by the pre-pass. */
+const PARALLEL: Split = { movable: (n) => n.dep !== 'state', worth: (def, n) => n.dep === 'input' && reduces(def, n.id), prefix: 'par', phase: 'parallel' };
+
 /**
- * Splits the maximal time-invariant sub-expressions (params and constants only, not a bare load or
- * constant) out of a time-varying definition into `hoist:` definitions over the sub-expression's free
- * indices, and rewrites the original to load them.
+ * Splits the maximal sub-expressions `split` may move (not a bare load or constant) out of a
+ * definition into definitions over the sub-expression's free indices, and rewrites the original to
+ * load them.
  */
-function hoistInvariants(def: Def, sizes: DimSizes, fresh: () => string, into: KernelDef[]): Def {
-  const invariant = (n: Node) => n.dep === 'const' || n.dep === 'param';
+function splitOut(def: Def, sizes: DimSizes, split: Split, fresh: () => string, into: KernelDef[]): Def {
   const parents = new Map<number, Node[]>();
   for (const n of def.nodes) if ('args' in n) for (const a of n.args) parents.set(a, [...(parents.get(a) ?? []), n]);
   const varDims = new Map<string, string>(def.vars.map((v) => [v.name, v.dim]));
   for (const n of def.nodes) if (n.op === 'reduce') varDims.set(n.over.name, n.over.dim);
   const nodes = def.nodes.slice();
   for (const n of def.nodes) {
-    if (!invariant(n) || n.op === 'const' || n.op === 'load' || n.type !== 'f32') continue;
+    if (!split.movable(n) || n.op === 'const' || n.op === 'load' || n.type !== 'f32') continue;
     const ps = parents.get(n.id) ?? [];
-    if (ps.length === 0 || ps.every(invariant)) continue; // the root of a whole invariant def, or not maximal
+    if (ps.length === 0 || ps.every(split.movable)) continue; // the root of a whole movable def, or not maximal
     const elements = n.space.reduce((k, v) => k * sizes[varDims.get(v)!]!, 1);
-    if (elements > HOIST_LIMIT) continue;
+    if (!split.worth(def, n, elements)) continue;
     const name = fresh();
     const vars: IndexVar[] = n.space.map((v) => ({ name: v, dim: varDims.get(v)! }));
-    into.push({ def: subDef(def, n.id, vars, name), target: name, invariant: true, output: false });
+    into.push({ def: subDef(def, n.id, vars, name, split.phase), target: name, invariant: split.phase === 'invariant', output: false, ...(split.phase === 'parallel' ? { parallel: true } : {}) });
     nodes[n.id] = { id: n.id, op: 'load', source: 'let', tensor: name, index: n.space, type: 'f32', space: n.space, dep: n.dep, span: n.span };
   }
   return { ...def, nodes };
 }
 
 /** The sub-DAG under `root` as a definition of its own (node ids renumbered densely). */
-function subDef(def: Def, root: number, vars: IndexVar[], target: string): Def {
+function subDef(def: Def, root: number, vars: IndexVar[], target: string, phase: 'invariant' | 'parallel'): Def {
   const keep = new Set<number>();
   const visit = (id: number) => {
     if (keep.has(id)) return;
@@ -96,10 +126,15 @@ function subDef(def: Def, root: number, vars: IndexVar[], target: string): Def {
     if ('args' in n) (copy as { args: number[] }).args = n.args.map((a) => renumber.get(a)!);
     return copy;
   });
-  return { kind: 'let', target, vars, nodes, root: renumber.get(root)!, dep: def.nodes[root]!.dep, phase: 'invariant', span: def.nodes[root]!.span };
+  return { kind: 'let', target, vars, nodes, root: renumber.get(root)!, dep: def.nodes[root]!.dep, phase, span: def.nodes[root]!.span };
 }
 
-export function buildProgram(m: Module, sizes: DimSizes): Program {
+export interface ProgramOptions {
+  /** Split state-independent products out to a pre-pass over every step (the seq backend's kernels). */
+  parallel?: boolean;
+}
+
+export function buildProgram(m: Module, sizes: DimSizes, options: ProgramOptions = {}): Program {
   const monoid = m.monoid !== undefined;
   const raw: KernelDef[] = [];
   // Only a step let can be computed once: outputs are written every step, and updates, elements and
@@ -117,21 +152,35 @@ export function buildProgram(m: Module, sizes: DimSizes): Program {
     combineLocals.size === 0 ? def : { ...def, nodes: def.nodes.map((n) => (n.op === 'load' && n.source === 'let' && combineLocals.has(n.tensor) && !m.step.includes(def) ? { ...n, tensor: `clet:${n.tensor}` } : n)) };
 
   let counter = 0;
+  let parCounter = 0;
   const defs: KernelDef[] = [];
+  const parallel: KernelDef[] = [];
+  const stepDefs = new Set(m.step);
   for (const k of raw) {
+    // A whole state-independent step let with a product: the pre-pass computes it for every step.
+    if (options.parallel && stepDefs.has(k.def) && k.def.kind === 'let' && k.def.phase === 'parallel' && reduces(k.def, k.def.root)) {
+      parallel.push({ ...k, parallel: true });
+      continue;
+    }
+    let def = rename(k.def);
+    if (options.parallel && stepDefs.has(k.def) && !k.invariant) def = splitOut(def, sizes, PARALLEL, () => `par:${parCounter++}`, parallel);
     const hoisted: KernelDef[] = [];
-    const def = k.invariant ? rename(k.def) : hoistInvariants(rename(k.def), sizes, () => `hoist:${counter++}`, hoisted);
+    if (!k.invariant) def = splitOut(def, sizes, INVARIANT, () => `hoist:${counter++}`, hoisted);
     defs.push(...hoisted, { ...k, def });
   }
+  const lets = new Map(m.step.filter((d) => d.kind === 'let' && d.dep !== 'state').map((d) => [d.target, d]));
 
   const ordered = inDependencyOrder(defs, monoid);
 
   const shapes = new Map<LocalKey, string[]>();
   for (const t of m.tensors) if (t.role === 'state') (shapes.set(`state:${t.name}`, t.dims), shapes.set(`next:${t.name}`, t.dims));
-  for (const k of defs) shapes.set(k.target, k.def.vars.map((v) => v.dim));
+  for (const k of [...defs, ...parallel]) shapes.set(k.target, k.def.vars.map((v) => v.dim));
   const updated = [...new Set(defs.filter((k) => k.target.startsWith('next:')).map((k) => k.target.slice(5)))];
-  const weights = m.tensors.filter((t) => t.role === 'param' && defs.some((k) => k.def.nodes.some((n) => n.op === 'load' && n.source === 'param' && n.tensor === t.name))).map((t) => t.name);
-  return { defs: ordered, shapes, updated, weights };
+  // The params read, by the loop or by the pre-pass (directly or through a let it inlines).
+  const readers = [...defs, ...parallel].map((k) => k.def);
+  if (parallel.length) readers.push(...lets.values());
+  const weights = m.tensors.filter((t) => t.role === 'param' && readers.some((d) => d.nodes.some((n) => n.op === 'load' && n.source === 'param' && n.tensor === t.name))).map((t) => t.name);
+  return { defs: ordered, shapes, updated, weights, parallel, lets };
 }
 
 /**

@@ -27,6 +27,7 @@ const TOLERANCE: Record<string, number> = {
   'deltanet.rnn': 1e-6,
   'deltaproduct2.rnn': 2e-6,
   'deltaproduct3.rnn': 4e-6,
+  'gated_deltanet.rnn': 1e-6,
   'gla.rnn': 2e-5,
   'gru.rnn': 1e-6,
   'lru.rnn': 1e-6,

@@ -1,5 +1,6 @@
-// Snapshots of everything `rnnc compile --mode seq` writes, for every example: the WGSL kernel, the
-// manifest and the host module (test/golden/seq/<example>/).
+// Snapshots of everything `rnnc compile --mode seq` writes, for every example: the WGSL kernel (and
+// its pre-pass, where the cell has state-independent products), the manifest and the host module
+// (test/golden/seq/<example>/).
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { frontEnd } from '../../src/driver/front-end.js';
@@ -17,7 +18,8 @@ describe('sequential backend golden files', () => {
     const source = new SourceFile(path, text);
     const { module, analysis } = frontEnd(source);
     const files = await compileFiles(plan(module!, analysis!, { mode: 'seq' }, source));
-    expect(files.map((f) => f.name)).toEqual([`${module!.name}.wgsl`, `${module!.name}.json`, `${module!.name}.ts`]);
+    const prepass = files.some((f) => f.name === `${module!.name}.project.wgsl`) ? [`${module!.name}.project.wgsl`] : [];
+    expect(files.map((f) => f.name)).toEqual([...prepass, `${module!.name}.wgsl`, `${module!.name}.json`, `${module!.name}.ts`]);
     await expectValidWgsl(Object.fromEntries(files.filter((f) => f.name.endsWith('.wgsl')).map((f) => [f.name, f.text])));
     for (const f of files) await expect(f.text).toMatchFileSnapshot(`../golden/seq/${module!.name}/${f.name}`);
   });

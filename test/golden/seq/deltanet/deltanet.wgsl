@@ -32,6 +32,10 @@ var<storage, read_write> outputs: array<f32>;
 @group(0) @binding(5)
 var<storage, read_write> state_out: array<f32>;
 
+// written by the pre-pass; per step row (8 floats): let_kn[K] @ 0
+@group(0) @binding(6)
+var<storage, read_write> scratch: array<f32>;
+
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
@@ -53,7 +57,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let len = min(lengths[seq], params.T);
     var state_S: array<f32, 8>;
     var next_S: array<f32, 8>;
-    var let_kn: array<f32, 8>;
     var let_beta: f32;
     var let_pred: f32;
 
@@ -65,54 +68,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // the steps of this sequence
     for (var t = 0u; t < len; t++) {
         let step_row = seq * params.T + t;
-        // examples/deltanet.rnn:11  let kn[j] = k[j] / sqrt(sum(l: k[l] * k[l]) + 0.000001)
-        {
-            var vacc0: f32 = 0.0f;
-            for (var vl_1 = 0u; vl_1 < 8u; vl_1++) {
-                let v2 = inputs[steps * 8u + step_row * 8u + vl_1] * inputs[steps * 8u + step_row * 8u + vl_1];
-                vacc0 = vacc0 + v2;
-            }
-            let v3 = vacc0 + 0.000001f;
-            let v4 = sqrt(v3);
-            for (var e = 0u; e < 8u; e++) {
-                let v5 = inputs[steps * 8u + step_row * 8u + e] / v4;
-                let_kn[e] = v5;
-            }
-        }
         // examples/deltanet.rnn:12  let beta = sigmoid(b)
         {
-            let v6 = sigmoid(inputs[steps * 24u + step_row]);
-            let_beta = v6;
+            let v0 = sigmoid(inputs[steps * 24u + step_row]);
+            let_beta = v0;
         }
         // examples/deltanet.rnn:13  let pred[i] = sum(j: S[i, j] * kn[j])
         {
-            var vacc7: f32 = 0.0f;
-            for (var vj_8 = 0u; vj_8 < 8u; vj_8++) {
-                let v9 = state_S[vj_8] * let_kn[vj_8];
-                vacc7 = vacc7 + v9;
+            var vacc1: f32 = 0.0f;
+            for (var vj_2 = 0u; vj_2 < 8u; vj_2++) {
+                let v3 = state_S[vj_2] * scratch[step_row * 8u + vj_2];
+                vacc1 = vacc1 + v3;
             }
-            let_pred = vacc7;
+            let_pred = vacc1;
         }
         // examples/deltanet.rnn:14  S[i, j] <- S[i, j] - beta * pred[i] * kn[j] + beta * v[i] * kn[j]
         {
-            let v10 = let_beta * let_pred;
-            let v13 = let_beta * inputs[steps * 16u + step_row * 8u + slice_0];
+            let v4 = let_beta * let_pred;
+            let v7 = let_beta * inputs[steps * 16u + step_row * 8u + slice_0];
             for (var e = 0u; e < 8u; e++) {
-                let v11 = v10 * let_kn[e];
-                let v12 = state_S[e] - v11;
-                let v14 = v13 * let_kn[e];
-                let v15 = v12 + v14;
-                next_S[e] = v15;
+                let v5 = v4 * scratch[step_row * 8u + e];
+                let v6 = state_S[e] - v5;
+                let v8 = v7 * scratch[step_row * 8u + e];
+                let v9 = v6 + v8;
+                next_S[e] = v9;
             }
         }
         // examples/deltanet.rnn:15  output o[i] = sum(j: S[i, j] * q[j])
         {
-            var vacc16: f32 = 0.0f;
-            for (var vj_17 = 0u; vj_17 < 8u; vj_17++) {
-                let v18 = next_S[vj_17] * inputs[step_row * 8u + vj_17];
-                vacc16 = vacc16 + v18;
+            var vacc10: f32 = 0.0f;
+            for (var vj_11 = 0u; vj_11 < 8u; vj_11++) {
+                let v12 = next_S[vj_11] * inputs[step_row * 8u + vj_11];
+                vacc10 = vacc10 + v12;
             }
-            outputs[step_row * 8u + slice_0] = vacc16;
+            outputs[step_row * 8u + slice_0] = vacc10;
         }
         // commit the updated state
         for (var e = 0u; e < 8u; e++) {

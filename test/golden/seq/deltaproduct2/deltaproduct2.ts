@@ -35,6 +35,10 @@ var<storage, read_write> outputs: array<f32>;
 @group(0) @binding(5)
 var<storage, read_write> state_out: array<f32>;
 
+// written by the pre-pass; per step row (16 floats): let_k1[K] @ 0, let_k2[K] @ 8
+@group(0) @binding(6)
+var<storage, read_write> scratch: array<f32>;
+
 // Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/unroll-budget.ts).
 var<private> no_unroll: u32;
 
@@ -60,8 +64,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let len = min(lengths[seq], params.T);
     var state_S: array<f32, 8>;
     var next_S: array<f32, 8>;
-    var let_k1: array<f32, 8>;
-    var let_k2: array<f32, 8>;
     var let_beta1: f32;
     var let_beta2: f32;
     var let_p1: f32;
@@ -76,96 +78,68 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // the steps of this sequence
     for (var t = 0u; t < len; t++) {
         let step_row = seq * params.T + t;
-        // examples/deltaproduct2.rnn:10  let k1[j] = ka[j] / sqrt(sum(l: ka[l] * ka[l]) + 0.000001)
-        {
-            var vacc0: f32 = 0.0f;
-            for (var vl_1 = 0u; vl_1 < 8u + no_unroll; vl_1++) {
-                let v2 = inputs[steps * 8u + step_row * 8u + vl_1] * inputs[steps * 8u + step_row * 8u + vl_1];
-                vacc0 = vacc0 + v2;
-            }
-            let v3 = vacc0 + 0.000001f;
-            let v4 = sqrt(v3);
-            for (var e = 0u; e < 8u; e++) {
-                let v5 = inputs[steps * 8u + step_row * 8u + e] / v4;
-                let_k1[e] = v5;
-            }
-        }
-        // examples/deltaproduct2.rnn:11  let k2[j] = kb[j] / sqrt(sum(l: kb[l] * kb[l]) + 0.000001)
-        {
-            var vacc6: f32 = 0.0f;
-            for (var vl_7 = 0u; vl_7 < 8u; vl_7++) {
-                let v8 = inputs[steps * 16u + step_row * 8u + vl_7] * inputs[steps * 16u + step_row * 8u + vl_7];
-                vacc6 = vacc6 + v8;
-            }
-            let v9 = vacc6 + 0.000001f;
-            let v10 = sqrt(v9);
-            for (var e = 0u; e < 8u; e++) {
-                let v11 = inputs[steps * 16u + step_row * 8u + e] / v10;
-                let_k2[e] = v11;
-            }
-        }
         // examples/deltaproduct2.rnn:12  let beta1 = 2 * sigmoid(ba)
         {
-            let v12 = sigmoid(inputs[steps * 40u + step_row]);
-            let v13 = 2.0f * v12;
-            let_beta1 = v13;
+            let v0 = sigmoid(inputs[steps * 40u + step_row]);
+            let v1 = 2.0f * v0;
+            let_beta1 = v1;
         }
         // examples/deltaproduct2.rnn:13  let beta2 = 2 * sigmoid(bb)
         {
-            let v14 = sigmoid(inputs[steps * 41u + step_row]);
-            let v15 = 2.0f * v14;
-            let_beta2 = v15;
+            let v2 = sigmoid(inputs[steps * 41u + step_row]);
+            let v3 = 2.0f * v2;
+            let_beta2 = v3;
         }
         // examples/deltaproduct2.rnn:14  let p1[i] = sum(j: S[i, j] * k1[j])
         {
-            var vacc16: f32 = 0.0f;
-            for (var vj_17 = 0u; vj_17 < 8u; vj_17++) {
-                let v18 = state_S[vj_17] * let_k1[vj_17];
-                vacc16 = vacc16 + v18;
+            var vacc4: f32 = 0.0f;
+            for (var vj_5 = 0u; vj_5 < 8u; vj_5++) {
+                let v6 = state_S[vj_5] * scratch[step_row * 16u + vj_5];
+                vacc4 = vacc4 + v6;
             }
-            let_p1 = vacc16;
+            let_p1 = vacc4;
         }
         // examples/deltaproduct2.rnn:15  let S1[i, j] = S[i, j] - beta1 * p1[i] * k1[j] + beta1 * va[i] * k1[j]
         {
-            let v19 = let_beta1 * let_p1;
-            let v22 = let_beta1 * inputs[steps * 24u + step_row * 8u + slice_0];
-            for (var e = 0u; e < 8u; e++) {
-                let v20 = v19 * let_k1[e];
-                let v21 = state_S[e] - v20;
-                let v23 = v22 * let_k1[e];
-                let v24 = v21 + v23;
-                let_S1[e] = v24;
+            let v7 = let_beta1 * let_p1;
+            let v10 = let_beta1 * inputs[steps * 24u + step_row * 8u + slice_0];
+            for (var e = 0u; e < 8u + no_unroll; e++) {
+                let v8 = v7 * scratch[step_row * 16u + e];
+                let v9 = state_S[e] - v8;
+                let v11 = v10 * scratch[step_row * 16u + e];
+                let v12 = v9 + v11;
+                let_S1[e] = v12;
             }
         }
         // examples/deltaproduct2.rnn:16  let p2[i] = sum(j: S1[i, j] * k2[j])
         {
-            var vacc25: f32 = 0.0f;
-            for (var vj_26 = 0u; vj_26 < 8u; vj_26++) {
-                let v27 = let_S1[vj_26] * let_k2[vj_26];
-                vacc25 = vacc25 + v27;
+            var vacc13: f32 = 0.0f;
+            for (var vj_14 = 0u; vj_14 < 8u; vj_14++) {
+                let v15 = let_S1[vj_14] * scratch[step_row * 16u + 8u + vj_14];
+                vacc13 = vacc13 + v15;
             }
-            let_p2 = vacc25;
+            let_p2 = vacc13;
         }
         // examples/deltaproduct2.rnn:17  S[i, j] <- S1[i, j] - beta2 * p2[i] * k2[j] + beta2 * vb[i] * k2[j]
         {
-            let v28 = let_beta2 * let_p2;
-            let v31 = let_beta2 * inputs[steps * 32u + step_row * 8u + slice_0];
+            let v16 = let_beta2 * let_p2;
+            let v19 = let_beta2 * inputs[steps * 32u + step_row * 8u + slice_0];
             for (var e = 0u; e < 8u; e++) {
-                let v29 = v28 * let_k2[e];
-                let v30 = let_S1[e] - v29;
-                let v32 = v31 * let_k2[e];
-                let v33 = v30 + v32;
-                next_S[e] = v33;
+                let v17 = v16 * scratch[step_row * 16u + 8u + e];
+                let v18 = let_S1[e] - v17;
+                let v20 = v19 * scratch[step_row * 16u + 8u + e];
+                let v21 = v18 + v20;
+                next_S[e] = v21;
             }
         }
         // examples/deltaproduct2.rnn:18  output o[i] = sum(j: S[i, j] * q[j])
         {
-            var vacc34: f32 = 0.0f;
-            for (var vj_35 = 0u; vj_35 < 8u; vj_35++) {
-                let v36 = next_S[vj_35] * inputs[step_row * 8u + vj_35];
-                vacc34 = vacc34 + v36;
+            var vacc22: f32 = 0.0f;
+            for (var vj_23 = 0u; vj_23 < 8u; vj_23++) {
+                let v24 = next_S[vj_23] * inputs[step_row * 8u + vj_23];
+                vacc22 = vacc22 + v24;
             }
-            outputs[step_row * 8u + slice_0] = vacc34;
+            outputs[step_row * 8u + slice_0] = vacc22;
         }
         // commit the updated state
         for (var e = 0u; e < 8u; e++) {
@@ -182,6 +156,62 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // the final state
     for (var e = 0u; e < 8u + no_unroll; e++) {
         state_out[seq * 64u + (slice_0 * 8u + e)] = state_S[e];
+    }
+}
+`;
+
+/** The pre-pass: what does not depend on the state, for every step, into scratch; dispatched before the kernel. */
+export const deltaproduct2ProjectWgsl = `// deltaproduct2: the sequential kernel's pre-pass, generated by rnnc from examples/deltaproduct2.rnn; do not edit.
+// What does not depend on the state, for every step of every sequence (one invocation per step row), into scratch; dispatched before deltaproduct2.wgsl.
+
+struct Params {
+    batch: u32,
+    T: u32,
+}
+
+@group(0) @binding(0)
+var<uniform> params: Params;
+
+// q[K] @ 0 * batch*T, ka[K] @ 8 * batch*T, kb[K] @ 16 * batch*T, va[V] @ 24 * batch*T, vb[V] @ 32 * batch*T, ba @ 40 * batch*T, bb @ 41 * batch*T
+@group(0) @binding(1)
+var<storage, read> inputs: array<f32>;
+
+// per step row (16 floats): let_k1[K] @ 0, let_k2[K] @ 8
+@group(0) @binding(6)
+var<storage, read_write> scratch: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let step_row = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let steps = params.batch * params.T;
+    if step_row >= steps {
+        return;
+    }
+
+    // examples/deltaproduct2.rnn:10  let k1[j] = ka[j] / sqrt(sum(l: ka[l] * ka[l]) + 0.000001)
+    var vacc1: f32 = 0.0f;
+    for (var vl_2 = 0u; vl_2 < 8u; vl_2++) {
+        let v3 = inputs[steps * 8u + step_row * 8u + vl_2] * inputs[steps * 8u + step_row * 8u + vl_2];
+        vacc1 = vacc1 + v3;
+    }
+    let v4 = vacc1 + 0.000001f;
+    let v5 = sqrt(v4);
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
+        let v6 = inputs[steps * 8u + step_row * 8u + vp0] / v5;
+        scratch[step_row * 16u + vp0] = v6;
+    }
+
+    // examples/deltaproduct2.rnn:11  let k2[j] = kb[j] / sqrt(sum(l: kb[l] * kb[l]) + 0.000001)
+    var vacc8: f32 = 0.0f;
+    for (var vl_9 = 0u; vl_9 < 8u; vl_9++) {
+        let v10 = inputs[steps * 16u + step_row * 8u + vl_9] * inputs[steps * 16u + step_row * 8u + vl_9];
+        vacc8 = vacc8 + v10;
+    }
+    let v11 = vacc8 + 0.000001f;
+    let v12 = sqrt(v11);
+    for (var vp7 = 0u; vp7 < 8u; vp7++) {
+        let v13 = inputs[steps * 16u + step_row * 8u + vp7] / v12;
+        scratch[step_row * 16u + 8u + vp7] = v13;
     }
 }
 `;
@@ -284,6 +314,10 @@ export async function streamDeltaproduct2(
   const state_outBuffer = device.createBuffer({ size: 64 * batch * 4, usage: usage.write });
   const module = device.createShaderModule({ code: deltaproduct2Wgsl });
   const pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+  const prepass = await device.createComputePipelineAsync({
+    layout: 'auto',
+    compute: { module: device.createShaderModule({ code: deltaproduct2ProjectWgsl }), entryPoint: 'main' },
+  });
   let live = true;
 
   const setState = (initial?: Deltaproduct2State) => {
@@ -336,6 +370,7 @@ export async function streamDeltaproduct2(
     const inputsBuffer = upload(inputs, usage.read);
     const lengthsBuffer = upload(lengths, usage.read);
     const outputsBuffer = device.createBuffer({ size: 8 * batch * T * 4, usage: usage.write });
+    const scratchBuffer = device.createBuffer({ size: 16 * batch * T * 4, usage: GPUBufferUsage.STORAGE });
     const bindGroup = device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
       entries: [
@@ -345,12 +380,28 @@ export async function streamDeltaproduct2(
         { binding: 3, resource: { buffer: lengthsBuffer } },
         { binding: 4, resource: { buffer: outputsBuffer } },
         { binding: 5, resource: { buffer: state_outBuffer } },
+        { binding: 6, resource: { buffer: scratchBuffer } },
       ],
     });
     const groups = Math.ceil((batch * 8) / 64);
     const x = Math.min(groups, 65535);
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
+    // The state-independent part of every step first (one invocation per step).
+    const rows = Math.ceil((batch * T) / 64);
+    pass.setPipeline(prepass);
+    pass.setBindGroup(
+      0,
+      device.createBindGroup({
+        layout: prepass.getBindGroupLayout(0),
+        entries: [
+          { binding: 0, resource: { buffer: uniforms } },
+          { binding: 1, resource: { buffer: inputsBuffer } },
+          { binding: 6, resource: { buffer: scratchBuffer } },
+        ],
+      }),
+    );
+    pass.dispatchWorkgroups(Math.min(rows, 65535), Math.ceil(rows / Math.min(rows, 65535)), 1);
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, Math.ceil(groups / x), 1);
@@ -366,7 +417,7 @@ export async function streamDeltaproduct2(
     device.queue.submit([encoder.finish()]);
     await outputsRead.mapAsync(GPUMapMode.READ);
     const outputs = new Float32Array(outputsRead.getMappedRange().slice(0));
-    for (const b of [outputsRead, inputsBuffer, lengthsBuffer, outputsBuffer]) b.destroy();
+    for (const b of [outputsRead, inputsBuffer, lengthsBuffer, outputsBuffer, scratchBuffer]) b.destroy();
     return { o: outputs.slice(0 * batch * T, 8 * batch * T) };
   };
 

@@ -32,6 +32,10 @@ var<storage, read_write> outputs: array<f32>;
 @group(0) @binding(5)
 var<storage, read_write> state_out: array<f32>;
 
+// written by the pre-pass; per step row (24 floats): let_k1[K] @ 0, let_k2[K] @ 8, let_k3[K] @ 16
+@group(0) @binding(6)
+var<storage, read_write> scratch: array<f32>;
+
 // Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
 var<private> no_unroll: u32;
 
@@ -57,9 +61,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let len = min(lengths[seq], params.T);
     var state_S: array<f32, 8>;
     var next_S: array<f32, 8>;
-    var let_k1: array<f32, 8>;
-    var let_k2: array<f32, 8>;
-    var let_k3: array<f32, 8>;
     var let_beta1: f32;
     var let_beta2: f32;
     var let_beta3: f32;
@@ -77,137 +78,95 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // the steps of this sequence
     for (var t = 0u; t < len; t++) {
         let step_row = seq * params.T + t;
-        // examples/deltaproduct3.rnn:11  let k1[j] = ka[j] / sqrt(sum(l: ka[l] * ka[l]) + 0.000001)
-        {
-            var vacc0: f32 = 0.0f;
-            for (var vl_1 = 0u; vl_1 < 8u + no_unroll; vl_1++) {
-                let v2 = inputs[steps * 8u + step_row * 8u + vl_1] * inputs[steps * 8u + step_row * 8u + vl_1];
-                vacc0 = vacc0 + v2;
-            }
-            let v3 = vacc0 + 0.000001f;
-            let v4 = sqrt(v3);
-            for (var e = 0u; e < 8u; e++) {
-                let v5 = inputs[steps * 8u + step_row * 8u + e] / v4;
-                let_k1[e] = v5;
-            }
-        }
-        // examples/deltaproduct3.rnn:12  let k2[j] = kb[j] / sqrt(sum(l: kb[l] * kb[l]) + 0.000001)
-        {
-            var vacc6: f32 = 0.0f;
-            for (var vl_7 = 0u; vl_7 < 8u + no_unroll; vl_7++) {
-                let v8 = inputs[steps * 16u + step_row * 8u + vl_7] * inputs[steps * 16u + step_row * 8u + vl_7];
-                vacc6 = vacc6 + v8;
-            }
-            let v9 = vacc6 + 0.000001f;
-            let v10 = sqrt(v9);
-            for (var e = 0u; e < 8u; e++) {
-                let v11 = inputs[steps * 16u + step_row * 8u + e] / v10;
-                let_k2[e] = v11;
-            }
-        }
-        // examples/deltaproduct3.rnn:13  let k3[j] = kc[j] / sqrt(sum(l: kc[l] * kc[l]) + 0.000001)
-        {
-            var vacc12: f32 = 0.0f;
-            for (var vl_13 = 0u; vl_13 < 8u; vl_13++) {
-                let v14 = inputs[steps * 24u + step_row * 8u + vl_13] * inputs[steps * 24u + step_row * 8u + vl_13];
-                vacc12 = vacc12 + v14;
-            }
-            let v15 = vacc12 + 0.000001f;
-            let v16 = sqrt(v15);
-            for (var e = 0u; e < 8u; e++) {
-                let v17 = inputs[steps * 24u + step_row * 8u + e] / v16;
-                let_k3[e] = v17;
-            }
-        }
         // examples/deltaproduct3.rnn:14  let beta1 = 2 * sigmoid(ba)
         {
-            let v18 = sigmoid(inputs[steps * 56u + step_row]);
-            let v19 = 2.0f * v18;
-            let_beta1 = v19;
+            let v0 = sigmoid(inputs[steps * 56u + step_row]);
+            let v1 = 2.0f * v0;
+            let_beta1 = v1;
         }
         // examples/deltaproduct3.rnn:15  let beta2 = 2 * sigmoid(bb)
         {
-            let v20 = sigmoid(inputs[steps * 57u + step_row]);
-            let v21 = 2.0f * v20;
-            let_beta2 = v21;
+            let v2 = sigmoid(inputs[steps * 57u + step_row]);
+            let v3 = 2.0f * v2;
+            let_beta2 = v3;
         }
         // examples/deltaproduct3.rnn:16  let beta3 = 2 * sigmoid(bc)
         {
-            let v22 = sigmoid(inputs[steps * 58u + step_row]);
-            let v23 = 2.0f * v22;
-            let_beta3 = v23;
+            let v4 = sigmoid(inputs[steps * 58u + step_row]);
+            let v5 = 2.0f * v4;
+            let_beta3 = v5;
         }
         // examples/deltaproduct3.rnn:17  let p1[i] = sum(j: S[i, j] * k1[j])
         {
-            var vacc24: f32 = 0.0f;
-            for (var vj_25 = 0u; vj_25 < 8u; vj_25++) {
-                let v26 = state_S[vj_25] * let_k1[vj_25];
-                vacc24 = vacc24 + v26;
+            var vacc6: f32 = 0.0f;
+            for (var vj_7 = 0u; vj_7 < 8u; vj_7++) {
+                let v8 = state_S[vj_7] * scratch[step_row * 24u + vj_7];
+                vacc6 = vacc6 + v8;
             }
-            let_p1 = vacc24;
+            let_p1 = vacc6;
         }
         // examples/deltaproduct3.rnn:18  let S1[i, j] = S[i, j] - beta1 * p1[i] * k1[j] + beta1 * va[i] * k1[j]
         {
-            let v27 = let_beta1 * let_p1;
-            let v30 = let_beta1 * inputs[steps * 32u + step_row * 8u + slice_0];
-            for (var e = 0u; e < 8u; e++) {
-                let v28 = v27 * let_k1[e];
-                let v29 = state_S[e] - v28;
-                let v31 = v30 * let_k1[e];
-                let v32 = v29 + v31;
-                let_S1[e] = v32;
+            let v9 = let_beta1 * let_p1;
+            let v12 = let_beta1 * inputs[steps * 32u + step_row * 8u + slice_0];
+            for (var e = 0u; e < 8u + no_unroll; e++) {
+                let v10 = v9 * scratch[step_row * 24u + e];
+                let v11 = state_S[e] - v10;
+                let v13 = v12 * scratch[step_row * 24u + e];
+                let v14 = v11 + v13;
+                let_S1[e] = v14;
             }
         }
         // examples/deltaproduct3.rnn:19  let p2[i] = sum(j: S1[i, j] * k2[j])
         {
-            var vacc33: f32 = 0.0f;
-            for (var vj_34 = 0u; vj_34 < 8u; vj_34++) {
-                let v35 = let_S1[vj_34] * let_k2[vj_34];
-                vacc33 = vacc33 + v35;
+            var vacc15: f32 = 0.0f;
+            for (var vj_16 = 0u; vj_16 < 8u; vj_16++) {
+                let v17 = let_S1[vj_16] * scratch[step_row * 24u + 8u + vj_16];
+                vacc15 = vacc15 + v17;
             }
-            let_p2 = vacc33;
+            let_p2 = vacc15;
         }
         // examples/deltaproduct3.rnn:20  let S2[i, j] = S1[i, j] - beta2 * p2[i] * k2[j] + beta2 * vb[i] * k2[j]
         {
-            let v36 = let_beta2 * let_p2;
-            let v39 = let_beta2 * inputs[steps * 40u + step_row * 8u + slice_0];
-            for (var e = 0u; e < 8u; e++) {
-                let v37 = v36 * let_k2[e];
-                let v38 = let_S1[e] - v37;
-                let v40 = v39 * let_k2[e];
-                let v41 = v38 + v40;
-                let_S2[e] = v41;
+            let v18 = let_beta2 * let_p2;
+            let v21 = let_beta2 * inputs[steps * 40u + step_row * 8u + slice_0];
+            for (var e = 0u; e < 8u + no_unroll; e++) {
+                let v19 = v18 * scratch[step_row * 24u + 8u + e];
+                let v20 = let_S1[e] - v19;
+                let v22 = v21 * scratch[step_row * 24u + 8u + e];
+                let v23 = v20 + v22;
+                let_S2[e] = v23;
             }
         }
         // examples/deltaproduct3.rnn:21  let p3[i] = sum(j: S2[i, j] * k3[j])
         {
-            var vacc42: f32 = 0.0f;
-            for (var vj_43 = 0u; vj_43 < 8u; vj_43++) {
-                let v44 = let_S2[vj_43] * let_k3[vj_43];
-                vacc42 = vacc42 + v44;
+            var vacc24: f32 = 0.0f;
+            for (var vj_25 = 0u; vj_25 < 8u; vj_25++) {
+                let v26 = let_S2[vj_25] * scratch[step_row * 24u + 16u + vj_25];
+                vacc24 = vacc24 + v26;
             }
-            let_p3 = vacc42;
+            let_p3 = vacc24;
         }
         // examples/deltaproduct3.rnn:22  S[i, j] <- S2[i, j] - beta3 * p3[i] * k3[j] + beta3 * vc[i] * k3[j]
         {
-            let v45 = let_beta3 * let_p3;
-            let v48 = let_beta3 * inputs[steps * 48u + step_row * 8u + slice_0];
+            let v27 = let_beta3 * let_p3;
+            let v30 = let_beta3 * inputs[steps * 48u + step_row * 8u + slice_0];
             for (var e = 0u; e < 8u; e++) {
-                let v46 = v45 * let_k3[e];
-                let v47 = let_S2[e] - v46;
-                let v49 = v48 * let_k3[e];
-                let v50 = v47 + v49;
-                next_S[e] = v50;
+                let v28 = v27 * scratch[step_row * 24u + 16u + e];
+                let v29 = let_S2[e] - v28;
+                let v31 = v30 * scratch[step_row * 24u + 16u + e];
+                let v32 = v29 + v31;
+                next_S[e] = v32;
             }
         }
         // examples/deltaproduct3.rnn:23  output o[i] = sum(j: S[i, j] * q[j])
         {
-            var vacc51: f32 = 0.0f;
-            for (var vj_52 = 0u; vj_52 < 8u; vj_52++) {
-                let v53 = next_S[vj_52] * inputs[step_row * 8u + vj_52];
-                vacc51 = vacc51 + v53;
+            var vacc33: f32 = 0.0f;
+            for (var vj_34 = 0u; vj_34 < 8u; vj_34++) {
+                let v35 = next_S[vj_34] * inputs[step_row * 8u + vj_34];
+                vacc33 = vacc33 + v35;
             }
-            outputs[step_row * 8u + slice_0] = vacc51;
+            outputs[step_row * 8u + slice_0] = vacc33;
         }
         // commit the updated state
         for (var e = 0u; e < 8u; e++) {

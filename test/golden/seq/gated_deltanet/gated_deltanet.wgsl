@@ -32,6 +32,10 @@ var<storage, read_write> outputs: array<f32>;
 @group(0) @binding(5)
 var<storage, read_write> state_out: array<f32>;
 
+// written by the pre-pass; per step row (8 floats): let_kn[K] @ 0
+@group(0) @binding(6)
+var<storage, read_write> scratch: array<f32>;
+
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
@@ -53,7 +57,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let len = min(lengths[seq], params.T);
     var state_S: array<f32, 8>;
     var next_S: array<f32, 8>;
-    var let_kn: array<f32, 8>;
     var let_beta: f32;
     var let_alpha: f32;
     var let_pred: f32;
@@ -66,62 +69,48 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // the steps of this sequence
     for (var t = 0u; t < len; t++) {
         let step_row = seq * params.T + t;
-        // examples/gated_deltanet.rnn:11  let kn[j] = k[j] / sqrt(sum(l: k[l] * k[l]) + 0.000001)
-        {
-            var vacc0: f32 = 0.0f;
-            for (var vl_1 = 0u; vl_1 < 8u; vl_1++) {
-                let v2 = inputs[steps * 8u + step_row * 8u + vl_1] * inputs[steps * 8u + step_row * 8u + vl_1];
-                vacc0 = vacc0 + v2;
-            }
-            let v3 = vacc0 + 0.000001f;
-            let v4 = sqrt(v3);
-            for (var e = 0u; e < 8u; e++) {
-                let v5 = inputs[steps * 8u + step_row * 8u + e] / v4;
-                let_kn[e] = v5;
-            }
-        }
         // examples/gated_deltanet.rnn:12  let beta = sigmoid(b)
         {
-            let v6 = sigmoid(inputs[steps * 24u + step_row]);
-            let_beta = v6;
+            let v0 = sigmoid(inputs[steps * 24u + step_row]);
+            let_beta = v0;
         }
         // examples/gated_deltanet.rnn:13  let alpha = exp(0 - exp(g))
         {
-            let v7 = exp(inputs[steps * 25u + step_row]);
-            let v8 = 0.0f - v7;
-            let v9 = exp(v8);
-            let_alpha = v9;
+            let v1 = exp(inputs[steps * 25u + step_row]);
+            let v2 = 0.0f - v1;
+            let v3 = exp(v2);
+            let_alpha = v3;
         }
         // examples/gated_deltanet.rnn:14  let pred[i] = sum(j: S[i, j] * kn[j])
         {
-            var vacc10: f32 = 0.0f;
-            for (var vj_11 = 0u; vj_11 < 8u; vj_11++) {
-                let v12 = state_S[vj_11] * let_kn[vj_11];
-                vacc10 = vacc10 + v12;
+            var vacc4: f32 = 0.0f;
+            for (var vj_5 = 0u; vj_5 < 8u; vj_5++) {
+                let v6 = state_S[vj_5] * scratch[step_row * 8u + vj_5];
+                vacc4 = vacc4 + v6;
             }
-            let_pred = vacc10;
+            let_pred = vacc4;
         }
         // examples/gated_deltanet.rnn:15  S[i, j] <- alpha * (S[i, j] - beta * pred[i] * kn[j]) + beta * v[i] * kn[j]
         {
-            let v13 = let_beta * let_pred;
-            let v17 = let_beta * inputs[steps * 16u + step_row * 8u + slice_0];
+            let v7 = let_beta * let_pred;
+            let v11 = let_beta * inputs[steps * 16u + step_row * 8u + slice_0];
             for (var e = 0u; e < 8u; e++) {
-                let v14 = v13 * let_kn[e];
-                let v15 = state_S[e] - v14;
-                let v16 = let_alpha * v15;
-                let v18 = v17 * let_kn[e];
-                let v19 = v16 + v18;
-                next_S[e] = v19;
+                let v8 = v7 * scratch[step_row * 8u + e];
+                let v9 = state_S[e] - v8;
+                let v10 = let_alpha * v9;
+                let v12 = v11 * scratch[step_row * 8u + e];
+                let v13 = v10 + v12;
+                next_S[e] = v13;
             }
         }
         // examples/gated_deltanet.rnn:16  output o[i] = sum(j: S[i, j] * q[j])
         {
-            var vacc20: f32 = 0.0f;
-            for (var vj_21 = 0u; vj_21 < 8u; vj_21++) {
-                let v22 = next_S[vj_21] * inputs[step_row * 8u + vj_21];
-                vacc20 = vacc20 + v22;
+            var vacc14: f32 = 0.0f;
+            for (var vj_15 = 0u; vj_15 < 8u; vj_15++) {
+                let v16 = next_S[vj_15] * inputs[step_row * 8u + vj_15];
+                vacc14 = vacc14 + v16;
             }
-            outputs[step_row * 8u + slice_0] = vacc20;
+            outputs[step_row * 8u + slice_0] = vacc14;
         }
         // commit the updated state
         for (var e = 0u; e < 8u; e++) {

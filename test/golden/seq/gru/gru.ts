@@ -39,6 +39,10 @@ var<storage, read_write> outputs: array<f32>;
 @group(0) @binding(6)
 var<storage, read_write> state_out: array<f32>;
 
+// written by the pre-pass; per step row (24 floats): par_0[H] @ 0, par_1[H] @ 8, par_2[H] @ 16
+@group(0) @binding(7)
+var<storage, read_write> scratch: array<f32>;
+
 var<workgroup> state_h: array<f32, 8>;
 
 var<workgroup> next_h: array<f32, 8>;
@@ -97,22 +101,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let v0 = weights[e * 4u] * inputs[step_row * 4u];
-                let v1 = weights[e * 4u + 1u] * inputs[step_row * 4u + 1u];
-                let v2 = v0 + v1;
-                let v3 = weights[e * 4u + 2u] * inputs[step_row * 4u + 2u];
-                let v4 = v2 + v3;
-                let v5 = weights[e * 4u + 3u] * inputs[step_row * 4u + 3u];
-                let v6 = v4 + v5;
-                var vacc7: f32 = 0.0f;
-                for (var vm_8 = 0u; vm_8 < 8u; vm_8++) {
-                    let v9 = weights[96u + (e * 8u + vm_8)] * state_h[vm_8];
-                    vacc7 = vacc7 + v9;
+                var vacc0: f32 = 0.0f;
+                for (var vm_1 = 0u; vm_1 < 8u; vm_1++) {
+                    let v2 = weights[96u + (e * 8u + vm_1)] * state_h[vm_1];
+                    vacc0 = vacc0 + v2;
                 }
-                let v10 = v6 + vacc7;
-                let v11 = v10 + weights[288u + e];
-                let v12 = sigmoid(v11);
-                let_z[e] = v12;
+                let v3 = scratch[step_row * 24u + e] + vacc0;
+                let v4 = v3 + weights[288u + e];
+                let v5 = sigmoid(v4);
+                let_z[e] = v5;
             }
         }
         workgroupBarrier();
@@ -120,22 +117,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let v13 = weights[32u + e * 4u] * inputs[step_row * 4u];
-                let v14 = weights[32u + (e * 4u + 1u)] * inputs[step_row * 4u + 1u];
-                let v15 = v13 + v14;
-                let v16 = weights[32u + (e * 4u + 2u)] * inputs[step_row * 4u + 2u];
-                let v17 = v15 + v16;
-                let v18 = weights[32u + (e * 4u + 3u)] * inputs[step_row * 4u + 3u];
-                let v19 = v17 + v18;
-                var vacc20: f32 = 0.0f;
-                for (var vm_21 = 0u; vm_21 < 8u; vm_21++) {
-                    let v22 = weights[160u + (e * 8u + vm_21)] * state_h[vm_21];
-                    vacc20 = vacc20 + v22;
+                var vacc6: f32 = 0.0f;
+                for (var vm_7 = 0u; vm_7 < 8u; vm_7++) {
+                    let v8 = weights[160u + (e * 8u + vm_7)] * state_h[vm_7];
+                    vacc6 = vacc6 + v8;
                 }
-                let v23 = v19 + vacc20;
-                let v24 = v23 + weights[296u + e];
-                let v25 = sigmoid(v24);
-                let_r[e] = v25;
+                let v9 = scratch[step_row * 24u + 8u + e] + vacc6;
+                let v10 = v9 + weights[296u + e];
+                let v11 = sigmoid(v10);
+                let_r[e] = v11;
             }
         }
         workgroupBarrier();
@@ -143,24 +133,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let v26 = weights[64u + e * 4u] * inputs[step_row * 4u];
-                let v27 = weights[64u + (e * 4u + 1u)] * inputs[step_row * 4u + 1u];
-                let v28 = v26 + v27;
-                let v29 = weights[64u + (e * 4u + 2u)] * inputs[step_row * 4u + 2u];
-                let v30 = v28 + v29;
-                let v31 = weights[64u + (e * 4u + 3u)] * inputs[step_row * 4u + 3u];
-                let v32 = v30 + v31;
-                let v33 = v32 + weights[304u + e];
-                var vacc34: f32 = 0.0f;
-                for (var vm_35 = 0u; vm_35 < 8u; vm_35++) {
-                    let v36 = weights[224u + (e * 8u + vm_35)] * state_h[vm_35];
-                    vacc34 = vacc34 + v36;
+                var vacc12: f32 = 0.0f;
+                for (var vm_13 = 0u; vm_13 < 8u; vm_13++) {
+                    let v14 = weights[224u + (e * 8u + vm_13)] * state_h[vm_13];
+                    vacc12 = vacc12 + v14;
                 }
-                let v37 = vacc34 + weights[312u + e];
-                let v38 = let_r[e] * v37;
-                let v39 = v33 + v38;
-                let v40 = tanh_safe(v39);
-                let_n[e] = v40;
+                let v15 = vacc12 + weights[312u + e];
+                let v16 = let_r[e] * v15;
+                let v17 = scratch[step_row * 24u + 16u + e] + v16;
+                let v18 = tanh_safe(v17);
+                let_n[e] = v18;
             }
         }
         workgroupBarrier();
@@ -168,11 +150,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let v41 = 1.0f - let_z[e];
-                let v42 = v41 * let_n[e];
-                let v43 = let_z[e] * state_h[e];
-                let v44 = v42 + v43;
-                next_h[e] = v44;
+                let v19 = 1.0f - let_z[e];
+                let v20 = v19 * let_n[e];
+                let v21 = let_z[e] * state_h[e];
+                let v22 = v20 + v21;
+                next_h[e] = v22;
             }
         }
         workgroupBarrier();
@@ -205,6 +187,81 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if lid < 8u {
         let e = lid;
         state_out[seq * 8u + e] = state_h[e];
+    }
+}
+`;
+
+/** The pre-pass: what does not depend on the state, for every step, into scratch; dispatched before the kernel. */
+export const gruProjectWgsl = `// gru: the sequential kernel's pre-pass, generated by rnnc from examples/gru.rnn; do not edit.
+// What does not depend on the state, for every step of every sequence (one invocation per step row), into scratch; dispatched before gru.wgsl.
+
+struct Params {
+    batch: u32,
+    T: u32,
+}
+
+@group(0) @binding(0)
+var<uniform> params: Params;
+
+// x[X] @ 0 * batch*T
+@group(0) @binding(1)
+var<storage, read> inputs: array<f32>;
+
+// Wz[H, X] @ 0, Wr[H, X] @ 32, Wn[H, X] @ 64, Uz[H, H] @ 96, Ur[H, H] @ 160, Un[H, H] @ 224, bz[H] @ 288, br[H] @ 296, bn[H] @ 304, bhn[H] @ 312
+@group(0) @binding(2)
+var<storage, read> weights: array<f32>;
+
+// per step row (24 floats): par_0[H] @ 0, par_1[H] @ 8, par_2[H] @ 16
+@group(0) @binding(7)
+var<storage, read_write> scratch: array<f32>;
+
+// Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/unroll-budget.ts).
+var<private> no_unroll: u32;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    no_unroll = nwg.z - 1u;
+    let step_row = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let steps = params.batch * params.T;
+    if step_row >= steps {
+        return;
+    }
+
+    // examples/gru.rnn:11  sum(j: Wz[k, j] * x[j]): independent of the state, computed for every step
+    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
+        let v1 = weights[vp0 * 4u] * inputs[step_row * 4u];
+        let v2 = weights[vp0 * 4u + 1u] * inputs[step_row * 4u + 1u];
+        let v3 = v1 + v2;
+        let v4 = weights[vp0 * 4u + 2u] * inputs[step_row * 4u + 2u];
+        let v5 = v3 + v4;
+        let v6 = weights[vp0 * 4u + 3u] * inputs[step_row * 4u + 3u];
+        let v7 = v5 + v6;
+        scratch[step_row * 24u + vp0] = v7;
+    }
+
+    // examples/gru.rnn:12  sum(j: Wr[k, j] * x[j]): independent of the state, computed for every step
+    for (var vp8 = 0u; vp8 < 8u + no_unroll; vp8++) {
+        let v9 = weights[32u + vp8 * 4u] * inputs[step_row * 4u];
+        let v10 = weights[32u + (vp8 * 4u + 1u)] * inputs[step_row * 4u + 1u];
+        let v11 = v9 + v10;
+        let v12 = weights[32u + (vp8 * 4u + 2u)] * inputs[step_row * 4u + 2u];
+        let v13 = v11 + v12;
+        let v14 = weights[32u + (vp8 * 4u + 3u)] * inputs[step_row * 4u + 3u];
+        let v15 = v13 + v14;
+        scratch[step_row * 24u + 8u + vp8] = v15;
+    }
+
+    // examples/gru.rnn:13  sum(j: Wn[k, j] * x[j]) + bn[k]: independent of the state, computed for every step
+    for (var vp16 = 0u; vp16 < 8u; vp16++) {
+        let v17 = weights[64u + vp16 * 4u] * inputs[step_row * 4u];
+        let v18 = weights[64u + (vp16 * 4u + 1u)] * inputs[step_row * 4u + 1u];
+        let v19 = v17 + v18;
+        let v20 = weights[64u + (vp16 * 4u + 2u)] * inputs[step_row * 4u + 2u];
+        let v21 = v19 + v20;
+        let v22 = weights[64u + (vp16 * 4u + 3u)] * inputs[step_row * 4u + 3u];
+        let v23 = v21 + v22;
+        let v24 = v23 + weights[304u + vp16];
+        scratch[step_row * 24u + 16u + vp16] = v24;
     }
 }
 `;
@@ -335,6 +392,10 @@ export async function streamGru(device: GPUDevice, options: GruStreamOptions): P
   const state_outBuffer = device.createBuffer({ size: 8 * batch * 4, usage: usage.write });
   const module = device.createShaderModule({ code: gruWgsl });
   const pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+  const prepass = await device.createComputePipelineAsync({
+    layout: 'auto',
+    compute: { module: device.createShaderModule({ code: gruProjectWgsl }), entryPoint: 'main' },
+  });
   let live = true;
 
   const setState = (initial?: GruState) => {
@@ -371,22 +432,39 @@ export async function streamGru(device: GPUDevice, options: GruStreamOptions): P
     const inputsBuffer = upload(inputs, usage.read);
     const lengthsBuffer = upload(lengths, usage.read);
     const outputsBuffer = device.createBuffer({ size: 8 * batch * T * 4, usage: usage.write });
+    const scratchBuffer = device.createBuffer({ size: 24 * batch * T * 4, usage: GPUBufferUsage.STORAGE });
     const bindGroup = device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
       entries: [
         { binding: 0, resource: { buffer: uniforms } },
-        { binding: 1, resource: { buffer: inputsBuffer } },
         { binding: 2, resource: { buffer: weightsBuffer } },
         { binding: 3, resource: { buffer: state } },
         { binding: 4, resource: { buffer: lengthsBuffer } },
         { binding: 5, resource: { buffer: outputsBuffer } },
         { binding: 6, resource: { buffer: state_outBuffer } },
+        { binding: 7, resource: { buffer: scratchBuffer } },
       ],
     });
     const groups = batch * 1;
     const x = Math.min(groups, 65535);
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
+    // The state-independent part of every step first (one invocation per step).
+    const rows = Math.ceil((batch * T) / 64);
+    pass.setPipeline(prepass);
+    pass.setBindGroup(
+      0,
+      device.createBindGroup({
+        layout: prepass.getBindGroupLayout(0),
+        entries: [
+          { binding: 0, resource: { buffer: uniforms } },
+          { binding: 1, resource: { buffer: inputsBuffer } },
+          { binding: 2, resource: { buffer: weightsBuffer } },
+          { binding: 7, resource: { buffer: scratchBuffer } },
+        ],
+      }),
+    );
+    pass.dispatchWorkgroups(Math.min(rows, 65535), Math.ceil(rows / Math.min(rows, 65535)), 1);
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, Math.ceil(groups / x), 1);
@@ -402,7 +480,7 @@ export async function streamGru(device: GPUDevice, options: GruStreamOptions): P
     device.queue.submit([encoder.finish()]);
     await outputsRead.mapAsync(GPUMapMode.READ);
     const outputs = new Float32Array(outputsRead.getMappedRange().slice(0));
-    for (const b of [outputsRead, inputsBuffer, lengthsBuffer, outputsBuffer]) b.destroy();
+    for (const b of [outputsRead, inputsBuffer, lengthsBuffer, outputsBuffer, scratchBuffer]) b.destroy();
     return { y: outputs.slice(0 * batch * T, 8 * batch * T) };
   };
 

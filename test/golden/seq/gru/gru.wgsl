@@ -36,6 +36,10 @@ var<storage, read_write> outputs: array<f32>;
 @group(0) @binding(6)
 var<storage, read_write> state_out: array<f32>;
 
+// written by the pre-pass; per step row (24 floats): par_0[H] @ 0, par_1[H] @ 8, par_2[H] @ 16
+@group(0) @binding(7)
+var<storage, read_write> scratch: array<f32>;
+
 var<workgroup> state_h: array<f32, 8>;
 
 var<workgroup> next_h: array<f32, 8>;
@@ -94,22 +98,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let v0 = weights[e * 4u] * inputs[step_row * 4u];
-                let v1 = weights[e * 4u + 1u] * inputs[step_row * 4u + 1u];
-                let v2 = v0 + v1;
-                let v3 = weights[e * 4u + 2u] * inputs[step_row * 4u + 2u];
-                let v4 = v2 + v3;
-                let v5 = weights[e * 4u + 3u] * inputs[step_row * 4u + 3u];
-                let v6 = v4 + v5;
-                var vacc7: f32 = 0.0f;
-                for (var vm_8 = 0u; vm_8 < 8u; vm_8++) {
-                    let v9 = weights[96u + (e * 8u + vm_8)] * state_h[vm_8];
-                    vacc7 = vacc7 + v9;
+                var vacc0: f32 = 0.0f;
+                for (var vm_1 = 0u; vm_1 < 8u; vm_1++) {
+                    let v2 = weights[96u + (e * 8u + vm_1)] * state_h[vm_1];
+                    vacc0 = vacc0 + v2;
                 }
-                let v10 = v6 + vacc7;
-                let v11 = v10 + weights[288u + e];
-                let v12 = sigmoid(v11);
-                let_z[e] = v12;
+                let v3 = scratch[step_row * 24u + e] + vacc0;
+                let v4 = v3 + weights[288u + e];
+                let v5 = sigmoid(v4);
+                let_z[e] = v5;
             }
         }
         workgroupBarrier();
@@ -117,22 +114,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let v13 = weights[32u + e * 4u] * inputs[step_row * 4u];
-                let v14 = weights[32u + (e * 4u + 1u)] * inputs[step_row * 4u + 1u];
-                let v15 = v13 + v14;
-                let v16 = weights[32u + (e * 4u + 2u)] * inputs[step_row * 4u + 2u];
-                let v17 = v15 + v16;
-                let v18 = weights[32u + (e * 4u + 3u)] * inputs[step_row * 4u + 3u];
-                let v19 = v17 + v18;
-                var vacc20: f32 = 0.0f;
-                for (var vm_21 = 0u; vm_21 < 8u; vm_21++) {
-                    let v22 = weights[160u + (e * 8u + vm_21)] * state_h[vm_21];
-                    vacc20 = vacc20 + v22;
+                var vacc6: f32 = 0.0f;
+                for (var vm_7 = 0u; vm_7 < 8u; vm_7++) {
+                    let v8 = weights[160u + (e * 8u + vm_7)] * state_h[vm_7];
+                    vacc6 = vacc6 + v8;
                 }
-                let v23 = v19 + vacc20;
-                let v24 = v23 + weights[296u + e];
-                let v25 = sigmoid(v24);
-                let_r[e] = v25;
+                let v9 = scratch[step_row * 24u + 8u + e] + vacc6;
+                let v10 = v9 + weights[296u + e];
+                let v11 = sigmoid(v10);
+                let_r[e] = v11;
             }
         }
         workgroupBarrier();
@@ -140,24 +130,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let v26 = weights[64u + e * 4u] * inputs[step_row * 4u];
-                let v27 = weights[64u + (e * 4u + 1u)] * inputs[step_row * 4u + 1u];
-                let v28 = v26 + v27;
-                let v29 = weights[64u + (e * 4u + 2u)] * inputs[step_row * 4u + 2u];
-                let v30 = v28 + v29;
-                let v31 = weights[64u + (e * 4u + 3u)] * inputs[step_row * 4u + 3u];
-                let v32 = v30 + v31;
-                let v33 = v32 + weights[304u + e];
-                var vacc34: f32 = 0.0f;
-                for (var vm_35 = 0u; vm_35 < 8u; vm_35++) {
-                    let v36 = weights[224u + (e * 8u + vm_35)] * state_h[vm_35];
-                    vacc34 = vacc34 + v36;
+                var vacc12: f32 = 0.0f;
+                for (var vm_13 = 0u; vm_13 < 8u; vm_13++) {
+                    let v14 = weights[224u + (e * 8u + vm_13)] * state_h[vm_13];
+                    vacc12 = vacc12 + v14;
                 }
-                let v37 = vacc34 + weights[312u + e];
-                let v38 = let_r[e] * v37;
-                let v39 = v33 + v38;
-                let v40 = tanh_safe(v39);
-                let_n[e] = v40;
+                let v15 = vacc12 + weights[312u + e];
+                let v16 = let_r[e] * v15;
+                let v17 = scratch[step_row * 24u + 16u + e] + v16;
+                let v18 = tanh_safe(v17);
+                let_n[e] = v18;
             }
         }
         workgroupBarrier();
@@ -165,11 +147,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let v41 = 1.0f - let_z[e];
-                let v42 = v41 * let_n[e];
-                let v43 = let_z[e] * state_h[e];
-                let v44 = v42 + v43;
-                next_h[e] = v44;
+                let v19 = 1.0f - let_z[e];
+                let v20 = v19 * let_n[e];
+                let v21 = let_z[e] * state_h[e];
+                let v22 = v20 + v21;
+                next_h[e] = v22;
             }
         }
         workgroupBarrier();

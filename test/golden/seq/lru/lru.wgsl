@@ -36,6 +36,10 @@ var<storage, read_write> outputs: array<f32>;
 @group(0) @binding(6)
 var<storage, read_write> state_out: array<f32>;
 
+// written by the pre-pass; per step row (8 floats): par_0[N] @ 0
+@group(0) @binding(7)
+var<storage, read_write> scratch: array<f32>;
+
 var<workgroup> state_x: array<f32, 8>;
 
 var<workgroup> next_x: array<f32, 8>;
@@ -99,16 +103,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             if lid < 8u {
                 let e = lid;
                 let v6 = let_lambda[e] * state_x[e];
-                let v7 = weights[8u + e * 4u] * inputs[step_row * 4u];
-                let v8 = weights[8u + (e * 4u + 1u)] * inputs[step_row * 4u + 1u];
-                let v9 = v7 + v8;
-                let v10 = weights[8u + (e * 4u + 2u)] * inputs[step_row * 4u + 2u];
-                let v11 = v9 + v10;
-                let v12 = weights[8u + (e * 4u + 3u)] * inputs[step_row * 4u + 3u];
-                let v13 = v11 + v12;
-                let v14 = let_gamma[e] * v13;
-                let v15 = v6 + v14;
-                next_x[e] = v15;
+                let v7 = v6 + scratch[step_row * 8u + e];
+                next_x[e] = v7;
             }
         }
         workgroupBarrier();
@@ -116,14 +112,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 4u {
                 let e = lid;
-                var vacc16: f32 = 0.0f;
-                for (var vn_17 = 0u; vn_17 < 8u; vn_17++) {
-                    let v18 = weights[40u + (e * 8u + vn_17)] * next_x[vn_17];
-                    vacc16 = vacc16 + v18;
+                var vacc8: f32 = 0.0f;
+                for (var vn_9 = 0u; vn_9 < 8u; vn_9++) {
+                    let v10 = weights[40u + (e * 8u + vn_9)] * next_x[vn_9];
+                    vacc8 = vacc8 + v10;
                 }
-                let v19 = weights[72u + e] * inputs[step_row * 4u + e];
-                let v20 = vacc16 + v19;
-                outputs[step_row * 4u + e] = v20;
+                let v11 = weights[72u + e] * inputs[step_row * 4u + e];
+                let v12 = vacc8 + v11;
+                outputs[step_row * 4u + e] = v12;
             }
         }
         workgroupBarrier();

@@ -39,6 +39,10 @@ var<storage, read_write> outputs: array<f32>;
 @group(0) @binding(6)
 var<storage, read_write> state_out: array<f32>;
 
+// written by the pre-pass; per step row (32 floats): par_0[H] @ 0, par_1[H] @ 8, par_2[H] @ 16, par_3[H] @ 24
+@group(0) @binding(7)
+var<storage, read_write> scratch: array<f32>;
+
 var<workgroup> state_h: array<f32, 8>;
 
 var<workgroup> next_h: array<f32, 8>;
@@ -111,22 +115,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let v0 = weights[e * 4u] * inputs[step_row * 4u];
-                let v1 = weights[e * 4u + 1u] * inputs[step_row * 4u + 1u];
-                let v2 = v0 + v1;
-                let v3 = weights[e * 4u + 2u] * inputs[step_row * 4u + 2u];
-                let v4 = v2 + v3;
-                let v5 = weights[e * 4u + 3u] * inputs[step_row * 4u + 3u];
-                let v6 = v4 + v5;
-                var vacc7: f32 = 0.0f;
-                for (var vm_8 = 0u; vm_8 < 8u + no_unroll; vm_8++) {
-                    let v9 = weights[128u + (e * 8u + vm_8)] * state_h[vm_8];
-                    vacc7 = vacc7 + v9;
+                var vacc0: f32 = 0.0f;
+                for (var vm_1 = 0u; vm_1 < 8u + no_unroll; vm_1++) {
+                    let v2 = weights[128u + (e * 8u + vm_1)] * state_h[vm_1];
+                    vacc0 = vacc0 + v2;
                 }
-                let v10 = v6 + vacc7;
-                let v11 = v10 + weights[384u + e];
-                let v12 = sigmoid(v11);
-                let_ig[e] = v12;
+                let v3 = scratch[step_row * 32u + e] + vacc0;
+                let v4 = v3 + weights[384u + e];
+                let v5 = sigmoid(v4);
+                let_ig[e] = v5;
             }
         }
         workgroupBarrier();
@@ -134,22 +131,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let v13 = weights[32u + e * 4u] * inputs[step_row * 4u];
-                let v14 = weights[32u + (e * 4u + 1u)] * inputs[step_row * 4u + 1u];
-                let v15 = v13 + v14;
-                let v16 = weights[32u + (e * 4u + 2u)] * inputs[step_row * 4u + 2u];
-                let v17 = v15 + v16;
-                let v18 = weights[32u + (e * 4u + 3u)] * inputs[step_row * 4u + 3u];
-                let v19 = v17 + v18;
-                var vacc20: f32 = 0.0f;
-                for (var vm_21 = 0u; vm_21 < 8u + no_unroll; vm_21++) {
-                    let v22 = weights[192u + (e * 8u + vm_21)] * state_h[vm_21];
-                    vacc20 = vacc20 + v22;
+                var vacc6: f32 = 0.0f;
+                for (var vm_7 = 0u; vm_7 < 8u; vm_7++) {
+                    let v8 = weights[192u + (e * 8u + vm_7)] * state_h[vm_7];
+                    vacc6 = vacc6 + v8;
                 }
-                let v23 = v19 + vacc20;
-                let v24 = v23 + weights[392u + e];
-                let v25 = sigmoid(v24);
-                let_fg[e] = v25;
+                let v9 = scratch[step_row * 32u + 8u + e] + vacc6;
+                let v10 = v9 + weights[392u + e];
+                let v11 = sigmoid(v10);
+                let_fg[e] = v11;
             }
         }
         workgroupBarrier();
@@ -157,22 +147,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let v26 = weights[64u + e * 4u] * inputs[step_row * 4u];
-                let v27 = weights[64u + (e * 4u + 1u)] * inputs[step_row * 4u + 1u];
-                let v28 = v26 + v27;
-                let v29 = weights[64u + (e * 4u + 2u)] * inputs[step_row * 4u + 2u];
-                let v30 = v28 + v29;
-                let v31 = weights[64u + (e * 4u + 3u)] * inputs[step_row * 4u + 3u];
-                let v32 = v30 + v31;
-                var vacc33: f32 = 0.0f;
-                for (var vm_34 = 0u; vm_34 < 8u + no_unroll; vm_34++) {
-                    let v35 = weights[256u + (e * 8u + vm_34)] * state_h[vm_34];
-                    vacc33 = vacc33 + v35;
+                var vacc12: f32 = 0.0f;
+                for (var vm_13 = 0u; vm_13 < 8u; vm_13++) {
+                    let v14 = weights[256u + (e * 8u + vm_13)] * state_h[vm_13];
+                    vacc12 = vacc12 + v14;
                 }
-                let v36 = v32 + vacc33;
-                let v37 = v36 + weights[400u + e];
-                let v38 = tanh_safe(v37);
-                let_gg[e] = v38;
+                let v15 = scratch[step_row * 32u + 16u + e] + vacc12;
+                let v16 = v15 + weights[400u + e];
+                let v17 = tanh_safe(v16);
+                let_gg[e] = v17;
             }
         }
         workgroupBarrier();
@@ -180,22 +163,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let v39 = weights[96u + e * 4u] * inputs[step_row * 4u];
-                let v40 = weights[96u + (e * 4u + 1u)] * inputs[step_row * 4u + 1u];
-                let v41 = v39 + v40;
-                let v42 = weights[96u + (e * 4u + 2u)] * inputs[step_row * 4u + 2u];
-                let v43 = v41 + v42;
-                let v44 = weights[96u + (e * 4u + 3u)] * inputs[step_row * 4u + 3u];
-                let v45 = v43 + v44;
-                var vacc46: f32 = 0.0f;
-                for (var vm_47 = 0u; vm_47 < 8u; vm_47++) {
-                    let v48 = weights[320u + (e * 8u + vm_47)] * state_h[vm_47];
-                    vacc46 = vacc46 + v48;
+                var vacc18: f32 = 0.0f;
+                for (var vm_19 = 0u; vm_19 < 8u; vm_19++) {
+                    let v20 = weights[320u + (e * 8u + vm_19)] * state_h[vm_19];
+                    vacc18 = vacc18 + v20;
                 }
-                let v49 = v45 + vacc46;
-                let v50 = v49 + weights[408u + e];
-                let v51 = sigmoid(v50);
-                let_og[e] = v51;
+                let v21 = scratch[step_row * 32u + 24u + e] + vacc18;
+                let v22 = v21 + weights[408u + e];
+                let v23 = sigmoid(v22);
+                let_og[e] = v23;
             }
         }
         workgroupBarrier();
@@ -203,10 +179,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let v52 = let_fg[e] * state_c[e];
-                let v53 = let_ig[e] * let_gg[e];
-                let v54 = v52 + v53;
-                next_c[e] = v54;
+                let v24 = let_fg[e] * state_c[e];
+                let v25 = let_ig[e] * let_gg[e];
+                let v26 = v24 + v25;
+                next_c[e] = v26;
             }
         }
         workgroupBarrier();
@@ -214,9 +190,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let v55 = tanh_safe(next_c[e]);
-                let v56 = let_og[e] * v55;
-                next_h[e] = v56;
+                let v27 = tanh_safe(next_c[e]);
+                let v28 = let_og[e] * v27;
+                next_h[e] = v28;
             }
         }
         workgroupBarrier();
@@ -257,6 +233,92 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if lid < 8u {
         let e = lid;
         state_out[params.batch * 8u + seq * 8u + e] = state_c[e];
+    }
+}
+`;
+
+/** The pre-pass: what does not depend on the state, for every step, into scratch; dispatched before the kernel. */
+export const lstmProjectWgsl = `// lstm: the sequential kernel's pre-pass, generated by rnnc from examples/lstm.rnn; do not edit.
+// What does not depend on the state, for every step of every sequence (one invocation per step row), into scratch; dispatched before lstm.wgsl.
+
+struct Params {
+    batch: u32,
+    T: u32,
+}
+
+@group(0) @binding(0)
+var<uniform> params: Params;
+
+// x[X] @ 0 * batch*T
+@group(0) @binding(1)
+var<storage, read> inputs: array<f32>;
+
+// Wi[H, X] @ 0, Wf[H, X] @ 32, Wg[H, X] @ 64, Wo[H, X] @ 96, Ui[H, H] @ 128, Uf[H, H] @ 192, Ug[H, H] @ 256, Uo[H, H] @ 320, bi[H] @ 384, bf[H] @ 392, bg[H] @ 400, bo[H] @ 408
+@group(0) @binding(2)
+var<storage, read> weights: array<f32>;
+
+// per step row (32 floats): par_0[H] @ 0, par_1[H] @ 8, par_2[H] @ 16, par_3[H] @ 24
+@group(0) @binding(7)
+var<storage, read_write> scratch: array<f32>;
+
+// Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/unroll-budget.ts).
+var<private> no_unroll: u32;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    no_unroll = nwg.z - 1u;
+    let step_row = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let steps = params.batch * params.T;
+    if step_row >= steps {
+        return;
+    }
+
+    // examples/lstm.rnn:11  sum(j: Wi[k, j] * x[j]): independent of the state, computed for every step
+    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
+        let v1 = weights[vp0 * 4u] * inputs[step_row * 4u];
+        let v2 = weights[vp0 * 4u + 1u] * inputs[step_row * 4u + 1u];
+        let v3 = v1 + v2;
+        let v4 = weights[vp0 * 4u + 2u] * inputs[step_row * 4u + 2u];
+        let v5 = v3 + v4;
+        let v6 = weights[vp0 * 4u + 3u] * inputs[step_row * 4u + 3u];
+        let v7 = v5 + v6;
+        scratch[step_row * 32u + vp0] = v7;
+    }
+
+    // examples/lstm.rnn:12  sum(j: Wf[k, j] * x[j]): independent of the state, computed for every step
+    for (var vp8 = 0u; vp8 < 8u + no_unroll; vp8++) {
+        let v9 = weights[32u + vp8 * 4u] * inputs[step_row * 4u];
+        let v10 = weights[32u + (vp8 * 4u + 1u)] * inputs[step_row * 4u + 1u];
+        let v11 = v9 + v10;
+        let v12 = weights[32u + (vp8 * 4u + 2u)] * inputs[step_row * 4u + 2u];
+        let v13 = v11 + v12;
+        let v14 = weights[32u + (vp8 * 4u + 3u)] * inputs[step_row * 4u + 3u];
+        let v15 = v13 + v14;
+        scratch[step_row * 32u + 8u + vp8] = v15;
+    }
+
+    // examples/lstm.rnn:13  sum(j: Wg[k, j] * x[j]): independent of the state, computed for every step
+    for (var vp16 = 0u; vp16 < 8u + no_unroll; vp16++) {
+        let v17 = weights[64u + vp16 * 4u] * inputs[step_row * 4u];
+        let v18 = weights[64u + (vp16 * 4u + 1u)] * inputs[step_row * 4u + 1u];
+        let v19 = v17 + v18;
+        let v20 = weights[64u + (vp16 * 4u + 2u)] * inputs[step_row * 4u + 2u];
+        let v21 = v19 + v20;
+        let v22 = weights[64u + (vp16 * 4u + 3u)] * inputs[step_row * 4u + 3u];
+        let v23 = v21 + v22;
+        scratch[step_row * 32u + 16u + vp16] = v23;
+    }
+
+    // examples/lstm.rnn:14  sum(j: Wo[k, j] * x[j]): independent of the state, computed for every step
+    for (var vp24 = 0u; vp24 < 8u; vp24++) {
+        let v25 = weights[96u + vp24 * 4u] * inputs[step_row * 4u];
+        let v26 = weights[96u + (vp24 * 4u + 1u)] * inputs[step_row * 4u + 1u];
+        let v27 = v25 + v26;
+        let v28 = weights[96u + (vp24 * 4u + 2u)] * inputs[step_row * 4u + 2u];
+        let v29 = v27 + v28;
+        let v30 = weights[96u + (vp24 * 4u + 3u)] * inputs[step_row * 4u + 3u];
+        let v31 = v29 + v30;
+        scratch[step_row * 32u + 24u + vp24] = v31;
     }
 }
 `;
@@ -397,6 +459,10 @@ export async function streamLstm(device: GPUDevice, options: LstmStreamOptions):
   const state_outBuffer = device.createBuffer({ size: 16 * batch * 4, usage: usage.write });
   const module = device.createShaderModule({ code: lstmWgsl });
   const pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+  const prepass = await device.createComputePipelineAsync({
+    layout: 'auto',
+    compute: { module: device.createShaderModule({ code: lstmProjectWgsl }), entryPoint: 'main' },
+  });
   let live = true;
 
   const setState = (initial?: LstmState) => {
@@ -441,22 +507,39 @@ export async function streamLstm(device: GPUDevice, options: LstmStreamOptions):
     const inputsBuffer = upload(inputs, usage.read);
     const lengthsBuffer = upload(lengths, usage.read);
     const outputsBuffer = device.createBuffer({ size: 8 * batch * T * 4, usage: usage.write });
+    const scratchBuffer = device.createBuffer({ size: 32 * batch * T * 4, usage: GPUBufferUsage.STORAGE });
     const bindGroup = device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
       entries: [
         { binding: 0, resource: { buffer: uniforms } },
-        { binding: 1, resource: { buffer: inputsBuffer } },
         { binding: 2, resource: { buffer: weightsBuffer } },
         { binding: 3, resource: { buffer: state } },
         { binding: 4, resource: { buffer: lengthsBuffer } },
         { binding: 5, resource: { buffer: outputsBuffer } },
         { binding: 6, resource: { buffer: state_outBuffer } },
+        { binding: 7, resource: { buffer: scratchBuffer } },
       ],
     });
     const groups = batch * 1;
     const x = Math.min(groups, 65535);
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
+    // The state-independent part of every step first (one invocation per step).
+    const rows = Math.ceil((batch * T) / 64);
+    pass.setPipeline(prepass);
+    pass.setBindGroup(
+      0,
+      device.createBindGroup({
+        layout: prepass.getBindGroupLayout(0),
+        entries: [
+          { binding: 0, resource: { buffer: uniforms } },
+          { binding: 1, resource: { buffer: inputsBuffer } },
+          { binding: 2, resource: { buffer: weightsBuffer } },
+          { binding: 7, resource: { buffer: scratchBuffer } },
+        ],
+      }),
+    );
+    pass.dispatchWorkgroups(Math.min(rows, 65535), Math.ceil(rows / Math.min(rows, 65535)), 1);
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, Math.ceil(groups / x), 1);
@@ -472,7 +555,7 @@ export async function streamLstm(device: GPUDevice, options: LstmStreamOptions):
     device.queue.submit([encoder.finish()]);
     await outputsRead.mapAsync(GPUMapMode.READ);
     const outputs = new Float32Array(outputsRead.getMappedRange().slice(0));
-    for (const b of [outputsRead, inputsBuffer, lengthsBuffer, outputsBuffer]) b.destroy();
+    for (const b of [outputsRead, inputsBuffer, lengthsBuffer, outputsBuffer, scratchBuffer]) b.destroy();
     return { y: outputs.slice(0 * batch * T, 8 * batch * T) };
   };
 

@@ -36,6 +36,10 @@ var<storage, read_write> outputs: array<f32>;
 @group(0) @binding(6)
 var<storage, read_write> state_out: array<f32>;
 
+// written by the pre-pass; per step row (32 floats): par_0[H] @ 0, par_1[H] @ 8, par_2[H] @ 16, par_3[H] @ 24
+@group(0) @binding(7)
+var<storage, read_write> scratch: array<f32>;
+
 var<workgroup> state_h: array<f32, 8>;
 
 var<workgroup> next_h: array<f32, 8>;
@@ -108,22 +112,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let v0 = weights[e * 4u] * inputs[step_row * 4u];
-                let v1 = weights[e * 4u + 1u] * inputs[step_row * 4u + 1u];
-                let v2 = v0 + v1;
-                let v3 = weights[e * 4u + 2u] * inputs[step_row * 4u + 2u];
-                let v4 = v2 + v3;
-                let v5 = weights[e * 4u + 3u] * inputs[step_row * 4u + 3u];
-                let v6 = v4 + v5;
-                var vacc7: f32 = 0.0f;
-                for (var vm_8 = 0u; vm_8 < 8u + no_unroll; vm_8++) {
-                    let v9 = weights[128u + (e * 8u + vm_8)] * state_h[vm_8];
-                    vacc7 = vacc7 + v9;
+                var vacc0: f32 = 0.0f;
+                for (var vm_1 = 0u; vm_1 < 8u + no_unroll; vm_1++) {
+                    let v2 = weights[128u + (e * 8u + vm_1)] * state_h[vm_1];
+                    vacc0 = vacc0 + v2;
                 }
-                let v10 = v6 + vacc7;
-                let v11 = v10 + weights[384u + e];
-                let v12 = sigmoid(v11);
-                let_ig[e] = v12;
+                let v3 = scratch[step_row * 32u + e] + vacc0;
+                let v4 = v3 + weights[384u + e];
+                let v5 = sigmoid(v4);
+                let_ig[e] = v5;
             }
         }
         workgroupBarrier();
@@ -131,22 +128,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let v13 = weights[32u + e * 4u] * inputs[step_row * 4u];
-                let v14 = weights[32u + (e * 4u + 1u)] * inputs[step_row * 4u + 1u];
-                let v15 = v13 + v14;
-                let v16 = weights[32u + (e * 4u + 2u)] * inputs[step_row * 4u + 2u];
-                let v17 = v15 + v16;
-                let v18 = weights[32u + (e * 4u + 3u)] * inputs[step_row * 4u + 3u];
-                let v19 = v17 + v18;
-                var vacc20: f32 = 0.0f;
-                for (var vm_21 = 0u; vm_21 < 8u + no_unroll; vm_21++) {
-                    let v22 = weights[192u + (e * 8u + vm_21)] * state_h[vm_21];
-                    vacc20 = vacc20 + v22;
+                var vacc6: f32 = 0.0f;
+                for (var vm_7 = 0u; vm_7 < 8u; vm_7++) {
+                    let v8 = weights[192u + (e * 8u + vm_7)] * state_h[vm_7];
+                    vacc6 = vacc6 + v8;
                 }
-                let v23 = v19 + vacc20;
-                let v24 = v23 + weights[392u + e];
-                let v25 = sigmoid(v24);
-                let_fg[e] = v25;
+                let v9 = scratch[step_row * 32u + 8u + e] + vacc6;
+                let v10 = v9 + weights[392u + e];
+                let v11 = sigmoid(v10);
+                let_fg[e] = v11;
             }
         }
         workgroupBarrier();
@@ -154,22 +144,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let v26 = weights[64u + e * 4u] * inputs[step_row * 4u];
-                let v27 = weights[64u + (e * 4u + 1u)] * inputs[step_row * 4u + 1u];
-                let v28 = v26 + v27;
-                let v29 = weights[64u + (e * 4u + 2u)] * inputs[step_row * 4u + 2u];
-                let v30 = v28 + v29;
-                let v31 = weights[64u + (e * 4u + 3u)] * inputs[step_row * 4u + 3u];
-                let v32 = v30 + v31;
-                var vacc33: f32 = 0.0f;
-                for (var vm_34 = 0u; vm_34 < 8u + no_unroll; vm_34++) {
-                    let v35 = weights[256u + (e * 8u + vm_34)] * state_h[vm_34];
-                    vacc33 = vacc33 + v35;
+                var vacc12: f32 = 0.0f;
+                for (var vm_13 = 0u; vm_13 < 8u; vm_13++) {
+                    let v14 = weights[256u + (e * 8u + vm_13)] * state_h[vm_13];
+                    vacc12 = vacc12 + v14;
                 }
-                let v36 = v32 + vacc33;
-                let v37 = v36 + weights[400u + e];
-                let v38 = tanh_safe(v37);
-                let_gg[e] = v38;
+                let v15 = scratch[step_row * 32u + 16u + e] + vacc12;
+                let v16 = v15 + weights[400u + e];
+                let v17 = tanh_safe(v16);
+                let_gg[e] = v17;
             }
         }
         workgroupBarrier();
@@ -177,22 +160,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let v39 = weights[96u + e * 4u] * inputs[step_row * 4u];
-                let v40 = weights[96u + (e * 4u + 1u)] * inputs[step_row * 4u + 1u];
-                let v41 = v39 + v40;
-                let v42 = weights[96u + (e * 4u + 2u)] * inputs[step_row * 4u + 2u];
-                let v43 = v41 + v42;
-                let v44 = weights[96u + (e * 4u + 3u)] * inputs[step_row * 4u + 3u];
-                let v45 = v43 + v44;
-                var vacc46: f32 = 0.0f;
-                for (var vm_47 = 0u; vm_47 < 8u; vm_47++) {
-                    let v48 = weights[320u + (e * 8u + vm_47)] * state_h[vm_47];
-                    vacc46 = vacc46 + v48;
+                var vacc18: f32 = 0.0f;
+                for (var vm_19 = 0u; vm_19 < 8u; vm_19++) {
+                    let v20 = weights[320u + (e * 8u + vm_19)] * state_h[vm_19];
+                    vacc18 = vacc18 + v20;
                 }
-                let v49 = v45 + vacc46;
-                let v50 = v49 + weights[408u + e];
-                let v51 = sigmoid(v50);
-                let_og[e] = v51;
+                let v21 = scratch[step_row * 32u + 24u + e] + vacc18;
+                let v22 = v21 + weights[408u + e];
+                let v23 = sigmoid(v22);
+                let_og[e] = v23;
             }
         }
         workgroupBarrier();
@@ -200,10 +176,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let v52 = let_fg[e] * state_c[e];
-                let v53 = let_ig[e] * let_gg[e];
-                let v54 = v52 + v53;
-                next_c[e] = v54;
+                let v24 = let_fg[e] * state_c[e];
+                let v25 = let_ig[e] * let_gg[e];
+                let v26 = v24 + v25;
+                next_c[e] = v26;
             }
         }
         workgroupBarrier();
@@ -211,9 +187,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let v55 = tanh_safe(next_c[e]);
-                let v56 = let_og[e] * v55;
-                next_h[e] = v56;
+                let v27 = tanh_safe(next_c[e]);
+                let v28 = let_og[e] * v27;
+                next_h[e] = v28;
             }
         }
         workgroupBarrier();

@@ -36,12 +36,9 @@ var<storage, read_write> outputs: array<f32>;
 @group(0) @binding(6)
 var<storage, read_write> state_out: array<f32>;
 
-// 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
-fn sigmoid(x: f32) -> f32 {
-    let e = exp(-abs(x));
-    let s = 1.0f / (1.0f + e);
-    return select(e * s, s, x >= 0.0f);
-}
+// written by the pre-pass; per step row (16 floats): let_z[H] @ 0, let_candidate[H] @ 8
+@group(0) @binding(7)
+var<storage, read_write> scratch: array<f32>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -57,8 +54,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let len = min(lengths[seq], params.T);
     var state_h: f32;
     var next_h: f32;
-    var let_z: f32;
-    var let_candidate: f32;
 
     // the initial state
     state_h = state_in[seq * 8u + slice_0];
@@ -66,34 +61,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // the steps of this sequence
     for (var t = 0u; t < len; t++) {
         let step_row = seq * params.T + t;
-        // examples/mingru.rnn:9  let z[i] = sigmoid(sum(j: Wz[i, j] * x[j]) + bz[i])
-        {
-            var vacc0: f32 = 0.0f;
-            for (var vj_1 = 0u; vj_1 < 8u; vj_1++) {
-                let v2 = weights[slice_0 * 8u + vj_1] * inputs[step_row * 8u + vj_1];
-                vacc0 = vacc0 + v2;
-            }
-            let v3 = vacc0 + weights[64u + slice_0];
-            let v4 = sigmoid(v3);
-            let_z = v4;
-        }
-        // examples/mingru.rnn:10  let candidate[i] = sum(j: Wh[i, j] * x[j]) + bh[i]
-        {
-            var vacc5: f32 = 0.0f;
-            for (var vj_6 = 0u; vj_6 < 8u; vj_6++) {
-                let v7 = weights[72u + (slice_0 * 8u + vj_6)] * inputs[step_row * 8u + vj_6];
-                vacc5 = vacc5 + v7;
-            }
-            let v8 = vacc5 + weights[136u + slice_0];
-            let_candidate = v8;
-        }
         // examples/mingru.rnn:11  h[i] <- (1 - z[i]) * h[i] + z[i] * candidate[i]
         {
-            let v9 = 1.0f - let_z;
-            let v10 = v9 * state_h;
-            let v11 = let_z * let_candidate;
-            let v12 = v10 + v11;
-            next_h = v12;
+            let v0 = 1.0f - scratch[step_row * 16u + slice_0];
+            let v1 = v0 * state_h;
+            let v2 = scratch[step_row * 16u + slice_0] * scratch[step_row * 16u + 8u + slice_0];
+            let v3 = v1 + v2;
+            next_h = v3;
         }
         // examples/mingru.rnn:12  output y[i] = h[i]
         {

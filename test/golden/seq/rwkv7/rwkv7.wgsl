@@ -32,6 +32,10 @@ var<storage, read_write> outputs: array<f32>;
 @group(0) @binding(5)
 var<storage, read_write> state_out: array<f32>;
 
+// written by the pre-pass; per step row (8 floats): let_kappa[K] @ 0
+@group(0) @binding(6)
+var<storage, read_write> scratch: array<f32>;
+
 // Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
 var<private> no_unroll: u32;
 
@@ -58,7 +62,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var state_S: array<f32, 8>;
     var next_S: array<f32, 8>;
     var let_w: array<f32, 8>;
-    var let_kappa: array<f32, 8>;
     var let_a: array<f32, 8>;
     var let_removed: f32;
 
@@ -79,56 +82,42 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let_w[e] = v2;
             }
         }
-        // examples/rwkv7.rnn:13  let kappa[j] = kr[j] / sqrt(sum(l: kr[l] * kr[l]) + 0.000001)
-        {
-            var vacc3: f32 = 0.0f;
-            for (var vl_4 = 0u; vl_4 < 8u; vl_4++) {
-                let v5 = inputs[steps * 32u + step_row * 8u + vl_4] * inputs[steps * 32u + step_row * 8u + vl_4];
-                vacc3 = vacc3 + v5;
-            }
-            let v6 = vacc3 + 0.000001f;
-            let v7 = sqrt(v6);
-            for (var e = 0u; e < 8u; e++) {
-                let v8 = inputs[steps * 32u + step_row * 8u + e] / v7;
-                let_kappa[e] = v8;
-            }
-        }
         // examples/rwkv7.rnn:14  let a[j] = sigmoid(ar[j])
         {
             for (var e = 0u; e < 8u; e++) {
-                let v9 = sigmoid(inputs[steps * 40u + step_row * 8u + e]);
-                let_a[e] = v9;
+                let v3 = sigmoid(inputs[steps * 40u + step_row * 8u + e]);
+                let_a[e] = v3;
             }
         }
         // examples/rwkv7.rnn:15  let removed[i] = sum(l: S[i, l] * kappa[l])
         {
-            var vacc10: f32 = 0.0f;
-            for (var vl_11 = 0u; vl_11 < 8u; vl_11++) {
-                let v12 = state_S[vl_11] * let_kappa[vl_11];
-                vacc10 = vacc10 + v12;
+            var vacc4: f32 = 0.0f;
+            for (var vl_5 = 0u; vl_5 < 8u; vl_5++) {
+                let v6 = state_S[vl_5] * scratch[step_row * 8u + vl_5];
+                vacc4 = vacc4 + v6;
             }
-            let_removed = vacc10;
+            let_removed = vacc4;
         }
         // examples/rwkv7.rnn:16  S[i, j] <- S[i, j] * w[j] - removed[i] * a[j] * kappa[j] + v[i] * k[j]
         {
             for (var e = 0u; e < 8u; e++) {
-                let v13 = state_S[e] * let_w[e];
-                let v14 = let_removed * let_a[e];
-                let v15 = v14 * let_kappa[e];
-                let v16 = v13 - v15;
-                let v17 = inputs[steps * 24u + step_row * 8u + slice_0] * inputs[steps * 16u + step_row * 8u + e];
-                let v18 = v16 + v17;
-                next_S[e] = v18;
+                let v7 = state_S[e] * let_w[e];
+                let v8 = let_removed * let_a[e];
+                let v9 = v8 * scratch[step_row * 8u + e];
+                let v10 = v7 - v9;
+                let v11 = inputs[steps * 24u + step_row * 8u + slice_0] * inputs[steps * 16u + step_row * 8u + e];
+                let v12 = v10 + v11;
+                next_S[e] = v12;
             }
         }
         // examples/rwkv7.rnn:17  output o[i] = sum(j: S[i, j] * r[j])
         {
-            var vacc19: f32 = 0.0f;
-            for (var vj_20 = 0u; vj_20 < 8u; vj_20++) {
-                let v21 = next_S[vj_20] * inputs[step_row * 8u + vj_20];
-                vacc19 = vacc19 + v21;
+            var vacc13: f32 = 0.0f;
+            for (var vj_14 = 0u; vj_14 < 8u; vj_14++) {
+                let v15 = next_S[vj_14] * inputs[step_row * 8u + vj_14];
+                vacc13 = vacc13 + v15;
             }
-            outputs[step_row * 8u + slice_0] = vacc19;
+            outputs[step_row * 8u + slice_0] = vacc13;
         }
         // commit the updated state
         for (var e = 0u; e < 8u; e++) {
@@ -143,7 +132,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // the final state
-    for (var e = 0u; e < 8u + no_unroll; e++) {
+    for (var e = 0u; e < 8u; e++) {
         state_out[seq * 64u + (slice_0 * 8u + e)] = state_S[e];
     }
 }
