@@ -1,6 +1,6 @@
 // The prettier plugin for .rnn: the language, a parser wrapping the compiler's chevrotain parser
 // (tree.ts: the CST with offsets, the comments from a token group), and the printer (printer.ts).
-// Usable from prettier itself: `prettier --plugin ./dist/src/format/plugin.js file.rnn`.
+// Usable from prettier itself: `prettier --plugin ./dist/src/format/plugin.js file.rnn` (after `npm run build`).
 import type { Plugin } from 'prettier';
 import { parse } from '../compiler/syntax/build-ast.js';
 import { SourceFile } from '../compiler/diagnostics/render.js';
@@ -36,3 +36,7 @@ export const rnnPlugin: Plugin<Node> = {
   printers: { 'rnn-tree': printer },
   defaultOptions: { printWidth: RNN_PRINT_WIDTH, tabWidth: 2, useTabs: false },
 };
+
+// What prettier reads from a plugin module: `prettier --plugin ./dist/src/format/plugin.js --parser rnn FILE`.
+export const { languages, parsers, printers, defaultOptions } = rnnPlugin;
+export default rnnPlugin;
