@@ -8,6 +8,8 @@ const layers = [
   ['check', '^src/compiler/check/'],
   ['ir', '^src/compiler/ir/'],
   ['analyse', '^src/compiler/analyse/'],
+  // Reverse-mode differentiation of the step IR (issue 14): reads the IR and the builtin table.
+  ['grad', '^src/compiler/grad/'],
   ['plan', '^src/compiler/plan/'],
   ['backends', '^backends/'],
   ['runtime', '^src/runtime/'],

@@ -14,6 +14,8 @@ import { lower } from '../compiler/ir/lower.js';
 import { printDef, printModule } from '../compiler/ir/print.js';
 import { verifyModule } from '../compiler/ir/verify.js';
 import type { Compilation } from '../compiler/plan/plan.js';
+import { differentiate, type BackwardStep } from '../compiler/grad/reverse.js';
+import { printBackward } from '../compiler/grad/print.js';
 import type { RnnFile } from '../compiler/syntax/ast.js';
 import { parse } from '../compiler/syntax/build-ast.js';
 import { plan, type PlanOptions } from './compile.js';
@@ -27,6 +29,8 @@ export interface PipelineState {
   module?: Module;
   analysis?: Analysis;
   compilation?: Compilation;
+  /** The backward step (issue 14), only when asked for (`explain --after grad`). */
+  backward?: BackwardStep;
 }
 
 export interface PipelineOptions extends PlanOptions {
@@ -41,6 +45,8 @@ export interface Pass {
   run(state: PipelineState, options: PipelineOptions): boolean;
   /** Its result as text, for `rnnc explain --after`. */
   print(state: PipelineState): string;
+  /** Runs only when it is the pass asked for: nothing else needs it, so nothing else waits for it. */
+  onRequest?: boolean;
 }
 
 const verifyIr = (): boolean => Boolean(process.env['RNNC_VERIFY'] || process.env['VITEST']);
@@ -109,6 +115,17 @@ export const passes: readonly Pass[] = [
     print: (s) => analysisText(s.analysis!, s.source).join('\n') + '\n' + (s.analysis!.plan ? printScanPlan(s.analysis!.plan) : ''),
   },
   {
+    name: 'grad',
+    description: 'reverse mode: the backward step, a cell whose state is the adjoint (only on request)',
+    onRequest: true,
+    run(s) {
+      s.backward = differentiate(s.module!);
+      verified(s.backward.module, 'grad');
+      return true;
+    },
+    print: (s) => printBackward(s.backward!),
+  },
+  {
     name: 'plan',
     description: 'the execution plan for the sizes and target: mode, split, tiles, chunk size, and why',
     run(s, options) {
@@ -126,6 +143,7 @@ export function runPipeline(source: SourceFile, last: string, options: PipelineO
   const state: PipelineState = { source, diagnostics: [] };
   let reached = '';
   for (const pass of passes) {
+    if (pass.onRequest && pass.name !== last) continue;
     const ok = pass.run(state, options);
     state.diagnostics = sortDiagnostics(state.diagnostics);
     if (!ok) break;

@@ -4,9 +4,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
 import { tensorSize } from '../../src/compiler/ir/dims.js';
-import { randomLengths, randomRunData, uniformFloats } from '../../src/driver/data.js';
+import { randomLengths, randomRunData, streamFor, uniformFloats } from '../../src/driver/data.js';
 import { interpret, type RunData, type RunShape } from '../../src/runtime/reference/interpreter.js';
-import type { Upstream } from '../../src/runtime/reference/grad.js';
+import { expect } from 'vitest';
+import type { GradResult, Upstream } from '../../src/runtime/reference/grad.js';
 
 /** Every cell the gradient tests run: examples/*.rnn and bench/cells/*.rnn, as [label, path]. */
 export const cellFiles: [string, URL][] = ['examples', 'bench/cells'].flatMap((dir) => {
@@ -66,4 +67,46 @@ export function loss(m: Module, shape: RunShape, data: RunData, upstream: Requir
     for (let i = 0; i < a.length; i++) total += u[i]! * a[i]!;
   }
   return total;
+}
+
+const SAMPLES = 3;
+
+/**
+ * Sampled coordinates of a gradient against central differences of the float64 loss: inputs,
+ * params, and the initial states when given. See reference.test.ts for the step and the tolerance.
+ */
+export function checkFiniteDifferences(m: Module, c: Case, g: GradResult, label: string): void {
+  // Sampled coordinates: inputs within a sequence's valid steps, params, given initial states.
+  const next = streamFor(7, label);
+  type Coord = { kind: 'inputs' | 'params' | 'initial'; name: string; index: number; grad: number };
+  const coords: Coord[] = [];
+  // Half of the samples where the gradient is not 0 (past a length, or through a select's condition, it is).
+  const sample = (kind: Coord['kind'], name: string, n: number, grads: Float64Array) => {
+    const nonzero = Array.from(grads.keys()).filter((i) => grads[i] !== 0);
+    for (let s = 0; s < Math.min(SAMPLES, n); s++) {
+      const index = s % 2 === 0 && nonzero.length ? nonzero[next() % nonzero.length]! : next() % n;
+      coords.push({ kind, name, index, grad: grads[index]! });
+    }
+  };
+  for (const x of tensorsOf(m, 'input')) sample('inputs', x.name, g.inputs[x.name]!.length, g.inputs[x.name]!);
+  for (const p of tensorsOf(m, 'param')) sample('params', p.name, g.params[p.name]!.length, g.params[p.name]!);
+  if (c.initial) for (const s of tensorsOf(m, 'state')) sample('initial', s.name, g.initial[s.name]!.length, g.initial[s.name]!);
+  // (From the spec's initial state, modcount's only input is a select's condition: no gradient at all.)
+  if (c.initial) expect(coords.some((k) => k.grad !== 0), 'some sampled gradient is not 0').toBe(true);
+  const scale = Math.max(1e-3, ...coords.map((k) => Math.abs(k.grad)));
+
+  for (const k of coords) {
+    const at = (delta: number) => {
+      const copy: RunData = { inputs: { ...c.data.inputs }, params: { ...c.data.params }, ...(c.data.initial ? { initial: { ...c.data.initial } } : {}) };
+      const table = copy[k.kind]!;
+      const a = Float64Array.from(table[k.name]!);
+      a[k.index]! += delta;
+      table[k.name] = a;
+      return loss(m, c.shape, copy, c.upstream);
+    };
+    const x = c.data[k.kind]![k.name]![k.index]!;
+    const h = 1e-5 * Math.max(1, Math.abs(x));
+    const fd = (at(h) - at(-h)) / (2 * h);
+    expect(Math.abs(k.grad - fd), `${k.kind} ${k.name}[${k.index}]: reverse ${k.grad}, central difference ${fd}`).toBeLessThanOrEqual(1e-6 * Math.max(Math.abs(k.grad), scale));
+  }
 }

@@ -1,0 +1,18 @@
+// The backward step as text (`rnnc explain FILE --after grad`): what stands for what, then the cell.
+import { printModule } from '../ir/print.js';
+import type { BackwardStep } from './reverse.js';
+
+export function printBackward(step: BackwardStep): string {
+  const r = step.roles;
+  const lines = [
+    '; the backward step: run over each sequence reversed in time (valid steps only)',
+    ...r.savedStates.map((x) => `;   input ${x.input}: the state ${x.state} before the step (saved by the forward run)`),
+    ...r.upstreamOutputs.map((x) => `;   input ${x.input}: the upstream gradient of the output ${x.output}`),
+    ...r.stateAdjoints.map((x) => `;   state ${x.adjoint}: the adjoint of ${x.state} (starts as the final state's gradient, ends as the initial state's)`),
+    ...r.paramAdjoints.map((x) => `;   state ${x.adjoint}: accumulates the gradient of the param ${x.param} (summed over the batch after)`),
+    ...r.inputAdjoints.map((x) => `;   output ${x.adjoint}: the gradient of the input ${x.input}`),
+    `;   recomputed from the saved state: ${step.primal.join(', ') || 'nothing'}`,
+    '',
+  ];
+  return lines.join('\n') + printModule(step.module);
+}
