@@ -67,7 +67,7 @@ const commentedArbitrary = fromChoices((c) => {
     .map((t) => {
       if (/^\s/.test(t) || t.startsWith('//') || !c.chance(0.2)) return t;
       k++;
-      return c.pick([`${t} // c${k}\n`, `${t}\n// own ${k}\n`, `${t}\n\n  // after a blank ${k}\n\n`, `${t}   //c${k}   \n`]);
+      return c.pick([`${t} // c${k}\n`, `${t}\n// own ${k}\n`, `${t}\n\n  // after a blank ${k}\n\n`, `${t}   //c${k}   \n`, `${t}\t//\tc${k}\r\n`]);
     })
     .join('');
 });
