@@ -136,7 +136,8 @@ export const passes: readonly Pass[] = [
   },
 ];
 
-export const passNames = passes.map((p) => p.name);
+/** The passes a run goes through, in order; an on-request pass (grad) runs only when `--after` names it. */
+export const passNames = passes.filter((p) => !p.onRequest).map((p) => p.name);
 
 /** Runs the passes up to and including `last`; stops early at the first pass with errors. */
 export function runPipeline(source: SourceFile, last: string, options: PipelineOptions = {}): { state: PipelineState; reached: string } {
