@@ -91,14 +91,18 @@ describe('blocks of whole reductions', () => {
 });
 
 describe('the planner', () => {
-  it('plans GLA at K = V = 64 and Mamba at D = 1024, N = 16 as scans under auto', () => {
+  it('plans GLA at K = V = 64 and Mamba at D = 1024, N = 16 as scans when asked; auto keeps them sequential, saying why', () => {
     for (const [file, dims] of [
       ['gla.rnn', { K: 64, V: 64 }],
       ['mamba_s6.rnn', { D: 1024, N: 16 }],
     ] as const) {
-      const { compilation } = compile(readFileSync(`examples/${file}`, 'utf8'), { mode: 'auto', dims });
-      expect(compilation?.plan.mode).toBe('scan');
-      expect(compilation?.plan.why).toMatch(/'tile' split, \d+ workgroups of 256 lanes per sequence/);
+      const scan = compile(readFileSync(`examples/${file}`, 'utf8'), { mode: 'scan', dims }).compilation;
+      expect(scan?.plan.mode).toBe('scan');
+      expect(scan?.plan.why).toMatch(/'tile' split, \d+ workgroups of 256 lanes per sequence/);
+      // The lanes alone fill several workgroups: the sequential loop has that parallelism without the scan's extra work.
+      const auto = compile(readFileSync(`examples/${file}`, 'utf8'), { mode: 'auto', dims }).compilation;
+      expect(auto?.plan.mode).toBe('seq');
+      expect(auto?.plan.why).toMatch(/^not scan: it takes the cell, but only by spreading each sequence's lanes over workgroups of 256, .*\(--mode scan runs it\); so /);
     }
   });
 

@@ -1,5 +1,6 @@
 // The planner: asks each backend's probe once and records the answer. `auto` prefers the scan for an
-// associative cell the scan backend takes, else the sequential loop. The chunked kernels are never
+// associative cell the scan backend takes, unless its lanes alone fill several workgroups per
+// sequence, else the sequential loop. The chunked kernels are never
 // chosen by `auto`: on lavapipe they measured 10-50x slower than seq (docs/chunk-bench.md).
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.js';
 import { approxCount as approx, MAX_OPS_PER_STEP, stepCost } from '../ir/cost.js';
@@ -46,6 +47,13 @@ export function makePlan(subject: PlanSubject, probes: readonly ModeProbe[]): Ex
   const passed: string[] = [];
   for (const mode of AUTO_ORDER) {
     const verdict = ask(mode);
+    const spread = verdict.ok && verdict.decision.mode === 'scan' ? verdict.decision.tile.blockLanes : undefined;
+    if (spread !== undefined) {
+      // Lanes that fill several workgroups per sequence are parallelism the sequential loop has too;
+      // the scan then adds work without adding parallelism (1.5-3x slower on lavapipe, docs/scan-lanes.md).
+      passed.push(`not scan: it takes the cell, but only by spreading each sequence's lanes over workgroups of ${spread}, and lanes that fill several workgroups give the sequential loop the same parallelism without the scan's extra work (--mode scan runs it)`);
+      continue;
+    }
     if (verdict.ok) return { requested, mode, why: [...passed, verdict.why].join('; so '), decision: verdict.decision, considered, cost };
     passed.push(`not ${mode}: ${verdict.why}`);
   }
