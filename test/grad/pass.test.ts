@@ -1,6 +1,7 @@
 // The compiler's reverse-mode pass (src/compiler/grad/): its backward step, evaluated by the reference
 // interpreter over the reversed sequence (src/runtime/reference/grad-step.ts), equals the reference
-// reverse mode (a scalar tape, src/runtime/reference/grad.ts) on every example, to rounding.
+// reverse mode (a scalar tape, src/runtime/reference/grad.ts) on every example, to rounding; with
+// checkpoints, to the bit.
 import { describe, expect, it } from 'vitest';
 import { bindDims } from '../../src/compiler/ir/dims.js';
 import { verifyModule } from '../../src/compiler/ir/verify.js';
@@ -31,6 +32,16 @@ describe.each(cellFiles)('%s', (_label, url) => {
     const pass = interpretBackward(m, c.shape, c.data, c.upstream, backward);
     for (const [kind, of] of [['inputs', reference.inputs], ['params', reference.params], ['initial', reference.initial]] as const) {
       for (const [name, a] of Object.entries(of)) expectClose(`${kind} ${name}`, a, pass[kind][name]!);
+    }
+  });
+
+  it('checkpointing (a state saved every C steps, the steps between recomputed) gives the same gradients, to the bit', () => {
+    const c = casesFor(m, bindDims(m))[2]!;
+    const all = interpretBackward(m, c.shape, c.data, c.upstream, backward);
+    for (const C of [1, 4, 5]) {
+      const checkpointed = interpretBackward(m, c.shape, c.data, c.upstream, backward, { checkpoint: C });
+      for (const kind of ['inputs', 'params', 'initial'] as const) expect(checkpointed[kind], `C = ${C}: ${kind}`).toEqual(all[kind]);
+      expect(checkpointed.forward).toEqual(all.forward);
     }
   });
 });
