@@ -48,7 +48,8 @@ export interface BenchReport {
   notes: string[];
 }
 
-const fmt = (x: number | undefined, digits = 2) => (x !== undefined && Number.isFinite(x) ? x.toFixed(digits) : '—');
+/** `digits` decimals; below 0.1, two significant digits (a large cell on a CPU driver runs at a few MB/s). */
+const fmt = (x: number | undefined, digits = 2) => (x === undefined || !Number.isFinite(x) ? '—' : x !== 0 && Math.abs(x) < 0.1 && digits === 2 ? x.toPrecision(2) : x.toFixed(digits));
 const log2 = (n: number) => Math.round(Math.log2(n));
 
 export function markdownReport(r: BenchReport, command: string): string {
