@@ -67,8 +67,9 @@ const visitorKeys: Record<string, string[]> = {
 type Placed = Comment & { enclosingNode?: Node; precedingNode?: Node; followingNode?: Node };
 const { addDanglingComment, addTrailingComment } = util;
 
-/** Statements and declarations: a comment inside one, before anything it could follow, goes after it. */
+/** Nodes with a left side, an operator (`=`, `<-`) and a right side. */
 const assignLike = new Set(['let', 'output', 'update', 'field', 'stateItem']);
+/** Statements and declarations (and `-x`): a comment inside one with no node before it goes after the statement. */
 const itemLike = new Set(['dims', 'tensors', 'states', 'let', 'output', 'update', 'field', 'structure', 'element', 'identity', 'stateItem', 'neg']);
 
 /**
@@ -128,8 +129,9 @@ function ownLine(text: string, comment: Comment): boolean {
 
 /** The blanks written before a comment that ends a line of code: kept, so hand-aligned comments stay aligned. */
 function gapBefore(text: string, comment: Comment): string {
-  const before = text.slice(0, comment.start);
-  const blanks = before.slice(before.trimEnd().length);
+  let at = comment.start;
+  while (at > 0 && /\s/.test(text[at - 1]!)) at--;
+  const blanks = text.slice(at, comment.start);
   return blanks.includes('\n') ? ' ' : ' '.repeat(Math.max(1, blanks.length));
 }
 
@@ -215,7 +217,7 @@ function declaration(path: AstPath<Node>, print: Print, word: string): Doc {
  * A chain as the first operand of another: one indent more, so that its operators, when it breaks,
  * sit deeper than the outer chain's (as they do for every later operand).
  */
-const nested = (operand: Node, printed: Doc): Doc => (operand.type === 'chain' || operand.type === 'compare' ? indent(printed) : printed);
+const nested = (operand: Node, operandDoc: Doc): Doc => (operand.type === 'chain' || operand.type === 'compare' ? indent(operandDoc) : operandDoc);
 
 /** `left = right`; comments written after the operator stay there, and the right side starts on the next line. */
 function assignment(path: AstPath<Node>, options: Options, print: Print, left: Doc, op: string, key: string): Doc {
