@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { bindDims } from '../../src/compiler/ir/dims.js';
 import { verifyModule } from '../../src/compiler/ir/verify.js';
 import { differentiate } from '../../src/compiler/grad/reverse.js';
+import { analyse } from '../../src/compiler/analyse/analyse.js';
 import { interpretGrad } from '../../src/runtime/reference/grad.js';
 import { interpretBackward } from '../../src/runtime/reference/grad-step.js';
 import { casesFor, cellFiles, moduleAt } from './helpers.js';
@@ -42,6 +43,31 @@ describe.each(cellFiles)('%s', (_label, url) => {
       const checkpointed = interpretBackward(m, c.shape, c.data, c.upstream, backward, { checkpoint: C });
       for (const kind of ['inputs', 'params', 'initial'] as const) expect(checkpointed[kind], `C = ${C}: ${kind}`).toEqual(all[kind]);
       expect(checkpointed.forward).toEqual(all.forward);
+    }
+  });
+});
+
+describe('the structure analysis on backward cells', () => {
+  // The state adjoint of an affine cell is affine again (the transposed transition): what a reverse scan will run.
+  const expected: Record<string, string> = {
+    'examples/mamba_s6': 'd_h affine diagonal',
+    'examples/gla': 'd_S affine diagonal',
+    'examples/lru': 'd_x affine diagonal',
+    'examples/mingru': 'd_h affine diagonal',
+    'examples/deltanet': 'd_S affine lowrank',
+    'examples/maxplus': 'd_score affine dense',
+    'bench/cells/cumsum': 'd_h affine diagonal',
+    'bench/cells/affine': 'd_h affine diagonal',
+    'examples/lstm': 'd_h coupled',
+  };
+  it.each(cellFiles.filter(([label]) => label in expected))('%s', (label, url) => {
+    const { analysis } = analyse(differentiate(moduleAt(url)).module);
+    const [state, kind, transition] = expected[label]!.split(' ');
+    const report = analysis.states.find((s) => s.state === state)!;
+    expect(report.classification.kind).toBe(kind);
+    if (report.classification.kind === 'affine') {
+      expect(report.classification.semiring).toBe('sum_prod');
+      expect(report.classification.transition.kind).toBe(transition);
     }
   });
 });
