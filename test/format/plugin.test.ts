@@ -21,8 +21,8 @@ describe('the prettier plugin', () => {
   it('declares the .rnn language, and its module exports the parts prettier loads', async () => {
     const info = await getSupportInfo({ plugins });
     expect(info.languages.find((l) => l.name === 'rnn')?.extensions).toEqual(['.rnn']);
-    expect(Object.keys(pluginModule.parsers)).toEqual(['rnn']);
-    expect(Object.keys(pluginModule.printers)).toEqual(['rnn-tree']);
+    expect(Object.keys(pluginModule.parsers ?? {})).toEqual(['rnn']);
+    expect(Object.keys(pluginModule.printers ?? {})).toEqual(['rnn-tree']);
   });
 
   it('reports a file that does not parse as a syntax error at its line and column', async () => {
