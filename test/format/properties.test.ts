@@ -40,8 +40,8 @@ async function holds(text: string): Promise<void> {
 describe('the examples and bench cells', () => {
   it.each(specs)('%s is formatted, and formatting it keeps its meaning', async (path) => {
     const text = readFileSync(join(root, path), 'utf8');
-    // CI keeps them formatted (`rnnc fmt --write examples bench/cells` fixes this).
-    expect(await fmt(text)).toBe(text);
+    // CI keeps them formatted.
+    expect(await fmt(text), `${path} is not formatted: \`rnnc fmt --write ${path}\` formats it`).toBe(text);
     await holds(text);
   });
 
