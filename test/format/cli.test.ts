@@ -109,6 +109,14 @@ describe('rnnc fmt', () => {
     expect(snapshot('broken.rnn', 'cells/messy.rnn')).toEqual(before);
   });
 
+  it('--help says how to use it, and rnnc --help lists it', async () => {
+    const r = await rnnc('fmt', '--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Usage: rnnc fmt [options] <files...>');
+    for (const flag of ['--check', '--write', '--json']) expect(r.stdout).toContain(flag);
+    expect((await rnnc('--help')).stdout).toMatch(/^\s+fmt \[options\] <files\.\.\.>/m);
+  });
+
   it.each([
     ['--check with --write', ['--check', '--write', 'cells'], 2, 'rnnc: fmt: give --check or --write, not both\n'],
     ['--json without --check', ['--json', 'cells'], 2, 'rnnc: fmt: --json goes with --check\n'],
