@@ -45,9 +45,30 @@ export function primalOf(m: Module, names: Names): Primal {
   const updated = new Set(m.monoid ? states : m.step.filter((d) => d.kind === 'update').map((d) => d.target));
   const newState = new Map(states.map((s) => [s, updated.has(s) ? { source: 'let' as const, tensor: names.fresh(`${s}_new`) } : { source: 'input' as const, tensor: s }]));
 
-  /** A forward definition as primal lets: reductions split out, loads renamed by `map`. */
+  /**
+   * A forward definition as primal lets: reductions split out, loads renamed by `map`. Sibling
+   * reductions may use one index name over different dims (`sum(j: A[i, j] …) + sum(j: B[i, j] …)`
+   * with j over N, then M); the primal gives each (name, dim) a name of its own, so that in the
+   * primal an index name means one dim in a whole definition. (No node lies under both: a load pins
+   * its index to its tensor's dim.)
+   */
   const translate = (def: Def, target: string, map: LoadMap) => {
-    const dims = varDims(def);
+    const dimOf = new Map(def.vars.map((v) => [v.name, v.dim]));
+    const named = new Map<string, string>();
+    const nameFor = (over: IndexVar): string => {
+      const key = `${over.name}:${over.dim}`;
+      let name = named.get(key);
+      if (name === undefined) {
+        name = over.name;
+        for (let k = 2; dimOf.has(name) && dimOf.get(name) !== over.dim; k++) name = `${over.name}_${k}`;
+        dimOf.set(name, over.dim);
+        named.set(key, name);
+      }
+      return name;
+    };
+    /** The reduction indices in scope, by their forward name. */
+    const scope = new Map<string, string>();
+    const renamed = (v: string) => scope.get(v) ?? v;
     const split = new Map<number, string>();
     const copy = (id: number, b: DefBuilder, memo: Map<number, number>, isRoot: boolean): number => {
       const known = memo.get(id);
@@ -60,7 +81,7 @@ export function primalOf(m: Module, names: Names): Primal {
           break;
         case 'load': {
           const to = map(n);
-          out = b.load(to.source, to.tensor, to.index);
+          out = b.load(to.source, to.tensor, to.index.map(renamed));
           break;
         }
         case 'unary':
@@ -75,17 +96,24 @@ export function primalOf(m: Module, names: Names): Primal {
         case 'reduce': {
           // The root of a definition over exactly its free indices stays; any other reduction becomes a let.
           if (isRoot && n.space.length === b.vars.length) {
-            out = b.reduce(n.fn, n.over, copy(n.args[0], b, memo, false));
+            const over = { name: nameFor(n.over), dim: n.over.dim };
+            const outer = scope.get(n.over.name);
+            scope.set(n.over.name, over.name);
+            const body = copy(n.args[0], b, memo, false);
+            if (outer === undefined) scope.delete(n.over.name);
+            else scope.set(n.over.name, outer);
+            out = b.reduce(n.fn, over, body);
             break;
           }
+          const space = n.space.map(renamed);
           let name = split.get(id);
           if (name === undefined) {
             name = names.fresh(`${target}_${n.fn}`);
             split.set(id, name);
-            const vars: IndexVar[] = n.space.map((v) => ({ name: v, dim: dims.get(v)! }));
+            const vars: IndexVar[] = space.map((v) => ({ name: v, dim: dimOf.get(v)! }));
             emit(name, vars, def, (sub) => copy(id, sub, new Map(), true));
           }
-          out = b.load('let', name, n.space);
+          out = b.load('let', name, space);
           break;
         }
       }

@@ -122,8 +122,7 @@ export function differentiate(m: Module): BackwardStep {
   };
 
   /** Index names for an adjoint of `dims`: the first reader's, when they are distinct, else i0, i1, …. */
-  const varsFor = (k: string, dims: string[], own?: IndexVar[]): IndexVar[] => {
-    if (own) return own;
+  const varsFor = (k: string, dims: string[]): IndexVar[] => {
     const first = readers.get(k)?.[0]?.load.index;
     const usable = first && new Set(first).size === first.length;
     return dims.map((dim, p) => ({ name: usable ? first[p]! : `i${p}`, dim }));
@@ -169,7 +168,7 @@ export function differentiate(m: Module): BackwardStep {
       const n = R.nodes[id]!;
       let v: number;
       // The root's value is R's own let: a reduction's always, and a pointwise one's is not recomputed.
-      if (id === R.root) n.op === 'const' ? (v = b.constant(n.value)) : (v = b.load('let', R.target, R.vars.map((x) => r(x.name))));
+      if (id === R.root && n.op !== 'const') v = b.load('let', R.target, R.vars.map((x) => r(x.name)));
       else switch (n.op) {
         case 'const':
           v = b.constant(n.value);
@@ -326,7 +325,17 @@ export function differentiate(m: Module): BackwardStep {
   for (const p of params) leaf('update', 'param', p, paramAdjointOf.get(p.name)!, true);
   for (const x of inputs) leaf('output', 'input', x, roles.inputAdjoints.find((r) => r.input === x.name)!.adjoint, false);
 
-  const primalLets = primal.defs.map((d) => d.target);
+  // Only the lets something reads: a primal value no partial needs (an output nobody reads, a copy) is not recomputed.
+  const step = [...primal.defs, ...out];
+  const read = new Set<string>();
+  const kept = step.reduceRight<Def[]>((acc, d) => {
+    if (d.kind !== 'let' || read.has(d.target)) {
+      for (const n of d.nodes) if (n.op === 'load' && n.source === 'let') read.add(n.tensor);
+      acc.unshift(d);
+    }
+    return acc;
+  }, []);
+  const primalLets = primal.defs.filter((d) => read.has(d.target)).map((d) => d.target);
   const span = m.tensors[0]?.span ?? m.step[0]!.span;
   const tensor = (name: string, role: Tensor['role'], dims: string[], from?: Tensor, init?: Tensor['init']): Tensor => ({ name, role, dims, span: from?.span ?? span, ...(init ? { init } : {}) });
   const module: Module = {
@@ -339,10 +348,10 @@ export function differentiate(m: Module): BackwardStep {
       ...params.map((p) => tensor(p.name, 'param', p.dims, p)),
       ...roles.stateAdjoints.map((r) => tensor(r.adjoint, 'state', forward.get(r.state)!.dims, forward.get(r.state), { kind: 'const', value: 0 })),
       ...roles.paramAdjoints.map((r) => tensor(r.adjoint, 'state', forward.get(r.param)!.dims, forward.get(r.param), { kind: 'const', value: 0 })),
-      ...[...primal.defs, ...out.filter((d) => d.kind === 'let')].map((d) => tensor(d.target, 'let', d.vars.map((v) => v.dim), forward.get(d.target))),
+      ...kept.filter((d) => d.kind === 'let').map((d) => tensor(d.target, 'let', d.vars.map((v) => v.dim), forward.get(d.target))),
       ...roles.inputAdjoints.map((r) => tensor(r.adjoint, 'output', forward.get(r.input)!.dims, forward.get(r.input))),
     ],
-    step: [...primal.defs, ...out],
+    step: kept,
     structures: [],
   };
   return { module, roles, primal: primalLets };
