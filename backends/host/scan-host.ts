@@ -195,11 +195,12 @@ ${copies.join('\n')}
 }
 
 export async function scanHostModule(m: Module, k: ScanKernels, sourcePath: string): Promise<string> {
+  if (k.matrix) throw new Error(`scan host module: ${m.name}: the 'matrix' layout's kernels have no host module yet (compile with --mode seq)`);
   const T = pascal(m.name);
   const { layout, tile } = k;
   const sizes = dimSizes(k.layout);
   // The storage buffers some kernel binds: those the host fills, then those the kernels write (with their bytes).
-  const bound = (b: Binding) => kernelNames.some((n) => k.kernels[n].bindings.includes(b));
+  const bound = (b: Binding) => kernelNames.some((n) => k.kernels[n]!.bindings.includes(b));
   const uploaded = (['inputs', 'params', 'init', 'lengths'] as const).filter(bound);
   const writtenBytes = {
     outputs: `4 * Math.max(1, ${layout.outputWidth} * batch * T)`,
@@ -209,9 +210,9 @@ export async function scanHostModule(m: Module, k: ScanKernels, sourcePath: stri
   const written = (['outputs', 'final_state', 'aggs'] as const).filter(bound);
   const storage: Binding[] = [...uploaded, ...written];
   for (const n of kernelNames)
-    for (const b of k.kernels[n].bindings) if (b !== 'uniforms' && !storage.includes(b)) throw new Error(`scan host module: kernel ${n} binds \`${b}\`, which the host module does not make`);
+    for (const b of k.kernels[n]!.bindings) if (b !== 'uniforms' && !storage.includes(b)) throw new Error(`scan host module: kernel ${n} binds \`${b}\`, which the host module does not make`);
   const bindings = kernelNames
-    .map((n) => `  ${n}: [${k.kernels[n].bindings.filter((b) => b !== 'uniforms').map((b) => `[${bindingIndex[b]}, '${b}']`).join(', ')}],`)
+    .map((n) => `  ${n}: [${k.kernels[n]!.bindings.filter((b) => b !== 'uniforms').map((b) => `[${bindingIndex[b]}, '${b}']`).join(', ')}],`)
     .join('\n');
   const read = written.filter((b) => b !== 'aggs');
 
@@ -221,7 +222,7 @@ ${headerText(m, 'scan kernels', sourcePath)}
 
 /** The WGSL of each kernel; its entry point has the kernel's name. */
 export const ${m.name}Wgsl = {
-${kernelNames.map((n) => `  ${n}: \`${templateText(k.kernels[n].code)}\`,`).join('\n')}
+${kernelNames.map((n) => `  ${n}: \`${templateText(k.kernels[n]!.code)}\`,`).join('\n')}
 };
 
 export type ${T}Kernel = keyof typeof ${m.name}Wgsl;

@@ -6,8 +6,10 @@ import type { PlanSubject, Verdict } from '../../src/compiler/plan/plan.js';
 import type { Backend, CompiledCell } from '../backend.js';
 import { scanHostModule } from '../host/scan-host.js';
 import { directOutputs } from './emit.js';
-import { buildScanJob, chooseLayout, compileScan, scanManifest, scanSupport, scheduleScan } from './index.js';
-import { blocksOf, chooseTile, TileRefused, type ScanLayout, type TileShape } from './layout.js';
+import { buildScanJob, chooseLayout, compileScan, scanManifest, scanSupport, usesMatrix } from './index.js';
+import { scheduleFor } from './job.js';
+import { matrixShape } from './matrix.js';
+import { blocksOf, chooseTile, scanLayout, TileRefused, type ScanLayout, type TileShape } from './layout.js';
 
 /** Why one state is not a scan, separating "not associative" from "associative, but not planned". */
 function whyNotScanned(report: StateReport): string {
@@ -37,6 +39,16 @@ function probe({ module, analysis, sizes, target, request }: PlanSubject): Verdi
   const support = scanSupport(module, plan, sizes);
   if (!support.ok) return { ok: false, why: support.reason };
   const split = request.split;
+  const whole = scanLayout(module, plan, sizes);
+  if (usesMatrix(whole)) {
+    if (split) return { ok: false, why: `its scan element has ${whole.members.length} floats: a workgroup holds each (the 'matrix' layout), which has no '${split}' split` };
+    const shape = matrixShape(whole);
+    return {
+      ok: true,
+      why: `every state is an associative recurrence: a parallel scan over time (one element of ${whole.members.length} floats per sequence, held by a workgroup of ${shape.width} invocations in ${shape.place === 'workgroup' ? 'workgroup memory' : 'storage'}: the 'matrix' layout)`,
+      decision: { mode: 'scan', layout: 'matrix', floats: whole.members.length, tile: { split: 'thread', groups: 1, runs: 1, runLength: 1, width: shape.width }, subgroups: false },
+    };
+  }
   try {
     const layout = chooseLayout(module, plan, sizes, split ? { tile: { split } } : {});
     const tile = chooseTile(layout, split ? { split } : {}, directOutputs(module, layout), target.subgroups);
@@ -68,8 +80,8 @@ export const scanBackend: Backend<'scan'> = {
       manifest: { ...scanManifest(module, kernels), plan: { why: plan.why, decision } },
       hostModule: (sourcePath) => scanHostModule(module, kernels, sourcePath),
       prepare({ batch, T }) {
-        const { layout, tile } = kernels;
-        const schedule = scheduleScan(layout, tile, batch, T);
+        const { layout } = kernels;
+        const schedule = scheduleFor(kernels, batch, T);
         const aggBytes = 4 * layout.members.length * Math.max(1, schedule.aggElements);
         let decode: ReturnType<typeof buildScanJob>['decode'] | undefined;
         const perStep = (packed: typeof layout.inputs) => packed.map((p) => ({ name: p.tensor.name, shape: ['batch', 'T', ...p.tensor.dims], bytes: 4 * batch * T * p.size }));

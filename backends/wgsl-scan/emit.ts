@@ -26,8 +26,9 @@ import {
 import { laneScanFunction, tileEntryPoint } from './tiles.js';
 import { stripeBody, stripeEntryPoint, teamScanFunction } from './stripes.js';
 import { recordFunctions, reduceBlockFunction, singleEntryPoint, singlePassFits, singleWorkgroupVars, statusType } from './single.js';
+import type { MatrixShape } from './matrix.js';
 import { blocksOf, sharedFloatsOf, threadsOf, tileSteps, type LaneBlocks, type ScanLayout, type TileShape } from './layout.js';
-import { type KernelName, type StandardKernel, kernelNames, type Binding, uniformFields, ELEM, type Ctx, type KernelSpec, specs, fieldType, elemAccessFunctions } from './kernel.js';
+import { type KernelName, type MatrixKernelName, type StandardKernel, kernelNames, type Binding, uniformFields, ELEM, type Ctx, type KernelSpec, specs, fieldType, elemAccessFunctions } from './kernel.js';
 
 export interface ScanKernel {
   name: KernelName;
@@ -135,15 +136,20 @@ export function laneBlocksLine(layout: ScanLayout, b: LaneBlocks): string {
 }
 
 export interface ScanKernels {
-  /** The four passes of every scan, and `scan_single` where the element fits it (single.ts). */
-  kernels: Record<StandardKernel, ScanKernel> & Partial<Record<KernelName, ScanKernel>>;
+  /**
+   * The four passes of every scan, and `scan_single` where the element fits it (single.ts); the
+   * 'matrix' layout (matrix.ts) has no `reduce_aggs` (one level of aggregates).
+   */
+  kernels: Record<MatrixKernelName, ScanKernel> & Partial<Record<KernelName, ScanKernel>>;
   layout: ScanLayout;
   tile: TileShape;
   subgroups: boolean;
+  /** Set where a workgroup holds each element (matrix.ts): then `tile` is unused. */
+  matrix?: MatrixShape;
 }
 
 export function emitScanKernels(module: Module, plan: ScanPlan, sizes: DimSizes, layout: ScanLayout, tile: TileShape, emitOptions: EmitOptions): ScanKernels {
-  const kernels = {} as ScanKernels['kernels'];
+  const kernels = {} as Record<StandardKernel, ScanKernel> & Partial<Record<KernelName, ScanKernel>>;
   // Subgroup operations only combine runs across threads: without runs the kernels need no feature.
   const striped = tile.split === 'stripe';
   if (striped && !emitOptions.subgroups) throw new Error(`scan backend: ${module.name}: the 'stripe' split needs subgroups`);
@@ -224,5 +230,5 @@ export function emitScanKernels(module: Module, plan: ScanPlan, sizes: DimSizes,
 
 export { sharedFloatsOf };
 
-export { bindingIndex, kernelNames, uniformFields, type Binding, type KernelName, type StandardKernel } from './kernel.js';
+export { bindingIndex, kernelNames, uniformFields, type Binding, type KernelName, type MatrixKernelName, type StandardKernel } from './kernel.js';
 export { directOutputs } from './states.js';

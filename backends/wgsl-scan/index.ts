@@ -3,10 +3,12 @@ import type { ScanPlan } from '../../src/compiler/analyse/types.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
 import { directOutputs, emitScanKernels, type ScanKernels } from './emit.js';
+import { emitMatrixKernels, matrixShape, MAX_MATRIX_ELEMENT } from './matrix.js';
 import { blocksOf, chooseTile, scanLayout, sharedFloatsOf, stepsPerTrip, STRIPE_WIDTH, threadsOf, type ScanLayout, type TileOptions } from './layout.js';
 
 export { buildScanJob, type ScanJob, type ScanRunData, type ScanRunResult, type ScanGpuJob } from './job.js';
 export { scheduleScan, type Schedule, type ScheduleOptions, type Strategy } from './schedule.js';
+export { matrixShape, scheduleMatrix, type MatrixShape } from './matrix.js';
 export type { ScanKernels } from './emit.js';
 
 export interface ScanCompileOptions {
@@ -22,15 +24,18 @@ export interface ScanCompileOptions {
  * guarantees only up to 8,192 bytes per entry point. Compile time is no longer the bound: since whole
  * elements move through memory in loops the unroll budget keeps (wgsl/unroll-budget.ts), DeltaNet's 129-float element
  * compiles each pass in about 1 s of CPU on cold lavapipe (it took over 15 minutes before). Past this
- * many floats the scan backend refuses, and matrix-affine cells run chunked.
+ * many floats a workgroup holds each element instead: the 'matrix' layout (matrix.ts).
  */
 export const MAX_WHOLE_ELEMENT = 64;
+
+/** Whether a whole element of this layout is held by a workgroup (matrix.ts) rather than by one thread. */
+export const usesMatrix = (layout: ScanLayout): boolean => layout.mode === 'whole' && layout.members.length > MAX_WHOLE_ELEMENT;
 
 /** Whether the scan backend takes this plan, and if not, why (a sentence). */
 export function scanSupport(module: Module, plan: ScanPlan, sizes: DimSizes): { ok: true } | { ok: false; reason: string } {
   const layout = scanLayout(module, plan, sizes);
-  if (layout.mode === 'whole' && layout.members.length > MAX_WHOLE_ELEMENT)
-    return { ok: false, reason: `its scan element has ${layout.members.length} floats (a dense transition), over the scan backend's ${MAX_WHOLE_ELEMENT} ('rnnc run --mode chunk' runs matrix-affine cells chunked)` };
+  if (layout.mode === 'whole' && layout.members.length > MAX_MATRIX_ELEMENT)
+    return { ok: false, reason: `its scan element has ${layout.members.length} floats (a dense transition), over the scan backend's ${MAX_MATRIX_ELEMENT} (lower the state's dims, or run it with --mode seq)` };
   return { ok: true };
 }
 
@@ -67,6 +72,12 @@ export function subgroupsUsable(adapter: { features: readonly string[]; subgroup
 export function compileScan(module: Module, plan: ScanPlan, sizes: DimSizes, options: ScanCompileOptions = {}): ScanKernels {
   const support = scanSupport(module, plan, sizes);
   if (!support.ok) throw new Error(`scan backend: ${module.name}: ${support.reason}`);
+  const whole = scanLayout(module, plan, sizes);
+  if (usesMatrix(whole)) {
+    const shape = matrixShape(whole, options.tile?.sharedFloats);
+    const kernels = emitMatrixKernels(module, plan, sizes, whole, shape);
+    return { kernels, layout: whole, tile: { split: 'thread', groups: 1, runs: 1, runLength: 1, width: shape.width }, subgroups: false, matrix: shape };
+  }
   const layout = chooseLayout(module, plan, sizes, options);
   const tile = chooseTile(layout, options.tile, directOutputs(module, layout), options.subgroups ?? true);
   return emitScanKernels(module, plan, sizes, layout, tile, { subgroups: options.subgroups ?? true });
@@ -75,6 +86,21 @@ export function compileScan(module: Module, plan: ScanPlan, sizes: DimSizes, opt
 /** A JSON description of the kernels: what a host needs to bind and dispatch them. */
 export function scanManifest(module: Module, k: ScanKernels) {
   const { layout, tile } = k;
+  if (k.matrix)
+    return {
+      name: module.name,
+      backend: 'scan',
+      element: { mode: 'matrix', members: layout.members.length, fields: layout.fields.map((f) => ({ name: f.of, dims: f.dims, floats: f.count })) },
+      matrix: { ...k.matrix },
+      subgroups: false,
+      kernels: Object.values(k.kernels).map((kernel) => ({ name: kernel.name, file: `${module.name}.${kernel.name}.wgsl`, bindings: kernel.bindings })),
+      layouts: {
+        inputs: layout.inputs.map((p) => ({ name: p.tensor.name, offset: p.offset, size: p.size, scale: 'batch*T' })),
+        params: layout.params.map((p) => ({ name: p.tensor.name, offset: p.offset, size: p.size })),
+        states: layout.states.map((p) => ({ name: p.tensor.name, offset: p.offset, size: p.size, scale: 'batch' })),
+        outputs: layout.outputs.map((p) => ({ name: p.tensor.name, offset: p.offset, size: p.size, scale: 'batch*T' })),
+      },
+    };
   const blocks = blocksOf(tile, layout);
   return {
     name: module.name,

@@ -5,6 +5,7 @@ import type { GpuJob } from '../job.js';
 import { bindingIndex, type KernelName, type ScanKernels } from './emit.js';
 import type { PackedTensor } from './layout.js';
 import { scheduleScan, type Schedule, type ScheduleOptions } from './schedule.js';
+import { scheduleMatrix } from './matrix.js';
 import type { RunArrays as ScanRunData, RunResult as ScanRunResult } from '../run-data.js';
 
 /** A scan run takes and gives the data every backend does (backends/run-data.ts). */
@@ -49,12 +50,18 @@ function initialStates(module: Module, kernels: ScanKernels, data: ScanRunData):
 
 const bytesOf = (a: ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: number; byteLength: number }) => a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength) as ArrayBuffer;
 
+/** The passes for a run: the matrix layout's (matrix.ts) or scheduleScan's. */
+export function scheduleFor(kernels: ScanKernels, batch: number, T: number, options: ScheduleOptions = {}, minLength = T): Schedule {
+  if (kernels.matrix) return scheduleMatrix(kernels.layout, kernels.matrix, batch, T, minLength, options.targetBlocks);
+  return scheduleScan(kernels.layout, kernels.tile, batch, T, options, minLength);
+}
+
 export function buildScanJob(module: Module, kernels: ScanKernels, data: ScanRunData, options: ScheduleOptions & { timing?: ScanGpuJob['timing'] } = {}): ScanJob {
   const { layout, tile } = kernels;
   const { batch, T } = data;
   const lengths = new Uint32Array(batch);
   for (let b = 0; b < batch; b++) lengths[b] = Math.max(0, Math.min(T, data.lengths ? data.lengths[b]! : T));
-  const schedule = scheduleScan(layout, tile, batch, T, options, lengths.reduce((a, x) => Math.min(a, x), T));
+  const schedule = scheduleFor(kernels, batch, T, options, lengths.reduce((a, x) => Math.min(a, x), T));
   const inputs = packStepTensors(layout.inputs, data.inputs, batch, T, 'input');
   const params = new Float32Array(Math.max(1, layout.paramWidth));
   for (const p of layout.params) {

@@ -14,6 +14,9 @@ import { blocksOf, paddedLanes, type LaneBlocks, type ScanLayout, type StructFie
 export type StandardKernel = 'scan_steps' | 'reduce_steps' | 'reduce_aggs' | 'scan_aggs';
 export type KernelName = StandardKernel | 'scan_single';
 export const kernelNames: StandardKernel[] = ['scan_steps', 'reduce_steps', 'reduce_aggs', 'scan_aggs'];
+/** The kernels of the 'matrix' layout (matrix.ts): every layout has them. */
+export type MatrixKernelName = 'scan_steps' | 'reduce_steps' | 'scan_aggs';
+export const matrixKernelNames: MatrixKernelName[] = ['reduce_steps', 'scan_aggs', 'scan_steps'];
 
 export type Binding = 'uniforms' | 'inputs' | 'params' | 'init' | 'lengths' | 'outputs' | 'final_state' | 'aggs' | 'status';
 export const bindingIndex: Record<Binding, number> = { uniforms: 0, inputs: 1, params: 2, init: 3, lengths: 4, outputs: 5, final_state: 6, aggs: 7, status: 8 };

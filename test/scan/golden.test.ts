@@ -27,7 +27,7 @@ describe.each(examples)('$name scan kernels', ({ name, module, plan }) => {
   it('pins the four kernels and the manifest (default split and tiles, subgroups)', async () => {
     const k = compileScan(module, plan!, sizes);
     await expectValidWgsl(Object.fromEntries(Object.values(k.kernels).map((x) => [`${name}.${x.name}.wgsl`, x.code])));
-    for (const n of kernelNames) await expect(k.kernels[n].code).toMatchFileSnapshot(`../golden/scan/${name}.${n}.wgsl`);
+    for (const n of kernelNames) await expect(k.kernels[n]!.code).toMatchFileSnapshot(`../golden/scan/${name}.${n}.wgsl`);
     // The single pass, for the cells it fits (the stripe split, an element of at most 2 floats).
     if (k.kernels.scan_single) await expect(k.kernels.scan_single.code).toMatchFileSnapshot(`../golden/scan/${name}.scan_single.wgsl`);
     await expect(JSON.stringify(scanManifest(module, k), null, 2) + '\n').toMatchFileSnapshot(`../golden/scan/${name}.scan.json`);
@@ -70,7 +70,7 @@ describe.each([
     const { module, plan } = examples.find((e) => e.name === cell)!;
     const k = compileScan(module, plan!, bindDims(module, dims));
     await expectValidWgsl(Object.fromEntries(Object.values(k.kernels).map((x) => [`${label}.${x.name}.wgsl`, x.code])));
-    for (const n of kernelNames) await expect(k.kernels[n].code).toMatchFileSnapshot(`../golden/scan/${label}.${n}.wgsl`);
+    for (const n of kernelNames) await expect(k.kernels[n]!.code).toMatchFileSnapshot(`../golden/scan/${label}.${n}.wgsl`);
     await expect(JSON.stringify(scanManifest(module, k), null, 2) + '\n').toMatchFileSnapshot(`../golden/scan/${label}.scan.json`);
   });
 });

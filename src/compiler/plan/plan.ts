@@ -52,8 +52,8 @@ export interface SeqDecision {
 /** The scan's element layout and tile shape (backends/wgsl-scan/layout.ts explains each). */
 export interface ScanDecision {
   mode: 'scan';
-  /** 'lanes': one element per independent lane; 'whole': one element holding every lane. */
-  layout: 'lanes' | 'whole';
+  /** 'lanes': one element per independent lane; 'whole': one element holding every lane; 'matrix': a whole element held by a workgroup (too big for one invocation). */
+  layout: 'lanes' | 'whole' | 'matrix';
   /** Floats per scan element. */
   floats: number;
   /** blockLanes: lanes of a sequence per workgroup where the 'tile' split spreads them over several. */
