@@ -7,7 +7,6 @@ import type { Command } from 'commander';
 import { diagnosticToJson, renderDiagnostics, type SourceFile } from '../compiler/diagnostics/render.js';
 import type { Diagnostic } from '../compiler/diagnostics/diagnostic.js';
 import { checkOutputDir, writeAllOrNothing } from '../driver/output.js';
-import { formatRnn } from '../format/index.js';
 import { EXIT_INTERNAL, EXIT_OK, EXIT_USER, loadSource, UserError, useColor } from './io.js';
 
 interface Formatted {
@@ -78,6 +77,8 @@ export function registerFmt(program: Command) {
     .action(async (paths: string[], opts: { check?: boolean; write?: boolean; json?: boolean }) => {
       if (opts.check && opts.write) throw new UserError('rnnc: fmt: give --check or --write, not both', EXIT_INTERNAL);
       if (opts.json && !opts.check) throw new UserError('rnnc: fmt: --json goes with --check', EXIT_INTERNAL);
+      // Loaded here, not at startup: the other commands do not need prettier's printer.
+      const { formatRnn } = await import('../format/index.js');
       const results: Formatted[] = [];
       for (const path of expand(paths)) {
         const source = loadSource(path);
