@@ -1,5 +1,5 @@
-// The pass against the tape on cells the fuzzer's generator makes (test/fuzz/generate.ts): every
-// family of update it knows (diagonal over each semiring, dense, low-rank, nonlinear, monoids), with
+// Central differences against the tape, and the pass against the tape, on cells the fuzzer's
+// generator makes (test/fuzz/generate.ts): every family of update it knows (diagonal over each semiring, dense, low-rank, nonlinear, monoids), with
 // lets, reductions and builtins in combinations no example has. Tame cells (no edge constants, no
 // division), so that both reverse modes see finite numbers.
 import { describe, expect, it } from 'vitest';
@@ -11,11 +11,11 @@ import { interpretGrad } from '../../src/runtime/reference/grad.js';
 import { interpretBackward } from '../../src/runtime/reference/grad-step.js';
 import { caseSeed, sampleOne } from '../fuzz/choices.js';
 import { tameCellArbitrary } from '../fuzz/cases.js';
-import { casesFor } from './helpers.js';
+import { casesFor, checkFiniteDifferences } from './helpers.js';
 
 const CELLS = Number(process.env.GRAD_CELLS ?? 40);
 
-describe('generated cells: the backward step gives the tape\'s gradients', () => {
+describe('generated cells: the tape gives central differences, the backward step the tape\'s gradients', () => {
   it.each(Array.from({ length: CELLS }, (_, k) => [k] as const))('cell %i', (k) => {
     const cell = sampleOne(tameCellArbitrary, caseSeed(0x9bad, k));
     const { module: m, diagnostics } = frontEnd(cell.text);
@@ -24,6 +24,7 @@ describe('generated cells: the backward step gives the tape\'s gradients', () =>
     expect(verifyModule(backward.module), cell.text).toEqual([]);
     const c = casesFor(m, bindDims(m, cell.dimSizes))[1]!; // T = 7, lengths, given initial states
     const reference = interpretGrad(m, c.shape, c.data, c.upstream);
+    checkFiniteDifferences(m, c, reference, `generated cell ${k}`, { someNonzero: false });
     const pass = interpretBackward(m, c.shape, c.data, c.upstream, backward);
     for (const kind of ['inputs', 'params', 'initial'] as const) {
       for (const [name, a] of Object.entries(reference[kind])) {
