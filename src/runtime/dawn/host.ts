@@ -527,6 +527,26 @@ async function startCall(dev: GPUDevice, id: number, job: WireJob, compiled: Map
   return { encodePasses, readBack, buffers };
 }
 
+/** Wall-clock timing without timestamp queries: `warmup` runs, then submit to done of each of `repeats` runs of `runs(1)`. */
+async function wallTimings(dev: GPUDevice, runs: (n: number) => GPUCommandBuffer, repeats: number, warmup: number): Promise<number[]> {
+  if (warmup > 0) {
+    dev.queue.submit([runs(warmup)]);
+    await dev.queue.onSubmittedWorkDone();
+  }
+  const timingsNs: number[] = [];
+  // No polling delay inside the measurement.
+  await spinning(async () => {
+    for (let r = 0; r < repeats; r++) {
+      const cb = runs(1);
+      const t0 = process.hrtime.bigint();
+      dev.queue.submit([cb]);
+      await dev.queue.onSubmittedWorkDone();
+      timingsNs.push(Number(process.hrtime.bigint() - t0));
+    }
+  });
+  return timingsNs;
+}
+
 /**
  * Wall clock of whole calls as a caller of the runtime sees them, less the IPC to this process:
  * take the buffers, upload, bind, run the passes, read back into host memory — with the bulk file
@@ -579,22 +599,7 @@ async function time(
       for (let i = 0; i < n; i++) encodePasses(enc);
       return enc.finish();
     };
-    if (warmup > 0) {
-      dev.queue.submit([runs(warmup)]);
-      await dev.queue.onSubmittedWorkDone();
-    }
-    const timingsNs: number[] = [];
-    // No polling delay inside the measurement.
-    await spinning(async () => {
-      for (let r = 0; r < repeats; r++) {
-        const cb = runs(1);
-        const t0 = process.hrtime.bigint();
-        dev.queue.submit([cb]);
-        await dev.queue.onSubmittedWorkDone();
-        timingsNs.push(Number(process.hrtime.bigint() - t0));
-      }
-    });
-    return { timingsNs, timingMethod: 'wall' };
+    return { timingsNs: await wallTimings(dev, runs, repeats, warmup), timingMethod: 'wall' };
   }
 
   const perSet = Math.floor(MAX_QUERIES / (2 * P)); // repeats per query set
@@ -651,29 +656,13 @@ async function timeCopies(dev: GPUDevice, job: WireJob, buffers: Map<string, GPU
     for (const c of copies) enc.copyBufferToBuffer(buffers.get(c.from)!, c.fromOffset ?? 0, buffers.get(c.to)!, c.toOffset ?? 0, c.bytes);
   };
   if (method === 'wall' || !dev.features.has('timestamp-query')) {
-    const timingsNs: number[] = [];
-    await scoped(dev, 'timing the copies', async () => {
-      const runs = (n: number) => {
-        const enc = dev.createCommandEncoder({ label: 'copies' });
-        for (let i = 0; i < n; i++) encodeCopies(enc);
-        return enc.finish();
-      };
-      if (warmup > 0) {
-        dev.queue.submit([runs(warmup)]);
-        await dev.queue.onSubmittedWorkDone();
-      }
-      // No polling delay inside the measurement.
-      await spinning(async () => {
-        for (let r = 0; r < repeats; r++) {
-          const cb = runs(1);
-          const t0 = process.hrtime.bigint();
-          dev.queue.submit([cb]);
-          await dev.queue.onSubmittedWorkDone();
-          timingsNs.push(Number(process.hrtime.bigint() - t0));
-        }
-      });
-    });
-    return { copyTimingsNs: timingsNs, copyTimingMethod: 'wall' };
+    const runs = (n: number) => {
+      const enc = dev.createCommandEncoder({ label: 'copies' });
+      for (let i = 0; i < n; i++) encodeCopies(enc);
+      return enc.finish();
+    };
+    const copyTimingsNs = await scoped(dev, 'timing the copies', () => wallTimings(dev, runs, repeats, warmup));
+    return { copyTimingsNs, copyTimingMethod: 'wall' };
   }
   const querySet = dev.createQuerySet({ type: 'timestamp', count: 2 * repeats });
   const staging = make(Math.ceil((16 * repeats) / 256) * 256, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'copy timestamps (read-back)');
