@@ -1,6 +1,7 @@
 // Central differences against the tape, and the pass against the tape, on cells the fuzzer's
-// generator makes (test/fuzz/generate.ts): every family of update it knows (diagonal over each semiring, dense, low-rank, nonlinear, monoids), with
-// lets, reductions and builtins in combinations no example has. Tame cells (no edge constants, no
+// generator makes (test/fuzz/generate.ts): every family of update it knows (diagonal over each
+// semiring, dense, low-rank, nonlinear, monoids), with lets, reductions and builtins in combinations
+// no example has. Tame cells (no edge constants, no
 // division), so that both reverse modes see finite numbers.
 import { describe, expect, it } from 'vitest';
 import { bindDims } from '../../src/compiler/ir/dims.js';
