@@ -22,6 +22,8 @@ import type { GradResult, Upstream } from './grad.js';
 export interface BackwardOptions {
   /** Save the state every C steps and recompute the steps between (default: every step is saved). */
   checkpoint?: number;
+  /** 'f32' rounds every node result to float32, forward and backward (what a GPU backward kernel would compute). */
+  precision?: 'f64' | 'f32';
 }
 
 const lengthOf = (shape: RunShape, b: number) => Math.max(0, Math.min(shape.T, shape.lengths ? shape.lengths[b]! : shape.T));
@@ -51,6 +53,7 @@ function placeSteps(into: Float64Array, part: Float64Array, batch: number, T: nu
 export function interpretBackward(m: Module, shape: RunShape, data: RunData, upstream: Upstream = {}, backward: BackwardStep = differentiate(m), options: BackwardOptions = {}): GradResult {
   const { batch, T, sizes } = shape;
   const C = Math.max(1, Math.min(T, options.checkpoint ?? T));
+  const precision = { precision: options.precision ?? 'f64' };
   const saving = withSavedStates(m);
   const byName = new Map(m.tensors.map((t) => [t.name, t]));
   const size = (name: string) => tensorSize(byName.get(name)!, sizes);
@@ -74,7 +77,7 @@ export function interpretBackward(m: Module, shape: RunShape, data: RunData, ups
   let final: Record<string, Float64Array> = Object.fromEntries(states.map((s) => [s.name, new Float64Array(batch * size(s.name))]));
   for (const { t0, steps } of segments) {
     checkpoints.push(carried);
-    const r = interpret(m, segmentShape(t0, steps), segmentData(t0, steps, carried));
+    const r = interpret(m, segmentShape(t0, steps), segmentData(t0, steps, carried), precision);
     for (const o of outputs) placeSteps(forwardOutputs[o.name]!, r.outputs[o.name]!, batch, T, size(o.name), t0, steps);
     carried = r.final;
     final = r.final;
@@ -91,7 +94,7 @@ export function interpretBackward(m: Module, shape: RunShape, data: RunData, ups
     const { t0, steps } = segments[k]!;
     const sh = segmentShape(t0, steps);
     const segment = segmentData(t0, steps, checkpoints[k]);
-    const saved = interpret(saving.module, sh, segment).outputs;
+    const saved = interpret(saving.module, sh, segment, precision).outputs;
     const backInputs: Record<string, Float64Array> = {};
     for (const x of inputs) backInputs[x.name] = reverseSteps(segment.inputs[x.name]!, sh, size(x.name));
     for (const { state, input } of roles.savedStates) backInputs[input] = reverseSteps(saved[saving.saved.get(state)!]!, sh, size(state));
@@ -100,7 +103,7 @@ export function interpretBackward(m: Module, shape: RunShape, data: RunData, ups
       const given = upstream.outputs?.[output];
       backInputs[input] = reverseSteps(given ? sliceSteps(given, batch, T, n, t0, steps) : new Float64Array(batch * steps * n), sh, n);
     }
-    const run = interpret(backward.module, sh, { inputs: backInputs, params: data.params, initial: adjoints });
+    const run = interpret(backward.module, sh, { inputs: backInputs, params: data.params, initial: adjoints }, precision);
     Object.assign(adjoints, run.final);
     for (const { input, adjoint } of roles.inputAdjoints) placeSteps(inputGrads[input]!, reverseSteps(run.outputs[adjoint]!, sh, size(input)), batch, T, size(input), t0, steps);
   }
