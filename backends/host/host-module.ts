@@ -40,6 +40,8 @@ export async function hostModule(m: Module, k: SeqKernel, sourcePath: string): P
       ...(bindings.includes(0) ? ['        { binding: 0, resource: { buffer: uniforms } },'] : []),
       ...buffers.filter((b) => bindings.includes(b.binding)).map((b) => `        { binding: ${b.binding}, resource: { buffer: ${bound[b.role]} } },`),
       ...(pre && bindings.includes(pre.scratch.binding) ? [`        { binding: ${pre.scratch.binding}, resource: { buffer: scratchBuffer } },`] : []),
+      // vec4 views: the same buffer bound again.
+      ...k.views.filter((v) => bindings.includes(v.binding)).map((v) => `        { binding: ${v.binding}, resource: { buffer: ${bound[v.buffer]} } },`),
     ].join('\n');
   const mainBindings = k.bindings;
 

@@ -23,11 +23,14 @@ export function buildManifest(m: Module, k: SeqKernel, files: { source: string; 
     kernel: files.kernel,
     host: files.host,
     entryPoint: k.entryPoint,
+    bindings: k.bindings,
     strategy: k.strategy,
     workgroupSize: k.workgroupSize,
     dims: Object.fromEntries(Object.keys(k.dims).map((d) => [d, k.dims[d]!])),
     sliceAxes: k.sliceAxes,
     unitsPerSequence: k.unitsPerSequence,
+    // Bindings of a read-only buffer again, as array<vec4<f32>>, when present.
+    ...(k.views.length ? { views: k.views } : {}),
     // Dispatched before the kernel on every call, when present.
     ...(k.prepass ? { prepass: { kernel: files.prepass ?? `${m.name}.project.wgsl`, entryPoint: k.prepass.entryPoint, workgroupSize: k.prepass.workgroupSize, bindings: k.prepass.bindings, dispatch: { groups: `ceil(batch * T / ${k.prepass.workgroupSize})` } } } : {}),
     dispatch: {

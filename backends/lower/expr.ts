@@ -10,7 +10,9 @@
 import type { Def, Node } from '../../src/compiler/ir/ir.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
 import { reduction } from '../../src/compiler/builtins.js';
-import { assign, bin, f32, id, letS, lit, varS, type Expr, type Stmt } from '../wgsl/ast.js';
+import { assign, bin, call, f32, id, letS, lit, member, varS, type Expr, type Stmt } from '../wgsl/ast.js';
+
+const id_ = id;
 import { countedLoop } from '../wgsl/unroll-budget.js';
 import { printExpr } from '../wgsl/print.js';
 import type { MathHelper } from '../wgsl/math.js';
@@ -25,6 +27,13 @@ export type LoadNode = Extract<Node, { op: 'load' }>;
 
 /** Returns the WGSL expression a load reads, given the values of its index variables; `let` loads are inlined by the lowering itself. */
 export type LoadResolver = (node: LoadNode, index: IndexValue[]) => Expr;
+
+/**
+ * A `vec4<f32>` of four consecutive elements of a load whose last index is the reduction variable,
+ * at `4 * quad .. 4 * quad + 3` (`index` holds `4 * quad` there), read at once from a vec4 view of
+ * the buffer; undefined where the caller has no aligned view (the lowering then gathers 4 loads).
+ */
+export type VectorResolver = (node: LoadNode, index: IndexValue[], quad: Expr) => Expr | undefined;
 
 /** An index variable's value and the depth of the scope that binds it (0: the function's top level). */
 interface Binding {
@@ -76,6 +85,13 @@ export interface LowerOptions {
   /** Where top-level statements go (default: a fresh list, `stmts`). */
   stmts?: Stmt[];
   hook?: NodeHook;
+  /**
+   * Sums over a dim whose size is a multiple of 4 run 4 terms per trip as vec4<f32> arithmetic when
+   * the term is loads, constants, +, - and * (a dot product): lavapipe compiles a load that differs
+   * per invocation into a loop over the SIMD lanes, so one vec4 load costs about what one f32 load
+   * does. Off unless given (the terms' order of summation changes: four partial sums).
+   */
+  vector?: VectorResolver;
 }
 
 export class Lowerer {
@@ -193,8 +209,59 @@ export class Lowerer {
     }
   }
 
+  /** Whether the term under `id` can be evaluated 4 indices of `over` at a time (see LowerOptions.vector). */
+  private vectorizable(def: Def, id: number, over: string): boolean {
+    const n = def.nodes[id]!;
+    if (!n.space.includes(over)) return n.type === 'f32';
+    if (n.type !== 'f32') return false;
+    switch (n.op) {
+      case 'load':
+        return !(n.source === 'let' && this.lets.has(n.tensor)) && n.index.indexOf(over) === n.index.length - 1 && n.index.filter((v) => v === over).length === 1;
+      case 'binary':
+        return (n.fn === 'add' || n.fn === 'sub' || n.fn === 'mul') && n.args.every((a) => this.vectorizable(def, a, over));
+      default:
+        return false;
+    }
+  }
+
+  /** The term under `id` at `over` = 4·quad + (0, 1, 2, 3) as a vec4 (or a scalar, where it does not depend on `over`). */
+  private vnode(def: Def, id: number, env: Env, over: string, quad: Expr, depth: number, memo: Map<number, Expr>): Expr {
+    const n = def.nodes[id]!;
+    if (!n.space.includes(over)) return this.node(def, id, env);
+    const seen = memo.get(id);
+    if (seen) return seen;
+    let value: Expr;
+    if (n.op === 'load') {
+      const at = (k: number): IndexValue[] => n.index.map((v) => (v === over ? (k === 0 ? bin('*', quad, lit.u32(4)) : bin('+', bin('*', quad, lit.u32(4)), lit.u32(k))) : env.get(v)!.value));
+      value = this.o.vector!(n, at(0), quad) ?? call('vec4<f32>', ...[0, 1, 2, 3].map((k) => this.o.resolve(n, at(k))));
+    } else if (n.op === 'binary') {
+      const [a, b] = n.args.map((x) => this.vnode(def, x, env, over, quad, depth, memo)) as [Expr, Expr];
+      value = applyBuiltin(n.fn, [a, b], (h) => this.use(h));
+    } else throw new Error(`Lowerer.vnode: ${n.op} is not vectorizable`);
+    const name = this.name();
+    this.scopes[depth]!.stmts.push(letS(name, value));
+    memo.set(id, id_(name));
+    return id_(name);
+  }
+
   private reduce(def: Def, n: Extract<Node, { op: 'reduce' }>, env: Env, home: number): Expr {
     const size = this.o.sizes[n.over.dim]!;
+    if (this.o.vector && n.fn === 'sum' && size % 4 === 0 && !unrolls(size) && this.vectorizable(def, n.args[0], n.over.name)) {
+      const acc = this.name('acc');
+      const quad = this.name(`${n.over.name}4_`);
+      const vec4f = { kind: 'vec', size: 4, elem: f32 } as const;
+      this.scopes[home]!.stmts.push(varS(acc, vec4f, call('vec4<f32>')));
+      const aside = this.scopes.splice(home + 1);
+      const body: Stmt[] = [];
+      this.scopes.push({ stmts: body, memo: new Map() });
+      const term = this.vnode(def, n.args[0], env, n.over.name, id_(quad), home + 1, new Map());
+      body.push(assign(id_(acc), bin('+', id_(acc), term)));
+      this.scopes.pop();
+      this.scopes.push(...aside);
+      this.scopes[home]!.stmts.push(countedLoop(quad, lit.u32(0), size / 4, body));
+      const a = (c: string) => member(id_(acc), c);
+      return this.bind(bin('+', bin('+', a('x'), a('y')), bin('+', a('z'), a('w'))), home);
+    }
     if (unrolls(size)) {
       let acc: Expr | undefined;
       for (let k = 0; k < size; k++) {

@@ -24,11 +24,13 @@ import { SourceFile } from '../../src/compiler/diagnostics/render.js';
 import * as W from '../wgsl/ast.js';
 import { assign, bin, blank, call, callS, comment, forRange, id, ifS, index, letS, lit, member, un, varS, type Expr, type Stmt } from '../wgsl/ast.js';
 import { mathPrelude, type MathHelper } from '../wgsl/math.js';
-import { indexExpr, Lowerer, type IndexValue, type LoadNode } from '../lower/expr.js';
+import { indexExpr, Lowerer, type IndexValue, type LoadNode, type VectorResolver } from '../lower/expr.js';
 import { flatWorkgroupIndex, gridDispatch } from '../lower/grid.js';
 import { overPoints } from '../lower/points.js';
 import { printModule } from '../wgsl/print.js';
-import { countedLoop, budgetUnrolling } from '../wgsl/unroll-budget.js';
+import { countedLoop, budgetUnrolling, MAX_UNROLLED_ACCESSES } from '../wgsl/unroll-budget.js';
+
+const VECTOR_UNROLLED_ACCESSES = MAX_UNROLLED_ACCESSES / 4;
 import { kernelLayout, type BufferLayout, type KernelLayout } from './layout.js';
 import { buildProgram, keyOfLoad, sliceProgram, type KernelDef, type LocalKey, type Program, type Slicing } from './program.js';
 
@@ -57,6 +59,8 @@ export interface SeqKernel {
   entryPoint: 'main';
   /** The bindings `main` uses (binding 0, the uniform, included): a bind group for an 'auto' layout has these. */
   bindings: number[];
+  /** Extra bindings of a read-only buffer as `array<vec4<f32>>` (the same buffer bound twice), used by main or the pre-pass. */
+  views: { binding: number; buffer: 'weights' | 'inputs' }[];
   /** Present when the kernel has a pre-pass; `main` then needs it run first, with `scratch` bound. */
   prepass?: SeqPrepass;
   scratch?: ScratchLayout;
@@ -144,6 +148,7 @@ class KernelWriter {
     readonly sizes: DimSizes,
     readonly p: Plan,
     readonly layout: KernelLayout,
+    readonly vectors = false,
   ) {
     this.buffers = new Map(layout.buffers.map((b) => [b.role, b]));
   }
@@ -238,7 +243,7 @@ class KernelWriter {
 
   emitDef(k: KernelDef, source?: SourceFile): Stmt[] {
     // Values that depend on no element index (the slice's own coordinates only) go before the element loop.
-    const lowerer = new Lowerer({ lets: new Map(), resolve: (n, values) => this.load(n, values), sizes: this.sizes, prefix: 'v', counter: this.counter });
+    const lowerer = new Lowerer({ lets: new Map(), resolve: (n, values) => this.load(n, values), sizes: this.sizes, prefix: 'v', counter: this.counter, ...this.vectorOption });
     const target = this.p.local.get(k.target)!;
     const body = this.forElements(k.target, (coords) => {
       const stmts = lowerer.open([]);
@@ -257,8 +262,49 @@ class KernelWriter {
 
   // ---- loads the lowering resolves ----
 
-  /** Buffers the kernel being written reads through loads (`main` may read no input or param once the pre-pass took them). */
-  readonly loaded = new Set<'inputs' | 'weights'>();
+  /** Buffers (and vec4 views) the kernel being written reads through loads (`main` may read no input or param once the pre-pass took them). */
+  readonly loaded = new Set<'inputs' | 'weights' | 'inputs4' | 'weights4'>();
+
+  /** Bindings of the vec4 views of the read-only buffers, after scratch. */
+  viewBinding(view: 'weights4' | 'inputs4'): number {
+    return this.scratchBinding + (view === 'weights4' ? 1 : 2);
+  }
+
+  private get vectorOption(): { vector?: VectorResolver } {
+    return this.vectors ? { vector: (n, values, quad) => this.loadQuad(n, values, quad) } : {};
+  }
+
+  /**
+   * Four consecutive elements (the last index at 4·quad …) of an input or param as one vec4 load from
+   * the buffer's vec4 view, where the region and its rows are 4-aligned; undefined elsewhere.
+   */
+  private loadQuad(n: LoadNode, values: IndexValue[], quad: Expr): Expr | undefined {
+    if (n.source !== 'input' && n.source !== 'param') return undefined;
+    const role = n.source === 'input' ? 'inputs' : 'weights';
+    const r = this.region(role, n.tensor);
+    if (r.offset.elements % 4 !== 0 || r.size % 4 !== 0 || this.sizes[r.dims[r.dims.length - 1]!]! % 4 !== 0) return undefined;
+    const st = strides(r.dims, this.sizes);
+    const coords = values.slice(0, -1).map(indexExpr);
+    const within = sumE([...coords.map((c, i) => mulE(c, st[i]! / 4)), quad]);
+    const view = role === 'inputs' ? 'inputs4' : 'weights4';
+    this.loaded.add(view);
+    const address = role === 'inputs' ? sumE([mulE(id('steps'), r.offset.elements / 4), mulE(id('step_row'), r.size / 4), within]) : addE(u(r.offset.elements / 4), within);
+    return index(id(view), address);
+  }
+
+  /** The vec4 views the module's code read, declared after its other storage buffers. */
+  private addViews(mod: W.Module): void {
+    let at = 0;
+    mod.globals.forEach((g, i) => g.space === 'storage' && (at = i + 1));
+    mod.globals.splice(at, 0, ...this.viewGlobals());
+  }
+
+  /** Declarations of the vec4 views the module's code read (after it is written). */
+  private viewGlobals(): W.Global[] {
+    return (['weights4', 'inputs4'] as const)
+      .filter((v) => this.loaded.has(v))
+      .map((v) => ({ name: v, space: 'storage', access: 'read', type: W.arrayOf(W.vec(4, W.f32)), group: 0, binding: this.viewBinding(v), comment: `${v.slice(0, -1)} as vec4s (the same buffer): aligned runs of 4 along a reduction` }));
+  }
 
   load(n: LoadNode, values: IndexValue[]): Expr {
     const coords = values.map(indexExpr);
@@ -294,6 +340,7 @@ class KernelWriter {
    * are inlined; a value that depends on no element index is computed once per invocation.
    */
   prepassModule(source?: SourceFile): W.Module {
+    this.loaded.clear();
     const mod = W.emptyModule();
     mod.header = [
       `${this.m.name}: the sequential kernel's pre-pass, generated by rnnc${source ? ` from ${source.path}` : ''}; do not edit.`,
@@ -307,7 +354,7 @@ class KernelWriter {
     }
     const regions = this.p.scratch.regions.map((r) => `${localName(r.key)}${r.dims.length ? `[${r.dims.join(', ')}]` : ''} @ ${r.offset}`).join(', ');
     mod.globals.push({ name: 'scratch', space: 'storage', access: 'read_write', type: W.arrayOf(W.f32), group: 0, binding: this.scratchBinding, comment: `per step row (${this.p.scratch.perStep} floats): ${regions}` });
-    const lw = new Lowerer({ lets: this.p.program.lets, resolve: (n, values) => this.load(n, values), sizes: this.sizes, prefix: 'v' });
+    const lw = new Lowerer({ lets: this.p.program.lets, resolve: (n, values) => this.load(n, values), sizes: this.sizes, prefix: 'v', ...this.vectorOption });
     const body = lw.stmts;
     body.push(letS('step_row', bin('+', bin('*', flatWorkgroupIndex(), u(PREPASS_WORKGROUP)), id('lid'))));
     body.push(letS('steps', bin('*', member(id('params'), 'batch'), member(id('params'), 'T'))));
@@ -323,6 +370,7 @@ class KernelWriter {
     const prelude = mathPrelude(lw.helpers);
     mod.globals.push(...prelude.globals);
     mod.functions.push(...prelude.functions);
+    this.addViews(mod);
     mod.entryPoints.push(W.workgroupEntry(PREPASS_WORKGROUP, body));
     return mod;
   }
@@ -330,6 +378,7 @@ class KernelWriter {
   // ---- the kernel ----
 
   module(source?: SourceFile): W.Module {
+    this.loaded.clear();
     const mod = W.emptyModule();
     const { p } = this;
     mod.header = [
@@ -420,6 +469,7 @@ class KernelWriter {
     const prelude = mathPrelude(this.helpers);
     mod.globals.push(...prelude.globals);
     mod.functions.push(...prelude.functions);
+    this.addViews(mod);
     mod.entryPoints.push(W.workgroupEntry(wgSize, body));
     return mod;
   }
@@ -429,19 +479,40 @@ class KernelWriter {
 export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): SeqKernel {
   const p = plan(m, sizes, options);
   const layout = kernelLayout(m, sizes, p.program.weights);
-  const writer = new KernelWriter(m, sizes, p, layout);
-  const wgsl = printModule(budgetUnrolling(writer.module(options.source)));
+  // The seq backend's kernels (parallel) also read aligned runs of inputs and params as vec4s.
+  const writer = new KernelWriter(m, sizes, p, layout, options.parallel ?? false);
+  // A vec4 load that differs per invocation costs lavapipe's compiler about four f32 loads (measured:
+  // GRU at H = 128 took 16 s of CPU cold with the f32 budget): a quarter of the accesses may be unrolled.
+  const budget = options.parallel ? VECTOR_UNROLLED_ACCESSES : MAX_UNROLLED_ACCESSES;
+  const wgsl = printModule(budgetUnrolling(writer.module(options.source), budget));
+  const viewsOf = (loaded: Set<string>) => (['weights4', 'inputs4'] as const).filter((v) => loaded.has(v)).map((v) => ({ binding: writer.viewBinding(v), buffer: v === 'weights4' ? ('weights' as const) : ('inputs' as const) }));
+  const mainViews = viewsOf(writer.loaded);
   // The bindings `main` uses (a layout made from the shader, as 'auto' makes, has only these).
-  const bindings = [0, ...layout.buffers.filter((b) => (b.role !== 'inputs' && b.role !== 'weights') || writer.loaded.has(b.role)).map((b) => b.binding), ...(p.scratch.regions.length ? [writer.scratchBinding] : [])];
+  const bindings = [
+    0,
+    ...layout.buffers.filter((b) => (b.role !== 'inputs' && b.role !== 'weights') || writer.loaded.has(b.role)).map((b) => b.binding),
+    ...(p.scratch.regions.length ? [writer.scratchBinding] : []),
+    ...mainViews.map((v) => v.binding),
+  ];
   const staged = p.scratch.regions.length > 0;
-  const prepassBindings = [0, ...layout.buffers.filter((b) => b.role === 'inputs' || b.role === 'weights').map((b) => b.binding), writer.scratchBinding];
+  const pre = staged ? printModule(budgetUnrolling(writer.prepassModule(options.source), budget)) : undefined;
+  const preViews = viewsOf(writer.loaded);
+  const prepassBindings = [0, ...layout.buffers.filter((b) => writer.loaded.has(b.role as 'inputs')).map((b) => b.binding), writer.scratchBinding, ...preViews.map((v) => v.binding)];
+  const views = [...mainViews, ...preViews.filter((v) => !mainViews.some((w) => w.binding === v.binding))].sort((a, b) => a.binding - b.binding);
   return {
     name: m.name,
     wgsl,
     entryPoint: 'main',
     bindings,
-    ...(staged ? { prepass: { wgsl: printModule(budgetUnrolling(writer.prepassModule(options.source))), entryPoint: 'main' as const, workgroupSize: PREPASS_WORKGROUP, bindings: prepassBindings }, scratch: { binding: writer.scratchBinding, ...p.scratch } } : {}),
-    strategy: p.strategy, workgroupSize: p.workgroupSize, sliceAxes: p.slicing.axes, unitsPerSequence: p.unitsPerSequence, dims: sizes, layout };
+    views,
+    ...(pre !== undefined ? { prepass: { wgsl: pre, entryPoint: 'main' as const, workgroupSize: PREPASS_WORKGROUP, bindings: prepassBindings }, scratch: { binding: writer.scratchBinding, ...p.scratch } } : {}),
+    strategy: p.strategy,
+    workgroupSize: p.workgroupSize,
+    sliceAxes: p.slicing.axes,
+    unitsPerSequence: p.unitsPerSequence,
+    dims: sizes,
+    layout,
+  };
 }
 
 /** Workgroups of the pre-pass: one invocation per step row. */

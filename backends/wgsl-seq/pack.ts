@@ -77,15 +77,17 @@ export function packRun(m: Module, k: SeqKernel, run: RunArrays): PackedRun {
  */
 export function seqPasses(m: Module, k: SeqKernel, run: RunArrays, shaders: { prepass: string; main: string }): { buffers: PackedBuffer[]; passes: { shader: string; bindings: { binding: number; buffer: string }[]; dispatch: [number, number, number] }[] } {
   const packed = packRun(m, k, run);
-  const main = { shader: shaders.main, bindings: packed.bindings, dispatch: packed.dispatch };
+  // The vec4 views bind the same buffer again.
+  const views = (used: number[]) => k.views.filter((v) => used.includes(v.binding)).map((v) => ({ binding: v.binding, buffer: v.buffer }));
+  const main = { shader: shaders.main, bindings: [...packed.bindings, ...views(k.bindings)], dispatch: packed.dispatch };
   if (!k.prepass || !k.scratch) return { buffers: packed.buffers, passes: [main] };
   const scratch = { binding: k.scratch.binding, buffer: 'scratch' };
   const pre = k.prepass;
   return {
     buffers: [...packed.buffers, { name: 'scratch', usage: 'storage', bytes: 4 * Math.max(1, k.scratch.perStep * run.batch * run.T) }],
     passes: [
-      { shader: shaders.prepass, bindings: [...packed.bindings.filter((b) => pre.bindings.includes(b.binding)), scratch], dispatch: prepassDispatch(k, run.batch, run.T) },
-      { ...main, bindings: [...packed.bindings, scratch] },
+      { shader: shaders.prepass, bindings: [...packed.bindings.filter((b) => pre.bindings.includes(b.binding)), scratch, ...views(pre.bindings)], dispatch: prepassDispatch(k, run.batch, run.T) },
+      { ...main, bindings: [...main.bindings, scratch] },
     ],
   };
 }

@@ -17,8 +17,16 @@ var<storage, read> inputs: array<f32>;
 @group(0) @binding(6)
 var<storage, read_write> scratch: array<f32>;
 
+// inputs as vec4s (the same buffer): aligned runs of 4 along a reduction
+@group(0) @binding(8)
+var<storage, read> inputs4: array<vec4<f32>>;
+
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
+var<private> no_unroll: u32;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    no_unroll = nwg.z - 1u;
     let step_row = (wid.x + wid.y * nwg.x) * 64u + lid;
     let steps = params.batch * params.T;
     if step_row >= steps {
@@ -26,15 +34,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // examples/deltanet.rnn:11  let kn[j] = k[j] / sqrt(sum(l: k[l] * k[l]) + 0.000001)
-    var vacc1: f32 = 0.0f;
-    for (var vl_2 = 0u; vl_2 < 8u; vl_2++) {
-        let v3 = inputs[steps * 8u + step_row * 8u + vl_2] * inputs[steps * 8u + step_row * 8u + vl_2];
-        vacc1 = vacc1 + v3;
+    var vacc1: vec4<f32> = vec4<f32>();
+    for (var vl4_2 = 0u; vl4_2 < 2u; vl4_2++) {
+        let v3 = inputs4[steps * 2u + step_row * 2u + vl4_2];
+        let v4 = v3 * v3;
+        vacc1 = vacc1 + v4;
     }
-    let v4 = vacc1 + 0.000001f;
-    let v5 = sqrt(v4);
-    for (var vp0 = 0u; vp0 < 8u; vp0++) {
-        let v6 = inputs[steps * 8u + step_row * 8u + vp0] / v5;
-        scratch[step_row * 8u + vp0] = v6;
+    let v5 = vacc1.x + vacc1.y + (vacc1.z + vacc1.w);
+    let v6 = v5 + 0.000001f;
+    let v7 = sqrt(v6);
+    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
+        let v8 = inputs[steps * 8u + step_row * 8u + vp0] / v7;
+        scratch[step_row * 8u + vp0] = v8;
     }
 }

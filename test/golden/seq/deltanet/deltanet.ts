@@ -39,6 +39,13 @@ var<storage, read_write> state_out: array<f32>;
 @group(0) @binding(6)
 var<storage, read_write> scratch: array<f32>;
 
+// inputs as vec4s (the same buffer): aligned runs of 4 along a reduction
+@group(0) @binding(8)
+var<storage, read> inputs4: array<vec4<f32>>;
+
+// Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/unroll-budget.ts).
+var<private> no_unroll: u32;
+
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
@@ -48,6 +55,7 @@ fn sigmoid(x: f32) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     let unit = group * 64u + lid;
     if unit >= params.batch * UNITS {
@@ -64,7 +72,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var let_pred: f32;
 
     // the initial state
-    for (var e = 0u; e < 8u; e++) {
+    for (var e = 0u; e < 8u + no_unroll; e++) {
         state_S[e] = state_in[seq * 64u + (slice_0 * 8u + e)];
     }
 
@@ -78,33 +86,39 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         // examples/deltanet.rnn:13  let pred[i] = sum(j: S[i, j] * kn[j])
         {
-            var vacc1: f32 = 0.0f;
-            for (var vj_2 = 0u; vj_2 < 8u; vj_2++) {
-                let v3 = state_S[vj_2] * scratch[step_row * 8u + vj_2];
-                vacc1 = vacc1 + v3;
+            var vacc1: vec4<f32> = vec4<f32>();
+            for (var vj4_2 = 0u; vj4_2 < 2u + no_unroll; vj4_2++) {
+                let v3 = vec4<f32>(state_S[vj4_2 * 4u], state_S[vj4_2 * 4u + 1u], state_S[vj4_2 * 4u + 2u], state_S[vj4_2 * 4u + 3u]);
+                let v4 = vec4<f32>(scratch[step_row * 8u + vj4_2 * 4u], scratch[step_row * 8u + (vj4_2 * 4u + 1u)], scratch[step_row * 8u + (vj4_2 * 4u + 2u)], scratch[step_row * 8u + (vj4_2 * 4u + 3u)]);
+                let v5 = v3 * v4;
+                vacc1 = vacc1 + v5;
             }
-            let_pred = vacc1;
+            let v6 = vacc1.x + vacc1.y + (vacc1.z + vacc1.w);
+            let_pred = v6;
         }
         // examples/deltanet.rnn:14  S[i, j] <- S[i, j] - beta * pred[i] * kn[j] + beta * v[i] * kn[j]
         {
-            let v4 = let_beta * let_pred;
-            let v7 = let_beta * inputs[steps * 16u + step_row * 8u + slice_0];
-            for (var e = 0u; e < 8u; e++) {
-                let v5 = v4 * scratch[step_row * 8u + e];
-                let v6 = state_S[e] - v5;
+            let v7 = let_beta * let_pred;
+            let v10 = let_beta * inputs[steps * 16u + step_row * 8u + slice_0];
+            for (var e = 0u; e < 8u + no_unroll; e++) {
                 let v8 = v7 * scratch[step_row * 8u + e];
-                let v9 = v6 + v8;
-                next_S[e] = v9;
+                let v9 = state_S[e] - v8;
+                let v11 = v10 * scratch[step_row * 8u + e];
+                let v12 = v9 + v11;
+                next_S[e] = v12;
             }
         }
         // examples/deltanet.rnn:15  output o[i] = sum(j: S[i, j] * q[j])
         {
-            var vacc10: f32 = 0.0f;
-            for (var vj_11 = 0u; vj_11 < 8u; vj_11++) {
-                let v12 = next_S[vj_11] * inputs[step_row * 8u + vj_11];
-                vacc10 = vacc10 + v12;
+            var vacc13: vec4<f32> = vec4<f32>();
+            for (var vj4_14 = 0u; vj4_14 < 2u; vj4_14++) {
+                let v15 = vec4<f32>(next_S[vj4_14 * 4u], next_S[vj4_14 * 4u + 1u], next_S[vj4_14 * 4u + 2u], next_S[vj4_14 * 4u + 3u]);
+                let v16 = inputs4[step_row * 2u + vj4_14];
+                let v17 = v15 * v16;
+                vacc13 = vacc13 + v17;
             }
-            outputs[step_row * 8u + slice_0] = vacc10;
+            let v18 = vacc13.x + vacc13.y + (vacc13.z + vacc13.w);
+            outputs[step_row * 8u + slice_0] = v18;
         }
         // commit the updated state
         for (var e = 0u; e < 8u; e++) {
@@ -119,7 +133,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // the final state
-    for (var e = 0u; e < 8u; e++) {
+    for (var e = 0u; e < 8u + no_unroll; e++) {
         state_out[seq * 64u + (slice_0 * 8u + e)] = state_S[e];
     }
 }
@@ -145,8 +159,16 @@ var<storage, read> inputs: array<f32>;
 @group(0) @binding(6)
 var<storage, read_write> scratch: array<f32>;
 
+// inputs as vec4s (the same buffer): aligned runs of 4 along a reduction
+@group(0) @binding(8)
+var<storage, read> inputs4: array<vec4<f32>>;
+
+// Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/unroll-budget.ts).
+var<private> no_unroll: u32;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    no_unroll = nwg.z - 1u;
     let step_row = (wid.x + wid.y * nwg.x) * 64u + lid;
     let steps = params.batch * params.T;
     if step_row >= steps {
@@ -154,16 +176,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // examples/deltanet.rnn:11  let kn[j] = k[j] / sqrt(sum(l: k[l] * k[l]) + 0.000001)
-    var vacc1: f32 = 0.0f;
-    for (var vl_2 = 0u; vl_2 < 8u; vl_2++) {
-        let v3 = inputs[steps * 8u + step_row * 8u + vl_2] * inputs[steps * 8u + step_row * 8u + vl_2];
-        vacc1 = vacc1 + v3;
+    var vacc1: vec4<f32> = vec4<f32>();
+    for (var vl4_2 = 0u; vl4_2 < 2u; vl4_2++) {
+        let v3 = inputs4[steps * 2u + step_row * 2u + vl4_2];
+        let v4 = v3 * v3;
+        vacc1 = vacc1 + v4;
     }
-    let v4 = vacc1 + 0.000001f;
-    let v5 = sqrt(v4);
-    for (var vp0 = 0u; vp0 < 8u; vp0++) {
-        let v6 = inputs[steps * 8u + step_row * 8u + vp0] / v5;
-        scratch[step_row * 8u + vp0] = v6;
+    let v5 = vacc1.x + vacc1.y + (vacc1.z + vacc1.w);
+    let v6 = v5 + 0.000001f;
+    let v7 = sqrt(v6);
+    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
+        let v8 = inputs[steps * 8u + step_row * 8u + vp0] / v7;
+        scratch[step_row * 8u + vp0] = v8;
     }
 }
 `;
@@ -314,6 +338,7 @@ export async function streamDeltanet(device: GPUDevice, options: DeltanetStreamO
         { binding: 4, resource: { buffer: outputsBuffer } },
         { binding: 5, resource: { buffer: state_outBuffer } },
         { binding: 6, resource: { buffer: scratchBuffer } },
+        { binding: 8, resource: { buffer: inputsBuffer } },
       ],
     });
     const groups = Math.ceil((batch * 8) / 64);
@@ -331,6 +356,7 @@ export async function streamDeltanet(device: GPUDevice, options: DeltanetStreamO
           { binding: 0, resource: { buffer: uniforms } },
           { binding: 1, resource: { buffer: inputsBuffer } },
           { binding: 6, resource: { buffer: scratchBuffer } },
+          { binding: 8, resource: { buffer: inputsBuffer } },
         ],
       }),
     );

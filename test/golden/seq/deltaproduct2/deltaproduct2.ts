@@ -39,6 +39,10 @@ var<storage, read_write> state_out: array<f32>;
 @group(0) @binding(6)
 var<storage, read_write> scratch: array<f32>;
 
+// inputs as vec4s (the same buffer): aligned runs of 4 along a reduction
+@group(0) @binding(8)
+var<storage, read> inputs4: array<vec4<f32>>;
+
 // Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/unroll-budget.ts).
 var<private> no_unroll: u32;
 
@@ -92,54 +96,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         // examples/deltaproduct2.rnn:14  let p1[i] = sum(j: S[i, j] * k1[j])
         {
-            var vacc4: f32 = 0.0f;
-            for (var vj_5 = 0u; vj_5 < 8u; vj_5++) {
-                let v6 = state_S[vj_5] * scratch[step_row * 16u + vj_5];
-                vacc4 = vacc4 + v6;
+            var vacc4: vec4<f32> = vec4<f32>();
+            for (var vj4_5 = 0u; vj4_5 < 2u + no_unroll; vj4_5++) {
+                let v6 = vec4<f32>(state_S[vj4_5 * 4u], state_S[vj4_5 * 4u + 1u], state_S[vj4_5 * 4u + 2u], state_S[vj4_5 * 4u + 3u]);
+                let v7 = vec4<f32>(scratch[step_row * 16u + vj4_5 * 4u], scratch[step_row * 16u + (vj4_5 * 4u + 1u)], scratch[step_row * 16u + (vj4_5 * 4u + 2u)], scratch[step_row * 16u + (vj4_5 * 4u + 3u)]);
+                let v8 = v6 * v7;
+                vacc4 = vacc4 + v8;
             }
-            let_p1 = vacc4;
+            let v9 = vacc4.x + vacc4.y + (vacc4.z + vacc4.w);
+            let_p1 = v9;
         }
         // examples/deltaproduct2.rnn:15  let S1[i, j] = S[i, j] - beta1 * p1[i] * k1[j] + beta1 * va[i] * k1[j]
         {
-            let v7 = let_beta1 * let_p1;
-            let v10 = let_beta1 * inputs[steps * 24u + step_row * 8u + slice_0];
+            let v10 = let_beta1 * let_p1;
+            let v13 = let_beta1 * inputs[steps * 24u + step_row * 8u + slice_0];
             for (var e = 0u; e < 8u + no_unroll; e++) {
-                let v8 = v7 * scratch[step_row * 16u + e];
-                let v9 = state_S[e] - v8;
                 let v11 = v10 * scratch[step_row * 16u + e];
-                let v12 = v9 + v11;
-                let_S1[e] = v12;
+                let v12 = state_S[e] - v11;
+                let v14 = v13 * scratch[step_row * 16u + e];
+                let v15 = v12 + v14;
+                let_S1[e] = v15;
             }
         }
         // examples/deltaproduct2.rnn:16  let p2[i] = sum(j: S1[i, j] * k2[j])
         {
-            var vacc13: f32 = 0.0f;
-            for (var vj_14 = 0u; vj_14 < 8u; vj_14++) {
-                let v15 = let_S1[vj_14] * scratch[step_row * 16u + 8u + vj_14];
-                vacc13 = vacc13 + v15;
+            var vacc16: vec4<f32> = vec4<f32>();
+            for (var vj4_17 = 0u; vj4_17 < 2u + no_unroll; vj4_17++) {
+                let v18 = vec4<f32>(let_S1[vj4_17 * 4u], let_S1[vj4_17 * 4u + 1u], let_S1[vj4_17 * 4u + 2u], let_S1[vj4_17 * 4u + 3u]);
+                let v19 = vec4<f32>(scratch[step_row * 16u + 8u + vj4_17 * 4u], scratch[step_row * 16u + 8u + (vj4_17 * 4u + 1u)], scratch[step_row * 16u + 8u + (vj4_17 * 4u + 2u)], scratch[step_row * 16u + 8u + (vj4_17 * 4u + 3u)]);
+                let v20 = v18 * v19;
+                vacc16 = vacc16 + v20;
             }
-            let_p2 = vacc13;
+            let v21 = vacc16.x + vacc16.y + (vacc16.z + vacc16.w);
+            let_p2 = v21;
         }
         // examples/deltaproduct2.rnn:17  S[i, j] <- S1[i, j] - beta2 * p2[i] * k2[j] + beta2 * vb[i] * k2[j]
         {
-            let v16 = let_beta2 * let_p2;
-            let v19 = let_beta2 * inputs[steps * 32u + step_row * 8u + slice_0];
-            for (var e = 0u; e < 8u; e++) {
-                let v17 = v16 * scratch[step_row * 16u + 8u + e];
-                let v18 = let_S1[e] - v17;
-                let v20 = v19 * scratch[step_row * 16u + 8u + e];
-                let v21 = v18 + v20;
-                next_S[e] = v21;
+            let v22 = let_beta2 * let_p2;
+            let v25 = let_beta2 * inputs[steps * 32u + step_row * 8u + slice_0];
+            for (var e = 0u; e < 8u + no_unroll; e++) {
+                let v23 = v22 * scratch[step_row * 16u + 8u + e];
+                let v24 = let_S1[e] - v23;
+                let v26 = v25 * scratch[step_row * 16u + 8u + e];
+                let v27 = v24 + v26;
+                next_S[e] = v27;
             }
         }
         // examples/deltaproduct2.rnn:18  output o[i] = sum(j: S[i, j] * q[j])
         {
-            var vacc22: f32 = 0.0f;
-            for (var vj_23 = 0u; vj_23 < 8u; vj_23++) {
-                let v24 = next_S[vj_23] * inputs[step_row * 8u + vj_23];
-                vacc22 = vacc22 + v24;
+            var vacc28: vec4<f32> = vec4<f32>();
+            for (var vj4_29 = 0u; vj4_29 < 2u + no_unroll; vj4_29++) {
+                let v30 = vec4<f32>(next_S[vj4_29 * 4u], next_S[vj4_29 * 4u + 1u], next_S[vj4_29 * 4u + 2u], next_S[vj4_29 * 4u + 3u]);
+                let v31 = inputs4[step_row * 2u + vj4_29];
+                let v32 = v30 * v31;
+                vacc28 = vacc28 + v32;
             }
-            outputs[step_row * 8u + slice_0] = vacc22;
+            let v33 = vacc28.x + vacc28.y + (vacc28.z + vacc28.w);
+            outputs[step_row * 8u + slice_0] = v33;
         }
         // commit the updated state
         for (var e = 0u; e < 8u; e++) {
@@ -180,8 +193,16 @@ var<storage, read> inputs: array<f32>;
 @group(0) @binding(6)
 var<storage, read_write> scratch: array<f32>;
 
+// inputs as vec4s (the same buffer): aligned runs of 4 along a reduction
+@group(0) @binding(8)
+var<storage, read> inputs4: array<vec4<f32>>;
+
+// Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/unroll-budget.ts).
+var<private> no_unroll: u32;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    no_unroll = nwg.z - 1u;
     let step_row = (wid.x + wid.y * nwg.x) * 64u + lid;
     let steps = params.batch * params.T;
     if step_row >= steps {
@@ -189,29 +210,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // examples/deltaproduct2.rnn:10  let k1[j] = ka[j] / sqrt(sum(l: ka[l] * ka[l]) + 0.000001)
-    var vacc1: f32 = 0.0f;
-    for (var vl_2 = 0u; vl_2 < 8u; vl_2++) {
-        let v3 = inputs[steps * 8u + step_row * 8u + vl_2] * inputs[steps * 8u + step_row * 8u + vl_2];
-        vacc1 = vacc1 + v3;
+    var vacc1: vec4<f32> = vec4<f32>();
+    for (var vl4_2 = 0u; vl4_2 < 2u; vl4_2++) {
+        let v3 = inputs4[steps * 2u + step_row * 2u + vl4_2];
+        let v4 = v3 * v3;
+        vacc1 = vacc1 + v4;
     }
-    let v4 = vacc1 + 0.000001f;
-    let v5 = sqrt(v4);
-    for (var vp0 = 0u; vp0 < 8u; vp0++) {
-        let v6 = inputs[steps * 8u + step_row * 8u + vp0] / v5;
-        scratch[step_row * 16u + vp0] = v6;
+    let v5 = vacc1.x + vacc1.y + (vacc1.z + vacc1.w);
+    let v6 = v5 + 0.000001f;
+    let v7 = sqrt(v6);
+    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
+        let v8 = inputs[steps * 8u + step_row * 8u + vp0] / v7;
+        scratch[step_row * 16u + vp0] = v8;
     }
 
     // examples/deltaproduct2.rnn:11  let k2[j] = kb[j] / sqrt(sum(l: kb[l] * kb[l]) + 0.000001)
-    var vacc8: f32 = 0.0f;
-    for (var vl_9 = 0u; vl_9 < 8u; vl_9++) {
-        let v10 = inputs[steps * 16u + step_row * 8u + vl_9] * inputs[steps * 16u + step_row * 8u + vl_9];
-        vacc8 = vacc8 + v10;
+    var vacc10: vec4<f32> = vec4<f32>();
+    for (var vl4_11 = 0u; vl4_11 < 2u; vl4_11++) {
+        let v12 = inputs4[steps * 4u + step_row * 2u + vl4_11];
+        let v13 = v12 * v12;
+        vacc10 = vacc10 + v13;
     }
-    let v11 = vacc8 + 0.000001f;
-    let v12 = sqrt(v11);
-    for (var vp7 = 0u; vp7 < 8u; vp7++) {
-        let v13 = inputs[steps * 16u + step_row * 8u + vp7] / v12;
-        scratch[step_row * 16u + 8u + vp7] = v13;
+    let v14 = vacc10.x + vacc10.y + (vacc10.z + vacc10.w);
+    let v15 = v14 + 0.000001f;
+    let v16 = sqrt(v15);
+    for (var vp9 = 0u; vp9 < 8u + no_unroll; vp9++) {
+        let v17 = inputs[steps * 16u + step_row * 8u + vp9] / v16;
+        scratch[step_row * 16u + 8u + vp9] = v17;
     }
 }
 `;
@@ -381,6 +406,7 @@ export async function streamDeltaproduct2(
         { binding: 4, resource: { buffer: outputsBuffer } },
         { binding: 5, resource: { buffer: state_outBuffer } },
         { binding: 6, resource: { buffer: scratchBuffer } },
+        { binding: 8, resource: { buffer: inputsBuffer } },
       ],
     });
     const groups = Math.ceil((batch * 8) / 64);
@@ -398,6 +424,7 @@ export async function streamDeltaproduct2(
           { binding: 0, resource: { buffer: uniforms } },
           { binding: 1, resource: { buffer: inputsBuffer } },
           { binding: 6, resource: { buffer: scratchBuffer } },
+          { binding: 8, resource: { buffer: inputsBuffer } },
         ],
       }),
     );

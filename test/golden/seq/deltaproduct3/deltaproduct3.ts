@@ -39,6 +39,10 @@ var<storage, read_write> state_out: array<f32>;
 @group(0) @binding(6)
 var<storage, read_write> scratch: array<f32>;
 
+// inputs as vec4s (the same buffer): aligned runs of 4 along a reduction
+@group(0) @binding(8)
+var<storage, read> inputs4: array<vec4<f32>>;
+
 // Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/unroll-budget.ts).
 var<private> no_unroll: u32;
 
@@ -101,75 +105,87 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         // examples/deltaproduct3.rnn:17  let p1[i] = sum(j: S[i, j] * k1[j])
         {
-            var vacc6: f32 = 0.0f;
-            for (var vj_7 = 0u; vj_7 < 8u; vj_7++) {
-                let v8 = state_S[vj_7] * scratch[step_row * 24u + vj_7];
-                vacc6 = vacc6 + v8;
+            var vacc6: vec4<f32> = vec4<f32>();
+            for (var vj4_7 = 0u; vj4_7 < 2u + no_unroll; vj4_7++) {
+                let v8 = vec4<f32>(state_S[vj4_7 * 4u], state_S[vj4_7 * 4u + 1u], state_S[vj4_7 * 4u + 2u], state_S[vj4_7 * 4u + 3u]);
+                let v9 = vec4<f32>(scratch[step_row * 24u + vj4_7 * 4u], scratch[step_row * 24u + (vj4_7 * 4u + 1u)], scratch[step_row * 24u + (vj4_7 * 4u + 2u)], scratch[step_row * 24u + (vj4_7 * 4u + 3u)]);
+                let v10 = v8 * v9;
+                vacc6 = vacc6 + v10;
             }
-            let_p1 = vacc6;
+            let v11 = vacc6.x + vacc6.y + (vacc6.z + vacc6.w);
+            let_p1 = v11;
         }
         // examples/deltaproduct3.rnn:18  let S1[i, j] = S[i, j] - beta1 * p1[i] * k1[j] + beta1 * va[i] * k1[j]
         {
-            let v9 = let_beta1 * let_p1;
-            let v12 = let_beta1 * inputs[steps * 32u + step_row * 8u + slice_0];
+            let v12 = let_beta1 * let_p1;
+            let v15 = let_beta1 * inputs[steps * 32u + step_row * 8u + slice_0];
             for (var e = 0u; e < 8u + no_unroll; e++) {
-                let v10 = v9 * scratch[step_row * 24u + e];
-                let v11 = state_S[e] - v10;
                 let v13 = v12 * scratch[step_row * 24u + e];
-                let v14 = v11 + v13;
-                let_S1[e] = v14;
+                let v14 = state_S[e] - v13;
+                let v16 = v15 * scratch[step_row * 24u + e];
+                let v17 = v14 + v16;
+                let_S1[e] = v17;
             }
         }
         // examples/deltaproduct3.rnn:19  let p2[i] = sum(j: S1[i, j] * k2[j])
         {
-            var vacc15: f32 = 0.0f;
-            for (var vj_16 = 0u; vj_16 < 8u; vj_16++) {
-                let v17 = let_S1[vj_16] * scratch[step_row * 24u + 8u + vj_16];
-                vacc15 = vacc15 + v17;
+            var vacc18: vec4<f32> = vec4<f32>();
+            for (var vj4_19 = 0u; vj4_19 < 2u + no_unroll; vj4_19++) {
+                let v20 = vec4<f32>(let_S1[vj4_19 * 4u], let_S1[vj4_19 * 4u + 1u], let_S1[vj4_19 * 4u + 2u], let_S1[vj4_19 * 4u + 3u]);
+                let v21 = vec4<f32>(scratch[step_row * 24u + 8u + vj4_19 * 4u], scratch[step_row * 24u + 8u + (vj4_19 * 4u + 1u)], scratch[step_row * 24u + 8u + (vj4_19 * 4u + 2u)], scratch[step_row * 24u + 8u + (vj4_19 * 4u + 3u)]);
+                let v22 = v20 * v21;
+                vacc18 = vacc18 + v22;
             }
-            let_p2 = vacc15;
+            let v23 = vacc18.x + vacc18.y + (vacc18.z + vacc18.w);
+            let_p2 = v23;
         }
         // examples/deltaproduct3.rnn:20  let S2[i, j] = S1[i, j] - beta2 * p2[i] * k2[j] + beta2 * vb[i] * k2[j]
         {
-            let v18 = let_beta2 * let_p2;
-            let v21 = let_beta2 * inputs[steps * 40u + step_row * 8u + slice_0];
+            let v24 = let_beta2 * let_p2;
+            let v27 = let_beta2 * inputs[steps * 40u + step_row * 8u + slice_0];
             for (var e = 0u; e < 8u + no_unroll; e++) {
-                let v19 = v18 * scratch[step_row * 24u + 8u + e];
-                let v20 = let_S1[e] - v19;
-                let v22 = v21 * scratch[step_row * 24u + 8u + e];
-                let v23 = v20 + v22;
-                let_S2[e] = v23;
+                let v25 = v24 * scratch[step_row * 24u + 8u + e];
+                let v26 = let_S1[e] - v25;
+                let v28 = v27 * scratch[step_row * 24u + 8u + e];
+                let v29 = v26 + v28;
+                let_S2[e] = v29;
             }
         }
         // examples/deltaproduct3.rnn:21  let p3[i] = sum(j: S2[i, j] * k3[j])
         {
-            var vacc24: f32 = 0.0f;
-            for (var vj_25 = 0u; vj_25 < 8u; vj_25++) {
-                let v26 = let_S2[vj_25] * scratch[step_row * 24u + 16u + vj_25];
-                vacc24 = vacc24 + v26;
+            var vacc30: vec4<f32> = vec4<f32>();
+            for (var vj4_31 = 0u; vj4_31 < 2u + no_unroll; vj4_31++) {
+                let v32 = vec4<f32>(let_S2[vj4_31 * 4u], let_S2[vj4_31 * 4u + 1u], let_S2[vj4_31 * 4u + 2u], let_S2[vj4_31 * 4u + 3u]);
+                let v33 = vec4<f32>(scratch[step_row * 24u + 16u + vj4_31 * 4u], scratch[step_row * 24u + 16u + (vj4_31 * 4u + 1u)], scratch[step_row * 24u + 16u + (vj4_31 * 4u + 2u)], scratch[step_row * 24u + 16u + (vj4_31 * 4u + 3u)]);
+                let v34 = v32 * v33;
+                vacc30 = vacc30 + v34;
             }
-            let_p3 = vacc24;
+            let v35 = vacc30.x + vacc30.y + (vacc30.z + vacc30.w);
+            let_p3 = v35;
         }
         // examples/deltaproduct3.rnn:22  S[i, j] <- S2[i, j] - beta3 * p3[i] * k3[j] + beta3 * vc[i] * k3[j]
         {
-            let v27 = let_beta3 * let_p3;
-            let v30 = let_beta3 * inputs[steps * 48u + step_row * 8u + slice_0];
-            for (var e = 0u; e < 8u; e++) {
-                let v28 = v27 * scratch[step_row * 24u + 16u + e];
-                let v29 = let_S2[e] - v28;
-                let v31 = v30 * scratch[step_row * 24u + 16u + e];
-                let v32 = v29 + v31;
-                next_S[e] = v32;
+            let v36 = let_beta3 * let_p3;
+            let v39 = let_beta3 * inputs[steps * 48u + step_row * 8u + slice_0];
+            for (var e = 0u; e < 8u + no_unroll; e++) {
+                let v37 = v36 * scratch[step_row * 24u + 16u + e];
+                let v38 = let_S2[e] - v37;
+                let v40 = v39 * scratch[step_row * 24u + 16u + e];
+                let v41 = v38 + v40;
+                next_S[e] = v41;
             }
         }
         // examples/deltaproduct3.rnn:23  output o[i] = sum(j: S[i, j] * q[j])
         {
-            var vacc33: f32 = 0.0f;
-            for (var vj_34 = 0u; vj_34 < 8u; vj_34++) {
-                let v35 = next_S[vj_34] * inputs[step_row * 8u + vj_34];
-                vacc33 = vacc33 + v35;
+            var vacc42: vec4<f32> = vec4<f32>();
+            for (var vj4_43 = 0u; vj4_43 < 2u + no_unroll; vj4_43++) {
+                let v44 = vec4<f32>(next_S[vj4_43 * 4u], next_S[vj4_43 * 4u + 1u], next_S[vj4_43 * 4u + 2u], next_S[vj4_43 * 4u + 3u]);
+                let v45 = inputs4[step_row * 2u + vj4_43];
+                let v46 = v44 * v45;
+                vacc42 = vacc42 + v46;
             }
-            outputs[step_row * 8u + slice_0] = vacc33;
+            let v47 = vacc42.x + vacc42.y + (vacc42.z + vacc42.w);
+            outputs[step_row * 8u + slice_0] = v47;
         }
         // commit the updated state
         for (var e = 0u; e < 8u; e++) {
@@ -210,6 +226,10 @@ var<storage, read> inputs: array<f32>;
 @group(0) @binding(6)
 var<storage, read_write> scratch: array<f32>;
 
+// inputs as vec4s (the same buffer): aligned runs of 4 along a reduction
+@group(0) @binding(8)
+var<storage, read> inputs4: array<vec4<f32>>;
+
 // Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/unroll-budget.ts).
 var<private> no_unroll: u32;
 
@@ -223,42 +243,48 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // examples/deltaproduct3.rnn:11  let k1[j] = ka[j] / sqrt(sum(l: ka[l] * ka[l]) + 0.000001)
-    var vacc1: f32 = 0.0f;
-    for (var vl_2 = 0u; vl_2 < 8u + no_unroll; vl_2++) {
-        let v3 = inputs[steps * 8u + step_row * 8u + vl_2] * inputs[steps * 8u + step_row * 8u + vl_2];
-        vacc1 = vacc1 + v3;
+    var vacc1: vec4<f32> = vec4<f32>();
+    for (var vl4_2 = 0u; vl4_2 < 2u; vl4_2++) {
+        let v3 = inputs4[steps * 2u + step_row * 2u + vl4_2];
+        let v4 = v3 * v3;
+        vacc1 = vacc1 + v4;
     }
-    let v4 = vacc1 + 0.000001f;
-    let v5 = sqrt(v4);
+    let v5 = vacc1.x + vacc1.y + (vacc1.z + vacc1.w);
+    let v6 = v5 + 0.000001f;
+    let v7 = sqrt(v6);
     for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
-        let v6 = inputs[steps * 8u + step_row * 8u + vp0] / v5;
-        scratch[step_row * 24u + vp0] = v6;
+        let v8 = inputs[steps * 8u + step_row * 8u + vp0] / v7;
+        scratch[step_row * 24u + vp0] = v8;
     }
 
     // examples/deltaproduct3.rnn:12  let k2[j] = kb[j] / sqrt(sum(l: kb[l] * kb[l]) + 0.000001)
-    var vacc8: f32 = 0.0f;
-    for (var vl_9 = 0u; vl_9 < 8u + no_unroll; vl_9++) {
-        let v10 = inputs[steps * 16u + step_row * 8u + vl_9] * inputs[steps * 16u + step_row * 8u + vl_9];
-        vacc8 = vacc8 + v10;
+    var vacc10: vec4<f32> = vec4<f32>();
+    for (var vl4_11 = 0u; vl4_11 < 2u; vl4_11++) {
+        let v12 = inputs4[steps * 4u + step_row * 2u + vl4_11];
+        let v13 = v12 * v12;
+        vacc10 = vacc10 + v13;
     }
-    let v11 = vacc8 + 0.000001f;
-    let v12 = sqrt(v11);
-    for (var vp7 = 0u; vp7 < 8u; vp7++) {
-        let v13 = inputs[steps * 16u + step_row * 8u + vp7] / v12;
-        scratch[step_row * 24u + 8u + vp7] = v13;
+    let v14 = vacc10.x + vacc10.y + (vacc10.z + vacc10.w);
+    let v15 = v14 + 0.000001f;
+    let v16 = sqrt(v15);
+    for (var vp9 = 0u; vp9 < 8u + no_unroll; vp9++) {
+        let v17 = inputs[steps * 16u + step_row * 8u + vp9] / v16;
+        scratch[step_row * 24u + 8u + vp9] = v17;
     }
 
     // examples/deltaproduct3.rnn:13  let k3[j] = kc[j] / sqrt(sum(l: kc[l] * kc[l]) + 0.000001)
-    var vacc15: f32 = 0.0f;
-    for (var vl_16 = 0u; vl_16 < 8u; vl_16++) {
-        let v17 = inputs[steps * 24u + step_row * 8u + vl_16] * inputs[steps * 24u + step_row * 8u + vl_16];
-        vacc15 = vacc15 + v17;
+    var vacc19: vec4<f32> = vec4<f32>();
+    for (var vl4_20 = 0u; vl4_20 < 2u; vl4_20++) {
+        let v21 = inputs4[steps * 6u + step_row * 2u + vl4_20];
+        let v22 = v21 * v21;
+        vacc19 = vacc19 + v22;
     }
-    let v18 = vacc15 + 0.000001f;
-    let v19 = sqrt(v18);
-    for (var vp14 = 0u; vp14 < 8u; vp14++) {
-        let v20 = inputs[steps * 24u + step_row * 8u + vp14] / v19;
-        scratch[step_row * 24u + 16u + vp14] = v20;
+    let v23 = vacc19.x + vacc19.y + (vacc19.z + vacc19.w);
+    let v24 = v23 + 0.000001f;
+    let v25 = sqrt(v24);
+    for (var vp18 = 0u; vp18 < 8u + no_unroll; vp18++) {
+        let v26 = inputs[steps * 24u + step_row * 8u + vp18] / v25;
+        scratch[step_row * 24u + 16u + vp18] = v26;
     }
 }
 `;
@@ -440,6 +466,7 @@ export async function streamDeltaproduct3(
         { binding: 4, resource: { buffer: outputsBuffer } },
         { binding: 5, resource: { buffer: state_outBuffer } },
         { binding: 6, resource: { buffer: scratchBuffer } },
+        { binding: 8, resource: { buffer: inputsBuffer } },
       ],
     });
     const groups = Math.ceil((batch * 8) / 64);
@@ -457,6 +484,7 @@ export async function streamDeltaproduct3(
           { binding: 0, resource: { buffer: uniforms } },
           { binding: 1, resource: { buffer: inputsBuffer } },
           { binding: 6, resource: { buffer: scratchBuffer } },
+          { binding: 8, resource: { buffer: inputsBuffer } },
         ],
       }),
     );

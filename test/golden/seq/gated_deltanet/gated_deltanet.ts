@@ -39,6 +39,13 @@ var<storage, read_write> state_out: array<f32>;
 @group(0) @binding(6)
 var<storage, read_write> scratch: array<f32>;
 
+// inputs as vec4s (the same buffer): aligned runs of 4 along a reduction
+@group(0) @binding(8)
+var<storage, read> inputs4: array<vec4<f32>>;
+
+// Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/unroll-budget.ts).
+var<private> no_unroll: u32;
+
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
@@ -48,6 +55,7 @@ fn sigmoid(x: f32) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     let unit = group * 64u + lid;
     if unit >= params.batch * UNITS {
@@ -65,7 +73,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var let_pred: f32;
 
     // the initial state
-    for (var e = 0u; e < 8u; e++) {
+    for (var e = 0u; e < 8u + no_unroll; e++) {
         state_S[e] = state_in[seq * 64u + (slice_0 * 8u + e)];
     }
 
@@ -86,34 +94,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         // examples/gated_deltanet.rnn:14  let pred[i] = sum(j: S[i, j] * kn[j])
         {
-            var vacc4: f32 = 0.0f;
-            for (var vj_5 = 0u; vj_5 < 8u; vj_5++) {
-                let v6 = state_S[vj_5] * scratch[step_row * 8u + vj_5];
-                vacc4 = vacc4 + v6;
+            var vacc4: vec4<f32> = vec4<f32>();
+            for (var vj4_5 = 0u; vj4_5 < 2u + no_unroll; vj4_5++) {
+                let v6 = vec4<f32>(state_S[vj4_5 * 4u], state_S[vj4_5 * 4u + 1u], state_S[vj4_5 * 4u + 2u], state_S[vj4_5 * 4u + 3u]);
+                let v7 = vec4<f32>(scratch[step_row * 8u + vj4_5 * 4u], scratch[step_row * 8u + (vj4_5 * 4u + 1u)], scratch[step_row * 8u + (vj4_5 * 4u + 2u)], scratch[step_row * 8u + (vj4_5 * 4u + 3u)]);
+                let v8 = v6 * v7;
+                vacc4 = vacc4 + v8;
             }
-            let_pred = vacc4;
+            let v9 = vacc4.x + vacc4.y + (vacc4.z + vacc4.w);
+            let_pred = v9;
         }
         // examples/gated_deltanet.rnn:15  S[i, j] <- alpha * (S[i, j] - beta * pred[i] * kn[j]) + beta * v[i] * kn[j]
         {
-            let v7 = let_beta * let_pred;
-            let v11 = let_beta * inputs[steps * 16u + step_row * 8u + slice_0];
-            for (var e = 0u; e < 8u; e++) {
-                let v8 = v7 * scratch[step_row * 8u + e];
-                let v9 = state_S[e] - v8;
-                let v10 = let_alpha * v9;
-                let v12 = v11 * scratch[step_row * 8u + e];
-                let v13 = v10 + v12;
-                next_S[e] = v13;
+            let v10 = let_beta * let_pred;
+            let v14 = let_beta * inputs[steps * 16u + step_row * 8u + slice_0];
+            for (var e = 0u; e < 8u + no_unroll; e++) {
+                let v11 = v10 * scratch[step_row * 8u + e];
+                let v12 = state_S[e] - v11;
+                let v13 = let_alpha * v12;
+                let v15 = v14 * scratch[step_row * 8u + e];
+                let v16 = v13 + v15;
+                next_S[e] = v16;
             }
         }
         // examples/gated_deltanet.rnn:16  output o[i] = sum(j: S[i, j] * q[j])
         {
-            var vacc14: f32 = 0.0f;
-            for (var vj_15 = 0u; vj_15 < 8u; vj_15++) {
-                let v16 = next_S[vj_15] * inputs[step_row * 8u + vj_15];
-                vacc14 = vacc14 + v16;
+            var vacc17: vec4<f32> = vec4<f32>();
+            for (var vj4_18 = 0u; vj4_18 < 2u; vj4_18++) {
+                let v19 = vec4<f32>(next_S[vj4_18 * 4u], next_S[vj4_18 * 4u + 1u], next_S[vj4_18 * 4u + 2u], next_S[vj4_18 * 4u + 3u]);
+                let v20 = inputs4[step_row * 2u + vj4_18];
+                let v21 = v19 * v20;
+                vacc17 = vacc17 + v21;
             }
-            outputs[step_row * 8u + slice_0] = vacc14;
+            let v22 = vacc17.x + vacc17.y + (vacc17.z + vacc17.w);
+            outputs[step_row * 8u + slice_0] = v22;
         }
         // commit the updated state
         for (var e = 0u; e < 8u; e++) {
@@ -128,7 +142,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // the final state
-    for (var e = 0u; e < 8u; e++) {
+    for (var e = 0u; e < 8u + no_unroll; e++) {
         state_out[seq * 64u + (slice_0 * 8u + e)] = state_S[e];
     }
 }
@@ -154,8 +168,16 @@ var<storage, read> inputs: array<f32>;
 @group(0) @binding(6)
 var<storage, read_write> scratch: array<f32>;
 
+// inputs as vec4s (the same buffer): aligned runs of 4 along a reduction
+@group(0) @binding(8)
+var<storage, read> inputs4: array<vec4<f32>>;
+
+// Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/unroll-budget.ts).
+var<private> no_unroll: u32;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    no_unroll = nwg.z - 1u;
     let step_row = (wid.x + wid.y * nwg.x) * 64u + lid;
     let steps = params.batch * params.T;
     if step_row >= steps {
@@ -163,16 +185,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // examples/gated_deltanet.rnn:11  let kn[j] = k[j] / sqrt(sum(l: k[l] * k[l]) + 0.000001)
-    var vacc1: f32 = 0.0f;
-    for (var vl_2 = 0u; vl_2 < 8u; vl_2++) {
-        let v3 = inputs[steps * 8u + step_row * 8u + vl_2] * inputs[steps * 8u + step_row * 8u + vl_2];
-        vacc1 = vacc1 + v3;
+    var vacc1: vec4<f32> = vec4<f32>();
+    for (var vl4_2 = 0u; vl4_2 < 2u; vl4_2++) {
+        let v3 = inputs4[steps * 2u + step_row * 2u + vl4_2];
+        let v4 = v3 * v3;
+        vacc1 = vacc1 + v4;
     }
-    let v4 = vacc1 + 0.000001f;
-    let v5 = sqrt(v4);
-    for (var vp0 = 0u; vp0 < 8u; vp0++) {
-        let v6 = inputs[steps * 8u + step_row * 8u + vp0] / v5;
-        scratch[step_row * 8u + vp0] = v6;
+    let v5 = vacc1.x + vacc1.y + (vacc1.z + vacc1.w);
+    let v6 = v5 + 0.000001f;
+    let v7 = sqrt(v6);
+    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
+        let v8 = inputs[steps * 8u + step_row * 8u + vp0] / v7;
+        scratch[step_row * 8u + vp0] = v8;
     }
 }
 `;
@@ -334,6 +358,7 @@ export async function streamGatedDeltanet(
         { binding: 4, resource: { buffer: outputsBuffer } },
         { binding: 5, resource: { buffer: state_outBuffer } },
         { binding: 6, resource: { buffer: scratchBuffer } },
+        { binding: 8, resource: { buffer: inputsBuffer } },
       ],
     });
     const groups = Math.ceil((batch * 8) / 64);
@@ -351,6 +376,7 @@ export async function streamGatedDeltanet(
           { binding: 0, resource: { buffer: uniforms } },
           { binding: 1, resource: { buffer: inputsBuffer } },
           { binding: 6, resource: { buffer: scratchBuffer } },
+          { binding: 8, resource: { buffer: inputsBuffer } },
         ],
       }),
     );

@@ -32,6 +32,9 @@ var<storage, read_write> outputs: array<f32>;
 @group(0) @binding(5)
 var<storage, read_write> state_out: array<f32>;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
+var<private> no_unroll: u32;
+
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
     let e = exp(-abs(x));
@@ -41,6 +44,7 @@ fn sigmoid(x: f32) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     let unit = group * 64u + lid;
     if unit >= params.batch * UNITS {
@@ -56,7 +60,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var let_alpha: array<f32, 8>;
 
     // the initial state
-    for (var e = 0u; e < 8u; e++) {
+    for (var e = 0u; e < 8u + no_unroll; e++) {
         state_S[e] = state_in[seq * 64u + (e * 8u + slice_0)];
     }
 
@@ -65,7 +69,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let step_row = seq * params.T + t;
         // examples/gla.rnn:9  let alpha[i] = exp(log(sigmoid(g[i])) / 16)   // tau = 16, as in the paper
         {
-            for (var e = 0u; e < 8u; e++) {
+            for (var e = 0u; e < 8u + no_unroll; e++) {
                 let v0 = sigmoid(inputs[steps * 24u + step_row * 8u + e]);
                 let v1 = log(v0);
                 let v2 = v1 / 16.0f;
@@ -75,7 +79,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         // examples/gla.rnn:10  S[i, j] <- alpha[i] * S[i, j] + k[i] * v[j]
         {
-            for (var e = 0u; e < 8u; e++) {
+            for (var e = 0u; e < 8u + no_unroll; e++) {
                 let v4 = let_alpha[e] * state_S[e];
                 let v5 = inputs[steps * 8u + step_row * 8u + e] * inputs[steps * 16u + step_row * 8u + slice_0];
                 let v6 = v4 + v5;
@@ -104,7 +108,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // the final state
-    for (var e = 0u; e < 8u; e++) {
+    for (var e = 0u; e < 8u + no_unroll; e++) {
         state_out[seq * 64u + (e * 8u + slice_0)] = state_S[e];
     }
 }

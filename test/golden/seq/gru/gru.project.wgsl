@@ -58,7 +58,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // examples/gru.rnn:13  sum(j: Wn[k, j] * x[j]) + bn[k]: independent of the state, computed for every step
-    for (var vp16 = 0u; vp16 < 8u; vp16++) {
+    for (var vp16 = 0u; vp16 < 8u + no_unroll; vp16++) {
         let v17 = weights[64u + vp16 * 4u] * inputs[step_row * 4u];
         let v18 = weights[64u + (vp16 * 4u + 1u)] * inputs[step_row * 4u + 1u];
         let v19 = v17 + v18;

@@ -43,6 +43,10 @@ var<storage, read_write> state_out: array<f32>;
 @group(0) @binding(7)
 var<storage, read_write> scratch: array<f32>;
 
+// weights as vec4s (the same buffer): aligned runs of 4 along a reduction
+@group(0) @binding(8)
+var<storage, read> weights4: array<vec4<f32>>;
+
 var<workgroup> state_h: array<f32, 8>;
 
 var<workgroup> next_h: array<f32, 8>;
@@ -54,6 +58,9 @@ var<workgroup> let_r: array<f32, 8>;
 var<workgroup> let_n: array<f32, 8>;
 
 var<workgroup> seq_len: u32;
+
+// Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/unroll-budget.ts).
+var<private> no_unroll: u32;
 
 // 1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|
 fn sigmoid(x: f32) -> f32 {
@@ -75,6 +82,7 @@ fn tanh_safe(x: f32) -> f32 {
 
 @compute @workgroup_size(8)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     let unit = group;
     if unit >= params.batch * UNITS {
@@ -101,15 +109,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                var vacc0: f32 = 0.0f;
-                for (var vm_1 = 0u; vm_1 < 8u; vm_1++) {
-                    let v2 = weights[96u + (e * 8u + vm_1)] * state_h[vm_1];
-                    vacc0 = vacc0 + v2;
+                var vacc0: vec4<f32> = vec4<f32>();
+                for (var vm4_1 = 0u; vm4_1 < 2u + no_unroll; vm4_1++) {
+                    let v2 = weights4[24u + (e * 2u + vm4_1)];
+                    let v3 = vec4<f32>(state_h[vm4_1 * 4u], state_h[vm4_1 * 4u + 1u], state_h[vm4_1 * 4u + 2u], state_h[vm4_1 * 4u + 3u]);
+                    let v4 = v2 * v3;
+                    vacc0 = vacc0 + v4;
                 }
-                let v3 = scratch[step_row * 24u + e] + vacc0;
-                let v4 = v3 + weights[288u + e];
-                let v5 = sigmoid(v4);
-                let_z[e] = v5;
+                let v5 = vacc0.x + vacc0.y + (vacc0.z + vacc0.w);
+                let v6 = scratch[step_row * 24u + e] + v5;
+                let v7 = v6 + weights[288u + e];
+                let v8 = sigmoid(v7);
+                let_z[e] = v8;
             }
         }
         workgroupBarrier();
@@ -117,15 +128,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                var vacc6: f32 = 0.0f;
-                for (var vm_7 = 0u; vm_7 < 8u; vm_7++) {
-                    let v8 = weights[160u + (e * 8u + vm_7)] * state_h[vm_7];
-                    vacc6 = vacc6 + v8;
+                var vacc9: vec4<f32> = vec4<f32>();
+                for (var vm4_10 = 0u; vm4_10 < 2u + no_unroll; vm4_10++) {
+                    let v11 = weights4[40u + (e * 2u + vm4_10)];
+                    let v12 = vec4<f32>(state_h[vm4_10 * 4u], state_h[vm4_10 * 4u + 1u], state_h[vm4_10 * 4u + 2u], state_h[vm4_10 * 4u + 3u]);
+                    let v13 = v11 * v12;
+                    vacc9 = vacc9 + v13;
                 }
-                let v9 = scratch[step_row * 24u + 8u + e] + vacc6;
-                let v10 = v9 + weights[296u + e];
-                let v11 = sigmoid(v10);
-                let_r[e] = v11;
+                let v14 = vacc9.x + vacc9.y + (vacc9.z + vacc9.w);
+                let v15 = scratch[step_row * 24u + 8u + e] + v14;
+                let v16 = v15 + weights[296u + e];
+                let v17 = sigmoid(v16);
+                let_r[e] = v17;
             }
         }
         workgroupBarrier();
@@ -133,16 +147,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                var vacc12: f32 = 0.0f;
-                for (var vm_13 = 0u; vm_13 < 8u; vm_13++) {
-                    let v14 = weights[224u + (e * 8u + vm_13)] * state_h[vm_13];
-                    vacc12 = vacc12 + v14;
+                var vacc18: vec4<f32> = vec4<f32>();
+                for (var vm4_19 = 0u; vm4_19 < 2u + no_unroll; vm4_19++) {
+                    let v20 = weights4[56u + (e * 2u + vm4_19)];
+                    let v21 = vec4<f32>(state_h[vm4_19 * 4u], state_h[vm4_19 * 4u + 1u], state_h[vm4_19 * 4u + 2u], state_h[vm4_19 * 4u + 3u]);
+                    let v22 = v20 * v21;
+                    vacc18 = vacc18 + v22;
                 }
-                let v15 = vacc12 + weights[312u + e];
-                let v16 = let_r[e] * v15;
-                let v17 = scratch[step_row * 24u + 16u + e] + v16;
-                let v18 = tanh_safe(v17);
-                let_n[e] = v18;
+                let v23 = vacc18.x + vacc18.y + (vacc18.z + vacc18.w);
+                let v24 = v23 + weights[312u + e];
+                let v25 = let_r[e] * v24;
+                let v26 = scratch[step_row * 24u + 16u + e] + v25;
+                let v27 = tanh_safe(v26);
+                let_n[e] = v27;
             }
         }
         workgroupBarrier();
@@ -150,11 +167,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let v19 = 1.0f - let_z[e];
-                let v20 = v19 * let_n[e];
-                let v21 = let_z[e] * state_h[e];
-                let v22 = v20 + v21;
-                next_h[e] = v22;
+                let v28 = 1.0f - let_z[e];
+                let v29 = v28 * let_n[e];
+                let v30 = let_z[e] * state_h[e];
+                let v31 = v29 + v30;
+                next_h[e] = v31;
             }
         }
         workgroupBarrier();
@@ -252,7 +269,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // examples/gru.rnn:13  sum(j: Wn[k, j] * x[j]) + bn[k]: independent of the state, computed for every step
-    for (var vp16 = 0u; vp16 < 8u; vp16++) {
+    for (var vp16 = 0u; vp16 < 8u + no_unroll; vp16++) {
         let v17 = weights[64u + vp16 * 4u] * inputs[step_row * 4u];
         let v18 = weights[64u + (vp16 * 4u + 1u)] * inputs[step_row * 4u + 1u];
         let v19 = v17 + v18;
@@ -443,6 +460,7 @@ export async function streamGru(device: GPUDevice, options: GruStreamOptions): P
         { binding: 5, resource: { buffer: outputsBuffer } },
         { binding: 6, resource: { buffer: state_outBuffer } },
         { binding: 7, resource: { buffer: scratchBuffer } },
+        { binding: 8, resource: { buffer: weightsBuffer } },
       ],
     });
     const groups = batch * 1;

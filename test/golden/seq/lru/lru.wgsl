@@ -40,6 +40,10 @@ var<storage, read_write> state_out: array<f32>;
 @group(0) @binding(7)
 var<storage, read_write> scratch: array<f32>;
 
+// weights as vec4s (the same buffer): aligned runs of 4 along a reduction
+@group(0) @binding(8)
+var<storage, read> weights4: array<vec4<f32>>;
+
 var<workgroup> state_x: array<f32, 8>;
 
 var<workgroup> next_x: array<f32, 8>;
@@ -50,8 +54,12 @@ var<workgroup> let_gamma: array<f32, 8>;
 
 var<workgroup> seq_len: u32;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
+var<private> no_unroll: u32;
+
 @compute @workgroup_size(8)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     let unit = group;
     if unit >= params.batch * UNITS {
@@ -112,14 +120,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 4u {
                 let e = lid;
-                var vacc8: f32 = 0.0f;
-                for (var vn_9 = 0u; vn_9 < 8u; vn_9++) {
-                    let v10 = weights[40u + (e * 8u + vn_9)] * next_x[vn_9];
-                    vacc8 = vacc8 + v10;
+                var vacc8: vec4<f32> = vec4<f32>();
+                for (var vn4_9 = 0u; vn4_9 < 2u + no_unroll; vn4_9++) {
+                    let v10 = weights4[10u + (e * 2u + vn4_9)];
+                    let v11 = vec4<f32>(next_x[vn4_9 * 4u], next_x[vn4_9 * 4u + 1u], next_x[vn4_9 * 4u + 2u], next_x[vn4_9 * 4u + 3u]);
+                    let v12 = v10 * v11;
+                    vacc8 = vacc8 + v12;
                 }
-                let v11 = weights[72u + e] * inputs[step_row * 4u + e];
-                let v12 = vacc8 + v11;
-                outputs[step_row * 4u + e] = v12;
+                let v13 = vacc8.x + vacc8.y + (vacc8.z + vacc8.w);
+                let v14 = weights[72u + e] * inputs[step_row * 4u + e];
+                let v15 = v13 + v14;
+                outputs[step_row * 4u + e] = v15;
             }
         }
         workgroupBarrier();

@@ -70,7 +70,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // examples/lstm.rnn:14  sum(j: Wo[k, j] * x[j]): independent of the state, computed for every step
-    for (var vp24 = 0u; vp24 < 8u; vp24++) {
+    for (var vp24 = 0u; vp24 < 8u + no_unroll; vp24++) {
         let v25 = weights[96u + vp24 * 4u] * inputs[step_row * 4u];
         let v26 = weights[96u + (vp24 * 4u + 1u)] * inputs[step_row * 4u + 1u];
         let v27 = v25 + v26;

@@ -43,6 +43,10 @@ var<storage, read_write> state_out: array<f32>;
 @group(0) @binding(7)
 var<storage, read_write> scratch: array<f32>;
 
+// weights as vec4s (the same buffer): aligned runs of 4 along a reduction
+@group(0) @binding(8)
+var<storage, read> weights4: array<vec4<f32>>;
+
 var<workgroup> state_h: array<f32, 8>;
 
 var<workgroup> next_h: array<f32, 8>;
@@ -115,15 +119,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                var vacc0: f32 = 0.0f;
-                for (var vm_1 = 0u; vm_1 < 8u + no_unroll; vm_1++) {
-                    let v2 = weights[128u + (e * 8u + vm_1)] * state_h[vm_1];
-                    vacc0 = vacc0 + v2;
+                var vacc0: vec4<f32> = vec4<f32>();
+                for (var vm4_1 = 0u; vm4_1 < 2u + no_unroll; vm4_1++) {
+                    let v2 = weights4[32u + (e * 2u + vm4_1)];
+                    let v3 = vec4<f32>(state_h[vm4_1 * 4u], state_h[vm4_1 * 4u + 1u], state_h[vm4_1 * 4u + 2u], state_h[vm4_1 * 4u + 3u]);
+                    let v4 = v2 * v3;
+                    vacc0 = vacc0 + v4;
                 }
-                let v3 = scratch[step_row * 32u + e] + vacc0;
-                let v4 = v3 + weights[384u + e];
-                let v5 = sigmoid(v4);
-                let_ig[e] = v5;
+                let v5 = vacc0.x + vacc0.y + (vacc0.z + vacc0.w);
+                let v6 = scratch[step_row * 32u + e] + v5;
+                let v7 = v6 + weights[384u + e];
+                let v8 = sigmoid(v7);
+                let_ig[e] = v8;
             }
         }
         workgroupBarrier();
@@ -131,15 +138,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                var vacc6: f32 = 0.0f;
-                for (var vm_7 = 0u; vm_7 < 8u; vm_7++) {
-                    let v8 = weights[192u + (e * 8u + vm_7)] * state_h[vm_7];
-                    vacc6 = vacc6 + v8;
+                var vacc9: vec4<f32> = vec4<f32>();
+                for (var vm4_10 = 0u; vm4_10 < 2u + no_unroll; vm4_10++) {
+                    let v11 = weights4[48u + (e * 2u + vm4_10)];
+                    let v12 = vec4<f32>(state_h[vm4_10 * 4u], state_h[vm4_10 * 4u + 1u], state_h[vm4_10 * 4u + 2u], state_h[vm4_10 * 4u + 3u]);
+                    let v13 = v11 * v12;
+                    vacc9 = vacc9 + v13;
                 }
-                let v9 = scratch[step_row * 32u + 8u + e] + vacc6;
-                let v10 = v9 + weights[392u + e];
-                let v11 = sigmoid(v10);
-                let_fg[e] = v11;
+                let v14 = vacc9.x + vacc9.y + (vacc9.z + vacc9.w);
+                let v15 = scratch[step_row * 32u + 8u + e] + v14;
+                let v16 = v15 + weights[392u + e];
+                let v17 = sigmoid(v16);
+                let_fg[e] = v17;
             }
         }
         workgroupBarrier();
@@ -147,15 +157,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                var vacc12: f32 = 0.0f;
-                for (var vm_13 = 0u; vm_13 < 8u; vm_13++) {
-                    let v14 = weights[256u + (e * 8u + vm_13)] * state_h[vm_13];
-                    vacc12 = vacc12 + v14;
+                var vacc18: vec4<f32> = vec4<f32>();
+                for (var vm4_19 = 0u; vm4_19 < 2u + no_unroll; vm4_19++) {
+                    let v20 = weights4[64u + (e * 2u + vm4_19)];
+                    let v21 = vec4<f32>(state_h[vm4_19 * 4u], state_h[vm4_19 * 4u + 1u], state_h[vm4_19 * 4u + 2u], state_h[vm4_19 * 4u + 3u]);
+                    let v22 = v20 * v21;
+                    vacc18 = vacc18 + v22;
                 }
-                let v15 = scratch[step_row * 32u + 16u + e] + vacc12;
-                let v16 = v15 + weights[400u + e];
-                let v17 = tanh_safe(v16);
-                let_gg[e] = v17;
+                let v23 = vacc18.x + vacc18.y + (vacc18.z + vacc18.w);
+                let v24 = scratch[step_row * 32u + 16u + e] + v23;
+                let v25 = v24 + weights[400u + e];
+                let v26 = tanh_safe(v25);
+                let_gg[e] = v26;
             }
         }
         workgroupBarrier();
@@ -163,15 +176,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                var vacc18: f32 = 0.0f;
-                for (var vm_19 = 0u; vm_19 < 8u; vm_19++) {
-                    let v20 = weights[320u + (e * 8u + vm_19)] * state_h[vm_19];
-                    vacc18 = vacc18 + v20;
+                var vacc27: vec4<f32> = vec4<f32>();
+                for (var vm4_28 = 0u; vm4_28 < 2u + no_unroll; vm4_28++) {
+                    let v29 = weights4[80u + (e * 2u + vm4_28)];
+                    let v30 = vec4<f32>(state_h[vm4_28 * 4u], state_h[vm4_28 * 4u + 1u], state_h[vm4_28 * 4u + 2u], state_h[vm4_28 * 4u + 3u]);
+                    let v31 = v29 * v30;
+                    vacc27 = vacc27 + v31;
                 }
-                let v21 = scratch[step_row * 32u + 24u + e] + vacc18;
-                let v22 = v21 + weights[408u + e];
-                let v23 = sigmoid(v22);
-                let_og[e] = v23;
+                let v32 = vacc27.x + vacc27.y + (vacc27.z + vacc27.w);
+                let v33 = scratch[step_row * 32u + 24u + e] + v32;
+                let v34 = v33 + weights[408u + e];
+                let v35 = sigmoid(v34);
+                let_og[e] = v35;
             }
         }
         workgroupBarrier();
@@ -179,10 +195,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let v24 = let_fg[e] * state_c[e];
-                let v25 = let_ig[e] * let_gg[e];
-                let v26 = v24 + v25;
-                next_c[e] = v26;
+                let v36 = let_fg[e] * state_c[e];
+                let v37 = let_ig[e] * let_gg[e];
+                let v38 = v36 + v37;
+                next_c[e] = v38;
             }
         }
         workgroupBarrier();
@@ -190,9 +206,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             if lid < 8u {
                 let e = lid;
-                let v27 = tanh_safe(next_c[e]);
-                let v28 = let_og[e] * v27;
-                next_h[e] = v28;
+                let v39 = tanh_safe(next_c[e]);
+                let v40 = let_og[e] * v39;
+                next_h[e] = v40;
             }
         }
         workgroupBarrier();
@@ -310,7 +326,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // examples/lstm.rnn:14  sum(j: Wo[k, j] * x[j]): independent of the state, computed for every step
-    for (var vp24 = 0u; vp24 < 8u; vp24++) {
+    for (var vp24 = 0u; vp24 < 8u + no_unroll; vp24++) {
         let v25 = weights[96u + vp24 * 4u] * inputs[step_row * 4u];
         let v26 = weights[96u + (vp24 * 4u + 1u)] * inputs[step_row * 4u + 1u];
         let v27 = v25 + v26;
@@ -518,6 +534,7 @@ export async function streamLstm(device: GPUDevice, options: LstmStreamOptions):
         { binding: 5, resource: { buffer: outputsBuffer } },
         { binding: 6, resource: { buffer: state_outBuffer } },
         { binding: 7, resource: { buffer: scratchBuffer } },
+        { binding: 8, resource: { buffer: weightsBuffer } },
       ],
     });
     const groups = batch * 1;

@@ -36,6 +36,9 @@ var<storage, read_write> outputs: array<f32>;
 @group(0) @binding(6)
 var<storage, read_write> state_out: array<f32>;
 
+// Zero (the grid is 2-D), unknown to the driver: `n + no_unroll` keeps a loop a loop (wgsl/unroll-budget.ts).
+var<private> no_unroll: u32;
+
 // log(1 + x) for x in [0, 1], accurate near 0
 fn log1p_unit(x: f32) -> f32 {
     let y = x / (2.0f + x);
@@ -50,6 +53,7 @@ fn softplus(x: f32) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    no_unroll = nwg.z - 1u;
     let group = wid.x + wid.y * nwg.x;
     let unit = group * 64u + lid;
     if unit >= params.batch * UNITS {
@@ -66,14 +70,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var inv_0: array<f32, 4>;
 
     // the initial state
-    for (var e = 0u; e < 4u; e++) {
+    for (var e = 0u; e < 4u + no_unroll; e++) {
         state_h[e] = state_in[seq * 32u + (slice_0 * 4u + e)];
     }
 
     // time-invariant: computed once
     // examples/mamba_s6.rnn:11  exp(A_log[d, n]): time-invariant, computed once
     {
-        for (var e = 0u; e < 4u; e++) {
+        for (var e = 0u; e < 4u + no_unroll; e++) {
             let v0 = exp(weights[slice_0 * 4u + e]);
             inv_0[e] = v0;
         }
@@ -90,7 +94,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/mamba_s6.rnn:11  h[d, n] <- exp(-step[d] * exp(A_log[d, n])) * h[d, n] + step[d] * B[n] * x[d]
         {
             let v2 = -let_step;
-            for (var e = 0u; e < 4u; e++) {
+            for (var e = 0u; e < 4u + no_unroll; e++) {
                 let v3 = v2 * inv_0[e];
                 let v4 = exp(v3);
                 let v5 = v4 * state_h[e];
@@ -126,7 +130,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // the final state
-    for (var e = 0u; e < 4u; e++) {
+    for (var e = 0u; e < 4u + no_unroll; e++) {
         state_out[seq * 32u + (slice_0 * 4u + e)] = state_h[e];
     }
 }

@@ -115,6 +115,14 @@ var<storage, read> weights: array<f32>;
 @group(0) @binding(7)
 var<storage, read_write> scratch: array<f32>;
 
+// weights as vec4s (the same buffer): aligned runs of 4 along a reduction
+@group(0) @binding(8)
+var<storage, read> weights4: array<vec4<f32>>;
+
+// inputs as vec4s (the same buffer): aligned runs of 4 along a reduction
+@group(0) @binding(9)
+var<storage, read> inputs4: array<vec4<f32>>;
+
 // Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/unroll-budget.ts).
 var<private> no_unroll: u32;
 
@@ -136,25 +144,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
     // examples/mingru.rnn:9  let z[i] = sigmoid(sum(j: Wz[i, j] * x[j]) + bz[i])
     for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
-        var vacc1: f32 = 0.0f;
-        for (var vj_2 = 0u; vj_2 < 8u; vj_2++) {
-            let v3 = weights[vp0 * 8u + vj_2] * inputs[step_row * 8u + vj_2];
-            vacc1 = vacc1 + v3;
+        var vacc1: vec4<f32> = vec4<f32>();
+        for (var vj4_2 = 0u; vj4_2 < 2u; vj4_2++) {
+            let v3 = weights4[vp0 * 2u + vj4_2];
+            let v4 = inputs4[step_row * 2u + vj4_2];
+            let v5 = v3 * v4;
+            vacc1 = vacc1 + v5;
         }
-        let v4 = vacc1 + weights[64u + vp0];
-        let v5 = sigmoid(v4);
-        scratch[step_row * 16u + vp0] = v5;
+        let v6 = vacc1.x + vacc1.y + (vacc1.z + vacc1.w);
+        let v7 = v6 + weights[64u + vp0];
+        let v8 = sigmoid(v7);
+        scratch[step_row * 16u + vp0] = v8;
     }
 
     // examples/mingru.rnn:10  let candidate[i] = sum(j: Wh[i, j] * x[j]) + bh[i]
-    for (var vp6 = 0u; vp6 < 8u + no_unroll; vp6++) {
-        var vacc7: f32 = 0.0f;
-        for (var vj_8 = 0u; vj_8 < 8u; vj_8++) {
-            let v9 = weights[72u + (vp6 * 8u + vj_8)] * inputs[step_row * 8u + vj_8];
-            vacc7 = vacc7 + v9;
+    for (var vp9 = 0u; vp9 < 8u + no_unroll; vp9++) {
+        var vacc10: vec4<f32> = vec4<f32>();
+        for (var vj4_11 = 0u; vj4_11 < 2u; vj4_11++) {
+            let v12 = weights4[18u + (vp9 * 2u + vj4_11)];
+            let v13 = inputs4[step_row * 2u + vj4_11];
+            let v14 = v12 * v13;
+            vacc10 = vacc10 + v14;
         }
-        let v10 = vacc7 + weights[136u + vp6];
-        scratch[step_row * 16u + 8u + vp6] = v10;
+        let v15 = vacc10.x + vacc10.y + (vacc10.z + vacc10.w);
+        let v16 = v15 + weights[136u + vp9];
+        scratch[step_row * 16u + 8u + vp9] = v16;
     }
 }
 `;
@@ -326,9 +340,10 @@ export async function streamMingru(device: GPUDevice, options: MingruStreamOptio
         layout: prepass.getBindGroupLayout(0),
         entries: [
           { binding: 0, resource: { buffer: uniforms } },
-          { binding: 1, resource: { buffer: inputsBuffer } },
           { binding: 2, resource: { buffer: weightsBuffer } },
           { binding: 7, resource: { buffer: scratchBuffer } },
+          { binding: 8, resource: { buffer: weightsBuffer } },
+          { binding: 9, resource: { buffer: inputsBuffer } },
         ],
       }),
     );

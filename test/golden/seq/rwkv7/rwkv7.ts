@@ -39,6 +39,10 @@ var<storage, read_write> state_out: array<f32>;
 @group(0) @binding(6)
 var<storage, read_write> scratch: array<f32>;
 
+// inputs as vec4s (the same buffer): aligned runs of 4 along a reduction
+@group(0) @binding(8)
+var<storage, read> inputs4: array<vec4<f32>>;
+
 // Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/unroll-budget.ts).
 var<private> no_unroll: u32;
 
@@ -78,7 +82,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let step_row = seq * params.T + t;
         // examples/rwkv7.rnn:12  let w[j] = exp(0 - exp(wr[j]))
         {
-            for (var e = 0u; e < 8u; e++) {
+            for (var e = 0u; e < 8u + no_unroll; e++) {
                 let v0 = exp(inputs[steps * 8u + step_row * 8u + e]);
                 let v1 = 0.0f - v0;
                 let v2 = exp(v1);
@@ -87,40 +91,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         // examples/rwkv7.rnn:14  let a[j] = sigmoid(ar[j])
         {
-            for (var e = 0u; e < 8u; e++) {
+            for (var e = 0u; e < 8u + no_unroll; e++) {
                 let v3 = sigmoid(inputs[steps * 40u + step_row * 8u + e]);
                 let_a[e] = v3;
             }
         }
         // examples/rwkv7.rnn:15  let removed[i] = sum(l: S[i, l] * kappa[l])
         {
-            var vacc4: f32 = 0.0f;
-            for (var vl_5 = 0u; vl_5 < 8u; vl_5++) {
-                let v6 = state_S[vl_5] * scratch[step_row * 8u + vl_5];
-                vacc4 = vacc4 + v6;
+            var vacc4: vec4<f32> = vec4<f32>();
+            for (var vl4_5 = 0u; vl4_5 < 2u + no_unroll; vl4_5++) {
+                let v6 = vec4<f32>(state_S[vl4_5 * 4u], state_S[vl4_5 * 4u + 1u], state_S[vl4_5 * 4u + 2u], state_S[vl4_5 * 4u + 3u]);
+                let v7 = vec4<f32>(scratch[step_row * 8u + vl4_5 * 4u], scratch[step_row * 8u + (vl4_5 * 4u + 1u)], scratch[step_row * 8u + (vl4_5 * 4u + 2u)], scratch[step_row * 8u + (vl4_5 * 4u + 3u)]);
+                let v8 = v6 * v7;
+                vacc4 = vacc4 + v8;
             }
-            let_removed = vacc4;
+            let v9 = vacc4.x + vacc4.y + (vacc4.z + vacc4.w);
+            let_removed = v9;
         }
         // examples/rwkv7.rnn:16  S[i, j] <- S[i, j] * w[j] - removed[i] * a[j] * kappa[j] + v[i] * k[j]
         {
-            for (var e = 0u; e < 8u; e++) {
-                let v7 = state_S[e] * let_w[e];
-                let v8 = let_removed * let_a[e];
-                let v9 = v8 * scratch[step_row * 8u + e];
-                let v10 = v7 - v9;
-                let v11 = inputs[steps * 24u + step_row * 8u + slice_0] * inputs[steps * 16u + step_row * 8u + e];
-                let v12 = v10 + v11;
-                next_S[e] = v12;
+            for (var e = 0u; e < 8u + no_unroll; e++) {
+                let v10 = state_S[e] * let_w[e];
+                let v11 = let_removed * let_a[e];
+                let v12 = v11 * scratch[step_row * 8u + e];
+                let v13 = v10 - v12;
+                let v14 = inputs[steps * 24u + step_row * 8u + slice_0] * inputs[steps * 16u + step_row * 8u + e];
+                let v15 = v13 + v14;
+                next_S[e] = v15;
             }
         }
         // examples/rwkv7.rnn:17  output o[i] = sum(j: S[i, j] * r[j])
         {
-            var vacc13: f32 = 0.0f;
-            for (var vj_14 = 0u; vj_14 < 8u; vj_14++) {
-                let v15 = next_S[vj_14] * inputs[step_row * 8u + vj_14];
-                vacc13 = vacc13 + v15;
+            var vacc16: vec4<f32> = vec4<f32>();
+            for (var vj4_17 = 0u; vj4_17 < 2u; vj4_17++) {
+                let v18 = vec4<f32>(next_S[vj4_17 * 4u], next_S[vj4_17 * 4u + 1u], next_S[vj4_17 * 4u + 2u], next_S[vj4_17 * 4u + 3u]);
+                let v19 = inputs4[step_row * 2u + vj4_17];
+                let v20 = v18 * v19;
+                vacc16 = vacc16 + v20;
             }
-            outputs[step_row * 8u + slice_0] = vacc13;
+            let v21 = vacc16.x + vacc16.y + (vacc16.z + vacc16.w);
+            outputs[step_row * 8u + slice_0] = v21;
         }
         // commit the updated state
         for (var e = 0u; e < 8u; e++) {
@@ -135,7 +145,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // the final state
-    for (var e = 0u; e < 8u; e++) {
+    for (var e = 0u; e < 8u + no_unroll; e++) {
         state_out[seq * 64u + (slice_0 * 8u + e)] = state_S[e];
     }
 }
@@ -161,8 +171,16 @@ var<storage, read> inputs: array<f32>;
 @group(0) @binding(6)
 var<storage, read_write> scratch: array<f32>;
 
+// inputs as vec4s (the same buffer): aligned runs of 4 along a reduction
+@group(0) @binding(8)
+var<storage, read> inputs4: array<vec4<f32>>;
+
+// Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/unroll-budget.ts).
+var<private> no_unroll: u32;
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    no_unroll = nwg.z - 1u;
     let step_row = (wid.x + wid.y * nwg.x) * 64u + lid;
     let steps = params.batch * params.T;
     if step_row >= steps {
@@ -170,16 +188,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // examples/rwkv7.rnn:13  let kappa[j] = kr[j] / sqrt(sum(l: kr[l] * kr[l]) + 0.000001)
-    var vacc1: f32 = 0.0f;
-    for (var vl_2 = 0u; vl_2 < 8u; vl_2++) {
-        let v3 = inputs[steps * 32u + step_row * 8u + vl_2] * inputs[steps * 32u + step_row * 8u + vl_2];
-        vacc1 = vacc1 + v3;
+    var vacc1: vec4<f32> = vec4<f32>();
+    for (var vl4_2 = 0u; vl4_2 < 2u; vl4_2++) {
+        let v3 = inputs4[steps * 8u + step_row * 2u + vl4_2];
+        let v4 = v3 * v3;
+        vacc1 = vacc1 + v4;
     }
-    let v4 = vacc1 + 0.000001f;
-    let v5 = sqrt(v4);
-    for (var vp0 = 0u; vp0 < 8u; vp0++) {
-        let v6 = inputs[steps * 32u + step_row * 8u + vp0] / v5;
-        scratch[step_row * 8u + vp0] = v6;
+    let v5 = vacc1.x + vacc1.y + (vacc1.z + vacc1.w);
+    let v6 = v5 + 0.000001f;
+    let v7 = sqrt(v6);
+    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
+        let v8 = inputs[steps * 32u + step_row * 8u + vp0] / v7;
+        scratch[step_row * 8u + vp0] = v8;
     }
 }
 `;
@@ -338,6 +358,7 @@ export async function streamRwkv7(device: GPUDevice, options: Rwkv7StreamOptions
         { binding: 4, resource: { buffer: outputsBuffer } },
         { binding: 5, resource: { buffer: state_outBuffer } },
         { binding: 6, resource: { buffer: scratchBuffer } },
+        { binding: 8, resource: { buffer: inputsBuffer } },
       ],
     });
     const groups = Math.ceil((batch * 8) / 64);
@@ -355,6 +376,7 @@ export async function streamRwkv7(device: GPUDevice, options: Rwkv7StreamOptions
           { binding: 0, resource: { buffer: uniforms } },
           { binding: 1, resource: { buffer: inputsBuffer } },
           { binding: 6, resource: { buffer: scratchBuffer } },
+          { binding: 8, resource: { buffer: inputsBuffer } },
         ],
       }),
     );
