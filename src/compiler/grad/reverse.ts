@@ -80,13 +80,8 @@ export function differentiate(m: Module): BackwardStep {
   const stateAdjointOf = new Map(roles.stateAdjoints.map((r) => [r.state, r.adjoint]));
   const paramAdjointOf = new Map(roles.paramAdjoints.map((r) => [r.param, r.adjoint]));
 
-  // Every tensor of the primal's namespace, by `source:name`, with its dims.
+  // A tensor of the primal's namespace: inputs (the saved states among them), params, lets.
   const key = (source: Source, tensor: string) => `${source}:${tensor}`;
-  const dimsOf = new Map<string, string[]>();
-  for (const t of [...inputs, ...states]) dimsOf.set(key('input', t.name), t.dims);
-  for (const p of params) dimsOf.set(key('param', p.name), p.dims);
-  for (const d of primal.defs) dimsOf.set(key('let', d.target), d.vars.map((v) => v.dim));
-  const byTarget = new Map(primal.defs.map((d) => [d.target, d]));
 
   // Who reads what: per tensor, the (definition, load) pairs.
   const readers = new Map<string, { def: Def; load: LoadNode }[]>();
