@@ -4,10 +4,12 @@
 // does with its default options, so the module needs nothing from rnnc. scan_single, run only on
 // request, is left out.
 import type { Module } from '../../src/compiler/ir/ir.js';
-import { bindingIndex, kernelNames, uniformFields, type Binding, type ScanKernels } from '../wgsl-scan/emit.js';
+import { bindingIndex, kernelNames as standardKernelNames, uniformFields, type Binding, type ScanKernels } from '../wgsl-scan/emit.js';
 import { blocksOf, paddedLanes, stepsPerTrip, type ScanLayout } from '../wgsl-scan/layout.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
 // scheduleScan's defaults (schedule.ts), one source: test/host/schedule.test.ts holds the generated schedule to scheduleScan's.
+import { matrixKernelNames } from '../wgsl-scan/kernel.js';
+import { MATRIX_TARGET_BLOCKS } from '../wgsl-scan/matrix.js';
 import { MIN_CARRY_GROUPS, MIN_CARRY_THREADS, TARGET_THREADS, TILE_TARGET_BLOCKS, TOP_TRIPS } from '../wgsl-scan/schedule.js';
 import {
   access,
@@ -123,6 +125,56 @@ export function schedule${T}(batch: number, T: number, minLength: number = T): $
 }`;
 }
 
+/** `schedule<Name>(batch, T, minLength)` for the 'matrix' layout, as scheduleMatrix (matrix.ts) computes it. */
+function matrixScheduleText(m: Module, k: ScanKernels): string {
+  const T = pascal(m.name);
+  const { layout } = k;
+  const shape = k.matrix!;
+  const perBlock = layout.members.length + layout.stateWidth + (shape.place === 'storage' ? shape.scratch : 0);
+  return `/** One dispatch: a kernel, its uniform block and its workgroups [x, y]. */
+export interface ${T}Pass {
+  kernel: ${T}Kernel;
+  uniforms: Uint32Array;
+  dispatch: [number, number];
+}
+
+export interface ${T}Schedule {
+  strategy: 'carry' | 'reduce-then-scan';
+  passes: ${T}Pass[];
+  /** Elements (${layout.members.length} floats) of the aggregates buffer: block aggregates, block states${shape.place === 'storage' ? ' and working memory' : ''}. */
+  aggElements: number;
+}
+
+type UniformField = ${uniformFields.map((f) => `'${f}'`).join(' | ')};
+
+/** A pass's uniform block: the kernels' fields in order (missing ones 0), padded to 16 bytes. */
+function uniforms(u: Partial<Record<UniformField, number>>): Uint32Array {
+  return new Uint32Array([${[...uniformFields.map((f) => `u.${f} ?? 0`), ...Array(UNIFORM_WORDS - uniformFields.length).fill('0')].join(', ')}]);
+}
+
+${gridFunctionText}
+
+/**
+ * The passes for a batch of sequences of T steps, the shortest minLength: at most ${MATRIX_TARGET_BLOCKS} blocks of
+ * steps per sequence, a workgroup per (sequence, block) holding one element; with several blocks,
+ * their aggregates (reduce_steps), the state at the start of each (scan_aggs), then the steps (scan_steps).
+ */
+export function schedule${T}(batch: number, T: number, minLength: number = T): ${T}Schedule {
+  const blockLen = Math.max(1, Math.ceil(T / ${MATRIX_TARGET_BLOCKS}));
+  const blocks = Math.max(1, Math.ceil(T / blockLen));
+  const u = uniforms({ T, batch, groups: batch, n: T, block_len: blockLen, blocks, min_len: Math.min(T, minLength) });
+  const passes: ${T}Pass[] =
+    blocks > 1
+      ? [
+          { kernel: 'reduce_steps', uniforms: u, dispatch: grid(batch * blocks) },
+          { kernel: 'scan_aggs', uniforms: u, dispatch: grid(batch) },
+          { kernel: 'scan_steps', uniforms: u, dispatch: grid(batch * blocks) },
+        ]
+      : [{ kernel: 'scan_steps', uniforms: u, dispatch: grid(batch) }];
+  return { strategy: blocks > 1 ? 'reduce-then-scan' : 'carry', passes, aggElements: Math.max(1, Math.ceil((batch * blocks * ${perBlock}) / ${layout.members.length})) };
+}`;
+}
+
 /** Dim sizes, read off the packed tensors' strides (a tensor over [d0, d1, ...] has strides [|d1|·|d2|…, |d2|…, …, 1]). */
 function dimSizes(layout: ScanLayout): DimSizes {
   const sizes: DimSizes = {};
@@ -195,10 +247,11 @@ ${copies.join('\n')}
 }
 
 export async function scanHostModule(m: Module, k: ScanKernels, sourcePath: string): Promise<string> {
-  if (k.matrix) throw new Error(`scan host module: ${m.name}: the 'matrix' layout's kernels have no host module yet (compile with --mode seq)`);
   const T = pascal(m.name);
   const { layout, tile } = k;
   const sizes = dimSizes(k.layout);
+  // The 'matrix' layout (matrix.ts) has three kernels and its own schedule.
+  const kernelNames: readonly (keyof ScanKernels['kernels'])[] = k.matrix ? matrixKernelNames : standardKernelNames;
   // The storage buffers some kernel binds: those the host fills, then those the kernels write (with their bytes).
   const bound = (b: Binding) => kernelNames.some((n) => k.kernels[n]!.bindings.includes(b));
   const uploaded = (['inputs', 'params', 'init', 'lengths'] as const).filter(bound);
@@ -218,7 +271,7 @@ export async function scanHostModule(m: Module, k: ScanKernels, sourcePath: stri
 
   const code = `
 ${headerText(m, 'scan kernels', sourcePath)}
-// Element: ${layout.mode === 'lanes' ? `${layout.members.length} floats per lane, ${layout.lanes} lanes per sequence` : `${layout.members.length} floats per sequence`}; '${tile.split}' split${k.subgroups ? ', subgroup operations' : ''}.
+// Element: ${layout.mode === 'lanes' ? `${layout.members.length} floats per lane, ${layout.lanes} lanes per sequence` : `${layout.members.length} floats per sequence`}; ${k.matrix ? `held by a workgroup of ${k.matrix.width} invocations (the 'matrix' layout)` : `'${tile.split}' split`}${k.subgroups ? ', subgroup operations' : ''}.
 
 /** The WGSL of each kernel; its entry point has the kernel's name. */
 export const ${m.name}Wgsl = {
@@ -229,7 +282,7 @@ export type ${T}Kernel = keyof typeof ${m.name}Wgsl;
 
 ${runTypesText(m, sizes)}
 
-${scheduleText(m, k)}
+${k.matrix ? matrixScheduleText(m, k) : scheduleText(m, k)}
 
 type ${T}Buffer = ${storage.map((b) => `'${b}'`).join(' | ')};
 

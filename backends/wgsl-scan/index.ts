@@ -3,7 +3,7 @@ import type { ScanPlan } from '../../src/compiler/analyse/types.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
 import { directOutputs, emitScanKernels, type ScanKernels } from './emit.js';
-import { emitMatrixKernels, matrixShape, MAX_MATRIX_ELEMENT } from './matrix.js';
+import { emitMatrixKernels, matrixShape, MAX_MATRIX_ELEMENT, usesMatrix } from './matrix.js';
 import { blocksOf, chooseTile, scanLayout, sharedFloatsOf, stepsPerTrip, STRIPE_WIDTH, threadsOf, type ScanLayout, type TileOptions } from './layout.js';
 
 export { buildScanJob, type ScanJob, type ScanRunData, type ScanRunResult, type ScanGpuJob } from './job.js';
@@ -18,18 +18,7 @@ export interface ScanCompileOptions {
   subgroups?: boolean;
 }
 
-/**
- * A whole (dense) element is combined by one thread: a K×K transition costs K³ per combine against the
- * recurrence's K² per step, and every copy of it lives in the thread's function memory, which WGSL
- * guarantees only up to 8,192 bytes per entry point. Compile time is no longer the bound: since whole
- * elements move through memory in loops the unroll budget keeps (wgsl/unroll-budget.ts), DeltaNet's 129-float element
- * compiles each pass in about 1 s of CPU on cold lavapipe (it took over 15 minutes before). Past this
- * many floats a workgroup holds each element instead: the 'matrix' layout (matrix.ts).
- */
-export const MAX_WHOLE_ELEMENT = 64;
-
-/** Whether a whole element of this layout is held by a workgroup (matrix.ts) rather than by one thread. */
-export const usesMatrix = (layout: ScanLayout): boolean => layout.mode === 'whole' && layout.members.length > MAX_WHOLE_ELEMENT;
+export { MAX_WHOLE_ELEMENT, usesMatrix } from './matrix.js';
 
 /** Whether the scan backend takes this plan, and if not, why (a sentence). */
 export function scanSupport(module: Module, plan: ScanPlan, sizes: DimSizes): { ok: true } | { ok: false; reason: string } {

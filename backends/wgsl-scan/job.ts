@@ -53,6 +53,7 @@ const bytesOf = (a: ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: n
 /** The passes for a run: the matrix layout's (matrix.ts) or scheduleScan's. */
 export function scheduleFor(kernels: ScanKernels, batch: number, T: number, options: ScheduleOptions = {}, minLength = T): Schedule {
   if (kernels.matrix) return scheduleMatrix(kernels.layout, kernels.matrix, batch, T, minLength, options.targetBlocks);
+  // scheduleScan's own options (strategy, levels) do not apply to the matrix layout.
   return scheduleScan(kernels.layout, kernels.tile, batch, T, options, minLength);
 }
 

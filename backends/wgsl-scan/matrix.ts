@@ -27,6 +27,19 @@ import { flatWorkgroupIndex, gridDispatch } from '../lower/grid.js';
 import { matrixKernelNames, type MatrixKernelName, uniformFields, stepLets, loadInputOrParam, U, u, type Binding, type Ctx, type KernelName } from './kernel.js';
 import type { ScanLayout } from './layout.js';
 
+/**
+ * A whole (dense) element is combined by one thread: a K×K transition costs K³ per combine against the
+ * recurrence's K² per step, and every copy of it lives in the thread's function memory, which WGSL
+ * guarantees only up to 8,192 bytes per entry point. Compile time is no longer the bound: since whole
+ * elements move through memory in loops the unroll budget keeps (wgsl/unroll-budget.ts), DeltaNet's 129-float element
+ * compiles each pass in about 1 s of CPU on cold lavapipe (it took over 15 minutes before). Past this
+ * many floats a workgroup holds each element instead: the 'matrix' layout.
+ */
+export const MAX_WHOLE_ELEMENT = 64;
+
+/** Whether a whole element of this layout is held by a workgroup (the 'matrix' layout) rather than by one thread. */
+export const usesMatrix = (layout: ScanLayout): boolean => layout.mode === 'whole' && layout.members.length > MAX_WHOLE_ELEMENT;
+
 /** Invocations per workgroup: a dense element's N² points, 64 to a trip (8 SIMD registers on lavapipe). */
 export const MATRIX_WIDTH = 64;
 /**
@@ -188,7 +201,8 @@ function reduceBody(m: MCtx): Stmt[] {
   writeElement(m, top, plan.identity, work(m, 0));
   body.push(varS('cur', u32, u(0)), barrier(m));
   const loop: Stmt[] = [];
-  writeElement(m, elementLowerer(m, loop, counter), plan.fields, work(m, 2 * e));
+  const element = elementLowerer(m, loop, counter);
+  writeElement(m, element, plan.fields, work(m, 2 * e));
   loop.push(barrier(m));
   const accIn = bin('+', work(m, 0), bin('*', id('cur'), u(e)));
   const accOut = bin('+', work(m, 0), bin('*', bin('-', u(1), id('cur')), u(e)));
@@ -205,7 +219,7 @@ function reduceBody(m: MCtx): Stmt[] {
   writeElement(m, combine, plan.combine.filter((d) => d.kind !== 'let'), accOut);
   loop.push(barrier(m), assign(id('cur'), bin('-', u(1), id('cur'))));
   body.push(forRange('t', id('start'), id('end'), loop));
-  helpersOf(m, top, combine);
+  helpersOf(m, top, element, combine);
   const tail = lowerer(m, () => u(0), body, counter);
   copySpread(m, tail, e, mem(m), bin('+', work(m, 0), bin('*', id('cur'), u(e))), 'aggs', bin('*', bin('+', bin('*', id('b'), U('blocks')), id('blk')), u(e)));
   return body;
@@ -279,7 +293,8 @@ function stepsBody(m: MCtx): Stmt[] {
   body.push(ifS(bin('==', id('blk'), u(0)), from, fromCarry));
   body.push(varS('cur', u32, u(0)), barrier(m));
   const loop: Stmt[] = [];
-  writeElement(m, elementLowerer(m, loop, counter), m.ctx.plan.fields, work(m, 0));
+  const element = elementLowerer(m, loop, counter);
+  writeElement(m, element, m.ctx.plan.fields, work(m, 0));
   loop.push(barrier(m));
   const apply = applyLowerer(m, loop, counter, mem(m), work(m, 0), stateAt(id('cur')));
   writeApply(m, apply, stateAt(bin('-', u(1), id('cur'))));
@@ -315,7 +330,7 @@ function stepsBody(m: MCtx): Stmt[] {
   const last: Stmt[] = [];
   copySpread(m, lowerer(m, () => u(0), last, counter), s, mem(m), stateAt(id('cur')), 'final_state', bin('*', id('b'), u(s)));
   body.push(ifS(bin('||', bin('&&', bin('>', id('len'), id('start')), bin('<=', id('len'), bin('+', id('start'), U('block_len')))), bin('&&', bin('==', id('len'), u(0)), bin('==', id('blk'), u(0)))), last));
-  helpersOf(m, top, apply, out);
+  helpersOf(m, top, element, apply, out);
   return body;
 }
 

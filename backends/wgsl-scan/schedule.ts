@@ -12,6 +12,7 @@
 // are sized so that the passes over the steps have about `targetThreads` invocations, and a level of
 // aggregates is walked by one invocation per lane, so L is 1 unless blocks are very many.
 import { gridDispatch } from '../lower/grid.js';
+import { matrixShape, scheduleMatrix, usesMatrix } from './matrix.js';
 import { uniformFields, type KernelName } from './emit.js';
 import { recordWords, singlePassFits } from './single.js';
 import { blocksOf, paddedLanes, stepsPerTrip, threadsOf, type ScanLayout, type TileShape } from './layout.js';
@@ -77,6 +78,8 @@ function grid(workgroups: number): [number, number] {
 }
 
 export function scheduleScan(layout: ScanLayout, tile: TileShape, batch: number, T: number, options: ScheduleOptions = {}, minLength = T): Schedule {
+  // An element a workgroup holds has its own passes (matrix.ts); compiled with a smaller workgroup-memory budget, see scheduleFor (job.ts).
+  if (usesMatrix(layout)) return scheduleMatrix(layout, matrixShape(layout), batch, T, minLength, options.targetBlocks);
   const TILE = stepsPerTrip(tile);
   const groups = Math.ceil(batch / tile.groups);
   // Lanes of the batch in the kernels' numbering: padded where the 'tile' split spreads them over

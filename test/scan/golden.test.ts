@@ -8,18 +8,22 @@ import { describe, expect, it } from 'vitest';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { bindDims } from '../../src/compiler/ir/dims.js';
 import { analyse } from '../../src/compiler/analyse/analyse.js';
-import { compileScan, scanManifest, scanSupport } from '../../backends/wgsl-scan/index.js';
+import { compileScan, scanManifest, scanSupport, usesMatrix } from '../../backends/wgsl-scan/index.js';
+import { scanLayout } from '../../backends/wgsl-scan/layout.js';
+import { matrixKernelNames } from '../../backends/wgsl-scan/kernel.js';
 import { kernelNames } from '../../backends/wgsl-scan/emit.js';
 import { useWgslValidator } from '../helpers/validate.js';
 
 const expectValidWgsl = useWgslValidator();
 
 // The examples, and the cells the benchmark's speed targets are stated on.
-const examples = ['examples', 'bench/cells']
+const allExamples = ['examples', 'bench/cells']
   .flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.rnn')).sort().map((file) => `${dir}/${file}`))
   .map((path) => ({ name: path.replace(/^.*\//, '').replace(/\.rnn$/, ''), module: frontEnd(readFileSync(path, 'utf8')).module! }))
   .map((e) => ({ ...e, plan: analyse(e.module).analysis.plan }))
   .filter((e) => e.plan !== undefined && scanSupport(e.module, e.plan, bindDims(e.module)).ok);
+// Elements a workgroup holds (the 'matrix' layout) are pinned below, apart.
+const examples = allExamples.filter((e) => !usesMatrix(scanLayout(e.module, e.plan!, bindDims(e.module))));
 
 describe.each(examples)('$name scan kernels', ({ name, module, plan }) => {
   const sizes = bindDims(module);
@@ -72,5 +76,23 @@ describe.each([
     await expectValidWgsl(Object.fromEntries(Object.values(k.kernels).map((x) => [`${label}.${x.name}.wgsl`, x.code])));
     for (const n of kernelNames) await expect(k.kernels[n]!.code).toMatchFileSnapshot(`../golden/scan/${label}.${n}.wgsl`);
     await expect(JSON.stringify(scanManifest(module, k), null, 2) + '\n').toMatchFileSnapshot(`../golden/scan/${label}.scan.json`);
+  });
+});
+
+// The 'matrix' layout (matrix.ts): minmax at N = 16 (elements in workgroup memory) and N = 64 (in
+// storage), and DeltaNet at its default sizes (a 129-float element), each with its manifest.
+describe.each([
+  ['minmax', 'minmax.N16', { N: 16 }],
+  ['minmax', 'minmax.N64', { N: 64 }],
+  ['deltanet', 'deltanet', {}],
+] as const)('%s scan kernels, matrix layout (%s)', (cell, label, dims) => {
+  it('pins the three kernels and the manifest', async () => {
+    const { module, plan } = allExamples.find((e) => e.name === cell)!;
+    const k = compileScan(module, plan!, bindDims(module, dims));
+    expect(k.matrix).toBeDefined();
+    expect(Object.keys(k.kernels).sort()).toEqual([...matrixKernelNames].sort());
+    await expectValidWgsl(Object.fromEntries(Object.values(k.kernels).map((x) => [`${label}.${x.name}.wgsl`, x.code])));
+    for (const n of matrixKernelNames) await expect(k.kernels[n].code).toMatchFileSnapshot(`../golden/scan/${label}.matrix.${n}.wgsl`);
+    await expect(JSON.stringify(scanManifest(module, k), null, 2) + '\n').toMatchFileSnapshot(`../golden/scan/${label}.matrix.scan.json`);
   });
 });

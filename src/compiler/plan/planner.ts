@@ -1,6 +1,6 @@
 // The planner: asks each backend's probe once and records the answer. `auto` prefers the scan for an
 // associative cell the scan backend takes, unless its lanes alone fill several workgroups per
-// sequence, else the sequential loop. The chunked kernels are never
+// sequence or its elements need a workgroup each, else the sequential loop. The chunked kernels are never
 // chosen by `auto`: on lavapipe they measured 10-50x slower than seq (docs/chunk-bench.md).
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.js';
 import { approxCount as approx, MAX_OPS_PER_STEP, stepCost } from '../ir/cost.js';
@@ -48,6 +48,13 @@ export function makePlan(subject: PlanSubject, probes: readonly ModeProbe[]): Ex
   for (const mode of AUTO_ORDER) {
     const verdict = ask(mode);
     const spread = verdict.ok && verdict.decision.mode === 'scan' ? verdict.decision.tile.blockLanes : undefined;
+    if (verdict.ok && verdict.decision.mode === 'scan' && verdict.decision.layout === 'matrix') {
+      // A workgroup combines dense elements: a matrix product (N³) per step where the sequential loop
+      // does a matrix-vector product (N²), so the scan does about N times the work, and lavapipe's 2
+      // cores cannot make that up: minmax at N = 16, T = 2^12..2^16 ran 30-40x slower (docs/scan-matrix.md).
+      passed.push(`not scan: it takes the cell, but only with a workgroup combining each ${verdict.decision.floats}-float element (the 'matrix' layout), a matrix product per step where the sequential loop does a matrix-vector product, about N times less work for N rows (--mode scan runs it)`);
+      continue;
+    }
     if (spread !== undefined) {
       // Lanes that fill several workgroups per sequence are parallelism the sequential loop has too;
       // the scan then adds work without adding parallelism (1.5-3x slower on lavapipe, docs/scan-lanes.md).
