@@ -32,7 +32,7 @@ function swap01(data: Float32Array, a: number, b: number, n: number): Float32Arr
   return out;
 }
 
-export async function ortCell(op: 'LSTM' | 'GRU', r: CellRun): Promise<{ y: Float32Array; state: Record<string, Float32Array> }> {
+export async function ortCell(op: 'LSTM' | 'GRU', r: CellRun, timing?: { repeats: number; warmup?: number }): Promise<{ y: Float32Array; state: Record<string, Float32Array>; runMs?: number[] }> {
   const { batch, T, X, H, params: p } = r;
   const zeros = new Float32Array(H);
   const [W, R, B] =
@@ -64,9 +64,16 @@ export async function ortCell(op: 'LSTM' | 'GRU', r: CellRun): Promise<{ y: Floa
     sequence_lens: new ort.Tensor('int32', r.lengths, [batch]),
   };
   for (const s of states) feeds[`initial_${s}`] = new ort.Tensor('float32', r.initialState[s]!, [1, batch, H]);
+  // Timed (scripts/bench-seq.ts): each call of the operator, session creation and the first (warm-up) calls excluded.
+  const runMs: number[] = [];
+  for (let i = 0; timing && i < (timing.warmup ?? 1) + timing.repeats; i++) {
+    const started = performance.now();
+    await session.run(feeds);
+    if (i >= (timing.warmup ?? 1)) runMs.push(performance.now() - started);
+  }
   const out = await session.run(feeds);
   await session.release();
   const state: Record<string, Float32Array> = {};
   for (const s of states) state[s] = out[`Y_${s}`]!.data as Float32Array;
-  return { y: swap01(out['Y']!.data as Float32Array, T, batch, H), state };
+  return { y: swap01(out['Y']!.data as Float32Array, T, batch, H), state, ...(timing ? { runMs } : {}) };
 }
