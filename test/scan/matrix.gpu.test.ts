@@ -84,3 +84,24 @@ describe('matrix layout, placement and blocking', () => {
     expectClose(job.decode((await gpu.run(job.job)).buffers), reference(module, sizes, d), 0, `minmax N=16, ${targetBlocks} blocks`);
   });
 });
+
+// The examples whose default sizes already make an element over 64 floats (low-rank transitions:
+// DeltaNet and its kin) take the matrix layout under --mode scan.
+const lowRank = ['deltanet', 'gated_deltanet', 'deltaproduct2', 'rwkv7']
+  .map((name) => ({ name, module: load(`examples/${name}.rnn`) }))
+  .map((e) => ({ ...e, plan: analyse(e.module).analysis.plan }))
+  .filter((e) => e.plan !== undefined);
+
+describe.each(lowRank)('$name at its default sizes, matrix layout', ({ name, module, plan }) => {
+  const sizes = bindDims(module);
+  it.each([
+    [1, 1],
+    [3, 150],
+  ])('batch %i, T = %i', async (batch, T) => {
+    const kernels = compileScan(module, plan!, sizes);
+    expect(kernels.matrix).toBeDefined();
+    const d = data(module, sizes, batch, T, 31 * T + batch);
+    const job = buildScanJob(module, kernels, d);
+    expectClose(job.decode((await gpu.run(job.job)).buffers), reference(module, sizes, d), 2e-5 * Math.sqrt(T) + 1e-5, `${name} batch ${batch} T=${T}`);
+  });
+});
