@@ -286,6 +286,7 @@ export function differentiate(m: Module): BackwardStep {
   };
 
   // 2. Adjoint lets, last primal let first.
+  const sameAs = new Map<string, string>();
   for (const P of [...primal.defs].reverse()) {
     if (P.dep === 'const') continue;
     const b = new DefBuilder(P.vars, depOf, P.span);
@@ -298,7 +299,16 @@ export function differentiate(m: Module): BackwardStep {
       adjointLet.set(P.target, { source: sole.source, tensor: sole.tensor, ...(sole.version === 'old' ? { version: 'old' as const } : {}) });
       continue;
     }
+    // The same expression as an earlier adjoint (the two sums of `sigmoid(Wx + Uh + b)` get one adjoint): that let.
+    const shape = b.def('let', '', b.sum(terms), () => 'core');
+    const text = JSON.stringify([shape.vars, shape.root, shape.nodes.map(({ span: _, ...n }) => n)]);
+    const same = sameAs.get(text);
+    if (same !== undefined) {
+      adjointLet.set(P.target, { source: 'let', tensor: same });
+      continue;
+    }
     const name = names.fresh(`d_${P.target}`);
+    sameAs.set(text, name);
     adjointLet.set(P.target, { source: 'let', tensor: name });
     const def = b.def('let', name, b.sum(terms), phase('let', name));
     depAll.set(name, def.dep);
