@@ -102,6 +102,7 @@ export function registerBench(program: Command) {
       const report: BenchReport = { adapter: '', timingMethod: '', copyTimingMethod: '', date: new Date().toISOString().slice(0, 10), rows: [], notes: [] };
       const skipped: string[] = [];
       const unplanned: string[] = [];
+      const preferred: string[] = [];
       const loadBefore = loadavg()[0]!;
       const gpu = await openGpu();
       try {
@@ -124,6 +125,11 @@ export function registerBench(program: Command) {
             if (!flags.all) throw new UserError(`rnnc: ${file}: nothing to benchmark: ${module.name} cannot take --mode scan: ${scanWhy?.why ?? compilation.plan.why}`);
             continue;
           }
+          // The scan takes the cell though auto prefers the sequential loop: the scan is what is measured (as --mode scan would run it).
+          if (compilation.plan.mode !== 'scan' && scanWhy?.ok) {
+            preferred.push(`${module.name}: auto plans the sequential loop at these sizes (${compilation.plan.why}); timed as --mode scan runs it.`);
+            compilation = plan(module, analysis, { mode: 'scan', dims, target: targetOf(gpu.adapter), verb: 'bench' });
+          }
           const r = await benchCell(gpu, file, compilation, options);
           report.rows.push(...r.rows);
           skipped.push(...r.skipped);
@@ -140,6 +146,7 @@ export function registerBench(program: Command) {
         `Elementwise shapes tried (vec4s per invocation × workgroup size): ${shapes.map(shapeName).join(', ')}, all in one job (a pass each); streams over the storage-binding limit are cut into pieces, a dispatch each, timed together.`,
         `copyBufferToBuffer copies half the single-pass bytes (each byte read once and written once), ${report.copyTimingMethod === 'timestamp' ? 'timed from the end timestamp of an empty compute pass before the copies to the beginning timestamp of one after them, on the same encoder (WebGPU has no timestamps in copies; lavapipe runs commands in order, so the bracket holds the copies and nothing else)' : 'timed by wall clock, submit to done'}.`,
         ...(unplanned.length ? [`Not planned at these sizes: ${unplanned.join('; ')}.`] : []),
+        ...preferred,
         // lavapipe runs the kernels on the CPUs: what else ran there is part of every figure.
         `Load average (1 min) at the start and the end: ${loadBefore.toFixed(1)} and ${loadavg()[0]!.toFixed(1)}, on ${cpus().length} CPUs.`,
       );

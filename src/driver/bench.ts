@@ -103,7 +103,7 @@ export async function benchCell(gpu: GpuRunner, file: string, c: Compilation, op
   const mode = plan.mode;
   if (mode !== 'scan' && mode !== 'seq') throw new Error(`bench: ${module.name} was planned as ${mode}, not scan or seq`);
   if (mode === 'scan' && (plan.decision.mode !== 'scan' || !c.analysis.plan)) throw new Error(`bench: ${module.name} has no scan decision`);
-  // Why the scan did not run (the planner's answer when it was asked), for rows timed sequentially.
+  // Why the scan did not run (the scan backend's refusal), for rows timed sequentially.
   const refusal = mode === 'seq' ? (plan.considered.find((m) => m.mode === 'scan' && !m.ok)?.why ?? plan.why) : undefined;
   // The scan's internals (layout, schedule, traffic) are what the report is about, so it builds the kernels itself, as planned.
   const kernels = mode === 'scan' && plan.decision.mode === 'scan' ? compileScan(module, c.analysis.plan!, sizes, { tile: plan.decision.tile, subgroups: plan.decision.subgroups }) : undefined;
