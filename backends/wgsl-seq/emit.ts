@@ -31,6 +31,8 @@ import { printModule } from '../wgsl/print.js';
 import { countedLoop, budgetUnrolling, MAX_UNROLLED_ACCESSES } from '../wgsl/unroll-budget.js';
 
 const VECTOR_UNROLLED_ACCESSES = MAX_UNROLLED_ACCESSES / 4;
+/** WebGPU's guaranteed maxStorageBuffersPerShaderStage. */
+const MAX_STORAGE_BUFFERS = 8;
 import { kernelLayout, type BufferLayout, type KernelLayout } from './layout.js';
 import { buildProgram, keyOfLoad, sliceProgram, type KernelDef, type LocalKey, type Program, type Slicing } from './program.js';
 
@@ -480,11 +482,17 @@ export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): S
   const p = plan(m, sizes, options);
   const layout = kernelLayout(m, sizes, p.program.weights);
   // The seq backend's kernels (parallel) also read aligned runs of inputs and params as vec4s.
-  const writer = new KernelWriter(m, sizes, p, layout, options.parallel ?? false);
+  let writer = new KernelWriter(m, sizes, p, layout, options.parallel ?? false);
   // A vec4 load that differs per invocation costs lavapipe's compiler about four f32 loads (measured:
   // GRU at H = 128 took 16 s of CPU cold with the f32 budget): a quarter of the accesses may be unrolled.
   const budget = options.parallel ? VECTOR_UNROLLED_ACCESSES : MAX_UNROLLED_ACCESSES;
-  const wgsl = printModule(budgetUnrolling(writer.module(options.source), budget));
+  let wgsl = printModule(budgetUnrolling(writer.module(options.source), budget));
+  // The views are extra bindings: past WebGPU's guaranteed storage buffers per stage, go without them.
+  const storageUsed = (w: KernelWriter) => layout.buffers.filter((b) => (b.role !== 'inputs' && b.role !== 'weights') || w.loaded.has(b.role)).length + (p.scratch.regions.length ? 1 : 0) + (w.loaded.has('weights4') ? 1 : 0) + (w.loaded.has('inputs4') ? 1 : 0);
+  if (storageUsed(writer) > MAX_STORAGE_BUFFERS) {
+    writer = new KernelWriter(m, sizes, p, layout, false);
+    wgsl = printModule(budgetUnrolling(writer.module(options.source), budget));
+  }
   const viewsOf = (loaded: Set<string>) => (['weights4', 'inputs4'] as const).filter((v) => loaded.has(v)).map((v) => ({ binding: writer.viewBinding(v), buffer: v === 'weights4' ? ('weights' as const) : ('inputs' as const) }));
   const mainViews = viewsOf(writer.loaded);
   // The bindings `main` uses (a layout made from the shader, as 'auto' makes, has only these).
@@ -495,9 +503,10 @@ export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): S
     ...mainViews.map((v) => v.binding),
   ];
   const staged = p.scratch.regions.length > 0;
-  const pre = staged ? printModule(budgetUnrolling(writer.prepassModule(options.source), budget)) : undefined;
-  const preViews = viewsOf(writer.loaded);
-  const prepassBindings = [0, ...layout.buffers.filter((b) => writer.loaded.has(b.role as 'inputs')).map((b) => b.binding), writer.scratchBinding, ...preViews.map((v) => v.binding)];
+  const preWriter = new KernelWriter(m, sizes, p, layout, options.parallel ?? false);
+  const pre = staged ? printModule(budgetUnrolling(preWriter.prepassModule(options.source), budget)) : undefined;
+  const preViews = viewsOf(preWriter.loaded);
+  const prepassBindings = [0, ...layout.buffers.filter((b) => preWriter.loaded.has(b.role as 'inputs')).map((b) => b.binding), writer.scratchBinding, ...preViews.map((v) => v.binding)];
   const views = [...mainViews, ...preViews.filter((v) => !mainViews.some((w) => w.binding === v.binding))].sort((a, b) => a.binding - b.binding);
   return {
     name: m.name,

@@ -79,7 +79,8 @@ export function seqPasses(m: Module, k: SeqKernel, run: RunArrays, shaders: { pr
   const packed = packRun(m, k, run);
   // The vec4 views bind the same buffer again.
   const views = (used: number[]) => k.views.filter((v) => used.includes(v.binding)).map((v) => ({ binding: v.binding, buffer: v.buffer }));
-  const main = { shader: shaders.main, bindings: [...packed.bindings, ...views(k.bindings)], dispatch: packed.dispatch };
+  // Only what each kernel uses is bound (the layout's buffers a kernel does not read are left out).
+  const main = { shader: shaders.main, bindings: [...packed.bindings.filter((b) => k.bindings.includes(b.binding)), ...views(k.bindings)], dispatch: packed.dispatch };
   if (!k.prepass || !k.scratch) return { buffers: packed.buffers, passes: [main] };
   const scratch = { binding: k.scratch.binding, buffer: 'scratch' };
   const pre = k.prepass;
