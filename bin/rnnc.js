@@ -7,5 +7,10 @@ if (!existsSync(fileURLToPath(entry))) {
   process.stderr.write('rnnc: dist/ is missing; run `npm run build` (or `npm run setup`) first\n');
   process.exit(2);
 }
+// A reader that stops early (`rnnc explain FILE --json | head`) closes the pipe: stop quietly, as Unix tools do.
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 const { main } = await import(entry.href);
 process.exitCode = await main(process.argv.slice(2));

@@ -1,7 +1,7 @@
 // `rnnc explain FILE [--after PASS]`: what the compiler made of a cell after any named pass (the IR
 // after `lower`, by default), as text or JSON.
 import type { Command } from 'commander';
-import { passes, passNames, runPipeline } from '../driver/pipeline.js';
+import { passes, runPipeline } from '../driver/pipeline.js';
 import { diagnosticsJson, EXIT_INTERNAL, EXIT_USER, loadSource, parseDimFlags, parseMode, printDiagnostics, UserError, warn } from './io.js';
 
 interface ExplainFlags {
@@ -25,7 +25,7 @@ export function registerExplain(program: Command) {
     .action((path: string, flags: ExplainFlags, command: Command) => {
       // The flags first (exit 2), then the file (exit 1).
       const pass = passes.find((p) => p.name === flags.after);
-      if (!pass) throw new UserError(`rnnc: --after must be one of ${passNames.join(', ')}, got '${flags.after}'`, EXIT_INTERNAL);
+      if (!pass) throw new UserError(`rnnc: --after must be one of ${passes.map((p) => p.name).join(', ')}, got '${flags.after}'`, EXIT_INTERNAL);
       const mode = parseMode(flags.mode);
       const dims = parseDimFlags(flags.dim);
       if (pass.name !== 'plan')
@@ -44,7 +44,7 @@ export function registerExplain(program: Command) {
         return;
       }
       const result =
-        pass.name === 'parse' ? state.ast : pass.name === 'check' ? [...state.checked!.symbols.values()] : pass.name === 'lower' ? state.module : pass.name === 'analyse' ? state.analysis : state.compilation!.plan;
+        pass.name === 'parse' ? state.ast : pass.name === 'check' ? [...state.checked!.symbols.values()] : pass.name === 'lower' ? state.module : pass.name === 'analyse' ? state.analysis : pass.name === 'grad' ? state.backward : state.compilation!.plan;
       process.stdout.write(JSON.stringify({ file: path, ok: true, after: pass.name, [pass.name === 'lower' ? 'module' : 'result']: result }, null, 2) + '\n');
     });
 }

@@ -119,7 +119,7 @@ const usage: Case[] = [
   ['unknown mode (run)', ['run', 'decay.rnn', '--mode', 'fast'], 2, "rnnc: --mode must be one of seq, scan, chunk, auto, got 'fast'"],
   ['unknown mode (compile)', ['compile', 'decay.rnn', '-o', 'out-mode', '--mode', 'fast'], 2, "rnnc: --mode must be one of seq, scan, chunk, auto, got 'fast'"],
   ['unknown mode (explain)', ['explain', 'decay.rnn', '--after', 'plan', '--mode', 'SEQ'], 2, "rnnc: --mode must be one of seq, scan, chunk, auto, got 'SEQ'"],
-  ['unknown pass', ['explain', 'decay.rnn', '--after', 'emit'], 2, "rnnc: --after must be one of parse, check, lower, analyse, plan, got 'emit'"],
+  ['unknown pass', ['explain', 'decay.rnn', '--after', 'emit'], 2, "rnnc: --after must be one of parse, check, lower, analyse, grad, plan, got 'emit'"],
   ['--T -1', ['run', 'decay.rnn', '--T', '-1'], 2, "rnnc: --T must be a positive integer, got '-1'"],
   ['--T 0', ['run', 'decay.rnn', '--T', '0'], 2, "rnnc: --T must be a positive integer, got '0'"],
   ['--T 1.5', ['run', 'decay.rnn', '--T', '1.5'], 2, "rnnc: --T must be a positive integer, got '1.5'"],

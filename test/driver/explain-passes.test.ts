@@ -12,7 +12,7 @@ describe('rnnc explain --after', () => {
     for (const name of passNames) expect(r.stdout).toContain(`${name} (`);
   });
 
-  it.each(['parse', 'check', 'lower', 'analyse', 'plan'])('%s: prints the result of the pass', async (pass) => {
+  it.each(['parse', 'check', 'lower', 'analyse', 'grad', 'plan'])('%s: prints the result of the pass', async (pass) => {
     const r = await rnnc('explain', 'examples/mamba_s6.rnn', '--after', pass);
     expect(r.code, r.stderr).toBe(0);
     const expected: Record<string, RegExp> = {
@@ -20,6 +20,7 @@ describe('rnnc explain --after', () => {
       check: /^dim {4}D = 8$/m,
       lower: /^rnn mamba_s6/m,
       analyse: /^element:$/m,
+      grad: /^rnn mamba_s6_grad$/m,
       plan: /"mode": "scan"/,
     };
     expect(r.stdout).toMatch(expected[pass]!);
@@ -30,7 +31,7 @@ describe('rnnc explain --after', () => {
   it('an unknown pass is a usage error naming the passes', async () => {
     const r = await rnnc('explain', 'examples/mamba_s6.rnn', '--after', 'emit');
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe("rnnc: --after must be one of parse, check, lower, analyse, plan, got 'emit'\n");
+    expect(r.stderr).toBe("rnnc: --after must be one of parse, check, lower, analyse, grad, plan, got 'emit'\n");
   });
 
   it('--after plan takes --mode and --dim', async () => {
