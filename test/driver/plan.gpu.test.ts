@@ -2,6 +2,8 @@
 // refuse for the bound sizes, and what it picks runs on Dawn and matches the reference interpreter.
 // Reproducer from issue 11: 16 x 20 lanes whose outputs reduce over lanes used to plan a scan whose
 // tile the scan backend then refused with an internal error ("320 lanes ... exceed 256 invocations").
+// Since issue 13 the scan takes it by spreading the 16 rows over workgroups, and auto keeps the
+// sequential loop (lanes that fill several workgroups); at M = 300 the scan refuses, saying why.
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/driver/index.js';
 import { captureCli } from '../cli-run/rnnc.js';
@@ -32,16 +34,18 @@ describe('auto asks the scan backend first', () => {
     const plan = compilation!.plan;
     expect(plan.mode).toBe('seq');
     expect(plan.considered.map((c) => [c.mode, c.ok])).toEqual([
-      ['scan', false],
+      ['scan', true],
       ['seq', true],
     ]);
-    expect(plan.why).toMatch(/^not scan: every state is an associative recurrence, but the scan kernels do not take this cell: 320 lanes per sequence exceed 256 invocations per workgroup; so /);
+    expect(plan.why).toMatch(/^not scan: it takes the cell, but only by spreading each sequence's lanes over workgroups of \d+, .*; so /);
   });
 
-  it('--mode scan is a user error with the same reason', async () => {
-    const r = await rnnc('compile', file, '-o', join(dir, 'out'), '--mode', 'scan');
+  it('--mode scan is a user error with the reason when the lanes cannot be spread', async () => {
+    const r = await rnnc('compile', file, '-o', join(dir, 'out'), '--mode', 'scan', '--dim', 'M=300');
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('rnnc: wide_lanes cannot take --mode scan: every state is an associative recurrence, but the scan kernels do not take this cell: 320 lanes per sequence exceed 256 invocations per workgroup; compile it with --mode seq or --mode auto\n');
+    expect(r.stderr).toBe(
+      'rnnc: wide_lanes cannot take --mode scan: every state is an associative recurrence, but the scan kernels do not take this cell: `y` reduces over M: the 300 lanes along M must share one workgroup, over 256 invocations (lower --dim M); compile it with --mode seq or --mode auto\n',
+    );
   });
 
   it('runs what auto planned on Dawn and matches the reference', async () => {
