@@ -155,8 +155,21 @@ export function structField(name: string, of: string, dims: string[], sizes: Dim
   return { name, of, dims, strides: strides(dims, sizes), count: dims.reduce((n, d) => n * sizes[d]!, 1) };
 }
 
-/** `force` 'whole' makes one element per sequence even where lanes would do (see chooseLayout in index.ts). */
+/** Layouts made, per plan, by sizes and `force`: the probe, the emitter and the host ask for the same one several times, and a dense element's members are many. */
+const layouts = new WeakMap<ScanPlan, Map<string, ScanLayout>>();
+
+/** `force` 'whole' makes one element per sequence even where lanes would do (see chooseLayout in index.ts). Treat the result as read-only: it is shared. */
 export function scanLayout(module: Module, plan: ScanPlan, sizes: DimSizes, force?: 'whole'): ScanLayout {
+  const key = `${module.name}|${force ?? ''}|${Object.entries(sizes).map(([d, n]) => `${d}=${n}`).sort().join(',')}`;
+  const known = layouts.get(plan)?.get(key);
+  if (known) return known;
+  const layout = makeScanLayout(module, plan, sizes, force);
+  if (!layouts.has(plan)) layouts.set(plan, new Map());
+  layouts.get(plan)!.set(key, layout);
+  return layout;
+}
+
+function makeScanLayout(module: Module, plan: ScanPlan, sizes: DimSizes, force?: 'whole'): ScanLayout {
   const fieldDims = new Map(plan.fields.map((f) => [f.target, f.vars.map((v) => v.dim)]));
   const stateTensors = tensorsOf(module, 'state');
   const stateDims = new Map(stateTensors.map((t) => [t.name, t.dims]));
@@ -179,12 +192,17 @@ export function scanLayout(module: Module, plan: ScanPlan, sizes: DimSizes, forc
       members.push({ name: safe(f.target), field: f.target, index: [] });
       continue;
     }
+    // Row-major, the index counted up like an odometer: a dense element at N = 300 has 90,000 members.
     const dims = f.vars.map((v) => v.dim);
-    const st = strides(dims, sizes);
-    const count = dims.reduce((n, d) => n * sizes[d]!, 1);
+    const extents = dims.map((d) => sizes[d]!);
+    const count = extents.reduce((n, x) => n * x, 1);
+    const base = safe(f.target);
+    const index = dims.map(() => 0);
     for (let flat = 0; flat < count; flat++) {
-      const index = dims.map((d, k) => Math.floor(flat / st[k]!) % sizes[d]!);
-      members.push({ name: `${safe(f.target)}${index.map((i) => `_${i}`).join('')}`, field: f.target, index });
+      let name = base;
+      for (const i of index) name += `_${i}`;
+      members.push({ name, field: f.target, index: [...index] });
+      for (let k = index.length - 1; k >= 0 && ++index[k]! === extents[k]; k--) index[k] = 0;
     }
   }
   const tied = tiedLaneDims(module, laneDims);
