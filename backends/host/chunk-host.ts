@@ -4,8 +4,8 @@
 // share the sequential kernel's buffers, so packing and unpacking are the seq module's
 // (host-parts.ts); `agg` and `carry` are scratch.
 import type { Module } from '../../src/compiler/ir/ir.js';
-import { chunkBindings, chunkPasses, type ChunkBuffer } from '../wgsl-chunk/emit.js';
-import { chunkScratchFloats, passUnits, type ChunkKernels } from '../wgsl-chunk/index.js';
+import { chunkBindings, type ChunkBuffer } from '../wgsl-chunk/emit.js';
+import { chunkScratchFloats, passesOf, passGroups, passGroupsText, type ChunkKernels } from '../wgsl-chunk/index.js';
 import {
   checkFunctionText,
   formatHostModule,
@@ -26,14 +26,9 @@ import {
 
 export { chunkManifest } from './chunk-manifest.js';
 
-const dispatchText = (unit: { per: 'chunk' | 'row' | 'chunk-row'; workgroup: number }, R: number) => {
-  const count = { chunk: 'batch * chunks', row: `batch * ${R}`, 'chunk-row': `batch * chunks * ${R}` }[unit.per];
-  return unit.workgroup === 1 ? count : `Math.ceil((${count}) / ${unit.workgroup})`;
-};
-
 function scheduleText(m: Module, k: ChunkKernels): string {
   const T = pascal(m.name);
-  const units = passUnits(k);
+  const groups = passGroups(k);
   return `export interface ${T}Schedule {
   /** Chunks per sequence (at least 1). */
   chunks: number;
@@ -43,12 +38,12 @@ function scheduleText(m: Module, k: ChunkKernels): string {
 
 ${gridFunctionText}
 
-/** Chunks of ${k.geometry.C} steps; ${k.shape.form === 'wy' ? `a workgroup per (sequence, chunk) builds the chunk's WY factors; ${units.carry.workgroup} invocations per workgroup carry, one per (sequence, row), and replay, one per (sequence, chunk, row)` : `a workgroup per (sequence, chunk) aggregates and replays; ${units.carry.workgroup} invocations per workgroup carry, one per (sequence, row)`}. */
+/** Chunks of ${k.geometry.C} steps; ${k.shape.form === 'wy' ? `a workgroup per (sequence, chunk) builds the chunk's WY factors; a workgroup per block of ${k.geometry.workgroupSize} rows of a sequence carries, and per (sequence, chunk, block) replays` : `a workgroup per (sequence, chunk) aggregates and replays; ${groups.carry.divide} invocations per workgroup carry, one per (sequence, row)`}. */
 export function schedule${T}(batch: number, T: number): ${T}Schedule {
   const chunks = Math.max(1, Math.ceil(T / ${k.geometry.C}));
   return {
     chunks,
-    dispatch: { ${chunkPasses.map((p) => `${p}: grid(${dispatchText(units[p], k.shape.R)})`).join(', ')} },
+    dispatch: { ${passesOf(k).map((p) => `${p}: grid(${passGroupsText(groups[p], 'Math.ceil')})`).join(', ')} },
   };
 }`;
 }
@@ -58,9 +53,10 @@ export async function chunkHostModule(m: Module, k: ChunkKernels, sourcePath: st
   const dims = k.seq.dims;
   const layoutBuffers = k.seq.layout.buffers;
   const scratch = chunkScratchFloats(k);
-  const present: ChunkBuffer[] = ['params', ...layoutBuffers.map((b) => b.role), 'agg', 'carry'];
+  const chunkPasses = passesOf(k);
+  const present: ChunkBuffer[] = ['params', ...layoutBuffers.map((b) => b.role), 'agg', ...(scratch.carry ? ['carry' as const] : [])];
   for (const p of chunkPasses)
-    for (const b of k.passes[p].buffers) if (!present.includes(b)) throw new Error(`chunk host module: the ${p} pass binds \`${b}\`, which the sequential layout of ${m.name} lacks`);
+    for (const b of k.passes[p]!.buffers) if (!present.includes(b)) throw new Error(`chunk host module: the ${p} pass binds \`${b}\`, which the sequential layout of ${m.name} lacks`);
   const created = [
     `    params: upload(new Uint32Array([batch, T, schedule.chunks, 0]), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),`,
     ...layoutBuffers.map((b) =>
@@ -69,7 +65,7 @@ export async function chunkHostModule(m: Module, k: ChunkKernels, sourcePath: st
         : `    ${b.role}: upload(${b.role}, usage.read),`,
     ),
     `    agg: device.createBuffer({ size: batch * schedule.chunks * ${scratch.agg * 4}, usage: usage.write }),`,
-    `    carry: device.createBuffer({ size: batch * schedule.chunks * ${scratch.carry * 4}, usage: usage.write }),`,
+    ...(scratch.carry ? [`    carry: device.createBuffer({ size: batch * schedule.chunks * ${scratch.carry * 4}, usage: usage.write }),`] : []),
   ];
   const written = layoutBuffers.filter((b) => b.usage === 'storage');
 
@@ -79,7 +75,7 @@ ${headerText(m, 'chunk kernels', sourcePath)}
 
 /** The WGSL of each pass, run in this order; every entry point is \`main\`. */
 export const ${m.name}Wgsl = {
-${chunkPasses.map((p) => `  ${p}: \`${templateText(k.passes[p].code)}\`,`).join('\n')}
+${chunkPasses.map((p) => `  ${p}: \`${templateText(k.passes[p]!.code)}\`,`).join('\n')}
 };
 
 export type ${T}Pass = keyof typeof ${m.name}Wgsl;
@@ -92,12 +88,12 @@ type ${T}Buffer = ${present.map((b) => `'${b}'`).join(' | ')};
 
 /** The buffers each pass binds, by binding number. */
 const bindings: Record<${T}Pass, [number, ${T}Buffer][]> = {
-${chunkPasses.map((p) => `  ${p}: [${k.passes[p].buffers.map((b) => `[${chunkBindings[b]}, '${b}']`).join(', ')}],`).join('\n')}
+${chunkPasses.map((p) => `  ${p}: [${k.passes[p]!.buffers.map((b) => `[${chunkBindings[b]}, '${b}']`).join(', ')}],`).join('\n')}
 };
 
 ${checkFunctionText(m)}
 
-/** Runs the three passes once over a batch of sequences. */
+/** Runs the passes once over a batch of sequences. */
 export async function run${T}(device: GPUDevice, run: ${T}Run): Promise<${T}Result> {
 ${runArgumentsText(m, dims)}
   const schedule = schedule${T}(batch, T);

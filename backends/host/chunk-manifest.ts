@@ -2,8 +2,8 @@
 // with files and bindings, layouts): what a host written by hand needs to bind, size and dispatch
 // the three passes without reading rnnc's source.
 import type { Module } from '../../src/compiler/ir/ir.js';
-import { chunkBindings, chunkPasses } from '../wgsl-chunk/emit.js';
-import { chunkScratchFloats, passUnits, type ChunkKernels } from '../wgsl-chunk/index.js';
+import { chunkBindings } from '../wgsl-chunk/emit.js';
+import { chunkScratchFloats, passesOf, passGroups, passGroupsText, type ChunkKernels } from '../wgsl-chunk/index.js';
 import { MAX_WORKGROUPS_PER_DIMENSION } from './host-parts.js';
 
 export { chunkScratchFloats };
@@ -12,9 +12,9 @@ export function chunkManifest(module: Module, k: ChunkKernels) {
   const { shape, geometry } = k;
   const { K, R } = shape;
   const chunks = `max(1, ceil(T / ${geometry.C}))`;
-  const units = passUnits(k);
-  const unitText = { chunk: 'batch * chunks', row: `batch * ${R}`, 'chunk-row': `batch * chunks * ${R}` };
-  const groups = Object.fromEntries(chunkPasses.map((p) => [p, units[p].workgroup === 1 ? unitText[units[p].per] : `ceil(${unitText[units[p].per]} / ${units[p].workgroup})`])) as Record<(typeof chunkPasses)[number], string>;
+  const pg = passGroups(k);
+  const passes = passesOf(k);
+  const groups = Object.fromEntries(passes.map((p) => [p, passGroupsText(pg[p], 'ceil')])) as Record<string, string>;
   const buffers = k.seq.layout.buffers;
   const scratch = chunkScratchFloats(k);
   const regions = (role: string, scale: string) =>
@@ -32,16 +32,16 @@ export function chunkManifest(module: Module, k: ChunkKernels) {
       form: shape.form,
       ...(shape.rank !== undefined ? { rank: shape.rank } : {}),
     },
-    kernels: chunkPasses.map((p) => ({
+    kernels: passes.map((p) => ({
       name: p,
       file: `${module.name}.chunk.${p}.wgsl`,
       entryPoint: 'main',
-      workgroupSize: k.passes[p].workgroupSize,
-      bindings: k.passes[p].buffers,
+      workgroupSize: k.passes[p]!.workgroupSize,
+      bindings: k.passes[p]!.buffers,
       workgroups: groups[p],
     })),
     dispatch: {
-      order: [...chunkPasses],
+      order: passes,
       chunks,
       workgroups: `[min(groups, ${MAX_WORKGROUPS_PER_DIMENSION}), ceil(groups / min(groups, ${MAX_WORKGROUPS_PER_DIMENSION})), 1]`,
     },
@@ -49,7 +49,7 @@ export function chunkManifest(module: Module, k: ChunkKernels) {
     buffers: [
       ...buffers.map((b) => ({ name: b.role, binding: chunkBindings[b.role], usage: b.usage, elementType: b.elementType, elements: `${b.perUnit}${b.scale === '1' ? '' : ` * ${b.scale}`}` })),
       { name: 'agg', binding: chunkBindings.agg, usage: 'storage', elementType: 'f32', elements: `${scratch.agg} * batch * chunks` },
-      { name: 'carry', binding: chunkBindings.carry, usage: 'storage', elementType: 'f32', elements: `${scratch.carry} * batch * chunks` },
+      ...(scratch.carry ? [{ name: 'carry', binding: chunkBindings.carry, usage: 'storage', elementType: 'f32', elements: `${scratch.carry} * batch * chunks` }] : []),
     ],
     layouts: {
       inputs: regions('inputs', 'batch*T'),

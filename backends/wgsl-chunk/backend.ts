@@ -5,7 +5,7 @@ import type { PlanSubject, Verdict } from '../../src/compiler/plan/plan.js';
 import type { Backend, CompiledCell } from '../backend.js';
 import { chunkHostModule, chunkManifest } from '../host/chunk-host.js';
 import { emitSeq } from '../wgsl-seq/emit.js';
-import { chunkGeometry, chunkPasses, chunkShape, ChunkUnsupported, DEFAULT_CHUNK, emitPasses, prepareChunk, type ChunkKernels } from './index.js';
+import { chunkGeometry, passesOf, chunkShape, ChunkUnsupported, DEFAULT_CHUNK, emitPasses, prepareChunk, type ChunkKernels } from './index.js';
 
 function probe({ module, analysis, sizes, request }: PlanSubject): Verdict<'chunk'> {
   try {
@@ -35,7 +35,7 @@ export const chunkBackend: Backend<'chunk'> = {
     const shape = chunkShape(module, sizes, analysis);
     const seq = emitSeq(module, sizes);
     const kernels: ChunkKernels = { shape, geometry: { C, workgroupSize }, passes: emitPasses(shape, sizes, seq.layout, { C, workgroupSize }), seq };
-    const compiled = chunkPasses.map((p) => ({ label: `${module.name}.chunk.${p}`, file: `${module.name}.chunk.${p}.wgsl`, wgsl: kernels.passes[p].code, entryPoint: 'main' }));
+    const compiled = passesOf(kernels).map((p) => ({ label: `${module.name}.chunk.${p}`, file: `${module.name}.chunk.${p}.wgsl`, wgsl: kernels.passes[p]!.code, entryPoint: 'main' }));
     return {
       mode: 'chunk',
       kernels: compiled,

@@ -46,8 +46,14 @@ export interface ChunkPassKernel {
 export interface ChunkGeometry {
   /** Steps per chunk. */
   C: number;
-  /** Invocations per workgroup of the aggregate and steps passes (at least R + K). */
+  /** Invocations per workgroup of the aggregate and steps passes (at least R + K); WY form: rows per workgroup of the carry and steps passes. */
   workgroupSize: number;
+  /**
+   * WY form only: 'fused' (the default) — the carry pass replays each chunk and writes the outputs,
+   * no steps pass; 'parallel' — the carry pass stores each chunk's starting rows and a's and a steps
+   * pass replays the chunks in parallel.
+   */
+  replay?: 'fused' | 'parallel';
 }
 
 export const u = (n: number) => lit.u32(n);

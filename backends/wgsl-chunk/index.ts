@@ -11,7 +11,7 @@ import type { GpuJob } from '../job.js';
 import { gridDispatch } from '../lower/grid.js';
 import type { PreparedRun, RunSize } from '../backend.js';
 import { chunkBindings, chunkPasses, CARRY_WORKGROUP, emitChunkPasses, type ChunkGeometry, type ChunkPass, type ChunkPassKernel } from './emit.js';
-import { emitWyPasses, wyLayout, WY_WORKGROUP } from './wy.js';
+import { emitWyPasses, wyLayout, WY_ROWS } from './wy.js';
 import type { KernelLayout } from '../wgsl-seq/layout.js';
 import { chunkShape, ChunkUnsupported, type ChunkShape } from './shape.js';
 
@@ -28,12 +28,15 @@ export interface ChunkOptions {
   chunk?: number;
   /** The cell's analysis (computed here when absent: tests and scripts). */
   analysis?: Analysis;
+  /** WY form: replay the chunks in the carry pass ('fused', the default) or in a parallel steps pass. */
+  replay?: 'fused' | 'parallel';
 }
 
 export interface ChunkKernels {
   shape: ChunkShape;
   geometry: ChunkGeometry;
-  passes: Record<ChunkPass, ChunkPassKernel>;
+  /** The passes, run in chunkPasses order; the WY form's fused replay has no steps pass (passesOf). */
+  passes: Partial<Record<ChunkPass, ChunkPassKernel>>;
   /** The sequential kernel whose buffer layout the passes share (and which a caller may compare against). */
   seq: SeqKernel;
 }
@@ -55,7 +58,8 @@ export function chunkGeometry(shape: ChunkShape, requested = DEFAULT_CHUNK): Chu
   if (shape.form === 'wy') {
     if (K > MAX_WY_K) throw new ChunkUnsupported(`K=${K} exceeds ${MAX_WY_K}, the largest state row one invocation holds`);
     const n = shape.wy!.plan.u.length + shape.wy!.plan.offset.z.length;
-    return { C: Math.max(1, Math.min(requested, MAX_WY_CHUNK, Math.floor(512 / n))), workgroupSize: WY_WORKGROUP };
+    // Carry and steps: a workgroup per block of rows of one sequence (at most WY_ROWS rows).
+    return { C: Math.max(1, Math.min(requested, MAX_WY_CHUNK, Math.floor(512 / n))), workgroupSize: Math.min(WY_ROWS, nextPow2(R)) };
   }
   const why = shape.whyNotWy ? ` (the WY form does not apply: ${shape.whyNotWy})` : '';
   if (R + K > 256) throw new ChunkUnsupported(`${R} rows + K=${K} exceed 256 invocations per workgroup${why}`);
@@ -66,69 +70,90 @@ export function chunkGeometry(shape: ChunkShape, requested = DEFAULT_CHUNK): Chu
 
 export function compileChunk(module: Module, sizes: DimSizes, options: ChunkOptions = {}): ChunkKernels {
   const shape = chunkShape(module, sizes, options.analysis);
-  const geometry = chunkGeometry(shape, options.chunk);
+  const geometry = { ...chunkGeometry(shape, options.chunk), ...(options.replay === 'parallel' && shape.form === 'wy' ? { replay: 'parallel' as const } : {}) };
   const seq = emitSeq(module, sizes);
   return { shape, geometry, passes: emitPasses(shape, sizes, seq.layout, geometry), seq };
 }
 
-/** The three passes in the shape's form. */
-export function emitPasses(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout, g: ChunkGeometry): Record<ChunkPass, ChunkPassKernel> {
+/** The passes a compiled cell runs, in order. */
+export const passesOf = (k: { passes: Partial<Record<ChunkPass, ChunkPassKernel>> }): ChunkPass[] => chunkPasses.filter((p) => k.passes[p] !== undefined);
+
+/** The passes in the shape's form. */
+export function emitPasses(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout, g: ChunkGeometry): Partial<Record<ChunkPass, ChunkPassKernel>> {
   return shape.form === 'wy' ? emitWyPasses(shape, sizes, layout, g) : emitChunkPasses(shape, sizes, layout, g);
 }
 
 /** Floats of the scratch buffers per (sequence, chunk). Dense: R contribution rows and K aggregate rows; the R carried rows. WY: wy.ts's layout. */
 export function chunkScratchFloats(k: Pick<ChunkKernels, 'shape' | 'geometry'>): { agg: number; carry: number } {
   if (k.shape.form === 'wy') {
-    const l = wyLayout(k.shape, k.geometry.C);
+    const l = wyLayout(k.shape, k.geometry.C, k.geometry.replay !== 'parallel');
     return { agg: l.agg.size, carry: l.carry.size };
   }
   return { agg: (k.shape.R + k.shape.K) * k.shape.K, carry: k.shape.R * k.shape.K };
 }
 
-/** Invocations per workgroup of the carry pass. */
-export const carryWorkgroup = (k: Pick<ChunkKernels, 'shape'>) => (k.shape.form === 'wy' ? WY_WORKGROUP : CARRY_WORKGROUP);
+/**
+ * Workgroups of each pass: ceil(batch · (chunks if perChunk) · factor / divide). Dense: a workgroup
+ * per (sequence, chunk), the carry one invocation per (sequence, row). WY: the carry and steps passes
+ * take a block of rows of one sequence per workgroup (so what the rows share has one address).
+ */
+export interface PassGroups {
+  perChunk: boolean;
+  factor: number;
+  divide: number;
+}
 
-/** Workgroups of each pass, as a count of (batch, chunks) for the host module and manifest: [per sequence-chunk, per sequence-row, per sequence-chunk-row] units and the invocations per workgroup. */
-export function passUnits(k: Pick<ChunkKernels, 'shape'>): Record<ChunkPass, { per: 'chunk' | 'row' | 'chunk-row'; workgroup: number }> {
-  if (k.shape.form === 'wy') return { aggregate: { per: 'chunk', workgroup: 1 }, carry: { per: 'row', workgroup: WY_WORKGROUP }, steps: { per: 'chunk-row', workgroup: WY_WORKGROUP } };
-  return { aggregate: { per: 'chunk', workgroup: 1 }, carry: { per: 'row', workgroup: CARRY_WORKGROUP }, steps: { per: 'chunk', workgroup: 1 } };
+export function passGroups(k: Pick<ChunkKernels, 'shape' | 'geometry'>): Record<ChunkPass, PassGroups> {
+  const chunk = { perChunk: true, factor: 1, divide: 1 };
+  if (k.shape.form === 'wy') {
+    const blocks = Math.ceil(k.shape.R / k.geometry.workgroupSize);
+    return { aggregate: chunk, carry: { perChunk: false, factor: blocks, divide: 1 }, steps: { perChunk: true, factor: blocks, divide: 1 } };
+  }
+  return { aggregate: chunk, carry: { perChunk: false, factor: k.shape.R, divide: CARRY_WORKGROUP }, steps: chunk };
+}
+
+/** The workgroup count of a pass as text over `batch` and `chunks`, in the host language's ceil. */
+export function passGroupsText(g: PassGroups, ceil: string): string {
+  const count = ['batch', ...(g.perChunk ? ['chunks'] : []), ...(g.factor > 1 ? [String(g.factor)] : [])].join(' * ');
+  return g.divide > 1 ? `${ceil}((${count}) / ${g.divide})` : count;
 }
 
 export const chunksOf = (k: ChunkKernels, T: number) => Math.max(1, Math.ceil(T / k.geometry.C));
 
-export function chunkDispatches(k: ChunkKernels, batch: number, T: number): Record<ChunkPass, [number, number, number]> {
+export function chunkDispatches(k: ChunkKernels, batch: number, T: number): Partial<Record<ChunkPass, [number, number, number]>> {
   const chunks = chunksOf(k, T);
-  const units = passUnits(k);
-  const count = { chunk: batch * chunks, row: batch * k.shape.R, 'chunk-row': batch * chunks * k.shape.R };
-  return Object.fromEntries(chunkPasses.map((p) => [p, gridDispatch(Math.ceil(count[units[p].per] / units[p].workgroup))])) as Record<ChunkPass, [number, number, number]>;
+  const groups = passGroups(k);
+  return Object.fromEntries(passesOf(k).map((p) => [p, gridDispatch(Math.ceil((batch * (groups[p].perChunk ? chunks : 1) * groups[p].factor) / groups[p].divide))])) as Record<ChunkPass, [number, number, number]>;
 }
 
-/** Compiled chunk kernels at one run size: three passes over the seq kernel's buffers, plus `agg` and `carry`. */
+/** Compiled chunk kernels at one run size: the passes over the seq kernel's buffers, plus `agg` and (unless empty) `carry`. */
 export function prepareChunk(module: Module, k: ChunkKernels, { batch, T }: RunSize): PreparedRun {
   const chunks = chunksOf(k, T);
-  const labels = Object.fromEntries(chunkPasses.map((p) => [p, `${module.name}.chunk.${p}`])) as Record<ChunkPass, string>;
+  const passes = passesOf(k);
+  const labels = Object.fromEntries(passes.map((p) => [p, `${module.name}.chunk.${p}`])) as Record<ChunkPass, string>;
   const per = chunkScratchFloats(k);
   const scratch = { agg: 4 * batch * chunks * per.agg, carry: 4 * batch * chunks * per.carry };
   const dispatch = chunkDispatches(k, batch, T);
   const seqBuffers = k.seq.layout.buffers;
   return {
     mode: 'chunk',
-    shaders: Object.fromEntries(chunkPasses.map((p) => [labels[p], k.passes[p].code])),
+    shaders: Object.fromEntries(passes.map((p) => [labels[p], k.passes[p]!.code])),
     footprint: [
       { buffer: 'params', usage: 'uniform', bytes: 16, tensors: [] },
       ...seqBuffers.map((b) => ({ buffer: b.role, usage: b.usage, bytes: 4 * bufferElements(b, batch, T), tensors: [] })),
       { buffer: 'agg', usage: 'storage', bytes: scratch.agg, tensors: [{ name: 'chunk aggregates', shape: ['batch', 'T'], bytes: scratch.agg }] },
-      { buffer: 'carry', usage: 'storage', bytes: scratch.carry, tensors: [{ name: 'carried states', shape: ['batch', 'T'], bytes: scratch.carry }] },
+      ...(scratch.carry ? [{ buffer: 'carry', usage: 'storage' as const, bytes: scratch.carry, tensors: [{ name: 'carried states', shape: ['batch', 'T'], bytes: scratch.carry }] }] : []),
     ],
-    dispatches: chunkPasses.map((p) => ({ label: labels[p], workgroups: dispatch[p], scaledBy: ['--batch', '--T'] })),
+    dispatches: passes.map((p) => ({ label: labels[p], workgroups: dispatch[p]!, scaledBy: ['--batch', '--T'] })),
     job(data): GpuJob {
       const packed = packRun(module, k.seq, data);
       const buffers = packed.buffers.map((b) => (b.name === 'params' ? { ...b, data: new Uint32Array([batch, T, chunks, 0]).buffer } : b));
-      buffers.push({ name: 'agg', usage: 'storage', bytes: scratch.agg }, { name: 'carry', usage: 'storage', bytes: scratch.carry });
+      buffers.push({ name: 'agg', usage: 'storage', bytes: scratch.agg });
+      if (scratch.carry) buffers.push({ name: 'carry', usage: 'storage', bytes: scratch.carry });
       return {
-        shaders: chunkPasses.map((p) => ({ label: labels[p], code: k.passes[p].code, entryPoint: 'main' })),
+        shaders: passes.map((p) => ({ label: labels[p], code: k.passes[p]!.code, entryPoint: 'main' })),
         buffers,
-        passes: chunkPasses.map((p) => ({ shader: labels[p], label: labels[p], bindings: k.passes[p].buffers.map((name) => ({ binding: chunkBindings[name], buffer: name })), dispatch: dispatch[p] })),
+        passes: passes.map((p) => ({ shader: labels[p], label: labels[p], bindings: k.passes[p]!.buffers.map((name) => ({ binding: chunkBindings[name], buffer: name })), dispatch: dispatch[p]! })),
       };
     },
     decode: (buffers) => unpackRun(k.seq, batch, T, buffers),

@@ -37,8 +37,13 @@ import type { KernelLayout } from '../wgsl-seq/layout.js';
 import type { ChunkShape, WyFactors } from './shape.js';
 import { chunkPrologue, f, p, PassWriter, u, type ChunkBuffer, type ChunkGeometry, type ChunkPass, type ChunkPassKernel } from './emit.js';
 
-/** Invocations per workgroup of the WY passes. */
+/**
+ * Invocations per workgroup of the aggregate pass, and the most rows per workgroup of the carry and
+ * steps passes: 32 keeps two workgroups per sequence at R = 64 (a batch of one still fills two
+ * cores of lavapipe) and one warp per workgroup on a GPU.
+ */
 export const WY_WORKGROUP = 64;
+export const WY_ROWS = 32;
 
 /** Where each factor sits in `agg` (per (sequence, chunk)) and in `carry`, in floats. */
 export interface WyLayout {
@@ -48,11 +53,13 @@ export interface WyLayout {
   n: number;
   /** Whether every step's diagonal is 1 (no decay): then neither D nor G is stored. */
   dOne: boolean;
+  /** Whether the carry pass replays the chunks itself (ChunkGeometry.replay). */
+  fused: boolean;
   agg: { Y: number; W: number; D: number; L: number; Yh: number; G: number; size: number };
   carry: { A: number; size: number };
 }
 
-export function wyLayout(shape: ChunkShape, C: number): WyLayout {
+export function wyLayout(shape: ChunkShape, C: number, fused = true): WyLayout {
   const wy = shape.wy!;
   const { K, R } = shape;
   const k = wy.plan.u.length;
@@ -64,12 +71,14 @@ export function wyLayout(shape: ChunkShape, C: number): WyLayout {
   const D = Wo + C * k * K;
   const L = D + (dOne ? 0 : C * K);
   const Yh = L + C * k * C * n;
+  // Fused: the carry pass replays the chunk, so neither Ŷ nor G is needed, and nothing is carried in memory.
+  if (fused) return { k, m, n, dOne, fused, agg: { Y, W: Wo, D, L, Yh, G: Yh, size: Yh }, carry: { A: 0, size: 0 } };
   const G = Yh + C * n * K;
-  return { k, m, n, dOne, agg: { Y, W: Wo, D, L, Yh, G, size: G + (dOne ? 0 : K) }, carry: { A: R * K, size: R * K + R * C * k } };
+  return { k, m, n, dOne, fused, agg: { Y, W: Wo, D, L, Yh, G, size: G + (dOne ? 0 : K) }, carry: { A: R * K, size: R * K + R * C * k } };
 }
 
 const wyComments = (l: WyLayout): Partial<Record<ChunkBuffer, string>> => ({
-  agg: `per (sequence, chunk), ${l.agg.size} floats: Y [C][n][K] at 0, W̃ [C][k][K] at ${l.agg.W}, ${l.dOne ? '' : `D [C][K] at ${l.agg.D}, `}L [C·k][C·n] at ${l.agg.L}, Ŷ [C][n][K] at ${l.agg.Yh}${l.dOne ? '' : `, G [K] at ${l.agg.G}`}`,
+  agg: `per (sequence, chunk), ${l.agg.size} floats: Y [C][n][K] at 0, W̃ [C][k][K] at ${l.agg.W}, ${l.dOne ? '' : `D [C][K] at ${l.agg.D}, `}L [C·k][C·n] at ${l.agg.L}${l.fused ? '' : `, Ŷ [C][n][K] at ${l.agg.Yh}${l.dOne ? '' : `, G [K] at ${l.agg.G}`}`}`,
   carry: `per (sequence, chunk), ${l.carry.size} floats: the R rows the chunk starts from [R][K], then their a's [R][C][k] at ${l.carry.A}`,
 });
 
@@ -84,6 +93,15 @@ const wyHeader = (w: PassWriter, l: WyLayout, pass: ChunkPass, what: string) => 
 };
 
 const add = (...xs: Expr[]) => xs.reduce((a, b) => bin('+', a, b));
+/** `x / n`, `x % n` and `x * n` that leave out n = 1. */
+const over = (x: Expr, n: number) => (n === 1 ? x : bin('/', x, u(n)));
+const rem = (x: Expr, n: number): Expr | undefined => (n === 1 ? undefined : bin('%', x, u(n)));
+const times = (x: Expr, n: number) => (n === 1 ? x : bin('*', x, u(n)));
+/** Row `r` of block `group % RB`: the block's first row plus the invocation. */
+const blockRow = (group: Expr, RB: number, WG: number): Expr => {
+  const block = rem(group, RB);
+  return block ? add(mul(block, u(WG)), id('lid')) : id('lid');
+};
 const mul = (a: Expr, b: Expr) => bin('*', a, b);
 const aggAt = (w: PassWriter, offset: Expr) => index(w.buffer('agg'), add(id('base'), offset));
 
@@ -150,7 +168,7 @@ function aggregatePass(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout,
       ]),
       ...(decayX ? [countedLoop('j', u(0), K, [assign(index(id('x'), id('j')), decayX, '*=')])] : []),
     ]),
-    countedLoop('j', u(0), K, [assign(aggAt(w, add(u(l.agg.Yh), mul(id('col'), u(K)), id('j'))), index(id('x'), id('j')))]),
+    ...(l.fused ? [] : [countedLoop('j', u(0), K, [assign(aggAt(w, add(u(l.agg.Yh), mul(id('col'), u(K)), id('j'))), index(id('x'), id('j')))])]),
   ];
 
   // Phase 3: W̃_t = G(-1, t-1) ⊙ w_t in place, and G(-1, C-1); one invocation per j.
@@ -166,7 +184,7 @@ function aggregatePass(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout,
             countedLoop('r', u(0), k, [assign(aggAt(w, add(u(l.agg.W), mul(add(mul(id('t'), u(k)), id('r')), u(K)), id('j'))), id('gj'), '*=')]),
             assign(id('gj'), decayJ!, '*='),
           ]),
-          assign(aggAt(w, add(u(l.agg.G), id('j'))), id('gj')),
+          ...(l.fused ? [] : [assign(aggAt(w, add(u(l.agg.G), id('j'))), id('gj'))]),
         ], u(WY_WORKGROUP)),
       ];
 
@@ -177,7 +195,7 @@ function aggregatePass(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout,
     comment('each step\'s factors y = (u, z), w and d; steps past the length are the identity'),
     forRange('t', id('lid'), u(C), [ifS(bin('<', id('t'), id('count')), valid, identity)], u(WY_WORKGROUP)),
     storageBarrier(),
-    comment('L[(t, r), (τ, c)] = w_{t,r} · G(τ, t-1) y_{τ,c} for τ < t, and Ŷ_{τ,c} = G(τ, C-1) y_{τ,c}'),
+    comment(l.fused ? 'L[(t, r), (τ, c)] = w_{t,r} · G(τ, t-1) y_{τ,c} for τ < t' : 'L[(t, r), (τ, c)] = w_{t,r} · G(τ, t-1) y_{τ,c} for τ < t, and Ŷ_{τ,c} = G(τ, C-1) y_{τ,c}'),
     forRange('col', id('lid'), u(CN), columns, u(WY_WORKGROUP)),
     ...phase3,
   ];
@@ -194,15 +212,44 @@ function carryPass(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout, g: 
   const { C } = g;
   const { k, n } = l;
   const CN = C * n;
+  const WG = g.workgroupSize;
+  const RB = Math.ceil(R / WG);
   const parts: Stmt[] = [letS('step_row', add(mul(id('seq'), p('T')), id('t0'), id('t')))];
   rowParts(w, wy, l, parts, (q) => add(mul(id('t'), u(n)), u(k + q)));
   const zeroParts = Array.from({ length: l.m }, (_, q) => assign(index(id('e'), add(mul(id('t'), u(n)), u(k + q))), f(0)));
+  const d = decay(w, l, id('t'), id('j'));
+  // Fused: replay the chunk from h with the a's just solved, writing the outputs (past the length: zeros).
+  const replay: Stmt[] = l.fused
+    ? [
+        comment('the chunk\'s steps from h with its a\'s: s_t = d_t ⊙ s_{t-1} + Σ_c y_{t,c} e_{t,c}, and the outputs'),
+        forRange('t', u(0), call('min', u(C), bin('-', p('T'), id('t0'))), [
+          letS('step_row', add(mul(id('seq'), p('T')), id('t0'), id('t'))),
+          ifS(
+            bin('<', id('t'), id('count')),
+            [
+              countedLoop('j', u(0), K, [
+                varS('acc', W.f32, d ? mul(d, index(id('h'), id('j'))) : index(id('h'), id('j'))),
+                countedLoop('c', u(0), n, [assign(id('acc'), mul(aggAt(w, add(u(l.agg.Y), mul(add(mul(id('t'), u(n)), id('c')), u(K)), id('j'))), index(id('e'), add(mul(id('t'), u(n)), id('c')))), '+=')]),
+                assign(index(id('h'), id('j')), id('acc')),
+              ]),
+              ...outputs(w, wy, false),
+            ],
+            outputs(w, wy, true),
+          ),
+        ]),
+      ]
+    : [];
+  const storeA = (value: Expr) => (l.fused ? [] : [assign(index(w.buffer('carry'), add(id('cbase'), u(l.carry.A), mul(add(mul(id('r'), u(C)), id('t')), u(k)), id('q'))), value)]);
   const chunkBody: Stmt[] = [
     letS('t0', mul(id('c'), u(C))),
     letS('count', call('select', u(0), call('min', u(C), bin('-', id('len'), id('t0'))), bin('>', id('len'), id('t0')))),
     letS('base', mul(add(mul(id('seq'), p('chunks')), id('c')), u(l.agg.size))),
-    letS('cbase', mul(add(mul(id('seq'), p('chunks')), id('c')), u(l.carry.size))),
-    countedLoop('j', u(0), K, [assign(index(w.buffer('carry'), add(id('cbase'), mul(id('r'), u(K)), id('j'))), index(id('h'), id('j')))]),
+    ...(l.fused
+      ? []
+      : [
+          letS('cbase', mul(add(mul(id('seq'), p('chunks')), id('c')), u(l.carry.size))),
+          countedLoop('j', u(0), K, [assign(index(w.buffer('carry'), add(id('cbase'), mul(id('r'), u(K)), id('j'))), index(id('h'), id('j')))]),
+        ]),
     ifS(bin('>', id('count'), u(0)), [
       comment('the offset\'s row parts p of each step'),
       countedLoop('t', u(0), C, [ifS(bin('<', id('t'), id('count')), parts, zeroParts)]),
@@ -214,23 +261,29 @@ function carryPass(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout, g: 
           countedLoop('j', u(0), K, [assign(id('acc'), mul(aggAt(w, add(u(l.agg.W), mul(id('row_tq'), u(K)), id('j'))), index(id('h'), id('j'))), '+=')]),
           forRange('i', u(0), mul(id('t'), u(n)), [assign(id('acc'), mul(aggAt(w, add(u(l.agg.L), mul(id('row_tq'), u(CN)), id('i'))), index(id('e'), id('i'))), '+=')]),
           assign(index(id('e'), add(mul(id('t'), u(n)), id('q'))), id('acc')),
-          assign(index(w.buffer('carry'), add(id('cbase'), u(l.carry.A), mul(add(mul(id('r'), u(C)), id('t')), u(k)), id('q'))), id('acc')),
+          ...storeA(id('acc')),
         ]),
       ]),
-      comment('the next chunk\'s state: G ⊙ h + Ŷ e'),
-      ...(l.dOne ? [] : [countedLoop('j', u(0), K, [assign(index(id('h'), id('j')), aggAt(w, add(u(l.agg.G), id('j'))), '*=')])]),
-      countedLoop('i', u(0), CN, [
-        letS('ei', index(id('e'), id('i'))),
-        countedLoop('j', u(0), K, [assign(index(id('h'), id('j')), mul(aggAt(w, add(u(l.agg.Yh), mul(id('i'), u(K)), id('j'))), id('ei')), '+=')]),
-      ]),
+      ...(l.fused
+        ? []
+        : [
+            comment('the next chunk\'s state: G ⊙ h + Ŷ e'),
+            countedLoop('j', u(0), K, [
+              varS('acc', W.f32, l.dOne ? index(id('h'), id('j')) : mul(aggAt(w, add(u(l.agg.G), id('j'))), index(id('h'), id('j')))),
+              countedLoop('i', u(0), CN, [assign(id('acc'), mul(aggAt(w, add(u(l.agg.Yh), mul(id('i'), u(K)), id('j'))), index(id('e'), id('i'))), '+=')]),
+              assign(index(id('h'), id('j')), id('acc')),
+            ]),
+          ]),
     ]),
+    ...replay,
   ];
   const body: Stmt[] = [
     letS('group', flatWorkgroupIndex()),
-    letS('unit', add(mul(id('group'), u(WY_WORKGROUP)), id('lid'))),
-    ifS(bin('>=', id('unit'), mul(p('batch'), u(R))), [{ kind: 'return' }]),
-    letS('seq', bin('/', id('unit'), u(R))),
-    letS('r', bin('%', id('unit'), u(R))),
+    ifS(bin('>=', id('group'), times(p('batch'), RB)), [{ kind: 'return' }]),
+    letS('seq', over(id('group'), RB)),
+    letS('r', blockRow(id('group'), RB, WG)),
+    // Only when the rows do not fill the last block: code after a divergent return cannot load what the rows share as one value.
+    ...(R % WG ? [ifS(bin('>=', id('r'), u(R)), [{ kind: 'return' } as Stmt])] : []),
     ...w.decodeRow(id('r')),
     letS('len', call('min', index(w.buffer('lengths'), id('seq')), p('T'))),
     varS('h', W.arrayOf(W.f32, K)),
@@ -243,8 +296,8 @@ function carryPass(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout, g: 
     comment('the final state'),
     countedLoop('j', u(0), K, [assign(index(w.buffer('state_out'), w.stateAddress('state_out', id('j'))), index(id('h'), id('j')))]),
   ];
-  const code = printModule(w.module(wyHeader(w, l, 'carry', 'One invocation per (sequence, row): each chunk\'s starting state and a\'s, and the final state.'), body, WY_WORKGROUP, [], wyComments(l)));
-  return { code, buffers: [...w.used], workgroupSize: WY_WORKGROUP };
+  const code = printModule(w.module(wyHeader(w, l, 'carry', l.fused ? `One invocation per (sequence, row), a workgroup per ${WG} rows of one sequence: each chunk's a's, its steps and outputs, and the final state.` : `One invocation per (sequence, row), a workgroup per ${WG} rows of one sequence: each chunk's starting state and a's, and the final state.`), body, WG, [], wyComments(l)));
+  return { code, buffers: [...w.used], workgroupSize: WG };
 }
 
 /** Each output at this row: its row variables bound to the row, the others looped; `zero` writes zeros (steps past the length). */
@@ -286,6 +339,8 @@ function stepsPass(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout, g: 
   const { K, R } = shape;
   const { C } = g;
   const { k, n } = l;
+  const WG = g.workgroupSize;
+  const RB = Math.ceil(R / WG);
   const valid: Stmt[] = [countedLoop('q', u(0), k, [assign(index(id('e'), id('q')), index(w.buffer('carry'), add(id('cbase'), u(l.carry.A), mul(add(mul(id('r'), u(C)), id('t')), u(k)), id('q'))))])];
   rowParts(w, wy, l, valid, (q) => u(k + q));
   const d = decay(w, l, id('t'), id('j'));
@@ -299,11 +354,12 @@ function stepsPass(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout, g: 
   );
   const body: Stmt[] = [
     letS('group', flatWorkgroupIndex()),
-    letS('unit', add(mul(id('group'), u(WY_WORKGROUP)), id('lid'))),
-    ifS(bin('>=', id('unit'), mul(mul(p('batch'), p('chunks')), u(R))), [{ kind: 'return' }]),
-    letS('r', bin('%', id('unit'), u(R))),
-    letS('seq', bin('/', bin('/', id('unit'), u(R)), p('chunks'))),
-    letS('chunk', bin('%', bin('/', id('unit'), u(R)), p('chunks'))),
+    ifS(bin('>=', id('group'), times(mul(p('batch'), p('chunks')), RB)), [{ kind: 'return' }]),
+    letS('seq', bin('/', over(id('group'), RB), p('chunks'))),
+    letS('chunk', bin('%', over(id('group'), RB), p('chunks'))),
+    letS('r', blockRow(id('group'), RB, WG)),
+    // Only when the rows do not fill the last block: code after a divergent return cannot load what the rows share as one value.
+    ...(R % WG ? [ifS(bin('>=', id('r'), u(R)), [{ kind: 'return' } as Stmt])] : []),
     ...w.decodeRow(id('r')),
     letS('t0', mul(id('chunk'), u(C))),
     letS('len', call('min', index(w.buffer('lengths'), id('seq')), p('T'))),
@@ -320,11 +376,12 @@ function stepsPass(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout, g: 
       ifS(bin('<', id('t'), id('count')), valid, outputs(w, wy, true)),
     ]),
   ];
-  const code = printModule(w.module(wyHeader(w, l, 'steps', 'One invocation per (sequence, chunk, row): the chunk\'s states from its carried state, and the outputs.'), body, WY_WORKGROUP, [], wyComments(l)));
-  return { code, buffers: [...w.used], workgroupSize: WY_WORKGROUP };
+  const code = printModule(w.module(wyHeader(w, l, 'steps', `One invocation per (sequence, chunk, row), a workgroup per ${WG} rows of one (sequence, chunk): the chunk's states from its carried state, and the outputs.`), body, WG, [], wyComments(l)));
+  return { code, buffers: [...w.used], workgroupSize: WG };
 }
 
-export function emitWyPasses(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout, g: ChunkGeometry): Record<ChunkPass, ChunkPassKernel> {
-  const l = wyLayout(shape, g.C);
-  return { aggregate: aggregatePass(shape, sizes, layout, g, l), carry: carryPass(shape, sizes, layout, g, l), steps: stepsPass(shape, sizes, layout, g, l) };
+export function emitWyPasses(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout, g: ChunkGeometry): Partial<Record<ChunkPass, ChunkPassKernel>> {
+  const l = wyLayout(shape, g.C, g.replay !== 'parallel');
+  const passes = { aggregate: aggregatePass(shape, sizes, layout, g, l), carry: carryPass(shape, sizes, layout, g, l) };
+  return l.fused ? passes : { ...passes, steps: stepsPass(shape, sizes, layout, g, l) };
 }

@@ -15,6 +15,7 @@ import type { Analysis } from '../../src/compiler/analyse/types.js';
 import { verifyRun } from '../../src/driver/verify.js';
 import type { Device } from '../../src/runtime/device.js';
 import type { RunArrays } from '../../backends/wgsl-seq/pack.js';
+import { compileChunk, prepareChunk } from '../../backends/wgsl-chunk/index.js';
 
 const load = (path: string) => frontEnd(readFileSync(path, 'utf8')) as { module: Module; analysis: Analysis };
 
@@ -88,17 +89,20 @@ describe.each(CELLS)('%s chunked', (path, tolerance) => {
  * The low-rank examples at K = V = 64 (and DeltaNet at 128), where only the WY form fits: ragged
  * lengths, a given initial state, a partial last chunk. [path, K, batch, T, chunk, tolerance]
  */
-const LARGE: [string, number, number, number, number, number][] = [
-  ['examples/deltanet.rnn', 64, 3, 75, 32, 1e-5],
-  ['examples/gated_deltanet.rnn', 64, 3, 75, 32, 1e-5],
-  ['examples/deltaproduct2.rnn', 64, 2, 70, 16, 1e-5],
-  ['examples/deltaproduct3.rnn', 64, 2, 70, 32, 1e-5],
-  ['examples/rwkv7.rnn', 64, 3, 75, 32, 1e-5],
-  ['examples/deltanet.rnn', 128, 2, 40, 32, 1e-5],
+const LARGE: [string, number, number, number, number, number, 'fused' | 'parallel'][] = [
+  ['examples/deltanet.rnn', 64, 3, 75, 32, 1e-5, 'fused'],
+  ['examples/gated_deltanet.rnn', 64, 3, 75, 32, 1e-5, 'fused'],
+  ['examples/deltaproduct2.rnn', 64, 2, 70, 16, 1e-5, 'fused'],
+  ['examples/deltaproduct3.rnn', 64, 2, 70, 32, 1e-5, 'fused'],
+  ['examples/rwkv7.rnn', 64, 3, 75, 32, 1e-5, 'fused'],
+  ['examples/deltanet.rnn', 128, 2, 40, 32, 1e-5, 'fused'],
+  // The parallel steps pass (ChunkOptions.replay), with and without a decay.
+  ['examples/deltanet.rnn', 64, 3, 75, 16, 1e-5, 'parallel'],
+  ['examples/rwkv7.rnn', 64, 3, 75, 32, 1e-5, 'parallel'],
 ];
 
 describe('the low-rank examples at large K, in WY form', () => {
-  it.each(LARGE)('%s at K = V = %i (batch %i, T %i, chunk %i)', async (path, K, batch, T, chunk, tolerance) => {
+  it.each(LARGE)('%s at K = V = %i (batch %i, T %i, chunk %i, replay %s)', async (path, K, batch, T, chunk, tolerance, replay) => {
     const cell = load(path);
     const sizes = bindDims(cell.module, { K, V: K });
     const seed = K + T;
@@ -106,8 +110,11 @@ describe('the low-rank examples at large K, in WY form', () => {
     lengths[0] = T; // one sequence runs to the end
     const d = randomRunData(cell.module, { batch, T, sizes }, seed, { initial: true });
     const data: RunArrays = { batch, T, inputs: d.inputs as Record<string, Float32Array>, params: d.params as Record<string, Float32Array>, initialState: d.initial as Record<string, Float32Array>, lengths };
-    const prepared = prepareRun(cell, { mode: 'chunk', chunk, dims: sizes }, { batch, T });
-    expect(Object.keys(prepared.shaders).length).toBe(3);
+    const prepared =
+      replay === 'fused'
+        ? prepareRun(cell, { mode: 'chunk', chunk, dims: sizes }, { batch, T })
+        : prepareChunk(cell.module, compileChunk(cell.module, sizes, { chunk, analysis: cell.analysis, replay }), { batch, T });
+    expect(Object.keys(prepared.shaders).length).toBe(replay === 'fused' ? 2 : 3);
     const got = await runPrepared(gpu, prepared, data, sizes);
     const ref = interpret(cell.module, { batch, T, sizes, lengths }, d);
     const v = verifyRun(got, ref, tolerance);

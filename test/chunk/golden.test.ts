@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { bindDims } from '../../src/compiler/ir/dims.js';
-import { ChunkUnsupported, chunkPasses, compileChunk, DEFAULT_CHUNK } from '../../backends/wgsl-chunk/index.js';
+import { ChunkUnsupported, compileChunk, DEFAULT_CHUNK, passesOf } from '../../backends/wgsl-chunk/index.js';
 import { useWgslValidator } from '../helpers/validate.js';
 
 const expectValidWgsl = useWgslValidator();
@@ -14,18 +14,29 @@ const cells = ['examples/deltanet.rnn', 'examples/gated_deltanet.rnn', 'examples
 describe.each(cells)('%s', (path) => {
   const module = load(path);
   const k = compileChunk(module, bindDims(module));
-  it.each(chunkPasses)('%s pass', async (pass) => {
-    await expectValidWgsl({ [`${module.name}.${pass}.wgsl`]: k.passes[pass].code });
-    await expect(k.passes[pass].code).toMatchFileSnapshot(`../golden/chunk/${module.name}.${pass}.wgsl`);
+  it.each(passesOf(k))('%s pass', async (pass) => {
+    await expectValidWgsl({ [`${module.name}.${pass}.wgsl`]: k.passes[pass]!.code });
+    await expect(k.passes[pass]!.code).toMatchFileSnapshot(`../golden/chunk/${module.name}.${pass}.wgsl`);
+  });
+});
+
+describe('the WY form with a parallel steps pass (ChunkOptions.replay)', () => {
+  const module = load('examples/rwkv7.rnn');
+  const k = compileChunk(module, bindDims(module), { replay: 'parallel' });
+  it.each(passesOf(k))('%s pass', async (pass) => {
+    expect(passesOf(k)).toEqual(['aggregate', 'carry', 'steps']);
+    await expectValidWgsl({ [`${module.name}.parallel.${pass}.wgsl`]: k.passes[pass]!.code });
+    await expect(k.passes[pass]!.code).toMatchFileSnapshot(`../golden/chunk/${module.name}.parallel.${pass}.wgsl`);
   });
 });
 
 it('shares one transition across the rows: WY form for the low-rank cells, dense for the others', () => {
   const deltanet = compileChunk(load('examples/deltanet.rnn'), { K: 8, V: 8 });
   expect(deltanet.shape).toMatchObject({ K: 8, R: 8, rowDims: ['V'], position: 1, kind: 'lowrank', rank: 1, form: 'wy' });
-  expect(deltanet.geometry).toEqual({ C: DEFAULT_CHUNK, workgroupSize: 64 });
+  // A workgroup per block of rows of one sequence: 8 rows at V = 8, 32 (the most) at V = 128.
+  expect(deltanet.geometry).toEqual({ C: DEFAULT_CHUNK, workgroupSize: 8 });
   // WY form: nothing per row in workgroup memory, so K = V = 128 keeps the chunk size.
-  expect(compileChunk(load('examples/deltanet.rnn'), { K: 128, V: 128 }).geometry).toEqual({ C: DEFAULT_CHUNK, workgroupSize: 64 });
+  expect(compileChunk(load('examples/deltanet.rnn'), { K: 128, V: 128 }).geometry).toEqual({ C: DEFAULT_CHUNK, workgroupSize: 32 });
   expect(compileChunk(load('examples/deltanet.rnn'), { K: 8, V: 8 }, { chunk: 1000 }).geometry.C).toBe(128);
   // The factors the analysis exposes: rank parts (u, w) and offset parts (z over j, p over the rows).
   const dp3 = compileChunk(load('examples/deltaproduct3.rnn'), { K: 8, V: 8 }).shape.wy!;

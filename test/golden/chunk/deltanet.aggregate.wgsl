@@ -27,7 +27,7 @@ var<storage, read> inputs: array<f32>;
 @group(0) @binding(4)
 var<storage, read> lengths: array<u32>;
 
-// per (sequence, chunk), 3328 floats: Y [C][n][K] at 0, W̃ [C][k][K] at 512, L [C·k][C·n] at 768, Ŷ [C][n][K] at 2816
+// per (sequence, chunk), 2816 floats: Y [C][n][K] at 0, W̃ [C][k][K] at 512, L [C·k][C·n] at 768
 @group(0) @binding(7)
 var<storage, read_write> agg: array<f32>;
 
@@ -53,7 +53,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let t0 = chunk * C;
     let len = min(lengths[seq], params.T);
     let count = select(0u, min(C, len - t0), len > t0);
-    let base = (seq * params.chunks + chunk) * 3328u;
+    let base = (seq * params.chunks + chunk) * 2816u;
 
     // each step's factors y = (u, z), w and d; steps past the length are the identity
     for (var t = lid; t < 32u; t += 64u) {
@@ -77,7 +77,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 agg[base + (512u + (t * 1u + 0u) * 8u + j)] = v6;
             }
         } else {
-            for (var j = 0u; j < 8u + no_unroll; j++) {
+            for (var j = 0u; j < 8u; j++) {
                 agg[base + (0u + (t * 2u + 0u) * 8u + j)] = 0.0f;
                 agg[base + (0u + (t * 2u + 1u) * 8u + j)] = 0.0f;
                 agg[base + (512u + (t * 1u + 0u) * 8u + j)] = 0.0f;
@@ -85,7 +85,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
     }
     storageBarrier();
-    // L[(t, r), (τ, c)] = w_{t,r} · G(τ, t-1) y_{τ,c} for τ < t, and Ŷ_{τ,c} = G(τ, C-1) y_{τ,c}
+    // L[(t, r), (τ, c)] = w_{t,r} · G(τ, t-1) y_{τ,c} for τ < t
     for (var col = lid; col < 64u; col += 64u) {
         let tau = col / 2u;
         var x: array<f32, 8>;
@@ -101,9 +101,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 }
                 agg[base + (768u + (t * 1u + r) * 64u + col)] = acc;
             }
-        }
-        for (var j = 0u; j < 8u; j++) {
-            agg[base + (2816u + col * 8u + j)] = x[j];
         }
     }
 }

@@ -27,7 +27,7 @@ var<storage, read> inputs: array<f32>;
 @group(0) @binding(4)
 var<storage, read> lengths: array<u32>;
 
-// per (sequence, chunk), 10752 floats: Y [C][n][K] at 0, W̃ [C][k][K] at 1024, L [C·k][C·n] at 1536, Ŷ [C][n][K] at 9728
+// per (sequence, chunk), 9728 floats: Y [C][n][K] at 0, W̃ [C][k][K] at 1024, L [C·k][C·n] at 1536
 @group(0) @binding(7)
 var<storage, read_write> agg: array<f32>;
 
@@ -53,7 +53,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let t0 = chunk * C;
     let len = min(lengths[seq], params.T);
     let count = select(0u, min(C, len - t0), len > t0);
-    let base = (seq * params.chunks + chunk) * 10752u;
+    let base = (seq * params.chunks + chunk) * 9728u;
 
     // each step's factors y = (u, z), w and d; steps past the length are the identity
     for (var t = lid; t < 32u; t += 64u) {
@@ -88,7 +88,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             }
             let v32 = -1.0f * v1;
             var vacc33: f32 = 0.0f;
-            for (var vj2_34 = 0u; vj2_34 < 8u + no_unroll; vj2_34++) {
+            for (var vj2_34 = 0u; vj2_34 < 8u; vj2_34++) {
                 let v35 = inputs[params.batch * params.T * 8u + step_row * 8u + vj2_34] / v6;
                 let v36 = 1.0f * v35;
                 let v37 = inputs[params.batch * params.T * 16u + step_row * 8u + vj2_34] / v18;
@@ -131,7 +131,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
     }
     storageBarrier();
-    // L[(t, r), (τ, c)] = w_{t,r} · G(τ, t-1) y_{τ,c} for τ < t, and Ŷ_{τ,c} = G(τ, C-1) y_{τ,c}
+    // L[(t, r), (τ, c)] = w_{t,r} · G(τ, t-1) y_{τ,c} for τ < t
     for (var col = lid; col < 128u; col += 64u) {
         let tau = col / 4u;
         var x: array<f32, 8>;
@@ -146,9 +146,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 }
                 agg[base + (1536u + (t * 2u + r) * 128u + col)] = acc;
             }
-        }
-        for (var j = 0u; j < 8u; j++) {
-            agg[base + (9728u + col * 8u + j)] = x[j];
         }
     }
 }

@@ -27,7 +27,7 @@ var<storage, read> inputs: array<f32>;
 @group(0) @binding(4)
 var<storage, read> lengths: array<u32>;
 
-// per (sequence, chunk), 22272 floats: Y [C][n][K] at 0, W̃ [C][k][K] at 1536, L [C·k][C·n] at 2304, Ŷ [C][n][K] at 20736
+// per (sequence, chunk), 20736 floats: Y [C][n][K] at 0, W̃ [C][k][K] at 1536, L [C·k][C·n] at 2304
 @group(0) @binding(7)
 var<storage, read_write> agg: array<f32>;
 
@@ -53,7 +53,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let t0 = chunk * C;
     let len = min(lengths[seq], params.T);
     let count = select(0u, min(C, len - t0), len > t0);
-    let base = (seq * params.chunks + chunk) * 22272u;
+    let base = (seq * params.chunks + chunk) * 20736u;
 
     // each step's factors y = (u, z), w and d; steps past the length are the identity
     for (var t = lid; t < 32u; t += 64u) {
@@ -243,11 +243,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
     }
     storageBarrier();
-    // L[(t, r), (τ, c)] = w_{t,r} · G(τ, t-1) y_{τ,c} for τ < t, and Ŷ_{τ,c} = G(τ, C-1) y_{τ,c}
+    // L[(t, r), (τ, c)] = w_{t,r} · G(τ, t-1) y_{τ,c} for τ < t
     for (var col = lid; col < 192u; col += 64u) {
         let tau = col / 6u;
         var x: array<f32, 8>;
-        for (var j = 0u; j < 8u + no_unroll; j++) {
+        for (var j = 0u; j < 8u; j++) {
             x[j] = agg[base + (0u + col * 8u + j)];
         }
         for (var t = tau + 1u; t < 32u; t++) {
@@ -258,9 +258,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 }
                 agg[base + (2304u + (t * 3u + r) * 192u + col)] = acc;
             }
-        }
-        for (var j = 0u; j < 8u + no_unroll; j++) {
-            agg[base + (20736u + col * 8u + j)] = x[j];
         }
     }
 }

@@ -27,7 +27,7 @@ var<storage, read> inputs: array<f32>;
 @group(0) @binding(4)
 var<storage, read> lengths: array<u32>;
 
-// per (sequence, chunk), 3592 floats: Y [C][n][K] at 0, W̃ [C][k][K] at 512, D [C][K] at 768, L [C·k][C·n] at 1024, Ŷ [C][n][K] at 3072, G [K] at 3584
+// per (sequence, chunk), 3072 floats: Y [C][n][K] at 0, W̃ [C][k][K] at 512, D [C][K] at 768, L [C·k][C·n] at 1024
 @group(0) @binding(7)
 var<storage, read_write> agg: array<f32>;
 
@@ -53,7 +53,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let t0 = chunk * C;
     let len = min(lengths[seq], params.T);
     let count = select(0u, min(C, len - t0), len > t0);
-    let base = (seq * params.chunks + chunk) * 3592u;
+    let base = (seq * params.chunks + chunk) * 3072u;
 
     // each step's factors y = (u, z), w and d; steps past the length are the identity
     for (var t = lid; t < 32u; t += 64u) {
@@ -91,7 +91,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
     }
     storageBarrier();
-    // L[(t, r), (τ, c)] = w_{t,r} · G(τ, t-1) y_{τ,c} for τ < t, and Ŷ_{τ,c} = G(τ, C-1) y_{τ,c}
+    // L[(t, r), (τ, c)] = w_{t,r} · G(τ, t-1) y_{τ,c} for τ < t
     for (var col = lid; col < 64u; col += 64u) {
         let tau = col / 2u;
         var x: array<f32, 8>;
@@ -111,9 +111,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 x[j] *= agg[base + (768u + t * 8u + j)];
             }
         }
-        for (var j = 0u; j < 8u; j++) {
-            agg[base + (3072u + col * 8u + j)] = x[j];
-        }
     }
     storageBarrier();
     // the decayed source parts W̃ (in place) and the chunk's decay G
@@ -126,6 +123,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             }
             gj *= agg[base + (768u + t * 8u + j)];
         }
-        agg[base + (3584u + j)] = gj;
     }
 }

@@ -27,7 +27,7 @@ var<storage, read> inputs: array<f32>;
 @group(0) @binding(4)
 var<storage, read> lengths: array<u32>;
 
-// per (sequence, chunk), 1216 floats: Y [C][n][K] at 0, W̃ [C][k][K] at 64, L [C·k][C·n] at 128, Ŷ [C][n][K] at 1152
+// per (sequence, chunk), 1152 floats: Y [C][n][K] at 0, W̃ [C][k][K] at 64, L [C·k][C·n] at 128
 @group(0) @binding(7)
 var<storage, read_write> agg: array<f32>;
 
@@ -42,7 +42,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let t0 = chunk * C;
     let len = min(lengths[seq], params.T);
     let count = select(0u, min(C, len - t0), len > t0);
-    let base = (seq * params.chunks + chunk) * 1216u;
+    let base = (seq * params.chunks + chunk) * 1152u;
 
     // each step's factors y = (u, z), w and d; steps past the length are the identity
     for (var t = lid; t < 32u; t += 64u) {
@@ -64,7 +64,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
     }
     storageBarrier();
-    // L[(t, r), (τ, c)] = w_{t,r} · G(τ, t-1) y_{τ,c} for τ < t, and Ŷ_{τ,c} = G(τ, C-1) y_{τ,c}
+    // L[(t, r), (τ, c)] = w_{t,r} · G(τ, t-1) y_{τ,c} for τ < t
     for (var col = lid; col < 32u; col += 64u) {
         let tau = col / 1u;
         var x: array<f32, 2>;
@@ -80,9 +80,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 }
                 agg[base + (128u + (t * 1u + r) * 32u + col)] = acc;
             }
-        }
-        for (var j = 0u; j < 2u; j++) {
-            agg[base + (1152u + col * 2u + j)] = x[j];
         }
     }
 }
