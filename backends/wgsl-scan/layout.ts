@@ -48,6 +48,8 @@ export interface PackedTensor {
 
 export interface ScanLayout {
   mode: 'lanes' | 'whole';
+  /** 'whole' only because asked (chooseLayout gathers a sequence's lanes into one element): the combine is still pointwise. */
+  gathered: boolean;
   /** Lane dims in module order (empty in whole mode). */
   laneDims: string[];
   laneStrides: number[];
@@ -212,6 +214,7 @@ function makeScanLayout(module: Module, plan: ScanPlan, sizes: DimSizes, force?:
   const outputs = pack(tensorsOf(module, 'output'), sizes);
   return {
     mode,
+    gathered: lanesOk && mode === 'whole',
     laneDims,
     laneStrides: strides(laneDims, sizes),
     freeDims: laneDims.filter((d) => !tied.has(d)),

@@ -37,8 +37,8 @@ import type { ScanLayout } from './layout.js';
  */
 export const MAX_WHOLE_ELEMENT = 64;
 
-/** Whether a whole element of this layout is held by a workgroup (the 'matrix' layout) rather than by one thread. */
-export const usesMatrix = (layout: ScanLayout): boolean => layout.mode === 'whole' && layout.members.length > MAX_WHOLE_ELEMENT;
+/** Whether a whole element of this layout is held by a workgroup (the 'matrix' layout) rather than by one thread (lanes gathered into one element stay with one thread: their combine is pointwise). */
+export const usesMatrix = (layout: ScanLayout): boolean => layout.mode === 'whole' && !layout.gathered && layout.members.length > MAX_WHOLE_ELEMENT;
 
 /** Invocations per workgroup: a dense element's N² points, 64 to a trip (8 SIMD registers on lavapipe). */
 export const MATRIX_WIDTH = 64;
