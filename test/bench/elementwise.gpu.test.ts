@@ -41,8 +41,11 @@ describe('elementwise yardstick', () => {
     [4 * 1001, 4 * 333, 1 << 20],
     [4 * 5000, 4 * 2500, 4096],
   ];
-  // Every shape on the first; two on the others (each new kernel is a pipeline compile of about a second on lavapipe).
-  it.each(cases.map((c, i) => [...c, i === 0 ? ELEMENTWISE_SHAPES : [ELEMENTWISE_SHAPES[0]!, ELEMENTWISE_SHAPES.at(-1)!]] as const))('sums %i bytes into %i bytes (binding limit %i)', async (inBytes, outBytes, bindingLimit, shapes) => {
+  // Each run length (4, 16, 64 vec4s) and workgroup size somewhere, one or two shapes a case: every new kernel is a pipeline
+  // compile on lavapipe, 1-3 s, and 5-20 s for the 64-vec4 runs on 2 loaded cores.
+  const shape = (v: number, w: number) => ELEMENTWISE_SHAPES.find((s) => s.perInvocation === v && s.workgroup === w)!;
+  const shapesOf = [[shape(4, 64), shape(16, 256)], [shape(4, 64)], [shape(16, 64)], [shape(64, 64)], [shape(4, 256)]];
+  it.each(cases.map((c, i) => [...c, shapesOf[i]!] as const))('sums %i bytes into %i bytes (binding limit %i)', async (inBytes, outBytes, bindingLimit, shapes) => {
     const input = Float32Array.from({ length: inBytes / 4 }, (_, i) => ((i * 7919) % 1000) / 8 - 60); // exact in f32 sums of a few terms
     const plan = elementwiseJob(inBytes, outBytes, { bindingLimit, data: input, read: true, shapes });
     expect(plan.pieces).toBe(Math.max(Math.ceil(Math.ceil(inBytes / 16) / Math.floor(bindingLimit / 16)), Math.ceil(Math.ceil(outBytes / 16) / Math.floor(bindingLimit / 16))));

@@ -1,7 +1,10 @@
-// The bench's bandwidth yardsticks on Dawn: copyBufferToBuffer timed in the host (copyTiming).
+// The bench's bandwidth yardsticks on Dawn: copyBufferToBuffer timed in the host (copyTiming), and
+// a bench row of a cell planned sequentially (as where the scan refuses it): seq and yardsticks only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDevice, type Device } from '../../src/runtime/device.js';
 import { GpuError, type GpuJob } from '../../backends/job.js';
+import { benchCell, readCell } from '../../src/driver/bench.js';
+import { plan } from '../../src/driver/compile.js';
 
 let gpu: Device;
 beforeAll(async () => {
@@ -42,5 +45,22 @@ describe('copyTiming', () => {
     job.copyTiming!.copies[0]!.to = 'nope';
     await expect(gpu.run(job)).rejects.toThrow(GpuError);
     await expect(gpu.run(job)).rejects.toThrow(/copyTiming copies `nope`, which is not a buffer of the job/);
+  });
+});
+
+describe('benchCell', () => {
+  it('times a cell planned sequentially with the sequential kernel and the yardsticks only, giving the reason', async () => {
+    const { module, analysis } = readCell('bench/cells/affine.rnn');
+    const c = plan(module, analysis, { mode: 'seq' });
+    const r = await benchCell(gpu, 'affine.rnn', c, { log2T: [6], batches: [2], repeats: 1, maxBytes: 1 << 20, shapes: [{ perInvocation: 4, workgroup: 64 }] });
+    expect(r.rows).toHaveLength(1);
+    const row = r.rows[0]!;
+    expect(row).toMatchObject({ example: 'affine', mode: 'seq', strategy: 'sequential', split: '—', T: 64, batch: 2, elementwiseShape: '4x64' });
+    expect(row.reason).toBe(c.plan.why);
+    expect(row.scanNs).toBeUndefined();
+    expect(row.scanPerElementwise).toBeUndefined();
+    expect(Math.min(row.seqNs, row.elementwiseNs, row.copyNs)).toBeGreaterThan(0);
+    expect(row.idealBytes).toBe(12 * 64 * 2 + 8 * 2);
+    expect(r.copyTimingMethod).toMatch(/^(timestamp|wall)$/);
   });
 });
