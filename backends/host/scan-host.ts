@@ -9,7 +9,7 @@ import { blocksOf, paddedLanes, stepsPerTrip, type ScanLayout } from '../wgsl-sc
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
 // scheduleScan's defaults (schedule.ts), one source: test/host/schedule.test.ts holds the generated schedule to scheduleScan's.
 import { matrixKernelNames } from '../wgsl-scan/kernel.js';
-import { MATRIX_TARGET_BLOCKS } from '../wgsl-scan/matrix.js';
+import { MATRIX_MIN_BLOCK, MATRIX_TARGET_BLOCKS } from '../wgsl-scan/matrix.js';
 import { MIN_CARRY_GROUPS, MIN_CARRY_THREADS, TARGET_THREADS, TILE_TARGET_BLOCKS, TOP_TRIPS } from '../wgsl-scan/schedule.js';
 import {
   access,
@@ -156,11 +156,11 @@ ${gridFunctionText}
 
 /**
  * The passes for a batch of sequences of T steps, the shortest minLength: at most ${MATRIX_TARGET_BLOCKS} blocks of
- * steps per sequence, a workgroup per (sequence, block) holding one element; with several blocks,
+ * at least ${MATRIX_MIN_BLOCK} steps per sequence, a workgroup per (sequence, block) holding one element; with several blocks,
  * their aggregates (reduce_steps), the state at the start of each (scan_aggs), then the steps (scan_steps).
  */
 export function schedule${T}(batch: number, T: number, minLength: number = T): ${T}Schedule {
-  const blockLen = Math.max(1, Math.ceil(T / ${MATRIX_TARGET_BLOCKS}));
+  const blockLen = Math.max(${MATRIX_MIN_BLOCK}, Math.ceil(T / ${MATRIX_TARGET_BLOCKS}));
   const blocks = Math.max(1, Math.ceil(T / blockLen));
   const u = uniforms({ T, batch, groups: batch, n: T, block_len: blockLen, blocks, min_len: Math.min(T, minLength) });
   const passes: ${T}Pass[] =

@@ -157,6 +157,9 @@ export function structField(name: string, of: string, dims: string[], sizes: Dim
   return { name, of, dims, strides: strides(dims, sizes), count: dims.reduce((n, d) => n * sizes[d]!, 1) };
 }
 
+/** A whole element's floats at most: the matrix layout's limit (matrix.ts), its storage scratch (four elements per block) within a 128 MiB binding for 8 blocks. */
+export const MAX_MATRIX_ELEMENT = 1 << 20;
+
 /** Layouts made, per plan, by sizes and `force`: the probe, the emitter and the host ask for the same one several times, and a dense element's members are many. */
 const layouts = new WeakMap<ScanPlan, Map<string, ScanLayout>>();
 
@@ -187,6 +190,10 @@ function makeScanLayout(module: Module, plan: ScanPlan, sizes: DimSizes, force?:
   const laneDims = mode === 'lanes' ? laneCandidates : [];
   const members: ElementMember[] = [];
   const fields: StructField[] = [];
+  // Past the limit the layout is only refused (scanSupport): its members are counted, not made.
+  const wholeFloats = plan.fields.reduce((n, f) => n + f.vars.reduce((m, v) => m * sizes[v.dim]!, 1), 0);
+  const counted = mode === 'whole' && wholeFloats > MAX_MATRIX_ELEMENT;
+  if (counted) members.length = wholeFloats;
   for (const f of plan.fields) {
     const fieldDims = mode === 'lanes' ? [] : f.vars.map((v) => v.dim);
     fields.push(structField(safe(f.target), f.target, fieldDims, sizes));
@@ -194,6 +201,7 @@ function makeScanLayout(module: Module, plan: ScanPlan, sizes: DimSizes, force?:
       members.push({ name: safe(f.target), field: f.target, index: [] });
       continue;
     }
+    if (counted) continue;
     // Row-major, the index counted up like an odometer: a dense element at N = 300 has 90,000 members.
     const dims = f.vars.map((v) => v.dim);
     const extents = dims.map((d) => sizes[d]!);

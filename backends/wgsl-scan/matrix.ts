@@ -48,10 +48,11 @@ export const MATRIX_WIDTH = 64;
  * core without making the carry long.
  */
 export const MATRIX_TARGET_BLOCKS = 64;
+/** Steps per block at least: a shorter sequence runs as one block (scan_steps alone, no N³ combines). */
+export const MATRIX_MIN_BLOCK = 16;
 /** WebGPU's guaranteed workgroup memory, in floats (16 KiB). */
 export const MATRIX_SHARED_FLOATS = 4096;
-/** One element's floats at most: its storage scratch (four elements per block) stays within a 128 MiB binding for a sequence of 8 blocks. */
-export const MAX_MATRIX_ELEMENT = 1 << 20;
+export { MAX_MATRIX_ELEMENT } from './layout.js';
 
 export interface MatrixShape {
   /** Invocations per workgroup. */
@@ -393,7 +394,7 @@ export function emitMatrixKernels(module: Module, plan: ScanPlan, sizes: DimSize
 
 /** The passes of a matrix scan for a batch of sequences of T steps (see the top of this file). */
 export function scheduleMatrix(layout: ScanLayout, shape: MatrixShape, batch: number, T: number, minLength = T, targetBlocks = MATRIX_TARGET_BLOCKS) {
-  const blockLen = Math.max(1, Math.ceil(T / targetBlocks));
+  const blockLen = Math.max(MATRIX_MIN_BLOCK, Math.ceil(T / targetBlocks));
   const blocks = Math.max(1, Math.ceil(T / blockLen));
   const fields = { T, batch, groups: batch, n: T, block_len: blockLen, blocks, min_len: Math.min(T, minLength) } as Partial<Record<(typeof uniformFields)[number], number>>;
   const uniforms = Uint32Array.from(uniformFields.map((f) => fields[f] ?? 0));
