@@ -17,11 +17,11 @@ import type { ScanPlan } from '../../src/compiler/analyse/types.js';
 import type { Def, Module } from '../../src/compiler/ir/ir.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
 import { strides as stridesOf } from '../../src/compiler/ir/dims.js';
-import { arrayOf, lit, assign, bin, call, callS, emptyModule, f32, forRange, id, ifS, index, letS, member, u32, varS, workgroupEntry, type Expr, type Global, type Module as WgslModule, type Stmt } from '../wgsl/ast.js';
+import { arrayOf, lit, assign, bin, call, callS, emptyModule, f32, forRange, id, ifS, index, letS, u32, varS, workgroupEntry, type Expr, type Global, type Module as WgslModule, type Stmt } from '../wgsl/ast.js';
 import { mathPrelude, type MathHelper } from '../wgsl/math.js';
 import { printModule } from '../wgsl/print.js';
 import { budgetUnrolling } from '../wgsl/unroll-budget.js';
-import { Lowerer, offsetExpr, type IndexValue } from '../lower/expr.js';
+import { Lowerer, offsetExpr, type IndexValue, type LoadResolver } from '../lower/expr.js';
 import { pointCount } from '../lower/points.js';
 import { flatWorkgroupIndex, gridDispatch } from '../lower/grid.js';
 import { matrixKernelNames, type MatrixKernelName, uniformFields, stepLets, loadInputOrParam, U, u, type Binding, type Ctx, type KernelName } from './kernel.js';
@@ -142,7 +142,7 @@ function spread(m: MCtx, lw: Lowerer, dims: string[], body: (point: Expr[]) => S
   lw.current.push(forRange(p, id('lid'), u(count), into, u(m.shape.width)));
 }
 
-function lowerer(m: MCtx, resolve: (n: Parameters<ConstructorParameters<typeof Lowerer>[0]['resolve']>[0], values: IndexValue[]) => Expr, stmts: Stmt[], counter: { next: number }, lets?: Map<string, Def>): Lowerer {
+function lowerer(m: MCtx, resolve: LoadResolver, stmts: Stmt[], counter: { next: number }, lets?: Map<string, Def>): Lowerer {
   return new Lowerer({ resolve, sizes: m.sizes, prefix: 'v', counter, stmts, ...(lets ? { lets } : {}) });
 }
 
