@@ -55,28 +55,7 @@ function scheduleText(m: Module, k: ScanKernels): string {
         : `kernel === 'scan_steps' || kernel === 'reduce_steps' ? lanes * blocks : Math.ceil((lanes * blocks) / ${tile.width})`;
   const manyLanes = perThread ? `lanes * ${perBlock} >= ${MIN_CARRY_THREADS}` : laneBlocks > 1 ? `groups * ${laneBlocks} >= ${MIN_CARRY_GROUPS}` : `groups >= ${MIN_CARRY_GROUPS}`;
   const targetBlocks = perThread ? `Math.max(2, Math.ceil(${TARGET_THREADS} / (lanes * ${perBlock})))` : `${TILE_TARGET_BLOCKS}`;
-  return `/** One dispatch: a kernel, its uniform block and its workgroups [x, y]. */
-export interface ${T}Pass {
-  kernel: ${T}Kernel;
-  uniforms: Uint32Array;
-  dispatch: [number, number];
-}
-
-export interface ${T}Schedule {
-  strategy: 'carry' | 'reduce-then-scan';
-  passes: ${T}Pass[];
-  /** Elements of the aggregates buffer (every level). */
-  aggElements: number;
-}
-
-type UniformField = ${uniformFields.map((f) => `'${f}'`).join(' | ')};
-
-/** A pass's uniform block: the kernels' fields in order (missing ones 0), padded to 16 bytes. */
-function uniforms(u: Partial<Record<UniformField, number>>): Uint32Array {
-  return new Uint32Array([${[...uniformFields.map((f) => `u.${f} ?? 0`), ...Array(UNIFORM_WORDS - uniformFields.length).fill('0')].join(', ')}]);
-}
-
-${gridFunctionText}
+  return `${schedulePreludeText(T, 'Elements of the aggregates buffer (every level).')}
 
 /**
  * The passes for a batch of sequences of T steps, the shortest minLength: one pass carrying the
@@ -125,12 +104,8 @@ export function schedule${T}(batch: number, T: number, minLength: number = T): $
 }`;
 }
 
-/** `schedule<Name>(batch, T, minLength)` for the 'matrix' layout, as scheduleMatrix (matrix.ts) computes it. */
-function matrixScheduleText(m: Module, k: ScanKernels): string {
-  const T = pascal(m.name);
-  const { layout } = k;
-  const shape = k.matrix!;
-  const perBlock = layout.members.length + layout.stateWidth + (shape.place === 'storage' ? shape.scratch : 0);
+/** The types and helpers every generated schedule starts with: a pass, the schedule, the uniform block, the grid. */
+function schedulePreludeText(T: string, aggElementsDoc: string): string {
   return `/** One dispatch: a kernel, its uniform block and its workgroups [x, y]. */
 export interface ${T}Pass {
   kernel: ${T}Kernel;
@@ -141,7 +116,7 @@ export interface ${T}Pass {
 export interface ${T}Schedule {
   strategy: 'carry' | 'reduce-then-scan';
   passes: ${T}Pass[];
-  /** Elements (${layout.members.length} floats) of the aggregates buffer: block aggregates, block states${shape.place === 'storage' ? ' and working memory' : ''}. */
+  /** ${aggElementsDoc} */
   aggElements: number;
 }
 
@@ -152,7 +127,16 @@ function uniforms(u: Partial<Record<UniformField, number>>): Uint32Array {
   return new Uint32Array([${[...uniformFields.map((f) => `u.${f} ?? 0`), ...Array(UNIFORM_WORDS - uniformFields.length).fill('0')].join(', ')}]);
 }
 
-${gridFunctionText}
+${gridFunctionText}`;
+}
+
+/** `schedule<Name>(batch, T, minLength)` for the 'matrix' layout, as scheduleMatrix (matrix.ts) computes it. */
+function matrixScheduleText(m: Module, k: ScanKernels): string {
+  const T = pascal(m.name);
+  const { layout } = k;
+  const shape = k.matrix!;
+  const perBlock = layout.members.length + layout.stateWidth + (shape.place === 'storage' ? shape.scratch : 0);
+  return `${schedulePreludeText(T, `Elements (${layout.members.length} floats) of the aggregates buffer: block aggregates, block states${shape.place === 'storage' ? ' and working memory' : ''}.`)}
 
 /**
  * The passes for a batch of sequences of T steps, the shortest minLength: at most ${MATRIX_TARGET_BLOCKS} blocks of
