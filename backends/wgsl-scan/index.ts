@@ -75,6 +75,13 @@ export function compileScan(module: Module, plan: ScanPlan, sizes: DimSizes, opt
 /** A JSON description of the kernels: what a host needs to bind and dispatch them. */
 export function scanManifest(module: Module, k: ScanKernels) {
   const { layout, tile } = k;
+  // Where each tensor sits in the packed buffers: the same for every layout.
+  const layouts = {
+    inputs: layout.inputs.map((p) => ({ name: p.tensor.name, offset: p.offset, size: p.size, scale: 'batch*T' })),
+    params: layout.params.map((p) => ({ name: p.tensor.name, offset: p.offset, size: p.size })),
+    states: layout.states.map((p) => ({ name: p.tensor.name, offset: p.offset, size: p.size, scale: 'batch' })),
+    outputs: layout.outputs.map((p) => ({ name: p.tensor.name, offset: p.offset, size: p.size, scale: 'batch*T' })),
+  };
   if (k.matrix)
     return {
       name: module.name,
@@ -83,12 +90,7 @@ export function scanManifest(module: Module, k: ScanKernels) {
       matrix: { ...k.matrix },
       subgroups: false,
       kernels: Object.values(k.kernels).map((kernel) => ({ name: kernel.name, file: `${module.name}.${kernel.name}.wgsl`, bindings: kernel.bindings })),
-      layouts: {
-        inputs: layout.inputs.map((p) => ({ name: p.tensor.name, offset: p.offset, size: p.size, scale: 'batch*T' })),
-        params: layout.params.map((p) => ({ name: p.tensor.name, offset: p.offset, size: p.size })),
-        states: layout.states.map((p) => ({ name: p.tensor.name, offset: p.offset, size: p.size, scale: 'batch' })),
-        outputs: layout.outputs.map((p) => ({ name: p.tensor.name, offset: p.offset, size: p.size, scale: 'batch*T' })),
-      },
+      layouts,
     };
   const blocks = blocksOf(tile, layout);
   return {
@@ -100,11 +102,6 @@ export function scanManifest(module: Module, k: ScanKernels) {
     tile: { ...tile, steps: stepsPerTrip(tile), workgroupSize: threadsOf(tile, layout), sharedFloats: sharedFloatsOf(tile, layout) },
     subgroups: k.subgroups,
     kernels: Object.values(k.kernels).map((kernel) => ({ name: kernel.name, file: `${module.name}.${kernel.name}.wgsl`, bindings: kernel.bindings })),
-    layouts: {
-      inputs: layout.inputs.map((p) => ({ name: p.tensor.name, offset: p.offset, size: p.size, scale: 'batch*T' })),
-      params: layout.params.map((p) => ({ name: p.tensor.name, offset: p.offset, size: p.size })),
-      states: layout.states.map((p) => ({ name: p.tensor.name, offset: p.offset, size: p.size, scale: 'batch' })),
-      outputs: layout.outputs.map((p) => ({ name: p.tensor.name, offset: p.offset, size: p.size, scale: 'batch*T' })),
-    },
+    layouts,
   };
 }
