@@ -8,9 +8,9 @@ import { tensorsOf } from '../compiler/ir/ir.js';
 import { interpret } from '../runtime/reference/interpreter.js';
 import { randomLengths } from '../driver/data.js';
 import { arrayShape, assembleRunData, checkSaveDir, checkShapes, concreteShape, dimsFromFiles, readInputDir, saveResults, sizeFromFiles, type InputDir } from '../driver/inputs.js';
-import { emit, plan, retarget, type PlanOptions } from '../driver/compile.js';
+import { plan, retarget, type PlanOptions } from '../driver/compile.js';
 import { openGpu, targetOf, type RunSize } from '../driver/run.js';
-import { checkHostMemory, planSegments, runSegmented } from '../driver/segments.js';
+import { checkHostMemory, fitRun, runSegmented } from '../driver/segments.js';
 import { verifyRun } from '../driver/verify.js';
 import { summarize, summaryLines, verificationLines } from '../driver/run-report.js';
 import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, parseMode, pathFlag, positiveInt, UserError, warn } from './io.js';
@@ -133,18 +133,15 @@ export function registerRun(program: Command) {
       let why = '';
       try {
         compilation = retarget(compilation, targetOf(gpu.adapter), options);
-        const compiled = emit(compilation);
-        const prepare = (s: RunSize) => compiled.prepare(s);
-        const prepared = prepare(size);
         // Before any data is generated or read in full: a run is cut to fit the adapter's limits, or fails here, fast.
-        const segments = planSegments(prepare, gpu.adapter.limits, sizes, size, flags.segment);
+        const { prepare, segments } = fitRun(compilation, gpu.adapter.limits, size, flags.segment);
         const lengths = flags.lengths === 'random' ? randomLengths(size.batch, size.T, flags.seed) : undefined;
         const assembled = assembleRunData(module, sizes, size, flags.seed, inputDir, lengths);
         warnAll(assembled.warnings);
         const dims = Object.entries(sizes).map(([d, n]) => `${d}=${n}`).join(', ');
         const pieces = segments.count > 1 ? ` in ${segments.count} segments of ${segments.T} steps × ${segments.batch} sequence${segments.batch === 1 ? '' : 's'}` : '';
         const progress = process.stderr.isTTY && segments.count > 1 ? (done: number, count: number) => process.stderr.write(`\rrnnc: segment ${done}/${count}${done === count ? '\n' : ''}`) : undefined;
-        const got = await stage(`running ${module.name} (${prepared.mode}, batch ${size.batch}, T ${size.T}${pieces}) on the GPU`, () =>
+        const got = await stage(`running ${module.name} (${compilation.plan.mode}, batch ${size.batch}, T ${size.T}${pieces}) on the GPU`, () =>
           runSegmented(gpu, module, prepare, assembled.data, sizes, segments, progress).catch((e: unknown) => {
             if (flags.timeout === undefined || !(e instanceof RnncError) || e.gpu !== 'timeout') throw e;
             throw new UserError(`rnnc: the GPU run did not finish within --timeout ${flags.timeout} s; it was stopped and nothing was written (a smaller --T, --batch or --dim, or a longer --timeout)`, EXIT_USER);
@@ -172,7 +169,7 @@ export function registerRun(program: Command) {
           file,
           ok: !failed,
           name: module.name,
-          mode: prepared.mode,
+          mode: compilation.plan.mode,
           plan: { requested: compilation.plan.requested, why: compilation.plan.why, decision: compilation.plan.decision },
           adapter: gpu.adapter.description,
           batch: size.batch,
@@ -190,7 +187,7 @@ export function registerRun(program: Command) {
         };
         if (!flags.json) {
           const lines = [
-            `${source.path}: ${module.name} on ${gpu.adapter.description} — ${prepared.mode} kernel, batch ${size.batch}, T ${size.T}${dims ? `, ${dims}` : ''}, seed ${flags.seed}, lengths ${lengths ? `random (${Array.from(lengths).join(', ')})` : 'full'}`,
+            `${source.path}: ${module.name} on ${gpu.adapter.description} — ${compilation.plan.mode} kernel, batch ${size.batch}, T ${size.T}${dims ? `, ${dims}` : ''}, seed ${flags.seed}, lengths ${lengths ? `random (${Array.from(lengths).join(', ')})` : 'full'}`,
             ...(segments.count > 1 ? [`run in ${segments.count} segments of at most ${segments.T} steps and ${segments.batch} sequence${segments.batch === 1 ? '' : 's'}, the state carried between them`] : []),
             ...summaryLines(outputs, finals),
             ...(saved ? [`saved ${saved.join(', ')}`] : []),

@@ -7,12 +7,12 @@ import { hasErrors, type Diagnostic } from '../compiler/diagnostics/diagnostic.j
 import { renderDiagnostics, SourceFile } from '../compiler/diagnostics/render.js';
 import type { Module } from '../compiler/ir/ir.js';
 import type { Compilation } from '../compiler/plan/plan.js';
-import type { RunArrays, RunResult, RunSize } from '../../backends/backend.js';
-import { emit, retarget, type PlanOptions } from './compile.js';
+import type { RunArrays, RunResult } from '../../backends/backend.js';
+import { retarget, type PlanOptions } from './compile.js';
 import { frontEnd } from './front-end.js';
 import { runPipeline, type PipelineOptions } from './pipeline.js';
 import { openGpu, targetOf } from './run.js';
-import { checkHostMemory, planSegments, runSegmented } from './segments.js';
+import { checkHostMemory, fitRun, runSegmented } from './segments.js';
 import { RnncError } from './errors.js';
 import type { Device } from '../runtime/device.js';
 
@@ -62,11 +62,9 @@ export async function run(cell: Compilation | string, data: RunArrays, options: 
   const device = options.device ?? (await openGpu());
   try {
     compilation = retarget(compilation, targetOf(device.adapter), options.plan ?? {});
-    const compiled = emit(compilation);
-    const prepare = (s: RunSize) => compiled.prepare(s);
     const size = { batch: data.batch, T: data.T };
     checkHostMemory(compilation.module, compilation.sizes, size);
-    const segments = planSegments(prepare, device.adapter.limits, compilation.sizes, size, options.segment);
+    const { prepare, segments } = fitRun(compilation, device.adapter.limits, size, options.segment);
     return await runSegmented(device, compilation.module, prepare, data, compilation.sizes, segments);
   } finally {
     if (!options.device) await device.close();

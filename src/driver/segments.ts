@@ -8,6 +8,8 @@ import { tensorsOf, type Module } from '../compiler/ir/ir.js';
 import type { DimSizes } from '../compiler/ir/dims.js';
 import type { PreparedRun, RunArrays, RunResult, RunSize } from '../../backends/backend.js';
 import type { AdapterLimits } from '../../backends/job.js';
+import type { Compilation } from '../compiler/plan/plan.js';
+import { emit } from './compile.js';
 import type { Device } from '../runtime/device.js';
 import { limitViolation, runPrepared } from './run.js';
 import { RnncError } from './errors.js';
@@ -80,6 +82,13 @@ export function checkHostMemory(m: Module, sizes: DimSizes, size: RunSize, verif
     throw new RnncError(
       `rnnc: a run of batch ${size.batch} × T ${size.T} holds ${gib(bytes)} of inputs and outputs${verify ? " (and the reference's)" : ''} in host memory, more than ${Math.round(HOST_SHARE * 100)}% of this machine's ${gib(memory)}. Lower ${flags.slice(0, -1).join(', ')} or ${flags.at(-1)}.`,
     );
+}
+
+/** A compilation's kernels prepared at any run size, and the segments a run of `size` is cut into to fit `limits`. */
+export function fitRun(c: Compilation, limits: AdapterLimits, size: RunSize, maxT?: number): { prepare: (size: RunSize) => PreparedRun; segments: Segments } {
+  const compiled = emit(c);
+  const prepare = (s: RunSize) => compiled.prepare(s);
+  return { prepare, segments: planSegments(prepare, limits, c.sizes, size, maxT) };
 }
 
 /** Elements per step (inputs, outputs) or per sequence (states) of each tensor of a role. */
