@@ -4,7 +4,7 @@
 // chosen by `auto`: on lavapipe they measured 10-50x slower than seq (docs/chunk-bench.md).
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.js';
 import { approxCount as approx, MAX_OPS_PER_STEP, stepCost } from '../ir/cost.js';
-import type { ExecutionPlan, Mode, ModeProbe, PlanSubject, Verdict } from './plan.js';
+import type { Decision, ExecutionPlan, Mode, ModeProbe, PlanSubject, Verdict } from './plan.js';
 
 /** Why a requested mode cannot be planned, as a sentence; `mode` is the one refused. */
 export class PlanRefused {
@@ -20,6 +20,24 @@ export class PlanOverBudget {
 }
 
 const AUTO_ORDER: Mode[] = ['scan', 'seq'];
+
+/**
+ * Why `auto` passes over kernels a backend takes, where they measured slower than the sequential loop
+ * on every adapter tried; undefined when it does not. `--mode` still runs them.
+ */
+function passedOver(decision: Decision): string | undefined {
+  if (decision.mode !== 'scan') return undefined;
+  // A workgroup combines dense elements: a matrix product (N³) per step where the sequential loop
+  // does a matrix-vector product (N²), so the scan does about N times the work, and lavapipe's 2
+  // cores cannot make that up: minmax at N = 16, T = 2^12..2^16 ran 30-40x slower (docs/scan-matrix.md).
+  if (decision.layout === 'matrix')
+    return `it takes the cell, but only with a workgroup combining each ${decision.floats}-float element (the 'matrix' layout), a matrix product per step where the sequential loop does a matrix-vector product, about N times less work for N rows (--mode scan runs it)`;
+  // Lanes that fill several workgroups per sequence are parallelism the sequential loop has too;
+  // the scan then adds work without adding parallelism (1.5-3x slower on lavapipe, docs/scan-lanes.md).
+  if (decision.tile.blockLanes !== undefined)
+    return `it takes the cell, but only by spreading each sequence's lanes over workgroups of ${decision.tile.blockLanes}, and lanes that fill several workgroups give the sequential loop the same parallelism without the scan's extra work (--mode scan runs it)`;
+  return undefined;
+}
 
 export function makePlan(subject: PlanSubject, probes: readonly ModeProbe[]): ExecutionPlan | PlanRefused | PlanOverBudget {
   const { ops, bytes, hottest } = stepCost(subject.module, subject.sizes);
@@ -47,18 +65,9 @@ export function makePlan(subject: PlanSubject, probes: readonly ModeProbe[]): Ex
   const passed: string[] = [];
   for (const mode of AUTO_ORDER) {
     const verdict = ask(mode);
-    const spread = verdict.ok && verdict.decision.mode === 'scan' ? verdict.decision.tile.blockLanes : undefined;
-    if (verdict.ok && verdict.decision.mode === 'scan' && verdict.decision.layout === 'matrix') {
-      // A workgroup combines dense elements: a matrix product (N³) per step where the sequential loop
-      // does a matrix-vector product (N²), so the scan does about N times the work, and lavapipe's 2
-      // cores cannot make that up: minmax at N = 16, T = 2^12..2^16 ran 30-40x slower (docs/scan-matrix.md).
-      passed.push(`not scan: it takes the cell, but only with a workgroup combining each ${verdict.decision.floats}-float element (the 'matrix' layout), a matrix product per step where the sequential loop does a matrix-vector product, about N times less work for N rows (--mode scan runs it)`);
-      continue;
-    }
-    if (spread !== undefined) {
-      // Lanes that fill several workgroups per sequence are parallelism the sequential loop has too;
-      // the scan then adds work without adding parallelism (1.5-3x slower on lavapipe, docs/scan-lanes.md).
-      passed.push(`not scan: it takes the cell, but only by spreading each sequence's lanes over workgroups of ${spread}, and lanes that fill several workgroups give the sequential loop the same parallelism without the scan's extra work (--mode scan runs it)`);
+    const declined = verdict.ok ? passedOver(verdict.decision) : undefined;
+    if (declined !== undefined) {
+      passed.push(`not ${mode}: ${declined}`);
       continue;
     }
     if (verdict.ok) return { requested, mode, why: [...passed, verdict.why].join('; so '), decision: verdict.decision, considered, cost };
