@@ -47,10 +47,10 @@ describe.each([['allops', allOps], ['indices', indices]])('%s', (_name, text) =>
   const backward = differentiate(m);
   it('the backward step is well-formed IR', () => expect(verifyModule(backward.module)).toEqual([]));
 
-  it.each(casesFor(m, bindDims(m)).map((c) => [c.label, c] as const))('%s: tape = central differences; pass = tape', (_l, c) => {
+  it.each(casesFor(m, bindDims(m)).map((c) => [c.label, c] as const))('%s: tape = central differences; pass = tape', async (_l, c) => {
     const reference = interpretGrad(m, c.shape, c.data, c.upstream);
     checkFiniteDifferences(m, c, reference, `${_name} ${c.label}`);
-    const pass = interpretBackward(m, c.shape, c.data, c.upstream, backward);
+    const pass = await interpretBackward(m, c.shape, c.data, c.upstream, backward);
     for (const kind of ['inputs', 'params', 'initial'] as const) {
       for (const [name, a] of Object.entries(reference[kind])) {
         const b = pass[kind][name]!;

@@ -17,7 +17,7 @@ import { casesFor, checkFiniteDifferences } from './helpers.js';
 const CELLS = Number(process.env.GRAD_CELLS ?? 40);
 
 describe('generated cells: the tape gives central differences, the backward step the tape\'s gradients', () => {
-  it.each(Array.from({ length: CELLS }, (_, k) => [k] as const))('cell %i', (k) => {
+  it.each(Array.from({ length: CELLS }, (_, k) => [k] as const))('cell %i', async (k) => {
     const cell = sampleOne(tameCellArbitrary, caseSeed(0x9bad, k));
     const { module: m, diagnostics } = frontEnd(cell.text);
     if (!m) throw new Error(`generated cell does not compile:\n${cell.text}\n${diagnostics.map((d) => d.message).join('\n')}`);
@@ -26,7 +26,7 @@ describe('generated cells: the tape gives central differences, the backward step
     const c = casesFor(m, bindDims(m, cell.dimSizes))[1]!; // T = 7, lengths, given initial states
     const reference = interpretGrad(m, c.shape, c.data, c.upstream);
     checkFiniteDifferences(m, c, reference, `generated cell ${k}`, { someNonzero: false });
-    const pass = interpretBackward(m, c.shape, c.data, c.upstream, backward);
+    const pass = await interpretBackward(m, c.shape, c.data, c.upstream, backward);
     for (const kind of ['inputs', 'params', 'initial'] as const) {
       for (const [name, a] of Object.entries(reference[kind])) {
         const b = pass[kind][name]!;

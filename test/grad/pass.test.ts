@@ -30,19 +30,19 @@ describe.each(cellFiles)('%s', (_label, url) => {
     expect(verifyModule(backward.module)).toEqual([]);
   });
 
-  it.each(casesFor(m, bindDims(m)).map((c) => [c.label, c] as const))('%s: the backward step gives the reference gradients', (_l, c) => {
+  it.each(casesFor(m, bindDims(m)).map((c) => [c.label, c] as const))('%s: the backward step gives the reference gradients', async (_l, c) => {
     const reference = interpretGrad(m, c.shape, c.data, c.upstream);
-    const pass = interpretBackward(m, c.shape, c.data, c.upstream, backward);
+    const pass = await interpretBackward(m, c.shape, c.data, c.upstream, backward);
     for (const [kind, of] of [['inputs', reference.inputs], ['params', reference.params], ['initial', reference.initial]] as const) {
       for (const [name, a] of Object.entries(of)) expectClose(`${kind} ${name}`, a, pass[kind][name]!);
     }
   });
 
-  it('checkpointing (a state saved every C steps, the steps between recomputed) gives the same gradients, to the bit', () => {
+  it('checkpointing (a state saved every C steps, the steps between recomputed) gives the same gradients, to the bit', async () => {
     const c = casesFor(m, bindDims(m))[2]!;
-    const all = interpretBackward(m, c.shape, c.data, c.upstream, backward);
+    const all = await interpretBackward(m, c.shape, c.data, c.upstream, backward);
     for (const C of [1, 4, 5]) {
-      const checkpointed = interpretBackward(m, c.shape, c.data, c.upstream, backward, { checkpoint: C });
+      const checkpointed = await interpretBackward(m, c.shape, c.data, c.upstream, backward, { checkpoint: C });
       for (const kind of ['inputs', 'params', 'initial'] as const) expect(checkpointed[kind], `C = ${C}: ${kind}`).toEqual(all[kind]);
       expect(checkpointed.forward).toEqual(all.forward);
     }
@@ -52,14 +52,14 @@ describe.each(cellFiles)('%s', (_label, url) => {
 describe('the backward step in float32 (every node rounded, as a GPU kernel would compute)', () => {
   // The issue's target for the backward kernels is 1e-4 relative at T = 1,000; measured here at
   // T = 1,000 the worst tensor is LSTM's, 2.6e-6 (norm-wise: max error over max magnitude).
-  it.each(cellFiles)('%s: within 1e-5 of float64, norm-wise, at T = 300', (_label, url) => {
+  it.each(cellFiles)('%s: within 1e-5 of float64, norm-wise, at T = 300', async (_label, url) => {
     const m = moduleAt(url);
     const shape = { batch: 2, T: 300, sizes: bindDims(m) };
     const data = randomRunData(m, shape, 5, { initial: true });
     const upstream = { outputs: Object.fromEntries(tensorsOf(m, 'output').map((o) => [o.name, uniformFloats(5, `grad:${o.name}`, 2 * 300 * tensorSize(o, shape.sizes))])) };
     const backward = differentiate(m);
-    const f64 = interpretBackward(m, shape, data, upstream, backward);
-    const f32 = interpretBackward(m, shape, data, upstream, backward, { precision: 'f32' });
+    const f64 = await interpretBackward(m, shape, data, upstream, backward);
+    const f32 = await interpretBackward(m, shape, data, upstream, backward, { precision: 'f32' });
     for (const kind of ['inputs', 'params', 'initial'] as const) {
       for (const [name, a] of Object.entries(f64[kind])) {
         const b = f32[kind][name]!;

@@ -15,13 +15,9 @@ import { tensorsOf, type Def, type Module, type Node, type Tensor } from '../../
 import { strides, tensorSize, type DimSizes } from '../../compiler/ir/dims.js';
 import { builtin, reduction } from '../../compiler/builtins.js';
 import type { RunData, RunResult, RunShape, Tensor32or64 } from './interpreter.js';
+import type { Upstream } from '../bptt.js';
 
-export interface Upstream {
-  /** Per output, [batch, T, ...dims]; a missing output contributes nothing. */
-  outputs?: Record<string, Tensor32or64>;
-  /** Per state, [batch, ...dims]: the gradient of the final state; missing is 0. */
-  final?: Record<string, Tensor32or64>;
-}
+export type { Upstream };
 
 export interface GradResult {
   /** Per input, [batch, T, ...dims]; 0 past a sequence's length. */

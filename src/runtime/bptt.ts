@@ -1,0 +1,181 @@
+// Backpropagation through time with the compiler's backward step (src/compiler/grad/), over any way of
+// running a cell: the reference interpreter (reference/grad-step.ts) or kernels on a GPU
+// (src/driver/grad.ts). Both run the same schedule, so what the reference checks is what a GPU runs.
+//
+// 1. The forward cell runs with one more output per state, the state before each step (the saving
+//    cell, grad/saved.ts): all the backward step needs, since it recomputes everything else.
+// 2. The backward cell runs over each sequence reversed in time, its valid steps only (so variable
+//    lengths need nothing else: steps past a length run in neither direction). Its state starts as
+//    the final state's upstream gradient and ends as the initial state's gradient; its outputs,
+//    reversed back, are the inputs' gradients; its param accumulators, summed over the batch, the
+//    params' gradients.
+// With `checkpoint: C`, time is cut into segments of C steps: the forward keeps only the state at the
+// start of each segment (O(T/C · state) memory), and the backward, last segment first, recomputes a
+// segment's saved states from its checkpoint, then runs the backward cell over it, carrying the
+// adjoint states and the accumulators from segment to segment. Without it, one segment of T steps,
+// and the saving cell's one forward run serves both passes.
+import { tensorsOf, type Module, type Tensor } from '../compiler/ir/ir.js';
+import { tensorSize } from '../compiler/ir/dims.js';
+import type { BackwardStep } from '../compiler/grad/reverse.js';
+import type { SavingModule } from '../compiler/grad/saved.js';
+import type { RunData as CellData, RunShape as CellShape, Tensor32or64 as FloatArray } from './reference/interpreter.js';
+
+export type { CellData, CellShape, FloatArray };
+
+export interface CellRun<A extends FloatArray> {
+  outputs: Record<string, A>;
+  final: Record<string, A>;
+}
+
+/** The three cells of a backward run: the forward cell, the forward cell saving its states, the backward cell. */
+export type GradCell = 'forward' | 'saving' | 'backward';
+
+/** How the cells run: its `zeros` say in which precision. */
+export interface CellRunner<A extends FloatArray> {
+  zeros(n: number): A;
+  run(cell: GradCell, shape: CellShape, data: CellData): Promise<CellRun<A>>;
+}
+
+/** Upstream gradients: of the outputs ([batch, T, ...dims]) and of the final states ([batch, ...dims]); missing ones are 0. */
+export interface Upstream {
+  outputs?: Record<string, FloatArray>;
+  final?: Record<string, FloatArray>;
+}
+
+export interface Gradients<A extends FloatArray> {
+  /** Per input, [batch, T, ...dims]; 0 past a sequence's length. */
+  inputs: Record<string, A>;
+  /**
+   * Per param, [...dims], summed over the batch and time (in float64). A param that initialises a
+   * state (`state h = h0`) also gets the initial state's gradient of every sequence whose initial
+   * state was not given.
+   */
+  params: Record<string, A>;
+  /** Per state, [batch, ...dims]: the gradient of the initial state. */
+  initial: Record<string, A>;
+  /** The forward run's results. */
+  forward: CellRun<A>;
+}
+
+export interface BpttOptions {
+  /** Save the state every C steps and recompute the steps between (default: every step is saved). */
+  checkpoint?: number;
+}
+
+const lengthOf = (shape: CellShape, b: number) => Math.max(0, Math.min(shape.T, shape.lengths ? shape.lengths[b]! : shape.T));
+
+/** Each sequence's valid steps of a [batch, T, n] tensor in reverse order, into `out`; the steps past its length stay 0. */
+export function reverseSteps<A extends FloatArray>(a: FloatArray, shape: Pick<CellShape, 'batch' | 'T' | 'lengths'>, n: number, out: A): A {
+  for (let b = 0; b < shape.batch; b++) {
+    const length = Math.max(0, Math.min(shape.T, shape.lengths ? shape.lengths[b]! : shape.T));
+    for (let t = 0; t < length; t++) out.set(a.subarray((b * shape.T + t) * n, (b * shape.T + t + 1) * n), (b * shape.T + length - 1 - t) * n);
+  }
+  return out;
+}
+
+/** Steps [t0, t0 + steps) of a [batch, T, n] tensor, into `out` ([batch, steps, n]). */
+function sliceSteps<A extends FloatArray>(a: FloatArray, batch: number, T: number, n: number, t0: number, steps: number, out: A): A {
+  for (let b = 0; b < batch; b++) out.set(a.subarray((b * T + t0) * n, (b * T + t0 + steps) * n), b * steps * n);
+  return out;
+}
+
+/** Writes a [batch, steps, n] tensor into steps [t0, t0 + steps) of a [batch, T, n] one. */
+function placeSteps(into: FloatArray, part: FloatArray, batch: number, T: number, n: number, t0: number, steps: number): void {
+  for (let b = 0; b < batch; b++) into.set(part.subarray(b * steps * n, (b + 1) * steps * n), (b * T + t0) * n);
+}
+
+/** The gradients of Σ upstream.outputs · outputs + Σ upstream.final · final with respect to the inputs, params and initial states. */
+export async function backpropagate<A extends FloatArray>(
+  m: Module,
+  backward: BackwardStep,
+  saving: SavingModule,
+  runner: CellRunner<A>,
+  shape: CellShape,
+  data: CellData,
+  upstream: Upstream = {},
+  options: BpttOptions = {},
+): Promise<Gradients<A>> {
+  const { batch, T, sizes } = shape;
+  const C = Math.max(1, Math.min(T, options.checkpoint ?? T));
+  const byName = new Map(m.tensors.map((t) => [t.name, t]));
+  const size = (name: string) => tensorSize(byName.get(name)!, sizes);
+  const { roles } = backward;
+  const inputs = tensorsOf(m, 'input');
+  const states = tensorsOf(m, 'state');
+  const outputs = tensorsOf(m, 'output');
+  const zeros = (n: number) => runner.zeros(n);
+
+  const segments = Array.from({ length: Math.max(1, Math.ceil(T / C)) }, (_, k) => ({ t0: k * C, steps: Math.max(0, Math.min(C, T - k * C)) }));
+  const whole = segments.length === 1;
+  const segmentShape = (t0: number, steps: number): CellShape => ({ batch, T: steps, sizes, lengths: Int32Array.from({ length: batch }, (_, b) => Math.max(0, Math.min(steps, lengthOf(shape, b) - t0))) });
+  const segmentData = (t0: number, steps: number, initial: CellData['initial']): CellData => ({
+    inputs: whole ? data.inputs : Object.fromEntries(inputs.map((x) => [x.name, sliceSteps(data.inputs[x.name]!, batch, T, size(x.name), t0, steps, zeros(batch * steps * size(x.name)))])),
+    params: data.params,
+    ...(initial ? { initial } : {}),
+  });
+
+  // Forward: the outputs, and the state at the start of each segment (the checkpoints). One segment
+  // runs the saving cell, whose saved states the backward then uses as they are.
+  const forwardOutputs = whole ? {} : Object.fromEntries(outputs.map((o) => [o.name, zeros(batch * T * size(o.name))]));
+  const checkpoints: CellData['initial'][] = [];
+  let carried = data.initial;
+  let final: Record<string, A> = {};
+  let savedWhole: Record<string, A> | undefined;
+  for (const { t0, steps } of segments) {
+    checkpoints.push(carried);
+    const r = await runner.run(whole ? 'saving' : 'forward', segmentShape(t0, steps), segmentData(t0, steps, carried));
+    if (whole) {
+      savedWhole = r.outputs;
+      for (const o of outputs) forwardOutputs[o.name] = r.outputs[o.name]!;
+    } else for (const o of outputs) placeSteps(forwardOutputs[o.name]!, r.outputs[o.name]!, batch, T, size(o.name), t0, steps);
+    carried = r.final;
+    final = r.final;
+  }
+
+  // Backward, last segment first.
+  const inputGrads = Object.fromEntries(inputs.map((x) => [x.name, zeros(batch * T * size(x.name))]));
+  const adjoints: Record<string, FloatArray> = {};
+  for (const { state, adjoint } of roles.stateAdjoints) {
+    const given = upstream.final?.[state];
+    const start = zeros(batch * size(state));
+    if (given) start.set(given);
+    adjoints[adjoint] = start;
+  }
+  for (let k = segments.length - 1; k >= 0; k--) {
+    const { t0, steps } = segments[k]!;
+    const sh = segmentShape(t0, steps);
+    const segment = segmentData(t0, steps, checkpoints[k]);
+    const saved = savedWhole ?? (await runner.run('saving', sh, segment)).outputs;
+    const reversed = (a: FloatArray, n: number) => reverseSteps(a, sh, n, zeros(batch * steps * n));
+    const backInputs: Record<string, FloatArray> = {};
+    for (const x of inputs) backInputs[x.name] = reversed(segment.inputs[x.name]!, size(x.name));
+    for (const { state, input } of roles.savedStates) backInputs[input] = reversed(saved[saving.saved.get(state)!]!, size(state));
+    for (const { output, input } of roles.upstreamOutputs) {
+      const n = size(output);
+      const given = upstream.outputs?.[output];
+      backInputs[input] = given ? reversed(whole ? given : sliceSteps(given, batch, T, n, t0, steps, zeros(batch * steps * n)), n) : zeros(batch * steps * n);
+    }
+    const run = await runner.run('backward', sh, { inputs: backInputs, params: data.params, initial: adjoints });
+    Object.assign(adjoints, run.final);
+    for (const { input, adjoint } of roles.inputAdjoints) placeSteps(inputGrads[input]!, reversed(run.outputs[adjoint]!, size(input)), batch, T, size(input), t0, steps);
+  }
+
+  // Sums over the batch in float64, whatever the runner's precision.
+  const params: Record<string, A> = {};
+  const addBatch = (into: Float64Array, perBatch: FloatArray) => {
+    const n = into.length;
+    for (let b = 0; b < batch; b++) for (let i = 0; i < n; i++) into[i]! += perBatch[b * n + i]!;
+  };
+  const sums: Record<string, Float64Array> = {};
+  for (const { param, adjoint } of roles.paramAdjoints) addBatch((sums[param] = new Float64Array(size(param))), adjoints[adjoint]!);
+  const initial = Object.fromEntries(roles.stateAdjoints.map(({ state, adjoint }) => [state, adjoints[adjoint]! as A]));
+  // A param that initialises a state gets the initial state's gradient where the initial state was not given.
+  for (const s of states) addInitialToParam(s);
+  for (const [name, sum] of Object.entries(sums)) (params[name] = zeros(sum.length)).set(sum);
+  return { inputs: inputGrads, params, initial, forward: { outputs: forwardOutputs as Record<string, A>, final } };
+
+  function addInitialToParam(s: Tensor): void {
+    if (s.init?.kind !== 'param' || data.initial?.[s.name]) return;
+    addBatch((sums[s.init.name] ??= new Float64Array(size(s.init.name))), initial[s.name]!);
+  }
+}
