@@ -23,13 +23,16 @@ export interface ScanJob {
 
 function packStepTensors(packed: PackedTensor[], data: Record<string, Float32Array>, batch: number, T: number, kind: string): Float32Array {
   const per = packed.reduce((n, p) => n + p.size, 0);
-  const out = new Float32Array(Math.max(1, per * batch * T));
-  for (const p of packed) {
+  const sources = packed.map((p) => {
     const src = data[p.tensor.name];
     if (!src) throw new Error(`scan run: missing ${kind} \`${p.tensor.name}\``);
     if (src.length !== batch * T * p.size) throw new Error(`scan run: ${kind} \`${p.tensor.name}\` has ${src.length} floats, expected ${batch * T * p.size}`);
-    out.set(src, batch * T * p.offset);
-  }
+    return src;
+  });
+  // One tensor is the whole buffer as it is: no copy (16 MiB at T = 2^22 for a one-vector input).
+  if (packed.length === 1 && per * batch * T > 0) return sources[0]!;
+  const out = new Float32Array(Math.max(1, per * batch * T));
+  packed.forEach((p, k) => out.set(sources[k]!, batch * T * p.offset));
   return out;
 }
 
@@ -48,7 +51,8 @@ function initialStates(module: Module, kernels: ScanKernels, data: ScanRunData):
   return out;
 }
 
-const bytesOf = (a: ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: number; byteLength: number }) => a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength) as ArrayBuffer;
+/** A buffer's data as a view of the array's own memory (the runtime copies it into the transfer, not before). */
+const bytesOf = (a: Float32Array | Uint32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /** The passes for a run: the matrix layout's (matrix.ts) or scheduleScan's. */
 export function scheduleFor(kernels: ScanKernels, batch: number, T: number, options: ScheduleOptions = {}, minLength = T): Schedule {
@@ -105,7 +109,8 @@ export function buildScanJob(module: Module, kernels: ScanKernels, data: ScanRun
     const out = new Float32Array(result['outputs']!);
     const fin = new Float32Array(result['final_state']!);
     const outputs: Record<string, Float32Array> = {};
-    for (const o of layout.outputs) outputs[o.tensor.name] = out.slice(batch * T * o.offset, batch * T * (o.offset + o.size));
+    // An output that fills the buffer is a view of it (no copy); the others are copied out.
+    for (const o of layout.outputs) outputs[o.tensor.name] = layout.outputs.length === 1 && o.offset === 0 && o.size * batch * T === out.length ? out : out.slice(batch * T * o.offset, batch * T * (o.offset + o.size));
     const finalState: Record<string, Float32Array> = {};
     for (const st of layout.states) {
       const v = new Float32Array(batch * st.size);
