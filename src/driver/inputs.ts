@@ -2,7 +2,7 @@
 // after it), seeded random values for the rest, and `--save DIR` for the results. Shapes are the
 // shared layouts: inputs [batch, T, ...dims], params [...dims], states [batch, ...dims].
 import { readdirSync, type Dirent } from 'node:fs';
-import { checkOutputDir, writeAllOrNothing } from './output.js';
+import { checkOutputDir, writeAllOrNothing, type OutputFile } from './output.js';
 import { join } from 'node:path';
 import { tensorsOf, type Module, type Tensor } from '../compiler/ir/ir.js';
 import type { DimSizes } from '../compiler/ir/dims.js';
@@ -51,7 +51,7 @@ const FINAL = '.final';
  * it (a typo such as `h0.npy` would otherwise go unnoticed), except outputs' `<name>.npy`, which
  * `--save` writes beside the final states (a note), and hidden files and folders (skipped).
  */
-export async function readInputDir(dir: string, m: Module): Promise<InputDir> {
+export async function readInputDir(dir: string, m: Module, claimed: (file: string) => boolean = () => false): Promise<InputDir> {
   let entries: Dirent[];
   try {
     entries = readdirSync(dir, { withFileTypes: true });
@@ -72,7 +72,8 @@ export async function readInputDir(dir: string, m: Module): Promise<InputDir> {
   };
   for (const entry of [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     const path = join(dir, entry.name);
-    if (entry.name.startsWith('.')) continue;
+    // Hidden files are skipped; claimed ones are read by someone else (`--grad`'s upstream gradients).
+    if (entry.name.startsWith('.') || claimed(entry.name)) continue;
     if (entry.isDirectory()) {
       if (entry.name.endsWith('.npy')) warnings.push(`ignoring ${path}: a directory, not a .npy file`);
       continue;
@@ -205,13 +206,13 @@ export function assembleRunData(m: Module, sizes: DimSizes, size: RunSize, seed:
 export const savedNames = (m: Module): string[] => [...tensorsOf(m, 'output').map((t) => `${t.name}.npy`), ...tensorsOf(m, 'state').map((t) => `${t.name}${FINAL}.npy`)];
 
 /** Throws unless `--save DIR` can be written (run before the GPU work, so a bad DIR fails at once). */
-export const checkSaveDir = (dir: string, m: Module): void => checkOutputDir(dir, `--save ${dir}`, savedNames(m));
+export const checkSaveDir = (dir: string, m: Module, extra: string[] = []): void => checkOutputDir(dir, `--save ${dir}`, [...savedNames(m), ...extra]);
 
-/** Writes `<output>.npy` and `<state>.final.npy`, all or nothing; returns the paths. */
-export async function saveResults(dir: string, m: Module, sizes: DimSizes, size: RunSize, result: RunResult): Promise<string[]> {
+/** Writes `<output>.npy` and `<state>.final.npy` (and `extra` files, e.g. gradients), all or nothing; returns the paths. */
+export async function saveResults(dir: string, m: Module, sizes: DimSizes, size: RunSize, result: RunResult, extra: OutputFile[] = []): Promise<string[]> {
   const arrays = [...tensorsOf(m, 'output').map((t) => result.outputs[t.name]!), ...tensorsOf(m, 'state').map((t) => result.finalState[t.name]!)];
   const tensors = [...tensorsOf(m, 'output'), ...tensorsOf(m, 'state')];
   const names = savedNames(m);
   const files = tensors.map((t, k) => ({ name: names[k]!, data: npyParts({ shape: concreteShape(arrayShape(t), sizes, size), data: arrays[k]! }) }));
-  return writeAllOrNothing(dir, files, `--save ${dir}`);
+  return writeAllOrNothing(dir, [...files, ...extra], `--save ${dir}`);
 }
