@@ -14,6 +14,8 @@ const layers = [
   ['backends', '^backends/'],
   ['runtime', '^src/runtime/'],
   ['driver', '^src/driver/'],
+  // The language server (rnnc lsp): the front end's answers in the protocol's terms; the CLI starts it.
+  ['lsp', '^src/lsp/'],
   ['cli', '^src/cli/'],
   ['dev tools', '^(bench|scripts)/'],
 ];
