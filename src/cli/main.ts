@@ -7,6 +7,7 @@ import { registerCompile } from './compile.js';
 import { registerRun } from './run.js';
 import { registerBench } from './bench.js';
 import { registerFmt } from './fmt.js';
+import { registerLsp } from './lsp.js';
 import { DimError } from '../compiler/ir/dims.js';
 import { EXIT_INTERNAL, EXIT_USER, exitCodeOf } from './io.js';
 import { RnncError } from '../driver/errors.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerBench(program);
   registerFmt(program);
+  registerLsp(program);
   return program;
 }
 
