@@ -39,13 +39,13 @@ export function summaryLines(outputs: TensorSummary[], finals: TensorSummary[]):
 
 const short = (x: number) => (Number.isFinite(x) ? x.toExponential(2) : String(x));
 
-export function verificationLines(v: Verification): string[] {
+export function verificationLines(v: Verification, what = 'error = max |gpu - ref| / (1 + |ref|)'): string[] {
   // The non-finite counts get a column only when some tensor has any.
   const counted = v.tensors.some((t) => t.nonFinite.gpu || t.nonFinite.ref);
   const nonFinite = (t: TensorError) => (counted ? [`non-finite gpu ${t.nonFinite.gpu}, ref ${t.nonFinite.ref}`] : []);
-  const row = (t: TensorError) => [t.kind === 'output' ? 'output' : 'final', t.name, `max abs ${short(t.maxAbs)}`, `max rel ${short(t.maxRel)}`, `error ${short(t.maxErr)}`, ...nonFinite(t), t.ok ? 'ok' : 'FAIL'];
+  const row = (t: TensorError) => [t.kind === 'state' ? 'final' : t.kind, t.name, `max abs ${short(t.maxAbs)}`, `max rel ${short(t.maxRel)}`, `error ${short(t.maxErr)}`, ...nonFinite(t), t.ok ? 'ok' : 'FAIL'];
   const lines = [
-    `verify against the reference interpreter (float64): error = max |gpu - ref| / (1 + |ref|), tolerance ${v.tolerance}; rel = |gpu - ref| / max(|ref|, ${REL_FLOOR})`,
+    `verify against the reference interpreter (float64): ${what}, tolerance ${v.tolerance}; rel = |gpu - ref| / max(|ref|, ${REL_FLOOR})`,
     ...pad(v.tensors.map(row)).map((l) => `  ${l}`),
   ];
   for (const t of v.tensors.filter((x) => !x.ok)) {

@@ -15,7 +15,7 @@ export const REL_FLOOR = 1e-6;
 
 export interface TensorError {
   name: string;
-  kind: 'output' | 'state';
+  kind: 'output' | 'state' | 'grad';
   maxAbs: number;
   maxRel: number;
   /** max |gpu - ref| / (1 + |ref|), the value held against the tolerance. */
@@ -32,6 +32,12 @@ export interface TensorError {
 export interface VerifyOptions {
   /** Fail a tensor whose reference holds NaN or infinite values (the CLI's default). */
   rejectNonFinite?: boolean;
+  /**
+   * Hold |gpu - ref| against 1 + max |ref| of the whole tensor instead of 1 + |ref| (gradients: a
+   * param's gradient sums T · batch terms, and where they cancel to near 0 its float32 rounding is
+   * that of the terms, not of the sum).
+   */
+  normwise?: boolean;
 }
 
 export interface Verification {
@@ -46,6 +52,8 @@ export function tensorError(name: string, kind: TensorError['kind'], gpu: ArrayL
   let [maxAbs, maxRel, maxErr] = [0, 0, 0];
   let worst: TensorError['worst'] = null;
   const nonFinite = { gpu: 0, ref: 0 };
+  let scale = 0;
+  if (options.normwise) for (let i = 0; i < ref.length; i++) if (Number.isFinite(ref[i]!)) scale = Math.max(scale, Math.abs(ref[i]!));
   for (let i = 0; i < ref.length; i++) {
     const g = gpu[i]!;
     const r = ref[i]!;
@@ -55,7 +63,7 @@ export function tensorError(name: string, kind: TensorError['kind'], gpu: ArrayL
     // A NaN on one side only, or an infinity against a finite value, is an infinite error.
     const finite = Number.isFinite(g) && Number.isFinite(r);
     const abs = finite ? Math.abs(g - r) : Infinity;
-    const err = finite ? abs / (1 + Math.abs(r)) : Infinity;
+    const err = finite ? abs / (1 + (options.normwise ? scale : Math.abs(r))) : Infinity;
     maxAbs = Math.max(maxAbs, abs);
     maxRel = Math.max(maxRel, finite ? abs / Math.max(Math.abs(r), REL_FLOOR) : Infinity);
     if (worst === null || err > maxErr) [maxErr, worst] = [err, { index: i, gpu: g, ref: r }];
