@@ -32,9 +32,9 @@ const pad = (rows: string[][]): string[] => {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
 };
 
-export function summaryLines(outputs: TensorSummary[], finals: TensorSummary[]): string[] {
+export function summaryLines(outputs: TensorSummary[], finals: TensorSummary[], gradients: TensorSummary[] = []): string[] {
   const row = (kind: string, t: TensorSummary) => [kind, t.name, `[${t.shape.join(', ')}]`, `sum ${sci(t.sum)}`, `sum|.| ${sci(t.sumAbs)}`];
-  return pad([...outputs.map((t) => row('output', t)), ...finals.map((t) => row('final', t))]);
+  return pad([...outputs.map((t) => row('output', t)), ...finals.map((t) => row('final', t)), ...gradients.map((t) => row('grad', t))]);
 }
 
 const short = (x: number) => (Number.isFinite(x) ? x.toExponential(2) : String(x));
