@@ -1,0 +1,297 @@
+// `--mode newton` (issue 16): a nonlinear cell run over the whole sequence at once by Newton's method
+// on the equations s_t = f(s_{t-1}, x_t), as ParaRNN does. Two modules, each planned and run like any
+// cell, and a loop on the host:
+// - the linearisation (src/compiler/newton/linearise.ts), a cell without state that reads the guess
+//   before each step as an input: f, J and b per step (and the cell's outputs), all time-parallel, so
+//   the sequential kernel hoists everything;
+// - the linear system z_t = J_t z_{t-1} + b_t (src/compiler/newton/affine.ts), an associative
+//   recurrence the scan kernel runs; its solution is the next guess.
+// Per iteration: linearise at the guess, measure the residual max |s*_t − f(s*_{t-1}, x_t)| (scaled
+// by max(1, |f|), so a large state is measured relatively), stop below `tol`, else solve and repeat.
+// The result is f at the last guess: the states after each step, the final states and the outputs.
+// A sequence past its length keeps its state and outputs zeros, as every backend does.
+import { affineSystem, type AffineSystem } from '../compiler/newton/affine.js';
+import { linearise, NewtonError, type Linearisation } from '../compiler/newton/linearise.js';
+import { analyse } from '../compiler/analyse/analyse.js';
+import type { Analysis } from '../compiler/analyse/types.js';
+import { tensorSize, type DimSizes } from '../compiler/ir/dims.js';
+import { tensorsOf, type Module } from '../compiler/ir/ir.js';
+import { defaultTarget, type Compilation, type Target } from '../compiler/plan/plan.js';
+import { makePlan, PlanOverBudget, PlanRefused } from '../compiler/plan/planner.js';
+import { backendList } from '../../backends/index.js';
+import type { RunArrays, RunResult } from '../../backends/backend.js';
+import { interpret } from '../runtime/reference/interpreter.js';
+import type { Device } from '../runtime/device.js';
+import { plan as planCell, sizesOf } from './compile.js';
+import { RnncError } from './errors.js';
+import { frontEnd } from './front-end.js';
+import { fitRun, runSegmented } from './segments.js';
+import { targetOf } from './run.js';
+
+export interface NewtonOptions {
+  /** Stop when the residual is at most this (default 1e-5). */
+  tol?: number;
+  /** At most this many linear solves (default 32). */
+  maxIter?: number;
+  /** The first guess: every step at the initial state (default), or zeros. */
+  guess?: 'initial' | 'zeros';
+}
+
+export const newtonDefaults = { tol: 1e-5, maxIter: 32 } as const;
+
+export interface NewtonResult extends RunResult {
+  /** Linear solves taken. */
+  iterations: number;
+  /** The residual at the returned states (at most tol). */
+  residual: number;
+}
+
+/** A cell ready for newton: its linearisation and linear system, each analysed, at one size binding. */
+export interface NewtonCell {
+  module: Module;
+  sizes: DimSizes;
+  linearisation: Linearisation;
+  linearAnalysis: Analysis;
+  system: AffineSystem;
+  systemModule: Module;
+  systemAnalysis: Analysis;
+}
+
+/** Builds the two modules; a cell newton cannot take is a user error that says why. */
+export function newtonCell(module: Module, dims: Record<string, number> = {}): NewtonCell {
+  const sizes = sizesOf(module, dims);
+  if (!tensorsOf(module, 'state').length) throw new RnncError(`rnnc: ${module.name} has no state: --mode newton solves a recurrence`, 'usage');
+  let linearisation: Linearisation;
+  try {
+    linearisation = linearise(module);
+  } catch (e) {
+    if (e instanceof NewtonError) throw new RnncError(`rnnc: ${module.name} cannot take --mode newton: ${e.message}`, 'usage');
+    throw e;
+  }
+  const linearAnalysis = analyse(linearisation.module).analysis;
+  const system = affineSystem(linearisation, sizes, `${module.name}_newton_system`);
+  const parsed = frontEnd(system.text);
+  if (!parsed.module || !parsed.analysis) throw new Error(`the newton system of ${module.name} does not compile:\n${parsed.diagnostics.map((d) => d.message).join('\n')}\n${system.text}`);
+  return { module, sizes, linearisation, linearAnalysis, system, systemModule: parsed.module, systemAnalysis: parsed.analysis };
+}
+
+/** The two compilations newton runs: the linearisation as a sequential (hoisted) kernel, the system as a scan. */
+export interface NewtonPlan {
+  linearisation: Compilation;
+  system: Compilation;
+  /** Why newton runs the cell this way, for the plan's reason. */
+  why: string;
+}
+
+export function planNewton(cell: NewtonCell, target: Target = defaultTarget): NewtonPlan {
+  const linearisation = planCell(cell.linearisation.module, cell.linearAnalysis, { dims: cell.sizes, mode: 'seq', target });
+  const subject = { module: cell.systemModule, analysis: cell.systemAnalysis, sizes: {}, target, request: { mode: 'scan' as const } };
+  const planned = makePlan(subject, backendList);
+  const what = `its linearised system (J ${cell.linearisation.structure}, ${cell.system.width} state elements per sequence)`;
+  if (planned instanceof PlanRefused) throw new RnncError(`rnnc: ${cell.module.name} cannot take --mode newton at these sizes: ${what} does not run as a scan: ${planned.why}. Run it with --mode seq`, 'input');
+  if (planned instanceof PlanOverBudget) throw new RnncError(`rnnc: ${cell.module.name} cannot take --mode newton at these sizes: ${what} costs too much per step. Run it with --mode seq`, 'input');
+  const system: Compilation = { module: cell.systemModule, analysis: cell.systemAnalysis, sizes: {}, target, plan: planned };
+  const why = `newton: ${cell.linearisation.why}; per iteration a time-parallel kernel linearises every step at the guess and a scan (${planned.why}) solves the linear recurrence`;
+  return { linearisation, system, why };
+}
+
+/** How newton runs its two modules: on a device, or on the reference interpreter. */
+export interface ModuleRunner {
+  run(which: 'linearisation' | 'system', data: RunArrays): Promise<RunResult>;
+}
+
+/** Runs the two compilations on a device, cut to its limits (compiled once each). */
+export function deviceRunner(device: Device, p: NewtonPlan): ModuleRunner {
+  const fitted = new Map<string, ReturnType<typeof fitRun>>();
+  return {
+    async run(which, data) {
+      const c = which === 'linearisation' ? p.linearisation : p.system;
+      const key = `${which} ${data.batch}x${data.T}`;
+      if (!fitted.has(key)) fitted.set(key, fitRun(c, device.adapter.limits, { batch: data.batch, T: data.T }));
+      const { prepare, segments } = fitted.get(key)!;
+      return runSegmented(device, c.module, prepare, data, c.sizes, segments);
+    },
+  };
+}
+
+/** Runs the two modules on the float64 reference interpreter (results rounded to float32, as a device gives them). */
+export function referenceRunner(cell: NewtonCell): ModuleRunner {
+  const sizesOfSystem = sizesOf(cell.systemModule);
+  return {
+    async run(which, data) {
+      const [m, sizes] = which === 'linearisation' ? [cell.linearisation.module, cell.sizes] : [cell.systemModule, sizesOfSystem];
+      const r = interpret(m, { batch: data.batch, T: data.T, sizes, ...(data.lengths ? { lengths: data.lengths } : {}) }, { inputs: data.inputs, params: data.params, ...(data.initialState ? { initial: data.initialState } : {}) });
+      const f32 = (rec: Record<string, Float64Array>) => Object.fromEntries(Object.entries(rec).map(([k, v]) => [k, Float32Array.from(v)]));
+      return { outputs: f32(r.outputs), finalState: f32(r.final) };
+    },
+  };
+}
+
+/** Where the worst residual is: the sequence, the step and the state element. */
+interface Worst {
+  value: number;
+  b: number;
+  t: number;
+  state: string;
+  i: number;
+}
+
+/** Solves the cell over `data` by Newton iterations; non-convergence is a user error naming where the residual is worst. */
+export async function runNewton(cell: NewtonCell, data: RunArrays, runner: ModuleRunner, options: NewtonOptions = {}): Promise<NewtonResult> {
+  const tol = options.tol ?? newtonDefaults.tol;
+  const maxIter = options.maxIter ?? newtonDefaults.maxIter;
+  const { batch, T } = data;
+  const L = cell.linearisation;
+  const states = tensorsOf(cell.module, 'state');
+  const widths = states.map((s) => tensorSize(s, cell.sizes));
+  const lengthOf = (b: number) => (data.lengths ? Math.max(0, Math.min(T, data.lengths[b]!)) : T);
+
+  // Initial states [batch, n]: given, else the spec's value (a constant or a param).
+  const initial = states.map((s, p) => {
+    const given = data.initialState?.[s.name];
+    if (given) return given;
+    const n = widths[p]!;
+    const out = new Float32Array(batch * n);
+    if (s.init?.kind === 'param') for (let b = 0; b < batch; b++) out.set(data.params[s.init.name]!, b * n);
+    else out.fill(s.init?.kind === 'const' ? s.init.value : 0);
+    return out;
+  });
+  // The guess: per state [batch, T, n], the state after each step.
+  const guess = states.map((_, p) => {
+    const n = widths[p]!;
+    const g = new Float32Array(batch * T * n);
+    if (options.guess !== 'zeros') for (let b = 0; b < batch; b++) for (let t = 0; t < T; t++) g.set(initial[p]!.subarray(b * n, (b + 1) * n), (b * T + t) * n);
+    return g;
+  });
+
+  const eyes = Object.fromEntries(
+    L.eyes.map((e) => {
+      const n = widths[states.findIndex((s) => s.name === e.state)]!;
+      const eye = new Float32Array(n * n);
+      for (let i = 0; i < n; i++) eye[i * n + i] = 1;
+      return [e.param, eye];
+    }),
+  );
+  const params = { ...data.params, ...eyes };
+  const lengths = data.lengths ? { lengths: data.lengths } : {};
+
+  for (let iteration = 0; ; iteration++) {
+    // The guess before each step: the initial state, then the guess after the step before.
+    const before = Object.fromEntries(
+      states.map((s, p) => {
+        const n = widths[p]!;
+        const g = guess[p]!;
+        const out = new Float32Array(batch * T * n);
+        for (let b = 0; b < batch; b++) {
+          out.set(initial[p]!.subarray(b * n, (b + 1) * n), b * T * n);
+          if (T > 1) out.set(g.subarray(b * T * n, (b * T + T - 1) * n), (b * T + 1) * n);
+        }
+        return [s.name, out];
+      }),
+    );
+    const lin = await runner.run('linearisation', { batch, T, inputs: { ...data.inputs, ...before }, params, ...lengths });
+    const worst = residual(states, widths, guess, L, lin, batch, T, lengthOf);
+    if (worst.value <= tol) return finish(cell, lin, initial, worst.value, iteration, batch, T, lengthOf);
+    if (iteration >= maxIter || !Number.isFinite(worst.value)) {
+      const value = Number.isFinite(worst.value) ? `${worst.value.toExponential(2)}` : String(worst.value);
+      throw new RnncError(
+        `rnnc: newton did not converge for ${cell.module.name}: after ${iteration} iteration${iteration === 1 ? '' : 's'} the residual is ${value}, above the tolerance ${tol} (--newton-tol); it is worst at step ${worst.t} (from 0) of sequence ${worst.b}, state \`${worst.state}\` element ${worst.i}. Raise --newton-max-iter (${maxIter}) or run it with --mode seq`,
+        'input',
+      );
+    }
+    const system = pack(cell, lin, initial, batch, T);
+    const solved = await runner.run('system', { batch, T, inputs: system.inputs, params: {}, initialState: { z: system.initial }, ...lengths });
+    unpack(cell, solved.outputs['y']!, guess, widths, batch, T);
+  }
+}
+
+/** max over valid steps of |guess − f| / max(1, |f|), and where. */
+function residual(states: { name: string }[], widths: number[], guess: Float32Array[], L: Linearisation, lin: RunResult, batch: number, T: number, lengthOf: (b: number) => number): Worst {
+  const worst: Worst = { value: 0, b: 0, t: 0, state: states[0]!.name, i: 0 };
+  states.forEach((s, p) => {
+    const n = widths[p]!;
+    const f = lin.outputs[L.states[p]!.value]!;
+    const g = guess[p]!;
+    for (let b = 0; b < batch; b++)
+      for (let t = 0; t < lengthOf(b); t++)
+        for (let i = 0, k = (b * T + t) * n; i < n; i++, k++) {
+          const r = Math.abs(g[k]! - f[k]!) / Math.max(1, Math.abs(f[k]!));
+          // NaN is worse than anything.
+          if (r > worst.value || (Number.isNaN(r) && !Number.isNaN(worst.value))) Object.assign(worst, { value: r, b, t, state: s.name, i });
+        }
+  });
+  return worst;
+}
+
+/** The system's inputs from the linearisation's blocks, and the stacked initial state. */
+function pack(cell: NewtonCell, lin: RunResult, initial: Float32Array[], batch: number, T: number): { inputs: Record<string, Float32Array>; initial: Float32Array } {
+  const { system: sys, linearisation: L } = cell;
+  const widths = L.states.map((s) => s.dims.reduce((n, d) => n * cell.sizes[d]!, 1));
+  const indexOf = new Map(L.states.map((s, p) => [s.name, p]));
+  const steps = batch * T;
+  const J = new Float32Array(steps * sys.jacobianWidth);
+  const bias = new Float32Array(steps * sys.width);
+  const z0 = new Float32Array(batch * sys.width);
+  const diagonal = L.structure === 'diagonal';
+  for (const block of L.blocks) {
+    const p = indexOf.get(block.row)!;
+    const q = indexOf.get(block.col)!;
+    const [n, m] = [widths[p]!, widths[q]!];
+    const src = block.kind === 'output' ? lin.outputs[block.output]! : undefined;
+    const per = diagonal ? n : n * m;
+    for (let s = 0; s < steps; s++) {
+      const base = s * sys.jacobianWidth;
+      if (diagonal) {
+        for (let i = 0; i < n; i++) J[base + sys.jacobianAt(sys.position(p, i), sys.position(q, i))] = src ? src[s * per + i]! : 1;
+      } else {
+        for (let i = 0; i < n; i++) {
+          const row = sys.position(p, i);
+          if (src) for (let j = 0; j < m; j++) J[base + sys.jacobianAt(row, sys.position(q, j))] = src[s * per + i * m + j]!;
+          else J[base + sys.jacobianAt(row, sys.position(q, i))] = 1;
+        }
+      }
+    }
+  }
+  L.states.forEach((st, p) => {
+    const n = widths[p]!;
+    const b = lin.outputs[st.affine]!;
+    for (let s = 0; s < steps; s++) for (let i = 0; i < n; i++) bias[s * sys.width + sys.position(p, i)] = b[s * n + i]!;
+    for (let k = 0; k < batch; k++) for (let i = 0; i < n; i++) z0[k * sys.width + sys.position(p, i)] = initial[p]![k * n + i]!;
+  });
+  return { inputs: { J, b: bias }, initial: z0 };
+}
+
+/** The system's solution [batch, T, width] back into the per-state guesses. */
+function unpack(cell: NewtonCell, y: Float32Array, guess: Float32Array[], widths: number[], batch: number, T: number): void {
+  const sys = cell.system;
+  guess.forEach((g, p) => {
+    const n = widths[p]!;
+    for (let s = 0; s < batch * T; s++) for (let i = 0; i < n; i++) g[s * n + i] = y[s * sys.width + sys.position(p, i)]!;
+  });
+}
+
+/** The result at the converged guess: f's values are the states; the final state is the one after each sequence's last valid step. */
+function finish(cell: NewtonCell, lin: RunResult, initial: Float32Array[], residual: number, iterations: number, batch: number, T: number, lengthOf: (b: number) => number): NewtonResult {
+  const L = cell.linearisation;
+  const finalState: Record<string, Float32Array> = {};
+  L.states.forEach((s, p) => {
+    const f = lin.outputs[s.value]!;
+    const n = initial[p]!.length / batch;
+    const out = new Float32Array(batch * n);
+    for (let b = 0; b < batch; b++) {
+      const len = lengthOf(b);
+      out.set(len === 0 ? initial[p]!.subarray(b * n, (b + 1) * n) : f.subarray((b * T + len - 1) * n, (b * T + len) * n), b * n);
+    }
+    finalState[s.name] = out;
+  });
+  const outputs = Object.fromEntries(L.outputs.map((o) => [o, lin.outputs[o]!]));
+  return { outputs, finalState, iterations, residual };
+}
+
+/** Plans and runs newton on a device (what `rnnc run --mode newton` and the library do). */
+export async function runNewtonOnDevice(device: Device, module: Module, data: RunArrays, options: NewtonOptions & { dims?: Record<string, number>; target?: Target } = {}): Promise<NewtonResult & { plan: NewtonPlan }> {
+  const cell = newtonCell(module, options.dims);
+  const p = planNewton(cell, options.target ?? targetOf(device.adapter));
+  const result = await runNewton(cell, data, deviceRunner(device, p), options);
+  return { ...result, plan: p };
+}
