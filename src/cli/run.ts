@@ -15,6 +15,9 @@ import { verifyRun } from '../driver/verify.js';
 import { summarize, summaryLines, verificationLines } from '../driver/run-report.js';
 import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, parseMode, pathFlag, positiveInt, UserError, warn } from './io.js';
 import { RnncError } from '../driver/errors.js';
+import { planGrad, retargetGrad, runGrad, type GradCompilation } from '../driver/grad.js';
+import { gradientFileNames, gradientFiles, gradientTensors, isGradFile, readUpstream, type UpstreamData } from '../driver/grad-io.js';
+import { gradModeOf, gradReport, referenceGradients, verifyGradients } from './grad.js';
 
 interface RunFlags {
   mode: string;
@@ -32,6 +35,9 @@ interface RunFlags {
   json?: boolean;
   timeout?: number;
   segment?: number;
+  grad?: boolean;
+  gradMode?: string;
+  checkpoint?: number;
 }
 
 const DEFAULT_SIZE: RunSize = { batch: 4, T: 64 };
@@ -89,6 +95,9 @@ export function registerRun(program: Command) {
     .option('--tolerance <x>', 'largest allowed |gpu - ref| / (1 + |ref|)', positiveNumber, DEFAULT_TOLERANCE)
     .option('--allow-nonfinite', 'with --verify: accept NaN and infinite results where the reference has them too (by default they fail the verification)')
     .option('--segment <steps>', 'run the time axis in pieces of at most this many steps, each starting from the state the previous one ended in (default: whole sequences, or the longest pieces the adapter\'s buffer limits allow)', positiveInt('--segment'))
+    .option('--grad', 'also run the backward pass: the gradients of the inputs, params and initial states (grad_<name>.npy with --save) for upstream gradients grad_<output>.npy and grad_<state>.final.npy from --inputs, seeded random where missing')
+    .option('--grad-mode <mode>', 'with --grad: the backward kernel, seq, scan or auto (default: seq with --mode seq, auto otherwise)')
+    .option('--checkpoint <C>', 'with --grad: keep the state every C steps only and recompute the steps between in the backward pass (memory O(T/C · state) instead of O(T · state))', positiveInt('--checkpoint'))
     .option('--timeout <seconds>', 'stop the GPU run if it takes longer than this (exit 1; default 600)', positiveInt('--timeout'))
     .option('--json', 'print a JSON report on stdout')
     .action(async (file: string, flags: RunFlags, command: Command) => {
@@ -104,11 +113,13 @@ export function registerRun(program: Command) {
       };
       const unused = ['tolerance', 'allowNonfinite'].filter((o) => command.getOptionValueSource(o) === 'cli' && !flags.verify);
       warnAll(unused.map((o) => `${o === 'tolerance' ? '--tolerance' : '--allow-nonfinite'} has no effect without --verify`));
+      const gradMode = flags.grad ? gradModeOf(mode, flags.gradMode) : undefined;
+      if (!flags.grad) warnAll((['gradMode', 'checkpoint'] as const).filter((o) => flags[o] !== undefined).map((o) => `${o === 'gradMode' ? '--grad-mode' : '--checkpoint'} has no effect without --grad`));
       const { source, result } = loadValid(file, flags.json);
       const module = result.module;
       let inputDir: InputDir | undefined;
       if (flags.inputs !== undefined) {
-        inputDir = await readInputDir(flags.inputs, module);
+        inputDir = await readInputDir(flags.inputs, module, flags.grad ? isGradFile : undefined);
         for (const n of inputDir.notes) process.stderr.write(n + '\n');
         warnAll(inputDir.warnings);
       }
@@ -116,13 +127,16 @@ export function registerRun(program: Command) {
       // Planned before the GPU starts: a mode the cell cannot take, or a dim without a size, fails here, fast.
       const options: PlanOptions = { mode, dims, verb: 'run', ...(flags.chunk !== undefined ? { chunk: flags.chunk } : {}) };
       let compilation = plan(module, result.analysis!, options, source);
+      let grad: GradCompilation | undefined = gradMode ? planGrad(compilation, gradMode, options) : undefined;
       const sizes = compilation.sizes;
       const fromFiles = inputDir ? sizeFromFiles(module, inputDir) : {};
       const size: RunSize = { batch: flags.batch ?? fromFiles.batch ?? DEFAULT_SIZE.batch, T: flags.T ?? fromFiles.T ?? DEFAULT_SIZE.T };
       if (flags.chunk !== undefined && compilation.plan.mode !== 'chunk') warnAll([`--chunk has no effect: it sizes the kernels of --mode chunk, and this run uses ${compilation.plan.mode}`]);
       // Before the GPU starts: a file of the wrong shape, or a --save folder that cannot be written, fails at once.
       if (inputDir) checkShapes(module, sizes, size, inputDir);
-      if (flags.save !== undefined) checkSaveDir(flags.save, module);
+      if (flags.save !== undefined) checkSaveDir(flags.save, module, flags.grad ? gradientFileNames(module) : []);
+      const upstream: UpstreamData | undefined = flags.grad ? await readUpstream(inputDir, module, sizes, size, flags.seed) : undefined;
+      if (upstream) warnAll(upstream.warnings);
       // T and batch are bounded by host memory (the GPU runs them in segments): a run that cannot hold its arrays fails here.
       checkHostMemory(module, sizes, size, flags.verify);
 
@@ -133,6 +147,7 @@ export function registerRun(program: Command) {
       let why = '';
       try {
         compilation = retarget(compilation, targetOf(gpu.adapter), options);
+        if (grad) grad = retargetGrad(grad, gpu, options);
         // Before any data is generated or read in full: a run is cut to fit the adapter's limits, or fails here, fast.
         const { prepare, segments } = fitRun(compilation, gpu.adapter.limits, size, flags.segment);
         const lengths = flags.lengths === 'random' ? randomLengths(size.batch, size.T, flags.seed) : undefined;
@@ -141,27 +156,40 @@ export function registerRun(program: Command) {
         const dims = Object.entries(sizes).map(([d, n]) => `${d}=${n}`).join(', ');
         const pieces = segments.count > 1 ? ` in ${segments.count} segments of ${segments.T} steps × ${segments.batch} sequence${segments.batch === 1 ? '' : 's'}` : '';
         const progress = process.stderr.isTTY && segments.count > 1 ? (done: number, count: number) => process.stderr.write(`\rrnnc: segment ${done}/${count}${done === count ? '\n' : ''}`) : undefined;
-        const got = await stage(`running ${module.name} (${compilation.plan.mode}, batch ${size.batch}, T ${size.T}${pieces}) on the GPU`, () =>
-          runSegmented(gpu, module, prepare, assembled.data, sizes, segments, progress).catch((e: unknown) => {
-            if (flags.timeout === undefined || !(e instanceof RnncError) || e.gpu !== 'timeout') throw e;
-            throw new UserError(`rnnc: the GPU run did not finish within --timeout ${flags.timeout} s; it was stopped and nothing was written (a smaller --T, --batch or --dim, or a longer --timeout)`, EXIT_USER);
-          }),
-        );
+        const timedOut = (e: unknown) => {
+          if (flags.timeout === undefined || !(e instanceof RnncError) || e.gpu !== 'timeout') throw e;
+          throw new UserError(`rnnc: the GPU run did not finish within --timeout ${flags.timeout} s; it was stopped and nothing was written (a smaller --T, --batch or --dim, or a longer --timeout)`, EXIT_USER);
+        };
+        const what = `${module.name} (${compilation.plan.mode}${grad ? `, backward ${grad.backward.plan.mode}` : ''}, batch ${size.batch}, T ${size.T}${pieces})`;
+        const gradients = grad
+          ? await stage(`running ${what} forward and backward on the GPU`, () =>
+              runGrad(gpu, grad!, assembled.data, upstream!.upstream, { ...(flags.checkpoint !== undefined ? { checkpoint: flags.checkpoint } : {}), ...(flags.segment !== undefined ? { segment: flags.segment } : {}) }).catch(timedOut),
+            )
+          : undefined;
+        const got = gradients
+          ? { outputs: gradients.forward.outputs, finalState: gradients.forward.final }
+          : await stage(`running ${what} on the GPU`, () => runSegmented(gpu, module, prepare, assembled.data, sizes, segments, progress).catch(timedOut));
 
         const shapeOf = (t: (typeof module.tensors)[number]) => concreteShape(arrayShape(t), sizes, size);
         const outputs = tensorsOf(module, 'output').map((t) => summarize(t.name, shapeOf(t), got.outputs[t.name]!));
         const finals = tensorsOf(module, 'state').map((t) => summarize(t.name, shapeOf(t), got.finalState[t.name]!));
-        const saved = flags.save !== undefined ? await saveResults(flags.save, module, sizes, size, got) : undefined;
+        const gradTensors = gradients ? gradientTensors(module, sizes, size, gradients) : [];
+        const gradSummaries = gradTensors.map((t) => summarize(t.name, t.shape, t.data));
+        const saved = flags.save !== undefined ? await saveResults(flags.save, module, sizes, size, got, gradientFiles(gradTensors)) : undefined;
 
         let verification;
+        let gradVerification;
         if (flags.verify) {
           const { data } = assembled;
-          const reference = await stage('running the reference interpreter', () =>
-            interpret(module, { ...size, sizes, ...(lengths ? { lengths } : {}) }, { inputs: data.inputs, params: data.params, ...(data.initialState ? { initial: data.initialState } : {}) }),
-          );
+          const shape = { ...size, sizes, ...(lengths ? { lengths } : {}) };
+          const cellData = { inputs: data.inputs, params: data.params, ...(data.initialState ? { initial: data.initialState } : {}) };
+          const refGrads = grad ? await stage('running the reference interpreter, forward and backward', () => referenceGradients(grad!, shape, cellData, upstream!.upstream, flags.checkpoint)) : undefined;
+          const reference = refGrads ? refGrads.forward : await stage('running the reference interpreter', () => interpret(module, shape, cellData));
           verification = verifyRun(got, reference, flags.tolerance, { rejectNonFinite: !flags.allowNonfinite });
+          gradVerification = refGrads ? verifyGradients(module, sizes, size, gradients!, refGrads, flags.tolerance, { rejectNonFinite: !flags.allowNonfinite }) : undefined;
+          if (gradVerification) verification = { ...verification, ok: verification.ok && gradVerification.ok };
           failed = !verification.ok;
-          const over = verification.tensors.some((t) => t.maxErr > flags.tolerance);
+          const over = [...verification.tensors, ...(gradVerification?.tensors ?? [])].some((t) => t.maxErr > flags.tolerance);
           why = over ? `the GPU results differ from the reference by more than ${flags.tolerance}` : 'the reference has NaN or infinite results (--allow-nonfinite accepts them where the GPU agrees)';
         }
 
@@ -182,16 +210,28 @@ export function registerRun(program: Command) {
           warnings,
           outputs,
           finalStates: finals,
+          ...(grad ? { grad: gradReport(grad, flags.checkpoint, upstream!.sources, gradSummaries) } : {}),
           ...(saved ? { saved } : {}),
-          ...(verification ? { verify: { reference: 'float64', criterion: '|gpu - ref| <= tolerance * (1 + |ref|)', ...verification } } : {}),
+          ...(verification
+            ? {
+                verify: {
+                  reference: 'float64',
+                  criterion: '|gpu - ref| <= tolerance * (1 + |ref|)',
+                  ...verification,
+                  ...(gradVerification ? { gradients: { criterion: '|gpu - ref| <= tolerance * (1 + max |ref| of the tensor)', ...gradVerification } } : {}),
+                },
+              }
+            : {}),
         };
         if (!flags.json) {
           const lines = [
             `${source.path}: ${module.name} on ${gpu.adapter.description} — ${compilation.plan.mode} kernel, batch ${size.batch}, T ${size.T}${dims ? `, ${dims}` : ''}, seed ${flags.seed}, lengths ${lengths ? `random (${Array.from(lengths).join(', ')})` : 'full'}`,
             ...(segments.count > 1 ? [`run in ${segments.count} segments of at most ${segments.T} steps and ${segments.batch} sequence${segments.batch === 1 ? '' : 's'}, the state carried between them`] : []),
-            ...summaryLines(outputs, finals),
+            ...(grad ? [`backward: ${grad.backward.plan.mode} kernel (${grad.backward.plan.why})${flags.checkpoint !== undefined ? `, states checkpointed every ${flags.checkpoint} steps` : ''}`] : []),
+            ...summaryLines(outputs, finals, gradSummaries),
             ...(saved ? [`saved ${saved.join(', ')}`] : []),
-            ...(verification ? verificationLines(verification) : []),
+            ...(verification ? verificationLines({ ...verification, ok: verification.tensors.every((t) => t.ok) }) : []),
+            ...(gradVerification ? verificationLines(gradVerification, 'gradients, error = max |gpu - ref| / (1 + max |ref| of the tensor)') : []),
           ];
           process.stdout.write(lines.join('\n') + '\n');
         }

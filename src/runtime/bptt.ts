@@ -46,7 +46,7 @@ export interface Gradients<A extends FloatArray> {
   /** Per input, [batch, T, ...dims]; 0 past a sequence's length. */
   inputs: Record<string, A>;
   /**
-   * Per param, [...dims], summed over the batch and time (in float64). A param that initialises a
+   * Per param (every one, 0 where nothing reaches it), [...dims], summed over the batch and time (in float64). A param that initialises a
    * state (`state h = h0`) also gets the initial state's gradient of every sequence whose initial
    * state was not given.
    */
@@ -167,7 +167,9 @@ export async function backpropagate<A extends FloatArray>(
     for (let b = 0; b < batch; b++) for (let i = 0; i < n; i++) into[i]! += perBatch[b * n + i]!;
   };
   const sums: Record<string, Float64Array> = {};
-  for (const { param, adjoint } of roles.paramAdjoints) addBatch((sums[param] = new Float64Array(size(param))), adjoints[adjoint]!);
+  // Every param has a gradient: 0 where nothing reaches it.
+  for (const p of tensorsOf(m, 'param')) sums[p.name] = new Float64Array(size(p.name));
+  for (const { param, adjoint } of roles.paramAdjoints) addBatch(sums[param]!, adjoints[adjoint]!);
   const initial = Object.fromEntries(roles.stateAdjoints.map(({ state, adjoint }) => [state, adjoints[adjoint]! as A]));
   // A param that initialises a state gets the initial state's gradient where the initial state was not given.
   for (const s of states) addInitialToParam(s);
@@ -176,6 +178,6 @@ export async function backpropagate<A extends FloatArray>(
 
   function addInitialToParam(s: Tensor): void {
     if (s.init?.kind !== 'param' || data.initial?.[s.name]) return;
-    addBatch((sums[s.init.name] ??= new Float64Array(size(s.init.name))), initial[s.name]!);
+    addBatch(sums[s.init.name]!, initial[s.name]!);
   }
 }

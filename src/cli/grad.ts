@@ -1,0 +1,45 @@
+// What `rnnc run --grad` adds to a run: the backward kernel's mode, the float64 reference
+// gradients, their verification and the report's `grad` section.
+import type { ModeRequest } from '../compiler/plan/plan.js';
+import { isModeRequest, modeRequests } from '../compiler/plan/plan.js';
+import type { DimSizes } from '../compiler/ir/dims.js';
+import type { Module } from '../compiler/ir/ir.js';
+import type { GradCompilation, Gradients, Upstream } from '../driver/grad.js';
+import { gradientTensors } from '../driver/grad-io.js';
+import type { RunSize } from '../driver/run.js';
+import type { TensorSummary } from '../driver/run-report.js';
+import { tensorError, type Verification, type VerifyOptions } from '../driver/verify.js';
+import { interpretBackward } from '../runtime/reference/grad-step.js';
+import type { GradResult } from '../runtime/reference/grad.js';
+import type { RunData, RunShape } from '../runtime/reference/interpreter.js';
+import { EXIT_INTERNAL, UserError } from './io.js';
+
+/** The backward kernel's mode: `--grad-mode`, else the sequential loop with `--mode seq` and the planner's choice otherwise. */
+export function gradModeOf(forward: ModeRequest, given?: string): ModeRequest {
+  if (given === undefined) return forward === 'seq' ? 'seq' : 'auto';
+  if (isModeRequest(given)) return given;
+  throw new UserError(`rnnc: --grad-mode must be one of ${modeRequests.join(', ')}, got '${given}'`, EXIT_INTERNAL);
+}
+
+/** The float64 reference: the compiler's backward step evaluated by the reference interpreter, on the schedule the GPU ran. */
+export function referenceGradients(g: GradCompilation, shape: RunShape, data: RunData, upstream: Upstream, checkpoint?: number): Promise<GradResult> {
+  return interpretBackward(g.forward.module, shape, data, upstream, g.step, checkpoint !== undefined ? { checkpoint } : {});
+}
+
+/** Every gradient against the reference's, norm-wise per tensor. */
+export function verifyGradients(m: Module, sizes: DimSizes, size: RunSize, gpu: Gradients<Float32Array>, ref: GradResult, tolerance: number, options: VerifyOptions = {}): Verification {
+  const refTensors = gradientTensors(m, sizes, size, ref);
+  const tensors = gradientTensors(m, sizes, size, gpu).map((t, k) => tensorError(t.name, 'grad', t.data, refTensors[k]!.data, tolerance, { ...options, normwise: true }));
+  return { tolerance, ok: tensors.every((t) => t.ok), tensors };
+}
+
+/** The `grad` section of `rnnc run --json`: which kernels ran the backward pass, and why. */
+export function gradReport(g: GradCompilation, checkpoint: number | undefined, upstream: Record<string, string>, gradients: TensorSummary[]) {
+  return {
+    backward: { mode: g.backward.plan.mode, requested: g.backward.plan.requested, why: g.backward.plan.why, decision: g.backward.plan.decision },
+    saving: { mode: g.saving.plan.mode },
+    checkpoint: checkpoint ?? null,
+    upstream,
+    gradients,
+  };
+}

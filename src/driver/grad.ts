@@ -1,0 +1,111 @@
+// Gradients on the GPU. The compiler's reverse-mode pass gives the backward step as a cell
+// (src/compiler/grad/); with the forward cell that saves its states, both are analysed, planned and
+// compiled like any cell — a backward cell the analysis finds affine gets the scan, the rest the
+// sequential loop — and run on the backpropagation-through-time schedule the reference shares
+// (src/runtime/bptt.ts), piece by piece within the adapter's limits (segments.ts).
+import { analyse } from '../compiler/analyse/analyse.js';
+import { hasErrors } from '../compiler/diagnostics/diagnostic.js';
+import { differentiate, GradError, type BackwardStep } from '../compiler/grad/reverse.js';
+import { withSavedStates, type SavingModule } from '../compiler/grad/saved.js';
+import type { Module } from '../compiler/ir/ir.js';
+import type { Compilation, ModeRequest } from '../compiler/plan/plan.js';
+import type { CompiledCell, RunArrays, RunSize } from '../../backends/backend.js';
+import { backpropagate, type BpttOptions, type CellRunner, type FloatArray, type Gradients, type GradCell, type Upstream } from '../runtime/bptt.js';
+import type { Device } from '../runtime/device.js';
+import { emit, plan, retarget, type PlanOptions } from './compile.js';
+import { RnncError } from './errors.js';
+import { planSegments, runSegmented } from './segments.js';
+import { targetOf } from './run.js';
+
+export type { Gradients, Upstream } from '../runtime/bptt.js';
+
+/** The three compiled cells of a gradient run. */
+export interface GradCompilation {
+  forward: Compilation;
+  /** The forward cell with one more output per state, the state before each step. */
+  saving: Compilation;
+  backward: Compilation;
+  step: BackwardStep;
+  savingModule: SavingModule;
+}
+
+/** The backward step of a cell; a cell the pass cannot differentiate yet is the user's to hear about, not a crash. */
+export function backwardStep(m: Module): BackwardStep {
+  try {
+    return differentiate(m);
+  } catch (e) {
+    if (e instanceof GradError) throw new RnncError(`rnnc: cannot differentiate ${m.name}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Analyses a cell the compiler built (never the user's text): errors there are rnnc's. */
+function analysed(m: Module): Pick<Compilation, 'module' | 'analysis'> {
+  const { analysis, diagnostics } = analyse(m);
+  if (hasErrors(diagnostics)) throw new RnncError(`rnnc: internal error: the analysis rejects the generated cell ${m.name}: ${diagnostics.map((d) => d.message).join('; ')}`, 'internal');
+  return { module: m, analysis };
+}
+
+/**
+ * Plans the saving and backward cells beside a planned forward cell. The saving cell takes the
+ * forward's mode where its backend takes it (it only adds outputs), else the sequential loop; the
+ * backward cell takes `backwardMode` ('auto': the planner's choice among the modes it offers).
+ */
+export function planGrad(forward: Compilation, backwardMode: ModeRequest, options: PlanOptions = {}): GradCompilation {
+  const step = backwardStep(forward.module);
+  const savingModule = withSavedStates(forward.module);
+  const common = { ...options, dims: forward.sizes, target: forward.target };
+  const saving = analysed(savingModule.module);
+  let savingPlan: Compilation;
+  try {
+    savingPlan = plan(saving.module, saving.analysis, { ...common, mode: forward.plan.mode });
+  } catch (e) {
+    if (!(e instanceof RnncError)) throw e;
+    savingPlan = plan(saving.module, saving.analysis, { ...common, mode: 'seq' });
+  }
+  const back = analysed(step.module);
+  const backward = plan(back.module, back.analysis, { ...common, mode: backwardMode, verb: 'differentiate' });
+  return { forward, saving: savingPlan, backward, step, savingModule };
+}
+
+/** The same gradient compilation for the adapter's target (subgroups), planned again only where it differs. */
+export function retargetGrad(g: GradCompilation, device: Device, options: PlanOptions = {}): GradCompilation {
+  const target = targetOf(device.adapter);
+  return { ...g, forward: retarget(g.forward, target, options), saving: retarget(g.saving, target, options), backward: retarget(g.backward, target, options) };
+}
+
+const f32 = (a: FloatArray): Float32Array => (a instanceof Float32Array ? a : Float32Array.from(a));
+const allF32 = (r: Record<string, FloatArray>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, f32(v)]));
+
+export interface GradRunOptions extends BpttOptions {
+  /** Steps per piece at most, as `rnnc run --segment` (pieces are cut to the adapter's limits anyway). */
+  segment?: number;
+}
+
+/** Runs forward and backward on the device: the gradients, and the forward run's results. */
+export async function runGrad(device: Device, g: GradCompilation, data: RunArrays, upstream: Upstream = {}, options: GradRunOptions = {}): Promise<Gradients<Float32Array>> {
+  const compiled = new Map<GradCell, CompiledCell>();
+  const cells: Record<GradCell, Compilation> = g;
+  const runner: CellRunner<Float32Array> = {
+    zeros: (n) => new Float32Array(n),
+    async run(cell, shape, d) {
+      const c = cells[cell];
+      if (!compiled.has(cell)) compiled.set(cell, emit(c));
+      const prepare = (s: RunSize) => compiled.get(cell)!.prepare(s);
+      const size = { batch: shape.batch, T: shape.T };
+      const segments = planSegments(prepare, device.adapter.limits, c.sizes, size, options.segment);
+      const arrays: RunArrays = {
+        ...size,
+        inputs: allF32(d.inputs),
+        params: allF32(d.params),
+        ...(d.initial ? { initialState: allF32(d.initial) } : {}),
+        ...(shape.lengths ? { lengths: shape.lengths } : {}),
+      };
+      const result = await runSegmented(device, c.module, prepare, arrays, c.sizes, segments);
+      return { outputs: result.outputs, final: result.finalState };
+    },
+  };
+  const shape = { batch: data.batch, T: data.T, sizes: g.forward.sizes, ...(data.lengths ? { lengths: data.lengths } : {}) };
+  const cellData = { inputs: data.inputs, params: data.params, ...(data.initialState ? { initial: data.initialState } : {}) };
+  return backpropagate(g.forward.module, g.step, g.savingModule, runner, shape, cellData, upstream, options);
+}
