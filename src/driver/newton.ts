@@ -85,12 +85,13 @@ export interface NewtonPlan {
 
 export function planNewton(cell: NewtonCell, target: Target = defaultTarget): NewtonPlan {
   const linearisation = planCell(cell.linearisation.module, cell.linearAnalysis, { dims: cell.sizes, mode: 'seq', target });
-  const subject = { module: cell.systemModule, analysis: cell.systemAnalysis, sizes: {}, target, request: { mode: 'scan' as const } };
+  const sizes = sizesOf(cell.systemModule);
+  const subject = { module: cell.systemModule, analysis: cell.systemAnalysis, sizes, target, request: { mode: 'scan' as const } };
   const planned = makePlan(subject, backendList);
   const what = `its linearised system (J ${cell.linearisation.structure}, ${cell.system.width} state elements per sequence)`;
   if (planned instanceof PlanRefused) throw new RnncError(`rnnc: ${cell.module.name} cannot take --mode newton at these sizes: ${what} does not run as a scan: ${planned.why}. Run it with --mode seq`, 'input');
   if (planned instanceof PlanOverBudget) throw new RnncError(`rnnc: ${cell.module.name} cannot take --mode newton at these sizes: ${what} costs too much per step. Run it with --mode seq`, 'input');
-  const system: Compilation = { module: cell.systemModule, analysis: cell.systemAnalysis, sizes: {}, target, plan: planned };
+  const system: Compilation = { module: cell.systemModule, analysis: cell.systemAnalysis, sizes, target, plan: planned };
   const why = `newton: ${cell.linearisation.why}; per iteration a time-parallel kernel linearises every step at the guess and a scan (${planned.why}) solves the linear recurrence`;
   return { linearisation, system, why };
 }
