@@ -38,9 +38,17 @@ export function streamFor(seed: number, label: string): () => number {
  * is exactly a float32 and the GPU sees the same numbers as the CPU.
  */
 export function uniformFloats(seed: number, label: string, n: number, lo = -1, hi = 1): Float32Array {
-  const next = streamFor(seed, label);
+  // streamFor's draws with splitmix32 inlined: the state in a local int32, not a closure's context,
+  // where a value over 2^30 is a heap number allocated at every step (~30 ns a value, against ~2).
+  // The same bits: every step is modulo 2^32, and only the state's low 32 bits are ever read.
+  let state = splitmix32(seed ^ hashLabel(label))() | 0;
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * ((next() >>> 8) / 0x1000000);
+  for (let i = 0; i < n; i++) {
+    state = (state + 0x9e3779b9) | 0;
+    let z = Math.imul(state ^ (state >>> 16), 0x21f0aaad);
+    z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
+    out[i] = lo + (hi - lo) * (((z ^ (z >>> 15)) >>> 8) / 0x1000000);
+  }
   return out;
 }
 

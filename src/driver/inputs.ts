@@ -2,7 +2,7 @@
 // after it), seeded random values for the rest, and `--save DIR` for the results. Shapes are the
 // shared layouts: inputs [batch, T, ...dims], params [...dims], states [batch, ...dims].
 import { readdirSync, type Dirent } from 'node:fs';
-import { checkOutputDir, writeAllOrNothing, type OutputFile } from './output.js';
+import { checkOutputDir, writeAllOrNothingAsync, type OutputFile } from './output.js';
 import { join } from 'node:path';
 import { tensorsOf, type Module, type Tensor } from '../compiler/ir/ir.js';
 import type { DimSizes } from '../compiler/ir/dims.js';
@@ -214,5 +214,6 @@ export async function saveResults(dir: string, m: Module, sizes: DimSizes, size:
   const tensors = [...tensorsOf(m, 'output'), ...tensorsOf(m, 'state')];
   const names = savedNames(m);
   const files = tensors.map((t, k) => ({ name: names[k]!, data: npyParts({ shape: concreteShape(arrayShape(t), sizes, size), data: arrays[k]! }) }));
-  return writeAllOrNothing(dir, [...files, ...extra], `--save ${dir}`);
+  // Written on the thread pool: a caller may checksum the results meanwhile.
+  return writeAllOrNothingAsync(dir, [...files, ...extra], `--save ${dir}`);
 }

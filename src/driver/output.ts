@@ -1,8 +1,10 @@
 // Writing a command's output files: checked before any work (so `rnnc run --save` under a regular
 // file fails at once, not after the GPU run) and written all or nothing (each file under a temporary
 // name first, renamed into place once every one is written; on a failure the temporaries and any
-// folders made for them are removed), so a failed command leaves no partial output behind.
+// folders made for them are removed), so a failed command leaves no partial output behind. A file
+// an earlier run left at a name is unlinked just before the rename (see moveInto).
 import { accessSync, closeSync, constants, openSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
 import { makeDirectory } from './files.js';
 import { RnncError } from './errors.js';
@@ -96,35 +98,96 @@ export function checkOutputDir(dir: string, what: string, names: string[] = []):
   }
 }
 
+/**
+ * Renames `from` to `to`, removing an existing `to` first. On ext4 (auto_da_alloc) a rename over an
+ * existing file makes the kernel write the new file's data back before the rename returns: 14–21 ms
+ * for 16 MiB on this machine, where unlinking the old file and renaming onto a free name takes ~1 ms
+ * (docs/bench-notes.md). A file that cannot be unlinked is renamed over, as before.
+ */
+function moveInto(from: string, to: string): void {
+  try {
+    unlinkSync(to);
+  } catch {
+    // absent, or not ours to unlink: the rename says which
+  }
+  renameSync(from, to);
+}
+
 /** Writes `files` into `dir` (made if need be) all or nothing; returns their paths. */
 export function writeAllOrNothing(dir: string, files: OutputFile[], what: string): string[] {
+  const out = startOutput(dir, files, what);
+  try {
+    for (const [k, f] of files.entries()) writeContents(out.temporary(k), f.data);
+    return out.commit();
+  } catch (e) {
+    throw out.abandon(e);
+  }
+}
+
+/**
+ * writeAllOrNothing with the writes on libuv's thread pool: the caller's thread is free meanwhile
+ * (`rnnc run` checksums the results while they are written). The same checks, names and clean-up.
+ */
+export async function writeAllOrNothingAsync(dir: string, files: OutputFile[], what: string): Promise<string[]> {
+  const out = startOutput(dir, files, what);
+  try {
+    for (const [k, f] of files.entries()) await writeContentsAsync(out.temporary(k), f.data);
+    return out.commit();
+  } catch (e) {
+    throw out.abandon(e);
+  }
+}
+
+/** Writes a file's contents, piece by piece, on the thread pool. */
+async function writeContentsAsync(path: string, data: OutputFile['data']): Promise<void> {
+  const file = await open(path, 'w');
+  try {
+    for (const piece of typeof data === 'string' ? [Buffer.from(data)] : Array.isArray(data) ? data : [data])
+      for (let done = 0; done < piece.length; ) done += (await file.write(piece, done, piece.length - done)).bytesWritten;
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * The steps around the writes: checks `dir`, makes it, names each file's temporary (recording it
+ * for clean-up), renames them all into place once every one is written (`commit`), or removes the
+ * temporaries and the folders it made and says why (`abandon`).
+ */
+function startOutput(dir: string, files: OutputFile[], what: string) {
   checkOutputDir(dir, what, files.map((f) => f.name));
   const { missing } = missingFolders(dir);
   const temporaries: string[] = [];
   const paths = files.map((f) => join(dir, f.name));
-  try {
-    makeDirectory(dir);
-    for (const f of files) {
-      const temporary = join(dir, `.${f.name}.rnnc-${process.pid}.tmp`);
+  let made = false;
+  return {
+    temporary(k: number): string {
+      if (!made) makeDirectory(dir);
+      made = true;
+      const temporary = join(dir, `.${files[k]!.name}.rnnc-${process.pid}.tmp`);
       temporaries.push(temporary);
-      writeContents(temporary, f.data);
-    }
-    // Renames within one folder: the step that could fail (space, permissions) is behind us.
-    files.forEach((_, k) => renameSync(temporaries[k]!, paths[k]!));
-  } catch (e) {
-    for (const t of temporaries)
-      try {
-        unlinkSync(t);
-      } catch {
-        // renamed already, or never written
-      }
-    for (const folder of [...missing].reverse())
-      try {
-        rmdirSync(folder);
-      } catch {
-        // not made, or not empty: leave it
-      }
-    throw new RnncError(`rnnc: cannot write to ${what}: ${e instanceof RnncError ? e.message : fsReason(e)}`);
-  }
-  return paths;
+      return temporary;
+    },
+    commit(): string[] {
+      if (!made) makeDirectory(dir);
+      // Renames within one folder: the step that could fail (space, permissions) is behind us.
+      files.forEach((_, k) => moveInto(temporaries[k]!, paths[k]!));
+      return paths;
+    },
+    abandon(e: unknown): RnncError {
+      for (const t of temporaries)
+        try {
+          unlinkSync(t);
+        } catch {
+          // renamed already, or never written
+        }
+      for (const folder of [...missing].reverse())
+        try {
+          rmdirSync(folder);
+        } catch {
+          // not made, or not empty: leave it
+        }
+      return new RnncError(`rnnc: cannot write to ${what}: ${e instanceof RnncError ? e.message : fsReason(e)}`);
+    },
+  };
 }
