@@ -4,7 +4,6 @@
 // result. Transport-agnostic: `serve` takes a connection; stdio.ts makes the one `rnnc lsp` uses.
 import { TextDocuments, TextDocumentSyncKind, type Connection, type Definition, type Hover, type InitializeResult } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { SourceFile } from '../compiler/diagnostics/render.js';
 import { analyseDocument, documentHasErrors, type AnalysedDocument } from './document.js';
 import { rangeOf, toLspDiagnostic } from './diagnostics.js';
 import { hoverText } from './hover.js';
@@ -16,9 +15,16 @@ export const capabilities: InitializeResult['capabilities'] = {
   definitionProvider: true,
 };
 
+/**
+ * How long the diagnostics wait for the typing to pause. One front-end run takes 20-200 ms for the
+ * examples on a loaded machine (docs/editor.md); without the wait each keystroke would queue one.
+ */
+export const DIAGNOSTICS_DELAY_MS = 120;
+
 export function serve(connection: Connection): void {
   const documents = new TextDocuments(TextDocument);
   const analysed = new Map<string, AnalysedDocument>();
+  const pending = new Map<string, NodeJS.Timeout>();
 
   /** The document's analysis at its current version, run once per version. */
   function current(uri: string): AnalysedDocument | undefined {
@@ -32,18 +38,19 @@ export function serve(connection: Connection): void {
   }
 
   function publish(uri: string): void {
+    const version = documents.get(uri)?.version;
+    if (version === undefined) return;
     let diagnostics;
     try {
-      const doc = current(uri);
-      if (!doc) return;
+      const doc = current(uri)!;
       diagnostics = doc.result.diagnostics.map((d) => toLspDiagnostic(d, doc.source, uri));
     } catch (e) {
       // A compiler bug must not take the server down: say so where the user looks, as the CLI would.
       const err = e as Error;
       connection.console.error(`rnnc: internal error on ${uri}: ${err.stack ?? err.message}`);
-      diagnostics = [{ range: rangeOf({ start: 0, end: 0 }, new SourceFile(uri, '')), severity: 1 as const, source: 'rnnc', message: `rnnc: internal error: ${err.message} (please report it)` }];
+      diagnostics = [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, severity: 1 as const, source: 'rnnc', message: `rnnc: internal error: ${err.message} (please report it)` }];
     }
-    void connection.sendDiagnostics({ uri, diagnostics });
+    void connection.sendDiagnostics({ uri, version, diagnostics });
   }
 
   /** The analysed document and the name under a position, when there is one. */
@@ -57,8 +64,19 @@ export function serve(connection: Connection): void {
 
   connection.onInitialize((): InitializeResult => ({ capabilities, serverInfo: { name: 'rnnc' } }));
 
-  documents.onDidChangeContent((change) => publish(change.document.uri));
+  documents.onDidChangeContent(({ document: { uri } }) => {
+    clearTimeout(pending.get(uri));
+    pending.set(
+      uri,
+      setTimeout(() => {
+        pending.delete(uri);
+        publish(uri);
+      }, DIAGNOSTICS_DELAY_MS),
+    );
+  });
   documents.onDidClose((event) => {
+    clearTimeout(pending.get(event.document.uri));
+    pending.delete(event.document.uri);
     analysed.delete(event.document.uri);
     void connection.sendDiagnostics({ uri: event.document.uri, diagnostics: [] });
   });

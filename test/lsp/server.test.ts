@@ -56,11 +56,11 @@ let stderr = '';
 const published: Published[] = [];
 let waiters: (() => void)[] = [];
 
-/** The next publishDiagnostics for a URI (at or after the count already seen). */
-async function diagnosticsFor(uri: string, seen: number): Promise<Published> {
+/** The first publishDiagnostics for a URI at a document version (none: after the document closed). */
+async function diagnosticsFor(uri: string, version: number | undefined): Promise<Published> {
   for (;;) {
-    const mine = published.filter((p) => p.uri === uri);
-    if (mine.length > seen) return mine[seen]!;
+    const found = published.find((p) => p.uri === uri && p.version === version);
+    if (found) return found;
     await new Promise<void>((resolve) => waiters.push(resolve));
   }
 }
@@ -96,7 +96,7 @@ afterEach(() => {
 // One server for the whole file, in order: initialize, documents, then shutdown and exit. Timeouts are
 // generous: the process loads the compiler through tsx on a shared machine.
 describe('rnnc lsp --stdio', { timeout: 60_000 }, () => {
-  it('initialize: hover, definitions and incremental sync', async () => {
+  it('initialize: its name and capabilities (incremental sync, hover, definitions)', async () => {
     const result = (await connection.sendRequest('initialize', { processId: process.pid, rootUri: pathToFileURL(dir).href, capabilities: {} })) as { capabilities: Record<string, unknown>; serverInfo: { name: string } };
     expect(result.serverInfo.name).toBe('rnnc');
     expect(result.capabilities).toEqual({ textDocumentSync: 2, hoverProvider: true, definitionProvider: true });
@@ -112,7 +112,7 @@ describe('rnnc lsp --stdio', { timeout: 60_000 }, () => {
 
     const uri = uriOf('typo.rnn');
     await connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'rnn', version: 1, text } });
-    const got = await diagnosticsFor(uri, 0);
+    const got = await diagnosticsFor(uri, 1);
     expect(got.diagnostics).toHaveLength(1);
     const d = got.diagnostics[0]!;
     // The CLI's positions are 1-based, the protocol's 0-based.
@@ -132,9 +132,18 @@ describe('rnnc lsp --stdio', { timeout: 60_000 }, () => {
       textDocument: { uri, version: 2 },
       contentChanges: [{ range: { start: { line: 4, character: 23 }, end: { line: 4, character: 25 } }, text: 'x' }],
     });
-    const got = await diagnosticsFor(uri, 1);
+    const got = await diagnosticsFor(uri, 2);
     expect(got.diagnostics).toEqual([]);
     expect((await cliCheck('fixed.rnn', affine('x'))).json.diagnostics).toEqual([]);
+  });
+
+  it('edits in quick succession: the diagnostics of the last version', async () => {
+    const uri = uriOf('typo.rnn');
+    const line5 = (from: number, to: number, text: string) => ({ range: { start: { line: 4, character: from }, end: { line: 4, character: to } }, text });
+    // Break it (`x` → `xs`), then fix it again, before the server has said anything.
+    await connection.sendNotification('textDocument/didChange', { textDocument: { uri, version: 3 }, contentChanges: [line5(23, 24, 'xs')] });
+    await connection.sendNotification('textDocument/didChange', { textDocument: { uri, version: 4 }, contentChanges: [line5(23, 25, 'x')] });
+    expect((await diagnosticsFor(uri, 4)).diagnostics).toEqual([]);
   });
 
   it('hover on a state: its shape and the analysis rnnc check prints for it', async () => {
@@ -154,7 +163,7 @@ describe('rnnc lsp --stdio', { timeout: 60_000 }, () => {
   it('hover on a state that is not a scan: why not, at its line and column', async () => {
     const uri = uriOf('squash.rnn');
     await connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'rnn', version: 1, text: nonlinear } });
-    expect((await diagnosticsFor(uri, 0)).diagnostics).toEqual([]);
+    expect((await diagnosticsFor(uri, 1)).diagnostics).toEqual([]);
     const hover = (await connection.sendRequest('textDocument/hover', { textDocument: { uri }, position: { line: 3, character: 9 } })) as { contents: { value: string } };
     const report = (await cliCheck('squash.rnn', nonlinear)).stderr.split('\n');
     const at = report.findIndex((l) => l.startsWith('  analysis h: '));
@@ -195,7 +204,7 @@ describe('rnnc lsp --stdio', { timeout: 60_000 }, () => {
   it('didClose clears the diagnostics', async () => {
     const uri = uriOf('squash.rnn');
     await connection.sendNotification('textDocument/didClose', { textDocument: { uri } });
-    expect(await diagnosticsFor(uri, 1)).toEqual({ uri, diagnostics: [] });
+    expect(await diagnosticsFor(uri, undefined)).toEqual({ uri, diagnostics: [] });
   });
 
   it('shutdown, then exit: the process ends with status 0 and wrote nothing to stderr', async () => {
