@@ -3,8 +3,7 @@
 // name first, renamed into place once every one is written; on a failure the temporaries and any
 // folders made for them are removed), so a failed command leaves no partial output behind. A file
 // an earlier run left at a name is unlinked just before the rename (see moveInto).
-import { accessSync, closeSync, constants, openSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { accessSync, closeSync, constants, openSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync, writeSync, writev } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import { makeDirectory } from './files.js';
 import { RnncError } from './errors.js';
@@ -125,27 +124,44 @@ export function writeAllOrNothing(dir: string, files: OutputFile[], what: string
 }
 
 /**
- * writeAllOrNothing with the writes on libuv's thread pool: the caller's thread is free meanwhile
- * (`rnnc run` checksums the results while they are written). The same checks, names and clean-up.
+ * writeAllOrNothing with the writes on libuv's thread pool. Every file is opened and its write
+ * handed to the pool before this returns its promise, so the writes proceed while the caller's
+ * thread works (`rnnc run` can checksum the results meanwhile); a write that the pool could only
+ * start after an `await` would wait for that work to end. The same checks, names and clean-up.
  */
 export async function writeAllOrNothingAsync(dir: string, files: OutputFile[], what: string): Promise<string[]> {
   const out = startOutput(dir, files, what);
+  const fds: number[] = [];
   try {
-    for (const [k, f] of files.entries()) await writeContentsAsync(out.temporary(k), f.data);
+    try {
+      for (const k of files.keys()) fds.push(openSync(out.temporary(k), 'w'));
+      const writes = files.map((f, k) => writeFully(fds[k]!, typeof f.data === 'string' ? [Buffer.from(f.data)] : Array.isArray(f.data) ? f.data : [f.data]));
+      // Every write settled before the descriptors close, the first failure thrown.
+      const failed = (await Promise.allSettled(writes)).find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    } finally {
+      for (const fd of fds) closeSync(fd);
+    }
     return out.commit();
   } catch (e) {
     throw out.abandon(e);
   }
 }
 
-/** Writes a file's contents, piece by piece, on the thread pool. */
-async function writeContentsAsync(path: string, data: OutputFile['data']): Promise<void> {
-  const file = await open(path, 'w');
-  try {
-    for (const piece of typeof data === 'string' ? [Buffer.from(data)] : Array.isArray(data) ? data : [data])
-      for (let done = 0; done < piece.length; ) done += (await file.write(piece, done, piece.length - done)).bytesWritten;
-  } finally {
-    await file.close();
+/** Writes the pieces in order at the file's position, one `writev` on the thread pool (more only after a short write). */
+async function writeFully(fd: number, pieces: Uint8Array[]): Promise<void> {
+  let rest = pieces.filter((p) => p.length > 0);
+  while (rest.length > 0) {
+    let n = await new Promise<number>((resolve, reject) => writev(fd, rest, (e, written) => (e ? reject(e) : resolve(written))));
+    const next: Uint8Array[] = [];
+    for (const p of rest) {
+      if (n >= p.length) n -= p.length;
+      else {
+        next.push(p.subarray(n));
+        n = 0;
+      }
+    }
+    rest = next;
   }
 }
 

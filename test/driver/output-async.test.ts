@@ -2,22 +2,22 @@
 // contract as the synchronous writer, with its writes on the thread pool: a write failing part-way
 // leaves neither the files written before it nor the folders made for them, the files of an earlier
 // run stay as they were, and a successful write replaces them (its pieces joined in order).
+import * as fs from 'node:fs';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import * as fsp from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { writeAllOrNothingAsync } from '../../src/driver/output.js';
 
-vi.mock('node:fs/promises', async (original) => {
-  const real = await original<typeof import('node:fs/promises')>();
-  return { ...real, open: vi.fn(real.open) };
+vi.mock('node:fs', async (original) => {
+  const real = await original<typeof import('node:fs')>();
+  return { ...real, writev: vi.fn(real.writev) };
 });
 
 const root = mkdtempSync(join(tmpdir(), 'rnnc-output-async-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-const realFsp = await vi.importActual<typeof import('node:fs/promises')>('node:fs/promises');
-afterEach(() => void vi.mocked(fsp.open).mockImplementation(realFsp.open));
+const realFs = await vi.importActual<typeof import('node:fs')>('node:fs');
+afterEach(() => void vi.mocked(fs.writev).mockImplementation(realFs.writev));
 
 const files = [
   { name: 'a.npy', data: [new Uint8Array([1, 2]), new Uint8Array([3, 4, 5])] },
@@ -25,19 +25,23 @@ const files = [
   { name: 'c.bin', data: new Uint8Array([9]) },
 ];
 
+type Done = (e: NodeJS.ErrnoException | null, written: number, buffers: ArrayBufferView[]) => void;
+
 /** Fails the second file's write with ENOSPC, as a full disk would. */
 function failSecondFile() {
   let calls = 0;
-  vi.mocked(fsp.open).mockImplementation(async (...args: Parameters<typeof fsp.open>) => {
-    const handle = await realFsp.open(...args);
-    if (++calls !== 2) return handle;
-    return Object.assign(Object.create(handle) as fsp.FileHandle, {
-      write: async () => {
-        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' });
-      },
-      close: () => handle.close(),
-    });
-  });
+  vi.mocked(fs.writev).mockImplementation(((fd: number, buffers: ArrayBufferView[], done: Done) => {
+    if (++calls !== 2) return realFs.writev(fd, buffers, done);
+    setImmediate(() => done(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' }), 0, buffers));
+  }) as typeof fs.writev);
+}
+
+/** Writes at most 2 bytes a call, as a short write would. */
+function shortWrites() {
+  vi.mocked(fs.writev).mockImplementation(((fd: number, buffers: Uint8Array[], done: Done) => {
+    const first = buffers.find((b) => b.length > 0)!;
+    realFs.writev(fd, [first.subarray(0, 2)], done);
+  }) as typeof fs.writev);
 }
 
 describe('writeAllOrNothingAsync', () => {
@@ -45,6 +49,14 @@ describe('writeAllOrNothingAsync', () => {
     const dir = join(root, 'ok', 'deep');
     expect(await writeAllOrNothingAsync(dir, files, 'out')).toEqual(files.map((f) => join(dir, f.name)));
     expect(readdirSync(dir).sort()).toEqual(['a.npy', 'b.txt', 'c.bin']);
+    expect([...readFileSync(join(dir, 'a.npy'))]).toEqual([1, 2, 3, 4, 5]);
+    expect(readFileSync(join(dir, 'b.txt'), 'utf8')).toBe('new b');
+  });
+
+  it('writes the rest after a short write', async () => {
+    shortWrites();
+    const dir = join(root, 'short');
+    await writeAllOrNothingAsync(dir, files, 'out');
     expect([...readFileSync(join(dir, 'a.npy'))]).toEqual([1, 2, 3, 4, 5]);
     expect(readFileSync(join(dir, 'b.txt'), 'utf8')).toBe('new b');
   });
