@@ -7,10 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { SourceFile } from '../../src/compiler/diagnostics/render.js';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { analysisText } from '../../src/compiler/analyse/report.js';
+import { analyseDocument } from '../../src/lsp/document.js';
 import { hoverText } from '../../src/lsp/hover.js';
 import { definitionOf, indexNames, occurrenceAt, type Occurrence } from '../../src/lsp/names.js';
 
 const examples = join(import.meta.dirname, '../../examples');
+const cases = join(import.meta.dirname, '../diagnostics/cases');
 
 function load(name: string) {
   const source = new SourceFile(name, readFileSync(join(examples, name), 'utf8'));
@@ -74,5 +76,29 @@ describe('names: a monoid (aaren)', () => {
     expect(text).toContain(`**analysis**: ${report[first]!.replace('  analysis m: ', '')}`);
     expect(report[first + 1]).toMatch(/monoid laws hold/);
     expect(text).toContain(report[first + 1]!.trim());
+  });
+});
+
+describe('names: broken specs (the diagnostics corpus)', () => {
+  // What an editor holds while the user types: syntax errors with a recovered AST, unknown names, bad
+  // shapes. Every name found still spans its own text and leads to a declaration spelled the same, and
+  // hovering it answers.
+  const files = readdirSync(cases).filter((f) => f.endsWith('.rnn'));
+  it('indexes and hovers every name of every case', { timeout: 60_000 }, () => {
+    expect(files.length).toBeGreaterThan(50);
+    let names = 0;
+    for (const file of files) {
+      const doc = analyseDocument(`file:///${file}`, 1, readFileSync(join(cases, file), 'utf8'));
+      expect(doc.result.diagnostics.length, file).toBeGreaterThan(0);
+      for (const o of doc.names) {
+        names++;
+        expect(textOf(doc.source, o.span), file).toBe(o.name);
+        const def = definitionOf(o.target);
+        if (def) expect(textOf(doc.source, def), `${file}: ${o.name}`).toBe(o.name);
+        const ctx = { source: doc.source, checked: doc.result.checked!, ...(doc.result.analysis ? { analysis: doc.result.analysis } : {}), hasErrors: true };
+        expect(hoverText(o.target, ctx), `${file}: ${o.name}`).toMatch(/^```rnn\n/);
+      }
+    }
+    expect(names).toBeGreaterThan(500);
   });
 });
