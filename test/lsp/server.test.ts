@@ -215,3 +215,15 @@ describe('rnnc lsp --stdio', { timeout: 60_000 }, () => {
     expect(stderr).toBe('');
   });
 });
+
+describe('rnnc lsp --help', () => {
+  it('says what it serves and how, exit 0', async () => {
+    const r = await runCli(['lsp', '--help'], root);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Usage: rnnc lsp [options]');
+    expect(r.stdout).toMatch(/diagnostics, hover, go-to-definition/);
+    expect(r.stdout).toMatch(/^\s+--stdio\s/m);
+    const listed = await runCli(['--help'], root);
+    expect(listed.stdout).toMatch(/^\s+lsp \[options\]\s+run the language server/m);
+  });
+});
