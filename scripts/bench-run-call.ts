@@ -5,8 +5,14 @@
 // results, save them as .npy. The kernels' time is the same job's passes timed with timestamp
 // queries. Medians over the repeats, after a warm-up call that compiles the kernels.
 //
+// Two orders of the last two stages, alternating call by call: `sequential`, the checksums and then
+// the save, as src/cli/run.ts has them; `overlapped`, the save started first (its writes on the
+// thread pool, src/driver/output.ts writeAllOrNothingAsync) and the checksums computed while it
+// writes, timed together as `checksums ∥ save`. The run stage's phases (GpuSession.lastProfile,
+// src/runtime/dawn/runtime.ts) follow the table, medians over both orders.
+//
 //   npx tsx --expose-gc scripts/bench-run-call.ts [--log2-t 20,22] [--repeats 9]
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +23,7 @@ import { assembleRunData, readInputDir, saveResults } from '../src/driver/inputs
 import { summarize } from '../src/driver/run-report.js';
 import { writeNpy } from '../src/driver/npy.js';
 import { readCell } from '../src/driver/bench.js';
+import type { GpuSession } from '../src/runtime/dawn/runtime.js';
 
 const CELL = fileURLToPath(new URL('../bench/cells/cumsum.rnn', import.meta.url));
 const arg = (name: string, fallback: string) => {
@@ -32,25 +39,28 @@ const settle = async () => {
 };
 
 const { module, analysis } = readCell(CELL);
-const gpu = await openGpu();
+const gpu = (await openGpu()) as GpuSession;
 const dir = mkdtempSync(join(tmpdir(), 'rnnc-run-call-'));
 const load = loadavg()[0]!;
 const rows: string[] = [];
+const phaseRows: string[] = [];
+const ORDERS = ['sequential', 'overlapped'] as const;
+const STAGES = ['read', 'assemble', 'run', 'checksums', 'save', 'whole'] as const;
 try {
   const c = plan(module, analysis, { mode: 'scan', target: targetOf(gpu.adapter) });
   for (const lg of log2T) {
     const size = { batch: 1, T: 2 ** lg };
     const inputs = join(dir, `in${lg}`);
+    mkdirSync(inputs, { recursive: true });
     const b = Float32Array.from({ length: size.T }, (_, t) => Math.sin(t) * 0.5);
-    await writeNpy(join(inputs, 'b.npy'), { shape: [1, size.T, 1], data: b }).catch(async () => {
-      const { mkdirSync } = await import('node:fs');
-      mkdirSync(inputs, { recursive: true });
-      await writeNpy(join(inputs, 'b.npy'), { shape: [1, size.T, 1], data: b });
-    });
+    await writeNpy(join(inputs, 'b.npy'), { shape: [1, size.T, 1], data: b });
     // The kernels compiled once, as after start-up; the call itself is what is timed.
     const { prepare, segments } = fitRun(c, gpu.adapter.limits, size);
-    const stages: Record<string, number[]> = { read: [], assemble: [], run: [], checksums: [], save: [], whole: [], kernels: [] };
-    for (let k = -1; k < repeats; k++) {
+    const stages = Object.fromEntries(ORDERS.map((o) => [o, Object.fromEntries(STAGES.map((s) => [s, [] as number[]]))]));
+    const kernels: number[] = [];
+    const phases: Record<string, number[]> = {};
+    for (let k = -2; k < 2 * repeats; k++) {
+      const order = ORDERS[(k + 2) % 2]!;
       await settle();
       const t0 = performance.now();
       const files = await readInputDir(inputs, module);
@@ -59,30 +69,55 @@ try {
       const t2 = performance.now();
       const got = await runSegmented(gpu, module, prepare, data, c.sizes, segments);
       const t3 = performance.now();
-      summarize('y', [1, size.T, 1], got.outputs['y']!);
-      summarize('h', [1, 1], got.finalState['h']!);
-      const t4 = performance.now();
-      await saveResults(join(dir, `out${lg}`), module, c.sizes, size, got);
-      const t5 = performance.now();
-      if (k < 0) continue; // the warm-up compiles the kernels
-      for (const [name, v] of Object.entries({ read: t1 - t0, assemble: t2 - t1, run: t3 - t2, checksums: t4 - t3, save: t5 - t4, whole: t5 - t0 })) stages[name]!.push(v);
-      if (k % 3 === 0) {
+      const profile = gpu.lastProfile;
+      let t4: number, t5: number;
+      const checksums = () => {
+        summarize('y', [1, size.T, 1], got.outputs['y']!);
+        summarize('h', [1, 1], got.finalState['h']!);
+      };
+      if (order === 'sequential') {
+        checksums();
+        t4 = performance.now();
+        await saveResults(join(dir, `out${lg}`), module, c.sizes, size, got);
+        t5 = performance.now();
+      } else {
+        const saving = saveResults(join(dir, `out${lg}`), module, c.sizes, size, got);
+        checksums();
+        await saving;
+        t4 = t5 = performance.now();
+      }
+      if (k < 0) continue; // the warm-up calls compile the kernels and fill the pools
+      const took = { read: t1 - t0, assemble: t2 - t1, run: t3 - t2, checksums: t4 - t3, save: t5 - t4, whole: t5 - t0 };
+      for (const s of STAGES) stages[order]![s]!.push(took[s]);
+      if (profile) for (const [name, v] of Object.entries(profile)) if (typeof v === 'number') (phases[name] ??= []).push(v);
+      if (k % 4 === 0) {
         await settle();
         const timed = await gpu.run({ ...prepare(size).job(data), timing: { repeats: 3, warmup: 1 } });
-        stages['kernels']!.push(median(timed.timingsNs!) / 1e6);
+        kernels.push(median(timed.timingsNs!) / 1e6);
       }
     }
-    const m = Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, median(v)]));
-    const row = `| 2^${lg} | ${['read', 'assemble', 'run', 'checksums', 'save', 'whole', 'kernels'].map((s) => m[s]!.toFixed(1)).join(' | ')} | **${(m['whole']! / m['kernels']!).toFixed(1)}×** |`;
-    rows.push(row);
-    console.error(row);
+    const kernel = median(kernels);
+    for (const order of ORDERS) {
+      const m = Object.fromEntries(STAGES.map((s) => [s, median(stages[order]![s]!)]));
+      const cells = order === 'sequential' ? [m['checksums']!.toFixed(1), m['save']!.toFixed(1)] : [`${m['checksums']!.toFixed(1)} (∥ save)`, '—'];
+      const row = `| 2^${lg} | ${order} | ${[m['read']!, m['assemble']!, m['run']!].map((x) => x.toFixed(1)).join(' | ')} | ${cells.join(' | ')} | ${m['whole']!.toFixed(1)} | ${kernel.toFixed(1)} | **${(m['whole']! / kernel).toFixed(1)}×** |`;
+      rows.push(row);
+      console.error(row);
+    }
+    phaseRows.push(`| 2^${lg} | ${Object.entries(phases).map(([name, v]) => `${name} ${median(v).toFixed(1)}`).join(', ')} |`);
   }
 } finally {
   await gpu.close();
   rmSync(dir, { recursive: true, force: true });
 }
-console.log(`Adapter: ${gpu.adapter.description}; load average ${load.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after; medians of ${repeats} calls, ms.
+console.log(`Adapter: ${gpu.adapter.description}; load average ${load.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after; medians of ${repeats} calls in each order, ms.
 
-| T | read .npy | assemble | run | checksums | save .npy | whole call | kernels | whole / kernels |
-|---|---|---|---|---|---|---|---|---|
-${rows.join('\n')}`);
+| T | order | read .npy | assemble | run | checksums | save .npy | whole call | kernels | whole / kernels |
+|---|---|---|---|---|---|---|---|---|---|
+${rows.join('\n')}
+
+Phases of the run stage (GpuSession.lastProfile), medians:
+
+| T | phases |
+|---|---|
+${phaseRows.join('\n')}`);
