@@ -26,6 +26,8 @@ export interface PageCompilation {
   analysis?: Analysis;
   /** Why the state update is (or is not) a scan: the analysis report of `rnnc explain`. */
   analysisReport?: string;
+  /** The scan element as IR (fields, combine, identity, apply), when the cell is a scan. */
+  scanElement?: string;
   ir?: string;
   compilation?: Compilation;
   compiled?: CompiledCell;
@@ -55,18 +57,20 @@ export function compileSpec(path: string, text: string, mode: ModeRequest, targe
   const analysed = analyse(module);
   diagnostics.push(...analysed.diagnostics);
   const analysis = analysed.analysis;
-  const analysisReport = analysisText(analysis, source).join('\n') + (analysis.plan ? `\n\nscan element\n${scanPlanText(analysis.plan)}` : '');
-  if (hasErrors(diagnostics)) return done({ module, analysis, analysisReport, ir });
+  const analysisReport = analysisText(analysis, source).join('\n');
+  const scanElement = analysis.plan ? scanPlanText(analysis.plan) : undefined;
+  const front = { module, analysis, analysisReport, ...(scanElement ? { scanElement } : {}), ir };
+  if (hasErrors(diagnostics)) return done(front);
 
   const planned = planFor(module, analysis, mode, target, source);
-  if (typeof planned === 'string') return done({ module, analysis, analysisReport, ir, planError: planned });
+  if (typeof planned === 'string') return done({ ...front, planError: planned });
   let compiled: CompiledCell;
   try {
     compiled = backends[planned.plan.mode].compile(planned);
   } catch (e) {
-    return done({ module, analysis, analysisReport, ir, compilation: planned, planError: `internal error while emitting the kernels: ${e instanceof Error ? e.message : String(e)}` });
+    return done({ ...front, compilation: planned, planError: `internal error while emitting the kernels: ${e instanceof Error ? e.message : String(e)}` });
   }
-  return done({ module, analysis, analysisReport, ir, compilation: planned, compiled });
+  return done({ ...front, compilation: planned, compiled });
 }
 
 /** The planner's choice for the spec's own dim sizes, or why there is none (as the CLI words it). */

@@ -48,7 +48,17 @@ function renderHighlight() {
 function compileNow() {
   clearTimeout(timer);
   const mode = modeSelect.value as ModeRequest;
-  const c = compileSpec(path, editor.value, mode, target);
+  let c: PageCompilation;
+  try {
+    c = compileSpec(path, editor.value, mode, target);
+  } catch (e) {
+    // A compiler bug, not the author's mistake: say so, and keep the page alive for the next edit.
+    current = undefined;
+    diagnostics.dataset['errors'] = '1';
+    diagnostics.textContent = `internal error in rnnc: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\nplease report it with the spec`;
+    runButton.disabled = true;
+    return;
+  }
   current = c;
   const errors = c.diagnostics.filter((d) => d.severity === 'error').length;
   const warnings = c.diagnostics.length - errors;
@@ -58,7 +68,11 @@ function compileNow() {
   diagnosticsSummary.dataset['state'] = errors ? 'error' : warnings ? 'warning' : 'ok';
 
   const plan = c.compilation ? planReport(c.compilation) : c.planError;
-  analysisView.textContent = [c.analysisReport ?? '(the analysis runs once the spec checks)', plan ? `\nplan\n${plan}` : ''].join('\n');
+  analysisView.textContent = [
+    c.analysisReport ?? '(the analysis runs once the spec checks)',
+    ...(plan ? ['', 'plan', plan] : []),
+    ...(c.scanElement ? ['', 'scan element', c.scanElement] : []),
+  ].join('\n');
   irView.textContent = c.ir ?? '(the IR is built once the spec checks)';
   wgslView.textContent = c.compiled
     ? c.compiled.kernels.map((k) => `// ${k.file} (entry point ${k.entryPoint})\n${k.wgsl}`).join('\n\n')
@@ -123,6 +137,8 @@ async function run() {
     const r = await runAndVerify(executor, c.module, c.compilation.sizes, c.compiled, size);
     if (current !== c) return; // edited meanwhile: compileNow already marked the result stale
     showRun(r, c.module.name, c.compiled.mode, adapterName(executor.adapter));
+    // For the browser test: a second run of the same kernels makes no new pipelines.
+    runStatus.dataset['pipelines'] = String(executor.pipelineCount);
   } catch (e) {
     const message = e instanceof NoWebGpu || e instanceof GpuError ? e.message : e instanceof Error ? e.message : String(e);
     setStatus('error', message);
