@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-vulkan.sh
+bash scripts/setup-browser.sh  # Debian's chromium, for the playground's browser test
 # Reinstall only when the lockfile changed since the last install.
 stamp=node_modules/.rnnc-lock-hash
 hash=$(sha256sum package-lock.json | cut -d' ' -f1)
