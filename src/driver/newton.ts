@@ -84,11 +84,18 @@ export interface NewtonPlan {
 }
 
 export function planNewton(cell: NewtonCell, target: Target = defaultTarget): NewtonPlan {
-  const linearisation = planCell(cell.linearisation.module, cell.linearAnalysis, { dims: cell.sizes, mode: 'seq', target });
+  let linearisation: Compilation;
+  try {
+    linearisation = planCell(cell.linearisation.module, cell.linearAnalysis, { dims: cell.sizes, mode: 'seq', target });
+  } catch (e) {
+    // Over the cost limit: the Jacobian of a step costs (state size)² and more; say so of the cell the user wrote.
+    if (e instanceof RnncError) throw new RnncError(`rnnc: ${cell.module.name} cannot take --mode newton at these sizes: its linearisation (f, J ${cell.linearisation.structure} and b of every step) ${e.message.replace(/^[\s\S]*rnnc: \S+ is /, 'is ')}. Run it with --mode seq`, 'input');
+    throw e;
+  }
   const sizes = sizesOf(cell.systemModule);
   const subject = { module: cell.systemModule, analysis: cell.systemAnalysis, sizes, target, request: { mode: 'scan' as const } };
   const planned = makePlan(subject, backendList);
-  const what = `its linearised system (J ${cell.linearisation.structure}, ${cell.system.width} state elements per sequence)`;
+  const what = `its linearised system (J ${cell.linearisation.structure}${cell.system.form === 'stacked' ? `, ${cell.system.width} stacked state elements per sequence` : ''})`;
   if (planned instanceof PlanRefused) throw new RnncError(`rnnc: ${cell.module.name} cannot take --mode newton at these sizes: ${what} does not run as a scan: ${planned.why}. Run it with --mode seq`, 'input');
   if (planned instanceof PlanOverBudget) throw new RnncError(`rnnc: ${cell.module.name} cannot take --mode newton at these sizes: ${what} costs too much per step. Run it with --mode seq`, 'input');
   const system: Compilation = { module: cell.systemModule, analysis: cell.systemAnalysis, sizes, target, plan: planned };
@@ -200,9 +207,8 @@ export async function runNewton(cell: NewtonCell, data: RunArrays, runner: Modul
         'input',
       );
     }
-    const system = pack(cell, lin, initial, batch, T);
-    const solved = await runner.run('system', { batch, T, inputs: system.inputs, params: {}, initialState: { z: system.initial }, ...lengths });
-    unpack(cell, solved.outputs['y']!, guess, widths, batch, T);
+    const solved = await runner.run('system', systemRun(cell, lin, initial, data));
+    unpack(cell, solved, guess, widths, batch, T);
   }
 }
 
@@ -224,50 +230,56 @@ function residual(states: { name: string }[], widths: number[], guess: Float32Ar
   return worst;
 }
 
-/** The system's inputs from the linearisation's blocks, and the stacked initial state. */
-function pack(cell: NewtonCell, lin: RunResult, initial: Float32Array[], batch: number, T: number): { inputs: Record<string, Float32Array>; initial: Float32Array } {
+/** The system's run: in lanes form the linearisation's outputs as they are; stacked, packed into J [S, S] and b [S]. */
+function systemRun(cell: NewtonCell, lin: RunResult, initial: Float32Array[], data: { batch: number; T: number; lengths?: Int32Array }): RunArrays {
   const { system: sys, linearisation: L } = cell;
+  const { batch, T } = data;
+  const lengths = data.lengths ? { lengths: data.lengths } : {};
+  const index = new Map(L.states.map((s, p) => [s.name, p]));
+  if (sys.form === 'lanes') {
+    const inputs: Record<string, Float32Array> = {};
+    for (const b of L.blocks) if (b.kind === 'output') inputs[`J${index.get(b.row)}_${index.get(b.col)}`] = lin.outputs[b.output]!;
+    L.states.forEach((s, p) => (inputs[`b${p}`] = lin.outputs[s.affine]!));
+    return { batch, T, inputs, params: {}, initialState: Object.fromEntries(initial.map((a, p) => [`z${p}`, a])), ...lengths };
+  }
   const widths = L.states.map((s) => s.dims.reduce((n, d) => n * cell.sizes[d]!, 1));
-  const indexOf = new Map(L.states.map((s, p) => [s.name, p]));
+  const S = sys.width;
   const steps = batch * T;
-  const J = new Float32Array(steps * sys.jacobianWidth);
-  const bias = new Float32Array(steps * sys.width);
-  const z0 = new Float32Array(batch * sys.width);
-  const diagonal = L.structure === 'diagonal';
+  const J = new Float32Array(steps * S * S);
+  const bias = new Float32Array(steps * S);
+  const z0 = new Float32Array(batch * S);
   for (const block of L.blocks) {
-    const p = indexOf.get(block.row)!;
-    const q = indexOf.get(block.col)!;
+    const p = index.get(block.row)!;
+    const q = index.get(block.col)!;
     const [n, m] = [widths[p]!, widths[q]!];
     const src = block.kind === 'output' ? lin.outputs[block.output]! : undefined;
-    const per = diagonal ? n : n * m;
-    for (let s = 0; s < steps; s++) {
-      const base = s * sys.jacobianWidth;
-      if (diagonal) {
-        for (let i = 0; i < n; i++) J[base + sys.jacobianAt(sys.position(p, i), sys.position(q, i))] = src ? src[s * per + i]! : 1;
-      } else {
-        for (let i = 0; i < n; i++) {
-          const row = sys.position(p, i);
-          if (src) for (let j = 0; j < m; j++) J[base + sys.jacobianAt(row, sys.position(q, j))] = src[s * per + i * m + j]!;
-          else J[base + sys.jacobianAt(row, sys.position(q, i))] = 1;
-        }
+    for (let s = 0; s < steps; s++)
+      for (let i = 0; i < n; i++) {
+        const row = s * S * S + sys.position(p, i) * S;
+        if (src) for (let j = 0; j < m; j++) J[row + sys.position(q, j)] = src[(s * n + i) * m + j]!;
+        else J[row + sys.position(q, i)] = 1;
       }
-    }
   }
   L.states.forEach((st, p) => {
     const n = widths[p]!;
     const b = lin.outputs[st.affine]!;
-    for (let s = 0; s < steps; s++) for (let i = 0; i < n; i++) bias[s * sys.width + sys.position(p, i)] = b[s * n + i]!;
-    for (let k = 0; k < batch; k++) for (let i = 0; i < n; i++) z0[k * sys.width + sys.position(p, i)] = initial[p]![k * n + i]!;
+    for (let s = 0; s < steps; s++) bias.set(b.subarray(s * n, (s + 1) * n), s * S + sys.position(p, 0));
+    for (let k = 0; k < batch; k++) z0.set(initial[p]!.subarray(k * n, (k + 1) * n), k * S + sys.position(p, 0));
   });
-  return { inputs: { J, b: bias }, initial: z0 };
+  return { batch, T, inputs: { J, b: bias }, params: {}, initialState: { z: z0 }, ...lengths };
 }
 
-/** The system's solution [batch, T, width] back into the per-state guesses. */
-function unpack(cell: NewtonCell, y: Float32Array, guess: Float32Array[], widths: number[], batch: number, T: number): void {
+/** The system's solution back into the per-state guesses. */
+function unpack(cell: NewtonCell, solved: RunResult, guess: Float32Array[], widths: number[], batch: number, T: number): void {
   const sys = cell.system;
+  if (sys.form === 'lanes') {
+    guess.forEach((g, p) => g.set(solved.outputs[`y${p}`]!));
+    return;
+  }
+  const y = solved.outputs['y']!;
   guess.forEach((g, p) => {
     const n = widths[p]!;
-    for (let s = 0; s < batch * T; s++) for (let i = 0; i < n; i++) g[s * n + i] = y[s * sys.width + sys.position(p, i)]!;
+    for (let s = 0; s < batch * T; s++) g.set(y.subarray(s * sys.width + sys.position(p, 0), s * sys.width + sys.position(p, 0) + n), s * n);
   });
 }
 

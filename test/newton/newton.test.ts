@@ -3,7 +3,7 @@
 // given initial states; and a cell that does not converge within the cap is a user error that names
 // where the residual is worst.
 import { describe, expect, it } from 'vitest';
-import { newtonCell, referenceRunner, runNewton } from '../../src/driver/newton.js';
+import { newtonCell, planNewton, referenceRunner, runNewton } from '../../src/driver/newton.js';
 import { RnncError } from '../../src/driver/errors.js';
 import { interpret } from '../../src/runtime/reference/interpreter.js';
 import { cellFrom, maxRelDiff, nonlinearExamples, runCases } from './helpers.js';
@@ -77,6 +77,20 @@ describe('newton that does not converge', () => {
     expect(failure).toBeInstanceOf(RnncError);
     expect((failure as RnncError).message).toMatch(/after \d+ iterations? the residual is (NaN|Infinity), above the tolerance/);
     expect(Number(/after (\d+)/.exec((failure as RnncError).message)![1])).toBeLessThan(50);
+  });
+
+  it('a stacked state too big for the scan is a user error, not an internal one', () => {
+    const { module: m } = cellFrom('lstm');
+    const failure = (() => {
+      try {
+        return planNewton(newtonCell(m, { H: 600 }));
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(failure).toBeInstanceOf(RnncError);
+    expect((failure as RnncError).kind).toBe('input');
+    expect((failure as RnncError).message).toMatch(/^rnnc: lstm cannot take --mode newton at these sizes: its linearised system \(J dense, 1200 stacked state elements per sequence\) does not run as a scan: .*1441201 floats.*Run it with --mode seq$/);
   });
 
   it('a cell newton does not take is a usage error', () => {
