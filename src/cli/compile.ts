@@ -11,6 +11,7 @@ import { openGpu } from '../driver/run.js';
 import { validateKernels } from '../driver/validate.js';
 import { checkOutputDir, writeAllOrNothing } from '../driver/output.js';
 import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, parseMode, pathFlag, positiveInt, UserError, warn } from './io.js';
+import { NEWTON_MODE, newtonFiles } from './newton.js';
 
 interface CompileFlags {
   out: string;
@@ -58,13 +59,18 @@ export function registerCompile(program: Command) {
     .description('compile a .rnn file to WGSL kernels, a JSON manifest and a TypeScript host module')
     .argument('<file>', '.rnn file')
     .requiredOption('-o, --out <dir>', 'output directory', pathFlag('-o'))
-    .option('--mode <mode>', 'which kernels: seq (a loop over time), scan (a parallel scan; associative cells), chunk (chunked; matrix-affine cells) or auto (the planner picks; rnnc check says which and why)', 'seq')
+    .option('--mode <mode>', 'which kernels: seq (a loop over time), scan (a parallel scan; associative cells), chunk (chunked; matrix-affine cells) or auto (the planner picks; rnnc check says which and why); or newton (Newton iterations over a scan, for nonlinear cells: the linearisation\'s and the linear system\'s kernels and <cell>.newton.json)', 'seq')
     .option('--dim <NAME=SIZE>', 'set a dim size (repeatable)', collect)
     .option('--chunk <C>', 'steps per chunk for --mode chunk (lowered to fit workgroup memory)', positiveInt('--chunk'))
     .option('--check', 'compare with the files in the output directory; print a diff and exit 1 if they differ')
     .option('--validate', 'compile every kernel with Tint (Dawn) first; exit 2 with its message if one is rejected (needs a WebGPU adapter)')
     .option('--no-subgroups', 'scan kernels without subgroup operations, for adapters without the subgroups feature or with subgroups under 8 invocations')
     .action(async (file: string, flags: CompileFlags) => {
+      if (flags.mode === NEWTON_MODE) {
+        if (flags.chunk !== undefined || flags.validate) throw new UserError(`rnnc: ${flags.chunk !== undefined ? '--chunk' : '--validate'} does not go with --mode newton`, EXIT_INTERNAL);
+        if (!flags.check) checkOutputDir(flags.out, flags.out);
+        return writeOrCheck(newtonFiles(file, flags.dim, { subgroups: flags.subgroups }).files, flags, file);
+      }
       // The flags first (exit 2), then the file (exit 1).
       const mode = parseMode(flags.mode);
       const dims = parseDimFlags(flags.dim);
