@@ -25,12 +25,12 @@ const files = [
   { name: 'c.bin', data: new Uint8Array([9]) },
 ];
 
-type Done = (e: NodeJS.ErrnoException | null, written: number, buffers: ArrayBufferView[]) => void;
+type Done = (e: NodeJS.ErrnoException | null, written: number, buffers: NodeJS.ArrayBufferView[]) => void;
 
 /** Fails the second file's write with ENOSPC, as a full disk would. */
 function failSecondFile() {
   let calls = 0;
-  vi.mocked(fs.writev).mockImplementation(((fd: number, buffers: ArrayBufferView[], done: Done) => {
+  vi.mocked(fs.writev).mockImplementation(((fd: number, buffers: NodeJS.ArrayBufferView[], done: Done) => {
     if (++calls !== 2) return realFs.writev(fd, buffers, done);
     setImmediate(() => done(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' }), 0, buffers));
   }) as typeof fs.writev);
