@@ -91,9 +91,10 @@ export async function adapterLine(page: Page): Promise<string> {
   return page.$eval('#adapter', (e) => e.textContent ?? '');
 }
 
-/** Loads an example, runs it on WebGPU and waits for the verdict: the run status's state and text. */
-export async function runExample(page: Page, example: string, timeoutMs = 120_000): Promise<{ state: string; text: string }> {
+/** Loads an example, runs it on WebGPU (in `mode`, by default the page's `auto`) and waits for the verdict: the run status's state and text. */
+export async function runExample(page: Page, example: string, mode = 'auto', timeoutMs = 120_000): Promise<{ state: string; text: string }> {
   await page.click(`#examples button[data-example="${example}"]`);
+  await page.select('#mode', mode);
   await page.waitForFunction(() => !(document.getElementById('run') as HTMLButtonElement).disabled, { timeout: 30_000 });
   await page.click('#run');
   await page.waitForFunction(() => ['verified', 'failed', 'error'].includes(document.getElementById('run-status')!.dataset['state'] ?? ''), { timeout: timeoutMs });

@@ -110,4 +110,16 @@ describe('the playground in headless Chromium', () => {
     expect(await page.$eval('#run-status', (e) => [(e as HTMLElement).dataset['state'], Number((e as HTMLElement).dataset['pipelines'])])).toEqual(['verified', pipelines]);
     expect(log.errors).toEqual([]);
   }, 180_000);
+
+  it('runs the other backends too: LSTM sequentially, DeltaNet in chunks', async () => {
+    await setUp();
+    for (const [example, mode] of [
+      ['lstm.rnn', 'seq'],
+      ['deltanet.rnn', 'chunk'],
+    ] as const) {
+      const verdict = await runExample(page, example, mode);
+      expect(verdict.text).toMatch(new RegExp(`^verified against the reference interpreter: .* — ${example.replace('.rnn', '')}, ${mode} kernel,`));
+    }
+    expect(log.errors).toEqual([]);
+  }, 180_000);
 });
