@@ -281,7 +281,6 @@ function stepsBody(m: MCtx): Stmt[] {
   const e = E(m);
   const s = S(m);
   const { layout } = m;
-  const monoid = m.ctx.module.monoid !== undefined;
   const body = prologue(m, false);
   const counter = { next: 0 };
   const top = lowerer(m, () => u(0), body, counter);
@@ -305,7 +304,7 @@ function stepsBody(m: MCtx): Stmt[] {
     m,
     (n, values) => {
       if (n.source === 'input' || n.source === 'param') return loadInputOrParam(m.ctx, n, values);
-      if (n.source === 'state') return at(m, stateOffset(m, n.tensor, values, stateAt(n.version === 'new' || monoid ? bin('-', u(1), id('cur')) : id('cur'))));
+      if (n.source === 'state') return at(m, stateOffset(m, n.tensor, values, stateAt(n.version === 'new' ? bin('-', u(1), id('cur')) : id('cur'))));
       throw new Error(`scan backend: an output reads ${n.source} \`${n.tensor}\``);
     },
     loop,

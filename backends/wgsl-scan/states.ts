@@ -163,15 +163,14 @@ export function advanceFunction(ctx: Ctx): Function {
 /** `store_step(prev, h, b, s, t, len)`: the outputs of step t that this thread owns, from the states after it (h) and before it (prev). */
 export function storeStepFunction(ctx: Ctx): Function {
   const { layout } = ctx;
-  const monoid = ctx.module.monoid !== undefined;
   const stmts: Stmt[] = [];
   const coords = laneCoords(ctx, stmts);
   const lw = new Lowerer({
     lets: stepLets(ctx.module),
     resolve: (n, values) => {
       if (n.source === 'input' || n.source === 'param') return loadInputOrParam(ctx, n, values);
-      // A monoid cell's state is its running aggregate: outputs read it after this step's element.
-      if (n.source === 'state') return stateRef(ctx, id(n.version === 'new' || monoid ? 'h' : 'prev'), n.tensor, values);
+      // A monoid cell's state is its running aggregate: outputs read it after this step's element ('new'), or before it ('old').
+      if (n.source === 'state') return stateRef(ctx, id(n.version === 'new' ? 'h' : 'prev'), n.tensor, values);
       throw new Error(`scan backend: an output reads ${n.source} \`${n.tensor}\``);
     },
     sizes: ctx.sizes,
@@ -261,7 +260,6 @@ export function outputFunction(ctx: Ctx): Function {
   const blocked = blocks.blocks > 1;
   const laneIndex = new Map(layout.laneDims.map((d, k) => [d, k]));
   const stateWidth = blocked ? blocks.stateWidth : layout.stateWidth;
-  const monoid = ctx.module.monoid !== undefined;
   const body: Stmt[] = [];
   const counter = { next: 0 };
   const cut = (d: string) => blocked && laneIndex.has(d) && blocks.count[laneIndex.get(d)!]! > 1;
@@ -285,8 +283,8 @@ export function outputFunction(ctx: Ctx): Function {
         if (n.source === 'input' || n.source === 'param') return loadInputOrParam(ctx, n, values);
         if (n.source === 'state') {
           const st = (blocked ? blocks.states : layout.states).find((x) => x.tensor.name === n.tensor)!;
-          // A monoid cell's state is its running aggregate: outputs read it after this step's element.
-          const slot = n.version === 'new' || monoid ? bin('+', id('slot'), u(1)) : id('slot');
+          // A monoid cell's state is its running aggregate: outputs read it after this step's element ('new'), or before it ('old').
+          const slot = n.version === 'new' ? bin('+', id('slot'), u(1)) : id('slot');
           // The block's states, at the output's coordinates less the block's origin along the cut dims.
           const local = values.map((v, k) => {
             const d = st.tensor.dims[k]!;

@@ -49,8 +49,9 @@ export function loadKey(n: Extract<Node, { op: 'load' }>, monoid: boolean): Loca
     case 'param':
       return undefined;
     case 'state':
-      // In a monoid cell the step's definitions (outputs) read the state after this step's combine.
-      return monoid || n.version === 'new' ? `next:${n.tensor}` : `state:${n.tensor}`;
+      // In a monoid cell the step's definitions after the monoid block read the state after this
+      // step's combine (lowered as 'new'); an 'old' load, the state before it (the saving cell's).
+      return n.version === 'new' ? `next:${n.tensor}` : `state:${n.tensor}`;
     case 'left':
       return `state:${n.tensor}`;
     case 'right':
