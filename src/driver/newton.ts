@@ -2,8 +2,9 @@
 // on the equations s_t = f(s_{t-1}, x_t), as ParaRNN does. Two modules, each planned and run like any
 // cell, and a loop on the host:
 // - the linearisation (src/compiler/newton/linearise.ts), a cell without state that reads the guess
-//   before each step as an input: f, J and b per step (and the cell's outputs), all time-parallel, so
-//   the sequential kernel hoists everything;
+//   before each step as an input: f, J and b per step (and the cell's outputs). Without state, every
+//   step is a sequence of its own: the sequential kernel runs it over batch · T sequences of one step,
+//   all at once;
 // - the linear system z_t = J_t z_{t-1} + b_t (src/compiler/newton/affine.ts), an associative
 //   recurrence the scan kernel runs; its solution is the next guess.
 // Per iteration: linearise at the guess, measure the residual max |s*_t − f(s*_{t-1}, x_t)| (scaled
@@ -33,7 +34,11 @@ export interface NewtonOptions {
   tol?: number;
   /** At most this many linear solves (default 32). */
   maxIter?: number;
-  /** The first guess: every step at the initial state (default), or zeros. */
+  /**
+   * The first guess: zeros at every step (default), or every step at the initial state. Zeros is the
+   * safer start: a random initial state held for thousands of steps gave some gru_diag steps |J| > 1,
+   * and the linear system's product of them overflowed float32 (docs/newton.md).
+   */
   guess?: 'initial' | 'zeros';
 }
 
@@ -168,7 +173,7 @@ export async function runNewton(cell: NewtonCell, data: RunArrays, runner: Modul
   const guess = states.map((_, p) => {
     const n = widths[p]!;
     const g = new Float32Array(batch * T * n);
-    if (options.guess !== 'zeros') for (let b = 0; b < batch; b++) for (let t = 0; t < T; t++) g.set(initial[p]!.subarray(b * n, (b + 1) * n), (b * T + t) * n);
+    if (options.guess === 'initial') for (let b = 0; b < batch; b++) for (let t = 0; t < T; t++) g.set(initial[p]!.subarray(b * n, (b + 1) * n), (b * T + t) * n);
     return g;
   });
 
@@ -181,7 +186,9 @@ export async function runNewton(cell: NewtonCell, data: RunArrays, runner: Modul
     }),
   );
   const params = { ...data.params, ...eyes };
-  const lengths = data.lengths ? { lengths: data.lengths } : {};
+  // Per step of the linearisation's run: 1 where the step is within its sequence's length, else 0 (its outputs are then 0, as a backend writes past a length).
+  const stepLengths = new Int32Array(batch * T);
+  for (let b = 0; b < batch; b++) stepLengths.fill(1, b * T, b * T + lengthOf(b));
 
   for (let iteration = 0; ; iteration++) {
     // The guess before each step: the initial state, then the guess after the step before.
@@ -197,7 +204,9 @@ export async function runNewton(cell: NewtonCell, data: RunArrays, runner: Modul
         return [s.name, out];
       }),
     );
-    const lin = await runner.run('linearisation', { batch, T, inputs: { ...data.inputs, ...before }, params, ...lengths });
+    // Stateless, so every step is a sequence of its own: [batch, T, ...] read as [batch · T, 1, ...] (the
+    // same bytes) runs all steps at once, where as T steps of one sequence the kernel would loop over them.
+    const lin = await runner.run('linearisation', { batch: batch * T, T: 1, inputs: { ...data.inputs, ...before }, params, lengths: stepLengths });
     const worst = residual(states, widths, guess, L, lin, batch, T, lengthOf);
     if (worst.value <= tol) return finish(cell, lin, initial, worst.value, iteration, batch, T, lengthOf);
     if (iteration >= maxIter || !Number.isFinite(worst.value)) {
