@@ -6,7 +6,7 @@ import type { PlanSubject, Verdict } from '../../src/compiler/plan/plan.js';
 import type { Backend, CompiledCell } from '../backend.js';
 import { scanHostModule } from '../host/scan-host.js';
 import { directOutputs } from './emit.js';
-import { buildScanJob, chooseLayout, compileScan, scanManifest, scanSupport, usesMatrix } from './index.js';
+import { buildScanJob, chainedFits, chooseLayout, compileScan, scanManifest, scanSupport, usesMatrix } from './index.js';
 import { scheduleFor } from './job.js';
 import { matrixShape } from './matrix.js';
 import { blocksOf, chooseTile, scanLayout, TileRefused, type ScanLayout, type TileShape } from './layout.js';
@@ -51,11 +51,17 @@ function probe({ module, analysis, sizes, target, request }: PlanSubject): Verdi
   }
   try {
     const layout = chooseLayout(module, plan, sizes, split ? { tile: { split } } : {});
-    const tile = chooseTile(layout, split ? { split } : {}, directOutputs(module, layout), target.subgroups);
+    const chosen = chooseTile(layout, split ? { split } : {}, directOutputs(module, layout), target.subgroups);
+    // The chained single pass only where a look-back is safe on the adapter (chained.ts, lookBackSafe).
+    const chained = target.lookBack === true && chainedFits({ tile: chosen, layout });
+    const tile = chained ? { ...chosen, chained } : chosen;
     const floats = layout.members.length;
+    const single = chained
+      ? `; few sequences of a length that is a multiple of 4 take one chained pass, reading each input once (the adapter runs started workgroups on, so a look-back is safe)`
+      : '';
     return {
       ok: true,
-      why: `every state is an associative recurrence: a parallel scan over time (${layout.mode === 'whole' ? 'one element of' : `${layout.lanes} lanes of`} ${floats} floats, '${tile.split}' split${spread(layout, tile)})`,
+      why: `every state is an associative recurrence: a parallel scan over time (${layout.mode === 'whole' ? 'one element of' : `${layout.lanes} lanes of`} ${floats} floats, '${tile.split}' split${spread(layout, tile)}${single})`,
       decision: { mode: 'scan', layout: layout.mode, floats, tile: { ...tile }, subgroups: target.subgroups },
     };
   } catch (e) {

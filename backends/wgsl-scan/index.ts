@@ -3,19 +3,23 @@ import type { ScanPlan } from '../../src/compiler/analyse/types.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
 import { directOutputs, emitScanKernels, type ScanKernels } from './emit.js';
+import { chainedFits } from './chained.js';
 import { emitMatrixKernels, matrixShape, MAX_MATRIX_ELEMENT, usesMatrix } from './matrix.js';
 import { blocksOf, chooseTile, scanLayout, sharedFloatsOf, stepsPerTrip, STRIPE_WIDTH, threadsOf, type ScanLayout, type TileOptions } from './layout.js';
 
 export { buildScanJob, type ScanJob, type ScanRunData, type ScanRunResult, type ScanGpuJob } from './job.js';
-export { scheduleScan, type Schedule, type ScheduleOptions, type Strategy } from './schedule.js';
+export { chainedRuns, scheduleScan, type Schedule, type ScheduleOptions, type Strategy } from './schedule.js';
 export { matrixShape, scheduleMatrix, type MatrixShape } from './matrix.js';
 export type { ScanKernels } from './emit.js';
+export { chainedFits, CHAIN_STEPS, CHAIN_WORKGROUP, lookBackSafe } from './chained.js';
 
 export interface ScanCompileOptions {
   /** Tile shape overrides (tests use tiny tiles so that several levels of aggregates happen at small T). */
   tile?: TileOptions;
   /** Combine runs with subgroup operations (the adapter must offer `subgroups`). Default true. */
   subgroups?: boolean;
+  /** Also emit the chained single pass where it fits (chained.ts); default: the tile's `chained`, which the planner sets. */
+  chained?: boolean;
 }
 
 export { MAX_WHOLE_ELEMENT, usesMatrix } from './matrix.js';
@@ -68,8 +72,10 @@ export function compileScan(module: Module, plan: ScanPlan, sizes: DimSizes, opt
     return { kernels, layout: whole, tile: { split: 'thread', groups: 1, runs: 1, runLength: 1, width: shape.width }, subgroups: false, matrix: shape };
   }
   const layout = chooseLayout(module, plan, sizes, options);
-  const tile = chooseTile(layout, options.tile, directOutputs(module, layout), options.subgroups ?? true);
-  return emitScanKernels(module, plan, sizes, layout, tile, { subgroups: options.subgroups ?? true });
+  const chosen = chooseTile(layout, options.tile, directOutputs(module, layout), options.subgroups ?? true);
+  const chained = (options.chained ?? options.tile?.chained ?? false) && chainedFits({ tile: chosen, layout });
+  const tile = chained ? { ...chosen, chained } : chosen;
+  return emitScanKernels(module, plan, sizes, layout, tile, { subgroups: options.subgroups ?? true, chained });
 }
 
 /** A JSON description of the kernels: what a host needs to bind and dispatch them. */

@@ -58,7 +58,7 @@ const bytesOf = (a: Float32Array | Uint32Array) => new Uint8Array(a.buffer, a.by
 export function scheduleFor(kernels: ScanKernels, batch: number, T: number, options: ScheduleOptions = {}, minLength = T): Schedule {
   if (kernels.matrix) return scheduleMatrix(kernels.layout, kernels.matrix, batch, T, minLength, options.targetBlocks);
   // scheduleScan's own options (strategy, levels) do not apply to the matrix layout.
-  return scheduleScan(kernels.layout, kernels.tile, batch, T, options, minLength);
+  return scheduleScan(kernels.layout, kernels.tile, batch, T, { chained: kernels.kernels.scan_chained !== undefined, ...options }, minLength);
 }
 
 export function buildScanJob(module: Module, kernels: ScanKernels, data: ScanRunData, options: ScheduleOptions & { timing?: ScanGpuJob['timing'] } = {}): ScanJob {

@@ -10,9 +10,9 @@ import { indexExpr, offsetExpr, type IndexValue, type LoadNode, type Lowerer } f
 import { overPoints, type LoopObserver } from '../lower/points.js';
 import { blocksOf, paddedLanes, type LaneBlocks, type ScanLayout, type StructField, type TileShape } from './layout.js';
 
-/** The kernels every scan has; `scan_single` (single.ts) comes with the ones that fit it. */
+/** The kernels every scan has; `scan_single` (single.ts) and `scan_chained` (chained.ts) come with the ones that fit them. */
 export type StandardKernel = 'scan_steps' | 'reduce_steps' | 'reduce_aggs' | 'scan_aggs';
-export type KernelName = StandardKernel | 'scan_single';
+export type KernelName = StandardKernel | 'scan_single' | 'scan_chained';
 export const kernelNames: StandardKernel[] = ['scan_steps', 'reduce_steps', 'reduce_aggs', 'scan_aggs'];
 /** The kernels of the 'matrix' layout (matrix.ts): every layout has them. */
 export type MatrixKernelName = 'scan_steps' | 'reduce_steps' | 'scan_aggs';
@@ -41,7 +41,16 @@ export interface Ctx {
   direct: boolean;
   /** Members of the `Inv` struct (hoisted param-only values) with their types, set once `element` is built. */
   invariants?: { name: string; type: Type }[];
+  /**
+   * Where `element` reads a step's inputs and `store_step` writes its outputs: the storage buffers
+   * (default), or one private float per tensor (`step_in_<k>`, `step_out_<k>`), which the kernel
+   * fills from and packs into vec4 loads and stores (chained.ts; every tensor one float per step).
+   */
+  stepIO?: 'private';
 }
+
+/** The private float through which a step's input or output tensor `k` passes (Ctx.stepIO). */
+export const stepVar = (kind: 'in' | 'out', k: number) => `step_${kind}_${k}`;
 
 /** The kernels' lane blocks (layout.ts): one block of every lane unless the 'tile' split spreads them. */
 export const ctxBlocks = (ctx: Pick<Ctx, 'tile' | 'layout'>): LaneBlocks => blocksOf(ctx.tile, ctx.layout);
@@ -114,6 +123,7 @@ export function loadInputOrParam(ctx: Ctx, n: LoadNode, values: IndexValue[]): E
   const p = group.find((x) => x.tensor.name === n.tensor);
   if (!p) throw new Error(`scan backend: unknown ${n.source} \`${n.tensor}\``);
   if (n.source === 'param') return index(id('params'), offsetExpr(values, p.strides, p.offset));
+  if (ctx.stepIO === 'private') return id(stepVar('in', group.indexOf(p)));
   return index(id('inputs'), offsetExpr(values, p.strides, stepBase(p.offset, p.size)));
 }
 
@@ -260,6 +270,7 @@ export interface KernelSpec {
 
 export const specs: Record<KernelName, KernelSpec> = {
   scan_single: { name: 'scan_single', source: 'steps', store: true },
+  scan_chained: { name: 'scan_chained', source: 'steps', store: true },
   scan_steps: { name: 'scan_steps', source: 'steps', store: true },
   reduce_steps: { name: 'reduce_steps', source: 'steps', store: false },
   reduce_aggs: { name: 'reduce_aggs', source: 'aggs', store: false },

@@ -269,6 +269,11 @@ export interface TileShape {
    * lanes are spread over several workgroups in blocks (laneBlocks).
    */
   blockLanes?: number;
+  /**
+   * Also compile the chained single pass (chained.ts), which the schedule takes for few long
+   * sequences: set by the planner only for adapters where a look-back is safe (Target.lookBack).
+   */
+  chained?: boolean;
 }
 
 export interface TileOptions {
@@ -285,6 +290,8 @@ export interface TileOptions {
   sharedFloats?: number;
   /** 'tile': lanes of a sequence per workgroup, at most (a TileShape's blockLanes); default: as many as fit. */
   blockLanes?: number;
+  /** Also compile the chained single pass where it fits (a TileShape's chained). */
+  chained?: boolean;
 }
 
 /**

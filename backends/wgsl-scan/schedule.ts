@@ -15,9 +15,10 @@ import { gridDispatch } from '../lower/grid.js';
 import { matrixShape, scheduleMatrix, usesMatrix } from './matrix.js';
 import { uniformFields, type KernelName } from './emit.js';
 import { recordWords, singlePassFits } from './single.js';
+import { CHAIN_SPIN_LIMIT, CHAIN_STEPS, CHAIN_WORKGROUP } from './chained.js';
 import { blocksOf, paddedLanes, stepsPerTrip, threadsOf, type ScanLayout, type TileShape } from './layout.js';
 
-export type Strategy = 'carry' | 'reduce-then-scan' | 'single-pass';
+export type Strategy = 'carry' | 'reduce-then-scan' | 'single-pass' | 'chained';
 
 export interface ScheduleOptions {
   strategy?: Strategy | 'auto';
@@ -31,8 +32,13 @@ export interface ScheduleOptions {
   targetThreads?: number;
   /** 'thread'/'stripe' splits: `auto` carries when the lanes alone occupy this many invocations. */
   minCarryThreads?: number;
-  /** single-pass: looks at a predecessor's record that is not ready before reducing its block instead. */
+  /** single-pass, chained: looks at a predecessor's record that is not ready before reducing its block instead. */
   spinLimit?: number;
+  /**
+   * The kernels include `scan_chained` (compiled for an adapter where a look-back is safe, chained.ts):
+   * `auto` then takes it for few long sequences whose length is a multiple of 4.
+   */
+  chained?: boolean;
 }
 
 /**
@@ -99,7 +105,17 @@ export function scheduleScan(layout: ScanLayout, tile: TileShape, batch: number,
   const uniforms = (u: Uniforms) => Uint32Array.from(uniformFields.map((f) => u[f] ?? 0));
   const base = { T, batch, groups, min_len: Math.min(T, minLength) };
   const manyLanes = perThread ? lanes * perBlock >= (options.minCarryThreads ?? MIN_CARRY_THREADS) : groups * laneBlocks >= (options.minCarryGroups ?? MIN_CARRY_GROUPS);
-  const strategy: Strategy = options.strategy && options.strategy !== 'auto' ? options.strategy : manyLanes || T <= 2 * TILE ? 'carry' : 'reduce-then-scan';
+  const strategy: Strategy =
+    options.strategy && options.strategy !== 'auto' ? options.strategy : manyLanes || T <= 2 * TILE ? 'carry' : options.chained && chainedRuns(lanes, T) ? 'chained' : 'reduce-then-scan';
+  if (strategy === 'chained') {
+    if (!options.chained) throw new Error(`scan schedule: the chained pass needs kernels compiled with it (chained.ts)`);
+    if (!chainedRuns(lanes, T)) throw new Error(`scan schedule: the chained pass needs T a multiple of 4 (got ${T}) and at most 65,535 workgroups along each axis`);
+    // One invocation per tile of CHAIN_STEPS steps; a record per group of tiles, sized for the smallest subgroup (the stripe's team).
+    const x = Math.ceil(T / (CHAIN_STEPS * CHAIN_WORKGROUP));
+    const records = Math.ceil((x * CHAIN_WORKGROUP) / tile.width!);
+    const pass: Pass = { kernel: 'scan_chained', uniforms: uniforms({ ...base, n: T, blocks: records, spin_limit: options.spinLimit ?? CHAIN_SPIN_LIMIT }), dispatch: [x, lanes] };
+    return { strategy, passes: [pass], aggElements: 1, levels: [records], statusWords: lanes + lanes * records * recordWords(layout.members.length) };
+  }
   if (strategy === 'carry') {
     return { strategy, passes: [{ kernel: 'scan_steps', uniforms: uniforms({ ...base, n: T, block_len: Math.max(T, 1), blocks: 1 }), dispatch: grid(workgroups(1, 'scan_steps')) }], aggElements: 1, levels: [] };
   }
@@ -143,6 +159,11 @@ export function scheduleScan(layout: ScanLayout, tile: TileShape, batch: number,
     passes.push({ kernel, uniforms: uniforms({ ...base, n: lv.n, block_len: lv.blockLen, blocks: lv.blocks, in_offset: offsetOf(j + 1), out_offset: lv.offset, carry_in: 1 }), dispatch: grid(workgroups(lv.blocks, kernel)) });
   }
   return { strategy, passes, aggElements: top.offset + top.n * lanes, levels: [...levels.slice(1).map((l) => l.n), top.n] };
+}
+
+/** Whether the chained pass can run T steps of `lanes` sequence lanes: vec4-aligned tiles, and a grid within the per-axis limit. */
+export function chainedRuns(lanes: number, T: number): boolean {
+  return T >= 4 && T % 4 === 0 && lanes <= 65_535 && Math.ceil(T / (CHAIN_STEPS * CHAIN_WORKGROUP)) <= 65_535;
 }
 
 export { threadsOf };

@@ -6,7 +6,7 @@ import { assign, bin, call, id, ifS, index, letS, lit, u32, un, type Expr, type 
 import { Lowerer, offsetExpr, type IndexValue } from '../lower/expr.js';
 import { overPoints } from '../lower/points.js';
 import { safe, structField, type PackedTensor, type ScanLayout, type StructField } from './layout.js';
-import { ret, ELEM, STATE, u, type Ctx, blockOrigin, ctxBlocks, laneCoords, stepLets, stepBase, loadInputOrParam, elemRef, fieldRef, buildStruct, finish } from './kernel.js';
+import { ret, ELEM, STATE, u, type Ctx, blockOrigin, ctxBlocks, laneCoords, stepLets, stepBase, stepVar, loadInputOrParam, elemRef, fieldRef, buildStruct, finish } from './kernel.js';
 
 /** A lowering of `apply` (a state from prefix `prefix` and the initial state) into `stmts`. */
 export function applyLowerer(ctx: Ctx, prefix: string, stmts: Stmt[], counter: { next: number }): Lowerer {
@@ -179,8 +179,10 @@ export function storeStepFunction(ctx: Ctx): Function {
   });
   for (const out of layout.outputs) {
     const def = ctx.module.step.find((d) => d.kind === 'output' && d.target === out.tensor.name)!;
+    // Private step I/O (Ctx.stepIO): the kernel packs the value into a vec4 store.
+    const target = (point: IndexValue[]) => (ctx.stepIO === 'private' ? id(stepVar('out', layout.outputs.indexOf(out))) : index(id('outputs'), offsetExpr(point, out.strides, stepBase(out.offset, out.size))));
     const write = (point: IndexValue[], _flat?: IndexValue, depths?: number[]): Stmt[] => [
-      assign(index(id('outputs'), offsetExpr(point, out.strides, stepBase(out.offset, out.size))), call('select', lw.evaluate(def, point, depths), lit.f32(0), bin('>=', id('t'), id('len')))),
+      assign(target(point), call('select', lw.evaluate(def, point, depths), lit.f32(0), bin('>=', id('t'), id('len')))),
     ];
     if (layout.mode === 'lanes') lw.current.push(...write(def.vars.map((v) => coords.get(v.dim)!)));
     else overPoints(lw, def.vars.map((v) => v.dim), ctx.sizes, write);
