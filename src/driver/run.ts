@@ -9,12 +9,14 @@ import { deviceBytes } from '../runtime/dawn/check.js';
 import { killedFromOutside } from '../runtime/dawn/death.js';
 import { openDevice, type Device, type DeviceOptions } from '../runtime/device.js';
 import { RnncError } from './errors.js';
+import { lookBackSafe } from '../../backends/wgsl-scan/index.js';
 
 export type { PreparedRun, RunArrays, RunResult, RunSize } from '../../backends/backend.js';
 
 /** Subgroup kernels run where the adapter has subgroups that hold a scan stripe (8 invocations). */
-export const targetOf = (adapter: Pick<AdapterSummary, 'features' | 'subgroupMinSize'>): Target => ({
+export const targetOf = (adapter: Pick<AdapterSummary, 'features' | 'subgroupMinSize'> & Partial<Pick<AdapterSummary, 'vendor' | 'architecture' | 'device' | 'description' | 'isSoftware'>>): Target => ({
   subgroups: adapter.features.includes('subgroups') && (adapter.subgroupMinSize ?? 0) >= 8,
+  lookBack: lookBackSafe(adapter),
 });
 
 const mib = (n: number) => `${n} bytes (${(n / 2 ** 20).toFixed(1)} MiB)`;

@@ -19,6 +19,12 @@ export const isModeRequest = (s: string): s is ModeRequest => (modeRequests as r
 export interface Target {
   /** Subgroup operations with subgroups of at least 8 invocations (the scan's stripe split). */
   subgroups: boolean;
+  /**
+   * A workgroup that has started runs on while others wait for it (lavapipe, SwiftShader, desktop
+   * NVIDIA/AMD/Intel), so a scan may look back at its predecessors in one pass (the scan's chained
+   * pass, backends/wgsl-scan/chained.ts). Unknown before an adapter is: off.
+   */
+  lookBack?: boolean;
 }
 
 /** Before an adapter is known, rnnc compiles for one with subgroups (`--no-subgroups` says otherwise). */
@@ -57,7 +63,7 @@ export interface ScanDecision {
   /** Floats per scan element. */
   floats: number;
   /** blockLanes: lanes of a sequence per workgroup where the 'tile' split spreads them over several. */
-  tile: { split: ScanSplit; groups: number; runs: number; runLength: number; width?: number; blockLanes?: number };
+  tile: { split: ScanSplit; groups: number; runs: number; runLength: number; width?: number; blockLanes?: number; chained?: boolean };
   subgroups: boolean;
 }
 
