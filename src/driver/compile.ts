@@ -51,7 +51,7 @@ export function plan(module: Module, analysis: Analysis, options: PlanOptions = 
 
 /** The same compilation for another target: planned again only when the target differs (the analysis is kept). */
 export function retarget(c: Compilation, target: Target, options: PlanOptions = {}): Compilation {
-  if (c.target.subgroups === target.subgroups) return c;
+  if (c.target.subgroups === target.subgroups && (c.target.lookBack ?? false) === (target.lookBack ?? false)) return c;
   return plan(c.module, c.analysis, { ...options, dims: c.sizes, mode: c.plan.mode, target }, c.source);
 }
 
