@@ -2,9 +2,9 @@
 // on the equations s_t = f(s_{t-1}, x_t), as ParaRNN does. Two modules, each planned and run like any
 // cell, and a loop on the host:
 // - the linearisation (src/compiler/newton/linearise.ts), a cell without state that reads the guess
-//   before each step as an input: f, J and b per step (and the cell's outputs). Without state, every
-//   step is a sequence of its own: the sequential kernel runs it over batch · T sequences of one step,
-//   all at once;
+//   before each step as an input: f, J and b per step (and the cell's outputs). Without state, the
+//   time axis may be cut anywhere: the sequential kernel runs it as batch · T / C sequences of C
+//   steps, all at once;
 // - the linear system z_t = J_t z_{t-1} + b_t (src/compiler/newton/affine.ts), an associative
 //   recurrence the scan kernel runs; its solution is the next guess.
 // Per iteration: linearise at the guess, measure the residual max |s*_t − f(s*_{t-1}, x_t)| (scaled
@@ -34,6 +34,8 @@ export interface NewtonOptions {
   tol?: number;
   /** At most this many linear solves (default 32). */
   maxIter?: number;
+  /** Steps of the linearisation per workgroup, at most (default 64): fewer is more parallel, more has less overhead per workgroup. */
+  stepsPerGroup?: number;
   /**
    * The first guess: zeros at every step (default), or every step at the initial state. Zeros is the
    * safer start: a random initial state held for thousands of steps gave some gru_diag steps |J| > 1,
@@ -42,7 +44,7 @@ export interface NewtonOptions {
   guess?: 'initial' | 'zeros';
 }
 
-export const newtonDefaults = { tol: 1e-5, maxIter: 32 } as const;
+export const newtonDefaults = { tol: 1e-5, maxIter: 32, stepsPerGroup: 64 } as const;
 
 export interface NewtonResult extends RunResult {
   /** Linear solves taken. */
@@ -186,9 +188,17 @@ export async function runNewton(cell: NewtonCell, data: RunArrays, runner: Modul
     }),
   );
   const params = { ...data.params, ...eyes };
-  // Per step of the linearisation's run: 1 where the step is within its sequence's length, else 0 (its outputs are then 0, as a backend writes past a length).
-  const stepLengths = new Int32Array(batch * T);
-  for (let b = 0; b < batch; b++) stepLengths.fill(1, b * T, b * T + lengthOf(b));
+  // Without state, the linearisation may cut the time axis anywhere: [batch, T, ...] read as
+  // [batch · T / C, C, ...] (the same bytes) is batch · T / C sequences of C steps, each a workgroup,
+  // all at once. C divides T (the largest power of two that does, at most stepsPerGroup); past a
+  // sequence's length the pieces' lengths stop, so their outputs are 0 as a backend writes them.
+  const C = Math.min(options.stepsPerGroup ?? newtonDefaults.stepsPerGroup, T & -T);
+  const pieces = (batch * T) / C;
+  const pieceLengths = new Int32Array(pieces);
+  for (let g = 0; g < pieces; g++) {
+    const b = Math.floor((g * C) / T);
+    pieceLengths[g] = Math.max(0, Math.min(C, lengthOf(b) - ((g * C) % T)));
+  }
 
   for (let iteration = 0; ; iteration++) {
     // The guess before each step: the initial state, then the guess after the step before.
@@ -204,9 +214,7 @@ export async function runNewton(cell: NewtonCell, data: RunArrays, runner: Modul
         return [s.name, out];
       }),
     );
-    // Stateless, so every step is a sequence of its own: [batch, T, ...] read as [batch · T, 1, ...] (the
-    // same bytes) runs all steps at once, where as T steps of one sequence the kernel would loop over them.
-    const lin = await runner.run('linearisation', { batch: batch * T, T: 1, inputs: { ...data.inputs, ...before }, params, lengths: stepLengths });
+    const lin = await runner.run('linearisation', { batch: pieces, T: C, inputs: { ...data.inputs, ...before }, params, lengths: pieceLengths });
     const worst = residual(states, widths, guess, L, lin, batch, T, lengthOf);
     if (worst.value <= tol) return finish(cell, lin, initial, worst.value, iteration, batch, T, lengthOf);
     if (iteration >= maxIter || !Number.isFinite(worst.value)) {
