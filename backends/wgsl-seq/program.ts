@@ -262,13 +262,18 @@ export function sliceProgram(p: Program, monoid: boolean): Slicing {
   });
 
   // Axes in a fixed order: by first appearance among the states' positions (in declaration order).
+  // An axis that some state with dims is not sliced along would make every unit recompute that
+  // state whole, and the units multiply across axes: the backward cell's param accumulators, each
+  // independent along its own two dims, made 4^4 · 8^4 units per sequence of LSTM's backward, each
+  // redoing the whole adjoint recurrence. So an axis must slice every state that has dims.
+  const stateRoots = [...p.shapes].filter(([key, dims]) => key.startsWith('state:') && dims.length > 0).map(([key, dims]) => new Set(dims.map((_, i) => find(pos(key, i)))));
   const axisRoots: string[] = [];
   const axes: string[] = [];
   for (const [key, dims] of p.shapes) {
     if (!key.startsWith('state:')) continue;
     dims.forEach((dim, i) => {
       const r = find(pos(key, i));
-      if (!coupledRoots.has(r) && !axisRoots.includes(r)) (axisRoots.push(r), axes.push(dim));
+      if (!coupledRoots.has(r) && !axisRoots.includes(r) && stateRoots.every((roots) => roots.has(r))) (axisRoots.push(r), axes.push(dim));
     });
   }
   const positions = new Map<LocalKey, number[]>();
