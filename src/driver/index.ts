@@ -10,6 +10,7 @@ export { checkLimits, limitViolation, openGpu, runPrepared, targetOf, type Prepa
 export { checkHostMemory, planSegments, runSegmented, type Segments } from './segments.js';
 export { validateKernels } from './validate.js';
 export { RnncError, type FailureKind } from './errors.js';
+export { deviceRunner, newtonCell, newtonDefaults, planNewton, referenceRunner, runNewton, runNewtonOnDevice, type ModuleRunner, type NewtonCell, type NewtonOptions, type NewtonPlan, type NewtonResult } from './newton.js';
 export type { Compilation, ExecutionPlan, Mode, ModeRequest, Target } from '../compiler/plan/plan.js';
 export { modes, modeRequests } from '../compiler/plan/plan.js';
 export type { CompiledCell, Kernel } from '../../backends/backend.js';
