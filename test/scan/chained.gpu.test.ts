@@ -1,6 +1,6 @@
 // The chained single pass (backends/wgsl-scan/chained.ts) on Dawn, against the reference
 // interpreter: one-float-per-step cells (the diagonal (a, b) scan, a running sum, an output that reads
-// inputs and params, minGRU at one channel with params hoisted into invariants), variable lengths
+// inputs and params, parity, minGRU at one channel with params hoisted into invariants), variable lengths
 // and given initial states, one and several sequences, lengths that end inside a tile, a group and a
 // workgroup; the fallback taken at every look that finds a record unpublished; repeated runs on one
 // status buffer; and `auto` choosing it only where it applies.
@@ -32,6 +32,7 @@ const cells = {
   output z[c] = a[c] - h[c]
 }
 `),
+  parity: load(readFileSync('examples/parity.rnn', 'utf8')),
   mingru: load(readFileSync('examples/mingru.rnn', 'utf8').replace('dims X = 8, H = 8', 'dims X = 1, H = 1')),
 };
 

@@ -37,6 +37,14 @@ describe.each(examples)('$name scan kernels', ({ name, module, plan }) => {
     await expect(JSON.stringify(scanManifest(module, k), null, 2) + '\n').toMatchFileSnapshot(`../golden/scan/${name}.scan.json`);
   });
 
+  // The chained single pass (an adapter that may look back), for the cells it fits: one float per step.
+  it('pins scan_chained where it fits', async () => {
+    const k = compileScan(module, plan!, sizes, { chained: true });
+    if (!k.kernels.scan_chained) return expect(k.tile.chained).toBeUndefined();
+    await expectValidWgsl({ [`${name}.scan_chained.wgsl`]: k.kernels.scan_chained.code });
+    await expect(k.kernels.scan_chained.code).toMatchFileSnapshot(`../golden/scan/${name}.scan_chained.wgsl`);
+  });
+
   it.each([
     ['subgroups', true],
     ['workgroup', false],
