@@ -1,0 +1,72 @@
+// The backward kernels on Dawn: for every example and bench cell, `runGrad` (the saving and backward
+// cells compiled by the backends, on the shared BPTT schedule) gives the gradients of the float64
+// backward step (`interpretBackward`, itself checked against the tape and central differences in
+// pass.test.ts) within a norm-wise 1e-4: |gpu - ref| <= 1e-4 · (1 + max |ref| of the tensor).
+// Cases: lengths 1, a prime, a power of two plus one; variable lengths; a given initial state;
+// checkpoints; the sequential backward and the planner's (scan where the backward cell is affine).
+// All runs share one Dawn session.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { analyse } from '../../src/compiler/analyse/analyse.js';
+import { bindDims, tensorSize } from '../../src/compiler/ir/dims.js';
+import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
+import { plan } from '../../src/driver/compile.js';
+import { randomLengths, randomRunData, uniformFloats } from '../../src/driver/data.js';
+import { planGrad, retargetGrad, runGrad, type GradCompilation } from '../../src/driver/grad.js';
+import { gradientTensors } from '../../src/driver/grad-io.js';
+import { openGpu } from '../../src/driver/run.js';
+import { tensorError } from '../../src/driver/verify.js';
+import type { Device } from '../../src/runtime/device.js';
+import { interpretBackward } from '../../src/runtime/reference/grad-step.js';
+import type { ModeRequest } from '../../src/compiler/plan/plan.js';
+import { cellFiles, moduleAt } from './helpers.js';
+
+const TOLERANCE = 1e-4;
+
+/** [label, batch, T, variable lengths, given initial state, checkpoint, forward mode, backward mode] */
+type Case = [string, number, number, boolean, boolean, number | undefined, ModeRequest, ModeRequest];
+const CASES: Case[] = [
+  ['T=1', 2, 1, false, false, undefined, 'seq', 'seq'],
+  ['T=17, variable lengths, initial state, checkpoint 5', 3, 17, true, true, 5, 'seq', 'seq'],
+  ['T=33, variable lengths, auto forward and backward', 3, 33, true, false, undefined, 'auto', 'auto'],
+];
+
+let gpu: Device;
+beforeAll(async () => {
+  gpu = await openGpu();
+});
+afterAll(async () => {
+  await gpu?.close();
+});
+
+function compileGrad(m: Module, mode: ModeRequest, backward: ModeRequest): GradCompilation {
+  const forward = plan(m, analyse(m).analysis, { mode });
+  return retargetGrad(planGrad(forward, backward), gpu);
+}
+
+describe.each(cellFiles)('%s', (_label, url) => {
+  const m = moduleAt(url);
+  const sizes = bindDims(m);
+  it.each(CASES)('%s', async (_l, batch, T, variable, initial, checkpoint, mode, backwardMode) => {
+    const g = compileGrad(m, mode, backwardMode);
+    const lengths = variable ? randomLengths(batch, T, 3) : undefined;
+    const shape = { batch, T, sizes, ...(lengths ? { lengths } : {}) };
+    const data = randomRunData(m, shape, 11, { initial });
+    const upstream = {
+      outputs: Object.fromEntries(tensorsOf(m, 'output').map((o) => [o.name, uniformFloats(11, `grad:${o.name}`, batch * T * tensorSize(o, sizes))])),
+      final: Object.fromEntries(tensorsOf(m, 'state').map((s) => [s.name, uniformFloats(11, `grad:${s.name}.final`, batch * tensorSize(s, sizes))])),
+    };
+    const f32 = (r: Record<string, Float32Array | Float64Array>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float32Array.from(v)]));
+    const arrays = { batch, T, inputs: f32(data.inputs), params: f32(data.params), ...(data.initial ? { initialState: f32(data.initial) } : {}), ...(lengths ? { lengths } : {}) };
+    const got = await runGrad(gpu, g, arrays, upstream, checkpoint !== undefined ? { checkpoint } : {});
+    const ref = await interpretBackward(m, shape, data, upstream, g.step);
+    const size = { batch, T };
+    const want = gradientTensors(m, sizes, size, ref);
+    const errors = gradientTensors(m, sizes, size, got).map((t, k) => tensorError(t.name, 'grad', t.data, want[k]!.data, TOLERANCE, { normwise: true }));
+    for (const e of errors) expect(e.maxErr, `${e.name} (backward ${g.backward.plan.mode}): worst ${JSON.stringify(e.worst)}`).toBeLessThanOrEqual(TOLERANCE);
+    // The forward results come back too, from the same runs.
+    for (const o of tensorsOf(m, 'output')) {
+      const e = tensorError(o.name, 'output', got.forward.outputs[o.name]!, ref.forward.outputs[o.name]!, TOLERANCE);
+      expect(e.maxErr, o.name).toBeLessThanOrEqual(TOLERANCE);
+    }
+  });
+});
