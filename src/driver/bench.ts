@@ -173,7 +173,8 @@ export async function benchCell(gpu: GpuRunner, file: string, c: Compilation, op
       };
       if (scan && kernels && scanResult) {
         // Traffic of the schedule: the inputs are read once per pass over the steps.
-        const stepPasses = scan.schedule.passes.filter((p) => p.kernel === 'scan_steps' || p.kernel === 'reduce_steps').length;
+        // A single pass (scan_single, scan_chained) reads them once.
+        const stepPasses = Math.max(1, scan.schedule.passes.filter((p) => p.kernel === 'scan_steps' || p.kernel === 'reduce_steps').length);
         const aggBytes = 4 * kernels.layout.members.length * scan.schedule.aggElements * 2;
         row.scanNs = median(scanResult.timingsNs!);
         row.scanBytes = scan.idealBytes + (stepPasses - 1) * 4 * batch * T * kernels.layout.inputWidth + (scan.schedule.strategy === 'carry' ? 0 : aggBytes);
