@@ -1,0 +1,68 @@
+// `rnnc run --grad` end to end: the report's gradients and backward kernel, the files --save writes,
+// upstream gradients read from --inputs (and what a wrong one gets), the flags that need --grad.
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { captureCli } from './rnnc.js';
+import { formatNpy, readNpy } from '../../src/driver/npy.js';
+
+const rnnc = captureCli();
+const tempDir = () => mkdtempSync(join(tmpdir(), 'rnnc-grad-'));
+
+describe('rnnc run --grad', () => {
+  it('runs forward and backward, verifies both, and saves the gradients beside the results', async () => {
+    const out = tempDir();
+    const r = await rnnc('run', 'examples/mamba_s6.rnn', '--grad', '--verify', '--batch', '2', '--T', '9', '--lengths', 'random', '--save', out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('backward: seq kernel');
+    expect(r.stdout).toMatch(/^grad +grad_x +\[2, 9, 8\] +sum/m);
+    expect(r.stdout).toMatch(/^grad +grad_A_log +\[8, 4\] +sum/m);
+    expect(r.stdout).toMatch(/^grad +grad_h +\[2, 8, 4\] +sum/m);
+    expect(r.stdout).toContain('verify against the reference interpreter (float64): gradients, error = max |gpu - ref| / (1 + max |ref| of the tensor), tolerance 0.0001');
+    expect(r.stdout).not.toContain('FAIL');
+    const files = readdirSync(out).sort();
+    expect(files).toEqual(['grad_A_log.npy', 'grad_B.npy', 'grad_C.npy', 'grad_Dskip.npy', 'grad_dt.npy', 'grad_h.npy', 'grad_x.npy', 'h.final.npy', 'y.npy']);
+    expect((await readNpy(join(out, 'grad_x.npy'))).shape).toEqual([2, 9, 8]);
+    expect((await readNpy(join(out, 'grad_A_log.npy'))).shape).toEqual([8, 4]);
+    expect((await readNpy(join(out, 'grad_h.npy'))).shape).toEqual([2, 8, 4]);
+  });
+
+  it('reads upstream gradients from --inputs, seeds the missing ones, and reports which kernels ran in --json', async () => {
+    const dir = tempDir();
+    // The loss is the sum of y's last step: its gradient is 1 there and 0 elsewhere.
+    const g = new Float32Array(1 * 5 * 1);
+    g[4] = 1;
+    writeFileSync(join(dir, 'grad_y.npy'), formatNpy({ shape: [1, 5, 1], data: g }));
+    const r = await rnnc('run', 'bench/cells/cumsum.rnn', '--grad', '--verify', '--batch', '1', '--T', '5', '--mode', 'auto', '--inputs', dir, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.grad.backward.mode).toBe('scan');
+    expect(report.grad.upstream['grad_y.npy']).toBe(join(dir, 'grad_y.npy'));
+    expect(report.grad.upstream['grad_h.final.npy']).toBe('random');
+    expect(report.warnings.join('\n')).toContain(`no grad_h.final.npy in ${dir}: using seeded random values for the upstream gradient of the final state of \`h\` (seed 0)`);
+    expect(report.verify.gradients.ok).toBe(true);
+  });
+
+  it('warns of an upstream gradient for nothing, and refuses one of the wrong shape before the GPU starts', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'grad_z.npy'), formatNpy({ shape: [1, 5, 1], data: new Float32Array(5) }));
+    const r = await rnnc('run', 'bench/cells/cumsum.rnn', '--grad', '--batch', '1', '--T', '5', '--inputs', dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`rnnc: warning: ignoring ${join(dir, 'grad_z.npy')}: cumsum has no output \`z\``);
+    writeFileSync(join(dir, 'grad_y.npy'), formatNpy({ shape: [1, 4, 1], data: new Float32Array(4) }));
+    const bad = await rnnc('run', 'bench/cells/cumsum.rnn', '--grad', '--batch', '1', '--T', '5', '--inputs', dir);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(`rnnc: ${join(dir, 'grad_y.npy')} has shape (1, 4, 1), but the gradient of output \`y\` is [batch, T, C] = (1, 5, 1)`);
+    expect(bad.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('says that --checkpoint and --grad-mode need --grad, and rejects a --grad-mode that is not one', async () => {
+    const r = await rnnc('run', 'bench/cells/cumsum.rnn', '--T', '4', '--checkpoint', '2');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('rnnc: warning: --checkpoint has no effect without --grad');
+    const bad = await rnnc('run', 'bench/cells/cumsum.rnn', '--grad', '--grad-mode', 'fast');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("rnnc: --grad-mode must be one of seq, scan, chunk, auto, got 'fast'");
+  });
+});
