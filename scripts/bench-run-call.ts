@@ -8,12 +8,16 @@
 // Two orders of the last two stages, alternating call by call: `sequential`, the checksums and then
 // the save, as src/cli/run.ts has them; `overlapped`, the save started first (its writes on the
 // thread pool, src/driver/output.ts writeAllOrNothingAsync) and the checksums computed while it
-// writes, timed together as `checksums ∥ save`. The run stage's phases (GpuSession.lastProfile,
-// src/runtime/dawn/runtime.ts) follow the table, medians over both orders.
+// writes, timed together as `checksums ∥ save`. `of which GC`: the garbage collections V8 ran
+// inside the call (the collection before each call is outside it); the new arrays of a call (the
+// .npy's data, the results) count towards V8's heap limit and start a major collection. The run
+// stage's phases (GpuSession.lastProfile, src/runtime/dawn/runtime.ts) follow the table, medians
+// over both orders.
 //
 //   npx tsx --expose-gc scripts/bench-run-call.ts [--log2-t 20,22] [--repeats 9]
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { plan } from '../src/driver/compile.js';
@@ -45,7 +49,14 @@ const load = loadavg()[0]!;
 const rows: string[] = [];
 const phaseRows: string[] = [];
 const ORDERS = ['sequential', 'overlapped'] as const;
-const STAGES = ['read', 'assemble', 'run', 'checksums', 'save', 'whole'] as const;
+const STAGES = ['read', 'assemble', 'run', 'checksums', 'save', 'whole', 'gc'] as const;
+// GC inside the timed calls: collections are reported after they end, so a call's are summed up to its end.
+let gcMs = 0;
+let counting = false;
+const gcs = new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) if (counting) gcMs += e.duration;
+});
+gcs.observe({ entryTypes: ['gc'] });
 try {
   const c = plan(module, analysis, { mode: 'scan', target: targetOf(gpu.adapter) });
   for (const lg of log2T) {
@@ -62,6 +73,9 @@ try {
     for (let k = -2; k < 2 * repeats; k++) {
       const order = ORDERS[(k + 2) % 2]!;
       await settle();
+      await new Promise((r) => setImmediate(r)); // the settling collection reported before counting starts
+      gcMs = 0;
+      counting = true;
       const t0 = performance.now();
       const files = await readInputDir(inputs, module);
       const t1 = performance.now();
@@ -86,8 +100,10 @@ try {
         await saving;
         t4 = t5 = performance.now();
       }
+      await new Promise((r) => setImmediate(r)); // the call's collections reported
+      counting = false;
       if (k < 0) continue; // the warm-up calls compile the kernels and fill the pools
-      const took = { read: t1 - t0, assemble: t2 - t1, run: t3 - t2, checksums: t4 - t3, save: t5 - t4, whole: t5 - t0 };
+      const took = { read: t1 - t0, assemble: t2 - t1, run: t3 - t2, checksums: t4 - t3, save: t5 - t4, whole: t5 - t0, gc: gcMs };
       for (const s of STAGES) stages[order]![s]!.push(took[s]);
       if (profile) for (const [name, v] of Object.entries(profile)) if (typeof v === 'number') (phases[name] ??= []).push(v);
       if (k % 4 === 0) {
@@ -100,20 +116,21 @@ try {
     for (const order of ORDERS) {
       const m = Object.fromEntries(STAGES.map((s) => [s, median(stages[order]![s]!)]));
       const cells = order === 'sequential' ? [m['checksums']!.toFixed(1), m['save']!.toFixed(1)] : [`${m['checksums']!.toFixed(1)} (∥ save)`, '—'];
-      const row = `| 2^${lg} | ${order} | ${[m['read']!, m['assemble']!, m['run']!].map((x) => x.toFixed(1)).join(' | ')} | ${cells.join(' | ')} | ${m['whole']!.toFixed(1)} | ${kernel.toFixed(1)} | **${(m['whole']! / kernel).toFixed(1)}×** |`;
+      const row = `| 2^${lg} | ${order} | ${[m['read']!, m['assemble']!, m['run']!].map((x) => x.toFixed(1)).join(' | ')} | ${cells.join(' | ')} | ${m['whole']!.toFixed(1)} | ${m['gc']!.toFixed(1)} | ${kernel.toFixed(1)} | **${(m['whole']! / kernel).toFixed(1)}×** |`;
       rows.push(row);
       console.error(row);
     }
     phaseRows.push(`| 2^${lg} | ${Object.entries(phases).map(([name, v]) => `${name} ${median(v).toFixed(1)}`).join(', ')} |`);
   }
 } finally {
+  gcs.disconnect();
   await gpu.close();
   rmSync(dir, { recursive: true, force: true });
 }
 console.log(`Adapter: ${gpu.adapter.description}; load average ${load.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after; medians of ${repeats} calls in each order, ms.
 
-| T | order | read .npy | assemble | run | checksums | save .npy | whole call | kernels | whole / kernels |
-|---|---|---|---|---|---|---|---|---|---|
+| T | order | read .npy | assemble | run | checksums | save .npy | whole call | of which GC | kernels | whole / kernels |
+|---|---|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
 Phases of the run stage (GpuSession.lastProfile), medians:
