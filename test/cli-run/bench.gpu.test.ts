@@ -18,12 +18,13 @@ describe('rnnc bench', () => {
     expect(report.adapter).not.toBe('');
     expect(report.copyTimingMethod).toMatch(/^(timestamp|wall)$/);
     expect(report.rows.map((x) => [x.example, x.T, x.batch, x.channels, x.mode, x.strategy, x.split])).toEqual([
-      ['affine', 4096, 1, 1, 'scan', 'reduce-then-scan', 'stripe'],
+      // lavapipe may look back across workgroups: one long sequence takes the chained single pass.
+      ['affine', 4096, 1, 1, 'scan', 'chained', 'stripe'],
       ['affine', 4096, 16, 16, 'scan', 'carry', 'stripe'],
     ]);
     for (const x of report.rows) {
       expect(Math.min(x.scanNs!, x.seqNs, x.elementwiseNs, x.copyNs)).toBeGreaterThan(0);
-      // Inputs a, b and output y: 12 bytes a step, and the state in and out; reduce-then-scan reads the inputs twice.
+      // Inputs a, b and output y: 12 bytes a step, and the state in and out.
       expect(x.idealBytes).toBe(12 * x.T * x.batch + 8 * x.batch);
       // The yardsticks move the same bytes: the elementwise kernel padded to whole vec4s, the copy to whole words.
       expect(x.elementwiseBytes - x.idealBytes).toBeGreaterThanOrEqual(0);
@@ -35,7 +36,8 @@ describe('rnnc bench', () => {
       expect(x.scanPerElementwise).toBeCloseTo(x.scanGBs! / x.elementwiseGBs, 6);
       expect(x.scanPerCopy).toBeCloseTo(x.scanGBs! / x.copyGBs, 6);
     }
-    expect(report.rows[0]!.scanBytes! / report.rows[0]!.idealBytes).toBeCloseTo(1.67, 1);
+    // The chained pass reads the inputs once (reduce-then-scan read them twice: 1.67).
+    expect(report.rows[0]!.scanBytes! / report.rows[0]!.idealBytes).toBeCloseTo(1.0, 1);
     const md = readFileSync(join(dir, 'b.md'), 'utf8');
     expect(md).toMatch(/^# Scan benchmark\n\nAdapter: \*\*.+\*\* \(timing: (timestamp|wall); copies: (timestamp|wall)\)/);
     expect(md).toContain('| vs elementwise | of copy |');
