@@ -22,6 +22,13 @@ export class PlanOverBudget {
 const AUTO_ORDER: Mode[] = ['scan', 'seq'];
 
 /**
+ * Where the scan refuses a cell, `auto` says why it does not pick newton either (Newton iterations
+ * over scans, src/driver/newton.ts, a mode of the driver): no measured cost model says it beats the
+ * sequential loop, and on lavapipe it ran 10-80x slower (docs/newton.md).
+ */
+const NOT_NEWTON = '; not newton: auto picks Newton iterations only where a measured cost model says they beat the sequential loop, and none does (docs/newton.md); --mode newton runs them';
+
+/**
  * Why `auto` passes over kernels a backend takes, where they measured slower than the sequential loop
  * on every adapter tried; undefined when it does not. `--mode` still runs them.
  */
@@ -70,7 +77,7 @@ export function makePlan(subject: PlanSubject, probes: readonly ModeProbe[]): Ex
       passed.push(`not ${mode}: ${declined}`);
       continue;
     }
-    if (verdict.ok) return { requested, mode, why: [...passed, verdict.why].join('; so '), decision: verdict.decision, considered, cost };
+    if (verdict.ok) return { requested, mode, why: [...passed, verdict.why].join('; so ') + (mode === 'seq' && !subject.module.monoid && considered.some((c) => c.mode === 'scan' && !c.ok) ? NOT_NEWTON : ''), decision: verdict.decision, considered, cost };
     passed.push(`not ${mode}: ${verdict.why}`);
   }
   return new PlanRefused('seq', passed.join('; '));
