@@ -5,6 +5,8 @@
 // against each other. Prints a markdown table.
 //
 //   npx tsx scripts/bench-newton.ts [--cells gru_diag,lstm_diag] [--H 8,64] [--log2T 10,12,14,16] [--batch 1] [--repeats 3] [--tol 1e-5]
+// With --seeds 1,2,3 it only counts the iterations, once per seed (data and params drawn from it),
+// with given initial states and random lengths, and prints them.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
@@ -14,7 +16,7 @@ import { plan } from '../src/driver/compile.js';
 import { deviceRunner, newtonCell, planNewton, runNewton, type ModuleRunner } from '../src/driver/newton.js';
 import { openGpu, targetOf } from '../src/driver/run.js';
 import { fitRun, runSegmented } from '../src/driver/segments.js';
-import { randomRunData } from '../src/driver/data.js';
+import { randomLengths, randomRunData } from '../src/driver/data.js';
 import type { RunArrays } from '../backends/backend.js';
 
 const { values } = parseArgs({
@@ -25,6 +27,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '1' },
     repeats: { type: 'string', default: '3' },
     tol: { type: 'string', default: '1e-5' },
+    seeds: { type: 'string' },
   },
 });
 const list = (s: string) => s.split(',').filter(Boolean);
@@ -35,6 +38,14 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 const gpu = await openGpu();
 const rows: string[] = [];
+if (values.seeds !== undefined) {
+  try {
+    await countIterations(list(values.seeds).map(Number));
+  } finally {
+    await gpu.close();
+  }
+  process.exit(0);
+}
 try {
   process.stderr.write(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(', ')}\n`);
   for (const name of list(values.cells)) {
@@ -96,3 +107,30 @@ console.log('');
 console.log('| cell | H | T | iterations | residual | newton ms | linearise / scan / host ms | seq ms | newton / seq | max rel diff vs seq |');
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);
+
+/** Iterations per seed at each size, with given initial states and random lengths. */
+async function countIterations(seeds: number[]): Promise<void> {
+  console.log(`adapter: ${gpu.adapter.description}; batch ${batch}; tol ${tol}; initial states given, lengths random`);
+  console.log('');
+  console.log(`| cell | H | T | iterations (seeds ${seeds.join(', ')}) | worst residual |`);
+  console.log('|---|---|---|---|---|');
+  for (const name of list(values.cells)) {
+    const r = frontEnd(readFileSync(new URL(`../examples/${name}.rnn`, import.meta.url), 'utf8'));
+    for (const H of list(values.H).map(Number)) {
+      const cell = newtonCell(r.module!, { H });
+      const runner = deviceRunner(gpu, planNewton(cell, targetOf(gpu.adapter)));
+      for (const T of list(values.log2T).map((k) => 2 ** Number(k))) {
+        const counts: number[] = [];
+        let worst = 0;
+        for (const seed of seeds) {
+          const d = randomRunData(r.module!, { batch, T, sizes: cell.sizes }, seed, { initial: true });
+          const f32 = (x: typeof d.inputs) => x as Record<string, Float32Array>;
+          const got = await runNewton(cell, { batch, T, inputs: f32(d.inputs), params: f32(d.params), initialState: f32(d.initial!), lengths: randomLengths(batch, T, seed) }, runner, { tol });
+          counts.push(got.iterations);
+          worst = Math.max(worst, got.residual);
+        }
+        console.log(`| ${name} | ${H} | 2^${Math.log2(T)} | ${counts.join(', ')} | ${worst.toExponential(1)} |`);
+      }
+    }
+  }
+}
