@@ -26,9 +26,13 @@ export interface RunCase {
   lengths?: Int32Array;
 }
 
-/** Lengths 1, a prime (37) and a power of two plus one (65) from the spec's initial state; then variable lengths with given initial states. */
-export function runCases(m: Module, sizes: DimSizes, Ts: number[] = [1, 37, 65]): RunCase[] {
-  const configs = [...Ts.map((T, k) => ({ T, batch: 2, ragged: false, seed: 10 + k })), { T: 41, batch: 4, ragged: true, seed: 99 }];
+/**
+ * Lengths 1, a prime (37) and a power of two plus one (65) from the spec's initial state; then
+ * variable lengths with given initial states, at 41 steps and at 256 (where the linearisation runs
+ * in pieces of 64 steps, and lengths end inside them).
+ */
+export function runCases(m: Module, sizes: DimSizes, Ts: number[] = [1, 37, 65], raggedTs: number[] = [41, 256]): RunCase[] {
+  const configs = [...Ts.map((T, k) => ({ T, batch: 2, ragged: false, seed: 10 + k })), ...raggedTs.map((T, k) => ({ T, batch: 4, ragged: true, seed: 99 + k }))];
   return configs.map(({ T, batch, ragged, seed }) => {
     const data = randomRunData(m, { batch, T, sizes }, seed, { initial: ragged });
     const f32 = (r: RunData['inputs']) => r as Record<string, Float32Array>;

@@ -36,8 +36,8 @@ describe('newton on Dawn = seq = reference', () => {
       const p = planNewton(cell, targetOf(gpu.adapter));
       expect(p.system.plan.mode).toBe('scan');
       const seq = plan(m, analysis, { mode: 'seq', dims, target: targetOf(gpu.adapter) });
-      // T = 1, and 41 steps with variable lengths and given initial states.
-      for (const c of runCases(m, cell.sizes, [1])) {
+      // T = 1, and 41 and 128 steps (pieces of 64) with variable lengths and given initial states.
+      for (const c of runCases(m, cell.sizes, [1], [41, 128])) {
         const got = await runNewton(cell, c.arrays, deviceRunner(gpu, p), { tol: 1e-6, maxIter: 50 });
         const want = interpret(m, { batch: c.arrays.batch, T: c.arrays.T, sizes: cell.sizes, ...(c.lengths ? { lengths: c.lengths } : {}) }, c.data);
         expect(maxRelDiff(got, want), `${name}, ${c.label}: newton vs reference`).toBeLessThan(TOL);

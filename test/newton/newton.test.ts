@@ -53,7 +53,7 @@ describe('newton that does not converge', () => {
   it('is a user error naming the step and sequence where the residual is worst', async () => {
     const { module: m } = cellFrom('gru');
     const cell = newtonCell(m);
-    const c = runCases(m, cell.sizes, [60])[0]!;
+    const c = runCases(m, cell.sizes, [60], [])[0]!;
     // Sequence 0 ends after one step (exact after one iteration); sequence 1 runs all 60.
     const arrays = { ...c.arrays, lengths: Int32Array.from([1, 60]) };
     const failure = await runNewton(cell, arrays, referenceRunner(cell), { tol: 1e-6, maxIter: 2 }).catch((e: unknown) => e);
@@ -72,7 +72,7 @@ describe('newton that does not converge', () => {
   it('a chaotic cell diverges: the first non-finite residual stops it, saying so', async () => {
     const { module: m } = cellFrom(logistic);
     const cell = newtonCell(m);
-    const c = runCases(m, cell.sizes, [60])[0]!;
+    const c = runCases(m, cell.sizes, [60], [])[0]!;
     const failure = await runNewton(cell, c.arrays, referenceRunner(cell), { maxIter: 50 }).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(RnncError);
     expect((failure as RnncError).message).toMatch(/after \d+ iterations? the residual is (NaN|Infinity), above the tolerance/);
