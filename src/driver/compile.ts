@@ -20,6 +20,8 @@ export interface PlanOptions extends Partial<PlanRequest> {
   target?: Target;
   /** What the user was doing, for the refusal message: 'compile' or 'run'. */
   verb?: string;
+  /** The flag that asked for the mode, for the refusal message (default `--mode`). */
+  flag?: string;
 }
 
 /** Binds the dims; an unknown or unsized dim is the user's to fix. */
@@ -44,7 +46,8 @@ export function plan(module: Module, analysis: Analysis, options: PlanOptions = 
   }
   if (planned instanceof PlanRefused) {
     const verb = options.verb ?? 'compile';
-    throw new RnncError(`rnnc: ${module.name} cannot take --mode ${planned.mode}: ${planned.why}; ${verb} it with --mode seq or --mode auto`);
+    const flag = options.flag ?? '--mode';
+    throw new RnncError(`rnnc: ${module.name} cannot take ${flag} ${planned.mode}: ${planned.why}; ${verb} it with ${flag} seq or ${flag} auto`);
   }
   return { module, analysis, sizes, target, plan: planned, ...(source ? { source } : {}) };
 }

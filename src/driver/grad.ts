@@ -7,6 +7,7 @@ import { analyse } from '../compiler/analyse/analyse.js';
 import { hasErrors } from '../compiler/diagnostics/diagnostic.js';
 import { differentiate, GradError, type BackwardStep } from '../compiler/grad/reverse.js';
 import { withSavedStates, type SavingModule } from '../compiler/grad/saved.js';
+import { accumulationCell, splitAccumulators, type SplitBackward } from '../compiler/grad/split.js';
 import type { Module } from '../compiler/ir/ir.js';
 import type { Compilation, ModeRequest } from '../compiler/plan/plan.js';
 import type { CompiledCell, RunArrays, RunSize } from '../../backends/backend.js';
@@ -19,14 +20,18 @@ import { targetOf } from './run.js';
 
 export type { Gradients, Upstream } from '../runtime/bptt.js';
 
-/** The three compiled cells of a gradient run. */
+/** The compiled cells of a gradient run. */
 export interface GradCompilation {
   forward: Compilation;
   /** The forward cell with one more output per state, the state before each step. */
   saving: Compilation;
+  /** The backward cell: with params, the adjoint recurrence only (`split.adjoint`). */
   backward: Compilation;
+  /** Per param, the cell that sums its gradient over time. */
+  accumulations: { param: string; compilation: Compilation }[];
   step: BackwardStep;
   savingModule: SavingModule;
+  split?: SplitBackward;
 }
 
 /** The backward step of a cell; a cell the pass cannot differentiate yet is the user's to hear about, not a crash. */
@@ -63,15 +68,27 @@ export function planGrad(forward: Compilation, backwardMode: ModeRequest, option
     if (!(e instanceof RnncError)) throw e;
     savingPlan = plan(saving.module, saving.analysis, { ...common, mode: 'seq' });
   }
-  const back = analysed(step.module);
-  const backward = plan(back.module, back.analysis, { ...common, mode: backwardMode, verb: 'differentiate' });
-  return { forward, saving: savingPlan, backward, step, savingModule };
+  const split = splitAccumulators(step);
+  const planned = (m: Module) => {
+    const a = analysed(m);
+    return plan(a.module, a.analysis, { ...common, mode: backwardMode, flag: '--grad-mode', verb: 'differentiate' });
+  };
+  const backward = planned(split?.adjoint ?? step.module);
+  const accumulations = (split?.accumulations ?? []).map((a) => ({ param: a.param, compilation: planned(a.module) }));
+  return { forward, saving: savingPlan, backward, accumulations, step, savingModule, ...(split ? { split } : {}) };
 }
 
 /** The same gradient compilation for the adapter's target (subgroups), planned again only where it differs. */
 export function retargetGrad(g: GradCompilation, device: Device, options: PlanOptions = {}): GradCompilation {
   const target = targetOf(device.adapter);
-  return { ...g, forward: retarget(g.forward, target, options), saving: retarget(g.saving, target, options), backward: retarget(g.backward, target, options) };
+  const again = (c: Compilation) => retarget(c, target, { ...options, flag: '--grad-mode' });
+  return {
+    ...g,
+    forward: retarget(g.forward, target, options),
+    saving: retarget(g.saving, target, options),
+    backward: again(g.backward),
+    accumulations: g.accumulations.map((a) => ({ ...a, compilation: again(a.compilation) })),
+  };
 }
 
 const f32 = (a: FloatArray): Float32Array => (a instanceof Float32Array ? a : Float32Array.from(a));
@@ -85,11 +102,16 @@ export interface GradRunOptions extends BpttOptions {
 /** Runs forward and backward on the device: the gradients, and the forward run's results. */
 export async function runGrad(device: Device, g: GradCompilation, data: RunArrays, upstream: Upstream = {}, options: GradRunOptions = {}): Promise<Gradients<Float32Array>> {
   const compiled = new Map<GradCell, CompiledCell>();
-  const cells: Record<GradCell, Compilation> = g;
+  const cells = new Map<GradCell, Compilation>([
+    ['forward', g.forward],
+    ['saving', g.saving],
+    ['backward', g.backward],
+    ...g.accumulations.map((a): [GradCell, Compilation] => [accumulationCell(a.param), a.compilation]),
+  ]);
   const runner: CellRunner<Float32Array> = {
     zeros: (n) => new Float32Array(n),
     async run(cell, shape, d) {
-      const c = cells[cell];
+      const c = cells.get(cell)!;
       if (!compiled.has(cell)) compiled.set(cell, emit(c));
       const prepare = (s: RunSize) => compiled.get(cell)!.prepare(s);
       const size = { batch: shape.batch, T: shape.T };
@@ -107,5 +129,5 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
   };
   const shape = { batch: data.batch, T: data.T, sizes: g.forward.sizes, ...(data.lengths ? { lengths: data.lengths } : {}) };
   const cellData = { inputs: data.inputs, params: data.params, ...(data.initialState ? { initial: data.initialState } : {}) };
-  return backpropagate(g.forward.module, g.step, g.savingModule, runner, shape, cellData, upstream, options);
+  return backpropagate(g.forward.module, { backward: g.step, saving: g.savingModule, ...(g.split ? { split: g.split } : {}) }, runner, shape, cellData, upstream, options);
 }

@@ -13,11 +13,14 @@
 // start of each segment (O(T/C · state) memory), and the backward, last segment first, recomputes a
 // segment's saved states from its checkpoint, then runs the backward cell over it, carrying the
 // adjoint states and the accumulators from segment to segment. Without it, one segment of T steps,
-// and the saving cell's one forward run serves both passes.
+// and the saving cell's one forward run serves both passes. With a split, the backward cell keeps the
+// adjoint states only, and each param's gradient is summed by its own cell from the values the
+// backward cell writes per step (grad/split.ts).
 import { tensorsOf, type Module, type Tensor } from '../compiler/ir/ir.js';
 import { tensorSize } from '../compiler/ir/dims.js';
 import type { BackwardStep } from '../compiler/grad/reverse.js';
 import type { SavingModule } from '../compiler/grad/saved.js';
+import { accumulationCell, type SplitBackward } from '../compiler/grad/split.js';
 import type { RunData as CellData, RunShape as CellShape, Tensor32or64 as FloatArray } from './reference/interpreter.js';
 
 export type { CellData, CellShape, FloatArray };
@@ -27,8 +30,19 @@ export interface CellRun<A extends FloatArray> {
   final: Record<string, A>;
 }
 
-/** The three cells of a backward run: the forward cell, the forward cell saving its states, the backward cell. */
-export type GradCell = 'forward' | 'saving' | 'backward';
+/**
+ * The cells of a backward run: the forward cell, the forward cell saving its states, the backward
+ * cell, and with a split (grad/split.ts) one `accumulate:<param>` cell per param.
+ */
+export type GradCell = 'forward' | 'saving' | 'backward' | `accumulate:${string}`;
+
+/** What the compiler derived from a cell for its backward run. */
+export interface GradCells {
+  backward: BackwardStep;
+  saving: SavingModule;
+  /** The params' accumulators as cells of their own ('backward' is then `split.adjoint`). */
+  split?: SplitBackward;
+}
 
 /** How the cells run: its `zeros` say in which precision. */
 export interface CellRunner<A extends FloatArray> {
@@ -87,8 +101,7 @@ function placeSteps(into: FloatArray, part: FloatArray, batch: number, T: number
 /** The gradients of Σ upstream.outputs · outputs + Σ upstream.final · final with respect to the inputs, params and initial states. */
 export async function backpropagate<A extends FloatArray>(
   m: Module,
-  backward: BackwardStep,
-  saving: SavingModule,
+  { backward, saving, split }: GradCells,
   runner: CellRunner<A>,
   shape: CellShape,
   data: CellData,
@@ -135,6 +148,7 @@ export async function backpropagate<A extends FloatArray>(
   // Backward, last segment first.
   const inputGrads = Object.fromEntries(inputs.map((x) => [x.name, zeros(batch * T * size(x.name))]));
   const adjoints: Record<string, FloatArray> = {};
+  const accumulated = new Set(split?.accumulations.map((a) => a.adjoint));
   for (const { state, adjoint } of roles.stateAdjoints) {
     const given = upstream.final?.[state];
     const start = zeros(batch * size(state));
@@ -155,8 +169,15 @@ export async function backpropagate<A extends FloatArray>(
       const given = upstream.outputs?.[output];
       backInputs[input] = given ? reversed(whole ? given : sliceSteps(given, batch, T, n, t0, steps, zeros(batch * steps * n)), n) : zeros(batch * steps * n);
     }
-    const run = await runner.run('backward', sh, { inputs: backInputs, params: data.params, initial: adjoints });
+    const recurrent = Object.fromEntries(Object.entries(adjoints).filter(([name]) => !accumulated.has(name)));
+    const run = await runner.run('backward', sh, { inputs: backInputs, params: data.params, initial: recurrent });
     Object.assign(adjoints, run.final);
+    // Each param's sum over this segment's steps, from where the later segments left it.
+    for (const a of split?.accumulations ?? []) {
+      const inputs = Object.fromEntries(a.module.tensors.filter((t) => t.role === 'input').map((t) => [t.name, backInputs[t.name] ?? run.outputs[t.name]!]));
+      const sum = await runner.run(accumulationCell(a.param), sh, { inputs, params: data.params, ...(adjoints[a.adjoint] ? { initial: { [a.adjoint]: adjoints[a.adjoint]! } } : {}) });
+      adjoints[a.adjoint] = sum.final[a.adjoint]!;
+    }
     for (const { input, adjoint } of roles.inputAdjoints) placeSteps(inputGrads[input]!, reversed(run.outputs[adjoint]!, size(input)), batch, T, size(input), t0, steps);
   }
 

@@ -4,22 +4,31 @@
 import type { Module } from '../../compiler/ir/ir.js';
 import { differentiate, type BackwardStep } from '../../compiler/grad/reverse.js';
 import { withSavedStates } from '../../compiler/grad/saved.js';
-import { backpropagate, type BpttOptions, type CellRunner, type Upstream } from '../bptt.js';
+import { accumulationCell, splitAccumulators } from '../../compiler/grad/split.js';
+import { backpropagate, type BpttOptions, type CellRunner, type GradCell, type Upstream } from '../bptt.js';
 import { interpret, type RunData, type RunShape } from './interpreter.js';
 import type { GradResult } from './grad.js';
 
 export interface BackwardOptions extends BpttOptions {
   /** 'f32' rounds every node result to float32, forward and backward (what a GPU backward kernel would compute). */
   precision?: 'f64' | 'f32';
+  /** false: keep the param accumulators in the backward cell (the split is the default, as on the GPU). */
+  split?: boolean;
 }
 
 export function interpretBackward(m: Module, shape: RunShape, data: RunData, upstream: Upstream = {}, backward: BackwardStep = differentiate(m), options: BackwardOptions = {}): Promise<GradResult> {
   const saving = withSavedStates(m);
-  const modules = { forward: m, saving: saving.module, backward: backward.module };
+  const split = options.split === false ? undefined : splitAccumulators(backward);
+  const modules = new Map<GradCell, Module>([
+    ['forward', m],
+    ['saving', saving.module],
+    ['backward', split?.adjoint ?? backward.module],
+    ...(split?.accumulations ?? []).map((a): [GradCell, Module] => [accumulationCell(a.param), a.module]),
+  ]);
   const precision = { precision: options.precision ?? 'f64' };
   const runner: CellRunner<Float64Array> = {
     zeros: (n) => new Float64Array(n),
-    run: async (cell, sh, d) => interpret(modules[cell], sh, d, precision),
+    run: async (cell, sh, d) => interpret(modules.get(cell)!, sh, d, precision),
   };
-  return backpropagate(m, backward, saving, runner, shape, data, upstream, options);
+  return backpropagate(m, { backward, saving, ...(split ? { split } : {}) }, runner, shape, data, upstream, options);
 }

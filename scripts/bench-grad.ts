@@ -1,0 +1,120 @@
+// The backward pass against the forward pass, per cell and T: GPU time of the kernels (timestamp
+// queries where the device has them, else wall clock; median of the timed repeats after a warm-up,
+// summed over the jobs a pass runs) and wall time of the whole call (the library's `run` path for the
+// forward, `runGrad` for forward + backward: planning excluded, host work — reversing sequences,
+// summing param gradients — included). The forward runs in the planner's mode (`auto`); the backward
+// pass is the saving forward cell plus the backward cell (`--grad-mode auto` unless --grad-mode).
+// Prints a markdown table with the machine's load.
+//
+//   npx tsx scripts/bench-grad.ts [--cells mamba_s6,gla,lru,lstm] [--T 1048576] [--batch 1] [--repeats 3] [--grad-mode auto] [--dim H=64]
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { frontEnd } from '../src/driver/front-end.js';
+import { plan, emit } from '../src/driver/compile.js';
+import { randomRunData, uniformFloats } from '../src/driver/data.js';
+import { planGrad, retargetGrad, runGrad } from '../src/driver/grad.js';
+import { planSegments, runSegmented } from '../src/driver/segments.js';
+import { openGpu, targetOf } from '../src/driver/run.js';
+import { tensorsOf } from '../src/compiler/ir/ir.js';
+import { tensorSize } from '../src/compiler/ir/dims.js';
+import type { Analysis } from '../src/compiler/analyse/types.js';
+import type { Module } from '../src/compiler/ir/ir.js';
+import type { ModeRequest } from '../src/compiler/plan/plan.js';
+import type { Device } from '../src/runtime/device.js';
+import type { RunArrays, RunSize } from '../backends/backend.js';
+
+const arg = (name: string, fallback: string) => {
+  const k = process.argv.indexOf(`--${name}`);
+  return k > 0 ? process.argv[k + 1]! : fallback;
+};
+const cells = arg('cells', 'mamba_s6,gla,lru,lstm').split(',');
+const Ts = arg('T', '1048576').split(',').map(Number);
+const batch = Number(arg('batch', '1'));
+const repeats = Number(arg('repeats', '3'));
+const gradMode = arg('grad-mode', 'auto') as ModeRequest;
+const dims = Object.fromEntries(
+  process.argv.flatMap((a, k) => (process.argv[k - 1] === '--dim' ? [a.split('=')] : [])).map(([d, n]) => [d!, Number(n)]),
+);
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const load = () => loadavg().map((x) => x.toFixed(1)).join(' ');
+
+/** A device that times every job it runs, and keeps the sum of the medians. */
+function timing(device: Device): Device & { gpuMs: number; method: string; byCell: Map<string, number> } {
+  const timed = {
+    adapter: device.adapter,
+    gpuMs: 0,
+    method: '',
+    byCell: new Map<string, number>(),
+    async run(job: Parameters<Device['run']>[0]) {
+      const r = await device.run({ ...job, timing: { repeats, warmup: 1 } });
+      const ms = median(r.timingsNs!) / 1e6;
+      timed.gpuMs += ms;
+      // The cell a job belongs to: runGrad runs them in this order, once per segment.
+      const cell = cellOrder[jobs++ % cellOrder.length] ?? '?';
+      timed.byCell.set(cell, (timed.byCell.get(cell) ?? 0) + ms);
+      timed.method = r.timingMethod ?? 'wall';
+      return r;
+    },
+    compileShaders: device.compileShaders.bind(device),
+    close: device.close.bind(device),
+  };
+  return timed;
+}
+
+let cellOrder: string[] = [];
+let jobs = 0;
+const gpu = await openGpu();
+const rows: string[] = [];
+const loadBefore = load();
+let adapter = '';
+let method = '';
+try {
+  adapter = gpu.adapter.description;
+  for (const cell of cells) {
+    const fe = frontEnd(readFileSync(`examples/${cell}.rnn`, 'utf8')) as { module: Module; analysis: Analysis };
+    const known = Object.fromEntries(Object.entries(dims).filter(([d]) => fe.module.dims.some((x) => x.name === d)));
+    const forward = plan(fe.module, fe.analysis, { mode: 'auto', dims: known, target: targetOf(gpu.adapter) });
+    const grad = retargetGrad(planGrad(forward, gradMode), gpu);
+    const sizes = forward.sizes;
+    for (const T of Ts) {
+      const size: RunSize = { batch, T };
+      const d = randomRunData(fe.module, { batch, T, sizes }, 1);
+      const data: RunArrays = { batch, T, inputs: d.inputs as Record<string, Float32Array>, params: d.params as Record<string, Float32Array> };
+      const upstream = { outputs: Object.fromEntries(tensorsOf(fe.module, 'output').map((o) => [o.name, uniformFloats(1, `grad:${o.name}`, batch * T * tensorSize(o, sizes))])) };
+
+      const fwdDevice = timing(gpu);
+      const compiled = emit(forward);
+      const prepare = (s: RunSize) => compiled.prepare(s);
+      const segments = planSegments(prepare, gpu.adapter.limits, sizes, size);
+      let start = performance.now();
+      await runSegmented(fwdDevice, fe.module, prepare, data, sizes, segments);
+      const fwdWall = performance.now() - start;
+      // Wall time without the timing repeats: one plain call each.
+      start = performance.now();
+      await runSegmented(gpu, fe.module, prepare, data, sizes, segments);
+      const fwdCall = performance.now() - start;
+
+      cellOrder = ['saving', 'backward', ...grad.accumulations.map((a) => `d_${a.param}`)];
+      jobs = 0;
+      const bwdDevice = timing(gpu);
+      await runGrad(bwdDevice, grad, data, upstream);
+      start = performance.now();
+      await runGrad(gpu, grad, data, upstream);
+      const gradCall = performance.now() - start;
+      method = fwdDevice.method;
+      void fwdWall;
+      const dimText = Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ');
+      rows.push(
+        `| ${cell} | ${dimText} | ${T} | ${batch} | ${forward.plan.mode} | ${grad.saving.plan.mode} + ${grad.backward.plan.mode} | ${fwdDevice.gpuMs.toFixed(1)} | ${bwdDevice.gpuMs.toFixed(1)} | **${(bwdDevice.gpuMs / fwdDevice.gpuMs).toFixed(2)}** | ${fwdCall.toFixed(0)} | ${gradCall.toFixed(0)} | ${(gradCall / fwdCall).toFixed(2)} | ${[...bwdDevice.byCell].map(([c, ms]) => `${c} ${ms.toFixed(1)}`).join(', ')} |`,
+      );
+      process.stderr.write(rows.at(-1)! + '\n');
+    }
+  }
+} finally {
+  await gpu.close();
+}
+console.log(`Adapter: ${adapter}; kernel timing: ${method}; batch ${batch}; ${repeats} timed repeats; load average before ${loadBefore}, after ${load()}; ${new Date().toISOString()}\n`);
+console.log('| cell | dims | T | batch | forward | backward (saving + backward cell) | forward GPU ms | backward GPU ms | backward / forward | forward call ms | forward + backward call ms | call ratio | backward GPU ms by cell |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+for (const r of rows) console.log(r);
