@@ -125,8 +125,8 @@ ${seqLayoutPackingText(m, buffers, ['inputs']).replace(/^/gm, '  ')}
     device.queue.writeBuffer(uniforms, 0, new Uint32Array([batch, T, 0, 0]));
     const inputsBuffer = upload(inputs, usage.read);
     const lengthsBuffer = upload(lengths, usage.read);
-    const outputsBuffer = device.createBuffer({ size: ${bytesOf('outputs')}, usage: usage.write });
-${pre ? `    const scratchBuffer = device.createBuffer({ size: ${pre.scratch.perStep} * batch * T * 4, usage: GPUBufferUsage.STORAGE });
+${has('outputs') ? `    const outputsBuffer = device.createBuffer({ size: ${bytesOf('outputs')}, usage: usage.write });
+` : ''}${pre ? `    const scratchBuffer = device.createBuffer({ size: ${pre.scratch.perStep} * batch * T * 4, usage: GPUBufferUsage.STORAGE });
 ` : ''}    const bindGroup = device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
       entries: [
@@ -160,13 +160,21 @@ ${entries(pre.bindings).replace(/^/gm, '    ')}
     pass.end();
     // The next call starts where this one ended, without the state leaving the GPU.
     encoder.copyBufferToBuffer(state_outBuffer, 0, state, 0, ${bytesOf('state_out')});
-${readbackText.replace(/^/gm, '  ')}
+${
+  has('outputs')
+    ? `${readbackText.replace(/^/gm, '  ')}
     const outputsRead = readback(outputsBuffer, ${bytesOf('outputs')});
     device.queue.submit([encoder.finish()]);
     await outputsRead.mapAsync(GPUMapMode.READ);
     const outputs = new Float32Array(outputsRead.getMappedRange().slice(0));
     for (const b of [outputsRead, inputsBuffer, lengthsBuffer, outputsBuffer${pre ? ', scratchBuffer' : ''}]) b.destroy();
-    return ${seqLayoutSlicesText(m, buffers, 'outputs')};
+    return ${seqLayoutSlicesText(m, buffers, 'outputs')};`
+    : `    // A cell without outputs (a sum over time): only its state, which stays on the GPU.
+    device.queue.submit([encoder.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    for (const b of [inputsBuffer, lengthsBuffer${pre ? ', scratchBuffer' : ''}]) b.destroy();
+    return {};`
+}
   };
 
   return {

@@ -12,6 +12,8 @@ import { validateKernels } from '../driver/validate.js';
 import { checkOutputDir, writeAllOrNothing } from '../driver/output.js';
 import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, parseMode, pathFlag, positiveInt, UserError, warn } from './io.js';
 import { NEWTON_MODE, newtonFiles } from './newton.js';
+import { gradFiles, planGrad } from '../driver/grad.js';
+import { gradModeOf } from './grad.js';
 
 interface CompileFlags {
   out: string;
@@ -22,6 +24,8 @@ interface CompileFlags {
   validate?: boolean;
   /** commander's --no-subgroups: false when given. */
   subgroups: boolean;
+  grad?: boolean;
+  gradMode?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -64,6 +68,8 @@ export function registerCompile(program: Command) {
     .option('--chunk <C>', 'steps per chunk for --mode chunk (lowered to fit workgroup memory)', positiveInt('--chunk'))
     .option('--check', 'compare with the files in the output directory; print a diff and exit 1 if they differ')
     .option('--validate', 'compile every kernel with Tint (Dawn) first; exit 2 with its message if one is rejected (needs a WebGPU adapter)')
+    .option('--grad', 'also the backward pass: the saving forward cell, the backward cell and one cell per param, with <cell>.grad.json, the schedule that chains them')
+    .option('--grad-mode <mode>', 'with --grad: the backward kernels, seq, scan or auto (default: seq with --mode seq, auto otherwise)')
     .option('--no-subgroups', 'scan kernels without subgroup operations, for adapters without the subgroups feature or with subgroups under 8 invocations')
     .action(async (file: string, flags: CompileFlags) => {
       if (flags.mode === NEWTON_MODE) {
@@ -81,16 +87,19 @@ export function registerCompile(program: Command) {
       if (mode === 'auto') process.stderr.write(`rnnc: --mode auto -> ${compilation.plan.mode}: ${compilation.plan.why}\n`);
       if (flags.chunk !== undefined && compilation.plan.mode !== 'chunk') warn(`--chunk has no effect: it sizes the kernels of --mode chunk, and this compiles ${compilation.plan.mode}`);
       const compiled = emit(compilation);
+      const grad = flags.grad ? planGrad(compilation, gradModeOf(mode, flags.gradMode), { target: { subgroups: flags.subgroups } }) : undefined;
+      if (!flags.grad && flags.gradMode !== undefined) warn('--grad-mode has no effect without --grad');
+      const extra = grad ? await gradFiles(grad, file) : [];
       if (flags.validate) {
         const device = await openGpu();
         let errors: string[];
         try {
-          errors = await validateKernels(device, compiled);
+          errors = (await Promise.all([compiled, ...(grad ? [grad.saving, grad.backward, ...grad.accumulations.map((a) => a.compilation)].map(emit) : [])].map((c) => validateKernels(device, c)))).flat();
         } finally {
           await device.close();
         }
         if (errors.length) throw new UserError(`rnnc: ${errors.join('\n\n')}`, EXIT_INTERNAL);
       }
-      writeOrCheck(await compileFiles(compilation, compiled), flags, file);
+      writeOrCheck([...(await compileFiles(compilation, compiled)), ...extra], flags, file);
     });
 }

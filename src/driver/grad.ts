@@ -13,7 +13,7 @@ import type { Compilation, ModeRequest } from '../compiler/plan/plan.js';
 import type { CompiledCell, RunArrays, RunSize } from '../../backends/backend.js';
 import { backpropagate, type BpttOptions, type CellRunner, type FloatArray, type Gradients, type GradCell, type Upstream } from '../runtime/bptt.js';
 import type { Device } from '../runtime/device.js';
-import { emit, plan, retarget, type PlanOptions } from './compile.js';
+import { compileFiles, emit, plan, retarget, type GeneratedFile, type PlanOptions } from './compile.js';
 import { RnncError } from './errors.js';
 import { planSegments, runSegmented } from './segments.js';
 import { targetOf } from './run.js';
@@ -89,6 +89,40 @@ export function retargetGrad(g: GradCompilation, device: Device, options: PlanOp
     backward: again(g.backward),
     accumulations: g.accumulations.map((a) => ({ ...a, compilation: again(a.compilation) })),
   };
+}
+
+/**
+ * What `rnnc compile --grad` writes besides the forward cell's files: each gradient cell's kernels,
+ * manifest and host module, and `<cell>.grad.json`, the schedule a host follows to chain them (the
+ * one src/runtime/bptt.ts runs): which cell runs when, and which tensor of one feeds which of another.
+ */
+export async function gradFiles(g: GradCompilation, sourcePath?: string): Promise<GeneratedFile[]> {
+  const cells = [g.saving, g.backward, ...g.accumulations.map((a) => a.compilation)];
+  const files = (await Promise.all(cells.map((c) => compileFiles(c)))).flat();
+  const name = (c: Compilation) => c.module.name;
+  const schedule = {
+    cell: g.forward.module.name,
+    ...(sourcePath ? { source: sourcePath } : {}),
+    about:
+      'Backpropagation through time. 1. Run `saving` forward (as the cell: same inputs, params, initial states); its extra outputs are the states before each step. ' +
+      '2. Reverse each sequence\'s valid steps (its length) in time: the inputs, the saved states and the upstream output gradients. ' +
+      '3. Run `backward` over the reversed steps from the final states\' upstream gradients; its final states are the initial states\' gradients, its outputs (reversed back) the inputs\' gradients. ' +
+      '4. Run each `accumulations` cell over the same reversed steps, its inputs from step 2 and from `backward`\'s carried outputs; its final state, summed over the batch, is the param\'s gradient. ' +
+      'A param that initialises a state also gets that state\'s gradient where no initial state was given.',
+    saving: { cell: name(g.saving), mode: g.saving.plan.mode, savedStates: Object.fromEntries(g.savingModule.saved) },
+    backward: {
+      cell: name(g.backward),
+      mode: g.backward.plan.mode,
+      why: g.backward.plan.why,
+      savedStates: Object.fromEntries(g.step.roles.savedStates.map((r) => [r.state, r.input])),
+      upstreamOutputs: Object.fromEntries(g.step.roles.upstreamOutputs.map((r) => [r.output, r.input])),
+      stateAdjoints: Object.fromEntries(g.step.roles.stateAdjoints.map((r) => [r.state, r.adjoint])),
+      inputAdjoints: Object.fromEntries(g.step.roles.inputAdjoints.map((r) => [r.input, r.adjoint])),
+      carried: Object.fromEntries(g.split?.carried ?? []),
+    },
+    accumulations: g.accumulations.map((a) => ({ param: a.param, cell: name(a.compilation), mode: a.compilation.plan.mode, state: g.split!.accumulations.find((x) => x.param === a.param)!.adjoint })),
+  };
+  return [...files, { name: `${g.forward.module.name}.grad.json`, text: JSON.stringify(schedule, null, 2) + '\n' }];
 }
 
 const f32 = (a: FloatArray): Float32Array => (a instanceof Float32Array ? a : Float32Array.from(a));

@@ -29,5 +29,6 @@ export function withSavedStates(m: Module): SavingModule {
     };
   });
   const tensors = [...m.tensors, ...tensorsOf(m, 'state').map((s) => ({ name: saved.get(s.name)!, role: 'output' as const, dims: s.dims, span: s.span }))];
-  return { module: { ...m, tensors, step: [...defs, ...m.step] }, saved };
+  // Its own name: its kernels and files sit beside the forward cell's.
+  return { module: { ...m, name: `${m.name}_saving`, tensors, step: [...defs, ...m.step] }, saved };
 }
