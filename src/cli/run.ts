@@ -18,6 +18,7 @@ import { RnncError } from '../driver/errors.js';
 import { planGrad, retargetGrad, runGrad, type GradCompilation } from '../driver/grad.js';
 import { gradientFileNames, gradientFiles, gradientTensors, isGradFile, readUpstream, type UpstreamData } from '../driver/grad-io.js';
 import { gradModeOf, gradReport, referenceGradients, verifyGradients } from './grad.js';
+import { NEWTON_MODE, newtonMaxIterOption, newtonTolOption, runNewtonCommand } from './newton.js';
 
 interface RunFlags {
   mode: string;
@@ -100,7 +101,9 @@ export function registerRun(program: Command) {
     .option('--checkpoint <C>', 'with --grad: keep the state every C steps only and recompute the steps between in the backward pass (memory O(T/C · state) instead of O(T · state))', positiveInt('--checkpoint'))
     .option('--timeout <seconds>', 'stop the GPU run if it takes longer than this (exit 1; default 600)', positiveInt('--timeout'))
     .option('--json', 'print a JSON report on stdout')
+    .addOption(newtonTolOption()).addOption(newtonMaxIterOption())
     .action(async (file: string, flags: RunFlags, command: Command) => {
+      if (flags.mode === NEWTON_MODE) return runNewtonCommand(file, flags);
       // The flags first (exit 2), then the files (exit 1).
       if (flags.lengths !== 'full' && flags.lengths !== 'random') throw new UserError(`rnnc: --lengths must be full or random, got '${flags.lengths}'`, EXIT_INTERNAL);
       const mode = parseMode(flags.mode);
