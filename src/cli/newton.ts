@@ -37,13 +37,13 @@ function positiveInteger(flag: string) {
   };
 }
 
-/** The options `rnnc run` adds for --mode newton (commander Options: `.addOption(...)` each). */
-export function newtonOptions(): Option[] {
-  return [
-    new Option('--newton-tol <x>', `with --mode newton: stop when max over steps of |s_t - f(s_{t-1}, x_t)| / max(1, |f|) is at most this (default ${newtonDefaults.tol})`).argParser(positiveNumber('--newton-tol')),
-    new Option('--newton-max-iter <n>', `with --mode newton: at most this many Newton iterations; more is an error that names the step and sequence where the residual is worst (default ${newtonDefaults.maxIter})`).argParser(positiveInteger('--newton-max-iter')),
-  ];
-}
+/** `--newton-tol`, for `rnnc run` (`.addOption(newtonTolOption())`). */
+export const newtonTolOption = (): Option =>
+  new Option('--newton-tol <x>', `with --mode newton: stop when max over steps of |s_t - f(s_{t-1}, x_t)| / max(1, |f|) is at most this (default ${newtonDefaults.tol})`).argParser(positiveNumber('--newton-tol'));
+
+/** `--newton-max-iter`, for `rnnc run` (`.addOption(newtonMaxIterOption())`). */
+export const newtonMaxIterOption = (): Option =>
+  new Option('--newton-max-iter <n>', `with --mode newton: at most this many Newton iterations; more is an error naming the step and sequence where the residual is worst (default ${newtonDefaults.maxIter})`).argParser(positiveInteger('--newton-max-iter'));
 
 /** The flags of `rnnc run` this path reads. */
 export interface NewtonRunFlags {
