@@ -78,7 +78,7 @@ export function registerCompile(program: Command) {
         return writeOrCheck(newtonFiles(file, flags.dim, { subgroups: flags.subgroups }).files, flags, file);
       }
       // The flags first (exit 2), then the file (exit 1).
-      const mode = parseMode(flags.mode);
+      const mode = parseMode(flags.mode, [NEWTON_MODE]);
       const dims = parseDimFlags(flags.dim);
       const { source, result } = loadValid(file);
       // Before any work: an output folder that cannot be written fails at once (--check only reads it).

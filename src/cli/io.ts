@@ -102,8 +102,11 @@ export function pathFlag(name: string) {
 /** Prints a warning on stderr; warnings never change the exit code. */
 export const warn = (message: string): void => void process.stderr.write(`rnnc: warning: ${message}\n`);
 
-/** `--mode`: the same choices for every command (src/compiler/plan/plan.ts). */
-export function parseMode(value: string): ModeRequest {
+/**
+ * `--mode`: the planner's choices (src/compiler/plan/plan.ts), for every command; `driverModes` are
+ * the ones a command runs itself before planning (`newton` in run and compile), named in the message.
+ */
+export function parseMode(value: string, driverModes: readonly string[] = []): ModeRequest {
   if (isModeRequest(value)) return value;
-  throw new UserError(`rnnc: --mode must be one of ${modeRequests.join(', ')}, got '${value}'`, EXIT_INTERNAL);
+  throw new UserError(`rnnc: --mode must be one of ${[...modeRequests, ...driverModes].join(', ')}, got '${value}'`, EXIT_INTERNAL);
 }

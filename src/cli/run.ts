@@ -83,7 +83,7 @@ export function registerRun(program: Command) {
     .command('run')
     .description('run a cell on the GPU (Dawn) with random or .npy data; print checksums, optionally verify against the reference interpreter')
     .argument('<file>', '.rnn file')
-    .option('--mode <mode>', 'which kernel: seq (a loop over time), scan (parallel scan), chunk (chunked, for matrix-affine cells), or auto', 'seq')
+    .option('--mode <mode>', 'which kernel: seq (a loop over time), scan (parallel scan), chunk (chunked, for matrix-affine cells), auto (the planner picks), or newton (Newton iterations over a scan, for nonlinear cells; --newton-tol, --newton-max-iter)', 'seq')
     .option('--batch <B>', `sequences per run (default ${DEFAULT_SIZE.batch}, or as the --inputs files have it)`, positiveInt('--batch'))
     .option('--T <T>', `steps per sequence (default ${DEFAULT_SIZE.T}, or as the --inputs files have it)`, positiveInt('--T'))
     .option('--chunk <C>', `steps per chunk for --mode chunk (default ${DEFAULT_CHUNK}, lowered to fit workgroup memory)`, positiveInt('--chunk'))
@@ -106,7 +106,7 @@ export function registerRun(program: Command) {
       if (flags.mode === NEWTON_MODE) return runNewtonCommand(file, flags);
       // The flags first (exit 2), then the files (exit 1).
       if (flags.lengths !== 'full' && flags.lengths !== 'random') throw new UserError(`rnnc: --lengths must be full or random, got '${flags.lengths}'`, EXIT_INTERNAL);
-      const mode = parseMode(flags.mode);
+      const mode = parseMode(flags.mode, [NEWTON_MODE]);
       const given = parseDimFlags(flags.dim);
       // Warnings never change the exit code; they go to stderr and, with --json, into the report.
       const warnings: string[] = [];

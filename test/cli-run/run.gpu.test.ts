@@ -174,7 +174,7 @@ describe('rnnc run', () => {
     noStackTrace(mambaChunk.stderr);
     const bad = await rnnc('run', 'examples/deltanet.rnn', '--mode', 'wavefront');
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toBe("rnnc: --mode must be one of seq, scan, chunk, auto, got 'wavefront'\n");
+    expect(bad.stderr).toBe("rnnc: --mode must be one of seq, scan, chunk, auto, newton, got 'wavefront'\n");
   });
 });
 
