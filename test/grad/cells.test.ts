@@ -82,6 +82,10 @@ describe('explain --after grad', () => {
     expect(text).toContain('state d_h[H] = 0');
     // The transpose of sum(m: Uz[k, m] * h[m]): d_h[m] sums over k.
     expect(text).toMatch(/update d_h\[m: H\]/);
+    // As it runs: the accumulators split out, one cell per param reading what the recurrence writes.
+    expect(text).toContain("; as it runs: the params' accumulators leave the recurrence, which then writes per step");
+    expect(text).toContain('rnn gru_grad_Uz');
+    expect(text).toMatch(/update d_Uz\[[a-z0-9]+: H, [a-z0-9]+: H\]/);
   });
   it('does not run it otherwise', () => {
     const { state, reached } = runPipeline(source, 'plan');

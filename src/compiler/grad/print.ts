@@ -1,6 +1,7 @@
 // The backward step as text (`rnnc explain FILE --after grad`): what stands for what, then the cell.
 import { printModule } from '../ir/print.js';
 import type { BackwardStep } from './reverse.js';
+import { splitAccumulators } from './split.js';
 
 export function printBackward(step: BackwardStep): string {
   const r = step.roles;
@@ -14,5 +15,19 @@ export function printBackward(step: BackwardStep): string {
     `;   recomputed from the saved state: ${step.primal.join(', ') || 'nothing'}`,
     '',
   ];
-  return lines.join('\n') + printModule(step.module);
+  return lines.join('\n') + printModule(step.module) + printSplit(step);
+}
+
+/** How it runs: the accumulators split out of the recurrence (split.ts), each a cell of its own. */
+function printSplit(step: BackwardStep): string {
+  const split = splitAccumulators(step);
+  if (!split) return '';
+  const carried = [...split.carried].map(([value, output]) => `${value} as ${output}`).join(', ');
+  return [
+    '',
+    `; as it runs: the params' accumulators leave the recurrence, which then writes per step ${carried || 'nothing more'};`,
+    `; each param's gradient is summed over the (reversed) steps by a cell of its own:`,
+    '',
+    ...split.accumulations.map((a) => printModule(a.module)),
+  ].join('\n');
 }
