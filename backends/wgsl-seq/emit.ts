@@ -243,7 +243,48 @@ class KernelWriter {
     return [comment(`${source.path}:${line}  ${source.lineText(line).trim()}`)];
   }
 
-  emitDef(k: KernelDef, source?: SourceFile): Stmt[] {
+  /**
+   * Definitions in order, each followed by a barrier only where the next one needs it. In workgroup
+   * mode an invocation owns the same share of every tensor with the same local shape (`forElements`),
+   * so a definition that reads what the ones since the last barrier wrote only at its own element —
+   * the load's index is the definition's own variables, over the same local shape — reads what this
+   * invocation wrote itself, and needs no barrier. Anything else (a reduction over another index, a
+   * transpose, a broadcast, a scalar) does. The last definition keeps its barrier: the commit after it
+   * overwrites states other invocations may still read.
+   */
+  emitDefs(defs: KernelDef[], source?: SourceFile): Stmt[] {
+    const out: Stmt[] = [];
+    const dirty = new Set<LocalKey>();
+    defs.forEach((k, i) => {
+      dirty.add(k.target);
+      const next = defs[i + 1];
+      const barrier = next === undefined || !this.ownElementsOnly(next, dirty);
+      if (barrier) dirty.clear();
+      out.push(...this.emitDef(k, source, barrier));
+    });
+    return out;
+  }
+
+  /** Whether `k` reads the tensors in `dirty` only at its own element (see emitDefs). */
+  private ownElementsOnly(k: KernelDef, dirty: Set<LocalKey>): boolean {
+    if (!this.wg) return true;
+    const target = this.p.local.get(k.target)!;
+    const vars = k.def.vars.map((v) => v.name);
+    // A definition over no element index is computed by every invocation before its element guard.
+    if (vars.length === 0 || target.count <= 1) return ![...k.def.nodes].some((n) => n.op === 'load' && dirty.has(keyOfLoad(n, this.m.monoid !== undefined) ?? ''));
+    const same = (key: LocalKey) => {
+      const l = this.p.local.get(key);
+      return l !== undefined && l.count === target.count && l.dims.length === target.dims.length && l.dims.every((d, i) => d === target.dims[i]) && l.positions.every((p, i) => p === target.positions[i]);
+    };
+    return k.def.nodes.every((n) => {
+      if (n.op !== 'load') return true;
+      const key = keyOfLoad(n, this.m.monoid !== undefined);
+      if (key === undefined || !dirty.has(key)) return true;
+      return n.index.length === vars.length && n.index.every((v, i) => v === vars[i]) && same(key);
+    });
+  }
+
+  emitDef(k: KernelDef, source?: SourceFile, barrier = true): Stmt[] {
     // Values that depend on no element index (the slice's own coordinates only) go before the element loop.
     const lowerer = new Lowerer({ lets: new Map(), resolve: (n, values) => this.load(n, values), sizes: this.sizes, prefix: 'v', counter: this.counter, ...this.vectorOption });
     const target = this.p.local.get(k.target)!;
@@ -259,7 +300,7 @@ class KernelWriter {
     });
     lowerer.helpers.forEach((h) => this.helpers.add(h));
     const block: Stmt = { kind: 'block', body: [...lowerer.stmts, ...body] };
-    return [...this.sourceComment(k, source), block, ...this.barrier()];
+    return [...this.sourceComment(k, source), block, ...(barrier ? this.barrier() : [])];
   }
 
   // ---- loads the lowering resolves ----
@@ -444,10 +485,10 @@ class KernelWriter {
     body.push(...this.barrier());
     const invariant = p.program.defs.filter((k) => k.invariant);
     if (invariant.length) body.push(blank, comment('time-invariant: computed once'));
-    for (const k of invariant) body.push(...this.emitDef(k, source));
+    body.push(...this.emitDefs(invariant, source));
 
     const step: Stmt[] = [letS('step_row', bin('+', bin('*', id('seq'), member(id('params'), 'T')), id('t')))];
-    for (const k of p.program.defs.filter((k) => !k.invariant)) step.push(...this.emitDef(k, source));
+    step.push(...this.emitDefs(p.program.defs.filter((k) => !k.invariant), source));
     if (p.program.updated.length) step.push(comment('commit the updated state'));
     for (const s of p.program.updated) step.push(...this.forElements(`state:${s}`, (c) => [assign(this.localRef(`state:${s}`, c), this.localRef(`next:${s}`, c))]));
     step.push(...this.barrier());

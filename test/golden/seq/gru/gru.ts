@@ -123,7 +123,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let_z[e] = v8;
             }
         }
-        workgroupBarrier();
         // examples/gru.rnn:12  let r[k] = sigmoid(sum(j: Wr[k, j] * x[j]) + sum(m: Ur[k, m] * h[m]) + br[k])
         {
             if lid < 8u {
@@ -142,7 +141,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let_r[e] = v17;
             }
         }
-        workgroupBarrier();
         // examples/gru.rnn:13  let n[k] = tanh(sum(j: Wn[k, j] * x[j]) + bn[k] + r[k] * (sum(m: Un[k, m] * h[m]) + bhn[k]))
         {
             if lid < 8u {
@@ -162,7 +160,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let_n[e] = v27;
             }
         }
-        workgroupBarrier();
         // examples/gru.rnn:14  h[k] <- (1 - z[k]) * n[k] + z[k] * h[k]
         {
             if lid < 8u {
@@ -174,7 +171,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 next_h[e] = v31;
             }
         }
-        workgroupBarrier();
         // examples/gru.rnn:15  output y[k] = h[k]
         {
             if lid < 8u {

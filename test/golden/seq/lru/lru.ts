@@ -93,7 +93,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let_lambda[e] = v2;
         }
     }
-    workgroupBarrier();
     // examples/lru.rnn:11  let gamma[n] = sqrt(1 - lambda[n] * lambda[n])
     {
         if lid < 8u {

@@ -130,7 +130,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let_ig[e] = v8;
             }
         }
-        workgroupBarrier();
         // examples/lstm.rnn:12  let fg[k] = sigmoid(sum(j: Wf[k, j] * x[j]) + sum(m: Uf[k, m] * h[m]) + bf[k])
         {
             if lid < 8u {
@@ -149,7 +148,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let_fg[e] = v17;
             }
         }
-        workgroupBarrier();
         // examples/lstm.rnn:13  let gg[k] = tanh(sum(j: Wg[k, j] * x[j]) + sum(m: Ug[k, m] * h[m]) + bg[k])
         {
             if lid < 8u {
@@ -168,7 +166,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let_gg[e] = v26;
             }
         }
-        workgroupBarrier();
         // examples/lstm.rnn:14  let og[k] = sigmoid(sum(j: Wo[k, j] * x[j]) + sum(m: Uo[k, m] * h[m]) + bo[k])
         {
             if lid < 8u {
@@ -187,7 +184,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let_og[e] = v35;
             }
         }
-        workgroupBarrier();
         // examples/lstm.rnn:15  c[k] <- fg[k] * c[k] + ig[k] * gg[k]
         {
             if lid < 8u {
@@ -198,7 +194,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 next_c[e] = v38;
             }
         }
-        workgroupBarrier();
         // examples/lstm.rnn:16  h[k] <- og[k] * tanh(c[k])      // reads the c of this step: it comes after c's update
         {
             if lid < 8u {
@@ -208,7 +203,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 next_h[e] = v40;
             }
         }
-        workgroupBarrier();
         // examples/lstm.rnn:17  output y[k] = h[k]
         {
             if lid < 8u {

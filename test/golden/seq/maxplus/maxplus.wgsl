@@ -91,7 +91,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 next_score[e] = v7;
             }
         }
-        workgroupBarrier();
         // examples/maxplus.rnn:10  output best[i] = score[i]
         {
             if lid < 4u {

@@ -92,7 +92,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 next_h[e] = v7;
             }
         }
-        workgroupBarrier();
         // examples/minmax.rnn:10  output y[i] = h[i]
         {
             if lid < 4u {
