@@ -126,6 +126,19 @@ export class DefBuilder {
 }
 
 /** Names not yet taken: `base`, else `base_2`, `base_3`, … (identifiers of the language, so a backend can use them as they are). */
+/** The definitions without the lets nothing later reads (a let's readers come after it); and the lets read. */
+export function withoutUnreadLets(defs: Def[]): { kept: Def[]; read: Set<string> } {
+  const read = new Set<string>();
+  const kept = defs.reduceRight<Def[]>((acc, d) => {
+    if (d.kind !== 'let' || read.has(d.target)) {
+      for (const n of d.nodes) if (n.op === 'load' && n.source === 'let') read.add(n.tensor);
+      acc.unshift(d);
+    }
+    return acc;
+  }, []);
+  return { kept, read };
+}
+
 export class Names {
   private readonly used: Set<string>;
   constructor(taken: Iterable<string>) {

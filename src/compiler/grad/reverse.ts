@@ -31,7 +31,7 @@
 // adjoint is one pure definition of a whole tensor.
 import { builtin, reduction, type DerivativeForm } from '../builtins.js';
 import { tensorsOf, type Def, type Dep, type IndexVar, type Module, type Node, type Source, type Tensor } from '../ir/ir.js';
-import { DefBuilder, GradError, Names, phaseRule } from './build.js';
+import { DefBuilder, GradError, Names, phaseRule, withoutUnreadLets } from './build.js';
 import { primalOf, varDims } from './primal.js';
 
 export { GradError };
@@ -332,14 +332,7 @@ export function differentiate(m: Module): BackwardStep {
 
   // Only the lets something reads: a primal value no partial needs (an output nobody reads, a copy) is not recomputed.
   const step = [...primal.defs, ...out];
-  const read = new Set<string>();
-  const kept = step.reduceRight<Def[]>((acc, d) => {
-    if (d.kind !== 'let' || read.has(d.target)) {
-      for (const n of d.nodes) if (n.op === 'load' && n.source === 'let') read.add(n.tensor);
-      acc.unshift(d);
-    }
-    return acc;
-  }, []);
+  const { kept, read } = withoutUnreadLets(step);
   const primalLets = primal.defs.filter((d) => read.has(d.target)).map((d) => d.target);
   const span = m.tensors[0]?.span ?? m.step[0]!.span;
   const tensor = (name: string, role: Tensor['role'], dims: string[], from?: Tensor, init?: Tensor['init']): Tensor => ({ name, role, dims, span: from?.span ?? span, ...(init ? { init } : {}) });

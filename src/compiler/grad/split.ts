@@ -9,7 +9,7 @@
 // planner can give it a parallel scan, or a sequential loop with one unit per element of W — and a
 // sum does not care that the steps arrive reversed.
 import { joinDep, type Def, type Dep, type Module, type Node, type Tensor } from '../ir/ir.js';
-import { Names } from './build.js';
+import { Names, withoutUnreadLets } from './build.js';
 import type { BackwardStep } from './reverse.js';
 
 export interface Accumulation {
@@ -128,14 +128,7 @@ export function splitAccumulators(step: BackwardStep): SplitBackward | undefined
   // The backward cell without the accumulators, and the lets only they read.
   const accTargets = new Set(accDefs.map((d) => d.target));
   const body = [...m.step.filter((d) => !accTargets.has(d.target)), ...carriedDefs];
-  const read = new Set<string>();
-  const kept = body.reduceRight<Def[]>((acc, d) => {
-    if (d.kind !== 'let' || read.has(d.target)) {
-      for (const n of d.nodes) if (n.op === 'load' && n.source === 'let') read.add(n.tensor);
-      acc.unshift(d);
-    }
-    return acc;
-  }, []);
+  const { kept } = withoutUnreadLets(body);
   const keptLets = new Set(kept.filter((d) => d.kind === 'let').map((d) => d.target));
   const adjoint: Module = {
     ...m,
