@@ -110,7 +110,7 @@ export async function runNewtonCommand(file: string, flags: NewtonRunFlags): Pro
   const size: RunSize = { batch: flags.batch ?? fromFiles.batch ?? DEFAULT_SIZE.batch, T: flags.T ?? fromFiles.T ?? DEFAULT_SIZE.T };
   if (inputDir) checkShapes(module, sizes, size, inputDir);
   if (flags.save !== undefined) checkSaveDir(flags.save, module);
-  checkHostMemory(module, sizes, size, flags.verify);
+  checkHostMemory(module, sizes, size, { verify: Boolean(flags.verify) });
 
   const gpu = await openGpu(flags.timeout !== undefined ? { jobTimeoutMs: flags.timeout * 1000 } : undefined);
   let report: Record<string, unknown>;

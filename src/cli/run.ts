@@ -141,7 +141,7 @@ export function registerRun(program: Command) {
       const upstream: UpstreamData | undefined = flags.grad ? await readUpstream(inputDir, module, sizes, size, flags.seed) : undefined;
       if (upstream) warnAll(upstream.warnings);
       // T and batch are bounded by host memory (the GPU runs them in segments): a run that cannot hold its arrays fails here.
-      checkHostMemory(module, sizes, size, flags.verify);
+      checkHostMemory(module, sizes, size, { verify: Boolean(flags.verify), grad: Boolean(flags.grad) });
 
       const gpu = await stage('starting the GPU runtime', () => openGpu(flags.timeout !== undefined ? { jobTimeoutMs: flags.timeout * 1000 } : undefined));
       // The scan's kernels are fitted to the adapter (its subgroups): planned again for it if need be, never analysed again.

@@ -64,23 +64,43 @@ const HOST_SHARE = 0.6;
 
 const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
 
+export interface HostMemoryOptions {
+  /** Also the float64 reference's arrays (`--verify`). */
+  verify?: boolean;
+  /**
+   * Also the backward pass's (`--grad`): each input reversed, its gradient and the backward cell's
+   * reversed one; each output's upstream gradient, reversed too; the states saved per step,
+   * reversed, and about as much again carried to the params' sums.
+   */
+  grad?: boolean;
+  /** The machine's memory (tests). */
+  memory?: number;
+}
+
 /**
  * Throws a RnncError unless the run's arrays fit in host memory: every input and output [batch, T,
- * ...] in float32 (twice more per output for the float64 reference with `verify`), one array each.
+ * ...] in float32, one array each, and the reference's and the backward pass's arrays when asked.
  * Runs before any data exists, so a huge --T fails at once instead of exhausting the machine.
  */
-export function checkHostMemory(m: Module, sizes: DimSizes, size: RunSize, verify = false, memory = totalmem()): void {
+export function checkHostMemory(m: Module, sizes: DimSizes, size: RunSize, { verify = false, grad = false, memory = totalmem() }: HostMemoryOptions = {}): void {
   const steps = size.batch * size.T;
-  const tensors = [...widths(m, 'input', sizes).map((t) => ({ ...t, factor: 1 })), ...widths(m, 'output', sizes).map((t) => ({ ...t, factor: verify ? 3 : 1 }))];
+  // Float32 arrays per step and tensor; the reference's float64 ones count twice.
+  const reference = verify ? 2 : 0;
+  const tensors = [
+    ...widths(m, 'input', sizes).map((t) => ({ ...t, factor: grad ? 4 + reference * 3 : 1 })),
+    ...widths(m, 'output', sizes).map((t) => ({ ...t, factor: (grad ? 3 : 1) * (1 + reference) })),
+    ...(grad ? widths(m, 'state', sizes).map((t) => ({ ...t, factor: 3 * (1 + reference) })) : []),
+  ];
   const largest = [...tensors].sort((a, b) => b.width - a.width)[0];
   if (largest && steps * largest.width > MAX_ARRAY)
-    throw new RnncError(`rnnc: \`${largest.name}\` would have ${steps * largest.width} elements (batch ${size.batch} × T ${size.T} × ${largest.width}), more than the ${MAX_ARRAY} a JavaScript array holds. Lower --T or --batch.`);
+    throw new RnncError(`rnnc: \`${largest.name}\`${grad && tensorsOf(m, 'state').some((t) => t.name === largest.name) ? ' saved at every step' : ''} would have ${steps * largest.width} elements (batch ${size.batch} × T ${size.T} × ${largest.width}), more than the ${MAX_ARRAY} a JavaScript array holds. Lower --T or --batch.`);
   const bytes = 4 * steps * tensors.reduce((n, t) => n + t.width * t.factor, 0);
-  const dims = largest ? (tensorsOf(m, 'input').find((t) => t.name === largest.name) ?? tensorsOf(m, 'output').find((t) => t.name === largest.name))!.dims.filter((d) => sizes[d]! > 1) : [];
+  const dims = largest ? m.tensors.find((t) => t.name === largest.name)!.dims.filter((d) => sizes[d]! > 1) : [];
   const flags = [...['--T', '--batch'], ...dims.map((d) => `--dim ${d}`)];
+  const extra = [...(verify ? ["the reference's"] : []), ...(grad ? ["the backward pass's"] : [])];
   if (bytes > HOST_SHARE * memory)
     throw new RnncError(
-      `rnnc: a run of batch ${size.batch} × T ${size.T} holds ${gib(bytes)} of inputs and outputs${verify ? " (and the reference's)" : ''} in host memory, more than ${Math.round(HOST_SHARE * 100)}% of this machine's ${gib(memory)}. Lower ${flags.slice(0, -1).join(', ')} or ${flags.at(-1)}.`,
+      `rnnc: a run of batch ${size.batch} × T ${size.T} holds ${gib(bytes)} of inputs and outputs${extra.length ? ` (and ${extra.join(' and ')})` : ''} in host memory, more than ${Math.round(HOST_SHARE * 100)}% of this machine's ${gib(memory)}. Lower ${flags.slice(0, -1).join(', ')} or ${flags.at(-1)}.`,
     );
 }
 

@@ -57,10 +57,18 @@ describe('planSegments', () => {
 
 describe('checkHostMemory', () => {
   it('refuses arrays over the machine\'s memory or a typed array\'s length, naming the flags', () => {
-    expect(() => checkHostMemory(c.module, c.sizes, { batch: 4, T: 1000 }, false, 2 ** 30)).not.toThrow();
-    expect(() => checkHostMemory(c.module, c.sizes, { batch: 4, T: 10_000_000 }, true, 2 ** 30)).toThrow(
+    expect(() => checkHostMemory(c.module, c.sizes, { batch: 4, T: 1000 }, { memory: 2 ** 30 })).not.toThrow();
+    expect(() => checkHostMemory(c.module, c.sizes, { batch: 4, T: 10_000_000 }, { verify: true, memory: 2 ** 30 })).toThrow(
       /^rnnc: a run of batch 4 × T 10000000 holds \d+\.\d GiB of inputs and outputs \(and the reference's\) in host memory, more than 60% of this machine's 1\.0 GiB\. Lower --T, --batch or --dim D\.$/,
     );
-    expect(() => checkHostMemory(c.module, c.sizes, { batch: 1, T: 2 ** 30 }, false, 2 ** 50)).toThrow(/^rnnc: `x` would have 8589934592 elements \(batch 1 × T 1073741824 × 8\), more than the 4294967296 a JavaScript array holds/);
+    expect(() => checkHostMemory(c.module, c.sizes, { batch: 1, T: 2 ** 30 }, { memory: 2 ** 50 })).toThrow(/^rnnc: `x` would have 8589934592 elements \(batch 1 × T 1073741824 × 8\), more than the 4294967296 a JavaScript array holds/);
+  });
+
+  it('counts the backward pass\'s arrays with --grad: the states saved at every step, the reversed copies, the gradients', () => {
+    // mamba_s6: 24 input and 8 output floats a step, 128 bytes; with --grad 864 (h's 32 floats saved, reversed and carried).
+    expect(() => checkHostMemory(c.module, c.sizes, { batch: 1, T: 2_000_000 }, { memory: 2 ** 30 })).not.toThrow();
+    expect(() => checkHostMemory(c.module, c.sizes, { batch: 1, T: 2_000_000 }, { grad: true, memory: 2 ** 30 })).toThrow(
+      /^rnnc: a run of batch 1 × T 2000000 holds 1\.6 GiB of inputs and outputs \(and the backward pass's\) in host memory, more than 60% of this machine's 1\.0 GiB\. Lower --T, --batch, --dim D or --dim N\.$/,
+    );
   });
 });
