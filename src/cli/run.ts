@@ -138,10 +138,11 @@ export function registerRun(program: Command) {
       // Before the GPU starts: a file of the wrong shape, or a --save folder that cannot be written, fails at once.
       if (inputDir) checkShapes(module, sizes, size, inputDir);
       if (flags.save !== undefined) checkSaveDir(flags.save, module, flags.grad ? gradientFileNames(module) : []);
-      const upstream: UpstreamData | undefined = flags.grad ? await readUpstream(inputDir, module, sizes, size, flags.seed) : undefined;
-      if (upstream) warnAll(upstream.warnings);
       // T and batch are bounded by host memory (the GPU runs them in segments): a run that cannot hold its arrays fails here.
       checkHostMemory(module, sizes, size, { verify: Boolean(flags.verify), grad: Boolean(flags.grad) });
+      // The upstream gradients are read (or drawn) only once the run is known to fit.
+      const upstream: UpstreamData | undefined = flags.grad ? await readUpstream(inputDir, module, sizes, size, flags.seed) : undefined;
+      if (upstream) warnAll(upstream.warnings);
 
       const gpu = await stage('starting the GPU runtime', () => openGpu(flags.timeout !== undefined ? { jobTimeoutMs: flags.timeout * 1000 } : undefined));
       // The scan's kernels are fitted to the adapter (its subgroups): planned again for it if need be, never analysed again.

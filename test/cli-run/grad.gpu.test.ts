@@ -57,6 +57,12 @@ describe('rnnc run --grad', () => {
     expect(bad.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 
+  it('refuses a --grad run whose saved states cannot be held, before any data exists', async () => {
+    const r = await rnnc('run', 'examples/mamba_s6.rnn', '--grad', '--T', '400000000');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('rnnc: `h` saved at every step would have 51200000000 elements (batch 4 × T 400000000 × 32), more than the 4294967296 a JavaScript array holds. Lower --T or --batch.\n');
+  });
+
   it('says that --checkpoint and --grad-mode need --grad, and rejects a --grad-mode that is not one', async () => {
     const r = await rnnc('run', 'bench/cells/cumsum.rnn', '--T', '4', '--checkpoint', '2');
     expect(r.code).toBe(0);
