@@ -73,7 +73,8 @@ export function registerCompile(program: Command) {
     .option('--no-subgroups', 'scan kernels without subgroup operations, for adapters without the subgroups feature or with subgroups under 8 invocations')
     .action(async (file: string, flags: CompileFlags) => {
       if (flags.mode === NEWTON_MODE) {
-        if (flags.chunk !== undefined || flags.validate) throw new UserError(`rnnc: ${flags.chunk !== undefined ? '--chunk' : '--validate'} does not go with --mode newton`, EXIT_INTERNAL);
+        const refused = flags.chunk !== undefined ? '--chunk' : flags.validate ? '--validate' : flags.grad ? '--grad' : flags.gradMode !== undefined ? '--grad-mode' : undefined;
+        if (refused) throw new UserError(`rnnc: ${refused} does not go with --mode newton${refused.startsWith('--grad') ? ': the backward pass compiles with --mode seq, scan or auto' : ''}`, EXIT_INTERNAL);
         if (!flags.check) checkOutputDir(flags.out, flags.out);
         return writeOrCheck(newtonFiles(file, flags.dim, { subgroups: flags.subgroups }).files, flags, file);
       }

@@ -57,6 +57,16 @@ describe('rnnc compile --mode newton', () => {
     expect(readdirSync(out)).toEqual([]);
   });
 
+  it('refuses --grad and --grad-mode (exit 2) instead of ignoring them, writing nothing', async () => {
+    const out = tempDir();
+    for (const flags of [['--grad'], ['--grad', '--grad-mode', 'seq'], ['--grad-mode', 'scan']]) {
+      const r = await runCli(['compile', 'examples/gru_diag.rnn', '--mode', 'newton', ...flags, '-o', out], root);
+      expect(r.code, flags.join(' ')).toBe(2);
+      expect(r.stderr).toBe(`rnnc: ${flags[0]} does not go with --mode newton: the backward pass compiles with --mode seq, scan or auto\n`);
+    }
+    expect(readdirSync(out)).toEqual([]);
+  });
+
   it('a system too big for the scan is a user error (exit 1)', async () => {
     const out = tempDir();
     const r = await runCli(['compile', 'examples/lstm.rnn', '--mode', 'newton', '--dim', 'H=600', '-o', out], root);
