@@ -50,6 +50,7 @@ export const codes = {
   RNN0501: { severity: 'error', message: 'the initial value of `{name}` must be a constant or a param of the same shape' },
   RNN0502: { severity: 'error', message: '{what} `{name}` cannot be assigned' },
   RNN0503: { severity: 'error', message: 'the cell `{name}` declares no state: a recurrent cell needs at least one `state`' },
+  RNN0504: { severity: 'error', message: 'unknown time direction `{name}`: only `reversed` may follow the cell name' },
 
   RNN0601: { severity: 'error', message: 'declared structure {declared} does not match the inferred {inferred}' },
   RNN0602: { severity: 'error', message: 'unknown structure `{name}`; expected one of {expected}' },
