@@ -164,7 +164,11 @@ export async function runSegmented(
     let state: Record<string, Float32Array> | undefined = data.initialState
       ? Object.fromEntries(Object.entries(data.initialState).map(([name, a]) => [name, a.subarray((b0 * a.length) / batch, ((b0 + nb) * a.length) / batch)]))
       : undefined;
-    for (let t0 = 0; t0 < T; t0 += segments.T) {
+    // A reversed cell runs its pieces last first: each piece reverses over its own part of every
+    // sequence (the lengths cut to it), and the state it ends with is the one before the piece ahead.
+    const starts = Array.from({ length: Math.ceil(T / segments.T) }, (_, k) => k * segments.T);
+    if (module.reversed) starts.reverse();
+    for (const t0 of starts) {
       const n = Math.min(segments.T, T - t0);
       const piece: RunArrays = {
         batch: nb,
