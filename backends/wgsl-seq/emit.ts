@@ -27,6 +27,7 @@ import { mathPrelude, type MathHelper } from '../wgsl/math.js';
 import { indexExpr, Lowerer, type IndexValue, type LoadNode, type VectorResolver } from '../lower/expr.js';
 import { flatWorkgroupIndex, gridDispatch } from '../lower/grid.js';
 import { overPoints } from '../lower/points.js';
+import { stepRow, timeAxisOf } from '../lower/time.js';
 import { printModule } from '../wgsl/print.js';
 import { countedLoop, budgetUnrolling, MAX_UNROLLED_ACCESSES } from '../wgsl/unroll-budget.js';
 
@@ -487,7 +488,7 @@ class KernelWriter {
     if (invariant.length) body.push(blank, comment('time-invariant: computed once'));
     body.push(...this.emitDefs(invariant, source));
 
-    const step: Stmt[] = [letS('step_row', bin('+', bin('*', id('seq'), member(id('params'), 'T')), id('t')))];
+    const step: Stmt[] = [letS('step_row', stepRow(timeAxisOf(this.m), id('seq'), member(id('params'), 'T'), id('t')))];
     step.push(...this.emitDefs(p.program.defs.filter((k) => !k.invariant), source));
     if (p.program.updated.length) step.push(comment('commit the updated state'));
     for (const s of p.program.updated) step.push(...this.forElements(`state:${s}`, (c) => [assign(this.localRef(`state:${s}`, c), this.localRef(`next:${s}`, c))]));

@@ -41,6 +41,9 @@ class Checker {
   constructor(private readonly file: A.RnnFile) {}
 
   run() {
+    if (this.file.direction && this.file.direction.name !== 'reversed') {
+      this.ds.push(diagnostic('RNN0504', this.file.direction.span, { name: this.file.direction.name }, { notes: ['`rnn NAME reversed { ... }` runs time backward; without a word there it runs forward'] }));
+    }
     this.declareDims();
     this.declareTensors();
     this.file.stmts.forEach((s, i) => this.statement(s, i));

@@ -101,6 +101,13 @@ export interface MonoidIR {
 
 export interface Module {
   name: string;
+  /**
+   * Time runs backward (`rnn name reversed {`): a sequence of length L runs its steps at positions
+   * L-1, ..., 0, writes each step's outputs at that step's own position, and its final state is the
+   * one after position 0. Kernels run in logical time and map logical step t to position L-1-t (see
+   * backends/lower/time.ts); absent for a forward cell.
+   */
+  reversed?: true;
   dims: { name: string; size?: number }[];
   tensors: Tensor[];
   /** The step, in source order. */

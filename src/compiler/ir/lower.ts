@@ -202,6 +202,7 @@ export function lower(file: A.RnnFile, checked: CheckedFile): Module {
 
   const module: Module = {
     name: file.name.name,
+    ...(file.direction?.name === 'reversed' ? { reversed: true as const } : {}),
     dims: file.dims.map((d) => ({ name: d.name.name, ...(d.size !== undefined ? { size: d.size } : {}) })),
     tensors,
     step,

@@ -45,7 +45,7 @@ function tensorLine(t: Tensor): string {
 }
 
 export function printModule(m: Module): string {
-  const lines = [`rnn ${m.name}`];
+  const lines = [`rnn ${m.name}${m.reversed ? ' reversed' : ''}`];
   for (const d of m.dims) lines.push(`  dim ${d.name}${d.size !== undefined ? ` = ${d.size}` : ''}`);
   for (const role of ['input', 'param', 'state'] as const) for (const t of m.tensors) if (t.role === role) lines.push(tensorLine(t));
   for (const s of m.structures) {

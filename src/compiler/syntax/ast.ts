@@ -78,6 +78,8 @@ export interface MonoidDecl {
 
 export interface RnnFile {
   name: Name;
+  /** The word after the name, `rnn name reversed {`: the direction of time (the checker accepts only `reversed`). */
+  direction?: Name;
   dims: DimDecl[];
   tensors: TensorDecl[];
   stmts: Stmt[];

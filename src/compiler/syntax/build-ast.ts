@@ -135,6 +135,8 @@ const keywordSpan = (n: CstNode, keyword: string): A.Span => ({ start: n.locatio
 function buildFile(cst: CstNode, diagnostics: Diagnostic[]): A.RnnFile {
   const ctx = ctxOf(cst);
   const file: A.RnnFile = { name: nameOf(token(ctx, 'name')), dims: [], tensors: [], stmts: [], structures: [], span: nodeSpan(cst) };
+  const direction = tokens(ctx, 'direction')[0];
+  if (direction) file.direction = nameOf(direction);
   for (const item of nodes(ctx, 'item')) {
     const [kind, children] = Object.entries(ctxOf(item))[0]! as [string, CstNode[]];
     const n = children[0]!;

@@ -7,7 +7,9 @@
 // - a monoid cell has no updates: each state becomes combine(state, element_t) at the start of the
 //   step (left = running state, right = this step's element), and the step's lets and outputs read
 //   the combined state (the identity is not needed: the spec's initial state starts the fold);
-// - with lengths, steps t >= lengths[b] are skipped: the state stays, the outputs stay 0.
+// - with lengths, steps t >= lengths[b] are skipped: the state stays, the outputs stay 0;
+// - a reversed module (Module.reversed) takes sequence b's steps at positions lengths[b]-1, ..., 0,
+//   writes each step's outputs at its own position, and its final state is the one after position 0.
 // Layouts are the shared ones: inputs and outputs [batch, T, ...dims], params [...dims], initial and
 // final states [batch, ...dims]. Each definition is compiled once to a JS function (compile-def.ts).
 import { tensorsOf, type Def, type Module, type Tensor } from '../../compiler/ir/ir.js';
@@ -174,7 +176,9 @@ export function interpret(m: Module, shape: RunShape, data: RunData, options: In
   for (let b = 0; b < batch; b++) {
     for (const s of states) setInitial(s, b, current.get(s.name)!);
     const length = Math.max(0, Math.min(T, shape.lengths ? shape.lengths[b]! : T));
-    for (let t = 0; t < length; t++) {
+    for (let step = 0; step < length; step++) {
+      // A reversed cell takes its steps from the sequence's last position to its first.
+      const t = m.reversed ? length - 1 - step : step;
       for (const call of perStep) run(call, b, t);
       for (const { from, to, n } of outputCopies) to.set(from, (b * T + t) * n);
       for (const name of written) {
