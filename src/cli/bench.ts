@@ -2,7 +2,8 @@
 // bandwidth yardsticks moving the same bytes (the best of a few shapes of an elementwise kernel, and
 // copyBufferToBuffer), for each associative cell, on the session's adapter. A cell the scan refuses
 // at the sizes given is timed sequentially only, with the planner's reason. With --all (the
-// examples) or --out it writes the report: markdown, JSON and an SVG plot.
+// examples) or --out it writes the report: markdown, JSON and an SVG plot. With --mode newton it times
+// Newton iterations against the sequential kernel instead (src/cli/newton.ts).
 import { readdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -15,6 +16,7 @@ import { markdownReport, svgPlot, type BenchReport } from '../driver/bench-repor
 import { ELEMENTWISE_SHAPES, shapeName } from '../../backends/wgsl/elementwise-kernel.js';
 import { EXIT_INTERNAL, loadValid, MAX_SIZE, parseDimFlags, pathFlag, UserError } from './io.js';
 import { checkOutputDir, writeAllOrNothing } from '../driver/output.js';
+import { benchNewtonCommand, NEWTON_MODE, newtonMaxIterOption, newtonTolOption } from './newton.js';
 
 interface BenchFlags {
   all?: boolean;
@@ -28,6 +30,9 @@ interface BenchFlags {
   out?: string;
   json?: boolean;
   dim?: string[];
+  mode: string;
+  newtonTol?: number;
+  newtonMaxIter?: number;
 }
 
 /** A comma-separated list of positive integers (a flag's value: a usage error, exit 2); `one` for a single number. */
@@ -46,8 +51,9 @@ const log2T = (s: string, what: string) => {
 export function registerBench(program: Command) {
   program
     .command('bench')
-    .description('time the scan kernel against the sequential kernel, an elementwise kernel and copyBufferToBuffer moving the same bytes')
-    .argument('[files...]', '.rnn files (associative cells)')
+    .description('time the scan kernel against the sequential kernel, an elementwise kernel and copyBufferToBuffer moving the same bytes; or, with --mode newton, Newton iterations against the sequential kernel')
+    .argument('[files...]', '.rnn files (associative cells; with --mode newton, cells with state, e.g. nonlinear ones)')
+    .option('--mode <mode>', `scan: the scan against seq and the bandwidth yardsticks; ${NEWTON_MODE}: --mode newton against --mode seq (iterations, final residual, both times and their ratio, and how far newton's results are from seq's; batch 1 unless --batch is given)`, 'scan')
     .option('--all', 'every associative cell in bench/cells/ and examples/, writing docs/bench.{md,json,svg}')
     .option('--min-log2-t <n>', 'shortest length, as log2 T', '10')
     .option('--max-log2-t <n>', 'longest length, as log2 T', '22')
@@ -59,7 +65,15 @@ export function registerBench(program: Command) {
     .option('--out <file.md>', 'write the markdown report here (and .json, .svg beside it)', pathFlag('--out'))
     .option('--dim <NAME=SIZE>', 'set a dim size of every cell benchmarked that declares it (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
     .option('--json', 'print the rows as JSON on stdout')
-    .action(async (files: string[], flags: BenchFlags) => {
+    .addOption(newtonTolOption())
+    .addOption(newtonMaxIterOption())
+    .action(async (files: string[], flags: BenchFlags, command: Command) => {
+      if (flags.mode !== 'scan' && flags.mode !== NEWTON_MODE) throw new UserError(`rnnc: bench --mode must be scan or ${NEWTON_MODE}, got '${flags.mode}'`, EXIT_INTERNAL);
+      const newton = flags.mode === NEWTON_MODE;
+      const misplaced = newton
+        ? (['all', 'out', 'shapes'] as const).filter((k) => flags[k] !== undefined).map((k) => `--${k}`)
+        : (['newtonTol', 'newtonMaxIter'] as const).filter((k) => flags[k] !== undefined).map((k) => (k === 'newtonTol' ? '--newton-tol' : '--newton-max-iter'));
+      if (misplaced.length) throw new UserError(`rnnc: ${misplaced[0]} ${newton ? 'does not go with --mode newton (it prints its table, or --json)' : 'goes only with --mode newton'}`, EXIT_INTERNAL);
       const rnnFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.rnn')).sort().map((f) => join(dir, f));
       // The examples, and the bench cells the speed targets are stated on (affine, cumsum).
       if (flags.all) files = [...files, ...rnnFiles('bench/cells'), ...rnnFiles('examples')];
@@ -68,7 +82,9 @@ export function registerBench(program: Command) {
       const [lo, hi] = [log2T(flags.minLog2T, '--min-log2-t'), log2T(flags.maxLog2T, '--max-log2-t')];
       if (lo > hi) throw new UserError(`rnnc: --min-log2-t (${lo}) is more than --max-log2-t (${hi}): no lengths to run`, EXIT_INTERNAL);
       if (flags.batch !== undefined && flags.batches !== '1,16') throw new UserError('rnnc: give --batch or --batches, not both (they are the same flag)', EXIT_INTERNAL);
-      const batches = ints(flags.batch ?? flags.batches, flags.batch !== undefined ? '--batch' : '--batches');
+      // Newton measures one sequence unless told otherwise: its point is a batch too small to fill the GPU.
+      const batchesGiven = flags.batch !== undefined || command.getOptionValueSource('batches') !== 'default';
+      const batches = newton && !batchesGiven ? [1] : ints(flags.batch ?? flags.batches, flags.batch !== undefined ? '--batch' : '--batches');
       const repeats = ints(flags.repeats, '--repeats', true)[0]!;
       const maxRowSeconds = ints(flags.maxRowS, '--max-row-s', true)[0]!;
       const shapes = flags.shapes === undefined ? ELEMENTWISE_SHAPES : flags.shapes.split(',').map((x) => {
@@ -87,11 +103,18 @@ export function registerBench(program: Command) {
       for (const d of Object.keys(given))
         if (![...cells.values()].some(({ module }) => module.dims.some((x) => x.name === d)))
           throw new UserError(`rnnc: --dim ${d}: no cell benchmarked declares a dim \`${d}\` (${[...cells.values()].map(({ module }) => `${module.name}: ${module.dims.map((x) => x.name).join(', ') || 'none'}`).join('; ')})`);
+      const lengths = Array.from({ length: hi - lo + 1 }, (_, k) => lo + k).filter((_, k, all) => k % 2 === 0 || k === all.length - 1);
+      if (newton)
+        return benchNewtonCommand(
+          files.map((file) => ({ file, ...cells.get(file)! })),
+          given,
+          { log2T: lengths, batches, repeats, maxRowSeconds, ...(flags.newtonTol !== undefined ? { tol: flags.newtonTol } : {}), ...(flags.newtonMaxIter !== undefined ? { maxIter: flags.newtonMaxIter } : {}), json: Boolean(flags.json) },
+        );
       const out = flags.out ?? (flags.all ? 'docs/bench.md' : undefined);
       const outNames = out ? [basename(out), basename(out).replace(/\.md$/, '') + '.json', basename(out).replace(/\.md$/, '') + '.svg'] : [];
       if (out) checkOutputDir(dirname(out), `--out ${out}`, outNames);
       const options = {
-        log2T: Array.from({ length: hi - lo + 1 }, (_, k) => lo + k).filter((_, k, all) => k % 2 === 0 || k === all.length - 1),
+        log2T: lengths,
         batches,
         repeats,
         maxBytes: 1 << 30,

@@ -1,9 +1,14 @@
 // `--mode newton` on the command line (issue 16): the flags `--newton-tol` and `--newton-max-iter`,
-// the run path of `rnnc run --mode newton` and the files of `rnnc compile --mode newton`. Newton is a
+// the run path of `rnnc run --mode newton`, the files of `rnnc compile --mode newton` and the table of
+// `rnnc bench --mode newton`. Newton is a
 // mode of the driver, not of a backend: it plans two modules with the ordinary planner (the
 // linearisation, a sequential kernel that hoists every step, and the linear system, a scan) and
 // iterates on the host (src/driver/newton.ts).
+import { cpus, loadavg } from 'node:os';
 import { Option } from 'commander';
+import type { Analysis } from '../compiler/analyse/types.js';
+import type { Module } from '../compiler/ir/ir.js';
+import { benchNewton, newtonBenchHeader, newtonBenchLine, type NewtonBenchRow } from '../driver/bench-newton.js';
 import { tensorsOf } from '../compiler/ir/ir.js';
 import { interpret } from '../runtime/reference/interpreter.js';
 import { randomLengths } from '../driver/data.js';
@@ -216,4 +221,63 @@ export function newtonFiles(file: string, dimsFlags: string[] | undefined, targe
     defaults: newtonDefaults,
   };
   return { files: [...lin, ...sys, { name: `${result.module.name}.newton.json`, text: JSON.stringify(manifest, null, 2) + '\n' }], plan: p };
+}
+
+/** What `rnnc bench --mode newton` reads, its flags already checked by `rnnc bench`. */
+export interface NewtonBenchFlags {
+  log2T: number[];
+  batches: number[];
+  repeats: number;
+  maxRowSeconds: number;
+  tol?: number;
+  maxIter?: number;
+  json: boolean;
+}
+
+/**
+ * `rnnc bench FILE... --mode newton`: per cell, batch and T, newton against seq (src/driver/bench-newton.ts),
+ * as a markdown table or JSON on stdout. Every cell is checked before the GPU starts: one newton
+ * cannot take is a user error (exit 1, as bench's "nothing to benchmark") with the reason.
+ */
+export async function benchNewtonCommand(cells: { file: string; module: Module; analysis: Analysis }[], given: Record<string, number>, flags: NewtonBenchFlags): Promise<void> {
+  const jobs = cells.map(({ file, module, analysis }) => {
+    const dims = Object.fromEntries(Object.entries(given).filter(([d]) => module.dims.some((x) => x.name === d)));
+    try {
+      planNewton(newtonCell(module, dims));
+    } catch (e) {
+      if (!(e instanceof RnncError)) throw e;
+      throw new UserError(`rnnc: ${file}: nothing to benchmark with --mode newton: ${e.message.replace(/^rnnc: /, '')}`);
+    }
+    return { module, analysis, dims };
+  });
+  const tol = flags.tol ?? newtonDefaults.tol;
+  const maxIter = flags.maxIter ?? newtonDefaults.maxIter;
+  const loadStart = loadavg()[0]!;
+  const rows: NewtonBenchRow[] = [];
+  const skipped: string[] = [];
+  const gpu = await openGpu();
+  try {
+    for (const { module, analysis, dims } of jobs) {
+      const got = await benchNewton(gpu, module, analysis, { dims, batches: flags.batches, log2T: flags.log2T, repeats: flags.repeats, tol, maxIter, maxRowSeconds: flags.maxRowSeconds, progress: (line) => process.stderr.write(`rnnc bench: ${line}\n`) });
+      rows.push(...got.rows);
+      skipped.push(...got.skipped);
+    }
+  } finally {
+    await gpu.close();
+  }
+  // lavapipe runs the kernels on the CPUs: what else ran there is part of every figure.
+  const load = { start: loadStart, end: loadavg()[0]!, cpus: cpus().length };
+  if (flags.json) {
+    const report = { mode: NEWTON_MODE, adapter: gpu.adapter.description, date: new Date().toISOString().slice(0, 10), tol, maxIter, repeats: flags.repeats, timing: 'wall clock around each call; the median of the repeats after one warm-up run', loadAverage: load, rows, skipped };
+    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    return;
+  }
+  const lines = [
+    `newton against seq on ${gpu.adapter.description}: tolerance ${tol}, at most ${maxIter} iterations; median of ${flags.repeats} after a warm-up run; load average (1 min) ${load.start.toFixed(1)} at the start, ${load.end.toFixed(1)} at the end, on ${load.cpus} CPUs`,
+    '',
+    ...newtonBenchHeader,
+    ...rows.map(newtonBenchLine),
+    ...(skipped.length ? ['', `Skipped: ${skipped.join('; ')}.`] : []),
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
 }
