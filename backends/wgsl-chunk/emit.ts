@@ -26,6 +26,7 @@ import { printModule } from '../wgsl/print.js';
 import { countedLoop, budgetUnrolling } from '../wgsl/unroll-budget.js';
 import { Lowerer, offsetExpr, type IndexValue } from '../lower/expr.js';
 import { flatWorkgroupIndex } from '../lower/grid.js';
+import { stepRow } from '../lower/time.js';
 import { strides } from '../../src/compiler/ir/dims.js';
 import type { KernelLayout } from '../wgsl-seq/layout.js';
 import type { ChunkShape } from './shape.js';
@@ -170,7 +171,7 @@ export class PassWriter {
       letS('s', bin('/', id('e'), u(K * K))),
       letS('tgt', bin('%', bin('/', id('e'), u(K)), u(K))),
       letS('src', bin('%', id('e'), u(K))),
-      letS('step_row', bin('+', bin('*', id('seq'), p('T')), bin('+', id('t0'), id('s')))),
+      letS('step_row', stepRow(this.shape.time, id('seq'), p('T'), bin('+', id('t0'), id('s')))),
       ...a.stmts,
       ...d.stmts,
       assign(index(id('trans'), id('e')), bin('+', a.value, call('select', f(0), d.value, bin('==', id('tgt'), id('src'))))),
@@ -274,7 +275,7 @@ function aggregatePass(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout,
       varS('row', W.arrayOf(W.f32, K)),
       varS('next', W.arrayOf(W.f32, K)),
       ifS(bin('>=', id('lid'), u(R)), [assign(index(id('row'), bin('-', id('lid'), u(R))), f(1))]),
-      forRange('s', u(0), id('count'), [letS('step_row', bin('+', bin('*', id('seq'), p('T')), bin('+', id('t0'), id('s')))), ...w.rowStep(bin('<', id('lid'), u(R)))]),
+      forRange('s', u(0), id('count'), [letS('step_row', stepRow(w.shape.time, id('seq'), p('T'), bin('+', id('t0'), id('s')))), ...w.rowStep(bin('<', id('lid'), u(R)))]),
       countedLoop('k', u(0), K, [assign(index(w.write('agg'), aggIndex(id('k'))), index(id('row'), id('k')))]),
     ]),
   ];
@@ -351,7 +352,7 @@ function stepsPass(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout, g: 
     comment('every step of the chunk (a uniform bound: barriers inside); past the length: zero outputs'),
     forRange('s', u(0), call('min', id('C'), bin('-', p('T'), id('t0'))), [
       letS('t', bin('+', id('t0'), id('s'))),
-      letS('step_row', bin('+', bin('*', id('seq'), p('T')), id('t'))),
+      letS('step_row', stepRow(w.shape.time, id('seq'), p('T'), id('t'))),
       ifS(bin('&&', bin('<', id('lid'), u(R)), bin('<', id('s'), id('count'))), w.rowStep(true)),
       ifS(bin('<', id('lid'), u(R)), [countedLoop('k', u(0), K, [assign(index(id('state_wg'), bin('+', bin('*', id('lid'), u(K)), id('k'))), index(id('row'), id('k')))])]),
       callS('workgroupBarrier'),

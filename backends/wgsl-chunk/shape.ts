@@ -6,6 +6,7 @@
 import { analyse } from '../../src/compiler/analyse/analyse.js';
 import type { Analysis, LowRankPlan } from '../../src/compiler/analyse/types.js';
 import { Lowerer } from '../lower/expr.js';
+import { timeAxisOf, type TimeAxis } from '../lower/time.js';
 import { id, lit } from '../wgsl/ast.js';
 import { printExpr } from '../wgsl/print.js';
 import type { Def, Module, Node, Tensor } from '../../src/compiler/ir/ir.js';
@@ -15,6 +16,8 @@ import { strides, type DimSizes } from '../../src/compiler/ir/dims.js';
 export class ChunkUnsupported extends Error {}
 
 export interface ChunkShape {
+  /** Which way time runs (a reversed cell reads and writes step t at position len-1-t, backends/lower/time.ts). */
+  time: TimeAxis;
   state: Tensor;
   /** Position of the mixed dim in the state's dims. */
   position: number;
@@ -138,6 +141,7 @@ export function chunkShape(module: Module, sizes: DimSizes, given?: Analysis): C
     wy = { plan: { ...rowPlan, offset: rowPlan.offset }, ...(dRoot.op === 'const' && typeof dRoot.value === 'number' ? { dConst: dRoot.value } : {}), outputRows: rows };
   }
   return {
+    time: timeAxisOf(module),
     form,
     ...(wy ? { wy } : {}),
     ...(whyNotWy ? { whyNotWy } : {}),

@@ -32,6 +32,7 @@ import { printModule } from '../wgsl/print.js';
 import { countedLoop } from '../wgsl/unroll-budget.js';
 import { indexExpr, type IndexValue } from '../lower/expr.js';
 import { flatWorkgroupIndex } from '../lower/grid.js';
+import { stepRow } from '../lower/time.js';
 import { strides } from '../../src/compiler/ir/dims.js';
 import type { KernelLayout } from '../wgsl-seq/layout.js';
 import type { ChunkShape, WyFactors } from './shape.js';
@@ -103,6 +104,9 @@ const blockRow = (group: Expr, RB: number, WG: number): Expr => {
   return block ? add(mul(block, u(WG)), id('lid')) : id('lid');
 };
 const mul = (a: Expr, b: Expr) => bin('*', a, b);
+
+/** The row of the chunk's step `t` (logical, from t0): `seq * T + t0 + t` forward, at position len-1-(t0+t) reversed (backends/lower/time.ts). */
+const rowOf = (w: PassWriter, t: Expr): Expr => (w.shape.time.reversed ? stepRow(w.shape.time, id('seq'), p('T'), bin('+', id('t0'), t)) : add(mul(id('seq'), p('T')), id('t0'), t));
 const aggAt = (w: PassWriter, offset: Expr) => index(w.buffer('agg'), add(id('base'), offset));
 
 /** The diagonal of step `t` at `j`: the stored D, or the constant. */
@@ -132,7 +136,7 @@ function aggregatePass(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout,
   const CN = C * n;
 
   // Phase 1: one invocation per step evaluates its factors over j (lets that do not depend on j once).
-  const valid: Stmt[] = [letS('step_row', add(mul(id('seq'), p('T')), id('t0'), id('t')))];
+  const valid: Stmt[] = [letS('step_row', rowOf(w, id('t')))];
   const ev = w.evaluator(valid);
   const jBody = ev.open([]);
   const jv: IndexValue[] = [id('j')];
@@ -214,7 +218,7 @@ function carryPass(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout, g: 
   const CN = C * n;
   const WG = g.workgroupSize;
   const RB = Math.ceil(R / WG);
-  const parts: Stmt[] = [letS('step_row', add(mul(id('seq'), p('T')), id('t0'), id('t')))];
+  const parts: Stmt[] = [letS('step_row', rowOf(w, id('t')))];
   rowParts(w, wy, l, parts, (q) => add(mul(id('t'), u(n)), u(k + q)));
   const zeroParts = Array.from({ length: l.m }, (_, q) => assign(index(id('e'), add(mul(id('t'), u(n)), u(k + q))), f(0)));
   const d = decay(w, l, id('t'), id('j'));
@@ -223,7 +227,7 @@ function carryPass(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout, g: 
     ? [
         comment('the chunk\'s steps from h with its a\'s: s_t = d_t ⊙ s_{t-1} + Σ_c y_{t,c} e_{t,c}, and the outputs'),
         forRange('t', u(0), call('min', u(C), bin('-', p('T'), id('t0'))), [
-          letS('step_row', add(mul(id('seq'), p('T')), id('t0'), id('t'))),
+          letS('step_row', rowOf(w, id('t'))),
           ifS(
             bin('<', id('t'), id('count')),
             [
@@ -372,7 +376,7 @@ function stepsPass(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout, g: 
     blank,
     comment('the chunk\'s steps from the carried state, with the stored a\'s; past the length: zero outputs'),
     forRange('t', u(0), call('min', u(C), bin('-', p('T'), id('t0'))), [
-      letS('step_row', add(mul(id('seq'), p('T')), id('t0'), id('t'))),
+      letS('step_row', rowOf(w, id('t'))),
       ifS(bin('<', id('t'), id('count')), valid, outputs(w, wy, true)),
     ]),
   ];

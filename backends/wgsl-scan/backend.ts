@@ -53,7 +53,8 @@ function probe({ module, analysis, sizes, target, request }: PlanSubject): Verdi
     const layout = chooseLayout(module, plan, sizes, split ? { tile: { split } } : {});
     const chosen = chooseTile(layout, split ? { split } : {}, directOutputs(module, layout), target.subgroups);
     // The chained single pass only where a look-back is safe on the adapter (chained.ts, lookBackSafe).
-    const chained = target.lookBack === true && chainedFits({ tile: chosen, layout });
+    // Not for a reversed cell: its vec4 loads take four consecutive positions, and a reversed step's position depends on the length.
+    const chained = target.lookBack === true && !module.reversed && chainedFits({ tile: chosen, layout });
     const tile = chained ? { ...chosen, chained } : chosen;
     const floats = layout.members.length;
     const single = chained

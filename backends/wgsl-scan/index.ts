@@ -73,7 +73,7 @@ export function compileScan(module: Module, plan: ScanPlan, sizes: DimSizes, opt
   }
   const layout = chooseLayout(module, plan, sizes, options);
   const chosen = chooseTile(layout, options.tile, directOutputs(module, layout), options.subgroups ?? true);
-  const chained = (options.chained ?? options.tile?.chained ?? false) && chainedFits({ tile: chosen, layout });
+  const chained = (options.chained ?? options.tile?.chained ?? false) && !module.reversed && chainedFits({ tile: chosen, layout });
   const tile = chained ? { ...chosen, chained } : chosen;
   return emitScanKernels(module, plan, sizes, layout, tile, { subgroups: options.subgroups ?? true, chained });
 }

@@ -8,6 +8,7 @@ import { arrayOf, assign, bin, call, f32, forRange, id, index, letS, lit, member
 import type { MathHelper } from '../wgsl/math.js';
 import { indexExpr, offsetExpr, type IndexValue, type LoadNode, type Lowerer } from '../lower/expr.js';
 import { overPoints, type LoopObserver } from '../lower/points.js';
+import { stepRow, timeAxisOf } from '../lower/time.js';
 import { blocksOf, paddedLanes, type LaneBlocks, type ScanLayout, type StructField, type TileShape } from './layout.js';
 
 /** The kernels every scan has; `scan_single` (single.ts) and `scan_chained` (chained.ts) come with the ones that fit them. */
@@ -114,9 +115,13 @@ export function laneInRange(ctx: Ctx, s: Expr): Expr | undefined {
 /** The definitions a later one may load by name: lets, and outputs (an output may read another). */
 export const stepLets = (m: Module) => new Map(m.step.filter((d) => d.kind === 'let' || d.kind === 'output').map((d) => [d.target, d]));
 
-/** Index of tensor element `t`'s per-step region in a [batch, T, width] packed buffer. */
-export const stepBase = (offset: number, size: number) =>
-  bin('+', bin('*', bin('*', U('batch'), U('T')), u(offset)), bin('*', bin('+', bin('*', id('b'), U('T')), id('t')), u(size)));
+/**
+ * Index of logical step `t` of sequence `b` in a tensor's per-step region of a [batch, T, width]
+ * packed buffer: at position t forward, at len-1-t for a reversed cell (backends/lower/time.ts),
+ * with len read from `lengths` so that any function with `b` and `t` in scope can use it.
+ */
+export const stepBase = (ctx: Pick<Ctx, 'module'>, offset: number, size: number) =>
+  bin('+', bin('*', bin('*', U('batch'), U('T')), u(offset)), bin('*', stepRow(timeAxisOf(ctx.module), id('b'), U('T'), id('t'), call('min', index(id('lengths'), id('b')), U('T'))), u(size)));
 
 export function loadInputOrParam(ctx: Ctx, n: LoadNode, values: IndexValue[]): Expr {
   const group = n.source === 'input' ? ctx.layout.inputs : ctx.layout.params;
@@ -124,7 +129,7 @@ export function loadInputOrParam(ctx: Ctx, n: LoadNode, values: IndexValue[]): E
   if (!p) throw new Error(`scan backend: unknown ${n.source} \`${n.tensor}\``);
   if (n.source === 'param') return index(id('params'), offsetExpr(values, p.strides, p.offset));
   if (ctx.stepIO === 'private') return id(stepVar('in', group.indexOf(p)));
-  return index(id('inputs'), offsetExpr(values, p.strides, stepBase(p.offset, p.size)));
+  return index(id('inputs'), offsetExpr(values, p.strides, stepBase(ctx, p.offset, p.size)));
 }
 
 /** A struct member's WGSL type: f32, or an array of f32 over the member's points. */

@@ -24,7 +24,7 @@ import { budgetUnrolling } from '../wgsl/unroll-budget.js';
 import { Lowerer, offsetExpr, type IndexValue, type LoadResolver } from '../lower/expr.js';
 import { pointCount } from '../lower/points.js';
 import { flatWorkgroupIndex, gridDispatch } from '../lower/grid.js';
-import { matrixKernelNames, type MatrixKernelName, uniformFields, stepLets, loadInputOrParam, U, u, type Binding, type Ctx, type KernelName } from './kernel.js';
+import { matrixKernelNames, type MatrixKernelName, uniformFields, stepLets, stepBase, loadInputOrParam, U, u, type Binding, type Ctx, type KernelName } from './kernel.js';
 import type { ScanLayout } from './layout.js';
 
 /**
@@ -312,7 +312,7 @@ function stepsBody(m: MCtx): Stmt[] {
     stepLets(m.ctx.module),
   );
   const outAt = (o: (typeof layout.outputs)[number], point: IndexValue[]) =>
-    index(id('outputs'), offsetExpr(point, o.strides, bin('+', bin('*', bin('*', U('batch'), U('T')), u(o.offset)), bin('*', bin('+', bin('*', id('b'), U('T')), id('t')), u(o.size)))));
+    index(id('outputs'), offsetExpr(point, o.strides, stepBase(m.ctx, o.offset, o.size)));
   for (const o of layout.outputs) {
     const def = m.ctx.module.step.find((d) => d.kind === 'output' && d.target === o.tensor.name)!;
     spread(m, out, def.vars.map((v) => v.dim), (point) => [assign(outAt(o, point), out.evaluate(def, point))]);
