@@ -2,14 +2,15 @@
 // The probe makes the layout and tile decisions (recorded in the plan); compile builds exactly those;
 // the schedule of passes is chosen per run size (schedule.ts), since it depends on batch and T.
 import type { StateReport } from '../../src/compiler/analyse/types.js';
-import type { PlanSubject, Verdict } from '../../src/compiler/plan/plan.js';
-import type { Backend, CompiledCell } from '../backend.js';
+import { halfStorage, type PlanSubject, type Verdict } from '../../src/compiler/plan/plan.js';
+import { halfRun } from '../half-run.js';
+import type { Backend, CompiledCell, PreparedRun, RunSize } from '../backend.js';
 import { scanHostModule } from '../host/scan-host.js';
 import { directOutputs } from './emit.js';
 import { buildScanJob, chainedFits, chooseLayout, compileScan, scanManifest, scanSupport, usesMatrix } from './index.js';
 import { scheduleFor } from './job.js';
 import { matrixShape } from './matrix.js';
-import { blocksOf, chooseTile, scanLayout, TileRefused, type ScanLayout, type TileShape } from './layout.js';
+import { HALF_BUFFERS, blocksOf, chooseTile, scanLayout, TileRefused, type ScanLayout, type TileShape } from './layout.js';
 
 /** Why one state is not a scan, separating "not associative" from "associative, but not planned". */
 function whyNotScanned(report: StateReport): string {
@@ -78,7 +79,8 @@ export const scanBackend: Backend<'scan'> = {
   compile({ module, analysis, sizes, plan }): CompiledCell {
     if (plan.decision.mode !== 'scan' || !analysis.plan) throw new Error(`scan backend: asked to compile a ${plan.mode} plan`);
     const decision = plan.decision;
-    const kernels = compileScan(module, analysis.plan, sizes, { tile: decision.tile, subgroups: decision.subgroups });
+    const half = halfStorage(plan);
+    const kernels = compileScan(module, analysis.plan, sizes, { tile: decision.tile, subgroups: decision.subgroups, ...(half ? { half } : {}) });
     // Each scan kernel's entry point is named after it (scan_steps, reduce_aggs, ...).
     const compiledKernels = Object.values(kernels.kernels).map((k) => ({ label: `${module.name}.${k.name}`, file: `${module.name}.${k.name}.wgsl`, wgsl: k.code, entryPoint: k.name }));
     return {
@@ -86,7 +88,12 @@ export const scanBackend: Backend<'scan'> = {
       kernels: compiledKernels,
       manifest: { ...scanManifest(module, kernels), plan: { why: plan.why, decision } },
       hostModule: (sourcePath) => scanHostModule(module, kernels, sourcePath),
-      prepare({ batch, T }) {
+      prepare(size) {
+        const run = prepareScan(size);
+        return half ? halfRun(run, HALF_BUFFERS) : run;
+      },
+    };
+    function prepareScan({ batch, T }: RunSize): PreparedRun {
         const { layout } = kernels;
         const schedule = scheduleFor(kernels, batch, T);
         const aggBytes = 4 * layout.members.length * Math.max(1, schedule.aggElements);
@@ -111,7 +118,6 @@ export const scanBackend: Backend<'scan'> = {
             return decode(buffers);
           },
         };
-      },
-    };
+    }
   },
 };

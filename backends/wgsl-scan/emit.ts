@@ -12,6 +12,7 @@ import { arrayOf, emptyModule, f32, named, u32, vec, type Global, type Module as
 import { mathPrelude } from '../wgsl/math.js';
 import { printModule } from '../wgsl/print.js';
 import { budgetUnrolling } from '../wgsl/unroll-budget.js';
+import { storeHalfWhere } from '../wgsl/half.js';
 import { elementFunctions } from './element.js';
 import {
   advanceFunction,
@@ -28,7 +29,7 @@ import { stripeBody, stripeEntryPoint, teamScanFunction } from './stripes.js';
 import { recordFunctions, reduceBlockFunction, singleEntryPoint, singlePassFits, singleWorkgroupVars, statusType } from './single.js';
 import { CHAIN_STEPS, chainedEntryPoint, chainedFits, chainedPrivateVars, chainReduceFunction } from './chained.js';
 import type { MatrixShape } from './matrix.js';
-import { blocksOf, sharedFloatsOf, threadsOf, tileSteps, type LaneBlocks, type ScanLayout, type TileShape } from './layout.js';
+import { HALF_BUFFERS, blocksOf, sharedFloatsOf, threadsOf, tileSteps, type LaneBlocks, type ScanLayout, type TileShape } from './layout.js';
 import { type KernelName, type MatrixKernelName, type StandardKernel, kernelNames, type Binding, uniformFields, ELEM, type Ctx, type KernelSpec, specs, fieldType, elemAccessFunctions } from './kernel.js';
 
 export interface ScanKernel {
@@ -44,6 +45,8 @@ export interface EmitOptions {
   direct?: boolean;
   /** Also emit `scan_chained` (chained.ts) where it fits: only for adapters where a look-back is safe (plan Target.lookBack). */
   chained?: boolean;
+  /** Inputs, params and outputs in f16 buffers (layout.ts HALF_BUFFERS). */
+  half?: boolean;
 }
 
 const globalName: Record<Binding, string> = {
@@ -248,7 +251,7 @@ export function emitScanKernels(module: Module, plan: ScanPlan, sizes: DimSizes,
       functions: [...prelude.functions, ...functions],
       entryPoints: [entry],
     };
-    kernels[name] = { name, code: printModule(budgetUnrolling(wgsl)), bindings };
+    kernels[name] = { name, code: printModule(storeHalfWhere(emitOptions.half, budgetUnrolling(wgsl), HALF_BUFFERS)), bindings };
   }
   return { kernels, layout, tile, subgroups: options.subgroups };
 }

@@ -20,6 +20,8 @@ export interface ScanCompileOptions {
   subgroups?: boolean;
   /** Also emit the chained single pass where it fits (chained.ts); default: the tile's `chained`, which the planner sets. */
   chained?: boolean;
+  /** Inputs, params and outputs in f16 buffers (layout.ts HALF_BUFFERS; the plan's precision). */
+  half?: boolean;
 }
 
 export { MAX_WHOLE_ELEMENT, usesMatrix } from './matrix.js';
@@ -68,14 +70,14 @@ export function compileScan(module: Module, plan: ScanPlan, sizes: DimSizes, opt
   const whole = scanLayout(module, plan, sizes);
   if (usesMatrix(whole)) {
     const shape = matrixShape(whole, options.tile?.sharedFloats);
-    const kernels = emitMatrixKernels(module, plan, sizes, whole, shape);
+    const kernels = emitMatrixKernels(module, plan, sizes, whole, shape, options.half ?? false);
     return { kernels, layout: whole, tile: { split: 'thread', groups: 1, runs: 1, runLength: 1, width: shape.width }, subgroups: false, matrix: shape };
   }
   const layout = chooseLayout(module, plan, sizes, options);
   const chosen = chooseTile(layout, options.tile, directOutputs(module, layout), options.subgroups ?? true);
   const chained = (options.chained ?? options.tile?.chained ?? false) && !module.reversed && chainedFits({ tile: chosen, layout });
   const tile = chained ? { ...chosen, chained } : chosen;
-  return emitScanKernels(module, plan, sizes, layout, tile, { subgroups: options.subgroups ?? true, chained });
+  return emitScanKernels(module, plan, sizes, layout, tile, { subgroups: options.subgroups ?? true, chained, ...(options.half ? { half: true } : {}) });
 }
 
 /** A JSON description of the kernels: what a host needs to bind and dispatch them. */

@@ -80,6 +80,9 @@ export interface ScanLayout {
 }
 
 /** A WGSL identifier for a tensor or field name (`h.a` → `h_a`). */
+/** With f16 storage (the plan's precision), the buffers held as f16: inputs, params and outputs; init, final_state and aggs stay f32. */
+export const HALF_BUFFERS: ReadonlySet<string> = new Set(['inputs', 'params', 'outputs']);
+
 export const safe = (name: string) => name.replace(/[^A-Za-z0-9_]/g, '_');
 
 function pack(tensors: Tensor[], sizes: DimSizes): { packed: PackedTensor[]; width: number } {

@@ -21,11 +21,12 @@ import { arrayOf, lit, assign, bin, call, callS, emptyModule, f32, forRange, id,
 import { mathPrelude, type MathHelper } from '../wgsl/math.js';
 import { printModule } from '../wgsl/print.js';
 import { budgetUnrolling } from '../wgsl/unroll-budget.js';
+import { storeHalfWhere } from '../wgsl/half.js';
 import { Lowerer, offsetExpr, type IndexValue, type LoadResolver } from '../lower/expr.js';
 import { pointCount } from '../lower/points.js';
 import { flatWorkgroupIndex, gridDispatch } from '../lower/grid.js';
 import { matrixKernelNames, type MatrixKernelName, uniformFields, stepLets, stepBase, loadInputOrParam, U, u, type Binding, type Ctx, type KernelName } from './kernel.js';
-import type { ScanLayout } from './layout.js';
+import { HALF_BUFFERS, type ScanLayout } from './layout.js';
 
 /**
  * A whole (dense) element is combined by one thread: a K×K transition costs K³ per combine against the
@@ -348,7 +349,7 @@ const bindingsOf: Record<MatrixKernelName, Binding[]> = {
 
 const decl = (name: string, binding: number, access: 'read' | 'read_write', type = arrayOf(f32)): Global => ({ name, space: 'storage', access, type, group: 0, binding });
 
-export function emitMatrixKernels(module: Module, plan: ScanPlan, sizes: DimSizes, layout: ScanLayout, shape: MatrixShape): Record<MatrixKernelName, MatrixKernel> {
+export function emitMatrixKernels(module: Module, plan: ScanPlan, sizes: DimSizes, layout: ScanLayout, shape: MatrixShape, half = false): Record<MatrixKernelName, MatrixKernel> {
   const ctx: Ctx = { module, plan, layout, tile: { split: 'thread', groups: 1, runs: 1, runLength: 1, width: shape.width }, sizes, helpers: new Set(), direct: true };
   const out = {} as Record<MatrixKernelName, MatrixKernel>;
   const what: Record<keyof typeof out, string> = {
@@ -386,7 +387,7 @@ export function emitMatrixKernels(module: Module, plan: ScanPlan, sizes: DimSize
       functions: prelude.functions,
       entryPoints: [entry],
     };
-    out[name] = { name, code: printModule(budgetUnrolling(wgsl)), bindings };
+    out[name] = { name, code: printModule(storeHalfWhere(half, budgetUnrolling(wgsl), HALF_BUFFERS)), bindings };
   }
   return out;
 }

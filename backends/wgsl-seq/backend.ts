@@ -1,10 +1,12 @@
 // The sequential backend: one kernel looping over time, for every cell. Buffers are shared per role
 // (layout.ts); the run packs a batch into them (pack.ts).
-import type { Backend, CompiledCell } from '../backend.js';
+import type { Backend, CompiledCell, PreparedRun, RunSize } from '../backend.js';
 import { hostModule } from '../host/host-module.js';
 import { buildManifest } from '../host/manifest.js';
 import { emitSeq, prepassDispatch, seqDispatch } from './emit.js';
-import { bufferElements, scaleValue, type OffsetScale } from './layout.js';
+import { bufferElements, HALF_ROLES, scaleValue, type OffsetScale } from './layout.js';
+import { halfStorage } from '../../src/compiler/plan/plan.js';
+import { halfRun } from '../half-run.js';
 import { seqPasses, unpackRun } from './pack.js';
 
 const SCALE_PREFIX: Record<OffsetScale, string[]> = { '1': [], batch: ['batch'], 'batch*T': ['batch', 'T'] };
@@ -13,8 +15,9 @@ export const seqBackend: Backend<'seq'> = {
   mode: 'seq',
   description: 'seq (a loop over time; every cell)',
   probe: () => ({ ok: true, why: 'a sequential loop over time runs every cell', decision: { mode: 'seq' } }),
-  compile({ module, sizes, source }): CompiledCell {
-    const kernel = emitSeq(module, sizes, { parallel: true, ...(source ? { source } : {}) });
+  compile({ module, sizes, source, plan }): CompiledCell {
+    const half = halfStorage(plan);
+    const kernel = emitSeq(module, sizes, { parallel: true, ...(source ? { source } : {}), ...(half ? { half } : {}) });
     const label = `${module.name}.seq`;
     const preLabel = `${module.name}.seq.project`;
     const shaders = [...(kernel.prepass ? [{ label: preLabel, code: kernel.prepass.wgsl, entryPoint: kernel.prepass.entryPoint }] : []), { label, code: kernel.wgsl, entryPoint: kernel.entryPoint }];
@@ -27,7 +30,10 @@ export const seqBackend: Backend<'seq'> = {
       ],
       manifest: buildManifest(module, kernel, files),
       hostModule: (sourcePath) => hostModule(module, kernel, sourcePath),
-      prepare: ({ batch, T }) => ({
+      prepare: (size) => (half ? halfRun(prepare(size), HALF_ROLES) : prepare(size)),
+    };
+    function prepare({ batch, T }: RunSize): PreparedRun {
+      return {
         mode: 'seq',
         shaders: Object.fromEntries(shaders.map((s) => [s.label, s.code])),
         footprint: [
@@ -58,7 +64,7 @@ export const seqBackend: Backend<'seq'> = {
           return { shaders: shaders.filter((s) => passes.some((p) => p.shader === s.label)), buffers, passes };
         },
         decode: (buffers) => unpackRun(kernel, batch, T, buffers),
-      }),
-    };
+      };
+    }
   },
 };

@@ -30,11 +30,12 @@ import { overPoints } from '../lower/points.js';
 import { stepRow, timeAxisOf } from '../lower/time.js';
 import { printModule } from '../wgsl/print.js';
 import { countedLoop, budgetUnrolling, MAX_UNROLLED_ACCESSES } from '../wgsl/unroll-budget.js';
+import { storeHalf } from '../wgsl/half.js';
 
 const VECTOR_UNROLLED_ACCESSES = MAX_UNROLLED_ACCESSES / 4;
 /** WebGPU's guaranteed maxStorageBuffersPerShaderStage. */
 const MAX_STORAGE_BUFFERS = 8;
-import { kernelLayout, type BufferLayout, type KernelLayout } from './layout.js';
+import { HALF_GLOBALS, kernelLayout, type BufferLayout, type KernelLayout } from './layout.js';
 import { buildProgram, keyOfLoad, sliceProgram, type KernelDef, type LocalKey, type Program, type Slicing } from './program.js';
 
 export type SeqStrategy = 'invocation' | 'workgroup';
@@ -81,6 +82,8 @@ export interface SeqOptions {
   source?: SourceFile;
   /** Move state-independent products into a pre-pass over every step (see the header). */
   parallel?: boolean;
+  /** Inputs, params and outputs in f16 buffers (layout.ts HALF_GLOBALS; the plan's precision). */
+  half?: boolean;
 }
 
 /** WebGPU's guaranteed workgroup storage (maxComputeWorkgroupStorageSize). */
@@ -528,12 +531,13 @@ export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): S
   // A vec4 load that differs per invocation costs lavapipe's compiler about four f32 loads (measured:
   // GRU at H = 128 took 16 s of CPU cold with the f32 budget): a quarter of the accesses may be unrolled.
   const budget = options.parallel ? VECTOR_UNROLLED_ACCESSES : MAX_UNROLLED_ACCESSES;
-  let wgsl = printModule(budgetUnrolling(writer.module(options.source), budget));
+  const finish = (mod: W.Module) => printModule(options.half ? storeHalf(budgetUnrolling(mod, budget), HALF_GLOBALS) : budgetUnrolling(mod, budget));
+  let wgsl = finish(writer.module(options.source));
   // The views are extra bindings: past WebGPU's guaranteed storage buffers per stage, go without them.
   const storageUsed = (w: KernelWriter) => layout.buffers.filter((b) => (b.role !== 'inputs' && b.role !== 'weights') || w.loaded.has(b.role)).length + (p.scratch.regions.length ? 1 : 0) + (w.loaded.has('weights4') ? 1 : 0) + (w.loaded.has('inputs4') ? 1 : 0);
   if (storageUsed(writer) > MAX_STORAGE_BUFFERS) {
     writer = new KernelWriter(m, sizes, p, layout, false);
-    wgsl = printModule(budgetUnrolling(writer.module(options.source), budget));
+    wgsl = finish(writer.module(options.source));
   }
   const viewsOf = (loaded: Set<string>) => (['weights4', 'inputs4'] as const).filter((v) => loaded.has(v)).map((v) => ({ binding: writer.viewBinding(v), buffer: v === 'weights4' ? ('weights' as const) : ('inputs' as const) }));
   const mainViews = viewsOf(writer.loaded);
@@ -546,7 +550,7 @@ export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): S
   ];
   const staged = p.scratch.regions.length > 0;
   const preWriter = new KernelWriter(m, sizes, p, layout, options.parallel ?? false);
-  const pre = staged ? printModule(budgetUnrolling(preWriter.prepassModule(options.source), budget)) : undefined;
+  const pre = staged ? finish(preWriter.prepassModule(options.source)) : undefined;
   const preViews = viewsOf(preWriter.loaded);
   const prepassBindings = [0, ...layout.buffers.filter((b) => preWriter.loaded.has(b.role as 'inputs')).map((b) => b.binding), writer.scratchBinding, ...preViews.map((v) => v.binding)];
   const views = [...mainViews, ...preViews.filter((v) => !mainViews.some((w) => w.binding === v.binding))].sort((a, b) => a.binding - b.binding);

@@ -70,6 +70,13 @@ export function kernelLayout(m: Module, sizes: DimSizes, weightNames: string[]):
   return { uniformBinding: 0, buffers };
 }
 
+/**
+ * With f16 storage (the plan's precision), the roles held as f16, and the WGSL globals that read them
+ * (the vec4 views included): inputs, params and outputs; states, lengths and scratch stay f32/u32.
+ */
+export const HALF_ROLES: ReadonlySet<string> = new Set<BufferRole>(['inputs', 'weights', 'outputs']);
+export const HALF_GLOBALS: ReadonlySet<string> = new Set([...HALF_ROLES, 'inputs4', 'weights4']);
+
 export const scaleValue = (scale: OffsetScale, batch: number, T: number): number => (scale === '1' ? 1 : scale === 'batch' ? batch : batch * T);
 
 /** Elements of a buffer for a given batch and sequence length. */

@@ -2,7 +2,7 @@
 // ImpGen/WGSL.hs). Backends build values of these types; `printModule` (print.ts) renders them in a
 // fixed order, so the same AST always prints the same bytes.
 
-export type ScalarName = 'f32' | 'u32' | 'i32' | 'bool';
+export type ScalarName = 'f32' | 'f16' | 'u32' | 'i32' | 'bool';
 
 export type Type =
   | { kind: 'scalar'; name: ScalarName }

@@ -46,6 +46,9 @@ function formatLiteral(e: Extract<Expr, { kind: 'literal' }>): string {
   switch (e.type) {
     case 'f32':
       return formatF32(e.value as number);
+    case 'f16':
+      // Only emitted for values exact in f16 (the storage rewrite narrows with f16(...) instead).
+      return formatF32(e.value as number).slice(0, -1) + 'h';
     case 'u32':
       if (!Number.isInteger(e.value) || (e.value as number) < 0 || (e.value as number) > 0xffffffff) throw new Error(`formatLiteral: bad u32 ${e.value}`);
       return `${e.value}u`;

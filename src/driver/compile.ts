@@ -7,7 +7,7 @@ import type { Analysis } from '../compiler/analyse/types.js';
 import { bindDims, DimError, type DimSizes } from '../compiler/ir/dims.js';
 import type { Module } from '../compiler/ir/ir.js';
 import { defaultTarget, type Compilation, type PlanRequest, type Target } from '../compiler/plan/plan.js';
-import { makePlan, PlanOverBudget, PlanRefused } from '../compiler/plan/planner.js';
+import { makePlan, PlanOverBudget, PlanRefused, PrecisionRefused } from '../compiler/plan/planner.js';
 import { renderDiagnostics, type SourceFile } from '../compiler/diagnostics/render.js';
 import { RnncError } from './errors.js';
 
@@ -38,8 +38,9 @@ export function sizesOf(module: Module, dims: Record<string, number> = {}): DimS
 export function plan(module: Module, analysis: Analysis, options: PlanOptions = {}, source?: SourceFile): Compilation {
   const sizes = sizesOf(module, options.dims);
   const target = options.target ?? defaultTarget;
-  const request: PlanRequest = { mode: options.mode ?? 'seq', ...(options.chunk !== undefined ? { chunk: options.chunk } : {}), ...(options.split ? { split: options.split } : {}) };
+  const request: PlanRequest = { mode: options.mode ?? 'seq', ...(options.chunk !== undefined ? { chunk: options.chunk } : {}), ...(options.split ? { split: options.split } : {}), ...(options.precision ? { precision: options.precision } : {}) };
   const planned = makePlan({ module, analysis, sizes, target, request }, backendList);
+  if (planned instanceof PrecisionRefused) throw new RnncError(`rnnc: RNN0802: ${module.name} cannot take --precision ${request.precision}: ${planned.why}; ${options.verb ?? 'compile'} it with --precision f32 or auto`);
   if (planned instanceof PlanOverBudget) {
     const where = source ? renderDiagnostics([planned.diagnostic], source, { color: false }) : planned.diagnostic.message;
     throw new RnncError(`${where}\nrnnc: ${module.name} is too costly to run at these sizes`);
@@ -54,8 +55,8 @@ export function plan(module: Module, analysis: Analysis, options: PlanOptions = 
 
 /** The same compilation for another target: planned again only when the target differs (the analysis is kept). */
 export function retarget(c: Compilation, target: Target, options: PlanOptions = {}): Compilation {
-  if (c.target.subgroups === target.subgroups && (c.target.lookBack ?? false) === (target.lookBack ?? false)) return c;
-  return plan(c.module, c.analysis, { ...options, dims: c.sizes, mode: c.plan.mode, target }, c.source);
+  if (c.target.subgroups === target.subgroups && (c.target.lookBack ?? false) === (target.lookBack ?? false) && (c.target.f16 ?? true) === (target.f16 ?? true)) return c;
+  return plan(c.module, c.analysis, { ...options, dims: c.sizes, mode: c.plan.mode, target, ...(c.plan.precision ? { precision: c.plan.precision.requested } : {}) }, c.source);
 }
 
 /** Builds the kernels the plan chose. */

@@ -17,6 +17,7 @@ export type { PreparedRun, RunArrays, RunResult, RunSize } from '../../backends/
 export const targetOf = (adapter: Pick<AdapterSummary, 'features' | 'subgroupMinSize'> & Partial<Pick<AdapterSummary, 'vendor' | 'architecture' | 'device' | 'description' | 'isSoftware'>>): Target => ({
   subgroups: adapter.features.includes('subgroups') && (adapter.subgroupMinSize ?? 0) >= 8,
   lookBack: lookBackSafe(adapter),
+  f16: adapter.features.includes('shader-f16'),
 });
 
 const mib = (n: number) => `${n} bytes (${(n / 2 ** 20).toFixed(1)} MiB)`;

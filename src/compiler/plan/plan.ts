@@ -6,6 +6,7 @@ import type { DimSizes } from '../ir/dims.js';
 import type { Module } from '../ir/ir.js';
 import type { StepCost } from '../ir/cost.js';
 import type { SourceFile } from '../diagnostics/render.js';
+import type { PrecisionDecision, PrecisionRequest } from './precision.js';
 
 /** The kernels a cell can be compiled to: a loop over time, a parallel scan, chunks over time. */
 export const modes = ['seq', 'scan', 'chunk'] as const;
@@ -25,9 +26,11 @@ export interface Target {
    * pass, backends/wgsl-scan/chained.ts). Unknown before an adapter is: off.
    */
   lookBack?: boolean;
+  /** The `shader-f16` feature: f16 buffers (precision.ts). Unknown (absent) counts as present, as before an adapter is known. */
+  f16?: boolean;
 }
 
-/** Before an adapter is known, rnnc compiles for one with subgroups (`--no-subgroups` says otherwise). */
+/** Before an adapter is known, rnnc compiles for one with subgroups (`--no-subgroups` says otherwise) and `shader-f16`. */
 export const defaultTarget: Target = { subgroups: true };
 
 /** Choices a user may force (tests and benchmarks do); the planner checks them like its own. */
@@ -37,6 +40,8 @@ export interface PlanRequest {
   chunk?: number;
   /** How the scan splits a sequence over invocations. */
   split?: ScanSplit;
+  /** Buffer and arithmetic precision (precision.ts); default `auto`, which is f32. */
+  precision?: PrecisionRequest;
 }
 
 /** What a probe is shown: the cell, its analysis, the sizes, the target and what was asked. */
@@ -99,7 +104,12 @@ export interface ExecutionPlan {
   considered: { mode: Mode; ok: boolean; why: string }[];
   /** What one step costs per sequence, counted on the IR. */
   cost: Pick<StepCost, 'ops' | 'bytes'>;
+  /** Element types of the inputs, params and outputs buffers, and why (absent: f32 throughout). */
+  precision?: PrecisionDecision;
 }
+
+/** Whether a plan keeps inputs, params and outputs in f16 buffers. */
+export const halfStorage = (plan: Pick<ExecutionPlan, 'precision'>): boolean => plan.precision?.storage === 'f16';
 
 /** One spec at one size binding for one target: the module, its analysis (computed once) and the plan. */
 export interface Compilation {

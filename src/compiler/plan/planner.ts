@@ -5,6 +5,7 @@
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.js';
 import { approxCount as approx, MAX_OPS_PER_STEP, stepCost } from '../ir/cost.js';
 import type { Decision, ExecutionPlan, Mode, ModeProbe, PlanSubject, Verdict } from './plan.js';
+import { choosePrecision } from './precision.js';
 
 /** Why a requested mode cannot be planned, as a sentence; `mode` is the one refused. */
 export class PlanRefused {
@@ -13,6 +14,9 @@ export class PlanRefused {
     readonly why: string,
   ) {}
 }
+
+/** A precision the target cannot run (f16 without `shader-f16`); `mode` is the one asked for. */
+export class PrecisionRefused extends PlanRefused {}
 
 /** A cell no mode may run at these sizes: its step costs more than the limit (RNN0801, at the costliest expression). */
 export class PlanOverBudget {
@@ -50,7 +54,14 @@ export function makePlan(subject: PlanSubject, probes: readonly ModeProbe[]): Ex
   const { ops, bytes, hottest } = stepCost(subject.module, subject.sizes);
   if (ops > MAX_OPS_PER_STEP && hottest)
     return new PlanOverBudget(diagnostic('RNN0801', hottest.span, { ops: approx(ops), limit: approx(MAX_OPS_PER_STEP), hottest: approx(hottest.ops) }, { notes: ['nested reductions multiply: each level runs the one inside it once per index value; smaller dims or fewer levels bring the cost down'] }));
-  const cost = { ops, bytes };
+  // The precision first: it does not depend on the mode, and every backend builds what it says.
+  const precision = choosePrecision(subject.module, subject.request.precision ?? 'auto', subject.target.f16 ?? true);
+  if ('unavailable' in precision) return new PrecisionRefused(subject.request.mode === 'auto' ? 'seq' : subject.request.mode, precision.unavailable);
+  const planned = modePlan(subject, probes, { ops, bytes });
+  return planned instanceof PlanRefused ? planned : { ...planned, precision };
+}
+
+function modePlan(subject: PlanSubject, probes: readonly ModeProbe[], cost: ExecutionPlan['cost']): ExecutionPlan | PlanRefused {
   const probeOf = new Map(probes.map((p) => [p.mode, p]));
   const considered: ExecutionPlan['considered'] = [];
   const ask = (mode: Mode): Verdict => {
