@@ -1,7 +1,9 @@
 // The chunk backend: for matrix-affine (+,×) transitions shared by every row (DeltaNet, DeltaProduct,
 // RWKV-7, dense): per chunk the transition is aggregated once for all rows, the chunk carries are
 // scanned, and each chunk replays its steps from its carried state (emit.ts).
-import type { PlanSubject, Verdict } from '../../src/compiler/plan/plan.js';
+import { halfStorage, type PlanSubject, type Verdict } from '../../src/compiler/plan/plan.js';
+import { halfRun } from '../half-run.js';
+import { HALF_ROLES } from '../wgsl-seq/layout.js';
 import type { Backend, CompiledCell } from '../backend.js';
 import { chunkHostModule, chunkManifest } from '../host/chunk-host.js';
 import { emitSeq } from '../wgsl-seq/emit.js';
@@ -34,14 +36,16 @@ export const chunkBackend: Backend<'chunk'> = {
     const { chunk: C, workgroupSize } = plan.decision;
     const shape = chunkShape(module, sizes, analysis);
     const seq = emitSeq(module, sizes);
-    const kernels: ChunkKernels = { shape, geometry: { C, workgroupSize }, passes: emitPasses(shape, sizes, seq.layout, { C, workgroupSize }), seq };
+    const half = halfStorage(plan);
+    const geometry = { C, workgroupSize, ...(half ? { half } : {}) };
+    const kernels: ChunkKernels = { shape, geometry, passes: emitPasses(shape, sizes, seq.layout, geometry), seq };
     const compiled = passesOf(kernels).map((p) => ({ label: `${module.name}.chunk.${p}`, file: `${module.name}.chunk.${p}.wgsl`, wgsl: kernels.passes[p]!.code, entryPoint: 'main' }));
     return {
       mode: 'chunk',
       kernels: compiled,
       manifest: { ...chunkManifest(module, kernels), plan: { why: plan.why, decision: plan.decision } },
       hostModule: (sourcePath) => chunkHostModule(module, kernels, sourcePath),
-      prepare: (size) => prepareChunk(module, kernels, size),
+      prepare: (size) => (half ? halfRun(prepareChunk(module, kernels, size), HALF_ROLES) : prepareChunk(module, kernels, size)),
     };
   },
 };

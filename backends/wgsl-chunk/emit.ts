@@ -24,11 +24,12 @@ import { assign, bin, blank, call, callS, comment, forRange, id, ifS, index, let
 import { mathPrelude, type MathHelper } from '../wgsl/math.js';
 import { printModule } from '../wgsl/print.js';
 import { countedLoop, budgetUnrolling } from '../wgsl/unroll-budget.js';
+import { storeHalfWhere } from '../wgsl/half.js';
 import { Lowerer, offsetExpr, type IndexValue } from '../lower/expr.js';
 import { flatWorkgroupIndex } from '../lower/grid.js';
 import { stepRow } from '../lower/time.js';
 import { strides } from '../../src/compiler/ir/dims.js';
-import type { KernelLayout } from '../wgsl-seq/layout.js';
+import { HALF_ROLES, type KernelLayout } from '../wgsl-seq/layout.js';
 import type { ChunkShape } from './shape.js';
 
 export type ChunkPass = 'aggregate' | 'carry' | 'steps';
@@ -55,6 +56,8 @@ export interface ChunkGeometry {
    * pass replays the chunks in parallel.
    */
   replay?: 'fused' | 'parallel';
+  /** Inputs, params and outputs in f16 buffers (the seq layout's HALF_ROLES; the plan's precision). */
+  half?: boolean;
 }
 
 export const u = (n: number) => lit.u32(n);
@@ -214,7 +217,7 @@ export class PassWriter {
     mod.globals.push(...prelude.globals);
     mod.functions.push(...prelude.functions);
     mod.entryPoints.push(W.workgroupEntry(workgroupSize, body));
-    return budgetUnrolling(mod);
+    return storeHalfWhere(this.geometry.half, budgetUnrolling(mod), HALF_ROLES);
   }
 
   write(name: ChunkBuffer): Expr {
