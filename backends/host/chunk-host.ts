@@ -9,18 +9,16 @@ import { chunkScratchFloats, passesOf, passGroups, passGroupsText, type ChunkKer
 import {
   checkFunctionText,
   formatHostModule,
-  gridFunctionText,
   headerText,
-  mapReadsText,
   pascal,
-  readbackText,
+  readResultsText,
+  runtimeImportText,
   runArgumentsText,
   runTypesText,
   scaleCode,
   seqLayoutPackingText,
   seqLayoutResultText,
   templateText,
-  uploadText,
 } from './host-parts.js';
 
 
@@ -35,8 +33,6 @@ function scheduleText(m: Module, k: ChunkKernels): string {
   /** Workgroups [x, y] of each pass. */
   dispatch: Record<${T}Pass, [number, number]>;
 }
-
-${gridFunctionText}
 
 /** Chunks of ${k.geometry.C} steps; ${k.shape.form === 'wy' ? `a workgroup per (sequence, chunk) builds the chunk's WY factors; a workgroup per block of ${k.geometry.workgroupSize} rows of a sequence carries, and per (sequence, chunk, block) replays` : `a workgroup per (sequence, chunk) aggregates and replays; ${groups.carry.divide} invocations per workgroup carry, one per (sequence, row)`}. */
 export function schedule${T}(batch: number, T: number): ${T}Schedule {
@@ -58,19 +54,20 @@ export async function chunkHostModule(m: Module, k: ChunkKernels, sourcePath: st
   for (const p of chunkPasses)
     for (const b of k.passes[p]!.buffers) if (!present.includes(b)) throw new Error(`chunk host module: the ${p} pass binds \`${b}\`, which the sequential layout of ${m.name} lacks`);
   const created = [
-    `    params: upload(new Uint32Array([batch, T, schedule.chunks, 0]), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),`,
+    `    params: gpu.upload(new Uint32Array([batch, T, schedule.chunks, 0]), UNIFORMS),`,
     ...layoutBuffers.map((b) =>
       b.usage === 'storage'
-        ? `    ${b.role}: device.createBuffer({ size: ${b.perUnit} * ${scaleCode(b.scale)} * 4, usage: usage.write }),`
-        : `    ${b.role}: upload(${b.role}, usage.read),`,
+        ? `    ${b.role}: gpu.buffer(${b.perUnit} * ${scaleCode(b.scale)} * 4, WRITE),`
+        : `    ${b.role}: gpu.upload(${b.role}, READ),`,
     ),
-    `    agg: device.createBuffer({ size: batch * schedule.chunks * ${scratch.agg * 4}, usage: usage.write }),`,
-    ...(scratch.carry ? [`    carry: device.createBuffer({ size: batch * schedule.chunks * ${scratch.carry * 4}, usage: usage.write }),`] : []),
+    `    agg: gpu.buffer(batch * schedule.chunks * ${scratch.agg * 4}, WRITE),`,
+    ...(scratch.carry ? [`    carry: gpu.buffer(batch * schedule.chunks * ${scratch.carry * 4}, WRITE),`] : []),
   ];
   const written = layoutBuffers.filter((b) => b.usage === 'storage');
 
   const code = `
 ${headerText(m, 'chunk kernels', sourcePath)}
+${runtimeImportText(['HostGpu', 'READ', 'UNIFORMS', 'WRITE', 'checkCounts', 'checkLength', 'grid', 'sequenceLengths'])}
 // Chunks of ${k.geometry.C} steps; the ${k.shape.K}×${k.shape.K} transition is shared by ${k.shape.R} state rows.
 
 /** The WGSL of each pass, run in this order; every entry point is \`main\`. */
@@ -99,26 +96,19 @@ ${runArgumentsText(m, dims)}
   const schedule = schedule${T}(batch, T);
 ${seqLayoutPackingText(m, layoutBuffers)}
 
-${uploadText}
+  // Pipelines are compiled once per device and buffers pooled across calls (rnnc/runtime).
+  const gpu = HostGpu.for(device);
   const buffers: Record<${T}Buffer, GPUBuffer> = {
 ${created.join('\n')}
   };
-  const encoder = device.createCommandEncoder();
-  for (const name of [${chunkPasses.map((p) => `'${p}'`).join(', ')}] as const) {
-    const module = device.createShaderModule({ code: ${m.name}Wgsl[name] });
-    const pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-    const entries = bindings[name].map(([binding, buffer]) => ({ binding, resource: { buffer: buffers[buffer] } }));
-    const pass = encoder.beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }));
-    pass.dispatchWorkgroups(schedule.dispatch[name][0], schedule.dispatch[name][1], 1);
-    pass.end();
-  }
-${readbackText}
-${written.map((b) => `  const ${b.role}Read = readback(buffers.${b.role}, ${b.perUnit} * ${scaleCode(b.scale)} * 4);`).join('\n')}
-  device.queue.submit([encoder.finish()]);
-${mapReadsText(written.map((b) => b.role))}
-  for (const b of Object.values(buffers)) b.destroy();
+  const passes = [];
+  for (const name of [${chunkPasses.map((p) => `'${p}'`).join(', ')}] as const)
+    passes.push({
+      pipeline: await gpu.pipeline(${m.name}Wgsl[name], 'main'),
+      bindings: bindings[name].map(([binding, buffer]) => [binding, buffers[buffer]] as const),
+      dispatch: schedule.dispatch[name],
+    });
+${readResultsText(written.map((b) => b.role), `gpu.submit(passes, { reads: [${written.map((b) => `[buffers.${b.role}, ${b.perUnit} * ${scaleCode(b.scale)} * 4]`).join(', ')}], release: Object.values(buffers) })`)}
 ${seqLayoutResultText(m, layoutBuffers)}
 }
 `;

@@ -4,7 +4,7 @@
 import type { Module } from '../../src/compiler/ir/ir.js';
 import { chunkBindings } from '../wgsl-chunk/emit.js';
 import { chunkScratchFloats, passesOf, passGroups, passGroupsText, type ChunkKernels } from '../wgsl-chunk/index.js';
-import { MAX_WORKGROUPS_PER_DIMENSION } from './host-parts.js';
+import { MAX_WORKGROUPS_PER_DIMENSION } from '../lower/grid.js';
 
 export { chunkScratchFloats };
 

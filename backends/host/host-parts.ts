@@ -6,7 +6,6 @@ import { format } from 'prettier';
 import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
 import type { BufferLayout, OffsetScale } from '../wgsl-seq/layout.js';
-import { MAX_WORKGROUPS_PER_DIMENSION } from '../lower/grid.js';
 
 /** `mamba_s6` → `MambaS6`: the prefix of a module's exported names. */
 export const pascal = (s: string) => s.replace(/(^|_)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase());
@@ -65,10 +64,12 @@ export interface ${T}Result {
 }`;
 }
 
-/** `check(name, array, n)`: an array of the wrong length is an error that names it. */
-export const checkFunctionText = (m: Module) => `function check(name: string, a: Float32Array | Int32Array, n: number): void {
-  if (a.length !== n) throw new Error(\`${m.name}: \${name} has \${a.length} elements, expected \${n}\`);
-}`;
+/** The import of the shared runtime (`rnnc/runtime`, src/runtime/webgpu/index.ts): the names a module uses. */
+export const runtimeImportText = (names: string[]) => `import { ${[...new Set(names)].sort().join(', ')} } from 'rnnc/runtime';`;
+
+/** `check(name, array, n)`: an array of the wrong length is an error that names the cell and the array. */
+export const checkFunctionText = (m: Module) =>
+  `const check = (name: string, a: ArrayLike<number>, n: number) => checkLength('${m.name}', name, a, n);`;
 
 /**
  * The start of `run<Name>`: `batch` and `T`, every input and param checked for its length, and
@@ -76,21 +77,14 @@ export const checkFunctionText = (m: Module) => `function check(name: string, a:
  */
 export function runArgumentsText(m: Module, sizes: DimSizes): string {
   return `  const { batch, T } = run;
-  if (!(Number.isInteger(batch) && batch >= 1 && Number.isInteger(T) && T >= 1)) throw new Error('${m.name}: batch and T must be positive integers');
+  checkCounts('${m.name}', { batch, T });
 ${tensorsOf(m, 'input')
   .map((t) => `  check('inputs.${t.name}', run.inputs${access(t.name)}, batch * T * ${elementCount(t.dims, sizes)});`)
   .join('\n')}
 ${tensorsOf(m, 'param')
   .map((t) => `  check('params.${t.name}', run.params${access(t.name)}, ${elementCount(t.dims, sizes)});`)
   .join('\n')}
-  const lengths = new Uint32Array(batch).fill(T);
-  if (run.lengths) {
-    check('lengths', run.lengths, batch);
-    run.lengths.forEach((n, b) => {
-      if (!(n >= 0)) throw new Error(\`${m.name}: lengths[\${b}] is negative\`);
-      lengths[b] = Math.min(n, T);
-    });
-  }`;
+  const lengths = sequenceLengths('${m.name}', batch, T, run.lengths);`;
 }
 
 /** A state's initial value when the run gives none: a param's value (per sequence) or a constant. */
@@ -156,39 +150,9 @@ export function seqLayoutSlicesText(m: Module, buffers: BufferLayout[], role: 'o
   return `{ ${slices.join(', ')} }`;
 }
 
-/** `usage` (storage buffers the kernels read, and write) and `upload(data, usage)`: a buffer holding `data`. */
-export const uploadText = `  const usage = { read: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, write: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC };
-  const upload = (data: ArrayBufferView, use: number) => {
-    const buffer = device.createBuffer({ size: Math.max(16, Math.ceil(data.byteLength / 4) * 4), usage: use });
-    device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
-    return buffer;
-  };`;
-
-/** `readback(source, bytes)`: a mappable copy of a buffer, made by `encoder` after the passes. */
-export const readbackText = `  const readback = (source: GPUBuffer, bytes: number) => {
-    const target = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    encoder.copyBufferToBuffer(source, 0, target, 0, bytes);
-    return target;
-  };`;
-
-/** Maps the copies `<name>Read` made by readback and takes their contents as Float32Arrays `<name>`. */
-export const mapReadsText = (names: string[]) =>
-  names.map((b) => `  await ${b}Read.mapAsync(GPUMapMode.READ);\n  const ${b} = new Float32Array(${b}Read.getMappedRange().slice(0));\n  ${b}Read.destroy();`).join('\n');
-
-/** The largest workgroup count WebGPU guarantees per dimension: the kernels' own (backends/lower/grid.ts). */
-export { MAX_WORKGROUPS_PER_DIMENSION };
-
-/**
- * `grid(workgroups)`: a workgroup count as [x, y], at most 65,535 per dimension (the kernels number
- * their workgroups x + y·x_count and skip those past the end).
- */
-export const gridFunctionText = `/** Workgroups as [x, y], at most ${MAX_WORKGROUPS_PER_DIMENSION} per dimension. */
-function grid(workgroups: number): [number, number] {
-  const x = Math.min(Math.max(workgroups, 1), ${MAX_WORKGROUPS_PER_DIMENSION});
-  const y = Math.ceil(Math.max(workgroups, 1) / x);
-  if (y > ${MAX_WORKGROUPS_PER_DIMENSION}) throw new Error(\`\${workgroups} workgroups exceed ${MAX_WORKGROUPS_PER_DIMENSION} x ${MAX_WORKGROUPS_PER_DIMENSION}\`);
-  return [x, y];
-}`;
+/** Float32Arrays `<name>` of the bytes `submit` read back, in the order of its `reads`. */
+export const readResultsText = (names: string[], call: string) =>
+  names.length === 1 ? `  const ${names[0]} = new Float32Array((await ${call})[0]!);` : `  const [${names.join(', ')}] = (await ${call}).map((bytes) => new Float32Array(bytes));`;
 
 /** Generated TypeScript, formatted the same way everywhere so that committed files are stable. */
 export const formatHostModule = (code: string): Promise<string> => format(code, { parser: 'typescript', printWidth: 120, singleQuote: true });

@@ -16,19 +16,17 @@ import {
   checkFunctionText,
   field,
   formatHostModule,
-  gridFunctionText,
   headerText,
-  mapReadsText,
   optionalAccess,
   packRegionText,
   pascal,
-  readbackText,
+  readResultsText,
+  runtimeImportText,
   regionSliceText,
   runArgumentsText,
   runTypesText,
   stateInit,
   templateText,
-  uploadText,
 } from './host-parts.js';
 
 
@@ -125,9 +123,7 @@ type UniformField = ${uniformFields.map((f) => `'${f}'`).join(' | ')};
 /** A pass's uniform block: the kernels' fields in order (missing ones 0), padded to 16 bytes. */
 function uniforms(u: Partial<Record<UniformField, number>>): Uint32Array {
   return new Uint32Array([${[...uniformFields.map((f) => `u.${f} ?? 0`), ...Array(UNIFORM_WORDS - uniformFields.length).fill('0')].join(', ')}]);
-}
-
-${gridFunctionText}`;
+}`;
 }
 
 /** `schedule<Name>(batch, T, minLength)` for the 'matrix' layout, as scheduleMatrix (matrix.ts) computes it. */
@@ -255,6 +251,7 @@ export async function scanHostModule(m: Module, k: ScanKernels, sourcePath: stri
 
   const code = `
 ${headerText(m, 'scan kernels', sourcePath)}
+${runtimeImportText(['HostGpu', 'READ', 'UNIFORMS', 'WRITE', 'checkCounts', 'checkLength', 'grid', 'sequenceLengths'])}
 // Element: ${layout.mode === 'lanes' ? `${layout.members.length} floats per lane, ${layout.lanes} lanes per sequence` : `${layout.members.length} floats per sequence`}; ${k.matrix ? `held by a workgroup of ${k.matrix.width} invocations (the 'matrix' layout)` : `'${tile.split}' split`}${k.subgroups ? ', subgroup operations' : ''}.
 
 /** The WGSL of each kernel; its entry point has the kernel's name. */
@@ -284,32 +281,21 @@ ${deviceChecksText(m, k)}
   const schedule = schedule${T}(batch, T, lengths.reduce((a, n) => Math.min(a, n), T));
 ${packingText(m, k, storage)}
 
-${uploadText}
+  // Pipelines are compiled once per device and buffers pooled across calls (rnnc/runtime).
+  const gpu = HostGpu.for(device);
   const buffers: Record<${T}Buffer, GPUBuffer> = {
-${uploaded.map((b) => `    ${b}: upload(${b}, usage.read),`).join('\n')}
-${written.map((b) => `    ${b}: device.createBuffer({ size: ${writtenBytes[b]}, usage: usage.write }),`).join('\n')}
+${uploaded.map((b) => `    ${b}: gpu.upload(${b}, READ),`).join('\n')}
+${written.map((b) => `    ${b}: gpu.buffer(${writtenBytes[b]}, WRITE),`).join('\n')}
   };
   const pipelines = new Map<${T}Kernel, GPUComputePipeline>();
-  for (const kernel of new Set(schedule.passes.map((p) => p.kernel))) {
-    const module = device.createShaderModule({ code: ${m.name}Wgsl[kernel] });
-    pipelines.set(kernel, await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: kernel } }));
-  }
-  const uniformBuffers = schedule.passes.map((p) => upload(p.uniforms, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST));
-  const encoder = device.createCommandEncoder();
-  schedule.passes.forEach((p, k) => {
-    const pipeline = pipelines.get(p.kernel)!;
-    const entries = [{ binding: ${bindingIndex.uniforms}, resource: { buffer: uniformBuffers[k]! } }, ...bindings[p.kernel].map(([binding, name]) => ({ binding, resource: { buffer: buffers[name] } }))];
-    const pass = encoder.beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }));
-    pass.dispatchWorkgroups(p.dispatch[0], p.dispatch[1], 1);
-    pass.end();
-  });
-${readbackText}
-${read.map((b) => `  const ${b}Read = readback(buffers.${b}, ${writtenBytes[b]});`).join('\n')}
-  device.queue.submit([encoder.finish()]);
-${mapReadsText(read)}
-  for (const b of [...uniformBuffers, ...Object.values(buffers)]) b.destroy();
+  for (const kernel of new Set(schedule.passes.map((p) => p.kernel))) pipelines.set(kernel, await gpu.pipeline(${m.name}Wgsl[kernel], kernel));
+  const uniformBuffers = schedule.passes.map((p) => gpu.upload(p.uniforms, UNIFORMS));
+  const passes = schedule.passes.map((p, k) => ({
+    pipeline: pipelines.get(p.kernel)!,
+    bindings: [[${bindingIndex.uniforms}, uniformBuffers[k]!] as const, ...bindings[p.kernel].map(([binding, name]) => [binding, buffers[name]] as const)],
+    dispatch: p.dispatch,
+  }));
+${readResultsText(read, `gpu.submit(passes, { reads: [${read.map((b) => `[buffers.${b}, ${writtenBytes[b]}]`).join(', ')}], release: [...uniformBuffers, ...Object.values(buffers)] })`)}
 ${resultText(k)}
 }
 `;

@@ -2,8 +2,7 @@
 // positive integer, arrays of the wrong length (named), negative sequence lengths, and a device
 // that cannot run the kernels (no subgroups, or subgroups smaller than a stripe's team). The module
 // is imported as JavaScript and handed a stand-in device that has only what these checks read.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,11 +11,11 @@ import { compileScan } from '../../backends/wgsl-scan/index.js';
 import { compileChunk } from '../../backends/wgsl-chunk/index.js';
 import { scanHostModule } from '../../backends/host/scan-host.js';
 import { chunkHostModule } from '../../backends/host/chunk-host.js';
-import { transpile } from './dawn.js';
+import { moduleDir, transpile } from './dawn.js';
 import { load } from './cells.js';
 
 type Run = (device: unknown, run: Record<string, unknown>) => Promise<unknown>;
-const dir = mkdtempSync(join(tmpdir(), 'rnnc-checks-'));
+const dir = moduleDir('rnnc-checks-');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const runs: Record<string, Run> = {};
 
@@ -47,11 +46,11 @@ const affineRun = (batch: number, T: number) => ({ batch, T, inputs: { a: new Fl
 
 describe('a generated scan module (affine) refuses', () => {
   it.each([
-    [0, 4],
-    [2, 0],
-    [1.5, 4],
-  ])('batch %s, T %s', async (batch, T) => {
-    await expect(runs.affine!(capable, affineRun(batch, T))).rejects.toThrow('affine: batch and T must be positive integers');
+    [0, 4, 'affine: batch must be a positive integer, not 0'],
+    [2, 0, 'affine: T must be a positive integer, not 0'],
+    [1.5, 4, 'affine: batch must be a positive integer, not 1.5'],
+  ])('batch %s, T %s', async (batch, T, message) => {
+    await expect(runs.affine!(capable, affineRun(batch, T))).rejects.toThrow(message);
   });
 
   it('an input of the wrong length, by name', async () => {

@@ -22,9 +22,13 @@ process.once('message', async (calls) => {
     device = await adapter.requestDevice({ requiredFeatures: ['subgroups'].filter((f) => adapter.features.has(f)) });
     const errors = [];
     device.addEventListener('uncapturederror', (e) => errors.push(e.error.message));
+    // The modules' runtime, the same instance they import (rnnc/runtime resolves to this repository's dist/).
+    const { HostGpu } = await import('rnnc/runtime');
     const results = [];
     for (const [k, { entry, run }] of calls.entries()) {
-      results.push(await modules[k][entry](device, run));
+      const result = await modules[k][entry](device, run);
+      // What the device's runtime had made by the end of this call: pipelines and buffers, counted.
+      results.push({ ...result, made: { ...HostGpu.for(device).made } });
       if (errors.length) throw new Error(`GPU errors in ${entry}: ${errors.join('; ')}`);
     }
     process.send({ ok: true, results }, () => process.exit(0));

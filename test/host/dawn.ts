@@ -2,10 +2,21 @@
 // transpiled to JavaScript as it stands (no type information, no rewriting), written to a temporary
 // file and imported there; typed arrays travel by structured clone.
 import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import ts from 'typescript';
+
+/**
+ * A temporary folder for generated modules in which `rnnc/runtime` resolves as it does in a user's
+ * project: node_modules/rnnc is this repository (its package.json `exports`, so the built dist/).
+ */
+export function moduleDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  mkdirSync(join(dir, 'node_modules'));
+  symlinkSync(resolve('.'), join(dir, 'node_modules', 'rnnc'), 'dir');
+  return dir;
+}
 
 /** The module as JavaScript (ES2022 module), types stripped. */
 export const transpile = (code: string): string =>
@@ -23,6 +34,8 @@ export interface HostRun {
 export interface HostResult {
   outputs: Record<string, Float32Array>;
   finalState: Record<string, Float32Array>;
+  /** Pipelines and buffers the device's runtime (rnnc/runtime) had made by the end of the call. */
+  made: { pipelines: number; buffers: number };
 }
 
 export interface HostCall {
@@ -35,7 +48,7 @@ export interface HostCall {
 
 /** Makes each call, in order, on one fresh Dawn device in a child process; the results in the same order. */
 export async function runHostModules(calls: HostCall[], timeoutMs = 240_000): Promise<HostResult[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'rnnc-host-'));
+  const dir = moduleDir('rnnc-host-');
   const requests = calls.map((c, k) => {
     const modulePath = join(dir, `module${k}.mjs`);
     writeFileSync(modulePath, transpile(c.code));

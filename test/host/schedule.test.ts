@@ -2,8 +2,7 @@
 // generated as code. Here it is transpiled, imported and held to the backends' own schedules for
 // many (batch, T) pairs: scheduleScan's passes, uniforms, grids and scratch size for every split,
 // and chunkDispatches' chunk count and grids; grids past 65,535 workgroups split over y.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,10 +11,10 @@ import { chunkDispatches, chunksOf, compileChunk } from '../../backends/wgsl-chu
 import { scanHostModule } from '../../backends/host/scan-host.js';
 import { chunkHostModule } from '../../backends/host/chunk-host.js';
 import { pascal } from '../../backends/host/host-parts.js';
-import { transpile } from './dawn.js';
+import { moduleDir, transpile } from './dawn.js';
 import { chunkCells, scanCells } from './cells.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'rnnc-schedule-'));
+const dir = moduleDir('rnnc-schedule-');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let count = 0;
 /** The generated module, imported as JavaScript. */

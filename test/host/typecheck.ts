@@ -1,6 +1,7 @@
 // Type-checks generated TypeScript the way a user's project would: `tsc --strict --noEmit` over the
 // files, with the browser's libraries (ES2022, DOM) and WebGPU's types (@webgpu/types), and nothing
-// else, so a host module that needs more than WebGPU fails here. One program for all files.
+// else, so a host module that needs more than WebGPU and rnnc's runtime fails here. `rnnc/runtime`
+// maps to its source, which is held to the same rules. One program for all files.
 import ts from 'typescript';
 import { resolve } from 'node:path';
 
@@ -17,6 +18,7 @@ export function typeCheck(files: Record<string, string>): string[] {
     lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
     types: ['@webgpu/types'],
     skipLibCheck: true,
+    paths: { 'rnnc/runtime': [resolve('src/runtime/webgpu/index.ts')] },
   };
   const paths = new Map(Object.entries(files).map(([name, text]) => [resolve(ROOT, name), text]));
   const host = ts.createCompilerHost(options);

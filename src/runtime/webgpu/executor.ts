@@ -2,24 +2,15 @@
 // WebGPU GPUDevice: the browser's navigator.gpu, or a device the caller opened some other way. It
 // does what the Dawn host (src/runtime/dawn/host.ts) does for one run, without the Node parts (the
 // child process, the bulk file, the event-pump throttle): explicit pipeline layouts from the job's
-// bindings, uploads, the passes, read-backs. Shader modules and pipelines are made once per device
-// and reused by later jobs; buffers are made per run and destroyed after it.
-//
-// The usage and stage flags are written as the numbers the WebGPU spec fixes, so that nothing here
-// needs the GPUBufferUsage globals (a Node process with the `webgpu` package has them only when it
-// installs them).
+// bindings, uploads, the passes, read-backs. Shader modules, pipelines and buffers come from the
+// device's HostGpu (gpu.ts), which the generated host modules share: pipelines are made once per
+// device, buffers pooled across jobs.
 import { GpuError, LIMIT_NAMES, type AdapterLimits, type AdapterSummary, type GpuBufferSpec, type GpuJob, type GpuPass, type ShaderMessage } from '../../../backends/job.js';
 import { checkJob, deviceBytes } from '../dawn/check.js';
 import { formatShaderError } from '../dawn/frame.js';
+import { HostGpu, UNIFORMS, Usage, WRITE, type BindingTypes } from './gpu.js';
 
-// GPUBufferUsage, GPUShaderStage and GPUMapMode, per the WebGPU spec.
-const MAP_READ = 0x0001;
-const COPY_SRC = 0x0004;
-const COPY_DST = 0x0008;
-const UNIFORM = 0x0040;
-const STORAGE = 0x0080;
-const COMPUTE_STAGE = 0x4;
-const MAP_MODE_READ = 0x0001;
+const MAP_MODE_READ = 0x0001; // GPUMapMode.READ, per the WebGPU spec
 
 /** The features a device for rnnc's kernels should be asked for, where the adapter has them. */
 export const WANTED_FEATURES: readonly GPUFeatureName[] = ['subgroups', 'shader-f16', 'timestamp-query'];
@@ -56,7 +47,7 @@ export function summarizeDevice(device: GPUDevice): AdapterSummary {
 const bindingType = (usage: GpuBufferSpec['usage']): GPUBufferBindingType =>
   usage === 'uniform' ? 'uniform' : usage === 'storage-read' ? 'read-only-storage' : 'storage';
 
-/** One device's compiled shaders and pipelines, kept while the device lives. */
+/** Runs jobs on one device, on that device's HostGpu. */
 export class WebGpuExecutor {
   private static readonly perDevice = new WeakMap<GPUDevice, WebGpuExecutor>();
 
@@ -68,18 +59,20 @@ export class WebGpuExecutor {
   }
 
   readonly adapter: AdapterSummary;
-  private readonly modules = new Map<string, GPUShaderModule>();
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly gpu: HostGpu;
+  /** Shaders whose compilation messages were checked. */
+  private readonly checked = new Set<string>();
   /** Runs go one at a time: error scopes are per device, and a run's scopes must not catch another's errors. */
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(readonly device: GPUDevice) {
     this.adapter = summarizeDevice(device);
+    this.gpu = HostGpu.for(device);
   }
 
-  /** Pipelines made so far (tests check that a second run makes none). */
+  /** Pipelines made so far on this device (tests check that a second run makes none). */
   get pipelineCount(): number {
-    return this.pipelines.size;
+    return this.gpu.made.pipelines;
   }
 
   /**
@@ -97,24 +90,30 @@ export class WebGpuExecutor {
       throw new GpuError('validation', 'the WebGPU executor runs jobs once; timing (timing, wholeCall, copyTiming) needs the Dawn runtime');
     checkJob(job, this.adapter);
     const dev = this.device;
+    const gpu = this.gpu;
     const specs = new Map(job.buffers.map((b) => [b.name, b]));
-    const modules = new Map<string, GPUShaderModule>();
-    for (const s of job.shaders) modules.set(s.label, await this.shaderModule(s.label, s.code));
+    for (const s of job.shaders) await this.checkShader(s.label, s.code);
+    // Pipelines first: they are made outside the error scopes, which see only this run's commands.
+    const pipelines = await Promise.all(
+      job.passes.map((pass) => {
+        const shader = job.shaders.find((s) => s.label === pass.shader)!;
+        return this.pipelineFor(pass, shader.code, shader.entryPoint ?? 'main', specs);
+      }),
+    );
 
     const buffers = new Map<string, GPUBuffer>();
     const staging: { name: string; bytes: number; buffer: GPUBuffer }[] = [];
     try {
       await this.scoped('running the job', () => {
         for (const b of job.buffers) {
-          const usage = b.usage === 'uniform' ? UNIFORM | COPY_DST : STORAGE | COPY_DST | COPY_SRC;
-          const buffer = dev.createBuffer({ label: b.name, size: deviceBytes(b), usage });
+          const usage = b.usage === 'uniform' ? UNIFORMS : WRITE;
+          const buffer = gpu.buffer(deviceBytes(b), usage);
           buffers.set(b.name, buffer);
-          if (b.data) upload(dev, buffer, b.data);
+          if (b.data) gpu.write(buffer, b.data instanceof ArrayBuffer ? new Uint8Array(b.data) : b.data);
         }
-        const enc = dev.createCommandEncoder({ label: 'rnnc run' });
-        for (const pass of job.passes) {
-          const shader = job.shaders.find((s) => s.label === pass.shader)!;
-          const { pipeline, groups } = this.pipelineFor(pass, modules.get(pass.shader)!, shader.code, shader.entryPoint ?? 'main', specs);
+        const enc = gpu.encoder('rnnc run');
+        job.passes.forEach((pass, k) => {
+          const { pipeline, groups } = pipelines[k]!;
           const cp = enc.beginComputePass({ label: pass.label ?? pass.shader });
           cp.setPipeline(pipeline);
           for (let g = 0; g < groups; g++) {
@@ -124,10 +123,10 @@ export class WebGpuExecutor {
           const [x, y = 1, z = 1] = pass.dispatch;
           cp.dispatchWorkgroups(x, y, z);
           cp.end();
-        }
+        });
         for (const b of job.buffers.filter((b) => b.read)) {
           const source = buffers.get(b.name)!;
-          const buffer = dev.createBuffer({ label: `${b.name} (read-back)`, size: source.size, usage: MAP_READ | COPY_DST });
+          const buffer = gpu.buffer(source.size, Usage.MAP_READ | Usage.COPY_DST);
           enc.copyBufferToBuffer(source, 0, buffer, 0, source.size);
           staging.push({ name: b.name, bytes: b.bytes, buffer });
         }
@@ -139,10 +138,12 @@ export class WebGpuExecutor {
         out[s.name] = s.buffer.getMappedRange().slice(0, s.bytes);
         s.buffer.unmap();
       }
+      gpu.release(...buffers.values(), ...staging.map((s) => s.buffer));
       return out;
-    } finally {
-      for (const b of buffers.values()) b.destroy();
-      for (const s of staging) s.buffer.destroy();
+    } catch (e) {
+      // After an error the GPU may still hold them: destroyed, not pooled.
+      for (const b of [...buffers.values(), ...staging.map((s) => s.buffer)]) b.destroy();
+      throw e;
     }
   }
 
@@ -166,49 +167,34 @@ export class WebGpuExecutor {
     return value as T;
   }
 
-  /** A compiled shader module, made once per code; Tint's errors come back as GpuError 'shader' with code frames. */
-  private async shaderModule(label: string, code: string): Promise<GPUShaderModule> {
-    const cached = this.modules.get(code);
-    if (cached) return cached;
+  /** Tint's verdict on a shader, once per code: its errors come back as GpuError 'shader' with code frames. */
+  private async checkShader(label: string, code: string): Promise<void> {
+    if (this.checked.has(code)) return;
     const dev = this.device;
     dev.pushErrorScope('validation');
-    const module = dev.createShaderModule({ label, code });
+    const module = this.gpu.shaderModule(code);
     const info = await module.getCompilationInfo();
     const rejected = await dev.popErrorScope();
     const messages: ShaderMessage[] = info.messages.map((m) => ({ type: m.type, line: m.lineNum, column: m.linePos, offset: m.offset, length: m.length, message: m.message }));
+    const failed = messages.some((m) => m.type === 'error') || rejected;
+    if (failed) this.gpu.forgetShader(code);
     if (messages.some((m) => m.type === 'error')) throw new GpuError('shader', formatShaderError(label, code, messages), { shader: label, messages });
     if (rejected) throw new GpuError('shader', `internal error: shader \`${label}\` was rejected: ${rejected.message}`, { shader: label, messages });
-    this.modules.set(code, module);
-    return module;
+    this.checked.add(code);
   }
 
   /**
    * Explicit bind group layouts from the pass's bindings and the buffers' usages, rather than layout
    * 'auto': 'auto' drops bindings the entry point does not use, and binding them then fails.
    */
-  private pipelineFor(pass: GpuPass, module: GPUShaderModule, code: string, entryPoint: string, specs: Map<string, GpuBufferSpec>) {
-    const groups: { binding: number; type: GPUBufferBindingType }[][] = [];
-    for (const b of pass.bindings) (groups[b.group ?? 0] ??= []).push({ binding: b.binding, type: bindingType(specs.get(b.buffer)!.usage) });
-    for (let g = 0; g < groups.length; g++) (groups[g] ??= []).sort((x, y) => x.binding - y.binding);
-    const key = `${entryPoint}\0${JSON.stringify(groups)}\0${code}`;
-    let pipeline = this.pipelines.get(key);
-    if (!pipeline) {
-      const dev = this.device;
-      const layouts = groups.map((entries) =>
-        dev.createBindGroupLayout({ entries: entries.map((e) => ({ binding: e.binding, visibility: COMPUTE_STAGE, buffer: { type: e.type } })) }),
-      );
-      pipeline = dev.createComputePipeline({ label: pass.shader, layout: dev.createPipelineLayout({ bindGroupLayouts: layouts }), compute: { module, entryPoint } });
-      this.pipelines.set(key, pipeline);
+  private async pipelineFor(pass: GpuPass, code: string, entryPoint: string, specs: Map<string, GpuBufferSpec>) {
+    const groups: [number, GPUBufferBindingType][][] = [];
+    for (const b of pass.bindings) (groups[b.group ?? 0] ??= []).push([b.binding, bindingType(specs.get(b.buffer)!.usage)]);
+    for (let g = 0; g < groups.length; g++) (groups[g] ??= []).sort((x, y) => x[0] - y[0]);
+    try {
+      return { pipeline: await this.gpu.pipeline(code, entryPoint, groups as BindingTypes[]), groups: groups.length };
+    } catch (e) {
+      throw new GpuError('validation', `GPU validation error while creating the pipeline of \`${pass.shader}\`: ${e instanceof Error ? e.message : String(e)}`);
     }
-    return { pipeline, groups: groups.length };
   }
-}
-
-function upload(dev: GPUDevice, buffer: GPUBuffer, data: ArrayBufferView | ArrayBuffer): void {
-  const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  if (bytes.byteLength === 0) return;
-  // writeBuffer wants a multiple of 4 bytes.
-  const padded = bytes.byteLength % 4 ? new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4) : bytes;
-  if (padded !== bytes) padded.set(bytes);
-  dev.queue.writeBuffer(buffer, 0, padded as Uint8Array<ArrayBuffer>);
 }
