@@ -175,11 +175,13 @@ export function registerRun(program: Command) {
           : await stage(`running ${what} on the GPU`, () => runSegmented(gpu, module, prepare, assembled.data, sizes, segments, progress).catch(timedOut));
 
         const shapeOf = (t: (typeof module.tensors)[number]) => concreteShape(arrayShape(t), sizes, size);
+        const gradTensors = gradients ? gradientTensors(module, sizes, size, gradients) : [];
+        // The save's writes start first (on libuv's thread pool) and the checksums are computed while they run.
+        const saving = flags.save !== undefined ? saveResults(flags.save, module, sizes, size, got, gradientFiles(gradTensors)) : undefined;
         const outputs = tensorsOf(module, 'output').map((t) => summarize(t.name, shapeOf(t), got.outputs[t.name]!));
         const finals = tensorsOf(module, 'state').map((t) => summarize(t.name, shapeOf(t), got.finalState[t.name]!));
-        const gradTensors = gradients ? gradientTensors(module, sizes, size, gradients) : [];
         const gradSummaries = gradTensors.map((t) => summarize(t.name, t.shape, t.data));
-        const saved = flags.save !== undefined ? await saveResults(flags.save, module, sizes, size, got, gradientFiles(gradTensors)) : undefined;
+        const saved = await saving;
 
         let verification;
         let gradVerification;
