@@ -15,7 +15,18 @@
 // over both orders.
 //
 //   npx tsx --expose-gc scripts/bench-run-call.ts [--log2-t 20,22] [--repeats 9]
+//
+// `--cold N` instead runs the call as `rnnc run` does it, once per fresh process, N processes in a
+// row: a child `node` imports the built CLI from `--dist` (default dist/, `npm run build`), then
+// stamps each stage of src/cli/run.ts's path — node's own start (process start to the child's
+// first line), importing the CLI, parsing and planning, reading the .npy, opening the GPU (forking
+// the Dawn host, opening the device), the first run (shader modules, pipelines and lavapipe's
+// compilation of them, with the transfers and the kernels), checksums ∥ save (as src/cli/run.ts
+// overlaps them), the same run again in the same process (everything cached), the reference
+// interpreter and the verification (`--verify`, not part of the call), closing. Medians over the
+// processes.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { loadavg, tmpdir } from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { join } from 'node:path';
@@ -41,6 +52,11 @@ const settle = async () => {
   (globalThis as { gc?: () => void }).gc?.();
   await new Promise((r) => setTimeout(r, 20));
 };
+
+if (process.argv.includes('--cold')) {
+  await cold(Number(arg('cold', '5')), arg('dist', fileURLToPath(new URL('../dist', import.meta.url))));
+  process.exit(0);
+}
 
 const { module, analysis } = readCell(CELL);
 const gpu = (await openGpu()) as GpuSession;
@@ -138,3 +154,94 @@ Phases of the run stage (GpuSession.lastProfile), medians:
 | T | phases |
 |---|---|
 ${phaseRows.join('\n')}`);
+
+/** The child of `--cold`: src/cli/run.ts's path for `--mode scan --inputs IN --save OUT`, from the built CLI, each stage stamped. */
+function coldChild(): string {
+  return String.raw`
+const t = [['node start', 0]];
+const mark = (n) => t.push([n, performance.now()]);
+mark('node start');
+const [dist, cell, inDir, outDir] = process.argv.slice(1);
+const imp = (p) => import(dist + '/src/' + p);
+const [, io, inputs, compile, run, seg, rep, interp, verify] = await Promise.all(['cli/main.js', 'cli/io.js', 'driver/inputs.js', 'driver/compile.js', 'driver/run.js', 'driver/segments.js', 'driver/run-report.js', 'runtime/reference/interpreter.js', 'driver/verify.js'].map(imp));
+mark('import the CLI');
+const { source, result } = io.loadValid(cell);
+const m = result.module;
+mark('parse, check, analyse');
+const dir = await inputs.readInputDir(inDir, m);
+mark('read .npy');
+const options = { mode: 'scan', dims: inputs.dimsFromFiles(m, dir, {}), verb: 'run' };
+let c = compile.plan(m, result.analysis, options, source);
+const size = { batch: 1, T: inputs.sizeFromFiles(m, dir).T };
+inputs.checkShapes(m, c.sizes, size, dir);
+inputs.checkSaveDir(outDir, m);
+seg.checkHostMemory(m, c.sizes, size, { verify: false, grad: false });
+mark('plan');
+const gpu = await run.openGpu();
+mark('open the GPU');
+c = compile.retarget(c, run.targetOf(gpu.adapter), options);
+const { prepare, segments } = seg.fitRun(c, gpu.adapter.limits, size);
+const data = inputs.assembleRunData(m, c.sizes, size, 0, dir).data;
+mark('fit, assemble');
+const got = await seg.runSegmented(gpu, m, prepare, data, c.sizes, segments);
+mark('first run');
+const first = gpu.lastProfile;
+const saving = inputs.saveResults(outDir, m, c.sizes, size, got);
+rep.summarize('y', [1, size.T, 1], got.outputs.y);
+rep.summarize('h', [1, 1], got.finalState.h);
+await saving;
+mark('checksums || save');
+await seg.runSegmented(gpu, m, prepare, data, c.sizes, segments);
+mark('second run');
+const second = gpu.lastProfile;
+const timed = await gpu.run({ ...prepare(size).job(data), timing: { repeats: 3, warmup: 1 } });
+const kernels = [...timed.timingsNs].sort((a, b) => a - b)[1] / 1e6;
+mark('(kernels timed)');
+const ref = interp.interpret(m, { ...size, sizes: c.sizes }, { inputs: data.inputs, params: data.params });
+verify.verifyRun(got, ref, 1e-4);
+mark('reference + verify');
+await gpu.close();
+mark('close');
+const stages = {};
+for (let k = 1; k < t.length; k++) stages[t[k][0]] = t[k][1] - t[k - 1][1];
+const numbers = (p) => Object.fromEntries(Object.entries(p ?? {}).filter(([, v]) => typeof v === 'number'));
+process.stdout.write(JSON.stringify({ stages, kernels, first: numbers(first), second: numbers(second) }));
+`;
+}
+
+async function cold(processes: number, dist: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'rnnc-run-call-cold-'));
+  const rows: string[] = [];
+  try {
+    const load0 = loadavg()[0]!;
+    for (const lg of log2T) {
+      const T = 2 ** lg;
+      const inputs = join(dir, `in${lg}`);
+      mkdirSync(inputs, { recursive: true });
+      await writeNpy(join(inputs, 'b.npy'), { shape: [1, T, 1], data: Float32Array.from({ length: T }, (_, t) => Math.sin(t) * 0.5) });
+      const runs: { stages: Record<string, number>; kernels: number; first: Record<string, number>; second: Record<string, number> }[] = [];
+      for (let k = 0; k < processes; k++) {
+        const out = execFileSync(process.execPath, ['--input-type=module', '-e', coldChild(), dist, CELL, inputs, join(dir, `out${lg}`)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+        runs.push(JSON.parse(out));
+      }
+      const med = (f: (r: (typeof runs)[number]) => number | undefined) => median(runs.map(f).map((x) => x ?? NaN));
+      const names = Object.keys(runs[0]!.stages);
+      const kernel = med((r) => r.kernels);
+      const start = ['node start', 'import the CLI', 'open the GPU'];
+      const call = ['parse, check, analyse', 'read .npy', 'plan', 'fit, assemble', 'first run', 'checksums || save'];
+      const sum = (r: (typeof runs)[number], keys: string[]) => keys.reduce((a, n) => a + r.stages[n]!, 0);
+      rows.push(`| 2^${lg} | ${names.map((n) => `${n} ${med((r) => r.stages[n]).toFixed(1)}`).join(', ')} | ${kernel.toFixed(1)} | ${med((r) => sum(r, start)).toFixed(0)} | ${med((r) => sum(r, call)).toFixed(0)} (**${(med((r) => sum(r, call)) / kernel).toFixed(1)}×**) |`);
+      const phases = (which: 'first' | 'second') => Object.keys(runs[0]![which]).map((n) => `${n} ${med((r) => r[which][n]).toFixed(1)}`).join(', ');
+      rows.push(`|  | first run's phases: ${phases('first')}; second run's: ${phases('second')} | | | |`);
+      console.error(rows.at(-2));
+    }
+    console.log(`Cold \`rnnc run\` path, ${processes} fresh processes per size, medians in ms (load average ${load0.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after).
+Start-up = node start + import the CLI + open the GPU; the call = parse … checksums ∥ save (the first run compiles the pipelines).
+
+| T | stages | kernels | start-up | call (× kernels) |
+|---|---|---|---|---|
+${rows.join('\n')}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
