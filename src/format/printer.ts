@@ -237,7 +237,7 @@ function printNode(path: AstPath<Node>, options: Options, print: Print): Doc {
     case 'root':
       return [print('file'), hardline];
     case 'file':
-      return block(path, options, print, ['rnn ', node.name], 'items');
+      return block(path, options, print, ['rnn ', node.name, node.direction ? [' ', node.direction] : ''], 'items');
     case 'dims':
     case 'tensors':
     case 'states':

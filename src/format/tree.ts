@@ -51,7 +51,8 @@ export type Item =
   | (Base & { type: 'structure'; state?: string; kind: string; rank?: string; semiring?: string })
   | (Base & { type: 'monoid'; lbrace: number; parts: MonoidPart[] });
 
-export type FileNode = Base & { type: 'file'; name: string; lbrace: number; items: Item[] };
+/** `direction`: the word after the name (`rnn name reversed {`). */
+export type FileNode = Base & { type: 'file'; name: string; direction?: string; lbrace: number; items: Item[] };
 export type Root = Base & { type: 'root'; file: FileNode; comments?: Comment[] };
 
 export type Node = Root | FileNode | Item | MonoidPart | Assign | StateItem | Dim | Shape | Expr;
@@ -92,7 +93,8 @@ const inOrder = (c: Ctx, keys: string[]) => keys.flatMap((k) => kids(c, k)).sort
 
 function file(n: CstNode): FileNode {
   const c = ctx(n);
-  return { type: 'file', ...span(n), name: tok(c, 'name').image, lbrace: tok(c, 'LBrace').startOffset, items: kids(c, 'item').map(item) };
+  const direction = toks(c, 'direction')[0];
+  return { type: 'file', ...span(n), name: tok(c, 'name').image, ...(direction ? { direction: direction.image } : {}), lbrace: tok(c, 'LBrace').startOffset, items: kids(c, 'item').map(item) };
 }
 
 function item(n: CstNode): Item {
