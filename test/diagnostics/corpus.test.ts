@@ -17,6 +17,7 @@ type Expected = [code: string, line: number, column: number][];
 
 /** Per case: each diagnostic's code, 1-based line and column, in the order they are reported. */
 const expected: Record<string, Expected> = {
+  direction_unknown: [['RNN0504', 2, 19]],
   index_dim_size_invalid: [['RNN0308', 3, 12], ['RNN0308', 3, 19]],
   index_dim_size_too_large: [['RNN0312', 3, 12]],
   index_constant: [['RNN0314', 6, 23], ['RNN0314', 7, 12]],

@@ -1,0 +1,41 @@
+// `rnn name reversed {`: parsed, checked, lowered to Module.reversed, printed by explain and by fmt,
+// and classified exactly as the forward cell (only the order of the positions differs).
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { frontEnd } from '../../src/driver/front-end.js';
+import { printModule } from '../../src/compiler/ir/print.js';
+import { formatRnn } from '../../src/format/index.js';
+import { reversedText } from './helpers.js';
+
+const mamba = readFileSync('examples/mamba_s6.rnn', 'utf8');
+
+describe('reversed cells: front end', () => {
+  it('marks the module reversed, and explain says so in its header', () => {
+    const m = frontEnd(reversedText(mamba)).module!;
+    expect(m.reversed).toBe(true);
+    expect(printModule(m).split('\n')[0]).toBe('rnn mamba_s6 reversed');
+    expect(printModule(frontEnd(mamba).module!).split('\n')[0]).toBe('rnn mamba_s6');
+  });
+
+  it('classifies a reversed cell as its forward twin', () => {
+    const strip = (a: unknown) => JSON.parse(JSON.stringify(a, (k, v) => (k === 'span' ? undefined : v)));
+    expect(strip(frontEnd(reversedText(mamba)).analysis!.states)).toEqual(strip(frontEnd(mamba).analysis!.states));
+  });
+
+  it('reports another word after the name (RNN0504) and keeps `reversed` usable as a name', () => {
+    const bad = frontEnd('rnn f backward {\n  input x\n  state h = 0\n  h <- h + x\n}\n');
+    expect(bad.diagnostics.map((d) => d.code)).toEqual(['RNN0504']);
+    const named = frontEnd('rnn f reversed {\n  input reversed\n  state h = 0\n  h <- h + reversed\n}\n');
+    expect(named.diagnostics).toEqual([]);
+    expect(named.module!.reversed).toBe(true);
+  });
+
+  it('rejects two words after the name', () => {
+    expect(frontEnd('rnn f reversed reversed {\n  input x\n  state h = 0\n  h <- h + x\n}\n').diagnostics.map((d) => d.code)).toEqual(['RNN0102']);
+  });
+
+  it('is kept by the formatter', async () => {
+    const r = await formatRnn('rnn   f   reversed{\n input x\n state h = 0\n h <- h + x\n}\n');
+    expect(r.formatted).toBe('rnn f reversed {\n  input  x\n  state  h = 0\n  h <- h + x\n}\n');
+  });
+});
