@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { printModule } from '../../src/compiler/ir/print.js';
 import { formatRnn } from '../../src/format/index.js';
+import { analysisJson, analysisText } from '../../src/compiler/analyse/report.js';
+import { SourceFile } from '../../src/compiler/diagnostics/render.js';
 import { reversedText } from './helpers.js';
 
 const mamba = readFileSync('examples/mamba_s6.rnn', 'utf8');
@@ -20,6 +22,16 @@ describe('reversed cells: front end', () => {
   it('classifies a reversed cell as its forward twin', () => {
     const strip = (a: unknown) => JSON.parse(JSON.stringify(a, (k, v) => (k === 'span' ? undefined : v)));
     expect(strip(frontEnd(reversedText(mamba)).analysis!.states)).toEqual(strip(frontEnd(mamba).analysis!.states));
+  });
+
+  it('the analysis says the direction (text and JSON); a forward cell says nothing new', () => {
+    const source = new SourceFile('m.rnn', reversedText(mamba));
+    const a = frontEnd(source).analysis!;
+    expect(a.direction).toBe('reversed');
+    expect(analysisText(a, source)[0]).toMatch(/^  time runs backward \(`reversed`\)/);
+    expect(analysisJson(a, source).direction).toBe('reversed');
+    const forward = new SourceFile('m.rnn', mamba);
+    expect(analysisJson(frontEnd(forward).analysis!, forward)).not.toHaveProperty('direction');
   });
 
   it('reports another word after the name (RNN0504) and keeps `reversed` usable as a name', () => {

@@ -125,6 +125,7 @@ export function analyse(module: Module, options: AnalyseOptions = {}): AnalyseRe
   const laws: LawReport[] = [];
   const states = tensorsOf(module, 'state').map((t) => t.name);
   const triples = options.lawTriples ?? 200;
+  const direction = module.reversed ? { direction: 'reversed' as const } : {};
 
   if (module.monoid) {
     const plan = monoidPlan(module);
@@ -136,7 +137,7 @@ export function analyse(module: Module, options: AnalyseOptions = {}): AnalyseRe
     const reports: StateReport[] = states.map((state) => ({ state, classification: { kind: 'monoid' } as Classification, scan: ok, elementSize: element, fields: ok ? plan.fieldText : [] }));
     const { fieldText: _f, ...scanPlan } = plan;
     diagnostics.push(...checkDeclared(module, reports));
-    return { analysis: { states: reports, ...(ok ? { plan: scanPlan, statePlans: Object.fromEntries(states.map((s) => [s, scanPlan])) } : { statePlans: {} }), laws }, diagnostics };
+    return { analysis: { ...direction, states: reports, ...(ok ? { plan: scanPlan, statePlans: Object.fromEntries(states.map((s) => [s, scanPlan])) } : { statePlans: {} }), laws }, diagnostics };
   }
 
   const results = states.map((s) => analyseState(module, s));
@@ -161,5 +162,5 @@ export function analyse(module: Module, options: AnalyseOptions = {}): AnalyseRe
     ? { fields: states.flatMap((s) => statePlans[s]!.fields), combine: states.flatMap((s) => statePlans[s]!.combine), identity: states.flatMap((s) => statePlans[s]!.identity), apply: states.flatMap((s) => statePlans[s]!.apply) }
     : undefined;
   void diagnostic;
-  return { analysis: { states: reports, ...(plan ? { plan } : {}), statePlans, laws }, diagnostics };
+  return { analysis: { ...direction, states: reports, ...(plan ? { plan } : {}), statePlans, laws }, diagnostics };
 }

@@ -71,13 +71,15 @@ function stateLines(r: StateReport, source: SourceFile, laws: Analysis['laws']):
 
 /** Summary lines, one or a few per state, indented like `rnnc check`'s summary. */
 export function analysisText(analysis: Analysis, source: SourceFile): string[] {
-  return analysis.states.flatMap((r) => stateLines(r, source, analysis.laws));
+  const direction = analysis.direction === 'reversed' ? ['  time runs backward (`reversed`): each sequence from its last step to its first, classified as the forward cell'] : [];
+  return [...direction, ...analysis.states.flatMap((r) => stateLines(r, source, analysis.laws))];
 }
 
 /** JSON: per state, its classification with reasons at line and column; then the law reports. */
 export function analysisJson(analysis: Analysis, source: SourceFile) {
   const reason = (r: Reason) => ({ message: r.message, ...(r.detail ? { detail: r.detail } : {}), ...at(source, r.span) });
   return {
+    ...(analysis.direction ? { direction: analysis.direction } : {}),
     scan: analysis.plan !== undefined,
     states: analysis.states.map((r) => {
       const c = r.classification;

@@ -77,6 +77,11 @@ export interface LowRankPlan {
 }
 
 export interface Analysis {
+  /**
+   * 'reversed' for a cell that runs time backward (Module.reversed): each sequence from its last
+   * position to its first. The classification is the forward one: only the positions' order changes.
+   */
+  direction?: 'reversed';
   states: StateReport[];
   /** Present exactly when every state's recurrence is a scan. */
   plan?: ScanPlan;
