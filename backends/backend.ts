@@ -2,7 +2,7 @@
 // once (`probe`, from ModeProbe) whether it takes a cell and with which decisions; `compile` then
 // builds exactly what the plan recorded; `prepare` turns the compiled kernels into a GPU job for one
 // run size. Nothing here knows about Dawn: a job is data (backends/job.ts) any WebGPU runtime runs.
-import type { Compilation, Mode, ModeProbe } from '../src/compiler/plan/plan.js';
+import { halfStorage, type Compilation, type Mode, type ModeProbe } from '../src/compiler/plan/plan.js';
 import type { GpuJob } from './job.js';
 import type { RunArrays, RunResult } from './run-data.js';
 
@@ -82,9 +82,13 @@ export interface Backend<M extends Mode = Mode> extends ModeProbe<M> {
 /** The files `rnnc compile` writes for a compiled cell: kernels, `<name>.<mode>.json` or `<name>.json`, and the host module. */
 export async function generatedFiles(c: Compilation, compiled: CompiledCell, sourcePath: string): Promise<GeneratedFile[]> {
   const base = compiled.mode === 'seq' ? c.module.name : `${c.module.name}.${compiled.mode}`;
+  // With f16 storage the manifest says which buffers hold f16 (2 bytes an element, rows padded to 16
+  // bytes); the generated host modules pack float32 only, so none is written (issue 17: not yet).
+  const half = halfStorage(c.plan);
+  const manifest = half ? { ...compiled.manifest, precision: { ...c.plan.precision, f16Buffers: 'inputs, params (the seq and chunk kernels\' weights) and outputs: f16 (Uint16Array bits, or Float16Array where the runtime has it), each buffer padded to a multiple of 16 bytes' } } : compiled.manifest;
   return [
     ...compiled.kernels.map((k) => ({ name: k.file, text: k.wgsl })),
-    { name: `${base}.json`, text: JSON.stringify(compiled.manifest, null, 2) + '\n' },
-    { name: `${base}.ts`, text: await compiled.hostModule(sourcePath) },
+    { name: `${base}.json`, text: JSON.stringify(manifest, null, 2) + '\n' },
+    ...(half ? [] : [{ name: `${base}.ts`, text: await compiled.hostModule(sourcePath) }]),
   ];
 }

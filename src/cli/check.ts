@@ -9,23 +9,25 @@ import type { ExecutionPlan } from '../compiler/plan/plan.js';
 import type { SourceFile } from '../compiler/diagnostics/render.js';
 import { RnncError } from '../driver/errors.js';
 import { approxCount as approx } from '../compiler/ir/cost.js';
+import type { PrecisionRequest } from '../compiler/plan/precision.js';
+import { parsePrecision, precisionOption } from './precision.js';
 
 /**
  * What `--mode auto` runs at the sizes `--dim` gives (other dims without a size taken as 1 for the
  * size checks), and why; or why nothing can run at these sizes (a step over the cost limit, a size
  * over a limit, an unknown dim).
  */
-function autoPlan(analysis: Analysis, module: Module, source: SourceFile, given: Record<string, number>): ExecutionPlan | RnncError {
+function autoPlan(analysis: Analysis, module: Module, source: SourceFile, given: Record<string, number>, precision: PrecisionRequest): ExecutionPlan | RnncError {
   const dims = { ...Object.fromEntries(module.dims.filter((d) => d.size === undefined).map((d) => [d.name, 1])), ...given };
   try {
-    return plan(module, analysis, { mode: 'auto', dims }, source).plan;
+    return plan(module, analysis, { mode: 'auto', dims, precision }, source).plan;
   } catch (e) {
     if (e instanceof RnncError) return e;
     throw e;
   }
 }
 
-const planJson = (p: ExecutionPlan | RnncError) => (p instanceof RnncError ? { error: p.message } : { auto: p.mode, why: p.why, considered: p.considered, cost: p.cost });
+const planJson = (p: ExecutionPlan | RnncError, precision: boolean) => (p instanceof RnncError ? { error: p.message } : { auto: p.mode, why: p.why, considered: p.considered, cost: p.cost, ...(precision && p.precision ? { precision: p.precision } : {}) });
 
 const shapeText = (dims: string[]) => (dims.length ? `[${dims.join(', ')}]` : '');
 
@@ -60,19 +62,23 @@ export function registerCheck(program: Command) {
     .description('parse and check .rnn files; print diagnostics, or a summary of each valid cell')
     .argument('<files...>', '.rnn files')
     .option('--dim <NAME=SIZE>', 'plan at this dim size: what --mode auto picks and why (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
+    .addOption(precisionOption())
     .option('--json', 'print a JSON report on stdout')
-    .action((files: string[], opts: { json?: boolean; dim?: string[] }) => {
+    .action((files: string[], opts: { json?: boolean; dim?: string[]; precision: string }, command: Command) => {
       const given = parseDimFlags(opts.dim);
+      const precision = parsePrecision(opts.precision);
+      // The precision is explained only when asked about (the plain summary stays as it was).
+      const explain = command.getOptionValueSource('precision') === 'cli';
       let exit = EXIT_OK;
       const reports: unknown[] = [];
       for (const path of files) {
         const file = loadFile(path);
         const { module, analysis } = file.result;
-        const planned = module && analysis ? autoPlan(analysis, module, file.source, given) : undefined;
+        const planned = module && analysis ? autoPlan(analysis, module, file.source, given, precision) : undefined;
         const ok = !failed(file) && !(planned instanceof RnncError);
         if (!ok) exit = EXIT_USER;
         if (opts.json) {
-          reports.push({ file: path, ok, diagnostics: diagnosticsJson(file), ...(module ? { summary: summary(module) } : {}), ...(analysis ? { analysis: analysisJson(analysis, file.source) } : {}), ...(planned ? { plan: planJson(planned) } : {}) });
+          reports.push({ file: path, ok, diagnostics: diagnosticsJson(file), ...(module ? { summary: summary(module) } : {}), ...(analysis ? { analysis: analysisJson(analysis, file.source) } : {}), ...(planned ? { plan: planJson(planned, explain) } : {}) });
         } else {
           printDiagnostics(file);
           if (module) process.stderr.write(summaryText(path, module) + '\n');
@@ -82,6 +88,7 @@ export function registerCheck(program: Command) {
           else if (planned) {
             const sizes = Object.entries(given).map(([d, n]) => `${d}=${n}`).join(', ');
             process.stderr.write(`  mode    auto -> ${planned.mode}${sizes ? ` at ${sizes}` : ''}: ${planned.why}\n`);
+            if (explain && planned.precision) process.stderr.write(`  precision ${precision} -> ${planned.precision.storage === 'f16' ? 'f16-storage' : 'f32'}: ${planned.precision.why}\n`);
             process.stderr.write(`  cost    about ${approx(planned.cost.ops)} operations and ${approx(planned.cost.bytes)} bytes read per step and sequence\n`);
           }
         }

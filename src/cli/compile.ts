@@ -14,6 +14,7 @@ import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, parseMode, pathFlag
 import { NEWTON_MODE, newtonFiles } from './newton.js';
 import { gradFiles, planGrad } from '../driver/grad.js';
 import { gradModeOf } from './grad.js';
+import { parsePrecision, precisionOption } from './precision.js';
 
 interface CompileFlags {
   out: string;
@@ -26,6 +27,7 @@ interface CompileFlags {
   subgroups: boolean;
   grad?: boolean;
   gradMode?: string;
+  precision: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -70,6 +72,7 @@ export function registerCompile(program: Command) {
     .option('--validate', 'compile every kernel with Tint (Dawn) first; exit 2 with its message if one is rejected (needs a WebGPU adapter)')
     .option('--grad', 'also the backward pass: the saving forward cell, the backward cell and one cell per param, with <cell>.grad.json, the schedule that chains them')
     .option('--grad-mode <mode>', 'with --grad: the backward kernels, seq, scan or auto (default: seq with --mode seq, auto otherwise)')
+    .addOption(precisionOption())
     .option('--no-subgroups', 'scan kernels without subgroup operations, for adapters without the subgroups feature or with subgroups under 8 invocations')
     .action(async (file: string, flags: CompileFlags) => {
       if (flags.mode === NEWTON_MODE) {
@@ -80,11 +83,14 @@ export function registerCompile(program: Command) {
       }
       // The flags first (exit 2), then the file (exit 1).
       const mode = parseMode(flags.mode, [NEWTON_MODE]);
+      const precision = parsePrecision(flags.precision);
+      if (flags.grad && precision !== 'auto' && precision !== 'f32') throw new UserError(`rnnc: --precision ${precision} does not go with --grad: the backward pass compiles in f32 (--precision f32 or auto)`, EXIT_INTERNAL);
       const dims = parseDimFlags(flags.dim);
       const { source, result } = loadValid(file);
       // Before any work: an output folder that cannot be written fails at once (--check only reads it).
       if (!flags.check) checkOutputDir(flags.out, flags.out);
-      const compilation = plan(result.module, result.analysis!, { mode, dims, target: { subgroups: flags.subgroups }, ...(flags.chunk !== undefined ? { chunk: flags.chunk } : {}) }, source);
+      const compilation = plan(result.module, result.analysis!, { mode, dims, precision, target: { subgroups: flags.subgroups }, ...(flags.chunk !== undefined ? { chunk: flags.chunk } : {}) }, source);
+      if (precision !== 'auto' && precision !== 'f32') process.stderr.write(`rnnc: --precision ${precision}: ${compilation.plan.precision!.why}\n`);
       if (mode === 'auto') process.stderr.write(`rnnc: --mode auto -> ${compilation.plan.mode}: ${compilation.plan.why}\n`);
       if (flags.chunk !== undefined && compilation.plan.mode !== 'chunk') warn(`--chunk has no effect: it sizes the kernels of --mode chunk, and this compiles ${compilation.plan.mode}`);
       const compiled = emit(compilation);

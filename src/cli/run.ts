@@ -19,6 +19,9 @@ import { planGrad, retargetGrad, runGrad, type GradCompilation } from '../driver
 import { gradientFileNames, gradientFiles, gradientTensors, isGradFile, readUpstream, type UpstreamData } from '../driver/grad-io.js';
 import { gradModeOf, gradReport, referenceGradients, verifyGradients } from './grad.js';
 import { NEWTON_MODE, newtonMaxIterOption, newtonTolOption, runNewtonCommand } from './newton.js';
+import { parsePrecision, precisionOption } from './precision.js';
+import { outputTolerance, storedData, verifyAtPrecision } from '../driver/precision.js';
+import { halfStorage } from '../compiler/plan/plan.js';
 
 interface RunFlags {
   mode: string;
@@ -39,6 +42,7 @@ interface RunFlags {
   grad?: boolean;
   gradMode?: string;
   checkpoint?: number;
+  precision: string;
 }
 
 const DEFAULT_SIZE: RunSize = { batch: 4, T: 64 };
@@ -101,12 +105,15 @@ export function registerRun(program: Command) {
     .option('--checkpoint <C>', 'with --grad: keep the state every C steps only and recompute the steps between in the backward pass (memory O(T/C · state) instead of O(T · state))', positiveInt('--checkpoint'))
     .option('--timeout <seconds>', 'stop the GPU run if it takes longer than this (exit 1; default 600)', positiveInt('--timeout'))
     .option('--json', 'print a JSON report on stdout')
+    .addOption(precisionOption())
     .addOption(newtonTolOption()).addOption(newtonMaxIterOption())
     .action(async (file: string, flags: RunFlags, command: Command) => {
       if (flags.mode === NEWTON_MODE) return runNewtonCommand(file, flags);
       // The flags first (exit 2), then the files (exit 1).
       if (flags.lengths !== 'full' && flags.lengths !== 'random') throw new UserError(`rnnc: --lengths must be full or random, got '${flags.lengths}'`, EXIT_INTERNAL);
       const mode = parseMode(flags.mode, [NEWTON_MODE]);
+      const precision = parsePrecision(flags.precision);
+      if (flags.grad && precision !== 'auto' && precision !== 'f32') throw new UserError(`rnnc: --precision ${precision} does not go with --grad: the backward pass runs in f32 (--precision f32 or auto)`, EXIT_INTERNAL);
       const given = parseDimFlags(flags.dim);
       // Warnings never change the exit code; they go to stderr and, with --json, into the report.
       const warnings: string[] = [];
@@ -128,7 +135,7 @@ export function registerRun(program: Command) {
       }
       const dims = inputDir ? { ...dimsFromFiles(module, inputDir, given), ...given } : given;
       // Planned before the GPU starts: a mode the cell cannot take, or a dim without a size, fails here, fast.
-      const options: PlanOptions = { mode, dims, verb: 'run', ...(flags.chunk !== undefined ? { chunk: flags.chunk } : {}) };
+      const options: PlanOptions = { mode, dims, verb: 'run', precision, ...(flags.chunk !== undefined ? { chunk: flags.chunk } : {}) };
       let compilation = plan(module, result.analysis!, options, source);
       let grad: GradCompilation | undefined = gradMode ? planGrad(compilation, gradMode, options) : undefined;
       const sizes = compilation.sizes;
@@ -156,6 +163,9 @@ export function registerRun(program: Command) {
         const { prepare, segments } = fitRun(compilation, gpu.adapter.limits, size, flags.segment);
         const lengths = flags.lengths === 'random' ? randomLengths(size.batch, size.T, flags.seed) : undefined;
         const assembled = assembleRunData(module, sizes, size, flags.seed, inputDir, lengths);
+        // With f16 storage, the data as the kernels hold it: the GPU and the reference read the same values.
+        assembled.data = storedData(compilation.plan, assembled.data);
+        const half = halfStorage(compilation.plan);
         warnAll(assembled.warnings);
         const dims = Object.entries(sizes).map(([d, n]) => `${d}=${n}`).join(', ');
         const pieces = segments.count > 1 ? ` in ${segments.count} segments of ${segments.T} steps × ${segments.batch} sequence${segments.batch === 1 ? '' : 's'}` : '';
@@ -177,7 +187,7 @@ export function registerRun(program: Command) {
         const shapeOf = (t: (typeof module.tensors)[number]) => concreteShape(arrayShape(t), sizes, size);
         const gradTensors = gradients ? gradientTensors(module, sizes, size, gradients) : [];
         // The save's writes start first (on libuv's thread pool) and the checksums are computed while they run.
-        const saving = flags.save !== undefined ? saveResults(flags.save, module, sizes, size, got, gradientFiles(gradTensors)) : undefined;
+        const saving = flags.save !== undefined ? saveResults(flags.save, module, sizes, size, got, gradientFiles(gradTensors), half ? '<f2' : '<f4') : undefined;
         const outputs = tensorsOf(module, 'output').map((t) => summarize(t.name, shapeOf(t), got.outputs[t.name]!));
         const finals = tensorsOf(module, 'state').map((t) => summarize(t.name, shapeOf(t), got.finalState[t.name]!));
         const gradSummaries = gradTensors.map((t) => summarize(t.name, t.shape, t.data));
@@ -191,12 +201,12 @@ export function registerRun(program: Command) {
           const cellData = { inputs: data.inputs, params: data.params, ...(data.initialState ? { initial: data.initialState } : {}) };
           const refGrads = grad ? await stage('running the reference interpreter, forward and backward', () => referenceGradients(grad!, shape, cellData, upstream!.upstream, flags.checkpoint)) : undefined;
           const reference = refGrads ? refGrads.forward : await stage('running the reference interpreter', () => interpret(module, shape, cellData));
-          verification = verifyRun(got, reference, flags.tolerance, { rejectNonFinite: !flags.allowNonfinite });
+          verification = half ? verifyAtPrecision(compilation.plan, got, reference, flags.tolerance, { rejectNonFinite: !flags.allowNonfinite }) : verifyRun(got, reference, flags.tolerance, { rejectNonFinite: !flags.allowNonfinite });
           gradVerification = refGrads ? verifyGradients(module, sizes, size, gradients!, refGrads, flags.tolerance, { rejectNonFinite: !flags.allowNonfinite }) : undefined;
           if (gradVerification) verification = { ...verification, ok: verification.ok && gradVerification.ok };
           failed = !verification.ok;
-          const over = [...verification.tensors, ...(gradVerification?.tensors ?? [])].some((t) => t.maxErr > flags.tolerance);
-          why = over ? `the GPU results differ from the reference by more than ${flags.tolerance}` : 'the reference has NaN or infinite results (--allow-nonfinite accepts them where the GPU agrees)';
+          const over = [...verification.tensors, ...(gradVerification?.tensors ?? [])].some((t) => !t.ok && t.note === undefined);
+          why = over ? `the GPU results differ from the reference by more than ${flags.tolerance}${half ? ` (outputs, stored as f16: ${flags.tolerance} + 2^-11)` : ''}` : 'the reference has NaN or infinite results (--allow-nonfinite accepts them where the GPU agrees)';
         }
 
         report = {
@@ -205,6 +215,7 @@ export function registerRun(program: Command) {
           name: module.name,
           mode: compilation.plan.mode,
           plan: { requested: compilation.plan.requested, why: compilation.plan.why, decision: compilation.plan.decision },
+          ...(compilation.plan.precision && precision !== 'auto' ? { precision: compilation.plan.precision } : {}),
           adapter: gpu.adapter.description,
           batch: size.batch,
           T: size.T,
@@ -222,7 +233,7 @@ export function registerRun(program: Command) {
             ? {
                 verify: {
                   reference: 'float64',
-                  criterion: '|gpu - ref| <= tolerance * (1 + |ref|)',
+                  criterion: half ? '|gpu - ref| <= tolerance * (1 + |ref|); outputs stored as f16: (tolerance + 2^-11) * (1 + |ref|), on inputs and params rounded to f16' : '|gpu - ref| <= tolerance * (1 + |ref|)',
                   ...verification,
                   ...(gradVerification ? { gradients: { criterion: '|gpu - ref| <= tolerance * (1 + max |ref| of the tensor)', ...gradVerification } } : {}),
                 },
@@ -232,11 +243,12 @@ export function registerRun(program: Command) {
         if (!flags.json) {
           const lines = [
             `${source.path}: ${module.name} on ${gpu.adapter.description} — ${compilation.plan.mode} kernel, batch ${size.batch}, T ${size.T}${dims ? `, ${dims}` : ''}, seed ${flags.seed}, lengths ${lengths ? `random (${Array.from(lengths).join(', ')})` : 'full'}`,
+            ...(half ? [`precision: ${compilation.plan.precision!.why}`] : []),
             ...(segments.count > 1 ? [`run in ${segments.count} segments of at most ${segments.T} steps and ${segments.batch} sequence${segments.batch === 1 ? '' : 's'}, the state carried between them`] : []),
             ...(grad ? [`backward: ${grad.backward.plan.mode} kernel (${grad.backward.plan.why})${flags.checkpoint !== undefined ? `, states checkpointed every ${flags.checkpoint} steps` : ''}`] : []),
             ...summaryLines(outputs, finals, gradSummaries),
             ...(saved ? [`saved ${saved.join(', ')}`] : []),
-            ...(verification ? verificationLines({ ...verification, ok: verification.tensors.every((t) => t.ok) }) : []),
+            ...(verification ? verificationLines({ ...verification, ok: verification.tensors.every((t) => t.ok) }, half ? `error = max |gpu - ref| / (1 + |ref|), outputs (stored as f16) against the tolerance + 2^-11 = ${outputTolerance(compilation.plan, flags.tolerance).toPrecision(3)}` : undefined) : []),
             ...(gradVerification ? verificationLines(gradVerification, 'gradients, error = max |gpu - ref| / (1 + max |ref| of the tensor)') : []),
           ];
           process.stdout.write(lines.join('\n') + '\n');

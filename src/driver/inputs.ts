@@ -6,7 +6,7 @@ import { checkOutputDir, writeAllOrNothingAsync, type OutputFile } from './outpu
 import { join } from 'node:path';
 import { tensorsOf, type Module, type Tensor } from '../compiler/ir/ir.js';
 import type { DimSizes } from '../compiler/ir/dims.js';
-import { npyParts, NpyError, readNpy, type NpyArray } from './npy.js';
+import { npyParts, NpyError, readNpy, type NpyArray, type NpyDtype } from './npy.js';
 import { uniformFloats } from './data.js';
 import { tensorSize } from '../compiler/ir/dims.js';
 import type { RunArrays, RunResult } from '../../backends/wgsl-seq/pack.js';
@@ -209,11 +209,12 @@ export const savedNames = (m: Module): string[] => [...tensorsOf(m, 'output').ma
 export const checkSaveDir = (dir: string, m: Module, extra: string[] = []): void => checkOutputDir(dir, `--save ${dir}`, [...savedNames(m), ...extra]);
 
 /** Writes `<output>.npy` and `<state>.final.npy` (and `extra` files, e.g. gradients), all or nothing; returns the paths. */
-export async function saveResults(dir: string, m: Module, sizes: DimSizes, size: RunSize, result: RunResult, extra: OutputFile[] = []): Promise<string[]> {
+/** `outputs`: the outputs' dtype ('<f2' where the kernels store them as f16); final states are always '<f4'. */
+export async function saveResults(dir: string, m: Module, sizes: DimSizes, size: RunSize, result: RunResult, extra: OutputFile[] = [], outputs: NpyDtype = '<f4'): Promise<string[]> {
   const arrays = [...tensorsOf(m, 'output').map((t) => result.outputs[t.name]!), ...tensorsOf(m, 'state').map((t) => result.finalState[t.name]!)];
   const tensors = [...tensorsOf(m, 'output'), ...tensorsOf(m, 'state')];
   const names = savedNames(m);
-  const files = tensors.map((t, k) => ({ name: names[k]!, data: npyParts({ shape: concreteShape(arrayShape(t), sizes, size), data: arrays[k]! }) }));
+  const files = tensors.map((t, k) => ({ name: names[k]!, data: npyParts({ shape: concreteShape(arrayShape(t), sizes, size), data: arrays[k]!, ...(t.role === 'output' && outputs !== '<f4' ? { dtype: outputs } : {}) }) }));
   // Written on the thread pool: a caller may checksum the results meanwhile.
   return writeAllOrNothingAsync(dir, [...files, ...extra], `--save ${dir}`);
 }

@@ -1,11 +1,20 @@
-// NumPy .npy files, float32 only: rnnc's kernels are f32, so anything else is rejected with the
-// dtype named rather than converted behind the user's back.
+// NumPy .npy files, float32 ('<f4') and float16 ('<f2'): rnnc's kernels take f32, or f16 with
+// --precision f16-storage (src/compiler/plan/precision.ts). An f16 file is widened to float32 on read
+// (exactly); anything else is rejected with the dtype named rather than converted behind the user's back.
 // Format: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
 import { open, writeFile, type FileHandle } from 'node:fs/promises';
+import { packHalf, unpackHalf } from '../compiler/plan/half.js';
+
+/** The element types rnnc reads and writes: little-endian float32 and float16. */
+export type NpyDtype = '<f4' | '<f2';
+const itemBytes: Record<NpyDtype, number> = { '<f4': 4, '<f2': 2 };
 
 export interface NpyArray {
   shape: number[];
+  /** The values, as float32 (an f16 file's widened exactly). */
   data: Float32Array;
+  /** The file's element type: read, '<f2' for an f16 file (absent: '<f4'); written, what to store (default '<f4'; '<f2' rounds to nearest even). */
+  dtype?: NpyDtype;
 }
 
 export class NpyError extends Error {
@@ -22,6 +31,7 @@ interface NpyHeader {
   shape: number[];
   count: number;
   dataStart: number;
+  dtype: NpyDtype;
 }
 
 /** Bytes to read first: the fixed prefix and any header numpy writes for shapes of a few dims (the rest is read when longer). */
@@ -47,7 +57,7 @@ function parseHeader(bytes: Uint8Array, total: number, source: string): NpyHeade
   } else return fail(`unsupported .npy format version ${major}.${bytes[7]}`);
   const dataStart = headerStart + headerLen;
   if (dataStart > total) fail('truncated header');
-  if (dataStart > bytes.length) return { shape: [], count: 0, dataStart, needs: dataStart };
+  if (dataStart > bytes.length) return { shape: [], count: 0, dataStart, dtype: '<f4', needs: dataStart };
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(headerStart, dataStart));
 
   const field = (key: string, value: string) => header.match(new RegExp(`['"]${key}['"]\\s*:\\s*${value}`));
@@ -60,35 +70,43 @@ function parseHeader(bytes: Uint8Array, total: number, source: string): NpyHeade
     .filter((s) => s !== '')
     .map((s) => (/^\d+L?$/.test(s) ? parseInt(s, 10) : fail(`bad dimension '${s}' in shape (${shapeText})`)));
 
-  if (descr !== '<f4')
-    fail(`dtype '${descr}' is not supported: rnnc reads little-endian float32 ('<f4') only; convert with arr.astype('<f4')`);
+  if (descr !== '<f4' && descr !== '<f2')
+    fail(`dtype '${descr}' is not supported: rnnc reads little-endian float32 ('<f4') and float16 ('<f2') only; convert with arr.astype('<f4')`);
+  const dtype = descr as NpyDtype;
+  const item = itemBytes[dtype];
   // Fortran (column-major) order only matters when two or more axes are longer than 1.
   if (fortran === 'True' && shape.filter((d) => d > 1).length > 1)
     fail('the array is in Fortran (column-major) order; save it C-contiguous (np.ascontiguousarray) instead');
 
   const count = shape.reduce((a, b) => a * b, 1);
   const available = total - dataStart;
-  if (available !== count * 4)
-    fail(`shape (${shape.join(', ')}) needs ${count * 4} data bytes but the file has ${available}${available < count * 4 ? ' (truncated?)' : ''}`);
-  return { shape, count, dataStart };
+  if (available !== count * item)
+    fail(`shape (${shape.join(', ')}) needs ${count * item} data bytes but the file has ${available}${available < count * item ? ' (truncated?)' : ''}`);
+  return { shape, count, dataStart, dtype };
 }
 
 /** Parses the bytes of a .npy file; `source` names it in errors. */
 export function parseNpy(bytes: Uint8Array, source = '.npy data'): NpyArray {
-  const { shape, count, dataStart } = parseHeader(bytes, bytes.length, source);
+  const { shape, count, dataStart, dtype } = parseHeader(bytes, bytes.length, source);
   // Copy rather than view: the data offset in `bytes` need not be 4-aligned.
+  if (dtype === '<f2') {
+    const half = new Uint16Array(count);
+    new Uint8Array(half.buffer).set(bytes.subarray(dataStart));
+    return { shape, data: unpackHalf(half), dtype };
+  }
   const data = new Float32Array(count);
   new Uint8Array(data.buffer).set(bytes.subarray(dataStart));
   return { shape, data };
 }
 
-/** A .npy file holding `arr` as '<f4', as two pieces: the header (version 1.0, or 2.0 for a header over 64 KiB) and a view of the data (no copy). */
+/** A .npy file holding `arr` as its dtype ('<f4' unless '<f2'), as two pieces: the header (version 1.0, or 2.0 for a header over 64 KiB) and the data ('<f4': a view, no copy; '<f2': the f16 bits). */
 export function npyParts(arr: NpyArray): [Uint8Array, Uint8Array] {
   const count = arr.shape.reduce((a, b) => a * b, 1);
   if (arr.shape.some((d) => !Number.isInteger(d) || d < 0)) throw new NpyError(`bad shape (${arr.shape.join(', ')})`);
   if (count !== arr.data.length) throw new NpyError(`shape (${arr.shape.join(', ')}) has ${count} elements but the data has ${arr.data.length}`);
   const shape = arr.shape.length === 1 ? `(${arr.shape[0]},)` : `(${arr.shape.join(', ')})`;
-  const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shape}, }`;
+  const dtype = arr.dtype ?? '<f4';
+  const dict = `{'descr': '${dtype}', 'fortran_order': False, 'shape': ${shape}, }`;
   const version = dict.length + 1 + 10 > 0xffff ? 2 : 1;
   const prefix = version === 1 ? 10 : 12;
   // Pad with spaces so the data starts on a 64-byte boundary; the header ends with '\n'.
@@ -102,10 +120,11 @@ export function npyParts(arr: NpyArray): [Uint8Array, Uint8Array] {
   if (version === 1) view.setUint16(8, headerLen, true);
   else view.setUint32(8, headerLen, true);
   for (let i = 0; i < header.length; i++) head[prefix + i] = header.charCodeAt(i);
-  return [head, new Uint8Array(arr.data.buffer, arr.data.byteOffset, arr.data.byteLength)];
+  const data = dtype === '<f2' ? packHalf(arr.data) : arr.data;
+  return [head, new Uint8Array(data.buffer, data.byteOffset, data.byteLength)];
 }
 
-/** The bytes of a .npy file holding `arr` as '<f4', in one array. */
+/** The bytes of a .npy file holding `arr` as its dtype, in one array. */
 export function formatNpy(arr: NpyArray): Uint8Array {
   const [head, data] = npyParts(arr);
   const out = new Uint8Array(head.length + data.length);
@@ -126,6 +145,11 @@ export async function readNpy(path: string): Promise<NpyArray> {
       head = new Uint8Array(parsed.needs);
       await readFully(file, head, 0);
       parsed = parseHeader(head, size, path);
+    }
+    if (parsed.dtype === '<f2') {
+      const half = new Uint16Array(parsed.count);
+      await readFully(file, new Uint8Array(half.buffer), parsed.dataStart);
+      return { shape: parsed.shape, data: unpackHalf(half), dtype: parsed.dtype };
     }
     const data = new Float32Array(parsed.count);
     await readFully(file, new Uint8Array(data.buffer), parsed.dataStart);

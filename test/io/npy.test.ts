@@ -84,7 +84,7 @@ describe('npy', () => {
   });
 
   it('rejects other dtypes naming the dtype found', () => {
-    for (const descr of ['<f8', '>f4', '<i4', '|u1', '<f2']) {
+    for (const descr of ['<f8', '>f4', '<i4', '|u1', '>f2']) {
       const bytes = handMade(`{'descr': '${descr}', 'fortran_order': False, 'shape': (1,), }\n`, new Uint8Array(8));
       expect(() => parseNpy(bytes, 'x.npy')).toThrow(NpyError);
       expect(() => parseNpy(bytes, 'x.npy')).toThrow(`x.npy: dtype '${descr}' is not supported`);
