@@ -18,7 +18,7 @@ import { openGpu, targetOf, type RunSize } from '../driver/run.js';
 import { checkHostMemory } from '../driver/segments.js';
 import { verifyRun } from '../driver/verify.js';
 import { summarize, summaryLines, verificationLines } from '../driver/run-report.js';
-import { deviceRunner, newtonCell, newtonDefaults, planNewton, runNewton, type NewtonPlan } from '../driver/newton.js';
+import { checkNewtonMemory, deviceRunner, newtonCell, newtonDefaults, planNewton, runNewton, type NewtonPlan } from '../driver/newton.js';
 import type { Compilation, Target } from '../compiler/plan/plan.js';
 import { RnncError } from '../driver/errors.js';
 import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, UserError, warn } from './io.js';
@@ -116,6 +116,7 @@ export async function runNewtonCommand(file: string, flags: NewtonRunFlags): Pro
   if (inputDir) checkShapes(module, sizes, size, inputDir);
   if (flags.save !== undefined) checkSaveDir(flags.save, module);
   checkHostMemory(module, sizes, size, { verify: Boolean(flags.verify) });
+  checkNewtonMemory(cell, size);
 
   const gpu = await openGpu(flags.timeout !== undefined ? { jobTimeoutMs: flags.timeout * 1000 } : undefined);
   let report: Record<string, unknown>;

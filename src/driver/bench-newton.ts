@@ -12,7 +12,8 @@ import type { RunArrays, RunResult } from '../../backends/backend.js';
 import type { Device } from '../runtime/device.js';
 import { plan } from './compile.js';
 import { randomRunData } from './data.js';
-import { deviceRunner, newtonCell, planNewton, runNewton, type ModuleRunner } from './newton.js';
+import { checkNewtonMemory, deviceRunner, newtonCell, planNewton, runNewton, type ModuleRunner } from './newton.js';
+import { RnncError } from './errors.js';
 import { targetOf } from './run.js';
 import { fitRun, runSegmented } from './segments.js';
 
@@ -96,8 +97,15 @@ export async function benchNewton(device: Device, module: Module, analysis: Anal
       const T = 2 ** lg;
       // The warm-up and the repeats, each a newton call and a seq run.
       const estimate = last ? (last.ms * (options.repeats + 1) * T) / last.T / 1e3 : 0;
-      if (options.maxRowSeconds !== undefined && estimate > options.maxRowSeconds) {
-        const why = `${module.name} T = 2^${lg}, batch ${batch}: an estimated ${estimate.toFixed(0)} s of runs > the ${options.maxRowSeconds} s a row may take`;
+      let tooBig = options.maxRowSeconds !== undefined && estimate > options.maxRowSeconds ? `an estimated ${estimate.toFixed(0)} s of runs > the ${options.maxRowSeconds} s a row may take` : undefined;
+      try {
+        checkNewtonMemory(cell, { batch, T });
+      } catch (e) {
+        if (!(e instanceof RnncError)) throw e;
+        tooBig ??= e.message.replace(/^rnnc: /, '').replace(/ Lower .*$/, '');
+      }
+      if (tooBig) {
+        const why = `${module.name} T = 2^${lg}, batch ${batch}: ${tooBig}`;
         skipped.push(why);
         options.progress?.(`skipping ${why}`);
         continue;

@@ -26,7 +26,7 @@ import type { Device } from '../runtime/device.js';
 import { plan as planCell, sizesOf } from './compile.js';
 import { RnncError } from './errors.js';
 import { frontEnd } from './front-end.js';
-import { fitRun, runSegmented } from './segments.js';
+import { checkHostMemory, fitRun, runSegmented } from './segments.js';
 import { targetOf } from './run.js';
 
 export interface NewtonOptions {
@@ -108,6 +108,16 @@ export function planNewton(cell: NewtonCell, target: Target = defaultTarget): Ne
   const system: Compilation = { module: cell.systemModule, analysis: cell.systemAnalysis, sizes, target, plan: planned };
   const why = `newton: ${cell.linearisation.why}; per iteration a time-parallel kernel linearises every step at the guess and a scan (${planned.why}) solves the linear recurrence`;
   return { linearisation, system, why };
+}
+
+/**
+ * Throws a RnncError unless newton's arrays at this size fit in host memory: the linearisation's
+ * inputs and outputs (the guess before each step, f, J, b and the outputs) and the system's, each
+ * [batch, T, ...] in float32. Before any data exists, as checkHostMemory for the other modes.
+ */
+export function checkNewtonMemory(cell: NewtonCell, size: { batch: number; T: number }): void {
+  checkHostMemory(cell.linearisation.module, cell.sizes, size);
+  checkHostMemory(cell.systemModule, sizesOf(cell.systemModule), size);
 }
 
 /** How newton runs its two modules: on a device, or on the reference interpreter. */

@@ -36,4 +36,13 @@ describe('rnnc bench --mode newton on Dawn', () => {
     expect(lines).toContain('| cell | dims | batch | T | iterations | residual | newton ms | linearise / scan / host ms | seq ms | newton / seq | max rel diff vs seq |');
     expect(lines.at(-1)).toMatch(/^\| gru_diag \| X=4, H=4 \| 1 \| 2\^6 \| \d+ \| \S+ \| \d+ \| \d+ \/ \d+ \/ -?\d+ \| \d+ \| \d+\.\dx \| \S+ \|$/);
   });
+
+  it('skips a row whose arrays would not fit in host memory, saying why', async () => {
+    const r = await runCli(['bench', 'examples/gru_diag.rnn', '--mode', 'newton', '--min-log2-t', '30', '--max-log2-t', '30', '--json'], root);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.rows).toEqual([]);
+    expect(report.skipped).toHaveLength(1);
+    expect(report.skipped[0]).toMatch(/^gru_diag T = 2\^30, batch 1: `\w+` would have \d+ elements \(batch 1 × T 1073741824 × \d+\), more than the \d+ a JavaScript array holds\.$/);
+  });
 });

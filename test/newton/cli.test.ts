@@ -75,3 +75,13 @@ describe('rnnc compile --mode newton', () => {
     expect(r.stderr).not.toContain('internal error');
   });
 });
+
+describe('rnnc run --mode newton: host memory', () => {
+  it("refuses a run whose Jacobians would not fit in a JavaScript array before the GPU starts (exit 1), though the cell's own arrays would", async () => {
+    // lstm at H = 8: the cell holds 8-wide arrays a step, its linearisation an 8 × 8 block of J per pair of states.
+    const r = await runCli(['run', 'examples/lstm.rnn', '--mode', 'newton', '--batch', '1', '--T', String(2 ** 27)], root);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^rnnc: `\w+` would have \d+ elements \(batch 1 × T 134217728 × 64\), more than the \d+ a JavaScript array holds\. Lower --T or --batch\.\n$/);
+  });
+});
+
