@@ -51,6 +51,9 @@ export const codes = {
   RNN0502: { severity: 'error', message: '{what} `{name}` cannot be assigned' },
   RNN0503: { severity: 'error', message: 'the cell `{name}` declares no state: a recurrent cell needs at least one `state`' },
   RNN0504: { severity: 'error', message: 'unknown time direction `{name}`: only `reversed` may follow the cell name' },
+  RNN0505: { severity: 'error', message: 'a `reversed { ... }` block cannot be in {what}' },
+  RNN0506: { severity: 'error', message: '{what} `{name}` runs {there}, in the other direction of time: it cannot be read {here}' },
+  RNN0507: { severity: 'error', message: 'state `{name}` is declared {declared}, so it cannot be updated {here}' },
 
   RNN0601: { severity: 'error', message: 'declared structure {declared} does not match the inferred {inferred}' },
   RNN0602: { severity: 'error', message: 'unknown structure `{name}`; expected one of {expected}' },
