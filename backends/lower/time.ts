@@ -24,5 +24,15 @@ export function stepPosition(axis: TimeAxis, t: Expr, len: Expr = id('len')): Ex
 /** The row of logical step `t` of sequence `seq` in a [batch, T, ...] tensor: `seq * T + position(t)`. */
 export const stepRow = (axis: TimeAxis, seq: Expr, T: Expr, t: Expr, len: Expr = id('len')): Expr => bin('+', bin('*', seq, T), stepPosition(axis, t, len));
 
+/**
+ * A bidirectional cell (a `reversed { ... }` block): its block's input loads (LoadNode.reversed) and
+ * its states and outputs (Tensor.reversed) take logical step t at position len-1-t, while the rest of
+ * the cell takes it at t, in the same logical step.
+ */
+export const isBidirectional = (m: { tensors: readonly { reversed?: true }[] }): boolean => m.tensors.some((t) => t.reversed === true);
+
+/** The row variable of a bidirectional cell's backward part in the sequential kernel (beside `step_row`). */
+export const REVERSED_ROW = 'step_row_r';
+
 /** The same map on the host (the reference interpreter, tests): position of logical step t. */
 export const hostStepPosition = (reversed: boolean, t: number, len: number): number => (reversed && t < len ? len - 1 - t : t);

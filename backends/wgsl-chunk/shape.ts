@@ -6,7 +6,7 @@
 import { analyse } from '../../src/compiler/analyse/analyse.js';
 import type { Analysis, LowRankPlan } from '../../src/compiler/analyse/types.js';
 import { Lowerer } from '../lower/expr.js';
-import { timeAxisOf, type TimeAxis } from '../lower/time.js';
+import { isBidirectional, timeAxisOf, type TimeAxis } from '../lower/time.js';
 import { id, lit } from '../wgsl/ast.js';
 import { printExpr } from '../wgsl/print.js';
 import type { Def, Module, Node, Tensor } from '../../src/compiler/ir/ir.js';
@@ -105,6 +105,7 @@ function readsOldState(def: Def, lets: Map<string, Def>, seen = new Set<string>(
  * compiler passes the Compilation's analysis; callers without one (tests, scripts) get it computed here.
  */
 export function chunkShape(module: Module, sizes: DimSizes, given?: Analysis): ChunkShape {
+  if (isBidirectional(module)) throw new ChunkUnsupported(`the chunked kernels run one direction of time; ${module.name} has a \`reversed\` block beside its forward statements`);
   const states = tensorsOf(module, 'state');
   if (states.length !== 1) throw new ChunkUnsupported(`the chunked kernels handle one state; ${module.name} has ${states.length}`);
   const state = states[0]!;

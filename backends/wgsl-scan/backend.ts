@@ -6,6 +6,7 @@ import { halfStorage, type PlanSubject, type Verdict } from '../../src/compiler/
 import { halfRun } from '../half-run.js';
 import type { Backend, CompiledCell, PreparedRun, RunSize } from '../backend.js';
 import { scanHostModule } from '../host/scan-host.js';
+import { isBidirectional } from '../lower/time.js';
 import { directOutputs } from './emit.js';
 import { buildScanJob, chainedFits, chooseLayout, compileScan, scanManifest, scanSupport, usesMatrix } from './index.js';
 import { scheduleFor } from './job.js';
@@ -55,7 +56,7 @@ function probe({ module, analysis, sizes, target, request }: PlanSubject): Verdi
     const chosen = chooseTile(layout, split ? { split } : {}, directOutputs(module, layout), target.subgroups);
     // The chained single pass only where a look-back is safe on the adapter (chained.ts, lookBackSafe).
     // Not for a reversed cell: its vec4 loads take four consecutive positions, and a reversed step's position depends on the length.
-    const chained = target.lookBack === true && !module.reversed && chainedFits({ tile: chosen, layout });
+    const chained = target.lookBack === true && !module.reversed && !isBidirectional(module) && chainedFits({ tile: chosen, layout });
     const tile = chained ? { ...chosen, chained } : chosen;
     const floats = layout.members.length;
     const single = chained

@@ -4,6 +4,7 @@ import type { Module } from '../../src/compiler/ir/ir.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
 import { directOutputs, emitScanKernels, type ScanKernels } from './emit.js';
 import { chainedFits } from './chained.js';
+import { isBidirectional } from '../lower/time.js';
 import { emitMatrixKernels, matrixShape, MAX_MATRIX_ELEMENT, usesMatrix } from './matrix.js';
 import { blocksOf, chooseTile, scanLayout, sharedFloatsOf, stepsPerTrip, STRIPE_WIDTH, threadsOf, type ScanLayout, type TileOptions } from './layout.js';
 
@@ -75,7 +76,7 @@ export function compileScan(module: Module, plan: ScanPlan, sizes: DimSizes, opt
   }
   const layout = chooseLayout(module, plan, sizes, options);
   const chosen = chooseTile(layout, options.tile, directOutputs(module, layout), options.subgroups ?? true);
-  const chained = (options.chained ?? options.tile?.chained ?? false) && !module.reversed && chainedFits({ tile: chosen, layout });
+  const chained = (options.chained ?? options.tile?.chained ?? false) && !module.reversed && !isBidirectional(module) && chainedFits({ tile: chosen, layout });
   const tile = chained ? { ...chosen, chained } : chosen;
   return emitScanKernels(module, plan, sizes, layout, tile, { subgroups: options.subgroups ?? true, chained, ...(options.half ? { half: true } : {}) });
 }

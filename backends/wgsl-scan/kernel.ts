@@ -118,10 +118,11 @@ export const stepLets = (m: Module) => new Map(m.step.filter((d) => d.kind === '
 /**
  * Index of logical step `t` of sequence `b` in a tensor's per-step region of a [batch, T, width]
  * packed buffer: at position t forward, at len-1-t for a reversed cell (backends/lower/time.ts),
- * with len read from `lengths` so that any function with `b` and `t` in scope can use it.
+ * with len read from `lengths` so that any function with `b` and `t` in scope can use it. `backward`:
+ * an input load or output of a bidirectional cell's `reversed` block (LoadNode.reversed, Tensor.reversed).
  */
-export const stepBase = (ctx: Pick<Ctx, 'module'>, offset: number, size: number) =>
-  bin('+', bin('*', bin('*', U('batch'), U('T')), u(offset)), bin('*', stepRow(timeAxisOf(ctx.module), id('b'), U('T'), id('t'), call('min', index(id('lengths'), id('b')), U('T'))), u(size)));
+export const stepBase = (ctx: Pick<Ctx, 'module'>, offset: number, size: number, backward = false) =>
+  bin('+', bin('*', bin('*', U('batch'), U('T')), u(offset)), bin('*', stepRow(backward ? { reversed: true } : timeAxisOf(ctx.module), id('b'), U('T'), id('t'), call('min', index(id('lengths'), id('b')), U('T'))), u(size)));
 
 export function loadInputOrParam(ctx: Ctx, n: LoadNode, values: IndexValue[]): Expr {
   const group = n.source === 'input' ? ctx.layout.inputs : ctx.layout.params;
@@ -129,7 +130,7 @@ export function loadInputOrParam(ctx: Ctx, n: LoadNode, values: IndexValue[]): E
   if (!p) throw new Error(`scan backend: unknown ${n.source} \`${n.tensor}\``);
   if (n.source === 'param') return index(id('params'), offsetExpr(values, p.strides, p.offset));
   if (ctx.stepIO === 'private') return id(stepVar('in', group.indexOf(p)));
-  return index(id('inputs'), offsetExpr(values, p.strides, stepBase(ctx, p.offset, p.size)));
+  return index(id('inputs'), offsetExpr(values, p.strides, stepBase(ctx, p.offset, p.size, n.reversed === true)));
 }
 
 /** A struct member's WGSL type: f32, or an array of f32 over the member's points. */

@@ -313,7 +313,7 @@ function stepsBody(m: MCtx): Stmt[] {
     stepLets(m.ctx.module),
   );
   const outAt = (o: (typeof layout.outputs)[number], point: IndexValue[]) =>
-    index(id('outputs'), offsetExpr(point, o.strides, stepBase(m.ctx, o.offset, o.size)));
+    index(id('outputs'), offsetExpr(point, o.strides, stepBase(m.ctx, o.offset, o.size, o.tensor.reversed === true)));
   for (const o of layout.outputs) {
     const def = m.ctx.module.step.find((d) => d.kind === 'output' && d.target === o.tensor.name)!;
     spread(m, out, def.vars.map((v) => v.dim), (point) => [assign(outAt(o, point), out.evaluate(def, point))]);

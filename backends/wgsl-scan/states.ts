@@ -180,7 +180,7 @@ export function storeStepFunction(ctx: Ctx): Function {
   for (const out of layout.outputs) {
     const def = ctx.module.step.find((d) => d.kind === 'output' && d.target === out.tensor.name)!;
     // Private step I/O (Ctx.stepIO): the kernel packs the value into a vec4 store.
-    const target = (point: IndexValue[]) => (ctx.stepIO === 'private' ? id(stepVar('out', layout.outputs.indexOf(out))) : index(id('outputs'), offsetExpr(point, out.strides, stepBase(ctx, out.offset, out.size))));
+    const target = (point: IndexValue[]) => (ctx.stepIO === 'private' ? id(stepVar('out', layout.outputs.indexOf(out))) : index(id('outputs'), offsetExpr(point, out.strides, stepBase(ctx, out.offset, out.size, out.tensor.reversed === true))));
     const write = (point: IndexValue[], _flat?: IndexValue, depths?: number[]): Stmt[] => [
       assign(target(point), call('select', lw.evaluate(def, point, depths), lit.f32(0), bin('>=', id('t'), id('len')))),
     ];
@@ -302,7 +302,7 @@ export function outputFunction(ctx: Ctx): Function {
     });
     const value = ev.evaluate(def, coords);
     stmts.push(...finish(ctx, ev));
-    const at = blocked ? offsetExpr(coords, out.strides, stepBase(ctx, out.offset, out.size)) : bin('+', stepBase(ctx, out.offset, out.size), id('q'));
+    const at = blocked ? offsetExpr(coords, out.strides, stepBase(ctx, out.offset, out.size, out.tensor.reversed === true)) : bin('+', stepBase(ctx, out.offset, out.size, out.tensor.reversed === true), id('q'));
     stmts.push(assign(index(id('outputs'), at), call('select', value, lit.f32(0), bin('>=', id('t'), id('len')))));
     stmts.push({ kind: 'return' });
     body.push(ifS(bin('<', id('k'), u(packed.offset + packed.size)), stmts));

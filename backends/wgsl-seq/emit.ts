@@ -27,7 +27,7 @@ import { mathPrelude, type MathHelper } from '../wgsl/math.js';
 import { indexExpr, Lowerer, type IndexValue, type LoadNode, type VectorResolver } from '../lower/expr.js';
 import { flatWorkgroupIndex, gridDispatch } from '../lower/grid.js';
 import { overPoints } from '../lower/points.js';
-import { stepRow, timeAxisOf } from '../lower/time.js';
+import { isBidirectional, REVERSED_ROW, stepRow, timeAxisOf } from '../lower/time.js';
 import { printModule } from '../wgsl/print.js';
 import { countedLoop, budgetUnrolling, MAX_UNROLLED_ACCESSES } from '../wgsl/unroll-budget.js';
 import { storeHalf } from '../wgsl/half.js';
@@ -117,7 +117,8 @@ interface Plan {
 }
 
 function plan(m: Module, sizes: DimSizes, options: SeqOptions): Plan {
-  const program = buildProgram(m, sizes, { parallel: options.parallel ?? false });
+  // No pre-pass for a bidirectional cell: its scratch rows would need each part's position.
+  const program = buildProgram(m, sizes, { parallel: (options.parallel ?? false) && !isBidirectional(m) });
   let perStep = 0;
   const regions = program.parallel.map((k) => {
     const dims = k.def.vars.map((v) => v.dim);
@@ -149,6 +150,8 @@ class KernelWriter {
   /** Names of generated values, unique across the kernel's one function. */
   private readonly counter = { next: 0 };
   private readonly buffers: Map<string, BufferLayout>;
+  /** Outputs of a bidirectional cell's `reversed` block: written at the backward step's position. */
+  private readonly backwardOutputs: Set<string>;
   constructor(
     readonly m: Module,
     readonly sizes: DimSizes,
@@ -157,6 +160,7 @@ class KernelWriter {
     readonly vectors = false,
   ) {
     this.buffers = new Map(layout.buffers.map((b) => [b.role, b]));
+    this.backwardOutputs = new Set(m.tensors.filter((t) => t.role === 'output' && t.reversed).map((t) => t.name));
   }
 
   private get wg() {
@@ -177,9 +181,9 @@ class KernelWriter {
   }
 
   /** `inputs`/`outputs` element: region offset + (sequence row * size) + flat. */
-  private stepAddress(role: 'inputs' | 'outputs', tensor: string, coords: Expr[]): Expr {
+  private stepAddress(role: 'inputs' | 'outputs', tensor: string, coords: Expr[], reversed?: boolean): Expr {
     const r = this.region(role, tensor);
-    return sumE([mulE(id('steps'), r.offset.elements), mulE(id('step_row'), r.size), this.flat(r.dims, coords)]);
+    return sumE([mulE(id('steps'), r.offset.elements), mulE(id(reversed ? REVERSED_ROW : 'step_row'), r.size), this.flat(r.dims, coords)]);
   }
 
   private stateAddress(role: 'state_in' | 'state_out', tensor: string, coords: Expr[]): Expr {
@@ -299,7 +303,7 @@ class KernelWriter {
       const value = lowerer.evaluate(k.def, point, target.positions.map((axis) => (axis >= 0 ? 0 : 1)));
       lowerer.close();
       if (this.p.read.has(k.target)) stmts.push(assign(this.localRef(k.target, own), value));
-      if (k.output) stmts.push(...this.ownerGuard(k.target, [assign(index(id('outputs'), this.stepAddress('outputs', k.def.target, own)), value)]));
+      if (k.output) stmts.push(...this.ownerGuard(k.target, [assign(index(id('outputs'), this.stepAddress('outputs', k.def.target, own, this.backwardOutputs.has(k.def.target))), value)]));
       return stmts;
     });
     lowerer.helpers.forEach((h) => this.helpers.add(h));
@@ -335,7 +339,7 @@ class KernelWriter {
     const within = sumE([...coords.map((c, i) => mulE(c, st[i]! / 4)), quad]);
     const view = role === 'inputs' ? 'inputs4' : 'weights4';
     this.loaded.add(view);
-    const address = role === 'inputs' ? sumE([mulE(id('steps'), r.offset.elements / 4), mulE(id('step_row'), r.size / 4), within]) : addE(u(r.offset.elements / 4), within);
+    const address = role === 'inputs' ? sumE([mulE(id('steps'), r.offset.elements / 4), mulE(id(n.reversed ? REVERSED_ROW : 'step_row'), r.size / 4), within]) : addE(u(r.offset.elements / 4), within);
     return index(id(view), address);
   }
 
@@ -358,7 +362,7 @@ class KernelWriter {
     switch (n.source) {
       case 'input':
         this.loaded.add('inputs');
-        return index(id('inputs'), this.stepAddress('inputs', n.tensor, coords));
+        return index(id('inputs'), this.stepAddress('inputs', n.tensor, coords, n.reversed));
       case 'param': {
         this.loaded.add('weights');
         const r = this.region('weights', n.tensor);
@@ -492,6 +496,7 @@ class KernelWriter {
     body.push(...this.emitDefs(invariant, source));
 
     const step: Stmt[] = [letS('step_row', stepRow(timeAxisOf(this.m), id('seq'), member(id('params'), 'T'), id('t')))];
+    if (isBidirectional(this.m)) step.push(letS(REVERSED_ROW, stepRow({ reversed: true }, id('seq'), member(id('params'), 'T'), id('t'))));
     step.push(...this.emitDefs(p.program.defs.filter((k) => !k.invariant), source));
     if (p.program.updated.length) step.push(comment('commit the updated state'));
     for (const s of p.program.updated) step.push(...this.forElements(`state:${s}`, (c) => [assign(this.localRef(`state:${s}`, c), this.localRef(`next:${s}`, c))]));

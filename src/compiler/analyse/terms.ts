@@ -9,7 +9,7 @@ import { joinDep, type ArithFn, type CompareFn, type Def, type DefKind, type Dep
 
 export type Term =
   | { op: 'const'; value: number; span: Span }
-  | { op: 'load'; source: Source; tensor: string; index: string[]; version?: 'old' | 'new'; span: Span }
+  | { op: 'load'; source: Source; tensor: string; index: string[]; version?: 'old' | 'new'; reversed?: true; span: Span }
   | { op: 'unary'; fn: UnaryFn | 'neg'; arg: Term; span: Span }
   | { op: 'binary'; fn: ArithFn | BinaryFn | CompareFn; args: [Term, Term]; span: Span }
   | { op: 'select'; args: [Term, Term, Term]; span: Span }
@@ -75,7 +75,7 @@ export function expand(module: Module, def: Def, options: ExpandOptions, names: 
           const inner = new Map(letDef.vars.map((v, k) => [v.name, index[k]!]));
           return walk(letDef, letDef.root, inner);
         }
-        return { op: 'load', source: n.source, tensor: n.tensor, index, ...(n.version ? { version: n.version } : {}), span: n.span };
+        return { op: 'load', source: n.source, tensor: n.tensor, index, ...(n.version ? { version: n.version } : {}), ...(n.reversed ? { reversed: n.reversed } : {}), span: n.span };
       }
       case 'unary':
         return { op: 'unary', fn: n.fn, arg: walk(d, n.args[0], env), span: n.span };
@@ -158,7 +158,7 @@ export function termKey(t: Term): string {
     case 'const':
       return String(t.value);
     case 'load':
-      return `${t.source}${t.version ? '.' + t.version : ''}:${t.tensor}[${t.index.join(',')}]`;
+      return `${t.source}${t.version ? '.' + t.version : ''}${t.reversed ? '.reversed' : ''}:${t.tensor}[${t.index.join(',')}]`;
     case 'unary':
       return `${t.fn}(${termKey(t.arg)})`;
     case 'binary':
@@ -205,7 +205,7 @@ export function toDef(kind: DefKind, target: string, vars: IndexVar[], t: Term, 
         return add({ op: 'const', value: x.value, type: 'f32', space: [], dep: 'const', span: x.span } as Omit<Node, 'id'>);
       case 'load': {
         const dep: Dep = x.source === 'input' ? 'input' : x.source === 'param' ? 'param' : x.source === 'let' ? depOfLet(x.tensor) : 'state';
-        return add({ op: 'load', source: x.source, tensor: x.tensor, index: x.index, ...(x.version ? { version: x.version } : {}), type: 'f32', space: sortSpace(new Set(x.index)), dep, span: x.span } as Omit<Node, 'id'>);
+        return add({ op: 'load', source: x.source, tensor: x.tensor, index: x.index, ...(x.version ? { version: x.version } : {}), ...(x.reversed ? { reversed: x.reversed } : {}), type: 'f32', space: sortSpace(new Set(x.index)), dep, span: x.span } as Omit<Node, 'id'>);
       }
       case 'unary': {
         const a = build(x.arg);

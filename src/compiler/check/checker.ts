@@ -5,6 +5,7 @@ import type * as A from '../syntax/ast.js';
 import { callableBuiltins, callableNames, infixBuiltins, isReducer, reducers } from '../builtins.js';
 import { diagnostic, didYouMean, type Diagnostic } from '../diagnostics/diagnostic.js';
 import type { CheckedFile, RnnSymbol, TensorSymbol } from './symbols.js';
+import { checkDirections } from './directions.js';
 // The names `structure` accepts: the structures and semirings the analysis can infer and compare against.
 import { semirings, structureKinds } from '../builtins.js';
 
@@ -57,6 +58,7 @@ class Checker {
       this.ds.push(diagnostic('RNN0503', this.file.name.span, { name: this.file.name.name }));
     }
     this.file.structures.forEach((s) => this.structure(s));
+    this.ds.push(...checkDirections(this.file, this.symbols));
     return { checked: { symbols: this.symbols, lhsDims: this.lhsDims, updateOf: this.updateOf }, diagnostics: this.ds };
   }
 

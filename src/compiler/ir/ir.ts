@@ -39,7 +39,8 @@ interface NodeBase {
 export type Node = NodeBase &
   (
     | { op: 'const'; value: number }
-    | { op: 'load'; source: Source; tensor: string; index: string[]; version?: 'old' | 'new' }
+    /** `reversed`: an input read by the `reversed` block of a bidirectional cell, at the position of its backward step. */
+    | { op: 'load'; source: Source; tensor: string; index: string[]; version?: 'old' | 'new'; reversed?: true }
     | { op: 'unary'; fn: UnaryFn | 'neg'; args: [number] }
     | { op: 'binary'; fn: ArithFn | BinaryFn | CompareFn; args: [number, number] }
     | { op: 'select'; args: [number, number, number] }
@@ -75,6 +76,8 @@ export interface Tensor {
   role: TensorRole;
   dims: string[];
   span: Span;
+  /** A state, let or output of the `reversed { ... }` block of a bidirectional cell: it runs backward in time (outputs are written at the backward step's position). */
+  reversed?: true;
   /** States: the initial value, a constant or a param of the same shape. */
   init?: { kind: 'const'; value: number } | { kind: 'param'; name: string };
 }

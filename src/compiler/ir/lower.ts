@@ -15,6 +15,8 @@ interface LowerContext {
   /** Dep of every let defined so far (step lets, or the combine's locals). */
   letDeps: Map<string, Dep>;
   combine?: { left: string; right: string };
+  /** The statement is in the `reversed { ... }` block: its input loads read the backward step's position. */
+  reversed?: boolean;
 }
 
 type DistributiveOmit<T, K extends keyof any> = T extends unknown ? Omit<T, K> : never;
@@ -138,7 +140,7 @@ class DefBuilder {
     const sym = this.symbols.get(name) as TensorSymbol;
     switch (sym.kind) {
       case 'input':
-        return this.add({ op: 'load', source: 'input', tensor: name, index, type: 'f32', space, dep: 'input', span: e.span });
+        return this.add({ op: 'load', source: 'input', tensor: name, index, ...(this.ctx.reversed ? { reversed: true as const } : {}), type: 'f32', space, dep: 'input', span: e.span });
       case 'param':
         return this.add({ op: 'load', source: 'param', tensor: name, index, type: 'f32', space, dep: 'param', span: e.span });
       case 'state': {
@@ -164,7 +166,7 @@ function phaseOf(kind: DefKind, nodes: Node[], dep: Dep, readsOld: (n: Node) => 
 export function lower(file: A.RnnFile, checked: CheckedFile): Module {
   const tensors: Tensor[] = [];
   for (const t of file.tensors) {
-    const tensor: Tensor = { name: t.shape.name.name, role: t.role, dims: t.shape.indices.map((d) => d.name), span: t.shape.name.span };
+    const tensor: Tensor = { name: t.shape.name.name, role: t.role, dims: t.shape.indices.map((d) => d.name), span: t.shape.name.span, ...(t.reversed ? { reversed: true as const } : {}) };
     if (t.init) {
       const c = constantValue(t.init);
       tensor.init = c !== undefined ? { kind: 'const', value: c } : { kind: 'param', name: (t.init as Extract<A.Expr, { kind: 'ref' }>).name.name };
@@ -191,11 +193,11 @@ export function lower(file: A.RnnFile, checked: CheckedFile): Module {
   const updateOf = file.monoid ? new Map(file.tensors.filter((t) => t.role === 'state').map((t) => [t.shape.name.name, -1])) : checked.updateOf;
   const step: Def[] = file.stmts.map((s, stmtIndex) => {
     const dims = checked.lhsDims.get(s)!;
-    const def = build(s.kind, s.lhs.name.name, s.lhs, s.rhs, dims, { stmtIndex, updateOf, letDeps }, s.span);
+    const def = build(s.kind, s.lhs.name.name, s.lhs, s.rhs, dims, { stmtIndex, updateOf, letDeps, ...(s.reversed ? { reversed: true } : {}) }, s.span);
     if (s.kind !== 'update') {
       letDeps.set(def.target, def.dep);
       if (def.phase === 'core') coreLets.add(def.target);
-      tensors.push({ name: def.target, role: s.kind === 'let' ? 'let' : 'output', dims, span: s.lhs.name.span });
+      tensors.push({ name: def.target, role: s.kind === 'let' ? 'let' : 'output', dims, span: s.lhs.name.span, ...(s.reversed ? { reversed: true as const } : {}) });
     }
     return def;
   });

@@ -10,7 +10,7 @@ function nodeText(n: Node): string {
     case 'const':
       return `const ${formatNumber(n.value)}`;
     case 'load':
-      return `load ${n.source}${n.version ? `.${n.version}` : ''} ${n.tensor}${subscript(n.index)}`;
+      return `load ${n.source}${n.version ? `.${n.version}` : ''}${n.reversed ? '.reversed' : ''} ${n.tensor}${subscript(n.index)}`;
     case 'unary':
     case 'binary':
     case 'select':
@@ -41,7 +41,7 @@ export function printDef(def: Def, indent = '', showPhase = true): string[] {
 
 function tensorLine(t: Tensor): string {
   const init = t.init ? ` = ${t.init.kind === 'const' ? formatNumber(t.init.value) : t.init.name}` : '';
-  return `  ${t.role} ${t.name}${subscript(t.dims)}${init}`;
+  return `  ${t.role} ${t.name}${subscript(t.dims)}${init}${t.reversed ? '    ; reversed' : ''}`;
 }
 
 export function printModule(m: Module): string {

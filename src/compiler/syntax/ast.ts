@@ -41,12 +41,15 @@ export interface TensorDecl {
   role: Role;
   shape: Shape; // indices are dim names here
   init?: Expr; // states only
+  /** Declared inside a `reversed { ... }` block (a state that runs backward in time). */
+  reversed?: true;
 }
 
+/** `reversed`: the statement is inside a `reversed { ... }` block and runs backward in time. */
 export type Stmt =
-  | { kind: 'let'; lhs: Shape; rhs: Expr; span: Span }
-  | { kind: 'update'; lhs: Shape; rhs: Expr; span: Span }
-  | { kind: 'output'; lhs: Shape; rhs: Expr; span: Span };
+  | { kind: 'let'; lhs: Shape; rhs: Expr; span: Span; reversed?: true }
+  | { kind: 'update'; lhs: Shape; rhs: Expr; span: Span; reversed?: true }
+  | { kind: 'output'; lhs: Shape; rhs: Expr; span: Span; reversed?: true };
 
 export interface StructureDecl {
   state?: Name;
@@ -85,6 +88,8 @@ export interface RnnFile {
   stmts: Stmt[];
   structures: StructureDecl[];
   monoid?: MonoidDecl;
+  /** The `reversed { ... }` blocks (their keyword's span); their declarations and statements carry `reversed`. */
+  reversedBlocks?: { span: Span; nested: boolean }[];
   span: Span;
 }
 

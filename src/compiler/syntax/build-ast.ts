@@ -137,11 +137,22 @@ function buildFile(cst: CstNode, diagnostics: Diagnostic[]): A.RnnFile {
   const file: A.RnnFile = { name: nameOf(token(ctx, 'name')), dims: [], tensors: [], stmts: [], structures: [], span: nodeSpan(cst) };
   const direction = tokens(ctx, 'direction')[0];
   if (direction) file.direction = nameOf(direction);
-  for (const item of nodes(ctx, 'item')) {
+  buildItems(file, nodes(ctx, 'item'), diagnostics, false);
+  return file;
+}
+
+/** Adds the items to the file; inside a `reversed { ... }` block (`reversed`), declarations and statements are marked. */
+function buildItems(file: A.RnnFile, items: CstNode[], diagnostics: Diagnostic[], reversed: boolean): void {
+  const mark = reversed ? { reversed: true as const } : {};
+  for (const item of items) {
     const [kind, children] = Object.entries(ctxOf(item))[0]! as [string, CstNode[]];
     const n = children[0]!;
     const c = ctxOf(n);
     switch (kind) {
+      case 'reversedBlock':
+        (file.reversedBlocks ??= []).push({ span: tokenSpan(token(c, 'keyword')), nested: reversed });
+        buildItems(file, nodes(c, 'items'), diagnostics, true);
+        break;
       case 'dimsDecl':
         for (const d of nodes(c, 'dims')) {
           const dc = ctxOf(d);
@@ -157,13 +168,13 @@ function buildFile(cst: CstNode, diagnostics: Diagnostic[]): A.RnnFile {
       case 'stateDecl':
         for (const s of nodes(c, 'states')) {
           const sc = ctxOf(s);
-          file.tensors.push({ role: 'state', shape: buildShape(node(sc, 'tensor')), init: buildExpr(node(sc, 'init')) });
+          file.tensors.push({ role: 'state', shape: buildShape(node(sc, 'tensor')), init: buildExpr(node(sc, 'init')), ...mark });
         }
         break;
       case 'letStmt':
       case 'outputStmt':
       case 'updateStmt':
-        file.stmts.push({ kind: kind.replace('Stmt', '') as 'let' | 'output' | 'update', lhs: buildShape(node(c, 'lhs')), rhs: buildExpr(node(c, 'rhs')), span: nodeSpan(n) });
+        file.stmts.push({ kind: kind.replace('Stmt', '') as 'let' | 'output' | 'update', lhs: buildShape(node(c, 'lhs')), rhs: buildExpr(node(c, 'rhs')), span: nodeSpan(n), ...mark });
         break;
       case 'structureDecl': {
         const state = tokens(c, 'state')[0];
@@ -184,7 +195,6 @@ function buildFile(cst: CstNode, diagnostics: Diagnostic[]): A.RnnFile {
         break;
     }
   }
-  return file;
 }
 
 function buildMonoid(n: CstNode, diagnostics: Diagnostic[]): A.MonoidDecl {

@@ -34,7 +34,21 @@ export class RnnParser extends CstParser {
       { ALT: () => this.SUBRULE(this.updateStmt) },
       { ALT: () => this.SUBRULE(this.structureDecl) },
       { ALT: () => this.SUBRULE(this.monoidDecl) },
+      // `reversed { ... }`: a soft keyword (a name elsewhere), told apart from an update by the `{`.
+      {
+        GATE: () => this.LA(1).image === 'reversed' && this.LA(2).tokenType === T.LBrace,
+        ALT: () => this.SUBRULE(this.reversedBlock),
+      },
     ]);
+  });
+
+  // reversed { state hb[D] = 0  hb[d] <- ...  output yb[d] = ... }: the part of a bidirectional cell
+  // that runs backward in time, beside the statements outside it, which run forward.
+  reversedBlock = this.RULE('reversedBlock', () => {
+    this.CONSUME(T.Identifier, { LABEL: 'keyword' });
+    this.CONSUME(T.LBrace);
+    this.MANY(() => this.SUBRULE(this.item, { LABEL: 'items' }));
+    this.CONSUME(T.RBrace);
   });
 
   // dims D = 16, N

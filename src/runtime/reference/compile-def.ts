@@ -16,6 +16,8 @@ export interface Slot {
   source: 'input' | 'param' | 'state.old' | 'state.new' | 'let' | 'left' | 'right' | 'target';
   tensor: string;
   dims: string[];
+  /** An input read at the backward step's position (the `reversed` block of a bidirectional cell). */
+  reversed?: true;
 }
 
 export interface CompiledDef {
@@ -74,12 +76,12 @@ const helpers = { ...jsFunctions, fr: Math.fround };
 export function compileDef(def: Def, sizes: DimSizes, options: CompileOptions): CompiledDef {
   const slots: Slot[] = [];
   const slotIndex = new Map<string, number>();
-  const slotOf = (source: Slot['source'], tensor: string): number => {
-    const key = `${source}:${tensor}`;
+  const slotOf = (source: Slot['source'], tensor: string, reversed?: true): number => {
+    const key = `${source}:${tensor}${reversed ? ':reversed' : ''}`;
     let k = slotIndex.get(key);
     if (k === undefined) {
       k = slots.length;
-      slots.push({ source, tensor, dims: options.dimsOf(source, tensor) });
+      slots.push({ source, tensor, dims: options.dimsOf(source, tensor), ...(reversed ? { reversed } : {}) });
       slotIndex.set(key, k);
     }
     return k;
@@ -121,7 +123,7 @@ export function compileDef(def: Def, sizes: DimSizes, options: CompileOptions): 
     switch (node.op) {
       case 'load': {
         const source = node.source === 'state' ? (`state.${node.version ?? 'old'}` as const) : node.source;
-        const k = slotOf(source, node.tensor);
+        const k = slotOf(source, node.tensor, node.reversed);
         value = round(`a${k}[${address(k, node.index)}]`);
         break;
       }

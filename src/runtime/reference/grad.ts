@@ -106,6 +106,8 @@ export function interpretGrad(m: Module, shape: RunShape, data: RunData, upstrea
     for (const s of states) current.set(s.name, initialState(s, b));
     const length = Math.max(0, Math.min(T, shape.lengths ? shape.lengths[b]! : T));
     for (let t = 0; t < length; t++) {
+      // The position of logical step t: backward in a reversed cell and in a bidirectional cell's `reversed` block.
+      const at = (backward: boolean) => (backward ? length - 1 - t : t);
       const next = new Map<string, Int32Array>();
       for (const s of states) next.set(s.name, written.includes(s.name) ? new Int32Array(size(s)) : current.get(s.name)!);
       const lets = new Map<string, Int32Array>();
@@ -117,7 +119,7 @@ export function interpretGrad(m: Module, shape: RunShape, data: RunData, upstrea
         const tensor = byName.get(node.tensor);
         switch (node.source) {
           case 'input':
-            return place(inputIds.get(node.tensor)!, tensor!.dims, (b * T + t) * size(tensor!));
+            return place(inputIds.get(node.tensor)!, tensor!.dims, (b * T + at(m.reversed === true || node.reversed === true)) * size(tensor!));
           case 'param':
             return place(paramIds.get(node.tensor)!, tensor!.dims);
           case 'state':
@@ -149,7 +151,7 @@ export function interpretGrad(m: Module, shape: RunShape, data: RunData, upstrea
         for (const d of m.step) if (d.dep === 'state') run(d);
       } else for (const d of m.step) run(d);
 
-      for (const o of outputs) outputIds.get(o.name)!.set(lets.get(o.name)!, (b * T + t) * size(o));
+      for (const o of outputs) outputIds.get(o.name)!.set(lets.get(o.name)!, (b * T + at(m.reversed === true || o.reversed === true)) * size(o));
       current = next;
     }
     for (const s of states) finalIds.get(s.name)!.set(current.get(s.name)!, b * size(s));

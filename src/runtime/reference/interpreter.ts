@@ -9,7 +9,9 @@
 //   the combined state (the identity is not needed: the spec's initial state starts the fold);
 // - with lengths, steps t >= lengths[b] are skipped: the state stays, the outputs stay 0;
 // - a reversed module (Module.reversed) takes sequence b's steps at positions lengths[b]-1, ..., 0,
-//   writes each step's outputs at its own position, and its final state is the one after position 0.
+//   writes each step's outputs at its own position, and its final state is the one after position 0;
+//   in a bidirectional cell, the `reversed` block's input loads and outputs (flagged in the IR) do so,
+//   while the forward statements take positions 0, ..., lengths[b]-1 in the same logical steps.
 // Layouts are the shared ones: inputs and outputs [batch, T, ...dims], params [...dims], initial and
 // final states [batch, ...dims]. Each definition is compiled once to a JS function (compile-def.ts).
 import { tensorsOf, type Def, type Module, type Tensor } from '../../compiler/ir/ir.js';
@@ -60,8 +62,8 @@ interface Call {
   compiled: CompiledDef;
   arrays: Float64Array[];
   offsets: Int32Array;
-  /** Re-points the slots that move with the sequence and the step. */
-  refresh: ((b: number, t: number) => void)[];
+  /** Re-points the slots that move with the sequence and the step (logical step t of a sequence of `length`). */
+  refresh: ((b: number, t: number, length: number) => void)[];
 }
 
 export function interpret(m: Module, shape: RunShape, data: RunData, options: InterpretOptions = {}): RunResult {
@@ -113,7 +115,8 @@ export function interpret(m: Module, shape: RunShape, data: RunData, options: In
         case 'input': {
           const n = size(byName.get(name)!);
           arrays[k] = inputs.get(name)!;
-          refresh.push((b, t) => void (offsets[k] = (b * T + t) * n));
+          const backward = m.reversed === true || slot.reversed === true;
+          refresh.push((b, t, length) => void (offsets[k] = (b * T + (backward ? length - 1 - t : t)) * n));
           break;
         }
         case 'param':
@@ -161,8 +164,8 @@ export function interpret(m: Module, shape: RunShape, data: RunData, options: In
   // An unwritten state's "new" version is its current one.
   for (const s of states) if (!written.includes(s.name)) next.set(s.name, current.get(s.name)!);
 
-  const run = (call: Call, b: number, t: number) => {
-    for (const r of call.refresh) r(b, t);
+  const run = (call: Call, b: number, t: number, length = 1) => {
+    for (const r of call.refresh) r(b, t, length);
     call.compiled.run(call.arrays, call.offsets);
   };
   for (const call of once) run(call, 0, 0);
@@ -171,16 +174,16 @@ export function interpret(m: Module, shape: RunShape, data: RunData, options: In
     outputs: Object.fromEntries(outputs.map((o) => [o.name, new Float64Array(batch * T * size(o))])),
     final: Object.fromEntries(states.map((s) => [s.name, new Float64Array(batch * size(s))])),
   };
-  const outputCopies = outputs.map((o) => ({ from: stepLets.get(o.name)!, to: result.outputs[o.name]!, n: size(o) }));
+  const outputCopies = outputs.map((o) => ({ from: stepLets.get(o.name)!, to: result.outputs[o.name]!, n: size(o), backward: m.reversed === true || o.reversed === true }));
 
   for (let b = 0; b < batch; b++) {
     for (const s of states) setInitial(s, b, current.get(s.name)!);
     const length = Math.max(0, Math.min(T, shape.lengths ? shape.lengths[b]! : T));
-    for (let step = 0; step < length; step++) {
-      // A reversed cell takes its steps from the sequence's last position to its first.
-      const t = m.reversed ? length - 1 - step : step;
-      for (const call of perStep) run(call, b, t);
-      for (const { from, to, n } of outputCopies) to.set(from, (b * T + t) * n);
+    // Logical step t is at position t, or at length-1-t in a reversed cell and in the `reversed` block
+    // of a bidirectional one (its inputs' slots and outputs say which).
+    for (let t = 0; t < length; t++) {
+      for (const call of perStep) run(call, b, t, length);
+      for (const { from, to, n, backward } of outputCopies) to.set(from, (b * T + (backward ? length - 1 - t : t)) * n);
       for (const name of written) {
         const old = current.get(name)!;
         current.set(name, next.get(name)!);
