@@ -53,6 +53,7 @@ const visitorKeys: Record<string, string[]> = {
   update: ['lhs', 'rhs'],
   field: ['lhs', 'rhs'],
   monoid: ['parts'],
+  reversed: ['items'],
   combine: ['body'],
   chain: ['operands'],
   compare: ['left', 'right'],
@@ -111,7 +112,7 @@ function placeComment(comment: Placed, _text: string, options: Options, ast: Nod
 function itemAround(root: Root, offset: number): Node {
   let block: Block = root.file;
   for (;;) {
-    const list: Node[] = block.type === 'file' ? block.items : block.type === 'monoid' ? block.parts : block.body;
+    const list: Node[] = block.type === 'file' || block.type === 'reversed' ? block.items : block.type === 'monoid' ? block.parts : block.body;
     const item = list.find((n) => n.start <= offset && offset < n.end);
     if (!item) return block;
     if (!isBlock(item)) return item;
@@ -268,6 +269,8 @@ function printNode(path: AstPath<Node>, options: Options, print: Print): Doc {
       ];
     case 'monoid':
       return block(path, options, print, 'monoid', 'parts');
+    case 'reversed':
+      return block(path, options, print, 'reversed', 'items');
     case 'combine':
       return block(path, options, print, ['combine(', node.left, ', ', node.right, ')'], 'body');
     case 'number':

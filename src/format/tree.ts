@@ -49,7 +49,11 @@ export type Item =
   | (Base & { type: 'states'; items: StateItem[] })
   | Assign
   | (Base & { type: 'structure'; state?: string; kind: string; rank?: string; semiring?: string })
-  | (Base & { type: 'monoid'; lbrace: number; parts: MonoidPart[] });
+  | (Base & { type: 'monoid'; lbrace: number; parts: MonoidPart[] })
+  | ReversedBlock;
+
+/** `reversed { ... }`: the backward part of a bidirectional cell. */
+export type ReversedBlock = Base & { type: 'reversed'; lbrace: number; items: Item[] };
 
 /** `direction`: the word after the name (`rnn name reversed {`). */
 export type FileNode = Base & { type: 'file'; name: string; direction?: string; lbrace: number; items: Item[] };
@@ -57,8 +61,8 @@ export type Root = Base & { type: 'root'; file: FileNode; comments?: Comment[] }
 
 export type Node = Root | FileNode | Item | MonoidPart | Assign | StateItem | Dim | Shape | Expr;
 /** The nodes with a `{ ... }` body of items. */
-export type Block = FileNode | Extract<Node, { type: 'monoid' }> | Combine;
-export const isBlock = (n: Node): n is Block => n.type === 'file' || n.type === 'monoid' || n.type === 'combine';
+export type Block = FileNode | Extract<Node, { type: 'monoid' }> | Combine | ReversedBlock;
+export const isBlock = (n: Node): n is Block => n.type === 'file' || n.type === 'monoid' || n.type === 'combine' || n.type === 'reversed';
 
 /** The compiler's tokens, with comments in a group of their own instead of skipped. */
 const CommentToken = createToken({ name: 'Comment', pattern: LineComment.PATTERN!, group: 'comments' });
@@ -127,6 +131,8 @@ function item(n: CstNode): Item {
         ...(semiring ? { semiring: semiring.image } : {}),
       };
     }
+    case 'reversedBlock':
+      return { type: 'reversed', ...span(node), lbrace: tok(c, 'LBrace').startOffset, items: kids(c, 'items').map(item) };
     case 'monoidDecl':
       return { type: 'monoid', ...span(node), lbrace: tok(c, 'LBrace').startOffset, parts: inOrder(c, ['elementDecl', 'identityDecl', 'combineDecl']).map(monoidPart) };
   }
@@ -235,6 +241,8 @@ export function childNodes(n: Node): Node[] {
       return [n.lhs, n.rhs];
     case 'monoid':
       return n.parts;
+    case 'reversed':
+      return n.items;
     case 'combine':
       return n.body;
     case 'chain':
