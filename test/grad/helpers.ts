@@ -18,6 +18,12 @@ export const cellFiles: [string, URL][] = ['examples', 'bench/cells'].flatMap((d
     .map((f): [string, URL] => [`${dir}/${f.slice(0, -4)}`, new URL(f, base)]);
 });
 
+/** The cells the compiler's reverse-mode pass takes: not those with a time direction (it refuses them, src/compiler/grad/reverse.ts). */
+export const gradCellFiles: [string, URL][] = cellFiles.filter(([, url]) => {
+  const m = moduleAt(url);
+  return !m.reversed && !m.tensors.some((t) => t.reversed);
+});
+
 export function moduleAt(url: URL): Module {
   const { module, diagnostics } = frontEnd(readFileSync(url, 'utf8'));
   if (!module) throw new Error(`${url.pathname} does not compile:\n${diagnostics.map((d) => `${d.code} ${d.message}`).join('\n')}`);

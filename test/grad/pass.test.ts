@@ -11,7 +11,7 @@ import { analyse } from '../../src/compiler/analyse/analyse.js';
 import { interpretGrad } from '../../src/runtime/reference/grad.js';
 import { interpretBackward } from '../../src/runtime/reference/grad-step.js';
 import { randomRunData, uniformFloats } from '../../src/driver/data.js';
-import { casesFor, cellFiles, moduleAt } from './helpers.js';
+import { casesFor, gradCellFiles as cellFiles, moduleAt } from './helpers.js';
 
 /** |a - b| ≤ 1e-12 · the largest |a| of the tensor (the reverse modes sum in different orders). */
 function expectClose(what: string, a: Float64Array, b: Float64Array): void {

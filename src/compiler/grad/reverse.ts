@@ -61,6 +61,10 @@ export interface BackwardStep {
 type LoadNode = Extract<Node, { op: 'load' }>;
 
 export function differentiate(m: Module): BackwardStep {
+  // The backward step runs over the reversed sequence on the host's reversed copies (runtime/bptt.ts):
+  // a cell with a time direction of its own would need the direction carried into every generated cell.
+  if (m.reversed || m.tensors.some((t) => t.reversed))
+    throw new GradError(`${m.reversed ? 'it runs time backward (`reversed`)' : 'it has a `reversed { ... }` block'}, and the backward pass does not carry time directions yet`);
   const names = new Names([...m.tensors.map((t) => t.name), ...(m.monoid?.combine ?? []).map((d) => d.target)]);
   const primal = primalOf(m, names);
   const forward = new Map(m.tensors.map((t) => [t.name, t]));
