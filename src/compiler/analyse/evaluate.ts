@@ -22,7 +22,8 @@ export interface TensorValue<V> {
 }
 
 /** What a load reads, by source and tensor name; `let` loads fall back to definitions evaluated earlier. */
-export type Resolver<V> = (source: string, tensor: string) => TensorValue<V> | undefined;
+/** `reversed`: an input load of a bidirectional cell's `reversed` block (LoadNode.reversed). */
+export type Resolver<V> = (source: string, tensor: string, reversed?: boolean) => TensorValue<V> | undefined;
 
 export function pointsOf(dims: string[], sizes: DimSizes): number[][] {
   let points: number[][] = [[]];
@@ -33,8 +34,8 @@ export function pointsOf(dims: string[], sizes: DimSizes): number[][] {
 /** Evaluates `defs` in order; each becomes a tensor over its variables' dims, visible to later `let` loads. */
 export function evaluateDefs<V>(defs: Def[], resolve: Resolver<V>, sizes: DimSizes, domain: Domain<V>): Map<string, TensorValue<V>> {
   const results = new Map<string, TensorValue<V>>();
-  const lookup = (source: string, tensor: string): TensorValue<V> => {
-    const t = (source === 'let' ? results.get(tensor) : undefined) ?? resolve(source, tensor);
+  const lookup = (source: string, tensor: string, reversed?: boolean): TensorValue<V> => {
+    const t = (source === 'let' ? results.get(tensor) : undefined) ?? resolve(source, tensor, reversed);
     if (!t) throw new Error(`evaluate: nothing to read for ${source} \`${tensor}\``);
     return t;
   };
@@ -63,7 +64,7 @@ function builtinsOf(def: Def): (ScalarBuiltin | undefined)[] {
  * the k-th index variable (the definition's own first, then reduction variables). Built once per
  * evaluateDefs call and run at every point, so a point costs the domain's operations and little else.
  */
-function evaluator<V>(def: Def, lookup: (source: string, tensor: string) => TensorValue<V>, sizes: DimSizes, domain: Domain<V>): { env: number[]; root: () => V } {
+function evaluator<V>(def: Def, lookup: (source: string, tensor: string, reversed?: boolean) => TensorValue<V>, sizes: DimSizes, domain: Domain<V>): { env: number[]; root: () => V } {
   const entries = builtinsOf(def);
   const env: number[] = def.vars.map(() => 0);
   const slots = new Map(def.vars.map((v, k) => [v.name, k]));
@@ -90,7 +91,7 @@ function evaluator<V>(def: Def, lookup: (source: string, tensor: string) => Tens
         let tensor: { data: V[]; strides: number[] } | undefined;
         return () => {
           if (!tensor) {
-            const t = lookup(n.source, n.tensor);
+            const t = lookup(n.source, n.tensor, n.reversed === true);
             tensor = { data: t.data, strides: t.dims.map((_, k) => t.dims.slice(k + 1).reduce((p, d) => p * sizes[d]!, 1)) };
           }
           let offset = 0;

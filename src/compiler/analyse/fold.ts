@@ -25,14 +25,18 @@ export function foldPlan(module: Module, plan: ScanPlan, sizes: DimSizes, T: num
   const pick = (values: Map<string, TensorValue<number>>) => new Map(fieldNames.map((f) => [f, values.get(f)!]));
 
   let aggregate = pick(evaluateDefs(plan.identity, () => undefined, sizes, float64Domain));
-  for (let t = 0; t < T; t++) {
-    const inputs = new Map(
+  // Logical step t is at position t, or T-1-t in a reversed cell and for a bidirectional cell's reversed loads.
+  const inputsAt = (position: number) =>
+    new Map(
       tensorsOf(module, 'input').map((x) => {
         const n = x.dims.reduce((p, d) => p * sizes[d]!, 1);
-        return [x.name, tensor(x.name, Array.from(data.inputs[x.name]!).slice(t * n, (t + 1) * n))];
+        return [x.name, tensor(x.name, Array.from(data.inputs[x.name]!).slice(position * n, (position + 1) * n))];
       }),
     );
-    const element = pick(evaluateDefs([...stepLets, ...plan.fields], (source, name) => (source === 'input' ? inputs.get(name) : source === 'param' ? params.get(name) : undefined), sizes, float64Domain));
+  for (let t = 0; t < T; t++) {
+    const forward = inputsAt(module.reversed ? T - 1 - t : t);
+    const backward = inputsAt(T - 1 - t);
+    const element = pick(evaluateDefs([...stepLets, ...plan.fields], (source, name, reversed) => (source === 'input' ? (reversed ? backward : forward).get(name) : source === 'param' ? params.get(name) : undefined), sizes, float64Domain));
     const left = aggregate;
     aggregate = pick(evaluateDefs(plan.combine, (source, name) => (source === 'left' ? left.get(name) : source === 'right' ? element.get(name) : undefined), sizes, float64Domain));
   }
