@@ -9,6 +9,7 @@ const examples = readdirSync('examples').filter((f) => f.endsWith('.rnn')).map((
 /** Per example and state: the structure it must be inferred to have. */
 const expected: Record<string, Record<string, string>> = {
   aaren: { m: 'monoid', u: 'monoid', w: 'monoid' },
+  bimamba: { hf: 'diagonal over sum_prod', hb: 'diagonal over sum_prod' },
   deltanet: { S: 'lowrank(1) over sum_prod' },
   deltaproduct2: { S: 'lowrank(2) over sum_prod' },
   deltaproduct3: { S: 'lowrank(3) over sum_prod' },
