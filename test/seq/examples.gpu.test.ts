@@ -24,6 +24,7 @@ import type { RunArrays } from '../../backends/wgsl-seq/pack.js';
 const TOLERANCE: Record<string, number> = {
   // Random initial states include u < 0, so the softmax denominator can cancel (|o| ~ 1e3).
   'aaren.rnn': 1e-4,
+  'bimamba.rnn': 1e-6,
   'deltanet.rnn': 1e-6,
   'deltaproduct2.rnn': 2e-6,
   'deltaproduct3.rnn': 4e-6,
