@@ -17,6 +17,8 @@ import { ELEMENTWISE_SHAPES, shapeName } from '../../backends/wgsl/elementwise-k
 import { EXIT_INTERNAL, loadValid, MAX_SIZE, parseDimFlags, pathFlag, UserError } from './io.js';
 import { checkOutputDir, writeAllOrNothing } from '../driver/output.js';
 import { benchNewtonCommand, NEWTON_MODE, newtonMaxIterOption, newtonTolOption } from './newton.js';
+import { parsePrecision, precisionOption } from './precision.js';
+import { benchPrecisionCommand } from './bench-precision.js';
 
 interface BenchFlags {
   all?: boolean;
@@ -33,6 +35,7 @@ interface BenchFlags {
   mode: string;
   newtonTol?: number;
   newtonMaxIter?: number;
+  precision: string;
 }
 
 /** A comma-separated list of positive integers (a flag's value: a usage error, exit 2); `one` for a single number. */
@@ -67,6 +70,7 @@ export function registerBench(program: Command) {
     .option('--json', 'print the rows as JSON on stdout')
     .addOption(newtonTolOption())
     .addOption(newtonMaxIterOption())
+    .addOption(precisionOption())
     .action(async (files: string[], flags: BenchFlags, command: Command) => {
       if (flags.mode !== 'scan' && flags.mode !== NEWTON_MODE) throw new UserError(`rnnc: bench --mode must be scan or ${NEWTON_MODE}, got '${flags.mode}'`, EXIT_INTERNAL);
       const newton = flags.mode === NEWTON_MODE;
@@ -104,6 +108,13 @@ export function registerBench(program: Command) {
         if (![...cells.values()].some(({ module }) => module.dims.some((x) => x.name === d)))
           throw new UserError(`rnnc: --dim ${d}: no cell benchmarked declares a dim \`${d}\` (${[...cells.values()].map(({ module }) => `${module.name}: ${module.dims.map((x) => x.name).join(', ') || 'none'}`).join('; ')})`);
       const lengths = Array.from({ length: hi - lo + 1 }, (_, k) => lo + k).filter((_, k, all) => k % 2 === 0 || k === all.length - 1);
+      // --precision f16-storage or f16: f16 storage against f32, in the mode auto plans (src/cli/bench-precision.ts).
+      const precision = parsePrecision(flags.precision);
+      if (precision !== 'auto' && precision !== 'f32') {
+        const refused = newton ? '--mode newton' : flags.all ? '--all' : flags.out !== undefined ? '--out' : flags.shapes !== undefined ? '--shapes' : undefined;
+        if (refused) throw new UserError(`rnnc: ${refused} does not go with --precision ${precision} (it times f16 storage against f32 and prints its table, or --json)`, EXIT_INTERNAL);
+        return benchPrecisionCommand(files.map((file) => ({ file, ...cells.get(file)! })), given, { log2T: lengths, batches, repeats, precision, json: Boolean(flags.json) });
+      }
       if (newton)
         return benchNewtonCommand(
           files.map((file) => ({ file, ...cells.get(file)! })),
