@@ -17,6 +17,8 @@ type Expected = [code: string, line: number, column: number][];
 
 /** Per case: each diagnostic's code, 1-based line and column, in the order they are reported. */
 const expected: Record<string, Expected> = {
+  direction_block_misplaced: [['RNN0505', 6, 3]],
+  direction_block_reads_other_part: [['RNN0506', 10, 14], ['RNN0506', 10, 23], ['RNN0507', 11, 5]],
   direction_unknown: [['RNN0504', 2, 19]],
   index_dim_size_invalid: [['RNN0308', 3, 12], ['RNN0308', 3, 19]],
   index_dim_size_too_large: [['RNN0312', 3, 12]],
@@ -73,7 +75,7 @@ const expected: Record<string, Expected> = {
   syntax_empty_file: [['RNN0107', 1, 1]],
   syntax_equals_instead_of_arrow: [['RNN0102', 6, 8]],
   syntax_file_ends_after_token: [['RNN0104', 4, 11]],
-  syntax_keyword_as_name: [['RNN0102', 5, 7], ['RNN0102', 6, 5]],
+  syntax_keyword_as_name: [['RNN0102', 5, 7]],
   syntax_missing_bracket_in_declaration: [['RNN0106', 4, 12]],
   syntax_missing_name: [['RNN0106', 6, 9]],
   syntax_missing_operand_at_line_end: [['RNN0106', 6, 17]],

@@ -52,10 +52,11 @@ export function checkDirections(file: A.RnnFile, symbols: Map<string, RnnSymbol>
   for (const s of file.stmts) {
     const part = partOf(s.reversed);
     const target = s.lhs.name.name;
-    if (s.kind === 'update' && statePart.has(target) && statePart.get(target) !== part)
-      ds.push(diagnostic('RNN0507', s.lhs.name.span, { name: target, declared: where(statePart.get(target)!), here: where(part) }));
+    const misplaced = s.kind === 'update' && statePart.has(target) && statePart.get(target) !== part;
+    if (misplaced) ds.push(diagnostic('RNN0507', s.lhs.name.span, { name: target, declared: where(statePart.get(target)!), here: where(part) }));
     let dependsOnPosition = false;
     for (const ref of refsOf(s.rhs)) {
+      if (misplaced && ref.name === target) continue; // said once, by RNN0507
       const sym = symbols.get(ref.name);
       if (!sym || sym.kind === 'dim' || sym.kind === 'param') continue;
       if (sym.kind === 'input') {
