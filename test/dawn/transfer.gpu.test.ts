@@ -234,18 +234,24 @@ fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) n: vec
     expect(leftovers()).toEqual([]);
   });
 
-  it('hands out regions of the file without overlap, lowest first', () => {
+  it("hands out regions of the file without overlap between runs, lowest first; a run's results go onto its inputs' pages", () => {
     const f = BulkFile.create()!;
     try {
       const job = (n: number) => xorJob(n, new Uint8Array(n));
       const a = f.encode(job(BULK_MIN_BYTES));
       const b = f.encode(job(BULK_MIN_BYTES + 1));
       const at = (w: ReturnType<typeof f.encode>) => w.job.buffers.flatMap((x) => [x.from?.at, x.to]).filter((v) => v !== undefined);
-      expect(at(a)).toEqual([0, BULK_MIN_BYTES]);
-      expect(at(b)).toEqual([2 * BULK_MIN_BYTES, 3 * BULK_MIN_BYTES + 4096]);
+      expect(at(a)).toEqual([0, 0]); // the result where the input was: the host reads every input before it writes a result
+      expect(at(b)).toEqual([BULK_MIN_BYTES, BULK_MIN_BYTES]);
+      // Whole calls read the inputs again on every timed call: their results go after them.
+      const whole = f.encode({ ...job(BULK_MIN_BYTES), wholeCall: { repeats: 1 } });
+      expect(at(whole)).toEqual([2 * BULK_MIN_BYTES + 4096, 3 * BULK_MIN_BYTES + 4096]);
+      // Two inputs and one result: the result at the first input's place, the region as large as the inputs.
+      const two = f.encode({ ...job(BULK_MIN_BYTES), buffers: [...job(BULK_MIN_BYTES).buffers, { name: 'extra', bytes: 2 * BULK_MIN_BYTES, usage: 'storage-read', data: new Uint8Array(2 * BULK_MIN_BYTES) }] });
+      expect(at(two)).toEqual([4 * BULK_MIN_BYTES + 4096, 4 * BULK_MIN_BYTES + 4096, 5 * BULK_MIN_BYTES + 4096]);
       a.release();
       const c = f.encode(job(BULK_MIN_BYTES));
-      expect(at(c)).toEqual([0, BULK_MIN_BYTES]); // a's place again
+      expect(at(c)).toEqual([0, 0]); // a's place again
       const small = f.encode(job(BULK_MIN_BYTES - 4));
       expect(at(small)).toEqual([]); // small arrays go inline
       expect(small.job.buffers[1]!.data).toBeDefined();
