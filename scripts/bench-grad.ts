@@ -3,10 +3,13 @@
 // summed over the jobs a pass runs) and wall time of the whole call (the library's `run` path for the
 // forward, `runGrad` for forward + backward: planning excluded, host work — reversing sequences,
 // summing param gradients — included). The forward runs in the planner's mode (`auto`); the backward
-// pass is the saving forward cell plus the backward cell (`--grad-mode auto` unless --grad-mode).
-// Prints a markdown table with the machine's load.
+// pass is the saving forward cell, then the backward cell and the params' sums (`--grad-mode auto`
+// unless --grad-mode), or, where the backward stages (src/compiler/grad/stage.ts), the adjoint
+// recurrence (`<cell>_grad_core`) and the time-parallel rest (`<cell>_grad_rest`). `--no-stage` and
+// `--no-time-sum` run the older schedules, for before/after rows. The GPU time by cell is per job,
+// named by its shaders' cells. Prints a markdown table with the machine's load.
 //
-//   npx tsx scripts/bench-grad.ts [--cells mamba_s6,gla,lru,lstm] [--T 1048576] [--batch 1] [--repeats 3] [--grad-mode auto] [--dim H=64]
+//   npx tsx scripts/bench-grad.ts [--cells mamba_s6,gla,lru,lstm] [--T 1048576] [--batch 1] [--repeats 3] [--grad-mode auto] [--dim H=64] [--no-stage] [--no-time-sum]
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { frontEnd } from '../src/driver/front-end.js';
@@ -32,6 +35,7 @@ const Ts = arg('T', '1048576').split(',').map(Number);
 const batch = Number(arg('batch', '1'));
 const repeats = Number(arg('repeats', '3'));
 const gradMode = arg('grad-mode', 'auto') as ModeRequest;
+const gradOptions = { ...(process.argv.includes('--no-stage') ? { staged: false } : {}), ...(process.argv.includes('--no-time-sum') ? { timeSum: false } : {}) };
 const dims = Object.fromEntries(
   process.argv.flatMap((a, k) => (process.argv[k - 1] === '--dim' ? [a.split('=')] : [])).map(([d, n]) => [d!, Number(n)]),
 );
@@ -50,8 +54,8 @@ function timing(device: Device): Device & { gpuMs: number; method: string; byCel
       const r = await device.run({ ...job, timing: { repeats, warmup: 1 } });
       const ms = median(r.timingsNs!) / 1e6;
       timed.gpuMs += ms;
-      // The cell a job belongs to: runGrad runs them in this order, once per segment.
-      const cell = cellOrder[jobs++ % cellOrder.length] ?? '?';
+      // A job by its order and its shaders' labels (runGrad runs the saving cell, then the backward's jobs).
+      const cell = `#${timed.byCell.size + 1} ${[...new Set(job.shaders.map((s) => s.label.split('.')[0]!))].join('+')}`;
       timed.byCell.set(cell, (timed.byCell.get(cell) ?? 0) + ms);
       timed.method = r.timingMethod ?? 'wall';
       return r;
@@ -62,8 +66,6 @@ function timing(device: Device): Device & { gpuMs: number; method: string; byCel
   return timed;
 }
 
-let cellOrder: string[] = [];
-let jobs = 0;
 const gpu = await openGpu();
 const rows: string[] = [];
 const loadBefore = load();
@@ -95,18 +97,16 @@ try {
       await runSegmented(gpu, fe.module, prepare, data, sizes, segments);
       const fwdCall = performance.now() - start;
 
-      cellOrder = ['saving', 'backward', ...grad.accumulations.map((a) => `d_${a.param}`)];
-      jobs = 0;
       const bwdDevice = timing(gpu);
-      await runGrad(bwdDevice, grad, data, upstream);
+      await runGrad(bwdDevice, grad, data, upstream, gradOptions);
       start = performance.now();
-      await runGrad(gpu, grad, data, upstream);
+      await runGrad(gpu, grad, data, upstream, gradOptions);
       const gradCall = performance.now() - start;
       method = fwdDevice.method;
       void fwdWall;
       const dimText = Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ');
       rows.push(
-        `| ${cell} | ${dimText} | ${T} | ${batch} | ${forward.plan.mode} | ${grad.saving.plan.mode} + ${grad.backward.plan.mode} | ${fwdDevice.gpuMs.toFixed(1)} | ${bwdDevice.gpuMs.toFixed(1)} | **${(bwdDevice.gpuMs / fwdDevice.gpuMs).toFixed(2)}** | ${fwdCall.toFixed(0)} | ${gradCall.toFixed(0)} | ${(gradCall / fwdCall).toFixed(2)} | ${[...bwdDevice.byCell].map(([c, ms]) => `${c} ${ms.toFixed(1)}`).join(', ')} |`,
+        `| ${cell} | ${dimText} | ${T} | ${batch} | ${forward.plan.mode} | ${grad.saving.plan.mode} + ${grad.staged && gradOptions.staged !== false ? `${grad.staged.core.plan.mode} (staged)` : grad.backward.plan.mode} | ${fwdDevice.gpuMs.toFixed(1)} | ${bwdDevice.gpuMs.toFixed(1)} | **${(bwdDevice.gpuMs / fwdDevice.gpuMs).toFixed(2)}** | ${fwdCall.toFixed(0)} | ${gradCall.toFixed(0)} | ${(gradCall / fwdCall).toFixed(2)} | ${[...bwdDevice.byCell].map(([c, ms]) => `${c} ${ms.toFixed(1)}`).join(', ')} |`,
       );
       process.stderr.write(rows.at(-1)! + '\n');
     }
@@ -114,7 +114,7 @@ try {
 } finally {
   await gpu.close();
 }
-console.log(`Adapter: ${adapter}; kernel timing: ${method}; batch ${batch}; ${repeats} timed repeats; load average before ${loadBefore}, after ${load()}; ${new Date().toISOString()}\n`);
-console.log('| cell | dims | T | batch | forward | backward (saving + backward cell) | forward GPU ms | backward GPU ms | backward / forward | forward call ms | forward + backward call ms | call ratio | backward GPU ms by cell |');
+console.log(`Adapter: ${adapter}; kernel timing: ${method}; batch ${batch}; ${repeats} timed repeats;${process.argv.includes('--no-stage') ? ' --no-stage;' : ''}${process.argv.includes('--no-time-sum') ? ' --no-time-sum;' : ''} load average before ${loadBefore}, after ${load()}; ${new Date().toISOString()}\n`);
+console.log('| cell | dims | T | batch | forward | backward (saving + backward) | forward GPU ms | backward GPU ms | backward / forward | forward call ms | forward + backward call ms | call ratio | backward GPU ms by cell |');
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);

@@ -7,7 +7,8 @@ import { analyse } from '../compiler/analyse/analyse.js';
 import { hasErrors } from '../compiler/diagnostics/diagnostic.js';
 import { differentiate, GradError, type BackwardStep } from '../compiler/grad/reverse.js';
 import { withSavedStates, type SavingModule } from '../compiler/grad/saved.js';
-import { accumulationCell, splitAccumulators, type SplitBackward } from '../compiler/grad/split.js';
+import { stageBackward, type StagedBackward } from '../compiler/grad/stage.js';
+import { accumulationCell, splitAccumulators, type Accumulation, type SplitBackward } from '../compiler/grad/split.js';
 import type { Module } from '../compiler/ir/ir.js';
 import type { Compilation, ModeRequest } from '../compiler/plan/plan.js';
 import type { CompiledCell, RunArrays, RunSize } from '../../backends/backend.js';
@@ -16,6 +17,7 @@ import type { Device } from '../runtime/device.js';
 import { compileFiles, emit, plan, retarget, type GeneratedFile, type PlanOptions } from './compile.js';
 import { RnncError } from './errors.js';
 import { planSegments, runSegmented } from './segments.js';
+import { compileTimeSum, isStepMap, sumTerm, type CompiledTimeSum } from '../../backends/wgsl-reduce/time-sum.js';
 import { targetOf } from './run.js';
 
 export type { Gradients, Upstream } from '../runtime/bptt.js';
@@ -32,6 +34,12 @@ export interface GradCompilation {
   step: BackwardStep;
   savingModule: SavingModule;
   split?: SplitBackward;
+  /**
+   * The backward in two stages (grad/stage.ts), where it splits so and the recurrence plans as a
+   * scan: `core` the adjoint recurrence alone, and the rest a map and sum over time in one pass
+   * (backends/wgsl-reduce/time-sum.ts). runGrad runs this rather than `backward` and `accumulations`.
+   */
+  staged?: { stages: StagedBackward; core: Compilation };
 }
 
 /** The backward step of a cell; a cell the pass cannot differentiate yet is the user's to hear about, not a crash. */
@@ -75,7 +83,22 @@ export function planGrad(forward: Compilation, backwardMode: ModeRequest, option
   };
   const backward = planned(split?.adjoint ?? step.module);
   const accumulations = (split?.accumulations ?? []).map((a) => ({ param: a.param, compilation: planned(a.module) }));
-  return { forward, saving: savingPlan, backward, accumulations, step, savingModule, ...(split ? { split } : {}) };
+  const staged = stagedOf(step, forward.module, planned);
+  return { forward, saving: savingPlan, backward, accumulations, step, savingModule, ...(split ? { split } : {}), ...(staged ? { staged } : {}) };
+}
+
+/** The two-stage backward, where the step splits so, the rest is a map and sum, and the recurrence alone gets a scan. */
+function stagedOf(step: BackwardStep, m: Module, planned: (m: Module) => Compilation): GradCompilation['staged'] {
+  const stages = stageBackward(step, m);
+  if (!stages || !isStepMap(stages.rest)) return undefined;
+  let core: Compilation;
+  try {
+    core = planned(stages.core);
+  } catch (e) {
+    if (e instanceof RnncError) return undefined;
+    throw e;
+  }
+  return core.plan.mode === 'scan' ? { stages, core } : undefined;
 }
 
 /** The same gradient compilation for the adapter's target (subgroups), planned again only where it differs. */
@@ -88,6 +111,7 @@ export function retargetGrad(g: GradCompilation, device: Device, options: PlanOp
     saving: retarget(g.saving, target, options),
     backward: again(g.backward),
     accumulations: g.accumulations.map((a) => ({ ...a, compilation: again(a.compilation) })),
+    ...(g.staged ? { staged: { ...g.staged, core: again(g.staged.core) } } : {}),
   };
 }
 
@@ -131,6 +155,10 @@ const allF32 = (r: Record<string, FloatArray>) => Object.fromEntries(Object.entr
 export interface GradRunOptions extends BpttOptions {
   /** Steps per piece at most, as `rnnc run --segment` (pieces are cut to the adapter's limits anyway). */
   segment?: number;
+  /** Sum the params' gradients over time as reductions in one job (default), not as one cell each. */
+  timeSum?: boolean;
+  /** Run the staged backward where the compilation has one (default). */
+  staged?: boolean;
 }
 
 /** Runs forward and backward on the device: the gradients, and the forward run's results. */
@@ -140,6 +168,7 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
     ['forward', g.forward],
     ['saving', g.saving],
     ['backward', g.backward],
+    ...(g.staged ? [['core', g.staged.core] as [GradCell, Compilation]] : []),
     ...g.accumulations.map((a): [GradCell, Compilation] => [accumulationCell(a.param), a.compilation]),
   ]);
   const runner: CellRunner<Float32Array> = {
@@ -161,7 +190,29 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
       return { outputs: result.outputs, final: result.finalState };
     },
   };
+  const timeSumRun = async (compiled: CompiledTimeSum, shape: { batch: number; T: number; lengths?: Int32Array }, inputs: Record<string, FloatArray>, params: Record<string, FloatArray>) => {
+    const prepared = compiled.prepare({ batch: shape.batch, T: shape.T }, device.adapter.limits);
+    const result = await device.run(prepared.job({ inputs: allF32(inputs), params: allF32(params), ...(shape.lengths ? { lengths: shape.lengths } : {}) }));
+    return prepared.decode(result.buffers);
+  };
+  const staged = options.staged !== false ? g.staged : undefined;
+  if (staged) {
+    // The rest of the staged backward: the inputs' gradients and every param's sum, in one job.
+    const compiled = compileTimeSum([staged.stages.rest], g.forward.sizes, `${g.forward.module.name}_grad_rest`);
+    runner.runRest = (shape, inputs, params) => timeSumRun(compiled, shape, inputs, params);
+  } else if (options.timeSum !== false) {
+    // The params' sums over time as reductions, all in one job (backends/wgsl-reduce/time-sum.ts).
+    let timeSum: { compiled: CompiledTimeSum; taken: Accumulation[] } | undefined;
+    runner.sumOverTime = async (accumulations, shape, inputs, params) => {
+      if (!timeSum) {
+        const taken = accumulations.filter((a) => sumTerm(a.module, a.adjoint) && isStepMap(a.module));
+        timeSum = { compiled: compileTimeSum(taken.map((a) => a.module), g.forward.sizes, `${g.forward.module.name}_grad_sums`), taken };
+      }
+      if (timeSum.taken.length === 0) return {};
+      return (await timeSumRun(timeSum.compiled, shape, inputs, params)).sums;
+    };
+  }
   const shape = { batch: data.batch, T: data.T, sizes: g.forward.sizes, ...(data.lengths ? { lengths: data.lengths } : {}) };
   const cellData = { inputs: data.inputs, params: data.params, ...(data.initialState ? { initial: data.initialState } : {}) };
-  return backpropagate(g.forward.module, { backward: g.step, saving: g.savingModule, ...(g.split ? { split: g.split } : {}) }, runner, shape, cellData, upstream, options);
+  return backpropagate(g.forward.module, { backward: g.step, saving: g.savingModule, ...(g.split ? { split: g.split } : {}), ...(staged ? { staged: staged.stages } : {}) }, runner, shape, cellData, upstream, options);
 }

@@ -20,7 +20,8 @@ import { tensorsOf, type Module, type Tensor } from '../compiler/ir/ir.js';
 import { tensorSize } from '../compiler/ir/dims.js';
 import type { BackwardStep } from '../compiler/grad/reverse.js';
 import type { SavingModule } from '../compiler/grad/saved.js';
-import { accumulationCell, type SplitBackward } from '../compiler/grad/split.js';
+import type { StagedBackward } from '../compiler/grad/stage.js';
+import { accumulationCell, type Accumulation, type SplitBackward } from '../compiler/grad/split.js';
 import type { RunData as CellData, RunShape as CellShape, Tensor32or64 as FloatArray } from './reference/interpreter.js';
 
 export type { CellData, CellShape, FloatArray };
@@ -34,7 +35,7 @@ export interface CellRun<A extends FloatArray> {
  * The cells of a backward run: the forward cell, the forward cell saving its states, the backward
  * cell, and with a split (grad/split.ts) one `accumulate:<param>` cell per param.
  */
-export type GradCell = 'forward' | 'saving' | 'backward' | `accumulate:${string}`;
+export type GradCell = 'forward' | 'saving' | 'backward' | 'core' | `accumulate:${string}`;
 
 /** What the compiler derived from a cell for its backward run. */
 export interface GradCells {
@@ -42,12 +43,25 @@ export interface GradCells {
   saving: SavingModule;
   /** The params' accumulators as cells of their own ('backward' is then `split.adjoint`). */
   split?: SplitBackward;
+  /** The step in two stages (grad/stage.ts), run where the runner has `runRest`: the 'core' cell, then the rest. */
+  staged?: StagedBackward;
 }
 
 /** How the cells run: its `zeros` say in which precision. */
 export interface CellRunner<A extends FloatArray> {
   zeros(n: number): A;
   run(cell: GradCell, shape: CellShape, data: CellData): Promise<CellRun<A>>;
+  /**
+   * The sums over time of several accumulation cells at once (a reduction, not a recurrence: only the
+   * final sum is wanted), where the runner has a way to: per accumulator it took, each sequence's sum,
+   * [batch, ...dims], from 0. Those it leaves out run as cells.
+   */
+  sumOverTime?(accumulations: Accumulation[], shape: CellShape, inputs: Record<string, FloatArray>, params: CellData['params']): Promise<Record<string, FloatArray>>;
+  /**
+   * The staged backward's second stage (`staged.rest`) over the reversed steps: its outputs (the
+   * inputs' gradients, [batch, T, ...]) and each accumulator's per-sequence sum ([batch, ...dims], from 0).
+   */
+  runRest?(shape: CellShape, inputs: Record<string, FloatArray>, params: CellData['params']): Promise<{ outputs: Record<string, FloatArray>; sums: Record<string, FloatArray> }>;
 }
 
 /** Upstream gradients: of the outputs ([batch, T, ...dims]) and of the final states ([batch, ...dims]); missing ones are 0. */
@@ -101,7 +115,7 @@ function placeSteps(into: FloatArray, part: FloatArray, batch: number, T: number
 /** The gradients of Σ upstream.outputs · outputs + Σ upstream.final · final with respect to the inputs, params and initial states. */
 export async function backpropagate<A extends FloatArray>(
   m: Module,
-  { backward, saving, split }: GradCells,
+  { backward, saving, split, staged }: GradCells,
   runner: CellRunner<A>,
   shape: CellShape,
   data: CellData,
@@ -149,6 +163,8 @@ export async function backpropagate<A extends FloatArray>(
   const inputGrads = Object.fromEntries(inputs.map((x) => [x.name, zeros(batch * T * size(x.name))]));
   const adjoints: Record<string, FloatArray> = {};
   const accumulated = new Set(split?.accumulations.map((a) => a.adjoint));
+  // With the staged backward, the params' accumulators are sums the rest returns, never the core's states.
+  const paramAdjoints = new Set(staged && runner.runRest ? roles.paramAdjoints.map((r) => r.adjoint) : []);
   for (const { state, adjoint } of roles.stateAdjoints) {
     const given = upstream.final?.[state];
     const start = zeros(batch * size(state));
@@ -169,12 +185,34 @@ export async function backpropagate<A extends FloatArray>(
       const given = upstream.outputs?.[output];
       backInputs[input] = given ? reversed(whole ? given : sliceSteps(given, batch, T, n, t0, steps, zeros(batch * steps * n)), n) : zeros(batch * steps * n);
     }
-    const recurrent = Object.fromEntries(Object.entries(adjoints).filter(([name]) => !accumulated.has(name)));
+    const recurrent = Object.fromEntries(Object.entries(adjoints).filter(([name]) => !accumulated.has(name) && !paramAdjoints.has(name)));
+    // Adds a segment's per-sequence sums to what the later segments left.
+    const addSums = (summed: Record<string, FloatArray>) => {
+      for (const [adjoint, sum] of Object.entries(summed)) {
+        const before = adjoints[adjoint];
+        const total = new Float64Array(sum.length);
+        for (let i = 0; i < sum.length; i++) total[i] = sum[i]! + (before ? before[i]! : 0);
+        adjoints[adjoint] = total;
+      }
+    };
+    if (staged && runner.runRest) {
+      // The adjoint recurrence, then everything else from its per-step values, time-parallel.
+      const core = await runner.run('core', sh, { inputs: backInputs, params: data.params, initial: recurrent });
+      Object.assign(adjoints, core.final);
+      const rest = await runner.runRest(sh, { ...backInputs, ...core.outputs }, data.params);
+      addSums(rest.sums);
+      for (const { input, adjoint } of roles.inputAdjoints) placeSteps(inputGrads[input]!, reversed(rest.outputs[adjoint]!, size(input)), batch, T, size(input), t0, steps);
+      continue;
+    }
     const run = await runner.run('backward', sh, { inputs: backInputs, params: data.params, initial: recurrent });
     Object.assign(adjoints, run.final);
     // Each param's sum over this segment's steps, from where the later segments left it.
+    const inputsOf = (a: Accumulation) => Object.fromEntries(a.module.tensors.filter((t) => t.role === 'input').map((t) => [t.name, backInputs[t.name] ?? run.outputs[t.name]!]));
+    const summed = runner.sumOverTime && split ? await runner.sumOverTime(split.accumulations, sh, Object.assign({}, ...split.accumulations.map(inputsOf)), data.params) : {};
+    addSums(summed);
     for (const a of split?.accumulations ?? []) {
-      const inputs = Object.fromEntries(a.module.tensors.filter((t) => t.role === 'input').map((t) => [t.name, backInputs[t.name] ?? run.outputs[t.name]!]));
+      if (summed[a.adjoint]) continue;
+      const inputs = inputsOf(a);
       const sum = await runner.run(accumulationCell(a.param), sh, { inputs, params: data.params, ...(adjoints[a.adjoint] ? { initial: { [a.adjoint]: adjoints[a.adjoint]! } } : {}) });
       adjoints[a.adjoint] = sum.final[a.adjoint]!;
     }

@@ -3,7 +3,8 @@
 // backward step (`interpretBackward`, itself checked against the tape and central differences in
 // pass.test.ts) within a norm-wise 1e-4: |gpu - ref| <= 1e-4 · (1 + max |ref| of the tensor).
 // Cases: lengths 1, a prime, a power of two plus one; variable lengths; a given initial state;
-// checkpoints; the sequential backward and the planner's (scan where the backward cell is affine).
+// checkpoints; the sequential backward and the planner's (scan where the backward cell is affine; for
+// the diagonal scan cells, the staged backward: the adjoint scan, then the time-parallel rest).
 // All runs share one Dawn session.
 //
 // Cold, the full matrix compiles every cell's saving, backward and per-param kernels in two modes: about
@@ -36,6 +37,8 @@ const CASES: Case[] = [
   ['T=1', 2, 1, false, false, undefined, 'seq', 'seq'],
   ['T=17, variable lengths, initial state, checkpoint 5', 3, 17, true, true, 5, 'seq', 'seq'],
   ['T=33, variable lengths, auto forward and backward', 3, 33, true, false, undefined, 'auto', 'auto'],
+  // The staged backward (the adjoint scan, then the time-parallel rest) across checkpointed segments.
+  ['T=29, variable lengths, initial state, auto, checkpoint 8', 2, 29, true, true, 8, 'auto', 'auto'],
 ];
 
 let gpu: Device;

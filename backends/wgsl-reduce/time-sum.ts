@@ -1,0 +1,406 @@
+// Sums over time as reductions: for cells whose one state is an accumulator, `d_W <- d_W + e(inputs,
+// params, lets)` (the params' gradient cells of a split backward, src/compiler/grad/split.ts), only
+// the final sum is wanted, and no step needs an earlier step's sum. A scan computes every prefix and
+// a sequential loop walks T steps per element; here each invocation sums every element of W (up to
+// GROUP of them; more take one shader per group) over one chunk of a sequence's steps, in registers,
+// and writes those partial sums once. The host adds the partials over the chunks (in float64). One
+// invocation for all the elements loads each step's inputs once and computes the values they share
+// (the recomputed lets) once: lavapipe pays for every load whose address differs per invocation as a
+// loop over the SIMD lanes. Every cell is its own shader, and all of them, for every
+// piece of time the binding limit cuts, run as the passes of one job: one round trip for all the
+// params' gradients. A workgroup takes one chunk of a sequence, its invocations every WORKGROUP-th
+// step of it, so that the lanes of a SIMD group read neighbouring steps.
+//
+// The term is lowered with the shared lowering (backends/lower/expr.ts) at every element's index: the
+// cell's time-invariant lets once, before the loop over steps, into private arrays; the others
+// inlined and computed per step. A step past a sequence's length adds nothing.
+import type { Def, Module } from '../../src/compiler/ir/ir.js';
+import { strides, tensorSize, type DimSizes } from '../../src/compiler/ir/dims.js';
+import { Lowerer, offsetExpr, type IndexValue } from '../lower/expr.js';
+import { flatWorkgroupIndex, gridDispatch, MAX_WORKGROUPS_PER_DIMENSION } from '../lower/grid.js';
+import { arrayOf, assign, bin, call, emptyModule, f32, forRange, id, ifS, index, letS, lit, member, named, u32, varS, vec, workgroupEntry, type Expr, type Stmt } from '../wgsl/ast.js';
+import { mathPrelude } from '../wgsl/math.js';
+import { printModule } from '../wgsl/print.js';
+import type { GpuBufferSpec, GpuJob, GpuPass, GpuShaderSpec } from '../job.js';
+
+/** Invocations per workgroup: consecutive chunks of one sequence. */
+const WORKGROUP = 64;
+/** Steps one invocation sums at least, and the invocations a pass aims at (about). */
+const MIN_CHUNK = 64;
+const TARGET_INVOCATIONS = 1 << 12;
+/** Elements of an accumulator one invocation sums at most (each a register; more make one shader per group). */
+const GROUP = 64;
+const SIZES_BYTES = 16;
+
+/** Whether a tensor's rows (per step) are read and written as vec4s: a multiple of 4 floats, so every row is 16-byte aligned. */
+const quads = (size: number) => size % 4 === 0;
+
+const readsState = (d: Def, from: number): boolean => {
+  const n = d.nodes[from]!;
+  if (n.op === 'load') return n.source === 'state';
+  if (n.op === 'const') return false;
+  return n.args.some((x) => readsState(d, x));
+};
+
+/** The update `state[v…] <- state[v…] + term` of an accumulator, or undefined where it is not a sum over time. */
+export function sumTerm(m: Module, state: string): { def: Def; term: number } | undefined {
+  const def = m.step.find((d) => d.kind === 'update' && d.target === state);
+  if (!def) return undefined;
+  const root = def.nodes[def.root]!;
+  if (root.op !== 'binary' || root.fn !== 'add') return undefined;
+  const isOwn = (k: number) => {
+    const n = def.nodes[k]!;
+    return n.op === 'load' && n.source === 'state' && n.tensor === state && n.version !== 'new' && n.index.length === def.vars.length && n.index.every((v, i) => v === def.vars[i]!.name);
+  };
+  const [a, b] = root.args;
+  const term = isOwn(a) ? b : isOwn(b) ? a : undefined;
+  if (term === undefined || readsState(def, term)) return undefined;
+  return { def, term };
+}
+
+/**
+ * Whether a cell is a map and a sum over time: every state an accumulator (`sumTerm`), and nothing
+ * else reading a state (its lets and outputs are functions of the step's inputs and params).
+ */
+export function isStepMap(m: Module): boolean {
+  if (m.monoid || m.reversed) return false;
+  const states = m.tensors.filter((t) => t.role === 'state');
+  if (!states.every((s) => sumTerm(m, s.name))) return false;
+  return m.step.every((d) => d.kind === 'update' || !readsState(d, d.root));
+}
+
+/** One element of an accumulator. */
+interface Element {
+  state: string;
+  point: number[];
+  /** Its place in the cell's accumulators, flat: the states in order, each row-major. */
+  flat: number;
+}
+
+interface CellKernel {
+  cell: Module;
+  shader: GpuShaderSpec;
+  /** The accumulator elements it sums (at most GROUP). */
+  elements: Element[];
+  /** The outputs it writes per step (the first shader of a cell writes them all). */
+  outputs: { name: string; size: number }[];
+  /** Inputs it binds, in binding order (after sizes, lengths, params, partials). */
+  inputs: { name: string; size: number }[];
+}
+
+export interface TimeSumData {
+  inputs: Record<string, Float32Array>;
+  params: Record<string, Float32Array>;
+  /** Valid steps per sequence (default: T). */
+  lengths?: Int32Array;
+}
+
+export interface TimeSumResult {
+  /** Per accumulator, [batch, ...dims]: each sequence's sum over its steps, added in float64. */
+  sums: Record<string, Float64Array>;
+  /** Per output, [batch, T, ...dims]; 0 past a sequence's length. */
+  outputs: Record<string, Float32Array>;
+}
+
+export interface PreparedTimeSum {
+  job(data: TimeSumData): GpuJob;
+  decode(buffers: Record<string, ArrayBuffer>): TimeSumResult;
+  /** Pieces of time the binding limit cut the run into. */
+  pieces: number;
+}
+
+export interface CompiledTimeSum {
+  shaders: GpuShaderSpec[];
+  prepare(size: { batch: number; T: number }, limits: { maxStorageBufferBindingSize: number; maxComputeWorkgroupsPerDimension?: number }): PreparedTimeSum;
+}
+
+/** Every point of a tensor's dims, row-major. */
+const pointsOf = (dims: string[], sizes: DimSizes): number[][] => dims.reduce<number[][]>((acc, d) => acc.flatMap((p) => Array.from({ length: sizes[d]! }, (_, k) => [...p, k])), [[]]);
+
+/**
+ * Kernels for cells that pass `isStepMap`: per cell, its accumulator elements in groups of GROUP,
+ * a shader each, the first also writing the outputs. The params, packed into one buffer, are the
+ * union of the cells'; an input name means the same tensor in every cell.
+ */
+export function compileTimeSum(cells: Module[], sizes: DimSizes, label = 'time_sum'): CompiledTimeSum {
+  const paramOffsets = new Map<string, number>();
+  let paramFloats = 0;
+  for (const c of cells)
+    for (const t of c.tensors)
+      if (t.role === 'param' && !paramOffsets.has(t.name)) {
+        paramOffsets.set(t.name, paramFloats);
+        paramFloats += tensorSize(t, sizes);
+      }
+  const kernels = cells.flatMap((cell, k) => {
+    let flat = 0;
+    const elements: Element[] = cell.tensors.filter((t) => t.role === 'state').flatMap((t) => pointsOf(t.dims, sizes).map((point) => ({ state: t.name, point, flat: flat++ })));
+    const outputs = cell.tensors.filter((t) => t.role === 'output').map((t) => ({ name: t.name, size: tensorSize(t, sizes) }));
+    const groups = Math.max(1, Math.ceil(elements.length / GROUP));
+    return Array.from({ length: groups }, (_, g) => kernelOf(cell, sizes, paramOffsets, elements.slice(g * GROUP, (g + 1) * GROUP), g === 0 ? outputs : [], `${label}.${cell.name}_${k}_${g}`));
+  });
+  const stateSize = new Map(cells.flatMap((c) => c.tensors.filter((t) => t.role === 'state').map((t) => [t.name, tensorSize(t, sizes)] as const)));
+  const stateBase = new Map(cells.flatMap((c) => {
+    let base = 0;
+    return c.tensors.filter((t) => t.role === 'state').map((t) => {
+      const at = base;
+      base += tensorSize(t, sizes);
+      return [t.name, at] as const;
+    });
+  }));
+
+  return {
+    shaders: kernels.map((k) => k.shader),
+    prepare({ batch, T }, limits) {
+      const rowFloats = Math.max(1, ...kernels.flatMap((k) => [...k.inputs, ...k.outputs].map((x) => x.size)));
+      const perPiece = Math.max(1, Math.min(T, Math.floor(limits.maxStorageBufferBindingSize / (4 * rowFloats * Math.max(1, batch)))));
+      const pieces = Array.from({ length: Math.max(1, Math.ceil(T / perPiece)) }, (_, p) => ({ t0: p * perPiece, steps: Math.max(0, Math.min(perPiece, T - p * perPiece)) }));
+      const maxPerDim = limits.maxComputeWorkgroupsPerDimension ?? MAX_WORKGROUPS_PER_DIMENSION;
+      // A workgroup sums one chunk of a sequence's steps, its invocations taking every WORKGROUP-th step.
+      const layout = pieces.map(({ steps }) => {
+        const chunk = WORKGROUP * Math.max(MIN_CHUNK, Math.ceil((batch * steps) / TARGET_INVOCATIONS));
+        const chunks = Math.max(1, Math.ceil(steps / chunk));
+        return { chunk, chunks, invocations: batch * chunks * WORKGROUP };
+      });
+      const partialName = (p: number, k: number) => `partials_${p}_${k}`;
+      const outputName = (p: number, name: string) => `out_${name}_${p}`;
+      const outputs = kernels.flatMap((k) => k.outputs);
+      return {
+        pieces: pieces.length,
+        job(data) {
+          const params = new Float32Array(Math.max(1, paramFloats));
+          for (const [name, offset] of paramOffsets) params.set(data.params[name]!, offset);
+          const buffers: GpuBufferSpec[] = [{ name: 'params', bytes: params.byteLength, usage: 'storage-read', data: params }];
+          const passes: GpuPass[] = [];
+          const inputNames = [...new Set(kernels.flatMap((k) => k.inputs.map((x) => x.name)))];
+          const sizeOf = new Map(kernels.flatMap((k) => k.inputs.map((x) => [x.name, x.size] as const)));
+          pieces.forEach(({ t0, steps }, p) => {
+            const lengths = Uint32Array.from({ length: batch }, (_, b) => Math.max(0, Math.min(steps, (data.lengths ? data.lengths[b]! : T) - t0)));
+            buffers.push({ name: `lengths_${p}`, bytes: Math.max(4, lengths.byteLength), usage: 'storage-read', data: lengths });
+            for (const name of inputNames) {
+              const slice = stepsOf(data.inputs[name]!, batch, T, sizeOf.get(name)!, t0, steps);
+              buffers.push({ name: `in_${name}_${p}`, bytes: Math.max(4, slice.byteLength), usage: 'storage-read', data: slice });
+            }
+            for (const o of outputs) buffers.push({ name: outputName(p, o.name), bytes: Math.max(4, 4 * batch * steps * o.size), usage: 'storage', read: true });
+            const { chunk, chunks, invocations } = layout[p]!;
+            buffers.push({ name: `sizes_${p}`, bytes: SIZES_BYTES, usage: 'uniform', data: Uint32Array.of(steps, chunk, chunks, batch) });
+            kernels.forEach((k, c) => {
+              buffers.push({ name: partialName(p, c), bytes: Math.max(4, 4 * invocations * k.elements.length), usage: 'storage', read: true });
+              passes.push({
+                shader: k.shader.label,
+                label: `${k.shader.label} piece ${p}`,
+                bindings: [
+                  { binding: 0, buffer: `sizes_${p}` },
+                  { binding: 1, buffer: `lengths_${p}` },
+                  { binding: 2, buffer: 'params' },
+                  { binding: 3, buffer: partialName(p, c) },
+                  ...k.inputs.map((x, i) => ({ binding: 4 + i, buffer: `in_${x.name}_${p}` })),
+                  ...k.outputs.map((o, i) => ({ binding: 4 + k.inputs.length + i, buffer: outputName(p, o.name) })),
+                ],
+                dispatch: gridDispatch(Math.ceil(invocations / WORKGROUP), maxPerDim),
+              });
+            });
+          });
+          return { shaders: kernels.map((k) => k.shader), buffers, passes };
+        },
+        decode(read) {
+          const sums: Record<string, Float64Array> = {};
+          for (const [state, n] of stateSize) sums[state] = new Float64Array(batch * n);
+          kernels.forEach((k, c) => {
+            pieces.forEach((_, p) => {
+              // A sequence's partials: its chunks × WORKGROUP invocations, `count` each.
+              const perSequence = layout[p]!.invocations / batch;
+              const count = k.elements.length;
+              const partials = new Float32Array(read[partialName(p, c)]!, 0, batch * perSequence * count);
+              k.elements.forEach((el, e) => {
+                const n = stateSize.get(el.state)!;
+                const at = el.flat - stateBase.get(el.state)!;
+                const sum = sums[el.state]!;
+                for (let b = 0; b < batch; b++) {
+                  let total = 0;
+                  for (let j = 0; j < perSequence; j++) total += partials[(b * perSequence + j) * count + e]!;
+                  sum[b * n + at]! += total;
+                }
+              });
+            });
+          });
+          const out: Record<string, Float32Array> = {};
+          for (const o of outputs) {
+            if (pieces.length === 1) {
+              out[o.name] = new Float32Array(read[outputName(0, o.name)]!, 0, batch * T * o.size);
+              continue;
+            }
+            const whole = (out[o.name] = new Float32Array(batch * T * o.size));
+            pieces.forEach(({ t0, steps }, p) => {
+              const part = new Float32Array(read[outputName(p, o.name)]!, 0, batch * steps * o.size);
+              for (let b = 0; b < batch; b++) whole.set(part.subarray(b * steps * o.size, (b + 1) * steps * o.size), (b * T + t0) * o.size);
+            });
+          }
+          return { sums, outputs: out };
+        },
+      };
+    },
+  };
+}
+
+/** Steps [t0, t0 + steps) of a [batch, T, n] tensor: a view where they are contiguous, else a copy. */
+function stepsOf(a: Float32Array, batch: number, T: number, n: number, t0: number, steps: number): Float32Array {
+  if (batch === 1 || steps === T) return a.subarray(t0 * n, (t0 + steps) * n + (batch - 1) * T * n);
+  const out = new Float32Array(batch * steps * n);
+  for (let b = 0; b < batch; b++) out.set(a.subarray((b * T + t0) * n, (b * T + t0 + steps) * n), b * steps * n);
+  return out;
+}
+
+function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>, elements: Element[], outputs: { name: string; size: number }[], label: string): CellKernel {
+  if (!isStepMap(m)) throw new Error(`compileTimeSum: ${m.name} is not a map and a sum over time`);
+  const byName = new Map(m.tensors.map((t) => [t.name, t]));
+  const inputs = m.tensors.filter((t) => t.role === 'input').map((t) => ({ name: t.name, size: tensorSize(t, sizes) }));
+  const inputBinding = new Map(inputs.map((x, i) => [x.name, i]));
+  const outputBinding = new Map(outputs.map((x, i) => [x.name, i]));
+  const lets = m.step.filter((d) => d.kind === 'let');
+  const invariant = new Map(lets.filter((d) => d.dep === 'const' || d.dep === 'param').map((d) => [d.target, d]));
+  const counter = { next: 0 };
+  const paramLoad = (n: { tensor: string }, values: IndexValue[]) => index(id('params'), offsetExpr(values, strides(byName.get(n.tensor)!.dims, sizes), paramOffsets.get(n.tensor)!));
+  const invariantLoad = (n: { tensor: string }, values: IndexValue[]) => index(id(`inv_${n.tensor}`), offsetExpr(values, strides(byName.get(n.tensor)!.dims, sizes)));
+  const rowOffset = (name: string, values: IndexValue[]) => offsetExpr(values, strides(byName.get(name)!.dims, sizes), bin('*', id('row'), lit.u32(tensorSize(byName.get(name)!, sizes))));
+
+  // What this shader evaluates: its elements' terms and its outputs, and the lets they read.
+  const defs: { def: Def; root: number; points: number[][]; write: (point: number[], value: Expr, e: number) => Stmt }[] = [];
+  const byState = new Map<string, { e: number; point: number[] }[]>();
+  elements.forEach((el, e) => byState.set(el.state, [...(byState.get(el.state) ?? []), { e, point: el.point }]));
+  for (const [state, els] of byState) {
+    const { def, term } = sumTerm(m, state)!;
+    const at = new Map(els.map((x) => [x.point.join(','), x.e]));
+    defs.push({ def, root: term, points: els.map((x) => x.point), write: (point, value) => assign(id(`acc_${at.get(point.join(','))}`), value, '+=') });
+  }
+  for (const o of outputs) {
+    const def = m.step.find((d) => d.kind === 'output' && d.target === o.name)!;
+    defs.push({ def, root: def.root, points: pointsOf(byName.get(o.name)!.dims, sizes), write: (point, value) => assign(index(id(`out_${outputBinding.get(o.name)}`), rowOffset(o.name, point)), value) });
+  }
+  const used = new Set<string>();
+  const visit = (d: Def) => {
+    for (const n of d.nodes)
+      if (n.op === 'load' && n.source === 'let' && !used.has(n.tensor)) {
+        used.add(n.tensor);
+        visit(lets.find((l) => l.target === n.tensor)!);
+      }
+  };
+  defs.forEach((d) => visit(d.def));
+
+  // The time-invariant lets, once, each into a private array (in step order: each reads only earlier ones).
+  const before: Stmt[] = [];
+  const outer = new Lowerer({
+    sizes,
+    prefix: 'w',
+    counter,
+    stmts: before,
+    resolve(n, values) {
+      if (n.source === 'param') return paramLoad(n, values);
+      if (n.source === 'let' && invariant.has(n.tensor)) return invariantLoad(n, values);
+      throw new Error(`compileTimeSum: ${m.name}: a time-invariant let reads ${n.source} ${n.tensor}`);
+    },
+  });
+  for (const d of lets) {
+    if (!invariant.has(d.target) || !used.has(d.target)) continue;
+    const t = byName.get(d.target)!;
+    before.push(varS(`inv_${d.target}`, arrayOf(f32, tensorSize(t, sizes))));
+    for (const point of pointsOf(t.dims, sizes)) before.push(assign(invariantLoad({ tensor: d.target }, point), outer.evaluate(d, point)));
+  }
+
+  // Per step: the other lets inlined (each value computed once per step), the terms into their registers, the outputs to memory.
+  const body: Stmt[] = [];
+  const loaded = new Map<string, string>();
+  const lowerer = new Lowerer({
+    lets: new Map(lets.filter((d) => !invariant.has(d.target)).map((d) => [d.target, d])),
+    sizes,
+    prefix: 'v',
+    counter,
+    stmts: body,
+    resolve(n, values: IndexValue[]): Expr {
+      if (n.source === 'input') {
+        const k = inputBinding.get(n.tensor)!;
+        const size = inputs[k]!.size;
+        if (!values.every((v) => typeof v === 'number')) {
+          const at = rowOffset(n.tensor, values);
+          return quads(size) ? index(index(id(`in_${k}`), bin('/', at, lit.u32(4))), bin('%', at, lit.u32(4))) : index(id(`in_${k}`), at);
+        }
+        // Each element of a step's inputs is loaded once, whichever definitions read it; a row of a
+        // multiple of 4 floats four at a time (lavapipe charges a vec4 load as one f32 load).
+        const flat = (values as number[]).reduce((o, v, i) => o + v * strides(byName.get(n.tensor)!.dims, sizes)[i]!, 0);
+        if (!quads(size)) {
+          const key = `${k}:${flat}`;
+          let name = loaded.get(key);
+          if (!name) {
+            loaded.set(key, (name = `in_${k}_${flat}`));
+            body.push(letS(name, index(id(`in_${k}`), bin('+', bin('*', id('row'), lit.u32(size)), lit.u32(flat)))));
+          }
+          return id(name);
+        }
+        const q = Math.floor(flat / 4);
+        const key = `${k}:q${q}`;
+        let name = loaded.get(key);
+        if (!name) {
+          loaded.set(key, (name = `in_${k}_q${q}`));
+          body.push(letS(name, index(id(`in_${k}`), bin('+', bin('*', id('row'), lit.u32(size / 4)), lit.u32(q)))));
+        }
+        return member(id(name), 'xyzw'[flat % 4]!);
+      }
+      if (n.source === 'param') return paramLoad(n, values);
+      if (n.source === 'let' && invariant.has(n.tensor)) return invariantLoad(n, values);
+      throw new Error(`compileTimeSum: ${m.name} reads ${n.source} ${n.tensor} per step`);
+    },
+  });
+  const writes: Stmt[] = [];
+  const stored = new Map<string, Expr[]>();
+  for (const d of defs)
+    d.points.forEach((point, e) => {
+      const value = lowerer.node(d.def, d.root, new Map(d.def.vars.map((v, k) => [v.name, { value: point[k]!, depth: 0 }])));
+      if (d.def.kind === 'output') {
+        const flat = point.reduce((o, v, i) => o + v * strides(byName.get(d.def.target)!.dims, sizes)[i]!, 0);
+        stored.set(d.def.target, Object.assign(stored.get(d.def.target) ?? [], { [flat]: value }));
+      } else writes.push(d.write(point, value, e));
+    });
+  // Outputs a row at a time: vec4 stores where the row is a multiple of 4 floats.
+  for (const o of outputs) {
+    const values = stored.get(o.name)!;
+    const k = outputBinding.get(o.name)!;
+    if (quads(o.size))
+      for (let q = 0; q < o.size / 4; q++) writes.push(assign(index(id(`out_${k}`), bin('+', bin('*', id('row'), lit.u32(o.size / 4)), lit.u32(q))), call('vec4<f32>', ...values.slice(4 * q, 4 * q + 4))));
+    else values.forEach((v, flat) => writes.push(assign(index(id(`out_${k}`), bin('+', bin('*', id('row'), lit.u32(o.size)), lit.u32(flat))), v)));
+  }
+  body.push(...writes);
+  const { globals: mathGlobals, functions } = mathPrelude(new Set([...outer.helpers, ...lowerer.helpers]));
+
+  const what = [...(elements.length ? [`the sums over time of ${[...byState.keys()].join(', ')} (${elements.length} elements)`] : []), ...(outputs.length ? [`per step ${outputs.map((o) => o.name).join(', ')}`] : [])].join('; ');
+  const kernel = printModule({
+    ...emptyModule(),
+    header: `${m.name}: ${what}; one chunk of one sequence's steps per invocation, partial sums to the host`,
+    structs: [{ name: 'Sizes', members: ['T', 'chunk', 'chunks', 'seqs'].map((name) => ({ name, type: u32 })) }],
+    globals: [
+      { name: 'sizes', space: 'uniform', type: named('Sizes'), group: 0, binding: 0 },
+      { name: 'lengths', space: 'storage', access: 'read', type: arrayOf(u32), group: 0, binding: 1 },
+      { name: 'params', space: 'storage', access: 'read', type: arrayOf(f32), group: 0, binding: 2 },
+      { name: 'partials', space: 'storage', access: 'read_write', type: arrayOf(f32), group: 0, binding: 3 },
+      ...inputs.map((x, i) => ({ name: `in_${i}`, space: 'storage' as const, access: 'read' as const, type: arrayOf(quads(x.size) ? vec(4, f32) : f32), group: 0, binding: 4 + i })),
+      ...outputs.map((x, i) => ({ name: `out_${i}`, space: 'storage' as const, access: 'read_write' as const, type: arrayOf(quads(x.size) ? vec(4, f32) : f32), group: 0, binding: 4 + inputs.length + i })),
+      ...mathGlobals,
+    ],
+    functions,
+    entryPoints: [
+      workgroupEntry(WORKGROUP, [
+        letS('w', flatWorkgroupIndex()),
+        letS('g', bin('+', bin('*', id('w'), lit.u32(WORKGROUP)), id('lid'))),
+        letS('c', bin('%', id('w'), member(id('sizes'), 'chunks'))),
+        letS('b', bin('/', id('w'), member(id('sizes'), 'chunks'))),
+        ifS(bin('>=', id('b'), member(id('sizes'), 'seqs')), [{ kind: 'return' }]),
+        ...before,
+        letS('len', call('min', index(id('lengths'), id('b')), member(id('sizes'), 'T'))),
+        letS('t0', bin('*', id('c'), member(id('sizes'), 'chunk'))),
+        letS('t1', call('min', bin('+', id('t0'), member(id('sizes'), 'chunk')), id('len'))),
+        ...elements.map((_, e) => varS(`acc_${e}`, f32, lit.f32(0))),
+        forRange('t', bin('+', id('t0'), id('lid')), id('t1'), [letS('row', bin('+', bin('*', id('b'), member(id('sizes'), 'T')), id('t'))), ...body], lit.u32(WORKGROUP)),
+        ...elements.map((_, e) => assign(index(id('partials'), bin('+', bin('*', id('g'), lit.u32(elements.length)), lit.u32(e))), id(`acc_${e}`))),
+      ]),
+    ],
+  });
+  return { cell: m, shader: { label, code: kernel, entryPoint: 'main' }, elements, outputs, inputs };
+}

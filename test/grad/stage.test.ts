@@ -1,0 +1,74 @@
+// The backward step in two stages (src/compiler/grad/stage.ts): the adjoint recurrence alone (`core`),
+// then the rest of the step from its per-step values (`rest`: the inputs' gradients and the params'
+// sums over time). Run in float64 by the reference interpreter on the shared schedule (bptt.ts), with
+// checkpoints too, the stages give the one-cell backward step's gradients to rounding on every cell
+// that stages; the rest is a map and sum over time (what backends/wgsl-reduce/time-sum.ts takes), and
+// the core of a diagonal scan cell is a diagonal recurrence the planner scans.
+import { describe, expect, it } from 'vitest';
+import { analyse } from '../../src/compiler/analyse/analyse.js';
+import { bindDims } from '../../src/compiler/ir/dims.js';
+import { verifyModule } from '../../src/compiler/ir/verify.js';
+import { differentiate } from '../../src/compiler/grad/reverse.js';
+import { withSavedStates } from '../../src/compiler/grad/saved.js';
+import { stageBackward } from '../../src/compiler/grad/stage.js';
+import { plan } from '../../src/driver/compile.js';
+import { isStepMap } from '../../backends/wgsl-reduce/time-sum.js';
+import { backpropagate, type CellRunner, type GradCell } from '../../src/runtime/bptt.js';
+import { interpret } from '../../src/runtime/reference/interpreter.js';
+import { interpretBackward } from '../../src/runtime/reference/grad-step.js';
+import type { Module } from '../../src/compiler/ir/ir.js';
+import { casesFor, cellFiles, moduleAt } from './helpers.js';
+
+function expectClose(what: string, a: Float64Array, b: Float64Array): void {
+  expect(b.length, what).toBe(a.length);
+  const scale = Math.max(1, ...Array.from(a, Math.abs));
+  for (let i = 0; i < a.length; i++) if (!(Math.abs(a[i]! - b[i]!) <= 1e-12 * scale)) throw new Error(`${what}[${i}]: one cell ${a[i]}, staged ${b[i]} (scale ${scale})`);
+}
+
+const SCANNED = ['examples/lru', 'examples/mamba_s6', 'examples/gla', 'examples/mingru', 'bench/cells/cumsum'];
+
+describe.each(cellFiles)('%s', (label, url) => {
+  const m = moduleAt(url);
+  const step = differentiate(m);
+  const stages = stageBackward(step, m);
+
+  const bidirectional = m.tensors.some((t) => t.reversed);
+  it('stages (every cell but a bidirectional one), as well-formed IR, the rest a map and sum over time', () => {
+    if (bidirectional) return expect(stages).toBeUndefined();
+    expect(stages).toBeDefined();
+    expect(verifyModule(stages!.core)).toEqual([]);
+    expect(verifyModule(stages!.rest)).toEqual([]);
+    expect(isStepMap(stages!.rest)).toBe(true);
+    expect(stages!.core.tensors.filter((t) => t.role === 'state').map((t) => t.name).sort()).toEqual(step.roles.stateAdjoints.map((r) => r.adjoint).sort());
+  });
+
+  if (SCANNED.includes(label))
+    it('its core is planned as a scan', () => {
+      const { analysis } = analyse(stages!.core);
+      expect(plan(stages!.core, analysis, { mode: 'auto' }).plan.mode).toBe('scan');
+    });
+
+  if (!stages) return;
+  it.each(casesFor(m, bindDims(m)).map((c) => [c.label, c] as const))('%s: the two stages give the one-cell gradients, with and without checkpoints', async (_l, c) => {
+    const saving = withSavedStates(m);
+    const modules = new Map<GradCell, Module>([
+      ['forward', m],
+      ['saving', saving.module],
+      ['core', stages.core],
+    ]);
+    const runner: CellRunner<Float64Array> = {
+      zeros: (n) => new Float64Array(n),
+      run: async (cell, sh, d) => interpret(modules.get(cell)!, sh, d),
+      // The rest as a cell: its accumulators from 0, their final values the sums.
+      runRest: async (sh, inputs, params) => {
+        const r = interpret(stages.rest, sh, { inputs, params });
+        return { outputs: r.outputs, sums: r.final };
+      },
+    };
+    const want = await interpretBackward(m, c.shape, c.data, c.upstream, step);
+    for (const checkpoint of [undefined, 4]) {
+      const got = await backpropagate(m, { backward: step, saving, staged: stages }, runner, c.shape, c.data, c.upstream, checkpoint ? { checkpoint } : {});
+      for (const kind of ['inputs', 'params', 'initial'] as const) for (const [name, a] of Object.entries(want[kind])) expectClose(`C=${checkpoint} ${kind} ${name}`, a, got[kind][name]!);
+    }
+  });
+});
