@@ -37,11 +37,11 @@ export async function benchPrecisionCommand(
   }
   const mib = (n: number) => (n / 2 ** 20).toFixed(2);
   const lines = [
-    `${adapter}; ${rows[0]?.timing ?? ''} timing, median of ${options.repeats} after 1 warm-up; ${load}.`,
+    `${adapter}; ${rows[0]?.timing ?? ''} timing; f32 and ${options.precision} alternating, ${options.repeats} runs each after 1 warm-up: median (fastest); ${load}.`,
     '',
-    `| cell | mode | dims | batch | T | f32 inputs+params+outputs (MiB) | ${options.precision} (MiB) | f32 (ms) | ${options.precision} (ms) | f32 / ${options.precision} |`,
+    `| cell | mode | dims | batch | T | f32 inputs+params+outputs (MiB) | ${options.precision} (MiB) | f32 (ms) | ${options.precision} (ms) | f32 / ${options.precision} (medians) |`,
     '|---|---|---|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.cell} | ${r.mode} | ${Object.entries(r.dims).map(([d, n]) => `${d}=${n}`).join(', ')} | ${r.batch} | ${r.T} | ${mib(r.f32Bytes)} | ${mib(r.f16Bytes)} | ${r.f32Ms.toFixed(2)} | ${r.f16Ms.toFixed(2)} | ${r.speedup.toFixed(2)} |`),
+    ...rows.map((r) => `| ${r.cell} | ${r.mode} | ${Object.entries(r.dims).map(([d, n]) => `${d}=${n}`).join(', ')} | ${r.batch} | ${r.T} | ${mib(r.f32Bytes)} | ${mib(r.f16Bytes)} | ${r.f32Ms.toFixed(1)} (${r.f32MinMs.toFixed(1)}) | ${r.f16Ms.toFixed(1)} (${r.f16MinMs.toFixed(1)}) | ${r.speedup.toFixed(2)} |`),
   ];
   process.stdout.write(lines.join('\n') + '\n');
 }
