@@ -75,6 +75,7 @@ export function registerCompile(program: Command) {
     .addOption(precisionOption())
     .option('--no-subgroups', 'scan kernels without subgroup operations, for adapters without the subgroups feature or with subgroups under 8 invocations')
     .action(async (file: string, flags: CompileFlags) => {
+      if (flags.mode === NEWTON_MODE && flags.precision !== 'auto' && flags.precision !== 'f32') throw new UserError(`rnnc: --precision ${flags.precision} does not go with --mode newton: its kernels are f32`, EXIT_INTERNAL);
       if (flags.mode === NEWTON_MODE) {
         const refused = flags.chunk !== undefined ? '--chunk' : flags.validate ? '--validate' : flags.grad ? '--grad' : flags.gradMode !== undefined ? '--grad-mode' : undefined;
         if (refused) throw new UserError(`rnnc: ${refused} does not go with --mode newton${refused.startsWith('--grad') ? ': the backward pass compiles with --mode seq, scan or auto' : ''}`, EXIT_INTERNAL);

@@ -108,6 +108,7 @@ export function registerRun(program: Command) {
     .addOption(precisionOption())
     .addOption(newtonTolOption()).addOption(newtonMaxIterOption())
     .action(async (file: string, flags: RunFlags, command: Command) => {
+      if (flags.mode === NEWTON_MODE && flags.precision !== 'auto' && flags.precision !== 'f32') throw new UserError(`rnnc: --precision ${flags.precision} does not go with --mode newton: its kernels are f32`, EXIT_INTERNAL);
       if (flags.mode === NEWTON_MODE) return runNewtonCommand(file, flags);
       // The flags first (exit 2), then the files (exit 1).
       if (flags.lengths !== 'full' && flags.lengths !== 'random') throw new UserError(`rnnc: --lengths must be full or random, got '${flags.lengths}'`, EXIT_INTERNAL);
