@@ -82,13 +82,13 @@ export interface Backend<M extends Mode = Mode> extends ModeProbe<M> {
 /** The files `rnnc compile` writes for a compiled cell: kernels, `<name>.<mode>.json` or `<name>.json`, and the host module. */
 export async function generatedFiles(c: Compilation, compiled: CompiledCell, sourcePath: string): Promise<GeneratedFile[]> {
   const base = compiled.mode === 'seq' ? c.module.name : `${c.module.name}.${compiled.mode}`;
-  // With f16 storage the manifest says which buffers hold f16 (2 bytes an element, rows padded to 16
-  // bytes); the generated host modules pack float32 only, so none is written (issue 17: not yet).
+  // With f16 storage the manifest says which buffers hold f16 (2 bytes an element, each buffer padded
+  // to 16 bytes); the host module packs them (rnnc/runtime's halfBits) and widens its outputs.
   const half = halfStorage(c.plan);
   const manifest = half ? { ...compiled.manifest, precision: { ...c.plan.precision, f16Buffers: 'inputs, params (the seq and chunk kernels\' weights) and outputs: f16 (Uint16Array bits, or Float16Array where the runtime has it), each buffer padded to a multiple of 16 bytes' } } : compiled.manifest;
   return [
     ...compiled.kernels.map((k) => ({ name: k.file, text: k.wgsl })),
     { name: `${base}.json`, text: JSON.stringify(manifest, null, 2) + '\n' },
-    ...(half ? [] : [{ name: `${base}.ts`, text: await compiled.hostModule(sourcePath) }]),
+    { name: `${base}.ts`, text: await compiled.hostModule(sourcePath) },
   ];
 }

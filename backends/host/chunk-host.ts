@@ -4,15 +4,19 @@
 // share the sequential kernel's buffers, so packing and unpacking are the seq module's
 // (host-parts.ts); `agg` and `carry` are scratch.
 import type { Module } from '../../src/compiler/ir/ir.js';
+import { HALF_ROLES } from '../wgsl-seq/layout.js';
 import { chunkBindings, type ChunkBuffer } from '../wgsl-chunk/emit.js';
 import { chunkScratchFloats, passesOf, passGroups, passGroupsText, type ChunkKernels } from '../wgsl-chunk/index.js';
 import {
   checkFunctionText,
   formatHostModule,
   headerText,
+  bufferBytesText,
+  halfFeatureCheckText,
   pascal,
   readResultsText,
   runtimeImportText,
+  runtimeNames,
   runArgumentsText,
   runTypesText,
   scaleCode,
@@ -46,6 +50,10 @@ export function schedule${T}(batch: number, T: number): ${T}Schedule {
 
 export async function chunkHostModule(m: Module, k: ChunkKernels, sourcePath: string): Promise<string> {
   const T = pascal(m.name);
+  // f16 storage (the plan's precision): the seq layout's inputs, weights and outputs hold f16 (HALF_ROLES).
+  const half = k.geometry.half ?? false;
+  const elementsOf = (b: (typeof layoutBuffers)[number]) => `${b.perUnit} * ${scaleCode(b.scale)}`;
+  const bytesOf = (b: (typeof layoutBuffers)[number]) => bufferBytesText(elementsOf(b), half && HALF_ROLES.has(b.role));
   const dims = k.seq.dims;
   const layoutBuffers = k.seq.layout.buffers;
   const scratch = chunkScratchFloats(k);
@@ -57,7 +65,7 @@ export async function chunkHostModule(m: Module, k: ChunkKernels, sourcePath: st
     `    params: gpu.upload(new Uint32Array([batch, T, schedule.chunks, 0]), UNIFORMS),`,
     ...layoutBuffers.map((b) =>
       b.usage === 'storage'
-        ? `    ${b.role}: gpu.buffer(${b.perUnit} * ${scaleCode(b.scale)} * 4, WRITE),`
+        ? `    ${b.role}: gpu.buffer(${bytesOf(b)}, WRITE),`
         : `    ${b.role}: gpu.upload(${b.role}, READ),`,
     ),
     `    agg: gpu.buffer(batch * schedule.chunks * ${scratch.agg * 4}, WRITE),`,
@@ -67,7 +75,7 @@ export async function chunkHostModule(m: Module, k: ChunkKernels, sourcePath: st
 
   const code = `
 ${headerText(m, 'chunk kernels', sourcePath)}
-${runtimeImportText(['HostGpu', 'READ', 'UNIFORMS', 'WRITE', 'checkCounts', 'checkLength', 'grid', 'sequenceLengths'])}
+${runtimeImportText(runtimeNames(half))}
 // Chunks of ${k.geometry.C} steps; the ${k.shape.K}×${k.shape.K} transition is shared by ${k.shape.R} state rows.
 
 /** The WGSL of each pass, run in this order; every entry point is \`main\`. */
@@ -77,7 +85,7 @@ ${chunkPasses.map((p) => `  ${p}: \`${templateText(k.passes[p]!.code)}\`,`).join
 
 export type ${T}Pass = keyof typeof ${m.name}Wgsl;
 
-${runTypesText(m, dims)}
+${runTypesText(m, dims, half)}
 
 ${scheduleText(m, k)}
 
@@ -93,8 +101,9 @@ ${checkFunctionText(m)}
 /** Runs the passes once over a batch of sequences. */
 export async function run${T}(device: GPUDevice, run: ${T}Run): Promise<${T}Result> {
 ${runArgumentsText(m, dims)}
+${halfFeatureCheckText(m, half)}
   const schedule = schedule${T}(batch, T);
-${seqLayoutPackingText(m, layoutBuffers)}
+${seqLayoutPackingText(m, layoutBuffers, undefined, half)}
 
   // Pipelines are compiled once per device and buffers pooled across calls (rnnc/runtime).
   const gpu = HostGpu.for(device);
@@ -108,7 +117,11 @@ ${created.join('\n')}
       bindings: bindings[name].map(([binding, buffer]) => [binding, buffers[buffer]] as const),
       dispatch: schedule.dispatch[name],
     });
-${readResultsText(written.map((b) => b.role), `gpu.submit(passes, { reads: [${written.map((b) => `[buffers.${b.role}, ${b.perUnit} * ${scaleCode(b.scale)} * 4]`).join(', ')}], release: Object.values(buffers) })`)}
+${readResultsText(
+  written.map((b) => b.role),
+  `gpu.submit(passes, { reads: [${written.map((b) => `[buffers.${b.role}, ${half && HALF_ROLES.has(b.role) ? `2 * ${elementsOf(b)}` : bytesOf(b)}]`).join(', ')}], release: Object.values(buffers) })`,
+  Object.fromEntries(written.filter((b) => half && HALF_ROLES.has(b.role)).map((b) => [b.role, elementsOf(b)])),
+)}
 ${seqLayoutResultText(m, layoutBuffers)}
 }
 `;

@@ -7,15 +7,19 @@
 // Node's `webgpu`. The text it shares with the scan and chunk host modules is in host-parts.ts.
 import type { Module } from '../../src/compiler/ir/ir.js';
 import type { SeqKernel } from '../wgsl-seq/emit.js';
+import { HALF_ROLES } from '../wgsl-seq/layout.js';
 import { tensorsOf } from '../../src/compiler/ir/ir.js';
 import {
   access,
   checkFunctionText,
   formatHostModule,
   headerText,
+  bufferBytesText,
+  halfFeatureCheckText,
   pascal,
   readResultsText,
   runtimeImportText,
+  runtimeNames,
   runTypesText,
   scaleCode,
   seqLayoutPackingText,
@@ -23,14 +27,16 @@ import {
   templateText,
 } from './host-parts.js';
 
-export async function hostModule(m: Module, k: SeqKernel, sourcePath: string): Promise<string> {
+/** `half`: the kernel stores inputs, params and outputs as f16 (the plan's f16-storage precision; HALF_ROLES). */
+export async function hostModule(m: Module, k: SeqKernel, sourcePath: string, { half = false }: { half?: boolean } = {}): Promise<string> {
   const T = pascal(m.name);
   const buffers = k.layout.buffers;
   const has = (role: string) => buffers.some((b) => b.role === role);
-  const bytesOf = (role: string) => {
+  const elementsOf = (role: string) => {
     const b = buffers.find((x) => x.role === role)!;
-    return `${b.perUnit} * ${scaleCode(b.scale)} * 4`;
+    return `${b.perUnit} * ${scaleCode(b.scale)}`;
   };
+  const bytesOf = (role: string) => bufferBytesText(elementsOf(role), half && HALF_ROLES.has(role));
   const elements = (dims: string[]) => dims.reduce((n, d) => n * k.dims[d]!, 1);
   // Buffers kept for the stream's life (params, state) and those taken from the pool per call (inputs, lengths, outputs).
   const kept = ['uniforms', ...(has('weights') ? ['weightsBuffer'] : []), 'state', 'state_outBuffer'];
@@ -50,11 +56,11 @@ export async function hostModule(m: Module, k: SeqKernel, sourcePath: string): P
 
   const code = `
 ${headerText(m, 'sequential kernel', sourcePath)}
-${runtimeImportText(['HostGpu', 'READ', 'UNIFORMS', 'WRITE', 'checkCounts', 'checkLength', 'grid', 'sequenceLengths'])}
+${runtimeImportText(runtimeNames(half))}
 
 export const ${m.name}Wgsl = \`${templateText(k.wgsl)}\`;
 ${pre ? `\n/** The pre-pass: what does not depend on the state, for every step, into scratch; dispatched before the kernel. */\nexport const ${m.name}ProjectWgsl = \`${templateText(pre.wgsl)}\`;\n` : ''}
-${runTypesText(m, k.dims)}
+${runTypesText(m, k.dims, half)}
 
 export interface ${T}StreamOptions {
   batch: number;
@@ -88,10 +94,11 @@ ${checkFunctionText(m)}
 export async function stream${T}(device: GPUDevice, options: ${T}StreamOptions): Promise<${T}Stream> {
   const { batch } = options;
   checkCounts('${m.name}', { batch });
+${halfFeatureCheckText(m, half)}
 ${tensorsOf(m, 'param')
   .map((t) => `  check('params.${t.name}', options.params${access(t.name)}, ${elements(t.dims)});`)
   .join('\n')}
-${has('weights') ? `  const run = { params: options.params };\n${seqLayoutPackingText(m, buffers, ['weights'])}` : ''}
+${has('weights') ? `  const run = { params: options.params };\n${seqLayoutPackingText(m, buffers, ['weights'], half)}` : ''}
 
   const gpu = HostGpu.for(device);
   const pipeline = await gpu.pipeline(${m.name}Wgsl, '${k.entryPoint}');
@@ -116,7 +123,7 @@ ${tensorsOf(m, 'input')
   .join('\n')}
     const lengths = sequenceLengths('${m.name}', batch, T, given);
     const run = { inputs: stepInputs };
-${seqLayoutPackingText(m, buffers, ['inputs']).replace(/^/gm, '  ')}
+${seqLayoutPackingText(m, buffers, ['inputs'], half).replace(/^/gm, '  ')}
     gpu.write(uniforms, new Uint32Array([batch, T, 0, 0]));
     const inputsBuffer = gpu.upload(inputs, READ);
     const lengthsBuffer = gpu.upload(lengths, READ);
@@ -130,7 +137,7 @@ ${pre ? `      // The state-independent part of every step first (one invocation
     const copies = [[state_outBuffer, state, ${bytesOf('state_out')}]] as const;
 ${
   has('outputs')
-    ? `${readResultsText(['outputs'], `gpu.submit(passes, { copies, reads: [[outputsBuffer, ${bytesOf('outputs')}]], release: [${perCall.join(', ')}] })`).replace(/^/gm, '  ')}
+    ? `${readResultsText(['outputs'], `gpu.submit(passes, { copies, reads: [[outputsBuffer, ${half ? `2 * ${elementsOf('outputs')}` : bytesOf('outputs')}]], release: [${perCall.join(', ')}] })`, half ? { outputs: elementsOf('outputs') } : {}).replace(/^/gm, '  ')}
     return ${seqLayoutSlicesText(m, buffers, 'outputs')};`
     : `    // A cell without outputs (a sum over time): only its state, which stays on the GPU.
     await gpu.submit(passes, { copies, release: [${perCall.join(', ')}] });

@@ -34,18 +34,21 @@ type Named = { name: string; dims: string[] };
 const elementCount = (dims: string[], sizes: DimSizes) => dims.reduce((n, d) => n * sizes[d]!, 1);
 
 /** `<Name>Inputs`, `Params`, `State`, `Outputs`, `Run` and `Result`: the public types of every host module. */
-export function runTypesText(m: Module, sizes: DimSizes): string {
+export function runTypesText(m: Module, sizes: DimSizes, half = false): string {
   const T = pascal(m.name);
-  const iface = (name: string, ts: Named[], doc: (t: Named) => string, optional = false) =>
-    `export interface ${name} {\n${ts.map((t) => `  /** ${doc(t)} */\n  ${field(t.name)}${optional ? '?' : ''}: Float32Array;`).join('\n')}\n}`;
+  // With f16 storage, inputs and params may come as f16 bits (Uint16Array, or a Float16Array's) or as float32, rounded on upload.
+  const iface = (name: string, ts: Named[], doc: (t: Named) => string, optional = false, type = 'Float32Array') =>
+    `export interface ${name} {\n${ts.map((t) => `  /** ${doc(t)} */\n  ${field(t.name)}${optional ? '?' : ''}: ${type};`).join('\n')}\n}`;
+  const stored = half ? 'Float32Array | Uint16Array' : 'Float32Array';
+  const f16 = half ? ', f16: float32 rounded to nearest even, or f16 bits' : '';
   const shape = (prefix: string[], dims: string[]) => `[${[...prefix, ...dims.map((d) => `${d}=${sizes[d]}`)].join(', ')}]`;
-  return `${iface(`${T}Inputs`, tensorsOf(m, 'input'), (t) => `${shape(['batch', 'T'], t.dims)}`)}
+  return `${iface(`${T}Inputs`, tensorsOf(m, 'input'), (t) => `${shape(['batch', 'T'], t.dims)}${f16}`, false, stored)}
 
-${iface(`${T}Params`, tensorsOf(m, 'param'), (t) => `${shape([], t.dims)}`)}
+${iface(`${T}Params`, tensorsOf(m, 'param'), (t) => `${shape([], t.dims)}${f16}`, false, stored)}
 
 ${iface(`${T}State`, tensorsOf(m, 'state'), (t) => `${shape(['batch'], t.dims)}`, true)}
 
-${iface(`${T}Outputs`, tensorsOf(m, 'output'), (t) => `${shape(['batch', 'T'], t.dims)}`)}
+${iface(`${T}Outputs`, tensorsOf(m, 'output'), (t) => `${shape(['batch', 'T'], t.dims)}${half ? ', f16 values widened to float32' : ''}`)}
 
 export interface ${T}Run {
   batch: number;
@@ -97,8 +100,8 @@ export function stateInit(m: Module, state: string): { param: string } | { value
  * `target.set(run.<group>.<tensor>, offset * scale)`: one tensor copied into its region of a packed
  * array (region-major: all of a tensor's [batch, T, ...] or [...] elements, then the next tensor's).
  */
-export const packRegionText = (target: string, group: 'inputs' | 'params', tensor: string, offset: number, scale: '1' | 'batch * T') =>
-  `  ${target}.set(run.${group}${access(tensor)}, ${offset}${scale === '1' ? '' : ` * ${scale}`});`;
+export const packRegionText = (target: string, group: 'inputs' | 'params', tensor: string, offset: number, scale: '1' | 'batch * T', half = false) =>
+  `  ${target}.set(${half ? `halfBits(run.${group}${access(tensor)})` : `run.${group}${access(tensor)}`}, ${offset}${scale === '1' ? '' : ` * ${scale}`});`;
 
 /** A buffer's element count as code over `batch` and `T`. */
 export const scaleCode = (s: OffsetScale) => (s === '1' ? '1' : s === 'batch' ? 'batch' : 'batch * T');
@@ -108,14 +111,15 @@ export const scaleCode = (s: OffsetScale) => (s === '1' ? '1' : s === 'batch' ? 
  * share: one Float32Array per buffer read by the kernel, named after its role, each tensor a
  * region-major block (`offset * scale`, states [batch, ...] per region).
  */
-export function seqLayoutPackingText(m: Module, buffers: BufferLayout[], roles: readonly string[] = ['inputs', 'weights', 'state_in']): string {
+export function seqLayoutPackingText(m: Module, buffers: BufferLayout[], roles: readonly string[] = ['inputs', 'weights', 'state_in'], half = false): string {
   return buffers
     .filter((b) => roles.includes(b.role) && b.usage === 'storage-read')
     .map((b) => {
-      const lines = [`  const ${b.role} = new Float32Array(${b.perUnit} * ${scaleCode(b.scale)});`];
+      const f16 = half && b.role !== 'state_in';
+      const lines = [`  const ${b.role} = ${f16 ? 'halfArray' : 'new Float32Array'}(${b.perUnit} * ${scaleCode(b.scale)});`];
       for (const r of b.regions) {
-        if (b.role === 'inputs') lines.push(packRegionText('inputs', 'inputs', r.tensor, r.offset.elements, 'batch * T'));
-        else if (b.role === 'weights') lines.push(packRegionText('weights', 'params', r.tensor, r.offset.elements, '1'));
+        if (b.role === 'inputs') lines.push(packRegionText('inputs', 'inputs', r.tensor, r.offset.elements, 'batch * T', f16));
+        else if (b.role === 'weights') lines.push(packRegionText('weights', 'params', r.tensor, r.offset.elements, '1', f16));
         else {
           const init = stateInit(m, r.tensor);
           lines.push(`  {`, `    const given = run.initialState${optionalAccess(r.tensor)};`, `    const region = state_in.subarray(${r.offset.elements} * batch, (${r.offset.elements} + ${r.size}) * batch);`);
@@ -150,9 +154,26 @@ export function seqLayoutSlicesText(m: Module, buffers: BufferLayout[], role: 'o
   return `{ ${slices.join(', ')} }`;
 }
 
-/** Float32Arrays `<name>` of the bytes `submit` read back, in the order of its `reads`. */
-export const readResultsText = (names: string[], call: string) =>
-  names.length === 1 ? `  const ${names[0]} = new Float32Array((await ${call})[0]!);` : `  const [${names.join(', ')}] = (await ${call}).map((bytes) => new Float32Array(bytes));`;
+/**
+ * Float32Arrays `<name>` of the bytes `submit` read back, in the order of its `reads`; those in
+ * `half` hold f16, widened here (the value: their element count as code).
+ */
+export function readResultsText(names: string[], call: string, half: Record<string, string> = {}): string {
+  const widen = (name: string, bytes: string) => (half[name] ? `widenHalf(${bytes}, ${half[name]})` : `new Float32Array(${bytes})`);
+  if (names.length === 1) return `  const ${names[0]} = ${widen(names[0]!, `(await ${call})[0]!`)};`;
+  if (!names.some((n) => half[n])) return `  const [${names.join(', ')}] = (await ${call}).map((bytes) => new Float32Array(bytes));`;
+  return `  const read = await ${call};\n${names.map((n, k) => `  const ${n} = ${widen(n, `read[${k}]!`)};`).join('\n')}`;
+}
+
+/** A buffer's bytes as code: 4 per float32 element, or an f16 buffer's padded size (halfBytes). */
+export const bufferBytesText = (elements: string, half: boolean) => (half ? `halfBytes(${elements})` : `${elements} * 4`);
+
+/** With f16 storage: the device must have `shader-f16`, or the module says what to do. */
+export const halfFeatureCheckText = (m: Module, half: boolean) =>
+  half ? `  if (!device.features.has('shader-f16')) throw new Error("${m.name}: these kernels store f16: open the device with the 'shader-f16' feature, or compile with --precision f32");` : '';
+
+/** The names a host module imports from rnnc/runtime; with f16 storage, the f16 packing too. */
+export const runtimeNames = (half: boolean) => ['HostGpu', 'READ', 'UNIFORMS', 'WRITE', 'checkCounts', 'checkLength', 'grid', 'sequenceLengths', ...(half ? ['halfArray', 'halfBits', 'halfBytes', 'widenHalf'] : [])];
 
 /** Generated TypeScript, formatted the same way everywhere so that committed files are stable. */
 export const formatHostModule = (code: string): Promise<string> => format(code, { parser: 'typescript', printWidth: 120, singleQuote: true });

@@ -19,9 +19,11 @@ import {
   headerText,
   optionalAccess,
   packRegionText,
+  halfFeatureCheckText,
   pascal,
   readResultsText,
   runtimeImportText,
+  runtimeNames,
   regionSliceText,
   runArgumentsText,
   runTypesText,
@@ -181,16 +183,18 @@ function deviceChecksText(m: Module, k: ScanKernels): string {
  * Inputs and params packed one tensor after another, initial states interleaved per sequence
  * ([batch, state floats]); only the buffers some kernel binds.
  */
-function packingText(m: Module, k: ScanKernels, bound: readonly Binding[]): string {
+function packingText(m: Module, k: ScanKernels, bound: readonly Binding[], half: boolean): string {
   const { layout } = k;
   const lines: string[] = [];
+  // With f16 storage the inputs and params buffers hold f16 bits (layout.ts HALF_BUFFERS).
+  const array = half ? 'halfArray' : 'new Float32Array';
   if (bound.includes('inputs')) {
-    lines.push(`  const inputs = new Float32Array(Math.max(1, ${layout.inputWidth} * batch * T));`);
-    for (const p of layout.inputs) lines.push(packRegionText('inputs', 'inputs', p.tensor.name, p.offset, 'batch * T'));
+    lines.push(`  const inputs = ${array}(Math.max(1, ${layout.inputWidth} * batch * T));`);
+    for (const p of layout.inputs) lines.push(packRegionText('inputs', 'inputs', p.tensor.name, p.offset, 'batch * T', half));
   }
   if (bound.includes('params')) {
-    lines.push(`  const params = new Float32Array(${Math.max(1, layout.paramWidth)});`);
-    for (const p of layout.params) lines.push(packRegionText('params', 'params', p.tensor.name, p.offset, '1'));
+    lines.push(`  const params = ${array}(${Math.max(1, layout.paramWidth)});`);
+    for (const p of layout.params) lines.push(packRegionText('params', 'params', p.tensor.name, p.offset, '1', half));
   }
   if (!bound.includes('init')) return lines.join('\n');
   lines.push(`  const init = new Float32Array(Math.max(1, batch * ${layout.stateWidth}));`);
@@ -226,7 +230,8 @@ ${copies.join('\n')}
   return { outputs: { ${outputs} }, finalState };`;
 }
 
-export async function scanHostModule(m: Module, k: ScanKernels, sourcePath: string): Promise<string> {
+/** `half`: the kernels store inputs, params and outputs as f16 (the plan's f16-storage precision; HALF_BUFFERS). */
+export async function scanHostModule(m: Module, k: ScanKernels, sourcePath: string, { half = false }: { half?: boolean } = {}): Promise<string> {
   const T = pascal(m.name);
   const { layout, tile } = k;
   const sizes = dimSizes(k.layout);
@@ -235,8 +240,9 @@ export async function scanHostModule(m: Module, k: ScanKernels, sourcePath: stri
   // The storage buffers some kernel binds: those the host fills, then those the kernels write (with their bytes).
   const bound = (b: Binding) => kernelNames.some((n) => k.kernels[n]!.bindings.includes(b));
   const uploaded = (['inputs', 'params', 'init', 'lengths'] as const).filter(bound);
+  const outputElements = `Math.max(1, ${layout.outputWidth} * batch * T)`;
   const writtenBytes = {
-    outputs: `4 * Math.max(1, ${layout.outputWidth} * batch * T)`,
+    outputs: half ? `halfBytes(${outputElements})` : `4 * ${outputElements}`,
     final_state: `4 * Math.max(1, batch * ${layout.stateWidth})`,
     aggs: `${4 * layout.members.length} * Math.max(1, schedule.aggElements)`,
   };
@@ -251,7 +257,7 @@ export async function scanHostModule(m: Module, k: ScanKernels, sourcePath: stri
 
   const code = `
 ${headerText(m, 'scan kernels', sourcePath)}
-${runtimeImportText(['HostGpu', 'READ', 'UNIFORMS', 'WRITE', 'checkCounts', 'checkLength', 'grid', 'sequenceLengths'])}
+${runtimeImportText(runtimeNames(half))}
 // Element: ${layout.mode === 'lanes' ? `${layout.members.length} floats per lane, ${layout.lanes} lanes per sequence` : `${layout.members.length} floats per sequence`}; ${k.matrix ? `held by a workgroup of ${k.matrix.width} invocations (the 'matrix' layout)` : `'${tile.split}' split`}${k.subgroups ? ', subgroup operations' : ''}.
 
 /** The WGSL of each kernel; its entry point has the kernel's name. */
@@ -261,7 +267,7 @@ ${kernelNames.map((n) => `  ${n}: \`${templateText(k.kernels[n]!.code)}\`,`).joi
 
 export type ${T}Kernel = keyof typeof ${m.name}Wgsl;
 
-${runTypesText(m, sizes)}
+${runTypesText(m, sizes, half)}
 
 ${k.matrix ? matrixScheduleText(m, k) : scheduleText(m, k)}
 
@@ -278,8 +284,9 @@ ${checkFunctionText(m)}
 export async function run${T}(device: GPUDevice, run: ${T}Run): Promise<${T}Result> {
 ${runArgumentsText(m, sizes)}
 ${deviceChecksText(m, k)}
+${halfFeatureCheckText(m, half)}
   const schedule = schedule${T}(batch, T, lengths.reduce((a, n) => Math.min(a, n), T));
-${packingText(m, k, storage)}
+${packingText(m, k, storage, half)}
 
   // Pipelines are compiled once per device and buffers pooled across calls (rnnc/runtime).
   const gpu = HostGpu.for(device);
@@ -295,7 +302,11 @@ ${written.map((b) => `    ${b}: gpu.buffer(${writtenBytes[b]}, WRITE),`).join('\
     bindings: [[${bindingIndex.uniforms}, uniformBuffers[k]!] as const, ...bindings[p.kernel].map(([binding, name]) => [binding, buffers[name]] as const)],
     dispatch: p.dispatch,
   }));
-${readResultsText(read, `gpu.submit(passes, { reads: [${read.map((b) => `[buffers.${b}, ${writtenBytes[b]}]`).join(', ')}], release: [...uniformBuffers, ...Object.values(buffers)] })`)}
+${readResultsText(
+  read,
+  `gpu.submit(passes, { reads: [${read.map((b) => `[buffers.${b}, ${half && b === 'outputs' ? `2 * ${outputElements}` : writtenBytes[b]}]`).join(', ')}], release: [...uniformBuffers, ...Object.values(buffers)] })`,
+  half ? { outputs: outputElements } : {},
+)}
 ${resultText(k)}
 }
 `;

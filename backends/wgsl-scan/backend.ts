@@ -88,7 +88,7 @@ export const scanBackend: Backend<'scan'> = {
       mode: 'scan',
       kernels: compiledKernels,
       manifest: { ...scanManifest(module, kernels), plan: { why: plan.why, decision } },
-      hostModule: (sourcePath) => scanHostModule(module, kernels, sourcePath),
+      hostModule: (sourcePath) => scanHostModule(module, kernels, sourcePath, { half }),
       prepare(size) {
         const run = prepareScan(size);
         return half ? halfRun(run, HALF_BUFFERS) : run;

@@ -29,7 +29,7 @@ export const seqBackend: Backend<'seq'> = {
         { label, file: files.kernel, wgsl: kernel.wgsl, entryPoint: kernel.entryPoint },
       ],
       manifest: buildManifest(module, kernel, files),
-      hostModule: (sourcePath) => hostModule(module, kernel, sourcePath),
+      hostModule: (sourcePath) => hostModule(module, kernel, sourcePath, { half }),
       prepare: (size) => (half ? halfRun(prepare(size), HALF_ROLES) : prepare(size)),
     };
     function prepare({ batch, T }: RunSize): PreparedRun {

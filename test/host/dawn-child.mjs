@@ -19,7 +19,7 @@ process.once('message', async (calls) => {
     instance = create([]);
     const adapter = await instance.requestAdapter();
     if (!adapter) throw new Error('no WebGPU adapter');
-    device = await adapter.requestDevice({ requiredFeatures: ['subgroups'].filter((f) => adapter.features.has(f)) });
+    device = await adapter.requestDevice({ requiredFeatures: ['subgroups', 'shader-f16'].filter((f) => adapter.features.has(f)) });
     const errors = [];
     device.addEventListener('uncapturederror', (e) => errors.push(e.error.message));
     // The modules' runtime, the same instance they import (rnnc/runtime resolves to this repository's dist/).

@@ -1,13 +1,16 @@
 // Every host module rnnc writes type-checks under `tsc --strict` with nothing but the browser's
 // libraries and WebGPU's types: the scan host module of every cell the scan backend takes (and the
 // other splits' variants of two cells), the chunk host module of every cell the chunk backend takes,
-// and the committed sequential host modules (test/golden/seq). A module with a type error fails here.
+// the committed sequential host modules (test/golden/seq), and one module of each mode with f16
+// storage (`--precision f16-storage`). A module with a type error fails here.
 import { readdirSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compileScan, type ScanCompileOptions } from '../../backends/wgsl-scan/index.js';
 import { compileChunk } from '../../backends/wgsl-chunk/index.js';
 import { scanHostModule } from '../../backends/host/scan-host.js';
 import { chunkHostModule } from '../../backends/host/chunk-host.js';
+import { frontEnd } from '../../src/driver/front-end.js';
+import { compileFiles, plan } from '../../src/driver/compile.js';
 import { chunkCells, scanCells } from './cells.js';
 import { typeCheck } from './typecheck.js';
 
@@ -20,6 +23,11 @@ for (const cell of scanCells()) {
   if (variant) files[`${cell.name}.scan.${variant.tile?.split ?? 'thread'}.ts`] = () => scanHostModule(cell.module, compileScan(cell.module, cell.plan, cell.sizes, variant), cell.path);
 }
 for (const cell of chunkCells()) files[`${cell.name}.chunk.ts`] = () => chunkHostModule(cell.module, compileChunk(cell.module, cell.sizes), cell.path);
+for (const [path, mode] of [['examples/lstm.rnn', 'seq'], ['examples/mingru.rnn', 'scan'], ['examples/deltanet.rnn', 'chunk']] as const)
+  files[`${path.replace(/.*\/|\.rnn$/g, '')}.${mode}.f16.ts`] = async () => {
+    const { module, analysis } = frontEnd(readFileSync(path, 'utf8'));
+    return (await compileFiles(plan(module!, analysis!, { mode, precision: 'f16-storage' }))).find((f) => f.name.endsWith('.ts'))!.text;
+  };
 for (const name of readdirSync('test/golden/seq').sort()) files[`${name}.seq.ts`] = async () => readFileSync(`test/golden/seq/${name}/${name}.ts`, 'utf8');
 
 let diagnostics: string[] = [];
