@@ -126,7 +126,7 @@ function plan(m: Module, sizes: DimSizes, options: SeqOptions): Plan {
     return { key: k.target, dims, size, offset: (perStep += size) - size };
   });
   const inScratch = new Set(regions.map((r) => r.key));
-  const slicing = sliceProgram(program, m.monoid !== undefined);
+  const slicing = sliceProgram(program, m.monoid !== undefined, { parts: isBidirectional(m) });
   const local: Plan['local'] = new Map();
   for (const [key, dims] of program.shapes) {
     const positions = slicing.positions.get(key)!;

@@ -227,7 +227,7 @@ export interface Slicing {
  * definition has two variables in it (a transpose). Uncoupled classes that contain a state position
  * are the slice axes: every unit computes its own slice, and everything else whole.
  */
-export function sliceProgram(p: Program, monoid: boolean): Slicing {
+export function sliceProgram(p: Program, monoid: boolean, options: { parts?: boolean } = {}): Slicing {
   const parent = new Map<string, string>();
   const find = (x: string): string => {
     const up = parent.get(x);
@@ -255,6 +255,16 @@ export function sliceProgram(p: Program, monoid: boolean): Slicing {
       n.index.forEach((v, i) => (own.has(v) ? union(pos(key, i), varItem(v)) : coupled.add(pos(key, i))));
     }
   });
+  // A bidirectional cell (`parts`): its forward and reversed parts never meet, so their states' positions
+  // are separate classes and no axis would slice every state. A state with the same dims as an earlier
+  // one in another class joins it position by position: a unit then runs its slice of each part in lockstep.
+  if (options.parts) {
+    const states = [...p.shapes].filter(([key, dims]) => key.startsWith('state:') && dims.length > 0);
+    states.forEach(([key, dims], k) => {
+      const twin = states.slice(0, k).find(([other, d]) => d.length === dims.length && d.every((x, i) => x === dims[i]) && dims.every((_, i) => find(pos(other, i)) !== find(pos(key, i))));
+      if (twin) dims.forEach((_, i) => union(pos(twin[0], i), pos(key, i)));
+    });
+  }
   const coupledRoots = new Set([...coupled].map(find));
   p.defs.forEach((k, di) => {
     const roots = k.def.vars.map((v) => find(`def${di}:${v.name}`));
