@@ -141,9 +141,78 @@ export class Lowerer {
    * value varies in the innermost open scope unless `depths` names an outer one (0: the top level).
    */
   evaluate(def: Def, values: IndexValue[], depths?: number[]): Expr {
+    return this.node(def, def.root, this.envOf(def, values, depths));
+  }
+
+  /**
+   * Sums of several items (definitions, or points of one) over the same dim, written as one loop per
+   * dim and scope: every vectorizable sum (LowerOptions.vector) of each item that sits outside other
+   * reductions, with the term loads the items share (the same address) read once per trip — four gates'
+   * products with the state read the state's vec4 once, a weight row read once serves several
+   * sequences. A later `evaluate` of an item finds its sums computed. The summation order of each sum
+   * is the one `evaluate` alone would use. Sums go to loops in the order of `items`.
+   */
+  fuseSums(items: { def: Def; values: IndexValue[]; depths?: number[] }[], most = Infinity): void {
+    if (!this.o.vector) return;
+    type Found = { def: Def; n: Extract<Node, { op: 'reduce' }>; env: Env; home: number; key: string };
+    const groups = new Map<string, Found[]>();
+    for (const item of items) {
+      const env = this.envOf(item.def, item.values, item.depths);
+      const seen = new Set<number>();
+      const visit = (nodeId: number): void => {
+        if (seen.has(nodeId)) return;
+        seen.add(nodeId);
+        const n = item.def.nodes[nodeId]!;
+        if (n.op === 'reduce') {
+          const size = this.o.sizes[n.over.dim]!;
+          if (n.fn !== 'sum' || size % 4 !== 0 || unrolls(size) || !this.vectorizable(item.def, n.args[0], n.over.name)) return;
+          const home = Math.max(0, ...n.space.map((v) => env.get(v)!.depth));
+          const key = this.memoKey(item.def, nodeId, n, env);
+          if (this.scopes[home]!.memo.has(key)) return;
+          const group = `${home}:${n.over.dim}`;
+          groups.set(group, [...(groups.get(group) ?? []), { def: item.def, n, env, home, key }]);
+          return;
+        }
+        if (n.op === 'load' || n.op === 'const') return;
+        n.args.forEach(visit);
+      };
+      visit(item.def.root);
+    }
+    // At most `most` sums per loop: each is a vec4 accumulator (on lavapipe four SIMD registers per
+    // invocation), and past a few of them they spill; whether sharing the loads pays for that is the caller's measurement.
+    const loops = [...groups.values()].flatMap((found) => Array.from({ length: Math.ceil(found.length / most) }, (_, k) => found.slice(k * most, (k + 1) * most)));
+    for (const found of loops) {
+      const home = found[0]!.home;
+      const size = this.o.sizes[found[0]!.n.over.dim]!;
+      const accs = found.map(() => this.name('acc'));
+      const quad = this.name(`${found[0]!.n.over.name}4_`);
+      const vec4f = { kind: 'vec', size: 4, elem: f32 } as const;
+      for (const acc of accs) this.scopes[home]!.stmts.push(varS(acc, vec4f, call('vec4<f32>')));
+      const aside = this.scopes.splice(home + 1);
+      const body: Stmt[] = [];
+      this.scopes.push({ stmts: body, memo: new Map() });
+      const loads = new Map<string, Expr>();
+      found.forEach((f, k) => {
+        const term = this.vnode(f.def, f.n.args[0], f.env, f.n.over.name, id_(quad), home + 1, new Map(), loads);
+        body.push(assign(id_(accs[k]!), bin('+', id_(accs[k]!), term)));
+      });
+      this.scopes.pop();
+      this.scopes.push(...aside);
+      this.scopes[home]!.stmts.push(countedLoop(quad, lit.u32(0), size / 4, body));
+      found.forEach((f, k) => {
+        const a = (c: string) => member(id_(accs[k]!), c);
+        this.scopes[home]!.memo.set(f.key, this.bind(bin('+', bin('+', a('x'), a('y')), bin('+', a('z'), a('w'))), home));
+      });
+    }
+  }
+
+  private envOf(def: Def, values: IndexValue[], depths?: number[]): Env {
     const top = this.scopes.length - 1;
-    const env: Env = new Map(def.vars.map((v, k) => [v.name, { value: values[k]!, depth: typeof values[k] === 'number' ? 0 : Math.min(top, depths?.[k] ?? top) }]));
-    return this.node(def, def.root, env);
+    return new Map(def.vars.map((v, k) => [v.name, { value: values[k]!, depth: typeof values[k] === 'number' ? 0 : Math.min(top, depths?.[k] ?? top) }]));
+  }
+
+  private memoKey(def: Def, nodeId: number, n: Node, env: Env): string {
+    return `${def.kind}:${def.target}:${nodeId}:${n.space.map((v) => indexKey(env.get(v)!.value)).join(',')}`;
   }
 
   /** A fresh name for a generated value. */
@@ -160,7 +229,7 @@ export class Lowerer {
   node(def: Def, nodeId: number, env: Env): Expr {
     const n = def.nodes[nodeId]!;
     const home = Math.max(0, ...n.space.map((v) => env.get(v)!.depth));
-    const key = `${def.kind}:${def.target}:${nodeId}:${n.space.map((v) => indexKey(env.get(v)!.value)).join(',')}`;
+    const key = this.memoKey(def, nodeId, n, env);
     const scope = this.scopes[home]!;
     const seen = scope.memo.get(key);
     if (seen) return seen;
@@ -225,7 +294,7 @@ export class Lowerer {
   }
 
   /** The term under `id` at `over` = 4·quad + (0, 1, 2, 3) as a vec4 (or a scalar, where it does not depend on `over`). */
-  private vnode(def: Def, id: number, env: Env, over: string, quad: Expr, depth: number, memo: Map<number, Expr>): Expr {
+  private vnode(def: Def, id: number, env: Env, over: string, quad: Expr, depth: number, memo: Map<number, Expr>, loads?: Map<string, Expr>): Expr {
     const n = def.nodes[id]!;
     if (!n.space.includes(over)) return this.node(def, id, env);
     const seen = memo.get(id);
@@ -234,12 +303,19 @@ export class Lowerer {
     if (n.op === 'load') {
       const at = (k: number): IndexValue[] => n.index.map((v) => (v === over ? (k === 0 ? bin('*', quad, lit.u32(4)) : bin('+', bin('*', quad, lit.u32(4)), lit.u32(k))) : env.get(v)!.value));
       value = this.o.vector!(n, at(0), quad) ?? call('vec4<f32>', ...[0, 1, 2, 3].map((k) => this.o.resolve(n, at(k))));
+      // The same address in another item of a fused loop (fuseSums): read once.
+      const shared = loads?.get(printExpr(value));
+      if (shared) {
+        memo.set(id, shared);
+        return shared;
+      }
     } else if (n.op === 'binary') {
-      const [a, b] = n.args.map((x) => this.vnode(def, x, env, over, quad, depth, memo)) as [Expr, Expr];
+      const [a, b] = n.args.map((x) => this.vnode(def, x, env, over, quad, depth, memo, loads)) as [Expr, Expr];
       value = applyBuiltin(n.fn, [a, b], (h) => this.use(h));
     } else throw new Error(`Lowerer.vnode: ${n.op} is not vectorizable`);
     const name = this.name();
     this.scopes[depth]!.stmts.push(letS(name, value));
+    if (n.op === 'load') loads?.set(printExpr(value), id_(name));
     memo.set(id, id_(name));
     return id_(name);
   }

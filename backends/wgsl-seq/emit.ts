@@ -70,6 +70,11 @@ export interface SeqKernel {
   scratch?: ScratchLayout;
   strategy: SeqStrategy;
   workgroupSize: number;
+  /**
+   * Sequences one workgroup runs (the batch tile; 1 but in the workgroup strategy): dispatch
+   * `ceil(batch / sequencesPerWorkgroup)` workgroups. More are harmless (they return at once).
+   */
+  sequencesPerWorkgroup: number;
   /** Dims of the independent slice axes; one unit per sequence and slice coordinate. */
   sliceAxes: string[];
   unitsPerSequence: number;
@@ -91,6 +96,11 @@ const WORKGROUP_STORAGE_BYTES = 16384;
 const INVOCATION_WORKGROUP = 64;
 /** Invocations per workgroup of the pre-pass (one per step row). */
 const PREPASS_WORKGROUP = 64;
+/** Points of a pre-pass tensor's last dim one trip computes (sharing the input row's loads). */
+// 1: at 2 and 4 (8 and 16 vec4 accumulators for LSTM's four projections) the pre-pass ran 1.7-2.5x
+// slower on lavapipe (spilled accumulators, LSTM X = H = 256, docs/seq-bench.md); the tensors over
+// the same dims still share one loop.
+const PREPASS_TILE = 1;
 
 const localName = (key: LocalKey): string => {
   const [kind, name] = key.split(':') as [string, string];
@@ -114,6 +124,8 @@ interface Plan {
   read: Set<LocalKey>;
   /** Where the pre-pass's tensors live in `scratch` (no regions: no pre-pass). */
   scratch: Omit<ScratchLayout, 'binding'>;
+  /** Sequences per workgroup (the batch tile, chooseTile); 1 outside the workgroup strategy. */
+  tile: number;
 }
 
 function plan(m: Module, sizes: DimSizes, options: SeqOptions): Plan {
@@ -142,7 +154,7 @@ function plan(m: Module, sizes: DimSizes, options: SeqOptions): Plan {
   const strategy: SeqStrategy = slicing.axes.length === 0 && storageBytes <= WORKGROUP_STORAGE_BYTES ? 'workgroup' : 'invocation';
   const workgroupSize = strategy === 'workgroup' ? Math.min(256, Math.max(8, 2 ** Math.ceil(Math.log2(maxCount)))) : INVOCATION_WORKGROUP;
   const unitsPerSequence = slicing.axes.reduce((n, d) => n * sizes[d]!, 1);
-  return { program, slicing, strategy, workgroupSize, unitsPerSequence, local, read, scratch: { perStep, regions } };
+  return { program, slicing, strategy, workgroupSize, unitsPerSequence, local, read, scratch: { perStep, regions }, tile: 1 };
 }
 
 class KernelWriter {
@@ -161,7 +173,11 @@ class KernelWriter {
   ) {
     this.buffers = new Map(layout.buffers.map((b) => [b.role, b]));
     this.backwardOutputs = new Set(m.tensors.filter((t) => t.role === 'output' && t.reversed).map((t) => t.name));
+    this.registers = this.registerKeys();
   }
+
+  /** Lets that live in registers within a fused run (registerKeys): no workgroup array. */
+  readonly registers: Set<LocalKey>;
 
   private get wg() {
     return this.p.strategy === 'workgroup';
@@ -183,19 +199,71 @@ class KernelWriter {
   /** `inputs`/`outputs` element: region offset + (sequence row * size) + flat. */
   private stepAddress(role: 'inputs' | 'outputs', tensor: string, coords: Expr[], reversed?: boolean): Expr {
     const r = this.region(role, tensor);
-    return sumE([mulE(id('steps'), r.offset.elements), mulE(id(reversed ? REVERSED_ROW : 'step_row'), r.size), this.flat(r.dims, coords)]);
+    return sumE([mulE(id('steps'), r.offset.elements), mulE(id(reversed ? REVERSED_ROW : this.rowName()), r.size), this.flat(r.dims, coords)]);
   }
 
   private stateAddress(role: 'state_in' | 'state_out', tensor: string, coords: Expr[]): Expr {
     const r = this.region(role, tensor);
-    return sumE([mulE(member(id('params'), 'batch'), r.offset.elements), mulE(id('seq'), r.size), this.flat(r.dims, coords)]);
+    return sumE([mulE(member(id('params'), 'batch'), r.offset.elements), mulE(this.seqE(), r.size), this.flat(r.dims, coords)]);
   }
 
   /** A local tensor's element: unsliced positions only (sliced ones are this unit's coordinate). */
   private localRef(key: LocalKey, coords: Expr[]): Expr {
     const l = this.p.local.get(key)!;
+    if (this.tile > 1) return index(id(localName(key)), addE(u(this.member * l.count), this.flat(l.dims, coords.filter((_, i) => l.positions[i]! < 0))));
     if (l.count === 1) return id(localName(key));
     return index(id(localName(key)), this.flat(l.dims, coords.filter((_, i) => l.positions[i]! < 0)));
+  }
+
+  // ---- the batch tile: `tile` sequences per workgroup, members 0 .. tile-1 ----
+
+  /** Sequences per workgroup in the kernel being written (the pre-pass has none). */
+  private get tile(): number {
+    return this.single ? 1 : this.p.tile;
+  }
+
+  private single = false;
+  /** The member whose addresses are being written. */
+  private member = 0;
+  /** Load nodes of a member's copy of a definition (memberDefs), by node. */
+  private readonly memberOf = new WeakMap<object, number>();
+
+  private asMember<T>(b: number, f: () => T): T {
+    const was = this.member;
+    this.member = b;
+    try {
+      return f();
+    } finally {
+      this.member = was;
+    }
+  }
+
+  private get members(): number[] {
+    return Array.from({ length: this.tile }, (_, b) => b);
+  }
+
+  private seqE(b = this.member): Expr {
+    return id(this.tile > 1 ? `seq_${b}` : 'seq');
+  }
+
+  private rowName(b = this.member): string {
+    return this.tile > 1 ? `step_row_${b}` : 'step_row';
+  }
+
+  /**
+   * Each member's copy of the definitions: the same nodes under another target (so that the lowering
+   * keeps their values apart), whose loads resolve at that member's sequence. Member 0 of an untiled
+   * kernel is the definitions themselves.
+   */
+  private memberDefs(defs: KernelDef[]): KernelDef[][] {
+    if (this.tile === 1) return [defs];
+    return this.members.map((b) =>
+      defs.map((k) => {
+        const nodes = k.def.nodes.map((n) => ({ ...n }));
+        for (const n of nodes) if (n.op === 'load') this.memberOf.set(n, b);
+        return { ...k, def: { ...k.def, target: `${k.def.target}#${b}`, nodes } };
+      }),
+    );
   }
 
   // ---- element loops ----
@@ -223,6 +291,9 @@ class KernelWriter {
     });
     const inner = [...decode, ...body(coords)];
     if (!this.wg) return l.count === 1 ? inner : [countedLoop('e', u(0), l.count, inner)];
+    // No guard where every invocation has an element: lavapipe reads an address that is the same in
+    // every invocation once (not per lane) only where invocation 0 is known to be active.
+    if (l.count === this.p.workgroupSize) return [{ kind: 'block', body: [letS('e', id('lid')), ...inner] }];
     if (l.count <= this.p.workgroupSize) return [ifS(bin('<', id('lid'), u(l.count)), [letS('e', id('lid')), ...inner])];
     return [forRange('e', id('lid'), u(l.count), inner, u(this.p.workgroupSize))];
   }
@@ -261,16 +332,115 @@ class KernelWriter {
    * overwrites states other invocations may still read.
    */
   emitDefs(defs: KernelDef[], source?: SourceFile): Stmt[] {
-    const out: Stmt[] = [];
+    return this.groupsOf(defs).flatMap((g) => (this.fuses ? this.emitGroup(g.defs, source, g.barrier) : this.emitDef(g.defs[0]!, source, g.barrier)));
+  }
+
+  /**
+   * Whether definitions between barriers share one element loop (`emitGroup`): in workgroup mode, with
+   * the vectorized sums of the seq backend's kernels.
+   */
+  private get fuses(): boolean {
+    return this.wg && this.vectors;
+  }
+
+  /**
+   * The definitions in order, in runs written as one element loop, each with whether a barrier follows
+   * it (see emitDefs). Without fusion every run is one definition; with it, a run is consecutive
+   * definitions with no barrier between them over the same local elements.
+   */
+  private groupsOf(defs: KernelDef[]): { defs: KernelDef[]; barrier: boolean }[] {
+    const groups: { defs: KernelDef[]; barrier: boolean }[] = [];
     const dirty = new Set<LocalKey>();
+    let run: KernelDef[] = [];
     defs.forEach((k, i) => {
       dirty.add(k.target);
+      run.push(k);
       const next = defs[i + 1];
       const barrier = next === undefined || !this.ownElementsOnly(next, dirty);
       if (barrier) dirty.clear();
-      out.push(...this.emitDef(k, source, barrier));
+      if (barrier || !this.fuses || !this.sameElements(k, next!)) {
+        groups.push({ defs: run, barrier });
+        run = [];
+      }
     });
+    return groups;
+  }
+
+  /** Whether two definitions run over the same local elements, indexed by their own variables. */
+  private sameElements(a: KernelDef, b: KernelDef): boolean {
+    const [x, y] = [this.p.local.get(a.target)!, this.p.local.get(b.target)!];
+    if (a.def.vars.length === 0 || b.def.vars.length === 0 || x.count <= 1) return false;
+    return x.count === y.count && x.dims.length === y.dims.length && x.dims.every((d, i) => d === y.dims[i]) && x.positions.every((p, i) => p === y.positions[i]);
+  }
+
+  /**
+   * Lets kept in registers rather than workgroup memory: written in a fused run and read only by later
+   * definitions of the same run (at their own element, as the run's barrier-free reads are).
+   */
+  private registerKeys(): Set<LocalKey> {
+    const out = new Set<LocalKey>();
+    if (!this.fuses) return out;
+    const all = this.p.program.defs;
+    const monoid = this.m.monoid !== undefined;
+    const groups = [...this.groupsOf(all.filter((k) => k.invariant)), ...this.groupsOf(all.filter((k) => !k.invariant))];
+    for (const g of groups) {
+      if (g.defs.length < 2) continue;
+      g.defs.forEach((k, i) => {
+        if (!k.target.startsWith('let:')) return;
+        const readers = all.filter((r) => r.def.nodes.some((n) => n.op === 'load' && keyOfLoad(n, monoid) === k.target));
+        if (readers.every((r) => g.defs.indexOf(r) > i)) out.add(k.target);
+      });
+    }
     return out;
+  }
+
+  /** Register values of the run being written (registerKeys), by key. */
+  private readonly registerValues = new Map<LocalKey, Expr>();
+
+  /**
+   * A fused run: one element loop computes every definition of the run at the invocation's element, in
+   * order, and the sums over one dim of the definitions that read nothing the run writes share one
+   * loop (`Lowerer.fuseSums`: the state's vec4 read once for all gates).
+   */
+  private emitGroup(defs: KernelDef[], source: SourceFile | undefined, barrier: boolean): Stmt[] {
+    const lowerer = new Lowerer({ lets: new Map(), resolve: (n, values) => this.load(n, values), sizes: this.sizes, prefix: 'v', counter: this.counter, ...this.vectorOption });
+    const target = this.p.local.get(defs[0]!.target)!;
+    const monoid = this.m.monoid !== undefined;
+    const body = this.forElements(defs[0]!.target, (coords) => {
+      const stmts = lowerer.open([]);
+      const point = coords.map((c) => (c.kind === 'literal' ? (c.value as number) : c));
+      const depths = target.positions.map((axis) => (axis >= 0 ? 0 : 1));
+      const written = new Set<LocalKey>();
+      const independent = defs.filter((k) => {
+        const reads = k.def.nodes.some((n) => n.op === 'load' && written.has(keyOfLoad(n, monoid) ?? ''));
+        written.add(k.target);
+        return !reads;
+      });
+      const copies = this.memberDefs(defs);
+      // Definition-major: a loop's sums are one definition's for the tile's members, sharing its weight loads.
+      lowerer.fuseSums(defs.flatMap((k, i) => (independent.includes(k) ? copies.map((c) => ({ def: c[i]!.def, values: point, depths })) : [])), MAX_FUSED_SUMS);
+      defs.forEach((k, i) => {
+        const own: Expr[] = k.def.vars.map((_, j) => coords[j]!);
+        for (const b of this.members) {
+          const value = lowerer.evaluate(copies[b]![i]!.def, point, depths);
+          this.asMember(b, () => {
+            if (this.registers.has(k.target)) {
+              if (this.p.read.has(k.target)) this.registerValues.set(`${k.target}#${b}`, value);
+            } else if (this.p.read.has(k.target)) stmts.push(assign(this.localRef(k.target, own), value));
+            if (!k.output) return;
+            const write = this.ownerGuard(k.target, [assign(index(id('outputs'), this.stepAddress('outputs', k.def.target, own, this.backwardOutputs.has(k.def.target))), value)]);
+            // A tiled kernel runs every member to the longest length: steps past a member's own are not written.
+            stmts.push(...(this.tile > 1 ? [ifS(bin('<', id('t'), id(`len_${b}`)), write)] : write));
+          });
+        }
+      });
+      lowerer.close();
+      return stmts;
+    });
+    this.registerValues.clear();
+    lowerer.helpers.forEach((h) => this.helpers.add(h));
+    const block: Stmt = { kind: 'block', body: [...lowerer.stmts, ...body] };
+    return [...defs.flatMap((k) => this.sourceComment(k, source)), block, ...(barrier ? this.barrier() : [])];
   }
 
   /** Whether `k` reads the tensors in `dirty` only at its own element (see emitDefs). */
@@ -330,6 +500,10 @@ class KernelWriter {
    * the buffer's vec4 view, where the region and its rows are 4-aligned; undefined elsewhere.
    */
   private loadQuad(n: LoadNode, values: IndexValue[], quad: Expr): Expr | undefined {
+    return this.asMember(this.memberOf.get(n) ?? this.member, () => this.loadQuadAt(n, values, quad));
+  }
+
+  private loadQuadAt(n: LoadNode, values: IndexValue[], quad: Expr): Expr | undefined {
     if (n.source !== 'input' && n.source !== 'param') return undefined;
     const role = n.source === 'input' ? 'inputs' : 'weights';
     const r = this.region(role, n.tensor);
@@ -339,7 +513,7 @@ class KernelWriter {
     const within = sumE([...coords.map((c, i) => mulE(c, st[i]! / 4)), quad]);
     const view = role === 'inputs' ? 'inputs4' : 'weights4';
     this.loaded.add(view);
-    const address = role === 'inputs' ? sumE([mulE(id('steps'), r.offset.elements / 4), mulE(id(n.reversed ? REVERSED_ROW : 'step_row'), r.size / 4), within]) : addE(u(r.offset.elements / 4), within);
+    const address = role === 'inputs' ? sumE([mulE(id('steps'), r.offset.elements / 4), mulE(id(n.reversed ? REVERSED_ROW : this.rowName()), r.size / 4), within]) : addE(u(r.offset.elements / 4), within);
     return index(id(view), address);
   }
 
@@ -358,6 +532,10 @@ class KernelWriter {
   }
 
   load(n: LoadNode, values: IndexValue[]): Expr {
+    return this.asMember(this.memberOf.get(n) ?? this.member, () => this.loadAt(n, values));
+  }
+
+  private loadAt(n: LoadNode, values: IndexValue[]): Expr {
     const coords = values.map(indexExpr);
     switch (n.source) {
       case 'input':
@@ -370,6 +548,8 @@ class KernelWriter {
       }
       default: {
         const key = keyOfLoad(n, this.m.monoid !== undefined)!;
+        const register = this.registerValues.get(`${key}#${this.member}`);
+        if (register) return register;
         const r = this.p.scratch.regions.find((x) => x.key === key);
         return r ? index(id('scratch'), this.scratchAddress(r, coords)) : this.localRef(key, coords);
       }
@@ -378,7 +558,7 @@ class KernelWriter {
 
   /** A pre-pass tensor's element of step row `step_row` (scratch is step-major). */
   private scratchAddress(r: Plan['scratch']['regions'][number], coords: Expr[]): Expr {
-    return sumE([mulE(id('step_row'), this.p.scratch.perStep), u(r.offset), this.flat(r.dims, coords)]);
+    return sumE([mulE(id(this.rowName()), this.p.scratch.perStep), u(r.offset), this.flat(r.dims, coords)]);
   }
 
   /** The binding of `scratch`: after the layout's buffers. */
@@ -392,6 +572,7 @@ class KernelWriter {
    */
   prepassModule(source?: SourceFile): W.Module {
     this.loaded.clear();
+    this.single = true; // one invocation per step row: no batch tile
     const mod = W.emptyModule();
     mod.header = [
       `${this.m.name}: the sequential kernel's pre-pass, generated by rnnc${source ? ` from ${source.path}` : ''}; do not edit.`,
@@ -410,12 +591,34 @@ class KernelWriter {
     body.push(letS('step_row', bin('+', bin('*', flatWorkgroupIndex(), u(PREPASS_WORKGROUP)), id('lid'))));
     body.push(letS('steps', bin('*', member(id('params'), 'batch'), member(id('params'), 'T'))));
     body.push(ifS(bin('>=', id('step_row'), id('steps')), [{ kind: 'return' }]));
+    // Tensors over the same dims are computed in one loop over their points, PREPASS_TILE points of
+    // the last dim per trip, and their sums share one loop (Lowerer.fuseSums): the input row this
+    // invocation reads (a per-invocation load) is read once for all of them.
+    const groups = new Map<string, KernelDef[]>();
     for (const k of this.p.program.parallel) {
-      const r = this.p.scratch.regions.find((x) => x.key === k.target)!;
-      body.push(blank, ...this.sourceComment(k, source));
-      overPoints(lw, r.dims, this.sizes, (point, _flat, depths) => {
-        const value = lw.evaluate(k.def, point, depths);
-        return [assign(index(id('scratch'), this.scratchAddress(r, point.map(indexExpr))), value)];
+      const dims = this.p.scratch.regions.find((x) => x.key === k.target)!.dims.join(',');
+      groups.set(dims, [...(groups.get(dims) ?? []), k]);
+    }
+    for (const defs of groups.values()) {
+      const dims = this.p.scratch.regions.find((x) => x.key === defs[0]!.target)!.dims;
+      const last = dims[dims.length - 1];
+      const tile = last !== undefined && this.sizes[last]! % PREPASS_TILE === 0 && this.vectors ? PREPASS_TILE : 1;
+      const tiled = tile > 1 ? [...dims.slice(0, -1), `${last}/${tile}`] : dims;
+      const sizes = tile > 1 ? { ...this.sizes, [`${last}/${tile}`]: this.sizes[last!]! / tile } : this.sizes;
+      body.push(blank, ...defs.flatMap((k) => this.sourceComment(k, source)));
+      overPoints(lw, tiled, sizes, (at, _flat, depths) => {
+        const points = Array.from({ length: tile }, (_, r): IndexValue[] => {
+          if (tile === 1) return at;
+          const q = at[at.length - 1]!;
+          return [...at.slice(0, -1), typeof q === 'number' ? q * tile + r : addE(mulE(q, tile), u(r))];
+        });
+        lw.fuseSums(points.flatMap((point) => defs.map((k) => ({ def: k.def, values: point, depths }))));
+        return points.flatMap((point) =>
+          defs.map((k) => {
+            const r = this.p.scratch.regions.find((x) => x.key === k.target)!;
+            return assign(index(id('scratch'), this.scratchAddress(r, point.map(indexExpr))), lw.evaluate(k.def, point, depths));
+          }),
+        );
       });
     }
     const prelude = mathPrelude(lw.helpers);
@@ -428,13 +631,75 @@ class KernelWriter {
 
   // ---- the kernel ----
 
+  /**
+   * The kernel's body with a batch tile: workgroup `group` runs sequences `group * tile + b` in
+   * lockstep, every local tensor holding one copy per member (member b at `b * count`). The step loop
+   * runs to T, uniform for its barriers; a member past its own length computes but writes nothing and
+   * keeps its state, and a member past the batch writes nothing at all.
+   */
+  private tiledBody(mod: W.Module, source?: SourceFile): void {
+    const { p } = this;
+    const T = member(id('params'), 'T');
+    const batch = member(id('params'), 'batch');
+    const forMembers = (f: (b: number) => Stmt[]): Stmt[] => this.members.flatMap((b) => this.asMember(b, () => f(b)));
+    const live = (b: number) => bin('<', this.seqE(b), batch);
+    const body: Stmt[] = [];
+    body.push(letS('group', flatWorkgroupIndex()));
+    body.push(ifS(bin('>=', bin('*', id('group'), u(this.tile)), batch), [{ kind: 'return' }]));
+    for (const b of this.members) body.push(letS(`seq_${b}`, addE(bin('*', id('group'), u(this.tile)), u(b))));
+    body.push(letS('steps', bin('*', batch, T)));
+    for (const b of this.members) body.push(letS(`len_${b}`, call('select', u(0), call('min', index(id('lengths'), this.seqE(b)), T), live(b))));
+
+    body.push(blank, comment('the initial state'));
+    for (const s of tensorsOf(this.m, 'state')) {
+      const key = `state:${s.name}`;
+      body.push(...this.forElements(key, (c) => forMembers(() => [assign(this.localRef(key, c), index(id('state_in'), this.stateAddress('state_in', s.name, c)))])));
+    }
+    body.push(...this.barrier());
+    const invariant = p.program.defs.filter((k) => k.invariant);
+    if (invariant.length) body.push(blank, comment('time-invariant: computed once'));
+    body.push(...this.emitDefs(invariant, source));
+
+    const step: Stmt[] = this.members.map((b) => letS(this.rowName(b), stepRow(timeAxisOf(this.m), this.seqE(b), T, id('t'), id(`len_${b}`))));
+    step.push(...this.emitDefs(p.program.defs.filter((k) => !k.invariant), source));
+    if (p.program.updated.length) step.push(comment('commit the updated state (members still within their length)'));
+    for (const s of p.program.updated) {
+      step.push(...this.forElements(`state:${s}`, (c) => forMembers((b) => [ifS(bin('<', id('t'), id(`len_${b}`)), [assign(this.localRef(`state:${s}`, c), this.localRef(`next:${s}`, c))])])));
+    }
+    step.push(...this.barrier());
+    body.push(blank, comment(`the steps of these ${this.tile} sequences, to the longest`), forRange('t', u(0), T, step));
+
+    const outputs = tensorsOf(this.m, 'output');
+    if (outputs.length) {
+      body.push(blank, comment('past the end of each sequence: zero outputs'));
+      for (const b of this.members) {
+        const zero: Stmt[] = [letS(this.rowName(b), bin('+', bin('*', this.seqE(b), T), id('t')))];
+        for (const o of outputs) {
+          const key = `let:${o.name}`;
+          zero.push(...this.asMember(b, () => this.forElements(key, (c) => this.ownerGuard(key, [assign(index(id('outputs'), this.stepAddress('outputs', o.name, c)), lit.f32(0))]))));
+        }
+        body.push(ifS(live(b), [forRange('t', id(`len_${b}`), T, zero)]));
+      }
+    }
+    body.push(blank, comment('the final state'));
+    for (const s of tensorsOf(this.m, 'state')) {
+      const key = `state:${s.name}`;
+      body.push(...this.forElements(key, (c) => forMembers((b) => this.ownerGuard(key, [ifS(live(b), [assign(index(id('state_out'), this.stateAddress('state_out', s.name, c)), this.localRef(key, c))])]))));
+    }
+    const prelude = mathPrelude(this.helpers);
+    mod.globals.push(...prelude.globals);
+    mod.functions.push(...prelude.functions);
+    this.addViews(mod);
+    mod.entryPoints.push(W.workgroupEntry(p.workgroupSize, body));
+  }
+
   module(source?: SourceFile): W.Module {
     this.loaded.clear();
     const mod = W.emptyModule();
     const { p } = this;
     mod.header = [
       `${this.m.name}: sequential kernel generated by rnnc${source ? ` from ${source.path}` : ''}; do not edit.`,
-      `One ${p.strategy === 'workgroup' ? 'workgroup' : 'invocation'} per sequence${p.slicing.axes.length ? ` and ${p.slicing.axes.join(' x ')} slice` : ''}; dims ${Object.keys(this.sizes)
+      `One ${p.strategy === 'workgroup' ? 'workgroup' : 'invocation'} per ${p.tile > 1 ? `${p.tile} sequences (sharing each weight load)` : 'sequence'}${p.slicing.axes.length ? ` and ${p.slicing.axes.join(' x ')} slice` : ''}; dims ${Object.keys(this.sizes)
         .map((d) => `${d}=${this.sizes[d]}`)
         .join(', ')}.`,
     ].join('\n');
@@ -452,12 +717,16 @@ class KernelWriter {
     // Local tensors: workgroup memory (shared by the unit's invocations) or function-scope arrays.
     const locals: { name: string; type: W.Type }[] = [];
     for (const [key, l] of p.local) {
-      if ((!p.read.has(key) && !key.startsWith('state:')) || p.scratch.regions.some((r) => r.key === key)) continue;
-      locals.push({ name: localName(key), type: l.count === 1 ? W.f32 : W.arrayOf(W.f32, l.count) });
+      if ((!p.read.has(key) && !key.startsWith('state:')) || p.scratch.regions.some((r) => r.key === key) || this.registers.has(key)) continue;
+      locals.push({ name: localName(key), type: l.count === 1 && this.tile === 1 ? W.f32 : W.arrayOf(W.f32, l.count * this.tile) });
     }
     if (this.wg) {
       for (const l of locals) mod.globals.push({ name: l.name, space: 'workgroup', type: l.type });
-      mod.globals.push({ name: 'seq_len', space: 'workgroup', type: W.u32 });
+      if (this.tile === 1) mod.globals.push({ name: 'seq_len', space: 'workgroup', type: W.u32 });
+    }
+    if (this.tile > 1) {
+      this.tiledBody(mod, source);
+      return mod;
     }
 
     const body: Stmt[] = [];
@@ -527,10 +796,38 @@ class KernelWriter {
   }
 }
 
+/** The most sequences one workgroup runs (the batch tile). */
+const MAX_TILE = 4;
+/**
+ * The most sums in one loop of the step (vec4 accumulators). LSTM X = H = 256, batch 8, tile 4: 16
+ * (four gates x four sequences) ran faster than 8 or 4 per loop despite spills, the weight loads
+ * shared across sequences and the state's loads across gates (docs/seq-bench.md).
+ */
+const MAX_FUSED_SUMS = 16;
+
+/**
+ * Sequences per workgroup. In the workgroup strategy a step's products with the weights are the work,
+ * and lavapipe pays for a weight load per invocation (it gathers per SIMD lane); a workgroup that runs
+ * `tile` sequences in lockstep reads each weight once for all of them (measured, LSTM X = H = 256 at
+ * batch 8: docs/seq-bench.md). As many as fit in WebGPU's guaranteed workgroup storage, at most
+ * MAX_TILE (batch 8 then still fills two workgroups, one per core of the machine this was measured
+ * on), and only where the step reads params inside a sum: elsewhere there is no load to share.
+ */
+function chooseTile(m: Module, p: Plan, registers: Set<LocalKey>): number {
+  if (p.strategy !== 'workgroup' || p.slicing.axes.length > 0 || isBidirectional(m) || registers.size === 0) return 1;
+  const sharesWeights = p.program.defs.some((k) => !k.invariant && k.def.nodes.some((n) => n.op === 'reduce') && k.def.nodes.some((n) => n.op === 'load' && n.source === 'param'));
+  if (!sharesWeights) return 1;
+  const perSequence = [...p.local].filter(([key]) => (p.read.has(key) || key.startsWith('state:')) && !registers.has(key) && !p.scratch.regions.some((r) => r.key === key)).reduce((n, [, l]) => n + 4 * l.count, 0);
+  let tile = MAX_TILE;
+  while (tile > 1 && tile * perSequence > WORKGROUP_STORAGE_BYTES) tile /= 2;
+  return tile;
+}
+
 /** Compiles a module's step to a sequential WGSL kernel (sizes from `bindDims`). */
 export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): SeqKernel {
   const p = plan(m, sizes, options);
   const layout = kernelLayout(m, sizes, p.program.weights);
+  p.tile = chooseTile(m, p, new KernelWriter(m, sizes, p, layout, options.parallel ?? false).registers);
   // The seq backend's kernels (parallel) also read aligned runs of inputs and params as vec4s.
   let writer = new KernelWriter(m, sizes, p, layout, options.parallel ?? false);
   // A vec4 load that differs per invocation costs lavapipe's compiler about four f32 loads (measured:
@@ -568,6 +865,7 @@ export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): S
     ...(pre !== undefined ? { prepass: { wgsl: pre, entryPoint: 'main' as const, workgroupSize: PREPASS_WORKGROUP, bindings: prepassBindings }, scratch: { binding: writer.scratchBinding, ...p.scratch } } : {}),
     strategy: p.strategy,
     workgroupSize: p.workgroupSize,
+    sequencesPerWorkgroup: p.tile,
     sliceAxes: p.slicing.axes,
     unitsPerSequence: p.unitsPerSequence,
     dims: sizes,
@@ -581,8 +879,8 @@ export function prepassDispatch(k: Pick<SeqKernel, 'prepass'>, batch: number, T:
 }
 
 /** Workgroups to dispatch, split over x and y to stay within 65,535 per dimension. */
-export function seqDispatch(k: Pick<SeqKernel, 'strategy' | 'workgroupSize' | 'unitsPerSequence'>, batch: number): [number, number, number] {
+export function seqDispatch(k: Pick<SeqKernel, 'strategy' | 'workgroupSize' | 'unitsPerSequence'> & { sequencesPerWorkgroup?: number }, batch: number): [number, number, number] {
   const units = batch * k.unitsPerSequence;
-  const groups = k.strategy === 'workgroup' ? units : Math.ceil(units / k.workgroupSize);
+  const groups = k.strategy === 'workgroup' ? Math.ceil(units / (k.sequencesPerWorkgroup ?? 1)) : Math.ceil(units / k.workgroupSize);
   return gridDispatch(groups);
 }

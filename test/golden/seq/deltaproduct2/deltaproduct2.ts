@@ -211,6 +211,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // examples/deltaproduct2.rnn:10  let k1[j] = ka[j] / sqrt(sum(l: ka[l] * ka[l]) + 0.000001)
+    // examples/deltaproduct2.rnn:11  let k2[j] = kb[j] / sqrt(sum(l: kb[l] * kb[l]) + 0.000001)
     var vacc1: vec4<f32> = vec4<f32>();
     for (var vl4_2 = 0u; vl4_2 < 2u; vl4_2++) {
         let v3 = inputs4[steps * 2u + step_row * 2u + vl4_2];
@@ -220,24 +221,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let v5 = vacc1.x + vacc1.y + (vacc1.z + vacc1.w);
     let v6 = v5 + 0.000001f;
     let v7 = sqrt(v6);
+    var vacc9: vec4<f32> = vec4<f32>();
+    for (var vl4_10 = 0u; vl4_10 < 2u; vl4_10++) {
+        let v11 = inputs4[steps * 4u + step_row * 2u + vl4_10];
+        let v12 = v11 * v11;
+        vacc9 = vacc9 + v12;
+    }
+    let v13 = vacc9.x + vacc9.y + (vacc9.z + vacc9.w);
+    let v14 = v13 + 0.000001f;
+    let v15 = sqrt(v14);
     for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
         let v8 = inputs[steps * 8u + step_row * 8u + vp0] / v7;
+        let v16 = inputs[steps * 16u + step_row * 8u + vp0] / v15;
         scratch[step_row * 16u + vp0] = v8;
-    }
-
-    // examples/deltaproduct2.rnn:11  let k2[j] = kb[j] / sqrt(sum(l: kb[l] * kb[l]) + 0.000001)
-    var vacc10: vec4<f32> = vec4<f32>();
-    for (var vl4_11 = 0u; vl4_11 < 2u; vl4_11++) {
-        let v12 = inputs4[steps * 4u + step_row * 2u + vl4_11];
-        let v13 = v12 * v12;
-        vacc10 = vacc10 + v13;
-    }
-    let v14 = vacc10.x + vacc10.y + (vacc10.z + vacc10.w);
-    let v15 = v14 + 0.000001f;
-    let v16 = sqrt(v15);
-    for (var vp9 = 0u; vp9 < 8u + no_unroll; vp9++) {
-        let v17 = inputs[steps * 16u + step_row * 8u + vp9] / v16;
-        scratch[step_row * 16u + 8u + vp9] = v17;
+        scratch[step_row * 16u + 8u + vp0] = v16;
     }
 }
 `;

@@ -34,6 +34,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // examples/deltaproduct3.rnn:11  let k1[j] = ka[j] / sqrt(sum(l: ka[l] * ka[l]) + 0.000001)
+    // examples/deltaproduct3.rnn:12  let k2[j] = kb[j] / sqrt(sum(l: kb[l] * kb[l]) + 0.000001)
+    // examples/deltaproduct3.rnn:13  let k3[j] = kc[j] / sqrt(sum(l: kc[l] * kc[l]) + 0.000001)
     var vacc1: vec4<f32> = vec4<f32>();
     for (var vl4_2 = 0u; vl4_2 < 2u; vl4_2++) {
         let v3 = inputs4[steps * 2u + step_row * 2u + vl4_2];
@@ -43,38 +45,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let v5 = vacc1.x + vacc1.y + (vacc1.z + vacc1.w);
     let v6 = v5 + 0.000001f;
     let v7 = sqrt(v6);
+    var vacc9: vec4<f32> = vec4<f32>();
+    for (var vl4_10 = 0u; vl4_10 < 2u; vl4_10++) {
+        let v11 = inputs4[steps * 4u + step_row * 2u + vl4_10];
+        let v12 = v11 * v11;
+        vacc9 = vacc9 + v12;
+    }
+    let v13 = vacc9.x + vacc9.y + (vacc9.z + vacc9.w);
+    let v14 = v13 + 0.000001f;
+    let v15 = sqrt(v14);
+    var vacc17: vec4<f32> = vec4<f32>();
+    for (var vl4_18 = 0u; vl4_18 < 2u; vl4_18++) {
+        let v19 = inputs4[steps * 6u + step_row * 2u + vl4_18];
+        let v20 = v19 * v19;
+        vacc17 = vacc17 + v20;
+    }
+    let v21 = vacc17.x + vacc17.y + (vacc17.z + vacc17.w);
+    let v22 = v21 + 0.000001f;
+    let v23 = sqrt(v22);
     for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
         let v8 = inputs[steps * 8u + step_row * 8u + vp0] / v7;
+        let v16 = inputs[steps * 16u + step_row * 8u + vp0] / v15;
+        let v24 = inputs[steps * 24u + step_row * 8u + vp0] / v23;
         scratch[step_row * 24u + vp0] = v8;
-    }
-
-    // examples/deltaproduct3.rnn:12  let k2[j] = kb[j] / sqrt(sum(l: kb[l] * kb[l]) + 0.000001)
-    var vacc10: vec4<f32> = vec4<f32>();
-    for (var vl4_11 = 0u; vl4_11 < 2u; vl4_11++) {
-        let v12 = inputs4[steps * 4u + step_row * 2u + vl4_11];
-        let v13 = v12 * v12;
-        vacc10 = vacc10 + v13;
-    }
-    let v14 = vacc10.x + vacc10.y + (vacc10.z + vacc10.w);
-    let v15 = v14 + 0.000001f;
-    let v16 = sqrt(v15);
-    for (var vp9 = 0u; vp9 < 8u + no_unroll; vp9++) {
-        let v17 = inputs[steps * 16u + step_row * 8u + vp9] / v16;
-        scratch[step_row * 24u + 8u + vp9] = v17;
-    }
-
-    // examples/deltaproduct3.rnn:13  let k3[j] = kc[j] / sqrt(sum(l: kc[l] * kc[l]) + 0.000001)
-    var vacc19: vec4<f32> = vec4<f32>();
-    for (var vl4_20 = 0u; vl4_20 < 2u; vl4_20++) {
-        let v21 = inputs4[steps * 6u + step_row * 2u + vl4_20];
-        let v22 = v21 * v21;
-        vacc19 = vacc19 + v22;
-    }
-    let v23 = vacc19.x + vacc19.y + (vacc19.z + vacc19.w);
-    let v24 = v23 + 0.000001f;
-    let v25 = sqrt(v24);
-    for (var vp18 = 0u; vp18 < 8u + no_unroll; vp18++) {
-        let v26 = inputs[steps * 24u + step_row * 8u + vp18] / v25;
-        scratch[step_row * 24u + 16u + vp18] = v26;
+        scratch[step_row * 24u + 8u + vp0] = v16;
+        scratch[step_row * 24u + 16u + vp0] = v24;
     }
 }

@@ -175,6 +175,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // examples/gru_diag.rnn:13  sum(j: Wz[k, j] * x[j]): independent of the state, computed for every step
+    // examples/gru_diag.rnn:14  sum(j: Wr[k, j] * x[j]): independent of the state, computed for every step
+    // examples/gru_diag.rnn:15  sum(j: Wn[k, j] * x[j]) + bn[k]: independent of the state, computed for every step
     for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
         let v1 = weights[vp0 * 4u] * inputs[step_row * 4u];
         let v2 = weights[vp0 * 4u + 1u] * inputs[step_row * 4u + 1u];
@@ -183,32 +185,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let v5 = v3 + v4;
         let v6 = weights[vp0 * 4u + 3u] * inputs[step_row * 4u + 3u];
         let v7 = v5 + v6;
-        scratch[step_row * 24u + vp0] = v7;
-    }
-
-    // examples/gru_diag.rnn:14  sum(j: Wr[k, j] * x[j]): independent of the state, computed for every step
-    for (var vp8 = 0u; vp8 < 8u + no_unroll; vp8++) {
-        let v9 = weights[32u + vp8 * 4u] * inputs[step_row * 4u];
-        let v10 = weights[32u + (vp8 * 4u + 1u)] * inputs[step_row * 4u + 1u];
-        let v11 = v9 + v10;
-        let v12 = weights[32u + (vp8 * 4u + 2u)] * inputs[step_row * 4u + 2u];
-        let v13 = v11 + v12;
-        let v14 = weights[32u + (vp8 * 4u + 3u)] * inputs[step_row * 4u + 3u];
-        let v15 = v13 + v14;
-        scratch[step_row * 24u + 8u + vp8] = v15;
-    }
-
-    // examples/gru_diag.rnn:15  sum(j: Wn[k, j] * x[j]) + bn[k]: independent of the state, computed for every step
-    for (var vp16 = 0u; vp16 < 8u + no_unroll; vp16++) {
-        let v17 = weights[64u + vp16 * 4u] * inputs[step_row * 4u];
-        let v18 = weights[64u + (vp16 * 4u + 1u)] * inputs[step_row * 4u + 1u];
+        let v8 = weights[32u + vp0 * 4u] * inputs[step_row * 4u];
+        let v9 = weights[32u + (vp0 * 4u + 1u)] * inputs[step_row * 4u + 1u];
+        let v10 = v8 + v9;
+        let v11 = weights[32u + (vp0 * 4u + 2u)] * inputs[step_row * 4u + 2u];
+        let v12 = v10 + v11;
+        let v13 = weights[32u + (vp0 * 4u + 3u)] * inputs[step_row * 4u + 3u];
+        let v14 = v12 + v13;
+        let v15 = weights[64u + vp0 * 4u] * inputs[step_row * 4u];
+        let v16 = weights[64u + (vp0 * 4u + 1u)] * inputs[step_row * 4u + 1u];
+        let v17 = v15 + v16;
+        let v18 = weights[64u + (vp0 * 4u + 2u)] * inputs[step_row * 4u + 2u];
         let v19 = v17 + v18;
-        let v20 = weights[64u + (vp16 * 4u + 2u)] * inputs[step_row * 4u + 2u];
+        let v20 = weights[64u + (vp0 * 4u + 3u)] * inputs[step_row * 4u + 3u];
         let v21 = v19 + v20;
-        let v22 = weights[64u + (vp16 * 4u + 3u)] * inputs[step_row * 4u + 3u];
-        let v23 = v21 + v22;
-        let v24 = v23 + weights[136u + vp16];
-        scratch[step_row * 24u + 16u + vp16] = v24;
+        let v22 = v21 + weights[136u + vp0];
+        scratch[step_row * 24u + vp0] = v7;
+        scratch[step_row * 24u + 8u + vp0] = v14;
+        scratch[step_row * 24u + 16u + vp0] = v22;
     }
 }
 `;
@@ -299,6 +293,7 @@ const check = (name: string, a: ArrayLike<number>, n: number) => checkLength('gr
 export async function streamGruDiag(device: GPUDevice, options: GruDiagStreamOptions): Promise<GruDiagStream> {
   const { batch } = options;
   checkCounts('gru_diag', { batch });
+
   check('params.Wz', options.params.Wz, 32);
   check('params.Wr', options.params.Wr, 32);
   check('params.Wn', options.params.Wn, 32);

@@ -73,7 +73,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let len = workgroupUniformLoad(&seq_len);
 
     // the initial state
-    if lid < 8u {
+    {
         let e = lid;
         state_x[e] = state_in[seq * 8u + e];
     }
@@ -81,19 +81,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
     // time-invariant: computed once
     // examples/lru.rnn:10  let lambda[n] = exp(-exp(nu[n]))
+    // examples/lru.rnn:11  let gamma[n] = sqrt(1 - lambda[n] * lambda[n])
     {
-        if lid < 8u {
+        {
             let e = lid;
             let v0 = exp(weights[e]);
             let v1 = -v0;
             let v2 = exp(v1);
             let_lambda[e] = v2;
-        }
-    }
-    // examples/lru.rnn:11  let gamma[n] = sqrt(1 - lambda[n] * lambda[n])
-    {
-        if lid < 8u {
-            let e = lid;
             let v3 = let_lambda[e] * let_lambda[e];
             let v4 = 1.0f - v3;
             let v5 = sqrt(v4);
@@ -107,7 +102,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let step_row = seq * params.T + t;
         // examples/lru.rnn:12  x[n] <- lambda[n] * x[n] + gamma[n] * sum(k: B[n, k] * u[k])
         {
-            if lid < 8u {
+            {
                 let e = lid;
                 let v6 = let_lambda[e] * state_x[e];
                 let v7 = v6 + scratch[step_row * 8u + e];
@@ -134,7 +129,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         workgroupBarrier();
         // commit the updated state
-        if lid < 8u {
+        {
             let e = lid;
             state_x[e] = next_x[e];
         }
@@ -151,7 +146,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // the final state
-    if lid < 8u {
+    {
         let e = lid;
         state_out[seq * 8u + e] = state_x[e];
     }

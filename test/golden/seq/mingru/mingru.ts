@@ -144,6 +144,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // examples/mingru.rnn:9  let z[i] = sigmoid(sum(j: Wz[i, j] * x[j]) + bz[i])
+    // examples/mingru.rnn:10  let candidate[i] = sum(j: Wh[i, j] * x[j]) + bh[i]
     for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
         var vacc1: vec4<f32> = vec4<f32>();
         for (var vj4_2 = 0u; vj4_2 < 2u; vj4_2++) {
@@ -155,21 +156,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let v6 = vacc1.x + vacc1.y + (vacc1.z + vacc1.w);
         let v7 = v6 + weights[64u + vp0];
         let v8 = sigmoid(v7);
-        scratch[step_row * 16u + vp0] = v8;
-    }
-
-    // examples/mingru.rnn:10  let candidate[i] = sum(j: Wh[i, j] * x[j]) + bh[i]
-    for (var vp9 = 0u; vp9 < 8u + no_unroll; vp9++) {
-        var vacc10: vec4<f32> = vec4<f32>();
-        for (var vj4_11 = 0u; vj4_11 < 2u; vj4_11++) {
-            let v12 = weights4[18u + (vp9 * 2u + vj4_11)];
-            let v13 = inputs4[step_row * 2u + vj4_11];
-            let v14 = v12 * v13;
-            vacc10 = vacc10 + v14;
+        var vacc9: vec4<f32> = vec4<f32>();
+        for (var vj4_10 = 0u; vj4_10 < 2u; vj4_10++) {
+            let v11 = weights4[18u + (vp0 * 2u + vj4_10)];
+            let v12 = inputs4[step_row * 2u + vj4_10];
+            let v13 = v11 * v12;
+            vacc9 = vacc9 + v13;
         }
-        let v15 = vacc10.x + vacc10.y + (vacc10.z + vacc10.w);
-        let v16 = v15 + weights[136u + vp9];
-        scratch[step_row * 16u + 8u + vp9] = v16;
+        let v14 = vacc9.x + vacc9.y + (vacc9.z + vacc9.w);
+        let v15 = v14 + weights[136u + vp0];
+        scratch[step_row * 16u + vp0] = v8;
+        scratch[step_row * 16u + 8u + vp0] = v15;
     }
 }
 `;
@@ -248,6 +245,7 @@ const check = (name: string, a: ArrayLike<number>, n: number) => checkLength('mi
 export async function streamMingru(device: GPUDevice, options: MingruStreamOptions): Promise<MingruStream> {
   const { batch } = options;
   checkCounts('mingru', { batch });
+
   check('params.Wz', options.params.Wz, 64);
   check('params.bz', options.params.bz, 8);
   check('params.Wh', options.params.Wh, 64);

@@ -82,6 +82,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     for (var t = 0u; t < len; t++) {
         let step_row = seq * params.T + t;
         // examples/minmax.rnn:9  h[i] <- max(b[i], max(j: min(A[i, j], h[j])))
+        // examples/minmax.rnn:10  output y[i] = h[i]
         {
             if lid < 4u {
                 let e = lid;
@@ -94,12 +95,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v6 = max_nan(v4, v5);
                 let v7 = max_nan(inputs[steps * 16u + step_row * 4u + e], v6);
                 next_h[e] = v7;
-            }
-        }
-        // examples/minmax.rnn:10  output y[i] = h[i]
-        {
-            if lid < 4u {
-                let e = lid;
                 outputs[step_row * 4u + e] = next_h[e];
             }
         }
