@@ -7,6 +7,7 @@ import { printModule } from '../../src/compiler/ir/print.js';
 import { formatRnn } from '../../src/format/index.js';
 import { analysisJson, analysisText } from '../../src/compiler/analyse/report.js';
 import { SourceFile } from '../../src/compiler/diagnostics/render.js';
+import { differentiate, GradError } from '../../src/compiler/grad/reverse.js';
 import { reversedText } from './helpers.js';
 
 const mamba = readFileSync('examples/mamba_s6.rnn', 'utf8');
@@ -34,6 +35,14 @@ describe('reversed cells: front end', () => {
     expect(analysisJson(frontEnd(forward).analysis!, forward)).not.toHaveProperty('direction');
   });
 
+  it('the analysis of a bidirectional cell names the states that run backward', () => {
+    const source = new SourceFile('b.rnn', readFileSync('examples/bimamba.rnn', 'utf8'));
+    const a = frontEnd(source).analysis!;
+    expect([a.direction, a.backward]).toEqual(['bidirectional', ['hb']]);
+    expect(analysisText(a, source)[0]).toBe('  time runs both ways: `hb` backward (the `reversed` block), the other states forward, in the same logical steps');
+    expect(analysisJson(a, source)).toMatchObject({ direction: 'bidirectional', backward: ['hb'] });
+  });
+
   it('reports another word after the name (RNN0504) and keeps `reversed` usable as a name', () => {
     const bad = frontEnd('rnn f backward {\n  input x\n  state h = 0\n  h <- h + x\n}\n');
     expect(bad.diagnostics.map((d) => d.code)).toEqual(['RNN0504']);
@@ -56,5 +65,13 @@ describe('reversed cells: front end', () => {
     const once = (await formatRnn(text)).formatted!;
     expect(once).toBe('rnn bi {\n  input  x\n  state  hf = 0\n  hf <- hf + x\n  reversed {\n    state  hb = 0\n    hb <- hb + x   // backward\n    output yb = hb\n  }\n}\n');
     expect((await formatRnn(once)).formatted).toBe(once);
+  });
+
+  it('the compiler\'s reverse-mode pass refuses a cell with a time direction (it would give wrong gradients)', () => {
+    const bi = frontEnd(readFileSync('examples/bimamba.rnn', 'utf8')).module!;
+    for (const m of [frontEnd(reversedText(mamba)).module!, bi]) {
+      expect(() => differentiate(m)).toThrow(GradError);
+      expect(() => differentiate(m)).toThrow(/does not carry time directions yet/);
+    }
   });
 });

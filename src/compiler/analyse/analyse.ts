@@ -125,7 +125,8 @@ export function analyse(module: Module, options: AnalyseOptions = {}): AnalyseRe
   const laws: LawReport[] = [];
   const states = tensorsOf(module, 'state').map((t) => t.name);
   const triples = options.lawTriples ?? 200;
-  const direction = module.reversed ? { direction: 'reversed' as const } : {};
+  const backward = tensorsOf(module, 'state').filter((t) => t.reversed).map((t) => t.name);
+  const direction = module.reversed ? { direction: 'reversed' as const } : module.tensors.some((t) => t.reversed) ? { direction: 'bidirectional' as const, backward } : {};
 
   if (module.monoid) {
     const plan = monoidPlan(module);

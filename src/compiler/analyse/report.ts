@@ -71,7 +71,12 @@ function stateLines(r: StateReport, source: SourceFile, laws: Analysis['laws']):
 
 /** Summary lines, one or a few per state, indented like `rnnc check`'s summary. */
 export function analysisText(analysis: Analysis, source: SourceFile): string[] {
-  const direction = analysis.direction === 'reversed' ? ['  time runs backward (`reversed`): each sequence from its last step to its first, classified as the forward cell'] : [];
+  const direction =
+    analysis.direction === 'reversed'
+      ? ['  time runs backward (`reversed`): each sequence from its last step to its first, classified as the forward cell']
+      : analysis.direction === 'bidirectional'
+        ? [`  time runs both ways: ${(analysis.backward ?? []).map((s) => `\`${s}\``).join(', ')} backward (the \`reversed\` block), the other states forward, in the same logical steps`]
+        : [];
   return [...direction, ...analysis.states.flatMap((r) => stateLines(r, source, analysis.laws))];
 }
 
@@ -80,6 +85,7 @@ export function analysisJson(analysis: Analysis, source: SourceFile) {
   const reason = (r: Reason) => ({ message: r.message, ...(r.detail ? { detail: r.detail } : {}), ...at(source, r.span) });
   return {
     ...(analysis.direction ? { direction: analysis.direction } : {}),
+    ...(analysis.backward ? { backward: analysis.backward } : {}),
     scan: analysis.plan !== undefined,
     states: analysis.states.map((r) => {
       const c = r.classification;

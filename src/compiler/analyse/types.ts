@@ -80,8 +80,11 @@ export interface Analysis {
   /**
    * 'reversed' for a cell that runs time backward (Module.reversed): each sequence from its last
    * position to its first. The classification is the forward one: only the positions' order changes.
+   * 'bidirectional' for a cell with a `reversed { ... }` block: the states in `backward` run backward.
    */
-  direction?: 'reversed';
+  direction?: 'reversed' | 'bidirectional';
+  /** A bidirectional cell's states that run backward (declared in its `reversed` block). */
+  backward?: string[];
   states: StateReport[];
   /** Present exactly when every state's recurrence is a scan. */
   plan?: ScanPlan;
