@@ -95,30 +95,30 @@ export const scanBackend: Backend<'scan'> = {
       },
     };
     function prepareScan({ batch, T }: RunSize): PreparedRun {
-        const { layout } = kernels;
-        const schedule = scheduleFor(kernels, batch, T);
-        const aggBytes = 4 * layout.members.length * Math.max(1, schedule.aggElements);
-        let decode: ReturnType<typeof buildScanJob>['decode'] | undefined;
-        const perStep = (packed: typeof layout.inputs) => packed.map((p) => ({ name: p.tensor.name, shape: ['batch', 'T', ...p.tensor.dims], bytes: 4 * batch * T * p.size }));
-        return {
-          mode: 'scan',
-          shaders: Object.fromEntries(compiledKernels.map((k) => [k.label, k.wgsl])),
-          footprint: [
-            { buffer: 'inputs', usage: 'storage-read', bytes: 4 * batch * T * layout.inputWidth, tensors: perStep(layout.inputs) },
-            { buffer: 'outputs', usage: 'storage', bytes: 4 * batch * T * layout.outputWidth, tensors: perStep(layout.outputs) },
-            { buffer: 'aggs', usage: 'storage', bytes: aggBytes, tensors: [] },
-          ],
-          dispatches: schedule.passes.map((p) => ({ label: `${module.name}.${p.kernel}`, workgroups: [p.dispatch[0], p.dispatch[1], 1], scaledBy: ['--batch', '--T'] })),
-          job(data) {
-            const built = buildScanJob(module, kernels, data);
-            decode = built.decode;
-            return built.job;
-          },
-          decode: (buffers) => {
-            if (!decode) throw new Error('scan backend: decode before job');
-            return decode(buffers);
-          },
-        };
+      const { layout } = kernels;
+      const schedule = scheduleFor(kernels, batch, T);
+      const aggBytes = 4 * layout.members.length * Math.max(1, schedule.aggElements);
+      let decode: ReturnType<typeof buildScanJob>['decode'] | undefined;
+      const perStep = (packed: typeof layout.inputs) => packed.map((p) => ({ name: p.tensor.name, shape: ['batch', 'T', ...p.tensor.dims], bytes: 4 * batch * T * p.size }));
+      return {
+        mode: 'scan',
+        shaders: Object.fromEntries(compiledKernels.map((k) => [k.label, k.wgsl])),
+        footprint: [
+          { buffer: 'inputs', usage: 'storage-read', bytes: 4 * batch * T * layout.inputWidth, tensors: perStep(layout.inputs) },
+          { buffer: 'outputs', usage: 'storage', bytes: 4 * batch * T * layout.outputWidth, tensors: perStep(layout.outputs) },
+          { buffer: 'aggs', usage: 'storage', bytes: aggBytes, tensors: [] },
+        ],
+        dispatches: schedule.passes.map((p) => ({ label: `${module.name}.${p.kernel}`, workgroups: [p.dispatch[0], p.dispatch[1], 1], scaledBy: ['--batch', '--T'] })),
+        job(data) {
+          const built = buildScanJob(module, kernels, data);
+          decode = built.decode;
+          return built.job;
+        },
+        decode: (buffers) => {
+          if (!decode) throw new Error('scan backend: decode before job');
+          return decode(buffers);
+        },
+      };
     }
   },
 };
