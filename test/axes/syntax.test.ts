@@ -8,6 +8,7 @@ import { formatRnn } from '../../src/format/index.js';
 import { analysisJson, analysisText } from '../../src/compiler/analyse/report.js';
 import { SourceFile } from '../../src/compiler/diagnostics/render.js';
 import { differentiate, GradError } from '../../src/compiler/grad/reverse.js';
+import { newtonCell } from '../../src/driver/newton.js';
 import { reversedText } from './helpers.js';
 
 const mamba = readFileSync('examples/mamba_s6.rnn', 'utf8');
@@ -73,5 +74,10 @@ describe('reversed cells: front end', () => {
       expect(() => differentiate(m)).toThrow(GradError);
       expect(() => differentiate(m)).toThrow(/does not carry time directions yet/);
     }
+  });
+
+  it('--mode newton refuses a cell with a time direction (its linearisation reads step t at position t)', () => {
+    expect(() => newtonCell(frontEnd(reversedText(mamba)).module!)).toThrow(/runs time backward \(`reversed`\), and newton runs time forward only/);
+    expect(() => newtonCell(frontEnd(readFileSync('examples/bimamba.rnn', 'utf8')).module!)).toThrow(/has a `reversed \{ \.\.\. \}` block/);
   });
 });
