@@ -100,8 +100,7 @@ ${checkFunctionText(m)}
 
 /** Runs the passes once over a batch of sequences. */
 export async function run${T}(device: GPUDevice, run: ${T}Run): Promise<${T}Result> {
-${runArgumentsText(m, dims)}
-${halfFeatureCheckText(m, half)}
+${runArgumentsText(m, dims)}${halfFeatureCheckText(m, half)}
   const schedule = schedule${T}(batch, T);
 ${seqLayoutPackingText(m, layoutBuffers, undefined, half)}
 

@@ -93,8 +93,7 @@ ${checkFunctionText(m)}
 /** Compiles the kernel once per device (\`rnnc/runtime\` keeps it) and keeps the params and the state on the GPU for a stream of calls. */
 export async function stream${T}(device: GPUDevice, options: ${T}StreamOptions): Promise<${T}Stream> {
   const { batch } = options;
-  checkCounts('${m.name}', { batch });
-${halfFeatureCheckText(m, half)}
+  checkCounts('${m.name}', { batch });${halfFeatureCheckText(m, half)}
 ${tensorsOf(m, 'param')
   .map((t) => `  check('params.${t.name}', options.params${access(t.name)}, ${elements(t.dims)});`)
   .join('\n')}
@@ -127,7 +126,13 @@ ${seqLayoutPackingText(m, buffers, ['inputs'], half).replace(/^/gm, '  ')}
     gpu.write(uniforms, new Uint32Array([batch, T, 0, 0]));
     const inputsBuffer = gpu.upload(inputs, READ);
     const lengthsBuffer = gpu.upload(lengths, READ);
-${has('outputs') ? `    const outputsBuffer = gpu.buffer(${bytesOf('outputs')}, WRITE);\n` : ''}${pre ? `    const scratchBuffer = gpu.buffer(${pre.scratch.perStep} * batch * T * 4, WRITE);\n` : ''}    const groups = ${k.strategy === 'workgroup' ? `batch * ${k.unitsPerSequence}` : `Math.ceil((batch * ${k.unitsPerSequence}) / ${k.workgroupSize})`};
+${has('outputs') ? `    const outputsBuffer = gpu.buffer(${bytesOf('outputs')}, WRITE);\n` : ''}${pre ? `    const scratchBuffer = gpu.buffer(${pre.scratch.perStep} * batch * T * 4, WRITE);\n` : ''}${k.strategy === 'workgroup' && k.sequencesPerWorkgroup > 1 ? `    // A workgroup runs ${k.sequencesPerWorkgroup} sequences in lockstep.\n` : ''}    const groups = ${
+      k.strategy === 'invocation'
+        ? `Math.ceil((batch * ${k.unitsPerSequence}) / ${k.workgroupSize})`
+        : k.sequencesPerWorkgroup > 1
+          ? `Math.ceil((batch * ${k.unitsPerSequence}) / ${k.sequencesPerWorkgroup})`
+          : `batch * ${k.unitsPerSequence}`
+    };
     const passes = [
 ${pre ? `      // The state-independent part of every step first (one invocation per step).
       { pipeline: prepass, bindings: ${entries(pre.bindings)}, dispatch: grid(Math.ceil((batch * T) / ${pre.workgroupSize})) } as const,

@@ -168,9 +168,9 @@ export function readResultsText(names: string[], call: string, half: Record<stri
 /** A buffer's bytes as code: 4 per float32 element, or an f16 buffer's padded size (halfBytes). */
 export const bufferBytesText = (elements: string, half: boolean) => (half ? `halfBytes(${elements})` : `${elements} * 4`);
 
-/** With f16 storage: the device must have `shader-f16`, or the module says what to do. */
+/** With f16 storage, a line (after a newline): the device must have `shader-f16`, or the module says what to do. */
 export const halfFeatureCheckText = (m: Module, half: boolean) =>
-  half ? `  if (!device.features.has('shader-f16')) throw new Error("${m.name}: these kernels store f16: open the device with the 'shader-f16' feature, or compile with --precision f32");` : '';
+  half ? `\n  if (!device.features.has('shader-f16')) throw new Error("${m.name}: these kernels store f16: open the device with the 'shader-f16' feature, or compile with --precision f32");` : '';
 
 /** The names a host module imports from rnnc/runtime; with f16 storage, the f16 packing too. */
 export const runtimeNames = (half: boolean) => ['HostGpu', 'READ', 'UNIFORMS', 'WRITE', 'checkCounts', 'checkLength', 'grid', 'sequenceLengths', ...(half ? ['halfArray', 'halfBits', 'halfBytes', 'widenHalf'] : [])];

@@ -283,8 +283,7 @@ ${checkFunctionText(m)}
 /** Runs the passes of schedule${T}(batch, T) once over a batch of sequences. */
 export async function run${T}(device: GPUDevice, run: ${T}Run): Promise<${T}Result> {
 ${runArgumentsText(m, sizes)}
-${deviceChecksText(m, k)}
-${halfFeatureCheckText(m, half)}
+${deviceChecksText(m, k)}${halfFeatureCheckText(m, half)}
   const schedule = schedule${T}(batch, T, lengths.reduce((a, n) => Math.min(a, n), T));
 ${packingText(m, k, storage, half)}
 

@@ -279,7 +279,6 @@ const check = (name: string, a: ArrayLike<number>, n: number) => checkLength('bi
 export async function streamBimamba(device: GPUDevice, options: BimambaStreamOptions): Promise<BimambaStream> {
   const { batch } = options;
   checkCounts('bimamba', { batch });
-
   check('params.A_log_f', options.params.A_log_f, 32);
   check('params.A_log_b', options.params.A_log_b, 32);
   check('params.Dskip', options.params.Dskip, 8);

@@ -492,7 +492,6 @@ const check = (name: string, a: ArrayLike<number>, n: number) => checkLength('gr
 export async function streamGru(device: GPUDevice, options: GruStreamOptions): Promise<GruStream> {
   const { batch } = options;
   checkCounts('gru', { batch });
-
   check('params.Wz', options.params.Wz, 32);
   check('params.Wr', options.params.Wr, 32);
   check('params.Wn', options.params.Wn, 32);
@@ -553,7 +552,8 @@ export async function streamGru(device: GPUDevice, options: GruStreamOptions): P
     const lengthsBuffer = gpu.upload(lengths, READ);
     const outputsBuffer = gpu.buffer(8 * batch * T * 4, WRITE);
     const scratchBuffer = gpu.buffer(24 * batch * T * 4, WRITE);
-    const groups = batch * 1;
+    // A workgroup runs 4 sequences in lockstep.
+    const groups = Math.ceil((batch * 1) / 4);
     const passes = [
       // The state-independent part of every step first (one invocation per step).
       {

@@ -293,7 +293,6 @@ const check = (name: string, a: ArrayLike<number>, n: number) => checkLength('gr
 export async function streamGruDiag(device: GPUDevice, options: GruDiagStreamOptions): Promise<GruDiagStream> {
   const { batch } = options;
   checkCounts('gru_diag', { batch });
-
   check('params.Wz', options.params.Wz, 32);
   check('params.Wr', options.params.Wr, 32);
   check('params.Wn', options.params.Wn, 32);

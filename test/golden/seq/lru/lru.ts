@@ -288,7 +288,6 @@ const check = (name: string, a: ArrayLike<number>, n: number) => checkLength('lr
 export async function streamLru(device: GPUDevice, options: LruStreamOptions): Promise<LruStream> {
   const { batch } = options;
   checkCounts('lru', { batch });
-
   check('params.nu', options.params.nu, 8);
   check('params.B', options.params.B, 32);
   check('params.C', options.params.C, 32);

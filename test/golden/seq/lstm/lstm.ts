@@ -567,7 +567,6 @@ const check = (name: string, a: ArrayLike<number>, n: number) => checkLength('ls
 export async function streamLstm(device: GPUDevice, options: LstmStreamOptions): Promise<LstmStream> {
   const { batch } = options;
   checkCounts('lstm', { batch });
-
   check('params.Wi', options.params.Wi, 32);
   check('params.Wf', options.params.Wf, 32);
   check('params.Wg', options.params.Wg, 32);
@@ -640,7 +639,8 @@ export async function streamLstm(device: GPUDevice, options: LstmStreamOptions):
     const lengthsBuffer = gpu.upload(lengths, READ);
     const outputsBuffer = gpu.buffer(8 * batch * T * 4, WRITE);
     const scratchBuffer = gpu.buffer(32 * batch * T * 4, WRITE);
-    const groups = batch * 1;
+    // A workgroup runs 4 sequences in lockstep.
+    const groups = Math.ceil((batch * 1) / 4);
     const passes = [
       // The state-independent part of every step first (one invocation per step).
       {

@@ -325,7 +325,6 @@ const check = (name: string, a: ArrayLike<number>, n: number) => checkLength('ls
 export async function streamLstmDiag(device: GPUDevice, options: LstmDiagStreamOptions): Promise<LstmDiagStream> {
   const { batch } = options;
   checkCounts('lstm_diag', { batch });
-
   check('params.Wi', options.params.Wi, 32);
   check('params.Wf', options.params.Wf, 32);
   check('params.Wg', options.params.Wg, 32);

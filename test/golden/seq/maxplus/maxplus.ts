@@ -286,7 +286,6 @@ const check = (name: string, a: ArrayLike<number>, n: number) => checkLength('ma
 export async function streamMaxplus(device: GPUDevice, options: MaxplusStreamOptions): Promise<MaxplusStream> {
   const { batch } = options;
   checkCounts('maxplus', { batch });
-
   check('params.trans', options.params.trans, 16);
   const run = { params: options.params };
   const weights = new Float32Array(16 * 1);
@@ -327,7 +326,8 @@ export async function streamMaxplus(device: GPUDevice, options: MaxplusStreamOpt
     const inputsBuffer = gpu.upload(inputs, READ);
     const lengthsBuffer = gpu.upload(lengths, READ);
     const outputsBuffer = gpu.buffer(4 * batch * T * 4, WRITE);
-    const groups = batch * 1;
+    // A workgroup runs 4 sequences in lockstep.
+    const groups = Math.ceil((batch * 1) / 4);
     const passes = [
       {
         pipeline,

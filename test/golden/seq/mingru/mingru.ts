@@ -245,7 +245,6 @@ const check = (name: string, a: ArrayLike<number>, n: number) => checkLength('mi
 export async function streamMingru(device: GPUDevice, options: MingruStreamOptions): Promise<MingruStream> {
   const { batch } = options;
   checkCounts('mingru', { batch });
-
   check('params.Wz', options.params.Wz, 64);
   check('params.bz', options.params.bz, 8);
   check('params.Wh', options.params.Wh, 64);
