@@ -150,9 +150,10 @@ export class Lowerer {
    * reductions, with the term loads the items share (the same address) read once per trip — four gates'
    * products with the state read the state's vec4 once, a weight row read once serves several
    * sequences. A later `evaluate` of an item finds its sums computed. The summation order of each sum
-   * is the one `evaluate` alone would use. Sums go to loops in the order of `items`.
+   * is the one `evaluate` alone would use. Sums go to loops in the order of `items`; a sum that reads a
+   * load `unready` names (a value the caller has not computed yet) is left to `evaluate`.
    */
-  fuseSums(items: { def: Def; values: IndexValue[]; depths?: number[] }[], most = Infinity): void {
+  fuseSums(items: { def: Def; values: IndexValue[]; depths?: number[]; unready?: (n: LoadNode) => boolean }[], most = Infinity): void {
     if (!this.o.vector) return;
     type Found = { def: Def; n: Extract<Node, { op: 'reduce' }>; env: Env; home: number; key: string };
     const groups = new Map<string, Found[]>();
@@ -166,6 +167,7 @@ export class Lowerer {
         if (n.op === 'reduce') {
           const size = this.o.sizes[n.over.dim]!;
           if (n.fn !== 'sum' || size % 4 !== 0 || unrolls(size) || !this.vectorizable(item.def, n.args[0], n.over.name)) return;
+          if (item.unready && this.loadsUnder(item.def, n.args[0]).some(item.unready)) return;
           const home = Math.max(0, ...n.space.map((v) => env.get(v)!.depth));
           const key = this.memoKey(item.def, nodeId, n, env);
           if (this.scopes[home]!.memo.has(key)) return;
@@ -204,6 +206,21 @@ export class Lowerer {
         this.scopes[home]!.memo.set(f.key, this.bind(bin('+', bin('+', a('x'), a('y')), bin('+', a('z'), a('w'))), home));
       });
     }
+  }
+
+  /** The loads in the subtree under `root`. */
+  private loadsUnder(def: Def, root: number): LoadNode[] {
+    const out: LoadNode[] = [];
+    const seen = new Set<number>();
+    const visit = (k: number): void => {
+      if (seen.has(k)) return;
+      seen.add(k);
+      const n = def.nodes[k]!;
+      if (n.op === 'load') out.push(n);
+      else if (n.op !== 'const') n.args.forEach(visit);
+    };
+    visit(root);
+    return out;
   }
 
   private envOf(def: Def, values: IndexValue[], depths?: number[]): Env {

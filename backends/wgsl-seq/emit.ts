@@ -410,15 +410,17 @@ class KernelWriter {
       const stmts = lowerer.open([]);
       const point = coords.map((c) => (c.kind === 'literal' ? (c.value as number) : c));
       const depths = target.positions.map((axis) => (axis >= 0 ? 0 : 1));
-      const written = new Set<LocalKey>();
-      const independent = defs.filter((k) => {
-        const reads = k.def.nodes.some((n) => n.op === 'load' && written.has(keyOfLoad(n, monoid) ?? ''));
-        written.add(k.target);
-        return !reads;
-      });
       const copies = this.memberDefs(defs);
-      // Definition-major: a loop's sums are one definition's for the tile's members, sharing its weight loads.
-      lowerer.fuseSums(defs.flatMap((k, i) => (independent.includes(k) ? copies.map((c) => ({ def: c[i]!.def, values: point, depths })) : [])), MAX_FUSED_SUMS);
+      // Definition-major: a loop's sums are one definition's for the tile's members, sharing its weight
+      // loads. A sum that reads what an earlier definition of the run writes waits for it.
+      lowerer.fuseSums(
+        defs.flatMap((k, i) => {
+          const earlier = new Set(defs.slice(0, i).map((x) => x.target));
+          const unready = (n: LoadNode) => earlier.has(keyOfLoad(n, monoid) ?? '');
+          return copies.map((c) => ({ def: c[i]!.def, values: point, depths, unready }));
+        }),
+        MAX_FUSED_SUMS,
+      );
       defs.forEach((k, i) => {
         const own: Expr[] = k.def.vars.map((_, j) => coords[j]!);
         for (const b of this.members) {
