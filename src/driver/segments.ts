@@ -13,6 +13,7 @@ import { emit } from './compile.js';
 import type { Device } from '../runtime/device.js';
 import { limitViolation, runPrepared } from './run.js';
 import { RnncError } from './errors.js';
+import { isBidirectional } from '../../backends/lower/time.js';
 
 /** Steps per piece and sequences per group; `count` pieces in all. */
 export interface Segments {
@@ -40,8 +41,17 @@ function largestFitting(hi: number, fits: (n: number) => boolean): number | unde
  * as fit). `maxT` caps the steps per piece (streaming). Throws the limit's own message (naming the
  * dims to lower) when even one step of one sequence does not fit.
  */
-export function planSegments(prepare: (size: RunSize) => PreparedRun, limits: AdapterLimits, sizes: DimSizes, size: RunSize, maxT = size.T): Segments {
+export function planSegments(prepare: (size: RunSize) => PreparedRun, limits: AdapterLimits, sizes: DimSizes, size: RunSize, maxT = size.T, wholeTime = false): Segments {
   const fits = (s: RunSize) => limitViolation(prepare(s), limits, sizes, s) === undefined;
+  // `wholeTime`: groups of sequences only, each over the whole time axis (a bidirectional cell).
+  if (wholeTime) {
+    const batch = largestFitting(size.batch, (b) => fits({ batch: b, T: size.T }));
+    if (batch === undefined) {
+      const one = { batch: 1, T: size.T };
+      throw new RnncError(limitViolation(prepare(one), limits, sizes, one)!);
+    }
+    return { T: size.T, batch, count: Math.ceil(size.batch / batch) };
+  }
   const cap = Math.min(Math.max(1, maxT), size.T);
   let batch = size.batch;
   let T = largestFitting(cap, (t) => fits({ batch, T: t }));
@@ -108,6 +118,12 @@ export function checkHostMemory(m: Module, sizes: DimSizes, size: RunSize, { ver
 export function fitRun(c: Compilation, limits: AdapterLimits, size: RunSize, maxT?: number): { prepare: (size: RunSize) => PreparedRun; segments: Segments } {
   const compiled = emit(c);
   const prepare = (s: RunSize) => compiled.prepare(s);
+  // A bidirectional cell's parts take the time axis in opposite orders: it cannot be cut into pieces of time.
+  if (isBidirectional(c.module)) {
+    if (maxT !== undefined && maxT < size.T)
+      throw new RnncError(`rnnc: ${c.module.name} has a \`reversed { ... }\` block: its two parts run the time axis in opposite orders, so it cannot run in pieces of ${maxT} steps (--segment); run it whole`, 'usage');
+    return { prepare, segments: planSegments(prepare, limits, c.sizes, size, size.T, true) };
+  }
   return { prepare, segments: planSegments(prepare, limits, c.sizes, size, maxT) };
 }
 
