@@ -5,17 +5,17 @@
 // summing param gradients — included). The forward runs in the planner's mode (`auto`); the backward
 // pass is the saving forward cell, then the backward cell and the params' sums (`--grad-mode auto`
 // unless --grad-mode), or, where the backward stages (src/compiler/grad/stage.ts), the adjoint
-// recurrence (`<cell>_grad_core`) and the time-parallel rest (`<cell>_grad_rest`). `--no-stage` and
-// `--no-time-sum` run the older schedules, for before/after rows. The GPU time by cell is per job,
+// recurrence (`<cell>_grad_core`) and the time-parallel rest (`<cell>_grad_rest`). `--stage` stages a
+// sequential core too; `--no-stage` and `--no-time-sum` run the older schedules, for before/after rows. The GPU time by cell is per job,
 // named by its shaders' cells. Prints a markdown table with the machine's load.
 //
-//   npx tsx scripts/bench-grad.ts [--cells mamba_s6,gla,lru,lstm] [--T 1048576] [--batch 1] [--repeats 3] [--grad-mode auto] [--dim H=64] [--no-stage] [--no-time-sum]
+//   npx tsx scripts/bench-grad.ts [--cells mamba_s6,gla,lru,lstm] [--T 1048576] [--batch 1] [--repeats 3] [--grad-mode auto] [--dim H=64] [--stage | --no-stage] [--no-time-sum]
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { frontEnd } from '../src/driver/front-end.js';
 import { plan, emit } from '../src/driver/compile.js';
 import { randomRunData, uniformFloats } from '../src/driver/data.js';
-import { planGrad, retargetGrad, runGrad } from '../src/driver/grad.js';
+import { planGrad, retargetGrad, runGrad, usesStages } from '../src/driver/grad.js';
 import { planSegments, runSegmented } from '../src/driver/segments.js';
 import { openGpu, targetOf } from '../src/driver/run.js';
 import { tensorsOf } from '../src/compiler/ir/ir.js';
@@ -35,7 +35,7 @@ const Ts = arg('T', '1048576').split(',').map(Number);
 const batch = Number(arg('batch', '1'));
 const repeats = Number(arg('repeats', '3'));
 const gradMode = arg('grad-mode', 'auto') as ModeRequest;
-const gradOptions = { ...(process.argv.includes('--no-stage') ? { staged: false } : {}), ...(process.argv.includes('--no-time-sum') ? { timeSum: false } : {}) };
+const gradOptions = { ...(process.argv.includes('--no-stage') ? { staged: false } : process.argv.includes('--stage') ? { staged: true } : {}), ...(process.argv.includes('--no-time-sum') ? { timeSum: false } : {}) };
 const dims = Object.fromEntries(
   process.argv.flatMap((a, k) => (process.argv[k - 1] === '--dim' ? [a.split('=')] : [])).map(([d, n]) => [d!, Number(n)]),
 );
@@ -106,7 +106,7 @@ try {
       void fwdWall;
       const dimText = Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ');
       rows.push(
-        `| ${cell} | ${dimText} | ${T} | ${batch} | ${forward.plan.mode} | ${grad.saving.plan.mode} + ${grad.staged && gradOptions.staged !== false ? `${grad.staged.core.plan.mode} (staged)` : grad.backward.plan.mode} | ${fwdDevice.gpuMs.toFixed(1)} | ${bwdDevice.gpuMs.toFixed(1)} | **${(bwdDevice.gpuMs / fwdDevice.gpuMs).toFixed(2)}** | ${fwdCall.toFixed(0)} | ${gradCall.toFixed(0)} | ${(gradCall / fwdCall).toFixed(2)} | ${[...bwdDevice.byCell].map(([c, ms]) => `${c} ${ms.toFixed(1)}`).join(', ')} |`,
+        `| ${cell} | ${dimText} | ${T} | ${batch} | ${forward.plan.mode} | ${grad.saving.plan.mode} + ${usesStages(grad, gradOptions) ? `${grad.staged!.core.plan.mode} (staged)` : grad.backward.plan.mode} | ${fwdDevice.gpuMs.toFixed(1)} | ${bwdDevice.gpuMs.toFixed(1)} | **${(bwdDevice.gpuMs / fwdDevice.gpuMs).toFixed(2)}** | ${fwdCall.toFixed(0)} | ${gradCall.toFixed(0)} | ${(gradCall / fwdCall).toFixed(2)} | ${[...bwdDevice.byCell].map(([c, ms]) => `${c} ${ms.toFixed(1)}`).join(', ')} |`,
       );
       process.stderr.write(rows.at(-1)! + '\n');
     }

@@ -29,7 +29,7 @@ const WORKGROUP = 64;
 const MIN_CHUNK = 64;
 const TARGET_INVOCATIONS = 1 << 12;
 /** Elements of an accumulator one invocation sums at most (each a register; more make one shader per group). */
-const GROUP = 64;
+const GROUP = 128;
 const SIZES_BYTES = 16;
 
 /** Whether a tensor's rows (per step) are read and written as vec4s: a multiple of 4 floats, so every row is 16-byte aligned. */
@@ -56,6 +56,20 @@ export function sumTerm(m: Module, state: string): { def: Def; term: number } | 
   const term = isOwn(a) ? b : isOwn(b) ? a : undefined;
   if (term === undefined || readsState(def, term)) return undefined;
   return { def, term };
+}
+
+/** Accumulator elements and output elements per step past which a cell's kernel is too large to compile quickly. */
+export const TIME_SUM_MAX_ELEMENTS = GROUP;
+export const TIME_SUM_MAX_OUTPUTS = 64;
+
+/**
+ * Whether the time-sum kernel takes a cell at these sizes: every term and output is unrolled at each
+ * of its points, and lavapipe's compile time grows faster than the kernel (an LSTM with H = 16 has
+ * 256 elements in each U: minutes), so one shader's worth at most; larger cells run as scan cells.
+ */
+export function timeSumFits(m: Module, sizes: DimSizes): boolean {
+  const total = (role: 'state' | 'output') => m.tensors.filter((t) => t.role === role).reduce((n, t) => n + tensorSize(t, sizes), 0);
+  return isStepMap(m) && total('state') <= TIME_SUM_MAX_ELEMENTS && total('output') <= TIME_SUM_MAX_OUTPUTS;
 }
 
 /**
@@ -309,12 +323,29 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
   // Per step: the other lets inlined (each value computed once per step), the terms into their registers, the outputs to memory.
   const body: Stmt[] = [];
   const loaded = new Map<string, string>();
+  // A value that depends on no step (params, time-invariant lets, constants) at a known point is
+  // computed once, before the loop: the compiler cannot hoist it past the loop's stores itself.
+  const hoisted = new Map<string, Expr>();
   const lowerer = new Lowerer({
     lets: new Map(lets.filter((d) => !invariant.has(d.target)).map((d) => [d.target, d])),
     sizes,
     prefix: 'v',
     counter,
     stmts: body,
+    hook(d, nodeId, env) {
+      const n = d.nodes[nodeId]!;
+      if (n.op === 'const' || (n.dep !== 'param' && n.dep !== 'const')) return undefined;
+      if (n.op === 'load' && n.source !== 'param') return undefined;
+      const values = n.space.map((v) => env.get(v)!.value);
+      if (!values.every((v) => typeof v === 'number')) return undefined;
+      const key = `${d.kind}:${d.target}:${nodeId}:${values.join(',')}`;
+      const known = hoisted.get(key);
+      if (known) return known;
+      const value = outer.node(d, nodeId, new Map([...env].map(([k, b]) => [k, { value: b.value, depth: 0 }])));
+      const bound = value.kind === 'ident' || value.kind === 'literal' ? value : (before.push(letS(`h${hoisted.size}`, value)), id(`h${hoisted.size}`));
+      hoisted.set(key, bound);
+      return bound;
+    },
     resolve(n, values: IndexValue[]): Expr {
       if (n.source === 'input') {
         const k = inputBinding.get(n.tensor)!;

@@ -17,7 +17,7 @@ import type { Device } from '../runtime/device.js';
 import { compileFiles, emit, plan, retarget, type GeneratedFile, type PlanOptions } from './compile.js';
 import { RnncError } from './errors.js';
 import { planSegments, runSegmented } from './segments.js';
-import { compileTimeSum, isStepMap, sumTerm, type CompiledTimeSum } from '../../backends/wgsl-reduce/time-sum.js';
+import { compileTimeSum, sumTerm, timeSumFits, type CompiledTimeSum } from '../../backends/wgsl-reduce/time-sum.js';
 import { targetOf } from './run.js';
 
 export type { Gradients, Upstream } from '../runtime/bptt.js';
@@ -35,9 +35,9 @@ export interface GradCompilation {
   savingModule: SavingModule;
   split?: SplitBackward;
   /**
-   * The backward in two stages (grad/stage.ts), where it splits so and the recurrence plans as a
-   * scan: `core` the adjoint recurrence alone, and the rest a map and sum over time in one pass
-   * (backends/wgsl-reduce/time-sum.ts). runGrad runs this rather than `backward` and `accumulations`.
+   * The backward in two stages (grad/stage.ts), where it splits so: `core` the adjoint recurrence
+   * alone, and the rest a map and sum over time in one pass (backends/wgsl-reduce/time-sum.ts).
+   * runGrad runs this rather than `backward` and `accumulations` where the core is a scan (see `usesStages`).
    */
   staged?: { stages: StagedBackward; core: Compilation };
 }
@@ -83,14 +83,14 @@ export function planGrad(forward: Compilation, backwardMode: ModeRequest, option
   };
   const backward = planned(split?.adjoint ?? step.module);
   const accumulations = (split?.accumulations ?? []).map((a) => ({ param: a.param, compilation: planned(a.module) }));
-  const staged = stagedOf(step, forward.module, planned);
+  const staged = stagedOf(step, forward.module, forward.sizes, planned);
   return { forward, saving: savingPlan, backward, accumulations, step, savingModule, ...(split ? { split } : {}), ...(staged ? { staged } : {}) };
 }
 
-/** The two-stage backward, where the step splits so, the rest is a map and sum, and the recurrence alone gets a scan. */
-function stagedOf(step: BackwardStep, m: Module, planned: (m: Module) => Compilation): GradCompilation['staged'] {
+/** The two-stage backward, where the step splits so and the rest is a map and sum over time. */
+function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, planned: (m: Module) => Compilation): GradCompilation['staged'] {
   const stages = stageBackward(step, m);
-  if (!stages || !isStepMap(stages.rest)) return undefined;
+  if (!stages || !timeSumFits(stages.rest, sizes)) return undefined;
   let core: Compilation;
   try {
     core = planned(stages.core);
@@ -98,7 +98,7 @@ function stagedOf(step: BackwardStep, m: Module, planned: (m: Module) => Compila
     if (e instanceof RnncError) return undefined;
     throw e;
   }
-  return core.plan.mode === 'scan' ? { stages, core } : undefined;
+  return { stages, core };
 }
 
 /** The same gradient compilation for the adapter's target (subgroups), planned again only where it differs. */
@@ -157,9 +157,19 @@ export interface GradRunOptions extends BpttOptions {
   segment?: number;
   /** Sum the params' gradients over time as reductions in one job (default), not as one cell each. */
   timeSum?: boolean;
-  /** Run the staged backward where the compilation has one (default). */
+  /** Run the staged backward where the compilation has one: true, false, or by default where its core is a scan (`usesStages`). */
   staged?: boolean;
 }
+
+/**
+ * Whether a run takes the staged backward. By default where its core is a scan and the cell has
+ * params: the rest then sums the params' gradients in the same pass that writes the inputs', where
+ * the split backward cell wrote per step every value the sums read. Without params (gla) the backward
+ * cell's one scan writes only the inputs' gradients, and staging only adds the carried adjoints'
+ * traffic; a sequential core (lstm) would recompute the primal a second time (docs/grad.md, "Measured").
+ */
+export const usesStages = (g: GradCompilation, options: Pick<GradRunOptions, 'staged'> = {}): boolean =>
+  g.staged !== undefined && (options.staged ?? (g.staged.core.plan.mode === 'scan' && g.step.roles.paramAdjoints.length > 0));
 
 /** Runs forward and backward on the device: the gradients, and the forward run's results. */
 export async function runGrad(device: Device, g: GradCompilation, data: RunArrays, upstream: Upstream = {}, options: GradRunOptions = {}): Promise<Gradients<Float32Array>> {
@@ -195,7 +205,7 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
     const result = await device.run(prepared.job({ inputs: allF32(inputs), params: allF32(params), ...(shape.lengths ? { lengths: shape.lengths } : {}) }));
     return prepared.decode(result.buffers);
   };
-  const staged = options.staged !== false ? g.staged : undefined;
+  const staged = usesStages(g, options) ? g.staged : undefined;
   if (staged) {
     // The rest of the staged backward: the inputs' gradients and every param's sum, in one job.
     const compiled = compileTimeSum([staged.stages.rest], g.forward.sizes, `${g.forward.module.name}_grad_rest`);
@@ -205,7 +215,7 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
     let timeSum: { compiled: CompiledTimeSum; taken: Accumulation[] } | undefined;
     runner.sumOverTime = async (accumulations, shape, inputs, params) => {
       if (!timeSum) {
-        const taken = accumulations.filter((a) => sumTerm(a.module, a.adjoint) && isStepMap(a.module));
+        const taken = accumulations.filter((a) => sumTerm(a.module, a.adjoint) && timeSumFits(a.module, g.forward.sizes));
         timeSum = { compiled: compileTimeSum(taken.map((a) => a.module), g.forward.sizes, `${g.forward.module.name}_grad_sums`), taken };
       }
       if (timeSum.taken.length === 0) return {};
