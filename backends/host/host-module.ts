@@ -52,6 +52,13 @@ export async function hostModule(m: Module, k: SeqKernel, sourcePath: string, { 
       // vec4 views: the same buffer bound again.
       ...k.views.filter((v) => bindings.includes(v.binding)).map((v) => `[${v.binding}, ${bound[v.buffer]}]`),
     ].join(', ')}]`;
+  // A reversed cell's pieces run last first; a bidirectional one reads each sequence both ways, so it runs in one piece.
+  const bidirectional = m.tensors.some((t) => t.reversed);
+  const directionDoc = m.reversed
+    ? `\n *\n * Time runs backward in this cell: each piece runs its steps last first, so a sequence's pieces go in\n * last piece first (the first \`run\` continues from the sequence's end).`
+    : bidirectional
+      ? `\n *\n * A bidirectional cell reads each sequence in both directions, so a stream runs one piece: after a\n * \`run\` or \`step\`, another throws until \`setState\` starts the sequences again.`
+      : '';
   const perCall = ['inputsBuffer', 'lengthsBuffer', ...(has('outputs') ? ['outputsBuffer'] : []), ...(pre ? ['scratchBuffer'] : [])];
 
   const code = `
@@ -72,7 +79,7 @@ export interface ${T}StreamOptions {
 /**
  * A batch of sequences run in pieces, the state kept on the GPU between calls: \`run\` continues every
  * sequence by T steps, \`step\` by one (token-by-token decoding), \`setState\` starts again from a given
- * state (e.g. the final state of a parallel prefill). Pieces give the result of one long run.
+ * state (e.g. the final state of a parallel prefill). Pieces give the result of one long run.${directionDoc}
  */
 export interface ${T}Stream {
   readonly batch: number;
@@ -105,9 +112,9 @@ ${pre ? `  const prepass = await gpu.pipeline(${m.name}ProjectWgsl, '${pre.entry
 ${has('weights') ? '  const weightsBuffer = gpu.upload(weights, READ);' : ''}
   const state = gpu.buffer(${bytesOf('state_in')}, WRITE);
   const state_outBuffer = gpu.buffer(${bytesOf('state_out')}, WRITE);
-  let live = true;
+  let live = true;${bidirectional ? '\n  let ran = false;' : ''}
 
-  const setState = (initial?: ${T}State) => {
+  const setState = (initial?: ${T}State) => {${bidirectional ? '\n    ran = false;' : ''}
     const run = { params: options.params, initialState: initial };
 ${seqLayoutPackingText(m, buffers, ['state_in']).replace(/^/gm, '  ')}
     gpu.write(state, state_in);
@@ -115,7 +122,11 @@ ${seqLayoutPackingText(m, buffers, ['state_in']).replace(/^/gm, '  ')}
   setState(options.initialState);
 
   const runSteps = async (stepInputs: ${T}Inputs, T: number, given?: Int32Array): Promise<${T}Outputs> => {
-    if (!live) throw new Error('${m.name}: the stream was destroyed');
+    if (!live) throw new Error('${m.name}: the stream was destroyed');${
+      bidirectional
+        ? `\n    if (ran) throw new Error('${m.name}: a bidirectional cell runs each sequence in one piece: setState() starts the sequences again');\n    ran = true;`
+        : ''
+    }
     checkCounts('${m.name}', { T });
 ${tensorsOf(m, 'input')
   .map((t) => `    check('inputs.${t.name}', stepInputs${access(t.name)}, batch * T * ${elements(t.dims)});`)

@@ -258,6 +258,9 @@ export interface BimambaStreamOptions {
  * A batch of sequences run in pieces, the state kept on the GPU between calls: `run` continues every
  * sequence by T steps, `step` by one (token-by-token decoding), `setState` starts again from a given
  * state (e.g. the final state of a parallel prefill). Pieces give the result of one long run.
+ *
+ * A bidirectional cell reads each sequence in both directions, so a stream runs one piece: after a
+ * `run` or `step`, another throws until `setState` starts the sequences again.
  */
 export interface BimambaStream {
   readonly batch: number;
@@ -295,8 +298,10 @@ export async function streamBimamba(device: GPUDevice, options: BimambaStreamOpt
   const state = gpu.buffer(64 * batch * 4, WRITE);
   const state_outBuffer = gpu.buffer(64 * batch * 4, WRITE);
   let live = true;
+  let ran = false;
 
   const setState = (initial?: BimambaState) => {
+    ran = false;
     const run = { params: options.params, initialState: initial };
     const state_in = new Float32Array(64 * batch);
     {
@@ -321,6 +326,11 @@ export async function streamBimamba(device: GPUDevice, options: BimambaStreamOpt
 
   const runSteps = async (stepInputs: BimambaInputs, T: number, given?: Int32Array): Promise<BimambaOutputs> => {
     if (!live) throw new Error('bimamba: the stream was destroyed');
+    if (ran)
+      throw new Error(
+        'bimamba: a bidirectional cell runs each sequence in one piece: setState() starts the sequences again',
+      );
+    ran = true;
     checkCounts('bimamba', { T });
     check('inputs.x', stepInputs.x, batch * T * 8);
     check('inputs.dt_f', stepInputs.dt_f, batch * T * 8);
