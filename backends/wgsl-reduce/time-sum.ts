@@ -1,19 +1,24 @@
-// Sums over time as reductions: for cells whose one state is an accumulator, `d_W <- d_W + e(inputs,
-// params, lets)` (the params' gradient cells of a split backward, src/compiler/grad/split.ts), only
-// the final sum is wanted, and no step needs an earlier step's sum. A scan computes every prefix and
-// a sequential loop walks T steps per element; here each invocation sums every element of W (up to
-// GROUP of them; more take one shader per group) over one chunk of a sequence's steps, in registers,
-// and writes those partial sums once. The host adds the partials over the chunks (in float64). One
-// invocation for all the elements loads each step's inputs once and computes the values they share
-// (the recomputed lets) once: lavapipe pays for every load whose address differs per invocation as a
-// loop over the SIMD lanes. Every cell is its own shader, and all of them, for every
-// piece of time the binding limit cuts, run as the passes of one job: one round trip for all the
-// params' gradients. A workgroup takes one chunk of a sequence, its invocations every WORKGROUP-th
-// step of it, so that the lanes of a SIMD group read neighbouring steps.
+// Maps and sums over time. A cell whose states are all accumulators, `d_W <- d_W + e(inputs, params,
+// lets)`, and whose outputs read no state, needs no recurrence: only each accumulator's final sum and
+// each step's outputs are wanted. Two kinds of cell are so: a param's accumulation cell of a split
+// backward (src/compiler/grad/split.ts), and the rest of a staged backward (src/compiler/grad/stage.ts),
+// which also writes the inputs' gradients. A scan would compute every prefix of the sums, a
+// sequential loop walk T steps per element.
 //
-// The term is lowered with the shared lowering (backends/lower/expr.ts) at every element's index: the
-// cell's time-invariant lets once, before the loop over steps, into private arrays; the others
-// inlined and computed per step. A step past a sequence's length adds nothing.
+// Here a workgroup takes one chunk of a sequence's steps, and each invocation every WORKGROUP-th step
+// of it, so that the lanes of a SIMD group read neighbouring steps. Per step, an invocation computes
+// every output element and the term of every accumulator element (up to GROUP of them, each a
+// register; more take one shader per group). At the end it writes its partial sums once, and the host
+// adds the partials in float64. One invocation for all the elements loads each step's inputs once, as
+// vec4s where a row is a multiple of 4 floats, and computes the values the elements share once:
+// lavapipe pays for a load whose address differs per invocation as a loop over the SIMD lanes. The
+// cells' shaders, for every piece of time the storage-binding limit cuts, run as the passes of one
+// job: one round trip.
+//
+// The terms are lowered with the shared lowering (backends/lower/expr.ts) at every element's point.
+// Time-invariant lets and values (params, constants) are computed once, before the loop. The other
+// lets are inlined and computed per step. A step past a sequence's length adds nothing and writes
+// nothing.
 import type { Def, Module } from '../../src/compiler/ir/ir.js';
 import { strides, tensorSize, type DimSizes } from '../../src/compiler/ir/dims.js';
 import { Lowerer, offsetExpr, type IndexValue } from '../lower/expr.js';
@@ -23,9 +28,9 @@ import { mathPrelude } from '../wgsl/math.js';
 import { printModule } from '../wgsl/print.js';
 import type { GpuBufferSpec, GpuJob, GpuPass, GpuShaderSpec } from '../job.js';
 
-/** Invocations per workgroup: consecutive chunks of one sequence. */
+/** Invocations per workgroup: interleaved over one chunk of a sequence's steps. */
 const WORKGROUP = 64;
-/** Steps one invocation sums at least, and the invocations a pass aims at (about). */
+/** Steps one invocation sums at least, and the invocations per WORKGROUP a pass aims at (about). */
 const MIN_CHUNK = 64;
 const TARGET_INVOCATIONS = 1 << 12;
 /** Elements of an accumulator one invocation sums at most (each a register; more make one shader per group). */

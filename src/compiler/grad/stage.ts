@@ -4,7 +4,7 @@
 // Only the state adjoints' updates are a recurrence. So:
 // - `core` keeps the state adjoints' updates and the lets they read, and writes per step each state
 //   adjoint's value before the step (its old value, "carried"). For the diagonal scan cells its
-//   element is then one float per lane and per step, like the forward's: the scan's single pass.
+//   element is the adjoint alone, and it writes nothing else per step.
 // - `rest` is the step with the state adjoints as inputs (the carried values): the inputs' gradients as
 //   outputs, the params' accumulators as its only states (`d_W <- d_W + e`, sums over time), and every
 //   other let recomputed. Nothing in it depends on an earlier step, so it runs time-parallel, as a map
