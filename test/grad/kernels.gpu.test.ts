@@ -5,7 +5,8 @@
 // Cases: lengths 1, a prime, a power of two plus one; variable lengths; a given initial state;
 // checkpoints; the sequential backward and the planner's (scan where the backward cell is affine; for
 // the diagonal scan cells, the staged backward: the adjoint scan, then the time-parallel rest).
-// All runs share one Dawn session.
+// All runs share one Dawn session. Last, which jobs a backward runs: the params' sums as one time-sum
+// job, and the staged backward's core and rest (so a silent fallback to the older schedule fails).
 //
 // Cold, the full matrix compiles every cell's saving, backward and per-param kernels in two modes: about
 // 4 minutes on 2 cores, a third of CI. CI runs one cell of each kind (nonlinear dense, monoid, diagonal
@@ -81,5 +82,34 @@ describe.each(cells)('%s', (_label, url) => {
       const e = tensorError(o.name, 'output', got.forward.outputs[o.name]!, ref.forward.outputs[o.name]!, TOLERANCE);
       expect(e.maxErr, o.name).toBeLessThanOrEqual(TOLERANCE);
     }
+  });
+});
+
+describe('the jobs a backward runs', () => {
+  /** runGrad on a device that records each job's shader labels. */
+  async function jobsOf(label: string, mode: ModeRequest): Promise<string[][]> {
+    const m = moduleAt(new URL(`../../${label}.rnn`, import.meta.url));
+    const g = compileGrad(m, mode, mode);
+    const sizes = bindDims(m);
+    const shape = { batch: 2, T: 9, sizes };
+    const data = randomRunData(m, shape, 5);
+    const f32 = (r: Record<string, Float32Array | Float64Array>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float32Array.from(v)]));
+    const jobs: string[][] = [];
+    const recording: Device = { adapter: gpu.adapter, run: (job) => (jobs.push(job.shaders.map((s) => s.label)), gpu.run(job)), compileShaders: (...a) => gpu.compileShaders(...a), close: async () => {} };
+    await runGrad(recording, g, { batch: 2, T: 9, inputs: f32(data.inputs), params: f32(data.params) });
+    return jobs;
+  }
+
+  it("lstm: the saving cell, the backward cell, then every param's sum in one time-sum job", async () => {
+    const jobs = await jobsOf('examples/lstm', 'seq');
+    expect(jobs.length).toBe(3);
+    expect(jobs[2]!.every((l) => l.startsWith('lstm_grad_sums.'))).toBe(true);
+    expect(jobs[2]!.length).toBe(12);
+  });
+
+  it('mamba_s6 with auto: the saving cell, the adjoint scan (core), then the rest in one job', async () => {
+    const jobs = await jobsOf('examples/mamba_s6', 'auto');
+    expect(jobs.length).toBe(3);
+    expect(jobs[2]!.every((l) => l.startsWith('mamba_s6_grad_rest.'))).toBe(true);
   });
 });
