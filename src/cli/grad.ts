@@ -4,7 +4,7 @@ import type { ModeRequest } from '../compiler/plan/plan.js';
 import { isModeRequest, modeRequests } from '../compiler/plan/plan.js';
 import type { DimSizes } from '../compiler/ir/dims.js';
 import type { Module } from '../compiler/ir/ir.js';
-import type { GradCompilation, Gradients, Upstream } from '../driver/grad.js';
+import { usesStages, type GradCompilation, type Gradients, type Upstream } from '../driver/grad.js';
 import { gradientTensors } from '../driver/grad-io.js';
 import type { RunSize } from '../driver/run.js';
 import type { TensorSummary } from '../driver/run-report.js';
@@ -38,6 +38,8 @@ export function gradReport(g: GradCompilation, checkpoint: number | undefined, u
   return {
     backward: { mode: g.backward.plan.mode, requested: g.backward.plan.requested, why: g.backward.plan.why, decision: g.backward.plan.decision },
     saving: { mode: g.saving.plan.mode },
+    // The staged backward (docs/grad.md) runs the adjoint recurrence alone, then the rest in one pass.
+    staged: usesStages(g) ? { core: { mode: g.staged!.core.plan.mode, why: g.staged!.core.plan.why }, rest: 'time-sum' } : null,
     checkpoint: checkpoint ?? null,
     upstream,
     gradients,

@@ -38,6 +38,8 @@ describe('rnnc run --grad', () => {
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.grad.backward.mode).toBe('scan');
+    // cumsum has no params: its one backward cell is not staged.
+    expect(report.grad.staged).toBeNull();
     expect(report.grad.upstream['grad_y.npy']).toBe(join(dir, 'grad_y.npy'));
     expect(report.grad.upstream['grad_h.final.npy']).toBe('random');
     expect(report.warnings.join('\n')).toContain(`no grad_h.final.npy in ${dir}: using seeded random values for the upstream gradient of the final state of \`h\` (seed 0)`);
