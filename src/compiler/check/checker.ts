@@ -39,11 +39,20 @@ class Checker {
   private readonly lhsDims = new Map<A.Stmt, string[]>();
   private readonly updateOf = new Map<string, number>();
 
-  constructor(private readonly file: A.RnnFile) {}
+  /** `rnn name grid {`: states are read at a neighbour (`h.left`, `h.up`) before their update. */
+  private readonly grid: boolean;
+
+  constructor(private readonly file: A.RnnFile) {
+    this.grid = file.direction?.name === 'grid';
+  }
 
   run() {
-    if (this.file.direction && this.file.direction.name !== 'reversed') {
-      this.ds.push(diagnostic('RNN0504', this.file.direction.span, { name: this.file.direction.name }, { notes: ['`rnn NAME reversed { ... }` runs time backward; without a word there it runs forward'] }));
+    if (this.file.direction && this.file.direction.name !== 'reversed' && this.file.direction.name !== 'grid') {
+      const notes = ['`rnn NAME reversed { ... }` runs time backward, `rnn NAME grid { ... }` over a 2-D grid of positions; without a word there it runs forward in time'];
+      this.ds.push(diagnostic('RNN0504', this.file.direction.span, { name: this.file.direction.name }, { notes }));
+    }
+    if (this.grid && this.file.monoid) {
+      this.ds.push(diagnostic('RNN0511', { start: this.file.monoid.span.start, end: this.file.monoid.span.start + 'monoid'.length }));
     }
     this.declareDims();
     this.declareTensors();
@@ -314,7 +323,11 @@ class Checker {
   private ref(e: Extract<A.Expr, { kind: 'ref' }>, scope: IndexScope, ctx: ExprContext) {
     const name = e.name.name;
     let sym: RnnSymbol | undefined;
-    if (e.field) {
+    const neighbour = e.field && !ctx.combine ? this.neighbourRead(e) : undefined;
+    if (neighbour === 'reported') return;
+    if (neighbour) {
+      sym = neighbour;
+    } else if (e.field) {
       if (!ctx.combine || (name !== ctx.combine.left && name !== ctx.combine.right)) {
         this.ds.push(diagnostic('RNN0211', e.span, { name, field: e.field.name }));
         return;
@@ -353,6 +366,12 @@ class Checker {
         this.ds.push(diagnostic('RNN0208', e.name.span, { name }, { labels: [{ span: sym.span, message: 'defined here' }] }));
         return;
       }
+      if (this.grid && !this.file.monoid && sym.kind === 'state' && !ctx.combine && !ctx.constantOnly && !this.updatedBefore(name, ctx.stmtIndex)) {
+        // A grid position has no "previous step": before its update a state exists only at the neighbours.
+        const notes = [`\`${name}.left\` is the state at the same row, previous column; \`${name}.up\` at the previous row, same column (the initial value outside the grid)`];
+        this.ds.push(diagnostic('RNN0508', e.name.span, { name }, { notes }));
+        return;
+      }
       if (ctx.constantOnly || (ctx.combine && sym.kind !== 'param' && !ctx.combine.locals.has(name))) {
         const note = ctx.constantOnly ? 'an identity is made of constants' : `a combine reads only \`${ctx.combine!.left}.field\`, \`${ctx.combine!.right}.field\`, params and its own lets`;
         this.ds.push(diagnostic('RNN0614', e.name.span, { what: describeKind(sym.kind), name, part: ctx.constantOnly ? 'identity' : 'combine' }, { notes: [note] }));
@@ -376,6 +395,36 @@ class Checker {
       }
       this.bindIndex(scope, index, (sym as TensorSymbol).dims[k]!);
     });
+  }
+
+  /** Whether state `name` was updated by a statement before `stmtIndex` (so a bare read is the new value). */
+  private updatedBefore(name: string, stmtIndex: number): boolean {
+    const at = this.updateOf.get(name);
+    return at !== undefined && at < stmtIndex;
+  }
+
+  /**
+   * `h.left` / `h.up` outside a combine: a grid cell's read of a state at a neighbour. Returns the
+   * state's symbol, 'reported' after a diagnostic, or undefined when it is no neighbour read (a
+   * field of something else, which the combine rules report as before).
+   */
+  private neighbourRead(e: Extract<A.Expr, { kind: 'ref' }>): TensorSymbol | 'reported' | undefined {
+    const name = e.name.name;
+    const field = e.field!.name;
+    const sym = this.symbols.get(name);
+    if (!sym || sym.kind !== 'state') return undefined;
+    const isNeighbour = field === 'left' || field === 'up';
+    if (!this.grid) {
+      if (!isNeighbour) return undefined;
+      const notes = [`neighbours exist on a grid of positions: \`rnn ${this.file.name.name} grid { ... }\`; in time, \`${name}\` before its update is the previous step's value`];
+      this.ds.push(diagnostic('RNN0509', e.span, { name, field, cell: this.file.name.name }, { notes }));
+      return 'reported';
+    }
+    if (!isNeighbour) {
+      this.ds.push(diagnostic('RNN0510', e.field!.span, { name, field }, { notes: didYouMean(field, ['left', 'up']) }));
+      return 'reported';
+    }
+    return sym;
   }
 
   private monoid(m: A.MonoidDecl) {

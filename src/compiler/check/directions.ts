@@ -41,7 +41,8 @@ export function checkDirections(file: A.RnnFile, symbols: Map<string, RnnSymbol>
   if (blocks.length === 0) return [];
   const ds: Diagnostic[] = [];
   const block = (span: A.Span, what: string) => ds.push(diagnostic('RNN0505', span, { what }, { notes: ['a cell has at most one `reversed { ... }` block, at its top level, beside the statements that run forward'] }));
-  if (file.direction) block(blocks[0]!.span, 'a cell that is itself reversed');
+  if (file.direction?.name === 'grid') block(blocks[0]!.span, 'a grid cell');
+  else if (file.direction) block(blocks[0]!.span, 'a cell that is itself reversed');
   else if (file.monoid) block(blocks[0]!.span, 'a cell with a monoid');
   for (const b of blocks.slice(1)) block(b.span, b.nested ? 'another `reversed` block' : 'a cell that already has one');
   if (ds.length) return ds;

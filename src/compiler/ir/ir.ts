@@ -40,7 +40,8 @@ export type Node = NodeBase &
   (
     | { op: 'const'; value: number }
     /** `reversed`: an input read by the `reversed` block of a bidirectional cell, at the position of its backward step. */
-    | { op: 'load'; source: Source; tensor: string; index: string[]; version?: 'old' | 'new'; reversed?: true }
+    /** `neighbour`: a grid cell's read of a state (version 'old') at the position to the left or above (`h.left`, `h.up`). */
+    | { op: 'load'; source: Source; tensor: string; index: string[]; version?: 'old' | 'new'; reversed?: true; neighbour?: 'left' | 'up' }
     | { op: 'unary'; fn: UnaryFn | 'neg'; args: [number] }
     | { op: 'binary'; fn: ArithFn | BinaryFn | CompareFn; args: [number, number] }
     | { op: 'select'; args: [number, number, number] }
@@ -111,6 +112,14 @@ export interface Module {
    * backends/lower/time.ts); absent for a forward cell.
    */
   reversed?: true;
+  /**
+   * A grid cell (`rnn name grid {`): the time axis is replaced by a grid of H rows and W columns per
+   * batch element; inputs and outputs are [batch, H, W, ...dims]. Before its update a state is read
+   * only at a neighbour (LoadNode.neighbour: 'left' = same row, previous column; 'up' = previous row,
+   * same column; the initial value outside the grid); the final state is the one at (H-1, W-1).
+   * Only the reference interpreter runs it so far; absent for a time cell.
+   */
+  grid?: true;
   dims: { name: string; size?: number }[];
   tensors: Tensor[];
   /** The step, in source order. */

@@ -116,7 +116,9 @@ class DefBuilder {
   }
 
   private tensorSymbol(x: Extract<A.Expr, { kind: 'ref' }>): { dims: string[] } | undefined {
-    const sym = this.symbols.get(x.field ? x.field.name : x.name.name);
+    // `a.m` in a combine names state m; `h.left` in a grid cell names state h.
+    const combineField = x.field !== undefined && this.ctx.combine !== undefined;
+    const sym = this.symbols.get(combineField ? x.field!.name : x.name.name);
     if (x.field) return sym as TensorSymbol;
     return this.localDims.get(x.name.name) ?? (sym as TensorSymbol | undefined);
   }
@@ -129,6 +131,11 @@ class DefBuilder {
     const space = [...new Set(index)];
     const order = this.vars.map((v) => v.name);
     space.sort((a, b) => (order.indexOf(a) === -1 ? 1e9 : order.indexOf(a)) - (order.indexOf(b) === -1 ? 1e9 : order.indexOf(b)) || a.localeCompare(b));
+    if (e.field && !this.ctx.combine) {
+      // A grid cell's neighbour read (the checker allows a field outside a combine only there).
+      const neighbour = e.field.name as 'left' | 'up';
+      return this.add({ op: 'load', source: 'state', tensor: e.name.name, index, version: 'old', neighbour, type: 'f32', space, dep: 'state', span: e.span });
+    }
     if (e.field) {
       const source: Source = e.name.name === this.ctx.combine!.left ? 'left' : 'right';
       return this.add({ op: 'load', source, tensor: e.field.name, index, type: 'f32', space, dep: 'state', span: e.span });
@@ -205,6 +212,7 @@ export function lower(file: A.RnnFile, checked: CheckedFile): Module {
   const module: Module = {
     name: file.name.name,
     ...(file.direction?.name === 'reversed' ? { reversed: true as const } : {}),
+    ...(file.direction?.name === 'grid' ? { grid: true as const } : {}),
     dims: file.dims.map((d) => ({ name: d.name.name, ...(d.size !== undefined ? { size: d.size } : {}) })),
     tensors,
     step,

@@ -10,7 +10,7 @@ function nodeText(n: Node): string {
     case 'const':
       return `const ${formatNumber(n.value)}`;
     case 'load':
-      return `load ${n.source}${n.version ? `.${n.version}` : ''}${n.reversed ? '.reversed' : ''} ${n.tensor}${subscript(n.index)}`;
+      return `load ${n.source}${n.version ? `.${n.version}` : ''}${n.reversed ? '.reversed' : ''}${n.neighbour ? `.${n.neighbour}` : ''} ${n.tensor}${subscript(n.index)}`;
     case 'unary':
     case 'binary':
     case 'select':
@@ -45,7 +45,7 @@ function tensorLine(t: Tensor): string {
 }
 
 export function printModule(m: Module): string {
-  const lines = [`rnn ${m.name}${m.reversed ? ' reversed' : ''}`];
+  const lines = [`rnn ${m.name}${m.reversed ? ' reversed' : ''}${m.grid ? ' grid' : ''}`];
   for (const d of m.dims) lines.push(`  dim ${d.name}${d.size !== undefined ? ` = ${d.size}` : ''}`);
   for (const role of ['input', 'param', 'state'] as const) for (const t of m.tensors) if (t.role === role) lines.push(tensorLine(t));
   for (const s of m.structures) {

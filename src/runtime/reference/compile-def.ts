@@ -13,7 +13,8 @@ import { builtin, foldOf, jsFunctions, reduction, type ScalarBuiltin } from '../
 
 /** A tensor a definition reads or writes: an array and the offset of this step's slice in it. */
 export interface Slot {
-  source: 'input' | 'param' | 'state.old' | 'state.new' | 'let' | 'left' | 'right' | 'target';
+  /** `state.left` / `state.up`: a grid cell's read of a state at a neighbouring position. */
+  source: 'input' | 'param' | 'state.old' | 'state.new' | 'state.left' | 'state.up' | 'let' | 'left' | 'right' | 'target';
   tensor: string;
   dims: string[];
   /** An input read at the backward step's position (the `reversed` block of a bidirectional cell). */
@@ -122,7 +123,7 @@ export function compileDef(def: Def, sizes: DimSizes, options: CompileOptions): 
     let value: string;
     switch (node.op) {
       case 'load': {
-        const source = node.source === 'state' ? (`state.${node.version ?? 'old'}` as const) : node.source;
+        const source = node.source === 'state' ? (`state.${node.neighbour ?? node.version ?? 'old'}` as const) : node.source;
         const k = slotOf(source, node.tensor, node.reversed);
         value = round(`a${k}[${address(k, node.index)}]`);
         break;

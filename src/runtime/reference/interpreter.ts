@@ -12,6 +12,11 @@
 //   writes each step's outputs at its own position, and its final state is the one after position 0;
 //   in a bidirectional cell, the `reversed` block's input loads and outputs (flagged in the IR) do so,
 //   while the forward statements take positions 0, ..., lengths[b]-1 in the same logical steps.
+// - a grid module (Module.grid) runs each batch element's H x W positions in row-major order (one valid
+//   order of the DAG in which each position depends on its left and upper neighbours); position (r, c)
+//   is step r*W + c of the shared layout, so inputs and outputs [batch, H, W, ...dims] are the time
+//   layout with T = H*W. A neighbour read (`h.left`, `h.up`) takes the state after that neighbour's
+//   update, or the initial value outside the grid; the final state is the one at (H-1, W-1).
 // Layouts are the shared ones: inputs and outputs [batch, T, ...dims], params [...dims], initial and
 // final states [batch, ...dims]. Each definition is compiled once to a JS function (compile-def.ts).
 import { tensorsOf, type Def, type Module, type Tensor } from '../../compiler/ir/ir.js';
@@ -24,6 +29,8 @@ export interface RunShape {
   sizes: DimSizes;
   /** Per sequence, the number of valid steps (clamped to [0, T]); all T when absent. */
   lengths?: Int32Array;
+  /** A grid cell's rows and columns; T must be H*W (the positions in row-major order). */
+  grid?: { H: number; W: number };
 }
 
 export type Tensor32or64 = Float32Array | Float64Array;
@@ -81,6 +88,12 @@ export function interpret(m: Module, shape: RunShape, data: RunData, options: In
     return a;
   };
 
+  const grid = m.grid ? gridShape(shape) : undefined;
+  // A grid cell's states at every position of the current batch element, and their initial values
+  // (what a neighbour outside the grid reads).
+  const atPosition = new Map<string, Float64Array>();
+  const initialOf = new Map<string, Float64Array>();
+
   const inputs = new Map(tensorsOf(m, 'input').map((t) => [t.name, toF64(expectLength(`input \`${t.name}\``, data.inputs[t.name], batch * T * size(t)))]));
   const params = new Map(tensorsOf(m, 'param').map((t) => [t.name, toF64(expectLength(`param \`${t.name}\``, data.params[t.name], size(t)))]));
   const states = tensorsOf(m, 'state');
@@ -135,6 +148,18 @@ export function interpret(m: Module, shape: RunShape, data: RunData, options: In
         case 'state.new':
           refresh.push(() => void (arrays[k] = next.get(name)!));
           break;
+        case 'state.left':
+        case 'state.up': {
+          if (!grid) throw new Error(`interpret: ${slot.source} ${name} in a module that is not a grid cell`);
+          const n = size(byName.get(name)!);
+          const left = slot.source === 'state.left';
+          refresh.push((_b, t) => {
+            const inside = left ? t % grid.W > 0 : t >= grid.W;
+            arrays[k] = inside ? atPosition.get(name)! : initialOf.get(name)!;
+            offsets[k] = inside ? (t - (left ? 1 : grid.W)) * n : 0;
+          });
+          break;
+        }
         case 'target':
           if (def.kind === 'update' || def.kind === 'combine') refresh.push(() => void (arrays[k] = next.get(name)!));
           else if (def.kind === 'element') arrays[k] = elements.get(name)!;
@@ -176,6 +201,27 @@ export function interpret(m: Module, shape: RunShape, data: RunData, options: In
   };
   const outputCopies = outputs.map((o) => ({ from: stepLets.get(o.name)!, to: result.outputs[o.name]!, n: size(o), backward: m.reversed === true || o.reversed === true }));
 
+  if (grid) {
+    for (const s of states) {
+      initialOf.set(s.name, new Float64Array(size(s)));
+      atPosition.set(s.name, new Float64Array(T * size(s)));
+    }
+    for (let b = 0; b < batch; b++) {
+      for (const s of states) setInitial(s, b, initialOf.get(s.name)!);
+      // Row-major: (r, c) at p = r*W + c comes after (r, c-1) and (r-1, c).
+      for (let p = 0; p < T; p++) {
+        for (const call of perStep) run(call, b, p, T);
+        for (const { from, to, n } of outputCopies) to.set(from, (b * T + p) * n);
+        for (const s of states) atPosition.get(s.name)!.set(next.get(s.name)!, p * size(s));
+      }
+      for (const s of states) {
+        const n = size(s);
+        result.final[s.name]!.set(T > 0 ? atPosition.get(s.name)!.subarray((T - 1) * n, T * n) : initialOf.get(s.name)!, b * n);
+      }
+    }
+    return result;
+  }
+
   for (let b = 0; b < batch; b++) {
     for (const s of states) setInitial(s, b, current.get(s.name)!);
     const length = Math.max(0, Math.min(T, shape.lengths ? shape.lengths[b]! : T));
@@ -203,4 +249,15 @@ export function interpret(m: Module, shape: RunShape, data: RunData, options: In
     } else if (s.init?.kind === 'param') into.set(params.get(s.init.name)!);
     else into.fill(f32 ? Math.fround(s.init?.value ?? 0) : (s.init?.value ?? 0));
   }
+}
+
+/** A grid cell's H and W, checked against T (= H*W); a grid has no per-sequence lengths. */
+function gridShape(shape: RunShape): { H: number; W: number } {
+  const g = shape.grid;
+  if (!g) throw new Error('interpret: a grid cell needs shape.grid (its rows H and columns W)');
+  if (!Number.isInteger(g.H) || !Number.isInteger(g.W) || g.H < 0 || g.W < 0 || g.H * g.W !== shape.T) {
+    throw new Error(`interpret: grid ${g.H}x${g.W} does not match T = ${shape.T} (T must be H*W)`);
+  }
+  if (shape.lengths) throw new Error('interpret: a grid cell takes no lengths (every position of the grid runs)');
+  return g;
 }
