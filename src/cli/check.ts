@@ -35,6 +35,7 @@ export function summary(m: Module) {
   const list = (role: Parameters<typeof tensorsOf>[1]) => tensorsOf(m, role).map((t) => ({ name: t.name, dims: t.dims }));
   return {
     name: m.name,
+    ...(m.grid ? { grid: true } : {}),
     dims: m.dims.map((d) => ({ name: d.name, size: d.size ?? null })),
     inputs: list('input'),
     params: list('param'),
@@ -47,7 +48,7 @@ function summaryText(path: string, m: Module): string {
   const s = summary(m);
   const tensors = (ts: { name: string; dims: string[] }[]) => ts.map((t) => t.name + shapeText(t.dims)).join(', ') || '(none)';
   return [
-    `${path}: ok — rnn ${s.name}`,
+    `${path}: ok — rnn ${s.name}${m.grid ? ' grid' : ''}`,
     `  dims    ${s.dims.map((d) => (d.size === null ? d.name : `${d.name}=${d.size}`)).join(', ') || '(none)'}`,
     `  inputs  ${tensors(s.inputs)}`,
     `  params  ${tensors(s.params)}`,
@@ -74,16 +75,18 @@ export function registerCheck(program: Command) {
       for (const path of files) {
         const file = loadFile(path);
         const { module, analysis } = file.result;
-        const planned = module && analysis ? autoPlan(analysis, module, file.source, given, precision) : undefined;
+        // A grid cell has no kernels and no analysis per axis yet (the time analysis does not apply): nothing to plan.
+        const planned = module && analysis && !module.grid ? autoPlan(analysis, module, file.source, given, precision) : undefined;
         const ok = !failed(file) && !(planned instanceof RnncError);
         if (!ok) exit = EXIT_USER;
         if (opts.json) {
-          reports.push({ file: path, ok, diagnostics: diagnosticsJson(file), ...(module ? { summary: summary(module) } : {}), ...(analysis ? { analysis: analysisJson(analysis, file.source) } : {}), ...(planned ? { plan: planJson(planned, explain) } : {}) });
+          reports.push({ file: path, ok, diagnostics: diagnosticsJson(file), ...(module ? { summary: summary(module) } : {}), ...(analysis && !module?.grid ? { analysis: analysisJson(analysis, file.source) } : {}), ...(planned ? { plan: planJson(planned, explain) } : {}) });
         } else {
           printDiagnostics(file);
           if (module) process.stderr.write(summaryText(path, module) + '\n');
           // Per-state analysis lines; also for a file whose declared structure does not match, to show what was inferred.
-          if (analysis) process.stderr.write(analysisText(analysis, file.source).join('\n') + '\n');
+          if (module?.grid) process.stderr.write('  grid    rows H and columns W replace time; only the reference interpreter runs it so far (RNN0512)\n');
+          else if (analysis) process.stderr.write(analysisText(analysis, file.source).join('\n') + '\n');
           if (planned instanceof RnncError) process.stderr.write(planned.message + '\n');
           else if (planned) {
             const sizes = Object.entries(given).map(([d, n]) => `${d}=${n}`).join(', ');
