@@ -19,6 +19,7 @@ import { printBackward } from '../compiler/grad/print.js';
 import type { RnnFile } from '../compiler/syntax/ast.js';
 import { parse } from '../compiler/syntax/build-ast.js';
 import { plan, type PlanOptions } from './compile.js';
+import { RnncError } from './errors.js';
 
 /** What the passes have produced so far; each fills its own field. */
 export interface PipelineState {
@@ -119,6 +120,8 @@ export const passes: readonly Pass[] = [
     description: 'reverse mode: the backward step, a cell whose state is the adjoint (only on request)',
     onRequest: true,
     run(s) {
+      // The reverse pass would read a grid cell's neighbour loads as the previous step's state.
+      if (s.module!.grid) throw new RnncError(`rnnc: RNN0512: ${s.module!.name} is a grid cell (\`rnn ${s.module!.name} grid\`): its gradients are not built yet`);
       s.backward = differentiate(s.module!);
       verified(s.backward.module, 'grad');
       return true;
