@@ -9,6 +9,8 @@ import { plan } from '../../src/driver/compile.js';
 import { RnncError } from '../../src/driver/errors.js';
 import { interpret } from '../../src/runtime/reference/interpreter.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
+import { runPipeline } from '../../src/driver/pipeline.js';
+import { SourceFile } from '../../src/compiler/diagnostics/render.js';
 
 const ssm2d = `rnn ssm2d grid {
   dims D
@@ -118,6 +120,10 @@ describe('grid cells: front end', () => {
       expect(error).toBeInstanceOf(RnncError);
       expect((error as RnncError).message).toMatch(/^rnnc: RNN0512: ssm2d is a grid cell .* so it cannot run; only the reference interpreter runs it/);
     }
+  });
+
+  it('explain --after grad refuses it too (the reverse pass knows no neighbours)', () => {
+    expect(() => runPipeline(new SourceFile('g.rnn', ssm2d), 'grad')).toThrow(/^rnnc: RNN0512: ssm2d is a grid cell .*its gradients are not built yet/);
   });
 });
 

@@ -16,8 +16,9 @@ export class RnnParser extends CstParser {
   file = this.RULE('file', () => {
     this.CONSUME(T.Rnn);
     this.CONSUME(T.Identifier, { LABEL: 'name' });
-    // `rnn name reversed { ... }`: time runs from each sequence's last step to its first. A name, not a
-    // keyword, so that the checker can say what may stand there (RNN0504) and `reversed` stays a usable name.
+    // `rnn name reversed { ... }`: time runs from each sequence's last step to its first; `rnn name grid
+    // { ... }`: a 2-D grid of positions replaces time. A name, not a keyword, so that the checker can say
+    // what may stand there (RNN0504) and `reversed` and `grid` stay usable names.
     this.OPTION(() => this.CONSUME2(T.Identifier, { LABEL: 'direction' }));
     this.CONSUME(T.LBrace);
     this.MANY(() => this.SUBRULE(this.item));
