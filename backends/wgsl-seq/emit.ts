@@ -96,11 +96,6 @@ const WORKGROUP_STORAGE_BYTES = 16384;
 const INVOCATION_WORKGROUP = 64;
 /** Invocations per workgroup of the pre-pass (one per step row). */
 const PREPASS_WORKGROUP = 64;
-/** Points of a pre-pass tensor's last dim one trip computes (sharing the input row's loads). */
-// 1: at 2 and 4 (8 and 16 vec4 accumulators for LSTM's four projections) the pre-pass ran 1.7-2.5x
-// slower on lavapipe (spilled accumulators, LSTM X = H = 256, docs/seq-bench.md); the tensors over
-// the same dims still share one loop.
-const PREPASS_TILE = 1;
 /** Step rows the pre-pass computes together (rowsPrepass), sharing each weight load. */
 const PREPASS_ROWS = 4;
 
@@ -602,9 +597,9 @@ class KernelWriter {
     body.push(letS('step_row', bin('+', bin('*', flatWorkgroupIndex(), u(PREPASS_WORKGROUP)), id('lid'))));
     body.push(letS('steps', bin('*', member(id('params'), 'batch'), member(id('params'), 'T'))));
     body.push(ifS(bin('>=', id('step_row'), id('steps')), [{ kind: 'return' }]));
-    // Tensors over the same dims are computed in one loop over their points, PREPASS_TILE points of
-    // the last dim per trip, and their sums share one loop (Lowerer.fuseSums): the input row this
-    // invocation reads (a per-invocation load) is read once for all of them.
+    // Tensors over the same dims are computed in one loop over their points, their sums in one loop
+    // (Lowerer.fuseSums): the input row this invocation reads (a per-invocation load) is read once for
+    // all of them. (Several points per trip, 8 or 16 sums, measured slower: docs/seq-bench.md.)
     const groups = new Map<string, KernelDef[]>();
     for (const k of this.p.program.parallel) {
       const dims = this.p.scratch.regions.find((x) => x.key === k.target)!.dims.join(',');
@@ -612,24 +607,13 @@ class KernelWriter {
     }
     for (const defs of groups.values()) {
       const dims = this.p.scratch.regions.find((x) => x.key === defs[0]!.target)!.dims;
-      const last = dims[dims.length - 1];
-      const tile = last !== undefined && this.sizes[last]! % PREPASS_TILE === 0 && this.vectors ? PREPASS_TILE : 1;
-      const tiled = tile > 1 ? [...dims.slice(0, -1), `${last}/${tile}`] : dims;
-      const sizes = tile > 1 ? { ...this.sizes, [`${last}/${tile}`]: this.sizes[last!]! / tile } : this.sizes;
       body.push(blank, ...defs.flatMap((k) => this.sourceComment(k, source)));
-      overPoints(lw, tiled, sizes, (at, _flat, depths) => {
-        const points = Array.from({ length: tile }, (_, r): IndexValue[] => {
-          if (tile === 1) return at;
-          const q = at[at.length - 1]!;
-          return [...at.slice(0, -1), typeof q === 'number' ? q * tile + r : addE(mulE(q, tile), u(r))];
+      overPoints(lw, dims, this.sizes, (point, _flat, depths) => {
+        lw.fuseSums(defs.map((k) => ({ def: k.def, values: point, depths })));
+        return defs.map((k) => {
+          const r = this.p.scratch.regions.find((x) => x.key === k.target)!;
+          return assign(index(id('scratch'), this.scratchAddress(r, point.map(indexExpr))), lw.evaluate(k.def, point, depths));
         });
-        lw.fuseSums(points.flatMap((point) => defs.map((k) => ({ def: k.def, values: point, depths }))));
-        return points.flatMap((point) =>
-          defs.map((k) => {
-            const r = this.p.scratch.regions.find((x) => x.key === k.target)!;
-            return assign(index(id('scratch'), this.scratchAddress(r, point.map(indexExpr))), lw.evaluate(k.def, point, depths));
-          }),
-        );
       });
     }
     const prelude = mathPrelude(lw.helpers);
