@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { tensorsOf, type Module } from '../compiler/ir/ir.js';
 import { diagnosticsJson, EXIT_OK, EXIT_USER, failed, loadFile, parseDimFlags, printDiagnostics } from './io.js';
 import { analysisJson, analysisText } from '../compiler/analyse/report.js';
+import { analyseGrid, gridAnalysisText, type GridAnalysis } from '../compiler/analyse/grid.js';
 import { plan } from '../driver/compile.js';
 import type { Analysis } from '../compiler/analyse/types.js';
 import type { ExecutionPlan } from '../compiler/plan/plan.js';
@@ -28,6 +29,9 @@ function autoPlan(analysis: Analysis, module: Module, source: SourceFile, given:
 }
 
 const planJson = (p: ExecutionPlan | RnncError, precision: boolean) => (p instanceof RnncError ? { error: p.message } : { auto: p.mode, why: p.why, considered: p.considered, cost: p.cost, ...(precision && p.precision ? { precision: p.precision } : {}) });
+
+/** A grid cell's analysis per axis and its parallel form, for --json. */
+const gridJson = (g: GridAnalysis, source: SourceFile) => ({ form: g.form, scan: g.scan, why: g.why, rows: analysisJson(g.rows, source), columns: analysisJson(g.columns, source) });
 
 const shapeText = (dims: string[]) => (dims.length ? `[${dims.join(', ')}]` : '');
 
@@ -80,12 +84,12 @@ export function registerCheck(program: Command) {
         const ok = !failed(file) && !(planned instanceof RnncError);
         if (!ok) exit = EXIT_USER;
         if (opts.json) {
-          reports.push({ file: path, ok, diagnostics: diagnosticsJson(file), ...(module ? { summary: summary(module) } : {}), ...(analysis && !module?.grid ? { analysis: analysisJson(analysis, file.source) } : {}), ...(planned ? { plan: planJson(planned, explain) } : {}) });
+          reports.push({ file: path, ok, diagnostics: diagnosticsJson(file), ...(module ? { summary: summary(module) } : {}), ...(analysis && !module?.grid ? { analysis: analysisJson(analysis, file.source) } : {}), ...(module?.grid ? { grid: gridJson(analyseGrid(module), file.source) } : {}), ...(planned ? { plan: planJson(planned, explain) } : {}) });
         } else {
           printDiagnostics(file);
           if (module) process.stderr.write(summaryText(path, module) + '\n');
           // Per-state analysis lines; also for a file whose declared structure does not match, to show what was inferred.
-          if (module?.grid) process.stderr.write('  grid    rows H and columns W replace time; only the reference interpreter runs it so far (RNN0512)\n');
+          if (module?.grid) process.stderr.write(gridAnalysisText(analyseGrid(module), file.source).join('\n') + '\n');
           else if (analysis) process.stderr.write(analysisText(analysis, file.source).join('\n') + '\n');
           if (planned instanceof RnncError) process.stderr.write(planned.message + '\n');
           else if (planned) {

@@ -5,6 +5,7 @@
 import type { Analysis, ScanPlan } from '../compiler/analyse/types.js';
 import { analyse, type AnalyseOptions } from '../compiler/analyse/analyse.js';
 import { analysisText } from '../compiler/analyse/report.js';
+import { analyseGrid, gridAnalysisText } from '../compiler/analyse/grid.js';
 import { check } from '../compiler/check/checker.js';
 import type { CheckedFile } from '../compiler/check/symbols.js';
 import { hasErrors, sortDiagnostics, type Diagnostic } from '../compiler/diagnostics/diagnostic.js';
@@ -113,7 +114,8 @@ export const passes: readonly Pass[] = [
       verified(s.module!, 'analyse');
       return !hasErrors(analysed.diagnostics);
     },
-    print: (s) => analysisText(s.analysis!, s.source).join('\n') + '\n' + (s.analysis!.plan ? printScanPlan(s.analysis!.plan) : ''),
+    // A grid cell: the analysis per axis and its parallel form (the time analysis does not apply).
+    print: (s) => (s.module!.grid ? gridAnalysisText(analyseGrid(s.module!), s.source).join('\n') + '\n' : analysisText(s.analysis!, s.source).join('\n') + '\n' + (s.analysis!.plan ? printScanPlan(s.analysis!.plan) : '')),
   },
   {
     name: 'grad',
