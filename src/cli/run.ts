@@ -22,6 +22,7 @@ import { NEWTON_MODE, newtonMaxIterOption, newtonTolOption, runNewtonCommand } f
 import { parsePrecision, precisionOption } from './precision.js';
 import { outputTolerance, storedData, verifyAtPrecision } from '../driver/precision.js';
 import { halfStorage } from '../compiler/plan/plan.js';
+import { runGridCommand } from './run-grid.js';
 
 interface RunFlags {
   mode: string;
@@ -43,6 +44,7 @@ interface RunFlags {
   gradMode?: string;
   checkpoint?: number;
   precision: string;
+  grid?: string;
 }
 
 const DEFAULT_SIZE: RunSize = { batch: 4, T: 64 };
@@ -105,9 +107,16 @@ export function registerRun(program: Command) {
     .option('--checkpoint <C>', 'with --grad: keep the state every C steps only and recompute the steps between in the backward pass (memory O(T/C · state) instead of O(T · state))', positiveInt('--checkpoint'))
     .option('--timeout <seconds>', 'stop the GPU run if it takes longer than this (exit 1; default 600)', positiveInt('--timeout'))
     .option('--json', 'print a JSON report on stdout')
+    .option('--grid <H,W>', 'for a grid cell (`rnn NAME grid`): its rows and columns; it runs on the reference interpreter (no grid kernel yet)')
     .addOption(precisionOption())
     .addOption(newtonTolOption()).addOption(newtonMaxIterOption())
     .action(async (file: string, flags: RunFlags, command: Command) => {
+      if (flags.grid !== undefined || flags.mode === 'reference') {
+        // A grid cell runs on the reference interpreter (run-grid.ts); a time cell takes neither flag.
+        const { source, result } = loadValid(file, flags.json);
+        if (!result.module.grid) throw new UserError(`rnnc: ${flags.grid !== undefined ? '--grid' : '--mode reference'} is for a grid cell (\`rnn ${result.module.name} grid\`); ${result.module.name} runs over time (--T)`, EXIT_INTERNAL);
+        return runGridCommand(source, result.module, flags, command);
+      }
       if (flags.mode === NEWTON_MODE && flags.precision !== 'auto' && flags.precision !== 'f32') throw new UserError(`rnnc: --precision ${flags.precision} does not go with --mode newton: its kernels are f32`, EXIT_INTERNAL);
       if (flags.mode === NEWTON_MODE) return runNewtonCommand(file, flags);
       // The flags first (exit 2), then the files (exit 1).
@@ -128,6 +137,7 @@ export function registerRun(program: Command) {
       if (!flags.grad) warnAll((['gradMode', 'checkpoint'] as const).filter((o) => flags[o] !== undefined).map((o) => `${o === 'gradMode' ? '--grad-mode' : '--checkpoint'} has no effect without --grad`));
       const { source, result } = loadValid(file, flags.json);
       const module = result.module;
+      if (module.grid) return runGridCommand(source, module, flags, command);
       let inputDir: InputDir | undefined;
       if (flags.inputs !== undefined) {
         inputDir = await readInputDir(flags.inputs, module, flags.grad ? isGradFile : undefined);
