@@ -38,7 +38,7 @@ export function sizesOf(module: Module, dims: Record<string, number> = {}): DimS
 export function plan(module: Module, analysis: Analysis, options: PlanOptions = {}, source?: SourceFile): Compilation {
   // A grid cell (issue 18) has no kernel and no analysis per axis yet: the time kernels would run it as a
   // 1-D recurrence and give wrong results, so every mode that plans refuses it.
-  if (module.grid) throw new RnncError(`rnnc: RNN0512: ${module.name} is a grid cell (\`rnn ${module.name} grid\`): its kernels are not built yet, so it cannot ${options.verb ?? 'compile'}; only the reference interpreter runs it (\`interpret\` with shape.grid), and \`rnnc check\` and \`rnnc explain --after lower\` show it`);
+  if (module.grid) throw new RnncError(`rnnc: RNN0512: ${module.name} is a grid cell (\`rnn ${module.name} grid\`): its kernels are not built yet, so it cannot ${options.verb ?? 'compile'}; only the reference interpreter runs it (\`rnnc run FILE --grid H,W\`), and \`rnnc check\` shows its analysis per axis`);
   const sizes = sizesOf(module, options.dims);
   const target = options.target ?? defaultTarget;
   const request: PlanRequest = { mode: options.mode ?? 'seq', ...(options.chunk !== undefined ? { chunk: options.chunk } : {}), ...(options.split ? { split: options.split } : {}), ...(options.precision ? { precision: options.precision } : {}) };
