@@ -3,7 +3,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
 import { captureCli } from '../cli-run/rnnc.js';
@@ -18,7 +18,7 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 const webgpuTypes = dirname(createRequire(import.meta.url).resolve('@webgpu/types/package.json'));
 
-/** Type errors of one file under --strict, with WebGPU's types and nothing else (the libraries' own .d.ts files are not rechecked). */
+/** Type errors of one file under --strict, with WebGPU's types and rnnc's runtime (its source) and nothing else (the libraries' own .d.ts files are not rechecked). */
 function typeErrors(file: string): string[] {
   const options: ts.CompilerOptions = {
     strict: true,
@@ -29,6 +29,7 @@ function typeErrors(file: string): string[] {
     moduleResolution: ts.ModuleResolutionKind.Bundler,
     lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
     types: [],
+    paths: { 'rnnc/runtime': [resolve('src/runtime/webgpu/index.ts')] },
   };
   const program = ts.createProgram([join(webgpuTypes, 'dist', 'index.d.ts'), file], options);
   return ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));

@@ -2,8 +2,7 @@
 // 'tile' split cuts a sequence's lanes into blocks of whole reductions, the refusals with the dim to
 // lower, the planner's answer, the workgroup memory budget, and the schedule — scheduleScan's and the
 // generated host module's, which must agree. The kernels themselves run in lane-blocks.gpu.test.ts.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,7 +14,7 @@ import { chooseLayout, compileScan, scanManifest, scheduleScan, type ScanCompile
 import { blocksOf, chooseTile, paddedLanes, scanLayout, sharedFloatsOf, threadsOf, TileRefused } from '../../backends/wgsl-scan/layout.js';
 import { scanHostModule } from '../../backends/host/scan-host.js';
 import { pascal } from '../../backends/host/host-parts.js';
-import { transpile } from '../host/dawn.js';
+import { moduleDir, transpile } from '../host/dawn.js';
 import { typeCheck } from '../host/typecheck.js';
 
 const load = (text: string, dims: DimSizes = {}) => {
@@ -157,7 +156,7 @@ describe('the schedule', () => {
   });
 
   describe('the generated host module agrees with scheduleScan', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rnnc-lane-blocks-'));
+    const dir = moduleDir('rnnc-lane-blocks-');
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
     const cases: [string, ReturnType<typeof example>, ScanCompileOptions][] = [
       ['gla at K = V = 64', c, {}],
