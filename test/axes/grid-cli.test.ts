@@ -62,6 +62,7 @@ describe('rnnc on a grid cell', () => {
     [['--grid', '0,4', '--dim', 'D=2'], /--grid must be H,W/],
     [['--grid', '2,2', '--mode', 'scan', '--dim', 'D=2'], /RNN0512: ssm2d is a grid cell: its kernels are not built yet, so --mode scan cannot run it/],
     [['--grid', '2,2', '--verify', '--save', dir, '--dim', 'D=2'], /--save, --verify do not go with a grid cell yet/],
+    [['--mode', 'newton', '--dim', 'D=2'], /RNN0512: ssm2d is a grid cell: its kernels are not built yet, so --mode newton cannot run it/],
   ])('run %j is a usage error with the reason', async (args, message) => {
     const r = await rnnc('run', file, ...args);
     expect(r.code).toBe(2);
