@@ -7,6 +7,7 @@ import { alongAxis } from '../../src/compiler/ir/grid-axes.js';
 import { printModule } from '../../src/compiler/ir/print.js';
 import { SourceFile } from '../../src/compiler/diagnostics/render.js';
 import { passes, runPipeline } from '../../src/driver/pipeline.js';
+import { interpret } from '../../src/runtime/reference/interpreter.js';
 
 const cell = (update: string, extra = '') => `rnn g grid {\n  dims D = 4\n  input  x[D], a[D], b[D]\n  param  u[D]\n  state  h[D] = 0\n${extra}  h[d] <- ${update}\n  output y[d] = h[d]\n}\n`;
 
@@ -61,6 +62,21 @@ describe('grid cells: the analysis per axis', () => {
     expect(text).toContain('load state.old h[d]');
     expect(text).toContain('load input h.up[d]');
     expect(m.grid).toBe(true); // the grid module itself is unchanged
+  });
+
+  it('a rows-form cell runs as its view along the rows: each row a time sequence of W steps (the reference, both ways)', () => {
+    const m = frontEnd(cell('a[d] * h.left[d] + select(x[d] > 0, x[d], 0.5 * b[d])')).module!;
+    const [batch, H, W, D] = [2, 3, 5, 4];
+    const n = batch * H * W * D;
+    const fill = (seed: number) => Float64Array.from({ length: n }, (_, i) => Math.sin(seed * 7.1 + i * 1.3));
+    const inputs = { x: fill(1), a: fill(2), b: fill(3) };
+    const params = { u: new Float64Array(D) };
+    const onGrid = interpret(m, { batch, T: H * W, sizes: { D }, grid: { H, W } }, { inputs, params });
+    // [batch, H, W, D] is [batch * H, W, D]: the rows as sequences of the time view.
+    const asTime = interpret(alongAxis(m, 'rows'), { batch: batch * H, T: W, sizes: { D } }, { inputs, params });
+    expect(Array.from(asTime.outputs['y']!)).toEqual(Array.from(onGrid.outputs['y']!));
+    // The grid's final state is the last row's.
+    for (let b = 0; b < batch; b++) expect(Array.from(onGrid.final['h']!.subarray(b * D, (b + 1) * D))).toEqual(Array.from(asTime.final['h']!.subarray((b * H + H - 1) * D, (b * H + H) * D)));
   });
 
   it('explain --after analyse prints the analysis per axis for a grid cell', () => {
