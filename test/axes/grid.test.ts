@@ -11,6 +11,7 @@ import { interpret } from '../../src/runtime/reference/interpreter.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
 import { runPipeline } from '../../src/driver/pipeline.js';
 import { SourceFile } from '../../src/compiler/diagnostics/render.js';
+import { differentiate, GradError } from '../../src/compiler/grad/reverse.js';
 
 const ssm2d = `rnn ssm2d grid {
   dims D
@@ -59,6 +60,12 @@ const sizes: [H: number, W: number][] = [[1, 1], [1, 7], [7, 1], [5, 3], [3, 5],
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 describe('grid cells: front end', () => {
+  it("the compiler's reverse-mode pass refuses a grid cell itself (its neighbour loads are not the previous step)", () => {
+    const m = frontEnd('rnn f grid {\n  input x\n  state h = 0\n  h <- 0.5 * h.left + 0.25 * h.up + x\n}\n').module!;
+    expect(() => differentiate(m)).toThrow(GradError);
+    expect(() => differentiate(m)).toThrow('it runs over a 2-D grid (`grid`), and the backward pass runs over time only');
+  });
+
   it('parses `grid` after the name into Module.grid and neighbour loads; explain prints both', () => {
     const m = moduleOf(ssm2d);
     expect(m.grid).toBe(true);

@@ -65,6 +65,8 @@ export function differentiate(m: Module): BackwardStep {
   // a cell with a time direction of its own would need the direction carried into every generated cell.
   if (m.reversed || m.tensors.some((t) => t.reversed))
     throw new GradError(`${m.reversed ? 'it runs time backward (`reversed`)' : 'it has a `reversed { ... }` block'}, and the backward pass does not carry time directions yet`);
+  // A grid cell's neighbour loads are not the previous step's state: no backward pass for them yet.
+  if (m.grid) throw new GradError('it runs over a 2-D grid (`grid`), and the backward pass runs over time only');
   const names = new Names([...m.tensors.map((t) => t.name), ...(m.monoid?.combine ?? []).map((d) => d.target)]);
   const primal = primalOf(m, names);
   const forward = new Map(m.tensors.map((t) => [t.name, t]));
