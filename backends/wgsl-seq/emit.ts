@@ -566,6 +566,18 @@ class KernelWriter {
     return Math.max(0, ...this.layout.buffers.map((b) => b.binding)) + 1;
   }
 
+  /** The pre-pass's tensors grouped by their dims (one loop over their points each), in program order. */
+  private prepassGroups(): { defs: KernelDef[]; dims: string[] }[] {
+    const groups = new Map<string, { defs: KernelDef[]; dims: string[] }>();
+    for (const k of this.p.program.parallel) {
+      const dims = this.p.scratch.regions.find((x) => x.key === k.target)!.dims;
+      const g = groups.get(dims.join(',')) ?? { defs: [], dims };
+      g.defs.push(k);
+      groups.set(dims.join(','), g);
+    }
+    return [...groups.values()];
+  }
+
   /**
    * The pre-pass: invocation `step_row` computes every pre-pass tensor at that step row. Lets it reads
    * are inlined; a value that depends on no element index is computed once per invocation.
@@ -600,13 +612,7 @@ class KernelWriter {
     // Tensors over the same dims are computed in one loop over their points, their sums in one loop
     // (Lowerer.fuseSums): the input row this invocation reads (a per-invocation load) is read once for
     // all of them. (Several points per trip, 8 or 16 sums, measured slower: docs/seq-bench.md.)
-    const groups = new Map<string, KernelDef[]>();
-    for (const k of this.p.program.parallel) {
-      const dims = this.p.scratch.regions.find((x) => x.key === k.target)!.dims.join(',');
-      groups.set(dims, [...(groups.get(dims) ?? []), k]);
-    }
-    for (const defs of groups.values()) {
-      const dims = this.p.scratch.regions.find((x) => x.key === defs[0]!.target)!.dims;
+    for (const { defs, dims } of this.prepassGroups()) {
       body.push(blank, ...defs.flatMap((k) => this.sourceComment(k, source)));
       overPoints(lw, dims, this.sizes, (point, _flat, depths) => {
         lw.fuseSums(defs.map((k) => ({ def: k.def, values: point, depths })));
@@ -648,13 +654,7 @@ class KernelWriter {
       block.push(letS(this.rowName(b), call('min', row, bin('-', steps, u(1)))));
     }
     const lw = new Lowerer({ lets: this.p.program.lets, resolve: (n, values) => this.load(n, values), sizes: this.sizes, prefix: 'v', stmts: block, ...this.vectorOption });
-    const groups = new Map<string, KernelDef[]>();
-    for (const k of this.p.program.parallel) {
-      const dims = this.p.scratch.regions.find((x) => x.key === k.target)!.dims.join(',');
-      groups.set(dims, [...(groups.get(dims) ?? []), k]);
-    }
-    for (const defs of groups.values()) {
-      const dims = this.p.scratch.regions.find((x) => x.key === defs[0]!.target)!.dims;
+    for (const { defs, dims } of this.prepassGroups()) {
       const count = dims.reduce((n, d) => n * this.sizes[d]!, 1);
       const st = strides(dims, this.sizes);
       block.push(blank, ...defs.flatMap((k) => this.sourceComment(k, source)));

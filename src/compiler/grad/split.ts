@@ -33,7 +33,7 @@ type Load = Extract<Node, { op: 'load' }>;
 const loadsOf = (d: Def): Load[] => d.nodes.filter((n): n is Load => n.op === 'load');
 
 /** The same definition with its nodes' dependences recomputed from `depOfLoad` (loads) and their operands. */
-function redep(def: Def, depOfLoad: (n: Load) => Dep): Def {
+export function redep(def: Def, depOfLoad: (n: Load) => Dep): Def {
   const nodes: Node[] = [];
   for (const n of def.nodes) {
     const dep = n.op === 'load' ? depOfLoad(n) : n.op === 'const' ? 'const' : joinDep(...n.args.map((a) => nodes[a]!.dep));

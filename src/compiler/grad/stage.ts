@@ -9,9 +9,10 @@
 //   outputs, the params' accumulators as its only states (`d_W <- d_W + e`, sums over time), and every
 //   other let recomputed. Nothing in it depends on an earlier step, so it runs time-parallel, as a map
 //   and a reduction (backends/wgsl-reduce/time-sum.ts), in one pass over the steps.
-import { joinDep, type Def, type Dep, type Module, type Node, type Tensor } from '../ir/ir.js';
+import { type Def, type Dep, type Module, type Node, type Tensor } from '../ir/ir.js';
 import { Names, withoutUnreadLets } from './build.js';
 import type { BackwardStep } from './reverse.js';
+import { redep } from './split.js';
 
 export interface StagedBackward {
   /** The adjoint recurrence: the state adjoints (states), and per step their old values (outputs). */
@@ -23,15 +24,6 @@ export interface StagedBackward {
 }
 
 type Load = Extract<Node, { op: 'load' }>;
-
-function redep(def: Def, depOfLoad: (n: Load) => Dep): Def {
-  const nodes: Node[] = [];
-  for (const n of def.nodes) {
-    const dep = n.op === 'load' ? depOfLoad(n) : n.op === 'const' ? 'const' : joinDep(...n.args.map((a) => nodes[a]!.dep));
-    nodes.push({ ...n, dep } as Node);
-  }
-  return { ...def, nodes, dep: nodes[def.root]!.dep };
-}
 
 /** The two stages, or undefined where the step does not split so (a monoid, a bidirectional cell, a state adjoint read after its update). */
 export function stageBackward(step: BackwardStep, forward?: Module): StagedBackward | undefined {
