@@ -111,7 +111,7 @@ describe('rnnc run', () => {
     writeFileSync(join(dir, 'x.npy'), Buffer.concat([Buffer.from(header, 'latin1'), Buffer.alloc(640)]));
     const dtype = await rnnc('run', 'examples/mamba_s6.rnn', '--inputs', dir);
     expect(dtype.code).toBe(1);
-    expect(dtype.stderr).toBe(`rnnc: ${join(dir, 'x.npy')}: dtype '<f8' is not supported: rnnc reads little-endian float32 ('<f4') only; convert with arr.astype('<f4')\n`);
+    expect(dtype.stderr).toBe(`rnnc: ${join(dir, 'x.npy')}: dtype '<f8' is not supported: rnnc reads little-endian float32 ('<f4') and float16 ('<f2') only; convert with arr.astype('<f4')\n`);
     noStackTrace(shape.stderr + dtype.stderr);
   });
 
