@@ -57,10 +57,13 @@ function compileGrad(m: Module, mode: ModeRequest, backward: ModeRequest): GradC
 
 it('the representative cells exist', () => expect(cellFiles.filter(([label]) => REPRESENTATIVE.includes(label)).length).toBe(REPRESENTATIVE.length));
 
-describe.each(cells)('%s', (_label, url) => {
+/** Cells whose planned backward is staged (the adjoint scan, then the rest): the checkpointed auto case is theirs. */
+const STAGED = ['examples/mamba_s6', 'examples/maxplus'];
+
+describe.each(cells)('%s', (label, url) => {
   const m = moduleAt(url);
   const sizes = bindDims(m);
-  it.each(CASES)('%s', async (_l, batch, T, variable, initial, checkpoint, mode, backwardMode) => {
+  it.each(CASES.filter((c) => !(c[5] !== undefined && c[6] === 'auto') || STAGED.includes(label) || process.env['RNNC_GRAD_MATRIX'] === 'full'))('%s', async (_l, batch, T, variable, initial, checkpoint, mode, backwardMode) => {
     const g = compileGrad(m, mode, backwardMode);
     const lengths = variable ? randomLengths(batch, T, 3) : undefined;
     const shape = { batch, T, sizes, ...(lengths ? { lengths } : {}) };
