@@ -120,4 +120,11 @@ export interface Compilation {
   plan: ExecutionPlan;
   /** The .rnn source, for `// path:line` comments in generated code. */
   source?: SourceFile;
+  /**
+   * A bidirectional cell run as its two directions (src/compiler/ir/split-directions.ts), where a mode
+   * or a run takes one direction of time only: each part's own compilation (forward, then reversed).
+   * The driver runs them and joins their outputs per step (src/driver/directions.ts); `plan` then
+   * sums them up. Absent for a cell that runs as one kernel.
+   */
+  parts?: Compilation[];
 }
