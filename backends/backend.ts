@@ -11,6 +11,8 @@ export type { RunArrays, RunResult } from './run-data.js';
 export interface RunSize {
   batch: number;
   T: number;
+  /** A grid cell's rows and columns (T = H * W, positions in row-major order); absent for a time cell. */
+  grid?: { H: number; W: number };
 }
 
 /** One tensor's share of a GPU buffer; `shape` is symbolic (`batch`, `T`, dim names) to name the flags that size it. */
