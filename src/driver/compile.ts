@@ -8,6 +8,8 @@ import { bindDims, DimError, type DimSizes } from '../compiler/ir/dims.js';
 import type { Module } from '../compiler/ir/ir.js';
 import { defaultTarget, type Compilation, type PlanRequest, type Target } from '../compiler/plan/plan.js';
 import { makePlan, PlanOverBudget, PlanRefused, PrecisionRefused } from '../compiler/plan/planner.js';
+import { planGrid } from '../compiler/plan/grid.js';
+import { compileGrid } from '../../backends/wgsl-grid/backend.js';
 import { renderDiagnostics, type SourceFile } from '../compiler/diagnostics/render.js';
 import { RnncError } from './errors.js';
 
@@ -36,13 +38,11 @@ export function sizesOf(module: Module, dims: Record<string, number> = {}): DimS
 
 /** Plans an analysed cell. A mode the backends refuse is a user error that says why and what to use instead. */
 export function plan(module: Module, analysis: Analysis, options: PlanOptions = {}, source?: SourceFile): Compilation {
-  // A grid cell (issue 18) has no kernel and no analysis per axis yet: the time kernels would run it as a
-  // 1-D recurrence and give wrong results, so every mode that plans refuses it.
-  if (module.grid) throw new RnncError(`rnnc: RNN0512: ${module.name} is a grid cell (\`rnn ${module.name} grid\`): its kernels are not built yet, so it cannot ${options.verb ?? 'compile'}; only the reference interpreter runs it (\`rnnc run FILE --grid H,W\`), and \`rnnc check\` shows its analysis per axis`);
   const sizes = sizesOf(module, options.dims);
   const target = options.target ?? defaultTarget;
   const request: PlanRequest = { mode: options.mode ?? 'seq', ...(options.chunk !== undefined ? { chunk: options.chunk } : {}), ...(options.split ? { split: options.split } : {}), ...(options.precision ? { precision: options.precision } : {}) };
-  const planned = makePlan({ module, analysis, sizes, target, request }, backendList);
+  // A grid cell (issue 18): one kernel for the whole grid, the wavefront (src/compiler/plan/grid.ts).
+  const planned = module.grid ? planGrid({ module, analysis, sizes, target, request }) : makePlan({ module, analysis, sizes, target, request }, backendList);
   if (planned instanceof PrecisionRefused) throw new RnncError(`rnnc: RNN0802: ${module.name} cannot take --precision ${request.precision}: ${planned.why}; ${options.verb ?? 'compile'} it with --precision f32 or auto`);
   if (planned instanceof PlanOverBudget) {
     const where = source ? renderDiagnostics([planned.diagnostic], source, { color: false }) : planned.diagnostic.message;
@@ -64,6 +64,7 @@ export function retarget(c: Compilation, target: Target, options: PlanOptions = 
 
 /** Builds the kernels the plan chose. */
 export function emit(c: Compilation): CompiledCell {
+  if (c.module.grid) return compileGrid(c);
   return backends[c.plan.mode].compile(c);
 }
 
