@@ -1,0 +1,112 @@
+// The wavefront kernel of grid cells (issue 18, backends/wgsl-grid) against the float64 reference
+// interpreter: a linear 2-D SSM with a learned initial state, a gated cell nonlinear in both
+// neighbours with two states, a 2-D RNN whose state mixes through weight matrices, and a
+// matrix-valued state; over 1x1, 1xN, Nx1, prime sides, a grid taller than the workgroup (its rows
+// loop), batch > 1, and given initial states. One Dawn session for the file.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { frontEnd } from '../../src/driver/front-end.js';
+import { bindDims } from '../../src/compiler/ir/dims.js';
+import type { Module } from '../../src/compiler/ir/ir.js';
+import type { Analysis } from '../../src/compiler/analyse/types.js';
+import { interpret } from '../../src/runtime/reference/interpreter.js';
+import { randomRunData } from '../../src/driver/data.js';
+import { openGpu } from '../../src/driver/run.js';
+import { plan } from '../../src/driver/compile.js';
+import { runGridKernel } from '../../src/driver/grid.js';
+import { verifyRun } from '../../src/driver/verify.js';
+import type { Device } from '../../src/runtime/device.js';
+import type { RunArrays } from '../../backends/backend.js';
+import { GRID_WORKGROUP } from '../../backends/wgsl-grid/emit.js';
+
+const ssm2d = `rnn ssm2d grid {
+  dims D = 3
+  input  x[D], a[D], b[D]
+  param  h0[D]
+  state  h[D] = h0
+  h[d] <- 0.5 * a[d] * h.left[d] + 0.5 * b[d] * h.up[d] + x[d]
+  output y[d] = h[d]
+}
+`;
+
+const gated = `rnn gated2d grid {
+  dims D = 3
+  input  x[D]
+  param  u[D], v[D]
+  state  h[D] = 0
+  state  c[D] = 0.5
+  let g[d] = sigmoid(u[d] * h.left[d] - v[d] * c.up[d])
+  h[d] <- tanh(g[d] * h.up[d] + (1 - g[d]) * h.left[d] + x[d])
+  c[d] <- 0.5 * c.left[d] * g[d] + 0.5 * h[d]
+  output y[d] = h[d] * c[d]
+  output z[d] = h.left[d] + c[d]
+}
+`;
+
+const rnn2d = `rnn rnn2d grid {
+  dims X = 2, H = 4
+  input  x[X]
+  param  U[H, H], V[H, H], Wx[H, X], bias[H]
+  state  h[H] = 0
+  h[i] <- tanh(sum(j: U[i, j] * h.left[j]) + sum(j: V[i, j] * h.up[j]) + sum(k: Wx[i, k] * x[k]) + bias[i])
+  output y[i] = h[i]
+}
+`;
+
+const matrix = `rnn mat2d grid {
+  dims N = 3
+  input  k[N], v[N], q[N]
+  state  S[N, N] = 0
+  S[i, j] <- 0.5 * S.left[i, j] + 0.4 * S.up[i, j] + k[i] * v[j]
+  output o[i] = sum(j: S[i, j] * q[j])
+}
+`;
+
+type Cell = { module: Module; analysis: Analysis };
+const load = (text: string): Cell => {
+  const r = frontEnd(text);
+  if (!r.module || !r.analysis) throw new Error(r.diagnostics.map((d) => d.message).join('\n'));
+  return r as Cell;
+};
+
+let gpu: Device;
+beforeAll(async () => {
+  gpu = await openGpu();
+});
+afterAll(async () => {
+  await gpu?.close();
+});
+
+/** [H, W, batch, given initial states] */
+const GRIDS: [number, number, number, boolean][] = [
+  [1, 1, 1, false],
+  [1, 13, 2, true],
+  [13, 1, 2, false],
+  [7, 13, 3, true],
+  [GRID_WORKGROUP + 7, 3, 2, true],
+];
+
+async function expectReference(cell: Cell, H: number, W: number, batch: number, initial: boolean) {
+  const sizes = bindDims(cell.module);
+  const T = H * W;
+  const d = randomRunData(cell.module, { batch, T, sizes, grid: { H, W } }, 1000 * H + W, { initial });
+  const data: RunArrays = { batch, T, inputs: d.inputs as Record<string, Float32Array>, params: d.params as Record<string, Float32Array>, ...(d.initial ? { initialState: d.initial as Record<string, Float32Array> } : {}) };
+  const c = plan(cell.module, cell.analysis, { mode: 'seq', verb: 'run' });
+  expect(c.plan.why).toMatch(/wavefront/);
+  const got = await runGridKernel(gpu, c, data, { batch, H, W });
+  const want = interpret(cell.module, { batch, T, sizes, grid: { H, W } }, { inputs: d.inputs, params: d.params, ...(d.initial ? { initial: d.initial } : {}) });
+  const v = verifyRun(got, want, 1e-5);
+  expect(v.tensors.filter((t) => !t.ok)).toEqual([]);
+  expect(Object.keys(got.outputs).length + Object.keys(got.finalState).length).toBe(v.tensors.length);
+}
+
+describe.each([
+  ['a linear 2-D SSM (h0 a param)', ssm2d],
+  ['a gated cell, nonlinear in both neighbours, two states', gated],
+  ['a 2-D RNN mixing its state through weights', rnn2d],
+  ['a matrix-valued state', matrix],
+])('the wavefront kernel = the reference: %s', (_name, text) => {
+  const cell = load(text);
+  it.each(GRIDS)('%i x %i, batch %i, given initial states %s', async (H, W, batch, initial) => {
+    await expectReference(cell, H, W, batch, initial);
+  });
+});
