@@ -10,7 +10,8 @@ import { randomLengths } from '../driver/data.js';
 import { arrayShape, assembleRunData, checkSaveDir, checkShapes, concreteShape, dimsFromFiles, readInputDir, saveResults, sizeFromFiles, type InputDir } from '../driver/inputs.js';
 import { plan, retarget, type PlanOptions } from '../driver/compile.js';
 import { openGpu, targetOf, type RunSize } from '../driver/run.js';
-import { checkHostMemory, fitRun, runSegmented } from '../driver/segments.js';
+import { checkHostMemory } from '../driver/segments.js';
+import { fitCompilation } from '../driver/directions.js';
 import { verifyRun } from '../driver/verify.js';
 import { summarize, summaryLines, verificationLines } from '../driver/run-report.js';
 import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, parseMode, pathFlag, positiveInt, UserError, warn } from './io.js';
@@ -107,7 +108,7 @@ export function registerRun(program: Command) {
     .option('--checkpoint <C>', 'with --grad: keep the state every C steps only and recompute the steps between in the backward pass (memory O(T/C · state) instead of O(T · state))', positiveInt('--checkpoint'))
     .option('--timeout <seconds>', 'stop the GPU run if it takes longer than this (exit 1; default 600)', positiveInt('--timeout'))
     .option('--json', 'print a JSON report on stdout')
-    .option('--grid <H,W>', 'for a grid cell (`rnn NAME grid`): its rows and columns; it runs on the reference interpreter (no grid kernel yet)')
+    .option('--grid <H,W>', 'for a grid cell (`rnn NAME grid`): its rows and columns (default: as the --inputs files have them); --mode seq runs its wavefront kernel, scan or chunk a separable cell along its axis, reference the reference interpreter')
     .addOption(precisionOption())
     .addOption(newtonTolOption()).addOption(newtonMaxIterOption())
     .action(async (file: string, flags: RunFlags, command: Command) => {
@@ -115,7 +116,7 @@ export function registerRun(program: Command) {
         // A grid cell runs on the reference interpreter (run-grid.ts); a time cell takes neither flag.
         const { source, result } = loadValid(file, flags.json);
         if (!result.module.grid) throw new UserError(`rnnc: ${flags.grid !== undefined ? '--grid' : '--mode reference'} is for a grid cell (\`rnn ${result.module.name} grid\`); ${result.module.name} runs over time (--T)`, EXIT_INTERNAL);
-        return runGridCommand(source, result.module, flags, command);
+        return runGridCommand(source, result.module, result.analysis, flags, command);
       }
       if (flags.mode === NEWTON_MODE && flags.precision !== 'auto' && flags.precision !== 'f32') throw new UserError(`rnnc: --precision ${flags.precision} does not go with --mode newton: its kernels are f32`, EXIT_INTERNAL);
       if (flags.mode === NEWTON_MODE) return runNewtonCommand(file, flags);
@@ -137,7 +138,7 @@ export function registerRun(program: Command) {
       if (!flags.grad) warnAll((['gradMode', 'checkpoint'] as const).filter((o) => flags[o] !== undefined).map((o) => `${o === 'gradMode' ? '--grad-mode' : '--checkpoint'} has no effect without --grad`));
       const { source, result } = loadValid(file, flags.json);
       const module = result.module;
-      if (module.grid) return runGridCommand(source, module, flags, command);
+      if (module.grid) return runGridCommand(source, module, result.analysis, flags, command, true);
       let inputDir: InputDir | undefined;
       if (flags.inputs !== undefined) {
         inputDir = await readInputDir(flags.inputs, module, flags.grad ? isGradFile : undefined);
@@ -171,7 +172,10 @@ export function registerRun(program: Command) {
         compilation = retarget(compilation, targetOf(gpu.adapter), options);
         if (grad) grad = retargetGrad(grad, gpu, options);
         // Before any data is generated or read in full: a run is cut to fit the adapter's limits, or fails here, fast.
-        const { prepare, segments } = fitRun(compilation, gpu.adapter.limits, size, flags.segment);
+        // A bidirectional cell in chunk mode or in pieces of time runs as its two parts (src/driver/directions.ts).
+        const fitted = fitCompilation(compilation, gpu.adapter.limits, size, flags.segment);
+        compilation = fitted.compilation;
+        const { segments } = fitted;
         const lengths = flags.lengths === 'random' ? randomLengths(size.batch, size.T, flags.seed) : undefined;
         const assembled = assembleRunData(module, sizes, size, flags.seed, inputDir, lengths);
         // With f16 storage, the data as the kernels hold it: the GPU and the reference read the same values.
@@ -193,7 +197,7 @@ export function registerRun(program: Command) {
           : undefined;
         const got = gradients
           ? { outputs: gradients.forward.outputs, finalState: gradients.forward.final }
-          : await stage(`running ${what} on the GPU`, () => runSegmented(gpu, module, prepare, assembled.data, sizes, segments, progress).catch(timedOut));
+          : await stage(`running ${what} on the GPU`, () => fitted.run(gpu, assembled.data, progress).catch(timedOut));
 
         const shapeOf = (t: (typeof module.tensors)[number]) => concreteShape(arrayShape(t), sizes, size);
         const gradTensors = gradients ? gradientTensors(module, sizes, size, gradients) : [];
@@ -234,6 +238,7 @@ export function registerRun(program: Command) {
           seed: flags.seed,
           lengths: lengths ? Array.from(lengths) : 'full',
           segments: { steps: segments.T, sequences: segments.batch, count: segments.count },
+          ...(fitted.parts ? { parts: fitted.parts } : {}),
           sources: assembled.sources,
           warnings,
           outputs,
@@ -255,6 +260,7 @@ export function registerRun(program: Command) {
           const lines = [
             `${source.path}: ${module.name} on ${gpu.adapter.description} — ${compilation.plan.mode} kernel, batch ${size.batch}, T ${size.T}${dims ? `, ${dims}` : ''}, seed ${flags.seed}, lengths ${lengths ? `random (${Array.from(lengths).join(', ')})` : 'full'}`,
             ...(half ? [`precision: ${compilation.plan.precision!.why}`] : []),
+            ...(fitted.parts ?? []).map((p) => `${p.direction} part (${p.name}): ${p.mode} kernel${p.segments.count > 1 ? `, ${p.segments.count} segments of at most ${p.segments.steps} steps` : ''} — ${p.why}`),
             ...(segments.count > 1 ? [`run in ${segments.count} segments of at most ${segments.T} steps and ${segments.batch} sequence${segments.batch === 1 ? '' : 's'}, the state carried between them`] : []),
             ...(grad ? [`backward: ${grad.backward.plan.mode} kernel (${grad.backward.plan.why})${flags.checkpoint !== undefined ? `, states checkpointed every ${flags.checkpoint} steps` : ''}`] : []),
             ...summaryLines(outputs, finals, gradSummaries),

@@ -12,7 +12,8 @@ import { retarget, type PlanOptions } from './compile.js';
 import { frontEnd } from './front-end.js';
 import { runPipeline, type PipelineOptions } from './pipeline.js';
 import { openGpu, targetOf } from './run.js';
-import { checkHostMemory, fitRun, runSegmented } from './segments.js';
+import { checkHostMemory } from './segments.js';
+import { fitCompilation } from './directions.js';
 import { RnncError } from './errors.js';
 import type { Device } from '../runtime/device.js';
 
@@ -64,8 +65,8 @@ export async function run(cell: Compilation | string, data: RunArrays, options: 
     compilation = retarget(compilation, targetOf(device.adapter), options.plan ?? {});
     const size = { batch: data.batch, T: data.T };
     checkHostMemory(compilation.module, compilation.sizes, size);
-    const { prepare, segments } = fitRun(compilation, device.adapter.limits, size, options.segment);
-    return await runSegmented(device, compilation.module, prepare, data, compilation.sizes, segments);
+    // A bidirectional cell in chunk mode or in pieces of time runs as its two parts (directions.ts).
+    return await fitCompilation(compilation, device.adapter.limits, size, options.segment).run(device, data);
   } finally {
     if (!options.device) await device.close();
   }

@@ -11,6 +11,9 @@ import { makePlan, PlanOverBudget, PlanRefused, PrecisionRefused } from '../comp
 import { planGrid } from '../compiler/plan/grid.js';
 import { compileGrid } from '../../backends/wgsl-grid/backend.js';
 import { renderDiagnostics, type SourceFile } from '../compiler/diagnostics/render.js';
+import { hasErrors } from '../compiler/diagnostics/diagnostic.js';
+import { analyse } from '../compiler/analyse/analyse.js';
+import { splitDirections } from '../compiler/ir/split-directions.js';
 import { RnncError } from './errors.js';
 
 export type { GeneratedFile } from '../../backends/backend.js';
@@ -48,6 +51,8 @@ export function plan(module: Module, analysis: Analysis, options: PlanOptions = 
     const where = source ? renderDiagnostics([planned.diagnostic], source, { color: false }) : planned.diagnostic.message;
     throw new RnncError(`${where}\nrnnc: ${module.name} is too costly to run at these sizes`);
   }
+  // A bidirectional cell where the fused kernel takes one direction of time only (chunk): its two parts, each planned on its own.
+  if (planned instanceof PlanRefused && splitDirections(module)) return planParts(module, { ...options, dims: sizes, target }, source, planned.why);
   if (planned instanceof PlanRefused) {
     const verb = options.verb ?? 'compile';
     const flag = options.flag ?? '--mode';
@@ -56,15 +61,54 @@ export function plan(module: Module, analysis: Analysis, options: PlanOptions = 
   return { module, analysis, sizes, target, plan: planned, ...(source ? { source } : {}) };
 }
 
+/**
+ * A bidirectional cell as its forward and its reversed part (src/compiler/ir/split-directions.ts),
+ * each analysed and planned on its own with the same options; the driver runs them and joins their
+ * outputs (src/driver/directions.ts). `fused`: why the cell's one kernel was not taken, if asked.
+ */
+export function planParts(module: Module, options: PlanOptions, source?: SourceFile, fused?: string): Compilation {
+  const split = splitDirections(module);
+  if (!split) throw new Error(`planParts: ${module.name} has no \`reversed { ... }\` block`);
+  const verb = options.verb ?? 'compile';
+  const parts = split.map(({ direction, module: part }) => {
+    const analysed = analyse(part);
+    if (hasErrors(analysed.diagnostics)) throw new Error(`internal error: the ${direction} part of ${module.name} does not analyse: ${analysed.diagnostics.map((d) => d.message).join('; ')}`);
+    try {
+      return plan(part, analysed.analysis, options, source);
+    } catch (e) {
+      if (!(e instanceof RnncError)) throw e;
+      const what = direction === 'reversed' ? 'its `reversed { ... }` block' : 'its forward statements';
+      // "rnnc: <part> cannot take --mode chunk: why; ..." said of the cell, with the part named.
+      const refused = /^rnnc: \S+ cannot take (\S+ \S+): ([\s\S]*)$/.exec(e.message);
+      if (refused) throw new RnncError(`rnnc: ${module.name} cannot take ${refused[1]}: it would run as two parts, one direction of time each, and ${what} (${part.name}) cannot: ${refused[2]}`, e.kind);
+      throw new RnncError(`rnnc: ${module.name} runs as two parts here, one direction of time each, and ${what} (${part.name}): ${e.message.replace(/^rnnc: /, '')}`, e.kind);
+    }
+  });
+  const [f, r] = parts as [Compilation, Compilation];
+  const why = `two parts, one direction of time each${fused ? ` (one kernel for both: ${fused})` : ''}: forward ${f.plan.mode} (${f.plan.why}); reversed ${r.plan.mode} (${r.plan.why})`;
+  const summary = {
+    ...f.plan,
+    requested: options.mode ?? 'seq',
+    mode: f.plan.mode,
+    why,
+    considered: [...f.plan.considered, ...r.plan.considered],
+    cost: { ops: f.plan.cost.ops + r.plan.cost.ops, bytes: f.plan.cost.bytes + r.plan.cost.bytes },
+  };
+  return { module, analysis: f.analysis, sizes: f.sizes, target: f.target, plan: summary, ...(source ? { source } : {}), parts };
+}
+
 /** The same compilation for another target: planned again only when the target differs (the analysis is kept). */
 export function retarget(c: Compilation, target: Target, options: PlanOptions = {}): Compilation {
   if (c.target.subgroups === target.subgroups && (c.target.lookBack ?? false) === (target.lookBack ?? false) && (c.target.f16 ?? true) === (target.f16 ?? true)) return c;
+  if (c.parts) return planParts(c.module, { ...options, dims: c.sizes, mode: c.plan.requested, target, ...(c.plan.precision ? { precision: c.plan.precision.requested } : {}) }, c.source);
   return plan(c.module, c.analysis, { ...options, dims: c.sizes, mode: c.plan.mode, target, ...(c.plan.precision ? { precision: c.plan.precision.requested } : {}) }, c.source);
 }
 
 /** Builds the kernels the plan chose. */
 export function emit(c: Compilation): CompiledCell {
   if (c.module.grid) return compileGrid(c);
+  // Two parts are two sets of kernels, run by the driver (directions.ts); one CompiledCell holds one.
+  if (c.parts) throw new RnncError(`rnnc: ${c.module.name} runs as two parts in --mode ${c.plan.requested} (${c.parts.map((p) => p.module.name).join(' and ')}), one direction of time each: rnnc run runs them, but they are not written as one set of kernels; compile it with --mode seq or scan (one kernel for both directions)`, 'usage');
   return backends[c.plan.mode].compile(c);
 }
 
