@@ -6,6 +6,7 @@ import { check } from '../../src/compiler/check/checker.js';
 import { lower } from '../../src/compiler/ir/lower.js';
 import { analyse, type AnalyseResult } from '../../src/compiler/analyse/analyse.js';
 import { analysisText } from '../../src/compiler/analyse/report.js';
+import { analyseGrid, gridAnalysisText } from '../../src/compiler/analyse/grid.js';
 import { renderDiagnostics, SourceFile } from '../../src/compiler/diagnostics/render.js';
 import { printDef } from '../../src/compiler/ir/print.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
@@ -27,9 +28,11 @@ export function analyseFile(path: string): Analysed {
   return { source, module, result: analyse(module) };
 }
 
-export function renderAnalysis({ source, result }: Analysed): string {
+export function renderAnalysis({ source, module, result }: Analysed): string {
   // In the order `rnnc check` prints them: diagnostics, then the analysis.
   const lines = result.diagnostics.length ? [renderDiagnostics(result.diagnostics, source, { color: false }), ''] : [];
+  // A grid cell (issue 18): the analysis per axis and its form, as `rnnc check` prints it; no time plan.
+  if (module.grid) return [...lines, ...gridAnalysisText(analyseGrid(module), source)].join('\n') + '\n';
   lines.push(...analysisText(result.analysis, source));
   const plan = result.analysis.plan;
   if (plan) {
