@@ -3,6 +3,7 @@ import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { analyseFile, renderAnalysis } from './render.js';
 import { structureText } from '../../src/compiler/analyse/declared.js';
+import { analyseGrid, type GridForm } from '../../src/compiler/analyse/grid.js';
 
 const examples = readdirSync('examples').filter((f) => f.endsWith('.rnn')).map((f) => f.replace(/\.rnn$/, '')).sort();
 
@@ -29,12 +30,26 @@ const expected: Record<string, Record<string, string>> = {
   rwkv7: { S: 'lowrank(1) over sum_prod' },
 };
 
+/** The grid examples (issue 18): the parallel form their analysis per axis names (a time structure does not apply). */
+const expectedGrid: Record<string, GridForm> = {
+  mamba_rows: 'rows',
+  plstm: 'wavefront',
+  ssm2d: 'wavefront',
+};
+
 describe('analysis of the examples', () => {
   it('covers every example', () => {
-    expect(examples).toEqual(Object.keys(expected).sort());
+    expect(examples).toEqual([...Object.keys(expected), ...Object.keys(expectedGrid)].sort());
   });
 
-  it.each(examples)('%s: structure per state, no errors, a plan exactly when every state scans', (name) => {
+  it.each(Object.keys(expectedGrid))('%s: a grid cell, no errors, its form', (name) => {
+    const a = analyseFile(`examples/${name}.rnn`);
+    expect(a.result.diagnostics).toEqual([]);
+    expect(a.module.grid).toBe(true);
+    expect(analyseGrid(a.module).form).toBe(expectedGrid[name]);
+  });
+
+  it.each(examples.filter((name) => !Object.hasOwn(expectedGrid, name)))('%s: structure per state, no errors, a plan exactly when every state scans', (name) => {
     const a = analyseFile(`examples/${name}.rnn`);
     expect(a.result.diagnostics).toEqual([]);
     const got = Object.fromEntries(a.result.analysis.states.map((r) => [r.state, structureText(r)]));
