@@ -1,8 +1,8 @@
 // The analysis of a grid cell (issue 18), per axis: each update classified as a 1-D recurrence along
 // the rows (in `h.left`, `h.up` held fixed) and along the columns (in `h.up`, `h.left` held fixed) with
 // the time analysis unchanged (src/compiler/ir/grid-axes.ts builds the two views), then which parallel
-// form the grid admits and why. Only the reference interpreter runs a grid cell so far: the forms
-// named here are what a kernel would take, not what runs.
+// form the grid admits and why. The wavefront kernel (backends/wgsl-grid, `--mode seq`) runs every
+// grid cell; the 'rows' and 'columns' forms also run along their axis (src/driver/grid-scan.ts).
 import type { Module } from '../ir/ir.js';
 import { alongAxis, readsNeighbour, type GridAxis } from '../ir/grid-axes.js';
 import type { SourceFile } from '../diagnostics/render.js';
@@ -71,7 +71,7 @@ export function gridAnalysisText(g: GridAnalysis, source: SourceFile): string[] 
     return `${p.line}:${p.column}`;
   };
   return [
-    '  grid    rows H and columns W replace time; only the reference interpreter runs it so far (RNN0512)',
+    `  grid    rows H and columns W replace time; the wavefront kernel runs it (\`rnnc run FILE --grid H,W\`)${g.form === 'rows' || g.form === 'columns' ? ', and so do the kernels along one axis (--mode scan or auto)' : ''}`,
     '  along the rows (in `.left`, `.up` held fixed):',
     ...analysisText(g.rows, source).map((l) => `  ${l}`),
     '  along the columns (in `.up`, `.left` held fixed):',
