@@ -68,8 +68,8 @@ export interface NewtonCell {
 export function newtonCell(module: Module, dims: Record<string, number> = {}): NewtonCell {
   const sizes = sizesOf(module, dims);
   if (!tensorsOf(module, 'state').length) throw new RnncError(`rnnc: ${module.name} has no state: --mode newton solves a recurrence`, 'usage');
-  // A grid cell's neighbour loads are no time step's state: nothing but the reference runs it yet.
-  if (module.grid) throw new RnncError(`rnnc: RNN0512: ${module.name} is a grid cell: its kernels are not built yet, so --mode newton cannot run it; rnnc run FILE --grid H,W runs it on the reference interpreter`, 'usage');
+  // A grid cell's neighbour loads are no time step's state: the Newton iterations do not apply.
+  if (module.grid) throw new RnncError(`rnnc: RNN0512: ${module.name} is a grid cell: Newton iterations run over one time axis, so --mode newton cannot run it; --mode seq (the wavefront kernel), scan (a separable cell along its axis) or reference does (rnnc run FILE --grid H,W)`, 'usage');
   // Its linearisation and scans read step t at position t; a cell with a time direction would need the map of backends/lower/time.ts.
   if (module.reversed || module.tensors.some((t) => t.reversed))
     throw new RnncError(`rnnc: ${module.name} cannot take --mode newton: it ${module.reversed ? 'runs time backward (`reversed`)' : 'has a `reversed { ... }` block'}, and newton runs time forward only. Run it with --mode seq`, 'usage');

@@ -58,7 +58,7 @@ export const codes = {
   RNN0509: { severity: 'error', message: '`{name}.{field}` reads a neighbour on a grid, but `{cell}` is not a grid cell' },
   RNN0510: { severity: 'error', message: 'unknown neighbour `{name}.{field}`: a grid cell reads a state at `{name}.left` or `{name}.up`' },
   RNN0511: { severity: 'error', message: 'a grid cell cannot have a monoid: its states are updated with `<-` from their neighbours' },
-  RNN0512: { severity: 'error', message: '{name} is a grid cell: its kernels are not built yet; only the reference interpreter runs it' },
+  RNN0512: { severity: 'error', message: '{name} is a grid cell: {what} runs over one time axis only; the wavefront kernel (--mode seq) and the reference interpreter run it' },
 
   RNN0601: { severity: 'error', message: 'declared structure {declared} does not match the inferred {inferred}' },
   RNN0602: { severity: 'error', message: 'unknown structure `{name}`; expected one of {expected}' },
