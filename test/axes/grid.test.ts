@@ -1,5 +1,5 @@
 // 2-D grid cells (issue 18), `rnn name grid { ... }`: the front end (parse, check, the IR's neighbour
-// loads, explain, fmt), the refusal of every mode that plans (no kernel yet), and the reference
+// loads, explain, fmt), the plan (the wavefront kernel; the time-axis modes refused), and the reference
 // interpreter against oracles written here with plain loops over rows and columns.
 import { describe, expect, it } from 'vitest';
 import { frontEnd } from '../../src/driver/front-end.js';
@@ -115,17 +115,22 @@ describe('grid cells: front end', () => {
     expect((await formatRnn(once!)).formatted).toBe(once);
   });
 
-  it('every mode that plans refuses it with a coded user error (no kernel yet)', () => {
+  it('seq and auto plan the wavefront kernel; scan and chunk (one time axis) are refused with the reason', () => {
     const r = frontEnd(ssm2d);
-    for (const mode of ['seq', 'scan', 'chunk', 'auto'] as const) {
+    for (const mode of ['seq', 'auto'] as const) {
+      const c = plan(r.module!, r.analysis!, { mode, dims: { D: 4 }, verb: 'run' });
+      expect(c.plan.mode).toBe('seq');
+      expect(c.plan.why).toMatch(/wavefront kernel runs the anti-diagonals/);
+    }
+    for (const mode of ['scan', 'chunk'] as const) {
       let error: unknown;
       try {
-        plan(r.module!, r.analysis!, { mode, dims: { D: 4, T: 16 }, verb: 'run' });
+        plan(r.module!, r.analysis!, { mode, dims: { D: 4 }, verb: 'run' });
       } catch (e) {
         error = e;
       }
       expect(error).toBeInstanceOf(RnncError);
-      expect((error as RnncError).message).toMatch(/^rnnc: RNN0512: ssm2d is a grid cell .* so it cannot run; only the reference interpreter runs it/);
+      expect((error as RnncError).message).toMatch(new RegExp(`^rnnc: ssm2d cannot take --mode ${mode}: ssm2d is a grid cell, and the ${mode} kernels run one time axis: .*--grid H,W --mode ${mode}`));
     }
   });
 
