@@ -19,7 +19,7 @@
 // dispatches the pre-pass before the kernel. Without it (callers that run `main` alone over the
 // layout's buffers, as the chunk backend's comparisons do), the kernel is the one-pass kernel.
 import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
-import { strides, type DimSizes } from '../../src/compiler/ir/dims.js';
+import { strides, tensorSize, type DimSizes } from '../../src/compiler/ir/dims.js';
 import { SourceFile } from '../../src/compiler/diagnostics/render.js';
 import * as W from '../wgsl/ast.js';
 import { assign, bin, blank, call, callS, comment, forRange, id, ifS, index, letS, lit, member, un, varS, type Expr, type Stmt } from '../wgsl/ast.js';
@@ -599,7 +599,7 @@ class KernelWriter {
     const regions = this.p.scratch.regions.map((r) => `${localName(r.key)}${r.dims.length ? `[${r.dims.join(', ')}]` : ''} @ ${r.offset}`).join(', ');
     mod.globals.push({ name: 'scratch', space: 'storage', access: 'read_write', type: W.arrayOf(W.f32), group: 0, binding: this.scratchBinding, comment: `per step row (${this.p.scratch.perStep} floats): ${regions}` });
     const readsLets = this.p.program.parallel.some((k) => k.def.nodes.some((n) => n.op === 'load' && n.source === 'let'));
-    if (this.vectors && !readsLets) {
+    if (this.vectors && !readsLets && paramFloatsInSums(this.m, this.sizes, this.p.program.parallel) >= MIN_TILE_WEIGHTS) {
       mod.header += `\nA workgroup computes ${PREPASS_WORKGROUP} step rows, ${PREPASS_ROWS} at a time, each invocation a strided share of the outputs: a weight load serves ${PREPASS_ROWS} rows.`;
       this.rowsPrepass(mod, source);
       return mod;
@@ -866,6 +866,24 @@ const MAX_TILE = 4;
  * shared across sequences and the state's loads across gates (docs/seq-bench.md).
  */
 const MAX_FUSED_SUMS = 16;
+/**
+ * The fewest weight floats read in a step's sums for a batch tile: below this the loads are not what a
+ * step costs, while the tile repeats the step's code once per sequence, which the driver compiles
+ * (LSTM X = 4, H = 8, 512 floats: its backward kernel took 28 s of lavapipe CPU cold with a tile of 4,
+ * 2 s without; its pre-pass 7.9 s with 4 rows per trip). The same bound decides the pre-pass's rows
+ * per trip. 4096 is one 64 x 64 matrix; both were measured to pay at LSTM X = H = 256.
+ */
+const MIN_TILE_WEIGHTS = 4096;
+
+/** The floats of the params that `defs` read inside sums: the weight loads a tile's members share. */
+function paramFloatsInSums(m: Module, sizes: DimSizes, defs: KernelDef[]): number {
+  const inSums = new Set<string>();
+  for (const k of defs) {
+    if (!k.def.nodes.some((n) => n.op === 'reduce')) continue;
+    for (const n of k.def.nodes) if (n.op === 'load' && n.source === 'param') inSums.add(n.tensor);
+  }
+  return [...inSums].reduce((n, name) => n + tensorSize(m.tensors.find((t) => t.name === name)!, sizes), 0);
+}
 
 /**
  * Sequences per workgroup. In the workgroup strategy a step's products with the weights are the work,
@@ -875,10 +893,9 @@ const MAX_FUSED_SUMS = 16;
  * MAX_TILE (batch 8 then still fills two workgroups, one per core of the machine this was measured
  * on), and only where the step reads params inside a sum: elsewhere there is no load to share.
  */
-function chooseTile(m: Module, p: Plan, registers: Set<LocalKey>): number {
+function chooseTile(m: Module, sizes: DimSizes, p: Plan, registers: Set<LocalKey>): number {
   if (p.strategy !== 'workgroup' || p.slicing.axes.length > 0 || isBidirectional(m) || registers.size === 0) return 1;
-  const sharesWeights = p.program.defs.some((k) => !k.invariant && k.def.nodes.some((n) => n.op === 'reduce') && k.def.nodes.some((n) => n.op === 'load' && n.source === 'param'));
-  if (!sharesWeights) return 1;
+  if (paramFloatsInSums(m, sizes, p.program.defs.filter((k) => !k.invariant)) < MIN_TILE_WEIGHTS) return 1;
   const perSequence = [...p.local].filter(([key]) => (p.read.has(key) || key.startsWith('state:')) && !registers.has(key) && !p.scratch.regions.some((r) => r.key === key)).reduce((n, [, l]) => n + 4 * l.count, 0);
   let tile = MAX_TILE;
   while (tile > 1 && tile * perSequence > WORKGROUP_STORAGE_BYTES) tile /= 2;
@@ -889,7 +906,7 @@ function chooseTile(m: Module, p: Plan, registers: Set<LocalKey>): number {
 export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): SeqKernel {
   const p = plan(m, sizes, options);
   const layout = kernelLayout(m, sizes, p.program.weights);
-  p.tile = chooseTile(m, p, new KernelWriter(m, sizes, p, layout, options.parallel ?? false).registers);
+  p.tile = chooseTile(m, sizes, p, new KernelWriter(m, sizes, p, layout, options.parallel ?? false).registers);
   // The seq backend's kernels (parallel) also read aligned runs of inputs and params as vec4s.
   let writer = new KernelWriter(m, sizes, p, layout, options.parallel ?? false);
   // A vec4 load that differs per invocation costs lavapipe's compiler about four f32 loads (measured:
