@@ -13,17 +13,31 @@ import { scanLayout } from '../../backends/wgsl-scan/layout.js';
 import { matrixKernelNames } from '../../backends/wgsl-scan/kernel.js';
 import { kernelNames } from '../../backends/wgsl-scan/emit.js';
 import { useWgslValidator } from '../helpers/validate.js';
+import { analyseGrid } from '../../src/compiler/analyse/grid.js';
+import { chooseGridAxis } from '../../src/driver/grid-scan.js';
 
 const expectValidWgsl = useWgslValidator();
 
 // The examples, and the cells the benchmark's speed targets are stated on.
-const allExamples = ['examples', 'bench/cells']
+const cells = ['examples', 'bench/cells']
   .flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.rnn')).sort().map((file) => `${dir}/${file}`))
-  .map((path) => ({ name: path.replace(/^.*\//, '').replace(/\.rnn$/, ''), module: frontEnd(readFileSync(path, 'utf8')).module! }))
+  .map((path) => ({ name: path.replace(/^.*\//, '').replace(/\.rnn$/, ''), module: frontEnd(readFileSync(path, 'utf8')).module! }));
+// A grid cell (issue 18) has scan kernels only as its view along the axis it separates on (what
+// src/driver/grid-scan.ts runs); one that reads both neighbours (the wavefront) has none.
+const gridViews = cells.filter((e) => e.module.grid).map((e) => ({ ...e, choice: chooseGridAxis(e.module, analyseGrid(e.module)) }));
+const allExamples = [...cells.filter((e) => !e.module.grid), ...gridViews.flatMap((e) => (typeof e.choice === 'string' ? [] : [{ name: e.name, module: e.choice.view }]))]
   .map((e) => ({ ...e, plan: analyse(e.module).analysis.plan }))
   .filter((e) => e.plan !== undefined && scanSupport(e.module, e.plan, bindDims(e.module)).ok);
 // Elements a workgroup holds (the 'matrix' layout) are pinned below, apart.
 const examples = allExamples.filter((e) => !usesMatrix(scanLayout(e.module, e.plan!, bindDims(e.module))));
+
+describe('grid examples', () => {
+  it('are pinned as their view along the rows or columns, or not at all where only the wavefront runs them', () => {
+    const pinned = gridViews.filter((e) => typeof e.choice !== 'string').map((e) => e.name);
+    expect(pinned.every((name) => examples.some((e) => e.name === name))).toBe(true);
+    for (const e of gridViews.filter((g) => typeof g.choice === 'string')) expect(e.choice).toMatch(/the wavefront kernel (does|runs it)$/);
+  });
+});
 
 describe.each(examples)('$name scan kernels', ({ name, module, plan }) => {
   const sizes = bindDims(module);
