@@ -3,8 +3,8 @@
 // part is Mamba on the data as given; the backward part is Mamba (without the skip term) on each
 // sequence's data reversed by hand over its own length, its outputs reversed back. Then every mode
 // that takes the cell (seq, scan in several splits and schedules) against the reference, over
-// lengths 1, a prime and a power of two plus one, variable lengths and given initial states; the
-// chunked kernels refuse it with the reason.
+// lengths 1, a prime and a power of two plus one, variable lengths and given initial states. Chunk
+// would run it as its two parts (bidirectional-parts.gpu.test.ts), and refuses its diagonal forward part.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { frontEnd } from '../../src/driver/front-end.js';
@@ -114,7 +114,7 @@ describe.each(['seq', 'scan'] as Mode[])('bimamba in mode %s', (mode) => {
   });
 });
 
-describe('bimamba: other scan forms, and the chunked kernels', () => {
+describe('bimamba: other scan forms, and chunk', () => {
   it.each([
     ['tile', 'reduce-then-scan'],
     ['thread', 'reduce-then-scan'],
@@ -134,7 +134,7 @@ describe('bimamba: other scan forms, and the chunked kernels', () => {
     }
   });
 
-  it('the chunked kernels refuse it, saying why', () => {
-    expect(() => plan(bimamba.module, bimamba.analysis, { mode: 'chunk', dims: sizes as DimSizes })).toThrow(/one direction of time/);
+  it('chunk: it would run as two parts, and the forward one (diagonal) is refused, named', () => {
+    expect(() => plan(bimamba.module, bimamba.analysis, { mode: 'chunk', dims: sizes as DimSizes })).toThrow(/bimamba cannot take --mode chunk: it would run as two parts, one direction of time each, and its forward statements \(bimamba_forward\) cannot: `hf` is not a dense or low-rank/);
   });
 });
