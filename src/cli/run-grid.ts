@@ -65,7 +65,7 @@ const REFUSED: Record<string, string> = {
   gradMode: 'the gradients of a grid cell are not built (the backward pass runs over time only)',
   checkpoint: 'the gradients of a grid cell are not built (the backward pass runs over time only)',
 };
-const flagName = (o: string) => `--${o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+const flagName = (o: string) => (o === 'T' ? '--T' : `--${o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
 const DEFAULT_BATCH = 1;
 
 /** `warned`: the time path already warned about the flags that need --verify (a grid cell found after loading the file). */
@@ -113,7 +113,8 @@ export async function runGridCommand(source: SourceFile, module: Module, analysi
   if (inputDir) checkShapes(module, sizes, timeSize(size), inputDir);
   if (flags.save !== undefined) checkSaveDir(flags.save, module);
   checkGridHostMemory(module, sizes, size, { verify: Boolean(flags.verify) });
-  const { data, sources } = assembleRunData(module, sizes, timeSize(size), flags.seed, inputDir);
+  const { data, sources, warnings: missing } = assembleRunData(module, sizes, timeSize(size), flags.seed, inputDir);
+  warnAll(missing);
   const shape = { batch: size.batch, T: size.H * size.W, sizes, grid: { H: size.H, W: size.W } };
   const cellData = { inputs: data.inputs, params: data.params, ...(data.initialState ? { initial: data.initialState } : {}) };
 
