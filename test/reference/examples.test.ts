@@ -15,7 +15,9 @@ const examples = readdirSync(new URL('../../examples/', import.meta.url))
 
 describe.each(examples)('%s', (name) => {
   const m = exampleModule(name);
-  const shape: RunShape = { batch: 3, T: 12, sizes: bindDims(m), lengths: randomLengths(3, 12, 5) };
+  const lengths = randomLengths(3, 12, 5);
+  // A grid cell (issue 18) runs on a 3 x 4 grid (T = H * W): every position runs, no lengths.
+  const shape: RunShape = m.grid ? { batch: 3, T: 12, sizes: bindDims(m), grid: { H: 3, W: 4 } } : { batch: 3, T: 12, sizes: bindDims(m), lengths };
   const data = randomRunData(m, shape, 11, { initial: true });
 
   it('gives finite outputs and final states in float64 and float32, close to each other', () => {
@@ -33,7 +35,8 @@ describe.each(examples)('%s', (name) => {
     }
   });
 
-  it('writes 0 past each sequence length', () => {
+  it('writes 0 past each sequence length (a grid cell: refuses lengths)', () => {
+    if (m.grid) return expect(() => interpret(m, { ...shape, lengths }, data)).toThrow(/a grid cell takes no lengths/);
     const r = interpret(m, shape, data);
     const short = shape.lengths![1]!;
     expect(short).toBeLessThan(shape.T);
