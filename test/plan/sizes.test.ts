@@ -23,7 +23,8 @@ describe('every size binding plans or is refused with a user error', () => {
           for (const subgroups of [true, false]) {
             const dims = Object.fromEntries(module.dims.map((d) => [d.name, n]));
             try {
-              emit(plan(module, analysis, { mode, dims, target: { subgroups } })).prepare({ batch: 3, T: 70 });
+              // A grid cell (issue 18) prepares for a grid: 7 x 10 = T.
+              emit(plan(module, analysis, { mode, dims, target: { subgroups } })).prepare({ batch: 3, T: 70, ...(module.grid ? { grid: { H: 7, W: 10 } } : {}) });
               outcomes.compiled++;
             } catch (e) {
               if (!(e instanceof RnncError)) throw new Error(`${mode} at ${n} (subgroups ${subgroups}): ${(e as Error).message}`);
