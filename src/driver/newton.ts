@@ -25,6 +25,7 @@ import { interpret } from '../runtime/reference/interpreter.js';
 import type { Device } from '../runtime/device.js';
 import { plan as planCell, sizesOf } from './compile.js';
 import { RnncError } from './errors.js';
+import { hostStepPosition } from '../../backends/lower/time.js';
 import { frontEnd } from './front-end.js';
 import { checkHostMemory, fitRun, runSegmented } from './segments.js';
 import { targetOf } from './run.js';
@@ -70,9 +71,9 @@ export function newtonCell(module: Module, dims: Record<string, number> = {}): N
   if (!tensorsOf(module, 'state').length) throw new RnncError(`rnnc: ${module.name} has no state: --mode newton solves a recurrence`, 'usage');
   // A grid cell's neighbour loads are no time step's state: the Newton iterations do not apply.
   if (module.grid) throw new RnncError(`rnnc: RNN0512: ${module.name} is a grid cell: Newton iterations run over one time axis, so --mode newton cannot run it; --mode seq (the wavefront kernel), scan (a separable cell along its axis) or reference does (rnnc run FILE --grid H,W)`, 'usage');
-  // Its linearisation and scans read step t at position t; a cell with a time direction would need the map of backends/lower/time.ts.
-  if (module.reversed || module.tensors.some((t) => t.reversed))
-    throw new RnncError(`rnnc: ${module.name} cannot take --mode newton: it ${module.reversed ? 'runs time backward (`reversed`)' : 'has a `reversed { ... }` block'}, and newton runs time forward only. Run it with --mode seq`, 'usage');
+  // A reversed cell runs in logical time (runNewton puts its steps in that order); a bidirectional one needs two.
+  if (module.tensors.some((t) => t.reversed))
+    throw new RnncError(`rnnc: ${module.name} cannot take --mode newton: it has a \`reversed { ... }\` block, and newton solves one direction of time at once. Run it with --mode seq`, 'usage');
   let linearisation: Linearisation;
   try {
     linearisation = linearise(module);
@@ -166,8 +167,42 @@ interface Worst {
   i: number;
 }
 
-/** Solves the cell over `data` by Newton iterations; non-convergence is a user error naming where the residual is worst. */
+/**
+ * A [batch, T, ...] array with each sequence's steps moved by the time map of backends/lower/time.ts:
+ * row t of the result is row hostStepPosition(t) of `a` (logical step t of a reversed cell, over the
+ * sequence's own length; steps past it stay put). The map is its own inverse, so the same call puts
+ * logical rows back at their positions.
+ */
+function inLogicalOrder(a: Float32Array, batch: number, T: number, lengthOf: (b: number) => number): Float32Array {
+  const width = a.length / (batch * T);
+  const out = new Float32Array(a.length);
+  for (let b = 0; b < batch; b++) {
+    const len = lengthOf(b);
+    for (let t = 0; t < T; t++) {
+      const at = (b * T + hostStepPosition(true, t, len)) * width;
+      out.set(a.subarray(at, at + width), (b * T + t) * width);
+    }
+  }
+  return out;
+}
+
+/**
+ * Solves the cell over `data` by Newton iterations; non-convergence is a user error naming where the
+ * residual is worst. A reversed cell is solved in logical time: its inputs are read, and its outputs
+ * written, at the position of each logical step (backends/lower/time.ts), as every kernel does; the
+ * linearisation and the system then run forward over the logical steps.
+ */
 export async function runNewton(cell: NewtonCell, data: RunArrays, runner: ModuleRunner, options: NewtonOptions = {}): Promise<NewtonResult> {
+  if (!cell.module.reversed) return solve(cell, data, runner, options);
+  const lengthOf = (b: number) => (data.lengths ? Math.max(0, Math.min(data.T, data.lengths[b]!)) : data.T);
+  const order = (a: Float32Array) => inLogicalOrder(a, data.batch, data.T, lengthOf);
+  const inputs = Object.fromEntries(Object.entries(data.inputs).map(([name, a]) => [name, order(a)]));
+  const got = await solve(cell, { ...data, inputs }, runner, options, (b, t) => hostStepPosition(true, t, lengthOf(b)));
+  return { ...got, outputs: Object.fromEntries(Object.entries(got.outputs).map(([name, a]) => [name, order(a)])) };
+}
+
+/** runNewton in logical time; `position` names a step's position in messages (the identity for a forward cell). */
+async function solve(cell: NewtonCell, data: RunArrays, runner: ModuleRunner, options: NewtonOptions, position: (b: number, t: number) => number = (_, t) => t): Promise<NewtonResult> {
   const tol = options.tol ?? newtonDefaults.tol;
   const maxIter = options.maxIter ?? newtonDefaults.maxIter;
   const { batch, T } = data;
@@ -235,7 +270,7 @@ export async function runNewton(cell: NewtonCell, data: RunArrays, runner: Modul
     if (iteration >= maxIter || !Number.isFinite(worst.value)) {
       const value = Number.isFinite(worst.value) ? `${worst.value.toExponential(2)}` : String(worst.value);
       throw new RnncError(
-        `rnnc: newton did not converge for ${cell.module.name}: after ${iteration} iteration${iteration === 1 ? '' : 's'} the residual is ${value}, above the tolerance ${tol} (--newton-tol); it is worst at step ${worst.t} (from 0) of sequence ${worst.b}, state \`${worst.state}\` element ${worst.i}. Raise --newton-max-iter (${maxIter}) or run it with --mode seq`,
+        `rnnc: newton did not converge for ${cell.module.name}: after ${iteration} iteration${iteration === 1 ? '' : 's'} the residual is ${value}, above the tolerance ${tol} (--newton-tol); it is worst at step ${position(worst.b, worst.t)} (from 0) of sequence ${worst.b}, state \`${worst.state}\` element ${worst.i}. Raise --newton-max-iter (${maxIter}) or run it with --mode seq`,
         'input',
       );
     }
