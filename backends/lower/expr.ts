@@ -92,6 +92,12 @@ export interface LowerOptions {
    * does. Off unless given (the terms' order of summation changes: four partial sums).
    */
   vector?: VectorResolver;
+  /**
+   * Reductions of at most this many terms are unrolled (default UNROLL_MAX, see reduce.ts). A kernel
+   * that evaluates every point of a step at known indices (the time-sum kernel) unrolls more, so that
+   * a let read inside a sum is the value it already computed at that point, not recomputed per term.
+   */
+  unrollUpTo?: number;
 }
 
 export class Lowerer {
@@ -119,6 +125,10 @@ export class Lowerer {
   open(into: Stmt[]): Stmt[] {
     this.scopes.push({ stmts: into, memo: new Map() });
     return into;
+  }
+
+  private unrolls(terms: number): boolean {
+    return this.o.unrollUpTo === undefined ? unrolls(terms) : terms <= this.o.unrollUpTo;
   }
 
   /** Depth of the innermost open scope (0: the top level). */
@@ -166,7 +176,7 @@ export class Lowerer {
         const n = item.def.nodes[nodeId]!;
         if (n.op === 'reduce') {
           const size = this.o.sizes[n.over.dim]!;
-          if (n.fn !== 'sum' || size % 4 !== 0 || unrolls(size) || !this.vectorizable(item.def, n.args[0], n.over.name)) return;
+          if (n.fn !== 'sum' || size % 4 !== 0 || this.unrolls(size) || !this.vectorizable(item.def, n.args[0], n.over.name)) return;
           if (item.unready && this.loadsUnder(item.def, n.args[0]).some(item.unready)) return;
           const home = Math.max(0, ...n.space.map((v) => env.get(v)!.depth));
           const key = this.memoKey(item.def, nodeId, n, env);
@@ -339,7 +349,7 @@ export class Lowerer {
 
   private reduce(def: Def, n: Extract<Node, { op: 'reduce' }>, env: Env, home: number): Expr {
     const size = this.o.sizes[n.over.dim]!;
-    if (this.o.vector && n.fn === 'sum' && size % 4 === 0 && !unrolls(size) && this.vectorizable(def, n.args[0], n.over.name)) {
+    if (this.o.vector && n.fn === 'sum' && size % 4 === 0 && !this.unrolls(size) && this.vectorizable(def, n.args[0], n.over.name)) {
       const acc = this.name('acc');
       const quad = this.name(`${n.over.name}4_`);
       const vec4f = { kind: 'vec', size: 4, elem: f32 } as const;
@@ -355,7 +365,7 @@ export class Lowerer {
       const a = (c: string) => member(id_(acc), c);
       return this.bind(bin('+', bin('+', a('x'), a('y')), bin('+', a('z'), a('w'))), home);
     }
-    if (unrolls(size)) {
+    if (this.unrolls(size)) {
       let acc: Expr | undefined;
       for (let k = 0; k < size; k++) {
         const term = this.node(def, n.args[0], new Map(env).set(n.over.name, { value: k, depth: 0 }));
