@@ -52,7 +52,7 @@ function probe({ module, analysis, sizes, target, request }: PlanSubject): Verdi
     };
   }
   try {
-    const layout = chooseLayout(module, plan, sizes, split ? { tile: { split } } : {});
+    const layout = chooseLayout(module, plan, sizes, { ...(split ? { tile: { split } } : {}), ...(request.gather ? { gather: true } : {}) });
     const chosen = chooseTile(layout, split ? { split } : {}, directOutputs(module, layout), target.subgroups);
     // The chained single pass only where a look-back is safe on the adapter (chained.ts, lookBackSafe).
     // Not for a reversed cell: its vec4 loads take four consecutive positions, and a reversed step's position depends on the length.
@@ -81,7 +81,7 @@ export const scanBackend: Backend<'scan'> = {
     if (plan.decision.mode !== 'scan' || !analysis.plan) throw new Error(`scan backend: asked to compile a ${plan.mode} plan`);
     const decision = plan.decision;
     const half = halfStorage(plan);
-    const kernels = compileScan(module, analysis.plan, sizes, { tile: decision.tile, subgroups: decision.subgroups, ...(half ? { half } : {}) });
+    const kernels = compileScan(module, analysis.plan, sizes, { tile: decision.tile, subgroups: decision.subgroups, ...(decision.layout === 'whole' ? { gather: true } : {}), ...(half ? { half } : {}) });
     // Each scan kernel's entry point is named after it (scan_steps, reduce_aggs, ...).
     const compiledKernels = Object.values(kernels.kernels).map((k) => ({ label: `${module.name}.${k.name}`, file: `${module.name}.${k.name}.wgsl`, wgsl: k.code, entryPoint: k.name }));
     return {

@@ -23,6 +23,8 @@ export interface ScanCompileOptions {
   chained?: boolean;
   /** Inputs, params and outputs in f16 buffers (layout.ts HALF_BUFFERS; the plan's precision). */
   half?: boolean;
+  /** One element per sequence holding every lane even where lanes would do (PlanRequest.gather), within MAX_GATHERED_ELEMENT. */
+  gather?: boolean;
 }
 
 export { MAX_WHOLE_ELEMENT, usesMatrix } from './matrix.js';
@@ -46,11 +48,13 @@ export const MAX_GATHERED_ELEMENT = 128;
  * outputs going through workgroup memory behind barriers. One thread holding every lane of its
  * sequence (the whole element) writes them itself and takes the 'thread' split instead: measured on
  * lavapipe at T = 2^18, mamba_s6 97 → 16 ms, lru 59 → 4.6 ms, gla 185 → 25 ms. An explicit 'tile'
- * split keeps the lanes.
+ * split keeps the lanes. `gather` asks for the whole element where lanes would do: lanes that all
+ * read the same inputs each load them (lru's backward core, 8 lanes each reading d_y's 4 floats, ran
+ * at 2.5× the forward scan on lavapipe at T = 2^20; gathered, about 1×).
  */
 export function chooseLayout(module: Module, plan: ScanPlan, sizes: DimSizes, options: ScanCompileOptions = {}): ScanLayout {
   const lanes = scanLayout(module, plan, sizes);
-  if (lanes.mode !== 'lanes' || options.tile?.split === 'tile' || directOutputs(module, lanes)) return lanes;
+  if (lanes.mode !== 'lanes' || options.tile?.split === 'tile' || (directOutputs(module, lanes) && !options.gather)) return lanes;
   const whole = scanLayout(module, plan, sizes, 'whole');
   return whole.members.length <= MAX_GATHERED_ELEMENT ? whole : lanes;
 }

@@ -43,7 +43,7 @@ export function sizesOf(module: Module, dims: Record<string, number> = {}): DimS
 export function plan(module: Module, analysis: Analysis, options: PlanOptions = {}, source?: SourceFile): Compilation {
   const sizes = sizesOf(module, options.dims);
   const target = options.target ?? defaultTarget;
-  const request: PlanRequest = { mode: options.mode ?? 'seq', ...(options.chunk !== undefined ? { chunk: options.chunk } : {}), ...(options.split ? { split: options.split } : {}), ...(options.precision ? { precision: options.precision } : {}) };
+  const request: PlanRequest = { mode: options.mode ?? 'seq', ...(options.chunk !== undefined ? { chunk: options.chunk } : {}), ...(options.split ? { split: options.split } : {}), ...(options.gather ? { gather: true } : {}), ...(options.precision ? { precision: options.precision } : {}) };
   // A grid cell (issue 18): one kernel for the whole grid, the wavefront (src/compiler/plan/grid.ts).
   const planned = module.grid ? planGrid({ module, analysis, sizes, target, request }) : makePlan({ module, analysis, sizes, target, request }, backendList);
   if (planned instanceof PrecisionRefused) throw new RnncError(`rnnc: RNN0802: ${module.name} cannot take --precision ${request.precision}: ${planned.why}; ${options.verb ?? 'compile'} it with --precision f32 or auto`);

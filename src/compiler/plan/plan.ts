@@ -40,6 +40,11 @@ export interface PlanRequest {
   chunk?: number;
   /** How the scan splits a sequence over invocations. */
   split?: ScanSplit;
+  /**
+   * The scan: one element per sequence holding every lane even where lanes would do (a backward
+   * core, whose lanes all read the same upstream gradient: src/driver/grad.ts).
+   */
+  gather?: boolean;
   /** Buffer and arithmetic precision (precision.ts); default `auto`, which is f32. */
   precision?: PrecisionRequest;
 }
