@@ -36,6 +36,13 @@ const TARGET_INVOCATIONS = 1 << 12;
 /** Elements of an accumulator one invocation sums at most (each a register; more make one shader per group). */
 const GROUP = 128;
 const SIZES_BYTES = 16;
+/**
+ * Reductions of at most this many terms are unrolled per step (the shared lowering loops above 4).
+ * Every point of a step is evaluated at known indices here, so an unrolled sum reads the lets it
+ * needs at points already computed (a let inlined into a loop is recomputed per term, its loads
+ * gathers at run-time addresses): mamba_s6's rest recomputed its 32 decays in each of 8 sums.
+ */
+const UNROLL_TERMS = 32;
 
 /** Whether a tensor's rows (per step) are read and written as vec4s: a multiple of 4 floats, so every row is 16-byte aligned. */
 const quads = (size: number) => size % 4 === 0;
@@ -337,6 +344,7 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
     prefix: 'v',
     counter,
     stmts: body,
+    unrollUpTo: UNROLL_TERMS,
     hook(d, nodeId, env) {
       const n = d.nodes[nodeId]!;
       if (n.op === 'const' || (n.dep !== 'param' && n.dep !== 'const')) return undefined;

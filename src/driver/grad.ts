@@ -77,9 +77,9 @@ export function planGrad(forward: Compilation, backwardMode: ModeRequest, option
     savingPlan = plan(saving.module, saving.analysis, { ...common, mode: 'seq' });
   }
   const split = splitAccumulators(step);
-  const planned = (m: Module) => {
+  const planned = (m: Module, more: PlanOptions = {}) => {
     const a = analysed(m);
-    return plan(a.module, a.analysis, { ...common, mode: backwardMode, flag: '--grad-mode', verb: 'differentiate' });
+    return plan(a.module, a.analysis, { ...common, ...more, mode: backwardMode, flag: '--grad-mode', verb: 'differentiate' });
   };
   const backward = planned(split?.adjoint ?? step.module);
   const accumulations = (split?.accumulations ?? []).map((a) => ({ param: a.param, compilation: planned(a.module) }));
@@ -87,13 +87,21 @@ export function planGrad(forward: Compilation, backwardMode: ModeRequest, option
   return { forward, saving: savingPlan, backward, accumulations, step, savingModule, ...(split ? { split } : {}), ...(staged ? { staged } : {}) };
 }
 
+/**
+ * The core's scan holds every lane of a sequence in one thread (PlanRequest.gather): each lane of a
+ * backward core reads the same upstream gradient (lru's d_x[n] adds Σj d_y[j]·C[j, n]), which the
+ * lanes layout loads once per lane. Measured on lavapipe at T = 2^20 (docs/grad.md): lru's core
+ * went from 2.5× to about 1× the forward scan.
+ */
+const CORE_OPTIONS: PlanOptions = { gather: true };
+
 /** The two-stage backward, where the step splits so and the rest is a map and sum over time. */
-function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, planned: (m: Module) => Compilation): GradCompilation['staged'] {
+function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, planned: (m: Module, more?: PlanOptions) => Compilation): GradCompilation['staged'] {
   const stages = stageBackward(step, m);
   if (!stages || !timeSumFits(stages.rest, sizes)) return undefined;
   let core: Compilation;
   try {
-    core = planned(stages.core);
+    core = planned(stages.core, CORE_OPTIONS);
   } catch (e) {
     if (e instanceof RnncError) return undefined;
     throw e;
@@ -111,7 +119,7 @@ export function retargetGrad(g: GradCompilation, device: Device, options: PlanOp
     saving: retarget(g.saving, target, options),
     backward: again(g.backward),
     accumulations: g.accumulations.map((a) => ({ ...a, compilation: again(a.compilation) })),
-    ...(g.staged ? { staged: { ...g.staged, core: again(g.staged.core) } } : {}),
+    ...(g.staged ? { staged: { ...g.staged, core: retarget(g.staged.core, target, { ...options, ...CORE_OPTIONS, flag: '--grad-mode' }) } } : {}),
   };
 }
 

@@ -18,10 +18,10 @@ export const cellFiles: [string, URL][] = ['examples', 'bench/cells'].flatMap((d
     .map((f): [string, URL] => [`${dir}/${f.slice(0, -4)}`, new URL(f, base)]);
 });
 
-/** The cells the compiler's reverse-mode pass takes: not those with a time direction (it refuses them, src/compiler/grad/reverse.ts). */
+/** The cells the compiler's reverse-mode pass takes: not those with a time direction, nor grid cells (it refuses them, src/compiler/grad/reverse.ts). */
 export const gradCellFiles: [string, URL][] = cellFiles.filter(([, url]) => {
   const m = moduleAt(url);
-  return !m.reversed && !m.tensors.some((t) => t.reversed);
+  return !m.reversed && !m.tensors.some((t) => t.reversed) && !m.grid;
 });
 
 export function moduleAt(url: URL): Module {
