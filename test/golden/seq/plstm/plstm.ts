@@ -82,6 +82,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var next_Cd: array<f32, 16>;
     var let_from_left: f32;
     var let_from_up: f32;
+    var let_trr: f32;
+    var let_tdr: f32;
+    var let_trd: f32;
+    var let_tdd: f32;
+    var let_mr: f32;
+    var let_md: f32;
+    var let_dg: f32;
     var let_y: array<f32, 4>;
 
     // the initial state, slot 0 of both parities: what a neighbour outside the grid reads
@@ -111,7 +118,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let left_at = ((prev * params.batch + seq) * slots + select(r + 1u, 0u, c == 0u)) * 32u;
             let up_at = ((prev * params.batch + seq) * slots + r) * 32u;
             let out_at = ((cur * params.batch + seq) * slots + (r + 1u)) * 32u;
-            // examples/plstm.rnn:19  let from_left = max(1, abs(tanh(t_rr)) + abs(tanh(t_dr)))
+            // examples/plstm.rnn:20  let from_left = max(1, abs(tanh(t_rr)) + abs(tanh(t_dr)))
             {
                 let v0 = tanh_safe(inputs[steps * 17u + step_row]);
                 let v1 = abs(v0);
@@ -121,7 +128,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v5 = max_nan(1.0f, v4);
                 let_from_left = v5;
             }
-            // examples/plstm.rnn:20  let from_up = max(1, abs(tanh(t_rd)) + abs(tanh(t_dd)))
+            // examples/plstm.rnn:21  let from_up = max(1, abs(tanh(t_rd)) + abs(tanh(t_dd)))
             {
                 let v6 = tanh_safe(inputs[steps * 18u + step_row]);
                 let v7 = abs(v6);
@@ -131,104 +138,132 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v11 = max_nan(1.0f, v10);
                 let_from_up = v11;
             }
-            // examples/plstm.rnn:21  Cr[i, j] <- tanh(t_rr) / from_left * Cr.left[i, j] + tanh(t_rd) / from_up * Cd.up[i, j] + sigmoid(s_r) * k[i] * v[j]
+            // examples/plstm.rnn:22  let trr = tanh(t_rr) / from_left
             {
-                let v14 = tanh_safe(inputs[steps * 17u + step_row]);
+                let v12 = tanh_safe(inputs[steps * 17u + step_row]);
+                let v13 = v12 / let_from_left;
+                let_trr = v13;
+            }
+            // examples/plstm.rnn:23  let tdr = tanh(t_dr) / from_left
+            {
+                let v14 = tanh_safe(inputs[steps * 19u + step_row]);
                 let v15 = v14 / let_from_left;
-                let v17 = tanh_safe(inputs[steps * 18u + step_row]);
-                let v18 = v17 / let_from_up;
-                let v21 = sigmoid(inputs[steps * 12u + step_row]);
-                for (var vp12 = 0u; vp12 < 4u + no_unroll; vp12++) {
-                    let v22 = v21 * inputs[steps * 4u + step_row * 4u + vp12];
-                    for (var vp13 = 0u; vp13 < 4u + no_unroll; vp13++) {
-                        let v16 = v15 * carry[left_at + (vp12 * 4u + vp13)];
-                        let v19 = v18 * carry[up_at + 16u + (vp12 * 4u + vp13)];
-                        let v20 = v16 + v19;
-                        let v23 = v22 * inputs[steps * 8u + step_row * 4u + vp13];
-                        let v24 = v20 + v23;
-                        next_Cr[vp12 * 4u + vp13] = v24;
-                    }
-                }
+                let_tdr = v15;
             }
-            // examples/plstm.rnn:22  Cd[i, j] <- tanh(t_dr) / from_left * Cr.left[i, j] + tanh(t_dd) / from_up * Cd.up[i, j] + sigmoid(s_d) * k[i] * v[j]
+            // examples/plstm.rnn:24  let trd = tanh(t_rd) / from_up
             {
-                let v27 = tanh_safe(inputs[steps * 19u + step_row]);
-                let v28 = v27 / let_from_left;
-                let v30 = tanh_safe(inputs[steps * 20u + step_row]);
-                let v31 = v30 / let_from_up;
-                let v34 = sigmoid(inputs[steps * 13u + step_row]);
-                for (var vp25 = 0u; vp25 < 4u + no_unroll; vp25++) {
-                    let v35 = v34 * inputs[steps * 4u + step_row * 4u + vp25];
-                    for (var vp26 = 0u; vp26 < 4u + no_unroll; vp26++) {
-                        let v29 = v28 * carry[left_at + (vp25 * 4u + vp26)];
-                        let v32 = v31 * carry[up_at + 16u + (vp25 * 4u + vp26)];
-                        let v33 = v29 + v32;
-                        let v36 = v35 * inputs[steps * 8u + step_row * 4u + vp26];
-                        let v37 = v33 + v36;
-                        next_Cd[vp25 * 4u + vp26] = v37;
+                let v16 = tanh_safe(inputs[steps * 18u + step_row]);
+                let v17 = v16 / let_from_up;
+                let_trd = v17;
+            }
+            // examples/plstm.rnn:25  let tdd = tanh(t_dd) / from_up
+            {
+                let v18 = tanh_safe(inputs[steps * 20u + step_row]);
+                let v19 = v18 / let_from_up;
+                let_tdd = v19;
+            }
+            // examples/plstm.rnn:26  Cr[i, j] <- trr * Cr.left[i, j] + trd * Cd.up[i, j] + sigmoid(s_r) * k[i] * v[j]
+            {
+                let v25 = sigmoid(inputs[steps * 12u + step_row]);
+                for (var vp20 = 0u; vp20 < 4u + no_unroll; vp20++) {
+                    let v26 = v25 * inputs[steps * 4u + step_row * 4u + vp20];
+                    for (var vp21 = 0u; vp21 < 4u + no_unroll; vp21++) {
+                        let v22 = let_trr * carry[left_at + (vp20 * 4u + vp21)];
+                        let v23 = let_trd * carry[up_at + 16u + (vp20 * 4u + vp21)];
+                        let v24 = v22 + v23;
+                        let v27 = v26 * inputs[steps * 8u + step_row * 4u + vp21];
+                        let v28 = v24 + v27;
+                        next_Cr[vp20 * 4u + vp21] = v28;
                     }
                 }
             }
-            // examples/plstm.rnn:23  output y[j] = sum(i: q[i] * (sigmoid(m_r) * Cr.left[i, j] + sigmoid(m_d) * Cd.up[i, j] + sigmoid(d_g) * k[i] * v[j]))
+            // examples/plstm.rnn:27  Cd[i, j] <- tdr * Cr.left[i, j] + tdd * Cd.up[i, j] + sigmoid(s_d) * k[i] * v[j]
+            {
+                let v34 = sigmoid(inputs[steps * 13u + step_row]);
+                for (var vp29 = 0u; vp29 < 4u + no_unroll; vp29++) {
+                    let v35 = v34 * inputs[steps * 4u + step_row * 4u + vp29];
+                    for (var vp30 = 0u; vp30 < 4u + no_unroll; vp30++) {
+                        let v31 = let_tdr * carry[left_at + (vp29 * 4u + vp30)];
+                        let v32 = let_tdd * carry[up_at + 16u + (vp29 * 4u + vp30)];
+                        let v33 = v31 + v32;
+                        let v36 = v35 * inputs[steps * 8u + step_row * 4u + vp30];
+                        let v37 = v33 + v36;
+                        next_Cd[vp29 * 4u + vp30] = v37;
+                    }
+                }
+            }
+            // examples/plstm.rnn:28  let mr = sigmoid(m_r)
             {
                 let v38 = sigmoid(inputs[steps * 14u + step_row]);
-                let v39 = v38 * carry[left_at];
-                let v40 = sigmoid(inputs[steps * 15u + step_row]);
-                let v41 = v40 * carry[up_at + 16u];
-                let v42 = v39 + v41;
-                let v43 = sigmoid(inputs[steps * 16u + step_row]);
-                let v44 = v43 * inputs[steps * 4u + step_row * 4u];
+                let_mr = v38;
+            }
+            // examples/plstm.rnn:29  let md = sigmoid(m_d)
+            {
+                let v39 = sigmoid(inputs[steps * 15u + step_row]);
+                let_md = v39;
+            }
+            // examples/plstm.rnn:30  let dg = sigmoid(d_g)
+            {
+                let v40 = sigmoid(inputs[steps * 16u + step_row]);
+                let_dg = v40;
+            }
+            // examples/plstm.rnn:31  output y[j] = sum(i: q[i] * (mr * Cr.left[i, j] + md * Cd.up[i, j] + dg * k[i] * v[j]))
+            {
+                let v41 = let_mr * carry[left_at];
+                let v42 = let_md * carry[up_at + 16u];
+                let v43 = v41 + v42;
+                let v44 = let_dg * inputs[steps * 4u + step_row * 4u];
                 let v45 = v44 * inputs[steps * 8u + step_row * 4u];
-                let v46 = v42 + v45;
+                let v46 = v43 + v45;
                 let v47 = inputs[step_row * 4u] * v46;
-                let v48 = v38 * carry[left_at + 4u];
-                let v49 = v40 * carry[up_at + 16u + 4u];
+                let v48 = let_mr * carry[left_at + 4u];
+                let v49 = let_md * carry[up_at + 16u + 4u];
                 let v50 = v48 + v49;
-                let v51 = v43 * inputs[steps * 4u + step_row * 4u + 1u];
+                let v51 = let_dg * inputs[steps * 4u + step_row * 4u + 1u];
                 let v52 = v51 * inputs[steps * 8u + step_row * 4u];
                 let v53 = v50 + v52;
                 let v54 = inputs[step_row * 4u + 1u] * v53;
                 let v55 = v47 + v54;
-                let v56 = v38 * carry[left_at + 8u];
-                let v57 = v40 * carry[up_at + 16u + 8u];
+                let v56 = let_mr * carry[left_at + 8u];
+                let v57 = let_md * carry[up_at + 16u + 8u];
                 let v58 = v56 + v57;
-                let v59 = v43 * inputs[steps * 4u + step_row * 4u + 2u];
+                let v59 = let_dg * inputs[steps * 4u + step_row * 4u + 2u];
                 let v60 = v59 * inputs[steps * 8u + step_row * 4u];
                 let v61 = v58 + v60;
                 let v62 = inputs[step_row * 4u + 2u] * v61;
                 let v63 = v55 + v62;
-                let v64 = v38 * carry[left_at + 12u];
-                let v65 = v40 * carry[up_at + 16u + 12u];
+                let v64 = let_mr * carry[left_at + 12u];
+                let v65 = let_md * carry[up_at + 16u + 12u];
                 let v66 = v64 + v65;
-                let v67 = v43 * inputs[steps * 4u + step_row * 4u + 3u];
+                let v67 = let_dg * inputs[steps * 4u + step_row * 4u + 3u];
                 let v68 = v67 * inputs[steps * 8u + step_row * 4u];
                 let v69 = v66 + v68;
                 let v70 = inputs[step_row * 4u + 3u] * v69;
                 let v71 = v63 + v70;
                 let_y[0u] = v71;
                 outputs[step_row * 4u] = let_y[0u];
-                let v72 = v38 * carry[left_at + 1u];
-                let v73 = v40 * carry[up_at + 16u + 1u];
+                let v72 = let_mr * carry[left_at + 1u];
+                let v73 = let_md * carry[up_at + 16u + 1u];
                 let v74 = v72 + v73;
                 let v75 = v44 * inputs[steps * 8u + step_row * 4u + 1u];
                 let v76 = v74 + v75;
                 let v77 = inputs[step_row * 4u] * v76;
-                let v78 = v38 * carry[left_at + 5u];
-                let v79 = v40 * carry[up_at + 16u + 5u];
+                let v78 = let_mr * carry[left_at + 5u];
+                let v79 = let_md * carry[up_at + 16u + 5u];
                 let v80 = v78 + v79;
                 let v81 = v51 * inputs[steps * 8u + step_row * 4u + 1u];
                 let v82 = v80 + v81;
                 let v83 = inputs[step_row * 4u + 1u] * v82;
                 let v84 = v77 + v83;
-                let v85 = v38 * carry[left_at + 9u];
-                let v86 = v40 * carry[up_at + 16u + 9u];
+                let v85 = let_mr * carry[left_at + 9u];
+                let v86 = let_md * carry[up_at + 16u + 9u];
                 let v87 = v85 + v86;
                 let v88 = v59 * inputs[steps * 8u + step_row * 4u + 1u];
                 let v89 = v87 + v88;
                 let v90 = inputs[step_row * 4u + 2u] * v89;
                 let v91 = v84 + v90;
-                let v92 = v38 * carry[left_at + 13u];
-                let v93 = v40 * carry[up_at + 16u + 13u];
+                let v92 = let_mr * carry[left_at + 13u];
+                let v93 = let_md * carry[up_at + 16u + 13u];
                 let v94 = v92 + v93;
                 let v95 = v67 * inputs[steps * 8u + step_row * 4u + 1u];
                 let v96 = v94 + v95;
@@ -236,28 +271,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v98 = v91 + v97;
                 let_y[1u] = v98;
                 outputs[step_row * 4u + 1u] = let_y[1u];
-                let v99 = v38 * carry[left_at + 2u];
-                let v100 = v40 * carry[up_at + 16u + 2u];
+                let v99 = let_mr * carry[left_at + 2u];
+                let v100 = let_md * carry[up_at + 16u + 2u];
                 let v101 = v99 + v100;
                 let v102 = v44 * inputs[steps * 8u + step_row * 4u + 2u];
                 let v103 = v101 + v102;
                 let v104 = inputs[step_row * 4u] * v103;
-                let v105 = v38 * carry[left_at + 6u];
-                let v106 = v40 * carry[up_at + 16u + 6u];
+                let v105 = let_mr * carry[left_at + 6u];
+                let v106 = let_md * carry[up_at + 16u + 6u];
                 let v107 = v105 + v106;
                 let v108 = v51 * inputs[steps * 8u + step_row * 4u + 2u];
                 let v109 = v107 + v108;
                 let v110 = inputs[step_row * 4u + 1u] * v109;
                 let v111 = v104 + v110;
-                let v112 = v38 * carry[left_at + 10u];
-                let v113 = v40 * carry[up_at + 16u + 10u];
+                let v112 = let_mr * carry[left_at + 10u];
+                let v113 = let_md * carry[up_at + 16u + 10u];
                 let v114 = v112 + v113;
                 let v115 = v59 * inputs[steps * 8u + step_row * 4u + 2u];
                 let v116 = v114 + v115;
                 let v117 = inputs[step_row * 4u + 2u] * v116;
                 let v118 = v111 + v117;
-                let v119 = v38 * carry[left_at + 14u];
-                let v120 = v40 * carry[up_at + 16u + 14u];
+                let v119 = let_mr * carry[left_at + 14u];
+                let v120 = let_md * carry[up_at + 16u + 14u];
                 let v121 = v119 + v120;
                 let v122 = v67 * inputs[steps * 8u + step_row * 4u + 2u];
                 let v123 = v121 + v122;
@@ -265,28 +300,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v125 = v118 + v124;
                 let_y[2u] = v125;
                 outputs[step_row * 4u + 2u] = let_y[2u];
-                let v126 = v38 * carry[left_at + 3u];
-                let v127 = v40 * carry[up_at + 16u + 3u];
+                let v126 = let_mr * carry[left_at + 3u];
+                let v127 = let_md * carry[up_at + 16u + 3u];
                 let v128 = v126 + v127;
                 let v129 = v44 * inputs[steps * 8u + step_row * 4u + 3u];
                 let v130 = v128 + v129;
                 let v131 = inputs[step_row * 4u] * v130;
-                let v132 = v38 * carry[left_at + 7u];
-                let v133 = v40 * carry[up_at + 16u + 7u];
+                let v132 = let_mr * carry[left_at + 7u];
+                let v133 = let_md * carry[up_at + 16u + 7u];
                 let v134 = v132 + v133;
                 let v135 = v51 * inputs[steps * 8u + step_row * 4u + 3u];
                 let v136 = v134 + v135;
                 let v137 = inputs[step_row * 4u + 1u] * v136;
                 let v138 = v131 + v137;
-                let v139 = v38 * carry[left_at + 11u];
-                let v140 = v40 * carry[up_at + 16u + 11u];
+                let v139 = let_mr * carry[left_at + 11u];
+                let v140 = let_md * carry[up_at + 16u + 11u];
                 let v141 = v139 + v140;
                 let v142 = v59 * inputs[steps * 8u + step_row * 4u + 3u];
                 let v143 = v141 + v142;
                 let v144 = inputs[step_row * 4u + 2u] * v143;
                 let v145 = v138 + v144;
-                let v146 = v38 * carry[left_at + 15u];
-                let v147 = v40 * carry[up_at + 16u + 15u];
+                let v146 = let_mr * carry[left_at + 15u];
+                let v147 = let_md * carry[up_at + 16u + 15u];
                 let v148 = v146 + v147;
                 let v149 = v67 * inputs[steps * 8u + step_row * 4u + 3u];
                 let v150 = v148 + v149;

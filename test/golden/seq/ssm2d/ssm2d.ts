@@ -69,7 +69,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var next_h: array<f32, 32>;
     var let_step: array<f32, 8>;
     var inv_0: array<f32, 32>;
+    var let_a_left: array<f32, 32>;
     var inv_1: array<f32, 32>;
+    var let_a_up: array<f32, 32>;
     var let_y: array<f32, 8>;
 
     // the initial state, slot 0 of both parities: what a neighbour outside the grid reads
@@ -93,7 +95,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             }
         }
     }
-    // examples/ssm2d.rnn:16  exp(A_up[d, n]): time-invariant, computed once
+    // examples/ssm2d.rnn:17  exp(A_up[d, n]): time-invariant, computed once
     {
         for (var vp3 = 0u; vp3 < 8u; vp3++) {
             for (var vp4 = 0u; vp4 < 4u; vp4++) {
@@ -122,41 +124,58 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                     let_step[vp6] = v7;
                 }
             }
-            // examples/ssm2d.rnn:16  h[d, n] <- 0.5 * exp(-step[d] * exp(A_left[d, n])) * h.left[d, n] + 0.5 * exp(-step[d] * exp(A_up[d, n])) * h.up[d, n] + step[d] * B[n] * x[d]
+            // examples/ssm2d.rnn:16  let a_left[d, n] = 0.5 * exp(-step[d] * exp(A_left[d, n]))
             {
-                for (var vp8 = 0u; vp8 < 8u + no_unroll; vp8++) {
+                for (var vp8 = 0u; vp8 < 8u; vp8++) {
                     let v10 = -let_step[vp8];
                     for (var vp9 = 0u; vp9 < 4u; vp9++) {
                         let v11 = v10 * inv_0[vp8 * 4u + vp9];
                         let v12 = exp(v11);
                         let v13 = 0.5f * v12;
-                        let v14 = v13 * carry[left_at + (vp8 * 4u + vp9)];
-                        let v15 = v10 * inv_1[vp8 * 4u + vp9];
-                        let v16 = exp(v15);
-                        let v17 = 0.5f * v16;
-                        let v18 = v17 * carry[up_at + (vp8 * 4u + vp9)];
-                        let v19 = v14 + v18;
-                        let v20 = let_step[vp8] * inputs[steps * 16u + step_row * 4u + vp9];
-                        let v21 = v20 * inputs[step_row * 8u + vp8];
-                        let v22 = v19 + v21;
-                        next_h[vp8 * 4u + vp9] = v22;
+                        let_a_left[vp8 * 4u + vp9] = v13;
                     }
                 }
             }
-            // examples/ssm2d.rnn:17  output y[d] = sum(n: h[d, n] * C[n]) + Dskip[d] * x[d]
+            // examples/ssm2d.rnn:17  let a_up[d, n] = 0.5 * exp(-step[d] * exp(A_up[d, n]))
             {
-                for (var vp23 = 0u; vp23 < 8u + no_unroll; vp23++) {
-                    let v24 = next_h[vp23 * 4u] * inputs[steps * 20u + step_row * 4u];
-                    let v25 = next_h[vp23 * 4u + 1u] * inputs[steps * 20u + step_row * 4u + 1u];
-                    let v26 = v24 + v25;
-                    let v27 = next_h[vp23 * 4u + 2u] * inputs[steps * 20u + step_row * 4u + 2u];
-                    let v28 = v26 + v27;
-                    let v29 = next_h[vp23 * 4u + 3u] * inputs[steps * 20u + step_row * 4u + 3u];
-                    let v30 = v28 + v29;
-                    let v31 = weights[64u + vp23] * inputs[step_row * 8u + vp23];
-                    let v32 = v30 + v31;
-                    let_y[vp23] = v32;
-                    outputs[step_row * 8u + vp23] = let_y[vp23];
+                for (var vp14 = 0u; vp14 < 8u; vp14++) {
+                    let v16 = -let_step[vp14];
+                    for (var vp15 = 0u; vp15 < 4u; vp15++) {
+                        let v17 = v16 * inv_1[vp14 * 4u + vp15];
+                        let v18 = exp(v17);
+                        let v19 = 0.5f * v18;
+                        let_a_up[vp14 * 4u + vp15] = v19;
+                    }
+                }
+            }
+            // examples/ssm2d.rnn:18  h[d, n] <- a_left[d, n] * h.left[d, n] + a_up[d, n] * h.up[d, n] + step[d] * B[n] * x[d]
+            {
+                for (var vp20 = 0u; vp20 < 8u + no_unroll; vp20++) {
+                    for (var vp21 = 0u; vp21 < 4u; vp21++) {
+                        let v22 = let_a_left[vp20 * 4u + vp21] * carry[left_at + (vp20 * 4u + vp21)];
+                        let v23 = let_a_up[vp20 * 4u + vp21] * carry[up_at + (vp20 * 4u + vp21)];
+                        let v24 = v22 + v23;
+                        let v25 = let_step[vp20] * inputs[steps * 16u + step_row * 4u + vp21];
+                        let v26 = v25 * inputs[step_row * 8u + vp20];
+                        let v27 = v24 + v26;
+                        next_h[vp20 * 4u + vp21] = v27;
+                    }
+                }
+            }
+            // examples/ssm2d.rnn:19  output y[d] = sum(n: h[d, n] * C[n]) + Dskip[d] * x[d]
+            {
+                for (var vp28 = 0u; vp28 < 8u + no_unroll; vp28++) {
+                    let v29 = next_h[vp28 * 4u] * inputs[steps * 20u + step_row * 4u];
+                    let v30 = next_h[vp28 * 4u + 1u] * inputs[steps * 20u + step_row * 4u + 1u];
+                    let v31 = v29 + v30;
+                    let v32 = next_h[vp28 * 4u + 2u] * inputs[steps * 20u + step_row * 4u + 2u];
+                    let v33 = v31 + v32;
+                    let v34 = next_h[vp28 * 4u + 3u] * inputs[steps * 20u + step_row * 4u + 3u];
+                    let v35 = v33 + v34;
+                    let v36 = weights[64u + vp28] * inputs[step_row * 8u + vp28];
+                    let v37 = v35 + v36;
+                    let_y[vp28] = v37;
+                    outputs[step_row * 8u + vp28] = let_y[vp28];
                 }
             }
             // this row's latest state, for the next diagonal
