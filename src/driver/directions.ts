@@ -6,7 +6,7 @@
 // run in its own direction (the reversed part's last first), which the fused kernel cannot do.
 import type { RunArrays, RunResult, RunSize } from '../../backends/backend.js';
 import type { AdapterLimits } from '../../backends/job.js';
-import { tensorsOf } from '../compiler/ir/ir.js';
+import { tensorsOf, type Module } from '../compiler/ir/ir.js';
 import { hasReversedBlock } from '../compiler/ir/split-directions.js';
 import type { Compilation, ExecutionPlan } from '../compiler/plan/plan.js';
 import type { Device } from '../runtime/device.js';
@@ -36,9 +36,9 @@ export interface FittedRun {
 }
 
 /** A part's share of the cell's data: the inputs, params and initial states it declares (the same arrays). */
-function partData(part: Compilation, data: RunArrays): RunArrays {
+export function partData(part: Module, data: RunArrays): RunArrays {
   const pick = (from: Record<string, Float32Array> | undefined, role: 'input' | 'param' | 'state') =>
-    Object.fromEntries(tensorsOf(part.module, role).flatMap((t) => (from?.[t.name] ? [[t.name, from[t.name]!]] : [])));
+    Object.fromEntries(tensorsOf(part, role).flatMap((t) => (from?.[t.name] ? [[t.name, from[t.name]!]] : [])));
   return {
     batch: data.batch,
     T: data.T,
@@ -84,7 +84,7 @@ export function fitCompilation(c: Compilation, limits: AdapterLimits, size: RunS
       let done = 0;
       // One part after the other on the same device; their outputs and states have distinct names.
       for (const { part, prepare, segments: s } of fitted) {
-        const got = await runSegmented(device, part.module, prepare, partData(part, data), part.sizes, s, progress ? (k) => progress(done + k, total) : undefined);
+        const got = await runSegmented(device, part.module, prepare, partData(part.module, data), part.sizes, s, progress ? (k) => progress(done + k, total) : undefined);
         done += s.count;
         Object.assign(result.outputs, got.outputs);
         Object.assign(result.finalState, got.finalState);

@@ -26,6 +26,8 @@ import type { Device } from '../runtime/device.js';
 import { plan as planCell, sizesOf } from './compile.js';
 import { RnncError } from './errors.js';
 import { hostStepPosition } from '../../backends/lower/time.js';
+import { splitDirections } from '../compiler/ir/split-directions.js';
+import { partData } from './directions.js';
 import { frontEnd } from './front-end.js';
 import { checkHostMemory, fitRun, runSegmented } from './segments.js';
 import { targetOf } from './run.js';
@@ -63,6 +65,12 @@ export interface NewtonCell {
   system: AffineSystem;
   systemModule: Module;
   systemAnalysis: Analysis;
+  /**
+   * A bidirectional cell: its forward part's and its reversed part's own cells (split-directions.ts),
+   * each solved on its own in its own direction, their results joined; the fields above are then the
+   * forward part's (and `module` the whole cell).
+   */
+  parts?: NewtonCell[];
 }
 
 /** Builds the two modules; a cell newton cannot take is a user error that says why. */
@@ -71,9 +79,20 @@ export function newtonCell(module: Module, dims: Record<string, number> = {}): N
   if (!tensorsOf(module, 'state').length) throw new RnncError(`rnnc: ${module.name} has no state: --mode newton solves a recurrence`, 'usage');
   // A grid cell's neighbour loads are no time step's state: the Newton iterations do not apply.
   if (module.grid) throw new RnncError(`rnnc: RNN0512: ${module.name} is a grid cell: Newton iterations run over one time axis, so --mode newton cannot run it; --mode seq (the wavefront kernel), scan (a separable cell along its axis) or reference does (rnnc run FILE --grid H,W)`, 'usage');
-  // A reversed cell runs in logical time (runNewton puts its steps in that order); a bidirectional one needs two.
-  if (module.tensors.some((t) => t.reversed))
-    throw new RnncError(`rnnc: ${module.name} cannot take --mode newton: it has a \`reversed { ... }\` block, and newton solves one direction of time at once. Run it with --mode seq`, 'usage');
+  // A reversed cell runs in logical time (runNewton puts its steps in that order); a bidirectional one as its two parts, each in its own.
+  const split = splitDirections(module);
+  if (split) {
+    const parts = split.map(({ direction, module: part }) => {
+      try {
+        return newtonCell(part, dims);
+      } catch (e) {
+        if (!(e instanceof RnncError)) throw e;
+        const what = direction === 'reversed' ? 'its `reversed { ... }` block' : 'its forward statements';
+        throw new RnncError(`rnnc: ${module.name} runs under --mode newton as two parts, one direction of time each, and ${what} (${part.name}): ${e.message.replace(/^rnnc: /, '')}`, e.kind);
+      }
+    });
+    return { ...parts[0]!, module, parts };
+  }
   let linearisation: Linearisation;
   try {
     linearisation = linearise(module);
@@ -94,9 +113,16 @@ export interface NewtonPlan {
   system: Compilation;
   /** Why newton runs the cell this way, for the plan's reason. */
   why: string;
+  /** A bidirectional cell: each part's plan (NewtonCell.parts); the fields above are the forward part's, but `why`. */
+  parts?: NewtonPlan[];
 }
 
 export function planNewton(cell: NewtonCell, target: Target = defaultTarget): NewtonPlan {
+  if (cell.parts) {
+    const parts = cell.parts.map((part) => planNewton(part, target));
+    const why = `two parts, one direction of time each: forward ${parts[0]!.why}; reversed ${parts[1]!.why}`;
+    return { ...parts[0]!, why, parts };
+  }
   let linearisation: Compilation;
   try {
     linearisation = planCell(cell.linearisation.module, cell.linearAnalysis, { dims: cell.sizes, mode: 'seq', target });
@@ -122,6 +148,7 @@ export function planNewton(cell: NewtonCell, target: Target = defaultTarget): Ne
  * [batch, T, ...] in float32. Before any data exists, as checkHostMemory for the other modes.
  */
 export function checkNewtonMemory(cell: NewtonCell, size: { batch: number; T: number }): void {
+  for (const part of cell.parts ?? []) checkNewtonMemory(part, size);
   checkHostMemory(cell.linearisation.module, cell.sizes, size);
   checkHostMemory(cell.systemModule, sizesOf(cell.systemModule), size);
 }
@@ -129,12 +156,16 @@ export function checkNewtonMemory(cell: NewtonCell, size: { batch: number; T: nu
 /** How newton runs its two modules: on a device, or on the reference interpreter. */
 export interface ModuleRunner {
   run(which: 'linearisation' | 'system', data: RunArrays): Promise<RunResult>;
+  /** A bidirectional cell's part k's runner (NewtonCell.parts). */
+  part?(k: number): ModuleRunner;
 }
 
 /** Runs the two compilations on a device, cut to its limits (compiled once each). */
 export function deviceRunner(device: Device, p: NewtonPlan): ModuleRunner {
   const fitted = new Map<string, ReturnType<typeof fitRun>>();
+  const parts = p.parts?.map((q) => deviceRunner(device, q));
   return {
+    ...(parts ? { part: (k: number) => parts[k]! } : {}),
     async run(which, data) {
       const c = which === 'linearisation' ? p.linearisation : p.system;
       const key = `${which} ${data.batch}x${data.T}`;
@@ -148,7 +179,9 @@ export function deviceRunner(device: Device, p: NewtonPlan): ModuleRunner {
 /** Runs the two modules on the float64 reference interpreter (results rounded to float32, as a device gives them). */
 export function referenceRunner(cell: NewtonCell): ModuleRunner {
   const sizesOfSystem = sizesOf(cell.systemModule);
+  const parts = cell.parts?.map(referenceRunner);
   return {
+    ...(parts ? { part: (k: number) => parts[k]! } : {}),
     async run(which, data) {
       const [m, sizes] = which === 'linearisation' ? [cell.linearisation.module, cell.sizes] : [cell.systemModule, sizesOfSystem];
       const r = interpret(m, { batch: data.batch, T: data.T, sizes, ...(data.lengths ? { lengths: data.lengths } : {}) }, { inputs: data.inputs, params: data.params, ...(data.initialState ? { initial: data.initialState } : {}) });
@@ -193,6 +226,20 @@ function inLogicalOrder(a: Float32Array, batch: number, T: number, lengthOf: (b:
  * linearisation and the system then run forward over the logical steps.
  */
 export async function runNewton(cell: NewtonCell, data: RunArrays, runner: ModuleRunner, options: NewtonOptions = {}): Promise<NewtonResult> {
+  if (cell.parts) {
+    // Each part on its own inputs, params and initial states; outputs and states keep their names.
+    const result: NewtonResult = { outputs: {}, finalState: {}, iterations: 0, residual: 0 };
+    for (const [k, part] of cell.parts.entries()) {
+      const partRunner = runner.part?.(k);
+      if (!partRunner) throw new Error(`internal error: newton's runner for ${cell.module.name} does not run its parts`);
+      const got = await runNewton(part, partData(part.module, data), partRunner, options);
+      Object.assign(result.outputs, got.outputs);
+      Object.assign(result.finalState, got.finalState);
+      result.iterations = Math.max(result.iterations, got.iterations);
+      result.residual = Math.max(result.residual, got.residual);
+    }
+    return result;
+  }
   if (!cell.module.reversed) return solve(cell, data, runner, options);
   const lengthOf = (b: number) => (data.lengths ? Math.max(0, Math.min(data.T, data.lengths[b]!)) : data.T);
   const order = (a: Float32Array) => inLogicalOrder(a, data.batch, data.T, lengthOf);
