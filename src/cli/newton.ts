@@ -144,7 +144,9 @@ export async function runNewtonCommand(file: string, flags: NewtonRunFlags): Pro
       failed = !verification.ok;
       why = verification.tensors.some((t) => t.maxErr > flags.tolerance) ? `the GPU results differ from the reference by more than ${flags.tolerance}` : 'the reference has NaN or infinite results (--allow-nonfinite accepts them where the GPU agrees)';
     }
-    const newton = { iterations: got.iterations, residual: got.residual, tol, maxIter, jacobian: cell.linearisation.structure, why: p.why, linearisation: p.linearisation.plan.mode, system: p.system.plan.decision };
+    // A bidirectional cell runs as two parts (each its own linearisation and system): what ran for each.
+    const parts = cell.parts?.map((c, k) => ({ direction: c.module.reversed ? 'reversed' : 'forward', name: c.module.name, jacobian: c.linearisation.structure, why: p.parts![k]!.why, linearisation: p.parts![k]!.linearisation.plan.mode, system: p.parts![k]!.system.plan.decision }));
+    const newton = { iterations: got.iterations, residual: got.residual, tol, maxIter, jacobian: cell.linearisation.structure, why: p.why, linearisation: p.linearisation.plan.mode, system: p.system.plan.decision, ...(parts ? { parts } : {}) };
     report = {
       file,
       ok: !failed,
@@ -170,6 +172,7 @@ export async function runNewtonCommand(file: string, flags: NewtonRunFlags): Pro
       const lines = [
         `${source.path}: ${module.name} on ${gpu.adapter.description} — newton (J ${cell.linearisation.structure}), batch ${size.batch}, T ${size.T}${dimText ? `, ${dimText}` : ''}, seed ${flags.seed}, lengths ${lengths ? `random (${Array.from(lengths).join(', ')})` : 'full'}`,
         `newton: converged in ${got.iterations} iteration${got.iterations === 1 ? '' : 's'}, residual ${got.residual.toExponential(2)} (tolerance ${tol}, at most ${maxIter} iterations)`,
+        ...(parts ?? []).map((q) => `${q.direction} part (${q.name}): J ${q.jacobian}, ${q.why}`),
         ...summaryLines(outputs, finals),
         ...(saved ? [`saved ${saved.join(', ')}`] : []),
         ...(verification ? verificationLines(verification) : []),
@@ -195,6 +198,8 @@ export async function runNewtonCommand(file: string, flags: NewtonRunFlags): Pro
 export function newtonFiles(file: string, dimsFlags: string[] | undefined, target: Target): { files: GeneratedFile[]; plan: NewtonPlan } {
   const { source, result } = loadValid(file);
   const cell = newtonCell(result.module, parseDimFlags(dimsFlags));
+  // Two parts would be two sets of modules and a host that joins them: `rnnc run --mode newton` runs them.
+  if (cell.parts) throw new RnncError(`rnnc: ${result.module.name} has a \`reversed { ... }\` block: under --mode newton it runs as two parts (${cell.parts.map((c) => c.module.name).join(' and ')}), which rnnc run runs but rnnc compile does not write; compile it with --mode seq or scan`, 'usage');
   const p = planNewton(cell, target);
   // Kernels and manifests; no typed host module: that would be the Newton loop itself, which lives in the driver.
   const filesOf = (c: Compilation): GeneratedFile[] => {
@@ -210,6 +215,8 @@ export function newtonFiles(file: string, dimsFlags: string[] | undefined, targe
     mode: NEWTON_MODE,
     why: p.why,
     jacobian: L.structure,
+    // A reversed cell: the modules run in logical time, so a host feeds each sequence's steps last first (over its own length) and puts the outputs back.
+    ...(result.module.reversed ? { direction: 'reversed' } : {}),
     linearisation: { module: L.module.name, mode: p.linearisation.plan.mode, eyes: L.eyes, states: L.states, blocks: L.blocks, outputs: L.outputs },
     system: {
       module: p.system.module.name,
