@@ -143,6 +143,13 @@ export function registerBench(program: Command) {
         for (const file of files) {
           const { module, analysis } = cells.get(file)!;
           const dims = Object.fromEntries(Object.entries(given).filter(([d]) => module.dims.some((x) => x.name === d)));
+          // A grid cell has no time axis to lengthen (its wavefront kernel: scripts/bench-grid.ts).
+          if (module.grid) {
+            const why = `${module.name} is a grid cell: rnnc bench times kernels over a time axis of 2^k steps, and a grid has rows and columns (scripts/bench-grid.ts times the wavefront kernel)`;
+            if (!flags.all) throw new UserError(`rnnc: ${file}: nothing to benchmark: ${why}`);
+            unplanned.push(why);
+            continue;
+          }
           let compilation;
           try {
             // auto: the scan where the scan backend takes the cell at these sizes, else the sequential loop (and why).
