@@ -101,7 +101,8 @@ function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, 
   if (!stages || !timeSumFits(stages.rest, sizes)) return undefined;
   let core: Compilation;
   try {
-    core = planned(stages.core, CORE_OPTIONS);
+    // The core walks time backward itself (a reversed cell: backends/lower/time.ts), so that nothing is reversed on the host.
+    core = planned({ ...stages.core, reversed: true }, CORE_OPTIONS);
   } catch (e) {
     if (e instanceof RnncError) return undefined;
     throw e;
@@ -218,6 +219,7 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
     // The rest of the staged backward: the inputs' gradients and every param's sum, in one job.
     const compiled = compileTimeSum([staged.stages.rest], g.forward.sizes, `${g.forward.module.name}_grad_rest`);
     runner.runRest = (shape, inputs, params) => timeSumRun(compiled, shape, inputs, params);
+    runner.coreWalksBack = staged.core.module.reversed === true;
   } else if (options.timeSum !== false) {
     // The params' sums over time as reductions, all in one job (backends/wgsl-reduce/time-sum.ts).
     let timeSum: { compiled: CompiledTimeSum; taken: Accumulation[] } | undefined;
