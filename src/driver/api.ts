@@ -15,6 +15,7 @@ import { openGpu, targetOf } from './run.js';
 import { checkHostMemory } from './segments.js';
 import { fitCompilation } from './directions.js';
 import { RnncError } from './errors.js';
+import { runGridKernel } from './grid.js';
 import type { Device } from '../runtime/device.js';
 
 export interface SourceOptions {
@@ -47,6 +48,8 @@ export interface RunOptions {
   /** Steps per piece at most (streaming); by default the longest pieces the adapter's limits allow. */
   segment?: number;
   plan?: PlanOptions;
+  /** A grid cell's rows and columns (`rnn name grid`; data laid out with T = H * W): required for one, which runs its wavefront kernel. */
+  grid?: { H: number; W: number };
 }
 
 /**
@@ -63,6 +66,11 @@ export async function run(cell: Compilation | string, data: RunArrays, options: 
   const device = options.device ?? (await openGpu());
   try {
     compilation = retarget(compilation, targetOf(device.adapter), options.plan ?? {});
+    if (compilation.module.grid) {
+      const grid = options.grid;
+      if (!grid || grid.H * grid.W !== data.T) throw new RnncError(`rnnc: ${compilation.module.name} is a grid cell: run() needs its rows and columns as options.grid = { H, W } with H * W = data.T (${data.T})${grid ? `, not ${grid.H} x ${grid.W}` : ''}`, 'usage');
+      return await runGridKernel(device, compilation, data, { batch: data.batch, ...grid });
+    }
     const size = { batch: data.batch, T: data.T };
     checkHostMemory(compilation.module, compilation.sizes, size);
     // A bidirectional cell in chunk mode or in pieces of time runs as its two parts (directions.ts).

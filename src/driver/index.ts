@@ -9,6 +9,7 @@ export { compileFiles, emit, plan, prepareRun, retarget, sizesOf, type Generated
 export { checkLimits, limitViolation, openGpu, runPrepared, targetOf, type PreparedRun, type RunArrays, type RunResult, type RunSize } from './run.js';
 export { checkHostMemory, planSegments, runSegmented, type Segments } from './segments.js';
 export { validateKernels } from './validate.js';
+export { gridInputDir, runGridKernel, saveGridResults, type GridRunSize } from './grid.js';
 export { RnncError, type FailureKind } from './errors.js';
 export { deviceRunner, newtonCell, newtonDefaults, planNewton, referenceRunner, runNewton, runNewtonOnDevice, type ModuleRunner, type NewtonCell, type NewtonOptions, type NewtonPlan, type NewtonResult } from './newton.js';
 export type { Compilation, ExecutionPlan, Mode, ModeRequest, Target } from '../compiler/plan/plan.js';
