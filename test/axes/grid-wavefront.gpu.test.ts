@@ -17,6 +17,8 @@ import { verifyRun } from '../../src/driver/verify.js';
 import type { Device } from '../../src/runtime/device.js';
 import type { RunArrays } from '../../backends/backend.js';
 import { GRID_WORKGROUP } from '../../backends/wgsl-grid/emit.js';
+import { run as runApi } from '../../src/driver/api.js';
+import { RnncError } from '../../src/driver/errors.js';
 
 const ssm2d = `rnn ssm2d grid {
   dims D = 3
@@ -108,5 +110,20 @@ describe.each([
   const cell = load(text);
   it.each(GRIDS)('%i x %i, batch %i, given initial states %s', async (H, W, batch, initial) => {
     await expectReference(cell, H, W, batch, initial);
+  });
+});
+
+describe('the library: run() on a grid cell', () => {
+  it('runs the wavefront kernel given options.grid, and says it needs one otherwise', async () => {
+    const cell = load(ssm2d);
+    const [batch, H, W] = [2, 3, 4];
+    const sizes = bindDims(cell.module);
+    const d = randomRunData(cell.module, { batch, T: H * W, sizes, grid: { H, W } }, 7);
+    const data: RunArrays = { batch, T: H * W, inputs: d.inputs as Record<string, Float32Array>, params: d.params as Record<string, Float32Array> };
+    const got = await runApi(ssm2d, data, { device: gpu, grid: { H, W } });
+    const want = interpret(cell.module, { batch, T: H * W, sizes, grid: { H, W } }, { inputs: d.inputs, params: d.params });
+    expect(verifyRun(got, want, 1e-5).ok).toBe(true);
+    await expect(runApi(ssm2d, data, { device: gpu })).rejects.toThrow(RnncError);
+    await expect(runApi(ssm2d, data, { device: gpu, grid: { H: 4, W: 4 } })).rejects.toThrow(/ssm2d is a grid cell: run\(\) needs its rows and columns as options.grid = \{ H, W \} with H \* W = data.T \(12\), not 4 x 4/);
   });
 });
