@@ -1,17 +1,21 @@
 // `rnnc run` on cells with a time direction, in-process: a reversed cell and a bidirectional one verify
-// against the reference in the modes that take them (with variable lengths and a segmented run), and the
-// modes that do not take them say why with the usage exit code.
+// against the reference in the modes that take them (with variable lengths and a segmented run); a
+// bidirectional cell runs as its two parts in chunk, newton and pieces of time, and says what ran for
+// each; what does not take them says why.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { captureCli } from '../cli-run/rnnc.js';
 import { reversedText } from './helpers.js';
+import { BIDELTA } from './bidirectional-cells.js';
 
 const rnnc = captureCli();
 const reversed = join(mkdtempSync(join(tmpdir(), 'rnnc-axes-')), 'mamba_rev.rnn');
 writeFileSync(reversed, reversedText(readFileSync('examples/mamba_s6.rnn', 'utf8')));
+const bidelta = join(dirname(reversed), 'bidelta.rnn');
+writeFileSync(bidelta, BIDELTA);
 
 describe('rnnc run with a time direction', () => {
   it.each([
@@ -34,15 +38,36 @@ describe('rnnc run with a time direction', () => {
     expect(r.stdout).not.toMatch(/FAIL/);
   });
 
-  it('bimamba: chunk, newton, pieces of time (--segment) and --grad refuse it, saying why', async () => {
-    const chunk = await rnnc('run', 'examples/bimamba.rnn', '--mode', 'chunk');
-    expect([chunk.code, chunk.stderr]).toEqual([1, expect.stringMatching(/one direction of time/)]);
-    const newton = await rnnc('run', 'examples/bimamba.rnn', '--mode', 'newton');
-    expect([newton.code, newton.stderr]).toEqual([2, expect.stringMatching(/newton runs time forward only/)]);
-    const pieces = await rnnc('run', 'examples/bimamba.rnn', '--mode', 'scan', '--T', '41', '--segment', '16');
-    expect([pieces.code, pieces.stderr]).toEqual([2, expect.stringMatching(/cannot run in pieces of 16 steps/)]);
+  it('bimamba: newton and pieces of time (--segment) run it as its two parts and verify; chunk refuses its diagonal forward part; --grad refuses it, saying why', async () => {
+    const newton = await rnnc('run', 'examples/bimamba.rnn', '--mode', 'newton', '--T', '37', '--batch', '3', '--lengths', 'random', '--verify', '--json');
+    expect([newton.code, newton.stderr]).toEqual([0, '']);
+    const report = JSON.parse(newton.stdout);
+    expect(report.verify.ok).toBe(true);
+    expect(report.newton.parts.map((p: { direction: string; name: string; jacobian: string }) => [p.direction, p.name, p.jacobian])).toEqual([
+      ['forward', 'bimamba_forward', 'diagonal'],
+      ['reversed', 'bimamba_reversed', 'diagonal'],
+    ]);
+    const pieces = await rnnc('run', 'examples/bimamba.rnn', '--mode', 'scan', '--T', '41', '--batch', '3', '--lengths', 'random', '--segment', '16', '--verify');
+    expect([pieces.code, pieces.stderr]).toEqual([0, '']);
+    expect(pieces.stdout).toMatch(/^reversed part \(bimamba_reversed\): scan kernel, 3 segments of at most 16 steps/m);
+    expect(pieces.stdout).not.toMatch(/FAIL/);
+    const chunk = await rnnc('run', 'examples/bimamba.rnn', '--mode', 'chunk', '--verify', '--json');
+    expect([chunk.code, chunk.stdout]).toEqual([1, '']);
+    expect(chunk.stderr).toMatch(/^rnnc: bimamba cannot take --mode chunk: it would run as two parts, one direction of time each, and its forward statements \(bimamba_forward\) cannot: `hf` is not a dense or low-rank/);
     const grad = await rnnc('run', 'examples/bimamba.rnn', '--grad');
     expect(grad.code).not.toBe(0);
     expect(grad.stderr).toMatch(/does not carry time directions yet/);
+  });
+
+  it('a bidirectional DeltaNet in chunk mode: two parts, each chunk, verified; --json says what ran for each', async () => {
+    const r = await rnnc('run', bidelta, '--mode', 'chunk', '--chunk', '8', '--batch', '3', '--T', '37', '--lengths', 'random', '--verify', '--json');
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    const report = JSON.parse(r.stdout);
+    expect(report).toMatchObject({ ok: true, mode: 'chunk', verify: { ok: true } });
+    expect(report.plan.why).toMatch(/^two parts, one direction of time each/);
+    expect(report.parts.map((p: { direction: string; name: string; mode: string; decision: { chunk: number } }) => [p.direction, p.name, p.mode, p.decision.chunk])).toEqual([
+      ['forward', 'bidelta_forward', 'chunk', 8],
+      ['reversed', 'bidelta_reversed', 'chunk', 8],
+    ]);
   });
 });
