@@ -11,7 +11,7 @@
 // Cold, the full matrix compiles every cell's saving, backward and per-param kernels in two modes: about
 // 4 minutes on 2 cores, a third of CI. CI runs one cell of each kind (nonlinear dense, monoid, diagonal
 // (+, ×) with and without params, low-rank, (max, min), (max, +)) at every case;
-// `RNNC_GRAD_MATRIX=full` runs every example and bench cell (npm run test:grad-full).
+// `RNNC_TEST_MATRIX=full` runs every example and bench cell (npm run test:grad-full).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyse } from '../../src/compiler/analyse/analyse.js';
 import { bindDims, tensorSize } from '../../src/compiler/ir/dims.js';
@@ -26,11 +26,12 @@ import type { Device } from '../../src/runtime/device.js';
 import { interpretBackward } from '../../src/runtime/reference/grad-step.js';
 import type { ModeRequest } from '../../src/compiler/plan/plan.js';
 import { cellFiles, moduleAt } from './helpers.js';
+import { FULL_MATRIX } from '../helpers/matrix.js';
 
 const TOLERANCE = 1e-4;
 
 const REPRESENTATIVE = ['examples/lstm', 'examples/aaren', 'examples/mamba_s6', 'examples/gla', 'examples/deltanet', 'examples/minmax', 'examples/maxplus', 'bench/cells/cumsum'];
-const cells = process.env['RNNC_GRAD_MATRIX'] === 'full' ? cellFiles : cellFiles.filter(([label]) => REPRESENTATIVE.includes(label));
+const cells = FULL_MATRIX ? cellFiles : cellFiles.filter(([label]) => REPRESENTATIVE.includes(label));
 
 /** [label, batch, T, variable lengths, given initial state, checkpoint, forward mode, backward mode] */
 type Case = [string, number, number, boolean, boolean, number | undefined, ModeRequest, ModeRequest];
@@ -63,7 +64,7 @@ const STAGED = ['examples/mamba_s6', 'examples/maxplus'];
 describe.each(cells)('%s', (label, url) => {
   const m = moduleAt(url);
   const sizes = bindDims(m);
-  it.each(CASES.filter((c) => !(c[5] !== undefined && c[6] === 'auto') || STAGED.includes(label) || process.env['RNNC_GRAD_MATRIX'] === 'full'))('%s', async (_l, batch, T, variable, initial, checkpoint, mode, backwardMode) => {
+  it.each(CASES.filter((c) => !(c[5] !== undefined && c[6] === 'auto') || STAGED.includes(label) || FULL_MATRIX))('%s', async (_l, batch, T, variable, initial, checkpoint, mode, backwardMode) => {
     const g = compileGrad(m, mode, backwardMode);
     const lengths = variable ? randomLengths(batch, T, 3) : undefined;
     const shape = { batch, T, sizes, ...(lengths ? { lengths } : {}) };

@@ -1,8 +1,9 @@
 // Every example in f16-storage mode on Dawn, --mode scan where the planner offers it (examples.ts).
 import { it, expect } from 'vitest';
-import { examples, f16Examples, KERNEL_BOUND } from './examples.js';
+import { examples, f16Examples, gridExamples, KERNEL_BOUND } from './examples.js';
 
 it('has a bound for every example', () => expect(Object.keys(KERNEL_BOUND).sort()).toEqual(examples));
+it('leaves out exactly the grid examples', () => expect(gridExamples).toEqual(['mamba_rows.rnn', 'plstm.rnn', 'ssm2d.rnn']));
 
 f16Examples('scan');
 

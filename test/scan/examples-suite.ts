@@ -16,6 +16,7 @@ import { randomLengths, randomRunData } from '../../src/driver/data.js';
 import { GpuSession } from '../../src/runtime/dawn/runtime.js';
 import type { ScanRunData, ScanRunResult } from '../../backends/wgsl-scan/index.js';
 import { expectClose, runScan, runSeq } from './helpers.js';
+import { FULL_MATRIX } from '../helpers/matrix.js';
 
 const allExamples = readdirSync('examples')
   .filter((f) => f.endsWith('.rnn'))
@@ -50,9 +51,9 @@ const tolerance = (T: number) => 2e-5 * Math.max(1, Math.sqrt(T));
  * The tile split (threads sharing a tile through subgroups or workgroup memory) is never what `auto`
  * picks for these cells, and a cold lavapipe compiles its kernels in 5-40 s each (docs/compile-bench.md),
  * so CI runs it for two cells (a declared monoid and a diagonal (+, ×) scan) and the default split for
- * all. RNNC_SCAN_MATRIX=full (npm run test:scan-full) runs the tile split for every cell.
+ * all. RNNC_TEST_MATRIX=full (npm run test:scan-full) runs the tile split for every cell.
  */
-const TILE_SPLIT_CELLS: 'all' | string[] = process.env['RNNC_SCAN_MATRIX'] === 'full' ? 'all' : ['aaren.rnn', 'parity.rnn'];
+const TILE_SPLIT_CELLS: 'all' | string[] = FULL_MATRIX ? 'all' : ['aaren.rnn', 'parity.rnn'];
 
 /**
  * Which part of the suite a cell belongs to. GLA's and Mamba's whole-element kernels are the slowest to
