@@ -12,6 +12,7 @@ import { planGrid } from '../compiler/plan/grid.js';
 import { compileGrid } from '../../backends/wgsl-grid/backend.js';
 import { renderDiagnostics, type SourceFile } from '../compiler/diagnostics/render.js';
 import { hasErrors } from '../compiler/diagnostics/diagnostic.js';
+import { formatMessage } from '../compiler/diagnostics/codes.js';
 import { analyse } from '../compiler/analyse/analyse.js';
 import { splitDirections } from '../compiler/ir/split-directions.js';
 import { RnncError } from './errors.js';
@@ -46,7 +47,7 @@ export function plan(module: Module, analysis: Analysis, options: PlanOptions = 
   const request: PlanRequest = { mode: options.mode ?? 'seq', ...(options.chunk !== undefined ? { chunk: options.chunk } : {}), ...(options.split ? { split: options.split } : {}), ...(options.gather ? { gather: true } : {}), ...(options.precision ? { precision: options.precision } : {}) };
   // A grid cell (issue 18): one kernel for the whole grid, the wavefront (src/compiler/plan/grid.ts).
   const planned = module.grid ? planGrid({ module, analysis, sizes, target, request }) : makePlan({ module, analysis, sizes, target, request }, backendList);
-  if (planned instanceof PrecisionRefused) throw new RnncError(`rnnc: RNN0802: ${module.name} cannot take --precision ${request.precision}: ${planned.why}; ${options.verb ?? 'compile'} it with --precision f32 or auto`);
+  if (planned instanceof PrecisionRefused) throw new RnncError(`rnnc: RNN0802: ${formatMessage('RNN0802', { name: module.name, precision: request.precision ?? 'f16-storage', why: planned.why, verb: options.verb ?? 'compile' })}`);
   if (planned instanceof PlanOverBudget) {
     const where = source ? renderDiagnostics([planned.diagnostic], source, { color: false }) : planned.diagnostic.message;
     throw new RnncError(`${where}\nrnnc: ${module.name} is too costly to run at these sizes`);

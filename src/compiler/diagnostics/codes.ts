@@ -81,6 +81,7 @@ export const codes = {
   RNN0701: { severity: 'error', message: '{message}' },
 
   RNN0801: { severity: 'error', message: 'one step of this cell costs about {ops} operations per sequence, over the limit of {limit}; most of them here ({hottest} a step)' },
+  RNN0802: { severity: 'error', message: '{name} cannot take --precision {precision}: {why}; {verb} it with --precision f32 or auto' },
 
   RNN0901: { severity: 'error', message: 'internal compiler error: {message}' },
 } as const satisfies Record<string, { severity: Severity; message: string }>;
