@@ -76,8 +76,8 @@ describe('reversed cells: front end', () => {
     }
   });
 
-  it('--mode newton refuses a cell with a time direction (its linearisation reads step t at position t)', () => {
-    expect(() => newtonCell(frontEnd(reversedText(mamba)).module!)).toThrow(/runs time backward \(`reversed`\), and newton runs time forward only/);
-    expect(() => newtonCell(frontEnd(readFileSync('examples/bimamba.rnn', 'utf8')).module!)).toThrow(/has a `reversed \{ \.\.\. \}` block/);
+  it('--mode newton takes a cell with a time direction: a reversed one in logical time, a bidirectional one as its two parts (test/newton/reversed.test.ts runs them)', () => {
+    expect(newtonCell(frontEnd(reversedText(mamba)).module!).module.reversed).toBe(true);
+    expect(newtonCell(frontEnd(readFileSync('examples/bimamba.rnn', 'utf8')).module!).parts?.map((p) => p.module.name)).toEqual(['bimamba_forward', 'bimamba_reversed']);
   });
 });
