@@ -113,16 +113,18 @@ export async function benchNewton(device: Device, module: Module, analysis: Anal
       const d = randomRunData(module, { batch, T, sizes: cell.sizes }, options.seed ?? 1);
       const data: RunArrays = { batch, T, inputs: d.inputs as Record<string, Float32Array>, params: d.params as Record<string, Float32Array> };
       // Wall time per module, for the split.
-      const inner = deviceRunner(device, p);
       const spent = { linearisation: 0, system: 0 };
-      const timed: ModuleRunner = {
+      // A bidirectional cell's parts (NewtonCell.parts) are timed into the same sums.
+      const timedOf = (inner: ModuleRunner): ModuleRunner => ({
         async run(which, x) {
           const t0 = performance.now();
           const out = await inner.run(which, x);
           spent[which] += performance.now() - t0;
           return out;
         },
-      };
+        ...(inner.part ? { part: (k: number) => timedOf(inner.part!(k)) } : {}),
+      });
+      const timed = timedOf(deviceRunner(device, p));
       const { prepare, segments } = fitRun(seq, device.adapter.limits, { batch, T });
       const runSeq = () => runSegmented(device, module, prepare, data, seq.sizes, segments);
       // Warm-up: compiles every kernel.
