@@ -39,6 +39,14 @@ import { buildProgram, loadKey, type KernelDef, type LocalKey } from '../wgsl-se
 /** Invocations per workgroup: rows of a diagonal computed at once (more rows loop). */
 export const GRID_WORKGROUP = 64;
 
+/**
+ * A state's new value larger than this (floats) is computed straight into its carry slot (the slot this
+ * position writes, which nothing reads before the next barrier) rather than a function-scope array: Dawn
+ * took 47 s to create the pipeline of pLSTM at K = V = 64 with two 4096-float arrays per invocation, 3.4 s
+ * to compile and dispatch it this way (lavapipe, load 13 on 2 cores). Small ones stay in registers.
+ */
+export const PRIVATE_STATE_FLOATS = 64;
+
 /** Where each state lives in a carry slot: `offset` floats into the slot, `size` floats. */
 export interface CarryRegion {
   tensor: string;
@@ -124,12 +132,18 @@ class GridWriter {
     return offsetExpr(values, strides(dims, this.sizes));
   }
 
+  /** Whether a local lives in this position's carry slot (`out_at`): a large state's new value. */
+  inCarry(key: LocalKey): boolean {
+    return key.startsWith('next:') && this.count(key) > PRIVATE_STATE_FLOATS;
+  }
+
   private local(key: LocalKey, values: IndexValue[]): Expr {
-    return this.count(key) === 1 ? id(localName(key)) : index(id(localName(key)), this.flat(this.shapes.get(key)!, values));
+    return this.localAt(key, this.flat(this.shapes.get(key)!, values));
   }
 
   /** A local's element at flat index `e`. */
   private localAt(key: LocalKey, e: Expr): Expr {
+    if (this.inCarry(key)) return index(id('carry'), this.carryAddress('out_at', key.slice(5), e));
     return this.count(key) === 1 ? id(localName(key)) : index(id(localName(key)), e);
   }
 
@@ -194,9 +208,9 @@ class GridWriter {
     return [...this.sourceComment(k, source), { kind: 'block', body: lw.stmts }];
   }
 
-  /** Every element of every state: `body(state, e)` in a loop over the state's elements. */
-  private overStates(body: (state: string, e: Expr) => Stmt[]): Stmt[] {
-    return this.carry.regions.map((r) => countedLoop('e', u(0), r.size, body(r.tensor, r.size === 1 ? u(0) : id('e'))));
+  /** Every element of every state (of those `which` keeps): `body(state, e)` in a loop over the state's elements. */
+  private overStates(body: (state: string, e: Expr) => Stmt[], which: (state: string) => boolean = () => true): Stmt[] {
+    return this.carry.regions.filter((r) => which(r.tensor)).map((r) => countedLoop('e', u(0), r.size, body(r.tensor, r.size === 1 ? u(0) : id('e'))));
   }
 
   module(source?: SourceFile): W.Module {
@@ -227,7 +241,7 @@ class GridWriter {
     body.push(letS('H', param('H')), letS('W', param('W')), letS('slots', bin('+', id('H'), u(1))));
     body.push(letS('steps', bin('*', param('batch'), param('T'))));
     for (const [key] of this.shapes) {
-      if (key.startsWith('state:')) continue;
+      if (key.startsWith('state:') || this.inCarry(key)) continue;
       const n = this.count(key);
       body.push(varS(localName(key), n === 1 ? W.f32 : W.arrayOf(W.f32, n)));
     }
@@ -250,7 +264,8 @@ class GridWriter {
       ...(this.carry.regions.some((r) => !updated.has(r.tensor)) ? [letS('init_at', slotBase(id('prev'), u(0)))] : []),
       ...this.defs.filter((k) => !k.invariant).flatMap((k) => this.emitDef(k, source)),
       comment("this row's latest state, for the next diagonal"),
-      ...this.overStates((s, e) => [assign(index(id('carry'), this.carryAddress('out_at', s, e)), updated.has(s) ? this.localAt(`next:${s}`, e) : index(id('carry'), this.carryAddress('init_at', s, e)))]),
+      // (a large state's new value is already there)
+      ...this.overStates((s, e) => [assign(index(id('carry'), this.carryAddress('out_at', s, e)), updated.has(s) ? this.localAt(`next:${s}`, e) : index(id('carry'), this.carryAddress('init_at', s, e)))], (s) => !this.inCarry(`next:${s}`) || !updated.has(s)),
     ];
     const finalState = ifS(bin('&&', bin('==', id('r'), bin('-', id('H'), u(1))), bin('==', id('c'), bin('-', id('W'), u(1)))), [
       comment('the last position (H-1, W-1): the final state'),

@@ -1,7 +1,7 @@
 // The wavefront kernel of grid cells (issue 18, backends/wgsl-grid) against the float64 reference
 // interpreter: a linear 2-D SSM with a learned initial state, a gated cell nonlinear in both
 // neighbours with two states, a 2-D RNN whose state mixes through weight matrices, and a
-// matrix-valued state; over 1x1, 1xN, Nx1, prime sides, a grid taller than the workgroup (its rows
+// matrix-valued state (small, and past the register budget); over 1x1, 1xN, Nx1, prime sides, a grid taller than the workgroup (its rows
 // loop), batch > 1, and given initial states. One Dawn session for the file.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { frontEnd } from '../../src/driver/front-end.js';
@@ -16,7 +16,7 @@ import { runGridKernel } from '../../src/driver/grid.js';
 import { verifyRun } from '../../src/driver/verify.js';
 import type { Device } from '../../src/runtime/device.js';
 import type { RunArrays } from '../../backends/backend.js';
-import { GRID_WORKGROUP } from '../../backends/wgsl-grid/emit.js';
+import { GRID_WORKGROUP, PRIVATE_STATE_FLOATS } from '../../backends/wgsl-grid/emit.js';
 import { run as runApi } from '../../src/driver/api.js';
 import { RnncError } from '../../src/driver/errors.js';
 
@@ -62,6 +62,9 @@ const matrix = `rnn mat2d grid {
   output o[i] = sum(j: S[i, j] * q[j])
 }
 `;
+
+// Past the kernel's register budget (PRIVATE_STATE_FLOATS): the new state is computed in its carry slot.
+const large = matrix.replace('mat2d', 'mat2d_large').replace('dims N = 3', 'dims N = 9');
 
 type Cell = { module: Module; analysis: Analysis };
 const load = (text: string): Cell => {
@@ -109,6 +112,14 @@ describe.each([
 ])('the wavefront kernel = the reference: %s', (_name, text) => {
   const cell = load(text);
   it.each(GRIDS)('%i x %i, batch %i, given initial states %s', async (H, W, batch, initial) => {
+    await expectReference(cell, H, W, batch, initial);
+  });
+});
+
+describe('the wavefront kernel = the reference: a matrix-valued state of 9 x 9 (new values in the carry slot)', () => {
+  const cell = load(large);
+  it('is past the register budget', () => expect(81).toBeGreaterThan(PRIVATE_STATE_FLOATS));
+  it.each([GRIDS[0]!, GRIDS[3]!])('%i x %i, batch %i, given initial states %s', async (H, W, batch, initial) => {
     await expectReference(cell, H, W, batch, initial);
   });
 });
