@@ -208,6 +208,8 @@ export function interpret(m: Module, shape: RunShape, data: RunData, options: In
     }
     for (let b = 0; b < batch; b++) {
       for (const s of states) setInitial(s, b, initialOf.get(s.name)!);
+      // A state no update writes keeps its initial value everywhere (its "new" version is `current`).
+      for (const s of states) if (!written.includes(s.name)) setInitial(s, b, current.get(s.name)!);
       // Row-major: (r, c) at p = r*W + c comes after (r, c-1) and (r-1, c).
       for (let p = 0; p < T; p++) {
         for (const call of perStep) run(call, b, p, T);
