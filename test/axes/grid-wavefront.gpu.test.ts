@@ -138,3 +138,16 @@ describe('the library: run() on a grid cell', () => {
     await expect(runApi(ssm2d, data, { device: gpu, grid: { H: 4, W: 4 } })).rejects.toThrow(/ssm2d is a grid cell: run\(\) needs its rows and columns as options.grid = \{ H, W \} with H \* W = data.T \(12\), not 4 x 4/);
   });
 });
+
+describe('a state no update writes', () => {
+  it('keeps its initial value at every position, in the kernel and the reference', async () => {
+    const cell = load('rnn f grid {\n  input x\n  state h = 0\n  state k = 1\n  h <- 0.5 * h.left + 0.25 * h.up + x + k.left\n  output y = h\n}\n');
+    const data: RunArrays = { batch: 1, T: 4, inputs: { x: new Float32Array(4) }, params: {} };
+    const want = interpret(cell.module, { batch: 1, T: 4, sizes: {}, grid: { H: 2, W: 2 } }, { inputs: data.inputs, params: {} });
+    // (0,0): 1; (0,1): 0.5 + 1; (1,0): 0.25 + 1; (1,1): 0.5 * 1.25 + 0.25 * 1.5 + 1.
+    expect(Array.from(want.outputs['y']!)).toEqual([1, 1.5, 1.25, 2]);
+    expect(Array.from(want.final['k']!)).toEqual([1]);
+    const got = await runGridKernel(gpu, plan(cell.module, cell.analysis, {}), data, { batch: 1, H: 2, W: 2 });
+    expect(verifyRun(got, want, 0).ok).toBe(true);
+  });
+});
