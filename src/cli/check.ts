@@ -79,7 +79,7 @@ export function registerCheck(program: Command) {
       for (const path of files) {
         const file = loadFile(path);
         const { module, analysis } = file.result;
-        // A grid cell has no kernels and no analysis per axis yet (the time analysis does not apply): nothing to plan.
+        // A grid cell: its analysis per axis is printed instead (the time analysis does not apply), and its one plan is the wavefront's.
         const planned = module && analysis && !module.grid ? autoPlan(analysis, module, file.source, given, precision) : undefined;
         const ok = !failed(file) && !(planned instanceof RnncError);
         if (!ok) exit = EXIT_USER;

@@ -117,7 +117,7 @@ export interface Module {
    * batch element; inputs and outputs are [batch, H, W, ...dims]. Before its update a state is read
    * only at a neighbour (LoadNode.neighbour: 'left' = same row, previous column; 'up' = previous row,
    * same column; the initial value outside the grid); the final state is the one at (H-1, W-1).
-   * Only the reference interpreter runs it so far; absent for a time cell.
+   * The wavefront kernel (backends/wgsl-grid) runs it; absent for a time cell.
    */
   grid?: true;
   dims: { name: string; size?: number }[];
