@@ -145,9 +145,9 @@ const plstm: Oracle = (p) => {
 /** Every grid example has its independent implementation here. */
 export const oracles: Record<string, Oracle> = { mamba_rows: mambaRows, plstm, ssm2d };
 
-/** Seeded data for a grid run (random initial states), as the interpreter and the oracles take it. */
-export function gridProblem(m: Module, batch: number, H: number, W: number, seed: number): Problem & { data: ReturnType<typeof randomRunData> } {
-  const sizes = bindDims(m);
+/** Seeded data for a grid run (random initial states), as the interpreter and the oracles take it; `dims` overrides the spec's sizes. */
+export function gridProblem(m: Module, batch: number, H: number, W: number, seed: number, dims: Record<string, number> = {}): Problem & { data: ReturnType<typeof randomRunData> } {
+  const sizes = bindDims(m, dims);
   const data = randomRunData(m, { batch, T: H * W, sizes, grid: { H, W } }, seed, { initial: true });
   return { batch, H, W, sizes, inputs: data.inputs, params: data.params, initial: data.initial!, data };
 }
