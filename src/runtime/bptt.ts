@@ -63,11 +63,12 @@ export interface CellRunner<A extends FloatArray> {
    */
   runRest?(shape: CellShape, inputs: Record<string, FloatArray>, params: CellData['params']): Promise<{ outputs: Record<string, FloatArray>; sums: Record<string, FloatArray> }>;
   /**
-   * The staged backward's 'core' walks each sequence's valid steps backward itself (a reversed cell,
-   * backends/lower/time.ts), reading its inputs and writing its outputs in forward order: then nothing
-   * is reversed on the host, and the rest (a map and sum, blind to order) reads them as they are.
+   * Whether the 'backward' or the staged 'core' cell walks each sequence's valid steps backward
+   * itself (a reversed cell, backends/lower/time.ts), reading its inputs and writing its outputs in
+   * forward order: then nothing is reversed on the host, and what reads its outputs (the rest, the
+   * params' sums: sums over time, blind to order) reads them as they are.
    */
-  coreWalksBack?: boolean;
+  walksBack?(cell: 'backward' | 'core'): boolean;
 }
 
 /** Upstream gradients: of the outputs ([batch, T, ...dims]) and of the final states ([batch, ...dims]); missing ones are 0. */
@@ -182,8 +183,8 @@ export async function backpropagate<A extends FloatArray>(
     const sh = segmentShape(t0, steps);
     const segment = segmentData(t0, steps, checkpoints[k]);
     const saved = savedWhole ?? (await runner.run('saving', sh, segment)).outputs;
-    // The backward runs over the steps reversed in time: on the host here, or by the core itself.
-    const walksBack = staged !== undefined && runner.runRest !== undefined && runner.coreWalksBack === true;
+    // The backward runs over the steps reversed in time: on the host here, or by the cell itself.
+    const walksBack = runner.walksBack?.(staged && runner.runRest ? 'core' : 'backward') === true;
     const reversed = (a: FloatArray, n: number) => (walksBack ? a : reverseSteps(a, sh, n, zeros(batch * steps * n)));
     const backInputs: Record<string, FloatArray> = {};
     for (const x of inputs) backInputs[x.name] = reversed(segment.inputs[x.name]!, size(x.name));
