@@ -81,10 +81,26 @@ export function planGrad(forward: Compilation, backwardMode: ModeRequest, option
     const a = analysed(m);
     return plan(a.module, a.analysis, { ...common, ...more, mode: backwardMode, flag: '--grad-mode', verb: 'differentiate' });
   };
-  const backward = planned(split?.adjoint ?? step.module);
+  const backward = walkingBack(split?.adjoint ?? step.module, planned);
   const accumulations = (split?.accumulations ?? []).map((a) => ({ param: a.param, compilation: planned(a.module) }));
   const staged = stagedOf(step, forward.module, forward.sizes, planned);
   return { forward, saving: savingPlan, backward, accumulations, step, savingModule, ...(split ? { split } : {}), ...(staged ? { staged } : {}) };
+}
+
+/**
+ * The backward cell as a reversed cell (backends/lower/time.ts): it walks each sequence's valid steps
+ * backward itself, reading the forward's arrays as they are and writing the inputs' gradients in
+ * forward order, so the host reverses nothing. Where a backend refuses it reversed, the plain cell
+ * (the host then reverses its data).
+ */
+function walkingBack(m: Module, planned: (m: Module, more?: PlanOptions) => Compilation, more: PlanOptions = {}): Compilation {
+  if (m.monoid) return planned(m, more);
+  try {
+    return planned({ ...m, reversed: true }, more);
+  } catch (e) {
+    if (!(e instanceof RnncError)) throw e;
+    return planned(m, more);
+  }
 }
 
 /**
@@ -101,8 +117,7 @@ function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, 
   if (!stages || !timeSumFits(stages.rest, sizes)) return undefined;
   let core: Compilation;
   try {
-    // The core walks time backward itself (a reversed cell: backends/lower/time.ts), so that nothing is reversed on the host.
-    core = planned({ ...stages.core, reversed: true }, CORE_OPTIONS);
+    core = walkingBack(stages.core, planned, CORE_OPTIONS);
   } catch (e) {
     if (e instanceof RnncError) return undefined;
     throw e;
@@ -136,12 +151,16 @@ export async function gradFiles(g: GradCompilation, sourcePath?: string): Promis
   const schedule = {
     cell: g.forward.module.name,
     ...(sourcePath ? { source: sourcePath } : {}),
-    about:
-      'Backpropagation through time. 1. Run `saving` forward (as the cell: same inputs, params, initial states); its extra outputs are the states before each step. ' +
-      '2. Reverse each sequence\'s valid steps (its length) in time: the inputs, the saved states and the upstream output gradients. ' +
-      '3. Run `backward` over the reversed steps from the final states\' upstream gradients; its final states are the initial states\' gradients, its outputs (reversed back) the inputs\' gradients. ' +
-      '4. Run each `accumulations` cell over the same reversed steps, its inputs from step 2 and from `backward`\'s carried outputs; its final state, summed over the batch, is the param\'s gradient. ' +
-      'A param that initialises a state also gets that state\'s gradient where no initial state was given.',
+    about: g.backward.module.reversed
+      ? 'Backpropagation through time. 1. Run `saving` forward (as the cell: same inputs, params, initial states); its extra outputs are the states before each step. ' +
+        '2. Run `backward`, a reversed cell (it walks each sequence\'s valid steps backward itself), on the inputs, the saved states and the upstream output gradients as they are, from the final states\' upstream gradients; its final states are the initial states\' gradients, its outputs the inputs\' gradients. ' +
+        '3. Run each `accumulations` cell over the same steps, its inputs from step 2 and from `backward`\'s carried outputs; its final state, summed over the batch, is the param\'s gradient. ' +
+        'A param that initialises a state also gets that state\'s gradient where no initial state was given.'
+      : 'Backpropagation through time. 1. Run `saving` forward (as the cell: same inputs, params, initial states); its extra outputs are the states before each step. ' +
+        '2. Reverse each sequence\'s valid steps (its length) in time: the inputs, the saved states and the upstream output gradients. ' +
+        '3. Run `backward` over the reversed steps from the final states\' upstream gradients; its final states are the initial states\' gradients, its outputs (reversed back) the inputs\' gradients. ' +
+        '4. Run each `accumulations` cell over the same reversed steps, its inputs from step 2 and from `backward`\'s carried outputs; its final state, summed over the batch, is the param\'s gradient. ' +
+        'A param that initialises a state also gets that state\'s gradient where no initial state was given.',
     saving: { cell: name(g.saving), mode: g.saving.plan.mode, savedStates: Object.fromEntries(g.savingModule.saved) },
     backward: {
       cell: name(g.backward),
@@ -219,7 +238,6 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
     // The rest of the staged backward: the inputs' gradients and every param's sum, in one job.
     const compiled = compileTimeSum([staged.stages.rest], g.forward.sizes, `${g.forward.module.name}_grad_rest`);
     runner.runRest = (shape, inputs, params) => timeSumRun(compiled, shape, inputs, params);
-    runner.coreWalksBack = staged.core.module.reversed === true;
   } else if (options.timeSum !== false) {
     // The params' sums over time as reductions, all in one job (backends/wgsl-reduce/time-sum.ts).
     let timeSum: { compiled: CompiledTimeSum; taken: Accumulation[] } | undefined;
@@ -232,6 +250,7 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
       return (await timeSumRun(timeSum.compiled, shape, inputs, params)).sums;
     };
   }
+  runner.walksBack = (cell) => cells.get(cell)?.module.reversed === true;
   const shape = { batch: data.batch, T: data.T, sizes: g.forward.sizes, ...(data.lengths ? { lengths: data.lengths } : {}) };
   const cellData = { inputs: data.inputs, params: data.params, ...(data.initialState ? { initial: data.initialState } : {}) };
   return backpropagate(g.forward.module, { backward: g.step, saving: g.savingModule, ...(g.split ? { split: g.split } : {}), ...(staged ? { staged: staged.stages } : {}) }, runner, shape, cellData, upstream, options);
