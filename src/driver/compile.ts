@@ -109,7 +109,7 @@ export function retarget(c: Compilation, target: Target, options: PlanOptions = 
 export function emit(c: Compilation): CompiledCell {
   if (c.module.grid) return compileGrid(c);
   // Two parts are two sets of kernels, run by the driver (directions.ts); one CompiledCell holds one.
-  if (c.parts) throw new RnncError(`rnnc: ${c.module.name} runs as two parts in --mode ${c.plan.requested} (${c.parts.map((p) => p.module.name).join(' and ')}), one direction of time each: rnnc run runs them, but they are not written as one set of kernels; compile it with --mode seq or scan (one kernel for both directions)`, 'usage');
+  if (c.parts) throw new RnncError(`rnnc: ${c.module.name} runs as two parts in --mode ${c.plan.requested} (${c.parts.map((p) => p.module.name).join(' and ')}), one direction of time each: rnnc run runs them, but they are not written as one set of kernels; compile it with --mode seq or scan (one kernel for both directions)`);
   return backends[c.plan.mode].compile(c);
 }
 

@@ -69,5 +69,8 @@ describe('rnnc run with a time direction', () => {
       ['forward', 'bidelta_forward', 'chunk', 8],
       ['reversed', 'bidelta_reversed', 'chunk', 8],
     ]);
+    // rnnc compile writes one set of kernels; two parts are refused with the reason.
+    const compiled = await rnnc('compile', bidelta, '--mode', 'chunk', '--out', join(dirname(bidelta), 'out'));
+    expect([compiled.code, compiled.stderr]).toEqual([1, expect.stringMatching(/^rnnc: bidelta runs as two parts in --mode chunk \(bidelta_forward and bidelta_reversed\)/)]);
   });
 });
