@@ -4,8 +4,10 @@
 // `h = 0.5 a h.left + 0.5 b h.up + x` over D lanes. GPU time (timestamp queries where the device has
 // them) of the timed repeats, two rounds alternating the two schemes, after one warm-up; the
 // reference's wall time, once. Both schemes' outputs are checked equal. Prints one JSON line per size.
+// With --workgroups, the one-dispatch kernel at each of those workgroup sizes instead (the per-diagonal
+// variant and the reference left out): the kernel picks its own from the grid's height.
 //
-//   npx tsx scripts/bench-grid.ts [--grid 128x128,64x512] [--batch 1,4] [--D 16] [--repeats 5]
+//   npx tsx scripts/bench-grid.ts [--grid 128x128,64x512] [--batch 1,4] [--D 16] [--repeats 5] [--workgroups 8,64]
 import { loadavg } from 'node:os';
 import { frontEnd } from '../src/driver/front-end.js';
 import { emit, plan } from '../src/driver/compile.js';
@@ -15,7 +17,8 @@ import { interpret } from '../src/runtime/reference/interpreter.js';
 import { timeSize } from '../src/driver/grid.js';
 import type { GpuJob } from '../backends/job.js';
 import type { RunArrays } from '../backends/backend.js';
-import { GRID_WORKGROUP } from '../backends/wgsl-grid/emit.js';
+import { emitGrid } from '../backends/wgsl-grid/emit.js';
+import { prepareGrid } from '../backends/wgsl-grid/backend.js';
 
 const arg = (name: string, fallback: string) => {
   const k = process.argv.indexOf(`--${name}`);
@@ -25,6 +28,7 @@ const grids = arg('grid', '128x128,64x512').map((g) => g.split(/[x,]/).map(Numbe
 const batches = arg('batch', '1,4').map(Number);
 const D = Number(arg('D', '16')[0]);
 const repeats = Number(arg('repeats', '5')[0]);
+const workgroups = process.argv.includes('--workgroups') ? arg('workgroups', '').map(Number) : undefined;
 
 const text = `rnn ssm2d grid {
   dims D = ${D}
@@ -38,6 +42,7 @@ const text = `rnn ssm2d grid {
 /** The same kernel with one dispatch per anti-diagonal: its index from a uniform, its rows over workgroups. */
 function perDiagonal(job: GpuJob, H: number, W: number, batch: number): GpuJob {
   let code = job.shaders[0]!.code;
+  const WG = Number(/@workgroup_size\((\d+)\)/.exec(code)![1]);
   const edit = (from: string, to: string) => {
     if (!code.includes(from)) throw new Error(`bench-grid: the kernel no longer has \`${from}\``);
     code = code.replace(from, to);
@@ -47,7 +52,7 @@ function perDiagonal(job: GpuJob, H: number, W: number, batch: number): GpuJob {
   // The initial state: by the one invocation that computes (0, 0), in the first pass.
   edit('if lid == 0u {', 'if lid == 0u && part == 0u && diag.x == 0u {');
   edit('for (var k = 0u; k < H + W - 1u; k++) {', '{\n        let k = diag.x;');
-  edit(`for (var r = lo + lid; r < hi + 1u; r += ${GRID_WORKGROUP}u) {`, `for (var r = lo + part * ${GRID_WORKGROUP}u + lid; r < hi + 1u; r += ${GRID_WORKGROUP}u * nwg.x) {`);
+  edit(`for (var r = lo + lid; r < hi + 1u; r += ${WG}u) {`, `for (var r = lo + part * ${WG}u + lid; r < hi + 1u; r += ${WG}u * nwg.x) {`);
   const diagonals = H + W - 1;
   return {
     ...job,
@@ -55,7 +60,7 @@ function perDiagonal(job: GpuJob, H: number, W: number, batch: number): GpuJob {
     buffers: [...job.buffers, ...Array.from({ length: diagonals }, (_, k) => ({ name: `diag${k}`, usage: 'uniform' as const, bytes: 16, data: new Uint32Array([k, 0, 0, 0]) }))],
     passes: Array.from({ length: diagonals }, (_, k) => {
       const rows = Math.min(k, H - 1) - Math.max(0, k - W + 1) + 1;
-      return { shader: 'per-diagonal', bindings: [...job.passes[0]!.bindings, { binding: 15, buffer: `diag${k}` }], dispatch: [Math.ceil(rows / GRID_WORKGROUP), batch, 1] as [number, number, number] };
+      return { shader: 'per-diagonal', bindings: [...job.passes[0]!.bindings, { binding: 15, buffer: `diag${k}` }], dispatch: [Math.ceil(rows / WG), batch, 1] as [number, number, number] };
     }),
   };
 }
@@ -70,9 +75,21 @@ try {
       const T = H * W;
       const d = randomRunData(module!, { batch, T, sizes: c.sizes, grid: { H, W } }, 1);
       const data: RunArrays = { batch, T, inputs: d.inputs as Record<string, Float32Array>, params: {} };
+      const ms: Record<string, number[]> = workgroups ? {} : { oneDispatch: [], perDiagonal: [] };
+      if (workgroups) {
+        const times: Record<string, number> = {};
+        for (let round = 0; round < 2; round++)
+          for (const wg of workgroups) {
+            const job = prepareGrid(module!, emitGrid(module!, c.sizes, { workgroupSize: wg }), `wg${wg}`, timeSize({ batch, H, W })).job(data);
+            const r = await gpu.run({ ...job, timing: { repeats, warmup: 1 } });
+            (ms[`wg${wg}`] ??= []).push(...r.timingsNs!.map((n) => n / 1e6));
+          }
+        for (const [name, all] of Object.entries(ms)) times[name] = Math.round(median(all) * 10) / 10;
+        console.log(JSON.stringify({ H, W, batch, D, load: loadavg().map((x) => x.toFixed(2)), medianMs: times, minMs: Object.fromEntries(Object.entries(ms).map(([n, a]) => [n, Math.round(Math.min(...a) * 10) / 10])) }));
+        continue;
+      }
       const one = emit(c).prepare(timeSize({ batch, H, W })).job(data);
       const jobs = { oneDispatch: one, perDiagonal: perDiagonal(one, H, W, batch) };
-      const ms: Record<string, number[]> = { oneDispatch: [], perDiagonal: [] };
       const outputs: Record<string, Float32Array> = {};
       for (let round = 0; round < 2; round++)
         for (const [name, job] of Object.entries(jobs)) {

@@ -8,7 +8,7 @@ import type { RunArrays, RunResult } from '../run-data.js';
 import type { GpuBufferSpec } from '../job.js';
 import { bufferElements, scaleValue, type OffsetScale } from '../wgsl-seq/layout.js';
 import { initialStates } from '../wgsl-seq/pack.js';
-import { emitGrid, gridKernelDispatch, type GridKernel } from './emit.js';
+import { emitGrid, GRID_WORKGROUP, gridKernelDispatch, gridWorkgroupFor, type GridKernel } from './emit.js';
 import { gridHostModule } from './host.js';
 import { gridManifest } from './manifest.js';
 
@@ -26,7 +26,8 @@ export const carryElements = (k: GridKernel, batch: number, H: number): number =
 
 export function compileGrid(c: Compilation): CompiledCell {
   const { module, sizes, source } = c;
-  const kernel = emitGrid(module, sizes, source ? { source } : {});
+  const kernel = emitGrid(module, sizes, { ...(source ? { source } : {}), workgroupSize: GRID_WORKGROUP });
+  const variants = new Map<number, GridKernel>();
   const label = `${module.name}.grid`;
   const files = { source: source?.path ?? `${module.name}.rnn`, kernel: `${module.name}.wgsl`, host: `${module.name}.ts` };
   return {
@@ -34,7 +35,14 @@ export function compileGrid(c: Compilation): CompiledCell {
     kernels: [{ label, file: files.kernel, wgsl: kernel.wgsl, entryPoint: kernel.entryPoint }],
     manifest: gridManifest(module, kernel, files),
     hostModule: (sourcePath) => gridHostModule(module, kernel, sourcePath),
-    prepare: (size) => prepareGrid(module, kernel, label, size),
+    prepare: (size) => {
+      // The written kernel is 64 wide; a lower grid runs a narrower one (gridWorkgroupFor), emitted once.
+      const wg = gridWorkgroupFor(gridOf(size).H);
+      if (wg === kernel.workgroupSize) return prepareGrid(module, kernel, label, size);
+      let narrow = variants.get(wg);
+      if (!narrow) variants.set(wg, (narrow = emitGrid(module, sizes, { ...(source ? { source } : {}), workgroupSize: wg })));
+      return prepareGrid(module, narrow, `${label}.wg${wg}`, size);
+    },
   };
 }
 

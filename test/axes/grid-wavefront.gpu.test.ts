@@ -1,8 +1,9 @@
 // The wavefront kernel of grid cells (issue 18, backends/wgsl-grid) against the float64 reference
 // interpreter: a linear 2-D SSM with a learned initial state, a gated cell nonlinear in both
 // neighbours with two states, a 2-D RNN whose state mixes through weight matrices, and a
-// matrix-valued state (small, and past the register budget); over 1x1, 1xN, Nx1, prime sides, a grid taller than the workgroup (its rows
-// loop), batch > 1, and given initial states. One Dawn session for the file.
+// matrix-valued state (small, and past the register budget); over 1x1, 1xN, Nx1, prime sides, a grid
+// taller than the workgroup (its rows loop), batch > 1, and given initial states; a state no update
+// writes; the library's run(). One Dawn session for the file.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { bindDims } from '../../src/compiler/ir/dims.js';
@@ -16,7 +17,7 @@ import { runGridKernel } from '../../src/driver/grid.js';
 import { verifyRun } from '../../src/driver/verify.js';
 import type { Device } from '../../src/runtime/device.js';
 import type { RunArrays } from '../../backends/backend.js';
-import { GRID_WORKGROUP, PRIVATE_STATE_FLOATS } from '../../backends/wgsl-grid/emit.js';
+import { GRID_WORKGROUP, gridWorkgroupFor, PRIVATE_STATE_FLOATS } from '../../backends/wgsl-grid/emit.js';
 import { run as runApi } from '../../src/driver/api.js';
 import { RnncError } from '../../src/driver/errors.js';
 
@@ -81,14 +82,18 @@ afterAll(async () => {
   await gpu?.close();
 });
 
-/** [H, W, batch, given initial states] */
+/** [H, W, batch, given initial states]: 8-wide workgroups up to 8 rows, 64-wide (its rows looping) past 64 (gridWorkgroupFor). */
 const GRIDS: [number, number, number, boolean][] = [
   [1, 1, 1, false],
   [1, 13, 2, true],
-  [13, 1, 2, false],
+  [7, 1, 2, false],
   [7, 13, 3, true],
   [GRID_WORKGROUP + 7, 3, 2, true],
 ];
+
+it('picks the workgroup from the grid height: 8 to 64 invocations', () => {
+  expect([1, 7, 8, 9, 33, 64, 71, 1000].map(gridWorkgroupFor)).toEqual([8, 8, 8, 16, 64, 64, 64, 64]);
+});
 
 async function expectReference(cell: Cell, H: number, W: number, batch: number, initial: boolean) {
   const sizes = bindDims(cell.module);
