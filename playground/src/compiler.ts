@@ -14,7 +14,10 @@ import type { Def, Module } from '../../src/compiler/ir/ir.js';
 import { lower } from '../../src/compiler/ir/lower.js';
 import { printDef, printModule } from '../../src/compiler/ir/print.js';
 import type { Compilation, ModeRequest, Target } from '../../src/compiler/plan/plan.js';
-import { makePlan, PlanOverBudget, PlanRefused } from '../../src/compiler/plan/planner.js';
+import { makePlan, PlanOverBudget, PlanRefused, PrecisionRefused } from '../../src/compiler/plan/planner.js';
+import { planGrid } from '../../src/compiler/plan/grid.js';
+import { analyseGrid, gridAnalysisText } from '../../src/compiler/analyse/grid.js';
+import { compileGrid } from '../../backends/wgsl-grid/backend.js';
 import { parse } from '../../src/compiler/syntax/build-ast.js';
 
 export interface PageCompilation {
@@ -57,8 +60,9 @@ export function compileSpec(path: string, text: string, mode: ModeRequest, targe
   const analysed = analyse(module);
   diagnostics.push(...analysed.diagnostics);
   const analysis = analysed.analysis;
-  const analysisReport = analysisText(analysis, source).join('\n');
-  const scanElement = analysis.plan ? scanPlanText(analysis.plan) : undefined;
+  // A grid cell (issue 18): its analysis per axis and form; the time analysis's scan element does not apply.
+  const analysisReport = (module.grid ? gridAnalysisText(analyseGrid(module), source) : analysisText(analysis, source)).join('\n');
+  const scanElement = analysis.plan && !module.grid ? scanPlanText(analysis.plan) : undefined;
   const front = { module, analysis, analysisReport, ...(scanElement ? { scanElement } : {}), ir };
   if (hasErrors(diagnostics)) return done(front);
 
@@ -66,7 +70,8 @@ export function compileSpec(path: string, text: string, mode: ModeRequest, targe
   if (typeof planned === 'string') return done({ ...front, planError: planned });
   let compiled: CompiledCell;
   try {
-    compiled = backends[planned.plan.mode].compile(planned);
+    // A grid cell runs as one kernel for the whole grid, the wavefront (as src/driver/compile.ts emit()).
+    compiled = module.grid ? compileGrid(planned) : backends[planned.plan.mode].compile(planned);
   } catch (e) {
     return done({ ...front, compilation: planned, planError: `internal error while emitting the kernels: ${e instanceof Error ? e.message : String(e)}` });
   }
@@ -82,7 +87,9 @@ function planFor(module: Module, analysis: Analysis, mode: ModeRequest, target: 
     if (e instanceof DimError) return `${e.message} (the playground runs the sizes the spec gives)`;
     throw e;
   }
-  const planned = makePlan({ module, analysis, sizes, target, request: { mode } }, backendList);
+  const subject = { module, analysis, sizes, target, request: { mode } };
+  const planned = module.grid ? planGrid(subject) : makePlan(subject, backendList);
+  if (planned instanceof PrecisionRefused) return `${module.name} cannot run here: ${planned.why}`;
   if (planned instanceof PlanOverBudget) return `${renderDiagnostics([planned.diagnostic], source)}\n${module.name} is too costly to run at these sizes`;
   if (planned instanceof PlanRefused) return `${module.name} cannot take mode ${planned.mode}: ${planned.why}; choose seq or auto`;
   return { module, analysis, sizes, target, plan: planned, source };

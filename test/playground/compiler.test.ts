@@ -21,6 +21,13 @@ describe('the playground compiler', () => {
     expect(planReport(c.compilation!)).toMatch(/^mode (seq|scan|chunk) \(asked: auto\)/);
   });
 
+  it('compiles a grid example to its wavefront kernel, with its analysis per axis (not a time kernel)', () => {
+    const c = compileSpec('ssm2d.rnn', readFileSync(join(dir, 'ssm2d.rnn'), 'utf8'), 'auto', target);
+    expect(c.compiled!.kernels.map((k) => k.wgsl).join('\n')).toMatch(/the anti-diagonals r \+ c = k in order/);
+    expect(c.analysisReport).toMatch(/form {4}wavefront/);
+    expect(c.scanElement).toBeUndefined();
+  });
+
   it('renders an error as the CLI does, with no kernels', () => {
     const text = readFileSync(join(dir, 'mamba_s6.rnn'), 'utf8').replace('softplus(dt[d])', 'softplus(dt[q])');
     const c = compileSpec('mamba_s6.rnn', text, 'auto', target);
