@@ -45,6 +45,8 @@ export const targetOf = (adapter: Pick<AdapterSummary, 'features' | 'subgroupMin
 export interface PageRun {
   batch: number;
   T: number;
+  /** A grid cell's rows and columns (T = H * W). */
+  grid?: { H: number; W: number };
   seed: number;
   gpu: RunResult;
   verification: Verification;
@@ -53,17 +55,25 @@ export interface PageRun {
 }
 
 /** Runs the compiled cell over seeded random data on the GPU and in the reference interpreter, and compares them. */
+/** A grid cell (issue 18) runs on the squarest grid of at most T positions: H rows of W columns. */
+export const gridOf = (T: number) => {
+  const H = Math.max(1, Math.floor(Math.sqrt(T)));
+  return { H, W: Math.max(1, Math.floor(T / H)) };
+};
+
 export async function runAndVerify(executor: WebGpuExecutor, module: Module, sizes: DimSizes, compiled: CompiledCell, size: { batch: number; T: number; seed: number }): Promise<PageRun> {
-  const { batch, T, seed } = size;
-  const data = randomRunData(module, { batch, T, sizes }, seed);
+  const { batch, seed } = size;
+  const grid = module.grid ? gridOf(size.T) : undefined;
+  const T = grid ? grid.H * grid.W : size.T;
+  const data = randomRunData(module, { batch, T, sizes, ...(grid ? { grid } : {}) }, seed);
   const arrays: RunArrays = { batch, T, inputs: data.inputs as Record<string, Float32Array>, params: data.params as Record<string, Float32Array> };
-  const prepared = compiled.prepare({ batch, T });
+  const prepared = compiled.prepare({ batch, T, ...(grid ? { grid } : {}) });
   let t0 = performance.now();
   const buffers = await executor.run(prepared.job(arrays));
   const gpu = prepared.decode(buffers);
   const gpuMs = performance.now() - t0;
   t0 = performance.now();
-  const reference = interpret(module, { batch, T, sizes }, data);
+  const reference = interpret(module, { batch, T, sizes, ...(grid ? { grid } : {}) }, data);
   const referenceMs = performance.now() - t0;
-  return { batch, T, seed, gpu, verification: verifyRun(gpu, reference, TOLERANCE, { rejectNonFinite: true }), gpuMs, referenceMs };
+  return { batch, T, ...(grid ? { grid } : {}), seed, gpu, verification: verifyRun(gpu, reference, TOLERANCE, { rejectNonFinite: true }), gpuMs, referenceMs };
 }

@@ -104,7 +104,7 @@ const fmt = (x: number) => (x === 0 ? '0' : Math.abs(x) >= 1e-3 && Math.abs(x) <
 function showRun(r: PageRun, name: string, mode: string, adapter: string) {
   const { verification: v } = r;
   const worst = Math.max(...v.tensors.map((t) => t.maxErr));
-  const where = `${name}, ${mode} kernel, batch ${r.batch}, T ${r.T}, seed ${r.seed}, on ${adapter}; GPU ${r.gpuMs.toFixed(0)} ms, reference ${r.referenceMs.toFixed(0)} ms`;
+  const where = `${name}, ${mode} kernel, batch ${r.batch}, ${r.grid ? `grid ${r.grid.H} x ${r.grid.W}` : `T ${r.T}`}, seed ${r.seed}, on ${adapter}; GPU ${r.gpuMs.toFixed(0)} ms, reference ${r.referenceMs.toFixed(0)} ms`;
   if (v.ok) setStatus('verified', `verified against the reference interpreter: ${v.tensors.length} tensors within ${TOLERANCE} (largest error ${fmt(worst)}) — ${where}`);
   else setStatus('failed', `differs from the reference interpreter: ${v.tensors.filter((t) => !t.ok).map((t) => t.name).join(', ')} over ${TOLERANCE} — ${where}`);
   const head = document.createElement('tr');
