@@ -111,14 +111,15 @@ describe('the playground in headless Chromium', () => {
     expect(log.errors).toEqual([]);
   }, 180_000);
 
-  it('runs the other backends too: LSTM sequentially, DeltaNet in chunks', async () => {
+  it('runs the other backends too: LSTM sequentially, DeltaNet in chunks, a grid cell (mamba_rows) as its wavefront', async () => {
     await setUp();
     for (const [example, mode] of [
       ['lstm.rnn', 'seq'],
       ['deltanet.rnn', 'chunk'],
+      ['mamba_rows.rnn', 'seq'],
     ] as const) {
       const verdict = await runExample(page, example, mode);
-      expect(verdict.text).toMatch(new RegExp(`^verified against the reference interpreter: .* — ${example.replace('.rnn', '')}, ${mode} kernel,`));
+      expect(verdict.text).toMatch(new RegExp(`^verified against the reference interpreter: .* — ${example.replace('.rnn', '')}, ${mode} kernel, batch \\d+, ${example === 'mamba_rows.rnn' ? 'grid 8 x 8' : 'T \\d+'},`));
     }
     expect(log.errors).toEqual([]);
   }, 180_000);
