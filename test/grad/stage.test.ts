@@ -3,7 +3,8 @@
 // sums over time). Run in float64 by the reference interpreter on the shared schedule (bptt.ts), with
 // checkpoints too, the stages give the one-cell backward step's gradients to rounding on every cell
 // that stages; the rest is a map and sum over time (what backends/wgsl-reduce/time-sum.ts takes), and
-// the core of a diagonal scan cell is a diagonal recurrence the planner scans.
+// the core of a diagonal scan cell is a diagonal recurrence the planner scans. The core also runs as a
+// reversed cell on data in forward order (what runGrad runs), to the same gradients.
 import { describe, expect, it } from 'vitest';
 import { analyse } from '../../src/compiler/analyse/analyse.js';
 import { bindDims } from '../../src/compiler/ir/dims.js';
@@ -12,7 +13,8 @@ import { differentiate } from '../../src/compiler/grad/reverse.js';
 import { withSavedStates } from '../../src/compiler/grad/saved.js';
 import { stageBackward } from '../../src/compiler/grad/stage.js';
 import { plan } from '../../src/driver/compile.js';
-import { isStepMap } from '../../backends/wgsl-reduce/time-sum.js';
+import { compileTimeSum, isStepMap } from '../../backends/wgsl-reduce/time-sum.js';
+import { planGrad } from '../../src/driver/grad.js';
 import { backpropagate, type CellRunner, type GradCell } from '../../src/runtime/bptt.js';
 import { interpret } from '../../src/runtime/reference/interpreter.js';
 import { interpretBackward } from '../../src/runtime/reference/grad-step.js';
@@ -46,6 +48,20 @@ describe.each(cellFiles)('%s', (label, url) => {
       expect(plan(stages!.core, analysis, { mode: 'auto' }).plan.mode).toBe('scan');
     });
 
+  // What runGrad runs (src/driver/grad.ts): the core walks time backward itself, one thread holding
+  // every lane; the rest's kernel evaluates each step straight-line (its short sums unrolled), with
+  // one loop, over the steps.
+  if (['examples/lru', 'examples/mamba_s6'].includes(label))
+    it('runGrad plans its core reversed and gathered, and its rest without inner loops', () => {
+      const { analysis } = analyse(m);
+      const g = planGrad(plan(m, analysis, { mode: 'auto' }), 'auto');
+      expect(g.staged?.core.module.reversed).toBe(true);
+      expect(g.staged?.core.plan.decision).toMatchObject({ mode: 'scan', layout: 'whole' });
+      expect(g.backward.module.reversed).toBe(true);
+      const [shader] = compileTimeSum([stages!.rest], g.forward.sizes).shaders;
+      expect(shader!.code.match(/for \(/g)).toHaveLength(1);
+    });
+
   if (!stages) return;
   it.each(casesFor(m, bindDims(m)).map((c) => [c.label, c] as const))('%s: the two stages give the one-cell gradients, with and without checkpoints', async (_l, c) => {
     const saving = withSavedStates(m);
@@ -63,10 +79,15 @@ describe.each(cellFiles)('%s', (label, url) => {
         return { outputs: r.outputs, sums: r.final };
       },
     };
+    // The core as runGrad plans it: a reversed cell, walking each sequence's valid steps backward
+    // itself over data in forward order (CellRunner.walksBack), so the schedule reverses nothing.
+    const reversedCore = { ...stages.core, reversed: true as const };
+    const walking: CellRunner<Float64Array> = { ...runner, run: async (cell, sh, d) => interpret(cell === 'core' ? reversedCore : modules.get(cell)!, sh, d), walksBack: (cell) => cell === 'core' };
     const want = await interpretBackward(m, c.shape, c.data, c.upstream, step);
-    for (const checkpoint of [undefined, 4]) {
-      const got = await backpropagate(m, { backward: step, saving, staged: stages }, runner, c.shape, c.data, c.upstream, checkpoint ? { checkpoint } : {});
-      for (const kind of ['inputs', 'params', 'initial'] as const) for (const [name, a] of Object.entries(want[kind])) expectClose(`C=${checkpoint} ${kind} ${name}`, a, got[kind][name]!);
-    }
+    for (const [how, r] of [['host-reversed', runner], ['walking back', walking]] as const)
+      for (const checkpoint of [undefined, 4]) {
+        const got = await backpropagate(m, { backward: step, saving, staged: stages }, r, c.shape, c.data, c.upstream, checkpoint ? { checkpoint } : {});
+        for (const kind of ['inputs', 'params', 'initial'] as const) for (const [name, a] of Object.entries(want[kind])) expectClose(`${how} C=${checkpoint} ${kind} ${name}`, a, got[kind][name]!);
+      }
   });
 });
