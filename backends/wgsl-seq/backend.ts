@@ -3,7 +3,8 @@
 import type { Backend, CompiledCell, PreparedRun, RunSize } from '../backend.js';
 import { hostModule } from '../host/host-module.js';
 import { buildManifest } from '../host/manifest.js';
-import { emitSeq, prepassDispatch, seqDispatch } from './emit.js';
+import { emitSeq, prepassDispatch, seqDispatch, stepDispatch, stepInitDispatch, stepwiseForm, type SeqKernel } from './emit.js';
+import { stepCost } from '../../src/compiler/ir/cost.js';
 import { bufferElements, HALF_ROLES, scaleValue, type OffsetScale } from './layout.js';
 import { halfStorage } from '../../src/compiler/plan/plan.js';
 import { halfRun } from '../half-run.js';
@@ -14,25 +15,48 @@ const SCALE_PREFIX: Record<OffsetScale, string[]> = { '1': [], batch: ['batch'],
 export const seqBackend: Backend<'seq'> = {
   mode: 'seq',
   description: 'seq (a loop over time; every cell)',
-  probe: () => ({ ok: true, why: 'a sequential loop over time runs every cell', decision: { mode: 'seq' } }),
+  probe: ({ module, sizes, request }) => {
+    const form = stepwiseForm(module, sizes, { half: request.precision === 'f16-storage' || request.precision === 'f16', ops: stepCost(module, sizes).ops });
+    if (!form.ok) return { ok: true, why: 'a sequential loop over time runs every cell', decision: { mode: 'seq' } };
+    return { ok: true, why: `a sequential loop over time runs every cell: ${form.why}`, decision: { mode: 'seq', step: 'dispatch', tile: form.tile } };
+  },
   compile({ module, sizes, source, plan }): CompiledCell {
     const half = halfStorage(plan);
-    const kernel = emitSeq(module, sizes, { parallel: true, ...(source ? { source } : {}), ...(half ? { half } : {}) });
+    const decision = plan.decision.mode === 'seq' ? plan.decision : { mode: 'seq' as const };
+    const emit = (tile?: number) => emitSeq(module, sizes, { parallel: true, ...(source ? { source } : {}), ...(half ? { half } : {}), ...(tile !== undefined && !half ? { stepwise: { tile } } : {}) });
+    const kernel = emit(decision.step === 'dispatch' ? decision.tile ?? 1 : undefined);
     const label = `${module.name}.seq`;
     const preLabel = `${module.name}.seq.project`;
-    const shaders = [...(kernel.prepass ? [{ label: preLabel, code: kernel.prepass.wgsl, entryPoint: kernel.prepass.entryPoint }] : []), { label, code: kernel.wgsl, entryPoint: kernel.entryPoint }];
+    const stepLabel = `${module.name}.seq.step`;
+    const initLabel = `${module.name}.seq.init`;
+    const shadersOf = (k: SeqKernel) => [
+      ...(k.prepass ? [{ label: preLabel, code: k.prepass.wgsl, entryPoint: k.prepass.entryPoint }] : []),
+      { label, code: k.wgsl, entryPoint: k.entryPoint },
+      ...(k.step ? [{ label: stepLabel, code: k.step.wgsl, entryPoint: k.step.entryPoint }, { label: initLabel, code: k.step.wgsl, entryPoint: k.step.initEntryPoint }] : []),
+    ];
+    // The step kernel's tile at a batch below it: fewer sequences per invocation (emitted when first asked).
+    const byTile = new Map<number, SeqKernel>();
+    const kernelFor = (batch: number): SeqKernel => {
+      if (!kernel.step || batch >= kernel.step.tile) return kernel;
+      const tile = Math.max(1, batch);
+      if (!byTile.has(tile)) byTile.set(tile, emit(tile));
+      return byTile.get(tile)!;
+    };
     const files = { source: source?.path ?? `${module.name}.rnn`, kernel: `${module.name}.wgsl`, host: `${module.name}.ts`, ...(kernel.prepass ? { prepass: `${module.name}.project.wgsl` } : {}) };
     return {
       mode: 'seq',
       kernels: [
         ...(kernel.prepass && files.prepass ? [{ label: preLabel, file: files.prepass, wgsl: kernel.prepass.wgsl, entryPoint: kernel.prepass.entryPoint }] : []),
         { label, file: files.kernel, wgsl: kernel.wgsl, entryPoint: kernel.entryPoint },
+        ...(kernel.step ? [{ label: stepLabel, file: `${module.name}.step.wgsl`, wgsl: kernel.step.wgsl, entryPoint: kernel.step.entryPoint }] : []),
       ],
       manifest: buildManifest(module, kernel, files),
       hostModule: (sourcePath) => hostModule(module, kernel, sourcePath, { half }),
       prepare: (size) => (half ? halfRun(prepare(size), HALF_ROLES) : prepare(size)),
     };
     function prepare({ batch, T }: RunSize): PreparedRun {
+      const kernel = kernelFor(batch);
+      const shaders = shadersOf(kernel);
       return {
         mode: 'seq',
         shaders: Object.fromEntries(shaders.map((s) => [s.label, s.code])),
@@ -54,13 +78,19 @@ export const seqBackend: Backend<'seq'> = {
                 },
               ]
             : []),
+          ...(kernel.step ? ['states_a', 'states_b'].map((buffer) => ({ buffer, usage: 'storage' as const, bytes: 4 * kernel.step!.stateFloats(batch), tensors: [{ name: 'the step index and the states (the step kernel swaps the two every step)', shape: ['batch', 'states'], bytes: 4 * kernel.step!.stateFloats(batch) }] })) : []),
         ],
         dispatches: [
           ...(kernel.prepass ? [{ label: preLabel, workgroups: prepassDispatch(kernel, batch, T), scaledBy: ['--batch', '--T'] }] : []),
-          { label, workgroups: seqDispatch(kernel, batch), scaledBy: ['--batch', ...kernel.sliceAxes.map((d) => `--dim ${d}`)] },
+          ...(kernel.step
+            ? [
+                { label: initLabel, workgroups: stepInitDispatch(kernel.step, batch), scaledBy: ['--batch'] },
+                { label: `${stepLabel} (x${T}, one per step)`, workgroups: stepDispatch(kernel.step, batch), scaledBy: ['--batch'] },
+              ]
+            : [{ label, workgroups: seqDispatch(kernel, batch), scaledBy: ['--batch', ...kernel.sliceAxes.map((d) => `--dim ${d}`)] }]),
         ],
         job(data) {
-          const { buffers, passes } = seqPasses(module, kernel, data, { prepass: preLabel, main: label });
+          const { buffers, passes } = seqPasses(module, kernel, data, { prepass: preLabel, main: label, step: stepLabel, init: initLabel });
           return { shaders: shaders.filter((s) => passes.some((p) => p.shader === s.label)), buffers, passes };
         },
         decode: (buffers) => unpackRun(kernel, batch, T, buffers),

@@ -75,6 +75,8 @@ export interface SeqKernel {
    * `ceil(batch / sequencesPerWorkgroup)` workgroups. More are harmless (they return at once).
    */
   sequencesPerWorkgroup: number;
+  /** Present when the step runs as its own dispatch (stepwise); the host then runs it instead of `wgsl`. */
+  step?: SeqStepKernel;
   /** Dims of the independent slice axes; one unit per sequence and slice coordinate. */
   sliceAxes: string[];
   unitsPerSequence: number;
@@ -82,7 +84,38 @@ export interface SeqKernel {
   layout: KernelLayout;
 }
 
+/**
+ * The step as a kernel of its own, dispatched once per step (`init` once before): no loop over time
+ * and no barrier in the kernel, so lavapipe keeps its sums in registers (a barrier inside the time
+ * loop makes the kernel a coroutine whose values live in memory), and the rows of a step spread over
+ * as many workgroups as they fill, whatever the batch. The states live in two storage buffers that
+ * swap roles every step (`state_cur` read, `state_next` written); the step index travels in the
+ * first float of them (written by workgroup 0 for the next step), so every dispatch binds the same
+ * uniform.
+ */
+export interface SeqStepKernel {
+  /** One module with two entry points: `main` (a step) and `init` (the initial state into `state_next`). */
+  wgsl: string;
+  entryPoint: 'main';
+  initEntryPoint: 'init';
+  workgroupSize: number;
+  /** Sequences an invocation computes together, sharing each weight load. */
+  tile: number;
+  /** Workgroups over a sequence's elements (`ceil(elements / workgroupSize)`). */
+  blocks: number;
+  /** Bindings of `main` and of `init` (binding 0, the uniform, included). */
+  bindings: number[];
+  initBindings: number[];
+  /** Bindings of the two state buffers (a step reads `cur` and writes `next`; the next step swaps them). */
+  stateCur: number;
+  stateNext: number;
+  /** Floats of each state buffer: a header of STEP_HEADER floats (the step index), then the states as state_in lays them out. */
+  stateFloats: (batch: number) => number;
+}
+
 export interface SeqOptions {
+  /** Emit the step kernel too (SeqStepKernel), with this many sequences per invocation (the plan's decision). */
+  stepwise?: { tile: number };
   /** The .rnn source, for `// path:line` comments on generated blocks. */
   source?: SourceFile;
   /** Move state-independent products into a pre-pass over every step (see the header). */
@@ -98,6 +131,11 @@ const INVOCATION_WORKGROUP = 64;
 const PREPASS_WORKGROUP = 64;
 /** Step rows the pre-pass computes together (rowsPrepass), sharing each weight load. */
 const PREPASS_ROWS = 4;
+
+/** Invocations per workgroup of the step kernel. */
+const STEP_WORKGROUP = 64;
+/** Floats before the states in the step kernel's state buffers: the step index, and padding. */
+const STEP_HEADER = 4;
 
 const localName = (key: LocalKey): string => {
   const [kind, name] = key.split(':') as [string, string];
@@ -216,7 +254,33 @@ class KernelWriter {
 
   /** Sequences per workgroup in the kernel being written (the pre-pass has none). */
   private get tile(): number {
-    return this.prepassRows ?? this.p.tile;
+    return this.prepassRows ?? this.stepTile ?? this.p.tile;
+  }
+
+  /**
+   * In the step kernel: the states its sums read at other elements than their own, copied into
+   * workgroup memory at the start of a step (lavapipe reads a storage buffer lane by lane even at an
+   * address the same in every invocation; workgroup memory at such an address once).
+   */
+  private readonly staged = new Set<string>();
+
+  /** States a step reads at an element other than the reading definition's own (stepModule stages them). */
+  private statesReadAcross(defs: KernelDef[]): string[] {
+    const out = new Set<string>();
+    for (const k of defs) {
+      const vars = k.def.vars.map((v) => v.name);
+      for (const n of k.def.nodes) {
+        if (n.op !== 'load' || n.source !== 'state' || n.version === 'new') continue;
+        if (n.index.length !== vars.length || n.index.some((v, i) => v !== vars[i])) out.add(n.tensor);
+      }
+    }
+    return [...out];
+  }
+
+  /** In the step kernel (stepModule): its sequences per invocation; undefined elsewhere. */
+  private stepTile: number | undefined;
+  private get stepwise(): boolean {
+    return this.stepTile !== undefined;
   }
 
   /** In the pre-pass: step rows computed together (its members), instead of the batch tile. */
@@ -288,6 +352,8 @@ class KernelWriter {
       return id(`e${k++}`);
     });
     const inner = [...decode, ...body(coords)];
+    // The step kernel: `e` is this invocation's element, one per invocation across the workgroups.
+    if (this.stepwise) return l.count % STEP_WORKGROUP === 0 ? [{ kind: 'block', body: inner }] : [ifS(bin('<', id('e'), u(l.count)), inner)];
     if (!this.wg) return l.count === 1 ? inner : [countedLoop('e', u(0), l.count, inner)];
     // No guard where every invocation has an element: lavapipe reads an address that is the same in
     // every invocation once (not per lane) only where invocation 0 is known to be active.
@@ -297,7 +363,7 @@ class KernelWriter {
   }
 
   private barrier(): Stmt[] {
-    return this.wg ? [callS('workgroupBarrier')] : [];
+    return this.wg && !this.stepwise ? [callS('workgroupBarrier')] : [];
   }
 
   /** `slice_k == 0` for the axes a tensor lacks: only one unit writes a tensor that is not sliced along every axis. */
@@ -364,6 +430,11 @@ class KernelWriter {
     return groups;
   }
 
+  /** How many runs (element loops between barriers) a step's definitions make in the workgroup strategy. */
+  stepGroups(defs: KernelDef[]): number {
+    return this.fuses ? this.groupsOf(defs).length : Infinity;
+  }
+
   /** Whether two definitions run over the same local elements, indexed by their own variables. */
   private sameElements(a: KernelDef, b: KernelDef): boolean {
     const [x, y] = [this.p.local.get(a.target)!, this.p.local.get(b.target)!];
@@ -424,6 +495,10 @@ class KernelWriter {
         for (const b of this.members) {
           const value = lowerer.evaluate(copies[b]![i]!.def, point, depths);
           this.asMember(b, () => {
+            if (this.stepwise) {
+              stmts.push(...this.stepWrites(k, own, value, b));
+              return;
+            }
             if (this.registers.has(k.target)) {
               if (this.p.read.has(k.target)) this.registerValues.set(`${k.target}#${b}`, value);
             } else if (this.p.read.has(k.target)) stmts.push(assign(this.localRef(k.target, own), value));
@@ -441,6 +516,32 @@ class KernelWriter {
     lowerer.helpers.forEach((h) => this.helpers.add(h));
     const block: Stmt = { kind: 'block', body: [...lowerer.stmts, ...body] };
     return [...defs.flatMap((k) => this.sourceComment(k, source)), block, ...(barrier ? this.barrier() : [])];
+  }
+
+  /**
+   * What the step kernel does with a value of member `b` at its own element: later definitions of the
+   * step read it from a register; a state's update goes to `state_next` (the old value where the step
+   * is past the member's length), and after the last step to `state_out` too; an output is written,
+   * zero past the member's length. A member past the batch writes nothing.
+   */
+  private stepWrites(k: KernelDef, own: Expr[], value: Expr, b: number): Stmt[] {
+    if (this.p.read.has(k.target) || k.target.startsWith('next:')) this.registerValues.set(`${k.target}#${b}`, value);
+    const live = bin('<', this.seqE(), member(id('params'), 'batch'));
+    const running = bin('<', id('t'), id(this.lenName()));
+    const writes: Stmt[] = [];
+    if (k.target.startsWith('next:')) {
+      const address = this.stateAddress('state_in', k.target.slice(5), own);
+      const kept = `kept_${this.counter.next++}`;
+      writes.push(letS(kept, call('select', index(id('state_cur'), addE(u(STEP_HEADER), address)), value, running)));
+      writes.push(assign(index(id('state_next'), addE(u(STEP_HEADER), address)), id(kept)));
+      writes.push(ifS(bin('==', bin('+', id('t'), u(1)), member(id('params'), 'T')), [assign(index(id('state_out'), address), id(kept))]));
+    }
+    if (k.output) writes.push(assign(index(id('outputs'), this.stepAddress('outputs', k.def.target, own, this.backwardOutputs.has(k.def.target))), call('select', lit.f32(0), value, running)));
+    return writes.length ? [ifS(live, writes)] : [];
+  }
+
+  private lenName(b = this.member): string {
+    return this.tile > 1 ? `len_${b}` : 'len';
   }
 
   /** Whether `k` reads the tensors in `dirty` only at its own element (see emitDefs). */
@@ -550,6 +651,12 @@ class KernelWriter {
         const key = keyOfLoad(n, this.m.monoid !== undefined)!;
         const register = this.registerValues.get(`${key}#${this.member}`);
         if (register) return register;
+        // The step kernel reads the states of the step before from storage.
+        if (this.stepwise && key.startsWith('state:')) {
+          const name = key.slice(6);
+          if (this.staged.has(name)) return index(id(`staged_${name}`), addE(u(this.member * this.region('state_in', name).size), this.flat(this.region('state_in', name).dims, coords)));
+          return index(id('state_cur'), addE(u(STEP_HEADER), this.stateAddress('state_in', name, coords)));
+        }
         const r = this.p.scratch.regions.find((x) => x.key === key);
         return r ? index(id('scratch'), this.scratchAddress(r, coords)) : this.localRef(key, coords);
       }
@@ -689,6 +796,99 @@ class KernelWriter {
     mod.functions.push(...prelude.functions);
     this.addViews(mod);
     mod.entryPoints.push(W.workgroupEntry(PREPASS_WORKGROUP, body));
+  }
+
+  // ---- the step kernel ----
+
+  /**
+   * The step kernel (SeqStepKernel): workgroup `group` computes element `block * STEP_WORKGROUP + lid`
+   * of the step's definitions (one run of them, every state updated in it: stepwiseForm checks) for
+   * the `tile` sequences `tile_index * tile + b`; `init` copies the initial state into `state_next`
+   * (and `state_out`, the final state of a run without steps).
+   */
+  stepModule(tile: number, blocks: number, source?: SourceFile): W.Module {
+    this.loaded.clear();
+    this.stepTile = tile;
+    const { p } = this;
+    const T = member(id('params'), 'T');
+    const batch = member(id('params'), 'batch');
+    const mod = W.emptyModule();
+    mod.header = [
+      `${this.m.name}: one step of the sequential kernel, generated by rnnc${source ? ` from ${source.path}` : ''}; do not edit.`,
+      `Dispatched once per step (\`init\` once before): workgroup g computes elements (g % ${blocks}) * ${STEP_WORKGROUP} + lid of ${tile} sequence${tile > 1 ? 's, sharing each weight load' : ''}; dims ${Object.keys(this.sizes)
+        .map((d) => `${d}=${this.sizes[d]}`)
+        .join(', ')}.`,
+      `The states swap between state_cur (read) and state_next (written) every step; their first float is the step index.`,
+    ].join('\n');
+    mod.structs.push({ name: 'Params', members: [{ name: 'batch', type: W.u32 }, { name: 'T', type: W.u32 }] });
+    mod.globals.push({ name: 'params', space: 'uniform', type: W.named('Params'), group: 0, binding: 0 });
+    for (const b of this.layout.buffers) {
+      const regions = b.regions.map((r) => `${r.tensor}${r.dims.length ? `[${r.dims.join(', ')}]` : ''} @ ${r.offset.elements}${r.offset.scale === '1' ? '' : ` * ${r.offset.scale}`}`).join(', ');
+      mod.globals.push({ name: b.role, space: 'storage', access: b.usage === 'storage' ? 'read_write' : 'read', type: W.arrayOf(b.elementType === 'u32' ? W.u32 : W.f32), group: 0, binding: b.binding, comment: b.role === 'lengths' ? 'steps per sequence' : regions });
+    }
+    if (p.scratch.regions.length) {
+      const regions = p.scratch.regions.map((r) => `${localName(r.key)}${r.dims.length ? `[${r.dims.join(', ')}]` : ''} @ ${r.offset}`).join(', ');
+      mod.globals.push({ name: 'scratch', space: 'storage', access: 'read_write', type: W.arrayOf(W.f32), group: 0, binding: this.scratchBinding, comment: `written by the pre-pass; per step row (${p.scratch.perStep} floats): ${regions}` });
+    }
+    const stateComment = `step index, then the states as state_in (${STEP_HEADER} floats on)`;
+    mod.globals.push({ name: 'state_cur', space: 'storage', access: 'read_write', type: W.arrayOf(W.f32), group: 0, binding: this.stateBinding('cur'), comment: `the states before this step: ${stateComment}` });
+    mod.globals.push({ name: 'state_next', space: 'storage', access: 'read_write', type: W.arrayOf(W.f32), group: 0, binding: this.stateBinding('next'), comment: `the states after it: ${stateComment}` });
+
+    const body: Stmt[] = [];
+    body.push(letS('group', flatWorkgroupIndex()));
+    body.push(letS('tile_index', bin('/', id('group'), u(blocks))));
+    body.push(ifS(bin('>=', bin('*', id('tile_index'), u(tile)), batch), [{ kind: 'return' }]));
+    body.push(letS('e', addE(bin('*', bin('%', id('group'), u(blocks)), u(STEP_WORKGROUP)), id('lid'))));
+    body.push(letS('t', call('bitcast<u32>', index(id('state_cur'), u(0)))));
+    body.push(letS('steps', bin('*', batch, T)));
+    for (const b of this.members) {
+      body.push(letS(tile > 1 ? `seq_${b}` : 'seq', addE(bin('*', id('tile_index'), u(tile)), u(b))));
+      body.push(letS(this.lenName(b), call('select', u(0), call('min', index(id('lengths'), this.seqE(b)), T), bin('<', this.seqE(b), batch))));
+      body.push(letS(this.rowName(b), stepRow(timeAxisOf(this.m), this.seqE(b), T, id('t'), id(this.lenName(b)))));
+    }
+    const defs = p.program.defs.filter((k) => !k.invariant);
+    const across = this.statesReadAcross(defs);
+    const stagedFloats = across.reduce((n, name) => n + tile * this.region('state_in', name).size, 0);
+    if (across.length && 4 * stagedFloats <= WORKGROUP_STORAGE_BYTES) {
+      body.push(comment(`the states this step's sums read, for its ${tile} sequence${tile > 1 ? 's' : ''}, into workgroup memory`));
+      for (const name of across) {
+        const r = this.region('state_in', name);
+        this.staged.add(name);
+        mod.globals.push({ name: `staged_${name}`, space: 'workgroup', type: W.arrayOf(W.f32, tile * r.size) });
+        const seq = call('min', addE(bin('*', id('tile_index'), u(tile)), bin('/', id('i'), u(r.size))), bin('-', batch, u(1)));
+        const address = sumE([u(STEP_HEADER), mulE(batch, r.offset.elements), mulE(seq, r.size), bin('%', id('i'), u(r.size))]);
+        body.push(forRange('i', id('lid'), u(tile * r.size), [assign(index(id(`staged_${name}`), id('i')), index(id('state_cur'), address))], u(STEP_WORKGROUP)));
+      }
+      body.push(callS('workgroupBarrier'));
+    }
+    body.push(comment('the next step reads its index here'));
+    body.push(ifS(bin('&&', bin('==', id('group'), u(0)), bin('==', id('lid'), u(0))), [assign(index(id('state_next'), u(0)), call('bitcast<f32>', bin('+', id('t'), u(1))))]));
+    body.push(blank);
+    body.push(...this.emitDefs(defs, source));
+    const prelude = mathPrelude(this.helpers);
+    mod.globals.push(...prelude.globals);
+    mod.functions.push(...prelude.functions);
+    this.addViews(mod);
+    mod.entryPoints.push(W.workgroupEntry(STEP_WORKGROUP, body));
+
+    const perSequence = this.stateFloatsPerSequence();
+    const init: Stmt[] = [
+      letS('i', addE(bin('*', flatWorkgroupIndex(), u(STEP_WORKGROUP)), id('lid'))),
+      ifS(bin('==', id('i'), u(0)), [assign(index(id('state_next'), u(0)), call('bitcast<f32>', u(0)))]),
+      ifS(bin('<', id('i'), bin('*', batch, u(perSequence))), [assign(index(id('state_next'), addE(u(STEP_HEADER), id('i'))), index(id('state_in'), id('i'))), assign(index(id('state_out'), id('i')), index(id('state_in'), id('i')))]),
+    ];
+    mod.entryPoints.push({ ...W.workgroupEntry(STEP_WORKGROUP, init), name: 'init' });
+    return mod;
+  }
+
+  /** Floats of every state of one sequence (state_in's layout, per sequence). */
+  stateFloatsPerSequence(): number {
+    return this.region('state_in', tensorsOf(this.m, 'state')[0]!.name) ? this.buffers.get('state_in')!.regions.reduce((n, r) => n + r.size, 0) : 0;
+  }
+
+  /** Bindings of the step kernel's two state buffers, after the vec4 views. */
+  stateBinding(which: 'cur' | 'next'): number {
+    return this.scratchBinding + (which === 'cur' ? 3 : 4);
   }
 
   // ---- the kernel ----
@@ -934,8 +1134,12 @@ export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): S
   const pre = staged ? finish(preWriter.prepassModule(options.source)) : undefined;
   const preViews = viewsOf(preWriter.loaded);
   const prepassBindings = [0, ...layout.buffers.filter((b) => preWriter.loaded.has(b.role as 'inputs')).map((b) => b.binding), writer.scratchBinding, ...preViews.map((v) => v.binding)];
-  const views = [...mainViews, ...preViews.filter((v) => !mainViews.some((w) => w.binding === v.binding))].sort((a, b) => a.binding - b.binding);
+  const step = options.stepwise ? stepKernel(m, sizes, p, layout, options.stepwise.tile, finish, options.source) : undefined;
+  if (typeof step === 'string') throw new Error(`emitSeq: the plan asked for the step kernel, but ${step}`);
+  const stepViews = step?.views ?? [];
+  const views = [...mainViews, ...preViews, ...stepViews].filter((v, i, all) => all.findIndex((w) => w.binding === v.binding) === i).sort((a, b) => a.binding - b.binding);
   return {
+    ...(step ? { step: step.kernel } : {}),
     name: m.name,
     wgsl,
     entryPoint: 'main',
@@ -950,6 +1154,97 @@ export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): S
     dims: sizes,
     layout,
   };
+}
+
+/**
+ * The fewest operations of a step (per sequence, ir/cost.ts) for the step kernel: below it a dispatch
+ * per step costs more than the step. Measured on lavapipe (2 cores, load ~11; docs/seq-bench.md), LSTM
+ * batch 8, T = 256, the loop kernel against the step kernel: X = H = 64 (34k operations) 40-81 ms
+ * against 57-72 ms; X = H = 128 (134k) 137-464 ms against 118-216 ms. A dispatch cost ~0.2 ms.
+ */
+export const STEP_MIN_OPS = 2 ** 16;
+
+/** Whether the seq backend runs the step as a dispatch of its own (SeqStepKernel), with its tile, and why. */
+export type StepForm = { ok: true; tile: number; why: string } | { ok: false; why: string };
+
+/**
+ * Decides the step kernel from the sizes (the planner records it: backends/wgsl-seq/backend.ts). It
+ * takes a cell whose step is one run of definitions over the same elements (no barrier inside a step:
+ * LSTM, GRU, every gated cell whose gates read the state through sums), at sizes where a step's work
+ * outweighs a dispatch (STEP_MIN_OPS; on lavapipe a dispatch costs 0.1-0.3 ms).
+ */
+export function stepwiseForm(m: Module, sizes: DimSizes, options: { half?: boolean; ops: number }): StepForm {
+  if (options.half) return { ok: false, why: 'f16 storage keeps the loop kernel' };
+  if (options.ops < STEP_MIN_OPS) return { ok: false, why: `a step of ${options.ops} operations per sequence costs less than a dispatch (the step kernel from ${STEP_MIN_OPS})` };
+  const p = plan(m, sizes, { parallel: true });
+  const layout = kernelLayout(m, sizes, p.program.weights);
+  const writer = new KernelWriter(m, sizes, p, layout, true);
+  const tile = paramFloatsInSums(m, sizes, p.program.defs.filter((k) => !k.invariant)) >= MIN_TILE_WEIGHTS ? MAX_TILE : 1;
+  const made = stepKernel(m, sizes, p, layout, tile, (mod) => printModule(budgetUnrolling(mod, VECTOR_UNROLLED_ACCESSES)), undefined, writer);
+  if (typeof made === 'string') return { ok: false, why: made };
+  return {
+    ok: true,
+    tile,
+    why: `one dispatch per step (no barrier in a step: its sums stay in registers, and its ${made.kernel.blocks} workgroup${made.kernel.blocks > 1 ? 's' : ''} of ${STEP_WORKGROUP} elements per sequence spread over the cores at any batch)${tile > 1 ? `, ${tile} sequences per invocation sharing each weight load (fewer at a smaller batch)` : ''}`,
+  };
+}
+
+/** The step kernel, or why the cell does not take it. */
+function stepKernel(m: Module, sizes: DimSizes, p: Plan, layout: KernelLayout, tile: number, finish: (mod: W.Module) => string, source: SourceFile | undefined, check = new KernelWriter(m, sizes, p, layout, true)): { kernel: SeqStepKernel; views: SeqKernel['views'] } | string {
+  if (p.strategy !== 'workgroup' || p.slicing.axes.length > 0) return 'its state is sliced or too large for one workgroup';
+  if (isBidirectional(m) || m.monoid) return 'a bidirectional or monoid cell keeps the loop kernel';
+  if (p.program.defs.some((k) => k.invariant)) return 'it has time-invariant definitions';
+  const defs = p.program.defs.filter((k) => !k.invariant);
+  const groups = check.stepGroups(defs);
+  if (groups !== 1) return `a step needs ${groups} runs of definitions (a barrier between them)`;
+  const states = tensorsOf(m, 'state').map((t) => t.name);
+  if (!states.every((s) => p.program.updated.includes(s))) return 'a state is not updated every step';
+  const stored = [...p.read].filter((key) => key !== '' && !key.startsWith('state:') && !key.startsWith('next:') && !check.registers.has(key) && !p.scratch.regions.some((r) => r.key === key));
+  if (stored.length) return `${stored.join(', ')} would need workgroup memory`;
+  const count = p.local.get(defs[0]!.target)!.count;
+  const blocks = Math.ceil(count / STEP_WORKGROUP);
+  for (const vectors of [true, false]) {
+    const w = new KernelWriter(m, sizes, p, layout, vectors);
+    const wgsl = finish(w.stepModule(tile, blocks, source));
+    const viewList = (['weights4', 'inputs4'] as const).filter((v) => w.loaded.has(v)).map((v) => ({ binding: w.viewBinding(v), buffer: v === 'weights4' ? ('weights' as const) : ('inputs' as const) }));
+    const bindings = [
+      0,
+      ...layout.buffers.filter((b) => b.role !== 'state_in' && ((b.role !== 'inputs' && b.role !== 'weights') || w.loaded.has(b.role))).map((b) => b.binding),
+      ...(p.scratch.regions.length ? [w.scratchBinding] : []),
+      ...viewList.map((v) => v.binding),
+      w.stateBinding('cur'),
+      w.stateBinding('next'),
+    ];
+    if (bindings.length - 1 > MAX_STORAGE_BUFFERS) continue;
+    const perSequence = w.stateFloatsPerSequence();
+    return {
+      kernel: {
+        wgsl,
+        entryPoint: 'main',
+        initEntryPoint: 'init',
+        workgroupSize: STEP_WORKGROUP,
+        tile,
+        blocks,
+        bindings,
+        initBindings: [0, layout.buffers.find((b) => b.role === 'state_in')!.binding, layout.buffers.find((b) => b.role === 'state_out')!.binding, w.stateBinding('next')],
+        stateCur: w.stateBinding('cur'),
+        stateNext: w.stateBinding('next'),
+        stateFloats: (batch) => STEP_HEADER + batch * perSequence,
+      },
+      views: viewList,
+    };
+  }
+  return `it would bind more than ${MAX_STORAGE_BUFFERS} storage buffers`;
+}
+
+/** Workgroups of a step of the step kernel, for `batch` sequences. */
+export function stepDispatch(k: Pick<SeqStepKernel, 'blocks' | 'tile'>, batch: number): [number, number, number] {
+  return gridDispatch(k.blocks * Math.ceil(batch / k.tile));
+}
+
+/** Workgroups of the step kernel's `init`: one invocation per float of the states. */
+export function stepInitDispatch(k: Pick<SeqStepKernel, 'stateFloats' | 'workgroupSize'>, batch: number): [number, number, number] {
+  return gridDispatch(Math.max(1, Math.ceil((k.stateFloats(batch) - STEP_HEADER) / k.workgroupSize)));
 }
 
 /** Workgroups of the pre-pass: one invocation per step row. */

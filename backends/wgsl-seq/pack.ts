@@ -2,7 +2,7 @@
 // same layout as the generated host module (backends/wgsl-seq/layout.ts), as data for a GPU job.
 import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
 import { bufferElements, type BufferLayout } from './layout.js';
-import { prepassDispatch, seqDispatch, type SeqKernel } from './emit.js';
+import { prepassDispatch, seqDispatch, stepDispatch, stepInitDispatch, type SeqKernel, type SeqStepKernel } from './emit.js';
 
 import type { RunArrays, RunResult } from '../run-data.js';
 
@@ -75,10 +75,11 @@ export function packRun(m: Module, k: SeqKernel, run: RunArrays): PackedRun {
  * The whole run of a kernel as GPU passes: packRun's buffers, plus `scratch` and the pre-pass before
  * the kernel when it has one (`shaders` names the job's shader of each).
  */
-export function seqPasses(m: Module, k: SeqKernel, run: RunArrays, shaders: { prepass: string; main: string }): { buffers: PackedBuffer[]; passes: { shader: string; bindings: { binding: number; buffer: string }[]; dispatch: [number, number, number] }[] } {
+export function seqPasses(m: Module, k: SeqKernel, run: RunArrays, shaders: { prepass: string; main: string; step?: string; init?: string }): { buffers: PackedBuffer[]; passes: { shader: string; bindings: { binding: number; buffer: string }[]; dispatch: [number, number, number] }[] } {
   const packed = packRun(m, k, run);
   // The vec4 views bind the same buffer again.
   const views = (used: number[]) => k.views.filter((v) => used.includes(v.binding)).map((v) => ({ binding: v.binding, buffer: v.buffer }));
+  if (k.step && shaders.step && shaders.init) return stepPasses(k, k.step, run, packed, views, { ...shaders, step: shaders.step, init: shaders.init });
   // Only what each kernel uses is bound (the layout's buffers a kernel does not read are left out).
   const main = { shader: shaders.main, bindings: [...packed.bindings.filter((b) => k.bindings.includes(b.binding)), ...views(k.bindings)], dispatch: packed.dispatch };
   if (!k.prepass || !k.scratch) return { buffers: packed.buffers, passes: [main] };
@@ -91,6 +92,35 @@ export function seqPasses(m: Module, k: SeqKernel, run: RunArrays, shaders: { pr
       { ...main, bindings: [...main.bindings, scratch] },
     ],
   };
+}
+
+/**
+ * The step kernel's passes (SeqStepKernel): the pre-pass, `init`, then one pass per step, the two
+ * state buffers swapping roles every step (`init` writes the one step 0 reads).
+ */
+function stepPasses(
+  k: SeqKernel,
+  step: SeqStepKernel,
+  run: RunArrays,
+  packed: PackedRun,
+  views: (used: number[]) => { binding: number; buffer: string }[],
+  shaders: { prepass: string; step: string; init: string },
+): ReturnType<typeof seqPasses> {
+  const scratch = k.prepass && k.scratch ? { binding: k.scratch.binding, buffer: 'scratch' } : undefined;
+  const states = ['states_a', 'states_b'];
+  const buffers: PackedBuffer[] = [...packed.buffers, ...states.map((name) => ({ name, usage: 'storage' as const, bytes: 4 * step.stateFloats(run.batch) }))];
+  const passes: ReturnType<typeof seqPasses>['passes'] = [];
+  if (k.prepass && scratch) {
+    buffers.push({ name: 'scratch', usage: 'storage', bytes: 4 * Math.max(1, k.scratch!.perStep * run.batch * run.T) });
+    passes.push({ shader: shaders.prepass, bindings: [...packed.bindings.filter((b) => k.prepass!.bindings.includes(b.binding)), scratch, ...views(k.prepass.bindings)], dispatch: prepassDispatch(k, run.batch, run.T) });
+  }
+  passes.push({ shader: shaders.init, bindings: [...packed.bindings.filter((b) => step.initBindings.includes(b.binding)), { binding: step.stateNext, buffer: states[0]! }], dispatch: stepInitDispatch(step, run.batch) });
+  const fixed = [...packed.bindings.filter((b) => step.bindings.includes(b.binding)), ...(scratch && step.bindings.includes(scratch.binding) ? [scratch] : []), ...views(step.bindings)];
+  const dispatch = stepDispatch(step, run.batch);
+  for (let t = 0; t < run.T; t++) {
+    passes.push({ shader: shaders.step, bindings: [...fixed, { binding: step.stateCur, buffer: states[t % 2]! }, { binding: step.stateNext, buffer: states[(t + 1) % 2]! }], dispatch });
+  }
+  return { buffers, passes };
 }
 
 /** Splits the read-back outputs and final-state buffers into one array per tensor. */

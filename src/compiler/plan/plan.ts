@@ -60,9 +60,16 @@ export interface PlanSubject {
 
 export type ScanSplit = 'tile' | 'thread' | 'stripe';
 
-/** The sequential kernel decides nothing size-dependent beyond what its emitter derives from the IR. */
+/**
+ * The sequential kernel: a loop over time in one dispatch (no `step`), or, where a step is one run of
+ * definitions large enough to outweigh a dispatch, the step as a kernel dispatched once per step
+ * (`step: 'dispatch'`, backends/wgsl-seq/emit.ts stepwiseForm) with `tile` sequences per invocation
+ * (fewer at a smaller batch).
+ */
 export interface SeqDecision {
   mode: 'seq';
+  step?: 'dispatch';
+  tile?: number;
 }
 
 /** The scan's element layout and tile shape (backends/wgsl-scan/layout.ts explains each). */
