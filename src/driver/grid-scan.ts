@@ -73,14 +73,16 @@ export function gridScanRefusal(module: Module, grid: GridAnalysis): string | un
   return typeof c === 'string' ? `rnnc: ${c}` : undefined;
 }
 
-/** [outer, A, B, width] → [outer, B, A, width]. */
+/** [outer, A, B, width] → [outer, B, A, width]. Narrow blocks are copied value by value: a subarray per block costs more than the copy (measured in docs/time-direction.md). */
 function swapAxes(a: Float32Array, outer: number, A: number, B: number, width: number): Float32Array {
   const out = new Float32Array(a.length);
   for (let o = 0; o < outer; o++)
     for (let i = 0; i < A; i++)
       for (let j = 0; j < B; j++) {
         const from = ((o * A + i) * B + j) * width;
-        out.set(a.subarray(from, from + width), ((o * B + j) * A + i) * width);
+        const to = ((o * B + j) * A + i) * width;
+        if (width >= 64) out.set(a.subarray(from, from + width), to);
+        else for (let k = 0; k < width; k++) out[to + k] = a[from + k]!;
       }
   return out;
 }
