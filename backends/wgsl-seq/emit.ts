@@ -760,7 +760,8 @@ class KernelWriter {
       block.push(letS(`live_${b}`, bin('<', row, steps)));
       block.push(letS(this.rowName(b), call('min', row, bin('-', steps, u(1)))));
     }
-    const lw = new Lowerer({ lets: this.p.program.lets, resolve: (n, values) => this.load(n, values), sizes: this.sizes, prefix: 'v', stmts: block, ...this.vectorOption });
+    // One f32 accumulator per sum: 16 sums (4 rows x 4 tensors) as vec4s spill (measured, docs/seq-bench.md).
+    const lw = new Lowerer({ lets: this.p.program.lets, resolve: (n, values) => this.load(n, values), sizes: this.sizes, prefix: 'v', stmts: block, scalarAccumulators: true, ...this.vectorOption });
     for (const { defs, dims } of this.prepassGroups()) {
       const count = dims.reduce((n, d) => n * this.sizes[d]!, 1);
       const st = strides(dims, this.sizes);
