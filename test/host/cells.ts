@@ -28,7 +28,8 @@ const rnnFiles = (dir: string) =>
     .sort()
     .map((f) => `${dir}/${f}`);
 
-// A grid cell (issue 18) has no time host module: its kernels run on grids (test/axes/grid-*.test.ts).
+// A grid cell (issue 18) has no scan or chunk host module: its host module is the wavefront kernel's
+// (test/golden/seq, test/axes/grid-wavefront-host.gpu.test.ts).
 export const allCells = (): Cell[] => [...rnnFiles('examples'), ...rnnFiles('bench/cells')].map(load).filter((c) => !c.module.grid);
 
 export function scanCells(): (Cell & { plan: ScanPlan })[] {
