@@ -48,13 +48,13 @@ describe('rnnc run with a time direction', () => {
       ['forward', 'bimamba_forward', 'diagonal'],
       ['reversed', 'bimamba_reversed', 'diagonal'],
     ]);
-    const pieces = await rnnc('run', 'examples/bimamba.rnn', '--mode', 'scan', '--T', '41', '--batch', '3', '--lengths', 'random', '--segment', '16', '--verify', '--json');
+    const pieces = await rnnc('run', 'examples/bimamba.rnn', '--mode', 'seq', '--T', '41', '--batch', '3', '--lengths', 'random', '--segment', '16', '--verify', '--json');
     expect([pieces.code, pieces.stderr]).toEqual([0, '']);
     const piecesReport = JSON.parse(pieces.stdout);
     expect(piecesReport.verify.ok).toBe(true);
     expect(piecesReport.parts.map((p: { direction: string; name: string; mode: string; segments: { steps: number; count: number } }) => [p.direction, p.name, p.mode, p.segments.steps, p.segments.count])).toEqual([
-      ['forward', 'bimamba_forward', 'scan', 16, 3],
-      ['reversed', 'bimamba_reversed', 'scan', 16, 3],
+      ['forward', 'bimamba_forward', 'seq', 16, 3],
+      ['reversed', 'bimamba_reversed', 'seq', 16, 3],
     ]);
     const chunk = await rnnc('run', 'examples/bimamba.rnn', '--mode', 'chunk', '--verify', '--json');
     expect([chunk.code, chunk.stdout]).toEqual([1, '']);
