@@ -1,6 +1,6 @@
-// `rnnc run --grid H,W` on the GPU (issue 18): the wavefront kernel (the default, --mode seq) with
-// --verify and --json, on .npy inputs [batch, H, W, ...] with --save (the saved arrays = the reference
-// on those inputs); a separable cell along its axis (auto's choice, through --mode scan's path).
+// `rnnc run --grid H,W` on the GPU (issue 18): the wavefront kernel (the default, --mode seq) on .npy
+// inputs [batch, H, W, ...] with --verify, --json and --save (the saved arrays = the reference on those
+// inputs); a separable cell along its axis (auto's choice, through --mode scan's path), its text report.
 // In-process; one GPU session per run.
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,18 +37,8 @@ writeFileSync(files.ssm2d, ssm2d);
 writeFileSync(files.rows, rows);
 
 describe('rnnc run --grid on the GPU', () => {
-  it('the wavefront kernel by default: --verify against the reference, --json', async () => {
-    const r = await rnnc('run', files.ssm2d, '--grid', '7,13', '--batch', '2', '--dim', 'D=3', '--verify', '--json');
-    expect([r.code, r.stderr]).toEqual([0, '']);
-    const report = JSON.parse(r.stdout);
-    expect(report).toMatchObject({ ok: true, mode: 'seq', grid: { H: 7, W: 13 }, batch: 2, outputs: [{ name: 'y', shape: [2, 7, 13, 3] }], finalStates: [{ name: 'h', shape: [2, 3] }] });
-    expect(report.why).toMatch(/wavefront kernel runs the anti-diagonals/);
-    expect(report.verify).toMatchObject({ ok: true, reference: 'float64' });
-    expect(report.verify.tensors.map((t: { name: string; ok: boolean }) => [t.name, t.ok])).toEqual([['y', true], ['h', true]]);
-  });
-
-  it('--inputs [batch, H, W, D] and --save: the saved arrays are the reference on those inputs; the text report names the kernel', async () => {
-    const [batch, H, W, D] = [3, 5, 2, 2];
+  it('the wavefront kernel by default, on --inputs [batch, H, W, D] files: --verify, --json, and --save = the reference on those inputs', async () => {
+    const [batch, H, W, D] = [3, 7, 13, 2];
     const inputs = join(dir, 'in');
     const save = join(dir, 'saved');
     mkdirSync(inputs, { recursive: true });
@@ -56,9 +46,13 @@ describe('rnnc run --grid on the GPU', () => {
     for (const [name, a] of Object.entries(data)) writeFileSync(join(inputs, `${name}.npy`), formatNpy({ shape: [batch, H, W, D], data: a }));
     const h = uniformFloats(4, 'h', batch * D);
     writeFileSync(join(inputs, 'h.npy'), formatNpy({ shape: [batch, D], data: h }));
-    const r = await rnnc('run', files.ssm2d, '--inputs', inputs, '--save', save);
+    const r = await rnnc('run', files.ssm2d, '--inputs', inputs, '--save', save, '--verify', '--json');
     expect([r.code, r.stderr]).toEqual([0, '']);
-    expect(r.stdout.split('\n')[0]).toMatch(/: ssm2d on the GPU: wavefront kernel \(seq\) — grid 5 x 2, batch 3, D=2, seed 0$/);
+    const report = JSON.parse(r.stdout);
+    expect(report).toMatchObject({ ok: true, mode: 'seq', grid: { H, W }, batch, dims: { D }, outputs: [{ name: 'y', shape: [batch, H, W, D] }], finalStates: [{ name: 'h', shape: [batch, D] }] });
+    expect(report.why).toMatch(/wavefront kernel runs the anti-diagonals/);
+    expect(report.verify).toMatchObject({ ok: true, reference: 'float64' });
+    expect(report.verify.tensors.map((t: { name: string; ok: boolean }) => [t.name, t.ok])).toEqual([['y', true], ['h', true]]);
     const y = await readNpy(join(save, 'y.npy'));
     const final = await readNpy(join(save, 'h.final.npy'));
     expect([y.shape, final.shape]).toEqual([[batch, H, W, D], [batch, D]]);
@@ -66,9 +60,11 @@ describe('rnnc run --grid on the GPU', () => {
     expect(verifyRun({ outputs: { y: y.data }, finalState: { h: final.data } }, want, 1e-5).ok).toBe(true);
   });
 
-  it('auto runs a separable cell along its rows, with the scan (the path of --mode scan)', async () => {
-    const r = await rnnc('run', files.rows, '--grid', '4,9', '--batch', '2', '--dim', 'D=2', '--mode', 'auto', '--verify', '--json');
+  it('auto runs a separable cell along its rows, with the scan (the path of --mode scan); the text report names it', async () => {
+    const r = await rnnc('run', files.rows, '--grid', '4,9', '--batch', '2', '--dim', 'D=2', '--mode', 'auto', '--verify');
     expect([r.code, r.stderr]).toEqual([0, '']);
-    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, mode: 'scan', axis: 'rows', verify: { ok: true } });
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/: rows2d on the GPU: scan kernel along the rows — grid 4 x 9, batch 2, D=2, seed 0$/);
+    expect(lines.filter((l) => /^\s+(output|final)\s/.test(l)).map((l) => l.trim().split(/\s+/).at(-1))).toEqual(['ok', 'ok']);
   });
 });
