@@ -18,6 +18,9 @@ export const cellFiles: [string, URL][] = ['examples', 'bench/cells'].flatMap((d
     .map((f): [string, URL] => [`${dir}/${f.slice(0, -4)}`, new URL(f, base)]);
 });
 
+/** The cells with a time axis (the tape runs over time; a grid cell runs over a 2-D grid, issue 18). */
+export const timeCellFiles: [string, URL][] = cellFiles.filter(([, url]) => !moduleAt(url).grid);
+
 /** The cells the compiler's reverse-mode pass takes: not those with a time direction, nor grid cells (it refuses them, src/compiler/grad/reverse.ts). */
 export const gradCellFiles: [string, URL][] = cellFiles.filter(([, url]) => {
   const m = moduleAt(url);

@@ -14,9 +14,9 @@ import { describe, expect, it } from 'vitest';
 import { bindDims } from '../../src/compiler/ir/dims.js';
 import { interpret } from '../../src/runtime/reference/interpreter.js';
 import { interpretGrad } from '../../src/runtime/reference/grad.js';
-import { casesFor, cellFiles, checkFiniteDifferences, moduleAt } from './helpers.js';
+import { casesFor, checkFiniteDifferences, moduleAt, timeCellFiles } from './helpers.js';
 
-describe.each(cellFiles)('%s', (_label, url) => {
+describe.each(timeCellFiles)('%s', (_label, url) => {
   const m = moduleAt(url);
   const cases = casesFor(m, bindDims(m));
 
