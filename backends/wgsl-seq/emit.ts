@@ -130,7 +130,13 @@ const INVOCATION_WORKGROUP = 64;
 /** Invocations per workgroup of the pre-pass (one per step row). */
 const PREPASS_WORKGROUP = 64;
 /** Step rows the pre-pass computes together (rowsPrepass), sharing each weight load. */
-const PREPASS_ROWS = 4;
+const PREPASS_ROWS = 8;
+/**
+ * The most sums in one loop of the rows pre-pass (f32 accumulators, scalarAccumulators): LSTM
+ * X = H = 256, T = 256, batch 8, load ~12: 8 rows x 4 projections = 32 sums 770/930 ms of CPU
+ * (min/median) against 4 rows (16 sums) 1020/1070 ms (docs/seq-bench.md).
+ */
+const MAX_PREPASS_SUMS = 32;
 
 /** Invocations per workgroup of the step kernel. */
 const STEP_WORKGROUP = 64;
@@ -780,7 +786,7 @@ class KernelWriter {
       });
       const depths = point.map(() => lw.depth);
       const copies = this.memberDefs(defs);
-      lw.fuseSums(defs.flatMap((_, i) => copies.map((c) => ({ def: c[i]!.def, values: point, depths }))), MAX_FUSED_SUMS);
+      lw.fuseSums(defs.flatMap((_, i) => copies.map((c) => ({ def: c[i]!.def, values: point, depths }))), MAX_PREPASS_SUMS);
       defs.forEach((k, i) => {
         const r = this.p.scratch.regions.find((x) => x.key === k.target)!;
         for (const b of this.members) {
