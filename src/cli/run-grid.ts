@@ -120,12 +120,14 @@ export async function runGridCommand(source: SourceFile, module: Module, analysi
 
   let got: RunResult;
   let kernel: { mode: string; why: string; axis?: string };
+  let adapter: string | undefined;
   if (mode === 'reference') {
     const r = interpret(module, shape, cellData);
     got = { outputs: Object.fromEntries(Object.entries(r.outputs).map(([n, a]) => [n, Float32Array.from(a)])), finalState: Object.fromEntries(Object.entries(r.final).map(([n, a]) => [n, Float32Array.from(a)])) };
     kernel = { mode: 'reference', why: 'the float64 reference interpreter, positions in row-major order' };
   } else {
     const gpu = await openGpu(flags.timeout !== undefined ? { jobTimeoutMs: flags.timeout * 1000 } : undefined);
+    adapter = gpu.adapter.description;
     try {
       const timedOut = (e: unknown) => {
         if (flags.timeout === undefined || !(e instanceof RnncError) || e.gpu !== 'timeout') throw e;
@@ -156,7 +158,7 @@ export async function runGridCommand(source: SourceFile, module: Module, analysi
   if (flags.verify) verification = verifyRun(got, interpret(module, shape, cellData), flags.tolerance, { rejectNonFinite: !flags.allowNonfinite });
   const failed = verification !== undefined && !verification.ok;
 
-  const where = kernel.mode === 'reference' ? 'the reference interpreter (float64)' : `the GPU: ${kernel.axis ? `${kernel.mode} kernel along the ${kernel.axis}` : 'wavefront kernel (seq)'}`;
+  const where = kernel.mode === 'reference' ? 'the reference interpreter (float64)' : `${adapter}: ${kernel.axis ? `${kernel.mode} kernel along the ${kernel.axis}` : 'wavefront kernel (seq)'}`;
   if (flags.json) {
     const report = {
       file: source.path,
@@ -165,6 +167,7 @@ export async function runGridCommand(source: SourceFile, module: Module, analysi
       mode: kernel.mode,
       ...(kernel.axis ? { axis: kernel.axis } : {}),
       why: kernel.why,
+      ...(adapter ? { adapter } : {}),
       grid: { H: size.H, W: size.W },
       batch: size.batch,
       dims: sizes,

@@ -51,6 +51,7 @@ describe('rnnc run --grid on the GPU', () => {
     const report = JSON.parse(r.stdout);
     expect(report).toMatchObject({ ok: true, mode: 'seq', grid: { H, W }, batch, dims: { D }, outputs: [{ name: 'y', shape: [batch, H, W, D] }], finalStates: [{ name: 'h', shape: [batch, D] }] });
     expect(report.why).toMatch(/wavefront kernel runs the anti-diagonals/);
+    expect(report.adapter).toEqual(expect.any(String));
     expect(report.verify).toMatchObject({ ok: true, reference: 'float64' });
     expect(report.verify.tensors.map((t: { name: string; ok: boolean }) => [t.name, t.ok])).toEqual([['y', true], ['h', true]]);
     const y = await readNpy(join(save, 'y.npy'));
@@ -64,7 +65,7 @@ describe('rnnc run --grid on the GPU', () => {
     const r = await rnnc('run', files.rows, '--grid', '4,9', '--batch', '2', '--dim', 'D=2', '--mode', 'auto', '--verify');
     expect([r.code, r.stderr]).toEqual([0, '']);
     const lines = r.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/: rows2d on the GPU: scan kernel along the rows — grid 4 x 9, batch 2, D=2, seed 0$/);
+    expect(lines[0]).toMatch(/: rows2d on .+: scan kernel along the rows — grid 4 x 9, batch 2, D=2, seed 0$/);
     expect(lines.filter((l) => /^\s+(output|final)\s/.test(l)).map((l) => l.trim().split(/\s+/).at(-1))).toEqual(['ok', 'ok']);
   });
 });
