@@ -108,14 +108,37 @@ export function retarget(c: Compilation, target: Target, options: PlanOptions = 
 /** Builds the kernels the plan chose. */
 export function emit(c: Compilation): CompiledCell {
   if (c.module.grid) return compileGrid(c);
-  // Two parts are two sets of kernels, run by the driver (directions.ts); one CompiledCell holds one.
-  if (c.parts) throw new RnncError(`rnnc: ${c.module.name} runs as two parts in --mode ${c.plan.requested} (${c.parts.map((p) => p.module.name).join(' and ')}), one direction of time each: rnnc run runs them, but they are not written as one set of kernels; compile it with --mode seq or scan (one kernel for both directions)`);
+  // Two parts are two sets of kernels (each part emits its own), run by the driver (directions.ts) and written by compileFiles.
+  if (c.parts) throw new RnncError(`rnnc: ${c.module.name} runs as two parts in --mode ${c.plan.requested} (${c.parts.map((p) => p.module.name).join(' and ')}), one direction of time each, and one set of kernels holds one part; rnnc run and rnnc compile take both, or use --mode seq or scan (one kernel for both directions)`);
   return backends[c.plan.mode].compile(c);
 }
 
-/** The files `rnnc compile` writes: kernels, manifest and the typed host module. */
-export function compileFiles(c: Compilation, compiled: CompiledCell = emit(c)): Promise<GeneratedFile[]> {
-  return generatedFiles(c, compiled, c.source?.path ?? `${c.module.name}.rnn`);
+/**
+ * The files `rnnc compile` writes: kernels, manifest and the typed host module. A cell run as two parts
+ * (Compilation.parts): each part's files, under its own name, and `<cell>.parts.json` saying how they join.
+ */
+export async function compileFiles(c: Compilation, compiled?: CompiledCell): Promise<GeneratedFile[]> {
+  const sourcePath = c.source?.path ?? `${c.module.name}.rnn`;
+  if (!c.parts) return generatedFiles(c, compiled ?? emit(c), sourcePath);
+  const parts = await Promise.all(c.parts.map(async (p) => ({ p, files: await generatedFiles(p, emit(p), sourcePath) })));
+  const names = (p: Compilation, role: 'input' | 'param' | 'state' | 'output') => p.module.tensors.filter((t) => t.role === role).map((t) => t.name);
+  const manifest = {
+    cell: c.module.name,
+    mode: c.plan.requested,
+    why: c.plan.why,
+    join: 'each part runs on its own, in its own direction, over the same sequences (and lengths): it reads the inputs, params and initial states it names, and writes the outputs and final states it names; together they are the cell\'s, under the same names',
+    parts: parts.map(({ p, files }) => ({
+      direction: p.module.reversed ? 'reversed' : 'forward',
+      module: p.module.name,
+      mode: p.plan.mode,
+      files: files.map((f) => f.name),
+      inputs: names(p, 'input'),
+      params: names(p, 'param'),
+      states: names(p, 'state'),
+      outputs: names(p, 'output'),
+    })),
+  };
+  return [...parts.flatMap(({ files }) => files), { name: `${c.module.name}.parts.json`, text: JSON.stringify(manifest, null, 2) + '\n' }];
 }
 
 /** Plan, emit and prepare one mode at one run size in a single call (tests and benchmarks). */
