@@ -94,7 +94,8 @@ export function registerCompile(program: Command) {
       if (precision !== 'auto' && precision !== 'f32') process.stderr.write(`rnnc: --precision ${precision}: ${compilation.plan.precision!.why}\n`);
       if (mode === 'auto') process.stderr.write(`rnnc: --mode auto -> ${compilation.plan.mode}: ${compilation.plan.why}\n`);
       if (flags.chunk !== undefined && compilation.plan.mode !== 'chunk') warn(`--chunk has no effect: it sizes the kernels of --mode chunk, and this compiles ${compilation.plan.mode}`);
-      const compiled = emit(compilation);
+      // A bidirectional cell in chunk mode is two parts, each its own kernels (compileFiles writes both).
+      const compiled = compilation.parts ? undefined : emit(compilation);
       const grad = flags.grad ? planGrad(compilation, gradModeOf(mode, flags.gradMode), { target: { subgroups: flags.subgroups } }) : undefined;
       if (!flags.grad && flags.gradMode !== undefined) warn('--grad-mode has no effect without --grad');
       const extra = grad ? await gradFiles(grad, file) : [];
@@ -102,7 +103,7 @@ export function registerCompile(program: Command) {
         const device = await openGpu();
         let errors: string[];
         try {
-          errors = (await Promise.all([compiled, ...(grad ? [grad.saving, grad.backward, ...grad.accumulations.map((a) => a.compilation)].map(emit) : [])].map((c) => validateKernels(device, c)))).flat();
+          errors = (await Promise.all([...(compiled ? [compiled] : compilation.parts!.map(emit)), ...(grad ? [grad.saving, grad.backward, ...grad.accumulations.map((a) => a.compilation)].map(emit) : [])].map((c) => validateKernels(device, c)))).flat();
         } finally {
           await device.close();
         }
