@@ -2,7 +2,7 @@
 // against the reference in the modes that take them (with variable lengths and a segmented run); a
 // bidirectional cell runs as its two parts in chunk, newton and pieces of time, and says what ran for
 // each; what does not take them says why.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { readFileSync } from 'node:fs';
@@ -64,9 +64,18 @@ describe('rnnc run with a time direction', () => {
     expect(grad.stderr).toMatch(/does not carry time directions yet/);
   });
 
-  it('rnnc compile refuses a bidirectional cell in chunk mode (two parts) with the reason', async () => {
-    const compiled = await rnnc('compile', bidelta, '--mode', 'chunk', '--out', join(dirname(bidelta), 'out'));
-    expect([compiled.code, compiled.stderr]).toEqual([1, expect.stringMatching(/^rnnc: bidelta runs as two parts in --mode chunk \(bidelta_forward and bidelta_reversed\)/)]);
+  it('rnnc compile writes a bidirectional cell in chunk mode as its two parts\' files and a manifest that joins them', async () => {
+    const out = join(dirname(bidelta), 'out');
+    const compiled = await rnnc('compile', bidelta, '--mode', 'chunk', '--out', out);
+    expect([compiled.code, compiled.stderr]).toEqual([0, expect.stringMatching(/^rnnc: wrote /)]);
+    const manifest = JSON.parse(readFileSync(join(out, 'bidelta.parts.json'), 'utf8'));
+    expect(manifest).toMatchObject({ cell: 'bidelta', mode: 'chunk' });
+    expect(manifest.parts.map((p: { direction: string; module: string; mode: string; outputs: string[]; params: string[] }) => [p.direction, p.module, p.mode, p.outputs, p.params])).toEqual([
+      ['forward', 'bidelta_forward', 'chunk', ['o'], ['scale']],
+      ['reversed', 'bidelta_reversed', 'chunk', ['ob'], ['scale', 'R0']],
+    ]);
+    for (const p of manifest.parts) for (const f of p.files) expect(existsSync(join(out, f)), f).toBe(true);
+    expect(manifest.parts[0].files).toContain('bidelta_forward.chunk.ts');
   });
 
   // About 30 s with a cold shader cache on 2 cores (a device and the chunked kernels of both parts): the
