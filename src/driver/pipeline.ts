@@ -137,7 +137,8 @@ export const passes: readonly Pass[] = [
       s.compilation = plan(s.module!, s.analysis!, options, s.source);
       return true;
     },
-    print: (s) => json(s.compilation!.plan),
+    // A cell run as two parts (Compilation.parts): each part's own plan beside the summed-up one.
+    print: (s) => json(s.compilation!.parts ? { ...s.compilation!.plan, parts: s.compilation!.parts.map((p) => ({ direction: p.module.reversed ? 'reversed' : 'forward', module: p.module.name, ...p.plan })) } : s.compilation!.plan),
   },
 ];
 
