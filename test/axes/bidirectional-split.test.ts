@@ -15,6 +15,8 @@ import { splitDirections } from '../../src/compiler/ir/split-directions.js';
 import { interpret, type RunData } from '../../src/runtime/reference/interpreter.js';
 import { randomLengths, randomRunData } from '../../src/driver/data.js';
 import { BIDELTA } from './bidirectional-cells.js';
+import { passes, runPipeline } from '../../src/driver/pipeline.js';
+import { SourceFile } from '../../src/compiler/diagnostics/render.js';
 
 const moduleOf = (text: string): Module => {
   const r = frontEnd(text);
@@ -65,6 +67,20 @@ describe('splitDirections', () => {
       expect(hasErrors(a.diagnostics)).toBe(false);
       expect(a.analysis.direction).toBe(module.reversed ? 'reversed' : undefined);
     }
+  });
+
+  it('plan: chunk plans the two parts (the fused kernel takes one direction), seq keeps one kernel; explain --after plan prints each part', () => {
+    const { state } = runPipeline(new SourceFile('bidelta.rnn', BIDELTA), 'plan', { mode: 'chunk' });
+    expect(state.compilation!.parts?.map((p) => [p.module.name, p.plan.mode])).toEqual([
+      ['bidelta_forward', 'chunk'],
+      ['bidelta_reversed', 'chunk'],
+    ]);
+    const printed = JSON.parse(passes.find((p) => p.name === 'plan')!.print(state));
+    expect(printed.parts.map((p: { direction: string; module: string; mode: string }) => [p.direction, p.module, p.mode])).toEqual([
+      ['forward', 'bidelta_forward', 'chunk'],
+      ['reversed', 'bidelta_reversed', 'chunk'],
+    ]);
+    expect(runPipeline(new SourceFile('bidelta.rnn', BIDELTA), 'plan', { mode: 'seq' }).state.compilation!.parts).toBeUndefined();
   });
 
   it('is undefined for a cell without a `reversed` block', () => {
