@@ -53,6 +53,8 @@ export interface SeqPrepass {
   wgsl: string;
   entryPoint: 'main';
   workgroupSize: number;
+  /** Step rows per workgroup: dispatch `ceil(batch * T / rowsPerWorkgroup)` workgroups. */
+  rowsPerWorkgroup: number;
   /** The bindings it uses (binding 0, the uniform, included). */
   bindings: number[];
 }
@@ -291,6 +293,10 @@ class KernelWriter {
 
   /** In the pre-pass: step rows computed together (its members), instead of the batch tile. */
   private prepassRows: number | undefined;
+  /** Step rows one workgroup of the pre-pass computes (its dispatch: one workgroup per this many). */
+  prepassRowsPerWorkgroup = PREPASS_WORKGROUP;
+  /** In the rows pre-pass: inputs it copies into workgroup memory first (rowsPrepass). */
+  private readonly stagedInputs = new Set<string>();
   /** The member whose addresses are being written. */
   private member = 0;
   /** Load nodes of a member's copy of a definition (memberDefs), by node. */
@@ -612,6 +618,7 @@ class KernelWriter {
 
   private loadQuadAt(n: LoadNode, values: IndexValue[], quad: Expr): Expr | undefined {
     if (n.source !== 'input' && n.source !== 'param') return undefined;
+    if (n.source === 'input' && this.stagedInputs.has(n.tensor) && !n.reversed) return undefined; // 4 loads of workgroup memory
     const role = n.source === 'input' ? 'inputs' : 'weights';
     const r = this.region(role, n.tensor);
     if (r.offset.elements % 4 !== 0 || r.size % 4 !== 0 || this.sizes[r.dims[r.dims.length - 1]!]! % 4 !== 0) return undefined;
@@ -646,6 +653,10 @@ class KernelWriter {
     const coords = values.map(indexExpr);
     switch (n.source) {
       case 'input':
+        if (this.stagedInputs.has(n.tensor) && !n.reversed) {
+          const r = this.region('inputs', n.tensor);
+          return index(id(`staged_${n.tensor}`), addE(u(this.member * r.size), this.flat(r.dims, coords)));
+        }
         this.loaded.add('inputs');
         return index(id('inputs'), this.stepAddress('inputs', n.tensor, coords, n.reversed));
       case 'param': {
@@ -713,8 +724,11 @@ class KernelWriter {
     mod.globals.push({ name: 'scratch', space: 'storage', access: 'read_write', type: W.arrayOf(W.f32), group: 0, binding: this.scratchBinding, comment: `per step row (${this.p.scratch.perStep} floats): ${regions}` });
     const readsLets = this.p.program.parallel.some((k) => k.def.nodes.some((n) => n.op === 'load' && n.source === 'let'));
     if (this.vectors && !readsLets && paramFloatsInSums(this.m, this.sizes, this.p.program.parallel) >= MIN_TILE_WEIGHTS) {
-      mod.header += `\nA workgroup computes ${PREPASS_WORKGROUP} step rows, ${PREPASS_ROWS} at a time, each invocation a strided share of the outputs: a weight load serves ${PREPASS_ROWS} rows.`;
       this.rowsPrepass(mod, source);
+      const R = this.prepassRows!;
+      mod.header += this.stagedInputs.size
+        ? `\nA workgroup computes ${R} step rows, their inputs first copied into workgroup memory, each invocation a strided share of the outputs: a weight load serves ${R} rows.`
+        : `\nA workgroup computes ${PREPASS_WORKGROUP} step rows, ${R} at a time, each invocation a strided share of the outputs: a weight load serves ${R} rows.`;
       return mod;
     }
     const lw = new Lowerer({ lets: this.p.program.lets, resolve: (n, values) => this.load(n, values), sizes: this.sizes, prefix: 'v', ...this.vectorOption });
@@ -744,25 +758,47 @@ class KernelWriter {
   }
 
   /**
-   * The pre-pass with the outputs across invocations: workgroup g computes step rows
-   * g * PREPASS_WORKGROUP .. + PREPASS_WORKGROUP - 1 (the host's dispatch is the same as one
-   * invocation per row), PREPASS_ROWS rows at a time as the members of a tile; invocation `lid` owns
+   * The pre-pass with the outputs across invocations: workgroup g computes the R step rows from g * R
+   * (R = PREPASS_ROWS, fewer where their inputs would not fit in workgroup storage; the inputs are
+   * copied there first), or, where they do not fit at all, the PREPASS_WORKGROUP rows from
+   * g * PREPASS_WORKGROUP, R at a time; the R rows are the members of a tile; invocation `lid` owns
    * elements lid, lid + PREPASS_WORKGROUP, … of the tensors over the same dims, whose sums share one
    * loop. The weights an invocation reads differ per invocation (lavapipe gathers them per lane) and
    * serve every row of the block; the input row is the same in every invocation. Measured 1.5–2.5x
    * faster than one invocation per row for LSTM X = H = 256 (docs/seq-bench.md).
    */
   private rowsPrepass(mod: W.Module, source?: SourceFile): void {
-    const R = PREPASS_ROWS;
+    // The inputs the pre-pass reads, staged per workgroup: as many rows as fit in workgroup storage.
+    const inputs = [...new Set(this.p.program.parallel.flatMap((k) => k.def.nodes.flatMap((n) => (n.op === 'load' && n.source === 'input' && !n.reversed ? [n.tensor] : []))))];
+    const inputFloats = inputs.reduce((n, name) => n + this.region('inputs', name).size, 0);
+    let R = PREPASS_ROWS;
+    while (R > 1 && 4 * R * inputFloats > WORKGROUP_STORAGE_BYTES) R /= 2;
+    const staging = inputs.length > 0 && 4 * R * inputFloats <= WORKGROUP_STORAGE_BYTES;
     this.prepassRows = R;
+    this.prepassRowsPerWorkgroup = staging ? R : PREPASS_WORKGROUP;
     const steps = id('steps');
     const body: Stmt[] = [];
-    body.push(letS('base', bin('*', flatWorkgroupIndex(), u(PREPASS_WORKGROUP))));
+    body.push(letS('base', bin('*', flatWorkgroupIndex(), u(this.prepassRowsPerWorkgroup))));
     body.push(letS('steps', bin('*', member(id('params'), 'batch'), member(id('params'), 'T'))));
     body.push(ifS(bin('>=', id('base'), steps), [{ kind: 'return' }]));
     const block: Stmt[] = [];
+    if (staging) {
+      // Every invocation reads the rows' inputs at the same addresses: lavapipe reads a storage buffer
+      // lane by lane even then, workgroup memory once (measured 2x on LSTM X = H = 256, docs/seq-bench.md).
+      body.push(comment(`the inputs of this workgroup's ${R} step rows, read by every invocation`));
+      for (const name of inputs) {
+        const r = this.region('inputs', name);
+        this.stagedInputs.add(name);
+        mod.globals.push({ name: `staged_${name}`, space: 'workgroup', type: W.arrayOf(W.f32, R * r.size) });
+        const row = call('min', addE(id('base'), bin('/', id('i'), u(r.size))), bin('-', steps, u(1)));
+        const address = sumE([mulE(steps, r.offset.elements), mulE(row, r.size), bin('%', id('i'), u(r.size))]);
+        body.push(forRange('i', id('lid'), u(R * r.size), [assign(index(id(`staged_${name}`), id('i')), index(id('inputs'), address))], u(PREPASS_WORKGROUP)));
+      }
+      this.loaded.add('inputs');
+      body.push(callS('workgroupBarrier'));
+    }
     for (const b of this.members) {
-      const row = addE(addE(id('base'), bin('*', id('rows'), u(R))), u(b));
+      const row = addE(staging ? id('base') : addE(id('base'), bin('*', id('rows'), u(R))), u(b));
       block.push(letS(`live_${b}`, bin('<', row, steps)));
       block.push(letS(this.rowName(b), call('min', row, bin('-', steps, u(1)))));
     }
@@ -797,7 +833,8 @@ class KernelWriter {
       lw.close();
       block.push(count <= PREPASS_WORKGROUP ? ifS(bin('<', id('lid'), u(count)), [letS('e', id('lid')), ...inner]) : forRange('e', id('lid'), u(count), inner, u(PREPASS_WORKGROUP)));
     }
-    body.push(forRange('rows', u(0), u(PREPASS_WORKGROUP / R), block));
+    if (staging) body.push({ kind: 'block', body: block });
+    else body.push(forRange('rows', u(0), u(PREPASS_WORKGROUP / R), block));
     const prelude = mathPrelude(lw.helpers);
     mod.globals.push(...prelude.globals);
     mod.functions.push(...prelude.functions);
@@ -1152,7 +1189,7 @@ export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): S
     entryPoint: 'main',
     bindings,
     views,
-    ...(pre !== undefined ? { prepass: { wgsl: pre, entryPoint: 'main' as const, workgroupSize: PREPASS_WORKGROUP, bindings: prepassBindings }, scratch: { binding: writer.scratchBinding, ...p.scratch } } : {}),
+    ...(pre !== undefined ? { prepass: { wgsl: pre, entryPoint: 'main' as const, workgroupSize: PREPASS_WORKGROUP, rowsPerWorkgroup: preWriter.prepassRowsPerWorkgroup, bindings: prepassBindings }, scratch: { binding: writer.scratchBinding, ...p.scratch } } : {}),
     strategy: p.strategy,
     workgroupSize: p.workgroupSize,
     sequencesPerWorkgroup: p.tile,
@@ -1254,9 +1291,9 @@ export function stepInitDispatch(k: Pick<SeqStepKernel, 'stateFloats' | 'workgro
   return gridDispatch(Math.max(1, Math.ceil((k.stateFloats(batch) - STEP_HEADER) / k.workgroupSize)));
 }
 
-/** Workgroups of the pre-pass: one invocation per step row. */
+/** Workgroups of the pre-pass: one per `rowsPerWorkgroup` step rows. */
 export function prepassDispatch(k: Pick<SeqKernel, 'prepass'>, batch: number, T: number): [number, number, number] {
-  return gridDispatch(Math.ceil((batch * T) / (k.prepass?.workgroupSize ?? PREPASS_WORKGROUP)));
+  return gridDispatch(Math.ceil((batch * T) / (k.prepass?.rowsPerWorkgroup ?? PREPASS_WORKGROUP)));
 }
 
 /** Workgroups to dispatch, split over x and y to stay within 65,535 per dimension. */
