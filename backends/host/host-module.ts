@@ -146,7 +146,7 @@ ${has('outputs') ? `    const outputsBuffer = gpu.buffer(${bytesOf('outputs')}, 
     };
     const passes = [
 ${pre ? `      // The state-independent part of every step first (one invocation per step).
-      { pipeline: prepass, bindings: ${entries(pre.bindings)}, dispatch: grid(Math.ceil((batch * T) / ${pre.workgroupSize})) } as const,
+      { pipeline: prepass, bindings: ${entries(pre.bindings)}, dispatch: grid(Math.ceil((batch * T) / ${pre.rowsPerWorkgroup})) } as const,
 ` : ''}      { pipeline, bindings: ${entries(k.bindings)}, dispatch: grid(groups) } as const,
     ];
     // The next call starts where this one ended, without the state leaving the GPU.

@@ -32,7 +32,7 @@ export function buildManifest(m: Module, k: SeqKernel, files: { source: string; 
     // Bindings of a read-only buffer again, as array<vec4<f32>>, when present.
     ...(k.views.length ? { views: k.views } : {}),
     // Dispatched before the kernel on every call, when present.
-    ...(k.prepass ? { prepass: { kernel: files.prepass ?? `${m.name}.project.wgsl`, entryPoint: k.prepass.entryPoint, workgroupSize: k.prepass.workgroupSize, bindings: k.prepass.bindings, dispatch: { groups: `ceil(batch * T / ${k.prepass.workgroupSize})` } } } : {}),
+    ...(k.prepass ? { prepass: { kernel: files.prepass ?? `${m.name}.project.wgsl`, entryPoint: k.prepass.entryPoint, workgroupSize: k.prepass.workgroupSize, bindings: k.prepass.bindings, dispatch: { groups: `ceil(batch * T / ${k.prepass.rowsPerWorkgroup})` } } } : {}),
     dispatch: {
       groups: k.strategy === 'workgroup' ? `batch * ${k.unitsPerSequence}` : `ceil(batch * ${k.unitsPerSequence} / ${k.workgroupSize})`,
       workgroups: '[min(groups, 65535), ceil(groups / min(groups, 65535)), 1]',
