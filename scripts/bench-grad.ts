@@ -7,9 +7,9 @@
 // unless --grad-mode), or, where the backward stages (src/compiler/grad/stage.ts), the adjoint
 // recurrence (`<cell>_grad_core`) and the time-parallel rest (`<cell>_grad_rest`). `--stage` stages a
 // sequential core too; `--no-stage` and `--no-time-sum` run the older schedules, for before/after rows. The GPU time by cell is per job,
-// named by its shaders' cells. "after saving" is the backward pass less its first job, the saving
-// forward (without checkpoints a training step's forward is that cell, so this is what a step adds to
-// it). Prints a markdown table with the machine's load.
+// named by its shaders' cells. "after saving" is the backward pass less the saving forward's jobs
+// (a shader of `<cell>_saving`: without checkpoints a training step's forward is that cell, so this
+// is what a step adds to it). Prints a markdown table with the machine's load.
 //
 //   npx tsx scripts/bench-grad.ts [--cells mamba_s6,gla,lru,lstm] [--T 1048576] [--batch 1] [--repeats 3] [--grad-mode auto] [--dim H=64] [--stage | --no-stage] [--no-time-sum]
 import { readFileSync } from 'node:fs';
@@ -46,16 +46,19 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const load = () => loadavg().map((x) => x.toFixed(1)).join(' ');
 
 /** A device that times every job it runs, and keeps the sum of the medians. */
-function timing(device: Device): Device & { gpuMs: number; method: string; byCell: Map<string, number> } {
+function timing(device: Device): Device & { gpuMs: number; savingMs: number; method: string; byCell: Map<string, number> } {
   const timed = {
     adapter: device.adapter,
     gpuMs: 0,
+    savingMs: 0,
     method: '',
     byCell: new Map<string, number>(),
     async run(job: Parameters<Device['run']>[0]) {
       const r = await device.run({ ...job, timing: { repeats, warmup: 1 } });
       const ms = median(r.timingsNs!) / 1e6;
       timed.gpuMs += ms;
+      // The kernels' headers open with their cell's name.
+      if (job.shaders.some((s) => /^\/\/ \w+_saving\b/.test(s.code))) timed.savingMs += ms;
       // A job by its order and its shaders' labels (runGrad runs the saving cell, then the backward's jobs).
       const cell = `#${timed.byCell.size + 1} ${[...new Set(job.shaders.map((s) => s.label.split('.')[0]!))].join('+')}`;
       timed.byCell.set(cell, (timed.byCell.get(cell) ?? 0) + ms);
@@ -108,7 +111,7 @@ try {
       void fwdWall;
       const dimText = Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ');
       rows.push(
-        `| ${cell} | ${dimText} | ${T} | ${batch} | ${forward.plan.mode} | ${grad.saving.plan.mode} + ${usesStages(grad, gradOptions) ? `${grad.staged!.core.plan.mode} (staged)` : grad.backward.plan.mode} | ${fwdDevice.gpuMs.toFixed(1)} | ${bwdDevice.gpuMs.toFixed(1)} | **${(bwdDevice.gpuMs / fwdDevice.gpuMs).toFixed(2)}** | ${((bwdDevice.gpuMs - [...bwdDevice.byCell.values()][0]!) / fwdDevice.gpuMs).toFixed(2)} | ${fwdCall.toFixed(0)} | ${gradCall.toFixed(0)} | ${(gradCall / fwdCall).toFixed(2)} | ${[...bwdDevice.byCell].map(([c, ms]) => `${c} ${ms.toFixed(1)}`).join(', ')} |`,
+        `| ${cell} | ${dimText} | ${T} | ${batch} | ${forward.plan.mode} | ${grad.saving.plan.mode} + ${usesStages(grad, gradOptions) ? `${grad.staged!.core.plan.mode} (staged)` : grad.backward.plan.mode} | ${fwdDevice.gpuMs.toFixed(1)} | ${bwdDevice.gpuMs.toFixed(1)} | **${(bwdDevice.gpuMs / fwdDevice.gpuMs).toFixed(2)}** | ${((bwdDevice.gpuMs - bwdDevice.savingMs) / fwdDevice.gpuMs).toFixed(2)} | ${fwdCall.toFixed(0)} | ${gradCall.toFixed(0)} | ${(gradCall / fwdCall).toFixed(2)} | ${[...bwdDevice.byCell].map(([c, ms]) => `${c} ${ms.toFixed(1)}`).join(', ')} |`,
       );
       process.stderr.write(rows.at(-1)! + '\n');
     }
