@@ -10,7 +10,8 @@ import { randomLengths } from '../driver/data.js';
 import { arrayShape, assembleRunData, checkSaveDir, checkShapes, concreteShape, dimsFromFiles, readInputDir, saveResults, sizeFromFiles, type InputDir } from '../driver/inputs.js';
 import { plan, retarget, type PlanOptions } from '../driver/compile.js';
 import { openGpu, targetOf, type RunSize } from '../driver/run.js';
-import { checkHostMemory, fitRun, runSegmented } from '../driver/segments.js';
+import { checkHostMemory } from '../driver/segments.js';
+import { fitCompilation } from '../driver/directions.js';
 import { verifyRun } from '../driver/verify.js';
 import { summarize, summaryLines, verificationLines } from '../driver/run-report.js';
 import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, parseMode, pathFlag, positiveInt, UserError, warn } from './io.js';
@@ -171,7 +172,10 @@ export function registerRun(program: Command) {
         compilation = retarget(compilation, targetOf(gpu.adapter), options);
         if (grad) grad = retargetGrad(grad, gpu, options);
         // Before any data is generated or read in full: a run is cut to fit the adapter's limits, or fails here, fast.
-        const { prepare, segments } = fitRun(compilation, gpu.adapter.limits, size, flags.segment);
+        // A bidirectional cell in chunk mode or in pieces of time runs as its two parts (src/driver/directions.ts).
+        const fitted = fitCompilation(compilation, gpu.adapter.limits, size, flags.segment);
+        compilation = fitted.compilation;
+        const { segments } = fitted;
         const lengths = flags.lengths === 'random' ? randomLengths(size.batch, size.T, flags.seed) : undefined;
         const assembled = assembleRunData(module, sizes, size, flags.seed, inputDir, lengths);
         // With f16 storage, the data as the kernels hold it: the GPU and the reference read the same values.
@@ -193,7 +197,7 @@ export function registerRun(program: Command) {
           : undefined;
         const got = gradients
           ? { outputs: gradients.forward.outputs, finalState: gradients.forward.final }
-          : await stage(`running ${what} on the GPU`, () => runSegmented(gpu, module, prepare, assembled.data, sizes, segments, progress).catch(timedOut));
+          : await stage(`running ${what} on the GPU`, () => fitted.run(gpu, assembled.data, progress).catch(timedOut));
 
         const shapeOf = (t: (typeof module.tensors)[number]) => concreteShape(arrayShape(t), sizes, size);
         const gradTensors = gradients ? gradientTensors(module, sizes, size, gradients) : [];
@@ -234,6 +238,7 @@ export function registerRun(program: Command) {
           seed: flags.seed,
           lengths: lengths ? Array.from(lengths) : 'full',
           segments: { steps: segments.T, sequences: segments.batch, count: segments.count },
+          ...(fitted.parts ? { parts: fitted.parts } : {}),
           sources: assembled.sources,
           warnings,
           outputs,
@@ -255,6 +260,7 @@ export function registerRun(program: Command) {
           const lines = [
             `${source.path}: ${module.name} on ${gpu.adapter.description} — ${compilation.plan.mode} kernel, batch ${size.batch}, T ${size.T}${dims ? `, ${dims}` : ''}, seed ${flags.seed}, lengths ${lengths ? `random (${Array.from(lengths).join(', ')})` : 'full'}`,
             ...(half ? [`precision: ${compilation.plan.precision!.why}`] : []),
+            ...(fitted.parts ?? []).map((p) => `${p.direction} part (${p.name}): ${p.mode} kernel${p.segments.count > 1 ? `, ${p.segments.count} segments of at most ${p.segments.steps} steps` : ''} — ${p.why}`),
             ...(segments.count > 1 ? [`run in ${segments.count} segments of at most ${segments.T} steps and ${segments.batch} sequence${segments.batch === 1 ? '' : 's'}, the state carried between them`] : []),
             ...(grad ? [`backward: ${grad.backward.plan.mode} kernel (${grad.backward.plan.why})${flags.checkpoint !== undefined ? `, states checkpointed every ${flags.checkpoint} steps` : ''}`] : []),
             ...summaryLines(outputs, finals, gradSummaries),
