@@ -11,7 +11,10 @@
 // (a shader of `<cell>_saving`: without checkpoints a training step's forward is that cell, so this
 // is what a step adds to it). Prints a markdown table with the machine's load.
 //
-//   npx tsx scripts/bench-grad.ts [--cells mamba_s6,gla,lru,lstm] [--T 1048576] [--batch 1] [--repeats 3] [--grad-mode auto] [--dim H=64] [--stage | --no-stage] [--no-time-sum]
+// `--host-reversal` and `--lanes-core` plan the backward as before the reversed backward cells and the
+// gathered core (planGrad's GradPlanOptions), for before/after rows in one session.
+//
+//   npx tsx scripts/bench-grad.ts [--cells mamba_s6,gla,lru,lstm] [--T 1048576] [--batch 1] [--repeats 3] [--grad-mode auto] [--dim H=64] [--stage | --no-stage] [--no-time-sum] [--host-reversal] [--lanes-core]
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { frontEnd } from '../src/driver/front-end.js';
@@ -37,6 +40,8 @@ const Ts = arg('T', '1048576').split(',').map(Number);
 const batch = Number(arg('batch', '1'));
 const repeats = Number(arg('repeats', '3'));
 const gradMode = arg('grad-mode', 'auto') as ModeRequest;
+// Before/after switches for this session's changes: the host reverses the backward's data; the core keeps the lanes layout.
+const gradPlan = { ...(process.argv.includes('--host-reversal') ? { walkBack: false } : {}), ...(process.argv.includes('--lanes-core') ? { gatherCore: false } : {}) };
 const gradOptions = { ...(process.argv.includes('--no-stage') ? { staged: false } : process.argv.includes('--stage') ? { staged: true } : {}), ...(process.argv.includes('--no-time-sum') ? { timeSum: false } : {}) };
 const dims = Object.fromEntries(
   process.argv.flatMap((a, k) => (process.argv[k - 1] === '--dim' ? [a.split('=')] : [])).map(([d, n]) => [d!, Number(n)]),
@@ -82,7 +87,7 @@ try {
     const fe = frontEnd(readFileSync(`examples/${cell}.rnn`, 'utf8')) as { module: Module; analysis: Analysis };
     const known = Object.fromEntries(Object.entries(dims).filter(([d]) => fe.module.dims.some((x) => x.name === d)));
     const forward = plan(fe.module, fe.analysis, { mode: 'auto', dims: known, target: targetOf(gpu.adapter) });
-    const grad = retargetGrad(planGrad(forward, gradMode), gpu);
+    const grad = retargetGrad(planGrad(forward, gradMode, gradPlan), gpu);
     const sizes = forward.sizes;
     for (const T of Ts) {
       const size: RunSize = { batch, T };
@@ -119,7 +124,7 @@ try {
 } finally {
   await gpu.close();
 }
-console.log(`Adapter: ${adapter}; kernel timing: ${method}; batch ${batch}; ${repeats} timed repeats;${process.argv.includes('--no-stage') ? ' --no-stage;' : ''}${process.argv.includes('--no-time-sum') ? ' --no-time-sum;' : ''} load average before ${loadBefore}, after ${load()}; ${new Date().toISOString()}\n`);
+console.log(`Adapter: ${adapter}; kernel timing: ${method}; batch ${batch}; ${repeats} timed repeats;${process.argv.includes('--no-stage') ? ' --no-stage;' : ''}${process.argv.includes('--no-time-sum') ? ' --no-time-sum;' : ''}${process.argv.includes('--host-reversal') ? ' --host-reversal;' : ''}${process.argv.includes('--lanes-core') ? ' --lanes-core;' : ''} load average before ${loadBefore}, after ${load()}; ${new Date().toISOString()}\n`);
 console.log('| cell | dims | T | batch | forward | backward (saving + backward) | forward GPU ms | backward GPU ms | backward / forward | after saving / forward | forward call ms | forward + backward call ms | call ratio | backward GPU ms by cell |');
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);

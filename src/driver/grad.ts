@@ -39,7 +39,15 @@ export interface GradCompilation {
    * alone, and the rest a map and sum over time in one pass (backends/wgsl-reduce/time-sum.ts).
    * runGrad runs this rather than `backward` and `accumulations` where the core is a scan (see `usesStages`).
    */
-  staged?: { stages: StagedBackward; core: Compilation };
+  staged?: { stages: StagedBackward; core: Compilation; gathered: boolean };
+}
+
+/** How planGrad plans the backward, beside the plan options (both on by default; off for before/after measurements). */
+export interface GradPlanOptions extends PlanOptions {
+  /** The backward cell and the staged core as reversed cells, walking time backward themselves (else the host reverses their data). */
+  walkBack?: boolean;
+  /** The staged core's scan with every lane of a sequence in one thread (PlanRequest.gather). */
+  gatherCore?: boolean;
 }
 
 /** The backward step of a cell; a cell the pass cannot differentiate yet is the user's to hear about, not a crash. */
@@ -64,7 +72,8 @@ function analysed(m: Module): Pick<Compilation, 'module' | 'analysis'> {
  * forward's mode where its backend takes it (it only adds outputs), else the sequential loop; the
  * backward cell takes `backwardMode` ('auto': the planner's choice among the modes it offers).
  */
-export function planGrad(forward: Compilation, backwardMode: ModeRequest, options: PlanOptions = {}): GradCompilation {
+export function planGrad(forward: Compilation, backwardMode: ModeRequest, gradOptions: GradPlanOptions = {}): GradCompilation {
+  const { walkBack = true, gatherCore = true, ...options } = gradOptions;
   const step = backwardStep(forward.module);
   const savingModule = withSavedStates(forward.module);
   const common = { ...options, dims: forward.sizes, target: forward.target };
@@ -81,9 +90,9 @@ export function planGrad(forward: Compilation, backwardMode: ModeRequest, option
     const a = analysed(m);
     return plan(a.module, a.analysis, { ...common, ...more, mode: backwardMode, flag: '--grad-mode', verb: 'differentiate' });
   };
-  const backward = walkingBack(split?.adjoint ?? step.module, planned);
+  const backward = walkBack ? walkingBack(split?.adjoint ?? step.module, planned) : planned(split?.adjoint ?? step.module);
   const accumulations = (split?.accumulations ?? []).map((a) => ({ param: a.param, compilation: planned(a.module) }));
-  const staged = stagedOf(step, forward.module, forward.sizes, planned);
+  const staged = stagedOf(step, forward.module, forward.sizes, planned, walkBack, gatherCore);
   return { forward, saving: savingPlan, backward, accumulations, step, savingModule, ...(split ? { split } : {}), ...(staged ? { staged } : {}) };
 }
 
@@ -112,17 +121,18 @@ function walkingBack(m: Module, planned: (m: Module, more?: PlanOptions) => Comp
 const CORE_OPTIONS: PlanOptions = { gather: true };
 
 /** The two-stage backward, where the step splits so and the rest is a map and sum over time. */
-function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, planned: (m: Module, more?: PlanOptions) => Compilation): GradCompilation['staged'] {
+function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, planned: (m: Module, more?: PlanOptions) => Compilation, walkBack: boolean, gathered: boolean): GradCompilation['staged'] {
   const stages = stageBackward(step, m);
   if (!stages || !timeSumFits(stages.rest, sizes)) return undefined;
+  const more = gathered ? CORE_OPTIONS : {};
   let core: Compilation;
   try {
-    core = walkingBack(stages.core, planned, CORE_OPTIONS);
+    core = walkBack ? walkingBack(stages.core, planned, more) : planned(stages.core, more);
   } catch (e) {
     if (e instanceof RnncError) return undefined;
     throw e;
   }
-  return { stages, core };
+  return { stages, core, gathered };
 }
 
 /** The same gradient compilation for the adapter's target (subgroups), planned again only where it differs. */
@@ -135,7 +145,7 @@ export function retargetGrad(g: GradCompilation, device: Device, options: PlanOp
     saving: retarget(g.saving, target, options),
     backward: again(g.backward),
     accumulations: g.accumulations.map((a) => ({ ...a, compilation: again(a.compilation) })),
-    ...(g.staged ? { staged: { ...g.staged, core: retarget(g.staged.core, target, { ...options, ...CORE_OPTIONS, flag: '--grad-mode' }) } } : {}),
+    ...(g.staged ? { staged: { ...g.staged, core: retarget(g.staged.core, target, { ...options, ...(g.staged.gathered ? CORE_OPTIONS : {}), flag: '--grad-mode' }) } } : {}),
   };
 }
 
