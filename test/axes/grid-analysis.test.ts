@@ -42,6 +42,15 @@ describe('grid cells: the analysis per axis', () => {
     expect(grid(cell('x[d] * u[d]')).form).toBe('pointwise');
   });
 
+  it("coupled states (as pLSTM's edge states): the wavefront, said to be for the coupling, at the read that couples them", () => {
+    const text = 'rnn g grid {\n  dims D = 4\n  input  x[D], a[D]\n  state  r[D] = 0\n  state  c[D] = 0\n  r[d] <- a[d] * r.left[d] + 0.5 * c.up[d] + x[d]\n  c[d] <- a[d] * c.up[d] + 0.5 * r.left[d]\n  output y[d] = r[d] + c[d]\n}\n';
+    const g = grid(text);
+    expect(g.form).toBe('wavefront');
+    expect([...g.rows.states, ...g.columns.states].map((s) => s.classification.kind)).toContain('coupled');
+    expect(g.why).toBe("the states are coupled (one state's update reads another's), so no axis alone is a scan: the wavefront");
+    expect(g.reason?.message).toMatch(/reads state `[rc]`/);
+  });
+
   it('nonlinear in one neighbour only: the wavefront, with the read that stops a scan at its span', () => {
     const text = cell('g[d] * h.left[d] + x[d]', '  let g[d] = sigmoid(u[d] * h.up[d])\n');
     const g = grid(text);

@@ -59,9 +59,14 @@ export function analyseGrid(m: Module, options: AnalyseOptions = {}): GridAnalys
       why: 'affine in both neighbours: no scan along one axis alone; a wavefront over the anti-diagonals (with coefficients that do not depend on the position, also a 2-D convolution with a path-sum kernel)',
     };
   }
-  const stop = [...rows.states, ...columns.states].map((s) => s.classification).find((c) => c.kind === 'nonlinear' || c.kind === 'coupled');
+  const classes = [...rows.states, ...columns.states].map((s) => s.classification);
+  const nonlinear = classes.find((c) => c.kind === 'nonlinear');
+  // Coupled states (pLSTM's edge states feed each other) may be affine in all of them together; what
+  // stops a scan along one axis is then the coupling, not a nonlinearity.
+  const stop = nonlinear ?? classes.find((c) => c.kind === 'coupled');
   const reason = stop && 'reason' in stop ? stop.reason : undefined;
-  return { rows, columns, form: 'wavefront', scan: false, why: 'not affine in a neighbour: the wavefront only', ...(reason ? { reason } : {}) };
+  const why = nonlinear ? 'not affine in a neighbour: the wavefront only' : 'the states are coupled (one state\'s update reads another\'s), so no axis alone is a scan: the wavefront';
+  return { rows, columns, form: 'wavefront', scan: false, why, ...(reason ? { reason } : {}) };
 }
 
 /** The grid analysis as lines for `rnnc check` and `explain --after analyse`. */
