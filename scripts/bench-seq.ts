@@ -1,9 +1,10 @@
 // The sequential kernels of LSTM and GRU at real sizes beside ONNX Runtime's CPU LSTM and GRU
 // operators (onnxruntime-web, WebAssembly) on the same machine, in one run: the same weights,
 // inputs and lengths. rnnc's figures are GPU time (timestamp queries where the device has them, else
-// wall clock) of the pre-pass (state-independent products of every step) and the time loop, and of
-// the pre-pass alone; ONNX Runtime's are wall time of InferenceSession.run (session creation and a
-// warm-up call excluded). Medians of the timed repeats, after one warm-up run. Prints a markdown table.
+// wall clock) of the pre-pass (state-independent products of every step) and the steps (the loop
+// kernel, or the step kernel dispatched once per step: the plan's choice), and of the pre-pass alone
+// (its own pass in the same run where timestamps time each pass); ONNX Runtime's are wall time of
+// InferenceSession.run (session creation and a warm-up call excluded). Medians of the timed repeats, after one warm-up run. Prints a markdown table.
 //
 //   npx tsx scripts/bench-seq.ts [--cells lstm,gru] [--H 128,256] [--batch 1,8] [--T 1024] [--repeats 3]
 import { readFileSync } from 'node:fs';
@@ -54,14 +55,17 @@ try {
           const whole = await session.run({ ...job, timing });
           method = whole.timingMethod ?? 'wall';
           adapter = whole.adapter.description;
-          const pre = job.passes.length > 1 ? await session.run({ ...job, passes: job.passes.slice(0, 1), buffers: job.buffers.map((b) => ({ ...b, read: false })), timing }) : undefined;
+          // The pre-pass's share: its own pass's time in the same run (timestamps per pass), else a run of it alone.
+          const perPass = whole.perPassNs ? median(whole.perPassNs.map((p) => p[0]!)) : undefined;
+          const pre = perPass === undefined && job.passes.length > 1 ? await session.run({ ...job, passes: job.passes.slice(0, 1), buffers: job.buffers.map((b) => ({ ...b, read: false })), timing }) : undefined;
           const ortRun = await ortCell(op, { batch, T, X, H, x: data.inputs['x']!, params: data.params, initialState: data.initialState!, lengths: new Int32Array(batch).fill(T) }, { repeats, warmup: 1 });
           const rnnc = median(whole.timingsNs!) / 1e6;
-          const prepass = pre ? median(pre.timingsNs!) / 1e6 : 0;
+          const prepass = job.passes.length > 1 ? (perPass ?? median(pre!.timingsNs!)) / 1e6 : 0;
           const ortMs = median(ortRun.runMs!);
           const gates = op === 'LSTM' ? 4 : 3;
           const gflops = (2 * gates * H * (X + H) * batch * T) / (rnnc * 1e6);
-          const line = `| ${cell} | ${H} | ${batch} | ${T} | ${rnnc.toFixed(0)} | ${prepass.toFixed(0)} | ${((rnnc / T) * 1e3).toFixed(0)} | ${gflops.toFixed(2)} | ${ortMs.toFixed(0)} | ${(ortMs / rnnc).toFixed(2)} | ${load()} |`;
+          const form = job.shaders.some((x) => x.label.endsWith('.step')) ? 'step' : 'loop';
+          const line = `| ${cell} | ${H} | ${batch} | ${T} | ${form} | ${rnnc.toFixed(0)} | ${prepass.toFixed(0)} | ${((rnnc / T) * 1e3).toFixed(0)} | ${gflops.toFixed(2)} | ${ortMs.toFixed(0)} | ${(ortMs / rnnc).toFixed(2)} | ${load()} |`;
           rows.push(line);
           process.stderr.write(line + '\n');
         }
@@ -72,6 +76,6 @@ try {
   await session.close();
 }
 console.log(`${started}; ${adapter}; rnnc timing: ${method}; ONNX Runtime ${ort.env.versions.web ?? ''} (WebAssembly, numThreads ${ort.env.wasm.numThreads ?? 'default'}); median of ${repeats} after 1 warm-up; load average before ${loadBefore}.\n`);
-console.log('| cell | X = H | batch | T | rnnc kernels (ms) | of which pre-pass (ms) | per step (us) | GFLOP/s | ONNX Runtime CPU (ms) | rnnc speed / ORT | load avg after |');
-console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+console.log('| cell | X = H | batch | T | kernel | rnnc kernels (ms) | of which pre-pass (ms) | per step (us) | GFLOP/s | ONNX Runtime CPU (ms) | rnnc speed / ORT | load avg after |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);

@@ -18,7 +18,7 @@ export const seqBackend: Backend<'seq'> = {
   probe: ({ module, sizes, request }) => {
     const form = stepwiseForm(module, sizes, { half: request.precision === 'f16-storage' || request.precision === 'f16', ops: stepCost(module, sizes).ops });
     if (!form.ok) return { ok: true, why: 'a sequential loop over time runs every cell', decision: { mode: 'seq' } };
-    return { ok: true, why: `a sequential loop over time runs every cell: ${form.why}`, decision: { mode: 'seq', step: 'dispatch', tile: form.tile } };
+    return { ok: true, why: `a sequential loop over time runs every cell; at these sizes it runs ${form.why}`, decision: { mode: 'seq', step: 'dispatch', tile: form.tile } };
   },
   compile({ module, sizes, source, plan }): CompiledCell {
     const half = halfStorage(plan);
