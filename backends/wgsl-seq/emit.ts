@@ -883,7 +883,8 @@ class KernelWriter {
     body.push(letS('tile_index', bin('/', id('group'), u(blocks))));
     body.push(ifS(bin('>=', bin('*', id('tile_index'), u(tile)), batch), [{ kind: 'return' }]));
     body.push(letS('e', addE(bin('*', bin('%', id('group'), u(blocks)), u(STEP_WORKGROUP)), id('lid'))));
-    body.push(letS('t', call('bitcast<u32>', index(id('state_cur'), u(0)))));
+    // The step index as a float's value (exact to 2^24 steps), not its bits: small integers' bits are denormals.
+    body.push(letS('t', call('u32', index(id('state_cur'), u(0)))));
     body.push(letS('steps', bin('*', batch, T)));
     for (const b of this.members) {
       body.push(letS(tile > 1 ? `seq_${b}` : 'seq', addE(bin('*', id('tile_index'), u(tile)), u(b))));
@@ -906,7 +907,7 @@ class KernelWriter {
       body.push(callS('workgroupBarrier'));
     }
     body.push(comment('the next step reads its index here'));
-    body.push(ifS(bin('&&', bin('==', id('group'), u(0)), bin('==', id('lid'), u(0))), [assign(index(id('state_next'), u(0)), call('bitcast<f32>', bin('+', id('t'), u(1))))]));
+    body.push(ifS(bin('&&', bin('==', id('group'), u(0)), bin('==', id('lid'), u(0))), [assign(index(id('state_next'), u(0)), call('f32', bin('+', id('t'), u(1))))]));
     body.push(blank);
     body.push(...this.emitDefs(defs, source));
     const prelude = mathPrelude(this.helpers);
@@ -918,7 +919,7 @@ class KernelWriter {
     const perSequence = this.stateFloatsPerSequence();
     const init: Stmt[] = [
       letS('i', addE(bin('*', flatWorkgroupIndex(), u(STEP_WORKGROUP)), id('lid'))),
-      ifS(bin('==', id('i'), u(0)), [assign(index(id('state_next'), u(0)), call('bitcast<f32>', u(0)))]),
+      ifS(bin('==', id('i'), u(0)), [assign(index(id('state_next'), u(0)), lit.f32(0))]),
       ifS(bin('<', id('i'), bin('*', batch, u(perSequence))), [assign(index(id('state_next'), addE(u(STEP_HEADER), id('i'))), index(id('state_in'), id('i'))), assign(index(id('state_out'), id('i')), index(id('state_in'), id('i')))]),
     ];
     mod.entryPoints.push({ ...W.workgroupEntry(STEP_WORKGROUP, init), name: 'init' });
