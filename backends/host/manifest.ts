@@ -2,6 +2,7 @@
 // reading rnnc's source (bindings, buffer layouts, dispatch as a function of batch and T, dims).
 import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
 import type { SeqKernel } from '../wgsl-seq/emit.js';
+import type { BufferLayout, OffsetScale } from '../wgsl-seq/layout.js';
 
 export const MANIFEST_VERSION = 1;
 
@@ -10,6 +11,19 @@ export interface ManifestTensor {
   dims: string[];
   /** The full array shape: [batch, T, ...] for inputs/outputs, [batch, ...] for states, [...] for params. */
   shape: (string | number)[];
+}
+
+/** A buffer of a seq-layout kernel (sequential or wavefront) as the manifest describes it: sizes as expressions in its scale. */
+export function manifestBuffer(b: BufferLayout) {
+  const scaled = (n: number, scale: OffsetScale) => `${n}${scale === '1' ? '' : ` * ${scale}`}`;
+  return {
+    name: b.role,
+    binding: b.binding,
+    usage: b.usage,
+    elementType: b.elementType,
+    elements: scaled(b.perUnit, b.scale),
+    regions: b.regions.map((r) => ({ tensor: r.tensor, dims: r.dims, size: r.size, offset: scaled(r.offset.elements, r.offset.scale) })),
+  };
 }
 
 export function buildManifest(m: Module, k: SeqKernel, files: { source: string; kernel: string; host: string; prepass?: string }) {
@@ -39,14 +53,7 @@ export function buildManifest(m: Module, k: SeqKernel, files: { source: string; 
     },
     uniform: { binding: k.layout.uniformBinding, struct: 'Params', fields: ['batch: u32', 'T: u32'], bytes: 16 },
     buffers: [
-      ...k.layout.buffers.map((b) => ({
-        name: b.role,
-        binding: b.binding,
-        usage: b.usage,
-        elementType: b.elementType,
-        elements: `${b.perUnit}${b.scale === '1' ? '' : ` * ${b.scale}`}`,
-        regions: b.regions.map((r) => ({ tensor: r.tensor, dims: r.dims, size: r.size, offset: `${r.offset.elements}${r.offset.scale === '1' ? '' : ` * ${r.offset.scale}`}` })),
-      })),
+      ...k.layout.buffers.map(manifestBuffer),
       // Written by the pre-pass, read by the kernel: nothing to upload or read back. Step-major: row
       // (sequence * T + step) holds every region, at `offset + row * perStep`.
       ...(k.scratch

@@ -6,8 +6,8 @@ import type { Compilation } from '../../src/compiler/plan/plan.js';
 import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
 import type { RunArrays, RunResult } from '../run-data.js';
 import type { GpuBufferSpec } from '../job.js';
-import { bufferElements, scaleValue, type OffsetScale } from '../wgsl-seq/layout.js';
-import { initialStates } from '../wgsl-seq/pack.js';
+import { bufferElements, bufferFootprint, scaleValue, type OffsetScale } from '../wgsl-seq/layout.js';
+import { fillBuffer, initialStates } from '../wgsl-seq/pack.js';
 import { emitGrid, GRID_WORKGROUP, gridKernelDispatch, gridWorkgroupFor, type GridKernel } from './emit.js';
 import { gridHostModule } from './host.js';
 import { gridManifest } from './manifest.js';
@@ -54,12 +54,7 @@ export function prepareGrid(module: Module, kernel: GridKernel, label: string, s
     shaders: { [label]: kernel.wgsl },
     footprint: [
       { buffer: 'params', usage: 'uniform', bytes: 16, tensors: [] },
-      ...kernel.layout.buffers.map((b) => ({
-        buffer: b.role,
-        usage: b.usage,
-        bytes: 4 * bufferElements(b, batch, T),
-        tensors: b.regions.map((r) => ({ name: r.tensor, shape: [...SCALE_PREFIX[b.scale], ...r.dims], bytes: 4 * r.size * scaleValue(b.scale, batch, T) })),
-      })),
+      ...kernel.layout.buffers.map((b) => bufferFootprint(b, batch, T, SCALE_PREFIX)),
       { buffer: 'carry', usage: 'storage', bytes: 4 * carryElements(kernel, batch, H), tensors: kernel.carry.regions.map((r) => ({ name: `every row's latest ${r.tensor}`, shape: ['2', 'batch', 'H', ...r.dims], bytes: 4 * 2 * batch * (H + 1) * r.size })) },
     ],
     dispatches: [{ label, workgroups: gridKernelDispatch(batch), scaledBy: ['--batch'] }],
@@ -68,19 +63,7 @@ export function prepareGrid(module: Module, kernel: GridKernel, label: string, s
       const buffers: GpuBufferSpec[] = [{ name: 'params', usage: 'uniform', bytes: 16, data: new Uint32Array([batch, T, H, W]) }];
       for (const b of kernel.layout.buffers) {
         const bytes = 4 * bufferElements(b, batch, T);
-        if (b.usage === 'storage') {
-          buffers.push({ name: b.role, usage: 'storage', bytes, read: true });
-          continue;
-        }
-        const a = new Float32Array(bufferElements(b, batch, T));
-        const scale = scaleValue(b.scale, batch, T);
-        const from = b.role === 'inputs' ? data.inputs : b.role === 'weights' ? data.params : states;
-        for (const r of b.regions) {
-          const src = from[r.tensor]!;
-          if (src.length !== r.size * scale) throw new Error(`grid backend: ${r.tensor} has ${src.length} elements, expected ${r.size * scale}`);
-          a.set(src, r.offset.elements * scale);
-        }
-        buffers.push({ name: b.role, usage: 'storage-read', bytes, data: a });
+        buffers.push(b.usage === 'storage' ? { name: b.role, usage: 'storage', bytes, read: true } : { name: b.role, usage: 'storage-read', bytes, data: new Float32Array(fillBuffer(b, data, states)) });
       }
       buffers.push({ name: 'carry', usage: 'storage', bytes: 4 * carryElements(kernel, batch, H) });
       const byBinding = new Map<number, string>([[0, 'params'], ...kernel.layout.buffers.map((b) => [b.binding, b.role] as [number, string]), [kernel.carry.binding, 'carry']]);

@@ -1,7 +1,7 @@
 // The JSON manifest written next to a grid cell's wavefront kernel: what a host needs to run it
 // without reading rnnc's source (bindings, buffer layouts with T = H*W, the carry buffer, dispatch).
 import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
-import { MANIFEST_VERSION } from '../host/manifest.js';
+import { MANIFEST_VERSION, manifestBuffer } from '../host/manifest.js';
 import type { GridKernel } from './emit.js';
 
 export function gridManifest(m: Module, k: GridKernel, files: { source: string; kernel: string; host: string }) {
@@ -24,14 +24,7 @@ export function gridManifest(m: Module, k: GridKernel, files: { source: string; 
     dispatch: { groups: 'batch', workgroups: '[min(groups, 65535), ceil(groups / min(groups, 65535)), 1]' },
     uniform: { binding: k.layout.uniformBinding, struct: 'Params', fields: ['batch: u32', 'T: u32 (H * W)', 'H: u32', 'W: u32'], bytes: 16 },
     buffers: [
-      ...k.layout.buffers.map((b) => ({
-        name: b.role,
-        binding: b.binding,
-        usage: b.usage,
-        elementType: b.elementType,
-        elements: `${b.perUnit}${b.scale === '1' ? '' : ` * ${b.scale}`}`,
-        regions: b.regions.map((r) => ({ tensor: r.tensor, dims: r.dims, size: r.size, offset: `${r.offset.elements}${r.offset.scale === '1' ? '' : ` * ${r.offset.scale}`}` })),
-      })),
+      ...k.layout.buffers.map(manifestBuffer),
       // Written and read by the kernel only: nothing to upload or read back.
       { name: 'carry', binding: k.carry.binding, usage: 'storage', elementType: 'f32', elements: `${k.carry.perSlot} * 2 * batch * (H + 1)`, regions: k.carry.regions.map((r) => ({ tensor: r.tensor, dims: r.dims, size: r.size, offset: `${r.offset} + ((parity * batch + sequence) * (H + 1) + slot) * ${k.carry.perSlot}` })) },
     ],

@@ -5,7 +5,7 @@ import { hostModule } from '../host/host-module.js';
 import { buildManifest } from '../host/manifest.js';
 import { emitSeq, prepassDispatch, seqDispatch, stepDispatch, stepInitDispatch, stepwiseForm, type SeqKernel } from './emit.js';
 import { stepCost } from '../../src/compiler/ir/cost.js';
-import { bufferElements, HALF_ROLES, scaleValue, type OffsetScale } from './layout.js';
+import { bufferFootprint, HALF_ROLES, type OffsetScale } from './layout.js';
 import { halfStorage } from '../../src/compiler/plan/plan.js';
 import { halfRun } from '../half-run.js';
 import { seqPasses, unpackRun } from './pack.js';
@@ -62,12 +62,7 @@ export const seqBackend: Backend<'seq'> = {
         shaders: Object.fromEntries(shaders.map((s) => [s.label, s.code])),
         footprint: [
           { buffer: 'params', usage: 'uniform', bytes: 16, tensors: [] },
-          ...kernel.layout.buffers.map((b) => ({
-            buffer: b.role,
-            usage: b.usage,
-            bytes: 4 * bufferElements(b, batch, T),
-            tensors: b.regions.map((r) => ({ name: r.tensor, shape: [...SCALE_PREFIX[b.scale], ...r.dims], bytes: 4 * r.size * scaleValue(b.scale, batch, T) })),
-          })),
+          ...kernel.layout.buffers.map((b) => bufferFootprint(b, batch, T, SCALE_PREFIX)),
           ...(kernel.scratch
             ? [
                 {

@@ -258,6 +258,19 @@ class KernelWriter {
     return index(id(localName(key)), this.flat(l.dims, coords.filter((_, i) => l.positions[i]! < 0)));
   }
 
+  /** The layout's buffers and the pre-pass's scratch as globals, each with what it holds (the loop and step kernels). */
+  private declareBuffers(mod: W.Module): void {
+    for (const b of this.layout.buffers) {
+      const regions = b.regions.map((r) => `${r.tensor}${r.dims.length ? `[${r.dims.join(', ')}]` : ''} @ ${r.offset.elements}${r.offset.scale === '1' ? '' : ` * ${r.offset.scale}`}`).join(', ');
+      mod.globals.push({ name: b.role, space: 'storage', access: b.usage === 'storage' ? 'read_write' : 'read', type: W.arrayOf(b.elementType === 'u32' ? W.u32 : W.f32), group: 0, binding: b.binding, comment: b.role === 'lengths' ? 'steps per sequence' : regions });
+    }
+    const scratch = this.p.scratch;
+    if (scratch.regions.length) {
+      const regions = scratch.regions.map((r) => `${localName(r.key)}${r.dims.length ? `[${r.dims.join(', ')}]` : ''} @ ${r.offset}`).join(', ');
+      mod.globals.push({ name: 'scratch', space: 'storage', access: 'read_write', type: W.arrayOf(W.f32), group: 0, binding: this.scratchBinding, comment: `written by the pre-pass; per step row (${scratch.perStep} floats): ${regions}` });
+    }
+  }
+
   // ---- the batch tile: `tile` sequences per workgroup, members 0 .. tile-1 ----
 
   /** Sequences per workgroup in the kernel being written (the pre-pass has none). */
@@ -866,14 +879,7 @@ class KernelWriter {
     ].join('\n');
     mod.structs.push({ name: 'Params', members: [{ name: 'batch', type: W.u32 }, { name: 'T', type: W.u32 }] });
     mod.globals.push({ name: 'params', space: 'uniform', type: W.named('Params'), group: 0, binding: 0 });
-    for (const b of this.layout.buffers) {
-      const regions = b.regions.map((r) => `${r.tensor}${r.dims.length ? `[${r.dims.join(', ')}]` : ''} @ ${r.offset.elements}${r.offset.scale === '1' ? '' : ` * ${r.offset.scale}`}`).join(', ');
-      mod.globals.push({ name: b.role, space: 'storage', access: b.usage === 'storage' ? 'read_write' : 'read', type: W.arrayOf(b.elementType === 'u32' ? W.u32 : W.f32), group: 0, binding: b.binding, comment: b.role === 'lengths' ? 'steps per sequence' : regions });
-    }
-    if (p.scratch.regions.length) {
-      const regions = p.scratch.regions.map((r) => `${localName(r.key)}${r.dims.length ? `[${r.dims.join(', ')}]` : ''} @ ${r.offset}`).join(', ');
-      mod.globals.push({ name: 'scratch', space: 'storage', access: 'read_write', type: W.arrayOf(W.f32), group: 0, binding: this.scratchBinding, comment: `written by the pre-pass; per step row (${p.scratch.perStep} floats): ${regions}` });
-    }
+    this.declareBuffers(mod);
     const stateComment = `step index, then the states as state_in (${STEP_HEADER} floats on)`;
     mod.globals.push({ name: 'state_cur', space: 'storage', access: 'read_write', type: W.arrayOf(W.f32), group: 0, binding: this.stateBinding('cur'), comment: `the states before this step: ${stateComment}` });
     mod.globals.push({ name: 'state_next', space: 'storage', access: 'read_write', type: W.arrayOf(W.f32), group: 0, binding: this.stateBinding('next'), comment: `the states after it: ${stateComment}` });
@@ -1013,14 +1019,7 @@ class KernelWriter {
     mod.structs.push({ name: 'Params', members: [{ name: 'batch', type: W.u32 }, { name: 'T', type: W.u32 }] });
     mod.constants.push({ name: 'UNITS', value: u(p.unitsPerSequence), comment: 'kernel units per sequence (slices)' });
     mod.globals.push({ name: 'params', space: 'uniform', type: W.named('Params'), group: 0, binding: 0 });
-    for (const b of this.layout.buffers) {
-      const regions = b.regions.map((r) => `${r.tensor}${r.dims.length ? `[${r.dims.join(', ')}]` : ''} @ ${r.offset.elements}${r.offset.scale === '1' ? '' : ` * ${r.offset.scale}`}`).join(', ');
-      mod.globals.push({ name: b.role, space: 'storage', access: b.usage === 'storage' ? 'read_write' : 'read', type: W.arrayOf(b.elementType === 'u32' ? W.u32 : W.f32), group: 0, binding: b.binding, comment: b.role === 'lengths' ? 'steps per sequence' : regions });
-    }
-    if (p.scratch.regions.length) {
-      const regions = p.scratch.regions.map((r) => `${localName(r.key)}${r.dims.length ? `[${r.dims.join(', ')}]` : ''} @ ${r.offset}`).join(', ');
-      mod.globals.push({ name: 'scratch', space: 'storage', access: 'read_write', type: W.arrayOf(W.f32), group: 0, binding: this.scratchBinding, comment: `written by the pre-pass; per step row (${p.scratch.perStep} floats): ${regions}` });
-    }
+    this.declareBuffers(mod);
     // Local tensors: workgroup memory (shared by the unit's invocations) or function-scope arrays.
     const locals: { name: string; type: W.Type }[] = [];
     for (const [key, l] of p.local) {

@@ -5,6 +5,7 @@
 // and `rnnc run` all pack and unpack through this description.
 import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
+import type { BufferFootprint } from '../backend.js';
 
 export type BufferRole = 'inputs' | 'weights' | 'state_in' | 'lengths' | 'outputs' | 'state_out';
 export type OffsetScale = '1' | 'batch' | 'batch*T';
@@ -81,3 +82,16 @@ export const scaleValue = (scale: OffsetScale, batch: number, T: number): number
 
 /** Elements of a buffer for a given batch and sequence length. */
 export const bufferElements = (b: BufferLayout, batch: number, T: number): number => b.perUnit * scaleValue(b.scale, batch, T);
+
+/**
+ * A buffer's entry in a run's footprint: its bytes and each tensor's, with shapes named by `prefix`
+ * per scale (the sequential kernel's [batch, T, ...]; the wavefront's [batch, H, W, ...]).
+ */
+export function bufferFootprint(b: BufferLayout, batch: number, T: number, prefix: Record<OffsetScale, string[]>): BufferFootprint {
+  return {
+    buffer: b.role,
+    usage: b.usage,
+    bytes: 4 * bufferElements(b, batch, T),
+    tensors: b.regions.map((r) => ({ name: r.tensor, shape: [...prefix[b.scale], ...r.dims], bytes: 4 * r.size * scaleValue(b.scale, batch, T) })),
+  };
+}

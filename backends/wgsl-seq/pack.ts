@@ -39,7 +39,8 @@ export function initialStates(m: Module, run: RunArrays, sizes: Record<string, n
   return out;
 }
 
-function fill(b: BufferLayout, run: RunArrays, states: Record<string, Float32Array>): ArrayBuffer {
+/** A read-only buffer's contents for a run: its tensors at their regions (the wavefront kernel's too, with T = H * W). */
+export function fillBuffer(b: BufferLayout, run: RunArrays, states: Record<string, Float32Array>): ArrayBuffer {
   const elements = bufferElements(b, run.batch, run.T);
   if (b.role === 'lengths') {
     const a = new Uint32Array(elements);
@@ -62,7 +63,7 @@ export function packRun(m: Module, k: SeqKernel, run: RunArrays): PackedRun {
   const buffers: PackedBuffer[] = [{ name: 'params', usage: 'uniform', bytes: 16, data: new Uint32Array([run.batch, run.T, 0, 0]).buffer }];
   for (const b of k.layout.buffers) {
     const bytes = 4 * bufferElements(b, run.batch, run.T);
-    buffers.push(b.usage === 'storage' ? { name: b.role, usage: 'storage', bytes, read: true } : { name: b.role, usage: 'storage-read', bytes, data: fill(b, run, states) });
+    buffers.push(b.usage === 'storage' ? { name: b.role, usage: 'storage', bytes, read: true } : { name: b.role, usage: 'storage-read', bytes, data: fillBuffer(b, run, states) });
   }
   return {
     buffers,
