@@ -21,6 +21,7 @@
 // nothing.
 import type { Def, Module } from '../../src/compiler/ir/ir.js';
 import { strides, tensorSize, type DimSizes } from '../../src/compiler/ir/dims.js';
+import { stepCost } from '../../src/compiler/ir/cost.js';
 import { Lowerer, offsetExpr, type IndexValue } from '../lower/expr.js';
 import { flatWorkgroupIndex, gridDispatch, MAX_WORKGROUPS_PER_DIMENSION } from '../lower/grid.js';
 import { arrayOf, assign, bin, call, emptyModule, f32, forRange, id, ifS, index, letS, lit, member, named, u32, varS, vec, workgroupEntry, type Expr, type Stmt } from '../wgsl/ast.js';
@@ -73,15 +74,23 @@ export function sumTerm(m: Module, state: string): { def: Def; term: number } | 
 /** Accumulator elements and output elements per step past which a cell's kernel is too large to compile quickly. */
 export const TIME_SUM_MAX_ELEMENTS = GROUP;
 export const TIME_SUM_MAX_OUTPUTS = 64;
+/**
+ * Operations per step (stepCost) past which the kernel, every point unrolled, is too large to compile
+ * quickly whatever its element count: GRU X = 64, H = 128 has 128 elements in d_bz but 25,728
+ * operations per step (a 200 KB shader that lavapipe had not compiled after 5 minutes). The staged
+ * rests of the examples at their own sizes take 172-1,128.
+ */
+export const TIME_SUM_MAX_OPS = 2048;
 
 /**
  * Whether the time-sum kernel takes a cell at these sizes: every term and output is unrolled at each
  * of its points, and lavapipe's compile time grows faster than the kernel (an LSTM with H = 16 has
- * 256 elements in each U: minutes), so one shader's worth at most; larger cells run as scan cells.
+ * 256 elements in each U: minutes), so one shader's worth at most, and at most TIME_SUM_MAX_OPS
+ * operations a step; larger cells run as scan cells.
  */
 export function timeSumFits(m: Module, sizes: DimSizes): boolean {
   const total = (role: 'state' | 'output') => m.tensors.filter((t) => t.role === role).reduce((n, t) => n + tensorSize(t, sizes), 0);
-  return isStepMap(m) && total('state') <= TIME_SUM_MAX_ELEMENTS && total('output') <= TIME_SUM_MAX_OUTPUTS;
+  return isStepMap(m) && total('state') <= TIME_SUM_MAX_ELEMENTS && total('output') <= TIME_SUM_MAX_OUTPUTS && stepCost(m, sizes).ops <= TIME_SUM_MAX_OPS;
 }
 
 /**

@@ -13,7 +13,7 @@ import { differentiate } from '../../src/compiler/grad/reverse.js';
 import { withSavedStates } from '../../src/compiler/grad/saved.js';
 import { stageBackward } from '../../src/compiler/grad/stage.js';
 import { plan } from '../../src/driver/compile.js';
-import { compileTimeSum, isStepMap } from '../../backends/wgsl-reduce/time-sum.js';
+import { compileTimeSum, isStepMap, timeSumFits } from '../../backends/wgsl-reduce/time-sum.js';
 import { planGrad } from '../../src/driver/grad.js';
 import { backpropagate, type CellRunner, type GradCell } from '../../src/runtime/bptt.js';
 import { interpret } from '../../src/runtime/reference/interpreter.js';
@@ -89,5 +89,19 @@ describe.each(cellFiles)('%s', (label, url) => {
         const got = await backpropagate(m, { backward: step, saving, staged: stages }, r, c.shape, c.data, c.upstream, checkpoint ? { checkpoint } : {});
         for (const kind of ['inputs', 'params', 'initial'] as const) for (const [name, a] of Object.entries(want[kind])) expectClose(`${how} C=${checkpoint} ${kind} ${name}`, a, got[kind][name]!);
       }
+  });
+});
+
+describe('the time-sum kernel takes only what compiles quickly', () => {
+  // GRU X = 64, H = 128: 128 elements in each bias's sum (within TIME_SUM_MAX_ELEMENTS), but 25,728
+  // operations a step; its 200 KB kernel had not compiled after 5 minutes (`rnnc run --grad` hung).
+  it('GRU at X = 64, H = 128 sums its params in scan cells; at its own sizes in the time-sum kernel', () => {
+    const m = moduleAt(new URL('../../examples/gru.rnn', import.meta.url));
+    const fitting = (dims: Record<string, number>) => {
+      const forward = plan(m, analyse(m).analysis, { mode: 'seq', dims });
+      return planGrad(forward, 'seq').accumulations.filter((a) => timeSumFits(a.compilation.module, forward.sizes)).map((a) => a.param);
+    };
+    expect(fitting({})).toEqual(['Wz', 'Wr', 'Wn', 'Uz', 'Ur', 'Un', 'bz', 'br', 'bn', 'bhn']);
+    expect(fitting({ X: 64, H: 128 })).toEqual([]);
   });
 });
