@@ -19,6 +19,7 @@ import type { Mode, Target } from '../../src/compiler/plan/plan.js';
 import type { Device } from '../../src/runtime/device.js';
 import type { RunArrays } from '../../backends/run-data.js';
 import { roundHalf } from '../../src/compiler/plan/half.js';
+import { ciCases } from '../helpers/matrix.js';
 
 /**
  * The kernel's share of the error, |gpu - ref| / (1 + |ref|), per example: about 3x the largest seen
@@ -66,7 +67,7 @@ const RUNS: [number, number, number[] | undefined][] = [
  * another adapter (the scan's chained pass needs `lookBack`); `runs` replaces RUNS; `only` keeps the
  * plans it accepts (others are listed as 'not this variant').
  */
-export function f16Examples(mode: Mode, options: { target?: Target; runs?: typeof RUNS; only?: (c: { plan: { decision: object } }) => boolean; unitDims?: boolean } = {}) {
+export function f16Examples(mode: Mode, options: { target?: Target; runs?: typeof RUNS; only?: (c: { plan: { decision: object } }) => boolean; unitDims?: boolean; ciHalf?: 0 | 1 } = {}) {
   let gpu: Device;
   beforeAll(async () => {
     gpu = await openGpu();
@@ -75,7 +76,10 @@ export function f16Examples(mode: Mode, options: { target?: Target; runs?: typeo
     await gpu?.close();
   });
 
-  describe.each(examples)(`%s, f16 storage, --mode ${mode}`, (file) => {
+  // ciHalf: CI runs every other example (by index) in this mode; the others' f16 storage runs in seq
+  // (every example), and all of them here under RNNC_TEST_MATRIX=full.
+  const files = options.ciHalf === undefined ? examples : ciCases(examples, (_f, k) => k % 2 === options.ciHalf);
+  describe.each(files)(`%s, f16 storage, --mode ${mode}`, (file) => {
     const cell = frontEnd(readFileSync(`examples/${file}`, 'utf8')) as { module: Module; analysis: Analysis };
     const module = cell.module;
     // unitDims: every dim of size 1 (one float per step: what the scan's chained pass takes).
