@@ -134,6 +134,14 @@ describe('grid cells: front end', () => {
     }
   });
 
+  it('a let past a WGSL array (the wavefront keeps each position\'s lets in arrays) is RNN0803 at the let, not an internal error', () => {
+    const text = 'rnn wide grid {\n  dims D = 4\n  input  x[D]\n  state  h = 0\n  let g[d] = x[d] * 2\n  h <- 0.5 * h.left + 0.5 * h.up + sum(d: g[d])\n  output y = h\n}\n';
+    const source = new SourceFile('wide.rnn', text);
+    const r = frontEnd(source);
+    expect(plan(r.module!, r.analysis!, { dims: { D: 65535 } }, source).plan.mode).toBe('seq');
+    expect(() => plan(r.module!, r.analysis!, { dims: { D: 65536 } }, source)).toThrow(/wide\.rnn:5:3: error RNN0803: the wavefront kernel of a grid cell keeps `g` for each position in an array of 65536 floats, over the 65535 a WGSL array holds[\s\S]*rnnc: wide is too costly to run at these sizes/);
+  });
+
   it('explain --after grad refuses it too (the reverse pass knows no neighbours)', () => {
     expect(() => runPipeline(new SourceFile('g.rnn', ssm2d), 'grad')).toThrow(/^rnnc: RNN0512: ssm2d is a grid cell .*its gradients are not built yet/);
   });

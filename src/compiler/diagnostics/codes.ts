@@ -81,6 +81,7 @@ export const codes = {
   RNN0701: { severity: 'error', message: '{message}' },
 
   RNN0801: { severity: 'error', message: 'one step of this cell costs about {ops} operations per sequence, over the limit of {limit}; most of them here ({hottest} a step)' },
+  RNN0803: { severity: 'error', message: 'the wavefront kernel of a grid cell keeps `{name}` for each position in an array of {count} floats, over the {limit} a WGSL array holds' },
   RNN0802: { severity: 'error', message: '{name} cannot take --precision {precision}: {why}; {verb} it with --precision f32 or auto' },
 
   RNN0901: { severity: 'error', message: 'internal compiler error: {message}' },

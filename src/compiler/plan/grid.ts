@@ -12,11 +12,21 @@ import { choosePrecision } from './precision.js';
 
 export const WAVEFRONT_WHY = 'a grid cell: the wavefront kernel runs the anti-diagonals r + c = k in order and the positions of one in parallel, for every grid cell';
 
+/** Elements a WGSL fixed-size array holds (Tint: the count must be less than 65536). */
+const MAX_ARRAY_ELEMENTS = 65535;
+
 export function planGrid(subject: PlanSubject): ExecutionPlan | PlanRefused | PlanOverBudget {
   const { module, sizes, request } = subject;
   const { ops, bytes, hottest } = stepCost(module, sizes);
   if (ops > MAX_OPS_PER_STEP && hottest)
     return new PlanOverBudget(diagnostic('RNN0801', hottest.span, { ops: approx(ops), limit: approx(MAX_OPS_PER_STEP), hottest: approx(hottest.ops) }, { notes: ['nested reductions multiply: each level runs the one inside it once per index value; smaller dims or fewer levels bring the cost down'] }));
+  // Each invocation computes one position's lets and outputs (and new states of up to 64 floats) in
+  // function-scope arrays (backends/wgsl-grid); a larger state goes to its carry slot, in storage.
+  for (const def of module.step) {
+    const count = def.vars.reduce((n, v) => n * sizes[v.dim]!, 1);
+    if (def.kind !== 'update' && count > MAX_ARRAY_ELEMENTS)
+      return new PlanOverBudget(diagnostic('RNN0803', def.span, { name: def.target, count, limit: MAX_ARRAY_ELEMENTS }, { notes: ['smaller dims bring it down'] }));
+  }
   const mode = request.mode === 'auto' ? 'seq' : request.mode;
   const precision = choosePrecision(module, request.precision ?? 'auto', subject.target.f16 ?? true);
   if ('unavailable' in precision) return new PrecisionRefused(mode, precision.unavailable);
