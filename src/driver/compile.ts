@@ -49,7 +49,7 @@ export function plan(module: Module, analysis: Analysis, options: PlanOptions = 
   const planned = module.grid ? planGrid({ module, analysis, sizes, target, request }) : makePlan({ module, analysis, sizes, target, request }, backendList);
   if (planned instanceof PrecisionRefused) throw new RnncError(`rnnc: RNN0802: ${formatMessage('RNN0802', { name: module.name, precision: request.precision ?? 'f16-storage', why: planned.why, verb: options.verb ?? 'compile' })}`);
   if (planned instanceof PlanOverBudget) {
-    const where = source ? renderDiagnostics([planned.diagnostic], source, { color: false }) : planned.diagnostic.message;
+    const where = source ? renderDiagnostics([planned.diagnostic], source, { color: false }) : `rnnc: ${planned.diagnostic.code}: ${planned.diagnostic.message}`;
     throw new RnncError(`${where}\nrnnc: ${module.name} is too costly to run at these sizes`);
   }
   // A bidirectional cell where the fused kernel takes one direction of time only (chunk): its two parts, each planned on its own.
