@@ -61,10 +61,12 @@ export interface BackwardStep {
 type LoadNode = Extract<Node, { op: 'load' }>;
 
 export function differentiate(m: Module): BackwardStep {
-  // The backward step runs over the reversed sequence on the host's reversed copies (runtime/bptt.ts):
-  // a cell with a time direction of its own would need the direction carried into every generated cell.
-  if (m.reversed || m.tensors.some((t) => t.reversed))
-    throw new GradError(`${m.reversed ? 'it runs time backward (`reversed`)' : 'it has a `reversed { ... }` block'}, and the backward pass does not carry time directions yet`);
+  // One step's derivative does not depend on the direction time runs in: a reversed cell's backward
+  // step is its step's, run the other way (runtime/bptt.ts walks it forward). A bidirectional cell is
+  // differentiated as its two parts (ir/split-directions.ts), each one direction, by the callers
+  // (driver/grad.ts, reference/grad-step.ts): its fused step mixes the two directions' steps.
+  if (m.tensors.some((t) => t.reversed))
+    throw new GradError('it has a `reversed { ... }` block: differentiate its two parts (splitDirections), one direction of time each');
   // A grid cell's neighbour loads are not the previous step's state: no backward pass for them yet.
   if (m.grid) throw new GradError('it runs over a 2-D grid (`grid`), and the backward pass runs over time only');
   const names = new Names([...m.tensors.map((t) => t.name), ...(m.monoid?.combine ?? []).map((d) => d.target)]);
