@@ -155,8 +155,14 @@ export async function backpropagate<A extends FloatArray>(
   let carried = data.initial;
   let final: Record<string, A> = {};
   let savedWhole: Record<string, A> | undefined;
-  for (const { t0, steps } of segments) {
-    checkpoints.push(carried);
+  // A reversed cell (`Module.reversed`) walks each sequence from its last valid step: its segments
+  // run last first forward, first first backward, and its backward step walks time forward.
+  const forwardReversed = m.reversed === true;
+  const forwardOrder = segments.map((_, k) => k);
+  if (forwardReversed) forwardOrder.reverse();
+  for (const k of forwardOrder) {
+    const { t0, steps } = segments[k]!;
+    checkpoints[k] = carried;
     const r = await runner.run(whole ? 'saving' : 'forward', segmentShape(t0, steps), segmentData(t0, steps, carried));
     if (whole) {
       savedWhole = r.outputs;
@@ -178,13 +184,14 @@ export async function backpropagate<A extends FloatArray>(
     if (given) start.set(given);
     adjoints[adjoint] = start;
   }
-  for (let k = segments.length - 1; k >= 0; k--) {
+  for (const k of [...forwardOrder].reverse()) {
     const { t0, steps } = segments[k]!;
     const sh = segmentShape(t0, steps);
     const segment = segmentData(t0, steps, checkpoints[k]);
     const saved = savedWhole ?? (await runner.run('saving', sh, segment)).outputs;
-    // The backward runs over the steps reversed in time: on the host here, or by the cell itself.
-    const walksBack = runner.walksBack?.(staged && runner.runRest ? 'core' : 'backward') === true;
+    // The backward runs over the steps in the forward's opposite direction: reversed on the host here,
+    // or by the cell itself (a reversed cell after a forward one, a plain cell after a reversed one).
+    const walksBack = (runner.walksBack?.(staged && runner.runRest ? 'core' : 'backward') === true) !== forwardReversed;
     const reversed = (a: FloatArray, n: number) => (walksBack ? a : reverseSteps(a, sh, n, zeros(batch * steps * n)));
     const backInputs: Record<string, FloatArray> = {};
     for (const x of inputs) backInputs[x.name] = reversed(segment.inputs[x.name]!, size(x.name));

@@ -1,0 +1,53 @@
+// Gradients of reversed and bidirectional cells on the reference interpreter (CPU): the tape against
+// central differences of the float64 loss, and the compiler's backward steps run on the shared BPTT
+// schedule (a reversed cell's backward walks time forward; a bidirectional cell as its two parts,
+// their gradients joined) against the tape, with and without checkpoints.
+import { describe, expect, it } from 'vitest';
+import { bindDims } from '../../src/compiler/ir/dims.js';
+import { differentiate } from '../../src/compiler/grad/reverse.js';
+import { interpretGrad } from '../../src/runtime/reference/grad.js';
+import { interpretBackward } from '../../src/runtime/reference/grad-step.js';
+import { casesFor, checkFiniteDifferences } from './helpers.js';
+import { directionCells, moduleOf } from './directions-cells.js';
+
+function expectClose(what: string, a: Float64Array, b: Float64Array | undefined): void {
+  expect(b, what).toBeDefined();
+  expect(b!.length, what).toBe(a.length);
+  const scale = Math.max(1, ...Array.from(a, Math.abs));
+  for (let i = 0; i < a.length; i++) if (!(Math.abs(a[i]! - b![i]!) <= 1e-12 * scale)) throw new Error(`${what}[${i}]: tape ${a[i]}, pass ${b![i]} (scale ${scale})`);
+}
+
+describe.each(directionCells)('%s', (_label, text) => {
+  const m = moduleOf(text);
+  const cases = casesFor(m, bindDims(m));
+
+  it.each(cases.map((c) => [c.label, c] as const))('%s: the tape equals central differences; the backward steps equal the tape', async (label, c) => {
+    const tape = interpretGrad(m, c.shape, c.data, c.upstream);
+    checkFiniteDifferences(m, c, tape, `${m.name} ${label}`);
+    const pass = await interpretBackward(m, c.shape, c.data, c.upstream);
+    for (const kind of ['inputs', 'params', 'initial'] as const) {
+      expect(Object.keys(pass[kind]).sort(), kind).toEqual(Object.keys(tape[kind]).sort());
+      for (const [name, a] of Object.entries(tape[kind])) expectClose(`${kind} ${name}`, a, pass[kind][name]);
+    }
+    for (const [name, a] of Object.entries(tape.forward.outputs)) expectClose(`output ${name}`, a, pass.forward.outputs[name]);
+    for (const [name, a] of Object.entries(tape.forward.final)) expectClose(`final ${name}`, a, pass.forward.final[name]);
+  });
+
+  it('checkpoints (segments run in the cell direction, last first backward) change nothing, to the bit', async () => {
+    const c = cases[2]!;
+    const all = await interpretBackward(m, c.shape, c.data, c.upstream);
+    for (const C of [1, 4, 5]) {
+      const checkpointed = await interpretBackward(m, c.shape, c.data, c.upstream, undefined, { checkpoint: C });
+      for (const kind of ['inputs', 'params', 'initial'] as const) expect(checkpointed[kind], `C = ${C}: ${kind}`).toEqual(all[kind]);
+      expect(checkpointed.forward).toEqual(all.forward);
+    }
+  });
+});
+
+describe('the pass and time directions', () => {
+  it('differentiates a reversed cell (the step is the same either way) and refuses a fused bidirectional one, naming the split', () => {
+    const [[, reversed], , [, bidirectional]] = directionCells as [[string, string], [string, string], [string, string]];
+    expect(differentiate(moduleOf(reversed)).module.reversed).toBeUndefined();
+    expect(() => differentiate(moduleOf(bidirectional))).toThrow(/two parts \(splitDirections\)/);
+  });
+});
