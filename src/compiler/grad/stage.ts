@@ -29,8 +29,9 @@ type Load = Extract<Node, { op: 'load' }>;
 export function stageBackward(step: BackwardStep, forward?: Module): StagedBackward | undefined {
   const m = step.module;
   if (m.monoid || m.reversed) return undefined;
-  // A bidirectional cell's backward block runs the other way: not a recurrence this schedule stages.
-  const bidirectional = (x: Module) => x.reversed || x.tensors.some((t) => t.reversed) || x.step.some((d) => d.nodes.some((n) => n.op === 'load' && n.reversed));
+  // A bidirectional cell's backward block runs the other way: not a recurrence this schedule stages
+  // (the driver stages each part). A reversed forward cell stages: its core walks time forward.
+  const bidirectional = (x: Module) => x.tensors.some((t) => t.reversed) || x.step.some((d) => d.nodes.some((n) => n.op === 'load' && n.reversed));
   if (bidirectional(m) || (forward && bidirectional(forward))) return undefined;
   const adjoints = new Set(step.roles.stateAdjoints.map((r) => r.adjoint));
   const accumulators = new Set(step.roles.paramAdjoints.map((r) => r.adjoint));
