@@ -12,7 +12,7 @@ import { validateKernels } from '../driver/validate.js';
 import { checkOutputDir, writeAllOrNothing } from '../driver/output.js';
 import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, parseMode, pathFlag, positiveInt, UserError, warn } from './io.js';
 import { NEWTON_MODE, newtonFiles } from './newton.js';
-import { gradFiles, planGrad } from '../driver/grad.js';
+import { gradCompilations, gradFiles, planGrad } from '../driver/grad.js';
 import { gradModeOf } from './grad.js';
 import { parsePrecision, precisionOption } from './precision.js';
 
@@ -103,7 +103,7 @@ export function registerCompile(program: Command) {
         const device = await openGpu();
         let errors: string[];
         try {
-          errors = (await Promise.all([...(compiled ? [compiled] : compilation.parts!.map(emit)), ...(grad ? [grad.saving, grad.backward, ...grad.accumulations.map((a) => a.compilation)].map(emit) : [])].map((c) => validateKernels(device, c)))).flat();
+          errors = (await Promise.all([...(compiled ? [compiled] : compilation.parts!.map(emit)), ...(grad ? gradCompilations(grad).map(emit) : [])].map((c) => validateKernels(device, c)))).flat();
         } finally {
           await device.close();
         }

@@ -23,7 +23,8 @@ export function gradModeOf(forward: ModeRequest, given?: string): ModeRequest {
 
 /** The float64 reference: the compiler's backward step evaluated by the reference interpreter, on the schedule the GPU ran. */
 export function referenceGradients(g: GradCompilation, shape: RunShape, data: RunData, upstream: Upstream, checkpoint?: number): Promise<GradResult> {
-  return interpretBackward(g.forward.module, shape, data, upstream, g.step, checkpoint !== undefined ? { checkpoint } : {});
+  // A bidirectional cell: interpretBackward splits it into its parts as runGrad does (g.step is one part's).
+  return interpretBackward(g.forward.module, shape, data, upstream, g.parts ? undefined : g.step, checkpoint !== undefined ? { checkpoint } : {});
 }
 
 /** Every gradient against the reference's, norm-wise per tensor. */
@@ -36,12 +37,21 @@ export function verifyGradients(m: Module, sizes: DimSizes, size: RunSize, gpu: 
 /** The `grad` section of `rnnc run --json`: which kernels ran the backward pass, and why. */
 export function gradReport(g: GradCompilation, checkpoint: number | undefined, upstream: Record<string, string>, gradients: TensorSummary[]) {
   return {
-    backward: { mode: g.backward.plan.mode, requested: g.backward.plan.requested, why: g.backward.plan.why, decision: g.backward.plan.decision },
-    saving: { mode: g.saving.plan.mode },
-    // The staged backward (docs/grad.md) runs the adjoint recurrence alone, then the rest in one pass.
-    staged: usesStages(g) ? { core: { mode: g.staged!.core.plan.mode, why: g.staged!.core.plan.why }, rest: 'time-sum' } : null,
+    ...kernelsReport(g),
+    // A bidirectional cell: each part's backward kernels (the fields above are the forward part's).
+    ...(g.parts ? { parts: g.parts.map((p) => ({ direction: p.forward.module.reversed ? 'reversed' : 'forward', name: p.forward.module.name, ...kernelsReport(p) })) } : {}),
     checkpoint: checkpoint ?? null,
     upstream,
     gradients,
+  };
+}
+
+/** Which kernels run one cell's (or part's) backward pass. */
+function kernelsReport(g: GradCompilation) {
+  return {
+    backward: { mode: g.backward.plan.mode, requested: g.backward.plan.requested, why: g.backward.plan.why, decision: g.backward.plan.decision, direction: g.backward.module.reversed ? 'reversed' : 'forward' },
+    saving: { mode: g.saving.plan.mode },
+    // The staged backward (docs/grad.md) runs the adjoint recurrence alone, then the rest in one pass.
+    staged: usesStages(g) ? { core: { mode: g.staged!.core.plan.mode, why: g.staged!.core.plan.why }, rest: 'time-sum' } : null,
   };
 }

@@ -14,11 +14,14 @@ import type { Compilation, ModeRequest } from '../compiler/plan/plan.js';
 import type { CompiledCell, RunArrays, RunSize } from '../../backends/backend.js';
 import { backpropagate, type BpttOptions, type CellRunner, type FloatArray, type Gradients, type GradCell, type Upstream } from '../runtime/bptt.js';
 import type { Device } from '../runtime/device.js';
-import { compileFiles, emit, plan, retarget, type GeneratedFile, type PlanOptions } from './compile.js';
+import { compileFiles, emit, plan, planParts, retarget, type GeneratedFile, type PlanOptions } from './compile.js';
 import { RnncError } from './errors.js';
 import { planSegments, runSegmented } from './segments.js';
 import { compileTimeSum, sumTerm, timeSumFits, type CompiledTimeSum } from '../../backends/wgsl-reduce/time-sum.js';
 import { targetOf } from './run.js';
+import { partData } from './directions.js';
+import { hasReversedBlock } from '../compiler/ir/split-directions.js';
+import { joinPartGradients } from '../runtime/reference/grad-parts.js';
 
 export type { Gradients, Upstream } from '../runtime/bptt.js';
 
@@ -40,6 +43,13 @@ export interface GradCompilation {
    * runGrad runs this rather than `backward` and `accumulations` where the core is a scan (see `usesStages`).
    */
   staged?: { stages: StagedBackward; core: Compilation; gathered: boolean };
+  /**
+   * A bidirectional cell: the gradient compilations of its two parts (src/compiler/ir/split-directions.ts),
+   * forward then reversed, each on its share of the data; their gradients join (runtime/reference/grad-parts.ts).
+   * `forward` is then the whole cell's compilation and the other fields are the forward part's:
+   * runGrad, gradFiles, gradCompilations and the report take both parts.
+   */
+  parts?: GradCompilation[];
 }
 
 /** How planGrad plans the backward, beside the plan options (both on by default; off for before/after measurements). */
@@ -73,7 +83,16 @@ function analysed(m: Module): Pick<Compilation, 'module' | 'analysis'> {
  * backward cell takes `backwardMode` ('auto': the planner's choice among the modes it offers).
  */
 export function planGrad(forward: Compilation, backwardMode: ModeRequest, gradOptions: GradPlanOptions = {}): GradCompilation {
+  if (hasReversedBlock(forward.module)) {
+    // Each direction on its own (the fused kernel runs both at once; a backward pass runs each the other way).
+    const { walkBack: _w, gatherCore: _g, ...options } = gradOptions;
+    const parted = forward.parts ? forward : planParts(forward.module, { ...options, dims: forward.sizes, mode: forward.plan.requested, target: forward.target, ...(forward.plan.precision ? { precision: forward.plan.precision.requested } : {}) }, forward.source);
+    const parts = parted.parts!.map((p) => planGrad(p, backwardMode, gradOptions));
+    return { ...parts[0]!, forward, parts };
+  }
   const { walkBack = true, gatherCore = true, ...options } = gradOptions;
+  // A reversed cell's backward walks time forward: a plain cell, reading the forward's arrays as they are.
+  const forwardReversed = forward.module.reversed === true;
   const step = backwardStep(forward.module);
   const savingModule = withSavedStates(forward.module);
   const common = { ...options, dims: forward.sizes, target: forward.target };
@@ -90,9 +109,9 @@ export function planGrad(forward: Compilation, backwardMode: ModeRequest, gradOp
     const a = analysed(m);
     return plan(a.module, a.analysis, { ...common, ...more, mode: backwardMode, flag: '--grad-mode', verb: 'differentiate' });
   };
-  const backward = walkBack ? walkingBack(split?.adjoint ?? step.module, planned) : planned(split?.adjoint ?? step.module);
+  const backward = walkBack && !forwardReversed ? walkingBack(split?.adjoint ?? step.module, planned) : planned(split?.adjoint ?? step.module);
   const accumulations = (split?.accumulations ?? []).map((a) => ({ param: a.param, compilation: planned(a.module) }));
-  const staged = stagedOf(step, forward.module, forward.sizes, planned, walkBack, gatherCore);
+  const staged = stagedOf(step, forward.module, forward.sizes, planned, walkBack && !forwardReversed, gatherCore);
   return { forward, saving: savingPlan, backward, accumulations, step, savingModule, ...(split ? { split } : {}), ...(staged ? { staged } : {}) };
 }
 
@@ -137,6 +156,10 @@ function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, 
 
 /** The same gradient compilation for the adapter's target (subgroups), planned again only where it differs. */
 export function retargetGrad(g: GradCompilation, device: Device, options: PlanOptions = {}): GradCompilation {
+  if (g.parts) {
+    const parts = g.parts.map((p) => retargetGrad(p, device, options));
+    return { ...parts[0]!, forward: retarget(g.forward, targetOf(device.adapter), options), parts };
+  }
   const target = targetOf(device.adapter);
   const again = (c: Compilation) => retarget(c, target, { ...options, flag: '--grad-mode' });
   return {
@@ -155,13 +178,31 @@ export function retargetGrad(g: GradCompilation, device: Device, options: PlanOp
  * one src/runtime/bptt.ts runs): which cell runs when, and which tensor of one feeds which of another.
  */
 export async function gradFiles(g: GradCompilation, sourcePath?: string): Promise<GeneratedFile[]> {
+  if (g.parts) {
+    const files = (await Promise.all(g.parts.map((p) => gradFiles(p, sourcePath)))).flat();
+    const schedule = {
+      cell: g.forward.module.name,
+      ...(sourcePath ? { source: sourcePath } : {}),
+      about:
+        'A bidirectional cell, differentiated as its two parts, one direction of time each (forward statements; the `reversed { ... }` block). ' +
+        "Run each part's schedule (`schedule`) on the inputs, params and initial states it declares, with the upstream gradients of its own outputs and final states. " +
+        "An input's and a param's gradient is the sum of the parts' (0 where neither reads it); each initial state's gradient is its part's.",
+      parts: g.parts.map((p) => ({ direction: p.forward.module.reversed ? 'reversed' : 'forward', cell: p.forward.module.name, schedule: `${p.forward.module.name}.grad.json` })),
+    };
+    return [...files, { name: `${g.forward.module.name}.grad.json`, text: JSON.stringify(schedule, null, 2) + '\n' }];
+  }
   const cells = [g.saving, g.backward, ...g.accumulations.map((a) => a.compilation)];
   const files = (await Promise.all(cells.map((c) => compileFiles(c)))).flat();
   const name = (c: Compilation) => c.module.name;
   const schedule = {
     cell: g.forward.module.name,
     ...(sourcePath ? { source: sourcePath } : {}),
-    about: g.backward.module.reversed
+    about: g.forward.module.reversed
+      ? 'Backpropagation through time of a reversed cell (it walks each sequence from its last valid step). 1. Run `saving` (a reversed cell too: same inputs, params, initial states); its extra outputs are the states before each step, at each step\'s position. ' +
+        '2. Run `backward`, a plain cell (it walks each sequence\'s valid steps forward), on the inputs, the saved states and the upstream output gradients as they are, from the final states\' upstream gradients; its final states are the initial states\' gradients, its outputs the inputs\' gradients. ' +
+        '3. Run each `accumulations` cell over the same steps, its inputs from step 2 and from `backward`\'s carried outputs; its final state, summed over the batch, is the param\'s gradient. ' +
+        'A param that initialises a state also gets that state\'s gradient where no initial state was given.'
+      : g.backward.module.reversed
       ? 'Backpropagation through time. 1. Run `saving` forward (as the cell: same inputs, params, initial states); its extra outputs are the states before each step. ' +
         '2. Run `backward`, a reversed cell (it walks each sequence\'s valid steps backward itself), on the inputs, the saved states and the upstream output gradients as they are, from the final states\' upstream gradients; its final states are the initial states\' gradients, its outputs the inputs\' gradients. ' +
         '3. Run each `accumulations` cell over the same steps, its inputs from step 2 and from `backward`\'s carried outputs; its final state, summed over the batch, is the param\'s gradient. ' +
@@ -209,8 +250,18 @@ export interface GradRunOptions extends BpttOptions {
 export const usesStages = (g: GradCompilation, options: Pick<GradRunOptions, 'staged'> = {}): boolean =>
   g.staged !== undefined && (options.staged ?? (g.staged.core.plan.mode === 'scan' && g.step.roles.paramAdjoints.length > 0));
 
+/** Every compilation a gradient run or `rnnc compile --grad` takes besides the forward cell's (both parts' of a bidirectional cell). */
+export const gradCompilations = (g: GradCompilation): Compilation[] =>
+  g.parts ? g.parts.flatMap(gradCompilations) : [g.saving, g.backward, ...g.accumulations.map((a) => a.compilation)];
+
 /** Runs forward and backward on the device: the gradients, and the forward run's results. */
 export async function runGrad(device: Device, g: GradCompilation, data: RunArrays, upstream: Upstream = {}, options: GradRunOptions = {}): Promise<Gradients<Float32Array>> {
+  if (g.parts) {
+    // Each part on its share of the data, one after the other; the upstream gradients keep their names.
+    const got = [];
+    for (const part of g.parts) got.push({ module: part.forward.module, gradients: await runGrad(device, part, partData(part.forward.module, data), upstream, options) });
+    return joinPartGradients(g.forward.module, { batch: data.batch, T: data.T, sizes: g.forward.sizes }, got, (n) => new Float32Array(n));
+  }
   const compiled = new Map<GradCell, CompiledCell>();
   const cells = new Map<GradCell, Compilation>([
     ['forward', g.forward],

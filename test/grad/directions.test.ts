@@ -9,6 +9,10 @@ import { interpretGrad } from '../../src/runtime/reference/grad.js';
 import { interpretBackward } from '../../src/runtime/reference/grad-step.js';
 import { casesFor, checkFiniteDifferences } from './helpers.js';
 import { directionCells, moduleOf } from './directions-cells.js';
+import { analyse } from '../../src/compiler/analyse/analyse.js';
+import { plan } from '../../src/driver/compile.js';
+import { gradFiles, planGrad } from '../../src/driver/grad.js';
+import { gradReport, referenceGradients } from '../../src/cli/grad.js';
 
 function expectClose(what: string, a: Float64Array, b: Float64Array | undefined): void {
   expect(b, what).toBeDefined();
@@ -49,5 +53,33 @@ describe('the pass and time directions', () => {
     const [[, reversed], , [, bidirectional]] = directionCells as [[string, string], [string, string], [string, string]];
     expect(differentiate(moduleOf(reversed)).module.reversed).toBeUndefined();
     expect(() => differentiate(moduleOf(bidirectional))).toThrow(/two parts \(splitDirections\)/);
+  });
+});
+
+describe('rnnc run --grad and compile --grad on a bidirectional cell (planned, not run)', () => {
+  const m = moduleOf(directionCells[2]![1]);
+  const g = planGrad(plan(m, analyse(m).analysis, { mode: 'seq' }), 'seq');
+
+  it("--json's grad section reports each part's backward kernels and direction", () => {
+    const report = gradReport(g, undefined, {}, []);
+    expect(report.parts?.map((p) => [p.direction, p.name, p.backward.mode, p.backward.direction])).toEqual([
+      ['forward', 'bimamba_forward', 'seq', 'reversed'],
+      ['reversed', 'bimamba_reversed', 'seq', 'forward'],
+    ]);
+  });
+
+  it("--verify's reference (referenceGradients) is the tape's gradients of the whole cell", async () => {
+    const c = casesFor(m, bindDims(m))[1]!;
+    const ref = await referenceGradients(g, c.shape, c.data, c.upstream);
+    const tape = interpretGrad(m, c.shape, c.data, c.upstream);
+    for (const kind of ['inputs', 'params', 'initial'] as const) for (const [name, a] of Object.entries(tape[kind])) expectClose(`${kind} ${name}`, a, ref[kind][name]);
+  });
+
+  it("compile --grad writes each part's cells and schedule, and the cell's schedule names them", async () => {
+    const files = await gradFiles(g, 'examples/bimamba.rnn');
+    const names = files.map((f) => f.name);
+    for (const part of ['bimamba_forward', 'bimamba_reversed']) for (const suffix of ['.grad.json', '_saving.wgsl', '_grad.wgsl']) expect(names).toContain(part + suffix);
+    const schedule = JSON.parse(files.find((f) => f.name === 'bimamba.grad.json')!.text);
+    expect(schedule.parts.map((p: { schedule: string }) => p.schedule)).toEqual(['bimamba_forward.grad.json', 'bimamba_reversed.grad.json']);
   });
 });

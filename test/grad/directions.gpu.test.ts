@@ -1,0 +1,105 @@
+// Gradients of reversed and bidirectional cells on Dawn: `runGrad` (a reversed cell's backward kernels
+// walk time forward; a bidirectional cell's two parts each run their own saving and backward kernels,
+// their gradients joined) against the float64 tape (src/runtime/reference/grad.ts, itself checked
+// against central differences in directions.test.ts), norm-wise 1e-4: lengths 1 and a prime, variable
+// lengths, given initial states, checkpoints, the sequential backward and the staged scan.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { analyse } from '../../src/compiler/analyse/analyse.js';
+import { bindDims, tensorSize } from '../../src/compiler/ir/dims.js';
+import { tensorsOf } from '../../src/compiler/ir/ir.js';
+import type { ModeRequest } from '../../src/compiler/plan/plan.js';
+import { plan } from '../../src/driver/compile.js';
+import { randomLengths, randomRunData, uniformFloats } from '../../src/driver/data.js';
+import { planGrad, retargetGrad, runGrad, usesStages, type GradCompilation } from '../../src/driver/grad.js';
+import { gradientTensors } from '../../src/driver/grad-io.js';
+import { openGpu } from '../../src/driver/run.js';
+import { tensorError } from '../../src/driver/verify.js';
+import type { Device } from '../../src/runtime/device.js';
+import { interpretGrad } from '../../src/runtime/reference/grad.js';
+import { BIMAMBA, LRU_REVERSED, moduleOf, TANH_REVERSED } from './directions-cells.js';
+
+const TOLERANCE = 1e-4;
+
+let gpu: Device;
+beforeAll(async () => {
+  gpu = await openGpu();
+});
+afterAll(async () => {
+  await gpu?.close();
+});
+
+interface Case {
+  label: string;
+  text: string;
+  batch: number;
+  T: number;
+  lengths: boolean;
+  initial: boolean;
+  checkpoint?: number;
+  mode: ModeRequest;
+  /** Small dims: a kernel's cold compile on lavapipe grows with the unrolled dims (CI time). */
+  dims: Record<string, number>;
+  /** What the plan must be, so that the case covers it. */
+  expectPlan(g: GradCompilation): void;
+}
+
+const CASES: Case[] = [
+  { label: 'tanhrev (reversed), T=1, seq', text: TANH_REVERSED, batch: 2, T: 1, lengths: false, initial: false, mode: 'seq', dims: { X: 2, H: 3 }, expectPlan: (g) => expect(g.backward.module.reversed).toBeUndefined() },
+  { label: 'tanhrev (reversed), T=13, variable lengths, initial state, checkpoint 4, seq', text: TANH_REVERSED, batch: 3, T: 13, lengths: true, initial: true, checkpoint: 4, mode: 'seq', dims: { X: 2, H: 3 }, expectPlan: (g) => expect(g.backward.plan.mode).toBe('seq') },
+  {
+    label: 'lru_rev (reversed), T=17, variable lengths, initial state, checkpoint 5, auto: the staged scan walking forward',
+    text: LRU_REVERSED,
+    batch: 2,
+    T: 17,
+    lengths: true,
+    initial: true,
+    checkpoint: 5,
+    mode: 'auto',
+    dims: { N: 2, H: 2 },
+    expectPlan: (g) => {
+      expect(usesStages(g)).toBe(true);
+      expect(g.staged!.core.plan.mode).toBe('scan');
+      expect(g.staged!.core.module.reversed).toBeUndefined();
+    },
+  },
+  {
+    label: 'bimamba (bidirectional), T=7, variable lengths, initial state, seq: two parts',
+    text: BIMAMBA,
+    batch: 3,
+    T: 7,
+    lengths: true,
+    initial: true,
+    mode: 'seq',
+    dims: { D: 2, N: 2 },
+    expectPlan: (g) => expect(g.parts?.map((p) => [p.forward.module.reversed === true, p.backward.module.reversed === true])).toEqual([[false, true], [true, false]]),
+  },
+];
+
+describe('reversed and bidirectional cells on Dawn against the float64 tape', () => {
+  it.each(CASES.map((c) => [c.label, c] as const))('%s', async (_l, c) => {
+    const m = moduleOf(c.text);
+    const g = retargetGrad(planGrad(plan(m, analyse(m).analysis, { mode: c.mode, dims: c.dims }), c.mode), gpu);
+    const sizes = g.forward.sizes;
+    expect(sizes).toEqual({ ...bindDims(m), ...c.dims });
+    c.expectPlan(g);
+    const lengths = c.lengths ? randomLengths(c.batch, c.T, 4) : undefined;
+    const shape = { batch: c.batch, T: c.T, sizes, ...(lengths ? { lengths } : {}) };
+    const data = randomRunData(m, shape, 13, { initial: c.initial });
+    const upstream = {
+      outputs: Object.fromEntries(tensorsOf(m, 'output').map((o) => [o.name, uniformFloats(13, `grad:${o.name}`, c.batch * c.T * tensorSize(o, sizes))])),
+      final: Object.fromEntries(tensorsOf(m, 'state').map((s) => [s.name, uniformFloats(13, `grad:${s.name}.final`, c.batch * tensorSize(s, sizes))])),
+    };
+    const f32 = (r: Record<string, Float32Array | Float64Array>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float32Array.from(v)]));
+    const f64 = (r: Record<string, Float32Array | Float64Array>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float64Array.from(v)]));
+    const arrays = { batch: c.batch, T: c.T, inputs: f32(data.inputs), params: f32(data.params), ...(data.initial ? { initialState: f32(data.initial) } : {}), ...(lengths ? { lengths } : {}) };
+    const got = await runGrad(gpu, g, arrays, upstream, c.checkpoint !== undefined ? { checkpoint: c.checkpoint } : {});
+    const tape = interpretGrad(m, shape, { inputs: f64(data.inputs), params: f64(data.params), ...(data.initial ? { initial: f64(data.initial) } : {}) }, { outputs: f64(upstream.outputs), final: f64(upstream.final) });
+    const size = { batch: c.batch, T: c.T };
+    const want = gradientTensors(m, sizes, size, tape);
+    const errors = gradientTensors(m, sizes, size, got).map((t, k) => tensorError(t.name, 'grad', t.data, want[k]!.data, TOLERANCE, { normwise: true }));
+    expect(errors.length).toBe(tensorsOf(m, 'input').length + tensorsOf(m, 'param').length + tensorsOf(m, 'state').length);
+    for (const e of errors) expect(e.maxErr, `${e.name}: worst ${JSON.stringify(e.worst)}`).toBeLessThanOrEqual(TOLERANCE);
+    for (const o of tensorsOf(m, 'output')) expect(tensorError(o.name, 'output', got.forward.outputs[o.name]!, tape.forward.outputs[o.name]!, TOLERANCE).maxErr, o.name).toBeLessThanOrEqual(TOLERANCE);
+    for (const s of tensorsOf(m, 'state')) expect(tensorError(s.name, 'state', got.forward.final[s.name]!, tape.forward.final[s.name]!, TOLERANCE).maxErr, s.name).toBeLessThanOrEqual(TOLERANCE);
+  });
+});
