@@ -155,16 +155,27 @@ Phases of the run stage (GpuSession.lastProfile), medians:
 |---|---|
 ${phaseRows.join('\n')}`);
 
-/** The child of `--cold`: src/cli/run.ts's path for `--mode scan --inputs IN --save OUT`, from the built CLI, each stage stamped. */
+/**
+ * The child of `--cold`: src/cli/run.ts's path for `--mode scan --inputs IN --save OUT`, from a built
+ * CLI, each stage stamped. `order` overlapped (what src/cli/run.ts does now): the Dawn host is started
+ * (GpuSession.start) before the spec is parsed, and the parent parses, reads and plans while it
+ * opens; `open the GPU` is then the open's own duration (start to ready), and `wait for the GPU` what
+ * the parent still waited after planning. sequential (before): the GPU opened after planning.
+ */
 function coldChild(): string {
   return String.raw`
 const t = [['node start', 0]];
 const mark = (n) => t.push([n, performance.now()]);
 mark('node start');
-const [dist, cell, inDir, outDir] = process.argv.slice(1);
+const [dist, cell, inDir, outDir, order] = process.argv.slice(1);
 const imp = (p) => import(dist + '/src/' + p);
-const [, io, inputs, compile, run, seg, rep, interp, verify] = await Promise.all(['cli/main.js', 'cli/io.js', 'driver/inputs.js', 'driver/compile.js', 'driver/run.js', 'driver/segments.js', 'driver/run-report.js', 'runtime/reference/interpreter.js', 'driver/verify.js'].map(imp));
+const [, io, inputs, compile, run, seg, rep, interp, verify, runtime] = await Promise.all(['cli/main.js', 'cli/io.js', 'driver/inputs.js', 'driver/compile.js', 'driver/run.js', 'driver/segments.js', 'driver/run-report.js', 'runtime/reference/interpreter.js', 'driver/verify.js', 'runtime/dawn/runtime.js'].map(imp));
 mark('import the CLI');
+const overlapped = order === 'overlapped';
+const openStart = performance.now();
+let openMs = NaN;
+const starting = overlapped ? runtime.GpuSession.start() : null;
+starting?.ready.then(() => (openMs = performance.now() - openStart));
 const { source, result } = io.loadValid(cell);
 const m = result.module;
 mark('parse, check, analyse');
@@ -177,8 +188,9 @@ inputs.checkShapes(m, c.sizes, size, dir);
 inputs.checkSaveDir(outDir, m);
 seg.checkHostMemory(m, c.sizes, size, { verify: false, grad: false });
 mark('plan');
-const gpu = await run.openGpu();
-mark('open the GPU');
+const gpu = overlapped ? await starting.ready : await run.openGpu();
+mark(overlapped ? 'wait for the GPU' : 'open the GPU');
+if (!overlapped) openMs = t.at(-1)[1] - t.at(-2)[1];
 c = compile.retarget(c, run.targetOf(gpu.adapter), options);
 const { prepare, segments } = seg.fitRun(c, gpu.adapter.limits, size);
 const data = inputs.assembleRunData(m, c.sizes, size, 0, dir).data;
@@ -191,6 +203,7 @@ rep.summarize('y', [1, size.T, 1], got.outputs.y);
 rep.summarize('h', [1, 1], got.finalState.h);
 await saving;
 mark('checksums || save');
+const end = performance.now();
 await seg.runSegmented(gpu, m, prepare, data, c.sizes, segments);
 mark('second run');
 const second = gpu.lastProfile;
@@ -204,13 +217,25 @@ await gpu.close();
 mark('close');
 const stages = {};
 for (let k = 1; k < t.length; k++) stages[t[k][0]] = t[k][1] - t[k - 1][1];
+const imported = t.find(([n]) => n === 'import the CLI')[1];
+// Start-up: node's start, the imports and the open of the GPU as long as it took; the call: the rest of the wall time up to the saved results.
+const startup = imported + openMs;
 const numbers = (p) => Object.fromEntries(Object.entries(p ?? {}).filter(([, v]) => typeof v === 'number'));
-process.stdout.write(JSON.stringify({ stages, kernels, first: numbers(first), second: numbers(second) }));
+process.stdout.write(JSON.stringify({ stages, openMs, startup, call: end - startup, wall: end, afterImport: end - imported, kernels, first: numbers(first), second: numbers(second) }));
 `;
 }
 
+type ColdRun = { stages: Record<string, number>; openMs: number; startup: number; call: number; wall: number; afterImport: number; kernels: number; first: Record<string, number>; second: Record<string, number> };
+
+/** `--variants label=DIST:ORDER,...` (default: this tree's dist/, overlapped): processes alternate between the variants. */
 async function cold(processes: number, dist: string) {
   const dir = mkdtempSync(join(tmpdir(), 'rnnc-run-call-cold-'));
+  const variants = arg('variants', `now=${dist}:overlapped`).split(',').map((v) => {
+    const [label, rest] = v.split('=') as [string, string];
+    const resolved = (d: string) => (d.startsWith('/') ? d : join(process.cwd(), d));
+    const [d, order = 'overlapped'] = rest.split(':') as [string, string?];
+    return { label, dist: resolved(d), order };
+  });
   const rows: string[] = [];
   try {
     const load0 = loadavg()[0]!;
@@ -219,27 +244,28 @@ async function cold(processes: number, dist: string) {
       const inputs = join(dir, `in${lg}`);
       mkdirSync(inputs, { recursive: true });
       await writeNpy(join(inputs, 'b.npy'), { shape: [1, T, 1], data: Float32Array.from({ length: T }, (_, t) => Math.sin(t) * 0.5) });
-      const runs: { stages: Record<string, number>; kernels: number; first: Record<string, number>; second: Record<string, number> }[] = [];
-      for (let k = 0; k < processes; k++) {
-        const out = execFileSync(process.execPath, ['--input-type=module', '-e', coldChild(), dist, CELL, inputs, join(dir, `out${lg}`)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-        runs.push(JSON.parse(out));
+      const runs = new Map<string, ColdRun[]>(variants.map((v) => [v.label, []]));
+      for (let k = 0; k < processes; k++)
+        for (const v of variants) {
+          const out = execFileSync(process.execPath, ['--input-type=module', '-e', coldChild(), v.dist, CELL, inputs, join(dir, `out${lg}`), v.order], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+          runs.get(v.label)!.push(JSON.parse(out));
+        }
+      for (const v of variants) {
+        const rs = runs.get(v.label)!;
+        const med = (f: (r: ColdRun) => number | undefined) => median(rs.map(f).map((x) => x ?? NaN));
+        const names = Object.keys(rs[0]!.stages);
+        const kernel = med((r) => r.kernels);
+        rows.push(`| 2^${lg} | ${v.label} (${v.order}) | ${names.map((n) => `${n} ${med((r) => r.stages[n]).toFixed(1)}`).join(', ')}; the open itself ${med((r) => r.openMs).toFixed(0)} | ${kernel.toFixed(1)} | ${med((r) => r.startup).toFixed(0)} | ${med((r) => r.afterImport).toFixed(0)} | ${med((r) => r.call).toFixed(0)} (**${(med((r) => r.call) / kernel).toFixed(1)}×**) |`);
+        const phases = (which: 'first' | 'second') => Object.keys(rs[0]![which]).map((n) => `${n} ${med((r) => r[which][n]).toFixed(1)}`).join(', ');
+        rows.push(`|  | | first run's phases: ${phases('first')}; second run's: ${phases('second')} | | | | |`);
+        console.error(rows.at(-2));
       }
-      const med = (f: (r: (typeof runs)[number]) => number | undefined) => median(runs.map(f).map((x) => x ?? NaN));
-      const names = Object.keys(runs[0]!.stages);
-      const kernel = med((r) => r.kernels);
-      const start = ['node start', 'import the CLI', 'open the GPU'];
-      const call = ['parse, check, analyse', 'read .npy', 'plan', 'fit, assemble', 'first run', 'checksums || save'];
-      const sum = (r: (typeof runs)[number], keys: string[]) => keys.reduce((a, n) => a + r.stages[n]!, 0);
-      rows.push(`| 2^${lg} | ${names.map((n) => `${n} ${med((r) => r.stages[n]).toFixed(1)}`).join(', ')} | ${kernel.toFixed(1)} | ${med((r) => sum(r, start)).toFixed(0)} | ${med((r) => sum(r, call)).toFixed(0)} (**${(med((r) => sum(r, call)) / kernel).toFixed(1)}×**) |`);
-      const phases = (which: 'first' | 'second') => Object.keys(runs[0]![which]).map((n) => `${n} ${med((r) => r[which][n]).toFixed(1)}`).join(', ');
-      rows.push(`|  | first run's phases: ${phases('first')}; second run's: ${phases('second')} | | | |`);
-      console.error(rows.at(-2));
     }
-    console.log(`Cold \`rnnc run\` path, ${processes} fresh processes per size, medians in ms (load average ${load0.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after).
-Start-up = node start + import the CLI + open the GPU; the call = parse … checksums ∥ save (the first run compiles the pipelines).
+    console.log(`Cold \`rnnc run\` path, ${processes} fresh processes per variant and size (alternating), medians in ms (load average ${load0.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after).
+Start-up = node start + import the CLI + the open of the GPU (its own duration, overlapped or not); the call = wall time to the saved results − start-up; after import = wall time from the imports' end to the saved results.
 
-| T | stages | kernels | start-up | call (× kernels) |
-|---|---|---|---|---|
+| T | variant | stages | kernels | start-up | after import | call (× kernels) |
+|---|---|---|---|---|---|---|
 ${rows.join('\n')}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { RnncError } from '../driver/errors.js';
 import { isModeRequest, modeRequests, type ModeRequest } from '../compiler/plan/plan.js';
-import { frontEnd, type FrontEndResult } from '../driver/front-end.js';
+import { frontEnd, frontEndCached, type FrontEndResult } from '../driver/front-end.js';
 import { hasErrors } from '../compiler/diagnostics/diagnostic.js';
 import { diagnosticToJson, renderDiagnostics, SourceFile } from '../compiler/diagnostics/render.js';
 
@@ -38,9 +38,10 @@ export function loadSource(path: string): SourceFile {
   }
 }
 
-export function loadFile(path: string): LoadedFile {
+/** `cached`: through the on-disk front-end cache (driver/front-end.ts, `rnnc run`); the result then has no AST or checked file. */
+export function loadFile(path: string, cached = false): LoadedFile {
   const source = loadSource(path);
-  return { source, result: frontEnd(source) };
+  return { source, result: cached ? frontEndCached(source) : frontEnd(source) };
 }
 
 export function printDiagnostics(file: LoadedFile): void {
@@ -52,8 +53,8 @@ export const diagnosticsJson = (file: LoadedFile) => file.result.diagnostics.map
 export const failed = (file: LoadedFile): boolean => hasErrors(file.result.diagnostics);
 
 /** Loads a file that must be valid; prints its diagnostics and throws a UserError otherwise. */
-export function loadValid(path: string, json = false): LoadedFile & { result: Required<Pick<FrontEndResult, 'module'>> & FrontEndResult } {
-  const file = loadFile(path);
+export function loadValid(path: string, json = false, cached = false): LoadedFile & { result: Required<Pick<FrontEndResult, 'module'>> & FrontEndResult } {
+  const file = loadFile(path, cached);
   if (failed(file)) {
     if (json) process.stdout.write(JSON.stringify({ file: path, ok: false, diagnostics: diagnosticsJson(file) }, null, 2) + '\n');
     else printDiagnostics(file);

@@ -9,7 +9,8 @@ import { interpret } from '../runtime/reference/interpreter.js';
 import { randomLengths } from '../driver/data.js';
 import { arrayShape, assembleRunData, checkSaveDir, checkShapes, concreteShape, dimsFromFiles, readInputDir, saveResults, sizeFromFiles, type InputDir } from '../driver/inputs.js';
 import { plan, retarget, type PlanOptions } from '../driver/compile.js';
-import { openGpu, targetOf, type RunSize } from '../driver/run.js';
+import { reportingGpuErrors, targetOf, type RunSize } from '../driver/run.js';
+import { GpuSession } from '../runtime/dawn/runtime.js';
 import { checkHostMemory } from '../driver/segments.js';
 import { fitCompilation } from '../driver/directions.js';
 import { verifyRun } from '../driver/verify.js';
@@ -136,147 +137,161 @@ export function registerRun(program: Command) {
       warnAll(unused.map((o) => `${o === 'tolerance' ? '--tolerance' : '--allow-nonfinite'} has no effect without --verify`));
       const gradMode = flags.grad ? gradModeOf(mode, flags.gradMode) : undefined;
       if (!flags.grad) warnAll((['gradMode', 'checkpoint'] as const).filter((o) => flags[o] !== undefined).map((o) => `${o === 'gradMode' ? '--grad-mode' : '--checkpoint'} has no effect without --grad`));
-      const { source, result } = loadValid(file, flags.json);
-      const module = result.module;
-      if (module.grid) return runGridCommand(source, module, result.analysis, flags, command, true);
-      let inputDir: InputDir | undefined;
-      if (flags.inputs !== undefined) {
-        inputDir = await readInputDir(flags.inputs, module, flags.grad ? isGradFile : undefined);
-        for (const n of inputDir.notes) process.stderr.write(n + '\n');
-        warnAll(inputDir.warnings);
-      }
-      const dims = inputDir ? { ...dimsFromFiles(module, inputDir, given), ...given } : given;
-      // Planned before the GPU starts: a mode the cell cannot take, or a dim without a size, fails here, fast.
-      const options: PlanOptions = { mode, dims, verb: 'run', precision, ...(flags.chunk !== undefined ? { chunk: flags.chunk } : {}) };
-      let compilation = plan(module, result.analysis!, options, source);
-      let grad: GradCompilation | undefined = gradMode ? planGrad(compilation, gradMode, options) : undefined;
-      const sizes = compilation.sizes;
-      const fromFiles = inputDir ? sizeFromFiles(module, inputDir) : {};
-      const size: RunSize = { batch: flags.batch ?? fromFiles.batch ?? DEFAULT_SIZE.batch, T: flags.T ?? fromFiles.T ?? DEFAULT_SIZE.T };
-      if (flags.chunk !== undefined && compilation.plan.mode !== 'chunk') warnAll([`--chunk has no effect: it sizes the kernels of --mode chunk, and this run uses ${compilation.plan.mode}`]);
-      // Before the GPU starts: a file of the wrong shape, or a --save folder that cannot be written, fails at once.
-      if (inputDir) checkShapes(module, sizes, size, inputDir);
-      if (flags.save !== undefined) checkSaveDir(flags.save, module, flags.grad ? gradientFileNames(module) : []);
-      // T and batch are bounded by host memory (the GPU runs them in segments): a run that cannot hold its arrays fails here.
-      checkHostMemory(module, sizes, size, { verify: Boolean(flags.verify), grad: Boolean(flags.grad) });
-      // The upstream gradients are read (or drawn) only once the run is known to fit.
-      const upstream: UpstreamData | undefined = flags.grad ? await readUpstream(inputDir, module, sizes, size, flags.seed) : undefined;
-      if (upstream) warnAll(upstream.warnings);
-
-      const gpu = await stage('starting the GPU runtime', () => openGpu(flags.timeout !== undefined ? { jobTimeoutMs: flags.timeout * 1000 } : undefined));
-      // The scan's kernels are fitted to the adapter (its subgroups): planned again for it if need be, never analysed again.
-      let report: Record<string, unknown>;
-      let failed = false;
-      let why = '';
+      // The Dawn host starts and opens its device (~0.3 s) while this process parses the spec, reads
+      // the .npy files and plans; given up at once if any of that fails (a user error comes first,
+      // as before) or the cell turns out to be a grid cell.
+      const starting = GpuSession.start(flags.timeout !== undefined ? { jobTimeoutMs: flags.timeout * 1000 } : {});
+      let gpuTaken = false;
       try {
-        compilation = retarget(compilation, targetOf(gpu.adapter), options);
-        if (grad) grad = retargetGrad(grad, gpu, options);
-        // Before any data is generated or read in full: a run is cut to fit the adapter's limits, or fails here, fast.
-        // A bidirectional cell in chunk mode or in pieces of time runs as its two parts (src/driver/directions.ts).
-        const fitted = fitCompilation(compilation, gpu.adapter.limits, size, flags.segment);
-        compilation = fitted.compilation;
-        const { segments } = fitted;
-        const lengths = flags.lengths === 'random' ? randomLengths(size.batch, size.T, flags.seed) : undefined;
-        const assembled = assembleRunData(module, sizes, size, flags.seed, inputDir, lengths);
-        // With f16 storage, the data as the kernels hold it: the GPU and the reference read the same values.
-        assembled.data = storedData(compilation.plan, assembled.data);
-        const half = halfStorage(compilation.plan);
-        warnAll(assembled.warnings);
-        const dims = Object.entries(sizes).map(([d, n]) => `${d}=${n}`).join(', ');
-        const pieces = segments.count > 1 ? ` in ${segments.count} segments of ${segments.T} steps × ${segments.batch} sequence${segments.batch === 1 ? '' : 's'}` : '';
-        const progress = process.stderr.isTTY && segments.count > 1 ? (done: number, count: number) => process.stderr.write(`\rrnnc: segment ${done}/${count}${done === count ? '\n' : ''}`) : undefined;
-        const timedOut = (e: unknown) => {
-          if (flags.timeout === undefined || !(e instanceof RnncError) || e.gpu !== 'timeout') throw e;
-          throw new UserError(`rnnc: the GPU run did not finish within --timeout ${flags.timeout} s; it was stopped and nothing was written (a smaller --T, --batch or --dim, or a longer --timeout)`, EXIT_USER);
-        };
-        const what = `${module.name} (${compilation.plan.mode}${grad ? `, backward ${grad.backward.plan.mode}` : ''}, batch ${size.batch}, T ${size.T}${pieces})`;
-        const gradients = grad
-          ? await stage(`running ${what} forward and backward on the GPU`, () =>
-              runGrad(gpu, grad!, assembled.data, upstream!.upstream, { ...(flags.checkpoint !== undefined ? { checkpoint: flags.checkpoint } : {}), ...(flags.segment !== undefined ? { segment: flags.segment } : {}) }).catch(timedOut),
-            )
-          : undefined;
-        const got = gradients
-          ? { outputs: gradients.forward.outputs, finalState: gradients.forward.final }
-          : await stage(`running ${what} on the GPU`, () => fitted.run(gpu, assembled.data, progress).catch(timedOut));
-
-        const shapeOf = (t: (typeof module.tensors)[number]) => concreteShape(arrayShape(t), sizes, size);
-        const gradTensors = gradients ? gradientTensors(module, sizes, size, gradients) : [];
-        // The save's writes start first (on libuv's thread pool) and the checksums are computed while they run.
-        const saving = flags.save !== undefined ? saveResults(flags.save, module, sizes, size, got, gradientFiles(gradTensors), half ? '<f2' : '<f4') : undefined;
-        const outputs = tensorsOf(module, 'output').map((t) => summarize(t.name, shapeOf(t), got.outputs[t.name]!));
-        const finals = tensorsOf(module, 'state').map((t) => summarize(t.name, shapeOf(t), got.finalState[t.name]!));
-        const gradSummaries = gradTensors.map((t) => summarize(t.name, t.shape, t.data));
-        const saved = await saving;
-
-        let verification;
-        let gradVerification;
-        if (flags.verify) {
-          const { data } = assembled;
-          const shape = { ...size, sizes, ...(lengths ? { lengths } : {}) };
-          const cellData = { inputs: data.inputs, params: data.params, ...(data.initialState ? { initial: data.initialState } : {}) };
-          const refGrads = grad ? await stage('running the reference interpreter, forward and backward', () => referenceGradients(grad!, shape, cellData, upstream!.upstream, flags.checkpoint)) : undefined;
-          const reference = refGrads ? refGrads.forward : await stage('running the reference interpreter', () => interpret(module, shape, cellData));
-          verification = half ? verifyAtPrecision(compilation.plan, got, reference, flags.tolerance, { rejectNonFinite: !flags.allowNonfinite }) : verifyRun(got, reference, flags.tolerance, { rejectNonFinite: !flags.allowNonfinite });
-          gradVerification = refGrads ? verifyGradients(module, sizes, size, gradients!, refGrads, flags.tolerance, { rejectNonFinite: !flags.allowNonfinite }) : undefined;
-          if (gradVerification) verification = { ...verification, ok: verification.ok && gradVerification.ok };
-          failed = !verification.ok;
-          const over = [...verification.tensors, ...(gradVerification?.tensors ?? [])].some((t) => !t.ok && t.note === undefined);
-          why = over ? `the GPU results differ from the reference by more than ${flags.tolerance}${half ? ` (outputs, stored as f16: ${flags.tolerance} + 2^-11)` : ''}` : 'the reference has NaN or infinite results (--allow-nonfinite accepts them where the GPU agrees)';
+        // Through the front-end cache: a spec run before skips parsing and the analysis's law checks.
+        const { source, result } = loadValid(file, flags.json, true);
+        const module = result.module;
+        if (module.grid) {
+          starting.abandon();
+          return runGridCommand(source, module, result.analysis, flags, command, true);
         }
+        let inputDir: InputDir | undefined;
+        if (flags.inputs !== undefined) {
+          inputDir = await readInputDir(flags.inputs, module, flags.grad ? isGradFile : undefined);
+          for (const n of inputDir.notes) process.stderr.write(n + '\n');
+          warnAll(inputDir.warnings);
+        }
+        const dims = inputDir ? { ...dimsFromFiles(module, inputDir, given), ...given } : given;
+        // Planned before the GPU starts: a mode the cell cannot take, or a dim without a size, fails here, fast.
+        const options: PlanOptions = { mode, dims, verb: 'run', precision, ...(flags.chunk !== undefined ? { chunk: flags.chunk } : {}) };
+        let compilation = plan(module, result.analysis!, options, source);
+        let grad: GradCompilation | undefined = gradMode ? planGrad(compilation, gradMode, options) : undefined;
+        const sizes = compilation.sizes;
+        const fromFiles = inputDir ? sizeFromFiles(module, inputDir) : {};
+        const size: RunSize = { batch: flags.batch ?? fromFiles.batch ?? DEFAULT_SIZE.batch, T: flags.T ?? fromFiles.T ?? DEFAULT_SIZE.T };
+        if (flags.chunk !== undefined && compilation.plan.mode !== 'chunk') warnAll([`--chunk has no effect: it sizes the kernels of --mode chunk, and this run uses ${compilation.plan.mode}`]);
+        // Before the GPU starts: a file of the wrong shape, or a --save folder that cannot be written, fails at once.
+        if (inputDir) checkShapes(module, sizes, size, inputDir);
+        if (flags.save !== undefined) checkSaveDir(flags.save, module, flags.grad ? gradientFileNames(module) : []);
+        // T and batch are bounded by host memory (the GPU runs them in segments): a run that cannot hold its arrays fails here.
+        checkHostMemory(module, sizes, size, { verify: Boolean(flags.verify), grad: Boolean(flags.grad) });
+        // The upstream gradients are read (or drawn) only once the run is known to fit.
+        const upstream: UpstreamData | undefined = flags.grad ? await readUpstream(inputDir, module, sizes, size, flags.seed) : undefined;
+        if (upstream) warnAll(upstream.warnings);
 
-        report = {
-          file,
-          ok: !failed,
-          name: module.name,
-          mode: compilation.plan.mode,
-          plan: { requested: compilation.plan.requested, why: compilation.plan.why, decision: compilation.plan.decision },
-          ...(compilation.plan.precision && precision !== 'auto' ? { precision: compilation.plan.precision } : {}),
-          adapter: gpu.adapter.description,
-          batch: size.batch,
-          T: size.T,
-          dims: sizes,
-          seed: flags.seed,
-          lengths: lengths ? Array.from(lengths) : 'full',
-          segments: { steps: segments.T, sequences: segments.batch, count: segments.count },
-          ...(fitted.parts ? { parts: fitted.parts } : {}),
-          sources: assembled.sources,
-          warnings,
-          outputs,
-          finalStates: finals,
-          ...(grad ? { grad: gradReport(grad, flags.checkpoint, upstream!.sources, gradSummaries) } : {}),
-          ...(saved ? { saved } : {}),
-          ...(verification
-            ? {
-                verify: {
-                  reference: 'float64',
-                  criterion: half ? '|gpu - ref| <= tolerance * (1 + |ref|); outputs stored as f16: (tolerance + 2^-11) * (1 + |ref|), on inputs and params rounded to f16' : '|gpu - ref| <= tolerance * (1 + |ref|)',
-                  ...verification,
-                  ...(gradVerification ? { gradients: { criterion: '|gpu - ref| <= tolerance * (1 + max |ref| of the tensor)', ...gradVerification } } : {}),
-                },
-              }
-            : {}),
-        };
-        if (!flags.json) {
-          const lines = [
-            `${source.path}: ${module.name} on ${gpu.adapter.description} — ${compilation.plan.mode} kernel, batch ${size.batch}, T ${size.T}${dims ? `, ${dims}` : ''}, seed ${flags.seed}, lengths ${lengths ? `random (${Array.from(lengths).join(', ')})` : 'full'}`,
-            ...(half ? [`precision: ${compilation.plan.precision!.why}`] : []),
-            ...(fitted.parts ?? []).map((p) => `${p.direction} part (${p.name}): ${p.mode} kernel${p.segments.count > 1 ? `, ${p.segments.count} segments of at most ${p.segments.steps} steps` : ''} — ${p.why}`),
-            ...(segments.count > 1 ? [`run in ${segments.count} segments of at most ${segments.T} steps and ${segments.batch} sequence${segments.batch === 1 ? '' : 's'}, the state carried between them`] : []),
-            ...(grad ? [`backward: ${grad.backward.plan.mode} kernel (${grad.backward.plan.why})${flags.checkpoint !== undefined ? `, states checkpointed every ${flags.checkpoint} steps` : ''}`] : []),
-            ...summaryLines(outputs, finals, gradSummaries),
-            ...(saved ? [`saved ${saved.join(', ')}`] : []),
-            ...(verification ? verificationLines({ ...verification, ok: verification.tensors.every((t) => t.ok) }, half ? `error = max |gpu - ref| / (1 + |ref|), outputs (stored as f16) against the tolerance + 2^-11 = ${outputTolerance(compilation.plan, flags.tolerance).toPrecision(3)}` : undefined) : []),
-            ...(gradVerification ? verificationLines(gradVerification, 'gradients, error = max |gpu - ref| / (1 + max |ref| of the tensor)') : []),
-          ];
-          process.stdout.write(lines.join('\n') + '\n');
+        const gpu = await stage('starting the GPU runtime', () => reportingGpuErrors(() => starting.ready));
+        gpuTaken = true;
+        // The scan's kernels are fitted to the adapter (its subgroups): planned again for it if need be, never analysed again.
+        let report: Record<string, unknown>;
+        let failed = false;
+        let why = '';
+        try {
+          compilation = retarget(compilation, targetOf(gpu.adapter), options);
+          if (grad) grad = retargetGrad(grad, gpu, options);
+          // Before any data is generated or read in full: a run is cut to fit the adapter's limits, or fails here, fast.
+          // A bidirectional cell in chunk mode or in pieces of time runs as its two parts (src/driver/directions.ts).
+          const fitted = fitCompilation(compilation, gpu.adapter.limits, size, flags.segment);
+          compilation = fitted.compilation;
+          const { segments } = fitted;
+          const lengths = flags.lengths === 'random' ? randomLengths(size.batch, size.T, flags.seed) : undefined;
+          const assembled = assembleRunData(module, sizes, size, flags.seed, inputDir, lengths);
+          // With f16 storage, the data as the kernels hold it: the GPU and the reference read the same values.
+          assembled.data = storedData(compilation.plan, assembled.data);
+          const half = halfStorage(compilation.plan);
+          warnAll(assembled.warnings);
+          const dims = Object.entries(sizes).map(([d, n]) => `${d}=${n}`).join(', ');
+          const pieces = segments.count > 1 ? ` in ${segments.count} segments of ${segments.T} steps × ${segments.batch} sequence${segments.batch === 1 ? '' : 's'}` : '';
+          const progress = process.stderr.isTTY && segments.count > 1 ? (done: number, count: number) => process.stderr.write(`\rrnnc: segment ${done}/${count}${done === count ? '\n' : ''}`) : undefined;
+          const timedOut = (e: unknown) => {
+            if (flags.timeout === undefined || !(e instanceof RnncError) || e.gpu !== 'timeout') throw e;
+            throw new UserError(`rnnc: the GPU run did not finish within --timeout ${flags.timeout} s; it was stopped and nothing was written (a smaller --T, --batch or --dim, or a longer --timeout)`, EXIT_USER);
+          };
+          const what = `${module.name} (${compilation.plan.mode}${grad ? `, backward ${grad.backward.plan.mode}` : ''}, batch ${size.batch}, T ${size.T}${pieces})`;
+          const gradients = grad
+            ? await stage(`running ${what} forward and backward on the GPU`, () =>
+                runGrad(gpu, grad!, assembled.data, upstream!.upstream, { ...(flags.checkpoint !== undefined ? { checkpoint: flags.checkpoint } : {}), ...(flags.segment !== undefined ? { segment: flags.segment } : {}) }).catch(timedOut),
+              )
+            : undefined;
+          const got = gradients
+            ? { outputs: gradients.forward.outputs, finalState: gradients.forward.final }
+            : await stage(`running ${what} on the GPU`, () => fitted.run(gpu, assembled.data, progress).catch(timedOut));
+
+          const shapeOf = (t: (typeof module.tensors)[number]) => concreteShape(arrayShape(t), sizes, size);
+          const gradTensors = gradients ? gradientTensors(module, sizes, size, gradients) : [];
+          // The save's writes start first (on libuv's thread pool) and the checksums are computed while they run.
+          const saving = flags.save !== undefined ? saveResults(flags.save, module, sizes, size, got, gradientFiles(gradTensors), half ? '<f2' : '<f4') : undefined;
+          const outputs = tensorsOf(module, 'output').map((t) => summarize(t.name, shapeOf(t), got.outputs[t.name]!));
+          const finals = tensorsOf(module, 'state').map((t) => summarize(t.name, shapeOf(t), got.finalState[t.name]!));
+          const gradSummaries = gradTensors.map((t) => summarize(t.name, t.shape, t.data));
+          const saved = await saving;
+
+          let verification;
+          let gradVerification;
+          if (flags.verify) {
+            const { data } = assembled;
+            const shape = { ...size, sizes, ...(lengths ? { lengths } : {}) };
+            const cellData = { inputs: data.inputs, params: data.params, ...(data.initialState ? { initial: data.initialState } : {}) };
+            const refGrads = grad ? await stage('running the reference interpreter, forward and backward', () => referenceGradients(grad!, shape, cellData, upstream!.upstream, flags.checkpoint)) : undefined;
+            const reference = refGrads ? refGrads.forward : await stage('running the reference interpreter', () => interpret(module, shape, cellData));
+            verification = half ? verifyAtPrecision(compilation.plan, got, reference, flags.tolerance, { rejectNonFinite: !flags.allowNonfinite }) : verifyRun(got, reference, flags.tolerance, { rejectNonFinite: !flags.allowNonfinite });
+            gradVerification = refGrads ? verifyGradients(module, sizes, size, gradients!, refGrads, flags.tolerance, { rejectNonFinite: !flags.allowNonfinite }) : undefined;
+            if (gradVerification) verification = { ...verification, ok: verification.ok && gradVerification.ok };
+            failed = !verification.ok;
+            const over = [...verification.tensors, ...(gradVerification?.tensors ?? [])].some((t) => !t.ok && t.note === undefined);
+            why = over ? `the GPU results differ from the reference by more than ${flags.tolerance}${half ? ` (outputs, stored as f16: ${flags.tolerance} + 2^-11)` : ''}` : 'the reference has NaN or infinite results (--allow-nonfinite accepts them where the GPU agrees)';
+          }
+
+          report = {
+            file,
+            ok: !failed,
+            name: module.name,
+            mode: compilation.plan.mode,
+            plan: { requested: compilation.plan.requested, why: compilation.plan.why, decision: compilation.plan.decision },
+            ...(compilation.plan.precision && precision !== 'auto' ? { precision: compilation.plan.precision } : {}),
+            adapter: gpu.adapter.description,
+            batch: size.batch,
+            T: size.T,
+            dims: sizes,
+            seed: flags.seed,
+            lengths: lengths ? Array.from(lengths) : 'full',
+            segments: { steps: segments.T, sequences: segments.batch, count: segments.count },
+            ...(fitted.parts ? { parts: fitted.parts } : {}),
+            sources: assembled.sources,
+            warnings,
+            outputs,
+            finalStates: finals,
+            ...(grad ? { grad: gradReport(grad, flags.checkpoint, upstream!.sources, gradSummaries) } : {}),
+            ...(saved ? { saved } : {}),
+            ...(verification
+              ? {
+                  verify: {
+                    reference: 'float64',
+                    criterion: half ? '|gpu - ref| <= tolerance * (1 + |ref|); outputs stored as f16: (tolerance + 2^-11) * (1 + |ref|), on inputs and params rounded to f16' : '|gpu - ref| <= tolerance * (1 + |ref|)',
+                    ...verification,
+                    ...(gradVerification ? { gradients: { criterion: '|gpu - ref| <= tolerance * (1 + max |ref| of the tensor)', ...gradVerification } } : {}),
+                  },
+                }
+              : {}),
+          };
+          if (!flags.json) {
+            const lines = [
+              `${source.path}: ${module.name} on ${gpu.adapter.description} — ${compilation.plan.mode} kernel, batch ${size.batch}, T ${size.T}${dims ? `, ${dims}` : ''}, seed ${flags.seed}, lengths ${lengths ? `random (${Array.from(lengths).join(', ')})` : 'full'}`,
+              ...(half ? [`precision: ${compilation.plan.precision!.why}`] : []),
+              ...(fitted.parts ?? []).map((p) => `${p.direction} part (${p.name}): ${p.mode} kernel${p.segments.count > 1 ? `, ${p.segments.count} segments of at most ${p.segments.steps} steps` : ''} — ${p.why}`),
+              ...(segments.count > 1 ? [`run in ${segments.count} segments of at most ${segments.T} steps and ${segments.batch} sequence${segments.batch === 1 ? '' : 's'}, the state carried between them`] : []),
+              ...(grad ? [`backward: ${grad.backward.plan.mode} kernel (${grad.backward.plan.why})${flags.checkpoint !== undefined ? `, states checkpointed every ${flags.checkpoint} steps` : ''}`] : []),
+              ...summaryLines(outputs, finals, gradSummaries),
+              ...(saved ? [`saved ${saved.join(', ')}`] : []),
+              ...(verification ? verificationLines({ ...verification, ok: verification.tensors.every((t) => t.ok) }, half ? `error = max |gpu - ref| / (1 + |ref|), outputs (stored as f16) against the tolerance + 2^-11 = ${outputTolerance(compilation.plan, flags.tolerance).toPrecision(3)}` : undefined) : []),
+              ...(gradVerification ? verificationLines(gradVerification, 'gradients, error = max |gpu - ref| / (1 + max |ref| of the tensor)') : []),
+            ];
+            process.stdout.write(lines.join('\n') + '\n');
+          }
+        } finally {
+          await gpu.close();
+        }
+        if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+        if (failed) {
+          process.stderr.write(`rnnc: verification failed: ${why}\n`);
+          process.exitCode = EXIT_USER;
         }
       } finally {
-        await gpu.close();
-      }
-      if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-      if (failed) {
-        process.stderr.write(`rnnc: verification failed: ${why}\n`);
-        process.exitCode = EXIT_USER;
+        if (!gpuTaken) starting.abandon();
       }
     });
 }

@@ -244,6 +244,8 @@ export class GpuSession {
   lastProfile: RunProfile | null = null;
   private host: Host | null = null;
   private starting: Promise<Host> | null = null;
+  /** The host being opened, until its device is open (`abandon` kills it). */
+  private opening: Host | null = null;
   private closed = false;
 
   private constructor(private readonly opts: GpuSessionOptions) {
@@ -260,10 +262,41 @@ export class GpuSession {
     return s;
   }
 
+  /**
+   * Starts opening a session and returns at once, so that the caller can do other work (parse,
+   * read its data) while the Dawn host starts and opens its device: `ready` resolves to the open
+   * session, or rejects as `open` would (it is marked handled: a caller that never awaits it sees
+   * no unhandled rejection). `abandon()` gives the session up: a host still opening is killed at
+   * once (the caller need not wait ~0.3 s for an open it no longer wants), an open one is closed.
+   */
+  static start(opts: GpuSessionOptions = {}): { ready: Promise<GpuSession>; abandon(): void } {
+    let session: GpuSession | null = null;
+    const ready = (async () => {
+      const forbidden = process.env['RNNC_FORBID_GPU'];
+      if (forbidden) throw new Error(`GpuSession.open: no GPU here: ${forbidden}`);
+      session = new GpuSession(opts);
+      await session.ensureHost();
+      return session;
+    })();
+    ready.catch(() => {});
+    return {
+      ready,
+      abandon: () => {
+        const s = session as GpuSession | null;
+        if (!s || s.closed) return;
+        if (s.opening) {
+          s.closed = true;
+          s.opening.kill('the session was abandoned while its device was opening');
+        } else void s.close().catch(() => {});
+      },
+    };
+  }
+
   private ensureHost(): Promise<Host> {
     if (this.host && !this.host.dead) return Promise.resolve(this.host);
     this.starting ??= (async () => {
       const host = new Host(this.opts);
+      this.opening = host;
       try {
         const { env: _env, jobTimeoutMs: _t, transport: _tr, ...options } = this.opts;
         // Opening is not a job: a short --timeout for the run must not cut the device's start-up.
@@ -273,7 +306,9 @@ export class GpuSession {
         throw e;
       } finally {
         this.starting = null;
+        this.opening = null;
       }
+
       this.host = host;
       return host;
     })();
