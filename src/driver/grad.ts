@@ -20,6 +20,7 @@ import { planSegments, runSegmented } from './segments.js';
 import { compileTimeSum, sumTerm, timeSumFits, type CompiledTimeSum } from '../../backends/wgsl-reduce/time-sum.js';
 import { targetOf } from './run.js';
 import { partData } from './directions.js';
+import { hostGradModule, type HostGradPart } from '../../backends/host/host-grad.js';
 import { hasReversedBlock } from '../compiler/ir/split-directions.js';
 import { joinPartGradients } from '../runtime/reference/grad-parts.js';
 
@@ -178,8 +179,27 @@ export function retargetGrad(g: GradCompilation, device: Device, options: PlanOp
  * one src/runtime/bptt.ts runs): which cell runs when, and which tensor of one feeds which of another.
  */
 export async function gradFiles(g: GradCompilation, sourcePath?: string): Promise<GeneratedFile[]> {
+  // The host module's gradient function (backends/host/host-grad.ts), over the cells written here.
+  const hostGrad = { name: `${g.forward.module.name}.grad.ts`, text: await hostGradModule(g.forward.module, (g.parts ?? [g]).map(hostGradPart), g.forward.sizes, sourcePath ?? `${g.forward.module.name}.rnn`) };
+  return [...(await scheduleFiles(g, sourcePath)), hostGrad];
+}
+
+/** What the host's gradient function runs of one direction's gradient compilation. */
+function hostGradPart(g: GradCompilation): HostGradPart {
+  return {
+    cell: g.forward.module,
+    saving: g.saving.module,
+    saved: g.savingModule.saved,
+    backward: g.backward.module,
+    roles: g.step.roles,
+    accumulations: g.accumulations.map((a) => ({ param: a.param, adjoint: g.split!.accumulations.find((x) => x.param === a.param)!.adjoint, module: a.compilation.module })),
+  };
+}
+
+/** The gradient cells' files and the schedule, `<cell>.grad.json` (per part, and the cell's naming them). */
+async function scheduleFiles(g: GradCompilation, sourcePath?: string): Promise<GeneratedFile[]> {
   if (g.parts) {
-    const files = (await Promise.all(g.parts.map((p) => gradFiles(p, sourcePath)))).flat();
+    const files = (await Promise.all(g.parts.map((p) => scheduleFiles(p, sourcePath)))).flat();
     const schedule = {
       cell: g.forward.module.name,
       ...(sourcePath ? { source: sourcePath } : {}),
