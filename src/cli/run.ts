@@ -174,6 +174,13 @@ export function registerRun(program: Command) {
         const upstream: UpstreamData | undefined = flags.grad ? await readUpstream(inputDir, module, sizes, size, flags.seed) : undefined;
         if (upstream) warnAll(upstream.warnings);
 
+        // While the host still opens its device, a free core faults in the memory the outputs will be
+        // read into (a result buffer per output, [batch, T, ...] as the plan stores it); memory of
+        // sizes the run does not return (other backends' layouts, segments) is just not used.
+        if (!flags.grad) {
+          const bytes = halfStorage(compilation.plan) ? 2 : 4;
+          GpuSession.prefaultResults(tensorsOf(module, 'output').map((t) => bytes * size.batch * size.T * t.dims.reduce((n, d) => n * sizes[d]!, 1)));
+        }
         const gpu = await stage('starting the GPU runtime', () => reportingGpuErrors(() => starting.ready));
         gpuTaken = true;
         // The scan's kernels are fitted to the adapter (its subgroups): planned again for it if need be, never analysed again.

@@ -187,6 +187,21 @@ fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) n: vec
     expect(shm.lastProfile?.transport).toBe('shm');
   });
 
+  it('reads results into memory faulted in ahead (GpuSession.prefaultResults), each result its own', async () => {
+    const bytes = 3 * PIECE_BYTES + 12;
+    GpuSession.prefaultResults([bytes, bytes, 100]); // two of this size; 100 bytes is below the bulk size and ignored
+    const results = [];
+    for (let k = 0; k < 3; k++) {
+      const data = randomBytes(bytes, 40 + k);
+      const got = (await shm.run(xorJob(bytes, data))).buffers['dst']!;
+      expect(equalBytes(got, data)).toBe(true);
+      results.push({ got, data });
+    }
+    // The two prefaulted buffers and a fresh one: no result was overwritten by a later run.
+    for (const { got, data } of results) expect(equalBytes(got, data)).toBe(true);
+    expect(new Set(results.map((r) => r.got)).size).toBe(3);
+  });
+
   it('keeps concurrent runs of one session apart', async () => {
     const sizes = [4 * 2 ** 20, 2 ** 20 + 8, 4 * 2 ** 20];
     const inputs = sizes.map((n, k) => randomBytes(n, 100 + k));

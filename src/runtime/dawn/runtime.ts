@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { checkJob } from './check.js';
 import { hostDeathError } from './death.js';
 import { shaderBindings } from './reflect.js';
-import { BULK_ENV, BULK_FD, BulkFile, inline, now, type HostStamps, type Transport, type WireProgress, type WireRequest, type WireRunReply } from './transfer.js';
+import { BULK_ENV, BULK_FD, BulkFile, inline, now, prefaultResults, type HostStamps, type Transport, type WireProgress, type WireRequest, type WireRunReply } from './transfer.js';
 import {
   GpuError,
   type AdapterSummary,
@@ -290,6 +290,14 @@ export class GpuSession {
         } else void s.close().catch(() => {});
       },
     };
+  }
+
+  /**
+   * Faults in memory for results of these byte counts ahead of the runs that return them (transfer.ts
+   * prefaultResults): for a caller with a free core while it waits, e.g. for `start`'s open.
+   */
+  static prefaultResults(sizes: number[]): void {
+    prefaultResults(sizes);
   }
 
   private ensureHost(): Promise<Host> {
