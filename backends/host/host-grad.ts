@@ -27,8 +27,11 @@ export interface HostGradPart {
 
 const shapeText = (t: Tensor, sizes: DimSizes, lead: string[]) => `[${[...lead, ...t.dims.map((d) => `${d}=${sizes[d]}`)].join(', ')}]`;
 
-/** The gradient function's module for `cell` (its parts: one, or a bidirectional cell's two). */
-export function hostGradModule(cell: Module, parts: HostGradPart[], sizes: DimSizes, sourcePath: string): Promise<string> {
+/**
+ * The gradient function's module for `cell` (its parts: one, or a bidirectional cell's two). `fileOf`:
+ * a gradient cell's host module file, without `.ts` (`lru_saving.scan` for a scan module).
+ */
+export function hostGradModule(cell: Module, parts: HostGradPart[], sizes: DimSizes, sourcePath: string, fileOf: (cell: string) => string): Promise<string> {
   const P = pascal(cell.name);
   const n = (t: Tensor) => tensorSize(t, sizes);
   const fields = (ts: Tensor[], lead: string[], optional = false) => ts.map((t) => `  /** ${shapeText(t, sizes, lead)} */\n  ${field(t.name)}${optional ? '?' : ''}: Float32Array;`).join('\n');
@@ -36,7 +39,7 @@ export function hostGradModule(cell: Module, parts: HostGradPart[], sizes: DimSi
   const params = tensorsOf(cell, 'param');
   const states = tensorsOf(cell, 'state');
   const outputs = tensorsOf(cell, 'output');
-  const imports = parts.flatMap((p) => [p.saving, p.backward, ...p.accumulations.map((a) => a.module)].map((m) => `import { run${pascal(m.name)} } from './${m.name}.js';`));
+  const imports = parts.flatMap((p) => [p.saving, p.backward, ...p.accumulations.map((a) => a.module)].map((m) => `import { run${pascal(m.name)} } from './${fileOf(m.name)}.js';`));
   const list = (names: string[]) => JSON.stringify(names);
 
   const partFunction = (p: HostGradPart, k: number) => {

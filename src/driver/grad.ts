@@ -180,8 +180,15 @@ export function retargetGrad(g: GradCompilation, device: Device, options: PlanOp
  */
 export async function gradFiles(g: GradCompilation, sourcePath?: string): Promise<GeneratedFile[]> {
   // The host module's gradient function (backends/host/host-grad.ts), over the cells written here.
-  const hostGrad = { name: `${g.forward.module.name}.grad.ts`, text: await hostGradModule(g.forward.module, (g.parts ?? [g]).map(hostGradPart), g.forward.sizes, sourcePath ?? `${g.forward.module.name}.rnn`) };
-  return [...(await scheduleFiles(g, sourcePath)), hostGrad];
+  const files = await scheduleFiles(g, sourcePath);
+  // A cell's host module: `<cell>.ts` (seq) or `<cell>.<mode>.ts` (scan, chunk).
+  const fileOf = (cell: string) => {
+    const file = files.find((f) => f.name === `${cell}.ts` || (f.name.startsWith(`${cell}.`) && /^[a-z]+\.ts$/.test(f.name.slice(cell.length + 1))));
+    if (!file) throw new RnncError(`rnnc: internal error: no host module for the gradient cell ${cell}`, 'internal');
+    return file.name.slice(0, -'.ts'.length);
+  };
+  const hostGrad = { name: `${g.forward.module.name}.grad.ts`, text: await hostGradModule(g.forward.module, (g.parts ?? [g]).map(hostGradPart), g.forward.sizes, sourcePath ?? `${g.forward.module.name}.rnn`, fileOf) };
+  return [...files, hostGrad];
 }
 
 /** What the host's gradient function runs of one direction's gradient compilation. */

@@ -31,6 +31,9 @@ export function typeCheck(files: Record<string, string>): string[] {
   host.fileExists = (name) => paths.has(resolve(name)) || fileExists(name);
   const readFile = host.readFile.bind(host);
   host.readFile = (name) => paths.get(resolve(name)) ?? readFile(name);
+  // The in-memory folder exists for module resolution (a generated module importing another, './x.js').
+  const directoryExists = host.directoryExists?.bind(host);
+  host.directoryExists = (name) => resolve(name) === ROOT || (directoryExists ? directoryExists(name) : true);
   const program = ts.createProgram([...paths.keys()], options, host);
   return ts.getPreEmitDiagnostics(program).map((d) => {
     const where = d.file && d.start !== undefined ? `${d.file.fileName.replace(ROOT + '/', '')}:${d.file.getLineAndCharacterOfPosition(d.start).line + 1}: ` : '';
