@@ -39,7 +39,7 @@ describe('rnnc run with a time direction', () => {
     expect(r.stdout).not.toMatch(/FAIL/);
   });
 
-  it('bimamba: newton and pieces of time (--segment) run it as its two parts and verify; chunk refuses its diagonal forward part; --grad refuses it, saying why', async () => {
+  it('bimamba: newton and pieces of time (--segment) run it as its two parts and verify; chunk refuses its diagonal forward part; --grad runs the backward of each part and verifies', async () => {
     const newton = await rnnc('run', 'examples/bimamba.rnn', '--mode', 'newton', '--T', '37', '--batch', '3', '--lengths', 'random', '--verify', '--json');
     expect([newton.code, newton.stderr]).toEqual([0, '']);
     const report = JSON.parse(newton.stdout);
@@ -59,9 +59,15 @@ describe('rnnc run with a time direction', () => {
     const chunk = await rnnc('run', 'examples/bimamba.rnn', '--mode', 'chunk', '--verify', '--json');
     expect([chunk.code, chunk.stdout]).toEqual([1, '']);
     expect(chunk.stderr).toMatch(/^rnnc: bimamba cannot take --mode chunk: it would run as two parts, one direction of time each, and its forward statements \(bimamba_forward\) cannot: `hf` is not a dense or low-rank/);
-    const grad = await rnnc('run', 'examples/bimamba.rnn', '--grad');
-    expect(grad.code).not.toBe(0);
-    expect(grad.stderr).toMatch(/does not carry time directions yet/);
+    // Small dims: the kernels of test/grad/directions.gpu.test.ts's bimamba case.
+    const grad = await rnnc('run', 'examples/bimamba.rnn', '--grad', '--dim', 'D=2', '--dim', 'N=2', '--T', '7', '--batch', '2', '--lengths', 'random', '--verify', '--json');
+    expect([grad.code, grad.stderr]).toEqual([0, '']);
+    const gradReport = JSON.parse(grad.stdout);
+    expect(gradReport.verify.ok).toBe(true);
+    expect(gradReport.grad.parts.map((p: { direction: string; name: string; backward: { mode: string; direction: string } }) => [p.direction, p.name, p.backward.mode, p.backward.direction])).toEqual([
+      ['forward', 'bimamba_forward', 'seq', 'reversed'],
+      ['reversed', 'bimamba_reversed', 'seq', 'forward'],
+    ]);
   });
 
   it('rnnc compile writes a bidirectional cell in chunk mode as its two parts\' files and a manifest that joins them', async () => {
