@@ -9,13 +9,16 @@
 // sequential core too; `--no-stage` and `--no-time-sum` run the older schedules, for before/after rows. The GPU time by cell is per job,
 // named by its shaders' cells. "after saving" is the backward pass less the saving forward's jobs
 // (a shader of `<cell>_saving`: without checkpoints a training step's forward is that cell, so this
-// is what a step adds to it). Prints a markdown table with the machine's load.
+// is what a step adds to it). Prints a markdown table with the machine's load. The CPU columns are the
+// Dawn host process's CPU time per run of each job (lavapipe runs kernels on its threads): under load
+// the GPU (wall) times grow with the other processes' share of the cores, the CPU times hardly do. A
+// job's CPU time includes its share of the warm-up run and of pipeline creation (cached shaders).
 //
 // `--host-reversal` and `--lanes-core` plan the backward as before the reversed backward cells and the
 // gathered core (planGrad's GradPlanOptions), for before/after rows in one session.
 //
 //   npx tsx scripts/bench-grad.ts [--cells mamba_s6,gla,lru,lstm] [--T 1048576] [--batch 1] [--repeats 3] [--grad-mode auto] [--dim H=64] [--stage | --no-stage] [--no-time-sum] [--host-reversal] [--lanes-core]
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { frontEnd } from '../src/driver/front-end.js';
 import { plan, emit } from '../src/driver/compile.js';
@@ -47,26 +50,62 @@ const dims = Object.fromEntries(
   process.argv.flatMap((a, k) => (process.argv[k - 1] === '--dim' ? [a.split('=')] : [])).map(([d, n]) => [d!, Number(n)]),
 );
 
+/**
+ * CPU time (user + system, ms) of this process's children: the Dawn host process (src/runtime/dawn/
+ * runtime.ts forks it), whose threads are lavapipe's. From /proc, in clock ticks (10 ms); NaN elsewhere.
+ */
+function hostCpuMs(): number {
+  try {
+    let ticks = 0;
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      } catch {
+        continue;
+      }
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) !== process.pid) continue; // ppid
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    }
+    return ticks * 10;
+  } catch {
+    return NaN;
+  }
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const load = () => loadavg().map((x) => x.toFixed(1)).join(' ');
 
 /** A device that times every job it runs, and keeps the sum of the medians. */
-function timing(device: Device): Device & { gpuMs: number; savingMs: number; method: string; byCell: Map<string, number> } {
+function timing(device: Device): Device & { gpuMs: number; savingMs: number; cpuMs: number; savingCpuMs: number; method: string; byCell: Map<string, number>; cpuByCell: Map<string, number> } {
   const timed = {
     adapter: device.adapter,
     gpuMs: 0,
     savingMs: 0,
+    cpuMs: 0,
+    savingCpuMs: 0,
     method: '',
     byCell: new Map<string, number>(),
+    cpuByCell: new Map<string, number>(),
     async run(job: Parameters<Device['run']>[0]) {
+      // lavapipe runs the kernels on the Dawn host process's threads, so its CPU time per run (the
+      // timed runs and the warm-up, over their count) is a measure that the machine's load hardly
+      // changes, where GPU (wall) time grows with it.
+      const cpu0 = hostCpuMs();
       const r = await device.run({ ...job, timing: { repeats, warmup: 1 } });
+      const cpuMs = (hostCpuMs() - cpu0) / (repeats + 1);
       const ms = median(r.timingsNs!) / 1e6;
       timed.gpuMs += ms;
+      timed.cpuMs += cpuMs;
       // The kernels' headers open with their cell's name.
-      if (job.shaders.some((s) => /^\/\/ \w+_saving\b/.test(s.code))) timed.savingMs += ms;
+      const saving = job.shaders.some((s) => /^\/\/ \w+_saving\b/.test(s.code));
+      if (saving) timed.savingMs += ms;
+      if (saving) timed.savingCpuMs += cpuMs;
       // A job by its order and its shaders' labels (runGrad runs the saving cell, then the backward's jobs).
       const cell = `#${timed.byCell.size + 1} ${[...new Set(job.shaders.map((s) => s.label.split('.')[0]!))].join('+')}`;
       timed.byCell.set(cell, (timed.byCell.get(cell) ?? 0) + ms);
+      timed.cpuByCell.set(cell, (timed.cpuByCell.get(cell) ?? 0) + cpuMs);
       timed.method = r.timingMethod ?? 'wall';
       return r;
     },
@@ -116,7 +155,7 @@ try {
       void fwdWall;
       const dimText = Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ');
       rows.push(
-        `| ${cell} | ${dimText} | ${T} | ${batch} | ${forward.plan.mode} | ${grad.saving.plan.mode} + ${usesStages(grad, gradOptions) ? `${grad.staged!.core.plan.mode} (staged)` : grad.backward.plan.mode} | ${fwdDevice.gpuMs.toFixed(1)} | ${bwdDevice.gpuMs.toFixed(1)} | **${(bwdDevice.gpuMs / fwdDevice.gpuMs).toFixed(2)}** | ${((bwdDevice.gpuMs - bwdDevice.savingMs) / fwdDevice.gpuMs).toFixed(2)} | ${fwdCall.toFixed(0)} | ${gradCall.toFixed(0)} | ${(gradCall / fwdCall).toFixed(2)} | ${[...bwdDevice.byCell].map(([c, ms]) => `${c} ${ms.toFixed(1)}`).join(', ')} |`,
+        `| ${cell} | ${dimText} | ${T} | ${batch} | ${forward.plan.mode} | ${grad.saving.plan.mode} + ${usesStages(grad, gradOptions) ? `${grad.staged!.core.plan.mode} (staged)` : grad.backward.plan.mode} | ${fwdDevice.gpuMs.toFixed(1)} | ${bwdDevice.gpuMs.toFixed(1)} | **${(bwdDevice.gpuMs / fwdDevice.gpuMs).toFixed(2)}** | ${((bwdDevice.gpuMs - bwdDevice.savingMs) / fwdDevice.gpuMs).toFixed(2)} | ${fwdCall.toFixed(0)} | ${gradCall.toFixed(0)} | ${(gradCall / fwdCall).toFixed(2)} | ${[...bwdDevice.byCell].map(([c, ms]) => `${c} ${ms.toFixed(1)}`).join(', ')} | ${fwdDevice.cpuMs.toFixed(0)} | ${bwdDevice.cpuMs.toFixed(0)} | **${(bwdDevice.cpuMs / fwdDevice.cpuMs).toFixed(2)}** | ${((bwdDevice.cpuMs - bwdDevice.savingCpuMs) / fwdDevice.cpuMs).toFixed(2)} | ${[...bwdDevice.cpuByCell].map(([c, ms]) => `${c} ${ms.toFixed(0)}`).join(', ')} |`,
       );
       process.stderr.write(rows.at(-1)! + '\n');
     }
@@ -125,6 +164,6 @@ try {
   await gpu.close();
 }
 console.log(`Adapter: ${adapter}; kernel timing: ${method}; batch ${batch}; ${repeats} timed repeats;${process.argv.includes('--no-stage') ? ' --no-stage;' : ''}${process.argv.includes('--no-time-sum') ? ' --no-time-sum;' : ''}${process.argv.includes('--host-reversal') ? ' --host-reversal;' : ''}${process.argv.includes('--lanes-core') ? ' --lanes-core;' : ''} load average before ${loadBefore}, after ${load()}; ${new Date().toISOString()}\n`);
-console.log('| cell | dims | T | batch | forward | backward (saving + backward) | forward GPU ms | backward GPU ms | backward / forward | after saving / forward | forward call ms | forward + backward call ms | call ratio | backward GPU ms by cell |');
-console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+console.log('| cell | dims | T | batch | forward | backward (saving + backward) | forward GPU ms | backward GPU ms | backward / forward | after saving / forward | forward call ms | forward + backward call ms | call ratio | backward GPU ms by cell | forward CPU ms | backward CPU ms | CPU ratio | CPU after saving | backward CPU ms by cell |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);

@@ -330,7 +330,15 @@ export function differentiate(m: Module): BackwardStep {
     const b = new DefBuilder(vars, depOf, t.span);
     const index = vars.map((v) => v.name);
     const fromSeeds = seeds(b, source, t.name, index);
-    const terms = [...fromSeeds, ...contributions(b, source, t.name)];
+    // A contribution with the same expression as an adjoint let (a bias's term in `sigmoid(Wx + Uh + b)`
+    // is the adjoint of the sums): a load of that let. Split off as a carried value (split.ts), the
+    // backward cell then writes that let once per step, not the factors to recompute it from.
+    const asLet = (term: number): number => {
+      const shape = b.def('let', '', term, () => 'core');
+      const same = sameAs.get(JSON.stringify([shape.vars, shape.root, shape.nodes.map(({ span: _, ...n }) => n)]));
+      return same === undefined ? term : b.load('let', same, index);
+    };
+    const terms = [...fromSeeds, ...contributions(b, source, t.name).map(asLet)];
     if (skipWithoutContributions && terms.length === fromSeeds.length) return; // an accumulator with nothing to add keeps its value
     out.push(b.def(kind, target, b.sum(terms), phase(kind, target)));
   };
