@@ -169,7 +169,7 @@ const mark = (n) => t.push([n, performance.now()]);
 mark('node start');
 const [dist, cell, inDir, outDir, order] = process.argv.slice(1);
 const imp = (p) => import(dist + '/src/' + p);
-const [, io, inputs, compile, run, seg, rep, interp, verify, runtime, ir] = await Promise.all(['cli/main.js', 'cli/io.js', 'driver/inputs.js', 'driver/compile.js', 'driver/run.js', 'driver/segments.js', 'driver/run-report.js', 'runtime/reference/interpreter.js', 'driver/verify.js', 'runtime/dawn/runtime.js', 'compiler/ir/ir.js'].map(imp));
+const [, , io, inputs, compile, run, seg, rep, interp, verify, runtime, ir] = await Promise.all(['cli/main.js', 'cli/run.js', 'cli/io.js', 'driver/inputs.js', 'driver/compile.js', 'driver/run.js', 'driver/segments.js', 'driver/run-report.js', 'runtime/reference/interpreter.js', 'driver/verify.js', 'runtime/dawn/runtime.js', 'compiler/ir/ir.js'].map(imp));
 mark('import the CLI');
 const overlapped = order === 'overlapped';
 const openStart = performance.now();

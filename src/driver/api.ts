@@ -9,8 +9,8 @@ import type { Module } from '../compiler/ir/ir.js';
 import type { Compilation } from '../compiler/plan/plan.js';
 import type { RunArrays, RunResult } from '../../backends/backend.js';
 import { retarget, type PlanOptions } from './compile.js';
-import { frontEnd } from './front-end.js';
-import { runPipeline, type PipelineOptions } from './pipeline.js';
+import { frontEnd, pipeline } from './front-end.js';
+import type { PipelineOptions } from './pipeline.js';
 import { openGpu, targetOf } from './run.js';
 import { checkHostMemory } from './segments.js';
 import { fitCompilation } from './directions.js';
@@ -25,7 +25,7 @@ export interface SourceOptions {
 
 /** Parses and checks a spec; the diagnostics (errors, warnings), each with its span. */
 export function check(text: string, options: SourceOptions = {}): { diagnostics: Diagnostic[]; ok: boolean } {
-  const { state } = runPipeline(new SourceFile(options.path ?? '<input>', text), 'check');
+  const { state } = pipeline().runPipeline(new SourceFile(options.path ?? '<input>', text), 'check');
   return { diagnostics: state.diagnostics, ok: !hasErrors(state.diagnostics) };
 }
 
@@ -38,7 +38,7 @@ export function analyse(text: string, options: SourceOptions = {}): { diagnostic
 /** A spec to a Compilation (module, analysis and plan), or the diagnostics that stop it. */
 export function compile(text: string, options: PipelineOptions & SourceOptions = {}): { diagnostics: Diagnostic[]; compilation?: Compilation } {
   const source = new SourceFile(options.path ?? '<input>', text);
-  const { state } = runPipeline(source, 'plan', options);
+  const { state } = pipeline().runPipeline(source, 'plan', options);
   return hasErrors(state.diagnostics) || !state.compilation ? { diagnostics: state.diagnostics } : { diagnostics: state.diagnostics, compilation: state.compilation };
 }
 

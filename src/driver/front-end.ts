@@ -13,7 +13,18 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
-import { runPipeline } from './pipeline.js';
+import { createRequire } from 'node:module';
+
+/**
+ * The pipeline (pipeline.ts), loaded on first use: its parse pass brings chevrotain and the ~640
+ * lodash-es modules chevrotain imports, which a `rnnc run` whose front end comes from the cache never
+ * needs. From dist/ it is loaded when first asked for, synchronously (Node >= 20.19 `require`s ES
+ * modules, sharing their instances with `import`); from TypeScript sources (vitest, tsx), where
+ * `require` cannot load a .ts file, it is imported with this module.
+ */
+const eager = import.meta.url.endsWith('.ts') ? await import('./pipeline.js') : undefined;
+let loaded: typeof import('./pipeline.js') | undefined = eager;
+export const pipeline = (): typeof import('./pipeline.js') => (loaded ??= createRequire(import.meta.url)('./pipeline.js') as typeof import('./pipeline.js'));
 
 export interface FrontEndResult {
   ast?: RnnFile;
@@ -32,7 +43,7 @@ export interface FrontEndResult {
  */
 export function frontEnd(text: string | SourceFile, options: AnalyseOptions = {}): FrontEndResult {
   const source = typeof text === 'string' ? new SourceFile('<input>', text) : text;
-  const { state } = runPipeline(source, 'analyse', { analyse: options });
+  const { state } = pipeline().runPipeline(source, 'analyse', { analyse: options });
   const { ast, checked, module, analysis, diagnostics } = state;
   return {
     diagnostics,
