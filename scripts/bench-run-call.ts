@@ -24,7 +24,11 @@
 // compilation of them, with the transfers and the kernels), checksums ∥ save (as src/cli/run.ts
 // overlaps them), the same run again in the same process (everything cached), the reference
 // interpreter and the verification (`--verify`, not part of the call), closing. Medians over the
-// processes.
+// processes. `--variants base=/tmp/old-dist:sequential,now=dist:overlapped` alternates processes
+// between builds and orders (`overlapped`: the host opens its device while the spec is parsed, as
+// src/cli/run.ts does now; `sequential`: opened after planning, as before); start-up is then node's
+// start, the imports and the open's own duration, and the call the rest of the wall time to the
+// saved results.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { loadavg, tmpdir } from 'node:os';
