@@ -4,7 +4,10 @@
 // `setState`), with the state read back only when asked; `run<Name>` is one piece of a new stream.
 // Pipelines and buffers come from the shared runtime (`rnnc/runtime`: compiled once per device,
 // pooled across calls), which uses WebGPU alone, so the module runs in a browser as well as under
-// Node's `webgpu`. The text it shares with the scan and chunk host modules is in host-parts.ts.
+// Node's `webgpu`. Where the plan runs the step as a kernel of its own (SeqStepKernel: a dispatch
+// per step, the states swapping between two buffers kept for the stream's life), the module runs
+// that kernel instead of the loop. The text it shares with the scan and chunk host modules is in
+// host-parts.ts.
 import type { Module } from '../../src/compiler/ir/ir.js';
 import type { SeqKernel } from '../wgsl-seq/emit.js';
 import { HALF_ROLES } from '../wgsl-seq/layout.js';
@@ -38,19 +41,25 @@ export async function hostModule(m: Module, k: SeqKernel, sourcePath: string, { 
   };
   const bytesOf = (role: string) => bufferBytesText(elementsOf(role), half && HALF_ROLES.has(role));
   const elements = (dims: string[]) => dims.reduce((n, d) => n * k.dims[d]!, 1);
+  // The step kernel, when the plan picked it (never with f16 storage): init, then a dispatch per step.
+  const step = k.step && !half ? k.step : undefined;
+  const header = step ? step.stateFloats(0) : 0;
+  const perSequence = step ? step.stateFloats(1) - header : 0;
+  const statesBytes = `(${header} + batch * ${perSequence}) * 4`;
   // Buffers kept for the stream's life (params, state) and those taken from the pool per call (inputs, lengths, outputs).
-  const kept = ['uniforms', ...(has('weights') ? ['weightsBuffer'] : []), 'state', 'state_outBuffer'];
+  const kept = ['uniforms', ...(has('weights') ? ['weightsBuffer'] : []), 'state', 'state_outBuffer', ...(step ? ['statesA', 'statesB'] : [])];
   const bound: Record<string, string> = { inputs: 'inputsBuffer', weights: 'weightsBuffer', state_in: 'state', lengths: 'lengthsBuffer', outputs: 'outputsBuffer', state_out: 'state_outBuffer' };
   // With a pre-pass (the state-independent products of every step, into scratch), each call runs it first.
   const pre = k.prepass && k.scratch ? { ...k.prepass, scratch: k.scratch } : undefined;
   /** A pass's bind group 0 as `[binding, buffer]` pairs. */
-  const entries = (bindings: number[]) =>
+  const entries = (bindings: number[], extra: string[] = []) =>
     `[${[
       ...(bindings.includes(0) ? ['[0, uniforms]'] : []),
       ...buffers.filter((b) => bindings.includes(b.binding)).map((b) => `[${b.binding}, ${bound[b.role]}]`),
       ...(pre && bindings.includes(pre.scratch.binding) ? [`[${pre.scratch.binding}, scratchBuffer]`] : []),
       // vec4 views: the same buffer bound again.
       ...k.views.filter((v) => bindings.includes(v.binding)).map((v) => `[${v.binding}, ${bound[v.buffer]}]`),
+      ...extra,
     ].join(', ')}]`;
   // A reversed cell's pieces run last first; a bidirectional one reads each sequence both ways, so it runs in one piece.
   const bidirectional = m.tensors.some((t) => t.reversed);
@@ -61,11 +70,49 @@ export async function hostModule(m: Module, k: SeqKernel, sourcePath: string, { 
       : '';
   const perCall = ['inputsBuffer', 'lengthsBuffer', ...(has('outputs') ? ['outputsBuffer'] : []), ...(pre ? ['scratchBuffer'] : [])];
 
+  const prepassText = pre
+    ? `      // The state-independent part of every step first (one invocation per step).
+      { pipeline: prepass, bindings: ${entries(pre.bindings)}, dispatch: grid(Math.ceil((batch * T) / ${pre.rowsPerWorkgroup})) } as const,
+`
+    : '';
+  const loopPassesText = () => `${k.strategy === 'workgroup' && k.sequencesPerWorkgroup > 1 ? `    // A workgroup runs ${k.sequencesPerWorkgroup} sequences in lockstep.\n` : ''}    const groups = ${
+    k.strategy === 'invocation'
+      ? `Math.ceil((batch * ${k.unitsPerSequence}) / ${k.workgroupSize})`
+      : k.sequencesPerWorkgroup > 1
+        ? `Math.ceil((batch * ${k.unitsPerSequence}) / ${k.sequencesPerWorkgroup})`
+        : `batch * ${k.unitsPerSequence}`
+  };
+    const passes = [
+${prepassText}      { pipeline, bindings: ${entries(k.bindings)}, dispatch: grid(groups) } as const,
+    ];`;
+  // The step kernel: `init` copies the state into statesA (and state_out: a run without steps), then
+  // step t reads statesA/statesB and writes the other; its last step writes state_out too.
+  const stepPassesText = (s: NonNullable<SeqKernel['step']>) => `    // ${s.blocks} workgroup${s.blocks > 1 ? 's' : ''} per ${s.tile} sequence${s.tile > 1 ? 's (members past the batch compute and write nothing)' : ''}, one dispatch per step.
+    const stepGroups = grid(${s.blocks} * Math.ceil(batch / ${s.tile}));
+    const stepBindings = ${entries(s.bindings)} as const;
+    const passes = [
+${prepassText}      { pipeline: init, bindings: ${entries(s.initBindings, [`[${s.stateNext}, statesA]`])}, dispatch: grid(Math.ceil((batch * ${perSequence}) / ${s.workgroupSize})) } as const,
+      // The two state buffers swap every step: step t reads one and writes the other.
+      ...Array.from({ length: T }, (_, t) => {
+        const [cur, next] = t % 2 === 0 ? [statesA, statesB] : [statesB, statesA];
+        return { pipeline, bindings: [...stepBindings, [${s.stateCur}, cur], [${s.stateNext}, next]], dispatch: stepGroups } as const;
+      }),
+    ];`;
+
   const code = `
 ${headerText(m, 'sequential kernel', sourcePath)}
 ${runtimeImportText(runtimeNames(half))}
 
-export const ${m.name}Wgsl = \`${templateText(k.wgsl)}\`;
+${
+  step
+    ? `/**
+ * One step of the cell (entry point \`main\`, dispatched once per step) and \`init\` (the state into the
+ * first state buffer, step index 0). The states swap between two buffers every step; their first
+ * ${header} floats are a header (the step index, as a float, in the first).
+ */
+export const ${m.name}StepWgsl = \`${templateText(step.wgsl)}\`;`
+    : `export const ${m.name}Wgsl = \`${templateText(k.wgsl)}\`;`
+}
 ${pre ? `\n/** The pre-pass: what does not depend on the state, for every step, into scratch; dispatched before the kernel. */\nexport const ${m.name}ProjectWgsl = \`${templateText(pre.wgsl)}\`;\n` : ''}
 ${runTypesText(m, k.dims, half)}
 
@@ -107,11 +154,17 @@ ${tensorsOf(m, 'param')
 ${has('weights') ? `  const run = { params: options.params };\n${seqLayoutPackingText(m, buffers, ['weights'], half)}` : ''}
 
   const gpu = HostGpu.for(device);
-  const pipeline = await gpu.pipeline(${m.name}Wgsl, '${k.entryPoint}');
+${
+  step
+    ? `  const pipeline = await gpu.pipeline(${m.name}StepWgsl, '${step.entryPoint}');\n  const init = await gpu.pipeline(${m.name}StepWgsl, '${step.initEntryPoint}');`
+    : `  const pipeline = await gpu.pipeline(${m.name}Wgsl, '${k.entryPoint}');`
+}
 ${pre ? `  const prepass = await gpu.pipeline(${m.name}ProjectWgsl, '${pre.entryPoint}');\n` : ''}  const uniforms = gpu.buffer(16, UNIFORMS);
 ${has('weights') ? '  const weightsBuffer = gpu.upload(weights, READ);' : ''}
   const state = gpu.buffer(${bytesOf('state_in')}, WRITE);
-  const state_outBuffer = gpu.buffer(${bytesOf('state_out')}, WRITE);
+  const state_outBuffer = gpu.buffer(${bytesOf('state_out')}, WRITE);${
+    step ? `\n  // The step kernel's states: a step reads one and writes the other (header, then the states as \`state\`).\n  const statesA = gpu.buffer(${statesBytes}, WRITE);\n  const statesB = gpu.buffer(${statesBytes}, WRITE);` : ''
+  }
   let live = true;${bidirectional ? '\n  let ran = false;' : ''}
 
   const setState = (initial?: ${T}State) => {${bidirectional ? '\n    ran = false;' : ''}
@@ -137,18 +190,7 @@ ${seqLayoutPackingText(m, buffers, ['inputs'], half).replace(/^/gm, '  ')}
     gpu.write(uniforms, new Uint32Array([batch, T, 0, 0]));
     const inputsBuffer = gpu.upload(inputs, READ);
     const lengthsBuffer = gpu.upload(lengths, READ);
-${has('outputs') ? `    const outputsBuffer = gpu.buffer(${bytesOf('outputs')}, WRITE);\n` : ''}${pre ? `    const scratchBuffer = gpu.buffer(${pre.scratch.perStep} * batch * T * 4, WRITE);\n` : ''}${k.strategy === 'workgroup' && k.sequencesPerWorkgroup > 1 ? `    // A workgroup runs ${k.sequencesPerWorkgroup} sequences in lockstep.\n` : ''}    const groups = ${
-      k.strategy === 'invocation'
-        ? `Math.ceil((batch * ${k.unitsPerSequence}) / ${k.workgroupSize})`
-        : k.sequencesPerWorkgroup > 1
-          ? `Math.ceil((batch * ${k.unitsPerSequence}) / ${k.sequencesPerWorkgroup})`
-          : `batch * ${k.unitsPerSequence}`
-    };
-    const passes = [
-${pre ? `      // The state-independent part of every step first (one invocation per step).
-      { pipeline: prepass, bindings: ${entries(pre.bindings)}, dispatch: grid(Math.ceil((batch * T) / ${pre.rowsPerWorkgroup})) } as const,
-` : ''}      { pipeline, bindings: ${entries(k.bindings)}, dispatch: grid(groups) } as const,
-    ];
+${has('outputs') ? `    const outputsBuffer = gpu.buffer(${bytesOf('outputs')}, WRITE);\n` : ''}${pre ? `    const scratchBuffer = gpu.buffer(${pre.scratch.perStep} * batch * T * 4, WRITE);\n` : ''}${step ? stepPassesText(step) : loopPassesText()}
     // The next call starts where this one ended, without the state leaving the GPU.
     const copies = [[state_outBuffer, state, ${bytesOf('state_out')}]] as const;
 ${

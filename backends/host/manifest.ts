@@ -26,7 +26,36 @@ export function manifestBuffer(b: BufferLayout) {
   };
 }
 
-export function buildManifest(m: Module, k: SeqKernel, files: { source: string; kernel: string; host: string; prepass?: string }) {
+/**
+ * The step kernel's part of the manifest (SeqStepKernel), present where the plan runs the step as a
+ * dispatch of its own: the pre-pass (when any), then `init` once, then `main` once per step, the two
+ * state buffers swapping (step t binds states[t % 2] at `stateCur` and states[(t + 1) % 2] at
+ * `stateNext`); `init` writes states[0]. The loop kernel (`kernel`, `dispatch`) gives the same results.
+ */
+function stepManifest(k: SeqKernel, file: string) {
+  const s = k.step!;
+  const header = s.stateFloats(0);
+  const perSequence = s.stateFloats(1) - header;
+  const workgroups = '[min(groups, 65535), ceil(groups / min(groups, 65535)), 1]';
+  return {
+    kernel: file,
+    entryPoint: s.entryPoint,
+    workgroupSize: s.workgroupSize,
+    tile: s.tile,
+    bindings: s.bindings,
+    stateCur: s.stateCur,
+    stateNext: s.stateNext,
+    // Two buffers of these floats each: element 0 the step index as a float (init writes 0, step t writes t + 1 for the next), the states from element `header` on, laid out as in state_in.
+    states: { buffers: ['states_a', 'states_b'], elementType: 'f32', elements: `${header} + batch * ${perSequence}`, header },
+    // Copies state_in into states_a (bound at stateNext) and into state_out (the final state of a run without steps).
+    init: { entryPoint: s.initEntryPoint, bindings: s.initBindings, dispatch: { groups: `max(1, ceil(batch * ${perSequence} / ${s.workgroupSize}))`, workgroups } },
+    // Dispatched T times; step t binds states[t % 2] at stateCur and states[(t + 1) % 2] at stateNext; the last step writes state_out.
+    dispatch: { times: 'T', groups: `${s.blocks} * ceil(batch / ${s.tile})`, workgroups },
+    order: [...(k.prepass ? ['prepass'] : []), 'step.init', 'step.main x T'],
+  };
+}
+
+export function buildManifest(m: Module, k: SeqKernel, files: { source: string; kernel: string; host: string; prepass?: string; step?: string }) {
   const sizes = (dims: string[]) => dims.map((d) => k.dims[d]!);
   const tensors = (role: 'input' | 'param' | 'output', prefix: string[]): ManifestTensor[] => tensorsOf(m, role).map((t) => ({ name: t.name, dims: t.dims, shape: [...prefix, ...sizes(t.dims)] }));
   return {
@@ -51,6 +80,8 @@ export function buildManifest(m: Module, k: SeqKernel, files: { source: string; 
       groups: k.strategy === 'workgroup' ? `batch * ${k.unitsPerSequence}` : `ceil(batch * ${k.unitsPerSequence} / ${k.workgroupSize})`,
       workgroups: '[min(groups, 65535), ceil(groups / min(groups, 65535)), 1]',
     },
+    // Present where the plan runs a dispatch per step (the generated host module runs it then).
+    ...(k.step ? { step: stepManifest(k, files.step ?? `${m.name}.step.wgsl`) } : {}),
     uniform: { binding: k.layout.uniformBinding, struct: 'Params', fields: ['batch: u32', 'T: u32'], bytes: 16 },
     buffers: [
       ...k.layout.buffers.map(manifestBuffer),

@@ -1,8 +1,9 @@
 // Every host module rnnc writes type-checks under `tsc --strict` with nothing but the browser's
 // libraries and WebGPU's types: the scan host module of every cell the scan backend takes (and the
 // other splits' variants of two cells), the chunk host module of every cell the chunk backend takes,
-// the committed sequential host modules (test/golden/seq), and one module of each mode with f16
-// storage (`--precision f16-storage`). A module with a type error fails here.
+// the committed sequential host modules (test/golden/seq) and the step kernel's (LSTM X = 64, H = 128),
+// and one module of each mode with f16 storage (`--precision f16-storage`). A module with a type error
+// fails here.
 import { readdirSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compileScan, type ScanCompileOptions } from '../../backends/wgsl-scan/index.js';
@@ -13,6 +14,7 @@ import { frontEnd } from '../../src/driver/front-end.js';
 import { compileFiles, plan } from '../../src/driver/compile.js';
 import { chunkCells, scanCells } from './cells.js';
 import { typeCheck } from './typecheck.js';
+import { bindDims } from '../../src/compiler/ir/dims.js';
 
 const scanVariants: Record<string, ScanCompileOptions> = { aaren: { subgroups: false }, affine: { subgroups: false, tile: { split: 'tile' } } };
 
@@ -28,6 +30,11 @@ for (const [path, mode] of [['examples/lstm.rnn', 'seq'], ['examples/mingru.rnn'
     const { module, analysis } = frontEnd(readFileSync(path, 'utf8'));
     return (await compileFiles(plan(module!, analysis!, { mode, precision: 'f16-storage' }))).find((f) => f.name.endsWith('.ts'))!.text;
   };
+// The step kernel's host module (a dispatch per step), at sizes where the planner picks it.
+files['lstm.seq.step.ts'] = async () => {
+  const { module, analysis } = frontEnd(readFileSync('examples/lstm.rnn', 'utf8'));
+  return (await compileFiles(plan(module!, analysis!, { mode: 'seq', dims: bindDims(module!, { X: 64, H: 128 }) }))).find((f) => f.name === 'lstm.ts')!.text;
+};
 for (const name of readdirSync('test/golden/seq').sort()) files[`${name}.seq.ts`] = async () => readFileSync(`test/golden/seq/${name}/${name}.ts`, 'utf8');
 
 let diagnostics: string[] = [];
