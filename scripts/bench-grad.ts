@@ -11,8 +11,10 @@
 // (a shader of `<cell>_saving`: without checkpoints a training step's forward is that cell, so this
 // is what a step adds to it). Prints a markdown table with the machine's load. The CPU columns are the
 // Dawn host process's CPU time per run of each job (lavapipe runs kernels on its threads): under load
-// the GPU (wall) times grow with the other processes' share of the cores, the CPU times hardly do. A
-// job's CPU time includes its share of the warm-up run and of pipeline creation (cached shaders).
+// the GPU (wall) times grow with the other processes' share of the cores, the CPU times hardly do. But
+// a job's CPU time also counts the host's copies of its inputs and outputs (hundreds of MB a job at
+// T = 2^20: gla's staged rest reads 168 floats a step) and its share of the warm-up run and of pipeline
+// creation, so it is the cost of a call, not of the kernels: compare kernels by the GPU columns.
 //
 // `--host-reversal` and `--lanes-core` plan the backward as before the reversed backward cells and the
 // gathered core (planGrad's GradPlanOptions), for before/after rows in one session.
