@@ -1,9 +1,9 @@
 // The host module's gradient function (backends/host/host-grad.ts): `rnnc compile --grad` writes
 // `<cell>.grad.ts` beside the gradient cells' modules; imported in Node as a user's program would
 // (dawn-child.mjs: npm `webgpu`, a device, import, grad<Name>), it gives the float64 tape's gradients
-// (src/runtime/reference/grad.ts), norm-wise 1e-4, and the forward results: a forward cell whose
+// (src/runtime/reference/grad.ts), norm-wise 1e-4, and the forward results: a reversed cell whose
 // param initialises its state (variable lengths; given and spec initial states; upstream gradients
-// given and missing), and bidirectional bimamba (its two parts joined).
+// given and missing), and (under RNNC_TEST_MATRIX=full) bidirectional bimamba, its two parts joined.
 import { fork } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,18 +17,10 @@ import { gradFiles, planGrad } from '../../src/driver/grad.js';
 import { tensorError } from '../../src/driver/verify.js';
 import { pascal } from '../../backends/host/host-parts.js';
 import { interpretGrad } from '../../src/runtime/reference/grad.js';
-import { BIMAMBA, moduleOf } from '../grad/directions-cells.js';
+import { BIMAMBA, moduleOf, TANH_REVERSED } from '../grad/directions-cells.js';
 import { moduleDir, transpile } from './dawn.js';
+import { FULL_MATRIX } from '../helpers/matrix.js';
 
-const TANH = `rnn tanhcell {
-  dims X = 2, H = 3
-  input x[X]
-  param W[H, X], U[H, H], b[H], h0[H]
-  state h[H] = h0
-  h[i] <- tanh(sum(j: W[i, j] * x[j]) + sum(k: U[i, k] * h[k]) + b[i])
-  output y[i] = h[i] * h[i]
-}
-`;
 
 type Arrays = Record<string, Float32Array>;
 interface GradRun {
@@ -114,15 +106,19 @@ function expectTape(m: Module, sizes: Record<string, number>, run: GradRun, got:
 }
 
 describe('grad<Name>, the host module\'s gradient function, against the float64 tape', () => {
-  it('a forward cell whose param initialises its state: T = 11 with given initial states and upstream, T = 1 from the spec', async () => {
-    const m = moduleOf(TANH);
+  // The cells and dims of test/grad/directions.gpu.test.ts: the saving and backward kernels are the same (the shader cache has them).
+  it('a reversed cell whose param initialises its state: T = 11 with given initial states and upstream, T = 1 from the spec', async () => {
+    const m = moduleOf(TANH_REVERSED);
     const sizes = { X: 2, H: 3 };
     const runs = [runOf(m, sizes, 3, 11, 21, true), runOf(m, sizes, 2, 1, 22, false)];
     const got = await hostGrad(m, sizes, runs);
     runs.forEach((run, k) => expectTape(m, sizes, run, got[k]!));
   });
 
-  it('bidirectional bimamba: both parts, joined', async () => {
+  // Two parts' saving, backward and accumulation kernels: about 25 s of cold compiles on a loaded
+  // 2-core machine, so under the full matrix (CI time); test/grad/directions.gpu.test.ts runs bimamba's
+  // gradients through the driver, and test/host/grad.test.ts checks this module's imports.
+  if (FULL_MATRIX) it('bidirectional bimamba: both parts, joined', async () => {
     const m = moduleOf(BIMAMBA);
     const sizes = { D: 2, N: 2 };
     const runs = [runOf(m, sizes, 2, 7, 23, true)];
