@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { GpuError, GpuSession, withGpu, type GpuJob } from '../../src/runtime/dawn/runtime.js';
 
 const N = 1000;
@@ -280,6 +280,20 @@ describe('Dawn runtime failures', () => {
     await s.close();
     expect(pidAlive(pid)).toBe(false);
     await expect(s.run(affineJob(ints(1, () => 1), ints(1, () => 1), 1, 0))).rejects.toThrow(/closed/);
+  });
+
+  it('GpuSession.start opens in the background; abandon() kills a host still opening and closes an open one', async () => {
+    const started = GpuSession.start();
+    const s = await started.ready;
+    const got = await s.run(affineJob(ints(3, (i) => i), ints(3, () => 1), 2, 1));
+    expect(Array.from(new Float32Array(got.buffers['y']!))).toEqual([1, 3, 5]);
+    const pid = s.hostPid!;
+    started.abandon();
+    await vi.waitFor(() => expect(pidAlive(pid)).toBe(false), { timeout: 10_000 });
+    // Given up while the host is still opening its device: killed at once, `ready` rejects (handled: no unhandled rejection).
+    const early = GpuSession.start();
+    early.abandon();
+    await expect(early.ready).rejects.toThrow(/abandoned/);
   });
 });
 
