@@ -5,7 +5,7 @@
 // param initialises its state (variable lengths; given and spec initial states; upstream gradients
 // given and missing), and (under RNNC_TEST_MATRIX=full) bidirectional bimamba, its two parts joined.
 import { fork } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyse } from '../../src/compiler/analyse/analyse.js';
@@ -114,6 +114,16 @@ describe('grad<Name>, the host module\'s gradient function, against the float64 
     const got = await hostGrad(m, sizes, runs);
     runs.forEach((run, k) => expectTape(m, sizes, run, got[k]!));
   });
+
+  // A monoid's backward cell is not a reversed cell: the module reverses its data on the host.
+  if (FULL_MATRIX)
+    it('a monoid cell (aaren): its backward on reversed copies', async () => {
+      const m = moduleOf(readFileSync('examples/aaren.rnn', 'utf8'));
+      const sizes = { D: 2 };
+      const runs = [runOf(m, sizes, 2, 9, 24, true)];
+      const got = await hostGrad(m, sizes, runs);
+      expectTape(m, sizes, runs[0]!, got[0]!);
+    });
 
   // Two parts' saving, backward and accumulation kernels: about 25 s of cold compiles on a loaded
   // 2-core machine, so under the full matrix (CI time); test/grad/directions.gpu.test.ts runs bimamba's
