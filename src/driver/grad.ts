@@ -7,7 +7,7 @@ import { analyse } from '../compiler/analyse/analyse.js';
 import { hasErrors } from '../compiler/diagnostics/diagnostic.js';
 import { differentiate, GradError, type BackwardStep } from '../compiler/grad/reverse.js';
 import { withSavedStates, type SavingModule } from '../compiler/grad/saved.js';
-import { stageBackward, type StagedBackward } from '../compiler/grad/stage.js';
+import { restWorthStaging, stageBackward, type StagedBackward } from '../compiler/grad/stage.js';
 import { accumulationCell, splitAccumulators, type Accumulation, type SplitBackward } from '../compiler/grad/split.js';
 import type { Module } from '../compiler/ir/ir.js';
 import type { Compilation, ModeRequest } from '../compiler/plan/plan.js';
@@ -268,14 +268,14 @@ export interface GradRunOptions extends BpttOptions {
 }
 
 /**
- * Whether a run takes the staged backward. By default where its core is a scan and the cell has
- * params: the rest then sums the params' gradients in the same pass that writes the inputs', where
- * the split backward cell wrote per step every value the sums read. Without params (gla) the backward
- * cell's one scan writes only the inputs' gradients, and staging only adds the carried adjoints'
- * traffic; a sequential core (lstm) would recompute the primal a second time (docs/grad.md, "Measured").
+ * Whether a run takes the staged backward. By default where its core is a scan and the rest has work
+ * of its own (`restWorthStaging`: params' sums, or inputs' gradients that sum over a state adjoint,
+ * as gla's). Where the inputs' gradients are pointwise in the adjoint, the backward cell's one scan
+ * writes them and staging only adds the carried adjoints' traffic; a sequential core (lstm) would
+ * recompute the primal a second time (docs/grad.md, "Measured").
  */
 export const usesStages = (g: GradCompilation, options: Pick<GradRunOptions, 'staged'> = {}): boolean =>
-  g.staged !== undefined && (options.staged ?? (g.staged.core.plan.mode === 'scan' && g.step.roles.paramAdjoints.length > 0));
+  g.staged !== undefined && (options.staged ?? (g.staged.core.plan.mode === 'scan' && restWorthStaging(g.staged.stages)));
 
 /** Every compilation a gradient run or `rnnc compile --grad` takes besides the forward cell's (both parts' of a bidirectional cell). */
 export const gradCompilations = (g: GradCompilation): Compilation[] =>

@@ -60,7 +60,7 @@ function compileGrad(m: Module, mode: ModeRequest, backward: ModeRequest): GradC
 it('the representative cells exist', () => expect(cellFiles.filter(([label]) => REPRESENTATIVE.includes(label)).length).toBe(REPRESENTATIVE.length));
 
 /** Cells whose planned backward is staged (the adjoint scan, then the rest): the checkpointed auto case is theirs. */
-const STAGED = ['examples/mamba_s6', 'examples/maxplus'];
+const STAGED = ['examples/mamba_s6', 'examples/maxplus', 'examples/gla'];
 
 describe.each(cells)('%s', (label, url) => {
   const m = moduleAt(url);
@@ -116,5 +116,12 @@ describe('the jobs a backward runs', () => {
     const jobs = await jobsOf('examples/mamba_s6', 'auto');
     expect(jobs.length).toBe(3);
     expect(jobs[2]!.every((l) => l.startsWith('mamba_s6_grad_rest.'))).toBe(true);
+  });
+
+  // No params: staged because its inputs' gradients sum over the state adjoint (restWorthStaging).
+  it('gla with auto: the saving cell, the adjoint scan (core), then the rest in one job', async () => {
+    const jobs = await jobsOf('examples/gla', 'auto');
+    expect(jobs.length).toBe(3);
+    expect(jobs[2]!.every((l) => l.startsWith('gla_grad_rest.'))).toBe(true);
   });
 });

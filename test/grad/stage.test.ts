@@ -11,7 +11,7 @@ import { bindDims } from '../../src/compiler/ir/dims.js';
 import { verifyModule } from '../../src/compiler/ir/verify.js';
 import { differentiate } from '../../src/compiler/grad/reverse.js';
 import { withSavedStates } from '../../src/compiler/grad/saved.js';
-import { stageBackward } from '../../src/compiler/grad/stage.js';
+import { restWorthStaging, stageBackward } from '../../src/compiler/grad/stage.js';
 import { plan } from '../../src/driver/compile.js';
 import { compileTimeSum, isStepMap, timeSumFits } from '../../backends/wgsl-reduce/time-sum.js';
 import { planGrad } from '../../src/driver/grad.js';
@@ -106,5 +106,20 @@ describe('the time-sum kernel takes only what compiles quickly', () => {
     };
     expect(fitting({})).toEqual(['Wz', 'Wr', 'Wn', 'Uz', 'Ur', 'Un', 'bz', 'br', 'bn', 'bhn']);
     expect(fitting({ X: 64, H: 128 })).toEqual(['bz', 'br', 'bn', 'bhn']);
+  });
+});
+
+describe('which staged backwards a run takes by default (restWorthStaging)', () => {
+  // Params' sums, or inputs' gradients that sum over the state adjoint: staged. Gradients pointwise in
+  // the adjoint (cumsum's, parity's): the one-cell scan writes them, staging would only add traffic.
+  it.each([
+    ['examples/mamba_s6', true],
+    ['examples/lru', true],
+    ['examples/gla', true],
+    ['bench/cells/cumsum', false],
+    ['examples/parity', false],
+  ] as const)('%s: %s', (label, want) => {
+    const m = moduleAt(new URL(`../../${label}.rnn`, import.meta.url));
+    expect(restWorthStaging(stageBackward(differentiate(m), m)!)).toBe(want);
   });
 });
