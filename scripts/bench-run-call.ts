@@ -197,13 +197,21 @@ if (overlapped && runtime.GpuSession.prefaultResults) {
   runtime.GpuSession.prefaultResults(ir.tensorsOf(m, 'output').map((t) => 4 * size.batch * size.T * t.dims.reduce((n, d) => n * c.sizes[d], 1)));
   mark('prefault the results');
 }
+// As src/cli/run.ts: fitted to the adapter the host announces before it creates the device (where this build has it).
+const fitFor = (a) => seg.fitRun(compile.retarget(c, run.targetOf(a), options), a.limits, size);
+const preview = overlapped && starting.adapter ? await starting.adapter : undefined;
+let early;
+if (preview) {
+  early = { ...fitFor(preview), data: inputs.assembleRunData(m, c.sizes, size, 0, dir).data };
+  mark('fit, assemble (before the device)');
+}
 const gpu = overlapped ? await starting.ready : await run.openGpu();
 mark(overlapped ? 'wait for the GPU' : 'open the GPU');
 if (!overlapped) openMs = t.at(-1)[1] - t.at(-2)[1];
-c = compile.retarget(c, run.targetOf(gpu.adapter), options);
-const { prepare, segments } = seg.fitRun(c, gpu.adapter.limits, size);
-const data = inputs.assembleRunData(m, c.sizes, size, 0, dir).data;
-mark('fit, assemble');
+const same = early && JSON.stringify([run.targetOf(preview), preview.limits]) === JSON.stringify([run.targetOf(gpu.adapter), gpu.adapter.limits]);
+const { prepare, segments } = same ? early : fitFor(gpu.adapter);
+const data = same ? early.data : inputs.assembleRunData(m, c.sizes, size, 0, dir).data;
+mark(same ? 'fitted for the announced adapter' : 'fit, assemble');
 const got = await seg.runSegmented(gpu, m, prepare, data, c.sizes, segments);
 mark('first run');
 const first = gpu.lastProfile;

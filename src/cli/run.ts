@@ -10,7 +10,7 @@ import { randomLengths } from '../driver/data.js';
 import { arrayShape, assembleRunData, checkSaveDir, checkShapes, concreteShape, dimsFromFiles, readInputDir, saveResults, sizeFromFiles, type InputDir } from '../driver/inputs.js';
 import { plan, retarget, type PlanOptions } from '../driver/compile.js';
 import { reportingGpuErrors, targetOf, type RunSize } from '../driver/run.js';
-import { GpuSession } from '../runtime/dawn/runtime.js';
+import { GpuSession, type AdapterSummary } from '../runtime/dawn/runtime.js';
 import { checkHostMemory } from '../driver/segments.js';
 import { fitCompilation } from '../driver/directions.js';
 import { verifyRun } from '../driver/verify.js';
@@ -85,6 +85,9 @@ async function stage<T>(what: string, fn: () => Promise<T> | T): Promise<T> {
     if (shown) process.stderr.write(`rnnc: ${what}: done in ${((Date.now() - start) / 1000).toFixed(1)} s\n`);
   }
 }
+
+/** Whether a run fitted to `a` is fitted to `b`: the same kernel target and the same limits. */
+const sameFit = (a: AdapterSummary, b: AdapterSummary) => JSON.stringify([targetOf(a), a.limits]) === JSON.stringify([targetOf(b), b.limits]);
 
 export function registerRun(program: Command) {
   program
@@ -181,22 +184,30 @@ export function registerRun(program: Command) {
           const bytes = halfStorage(compilation.plan) ? 2 : 4;
           GpuSession.prefaultResults(tensorsOf(module, 'output').map((t) => bytes * size.batch * size.T * t.dims.reduce((n, d) => n * sizes[d]!, 1)));
         }
+        // The scan's kernels are fitted to the adapter (its subgroups): planned again for it if need be, never analysed again.
+        // Before any data is generated or read in full: a run is cut to fit the adapter's limits, or fails here, fast.
+        // A bidirectional cell in chunk mode or in pieces of time runs as its two parts (src/driver/directions.ts).
+        const fitFor = (adapter: AdapterSummary) => fitCompilation(retarget(compilation, targetOf(adapter), options), adapter.limits, size, flags.segment);
+        const assemble = () => {
+          const lengths = flags.lengths === 'random' ? randomLengths(size.batch, size.T, flags.seed) : undefined;
+          return { lengths, assembled: assembleRunData(module, sizes, size, flags.seed, inputDir, lengths) };
+        };
+        // The host announces its adapter before it creates the device (~a quarter of a second): the run
+        // is fitted to it and its data assembled (random data drawn) meanwhile, and fitted again only
+        // if the open device turns out to differ. Not with --grad, whose plan is fitted to the session.
+        const preview = flags.grad ? undefined : await starting.adapter.catch(() => undefined);
+        const early = preview ? { fitted: fitFor(preview), ...assemble() } : undefined;
         const gpu = await stage('starting the GPU runtime', () => reportingGpuErrors(() => starting.ready));
         gpuTaken = true;
-        // The scan's kernels are fitted to the adapter (its subgroups): planned again for it if need be, never analysed again.
         let report: Record<string, unknown>;
         let failed = false;
         let why = '';
         try {
-          compilation = retarget(compilation, targetOf(gpu.adapter), options);
+          const fitted = early && sameFit(preview!, gpu.adapter) ? early.fitted : fitFor(gpu.adapter);
           if (grad) grad = retargetGrad(grad, gpu, options);
-          // Before any data is generated or read in full: a run is cut to fit the adapter's limits, or fails here, fast.
-          // A bidirectional cell in chunk mode or in pieces of time runs as its two parts (src/driver/directions.ts).
-          const fitted = fitCompilation(compilation, gpu.adapter.limits, size, flags.segment);
           compilation = fitted.compilation;
           const { segments } = fitted;
-          const lengths = flags.lengths === 'random' ? randomLengths(size.batch, size.T, flags.seed) : undefined;
-          const assembled = assembleRunData(module, sizes, size, flags.seed, inputDir, lengths);
+          const { lengths, assembled } = early ?? assemble();
           // With f16 storage, the data as the kernels hold it: the GPU and the reference read the same values.
           assembled.data = storedData(compilation.plan, assembled.data);
           const half = halfStorage(compilation.plan);

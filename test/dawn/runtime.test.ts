@@ -282,9 +282,14 @@ describe('Dawn runtime failures', () => {
     await expect(s.run(affineJob(ints(1, () => 1), ints(1, () => 1), 1, 0))).rejects.toThrow(/closed/);
   });
 
-  it('GpuSession.start opens in the background; abandon() kills a host still opening and closes an open one', async () => {
+  it('GpuSession.start opens in the background, announcing the adapter first; abandon() kills a host still opening and closes an open one', async () => {
     const started = GpuSession.start();
+    // The adapter announced before the device was created: the device's limits, and features the device has.
+    const preview = await started.adapter;
     const s = await started.ready;
+    expect(preview.limits).toEqual(s.adapter.limits);
+    expect(s.adapter.features).toEqual(expect.arrayContaining(preview.features));
+    expect(preview.subgroupMinSize).toBe(s.adapter.subgroupMinSize);
     const got = await s.run(affineJob(ints(3, (i) => i), ints(3, () => 1), 2, 1));
     expect(Array.from(new Float32Array(got.buffers['y']!))).toEqual([1, 3, 5]);
     const pid = s.hostPid!;

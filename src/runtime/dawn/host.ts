@@ -17,6 +17,7 @@ import {
   type HostStamps,
   type WireBufferSpec,
   type WireJob,
+  type WireAdapterPreview,
   type WireProgress,
   type WireRequest,
   type WireResult,
@@ -141,7 +142,7 @@ function exit(code: number): never {
   process.exit(code);
 }
 
-async function open(options: OpenOptions): Promise<AdapterSummary> {
+async function open(options: OpenOptions, preview?: (summary: AdapterSummary) => void): Promise<AdapterSummary> {
   gpu = create(['disable-dawn-features=timestamp_quantization']);
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) {
@@ -155,6 +156,22 @@ async function open(options: OpenOptions): Promise<AdapterSummary> {
   // Ask for the adapter's maxima: the defaults (e.g. 128 MiB storage bindings) are lower than many adapters allow.
   const requiredLimits: Record<string, number> = {};
   for (const k of LIMIT_NAMES) requiredLimits[k] = adapter.limits[k];
+  const describe = (features: Iterable<string>, limits: AdapterLimits): AdapterSummary => {
+    const info = adapter.info;
+    const ident = `${info.vendor} ${info.description} ${info.device}`;
+    return {
+      description: info.description,
+      vendor: info.vendor,
+      architecture: info.architecture,
+      device: info.device,
+      features: [...features].sort(),
+      limits,
+      isSoftware: info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/i.test(ident),
+      ...(info.subgroupMinSize ? { subgroupMinSize: info.subgroupMinSize, subgroupMaxSize: info.subgroupMaxSize } : {}),
+    };
+  };
+  // What the device will be, before creating it: the parent plans for it while the device is made.
+  preview?.(describe(requiredFeatures, { ...requiredLimits } as unknown as AdapterLimits));
   const dev = await adapter.requestDevice({ requiredFeatures, requiredLimits, label: 'rnnc' });
   device = dev;
   dev.lost.then(async (info) => {
@@ -165,18 +182,7 @@ async function open(options: OpenOptions): Promise<AdapterSummary> {
   dev.addEventListener('uncapturederror', (e) => console.error(`[dawn host] uncaptured GPU error: ${(e as GPUUncapturedErrorEvent).error.message}`));
   const limits = {} as AdapterLimits;
   for (const k of LIMIT_NAMES) limits[k] = dev.limits[k];
-  const info = adapter.info;
-  const ident = `${info.vendor} ${info.description} ${info.device}`;
-  summary = {
-    description: info.description,
-    vendor: info.vendor,
-    architecture: info.architecture,
-    device: info.device,
-    features: [...dev.features].sort(),
-    limits,
-    isSoftware: info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/i.test(ident),
-    ...(info.subgroupMinSize ? { subgroupMinSize: info.subgroupMinSize, subgroupMaxSize: info.subgroupMaxSize } : {}),
-  };
+  summary = describe(dev.features as Iterable<string>, limits);
   return summary;
 }
 
@@ -695,7 +701,7 @@ async function timeCopies(dev: GPUDevice, job: WireJob, buffers: Map<string, GPU
 async function handle(req: WireRequest, received: number): Promise<void> {
   try {
     let value: unknown;
-    if (req.type === 'open') value = await open(req.options);
+    if (req.type === 'open') value = await open(req.options, (adapterPreview) => void process.send!({ id: req.id, adapterPreview } satisfies WireAdapterPreview));
     else if (req.type === 'run') {
       const stamps: Partial<HostStamps> = { received, started: now() };
       try {

@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { checkJob } from './check.js';
 import { hostDeathError } from './death.js';
 import { shaderBindings } from './reflect.js';
-import { BULK_ENV, BULK_FD, BulkFile, inline, now, prefaultResults, type HostStamps, type Transport, type WireProgress, type WireRequest, type WireRunReply } from './transfer.js';
+import { BULK_ENV, BULK_FD, BulkFile, inline, now, prefaultResults, type HostStamps, type Transport, type WireAdapterPreview, type WireProgress, type WireRequest, type WireRunReply } from './transfer.js';
 import {
   GpuError,
   type AdapterSummary,
@@ -95,9 +95,9 @@ function hostExecArgv(): string[] {
   return argv;
 }
 
-type Pending = { resolve: (v: unknown) => void; reject: (e: GpuError) => void; what: string; timer: NodeJS.Timeout; progress?: (upTo: number) => void };
-/** What a request's caller hears before the reply: its id once sent, and the host's progress (transfer.ts). */
-type Hooks = { sent?: (id: number) => void; progress?: (upTo: number) => void };
+type Pending = { resolve: (v: unknown) => void; reject: (e: GpuError) => void; what: string; timer: NodeJS.Timeout; progress?: (upTo: number) => void; preview?: (adapter: AdapterSummary) => void };
+/** What a request's caller hears before the reply: its id once sent, the host's progress (transfer.ts), an open's adapter before its device. */
+type Hooks = { sent?: (id: number) => void; progress?: (upTo: number) => void; preview?: (adapter: AdapterSummary) => void };
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 const transportOf = (opts: GpuSessionOptions): Transport => {
   const t = opts.transport ?? process.env['RNNC_DAWN_TRANSPORT'] ?? 'shm';
@@ -177,7 +177,11 @@ export class Host {
     return hostDeathError({ pid: this.child.pid, exitCode: code, signal, stderr });
   }
 
-  private onReply(msg: HostReply | WireProgress) {
+  private onReply(msg: HostReply | WireProgress | WireAdapterPreview) {
+    if ('adapterPreview' in msg) {
+      this.pending.get(msg.id)?.preview?.(msg.adapterPreview);
+      return;
+    }
     if ('progress' in msg) {
       this.pending.get(msg.id)?.progress?.(msg.progress);
       return;
@@ -216,7 +220,7 @@ export class Host {
         );
       }, timeoutMs);
       timer.unref();
-      this.pending.set(id, { resolve, reject, what, timer, ...(hooks.progress ? { progress: hooks.progress } : {}) });
+      this.pending.set(id, { resolve, reject, what, timer, ...(hooks.progress ? { progress: hooks.progress } : {}), ...(hooks.preview ? { preview: hooks.preview } : {}) });
       this.refresh();
       this.child.send({ ...msg, id } as WireRequest);
       hooks.sent?.(id);
@@ -246,6 +250,8 @@ export class GpuSession {
   private starting: Promise<Host> | null = null;
   /** The host being opened, until its device is open (`abandon` kills it). */
   private opening: Host | null = null;
+  /** Hears the adapter an opening host announces before it creates the device (`start`). */
+  private onPreview: ((adapter: AdapterSummary) => void) | null = null;
   private closed = false;
 
   private constructor(private readonly opts: GpuSessionOptions) {
@@ -268,19 +274,30 @@ export class GpuSession {
    * session, or rejects as `open` would (it is marked handled: a caller that never awaits it sees
    * no unhandled rejection). `abandon()` gives the session up: a host still opening is killed at
    * once (the caller need not wait ~0.3 s for an open it no longer wants), an open one is closed.
+   * `adapter` resolves earlier than `ready`: with the adapter as the host announces it before it
+   * creates the device (features and limits the device will have), for planning meanwhile; check it
+   * against the open session's `adapter` (a driver may still give the device other limits).
    */
-  static start(opts: GpuSessionOptions = {}): { ready: Promise<GpuSession>; abandon(): void } {
+  static start(opts: GpuSessionOptions = {}): { ready: Promise<GpuSession>; adapter: Promise<AdapterSummary>; abandon(): void } {
     let session: GpuSession | null = null;
+    let previewed: (a: AdapterSummary) => void = () => {};
+    const preview = new Promise<AdapterSummary>((resolve) => (previewed = resolve));
     const ready = (async () => {
       const forbidden = process.env['RNNC_FORBID_GPU'];
       if (forbidden) throw new Error(`GpuSession.open: no GPU here: ${forbidden}`);
       session = new GpuSession(opts);
+      session.onPreview = previewed;
       await session.ensureHost();
+      session.onPreview = null;
       return session;
     })();
     ready.catch(() => {});
+    // The adapter as announced before the device was created, or the session's own once open (a host that announces nothing).
+    const adapter = Promise.race([preview, ready.then((s) => s.adapter)]);
+    adapter.catch(() => {});
     return {
       ready,
+      adapter,
       abandon: () => {
         const s = session as GpuSession | null;
         if (!s || s.closed) return;
@@ -308,7 +325,7 @@ export class GpuSession {
       try {
         const { env: _env, jobTimeoutMs: _t, transport: _tr, ...options } = this.opts;
         // Opening is not a job: a short --timeout for the run must not cut the device's start-up.
-        this.adapter = (await host.request({ type: 'open', options }, 'opening the GPU device', DEFAULT_TIMEOUT_MS)) as AdapterSummary;
+        this.adapter = (await host.request({ type: 'open', options }, 'opening the GPU device', DEFAULT_TIMEOUT_MS, { preview: (a) => this.onPreview?.(a) })) as AdapterSummary;
       } catch (e) {
         host.kill('opening the GPU device failed');
         throw e;

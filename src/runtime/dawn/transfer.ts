@@ -89,6 +89,17 @@ export interface WireProgress {
   progress: number;
 }
 
+/**
+ * From the host while it opens its device: the adapter as the session will describe it (features the
+ * device will have, the adapter's limits, which the device asks for), sent before the device is
+ * created (~a quarter of a second on lavapipe), so that the parent can plan for it meanwhile. The
+ * open's reply carries the device's own summary, which the parent checks it against.
+ */
+export interface WireAdapterPreview {
+  id: number;
+  adapterPreview: import('../../../backends/job.js').AdapterSummary;
+}
+
 /** The value of a run's reply. */
 export interface WireRunReply {
   result: WireResult;
