@@ -16,6 +16,7 @@ import { printDef, printModule } from '../compiler/ir/print.js';
 import { verifyModule } from '../compiler/ir/verify.js';
 import type { Compilation } from '../compiler/plan/plan.js';
 import { differentiate, type BackwardStep } from '../compiler/grad/reverse.js';
+import { splitDirections } from '../compiler/ir/split-directions.js';
 import { printBackward } from '../compiler/grad/print.js';
 import type { RnnFile } from '../compiler/syntax/ast.js';
 import { parse } from '../compiler/syntax/build-ast.js';
@@ -33,6 +34,8 @@ export interface PipelineState {
   compilation?: Compilation;
   /** The backward step (issue 14), only when asked for (`explain --after grad`). */
   backward?: BackwardStep;
+  /** A bidirectional cell's: each part's backward step (the cell is differentiated as its two parts), with the part's name. */
+  backwardParts?: { name: string; step: BackwardStep }[];
 }
 
 export interface PipelineOptions extends PlanOptions {
@@ -124,11 +127,19 @@ export const passes: readonly Pass[] = [
     run(s) {
       // The reverse pass would read a grid cell's neighbour loads as the previous step's state.
       if (s.module!.grid) throw new RnncError(`rnnc: RNN0512: ${s.module!.name} is a grid cell (\`rnn ${s.module!.name} grid\`): its gradients are not built yet`);
+      // A bidirectional cell: its two parts, one direction of time each (docs/grad.md, "Time directions").
+      const parts = splitDirections(s.module!);
+      if (parts) {
+        const steps = parts.map((p) => ({ name: p.module.name, step: differentiate(p.module) }));
+        for (const p of steps) verified(p.step.module, 'grad');
+        s.backwardParts = steps;
+        return true;
+      }
       s.backward = differentiate(s.module!);
       verified(s.backward.module, 'grad');
       return true;
     },
-    print: (s) => printBackward(s.backward!),
+    print: (s) => (s.backwardParts ? s.backwardParts.map((p) => `; the part ${p.name}\n${printBackward(p.step)}`).join('\n') : printBackward(s.backward!)),
   },
   {
     name: 'plan',

@@ -13,6 +13,8 @@ import { analyse } from '../../src/compiler/analyse/analyse.js';
 import { plan } from '../../src/driver/compile.js';
 import { gradFiles, planGrad } from '../../src/driver/grad.js';
 import { gradReport, referenceGradients } from '../../src/cli/grad.js';
+import { passes, runPipeline } from '../../src/driver/pipeline.js';
+import { SourceFile } from '../../src/compiler/diagnostics/render.js';
 
 function expectClose(what: string, a: Float64Array, b: Float64Array | undefined): void {
   expect(b, what).toBeDefined();
@@ -81,5 +83,22 @@ describe('rnnc run --grad and compile --grad on a bidirectional cell (planned, n
     for (const part of ['bimamba_forward', 'bimamba_reversed']) for (const suffix of ['.grad.json', '_saving.wgsl', '_grad.wgsl']) expect(names).toContain(part + suffix);
     const schedule = JSON.parse(files.find((f) => f.name === 'bimamba.grad.json')!.text);
     expect(schedule.parts.map((p: { schedule: string }) => p.schedule)).toEqual(['bimamba_forward.grad.json', 'bimamba_reversed.grad.json']);
+  });
+});
+
+describe('explain --after grad on time directions', () => {
+  it('prints a bidirectional cell as its two parts, each differentiated', () => {
+    const { state, reached } = runPipeline(new SourceFile('bimamba.rnn', directionCells[2]![1]), 'grad');
+    expect(reached).toBe('grad');
+    const text = passes.find((p) => p.name === 'grad')!.print(state);
+    expect(text).toContain('; the part bimamba_forward');
+    expect(text).toContain('; the part bimamba_reversed');
+    expect(text).toContain('rnn bimamba_reversed_grad');
+  });
+
+  it('prints a reversed cell differentiated', () => {
+    const { state, reached } = runPipeline(new SourceFile('lru_rev.rnn', directionCells[1]![1]), 'grad');
+    expect(reached).toBe('grad');
+    expect(passes.find((p) => p.name === 'grad')!.print(state)).toContain('rnn lru_rev_grad');
   });
 });
