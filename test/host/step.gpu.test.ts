@@ -7,7 +7,8 @@
 // loop module's results bit for bit and matches the float64 reference; `streamLstm` in two pieces
 // (the state staying on the GPU) gives the one-call result bit for bit. The manifest describes the
 // step form; the planner's choice at sizes that take it reaches the files rnnc compile writes
-// (test/host/typecheck.test.ts type-checks that host module).
+// (test/host/typecheck.test.ts type-checks that host module). The module and manifest are pinned in
+// test/golden/host/lstm.step.{ts,json}.
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { emitSeq } from '../../backends/wgsl-seq/emit.js';
@@ -83,10 +84,12 @@ beforeAll(async () => {
 }, 240_000);
 
 describe('the host module on the step kernel', () => {
-  it('runs init and a dispatch per step, not the loop kernel', () => {
+  it('runs init and a dispatch per step, not the loop kernel', async () => {
     expect(stepModule).toContain('export const lstmStepWgsl');
     expect(stepModule).not.toContain('export const lstmWgsl');
     expect(stepModule).toMatch(/Array\.from\(\{ length: T \}/);
+    // Pinned (regenerate with \`npx vitest run test/host/step.gpu.test.ts -u\` and read the diff).
+    await expect(stepModule).toMatchFileSnapshot('../golden/host/lstm.step.ts');
   });
 
   it('runLstm: the loop module bit for bit, and the reference (batch 3 in tiles of 2, ragged lengths, a given initial state)', () => {
@@ -107,9 +110,10 @@ describe('the host module on the step kernel', () => {
     expect(pieces.finalState).toEqual(whole.finalState);
   });
 
-  it('the manifest describes the step form: init, a dispatch per step over two swapping state buffers', () => {
+  it('the manifest describes the step form: init, a dispatch per step over two swapping state buffers', async () => {
     const m = buildManifest(lstm.module, stepKernel, { source: lstm.path, kernel: 'lstm.wgsl', host: 'lstm.ts', prepass: 'lstm.project.wgsl' });
     const s = stepKernel.step!;
+    await expect(JSON.stringify(m, null, 2) + '\n').toMatchFileSnapshot('../golden/host/lstm.step.json');
     expect(m.step).toMatchObject({
       kernel: 'lstm.step.wgsl',
       entryPoint: 'main',
