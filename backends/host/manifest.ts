@@ -26,6 +26,9 @@ export function manifestBuffer(b: BufferLayout) {
   };
 }
 
+/** A dispatch's workgroups from its count `groups`, split over x and y as the kernels number them. */
+const GRID_WORKGROUPS = '[min(groups, 65535), ceil(groups / min(groups, 65535)), 1]';
+
 /**
  * The step kernel's part of the manifest (SeqStepKernel), present where the plan runs the step as a
  * dispatch of its own: the pre-pass (when any), then `init` once, then `main` once per step, the two
@@ -36,7 +39,6 @@ function stepManifest(k: SeqKernel, file: string) {
   const s = k.step!;
   const header = s.stateFloats(0);
   const perSequence = s.stateFloats(1) - header;
-  const workgroups = '[min(groups, 65535), ceil(groups / min(groups, 65535)), 1]';
   return {
     kernel: file,
     entryPoint: s.entryPoint,
@@ -48,9 +50,9 @@ function stepManifest(k: SeqKernel, file: string) {
     // Two buffers of these floats each: element 0 the step index as a float (init writes 0, step t writes t + 1 for the next), the states from element `header` on, laid out as in state_in.
     states: { buffers: ['states_a', 'states_b'], elementType: 'f32', elements: `${header} + batch * ${perSequence}`, header },
     // Copies state_in into states_a (bound at stateNext) and into state_out (the final state of a run without steps).
-    init: { entryPoint: s.initEntryPoint, bindings: s.initBindings, dispatch: { groups: `max(1, ceil(batch * ${perSequence} / ${s.workgroupSize}))`, workgroups } },
+    init: { entryPoint: s.initEntryPoint, bindings: s.initBindings, dispatch: { groups: `max(1, ceil(batch * ${perSequence} / ${s.workgroupSize}))`, workgroups: GRID_WORKGROUPS } },
     // Dispatched T times; step t binds states[t % 2] at stateCur and states[(t + 1) % 2] at stateNext; the last step writes state_out.
-    dispatch: { times: 'T', groups: `${s.blocks} * ceil(batch / ${s.tile})`, workgroups },
+    dispatch: { times: 'T', groups: `${s.blocks} * ceil(batch / ${s.tile})`, workgroups: GRID_WORKGROUPS },
     order: [...(k.prepass ? ['prepass'] : []), 'step.init', 'step.main x T'],
   };
 }
@@ -78,7 +80,7 @@ export function buildManifest(m: Module, k: SeqKernel, files: { source: string; 
     ...(k.prepass ? { prepass: { kernel: files.prepass ?? `${m.name}.project.wgsl`, entryPoint: k.prepass.entryPoint, workgroupSize: k.prepass.workgroupSize, bindings: k.prepass.bindings, dispatch: { groups: `ceil(batch * T / ${k.prepass.rowsPerWorkgroup})` } } } : {}),
     dispatch: {
       groups: k.strategy === 'workgroup' ? `batch * ${k.unitsPerSequence}` : `ceil(batch * ${k.unitsPerSequence} / ${k.workgroupSize})`,
-      workgroups: '[min(groups, 65535), ceil(groups / min(groups, 65535)), 1]',
+      workgroups: GRID_WORKGROUPS,
     },
     // Present where the plan runs a dispatch per step (the generated host module runs it then).
     ...(k.step ? { step: stepManifest(k, files.step ?? `${m.name}.step.wgsl`) } : {}),
