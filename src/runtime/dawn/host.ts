@@ -432,19 +432,6 @@ async function startCall(dev: GPUDevice, id: number, job: WireJob, compiled: Map
       const usage = b.usage === 'uniform' ? GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST : GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
       buffers.set(b.name, make(deviceBytes(b), usage, b.name));
     }
-    // The pipelines and bind groups first: creating them (Tint, lavapipe's compile on a fresh host)
-    // overlaps the parent's writing of the bulk inputs, which the upload below then reads.
-    const prepared = job.passes.map((p) => {
-      const s = shaders.get(p.shader)!;
-      const { pipeline, groups } = pipelineFor(dev, p, compiled.get(p.shader)!, s.code, s.entryPoint ?? 'main', specs);
-      const bindGroups = Array.from({ length: groups }, (_, g) =>
-        dev.createBindGroup({
-          layout: pipeline.getBindGroupLayout(g),
-          entries: p.bindings.filter((b) => (b.group ?? 0) === g).map((b) => ({ binding: b.binding, resource: { buffer: buffers.get(b.buffer)! } })),
-        }),
-      );
-      return { pass: p, pipeline, bindGroups };
-    });
     // What the data does not cover must read as zero: a reused buffer is cleared there first. The
     // clears and the copies from the staging buffers are submitted before the inline uploads, which
     // the queue then orders after them.
@@ -461,6 +448,17 @@ async function startCall(dev: GPUDevice, id: number, job: WireJob, compiled: Map
     if (clears > 0) dev.queue.submit([clear.finish()]);
     await uploadBulk(dev, id, job, lease, buffers);
     for (const b of job.buffers) if (b.data) upload(dev, buffers.get(b.name)!, b.data);
+    const prepared = job.passes.map((p) => {
+      const s = shaders.get(p.shader)!;
+      const { pipeline, groups } = pipelineFor(dev, p, compiled.get(p.shader)!, s.code, s.entryPoint ?? 'main', specs);
+      const bindGroups = Array.from({ length: groups }, (_, g) =>
+        dev.createBindGroup({
+          layout: pipeline.getBindGroupLayout(g),
+          entries: p.bindings.filter((b) => (b.group ?? 0) === g).map((b) => ({ binding: b.binding, resource: { buffer: buffers.get(b.buffer)! } })),
+        }),
+      );
+      return { pass: p, pipeline, bindGroups };
+    });
     return prepared;
   });
   stamps.uploaded = now();
