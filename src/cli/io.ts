@@ -103,6 +103,15 @@ export function pathFlag(name: string) {
 /** Prints a warning on stderr; warnings never change the exit code. */
 export const warn = (message: string): void => void process.stderr.write(`rnnc: warning: ${message}\n`);
 
+/** The end of a run-like command: its JSON report when asked for, then a failed verification's message and exit code. */
+export function finishRun(json: boolean, report: unknown, failed: boolean, why: string): void {
+  if (json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  if (failed) {
+    process.stderr.write(`rnnc: verification failed: ${why}\n`);
+    process.exitCode = EXIT_USER;
+  }
+}
+
 /**
  * `--mode`: the planner's choices (src/compiler/plan/plan.ts), for every command; `driverModes` are
  * the ones a command runs itself before planning (`newton` in run and compile), named in the message.

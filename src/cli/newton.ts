@@ -21,7 +21,7 @@ import { summarize, summaryLines, verificationLines } from '../driver/run-report
 import { checkNewtonMemory, deviceRunner, newtonCell, newtonDefaults, planNewton, runNewton, type NewtonPlan } from '../driver/newton.js';
 import type { Compilation, Target } from '../compiler/plan/plan.js';
 import { RnncError } from '../driver/errors.js';
-import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, UserError, warn } from './io.js';
+import { EXIT_INTERNAL, EXIT_USER, finishRun, loadValid, parseDimFlags, UserError, warn } from './io.js';
 
 /** The mode name the CLI's --mode takes for newton. */
 export const NEWTON_MODE = 'newton';
@@ -182,11 +182,7 @@ export async function runNewtonCommand(file: string, flags: NewtonRunFlags): Pro
   } finally {
     await gpu.close();
   }
-  if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-  if (failed) {
-    process.stderr.write(`rnnc: verification failed: ${why}\n`);
-    process.exitCode = EXIT_USER;
-  }
+  finishRun(Boolean(flags.json), report, failed, why);
 }
 
 /**

@@ -15,7 +15,7 @@ import { checkHostMemory } from '../driver/segments.js';
 import { fitCompilation } from '../driver/directions.js';
 import { verifyRun } from '../driver/verify.js';
 import { summarize, summaryLines, verificationLines } from '../driver/run-report.js';
-import { EXIT_INTERNAL, EXIT_USER, loadValid, parseDimFlags, parseMode, pathFlag, positiveInt, UserError, warn } from './io.js';
+import { EXIT_INTERNAL, EXIT_USER, finishRun, loadValid, parseDimFlags, parseMode, pathFlag, positiveInt, UserError, warn } from './io.js';
 import { RnncError } from '../driver/errors.js';
 import { planGrad, retargetGrad, runGrad, type GradCompilation } from '../driver/grad.js';
 import { gradientFileNames, gradientFiles, gradientTensors, isGradFile, readUpstream, type UpstreamData } from '../driver/grad-io.js';
@@ -303,11 +303,7 @@ export function registerRun(program: Command) {
         } finally {
           await gpu.close();
         }
-        if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-        if (failed) {
-          process.stderr.write(`rnnc: verification failed: ${why}\n`);
-          process.exitCode = EXIT_USER;
-        }
+        finishRun(Boolean(flags.json), report, failed, why);
       } finally {
         if (!gpuTaken) starting.abandon();
       }
