@@ -292,7 +292,8 @@ export function registerRun(program: Command) {
               ...(half ? [`precision: ${compilation.plan.precision!.why}`] : []),
               ...(fitted.parts ?? []).map((p) => `${p.direction} part (${p.name}): ${p.mode} kernel${p.segments.count > 1 ? `, ${p.segments.count} segments of at most ${p.segments.steps} steps` : ''} — ${p.why}`),
               ...(segments.count > 1 ? [`run in ${segments.count} segments of at most ${segments.T} steps and ${segments.batch} sequence${segments.batch === 1 ? '' : 's'}, the state carried between them`] : []),
-              ...(grad ? [`backward: ${grad.backward.plan.mode} kernel (${grad.backward.plan.why})${flags.checkpoint !== undefined ? `, states checkpointed every ${flags.checkpoint} steps` : ''}`] : []),
+              // A bidirectional cell's backward runs per part (driver/grad.ts planGrad): one line each.
+              ...(grad ? (grad.parts ?? [grad]).map((g, _, all) => `backward${all.length > 1 ? ` of the ${g.forward.module.reversed ? 'reversed' : 'forward'} part (${g.forward.module.name})` : ''}: ${g.backward.plan.mode} kernel (${g.backward.plan.why})${flags.checkpoint !== undefined ? `, states checkpointed every ${flags.checkpoint} steps` : ''}`) : []),
               ...summaryLines(outputs, finals, gradSummaries),
               ...(saved ? [`saved ${saved.join(', ')}`] : []),
               ...(verification ? verificationLines({ ...verification, ok: verification.tensors.every((t) => t.ok) }, half ? `error = max |gpu - ref| / (1 + |ref|), outputs (stored as f16) against the tolerance + 2^-11 = ${outputTolerance(compilation.plan, flags.tolerance).toPrecision(3)}` : undefined) : []),

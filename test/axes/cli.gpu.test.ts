@@ -68,6 +68,13 @@ describe('rnnc run with a time direction', () => {
       ['forward', 'bimamba_forward', 'seq', 'reversed'],
       ['reversed', 'bimamba_reversed', 'seq', 'forward'],
     ]);
+    // The text report names each part's backward kernel (the kernels are the same, now cached).
+    const gradText = await rnnc('run', 'examples/bimamba.rnn', '--grad', '--dim', 'D=2', '--dim', 'N=2', '--T', '7', '--batch', '2');
+    expect(gradText.code).toBe(0);
+    expect(gradText.stdout.split('\n').filter((l) => l.startsWith('backward'))).toEqual([
+      'backward of the forward part (bimamba_forward): seq kernel (a sequential loop over time runs every cell)',
+      'backward of the reversed part (bimamba_reversed): seq kernel (a sequential loop over time runs every cell)',
+    ]);
   });
 
   it('rnnc compile writes a bidirectional cell in chunk mode as its two parts\' files and a manifest that joins them', async () => {
