@@ -1,10 +1,12 @@
 // The analysis runs once per command: the Compilation carries it to the planner, the backends and the
 // run. Counted through a spy on the analysis entry point, for `rnnc compile` in every mode and for
-// `rnnc run` (which plans again for the adapter, but never analyses again).
+// `rnnc run` (which plans again for the adapter, but never analyses again). `rnnc run` keeps the
+// front end's result in a disk cache (driver/front-end.ts frontEndCached): here in a folder of the
+// test's own, off for the counts of a run's own analyses, on for the hit that needs none.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { analyse } from '../../src/compiler/analyse/analyse.js';
 import { captureCli } from '../cli-run/rnnc.js';
 
@@ -15,7 +17,17 @@ vi.mock('../../src/compiler/analyse/analyse.js', async (importOriginal) => {
 
 const rnnc = captureCli();
 const out = mkdtempSync(join(tmpdir(), 'rnnc-analyse-once-'));
-afterAll(() => rmSync(out, { recursive: true, force: true }));
+const saved = { dir: process.env['RNNC_CACHE_DIR'], flag: process.env['RNNC_CACHE'] };
+const restore = (name: string, value: string | undefined) => (value === undefined ? delete process.env[name] : (process.env[name] = value));
+beforeAll(() => {
+  process.env['RNNC_CACHE_DIR'] = join(out, 'cache');
+  process.env['RNNC_CACHE'] = '0';
+});
+afterAll(() => {
+  restore('RNNC_CACHE_DIR', saved.dir);
+  restore('RNNC_CACHE', saved.flag);
+  rmSync(out, { recursive: true, force: true });
+});
 
 async function analysesOf(...args: string[]): Promise<number> {
   vi.mocked(analyse).mockClear();
@@ -40,5 +52,15 @@ describe('one analysis per command', () => {
 
   it('rnnc run --mode chunk --verify', async () => {
     expect(await analysesOf('run', 'examples/deltanet.rnn', '--mode', 'chunk', '--batch', '2', '--T', '9', '--verify')).toBe(1);
+  });
+
+  it('rnnc run with the front-end cache on: the first run analyses, the second takes the cached result', async () => {
+    process.env['RNNC_CACHE'] = '1';
+    try {
+      const run = () => analysesOf('run', 'examples/maxplus.rnn', '--mode', 'seq', '--batch', '2', '--T', '9', '--verify');
+      expect([await run(), await run()]).toEqual([1, 0]);
+    } finally {
+      process.env['RNNC_CACHE'] = '0';
+    }
   });
 });
