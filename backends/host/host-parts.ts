@@ -2,7 +2,6 @@
 // the argument checks, packing and unpacking of row-major arrays, buffer upload and read-back, the
 // workgroup grid. host-module.ts (seq), scan-host.ts and chunk-host.ts assemble them around their
 // own dispatch logic, so each part is written once. Every part depends on WebGPU alone.
-import { format } from 'prettier';
 import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
 import type { BufferLayout, OffsetScale } from '../wgsl-seq/layout.js';
@@ -176,4 +175,6 @@ export const halfFeatureCheckText = (m: Module, half: boolean) =>
 export const runtimeNames = (half: boolean) => ['HostGpu', 'READ', 'UNIFORMS', 'WRITE', 'checkCounts', 'checkLength', 'grid', 'sequenceLengths', ...(half ? ['halfArray', 'halfBits', 'halfBytes', 'widenHalf'] : [])];
 
 /** Generated TypeScript, formatted the same way everywhere so that committed files are stable. */
-export const formatHostModule = (code: string): Promise<string> => format(code, { parser: 'typescript', printWidth: 120, singleQuote: true });
+// prettier is imported on first use: `rnnc run` reaches this module (through the gradient driver) but
+// formats nothing, and importing prettier took ~70 ms of its start-up.
+export const formatHostModule = async (code: string): Promise<string> => (await import('prettier')).format(code, { parser: 'typescript', printWidth: 120, singleQuote: true });
