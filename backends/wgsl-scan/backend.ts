@@ -56,7 +56,8 @@ function probe({ module, analysis, sizes, target, request }: PlanSubject): Verdi
     const chosen = chooseTile(layout, split ? { split } : {}, directOutputs(module, layout), target.subgroups);
     // The chained single pass only where a look-back is safe on the adapter (chained.ts, lookBackSafe).
     // Not for a reversed cell: its vec4 loads take four consecutive positions, and a reversed step's position depends on the length.
-    const chained = target.lookBack === true && !module.reversed && !isBidirectional(module) && chainedFits({ tile: chosen, layout });
+    // Not when the request asks for the same bits on every run (PlanRequest.deterministic): its look-back's combining order follows timing.
+    const chained = target.lookBack === true && !request.deterministic && !module.reversed && !isBidirectional(module) && chainedFits({ tile: chosen, layout });
     const tile = chained ? { ...chosen, chained } : chosen;
     const floats = layout.members.length;
     const single = chained

@@ -43,6 +43,7 @@ interface RunFlags {
   timeout?: number;
   segment?: number;
   grad?: boolean;
+  deterministic?: boolean;
   gradMode?: string;
   checkpoint?: number;
   precision: string;
@@ -107,6 +108,7 @@ export function registerRun(program: Command) {
     .option('--tolerance <x>', 'largest allowed |gpu - ref| / (1 + |ref|)', positiveNumber, DEFAULT_TOLERANCE)
     .option('--allow-nonfinite', 'with --verify: accept NaN and infinite results where the reference has them too (by default they fail the verification)')
     .option('--segment <steps>', 'run the time axis in pieces of at most this many steps, each starting from the state the previous one ended in (default: whole sequences, or the longest pieces the adapter\'s buffer limits allow)', positiveInt('--segment'))
+    .option('--deterministic', 'the same bits on every run: no scan pass whose order of combining follows the workgroups\' timing (the chained single pass, whose (+, ×) sums round differently from run to run); the scan reduces, then scans, in a fixed order')
     .option('--grad', 'also run the backward pass: the gradients of the inputs, params and initial states (grad_<name>.npy with --save) for upstream gradients grad_<output>.npy and grad_<state>.final.npy from --inputs, seeded random where missing')
     .option('--grad-mode <mode>', 'with --grad: the backward kernel, seq, scan or auto (default: seq with --mode seq, auto otherwise)')
     .option('--checkpoint <C>', 'with --grad: keep the state every C steps only and recompute the steps between in the backward pass (memory O(T/C · state) instead of O(T · state))', positiveInt('--checkpoint'))
@@ -161,7 +163,7 @@ export function registerRun(program: Command) {
         }
         const dims = inputDir ? { ...dimsFromFiles(module, inputDir, given), ...given } : given;
         // Planned before the GPU starts: a mode the cell cannot take, or a dim without a size, fails here, fast.
-        const options: PlanOptions = { mode, dims, verb: 'run', precision, ...(flags.chunk !== undefined ? { chunk: flags.chunk } : {}) };
+        const options: PlanOptions = { mode, dims, verb: 'run', precision, ...(flags.chunk !== undefined ? { chunk: flags.chunk } : {}), ...(flags.deterministic ? { deterministic: true } : {}) };
         let compilation = plan(module, result.analysis!, options, source);
         let grad: GradCompilation | undefined = gradMode ? planGrad(compilation, gradMode, options) : undefined;
         const sizes = compilation.sizes;

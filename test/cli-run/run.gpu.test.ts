@@ -137,6 +137,17 @@ describe('rnnc run', () => {
     expect(split.finalStates).toEqual(one.finalStates);
   });
 
+  it('--deterministic plans the scan without the chained pass (whose look-back rounds by timing) and verifies', async () => {
+    const args = ['run', 'bench/cells/cumsum.rnn', '--mode', 'scan', '--batch', '1', '--T', '8192', '--verify', '--json'];
+    const chained = JSON.parse((await rnnc(...args)).stdout);
+    const fixed = await rnnc(...args, '--deterministic');
+    expect(fixed.code).toBe(0);
+    const report = JSON.parse(fixed.stdout);
+    expect(chained.plan.why).toMatch(/one chained pass/);
+    expect(report.plan.why).not.toMatch(/chained/);
+    expect(report.verify.ok).toBe(true);
+  });
+
   it('no GPU driver: the install hint, exit 1', async () => {
     const saved = process.env['VK_ICD_FILENAMES'];
     process.env['VK_ICD_FILENAMES'] = '/nonexistent.json';

@@ -50,6 +50,13 @@ describe('the plan', () => {
     }
   });
 
+  it('does not when the request asks for the same bits on every run (--deterministic)', () => {
+    const c = plan(affine.module, affine.analysis, { mode: 'auto', target: { subgroups: true, lookBack: true }, deterministic: true });
+    expect(c.plan.decision).toMatchObject({ mode: 'scan', tile: { split: 'stripe' } });
+    expect(c.plan.decision.mode === 'scan' && c.plan.decision.tile.chained).toBeFalsy();
+    expect(c.plan.why).not.toMatch(/chained/);
+  });
+
   it('does not for cells it does not fit: lanes, or tensors of several floats per step', () => {
     for (const text of [readFileSync('bench/cells/affine.rnn', 'utf8').replace('dims C = 1', 'dims C = 4'), readFileSync('examples/mingru.rnn', 'utf8')]) {
       const c = load(text);

@@ -47,6 +47,13 @@ export interface PlanRequest {
   gather?: boolean;
   /** Buffer and arithmetic precision (precision.ts); default `auto`, which is f32. */
   precision?: PrecisionRequest;
+  /**
+   * The same bits on every run: no kernel whose order of combining follows the workgroups' timing.
+   * The scan's chained pass combines a tile's predecessors as far back as their records are published
+   * when it looks, so (+, ×) and log-sum-exp sums round differently from run to run; without it the
+   * scan reduces, then scans, in a fixed order.
+   */
+  deterministic?: boolean;
 }
 
 /** What a probe is shown: the cell, its analysis, the sizes, the target and what was asked. */
