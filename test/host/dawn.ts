@@ -22,6 +22,21 @@ export function moduleDir(prefix: string): string {
 export const transpile = (code: string): string =>
   ts.transpileModule(code, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022 } }).outputText;
 
+/**
+ * `piece(arrays, batch, T, t0, n)`, for the plain-JavaScript programs the stream tests run around their
+ * modules: steps [t0, t0 + n) of every sequence of [batch, T, ...] arrays, as an application cuts them.
+ */
+export const pieceFunction = `/** Steps [t0, t0 + n) of every sequence of [batch, T, ...] arrays. */
+function piece(arrays, batch, T, t0, n) {
+  const out = {};
+  for (const [name, a] of Object.entries(arrays)) {
+    const w = a.length / (batch * T);
+    out[name] = new Float32Array(batch * n * w);
+    for (let b = 0; b < batch; b++) out[name].set(a.subarray((b * T + t0) * w, (b * T + t0 + n) * w), b * n * w);
+  }
+  return out;
+}`;
+
 export interface HostRun {
   batch: number;
   T: number;

@@ -10,7 +10,7 @@ import { interpret } from '../../src/runtime/reference/interpreter.js';
 import { bindDims } from '../../src/compiler/ir/dims.js';
 import { randomRunData } from '../../src/driver/data.js';
 import { verifyRun } from '../../src/driver/verify.js';
-import { runHostModules, type HostResult, type HostRun } from './dawn.js';
+import { pieceFunction, runHostModules, type HostResult, type HostRun } from './dawn.js';
 
 const REVERSED = `rnn rev reversed {
   dims D = 4
@@ -25,16 +25,7 @@ const program = `
 import { runRev, streamRev } from './module0.mjs';
 import { streamBimamba } from './module1.mjs';
 
-/** Steps [t0, t0 + n) of every sequence of [batch, T, ...] arrays. */
-function piece(arrays, batch, T, t0, n) {
-  const out = {};
-  for (const [name, a] of Object.entries(arrays)) {
-    const w = a.length / (batch * T);
-    out[name] = new Float32Array(batch * n * w);
-    for (let b = 0; b < batch; b++) out[name].set(a.subarray((b * T + t0) * w, (b * T + t0 + n) * w), b * n * w);
-  }
-  return out;
-}
+${pieceFunction}
 
 /** The reversed cell's sequences in pieces, the last piece first (the stream continues from the end). */
 export async function revPieces(device, run) {

@@ -21,21 +21,13 @@ import { interpret } from '../../src/runtime/reference/interpreter.js';
 import { randomLengths, randomRunData } from '../../src/driver/data.js';
 import { verifyRun } from '../../src/driver/verify.js';
 import { load } from './cells.js';
-import { runHostModules, type HostResult, type HostRun } from './dawn.js';
+import { pieceFunction, runHostModules, type HostResult, type HostRun } from './dawn.js';
 
 // Plain JavaScript around the step module, as an application writes it: two pieces of one stream.
 const program = `
 import { streamLstm } from './module1.mjs';
 
-function piece(arrays, batch, T, t0, n) {
-  const out = {};
-  for (const [name, a] of Object.entries(arrays)) {
-    const w = a.length / (batch * T);
-    out[name] = new Float32Array(batch * n * w);
-    for (let b = 0; b < batch; b++) out[name].set(a.subarray((b * T + t0) * w, (b * T + t0 + n) * w), b * n * w);
-  }
-  return out;
-}
+${pieceFunction}
 
 export async function twoPieces(device, run) {
   const { batch, T } = run;

@@ -12,7 +12,7 @@ import { verifyRun } from '../../src/driver/verify.js';
 import { compileScan } from '../../backends/wgsl-scan/index.js';
 import { scanHostModule } from '../../backends/host/scan-host.js';
 import { load } from './cells.js';
-import { runHostModules, type HostResult, type HostRun } from './dawn.js';
+import { pieceFunction, runHostModules, type HostResult, type HostRun } from './dawn.js';
 
 // A program of the kind a user writes around the modules (plain JavaScript, as a browser would load it).
 const program = `
@@ -20,16 +20,7 @@ import { streamGru } from './module0.mjs';
 import { runLru } from './module2.mjs';
 import { streamLru } from './module1.mjs';
 
-/** Steps [t0, t0 + n) of every sequence of [batch, T, ...] arrays. */
-function piece(arrays, batch, T, t0, n) {
-  const out = {};
-  for (const [name, a] of Object.entries(arrays)) {
-    const w = a.length / (batch * T);
-    out[name] = new Float32Array(batch * n * w);
-    for (let b = 0; b < batch; b++) out[name].set(a.subarray((b * T + t0) * w, (b * T + t0 + n) * w), b * n * w);
-  }
-  return out;
-}
+${pieceFunction}
 
 /** Pieces written back into [batch, T, ...] arrays. */
 function place(into, got, batch, T, t0, n) {
