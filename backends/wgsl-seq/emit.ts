@@ -1222,9 +1222,8 @@ export function stepwiseForm(m: Module, sizes: DimSizes, options: { half?: boole
   if (options.ops < STEP_MIN_OPS) return { ok: false, why: `a step of ${options.ops} operations per sequence costs less than a dispatch (the step kernel from ${STEP_MIN_OPS})` };
   const p = plan(m, sizes, { parallel: true });
   const layout = kernelLayout(m, sizes, p.program.weights);
-  const writer = new KernelWriter(m, sizes, p, layout, true);
   const tile = paramFloatsInSums(m, sizes, p.program.defs.filter((k) => !k.invariant)) >= MIN_TILE_WEIGHTS ? MAX_TILE : 1;
-  const made = stepKernel(m, sizes, p, layout, tile, (mod) => printModule(budgetUnrolling(mod, VECTOR_UNROLLED_ACCESSES)), undefined, writer);
+  const made = stepKernel(m, sizes, p, layout, tile, (mod) => printModule(budgetUnrolling(mod, VECTOR_UNROLLED_ACCESSES)), undefined);
   if (typeof made === 'string') return { ok: false, why: made };
   return {
     ok: true,
@@ -1234,8 +1233,14 @@ export function stepwiseForm(m: Module, sizes: DimSizes, options: { half?: boole
 }
 
 /** The step kernel, or why the cell does not take it. */
-function stepKernel(m: Module, sizes: DimSizes, p: Plan, layout: KernelLayout, tile: number, finish: (mod: W.Module) => string, source: SourceFile | undefined, check = new KernelWriter(m, sizes, p, layout, true)): { kernel: SeqStepKernel; views: SeqKernel['views'] } | string {
-  if (p.strategy !== 'workgroup' || p.slicing.axes.length > 0) return 'its state is sliced or too large for one workgroup';
+function stepKernel(m: Module, sizes: DimSizes, loopPlan: Plan, layout: KernelLayout, tile: number, finish: (mod: W.Module) => string, source: SourceFile | undefined): { kernel: SeqStepKernel; views: SeqKernel['views'] } | string {
+  if (loopPlan.slicing.axes.length > 0) return 'its state is sliced';
+  // The loop kernel keeps its lets and next states in workgroup memory, and takes one invocation per
+  // sequence where they exceed it (LSTM at H = 512). The step kernel keeps them in registers (below:
+  // it refuses any other) and stages at most the states its sums read, so it takes the workgroup
+  // form's program at any state size.
+  const p: Plan = loopPlan.strategy === 'workgroup' ? loopPlan : { ...loopPlan, strategy: 'workgroup', workgroupSize: STEP_WORKGROUP };
+  const check = new KernelWriter(m, sizes, p, layout, true);
   if (isBidirectional(m) || m.monoid) return 'a bidirectional or monoid cell keeps the loop kernel';
   if (p.program.defs.some((k) => k.invariant)) return 'it has time-invariant definitions';
   const defs = p.program.defs.filter((k) => !k.invariant);

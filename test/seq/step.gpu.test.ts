@@ -3,8 +3,8 @@
 // step, its states swapping between two buffers. The planner records it (decision and why); runs
 // match the float64 reference interpreter with variable lengths and a given initial state: a full
 // tile of 4 sequences and a partial one (batch 5), one sequence (a tile of 1, emitted for the batch),
-// rows that are not a multiple of the workgroup (H = 160), a cell reversed in time, and the loop
-// kernel below the size bound.
+// rows that are not a multiple of the workgroup (H = 160), a cell reversed in time, a state too large
+// for the loop kernel's workgroup memory (H = 512), and the loop kernel below the size bound.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { frontEnd } from '../../src/driver/front-end.js';
@@ -40,6 +40,7 @@ describe('the step kernel', () => {
     const big = plan(lstm.module, lstm.analysis, { mode: 'seq', dims: bindDims(lstm.module, { X: 64, H: 128 }) }).plan;
     expect(big.decision).toEqual({ mode: 'seq', step: 'dispatch', tile: 4 });
     expect(big.why).toMatch(/one dispatch per step .*2 workgroups of 64 elements per sequence.*4 sequences per invocation/);
+    expect(plan(lstm.module, lstm.analysis, { mode: 'seq', dims: bindDims(lstm.module, { X: 4, H: 512 }) }).plan.decision).toEqual({ mode: 'seq', step: 'dispatch', tile: 4 });
     const small = plan(lstm.module, lstm.analysis, { mode: 'seq', dims: bindDims(lstm.module) }).plan;
     expect(small.decision).toEqual({ mode: 'seq' });
     expect(emit(plan(lstm.module, lstm.analysis, { mode: 'seq', dims: bindDims(lstm.module) })).kernels.map((k) => k.file)).not.toContain('lstm.step.wgsl');
@@ -52,6 +53,9 @@ describe('the step kernel', () => {
     ['lstm', 64, 128, 1, 5, lstm],
     ['gru', 32, 160, 3, 6, gru],
     ['gru reversed', 32, 160, 3, 6, gruReversed],
+    // Past the loop kernel's workgroup memory (it runs one invocation per sequence there): the step
+    // kernel keeps its lets in registers and stages only h.
+    ['lstm', 4, 512, 3, 4, lstm],
   ] as const)('%s X %i H %i, batch %i, T %i = the reference (variable lengths, given initial state)', async (_, X, H, batch, T, cell) => {
     const module = cell.module;
     const sizes = bindDims(module, { X, H });
