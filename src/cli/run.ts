@@ -100,7 +100,7 @@ export function registerRun(program: Command) {
     .option('--T <T>', `steps per sequence (default ${DEFAULT_SIZE.T}, or as the --inputs files have it)`, positiveInt('--T'))
     .option('--chunk <C>', `steps per chunk for --mode chunk (default ${DEFAULT_CHUNK}, lowered to fit workgroup memory)`, positiveInt('--chunk'))
     .option('--dim <NAME=SIZE>', 'set a dim size (repeatable)', collect)
-    .option('--seed <S>', 'seed of the random inputs, params and lengths', nonNegativeInt, 0)
+    .option('--seed <S>', 'seed of the random inputs (in [-1, 1)), params (in [-1, 1) / sqrt(fan-in) where a sum contracts them) and lengths', nonNegativeInt, 0)
     .option('--lengths <kind>', 'sequence lengths: full (all T) or random', 'full')
     .option('--inputs <dir>', 'read <name>.npy (float32, or float16 widened exactly) for inputs [batch, T, ...], params [...] and initial states [batch, ...] (<state>.final.npy resumes a saved run)', pathFlag('--inputs'))
     .option('--save <dir>', 'write <output>.npy and <state>.final.npy (outputs as float16 with --precision f16-storage or f16)', pathFlag('--save'))

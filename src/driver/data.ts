@@ -5,8 +5,8 @@
 // Every operation is a 32-bit integer one (Math.imul, >>>), so no platform float behaviour enters.
 // Each tensor draws from its own stream, seeded by mixing the run's seed with a hash of a label
 // (`input:x`, `param:W`, ...), so adding a tensor to a spec does not change the others' data.
-import { tensorsOf, type Module } from '../compiler/ir/ir.js';
-import { tensorSize } from '../compiler/ir/dims.js';
+import { nodeOf, tensorsOf, type Module } from '../compiler/ir/ir.js';
+import { tensorSize, type DimSizes } from '../compiler/ir/dims.js';
 import type { RunData, RunShape } from '../runtime/reference/interpreter.js';
 
 /** splitmix32: returns a generator of uniformly distributed unsigned 32-bit integers. */
@@ -52,6 +52,42 @@ export function uniformFloats(seed: number, label: string, n: number, lo = -1, h
   return out;
 }
 
+/**
+ * The fan-in of each param that a `sum` contracts: the product of the sizes of the dims summed over
+ * where it is loaded (the largest over its loads); params no sum contracts are absent.
+ */
+export function paramFanIn(m: Module, sizes: DimSizes): Map<string, number> {
+  const fanIn = new Map<string, number>();
+  for (const def of [...m.step, ...(m.monoid ? [...m.monoid.element, ...m.monoid.combine] : [])]) {
+    // Each node's factor: the sizes of the enclosing sums whose variable it is loaded through.
+    const factor = new Map<number, number>();
+    const visit = (id: number, over: { name: string; dim: string }, seen: Set<number>): void => {
+      if (seen.has(id)) return;
+      seen.add(id);
+      const n = nodeOf(def, id);
+      if (n.op === 'load' && n.source === 'param' && n.index.includes(over.name)) factor.set(id, (factor.get(id) ?? 1) * (sizes[over.dim] ?? 1));
+      if ('args' in n) for (const a of n.args) visit(a, over, seen);
+    };
+    for (const n of def.nodes) if (n.op === 'reduce' && n.fn === 'sum') visit(n.args[0], n.over, new Set());
+    for (const [id, f] of factor) {
+      const n = nodeOf(def, id);
+      if (n.op === 'load') fanIn.set(n.tensor, Math.max(fanIn.get(n.tensor) ?? 1, f));
+    }
+  }
+  return fanIn;
+}
+
+/**
+ * The interval a random param is drawn from: [lo, hi) scaled by 1/sqrt(fan-in) where a sum contracts
+ * it, as PyTorch initialises its recurrent layers. Unscaled, LSTM's 256-term sums of weights in
+ * [-1, 1) make its state chaotic: float32 parts from the float64 reference exponentially in T, and
+ * `--verify` would fail at published sizes through no fault of the kernels.
+ */
+export function paramRange(fanIn: number | undefined, lo = -1, hi = 1): [number, number] {
+  const s = fanIn && fanIn > 1 ? 1 / Math.sqrt(fanIn) : 1;
+  return [lo * s, hi * s];
+}
+
 export interface RandomDataOptions {
   /** The interval values are drawn from; [-1, 1) by default. */
   range?: [number, number];
@@ -63,9 +99,10 @@ export interface RandomDataOptions {
 export function randomRunData(m: Module, shape: RunShape, seed: number, options: RandomDataOptions = {}): RunData {
   const [lo, hi] = options.range ?? [-1, 1];
   const draw = (label: string, n: number) => uniformFloats(seed, label, n, lo, hi);
+  const fanIn = paramFanIn(m, shape.sizes);
   const data: RunData = {
     inputs: Object.fromEntries(tensorsOf(m, 'input').map((t) => [t.name, draw(`input:${t.name}`, shape.batch * shape.T * tensorSize(t, shape.sizes))])),
-    params: Object.fromEntries(tensorsOf(m, 'param').map((t) => [t.name, draw(`param:${t.name}`, tensorSize(t, shape.sizes))])),
+    params: Object.fromEntries(tensorsOf(m, 'param').map((t) => [t.name, uniformFloats(seed, `param:${t.name}`, tensorSize(t, shape.sizes), ...paramRange(fanIn.get(t.name), lo, hi))])),
   };
   if (options.initial) {
     data.initial = Object.fromEntries(tensorsOf(m, 'state').map((t) => [t.name, draw(`initial:${t.name}`, shape.batch * tensorSize(t, shape.sizes))]));

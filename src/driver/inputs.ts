@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { tensorsOf, type Module, type Tensor } from '../compiler/ir/ir.js';
 import type { DimSizes } from '../compiler/ir/dims.js';
 import { npyParts, NpyError, readNpy, type NpyArray, type NpyDtype } from './npy.js';
-import { uniformFloats } from './data.js';
+import { paramFanIn, paramRange, uniformFloats } from './data.js';
 import { tensorSize } from '../compiler/ir/dims.js';
 import type { RunArrays, RunResult } from '../../backends/wgsl-seq/pack.js';
 import type { RunSize } from './run.js';
@@ -182,6 +182,7 @@ export function assembleRunData(m: Module, sizes: DimSizes, size: RunSize, seed:
   const data: RunArrays = { batch: size.batch, T: size.T, inputs: {}, params: {}, initialState: {}, ...(lengths ? { lengths } : {}) };
   const sources: Record<string, string> = {};
   const warnings: string[] = [];
+  const fanIn = paramFanIn(m, sizes);
   for (const t of dataTensors(m)) {
     const file = dir?.files.get(t.name);
     const into = t.role === 'input' ? data.inputs : t.role === 'param' ? data.params : data.initialState!;
@@ -194,7 +195,7 @@ export function assembleRunData(m: Module, sizes: DimSizes, size: RunSize, seed:
       if (dir) warnings.push(`no ${t.name}.npy or ${t.name}${FINAL}.npy in ${dir.dir}: state \`${t.name}\` starts at the spec's initial value (${initialText(t)})`);
     } else {
       // Drawn only for the tensors without a file: each has its own stream, so the values are those randomRunData gives.
-      into[t.name] = uniformFloats(seed, `${t.role}:${t.name}`, (t.role === 'input' ? size.batch * size.T : 1) * tensorSize(t, sizes));
+      into[t.name] = uniformFloats(seed, `${t.role}:${t.name}`, (t.role === 'input' ? size.batch * size.T : 1) * tensorSize(t, sizes), ...(t.role === 'param' ? paramRange(fanIn.get(t.name)) : []));
       sources[t.name] = 'random';
       if (dir) warnings.push(`no ${t.name}.npy in ${dir.dir}: using seeded random values for ${t.role} \`${t.name}\` (seed ${seed})`);
     }

@@ -1,6 +1,6 @@
 // Seeded run data: pinned bytes, one stream per tensor, lengths with a full and a short sequence.
 import { describe, expect, it } from 'vitest';
-import { randomLengths, randomRunData, splitmix32, uniformFloats } from '../../src/driver/data.js';
+import { paramFanIn, randomLengths, randomRunData, splitmix32, uniformFloats } from '../../src/driver/data.js';
 import { moduleOf } from './helpers.js';
 
 const spec = (extra: string) =>
@@ -24,16 +24,34 @@ describe('splitmix32', () => {
 describe('randomRunData', () => {
   const shape = { batch: 2, T: 5, sizes: { D: 3 } };
 
-  it('draws float32 values in [-1, 1), pinned for a seed', () => {
+  it('draws float32 values in [-1, 1), pinned for a seed; a param a sum contracts in [-1, 1) / sqrt(fan-in)', () => {
     const data = randomRunData(spec(''), shape, 42);
     expect(data.inputs.x).toBeInstanceOf(Float32Array);
     expect(data.inputs.x!.length).toBe(2 * 5 * 3);
     expect(data.params.W!.length).toBe(9);
-    expect(Array.from(data.params.W!.subarray(0, 3))).toEqual(Array.from(uniformFloats(42, 'param:W', 3)));
+    // W is summed over j (D = 3): the same stream, scaled by 1/sqrt(3).
+    expect(Array.from(data.params.W!.subarray(0, 3))).toEqual(Array.from(uniformFloats(42, 'param:W', 3, -1 / Math.sqrt(3), 1 / Math.sqrt(3))));
     // Also cross-checked in Python: splitmix32(splitmix32(42 ^ fnv1a('param:W'))()), top 24 bits scaled to [-1, 1).
     expect(Array.from(uniformFloats(42, 'param:W', 3))).toEqual([0.7917639017105103, -0.4288949966430664, -0.6292933225631714]);
-    for (const a of [data.inputs.x!, data.params.W!]) expect(a.every((v) => v >= -1 && v < 1)).toBe(true);
+    expect(data.inputs.x!.every((v) => v >= -1 && v < 1)).toBe(true);
+    expect(data.params.W!.every((v) => Math.abs(v) <= 1 / Math.sqrt(3))).toBe(true);
     expect(data.initial).toBeUndefined();
+  });
+
+  it('takes the fan-in from the sums that contract a param: nested sums multiply, other params are absent', () => {
+    const m = moduleOf(`
+rnn fan {
+  dims D = 3, K = 4, N = 5
+  input x[K, N]
+  param W[D, K, N], U[D, D], b[D], a[D]
+  state h[D] = 0
+  h[i] <- sum(k: sum(n: W[i, k, n] * x[k, n])) + sum(j: U[i, j] * h[j]) + a[i] * h[i] + b[i]
+}`);
+    expect(paramFanIn(m, { D: 3, K: 4, N: 5 })).toEqual(new Map([['W', 20], ['U', 3]]));
+    // b and a are in no sum: drawn in [-1, 1) as before.
+    const data = randomRunData(m, { batch: 1, T: 2, sizes: { D: 3, K: 4, N: 5 } }, 7);
+    expect(Array.from(data.params.b!)).toEqual(Array.from(uniformFloats(7, 'param:b', 3)));
+    expect(Array.from(data.params.W!)).toEqual(Array.from(uniformFloats(7, 'param:W', 60, -1 / Math.sqrt(20), 1 / Math.sqrt(20))));
   });
 
   it('is the same for the same seed and different for another', () => {
