@@ -17,9 +17,12 @@
 // creation, so it is the cost of a call, not of the kernels: compare kernels by the GPU columns.
 //
 // `--host-reversal` and `--lanes-core` plan the backward as before the reversed backward cells and the
-// gathered core (planGrad's GradPlanOptions), for before/after rows in one session.
+// gathered core (planGrad's GradPlanOptions), for before/after rows in one session. `--no-chunk-core`
+// keeps a low-rank cell's backward the sequential cell it was before the chunked core (with `auto`),
+// `--rest-steps` runs a chunked core's rest over every step at once even where the time-sum kernel takes
+// it, and `--mode` is the forward's mode (default auto; `chunk` for the low-rank cells' chunked forward).
 //
-//   npx tsx scripts/bench-grad.ts [--cells mamba_s6,gla,lru,lstm] [--T 1048576] [--batch 1] [--repeats 3] [--grad-mode auto] [--dim H=64] [--stage | --no-stage] [--no-time-sum] [--host-reversal] [--lanes-core]
+//   npx tsx scripts/bench-grad.ts [--cells mamba_s6,gla,lru,lstm] [--T 1048576] [--batch 1] [--repeats 3] [--mode auto] [--grad-mode auto] [--dim H=64] [--stage | --no-stage] [--no-time-sum] [--host-reversal] [--lanes-core] [--no-chunk-core] [--rest-steps]
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { frontEnd } from '../src/driver/front-end.js';
@@ -45,8 +48,14 @@ const Ts = arg('T', '1048576').split(',').map(Number);
 const batch = Number(arg('batch', '1'));
 const repeats = Number(arg('repeats', '3'));
 const gradMode = arg('grad-mode', 'auto') as ModeRequest;
+const forwardMode = arg('mode', 'auto') as ModeRequest;
 // Before/after switches for this session's changes: the host reverses the backward's data; the core keeps the lanes layout.
-const gradPlan = { ...(process.argv.includes('--host-reversal') ? { walkBack: false } : {}), ...(process.argv.includes('--lanes-core') ? { gatherCore: false } : {}) };
+const gradPlan = {
+  ...(process.argv.includes('--host-reversal') ? { walkBack: false } : {}),
+  ...(process.argv.includes('--lanes-core') ? { gatherCore: false } : {}),
+  ...(process.argv.includes('--no-chunk-core') ? { chunkCore: false } : {}),
+  ...(process.argv.includes('--rest-steps') ? { restSteps: true } : {}),
+};
 const gradOptions = { ...(process.argv.includes('--no-stage') ? { staged: false } : process.argv.includes('--stage') ? { staged: true } : {}), ...(process.argv.includes('--no-time-sum') ? { timeSum: false } : {}) };
 const dims = Object.fromEntries(
   process.argv.flatMap((a, k) => (process.argv[k - 1] === '--dim' ? [a.split('=')] : [])).map(([d, n]) => [d!, Number(n)]),
@@ -127,7 +136,7 @@ try {
   for (const cell of cells) {
     const fe = frontEnd(readFileSync(`examples/${cell}.rnn`, 'utf8')) as { module: Module; analysis: Analysis };
     const known = Object.fromEntries(Object.entries(dims).filter(([d]) => fe.module.dims.some((x) => x.name === d)));
-    const forward = plan(fe.module, fe.analysis, { mode: 'auto', dims: known, target: targetOf(gpu.adapter) });
+    const forward = plan(fe.module, fe.analysis, { mode: forwardMode, dims: known, target: targetOf(gpu.adapter) });
     const grad = retargetGrad(planGrad(forward, gradMode, gradPlan), gpu);
     const sizes = forward.sizes;
     for (const T of Ts) {
@@ -157,7 +166,7 @@ try {
       void fwdWall;
       const dimText = Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ');
       rows.push(
-        `| ${cell} | ${dimText} | ${T} | ${batch} | ${forward.plan.mode} | ${grad.saving.plan.mode} + ${usesStages(grad, gradOptions) ? `${grad.staged!.core.plan.mode} (staged)` : grad.backward.plan.mode} | ${fwdDevice.gpuMs.toFixed(1)} | ${bwdDevice.gpuMs.toFixed(1)} | **${(bwdDevice.gpuMs / fwdDevice.gpuMs).toFixed(2)}** | ${((bwdDevice.gpuMs - bwdDevice.savingMs) / fwdDevice.gpuMs).toFixed(2)} | ${fwdCall.toFixed(0)} | ${gradCall.toFixed(0)} | ${(gradCall / fwdCall).toFixed(2)} | ${[...bwdDevice.byCell].map(([c, ms]) => `${c} ${ms.toFixed(1)}`).join(', ')} | ${fwdDevice.cpuMs.toFixed(0)} | ${bwdDevice.cpuMs.toFixed(0)} | **${(bwdDevice.cpuMs / fwdDevice.cpuMs).toFixed(2)}** | ${((bwdDevice.cpuMs - bwdDevice.savingCpuMs) / fwdDevice.cpuMs).toFixed(2)} | ${[...bwdDevice.cpuByCell].map(([c, ms]) => `${c} ${ms.toFixed(0)}`).join(', ')} |`,
+        `| ${cell} | ${dimText} | ${T} | ${batch} | ${forward.plan.mode} | ${grad.saving.plan.mode} + ${usesStages(grad, gradOptions) ? `${grad.staged!.core.plan.mode} (staged, rest ${grad.staged!.rest.kind})` : grad.backward.plan.mode} | ${fwdDevice.gpuMs.toFixed(1)} | ${bwdDevice.gpuMs.toFixed(1)} | **${(bwdDevice.gpuMs / fwdDevice.gpuMs).toFixed(2)}** | ${((bwdDevice.gpuMs - bwdDevice.savingMs) / fwdDevice.gpuMs).toFixed(2)} | ${fwdCall.toFixed(0)} | ${gradCall.toFixed(0)} | ${(gradCall / fwdCall).toFixed(2)} | ${[...bwdDevice.byCell].map(([c, ms]) => `${c} ${ms.toFixed(1)}`).join(', ')} | ${fwdDevice.cpuMs.toFixed(0)} | ${bwdDevice.cpuMs.toFixed(0)} | **${(bwdDevice.cpuMs / fwdDevice.cpuMs).toFixed(2)}** | ${((bwdDevice.cpuMs - bwdDevice.savingCpuMs) / fwdDevice.cpuMs).toFixed(2)} | ${[...bwdDevice.cpuByCell].map(([c, ms]) => `${c} ${ms.toFixed(0)}`).join(', ')} |`,
       );
       process.stderr.write(rows.at(-1)! + '\n');
     }
@@ -165,7 +174,7 @@ try {
 } finally {
   await gpu.close();
 }
-console.log(`Adapter: ${adapter}; kernel timing: ${method}; batch ${batch}; ${repeats} timed repeats;${process.argv.includes('--no-stage') ? ' --no-stage;' : ''}${process.argv.includes('--no-time-sum') ? ' --no-time-sum;' : ''}${process.argv.includes('--host-reversal') ? ' --host-reversal;' : ''}${process.argv.includes('--lanes-core') ? ' --lanes-core;' : ''} load average before ${loadBefore}, after ${load()}; ${new Date().toISOString()}\n`);
+console.log(`Adapter: ${adapter}; kernel timing: ${method}; batch ${batch}; ${repeats} timed repeats;${process.argv.includes('--no-stage') ? ' --no-stage;' : ''}${process.argv.includes('--no-time-sum') ? ' --no-time-sum;' : ''}${process.argv.includes('--host-reversal') ? ' --host-reversal;' : ''}${process.argv.includes('--lanes-core') ? ' --lanes-core;' : ''}${process.argv.includes('--no-chunk-core') ? ' --no-chunk-core;' : ''}${process.argv.includes('--rest-steps') ? ' --rest-steps;' : ''} forward --mode ${forwardMode}, --grad-mode ${gradMode}; load average before ${loadBefore}, after ${load()}; ${new Date().toISOString()}\n`);
 console.log('| cell | dims | T | batch | forward | backward (saving + backward) | forward GPU ms | backward GPU ms | backward / forward | after saving / forward | forward call ms | forward + backward call ms | call ratio | backward GPU ms by cell | forward CPU ms | backward CPU ms | CPU ratio | CPU after saving | backward CPU ms by cell |');
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);

@@ -56,6 +56,8 @@ export interface WyFactors {
   dConst?: number;
   /** Per output, per row position: the output variable bound to that row coordinate, or -1 (the output is written by the row with coordinate 0 there). */
   outputRows: number[][];
+  /** Per output, whether it reads the state before the step's update (then it is written before the step: a backward core's carried adjoint, a saved state). */
+  before: boolean[];
 }
 
 /**
@@ -88,15 +90,15 @@ function outputRows(outputs: Def[], lets: Map<string, Def>, rowDims: string[], r
   return result;
 }
 
-/** Whether a definition, through the lets it loads, reads the state before this step's update. */
-function readsOldState(def: Def, lets: Map<string, Def>, seen = new Set<string>()): boolean {
+/** Whether a definition, through the lets it loads, reads the state before this step's update (`old`) or after it (`new`). */
+function readsState(def: Def, lets: Map<string, Def>, version: 'old' | 'new', seen = new Set<string>()): boolean {
   return def.nodes.some((n: Node) => {
     if (n.op !== 'load') return false;
-    if (n.source === 'state') return n.version !== 'new';
+    if (n.source === 'state') return (n.version === 'new') === (version === 'new');
     if (n.source !== 'let' || seen.has(n.tensor)) return false;
     seen.add(n.tensor);
     const l = lets.get(n.tensor);
-    return l !== undefined && readsOldState(l, lets, seen);
+    return l !== undefined && readsState(l, lets, version, seen);
   });
 }
 
@@ -127,7 +129,12 @@ export function chunkShape(module: Module, sizes: DimSizes, given?: Analysis): C
   // Lets and outputs: an output may read another.
   const lets = new Map(module.step.filter((x) => x.kind === 'let' || x.kind === 'output').map((x) => [x.target, x]));
   const outputs = module.step.filter((x) => x.kind === 'output');
-  for (const o of outputs) if (readsOldState(o, lets)) throw new ChunkUnsupported(`output \`${o.target}\` reads the state before the update; the chunked kernels compute outputs from the updated state`);
+  // An output of the state before the update (a backward core's carried adjoint, a saving cell's saved
+  // state) is written before the step in WY form; one that reads both the old and the new state is not.
+  const before = outputs.map((o) => readsState(o, lets, 'old'));
+  outputs.forEach((o, k) => {
+    if (before[k] && readsState(o, lets, 'new')) throw new ChunkUnsupported(`output \`${o.target}\` reads the state both before and after the update; the chunked kernels compute an output from one of them`);
+  });
   const rowPlan = analysis.statePlans[state.name]?.lowRank;
   let form: ChunkShape['form'] = 'dense';
   let wy: WyFactors | undefined;
@@ -139,8 +146,11 @@ export function chunkShape(module: Module, sizes: DimSizes, given?: Analysis): C
   else {
     form = 'wy';
     const dRoot = rowPlan.d.nodes[rowPlan.d.root]!;
-    wy = { plan: { ...rowPlan, offset: rowPlan.offset }, ...(dRoot.op === 'const' && typeof dRoot.value === 'number' ? { dConst: dRoot.value } : {}), outputRows: rows };
+    wy = { plan: { ...rowPlan, offset: rowPlan.offset }, ...(dRoot.op === 'const' && typeof dRoot.value === 'number' ? { dConst: dRoot.value } : {}), outputRows: rows, before };
   }
+  const oldOutput = outputs.find((_, k) => before[k]);
+  if (oldOutput && form === 'dense')
+    throw new ChunkUnsupported(`output \`${oldOutput.target}\` reads the state before the update; the dense chunked kernels compute outputs from the updated state (the WY form, which writes such outputs before the step, does not apply: ${whyNotWy})`);
   return {
     time: timeAxisOf(module),
     form,

@@ -231,12 +231,13 @@ function carryPass(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout, g: 
           ifS(
             bin('<', id('t'), id('count')),
             [
+              ...outputs(w, wy, false, 'before'),
               countedLoop('j', u(0), K, [
                 varS('acc', W.f32, d ? mul(d, index(id('h'), id('j'))) : index(id('h'), id('j'))),
                 countedLoop('c', u(0), n, [assign(id('acc'), mul(aggAt(w, add(u(l.agg.Y), mul(add(mul(id('t'), u(n)), id('c')), u(K)), id('j'))), index(id('e'), add(mul(id('t'), u(n)), id('c')))), '+=')]),
                 assign(index(id('h'), id('j')), id('acc')),
               ]),
-              ...outputs(w, wy, false),
+              ...outputs(w, wy, false, 'after'),
             ],
             outputs(w, wy, true),
           ),
@@ -304,11 +305,16 @@ function carryPass(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout, g: 
   return { code, buffers: [...w.used], workgroupSize: WG };
 }
 
-/** Each output at this row: its row variables bound to the row, the others looped; `zero` writes zeros (steps past the length). */
-function outputs(w: PassWriter, wy: WyFactors, zero: boolean): Stmt[] {
+/**
+ * Each output at this row: its row variables bound to the row, the others looped; `zero` writes zeros
+ * (steps past the length). `when` takes the outputs of the state before the step's update or those
+ * after it (the state row `h` is the one before or after); all of them by default.
+ */
+function outputs(w: PassWriter, wy: WyFactors, zero: boolean, when?: 'before' | 'after'): Stmt[] {
   const { shape, sizes } = w;
   const out: Stmt[] = [];
   shape.outputs.forEach((o, which) => {
+    if (when !== undefined && wy.before[which] !== (when === 'before')) return;
     const map = wy.outputRows[which]!;
     const free = o.vars.map((_, k) => k).filter((k) => !map.includes(k));
     const freeDims = free.map((k) => o.vars[k]!.dim);
@@ -349,12 +355,13 @@ function stepsPass(shape: ChunkShape, sizes: DimSizes, layout: KernelLayout, g: 
   rowParts(w, wy, l, valid, (q) => u(k + q));
   const d = decay(w, l, id('t'), id('j'));
   valid.push(
+    ...outputs(w, wy, false, 'before'),
     countedLoop('j', u(0), K, [
       varS('acc', W.f32, d ? mul(d, index(id('h'), id('j'))) : index(id('h'), id('j'))),
       countedLoop('c', u(0), n, [assign(id('acc'), mul(aggAt(w, add(u(l.agg.Y), mul(add(mul(id('t'), u(n)), id('c')), u(K)), id('j'))), index(id('e'), id('c'))), '+=')]),
       assign(index(id('h'), id('j')), id('acc')),
     ]),
-    ...outputs(w, wy, false),
+    ...outputs(w, wy, false, 'after'),
   );
   const body: Stmt[] = [
     letS('group', flatWorkgroupIndex()),

@@ -46,12 +46,19 @@ export function gradReport(g: GradCompilation, checkpoint: number | undefined, u
   };
 }
 
+/** Which kernels run one cell's (or part's) backward pass, in words: the backward cell's, or the staged core's and rest's. */
+export function backwardKernelText(g: GradCompilation): string {
+  if (!usesStages(g)) return `${g.backward.plan.mode} kernel (${g.backward.plan.why})`;
+  const rest = g.staged!.rest.kind === 'time-sum' ? 'the time-sum kernel' : 'a sequential kernel over every step at once';
+  return `staged: the adjoint recurrence in a ${g.staged!.core.plan.mode} kernel (${g.staged!.core.plan.why}), the rest in ${rest}`;
+}
+
 /** Which kernels run one cell's (or part's) backward pass. */
 function kernelsReport(g: GradCompilation) {
   return {
     backward: { mode: g.backward.plan.mode, requested: g.backward.plan.requested, why: g.backward.plan.why, decision: g.backward.plan.decision, direction: g.backward.module.reversed ? 'reversed' : 'forward' },
     saving: { mode: g.saving.plan.mode },
     // The staged backward (docs/grad.md) runs the adjoint recurrence alone, then the rest in one pass.
-    staged: usesStages(g) ? { core: { mode: g.staged!.core.plan.mode, why: g.staged!.core.plan.why }, rest: 'time-sum' } : null,
+    staged: usesStages(g) ? { core: { mode: g.staged!.core.plan.mode, why: g.staged!.core.plan.why, direction: g.staged!.core.module.reversed ? 'reversed' : 'forward' }, rest: g.staged!.rest.kind } : null,
   };
 }

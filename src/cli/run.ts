@@ -19,7 +19,7 @@ import { EXIT_INTERNAL, EXIT_USER, finishRun, loadValid, parseDimFlags, parseMod
 import { RnncError } from '../driver/errors.js';
 import { planGrad, retargetGrad, runGrad, type GradCompilation } from '../driver/grad.js';
 import { gradientFileNames, gradientFiles, gradientTensors, isGradFile, readUpstream, type UpstreamData } from '../driver/grad-io.js';
-import { gradModeOf, gradReport, referenceGradients, verifyGradients } from './grad.js';
+import { backwardKernelText, gradModeOf, gradReport, referenceGradients, verifyGradients } from './grad.js';
 import { NEWTON_MODE, newtonMaxIterOption, newtonTolOption, runNewtonCommand } from './newton.js';
 import { parsePrecision, precisionOption } from './precision.js';
 import { outputTolerance, storedData, verifyAtPrecision } from '../driver/precision.js';
@@ -110,7 +110,7 @@ export function registerRun(program: Command) {
     .option('--segment <steps>', 'run the time axis in pieces of at most this many steps, each starting from the state the previous one ended in (default: whole sequences, or the longest pieces the adapter\'s buffer limits allow)', positiveInt('--segment'))
     .option('--deterministic', 'the same bits on every run: no scan pass whose order of combining follows the workgroups\' timing (the chained single pass, whose (+, ×) sums round differently from run to run); the scan reduces, then scans, in a fixed order')
     .option('--grad', 'also run the backward pass: the gradients of the inputs, params and initial states (grad_<name>.npy with --save) for upstream gradients grad_<output>.npy and grad_<state>.final.npy from --inputs, seeded random where missing')
-    .option('--grad-mode <mode>', 'with --grad: the backward kernel, seq, scan or auto (default: seq with --mode seq, auto otherwise)')
+    .option('--grad-mode <mode>', 'with --grad: the backward kernel, seq, scan, chunk (the staged adjoint recurrence of a low-rank cell in chunks) or auto (default: seq with --mode seq, auto otherwise)')
     .option('--checkpoint <C>', 'with --grad: keep the state every C steps only and recompute the steps between in the backward pass (memory O(T/C · state) instead of O(T · state))', positiveInt('--checkpoint'))
     .option('--timeout <seconds>', 'stop the GPU run if it takes longer than this (exit 1; default 600)', positiveInt('--timeout'))
     .option('--json', 'print a JSON report on stdout')
@@ -169,7 +169,7 @@ export function registerRun(program: Command) {
         const sizes = compilation.sizes;
         const fromFiles = inputDir ? sizeFromFiles(module, inputDir) : {};
         const size: RunSize = { batch: flags.batch ?? fromFiles.batch ?? DEFAULT_SIZE.batch, T: flags.T ?? fromFiles.T ?? DEFAULT_SIZE.T };
-        if (flags.chunk !== undefined && compilation.plan.mode !== 'chunk') warnAll([`--chunk has no effect: it sizes the kernels of --mode chunk, and this run uses ${compilation.plan.mode}`]);
+        if (flags.chunk !== undefined && compilation.plan.mode !== 'chunk' && !(grad?.parts ?? (grad ? [grad] : [])).some((g) => g.staged?.core.plan.mode === 'chunk')) warnAll([`--chunk has no effect: it sizes the kernels of --mode chunk, and this run uses ${compilation.plan.mode}`]);
         // Before the GPU starts: a file of the wrong shape, or a --save folder that cannot be written, fails at once.
         if (inputDir) checkShapes(module, sizes, size, inputDir);
         if (flags.save !== undefined) checkSaveDir(flags.save, module, flags.grad ? gradientFileNames(module) : []);
@@ -295,7 +295,7 @@ export function registerRun(program: Command) {
               ...(fitted.parts ?? []).map((p) => `${p.direction} part (${p.name}): ${p.mode} kernel${p.segments.count > 1 ? `, ${p.segments.count} segments of at most ${p.segments.steps} steps` : ''} — ${p.why}`),
               ...(segments.count > 1 ? [`run in ${segments.count} segments of at most ${segments.T} steps and ${segments.batch} sequence${segments.batch === 1 ? '' : 's'}, the state carried between them`] : []),
               // A bidirectional cell's backward runs per part (driver/grad.ts planGrad): one line each.
-              ...(grad ? (grad.parts ?? [grad]).map((g, _, all) => `backward${all.length > 1 ? ` of the ${g.forward.module.reversed ? 'reversed' : 'forward'} part (${g.forward.module.name})` : ''}: ${g.backward.plan.mode} kernel (${g.backward.plan.why})${flags.checkpoint !== undefined ? `, states checkpointed every ${flags.checkpoint} steps` : ''}`) : []),
+              ...(grad ? (grad.parts ?? [grad]).map((g, _, all) => `backward${all.length > 1 ? ` of the ${g.forward.module.reversed ? 'reversed' : 'forward'} part (${g.forward.module.name})` : ''}: ${backwardKernelText(g)}${flags.checkpoint !== undefined ? `, states checkpointed every ${flags.checkpoint} steps` : ''}`) : []),
               ...summaryLines(outputs, finals, gradSummaries),
               ...(saved ? [`saved ${saved.join(', ')}`] : []),
               ...(verification ? verificationLines({ ...verification, ok: verification.tensors.every((t) => t.ok) }, half ? `error = max |gpu - ref| / (1 + |ref|), outputs (stored as f16) against the tolerance + 2^-11 = ${outputTolerance(compilation.plan, flags.tolerance).toPrecision(3)}` : undefined) : []),

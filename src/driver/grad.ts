@@ -43,7 +43,7 @@ export interface GradCompilation {
    * alone, and the rest a map and sum over time in one pass (backends/wgsl-reduce/time-sum.ts).
    * runGrad runs this rather than `backward` and `accumulations` where the core is a scan (see `usesStages`).
    */
-  staged?: { stages: StagedBackward; core: Compilation; gathered: boolean };
+  staged?: StagedCompilation;
   /**
    * A bidirectional cell: the gradient compilations of its two parts (src/compiler/ir/split-directions.ts),
    * forward then reversed, each on its share of the data; their gradients join (runtime/reference/grad-parts.ts).
@@ -53,12 +53,34 @@ export interface GradCompilation {
   parts?: GradCompilation[];
 }
 
-/** How planGrad plans the backward, beside the plan options (both on by default; off for before/after measurements). */
+/**
+ * The staged backward's compilations: the core (the adjoint recurrence) and how the rest runs. The rest
+ * is a map over the steps (and sums, for params): the time-sum kernel where it fits
+ * (backends/wgsl-reduce/time-sum.ts), else, for a chunked core whose rest has no sums, `steps`: the
+ * rest as a sequential cell over every step of every sequence as a sequence of its own (one step
+ * each, `restCells`), so the steps run in parallel.
+ */
+export interface StagedCompilation {
+  stages: StagedBackward;
+  core: Compilation;
+  gathered: boolean;
+  rest: { kind: 'time-sum' } | { kind: 'steps'; compilation: Compilation };
+}
+
+/** How planGrad plans the backward, beside the plan options (all on by default; off for before/after measurements). */
 export interface GradPlanOptions extends PlanOptions {
   /** The backward cell and the staged core as reversed cells, walking time backward themselves (else the host reverses their data). */
   walkBack?: boolean;
   /** The staged core's scan with every lane of a sequence in one thread (PlanRequest.gather). */
   gatherCore?: boolean;
+  /**
+   * With `auto`, the staged core in chunks (backends/wgsl-chunk, WY form) where the chunk backend takes
+   * it and the planner's own choice is the sequential loop: the adjoint recurrence of a low-rank cell
+   * (deltanet, rwkv7) is low-rank too, with the factors transposed.
+   */
+  chunkCore?: boolean;
+  /** The rest of a chunked core's staged backward over every step at once (`steps`) even where the time-sum kernel takes it (tests, measurements). */
+  restSteps?: boolean;
 }
 
 /** The backward step of a cell; a cell the pass cannot differentiate yet is the user's to hear about, not a crash. */
@@ -86,12 +108,12 @@ function analysed(m: Module): Pick<Compilation, 'module' | 'analysis'> {
 export function planGrad(forward: Compilation, backwardMode: ModeRequest, gradOptions: GradPlanOptions = {}): GradCompilation {
   if (hasReversedBlock(forward.module)) {
     // Each direction on its own (the fused kernel runs both at once; a backward pass runs each the other way).
-    const { walkBack: _w, gatherCore: _g, ...options } = gradOptions;
+    const { walkBack: _w, gatherCore: _g, chunkCore: _c, restSteps: _r, ...options } = gradOptions;
     const parted = forward.parts ? forward : planParts(forward.module, { ...options, dims: forward.sizes, mode: forward.plan.requested, target: forward.target, ...(forward.plan.precision ? { precision: forward.plan.precision.requested } : {}) }, forward.source);
     const parts = parted.parts!.map((p) => planGrad(p, backwardMode, gradOptions));
     return { ...parts[0]!, forward, parts };
   }
-  const { walkBack = true, gatherCore = true, ...options } = gradOptions;
+  const { walkBack = true, gatherCore = true, chunkCore = true, restSteps = false, ...options } = gradOptions;
   // A reversed cell's backward walks time forward: a plain cell, reading the forward's arrays as they are.
   const forwardReversed = forward.module.reversed === true;
   const step = backwardStep(forward.module);
@@ -106,13 +128,17 @@ export function planGrad(forward: Compilation, backwardMode: ModeRequest, gradOp
     savingPlan = plan(saving.module, saving.analysis, { ...common, mode: 'seq' });
   }
   const split = splitAccumulators(step);
+  // `--grad-mode chunk` asks for the staged core in chunks; every other backward cell (the one-cell
+  // backward, which stays the schedule of `rnnc compile --grad`, and the params' sums) takes the planner's choice.
+  const cellMode: ModeRequest = backwardMode === 'chunk' ? 'auto' : backwardMode;
   const planned = (m: Module, more: PlanOptions = {}) => {
     const a = analysed(m);
-    return plan(a.module, a.analysis, { ...common, ...more, mode: backwardMode, flag: '--grad-mode', verb: 'differentiate' });
+    return plan(a.module, a.analysis, { ...common, mode: cellMode, ...more, flag: '--grad-mode', verb: 'differentiate' });
   };
   const backward = walkBack && !forwardReversed ? walkingBack(split?.adjoint ?? step.module, planned) : planned(split?.adjoint ?? step.module);
   const accumulations = (split?.accumulations ?? []).map((a) => ({ param: a.param, compilation: planned(a.module) }));
-  const staged = stagedOf(step, forward.module, forward.sizes, planned, walkBack && !forwardReversed, gatherCore);
+  const coreMode = backwardMode === 'chunk' ? 'chunk' : backwardMode === 'auto' && chunkCore ? 'auto+chunk' : backwardMode;
+  const staged = stagedOf(step, forward.module, forward.sizes, planned, walkBack && !forwardReversed, gatherCore, coreMode, restSteps);
   return { forward, saving: savingPlan, backward, accumulations, step, savingModule, ...(split ? { split } : {}), ...(staged ? { staged } : {}) };
 }
 
@@ -140,19 +166,52 @@ function walkingBack(m: Module, planned: (m: Module, more?: PlanOptions) => Comp
  */
 const CORE_OPTIONS: PlanOptions = { gather: true };
 
-/** The two-stage backward, where the step splits so and the rest is a map and sum over time. */
-function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, planned: (m: Module, more?: PlanOptions) => Compilation, walkBack: boolean, gathered: boolean): GradCompilation['staged'] {
+/**
+ * Storage buffers the time-sum kernel binds for a cell: lengths, params, partial sums, then one per input
+ * and output (backends/wgsl-reduce/time-sum.ts). RWKV-7's rest has 9 inputs and 6 outputs: 18.
+ */
+const timeSumBindings = (m: Module) => 3 + m.tensors.filter((t) => t.role === 'input' || t.role === 'output').length;
+/** maxStorageBuffersPerShaderStage of the adapters rnnc runs on (Dawn over Vulkan, lavapipe included). */
+const TIME_SUM_STORAGE_BUFFERS = 16;
+
+/**
+ * The two-stage backward, where the step splits so and the rest is a map and sum over time. `coreMode`:
+ * the core's mode request; 'auto+chunk' is `auto`, then chunks where that gives the sequential loop
+ * and the chunk backend takes the core; 'chunk' asks for chunks (`--grad-mode chunk`: a refusal is the user's).
+ */
+function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, planned: (m: Module, more?: PlanOptions) => Compilation, walkBack: boolean, gathered: boolean, coreMode: ModeRequest | 'auto+chunk', restSteps = false): StagedCompilation | undefined {
   const stages = stageBackward(step, m);
-  if (!stages || !timeSumFits(stages.rest, sizes)) return undefined;
-  const more = gathered ? CORE_OPTIONS : {};
+  if (!stages) {
+    if (coreMode === 'chunk') throw new RnncError(`rnnc: ${m.name} cannot take --grad-mode chunk: its backward does not split into an adjoint recurrence and a map over time (docs/grad.md, "The staged backward"); differentiate it with --grad-mode seq or --grad-mode auto`);
+    return undefined;
+  }
+  const planCore = (more: PlanOptions) => (walkBack ? walkingBack(stages.core, planned, more) : planned(stages.core, more));
   let core: Compilation;
   try {
-    core = walkBack ? walkingBack(stages.core, planned, more) : planned(stages.core, more);
+    if (coreMode === 'chunk') core = planCore({ mode: 'chunk' });
+    else {
+      core = planCore({ ...(gathered ? CORE_OPTIONS : {}), ...(coreMode === 'auto+chunk' ? { mode: 'auto' } : {}) });
+      if (coreMode === 'auto+chunk' && core.plan.mode === 'seq') {
+        try {
+          core = planCore({ mode: 'chunk' });
+        } catch (e) {
+          if (!(e instanceof RnncError)) throw e;
+        }
+      }
+    }
   } catch (e) {
-    if (e instanceof RnncError) return undefined;
+    if (e instanceof RnncError && coreMode !== 'chunk') return undefined;
     throw e;
   }
-  return { stages, core, gathered };
+  if (timeSumFits(stages.rest, sizes) && timeSumBindings(stages.rest) <= TIME_SUM_STORAGE_BUFFERS && !(restSteps && core.plan.mode === 'chunk')) return { stages, core, gathered: gathered && core.plan.mode !== 'chunk', rest: { kind: 'time-sum' } };
+  // A chunked core's rest with no sums, too large for the time-sum kernel (deltanet at K = V = 64):
+  // every step on its own, as a sequence of one step.
+  if (core.plan.mode === 'chunk' && !stages.rest.tensors.some((t) => t.role === 'state')) {
+    const a = analysed(stages.rest);
+    return { stages, core, gathered: false, rest: { kind: 'steps', compilation: plan(a.module, a.analysis, { dims: sizes, target: core.target, mode: 'seq', flag: '--grad-mode', verb: 'differentiate' }) } };
+  }
+  if (coreMode === 'chunk') throw new RnncError(`rnnc: ${m.name} cannot take --grad-mode chunk: the rest of its staged backward has sums over time too large for the time-sum kernel at these sizes; differentiate it with --grad-mode seq or --grad-mode auto`);
+  return undefined;
 }
 
 /** The same gradient compilation for the adapter's target (subgroups), planned again only where it differs. */
@@ -169,7 +228,15 @@ export function retargetGrad(g: GradCompilation, device: Device, options: PlanOp
     saving: retarget(g.saving, target, options),
     backward: again(g.backward),
     accumulations: g.accumulations.map((a) => ({ ...a, compilation: again(a.compilation) })),
-    ...(g.staged ? { staged: { ...g.staged, core: retarget(g.staged.core, target, { ...options, ...(g.staged.gathered ? CORE_OPTIONS : {}), flag: '--grad-mode' }) } } : {}),
+    ...(g.staged
+      ? {
+          staged: {
+            ...g.staged,
+            core: retarget(g.staged.core, target, { ...options, ...(g.staged.gathered ? CORE_OPTIONS : {}), ...(g.staged.core.plan.decision.mode === 'chunk' ? { chunk: g.staged.core.plan.decision.chunk } : {}), flag: '--grad-mode' }),
+            rest: g.staged.rest.kind === 'steps' ? { kind: 'steps' as const, compilation: again(g.staged.rest.compilation) } : g.staged.rest,
+          },
+        }
+      : {}),
   };
 }
 
@@ -275,7 +342,17 @@ export interface GradRunOptions extends BpttOptions {
  * recompute the primal a second time (docs/grad.md, "Measured").
  */
 export const usesStages = (g: GradCompilation, options: Pick<GradRunOptions, 'staged'> = {}): boolean =>
-  g.staged !== undefined && (options.staged ?? (g.staged.core.plan.mode === 'scan' && restWorthStaging(g.staged.stages)));
+  g.staged !== undefined && (options.staged ?? ((g.staged.core.plan.mode === 'scan' || g.staged.core.plan.mode === 'chunk') && restWorthStaging(g.staged.stages)));
+
+/** Per step of every sequence, as a sequence of its own: 1 for a valid step, 0 past the sequence's length. */
+export function restLengths(shape: { batch: number; T: number; lengths?: Int32Array }): Int32Array {
+  const out = new Int32Array(shape.batch * shape.T);
+  for (let b = 0; b < shape.batch; b++) {
+    const length = Math.max(0, Math.min(shape.T, shape.lengths ? shape.lengths[b]! : shape.T));
+    out.fill(1, b * shape.T, b * shape.T + length);
+  }
+  return out;
+}
 
 /** Every compilation a gradient run or `rnnc compile --grad` takes besides the forward cell's (both parts' of a bidirectional cell). */
 export const gradCompilations = (g: GradCompilation): Compilation[] =>
@@ -322,7 +399,20 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
     return prepared.decode(result.buffers);
   };
   const staged = usesStages(g, options) ? g.staged : undefined;
-  if (staged) {
+  if (staged?.rest.kind === 'steps') {
+    // The rest as a cell over every step of every sequence, each a sequence of one step: [batch, T, n] is [batch·T, 1, n].
+    const rest = staged.rest.compilation;
+    let compiledRest: CompiledCell | undefined;
+    runner.runRest = async (shape, inputs, params) => {
+      compiledRest ??= emit(rest);
+      const prepare = (s: RunSize) => compiledRest!.prepare(s);
+      const steps = { batch: shape.batch * shape.T, T: 1 };
+      const lengths = restLengths(shape);
+      const segments = planSegments(prepare, device.adapter.limits, rest.sizes, steps, options.segment);
+      const result = await runSegmented(device, rest.module, prepare, { ...steps, inputs: allF32(inputs), params: allF32(params), lengths }, rest.sizes, segments);
+      return { outputs: result.outputs, sums: {} };
+    };
+  } else if (staged) {
     // The rest of the staged backward: the inputs' gradients and every param's sum, in one job.
     const compiled = compileTimeSum([staged.stages.rest], g.forward.sizes, `${g.forward.module.name}_grad_rest`);
     runner.runRest = (shape, inputs, params) => timeSumRun(compiled, shape, inputs, params);

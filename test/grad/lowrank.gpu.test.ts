@@ -1,0 +1,119 @@
+// The chunked backward of the low-rank cells on Dawn (docs/grad.md, "The chunked backward"): the adjoint
+// recurrence of a diagonal-plus-rank-k transition is one too, with the factors transposed, so the staged
+// core (src/compiler/grad/stage.ts) runs in the chunk backend's WY kernels, walking time backward, and the
+// rest runs time-parallel (the time-sum kernel, or at sizes it does not take, every step as a sequence of
+// its own). `runGrad` against the float64 tape (src/runtime/reference/grad.ts, itself checked against
+// central differences in reference.test.ts), norm-wise 1e-4: T = 1, T not a multiple of the chunk,
+// variable lengths, given initial states, checkpoints. Small dims and chunks (a kernel's cold compile on
+// lavapipe grows with the unrolled dims: CI time).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { analyse } from '../../src/compiler/analyse/analyse.js';
+import { tensorSize } from '../../src/compiler/ir/dims.js';
+import { tensorsOf } from '../../src/compiler/ir/ir.js';
+import { plan } from '../../src/driver/compile.js';
+import { randomLengths, randomRunData, uniformFloats } from '../../src/driver/data.js';
+import { planGrad, retargetGrad, runGrad, usesStages, type GradCompilation, type GradPlanOptions } from '../../src/driver/grad.js';
+import { gradientTensors } from '../../src/driver/grad-io.js';
+import { openGpu } from '../../src/driver/run.js';
+import { tensorError } from '../../src/driver/verify.js';
+import type { Device } from '../../src/runtime/device.js';
+import { interpretGrad } from '../../src/runtime/reference/grad.js';
+import { frontEnd } from '../../src/driver/front-end.js';
+import type { ModeRequest } from '../../src/compiler/plan/plan.js';
+
+const TOLERANCE = 1e-4;
+
+let gpu: Device;
+beforeAll(async () => {
+  gpu = await openGpu();
+});
+afterAll(async () => {
+  await gpu?.close();
+});
+
+const moduleOf = (cell: string) => frontEnd(readFileSync(new URL(`../../examples/${cell}.rnn`, import.meta.url), 'utf8')).module!;
+
+interface Case {
+  label: string;
+  cell: string;
+  batch: number;
+  T: number;
+  lengths: boolean;
+  initial: boolean;
+  checkpoint?: number;
+  /** The backward's mode request (`--grad-mode`). */
+  mode: ModeRequest;
+  dims: Record<string, number>;
+  grad?: GradPlanOptions;
+  rest: 'time-sum' | 'steps';
+}
+
+// At K = V = 4 the scan takes the core whole (a 33-float element), so `auto` picks it: these cases ask
+// for chunks (`--grad-mode chunk`). At the spec's K = V = 8 auto picks chunks (planned below; run by
+// kernels.gpu.test.ts's deltanet auto case).
+const SMALL = { K: 4, V: 4 };
+const CHUNK = 4;
+const CASES: Case[] = [
+  { label: 'deltanet, T=1', cell: 'deltanet', dims: SMALL, batch: 2, T: 1, lengths: false, initial: false, mode: 'chunk', rest: 'time-sum' },
+  { label: 'deltanet, T=13, variable lengths, initial state, chunk: 3 chunks of 4 and one of 1', cell: 'deltanet', dims: SMALL, batch: 3, T: 13, lengths: true, initial: true, mode: 'chunk', rest: 'time-sum' },
+  { label: 'deltanet, T=17, variable lengths, initial state, checkpoint 6', cell: 'deltanet', dims: SMALL, batch: 2, T: 17, lengths: true, initial: true, checkpoint: 6, mode: 'chunk', rest: 'time-sum' },
+  // Its rest binds 18 storage buffers in the time-sum kernel (Dawn allows 16): every step as a sequence of its own.
+  { label: 'rwkv7 (a decay on the diagonal), T=17, variable lengths, initial state, checkpoint 5, the rest over every step', cell: 'rwkv7', dims: SMALL, batch: 2, T: 17, lengths: true, initial: true, checkpoint: 5, mode: 'chunk', rest: 'steps' },
+];
+
+describe('the chunked backward of low-rank cells on Dawn against the float64 tape', () => {
+  it.each(CASES.map((c) => [c.label, c] as const))('%s', async (_l, c) => {
+    const m = moduleOf(c.cell);
+    const forward = plan(m, analyse(m).analysis, { mode: 'seq', dims: c.dims, chunk: CHUNK });
+    const g: GradCompilation = retargetGrad(planGrad(forward, c.mode, { chunk: CHUNK, ...c.grad }), gpu);
+    const sizes = g.forward.sizes;
+    // The plan: staged, the core in chunks (WY form) walking time backward, the rest as asked.
+    expect(usesStages(g)).toBe(true);
+    expect(g.staged!.core.plan.mode).toBe('chunk');
+    expect(g.staged!.core.plan.decision).toMatchObject({ mode: 'chunk', chunk: CHUNK });
+    expect(g.staged!.core.plan.why).toContain('WY form');
+    expect(g.staged!.core.module.reversed).toBe(true);
+    expect(g.staged!.rest.kind).toBe(c.rest);
+    const lengths = c.lengths ? randomLengths(c.batch, c.T, 4) : undefined;
+    const shape = { batch: c.batch, T: c.T, sizes, ...(lengths ? { lengths } : {}) };
+    const data = randomRunData(m, shape, 13, { initial: c.initial });
+    const upstream = {
+      outputs: Object.fromEntries(tensorsOf(m, 'output').map((o) => [o.name, uniformFloats(13, `grad:${o.name}`, c.batch * c.T * tensorSize(o, sizes))])),
+      final: Object.fromEntries(tensorsOf(m, 'state').map((s) => [s.name, uniformFloats(13, `grad:${s.name}.final`, c.batch * tensorSize(s, sizes))])),
+    };
+    const f32 = (r: Record<string, Float32Array | Float64Array>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float32Array.from(v)]));
+    const f64 = (r: Record<string, Float32Array | Float64Array>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float64Array.from(v)]));
+    const arrays = { batch: c.batch, T: c.T, inputs: f32(data.inputs), params: f32(data.params), ...(data.initial ? { initialState: f32(data.initial) } : {}), ...(lengths ? { lengths } : {}) };
+    const got = await runGrad(gpu, g, arrays, upstream, c.checkpoint !== undefined ? { checkpoint: c.checkpoint } : {});
+    const tape = interpretGrad(m, shape, { inputs: f64(data.inputs), params: f64(data.params), ...(data.initial ? { initial: f64(data.initial) } : {}) }, { outputs: f64(upstream.outputs), final: f64(upstream.final) });
+    const size = { batch: c.batch, T: c.T };
+    const want = gradientTensors(m, sizes, size, tape);
+    const errors = gradientTensors(m, sizes, size, got).map((t, k) => tensorError(t.name, 'grad', t.data, want[k]!.data, TOLERANCE, { normwise: true }));
+    expect(errors.length).toBe(tensorsOf(m, 'input').length + tensorsOf(m, 'state').length);
+    for (const e of errors) expect(e.maxErr, `${e.name}: worst ${JSON.stringify(e.worst)}`).toBeLessThanOrEqual(TOLERANCE);
+  });
+});
+
+describe('what auto plans for the low-rank cells (no kernels run)', () => {
+  // The core in chunks where the planner's own choice is the sequential loop (the scan takes the K × K
+  // transition only as a matrix product per step); the rest in the time-sum kernel where it fits.
+  it.each([
+    ['deltanet', {}, 'time-sum'],
+    ['gated_deltanet', {}, 'steps'],
+    ['deltaproduct2', {}, 'steps'],
+    ['rwkv7', {}, 'steps'],
+    ['deltanet', { K: 64, V: 64 }, 'steps'],
+  ] as const)('%s %j: a chunked core walking back, the rest in %s', (cell, dims, rest) => {
+    const m = moduleOf(cell);
+    const g = planGrad(plan(m, analyse(m).analysis, { mode: 'auto', dims }), 'auto');
+    expect(usesStages(g)).toBe(true);
+    expect(g.staged!.core.plan.mode).toBe('chunk');
+    expect(g.staged!.core.module.reversed).toBe(true);
+    expect(g.staged!.rest.kind).toBe(rest);
+    // Without the chunked core, the one-cell sequential backward as before.
+    const before = planGrad(plan(m, analyse(m).analysis, { mode: 'auto', dims }), 'auto', { chunkCore: false });
+    expect(usesStages(before)).toBe(false);
+    expect(before.backward.plan.mode).toBe('seq');
+  });
+});
