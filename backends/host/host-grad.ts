@@ -25,6 +25,16 @@ export interface HostGradPart {
   accumulations: { param: string; adjoint: string; module: Module }[];
 }
 
+/** The generated module's helper for the params the backward step reads transposed. */
+const TRANSPOSE = `
+/** An [a, b] array as [b, a] (row-major). */
+function transpose(m: Float32Array, a: number, b: number): Float32Array {
+  const out = new Float32Array(a * b);
+  for (let i = 0; i < a; i++) for (let j = 0; j < b; j++) out[j * a + i] = m[i * b + j]!;
+  return out;
+}
+`;
+
 const shapeText = (t: Tensor, sizes: DimSizes, lead: string[]) => `[${[...lead, ...t.dims.map((d) => `${d}=${sizes[d]}`)].join(', ')}]`;
 
 /**
@@ -57,9 +67,15 @@ export function hostGradModule(cell: Module, parts: HostGradPart[], sizes: DimSi
     const backwardStates = new Set(names(p.backward, 'state'));
     const initial = p.roles.stateAdjoints.filter((r) => backwardStates.has(r.adjoint)).map((r) => `${field(r.adjoint)}: run.upstream?.final${optionalAccess(r.state)} ?? zeros(batch * ${size(r.state)})`);
     const accumulated = new Map(p.accumulations.map((a, j) => [a.param, { ...a, result: `acc${j}` }]));
+    // The params the backward step reads transposed (BackwardRoles.transposedParams), beside the forward's.
+    const transposes = p.roles.transposedParams.map((r) => {
+      const [a, b] = byName.get(r.of)!.dims.map((d) => sizes[d]!);
+      return `${field(r.param)}: transpose(run.params${access(r.of)}, ${a}, ${b})`;
+    });
+    const paramsFrom = transposes.length ? 'backParams' : 'run.params';
     const accRuns = p.accumulations.map(
       (a, j) =>
-        `const acc${j} = await run${pascal(a.module.name)}(device, { batch, T, inputs: pick({ ...back, ...backward.outputs }, ${list(names(a.module, 'input'))}) as any, params: pick(run.params, ${list(names(a.module, 'param'))}) as any, ...(lengths ? { lengths } : {}) });`,
+        `const acc${j} = await run${pascal(a.module.name)}(device, { batch, T, inputs: pick({ ...back, ...backward.outputs }, ${list(names(a.module, 'input'))}) as any, params: pick(${paramsFrom}, ${list(names(a.module, 'param'))}) as any, ...(lengths ? { lengths } : {}) });`,
     );
     const paramGrad = (r: BackwardRoles['paramAdjoints'][number]) => {
       const a = accumulated.get(r.param);
@@ -75,7 +91,7 @@ async function part${k}(device: GPUDevice, run: ${P}GradRun): Promise<Grads> {
   const rev = (a: Float32Array, n: number) => ${hostReverses ? 'reverseSteps(a, batch, T, n, lengths)' : 'a'};
   const saving = await run${pascal(p.saving.name)}(device, { batch, T, inputs: pick(run.inputs, ${list(names(m, 'input'))}) as any, params: pick(run.params, ${list(names(m, 'param'))}) as any, ...(run.initialState ? { initialState: pick(run.initialState, ${list(names(m, 'state'))}) as any } : {}), ...(lengths ? { lengths } : {}) });
   const back: Record<string, Float32Array> = { ${back.join(', ')} };
-  const backward = await run${pascal(p.backward.name)}(device, { batch, T, inputs: pick(back, ${list(names(p.backward, 'input'))}) as any, params: pick(run.params, ${list(names(p.backward, 'param'))}) as any, initialState: { ${initial.join(', ')} } as any, ...(lengths ? { lengths } : {}) });
+  ${transposes.length ? `const backParams: Record<string, Float32Array> = { ...run.params, ${transposes.join(', ')} };\n  ` : ''}const backward = await run${pascal(p.backward.name)}(device, { batch, T, inputs: pick(back, ${list(names(p.backward, 'input'))}) as any, params: pick(${paramsFrom}, ${list(names(p.backward, 'param'))}) as any, initialState: { ${initial.join(', ')} } as any, ...(lengths ? { lengths } : {}) });
   ${accRuns.join('\n  ')}
   const initial: Record<string, Float32Array> = { ${p.roles.stateAdjoints.map((r) => `${field(r.state)}: backward.finalState${access(r.adjoint)}`).join(', ')} };
   const params: Record<string, Float32Array> = { ${p.roles.paramAdjoints.map((r) => `${field(r.param)}: ${paramGrad(r)}`).join(', ')} };
@@ -178,7 +194,7 @@ function sumBatch(a: Float32Array, batch: number): Float32Array {
 function addTo(into: Float32Array, a: Float32Array): void {
   for (let i = 0; i < into.length; i++) into[i]! += a[i]!;
 }
-${parts.map(partFunction).join('\n')}
+${parts.some((p) => p.roles.transposedParams.length) ? TRANSPOSE : ''}${parts.map(partFunction).join('\n')}
 
 /** The gradients of Σ upstream · outputs + Σ upstream · final states with respect to the inputs, params and initial states, and the forward results. */
 export async function grad${P}(device: GPUDevice, run: ${P}GradRun): Promise<${P}Gradients> {

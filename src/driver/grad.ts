@@ -316,6 +316,7 @@ async function scheduleFiles(g: GradCompilation, sourcePath?: string): Promise<G
       stateAdjoints: Object.fromEntries(g.step.roles.stateAdjoints.map((r) => [r.state, r.adjoint])),
       inputAdjoints: Object.fromEntries(g.step.roles.inputAdjoints.map((r) => [r.input, r.adjoint])),
       carried: Object.fromEntries(g.split?.carried ?? []),
+      transposedParams: Object.fromEntries(g.step.roles.transposedParams.map((r) => [r.param, r.of])),
     },
     accumulations: g.accumulations.map((a) => ({ param: a.param, cell: name(a.compilation), mode: a.compilation.plan.mode, state: g.split!.accumulations.find((x) => x.param === a.param)!.adjoint })),
   };

@@ -119,6 +119,24 @@ function placeSteps(into: FloatArray, part: FloatArray, batch: number, T: number
   for (let b = 0; b < batch; b++) into.set(part.subarray(b * steps * n, (b + 1) * steps * n), (b * T + t0) * n);
 }
 
+/**
+ * The params of the backward cells: the forward's, and the transposes the backward step reads
+ * (`roles.transposedParams`: `of[a, b]` as `param[b, a]`, row-major), in the params' precision.
+ */
+export function backwardParams<P extends FloatArray>(m: Module, roles: Pick<BackwardStep['roles'], 'transposedParams'>, params: Record<string, P>, sizes: CellShape['sizes']): Record<string, P> {
+  if (roles.transposedParams.length === 0) return params;
+  const out: Record<string, P> = { ...params };
+  for (const { param, of } of roles.transposedParams) {
+    const t = m.tensors.find((x) => x.name === of)!;
+    const [A, B] = t.dims.map((d) => sizes[d]!) as [number, number];
+    const from = params[of]!;
+    const to = new (from.constructor as new (n: number) => P)(A * B);
+    for (let a = 0; a < A; a++) for (let b = 0; b < B; b++) to[b * A + a] = from[a * B + b]!;
+    out[param] = to;
+  }
+  return out;
+}
+
 /** The gradients of Σ upstream.outputs · outputs + Σ upstream.final · final with respect to the inputs, params and initial states. */
 export async function backpropagate<A extends FloatArray>(
   m: Module,
@@ -138,6 +156,8 @@ export async function backpropagate<A extends FloatArray>(
   const states = tensorsOf(m, 'state');
   const outputs = tensorsOf(m, 'output');
   const zeros = (n: number) => runner.zeros(n);
+  // The backward cells read some params transposed (grad/reverse.ts, transposeParamReads).
+  const backParams = backwardParams(m, roles, data.params, sizes);
 
   const segments = Array.from({ length: Math.max(1, Math.ceil(T / C)) }, (_, k) => ({ t0: k * C, steps: Math.max(0, Math.min(C, T - k * C)) }));
   const whole = segments.length === 1;
@@ -213,23 +233,23 @@ export async function backpropagate<A extends FloatArray>(
     };
     if (staged && runner.runRest) {
       // The adjoint recurrence, then everything else from its per-step values, time-parallel.
-      const core = await runner.run('core', sh, { inputs: backInputs, params: data.params, initial: recurrent });
+      const core = await runner.run('core', sh, { inputs: backInputs, params: backParams, initial: recurrent });
       Object.assign(adjoints, core.final);
-      const rest = await runner.runRest(sh, { ...backInputs, ...core.outputs }, data.params);
+      const rest = await runner.runRest(sh, { ...backInputs, ...core.outputs }, backParams);
       addSums(rest.sums);
       for (const { input, adjoint } of roles.inputAdjoints) placeSteps(inputGrads[input]!, reversed(rest.outputs[adjoint]!, size(input)), batch, T, size(input), t0, steps);
       continue;
     }
-    const run = await runner.run('backward', sh, { inputs: backInputs, params: data.params, initial: recurrent });
+    const run = await runner.run('backward', sh, { inputs: backInputs, params: backParams, initial: recurrent });
     Object.assign(adjoints, run.final);
     // Each param's sum over this segment's steps, from where the later segments left it.
     const inputsOf = (a: Accumulation) => Object.fromEntries(a.module.tensors.filter((t) => t.role === 'input').map((t) => [t.name, backInputs[t.name] ?? run.outputs[t.name]!]));
-    const summed = runner.sumOverTime && split ? await runner.sumOverTime(split.accumulations, sh, Object.assign({}, ...split.accumulations.map(inputsOf)), data.params) : {};
+    const summed = runner.sumOverTime && split ? await runner.sumOverTime(split.accumulations, sh, Object.assign({}, ...split.accumulations.map(inputsOf)), backParams) : {};
     addSums(summed);
     for (const a of split?.accumulations ?? []) {
       if (summed[a.adjoint]) continue;
       const inputs = inputsOf(a);
-      const sum = await runner.run(accumulationCell(a.param), sh, { inputs, params: data.params, ...(adjoints[a.adjoint] ? { initial: { [a.adjoint]: adjoints[a.adjoint]! } } : {}) });
+      const sum = await runner.run(accumulationCell(a.param), sh, { inputs, params: backParams, ...(adjoints[a.adjoint] ? { initial: { [a.adjoint]: adjoints[a.adjoint]! } } : {}) });
       adjoints[a.adjoint] = sum.final[a.adjoint]!;
     }
     for (const { input, adjoint } of roles.inputAdjoints) placeSteps(inputGrads[input]!, reversed(run.outputs[adjoint]!, size(input)), batch, T, size(input), t0, steps);

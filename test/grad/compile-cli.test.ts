@@ -32,6 +32,8 @@ describe('rnnc compile --grad', () => {
     expect(schedule.saving).toEqual({ cell: 'lstm_saving', mode: 'seq', savedStates: { h: 'h_saved', c: 'c_saved' } });
     expect(schedule.backward).toMatchObject({ cell: 'lstm_grad', mode: 'seq', stateAdjoints: { h: 'd_h', c: 'd_c' }, inputAdjoints: { x: 'd_x' }, upstreamOutputs: { y: 'd_y' } });
     expect(schedule.accumulations.map((a: { param: string }) => a.param)).toEqual(['Wi', 'Wf', 'Wg', 'Wo', 'Ui', 'Uf', 'Ug', 'Uo', 'bi', 'bf', 'bg', 'bo']);
+    // The backward cell reads U and W transposed (its own params), which the schedule names.
+    expect(schedule.backward.transposedParams).toMatchObject({ Ui_T: 'Ui', Wo_T: 'Wo' });
     // Every carried value is an output of the backward cell and an input of some accumulation cell.
     const backwardManifest = readFileSync(join(dir, 'lstm_grad.json'), 'utf8');
     for (const out of Object.values(schedule.backward.carried) as string[]) {

@@ -10,6 +10,7 @@ import { differentiate } from '../../src/compiler/grad/reverse.js';
 import { analyse } from '../../src/compiler/analyse/analyse.js';
 import { interpretGrad } from '../../src/runtime/reference/grad.js';
 import { interpretBackward } from '../../src/runtime/reference/grad-step.js';
+import { backwardParams } from '../../src/runtime/bptt.js';
 import { randomRunData, uniformFloats } from '../../src/driver/data.js';
 import { casesFor, gradCellFiles as cellFiles, moduleAt } from './helpers.js';
 
@@ -93,5 +94,37 @@ describe('the structure analysis on backward cells', () => {
       expect(report.classification.semiring).toBe('sum_prod');
       expect(report.classification.transition.kind).toBe(transition);
     }
+  });
+});
+
+describe('params read transposed (transposeParamReads)', () => {
+  // The adjoint of `U·h` sums a column of U; read as `U_T[m, k]` its terms are consecutive, as the
+  // forward's row reads are (the seq kernel's vec4 loads). The values are the same: the runs above
+  // (pass = tape, checkpoints to the bit) already take the transposes through backwardParams.
+  const m = moduleAt(cellFiles.find(([label]) => label === 'examples/lstm')![1]);
+  const step = differentiate(m);
+  const paramLoads = (target: string) =>
+    step.module.step.find((d) => d.target === target)!.nodes.flatMap((n) => (n.op === 'load' && n.source === 'param' ? [`${n.tensor}[${n.index.join(', ')}]`] : []));
+
+  it('LSTM reads U in d_h and W in d_x through their transposes, and nothing else transposed', () => {
+    expect(step.roles.transposedParams).toEqual(['Ui', 'Uf', 'Ug', 'Uo', 'Wi', 'Wf', 'Wg', 'Wo'].map((of) => ({ param: `${of}_T`, of })));
+    expect(paramLoads('d_h')).toEqual(['Ui_T[m, k]', 'Uf_T[m, k]', 'Ug_T[m, k]', 'Uo_T[m, k]']);
+    expect(paramLoads('d_x')).toEqual(['Wi_T[j, k]', 'Wf_T[j, k]', 'Wg_T[j, k]', 'Wo_T[j, k]']);
+    // The primal's products read rows, as the forward does.
+    expect(paramLoads('ig_sum_2')).toEqual(['Ui[k, m]']);
+    expect(step.module.tensors.filter((t) => t.name.endsWith('_T')).map((t) => `${t.name}[${t.dims.join(', ')}] ${t.role}`)).toEqual([
+      ...['Ui', 'Uf', 'Ug', 'Uo'].map((p) => `${p}_T[H, H] param`),
+      ...['Wi', 'Wf', 'Wg', 'Wo'].map((p) => `${p}_T[X, H] param`),
+    ]);
+    expect(verifyModule(step.module)).toEqual([]);
+  });
+
+  it('backwardParams gives each transpose row-major beside the params, in their precision', () => {
+    const sizes = { X: 2, H: 3 };
+    const params = Object.fromEntries(tensorsOf(m, 'param').map((p) => [p.name, Float64Array.from({ length: tensorSize(p, sizes) }, (_, i) => i)]));
+    const got = backwardParams(m, step.roles, params, sizes);
+    expect(Array.from(got['Wi_T']!)).toEqual([0, 2, 4, 1, 3, 5]);
+    expect(got['Wi_T']).toBeInstanceOf(Float64Array);
+    expect(got['Ui']).toBe(params['Ui']);
   });
 });
