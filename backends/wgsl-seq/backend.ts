@@ -3,7 +3,7 @@
 import type { Backend, CompiledCell, PreparedRun, RunSize } from '../backend.js';
 import { hostModule } from '../host/host-module.js';
 import { buildManifest } from '../host/manifest.js';
-import { emitSeq, prepassDispatch, seqDispatch, stepDispatch, stepInitDispatch, stepwiseForm, type SeqKernel } from './emit.js';
+import { emitSeq, prepassDispatch, seqDispatch, stepDispatch, stepInitDispatch, stepwiseForm, subgroupPrepassForm, type SeqKernel } from './emit.js';
 import { stepCost } from '../../src/compiler/ir/cost.js';
 import { bufferFootprint, HALF_ROLES, type OffsetScale } from './layout.js';
 import { halfStorage } from '../../src/compiler/plan/plan.js';
@@ -15,16 +15,24 @@ const SCALE_PREFIX: Record<OffsetScale, string[]> = { '1': [], batch: ['batch'],
 export const seqBackend: Backend<'seq'> = {
   mode: 'seq',
   description: 'seq (a loop over time; every cell)',
-  probe: ({ module, sizes, request }) => {
-    const form = stepwiseForm(module, sizes, { half: request.precision === 'f16-storage' || request.precision === 'f16', ops: stepCost(module, sizes).ops });
-    if (!form.ok) return { ok: true, why: 'a sequential loop over time runs every cell', decision: { mode: 'seq' } };
-    return { ok: true, why: `a sequential loop over time runs every cell; at these sizes it runs ${form.why}`, decision: { mode: 'seq', step: 'dispatch', tile: form.tile } };
+  probe: ({ module, sizes, request, target }) => {
+    const half = request.precision === 'f16-storage' || request.precision === 'f16';
+    const form = stepwiseForm(module, sizes, { half, ops: stepCost(module, sizes).ops });
+    // The pre-pass over subgroups where the adapter has them (of at least 8 invocations) and its sums take it.
+    const sub = target.subgroups && !half ? subgroupPrepassForm(module, sizes) : undefined;
+    const pre = sub?.ok ? { why: `; ${sub.why}`, decision: { prepass: 'subgroups' as const } } : { why: '', decision: {} };
+    if (!form.ok) return { ok: true, why: `a sequential loop over time runs every cell${pre.why}`, decision: { mode: 'seq', ...pre.decision } };
+    return { ok: true, why: `a sequential loop over time runs every cell; at these sizes it runs ${form.why}${pre.why}`, decision: { mode: 'seq', step: 'dispatch', tile: form.tile, ...pre.decision } };
   },
   compile({ module, sizes, source, plan }): CompiledCell {
     const half = halfStorage(plan);
     const decision = plan.decision.mode === 'seq' ? plan.decision : { mode: 'seq' as const };
-    const emit = (tile?: number) => emitSeq(module, sizes, { parallel: true, ...(source ? { source } : {}), ...(half ? { half } : {}), ...(tile !== undefined && !half ? { stepwise: { tile } } : {}) });
+    const emit = (tile?: number, subgroups = decision.prepass === 'subgroups') =>
+      emitSeq(module, sizes, { parallel: true, ...(source ? { source } : {}), ...(half ? { half } : {}), ...(tile !== undefined && !half ? { stepwise: { tile } } : {}), ...(subgroups && !half ? { subgroupPrepass: true } : {}) });
     const kernel = emit(decision.step === 'dispatch' ? decision.tile ?? 1 : undefined);
+    // The files `rnnc compile` writes (kernels, manifest, host module) keep the rows pre-pass: the host
+    // module does not check the device for subgroups (docs/host-module.md).
+    const written = kernel.prepass?.subgroups ? emit(decision.step === 'dispatch' ? decision.tile ?? 1 : undefined, false) : kernel;
     const label = `${module.name}.seq`;
     const preLabel = `${module.name}.seq.project`;
     const stepLabel = `${module.name}.seq.step`;
@@ -42,16 +50,16 @@ export const seqBackend: Backend<'seq'> = {
       if (!byTile.has(tile)) byTile.set(tile, emit(tile));
       return byTile.get(tile)!;
     };
-    const files = { source: source?.path ?? `${module.name}.rnn`, kernel: `${module.name}.wgsl`, host: `${module.name}.ts`, ...(kernel.prepass ? { prepass: `${module.name}.project.wgsl` } : {}) };
+    const files = { source: source?.path ?? `${module.name}.rnn`, kernel: `${module.name}.wgsl`, host: `${module.name}.ts`, ...(written.prepass ? { prepass: `${module.name}.project.wgsl` } : {}) };
     return {
       mode: 'seq',
       kernels: [
-        ...(kernel.prepass && files.prepass ? [{ label: preLabel, file: files.prepass, wgsl: kernel.prepass.wgsl, entryPoint: kernel.prepass.entryPoint }] : []),
-        { label, file: files.kernel, wgsl: kernel.wgsl, entryPoint: kernel.entryPoint },
-        ...(kernel.step ? [{ label: stepLabel, file: `${module.name}.step.wgsl`, wgsl: kernel.step.wgsl, entryPoint: kernel.step.entryPoint }] : []),
+        ...(written.prepass && files.prepass ? [{ label: preLabel, file: files.prepass, wgsl: written.prepass.wgsl, entryPoint: written.prepass.entryPoint }] : []),
+        { label, file: files.kernel, wgsl: written.wgsl, entryPoint: written.entryPoint },
+        ...(written.step ? [{ label: stepLabel, file: `${module.name}.step.wgsl`, wgsl: written.step.wgsl, entryPoint: written.step.entryPoint }] : []),
       ],
-      manifest: buildManifest(module, kernel, files),
-      hostModule: (sourcePath) => hostModule(module, kernel, sourcePath, { half }),
+      manifest: buildManifest(module, written, files),
+      hostModule: (sourcePath) => hostModule(module, written, sourcePath, { half }),
       prepare: (size) => (half ? halfRun(prepare(size), HALF_ROLES) : prepare(size)),
     };
     function prepare({ batch, T }: RunSize): PreparedRun {
@@ -86,7 +94,9 @@ export const seqBackend: Backend<'seq'> = {
         ],
         job(data) {
           const { buffers, passes } = seqPasses(module, kernel, data, { prepass: preLabel, main: label, step: stepLabel, init: initLabel });
-          return { shaders: shaders.filter((s) => passes.some((p) => p.shader === s.label)), buffers, passes };
+          // The subgroup pre-pass needs the feature, and subgroups that hold its 8 step rows.
+          const subgroups = kernel.prepass?.subgroups ? { requiredFeatures: ['subgroups' as GPUFeatureName], minSubgroupSize: kernel.prepass.workgroupSize } : {};
+          return { shaders: shaders.filter((s) => passes.some((p) => p.shader === s.label)), buffers, passes, ...subgroups };
         },
         decode: (buffers) => unpackRun(kernel, batch, T, buffers),
       };

@@ -37,6 +37,7 @@ const VECTOR_UNROLLED_ACCESSES = MAX_UNROLLED_ACCESSES / 4;
 const MAX_STORAGE_BUFFERS = 8;
 import { HALF_GLOBALS, kernelLayout, type BufferLayout, type KernelLayout } from './layout.js';
 import { buildProgram, keyOfLoad, sliceProgram, type KernelDef, type LocalKey, type Program, type Slicing } from './program.js';
+import { emitSubgroupPrepass, SUBGROUP_ROWS, subgroupLoops, type SubgroupPrepassContext } from './prepass-subgroup.js';
 
 export type SeqStrategy = 'invocation' | 'workgroup';
 
@@ -57,6 +58,8 @@ export interface SeqPrepass {
   rowsPerWorkgroup: number;
   /** The bindings it uses (binding 0, the uniform, included). */
   bindings: number[];
+  /** Lanes over step rows sharing weights by subgroupBroadcast (prepass-subgroup.ts): the job needs `subgroups`, of at least `workgroupSize` invocations. */
+  subgroups?: true;
 }
 
 export interface SeqKernel {
@@ -124,6 +127,8 @@ export interface SeqOptions {
   parallel?: boolean;
   /** Inputs, params and outputs in f16 buffers (layout.ts HALF_GLOBALS; the plan's precision). */
   half?: boolean;
+  /** The pre-pass over subgroups (prepass-subgroup.ts) where its definitions take it (the plan's decision, subgroupPrepassForm). */
+  subgroupPrepass?: boolean;
 }
 
 /** WebGPU's guaranteed workgroup storage (maxComputeWorkgroupStorageSize). */
@@ -308,6 +313,8 @@ class KernelWriter {
   private prepassRows: number | undefined;
   /** Step rows one workgroup of the pre-pass computes (its dispatch: one workgroup per this many). */
   prepassRowsPerWorkgroup = PREPASS_WORKGROUP;
+  /** Whether the pre-pass written is the subgroup one (prepass-subgroup.ts): a workgroup of SUBGROUP_ROWS. */
+  prepassSubgroups = false;
   /** In the rows pre-pass: inputs it copies into workgroup memory first (rowsPrepass). */
   private readonly stagedInputs = new Set<string>();
   /** The member whose addresses are being written. */
@@ -719,7 +726,7 @@ class KernelWriter {
    * The pre-pass: invocation `step_row` computes every pre-pass tensor at that step row. Lets it reads
    * are inlined; a value that depends on no element index is computed once per invocation.
    */
-  prepassModule(source?: SourceFile): W.Module {
+  prepassModule(source?: SourceFile, subgroups = false): W.Module {
     this.loaded.clear();
     this.prepassRows = 1; // one invocation per step row (rowsPrepass sets its own)
     const mod = W.emptyModule();
@@ -736,6 +743,17 @@ class KernelWriter {
     const regions = this.p.scratch.regions.map((r) => `${localName(r.key)}${r.dims.length ? `[${r.dims.join(', ')}]` : ''} @ ${r.offset}`).join(', ');
     mod.globals.push({ name: 'scratch', space: 'storage', access: 'read_write', type: W.arrayOf(W.f32), group: 0, binding: this.scratchBinding, comment: `per step row (${this.p.scratch.perStep} floats): ${regions}` });
     const readsLets = this.p.program.parallel.some((k) => k.def.nodes.some((n) => n.op === 'load' && n.source === 'let'));
+    const loops = subgroups && this.vectors && !readsLets ? subgroupLoops(this.subgroupContext()) : 'not asked';
+    if (typeof loops !== 'string') {
+      const prelude = mathPrelude(emitSubgroupPrepass(mod, this.subgroupContext(), loops));
+      mod.globals.push(...prelude.globals);
+      mod.functions.push(...prelude.functions);
+      this.addViews(mod);
+      this.prepassSubgroups = true;
+      this.prepassRowsPerWorkgroup = SUBGROUP_ROWS;
+      mod.header += `\nA workgroup is one subgroup of ${SUBGROUP_ROWS} step rows, one per lane: each weight vec4 is loaded once and shared by subgroupBroadcast (see backends/wgsl-seq/prepass-subgroup.ts).`;
+      return mod;
+    }
     if (this.vectors && !readsLets && paramFloatsInSums(this.m, this.sizes, this.p.program.parallel) >= MIN_TILE_WEIGHTS) {
       this.rowsPrepass(mod, source);
       const R = this.prepassRows!;
@@ -768,6 +786,24 @@ class KernelWriter {
     this.addViews(mod);
     mod.entryPoints.push(W.workgroupEntry(PREPASS_WORKGROUP, body));
     return mod;
+  }
+
+  /** What the subgroup pre-pass (prepass-subgroup.ts) reads of this writer. */
+  subgroupContext(): SubgroupPrepassContext {
+    return {
+      m: this.m,
+      sizes: this.sizes,
+      defs: this.p.program.parallel,
+      lets: this.p.program.lets,
+      perStep: this.p.scratch.perStep,
+      scratch: (key) => this.p.scratch.regions.find((r) => r.key === key)!,
+      region: (role, tensor) => {
+        const r = this.region(role, tensor);
+        return { offset: r.offset.elements, size: r.size, dims: r.dims };
+      },
+      counter: this.counter,
+      loaded: this.loaded,
+    };
   }
 
   /**
@@ -1175,7 +1211,7 @@ export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): S
   ];
   const staged = p.scratch.regions.length > 0;
   const preWriter = new KernelWriter(m, sizes, p, layout, options.parallel ?? false);
-  const pre = staged ? finish(preWriter.prepassModule(options.source)) : undefined;
+  const pre = staged ? finish(preWriter.prepassModule(options.source, options.subgroupPrepass ?? false)) : undefined;
   const preViews = viewsOf(preWriter.loaded);
   const prepassBindings = [0, ...layout.buffers.filter((b) => preWriter.loaded.has(b.role as 'inputs')).map((b) => b.binding), writer.scratchBinding, ...preViews.map((v) => v.binding)];
   const step = options.stepwise ? stepKernel(m, sizes, p, layout, options.stepwise.tile, finish, options.source) : undefined;
@@ -1189,7 +1225,12 @@ export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): S
     entryPoint: 'main',
     bindings,
     views,
-    ...(pre !== undefined ? { prepass: { wgsl: pre, entryPoint: 'main' as const, workgroupSize: PREPASS_WORKGROUP, rowsPerWorkgroup: preWriter.prepassRowsPerWorkgroup, bindings: prepassBindings }, scratch: { binding: writer.scratchBinding, ...p.scratch } } : {}),
+    ...(pre !== undefined
+      ? {
+          prepass: { wgsl: pre, entryPoint: 'main' as const, workgroupSize: preWriter.prepassSubgroups ? SUBGROUP_ROWS : PREPASS_WORKGROUP, rowsPerWorkgroup: preWriter.prepassRowsPerWorkgroup, bindings: prepassBindings, ...(preWriter.prepassSubgroups ? { subgroups: true as const } : {}) },
+          scratch: { binding: writer.scratchBinding, ...p.scratch },
+        }
+      : {}),
     strategy: p.strategy,
     workgroupSize: p.workgroupSize,
     sequencesPerWorkgroup: p.tile,
@@ -1207,6 +1248,23 @@ export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): S
  * against 57-72 ms; X = H = 128 (134k) 137-464 ms against 118-216 ms. A dispatch cost ~0.2 ms.
  */
 export const STEP_MIN_OPS = 2 ** 16;
+
+/**
+ * Whether the pre-pass runs over subgroups (prepass-subgroup.ts) at these sizes, and why: where the
+ * rows pre-pass would run (weights read in its sums of at least MIN_TILE_WEIGHTS floats, no lets)
+ * and every pre-pass definition is one sum of weights times a row's inputs (subgroupLoops). The
+ * adapter must have subgroups of at least SUBGROUP_ROWS (the planner's target says so).
+ */
+export function subgroupPrepassForm(m: Module, sizes: DimSizes): { ok: true; why: string } | { ok: false; why: string } {
+  const p = plan(m, sizes, { parallel: true });
+  if (p.program.parallel.length === 0) return { ok: false, why: 'no pre-pass' };
+  if (p.program.parallel.some((k) => k.def.nodes.some((n) => n.op === 'load' && n.source === 'let'))) return { ok: false, why: 'the pre-pass reads lets' };
+  const weights = paramFloatsInSums(m, sizes, p.program.parallel);
+  if (weights < MIN_TILE_WEIGHTS) return { ok: false, why: `its sums read ${weights} weight floats (the subgroup pre-pass from ${MIN_TILE_WEIGHTS})` };
+  const loops = subgroupLoops(new KernelWriter(m, sizes, p, kernelLayout(m, sizes, p.program.weights), true).subgroupContext());
+  if (typeof loops === 'string') return { ok: false, why: loops };
+  return { ok: true, why: `its pre-pass runs ${SUBGROUP_ROWS} step rows per subgroup, each weight vec4 loaded once and shared by subgroupBroadcast` };
+}
 
 /** Whether the seq backend runs the step as a dispatch of its own (SeqStepKernel), with its tile, and why. */
 export type StepForm = { ok: true; tile: number; why: string } | { ok: false; why: string };

@@ -38,9 +38,9 @@ const gruReversed = cellOf(readFileSync('examples/gru.rnn', 'utf8').replace('rnn
 describe('the step kernel', () => {
   it('is planned at sizes where a step outweighs a dispatch, with its tile and why; the loop below', () => {
     const big = plan(lstm.module, lstm.analysis, { mode: 'seq', dims: bindDims(lstm.module, { X: 64, H: 128 }) }).plan;
-    expect(big.decision).toEqual({ mode: 'seq', step: 'dispatch', tile: 4 });
+    expect(big.decision).toEqual({ mode: 'seq', step: 'dispatch', tile: 4, prepass: 'subgroups' });
     expect(big.why).toMatch(/one dispatch per step .*2 workgroups of 64 elements per sequence.*4 sequences per invocation/);
-    expect(plan(lstm.module, lstm.analysis, { mode: 'seq', dims: bindDims(lstm.module, { X: 4, H: 512 }) }).plan.decision).toEqual({ mode: 'seq', step: 'dispatch', tile: 4 });
+    expect(plan(lstm.module, lstm.analysis, { mode: 'seq', dims: bindDims(lstm.module, { X: 4, H: 512 }) }).plan.decision).toEqual({ mode: 'seq', step: 'dispatch', tile: 4, prepass: 'subgroups' });
     const small = plan(lstm.module, lstm.analysis, { mode: 'seq', dims: bindDims(lstm.module) }).plan;
     expect(small.decision).toEqual({ mode: 'seq' });
     expect(emit(plan(lstm.module, lstm.analysis, { mode: 'seq', dims: bindDims(lstm.module) })).kernels.map((k) => k.file)).not.toContain('lstm.step.wgsl');

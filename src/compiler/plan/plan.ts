@@ -77,6 +77,12 @@ export interface SeqDecision {
   mode: 'seq';
   step?: 'dispatch';
   tile?: number;
+  /**
+   * The pre-pass over subgroups (backends/wgsl-seq/prepass-subgroup.ts: lanes over 8 step rows, each
+   * weight vec4 loaded once and shared by subgroupBroadcast), where the target has subgroups of at
+   * least 8 and the pre-pass's sums take it (subgroupPrepassForm); absent: the rows pre-pass.
+   */
+  prepass?: 'subgroups';
 }
 
 /** The scan's element layout and tile shape (backends/wgsl-scan/layout.ts explains each). */
