@@ -8,7 +8,8 @@
 // barrier separates definitions.
 //
 // Each step computes the program's definitions in order into local tensors, writes outputs, then
-// commits the updated states. Steps at or past a sequence's length are not run: the state stays, and
+// commits the updated states (in workgroup memory a state's two halves swap roles instead: one barrier
+// a step). Steps at or past a sequence's length are not run: the state stays, and
 // outputs get zeros. Time-invariant lets and sub-expressions are computed once before the loop.
 //
 // With `parallel` (the seq backend's kernels), what does not depend on the state and contains a
@@ -258,9 +259,47 @@ class KernelWriter {
   /** A local tensor's element: unsliced positions only (sliced ones are this unit's coordinate). */
   private localRef(key: LocalKey, coords: Expr[]): Expr {
     const l = this.p.local.get(key)!;
+    const swapped = this.swappedState(key);
+    if (swapped !== undefined) {
+      // One array of two halves (swapsHalves): the state before the step in half `cur`, its update in the other.
+      const halves = this.halves?.(this.member);
+      const half = key.startsWith('next:') ? halves?.next ?? u(1) : halves?.cur ?? u(0);
+      const within = addE(u(this.tile > 1 ? this.member * l.count : 0), this.flat(l.dims, coords.filter((_, i) => l.positions[i]! < 0)));
+      const start = half.kind === 'literal' ? u((half.value as number) * l.count * this.tile) : mulE(half, l.count * this.tile);
+      return index(id(localName(`state:${swapped}`)), addE(start, within));
+    }
     if (this.tile > 1) return index(id(localName(key)), addE(u(this.member * l.count), this.flat(l.dims, coords.filter((_, i) => l.positions[i]! < 0))));
     if (l.count === 1) return id(localName(key));
     return index(id(localName(key)), this.flat(l.dims, coords.filter((_, i) => l.positions[i]! < 0)));
+  }
+
+  /**
+   * In the loop kernel's workgroup strategy, each updated state is one workgroup array of two halves
+   * that swap roles every step: a step reads the state before it from half `cur` and writes its update
+   * (`next:`) to the other, so there is no commit copy and one barrier ends the step (it had a barrier,
+   * the copy and another barrier; on lavapipe a barrier in the loop stores and reloads every live
+   * value). Elsewhere (an invocation's own arrays, the step kernel) `next_` is an array of its own.
+   */
+  private get swapsHalves(): boolean {
+    return this.wg && !this.stepwise && this.prepassRows === undefined;
+  }
+
+  /** The updated state whose halves a `state:` or `next:` key is, where the states swap halves. */
+  private swappedState(key: LocalKey): string | undefined {
+    if (!this.swapsHalves || !(key.startsWith('state:') || key.startsWith('next:'))) return undefined;
+    const name = key.slice(key.indexOf(':') + 1);
+    return this.p.program.updated.includes(name) ? name : undefined;
+  }
+
+  /** While a step or the final state is written: each member's half holding the state before the step (`cur`), and the other (`next`). */
+  private halves: ((b: number) => { cur: Expr; next: Expr }) | undefined;
+
+  /** `let cur = parity & 1u; let nxt = 1u - cur;` for each member (at the top of a step; before the final state, `cur` alone). */
+  private halfLets(parity: (b: number) => Expr, next = true): Stmt[] {
+    if (!this.swapsHalves || this.p.program.updated.length === 0) return [];
+    const name = (base: string, b: number) => (this.tile > 1 ? `${base}_${b}` : base);
+    this.halves = (b) => ({ cur: id(name('cur', b)), next: id(name('nxt', b)) });
+    return this.members.flatMap((b) => [letS(name('cur', b), bin('&', parity(b), u(1))), ...(next ? [letS(name('nxt', b), bin('-', u(1), id(name('cur', b))))] : [])]);
   }
 
   /** The layout's buffers and the pre-pass's scratch as globals, each with what it holds (the loop and step kernels). */
@@ -1010,12 +1049,18 @@ class KernelWriter {
     body.push(...this.emitDefs(invariant, source));
 
     const step: Stmt[] = this.members.map((b) => letS(this.rowName(b), stepRow(timeAxisOf(this.m), this.seqE(b), T, id('t'), id(`len_${b}`))));
+    // A member past its length keeps reading the half its last step wrote (its parity stops at its length).
+    const halves = this.halfLets((b) => call('min', id('t'), id(`len_${b}`)));
+    if (halves.length) step.push(comment('each updated state in two halves: the state before the step in half cur, its update in half nxt'), ...halves);
     step.push(...this.emitDefs(p.program.defs.filter((k) => !k.invariant), source));
-    if (p.program.updated.length) step.push(comment('commit the updated state (members still within their length)'));
-    for (const s of p.program.updated) {
-      step.push(...this.forElements(`state:${s}`, (c) => forMembers((b) => [ifS(bin('<', id('t'), id(`len_${b}`)), [assign(this.localRef(`state:${s}`, c), this.localRef(`next:${s}`, c))])])));
+    if (!this.swapsHalves) {
+      if (p.program.updated.length) step.push(comment('commit the updated state (members still within their length)'));
+      for (const s of p.program.updated) {
+        step.push(...this.forElements(`state:${s}`, (c) => forMembers((b) => [ifS(bin('<', id('t'), id(`len_${b}`)), [assign(this.localRef(`state:${s}`, c), this.localRef(`next:${s}`, c))])])));
+      }
+      step.push(...this.barrier());
     }
-    step.push(...this.barrier());
+    this.halves = undefined;
     body.push(blank, comment(`the steps of these ${this.tile} sequences, to the longest`), forRange('t', u(0), T, step));
 
     const outputs = tensorsOf(this.m, 'output');
@@ -1031,10 +1076,12 @@ class KernelWriter {
       }
     }
     body.push(blank, comment('the final state'));
+    body.push(...this.halfLets((b) => id(`len_${b}`), false));
     for (const s of tensorsOf(this.m, 'state')) {
       const key = `state:${s.name}`;
       body.push(...this.forElements(key, (c) => forMembers((b) => this.ownerGuard(key, [ifS(live(b), [assign(index(id('state_out'), this.stateAddress('state_out', s.name, c)), this.localRef(key, c))])]))));
     }
+    this.halves = undefined;
     const prelude = mathPrelude(this.helpers);
     mod.globals.push(...prelude.globals);
     mod.functions.push(...prelude.functions);
@@ -1060,6 +1107,11 @@ class KernelWriter {
     const locals: { name: string; type: W.Type }[] = [];
     for (const [key, l] of p.local) {
       if ((!p.read.has(key) && !key.startsWith('state:')) || p.scratch.regions.some((r) => r.key === key) || this.registers.has(key)) continue;
+      const swapped = this.swappedState(key);
+      if (swapped !== undefined) {
+        if (key.startsWith('state:')) locals.push({ name: localName(key), type: W.arrayOf(W.f32, 2 * l.count * this.tile) }); // its two halves
+        continue;
+      }
       locals.push({ name: localName(key), type: l.count === 1 && this.tile === 1 ? W.f32 : W.arrayOf(W.f32, l.count * this.tile) });
     }
     if (this.wg) {
@@ -1108,10 +1160,15 @@ class KernelWriter {
 
     const step: Stmt[] = [letS('step_row', stepRow(timeAxisOf(this.m), id('seq'), member(id('params'), 'T'), id('t')))];
     if (isBidirectional(this.m)) step.push(letS(REVERSED_ROW, stepRow({ reversed: true }, id('seq'), member(id('params'), 'T'), id('t'))));
+    const halves = this.halfLets(() => id('t'));
+    if (halves.length) step.push(comment('each updated state in two halves: the state before the step in half cur, its update in half nxt'), ...halves);
     step.push(...this.emitDefs(p.program.defs.filter((k) => !k.invariant), source));
-    if (p.program.updated.length) step.push(comment('commit the updated state'));
-    for (const s of p.program.updated) step.push(...this.forElements(`state:${s}`, (c) => [assign(this.localRef(`state:${s}`, c), this.localRef(`next:${s}`, c))]));
-    step.push(...this.barrier());
+    if (!this.swapsHalves) {
+      if (p.program.updated.length) step.push(comment('commit the updated state'));
+      for (const s of p.program.updated) step.push(...this.forElements(`state:${s}`, (c) => [assign(this.localRef(`state:${s}`, c), this.localRef(`next:${s}`, c))]));
+      step.push(...this.barrier());
+    }
+    this.halves = undefined;
     body.push(blank, comment('the steps of this sequence'), forRange('t', u(0), id('len'), step));
 
     const outputs = tensorsOf(this.m, 'output');
@@ -1124,10 +1181,12 @@ class KernelWriter {
       body.push(blank, comment('past the end of the sequence: zero outputs'), forRange('t', id('len'), member(id('params'), 'T'), zero));
     }
     body.push(blank, comment('the final state'));
+    body.push(...this.halfLets(() => id('len'), false));
     for (const s of tensorsOf(this.m, 'state')) {
       const key = `state:${s.name}`;
       body.push(...this.forElements(key, (c) => this.ownerGuard(key, [assign(index(id('state_out'), this.stateAddress('state_out', s.name, c)), this.localRef(key, c))])));
     }
+    this.halves = undefined;
 
     const prelude = mathPrelude(this.helpers);
     mod.globals.push(...prelude.globals);

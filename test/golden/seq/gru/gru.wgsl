@@ -44,9 +44,7 @@ var<storage, read_write> scratch: array<f32>;
 @group(0) @binding(8)
 var<storage, read> weights4: array<vec4<f32>>;
 
-var<workgroup> state_h: array<f32, 8>;
-
-var<workgroup> next_h: array<f32, 8>;
+var<workgroup> state_h: array<f32, 16>;
 
 var<workgroup> seq_len: u32;
 
@@ -96,6 +94,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // the steps of this sequence
     for (var t = 0u; t < len; t++) {
         let step_row = seq * params.T + t;
+        // each updated state in two halves: the state before the step in half cur, its update in half nxt
+        let cur = t & 1u;
+        let nxt = 1u - cur;
         // examples/gru.rnn:11  let z[k] = sigmoid(sum(j: Wz[k, j] * x[j]) + sum(m: Uz[k, m] * h[m]) + bz[k])
         // examples/gru.rnn:12  let r[k] = sigmoid(sum(j: Wr[k, j] * x[j]) + sum(m: Ur[k, m] * h[m]) + br[k])
         // examples/gru.rnn:13  let n[k] = tanh(sum(j: Wn[k, j] * x[j]) + bn[k] + r[k] * (sum(m: Un[k, m] * h[m]) + bhn[k]))
@@ -109,7 +110,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 var vacc2: vec4<f32> = vec4<f32>();
                 for (var vm4_3 = 0u; vm4_3 < 2u + no_unroll; vm4_3++) {
                     let v4 = weights4[24u + (e * 2u + vm4_3)];
-                    let v5 = vec4<f32>(state_h[vm4_3 * 4u], state_h[vm4_3 * 4u + 1u], state_h[vm4_3 * 4u + 2u], state_h[vm4_3 * 4u + 3u]);
+                    let v5 = vec4<f32>(state_h[cur * 8u + vm4_3 * 4u], state_h[cur * 8u + (vm4_3 * 4u + 1u)], state_h[cur * 8u + (vm4_3 * 4u + 2u)], state_h[cur * 8u + (vm4_3 * 4u + 3u)]);
                     let v6 = v4 * v5;
                     vacc0 = vacc0 + v6;
                     let v7 = weights4[40u + (e * 2u + vm4_3)];
@@ -134,17 +135,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v23 = tanh_safe(v22);
                 let v24 = 1.0f - v16;
                 let v25 = v24 * v23;
-                let v26 = v16 * state_h[e];
+                let v26 = v16 * state_h[cur * 8u + e];
                 let v27 = v25 + v26;
-                next_h[e] = v27;
-                outputs[step_row * 8u + e] = next_h[e];
+                state_h[nxt * 8u + e] = v27;
+                outputs[step_row * 8u + e] = state_h[nxt * 8u + e];
             }
-        }
-        workgroupBarrier();
-        // commit the updated state
-        {
-            let e = lid;
-            state_h[e] = next_h[e];
         }
         workgroupBarrier();
     }
@@ -159,8 +154,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // the final state
+    let cur = len & 1u;
     {
         let e = lid;
-        state_out[seq * 8u + e] = state_h[e];
+        state_out[seq * 8u + e] = state_h[cur * 8u + e];
     }
 }

@@ -48,9 +48,7 @@ var<storage, read_write> scratch: array<f32>;
 @group(0) @binding(8)
 var<storage, read> weights4: array<vec4<f32>>;
 
-var<workgroup> state_x: array<f32, 8>;
-
-var<workgroup> next_x: array<f32, 8>;
+var<workgroup> state_x: array<f32, 16>;
 
 var<workgroup> let_lambda: array<f32, 8>;
 
@@ -104,13 +102,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // the steps of this sequence
     for (var t = 0u; t < len; t++) {
         let step_row = seq * params.T + t;
+        // each updated state in two halves: the state before the step in half cur, its update in half nxt
+        let cur = t & 1u;
+        let nxt = 1u - cur;
         // examples/lru.rnn:12  x[n] <- lambda[n] * x[n] + gamma[n] * sum(k: B[n, k] * u[k])
         {
             {
                 let e = lid;
-                let v6 = let_lambda[e] * state_x[e];
+                let v6 = let_lambda[e] * state_x[cur * 8u + e];
                 let v7 = v6 + scratch[step_row * 8u + e];
-                next_x[e] = v7;
+                state_x[nxt * 8u + e] = v7;
             }
         }
         workgroupBarrier();
@@ -121,7 +122,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 var vacc8: vec4<f32> = vec4<f32>();
                 for (var vn4_9 = 0u; vn4_9 < 2u + no_unroll; vn4_9++) {
                     let v10 = weights4[10u + (e * 2u + vn4_9)];
-                    let v11 = vec4<f32>(next_x[vn4_9 * 4u], next_x[vn4_9 * 4u + 1u], next_x[vn4_9 * 4u + 2u], next_x[vn4_9 * 4u + 3u]);
+                    let v11 = vec4<f32>(state_x[nxt * 8u + vn4_9 * 4u], state_x[nxt * 8u + (vn4_9 * 4u + 1u)], state_x[nxt * 8u + (vn4_9 * 4u + 2u)], state_x[nxt * 8u + (vn4_9 * 4u + 3u)]);
                     let v12 = v10 * v11;
                     vacc8 = vacc8 + v12;
                 }
@@ -130,12 +131,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v15 = v13 + v14;
                 outputs[step_row * 4u + e] = v15;
             }
-        }
-        workgroupBarrier();
-        // commit the updated state
-        {
-            let e = lid;
-            state_x[e] = next_x[e];
         }
         workgroupBarrier();
     }
@@ -150,9 +145,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // the final state
+    let cur = len & 1u;
     {
         let e = lid;
-        state_out[seq * 8u + e] = state_x[e];
+        state_out[seq * 8u + e] = state_x[cur * 8u + e];
     }
 }
 `;

@@ -44,13 +44,9 @@ var<storage, read_write> scratch: array<f32>;
 @group(0) @binding(8)
 var<storage, read> weights4: array<vec4<f32>>;
 
-var<workgroup> state_h: array<f32, 8>;
+var<workgroup> state_h: array<f32, 16>;
 
-var<workgroup> next_h: array<f32, 8>;
-
-var<workgroup> state_c: array<f32, 8>;
-
-var<workgroup> next_c: array<f32, 8>;
+var<workgroup> state_c: array<f32, 16>;
 
 var<workgroup> seq_len: u32;
 
@@ -104,6 +100,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // the steps of this sequence
     for (var t = 0u; t < len; t++) {
         let step_row = seq * params.T + t;
+        // each updated state in two halves: the state before the step in half cur, its update in half nxt
+        let cur = t & 1u;
+        let nxt = 1u - cur;
         // examples/lstm.rnn:11  let ig[k] = sigmoid(sum(j: Wi[k, j] * x[j]) + sum(m: Ui[k, m] * h[m]) + bi[k])
         // examples/lstm.rnn:12  let fg[k] = sigmoid(sum(j: Wf[k, j] * x[j]) + sum(m: Uf[k, m] * h[m]) + bf[k])
         // examples/lstm.rnn:13  let gg[k] = tanh(sum(j: Wg[k, j] * x[j]) + sum(m: Ug[k, m] * h[m]) + bg[k])
@@ -120,7 +119,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 var vacc3: vec4<f32> = vec4<f32>();
                 for (var vm4_4 = 0u; vm4_4 < 2u + no_unroll; vm4_4++) {
                     let v5 = weights4[32u + (e * 2u + vm4_4)];
-                    let v6 = vec4<f32>(state_h[vm4_4 * 4u], state_h[vm4_4 * 4u + 1u], state_h[vm4_4 * 4u + 2u], state_h[vm4_4 * 4u + 3u]);
+                    let v6 = vec4<f32>(state_h[cur * 8u + vm4_4 * 4u], state_h[cur * 8u + (vm4_4 * 4u + 1u)], state_h[cur * 8u + (vm4_4 * 4u + 2u)], state_h[cur * 8u + (vm4_4 * 4u + 3u)]);
                     let v7 = v5 * v6;
                     vacc0 = vacc0 + v7;
                     let v8 = weights4[48u + (e * 2u + vm4_4)];
@@ -149,25 +148,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v27 = scratch[step_row * 32u + 24u + e] + v17;
                 let v28 = v27 + weights[408u + e];
                 let v29 = sigmoid(v28);
-                let v30 = v23 * state_c[e];
+                let v30 = v23 * state_c[cur * 8u + e];
                 let v31 = v20 * v26;
                 let v32 = v30 + v31;
-                next_c[e] = v32;
-                let v33 = tanh_safe(next_c[e]);
+                state_c[nxt * 8u + e] = v32;
+                let v33 = tanh_safe(state_c[nxt * 8u + e]);
                 let v34 = v29 * v33;
-                next_h[e] = v34;
-                outputs[step_row * 8u + e] = next_h[e];
+                state_h[nxt * 8u + e] = v34;
+                outputs[step_row * 8u + e] = state_h[nxt * 8u + e];
             }
-        }
-        workgroupBarrier();
-        // commit the updated state
-        {
-            let e = lid;
-            state_c[e] = next_c[e];
-        }
-        {
-            let e = lid;
-            state_h[e] = next_h[e];
         }
         workgroupBarrier();
     }
@@ -182,12 +171,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // the final state
+    let cur = len & 1u;
     {
         let e = lid;
-        state_out[seq * 8u + e] = state_h[e];
+        state_out[seq * 8u + e] = state_h[cur * 8u + e];
     }
     {
         let e = lid;
-        state_out[params.batch * 8u + seq * 8u + e] = state_c[e];
+        state_out[params.batch * 8u + seq * 8u + e] = state_c[cur * 8u + e];
     }
 }

@@ -36,9 +36,7 @@ var<storage, read_write> outputs: array<f32>;
 @group(0) @binding(6)
 var<storage, read_write> state_out: array<f32>;
 
-var<workgroup> state_score: array<f32, 4>;
-
-var<workgroup> next_score: array<f32, 4>;
+var<workgroup> state_score: array<f32, 8>;
 
 var<workgroup> seq_len: u32;
 
@@ -76,28 +74,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // the steps of this sequence
     for (var t = 0u; t < len; t++) {
         let step_row = seq * params.T + t;
+        // each updated state in two halves: the state before the step in half cur, its update in half nxt
+        let cur = t & 1u;
+        let nxt = 1u - cur;
         // examples/maxplus.rnn:9  score[i] <- max(j: score[j] + trans[i, j]) + emit[i]
         // examples/maxplus.rnn:10  output best[i] = score[i]
         {
             if lid < 4u {
                 let e = lid;
-                let v0 = state_score[0u] + weights[e * 4u];
-                let v1 = state_score[1u] + weights[e * 4u + 1u];
+                let v0 = state_score[cur * 4u] + weights[e * 4u];
+                let v1 = state_score[cur * 4u + 1u] + weights[e * 4u + 1u];
                 let v2 = max_nan(v0, v1);
-                let v3 = state_score[2u] + weights[e * 4u + 2u];
+                let v3 = state_score[cur * 4u + 2u] + weights[e * 4u + 2u];
                 let v4 = max_nan(v2, v3);
-                let v5 = state_score[3u] + weights[e * 4u + 3u];
+                let v5 = state_score[cur * 4u + 3u] + weights[e * 4u + 3u];
                 let v6 = max_nan(v4, v5);
                 let v7 = v6 + inputs[step_row * 4u + e];
-                next_score[e] = v7;
-                outputs[step_row * 4u + e] = next_score[e];
+                state_score[nxt * 4u + e] = v7;
+                outputs[step_row * 4u + e] = state_score[nxt * 4u + e];
             }
-        }
-        workgroupBarrier();
-        // commit the updated state
-        if lid < 4u {
-            let e = lid;
-            state_score[e] = next_score[e];
         }
         workgroupBarrier();
     }
@@ -112,8 +107,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // the final state
+    let cur = len & 1u;
     if lid < 4u {
         let e = lid;
-        state_out[seq * 4u + e] = state_score[e];
+        state_out[seq * 4u + e] = state_score[cur * 4u + e];
     }
 }

@@ -36,9 +36,7 @@ var<storage, read_write> outputs: array<f32>;
 @group(0) @binding(5)
 var<storage, read_write> state_out: array<f32>;
 
-var<workgroup> state_h: array<f32, 4>;
-
-var<workgroup> next_h: array<f32, 4>;
+var<workgroup> state_h: array<f32, 8>;
 
 var<workgroup> seq_len: u32;
 
@@ -81,28 +79,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // the steps of this sequence
     for (var t = 0u; t < len; t++) {
         let step_row = seq * params.T + t;
+        // each updated state in two halves: the state before the step in half cur, its update in half nxt
+        let cur = t & 1u;
+        let nxt = 1u - cur;
         // examples/minmax.rnn:9  h[i] <- max(b[i], max(j: min(A[i, j], h[j])))
         // examples/minmax.rnn:10  output y[i] = h[i]
         {
             if lid < 4u {
                 let e = lid;
-                let v0 = min_nan(inputs[step_row * 16u + e * 4u], state_h[0u]);
-                let v1 = min_nan(inputs[step_row * 16u + (e * 4u + 1u)], state_h[1u]);
+                let v0 = min_nan(inputs[step_row * 16u + e * 4u], state_h[cur * 4u]);
+                let v1 = min_nan(inputs[step_row * 16u + (e * 4u + 1u)], state_h[cur * 4u + 1u]);
                 let v2 = max_nan(v0, v1);
-                let v3 = min_nan(inputs[step_row * 16u + (e * 4u + 2u)], state_h[2u]);
+                let v3 = min_nan(inputs[step_row * 16u + (e * 4u + 2u)], state_h[cur * 4u + 2u]);
                 let v4 = max_nan(v2, v3);
-                let v5 = min_nan(inputs[step_row * 16u + (e * 4u + 3u)], state_h[3u]);
+                let v5 = min_nan(inputs[step_row * 16u + (e * 4u + 3u)], state_h[cur * 4u + 3u]);
                 let v6 = max_nan(v4, v5);
                 let v7 = max_nan(inputs[steps * 16u + step_row * 4u + e], v6);
-                next_h[e] = v7;
-                outputs[step_row * 4u + e] = next_h[e];
+                state_h[nxt * 4u + e] = v7;
+                outputs[step_row * 4u + e] = state_h[nxt * 4u + e];
             }
-        }
-        workgroupBarrier();
-        // commit the updated state
-        if lid < 4u {
-            let e = lid;
-            state_h[e] = next_h[e];
         }
         workgroupBarrier();
     }
@@ -117,9 +112,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // the final state
+    let cur = len & 1u;
     if lid < 4u {
         let e = lid;
-        state_out[seq * 4u + e] = state_h[e];
+        state_out[seq * 4u + e] = state_h[cur * 4u + e];
     }
 }
 `;

@@ -32,9 +32,7 @@ var<storage, read_write> outputs: array<f32>;
 @group(0) @binding(5)
 var<storage, read_write> state_out: array<f32>;
 
-var<workgroup> state_h: array<f32, 2>;
-
-var<workgroup> next_h: array<f32, 2>;
+var<workgroup> state_h: array<f32, 4>;
 
 var<workgroup> let_beta: f32;
 
@@ -64,6 +62,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // the steps of this sequence
     for (var t = 0u; t < len; t++) {
         let step_row = seq * params.T + t;
+        // each updated state in two halves: the state before the step in half cur, its update in half nxt
+        let cur = t & 1u;
+        let nxt = 1u - cur;
         // examples/modcount.rnn:12  let beta = select(bit > 0.5, 2, 0)
         {
             let v0 = inputs[step_row] > 0.5f;
@@ -77,30 +78,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // examples/modcount.rnn:13  h[i] <- h[i] - beta * 0.5 * sum(j: h[j])
         {
             let v2 = let_beta * 0.5f;
-            let v3 = state_h[0u] + state_h[1u];
+            let v3 = state_h[cur * 2u] + state_h[cur * 2u + 1u];
             let v4 = v2 * v3;
             if lid < 2u {
                 let e = lid;
-                let v5 = state_h[e] - v4;
-                next_h[e] = v5;
+                let v5 = state_h[cur * 2u + e] - v4;
+                state_h[nxt * 2u + e] = v5;
             }
         }
         workgroupBarrier();
         // examples/modcount.rnn:15  output odd = (2 - sum(j: h[j])) / 4
         {
-            let v6 = next_h[0u] + next_h[1u];
+            let v6 = state_h[nxt * 2u] + state_h[nxt * 2u + 1u];
             let v7 = 2.0f - v6;
             let v8 = v7 / 4.0f;
             if lid < 1u {
                 let e = lid;
                 outputs[step_row] = v8;
             }
-        }
-        workgroupBarrier();
-        // commit the updated state
-        if lid < 2u {
-            let e = lid;
-            state_h[e] = next_h[e];
         }
         workgroupBarrier();
     }
@@ -115,8 +110,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 
     // the final state
+    let cur = len & 1u;
     if lid < 2u {
         let e = lid;
-        state_out[seq * 2u + e] = state_h[e];
+        state_out[seq * 2u + e] = state_h[cur * 2u + e];
     }
 }
