@@ -6,7 +6,9 @@
 // (its own pass in the same run where timestamps time each pass); ONNX Runtime's are wall time of
 // InferenceSession.run (session creation and a warm-up call excluded). Medians of the timed repeats, after one warm-up run. Prints a markdown table.
 //
-//   npx tsx scripts/bench-seq.ts [--cells lstm,gru] [--H 128,256] [--batch 1,8] [--T 1024] [--repeats 3]
+// --no-subgroups plans for an adapter without subgroups (the rows pre-pass instead of the subgroup one).
+//
+//   npx tsx scripts/bench-seq.ts [--cells lstm,gru] [--H 128,256] [--batch 1,8] [--T 1024] [--repeats 3] [--no-subgroups]
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import * as ort from 'onnxruntime-web';
@@ -29,6 +31,7 @@ const Hs = arg('H', '128,256').map(Number);
 const batches = arg('batch', '1,8').map(Number);
 const Ts = arg('T', '1024').map(Number);
 const repeats = Number(arg('repeats', '3')[0]);
+const subgroups = !process.argv.includes('--no-subgroups');
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const load = () => loadavg().map((x) => x.toFixed(1)).join(' ');
@@ -50,7 +53,7 @@ try {
         for (const T of Ts) {
           const d = randomRunData(fe.module, { batch, T, sizes }, 1, { initial: true });
           const data: RunArrays = { batch, T, inputs: d.inputs as Record<string, Float32Array>, params: d.params as Record<string, Float32Array>, initialState: d.initial as Record<string, Float32Array> };
-          const job = prepareRun(fe, { mode: 'seq', dims: sizes }, { batch, T }).job(data);
+          const job = prepareRun(fe, { mode: 'seq', dims: sizes, target: { subgroups } }, { batch, T }).job(data);
           const timing = { repeats, warmup: 1 };
           const whole = await session.run({ ...job, timing });
           method = whole.timingMethod ?? 'wall';
@@ -64,7 +67,7 @@ try {
           const ortMs = median(ortRun.runMs!);
           const gates = op === 'LSTM' ? 4 : 3;
           const gflops = (2 * gates * H * (X + H) * batch * T) / (rnnc * 1e6);
-          const form = job.shaders.some((x) => x.label.endsWith('.step')) ? 'step' : 'loop';
+          const form = `${job.shaders.some((x) => x.label.endsWith('.step')) ? 'step' : 'loop'}${job.requiredFeatures?.includes('subgroups') ? ', subgroup pre-pass' : ''}`;
           const line = `| ${cell} | ${H} | ${batch} | ${T} | ${form} | ${rnnc.toFixed(0)} | ${prepass.toFixed(0)} | ${((rnnc / T) * 1e3).toFixed(0)} | ${gflops.toFixed(2)} | ${ortMs.toFixed(0)} | ${(ortMs / rnnc).toFixed(2)} | ${load()} |`;
           rows.push(line);
           process.stderr.write(line + '\n');

@@ -55,13 +55,13 @@ export interface SubgroupPrepassContext {
   loaded: Set<'inputs' | 'weights' | 'inputs4' | 'weights4'>;
 }
 
-/** One loop of the kernel: G definitions alike but for their weights (stacked), or one. */
+/** One loop of the kernel: G definitions whose sums are alike but for their weights (stacked), or one. */
 interface Loop {
   defs: KernelDef[];
-  /** The sum each computes (the same node id in each). */
-  sum: number;
+  /** The sum each computes (its node id in each definition). */
+  sums: number[];
   over: { name: string; dim: string };
-  /** Per weight tensor of defs[0]: the distance (floats) to the same tensor of the next definition. */
+  /** Per weight tensor of defs[0]'s sum: the distance (floats) to the same tensor of the next definition's sum. */
   weightStride: Map<string, number>;
   scratchStride: number;
   /** Input tensors read per lane in the sum's term (the row's quads, held in lets). */
@@ -72,6 +72,19 @@ const u = (n: number) => lit.u32(n);
 const isZero = (e: Expr) => e.kind === 'literal' && e.value === 0;
 const add = (a: Expr, b: Expr): Expr => (isZero(a) ? b : isZero(b) ? a : bin('+', a, b));
 const mul = (a: Expr, k: number): Expr => (k === 0 ? u(0) : k === 1 ? a : bin('*', a, u(k)));
+
+/** The nodes under `root` in a fixed order (preorder, each once): sums alike list alike nodes. */
+function subtree(def: Def, root: number): number[] {
+  const out: number[] = [];
+  const visit = (k: number): void => {
+    if (out.includes(k)) return;
+    out.push(k);
+    const n = def.nodes[k]!;
+    if ('args' in n) n.args.forEach(visit);
+  };
+  visit(root);
+  return out;
+}
 
 /** The sum nodes of `def` not inside another reduction. */
 function outerReductions(def: Def): number[] {
@@ -128,35 +141,46 @@ export function subgroupLoops(ctx: Pick<SubgroupPrepassContext, 'defs' | 'sizes'
     };
     term(s.args[0]);
     if (why) return why;
-    // Alike but for the weights: the same nodes, params of the same sizes (their names left out).
-    const signature = JSON.stringify([def.vars.map((v) => v.dim), def.root, def.nodes.map((n) => (n.op === 'load' && n.source === 'param' ? { ...n, tensor: ctx.region('weights', n.tensor).size, span: 0 } : { ...n, span: 0 }))]);
+    // Sums alike but for the weights: the same nodes, params of the same sizes (their names left out);
+    // what each definition does with its sum may differ (GRU's n adds a bias, z and r do not).
+    const order = subtree(def, sums[0]!);
+    const signature = JSON.stringify([
+      def.vars.map((v) => v.dim),
+      order.map((id) => {
+        const n = def.nodes[id]!;
+        const args = 'args' in n ? n.args.map((a) => order.indexOf(a)) : [];
+        return n.op === 'load' && n.source === 'param' ? { ...n, id: 0, args, tensor: ctx.region('weights', n.tensor).size, span: 0 } : { ...n, id: 0, args, span: 0 };
+      }),
+    ]);
     shapes.push({ k, sum: sums[0]!, inputs: [...inputs], signature });
   }
   const loops: Loop[] = [];
   const single = (x: (typeof shapes)[number]): Loop => {
     const s = x.k.def.nodes[x.sum]! as Extract<Node, { op: 'reduce' }>;
-    return { defs: [x.k], sum: x.sum, over: { name: s.over.name, dim: s.over.dim }, weightStride: new Map(), scratchStride: 0, inputs: x.inputs };
+    return { defs: [x.k], sums: [x.sum], over: { name: s.over.name, dim: s.over.dim }, weightStride: new Map(), scratchStride: 0, inputs: x.inputs };
   };
   const bySignature = new Map<string, (typeof shapes)[number][]>();
   for (const x of shapes) bySignature.set(x.signature, [...(bySignature.get(x.signature) ?? []), x]);
   for (const group of bySignature.values()) {
-    const stacked = stack(group.map((x) => x.k), ctx);
-    if (stacked) loops.push({ ...single(group[0]!), defs: group.map((x) => x.k), ...stacked });
+    const stacked = stack(group, ctx);
+    if (stacked) loops.push({ ...single(group[0]!), defs: group.map((x) => x.k), sums: group.map((x) => x.sum), ...stacked });
     else loops.push(...group.map(single));
   }
   return loops;
 }
 
 /** Whether definitions alike (subgroupLoops' signature) read weights and write scratch at evenly spaced offsets: one loop then serves them. */
-function stack(defs: KernelDef[], ctx: Pick<SubgroupPrepassContext, 'region' | 'scratch'>): { weightStride: Map<string, number>; scratchStride: number } | undefined {
-  if (defs.length < 2) return undefined;
+function stack(group: { k: KernelDef; sum: number }[], ctx: Pick<SubgroupPrepassContext, 'region' | 'scratch'>): { weightStride: Map<string, number>; scratchStride: number } | undefined {
+  if (group.length < 2) return undefined;
+  const defs = group.map((x) => x.k);
   const offset = (t: string) => ctx.region('weights', t).offset;
   const weightStride = new Map<string, number>();
-  const first = defs[0]!.def.nodes;
+  const orders = group.map((x) => subtree(x.k.def, x.sum));
+  const first = orders[0]!.map((id) => defs[0]!.def.nodes[id]!);
   for (let i = 0; i < first.length; i++) {
     const n = first[i]!;
     if (n.op !== 'load' || n.source !== 'param') continue;
-    const names = defs.map((k) => (k.def.nodes[i] as LoadNode).tensor);
+    const names = defs.map((k, g) => (k.def.nodes[orders[g]![i]!] as LoadNode).tensor);
     const stride = offset(names[1]!) - offset(names[0]!);
     if (stride % 4 !== 0 || names.some((t, g) => offset(t) !== offset(names[0]!) + g * stride)) return undefined;
     if (weightStride.has(n.tensor) && weightStride.get(n.tensor) !== stride) return undefined;
@@ -189,7 +213,8 @@ export function emitSubgroupPrepass(mod: W.Module, ctx: SubgroupPrepassContext, 
   const loopStmts: Stmt[] = [];
   // The loop being written: its stacking index `g` scales the weight and scratch offsets.
   let current: Loop | undefined;
-  const g = (): Expr | undefined => (current && current.defs.length > 1 ? id('g') : undefined);
+  let shifting = true;
+  const g = (): Expr | undefined => (shifting && current && current.defs.length > 1 ? id('g') : undefined);
   const shifted = (base: number, stride: number | undefined): Expr => {
     const gi = g();
     return gi && stride ? add(u(base), mul(gi, stride)) : u(base);
@@ -256,7 +281,7 @@ export function emitSubgroupPrepass(mod: W.Module, ctx: SubgroupPrepassContext, 
       return id(`e${k}`);
     });
     const env: Env = new Map(def.vars.map((v, k) => [v.name, { value: coords[k]!, depth: lw.depth }]));
-    const s = def.nodes[loop.sum]! as Extract<Node, { op: 'reduce' }>;
+    const s = def.nodes[loop.sums[0]!]! as Extract<Node, { op: 'reduce' }>;
     const over = s.over.name;
     // Each weight load of the term: lane `lane` loads quad (block start + 8c + lane) of its row.
     const lanes = new Map<string, string>();
@@ -299,13 +324,27 @@ export function emitSubgroupPrepass(mod: W.Module, ctx: SubgroupPrepassContext, 
     eBody.push(letS('at', address));
     eBody.push(varS('s', W.f32, bin('+', bin('+', a('x'), a('y')), bin('+', a('z'), a('w')))));
     if (NB > 1) eBody.push(ifS(bin('>', kb, u(0)), [assign(id('s'), bin('+', id('s'), index(id('scratch'), id('at'))))]));
-    // What the definition does with its sum, after the last block (its sum alone: nothing).
-    sumValue = { def, node: loop.sum, value: id('s') };
-    const value = def.root === loop.sum ? id('s') : lw.evaluate(def, coords, def.vars.map(() => lw.depth));
-    sumValue = undefined;
+    // What each definition does with its sum, after the last block (its sum alone: nothing); the
+    // stacked definition `g`'s own weights and lets, not the shifted ones of the sums.
+    const rests = loop.defs.map((k, i) => ({ k, i })).filter(({ k, i }) => k.def.root !== loop.sums[i]);
+    if (rests.length === 0) eBody.push(ifS(id('live'), [assign(index(id('scratch'), id('at')), id('s'))]));
+    else {
+      const last: Stmt[] = [];
+      shifting = false;
+      for (const { k, i } of rests) {
+        const branch = lw.open([]);
+        sumValue = { def: k.def, node: loop.sums[i]!, value: id('s') };
+        const value = lw.evaluate(k.def, coords, k.def.vars.map(() => lw.depth));
+        sumValue = undefined;
+        lw.close();
+        branch.push(assign(id('s'), value));
+        last.push(...(G > 1 ? [ifS(bin('==', id('g'), u(i)), branch)] : branch));
+      }
+      shifting = true;
+      eBody.push(...(NB > 1 ? [ifS(bin('==', kb, u(NB - 1)), last)] : last));
+      eBody.push(ifS(id('live'), [assign(index(id('scratch'), id('at')), id('s'))]));
+    }
     lw.close();
-    const out = NB > 1 && def.root !== loop.sum ? call('select', id('s'), value, bin('==', kb, u(NB - 1))) : value;
-    eBody.push(ifS(id('live'), [assign(index(id('scratch'), id('at')), out)]));
     const names = loop.defs.map((k) => k.target.replace(/^par:/, 'par_')).join(', ');
     kbBody.push(forRange('e', u(0), u(G * count), eBody));
     loopStmts.push(blank, comment(`${names}: ${G > 1 ? `${G} definitions alike, one loop over their ${G * count} elements; ` : ''}the sum over ${loop.over.dim} in ${NB} block${NB > 1 ? 's' : ''} of ${BQ} quads`));
