@@ -20,6 +20,7 @@ import {
   directOutputs,
   loadStateFunction,
   outputFunction,
+  outputRowsFit,
   stateFields,
   storeFinalFunction,
   storeStepFunction,
@@ -97,6 +98,7 @@ function globalsFor(ctx: Ctx, bindings: Binding[], spec: KernelSpec, subgroups: 
     },
     status: { name: 'status', space: 'storage', access: 'read_write', type: statusType, group: 0, binding: 8, comment: 'The ticket counter, then a record per block: [batch, lanes, blocks, words].' },
   };
+  if (ctx.outputRows) decl.outputs = { ...decl.outputs, type: arrayOf(vec(4, f32)), comment: 'Every output, [batch, T, ...dims] each, one after another, as vec4s (every row a multiple of 4 floats).' };
   if (spec.name === 'scan_chained') {
     // Tiles are loaded and stored a vec4 at a time (every tensor is one float per step, T a multiple of 4).
     decl.inputs = { ...decl.inputs, type: arrayOf(vec(4, f32)), comment: 'Every input, [batch, T] each (one float per step), one after another, as vec4s.' };
@@ -177,11 +179,13 @@ export function emitScanKernels(module: Module, plan: ScanPlan, sizes: DimSizes,
     ...(singlePassFits({ tile, layout }) ? ['scan_single' as const] : []),
     ...(emitOptions.chained && chainedFits({ tile, layout }) ? ['scan_chained' as const] : []),
   ];
+  // The store phase writes rows of vec4s where it fits (states.ts): every kernel binding `outputs` declares them so.
+  const rows = outputRowsFit(layout, { direct, half: emitOptions.half ?? false });
   for (const name of names) {
     const spec = specs[name];
     const chained = name === 'scan_chained';
     const single = name === 'scan_single' || chained;
-    const ctx: Ctx = { module, plan, layout, tile, sizes, helpers: new Set(), direct, ...(chained ? { stepIO: 'private' as const } : {}) };
+    const ctx: Ctx = { module, plan, layout, tile, sizes, helpers: new Set(), direct, ...(chained ? { stepIO: 'private' as const } : rows ? { outputRows: true } : {}) };
     // `element` and `invariants` read the inputs and params: only the passes over the steps have them.
     const functions = [...elementFunctions(ctx), ...(tile.runs > 1 ? [laneScanFunction(ctx, options.subgroups)] : [])].filter(
       (f) => spec.source === 'steps' || (f.name !== 'element' && f.name !== 'invariants'),

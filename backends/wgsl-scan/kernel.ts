@@ -48,6 +48,11 @@ export interface Ctx {
    * fills from and packs into vec4 loads and stores (chained.ts; every tensor one float per step).
    */
   stepIO?: 'private';
+  /**
+   * `store_step` writes each step's output rows as vec4s, every point unrolled (the `outputs` buffer
+   * an array of vec4s; see states.ts `outputRowsFit`).
+   */
+  outputRows?: boolean;
 }
 
 /** The private float through which a step's input or output tensor `k` passes (Ctx.stepIO). */

@@ -160,8 +160,37 @@ export function advanceFunction(ctx: Ctx): Function {
   };
 }
 
+/**
+ * Output floats per step past which `store_step` keeps its loops over points (each point unrolled
+ * is code of its own; the saving cells of gla and mamba_s6 write 72 and 40).
+ */
+export const MAX_ROW_OUTPUTS = 128;
+/** Terms of a reduction `store_step` unrolls where it writes rows (the shared lowering loops above 4). */
+const ROW_UNROLL_TERMS = 8;
+
+/**
+ * Whether the thread that holds a whole element writes each step's outputs as rows of vec4s: every
+ * output a multiple of 4 floats (so every row is 16-byte aligned in the packed buffer), at most
+ * MAX_ROW_OUTPUTS floats a step, none of a bidirectional cell's reversed block, f32 buffers. On
+ * lavapipe a store whose address differs per invocation is a loop over the SIMD lanes, and a vec4
+ * costs about what one float does; the loops over points also indexed the states at run time, which
+ * keeps them in memory. A saving cell writes its whole state per step (gla: 64 floats), a backward
+ * core its adjoint (docs/grad.md, "The store phase in rows").
+ */
+export function outputRowsFit(layout: ScanLayout, options: { direct: boolean; half?: boolean }): boolean {
+  return (
+    layout.mode === 'whole' &&
+    options.direct &&
+    !options.half &&
+    layout.outputs.length > 0 &&
+    layout.outputs.every((o) => o.size % 4 === 0 && o.tensor.reversed !== true) &&
+    layout.outputWidth <= MAX_ROW_OUTPUTS
+  );
+}
+
 /** `store_step(prev, h, b, s, t, len)`: the outputs of step t that this thread owns, from the states after it (h) and before it (prev). */
 export function storeStepFunction(ctx: Ctx): Function {
+  if (ctx.outputRows) return storeRowsFunction(ctx);
   const { layout } = ctx;
   const stmts: Stmt[] = [];
   const coords = laneCoords(ctx, stmts);
@@ -195,6 +224,74 @@ export function storeStepFunction(ctx: Ctx): Function {
     comment: "Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.",
   };
 }
+
+/**
+ * `store_step` of a whole element writing rows (Ctx.outputRows): every output point evaluated at
+ * known indices first (the states read at constant indices, each input element loaded once), then
+ * each output's row of the step stored a vec4 at a time.
+ */
+function storeRowsFunction(ctx: Ctx): Function {
+  const { layout } = ctx;
+  const stmts: Stmt[] = [];
+  // Each element of a step's inputs read at a known point is loaded once, before everything else.
+  const loads: Stmt[] = [];
+  const loaded = new Map<string, Expr>();
+  const lw = new Lowerer({
+    lets: stepLets(ctx.module),
+    resolve: (n, values) => {
+      if (n.source === 'input' && values.every((v) => typeof v === 'number')) {
+        const key = `${n.tensor}[${values.join(',')}]`;
+        if (!loaded.has(key)) {
+          const name = `o_in${loaded.size}`;
+          loads.push(letS(name, loadInputOrParam(ctx, n, values)));
+          loaded.set(key, id(name));
+        }
+        return loaded.get(key)!;
+      }
+      if (n.source === 'input' || n.source === 'param') return loadInputOrParam(ctx, n, values);
+      // A monoid cell's state is its running aggregate: outputs read it after this step's element ('new'), or before it ('old').
+      if (n.source === 'state') return stateRef(ctx, id(n.version === 'new' ? 'h' : 'prev'), n.tensor, values);
+      throw new Error(`scan backend: an output reads ${n.source} \`${n.tensor}\``);
+    },
+    sizes: ctx.sizes,
+    prefix: 'o_',
+    stmts,
+    unrollUpTo: ROW_UNROLL_TERMS,
+  });
+  const stores: Stmt[] = [];
+  const bound = (value: Expr): Expr => {
+    if (value.kind === 'ident' || value.kind === 'literal' || value.kind === 'index') return value;
+    const name = lw.name('o');
+    lw.current.push(letS(name, value));
+    return id(name);
+  };
+  for (const out of layout.outputs) {
+    const def = ctx.module.step.find((d) => d.kind === 'output' && d.target === out.tensor.name)!;
+    const dims = def.vars.map((v) => v.dim);
+    // The def's points in its own index order; the row is the tensor's, row-major over its dims.
+    const row: Expr[] = [];
+    for (const point of pointsOf(dims, ctx.sizes)) {
+      const flat = point.reduce((o, v, k) => o + v * out.strides[out.tensor.dims.indexOf(dims[k]!)]!, 0);
+      row[flat] = bound(lw.evaluate(def, point));
+    }
+    // The vec4 index of the row: the packed buffer's float offset over 4 (offset and size are multiples of 4).
+    const rowName = lw.name('row');
+    const base = id(rowName);
+    stores.push(letS(rowName, stepBase(ctx, out.offset / 4, out.size / 4)));
+    for (let q = 0; q < out.size / 4; q++)
+      stores.push(assign(index(id('outputs'), bin('+', base, u(q))), call('select', call('vec4<f32>', ...row.slice(4 * q, 4 * q + 4)), call('vec4<f32>', lit.f32(0)), bin('>=', id('t'), id('len')))));
+  }
+  lw.helpers.forEach((h) => ctx.helpers.add(h));
+  return {
+    name: 'store_step',
+    params: [{ name: 'prev', type: STATE }, { name: 'h', type: STATE }, ...['b', 's', 't', 'len'].map((n) => ({ name: n, type: u32 }))],
+    body: [...loads, ...stmts, ...stores],
+    comment: "Store phase: this thread's outputs of step t from the states after it (h) and before it (prev), a row of vec4s per output; zero past the sequence length.",
+  };
+}
+
+/** Every point of `dims`, row-major. */
+const pointsOf = (dims: string[], sizes: Ctx['sizes']): number[][] => dims.reduce<number[][]>((acc, d) => acc.flatMap((p) => Array.from({ length: sizes[d]! }, (_, k) => [...p, k])), [[]]);
 
 /** `lane_d == 0` for the lane dims a state lacks: a state over fewer dims than the lanes is written by the lanes at coordinate 0 of the others. */
 function ownerGuard(ctx: Ctx, st: PackedTensor, coords: Map<string, Expr>, write: Stmt): Stmt {

@@ -46,8 +46,9 @@ var<storage, read> init: array<f32>;
 @group(0) @binding(4)
 var<storage, read> lengths: array<u32>;
 
+// Every output, [batch, T, ...dims] each, one after another, as vec4s (every row a multiple of 4 floats).
 @group(0) @binding(5)
-var<storage, read_write> outputs: array<f32>;
+var<storage, read_write> outputs: array<vec4<f32>>;
 
 @group(0) @binding(6)
 var<storage, read_write> final_state: array<f32>;
@@ -69,7 +70,7 @@ fn sigmoid(x: f32) -> f32 {
 // Element i of \`aggs\`, member by member in loops: copied whole, each of its floats would be a memory access of its own.
 fn load_aggs(i: u32) -> Elem {
     var e: Elem;
-    for (var m = 0u; m < 8u + no_unroll; m++) {
+    for (var m = 0u; m < 8u; m++) {
         e.S_a[m] = aggs[i].S_a[m];
     }
     for (var m = 0u; m < 64u; m++) {
@@ -132,7 +133,7 @@ fn element(b: u32, t: u32, s: u32) -> Elem {
 fn load_state(b: u32, s: u32) -> State {
     var h: State;
     for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {
-        for (var p1 = 0u; p1 < 8u + no_unroll; p1++) {
+        for (var p1 = 0u; p1 < 8u; p1++) {
             h.S[p0 * 8u + p1] = init[b * 64u + 0u + p0 * 8u + p1];
         }
     }
@@ -152,22 +153,145 @@ fn advance(h: State, e: Elem) -> State {
     return r;
 }
 
-// Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.
+// Store phase: this thread's outputs of step t from the states after it (h) and before it (prev), a row of vec4s per output; zero past the sequence length.
 fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
-    for (var o_p0 = 0u; o_p0 < 8u + no_unroll; o_p0++) {
-        var o_acc1: f32 = 0.0f;
-        for (var o_i_2 = 0u; o_i_2 < 8u; o_i_2++) {
-            let o_3 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + o_i_2] * h.S[o_i_2 * 8u + o_p0];
-            o_acc1 = o_acc1 + o_3;
-        }
-        outputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + o_p0] = select(o_acc1, 0.0f, t >= len);
-    }
+    let o_in0 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u];
+    let o_in1 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u];
+    let o_in2 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u];
+    let o_in3 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u];
+    let o_in4 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u];
+    let o_in5 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u];
+    let o_in6 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u];
+    let o_in7 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u];
+    let o_0 = o_in0 * h.S[0u];
+    let o_1 = o_in1 * h.S[8u];
+    let o_2 = o_0 + o_1;
+    let o_3 = o_in2 * h.S[16u];
+    let o_4 = o_2 + o_3;
+    let o_5 = o_in3 * h.S[24u];
+    let o_6 = o_4 + o_5;
+    let o_7 = o_in4 * h.S[32u];
+    let o_8 = o_6 + o_7;
+    let o_9 = o_in5 * h.S[40u];
+    let o_10 = o_8 + o_9;
+    let o_11 = o_in6 * h.S[48u];
+    let o_12 = o_10 + o_11;
+    let o_13 = o_in7 * h.S[56u];
+    let o_14 = o_12 + o_13;
+    let o_15 = o_in0 * h.S[1u];
+    let o_16 = o_in1 * h.S[9u];
+    let o_17 = o_15 + o_16;
+    let o_18 = o_in2 * h.S[17u];
+    let o_19 = o_17 + o_18;
+    let o_20 = o_in3 * h.S[25u];
+    let o_21 = o_19 + o_20;
+    let o_22 = o_in4 * h.S[33u];
+    let o_23 = o_21 + o_22;
+    let o_24 = o_in5 * h.S[41u];
+    let o_25 = o_23 + o_24;
+    let o_26 = o_in6 * h.S[49u];
+    let o_27 = o_25 + o_26;
+    let o_28 = o_in7 * h.S[57u];
+    let o_29 = o_27 + o_28;
+    let o_30 = o_in0 * h.S[2u];
+    let o_31 = o_in1 * h.S[10u];
+    let o_32 = o_30 + o_31;
+    let o_33 = o_in2 * h.S[18u];
+    let o_34 = o_32 + o_33;
+    let o_35 = o_in3 * h.S[26u];
+    let o_36 = o_34 + o_35;
+    let o_37 = o_in4 * h.S[34u];
+    let o_38 = o_36 + o_37;
+    let o_39 = o_in5 * h.S[42u];
+    let o_40 = o_38 + o_39;
+    let o_41 = o_in6 * h.S[50u];
+    let o_42 = o_40 + o_41;
+    let o_43 = o_in7 * h.S[58u];
+    let o_44 = o_42 + o_43;
+    let o_45 = o_in0 * h.S[3u];
+    let o_46 = o_in1 * h.S[11u];
+    let o_47 = o_45 + o_46;
+    let o_48 = o_in2 * h.S[19u];
+    let o_49 = o_47 + o_48;
+    let o_50 = o_in3 * h.S[27u];
+    let o_51 = o_49 + o_50;
+    let o_52 = o_in4 * h.S[35u];
+    let o_53 = o_51 + o_52;
+    let o_54 = o_in5 * h.S[43u];
+    let o_55 = o_53 + o_54;
+    let o_56 = o_in6 * h.S[51u];
+    let o_57 = o_55 + o_56;
+    let o_58 = o_in7 * h.S[59u];
+    let o_59 = o_57 + o_58;
+    let o_60 = o_in0 * h.S[4u];
+    let o_61 = o_in1 * h.S[12u];
+    let o_62 = o_60 + o_61;
+    let o_63 = o_in2 * h.S[20u];
+    let o_64 = o_62 + o_63;
+    let o_65 = o_in3 * h.S[28u];
+    let o_66 = o_64 + o_65;
+    let o_67 = o_in4 * h.S[36u];
+    let o_68 = o_66 + o_67;
+    let o_69 = o_in5 * h.S[44u];
+    let o_70 = o_68 + o_69;
+    let o_71 = o_in6 * h.S[52u];
+    let o_72 = o_70 + o_71;
+    let o_73 = o_in7 * h.S[60u];
+    let o_74 = o_72 + o_73;
+    let o_75 = o_in0 * h.S[5u];
+    let o_76 = o_in1 * h.S[13u];
+    let o_77 = o_75 + o_76;
+    let o_78 = o_in2 * h.S[21u];
+    let o_79 = o_77 + o_78;
+    let o_80 = o_in3 * h.S[29u];
+    let o_81 = o_79 + o_80;
+    let o_82 = o_in4 * h.S[37u];
+    let o_83 = o_81 + o_82;
+    let o_84 = o_in5 * h.S[45u];
+    let o_85 = o_83 + o_84;
+    let o_86 = o_in6 * h.S[53u];
+    let o_87 = o_85 + o_86;
+    let o_88 = o_in7 * h.S[61u];
+    let o_89 = o_87 + o_88;
+    let o_90 = o_in0 * h.S[6u];
+    let o_91 = o_in1 * h.S[14u];
+    let o_92 = o_90 + o_91;
+    let o_93 = o_in2 * h.S[22u];
+    let o_94 = o_92 + o_93;
+    let o_95 = o_in3 * h.S[30u];
+    let o_96 = o_94 + o_95;
+    let o_97 = o_in4 * h.S[38u];
+    let o_98 = o_96 + o_97;
+    let o_99 = o_in5 * h.S[46u];
+    let o_100 = o_98 + o_99;
+    let o_101 = o_in6 * h.S[54u];
+    let o_102 = o_100 + o_101;
+    let o_103 = o_in7 * h.S[62u];
+    let o_104 = o_102 + o_103;
+    let o_105 = o_in0 * h.S[7u];
+    let o_106 = o_in1 * h.S[15u];
+    let o_107 = o_105 + o_106;
+    let o_108 = o_in2 * h.S[23u];
+    let o_109 = o_107 + o_108;
+    let o_110 = o_in3 * h.S[31u];
+    let o_111 = o_109 + o_110;
+    let o_112 = o_in4 * h.S[39u];
+    let o_113 = o_111 + o_112;
+    let o_114 = o_in5 * h.S[47u];
+    let o_115 = o_113 + o_114;
+    let o_116 = o_in6 * h.S[55u];
+    let o_117 = o_115 + o_116;
+    let o_118 = o_in7 * h.S[63u];
+    let o_119 = o_117 + o_118;
+    let o_row120 = U.batch * U.T * 0u + (b * U.T + t) * 2u;
+    outputs[o_row120 + 0u] = select(vec4<f32>(o_14, o_29, o_44, o_59), vec4<f32>(0.0f), t >= len);
+    outputs[o_row120 + 1u] = select(vec4<f32>(o_74, o_89, o_104, o_119), vec4<f32>(0.0f), t >= len);
 }
 
 // The final states.
 fn store_final(h: State, b: u32, s: u32, base: u32) {
     for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {
-        for (var p1 = 0u; p1 < 8u + no_unroll; p1++) {
+        for (var p1 = 0u; p1 < 8u; p1++) {
             final_state[base + 0u + p0 * 8u + p1] = h.S[p0 * 8u + p1];
         }
     }

@@ -47,8 +47,9 @@ var<storage, read> init: array<f32>;
 @group(0) @binding(4)
 var<storage, read> lengths: array<u32>;
 
+// Every output, [batch, T, ...dims] each, one after another, as vec4s (every row a multiple of 4 floats).
 @group(0) @binding(5)
-var<storage, read_write> outputs: array<f32>;
+var<storage, read_write> outputs: array<vec4<f32>>;
 
 @group(0) @binding(6)
 var<storage, read_write> final_state: array<f32>;
@@ -144,40 +145,82 @@ fn advance(h: State, e: Elem) -> State {
     return r;
 }
 
-// Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.
+// Store phase: this thread's outputs of step t from the states after it (h) and before it (prev), a row of vec4s per output; zero past the sequence length.
 fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
-    var o_acc0: f32 = 0.0f;
-    for (var o_n_1 = 0u; o_n_1 < 8u; o_n_1++) {
-        let o_2 = params[o_n_1 + 40u] * h.x[o_n_1];
-        o_acc0 = o_acc0 + o_2;
-    }
-    let o_3 = params[72u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
-    let o_4 = o_acc0 + o_3;
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u] = select(o_4, 0.0f, t >= len);
-    var o_acc5: f32 = 0.0f;
-    for (var o_n_6 = 0u; o_n_6 < 8u; o_n_6++) {
-        let o_7 = params[o_n_6 + 48u] * h.x[o_n_6];
-        o_acc5 = o_acc5 + o_7;
-    }
-    let o_8 = params[73u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
-    let o_9 = o_acc5 + o_8;
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u] = select(o_9, 0.0f, t >= len);
-    var o_acc10: f32 = 0.0f;
-    for (var o_n_11 = 0u; o_n_11 < 8u; o_n_11++) {
-        let o_12 = params[o_n_11 + 56u] * h.x[o_n_11];
-        o_acc10 = o_acc10 + o_12;
-    }
-    let o_13 = params[74u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
-    let o_14 = o_acc10 + o_13;
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u] = select(o_14, 0.0f, t >= len);
-    var o_acc15: f32 = 0.0f;
-    for (var o_n_16 = 0u; o_n_16 < 8u; o_n_16++) {
-        let o_17 = params[o_n_16 + 64u] * h.x[o_n_16];
-        o_acc15 = o_acc15 + o_17;
-    }
-    let o_18 = params[75u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
-    let o_19 = o_acc15 + o_18;
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u] = select(o_19, 0.0f, t >= len);
+    let o_in0 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u];
+    let o_in1 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u];
+    let o_in2 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u];
+    let o_in3 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u];
+    let o_0 = params[40u] * h.x[0u];
+    let o_1 = params[41u] * h.x[1u];
+    let o_2 = o_0 + o_1;
+    let o_3 = params[42u] * h.x[2u];
+    let o_4 = o_2 + o_3;
+    let o_5 = params[43u] * h.x[3u];
+    let o_6 = o_4 + o_5;
+    let o_7 = params[44u] * h.x[4u];
+    let o_8 = o_6 + o_7;
+    let o_9 = params[45u] * h.x[5u];
+    let o_10 = o_8 + o_9;
+    let o_11 = params[46u] * h.x[6u];
+    let o_12 = o_10 + o_11;
+    let o_13 = params[47u] * h.x[7u];
+    let o_14 = o_12 + o_13;
+    let o_15 = params[72u] * o_in0;
+    let o_16 = o_14 + o_15;
+    let o_17 = params[48u] * h.x[0u];
+    let o_18 = params[49u] * h.x[1u];
+    let o_19 = o_17 + o_18;
+    let o_20 = params[50u] * h.x[2u];
+    let o_21 = o_19 + o_20;
+    let o_22 = params[51u] * h.x[3u];
+    let o_23 = o_21 + o_22;
+    let o_24 = params[52u] * h.x[4u];
+    let o_25 = o_23 + o_24;
+    let o_26 = params[53u] * h.x[5u];
+    let o_27 = o_25 + o_26;
+    let o_28 = params[54u] * h.x[6u];
+    let o_29 = o_27 + o_28;
+    let o_30 = params[55u] * h.x[7u];
+    let o_31 = o_29 + o_30;
+    let o_32 = params[73u] * o_in1;
+    let o_33 = o_31 + o_32;
+    let o_34 = params[56u] * h.x[0u];
+    let o_35 = params[57u] * h.x[1u];
+    let o_36 = o_34 + o_35;
+    let o_37 = params[58u] * h.x[2u];
+    let o_38 = o_36 + o_37;
+    let o_39 = params[59u] * h.x[3u];
+    let o_40 = o_38 + o_39;
+    let o_41 = params[60u] * h.x[4u];
+    let o_42 = o_40 + o_41;
+    let o_43 = params[61u] * h.x[5u];
+    let o_44 = o_42 + o_43;
+    let o_45 = params[62u] * h.x[6u];
+    let o_46 = o_44 + o_45;
+    let o_47 = params[63u] * h.x[7u];
+    let o_48 = o_46 + o_47;
+    let o_49 = params[74u] * o_in2;
+    let o_50 = o_48 + o_49;
+    let o_51 = params[64u] * h.x[0u];
+    let o_52 = params[65u] * h.x[1u];
+    let o_53 = o_51 + o_52;
+    let o_54 = params[66u] * h.x[2u];
+    let o_55 = o_53 + o_54;
+    let o_56 = params[67u] * h.x[3u];
+    let o_57 = o_55 + o_56;
+    let o_58 = params[68u] * h.x[4u];
+    let o_59 = o_57 + o_58;
+    let o_60 = params[69u] * h.x[5u];
+    let o_61 = o_59 + o_60;
+    let o_62 = params[70u] * h.x[6u];
+    let o_63 = o_61 + o_62;
+    let o_64 = params[71u] * h.x[7u];
+    let o_65 = o_63 + o_64;
+    let o_66 = params[75u] * o_in3;
+    let o_67 = o_65 + o_66;
+    let o_row68 = U.batch * U.T * 0u + (b * U.T + t) * 1u;
+    outputs[o_row68 + 0u] = select(vec4<f32>(o_16, o_33, o_50, o_67), vec4<f32>(0.0f), t >= len);
 }
 
 // The final states.

@@ -46,8 +46,9 @@ var<storage, read> init: array<f32>;
 @group(0) @binding(4)
 var<storage, read> lengths: array<u32>;
 
+// Every output, [batch, T, ...dims] each, one after another, as vec4s (every row a multiple of 4 floats).
 @group(0) @binding(5)
-var<storage, read_write> outputs: array<f32>;
+var<storage, read_write> outputs: array<vec4<f32>>;
 
 @group(0) @binding(6)
 var<storage, read_write> final_state: array<f32>;
@@ -142,7 +143,7 @@ fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
 fn load_state(b: u32, s: u32) -> State {
     var h: State;
     for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {
-        for (var p1 = 0u; p1 < 4u + no_unroll; p1++) {
+        for (var p1 = 0u; p1 < 4u; p1++) {
             h.h[p0 * 4u + p1] = init[b * 32u + 0u + p0 * 4u + p1];
         }
     }
@@ -162,26 +163,101 @@ fn advance(h: State, e: Elem) -> State {
     return r;
 }
 
-// Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.
+// Store phase: this thread's outputs of step t from the states after it (h) and before it (prev), a row of vec4s per output; zero past the sequence length.
 fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
-    for (var o_p0 = 0u; o_p0 < 8u + no_unroll; o_p0++) {
-        let o_1 = h.h[o_p0 * 4u] * inputs[U.batch * U.T * 20u + (b * U.T + t) * 4u];
-        let o_2 = h.h[o_p0 * 4u + 1u] * inputs[U.batch * U.T * 20u + (b * U.T + t) * 4u + 1u];
-        let o_3 = o_1 + o_2;
-        let o_4 = h.h[o_p0 * 4u + 2u] * inputs[U.batch * U.T * 20u + (b * U.T + t) * 4u + 2u];
-        let o_5 = o_3 + o_4;
-        let o_6 = h.h[o_p0 * 4u + 3u] * inputs[U.batch * U.T * 20u + (b * U.T + t) * 4u + 3u];
-        let o_7 = o_5 + o_6;
-        let o_8 = params[o_p0 + 32u] * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + o_p0];
-        let o_9 = o_7 + o_8;
-        outputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + o_p0] = select(o_9, 0.0f, t >= len);
-    }
+    let o_in0 = inputs[U.batch * U.T * 20u + (b * U.T + t) * 4u];
+    let o_in1 = inputs[U.batch * U.T * 20u + (b * U.T + t) * 4u + 1u];
+    let o_in2 = inputs[U.batch * U.T * 20u + (b * U.T + t) * 4u + 2u];
+    let o_in3 = inputs[U.batch * U.T * 20u + (b * U.T + t) * 4u + 3u];
+    let o_in4 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u];
+    let o_in5 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 1u];
+    let o_in6 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 2u];
+    let o_in7 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 3u];
+    let o_in8 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 4u];
+    let o_in9 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 5u];
+    let o_in10 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 6u];
+    let o_in11 = inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + 7u];
+    let o_0 = h.h[0u] * o_in0;
+    let o_1 = h.h[1u] * o_in1;
+    let o_2 = o_0 + o_1;
+    let o_3 = h.h[2u] * o_in2;
+    let o_4 = o_2 + o_3;
+    let o_5 = h.h[3u] * o_in3;
+    let o_6 = o_4 + o_5;
+    let o_7 = params[32u] * o_in4;
+    let o_8 = o_6 + o_7;
+    let o_9 = h.h[4u] * o_in0;
+    let o_10 = h.h[5u] * o_in1;
+    let o_11 = o_9 + o_10;
+    let o_12 = h.h[6u] * o_in2;
+    let o_13 = o_11 + o_12;
+    let o_14 = h.h[7u] * o_in3;
+    let o_15 = o_13 + o_14;
+    let o_16 = params[33u] * o_in5;
+    let o_17 = o_15 + o_16;
+    let o_18 = h.h[8u] * o_in0;
+    let o_19 = h.h[9u] * o_in1;
+    let o_20 = o_18 + o_19;
+    let o_21 = h.h[10u] * o_in2;
+    let o_22 = o_20 + o_21;
+    let o_23 = h.h[11u] * o_in3;
+    let o_24 = o_22 + o_23;
+    let o_25 = params[34u] * o_in6;
+    let o_26 = o_24 + o_25;
+    let o_27 = h.h[12u] * o_in0;
+    let o_28 = h.h[13u] * o_in1;
+    let o_29 = o_27 + o_28;
+    let o_30 = h.h[14u] * o_in2;
+    let o_31 = o_29 + o_30;
+    let o_32 = h.h[15u] * o_in3;
+    let o_33 = o_31 + o_32;
+    let o_34 = params[35u] * o_in7;
+    let o_35 = o_33 + o_34;
+    let o_36 = h.h[16u] * o_in0;
+    let o_37 = h.h[17u] * o_in1;
+    let o_38 = o_36 + o_37;
+    let o_39 = h.h[18u] * o_in2;
+    let o_40 = o_38 + o_39;
+    let o_41 = h.h[19u] * o_in3;
+    let o_42 = o_40 + o_41;
+    let o_43 = params[36u] * o_in8;
+    let o_44 = o_42 + o_43;
+    let o_45 = h.h[20u] * o_in0;
+    let o_46 = h.h[21u] * o_in1;
+    let o_47 = o_45 + o_46;
+    let o_48 = h.h[22u] * o_in2;
+    let o_49 = o_47 + o_48;
+    let o_50 = h.h[23u] * o_in3;
+    let o_51 = o_49 + o_50;
+    let o_52 = params[37u] * o_in9;
+    let o_53 = o_51 + o_52;
+    let o_54 = h.h[24u] * o_in0;
+    let o_55 = h.h[25u] * o_in1;
+    let o_56 = o_54 + o_55;
+    let o_57 = h.h[26u] * o_in2;
+    let o_58 = o_56 + o_57;
+    let o_59 = h.h[27u] * o_in3;
+    let o_60 = o_58 + o_59;
+    let o_61 = params[38u] * o_in10;
+    let o_62 = o_60 + o_61;
+    let o_63 = h.h[28u] * o_in0;
+    let o_64 = h.h[29u] * o_in1;
+    let o_65 = o_63 + o_64;
+    let o_66 = h.h[30u] * o_in2;
+    let o_67 = o_65 + o_66;
+    let o_68 = h.h[31u] * o_in3;
+    let o_69 = o_67 + o_68;
+    let o_70 = params[39u] * o_in11;
+    let o_71 = o_69 + o_70;
+    let o_row72 = U.batch * U.T * 0u + (b * U.T + t) * 2u;
+    outputs[o_row72 + 0u] = select(vec4<f32>(o_8, o_17, o_26, o_35), vec4<f32>(0.0f), t >= len);
+    outputs[o_row72 + 1u] = select(vec4<f32>(o_44, o_53, o_62, o_71), vec4<f32>(0.0f), t >= len);
 }
 
 // The final states.
 fn store_final(h: State, b: u32, s: u32, base: u32) {
     for (var p0 = 0u; p0 < 8u + no_unroll; p0++) {
-        for (var p1 = 0u; p1 < 4u + no_unroll; p1++) {
+        for (var p1 = 0u; p1 < 4u; p1++) {
             final_state[base + 0u + p0 * 4u + p1] = h.h[p0 * 4u + p1];
         }
     }

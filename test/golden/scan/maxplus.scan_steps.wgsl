@@ -43,8 +43,9 @@ var<storage, read> init: array<f32>;
 @group(0) @binding(4)
 var<storage, read> lengths: array<u32>;
 
+// Every output, [batch, T, ...dims] each, one after another, as vec4s (every row a multiple of 4 floats).
 @group(0) @binding(5)
-var<storage, read_write> outputs: array<f32>;
+var<storage, read_write> outputs: array<vec4<f32>>;
 
 @group(0) @binding(6)
 var<storage, read_write> final_state: array<f32>;
@@ -245,12 +246,10 @@ fn advance(h: State, e: Elem) -> State {
     return r;
 }
 
-// Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.
+// Store phase: this thread's outputs of step t from the states after it (h) and before it (prev), a row of vec4s per output; zero past the sequence length.
 fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u] = select(h.score[0u], 0.0f, t >= len);
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u] = select(h.score[1u], 0.0f, t >= len);
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u] = select(h.score[2u], 0.0f, t >= len);
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u] = select(h.score[3u], 0.0f, t >= len);
+    let o_row0 = U.batch * U.T * 0u + (b * U.T + t) * 1u;
+    outputs[o_row0 + 0u] = select(vec4<f32>(h.score[0u], h.score[1u], h.score[2u], h.score[3u]), vec4<f32>(0.0f), t >= len);
 }
 
 // The final states.

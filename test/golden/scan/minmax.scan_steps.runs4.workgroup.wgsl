@@ -45,8 +45,9 @@ var<storage, read> init: array<f32>;
 @group(0) @binding(4)
 var<storage, read> lengths: array<u32>;
 
+// Every output, [batch, T, ...dims] each, one after another, as vec4s (every row a multiple of 4 floats).
 @group(0) @binding(5)
-var<storage, read_write> outputs: array<f32>;
+var<storage, read_write> outputs: array<vec4<f32>>;
 
 @group(0) @binding(6)
 var<storage, read_write> final_state: array<f32>;
@@ -327,12 +328,10 @@ fn advance(h: State, e: Elem) -> State {
     return r;
 }
 
-// Store phase: this thread's outputs of step t from the states after it (h) and before it (prev); zero past the sequence length.
+// Store phase: this thread's outputs of step t from the states after it (h) and before it (prev), a row of vec4s per output; zero past the sequence length.
 fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u] = select(h.h[0u], 0.0f, t >= len);
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 1u] = select(h.h[1u], 0.0f, t >= len);
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 2u] = select(h.h[2u], 0.0f, t >= len);
-    outputs[U.batch * U.T * 0u + (b * U.T + t) * 4u + 3u] = select(h.h[3u], 0.0f, t >= len);
+    let o_row0 = U.batch * U.T * 0u + (b * U.T + t) * 1u;
+    outputs[o_row0 + 0u] = select(vec4<f32>(h.h[0u], h.h[1u], h.h[2u], h.h[3u]), vec4<f32>(0.0f), t >= len);
 }
 
 // The final states.
@@ -382,7 +381,7 @@ fn scan_steps(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
         }
         let scan = lane_scan(agg, tid, c, lane);
         var h = advance(h0, combine(carry, scan.excl));
-        for (var r = 0u; r < 2u + no_unroll; r++) {
+        for (var r = 0u; r < 2u; r++) {
             let step = tile0 + c * 2u + r;
             let t = min(step, end - 1u);
             var e = element(b, t, s);
