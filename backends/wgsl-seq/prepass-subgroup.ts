@@ -12,12 +12,13 @@
 // does with its sum). Lanes past `batch * T` compute on the last row (the broadcasts need every lane)
 // and write nothing.
 //
-// Measured on lavapipe (docs/seq-bench.md, LSTM X = H = 256, batch 8, T = 128): blocks of 16 quads
-// ran as fast as the whole reduction unrolled (64 input lets; 2.6x the rows pre-pass) and compile in
-// under a tenth of its time (0.8-0.9 s of CPU against 8-10 s; the rows pre-pass 1.0-1.7 s); blocks of
-// 32 compiled in 5.7 s, of 8 ran slower. Definitions that differ only in which weight matrix they read
-// (LSTM's four input projections, evenly spaced in the weights buffer) are one loop over all their
-// elements: one body to compile instead of four.
+// Measured on lavapipe (docs/seq-bench.md, "The pre-pass over subgroups"; LSTM X = H = 256, batch 8):
+// blocks of 16 quads ran as fast as the whole reduction unrolled (64 input lets) and compile in under
+// a tenth of its time (0.8-0.9 s of CPU against 8-10 s); blocks of 32 compiled in 5.7 s, of 8 ran
+// slower. The generated kernel takes 2.2x less CPU than the rows pre-pass and compiles in 0.6-0.9 s
+// (the rows one 0.9-1.1 s). Definitions whose sums differ only in which weight matrix they read
+// (LSTM's four input projections, GRU's three, evenly spaced in the weights buffer) are one loop over
+// all their elements: one body to compile instead of four.
 import type { Def, Module, Node } from '../../src/compiler/ir/ir.js';
 import { strides, type DimSizes } from '../../src/compiler/ir/dims.js';
 import * as W from '../wgsl/ast.js';
