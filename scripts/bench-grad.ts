@@ -110,7 +110,8 @@ function timing(device: Device): Device & { gpuMs: number; savingMs: number; cpu
       timed.gpuMs += ms;
       timed.cpuMs += cpuMs;
       // The kernels' headers open with their cell's name.
-      const saving = job.shaders.some((s) => /^\/\/ \w+_saving\b/.test(s.code));
+      // (or their labels: a chunk kernel's header opens with its state's name, its label with its cell's)
+      const saving = job.shaders.some((s) => /^\/\/ \w+_saving\b/.test(s.code) || /^\w+_saving\./.test(s.label));
       if (saving) timed.savingMs += ms;
       if (saving) timed.savingCpuMs += cpuMs;
       // A job by its order and its shaders' labels (runGrad runs the saving cell, then the backward's jobs).
