@@ -4,6 +4,8 @@
 import { countedLoop } from '../wgsl/unroll-budget.js';
 import { arrayOf, assign, bool, call, f32, id, index, letS, member, named, u32, varS, type Expr, type Function, type Stmt, type Type } from '../wgsl/ast.js';
 import { Lowerer, offsetExpr, type NodeHook } from '../lower/expr.js';
+import { printExpr } from '../wgsl/print.js';
+import { dedupeLets } from './cse.js';
 import type { LoopObserver, PointLoop } from '../lower/points.js';
 import { ret, ELEM, u, type Ctx, laneCoords, stepLets, loadInputOrParam, elemRef, buildStruct, fieldDef, finish } from './kernel.js';
 
@@ -70,14 +72,39 @@ export function elementFunctions(ctx: Ctx): Function[] {
       if (nest.length) nest[nest.length - 1]!.used = true;
     },
   };
+  // A value several fields hoist (mamba_s6's core: exp(A_log) in both `a` and `b`) is one member:
+  // keyed by its expression over params and constants at the point's index values.
+  const hoisted = new Map<string, Expr>();
+  const nodeKey = (def: Parameters<NodeHook>[0], nodeId: number, env: Parameters<NodeHook>[2]): string | undefined => {
+    const n = def.nodes[nodeId]!;
+    switch (n.op) {
+      case 'const':
+        return String(n.value);
+      case 'load': {
+        const at = n.index.map((v) => env.get(v)?.value);
+        if (n.source !== 'param' || at.some((v) => v === undefined)) return undefined;
+        return `${n.tensor}[${at.map((v) => (typeof v === 'number' ? String(v) : printExpr(v!))).join(',')}]`;
+      }
+      case 'reduce':
+        return undefined;
+      default: {
+        const args = n.args.map((a) => nodeKey(def, a, env));
+        return args.some((a) => a === undefined) ? undefined : `${n.op}:${'fn' in n ? n.fn : ''}(${args.join(',')})`;
+      }
+    }
+  };
   const hoist: NodeHook = (def, nodeId, env, home) => {
     const n = def.nodes[nodeId]!;
     if (n.dep !== 'param' || n.op === 'const' || n.op === 'load') return undefined;
     const type = n.type === 'bool' ? bool : f32;
     const name = `i${invMembers.length}`;
+    const structural = nodeKey(def, nodeId, env);
     if (home === 0) {
+      const key = structural && `0:${structural}`;
+      if (key && hoisted.has(key)) return hoisted.get(key)!;
       invMembers.push({ name, type });
       invLw.current.push(assign(member(id('inv'), name), invLw.node(def, nodeId, env)));
+      if (key) hoisted.set(key, member(id('inv'), name));
       return member(id('inv'), name);
     }
     // Inside a field's loop nest (depth k is loop k - 1): an array over the loops down to `home`,
@@ -88,9 +115,12 @@ export function elementFunctions(ctx: Ctx): Function[] {
       loops.map((l) => id(l.name)),
       loops.map((_, k) => loops.slice(k + 1).reduce((m, l) => m * l.count, 1)),
     );
+    const key = structural && `${loops.map((l) => `${l.name}<${l.count}`).join(',')}:${structural}`;
+    if (key && hoisted.has(key)) return hoisted.get(key)!;
     invMembers.push({ name, type: arrayOf(type, loops.reduce((m, l) => m * l.count, 1)) });
     nest[home - 1]!.used = true;
     nest[home - 1]!.body.push(assign(index(member(id('inv'), name), at), invLw.node(def, nodeId, env)));
+    if (key) hoisted.set(key, index(member(id('inv'), name), at));
     return index(member(id('inv'), name), at);
   };
   const eStmts: Stmt[] = [];
@@ -111,7 +141,7 @@ export function elementFunctions(ctx: Ctx): Function[] {
     name: 'element',
     params: [...['b', 't', 's'].map((name) => ({ name, type: u32 })), ...(invMembers.length ? [{ name: 'inv', type: named('Inv') }] : [])],
     returnType: ELEM,
-    body: [...eStmts, ...finish(ctx, eLw), ret(eValue)],
+    body: dedupeLets([...eStmts, ...finish(ctx, eLw), ret(eValue)]),
     comment: "Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).",
   };
   if (!invMembers.length) return [identity, combine, element];
