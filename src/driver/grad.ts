@@ -33,6 +33,12 @@ export interface GradCompilation {
   saving: Compilation;
   /** The backward cell: with params, the adjoint recurrence only (`split.adjoint`). */
   backward: Compilation;
+  /**
+   * The backward cell without the inputs' gradients (`split.inputs.loop`), where they are a map over
+   * time of values it writes for the params' sums anyway (LSTM's `d_x` from its gate adjoints) and
+   * the map fits the time-sum kernel: runGrad runs it, and the map in the params' sums job.
+   */
+  loop?: Compilation;
   /** Per param, the cell that sums its gradient over time. */
   accumulations: { param: string; compilation: Compilation }[];
   step: BackwardStep;
@@ -137,9 +143,12 @@ export function planGrad(forward: Compilation, backwardMode: ModeRequest, gradOp
   };
   const backward = walkBack && !forwardReversed ? walkingBack(split?.adjoint ?? step.module, planned) : planned(split?.adjoint ?? step.module);
   const accumulations = (split?.accumulations ?? []).map((a) => ({ param: a.param, compilation: planned(a.module) }));
+  // Measured on LSTM's loop kernel: d_x in the loop cost it about 30% (docs/grad.md).
+  const loopCell = split?.inputs && backward.plan.mode === 'seq' && timeSumFits(split.inputs.map, forward.sizes) ? (walkBack && !forwardReversed ? walkingBack(split.inputs.loop, planned) : planned(split.inputs.loop)) : undefined;
+  const loop = loopCell?.plan.mode === backward.plan.mode ? loopCell : undefined;
   const coreMode = backwardMode === 'chunk' ? 'chunk' : backwardMode === 'auto' && chunkCore ? 'auto+chunk' : backwardMode;
   const staged = stagedOf(step, forward.module, forward.sizes, planned, walkBack && !forwardReversed, gatherCore, coreMode, restSteps);
-  return { forward, saving: savingPlan, backward, accumulations, step, savingModule, ...(split ? { split } : {}), ...(staged ? { staged } : {}) };
+  return { forward, saving: savingPlan, backward, ...(loop ? { loop } : {}), accumulations, step, savingModule, ...(split ? { split } : {}), ...(staged ? { staged } : {}) };
 }
 
 /**
@@ -368,10 +377,12 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
     return joinPartGradients(g.forward.module, { batch: data.batch, T: data.T, sizes: g.forward.sizes }, got, (n) => new Float32Array(n));
   }
   const compiled = new Map<GradCell, CompiledCell>();
+  // The backward cell without the inputs' gradients where the params' sums job maps them (GradCompilation.loop).
+  const map = g.loop && g.split?.inputs && options.timeSum !== false && !usesStages(g, options) ? g.split.inputs.map : undefined;
   const cells = new Map<GradCell, Compilation>([
     ['forward', g.forward],
     ['saving', g.saving],
-    ['backward', g.backward],
+    ['backward', map ? g.loop! : g.backward],
     ...(g.staged ? [['core', g.staged.core] as [GradCell, Compilation]] : []),
     ...g.accumulations.map((a): [GradCell, Compilation] => [accumulationCell(a.param), a.compilation]),
   ]);
@@ -423,10 +434,11 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
     runner.sumOverTime = async (accumulations, shape, inputs, params) => {
       if (!timeSum) {
         const taken = accumulations.filter((a) => sumTerm(a.module, a.adjoint) && timeSumFits(a.module, g.forward.sizes));
-        timeSum = { compiled: compileTimeSum(taken.map((a) => a.module), g.forward.sizes, `${g.forward.module.name}_grad_sums`), taken };
+        timeSum = { compiled: compileTimeSum([...taken.map((a) => a.module), ...(map ? [map] : [])], g.forward.sizes, `${g.forward.module.name}_grad_sums`), taken };
       }
-      if (timeSum.taken.length === 0) return {};
-      return (await timeSumRun(timeSum.compiled, shape, inputs, params)).sums;
+      if (timeSum.taken.length === 0 && !map) return {};
+      const r = await timeSumRun(timeSum.compiled, shape, inputs, params);
+      return { ...r.sums, ...r.outputs };
     };
   }
   runner.walksBack = (cell) => cells.get(cell)?.module.reversed === true;

@@ -54,7 +54,9 @@ export interface CellRunner<A extends FloatArray> {
   /**
    * The sums over time of several accumulation cells at once (a reduction, not a recurrence: only the
    * final sum is wanted), where the runner has a way to: per accumulator it took, each sequence's sum,
-   * [batch, ...dims], from 0. Those it leaves out run as cells.
+   * [batch, ...dims], from 0. Those it leaves out run as cells. Where the runner's 'backward' cell is
+   * `split.inputs.loop` (without the inputs' gradients), it also gives each input's gradient per step
+   * ([batch, T, ...], the map `split.inputs.map`, under the backward step's names for them).
    */
   sumOverTime?(accumulations: Accumulation[], shape: CellShape, inputs: Record<string, FloatArray>, params: CellData['params']): Promise<Record<string, FloatArray>>;
   /**
@@ -242,17 +244,24 @@ export async function backpropagate<A extends FloatArray>(
     }
     const run = await runner.run('backward', sh, { inputs: backInputs, params: backParams, initial: recurrent });
     Object.assign(adjoints, run.final);
-    // Each param's sum over this segment's steps, from where the later segments left it.
-    const inputsOf = (a: Accumulation) => Object.fromEntries(a.module.tensors.filter((t) => t.role === 'input').map((t) => [t.name, backInputs[t.name] ?? run.outputs[t.name]!]));
-    const summed = runner.sumOverTime && split ? await runner.sumOverTime(split.accumulations, sh, Object.assign({}, ...split.accumulations.map(inputsOf)), backParams) : {};
-    addSums(summed);
+    // Each param's sum over this segment's steps, from where the later segments left it; and the
+    // inputs' gradients, where the runner's backward cell left them to the map (split.inputs).
+    const inputsOf = (cell: Module) => Object.fromEntries(cell.tensors.filter((t) => t.role === 'input').map((t) => [t.name, backInputs[t.name] ?? run.outputs[t.name]!]));
+    const mapped = split?.inputs && roles.inputAdjoints.some((r) => run.outputs[r.adjoint] === undefined) ? [split.inputs.map] : [];
+    const summed = runner.sumOverTime && split ? await runner.sumOverTime(split.accumulations, sh, Object.assign({}, ...[...split.accumulations.map((a) => a.module), ...mapped].map(inputsOf)), backParams) : {};
+    const inputGradNames = new Set(roles.inputAdjoints.map((r) => r.adjoint));
+    addSums(Object.fromEntries(Object.entries(summed).filter(([name]) => !inputGradNames.has(name))));
     for (const a of split?.accumulations ?? []) {
       if (summed[a.adjoint]) continue;
-      const inputs = inputsOf(a);
+      const inputs = inputsOf(a.module);
       const sum = await runner.run(accumulationCell(a.param), sh, { inputs, params: backParams, ...(adjoints[a.adjoint] ? { initial: { [a.adjoint]: adjoints[a.adjoint]! } } : {}) });
       adjoints[a.adjoint] = sum.final[a.adjoint]!;
     }
-    for (const { input, adjoint } of roles.inputAdjoints) placeSteps(inputGrads[input]!, reversed(run.outputs[adjoint]!, size(input)), batch, T, size(input), t0, steps);
+    for (const { input, adjoint } of roles.inputAdjoints) {
+      const grad = run.outputs[adjoint] ?? summed[adjoint];
+      if (!grad) throw new Error(`backpropagate: the backward cell left ${adjoint} to the map (split.inputs), and sumOverTime did not give it`);
+      placeSteps(inputGrads[input]!, reversed(grad, size(input)), batch, T, size(input), t0, steps);
+    }
   }
 
   // Sums over the batch in float64, whatever the runner's precision.

@@ -105,11 +105,13 @@ describe('the jobs a backward runs', () => {
     return jobs;
   }
 
-  it("lstm: the saving cell, the backward cell, then every param's sum in one time-sum job", async () => {
+  // d_x reads only the gate adjoints the backward cell writes for the sums: a map in the sums' job (split.inputs).
+  it("lstm: the saving cell, the backward cell without d_x, then every param's sum and d_x in one time-sum job", async () => {
     const jobs = await jobsOf('examples/lstm', 'seq');
     expect(jobs.length).toBe(3);
     expect(jobs[2]!.every((l) => l.startsWith('lstm_grad_sums.'))).toBe(true);
-    expect(jobs[2]!.length).toBe(12);
+    expect(jobs[2]!.length).toBe(13);
+    expect(jobs[2]!.filter((l) => l.includes('lstm_grad_inputs'))).toHaveLength(1);
   });
 
   it('mamba_s6 with auto: the saving cell, the adjoint scan (core), then the rest in one job', async () => {

@@ -10,7 +10,11 @@ import { differentiate } from '../../src/compiler/grad/reverse.js';
 import { analyse } from '../../src/compiler/analyse/analyse.js';
 import { interpretGrad } from '../../src/runtime/reference/grad.js';
 import { interpretBackward } from '../../src/runtime/reference/grad-step.js';
-import { backwardParams } from '../../src/runtime/bptt.js';
+import { backpropagate, backwardParams, type CellRunner, type GradCell } from '../../src/runtime/bptt.js';
+import { accumulationCell, splitAccumulators } from '../../src/compiler/grad/split.js';
+import { withSavedStates } from '../../src/compiler/grad/saved.js';
+import { interpret } from '../../src/runtime/reference/interpreter.js';
+import type { Module } from '../../src/compiler/ir/ir.js';
 import { randomRunData, uniformFloats } from '../../src/driver/data.js';
 import { casesFor, gradCellFiles as cellFiles, moduleAt } from './helpers.js';
 
@@ -126,5 +130,36 @@ describe('params read transposed (transposeParamReads)', () => {
     expect(Array.from(got['Wi_T']!)).toEqual([0, 2, 4, 1, 3, 5]);
     expect(got['Wi_T']).toBeInstanceOf(Float64Array);
     expect(got['Ui']).toBe(params['Ui']);
+  });
+});
+
+describe("the inputs' gradients as a map beside the params' sums (split.inputs)", () => {
+  // What runGrad runs for a seq backward (GradCompilation.loop): the backward cell without d_x, and
+  // d_x a map over time of the carried gate adjoints, computed in the params' sums job.
+  it.each(['examples/lstm', 'examples/gru', 'examples/maxplus'])('%s: the loop and the map give the one-cell gradients, with and without checkpoints', async (label) => {
+    const m = moduleAt(cellFiles.find(([l]) => l === label)![1]);
+    const step = differentiate(m);
+    const split = splitAccumulators(step)!;
+    expect(split.inputs).toBeDefined();
+    const { loop, map } = split.inputs!;
+    const grads = step.roles.inputAdjoints.map((r) => r.adjoint);
+    expect(loop.tensors.filter((t) => grads.includes(t.name))).toEqual([]);
+    expect(map.tensors.filter((t) => t.role === 'output').map((t) => t.name)).toEqual(grads);
+    expect(map.tensors.some((t) => t.role === 'state')).toBe(false);
+    expect([verifyModule(loop), verifyModule(map)]).toEqual([[], []]);
+    const saving = withSavedStates(m);
+    const modules = new Map<GradCell, Module>([['forward', m], ['saving', saving.module], ['backward', loop], ...split.accumulations.map((a): [GradCell, Module] => [accumulationCell(a.param), a.module])]);
+    const runner: CellRunner<Float64Array> = {
+      zeros: (n) => new Float64Array(n),
+      run: async (cell, sh, d) => interpret(modules.get(cell)!, sh, d),
+      // The map's outputs only (the accumulations run as cells).
+      sumOverTime: async (_a, sh, inputs, params) => interpret(map, sh, { inputs: Object.fromEntries(map.tensors.filter((t) => t.role === 'input').map((t) => [t.name, inputs[t.name]!])), params }).outputs,
+    };
+    const c = casesFor(m, bindDims(m)).at(-1)!;
+    const want = await interpretBackward(m, c.shape, c.data, c.upstream, step);
+    for (const checkpoint of [undefined, 5]) {
+      const got = await backpropagate(m, { backward: step, saving, split }, runner, c.shape, c.data, c.upstream, checkpoint ? { checkpoint } : {});
+      for (const kind of ['inputs', 'params', 'initial'] as const) for (const [name, a] of Object.entries(want[kind])) expectClose(`C=${checkpoint} ${kind} ${name}`, a, got[kind][name]!);
+    }
   });
 });

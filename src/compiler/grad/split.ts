@@ -20,9 +20,22 @@ export interface Accumulation {
   module: Module;
 }
 
+/**
+ * The inputs' gradients out of the recurrence too: `loop` is `adjoint` without them, and `map` computes
+ * them per step from the carried values, inputs and params (outputs only, no state: a map over time,
+ * which a runner may run beside the params' sums). LSTM's `d_x = Σk W_T[j, k]·d_z[k]` reads only the
+ * gate adjoints the backward cell writes for the params' sums anyway.
+ */
+export interface InputsMap {
+  loop: Module;
+  map: Module;
+}
+
 export interface SplitBackward {
   /** The backward cell without the accumulators: the adjoint states, the inputs' gradients, and the carried values as outputs. */
   adjoint: Module;
+  /** Where every input's gradient reads the state only through carried values: the cell without them, and their map. */
+  inputs?: InputsMap;
   /** Carried value (a let of the backward cell, or a state adjoint's value) → the output of `adjoint` that holds it per step. */
   carried: Map<string, string>;
   accumulations: Accumulation[];
@@ -76,7 +89,8 @@ export function splitAccumulators(step: BackwardStep): SplitBackward | undefined
     return out;
   };
 
-  const accumulations: Accumulation[] = accDefs.map((acc) => {
+  /** A cell of the definitions `roots` (rewritten to read carried values) and the non-state lets they need, recomputed. */
+  const cellOf = (roots: Def[], name: string, own: Tensor[]): Module => {
     const copied: Def[] = [];
     const seen = new Set<string>();
     // Rewrites a definition: loads of carried values become input loads of the carried output.
@@ -106,39 +120,59 @@ export function splitAccumulators(step: BackwardStep): SplitBackward | undefined
         copied.push(l);
       }
     };
-    need(acc);
-    // Lets in step order (each after what it reads), then the update.
+    for (const r of roots) need(r);
+    // Lets in step order (each after what it reads), then the roots.
     const order = new Map(m.step.map((d, k) => [d, k]));
     const defs = [...copied].sort((a, b) => order.get(a)! - order.get(b)!);
-    const update = rewrite(acc);
-    const step = [...defs, update];
+    const step = [...defs, ...roots.map(rewrite)];
     const used = new Set(step.flatMap((d) => loadsOf(d).map((n) => `${n.source}:${n.tensor}`)));
-    const param = accumulatorOf.get(acc.target)!;
     const tensors: Tensor[] = [
       ...m.tensors.filter((t) => (t.role === 'input' || t.role === 'param') && used.has(`${t.role}:${t.name}`)),
       ...[...new Set(step.flatMap((d) => loadsOf(d).filter((n) => n.source === 'input' && !tensorOf.has(n.tensor)).map((n) => n.tensor)))].map(
-        (name) => ({ name, role: 'input' as const, dims: carriedDefs.find((c) => c.target === name)!.vars.map((v) => v.dim), span: acc.span }),
+        (name) => ({ name, role: 'input' as const, dims: carriedDefs.find((c) => c.target === name)!.vars.map((v) => v.dim), span: roots[0]!.span }),
       ),
-      tensorOf.get(acc.target)!,
+      ...own,
       ...defs.map((d) => tensorOf.get(d.target)!),
     ];
-    return { param, adjoint: acc.target, module: { name: `${m.name}_${param}`, dims: m.dims, tensors, step, structures: [] } };
+    return { name, dims: m.dims, tensors, step, structures: [] };
+  };
+
+  const accumulations: Accumulation[] = accDefs.map((acc) => {
+    const param = accumulatorOf.get(acc.target)!;
+    return { param, adjoint: acc.target, module: cellOf([acc], `${m.name}_${param}`, [tensorOf.get(acc.target)!]) };
   });
+  // The inputs' gradients as a map, where none reads a state but through values carried anyway (the
+  // params' sums carry them): carrying more per step for them would cost the loop what it saves.
+  const carriedBefore = new Set(carried.keys());
+  const inputAdjoints = new Set(step.roles.inputAdjoints.map((r) => r.adjoint));
+  const outputDefs = m.step.filter((d) => d.kind === 'output' && inputAdjoints.has(d.target));
+  const map = outputDefs.length ? cellOf(outputDefs, `${m.name}_inputs`, outputDefs.map((d) => tensorOf.get(d.target)!)) : undefined;
+  const mapCarriesMore = [...carried.keys()].some((k) => !carriedBefore.has(k));
 
   // The backward cell without the accumulators, and the lets only they read.
   const accTargets = new Set(accDefs.map((d) => d.target));
-  const body = [...m.step.filter((d) => !accTargets.has(d.target)), ...carriedDefs];
-  const { kept } = withoutUnreadLets(body);
-  const keptLets = new Set(kept.filter((d) => d.kind === 'let').map((d) => d.target));
-  const adjoint: Module = {
-    ...m,
-    tensors: [
-      ...m.tensors.filter((t) => !accTargets.has(t.name) && (t.role !== 'let' || keptLets.has(t.name))),
-      ...carriedDefs.map((c) => ({ name: c.target, role: 'output' as const, dims: c.vars.map((v) => v.dim), span: c.span })),
-    ],
-    step: kept,
+  const cell = (defs: Def[], carriedOut: Def[]): Module => {
+    const lets = new Set(defs.filter((d) => d.kind === 'let').map((d) => d.target));
+    const targets = new Set(defs.map((d) => d.target));
+    return {
+      ...m,
+      tensors: [
+        ...m.tensors.filter((t) => !accTargets.has(t.name) && (t.role !== 'let' || lets.has(t.name)) && (t.role !== 'output' || targets.has(t.name))),
+        ...carriedOut.map((c) => ({ name: c.target, role: 'output' as const, dims: c.vars.map((v) => v.dim), span: c.span })),
+      ],
+      step: defs,
+    };
   };
-  return { adjoint, carried, accumulations };
+  if (mapCarriesMore) {
+    // Undo what the map carried: the one-cell schedule does not write it.
+    for (const k of [...carried.keys()]) if (!carriedBefore.has(k)) carried.delete(k);
+    carriedDefs.splice(0, carriedDefs.length, ...carriedDefs.filter((c) => [...carried.values()].includes(c.target)));
+  }
+  const body = [...m.step.filter((d) => !accTargets.has(d.target)), ...carriedDefs];
+  const adjoint = cell(withoutUnreadLets(body).kept, carriedDefs);
+  const loopDefs = withoutUnreadLets(body.filter((d) => !(d.kind === 'output' && inputAdjoints.has(d.target)))).kept;
+  const inputs = map && !mapCarriesMore ? { loop: cell(loopDefs, carriedDefs), map } : undefined;
+  return { adjoint, carried, accumulations, ...(inputs ? { inputs } : {}) };
 }
 
 /** The name of a param's accumulation cell, for the runner (the adjoint cell is 'backward'). */
