@@ -3,7 +3,7 @@
 import type { Backend, CompiledCell, PreparedRun, RunSize } from '../backend.js';
 import { hostModule } from '../host/host-module.js';
 import { buildManifest } from '../host/manifest.js';
-import { emitSeq, prepassDispatch, seqDispatch, stepDispatch, stepInitDispatch, stepwiseForm, subgroupPrepassForm, type SeqKernel } from './emit.js';
+import { emitSeq, laneStepForm, prepassDispatch, seqDispatch, stepDispatch, stepInitDispatch, stepwiseForm, subgroupPrepassForm, type SeqKernel } from './emit.js';
 import { stepCost } from '../../src/compiler/ir/cost.js';
 import { bufferFootprint, HALF_ROLES, type OffsetScale } from './layout.js';
 import { halfStorage } from '../../src/compiler/plan/plan.js';
@@ -22,13 +22,16 @@ export const seqBackend: Backend<'seq'> = {
     const sub = target.subgroups && !half ? subgroupPrepassForm(module, sizes) : undefined;
     const pre = sub?.ok ? { why: `; ${sub.why}`, decision: { prepass: 'subgroups' as const } } : { why: '', decision: {} };
     if (!form.ok) return { ok: true, why: `a sequential loop over time runs every cell${pre.why}`, decision: { mode: 'seq', ...pre.decision } };
-    return { ok: true, why: `a sequential loop over time runs every cell; at these sizes it runs ${form.why}${pre.why}`, decision: { mode: 'seq', step: 'dispatch', tile: form.tile, ...pre.decision } };
+    // From a batch of 8 (at prepare), the step with lanes over 8 sequences where the adapter has subgroups.
+    const lanes = target.subgroups && !half && laneStepForm(module, sizes).ok;
+    const lanesWhy = lanes ? '; from a batch of 8, the step with lanes over 8 sequences, each recurrent weight vec4 loaded once and shared by subgroupBroadcast' : '';
+    return { ok: true, why: `a sequential loop over time runs every cell; at these sizes it runs ${form.why}${lanesWhy}${pre.why}`, decision: { mode: 'seq', step: 'dispatch', tile: form.tile, ...(lanes ? { lanes: 'sequences' as const } : {}), ...pre.decision } };
   },
   compile({ module, sizes, source, plan }): CompiledCell {
     const half = halfStorage(plan);
     const decision = plan.decision.mode === 'seq' ? plan.decision : { mode: 'seq' as const };
-    const emit = (tile?: number, subgroups = decision.prepass === 'subgroups') =>
-      emitSeq(module, sizes, { parallel: true, ...(source ? { source } : {}), ...(half ? { half } : {}), ...(tile !== undefined && !half ? { stepwise: { tile } } : {}), ...(subgroups && !half ? { subgroupPrepass: true } : {}) });
+    const emit = (tile?: number, subgroups = decision.prepass === 'subgroups', lanes = false) =>
+      emitSeq(module, sizes, { parallel: true, ...(source ? { source } : {}), ...(half ? { half } : {}), ...(tile !== undefined && !half ? { stepwise: { tile, ...(lanes ? { lanes } : {}) } } : {}), ...(subgroups && !half ? { subgroupPrepass: true } : {}) });
     const kernel = emit(decision.step === 'dispatch' ? decision.tile ?? 1 : undefined);
     // The files `rnnc compile` writes (kernels, manifest, host module) keep the rows pre-pass: the host
     // module does not check the device for subgroups (docs/host-module.md).
@@ -44,7 +47,10 @@ export const seqBackend: Backend<'seq'> = {
     ];
     // The step kernel's tile at a batch below it: fewer sequences per invocation (emitted when first asked).
     const byTile = new Map<number, SeqKernel>();
+    let laneKernel: SeqKernel | undefined;
     const kernelFor = (batch: number): SeqKernel => {
+      // From a batch of 8: lanes over 8 sequences (the plan's `lanes`).
+      if (kernel.step && decision.lanes === 'sequences' && batch >= 8) return (laneKernel ??= emit(decision.tile ?? 1, undefined, true));
       if (!kernel.step || batch >= kernel.step.tile) return kernel;
       const tile = Math.max(1, batch);
       if (!byTile.has(tile)) byTile.set(tile, emit(tile));
@@ -95,7 +101,7 @@ export const seqBackend: Backend<'seq'> = {
         job(data) {
           const { buffers, passes } = seqPasses(module, kernel, data, { prepass: preLabel, main: label, step: stepLabel, init: initLabel });
           // The subgroup pre-pass needs the feature, and subgroups that hold its 8 step rows.
-          const subgroups = kernel.prepass?.subgroups ? { requiredFeatures: ['subgroups' as GPUFeatureName], minSubgroupSize: kernel.prepass.workgroupSize } : {};
+          const subgroups = kernel.prepass?.subgroups || kernel.step?.subgroups ? { requiredFeatures: ['subgroups' as GPUFeatureName], minSubgroupSize: 8 } : {};
           return { shaders: shaders.filter((s) => passes.some((p) => p.shader === s.label)), buffers, passes, ...subgroups };
         },
         decode: (buffers) => unpackRun(kernel, batch, T, buffers),

@@ -4,7 +4,9 @@
 // match the float64 reference interpreter with variable lengths and a given initial state: a full
 // tile of 4 sequences and a partial one (batch 5), one sequence (a tile of 1, emitted for the batch),
 // rows that are not a multiple of the workgroup (H = 160), a cell reversed in time, a state too large
-// for the loop kernel's workgroup memory (H = 512), and the loop kernel below the size bound.
+// for the loop kernel's workgroup memory (H = 512), lanes over 8 sequences from a batch of 8
+// (step-subgroup.ts: batch 9, one live lane in the second subgroup), and the loop kernel below the
+// size bound.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { frontEnd } from '../../src/driver/front-end.js';
@@ -38,9 +40,12 @@ const gruReversed = cellOf(readFileSync('examples/gru.rnn', 'utf8').replace('rnn
 describe('the step kernel', () => {
   it('is planned at sizes where a step outweighs a dispatch, with its tile and why; the loop below', () => {
     const big = plan(lstm.module, lstm.analysis, { mode: 'seq', dims: bindDims(lstm.module, { X: 64, H: 128 }) }).plan;
-    expect(big.decision).toEqual({ mode: 'seq', step: 'dispatch', tile: 4, prepass: 'subgroups' });
+    expect(big.decision).toEqual({ mode: 'seq', step: 'dispatch', tile: 4, lanes: 'sequences', prepass: 'subgroups' });
+    expect(big.why).toMatch(/from a batch of 8, the step with lanes over 8 sequences, each recurrent weight vec4 loaded once and shared by subgroupBroadcast/);
+    // Without subgroups: the tile only.
+    expect(plan(lstm.module, lstm.analysis, { mode: 'seq', dims: bindDims(lstm.module, { X: 64, H: 128 }), target: { subgroups: false } }).plan.decision).toEqual({ mode: 'seq', step: 'dispatch', tile: 4 });
     expect(big.why).toMatch(/one dispatch per step .*2 workgroups of 64 elements per sequence.*4 sequences per invocation/);
-    expect(plan(lstm.module, lstm.analysis, { mode: 'seq', dims: bindDims(lstm.module, { X: 4, H: 512 }) }).plan.decision).toEqual({ mode: 'seq', step: 'dispatch', tile: 4, prepass: 'subgroups' });
+    expect(plan(lstm.module, lstm.analysis, { mode: 'seq', dims: bindDims(lstm.module, { X: 4, H: 512 }) }).plan.decision).toEqual({ mode: 'seq', step: 'dispatch', tile: 4, lanes: 'sequences', prepass: 'subgroups' });
     const small = plan(lstm.module, lstm.analysis, { mode: 'seq', dims: bindDims(lstm.module) }).plan;
     expect(small.decision).toEqual({ mode: 'seq' });
     expect(emit(plan(lstm.module, lstm.analysis, { mode: 'seq', dims: bindDims(lstm.module) })).kernels.map((k) => k.file)).not.toContain('lstm.step.wgsl');
@@ -56,6 +61,9 @@ describe('the step kernel', () => {
     // Past the loop kernel's workgroup memory (it runs one invocation per sequence there): the step
     // kernel keeps its lets in registers and stages only h.
     ['lstm', 4, 512, 3, 4, lstm],
+    // From a batch of 8, lanes over 8 sequences (step-subgroup.ts): a full subgroup and one lane of a second.
+    ['lstm', 64, 128, 9, 5, lstm],
+    ['gru reversed', 32, 160, 8, 6, gruReversed],
   ] as const)('%s X %i H %i, batch %i, T %i = the reference (variable lengths, given initial state)', async (_, X, H, batch, T, cell) => {
     const module = cell.module;
     const sizes = bindDims(module, { X, H });
@@ -63,6 +71,7 @@ describe('the step kernel', () => {
     expect(compiled.kernels.map((k) => k.file)).toContain(`${module.name}.step.wgsl`);
     const prepared = compiled.prepare({ batch, T });
     expect(prepared.dispatches.map((d) => d.label)).toContain(`${module.name}.seq.step (x${T}, one per step)`);
+    expect(prepared.shaders[`${module.name}.seq.step`]!.includes('subgroupBroadcast')).toBe(batch >= 8);
     const seed = batch * 1000 + T;
     const lengths = batch > 1 ? randomLengths(batch, T, seed) : undefined;
     const d = randomRunData(module, { batch, T, sizes }, seed, { initial: true });

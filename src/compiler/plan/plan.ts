@@ -83,6 +83,12 @@ export interface SeqDecision {
    * least 8 and the pre-pass's sums take it (subgroupPrepassForm); absent: the rows pre-pass.
    */
   prepass?: 'subgroups';
+  /**
+   * From a batch of 8 (chosen at `prepare`, as the tile is), the step kernel with lanes over 8
+   * sequences, each recurrent weight vec4 loaded by one lane and shared by subgroupBroadcast
+   * (backends/wgsl-seq/step-subgroup.ts); absent: the step kernel with `tile` sequences per invocation.
+   */
+  lanes?: 'sequences';
 }
 
 /** The scan's element layout and tile shape (backends/wgsl-scan/layout.ts explains each). */
