@@ -21,8 +21,9 @@
 // keeps a low-rank cell's backward the sequential cell it was before the chunked core (with `auto`),
 // `--rest-steps` runs a chunked core's rest over every step at once even where the time-sum kernel takes
 // it, and `--mode` is the forward's mode (default auto; `chunk` for the low-rank cells' chunked forward).
+// `--no-map` keeps the inputs' gradients in a seq backward cell's loop (not the params' sums job's map).
 //
-//   npx tsx scripts/bench-grad.ts [--cells mamba_s6,gla,lru,lstm] [--T 1048576] [--batch 1] [--repeats 3] [--mode auto] [--grad-mode auto] [--dim H=64] [--stage | --no-stage] [--no-time-sum] [--host-reversal] [--lanes-core] [--no-chunk-core] [--rest-steps]
+//   npx tsx scripts/bench-grad.ts [--cells mamba_s6,gla,lru,lstm] [--T 1048576] [--batch 1] [--repeats 3] [--mode auto] [--grad-mode auto] [--dim H=64] [--stage | --no-stage] [--no-time-sum] [--host-reversal] [--lanes-core] [--no-chunk-core] [--rest-steps] [--no-map]
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { frontEnd } from '../src/driver/front-end.js';
@@ -138,7 +139,10 @@ try {
     const fe = frontEnd(readFileSync(`examples/${cell}.rnn`, 'utf8')) as { module: Module; analysis: Analysis };
     const known = Object.fromEntries(Object.entries(dims).filter(([d]) => fe.module.dims.some((x) => x.name === d)));
     const forward = plan(fe.module, fe.analysis, { mode: forwardMode, dims: known, target: targetOf(gpu.adapter) });
-    const grad = retargetGrad(planGrad(forward, gradMode, gradPlan), gpu);
+    const planned = retargetGrad(planGrad(forward, gradMode, gradPlan), gpu);
+    // `--no-map`: the inputs' gradients in the backward loop again (GradCompilation.loop unused).
+    const { loop: _loop, ...withoutLoop } = planned;
+    const grad = process.argv.includes('--no-map') ? withoutLoop : planned;
     const sizes = forward.sizes;
     for (const T of Ts) {
       const size: RunSize = { batch, T };

@@ -236,6 +236,7 @@ export function retargetGrad(g: GradCompilation, device: Device, options: PlanOp
     forward: retarget(g.forward, target, options),
     saving: retarget(g.saving, target, options),
     backward: again(g.backward),
+    ...(g.loop ? { loop: again(g.loop) } : {}),
     accumulations: g.accumulations.map((a) => ({ ...a, compilation: again(a.compilation) })),
     ...(g.staged
       ? {
