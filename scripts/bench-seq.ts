@@ -67,7 +67,8 @@ try {
           const ortMs = median(ortRun.runMs!);
           const gates = op === 'LSTM' ? 4 : 3;
           const gflops = (2 * gates * H * (X + H) * batch * T) / (rnnc * 1e6);
-          const form = `${job.shaders.some((x) => x.label.endsWith('.step')) ? 'step' : 'loop'}${job.requiredFeatures?.includes('subgroups') ? ', subgroup pre-pass' : ''}`;
+          const step = job.shaders.find((x) => x.label.endsWith('.step'));
+          const form = `${step ? (step.code.includes('lane_sums') ? 'step, lanes over 8 sequences' : 'step') : 'loop'}${job.shaders.some((x) => x.label.endsWith('.project') && x.code.includes('subgroupBroadcast')) ? ', subgroup pre-pass' : ''}`;
           const line = `| ${cell} | ${H} | ${batch} | ${T} | ${form} | ${rnnc.toFixed(0)} | ${prepass.toFixed(0)} | ${((rnnc / T) * 1e3).toFixed(0)} | ${gflops.toFixed(2)} | ${ortMs.toFixed(0)} | ${(ortMs / rnnc).toFixed(2)} | ${load()} |`;
           rows.push(line);
           process.stderr.write(line + '\n');

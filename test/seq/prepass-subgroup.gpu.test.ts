@@ -55,7 +55,7 @@ describe('the subgroup pre-pass', () => {
     expect(plan(lstm.module, lstm.analysis, { mode: 'seq', dims: bindDims(lstm.module) }).plan.decision).toEqual({ mode: 'seq' });
     expect(plan(lstm.module, lstm.analysis, { mode: 'seq', dims: sizes, precision: 'f16-storage' }).plan.decision).toEqual({ mode: 'seq' });
     // With the step kernel too.
-    expect(plan(lstm.module, lstm.analysis, { mode: 'seq', dims: bindDims(lstm.module, { X: 64, H: 128 }) }).plan.decision).toEqual({ mode: 'seq', step: 'dispatch', tile: 4, prepass: 'subgroups' });
+    expect(plan(lstm.module, lstm.analysis, { mode: 'seq', dims: bindDims(lstm.module, { X: 64, H: 128 }) }).plan.decision).toEqual({ mode: 'seq', step: 'dispatch', tile: 4, lanes: 'sequences', prepass: 'subgroups' });
     // The files `rnnc compile` writes keep the rows pre-pass (the host module does not check for subgroups).
     const compiled = emit(plan(lstm.module, lstm.analysis, { mode: 'seq', dims: sizes }));
     expect(compiled.kernels.find((k) => k.file === 'lstm.project.wgsl')!.wgsl).not.toContain('subgroupBroadcast');
