@@ -1493,12 +1493,17 @@ function stepKernel(m: Module, sizes: DimSizes, loopPlan: Plan, layout: KernelLa
   return `it would bind more than ${MAX_STORAGE_BUFFERS} storage buffers`;
 }
 
-/** Whether the step kernel can run with lanes over 8 sequences (step-subgroup.ts), and why not. */
+/**
+ * Whether a cell that takes the step kernel (stepwiseForm) can run it with lanes over 8 sequences
+ * (step-subgroup.ts), and why not: its recurrent sums' form (laneSums). Written, it binds what the
+ * step kernel binds or less. Nothing is emitted here (the planner asks on every run).
+ */
 export function laneStepForm(m: Module, sizes: DimSizes): { ok: true } | { ok: false; why: string } {
-  const p = plan(m, sizes, { parallel: true });
-  const layout = kernelLayout(m, sizes, p.program.weights);
-  const made = laneStepKernel(m, sizes, p, layout, (mod) => printModule(budgetUnrolling(mod, VECTOR_UNROLLED_ACCESSES)), undefined);
-  return typeof made === 'string' ? { ok: false, why: made } : { ok: true };
+  const loopPlan = plan(m, sizes, { parallel: true });
+  const p: Plan = loopPlan.strategy === 'workgroup' ? loopPlan : { ...loopPlan, strategy: 'workgroup', workgroupSize: STEP_WORKGROUP };
+  const w = new KernelWriter(m, sizes, p, kernelLayout(m, sizes, p.program.weights), true);
+  const ls = laneSums(p.program.defs.filter((k) => !k.invariant), sizes, (role, t) => w.regionOf(role, t));
+  return typeof ls === 'string' ? { ok: false, why: ls } : { ok: true };
 }
 
 /** The step kernel with lanes over 8 sequences (laneStepModule), or why the cell does not take it. */

@@ -2,8 +2,8 @@
 //
 // Today's step kernel (emit.ts stepModule) gives each invocation its rows of the recurrent weights
 // (U): lavapipe loads a per-invocation address lane by lane. Here a workgroup is one subgroup of
-// 8 lanes, one per sequence, and its rows of units are a share of the step's units (LANE_BLOCKS
-// workgroups per 8 sequences, so that both cores work at batch 8). Phase 1, as the subgroup pre-pass
+// 8 lanes, one per sequence, and its units are a share of the step's (`blocks` workgroups per 8
+// sequences, at least 2 so that both cores work at batch 8: laneSums). Phase 1, as the subgroup pre-pass
 // does (prepass-subgroup.ts): the recurrent sums (`sum(m: U[j, m] * h[m])`), in blocks of 16 quads of
 // the state, each lane's quads in lets, each weight vec4 loaded by one lane and shared by
 // `subgroupBroadcast`, every sum alike but for its weights in one loop over (sum, unit), the partial
