@@ -15,7 +15,8 @@ import * as ort from 'onnxruntime-web';
 import { frontEnd } from '../src/driver/front-end.js';
 import { bindDims } from '../src/compiler/ir/dims.js';
 import { randomRunData } from '../src/driver/data.js';
-import { prepareRun } from '../src/driver/compile.js';
+import { emit, plan } from '../src/driver/compile.js';
+import { planSegments } from '../src/driver/segments.js';
 import type { Analysis } from '../src/compiler/analyse/types.js';
 import type { Module } from '../src/compiler/ir/ir.js';
 import type { RunArrays } from '../backends/wgsl-seq/pack.js';
@@ -51,9 +52,14 @@ try {
       const sizes = bindDims(fe.module, { X, H });
       for (const batch of batches) {
         for (const T of Ts) {
-          const d = randomRunData(fe.module, { batch, T, sizes }, 1, { initial: true });
-          const data: RunArrays = { batch, T, inputs: d.inputs as Record<string, Float32Array>, params: d.params as Record<string, Float32Array>, initialState: d.initial as Record<string, Float32Array> };
-          const job = prepareRun(fe, { mode: 'seq', dims: sizes, target: { subgroups } }, { batch, T }).job(data);
+          // A run past the adapter's buffer limits runs in segments, as `rnnc run` cuts it (the state
+          // carried between them): one segment is timed and counted `segments.count` times.
+          const compiled = emit(plan(fe.module, fe.analysis, { mode: 'seq', dims: sizes, target: { subgroups } }));
+          const segments = planSegments((s) => compiled.prepare(s), session.adapter.limits, sizes, { batch, T });
+          const piece = { batch: segments.batch, T: segments.T };
+          const d = randomRunData(fe.module, { ...piece, sizes }, 1, { initial: true });
+          const data: RunArrays = { ...piece, inputs: d.inputs as Record<string, Float32Array>, params: d.params as Record<string, Float32Array>, initialState: d.initial as Record<string, Float32Array> };
+          const job = compiled.prepare(piece).job(data);
           const timing = { repeats, warmup: 1 };
           const whole = await session.run({ ...job, timing });
           method = whole.timingMethod ?? 'wall';
@@ -61,14 +67,16 @@ try {
           // The pre-pass's share: its own pass's time in the same run (timestamps per pass), else a run of it alone.
           const perPass = whole.perPassNs ? median(whole.perPassNs.map((p) => p[0]!)) : undefined;
           const pre = perPass === undefined && job.passes.length > 1 ? await session.run({ ...job, passes: job.passes.slice(0, 1), buffers: job.buffers.map((b) => ({ ...b, read: false })), timing }) : undefined;
-          const ortRun = await ortCell(op, { batch, T, X, H, x: data.inputs['x']!, params: data.params, initialState: data.initialState!, lengths: new Int32Array(batch).fill(T) }, { repeats, warmup: 1 });
-          const rnnc = median(whole.timingsNs!) / 1e6;
-          const prepass = job.passes.length > 1 ? (perPass ?? median(pre!.timingsNs!)) / 1e6 : 0;
+          const full = randomRunData(fe.module, { batch, T, sizes }, 1, { initial: true });
+          const ortRun = await ortCell(op, { batch, T, X, H, x: full.inputs['x'] as Float32Array, params: data.params, initialState: full.initial as Record<string, Float32Array>, lengths: new Int32Array(batch).fill(T) }, { repeats, warmup: 1 });
+          const rnnc = (segments.count * median(whole.timingsNs!)) / 1e6;
+          const prepass = job.passes.length > 1 ? (segments.count * (perPass ?? median(pre!.timingsNs!))) / 1e6 : 0;
           const ortMs = median(ortRun.runMs!);
           const gates = op === 'LSTM' ? 4 : 3;
           const gflops = (2 * gates * H * (X + H) * batch * T) / (rnnc * 1e6);
           const step = job.shaders.find((x) => x.label.endsWith('.step'));
-          const form = `${step ? (step.code.includes('lane_sums') ? 'step, lanes over 8 sequences' : 'step') : 'loop'}${job.shaders.some((x) => x.label.endsWith('.project') && x.code.includes('subgroupBroadcast')) ? ', subgroup pre-pass' : ''}`;
+          const cut = segments.count > 1 ? ` (${segments.count} segments of ${segments.T} steps × ${segments.batch} sequences, one timed)` : '';
+          const form = `${step ? (step.code.includes('lane_sums') ? 'step, lanes over 8 sequences' : 'step') : 'loop'}${job.shaders.some((x) => x.label.endsWith('.project') && x.code.includes('subgroupBroadcast')) ? ', subgroup pre-pass' : ''}${cut}`;
           const line = `| ${cell} | ${H} | ${batch} | ${T} | ${form} | ${rnnc.toFixed(0)} | ${prepass.toFixed(0)} | ${((rnnc / T) * 1e3).toFixed(0)} | ${gflops.toFixed(2)} | ${ortMs.toFixed(0)} | ${(ortMs / rnnc).toFixed(2)} | ${load()} |`;
           rows.push(line);
           process.stderr.write(line + '\n');
