@@ -56,7 +56,7 @@ export function checkJob(job: GpuJob, adapter: AdapterSummary): void {
     throw new GpuError(
       'limits',
       `the job's kernels need subgroups of at least ${job.minSubgroupSize} invocations; this device's can be as small as ${adapter.subgroupMinSize ?? 'unknown'} ` +
-        `(compile the scan without them: rnnc compile --no-subgroups, or compileScan's subgroups: false)`,
+        `(plan the kernels without them: rnnc compile --no-subgroups, or the plan options' target: { subgroups: false })`,
       { limit: 'subgroupMinSize' },
     );
 
