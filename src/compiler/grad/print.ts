@@ -10,6 +10,7 @@ export function printBackward(step: BackwardStep): string {
     ...r.savedStates.map((x) => `;   input ${x.input}: the state ${x.state} before the step (saved by the forward run)`),
     ...r.upstreamOutputs.map((x) => `;   input ${x.input}: the upstream gradient of the output ${x.output}`),
     ...r.stateAdjoints.map((x) => `;   state ${x.adjoint}: the adjoint of ${x.state} (starts as the final state's gradient, ends as the initial state's)`),
+    ...r.transposedParams.map((x) => `;   param ${x.param}: the param ${x.of} transposed (the adjoint's sums read its columns, as rows of this)`),
     ...r.paramAdjoints.map((x) => `;   state ${x.adjoint}: accumulates the gradient of the param ${x.param} (summed over the batch after)`),
     ...r.inputAdjoints.map((x) => `;   output ${x.adjoint}: the gradient of the input ${x.input}`),
     `;   recomputed from the saved state: ${step.primal.join(', ') || 'nothing'}`,
@@ -29,5 +30,8 @@ function printSplit(step: BackwardStep): string {
     `; each param's gradient is summed over the (reversed) steps by a cell of its own:`,
     '',
     ...split.accumulations.map((a) => printModule(a.module)),
+    ...(split.inputs
+      ? ['', `; the inputs' gradients read the state only through those values: rnnc run computes them beside the params' sums, by a map over the steps (where it fits the time-sum kernel), and the recurrence without them:`, '', printModule(split.inputs.map)]
+      : []),
   ].join('\n');
 }

@@ -124,7 +124,9 @@ export function splitAccumulators(step: BackwardStep): SplitBackward | undefined
     // Lets in step order (each after what it reads), then the roots.
     const order = new Map(m.step.map((d, k) => [d, k]));
     const defs = [...copied].sort((a, b) => order.get(a)! - order.get(b)!);
-    const step = [...defs, ...roots.map(rewrite)];
+    // A root that no longer reads a state (the map's outputs) is time-parallel, as the lowering would phase it.
+    const phased = (d: Def): Def => (d.kind === 'update' || d.dep === 'state' ? d : { ...d, phase: d.dep === 'input' ? 'parallel' : 'invariant' });
+    const step = [...defs, ...roots.map(rewrite).map(phased)];
     const used = new Set(step.flatMap((d) => loadsOf(d).map((n) => `${n.source}:${n.tensor}`)));
     const tensors: Tensor[] = [
       ...m.tensors.filter((t) => (t.role === 'input' || t.role === 'param') && used.has(`${t.role}:${t.name}`)),
