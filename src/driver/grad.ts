@@ -184,6 +184,15 @@ const timeSumBindings = (m: Module) => 3 + m.tensors.filter((t) => t.role === 'i
 const TIME_SUM_STORAGE_BUFFERS = 16;
 
 /**
+ * State elements from which `auto` runs a chunked core whose rest is steps (not the time-sum kernel).
+ * Measured on lavapipe (docs/grad.md, "The chunked backward"): rwkv7 at K = V = 8, T = 2^16, the steps
+ * rest alone took 3.3-4.3 s where the whole one-cell sequential backward took 2.0-2.5 s; about even
+ * at K = V = 16, 1.35x faster at 32 (1,024 elements), 13x at 64.
+ */
+export const STEPS_REST_MIN_STATE = 1024;
+const stateElements = (m: Module, sizes: Record<string, number>) => m.tensors.filter((t) => t.role === 'state').reduce((n, t) => n + t.dims.reduce((k, d) => k * sizes[d]!, 1), 0);
+
+/**
  * The two-stage backward, where the step splits so and the rest is a map and sum over time. `coreMode`:
  * the core's mode request; 'auto+chunk' is `auto`, then chunks where that gives the sequential loop
  * and the chunk backend takes the core; 'chunk' asks for chunks (`--grad-mode chunk`: a refusal is the user's).
@@ -216,6 +225,9 @@ function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, 
   // A chunked core's rest with no sums, too large for the time-sum kernel (deltanet at K = V = 64):
   // every step on its own, as a sequence of one step.
   if (core.plan.mode === 'chunk' && !stages.rest.tensors.some((t) => t.role === 'state')) {
+    // `auto` takes the steps rest only for a large state: it runs a step per invocation, loads at
+    // run-time addresses, where the one-cell sequential backward is fast enough at small dims.
+    if (coreMode === 'auto+chunk' && stateElements(stages.core, sizes) < STEPS_REST_MIN_STATE) return undefined;
     const a = analysed(stages.rest);
     return { stages, core, gathered: false, rest: { kind: 'steps', compilation: plan(a.module, a.analysis, { dims: sizes, target: core.target, mode: 'seq', flag: '--grad-mode', verb: 'differentiate' }) } };
   }
