@@ -268,10 +268,11 @@ function storeRowsFunction(ctx: Ctx): Function {
   for (const out of layout.outputs) {
     const def = ctx.module.step.find((d) => d.kind === 'output' && d.target === out.tensor.name)!;
     const dims = def.vars.map((v) => v.dim);
-    // The def's points in its own index order; the row is the tensor's, row-major over its dims.
+    // The def's k-th variable indexes the tensor's k-th dim (by position: `y[i, j]` over [D, D] has two
+    // of the same dim), so its points, row-major, are the row's floats in order.
     const row: Expr[] = [];
     for (const point of pointsOf(dims, ctx.sizes)) {
-      const flat = point.reduce((o, v, k) => o + v * out.strides[out.tensor.dims.indexOf(dims[k]!)]!, 0);
+      const flat = point.reduce((o, v, k) => o + v * out.strides[k]!, 0);
       row[flat] = bound(lw.evaluate(def, point));
     }
     // The vec4 index of the row: the packed buffer's float offset over 4 (offset and size are multiples of 4).

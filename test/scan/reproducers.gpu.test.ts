@@ -1,4 +1,4 @@
-// Cells that check but once compiled to WGSL that Tint rejects (found by a random-cell generator),
+// Cells that check but once compiled gave WGSL that Tint rejects, or an internal error (found by a random-cell generator),
 // each run on Dawn — sequential kernel and scan kernels (default split) — and
 // compared with the reference interpreter. Running a kernel is validating it: Dawn refuses a shader
 // Tint rejects.
@@ -22,7 +22,7 @@ afterAll(async () => {
   await gpu?.close();
 });
 
-describe.each(['unbound-index', 'constant-overflow', 'hoisted-condition'])('%s', (name) => {
+describe.each(['unbound-index', 'constant-overflow', 'hoisted-condition', 'repeated-dim-output'])('%s', (name) => {
   const module = load(name);
   const sizes = bindDims(module);
   const plan = analyse(module).analysis.plan!;
