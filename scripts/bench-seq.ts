@@ -7,7 +7,7 @@
 // InferenceSession.run (session creation and a warm-up call excluded). Medians of the timed repeats, after one warm-up run.
 // The whole call is one more `GpuSession.run` of the same job, timed by the wall clock: the arrays to
 // the Dawn host and back with the passes (shaders already compiled). A run past the adapter's buffer
-// limits is cut into segments as `rnnc run` cuts it; one is timed and counted. Prints a markdown table.
+// limits is cut into segments as `rnnc run` cuts it; one is timed and scaled to the whole run. Prints a markdown table.
 //
 // --no-subgroups plans for an adapter without subgroups (the rows pre-pass instead of the subgroup one).
 //
@@ -56,7 +56,7 @@ try {
       for (const batch of batches) {
         for (const T of Ts) {
           // A run past the adapter's buffer limits runs in segments, as `rnnc run` cuts it (the state
-          // carried between them): one segment is timed and counted `segments.count` times.
+          // carried between them): one segment is timed and scaled to the run's steps × sequences.
           const compiled = emit(plan(fe.module, fe.analysis, { mode: 'seq', dims: sizes, target: { subgroups } }));
           const segments = planSegments((s) => compiled.prepare(s), session.adapter.limits, sizes, { batch, T });
           const piece = { batch: segments.batch, T: segments.T };
@@ -74,16 +74,17 @@ try {
           // back, and the passes (one untimed run after the timed ones; every segment's share).
           const called = performance.now();
           await session.run(job);
-          const wholeCall = segments.count * (performance.now() - called);
+          const scale = (batch * T) / (segments.batch * segments.T);
+          const wholeCall = scale * (performance.now() - called);
           const full = randomRunData(fe.module, { batch, T, sizes }, 1, { initial: true });
           const ortRun = await ortCell(op, { batch, T, X, H, x: full.inputs['x'] as Float32Array, params: data.params, initialState: full.initial as Record<string, Float32Array>, lengths: new Int32Array(batch).fill(T) }, { repeats, warmup: 1 });
-          const rnnc = (segments.count * median(whole.timingsNs!)) / 1e6;
-          const prepass = job.passes.length > 1 ? (segments.count * (perPass ?? median(pre!.timingsNs!))) / 1e6 : 0;
+          const rnnc = (scale * median(whole.timingsNs!)) / 1e6;
+          const prepass = job.passes.length > 1 ? (scale * (perPass ?? median(pre!.timingsNs!))) / 1e6 : 0;
           const ortMs = median(ortRun.runMs!);
           const gates = op === 'LSTM' ? 4 : 3;
           const gflops = (2 * gates * H * (X + H) * batch * T) / (rnnc * 1e6);
           const step = job.shaders.find((x) => x.label.endsWith('.step'));
-          const cut = segments.count > 1 ? ` (${segments.count} segments of ${segments.T} steps × ${segments.batch} sequences, one timed)` : '';
+          const cut = segments.count > 1 ? ` (${segments.count} segments of ${segments.T} steps × ${segments.batch} sequences; one timed, scaled by ${scale.toFixed(3)})` : '';
           const form = `${step ? (step.code.includes('lane_sums') ? 'step, lanes over 8 sequences' : 'step') : 'loop'}${job.shaders.some((x) => x.label.endsWith('.project') && x.code.includes('subgroupBroadcast')) ? ', subgroup pre-pass' : ''}${cut}`;
           const line = `| ${cell} | ${H} | ${batch} | ${T} | ${form} | ${wholeCall.toFixed(0)} | ${rnnc.toFixed(0)} | ${prepass.toFixed(0)} | ${((rnnc / T) * 1e3).toFixed(0)} | ${gflops.toFixed(2)} | ${ortMs.toFixed(0)} | ${(ortMs / rnnc).toFixed(2)} | ${load()} |`;
           rows.push(line);
