@@ -19,7 +19,7 @@
 // (the rows one 0.9-1.1 s). Definitions whose sums differ only in which weight matrix they read
 // (LSTM's four input projections, GRU's three, evenly spaced in the weights buffer) are one loop over
 // all their elements: one body to compile instead of four.
-import type { Def, Module, Node } from '../../src/compiler/ir/ir.js';
+import { nodesUnder, type Def, type Module, type Node } from '../../src/compiler/ir/ir.js';
 import { strides, type DimSizes } from '../../src/compiler/ir/dims.js';
 import * as W from '../wgsl/ast.js';
 import { assign, bin, blank, call, comment, forRange, id, ifS, index, letS, lit, member, varS, type Expr, type Stmt } from '../wgsl/ast.js';
@@ -74,18 +74,6 @@ const isZero = (e: Expr) => e.kind === 'literal' && e.value === 0;
 const add = (a: Expr, b: Expr): Expr => (isZero(a) ? b : isZero(b) ? a : bin('+', a, b));
 const mul = (a: Expr, k: number): Expr => (k === 0 ? u(0) : k === 1 ? a : bin('*', a, u(k)));
 
-/** The nodes under `root` in a fixed order (preorder, each once): sums alike list alike nodes. */
-function subtree(def: Def, root: number): number[] {
-  const out: number[] = [];
-  const visit = (k: number): void => {
-    if (out.includes(k)) return;
-    out.push(k);
-    const n = def.nodes[k]!;
-    if ('args' in n) n.args.forEach(visit);
-  };
-  visit(root);
-  return out;
-}
 
 /** The sum nodes of `def` not inside another reduction. */
 function outerReductions(def: Def): number[] {
@@ -144,7 +132,7 @@ export function subgroupLoops(ctx: Pick<SubgroupPrepassContext, 'defs' | 'sizes'
     if (why) return why;
     // Sums alike but for the weights: the same nodes, params of the same sizes (their names left out);
     // what each definition does with its sum may differ (GRU's n adds a bias, z and r do not).
-    const order = subtree(def, sums[0]!);
+    const order = nodesUnder(def, sums[0]!);
     const signature = JSON.stringify([
       def.vars.map((v) => v.dim),
       order.map((id) => {
@@ -176,7 +164,7 @@ function stack(group: { k: KernelDef; sum: number }[], ctx: Pick<SubgroupPrepass
   const defs = group.map((x) => x.k);
   const offset = (t: string) => ctx.region('weights', t).offset;
   const weightStride = new Map<string, number>();
-  const orders = group.map((x) => subtree(x.k.def, x.sum));
+  const orders = group.map((x) => nodesUnder(x.k.def, x.sum));
   const first = orders[0]!.map((id) => defs[0]!.def.nodes[id]!);
   for (let i = 0; i < first.length; i++) {
     const n = first[i]!;

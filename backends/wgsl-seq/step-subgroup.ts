@@ -14,7 +14,7 @@
 // Measured by hand (docs/seq-bench.md): the 1024 x 256 mat-vec of LSTM X = H = 256 at batch 8 took
 // 0.52-0.67 ms a step this way against 1.58-1.98 ms in the step kernel's layout (host CPU 0.69 against
 // 1.75 ms), load 6-8.
-import type { Def, Node } from '../../src/compiler/ir/ir.js';
+import { nodesUnder, type Def, type Node } from '../../src/compiler/ir/ir.js';
 import { strides, type DimSizes } from '../../src/compiler/ir/dims.js';
 import { assign, bin, blank, call, comment, forRange, id, ifS, index, letS, lit, member, varS, type Expr, type Stmt } from '../wgsl/ast.js';
 import * as W from '../wgsl/ast.js';
@@ -46,17 +46,6 @@ export interface LaneSums {
   unitsPerBlock: number;
 }
 
-function subtree(def: Def, root: number): number[] {
-  const out: number[] = [];
-  const visit = (k: number): void => {
-    if (out.includes(k)) return;
-    out.push(k);
-    const n = def.nodes[k]!;
-    if ('args' in n) n.args.forEach(visit);
-  };
-  visit(root);
-  return out;
-}
 
 /**
  * The recurrent sums of a step's definitions (one run over the same units, the step kernel's form):
@@ -88,7 +77,7 @@ export function laneSums(defs: KernelDef[], sizes: DimSizes, region: (role: 'wei
         const m = def.nodes[t]!;
         if (why) return;
         if (!m.space.includes(name)) {
-          if (subtree(def, t).some((x) => def.nodes[x]!.op === 'load' && (def.nodes[x] as LoadNode).source !== 'param')) why = 'a factor of a sum that reads more than params';
+          if (nodesUnder(def, t).some((x) => def.nodes[x]!.op === 'load' && (def.nodes[x] as LoadNode).source !== 'param')) why = 'a factor of a sum that reads more than params';
           return;
         }
         if (m.op === 'const') return;
@@ -110,7 +99,7 @@ export function laneSums(defs: KernelDef[], sizes: DimSizes, region: (role: 'wei
       term(n.args[0]);
       if (!why && !reads) why = 'a sum that does not read the state';
       over = { name: n.over.name, dim: n.over.dim };
-      found.push({ k, node: id, order: subtree(def, id) });
+      found.push({ k, node: id, order: nodesUnder(def, id) });
     };
     visit(def.root);
     if (why) return why;

@@ -131,3 +131,16 @@ export interface Module {
 export const tensorsOf = (m: Module, role: TensorRole): Tensor[] => m.tensors.filter((t) => t.role === role);
 export const tensorNamed = (m: Module, name: string): Tensor | undefined => m.tensors.find((t) => t.name === name);
 export const nodeOf = (def: Def, id: number): Node => def.nodes[id]!;
+
+/** The nodes under `root` (itself included) in a fixed order, preorder, each once: alike expressions list alike nodes. */
+export function nodesUnder(def: Def, root: number): number[] {
+  const out: number[] = [];
+  const visit = (k: number): void => {
+    if (out.includes(k)) return;
+    out.push(k);
+    const n = def.nodes[k]!;
+    if ('args' in n) n.args.forEach(visit);
+  };
+  visit(root);
+  return out;
+}
