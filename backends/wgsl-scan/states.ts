@@ -3,7 +3,7 @@
 // holds them (store_step, store_final) or through workgroup memory (store_states, write_output).
 import type { Def, Module } from '../../src/compiler/ir/ir.js';
 import { assign, bin, call, id, ifS, index, letS, lit, u32, un, type Expr, type Function, type Stmt } from '../wgsl/ast.js';
-import { Lowerer, offsetExpr, type IndexValue } from '../lower/expr.js';
+import { Lowerer, offsetExpr, type IndexValue, type LoadNode } from '../lower/expr.js';
 import { overPoints } from '../lower/points.js';
 import { safe, structField, type PackedTensor, type ScanLayout, type StructField } from './layout.js';
 import { ret, ELEM, STATE, u, type Ctx, blockOrigin, ctxBlocks, laneCoords, stepLets, stepBase, stepVar, loadInputOrParam, elemRef, fieldRef, buildStruct, finish } from './kernel.js';
@@ -188,6 +188,16 @@ export function outputRowsFit(layout: ScanLayout, options: { direct: boolean; ha
   );
 }
 
+/** What an output's load reads in `store_step`: inputs and params of the step, states after it (h) or before it (prev). */
+const outputLoad =
+  (ctx: Ctx) =>
+  (n: LoadNode, values: IndexValue[]): Expr => {
+    if (n.source === 'input' || n.source === 'param') return loadInputOrParam(ctx, n, values);
+    // A monoid cell's state is its running aggregate: outputs read it after this step's element ('new'), or before it ('old').
+    if (n.source === 'state') return stateRef(ctx, id(n.version === 'new' ? 'h' : 'prev'), n.tensor, values);
+    throw new Error(`scan backend: an output reads ${n.source} \`${n.tensor}\``);
+  };
+
 /** `store_step(prev, h, b, s, t, len)`: the outputs of step t that this thread owns, from the states after it (h) and before it (prev). */
 export function storeStepFunction(ctx: Ctx): Function {
   if (ctx.outputRows) return storeRowsFunction(ctx);
@@ -196,12 +206,7 @@ export function storeStepFunction(ctx: Ctx): Function {
   const coords = laneCoords(ctx, stmts);
   const lw = new Lowerer({
     lets: stepLets(ctx.module),
-    resolve: (n, values) => {
-      if (n.source === 'input' || n.source === 'param') return loadInputOrParam(ctx, n, values);
-      // A monoid cell's state is its running aggregate: outputs read it after this step's element ('new'), or before it ('old').
-      if (n.source === 'state') return stateRef(ctx, id(n.version === 'new' ? 'h' : 'prev'), n.tensor, values);
-      throw new Error(`scan backend: an output reads ${n.source} \`${n.tensor}\``);
-    },
+    resolve: outputLoad(ctx),
     sizes: ctx.sizes,
     prefix: 'o_',
     stmts,
@@ -248,10 +253,7 @@ function storeRowsFunction(ctx: Ctx): Function {
         }
         return loaded.get(key)!;
       }
-      if (n.source === 'input' || n.source === 'param') return loadInputOrParam(ctx, n, values);
-      // A monoid cell's state is its running aggregate: outputs read it after this step's element ('new'), or before it ('old').
-      if (n.source === 'state') return stateRef(ctx, id(n.version === 'new' ? 'h' : 'prev'), n.tensor, values);
-      throw new Error(`scan backend: an output reads ${n.source} \`${n.tensor}\``);
+      return outputLoad(ctx)(n, values);
     },
     sizes: ctx.sizes,
     prefix: 'o_',

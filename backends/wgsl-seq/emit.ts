@@ -1005,15 +1005,19 @@ class KernelWriter {
     mod.functions.push(...prelude.functions);
     this.addViews(mod);
     mod.entryPoints.push(W.workgroupEntry(STEP_WORKGROUP, body));
-
-    const perSequence = this.stateFloatsPerSequence();
-    const init: Stmt[] = [
-      letS('i', addE(bin('*', flatWorkgroupIndex(), u(STEP_WORKGROUP)), id('lid'))),
-      ifS(bin('==', id('i'), u(0)), [assign(index(id('state_next'), u(0)), lit.f32(0))]),
-      ifS(bin('<', id('i'), bin('*', batch, u(perSequence))), [assign(index(id('state_next'), addE(u(STEP_HEADER), id('i'))), index(id('state_in'), id('i'))), assign(index(id('state_out'), id('i')), index(id('state_in'), id('i')))]),
-    ];
-    mod.entryPoints.push({ ...W.workgroupEntry(STEP_WORKGROUP, init), name: 'init' });
+    this.pushStepInit(mod, STEP_WORKGROUP);
     return mod;
+  }
+
+  /** A step kernel's `init` entry point: the initial states into `state_next` (step index 0) and `state_out` (a run without steps). */
+  private pushStepInit(mod: W.Module, workgroup: number): void {
+    const batch = member(id('params'), 'batch');
+    const init: Stmt[] = [
+      letS('i', addE(bin('*', flatWorkgroupIndex(), u(workgroup)), id('lid'))),
+      ifS(bin('==', id('i'), u(0)), [assign(index(id('state_next'), u(0)), lit.f32(0))]),
+      ifS(bin('<', id('i'), bin('*', batch, u(this.stateFloatsPerSequence()))), [assign(index(id('state_next'), addE(u(STEP_HEADER), id('i'))), index(id('state_in'), id('i'))), assign(index(id('state_out'), id('i')), index(id('state_in'), id('i')))]),
+    ];
+    mod.entryPoints.push({ ...W.workgroupEntry(workgroup, init), name: 'init' });
   }
 
   /** In the lanes step kernel's second phase: a recurrent sum read from workgroup memory (laneStepModule). */
@@ -1083,13 +1087,7 @@ class KernelWriter {
     const entry = W.workgroupEntry(L, body);
     entry.params = [...entry.params.filter((x) => x.name !== 'lid'), { name: 'lane', type: W.u32, attributes: ['builtin(subgroup_invocation_id)'] }];
     mod.entryPoints.push(entry);
-    const perSequence = this.stateFloatsPerSequence();
-    const init: Stmt[] = [
-      letS('i', addE(bin('*', flatWorkgroupIndex(), u(L)), id('lid'))),
-      ifS(bin('==', id('i'), u(0)), [assign(index(id('state_next'), u(0)), lit.f32(0))]),
-      ifS(bin('<', id('i'), bin('*', batch, u(perSequence))), [assign(index(id('state_next'), addE(u(STEP_HEADER), id('i'))), index(id('state_in'), id('i'))), assign(index(id('state_out'), id('i')), index(id('state_in'), id('i')))]),
-    ];
-    mod.entryPoints.push({ ...W.workgroupEntry(L, init), name: 'init' });
+    this.pushStepInit(mod, L);
     return mod;
   }
 
