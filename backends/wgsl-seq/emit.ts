@@ -1433,6 +1433,20 @@ export function stepwiseForm(m: Module, sizes: DimSizes, options: { half?: boole
   };
 }
 
+/** The bindings a step kernel's `main` uses (its vec4 views among them), after it was written by `w`. */
+function stepBindings(w: KernelWriter, layout: KernelLayout, p: Plan): { viewList: SeqKernel['views']; bindings: number[] } {
+  const viewList = (['weights4', 'inputs4'] as const).filter((v) => w.loaded.has(v)).map((v) => ({ binding: w.viewBinding(v), buffer: v === 'weights4' ? ('weights' as const) : ('inputs' as const) }));
+  const bindings = [
+    0,
+    ...layout.buffers.filter((b) => b.role !== 'state_in' && ((b.role !== 'inputs' && b.role !== 'weights') || w.loaded.has(b.role))).map((b) => b.binding),
+    ...(p.scratch.regions.length ? [w.scratchBinding] : []),
+    ...viewList.map((v) => v.binding),
+    w.stateBinding('cur'),
+    w.stateBinding('next'),
+  ];
+  return { viewList, bindings };
+}
+
 /** The step kernel, or why the cell does not take it. */
 function stepKernel(m: Module, sizes: DimSizes, loopPlan: Plan, layout: KernelLayout, tile: number, finish: (mod: W.Module) => string, source: SourceFile | undefined): { kernel: SeqStepKernel; views: SeqKernel['views'] } | string {
   if (loopPlan.slicing.axes.length > 0) return 'its state is sliced';
@@ -1456,15 +1470,7 @@ function stepKernel(m: Module, sizes: DimSizes, loopPlan: Plan, layout: KernelLa
   for (const vectors of [true, false]) {
     const w = new KernelWriter(m, sizes, p, layout, vectors);
     const wgsl = finish(w.stepModule(tile, blocks, source));
-    const viewList = (['weights4', 'inputs4'] as const).filter((v) => w.loaded.has(v)).map((v) => ({ binding: w.viewBinding(v), buffer: v === 'weights4' ? ('weights' as const) : ('inputs' as const) }));
-    const bindings = [
-      0,
-      ...layout.buffers.filter((b) => b.role !== 'state_in' && ((b.role !== 'inputs' && b.role !== 'weights') || w.loaded.has(b.role))).map((b) => b.binding),
-      ...(p.scratch.regions.length ? [w.scratchBinding] : []),
-      ...viewList.map((v) => v.binding),
-      w.stateBinding('cur'),
-      w.stateBinding('next'),
-    ];
+    const { viewList, bindings } = stepBindings(w, layout, p);
     if (bindings.length - 1 > MAX_STORAGE_BUFFERS) continue;
     const perSequence = w.stateFloatsPerSequence();
     return {
@@ -1511,15 +1517,7 @@ function laneStepKernel(m: Module, sizes: DimSizes, loopPlan: Plan, layout: Kern
   const ls = laneSums(defs, sizes, (role, t) => w.regionOf(role, t));
   if (typeof ls === 'string') return ls;
   const wgsl = finish(w.laneStepModule(ls, source));
-  const viewList = (['weights4', 'inputs4'] as const).filter((v) => w.loaded.has(v)).map((v) => ({ binding: w.viewBinding(v), buffer: v === 'weights4' ? ('weights' as const) : ('inputs' as const) }));
-  const bindings = [
-    0,
-    ...layout.buffers.filter((b) => b.role !== 'state_in' && ((b.role !== 'inputs' && b.role !== 'weights') || w.loaded.has(b.role))).map((b) => b.binding),
-    ...(p.scratch.regions.length ? [w.scratchBinding] : []),
-    ...viewList.map((v) => v.binding),
-    w.stateBinding('cur'),
-    w.stateBinding('next'),
-  ];
+  const { viewList, bindings } = stepBindings(w, layout, p);
   if (bindings.length - 1 > MAX_STORAGE_BUFFERS) return `it would bind more than ${MAX_STORAGE_BUFFERS} storage buffers`;
   return { kernel: { ...base.kernel, wgsl, workgroupSize: SUBGROUP_ROWS, tile: SUBGROUP_ROWS, blocks: ls.blocks, bindings, subgroups: true }, views: viewList };
 }
