@@ -17,7 +17,7 @@ import { verifyRun } from '../driver/verify.js';
 import { summarize, summaryLines, verificationLines } from '../driver/run-report.js';
 import { EXIT_INTERNAL, EXIT_USER, finishRun, loadValid, parseDimFlags, parseMode, pathFlag, positiveInt, UserError, warn } from './io.js';
 import { RnncError } from '../driver/errors.js';
-import { planGrad, retargetGrad, runGrad, type GradCompilation } from '../driver/grad.js';
+import { planGrad, retargetGrad, runGrad, usesStages, type GradCompilation } from '../driver/grad.js';
 import { gradientFileNames, gradientFiles, gradientTensors, isGradFile, readUpstream, type UpstreamData } from '../driver/grad-io.js';
 import { backwardKernelText, gradModeOf, gradReport, referenceGradients, verifyGradients } from './grad.js';
 import { NEWTON_MODE, newtonMaxIterOption, newtonTolOption, runNewtonCommand } from './newton.js';
@@ -221,7 +221,7 @@ export function registerRun(program: Command) {
             if (flags.timeout === undefined || !(e instanceof RnncError) || e.gpu !== 'timeout') throw e;
             throw new UserError(`rnnc: the GPU run did not finish within --timeout ${flags.timeout} s; it was stopped and nothing was written (a smaller --T, --batch or --dim, or a longer --timeout)`, EXIT_USER);
           };
-          const what = `${module.name} (${compilation.plan.mode}${grad ? `, backward ${grad.backward.plan.mode}` : ''}, batch ${size.batch}, T ${size.T}${pieces})`;
+          const what = `${module.name} (${compilation.plan.mode}${grad ? `, backward ${usesStages(grad) ? `staged, its recurrence ${grad.staged!.core.plan.mode}` : grad.backward.plan.mode}` : ''}, batch ${size.batch}, T ${size.T}${pieces})`;
           const gradients = grad
             ? await stage(`running ${what} forward and backward on the GPU`, () =>
                 runGrad(gpu, grad!, assembled.data, upstream!.upstream, { ...(flags.checkpoint !== undefined ? { checkpoint: flags.checkpoint } : {}), ...(flags.segment !== undefined ? { segment: flags.segment } : {}) }).catch(timedOut),
