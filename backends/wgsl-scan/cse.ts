@@ -6,7 +6,7 @@
 // earlier one. Only expressions of immutable values qualify: lets, parameters, loop counters and
 // loads of read-only buffers; an expression that reads a `var` (a reduction's accumulator, the
 // struct being built) keeps its own `let`.
-import type { Expr, Stmt } from '../wgsl/ast.js';
+import { childExprs, mapChildren, type Expr, type Stmt } from '../wgsl/ast.js';
 import { printExpr } from '../wgsl/print.js';
 
 /** The body with duplicate `let`s removed; `mutable` names globals the body may write (read_write buffers). */
@@ -23,42 +23,8 @@ export function dedupeLets(body: Stmt[], mutable: ReadonlySet<string> = new Set(
   };
   collect(body);
   const rename = new Map<string, string>();
-  const sub = (e: Expr): Expr => {
-    switch (e.kind) {
-      case 'ident':
-        return rename.has(e.name) ? { kind: 'ident', name: rename.get(e.name)! } : e;
-      case 'literal':
-        return e;
-      case 'unary':
-        return { ...e, arg: sub(e.arg) };
-      case 'binary':
-        return { ...e, left: sub(e.left), right: sub(e.right) };
-      case 'call':
-        return { ...e, args: e.args.map(sub) };
-      case 'index':
-        return { ...e, base: sub(e.base), index: sub(e.index) };
-      case 'member':
-        return { ...e, base: sub(e.base) };
-    }
-  };
-  const readsVar = (e: Expr): boolean => {
-    switch (e.kind) {
-      case 'ident':
-        return vars.has(e.name);
-      case 'literal':
-        return false;
-      case 'unary':
-        return readsVar(e.arg);
-      case 'binary':
-        return readsVar(e.left) || readsVar(e.right);
-      case 'call':
-        return e.args.some(readsVar);
-      case 'index':
-        return readsVar(e.base) || readsVar(e.index);
-      case 'member':
-        return readsVar(e.base);
-    }
-  };
+  const sub = (e: Expr): Expr => (e.kind === 'ident' ? (rename.has(e.name) ? { kind: 'ident', name: rename.get(e.name)! } : e) : mapChildren(e, sub));
+  const readsVar = (e: Expr): boolean => (e.kind === 'ident' ? vars.has(e.name) : childExprs(e).some(readsVar));
   // A statement with its expressions renamed (no let is dropped here: loop headers).
   const plain = (s: Stmt): Stmt => {
     switch (s.kind) {

@@ -151,6 +151,42 @@ export const callT = (fn: string, template: Type, ...args: Expr[]): Expr & { kin
 export const index = (base: Expr, i: Expr): Expr => ({ kind: 'index', base, index: i });
 export const member = (base: Expr, name: string): Expr => ({ kind: 'member', base, name });
 
+/** An expression's direct subexpressions, in source order. */
+export function childExprs(e: Expr): Expr[] {
+  switch (e.kind) {
+    case 'unary':
+      return [e.arg];
+    case 'binary':
+      return [e.left, e.right];
+    case 'call':
+      return e.args;
+    case 'index':
+      return [e.base, e.index];
+    case 'member':
+      return [e.base];
+    default:
+      return [];
+  }
+}
+
+/** The expression with `f` applied to each direct subexpression (leaves as they are). */
+export function mapChildren(e: Expr, f: (x: Expr) => Expr): Expr {
+  switch (e.kind) {
+    case 'unary':
+      return { ...e, arg: f(e.arg) };
+    case 'binary':
+      return { ...e, left: f(e.left), right: f(e.right) };
+    case 'call':
+      return { ...e, args: e.args.map(f) };
+    case 'index':
+      return { ...e, base: f(e.base), index: f(e.index) };
+    case 'member':
+      return { ...e, base: f(e.base) };
+    default:
+      return e;
+  }
+}
+
 export const letS = (name: string, init: Expr, type?: Type): Stmt => (type ? { kind: 'let', name, type, init } : { kind: 'let', name, init });
 export const varS = (name: string, type?: Type, init?: Expr): Stmt => ({ kind: 'var', name, ...(type ? { type } : {}), ...(init ? { init } : {}) });
 export const assign = (target: Expr, value: Expr, op: AssignOp = '='): Stmt => ({ kind: 'assign', target, op, value });

@@ -14,7 +14,7 @@
 // not to the compiler (every grid is 2-D: lower/grid.ts dispatches z = 1, and each entry point sets
 // `no_unroll = nwg.z - 1u`). Loops holding barriers or subgroup operations are never kept: a
 // private variable is non-uniform to WGSL.
-import { assign, bin, forRange, id, letS, lit, member, type Expr, type Function, type Module, type Stmt } from './ast.js';
+import { assign, bin, childExprs, forRange, id, letS, lit, member, type Expr, type Function, type Module, type Stmt } from './ast.js';
 
 export const NO_UNROLL = 'no_unroll';
 
@@ -272,24 +272,7 @@ function rootOf(e: Expr): string | undefined {
 }
 
 function someStmt(stmts: Stmt[], test: (s: Stmt) => boolean, exprTest: (e: Expr) => boolean): boolean {
-  const inExpr = (e: Expr | undefined): boolean => {
-    if (!e) return false;
-    if (exprTest(e)) return true;
-    switch (e.kind) {
-      case 'unary':
-        return inExpr(e.arg);
-      case 'binary':
-        return inExpr(e.left) || inExpr(e.right);
-      case 'call':
-        return e.args.some(inExpr);
-      case 'index':
-        return inExpr(e.base) || inExpr(e.index);
-      case 'member':
-        return inExpr(e.base);
-      default:
-        return false;
-    }
-  };
+  const inExpr = (e: Expr | undefined): boolean => e !== undefined && (exprTest(e) || childExprs(e).some(inExpr));
   const visit = (s: Stmt): boolean => {
     if (test(s)) return true;
     switch (s.kind) {
