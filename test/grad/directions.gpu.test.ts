@@ -3,19 +3,17 @@
 // their gradients joined) against the float64 tape (src/runtime/reference/grad.ts, itself checked
 // against central differences in directions.test.ts), norm-wise 1e-4: lengths 1 and a prime, variable
 // lengths, given initial states, checkpoints, the sequential backward and the staged scan.
+import { gpuAgainstTape } from './gpu-tape.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyse } from '../../src/compiler/analyse/analyse.js';
-import { bindDims, tensorSize } from '../../src/compiler/ir/dims.js';
+import { bindDims } from '../../src/compiler/ir/dims.js';
 import { tensorsOf } from '../../src/compiler/ir/ir.js';
 import type { ModeRequest } from '../../src/compiler/plan/plan.js';
 import { plan } from '../../src/driver/compile.js';
-import { randomLengths, randomRunData, uniformFloats } from '../../src/driver/data.js';
-import { planGrad, retargetGrad, runGrad, usesStages, type GradCompilation } from '../../src/driver/grad.js';
-import { gradientTensors } from '../../src/driver/grad-io.js';
+import { planGrad, retargetGrad, usesStages, type GradCompilation } from '../../src/driver/grad.js';
 import { openGpu } from '../../src/driver/run.js';
 import { tensorError } from '../../src/driver/verify.js';
 import type { Device } from '../../src/runtime/device.js';
-import { interpretGrad } from '../../src/runtime/reference/grad.js';
 import { BIMAMBA, LRU_REVERSED, moduleOf, TANH_REVERSED } from './directions-cells.js';
 
 const TOLERANCE = 1e-4;
@@ -82,21 +80,7 @@ describe('reversed and bidirectional cells on Dawn against the float64 tape', ()
     const sizes = g.forward.sizes;
     expect(sizes).toEqual({ ...bindDims(m), ...c.dims });
     c.expectPlan(g);
-    const lengths = c.lengths ? randomLengths(c.batch, c.T, 4) : undefined;
-    const shape = { batch: c.batch, T: c.T, sizes, ...(lengths ? { lengths } : {}) };
-    const data = randomRunData(m, shape, 13, { initial: c.initial });
-    const upstream = {
-      outputs: Object.fromEntries(tensorsOf(m, 'output').map((o) => [o.name, uniformFloats(13, `grad:${o.name}`, c.batch * c.T * tensorSize(o, sizes))])),
-      final: Object.fromEntries(tensorsOf(m, 'state').map((s) => [s.name, uniformFloats(13, `grad:${s.name}.final`, c.batch * tensorSize(s, sizes))])),
-    };
-    const f32 = (r: Record<string, Float32Array | Float64Array>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float32Array.from(v)]));
-    const f64 = (r: Record<string, Float32Array | Float64Array>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float64Array.from(v)]));
-    const arrays = { batch: c.batch, T: c.T, inputs: f32(data.inputs), params: f32(data.params), ...(data.initial ? { initialState: f32(data.initial) } : {}), ...(lengths ? { lengths } : {}) };
-    const got = await runGrad(gpu, g, arrays, upstream, c.checkpoint !== undefined ? { checkpoint: c.checkpoint } : {});
-    const tape = interpretGrad(m, shape, { inputs: f64(data.inputs), params: f64(data.params), ...(data.initial ? { initial: f64(data.initial) } : {}) }, { outputs: f64(upstream.outputs), final: f64(upstream.final) });
-    const size = { batch: c.batch, T: c.T };
-    const want = gradientTensors(m, sizes, size, tape);
-    const errors = gradientTensors(m, sizes, size, got).map((t, k) => tensorError(t.name, 'grad', t.data, want[k]!.data, TOLERANCE, { normwise: true }));
+    const { errors, got, tape } = await gpuAgainstTape(gpu, g, m, c, TOLERANCE);
     expect(errors.length).toBe(tensorsOf(m, 'input').length + tensorsOf(m, 'param').length + tensorsOf(m, 'state').length);
     for (const e of errors) expect(e.maxErr, `${e.name}: worst ${JSON.stringify(e.worst)}`).toBeLessThanOrEqual(TOLERANCE);
     for (const o of tensorsOf(m, 'output')) expect(tensorError(o.name, 'output', got.forward.outputs[o.name]!, tape.forward.outputs[o.name]!, TOLERANCE).maxErr, o.name).toBeLessThanOrEqual(TOLERANCE);

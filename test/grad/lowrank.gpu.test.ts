@@ -6,19 +6,16 @@
 // central differences in reference.test.ts), norm-wise 1e-4: T = 1, T not a multiple of the chunk,
 // variable lengths, given initial states, checkpoints. Small dims and chunks (a kernel's cold compile on
 // lavapipe grows with the unrolled dims: CI time).
+import { gpuAgainstTape } from './gpu-tape.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { analyse } from '../../src/compiler/analyse/analyse.js';
 import { tensorSize } from '../../src/compiler/ir/dims.js';
 import { tensorsOf } from '../../src/compiler/ir/ir.js';
 import { plan } from '../../src/driver/compile.js';
-import { randomLengths, randomRunData, uniformFloats } from '../../src/driver/data.js';
-import { planGrad, retargetGrad, runGrad, STEPS_REST_MIN_STATE, usesStages, type GradCompilation, type GradPlanOptions } from '../../src/driver/grad.js';
-import { gradientTensors } from '../../src/driver/grad-io.js';
+import { planGrad, retargetGrad, STEPS_REST_MIN_STATE, usesStages, type GradCompilation, type GradPlanOptions } from '../../src/driver/grad.js';
 import { openGpu } from '../../src/driver/run.js';
-import { tensorError } from '../../src/driver/verify.js';
 import type { Device } from '../../src/runtime/device.js';
-import { interpretGrad } from '../../src/runtime/reference/grad.js';
 import { frontEnd } from '../../src/driver/front-end.js';
 import type { ModeRequest } from '../../src/compiler/plan/plan.js';
 
@@ -67,7 +64,6 @@ describe('the chunked backward of low-rank cells on Dawn against the float64 tap
     const m = moduleOf(c.cell);
     const forward = plan(m, analyse(m).analysis, { mode: 'seq', dims: c.dims, chunk: CHUNK });
     const g: GradCompilation = retargetGrad(planGrad(forward, c.mode, { chunk: CHUNK, ...c.grad }), gpu);
-    const sizes = g.forward.sizes;
     // The plan: staged, the core in chunks (WY form) walking time backward, the rest as asked.
     expect(usesStages(g)).toBe(true);
     expect(g.staged!.core.plan.mode).toBe('chunk');
@@ -75,21 +71,7 @@ describe('the chunked backward of low-rank cells on Dawn against the float64 tap
     expect(g.staged!.core.plan.why).toContain('WY form');
     expect(g.staged!.core.module.reversed).toBe(true);
     expect(g.staged!.rest.kind).toBe(c.rest);
-    const lengths = c.lengths ? randomLengths(c.batch, c.T, 4) : undefined;
-    const shape = { batch: c.batch, T: c.T, sizes, ...(lengths ? { lengths } : {}) };
-    const data = randomRunData(m, shape, 13, { initial: c.initial });
-    const upstream = {
-      outputs: Object.fromEntries(tensorsOf(m, 'output').map((o) => [o.name, uniformFloats(13, `grad:${o.name}`, c.batch * c.T * tensorSize(o, sizes))])),
-      final: Object.fromEntries(tensorsOf(m, 'state').map((s) => [s.name, uniformFloats(13, `grad:${s.name}.final`, c.batch * tensorSize(s, sizes))])),
-    };
-    const f32 = (r: Record<string, Float32Array | Float64Array>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float32Array.from(v)]));
-    const f64 = (r: Record<string, Float32Array | Float64Array>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float64Array.from(v)]));
-    const arrays = { batch: c.batch, T: c.T, inputs: f32(data.inputs), params: f32(data.params), ...(data.initial ? { initialState: f32(data.initial) } : {}), ...(lengths ? { lengths } : {}) };
-    const got = await runGrad(gpu, g, arrays, upstream, c.checkpoint !== undefined ? { checkpoint: c.checkpoint } : {});
-    const tape = interpretGrad(m, shape, { inputs: f64(data.inputs), params: f64(data.params), ...(data.initial ? { initial: f64(data.initial) } : {}) }, { outputs: f64(upstream.outputs), final: f64(upstream.final) });
-    const size = { batch: c.batch, T: c.T };
-    const want = gradientTensors(m, sizes, size, tape);
-    const errors = gradientTensors(m, sizes, size, got).map((t, k) => tensorError(t.name, 'grad', t.data, want[k]!.data, TOLERANCE, { normwise: true }));
+    const { errors } = await gpuAgainstTape(gpu, g, m, c, TOLERANCE);
     expect(errors.length).toBe(tensorsOf(m, 'input').length + tensorsOf(m, 'state').length);
     for (const e of errors) expect(e.maxErr, `${e.name}: worst ${JSON.stringify(e.worst)}`).toBeLessThanOrEqual(TOLERANCE);
   });
