@@ -19,7 +19,7 @@
 // Time-invariant lets and values (params, constants) are computed once, before the loop. The other
 // lets are inlined and computed per step. A step past a sequence's length adds nothing and writes
 // nothing.
-import type { Def, Module } from '../../src/compiler/ir/ir.js';
+import type { Def, Module, Tensor } from '../../src/compiler/ir/ir.js';
 import { strides, tensorSize, type DimSizes } from '../../src/compiler/ir/dims.js';
 import { stepCost } from '../../src/compiler/ir/cost.js';
 import { Lowerer, offsetExpr, type IndexValue } from '../lower/expr.js';
@@ -27,6 +27,7 @@ import { flatWorkgroupIndex, gridDispatch, MAX_WORKGROUPS_PER_DIMENSION } from '
 import { arrayOf, assign, bin, call, emptyModule, f32, forRange, id, ifS, index, letS, lit, member, named, u32, varS, vec, workgroupEntry, type Expr, type Stmt } from '../wgsl/ast.js';
 import { mathPrelude } from '../wgsl/math.js';
 import { printModule } from '../wgsl/print.js';
+import { dedupeLets } from '../wgsl/cse.js';
 import type { GpuBufferSpec, GpuJob, GpuPass, GpuShaderSpec } from '../job.js';
 
 /** Invocations per workgroup: interleaved over one chunk of a sequence's steps. */
@@ -157,10 +158,11 @@ const pointsOf = (dims: string[], sizes: DimSizes): number[][] => dims.reduce<nu
  * a shader each, the first also writing the outputs. The params, packed into one buffer, are the
  * union of the cells'; an input name means the same tensor in every cell.
  */
-export function compileTimeSum(cells: Module[], sizes: DimSizes, label = 'time_sum'): CompiledTimeSum {
+export function compileTimeSum(cells: Module[], sizes: DimSizes, label = 'time_sum', options: { recompute?: Recompute } = {}): CompiledTimeSum {
+  const { recompute } = options;
   const paramOffsets = new Map<string, number>();
   let paramFloats = 0;
-  for (const c of cells)
+  for (const c of [...cells, ...(recompute ? [recompute.forward, recompute.core] : [])])
     for (const t of c.tensors)
       if (t.role === 'param' && !paramOffsets.has(t.name)) {
         paramOffsets.set(t.name, paramFloats);
@@ -171,7 +173,7 @@ export function compileTimeSum(cells: Module[], sizes: DimSizes, label = 'time_s
     const elements: Element[] = cell.tensors.filter((t) => t.role === 'state').flatMap((t) => pointsOf(t.dims, sizes).map((point) => ({ state: t.name, point, flat: flat++ })));
     const outputs = cell.tensors.filter((t) => t.role === 'output').map((t) => ({ name: t.name, size: tensorSize(t, sizes) }));
     const groups = Math.max(1, Math.ceil(elements.length / GROUP));
-    return Array.from({ length: groups }, (_, g) => kernelOf(cell, sizes, paramOffsets, elements.slice(g * GROUP, (g + 1) * GROUP), g === 0 ? outputs : [], `${label}.${cell.name}_${k}_${g}`));
+    return Array.from({ length: groups }, (_, g) => kernelOf(cell, sizes, paramOffsets, elements.slice(g * GROUP, (g + 1) * GROUP), g === 0 ? outputs : [], `${label}.${cell.name}_${k}_${g}`, recompute));
   });
   const stateSize = new Map(cells.flatMap((c) => c.tensors.filter((t) => t.role === 'state').map((t) => [t.name, tensorSize(t, sizes)] as const)));
   const stateBase = new Map(cells.flatMap((c) => {
@@ -187,12 +189,16 @@ export function compileTimeSum(cells: Module[], sizes: DimSizes, label = 'time_s
     shaders: kernels.map((k) => k.shader),
     prepare({ batch, T }, limits) {
       const rowFloats = Math.max(1, ...kernels.flatMap((k) => [...k.inputs, ...k.outputs].map((x) => x.size)));
-      const perPiece = Math.max(1, Math.min(T, Math.floor(limits.maxStorageBufferBindingSize / (4 * rowFloats * Math.max(1, batch)))));
+      // Steps a run recomputes together (1: every step on its own); pieces and chunks are whole runs.
+      const run = recompute?.run ?? 1;
+      const fit = Math.floor(limits.maxStorageBufferBindingSize / (4 * rowFloats * Math.max(1, batch)));
+      const perPiece = Math.max(1, Math.min(T, fit >= T ? T : Math.max(run, fit - (fit % run))));
       const pieces = Array.from({ length: Math.max(1, Math.ceil(T / perPiece)) }, (_, p) => ({ t0: p * perPiece, steps: Math.max(0, Math.min(perPiece, T - p * perPiece)) }));
       const maxPerDim = limits.maxComputeWorkgroupsPerDimension ?? MAX_WORKGROUPS_PER_DIMENSION;
       // A workgroup sums one chunk of a sequence's steps, its invocations taking every WORKGROUP-th step.
       const layout = pieces.map(({ steps }) => {
-        const chunk = WORKGROUP * Math.max(MIN_CHUNK, Math.ceil((batch * steps) / TARGET_INVOCATIONS));
+        const perInvocation = Math.max(MIN_CHUNK, Math.ceil((batch * steps) / TARGET_INVOCATIONS));
+        const chunk = WORKGROUP * run * Math.ceil(perInvocation / run);
         const chunks = Math.max(1, Math.ceil(steps / chunk));
         return { chunk, chunks, invocations: batch * chunks * WORKGROUP };
       });
@@ -285,44 +291,99 @@ function stepsOf(a: Float32Array, batch: number, T: number, n: number, t0: numbe
   return out;
 }
 
-function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>, elements: Element[], outputs: { name: string; size: number }[], label: string): CellKernel {
-  if (!isStepMap(m)) throw new Error(`compileTimeSum: ${m.name} is not a map and a sum over time`);
-  const byName = new Map(m.tensors.map((t) => [t.name, t]));
-  const inputs = m.tensors.filter((t) => t.role === 'input').map((t) => ({ name: t.name, size: tensorSize(t, sizes) }));
-  const inputBinding = new Map(inputs.map((x, i) => [x.name, i]));
-  const outputBinding = new Map(outputs.map((x, i) => [x.name, i]));
-  const lets = m.step.filter((d) => d.kind === 'let');
-  const invariant = new Map(lets.filter((d) => d.dep === 'const' || d.dep === 'param').map((d) => [d.target, d]));
-  const counter = { next: 0 };
-  const paramLoad = (n: { tensor: string }, values: IndexValue[]) => index(id('params'), offsetExpr(values, strides(byName.get(n.tensor)!.dims, sizes), paramOffsets.get(n.tensor)!));
-  const invariantLoad = (n: { tensor: string }, values: IndexValue[]) => index(id(`inv_${n.tensor}`), offsetExpr(values, strides(byName.get(n.tensor)!.dims, sizes)));
-  const rowOffset = (name: string, values: IndexValue[]) => offsetExpr(values, strides(byName.get(name)!.dims, sizes), bin('*', id('row'), lit.u32(tensorSize(byName.get(name)!, sizes))));
+/**
+ * The staged rest recomputing the states it reads, so that they need not be read per step: one
+ * invocation takes a run of `run` consecutive steps, walks the forward update over them from the saved
+ * state at the run's first step (keeping each step's state, `run` × the states' floats of private
+ * memory), then walks the core's adjoint update back over them from the carried adjoint at the run's
+ * last step, evaluating the rest at each step on the way. Per step it reads the inputs only, where the
+ * plain form reads every saved state and carried adjoint (gla: 40 floats a step instead of 168).
+ */
+export interface Recompute {
+  /** The forward cell: its state updates recompute the saved states. */
+  forward: Module;
+  /** The staged core: its state updates (the adjoints') recompute the carried values, walking back. */
+  core: Module;
+  /** Forward state → the input of the rest and the core holding its value before each step. */
+  saved: Map<string, string>;
+  /** Core state (a state adjoint) → the input of the rest holding its value before each backward step. */
+  carried: Map<string, string>;
+  /** Steps per run (`recomputeRun`). */
+  run: number;
+}
 
-  // What this shader evaluates: its elements' terms and its outputs, and the lets they read.
-  const defs: { def: Def; root: number; points: number[][]; write: (point: number[], value: Expr, e: number) => Stmt }[] = [];
-  const byState = new Map<string, { e: number; point: number[] }[]>();
-  elements.forEach((el, e) => byState.set(el.state, [...(byState.get(el.state) ?? []), { e, point: el.point }]));
-  for (const [state, els] of byState) {
-    const { def, term } = sumTerm(m, state)!;
-    const at = new Map(els.map((x) => [x.point.join(','), x.e]));
-    defs.push({ def, root: term, points: els.map((x) => x.point), write: (point, value) => assign(id(`acc_${at.get(point.join(','))}`), value, '+=') });
-  }
-  for (const o of outputs) {
-    const def = m.step.find((d) => d.kind === 'output' && d.target === o.name)!;
-    defs.push({ def, root: def.root, points: pointsOf(byName.get(o.name)!.dims, sizes), write: (point, value) => assign(index(id(`out_${outputBinding.get(o.name)}`), rowOffset(o.name, point)), value) });
-  }
+/**
+ * Private floats an invocation keeps of a run's states. On lavapipe private memory is the CPU's
+ * stack; on a GPU it spills past the registers, so the budget is modest.
+ */
+const RUN_FLOATS = 1024;
+const MAX_RUN = 32;
+/** Below this, checkpoints every few steps cost about what the per-step loads they replace did. */
+const MIN_RUN = 4;
+
+/**
+ * Steps per run of the recomputing rest for a forward cell at these sizes, or undefined where it
+ * does not apply: a monoid's, a reversed or grid cell's states, or states too large to keep MIN_RUN
+ * steps of, and where the three steps' operations together pass what the kernel compiles quickly.
+ */
+export function recomputeRun(forward: Module, core: Module, rest: Module, sizes: DimSizes): number | undefined {
+  if (forward.monoid || forward.reversed || forward.grid || forward.tensors.some((t) => t.reversed)) return undefined;
+  if (core.monoid || core.reversed) return undefined;
+  const floats = forward.tensors.filter((t) => t.role === 'state').reduce((n, t) => n + tensorSize(t, sizes), 0);
+  const run = Math.min(MAX_RUN, Math.floor(RUN_FLOATS / Math.max(1, floats)));
+  if (run < MIN_RUN) return undefined;
+  if (stepCost(forward, sizes).ops + stepCost(core, sizes).ops + stepCost(rest, sizes).ops > TIME_SUM_MAX_OPS) return undefined;
+  return run;
+}
+
+type LoadResolve = (n: Extract<Def['nodes'][number], { op: 'load' }>, values: IndexValue[]) => Expr;
+
+/** The lets a set of definitions reads, directly or through other lets. */
+function letsRead(m: Module, roots: Def[]): Set<string> {
+  const lets = new Map(m.step.filter((d) => d.kind === 'let').map((d) => [d.target, d]));
   const used = new Set<string>();
   const visit = (d: Def) => {
     for (const n of d.nodes)
-      if (n.op === 'load' && n.source === 'let' && !used.has(n.tensor)) {
+      if (n.op === 'load' && n.source === 'let' && !used.has(n.tensor) && lets.has(n.tensor)) {
         used.add(n.tensor);
-        visit(lets.find((l) => l.target === n.tensor)!);
+        visit(lets.get(n.tensor)!);
       }
   };
-  defs.forEach((d) => visit(d.def));
+  roots.forEach(visit);
+  return used;
+}
 
-  // The time-invariant lets, once, each into a private array (in step order: each reads only earlier ones).
-  const before: Stmt[] = [];
+/** The inputs a set of definitions reads, directly or through lets. */
+function inputsRead(m: Module, roots: Def[]): Set<string> {
+  const used = letsRead(m, roots);
+  const defs = [...roots, ...m.step.filter((d) => d.kind === 'let' && used.has(d.target))];
+  return new Set(defs.flatMap((d) => d.nodes.flatMap((n) => (n.op === 'load' && n.source === 'input' ? [n.tensor] : []))));
+}
+
+/** What the modules of one kernel share while each is lowered: names, the statements before the loop, the hoisted values, the params. */
+interface KernelScope {
+  sizes: DimSizes;
+  counter: { next: number };
+  before: Stmt[];
+  hoisted: Map<string, Expr>;
+  paramOffsets: Map<string, number>;
+  /** Every lowering made, for the math helpers they use. */
+  lowerers: Lowerer[];
+}
+
+/**
+ * One module's step in a kernel: its time-invariant lets computed once into `before` (those `used`
+ * names), and `step(body, resolve)`, a lowering into `body` where the other lets are inlined, params
+ * and invariant lets are read where they are, values of params and constants at known points are
+ * hoisted before the loop, and every other load goes to `resolve`. `tag` keeps modules' names apart.
+ */
+function moduleLowering(m: Module, tag: string, used: Set<string>, k: KernelScope) {
+  const { sizes, counter, before, hoisted } = k;
+  const byName = new Map(m.tensors.map((t) => [t.name, t]));
+  const lets = m.step.filter((d) => d.kind === 'let');
+  const invariant = new Map(lets.filter((d) => d.dep === 'const' || d.dep === 'param').map((d) => [d.target, d]));
+  const paramLoad = (n: { tensor: string }, values: IndexValue[]) => index(id('params'), offsetExpr(values, strides(byName.get(n.tensor)!.dims, sizes), k.paramOffsets.get(n.tensor)!));
+  const invariantLoad = (n: { tensor: string }, values: IndexValue[]) => index(id(`inv_${tag}${n.tensor}`), offsetExpr(values, strides(byName.get(n.tensor)!.dims, sizes)));
   const outer = new Lowerer({
     sizes,
     prefix: 'w',
@@ -337,104 +398,352 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
   for (const d of lets) {
     if (!invariant.has(d.target) || !used.has(d.target)) continue;
     const t = byName.get(d.target)!;
-    before.push(varS(`inv_${d.target}`, arrayOf(f32, tensorSize(t, sizes))));
+    before.push(varS(`inv_${tag}${d.target}`, arrayOf(f32, tensorSize(t, sizes))));
     for (const point of pointsOf(t.dims, sizes)) before.push(assign(invariantLoad({ tensor: d.target }, point), outer.evaluate(d, point)));
   }
+  const stepLets = new Map(lets.filter((d) => !invariant.has(d.target)).map((d) => [d.target, d]));
+  k.lowerers.push(outer);
+  return {
+    step(body: Stmt[], resolve: LoadResolve): Lowerer {
+      const lowerer: Lowerer = new Lowerer({
+        lets: stepLets,
+        sizes,
+        prefix: 'v',
+        counter,
+        stmts: body,
+        unrollUpTo: UNROLL_TERMS,
+        hook(d, nodeId, env) {
+          const n = d.nodes[nodeId]!;
+          if (n.op === 'const' || (n.dep !== 'param' && n.dep !== 'const')) return undefined;
+          if (n.op === 'load' && n.source !== 'param') return undefined;
+          const values = n.space.map((v) => env.get(v)!.value);
+          if (!values.every((v) => typeof v === 'number')) return undefined;
+          const key = `${tag}:${d.kind}:${d.target}:${nodeId}:${values.join(',')}`;
+          const known = hoisted.get(key);
+          if (known) return known;
+          const value = outer.node(d, nodeId, new Map([...env].map(([name, b]) => [name, { value: b.value, depth: 0 }])));
+          const bound = value.kind === 'ident' || value.kind === 'literal' ? value : (before.push(letS(`h${hoisted.size}`, value)), id(`h${hoisted.size}`));
+          hoisted.set(key, bound);
+          return bound;
+        },
+        resolve(n, values) {
+          if (n.source === 'param') return paramLoad(n, values);
+          if (n.source === 'let' && invariant.has(n.tensor)) return invariantLoad(n, values);
+          return resolve(n, values);
+        },
+      });
+      k.lowerers.push(lowerer);
+      return lowerer;
+    },
+  };
+}
 
-  // Per step: the other lets inlined (each value computed once per step), the terms into their registers, the outputs to memory.
-  const body: Stmt[] = [];
+/**
+ * Loads of a step's inputs into `body`, at `row` (the step's row of every [batch, T, ...] input): each
+ * element once, whichever definitions read it, a row of a multiple of 4 floats four at a time
+ * (lavapipe charges a vec4 load as one f32 load); at run-time indices, a load each.
+ */
+function inputLoader(inputs: { name: string; size: number; dims: string[] }[], sizes: DimSizes, body: Stmt[]): (tensor: string, values: IndexValue[]) => Expr {
+  const binding = new Map(inputs.map((x, i) => [x.name, i]));
   const loaded = new Map<string, string>();
-  // A value that depends on no step (params, time-invariant lets, constants) at a known point is
-  // computed once, before the loop: the compiler cannot hoist it past the loop's stores itself.
-  const hoisted = new Map<string, Expr>();
-  const lowerer = new Lowerer({
-    lets: new Map(lets.filter((d) => !invariant.has(d.target)).map((d) => [d.target, d])),
-    sizes,
-    prefix: 'v',
-    counter,
-    stmts: body,
-    unrollUpTo: UNROLL_TERMS,
-    hook(d, nodeId, env) {
-      const n = d.nodes[nodeId]!;
-      if (n.op === 'const' || (n.dep !== 'param' && n.dep !== 'const')) return undefined;
-      if (n.op === 'load' && n.source !== 'param') return undefined;
-      const values = n.space.map((v) => env.get(v)!.value);
-      if (!values.every((v) => typeof v === 'number')) return undefined;
-      const key = `${d.kind}:${d.target}:${nodeId}:${values.join(',')}`;
-      const known = hoisted.get(key);
-      if (known) return known;
-      const value = outer.node(d, nodeId, new Map([...env].map(([k, b]) => [k, { value: b.value, depth: 0 }])));
-      const bound = value.kind === 'ident' || value.kind === 'literal' ? value : (before.push(letS(`h${hoisted.size}`, value)), id(`h${hoisted.size}`));
-      hoisted.set(key, bound);
-      return bound;
-    },
-    resolve(n, values: IndexValue[]): Expr {
-      if (n.source === 'input') {
-        const k = inputBinding.get(n.tensor)!;
-        const size = inputs[k]!.size;
-        if (!values.every((v) => typeof v === 'number')) {
-          const at = rowOffset(n.tensor, values);
-          return quads(size) ? index(index(id(`in_${k}`), bin('/', at, lit.u32(4))), bin('%', at, lit.u32(4))) : index(id(`in_${k}`), at);
-        }
-        // Each element of a step's inputs is loaded once, whichever definitions read it; a row of a
-        // multiple of 4 floats four at a time (lavapipe charges a vec4 load as one f32 load).
-        const flat = (values as number[]).reduce((o, v, i) => o + v * strides(byName.get(n.tensor)!.dims, sizes)[i]!, 0);
-        if (!quads(size)) {
-          const key = `${k}:${flat}`;
-          let name = loaded.get(key);
-          if (!name) {
-            loaded.set(key, (name = `in_${k}_${flat}`));
-            body.push(letS(name, index(id(`in_${k}`), bin('+', bin('*', id('row'), lit.u32(size)), lit.u32(flat)))));
-          }
-          return id(name);
-        }
-        const q = Math.floor(flat / 4);
-        const key = `${k}:q${q}`;
-        let name = loaded.get(key);
-        if (!name) {
-          loaded.set(key, (name = `in_${k}_q${q}`));
-          body.push(letS(name, index(id(`in_${k}`), bin('+', bin('*', id('row'), lit.u32(size / 4)), lit.u32(q)))));
-        }
-        return member(id(name), 'xyzw'[flat % 4]!);
+  return (tensor, values) => {
+    const k = binding.get(tensor)!;
+    const { size, dims } = inputs[k]!;
+    if (!values.every((v) => typeof v === 'number')) {
+      const at = offsetExpr(values, strides(dims, sizes), bin('*', id('row'), lit.u32(size)));
+      return quads(size) ? index(index(id(`in_${k}`), bin('/', at, lit.u32(4))), bin('%', at, lit.u32(4))) : index(id(`in_${k}`), at);
+    }
+    const flat = (values as number[]).reduce((o, v, i) => o + v * strides(dims, sizes)[i]!, 0);
+    if (!quads(size)) {
+      const key = `${k}:${flat}`;
+      let name = loaded.get(key);
+      if (!name) {
+        loaded.set(key, (name = `in_${k}_${flat}`));
+        body.push(letS(name, index(id(`in_${k}`), bin('+', bin('*', id('row'), lit.u32(size)), lit.u32(flat)))));
       }
-      if (n.source === 'param') return paramLoad(n, values);
-      if (n.source === 'let' && invariant.has(n.tensor)) return invariantLoad(n, values);
-      throw new Error(`compileTimeSum: ${m.name} reads ${n.source} ${n.tensor} per step`);
-    },
+      return id(name);
+    }
+    const q = Math.floor(flat / 4);
+    const key = `${k}:q${q}`;
+    let name = loaded.get(key);
+    if (!name) {
+      loaded.set(key, (name = `in_${k}_q${q}`));
+      body.push(letS(name, index(id(`in_${k}`), bin('+', bin('*', id('row'), lit.u32(size / 4)), lit.u32(q)))));
+    }
+    return member(id(name), 'xyzw'[flat % 4]!);
+  };
+}
+
+/** Copies one row of an input (`row`, a step's row) into a private array, element by element. */
+function rowInto(target: string, k: number, size: number, row: Expr): Stmt[] {
+  if (!quads(size)) return Array.from({ length: size }, (_, f) => assign(index(id(target), lit.u32(f)), index(id(`in_${k}`), bin('+', bin('*', row, lit.u32(size)), lit.u32(f)))));
+  return [letS(`${target}_row`, bin('*', row, lit.u32(size / 4)))].concat(
+    Array.from({ length: size / 4 }, (_, q) => [
+      letS(`${target}_q${q}`, index(id(`in_${k}`), bin('+', id(`${target}_row`), lit.u32(q)))),
+      ...Array.from({ length: 4 }, (_, c) => assign(index(id(target), lit.u32(4 * q + c)), member(id(`${target}_q${q}`), 'xyzw'[c]!))),
+    ]).flat(),
+  );
+}
+
+function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>, elements: Element[], outputs: { name: string; size: number }[], label: string, recompute?: Recompute): CellKernel {
+  if (!isStepMap(m)) throw new Error(`compileTimeSum: ${m.name} is not a map and a sum over time`);
+  const scope: KernelScope = {
+    sizes,
+    counter: { next: 0 },
+    before: [],
+    hoisted: new Map(),
+    paramOffsets,
+    lowerers: [],
+  };
+
+  // What this shader evaluates: its elements' terms and its outputs, and the lets they read.
+  const defs: {
+    def: Def;
+    root: number;
+    points: number[][];
+    write: (point: number[], value: Expr) => Stmt;
+  }[] = [];
+  const byState = new Map<string, { e: number; point: number[] }[]>();
+  elements.forEach((el, e) => byState.set(el.state, [...(byState.get(el.state) ?? []), { e, point: el.point }]));
+  const restTensor = new Map(m.tensors.map((t) => [t.name, t]));
+  const outputBinding = new Map(outputs.map((x, i) => [x.name, i]));
+  const rowOffset = (name: string, values: IndexValue[]) => offsetExpr(values, strides(restTensor.get(name)!.dims, sizes), bin('*', id('row'), lit.u32(tensorSize(restTensor.get(name)!, sizes))));
+  for (const [state, els] of byState) {
+    const { def, term } = sumTerm(m, state)!;
+    const at = new Map(els.map((x) => [x.point.join(','), x.e]));
+    defs.push({
+      def,
+      root: term,
+      points: els.map((x) => x.point),
+      write: (point, value) => assign(id(`acc_${at.get(point.join(','))}`), value, '+='),
+    });
+  }
+  for (const o of outputs) {
+    const def = m.step.find((d) => d.kind === 'output' && d.target === o.name)!;
+    defs.push({
+      def,
+      root: def.root,
+      points: pointsOf(restTensor.get(o.name)!.dims, sizes),
+      write: (point, value) => assign(index(id(`out_${outputBinding.get(o.name)}`), rowOffset(o.name, point)), value),
+    });
+  }
+
+  // The recomputed steps: the forward's state updates and the core's, and what they read.
+  const updates = (x: Module) => x.step.filter((d) => d.kind === 'update');
+  const forwardStates = recompute ? recompute.forward.tensors.filter((t) => t.role === 'state') : [];
+  const adjointStates = recompute ? recompute.core.tensors.filter((t) => t.role === 'state') : [];
+  const savedInput = new Map(forwardStates.map((t, k) => [recompute!.saved.get(t.name)!, { k, t }]));
+  const carriedInput = new Map(adjointStates.map((t, k) => [recompute!.carried.get(t.name)!, { k, t }]));
+
+  // The kernel's inputs: the rest's, less what it recomputes, and what the recomputed updates read.
+  const inputs: { name: string; size: number; dims: string[] }[] = [];
+  const addInput = (t: Tensor) => {
+    if (!inputs.some((x) => x.name === t.name)) inputs.push({ name: t.name, size: tensorSize(t, sizes), dims: t.dims });
+  };
+  m.tensors.filter((t) => t.role === 'input').forEach(addInput);
+  // The checkpoints: the saved states and the carried adjoints, read once a run.
+  for (const [name, { t }] of [...savedInput, ...carriedInput]) addInput({ ...t, name, role: 'input' });
+  if (recompute)
+    for (const x of [recompute.forward, recompute.core]) {
+      const read = inputsRead(x, updates(x));
+      x.tensors.filter((t) => t.role === 'input' && read.has(t.name)).forEach(addInput);
+    }
+
+  const restLowering = moduleLowering(
+    m,
+    '',
+    letsRead(
+      m,
+      defs.map((d) => d.def),
+    ),
+    scope,
+  );
+  const rowOf = (t: Expr) => bin('+', bin('*', id('b'), member(id('sizes'), 'T')), t);
+  // The step's body: its row, then the rest (and, recomputing, the core's update after it). Recomputing,
+  // the body walks a run back from its last step: s = L - 1 … 0, `s < n` the run's steps.
+  const L = recompute?.run ?? 1;
+  const body: Stmt[] = recompute ? [letS('s', bin('-', lit.u32(L - 1), id('r')))] : [letS('row', rowOf(id('t')))];
+  const guarded: Stmt[] = recompute ? [letS('row', rowOf(bin('+', id('ta'), id('s'))))] : body;
+  const load = inputLoader(inputs, sizes, guarded);
+  // A kept state is read once a step at each point (a let), like an input: the rest and the core's
+  // update then share what they compute from it (dedupeLets below).
+  const keptReads = new Set<string>();
+  const adjointRead = (k: number, t: Tensor, values: IndexValue[]): Expr => {
+    const at = offsetExpr(values, strides(t.dims, sizes));
+    if (at.kind !== 'literal') return index(id(`a${k}`), at);
+    const name = `a${k}_${at.value}`;
+    if (!keptReads.has(name)) guarded.push(letS(name, index(id(`a${k}`), at)));
+    keptReads.add(name);
+    return id(name);
+  };
+  const recomputed = (n: { source: string; tensor: string }, values: IndexValue[]): Expr | undefined => {
+    if (n.source !== 'input') return undefined;
+    const saved = savedInput.get(n.tensor);
+    if (saved) {
+      const at = offsetExpr(values, strides(saved.t.dims, sizes));
+      if (at.kind !== 'literal') return index(index(id(`hs${saved.k}`), id('s')), at);
+      const name = `hs${saved.k}_${at.value}`;
+      if (!keptReads.has(name)) guarded.push(letS(name, index(index(id(`hs${saved.k}`), id('s')), at)));
+      keptReads.add(name);
+      return id(name);
+    }
+    const carried = carriedInput.get(n.tensor);
+    if (carried) return adjointRead(carried.k, carried.t, values);
+    return undefined;
+  };
+  const lowerer = restLowering.step(guarded, (n, values) => {
+    const r = recomputed(n, values);
+    if (r) return r;
+    if (n.source === 'input') return load(n.tensor, values);
+    throw new Error(`compileTimeSum: ${m.name} reads ${n.source} ${n.tensor} per step`);
   });
   const writes: Stmt[] = [];
   const stored = new Map<string, Expr[]>();
   for (const d of defs)
-    d.points.forEach((point, e) => {
+    d.points.forEach((point) => {
       const value = lowerer.node(d.def, d.root, new Map(d.def.vars.map((v, k) => [v.name, { value: point[k]!, depth: 0 }])));
       if (d.def.kind === 'output') {
-        const flat = point.reduce((o, v, i) => o + v * strides(byName.get(d.def.target)!.dims, sizes)[i]!, 0);
+        const flat = point.reduce((o, v, i) => o + v * strides(restTensor.get(d.def.target)!.dims, sizes)[i]!, 0);
         stored.set(d.def.target, Object.assign(stored.get(d.def.target) ?? [], { [flat]: value }));
-      } else writes.push(d.write(point, value, e));
+      } else writes.push(d.write(point, value));
     });
   // Outputs a row at a time: vec4 stores where the row is a multiple of 4 floats.
   for (const o of outputs) {
     const values = stored.get(o.name)!;
     const k = outputBinding.get(o.name)!;
-    if (quads(o.size))
-      for (let q = 0; q < o.size / 4; q++) writes.push(assign(index(id(`out_${k}`), bin('+', bin('*', id('row'), lit.u32(o.size / 4)), lit.u32(q))), call('vec4<f32>', ...values.slice(4 * q, 4 * q + 4))));
+    if (quads(o.size)) for (let q = 0; q < o.size / 4; q++) writes.push(assign(index(id(`out_${k}`), bin('+', bin('*', id('row'), lit.u32(o.size / 4)), lit.u32(q))), call('vec4<f32>', ...values.slice(4 * q, 4 * q + 4))));
     else values.forEach((v, flat) => writes.push(assign(index(id(`out_${k}`), bin('+', bin('*', id('row'), lit.u32(o.size)), lit.u32(flat))), v)));
   }
-  body.push(...writes);
-  const { globals: mathGlobals, functions } = mathPrelude(new Set([...outer.helpers, ...lowerer.helpers]));
+  guarded.push(...writes);
+
+  // A module's state updates at every point, into `<next><k>` for its k-th state (`old` loads read
+  // `<current><k>`, `new` loads what an earlier update wrote), then `current = next`.
+  const stepStates = (x: Module, tag: string, states: Tensor[], current: string, next: string, into: Stmt[], load: (tensor: string, values: IndexValue[]) => Expr) => {
+    const place = new Map(states.map((t, k) => [t.name, { k, t }]));
+    const step = moduleLowering(x, tag, letsRead(x, updates(x)), scope).step(into, (n, values) => {
+      const r = recomputed(n, values);
+      if (r) return r;
+      if (n.source === 'input') return load(n.tensor, values);
+      const s = n.source === 'state' ? place.get(n.tensor) : undefined;
+      if (s && n.version !== 'new' && current === 'a') return adjointRead(s.k, s.t, values);
+      if (s) return index(id(`${n.version === 'new' ? next : current}${s.k}`), offsetExpr(values, strides(s.t.dims, sizes)));
+      throw new Error(`compileTimeSum: ${x.name} reads ${n.source} ${n.tensor} per step`);
+    });
+    for (const d of updates(x)) {
+      const s = place.get(d.target)!;
+      for (const point of pointsOf(s.t.dims, sizes)) {
+        const value = step.node(d, d.root, new Map(d.vars.map((v, k) => [v.name, { value: point[k]!, depth: 0 }])));
+        into.push(assign(index(id(`${next}${s.k}`), offsetExpr(point, strides(s.t.dims, sizes))), value));
+      }
+    }
+    states.forEach((_, k) => into.push(assign(id(`${current}${k}`), id(`${next}${k}`))));
+  };
+
+  const arrayVar = (name: string, t: Tensor, steps?: number) => varS(name, steps ? arrayOf(arrayOf(f32, tensorSize(t, sizes)), steps) : arrayOf(f32, tensorSize(t, sizes)));
+  let loop: Stmt[];
+  if (!recompute) loop = [forRange('t', bin('+', id('t0'), id('lid')), id('t1'), body, lit.u32(WORKGROUP))];
+  else {
+    // The loops over a run's steps have a constant trip count, so that `s` is the same in every
+    // invocation and the kept states are indexed alike in all (lavapipe indexes private arrays
+    // per SIMD lane where the index may differ).
+    const inputIndex = new Map(inputs.map((x, i) => [x.name, i]));
+    // Forward over the run from its first step's saved state, each step's state kept in hs<k>[s].
+    const forwardBody: Stmt[] = [letS('row', rowOf(bin('+', id('ta'), id('s')))), ...forwardStates.map((_, k) => assign(index(id(`hs${k}`), id('s')), id(`p${k}`)))];
+    stepStates(recompute.forward, 'f_', forwardStates, 'p', 'np', forwardBody, inputLoader(inputs, sizes, forwardBody));
+    // Back over the run from its last step's carried adjoint: the rest at each step, then the core's
+    // update, which gives the adjoint the step before reads.
+    stepStates(recompute.core, 'c_', adjointStates, 'a', 'na', guarded, load);
+    body.push(ifS(bin('<', id('s'), id('n')), guarded));
+    loop = dedupeLets(
+      [
+        ...forwardStates.flatMap((t, k) => [arrayVar(`p${k}`, t), arrayVar(`np${k}`, t), arrayVar(`hs${k}`, t, L)]),
+        ...adjointStates.flatMap((t, k) => [arrayVar(`a${k}`, t), arrayVar(`na${k}`, t)]),
+        forRange(
+          'j',
+          lit.u32(0),
+          member(id('sizes'), 'chunk'),
+          [
+            letS('ta', bin('+', bin('+', id('t0'), id('j')), bin('*', id('lid'), lit.u32(L)))),
+            ifS(bin('<', id('ta'), id('t1')), [
+              letS('n', bin('-', call('min', bin('+', id('ta'), lit.u32(L)), id('t1')), id('ta'))),
+              ...forwardStates.flatMap((t, k) => rowInto(`p${k}`, inputIndex.get(recompute.saved.get(t.name)!)!, tensorSize(t, sizes), rowOf(id('ta')))),
+              forRange('s', lit.u32(0), lit.u32(L), [ifS(bin('<', id('s'), id('n')), forwardBody)]),
+              ...adjointStates.flatMap((t, k) => rowInto(`a${k}`, inputIndex.get(recompute.carried.get(t.name)!)!, tensorSize(t, sizes), rowOf(bin('-', bin('+', id('ta'), id('n')), lit.u32(1))))),
+              forRange('r', lit.u32(0), lit.u32(L), body),
+            ]),
+          ],
+          lit.u32(WORKGROUP * L),
+        ),
+      ],
+      new Set([...outputs.map((_, i) => `out_${i}`), 'partials']),
+    );
+  }
+  const { globals: mathGlobals, functions } = mathPrelude(new Set(scope.lowerers.flatMap((l) => [...l.helpers])));
 
   const what = [...(elements.length ? [`the sums over time of ${[...byState.keys()].join(', ')} (${elements.length} elements)`] : []), ...(outputs.length ? [`per step ${outputs.map((o) => o.name).join(', ')}`] : [])].join('; ');
+  const how = recompute
+    ? `runs of ${recompute.run} steps per invocation, their ${forwardStates.map((t) => t.name).join(', ')} recomputed forward from the saved state and ${adjointStates.map((t) => t.name).join(', ')} back from the carried adjoint`
+    : "one chunk of one sequence's steps per invocation";
   const kernel = printModule({
     ...emptyModule(),
-    header: `${m.name}: ${what}; one chunk of one sequence's steps per invocation, partial sums to the host`,
-    structs: [{ name: 'Sizes', members: ['T', 'chunk', 'chunks', 'seqs'].map((name) => ({ name, type: u32 })) }],
+    header: `${m.name}: ${what}; ${how}, partial sums to the host`,
+    structs: [
+      {
+        name: 'Sizes',
+        members: ['T', 'chunk', 'chunks', 'seqs'].map((name) => ({
+          name,
+          type: u32,
+        })),
+      },
+    ],
     globals: [
-      { name: 'sizes', space: 'uniform', type: named('Sizes'), group: 0, binding: 0 },
-      { name: 'lengths', space: 'storage', access: 'read', type: arrayOf(u32), group: 0, binding: 1 },
-      { name: 'params', space: 'storage', access: 'read', type: arrayOf(f32), group: 0, binding: 2 },
-      { name: 'partials', space: 'storage', access: 'read_write', type: arrayOf(f32), group: 0, binding: 3 },
-      ...inputs.map((x, i) => ({ name: `in_${i}`, space: 'storage' as const, access: 'read' as const, type: arrayOf(quads(x.size) ? vec(4, f32) : f32), group: 0, binding: 4 + i })),
-      ...outputs.map((x, i) => ({ name: `out_${i}`, space: 'storage' as const, access: 'read_write' as const, type: arrayOf(quads(x.size) ? vec(4, f32) : f32), group: 0, binding: 4 + inputs.length + i })),
+      {
+        name: 'sizes',
+        space: 'uniform',
+        type: named('Sizes'),
+        group: 0,
+        binding: 0,
+      },
+      {
+        name: 'lengths',
+        space: 'storage',
+        access: 'read',
+        type: arrayOf(u32),
+        group: 0,
+        binding: 1,
+      },
+      {
+        name: 'params',
+        space: 'storage',
+        access: 'read',
+        type: arrayOf(f32),
+        group: 0,
+        binding: 2,
+      },
+      {
+        name: 'partials',
+        space: 'storage',
+        access: 'read_write',
+        type: arrayOf(f32),
+        group: 0,
+        binding: 3,
+      },
+      ...inputs.map((x, i) => ({
+        name: `in_${i}`,
+        space: 'storage' as const,
+        access: 'read' as const,
+        type: arrayOf(quads(x.size) ? vec(4, f32) : f32),
+        group: 0,
+        binding: 4 + i,
+      })),
+      ...outputs.map((x, i) => ({
+        name: `out_${i}`,
+        space: 'storage' as const,
+        access: 'read_write' as const,
+        type: arrayOf(quads(x.size) ? vec(4, f32) : f32),
+        group: 0,
+        binding: 4 + inputs.length + i,
+      })),
       ...mathGlobals,
     ],
     functions,
@@ -445,15 +754,21 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
         letS('c', bin('%', id('w'), member(id('sizes'), 'chunks'))),
         letS('b', bin('/', id('w'), member(id('sizes'), 'chunks'))),
         ifS(bin('>=', id('b'), member(id('sizes'), 'seqs')), [{ kind: 'return' }]),
-        ...before,
+        ...scope.before,
         letS('len', call('min', index(id('lengths'), id('b')), member(id('sizes'), 'T'))),
         letS('t0', bin('*', id('c'), member(id('sizes'), 'chunk'))),
         letS('t1', call('min', bin('+', id('t0'), member(id('sizes'), 'chunk')), id('len'))),
         ...elements.map((_, e) => varS(`acc_${e}`, f32, lit.f32(0))),
-        forRange('t', bin('+', id('t0'), id('lid')), id('t1'), [letS('row', bin('+', bin('*', id('b'), member(id('sizes'), 'T')), id('t'))), ...body], lit.u32(WORKGROUP)),
+        ...loop,
         ...elements.map((_, e) => assign(index(id('partials'), bin('+', bin('*', id('g'), lit.u32(elements.length)), lit.u32(e))), id(`acc_${e}`))),
       ]),
     ],
   });
-  return { cell: m, shader: { label, code: kernel, entryPoint: 'main' }, elements, outputs, inputs };
+  return {
+    cell: m,
+    shader: { label, code: kernel, entryPoint: 'main' },
+    elements,
+    outputs,
+    inputs: inputs.map(({ name, size }) => ({ name, size })),
+  };
 }

@@ -5,7 +5,7 @@ import { countedLoop } from '../wgsl/unroll-budget.js';
 import { arrayOf, assign, bool, call, f32, id, index, letS, member, named, u32, varS, type Expr, type Function, type Stmt, type Type } from '../wgsl/ast.js';
 import { Lowerer, offsetExpr, type NodeHook } from '../lower/expr.js';
 import { printExpr } from '../wgsl/print.js';
-import { dedupeLets } from './cse.js';
+import { dedupeLets } from '../wgsl/cse.js';
 import type { LoopObserver, PointLoop } from '../lower/points.js';
 import { ret, ELEM, u, type Ctx, laneCoords, stepLets, loadInputOrParam, elemRef, buildStruct, fieldDef, finish } from './kernel.js';
 

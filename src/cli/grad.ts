@@ -49,7 +49,8 @@ export function gradReport(g: GradCompilation, checkpoint: number | undefined, u
 /** Which kernels run one cell's (or part's) backward pass, in words: the backward cell's, or the staged core's and rest's. */
 export function backwardKernelText(g: GradCompilation): string {
   if (!usesStages(g)) return `${g.backward.plan.mode} kernel (${g.backward.plan.why})`;
-  const rest = g.staged!.rest.kind === 'time-sum' ? 'the time-sum kernel' : 'a sequential kernel over every step at once';
+  const { rest: how } = g.staged!;
+  const rest = how.kind === 'time-sum' ? `the time-sum kernel${how.recompute ? `, recomputing the states over runs of ${how.recompute} steps` : ''}` : 'a sequential kernel over every step at once';
   return `staged: the adjoint recurrence in a ${g.staged!.core.plan.mode} kernel (${g.staged!.core.plan.why}), the rest in ${rest}`;
 }
 
@@ -59,6 +60,13 @@ function kernelsReport(g: GradCompilation) {
     backward: { mode: g.backward.plan.mode, requested: g.backward.plan.requested, why: g.backward.plan.why, decision: g.backward.plan.decision, direction: g.backward.module.reversed ? 'reversed' : 'forward' },
     saving: { mode: g.saving.plan.mode },
     // The staged backward (docs/grad.md) runs the adjoint recurrence alone, then the rest in one pass.
-    staged: usesStages(g) ? { core: { mode: g.staged!.core.plan.mode, why: g.staged!.core.plan.why, direction: g.staged!.core.module.reversed ? 'reversed' : 'forward' }, rest: g.staged!.rest.kind } : null,
+    staged: usesStages(g)
+      ? {
+          core: { mode: g.staged!.core.plan.mode, why: g.staged!.core.plan.why, direction: g.staged!.core.module.reversed ? 'reversed' : 'forward' },
+          rest: g.staged!.rest.kind,
+          // Steps per run over which the rest recomputes the saved states and the carried adjoints (null: it reads them every step).
+          recompute: (g.staged!.rest.kind === 'time-sum' && g.staged!.rest.recompute) || null,
+        }
+      : null,
   };
 }

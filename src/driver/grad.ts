@@ -17,7 +17,7 @@ import type { Device } from '../runtime/device.js';
 import { compileFiles, emit, plan, planParts, retarget, type GeneratedFile, type PlanOptions } from './compile.js';
 import { RnncError } from './errors.js';
 import { planSegments, runSegmented } from './segments.js';
-import { compileTimeSum, sumTerm, timeSumFits, type CompiledTimeSum } from '../../backends/wgsl-reduce/time-sum.js';
+import { compileTimeSum, recomputeRun, sumTerm, timeSumFits, type CompiledTimeSum } from '../../backends/wgsl-reduce/time-sum.js';
 import { targetOf } from './run.js';
 import { partData } from './directions.js';
 import { hostGradModule, type HostGradPart } from '../../backends/host/host-grad.js';
@@ -70,7 +70,12 @@ export interface StagedCompilation {
   stages: StagedBackward;
   core: Compilation;
   gathered: boolean;
-  rest: { kind: 'time-sum' } | { kind: 'steps'; compilation: Compilation };
+  /**
+   * `recompute`: steps per run where the time-sum kernel recomputes the saved states and the carried
+   * adjoints over runs of steps from one of each a run, instead of reading both every step
+   * (`Recompute` in backends/wgsl-reduce/time-sum.ts).
+   */
+  rest: { kind: 'time-sum'; recompute?: number } | { kind: 'steps'; compilation: Compilation };
 }
 
 /** How planGrad plans the backward, beside the plan options (all on by default; off for before/after measurements). */
@@ -87,6 +92,8 @@ export interface GradPlanOptions extends PlanOptions {
   chunkCore?: boolean;
   /** The rest of a chunked core's staged backward over every step at once (`steps`) even where the time-sum kernel takes it (tests, measurements). */
   restSteps?: boolean;
+  /** The time-sum rest recomputing the saved states and carried adjoints over runs of steps, where it applies (`StagedCompilation.rest`). */
+  recomputeRest?: boolean;
 }
 
 /** The backward step of a cell; a cell the pass cannot differentiate yet is the user's to hear about, not a crash. */
@@ -114,12 +121,12 @@ function analysed(m: Module): Pick<Compilation, 'module' | 'analysis'> {
 export function planGrad(forward: Compilation, backwardMode: ModeRequest, gradOptions: GradPlanOptions = {}): GradCompilation {
   if (hasReversedBlock(forward.module)) {
     // Each direction on its own (the fused kernel runs both at once; a backward pass runs each the other way).
-    const { walkBack: _w, gatherCore: _g, chunkCore: _c, restSteps: _r, ...options } = gradOptions;
+    const { walkBack: _w, gatherCore: _g, chunkCore: _c, restSteps: _r, recomputeRest: _rr, ...options } = gradOptions;
     const parted = forward.parts ? forward : planParts(forward.module, { ...options, dims: forward.sizes, mode: forward.plan.requested, target: forward.target, ...(forward.plan.precision ? { precision: forward.plan.precision.requested } : {}) }, forward.source);
     const parts = parted.parts!.map((p) => planGrad(p, backwardMode, gradOptions));
     return { ...parts[0]!, forward, parts };
   }
-  const { walkBack = true, gatherCore = true, chunkCore = true, restSteps = false, ...options } = gradOptions;
+  const { walkBack = true, gatherCore = true, chunkCore = true, restSteps = false, recomputeRest = true, ...options } = gradOptions;
   // A reversed cell's backward walks time forward: a plain cell, reading the forward's arrays as they are.
   const forwardReversed = forward.module.reversed === true;
   const step = backwardStep(forward.module);
@@ -147,7 +154,7 @@ export function planGrad(forward: Compilation, backwardMode: ModeRequest, gradOp
   const loopCell = split?.inputs && backward.plan.mode === 'seq' && timeSumFits(split.inputs.map, forward.sizes) ? (walkBack && !forwardReversed ? walkingBack(split.inputs.loop, planned) : planned(split.inputs.loop)) : undefined;
   const loop = loopCell?.plan.mode === backward.plan.mode ? loopCell : undefined;
   const coreMode = backwardMode === 'chunk' ? 'chunk' : backwardMode === 'auto' && chunkCore ? 'auto+chunk' : backwardMode;
-  const staged = stagedOf(step, forward.module, forward.sizes, planned, walkBack && !forwardReversed, gatherCore, coreMode, restSteps);
+  const staged = stagedOf(step, forward.module, forward.sizes, planned, walkBack && !forwardReversed, gatherCore, coreMode, restSteps, recomputeRest);
   return { forward, saving: savingPlan, backward, ...(loop ? { loop } : {}), accumulations, step, savingModule, ...(split ? { split } : {}), ...(staged ? { staged } : {}) };
 }
 
@@ -197,7 +204,7 @@ const stateElements = (m: Module, sizes: Record<string, number>) => m.tensors.fi
  * the core's mode request; 'auto+chunk' is `auto`, then chunks where that gives the sequential loop
  * and the chunk backend takes the core; 'chunk' asks for chunks (`--grad-mode chunk`: a refusal is the user's).
  */
-function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, planned: (m: Module, more?: PlanOptions) => Compilation, walkBack: boolean, gathered: boolean, coreMode: ModeRequest | 'auto+chunk', restSteps = false): StagedCompilation | undefined {
+function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, planned: (m: Module, more?: PlanOptions) => Compilation, walkBack: boolean, gathered: boolean, coreMode: ModeRequest | 'auto+chunk', restSteps = false, recomputeRest = true): StagedCompilation | undefined {
   const stages = stageBackward(step, m);
   if (!stages) {
     if (coreMode === 'chunk') throw new RnncError(`rnnc: ${m.name} cannot take --grad-mode chunk: its backward does not split into an adjoint recurrence and a map over time (docs/grad.md, "The staged backward"); differentiate it with --grad-mode seq or --grad-mode auto`);
@@ -221,7 +228,14 @@ function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, 
     if (e instanceof RnncError && coreMode !== 'chunk') return undefined;
     throw e;
   }
-  if (timeSumFits(stages.rest, sizes) && timeSumBindings(stages.rest) <= TIME_SUM_STORAGE_BUFFERS && !(restSteps && core.plan.mode === 'chunk')) return { stages, core, gathered: gathered && core.plan.mode !== 'chunk', rest: { kind: 'time-sum' } };
+  if (timeSumFits(stages.rest, sizes) && timeSumBindings(stages.rest) <= TIME_SUM_STORAGE_BUFFERS && !(restSteps && core.plan.mode === 'chunk')) {
+    // Recomputing needs the data in forward order (a core that walks back itself) and binds what the
+    // forward and core updates read besides the rest's inputs.
+    const run = recomputeRest && core.module.reversed === true ? recomputeRun(m, stages.core, stages.rest, sizes) : undefined;
+    const bound = new Set([stages.rest, m, stages.core].flatMap((x) => x.tensors.filter((t) => t.role === 'input').map((t) => t.name)));
+    const recompute = run !== undefined && 3 + bound.size + stages.rest.tensors.filter((t) => t.role === 'output').length <= TIME_SUM_STORAGE_BUFFERS ? run : undefined;
+    return { stages, core, gathered: gathered && core.plan.mode !== 'chunk', rest: { kind: 'time-sum', ...(recompute ? { recompute } : {}) } };
+  }
   // A chunked core's rest with no sums, too large for the time-sum kernel (deltanet at K = V = 64):
   // every step on its own, as a sequence of one step.
   if (core.plan.mode === 'chunk' && !stages.rest.tensors.some((t) => t.role === 'state')) {
@@ -439,7 +453,9 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
     };
   } else if (staged) {
     // The rest of the staged backward: the inputs' gradients and every param's sum, in one job.
-    const compiled = compileTimeSum([staged.stages.rest], g.forward.sizes, `${g.forward.module.name}_grad_rest`);
+    const run = staged.rest.recompute;
+    const recompute = run ? { forward: g.forward.module, core: staged.stages.core, saved: new Map(g.step.roles.savedStates.map((r) => [r.state, r.input])), carried: staged.stages.carried, run } : undefined;
+    const compiled = compileTimeSum([staged.stages.rest], g.forward.sizes, `${g.forward.module.name}_grad_rest`, recompute ? { recompute } : {});
     runner.runRest = (shape, inputs, params) => timeSumRun(compiled, shape, inputs, params);
   } else if (options.timeSum !== false) {
     // The params' sums over time as reductions, all in one job (backends/wgsl-reduce/time-sum.ts).

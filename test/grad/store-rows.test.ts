@@ -12,7 +12,7 @@ import { planGrad } from '../../src/driver/grad.js';
 import type { Analysis } from '../../src/compiler/analyse/types.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
 import type { Compilation } from '../../src/compiler/plan/plan.js';
-import { dedupeLets } from '../../backends/wgsl-scan/cse.js';
+import { dedupeLets } from '../../backends/wgsl/cse.js';
 import { bin, call, id, letS, varS, f32, lit, assign, forRange, type Stmt } from '../../backends/wgsl/ast.js';
 
 const grad = (cell: string, dims: Record<string, number> = {}) => {

@@ -1,13 +1,14 @@
-// Common `let`s of a function body, computed once. An element's fields are lowered one definition at
-// a time, so a value two fields share is lowered twice: the decay of a backward core's adjoint,
-// `exp(-step·exp(A_log))`, is its `a` and a factor of its `b` (mamba_s6's core computed its 32 decays
-// twice a step, in both passes over the steps). A `let` whose expression an earlier `let` in scope
+// Common `let`s of a function body, computed once. The emitters lower one definition at a time, so a
+// value two definitions share is lowered twice: the decay of a backward core's adjoint,
+// `exp(-step·exp(A_log))`, is its scan element's `a` and a factor of its `b` (mamba_s6's core computed
+// its 32 decays twice a step, in both passes over the steps); the recomputing rest of a staged backward
+// (wgsl-reduce/time-sum.ts) evaluates the rest and the core's update in one step, and both read gla's gate. A `let` whose expression an earlier `let` in scope
 // already has (the same text, once earlier duplicates are renamed) is dropped and its uses read the
 // earlier one. Only expressions of immutable values qualify: lets, parameters, loop counters and
 // loads of read-only buffers; an expression that reads a `var` (a reduction's accumulator, the
 // struct being built) keeps its own `let`.
-import { childExprs, mapChildren, type Expr, type Stmt } from '../wgsl/ast.js';
-import { printExpr } from '../wgsl/print.js';
+import { childExprs, mapChildren, type Expr, type Stmt } from './ast.js';
+import { printExpr } from './print.js';
 
 /** The body with duplicate `let`s removed; `mutable` names globals the body may write (read_write buffers). */
 export function dedupeLets(body: Stmt[], mutable: ReadonlySet<string> = new Set()): Stmt[] {
