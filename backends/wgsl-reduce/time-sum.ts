@@ -654,8 +654,7 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
     // update, which gives the adjoint the step before reads.
     stepStates(recompute.core, 'c_', adjointStates, 'a', 'na', guarded, load);
     body.push(ifS(bin('<', id('s'), id('n')), guarded));
-    loop = dedupeLets(
-      [
+    loop = [
         ...forwardStates.flatMap((t, k) => [arrayVar(`p${k}`, t), arrayVar(`np${k}`, t), arrayVar(`hs${k}`, t, L)]),
         ...adjointStates.flatMap((t, k) => [arrayVar(`a${k}`, t), arrayVar(`na${k}`, t)]),
         forRange(
@@ -674,9 +673,7 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
           ],
           lit.u32(WORKGROUP * L),
         ),
-      ],
-      new Set([...outputs.map((_, i) => `out_${i}`), 'partials']),
-    );
+    ];
   }
   const { globals: mathGlobals, functions } = mathPrelude(new Set(scope.lowerers.flatMap((l) => [...l.helpers])));
 
@@ -748,20 +745,29 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
     ],
     functions,
     entryPoints: [
-      workgroupEntry(WORKGROUP, [
-        letS('w', flatWorkgroupIndex()),
-        letS('g', bin('+', bin('*', id('w'), lit.u32(WORKGROUP)), id('lid'))),
-        letS('c', bin('%', id('w'), member(id('sizes'), 'chunks'))),
-        letS('b', bin('/', id('w'), member(id('sizes'), 'chunks'))),
-        ifS(bin('>=', id('b'), member(id('sizes'), 'seqs')), [{ kind: 'return' }]),
-        ...scope.before,
-        letS('len', call('min', index(id('lengths'), id('b')), member(id('sizes'), 'T'))),
-        letS('t0', bin('*', id('c'), member(id('sizes'), 'chunk'))),
-        letS('t1', call('min', bin('+', id('t0'), member(id('sizes'), 'chunk')), id('len'))),
-        ...elements.map((_, e) => varS(`acc_${e}`, f32, lit.f32(0))),
-        ...loop,
-        ...elements.map((_, e) => assign(index(id('partials'), bin('+', bin('*', id('g'), lit.u32(elements.length)), lit.u32(e))), id(`acc_${e}`))),
-      ]),
+      // The modules' values computed once (dedupeLets): each module's hoisted params and each
+      // definition's terms are lowered apart, so the same value (mamba_s6's decays, from a hoisted
+      // exp(A_log)) came out under different names, in the rest, the core's update and each sum.
+      workgroupEntry(
+        WORKGROUP,
+        dedupeLets(
+          [
+            letS('w', flatWorkgroupIndex()),
+            letS('g', bin('+', bin('*', id('w'), lit.u32(WORKGROUP)), id('lid'))),
+            letS('c', bin('%', id('w'), member(id('sizes'), 'chunks'))),
+            letS('b', bin('/', id('w'), member(id('sizes'), 'chunks'))),
+            ifS(bin('>=', id('b'), member(id('sizes'), 'seqs')), [{ kind: 'return' }]),
+            ...scope.before,
+            letS('len', call('min', index(id('lengths'), id('b')), member(id('sizes'), 'T'))),
+            letS('t0', bin('*', id('c'), member(id('sizes'), 'chunk'))),
+            letS('t1', call('min', bin('+', id('t0'), member(id('sizes'), 'chunk')), id('len'))),
+            ...elements.map((_, e) => varS(`acc_${e}`, f32, lit.f32(0))),
+            ...loop,
+            ...elements.map((_, e) => assign(index(id('partials'), bin('+', bin('*', id('g'), lit.u32(elements.length)), lit.u32(e))), id(`acc_${e}`))),
+          ],
+          new Set([...outputs.map((_, i) => `out_${i}`), 'partials']),
+        ),
+      ),
     ],
   });
   return {
