@@ -23,9 +23,10 @@
 // it, and `--mode` is the forward's mode (default auto; `chunk` for the low-rank cells' chunked forward).
 // `--no-map` keeps the inputs' gradients in a seq backward cell's loop (not the params' sums job's map).
 // `--no-recompute` has the time-sum rest read the saved states and carried adjoints every step, as before
-// it recomputed them over runs of steps.
+// it recomputed them over runs of steps; `--no-sample` has the saving and core scans write them every step
+// (not once a run).
 //
-//   npx tsx scripts/bench-grad.ts [--cells mamba_s6,gla,lru,lstm] [--T 1048576] [--batch 1] [--repeats 3] [--mode auto] [--grad-mode auto] [--dim H=64] [--stage | --no-stage] [--no-time-sum] [--host-reversal] [--lanes-core] [--no-chunk-core] [--rest-steps] [--no-map] [--no-recompute]
+//   npx tsx scripts/bench-grad.ts [--cells mamba_s6,gla,lru,lstm] [--T 1048576] [--batch 1] [--repeats 3] [--mode auto] [--grad-mode auto] [--dim H=64] [--stage | --no-stage] [--no-time-sum] [--host-reversal] [--lanes-core] [--no-chunk-core] [--rest-steps] [--no-map] [--no-recompute] [--no-sample]
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { frontEnd } from '../src/driver/front-end.js';
@@ -59,6 +60,7 @@ const gradPlan = {
   ...(process.argv.includes('--no-chunk-core') ? { chunkCore: false } : {}),
   ...(process.argv.includes('--rest-steps') ? { restSteps: true } : {}),
   ...(process.argv.includes('--no-recompute') ? { recomputeRest: false } : {}),
+  ...(process.argv.includes('--no-sample') ? { sampleCheckpoints: false } : {}),
 };
 const gradOptions = { ...(process.argv.includes('--no-stage') ? { staged: false } : process.argv.includes('--stage') ? { staged: true } : {}), ...(process.argv.includes('--no-time-sum') ? { timeSum: false } : {}) };
 const dims = Object.fromEntries(
@@ -182,7 +184,7 @@ try {
 } finally {
   await gpu.close();
 }
-console.log(`Adapter: ${adapter}; kernel timing: ${method}; batch ${batch}; ${repeats} timed repeats;${process.argv.includes('--no-stage') ? ' --no-stage;' : ''}${process.argv.includes('--no-time-sum') ? ' --no-time-sum;' : ''}${process.argv.includes('--host-reversal') ? ' --host-reversal;' : ''}${process.argv.includes('--lanes-core') ? ' --lanes-core;' : ''}${process.argv.includes('--no-chunk-core') ? ' --no-chunk-core;' : ''}${process.argv.includes('--rest-steps') ? ' --rest-steps;' : ''}${process.argv.includes('--no-recompute') ? ' --no-recompute;' : ''} forward --mode ${forwardMode}, --grad-mode ${gradMode}; load average before ${loadBefore}, after ${load()}; ${new Date().toISOString()}\n`);
+console.log(`Adapter: ${adapter}; kernel timing: ${method}; batch ${batch}; ${repeats} timed repeats;${process.argv.includes('--no-stage') ? ' --no-stage;' : ''}${process.argv.includes('--no-time-sum') ? ' --no-time-sum;' : ''}${process.argv.includes('--host-reversal') ? ' --host-reversal;' : ''}${process.argv.includes('--lanes-core') ? ' --lanes-core;' : ''}${process.argv.includes('--no-chunk-core') ? ' --no-chunk-core;' : ''}${process.argv.includes('--rest-steps') ? ' --rest-steps;' : ''}${process.argv.includes('--no-recompute') ? ' --no-recompute;' : ''}${process.argv.includes('--no-sample') ? ' --no-sample;' : ''} forward --mode ${forwardMode}, --grad-mode ${gradMode}; load average before ${loadBefore}, after ${load()}; ${new Date().toISOString()}\n`);
 console.log('| cell | dims | T | batch | forward | backward (saving + backward) | forward GPU ms | backward GPU ms | backward / forward | after saving / forward | forward call ms | forward + backward call ms | call ratio | backward GPU ms by cell | forward CPU ms | backward CPU ms | CPU ratio | CPU after saving | backward CPU ms by cell |');
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);

@@ -121,7 +121,7 @@ interface CellKernel {
   /** The outputs it writes per step (the first shader of a cell writes them all). */
   outputs: { name: string; size: number }[];
   /** Inputs it binds, in binding order (after sizes, lengths, params, partials). */
-  inputs: { name: string; size: number }[];
+  inputs: { name: string; size: number; every?: number }[];
 }
 
 export interface TimeSumData {
@@ -189,6 +189,8 @@ export function compileTimeSum(cells: Module[], sizes: DimSizes, label = 'time_s
     shaders: kernels.map((k) => k.shader),
     prepare({ batch, T }, limits) {
       const rowFloats = Math.max(1, ...kernels.flatMap((k) => [...k.inputs, ...k.outputs].map((x) => x.size)));
+      // A sampled checkpoint input has a row per run ([batch, ceil(T / run), ...]; Recompute.sampled).
+      const every = new Map(kernels.flatMap((k) => k.inputs.flatMap((x) => (x.every ? [[x.name, x.every] as const] : []))));
       // Steps a run recomputes together (1: every step on its own); pieces and chunks are whole runs.
       const run = recompute?.run ?? 1;
       const fit = Math.floor(limits.maxStorageBufferBindingSize / (4 * rowFloats * Math.max(1, batch)));
@@ -218,7 +220,8 @@ export function compileTimeSum(cells: Module[], sizes: DimSizes, label = 'time_s
             const lengths = Uint32Array.from({ length: batch }, (_, b) => Math.max(0, Math.min(steps, (data.lengths ? data.lengths[b]! : T) - t0)));
             buffers.push({ name: `lengths_${p}`, bytes: Math.max(4, lengths.byteLength), usage: 'storage-read', data: lengths });
             for (const name of inputNames) {
-              const slice = stepsOf(data.inputs[name]!, batch, T, sizeOf.get(name)!, t0, steps);
+              const e = every.get(name);
+              const slice = e ? stepsOf(data.inputs[name]!, batch, Math.ceil(T / e), sizeOf.get(name)!, t0 / e, Math.ceil(steps / e)) : stepsOf(data.inputs[name]!, batch, T, sizeOf.get(name)!, t0, steps);
               buffers.push({ name: `in_${name}_${p}`, bytes: Math.max(4, slice.byteLength), usage: 'storage-read', data: slice });
             }
             for (const o of outputs) buffers.push({ name: outputName(p, o.name), bytes: Math.max(4, 4 * batch * steps * o.size), usage: 'storage', read: true });
@@ -310,6 +313,11 @@ export interface Recompute {
   carried: Map<string, string>;
   /** Steps per run (`recomputeRun`). */
   run: number;
+  /**
+   * Where the saved states and carried adjoints hold a row per run only ([batch, ceil(T / run), ...]:
+   * the scans wrote them at each run's first and last step, PlanRequest.sample), else a row per step.
+   */
+  sampled?: { saved: boolean; carried: boolean };
 }
 
 /**
@@ -536,13 +544,14 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
   const carriedInput = new Map(adjointStates.map((t, k) => [recompute!.carried.get(t.name)!, { k, t }]));
 
   // The kernel's inputs: the rest's, less what it recomputes, and what the recomputed updates read.
-  const inputs: { name: string; size: number; dims: string[] }[] = [];
+  const inputs: { name: string; size: number; dims: string[]; every?: number }[] = [];
   const addInput = (t: Tensor) => {
     if (!inputs.some((x) => x.name === t.name)) inputs.push({ name: t.name, size: tensorSize(t, sizes), dims: t.dims });
   };
   m.tensors.filter((t) => t.role === 'input').forEach(addInput);
   // The checkpoints: the saved states and the carried adjoints, read once a run.
   for (const [name, { t }] of [...savedInput, ...carriedInput]) addInput({ ...t, name, role: 'input' });
+  for (const x of inputs) if ((recompute?.sampled?.saved && savedInput.has(x.name)) || (recompute?.sampled?.carried && carriedInput.has(x.name))) x.every = recompute!.run;
   if (recompute)
     for (const x of [recompute.forward, recompute.core]) {
       const read = inputsRead(x, updates(x));
@@ -647,6 +656,8 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
     // invocation and the kept states are indexed alike in all (lavapipe indexes private arrays
     // per SIMD lane where the index may differ).
     const inputIndex = new Map(inputs.map((x, i) => [x.name, i]));
+    // A sampled checkpoint's row: the run's, among the sequence's ceil(T / L).
+    const runRow = bin('+', bin('*', id('b'), bin('/', bin('+', member(id('sizes'), 'T'), lit.u32(L - 1)), lit.u32(L))), bin('/', id('ta'), lit.u32(L)));
     // Forward over the run from its first step's saved state, each step's state kept in hs<k>[s].
     const forwardBody: Stmt[] = [letS('row', rowOf(bin('+', id('ta'), id('s')))), ...forwardStates.map((_, k) => assign(index(id(`hs${k}`), id('s')), id(`p${k}`)))];
     stepStates(recompute.forward, 'f_', forwardStates, 'p', 'np', forwardBody, inputLoader(inputs, sizes, forwardBody));
@@ -665,9 +676,9 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
             letS('ta', bin('+', bin('+', id('t0'), id('j')), bin('*', id('lid'), lit.u32(L)))),
             ifS(bin('<', id('ta'), id('t1')), [
               letS('n', bin('-', call('min', bin('+', id('ta'), lit.u32(L)), id('t1')), id('ta'))),
-              ...forwardStates.flatMap((t, k) => rowInto(`p${k}`, inputIndex.get(recompute.saved.get(t.name)!)!, tensorSize(t, sizes), rowOf(id('ta')))),
+              ...forwardStates.flatMap((t, k) => rowInto(`p${k}`, inputIndex.get(recompute.saved.get(t.name)!)!, tensorSize(t, sizes), recompute.sampled?.saved ? runRow : rowOf(id('ta')))),
               forRange('s', lit.u32(0), lit.u32(L), [ifS(bin('<', id('s'), id('n')), forwardBody)]),
-              ...adjointStates.flatMap((t, k) => rowInto(`a${k}`, inputIndex.get(recompute.carried.get(t.name)!)!, tensorSize(t, sizes), rowOf(bin('-', bin('+', id('ta'), id('n')), lit.u32(1))))),
+              ...adjointStates.flatMap((t, k) => rowInto(`a${k}`, inputIndex.get(recompute.carried.get(t.name)!)!, tensorSize(t, sizes), recompute.sampled?.carried ? runRow : rowOf(bin('-', bin('+', id('ta'), id('n')), lit.u32(1))))),
               forRange('r', lit.u32(0), lit.u32(L), body),
             ]),
           ],
@@ -775,6 +786,6 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
     shader: { label, code: kernel, entryPoint: 'main' },
     elements,
     outputs,
-    inputs: inputs.map(({ name, size }) => ({ name, size })),
+    inputs: inputs.map(({ name, size, every }) => ({ name, size, ...(every ? { every } : {}) })),
   };
 }

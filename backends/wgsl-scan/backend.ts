@@ -8,8 +8,9 @@ import type { Backend, CompiledCell, PreparedRun, RunSize } from '../backend.js'
 import { scanHostModule } from '../host/scan-host.js';
 import { isBidirectional } from '../lower/time.js';
 import { directOutputs } from './emit.js';
-import { buildScanJob, chainedFits, chooseLayout, compileScan, scanManifest, scanSupport, usesMatrix } from './index.js';
+import { buildScanJob, chainedFits, chooseLayout, compileScan, sampleFits, scanManifest, scanSupport, usesMatrix } from './index.js';
 import { scheduleFor } from './job.js';
+import { outputWidths, sampledRows } from './kernel.js';
 import { matrixShape } from './matrix.js';
 import { HALF_BUFFERS, blocksOf, chooseTile, scanLayout, TileRefused, type ScanLayout, type TileShape } from './layout.js';
 
@@ -54,10 +55,13 @@ function probe({ module, analysis, sizes, target, request }: PlanSubject): Verdi
   try {
     const layout = chooseLayout(module, plan, sizes, { ...(split ? { tile: { split } } : {}), ...(request.gather ? { gather: true } : {}) });
     const chosen = chooseTile(layout, split ? { split } : {}, directOutputs(module, layout), target.subgroups);
+    // Sampled outputs are f32 rows: a request for f16 storage does not take them.
+    const sampled = request.sample ? (request.precision === undefined || request.precision === 'auto' || request.precision === 'f32' ? sampleFits(module, layout, request.sample) : 'sampled outputs are f32') : true;
+    if (sampled !== true) return { ok: false, why: `${request.sample!.outputs.join(', ')} cannot be written every ${request.sample!.every} steps only: ${sampled}` };
     // The chained single pass only where a look-back is safe on the adapter (chained.ts, lookBackSafe).
     // Not for a reversed cell: its vec4 loads take four consecutive positions, and a reversed step's position depends on the length.
     // Not when the request asks for the same bits on every run (PlanRequest.deterministic): its look-back's combining order follows timing.
-    const chained = target.lookBack === true && !request.deterministic && !module.reversed && !isBidirectional(module) && chainedFits({ tile: chosen, layout });
+    const chained = target.lookBack === true && !request.deterministic && !request.sample && !module.reversed && !isBidirectional(module) && chainedFits({ tile: chosen, layout });
     const tile = chained ? { ...chosen, chained } : chosen;
     const floats = layout.members.length;
     const single = chained
@@ -66,7 +70,7 @@ function probe({ module, analysis, sizes, target, request }: PlanSubject): Verdi
     return {
       ok: true,
       why: `every state is an associative recurrence: a parallel scan over time (${layout.mode === 'whole' ? 'one element of' : `${layout.lanes} lanes of`} ${floats} floats, '${tile.split}' split${spread(layout, tile)}${single})`,
-      decision: { mode: 'scan', layout: layout.mode, floats, tile: { ...tile }, subgroups: target.subgroups },
+      decision: { mode: 'scan', layout: layout.mode, floats, tile: { ...tile }, subgroups: target.subgroups, ...(request.sample ? { sample: request.sample } : {}) },
     };
   } catch (e) {
     if (e instanceof TileRefused) return { ok: false, why: e.message };
@@ -82,14 +86,18 @@ export const scanBackend: Backend<'scan'> = {
     if (plan.decision.mode !== 'scan' || !analysis.plan) throw new Error(`scan backend: asked to compile a ${plan.mode} plan`);
     const decision = plan.decision;
     const half = halfStorage(plan);
-    const kernels = compileScan(module, analysis.plan, sizes, { tile: decision.tile, subgroups: decision.subgroups, ...(decision.layout === 'whole' ? { gather: true } : {}), ...(half ? { half } : {}) });
+    const kernels = compileScan(module, analysis.plan, sizes, { tile: decision.tile, subgroups: decision.subgroups, ...(decision.layout === 'whole' ? { gather: true } : {}), ...(half ? { half } : {}), ...(decision.sample ? { sample: decision.sample } : {}) });
     // Each scan kernel's entry point is named after it (scan_steps, reduce_aggs, ...).
     const compiledKernels = Object.values(kernels.kernels).map((k) => ({ label: `${module.name}.${k.name}`, file: `${module.name}.${k.name}.wgsl`, wgsl: k.code, entryPoint: k.name }));
     return {
       mode: 'scan',
       kernels: compiledKernels,
       manifest: { ...scanManifest(module, kernels), plan: { why: plan.why, decision } },
-      hostModule: (sourcePath) => scanHostModule(module, kernels, sourcePath, { half }),
+      hostModule: (sourcePath) => {
+        // Sampled outputs are the gradient runs' own (src/driver/grad.ts); `rnnc compile --grad` writes the cells without them.
+        if (decision.sample) throw new Error(`scan backend: ${module.name} writes sampled outputs, which the host module does not read`);
+        return scanHostModule(module, kernels, sourcePath, { half });
+      },
       prepare(size) {
         const run = prepareScan(size);
         return half ? halfRun(run, HALF_BUFFERS) : run;
@@ -100,13 +108,14 @@ export const scanBackend: Backend<'scan'> = {
       const schedule = scheduleFor(kernels, batch, T);
       const aggBytes = 4 * layout.members.length * Math.max(1, schedule.aggElements);
       let decode: ReturnType<typeof buildScanJob>['decode'] | undefined;
+      const widths = outputWidths(layout, kernels.sample);
       const perStep = (packed: typeof layout.inputs) => packed.map((p) => ({ name: p.tensor.name, shape: ['batch', 'T', ...p.tensor.dims], bytes: 4 * batch * T * p.size }));
       return {
         mode: 'scan',
         shaders: Object.fromEntries(compiledKernels.map((k) => [k.label, k.wgsl])),
         footprint: [
           { buffer: 'inputs', usage: 'storage-read', bytes: 4 * batch * T * layout.inputWidth, tensors: perStep(layout.inputs) },
-          { buffer: 'outputs', usage: 'storage', bytes: 4 * batch * T * layout.outputWidth, tensors: perStep(layout.outputs) },
+          { buffer: 'outputs', usage: 'storage', bytes: 4 * batch * (T * widths.step + (kernels.sample ? sampledRows(T, kernels.sample.every) : 0) * widths.sampled), tensors: perStep(layout.outputs) },
           { buffer: 'aggs', usage: 'storage', bytes: aggBytes, tensors: [] },
         ],
         dispatches: schedule.passes.map((p) => ({ label: `${module.name}.${p.kernel}`, workgroups: [p.dispatch[0], p.dispatch[1], 1], scaledBy: ['--batch', '--T'] })),

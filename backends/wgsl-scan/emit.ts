@@ -8,6 +8,7 @@
 import type { ScanPlan } from '../../src/compiler/analyse/types.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
+import type { SampleRequest } from '../../src/compiler/plan/plan.js';
 import { arrayOf, emptyModule, f32, named, u32, vec, type Global, type Module as WgslModule } from '../wgsl/ast.js';
 import { mathPrelude } from '../wgsl/math.js';
 import { printModule } from '../wgsl/print.js';
@@ -48,6 +49,8 @@ export interface EmitOptions {
   chained?: boolean;
   /** Inputs, params and outputs in f16 buffers (layout.ts HALF_BUFFERS). */
   half?: boolean;
+  /** Outputs written at sampled positions only (index.ts `sampleFits`). */
+  sample?: SampleRequest;
 }
 
 const globalName: Record<Binding, string> = {
@@ -164,6 +167,8 @@ export interface ScanKernels {
   subgroups: boolean;
   /** Set where a workgroup holds each element (matrix.ts): then `tile` is unused. */
   matrix?: MatrixShape;
+  /** Outputs written at sampled positions only (`sampledRegions` places them in the `outputs` buffer). */
+  sample?: SampleRequest;
 }
 
 export function emitScanKernels(module: Module, plan: ScanPlan, sizes: DimSizes, layout: ScanLayout, tile: TileShape, emitOptions: EmitOptions): ScanKernels {
@@ -185,7 +190,7 @@ export function emitScanKernels(module: Module, plan: ScanPlan, sizes: DimSizes,
     const spec = specs[name];
     const chained = name === 'scan_chained';
     const single = name === 'scan_single' || chained;
-    const ctx: Ctx = { module, plan, layout, tile, sizes, helpers: new Set(), direct, ...(chained ? { stepIO: 'private' as const } : rows ? { outputRows: true } : {}) };
+    const ctx: Ctx = { module, plan, layout, tile, sizes, helpers: new Set(), direct, ...(chained ? { stepIO: 'private' as const } : rows ? { outputRows: true } : {}), ...(emitOptions.sample ? { sample: emitOptions.sample } : {}) };
     // `element` and `invariants` read the inputs and params: only the passes over the steps have them.
     const functions = [...elementFunctions(ctx), ...(tile.runs > 1 ? [laneScanFunction(ctx, options.subgroups)] : [])].filter(
       (f) => spec.source === 'steps' || (f.name !== 'element' && f.name !== 'invariants'),
@@ -257,7 +262,7 @@ export function emitScanKernels(module: Module, plan: ScanPlan, sizes: DimSizes,
     };
     kernels[name] = { name, code: printModule(storeHalfWhere(emitOptions.half, budgetUnrolling(wgsl), HALF_BUFFERS)), bindings };
   }
-  return { kernels, layout, tile, subgroups: options.subgroups };
+  return { kernels, layout, tile, subgroups: options.subgroups, ...(emitOptions.sample ? { sample: emitOptions.sample } : {}) };
 }
 
 export { sharedFloatsOf };

@@ -2,6 +2,8 @@
 import type { ScanPlan } from '../../src/compiler/analyse/types.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
+import type { SampleRequest } from '../../src/compiler/plan/plan.js';
+import { outputRowsFit } from './states.js';
 import { directOutputs, emitScanKernels, type ScanKernels } from './emit.js';
 import { chainedFits } from './chained.js';
 import { isBidirectional } from '../lower/time.js';
@@ -25,6 +27,8 @@ export interface ScanCompileOptions {
   half?: boolean;
   /** One element per sequence holding every lane even where lanes would do (PlanRequest.gather), within MAX_GATHERED_ELEMENT. */
   gather?: boolean;
+  /** Outputs written at sampled positions only (PlanRequest.sample; `sampleFits` says where). */
+  sample?: SampleRequest;
 }
 
 export { MAX_WHOLE_ELEMENT, usesMatrix } from './matrix.js';
@@ -80,9 +84,27 @@ export function compileScan(module: Module, plan: ScanPlan, sizes: DimSizes, opt
   }
   const layout = chooseLayout(module, plan, sizes, options);
   const chosen = chooseTile(layout, options.tile, directOutputs(module, layout), options.subgroups ?? true);
-  const chained = (options.chained ?? options.tile?.chained ?? false) && !module.reversed && !isBidirectional(module) && chainedFits({ tile: chosen, layout });
+  const chained = !options.sample && (options.chained ?? options.tile?.chained ?? false) && !module.reversed && !isBidirectional(module) && chainedFits({ tile: chosen, layout });
   const tile = chained ? { ...chosen, chained } : chosen;
-  return emitScanKernels(module, plan, sizes, layout, tile, { subgroups: options.subgroups ?? true, chained, ...(options.half ? { half: true } : {}) });
+  if (options.sample) {
+    const fit = sampleFits(module, layout, options.sample);
+    if (fit !== true) throw new Error(`scan backend: ${module.name}: ${fit}`);
+  }
+  return emitScanKernels(module, plan, sizes, layout, tile, { subgroups: options.subgroups ?? true, chained, ...(options.half ? { half: true } : {}), ...(options.sample ? { sample: options.sample } : {}) });
+}
+
+/**
+ * Whether the scan writes these outputs at sampled positions only (PlanRequest.sample), or why not:
+ * where one thread holds the whole element and writes each step's outputs as rows (states.ts
+ * `outputRowsFit`), the sampled outputs last among them, in f32.
+ */
+export function sampleFits(module: Module, layout: ScanLayout, sample: SampleRequest, half = false): true | string {
+  if (!(sample.every >= 1 && Number.isInteger(sample.every))) return `a sample every ${sample.every} steps`;
+  if (!outputRowsFit(layout, { direct: directOutputs(module, layout), half })) return 'sampled outputs need the whole element in one thread, writing rows of vec4s';
+  const names = layout.outputs.map((o) => o.tensor.name);
+  const tail = names.slice(names.length - sample.outputs.length);
+  if (sample.outputs.length === 0 || !sample.outputs.every((o) => tail.includes(o))) return `the sampled outputs (${sample.outputs.join(', ')}) must be the last of ${names.join(', ')}`;
+  return true;
 }
 
 /** A JSON description of the kernels: what a host needs to bind and dispatch them. */

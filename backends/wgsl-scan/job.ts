@@ -3,6 +3,7 @@
 import type { Module } from '../../src/compiler/ir/ir.js';
 import type { GpuJob } from '../job.js';
 import { bindingIndex, type KernelName, type ScanKernels } from './emit.js';
+import { outputWidths, sampledRows } from './kernel.js';
 import type { PackedTensor } from './layout.js';
 import { scheduleScan, type Schedule, type ScheduleOptions } from './schedule.js';
 import { scheduleMatrix } from './matrix.js';
@@ -74,7 +75,10 @@ export function buildScanJob(module: Module, kernels: ScanKernels, data: ScanRun
     if (!src || src.length !== p.size) throw new Error(`scan run: param \`${p.tensor.name}\` missing or of the wrong size`);
     params.set(src, p.offset);
   }
-  const outFloats = Math.max(1, batch * T * layout.outputWidth);
+  // Outputs written every step, then the sampled ones' rows (kernel.ts outputWidths).
+  const widths = outputWidths(layout, kernels.sample);
+  const rows = kernels.sample ? sampledRows(T, kernels.sample.every) : 0;
+  const outFloats = Math.max(1, batch * T * widths.step + batch * rows * widths.sampled);
   const elemBytes = 4 * layout.members.length;
   const buffers: ScanGpuJob['buffers'] = [
     { name: 'inputs', bytes: inputs.byteLength, usage: 'storage-read', data: bytesOf(inputs) },
@@ -110,7 +114,14 @@ export function buildScanJob(module: Module, kernels: ScanKernels, data: ScanRun
     const fin = new Float32Array(result['final_state']!);
     const outputs: Record<string, Float32Array> = {};
     // An output that fills the buffer is a view of it (no copy); the others are copied out.
-    for (const o of layout.outputs) outputs[o.tensor.name] = layout.outputs.length === 1 && o.offset === 0 && o.size * batch * T === out.length ? out : out.slice(batch * T * o.offset, batch * T * (o.offset + o.size));
+    for (const o of layout.outputs) {
+      if (kernels.sample?.outputs.includes(o.tensor.name)) {
+        const at = batch * T * widths.step + batch * rows * (o.offset - widths.step);
+        outputs[o.tensor.name] = out.slice(at, at + batch * rows * o.size);
+        continue;
+      }
+      outputs[o.tensor.name] = layout.outputs.length === 1 && o.offset === 0 && o.size * batch * T === out.length ? out : out.slice(batch * T * o.offset, batch * T * (o.offset + o.size));
+    }
     const finalState: Record<string, Float32Array> = {};
     for (const st of layout.states) {
       const v = new Float32Array(batch * st.size);

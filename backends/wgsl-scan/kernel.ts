@@ -3,6 +3,7 @@
 import type { ScanPlan } from '../../src/compiler/analyse/types.js';
 import type { Def, Module } from '../../src/compiler/ir/ir.js';
 import type { DimSizes } from '../../src/compiler/ir/dims.js';
+import type { SampleRequest } from '../../src/compiler/plan/plan.js';
 import { countedLoop } from '../wgsl/unroll-budget.js';
 import { arrayOf, assign, bin, call, f32, forRange, id, index, letS, lit, member, named, varS, u32, type Expr, type Function, type Stmt, type Type } from '../wgsl/ast.js';
 import type { MathHelper } from '../wgsl/math.js';
@@ -53,7 +54,22 @@ export interface Ctx {
    * an array of vec4s; see states.ts `outputRowsFit`).
    */
   outputRows?: boolean;
+  /** With `outputRows`: outputs written at sampled positions only (PlanRequest.sample). */
+  sample?: SampleRequest;
 }
+
+/**
+ * Output floats per step of the outputs written every step (the first ones, [batch, T, ...] each
+ * from float batch·T·offset), and per sampled row of the sampled ones (after them: from batch·T·step
+ * + batch·rows·(offset − step), [batch, rows, ...] each, rows = ceil(T / every)).
+ */
+export function outputWidths(layout: Pick<ScanLayout, 'outputs' | 'outputWidth'>, sample?: SampleRequest): { step: number; sampled: number } {
+  const sampled = layout.outputs.filter((o) => sample?.outputs.includes(o.tensor.name)).reduce((n, o) => n + o.size, 0);
+  return { step: layout.outputWidth - sampled, sampled };
+}
+
+/** Rows a sampled output has at T steps. */
+export const sampledRows = (T: number, every: number) => Math.ceil(T / every);
 
 /** The private float through which a step's input or output tensor `k` passes (Ctx.stepIO). */
 export const stepVar = (kind: 'in' | 'out', k: number) => `step_${kind}_${k}`;

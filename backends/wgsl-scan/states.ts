@@ -6,7 +6,8 @@ import { assign, bin, call, id, ifS, index, letS, lit, u32, un, type Expr, type 
 import { Lowerer, offsetExpr, type IndexValue, type LoadNode } from '../lower/expr.js';
 import { overPoints } from '../lower/points.js';
 import { safe, structField, type PackedTensor, type ScanLayout, type StructField } from './layout.js';
-import { ret, ELEM, STATE, u, type Ctx, blockOrigin, ctxBlocks, laneCoords, stepLets, stepBase, stepVar, loadInputOrParam, elemRef, fieldRef, buildStruct, finish } from './kernel.js';
+import { ret, ELEM, STATE, u, U, type Ctx, blockOrigin, ctxBlocks, laneCoords, stepLets, stepBase, stepVar, loadInputOrParam, elemRef, fieldRef, buildStruct, finish, outputWidths } from './kernel.js';
+import { stepPosition, timeAxisOf } from '../lower/time.js';
 
 /** A lowering of `apply` (a state from prefix `prefix` and the initial state) into `stmts`. */
 export function applyLowerer(ctx: Ctx, prefix: string, stmts: Stmt[], counter: { next: number }): Lowerer {
@@ -280,6 +281,10 @@ function storeRowsFunction(ctx: Ctx): Function {
     // The vec4 index of the row: the packed buffer's float offset over 4 (offset and size are multiples of 4).
     const rowName = lw.name('row');
     const base = id(rowName);
+    if (ctx.sample?.outputs.includes(out.tensor.name)) {
+      stores.push(...sampledStore(ctx, out, rowName, row));
+      continue;
+    }
     stores.push(letS(rowName, stepBase(ctx, out.offset / 4, out.size / 4)));
     for (let q = 0; q < out.size / 4; q++)
       stores.push(assign(index(id('outputs'), bin('+', base, u(q))), call('select', call('vec4<f32>', ...row.slice(4 * q, 4 * q + 4)), call('vec4<f32>', lit.f32(0)), bin('>=', id('t'), id('len')))));
@@ -291,6 +296,29 @@ function storeRowsFunction(ctx: Ctx): Function {
     body: [...loads, ...stmts, ...stores],
     comment: "Store phase: this thread's outputs of step t from the states after it (h) and before it (prev), a row of vec4s per output; zero past the sequence length.",
   };
+}
+
+/**
+ * The store of a sampled output's row (PlanRequest.sample): at a valid step whose position is sampled,
+ * into row position / every of its [batch, rows, ...] region after the outputs written every step.
+ */
+function sampledStore(ctx: Ctx, out: PackedTensor, rowName: string, row: Expr[]): Stmt[] {
+  const { every, at } = ctx.sample!;
+  const { step } = outputWidths(ctx.layout, ctx.sample);
+  const p = `${rowName}_p`;
+  const rows = bin('/', bin('+', U('T'), u(every - 1)), u(every));
+  const region = bin('+', bin('*', bin('*', U('batch'), U('T')), u(step / 4)), bin('*', bin('*', U('batch'), rows), u((out.offset - step) / 4)));
+  const sampled =
+    at === 'first' ? bin('==', bin('%', id(p), u(every)), u(0)) : bin('||', bin('==', bin('%', id(p), u(every)), u(every - 1)), bin('==', id(p), bin('-', id('len'), u(1))));
+  return [
+    ifS(bin('<', id('t'), id('len')), [
+      letS(p, stepPosition(timeAxisOf(ctx.module), id('t'), id('len'))),
+      ifS(sampled, [
+        letS(rowName, bin('+', region, bin('*', bin('+', bin('*', id('b'), rows), bin('/', id(p), u(every))), u(out.size / 4)))),
+        ...Array.from({ length: out.size / 4 }, (_, q) => assign(index(id('outputs'), bin('+', id(rowName), u(q))), call('vec4<f32>', ...row.slice(4 * q, 4 * q + 4)))),
+      ]),
+    ]),
+  ];
 }
 
 /** Every point of `dims`, row-major. */

@@ -75,7 +75,24 @@ export interface StagedCompilation {
    * adjoints over runs of steps from one of each a run, instead of reading both every step
    * (`Recompute` in backends/wgsl-reduce/time-sum.ts).
    */
-  rest: { kind: 'time-sum'; recompute?: number } | { kind: 'steps'; compilation: Compilation };
+  rest: { kind: 'time-sum'; recompute?: number; sampled?: SampledCheckpoints } | { kind: 'steps'; compilation: Compilation };
+  /**
+   * With `rest.sampled.saved`: the saving cell writing its saved states at the first step of each run
+   * only (PlanRequest.sample), which is all the recomputing rest reads of them. runGrad runs it for
+   * the staged backward instead of `GradCompilation.saving`.
+   */
+  saving?: Compilation;
+}
+
+/**
+ * Which checkpoints the scans write once a run instead of every step (PlanRequest.sample): the saved
+ * states (the saving cell's, at each run's first step) and the carried adjoints (the core's, at each
+ * run's last). A per-step store of a state's rows cost lavapipe about a third of gla's saving scan and
+ * half its core (docs/grad.md, "Checkpoints once a run").
+ */
+export interface SampledCheckpoints {
+  saved: boolean;
+  carried: boolean;
 }
 
 /** How planGrad plans the backward, beside the plan options (all on by default; off for before/after measurements). */
@@ -94,6 +111,8 @@ export interface GradPlanOptions extends PlanOptions {
   restSteps?: boolean;
   /** The time-sum rest recomputing the saved states and carried adjoints over runs of steps, where it applies (`StagedCompilation.rest`). */
   recomputeRest?: boolean;
+  /** With it, the saving and core scans writing their checkpoints once a run only (`SampledCheckpoints`). */
+  sampleCheckpoints?: boolean;
 }
 
 /** The backward step of a cell; a cell the pass cannot differentiate yet is the user's to hear about, not a crash. */
@@ -121,12 +140,12 @@ function analysed(m: Module): Pick<Compilation, 'module' | 'analysis'> {
 export function planGrad(forward: Compilation, backwardMode: ModeRequest, gradOptions: GradPlanOptions = {}): GradCompilation {
   if (hasReversedBlock(forward.module)) {
     // Each direction on its own (the fused kernel runs both at once; a backward pass runs each the other way).
-    const { walkBack: _w, gatherCore: _g, chunkCore: _c, restSteps: _r, recomputeRest: _rr, ...options } = gradOptions;
+    const { walkBack: _w, gatherCore: _g, chunkCore: _c, restSteps: _r, recomputeRest: _rr, sampleCheckpoints: _s, ...options } = gradOptions;
     const parted = forward.parts ? forward : planParts(forward.module, { ...options, dims: forward.sizes, mode: forward.plan.requested, target: forward.target, ...(forward.plan.precision ? { precision: forward.plan.precision.requested } : {}) }, forward.source);
     const parts = parted.parts!.map((p) => planGrad(p, backwardMode, gradOptions));
     return { ...parts[0]!, forward, parts };
   }
-  const { walkBack = true, gatherCore = true, chunkCore = true, restSteps = false, recomputeRest = true, ...options } = gradOptions;
+  const { walkBack = true, gatherCore = true, chunkCore = true, restSteps = false, recomputeRest = true, sampleCheckpoints = true, ...options } = gradOptions;
   // A reversed cell's backward walks time forward: a plain cell, reading the forward's arrays as they are.
   const forwardReversed = forward.module.reversed === true;
   const step = backwardStep(forward.module);
@@ -154,7 +173,10 @@ export function planGrad(forward: Compilation, backwardMode: ModeRequest, gradOp
   const loopCell = split?.inputs && backward.plan.mode === 'seq' && timeSumFits(split.inputs.map, forward.sizes) ? (walkBack && !forwardReversed ? walkingBack(split.inputs.loop, planned) : planned(split.inputs.loop)) : undefined;
   const loop = loopCell?.plan.mode === backward.plan.mode ? loopCell : undefined;
   const coreMode = backwardMode === 'chunk' ? 'chunk' : backwardMode === 'auto' && chunkCore ? 'auto+chunk' : backwardMode;
-  const staged = stagedOf(step, forward.module, forward.sizes, planned, walkBack && !forwardReversed, gatherCore, coreMode, restSteps, recomputeRest);
+  const stagedPlain = stagedOf(step, forward.module, forward.sizes, planned, walkBack && !forwardReversed, gatherCore, coreMode, restSteps, recomputeRest);
+  // The checkpoints the recomputing rest reads, once a run from the scans that write them.
+  const planSaving = (more: PlanOptions) => plan(saving.module, saving.analysis, { ...common, ...more });
+  const staged = stagedPlain && sampleCheckpoints && savingPlan.plan.mode === 'scan' ? sampledStages(stagedPlain, savingModule, planSaving, planned) : stagedPlain;
   return { forward, saving: savingPlan, backward, ...(loop ? { loop } : {}), accumulations, step, savingModule, ...(split ? { split } : {}), ...(staged ? { staged } : {}) };
 }
 
@@ -249,6 +271,37 @@ function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, 
   return undefined;
 }
 
+/**
+ * The staged backward with its checkpoints written once a run (`SampledCheckpoints`): the saving cell
+ * and the core planned again as scans that write the saved states and the carried adjoints at sampled
+ * positions only, each where the scan takes it (one thread holding the whole element; a core that
+ * walks back). What the scan refuses keeps writing every step.
+ */
+function sampledStages(staged: StagedCompilation, saving: SavingModule, planSaving: (more: PlanOptions) => Compilation, planned: (m: Module, more?: PlanOptions) => Compilation): StagedCompilation {
+  const { rest } = staged;
+  if (rest.kind !== 'time-sum' || !rest.recompute) return staged;
+  const every = rest.recompute;
+  const attempt = (make: () => Compilation): Compilation | undefined => {
+    try {
+      return make();
+    } catch (e) {
+      if (e instanceof RnncError) return undefined;
+      throw e;
+    }
+  };
+  // The core reads the saved states of a cell whose adjoint's transition depends on them (maxplus's
+  // routing): then they are needed every step.
+  const coreReadsSaved = staged.stages.core.tensors.some((t) => t.role === 'input' && [...saving.saved.keys()].includes(t.name));
+  const sampledSaving = coreReadsSaved ? undefined : attempt(() => planSaving({ mode: 'scan', sample: { outputs: [...saving.saved.values()], every, at: 'first' } }));
+  const core =
+    staged.core.plan.mode === 'scan'
+      ? attempt(() => planned({ ...staged.stages.core, reversed: true }, { ...(staged.gathered ? CORE_OPTIONS : {}), mode: 'scan', sample: { outputs: [...staged.stages.carried.values()], every, at: 'last' } }))
+      : undefined;
+  const sampled = { saved: sampledSaving !== undefined, carried: core !== undefined };
+  if (!sampled.saved && !sampled.carried) return staged;
+  return { ...staged, ...(core ? { core } : {}), ...(sampledSaving ? { saving: sampledSaving } : {}), rest: { ...rest, sampled } };
+}
+
 /** The same gradient compilation for the adapter's target (subgroups), planned again only where it differs. */
 export function retargetGrad(g: GradCompilation, device: Device, options: PlanOptions = {}): GradCompilation {
   if (g.parts) {
@@ -270,6 +323,7 @@ export function retargetGrad(g: GradCompilation, device: Device, options: PlanOp
             ...g.staged,
             core: retarget(g.staged.core, target, { ...options, ...(g.staged.gathered ? CORE_OPTIONS : {}), ...(g.staged.core.plan.decision.mode === 'chunk' ? { chunk: g.staged.core.plan.decision.chunk } : {}), flag: '--grad-mode' }),
             rest: g.staged.rest.kind === 'steps' ? { kind: 'steps' as const, compilation: again(g.staged.rest.compilation) } : g.staged.rest,
+            ...(g.staged.saving ? { saving: retarget(g.staged.saving, target, options) } : {}),
           },
         }
       : {}),
@@ -406,9 +460,11 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
   const compiled = new Map<GradCell, CompiledCell>();
   // The backward cell without the inputs' gradients where the params' sums job maps them (GradCompilation.loop).
   const map = g.loop && g.split?.inputs && options.timeSum !== false && !usesStages(g, options) ? g.split.inputs.map : undefined;
+  const staged = usesStages(g, options) ? g.staged : undefined;
   const cells = new Map<GradCell, Compilation>([
     ['forward', g.forward],
-    ['saving', g.saving],
+    // The staged backward's rest reads the saved states once a run: the saving cell that writes them so, where planned.
+    ['saving', (staged?.rest.kind === 'time-sum' && staged.saving) || g.saving],
     ['backward', map ? g.loop! : g.backward],
     ...(g.staged ? [['core', g.staged.core] as [GradCell, Compilation]] : []),
     ...g.accumulations.map((a): [GradCell, Compilation] => [accumulationCell(a.param), a.compilation]),
@@ -420,7 +476,8 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
       if (!compiled.has(cell)) compiled.set(cell, emit(c));
       const prepare = (s: RunSize) => compiled.get(cell)!.prepare(s);
       const size = { batch: shape.batch, T: shape.T };
-      const segments = planSegments(prepare, device.adapter.limits, c.sizes, size, options.segment);
+      const sample = c.plan.decision.mode === 'scan' ? c.plan.decision.sample : undefined;
+      const segments = planSegments(prepare, device.adapter.limits, c.sizes, size, options.segment, false, sample);
       const arrays: RunArrays = {
         ...size,
         inputs: allF32(d.inputs),
@@ -428,7 +485,7 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
         ...(d.initial ? { initialState: allF32(d.initial) } : {}),
         ...(shape.lengths ? { lengths: shape.lengths } : {}),
       };
-      const result = await runSegmented(device, c.module, prepare, arrays, c.sizes, segments);
+      const result = await runSegmented(device, c.module, prepare, arrays, c.sizes, segments, undefined, sample);
       return { outputs: result.outputs, final: result.finalState };
     },
   };
@@ -437,7 +494,6 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
     const result = await device.run(prepared.job({ inputs: allF32(inputs), params: allF32(params), ...(shape.lengths ? { lengths: shape.lengths } : {}) }));
     return prepared.decode(result.buffers);
   };
-  const staged = usesStages(g, options) ? g.staged : undefined;
   if (staged?.rest.kind === 'steps') {
     // The rest as a cell over every step of every sequence, each a sequence of one step: [batch, T, n] is [batch·T, 1, n].
     const rest = staged.rest.compilation;
@@ -454,7 +510,7 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
   } else if (staged) {
     // The rest of the staged backward: the inputs' gradients and every param's sum, in one job.
     const run = staged.rest.recompute;
-    const recompute = run ? { forward: g.forward.module, core: staged.stages.core, saved: new Map(g.step.roles.savedStates.map((r) => [r.state, r.input])), carried: staged.stages.carried, run } : undefined;
+    const recompute = run ? { forward: g.forward.module, core: staged.stages.core, saved: new Map(g.step.roles.savedStates.map((r) => [r.state, r.input])), carried: staged.stages.carried, run, ...(staged.rest.sampled ? { sampled: staged.rest.sampled } : {}) } : undefined;
     const compiled = compileTimeSum([staged.stages.rest], g.forward.sizes, `${g.forward.module.name}_grad_rest`, recompute ? { recompute } : {});
     runner.runRest = (shape, inputs, params) => timeSumRun(compiled, shape, inputs, params);
   } else if (options.timeSum !== false) {

@@ -8,7 +8,7 @@ import { tensorsOf, type Module } from '../compiler/ir/ir.js';
 import type { DimSizes } from '../compiler/ir/dims.js';
 import type { PreparedRun, RunArrays, RunResult, RunSize } from '../../backends/backend.js';
 import type { AdapterLimits } from '../../backends/job.js';
-import type { Compilation } from '../compiler/plan/plan.js';
+import type { Compilation, SampleRequest } from '../compiler/plan/plan.js';
 import { emit } from './compile.js';
 import type { Device } from '../runtime/device.js';
 import { limitViolation, runPrepared } from './run.js';
@@ -41,7 +41,7 @@ function largestFitting(hi: number, fits: (n: number) => boolean): number | unde
  * as fit). `maxT` caps the steps per piece (streaming). Throws the limit's own message (naming the
  * dims to lower) when even one step of one sequence does not fit.
  */
-export function planSegments(prepare: (size: RunSize) => PreparedRun, limits: AdapterLimits, sizes: DimSizes, size: RunSize, maxT = size.T, wholeTime = false): Segments {
+export function planSegments(prepare: (size: RunSize) => PreparedRun, limits: AdapterLimits, sizes: DimSizes, size: RunSize, maxT = size.T, wholeTime = false, sample?: SampleRequest): Segments {
   const fits = (s: RunSize) => limitViolation(prepare(s), limits, sizes, s) === undefined;
   // `wholeTime`: groups of sequences only, each over the whole time axis (a bidirectional cell).
   if (wholeTime) {
@@ -52,17 +52,23 @@ export function planSegments(prepare: (size: RunSize) => PreparedRun, limits: Ad
     }
     return { T: size.T, batch, count: Math.ceil(size.batch / batch) };
   }
+  // Sampled outputs (PlanRequest.sample) place a segment's rows at its first step / every: whole runs of `every` steps.
+  const every = sample?.every ?? 1;
   const cap = Math.min(Math.max(1, maxT), size.T);
+  const longest = (b: number): number | undefined => {
+    const runs = largestFitting(Math.ceil(cap / every), (k) => fits({ batch: b, T: Math.min(k * every, size.T) }));
+    return runs === undefined ? undefined : Math.min(runs * every, size.T);
+  };
   let batch = size.batch;
-  let T = largestFitting(cap, (t) => fits({ batch, T: t }));
+  let T = longest(batch);
   if (T === undefined) {
-    const fitting = largestFitting(size.batch, (b) => fits({ batch: b, T: 1 }));
+    const fitting = largestFitting(size.batch, (b) => fits({ batch: b, T: Math.min(every, size.T) }));
     if (fitting === undefined) {
-      const one = { batch: 1, T: 1 };
+      const one = { batch: 1, T: Math.min(every, size.T) };
       throw new RnncError(limitViolation(prepare(one), limits, sizes, one)!);
     }
     batch = fitting;
-    T = largestFitting(cap, (t) => fits({ batch, T: t }))!;
+    T = longest(batch)!;
   }
   return { T, batch, count: Math.ceil(size.T / T) * Math.ceil(size.batch / batch) };
 }
@@ -157,6 +163,7 @@ export async function runSegmented(
   sizes: DimSizes,
   segments: Segments,
   progress?: (done: number, count: number) => void,
+  sample?: SampleRequest,
 ): Promise<RunResult> {
   const { batch, T } = data;
   if (segments.T >= T && segments.batch >= batch) return runPrepared(device, prepare({ batch, T }), data, sizes);
@@ -169,8 +176,10 @@ export async function runSegmented(
   const inputs = widths(module, 'input', sizes);
   const outputs = widths(module, 'output', sizes);
   const states = widths(module, 'state', sizes);
+  // A sampled output has a row per `every` steps (segments are whole runs of them: planSegments).
+  const rowsOf = (o: { name: string }, steps: number) => (sample?.outputs.includes(o.name) ? Math.ceil(steps / sample.every) : steps);
   const result: RunResult = {
-    outputs: Object.fromEntries(outputs.map((o) => [o.name, new Float32Array(batch * T * o.width)])),
+    outputs: Object.fromEntries(outputs.map((o) => [o.name, new Float32Array(batch * rowsOf(o, T) * o.width)])),
     finalState: Object.fromEntries(states.map((s) => [s.name, new Float32Array(batch * s.width)])),
   };
   let done = 0;
@@ -195,7 +204,7 @@ export async function runSegmented(
         ...(data.lengths ? { lengths: Int32Array.from({ length: nb }, (_, b) => Math.max(0, Math.min(n, data.lengths![b0 + b]! - t0))) } : {}),
       };
       const got = await runPrepared(device, preparedAt({ batch: nb, T: n }), piece, sizes);
-      for (const o of outputs) placePerStep(result.outputs[o.name]!, got.outputs[o.name]!, T, o.width, b0, nb, t0, n);
+      for (const o of outputs) placePerStep(result.outputs[o.name]!, got.outputs[o.name]!, rowsOf(o, T), o.width, b0, nb, rowsOf(o, t0), rowsOf(o, n));
       state = got.finalState;
       progress?.(++done, segments.count);
     }

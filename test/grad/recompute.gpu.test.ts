@@ -15,6 +15,11 @@ import { openGpu } from '../../src/driver/run.js';
 import type { Device } from '../../src/runtime/device.js';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { compileTimeSum } from '../../backends/wgsl-reduce/time-sum.js';
+import { emit } from '../../src/driver/compile.js';
+import { planSegments, runSegmented } from '../../src/driver/segments.js';
+import { randomLengths, randomRunData } from '../../src/driver/data.js';
+import type { Module } from '../../src/compiler/ir/ir.js';
+import type { SampleRequest } from '../../src/compiler/plan/plan.js';
 
 const TOLERANCE = 1e-4;
 
@@ -34,6 +39,20 @@ const gradOf = (cell: string, options: GradPlanOptions = {}): GradCompilation =>
 const runOf = (g: GradCompilation) => (g.staged?.rest.kind === 'time-sum' ? g.staged.rest.recompute : undefined);
 
 describe('the plan', () => {
+  it("gla's saving and core scans write their checkpoints once a run (PlanRequest.sample)", () => {
+    const g = gradOf('gla');
+    const st = g.staged!;
+    expect(st.rest.kind === 'time-sum' && st.rest.sampled).toEqual({ saved: true, carried: true });
+    const sampleOf = (c: GradCompilation['forward']) => (c.plan.decision.mode === 'scan' ? c.plan.decision.sample : undefined);
+    expect(sampleOf(st.saving!)).toEqual({ outputs: ['S_saved'], every: 16, at: 'first' });
+    expect(sampleOf(st.core)).toEqual({ outputs: ['d_S_carried'], every: 16, at: 'last' });
+    expect(st.core.module.reversed).toBe(true);
+    // Without it, every step's.
+    const plain = gradOf('gla', { sampleCheckpoints: false }).staged!;
+    expect(plain.saving).toBeUndefined();
+    expect(plain.rest.kind === 'time-sum' && plain.rest.sampled).toBeFalsy();
+  });
+
   // Runs of RUN_FLOATS / the forward state's floats, at most 32: gla's S is 8 x 8, mamba_s6's h 8 x 4, lru's 2 x 8 x 4.
   it.each([
     ['gla', 16],
@@ -101,5 +120,52 @@ describe.each(CASES)('$label', (c) => {
       const scale = 1 + Math.max(...want.map(Math.abs));
       expect(Math.max(...have.map((v, i) => Math.abs(v - want[i]!))) / scale, name).toBeLessThanOrEqual(1e-5);
     }
+  });
+});
+
+// A scan writing an output at sampled positions only: its rows are the every-step output's at those
+// positions (a forward cell's first step of each run, a reversed cell's last), in one run and in
+// segments a small binding limit cuts.
+describe('sampled scan outputs', () => {
+  const cases: { label: string; at: SampleRequest['at']; binding?: number }[] = [
+    { label: "gla's saving cell, the first step of each run", at: 'first' },
+    { label: "gla's saving cell in segments of whole runs (a 16 KiB binding)", at: 'first', binding: 16384 },
+    { label: "gla's core walking back, the last step of each run", at: 'last' },
+    { label: "gla's core walking back in segments (a 4 KiB binding)", at: 'last', binding: 4096 },
+  ];
+  it.each(cases)('$label', async ({ at, binding }) => {
+    const g = gradOf('gla', { sampleCheckpoints: false });
+    const [cell, output]: [Module, string] = at === 'first' ? [g.savingModule.module, 'S_saved'] : [{ ...g.staged!.stages.core, reversed: true }, 'd_S_carried'];
+    const { analysis } = analyse(cell);
+    const every = 16;
+    const full = plan(cell, analysis, { mode: 'scan', gather: true, dims: g.forward.sizes, target: g.forward.target });
+    const sampled = plan(cell, analysis, { mode: 'scan', gather: true, dims: g.forward.sizes, target: g.forward.target, sample: { outputs: [output], every, at } });
+    const [batch, T] = [3, 45];
+    const lengths = randomLengths(batch, T, 7);
+    const d = randomRunData(cell, { batch, T, sizes: full.sizes, lengths }, 7);
+    const f32 = (r: Record<string, Float32Array | Float64Array>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float32Array.from(v)]));
+    const data = { batch, T, inputs: f32(d.inputs), params: f32(d.params), lengths };
+    const limits = { ...gpu.adapter.limits, ...(binding ? { maxStorageBufferBindingSize: binding } : {}) };
+    const run = async (c: typeof full, sample?: SampleRequest) => {
+      const compiled = emit(c);
+      const prepare = (s: { batch: number; T: number }) => compiled.prepare(s);
+      const segments = planSegments(prepare, limits, c.sizes, { batch, T }, T, false, sample);
+      if (binding) expect(segments.T).toBeLessThan(T);
+      if (sample) expect(segments.T >= T || segments.T % every === 0).toBe(true);
+      return runSegmented(gpu, c.module, prepare, data, c.sizes, segments, undefined, sample);
+    };
+    const want = (await run(full)).outputs[output]!;
+    const got = (await run(sampled, { outputs: [output], every, at })).outputs[output]!;
+    const size = 64;
+    const rows = Math.ceil(T / every);
+    expect(got.length).toBe(batch * rows * size);
+    for (let b = 0; b < batch; b++)
+      for (let r = 0; r * every < lengths[b]!; r++) {
+        const p = at === 'first' ? r * every : Math.min(r * every + every - 1, lengths[b]! - 1);
+        expect(Array.from(got.subarray((b * rows + r) * size, (b * rows + r + 1) * size)), `sequence ${b}, run ${r}`).toEqual(Array.from(want.subarray((b * T + p) * size, (b * T + p + 1) * size)));
+      }
+    // The other outputs are written every step as before.
+    const other = (await run(sampled, { outputs: [output], every, at })).outputs;
+    for (const [name, v] of Object.entries((await run(full)).outputs)) if (name !== output) expect(Array.from(other[name]!), name).toEqual(Array.from(v));
   });
 });

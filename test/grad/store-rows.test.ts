@@ -8,29 +8,49 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { emit, plan } from '../../src/driver/compile.js';
-import { planGrad } from '../../src/driver/grad.js';
+import { planGrad, type GradPlanOptions } from '../../src/driver/grad.js';
 import type { Analysis } from '../../src/compiler/analyse/types.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
 import type { Compilation } from '../../src/compiler/plan/plan.js';
 import { dedupeLets } from '../../backends/wgsl/cse.js';
 import { bin, call, id, letS, varS, f32, lit, assign, forRange, type Stmt } from '../../backends/wgsl/ast.js';
 
-const grad = (cell: string, dims: Record<string, number> = {}) => {
+const grad = (cell: string, dims: Record<string, number> = {}, options: GradPlanOptions = {}) => {
   const fe = frontEnd(readFileSync(`examples/${cell}.rnn`, 'utf8')) as { module: Module; analysis: Analysis };
-  return planGrad(plan(fe.module, fe.analysis, { mode: 'auto', dims }), 'auto');
+  return planGrad(plan(fe.module, fe.analysis, { mode: 'auto', dims }), 'auto', options);
 };
 const kernel = (c: Compilation, name: string) => emit(c).kernels.find((k) => k.file === `${c.module.name}.${name}.wgsl`)!.wgsl;
 const fn = (wgsl: string, name: string) => wgsl.slice(wgsl.indexOf(`fn ${name}(`), wgsl.indexOf('\n}\n', wgsl.indexOf(`fn ${name}(`)));
 
 describe('the store phase in rows', () => {
   it.each(['gla', 'mamba_s6', 'lru'])('%s: the saving cell and the core write vec4 rows, no loop over points', (cell) => {
-    const g = grad(cell);
+    const g = grad(cell, {}, { sampleCheckpoints: false });
     for (const c of [g.forward, g.saving, g.staged!.core]) {
       const steps = kernel(c, 'scan_steps');
       expect(steps, c.module.name).toMatch(/var<storage, read_write> outputs: array<vec4<f32>>;/);
       const store = fn(steps, 'store_step');
       expect(store, c.module.name).not.toMatch(/\bfor \(/);
       expect(store, c.module.name).toMatch(/outputs\[o_row\d+ \+ 0u\] = select\(vec4<f32>\(/);
+    }
+  });
+
+  // The staged backward's checkpoints (src/driver/grad.ts SampledCheckpoints): the saved states at each
+  // run's first position and the carried adjoints at its last, stored only there, into a row per run.
+  it.each([
+    ['gla', 16],
+    ['mamba_s6', 32],
+    ['lru', 32],
+  ])('%s: the staged saving cell and core store their checkpoints once a run of %i steps', (cell, every) => {
+    const st = grad(cell).staged!;
+    for (const [c, at] of [
+      [st.saving!, 'first'],
+      [st.core, 'last'],
+    ] as const) {
+      const store = fn(kernel(c, 'scan_steps'), 'store_step');
+      const sampled = at === 'first' ? `if o_row\\d+_p % ${every}u == 0u {` : `if o_row\\d+_p % ${every}u == ${every - 1}u \\|\\| o_row\\d+_p == len - 1u {`;
+      expect(store, c.module.name).toMatch(new RegExp(sampled));
+      expect(store, c.module.name).toMatch(new RegExp(`\\(b \\* \\(\\(U\\.T \\+ ${every - 1}u\\) / ${every}u\\) \\+ o_row\\d+_p / ${every}u\\)`));
+      expect(store, c.module.name).not.toMatch(/\bfor \(/);
     }
   });
 

@@ -54,6 +54,24 @@ export interface PlanRequest {
    * scan reduces, then scans, in a fixed order.
    */
   deterministic?: boolean;
+  /**
+   * The scan: these outputs written at every `every`-th position only (`SampleRequest`). A staged
+   * backward's rest, which recomputes the steps between, asks for the saved states and the carried
+   * adjoints so (src/driver/grad.ts).
+   */
+  sample?: SampleRequest;
+}
+
+/**
+ * Outputs kept at sampled positions only, into [batch, ceil(T / every), ...dims] each: at positions
+ * p with p % every = 0 (`first`: a state before the first step of each run of `every`), or with
+ * p % every = every - 1 or p the sequence's last (`last`: before the last step of each run). Valid
+ * steps only; rows past a sequence's length are not written.
+ */
+export interface SampleRequest {
+  outputs: string[];
+  every: number;
+  at: 'first' | 'last';
 }
 
 /** What a probe is shown: the cell, its analysis, the sizes, the target and what was asked. */
@@ -101,6 +119,8 @@ export interface ScanDecision {
   /** blockLanes: lanes of a sequence per workgroup where the 'tile' split spreads them over several. */
   tile: { split: ScanSplit; groups: number; runs: number; runLength: number; width?: number; blockLanes?: number; chained?: boolean };
   subgroups: boolean;
+  /** Outputs written at sampled positions only (PlanRequest.sample). */
+  sample?: SampleRequest;
 }
 
 export interface ChunkDecision {
