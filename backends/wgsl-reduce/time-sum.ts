@@ -543,7 +543,7 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
   const savedInput = new Map(forwardStates.map((t, k) => [recompute!.saved.get(t.name)!, { k, t }]));
   const carriedInput = new Map(adjointStates.map((t, k) => [recompute!.carried.get(t.name)!, { k, t }]));
 
-  // The kernel's inputs: the rest's, less what it recomputes, and what the recomputed updates read.
+  // The kernel's inputs: the rest's (its checkpoints among them: the saved states and carried adjoints), and what the recomputed updates read.
   const inputs: { name: string; size: number; dims: string[]; every?: number }[] = [];
   const addInput = (t: Tensor) => {
     if (!inputs.some((x) => x.name === t.name)) inputs.push({ name: t.name, size: tensorSize(t, sizes), dims: t.dims });
@@ -558,15 +558,7 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
       x.tensors.filter((t) => t.role === 'input' && read.has(t.name)).forEach(addInput);
     }
 
-  const restLowering = moduleLowering(
-    m,
-    '',
-    letsRead(
-      m,
-      defs.map((d) => d.def),
-    ),
-    scope,
-  );
+  const restLowering = moduleLowering(m, '', letsRead(m, defs.map((d) => d.def)), scope);
   const rowOf = (t: Expr) => bin('+', bin('*', id('b'), member(id('sizes'), 'T')), t);
   // The step's body: its row, then the rest (and, recomputing, the core's update after it). Recomputing,
   // the body walks a run back from its last step: s = L - 1 … 0, `s < n` the run's steps.
@@ -666,24 +658,24 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
     stepStates(recompute.core, 'c_', adjointStates, 'a', 'na', guarded, load);
     body.push(ifS(bin('<', id('s'), id('n')), guarded));
     loop = [
-        ...forwardStates.flatMap((t, k) => [arrayVar(`p${k}`, t), arrayVar(`np${k}`, t), arrayVar(`hs${k}`, t, L)]),
-        ...adjointStates.flatMap((t, k) => [arrayVar(`a${k}`, t), arrayVar(`na${k}`, t)]),
-        forRange(
-          'j',
-          lit.u32(0),
-          member(id('sizes'), 'chunk'),
-          [
-            letS('ta', bin('+', bin('+', id('t0'), id('j')), bin('*', id('lid'), lit.u32(L)))),
-            ifS(bin('<', id('ta'), id('t1')), [
-              letS('n', bin('-', call('min', bin('+', id('ta'), lit.u32(L)), id('t1')), id('ta'))),
-              ...forwardStates.flatMap((t, k) => rowInto(`p${k}`, inputIndex.get(recompute.saved.get(t.name)!)!, tensorSize(t, sizes), recompute.sampled?.saved ? runRow : rowOf(id('ta')))),
-              forRange('s', lit.u32(0), lit.u32(L), [ifS(bin('<', id('s'), id('n')), forwardBody)]),
-              ...adjointStates.flatMap((t, k) => rowInto(`a${k}`, inputIndex.get(recompute.carried.get(t.name)!)!, tensorSize(t, sizes), recompute.sampled?.carried ? runRow : rowOf(bin('-', bin('+', id('ta'), id('n')), lit.u32(1))))),
-              forRange('r', lit.u32(0), lit.u32(L), body),
-            ]),
-          ],
-          lit.u32(WORKGROUP * L),
-        ),
+      ...forwardStates.flatMap((t, k) => [arrayVar(`p${k}`, t), arrayVar(`np${k}`, t), arrayVar(`hs${k}`, t, L)]),
+      ...adjointStates.flatMap((t, k) => [arrayVar(`a${k}`, t), arrayVar(`na${k}`, t)]),
+      forRange(
+        'j',
+        lit.u32(0),
+        member(id('sizes'), 'chunk'),
+        [
+          letS('ta', bin('+', bin('+', id('t0'), id('j')), bin('*', id('lid'), lit.u32(L)))),
+          ifS(bin('<', id('ta'), id('t1')), [
+            letS('n', bin('-', call('min', bin('+', id('ta'), lit.u32(L)), id('t1')), id('ta'))),
+            ...forwardStates.flatMap((t, k) => rowInto(`p${k}`, inputIndex.get(recompute.saved.get(t.name)!)!, tensorSize(t, sizes), recompute.sampled?.saved ? runRow : rowOf(id('ta')))),
+            forRange('s', lit.u32(0), lit.u32(L), [ifS(bin('<', id('s'), id('n')), forwardBody)]),
+            ...adjointStates.flatMap((t, k) => rowInto(`a${k}`, inputIndex.get(recompute.carried.get(t.name)!)!, tensorSize(t, sizes), recompute.sampled?.carried ? runRow : rowOf(bin('-', bin('+', id('ta'), id('n')), lit.u32(1))))),
+            forRange('r', lit.u32(0), lit.u32(L), body),
+          ]),
+        ],
+        lit.u32(WORKGROUP * L),
+      ),
     ];
   }
   const { globals: mathGlobals, functions } = mathPrelude(new Set(scope.lowerers.flatMap((l) => [...l.helpers])));
@@ -695,63 +687,14 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
   const kernel = printModule({
     ...emptyModule(),
     header: `${m.name}: ${what}; ${how}, partial sums to the host`,
-    structs: [
-      {
-        name: 'Sizes',
-        members: ['T', 'chunk', 'chunks', 'seqs'].map((name) => ({
-          name,
-          type: u32,
-        })),
-      },
-    ],
+    structs: [{ name: 'Sizes', members: ['T', 'chunk', 'chunks', 'seqs'].map((name) => ({ name, type: u32 })) }],
     globals: [
-      {
-        name: 'sizes',
-        space: 'uniform',
-        type: named('Sizes'),
-        group: 0,
-        binding: 0,
-      },
-      {
-        name: 'lengths',
-        space: 'storage',
-        access: 'read',
-        type: arrayOf(u32),
-        group: 0,
-        binding: 1,
-      },
-      {
-        name: 'params',
-        space: 'storage',
-        access: 'read',
-        type: arrayOf(f32),
-        group: 0,
-        binding: 2,
-      },
-      {
-        name: 'partials',
-        space: 'storage',
-        access: 'read_write',
-        type: arrayOf(f32),
-        group: 0,
-        binding: 3,
-      },
-      ...inputs.map((x, i) => ({
-        name: `in_${i}`,
-        space: 'storage' as const,
-        access: 'read' as const,
-        type: arrayOf(quads(x.size) ? vec(4, f32) : f32),
-        group: 0,
-        binding: 4 + i,
-      })),
-      ...outputs.map((x, i) => ({
-        name: `out_${i}`,
-        space: 'storage' as const,
-        access: 'read_write' as const,
-        type: arrayOf(quads(x.size) ? vec(4, f32) : f32),
-        group: 0,
-        binding: 4 + inputs.length + i,
-      })),
+      { name: 'sizes', space: 'uniform', type: named('Sizes'), group: 0, binding: 0 },
+      { name: 'lengths', space: 'storage', access: 'read', type: arrayOf(u32), group: 0, binding: 1 },
+      { name: 'params', space: 'storage', access: 'read', type: arrayOf(f32), group: 0, binding: 2 },
+      { name: 'partials', space: 'storage', access: 'read_write', type: arrayOf(f32), group: 0, binding: 3 },
+      ...inputs.map((x, i) => ({ name: `in_${i}`, space: 'storage' as const, access: 'read' as const, type: arrayOf(quads(x.size) ? vec(4, f32) : f32), group: 0, binding: 4 + i })),
+      ...outputs.map((x, i) => ({ name: `out_${i}`, space: 'storage' as const, access: 'read_write' as const, type: arrayOf(quads(x.size) ? vec(4, f32) : f32), group: 0, binding: 4 + inputs.length + i })),
       ...mathGlobals,
     ],
     functions,
