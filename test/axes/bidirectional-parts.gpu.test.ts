@@ -3,18 +3,17 @@
 // reference over odd T, variable lengths and given initial states; in pieces of time (--segment),
 // bimamba in seq, each part's pieces in its own direction (the reversed one's last first).
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fileGpu } from '../helpers/file-gpu.js';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { bindDims } from '../../src/compiler/ir/dims.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
 import type { Analysis } from '../../src/compiler/analyse/types.js';
 import { interpret, type RunResult as RefResult } from '../../src/runtime/reference/interpreter.js';
 import { randomLengths, randomRunData } from '../../src/driver/data.js';
-import { openGpu } from '../../src/driver/run.js';
 import { emit, plan } from '../../src/driver/compile.js';
 import { run as runApi } from '../../src/driver/api.js';
 import { verifyRun } from '../../src/driver/verify.js';
-import type { Device } from '../../src/runtime/device.js';
 import type { RunArrays, RunResult } from '../../backends/backend.js';
 import type { Mode } from '../../src/compiler/plan/plan.js';
 import { BIDELTA } from './bidirectional-cells.js';
@@ -26,13 +25,7 @@ const load = (text: string): Cell => {
   return r as Cell;
 };
 
-let gpu: Device;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
-afterAll(async () => {
-  await gpu?.close();
-});
+const gpu = fileGpu();
 
 /** Seeded data, and the reference's results on it. */
 function caseOf(cell: Cell, batch: number, T: number, variable: boolean, initial: boolean): { arrays: RunArrays; ref: RefResult } {

@@ -6,17 +6,17 @@
 // lengths 1, a prime and a power of two plus one, variable lengths and given initial states. Chunk
 // would run it as its two parts (bidirectional-parts.gpu.test.ts), and refuses its diagonal forward part.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fileGpu } from '../helpers/file-gpu.js';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { bindDims, type DimSizes } from '../../src/compiler/ir/dims.js';
 import { type Module } from '../../src/compiler/ir/ir.js';
 import type { Analysis } from '../../src/compiler/analyse/types.js';
 import { interpret, type RunData } from '../../src/runtime/reference/interpreter.js';
 import { randomLengths, randomRunData } from '../../src/driver/data.js';
-import { openGpu, runPrepared } from '../../src/driver/run.js';
+import { runPrepared } from '../../src/driver/run.js';
 import { plan, prepareRun } from '../../src/driver/compile.js';
 import { verifyRun } from '../../src/driver/verify.js';
-import type { Device } from '../../src/runtime/device.js';
 import type { RunArrays } from '../../backends/backend.js';
 import type { Mode } from '../../src/compiler/plan/plan.js';
 import { compileScan } from '../../backends/wgsl-scan/index.js';
@@ -94,13 +94,7 @@ describe('bimamba: the reference against forward cells', () => {
   });
 });
 
-let gpu: Device;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
-afterAll(async () => {
-  await gpu?.close();
-});
+const gpu = fileGpu();
 
 describe.each(['seq', 'scan'] as Mode[])('bimamba in mode %s', (mode) => {
   it.each(CASES)('= reference (batch %i, T %i, variable %s, initial %s)', async (batch, T, variable, initial) => {

@@ -7,18 +7,17 @@
 // 2 cores), against 2-7 s with every dim 2: CI runs the examples with every dim 2 (as `--dim` would),
 // RNNC_TEST_MATRIX=full at the dims the files give.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fileGpu } from '../helpers/file-gpu.js';
 import { frontEnd } from '../../src/driver/front-end.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
 import type { Analysis } from '../../src/compiler/analyse/types.js';
 import { analyseGrid } from '../../src/compiler/analyse/grid.js';
 import { interpret } from '../../src/runtime/reference/interpreter.js';
-import { openGpu } from '../../src/driver/run.js';
 import { plan } from '../../src/driver/compile.js';
 import { runGridKernel } from '../../src/driver/grid.js';
 import { runGridAlongAxis } from '../../src/driver/grid-scan.js';
 import { verifyRun } from '../../src/driver/verify.js';
-import type { Device } from '../../src/runtime/device.js';
 import type { RunArrays, RunResult } from '../../backends/backend.js';
 import { gridProblem, oracles } from './grid-examples-oracles.js';
 import { FULL_MATRIX } from '../helpers/matrix.js';
@@ -30,13 +29,7 @@ const load = (name: string): Cell => {
   return r as Cell;
 };
 
-let gpu: Device;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
-afterAll(async () => {
-  await gpu?.close();
-});
+const gpu = fileGpu();
 
 const GRIDS: [number, number][] = [
   [1, 1],

@@ -4,18 +4,17 @@
 // matrix-valued state (small, and past the register budget); over 1x1, 1xN, Nx1, prime sides, a grid
 // taller than the workgroup (its rows loop), batch > 1, and given initial states; a state no update
 // writes; the library's run(). One Dawn session for the file.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fileGpu } from '../helpers/file-gpu.js';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { bindDims } from '../../src/compiler/ir/dims.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
 import type { Analysis } from '../../src/compiler/analyse/types.js';
 import { interpret } from '../../src/runtime/reference/interpreter.js';
 import { randomRunData } from '../../src/driver/data.js';
-import { openGpu } from '../../src/driver/run.js';
 import { plan } from '../../src/driver/compile.js';
 import { runGridKernel } from '../../src/driver/grid.js';
 import { verifyRun } from '../../src/driver/verify.js';
-import type { Device } from '../../src/runtime/device.js';
 import type { RunArrays } from '../../backends/backend.js';
 import { GRID_WORKGROUP, gridWorkgroupFor, PRIVATE_STATE_FLOATS } from '../../backends/wgsl-grid/emit.js';
 import { run as runApi } from '../../src/driver/api.js';
@@ -75,13 +74,7 @@ const load = (text: string): Cell => {
   return r as Cell;
 };
 
-let gpu: Device;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
-afterAll(async () => {
-  await gpu?.close();
-});
+const gpu = fileGpu();
 
 /** [H, W, batch, given initial states]: 8-wide workgroups up to 8 rows, 64-wide (its rows looping) past 64 (gridWorkgroupFor). */
 const GRIDS: [number, number, number, boolean][] = [

@@ -4,18 +4,18 @@
 // and a power of two plus one; variable lengths (a sequence shorter than T reverses over its own
 // length); given initial states. One Dawn session for the file.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fileGpu } from '../helpers/file-gpu.js';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { bindDims, type DimSizes } from '../../src/compiler/ir/dims.js';
 import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
 import type { Analysis } from '../../src/compiler/analyse/types.js';
 import { interpret, type RunData } from '../../src/runtime/reference/interpreter.js';
 import { randomLengths, randomRunData } from '../../src/driver/data.js';
-import { openGpu, runPrepared } from '../../src/driver/run.js';
+import { runPrepared } from '../../src/driver/run.js';
 import { prepareRun } from '../../src/driver/compile.js';
 import { run as runApi } from '../../src/driver/api.js';
 import { verifyRun } from '../../src/driver/verify.js';
-import type { Device } from '../../src/runtime/device.js';
 import type { RunArrays } from '../../backends/backend.js';
 import type { Mode } from '../../src/compiler/plan/plan.js';
 import { compileChunk, prepareChunk } from '../../backends/wgsl-chunk/index.js';
@@ -45,13 +45,7 @@ const CASES: [number, number, boolean, boolean][] = [
   [5, 257, true, false],
 ];
 
-let gpu: Device;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
-afterAll(async () => {
-  await gpu?.close();
-});
+const gpu = fileGpu();
 
 function dataFor(module: Module, sizes: DimSizes, batch: number, T: number, variable: boolean, initial: boolean) {
   const seed = batch * 1000 + T;

@@ -3,17 +3,17 @@
 // chunk), batch sizes 1 to 33, variable lengths and given initial states, several chunk sizes.
 // And the parity cell stays exact over random bit strings of 10,000 steps. One Dawn session.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fileGpu } from '../helpers/file-gpu.js';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { bindDims } from '../../src/compiler/ir/dims.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
 import { interpret } from '../../src/runtime/reference/interpreter.js';
 import { randomLengths, randomRunData } from '../../src/driver/data.js';
-import { openGpu, runPrepared } from '../../src/driver/run.js';
+import { runPrepared } from '../../src/driver/run.js';
 import { prepareRun } from '../../src/driver/compile.js';
 import type { Analysis } from '../../src/compiler/analyse/types.js';
 import { verifyRun } from '../../src/driver/verify.js';
-import type { Device } from '../../src/runtime/device.js';
 import type { RunArrays } from '../../backends/wgsl-seq/pack.js';
 import { compileChunk, prepareChunk } from '../../backends/wgsl-chunk/index.js';
 import { ciCases } from '../helpers/matrix.js';
@@ -45,13 +45,7 @@ const CASES: [number, number, number, boolean, boolean][] = [
   [2, 257, 16, false, false],
 ];
 
-let gpu: Device;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
-afterAll(async () => {
-  await gpu?.close();
-});
+const gpu = fileGpu();
 
 /**
  * Each chunk size is a kernel compiled cold (3-10 s on 2 cores). CI runs every cell's chunk-4 cases, and

@@ -6,17 +6,17 @@
 // sequential kernel, CHUNK_ERROR_PER_STEP * T for the chunked one (WY form), and the chunked
 // kernel's error stays within CHUNK_VS_SEQ times the sequential kernel's (plus float32 eps).
 import fc from 'fast-check';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { fileGpu } from '../helpers/file-gpu.js';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { bindDims } from '../../src/compiler/ir/dims.js';
 import { interpret } from '../../src/runtime/reference/interpreter.js';
 import { uniformFloats } from '../../src/driver/data.js';
-import { openGpu, runPrepared } from '../../src/driver/run.js';
+import { runPrepared } from '../../src/driver/run.js';
 import { prepareRun } from '../../src/driver/compile.js';
 import type { Analysis } from '../../src/compiler/analyse/types.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
 import { verifyRun } from '../../src/driver/verify.js';
-import type { Device } from '../../src/runtime/device.js';
 import type { RunArrays } from '../../backends/wgsl-seq/pack.js';
 import { compileChunk } from '../../backends/wgsl-chunk/index.js';
 import { FULL_MATRIX } from '../helpers/matrix.js';
@@ -70,13 +70,7 @@ function runData(module: ReturnType<typeof frontEnd>['module'] & object, rank: n
   return { batch, T, inputs, params: {}, initialState: { S: uniformFloats(seed, 'S0', batch * sizes.K! * sizes.V!) } };
 }
 
-let gpu: Device;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
-afterAll(async () => {
-  await gpu?.close();
-});
+const gpu = fileGpu();
 
 it('random rank-1..3 transitions: chunk = seq = reference, error within the per-step bound', async () => {
   const cells = [1, 2, 3].map((rank) => frontEnd(cellText(rank, 4, 3)) as { module: Module; analysis: Analysis });

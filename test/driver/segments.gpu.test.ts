@@ -3,25 +3,18 @@
 // only), the (+, ×) scan within rounding (the pieces re-associate the prefix). And a run too big for
 // the adapter's buffer limits is cut to fit instead of refused, with lengths and initial states kept.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fileGpu } from '../helpers/file-gpu.js';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { emit, plan } from '../../src/driver/compile.js';
-import { openGpu } from '../../src/driver/run.js';
 import { planSegments, runSegmented, type Segments } from '../../src/driver/segments.js';
 import { randomLengths, randomRunData } from '../../src/driver/data.js';
 import { interpret } from '../../src/runtime/reference/interpreter.js';
 import { verifyRun } from '../../src/driver/verify.js';
-import type { Device } from '../../src/runtime/device.js';
 import type { Mode } from '../../src/compiler/plan/plan.js';
 import type { RunArrays, RunResult, RunSize } from '../../backends/backend.js';
 
-let gpu: Device;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
-afterAll(async () => {
-  await gpu?.close();
-});
+const gpu = fileGpu();
 
 function cell(path: string, mode: Mode, dims: Record<string, number> = {}) {
   const r = frontEnd(readFileSync(path, 'utf8'));

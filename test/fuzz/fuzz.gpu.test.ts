@@ -4,14 +4,14 @@
 // known open bug (its first line says `// known bug:`), still fails, so that the fix turns it red.
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fileGpu } from '../helpers/file-gpu.js';
 import { caseSeed, sampleOne } from './choices.js';
 import { cellArbitrary, tameCellArbitrary } from './cases.js';
 import { cellProblems, type CheckedCell, type Problem } from './properties.js';
 import { emitProblems, runAndVerify, validateShaders } from './emit.js';
 import { knownBug } from './known.js';
 import { openGpu } from '../../src/driver/index.js';
-import type { Device } from '../../src/runtime/device.js';
 import type { GpuShaderSpec } from '../../backends/job.js';
 
 const SEED = 20261201;
@@ -19,13 +19,7 @@ const SEED = 20261201;
 const VALIDATED = 150;
 const RUN = 6;
 
-let gpu: Device;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
-afterAll(async () => {
-  await gpu?.close();
-});
+const gpu = fileGpu();
 
 const report = (problems: Problem[]) => problems.map((p) => `${p.kind}: ${p.message}`).join('\n');
 

@@ -4,27 +4,20 @@
 // against central differences in directions.test.ts), norm-wise 1e-4: lengths 1 and a prime, variable
 // lengths, given initial states, checkpoints, the sequential backward and the staged scan.
 import { gpuAgainstTape } from './gpu-tape.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fileGpu } from '../helpers/file-gpu.js';
 import { analyse } from '../../src/compiler/analyse/analyse.js';
 import { bindDims } from '../../src/compiler/ir/dims.js';
 import { tensorsOf } from '../../src/compiler/ir/ir.js';
 import type { ModeRequest } from '../../src/compiler/plan/plan.js';
 import { plan } from '../../src/driver/compile.js';
 import { planGrad, retargetGrad, usesStages, type GradCompilation } from '../../src/driver/grad.js';
-import { openGpu } from '../../src/driver/run.js';
 import { tensorError } from '../../src/driver/verify.js';
-import type { Device } from '../../src/runtime/device.js';
 import { BIMAMBA, LRU_REVERSED, moduleOf, TANH_REVERSED } from './directions-cells.js';
 
 const TOLERANCE = 1e-4;
 
-let gpu: Device;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
-afterAll(async () => {
-  await gpu?.close();
-});
+const gpu = fileGpu();
 
 interface Case {
   label: string;

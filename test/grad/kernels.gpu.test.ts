@@ -12,7 +12,8 @@
 // 4 minutes on 2 cores, a third of CI. CI runs one cell of each kind (nonlinear dense, monoid, diagonal
 // (+, ×) with and without params, low-rank, (max, +) for the selecting semirings) at every case;
 // `RNNC_TEST_MATRIX=full` runs every example and bench cell (npm run test:grad-full).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fileGpu } from '../helpers/file-gpu.js';
 import { analyse } from '../../src/compiler/analyse/analyse.js';
 import { bindDims, tensorSize } from '../../src/compiler/ir/dims.js';
 import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
@@ -20,7 +21,6 @@ import { plan } from '../../src/driver/compile.js';
 import { randomLengths, randomRunData, uniformFloats } from '../../src/driver/data.js';
 import { planGrad, retargetGrad, runGrad, type GradCompilation } from '../../src/driver/grad.js';
 import { gradientTensors } from '../../src/driver/grad-io.js';
-import { openGpu } from '../../src/driver/run.js';
 import { tensorError } from '../../src/driver/verify.js';
 import type { Device } from '../../src/runtime/device.js';
 import { interpretBackward } from '../../src/runtime/reference/grad-step.js';
@@ -44,13 +44,7 @@ const CASES: Case[] = [
   ['T=29, variable lengths, initial state, auto, checkpoint 8', 2, 29, true, true, 8, 'auto', 'auto'],
 ];
 
-let gpu: Device;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
-afterAll(async () => {
-  await gpu?.close();
-});
+const gpu = fileGpu();
 
 function compileGrad(m: Module, mode: ModeRequest, backward: ModeRequest): GradCompilation {
   const forward = plan(m, analyse(m).analysis, { mode });

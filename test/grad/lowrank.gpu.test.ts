@@ -7,27 +7,20 @@
 // variable lengths, given initial states, checkpoints. Small dims and chunks (a kernel's cold compile on
 // lavapipe grows with the unrolled dims: CI time).
 import { gpuAgainstTape } from './gpu-tape.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fileGpu } from '../helpers/file-gpu.js';
 import { readFileSync } from 'node:fs';
 import { analyse } from '../../src/compiler/analyse/analyse.js';
 import { tensorSize } from '../../src/compiler/ir/dims.js';
 import { tensorsOf } from '../../src/compiler/ir/ir.js';
 import { plan } from '../../src/driver/compile.js';
 import { planGrad, retargetGrad, STEPS_REST_MIN_STATE, usesStages, type GradCompilation, type GradPlanOptions } from '../../src/driver/grad.js';
-import { openGpu } from '../../src/driver/run.js';
-import type { Device } from '../../src/runtime/device.js';
 import { frontEnd } from '../../src/driver/front-end.js';
 import type { ModeRequest } from '../../src/compiler/plan/plan.js';
 
 const TOLERANCE = 1e-4;
 
-let gpu: Device;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
-afterAll(async () => {
-  await gpu?.close();
-});
+const gpu = fileGpu();
 
 const moduleOf = (cell: string) => frontEnd(readFileSync(new URL(`../../examples/${cell}.rnn`, import.meta.url), 'utf8')).module!;
 

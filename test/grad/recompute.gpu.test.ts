@@ -6,12 +6,12 @@
 // given initial states, checkpoints that do not divide into runs, and pieces of time a small binding
 // limit cuts; and against the same backward reading every step (`recomputeRest: false`).
 import { gpuAgainstTape } from './gpu-tape.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fileGpu } from '../helpers/file-gpu.js';
 import { readFileSync } from 'node:fs';
 import { analyse } from '../../src/compiler/analyse/analyse.js';
 import { plan } from '../../src/driver/compile.js';
 import { planGrad, retargetGrad, usesStages, type GradCompilation, type GradPlanOptions } from '../../src/driver/grad.js';
-import { openGpu } from '../../src/driver/run.js';
 import type { Device } from '../../src/runtime/device.js';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { compileTimeSum } from '../../backends/wgsl-reduce/time-sum.js';
@@ -23,13 +23,7 @@ import type { SampleRequest } from '../../src/compiler/plan/plan.js';
 
 const TOLERANCE = 1e-4;
 
-let gpu: Device;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
-afterAll(async () => {
-  await gpu?.close();
-});
+const gpu = fileGpu();
 
 const moduleOf = (cell: string) => frontEnd(readFileSync(new URL(`../../examples/${cell}.rnn`, import.meta.url), 'utf8')).module!;
 const gradOf = (cell: string, options: GradPlanOptions = {}): GradCompilation => {

@@ -2,27 +2,20 @@
 // accumulation cells on Dawn) against the independent textbook oracle (./textbook.ts, hand-written
 // BPTT in float64), norm-wise to 1e-4: max |gpu - oracle| ≤ 1e-4 · max |oracle|, per tensor.
 // X = H = 8, T = 50, batch 3, variable lengths, a given initial state.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fileGpu } from '../helpers/file-gpu.js';
 import { analyse } from '../../src/compiler/analyse/analyse.js';
 import { tensorSize } from '../../src/compiler/ir/dims.js';
 import { tensorsOf } from '../../src/compiler/ir/ir.js';
 import { plan } from '../../src/driver/compile.js';
 import { randomLengths, randomRunData, uniformFloats } from '../../src/driver/data.js';
 import { planGrad, retargetGrad, runGrad } from '../../src/driver/grad.js';
-import { openGpu } from '../../src/driver/run.js';
-import type { Device } from '../../src/runtime/device.js';
 import { moduleAt } from './helpers.js';
 import { textbook, type TextbookCell } from './textbook.js';
 
 const TOLERANCE = 1e-4;
 
-let gpu: Device;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
-afterAll(async () => {
-  await gpu?.close();
-});
+const gpu = fileGpu();
 
 function expectNormwise(what: string, want: ArrayLike<number>, got: ArrayLike<number>): void {
   expect(got.length, what).toBe(want.length);

@@ -4,22 +4,16 @@
 // the monoid of per-element affine maps), gru (dense J: a matrix element) and lstm (dense J over two
 // stacked states). Small sizes (gru at H = 4, lstm at H = 2), so that the kernels' cold compile stays short.
 // The adapted cells' iterations stay a handful as T grows.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fileGpu } from '../helpers/file-gpu.js';
 import { deviceRunner, newtonCell, planNewton, runNewton } from '../../src/driver/newton.js';
 import { plan } from '../../src/driver/compile.js';
-import { openGpu, targetOf } from '../../src/driver/run.js';
+import { targetOf } from '../../src/driver/run.js';
 import { fitRun, runSegmented } from '../../src/driver/segments.js';
 import { interpret } from '../../src/runtime/reference/interpreter.js';
-import type { Device } from '../../src/runtime/device.js';
 import { cellFrom, maxRelDiff, runCases } from './helpers.js';
 
-let gpu: Device;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
-afterAll(async () => {
-  await gpu?.close();
-});
+const gpu = fileGpu();
 
 /** newton (float32, residual ≤ 1e-6) against the float64 reference, and against the float32 sequential kernel. */
 const TOL = 1e-5;

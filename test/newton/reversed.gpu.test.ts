@@ -3,22 +3,15 @@
 // kernel and the system's scan on the device, = the float64 reference of the reversed cell, with variable
 // lengths (each sequence reverses over its own length) and given initial states.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fileGpu } from '../helpers/file-gpu.js';
 import { runNewtonOnDevice } from '../../src/driver/newton.js';
-import { openGpu } from '../../src/driver/run.js';
 import { interpret } from '../../src/runtime/reference/interpreter.js';
-import type { Device } from '../../src/runtime/device.js';
 import { bindDims } from '../../src/compiler/ir/dims.js';
 import { reversedText } from '../axes/helpers.js';
 import { cellFrom, maxRelDiff, runCases } from './helpers.js';
 
-let gpu: Device;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
-afterAll(async () => {
-  await gpu?.close();
-});
+const gpu = fileGpu();
 
 describe('newton on Dawn, reversed cell', () => {
   it('gru_diag reversed = reference (T = 41, variable lengths, given initial states)', async () => {

@@ -3,27 +3,21 @@
 // 1e-5 (|gpu - ort| / (1 + |ort|), both float32), scaled by the square root of the terms a gate's
 // sums add up (/ 16) where that is larger: both round every term, in different orders.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fileGpu } from '../helpers/file-gpu.js';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { bindDims } from '../../src/compiler/ir/dims.js';
 import { randomLengths, randomRunData } from '../../src/driver/data.js';
-import { openGpu, runPrepared } from '../../src/driver/run.js';
+import { runPrepared } from '../../src/driver/run.js';
 import { prepareRun } from '../../src/driver/compile.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
 import type { Analysis } from '../../src/compiler/analyse/types.js';
 import { tensorError } from '../../src/driver/verify.js';
-import type { Device } from '../../src/runtime/device.js';
 import { ortCell } from './oracle.js';
 
 const TOLERANCE = 1e-5;
 
-let gpu: Device;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
-afterAll(async () => {
-  await gpu?.close();
-});
+const gpu = fileGpu();
 
 describe.each([
   { op: 'LSTM' as const, file: 'examples/lstm.rnn', states: ['h', 'c'] },

@@ -3,17 +3,17 @@
 // workgroup size) and 300, full and variable lengths, the spec's initial state and a given one.
 // All runs share one Dawn session (one host process).
 import { readdirSync, readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fileGpu } from '../helpers/file-gpu.js';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { bindDims } from '../../src/compiler/ir/dims.js';
 import { interpret } from '../../src/runtime/reference/interpreter.js';
 import { randomLengths, randomRunData } from '../../src/driver/data.js';
-import { openGpu, runPrepared } from '../../src/driver/run.js';
+import { runPrepared } from '../../src/driver/run.js';
 import { prepareRun } from '../../src/driver/compile.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
 import type { Analysis } from '../../src/compiler/analyse/types.js';
 import { verifyRun, type Verification } from '../../src/driver/verify.js';
-import type { Device } from '../../src/runtime/device.js';
 import type { RunArrays } from '../../backends/wgsl-seq/pack.js';
 
 /**
@@ -63,13 +63,7 @@ const examples = readdirSync('examples')
   .filter((f) => !frontEnd(readFileSync(`examples/${f}`, 'utf8')).module?.grid)
   .sort();
 
-let gpu: Device;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
-afterAll(async () => {
-  await gpu?.close();
-});
+const gpu = fileGpu();
 
 it('has a tolerance for every example', () => {
   expect(Object.keys(TOLERANCE).sort()).toEqual(examples);

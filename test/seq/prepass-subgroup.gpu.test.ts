@@ -6,28 +6,22 @@
 // with X = 72 (18 quads: a second, ragged block), a cell whose pre-pass applies a bias and tanh to its
 // sum, and the rows pre-pass without subgroups (the fallback).
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fileGpu } from '../helpers/file-gpu.js';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { bindDims } from '../../src/compiler/ir/dims.js';
 import { interpret } from '../../src/runtime/reference/interpreter.js';
 import { randomLengths, randomRunData } from '../../src/driver/data.js';
-import { openGpu, runPrepared } from '../../src/driver/run.js';
+import { runPrepared } from '../../src/driver/run.js';
 import { emit, plan } from '../../src/driver/compile.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
 import type { Analysis } from '../../src/compiler/analyse/types.js';
 import { verifyRun } from '../../src/driver/verify.js';
-import type { Device } from '../../src/runtime/device.js';
 import type { RunArrays } from '../../backends/wgsl-seq/pack.js';
 
 const TOLERANCE = 1e-4;
 
-let gpu: Device;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
-afterAll(async () => {
-  await gpu?.close();
-});
+const gpu = fileGpu();
 
 const cellOf = (source: string) => frontEnd(source) as { module: Module; analysis: Analysis };
 const lstm = cellOf(readFileSync('examples/lstm.rnn', 'utf8'));
