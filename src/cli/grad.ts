@@ -50,7 +50,11 @@ export function gradReport(g: GradCompilation, checkpoint: number | undefined, u
 export function backwardKernelText(g: GradCompilation): string {
   if (!usesStages(g)) return `${g.backward.plan.mode} kernel (${g.backward.plan.why})`;
   const { rest: how } = g.staged!;
-  const rest = how.kind === 'time-sum' ? `the time-sum kernel${how.recompute ? `, recomputing the states over runs of ${how.recompute} steps` : ''}` : 'a sequential kernel over every step at once';
+  const written = how.kind === 'time-sum' && how.sampled ? [how.sampled.saved && 'saved states', how.sampled.carried && 'carried adjoints'].filter(Boolean).join(' and ') : '';
+  const rest =
+    how.kind === 'time-sum'
+      ? `the time-sum kernel${how.recompute ? `, recomputing the states over runs of ${how.recompute} steps${written ? ` (the scans write the ${written} once a run)` : ''}` : ''}`
+      : 'a sequential kernel over every step at once';
   return `staged: the adjoint recurrence in a ${g.staged!.core.plan.mode} kernel (${g.staged!.core.plan.why}), the rest in ${rest}`;
 }
 
@@ -66,6 +70,8 @@ function kernelsReport(g: GradCompilation) {
           rest: g.staged!.rest.kind,
           // Steps per run over which the rest recomputes the saved states and the carried adjoints (null: it reads them every step).
           recompute: (g.staged!.rest.kind === 'time-sum' && g.staged!.rest.recompute) || null,
+          // Which of them the scans write once a run only (null: every step).
+          sampled: (g.staged!.rest.kind === 'time-sum' && g.staged!.rest.sampled) || null,
         }
       : null,
   };

@@ -46,6 +46,19 @@ describe('rnnc run --grad', () => {
     expect(report.verify.gradients.ok).toBe(true);
   });
 
+  // docs/grad.md, "The rest recomputes its states": gla's rest recomputes over runs of 16 steps, and the scans write its checkpoints once a run.
+  it('reports a staged backward whose rest recomputes its states, in words and in --json', async () => {
+    const args = ['run', 'examples/gla.rnn', '--mode', 'auto', '--grad', '--verify', '--batch', '2', '--T', '21', '--lengths', 'random'];
+    const text = await rnnc(...args);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain('the rest in the time-sum kernel, recomputing the states over runs of 16 steps (the scans write the saved states and carried adjoints once a run)');
+    const r = await rnnc(...args, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.grad.staged).toMatchObject({ core: { mode: 'scan', direction: 'reversed' }, rest: 'time-sum', recompute: 16, sampled: { saved: true, carried: true } });
+    expect(report.verify.gradients.ok).toBe(true);
+  });
+
   it('warns of an upstream gradient for nothing, and refuses one of the wrong shape before the GPU starts', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'grad_z.npy'), formatNpy({ shape: [1, 5, 1], data: new Float32Array(5) }));
