@@ -27,6 +27,7 @@ import { flatWorkgroupIndex, gridDispatch, MAX_WORKGROUPS_PER_DIMENSION } from '
 import { arrayOf, assign, bin, call, emptyModule, f32, forRange, id, ifS, index, letS, lit, member, named, u32, varS, vec, workgroupEntry, type Expr, type Stmt } from '../wgsl/ast.js';
 import { mathPrelude } from '../wgsl/math.js';
 import { printModule } from '../wgsl/print.js';
+import { budgetUnrolling, countedLoop } from '../wgsl/unroll-budget.js';
 import { dedupeLets } from '../wgsl/cse.js';
 import type { GpuBufferSpec, GpuJob, GpuPass, GpuShaderSpec } from '../job.js';
 
@@ -669,9 +670,9 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
           ifS(bin('<', id('ta'), id('t1')), [
             letS('n', bin('-', call('min', bin('+', id('ta'), lit.u32(L)), id('t1')), id('ta'))),
             ...forwardStates.flatMap((t, k) => rowInto(`p${k}`, inputIndex.get(recompute.saved.get(t.name)!)!, tensorSize(t, sizes), recompute.sampled?.saved ? runRow : rowOf(id('ta')))),
-            forRange('s', lit.u32(0), lit.u32(L), [ifS(bin('<', id('s'), id('n')), forwardBody)]),
+            countedLoop('s', lit.u32(0), L, [ifS(bin('<', id('s'), id('n')), forwardBody)]),
             ...adjointStates.flatMap((t, k) => rowInto(`a${k}`, inputIndex.get(recompute.carried.get(t.name)!)!, tensorSize(t, sizes), recompute.sampled?.carried ? runRow : rowOf(bin('-', bin('+', id('ta'), id('n')), lit.u32(1))))),
-            forRange('r', lit.u32(0), lit.u32(L), body),
+            countedLoop('r', lit.u32(0), L, body),
           ]),
         ],
         lit.u32(WORKGROUP * L),
@@ -684,7 +685,9 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
   const how = recompute
     ? `runs of ${recompute.run} steps per invocation, their ${forwardStates.map((t) => t.name).join(', ')} recomputed forward from the saved state and ${adjointStates.map((t) => t.name).join(', ')} back from the carried adjoint`
     : "one chunk of one sequence's steps per invocation";
-  const kernel = printModule({
+  // Mesa unrolls a loop of up to 32 trips whose count it knows: a run's two walks, unrolled, took
+  // lavapipe 10-66 s to compile cold (gla's, mamba_s6's, lru's rests); budgetUnrolling keeps them loops.
+  const kernel = printModule(budgetUnrolling({
     ...emptyModule(),
     header: `${m.name}: ${what}; ${how}, partial sums to the host`,
     structs: [{ name: 'Sizes', members: ['T', 'chunk', 'chunks', 'seqs'].map((name) => ({ name, type: u32 })) }],
@@ -723,7 +726,7 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
         ),
       ),
     ],
-  });
+  }));
   return {
     cell: m,
     shader: { label, code: kernel, entryPoint: 'main' },
