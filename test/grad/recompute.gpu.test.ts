@@ -6,7 +6,7 @@
 // given initial states, checkpoints that do not divide into runs, and pieces of time a small binding
 // limit cuts. (The rest that reads every step, `recomputeRest: false`, still runs where recomputing
 // does not apply: the reversed lru of directions.gpu.test.ts.)
-import { gpuAgainstTape } from './gpu-tape.js';
+import { gpuAgainstTape, type GpuGradCase } from './gpu-tape.js';
 import { describe, expect, it } from 'vitest';
 import { fileGpu } from '../helpers/file-gpu.js';
 import { readFileSync } from 'node:fs';
@@ -78,14 +78,9 @@ describe('the plan', () => {
   });
 });
 
-interface Case {
+interface Case extends GpuGradCase {
   label: string;
   cell: string;
-  batch: number;
-  T: number;
-  lengths: boolean;
-  initial: boolean;
-  checkpoint?: number;
   /** maxStorageBufferBindingSize the runs see: small enough to cut the rest's time into pieces. */
   binding?: number;
 }
