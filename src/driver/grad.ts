@@ -71,9 +71,9 @@ export interface StagedCompilation {
   core: Compilation;
   gathered: boolean;
   /**
-   * `recompute`: steps per run where the time-sum kernel recomputes the saved states and the carried
-   * adjoints over runs of steps from one of each a run, instead of reading both every step
-   * (`Recompute` in backends/wgsl-reduce/time-sum.ts).
+   * `recompute`: the steps of a run, where the time-sum kernel recomputes the saved states and the
+   * carried adjoints from one checkpoint of each per run instead of reading both every step (`Recompute`
+   * in backends/wgsl-reduce/time-sum.ts); `sampled`: which checkpoints the scans write once a run only.
    */
   rest: { kind: 'time-sum'; recompute?: number; sampled?: SampledCheckpoints } | { kind: 'steps'; compilation: Compilation };
   /**
