@@ -26,7 +26,7 @@
 // it recomputed them over runs of steps; `--no-sample` has the saving and core scans write them every step
 // (not once a run).
 //
-//   npx tsx scripts/bench-grad.ts [--cells mamba_s6,gla,lru,lstm] [--T 1048576] [--batch 1] [--repeats 3] [--mode auto] [--grad-mode auto] [--dim H=64] [--stage | --no-stage] [--no-time-sum] [--host-reversal] [--lanes-core] [--no-chunk-core] [--rest-steps] [--no-map] [--no-recompute] [--no-sample]
+//   npx tsx scripts/bench-grad.ts [--cells mamba_s6,gla,lru,lstm] [--T 1048576] [--batch 1] [--repeats 3] [--rounds 1] [--mode auto] [--grad-mode auto] [--dim H=64] [--stage | --no-stage] [--no-time-sum] [--host-reversal] [--lanes-core] [--no-chunk-core] [--rest-steps] [--no-map] [--no-recompute] [--no-sample]
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { frontEnd } from '../src/driver/front-end.js';
@@ -51,6 +51,9 @@ const cells = arg('cells', 'mamba_s6,gla,lru,lstm').split(',');
 const Ts = arg('T', '1048576').split(',').map(Number);
 const batch = Number(arg('batch', '1'));
 const repeats = Number(arg('repeats', '3'));
+// Rounds of (forward, backward) timed one after the other: the figures are each round's, the median
+// round's by its after-saving ratio. On a shared machine one round's forward alone swung 1.4x.
+const rounds = Number(arg('rounds', '1'));
 const gradMode = arg('grad-mode', 'auto') as ModeRequest;
 const forwardMode = arg('mode', 'auto') as ModeRequest;
 // Before/after switches for this session's changes: the host reverses the backward's data; the core keeps the lanes layout.
@@ -155,28 +158,31 @@ try {
       const data: RunArrays = { batch, T, inputs: d.inputs as Record<string, Float32Array>, params: d.params as Record<string, Float32Array> };
       const upstream = { outputs: Object.fromEntries(tensorsOf(fe.module, 'output').map((o) => [o.name, uniformFloats(1, `grad:${o.name}`, batch * T * tensorSize(o, sizes))])) };
 
-      const fwdDevice = timing(gpu);
       const compiled = emit(forward);
       const prepare = (s: RunSize) => compiled.prepare(s);
       const segments = planSegments(prepare, gpu.adapter.limits, sizes, size);
-      let start = performance.now();
-      await runSegmented(fwdDevice, fe.module, prepare, data, sizes, segments);
-      const fwdWall = performance.now() - start;
+      const timed: { fwd: ReturnType<typeof timing>; bwd: ReturnType<typeof timing> }[] = [];
+      for (let round = 0; round < rounds; round++) {
+        const fwd = timing(gpu);
+        await runSegmented(fwd, fe.module, prepare, data, sizes, segments);
+        const bwd = timing(gpu);
+        await runGrad(bwd, grad, data, upstream, gradOptions);
+        timed.push({ fwd, bwd });
+      }
+      const afterSaving = ({ fwd, bwd }: (typeof timed)[number]) => (bwd.gpuMs - bwd.savingMs) / fwd.gpuMs;
+      const { fwd: fwdDevice, bwd: bwdDevice } = [...timed].sort((a, b) => afterSaving(a) - afterSaving(b))[Math.floor(timed.length / 2)]!;
+      const roundsText = timed.map((t) => `${t.fwd.gpuMs.toFixed(0)} / ${(t.bwd.gpuMs - t.bwd.savingMs).toFixed(0)} = ${afterSaving(t).toFixed(2)}`).join('; ');
       // Wall time without the timing repeats: one plain call each.
-      start = performance.now();
+      let start = performance.now();
       await runSegmented(gpu, fe.module, prepare, data, sizes, segments);
       const fwdCall = performance.now() - start;
-
-      const bwdDevice = timing(gpu);
-      await runGrad(bwdDevice, grad, data, upstream, gradOptions);
       start = performance.now();
       await runGrad(gpu, grad, data, upstream, gradOptions);
       const gradCall = performance.now() - start;
       method = fwdDevice.method;
-      void fwdWall;
       const dimText = Object.entries(sizes).map(([k, v]) => `${k}=${v}`).join(' ');
       rows.push(
-        `| ${cell} | ${dimText} | ${T} | ${batch} | ${forward.plan.mode} | ${grad.saving.plan.mode} + ${usesStages(grad, gradOptions) ? `${grad.staged!.core.plan.mode} (staged, rest ${grad.staged!.rest.kind})` : grad.backward.plan.mode} | ${fwdDevice.gpuMs.toFixed(1)} | ${bwdDevice.gpuMs.toFixed(1)} | **${(bwdDevice.gpuMs / fwdDevice.gpuMs).toFixed(2)}** | ${((bwdDevice.gpuMs - bwdDevice.savingMs) / fwdDevice.gpuMs).toFixed(2)} | ${fwdCall.toFixed(0)} | ${gradCall.toFixed(0)} | ${(gradCall / fwdCall).toFixed(2)} | ${[...bwdDevice.byCell].map(([c, ms]) => `${c} ${ms.toFixed(1)}`).join(', ')} | ${fwdDevice.cpuMs.toFixed(0)} | ${bwdDevice.cpuMs.toFixed(0)} | **${(bwdDevice.cpuMs / fwdDevice.cpuMs).toFixed(2)}** | ${((bwdDevice.cpuMs - bwdDevice.savingCpuMs) / fwdDevice.cpuMs).toFixed(2)} | ${[...bwdDevice.cpuByCell].map(([c, ms]) => `${c} ${ms.toFixed(0)}`).join(', ')} |`,
+        `| ${cell} | ${dimText} | ${T} | ${batch} | ${forward.plan.mode} | ${grad.saving.plan.mode} + ${usesStages(grad, gradOptions) ? `${grad.staged!.core.plan.mode} (staged, rest ${grad.staged!.rest.kind})` : grad.backward.plan.mode} | ${fwdDevice.gpuMs.toFixed(1)} | ${bwdDevice.gpuMs.toFixed(1)} | **${(bwdDevice.gpuMs / fwdDevice.gpuMs).toFixed(2)}** | ${((bwdDevice.gpuMs - bwdDevice.savingMs) / fwdDevice.gpuMs).toFixed(2)} | ${fwdCall.toFixed(0)} | ${gradCall.toFixed(0)} | ${(gradCall / fwdCall).toFixed(2)} | ${[...bwdDevice.byCell].map(([c, ms]) => `${c} ${ms.toFixed(1)}`).join(', ')} | ${fwdDevice.cpuMs.toFixed(0)} | ${bwdDevice.cpuMs.toFixed(0)} | **${(bwdDevice.cpuMs / fwdDevice.cpuMs).toFixed(2)}** | ${((bwdDevice.cpuMs - bwdDevice.savingCpuMs) / fwdDevice.cpuMs).toFixed(2)} | ${[...bwdDevice.cpuByCell].map(([c, ms]) => `${c} ${ms.toFixed(0)}`).join(', ')} | ${roundsText} |`,
       );
       process.stderr.write(rows.at(-1)! + '\n');
     }
@@ -184,7 +190,7 @@ try {
 } finally {
   await gpu.close();
 }
-console.log(`Adapter: ${adapter}; kernel timing: ${method}; batch ${batch}; ${repeats} timed repeats;${process.argv.includes('--no-stage') ? ' --no-stage;' : ''}${process.argv.includes('--no-time-sum') ? ' --no-time-sum;' : ''}${process.argv.includes('--host-reversal') ? ' --host-reversal;' : ''}${process.argv.includes('--lanes-core') ? ' --lanes-core;' : ''}${process.argv.includes('--no-chunk-core') ? ' --no-chunk-core;' : ''}${process.argv.includes('--rest-steps') ? ' --rest-steps;' : ''}${process.argv.includes('--no-recompute') ? ' --no-recompute;' : ''}${process.argv.includes('--no-sample') ? ' --no-sample;' : ''} forward --mode ${forwardMode}, --grad-mode ${gradMode}; load average before ${loadBefore}, after ${load()}; ${new Date().toISOString()}\n`);
-console.log('| cell | dims | T | batch | forward | backward (saving + backward) | forward GPU ms | backward GPU ms | backward / forward | after saving / forward | forward call ms | forward + backward call ms | call ratio | backward GPU ms by cell | forward CPU ms | backward CPU ms | CPU ratio | CPU after saving | backward CPU ms by cell |');
-console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+console.log(`Adapter: ${adapter}; kernel timing: ${method}; batch ${batch}; ${repeats} timed repeats, ${rounds} round${rounds === 1 ? '' : 's'} (the median round's figures);${process.argv.includes('--no-stage') ? ' --no-stage;' : ''}${process.argv.includes('--no-time-sum') ? ' --no-time-sum;' : ''}${process.argv.includes('--host-reversal') ? ' --host-reversal;' : ''}${process.argv.includes('--lanes-core') ? ' --lanes-core;' : ''}${process.argv.includes('--no-chunk-core') ? ' --no-chunk-core;' : ''}${process.argv.includes('--rest-steps') ? ' --rest-steps;' : ''}${process.argv.includes('--no-recompute') ? ' --no-recompute;' : ''}${process.argv.includes('--no-sample') ? ' --no-sample;' : ''} forward --mode ${forwardMode}, --grad-mode ${gradMode}; load average before ${loadBefore}, after ${load()}; ${new Date().toISOString()}\n`);
+console.log('| cell | dims | T | batch | forward | backward (saving + backward) | forward GPU ms | backward GPU ms | backward / forward | after saving / forward | forward call ms | forward + backward call ms | call ratio | backward GPU ms by cell | forward CPU ms | backward CPU ms | CPU ratio | CPU after saving | backward CPU ms by cell | by round: forward / backward after saving GPU ms = ratio |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);
