@@ -9,7 +9,7 @@ import { differentiate, GradError, type BackwardStep } from '../compiler/grad/re
 import { withSavedStates, type SavingModule } from '../compiler/grad/saved.js';
 import { restWorthStaging, stageBackward, type StagedBackward } from '../compiler/grad/stage.js';
 import { accumulationCell, splitAccumulators, type Accumulation, type SplitBackward } from '../compiler/grad/split.js';
-import type { Module } from '../compiler/ir/ir.js';
+import { tensorsOf, type Module } from '../compiler/ir/ir.js';
 import type { Compilation, ModeRequest } from '../compiler/plan/plan.js';
 import type { CompiledCell, RunArrays, RunSize } from '../../backends/backend.js';
 import { backpropagate, type BpttOptions, type CellRunner, type FloatArray, type Gradients, type GradCell, type Upstream } from '../runtime/bptt.js';
@@ -173,7 +173,11 @@ export function planGrad(forward: Compilation, backwardMode: ModeRequest, gradOp
   const loopCell = split?.inputs && backward.plan.mode === 'seq' && timeSumFits(split.inputs.map, forward.sizes) ? (walkBack && !forwardReversed ? walkingBack(split.inputs.loop, planned) : planned(split.inputs.loop)) : undefined;
   const loop = loopCell?.plan.mode === backward.plan.mode ? loopCell : undefined;
   const coreMode = backwardMode === 'chunk' ? 'chunk' : backwardMode === 'auto' && chunkCore ? 'auto+chunk' : backwardMode;
-  const stagedPlain = stagedOf(step, forward.module, forward.sizes, planned, walkBack && !forwardReversed, gatherCore, coreMode, restSteps, recomputeRest);
+  // Where `auto` passed over a scan of the forward for the loop (its lanes fill workgroups: parallelism
+  // the loop has too), the core, a recurrence over the same lanes, takes the loop as well: mamba_s6 at
+  // D = 256, N = 16, T = 2^14 ran its core's scan in 601 ms and the loop in 272 (the forward: 258).
+  const loopCore = forward.plan.requested === 'auto' && forward.plan.mode === 'seq' && forward.plan.considered.some((c) => c.mode === 'scan' && c.ok);
+  const stagedPlain = stagedOf(step, forward.module, forward.sizes, planned, walkBack && !forwardReversed, gatherCore, coreMode, restSteps, recomputeRest, loopCore);
   // The checkpoints the recomputing rest reads, once a run from the scans that write them.
   const planSaving = (more: PlanOptions) => plan(saving.module, saving.analysis, { ...common, ...more });
   const staged = stagedPlain && sampleCheckpoints && savingPlan.plan.mode === 'scan' ? sampledStages(stagedPlain, savingModule, planSaving, planned) : stagedPlain;
@@ -226,7 +230,7 @@ const stateElements = (m: Module, sizes: Record<string, number>) => m.tensors.fi
  * the core's mode request; 'auto+chunk' is `auto`, then chunks where that gives the sequential loop
  * and the chunk backend takes the core; 'chunk' asks for chunks (`--grad-mode chunk`: a refusal is the user's).
  */
-function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, planned: (m: Module, more?: PlanOptions) => Compilation, walkBack: boolean, gathered: boolean, coreMode: ModeRequest | 'auto+chunk', restSteps = false, recomputeRest = true): StagedCompilation | undefined {
+function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, planned: (m: Module, more?: PlanOptions) => Compilation, walkBack: boolean, gathered: boolean, coreMode: ModeRequest | 'auto+chunk', restSteps = false, recomputeRest = true, loopCore = false): StagedCompilation | undefined {
   const stages = stageBackward(step, m);
   if (!stages) {
     if (coreMode === 'chunk') throw new RnncError(`rnnc: ${m.name} cannot take --grad-mode chunk: its backward does not split into an adjoint recurrence and a map over time (docs/grad.md, "The staged backward"); differentiate it with --grad-mode seq or --grad-mode auto`);
@@ -237,7 +241,7 @@ function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, 
   try {
     if (coreMode === 'chunk') core = planCore({ mode: 'chunk' });
     else {
-      core = planCore({ ...(gathered ? CORE_OPTIONS : {}), ...(coreMode === 'auto+chunk' ? { mode: 'auto' } : {}) });
+      core = planCore({ ...(gathered ? CORE_OPTIONS : {}), ...(coreMode === 'auto+chunk' ? { mode: loopCore ? 'seq' : 'auto' } : {}) });
       if (coreMode === 'auto+chunk' && core.plan.mode === 'seq') {
         try {
           core = planCore({ mode: 'chunk' });
@@ -258,9 +262,13 @@ function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, 
     const recompute = run !== undefined && 3 + bound.size + stages.rest.tensors.filter((t) => t.role === 'output').length <= TIME_SUM_STORAGE_BUFFERS ? run : undefined;
     return { stages, core, gathered: gathered && core.plan.mode !== 'chunk', rest: { kind: 'time-sum', ...(recompute ? { recompute } : {}) } };
   }
-  // A chunked core's rest with no sums, too large for the time-sum kernel (deltanet at K = V = 64):
-  // every step on its own, as a sequence of one step.
-  if (core.plan.mode === 'chunk' && !stages.rest.tensors.some((t) => t.role === 'state')) {
+  // A rest too large for the time-sum kernel: every step on its own, as a sequence of one step. Behind
+  // a chunked core where the rest has no sums (deltanet at K = V = 64); behind a scan or sequential
+  // core, under `auto`, with the params' sums too (each step's terms are its final states, summed on
+  // the host): mamba_s6 at D = 256, N = 16, whose one-cell backward sums across its state every step
+  // (d_B, d_C), so that its loop runs one invocation per sequence, where its core scans 4,096 lanes.
+  const restSums = stages.rest.tensors.some((t) => t.role === 'state');
+  if ((core.plan.mode === 'chunk' && !restSums) || (core.plan.mode !== 'chunk' && coreMode === 'auto+chunk')) {
     // `auto` takes the steps rest only for a large state: it runs a step per invocation, loads at
     // run-time addresses, where the one-cell sequential backward is fast enough at small dims.
     if (coreMode === 'auto+chunk' && stateElements(stages.core, sizes) < STEPS_REST_MIN_STATE) return undefined;
@@ -433,7 +441,20 @@ export interface GradRunOptions extends BpttOptions {
  * recompute the primal a second time (docs/grad.md, "Measured").
  */
 export const usesStages = (g: GradCompilation, options: Pick<GradRunOptions, 'staged'> = {}): boolean =>
-  g.staged !== undefined && (options.staged ?? ((g.staged.core.plan.mode === 'scan' || g.staged.core.plan.mode === 'chunk') && restWorthStaging(g.staged.stages)));
+  g.staged !== undefined &&
+  (options.staged ?? (((g.staged.core.plan.mode === 'scan' || g.staged.core.plan.mode === 'chunk') && restWorthStaging(g.staged.stages)) || (g.staged.core.plan.mode === 'seq' && g.staged.rest.kind === 'steps')));
+
+/** Per sequence, the sum over its T steps of a [batch · T, n] array (in float64). */
+function sumSteps(perStep: Float32Array, batch: number, T: number): Float64Array {
+  const n = perStep.length / Math.max(1, batch * T);
+  const out = new Float64Array(batch * n);
+  for (let b = 0; b < batch; b++)
+    for (let t = 0; t < T; t++) {
+      const row = (b * T + t) * n;
+      for (let i = 0; i < n; i++) out[b * n + i]! += perStep[row + i]!;
+    }
+  return out;
+}
 
 /** Per step of every sequence, as a sequence of its own: 1 for a valid step, 0 past the sequence's length. */
 export function restLengths(shape: { batch: number; T: number; lengths?: Int32Array }): Int32Array {
@@ -505,7 +526,9 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
       const lengths = restLengths(shape);
       const segments = planSegments(prepare, device.adapter.limits, rest.sizes, steps, options.segment);
       const result = await runSegmented(device, rest.module, prepare, { ...steps, inputs: allF32(inputs), params: allF32(params), lengths }, rest.sizes, segments);
-      return { outputs: result.outputs, sums: {} };
+      // Each step's final states are its terms of the params' sums (from 0): per sequence, their sum.
+      const sums = Object.fromEntries(tensorsOf(rest.module, 'state').map((t) => [t.name, sumSteps(result.finalState[t.name]!, shape.batch, shape.T)]));
+      return { outputs: result.outputs, sums };
     };
   } else if (staged) {
     // The rest of the staged backward: the inputs' gradients and every param's sum, in one job.
