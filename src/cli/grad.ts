@@ -54,8 +54,14 @@ export function backwardKernelText(g: GradCompilation): string {
   const rest =
     how.kind === 'time-sum'
       ? `the time-sum kernel${how.recompute ? `, recomputing the states over runs of ${how.recompute} steps${written ? ` (the scans write the ${written} once a run)` : ''}` : ''}`
-      : 'a sequential kernel over every step at once';
-  return `staged: the adjoint recurrence in a ${g.staged!.core.plan.mode} kernel (${g.staged!.core.plan.why}), the rest in ${rest}`;
+      : `a sequential kernel over every step at once${how.compilation.module.tensors.some((t) => t.role === 'state') ? ", the params' sums each step's final states, added on the host" : ''}`;
+  return `staged: the adjoint recurrence in a ${g.staged!.core.plan.mode} kernel (${coreWhy(g)}), the rest in ${rest}`;
+}
+
+/** Why the staged core runs as it does: the planner's words, after the forward's where it follows the forward's loop. */
+function coreWhy(g: GradCompilation): string {
+  const { core, forwardLoop } = g.staged!;
+  return `${forwardLoop ? "the forward's loop: auto passed over the forward's scan, whose lanes fill workgroups; " : ''}${core.plan.why}`;
 }
 
 /** Which kernels run one cell's (or part's) backward pass. */
@@ -66,7 +72,7 @@ function kernelsReport(g: GradCompilation) {
     // The staged backward (docs/grad.md) runs the adjoint recurrence alone, then the rest in one pass.
     staged: usesStages(g)
       ? {
-          core: { mode: g.staged!.core.plan.mode, why: g.staged!.core.plan.why, direction: g.staged!.core.module.reversed ? 'reversed' : 'forward' },
+          core: { mode: g.staged!.core.plan.mode, why: coreWhy(g), direction: g.staged!.core.module.reversed ? 'reversed' : 'forward' },
           rest: g.staged!.rest.kind,
           // Steps per run over which the rest recomputes the saved states and the carried adjoints (null: it reads them every step).
           recompute: (g.staged!.rest.kind === 'time-sum' && g.staged!.rest.recompute) || null,

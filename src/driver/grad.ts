@@ -70,6 +70,8 @@ export interface StagedCompilation {
   stages: StagedBackward;
   core: Compilation;
   gathered: boolean;
+  /** The core runs the loop because the forward does (`auto` passed over the forward's scan: lanes that fill workgroups). */
+  forwardLoop?: true;
   /**
    * `recompute`: the steps of a run, where the time-sum kernel recomputes the saved states and the
    * carried adjoints from one checkpoint of each per run instead of reading both every step (`Recompute`
@@ -254,13 +256,14 @@ function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, 
     if (e instanceof RnncError && coreMode !== 'chunk') return undefined;
     throw e;
   }
+  const forwardLoop = (c: Compilation) => (loopCore && c.plan.mode === 'seq' ? { forwardLoop: true as const } : {});
   if (timeSumFits(stages.rest, sizes) && timeSumBindings(stages.rest) <= TIME_SUM_STORAGE_BUFFERS && !(restSteps && core.plan.mode === 'chunk')) {
     // Recomputing needs the data in forward order (a core that walks back itself) and binds what the
     // forward and core updates read besides the rest's inputs.
     const run = recomputeRest && core.module.reversed === true ? recomputeRun(m, stages.core, stages.rest, sizes) : undefined;
     const bound = new Set([stages.rest, m, stages.core].flatMap((x) => x.tensors.filter((t) => t.role === 'input').map((t) => t.name)));
     const recompute = run !== undefined && 3 + bound.size + stages.rest.tensors.filter((t) => t.role === 'output').length <= TIME_SUM_STORAGE_BUFFERS ? run : undefined;
-    return { stages, core, gathered: gathered && core.plan.mode !== 'chunk', rest: { kind: 'time-sum', ...(recompute ? { recompute } : {}) } };
+    return { stages, core, gathered: gathered && core.plan.mode !== 'chunk', ...forwardLoop(core), rest: { kind: 'time-sum', ...(recompute ? { recompute } : {}) } };
   }
   // A rest too large for the time-sum kernel: every step on its own, as a sequence of one step. Behind
   // a chunked core where the rest has no sums (deltanet at K = V = 64); behind a scan or sequential
@@ -273,7 +276,7 @@ function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, 
     // run-time addresses, where the one-cell sequential backward is fast enough at small dims.
     if (coreMode === 'auto+chunk' && stateElements(stages.core, sizes) < STEPS_REST_MIN_STATE) return undefined;
     const a = analysed(stages.rest);
-    return { stages, core, gathered: false, rest: { kind: 'steps', compilation: plan(a.module, a.analysis, { dims: sizes, target: core.target, mode: 'seq', flag: '--grad-mode', verb: 'differentiate' }) } };
+    return { stages, core, gathered: false, ...forwardLoop(core), rest: { kind: 'steps', compilation: plan(a.module, a.analysis, { dims: sizes, target: core.target, mode: 'seq', flag: '--grad-mode', verb: 'differentiate' }) } };
   }
   if (coreMode === 'chunk') throw new RnncError(`rnnc: ${m.name} cannot take --grad-mode chunk: the rest of its staged backward has sums over time too large for the time-sum kernel at these sizes; differentiate it with --grad-mode seq or --grad-mode auto`);
   return undefined;

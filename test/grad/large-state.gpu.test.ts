@@ -13,6 +13,7 @@ import { analyse } from '../../src/compiler/analyse/analyse.js';
 import { plan } from '../../src/driver/compile.js';
 import { planGrad, retargetGrad, usesStages, type GradCompilation } from '../../src/driver/grad.js';
 import { frontEnd } from '../../src/driver/front-end.js';
+import { backwardKernelText } from '../../src/cli/grad.js';
 
 const TOLERANCE = 1e-4;
 
@@ -36,6 +37,9 @@ describe('the plan', () => {
     // The rest's states are the params' accumulators.
     const rest = g.staged!.rest.kind === 'steps' ? g.staged!.rest.compilation.module : undefined;
     expect(rest!.tensors.filter((t) => t.role === 'state').map((t) => t.name)).toEqual(['d_A_log', 'd_Dskip']);
+    expect(backwardKernelText(g)).toBe(
+      "staged: the adjoint recurrence in a seq kernel (the forward's loop: auto passed over the forward's scan, whose lanes fill workgroups; a sequential loop over time runs every cell), the rest in a sequential kernel over every step at once, the params' sums each step's final states, added on the host",
+    );
   });
 
   it("below 1,024 state elements (gla at K = V = 16) the backward is as before: the forward's scan, no steps rest", () => {
