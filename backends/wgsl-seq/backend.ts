@@ -17,6 +17,8 @@ export const seqBackend: Backend<'seq'> = {
   description: 'seq (a loop over time; every cell)',
   probe: ({ module, sizes, request, target }) => {
     const half = request.precision === 'f16-storage' || request.precision === 'f16';
+    // Sequences of one step (a staged rest): no step kernel (a dispatch per step), no workgroup per sequence.
+    if (request.oneStep) return { ok: true, why: 'a sequential loop over time runs every cell; every sequence is one step, one invocation each', decision: { mode: 'seq', invocation: true } };
     const form = stepwiseForm(module, sizes, { half, ops: stepCost(module, sizes).ops });
     // The pre-pass over subgroups where the adapter has them (of at least 8 invocations) and its sums take it.
     const sub = target.subgroups && !half ? subgroupPrepassForm(module, sizes) : undefined;
@@ -31,7 +33,7 @@ export const seqBackend: Backend<'seq'> = {
     const half = halfStorage(plan);
     const decision = plan.decision.mode === 'seq' ? plan.decision : { mode: 'seq' as const };
     const emit = (tile?: number, subgroups = decision.prepass === 'subgroups', lanes = false) =>
-      emitSeq(module, sizes, { parallel: true, ...(source ? { source } : {}), ...(half ? { half } : {}), ...(tile !== undefined && !half ? { stepwise: { tile, ...(lanes ? { lanes } : {}) } } : {}), ...(subgroups && !half ? { subgroupPrepass: true } : {}) });
+      emitSeq(module, sizes, { parallel: true, ...(decision.invocation ? { invocation: true } : {}), ...(source ? { source } : {}), ...(half ? { half } : {}), ...(tile !== undefined && !half ? { stepwise: { tile, ...(lanes ? { lanes } : {}) } } : {}), ...(subgroups && !half ? { subgroupPrepass: true } : {}) });
     const kernel = emit(decision.step === 'dispatch' ? decision.tile ?? 1 : undefined);
     // The files `rnnc compile` writes (kernels, manifest, host module) keep the rows pre-pass: the host
     // module does not check the device for subgroups (docs/host-module.md).

@@ -133,6 +133,8 @@ export interface SeqOptions {
   half?: boolean;
   /** The pre-pass over subgroups (prepass-subgroup.ts) where its definitions take it (the plan's decision, subgroupPrepassForm). */
   subgroupPrepass?: boolean;
+  /** One invocation per sequence, whatever the workgroup memory allows (SeqDecision.invocation). */
+  invocation?: boolean;
 }
 
 /** WebGPU's guaranteed workgroup storage (maxComputeWorkgroupStorageSize). */
@@ -203,7 +205,7 @@ function plan(m: Module, sizes: DimSizes, options: SeqOptions): Plan {
   for (const key of inScratch) read.delete(key); // read from scratch, not kept per unit
   const storageBytes = [...local].filter(([key]) => read.has(key) || key.startsWith('state:')).reduce((n, [, l]) => n + 4 * l.count, 4);
   const maxCount = Math.max(1, ...[...local.values()].map((l) => l.count));
-  const strategy: SeqStrategy = slicing.axes.length === 0 && storageBytes <= WORKGROUP_STORAGE_BYTES ? 'workgroup' : 'invocation';
+  const strategy: SeqStrategy = slicing.axes.length === 0 && storageBytes <= WORKGROUP_STORAGE_BYTES && !options.invocation ? 'workgroup' : 'invocation';
   const workgroupSize = strategy === 'workgroup' ? Math.min(256, Math.max(8, 2 ** Math.ceil(Math.log2(maxCount)))) : INVOCATION_WORKGROUP;
   const unitsPerSequence = slicing.axes.reduce((n, d) => n * sizes[d]!, 1);
   return { program, slicing, strategy, workgroupSize, unitsPerSequence, local, read, scratch: { perStep, regions }, tile: 1 };

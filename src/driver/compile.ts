@@ -44,7 +44,7 @@ export function sizesOf(module: Module, dims: Record<string, number> = {}): DimS
 export function plan(module: Module, analysis: Analysis, options: PlanOptions = {}, source?: SourceFile): Compilation {
   const sizes = sizesOf(module, options.dims);
   const target = options.target ?? defaultTarget;
-  const request: PlanRequest = { mode: options.mode ?? 'seq', ...(options.chunk !== undefined ? { chunk: options.chunk } : {}), ...(options.split ? { split: options.split } : {}), ...(options.gather ? { gather: true } : {}), ...(options.precision ? { precision: options.precision } : {}), ...(options.deterministic ? { deterministic: true } : {}), ...(options.sample ? { sample: options.sample } : {}) };
+  const request: PlanRequest = { mode: options.mode ?? 'seq', ...(options.chunk !== undefined ? { chunk: options.chunk } : {}), ...(options.split ? { split: options.split } : {}), ...(options.gather ? { gather: true } : {}), ...(options.oneStep ? { oneStep: true } : {}), ...(options.precision ? { precision: options.precision } : {}), ...(options.deterministic ? { deterministic: true } : {}), ...(options.sample ? { sample: options.sample } : {}) };
   // A grid cell (issue 18): one kernel for the whole grid, the wavefront (src/compiler/plan/grid.ts).
   const planned = module.grid ? planGrid({ module, analysis, sizes, target, request }) : makePlan({ module, analysis, sizes, target, request }, backendList);
   if (planned instanceof PrecisionRefused) throw new RnncError(`rnnc: RNN0802: ${formatMessage('RNN0802', { name: module.name, precision: request.precision ?? 'f16-storage', why: planned.why, verb: options.verb ?? 'compile' })}`);

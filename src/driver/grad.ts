@@ -219,12 +219,15 @@ const timeSumBindings = (m: Module) => 3 + m.tensors.filter((t) => t.role === 'i
 const TIME_SUM_STORAGE_BUFFERS = 16;
 
 /**
- * State elements from which `auto` runs a chunked core whose rest is steps (not the time-sum kernel).
- * Measured on lavapipe (docs/grad.md, "The chunked backward"): rwkv7 at K = V = 8, T = 2^16, the steps
- * rest alone took 3.3-4.3 s where the whole one-cell sequential backward took 2.0-2.5 s; about even
- * at K = V = 16, 1.35x faster at 32 (1,024 elements), 13x at 64.
+ * State elements from which `auto` runs a scan core, or the forward's loop, with the rest as steps
+ * (one invocation each) where the rest is too large for the time-sum kernel. Measured on lavapipe at
+ * T = 2^14 (docs/grad.md, "Session 29"): gla at K = V = 16 (256 elements, a scan core) 275 -> 160 ms,
+ * mamba_s6 at D = 16, N = 16 366 -> 221 ms, at D = 32 589 -> 291 ms. A chunked core takes it at any
+ * size (rwkv7 at K = V = 8, T = 4,096: 57 -> 19 ms; gated_deltanet 148 -> 17; deltaproduct2 170 -> 23).
+ * Another loop core (LSTM, GRU: their forward is a loop for its nonlinearity) never does: at X = 4,
+ * H = 8 LSTM's backward went from 19 to 28 ms with it, and at H = 128 its rest did not compile in 10 min.
  */
-export const STEPS_REST_MIN_STATE = 1024;
+export const STEPS_REST_MIN_STATE = 256;
 const stateElements = (m: Module, sizes: Record<string, number>) => m.tensors.filter((t) => t.role === 'state').reduce((n, t) => n + t.dims.reduce((k, d) => k * sizes[d]!, 1), 0);
 
 /**
@@ -272,11 +275,11 @@ function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, 
   // (d_B, d_C), so that its loop runs one invocation per sequence, where its core scans 4,096 lanes.
   const restSums = stages.rest.tensors.some((t) => t.role === 'state');
   if ((core.plan.mode === 'chunk' && !restSums) || (core.plan.mode !== 'chunk' && coreMode === 'auto+chunk')) {
-    // `auto` takes the steps rest only for a large state: it runs a step per invocation, loads at
-    // run-time addresses, where the one-cell sequential backward is fast enough at small dims.
-    if (coreMode === 'auto+chunk' && stateElements(stages.core, sizes) < STEPS_REST_MIN_STATE) return undefined;
+    // `auto`: behind a chunked core always; behind a scan or the forward's loop from a state of
+    // STEPS_REST_MIN_STATE; never behind another loop (a nonlinear cell's: it would recompute its primal).
+    if (coreMode === 'auto+chunk' && core.plan.mode !== 'chunk' && (stateElements(stages.core, sizes) < STEPS_REST_MIN_STATE || (core.plan.mode === 'seq' && !loopCore))) return undefined;
     const a = analysed(stages.rest);
-    return { stages, core, gathered: false, ...forwardLoop(core), rest: { kind: 'steps', compilation: plan(a.module, a.analysis, { dims: sizes, target: core.target, mode: 'seq', flag: '--grad-mode', verb: 'differentiate' }) } };
+    return { stages, core, gathered: false, ...forwardLoop(core), rest: { kind: 'steps', compilation: plan(a.module, a.analysis, { dims: sizes, target: core.target, mode: 'seq', oneStep: true, flag: '--grad-mode', verb: 'differentiate' }) } };
   }
   if (coreMode === 'chunk') throw new RnncError(`rnnc: ${m.name} cannot take --grad-mode chunk: the rest of its staged backward has sums over time too large for the time-sum kernel at these sizes; differentiate it with --grad-mode seq or --grad-mode auto`);
   return undefined;
@@ -333,7 +336,7 @@ export function retargetGrad(g: GradCompilation, device: Device, options: PlanOp
           staged: {
             ...g.staged,
             core: retarget(g.staged.core, target, { ...options, ...(g.staged.gathered ? CORE_OPTIONS : {}), ...(g.staged.core.plan.decision.mode === 'chunk' ? { chunk: g.staged.core.plan.decision.chunk } : {}), flag: '--grad-mode' }),
-            rest: g.staged.rest.kind === 'steps' ? { kind: 'steps' as const, compilation: again(g.staged.rest.compilation) } : g.staged.rest,
+            rest: g.staged.rest.kind === 'steps' ? { kind: 'steps' as const, compilation: retarget(g.staged.rest.compilation, target, { ...options, oneStep: true, flag: '--grad-mode' }) } : g.staged.rest,
             ...(g.staged.saving ? { saving: retarget(g.staged.saving, target, options) } : {}),
           },
         }

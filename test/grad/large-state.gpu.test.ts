@@ -1,4 +1,4 @@
-// The staged backward at a large state (src/driver/grad.ts, stagedOf; docs/grad.md, "Large states"):
+// The staged backward at a large state (src/driver/grad.ts, stagedOf; docs/grad.md, "Session 29"):
 // where `auto` runs the forward's loop over lanes that fill workgroups (mamba_s6 at D = 64, N = 16:
 // 1,024 lanes), the adjoint recurrence takes that loop too, and the rest, too large for the time-sum
 // kernel, runs every step as a sequence of its own, its params' sums each step's final states summed
@@ -42,10 +42,16 @@ describe('the plan', () => {
     );
   });
 
-  it("below 1,024 state elements (gla at K = V = 16) the backward is as before: the forward's scan, no steps rest", () => {
+  it('gla at K = V = 16 (256 elements): its scan core, the rest every step; LSTM at H = 128 keeps its one-cell loop', () => {
     const g = gradOf('gla', { K: 16, V: 16 });
     expect(g.forward.plan.mode).toBe('scan');
-    expect(g.staged?.rest.kind === 'steps').toBe(false);
+    expect(usesStages(g)).toBe(true);
+    expect(g.staged!.core.plan.mode).toBe('scan');
+    expect(g.staged!.rest.kind).toBe('steps');
+    // A nonlinear cell's loop core would recompute its primal in the rest: never the steps rest.
+    const lstm = gradOf('lstm', { X: 64, H: 128 });
+    expect(usesStages(lstm)).toBe(false);
+    expect(lstm.staged?.rest.kind === 'steps').toBe(false);
   });
 });
 

@@ -45,6 +45,12 @@ export interface PlanRequest {
    * core, whose lanes all read the same upstream gradient: src/driver/grad.ts).
    */
   gather?: boolean;
+  /**
+   * The loop: every sequence is one step, and there are many (a staged backward's rest over
+   * every step, src/driver/grad.ts), so one invocation per sequence: a workgroup sharing a
+   * sequence's lanes would pay a barrier between its definitions for every step.
+   */
+  oneStep?: boolean;
   /** Buffer and arithmetic precision (precision.ts); default `auto`, which is f32. */
   precision?: PrecisionRequest;
   /**
@@ -107,6 +113,8 @@ export interface SeqDecision {
    * (backends/wgsl-seq/step-subgroup.ts); absent: the step kernel with `tile` sequences per invocation.
    */
   lanes?: 'sequences';
+  /** One invocation per sequence, whatever the workgroup memory allows (PlanRequest.oneStep). */
+  invocation?: true;
 }
 
 /** The scan's element layout and tile shape (backends/wgsl-scan/layout.ts explains each). */
