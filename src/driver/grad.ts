@@ -268,16 +268,17 @@ function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, 
     const recompute = run !== undefined && 3 + bound.size + stages.rest.tensors.filter((t) => t.role === 'output').length <= TIME_SUM_STORAGE_BUFFERS ? run : undefined;
     return { stages, core, gathered: gathered && core.plan.mode !== 'chunk', ...forwardLoop(core), rest: { kind: 'time-sum', ...(recompute ? { recompute } : {}) } };
   }
-  // A rest too large for the time-sum kernel: every step on its own, as a sequence of one step. Behind
-  // a chunked core where the rest has no sums (deltanet at K = V = 64); behind a scan or sequential
-  // core, under `auto`, with the params' sums too (each step's terms are its final states, summed on
-  // the host): mamba_s6 at D = 256, N = 16, whose one-cell backward sums across its state every step
-  // (d_B, d_C), so that its loop runs one invocation per sequence, where its core scans 4,096 lanes.
-  const restSums = stages.rest.tensors.some((t) => t.role === 'state');
-  if ((core.plan.mode === 'chunk' && !restSums) || (core.plan.mode !== 'chunk' && coreMode === 'auto+chunk')) {
-    // `auto`: behind a chunked core always; behind a scan or the forward's loop from a state of
-    // STEPS_REST_MIN_STATE; never behind another loop (a nonlinear cell's: it would recompute its primal).
-    if (coreMode === 'auto+chunk' && core.plan.mode !== 'chunk' && (stateElements(stages.core, sizes) < STEPS_REST_MIN_STATE || (core.plan.mode === 'seq' && !loopCore))) return undefined;
+  // A rest too large for the time-sum kernel: every step on its own, as a sequence of one step. Behind a
+  // chunked core where the rest has no sums (deltanet at K = V = 64), at any size. Under `auto`, behind
+  // a scan core or the forward's loop from STEPS_REST_MIN_STATE, with the params' sums too (each step's
+  // terms are its final states, summed on the host): mamba_s6 at D = 256, N = 16, whose one-cell
+  // backward sums across its state every step (d_B, d_C) and so ran one invocation per sequence. Never
+  // behind another loop: a nonlinear cell's rest would recompute its primal.
+  const stepsRest =
+    core.plan.mode === 'chunk'
+      ? !stages.rest.tensors.some((t) => t.role === 'state')
+      : coreMode === 'auto+chunk' && (core.plan.mode === 'scan' || loopCore) && stateElements(stages.core, sizes) >= STEPS_REST_MIN_STATE;
+  if (stepsRest) {
     const a = analysed(stages.rest);
     return { stages, core, gathered: false, ...forwardLoop(core), rest: { kind: 'steps', compilation: plan(a.module, a.analysis, { dims: sizes, target: core.target, mode: 'seq', oneStep: true, flag: '--grad-mode', verb: 'differentiate' }) } };
   }
@@ -440,7 +441,8 @@ export interface GradRunOptions extends BpttOptions {
 }
 
 /**
- * Whether a run takes the staged backward. By default where its core is a scan and the rest has work
+ * Whether a run takes the staged backward. By default where the rest runs every step on its own
+ * behind a loop core (planned only where that wins: stagedOf), or where its core is a scan and the rest has work
  * of its own (`restWorthStaging`: params' sums, or inputs' gradients that sum over a state adjoint,
  * as gla's). Where the inputs' gradients are pointwise in the adjoint, the backward cell's one scan
  * writes them and staging only adds the carried adjoints' traffic; a sequential core (lstm) would
