@@ -5,7 +5,7 @@
 // run's data, the reference and every caller keep seeing Float32Arrays.
 import { packHalf, unpackHalf } from '../src/compiler/plan/half.js';
 import type { PreparedRun } from './backend.js';
-import type { GpuBufferSpec } from './job.js';
+import { contentsOf, type GpuBufferSpec } from './job.js';
 
 /**
  * Bytes of an f16 buffer of `floats` elements: 2 each, rounded up to 16 so that a storage binding
@@ -23,10 +23,12 @@ function floatsOf(data: ArrayBufferView | ArrayBuffer): Float32Array {
 function halfBuffer(b: GpuBufferSpec): GpuBufferSpec {
   const floats = Math.ceil(b.bytes / 4);
   const bytes = halfBytes(floats);
-  if (!b.data) return { ...b, bytes };
+  const { parts: _parts, ...rest } = b;
+  const data = contentsOf(b);
+  if (!data) return { ...rest, bytes };
   const bits = new Uint16Array(bytes / 2);
-  packHalf(floatsOf(b.data), bits);
-  return { ...b, bytes, data: bits };
+  packHalf(floatsOf(data), bits);
+  return { ...rest, bytes, data: bits };
 }
 
 /** `run` with the buffers named in `half` stored as f16 (the kernels in `run.shaders` must already say so). */

@@ -10,8 +10,37 @@ export interface GpuBufferSpec {
   usage: BufferUsageKind;
   /** Initial contents (at most `bytes` bytes); the rest is zero. */
   data?: ArrayBufferView | ArrayBuffer;
+  /**
+   * Initial contents in pieces, instead of `data`: the caller's arrays as they are, each at its byte
+   * offset (a multiple of 4), in order and not overlapping; what no part covers is zero. A job packed
+   * from several tensors sends them without copying them into one fresh array first (on the
+   * machines we measure on, first touching fresh memory costs ~4 ms a MiB: docs/host-transfer.md).
+   */
+  parts?: BufferPart[];
   /** Copy this buffer back after the passes ran. */
   read?: boolean;
+}
+
+export interface BufferPart {
+  offset: number;
+  data: ArrayBufferView;
+}
+
+/** The bytes of an array or a view of one. */
+export const bytesView = (data: ArrayBufferView | ArrayBuffer): Uint8Array => (data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+
+/** Bytes from the start of the buffer to the end of its last part (0 without parts). */
+export const partsExtent = (parts: readonly BufferPart[]): number => parts.reduce((end, p) => Math.max(end, p.offset + p.data.byteLength), 0);
+
+/**
+ * A buffer's initial contents as one array, for the paths that send a single array (the pipe, a
+ * browser's writeBuffer, f16 packing): `data`, or its parts laid out with zeros between them.
+ */
+export function contentsOf(b: Pick<GpuBufferSpec, 'data' | 'parts'>): ArrayBufferView | ArrayBuffer | undefined {
+  if (!b.parts) return b.data;
+  const out = new Uint8Array(partsExtent(b.parts));
+  for (const p of b.parts) out.set(bytesView(p.data), p.offset);
+  return out;
 }
 
 export interface GpuShaderSpec {

@@ -24,9 +24,9 @@
 // `--no-map` keeps the inputs' gradients in a seq backward cell's loop (not the params' sums job's map).
 // `--no-recompute` has the time-sum rest read the saved states and carried adjoints every step, as before
 // it recomputed them over runs of steps; `--no-sample` has the saving and core scans write them every step
-// (not once a run).
+// (not once a run). `--passes` prints the median round's passes, each its GPU ms (timestamp queries).
 //
-//   npx tsx scripts/bench-grad.ts [--cells mamba_s6,gla,lru,lstm] [--T 1048576] [--batch 1] [--repeats 3] [--rounds 1] [--mode auto] [--grad-mode auto] [--dim H=64] [--stage | --no-stage] [--no-time-sum] [--host-reversal] [--lanes-core] [--no-chunk-core] [--rest-steps] [--no-map] [--no-recompute] [--no-sample]
+//   npx tsx scripts/bench-grad.ts [--cells mamba_s6,gla,lru,lstm] [--T 1048576] [--batch 1] [--repeats 3] [--rounds 1] [--mode auto] [--grad-mode auto] [--dim H=64] [--stage | --no-stage] [--no-time-sum] [--host-reversal] [--lanes-core] [--no-chunk-core] [--rest-steps] [--no-map] [--no-recompute] [--no-sample] [--passes]
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { frontEnd } from '../src/driver/front-end.js';
@@ -98,8 +98,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const load = () => loadavg().map((x) => x.toFixed(1)).join(' ');
 
 /** A device that times every job it runs, and keeps the sum of the medians. */
-function timing(device: Device): Device & { gpuMs: number; savingMs: number; cpuMs: number; savingCpuMs: number; method: string; byCell: Map<string, number>; cpuByCell: Map<string, number> } {
+function timing(device: Device): Device & { gpuMs: number; savingMs: number; cpuMs: number; savingCpuMs: number; method: string; byCell: Map<string, number>; cpuByCell: Map<string, number>; byPass: Map<string, number> } {
   const timed = {
+    byPass: new Map<string, number>(),
     adapter: device.adapter,
     gpuMs: 0,
     savingMs: 0,
@@ -127,10 +128,18 @@ function timing(device: Device): Device & { gpuMs: number; savingMs: number; cpu
       const cell = `#${timed.byCell.size + 1} ${[...new Set(job.shaders.map((s) => s.label.split('.')[0]!))].join('+')}`;
       timed.byCell.set(cell, (timed.byCell.get(cell) ?? 0) + ms);
       timed.cpuByCell.set(cell, (timed.cpuByCell.get(cell) ?? 0) + cpuMs);
+      // Each pass's median over the repeats (timestamp queries only), named by its job and its shader.
+      job.passes.forEach((p, i) => {
+        const ns = r.perPassNs?.map((repeat) => repeat[i]!);
+        if (!ns) return;
+        const name = `${cell.split(' ')[0]} ${p.shader.split('.').slice(1).join('.') || p.shader}`;
+        timed.byPass.set(name, (timed.byPass.get(name) ?? 0) + median(ns) / 1e6);
+      });
       timed.method = r.timingMethod ?? 'wall';
       return r;
     },
     compileShaders: device.compileShaders.bind(device),
+    ...(device.recycle ? { recycle: device.recycle.bind(device) } : {}),
     close: device.close.bind(device),
   };
   return timed;
@@ -185,6 +194,8 @@ try {
         `| ${cell} | ${dimText} | ${T} | ${batch} | ${forward.plan.mode} | ${grad.saving.plan.mode} + ${usesStages(grad, gradOptions) ? `${grad.staged!.core.plan.mode} (staged, rest ${grad.staged!.rest.kind})` : grad.backward.plan.mode} | ${fwdDevice.gpuMs.toFixed(1)} | ${bwdDevice.gpuMs.toFixed(1)} | **${(bwdDevice.gpuMs / fwdDevice.gpuMs).toFixed(2)}** | ${((bwdDevice.gpuMs - bwdDevice.savingMs) / fwdDevice.gpuMs).toFixed(2)} | ${fwdCall.toFixed(0)} | ${gradCall.toFixed(0)} | ${(gradCall / fwdCall).toFixed(2)} | ${[...bwdDevice.byCell].map(([c, ms]) => `${c} ${ms.toFixed(1)}`).join(', ')} | ${fwdDevice.cpuMs.toFixed(0)} | ${bwdDevice.cpuMs.toFixed(0)} | **${(bwdDevice.cpuMs / fwdDevice.cpuMs).toFixed(2)}** | ${((bwdDevice.cpuMs - bwdDevice.savingCpuMs) / fwdDevice.cpuMs).toFixed(2)} | ${[...bwdDevice.cpuByCell].map(([c, ms]) => `${c} ${ms.toFixed(0)}`).join(', ')} | ${roundsText} |`,
       );
       process.stderr.write(rows.at(-1)! + '\n');
+      // `--passes`: the median round's passes, GPU ms each (timestamp queries), forward then backward.
+      if (process.argv.includes('--passes')) for (const [what, d] of [['forward', fwdDevice], ['backward', bwdDevice]] as const) console.log(`${cell} ${what} passes: ${[...d.byPass].map(([p, ms]) => `${p} ${ms.toFixed(1)}`).join(', ')}`);
     }
   }
 } finally {

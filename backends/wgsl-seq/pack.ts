@@ -4,6 +4,7 @@ import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
 import { bufferElements, type BufferLayout } from './layout.js';
 import { prepassDispatch, seqDispatch, stepDispatch, stepInitDispatch, type SeqKernel, type SeqStepKernel } from './emit.js';
 
+import { bytesView, type BufferPart } from '../job.js';
 import type { RunArrays, RunResult } from '../run-data.js';
 
 export type { RunArrays, RunResult } from '../run-data.js';
@@ -13,6 +14,8 @@ export interface PackedBuffer {
   usage: 'uniform' | 'storage-read' | 'storage';
   bytes: number;
   data?: ArrayBuffer;
+  /** A read-only buffer's tensors where they lie in it (views of the run's arrays, no copy). */
+  parts?: BufferPart[];
   read?: boolean;
 }
 
@@ -24,7 +27,17 @@ export interface PackedRun {
 
 /** The initial state of every sequence: given, or the spec's initial value (a constant or a param). */
 export function initialStates(m: Module, run: RunArrays, sizes: Record<string, number>): Record<string, Float32Array> {
-  const out: Record<string, Float32Array> = {};
+  const given = nonzeroStates(m, run, sizes);
+  return Object.fromEntries(tensorsOf(m, 'state').map((s) => [s.name, given[s.name] ?? new Float32Array(run.batch * s.dims.reduce((k, d) => k * sizes[d]!, 1))]));
+}
+
+/**
+ * initialStates without the states that start at zero (no initial state given, a constant 0 in the
+ * spec): a buffer is zero where no part covers it, so those are never made (the staged backward's
+ * rest starts a sum's state at 0 for every step, hundreds of MB at published sizes).
+ */
+function nonzeroStates(m: Module, run: RunArrays, sizes: Record<string, number>): Record<string, Float32Array | undefined> {
+  const out: Record<string, Float32Array | undefined> = {};
   for (const s of tensorsOf(m, 'state')) {
     const n = s.dims.reduce((k, d) => k * sizes[d]!, 1);
     const given = run.initialState?.[s.name];
@@ -34,36 +47,43 @@ export function initialStates(m: Module, run: RunArrays, sizes: Record<string, n
       const a = new Float32Array(run.batch * n);
       for (let b = 0; b < run.batch; b++) a.set(p, b * n);
       out[s.name] = a;
-    } else out[s.name] = new Float32Array(run.batch * n).fill(s.init?.kind === 'const' ? s.init.value : 0);
+    } else if (s.init?.kind === 'const' && s.init.value !== 0) out[s.name] = new Float32Array(run.batch * n).fill(s.init.value);
   }
   return out;
 }
 
 /** A read-only buffer's contents for a run: its tensors at their regions (the wavefront kernel's too, with T = H * W). */
-export function fillBuffer(b: BufferLayout, run: RunArrays, states: Record<string, Float32Array>): ArrayBuffer {
-  const elements = bufferElements(b, run.batch, run.T);
-  if (b.role === 'lengths') {
-    const a = new Uint32Array(elements);
-    for (let i = 0; i < run.batch; i++) a[i] = Math.max(0, Math.min(run.lengths ? run.lengths[i]! : run.T, run.T));
-    return a.buffer;
-  }
-  const a = new Float32Array(elements);
-  const scale = b.scale === '1' ? 1 : b.scale === 'batch' ? run.batch : run.batch * run.T;
-  const source = b.role === 'inputs' ? run.inputs : b.role === 'weights' ? run.params : states;
-  for (const r of b.regions) {
-    const src = source[r.tensor]!;
-    if (src.length !== r.size * scale) throw new Error(`pack: ${r.tensor} has ${src.length} elements, expected ${r.size * scale}`);
-    a.set(src, r.offset.elements * scale);
-  }
+export function fillBuffer(b: BufferLayout, run: RunArrays, states: Record<string, Float32Array | undefined>): ArrayBuffer {
+  const a = new Uint8Array(4 * bufferElements(b, run.batch, run.T));
+  for (const p of bufferParts(b, run, states)) a.set(bytesView(p.data), p.offset);
   return a.buffer;
 }
 
+/** fillBuffer's contents as parts: each tensor's array at its region as it is, in order; a state without an array (zero) is left out. */
+export function bufferParts(b: BufferLayout, run: RunArrays, states: Record<string, Float32Array | undefined>): BufferPart[] {
+  if (b.role === 'lengths') {
+    const a = new Uint32Array(bufferElements(b, run.batch, run.T));
+    for (let i = 0; i < run.batch; i++) a[i] = Math.max(0, Math.min(run.lengths ? run.lengths[i]! : run.T, run.T));
+    return [{ offset: 0, data: a }];
+  }
+  const scale = b.scale === '1' ? 1 : b.scale === 'batch' ? run.batch : run.batch * run.T;
+  const source = b.role === 'inputs' ? run.inputs : b.role === 'weights' ? run.params : states;
+  const parts: BufferPart[] = [];
+  for (const r of [...b.regions].sort((x, y) => x.offset.elements - y.offset.elements)) {
+    const src = source[r.tensor];
+    if (!src && b.role === 'state_in') continue;
+    if (!src || src.length !== r.size * scale) throw new Error(`pack: ${r.tensor} has ${src?.length ?? 'no'} elements, expected ${r.size * scale}`);
+    parts.push({ offset: 4 * r.offset.elements * scale, data: src });
+  }
+  return parts;
+}
+
 export function packRun(m: Module, k: SeqKernel, run: RunArrays): PackedRun {
-  const states = initialStates(m, run, k.dims);
+  const states = nonzeroStates(m, run, k.dims);
   const buffers: PackedBuffer[] = [{ name: 'params', usage: 'uniform', bytes: 16, data: new Uint32Array([run.batch, run.T, 0, 0]).buffer }];
   for (const b of k.layout.buffers) {
     const bytes = 4 * bufferElements(b, run.batch, run.T);
-    buffers.push(b.usage === 'storage' ? { name: b.role, usage: 'storage', bytes, read: true } : { name: b.role, usage: 'storage-read', bytes, data: fillBuffer(b, run, states) });
+    buffers.push(b.usage === 'storage' ? { name: b.role, usage: 'storage', bytes, read: true } : { name: b.role, usage: 'storage-read', bytes, parts: bufferParts(b, run, states) });
   }
   return {
     buffers,
@@ -132,7 +152,8 @@ export function unpackRun(k: SeqKernel, batch: number, T: number, read: Record<s
     if (!b) return out;
     const all = new Float32Array(read[role]!);
     const scale = role === 'outputs' ? batch * T : batch;
-    for (const r of b.regions) out[r.tensor] = all.slice(r.offset.elements * scale, (r.offset.elements + r.size) * scale);
+    // Views of the read-back buffer, which is the result's own: no copy into fresh memory.
+    for (const r of b.regions) out[r.tensor] = all.subarray(r.offset.elements * scale, (r.offset.elements + r.size) * scale);
     return out;
   };
   return { outputs: split('outputs'), finalState: split('state_out') };

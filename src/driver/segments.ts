@@ -205,10 +205,14 @@ export async function runSegmented(
       };
       const got = await runPrepared(device, preparedAt({ batch: nb, T: n }), piece, sizes);
       for (const o of outputs) placePerStep(result.outputs[o.name]!, got.outputs[o.name]!, rowsOf(o, T), o.width, b0, nb, rowsOf(o, t0), rowsOf(o, n));
+      // The piece's outputs are placed: their memory can take the next piece's (not the states', carried on).
+      const carried = new Set(Object.values(got.finalState).map((a) => a.buffer));
+      device.recycle?.(Object.values(got.outputs).map((a) => a.buffer as ArrayBuffer).filter((b) => !carried.has(b)));
       state = got.finalState;
       progress?.(++done, segments.count);
     }
     for (const s of states) result.finalState[s.name]!.set(state![s.name]!, b0 * s.width);
+    device.recycle?.(Object.values(state!).map((a) => a.buffer as ArrayBuffer));
   }
   return result;
 }

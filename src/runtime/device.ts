@@ -10,6 +10,8 @@ export interface Device {
   /** Tint's verdict on each shader (and, when asked, timed pipeline creation), without running anything. */
   compileShaders(shaders: GpuShaderSpec[], options?: CompileShadersOptions): Promise<ShaderReport[]>;
   close(): Promise<void>;
+  /** Result memory the caller will not read again (its arrays are dropped): the device may read later results into it. */
+  recycle?(buffers: Iterable<ArrayBuffer>): void;
 }
 
 export type DeviceOptions = GpuSessionOptions;

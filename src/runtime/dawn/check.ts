@@ -31,6 +31,15 @@ export function checkJob(job: GpuJob, adapter: AdapterSummary): void {
     if (!Number.isSafeInteger(b.bytes) || b.bytes < 0) throw invalid(`buffer \`${b.name}\` has size ${b.bytes}, not a byte count`);
     if (b.data && b.data.byteLength > b.bytes)
       throw invalid(`buffer \`${b.name}\` is ${b.bytes} bytes but its data is ${b.data.byteLength} bytes`);
+    if (b.parts) {
+      if (b.data) throw invalid(`buffer \`${b.name}\` has both data and parts`);
+      let end = 0;
+      for (const p of b.parts) {
+        if (p.offset % 4 !== 0 || p.offset < end) throw invalid(`buffer \`${b.name}\` has a part at byte ${p.offset}: parts go in order, at multiples of 4, without overlapping`);
+        end = p.offset + p.data.byteLength;
+      }
+      if (end > b.bytes) throw invalid(`buffer \`${b.name}\` is ${b.bytes} bytes but its parts reach byte ${end}`);
+    }
     const size = deviceBytes(b);
     const limit = (name: keyof typeof limits, what: string) => {
       if (size > limits[name])

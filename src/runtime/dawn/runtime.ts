@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { checkJob } from './check.js';
 import { hostDeathError } from './death.js';
 import { shaderBindings } from './reflect.js';
-import { BULK_ENV, BULK_FD, BulkFile, inline, now, prefaultResults, type HostStamps, type Transport, type WireAdapterPreview, type WireProgress, type WireRequest, type WireRunReply } from './transfer.js';
+import { BULK_ENV, BULK_FD, BulkFile, inline, now, prefaultResults, recycleResults, type HostStamps, type Transport, type WireAdapterPreview, type WireProgress, type WireRequest, type WireRunReply } from './transfer.js';
 import {
   GpuError,
   type AdapterSummary,
@@ -315,6 +315,11 @@ export class GpuSession {
    */
   static prefaultResults(sizes: number[]): void {
     prefaultResults(sizes);
+  }
+
+  /** Result memory the caller is done with, for later results of the same size (transfer.ts recycleResults). */
+  recycle(buffers: Iterable<ArrayBuffer>): void {
+    recycleResults(buffers);
   }
 
   private ensureHost(): Promise<Host> {

@@ -15,7 +15,7 @@
 import { closeSync, ftruncateSync, mkdtempSync, openSync, readdirSync, readSync, rmdirSync, rmSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { GpuBufferSpec, GpuJob, GpuJobResult, HostRequest } from '../../../backends/job.js';
+import { bytesView, contentsOf, partsExtent, type GpuBufferSpec, type GpuJob, type GpuJobResult, type HostRequest } from '../../../backends/job.js';
 
 /** Arrays smaller than this travel inline over the pipe: below it the file path measured no faster (docs/host-transfer.md). */
 export const BULK_MIN_BYTES = 64 * 1024;
@@ -42,7 +42,7 @@ export interface BulkRef {
 }
 
 /** A buffer of a job as it travels: inline data, or data in the bulk file (`from`), and where to read it back to (`to`). */
-export interface WireBufferSpec extends Omit<GpuBufferSpec, 'data'> {
+export interface WireBufferSpec extends Omit<GpuBufferSpec, 'data' | 'parts'> {
   data?: ArrayBufferView | ArrayBuffer;
   from?: BulkRef;
   /** Write the read-back contents (exactly `bytes` long) into the bulk file here rather than inline. */
@@ -123,7 +123,11 @@ export function readAll(fd: number, bytes: Uint8Array, position: number): void {
   }
 }
 
-const bytesOf = (d: ArrayBufferView | ArrayBuffer) => (d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+/** A stretch of the input stream in the file: bytes of the caller's, or zeros between a buffer's parts. */
+type InputSpan = { bytes: Uint8Array; at: number } | { zeros: number; at: number };
+let zeros: Uint8Array | undefined;
+/** A piece of zeros to write gaps from (allocated once). */
+const zeroPiece = () => (zeros ??= new Uint8Array(PIECE_BYTES));
 const aligned = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 
 /** /dev/shm is used when it has at least this much free (Docker's default /dev/shm is 64 MiB). */
@@ -228,8 +232,10 @@ export class BulkFile {
     const big = (n: number) => n >= BULK_MIN_BYTES;
     let inBytes = 0;
     let outBytes = 0;
+    /** Bytes a buffer's initial contents span: its data, or its parts up to the last one's end. */
+    const extent = (b: GpuJob['buffers'][number]) => (b.parts ? partsExtent(b.parts) : (b.data?.byteLength ?? 0));
     for (const b of job.buffers) {
-      if (b.data && big(b.data.byteLength)) inBytes += aligned(b.data.byteLength);
+      if (big(extent(b))) inBytes += aligned(extent(b));
       if (b.read && big(b.bytes)) outBytes += aligned(b.bytes);
     }
     if (inBytes + outBytes === 0 || this.closed) return inline(job);
@@ -240,16 +246,26 @@ export class BulkFile {
     const region = this.allocate(shared ? Math.max(inBytes, outBytes) : inBytes + outBytes);
     let inAt = region.at;
     let outAt = shared ? region.at : region.at + inBytes;
-    const inputs: { bytes: Uint8Array; at: number }[] = [];
+    const inputs: InputSpan[] = [];
     const outputs: Output[] = [];
     const buffers = job.buffers.map((b): WireBufferSpec => {
-      const { data, ...spec } = b;
+      const { data, parts, ...spec } = b;
       const wire: WireBufferSpec = spec;
-      if (data && big(data.byteLength)) {
-        inputs.push({ bytes: bytesOf(data), at: inAt });
-        wire.from = { at: inAt, bytes: data.byteLength };
-        inAt += aligned(data.byteLength);
-      } else if (data) wire.data = compactData(data);
+      const bytes = extent(b);
+      if (big(bytes)) {
+        // The buffer's image in the file: its data, or each part at its offset with zeros between.
+        let at = inAt;
+        for (const p of parts ?? [{ offset: 0, data: data! }]) {
+          if (inAt + p.offset > at) inputs.push({ zeros: inAt + p.offset - at, at });
+          inputs.push({ bytes: bytesView(p.data), at: inAt + p.offset });
+          at = inAt + p.offset + p.data.byteLength;
+        }
+        wire.from = { at: inAt, bytes };
+        inAt += aligned(bytes);
+      } else {
+        const small = contentsOf(b);
+        if (small) wire.data = compactData(small);
+      }
       if (b.read && big(b.bytes)) {
         outputs.push({ name: b.name, at: outAt, bytes: b.bytes, done: 0 });
         wire.to = outAt;
@@ -325,15 +341,32 @@ export function prefaultResults(sizes: number[]): void {
   }
 }
 
+/** Result memory this module handed out (and not taken back): all that `recycleResults` accepts. */
+const issued = new WeakSet<ArrayBuffer>();
+
 /** Every byte of it is read from the file: no need for zeroed memory (a recycled allocation skips a memset). */
 const uninitialised = (bytes: number): ArrayBuffer => {
   const ready = prefaulted.get(bytes)?.pop();
-  if (ready) {
-    prefaultedBytes -= bytes;
-    return ready;
-  }
-  return Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer;
+  if (ready) prefaultedBytes -= bytes;
+  const buffer = ready ?? (Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer);
+  issued.add(buffer);
+  return buffer;
 };
+
+/**
+ * Takes back result memory its caller is done with (runSegmented, once a piece's outputs are placed),
+ * for later results of the same byte count: the next piece of a long run reads into memory already
+ * touched. Only memory this module handed out is taken, once; the rest is left to the collector.
+ */
+export function recycleResults(buffers: Iterable<ArrayBuffer>): void {
+  for (const buffer of new Set(buffers)) {
+    const bytes = buffer.byteLength;
+    if (!issued.has(buffer) || bytes < BULK_MIN_BYTES || prefaultedBytes + bytes > PREFAULT_CAP_BYTES) continue;
+    issued.delete(buffer);
+    prefaulted.set(bytes, [...(prefaulted.get(bytes) ?? []), buffer]);
+    prefaultedBytes += bytes;
+  }
+}
 
 class BulkRun implements EncodedJob {
   streamedMs = 0;
@@ -343,7 +376,7 @@ class BulkRun implements EncodedJob {
   constructor(
     private readonly fd: number,
     readonly job: WireJob,
-    private readonly inputs: { bytes: Uint8Array; at: number }[],
+    private readonly inputs: InputSpan[],
     private readonly outputs: Output[],
     readonly release: () => void,
   ) {}
@@ -354,13 +387,15 @@ class BulkRun implements EncodedJob {
 
   write(announce: (upTo: number) => void): void {
     let written = 0;
-    for (const { bytes, at } of this.inputs)
-      for (let off = 0; off < bytes.byteLength; off += PIECE_BYTES) {
-        const end = Math.min(bytes.byteLength, off + PIECE_BYTES);
-        writeAll(this.fd, bytes.subarray(off, end), at + off);
+    for (const span of this.inputs) {
+      const length = 'zeros' in span ? span.zeros : span.bytes.byteLength;
+      for (let off = 0; off < length; off += PIECE_BYTES) {
+        const end = Math.min(length, off + PIECE_BYTES);
+        writeAll(this.fd, 'zeros' in span ? zeroPiece().subarray(0, end - off) : span.bytes.subarray(off, end), span.at + off);
         written += end - off;
         announce(written);
       }
+    }
   }
 
   progress(upTo: number): void {
@@ -421,5 +456,11 @@ function compactData(d: ArrayBufferView | ArrayBuffer): ArrayBufferView | ArrayB
 
 /** The whole job over the pipe (structured clone). */
 export function compact(job: GpuJob): WireJob {
-  return { ...job, buffers: job.buffers.map((b) => (b.data ? { ...b, data: compactData(b.data) } : b)) };
+  return {
+    ...job,
+    buffers: job.buffers.map(({ parts, ...b }) => {
+      const data = contentsOf({ ...b, ...(parts ? { parts } : {}) });
+      return data ? { ...b, data: compactData(data) } : b;
+    }),
+  };
 }

@@ -5,7 +5,7 @@
 // bindings, uploads, the passes, read-backs. Shader modules, pipelines and buffers come from the
 // device's HostGpu (gpu.ts), which the generated host modules share: pipelines are made once per
 // device, buffers pooled across jobs.
-import { GpuError, LIMIT_NAMES, type AdapterLimits, type AdapterSummary, type GpuBufferSpec, type GpuJob, type GpuPass, type ShaderMessage } from '../../../backends/job.js';
+import { contentsOf, GpuError, LIMIT_NAMES, type AdapterLimits, type AdapterSummary, type GpuBufferSpec, type GpuJob, type GpuPass, type ShaderMessage } from '../../../backends/job.js';
 import { checkJob, deviceBytes } from '../dawn/check.js';
 import { formatShaderError } from '../dawn/frame.js';
 import { HostGpu, UNIFORMS, Usage, WRITE, type BindingTypes } from './gpu.js';
@@ -109,7 +109,8 @@ export class WebGpuExecutor {
           const usage = b.usage === 'uniform' ? UNIFORMS : WRITE;
           const buffer = gpu.buffer(deviceBytes(b), usage);
           buffers.set(b.name, buffer);
-          if (b.data) gpu.write(buffer, b.data instanceof ArrayBuffer ? new Uint8Array(b.data) : b.data);
+          const data = contentsOf(b);
+          if (data) gpu.write(buffer, data instanceof ArrayBuffer ? new Uint8Array(data) : data);
         }
         const enc = gpu.encoder('rnnc run');
         job.passes.forEach((pass, k) => {
