@@ -10,6 +10,7 @@ import { withSavedStates, type SavingModule } from '../compiler/grad/saved.js';
 import { restWorthStaging, stageBackward, type StagedBackward } from '../compiler/grad/stage.js';
 import { accumulationCell, splitAccumulators, type Accumulation, type SplitBackward } from '../compiler/grad/split.js';
 import { tensorsOf, type Module } from '../compiler/ir/ir.js';
+import { tensorSize } from '../compiler/ir/dims.js';
 import type { Compilation, ModeRequest } from '../compiler/plan/plan.js';
 import type { CompiledCell, RunArrays, RunSize } from '../../backends/backend.js';
 import { backpropagate, type BpttOptions, type CellRunner, type FloatArray, type Gradients, type GradCell, type Upstream } from '../runtime/bptt.js';
@@ -452,16 +453,16 @@ export const usesStages = (g: GradCompilation, options: Pick<GradRunOptions, 'st
   g.staged !== undefined &&
   (options.staged ?? (((g.staged.core.plan.mode === 'scan' || g.staged.core.plan.mode === 'chunk') && restWorthStaging(g.staged.stages)) || (g.staged.core.plan.mode === 'seq' && g.staged.rest.kind === 'steps')));
 
-/** Per sequence, the sum over its T steps of a [batch · T, n] array (in float64). */
-function sumSteps(perStep: Float32Array, batch: number, T: number): Float64Array {
-  const n = perStep.length / Math.max(1, batch * T);
-  const out = new Float64Array(batch * n);
-  for (let b = 0; b < batch; b++)
-    for (let t = 0; t < T; t++) {
-      const row = (b * T + t) * n;
-      for (let i = 0; i < n; i++) out[b * n + i]! += perStep[row + i]!;
-    }
-  return out;
+/**
+ * Adds a piece of per-step terms into their sequences' sums: `piece` holds rows first, first + 1, …
+ * of a [batch · T, n] array (row r is step r % T of sequence ⌊r / T⌋), `out` is [batch, n] in float64.
+ */
+export function addSteps(out: Float64Array, piece: Float32Array, first: number, T: number, n: number): void {
+  const rows = piece.length / Math.max(1, n);
+  for (let k = 0; k < rows; k++) {
+    const at = Math.floor((first + k) / T) * n;
+    for (let i = 0; i < n; i++) out[at + i]! += piece[k * n + i]!;
+  }
 }
 
 /** Per step of every sequence, as a sequence of its own: 1 for a valid step, 0 past the sequence's length. */
@@ -533,9 +534,14 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
       const steps = { batch: shape.batch * shape.T, T: 1 };
       const lengths = restLengths(shape);
       const segments = planSegments(prepare, device.adapter.limits, rest.sizes, steps, options.segment);
-      const result = await runSegmented(device, rest.module, prepare, { ...steps, inputs: allF32(inputs), params: allF32(params), lengths }, rest.sizes, segments);
-      // Each step's final states are its terms of the params' sums (from 0): per sequence, their sum.
-      const sums = Object.fromEntries(tensorsOf(rest.module, 'state').map((t) => [t.name, sumSteps(result.finalState[t.name]!, shape.batch, shape.T)]));
+      // Each step's final states are its terms of the params' sums (from 0): per sequence, their sum,
+      // added piece by piece as the pieces come back.
+      const widths = new Map(tensorsOf(rest.module, 'state').map((t) => [t.name, tensorSize(t, rest.sizes)]));
+      const sums = Object.fromEntries([...widths].map(([name, n]) => [name, new Float64Array(shape.batch * n)]));
+      const add = (b0: number, _nb: number, state: Record<string, Float32Array>) => {
+        for (const [name, n] of widths) addSteps(sums[name]!, state[name]!, b0, shape.T, n);
+      };
+      const result = await runSegmented(device, rest.module, prepare, { ...steps, inputs: allF32(inputs), params: allF32(params), lengths }, rest.sizes, segments, undefined, undefined, add);
       return { outputs: result.outputs, sums };
     };
   } else if (staged) {

@@ -164,9 +164,21 @@ export async function runSegmented(
   segments: Segments,
   progress?: (done: number, count: number) => void,
   sample?: SampleRequest,
+  /**
+   * Takes each group of sequences' final states (sequences b0 .. b0 + nb - 1) instead of their
+   * being placed in one array for the whole batch; `finalState` is then empty. For a caller that
+   * reduces them (the staged backward's rest, whose final states are a step's terms of a sum each:
+   * hundreds of MB at published sizes).
+   */
+  takeFinal?: (b0: number, nb: number, state: Record<string, Float32Array>) => void,
 ): Promise<RunResult> {
   const { batch, T } = data;
-  if (segments.T >= T && segments.batch >= batch) return runPrepared(device, prepare({ batch, T }), data, sizes);
+  if (segments.T >= T && segments.batch >= batch) {
+    const got = await runPrepared(device, prepare({ batch, T }), data, sizes);
+    if (!takeFinal) return got;
+    takeFinal(0, batch, got.finalState);
+    return { outputs: got.outputs, finalState: {} };
+  }
   const prepared = new Map<string, PreparedRun>();
   const preparedAt = (s: RunSize) => {
     const key = `${s.batch}x${s.T}`;
@@ -180,7 +192,7 @@ export async function runSegmented(
   const rowsOf = (o: { name: string }, steps: number) => (sample?.outputs.includes(o.name) ? Math.ceil(steps / sample.every) : steps);
   const result: RunResult = {
     outputs: Object.fromEntries(outputs.map((o) => [o.name, new Float32Array(batch * rowsOf(o, T) * o.width)])),
-    finalState: Object.fromEntries(states.map((s) => [s.name, new Float32Array(batch * s.width)])),
+    finalState: takeFinal ? {} : Object.fromEntries(states.map((s) => [s.name, new Float32Array(batch * s.width)])),
   };
   let done = 0;
   for (let b0 = 0; b0 < batch; b0 += segments.batch) {
@@ -211,7 +223,8 @@ export async function runSegmented(
       state = got.finalState;
       progress?.(++done, segments.count);
     }
-    for (const s of states) result.finalState[s.name]!.set(state![s.name]!, b0 * s.width);
+    if (takeFinal) takeFinal(b0, nb, state!);
+    else for (const s of states) result.finalState[s.name]!.set(state![s.name]!, b0 * s.width);
     device.recycle?.(Object.values(state!).map((a) => a.buffer as ArrayBuffer));
   }
   return result;

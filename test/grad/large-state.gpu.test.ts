@@ -4,7 +4,8 @@
 // kernel, runs every step as a sequence of its own, its params' sums each step's final states summed
 // on the host. Before, the one-cell backward ran one invocation per sequence (its step sums across
 // the state). Checked on Dawn against the float64 tape, norm-wise 1e-4: T = 1, variable lengths, given
-// initial states, a checkpoint that cuts the sequence into segments.
+// initial states, a checkpoint that cuts the sequence into segments, and a binding limit that cuts the
+// rest's steps into pieces whose sums are added as they come back.
 import { gpuAgainstTape, type GpuGradCase } from './gpu-tape.js';
 import { describe, expect, it } from 'vitest';
 import { fileGpu } from '../helpers/file-gpu.js';
@@ -14,6 +15,7 @@ import { plan } from '../../src/driver/compile.js';
 import { planGrad, retargetGrad, usesStages, type GradCompilation } from '../../src/driver/grad.js';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { backwardKernelText } from '../../src/cli/grad.js';
+import type { Device } from '../../src/runtime/device.js';
 
 const TOLERANCE = 1e-4;
 
@@ -57,18 +59,25 @@ describe('the plan', () => {
 
 interface Case extends GpuGradCase {
   label: string;
+  /** maxStorageBufferBindingSize the runs see: small enough to cut the rest's steps into pieces that straddle sequences. */
+  binding?: number;
 }
 
 const CASES: Case[] = [
   { label: 'T=1', batch: 2, T: 1, lengths: false, initial: false },
   { label: 'T=9, variable lengths, initial state', batch: 3, T: 9, lengths: true, initial: true },
   { label: 'T=11, checkpoint 4 (three segments)', batch: 2, T: 11, lengths: true, initial: false, checkpoint: 4 },
+  { label: 'T=9, a 64 KiB binding (the rest in pieces of a few steps, across sequences)', batch: 3, T: 9, lengths: true, initial: true, binding: 65536 },
 ];
+
+/** The same device, reporting a smaller binding limit to the planners. */
+const limited = (device: Device, binding?: number): Device =>
+  binding ? { adapter: { ...device.adapter, limits: { ...device.adapter.limits, maxStorageBufferBindingSize: binding } }, run: (job) => device.run(job), compileShaders: (...a) => device.compileShaders(...a), close: async () => {} } : device;
 
 describe.each(CASES)('mamba_s6 at D = 64, N = 16, $label', (c) => {
   it('runGrad = the float64 tape', async () => {
     const g = gradOf('mamba_s6', MAMBA);
-    const { errors } = await gpuAgainstTape(gpu, g, moduleOf('mamba_s6'), c, TOLERANCE);
+    const { errors } = await gpuAgainstTape(limited(gpu, c.binding), g, moduleOf('mamba_s6'), c, TOLERANCE);
     expect(errors.map((e) => e.name)).toContain('grad_A_log');
     for (const e of errors) expect(e.maxErr, `${e.name}: worst ${JSON.stringify(e.worst)}`).toBeLessThanOrEqual(TOLERANCE);
   });

@@ -454,7 +454,8 @@ async function startCall(dev: GPUDevice, id: number, job: WireJob, compiled: Map
       const bindGroups = Array.from({ length: groups }, (_, g) =>
         dev.createBindGroup({
           layout: pipeline.getBindGroupLayout(g),
-          entries: p.bindings.filter((b) => (b.group ?? 0) === g).map((b) => ({ binding: b.binding, resource: { buffer: buffers.get(b.buffer)! } })),
+          // The job's size, not the buffer's: a pooled buffer may be larger (pool.ts `take`).
+          entries: p.bindings.filter((b) => (b.group ?? 0) === g).map((b) => ({ binding: b.binding, resource: { buffer: buffers.get(b.buffer)!, size: deviceBytes(specs.get(b.buffer)!) } })),
         }),
       );
       return { pass: p, pipeline, bindGroups };
@@ -491,7 +492,7 @@ async function startCall(dev: GPUDevice, id: number, job: WireJob, compiled: Map
     const reads: { name: string; bytes: number; to: number | undefined; staging: GPUBuffer }[] = [];
     for (const b of job.buffers.filter((b) => b.read)) {
       const staging = make(deviceBytes(b), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `${b.name} (read-back)`);
-      enc.copyBufferToBuffer(buffers.get(b.name)!, 0, staging, 0, staging.size);
+      enc.copyBufferToBuffer(buffers.get(b.name)!, 0, staging, 0, deviceBytes(b));
       reads.push({ name: b.name, bytes: b.bytes, to: b.to, staging });
     }
     dev.queue.submit([enc.finish()]);

@@ -3,8 +3,15 @@
 // upload and read-back on fresh buffers against ~1 ms on reused ones), and benchmarks and repeated
 // runs ask for the same sizes again and again. Runs in the Dawn host only.
 
-/** Pooled bytes past which the least recently returned buffers are destroyed. */
-const DEFAULT_CAP_BYTES = 512 * 2 ** 20;
+/**
+ * Pooled bytes past which the least recently returned buffers are destroyed: enough for the buffers
+ * of one job at published sizes (a backward's rest piece holds ~0.5 GB with its staging buffers).
+ */
+const DEFAULT_CAP_BYTES = 2 ** 30;
+/** From this size a pooled buffer somewhat larger than asked for is taken (`take`). */
+const FIT_MIN_BYTES = 2 ** 20;
+/** At most this factor larger. */
+const FIT_SLACK = 1.25;
 
 const keyOf = (size: number, usage: number) => `${size}:${usage}`;
 
@@ -17,12 +24,26 @@ export class BufferPool {
 
   constructor(private readonly capBytes = DEFAULT_CAP_BYTES) {}
 
-  /** A free buffer of exactly this size and usage, or undefined. */
+  /**
+   * A free buffer of this usage: of exactly this size, or from FIT_MIN_BYTES on the smallest free one
+   * up to FIT_SLACK larger (the jobs of one call — a backward's saving forward, core and rest — ask
+   * for sizes a few percent apart); undefined if none. The caller binds and copies the size it
+   * asked for, not the buffer's.
+   */
   take(size: number, usage: number): GPUBuffer | undefined {
-    const buffer = this.free.get(keyOf(size, usage))?.pop();
+    let list = this.free.get(keyOf(size, usage));
+    if (!list?.length && size >= FIT_MIN_BYTES) {
+      let best: number | undefined;
+      for (const [key, l] of this.free) {
+        const [bytes, use] = key.split(':').map(Number) as [number, number];
+        if (l.length > 0 && use === usage && bytes > size && bytes <= size * FIT_SLACK && (best === undefined || bytes < best)) best = bytes;
+      }
+      if (best !== undefined) list = this.free.get(keyOf(best, usage));
+    }
+    const buffer = list?.pop();
     if (!buffer) return undefined;
     this.order.splice(this.order.indexOf(buffer), 1);
-    this.freeBytes -= size;
+    this.freeBytes -= buffer.size;
     return buffer;
   }
 
