@@ -1,7 +1,7 @@
 // Host side of the scan: pack a run's tensors into the kernels' buffers, list the passes of a
 // schedule as one GPU job, and unpack outputs and final states from the result.
 import type { Module } from '../../src/compiler/ir/ir.js';
-import type { GpuJob } from '../job.js';
+import type { BufferPart, GpuJob } from '../job.js';
 import { bindingIndex, type KernelName, type ScanKernels } from './emit.js';
 import { outputWidths, sampledRows } from './kernel.js';
 import type { PackedTensor } from './layout.js';
@@ -22,19 +22,17 @@ export interface ScanJob {
   decode(buffers: Record<string, ArrayBuffer>): ScanRunResult;
 }
 
-function packStepTensors(packed: PackedTensor[], data: Record<string, Float32Array>, batch: number, T: number, kind: string): Float32Array {
-  const per = packed.reduce((n, p) => n + p.size, 0);
-  const sources = packed.map((p) => {
+/**
+ * The per-step tensors as the parts of one buffer (each at its offset: [tensor][batch, T, size]), the
+ * arrays as they are: the runtime writes each into the transfer, with no packed copy first.
+ */
+function stepTensorParts(packed: PackedTensor[], data: Record<string, Float32Array>, batch: number, T: number, kind: string): BufferPart[] {
+  return packed.map((p) => {
     const src = data[p.tensor.name];
     if (!src) throw new Error(`scan run: missing ${kind} \`${p.tensor.name}\``);
     if (src.length !== batch * T * p.size) throw new Error(`scan run: ${kind} \`${p.tensor.name}\` has ${src.length} floats, expected ${batch * T * p.size}`);
-    return src;
+    return { offset: 4 * batch * T * p.offset, data: src };
   });
-  // One tensor is the whole buffer as it is: no copy (16 MiB at T = 2^22 for a one-vector input).
-  if (packed.length === 1 && per * batch * T > 0) return sources[0]!;
-  const out = new Float32Array(Math.max(1, per * batch * T));
-  packed.forEach((p, k) => out.set(sources[k]!, batch * T * p.offset));
-  return out;
 }
 
 function initialStates(module: Module, kernels: ScanKernels, data: ScanRunData): Float32Array {
@@ -68,7 +66,7 @@ export function buildScanJob(module: Module, kernels: ScanKernels, data: ScanRun
   const lengths = new Uint32Array(batch);
   for (let b = 0; b < batch; b++) lengths[b] = Math.max(0, Math.min(T, data.lengths ? data.lengths[b]! : T));
   const schedule = scheduleFor(kernels, batch, T, options, lengths.reduce((a, x) => Math.min(a, x), T));
-  const inputs = packStepTensors(layout.inputs, data.inputs, batch, T, 'input');
+  const inputs = stepTensorParts(layout.inputs, data.inputs, batch, T, 'input');
   const params = new Float32Array(Math.max(1, layout.paramWidth));
   for (const p of layout.params) {
     const src = data.params[p.tensor.name];
@@ -81,7 +79,7 @@ export function buildScanJob(module: Module, kernels: ScanKernels, data: ScanRun
   const outFloats = Math.max(1, batch * T * widths.step + batch * rows * widths.sampled);
   const elemBytes = 4 * layout.members.length;
   const buffers: ScanGpuJob['buffers'] = [
-    { name: 'inputs', bytes: inputs.byteLength, usage: 'storage-read', data: bytesOf(inputs) },
+    { name: 'inputs', bytes: Math.max(4, 4 * batch * T * layout.inputWidth), usage: 'storage-read', parts: inputs },
     { name: 'params', bytes: params.byteLength, usage: 'storage-read', data: bytesOf(params) },
     { name: 'init', bytes: 4 * Math.max(1, batch * layout.stateWidth), usage: 'storage-read', data: bytesOf(initialStates(module, kernels, data)) },
     { name: 'lengths', bytes: lengths.byteLength, usage: 'storage-read', data: bytesOf(lengths) },
@@ -113,14 +111,14 @@ export function buildScanJob(module: Module, kernels: ScanKernels, data: ScanRun
     const out = new Float32Array(result['outputs']!);
     const fin = new Float32Array(result['final_state']!);
     const outputs: Record<string, Float32Array> = {};
-    // An output that fills the buffer is a view of it (no copy); the others are copied out.
+    // Views of the read-back buffer, which is the result's own: no copy into fresh memory.
     for (const o of layout.outputs) {
       if (kernels.sample?.outputs.includes(o.tensor.name)) {
         const at = batch * T * widths.step + batch * rows * (o.offset - widths.step);
-        outputs[o.tensor.name] = out.slice(at, at + batch * rows * o.size);
+        outputs[o.tensor.name] = out.subarray(at, at + batch * rows * o.size);
         continue;
       }
-      outputs[o.tensor.name] = layout.outputs.length === 1 && o.offset === 0 && o.size * batch * T === out.length ? out : out.slice(batch * T * o.offset, batch * T * (o.offset + o.size));
+      outputs[o.tensor.name] = out.subarray(batch * T * o.offset, batch * T * (o.offset + o.size));
     }
     const finalState: Record<string, Float32Array> = {};
     for (const st of layout.states) {

@@ -40,3 +40,7 @@ export async function gpuAgainstTape(gpu: Device, g: GradCompilation, m: Module,
   const errors = gradientTensors(m, sizes, size, got).map((t, k) => tensorError(t.name, 'grad', t.data, want[k]!.data, tolerance, { normwise: true }));
   return { errors, got, tape };
 }
+
+/** The same device, reporting a smaller maxStorageBufferBindingSize to the planners (so that runs are cut into pieces); itself without one. */
+export const withBindingLimit = (device: Device, binding?: number): Device =>
+  binding ? { adapter: { ...device.adapter, limits: { ...device.adapter.limits, maxStorageBufferBindingSize: binding } }, run: (job) => device.run(job), compileShaders: (...a) => device.compileShaders(...a), close: async () => {} } : device;

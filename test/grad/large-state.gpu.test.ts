@@ -6,7 +6,7 @@
 // the state). Checked on Dawn against the float64 tape, norm-wise 1e-4: T = 1, variable lengths, given
 // initial states, a checkpoint that cuts the sequence into segments, and a binding limit that cuts the
 // rest's steps into pieces whose sums are added as they come back.
-import { gpuAgainstTape, type GpuGradCase } from './gpu-tape.js';
+import { gpuAgainstTape, withBindingLimit, type GpuGradCase } from './gpu-tape.js';
 import { describe, expect, it } from 'vitest';
 import { fileGpu } from '../helpers/file-gpu.js';
 import { readFileSync } from 'node:fs';
@@ -15,7 +15,6 @@ import { plan } from '../../src/driver/compile.js';
 import { planGrad, retargetGrad, usesStages, type GradCompilation } from '../../src/driver/grad.js';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { backwardKernelText } from '../../src/cli/grad.js';
-import type { Device } from '../../src/runtime/device.js';
 
 const TOLERANCE = 1e-4;
 
@@ -70,14 +69,11 @@ const CASES: Case[] = [
   { label: 'T=9, a 64 KiB binding (the rest in pieces of a few steps, across sequences)', batch: 3, T: 9, lengths: true, initial: true, binding: 65536 },
 ];
 
-/** The same device, reporting a smaller binding limit to the planners. */
-const limited = (device: Device, binding?: number): Device =>
-  binding ? { adapter: { ...device.adapter, limits: { ...device.adapter.limits, maxStorageBufferBindingSize: binding } }, run: (job) => device.run(job), compileShaders: (...a) => device.compileShaders(...a), close: async () => {} } : device;
 
 describe.each(CASES)('mamba_s6 at D = 64, N = 16, $label', (c) => {
   it('runGrad = the float64 tape', async () => {
     const g = gradOf('mamba_s6', MAMBA);
-    const { errors } = await gpuAgainstTape(limited(gpu, c.binding), g, moduleOf('mamba_s6'), c, TOLERANCE);
+    const { errors } = await gpuAgainstTape(withBindingLimit(gpu, c.binding), g, moduleOf('mamba_s6'), c, TOLERANCE);
     expect(errors.map((e) => e.name)).toContain('grad_A_log');
     for (const e of errors) expect(e.maxErr, `${e.name}: worst ${JSON.stringify(e.worst)}`).toBeLessThanOrEqual(TOLERANCE);
   });

@@ -6,14 +6,13 @@
 // given initial states, checkpoints that do not divide into runs, and pieces of time a small binding
 // limit cuts. (The rest that reads every step, `recomputeRest: false`, still runs where recomputing
 // does not apply: the reversed lru of directions.gpu.test.ts.)
-import { gpuAgainstTape, type GpuGradCase } from './gpu-tape.js';
+import { gpuAgainstTape, withBindingLimit, type GpuGradCase } from './gpu-tape.js';
 import { describe, expect, it } from 'vitest';
 import { fileGpu } from '../helpers/file-gpu.js';
 import { readFileSync } from 'node:fs';
 import { analyse } from '../../src/compiler/analyse/analyse.js';
 import { plan } from '../../src/driver/compile.js';
 import { planGrad, retargetGrad, usesStages, type GradCompilation, type GradPlanOptions } from '../../src/driver/grad.js';
-import type { Device } from '../../src/runtime/device.js';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { compileTimeSum } from '../../backends/wgsl-reduce/time-sum.js';
 import { emit } from '../../src/driver/compile.js';
@@ -96,13 +95,10 @@ const CASES: Case[] = [
 
 describe.each(CASES)('$label', (c) => {
   it('runGrad = the float64 tape', async () => {
-    // The same device, reporting a smaller binding limit to the planners.
-    const limited = (device: Device): Device =>
-      c.binding ? { adapter: { ...device.adapter, limits: { ...device.adapter.limits, maxStorageBufferBindingSize: c.binding } }, run: (job) => device.run(job), compileShaders: (...a) => device.compileShaders(...a), close: async () => {} } : device;
     const m = moduleOf(c.cell);
     const g = gradOf(c.cell);
     expect(runOf(g)).toBeGreaterThan(1);
-    const { errors } = await gpuAgainstTape(limited(gpu), g, m, c, TOLERANCE);
+    const { errors } = await gpuAgainstTape(withBindingLimit(gpu, c.binding), g, m, c, TOLERANCE);
     for (const e of errors) expect(e.maxErr, `${e.name}: worst ${JSON.stringify(e.worst)}`).toBeLessThanOrEqual(TOLERANCE);
   });
 });
