@@ -1,7 +1,7 @@
 // The Dawn host's buffer pool (src/runtime/dawn/pool.ts), with stand-in buffers: which free buffer a
 // request takes. The host binds and copies the size a job asked for, so a larger buffer serves.
 import { describe, expect, it } from 'vitest';
-import { BufferPool } from '../../src/runtime/dawn/pool.js';
+import { BufferPool, poolCap } from '../../src/runtime/dawn/pool.js';
 
 const MiB = 2 ** 20;
 const fake = (size: number, usage = 1) => ({ size, usage, label: '', unmap() {}, destroy() {} }) as unknown as GPUBuffer;
@@ -26,5 +26,15 @@ describe('BufferPool.take below 1 MiB', () => {
     pool.give(small);
     expect(pool.take(900, 1)).toBeUndefined();
     expect(pool.take(1000, 1)).toBe(small);
+  });
+});
+
+describe('poolCap', () => {
+  it('keeps an eighth of host memory for a software adapter (1 to 4 GiB), 1 GiB for a GPU', () => {
+    const GiB = 2 ** 30;
+    expect(poolCap(true, 24 * GiB)).toBe(3 * GiB);
+    expect(poolCap(true, 4 * GiB)).toBe(GiB);
+    expect(poolCap(true, 64 * GiB)).toBe(4 * GiB);
+    expect(poolCap(false, 64 * GiB)).toBe(GiB);
   });
 });

@@ -3,9 +3,10 @@
 // JavaScript loops: V8 optimizing hot code while a Dawn device is alive crashes npm webgpu 0.6.2
 // (docs/dawn-crash.md). Requests are handled one at a time, since error scopes are per device.
 import { closeSync, openSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import v8 from 'node:v8';
 import { deviceBytes } from './check.js';
-import { BufferPool, Lease } from './pool.js';
+import { BufferPool, Lease, poolCap } from './pool.js';
 import { formatShaderError } from './frame.js';
 import {
   BULK_ENV,
@@ -183,6 +184,8 @@ async function open(options: OpenOptions, preview?: (summary: AdapterSummary) =>
   const limits = {} as AdapterLimits;
   for (const k of LIMIT_NAMES) limits[k] = dev.limits[k];
   summary = describe(dev.features as Iterable<string>, limits);
+  // A software adapter's buffers are host memory: the pool may keep more of them (pool.ts).
+  pool.capBytes = poolCap(summary.isSoftware, totalmem());
   return summary;
 }
 

@@ -8,6 +8,16 @@
  * of one job at published sizes (a backward's rest piece holds ~0.5 GB with its staging buffers).
  */
 const DEFAULT_CAP_BYTES = 2 ** 30;
+
+/**
+ * The cap for an adapter: on a software one (lavapipe) the buffers are host memory, and the pool
+ * keeps up to an eighth of it (at most 4 GiB), so that the jobs of a training step — a backward's
+ * saving forward, core and rest, ~1.2 GB at T = 2^20 for gla — find their buffers again at the next
+ * step instead of evicting each other; a GPU's memory is not known here, so it keeps the default.
+ */
+export function poolCap(software: boolean, hostMemory: number): number {
+  return software ? Math.max(DEFAULT_CAP_BYTES, Math.min(4 * 2 ** 30, Math.floor(hostMemory / 8))) : DEFAULT_CAP_BYTES;
+}
 /** From this size a pooled buffer somewhat larger than asked for is taken (`take`). */
 const FIT_MIN_BYTES = 2 ** 20;
 /** At most this factor larger. */
@@ -22,7 +32,7 @@ export class BufferPool {
   private readonly order: GPUBuffer[] = [];
   private freeBytes = 0;
 
-  constructor(private readonly capBytes = DEFAULT_CAP_BYTES) {}
+  constructor(public capBytes = DEFAULT_CAP_BYTES) {}
 
   /**
    * A free buffer of this usage: of exactly this size, or from FIT_MIN_BYTES on the smallest free one
