@@ -195,7 +195,12 @@ export async function backpropagate<A extends FloatArray>(
   }
 
   // Backward, last segment first.
-  const inputGrads = Object.fromEntries(inputs.map((x) => [x.name, zeros(batch * T * size(x.name))]));
+  // One segment: each input's gradient is the array the backward gave (no placed copy, no fresh memory).
+  const inputGrads: Record<string, FloatArray> = whole ? {} : Object.fromEntries(inputs.map((x) => [x.name, zeros(batch * T * size(x.name))]));
+  const putInputGrad = (input: string, grad: FloatArray, t0: number, steps: number) => {
+    if (whole) inputGrads[input] = grad;
+    else placeSteps(inputGrads[input]!, grad, batch, T, size(input), t0, steps);
+  };
   const adjoints: Record<string, FloatArray> = {};
   const accumulated = new Set(split?.accumulations.map((a) => a.adjoint));
   // With the staged backward, the params' accumulators are sums the rest returns, never the core's states.
@@ -239,7 +244,7 @@ export async function backpropagate<A extends FloatArray>(
       Object.assign(adjoints, core.final);
       const rest = await runner.runRest(sh, { ...backInputs, ...core.outputs }, backParams);
       addSums(rest.sums);
-      for (const { input, adjoint } of roles.inputAdjoints) placeSteps(inputGrads[input]!, reversed(rest.outputs[adjoint]!, size(input)), batch, T, size(input), t0, steps);
+      for (const { input, adjoint } of roles.inputAdjoints) putInputGrad(input, reversed(rest.outputs[adjoint]!, size(input)), t0, steps);
       continue;
     }
     const run = await runner.run('backward', sh, { inputs: backInputs, params: backParams, initial: recurrent });
@@ -260,7 +265,7 @@ export async function backpropagate<A extends FloatArray>(
     for (const { input, adjoint } of roles.inputAdjoints) {
       const grad = run.outputs[adjoint] ?? summed[adjoint];
       if (!grad) throw new Error(`backpropagate: the backward cell left ${adjoint} to the map (split.inputs), and sumOverTime did not give it`);
-      placeSteps(inputGrads[input]!, reversed(grad, size(input)), batch, T, size(input), t0, steps);
+      putInputGrad(input, reversed(grad, size(input)), t0, steps);
     }
   }
 
@@ -278,7 +283,9 @@ export async function backpropagate<A extends FloatArray>(
   // A param that initialises a state gets the initial state's gradient where the initial state was not given.
   for (const s of states) addInitialToParam(s);
   for (const [name, sum] of Object.entries(sums)) (params[name] = zeros(sum.length)).set(sum);
-  return { inputs: inputGrads, params, initial, forward: { outputs: forwardOutputs as Record<string, A>, final } };
+  // An input no adjoint reaches has a zero gradient.
+  for (const x of inputs) inputGrads[x.name] ??= zeros(batch * T * size(x.name));
+  return { inputs: inputGrads as Record<string, A>, params, initial, forward: { outputs: forwardOutputs as Record<string, A>, final } };
 
   function addInitialToParam(s: Tensor): void {
     if (s.init?.kind !== 'param' || data.initial?.[s.name]) return;
