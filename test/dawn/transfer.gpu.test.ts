@@ -121,6 +121,28 @@ describe('bulk transfers to the Dawn host', () => {
     expect(equalBytes(r.buffers['dst']!, new Uint8Array(bytes))).toBe(true);
   });
 
+  it('lays a buffer out from its parts (each at its offset, zeros between and after), over both transports and in reused buffers', async () => {
+    for (const bytes of [2 * 2 ** 20, 8192]) {
+      const head = randomBytes(bytes / 8, 11);
+      const tail = new Float32Array(randomBytes(bytes / 2, 13).buffer, 4 * 16, bytes / 16); // a view into a larger array
+      const parts = [
+        { offset: bytes / 16, data: head },
+        { offset: bytes / 2, data: tail },
+      ];
+      const want = new Uint8Array(bytes);
+      want.set(head, bytes / 16);
+      want.set(new Uint8Array(tail.buffer, tail.byteOffset, tail.byteLength), bytes / 2);
+      for (const s of [shm, ipc]) {
+        // Random bytes first, so that the pooled buffers the parts land in hold other data.
+        await s.run(xorJob(bytes, randomBytes(bytes, 17)));
+        const job = xorJob(bytes, undefined);
+        job.buffers[1] = { ...job.buffers[1]!, parts };
+        const r = await s.run(job);
+        expect(equalBytes(r.buffers['dst']!, want), `${bytes} bytes in parts over ${s.lastProfile?.transport}`).toBe(true);
+      }
+    }
+  });
+
   it('streams several bulk inputs and results of odd sizes, piece by piece, each in its place', async () => {
     // c = a, d = b ^ key, over sizes that are not multiples of the pieces (PIECE_BYTES) nor of each other.
     const code = `struct P { a: u32, b: u32, key: u32 }
