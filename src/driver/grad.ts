@@ -216,7 +216,19 @@ const CORE_OPTIONS: PlanOptions = { gather: true };
  * and output (backends/wgsl-reduce/time-sum.ts). RWKV-7's rest has 9 inputs and 6 outputs: 18.
  */
 const timeSumBindings = (m: Module) => 3 + m.tensors.filter((t) => t.role === 'input' || t.role === 'output').length;
-/** maxStorageBuffersPerShaderStage of the adapters rnnc runs on (Dawn over Vulkan, lavapipe included). */
+/**
+ * The same for the staged rest as planned: recomputing, it also binds what the forward and core
+ * updates read besides the rest's own inputs.
+ */
+function restBindings(stages: StagedBackward, forward: Module, recompute: boolean): number {
+  if (!recompute) return timeSumBindings(stages.rest);
+  const bound = new Set([stages.rest, forward, stages.core].flatMap((x) => x.tensors.filter((t) => t.role === 'input').map((t) => t.name)));
+  return 3 + bound.size + stages.rest.tensors.filter((t) => t.role === 'output').length;
+}
+/**
+ * maxStorageBuffersPerShaderStage planGrad assumes (Dawn over Vulkan, lavapipe included, offer it);
+ * retargetGrad drops a time-sum rest that binds more than the device's own limit.
+ */
 const TIME_SUM_STORAGE_BUFFERS = 16;
 
 /**
@@ -265,8 +277,7 @@ function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, 
     // Recomputing needs the data in forward order (a core that walks back itself) and binds what the
     // forward and core updates read besides the rest's inputs.
     const run = recomputeRest && core.module.reversed === true ? recomputeRun(m, stages.core, stages.rest, sizes) : undefined;
-    const bound = new Set([stages.rest, m, stages.core].flatMap((x) => x.tensors.filter((t) => t.role === 'input').map((t) => t.name)));
-    const recompute = run !== undefined && 3 + bound.size + stages.rest.tensors.filter((t) => t.role === 'output').length <= TIME_SUM_STORAGE_BUFFERS ? run : undefined;
+    const recompute = run !== undefined && restBindings(stages, m, true) <= TIME_SUM_STORAGE_BUFFERS ? run : undefined;
     return { stages, core, gathered: gathered && core.plan.mode !== 'chunk', ...forwardLoop(core), rest: { kind: 'time-sum', ...(recompute ? { recompute } : {}) } };
   }
   // A rest too large for the time-sum kernel: every step on its own, as a sequence of one step. Behind a
@@ -326,6 +337,10 @@ export function retargetGrad(g: GradCompilation, device: Device, options: PlanOp
   }
   const target = targetOf(device.adapter);
   const again = (c: Compilation) => retarget(c, target, { ...options, flag: '--grad-mode' });
+  // A device with fewer storage buffers per stage than the time-sum rest binds runs the one-cell
+  // backward, whose kernels keep to WebGPU's guaranteed 8.
+  const { staged: _staged, ...oneCell } = g;
+  if (g.staged?.rest.kind === 'time-sum' && restBindings(g.staged.stages, g.forward.module, g.staged.rest.recompute !== undefined) > device.adapter.limits.maxStorageBuffersPerShaderStage) return retargetGrad(oneCell, device, options);
   return {
     ...g,
     forward: retarget(g.forward, target, options),

@@ -7,6 +7,7 @@ import { runGrad, type GradCompilation } from '../../src/driver/grad.js';
 import { gradientTensors } from '../../src/driver/grad-io.js';
 import { tensorError } from '../../src/driver/verify.js';
 import type { Device } from '../../src/runtime/device.js';
+import type { AdapterLimits } from '../../backends/job.js';
 import { interpretGrad } from '../../src/runtime/reference/grad.js';
 
 export interface GpuGradCase {
@@ -41,6 +42,13 @@ export async function gpuAgainstTape(gpu: Device, g: GradCompilation, m: Module,
   return { errors, got, tape };
 }
 
+/** The same device, reporting smaller limits to the planners. */
+export const withLimits = (device: Device, limits: Partial<AdapterLimits>): Device => ({
+  adapter: { ...device.adapter, limits: { ...device.adapter.limits, ...limits } },
+  run: (job) => device.run(job),
+  compileShaders: (...a) => device.compileShaders(...a),
+  close: async () => {},
+});
+
 /** The same device, reporting a smaller maxStorageBufferBindingSize to the planners (so that runs are cut into pieces); itself without one. */
-export const withBindingLimit = (device: Device, binding?: number): Device =>
-  binding ? { adapter: { ...device.adapter, limits: { ...device.adapter.limits, maxStorageBufferBindingSize: binding } }, run: (job) => device.run(job), compileShaders: (...a) => device.compileShaders(...a), close: async () => {} } : device;
+export const withBindingLimit = (device: Device, binding?: number): Device => (binding ? withLimits(device, { maxStorageBufferBindingSize: binding }) : device);
