@@ -125,6 +125,47 @@ export class DefBuilder {
   }
 }
 
+/**
+ * The primal definition R's values as nodes of `b`, recomputed pointwise and memoised by node: `value(id)`.
+ * R's reductions, and its root where `rootIsLet` says so, are R's own let (at R's indices, renamed by
+ * `rename`) rather than recomputed. The reverse pass and the Newton linearisation both replay R so.
+ */
+export function primalValues(b: DefBuilder, R: Def, rename: (v: string) => string, rootIsLet: (root: Node) => boolean): (id: number) => number {
+  const values = new Map<number, number>();
+  const own = () => b.load('let', R.target, R.vars.map((x) => rename(x.name)));
+  const value = (id: number): number => {
+    const known = values.get(id);
+    if (known !== undefined) return known;
+    const n = R.nodes[id]!;
+    let v: number;
+    if (id === R.root && rootIsLet(n)) v = own();
+    else
+      switch (n.op) {
+        case 'const':
+          v = b.constant(n.value);
+          break;
+        case 'load':
+          v = b.load(n.source, n.tensor, n.index.map(rename));
+          break;
+        case 'unary':
+          v = b.unary(n.fn, value(n.args[0]));
+          break;
+        case 'binary':
+          v = b.binary(n.fn, value(n.args[0]), value(n.args[1]));
+          break;
+        case 'select':
+          v = b.select(value(n.args[0]), value(n.args[1]), value(n.args[2]));
+          break;
+        case 'reduce':
+          v = own();
+          break;
+      }
+    values.set(id, v);
+    return v;
+  };
+  return value;
+}
+
 /** Names not yet taken: `base`, else `base_2`, `base_3`, … (identifiers of the language, so a backend can use them as they are). */
 /** The definitions without the lets nothing later reads (a let's readers come after it); and the lets read. */
 export function withoutUnreadLets(defs: Def[]): { kept: Def[]; read: Set<string> } {

@@ -31,7 +31,7 @@
 // adjoint is one pure definition of a whole tensor.
 import { builtin, reduction, type DerivativeForm } from '../builtins.js';
 import { tensorsOf, type Def, type Dep, type IndexVar, type Module, type Node, type Source, type Tensor } from '../ir/ir.js';
-import { DefBuilder, GradError, Names, phaseRule, withoutUnreadLets } from './build.js';
+import { DefBuilder, GradError, Names, phaseRule, primalValues, withoutUnreadLets } from './build.js';
 import { primalOf, varDims } from './primal.js';
 
 export { GradError };
@@ -169,38 +169,8 @@ export function differentiate(m: Module): BackwardStep {
     }
     const r = (v: string) => rename.get(v)!;
 
-    // Forward values, recomputed pointwise (a reduction root is its let).
-    const values = new Map<number, number>();
-    const value = (id: number): number => {
-      const known = values.get(id);
-      if (known !== undefined) return known;
-      const n = R.nodes[id]!;
-      let v: number;
-      // The root's value is R's own let: a reduction's always, and a pointwise one's is not recomputed.
-      if (id === R.root && n.op !== 'const') v = b.load('let', R.target, R.vars.map((x) => r(x.name)));
-      else switch (n.op) {
-        case 'const':
-          v = b.constant(n.value);
-          break;
-        case 'load':
-          v = b.load(n.source, n.tensor, n.index.map(r));
-          break;
-        case 'unary':
-          v = b.unary(n.fn, value(n.args[0]));
-          break;
-        case 'binary':
-          v = b.binary(n.fn, value(n.args[0]), value(n.args[1]));
-          break;
-        case 'select':
-          v = b.select(value(n.args[0]), value(n.args[1]), value(n.args[2]));
-          break;
-        case 'reduce':
-          v = b.load('let', R.target, R.vars.map((x) => r(x.name)));
-          break;
-      }
-      values.set(id, v);
-      return v;
-    };
+    // Forward values, recomputed pointwise. The root's value is R's own let: a reduction's always, and a pointwise one's is not recomputed.
+    const value = primalValues(b, R, r, (n) => n.op !== 'const');
     /** A derivative form as nodes: operands and value of node `at`, or the reduction's term and value. */
     const formNodes = (f: DerivativeForm, at: Node): number => {
       if ('arg' in f) return value((at as { args: number[] }).args[f.arg]!);

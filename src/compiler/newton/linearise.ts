@@ -19,7 +19,7 @@
 //   contraction `sum(j: U[k, j] * h[j])` is `sum(j: U[k, j] * eye[j, m])`.
 import { builtin, reduction, type DerivativeForm } from '../builtins.js';
 import { depRank, tensorsOf, type Def, type Dep, type IndexVar, type Module, type Node, type Source, type Tensor } from '../ir/ir.js';
-import { DefBuilder, Names, phaseRule } from '../grad/build.js';
+import { DefBuilder, Names, phaseRule, primalValues } from '../grad/build.js';
 import { primalOf, varDims } from '../grad/primal.js';
 
 /** A cell the linearisation does not take, with the reason (the driver makes it a user error). */
@@ -117,38 +117,8 @@ export function linearise(m: Module): Linearisation {
     const mNames = M.map((v) => v.name);
     const b = new DefBuilder([...R.vars, ...M], depOf, R.span);
     const root = R.nodes[R.root]!;
-    const values = new Map<number, number>();
-    const value = (id: number): number => {
-      const known = values.get(id);
-      if (known !== undefined) return known;
-      const n = R.nodes[id]!;
-      let v: number;
-      // The root's value is R's own let (not recomputed); a reduction's always is.
-      if (id === R.root && n.op !== 'const' && n.op !== 'load') v = b.load('let', R.target, R.vars.map((x) => x.name));
-      else switch (n.op) {
-        case 'const':
-          v = b.constant(n.value);
-          break;
-        case 'load':
-          v = b.load(n.source, n.tensor, n.index);
-          break;
-        case 'unary':
-          v = b.unary(n.fn, value(n.args[0]));
-          break;
-        case 'binary':
-          v = b.binary(n.fn, value(n.args[0]), value(n.args[1]));
-          break;
-        case 'select':
-          v = b.select(value(n.args[0]), value(n.args[1]), value(n.args[2]));
-          break;
-        case 'reduce':
-          // The primal's reductions are roots: their value is R's own let.
-          v = b.load('let', R.target, R.vars.map((x) => x.name));
-          break;
-      }
-      values.set(id, v);
-      return v;
-    };
+    // The root's value is R's own let (not recomputed); a reduction's always is.
+    const value = primalValues(b, R, (v) => v, (n) => n.op !== 'const' && n.op !== 'load');
     const form = (f: DerivativeForm, at: Node): number => {
       if ('arg' in f) return value((at as { args: number[] }).args[f.arg]!);
       if ('value' in f) return value(at.id);
