@@ -22,6 +22,7 @@ import { checkNewtonMemory, deviceRunner, newtonCell, newtonDefaults, planNewton
 import type { Compilation, Target } from '../compiler/plan/plan.js';
 import { RnncError } from '../driver/errors.js';
 import { EXIT_INTERNAL, EXIT_USER, finishRun, loadValid, parseDimFlags, UserError, warn } from './io.js';
+import type { RunFlags } from './run-flags.js';
 
 /** The mode name the CLI's --mode takes for newton. */
 export const NEWTON_MODE = 'newton';
@@ -50,35 +51,11 @@ export const newtonTolOption = (): Option =>
 export const newtonMaxIterOption = (): Option =>
   new Option('--newton-max-iter <n>', `with --mode newton: at most this many Newton iterations; more is an error naming the step and sequence where the residual is worst (default ${newtonDefaults.maxIter})`).argParser(positiveInteger('--newton-max-iter'));
 
-/** The flags of `rnnc run` this path reads. */
-export interface NewtonRunFlags {
-  mode: string;
-  batch?: number;
-  T?: number;
-  dim?: string[];
-  seed: number;
-  lengths: string;
-  inputs?: string;
-  save?: string;
-  verify?: boolean;
-  tolerance: number;
-  allowNonfinite?: boolean;
-  json?: boolean;
-  timeout?: number;
-  chunk?: number;
-  segment?: number;
-  grad?: boolean;
-  gradMode?: string;
-  checkpoint?: number;
-  newtonTol?: number;
-  newtonMaxIter?: number;
-}
-
 const DEFAULT_SIZE: RunSize = { batch: 4, T: 64 };
 
 /** The flags newton has no use for: an error, not a silent no-op. */
-function refuseFlags(flags: NewtonRunFlags): void {
-  const refused: [keyof NewtonRunFlags, string, string][] = [
+function refuseFlags(flags: RunFlags): void {
+  const refused: [keyof RunFlags, string, string][] = [
     ['grad', '--grad', 'the backward pass runs with --mode seq, scan or auto'],
     ['chunk', '--chunk', 'it sizes the kernels of --mode chunk'],
     ['segment', '--segment', 'newton solves whole sequences (its inner kernels are cut to the adapter\'s limits on their own)'],
@@ -87,7 +64,7 @@ function refuseFlags(flags: NewtonRunFlags): void {
 }
 
 /** `rnnc run FILE --mode newton`: what `rnnc run` prints and saves, plus the iterations and the final residual. */
-export async function runNewtonCommand(file: string, flags: NewtonRunFlags): Promise<void> {
+export async function runNewtonCommand(file: string, flags: RunFlags): Promise<void> {
   if (flags.lengths !== 'full' && flags.lengths !== 'random') throw new UserError(`rnnc: --lengths must be full or random, got '${flags.lengths}'`, EXIT_INTERNAL);
   refuseFlags(flags);
   const given = parseDimFlags(flags.dim);

@@ -26,24 +26,8 @@ import { RnncError } from '../driver/errors.js';
 import type { RunResult } from '../../backends/backend.js';
 import { EXIT_INTERNAL, EXIT_USER, parseDimFlags, UserError, warn } from './io.js';
 import { parsePrecision } from './precision.js';
+import type { RunFlags } from './run-flags.js';
 
-export interface GridRunFlags {
-  mode: string;
-  grid?: string;
-  batch?: number;
-  dim?: string[];
-  seed: number;
-  json?: boolean;
-  inputs?: string;
-  save?: string;
-  verify?: boolean;
-  tolerance: number;
-  allowNonfinite?: boolean;
-  timeout?: number;
-  segment?: number;
-  chunk?: number;
-  precision: string;
-}
 
 /** `--grid H,W`: two positive integers. */
 export function parseGrid(value: string): { H: number; W: number } {
@@ -69,7 +53,7 @@ const flagName = (o: string) => (o === 'T' ? '--T' : `--${o.replace(/[A-Z]/g, (c
 const DEFAULT_BATCH = 1;
 
 /** `warned`: the time path already warned about the flags that need --verify (a grid cell found after loading the file). */
-export async function runGridCommand(source: SourceFile, module: Module, analysis: Analysis | undefined, flags: GridRunFlags, command: Command, warned = false): Promise<void> {
+export async function runGridCommand(source: SourceFile, module: Module, analysis: Analysis | undefined, flags: RunFlags, command: Command, warned = false): Promise<void> {
   const set = (o: string) => command.getOptionValueSource(o) === 'cli';
   if (flags.mode === 'newton') throw new UserError(`rnnc: RNN0512: ${module.name} is a grid cell: Newton iterations run over one time axis, so --mode newton cannot run it; --mode seq (the wavefront kernel), scan (a separable cell along its axis) or reference does`, EXIT_INTERNAL);
   if (!(GRID_MODES as readonly string[]).includes(flags.mode)) throw new UserError(`rnnc: --mode must be one of ${GRID_MODES.join(', ')} for a grid cell, got '${flags.mode}'`, EXIT_INTERNAL);

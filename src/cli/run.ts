@@ -25,30 +25,7 @@ import { parsePrecision, precisionOption } from './precision.js';
 import { outputTolerance, storedData, verifyAtPrecision } from '../driver/precision.js';
 import { halfStorage } from '../compiler/plan/plan.js';
 import { runGridCommand } from './run-grid.js';
-
-interface RunFlags {
-  mode: string;
-  chunk?: number;
-  batch?: number;
-  T?: number;
-  dim?: string[];
-  seed: number;
-  lengths: string;
-  inputs?: string;
-  save?: string;
-  verify?: boolean;
-  tolerance: number;
-  allowNonfinite?: boolean;
-  json?: boolean;
-  timeout?: number;
-  segment?: number;
-  grad?: boolean;
-  deterministic?: boolean;
-  gradMode?: string;
-  checkpoint?: number;
-  precision: string;
-  grid?: string;
-}
+import type { RunFlags } from './run-flags.js';
 
 const DEFAULT_SIZE: RunSize = { batch: 4, T: 64 };
 const DEFAULT_TOLERANCE = 1e-4;
