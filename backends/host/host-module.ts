@@ -32,6 +32,8 @@ import {
 
 /** `half`: the kernel stores inputs, params and outputs as f16 (the plan's f16-storage precision; HALF_ROLES). */
 export async function hostModule(m: Module, k: SeqKernel, sourcePath: string, { half = false }: { half?: boolean } = {}): Promise<string> {
+  // Only the staged backward's rest keeps its locals in a storage buffer, and the driver runs it: no host module has the buffer.
+  if (k.locals) throw new Error(`host module: ${m.name} keeps its lets and states in a storage buffer (SeqKernel.locals), which generated host modules do not allocate`);
   const T = pascal(m.name);
   const buffers = k.layout.buffers;
   const has = (role: string) => buffers.some((b) => b.role === role);

@@ -8,7 +8,7 @@ import { stepCost } from '../../src/compiler/ir/cost.js';
 import { bufferFootprint, HALF_ROLES, type OffsetScale } from './layout.js';
 import { halfStorage } from '../../src/compiler/plan/plan.js';
 import { halfRun } from '../half-run.js';
-import { seqPasses, unpackRun } from './pack.js';
+import { localsBytes, seqPasses, unpackRun } from './pack.js';
 
 const SCALE_PREFIX: Record<OffsetScale, string[]> = { '1': [], batch: ['batch'], 'batch*T': ['batch', 'T'] };
 
@@ -89,6 +89,7 @@ export const seqBackend: Backend<'seq'> = {
                 },
               ]
             : []),
+          ...(kernel.locals ? [{ buffer: 'locals', usage: 'storage' as const, bytes: localsBytes(kernel, batch), tensors: [{ name: "each sequence's lets and states", shape: ['batch', 'locals'], bytes: localsBytes(kernel, batch) }] }] : []),
           ...(kernel.step ? ['states_a', 'states_b'].map((buffer) => ({ buffer, usage: 'storage' as const, bytes: 4 * kernel.step!.stateFloats(batch), tensors: [{ name: 'the step index and the states (the step kernel swaps the two every step)', shape: ['batch', 'states'], bytes: 4 * kernel.step!.stateFloats(batch) }] })) : []),
         ],
         dispatches: [

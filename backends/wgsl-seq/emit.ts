@@ -75,6 +75,8 @@ export interface SeqKernel {
   /** Present when the kernel has a pre-pass; `main` then needs it run first, with `scratch` bound. */
   prepass?: SeqPrepass;
   scratch?: ScratchLayout;
+  /** Present when `main` keeps its lets and states in a storage buffer (Plan.localsInStorage): `perUnit` floats for each unit (sequence and slice). */
+  locals?: { binding: number; perUnit: number };
   strategy: SeqStrategy;
   workgroupSize: number;
   /**
@@ -178,6 +180,8 @@ interface Plan {
   read: Set<LocalKey>;
   /** Where the pre-pass's tensors live in `scratch` (no regions: no pre-pass). */
   scratch: Omit<ScratchLayout, 'binding'>;
+  /** The invocation's lets and states in the `locals` storage buffer rather than function-scope arrays (plan: LOCALS_IN_STORAGE_BYTES). */
+  localsInStorage: boolean;
   /** Sequences per workgroup (the batch tile, chooseTile); 1 outside the workgroup strategy. */
   tile: number;
 }
@@ -208,8 +212,18 @@ function plan(m: Module, sizes: DimSizes, options: SeqOptions): Plan {
   const strategy: SeqStrategy = slicing.axes.length === 0 && storageBytes <= WORKGROUP_STORAGE_BYTES && !options.invocation ? 'workgroup' : 'invocation';
   const workgroupSize = strategy === 'workgroup' ? Math.min(256, Math.max(8, 2 ** Math.ceil(Math.log2(maxCount)))) : INVOCATION_WORKGROUP;
   const unitsPerSequence = slicing.axes.reduce((n, d) => n * sizes[d]!, 1);
-  return { program, slicing, strategy, workgroupSize, unitsPerSequence, local, read, scratch: { perStep, regions }, tile: 1 };
+  const localsInStorage = strategy === 'invocation' && options.invocation === true && storageBytes > LOCALS_IN_STORAGE_BYTES;
+  return { program, slicing, strategy, workgroupSize, unitsPerSequence, local, read, scratch: { perStep, regions }, localsInStorage, tile: 1 };
 }
+
+/**
+ * An invocation per sequence of one step (SeqOptions.invocation, the staged backward's rest) keeps
+ * its lets and states in a storage buffer, a region per invocation, from this many bytes: creating the
+ * pipeline of mamba_s6's rest at D = 256, N = 16 (six function-scope arrays of 4,096 floats) took 11 s
+ * on lavapipe in every process (Tint's and Mesa's NIR passes, which the disk cache does not keep),
+ * 37 ms with the arrays in a storage buffer (docs/grad.md, "Session 30").
+ */
+const LOCALS_IN_STORAGE_BYTES = WORKGROUP_STORAGE_BYTES;
 
 class KernelWriter {
   readonly helpers = new Set<MathHelper>();
@@ -228,6 +242,27 @@ class KernelWriter {
     this.buffers = new Map(layout.buffers.map((b) => [b.role, b]));
     this.backwardOutputs = new Set(m.tensors.filter((t) => t.role === 'output' && t.reversed).map((t) => t.name));
     this.registers = this.registerKeys();
+    this.storageLocals = p.localsInStorage ? this.localsLayout() : undefined;
+  }
+
+  /** With Plan.localsInStorage: each kept local's offset in an invocation's region of `locals`, and the region's floats. */
+  readonly storageLocals: { offsets: Map<LocalKey, number>; perUnit: number } | undefined;
+
+  /** The locals `module` keeps (read, or a state), in its order, laid out one after another. */
+  private localsLayout(): { offsets: Map<LocalKey, number>; perUnit: number } {
+    const offsets = new Map<LocalKey, number>();
+    let perUnit = 0;
+    for (const [key, l] of this.p.local) {
+      if ((!this.p.read.has(key) && !key.startsWith('state:')) || this.p.scratch.regions.some((r) => r.key === key) || this.registers.has(key)) continue;
+      offsets.set(key, perUnit);
+      perUnit += l.count;
+    }
+    return { offsets, perUnit };
+  }
+
+  /** The binding of `locals` (Plan.localsInStorage): after scratch, its views and the step kernel's states. */
+  get localsBinding(): number {
+    return this.scratchBinding + 5;
   }
 
   /** Lets that live in registers within a fused run (registerKeys): no workgroup array. */
@@ -273,6 +308,8 @@ class KernelWriter {
       const start = half.kind === 'literal' ? u((half.value as number) * l.count * this.tile) : mulE(half, l.count * this.tile);
       return index(id(localName(`state:${swapped}`)), addE(start, within));
     }
+    const stored = this.storageLocals?.offsets.get(key);
+    if (stored !== undefined) return index(id('locals'), sumE([mulE(id('unit'), this.storageLocals!.perUnit), u(stored), this.flat(l.dims, coords.filter((_, i) => l.positions[i]! < 0))]));
     if (this.tile > 1) return index(id(localName(key)), addE(u(this.member * l.count), this.flat(l.dims, coords.filter((_, i) => l.positions[i]! < 0))));
     if (l.count === 1) return id(localName(key));
     return index(id(localName(key)), this.flat(l.dims, coords.filter((_, i) => l.positions[i]! < 0)));
@@ -1189,10 +1226,14 @@ class KernelWriter {
     mod.constants.push({ name: 'UNITS', value: u(p.unitsPerSequence), comment: 'kernel units per sequence (slices)' });
     mod.globals.push({ name: 'params', space: 'uniform', type: W.named('Params'), group: 0, binding: 0 });
     this.declareBuffers(mod);
+    if (this.storageLocals) {
+      const held = [...this.storageLocals.offsets].map(([key, at]) => `${localName(key)} @ ${at}`).join(', ');
+      mod.globals.push({ name: 'locals', space: 'storage', access: 'read_write', type: W.arrayOf(W.f32), group: 0, binding: this.localsBinding, comment: `per invocation (${this.storageLocals.perUnit} floats): ${held}` });
+    }
     // Local tensors: workgroup memory (shared by the unit's invocations) or function-scope arrays.
     const locals: { name: string; type: W.Type }[] = [];
     for (const [key, l] of p.local) {
-      if ((!p.read.has(key) && !key.startsWith('state:')) || p.scratch.regions.some((r) => r.key === key) || this.registers.has(key)) continue;
+      if ((!p.read.has(key) && !key.startsWith('state:')) || p.scratch.regions.some((r) => r.key === key) || this.registers.has(key) || this.storageLocals?.offsets.has(key)) continue;
       const swapped = this.swappedState(key);
       if (swapped !== undefined) {
         if (key.startsWith('state:')) locals.push({ name: localName(key), type: W.arrayOf(W.f32, 2 * l.count * this.tile) }); // its two halves
@@ -1340,7 +1381,7 @@ export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): S
   const finish = (mod: W.Module) => printModule(options.half ? storeHalf(budgetUnrolling(mod, budget), HALF_GLOBALS) : budgetUnrolling(mod, budget));
   let wgsl = finish(writer.module(options.source));
   // The views are extra bindings: past WebGPU's guaranteed storage buffers per stage, go without them.
-  const storageUsed = (w: KernelWriter) => layout.buffers.filter((b) => (b.role !== 'inputs' && b.role !== 'weights') || w.loaded.has(b.role)).length + (p.scratch.regions.length ? 1 : 0) + (w.loaded.has('weights4') ? 1 : 0) + (w.loaded.has('inputs4') ? 1 : 0);
+  const storageUsed = (w: KernelWriter) => layout.buffers.filter((b) => (b.role !== 'inputs' && b.role !== 'weights') || w.loaded.has(b.role)).length + (p.scratch.regions.length ? 1 : 0) + (w.storageLocals ? 1 : 0) + (w.loaded.has('weights4') ? 1 : 0) + (w.loaded.has('inputs4') ? 1 : 0);
   if (storageUsed(writer) > MAX_STORAGE_BUFFERS) {
     writer = new KernelWriter(m, sizes, p, layout, false);
     wgsl = finish(writer.module(options.source));
@@ -1353,6 +1394,7 @@ export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): S
     ...layout.buffers.filter((b) => (b.role !== 'inputs' && b.role !== 'weights') || writer.loaded.has(b.role)).map((b) => b.binding),
     ...(p.scratch.regions.length ? [writer.scratchBinding] : []),
     ...mainViews.map((v) => v.binding),
+    ...(writer.storageLocals ? [writer.localsBinding] : []),
   ];
   const staged = p.scratch.regions.length > 0;
   const preWriter = new KernelWriter(m, sizes, p, layout, options.parallel ?? false);
@@ -1370,6 +1412,7 @@ export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): S
     entryPoint: 'main',
     bindings,
     views,
+    ...(writer.storageLocals ? { locals: { binding: writer.localsBinding, perUnit: writer.storageLocals.perUnit } } : {}),
     ...(pre !== undefined
       ? {
           prepass: { wgsl: pre, entryPoint: 'main' as const, workgroupSize: preWriter.prepassSubgroups ? SUBGROUP_ROWS : PREPASS_WORKGROUP, rowsPerWorkgroup: preWriter.prepassRowsPerWorkgroup, bindings: prepassBindings, ...(preWriter.prepassSubgroups ? { subgroups: true as const } : {}) },

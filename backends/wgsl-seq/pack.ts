@@ -102,12 +102,14 @@ export function seqPasses(m: Module, k: SeqKernel, run: RunArrays, shaders: { pr
   const views = (used: number[]) => k.views.filter((v) => used.includes(v.binding)).map((v) => ({ binding: v.binding, buffer: v.buffer }));
   if (k.step && shaders.step && shaders.init) return stepPasses(k, k.step, run, packed, views, { ...shaders, step: shaders.step, init: shaders.init });
   // Only what each kernel uses is bound (the layout's buffers a kernel does not read are left out).
-  const main = { shader: shaders.main, bindings: [...packed.bindings.filter((b) => k.bindings.includes(b.binding)), ...views(k.bindings)], dispatch: packed.dispatch };
-  if (!k.prepass || !k.scratch) return { buffers: packed.buffers, passes: [main] };
+  // A kernel whose lets and states live in a storage buffer (SeqKernel.locals) gets a region of it per unit.
+  const locals = k.locals ? [{ name: 'locals', usage: 'storage' as const, bytes: localsBytes(k, run.batch) }] : [];
+  const main = { shader: shaders.main, bindings: [...packed.bindings.filter((b) => k.bindings.includes(b.binding)), ...views(k.bindings), ...(k.locals ? [{ binding: k.locals.binding, buffer: 'locals' }] : [])], dispatch: packed.dispatch };
+  if (!k.prepass || !k.scratch) return { buffers: [...packed.buffers, ...locals], passes: [main] };
   const scratch = { binding: k.scratch.binding, buffer: 'scratch' };
   const pre = k.prepass;
   return {
-    buffers: [...packed.buffers, { name: 'scratch', usage: 'storage', bytes: 4 * Math.max(1, k.scratch.perStep * run.batch * run.T) }],
+    buffers: [...packed.buffers, ...locals, { name: 'scratch', usage: 'storage', bytes: 4 * Math.max(1, k.scratch.perStep * run.batch * run.T) }],
     passes: [
       { shader: shaders.prepass, bindings: [...packed.bindings.filter((b) => pre.bindings.includes(b.binding)), scratch, ...views(pre.bindings)], dispatch: prepassDispatch(k, run.batch, run.T) },
       { ...main, bindings: [...main.bindings, scratch] },
@@ -143,6 +145,9 @@ function stepPasses(
   }
   return { buffers, passes };
 }
+
+/** Bytes of the `locals` buffer (SeqKernel.locals) for a batch: a region for every unit. */
+export const localsBytes = (k: SeqKernel, batch: number): number => 4 * Math.max(1, (k.locals?.perUnit ?? 0) * batch * k.unitsPerSequence);
 
 /** Splits the read-back outputs and final-state buffers into one array per tensor. */
 export function unpackRun(k: SeqKernel, batch: number, T: number, read: Record<string, ArrayBuffer>): RunResult {
