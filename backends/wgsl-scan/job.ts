@@ -1,7 +1,7 @@
 // Host side of the scan: pack a run's tensors into the kernels' buffers, list the passes of a
 // schedule as one GPU job, and unpack outputs and final states from the result.
 import type { Module } from '../../src/compiler/ir/ir.js';
-import type { BufferPart, GpuJob } from '../job.js';
+import { bytesView, type BufferPart, type GpuJob } from '../job.js';
 import { bindingIndex, type KernelName, type ScanKernels } from './emit.js';
 import { outputWidths, sampledRows } from './kernel.js';
 import type { PackedTensor } from './layout.js';
@@ -50,8 +50,6 @@ function initialStates(module: Module, kernels: ScanKernels, data: ScanRunData):
   return out;
 }
 
-/** A buffer's data as a view of the array's own memory (the runtime copies it into the transfer, not before). */
-const bytesOf = (a: Float32Array | Uint32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /** The passes for a run: the matrix layout's (matrix.ts) or scheduleScan's. */
 export function scheduleFor(kernels: ScanKernels, batch: number, T: number, options: ScheduleOptions = {}, minLength = T): Schedule {
@@ -80,9 +78,9 @@ export function buildScanJob(module: Module, kernels: ScanKernels, data: ScanRun
   const elemBytes = 4 * layout.members.length;
   const buffers: ScanGpuJob['buffers'] = [
     { name: 'inputs', bytes: Math.max(4, 4 * batch * T * layout.inputWidth), usage: 'storage-read', parts: inputs },
-    { name: 'params', bytes: params.byteLength, usage: 'storage-read', data: bytesOf(params) },
-    { name: 'init', bytes: 4 * Math.max(1, batch * layout.stateWidth), usage: 'storage-read', data: bytesOf(initialStates(module, kernels, data)) },
-    { name: 'lengths', bytes: lengths.byteLength, usage: 'storage-read', data: bytesOf(lengths) },
+    { name: 'params', bytes: params.byteLength, usage: 'storage-read', data: bytesView(params) },
+    { name: 'init', bytes: 4 * Math.max(1, batch * layout.stateWidth), usage: 'storage-read', data: bytesView(initialStates(module, kernels, data)) },
+    { name: 'lengths', bytes: lengths.byteLength, usage: 'storage-read', data: bytesView(lengths) },
     { name: 'outputs', bytes: 4 * outFloats, usage: 'storage', read: true },
     { name: 'final_state', bytes: 4 * Math.max(1, batch * layout.stateWidth), usage: 'storage', read: true },
     { name: 'aggs', bytes: elemBytes * Math.max(1, schedule.aggElements), usage: 'storage' },
@@ -97,7 +95,7 @@ export function buildScanJob(module: Module, kernels: ScanKernels, data: ScanRun
   const passes: ScanGpuJob['passes'] = schedule.passes.map((pass, k) => {
     const uniforms = new Uint32Array(12); // 11 fields, padded to a 16-byte multiple
     uniforms.set(pass.uniforms);
-    buffers.push({ name: `uniforms${k}`, bytes: uniforms.byteLength, usage: 'uniform', data: bytesOf(uniforms) });
+    buffers.push({ name: `uniforms${k}`, bytes: uniforms.byteLength, usage: 'uniform', data: bytesView(uniforms) });
     const kernel = kernelOf(pass.kernel);
     return {
       shader: pass.kernel,

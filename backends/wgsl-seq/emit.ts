@@ -167,6 +167,14 @@ const mulE = (a: Expr, k: number): Expr => (k === 0 ? u(0) : k === 1 ? a : bin('
 const addE = (a: Expr, b: Expr): Expr => (a.kind === 'literal' && a.value === 0 ? b : b.kind === 'literal' && b.value === 0 ? a : bin('+', a, b));
 const sumE = (terms: Expr[]): Expr => terms.reduce(addE, u(0));
 
+/**
+ * Whether a kernel keeps local `key` per unit (a function-scope or workgroup array, or its region of
+ * `locals`): something reads it, or it is a state; not what the pre-pass leaves in `scratch`, nor what
+ * stays in registers.
+ */
+const keptLocal = (p: Pick<Plan, 'read' | 'scratch'>, registers: Set<LocalKey>, key: LocalKey): boolean =>
+  (p.read.has(key) || key.startsWith('state:')) && !p.scratch.regions.some((r) => r.key === key) && !registers.has(key);
+
 /** Decides the strategy and sizes; the rest of the emitter follows from these. */
 interface Plan {
   program: Program;
@@ -253,7 +261,7 @@ class KernelWriter {
     const offsets = new Map<LocalKey, number>();
     let perUnit = 0;
     for (const [key, l] of this.p.local) {
-      if ((!this.p.read.has(key) && !key.startsWith('state:')) || this.p.scratch.regions.some((r) => r.key === key) || this.registers.has(key)) continue;
+      if (!keptLocal(this.p, this.registers, key)) continue;
       offsets.set(key, perUnit);
       perUnit += l.count;
     }
@@ -1233,7 +1241,7 @@ class KernelWriter {
     // Local tensors: workgroup memory (shared by the unit's invocations) or function-scope arrays.
     const locals: { name: string; type: W.Type }[] = [];
     for (const [key, l] of p.local) {
-      if ((!p.read.has(key) && !key.startsWith('state:')) || p.scratch.regions.some((r) => r.key === key) || this.registers.has(key) || this.storageLocals?.offsets.has(key)) continue;
+      if (!keptLocal(p, this.registers, key) || this.storageLocals?.offsets.has(key)) continue;
       const swapped = this.swappedState(key);
       if (swapped !== undefined) {
         if (key.startsWith('state:')) locals.push({ name: localName(key), type: W.arrayOf(W.f32, 2 * l.count * this.tile) }); // its two halves
@@ -1362,7 +1370,7 @@ function paramFloatsInSums(m: Module, sizes: DimSizes, defs: KernelDef[]): numbe
 function chooseTile(m: Module, sizes: DimSizes, p: Plan, registers: Set<LocalKey>): number {
   if (p.strategy !== 'workgroup' || p.slicing.axes.length > 0 || isBidirectional(m) || registers.size === 0) return 1;
   if (paramFloatsInSums(m, sizes, p.program.defs.filter((k) => !k.invariant)) < MIN_TILE_WEIGHTS) return 1;
-  const perSequence = [...p.local].filter(([key]) => (p.read.has(key) || key.startsWith('state:')) && !registers.has(key) && !p.scratch.regions.some((r) => r.key === key)).reduce((n, [, l]) => n + 4 * l.count, 0);
+  const perSequence = [...p.local].filter(([key]) => keptLocal(p, registers, key)).reduce((n, [, l]) => n + 4 * l.count, 0);
   let tile = MAX_TILE;
   while (tile > 1 && tile * perSequence > WORKGROUP_STORAGE_BYTES) tile /= 2;
   return tile;

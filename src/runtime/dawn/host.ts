@@ -630,7 +630,7 @@ async function time(
         encodePasses(enc, (i) => ({ querySet, beginningOfPassWriteIndex: base + 2 * i, endOfPassWriteIndex: base + 2 * i + 1 }));
       }
       querySets.forEach((qs, s) => enc.resolveQuerySet(qs, 0, qs.count, resolve, s * setBytes));
-      enc.copyBufferToBuffer(resolve, 0, staging, 0, staging.size);
+      enc.copyBufferToBuffer(resolve, 0, staging, 0, sets * setBytes);
       dev.queue.submit([enc.finish()]);
     });
   } finally {
@@ -676,10 +676,12 @@ async function timeCopies(dev: GPUDevice, job: WireJob, buffers: Map<string, GPU
     return { copyTimingsNs, copyTimingMethod: 'wall' };
   }
   const querySet = dev.createQuerySet({ type: 'timestamp', count: 2 * repeats });
-  const staging = make(Math.ceil((16 * repeats) / 256) * 256, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'copy timestamps (read-back)');
+  // The sizes asked for, not the buffers': a pooled buffer may be larger (pool.ts `take`).
+  const stampBytes = Math.ceil((16 * repeats) / 256) * 256;
+  const staging = make(stampBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'copy timestamps (read-back)');
   try {
     await scoped(dev, 'timing the copies', () => {
-      const resolve = make(staging.size, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, 'copy timestamps');
+      const resolve = make(stampBytes, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, 'copy timestamps');
       const enc = dev.createCommandEncoder({ label: 'timing copies' });
       for (let i = 0; i < warmup; i++) encodeCopies(enc);
       for (let r = 0; r < repeats; r++) {
@@ -688,7 +690,7 @@ async function timeCopies(dev: GPUDevice, job: WireJob, buffers: Map<string, GPU
         enc.beginComputePass({ label: 'after copies', timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * r + 1 } }).end();
       }
       enc.resolveQuerySet(querySet, 0, 2 * repeats, resolve, 0);
-      enc.copyBufferToBuffer(resolve, 0, staging, 0, staging.size);
+      enc.copyBufferToBuffer(resolve, 0, staging, 0, stampBytes);
       dev.queue.submit([enc.finish()]);
     });
   } finally {
