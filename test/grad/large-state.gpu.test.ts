@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { fileGpu } from '../helpers/file-gpu.js';
 import { readFileSync } from 'node:fs';
 import { analyse } from '../../src/compiler/analyse/analyse.js';
-import { plan } from '../../src/driver/compile.js';
+import { emit, plan } from '../../src/driver/compile.js';
 import { planGrad, retargetGrad, usesStages, type GradCompilation } from '../../src/driver/grad.js';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { backwardKernelText } from '../../src/cli/grad.js';
@@ -41,6 +41,15 @@ describe('the plan', () => {
     expect(backwardKernelText(g)).toBe(
       "staged: the adjoint recurrence in a seq kernel (the forward's loop: auto passed over the forward's scan, whose lanes fill workgroups; a sequential loop over time runs every cell), the rest in a sequential kernel over every step at once, the params' sums each step's final states, added on the host",
     );
+  });
+
+  it("mamba_s6 at D = 64, N = 16: the rest's lets and states in a storage buffer, a region per step, not in function-scope arrays", () => {
+    const g = gradOf('mamba_s6', MAMBA);
+    const rest = g.staged!.rest.kind === 'steps' ? g.staged!.rest.compilation : undefined;
+    const code = Object.values(emit(rest!).prepare({ batch: 4, T: 1 }).shaders).join('\n');
+    expect(code).toContain('var<storage, read_write> locals: array<f32>;');
+    expect(code).toMatch(/locals\[unit \* 7424u \+ /);
+    expect(code).not.toMatch(/var \w+: array<f32, \d+>;/);
   });
 
   it('gla at K = V = 16 (256 elements): its scan core, the rest every step; LSTM at H = 128 keeps its one-cell loop', () => {
