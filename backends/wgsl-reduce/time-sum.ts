@@ -194,9 +194,7 @@ export function compileTimeSum(cells: Module[], sizes: DimSizes, label = 'time_s
       const every = new Map(kernels.flatMap((k) => k.inputs.flatMap((x) => (x.every ? [[x.name, x.every] as const] : []))));
       // Steps a run recomputes together (1: every step on its own); pieces and chunks are whole runs.
       const run = recompute?.run ?? 1;
-      const fit = Math.floor(limits.maxStorageBufferBindingSize / (4 * rowFloats * Math.max(1, batch)));
-      const perPiece = Math.max(1, Math.min(T, fit >= T ? T : Math.max(run, fit - (fit % run))));
-      const pieces = Array.from({ length: Math.max(1, Math.ceil(T / perPiece)) }, (_, p) => ({ t0: p * perPiece, steps: Math.max(0, Math.min(perPiece, T - p * perPiece)) }));
+      const pieces = timePieces(T, batch, rowFloats, limits.maxStorageBufferBindingSize, run);
       const maxPerDim = limits.maxComputeWorkgroupsPerDimension ?? MAX_WORKGROUPS_PER_DIMENSION;
       // A workgroup sums one chunk of a sequence's steps, its invocations taking every WORKGROUP-th step.
       const layout = pieces.map(({ steps }) => {
@@ -268,18 +266,7 @@ export function compileTimeSum(cells: Module[], sizes: DimSizes, label = 'time_s
               });
             });
           });
-          const out: Record<string, Float32Array> = {};
-          for (const o of outputs) {
-            if (pieces.length === 1) {
-              out[o.name] = new Float32Array(read[outputName(0, o.name)]!, 0, batch * T * o.size);
-              continue;
-            }
-            const whole = (out[o.name] = new Float32Array(batch * T * o.size));
-            pieces.forEach(({ t0, steps }, p) => {
-              const part = new Float32Array(read[outputName(p, o.name)]!, 0, batch * steps * o.size);
-              for (let b = 0; b < batch; b++) whole.set(part.subarray(b * steps * o.size, (b + 1) * steps * o.size), (b * T + t0) * o.size);
-            });
-          }
+          const out = Object.fromEntries(outputs.map((o) => [o.name, joinPieces(pieces, batch, T, o.size, (p) => read[outputName(p, o.name)]!)]));
           return { sums, outputs: out };
         },
       };
@@ -287,8 +274,26 @@ export function compileTimeSum(cells: Module[], sizes: DimSizes, label = 'time_s
   };
 }
 
+/** Pieces of time, [t0, t0 + steps), whose [batch, steps, rowFloats] arrays fit one binding; whole runs of `run` steps. */
+export function timePieces(T: number, batch: number, rowFloats: number, maxBinding: number, run = 1): { t0: number; steps: number }[] {
+  const fit = Math.floor(maxBinding / (4 * rowFloats * Math.max(1, batch)));
+  const perPiece = Math.max(1, Math.min(T, fit >= T ? T : Math.max(run, fit - (fit % run))));
+  return Array.from({ length: Math.max(1, Math.ceil(T / perPiece)) }, (_, p) => ({ t0: p * perPiece, steps: Math.max(0, Math.min(perPiece, T - p * perPiece)) }));
+}
+
+/** A [batch, T, n] output from its pieces' [batch, steps, n] buffers: a view where there is one piece. */
+export function joinPieces(pieces: { t0: number; steps: number }[], batch: number, T: number, n: number, buffer: (piece: number) => ArrayBuffer): Float32Array {
+  if (pieces.length === 1) return new Float32Array(buffer(0), 0, batch * T * n);
+  const whole = new Float32Array(batch * T * n);
+  pieces.forEach(({ t0, steps }, p) => {
+    const part = new Float32Array(buffer(p), 0, batch * steps * n);
+    for (let b = 0; b < batch; b++) whole.set(part.subarray(b * steps * n, (b + 1) * steps * n), (b * T + t0) * n);
+  });
+  return whole;
+}
+
 /** Steps [t0, t0 + steps) of a [batch, T, n] tensor: a view where they are contiguous, else a copy. */
-function stepsOf(a: Float32Array, batch: number, T: number, n: number, t0: number, steps: number): Float32Array {
+export function stepsOf(a: Float32Array, batch: number, T: number, n: number, t0: number, steps: number): Float32Array {
   if (batch === 1 || steps === T) return a.subarray(t0 * n, (t0 + steps) * n + (batch - 1) * T * n);
   const out = new Float32Array(batch * steps * n);
   for (let b = 0; b < batch; b++) out.set(a.subarray((b * T + t0) * n, (b * T + t0 + steps) * n), b * steps * n);

@@ -32,8 +32,8 @@ export const seqBackend: Backend<'seq'> = {
   compile({ module, sizes, source, plan }): CompiledCell {
     const half = halfStorage(plan);
     const decision = plan.decision.mode === 'seq' ? plan.decision : { mode: 'seq' as const };
-    const emit = (tile?: number, subgroups = decision.prepass === 'subgroups', lanes = false) =>
-      emitSeq(module, sizes, { parallel: true, ...(decision.invocation ? { invocation: true } : {}), ...(source ? { source } : {}), ...(half ? { half } : {}), ...(tile !== undefined && !half ? { stepwise: { tile, ...(lanes ? { lanes } : {}) } } : {}), ...(subgroups && !half ? { subgroupPrepass: true } : {}) });
+    const emit = (tile?: number, subgroups = decision.prepass === 'subgroups', lanes = false, maxTile?: number) =>
+      emitSeq(module, sizes, { parallel: true, ...(decision.invocation ? { invocation: true } : {}), ...(source ? { source } : {}), ...(half ? { half } : {}), ...(tile !== undefined && !half ? { stepwise: { tile, ...(lanes ? { lanes } : {}) } } : {}), ...(subgroups && !half ? { subgroupPrepass: true } : {}), ...(maxTile !== undefined ? { maxTile } : {}) });
     const kernel = emit(decision.step === 'dispatch' ? decision.tile ?? 1 : undefined);
     // The files `rnnc compile` writes (kernels, manifest, host module) keep the rows pre-pass: the host
     // module does not check the device for subgroups (docs/host-module.md).
@@ -47,16 +47,19 @@ export const seqBackend: Backend<'seq'> = {
       { label, code: k.wgsl, entryPoint: k.entryPoint },
       ...(k.step ? [{ label: stepLabel, code: k.step.wgsl, entryPoint: k.step.entryPoint }, { label: initLabel, code: k.step.wgsl, entryPoint: k.step.initEntryPoint }] : []),
     ];
-    // The step kernel's tile at a batch below it: fewer sequences per invocation (emitted when first asked).
+    // The step kernel's tile, or the loop kernel's batch tile, at a batch below it: fewer sequences per
+    // invocation or workgroup (emitted when first asked). LSTM X = H = 128's backward loop at batch 1
+    // ran the steps of an absent second sequence: 1,678 ms against 1,110 with a tile of 1 (docs/grad.md).
     const byTile = new Map<number, SeqKernel>();
     let laneKernel: SeqKernel | undefined;
     const kernelFor = (batch: number): SeqKernel => {
       // From a batch of 8: lanes over 8 sequences (the plan's `lanes`).
       if (kernel.step && decision.lanes === 'sequences' && batch >= 8) return (laneKernel ??= emit(decision.tile ?? 1, undefined, true));
-      if (!kernel.step || batch >= kernel.step.tile) return kernel;
-      const tile = Math.max(1, batch);
-      if (!byTile.has(tile)) byTile.set(tile, emit(tile));
-      return byTile.get(tile)!;
+      const tile = kernel.step?.tile ?? kernel.sequencesPerWorkgroup;
+      if (batch >= tile) return kernel;
+      const fewer = Math.max(1, batch);
+      if (!byTile.has(fewer)) byTile.set(fewer, kernel.step ? emit(fewer) : emit(undefined, undefined, false, fewer));
+      return byTile.get(fewer)!;
     };
     const files = { source: source?.path ?? `${module.name}.rnn`, kernel: `${module.name}.wgsl`, host: `${module.name}.ts`, ...(written.prepass ? { prepass: `${module.name}.project.wgsl` } : {}) };
     return {

@@ -137,6 +137,8 @@ export interface SeqOptions {
   subgroupPrepass?: boolean;
   /** One invocation per sequence, whatever the workgroup memory allows (SeqDecision.invocation). */
   invocation?: boolean;
+  /** Sequences one workgroup runs at most (the batch at prepare: a tile past it runs absent sequences' steps). */
+  maxTile?: number;
 }
 
 /** WebGPU's guaranteed workgroup storage (maxComputeWorkgroupStorageSize). */
@@ -1376,11 +1378,14 @@ function chooseTile(m: Module, sizes: DimSizes, p: Plan, registers: Set<LocalKey
   return tile;
 }
 
+/** The largest batch tile (a power of two) within `most` sequences. */
+const tileAtMost = (most = MAX_TILE): number => 2 ** Math.floor(Math.log2(Math.max(1, Math.min(MAX_TILE, most))));
+
 /** Compiles a module's step to a sequential WGSL kernel (sizes from `bindDims`). */
 export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): SeqKernel {
   const p = plan(m, sizes, options);
   const layout = kernelLayout(m, sizes, p.program.weights);
-  p.tile = chooseTile(m, sizes, p, new KernelWriter(m, sizes, p, layout, options.parallel ?? false).registers);
+  p.tile = Math.min(chooseTile(m, sizes, p, new KernelWriter(m, sizes, p, layout, options.parallel ?? false).registers), tileAtMost(options.maxTile));
   // The seq backend's kernels (parallel) also read aligned runs of inputs and params as vec4s.
   let writer = new KernelWriter(m, sizes, p, layout, options.parallel ?? false);
   // A vec4 load that differs per invocation costs lavapipe's compiler about four f32 loads (measured:

@@ -19,6 +19,8 @@ import { compileFiles, emit, plan, planParts, retarget, type GeneratedFile, type
 import { RnncError } from './errors.js';
 import { planSegments, runSegmented } from './segments.js';
 import { compileTimeSum, recomputeRun, sumTerm, timeSumFits, type CompiledTimeSum } from '../../backends/wgsl-reduce/time-sum.js';
+import { compileOuterSum, outerTerm } from '../../backends/wgsl-reduce/outer-sum.js';
+import { compileWeightsMap, weightsMapForm } from '../../backends/wgsl-reduce/weights-map.js';
 import { targetOf } from './run.js';
 import { partData } from './directions.js';
 import { hostGradModule, type HostGradPart } from '../../backends/host/host-grad.js';
@@ -37,7 +39,8 @@ export interface GradCompilation {
   /**
    * The backward cell without the inputs' gradients (`split.inputs.loop`), where they are a map over
    * time of values it writes for the params' sums anyway (LSTM's `d_x` from its gate adjoints) and
-   * the map fits the time-sum kernel: runGrad runs it, and the map in the params' sums job.
+   * the map fits the time-sum kernel or is a product of params with those values (weightsMapForm):
+   * runGrad runs it, and the map in the params' sums job or a job of its own.
    */
   loop?: Compilation;
   /** Per param, the cell that sums its gradient over time. */
@@ -172,8 +175,9 @@ export function planGrad(forward: Compilation, backwardMode: ModeRequest, gradOp
   };
   const backward = walkBack && !forwardReversed ? walkingBack(split?.adjoint ?? step.module, planned) : planned(split?.adjoint ?? step.module);
   const accumulations = (split?.accumulations ?? []).map((a) => ({ param: a.param, compilation: planned(a.module) }));
-  // Measured on LSTM's loop kernel: d_x in the loop cost it about 30% (docs/grad.md).
-  const loopCell = split?.inputs && backward.plan.mode === 'seq' && timeSumFits(split.inputs.map, forward.sizes) ? (walkBack && !forwardReversed ? walkingBack(split.inputs.loop, planned) : planned(split.inputs.loop)) : undefined;
+  // Measured on LSTM's loop kernel: d_x in the loop cost it about 30% at X = 4, H = 8, and 45% at
+  // X = H = 128, where the map is a matrix product over the steps (docs/grad.md).
+  const loopCell = split?.inputs && backward.plan.mode === 'seq' && (timeSumFits(split.inputs.map, forward.sizes) || weightsMapForm(split.inputs.map, forward.sizes)) ? (walkBack && !forwardReversed ? walkingBack(split.inputs.loop, planned) : planned(split.inputs.loop)) : undefined;
   const loop = loopCell?.plan.mode === backward.plan.mode ? loopCell : undefined;
   const coreMode = backwardMode === 'chunk' ? 'chunk' : backwardMode === 'auto' && chunkCore ? 'auto+chunk' : backwardMode;
   // Where `auto` passed over a scan of the forward for the loop (its lanes fill workgroups: parallelism
@@ -452,6 +456,8 @@ export interface GradRunOptions extends BpttOptions {
   segment?: number;
   /** Sum the params' gradients over time as reductions in one job (default), not as one cell each. */
   timeSum?: boolean;
+  /** Sum the params' gradients whose term is an outer product as matrix products over the steps (default), not as one cell each. */
+  outerSum?: boolean;
   /** Run the staged backward where the compilation has one: true, false, or by default where its core is a scan (`usesStages`). */
   staged?: boolean;
 }
@@ -567,15 +573,30 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
     runner.runRest = (shape, inputs, params) => timeSumRun(compiled, shape, inputs, params);
   } else if (options.timeSum !== false) {
     // The params' sums over time as reductions, all in one job (backends/wgsl-reduce/time-sum.ts).
-    let timeSum: { compiled: CompiledTimeSum; taken: Accumulation[] } | undefined;
+    // Those too large for it whose term is an outer product (LSTM's weights from H = 16 on) as matrix
+    // products over the steps, in a job of their own (backends/wgsl-reduce/outer-sum.ts).
+    let timeSum: { compiled: CompiledTimeSum; taken: Accumulation[]; products?: CompiledTimeSum[]; mapSums?: Module } | undefined;
     runner.sumOverTime = async (accumulations, shape, inputs, params) => {
       if (!timeSum) {
         const taken = accumulations.filter((a) => sumTerm(a.module, a.adjoint) && timeSumFits(a.module, g.forward.sizes));
-        timeSum = { compiled: compileTimeSum([...taken.map((a) => a.module), ...(map ? [map] : [])], g.forward.sizes, `${g.forward.module.name}_grad_sums`), taken };
+        const outer = options.outerSum === false ? [] : accumulations.filter((a) => !taken.includes(a) && outerTerm(a.module, g.forward.sizes));
+        // The inputs' map in the same job where it fits, else a matrix product of its own (planGrad's `loop`).
+        const mapSums = map && timeSumFits(map, g.forward.sizes) ? map : undefined;
+        timeSum = {
+          compiled: compileTimeSum([...taken.map((a) => a.module), ...(mapSums ? [mapSums] : [])], g.forward.sizes, `${g.forward.module.name}_grad_sums`),
+          taken,
+          ...(outer.length || (map && !mapSums) ? { products: [...(outer.length ? [compileOuterSum(outer.map((a) => a.module), g.forward.sizes, `${g.forward.module.name}_grad_outer`)] : []), ...(map && !mapSums ? [compileWeightsMap(map, g.forward.sizes, `${g.forward.module.name}_grad_map`)] : [])] } : {}),
+          ...(mapSums ? { mapSums } : {}),
+        };
       }
-      if (timeSum.taken.length === 0 && !map) return {};
+      const got: Record<string, FloatArray> = {};
+      for (const job of timeSum.products ?? []) {
+        const r = await timeSumRun(job, shape, inputs, params);
+        Object.assign(got, r.sums, r.outputs);
+      }
+      if (timeSum.taken.length === 0 && !timeSum.mapSums) return got;
       const r = await timeSumRun(timeSum.compiled, shape, inputs, params);
-      return { ...r.sums, ...r.outputs };
+      return { ...got, ...r.sums, ...r.outputs };
     };
   }
   runner.walksBack = (cell) => cells.get(cell)?.module.reversed === true;
