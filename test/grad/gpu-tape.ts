@@ -3,7 +3,7 @@
 import { tensorSize } from '../../src/compiler/ir/dims.js';
 import { tensorsOf, type Module } from '../../src/compiler/ir/ir.js';
 import { randomLengths, randomRunData, uniformFloats } from '../../src/driver/data.js';
-import { runGrad, type GradCompilation } from '../../src/driver/grad.js';
+import { runGrad, type GradCompilation, type GradRunOptions } from '../../src/driver/grad.js';
 import { gradientTensors } from '../../src/driver/grad-io.js';
 import { tensorError } from '../../src/driver/verify.js';
 import type { Device } from '../../src/runtime/device.js';
@@ -24,7 +24,7 @@ const f32 = (r: Record<string, Float32Array | Float64Array>) => Object.fromEntri
 const f64 = (r: Record<string, Float32Array | Float64Array>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float64Array.from(v)]));
 
 /** Runs `g` on the GPU and the tape on `m`; the gradients' errors (norm-wise), with both results. */
-export async function gpuAgainstTape(gpu: Device, g: GradCompilation, m: Module, c: GpuGradCase, tolerance: number) {
+export async function gpuAgainstTape(gpu: Device, g: GradCompilation, m: Module, c: GpuGradCase, tolerance: number, options: GradRunOptions = {}) {
   const sizes = g.forward.sizes;
   const lengths = c.lengths ? randomLengths(c.batch, c.T, 4) : undefined;
   const shape = { batch: c.batch, T: c.T, sizes, ...(lengths ? { lengths } : {}) };
@@ -34,7 +34,7 @@ export async function gpuAgainstTape(gpu: Device, g: GradCompilation, m: Module,
     final: Object.fromEntries(tensorsOf(m, 'state').map((s) => [s.name, uniformFloats(13, `grad:${s.name}.final`, c.batch * tensorSize(s, sizes))])),
   };
   const arrays = { batch: c.batch, T: c.T, inputs: f32(data.inputs), params: f32(data.params), ...(data.initial ? { initialState: f32(data.initial) } : {}), ...(lengths ? { lengths } : {}) };
-  const got = await runGrad(gpu, g, arrays, upstream, c.checkpoint !== undefined ? { checkpoint: c.checkpoint } : {});
+  const got = await runGrad(gpu, g, arrays, upstream, { ...options, ...(c.checkpoint !== undefined ? { checkpoint: c.checkpoint } : {}) });
   const tape = interpretGrad(m, shape, { inputs: f64(data.inputs), params: f64(data.params), ...(data.initial ? { initial: f64(data.initial) } : {}) }, { outputs: f64(upstream.outputs), final: f64(upstream.final) });
   const size = { batch: c.batch, T: c.T };
   const want = gradientTensors(m, sizes, size, tape);
