@@ -5,14 +5,17 @@
 // the loop 1,110 ms with it, 606 without); the time-sum kernel unrolls every output point into one
 // invocation, which stops at a few hundred terms a step.
 //
-// Here a workgroup takes ROWS output points and WORKGROUP steps (one per invocation). Each param's
-// load has the same address in every invocation, which lavapipe loads once (where addresses differ it
-// gathers per SIMD lane); each step's vector is one load per invocation and term; each invocation
+// Here a workgroup takes ROWS output points and WORKGROUP steps (one per invocation); each invocation
 // keeps ROWS sums in registers and writes its step's ROWS points. Steps past a sequence's length are 0.
+// With subgroups (of at least 8) and a reduction of whole blocks of 32 floats, as the seq pre-pass
+// does (backends/wgsl-seq/prepass-subgroup.ts): each lane holds 8 quads of its step's vector, and for
+// each point the subgroup loads 8 consecutive weight quads of its row, a lane each, and hands them
+// round with `subgroupBroadcast`: lavapipe loads an address lane by lane even where every invocation
+// reads the same one. Without them every invocation loads each weight itself.
 import type { Def, Module, Node } from '../../src/compiler/ir/ir.js';
 import { tensorSize, type DimSizes } from '../../src/compiler/ir/dims.js';
 import { flatWorkgroupIndex, gridDispatch, MAX_WORKGROUPS_PER_DIMENSION } from '../lower/grid.js';
-import { arrayOf, assign, bin, call, emptyModule, f32, forRange, id, ifS, index, letS, lit, member, named, u32, varS, workgroupEntry, type Expr, type Stmt } from '../wgsl/ast.js';
+import { arrayOf, assign, bin, call, emptyModule, f32, forRange, id, ifS, index, letS, lit, member, named, u32, varS, vec, workgroupEntry, type Expr, type Stmt } from '../wgsl/ast.js';
 import { printModule } from '../wgsl/print.js';
 import { joinPieces, stepsOf, timePieces, type CompiledTimeSum, type TimeSumResult } from './time-sum.js';
 import type { GpuBufferSpec, GpuPass } from '../job.js';
@@ -22,6 +25,9 @@ const WORKGROUP = 64;
 /** Output points a workgroup computes: one register each per invocation. */
 const ROWS = 16;
 const SIZES_BYTES = 16;
+/** Lanes a subgroup loads weight quads with (the least subgroup size the job asks for), and the floats of a block of the reduction. */
+const BROADCAST_LANES = 8;
+const BLOCK = 4 * BROADCAST_LANES;
 
 /** One term `Σ_k param[j…, k] · input[k]` of an output point j…. */
 interface Term {
@@ -80,21 +86,43 @@ export function weightsMapForm(m: Module, sizes: DimSizes): WeightsOutput[] | un
 }
 
 /** The kernel of one output: ROWS of its points for WORKGROUP steps per workgroup. */
-function kernelOf(o: WeightsOutput, label: string, paramOffset: Map<string, number>, inputs: string[]): { label: string; code: string; rowBlocks: number } {
+/** Whether an output takes the subgroup form: every reduction whole blocks (its params' offsets are then quads too: compileWeightsMap). */
+const blocked = (o: WeightsOutput) => o.terms.every((t) => t.length % BLOCK === 0);
+
+function kernelOf(o: WeightsOutput, label: string, paramOffset: Map<string, number>, inputs: string[], subgroups: boolean): { label: string; code: string; rowBlocks: number; broadcast: boolean } {
   const perGroup = Math.min(ROWS, o.size);
   const rowBlocks = Math.ceil(o.size / perGroup);
   const u = lit.u32;
   const sizes = (name: string) => member(id('sizes'), name);
   // The tail block's rows past the output read its last point's weights and are not written.
-  const rowAt = (r: number): Expr => (o.size % perGroup === 0 ? bin('+', id('j0'), u(r)) : call('min', bin('+', id('j0'), u(r)), u(o.size - 1)));
-  const sums: Stmt[] = o.terms.map((term, n) => {
+  const rowOf = (r: Expr): Expr => (o.size % perGroup === 0 ? bin('+', id('j0'), r) : call('min', bin('+', id('j0'), r), u(o.size - 1)));
+  const rowAt = (r: number): Expr => rowOf(u(r));
+  const plainSum = (term: Term, n: number): Stmt => {
     const k = `k${n}`;
     const x = index(id(`in_${inputs.indexOf(term.input)}`), bin('+', bin('*', id('row'), u(term.length)), id(k)));
     const weight = (r: number) => index(id('params'), bin('+', bin('*', rowAt(r), u(term.length)), bin('+', u(paramOffset.get(term.param)!), id(k))));
     return forRange(k, u(0), u(term.length), [letS(`x${n}`, x), ...Array.from({ length: perGroup }, (_, r) => assign(id(`acc_${r}`), bin('+', id(`acc_${r}`), bin('*', weight(r), id(`x${n}`)))))]);
-  });
+  };
+  // A block of 32 floats of the reduction at a time: the step's 8 quads per lane, then per point the
+  // row's 8 weight quads, a lane each (consecutive: one vector load), broadcast and dotted.
+  const broadcastSum = (term: Term, n: number): Stmt => {
+    const kb = `kb${n}`;
+    const quads = term.length / 4;
+    const x = (i: number) => index(id(`in4_${inputs.indexOf(term.input)}`), bin('+', bin('+', bin('*', id('row'), u(quads)), bin('*', id(kb), u(BROADCAST_LANES))), u(i)));
+    const weights = (r: string) => index(id('params4'), bin('+', bin('+', bin('+', bin('*', rowOf(id(r)), u(quads)), u(paramOffset.get(term.param)! / 4)), bin('*', id(kb), u(BROADCAST_LANES))), id('sid')));
+    const r = `r${n}`;
+    const dots = Array.from({ length: BROADCAST_LANES }, (_, i) => call('dot', call('subgroupBroadcast', id('wq'), u(i)), id(`x${n}_${i}`)));
+    const row: Stmt[] = [letS('wq', weights(r)), assign(index(id('acc'), id(r)), dots.reduce((sum, d) => bin('+', sum, d), index(id('acc'), id(r)) as Expr))];
+    // Both loops bounded by a uniform the compiler cannot see is 0, so that Mesa keeps them loops (all
+    // unrolled, H = 128's took 9-12 s to compile cold) while the broadcasts stay in uniform control flow.
+    const kept = (count: number) => bin('+', u(count), sizes('zero'));
+    return forRange(kb, u(0), kept(term.length / BLOCK), [...Array.from({ length: BROADCAST_LANES }, (_, i) => letS(`x${n}_${i}`, x(i))), forRange(r, u(0), kept(perGroup), row)]);
+  };
+  const broadcast = subgroups && blocked(o);
+  const sums: Stmt[] = o.terms.map((term, n) => (broadcast ? broadcastSum(term, n) : plainSum(term, n)));
   const writes = Array.from({ length: perGroup }, (_, r): Stmt => {
-    const store = assign(index(id('out'), bin('+', bin('*', id('row'), u(o.size)), bin('+', id('j0'), u(r)))), call('select', lit.f32(0), id(`acc_${r}`), bin('<', id('t'), id('len'))));
+    const acc = broadcast ? index(id('acc'), u(r)) : id(`acc_${r}`);
+    const store = assign(index(id('out'), bin('+', bin('*', id('row'), u(o.size)), bin('+', id('j0'), u(r)))), call('select', lit.f32(0), acc, bin('<', id('t'), id('len'))));
     return o.size % perGroup === 0 ? store : ifS(bin('<', bin('+', id('j0'), u(r)), u(o.size)), [store]);
   });
   const body: Stmt[] = [
@@ -105,31 +133,37 @@ function kernelOf(o: WeightsOutput, label: string, paramOffset: Map<string, numb
     letS('b', bin('/', id('tb'), id('blocks'))),
     ifS(bin('>=', id('b'), sizes('seqs')), [{ kind: 'return' }]),
     letS('t', bin('+', bin('*', bin('%', id('tb'), id('blocks')), u(WORKGROUP)), id('lid'))),
-    ifS(bin('>=', id('t'), sizes('T')), [{ kind: 'return' }]),
+    // Broadcasting, every lane takes part: a lane past the sequence computes on its last step, writing nothing.
+    ...(broadcast ? [] : [ifS(bin('>=', id('t'), sizes('T')), [{ kind: 'return' }])]),
     letS('len', call('min', index(id('lengths'), id('b')), sizes('T'))),
-    letS('row', bin('+', bin('*', id('b'), sizes('T')), id('t'))),
-    ...Array.from({ length: perGroup }, (_, r) => varS(`acc_${r}`, f32, lit.f32(0))),
+    letS('row', bin('+', bin('*', id('b'), sizes('T')), broadcast ? call('min', id('t'), bin('-', sizes('T'), u(1))) : id('t'))),
+    ...(broadcast ? [varS('acc', arrayOf(f32, perGroup))] : Array.from({ length: perGroup }, (_, r) => varS(`acc_${r}`, f32, lit.f32(0)))),
     ...sums,
-    ...writes,
+    ...(broadcast ? [ifS(bin('<', id('t'), sizes('T')), writes)] : writes),
   ];
+  const entry = workgroupEntry(WORKGROUP, body);
   const code = printModule({
     ...emptyModule(),
-    header: `${label}: per step, ${o.output} = ${o.terms.map((t) => `${t.param} · ${t.input}`).join(' + ')}; ${perGroup} of its ${o.size} points per workgroup, a step per invocation`,
-    structs: [{ name: 'Sizes', members: ['T', 'seqs', 'pad0', 'pad1'].map((name) => ({ name, type: u32 })) }],
+    ...(broadcast ? { enables: ['subgroups'] } : {}),
+    header: `${label}: per step, ${o.output} = ${o.terms.map((t) => `${t.param} · ${t.input}`).join(' + ')}; ${perGroup} of its ${o.size} points per workgroup, a step per invocation${broadcast ? `, the weights ${BROADCAST_LANES} quads at a time, a lane each, broadcast` : ''}`,
+    structs: [{ name: 'Sizes', members: ['T', 'seqs', 'zero', 'pad'].map((name) => ({ name, type: u32 })) }],
     globals: [
       { name: 'sizes', space: 'uniform', type: named('Sizes'), group: 0, binding: 0 },
       { name: 'lengths', space: 'storage', access: 'read', type: arrayOf(u32), group: 0, binding: 1 },
-      { name: 'params', space: 'storage', access: 'read', type: arrayOf(f32), group: 0, binding: 2 },
+      broadcast ? { name: 'params4', space: 'storage', access: 'read', type: arrayOf(vec(4, f32)), group: 0, binding: 2 } : { name: 'params', space: 'storage', access: 'read', type: arrayOf(f32), group: 0, binding: 2 },
       { name: 'out', space: 'storage', access: 'read_write', type: arrayOf(f32), group: 0, binding: 3 },
-      ...inputs.map((_, i) => ({ name: `in_${i}`, space: 'storage' as const, access: 'read' as const, type: arrayOf(f32), group: 0, binding: 4 + i })),
+      ...inputs.map((_, i) => ({ name: broadcast ? `in4_${i}` : `in_${i}`, space: 'storage' as const, access: 'read' as const, type: arrayOf(broadcast ? vec(4, f32) : f32), group: 0, binding: 4 + i })),
     ],
-    entryPoints: [workgroupEntry(WORKGROUP, body)],
+    entryPoints: [broadcast ? { ...entry, params: [...entry.params, { name: 'sid', type: u32, attributes: ['builtin(subgroup_invocation_id)'] }] } : entry],
   });
-  return { label, code, rowBlocks };
+  return { label, code, rowBlocks, broadcast };
 }
 
-/** A cell that `weightsMapForm` takes, as one job: a shader per output, a pass per output and piece of time. */
-export function compileWeightsMap(m: Module, sizes: DimSizes, label = 'weights_map'): CompiledTimeSum {
+/**
+ * A cell that `weightsMapForm` takes, as one job: a shader per output, a pass per output and piece of
+ * time. `subgroups`: the device has subgroups of at least BROADCAST_LANES (the plan's target).
+ */
+export function compileWeightsMap(m: Module, sizes: DimSizes, label = 'weights_map', subgroups = false): CompiledTimeSum {
   const form = weightsMapForm(m, sizes);
   if (!form) throw new Error(`compileWeightsMap: ${m.name} is not a map of params times a step's vectors`);
   const paramOffset = new Map<string, number>();
@@ -137,11 +171,11 @@ export function compileWeightsMap(m: Module, sizes: DimSizes, label = 'weights_m
   for (const t of m.tensors)
     if (t.role === 'param') {
       paramOffset.set(t.name, paramFloats);
-      paramFloats += tensorSize(t, sizes);
+      paramFloats += 4 * Math.ceil(tensorSize(t, sizes) / 4); // quads: the subgroup form reads them as vec4s
     }
   const kernels = form.map((o) => {
     const inputs = [...new Set(o.terms.map((t) => t.input))];
-    return { o, inputs, ...kernelOf(o, `${label}.${m.name}_${o.output}`, paramOffset, inputs) };
+    return { o, inputs, ...kernelOf(o, `${label}.${m.name}_${o.output}`, paramOffset, inputs, subgroups) };
   });
   const shaders = kernels.map((k) => ({ label: k.label, code: k.code, entryPoint: 'main' }));
   const inputSize = new Map(form.flatMap((o) => o.terms.map((t) => [t.input, t.length] as const)));
@@ -182,7 +216,7 @@ export function compileWeightsMap(m: Module, sizes: DimSizes, label = 'weights_m
               });
             }
           });
-          return { shaders, buffers, passes };
+          return { shaders, buffers, passes, ...(kernels.some((k) => k.broadcast) ? { requiredFeatures: ['subgroups' as GPUFeatureName], minSubgroupSize: BROADCAST_LANES } : {}) };
         },
         decode(read): TimeSumResult {
           const outputs = Object.fromEntries(kernels.map(({ o }) => [o.output, joinPieces(pieces, batch, T, o.size, (p) => read[outName(p, o.output)]!)]));

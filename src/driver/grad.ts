@@ -576,6 +576,8 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
     // Those too large for it whose term is an outer product (LSTM's weights from H = 16 on) as matrix
     // products over the steps, in a job of their own (backends/wgsl-reduce/outer-sum.ts).
     let timeSum: { compiled: CompiledTimeSum; taken: Accumulation[]; products?: CompiledTimeSum[]; mapSums?: Module } | undefined;
+    // The products' kernels broadcast with subgroups where the device has them (of at least 8).
+    const subgroups = targetOf(device.adapter).subgroups;
     runner.sumOverTime = async (accumulations, shape, inputs, params) => {
       if (!timeSum) {
         const taken = accumulations.filter((a) => sumTerm(a.module, a.adjoint) && timeSumFits(a.module, g.forward.sizes));
@@ -585,7 +587,7 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
         timeSum = {
           compiled: compileTimeSum([...taken.map((a) => a.module), ...(mapSums ? [mapSums] : [])], g.forward.sizes, `${g.forward.module.name}_grad_sums`),
           taken,
-          ...(outer.length || (map && !mapSums) ? { products: [...(outer.length ? [compileOuterSum(outer.map((a) => a.module), g.forward.sizes, `${g.forward.module.name}_grad_outer`)] : []), ...(map && !mapSums ? [compileWeightsMap(map, g.forward.sizes, `${g.forward.module.name}_grad_map`)] : [])] } : {}),
+          ...(outer.length || (map && !mapSums) ? { products: [...(outer.length ? [compileOuterSum(outer.map((a) => a.module), g.forward.sizes, `${g.forward.module.name}_grad_outer`, subgroups)] : []), ...(map && !mapSums ? [compileWeightsMap(map, g.forward.sizes, `${g.forward.module.name}_grad_map`, subgroups)] : [])] } : {}),
           ...(mapSums ? { mapSums } : {}),
         };
       }

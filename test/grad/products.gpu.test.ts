@@ -67,6 +67,15 @@ describe('matrix products over the steps in the backward', () => {
       for (const e of errors) expect(e.maxErr, `${e.name}: worst ${JSON.stringify(e.worst)}`).toBeLessThanOrEqual(1e-4);
     });
 
+  it('matches the float64 tape with the reductions in whole blocks (the subgroup forms, where the device has subgroups)', async () => {
+    // H = 32: d_x's sums over H run in blocks of 32 floats, broadcast; X = 20 leaves a tail of rows.
+    const { device, shaders } = recording(gpu);
+    const g = planGrad(plan(lstm, analyse(lstm).analysis, { mode: 'seq', dims: { X: 20, H: 32 } }), 'seq');
+    const { errors } = await gpuAgainstTape(device, g, lstm, { batch: 2, T: 70, lengths: true, initial: true }, 1e-4);
+    expect(shaders.some((s) => s.startsWith('lstm_grad_map.'))).toBe(true);
+    for (const e of errors) expect(e.maxErr, `${e.name}: worst ${JSON.stringify(e.worst)}`).toBeLessThanOrEqual(1e-4);
+  });
+
   it('gives the same gradients as the accumulation cells it replaces', async () => {
     const g = planned();
     const c = { batch: 2, T: 29, lengths: true, initial: false };
