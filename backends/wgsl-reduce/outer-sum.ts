@@ -15,9 +15,9 @@
 import type { Module } from '../../src/compiler/ir/ir.js';
 import { tensorSize, type DimSizes } from '../../src/compiler/ir/dims.js';
 import { flatWorkgroupIndex, gridDispatch, MAX_WORKGROUPS_PER_DIMENSION } from '../lower/grid.js';
-import { arrayOf, assign, bin, call, emptyModule, f32, forRange, id, ifS, index, letS, lit, member, named, u32, varS, workgroupEntry, type Expr, type Stmt } from '../wgsl/ast.js';
+import { arrayOf, assign, bin, call, emptyModule, f32, forRange, id, ifS, index, letS, lit, member, u32, varS, workgroupEntry, type Expr, type Stmt } from '../wgsl/ast.js';
 import { printModule } from '../wgsl/print.js';
-import { isStepMap, stepsOf, sumTerm, timePieces, type CompiledTimeSum, type TimeSumResult } from './time-sum.js';
+import { chunkedTimeGlobals, isStepMap, pieceLengths, stepsOf, sumTerm, timePieces, type CompiledTimeSum, type TimeSumResult } from './time-sum.js';
 import type { GpuBufferSpec, GpuPass } from '../job.js';
 
 /** Invocations per workgroup: one element of the lanes' factor each. */
@@ -140,10 +140,9 @@ function kernelOf(term: OuterTerm, label: string, subgroups: boolean): OuterKern
     ...emptyModule(),
     ...(subgroups ? { enables: ['subgroups'] } : {}),
     header: `${label}: the sum over time of ${term.first.input} x ${term.second.input} (${term.first.size} x ${term.second.size}); ${perGroup} rows of ${rowFactor.input} per workgroup${subgroups ? ` (loaded ${BROADCAST_LANES} at a time, a lane each, and broadcast)` : ''} against ${WORKGROUP} lanes of ${colFactor.input}, partial sums per chunk of steps to the host`,
-    structs: [{ name: 'Sizes', members: ['T', 'chunk', 'chunks', 'seqs'].map((name) => ({ name, type: u32 })) }],
+    structs: chunkedTimeGlobals().structs,
     globals: [
-      { name: 'sizes', space: 'uniform', type: named('Sizes'), group: 0, binding: 0 },
-      { name: 'lengths', space: 'storage', access: 'read', type: arrayOf(u32), group: 0, binding: 1 },
+      ...chunkedTimeGlobals().globals,
       { name: 'partials', space: 'storage', access: 'read_write', type: arrayOf(f32), group: 0, binding: 2 },
       { name: 'rows', space: 'storage', access: 'read', type: arrayOf(f32), group: 0, binding: 3 },
       { name: 'lanes', space: 'storage', access: 'read', type: arrayOf(f32), group: 0, binding: 4 },
@@ -186,8 +185,7 @@ export function compileOuterSum(cells: Module[], sizes: DimSizes, label = 'outer
           const buffers: GpuBufferSpec[] = [];
           const passes: GpuPass[] = [];
           pieces.forEach(({ t0, steps }, p) => {
-            const lengths = Uint32Array.from({ length: batch }, (_, b) => Math.max(0, Math.min(steps, (data.lengths ? data.lengths[b]! : T) - t0)));
-            buffers.push({ name: `lengths_${p}`, bytes: Math.max(4, lengths.byteLength), usage: 'storage-read', data: lengths });
+            buffers.push(pieceLengths(`lengths_${p}`, batch, T, t0, steps, data.lengths));
             for (const [name, size] of inputSize) {
               const slice = stepsOf(data.inputs[name]!, batch, T, size, t0, steps);
               buffers.push({ name: `in_${name}_${p}`, bytes: Math.max(4, slice.byteLength), usage: 'storage-read', data: slice });

@@ -24,7 +24,7 @@ import { strides, tensorSize, type DimSizes } from '../../src/compiler/ir/dims.j
 import { stepCost } from '../../src/compiler/ir/cost.js';
 import { Lowerer, offsetExpr, type IndexValue } from '../lower/expr.js';
 import { flatWorkgroupIndex, gridDispatch, MAX_WORKGROUPS_PER_DIMENSION } from '../lower/grid.js';
-import { arrayOf, assign, bin, call, emptyModule, f32, forRange, id, ifS, index, letS, lit, member, named, u32, varS, vec, workgroupEntry, type Expr, type Stmt } from '../wgsl/ast.js';
+import { arrayOf, assign, bin, call, emptyModule, f32, forRange, id, ifS, index, letS, lit, member, named, u32, varS, vec, workgroupEntry, type Expr, type Module as WgslModule, type Stmt } from '../wgsl/ast.js';
 import { mathPrelude } from '../wgsl/math.js';
 import { printModule } from '../wgsl/print.js';
 import { budgetUnrolling, countedLoop } from '../wgsl/unroll-budget.js';
@@ -209,15 +209,12 @@ export function compileTimeSum(cells: Module[], sizes: DimSizes, label = 'time_s
       return {
         pieces: pieces.length,
         job(data) {
-          const params = new Float32Array(Math.max(1, paramFloats));
-          for (const [name, offset] of paramOffsets) params.set(data.params[name]!, offset);
-          const buffers: GpuBufferSpec[] = [{ name: 'params', bytes: params.byteLength, usage: 'storage-read', data: params }];
+          const buffers: GpuBufferSpec[] = [paramsBuffer(paramOffsets, paramFloats, data.params)];
           const passes: GpuPass[] = [];
           const inputNames = [...new Set(kernels.flatMap((k) => k.inputs.map((x) => x.name)))];
           const sizeOf = new Map(kernels.flatMap((k) => k.inputs.map((x) => [x.name, x.size] as const)));
           pieces.forEach(({ t0, steps }, p) => {
-            const lengths = Uint32Array.from({ length: batch }, (_, b) => Math.max(0, Math.min(steps, (data.lengths ? data.lengths[b]! : T) - t0)));
-            buffers.push({ name: `lengths_${p}`, bytes: Math.max(4, lengths.byteLength), usage: 'storage-read', data: lengths });
+            buffers.push(pieceLengths(`lengths_${p}`, batch, T, t0, steps, data.lengths));
             for (const name of inputNames) {
               const e = every.get(name);
               const slice = e ? stepsOf(data.inputs[name]!, batch, Math.ceil(T / e), sizeOf.get(name)!, t0 / e, Math.ceil(steps / e)) : stepsOf(data.inputs[name]!, batch, T, sizeOf.get(name)!, t0, steps);
@@ -272,6 +269,28 @@ export function compileTimeSum(cells: Module[], sizes: DimSizes, label = 'time_s
       };
     },
   };
+}
+
+/** The uniform `sizes` of a kernel that sums chunks of a sequence's steps, and each sequence's valid steps: bindings 0 and 1. */
+export const chunkedTimeGlobals = (): Pick<WgslModule, 'structs' | 'globals'> => ({
+  structs: [{ name: 'Sizes', members: ['T', 'chunk', 'chunks', 'seqs'].map((name) => ({ name, type: u32 })) }],
+  globals: [
+    { name: 'sizes', space: 'uniform', type: named('Sizes'), group: 0, binding: 0 },
+    { name: 'lengths', space: 'storage', access: 'read', type: arrayOf(u32), group: 0, binding: 1 },
+  ],
+});
+
+/** The params of a job, packed at their offsets into one buffer (`params`). */
+export function paramsBuffer(offsets: Map<string, number>, floats: number, params: Record<string, Float32Array>): GpuBufferSpec {
+  const packed = new Float32Array(Math.max(1, floats));
+  for (const [name, offset] of offsets) packed.set(params[name]!, offset);
+  return { name: 'params', bytes: packed.byteLength, usage: 'storage-read', data: packed };
+}
+
+/** Each sequence's valid steps within a piece of time [t0, t0 + steps), as a buffer. */
+export function pieceLengths(name: string, batch: number, T: number, t0: number, steps: number, lengths?: Int32Array): GpuBufferSpec {
+  const data = Uint32Array.from({ length: batch }, (_, b) => Math.max(0, Math.min(steps, (lengths ? lengths[b]! : T) - t0)));
+  return { name, bytes: Math.max(4, data.byteLength), usage: 'storage-read', data };
 }
 
 /** Pieces of time, [t0, t0 + steps), whose [batch, steps, rowFloats] arrays fit one binding; whole runs of `run` steps. */
@@ -695,10 +714,9 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
   const kernel = printModule(budgetUnrolling({
     ...emptyModule(),
     header: `${m.name}: ${what}; ${how}, partial sums to the host`,
-    structs: [{ name: 'Sizes', members: ['T', 'chunk', 'chunks', 'seqs'].map((name) => ({ name, type: u32 })) }],
+    structs: chunkedTimeGlobals().structs,
     globals: [
-      { name: 'sizes', space: 'uniform', type: named('Sizes'), group: 0, binding: 0 },
-      { name: 'lengths', space: 'storage', access: 'read', type: arrayOf(u32), group: 0, binding: 1 },
+      ...chunkedTimeGlobals().globals,
       { name: 'params', space: 'storage', access: 'read', type: arrayOf(f32), group: 0, binding: 2 },
       { name: 'partials', space: 'storage', access: 'read_write', type: arrayOf(f32), group: 0, binding: 3 },
       ...inputs.map((x, i) => ({ name: `in_${i}`, space: 'storage' as const, access: 'read' as const, type: arrayOf(quads(x.size) ? vec(4, f32) : f32), group: 0, binding: 4 + i })),

@@ -17,7 +17,7 @@ import { tensorSize, type DimSizes } from '../../src/compiler/ir/dims.js';
 import { flatWorkgroupIndex, gridDispatch, MAX_WORKGROUPS_PER_DIMENSION } from '../lower/grid.js';
 import { arrayOf, assign, bin, call, emptyModule, f32, forRange, id, ifS, index, letS, lit, member, named, u32, varS, vec, workgroupEntry, type Expr, type Stmt } from '../wgsl/ast.js';
 import { printModule } from '../wgsl/print.js';
-import { joinPieces, stepsOf, timePieces, type CompiledTimeSum, type TimeSumResult } from './time-sum.js';
+import { joinPieces, paramsBuffer, pieceLengths, stepsOf, timePieces, type CompiledTimeSum, type TimeSumResult } from './time-sum.js';
 import type { GpuBufferSpec, GpuPass } from '../job.js';
 
 /** Steps per workgroup, one per invocation. */
@@ -188,13 +188,10 @@ export function compileWeightsMap(m: Module, sizes: DimSizes, label = 'weights_m
       return {
         pieces: pieces.length,
         job(data) {
-          const params = new Float32Array(Math.max(1, paramFloats));
-          for (const [name, offset] of paramOffset) params.set(data.params[name]!, offset);
-          const buffers: GpuBufferSpec[] = [{ name: 'params', bytes: params.byteLength, usage: 'storage-read', data: params }];
+          const buffers: GpuBufferSpec[] = [paramsBuffer(paramOffset, paramFloats, data.params)];
           const passes: GpuPass[] = [];
           pieces.forEach(({ t0, steps }, p) => {
-            const lengths = Uint32Array.from({ length: batch }, (_, b) => Math.max(0, Math.min(steps, (data.lengths ? data.lengths[b]! : T) - t0)));
-            buffers.push({ name: `lengths_${p}`, bytes: Math.max(4, lengths.byteLength), usage: 'storage-read', data: lengths });
+            buffers.push(pieceLengths(`lengths_${p}`, batch, T, t0, steps, data.lengths));
             buffers.push({ name: `sizes_${p}`, bytes: SIZES_BYTES, usage: 'uniform', data: Uint32Array.of(steps, batch, 0, 0) });
             for (const [name, size] of inputSize) {
               const slice = stepsOf(data.inputs[name]!, batch, T, size, t0, steps);

@@ -248,6 +248,8 @@ class KernelWriter {
     readonly p: Plan,
     readonly layout: KernelLayout,
     readonly vectors = false,
+    /** Lets kept in workgroup memory as arrays of vec4s (quadLet): a sum reads them four at a time. */
+    readonly quadLets: ReadonlySet<LocalKey> = new Set(),
   ) {
     this.buffers = new Map(layout.buffers.map((b) => [b.role, b]));
     this.backwardOutputs = new Set(m.tensors.filter((t) => t.role === 'output' && t.reversed).map((t) => t.name));
@@ -277,6 +279,23 @@ class KernelWriter {
 
   /** Lets that live in registers within a fused run (registerKeys): no workgroup array. */
   readonly registers: Set<LocalKey>;
+
+  /** Lets a vectorised sum read four at a time while written, each a workgroup array of floats (quadLet): emitSeq writes the kernel again with them as `quadLets`. */
+  readonly quadWanted = new Set<LocalKey>();
+
+  /**
+   * Whether a let can live in workgroup memory as an array of vec4s: the loop kernel's workgroup
+   * strategy, kept there (no register, no scratch, no storage region, not sliced), its last dim a
+   * multiple of 4 (so a sum's quad along it is one aligned vec4). On lavapipe every invocation loads
+   * a workgroup address lane by lane, even one all of them read: a vec4 is one load where four
+   * floats were four (LSTM X = H = 128's backward loop at batch 8: 630 -> 455 ms, docs/grad.md).
+   */
+  private quadLet(key: LocalKey): boolean {
+    const l = this.p.local.get(key);
+    if (!l || !key.startsWith('let:') || !this.wg || this.stepwise || this.prepassRows !== undefined || this.p.slicing.axes.length > 0) return false;
+    if (this.registers.has(key) || this.storageLocals?.offsets.has(key) || this.p.scratch.regions.some((r) => r.key === key) || !keptLocal(this.p, this.registers, key)) return false;
+    return l.count > 1 && l.dims.length > 0 && this.sizes[l.dims[l.dims.length - 1]!]! % 4 === 0;
+  }
 
   private get wg() {
     return this.p.strategy === 'workgroup';
@@ -320,9 +339,11 @@ class KernelWriter {
     }
     const stored = this.storageLocals?.offsets.get(key);
     if (stored !== undefined) return index(id('locals'), sumE([mulE(id('unit'), this.storageLocals!.perUnit), u(stored), this.flat(l.dims, coords.filter((_, i) => l.positions[i]! < 0))]));
-    if (this.tile > 1) return index(id(localName(key)), addE(u(this.member * l.count), this.flat(l.dims, coords.filter((_, i) => l.positions[i]! < 0))));
+    const at = addE(u(this.tile > 1 ? this.member * l.count : 0), this.flat(l.dims, coords.filter((_, i) => l.positions[i]! < 0)));
+    if (this.quadLets.has(key)) return index(index(id(localName(key)), bin('/', at, u(4))), bin('%', at, u(4)));
+    if (this.tile > 1) return index(id(localName(key)), at);
     if (l.count === 1) return id(localName(key));
-    return index(id(localName(key)), this.flat(l.dims, coords.filter((_, i) => l.positions[i]! < 0)));
+    return index(id(localName(key)), at);
   }
 
   /**
@@ -728,6 +749,18 @@ class KernelWriter {
   }
 
   private loadQuadAt(n: LoadNode, values: IndexValue[], quad: Expr): Expr | undefined {
+    if (n.source === 'let') {
+      const key = keyOfLoad(n, this.m.monoid !== undefined)!;
+      if (this.registerValues.has(`${key}#${this.member}`) || !this.quadLet(key)) return undefined;
+      if (!this.quadLets.has(key)) {
+        this.quadWanted.add(key);
+        return undefined;
+      }
+      const l = this.p.local.get(key)!;
+      const st = strides(l.dims, this.sizes);
+      const coords = values.slice(0, -1).map(indexExpr);
+      return index(id(localName(key)), sumE([u((this.tile > 1 ? this.member * l.count : 0) / 4), ...coords.map((c, i) => mulE(c, st[i]! / 4)), quad]));
+    }
     if (n.source !== 'input' && n.source !== 'param') return undefined;
     if (n.source === 'input' && this.stagedInputs.has(n.tensor) && !n.reversed) return undefined; // 4 loads of workgroup memory
     const role = n.source === 'input' ? 'inputs' : 'weights';
@@ -1249,7 +1282,7 @@ class KernelWriter {
         if (key.startsWith('state:')) locals.push({ name: localName(key), type: W.arrayOf(W.f32, 2 * l.count * this.tile) }); // its two halves
         continue;
       }
-      locals.push({ name: localName(key), type: l.count === 1 && this.tile === 1 ? W.f32 : W.arrayOf(W.f32, l.count * this.tile) });
+      locals.push({ name: localName(key), type: this.quadLets.has(key) ? W.arrayOf(W.vec(4, W.f32), (l.count * this.tile) / 4) : l.count === 1 && this.tile === 1 ? W.f32 : W.arrayOf(W.f32, l.count * this.tile) });
     }
     if (this.wg) {
       for (const l of locals) mod.globals.push({ name: l.name, space: 'workgroup', type: l.type });
@@ -1393,6 +1426,11 @@ export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): S
   const budget = options.parallel ? VECTOR_UNROLLED_ACCESSES : MAX_UNROLLED_ACCESSES;
   const finish = (mod: W.Module) => printModule(options.half ? storeHalf(budgetUnrolling(mod, budget), HALF_GLOBALS) : budgetUnrolling(mod, budget));
   let wgsl = finish(writer.module(options.source));
+  // Written once more with the lets its sums read four at a time as vec4 arrays (quadLet).
+  if (writer.quadWanted.size > 0) {
+    writer = new KernelWriter(m, sizes, p, layout, options.parallel ?? false, writer.quadWanted);
+    wgsl = finish(writer.module(options.source));
+  }
   // The views are extra bindings: past WebGPU's guaranteed storage buffers per stage, go without them.
   const storageUsed = (w: KernelWriter) => layout.buffers.filter((b) => (b.role !== 'inputs' && b.role !== 'weights') || w.loaded.has(b.role)).length + (p.scratch.regions.length ? 1 : 0) + (w.storageLocals ? 1 : 0) + (w.loaded.has('weights4') ? 1 : 0) + (w.loaded.has('inputs4') ? 1 : 0);
   if (storageUsed(writer) > MAX_STORAGE_BUFFERS) {

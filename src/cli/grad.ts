@@ -4,7 +4,7 @@ import type { ModeRequest } from '../compiler/plan/plan.js';
 import { isModeRequest, modeRequests } from '../compiler/plan/plan.js';
 import type { DimSizes } from '../compiler/ir/dims.js';
 import type { Module } from '../compiler/ir/ir.js';
-import { usesStages, type GradCompilation, type Gradients, type Upstream } from '../driver/grad.js';
+import { sumsSchedule, usesStages, type GradCompilation, type Gradients, type Upstream } from '../driver/grad.js';
 import { gradientTensors } from '../driver/grad-io.js';
 import type { RunSize } from '../driver/run.js';
 import type { TensorSummary } from '../driver/run-report.js';
@@ -46,9 +46,23 @@ export function gradReport(g: GradCompilation, checkpoint: number | undefined, u
   };
 }
 
+/** How the params' gradients are summed over time and the inputs' mapped, in words (sumsSchedule), or '' where the staged backward runs. */
+function sumsText(g: GradCompilation): string {
+  const s = sumsSchedule(g);
+  if (!s) return '';
+  const params = (list: { param: string }[]) => list.map((a) => a.param).join(', ');
+  const parts = [
+    s.timeSum.length ? `${params(s.timeSum)} in the time-sum kernel` : '',
+    s.outer.length ? `${params(s.outer)} as matrix products over the steps` : '',
+    s.cells.length ? `${params(s.cells)} each by its own cell` : '',
+    s.map ? `the inputs' gradients ${s.map === 'time-sum' ? 'in the time-sum kernel' : 'as matrix products over the steps'}` : '',
+  ].filter(Boolean);
+  return parts.length ? `; the params' gradients summed over time: ${parts.join('; ')}` : '';
+}
+
 /** Which kernels run one cell's (or part's) backward pass, in words: the backward cell's, or the staged core's and rest's. */
 export function backwardKernelText(g: GradCompilation): string {
-  if (!usesStages(g)) return `${g.backward.plan.mode} kernel (${g.backward.plan.why})`;
+  if (!usesStages(g)) return `${g.backward.plan.mode} kernel (${g.backward.plan.why})${sumsText(g)}`;
   const { rest: how } = g.staged!;
   const written = how.kind === 'time-sum' && how.sampled ? [how.sampled.saved && 'saved states', how.sampled.carried && 'carried adjoints'].filter(Boolean).join(' and ') : '';
   const rest =
@@ -64,11 +78,20 @@ function coreWhy(g: GradCompilation): string {
   return `${forwardLoop ? "the forward's loop: auto passed over the forward's scan, whose lanes fill workgroups; " : ''}${core.plan.why}`;
 }
 
+function sumsReport(g: GradCompilation) {
+  const s = sumsSchedule(g);
+  if (!s) return null;
+  const params = (list: { param: string }[]) => list.map((a) => a.param);
+  return { timeSum: params(s.timeSum), outerProducts: params(s.outer), cells: g.accumulations.filter((a) => s.cells.some((c) => c.param === a.param)).map((a) => ({ param: a.param, mode: a.compilation.plan.mode })), inputs: s.map === 'time-sum' ? 'time-sum' : s.map === 'weights' ? 'matrix-products' : 'backward' };
+}
+
 /** Which kernels run one cell's (or part's) backward pass. */
 function kernelsReport(g: GradCompilation) {
   return {
     backward: { mode: g.backward.plan.mode, requested: g.backward.plan.requested, why: g.backward.plan.why, decision: g.backward.plan.decision, direction: g.backward.module.reversed ? 'reversed' : 'forward' },
     saving: { mode: g.saving.plan.mode },
+    // The one-cell schedule's sums over time: which params each kernel sums (null where the staged backward runs).
+    sums: sumsReport(g),
     // The staged backward (docs/grad.md) runs the adjoint recurrence alone, then the rest in one pass.
     staged: usesStages(g)
       ? {

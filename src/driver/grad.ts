@@ -500,6 +500,32 @@ export function restLengths(shape: { batch: number; T: number; lengths?: Int32Ar
 export const gradCompilations = (g: GradCompilation): Compilation[] =>
   g.parts ? g.parts.flatMap(gradCompilations) : [g.saving, g.backward, ...g.accumulations.map((a) => a.compilation)];
 
+/**
+ * How the one-cell schedule sums the params' gradients over time and maps the inputs' (runGrad's
+ * `sumOverTime`): in the time-sum kernel where it takes them (backends/wgsl-reduce/time-sum.ts); as
+ * matrix products over the steps where the term is an outer product (`outer`: LSTM's weights from
+ * H = 16 on; outer-sum.ts); else each by its accumulation cell (`cells`). The inputs' map, where the
+ * loop leaves it out (GradCompilation.loop), in the time-sum job or as a product of its own
+ * (weights-map.ts). Undefined where the staged backward runs or `timeSum` is off (every sum by its cell).
+ */
+export interface SumsSchedule {
+  timeSum: Accumulation[];
+  outer: Accumulation[];
+  cells: Accumulation[];
+  map?: 'time-sum' | 'weights';
+}
+
+export function sumsSchedule(g: GradCompilation, options: Pick<GradRunOptions, 'timeSum' | 'outerSum' | 'staged'> = {}): SumsSchedule | undefined {
+  if (usesStages(g, options) || options.timeSum === false || !g.split) return undefined;
+  const sizes = g.forward.sizes;
+  const all = g.split.accumulations;
+  const timeSum = all.filter((a) => sumTerm(a.module, a.adjoint) && timeSumFits(a.module, sizes));
+  const outer = options.outerSum === false ? [] : all.filter((a) => !timeSum.includes(a) && outerTerm(a.module, sizes));
+  const cells = all.filter((a) => !timeSum.includes(a) && !outer.includes(a));
+  const map = g.loop && g.split.inputs ? (timeSumFits(g.split.inputs.map, sizes) ? 'time-sum' : 'weights') : undefined;
+  return { timeSum, outer, cells, ...(map ? { map } : {}) };
+}
+
 /** Runs forward and backward on the device: the gradients, and the forward run's results. */
 export async function runGrad(device: Device, g: GradCompilation, data: RunArrays, upstream: Upstream = {}, options: GradRunOptions = {}): Promise<Gradients<Float32Array>> {
   if (g.parts) {
@@ -511,6 +537,7 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
   const compiled = new Map<GradCell, CompiledCell>();
   // The backward cell without the inputs' gradients where the params' sums job maps them (GradCompilation.loop).
   const map = g.loop && g.split?.inputs && options.timeSum !== false && !usesStages(g, options) ? g.split.inputs.map : undefined;
+  const schedule = sumsSchedule(g, options);
   const staged = usesStages(g, options) ? g.staged : undefined;
   const cells = new Map<GradCell, Compilation>([
     ['forward', g.forward],
@@ -571,34 +598,27 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
     const recompute = run ? { forward: g.forward.module, core: staged.stages.core, saved: new Map(g.step.roles.savedStates.map((r) => [r.state, r.input])), carried: staged.stages.carried, run, ...(staged.rest.sampled ? { sampled: staged.rest.sampled } : {}) } : undefined;
     const compiled = compileTimeSum([staged.stages.rest], g.forward.sizes, `${g.forward.module.name}_grad_rest`, recompute ? { recompute } : {});
     runner.runRest = (shape, inputs, params) => timeSumRun(compiled, shape, inputs, params);
-  } else if (options.timeSum !== false) {
-    // The params' sums over time as reductions, all in one job (backends/wgsl-reduce/time-sum.ts).
-    // Those too large for it whose term is an outer product (LSTM's weights from H = 16 on) as matrix
-    // products over the steps, in a job of their own (backends/wgsl-reduce/outer-sum.ts).
-    let timeSum: { compiled: CompiledTimeSum; taken: Accumulation[]; products?: CompiledTimeSum[]; mapSums?: Module } | undefined;
+  } else if (schedule) {
+    const sizes = g.forward.sizes;
+    const name = g.forward.module.name;
     // The products' kernels broadcast with subgroups where the device has them (of at least 8).
     const subgroups = targetOf(device.adapter).subgroups;
-    runner.sumOverTime = async (accumulations, shape, inputs, params) => {
-      if (!timeSum) {
-        const taken = accumulations.filter((a) => sumTerm(a.module, a.adjoint) && timeSumFits(a.module, g.forward.sizes));
-        const outer = options.outerSum === false ? [] : accumulations.filter((a) => !taken.includes(a) && outerTerm(a.module, g.forward.sizes));
-        // The inputs' map in the same job where it fits, else a matrix product of its own (planGrad's `loop`).
-        const mapSums = map && timeSumFits(map, g.forward.sizes) ? map : undefined;
-        timeSum = {
-          compiled: compileTimeSum([...taken.map((a) => a.module), ...(mapSums ? [mapSums] : [])], g.forward.sizes, `${g.forward.module.name}_grad_sums`),
-          taken,
-          ...(outer.length || (map && !mapSums) ? { products: [...(outer.length ? [compileOuterSum(outer.map((a) => a.module), g.forward.sizes, `${g.forward.module.name}_grad_outer`, subgroups)] : []), ...(map && !mapSums ? [compileWeightsMap(map, g.forward.sizes, `${g.forward.module.name}_grad_map`, subgroups)] : [])] } : {}),
-          ...(mapSums ? { mapSums } : {}),
-        };
-      }
+    let jobs: { sums?: CompiledTimeSum; products: CompiledTimeSum[] } | undefined;
+    runner.sumOverTime = async (_accumulations, shape, inputs, params) => {
+      const mapSums = schedule.map === 'time-sum' ? [map!] : [];
+      jobs ??= {
+        ...(schedule.timeSum.length || mapSums.length ? { sums: compileTimeSum([...schedule.timeSum.map((a) => a.module), ...mapSums], sizes, `${name}_grad_sums`) } : {}),
+        products: [
+          ...(schedule.outer.length ? [compileOuterSum(schedule.outer.map((a) => a.module), sizes, `${name}_grad_outer`, subgroups)] : []),
+          ...(schedule.map === 'weights' ? [compileWeightsMap(map!, sizes, `${name}_grad_map`, subgroups)] : []),
+        ],
+      };
       const got: Record<string, FloatArray> = {};
-      for (const job of timeSum.products ?? []) {
+      for (const job of [...jobs.products, ...(jobs.sums ? [jobs.sums] : [])]) {
         const r = await timeSumRun(job, shape, inputs, params);
         Object.assign(got, r.sums, r.outputs);
       }
-      if (timeSum.taken.length === 0 && !timeSum.mapSums) return got;
-      const r = await timeSumRun(timeSum.compiled, shape, inputs, params);
-      return { ...got, ...r.sums, ...r.outputs };
+      return got;
     };
   }
   runner.walksBack = (cell) => cells.get(cell)?.module.reversed === true;

@@ -59,6 +59,19 @@ describe('rnnc run --grad', () => {
     expect(report.verify.gradients.ok).toBe(true);
   });
 
+  // docs/grad.md, "Session 31": LSTM's weight sums (from H = 16) and d_x (here X = H = 32) as matrix products over the steps, its biases in the time-sum kernel.
+  it("reports how an LSTM's params' gradients are summed over time, in words and in --json", async () => {
+    const args = ['run', 'examples/lstm.rnn', '--grad', '--verify', '--dim', 'X=32', '--dim', 'H=32', '--batch', '2', '--T', '11', '--lengths', 'random'];
+    const text = await rnnc(...args);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain("the params' gradients summed over time: bi, bf, bg, bo in the time-sum kernel; Wi, Wf, Wg, Wo, Ui, Uf, Ug, Uo as matrix products over the steps; the inputs' gradients as matrix products over the steps");
+    const r = await rnnc(...args, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.grad.sums).toEqual({ timeSum: ['bi', 'bf', 'bg', 'bo'], outerProducts: ['Wi', 'Wf', 'Wg', 'Wo', 'Ui', 'Uf', 'Ug', 'Uo'], cells: [], inputs: 'matrix-products' });
+    expect(report.verify.gradients.ok).toBe(true);
+  });
+
   it('warns of an upstream gradient for nothing, and refuses one of the wrong shape before the GPU starts', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'grad_z.npy'), formatNpy({ shape: [1, 5, 1], data: new Float32Array(5) }));

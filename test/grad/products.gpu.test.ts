@@ -1,6 +1,7 @@
 // The params' sums and the inputs' gradients that are matrix products over the steps: LSTM's weight
 // gradients `d_W = Σ_t d_gate_tᵀ x_t` (backends/wgsl-reduce/outer-sum.ts) and `d_x = Σ_g W_gᵀ d_g`
-// (weights-map.ts), where the time-sum kernel stops (from H = 16). Sizes that leave tails in every
+// (weights-map.ts), where the time-sum kernel stops (from H = 16); and the loop's gate adjoints, read
+// by its sums as vec4s (backends/wgsl-seq/emit.ts quadLet). Sizes that leave tails in every
 // block (X = 20, H = 24: 16 rows, 64 lanes), variable lengths, given initial states, and a binding
 // limit that cuts the run into pieces; the gradients against the float64 tape, and the jobs that ran.
 import { describe, expect, it } from 'vitest';
@@ -8,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { gpuAgainstTape, withBindingLimit } from './gpu-tape.js';
 import { fileGpu } from '../helpers/file-gpu.js';
 import { analyse } from '../../src/compiler/analyse/analyse.js';
-import { plan } from '../../src/driver/compile.js';
+import { emit, plan } from '../../src/driver/compile.js';
 import { planGrad } from '../../src/driver/grad.js';
 import { frontEnd } from '../../src/driver/front-end.js';
 import { outerTerm } from '../../backends/wgsl-reduce/outer-sum.js';
@@ -52,6 +53,14 @@ describe('matrix products over the steps in the backward', () => {
     ]);
     // The loop without d_x is planned because the map has this form (the time-sum kernel does not take it).
     expect(g.loop).toBeDefined();
+  });
+
+  it('keeps the gate adjoints the loop\'s sums read four at a time in vec4 workgroup arrays (the tape checks below run it)', () => {
+    const g = planned();
+    const wgsl = emit(g.loop!).kernels.find((k) => k.label === 'lstm_grad.seq')!.wgsl;
+    for (const gate of ['ig', 'fg', 'gg', 'og']) expect(wgsl).toContain(`var<workgroup> let_d_${gate}_sum_2: array<vec4<f32>, 6>;`);
+    expect(wgsl).toMatch(/let v\d+ = let_d_ig_sum_2\[vk4_\d+\];/);
+    expect(wgsl).toMatch(/let_d_ig_sum_2\[e \/ 4u\]\[e % 4u\] = v\d+;/);
   });
 
   for (const binding of [undefined, 32768])
