@@ -72,8 +72,8 @@ describe('rnnc run with a time direction', () => {
     const gradText = await rnnc('run', 'examples/bimamba.rnn', '--grad', '--dim', 'D=2', '--dim', 'N=2', '--T', '7', '--batch', '2');
     expect(gradText.code).toBe(0);
     expect(gradText.stdout.split('\n').filter((l) => l.startsWith('backward'))).toEqual([
-      'backward of the forward part (bimamba_forward): seq kernel (a sequential loop over time runs every cell)',
-      'backward of the reversed part (bimamba_reversed): seq kernel (a sequential loop over time runs every cell)',
+      "backward of the forward part (bimamba_forward): seq kernel (a sequential loop over time runs every cell); the params' gradients summed over time: A_log_f, Dskip in the time-sum kernel",
+      "backward of the reversed part (bimamba_reversed): seq kernel (a sequential loop over time runs every cell); the params' gradients summed over time: A_log_b in the time-sum kernel",
     ]);
   });
 
