@@ -168,6 +168,21 @@ const u = (n: number) => lit.u32(n);
 const mulE = (a: Expr, k: number): Expr => (k === 0 ? u(0) : k === 1 ? a : bin('*', a, u(k)));
 const addE = (a: Expr, b: Expr): Expr => (a.kind === 'literal' && a.value === 0 ? b : b.kind === 'literal' && b.value === 0 ? a : bin('+', a, b));
 const sumE = (terms: Expr[]): Expr => terms.reduce(addE, u(0));
+/** `e / 4` for an index that is a multiple of 4, written without the division where its terms show it (`cur * 8u + q * 4u` -> `cur * 2u + q`). */
+const quarterE = (e: Expr): Expr => {
+  const exact = (x: Expr): Expr | undefined => {
+    if (x.kind === 'literal' && typeof x.value === 'number' && x.value % 4 === 0) return u(x.value / 4);
+    if (x.kind !== 'binary') return undefined;
+    if (x.op === '+') {
+      const [a, b] = [exact(x.left), exact(x.right)];
+      return a && b ? addE(a, b) : undefined;
+    }
+    if (x.op === '*' && x.right.kind === 'literal' && typeof x.right.value === 'number' && x.right.value % 4 === 0) return mulE(x.left, x.right.value / 4);
+    if (x.op === '*' && x.left.kind === 'literal' && typeof x.left.value === 'number' && x.left.value % 4 === 0) return mulE(x.right, x.left.value / 4);
+    return undefined;
+  };
+  return exact(e) ?? bin('/', e, u(4));
+};
 
 /**
  * Whether a kernel keeps local `key` per unit (a function-scope or workgroup array, or its region of
@@ -248,7 +263,7 @@ class KernelWriter {
     readonly p: Plan,
     readonly layout: KernelLayout,
     readonly vectors = false,
-    /** Lets kept in workgroup memory as arrays of vec4s (quadLet): a sum reads them four at a time. */
+    /** Lets and states kept in workgroup memory as arrays of vec4s (quadLocal; a swapped state by its `state:` key): a sum reads them four at a time. */
     readonly quadLets: ReadonlySet<LocalKey> = new Set(),
   ) {
     this.buffers = new Map(layout.buffers.map((b) => [b.role, b]));
@@ -280,19 +295,20 @@ class KernelWriter {
   /** Lets that live in registers within a fused run (registerKeys): no workgroup array. */
   readonly registers: Set<LocalKey>;
 
-  /** Lets a vectorised sum read four at a time while written, each a workgroup array of floats (quadLet): emitSeq writes the kernel again with them as `quadLets`. */
+  /** Lets and states a vectorised sum read four at a time while written, each a workgroup array of floats (quadLocal): emitSeq writes the kernel again with them as `quadLets`. */
   readonly quadWanted = new Set<LocalKey>();
 
   /**
-   * Whether a let can live in workgroup memory as an array of vec4s: the loop kernel's workgroup
-   * strategy, kept there (no register, no scratch, no storage region, not sliced), its last dim a
-   * multiple of 4 (so a sum's quad along it is one aligned vec4). On lavapipe every invocation loads
-   * a workgroup address lane by lane, even one all of them read: a vec4 is one load where four
-   * floats were four (LSTM X = H = 128's backward loop at batch 8: 630 -> 455 ms, docs/grad.md).
+   * Whether a let or a state (its key as quadKey gives it) can live in workgroup memory as an array of
+   * vec4s: the loop kernel's workgroup strategy, kept there (no register, no scratch, no storage
+   * region, not sliced), its last dim a multiple of 4 (so a sum's quad along it is one aligned vec4).
+   * On lavapipe every invocation loads a workgroup address lane by lane, even one all of them read: a
+   * vec4 is one load where four floats were four (LSTM X = H = 128's backward loop at batch 8:
+   * 630 -> 481 ms with its gate adjoints so, docs/grad.md).
    */
-  private quadLet(key: LocalKey): boolean {
+  private quadLocal(key: LocalKey): boolean {
     const l = this.p.local.get(key);
-    if (!l || !key.startsWith('let:') || !this.wg || this.stepwise || this.prepassRows !== undefined || this.p.slicing.axes.length > 0) return false;
+    if (!l || !/^(let|state|next):/.test(key) || !this.wg || this.stepwise || this.prepassRows !== undefined || this.p.slicing.axes.length > 0) return false;
     if (this.registers.has(key) || this.storageLocals?.offsets.has(key) || this.p.scratch.regions.some((r) => r.key === key) || !keptLocal(this.p, this.registers, key)) return false;
     return l.count > 1 && l.dims.length > 0 && this.sizes[l.dims[l.dims.length - 1]!]! % 4 === 0;
   }
@@ -328,22 +344,35 @@ class KernelWriter {
   /** A local tensor's element: unsliced positions only (sliced ones are this unit's coordinate). */
   private localRef(key: LocalKey, coords: Expr[]): Expr {
     const l = this.p.local.get(key)!;
+    const stored = this.swappedState(key) === undefined ? this.storageLocals?.offsets.get(key) : undefined;
+    if (stored !== undefined) return index(id('locals'), sumE([mulE(id('unit'), this.storageLocals!.perUnit), u(stored), this.flat(l.dims, coords.filter((_, i) => l.positions[i]! < 0))]));
+    const { array, at } = this.localSlot(key, coords);
+    if (at === undefined) return id(array);
+    // A vec4 array (quadLocal): the element is a component of its quad.
+    if (this.quadLets.has(this.quadKey(key))) return index(index(id(array), bin('/', at, u(4))), bin('%', at, u(4)));
+    return index(id(array), at);
+  }
+
+  /** The workgroup or private array holding a local's element, and the element's index in it (none: a scalar). */
+  private localSlot(key: LocalKey, coords: Expr[]): { array: string; at?: Expr } {
+    const l = this.p.local.get(key)!;
+    const within = addE(u(this.tile > 1 ? this.member * l.count : 0), this.flat(l.dims, coords.filter((_, i) => l.positions[i]! < 0)));
     const swapped = this.swappedState(key);
     if (swapped !== undefined) {
       // One array of two halves (swapsHalves): the state before the step in half `cur`, its update in the other.
       const halves = this.halves?.(this.member);
       const half = key.startsWith('next:') ? halves?.next ?? u(1) : halves?.cur ?? u(0);
-      const within = addE(u(this.tile > 1 ? this.member * l.count : 0), this.flat(l.dims, coords.filter((_, i) => l.positions[i]! < 0)));
       const start = half.kind === 'literal' ? u((half.value as number) * l.count * this.tile) : mulE(half, l.count * this.tile);
-      return index(id(localName(`state:${swapped}`)), addE(start, within));
+      return { array: localName(`state:${swapped}`), at: addE(start, within) };
     }
-    const stored = this.storageLocals?.offsets.get(key);
-    if (stored !== undefined) return index(id('locals'), sumE([mulE(id('unit'), this.storageLocals!.perUnit), u(stored), this.flat(l.dims, coords.filter((_, i) => l.positions[i]! < 0))]));
-    const at = addE(u(this.tile > 1 ? this.member * l.count : 0), this.flat(l.dims, coords.filter((_, i) => l.positions[i]! < 0)));
-    if (this.quadLets.has(key)) return index(index(id(localName(key)), bin('/', at, u(4))), bin('%', at, u(4)));
-    if (this.tile > 1) return index(id(localName(key)), at);
-    if (l.count === 1) return id(localName(key));
-    return index(id(localName(key)), at);
+    if (this.tile === 1 && l.count === 1) return { array: localName(key) };
+    return { array: localName(key), at: within };
+  }
+
+  /** The local a key's array is declared under: a swapped state's two halves are one array, `state:NAME`. */
+  private quadKey(key: LocalKey): LocalKey {
+    const swapped = this.swappedState(key);
+    return swapped !== undefined ? `state:${swapped}` : key;
   }
 
   /**
@@ -749,17 +778,17 @@ class KernelWriter {
   }
 
   private loadQuadAt(n: LoadNode, values: IndexValue[], quad: Expr): Expr | undefined {
-    if (n.source === 'let') {
+    if (n.source === 'let' || n.source === 'state') {
       const key = keyOfLoad(n, this.m.monoid !== undefined)!;
-      if (this.registerValues.has(`${key}#${this.member}`) || !this.quadLet(key)) return undefined;
-      if (!this.quadLets.has(key)) {
-        this.quadWanted.add(key);
+      const canon = this.quadKey(key);
+      if (this.registerValues.has(`${key}#${this.member}`) || !this.quadLocal(canon)) return undefined;
+      if (!this.quadLets.has(canon)) {
+        this.quadWanted.add(canon);
         return undefined;
       }
-      const l = this.p.local.get(key)!;
-      const st = strides(l.dims, this.sizes);
-      const coords = values.slice(0, -1).map(indexExpr);
-      return index(id(localName(key)), sumE([u((this.tile > 1 ? this.member * l.count : 0) / 4), ...coords.map((c, i) => mulE(c, st[i]! / 4)), quad]));
+      // The quad's first element is 4-aligned (quadLocal): its vec4 is that index over 4.
+      const slot = this.localSlot(key, values.map(indexExpr));
+      return index(id(slot.array), quarterE(slot.at!));
     }
     if (n.source !== 'input' && n.source !== 'param') return undefined;
     if (n.source === 'input' && this.stagedInputs.has(n.tensor) && !n.reversed) return undefined; // 4 loads of workgroup memory
@@ -1279,7 +1308,7 @@ class KernelWriter {
       if (!keptLocal(p, this.registers, key) || this.storageLocals?.offsets.has(key)) continue;
       const swapped = this.swappedState(key);
       if (swapped !== undefined) {
-        if (key.startsWith('state:')) locals.push({ name: localName(key), type: W.arrayOf(W.f32, 2 * l.count * this.tile) }); // its two halves
+        if (key.startsWith('state:')) locals.push({ name: localName(key), type: this.quadLets.has(key) ? W.arrayOf(W.vec(4, W.f32), (2 * l.count * this.tile) / 4) : W.arrayOf(W.f32, 2 * l.count * this.tile) }); // its two halves
         continue;
       }
       locals.push({ name: localName(key), type: this.quadLets.has(key) ? W.arrayOf(W.vec(4, W.f32), (l.count * this.tile) / 4) : l.count === 1 && this.tile === 1 ? W.f32 : W.arrayOf(W.f32, l.count * this.tile) });
@@ -1426,7 +1455,7 @@ export function emitSeq(m: Module, sizes: DimSizes, options: SeqOptions = {}): S
   const budget = options.parallel ? VECTOR_UNROLLED_ACCESSES : MAX_UNROLLED_ACCESSES;
   const finish = (mod: W.Module) => printModule(options.half ? storeHalf(budgetUnrolling(mod, budget), HALF_GLOBALS) : budgetUnrolling(mod, budget));
   let wgsl = finish(writer.module(options.source));
-  // Written once more with the lets its sums read four at a time as vec4 arrays (quadLet).
+  // Written once more with the lets and states its sums read four at a time as vec4 arrays (quadLocal).
   if (writer.quadWanted.size > 0) {
     writer = new KernelWriter(m, sizes, p, layout, options.parallel ?? false, writer.quadWanted);
     wgsl = finish(writer.module(options.source));

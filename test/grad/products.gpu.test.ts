@@ -1,7 +1,7 @@
 // The params' sums and the inputs' gradients that are matrix products over the steps: LSTM's weight
 // gradients `d_W = Σ_t d_gate_tᵀ x_t` (backends/wgsl-reduce/outer-sum.ts) and `d_x = Σ_g W_gᵀ d_g`
 // (weights-map.ts), where the time-sum kernel stops (from H = 16); and the loop's gate adjoints, read
-// by its sums as vec4s (backends/wgsl-seq/emit.ts quadLet). Sizes that leave tails in every
+// by its sums as vec4s (backends/wgsl-seq/emit.ts quadLocal). Sizes that leave tails in every
 // block (X = 20, H = 24: 16 rows, 64 lanes), variable lengths, given initial states, and a binding
 // limit that cuts the run into pieces; the gradients against the float64 tape, and the jobs that ran.
 import { describe, expect, it } from 'vitest';

@@ -48,7 +48,7 @@ var<storage, read_write> scratch: array<f32>;
 @group(0) @binding(8)
 var<storage, read> weights4: array<vec4<f32>>;
 
-var<workgroup> state_h: array<f32, 16>;
+var<workgroup> state_h: array<vec4<f32>, 4>;
 
 var<workgroup> seq_len: u32;
 
@@ -91,7 +91,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // the initial state
     {
         let e = lid;
-        state_h[e] = state_in[seq * 8u + e];
+        state_h[e / 4u][e % 4u] = state_in[seq * 8u + e];
     }
     workgroupBarrier();
 
@@ -114,7 +114,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 var vacc2: vec4<f32> = vec4<f32>();
                 for (var vm4_3 = 0u; vm4_3 < 2u + no_unroll; vm4_3++) {
                     let v4 = weights4[24u + (e * 2u + vm4_3)];
-                    let v5 = vec4<f32>(state_h[cur * 8u + vm4_3 * 4u], state_h[cur * 8u + (vm4_3 * 4u + 1u)], state_h[cur * 8u + (vm4_3 * 4u + 2u)], state_h[cur * 8u + (vm4_3 * 4u + 3u)]);
+                    let v5 = state_h[cur * 2u + vm4_3];
                     let v6 = v4 * v5;
                     vacc0 = vacc0 + v6;
                     let v7 = weights4[40u + (e * 2u + vm4_3)];
@@ -139,10 +139,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v23 = tanh_safe(v22);
                 let v24 = 1.0f - v16;
                 let v25 = v24 * v23;
-                let v26 = v16 * state_h[cur * 8u + e];
+                let v26 = v16 * state_h[(cur * 8u + e) / 4u][(cur * 8u + e) % 4u];
                 let v27 = v25 + v26;
-                state_h[nxt * 8u + e] = v27;
-                outputs[step_row * 8u + e] = state_h[nxt * 8u + e];
+                state_h[(nxt * 8u + e) / 4u][(nxt * 8u + e) % 4u] = v27;
+                outputs[step_row * 8u + e] = state_h[(nxt * 8u + e) / 4u][(nxt * 8u + e) % 4u];
             }
         }
         workgroupBarrier();
@@ -161,7 +161,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let cur = len & 1u;
     {
         let e = lid;
-        state_out[seq * 8u + e] = state_h[cur * 8u + e];
+        state_out[seq * 8u + e] = state_h[(cur * 8u + e) / 4u][(cur * 8u + e) % 4u];
     }
 }
 `;

@@ -48,7 +48,7 @@ var<storage, read_write> scratch: array<f32>;
 @group(0) @binding(8)
 var<storage, read> weights4: array<vec4<f32>>;
 
-var<workgroup> state_x: array<f32, 16>;
+var<workgroup> state_x: array<vec4<f32>, 4>;
 
 var<workgroup> let_lambda: array<f32, 8>;
 
@@ -77,7 +77,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // the initial state
     {
         let e = lid;
-        state_x[e] = state_in[seq * 8u + e];
+        state_x[e / 4u][e % 4u] = state_in[seq * 8u + e];
     }
     workgroupBarrier();
 
@@ -109,9 +109,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         {
             {
                 let e = lid;
-                let v6 = let_lambda[e] * state_x[cur * 8u + e];
+                let v6 = let_lambda[e] * state_x[(cur * 8u + e) / 4u][(cur * 8u + e) % 4u];
                 let v7 = v6 + scratch[step_row * 8u + e];
-                state_x[nxt * 8u + e] = v7;
+                state_x[(nxt * 8u + e) / 4u][(nxt * 8u + e) % 4u] = v7;
             }
         }
         workgroupBarrier();
@@ -122,7 +122,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 var vacc8: vec4<f32> = vec4<f32>();
                 for (var vn4_9 = 0u; vn4_9 < 2u + no_unroll; vn4_9++) {
                     let v10 = weights4[10u + (e * 2u + vn4_9)];
-                    let v11 = vec4<f32>(state_x[nxt * 8u + vn4_9 * 4u], state_x[nxt * 8u + (vn4_9 * 4u + 1u)], state_x[nxt * 8u + (vn4_9 * 4u + 2u)], state_x[nxt * 8u + (vn4_9 * 4u + 3u)]);
+                    let v11 = state_x[nxt * 2u + vn4_9];
                     let v12 = v10 * v11;
                     vacc8 = vacc8 + v12;
                 }
@@ -148,7 +148,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let cur = len & 1u;
     {
         let e = lid;
-        state_out[seq * 8u + e] = state_x[cur * 8u + e];
+        state_out[seq * 8u + e] = state_x[(cur * 8u + e) / 4u][(cur * 8u + e) % 4u];
     }
 }
 `;

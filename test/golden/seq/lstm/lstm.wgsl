@@ -44,7 +44,7 @@ var<storage, read_write> scratch: array<f32>;
 @group(0) @binding(8)
 var<storage, read> weights4: array<vec4<f32>>;
 
-var<workgroup> state_h: array<f32, 16>;
+var<workgroup> state_h: array<vec4<f32>, 4>;
 
 var<workgroup> state_c: array<f32, 16>;
 
@@ -89,7 +89,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // the initial state
     {
         let e = lid;
-        state_h[e] = state_in[seq * 8u + e];
+        state_h[e / 4u][e % 4u] = state_in[seq * 8u + e];
     }
     {
         let e = lid;
@@ -119,7 +119,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 var vacc3: vec4<f32> = vec4<f32>();
                 for (var vm4_4 = 0u; vm4_4 < 2u + no_unroll; vm4_4++) {
                     let v5 = weights4[32u + (e * 2u + vm4_4)];
-                    let v6 = vec4<f32>(state_h[cur * 8u + vm4_4 * 4u], state_h[cur * 8u + (vm4_4 * 4u + 1u)], state_h[cur * 8u + (vm4_4 * 4u + 2u)], state_h[cur * 8u + (vm4_4 * 4u + 3u)]);
+                    let v6 = state_h[cur * 2u + vm4_4];
                     let v7 = v5 * v6;
                     vacc0 = vacc0 + v7;
                     let v8 = weights4[48u + (e * 2u + vm4_4)];
@@ -154,8 +154,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 state_c[nxt * 8u + e] = v32;
                 let v33 = tanh_safe(state_c[nxt * 8u + e]);
                 let v34 = v29 * v33;
-                state_h[nxt * 8u + e] = v34;
-                outputs[step_row * 8u + e] = state_h[nxt * 8u + e];
+                state_h[(nxt * 8u + e) / 4u][(nxt * 8u + e) % 4u] = v34;
+                outputs[step_row * 8u + e] = state_h[(nxt * 8u + e) / 4u][(nxt * 8u + e) % 4u];
             }
         }
         workgroupBarrier();
@@ -174,7 +174,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let cur = len & 1u;
     {
         let e = lid;
-        state_out[seq * 8u + e] = state_h[cur * 8u + e];
+        state_out[seq * 8u + e] = state_h[(cur * 8u + e) / 4u][(cur * 8u + e) % 4u];
     }
     {
         let e = lid;
