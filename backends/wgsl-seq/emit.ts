@@ -430,6 +430,14 @@ class KernelWriter {
    * address the same in every invocation; workgroup memory at such an address once).
    */
   private readonly staged = new Set<string>();
+  /** Of those, the ones held as vec4s: a sum reads them four at a time (quadStaged). */
+  private readonly stagedQuads = new Set<string>();
+
+  /** Whether a staged state is held as vec4s: vectorised sums, and every sequence's region and the state's last dim whole quads. */
+  private quadStaged(name: string): boolean {
+    const r = this.region('state_in', name);
+    return this.vectors && r.size % 4 === 0 && this.sizes[r.dims[r.dims.length - 1]!]! % 4 === 0;
+  }
 
   /** States a step reads at an element other than the reading definition's own (stepModule stages them). */
   private statesReadAcross(defs: KernelDef[]): string[] {
@@ -778,6 +786,11 @@ class KernelWriter {
   }
 
   private loadQuadAt(n: LoadNode, values: IndexValue[], quad: Expr): Expr | undefined {
+    // The step kernel's staged state, held as vec4s: the quad is one load.
+    if (n.source === 'state' && this.stepwise && this.stagedQuads.has(n.tensor) && n.version !== 'new') {
+      const r = this.region('state_in', n.tensor);
+      return index(id(`staged_${n.tensor}`), quarterE(addE(u(this.member * r.size), this.flat(r.dims, values.map(indexExpr)))));
+    }
     if (n.source === 'let' || n.source === 'state') {
       const key = keyOfLoad(n, this.m.monoid !== undefined)!;
       const canon = this.quadKey(key);
@@ -844,7 +857,10 @@ class KernelWriter {
         // The step kernel reads the states of the step before from storage.
         if (this.stepwise && key.startsWith('state:')) {
           const name = key.slice(6);
-          if (this.staged.has(name)) return index(id(`staged_${name}`), addE(u(this.member * this.region('state_in', name).size), this.flat(this.region('state_in', name).dims, coords)));
+          if (this.staged.has(name)) {
+            const at = addE(u(this.member * this.region('state_in', name).size), this.flat(this.region('state_in', name).dims, coords));
+            return this.stagedQuads.has(name) ? index(index(id(`staged_${name}`), bin('/', at, u(4))), bin('%', at, u(4))) : index(id(`staged_${name}`), at);
+          }
           return index(id('state_cur'), addE(u(STEP_HEADER), this.stateAddress('state_in', name, coords)));
         }
         const r = this.p.scratch.regions.find((x) => x.key === key);
@@ -1100,10 +1116,13 @@ class KernelWriter {
       for (const name of across) {
         const r = this.region('state_in', name);
         this.staged.add(name);
-        mod.globals.push({ name: `staged_${name}`, space: 'workgroup', type: W.arrayOf(W.f32, tile * r.size) });
+        const quads = this.quadStaged(name);
+        if (quads) this.stagedQuads.add(name);
+        mod.globals.push({ name: `staged_${name}`, space: 'workgroup', type: quads ? W.arrayOf(W.vec(4, W.f32), (tile * r.size) / 4) : W.arrayOf(W.f32, tile * r.size) });
         const seq = call('min', addE(bin('*', id('tile_index'), u(tile)), bin('/', id('i'), u(r.size))), bin('-', batch, u(1)));
         const address = sumE([u(STEP_HEADER), mulE(batch, r.offset.elements), mulE(seq, r.size), bin('%', id('i'), u(r.size))]);
-        body.push(forRange('i', id('lid'), u(tile * r.size), [assign(index(id(`staged_${name}`), id('i')), index(id('state_cur'), address))], u(STEP_WORKGROUP)));
+        const into = quads ? index(index(id(`staged_${name}`), bin('/', id('i'), u(4))), bin('%', id('i'), u(4))) : index(id(`staged_${name}`), id('i'));
+        body.push(forRange('i', id('lid'), u(tile * r.size), [assign(into, index(id('state_cur'), address))], u(STEP_WORKGROUP)));
       }
       body.push(callS('workgroupBarrier'));
     }

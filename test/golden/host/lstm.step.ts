@@ -59,7 +59,7 @@ var<storage, read_write> state_next: array<f32>;
 @group(0) @binding(8)
 var<storage, read> weights4: array<vec4<f32>>;
 
-var<workgroup> staged_h: array<f32, 16>;
+var<workgroup> staged_h: array<vec4<f32>, 4>;
 
 // Zero (the grid is 2-D), unknown to the driver: \`n + no_unroll\` keeps a loop a loop (wgsl/unroll-budget.ts).
 var<private> no_unroll: u32;
@@ -101,7 +101,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let step_row_1 = seq_1 * params.T + t;
     // the states this step's sums read, for its 2 sequences, into workgroup memory
     for (var i = lid; i < 16u; i += 64u) {
-        staged_h[i] = state_cur[4u + min(tile_index * 2u + i / 8u, params.batch - 1u) * 8u + i % 8u];
+        staged_h[i / 4u][i % 4u] = state_cur[4u + min(tile_index * 2u + i / 8u, params.batch - 1u) * 8u + i % 8u];
     }
     workgroupBarrier();
     // the next step reads its index here
@@ -121,10 +121,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             var vacc7: vec4<f32> = vec4<f32>();
             for (var vm4_8 = 0u; vm4_8 < 2u + no_unroll; vm4_8++) {
                 let v9 = weights4[32u + (e * 2u + vm4_8)];
-                let v10 = vec4<f32>(staged_h[vm4_8 * 4u], staged_h[vm4_8 * 4u + 1u], staged_h[vm4_8 * 4u + 2u], staged_h[vm4_8 * 4u + 3u]);
+                let v10 = staged_h[vm4_8];
                 let v11 = v9 * v10;
                 vacc0 = vacc0 + v11;
-                let v12 = vec4<f32>(staged_h[8u + vm4_8 * 4u], staged_h[8u + (vm4_8 * 4u + 1u)], staged_h[8u + (vm4_8 * 4u + 2u)], staged_h[8u + (vm4_8 * 4u + 3u)]);
+                let v12 = staged_h[2u + vm4_8];
                 let v13 = v9 * v12;
                 vacc1 = vacc1 + v13;
                 let v14 = weights4[48u + (e * 2u + vm4_8)];
