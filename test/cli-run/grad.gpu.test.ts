@@ -10,6 +10,15 @@ import { formatNpy, readNpy } from '../../src/driver/npy.js';
 const rnnc = captureCli();
 const tempDir = () => mkdtempSync(join(tmpdir(), 'rnnc-grad-'));
 
+/** `rnnc run FILE ...args` in words, then with --json: the text report and the parsed one (both runs exit 0). */
+async function textAndJson(...args: string[]): Promise<{ text: string; report: any }> {
+  const text = await rnnc('run', ...args);
+  expect(text.code, text.stderr).toBe(0);
+  const r = await rnnc('run', ...args, '--json');
+  expect(r.code, r.stderr).toBe(0);
+  return { text: text.stdout, report: JSON.parse(r.stdout) };
+}
+
 describe('rnnc run --grad', () => {
   it('runs forward and backward, verifies both, and saves the gradients beside the results', async () => {
     const out = tempDir();
@@ -48,26 +57,16 @@ describe('rnnc run --grad', () => {
 
   // docs/grad.md, "The rest recomputes its states": gla's rest recomputes over runs of 16 steps, and the scans write its checkpoints once a run.
   it('reports a staged backward whose rest recomputes its states, in words and in --json', async () => {
-    const args = ['run', 'examples/gla.rnn', '--mode', 'auto', '--grad', '--verify', '--batch', '2', '--T', '21', '--lengths', 'random'];
-    const text = await rnnc(...args);
-    expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toContain('the rest in the time-sum kernel, recomputing the states over runs of 16 steps (the scans write the saved states and carried adjoints once a run)');
-    const r = await rnnc(...args, '--json');
-    expect(r.code, r.stderr).toBe(0);
-    const report = JSON.parse(r.stdout);
+    const { text, report } = await textAndJson('examples/gla.rnn', '--mode', 'auto', '--grad', '--verify', '--batch', '2', '--T', '21', '--lengths', 'random');
+    expect(text).toContain('the rest in the time-sum kernel, recomputing the states over runs of 16 steps (the scans write the saved states and carried adjoints once a run)');
     expect(report.grad.staged).toMatchObject({ core: { mode: 'scan', direction: 'reversed' }, rest: 'time-sum', recompute: 16, sampled: { saved: true, carried: true } });
     expect(report.verify.gradients.ok).toBe(true);
   });
 
   // docs/grad.md, "Session 31": LSTM's weight sums (from H = 16) and d_x (here X = H = 32) as matrix products over the steps, its biases in the time-sum kernel.
   it("reports how an LSTM's params' gradients are summed over time, in words and in --json", async () => {
-    const args = ['run', 'examples/lstm.rnn', '--grad', '--verify', '--dim', 'X=32', '--dim', 'H=32', '--batch', '2', '--T', '11', '--lengths', 'random'];
-    const text = await rnnc(...args);
-    expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toContain("the params' gradients summed over time: bi, bf, bg, bo in the time-sum kernel; Wi, Wf, Wg, Wo, Ui, Uf, Ug, Uo as matrix products over the steps; the inputs' gradients as matrix products over the steps");
-    const r = await rnnc(...args, '--json');
-    expect(r.code, r.stderr).toBe(0);
-    const report = JSON.parse(r.stdout);
+    const { text, report } = await textAndJson('examples/lstm.rnn', '--grad', '--verify', '--dim', 'X=32', '--dim', 'H=32', '--batch', '2', '--T', '11', '--lengths', 'random');
+    expect(text).toContain("the params' gradients summed over time: bi, bf, bg, bo in the time-sum kernel; Wi, Wf, Wg, Wo, Ui, Uf, Ug, Uo as matrix products over the steps; the inputs' gradients as matrix products over the steps");
     expect(report.grad.sums).toEqual({ timeSum: ['bi', 'bf', 'bg', 'bo'], outerProducts: ['Wi', 'Wf', 'Wg', 'Wo', 'Ui', 'Uf', 'Ug', 'Uo'], cells: [], inputs: 'matrix-products' });
     expect(report.verify.gradients.ok).toBe(true);
   });
