@@ -68,6 +68,9 @@ export function outerTerm(m: Module, sizes: DimSizes): OuterTerm | undefined {
   return undefined;
 }
 
+/** Whether one sequence's sums of an outer term fit a storage binding (the kernel's partials of one chunk). */
+export const outerSumFits = (term: OuterTerm, maxStorageBufferBindingSize: number): boolean => 4 * term.first.size * term.second.size <= maxStorageBufferBindingSize;
+
 interface OuterKernel {
   term: OuterTerm;
   label: string;
@@ -168,46 +171,58 @@ export function compileOuterSum(cells: Module[], sizes: DimSizes, label = 'outer
   return {
     shaders,
     prepare({ batch, T }, limits) {
+      const maxBinding = limits.maxStorageBufferBindingSize;
       const inputSize = new Map(kernels.flatMap((k) => [k.term.first, k.term.second].map((f) => [f.input, f.size] as const)));
-      const pieces = timePieces(T, batch, Math.max(...inputSize.values()), limits.maxStorageBufferBindingSize);
+      const pieces = timePieces(T, batch, Math.max(...inputSize.values()), maxBinding);
       const maxPerDim = limits.maxComputeWorkgroupsPerDimension ?? MAX_WORKGROUPS_PER_DIMENSION;
+      // The partial sums of a pass, [sequences, chunks, rows, cols], must fit one binding too (LSTM
+      // H = 1,024 at batch 40: 160 MiB): fewer chunks first, then passes over slices of the batch.
+      const fitting = (k: OuterKernel) => Math.floor(maxBinding / (4 * k.rows * k.cols));
+      const tooLarge = kernels.find((k) => fitting(k) < 1);
+      if (tooLarge) throw new Error(`compileOuterSum: one sequence's sums of ${tooLarge.term.state} (${tooLarge.rows * tooLarge.cols} floats) exceed a binding (outerSumFits)`);
       // Chunks of time per piece and kernel: enough workgroups to fill the device, whole chunks of MIN_CHUNK steps at least.
       const chunking = pieces.map(({ steps }) =>
         kernels.map((k) => {
-          const chunks = Math.max(1, Math.min(Math.ceil(steps / MIN_CHUNK), Math.ceil(TARGET_WORKGROUPS / (batch * k.rowBlocks * k.colBlocks))));
+          const chunks = Math.max(1, Math.min(Math.ceil(steps / MIN_CHUNK), Math.ceil(TARGET_WORKGROUPS / (batch * k.rowBlocks * k.colBlocks)), fitting(k)));
           return { chunks, chunk: Math.max(1, Math.ceil(steps / chunks)) };
         }),
       );
-      const partialName = (p: number, k: number) => `partials_${p}_${k}`;
+      // Sequences per pass: every kernel's partials of every piece within a binding.
+      const perSlice = Math.max(1, Math.min(batch, ...chunking.flatMap((row) => row.map(({ chunks }, c) => Math.floor(fitting(kernels[c]!) / chunks)))));
+      const slices = Array.from({ length: Math.ceil(batch / perSlice) }, (_, s) => ({ b0: s * perSlice, nb: Math.min(perSlice, batch - s * perSlice) }));
+      const partialName = (p: number, k: number, s: number) => `partials_${p}_${k}_${s}`;
       return {
         pieces: pieces.length,
         job(data) {
           const buffers: GpuBufferSpec[] = [];
           const passes: GpuPass[] = [];
-          pieces.forEach(({ t0, steps }, p) => {
-            buffers.push(pieceLengths(`lengths_${p}`, batch, T, t0, steps, data.lengths));
-            for (const [name, size] of inputSize) {
-              const slice = stepsOf(data.inputs[name]!, batch, T, size, t0, steps);
-              buffers.push({ name: `in_${name}_${p}`, bytes: Math.max(4, slice.byteLength), usage: 'storage-read', data: slice });
-            }
-            kernels.forEach((k, c) => {
-              const { chunks, chunk } = chunking[p]![c]!;
-              buffers.push({ name: `sizes_${p}_${c}`, bytes: SIZES_BYTES, usage: 'uniform', data: Uint32Array.of(steps, chunk, chunks, batch) });
-              buffers.push({ name: partialName(p, c), bytes: 4 * batch * chunks * k.rows * k.cols, usage: 'storage', read: true });
-              passes.push({
-                shader: k.label,
-                label: `${k.label} piece ${p}`,
-                bindings: [
-                  { binding: 0, buffer: `sizes_${p}_${c}` },
-                  { binding: 1, buffer: `lengths_${p}` },
-                  { binding: 2, buffer: partialName(p, c) },
-                  { binding: 3, buffer: `in_${rowsOf(k).input}_${p}` },
-                  { binding: 4, buffer: `in_${lanesOf(k).input}_${p}` },
-                ],
-                dispatch: gridDispatch(batch * chunks * k.rowBlocks * k.colBlocks, maxPerDim),
+          pieces.forEach(({ t0, steps }, p) =>
+            slices.forEach(({ b0, nb }, s) => {
+              const at = `${p}_${s}`;
+              buffers.push(pieceLengths(`lengths_${at}`, nb, T, t0, steps, data.lengths?.subarray(b0, b0 + nb)));
+              for (const [name, size] of inputSize) {
+                const slice = stepsOf(data.inputs[name]!.subarray(b0 * T * size, (b0 + nb) * T * size), nb, T, size, t0, steps);
+                buffers.push({ name: `in_${name}_${at}`, bytes: Math.max(4, slice.byteLength), usage: 'storage-read', data: slice });
+              }
+              kernels.forEach((k, c) => {
+                const { chunks, chunk } = chunking[p]![c]!;
+                buffers.push({ name: `sizes_${at}_${c}`, bytes: SIZES_BYTES, usage: 'uniform', data: Uint32Array.of(steps, chunk, chunks, nb) });
+                buffers.push({ name: partialName(p, c, s), bytes: 4 * nb * chunks * k.rows * k.cols, usage: 'storage', read: true });
+                passes.push({
+                  shader: k.label,
+                  label: `${k.label} piece ${p}${slices.length > 1 ? ` sequences ${b0}-${b0 + nb - 1}` : ''}`,
+                  bindings: [
+                    { binding: 0, buffer: `sizes_${at}_${c}` },
+                    { binding: 1, buffer: `lengths_${at}` },
+                    { binding: 2, buffer: partialName(p, c, s) },
+                    { binding: 3, buffer: `in_${rowsOf(k).input}_${at}` },
+                    { binding: 4, buffer: `in_${lanesOf(k).input}_${at}` },
+                  ],
+                  dispatch: gridDispatch(nb * chunks * k.rowBlocks * k.colBlocks, maxPerDim),
+                });
               });
-            });
-          });
+            }),
+          );
           return { shaders, buffers, passes, ...(subgroups ? { requiredFeatures: ['subgroups' as GPUFeatureName], minSubgroupSize: BROADCAST_LANES } : {}) };
         },
         decode(read): TimeSumResult {
@@ -215,15 +230,17 @@ export function compileOuterSum(cells: Module[], sizes: DimSizes, label = 'outer
           kernels.forEach((k, c) => {
             const n = k.rows * k.cols;
             const sum = (sums[k.term.state] = new Float64Array(batch * n));
-            pieces.forEach((_, p) => {
-              const { chunks } = chunking[p]![c]!;
-              const partials = new Float32Array(read[partialName(p, c)]!, 0, batch * chunks * n);
-              for (let b = 0; b < batch; b++)
-                for (let j = 0; j < chunks; j++) {
-                  const from = (b * chunks + j) * n;
-                  for (let e = 0; e < n; e++) sum[b * n + e]! += partials[from + e]!;
-                }
-            });
+            pieces.forEach((_, p) =>
+              slices.forEach(({ b0, nb }, s) => {
+                const { chunks } = chunking[p]![c]!;
+                const partials = new Float32Array(read[partialName(p, c, s)]!, 0, nb * chunks * n);
+                for (let b = 0; b < nb; b++)
+                  for (let j = 0; j < chunks; j++) {
+                    const from = (b * chunks + j) * n;
+                    for (let e = 0; e < n; e++) sum[(b0 + b) * n + e]! += partials[from + e]!;
+                  }
+              }),
+            );
           });
           return { sums, outputs: {} };
         },

@@ -13,13 +13,14 @@ import { tensorsOf, type Module } from '../compiler/ir/ir.js';
 import { tensorSize } from '../compiler/ir/dims.js';
 import type { Compilation, ModeRequest } from '../compiler/plan/plan.js';
 import type { CompiledCell, RunArrays, RunSize } from '../../backends/backend.js';
+import type { AdapterLimits } from '../../backends/job.js';
 import { backpropagate, type BpttOptions, type CellRunner, type FloatArray, type Gradients, type GradCell, type Upstream } from '../runtime/bptt.js';
 import type { Device } from '../runtime/device.js';
 import { compileFiles, emit, plan, planParts, retarget, type GeneratedFile, type PlanOptions } from './compile.js';
 import { RnncError } from './errors.js';
 import { planSegments, runSegmented } from './segments.js';
 import { compileTimeSum, recomputeRun, sumTerm, timeSumFits, type CompiledTimeSum } from '../../backends/wgsl-reduce/time-sum.js';
-import { compileOuterSum, outerTerm } from '../../backends/wgsl-reduce/outer-sum.js';
+import { compileOuterSum, outerSumFits, outerTerm } from '../../backends/wgsl-reduce/outer-sum.js';
 import { compileWeightsMap, weightsMapForm } from '../../backends/wgsl-reduce/weights-map.js';
 import { targetOf } from './run.js';
 import { partData } from './directions.js';
@@ -515,12 +516,17 @@ export interface SumsSchedule {
   map?: 'time-sum' | 'weights';
 }
 
-export function sumsSchedule(g: GradCompilation, options: Pick<GradRunOptions, 'timeSum' | 'outerSum' | 'staged'> = {}): SumsSchedule | undefined {
+export function sumsSchedule(g: GradCompilation, options: Pick<GradRunOptions, 'timeSum' | 'outerSum' | 'staged'> = {}, limits?: Pick<AdapterLimits, 'maxStorageBufferBindingSize'>): SumsSchedule | undefined {
   if (usesStages(g, options) || options.timeSum === false || !g.split) return undefined;
   const sizes = g.forward.sizes;
   const all = g.split.accumulations;
   const timeSum = all.filter((a) => sumTerm(a.module, a.adjoint) && timeSumFits(a.module, sizes));
-  const outer = options.outerSum === false ? [] : all.filter((a) => !timeSum.includes(a) && outerTerm(a.module, sizes));
+  // An outer term whose one sequence's sums exceed a binding (on the device, where known) stays its cell.
+  const outerOf = (a: Accumulation) => {
+    const term = outerTerm(a.module, sizes);
+    return term !== undefined && (!limits || outerSumFits(term, limits.maxStorageBufferBindingSize));
+  };
+  const outer = options.outerSum === false ? [] : all.filter((a) => !timeSum.includes(a) && outerOf(a));
   const cells = all.filter((a) => !timeSum.includes(a) && !outer.includes(a));
   const map = g.loop && g.split.inputs ? (timeSumFits(g.split.inputs.map, sizes) ? 'time-sum' : 'weights') : undefined;
   return { timeSum, outer, cells, ...(map ? { map } : {}) };
@@ -537,7 +543,7 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
   const compiled = new Map<GradCell, CompiledCell>();
   // The backward cell without the inputs' gradients where the params' sums job maps them (GradCompilation.loop).
   const map = g.loop && g.split?.inputs && options.timeSum !== false && !usesStages(g, options) ? g.split.inputs.map : undefined;
-  const schedule = sumsSchedule(g, options);
+  const schedule = sumsSchedule(g, options, device.adapter.limits);
   const staged = usesStages(g, options) ? g.staged : undefined;
   const cells = new Map<GradCell, Compilation>([
     ['forward', g.forward],

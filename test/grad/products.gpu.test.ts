@@ -12,7 +12,9 @@ import { analyse } from '../../src/compiler/analyse/analyse.js';
 import { emit, plan } from '../../src/driver/compile.js';
 import { planGrad } from '../../src/driver/grad.js';
 import { frontEnd } from '../../src/driver/front-end.js';
-import { outerTerm } from '../../backends/wgsl-reduce/outer-sum.js';
+import { compileOuterSum, outerTerm } from '../../backends/wgsl-reduce/outer-sum.js';
+import { uniformFloats } from '../../src/driver/data.js';
+import { targetOf } from '../../src/driver/run.js';
 import { weightsMapForm } from '../../backends/wgsl-reduce/weights-map.js';
 import type { Device } from '../../src/runtime/device.js';
 
@@ -83,6 +85,30 @@ describe('matrix products over the steps in the backward', () => {
     const { errors } = await gpuAgainstTape(device, g, lstm, { batch: 2, T: 70, lengths: true, initial: true }, 1e-4);
     expect(shaders.some((s) => s.startsWith('lstm_grad_map.'))).toBe(true);
     for (const e of errors) expect(e.maxErr, `${e.name}: worst ${JSON.stringify(e.worst)}`).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('sums in slices of the batch and pieces of time where the partial sums and inputs exceed a binding', async () => {
+    const g = planned();
+    const acc = g.split!.accumulations.find((a) => a.param === 'Ui')!;
+    const compiled = compileOuterSum([acc.module], g.forward.sizes, 'outer', targetOf(gpu.adapter).subgroups);
+    const [batch, T, H] = [3, 150, 24];
+    const lengths = Int32Array.of(150, 70, 1);
+    const inputs = { d_ig_sum_2_carried: uniformFloats(5, 'a', batch * T * H), h: uniformFloats(5, 'h', batch * T * H) };
+    // Two sequences' sums of one chunk per binding: 3 sequences run as 2 slices, the steps in pieces of 16.
+    const prepared = compiled.prepare({ batch, T }, { ...gpu.adapter.limits, maxStorageBufferBindingSize: 2 * 4 * H * H });
+    const job = prepared.job({ inputs, params: {}, lengths });
+    expect(job.passes.filter((p) => p.label?.endsWith('sequences 2-2')).length).toBe(prepared.pieces);
+    expect(prepared.pieces).toBeGreaterThan(1);
+    const got = prepared.decode((await gpu.run(job)).buffers).sums['d_Ui']!;
+    let worst = 0;
+    for (let b = 0; b < batch; b++)
+      for (let k = 0; k < H; k++)
+        for (let m = 0; m < H; m++) {
+          let want = 0;
+          for (let t = 0; t < lengths[b]!; t++) want += inputs.d_ig_sum_2_carried[(b * T + t) * H + k]! * inputs.h[(b * T + t) * H + m]!;
+          worst = Math.max(worst, Math.abs(got[(b * H + k) * H + m]! - want) / (1 + Math.abs(want)));
+        }
+    expect(worst).toBeLessThan(1e-5);
   });
 
   it('gives the same gradients as the accumulation cells it replaces', async () => {
