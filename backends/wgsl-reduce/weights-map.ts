@@ -18,6 +18,7 @@ import { flatWorkgroupIndex, gridDispatch, MAX_WORKGROUPS_PER_DIMENSION } from '
 import { arrayOf, assign, bin, call, emptyModule, f32, forRange, id, ifS, index, letS, lit, member, named, u32, varS, vec, workgroupEntry, type Expr, type Stmt } from '../wgsl/ast.js';
 import { printModule } from '../wgsl/print.js';
 import { joinPieces, paramsBuffer, pieceLengths, stepsOf, timePieces, type CompiledTimeSum, type TimeSumResult } from './time-sum.js';
+import { BROADCAST_LANES } from './outer-sum.js';
 import type { GpuBufferSpec, GpuPass } from '../job.js';
 
 /** Steps per workgroup, one per invocation. */
@@ -25,8 +26,7 @@ const WORKGROUP = 64;
 /** Output points a workgroup computes: one register each per invocation. */
 const ROWS = 16;
 const SIZES_BYTES = 16;
-/** Lanes a subgroup loads weight quads with (the least subgroup size the job asks for), and the floats of a block of the reduction. */
-const BROADCAST_LANES = 8;
+/** The floats of a block of the reduction: a weight quad for each of the BROADCAST_LANES lanes. */
 const BLOCK = 4 * BROADCAST_LANES;
 
 /** One term `Σ_k param[j…, k] · input[k]` of an output point j…. */

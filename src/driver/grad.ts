@@ -541,9 +541,9 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
     return joinPartGradients(g.forward.module, { batch: data.batch, T: data.T, sizes: g.forward.sizes }, got, (n) => new Float32Array(n));
   }
   const compiled = new Map<GradCell, CompiledCell>();
-  // The backward cell without the inputs' gradients where the params' sums job maps them (GradCompilation.loop).
-  const map = g.loop && g.split?.inputs && options.timeSum !== false && !usesStages(g, options) ? g.split.inputs.map : undefined;
   const schedule = sumsSchedule(g, options, device.adapter.limits);
+  // The backward cell without the inputs' gradients where the params' sums job maps them (GradCompilation.loop).
+  const map = schedule?.map ? g.split!.inputs!.map : undefined;
   const staged = usesStages(g, options) ? g.staged : undefined;
   const cells = new Map<GradCell, Compilation>([
     ['forward', g.forward],
@@ -611,12 +611,12 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
     const subgroups = targetOf(device.adapter).subgroups;
     let jobs: { sums?: CompiledTimeSum; products: CompiledTimeSum[] } | undefined;
     runner.sumOverTime = async (_accumulations, shape, inputs, params) => {
-      const mapSums = schedule.map === 'time-sum' ? [map!] : [];
+      const mapSums = schedule.map === 'time-sum' && map ? [map] : [];
       jobs ??= {
         ...(schedule.timeSum.length || mapSums.length ? { sums: compileTimeSum([...schedule.timeSum.map((a) => a.module), ...mapSums], sizes, `${name}_grad_sums`) } : {}),
         products: [
           ...(schedule.outer.length ? [compileOuterSum(schedule.outer.map((a) => a.module), sizes, `${name}_grad_outer`, subgroups)] : []),
-          ...(schedule.map === 'weights' ? [compileWeightsMap(map!, sizes, `${name}_grad_map`, subgroups)] : []),
+          ...(schedule.map === 'weights' && map ? [compileWeightsMap(map, sizes, `${name}_grad_map`, subgroups)] : []),
         ],
       };
       const got: Record<string, FloatArray> = {};
