@@ -21,6 +21,7 @@ import { tensorSize } from '../compiler/ir/dims.js';
 import type { BackwardStep } from '../compiler/grad/reverse.js';
 import type { SavingModule } from '../compiler/grad/saved.js';
 import type { StagedBackward } from '../compiler/grad/stage.js';
+import type { GatedBackward } from '../compiler/grad/gate.js';
 import { accumulationCell, type Accumulation, type SplitBackward } from '../compiler/grad/split.js';
 import type { RunData as CellData, RunShape as CellShape, Tensor32or64 as FloatArray } from './reference/interpreter.js';
 
@@ -35,7 +36,7 @@ export interface CellRun<A extends FloatArray> {
  * The cells of a backward run: the forward cell, the forward cell saving its states, the backward
  * cell, and with a split (grad/split.ts) one `accumulate:<param>` cell per param.
  */
-export type GradCell = 'forward' | 'saving' | 'backward' | 'core' | `accumulate:${string}`;
+export type GradCell = 'forward' | 'saving' | 'backward' | 'core' | 'walk' | 'gate' | `accumulate:${string}`;
 
 /** What the compiler derived from a cell for its backward run. */
 export interface GradCells {
@@ -45,6 +46,8 @@ export interface GradCells {
   split?: SplitBackward;
   /** The step in two stages (grad/stage.ts), run where the runner has `runRest`: the 'core' cell, then the rest. */
   staged?: StagedBackward;
+  /** The gated backward (grad/gate.ts): the 'walk', 'core' and 'gate' cells; no states saved. Taken before `staged`. */
+  gated?: GatedBackward;
 }
 
 /** How the cells run: its `zeros` say in which precision. */
@@ -70,7 +73,7 @@ export interface CellRunner<A extends FloatArray> {
    * forward order: then nothing is reversed on the host, and what reads its outputs (the rest, the
    * params' sums: sums over time, blind to order) reads them as they are.
    */
-  walksBack?(cell: 'backward' | 'core'): boolean;
+  walksBack?(cell: 'backward' | 'core' | 'gate'): boolean;
 }
 
 /** Upstream gradients: of the outputs ([batch, T, ...dims]) and of the final states ([batch, ...dims]); missing ones are 0. */
@@ -142,7 +145,7 @@ export function backwardParams<P extends FloatArray>(m: Module, roles: Pick<Back
 /** The gradients of Σ upstream.outputs · outputs + Σ upstream.final · final with respect to the inputs, params and initial states. */
 export async function backpropagate<A extends FloatArray>(
   m: Module,
-  { backward, saving, split, staged }: GradCells,
+  { backward, saving, split, staged, gated }: GradCells,
   runner: CellRunner<A>,
   shape: CellShape,
   data: CellData,
@@ -182,16 +185,20 @@ export async function backpropagate<A extends FloatArray>(
   const forwardReversed = m.reversed === true;
   const forwardOrder = segments.map((_, k) => k);
   if (forwardReversed) forwardOrder.reverse();
+  // The gated backward saves nothing: its walk runs the forward again from each segment's checkpoint.
+  const saves = whole && !gated;
+  // Each segment's final states (the gated backward's boundary terms).
+  const ends: Record<string, A>[] = [];
   for (const k of forwardOrder) {
     const { t0, steps } = segments[k]!;
     checkpoints[k] = carried;
-    const r = await runner.run(whole ? 'saving' : 'forward', segmentShape(t0, steps), segmentData(t0, steps, carried));
-    if (whole) {
-      savedWhole = r.outputs;
-      for (const o of outputs) forwardOutputs[o.name] = r.outputs[o.name]!;
-    } else for (const o of outputs) placeSteps(forwardOutputs[o.name]!, r.outputs[o.name]!, batch, T, size(o.name), t0, steps);
+    const r = await runner.run(saves ? 'saving' : 'forward', segmentShape(t0, steps), segmentData(t0, steps, carried));
+    if (saves) savedWhole = r.outputs;
+    if (whole) for (const o of outputs) forwardOutputs[o.name] = r.outputs[o.name]!;
+    else for (const o of outputs) placeSteps(forwardOutputs[o.name]!, r.outputs[o.name]!, batch, T, size(o.name), t0, steps);
     carried = r.final;
     final = r.final;
+    ends[k] = r.final;
   }
 
   // Backward, last segment first.
@@ -215,6 +222,15 @@ export async function backpropagate<A extends FloatArray>(
     const { t0, steps } = segments[k]!;
     const sh = segmentShape(t0, steps);
     const segment = segmentData(t0, steps, checkpoints[k]);
+    const upstreamOf = (output: string): FloatArray => {
+      const n = size(output);
+      const given = upstream.outputs?.[output];
+      return given ? (whole ? given : sliceSteps(given, batch, T, n, t0, steps, zeros(batch * steps * n))) : zeros(batch * steps * n);
+    };
+    if (gated) {
+      await gatedSegment(gated, sh, segment, ends[k]!, upstreamOf, (input, grad) => putInputGrad(input, grad, t0, steps));
+      continue;
+    }
     const saved = savedWhole ?? (await runner.run('saving', sh, segment)).outputs;
     // The backward runs over the steps in the forward's opposite direction: reversed on the host here,
     // or by the cell itself (a reversed cell after a forward one, a plain cell after a reversed one).
@@ -223,11 +239,7 @@ export async function backpropagate<A extends FloatArray>(
     const backInputs: Record<string, FloatArray> = {};
     for (const x of inputs) backInputs[x.name] = reversed(segment.inputs[x.name]!, size(x.name));
     for (const { state, input } of roles.savedStates) backInputs[input] = reversed(saved[saving.saved.get(state)!]!, size(state));
-    for (const { output, input } of roles.upstreamOutputs) {
-      const n = size(output);
-      const given = upstream.outputs?.[output];
-      backInputs[input] = given ? reversed(whole ? given : sliceSteps(given, batch, T, n, t0, steps, zeros(batch * steps * n)), n) : zeros(batch * steps * n);
-    }
+    for (const { output, input } of roles.upstreamOutputs) backInputs[input] = reversed(upstreamOf(output), size(output));
     const recurrent = Object.fromEntries(Object.entries(adjoints).filter(([name]) => !accumulated.has(name) && !paramAdjoints.has(name)));
     // Adds a segment's per-sequence sums to what the later segments left.
     const addSums = (summed: Record<string, FloatArray>) => {
@@ -286,6 +298,59 @@ export async function backpropagate<A extends FloatArray>(
   // An input no adjoint reaches has a zero gradient.
   for (const x of inputs) inputGrads[x.name] ??= zeros(batch * T * size(x.name));
   return { inputs: inputGrads as Record<string, A>, params, initial, forward: { outputs: forwardOutputs as Record<string, A>, final } };
+
+  /**
+   * One segment of the gated backward (grad/gate.ts): the walk (forward order), the core, then the gate
+   * cell from the boundary term ⟨adjoint, state⟩ at the segment's end, each input's gradient from the
+   * cell that writes it. A cell that does not walk back itself reads its data reversed on the host.
+   */
+  async function gatedSegment(g: GatedBackward, sh: CellShape, segment: CellData, end: Record<string, A>, upstreamOf: (output: string) => FloatArray, put: (input: string, grad: FloatArray) => void): Promise<void> {
+    const steps = sh.T;
+    const widthOf = (t: Tensor) => tensorSize(t, sizes);
+    // Every array by name in forward order: the inputs, the upstream gradients, then what the cells write.
+    const pool: Record<string, FloatArray> = { ...segment.inputs };
+    for (const { output, input } of roles.upstreamOutputs) pool[input] = upstreamOf(output);
+    const flip = (a: FloatArray, n: number) => reverseSteps(a, sh, n, zeros(batch * steps * n));
+    const dataOf = (cell: Module, back: boolean) =>
+      Object.fromEntries(
+        tensorsOf(cell, 'input').map((t) => {
+          const a = pool[t.name];
+          if (!a) throw new Error(`backpropagate: no data for ${t.name} of ${cell.name}`);
+          return [t.name, back ? a : flip(a, widthOf(t))];
+        }),
+      );
+    const written = (cell: Module, r: CellRun<A>, back: boolean) => {
+      for (const t of tensorsOf(cell, 'output')) pool[t.name] = back ? r.outputs[t.name]! : flip(r.outputs[t.name]!, widthOf(t));
+    };
+    const walk = await runner.run('walk', sh, { inputs: dataOf(g.walk, true), params: data.params, ...(segment.initial ? { initial: segment.initial } : {}) });
+    written(g.walk, walk, true);
+    // The boundary: per sequence, Σ over the state's other axes of the adjoint times the state at the segment's end.
+    const stateDims = byName.get(g.state)!.dims.map((d) => sizes[d]!);
+    const n = stateDims.reduce((a, b) => a * b, 1);
+    const gateStrides = g.gateAxes.map((_, p) => g.gateAxes.slice(p + 1).reduce((s, ax) => s * stateDims[ax]!, 1));
+    const gateSize = g.gateAxes.reduce((s, ax) => s * stateDims[ax]!, 1);
+    const boundary = zeros(batch * gateSize);
+    const adjoint = adjoints[g.adjoint]!;
+    const h = end[g.state]!;
+    for (let p = 0; p < n; p++) {
+      let q = 0;
+      for (let k = 0, rest = p; k < stateDims.length; k++) {
+        const stride = stateDims.slice(k + 1).reduce((s, d) => s * d, 1);
+        const at = g.gateAxes.indexOf(k);
+        if (at >= 0) q += Math.floor(rest / stride) * gateStrides[at]!;
+        rest %= stride;
+      }
+      for (let b = 0; b < batch; b++) boundary[b * gateSize + q]! += adjoint[b * n + p]! * h[b * n + p]!;
+    }
+    const coreBack = runner.walksBack?.('core') === true;
+    const core = await runner.run('core', sh, { inputs: dataOf(g.core, coreBack), params: backParams, initial: { [g.adjoint]: adjoint } });
+    written(g.core, core, coreBack);
+    adjoints[g.adjoint] = core.final[g.adjoint]!;
+    const gateBack = runner.walksBack?.('gate') === true;
+    const gate = await runner.run('gate', sh, { inputs: dataOf(g.gate, gateBack), params: backParams, initial: { [g.gateState]: boundary } });
+    written(g.gate, gate, gateBack);
+    for (const { input, adjoint: grad } of roles.inputAdjoints) if (pool[grad]) put(input, pool[grad]!);
+  }
 
   function addInitialToParam(s: Tensor): void {
     if (s.init?.kind !== 'param' || data.initial?.[s.name]) return;

@@ -61,6 +61,8 @@ export interface BackwardStep {
   roles: BackwardRoles;
   /** The backward lets that recompute forward values (the primal). */
   primal: string[];
+  /** Per forward state, the backward tensor holding its value after the step (primal.ts). */
+  newState: Map<string, { source: 'let' | 'input'; tensor: string }>;
 }
 
 type LoadNode = Extract<Node, { op: 'load' }>;
@@ -347,7 +349,7 @@ export function differentiate(m: Module): BackwardStep {
     step: kept,
     structures: [],
   };
-  return { module, roles, primal: primalLets };
+  return { module, roles, primal: primalLets, newState: primal.newState };
 }
 
 /**

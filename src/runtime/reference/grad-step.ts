@@ -6,6 +6,7 @@ import { splitDirections } from '../../compiler/ir/split-directions.js';
 import { joinPartGradients } from './grad-parts.js';
 import { differentiate, type BackwardStep } from '../../compiler/grad/reverse.js';
 import { withSavedStates } from '../../compiler/grad/saved.js';
+import { gateBackward } from '../../compiler/grad/gate.js';
 import { accumulationCell, splitAccumulators } from '../../compiler/grad/split.js';
 import { backpropagate, type BpttOptions, type CellRunner, type GradCell, type Upstream } from '../bptt.js';
 import { interpret, type RunData, type RunShape } from './interpreter.js';
@@ -16,6 +17,8 @@ export interface BackwardOptions extends BpttOptions {
   precision?: 'f64' | 'f32';
   /** false: keep the param accumulators in the backward cell (the split is the default, as on the GPU). */
   split?: boolean;
+  /** true: the gated backward (grad/gate.ts) where the cell takes it, as the GPU runs it: the walk, core and gate cells. */
+  gated?: boolean;
 }
 
 /**
@@ -47,10 +50,12 @@ async function interpretOne(m: Module, shape: RunShape, data: RunData, upstream:
     ['backward', split?.adjoint ?? backward.module],
     ...(split?.accumulations ?? []).map((a): [GradCell, Module] => [accumulationCell(a.param), a.module]),
   ]);
+  const gated = options.gated ? gateBackward(backward, m) : undefined;
+  if (gated) for (const [cell, module] of [['walk', gated.walk], ['core', gated.core], ['gate', gated.gate]] as const) modules.set(cell, module);
   const precision = { precision: options.precision ?? 'f64' };
   const runner: CellRunner<Float64Array> = {
     zeros: (n) => new Float64Array(n),
     run: async (cell, sh, d) => interpret(modules.get(cell)!, sh, d, precision),
   };
-  return backpropagate(m, { backward, saving, ...(split ? { split } : {}) }, runner, shape, data, upstream, options);
+  return backpropagate(m, { backward, saving, ...(split ? { split } : {}), ...(gated ? { gated } : {}) }, runner, shape, data, upstream, options);
 }

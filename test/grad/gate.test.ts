@@ -1,0 +1,84 @@
+// The gated backward (src/compiler/grad/gate.ts): the gate's gradient by the identity a·d_a = D, a
+// reverse cumulative sum of per-step terms, so that no state is kept per step. Run in float64 by the
+// reference interpreter on the shared schedule (bptt.ts), host-reversed and with the core and gate
+// cells walking back themselves, with and without checkpoints, it gives the one-cell backward's
+// gradients to rounding; its three cells are diagonal recurrences the planner scans.
+import { describe, expect, it } from 'vitest';
+import { analyse } from '../../src/compiler/analyse/analyse.js';
+import { bindDims } from '../../src/compiler/ir/dims.js';
+import { verifyModule } from '../../src/compiler/ir/verify.js';
+import { differentiate } from '../../src/compiler/grad/reverse.js';
+import { gateBackward } from '../../src/compiler/grad/gate.js';
+import { withSavedStates } from '../../src/compiler/grad/saved.js';
+import { plan } from '../../src/driver/compile.js';
+import { backpropagate, type CellRunner, type GradCell } from '../../src/runtime/bptt.js';
+import { interpret } from '../../src/runtime/reference/interpreter.js';
+import { interpretBackward } from '../../src/runtime/reference/grad-step.js';
+import type { Module } from '../../src/compiler/ir/ir.js';
+import { casesFor, gradCellFiles, moduleAt } from './helpers.js';
+
+function expectClose(what: string, a: Float64Array, b: Float64Array): void {
+  expect(b.length, what).toBe(a.length);
+  const scale = Math.max(1, ...Array.from(a, Math.abs));
+  for (let i = 0; i < a.length; i++) if (!(Math.abs(a[i]! - b[i]!) <= 1e-11 * scale)) throw new Error(`${what}[${i}]: one cell ${a[i]}, gated ${b[i]} (scale ${scale})`);
+}
+
+const gla = moduleAt(new URL('../../examples/gla.rnn', import.meta.url));
+
+describe('which cells take the gated backward', () => {
+  it.each(gradCellFiles)('%s', (label, url) => {
+    const m = moduleAt(url);
+    const gated = gateBackward(differentiate(m), m);
+    // gla's gate alpha[i] is shared along V; mamba_s6's decay is per state element (and it has params).
+    expect(gated !== undefined, label).toBe(label === 'examples/gla');
+  });
+});
+
+describe('gla', () => {
+  const step = differentiate(gla);
+  const gated = gateBackward(step, gla)!;
+
+  it('splits into a walk, a core and a gate cell, each well-formed and scanned, with every input gradient from one of them', () => {
+    for (const m of [gated.walk, gated.core, gated.gate]) {
+      expect(verifyModule(m), m.name).toEqual([]);
+      const { analysis } = analyse(m);
+      expect(plan(m, analysis, { mode: 'auto' }).plan.mode, m.name).toBe('scan');
+    }
+    expect(Object.fromEntries(gated.from)).toEqual({ d_q: 'walk', d_k: 'core', d_v: 'core', d_g: 'gate' });
+    expect(gated.gateAxes).toEqual([0]);
+    // None of them reads a saved state: the walk recomputes it, the others do not need it.
+    for (const m of [gated.walk, gated.core, gated.gate]) expect(m.tensors.some((t) => t.role === 'input' && t.name === 'S'), m.name).toBe(false);
+    expect(gated.walk.tensors.filter((t) => t.role === 'output').map((t) => t.name)).toEqual(['d_q', gated.F]);
+  });
+
+  it.each(casesFor(gla, bindDims(gla)).map((c) => [c.label, c] as const))('%s: gives the one-cell gradients, host-reversed and walking back, with and without checkpoints', async (_l, c) => {
+    const saving = withSavedStates(gla);
+    const modules = new Map<GradCell, Module>([
+      ['forward', gla],
+      ['walk', gated.walk],
+      ['core', gated.core],
+      ['gate', gated.gate],
+    ]);
+    const runner: CellRunner<Float64Array> = { zeros: (n) => new Float64Array(n), run: async (cell, sh, d) => interpret(modules.get(cell)!, sh, d) };
+    const walking: CellRunner<Float64Array> = {
+      ...runner,
+      run: async (cell, sh, d) => interpret(cell === 'core' || cell === 'gate' ? { ...modules.get(cell)!, reversed: true } : modules.get(cell)!, sh, d),
+      walksBack: (cell) => cell === 'core' || cell === 'gate',
+    };
+    const want = await interpretBackward(gla, c.shape, c.data, c.upstream, step);
+    for (const [how, r] of [['host-reversed', runner], ['walking back', walking]] as const)
+      for (const checkpoint of [undefined, 4]) {
+        const got = await backpropagate(gla, { backward: step, saving, gated }, r, c.shape, c.data, c.upstream, checkpoint ? { checkpoint } : {});
+        for (const kind of ['inputs', 'params', 'initial'] as const) for (const [name, a] of Object.entries(want[kind])) expectClose(`${how} C=${checkpoint} ${kind} ${name}`, a, got[kind][name]!);
+        for (const [name, a] of Object.entries(want.forward.outputs)) expectClose(`${how} forward ${name}`, a, got.forward.outputs[name]!);
+      }
+  });
+
+  it('the reference runs it on request (BackwardOptions.gated), to the same gradients', async () => {
+    const [c] = casesFor(gla, bindDims(gla)).slice(2);
+    const want = await interpretBackward(gla, c!.shape, c!.data, c!.upstream, step);
+    const got = await interpretBackward(gla, c!.shape, c!.data, c!.upstream, step, { gated: true });
+    for (const [name, a] of Object.entries(want.inputs)) expectClose(`inputs ${name}`, a, got.inputs[name]!);
+    for (const [name, a] of Object.entries(want.initial)) expectClose(`initial ${name}`, a, got.initial[name]!);
+  });
+});
