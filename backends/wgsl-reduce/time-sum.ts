@@ -30,6 +30,7 @@ import { printModule } from '../wgsl/print.js';
 import { budgetUnrolling, countedLoop } from '../wgsl/unroll-budget.js';
 import { dedupeLets } from '../wgsl/cse.js';
 import type { GpuBufferSpec, GpuJob, GpuPass, GpuShaderSpec } from '../job.js';
+import type { GatedBackward } from '../../src/compiler/grad/gate.js';
 
 /** Invocations per workgroup: interleaved over one chunk of a sequence's steps. */
 const WORKGROUP = 64;
@@ -343,6 +344,14 @@ export interface Recompute {
    * the scans wrote them at each run's first and last step, PlanRequest.sample), else a row per step.
    */
   sampled?: { saved: boolean; carried: boolean };
+  /**
+   * The gate's gradient by the identity of grad/gate.ts, within each run: the forward walk evaluates
+   * the walk's outputs (`d_q`, and F, kept a run in private memory) from the state it has just
+   * computed, so no state is kept per step; the backward walk evaluates the core's outputs (`d_k`,
+   * `d_v`, G) and D, from ⟨carried adjoint, state⟩ at the run's last step back, and the gate cell's
+   * outputs (`d_g`). Same gradients; the S · d_S pairing and the per-step copies of S are gone.
+   */
+  gated?: GatedBackward;
 }
 
 /**
@@ -359,10 +368,13 @@ const MIN_RUN = 4;
  * does not apply: a monoid's, a reversed or grid cell's states, or states too large to keep MIN_RUN
  * steps of, and where the three steps' operations together pass what the kernel compiles quickly.
  */
-export function recomputeRun(forward: Module, core: Module, rest: Module, sizes: DimSizes): number | undefined {
+export function recomputeRun(forward: Module, core: Module, rest: Module, sizes: DimSizes, gated?: GatedBackward): number | undefined {
   if (forward.monoid || forward.reversed || forward.grid || forward.tensors.some((t) => t.reversed)) return undefined;
   if (core.monoid || core.reversed) return undefined;
-  const floats = forward.tensors.filter((t) => t.role === 'state').reduce((n, t) => n + tensorSize(t, sizes), 0);
+  // Kept a step: the states, or with the gate's identity F only (gla: 8 floats, runs of 32 steps where
+  // 16 were 102 ms of its rest at T = 2^20 and 32 were 89; 64 to 256, the same; docs/grad.md).
+  const keptTensors = gated ? gated.gate.tensors.filter((t) => t.name === gated.F) : forward.tensors.filter((t) => t.role === 'state');
+  const floats = keptTensors.reduce((n, t) => n + tensorSize(t, sizes), 0);
   const run = Math.min(MAX_RUN, Math.floor(RUN_FLOATS / Math.max(1, floats)));
   if (run < MIN_RUN) return undefined;
   if (stepCost(forward, sizes).ops + stepCost(core, sizes).ops + stepCost(rest, sizes).ops > TIME_SUM_MAX_OPS) return undefined;
@@ -551,7 +563,9 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
       write: (point, value) => assign(id(`acc_${at.get(point.join(','))}`), value, '+='),
     });
   }
-  for (const o of outputs) {
+  // The gated backward evaluates the outputs from its own cells (Recompute.gated), not the rest's.
+  const gated = recompute?.gated;
+  for (const o of gated ? [] : outputs) {
     const def = m.step.find((d) => d.kind === 'output' && d.target === o.name)!;
     defs.push({
       def,
@@ -581,6 +595,11 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
     for (const x of [recompute.forward, recompute.core]) {
       const read = inputsRead(x, updates(x));
       x.tensors.filter((t) => t.role === 'input' && read.has(t.name)).forEach(addInput);
+    }
+  if (gated)
+    for (const x of [gated.walk, gated.core, gated.gate]) {
+      const read = inputsRead(x, x.step.filter((d) => d.kind !== 'let'));
+      x.tensors.filter((t) => t.role === 'input' && read.has(t.name) && t.name !== gated.F && t.name !== gated.G).forEach(addInput);
     }
 
   const restLowering = moduleLowering(m, '', letsRead(m, defs.map((d) => d.def)), scope);
@@ -634,13 +653,28 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
       } else writes.push(d.write(point, value));
     });
   // Outputs a row at a time: vec4 stores where the row is a multiple of 4 floats.
-  for (const o of outputs) {
-    const values = stored.get(o.name)!;
-    const k = outputBinding.get(o.name)!;
-    if (quads(o.size)) for (let q = 0; q < o.size / 4; q++) writes.push(assign(index(id(`out_${k}`), bin('+', bin('*', id('row'), lit.u32(o.size / 4)), lit.u32(q))), call('vec4<f32>', ...values.slice(4 * q, 4 * q + 4))));
-    else values.forEach((v, flat) => writes.push(assign(index(id(`out_${k}`), bin('+', bin('*', id('row'), lit.u32(o.size)), lit.u32(flat))), v)));
-  }
+  const rowStores = (name: string, values: Expr[]): Stmt[] => {
+    const o = outputs.find((x) => x.name === name)!;
+    const k = outputBinding.get(name)!;
+    if (quads(o.size)) return Array.from({ length: o.size / 4 }, (_, q) => assign(index(id(`out_${k}`), bin('+', bin('*', id('row'), lit.u32(o.size / 4)), lit.u32(q))), call('vec4<f32>', ...values.slice(4 * q, 4 * q + 4))));
+    return values.map((v, flat) => assign(index(id(`out_${k}`), bin('+', bin('*', id('row'), lit.u32(o.size)), lit.u32(flat))), v));
+  };
+  if (!gated) for (const o of outputs) writes.push(...rowStores(o.name, stored.get(o.name)!));
   guarded.push(...writes);
+  /** A module's outputs at every point, lowered into `into` (flat values by output), its loads by `resolve`. */
+  const outputsOf = (x: Module, tag: string, into: Stmt[], resolve: LoadResolve): Map<string, Expr[]> => {
+    const outs = x.step.filter((d) => d.kind === 'output');
+    const lw = moduleLowering(x, tag, letsRead(x, outs), scope).step(into, resolve);
+    const tensorOf = new Map(x.tensors.map((t) => [t.name, t]));
+    return new Map(
+      outs.map((d) => {
+        const t = tensorOf.get(d.target)!;
+        const values: Expr[] = [];
+        for (const point of pointsOf(t.dims, sizes)) values[point.reduce((o, v, i) => o + v * strides(t.dims, sizes)[i]!, 0)] = lw.node(d, d.root, new Map(d.vars.map((v, k) => [v.name, { value: point[k]!, depth: 0 }])));
+        return [d.target, values];
+      }),
+    );
+  };
 
   // A module's state updates at every point, into `<next><k>` for its k-th state (`old` loads read
   // `<current><k>`, `new` loads what an earlier update wrote), then `current = next`.
@@ -655,14 +689,19 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
       if (s) return index(id(`${n.version === 'new' ? next : current}${s.k}`), offsetExpr(values, strides(s.t.dims, sizes)));
       throw new Error(`compileTimeSum: ${x.name} reads ${n.source} ${n.tensor} per step`);
     });
+    // Each state's new values by flat point: what reads the new state after the step can use them as they are.
+    const updated: Expr[][] = states.map(() => []);
     for (const d of updates(x)) {
       const s = place.get(d.target)!;
       for (const point of pointsOf(s.t.dims, sizes)) {
         const value = step.node(d, d.root, new Map(d.vars.map((v, k) => [v.name, { value: point[k]!, depth: 0 }])));
-        into.push(assign(index(id(`${next}${s.k}`), offsetExpr(point, strides(s.t.dims, sizes))), value));
+        const at = offsetExpr(point, strides(s.t.dims, sizes));
+        into.push(assign(index(id(`${next}${s.k}`), at), value));
+        if (at.kind === 'literal') updated[s.k]![Number(at.value)] = value;
       }
     }
     states.forEach((_, k) => into.push(assign(id(`${current}${k}`), id(`${next}${k}`))));
+    return updated;
   };
 
   const arrayVar = (name: string, t: Tensor, steps?: number) => varS(name, steps ? arrayOf(arrayOf(f32, tensorSize(t, sizes)), steps) : arrayOf(f32, tensorSize(t, sizes)));
@@ -675,16 +714,65 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
     const inputIndex = new Map(inputs.map((x, i) => [x.name, i]));
     // A sampled checkpoint's row: the run's, among the sequence's ceil(T / L).
     const runRow = bin('+', bin('*', id('b'), bin('/', bin('+', member(id('sizes'), 'T'), lit.u32(L - 1)), lit.u32(L))), bin('/', id('ta'), lit.u32(L)));
-    // Forward over the run from its first step's saved state, each step's state kept in hs<k>[s].
-    const forwardBody: Stmt[] = [letS('row', rowOf(bin('+', id('ta'), id('s')))), ...forwardStates.map((_, k) => assign(index(id(`hs${k}`), id('s')), id(`p${k}`)))];
-    stepStates(recompute.forward, 'f_', forwardStates, 'p', 'np', forwardBody, inputLoader(inputs, sizes, forwardBody));
+    // Forward over the run from its first step's saved state, each step's state kept in hs<k>[s]
+    // (gated: the walk's outputs from the state just computed, F kept in fs[s]).
+    const forwardBody: Stmt[] = [letS('row', rowOf(bin('+', id('ta'), id('s')))), ...(gated ? [] : forwardStates.map((_, k) => assign(index(id(`hs${k}`), id('s')), id(`p${k}`))))];
+    const forwardLoad = inputLoader(inputs, sizes, forwardBody);
+    const newStates = stepStates(gated ? gated.walk : recompute.forward, 'f_', forwardStates, 'p', 'np', forwardBody, forwardLoad);
+    const gateTensor = gated?.gate.tensors.find((t) => t.name === gated.gateState);
+    const gateFlat = (values: IndexValue[]) => offsetExpr(values, strides(gateTensor!.dims, sizes));
+    const boundary: Stmt[] = [];
+    if (gated) {
+      const stateOf = (name: string) => forwardStates.findIndex((t) => t.name === name);
+      const walkOut = outputsOf(gated.walk, 'w_', forwardBody, (n, values) => {
+        if (n.source === 'state') {
+          const at = offsetExpr(values, strides(forwardStates[stateOf(n.tensor)]!.dims, sizes));
+          return (at.kind === 'literal' && newStates[stateOf(n.tensor)]![Number(at.value)]) || index(id(`p${stateOf(n.tensor)}`), at);
+        }
+        if (n.source === 'input') return forwardLoad(n.tensor, values);
+        throw new Error(`compileTimeSum: the walk reads ${n.source} ${n.tensor}`);
+      });
+      for (const [name, values] of walkOut) forwardBody.push(...(name === gated.F ? values.map((v, q) => assign(index(index(id('fs'), id('s')), lit.u32(q)), v)) : rowStores(name, values)));
+      // D at the run's last step: Σ over the state's other axes of the carried adjoint times the state there.
+      const k = stateOf(gated.state);
+      const dims = forwardStates[k]!.dims.map((d) => sizes[d]!);
+      const terms: Expr[][] = Array.from({ length: tensorSize(gateTensor!, sizes) }, () => []);
+      pointsOf(forwardStates[k]!.dims, sizes).forEach((point, p) => {
+        const q = gated.gateAxes.reduce((o, ax) => o * dims[ax]! + point[ax]!, 0);
+        terms[q]!.push(bin('*', index(id('a0'), lit.u32(p)), index(id(`p${k}`), lit.u32(p))));
+      });
+      terms.forEach((t, q) => boundary.push(assign(index(id('dl0'), lit.u32(q)), t.reduce((x, y) => bin('+', x, y)))));
+      // Back: the core's outputs (G among them), D, the gate cell's outputs.
+      const coreOut = outputsOf(gated.core, 'k_', guarded, (n, values) => {
+        if (n.source === 'state') return adjointRead(0, adjointStates[0]!, values);
+        if (n.source === 'input') return load(n.tensor, values);
+        throw new Error(`compileTimeSum: the core reads ${n.source} ${n.tensor}`);
+      });
+      coreOut.get(gated.G)!.forEach((v, q) => guarded.push(letS(`gt_${q}`, v)));
+      stepStates(gated.gate, 'g_', [gateTensor!], 'dl', 'ndl', guarded, (tensor, values) => {
+        if (tensor === gated.F) return index(index(id('fs'), id('s')), gateFlat(values));
+        if (tensor === gated.G) {
+          const at = gateFlat(values);
+          if (at.kind !== 'literal') throw new Error('compileTimeSum: G read at a run-time index');
+          return id(`gt_${at.value}`);
+        }
+        return load(tensor, values);
+      });
+      const gateOut = outputsOf(gated.gate, 'g_', guarded, (n, values) => {
+        if (n.source === 'state') return index(id('dl0'), gateFlat(values));
+        if (n.source === 'input') return load(n.tensor, values);
+        throw new Error(`compileTimeSum: the gate cell reads ${n.source} ${n.tensor}`);
+      });
+      for (const [name, values] of [...coreOut, ...gateOut]) if (name !== gated.G) guarded.push(...rowStores(name, values));
+    }
     // Back over the run from its last step's carried adjoint: the rest at each step, then the core's
     // update, which gives the adjoint the step before reads.
     stepStates(recompute.core, 'c_', adjointStates, 'a', 'na', guarded, load);
     body.push(ifS(bin('<', id('s'), id('n')), guarded));
     loop = [
-      ...forwardStates.flatMap((t, k) => [arrayVar(`p${k}`, t), arrayVar(`np${k}`, t), arrayVar(`hs${k}`, t, L)]),
+      ...forwardStates.flatMap((t, k) => [arrayVar(`p${k}`, t), arrayVar(`np${k}`, t), ...(gated ? [] : [arrayVar(`hs${k}`, t, L)])]),
       ...adjointStates.flatMap((t, k) => [arrayVar(`a${k}`, t), arrayVar(`na${k}`, t)]),
+      ...(gated ? [arrayVar('fs', gateTensor!, L), arrayVar('dl0', gateTensor!), arrayVar('ndl0', gateTensor!)] : []),
       forRange(
         'j',
         lit.u32(0),
@@ -696,6 +784,7 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
             ...forwardStates.flatMap((t, k) => rowInto(`p${k}`, inputIndex.get(recompute.saved.get(t.name)!)!, tensorSize(t, sizes), recompute.sampled?.saved ? runRow : rowOf(id('ta')))),
             countedLoop('s', lit.u32(0), L, [ifS(bin('<', id('s'), id('n')), forwardBody)]),
             ...adjointStates.flatMap((t, k) => rowInto(`a${k}`, inputIndex.get(recompute.carried.get(t.name)!)!, tensorSize(t, sizes), recompute.sampled?.carried ? runRow : rowOf(bin('-', bin('+', id('ta'), id('n')), lit.u32(1))))),
+            ...boundary,
             countedLoop('r', lit.u32(0), L, body),
           ]),
         ],
@@ -707,7 +796,7 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
 
   const what = [...(elements.length ? [`the sums over time of ${[...byState.keys()].join(', ')} (${elements.length} elements)`] : []), ...(outputs.length ? [`per step ${outputs.map((o) => o.name).join(', ')}`] : [])].join('; ');
   const how = recompute
-    ? `runs of ${recompute.run} steps per invocation, their ${forwardStates.map((t) => t.name).join(', ')} recomputed forward from the saved state and ${adjointStates.map((t) => t.name).join(', ')} back from the carried adjoint`
+    ? `runs of ${recompute.run} steps per invocation, their ${forwardStates.map((t) => t.name).join(', ')} recomputed forward from the saved state and ${adjointStates.map((t) => t.name).join(', ')} back from the carried adjoint${gated ? `, the gate's gradient by ${gated.gateState} (grad/gate.ts)` : ''}`
     : "one chunk of one sequence's steps per invocation";
   // Mesa unrolls a loop of up to 32 trips whose count it knows: a run's two walks, unrolled, took
   // lavapipe 10-66 s to compile cold (gla's, mamba_s6's, lru's rests); budgetUnrolling keeps them loops.

@@ -7,7 +7,8 @@ import { Lowerer, offsetExpr, type NodeHook } from '../lower/expr.js';
 import { printExpr } from '../wgsl/print.js';
 import { dedupeLets } from '../wgsl/cse.js';
 import type { LoopObserver, PointLoop } from '../lower/points.js';
-import { ret, ELEM, u, type Ctx, laneCoords, stepLets, loadInputOrParam, elemRef, buildStruct, fieldDef, finish } from './kernel.js';
+import { ret, ELEM, u, U, type Ctx, laneCoords, stepLets, loadInputOrParam, elemRef, buildStruct, fieldDef, finish } from './kernel.js';
+import { isBidirectional } from '../lower/time.js';
 
 export function elementFunctions(ctx: Ctx): Function[] {
   const { plan } = ctx;
@@ -124,11 +125,15 @@ export function elementFunctions(ctx: Ctx): Function[] {
     return index(member(id('inv'), name), at);
   };
   const eStmts: Stmt[] = [];
+  // A cell that walks (part of) its steps backward reads `lengths` for each input's position: once, as `len`.
+  const backward = ctx.module.reversed === true || isBidirectional(ctx.module);
+  if (backward) eStmts.push(letS('len', call('min', index(id('lengths'), id('b')), U('T'))));
+  const eCtx: Ctx = backward ? { ...ctx, lenInScope: true } : ctx;
   const coords = laneCoords(ctx, eStmts);
   const eLw = new Lowerer({
     lets: stepLets(ctx.module),
     resolve: (n, values) => {
-      if (n.source === 'input' || n.source === 'param') return loadInputOrParam(ctx, n, values);
+      if (n.source === 'input' || n.source === 'param') return loadInputOrParam(eCtx, n, values);
       throw new Error(`scan backend: an element field reads ${n.source} \`${n.tensor}\``);
     },
     sizes: ctx.sizes,

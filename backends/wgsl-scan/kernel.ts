@@ -56,6 +56,13 @@ export interface Ctx {
   outputRows?: boolean;
   /** With `outputRows`: outputs written at sampled positions only (PlanRequest.sample). */
   sample?: SampleRequest;
+  /**
+   * The function being built has `len` (the sequence's valid steps, `min(lengths[b], T)`) as a
+   * parameter: a reversed cell's positions read it rather than `lengths` again at every access
+   * (store_step of gla's gated core held 27 such loads, which pushed its element's loops past the
+   * unrolling budget: 3× the plain cell's time).
+   */
+  lenInScope?: true;
 }
 
 /**
@@ -139,11 +146,12 @@ export const stepLets = (m: Module) => new Map(m.step.filter((d) => d.kind === '
 /**
  * Index of logical step `t` of sequence `b` in a tensor's per-step region of a [batch, T, width]
  * packed buffer: at position t forward, at len-1-t for a reversed cell (backends/lower/time.ts),
- * with len read from `lengths` so that any function with `b` and `t` in scope can use it. `backward`:
+ * with len read from `lengths` so that any function with `b` and `t` in scope can use it (or
+ * from `len` where the function has it, Ctx.lenInScope). `backward`:
  * an input load or output of a bidirectional cell's `reversed` block (LoadNode.reversed, Tensor.reversed).
  */
-export const stepBase = (ctx: Pick<Ctx, 'module'>, offset: number, size: number, backward = false) =>
-  bin('+', bin('*', bin('*', U('batch'), U('T')), u(offset)), bin('*', stepRow(backward ? { reversed: true } : timeAxisOf(ctx.module), id('b'), U('T'), id('t'), call('min', index(id('lengths'), id('b')), U('T'))), u(size)));
+export const stepBase = (ctx: Pick<Ctx, 'module' | 'lenInScope'>, offset: number, size: number, backward = false) =>
+  bin('+', bin('*', bin('*', U('batch'), U('T')), u(offset)), bin('*', stepRow(backward ? { reversed: true } : timeAxisOf(ctx.module), id('b'), U('T'), id('t'), ctx.lenInScope ? id('len') : call('min', index(id('lengths'), id('b')), U('T'))), u(size)));
 
 export function loadInputOrParam(ctx: Ctx, n: LoadNode, values: IndexValue[]): Expr {
   const group = n.source === 'input' ? ctx.layout.inputs : ctx.layout.params;

@@ -200,7 +200,8 @@ const outputLoad =
   };
 
 /** `store_step(prev, h, b, s, t, len)`: the outputs of step t that this thread owns, from the states after it (h) and before it (prev). */
-export function storeStepFunction(ctx: Ctx): Function {
+export function storeStepFunction(outer: Ctx): Function {
+  const ctx: Ctx = { ...outer, lenInScope: true };
   if (ctx.outputRows) return storeRowsFunction(ctx);
   const { layout } = ctx;
   const stmts: Stmt[] = [];
@@ -384,7 +385,8 @@ export function applyFunction(ctx: Ctx, name: string, target: 'st' | 'final_stat
  * over the block's extents): they read only the block's states (tiedLaneDims in layout.ts), at their coordinates
  * less the block's origin; those past a padded dim are not written.
  */
-export function outputFunction(ctx: Ctx): Function {
+export function outputFunction(outer: Ctx): Function {
+  const ctx: Ctx = { ...outer, lenInScope: true };
   const { layout } = ctx;
   const blocks = ctxBlocks(ctx);
   const blocked = blocks.blocks > 1;

@@ -67,7 +67,7 @@ export function backwardKernelText(g: GradCompilation): string {
   const written = how.kind === 'time-sum' && how.sampled ? [how.sampled.saved && 'saved states', how.sampled.carried && 'carried adjoints'].filter(Boolean).join(' and ') : '';
   const rest =
     how.kind === 'time-sum'
-      ? `the time-sum kernel${how.recompute ? `, recomputing the states over runs of ${how.recompute} steps${written ? ` (the scans write the ${written} once a run)` : ''}` : ''}`
+      ? `the time-sum kernel${how.recompute ? `, recomputing the states over runs of ${how.recompute} steps${written ? ` (the scans write the ${written} once a run)` : ''}${how.gated ? `, the gate's gradient by ${how.gated.gateState}, a sum back over each run from ⟨${how.gated.adjoint}, ${how.gated.state}⟩ at its end (no state kept per step)` : ''}` : ''}`
       : `a sequential kernel over every step at once${how.compilation.module.tensors.some((t) => t.role === 'state') ? ", the params' sums each step's final states, added on the host" : ''}`;
   return `staged: the adjoint recurrence in a ${g.staged!.core.plan.mode} kernel (${coreWhy(g)}), the rest in ${rest}`;
 }
@@ -101,6 +101,8 @@ function kernelsReport(g: GradCompilation) {
           recompute: (g.staged!.rest.kind === 'time-sum' && g.staged!.rest.recompute) || null,
           // Which of them the scans write once a run only (null: every step).
           sampled: (g.staged!.rest.kind === 'time-sum' && g.staged!.rest.sampled) || null,
+          // The gate whose gradient the rest takes by the identity of src/compiler/grad/gate.ts (null: by pairing state and adjoint per step).
+          gate: (g.staged!.rest.kind === 'time-sum' && g.staged!.rest.gated && { state: g.staged!.rest.gated.state, axes: g.staged!.rest.gated.gateAxes }) || null,
         }
       : null,
   };

@@ -8,6 +8,7 @@ import { hasErrors } from '../compiler/diagnostics/diagnostic.js';
 import { differentiate, GradError, type BackwardStep } from '../compiler/grad/reverse.js';
 import { withSavedStates, type SavingModule } from '../compiler/grad/saved.js';
 import { restWorthStaging, stageBackward, type StagedBackward } from '../compiler/grad/stage.js';
+import { gateBackward, type GatedBackward } from '../compiler/grad/gate.js';
 import { accumulationCell, splitAccumulators, type Accumulation, type SplitBackward } from '../compiler/grad/split.js';
 import { tensorsOf, type Module } from '../compiler/ir/ir.js';
 import { tensorSize } from '../compiler/ir/dims.js';
@@ -82,7 +83,7 @@ export interface StagedCompilation {
    * carried adjoints from one checkpoint of each per run instead of reading both every step (`Recompute`
    * in backends/wgsl-reduce/time-sum.ts); `sampled`: which checkpoints the scans write once a run only.
    */
-  rest: { kind: 'time-sum'; recompute?: number; sampled?: SampledCheckpoints } | { kind: 'steps'; compilation: Compilation };
+  rest: { kind: 'time-sum'; recompute?: number; sampled?: SampledCheckpoints; gated?: GatedBackward } | { kind: 'steps'; compilation: Compilation };
   /**
    * With `rest.sampled.saved`: the saving cell writing its saved states at the first step of each run
    * only (PlanRequest.sample), which is all the recomputing rest reads of them. runGrad runs it for
@@ -120,6 +121,11 @@ export interface GradPlanOptions extends PlanOptions {
   recomputeRest?: boolean;
   /** With it, the saving and core scans writing their checkpoints once a run only (`SampledCheckpoints`). */
   sampleCheckpoints?: boolean;
+  /**
+   * The recomputing rest taking the gate's gradient by the identity of grad/gate.ts where the cell has
+   * a gate shared along a state axis (gla): no state kept per step (`Recompute.gated`).
+   */
+  gate?: boolean;
 }
 
 /** The backward step of a cell; a cell the pass cannot differentiate yet is the user's to hear about, not a crash. */
@@ -147,12 +153,12 @@ function analysed(m: Module): Pick<Compilation, 'module' | 'analysis'> {
 export function planGrad(forward: Compilation, backwardMode: ModeRequest, gradOptions: GradPlanOptions = {}): GradCompilation {
   if (hasReversedBlock(forward.module)) {
     // Each direction on its own (the fused kernel runs both at once; a backward pass runs each the other way).
-    const { walkBack: _w, gatherCore: _g, chunkCore: _c, restSteps: _r, recomputeRest: _rr, sampleCheckpoints: _s, ...options } = gradOptions;
+    const { walkBack: _w, gatherCore: _g, chunkCore: _c, restSteps: _r, recomputeRest: _rr, sampleCheckpoints: _s, gate: _gt, ...options } = gradOptions;
     const parted = forward.parts ? forward : planParts(forward.module, { ...options, dims: forward.sizes, mode: forward.plan.requested, target: forward.target, ...(forward.plan.precision ? { precision: forward.plan.precision.requested } : {}) }, forward.source);
     const parts = parted.parts!.map((p) => planGrad(p, backwardMode, gradOptions));
     return { ...parts[0]!, forward, parts };
   }
-  const { walkBack = true, gatherCore = true, chunkCore = true, restSteps = false, recomputeRest = true, sampleCheckpoints = true, ...options } = gradOptions;
+  const { walkBack = true, gatherCore = true, chunkCore = true, restSteps = false, recomputeRest = true, sampleCheckpoints = true, gate = true, ...options } = gradOptions;
   // A reversed cell's backward walks time forward: a plain cell, reading the forward's arrays as they are.
   const forwardReversed = forward.module.reversed === true;
   const step = backwardStep(forward.module);
@@ -185,7 +191,7 @@ export function planGrad(forward: Compilation, backwardMode: ModeRequest, gradOp
   // the loop has too), the core, a recurrence over the same lanes, takes the loop as well: mamba_s6 at
   // D = 256, N = 16, T = 2^14 ran its core's scan in 601 ms and the loop in 272 (the forward: 258).
   const loopCore = forward.plan.requested === 'auto' && forward.plan.mode === 'seq' && forward.plan.considered.some((c) => c.mode === 'scan' && c.ok);
-  const stagedPlain = stagedOf(step, forward.module, forward.sizes, planned, walkBack && !forwardReversed, gatherCore, coreMode, restSteps, recomputeRest, loopCore);
+  const stagedPlain = stagedOf(step, forward.module, forward.sizes, planned, walkBack && !forwardReversed, gatherCore, coreMode, restSteps, recomputeRest, loopCore, gate);
   // The checkpoints the recomputing rest reads, once a run from the scans that write them.
   const planSaving = (more: PlanOptions) => plan(saving.module, saving.analysis, { ...common, ...more });
   const staged = stagedPlain && sampleCheckpoints && savingPlan.plan.mode === 'scan' ? sampledStages(stagedPlain, savingModule, planSaving, planned) : stagedPlain;
@@ -253,7 +259,7 @@ const stateElements = (m: Module, sizes: Record<string, number>) => m.tensors.fi
  * the core's mode request; 'auto+chunk' is `auto`, then chunks where that gives the sequential loop
  * and the chunk backend takes the core; 'chunk' asks for chunks (`--grad-mode chunk`: a refusal is the user's).
  */
-function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, planned: (m: Module, more?: PlanOptions) => Compilation, walkBack: boolean, gathered: boolean, coreMode: ModeRequest | 'auto+chunk', restSteps = false, recomputeRest = true, loopCore = false): StagedCompilation | undefined {
+function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, planned: (m: Module, more?: PlanOptions) => Compilation, walkBack: boolean, gathered: boolean, coreMode: ModeRequest | 'auto+chunk', restSteps = false, recomputeRest = true, loopCore = false, gate = true): StagedCompilation | undefined {
   const stages = stageBackward(step, m);
   if (!stages) {
     if (coreMode === 'chunk') throw new RnncError(`rnnc: ${m.name} cannot take --grad-mode chunk: its backward does not split into an adjoint recurrence and a map over time (docs/grad.md, "The staged backward"); differentiate it with --grad-mode seq or --grad-mode auto`);
@@ -281,9 +287,11 @@ function stagedOf(step: BackwardStep, m: Module, sizes: Record<string, number>, 
   if (timeSumFits(stages.rest, sizes) && timeSumBindings(stages.rest) <= TIME_SUM_STORAGE_BUFFERS && !(restSteps && core.plan.mode === 'chunk')) {
     // Recomputing needs the data in forward order (a core that walks back itself) and binds what the
     // forward and core updates read besides the rest's inputs.
-    const run = recomputeRest && core.module.reversed === true ? recomputeRun(m, stages.core, stages.rest, sizes) : undefined;
+    const gates = recomputeRest && gate ? gateBackward(step, m) : undefined;
+    const run = recomputeRest && core.module.reversed === true ? recomputeRun(m, stages.core, stages.rest, sizes, gates) : undefined;
     const recompute = run !== undefined && restBindings(stages, m, true) <= TIME_SUM_STORAGE_BUFFERS ? run : undefined;
-    return { stages, core, gathered: gathered && core.plan.mode !== 'chunk', ...forwardLoop(core), rest: { kind: 'time-sum', ...(recompute ? { recompute } : {}) } };
+    const gated = recompute ? gates : undefined;
+    return { stages, core, gathered: gathered && core.plan.mode !== 'chunk', ...forwardLoop(core), rest: { kind: 'time-sum', ...(recompute ? { recompute } : {}), ...(gated ? { gated } : {}) } };
   }
   // A rest too large for the time-sum kernel: every step on its own, as a sequence of one step. Behind a
   // chunked core where the rest has no sums (deltanet at K = V = 64), at any size. Under `auto`, behind
@@ -601,7 +609,7 @@ export async function runGrad(device: Device, g: GradCompilation, data: RunArray
   } else if (staged) {
     // The rest of the staged backward: the inputs' gradients and every param's sum, in one job.
     const run = staged.rest.recompute;
-    const recompute = run ? { forward: g.forward.module, core: staged.stages.core, saved: new Map(g.step.roles.savedStates.map((r) => [r.state, r.input])), carried: staged.stages.carried, run, ...(staged.rest.sampled ? { sampled: staged.rest.sampled } : {}) } : undefined;
+    const recompute = run ? { forward: g.forward.module, core: staged.stages.core, saved: new Map(g.step.roles.savedStates.map((r) => [r.state, r.input])), carried: staged.stages.carried, run, ...(staged.rest.sampled ? { sampled: staged.rest.sampled } : {}), ...(staged.rest.gated ? { gated: staged.rest.gated } : {}) } : undefined;
     const compiled = compileTimeSum([staged.stages.rest], g.forward.sizes, `${g.forward.module.name}_grad_rest`, recompute ? { recompute } : {});
     runner.runRest = (shape, inputs, params) => timeSumRun(compiled, shape, inputs, params);
   } else if (schedule) {

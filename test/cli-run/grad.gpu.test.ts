@@ -58,8 +58,10 @@ describe('rnnc run --grad', () => {
   // docs/grad.md, "The rest recomputes its states": gla's rest recomputes over runs of 16 steps, and the scans write its checkpoints once a run.
   it('reports a staged backward whose rest recomputes its states, in words and in --json', async () => {
     const { text, report } = await textAndJson('examples/gla.rnn', '--mode', 'auto', '--grad', '--verify', '--batch', '2', '--T', '21', '--lengths', 'random');
-    expect(text).toContain('the rest in the time-sum kernel, recomputing the states over runs of 16 steps (the scans write the saved states and carried adjoints once a run)');
-    expect(report.grad.staged).toMatchObject({ core: { mode: 'scan', direction: 'reversed' }, rest: 'time-sum', recompute: 16, sampled: { saved: true, carried: true } });
+    expect(text).toContain(
+      "the rest in the time-sum kernel, recomputing the states over runs of 32 steps (the scans write the saved states and carried adjoints once a run), the gate's gradient by d_log_alpha, a sum back over each run from ⟨d_S, S⟩ at its end (no state kept per step)",
+    );
+    expect(report.grad.staged).toMatchObject({ core: { mode: 'scan', direction: 'reversed' }, rest: 'time-sum', recompute: 32, sampled: { saved: true, carried: true }, gate: { state: 'S', axes: [0] } });
     expect(report.verify.gradients.ok).toBe(true);
   });
 

@@ -31,6 +31,7 @@ const gradOf = (cell: string, options: GradPlanOptions = {}): GradCompilation =>
   return retargetGrad(planGrad(plan(m, analyse(m).analysis, { mode: 'auto' }), 'auto', options), gpu);
 };
 const runOf = (g: GradCompilation) => (g.staged?.rest.kind === 'time-sum' ? g.staged.rest.recompute : undefined);
+const gateOf = (g: GradCompilation) => (g.staged?.rest.kind === 'time-sum' ? g.staged.rest.gated : undefined);
 
 describe('the plan', () => {
   it("gla's saving and core scans write their checkpoints once a run (PlanRequest.sample)", () => {
@@ -38,8 +39,8 @@ describe('the plan', () => {
     const st = g.staged!;
     expect(st.rest.kind === 'time-sum' && st.rest.sampled).toEqual({ saved: true, carried: true });
     const sampleOf = (c: GradCompilation['forward']) => (c.plan.decision.mode === 'scan' ? c.plan.decision.sample : undefined);
-    expect(sampleOf(st.saving!)).toEqual({ outputs: ['S_saved'], every: 16, at: 'first' });
-    expect(sampleOf(st.core)).toEqual({ outputs: ['d_S_carried'], every: 16, at: 'last' });
+    expect(sampleOf(st.saving!)).toEqual({ outputs: ['S_saved'], every: 32, at: 'first' });
+    expect(sampleOf(st.core)).toEqual({ outputs: ['d_S_carried'], every: 32, at: 'last' });
     expect(st.core.module.reversed).toBe(true);
     // Without it, every step's.
     const plain = gradOf('gla', { sampleCheckpoints: false }).staged!;
@@ -47,16 +48,36 @@ describe('the plan', () => {
     expect(plain.rest.kind === 'time-sum' && plain.rest.sampled).toBeFalsy();
   });
 
-  // Runs of RUN_FLOATS / the forward state's floats, at most 32: gla's S is 8 x 8, mamba_s6's h 8 x 4, lru's 2 x 8 x 4.
+  // Runs of RUN_FLOATS / the floats kept a step, at most 32: gla's S is 8 x 8 (16 steps), but with the
+  // gate's identity it keeps F only (8 floats); mamba_s6's h is 8 x 4, lru's 2 x 8 x 4.
   it.each([
-    ['gla', 16],
-    ['mamba_s6', 32],
-    ['lru', 32],
-  ])('%s: staged, the rest recomputing over runs of %i steps', (cell, run) => {
-    const g = gradOf(cell);
+    ['gla', {}, 32],
+    ['gla', { gate: false }, 16],
+    ['mamba_s6', {}, 32],
+    ['lru', {}, 32],
+  ] as const)('%s %j: staged, the rest recomputing over runs of %i steps', (cell, options, run) => {
+    const g = gradOf(cell, options);
     expect(usesStages(g)).toBe(true);
     expect(runOf(g)).toBe(run);
-    expect(runOf(gradOf(cell, { recomputeRest: false }))).toBeUndefined();
+    expect(runOf(gradOf(cell, { ...options, recomputeRest: false }))).toBeUndefined();
+  });
+
+  it("gla's rest takes its gate's gradient by the identity (grad/gate.ts): no state kept per step, F kept a run", () => {
+    const g = gradOf('gla');
+    const st = g.staged!;
+    const gated = st.rest.kind === 'time-sum' ? st.rest.gated : undefined;
+    expect(gated?.gateAxes).toEqual([0]);
+    expect(gateOf(gradOf('mamba_s6'))).toBeUndefined();
+    const recompute = { forward: g.forward.module, core: st.stages.core, saved: new Map(g.step.roles.savedStates.map((r) => [r.state, r.input])), carried: st.stages.carried, run: 32, gated: gated! };
+    const [shader] = compileTimeSum([st.stages.rest], g.forward.sizes, 'rest', { recompute }).shaders;
+    const code = shader!.code;
+    expect(code).toMatch(/^\/\/ gla_grad_rest: .*runs of 32 steps per invocation, .*the gate's gradient by d_log_alpha/);
+    expect(code).not.toContain('hs0');
+    expect(code).toContain('var fs: array<array<f32, 8>, 32>;');
+    // F = q · d_q and G = k · d_k: their sums are d_q's and d_k's (dedupeLets), not computed again.
+    expect(code).toMatch(/fs\[s\]\[0u\] = v\d+;/);
+    const f0 = code.match(/fs\[s\]\[0u\] = (v\d+);/)![1]!;
+    expect(code).toMatch(new RegExp(`let ${f0} = in_\\d+_q0\\.x \\* v\\d+;`));
   });
 
   it("gla's rest kernel reads the saved state and the carried adjoint once a run, not once a step", () => {
@@ -82,11 +103,14 @@ interface Case extends GpuGradCase {
   cell: string;
   /** maxStorageBufferBindingSize the runs see: small enough to cut the rest's time into pieces. */
   binding?: number;
+  /** How the backward is planned (default: as runGrad's callers plan it). */
+  options?: GradPlanOptions;
 }
 
 const CASES: Case[] = [
   { label: 'gla, T=1', cell: 'gla', batch: 2, T: 1, lengths: false, initial: false },
-  { label: 'gla, T=17 (a run of 16 and one of 1), variable lengths, initial state', cell: 'gla', batch: 3, T: 17, lengths: true, initial: true },
+  { label: 'gla, T=33 (a run of 32 and one of 1), variable lengths, initial state', cell: 'gla', batch: 3, T: 33, lengths: true, initial: true },
+  { label: 'gla without the gate identity, T=17 (a run of 16 and one of 1), variable lengths, initial state', cell: 'gla', batch: 3, T: 17, lengths: true, initial: true, options: { gate: false } },
   { label: 'gla, T=45, checkpoint 7 (segments that cut runs)', cell: 'gla', batch: 2, T: 45, lengths: true, initial: false, checkpoint: 7 },
   { label: 'gla, T=100, pieces of 32 steps (a 16 KiB binding)', cell: 'gla', batch: 2, T: 100, lengths: true, initial: true, binding: 16384 },
   { label: 'mamba_s6, T=65, variable lengths, initial state', cell: 'mamba_s6', batch: 3, T: 65, lengths: true, initial: true },
@@ -96,8 +120,9 @@ const CASES: Case[] = [
 describe.each(CASES)('$label', (c) => {
   it('runGrad = the float64 tape', async () => {
     const m = moduleOf(c.cell);
-    const g = gradOf(c.cell);
+    const g = gradOf(c.cell, c.options);
     expect(runOf(g)).toBeGreaterThan(1);
+    expect(gateOf(g) !== undefined).toBe(c.cell === 'gla' && c.options?.gate !== false);
     const { errors } = await gpuAgainstTape(withBindingLimit(gpu, c.binding), g, m, c, TOLERANCE);
     for (const e of errors) expect(e.maxErr, `${e.name}: worst ${JSON.stringify(e.worst)}`).toBeLessThanOrEqual(TOLERANCE);
   });

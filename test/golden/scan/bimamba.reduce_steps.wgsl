@@ -120,11 +120,12 @@ fn invariants(s: u32) -> Inv {
 
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
+    let len = min(lengths[b], U.T);
     var r: Elem;
     for (var vp0 = 0u; vp0 < 8u; vp0++) {
         let v2 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp0]);
         let v3 = -v2;
-        let v8 = softplus(inputs[U.batch * U.T * 24u + (b * U.T + select(t, min(lengths[b], U.T) - 1u - t, t < min(lengths[b], U.T))) * 8u + vp0]);
+        let v8 = softplus(inputs[U.batch * U.T * 24u + (b * U.T + select(t, len - 1u - t, t < len)) * 8u + vp0]);
         let v9 = -v8;
         for (var vp1 = 0u; vp1 < 4u; vp1++) {
             let v4 = v3 * inv.i0[vp0 * 4u + vp1];
@@ -133,8 +134,8 @@ fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
             let v7 = v6 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + vp0];
             let v10 = v9 * inv.i1[vp0 * 4u + vp1];
             let v11 = exp(v10);
-            let v12 = v8 * inputs[U.batch * U.T * 32u + (b * U.T + select(t, min(lengths[b], U.T) - 1u - t, t < min(lengths[b], U.T))) * 4u + vp1];
-            let v13 = v12 * inputs[U.batch * U.T * 0u + (b * U.T + select(t, min(lengths[b], U.T) - 1u - t, t < min(lengths[b], U.T))) * 8u + vp0];
+            let v12 = v8 * inputs[U.batch * U.T * 32u + (b * U.T + select(t, len - 1u - t, t < len)) * 4u + vp1];
+            let v13 = v12 * inputs[U.batch * U.T * 0u + (b * U.T + select(t, len - 1u - t, t < len)) * 8u + vp0];
             r.hf_a[vp0 * 4u + vp1] = v5;
             r.hf_b[vp0 * 4u + vp1] = v7;
             r.hb_a[vp0 * 4u + vp1] = v11;

@@ -113,6 +113,7 @@ fn invariants(s: u32) -> Inv {
 
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
+    let len = min(lengths[b], U.T);
     let lane_D = s / 4u % 8u;
     let lane_N = s / 1u % 4u;
     let v0 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + lane_D]);
@@ -121,12 +122,12 @@ fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
     let v3 = exp(v2);
     let v4 = v0 * inputs[U.batch * U.T * 16u + (b * U.T + t) * 4u + lane_N];
     let v5 = v4 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + lane_D];
-    let v6 = softplus(inputs[U.batch * U.T * 24u + (b * U.T + select(t, min(lengths[b], U.T) - 1u - t, t < min(lengths[b], U.T))) * 8u + lane_D]);
+    let v6 = softplus(inputs[U.batch * U.T * 24u + (b * U.T + select(t, len - 1u - t, t < len)) * 8u + lane_D]);
     let v7 = -v6;
     let v8 = v7 * inv.i1;
     let v9 = exp(v8);
-    let v10 = v6 * inputs[U.batch * U.T * 32u + (b * U.T + select(t, min(lengths[b], U.T) - 1u - t, t < min(lengths[b], U.T))) * 4u + lane_N];
-    let v11 = v10 * inputs[U.batch * U.T * 0u + (b * U.T + select(t, min(lengths[b], U.T) - 1u - t, t < min(lengths[b], U.T))) * 8u + lane_D];
+    let v10 = v6 * inputs[U.batch * U.T * 32u + (b * U.T + select(t, len - 1u - t, t < len)) * 4u + lane_N];
+    let v11 = v10 * inputs[U.batch * U.T * 0u + (b * U.T + select(t, len - 1u - t, t < len)) * 8u + lane_D];
     return Elem(v3, v5, v9, v11);
 }
 
@@ -136,7 +137,7 @@ fn lane_scan(agg: Elem, tid: u32, c: u32, lane: u32) -> LaneScan {
     workgroupBarrier();
     if c == 0u {
         var running = identity();
-        for (var k = 0u; k < 4u + no_unroll; k++) {
+        for (var k = 0u; k < 4u; k++) {
             let seg_total = scratch[k * 32u + lane];
             scratch[k * 32u + lane] = running;
             running = combine(running, seg_total);
@@ -182,14 +183,14 @@ fn write_output(b: u32, t: u32, slot: u32, k: u32, len: u32) {
     if k < 16u {
         let q = k - 8u;
         let o_d = q / 1u % 8u;
-        let v9 = st[(slot + 1u) * 64u + 32u + o_d * 4u] * inputs[U.batch * U.T * 36u + (b * U.T + select(t, min(lengths[b], U.T) - 1u - t, t < min(lengths[b], U.T))) * 4u];
-        let v10 = st[(slot + 1u) * 64u + 32u + o_d * 4u + 1u] * inputs[U.batch * U.T * 36u + (b * U.T + select(t, min(lengths[b], U.T) - 1u - t, t < min(lengths[b], U.T))) * 4u + 1u];
+        let v9 = st[(slot + 1u) * 64u + 32u + o_d * 4u] * inputs[U.batch * U.T * 36u + (b * U.T + select(t, len - 1u - t, t < len)) * 4u];
+        let v10 = st[(slot + 1u) * 64u + 32u + o_d * 4u + 1u] * inputs[U.batch * U.T * 36u + (b * U.T + select(t, len - 1u - t, t < len)) * 4u + 1u];
         let v11 = v9 + v10;
-        let v12 = st[(slot + 1u) * 64u + 32u + o_d * 4u + 2u] * inputs[U.batch * U.T * 36u + (b * U.T + select(t, min(lengths[b], U.T) - 1u - t, t < min(lengths[b], U.T))) * 4u + 2u];
+        let v12 = st[(slot + 1u) * 64u + 32u + o_d * 4u + 2u] * inputs[U.batch * U.T * 36u + (b * U.T + select(t, len - 1u - t, t < len)) * 4u + 2u];
         let v13 = v11 + v12;
-        let v14 = st[(slot + 1u) * 64u + 32u + o_d * 4u + 3u] * inputs[U.batch * U.T * 36u + (b * U.T + select(t, min(lengths[b], U.T) - 1u - t, t < min(lengths[b], U.T))) * 4u + 3u];
+        let v14 = st[(slot + 1u) * 64u + 32u + o_d * 4u + 3u] * inputs[U.batch * U.T * 36u + (b * U.T + select(t, len - 1u - t, t < len)) * 4u + 3u];
         let v15 = v13 + v14;
-        outputs[U.batch * U.T * 8u + (b * U.T + select(t, min(lengths[b], U.T) - 1u - t, t < min(lengths[b], U.T))) * 8u + q] = select(v15, 0.0f, t >= len);
+        outputs[U.batch * U.T * 8u + (b * U.T + select(t, len - 1u - t, t < len)) * 8u + q] = select(v15, 0.0f, t >= len);
         return;
     }
 }

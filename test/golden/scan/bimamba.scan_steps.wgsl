@@ -137,11 +137,12 @@ fn invariants(s: u32) -> Inv {
 
 // Step t's element for lane s of sequence b: the state-independent part of the cell (load phase).
 fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
+    let len = min(lengths[b], U.T);
     var r: Elem;
-    for (var vp0 = 0u; vp0 < 8u + no_unroll; vp0++) {
+    for (var vp0 = 0u; vp0 < 8u; vp0++) {
         let v2 = softplus(inputs[U.batch * U.T * 8u + (b * U.T + t) * 8u + vp0]);
         let v3 = -v2;
-        let v8 = softplus(inputs[U.batch * U.T * 24u + (b * U.T + select(t, min(lengths[b], U.T) - 1u - t, t < min(lengths[b], U.T))) * 8u + vp0]);
+        let v8 = softplus(inputs[U.batch * U.T * 24u + (b * U.T + select(t, len - 1u - t, t < len)) * 8u + vp0]);
         let v9 = -v8;
         for (var vp1 = 0u; vp1 < 4u; vp1++) {
             let v4 = v3 * inv.i0[vp0 * 4u + vp1];
@@ -150,8 +151,8 @@ fn element(b: u32, t: u32, s: u32, inv: Inv) -> Elem {
             let v7 = v6 * inputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + vp0];
             let v10 = v9 * inv.i1[vp0 * 4u + vp1];
             let v11 = exp(v10);
-            let v12 = v8 * inputs[U.batch * U.T * 32u + (b * U.T + select(t, min(lengths[b], U.T) - 1u - t, t < min(lengths[b], U.T))) * 4u + vp1];
-            let v13 = v12 * inputs[U.batch * U.T * 0u + (b * U.T + select(t, min(lengths[b], U.T) - 1u - t, t < min(lengths[b], U.T))) * 8u + vp0];
+            let v12 = v8 * inputs[U.batch * U.T * 32u + (b * U.T + select(t, len - 1u - t, t < len)) * 4u + vp1];
+            let v13 = v12 * inputs[U.batch * U.T * 0u + (b * U.T + select(t, len - 1u - t, t < len)) * 8u + vp0];
             r.hf_a[vp0 * 4u + vp1] = v5;
             r.hf_b[vp0 * 4u + vp1] = v7;
             r.hb_a[vp0 * 4u + vp1] = v11;
@@ -208,14 +209,14 @@ fn store_step(prev: State, h: State, b: u32, s: u32, t: u32, len: u32) {
         outputs[U.batch * U.T * 0u + (b * U.T + t) * 8u + o_p0] = select(o_9, 0.0f, t >= len);
     }
     for (var o_p10 = 0u; o_p10 < 8u + no_unroll; o_p10++) {
-        let o_11 = h.hb[o_p10 * 4u] * inputs[U.batch * U.T * 36u + (b * U.T + select(t, min(lengths[b], U.T) - 1u - t, t < min(lengths[b], U.T))) * 4u];
-        let o_12 = h.hb[o_p10 * 4u + 1u] * inputs[U.batch * U.T * 36u + (b * U.T + select(t, min(lengths[b], U.T) - 1u - t, t < min(lengths[b], U.T))) * 4u + 1u];
+        let o_11 = h.hb[o_p10 * 4u] * inputs[U.batch * U.T * 36u + (b * U.T + select(t, len - 1u - t, t < len)) * 4u];
+        let o_12 = h.hb[o_p10 * 4u + 1u] * inputs[U.batch * U.T * 36u + (b * U.T + select(t, len - 1u - t, t < len)) * 4u + 1u];
         let o_13 = o_11 + o_12;
-        let o_14 = h.hb[o_p10 * 4u + 2u] * inputs[U.batch * U.T * 36u + (b * U.T + select(t, min(lengths[b], U.T) - 1u - t, t < min(lengths[b], U.T))) * 4u + 2u];
+        let o_14 = h.hb[o_p10 * 4u + 2u] * inputs[U.batch * U.T * 36u + (b * U.T + select(t, len - 1u - t, t < len)) * 4u + 2u];
         let o_15 = o_13 + o_14;
-        let o_16 = h.hb[o_p10 * 4u + 3u] * inputs[U.batch * U.T * 36u + (b * U.T + select(t, min(lengths[b], U.T) - 1u - t, t < min(lengths[b], U.T))) * 4u + 3u];
+        let o_16 = h.hb[o_p10 * 4u + 3u] * inputs[U.batch * U.T * 36u + (b * U.T + select(t, len - 1u - t, t < len)) * 4u + 3u];
         let o_17 = o_15 + o_16;
-        outputs[U.batch * U.T * 8u + (b * U.T + select(t, min(lengths[b], U.T) - 1u - t, t < min(lengths[b], U.T))) * 8u + o_p10] = select(o_17, 0.0f, t >= len);
+        outputs[U.batch * U.T * 8u + (b * U.T + select(t, len - 1u - t, t < len)) * 8u + o_p10] = select(o_17, 0.0f, t >= len);
     }
 }
 
