@@ -9,6 +9,7 @@ import { scanHostModule } from '../host/scan-host.js';
 import { isBidirectional } from '../lower/time.js';
 import { directOutputs } from './emit.js';
 import { buildScanJob, chainedFits, chooseLayout, compileScan, sampleFits, scanManifest, scanSupport, usesMatrix } from './index.js';
+import { partsBytes } from './job.js';
 import { scheduleFor } from './job.js';
 import { outputWidths, sampledRows } from './kernel.js';
 import { matrixShape } from './matrix.js';
@@ -117,6 +118,7 @@ export const scanBackend: Backend<'scan'> = {
           { buffer: 'inputs', usage: 'storage-read', bytes: 4 * batch * T * layout.inputWidth, tensors: perStep(layout.inputs) },
           { buffer: 'outputs', usage: 'storage', bytes: 4 * batch * (T * widths.step + (kernels.sample ? sampledRows(T, kernels.sample.every) : 0) * widths.sampled), tensors: perStep(layout.outputs) },
           { buffer: 'aggs', usage: 'storage', bytes: aggBytes, tensors: [] },
+          ...(kernels.jump ? [{ buffer: 'parts', usage: 'storage' as const, bytes: partsBytes(kernels, schedule, batch), tensors: [] }] : []),
         ],
         dispatches: schedule.passes.map((p) => ({ label: `${module.name}.${p.kernel}`, workgroups: [p.dispatch[0], p.dispatch[1], 1], scaledBy: ['--batch', '--T'] })),
         job(data) {

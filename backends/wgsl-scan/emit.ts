@@ -63,13 +63,14 @@ const globalName: Record<Binding, string> = {
   final_state: 'final_state',
   aggs: 'aggs',
   status: 'status',
+  parts: 'parts',
 };
 
 function kernelBindings(spec: KernelSpec): Binding[] {
   if (spec.name === 'scan_single' || spec.name === 'scan_chained') return ['uniforms', 'inputs', 'params', 'init', 'lengths', 'outputs', 'final_state', 'status'];
   if (spec.source === 'aggs') return ['uniforms', 'aggs'];
-  if (!spec.store) return ['uniforms', 'inputs', 'params', 'lengths', 'aggs'];
-  return ['uniforms', 'inputs', 'params', 'init', 'lengths', 'outputs', 'final_state', 'aggs'];
+  if (!spec.store) return ['uniforms', 'inputs', 'params', 'lengths', 'aggs', 'parts'];
+  return ['uniforms', 'inputs', 'params', 'init', 'lengths', 'outputs', 'final_state', 'aggs', 'parts'];
 }
 
 function globalsFor(ctx: Ctx, bindings: Binding[], spec: KernelSpec, subgroups: boolean): Global[] {
@@ -100,6 +101,7 @@ function globalsFor(ctx: Ctx, bindings: Binding[], spec: KernelSpec, subgroups: 
       comment: 'Block aggregates, one region per level: [batch, lanes, blocks].',
     },
     status: { name: 'status', space: 'storage', access: 'read_write', type: statusType, group: 0, binding: 8, comment: 'The ticket counter, then a record per block: [batch, lanes, blocks, words].' },
+    parts: { name: 'parts', space: 'storage', access: 'read_write', type: arrayOf(ELEM), group: 0, binding: 9, comment: 'Aggregates of the parts of each block between sampled steps: [batch, lanes, blocks, parts per block].' },
   };
   if (ctx.outputRows) decl.outputs = { ...decl.outputs, type: arrayOf(vec(4, f32)), comment: 'Every output, [batch, T, ...dims] each, one after another, as vec4s (every row a multiple of 4 floats).' };
   if (spec.name === 'scan_chained') {
@@ -169,6 +171,23 @@ export interface ScanKernels {
   matrix?: MatrixShape;
   /** Outputs written at sampled positions only (`sampledRegions` places them in the `outputs` buffer). */
   sample?: SampleRequest;
+  /** With `sample`: scan_steps goes from sampled step to sampled step (Ctx.jump), reading the `parts` reduce_steps writes. */
+  jump?: true;
+}
+
+/**
+ * Whether a sampled scan can go from sampled step to sampled step (Ctx.jump): every output is
+ * sampled and is a state before the step (what gla's core and saving cells write: the carried
+ * adjoint, the saved state), so no step between two samples writes anything; one thread walks each
+ * block of one sequence ('thread' split, one run). Measured on gla's core at T = 2^20 (docs/grad.md).
+ */
+export function jumpFits(module: Module, layout: ScanLayout, tile: TileShape, sample: SampleRequest | undefined, direct: boolean): boolean {
+  if (!sample || !direct || tile.split !== 'thread' || tile.runs !== 1 || layout.mode !== 'whole') return false;
+  return layout.outputs.every((o) => {
+    const def = module.step.find((d) => d.kind === 'output' && d.target === o.tensor.name);
+    const root = def?.nodes[def.root];
+    return sample.outputs.includes(o.tensor.name) && root?.op === 'load' && root.source === 'state' && root.version !== 'new';
+  });
 }
 
 export function emitScanKernels(module: Module, plan: ScanPlan, sizes: DimSizes, layout: ScanLayout, tile: TileShape, emitOptions: EmitOptions): ScanKernels {
@@ -186,11 +205,12 @@ export function emitScanKernels(module: Module, plan: ScanPlan, sizes: DimSizes,
   ];
   // The store phase writes rows of vec4s where it fits (states.ts): every kernel binding `outputs` declares them so.
   const rows = outputRowsFit(layout, { direct, half: emitOptions.half ?? false });
+  const jump = jumpFits(module, layout, tile, emitOptions.sample, direct);
   for (const name of names) {
     const spec = specs[name];
     const chained = name === 'scan_chained';
     const single = name === 'scan_single' || chained;
-    const ctx: Ctx = { module, plan, layout, tile, sizes, helpers: new Set(), direct, ...(chained ? { stepIO: 'private' as const } : rows ? { outputRows: true } : {}), ...(emitOptions.sample ? { sample: emitOptions.sample } : {}) };
+    const ctx: Ctx = { module, plan, layout, tile, sizes, helpers: new Set(), direct, ...(chained ? { stepIO: 'private' as const } : rows ? { outputRows: true } : {}), ...(emitOptions.sample ? { sample: emitOptions.sample } : {}), ...(jump && !single ? { jump: true as const } : {}) };
     // `element` and `invariants` read the inputs and params: only the passes over the steps have them.
     const functions = [...elementFunctions(ctx), ...(tile.runs > 1 ? [laneScanFunction(ctx, options.subgroups)] : [])].filter(
       (f) => spec.source === 'steps' || (f.name !== 'element' && f.name !== 'invariants'),
@@ -262,7 +282,7 @@ export function emitScanKernels(module: Module, plan: ScanPlan, sizes: DimSizes,
     };
     kernels[name] = { name, code: printModule(storeHalfWhere(emitOptions.half, budgetUnrolling(wgsl), HALF_BUFFERS)), bindings };
   }
-  return { kernels, layout, tile, subgroups: options.subgroups, ...(emitOptions.sample ? { sample: emitOptions.sample } : {}) };
+  return { kernels, layout, tile, subgroups: options.subgroups, ...(emitOptions.sample ? { sample: emitOptions.sample } : {}), ...(jump ? { jump: true as const } : {}) };
 }
 
 export { sharedFloatsOf };

@@ -3,8 +3,8 @@
 import type { Module } from '../../src/compiler/ir/ir.js';
 import { bytesView, type BufferPart, type GpuJob } from '../job.js';
 import { bindingIndex, type KernelName, type ScanKernels } from './emit.js';
-import { outputWidths, sampledRows } from './kernel.js';
-import type { PackedTensor } from './layout.js';
+import { outputWidths, partsPerBlock, sampledRows, uniformFields } from './kernel.js';
+import { paddedLanes, type PackedTensor } from './layout.js';
 import { scheduleScan, type Schedule, type ScheduleOptions } from './schedule.js';
 import { scheduleMatrix } from './matrix.js';
 import type { RunArrays as ScanRunData, RunResult as ScanRunResult } from '../run-data.js';
@@ -55,7 +55,17 @@ function initialStates(module: Module, kernels: ScanKernels, data: ScanRunData):
 export function scheduleFor(kernels: ScanKernels, batch: number, T: number, options: ScheduleOptions = {}, minLength = T): Schedule {
   if (kernels.matrix) return scheduleMatrix(kernels.layout, kernels.matrix, batch, T, minLength, options.targetBlocks);
   // scheduleScan's own options (strategy, levels) do not apply to the matrix layout.
-  return scheduleScan(kernels.layout, kernels.tile, batch, T, { chained: kernels.kernels.scan_chained !== undefined, ...options }, minLength);
+  // Going from sampled step to sampled step reads the parts reduce_steps writes: always reduce first.
+  return scheduleScan(kernels.layout, kernels.tile, batch, T, { chained: kernels.kernels.scan_chained !== undefined, ...options, ...(kernels.jump ? { strategy: 'reduce-then-scan' as const } : {}) }, minLength);
+}
+
+/** Bytes of the `parts` buffer (Ctx.jump): per lane and block of reduce_steps, its parts between sampled steps. */
+export function partsBytes(kernels: ScanKernels, schedule: Schedule, batch: number): number {
+  if (!kernels.jump || !kernels.sample) return 0;
+  const reduce = schedule.passes.find((p) => p.kernel === 'reduce_steps');
+  if (!reduce) throw new Error('scan run: sampled states only, but the schedule does not reduce the steps');
+  const [blockLen, blocks] = [reduce.uniforms[uniformFields.indexOf('block_len')]!, reduce.uniforms[uniformFields.indexOf('blocks')]!];
+  return 4 * kernels.layout.members.length * batch * paddedLanes(kernels.tile, kernels.layout) * blocks * partsPerBlock(blockLen, kernels.sample.every);
 }
 
 export function buildScanJob(module: Module, kernels: ScanKernels, data: ScanRunData, options: ScheduleOptions & { timing?: ScanGpuJob['timing'] } = {}): ScanJob {
@@ -84,6 +94,7 @@ export function buildScanJob(module: Module, kernels: ScanKernels, data: ScanRun
     { name: 'outputs', bytes: 4 * outFloats, usage: 'storage', read: true },
     { name: 'final_state', bytes: 4 * Math.max(1, batch * layout.stateWidth), usage: 'storage', read: true },
     { name: 'aggs', bytes: elemBytes * Math.max(1, schedule.aggElements), usage: 'storage' },
+    ...(kernels.jump ? [{ name: 'parts', bytes: partsBytes(kernels, schedule, batch), usage: 'storage' as const }] : []),
     // Zeroed: the ticket counter starts at 0 and no record is published.
     ...(schedule.statusWords ? [{ name: 'status', bytes: 4 * schedule.statusWords, usage: 'storage' as const }] : []),
   ];

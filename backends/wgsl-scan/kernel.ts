@@ -9,7 +9,7 @@ import { arrayOf, assign, bin, call, f32, forRange, id, index, letS, lit, member
 import type { MathHelper } from '../wgsl/math.js';
 import { indexExpr, offsetExpr, type IndexValue, type LoadNode, type Lowerer } from '../lower/expr.js';
 import { overPoints, type LoopObserver } from '../lower/points.js';
-import { stepRow, timeAxisOf } from '../lower/time.js';
+import { stepPosition, stepRow, timeAxisOf } from '../lower/time.js';
 import { blocksOf, paddedLanes, type LaneBlocks, type ScanLayout, type StructField, type TileShape } from './layout.js';
 
 /** The kernels every scan has; `scan_single` (single.ts) and `scan_chained` (chained.ts) come with the ones that fit them. */
@@ -20,8 +20,8 @@ export const kernelNames: StandardKernel[] = ['scan_steps', 'reduce_steps', 'red
 export type MatrixKernelName = 'scan_steps' | 'reduce_steps' | 'scan_aggs';
 export const matrixKernelNames: MatrixKernelName[] = ['reduce_steps', 'scan_aggs', 'scan_steps'];
 
-export type Binding = 'uniforms' | 'inputs' | 'params' | 'init' | 'lengths' | 'outputs' | 'final_state' | 'aggs' | 'status';
-export const bindingIndex: Record<Binding, number> = { uniforms: 0, inputs: 1, params: 2, init: 3, lengths: 4, outputs: 5, final_state: 6, aggs: 7, status: 8 };
+export type Binding = 'uniforms' | 'inputs' | 'params' | 'init' | 'lengths' | 'outputs' | 'final_state' | 'aggs' | 'status' | 'parts';
+export const bindingIndex: Record<Binding, number> = { uniforms: 0, inputs: 1, params: 2, init: 3, lengths: 4, outputs: 5, final_state: 6, aggs: 7, status: 8, parts: 9 };
 
 /** Fields of the per-pass uniform block, in order (all u32). */
 export const uniformFields = ['T', 'batch', 'groups', 'n', 'block_len', 'blocks', 'in_offset', 'out_offset', 'carry_in', 'min_len', 'spin_limit'] as const;
@@ -63,6 +63,12 @@ export interface Ctx {
    * unrolling budget: 3× the plain cell's time).
    */
   lenInScope?: true;
+  /**
+   * The scan writes sampled states only (PlanRequest.sample; `jumpFits`): reduce_steps keeps the
+   * aggregate of each part of its block between sampled steps (`parts`), and scan_steps goes from
+   * part to part, one `advance` each, instead of from step to step.
+   */
+  jump?: true;
 }
 
 /**
@@ -195,8 +201,8 @@ export function mapStruct(type: string, fields: StructField[], from: Expr, into:
 }
 
 /** The buffers of whole elements: block aggregates in storage, run aggregates and lane totals in workgroup memory. */
-export type ElemBuffer = 'aggs' | 'scratch' | 'lane_total';
-const elemBuffers: ElemBuffer[] = ['aggs', 'scratch', 'lane_total'];
+export type ElemBuffer = 'aggs' | 'scratch' | 'lane_total' | 'parts';
+const elemBuffers: ElemBuffer[] = ['aggs', 'scratch', 'lane_total', 'parts'];
 
 /** Reads and writes of element `i` of an element buffer. */
 export interface ElemAccess {
@@ -331,3 +337,16 @@ export function tripLoops(step: number, bound: Expr, body: (guarded: boolean) =>
     loop('full_end', 'end', true),
   ];
 }
+
+/**
+ * Whether logical step `t` (< len) of sequence b is a sampled position (PlanRequest.sample): its
+ * position (backends/lower/time.ts) at each run's first step, or its last and the sequence's last.
+ */
+export function sampledStep(ctx: Pick<Ctx, 'module' | 'sample'>, t: Expr, len: Expr): Expr {
+  const { every, at } = ctx.sample!;
+  const p = stepPosition(timeAxisOf(ctx.module), t, len);
+  return at === 'first' ? bin('==', bin('%', p, u(every)), u(0)) : bin('||', bin('==', bin('%', p, u(every)), u(every - 1)), bin('==', p, bin('-', len, u(1))));
+}
+
+/** Parts a block of `block_len` steps has at most between sampled steps (Ctx.jump): a part per `every` steps, and one at each end. */
+export const partsPerBlock = (blockLen: number, every: number): number => Math.floor(blockLen / every) + 2;

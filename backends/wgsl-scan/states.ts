@@ -309,8 +309,7 @@ function sampledStore(ctx: Ctx, out: PackedTensor, rowName: string, row: Expr[])
   const p = `${rowName}_p`;
   const rows = bin('/', bin('+', U('T'), u(every - 1)), u(every));
   const region = bin('+', bin('*', bin('*', U('batch'), U('T')), u(step / 4)), bin('*', bin('*', U('batch'), rows), u((out.offset - step) / 4)));
-  const sampled =
-    at === 'first' ? bin('==', bin('%', id(p), u(every)), u(0)) : bin('||', bin('==', bin('%', id(p), u(every)), u(every - 1)), bin('==', id(p), bin('-', id('len'), u(1))));
+  const sampled = at === 'first' ? bin('==', bin('%', id(p), u(every)), u(0)) : bin('||', bin('==', bin('%', id(p), u(every)), u(every - 1)), bin('==', id(p), bin('-', id('len'), u(1))));
   return [
     ifS(bin('<', id('t'), id('len')), [
       letS(p, stepPosition(timeAxisOf(ctx.module), id('t'), id('len'))),

@@ -22,10 +22,10 @@ import {
   type Stmt,
 } from '../wgsl/ast.js';
 import { elementCall, invariantsLet } from './element.js';
-import { threadsOf, tileSteps } from './layout.js';
+import { paddedLanes, threadsOf, tileSteps } from './layout.js';
 import { flatWorkgroupIndex } from '../lower/grid.js';
 import { countedLoop } from '../wgsl/unroll-budget.js';
-import { U, ret, ELEM, u, mapStruct, elemAccess, aggIndex, ctxBlocks, laneInRange, type Ctx, type KernelSpec } from './kernel.js';
+import { U, ret, ELEM, u, mapStruct, elemAccess, aggIndex, ctxBlocks, laneInRange, sampledStep, type Ctx, type KernelSpec } from './kernel.js';
 
 /**
  * Exclusive scan of each lane's run aggregates, and the lane's total. Threads are numbered run-major
@@ -194,6 +194,11 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
   const oneRun = P === 1 && spec.store;
   if (walk) body.push(letS('h0', call('load_state', id('b'), id('s'))));
   if (walk && oneRun) body.push(varS('h', undefined, call('advance', id('h0'), id('carry'))));
+  // Sampled states only (Ctx.jump): the parts of this block between sampled steps, in `parts` from `pb`.
+  const jump = steps && ctx.jump === true && (spec.store ? walk && oneRun : perThread);
+  const parts = elemAccess(ctx, 'parts');
+  if (jump) body.push(letS('pb', bin('*', bin('+', bin('*', bin('+', bin('*', id('b'), u(paddedLanes(ctx.tile, ctx.layout))), id('s')), U('blocks')), id('blk')), bin('+', bin('/', U('block_len'), u(ctx.sample!.every)), u(2)))));
+  if (jump && !spec.store) body.push(varS('part', undefined, call('identity')), varS('k', undefined, u(0)));
 
   const t = perThread ? bin('+', id('tile0'), id('r')) : bin('+', bin('+', id('tile0'), bin('*', id('c'), u(R))), id('r'));
   // Aggregates are scanned in place (scan_aggs) or reduced into the next level (reduce_aggs).
@@ -214,7 +219,17 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
     // With one run per lane the carry is the run's prefix: scan straight from it, one element per step.
     // Otherwise reduce the run, scan the runs across the workgroup, then rescan the run from its prefix.
     const tileBody: Stmt[] = [];
-    if (!oneRun)
+    // A sampled step past the block's start closes a part: the carry takes it, and the next begins.
+    const closePart = (): Stmt[] => [
+      ifS(bin('&&', bin('&&', bin('>', id('step'), id('start')), bin('<', id('step'), call('min', id('end'), id('len')))), sampledStep(ctx, id('step'), id('len'))), [
+        parts.store(bin('+', id('pb'), id('k')), id('part')),
+        assign(id('carry'), call('combine', id('carry'), id('part'))),
+        assign(id('k'), u(1), '+='),
+        assign(id('part'), call('identity')),
+      ]),
+    ];
+    if (jump && !spec.store) tileBody.push(countedLoop('r', u(0), R, [...elementAt('e'), ...closePart(), assign(id('part'), call('combine', id('part'), id('e')))]));
+    else if (!oneRun)
       tileBody.push(
         varS('agg', undefined, call('identity')),
         countedLoop('r', u(0), R, [...elementAt('e'), assign(id('agg'), call('combine', id('agg'), id('e')))]),
@@ -238,8 +253,9 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
       if (viaShared) perStep.push(callS('store_states', id('p'), id('b'), id('s'), slotBase(bin('+', bin('+', bin('*', id('c'), u(R)), id('r')), u(1)))));
       tileBody.push(countedLoop('r', u(0), R, perStep));
     }
-    // The carry is the prefix through this tile (unused once a single run walks the states).
-    if (!(walk && oneRun)) tileBody.push(assign(id('carry'), oneRun ? id('p') : call('combine', id('carry'), P > 1 ? member(id('scan'), 'total') : id('agg'))));
+    // The carry is the prefix through this tile (unused once a single run walks the states; with
+    // parts, the closed parts so far).
+    if (!(walk && oneRun) && !(jump && !spec.store)) tileBody.push(assign(id('carry'), oneRun ? id('p') : call('combine', id('carry'), P > 1 ? member(id('scan'), 'total') : id('agg'))));
     if (steps && spec.store && !ctx.direct && layout.outputWidth > 0) {
       // Outputs of this workgroup's lane block: every output of the sequence where the lanes are not spread.
       const OW = blocked ? blocks.outputWidth : layout.outputWidth;
@@ -274,13 +290,38 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
     } else if (steps && spec.store && !ctx.direct) tileBody.push(callS('workgroupBarrier'));
     return tileBody;
   };
-  body.push({
-    kind: 'for',
-    init: varS('tile0', undefined, id('start')),
-    cond: bin('<', id('tile0'), id('end')),
-    update: assign(id('tile0'), u(TILE), '+='),
-    body: tileBody(),
-  });
+  if (jump && spec.store) {
+    // From part to part: at each part's first step the sampled outputs (store_step writes only at
+    // sampled positions), then the part's aggregate. A part ends at the next sampled step before the
+    // sequence's end, or at the block's end (reduce_steps cut them there).
+    body.push(
+      comment("Sampled states only: from each part's first step to the next, one advance a part (reduce_steps wrote the parts)."),
+      varS('tj', undefined, id('start')),
+      varS('k', undefined, u(0)),
+      {
+        kind: 'loop',
+        body: [
+          ifS(bin('>=', id('tj'), id('end')), [{ kind: 'break' }]),
+          varS('nt', undefined, bin('+', id('tj'), u(1))),
+          { kind: 'loop', body: [ifS(bin('||', bin('||', bin('>=', id('nt'), id('end')), bin('>=', id('nt'), id('len'))), sampledStep(ctx, id('nt'), id('len'))), [{ kind: 'break' }]), assign(id('nt'), u(1), '+=')] },
+          ifS(bin('>=', id('nt'), id('len')), [assign(id('nt'), id('end'))]),
+          ...(layout.outputWidth > 0 ? [ifS(liveAnd(bin('<', id('tj'), id('len'))), [callS('store_step', id('h'), id('h'), id('b'), id('s'), id('tj'), id('len'))])] : []),
+          assign(id('h'), call('advance', id('h'), parts.load(bin('+', id('pb'), id('k'))))),
+          assign(id('k'), u(1), '+='),
+          assign(id('tj'), id('nt')),
+        ],
+      },
+    );
+  } else
+    body.push({
+      kind: 'for',
+      init: varS('tile0', undefined, id('start')),
+      cond: bin('<', id('tile0'), id('end')),
+      update: assign(id('tile0'), u(TILE), '+='),
+      body: tileBody(),
+    });
+  // The last part of the block.
+  if (jump && !spec.store) body.push(parts.store(bin('+', id('pb'), id('k')), id('part')), assign(id('carry'), call('combine', id('carry'), id('part'))));
 
   if (steps && spec.store) {
     const final = walk ? (oneRun ? id('h') : call('advance', id('h0'), id('carry'))) : id('carry');
