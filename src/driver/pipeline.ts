@@ -139,7 +139,7 @@ export const passes: readonly Pass[] = [
       verified(s.backward.module, 'grad');
       return true;
     },
-    print: (s) => (s.backwardParts ? s.backwardParts.map((p) => `; the part ${p.name}\n${printBackward(p.step)}`).join('\n') : printBackward(s.backward!)),
+    print: (s) => (s.backwardParts ? s.backwardParts.map((p) => `; the part ${p.name}\n${printBackward(p.step)}`).join('\n') : printBackward(s.backward!, s.module)),
   },
   {
     name: 'plan',

@@ -87,6 +87,15 @@ describe('explain --after grad', () => {
     expect(text).toContain('rnn gru_grad_Uz');
     expect(text).toMatch(/update d_Uz\[[a-z0-9]+: H, [a-z0-9]+: H\]/);
   });
+  it("prints gla's gate identity: the walk, the core and the gate cell", () => {
+    const { state } = runPipeline(new SourceFile('gla.rnn', moduleText('gla')), 'grad');
+    const text = passes.find((p) => p.name === 'grad')!.print(state);
+    expect(text).toContain("; the gate's gradient by an identity (docs/grad.md, \"Session 32\"): d_log_alpha[K] = the gate times its gradient");
+    expect(text).toContain('; no S is kept per step. The inputs\' gradients: d_q (walk), d_k (core), d_v (core), d_g (gate).');
+    for (const cell of ['rnn gla_grad_walk', 'rnn gla_grad_core', 'rnn gla_grad_gate']) expect(text).toContain(cell);
+    // gru has no such gate.
+    expect(passes.find((p) => p.name === 'grad')!.print(runPipeline(source, 'grad').state)).not.toContain('identity');
+  });
   it('does not run it otherwise', () => {
     const { state, reached } = runPipeline(source, 'plan');
     expect(reached).toBe('plan');

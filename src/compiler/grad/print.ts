@@ -1,9 +1,12 @@
 // The backward step as text (`rnnc explain FILE --after grad`): what stands for what, then the cell.
 import { printModule } from '../ir/print.js';
+import type { Module } from '../ir/ir.js';
 import type { BackwardStep } from './reverse.js';
 import { splitAccumulators } from './split.js';
+import { gateBackward } from './gate.js';
 
-export function printBackward(step: BackwardStep): string {
+/** `forward`: the cell differentiated, for the forms that depend on it (the gate's identity, gate.ts). */
+export function printBackward(step: BackwardStep, forward?: Module): string {
   const r = step.roles;
   const lines = [
     '; the backward step: run over each sequence reversed in time (valid steps only)',
@@ -16,7 +19,24 @@ export function printBackward(step: BackwardStep): string {
     `;   recomputed from the saved state: ${step.primal.join(', ') || 'nothing'}`,
     '',
   ];
-  return lines.join('\n') + printModule(step.module) + printSplit(step);
+  return lines.join('\n') + printModule(step.module) + printSplit(step) + (forward ? printGated(step, forward) : '');
+}
+
+/** The gate's identity (gate.ts), where the cell takes it: the three cells it stands for. */
+function printGated(step: BackwardStep, forward: Module): string {
+  const g = gateBackward(step, forward);
+  if (!g) return '';
+  const gate = g.gate.tensors.find((t) => t.name === g.gateState)!;
+  return [
+    '',
+    `; the gate's gradient by an identity (docs/grad.md, "Session 32"): ${g.gateState}[${gate.dims.join(', ')}] = the gate times its gradient, a sum back over time of`,
+    `; ${g.F} = ⟨what the outputs add to ${g.adjoint}, ${g.state}⟩ (a forward walk) less ${g.G} = ⟨${g.adjoint}, the update's other term⟩ (the adjoint recurrence), from ⟨${g.adjoint}, ${g.state}⟩ at the end;`,
+    `; no ${g.state} is kept per step. The inputs' gradients: ${[...g.from].map(([grad, cell]) => `${grad} (${cell})`).join(', ')}. The recomputing rest of rnnc run --grad runs the three as one kernel:`,
+    '',
+    printModule(g.walk),
+    printModule(g.core),
+    printModule(g.gate),
+  ].join('\n');
 }
 
 /** How it runs: the accumulators split out of the recurrence (split.ts), each a cell of its own. */
