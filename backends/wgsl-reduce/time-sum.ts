@@ -61,17 +61,21 @@ const readsState = (d: Def, from: number): boolean => {
 /** The update `state[v…] <- state[v…] + term` of an accumulator, or undefined where it is not a sum over time. */
 export function sumTerm(m: Module, state: string): { def: Def; term: number } | undefined {
   const def = m.step.find((d) => d.kind === 'update' && d.target === state);
-  if (!def) return undefined;
+  const term = def && accumulatorTerm(def);
+  if (term === undefined || readsState(def!, term)) return undefined;
+  return { def: def!, term };
+}
+
+/** The term of an accumulator's update `s <- s + term` (`s.old` at its own index), whatever else it reads. */
+function accumulatorTerm(def: Def): number | undefined {
   const root = def.nodes[def.root]!;
   if (root.op !== 'binary' || root.fn !== 'add') return undefined;
   const isOwn = (k: number) => {
     const n = def.nodes[k]!;
-    return n.op === 'load' && n.source === 'state' && n.tensor === state && n.version !== 'new' && n.index.length === def.vars.length && n.index.every((v, i) => v === def.vars[i]!.name);
+    return n.op === 'load' && n.source === 'state' && n.tensor === def.target && n.version !== 'new' && n.index.length === def.vars.length && n.index.every((v, i) => v === def.vars[i]!.name);
   };
   const [a, b] = root.args;
-  const term = isOwn(a) ? b : isOwn(b) ? a : undefined;
-  if (term === undefined || readsState(def, term)) return undefined;
-  return { def, term };
+  return isOwn(a) ? b : isOwn(b) ? a : undefined;
 }
 
 /** Accumulator elements and output elements per step past which a cell's kernel is too large to compile quickly. */
@@ -553,7 +557,9 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
   const restTensor = new Map(m.tensors.map((t) => [t.name, t]));
   const outputBinding = new Map(outputs.map((x, i) => [x.name, i]));
   const rowOffset = (name: string, values: IndexValue[]) => offsetExpr(values, strides(restTensor.get(name)!.dims, sizes), bin('*', id('row'), lit.u32(tensorSize(restTensor.get(name)!, sizes))));
-  for (const [state, els] of byState) {
+  // The gated backward evaluates the outputs and the sums from its own cells (Recompute.gated), not the rest's.
+  const gated = recompute?.gated;
+  for (const [state, els] of gated ? [] : byState) {
     const { def, term } = sumTerm(m, state)!;
     const at = new Map(els.map((x) => [x.point.join(','), x.e]));
     defs.push({
@@ -563,8 +569,6 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
       write: (point, value) => assign(id(`acc_${at.get(point.join(','))}`), value, '+='),
     });
   }
-  // The gated backward evaluates the outputs from its own cells (Recompute.gated), not the rest's.
-  const gated = recompute?.gated;
   for (const o of gated ? [] : outputs) {
     const def = m.step.find((d) => d.kind === 'output' && d.target === o.name)!;
     defs.push({
@@ -654,33 +658,44 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
     });
   // Outputs a row at a time: vec4 stores where the row is a multiple of 4 floats.
   const rowStores = (name: string, values: Expr[]): Stmt[] => {
-    const o = outputs.find((x) => x.name === name)!;
+    // (A shader other than a cell's first writes none of its outputs.)
+    const o = outputs.find((x) => x.name === name);
+    if (!o) return [];
     const k = outputBinding.get(name)!;
     if (quads(o.size)) return Array.from({ length: o.size / 4 }, (_, q) => assign(index(id(`out_${k}`), bin('+', bin('*', id('row'), lit.u32(o.size / 4)), lit.u32(q))), call('vec4<f32>', ...values.slice(4 * q, 4 * q + 4))));
     return values.map((v, flat) => assign(index(id(`out_${k}`), bin('+', bin('*', id('row'), lit.u32(o.size)), lit.u32(flat))), v));
   };
   if (!gated) for (const o of outputs) writes.push(...rowStores(o.name, stored.get(o.name)!));
   guarded.push(...writes);
-  /** A module's outputs at every point, lowered into `into` (flat values by output), its loads by `resolve`. */
+  /**
+   * A module's outputs at every point, lowered into `into` (flat values by output), its loads by
+   * `resolve`; and the terms of the params' sums it updates, added to this shader's accumulators there.
+   */
   const outputsOf = (x: Module, tag: string, into: Stmt[], resolve: LoadResolve): Map<string, Expr[]> => {
     const outs = x.step.filter((d) => d.kind === 'output');
-    const lw = moduleLowering(x, tag, letsRead(x, outs), scope).step(into, resolve);
+    const sums = x.step.filter((d) => d.kind === 'update' && byState.has(d.target));
+    const lw = moduleLowering(x, tag, letsRead(x, [...outs, ...sums]), scope).step(into, resolve);
     const tensorOf = new Map(x.tensors.map((t) => [t.name, t]));
-    return new Map(
+    const at = (d: Def, point: number[]) => new Map(d.vars.map((v, k) => [v.name, { value: point[k]!, depth: 0 }]));
+    const values = new Map(
       outs.map((d) => {
         const t = tensorOf.get(d.target)!;
-        const values: Expr[] = [];
-        for (const point of pointsOf(t.dims, sizes)) values[point.reduce((o, v, i) => o + v * strides(t.dims, sizes)[i]!, 0)] = lw.node(d, d.root, new Map(d.vars.map((v, k) => [v.name, { value: point[k]!, depth: 0 }])));
-        return [d.target, values];
+        const row: Expr[] = [];
+        for (const point of pointsOf(t.dims, sizes)) row[point.reduce((o, v, i) => o + v * strides(t.dims, sizes)[i]!, 0)] = lw.node(d, d.root, at(d, point));
+        return [d.target, row];
       }),
     );
+    for (const d of sums) for (const { e, point } of byState.get(d.target)!) into.push(assign(id(`acc_${e}`), lw.node(d, accumulatorTerm(d)!, at(d, point)), '+='));
+    return values;
   };
 
   // A module's state updates at every point, into `<next><k>` for its k-th state (`old` loads read
   // `<current><k>`, `new` loads what an earlier update wrote), then `current = next`.
   const stepStates = (x: Module, tag: string, states: Tensor[], current: string, next: string, into: Stmt[], load: (tensor: string, values: IndexValue[]) => Expr) => {
     const place = new Map(states.map((t, k) => [t.name, { k, t }]));
-    const step = moduleLowering(x, tag, letsRead(x, updates(x)), scope).step(into, (n, values) => {
+    // Only the given states' updates (a gated cell's params' sums are evaluated with its outputs).
+    const own = updates(x).filter((d) => place.has(d.target));
+    const step = moduleLowering(x, tag, letsRead(x, own), scope).step(into, (n, values) => {
       const r = recomputed(n, values);
       if (r) return r;
       if (n.source === 'input') return load(n.tensor, values);
@@ -691,7 +706,7 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
     });
     // Each state's new values by flat point: what reads the new state after the step can use them as they are.
     const updated: Expr[][] = states.map(() => []);
-    for (const d of updates(x)) {
+    for (const d of own) {
       const s = place.get(d.target)!;
       for (const point of pointsOf(s.t.dims, sizes)) {
         const value = step.node(d, d.root, new Map(d.vars.map((v, k) => [v.name, { value: point[k]!, depth: 0 }])));

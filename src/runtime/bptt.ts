@@ -321,6 +321,15 @@ export async function backpropagate<A extends FloatArray>(
       );
     const written = (cell: Module, r: CellRun<A>, back: boolean) => {
       for (const t of tensorsOf(cell, 'output')) pool[t.name] = back ? r.outputs[t.name]! : flip(r.outputs[t.name]!, widthOf(t));
+      // The params' sums this cell took (its accumulators, from 0), added to what the later segments left.
+      for (const name of g.sums.keys()) {
+        const sum = r.final[name];
+        if (!sum) continue;
+        const before = adjoints[name];
+        const total = new Float64Array(sum.length);
+        for (let i = 0; i < sum.length; i++) total[i] = sum[i]! + (before ? before[i]! : 0);
+        adjoints[name] = total;
+      }
     };
     const walk = await runner.run('walk', sh, { inputs: dataOf(g.walk, true), params: data.params, ...(segment.initial ? { initial: segment.initial } : {}) });
     written(g.walk, walk, true);

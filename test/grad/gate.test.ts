@@ -24,13 +24,34 @@ function expectClose(what: string, a: Float64Array, b: Float64Array): void {
 }
 
 const gla = moduleAt(new URL('../../examples/gla.rnn', import.meta.url));
+// gla with a learned gate projection (its sum reads the gate's gradient) and a learned value scale (its sum reads the adjoint).
+const glaProj = moduleAt(new URL('../fixtures/grad/gla_proj.rnn', import.meta.url));
 
 describe('which cells take the gated backward', () => {
   it.each(gradCellFiles)('%s', (label, url) => {
     const m = moduleAt(url);
     const gated = gateBackward(differentiate(m), m);
-    // gla's gate alpha[i] is shared along V; mamba_s6's decay is per state element (and it has params).
+    // gla's gate alpha[i] is shared along V; mamba_s6's decay is per state element, lru's too.
     expect(gated !== undefined, label).toBe(label === 'examples/gla');
+  });
+});
+
+describe('gla with params', () => {
+  const step = differentiate(glaProj);
+  const gated = gateBackward(step, glaProj)!;
+
+  it('puts each param\'s sum in the cell of what its term reads', () => {
+    expect(Object.fromEntries(gated.sums)).toEqual({ d_Wg: 'gate', d_u: 'core' });
+    expect(Object.fromEntries(gated.from)).toEqual({ d_q: 'walk', d_k: 'core', d_v: 'core', d_x: 'gate' });
+    for (const m of [gated.walk, gated.core, gated.gate]) expect(verifyModule(m), m.name).toEqual([]);
+  });
+
+  it.each(casesFor(glaProj, bindDims(glaProj)).map((c) => [c.label, c] as const))('%s: gives the one-cell gradients, the params\' included, with and without checkpoints', async (_l, c) => {
+    const want = await interpretBackward(glaProj, c.shape, c.data, c.upstream, step);
+    for (const checkpoint of [undefined, 4]) {
+      const got = await interpretBackward(glaProj, c.shape, c.data, c.upstream, step, { gated: true, ...(checkpoint ? { checkpoint } : {}) });
+      for (const kind of ['inputs', 'params', 'initial'] as const) for (const [name, a] of Object.entries(want[kind])) expectClose(`C=${checkpoint} ${kind} ${name}`, a, got[kind][name]!);
+    }
   });
 });
 

@@ -25,7 +25,8 @@ const TOLERANCE = 1e-4;
 
 const gpu = fileGpu();
 
-const moduleOf = (cell: string) => frontEnd(readFileSync(new URL(`../../examples/${cell}.rnn`, import.meta.url), 'utf8')).module!;
+// A cell of examples/, or of test/fixtures/grad/ (gla_proj: gla with params).
+const moduleOf = (cell: string) => frontEnd(readFileSync(new URL(cell === 'gla_proj' ? `../fixtures/grad/${cell}.rnn` : `../../examples/${cell}.rnn`, import.meta.url), 'utf8')).module!;
 const gradOf = (cell: string, options: GradPlanOptions = {}): GradCompilation => {
   const m = moduleOf(cell);
   return retargetGrad(planGrad(plan(m, analyse(m).analysis, { mode: 'auto' }), 'auto', options), gpu);
@@ -133,6 +134,7 @@ const CASES: Case[] = [
   { label: 'gla, T=1', cell: 'gla', batch: 2, T: 1, lengths: false, initial: false },
   { label: 'gla, T=33 (a run of 32 and one of 1), variable lengths, initial state', cell: 'gla', batch: 3, T: 33, lengths: true, initial: true },
   { label: 'gla, T=300 (blocks of its core scan holding several parts), variable lengths, initial state', cell: 'gla', batch: 2, T: 300, lengths: true, initial: true },
+  { label: 'gla with params (a gate projection, a value scale), T=70, variable lengths, initial state, checkpoint 30', cell: 'gla_proj', batch: 3, T: 70, lengths: true, initial: true, checkpoint: 30 },
   { label: 'gla without the gate identity, T=17 (a run of 16 and one of 1), variable lengths, initial state', cell: 'gla', batch: 3, T: 17, lengths: true, initial: true, options: { gate: false } },
   { label: 'gla, T=45, checkpoint 7 (segments that cut runs)', cell: 'gla', batch: 2, T: 45, lengths: true, initial: false, checkpoint: 7 },
   { label: 'gla, T=100, pieces of 32 steps (a 16 KiB binding)', cell: 'gla', batch: 2, T: 100, lengths: true, initial: true, binding: 16384 },
@@ -145,7 +147,7 @@ describe.each(CASES)('$label', (c) => {
     const m = moduleOf(c.cell);
     const g = gradOf(c.cell, c.options);
     expect(runOf(g)).toBeGreaterThan(1);
-    expect(gateOf(g) !== undefined).toBe(c.cell === 'gla' && c.options?.gate !== false);
+    expect(gateOf(g) !== undefined).toBe(c.cell.startsWith('gla') && c.options?.gate !== false);
     const { errors } = await gpuAgainstTape(withBindingLimit(gpu, c.binding), g, m, c, TOLERANCE);
     for (const e of errors) expect(e.maxErr, `${e.name}: worst ${JSON.stringify(e.worst)}`).toBeLessThanOrEqual(TOLERANCE);
   });

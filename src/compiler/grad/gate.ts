@@ -44,6 +44,11 @@ export interface GatedBackward {
   gateAxes: number[];
   /** Each input's gradient (the backward step's output) → the cell that writes it. */
   from: Map<string, 'walk' | 'core' | 'gate'>;
+  /**
+   * Each param's accumulator (the backward step's state `d_W <- d_W + term`) → the cell whose
+   * update of it its term goes in: the one that has what the term reads.
+   */
+  sums: Map<string, 'walk' | 'core' | 'gate'>;
 }
 
 type Load = Extract<Node, { op: 'load' }>;
@@ -173,7 +178,8 @@ export function gateBackward(step: BackwardStep, forward: Module): GatedBackward
   const m = step.module;
   const { roles } = step;
   if (f.monoid || f.reversed || f.grid || f.tensors.some((t) => t.reversed)) return undefined;
-  if (f.tensors.some((t) => t.role === 'param') || roles.stateAdjoints.length !== 1) return undefined;
+  if (roles.stateAdjoints.length !== 1) return undefined;
+  const accumulators = new Set(roles.paramAdjoints.map((r) => r.adjoint));
   const { state, adjoint } = roles.stateAdjoints[0]!;
   const stateTensor = f.tensors.find((t) => t.name === state)!;
   const newState = step.newState.get(state);
@@ -280,13 +286,18 @@ export function gateBackward(step: BackwardStep, forward: Module): GatedBackward
   };
   for (const d of rewritten) if (d.kind === 'let') classes.set(d.target, classesOf(d));
   if ([...classes.get(L.target)!].join() !== 'core') return undefined;
-  const from = new Map<string, Cls>();
-  for (const d of rewritten.filter((x) => x.kind === 'output')) {
+  // Each input's gradient and each param's sum to the cell of what it reads (the gate cell: inputs only).
+  const cellOf = new Map<string, Cls>();
+  for (const d of rewritten.filter((x) => x.kind === 'output' || (x.kind === 'update' && accumulators.has(x.target)))) {
     const c = [...classesOf(d)];
     if (c.length > 1) return undefined;
-    from.set(d.target, c[0] ?? 'gate');
+    cellOf.set(d.target, c[0] ?? 'gate');
   }
-  const outputsOf = (c: Cls) => rewritten.filter((d) => d.kind === 'output' && from.get(d.target) === c);
+  const pick = (kind: 'output' | 'update') => new Map([...cellOf].filter(([name]) => (kind === 'update') === accumulators.has(name)));
+  const from = pick('output');
+  const sums = pick('update');
+  // A cell's outputs, then its accumulators' updates.
+  const outputsOf = (c: Cls) => rewritten.filter((d) => (d.kind === 'output' || (d.kind === 'update' && accumulators.has(d.target))) && cellOf.get(d.target) === c);
   const span = update.span;
 
   // The walk: the forward cell, then what the walk's outputs and F read, the state before and after the
@@ -306,17 +317,20 @@ export function gateBackward(step: BackwardStep, forward: Module): GatedBackward
     return b.load(n.source, n.tensor, index, n.version);
   };
   for (const d of walkLets) walk.add('let', walkLet.get(d.target)!, d.vars, d.span, (b) => copyInto(b, d, d.root, (v) => v, walkLoad(b)));
-  for (const d of walkOutputs) walk.add('output', d.target, d.vars, d.span, (b) => copyInto(b, d, d.root, (v) => v, walkLoad(b)));
+  for (const d of walkOutputs) walk.add(d.kind, d.target, d.vars, d.span, (b) => copyInto(b, d, d.root, (v) => v, walkLoad(b)));
   walk.add('output', F, gateVars, span, (b) => sumOfProduct(b, copyInto(b, L, inj[1], fromL, walkLoad(b)), b.load('state', state, full, 'new'), otherVars));
-  // The walk's additions read the state before the step only through the new state (else it would be a second core).
-  if (walk.defs.some((d) => d.phase === 'core')) return undefined;
+  // The walk's additions read the state before the step only through the new state (else it would be
+  // a second core); an accumulator reads its own.
+  const readsOldState = (d: Def) => d.nodes.some((n) => isLoad(n, 'state', state) && n.version !== 'new');
+  if (walk.defs.some((d) => readsOldState(d) || (d.kind === 'let' && d.phase === 'core'))) return undefined;
   const fNames = new Set(f.tensors.map((t) => t.name));
+  const walkReads = new Set(walk.defs.flatMap((d) => d.nodes.flatMap((n) => (n.op === 'load' && n.source === 'param' ? [n.tensor] : []))));
   const walkModule: Module = {
     ...f,
     name: `${f.name}_grad_walk`,
     tensors: [
       ...f.tensors.filter((t) => t.role !== 'output'),
-      ...[...walkInputs].filter((x) => !fNames.has(x)).map((x) => tensorOf.get(x)!),
+      ...[...walkInputs, ...walkReads].filter((x) => !fNames.has(x)).map((x) => tensorOf.get(x)!),
       ...walkLets.map((d) => tensorFor(walkLet.get(d.target)!, 'let', d.vars.map((v) => v.dim), d.span)),
       ...walkOutputs.map((d) => tensorOf.get(d.target)!),
       tensorFor(F, 'output', gateDims, span),
@@ -349,7 +363,7 @@ export function gateBackward(step: BackwardStep, forward: Module): GatedBackward
   for (const d of fLetDefs.filter((x) => copied.has(x.target))) core.add('let', d.target, d.vars, d.span, (b) => copyInto(b, d, d.root, (v) => v, coreLoad(b)));
   for (const d of coreLets) core.add('let', d.target, d.vars, d.span, (b) => copyInto(b, d, d.root, (v) => v, coreLoad(b)));
   core.add('update', adjoint, update.vars, update.span, (b) => copyInto(b, update, update.root, (v) => v, coreLoad(b)));
-  for (const d of coreOutputs) core.add('output', d.target, d.vars, d.span, (b) => copyInto(b, d, d.root, (v) => v, coreLoad(b)));
+  for (const d of coreOutputs) core.add(d.kind, d.target, d.vars, d.span, (b) => copyInto(b, d, d.root, (v) => v, coreLoad(b)));
   core.add('output', G, gateVars, span, (b) => sumOfProduct(b, b.load('let', L.target, full), copyInto(b, fUpdate, bRoot, fromForward, coreLoad(b)), otherVars));
   const coreModule = moduleOf(`${m.name}_core`, core.defs, [...m.tensors, ...f.tensors], [tensorFor(G, 'output', gateDims, span)]);
   if (coreModule.tensors.some((t) => t.role === 'input' && t.name === state)) return undefined;
@@ -361,7 +375,7 @@ export function gateBackward(step: BackwardStep, forward: Module): GatedBackward
   const dLoad = (b: DefBuilder) => (n: Load, index: string[]) => (n.source === 'input' && n.tensor === dlog ? b.load('state', D, index, 'new') : b.load(n.source, n.tensor, index, n.version));
   gate.add('update', D, gateVars, span, (b) => b.add2(b.load('state', D, gateIndex, 'old'), b.binary('sub', b.load('input', F, gateIndex), b.load('input', G, gateIndex))));
   for (const d of letsNeeded(rewritten, gateOutputs)) gate.add('let', d.target, d.vars, d.span, (b) => copyInto(b, d, d.root, (v) => v, dLoad(b)));
-  for (const d of gateOutputs) gate.add('output', d.target, d.vars, d.span, (b) => copyInto(b, d, d.root, (v) => v, dLoad(b)));
+  for (const d of gateOutputs) gate.add(d.kind, d.target, d.vars, d.span, (b) => copyInto(b, d, d.root, (v) => v, dLoad(b)));
   const gateModule = moduleOf(`${m.name}_gate`, gate.defs, [...m.tensors, tensorFor(F, 'input', gateDims, span), tensorFor(G, 'input', gateDims, span), tensorFor(D, 'state', gateDims, span, { kind: 'const', value: 0 })], []);
 
   function moduleOf(name: string, defs: Def[], known: Tensor[], extra: Tensor[]): Module {
@@ -382,5 +396,5 @@ export function gateBackward(step: BackwardStep, forward: Module): GatedBackward
     return { ...m, name, tensors: all, step: withoutUnreadLets(defs).kept, structures: [] };
   }
 
-  return { walk: walkModule, core: coreModule, gate: gateModule, state, adjoint, gateState: D, F, G, gateAxes, from };
+  return { walk: walkModule, core: coreModule, gate: gateModule, state, adjoint, gateState: D, F, G, gateAxes, from, sums };
 }
