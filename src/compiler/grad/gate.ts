@@ -173,21 +173,57 @@ function letsNeeded(defs: Def[], roots: Def[], stop: (name: string) => boolean =
 
 const tensorFor = (name: string, role: Tensor['role'], dims: string[], span: Tensor['span'], init?: Tensor['init']): Tensor => ({ name, role, dims, span, ...(init ? { init } : {}) });
 
-export function gateBackward(step: BackwardStep, forward: Module): GatedBackward | undefined {
+/** What `matchGate` found on the backward step and the forward cell. */
+interface GateMatch {
+  forward: Module;
+  step: BackwardStep;
+  state: string;
+  adjoint: string;
+  /** The backward's let holding the state after the step (the primal's). */
+  newState: string;
+  /** The params' accumulators of the backward step. */
+  accumulators: Set<string>;
+  lets: Map<string, Def>;
+  /** The adjoint's update `d_h <- L · a`, its variables the state's (`full`). */
+  update: Def;
+  full: string[];
+  /** L = `d_h.old + ι`: λ_t, and the node of ι in it; `fromL` renames L's variables to `full`. */
+  L: Def;
+  injection: number;
+  fromL: (v: string) => string;
+  /** The gate let, its index (a strict subset of `full`), its axes in the state and their variables; the other variables. */
+  gateLet: Def;
+  gateIndex: string[];
+  gateAxes: number[];
+  gateDims: string[];
+  gateVars: IndexVar[];
+  otherVars: IndexVar[];
+  /** The forward's update `h <- a · h + b`, b's node, and its variables renamed to `full`. */
+  fUpdate: Def;
+  bRoot: number;
+  fromForward: (v: string) => string;
+  /** The let `Σ L · h_{t-1}` the identity replaces. */
+  term: Def;
+}
+
+/**
+ * The forms the identity needs, recognised on the backward step's IR (undefined where one is missing):
+ * one state, its adjoint updated as `L · a` with `a` a let over some of its axes, L the old adjoint
+ * plus a pointwise injection, the forward update `a · h + b` with b free of the state, and one let
+ * `Σ L · h_{t-1}` (the gate's term).
+ */
+function matchGate(step: BackwardStep, forward: Module): GateMatch | undefined {
   const f = forward;
   const m = step.module;
   const { roles } = step;
   if (f.monoid || f.reversed || f.grid || f.tensors.some((t) => t.reversed)) return undefined;
   if (roles.stateAdjoints.length !== 1) return undefined;
-  const accumulators = new Set(roles.paramAdjoints.map((r) => r.adjoint));
   const { state, adjoint } = roles.stateAdjoints[0]!;
   const stateTensor = f.tensors.find((t) => t.name === state)!;
   const newState = step.newState.get(state);
   if (newState?.source !== 'let') return undefined;
   const lets = new Map(m.step.filter((d) => d.kind === 'let').map((d) => [d.target, d]));
-  const tensorOf = new Map(m.tensors.map((t) => [t.name, t]));
 
-  // The adjoint's update `d_h <- L · a`: L the adjoint after the step (λ_t), a the gate, a let over some of the state's axes.
   const update = m.step.find((d) => d.kind === 'update' && d.target === adjoint);
   if (!update) return undefined;
   const full = update.vars.map((v) => v.name);
@@ -201,35 +237,22 @@ export function gateBackward(step: BackwardStep, forward: Module): GatedBackward
   const gateAxes = gateIndex.map((v) => full.indexOf(v));
   const gateLet = lets.get(gateLoad.tensor)!;
   const gateDims = gateAxes.map((k) => stateTensor.dims[k]!);
-  const gateVars: IndexVar[] = gateIndex.map((name, p) => ({ name, dim: gateDims[p]! }));
-  const otherVars: IndexVar[] = update.vars.filter((v) => !gateIndex.includes(v.name));
 
-  // L = d_h.old + ι: the injection, pointwise and free of the state.
   const lVars = L.vars.map((v) => v.name);
-  const fromL = (v: string) => (lVars.includes(v) ? full[lVars.indexOf(v)]! : v);
   const inj = operands(L, L.root, 'add', (n) => isLoad(n, 'state', adjoint) && n.version === 'old' && n.index.join() === lVars.join());
   if (!inj) return undefined;
   if ([...under(L, inj[1])].some((k) => L.nodes[k]!.op === 'reduce' || isLoad(L.nodes[k], 'state'))) return undefined;
 
-  // The forward update `h <- a · h + b`, the gate the same let, b free of the state.
   const fUpdate = f.step.find((d) => d.kind === 'update' && d.target === state);
   if (!fUpdate) return undefined;
   const fFull = fUpdate.vars.map((v) => v.name);
-  const fromForward = (v: string) => (fFull.includes(v) ? full[fFull.indexOf(v)]! : v);
   const fTerms = operands(fUpdate, fUpdate.root, 'add', (n) => n.op === 'binary' && n.fn === 'mul' && n.dep === 'state');
   const decay = fTerms && operands(fUpdate, fTerms[0], 'mul', (n) => isLoad(n, 'state', state) && n.version !== 'new' && n.index.join() === fFull.join());
   const fGate = decay && fUpdate.nodes[decay[1]];
   if (!decay || !isLoad(fGate, 'let', gateLet.target) || fGate.index.map((v) => fFull.indexOf(v)).join() !== gateAxes.join()) return undefined;
-  const bRoot = fTerms[1];
-  if ([...under(fUpdate, bRoot)].some((k) => isLoad(fUpdate.nodes[k], 'state'))) return undefined;
+  if ([...under(fUpdate, fTerms[1])].some((k) => isLoad(fUpdate.nodes[k], 'state'))) return undefined;
 
-  const names = new Names([...f.tensors, ...m.tensors].map((t) => t.name));
-  const dlog = names.fresh(`d_log_${gateLet.target}`);
-  const F = names.fresh(`${gateLet.target}_state_term`);
-  const G = names.fresh(`${gateLet.target}_adjoint_term`);
-
-  // The gate's term: the let Σ_other L · h_{t-1} (h_{t-1} the saved state, an input under the state's
-  // name), read only as (that let) · a, which becomes D.
+  // The gate's term: a let Σ_other L · h_{t-1} (h_{t-1} the saved state, an input under the state's name).
   const isGateTerm = (d: Def) => {
     if (d.kind !== 'let' || d.nodes[d.root]!.op !== 'reduce') return false;
     let id = d.root;
@@ -237,22 +260,53 @@ export function gateBackward(step: BackwardStep, forward: Module): GatedBackward
     const pair = operands(d, id, 'mul', (n) => isLoad(n, 'let', L.target));
     return pair !== undefined && isLoad(d.nodes[pair[1]], 'input', state);
   };
-  const gateTerms = m.step.filter(isGateTerm);
-  if (gateTerms.length !== 1) return undefined;
-  const term = gateTerms[0]!;
+  const terms = m.step.filter(isGateTerm);
+  if (terms.length !== 1) return undefined;
+
+  return {
+    forward: f,
+    step,
+    state,
+    adjoint,
+    newState: newState.tensor,
+    accumulators: new Set(roles.paramAdjoints.map((r) => r.adjoint)),
+    lets,
+    update,
+    full,
+    L,
+    injection: inj[1],
+    fromL: (v) => (lVars.includes(v) ? full[lVars.indexOf(v)]! : v),
+    gateLet,
+    gateIndex,
+    gateAxes,
+    gateDims,
+    gateVars: gateIndex.map((name, p) => ({ name, dim: gateDims[p]! })),
+    otherVars: update.vars.filter((v) => !gateIndex.includes(v.name)),
+    fUpdate,
+    bRoot: fTerms[1],
+    fromForward: (v) => (fFull.includes(v) ? full[fFull.indexOf(v)]! : v),
+    term: terms[0]!,
+  };
+}
+
+/**
+ * The backward step's definitions without the gate's term and the adjoint's update, every
+ * `(term) · a` read as `D` (an input named `dlog`); undefined where the term is read otherwise.
+ */
+function rewriteGateTerm(g: GateMatch, dlog: string): Def[] | undefined {
   const rewritten: Def[] = [];
-  for (const d of m.step) {
-    if (d === term || d === update) continue;
-    if (!d.nodes.some((n) => isLoad(n, 'let', term.target))) {
+  for (const d of g.step.module.step) {
+    if (d === g.term || d === g.update) continue;
+    if (!d.nodes.some((n) => isLoad(n, 'let', g.term.target))) {
       rewritten.push(d);
       continue;
     }
     const products = new Map<number, string[]>();
     for (const n of d.nodes) {
-      const pair = operands(d, n.id, 'mul', (x) => isLoad(x, 'let', term.target));
+      const pair = operands(d, n.id, 'mul', (x) => isLoad(x, 'let', g.term.target));
       const other = pair && d.nodes[pair[1]]!;
       const read = pair && (d.nodes[pair[0]] as Load);
-      if (other && read && isLoad(other, 'let', gateLet.target) && other.index.join() === read.index.join()) products.set(n.id, read.index);
+      if (other && read && isLoad(other, 'let', g.gateLet.target) && other.index.join() === read.index.join()) products.set(n.id, read.index);
     }
     const b = new DefBuilder(d.vars, () => 'input', d.span);
     let stray = false;
@@ -262,7 +316,7 @@ export function gateBackward(step: BackwardStep, forward: Module): GatedBackward
       d.root,
       (v) => v,
       (n, index) => {
-        if (isLoad(n, 'let', term.target)) stray = true;
+        if (isLoad(n, 'let', g.term.target)) stray = true;
         return b.load(n.source, n.tensor, index, n.version);
       },
       (id) => (products.has(id) ? b.load('input', dlog, products.get(id)!) : undefined),
@@ -270,131 +324,169 @@ export function gateBackward(step: BackwardStep, forward: Module): GatedBackward
     if (stray) return undefined;
     rewritten.push(b.def(d.kind, d.target, root, () => d.phase));
   }
+  return rewritten;
+}
 
-  // What each definition reads: the adjoint (core), the forward state (walk), the gate's D (gate).
+/**
+ * Each input's gradient and each param's sum → the cell of what it reads: the adjoint (core), the
+ * forward state (walk), D (gate); one that reads none (inputs only) goes in the gate cell.
+ * Undefined where one reads two, or L reads more than the adjoint.
+ */
+function assignCells(g: GateMatch, rewritten: Def[], dlog: string): Map<string, Cls> | undefined {
   const classes = new Map<string, Set<Cls>>();
   const classesOf = (d: Def): Set<Cls> => {
     const out = new Set<Cls>();
     for (const n of d.nodes) {
       if (n.op !== 'load') continue;
-      if (n.source === 'state' && n.tensor === adjoint) out.add('core');
-      else if (n.source === 'input' && n.tensor === state) out.add('walk');
+      if (n.source === 'state' && n.tensor === g.adjoint) out.add('core');
+      else if (n.source === 'input' && n.tensor === g.state) out.add('walk');
       else if (n.source === 'input' && n.tensor === dlog) out.add('gate');
       else if (n.source === 'let') classes.get(n.tensor)?.forEach((c) => out.add(c));
     }
     return out;
   };
   for (const d of rewritten) if (d.kind === 'let') classes.set(d.target, classesOf(d));
-  if ([...classes.get(L.target)!].join() !== 'core') return undefined;
-  // Each input's gradient and each param's sum to the cell of what it reads (the gate cell: inputs only).
+  if ([...classes.get(g.L.target)!].join() !== 'core') return undefined;
   const cellOf = new Map<string, Cls>();
-  for (const d of rewritten.filter((x) => x.kind === 'output' || (x.kind === 'update' && accumulators.has(x.target)))) {
+  for (const d of rewritten.filter((x) => isResult(g, x))) {
     const c = [...classesOf(d)];
     if (c.length > 1) return undefined;
     cellOf.set(d.target, c[0] ?? 'gate');
   }
-  const pick = (kind: 'output' | 'update') => new Map([...cellOf].filter(([name]) => (kind === 'update') === accumulators.has(name)));
-  const from = pick('output');
-  const sums = pick('update');
-  // A cell's outputs, then its accumulators' updates.
-  const outputsOf = (c: Cls) => rewritten.filter((d) => (d.kind === 'output' || (d.kind === 'update' && accumulators.has(d.target))) && cellOf.get(d.target) === c);
-  const span = update.span;
+  return cellOf;
+}
 
-  // The walk: the forward cell, then what the walk's outputs and F read, the state before and after the
-  // step read as the state itself (the saved state and the primal's new state of the backward step).
+/** An input's gradient (an output) or a param's sum (an accumulator's update). */
+const isResult = (g: GateMatch, d: Def) => d.kind === 'output' || (d.kind === 'update' && g.accumulators.has(d.target));
+
+interface GateNames {
+  dlog: string;
+  F: string;
+  G: string;
+}
+
+/**
+ * The walk: the forward cell (its outputs left out: the forward run's), then the walk's results and
+ * F, reading the state before and after the step as the state itself (the saved state and the
+ * primal's new state of the backward step). Undefined where they read the state before the step
+ * otherwise (that would be a second core).
+ */
+function walkCell(g: GateMatch, rewritten: Def[], results: Def[], n: GateNames): Module | undefined {
+  const f = g.forward;
+  const m = g.step.module;
+  const tensorOf = new Map(m.tensors.map((t) => [t.name, t]));
   const walk = new ModuleBuilder(f.step);
   const fLets = new Set(f.tensors.filter((t) => t.role === 'let').map((t) => t.name));
-  const walkOutputs = outputsOf('walk');
-  const walkLets = letsNeeded(rewritten, [...walkOutputs, { ...L, nodes: [...under(L, inj[1])].map((k) => L.nodes[k]!) }], (x) => fLets.has(x) || x === newState.tensor);
-  const walkNames = new Names([...f.tensors, ...m.tensors].map((t) => t.name).concat([dlog, F, G]));
-  const walkLet = new Map(walkLets.map((d) => [d.target, walkNames.fresh(`${d.target}_walk`)]));
-  const walkInputs = new Set<string>();
-  const walkLoad = (b: DefBuilder) => (n: Load, index: string[]) => {
-    if (n.source === 'input' && n.tensor === state) return b.load('state', state, index, 'old');
-    if (n.source === 'let' && n.tensor === newState.tensor) return b.load('state', state, index, 'new');
-    if (n.source === 'let') return b.load('let', walkLet.get(n.tensor) ?? n.tensor, index);
-    if (n.source === 'input') walkInputs.add(n.tensor);
-    return b.load(n.source, n.tensor, index, n.version);
+  const injection: Def = { ...g.L, nodes: [...under(g.L, g.injection)].map((k) => g.L.nodes[k]!) };
+  const walkLets = letsNeeded(rewritten, [...results, injection], (x) => fLets.has(x) || x === g.newState);
+  const names = new Names([...f.tensors, ...m.tensors].map((t) => t.name).concat([n.dlog, n.F, n.G]));
+  const renamed = new Map(walkLets.map((d) => [d.target, names.fresh(`${d.target}_walk`)]));
+  const inputs = new Set<string>();
+  const load = (b: DefBuilder) => (x: Load, index: string[]) => {
+    if (x.source === 'input' && x.tensor === g.state) return b.load('state', g.state, index, 'old');
+    if (x.source === 'let' && x.tensor === g.newState) return b.load('state', g.state, index, 'new');
+    if (x.source === 'let') return b.load('let', renamed.get(x.tensor) ?? x.tensor, index);
+    if (x.source === 'input' || x.source === 'param') inputs.add(x.tensor);
+    return b.load(x.source, x.tensor, index, x.version);
   };
-  for (const d of walkLets) walk.add('let', walkLet.get(d.target)!, d.vars, d.span, (b) => copyInto(b, d, d.root, (v) => v, walkLoad(b)));
-  for (const d of walkOutputs) walk.add(d.kind, d.target, d.vars, d.span, (b) => copyInto(b, d, d.root, (v) => v, walkLoad(b)));
-  walk.add('output', F, gateVars, span, (b) => sumOfProduct(b, copyInto(b, L, inj[1], fromL, walkLoad(b)), b.load('state', state, full, 'new'), otherVars));
-  // The walk's additions read the state before the step only through the new state (else it would be
-  // a second core); an accumulator reads its own.
-  const readsOldState = (d: Def) => d.nodes.some((n) => isLoad(n, 'state', state) && n.version !== 'new');
-  if (walk.defs.some((d) => readsOldState(d) || (d.kind === 'let' && d.phase === 'core'))) return undefined;
+  for (const d of walkLets) walk.add('let', renamed.get(d.target)!, d.vars, d.span, (b) => copyInto(b, d, d.root, (v) => v, load(b)));
+  for (const d of results) walk.add(d.kind, d.target, d.vars, d.span, (b) => copyInto(b, d, d.root, (v) => v, load(b)));
+  walk.add('output', n.F, g.gateVars, g.update.span, (b) => sumOfProduct(b, copyInto(b, g.L, g.injection, g.fromL, load(b)), b.load('state', g.state, g.full, 'new'), g.otherVars));
+  // (An accumulator reads its own state before the step: not the forward's.)
+  if (walk.defs.some((d) => d.nodes.some((x) => isLoad(x, 'state', g.state) && x.version !== 'new') || (d.kind === 'let' && d.phase === 'core'))) return undefined;
   const fNames = new Set(f.tensors.map((t) => t.name));
-  const walkReads = new Set(walk.defs.flatMap((d) => d.nodes.flatMap((n) => (n.op === 'load' && n.source === 'param' ? [n.tensor] : []))));
-  const walkModule: Module = {
+  return {
     ...f,
     name: `${f.name}_grad_walk`,
     tensors: [
       ...f.tensors.filter((t) => t.role !== 'output'),
-      ...[...walkInputs, ...walkReads].filter((x) => !fNames.has(x)).map((x) => tensorOf.get(x)!),
-      ...walkLets.map((d) => tensorFor(walkLet.get(d.target)!, 'let', d.vars.map((v) => v.dim), d.span)),
-      ...walkOutputs.map((d) => tensorOf.get(d.target)!),
-      tensorFor(F, 'output', gateDims, span),
+      ...[...inputs].filter((x) => !fNames.has(x)).map((x) => tensorOf.get(x)!),
+      ...walkLets.map((d) => tensorFor(renamed.get(d.target)!, 'let', d.vars.map((v) => v.dim), d.span)),
+      ...results.map((d) => tensorOf.get(d.target)!),
+      tensorFor(n.F, 'output', g.gateDims, g.update.span),
     ],
-    // The forward's outputs are the forward run's: the walk writes only the backward's.
     step: [...f.step.filter((d) => d.kind !== 'output'), ...walk.defs],
     structures: [],
   };
+}
 
-  // The core: the adjoint recurrence, its outputs and G = Σ_other L · b (b the forward update's other
-  // term; the forward lets it reads that the backward step lacks are copied in).
+/**
+ * The core: the adjoint recurrence, its results and G = Σ_other L · b (the forward lets b reads that
+ * the backward step lacks copied in). Undefined where b or the core reads the state.
+ */
+function coreCell(g: GateMatch, rewritten: Def[], results: Def[], n: GateNames): Module | undefined {
+  const f = g.forward;
+  const m = g.step.module;
   const core = new ModuleBuilder();
   const fLetDefs = f.step.filter((d) => d.kind === 'let');
   const copied = new Set<string>();
-  const coreLoad = (b: DefBuilder) => (n: Load, index: string[]) => b.load(n.source, n.tensor, index, n.version);
-  const needForward = (d: Def): boolean =>
-    d.nodes.every((n) => {
-      if (n.op !== 'load') return true;
-      if (n.source === 'state') return false;
-      if (n.source !== 'let' || lets.has(n.tensor) || copied.has(n.tensor)) return true;
-      const def = fLetDefs.find((x) => x.target === n.tensor);
-      if (!def || !needForward(def)) return false;
-      copied.add(n.tensor);
+  const load = (b: DefBuilder) => (x: Load, index: string[]) => b.load(x.source, x.tensor, index, x.version);
+  const reachable = (d: Def): boolean =>
+    d.nodes.every((x) => {
+      if (x.op !== 'load') return true;
+      if (x.source === 'state') return false;
+      if (x.source !== 'let' || g.lets.has(x.tensor) || copied.has(x.tensor)) return true;
+      const def = fLetDefs.find((y) => y.target === x.tensor);
+      if (!def || !reachable(def)) return false;
+      copied.add(x.tensor);
       return true;
     });
-  const bDef: Def = { ...fUpdate, nodes: [...under(fUpdate, bRoot)].map((k) => fUpdate.nodes[k]!) };
-  if (!needForward(bDef)) return undefined;
-  const coreOutputs = outputsOf('core');
-  const coreLets = letsNeeded(rewritten, [update, ...coreOutputs, bDef]);
-  for (const d of fLetDefs.filter((x) => copied.has(x.target))) core.add('let', d.target, d.vars, d.span, (b) => copyInto(b, d, d.root, (v) => v, coreLoad(b)));
-  for (const d of coreLets) core.add('let', d.target, d.vars, d.span, (b) => copyInto(b, d, d.root, (v) => v, coreLoad(b)));
-  core.add('update', adjoint, update.vars, update.span, (b) => copyInto(b, update, update.root, (v) => v, coreLoad(b)));
-  for (const d of coreOutputs) core.add(d.kind, d.target, d.vars, d.span, (b) => copyInto(b, d, d.root, (v) => v, coreLoad(b)));
-  core.add('output', G, gateVars, span, (b) => sumOfProduct(b, b.load('let', L.target, full), copyInto(b, fUpdate, bRoot, fromForward, coreLoad(b)), otherVars));
-  const coreModule = moduleOf(`${m.name}_core`, core.defs, [...m.tensors, ...f.tensors], [tensorFor(G, 'output', gateDims, span)]);
-  if (coreModule.tensors.some((t) => t.role === 'input' && t.name === state)) return undefined;
+  const b: Def = { ...g.fUpdate, nodes: [...under(g.fUpdate, g.bRoot)].map((k) => g.fUpdate.nodes[k]!) };
+  if (!reachable(b)) return undefined;
+  for (const d of fLetDefs.filter((x) => copied.has(x.target))) core.add('let', d.target, d.vars, d.span, (x) => copyInto(x, d, d.root, (v) => v, load(x)));
+  for (const d of letsNeeded(rewritten, [g.update, ...results, b])) core.add('let', d.target, d.vars, d.span, (x) => copyInto(x, d, d.root, (v) => v, load(x)));
+  core.add('update', g.adjoint, g.update.vars, g.update.span, (x) => copyInto(x, g.update, g.update.root, (v) => v, load(x)));
+  for (const d of results) core.add(d.kind, d.target, d.vars, d.span, (x) => copyInto(x, d, d.root, (v) => v, load(x)));
+  core.add('output', n.G, g.gateVars, g.update.span, (x) => sumOfProduct(x, x.load('let', g.L.target, g.full), copyInto(x, g.fUpdate, g.bRoot, g.fromForward, load(x)), g.otherVars));
+  const module = cellModule(m, `${m.name}_core`, core.defs, [...m.tensors, ...f.tensors], [tensorFor(n.G, 'output', g.gateDims, g.update.span)]);
+  return module.tensors.some((t) => t.role === 'input' && t.name === g.state) ? undefined : module;
+}
 
-  // The gate cell: D <- D + F - G, and the outputs that read D (the primal lets they read recomputed).
+/** The gate cell: D <- D + F - G, and the results that read D (the primal lets they read recomputed). */
+function gateCell(g: GateMatch, rewritten: Def[], results: Def[], n: GateNames): Module {
+  const m = g.step.module;
   const gate = new ModuleBuilder();
-  const D = dlog;
-  const gateOutputs = outputsOf('gate');
-  const dLoad = (b: DefBuilder) => (n: Load, index: string[]) => (n.source === 'input' && n.tensor === dlog ? b.load('state', D, index, 'new') : b.load(n.source, n.tensor, index, n.version));
-  gate.add('update', D, gateVars, span, (b) => b.add2(b.load('state', D, gateIndex, 'old'), b.binary('sub', b.load('input', F, gateIndex), b.load('input', G, gateIndex))));
-  for (const d of letsNeeded(rewritten, gateOutputs)) gate.add('let', d.target, d.vars, d.span, (b) => copyInto(b, d, d.root, (v) => v, dLoad(b)));
-  for (const d of gateOutputs) gate.add(d.kind, d.target, d.vars, d.span, (b) => copyInto(b, d, d.root, (v) => v, dLoad(b)));
-  const gateModule = moduleOf(`${m.name}_gate`, gate.defs, [...m.tensors, tensorFor(F, 'input', gateDims, span), tensorFor(G, 'input', gateDims, span), tensorFor(D, 'state', gateDims, span, { kind: 'const', value: 0 })], []);
+  const span = g.update.span;
+  const load = (b: DefBuilder) => (x: Load, index: string[]) => (x.source === 'input' && x.tensor === n.dlog ? b.load('state', n.dlog, index, 'new') : b.load(x.source, x.tensor, index, x.version));
+  gate.add('update', n.dlog, g.gateVars, span, (b) => b.add2(b.load('state', n.dlog, g.gateIndex, 'old'), b.binary('sub', b.load('input', n.F, g.gateIndex), b.load('input', n.G, g.gateIndex))));
+  for (const d of letsNeeded(rewritten, results)) gate.add('let', d.target, d.vars, d.span, (b) => copyInto(b, d, d.root, (v) => v, load(b)));
+  for (const d of results) gate.add(d.kind, d.target, d.vars, d.span, (b) => copyInto(b, d, d.root, (v) => v, load(b)));
+  const known = [...m.tensors, tensorFor(n.F, 'input', g.gateDims, span), tensorFor(n.G, 'input', g.gateDims, span), tensorFor(n.dlog, 'state', g.gateDims, span, { kind: 'const', value: 0 })];
+  return cellModule(m, `${m.name}_gate`, gate.defs, known, []);
+}
 
-  function moduleOf(name: string, defs: Def[], known: Tensor[], extra: Tensor[]): Module {
-    const byName = new Map(known.map((t) => [t.name, t]));
-    const reads = new Set(defs.flatMap((d) => d.nodes.flatMap((n) => (n.op === 'load' && n.source !== 'let' ? [`${n.source}:${n.tensor}`] : []))));
-    const written = new Set(defs.map((d) => d.target));
-    const tensors: Tensor[] = [];
-    for (const t of known) {
-      if (tensors.some((x) => x.name === t.name) || extra.some((x) => x.name === t.name)) continue;
-      const role = t.role;
-      if ((role === 'input' || role === 'param') && reads.has(`${role}:${t.name}`)) tensors.push(t);
-      else if (role === 'state' && written.has(t.name)) tensors.push(t);
-      else if (role === 'let' && written.has(t.name) && defs.some((d) => d.kind === 'let' && d.target === t.name)) tensors.push(t);
-      else if (role === 'output' && defs.some((d) => d.kind === 'output' && d.target === t.name)) tensors.push(t);
-    }
-    for (const d of defs) if (d.kind === 'let' && !tensors.some((t) => t.name === d.target)) tensors.push(tensorFor(d.target, 'let', d.vars.map((v) => v.dim), byName.get(d.target)?.span ?? d.span));
-    const all = [...tensors, ...extra.filter((t) => t.role !== 'input' || reads.has(`input:${t.name}`))];
-    return { ...m, name, tensors: all, step: withoutUnreadLets(defs).kept, structures: [] };
+/** A cell of `defs` over the backward step's dims: the tensors of `known` they read or write, and `extra` (its inputs where read). */
+function cellModule(m: Module, name: string, defs: Def[], known: Tensor[], extra: Tensor[]): Module {
+  const byName = new Map(known.map((t) => [t.name, t]));
+  const reads = new Set(defs.flatMap((d) => d.nodes.flatMap((n) => (n.op === 'load' && n.source !== 'let' ? [`${n.source}:${n.tensor}`] : []))));
+  const written = new Set(defs.map((d) => d.target));
+  const tensors: Tensor[] = [];
+  for (const t of known) {
+    if (tensors.some((x) => x.name === t.name) || extra.some((x) => x.name === t.name)) continue;
+    const role = t.role;
+    if ((role === 'input' || role === 'param') && reads.has(`${role}:${t.name}`)) tensors.push(t);
+    else if (role === 'state' && written.has(t.name)) tensors.push(t);
+    else if (role === 'let' && defs.some((d) => d.kind === 'let' && d.target === t.name)) tensors.push(t);
+    else if (role === 'output' && defs.some((d) => d.kind === 'output' && d.target === t.name)) tensors.push(t);
   }
+  for (const d of defs) if (d.kind === 'let' && !tensors.some((t) => t.name === d.target)) tensors.push(tensorFor(d.target, 'let', d.vars.map((v) => v.dim), byName.get(d.target)?.span ?? d.span));
+  return { ...m, name, tensors: [...tensors, ...extra.filter((t) => t.role !== 'input' || reads.has(`input:${t.name}`))], step: withoutUnreadLets(defs).kept, structures: [] };
+}
 
-  return { walk: walkModule, core: coreModule, gate: gateModule, state, adjoint, gateState: D, F, G, gateAxes, from, sums };
+export function gateBackward(step: BackwardStep, forward: Module): GatedBackward | undefined {
+  const g = matchGate(step, forward);
+  if (!g) return undefined;
+  const taken = new Names([...forward.tensors, ...step.module.tensors].map((t) => t.name));
+  const names: GateNames = { dlog: taken.fresh(`d_log_${g.gateLet.target}`), F: taken.fresh(`${g.gateLet.target}_state_term`), G: taken.fresh(`${g.gateLet.target}_adjoint_term`) };
+  const rewritten = rewriteGateTerm(g, names.dlog);
+  const cellOf = rewritten && assignCells(g, rewritten, names.dlog);
+  if (!rewritten || !cellOf) return undefined;
+  // A cell's results: its outputs and its accumulators' updates, in the step's order.
+  const resultsOf = (c: Cls) => rewritten.filter((d) => isResult(g, d) && cellOf.get(d.target) === c);
+  const walk = walkCell(g, rewritten, resultsOf('walk'), names);
+  const core = coreCell(g, rewritten, resultsOf('core'), names);
+  if (!walk || !core) return undefined;
+  const gate = gateCell(g, rewritten, resultsOf('gate'), names);
+  const pick = (sums: boolean) => new Map([...cellOf].filter(([name]) => g.accumulators.has(name) === sums));
+  return { walk, core, gate, state: g.state, adjoint: g.adjoint, gateState: names.dlog, F: names.F, G: names.G, gateAxes: g.gateAxes, from: pick(false), sums: pick(true) };
 }
