@@ -153,7 +153,8 @@ let method = '';
 try {
   adapter = gpu.adapter.description;
   for (const cell of cells) {
-    const fe = frontEnd(readFileSync(`examples/${cell}.rnn`, 'utf8')) as { module: Module; analysis: Analysis };
+    // A name of examples/, or a path to a .rnn file (test/fixtures/grad/gla_proj.rnn).
+    const fe = frontEnd(readFileSync(cell.endsWith('.rnn') ? cell : `examples/${cell}.rnn`, 'utf8')) as { module: Module; analysis: Analysis };
     const known = Object.fromEntries(Object.entries(dims).filter(([d]) => fe.module.dims.some((x) => x.name === d)));
     const forward = plan(fe.module, fe.analysis, { mode: forwardMode, dims: known, target: targetOf(gpu.adapter) });
     const planned = retargetGrad(planGrad(forward, gradMode, gradPlan), gpu);
