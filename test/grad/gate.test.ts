@@ -16,6 +16,7 @@ import { interpret } from '../../src/runtime/reference/interpreter.js';
 import { interpretBackward } from '../../src/runtime/reference/grad-step.js';
 import type { Module } from '../../src/compiler/ir/ir.js';
 import { casesFor, gradCellFiles, moduleAt } from './helpers.js';
+import { frontEnd } from '../../src/driver/front-end.js';
 
 function expectClose(what: string, a: Float64Array, b: Float64Array): void {
   expect(b.length, what).toBe(a.length);
@@ -101,5 +102,44 @@ describe('gla', () => {
     const got = await interpretBackward(gla, c!.shape, c!.data, c!.upstream, step, { gated: true });
     for (const [name, a] of Object.entries(want.inputs)) expectClose(`inputs ${name}`, a, got.inputs[name]!);
     for (const [name, a] of Object.entries(want.initial)) expectClose(`initial ${name}`, a, got.initial[name]!);
+  });
+});
+
+// Variants of the form, written as a researcher might: the identity where it holds (the gate on the
+// second axis, per head, shared along two axes), equal to the one-cell backward in float64; and no
+// identity (the staged backward runs) where an input's gradient or the injection needs the state and
+// its adjoint together, or the gate's derivative is not a multiple of the gate.
+describe('variants', () => {
+  const cell = (body: string) => {
+    const { module, diagnostics } = frontEnd(`rnn v {\n${body}\n}\n`);
+    if (!module) throw new Error(diagnostics.map((d) => d.message).join('; '));
+    return module;
+  };
+  const gateOn = (decay: string) => `let a[j] = exp(${decay})`;
+  const taken: [string, string, number[]][] = [
+    ['the gate on the second axis', `dims K = 4, V = 5\ninput q[K], k[K], v[V], g[V]\nstate S[K, V] = 0\n${gateOn('-softplus(g[j])')}\nS[i, j] <- a[j] * S[i, j] + k[i] * v[j]\noutput o[j] = sum(i: q[i] * S[i, j])`, [1]],
+    ['heads', `dims H = 2, K = 3, V = 4\ninput q[H, K], k[H, K], v[H, V], g[H, K]\nstate S[H, K, V] = 0\nlet a[h, i] = exp(-softplus(g[h, i]))\nS[h, i, j] <- a[h, i] * S[h, i, j] + k[h, i] * v[h, j]\noutput o[h, j] = sum(i: q[h, i] * S[h, i, j])`, [0, 1]],
+    ['a gate shared along two axes', `dims K = 3, V = 2, W = 2\ninput q[K], k[K], v[V], w[W], g[K]\nstate S[K, V, W] = 0\nlet a[i] = exp(-softplus(g[i]))\nS[i, j, l] <- a[i] * S[i, j, l] + k[i] * v[j] * w[l]\noutput o[j, l] = sum(i: q[i] * S[i, j, l])`, [0]],
+  ];
+  it.each(taken)('%s: the identity, equal to the one-cell backward', async (_label, body, axes) => {
+    const m = cell(body);
+    const step = differentiate(m);
+    const gated = gateBackward(step, m);
+    expect(gated?.gateAxes).toEqual(axes);
+    for (const x of [gated!.walk, gated!.core, gated!.gate]) expect(verifyModule(x), x.name).toEqual([]);
+    for (const c of casesFor(m, bindDims(m))) {
+      const want = await interpretBackward(m, c.shape, c.data, c.upstream, step);
+      const got = await interpretBackward(m, c.shape, c.data, c.upstream, step, { gated: true, checkpoint: 3 });
+      for (const kind of ['inputs', 'params', 'initial'] as const) for (const [name, a] of Object.entries(want[kind])) expectClose(`${c.label} ${kind} ${name}`, a, got[kind][name]!);
+    }
+  });
+  const refused: [string, string][] = [
+    ['a nonlinear readout (the injection reads the state)', `dims K = 4, V = 4\ninput q[K], k[K], v[V], g[K]\nstate S[K, V] = 0\nlet a[i] = exp(-softplus(g[i]))\nS[i, j] <- a[i] * S[i, j] + k[i] * v[j]\noutput o[j] = tanh(sum(i: q[i] * S[i, j]))`],
+    ['a sigmoid gate (its derivative is not a multiple of it)', `dims K = 4, V = 4\ninput q[K], k[K], v[V], g[K]\nstate S[K, V] = 0\nlet a[i] = sigmoid(g[i])\nS[i, j] <- a[i] * S[i, j] + k[i] * v[j]\noutput o[j] = sum(i: q[i] * S[i, j])`],
+    ['a per-element decay', `dims K = 4, V = 4\ninput q[K], k[K], v[V], g[K, V]\nstate S[K, V] = 0\nlet a[i, j] = exp(-softplus(g[i, j]))\nS[i, j] <- a[i, j] * S[i, j] + k[i] * v[j]\noutput o[j] = sum(i: q[i] * S[i, j])`],
+  ];
+  it.each(refused)('%s: no identity', (_label, body) => {
+    const m = cell(body);
+    expect(gateBackward(differentiate(m), m)).toBeUndefined();
   });
 });

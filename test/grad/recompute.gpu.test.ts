@@ -153,6 +153,21 @@ describe.each(CASES)('$label', (c) => {
   });
 });
 
+// The fused rest with the identity where the gate has two axes (per head) or sits on the state's
+// second axis: the boundary's sum over the other axes and D's points, against the float64 tape.
+describe.each([
+  ['heads', 'dims H = 2, K = 4, V = 4\ninput q[H, K], k[H, K], v[H, V], g[H, K]\nstate S[H, K, V] = 0\nlet a[h, i] = exp(-softplus(g[h, i]))\nS[h, i, j] <- a[h, i] * S[h, i, j] + k[h, i] * v[h, j]\noutput o[h, j] = sum(i: q[h, i] * S[h, i, j])', [0, 1]],
+  ['the gate on the second axis', 'dims K = 4, V = 8\ninput q[K], k[K], v[V], g[V]\nstate S[K, V] = 0\nlet a[j] = exp(-softplus(g[j]))\nS[i, j] <- a[j] * S[i, j] + k[i] * v[j]\noutput o[j] = sum(i: q[i] * S[i, j])', [1]],
+] as const)('the identity with %s', (_label, body, axes) => {
+  it('runGrad = the float64 tape (T=70, variable lengths, initial state)', async () => {
+    const m = frontEnd(`rnn v {\n${body}\n}\n`).module!;
+    const g = retargetGrad(planGrad(plan(m, analyse(m).analysis, { mode: 'auto' }), 'auto'), gpu);
+    expect(gateOf(g)?.gateAxes).toEqual(axes);
+    const { errors } = await gpuAgainstTape(gpu, g, m, { batch: 2, T: 70, lengths: true, initial: true }, TOLERANCE);
+    for (const e of errors) expect(e.maxErr, `${e.name}: worst ${JSON.stringify(e.worst)}`).toBeLessThanOrEqual(TOLERANCE);
+  });
+});
+
 // A scan writing an output at sampled positions only: its rows are the every-step output's at those
 // positions (a forward cell's first step of each run, a reversed cell's last), in one run and in
 // segments a small binding limit cuts.
