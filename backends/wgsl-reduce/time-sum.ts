@@ -30,7 +30,7 @@ import { printModule } from '../wgsl/print.js';
 import { budgetUnrolling, countedLoop } from '../wgsl/unroll-budget.js';
 import { dedupeLets } from '../wgsl/cse.js';
 import type { GpuBufferSpec, GpuJob, GpuPass, GpuShaderSpec } from '../job.js';
-import type { GatedBackward } from '../../src/compiler/grad/gate.js';
+import { gatePoint, type GatedBackward } from '../../src/compiler/grad/gate.js';
 
 /** Invocations per workgroup: interleaved over one chunk of a sequence's steps. */
 const WORKGROUP = 64;
@@ -753,8 +753,7 @@ function kernelOf(m: Module, sizes: DimSizes, paramOffsets: Map<string, number>,
       const dims = forwardStates[k]!.dims.map((d) => sizes[d]!);
       const terms: Expr[][] = Array.from({ length: tensorSize(gateTensor!, sizes) }, () => []);
       pointsOf(forwardStates[k]!.dims, sizes).forEach((point, p) => {
-        const q = gated.gateAxes.reduce((o, ax) => o * dims[ax]! + point[ax]!, 0);
-        terms[q]!.push(bin('*', index(id('a0'), lit.u32(p)), index(id(`p${k}`), lit.u32(p))));
+        terms[gatePoint(gated.gateAxes, dims, point)]!.push(bin('*', index(id('a0'), lit.u32(p)), index(id(`p${k}`), lit.u32(p))));
       });
       terms.forEach((t, q) => boundary.push(assign(index(id('dl0'), lit.u32(q)), t.reduce((x, y) => bin('+', x, y)))));
       // Back: the core's outputs (G among them), D, the gate cell's outputs.

@@ -177,9 +177,10 @@ export interface ScanKernels {
 
 /**
  * Whether a sampled scan can go from sampled step to sampled step (Ctx.jump): every output is
- * sampled and is a state before the step (what gla's core and saving cells write: the carried
- * adjoint, the saved state), so no step between two samples writes anything; one thread walks each
- * block of one sequence ('thread' split, one run). Measured on gla's core at T = 2^20 (docs/grad.md).
+ * sampled and is a state before the step (a staged core's carried adjoint), so no step between two
+ * samples writes anything; one thread walks each block of one sequence ('thread' split, one run).
+ * A saving cell also writes the cell's outputs every step, so it steps. Gla's core at T = 2^20:
+ * 44 -> 27 ms (docs/grad.md, "Session 32").
  */
 export function jumpFits(module: Module, layout: ScanLayout, tile: TileShape, sample: SampleRequest | undefined, direct: boolean): boolean {
   if (!sample || !direct || tile.split !== 'thread' || tile.runs !== 1 || layout.mode !== 'whole') return false;

@@ -57,10 +57,10 @@ export interface Ctx {
   /** With `outputRows`: outputs written at sampled positions only (PlanRequest.sample). */
   sample?: SampleRequest;
   /**
-   * The function being built has `len` (the sequence's valid steps, `min(lengths[b], T)`) as a
-   * parameter: a reversed cell's positions read it rather than `lengths` again at every access
-   * (store_step of gla's gated core held 27 such loads, which pushed its element's loops past the
-   * unrolling budget: 3× the plain cell's time).
+   * The function being built has `len` (the sequence's valid steps, `min(lengths[b], T)`) in scope:
+   * a reversed cell's positions read it rather than `lengths` again at every access (a reversed core
+   * writing d_k per step held 27 such loads in store_step, which pushed its element's loops past the
+   * unrolling budget: 3× the time of the same cell forward; docs/grad.md, "Session 32").
    */
   lenInScope?: true;
   /**
@@ -342,9 +342,11 @@ export function tripLoops(step: number, bound: Expr, body: (guarded: boolean) =>
  * Whether logical step `t` (< len) of sequence b is a sampled position (PlanRequest.sample): its
  * position (backends/lower/time.ts) at each run's first step, or its last and the sequence's last.
  */
-export function sampledStep(ctx: Pick<Ctx, 'module' | 'sample'>, t: Expr, len: Expr): Expr {
+export const sampledStep = (ctx: Pick<Ctx, 'module' | 'sample'>, t: Expr, len: Expr): Expr => sampledPosition(ctx, stepPosition(timeAxisOf(ctx.module), t, len), len);
+
+/** Whether position `p` of a sequence of `len` valid steps is sampled: each run's first, or its last and the sequence's last. */
+export function sampledPosition(ctx: Pick<Ctx, 'sample'>, p: Expr, len: Expr): Expr {
   const { every, at } = ctx.sample!;
-  const p = stepPosition(timeAxisOf(ctx.module), t, len);
   return at === 'first' ? bin('==', bin('%', p, u(every)), u(0)) : bin('||', bin('==', bin('%', p, u(every)), u(every - 1)), bin('==', p, bin('-', len, u(1))));
 }
 

@@ -6,7 +6,7 @@ import { assign, bin, call, id, ifS, index, letS, lit, u32, un, type Expr, type 
 import { Lowerer, offsetExpr, type IndexValue, type LoadNode } from '../lower/expr.js';
 import { overPoints } from '../lower/points.js';
 import { safe, structField, type PackedTensor, type ScanLayout, type StructField } from './layout.js';
-import { ret, ELEM, STATE, u, U, type Ctx, blockOrigin, ctxBlocks, laneCoords, stepLets, stepBase, stepVar, loadInputOrParam, elemRef, fieldRef, buildStruct, finish, outputWidths } from './kernel.js';
+import { ret, ELEM, STATE, u, U, type Ctx, blockOrigin, ctxBlocks, laneCoords, stepLets, stepBase, stepVar, loadInputOrParam, elemRef, fieldRef, buildStruct, finish, outputWidths, sampledPosition } from './kernel.js';
 import { stepPosition, timeAxisOf } from '../lower/time.js';
 
 /** A lowering of `apply` (a state from prefix `prefix` and the initial state) into `stmts`. */
@@ -304,12 +304,12 @@ function storeRowsFunction(ctx: Ctx): Function {
  * into row position / every of its [batch, rows, ...] region after the outputs written every step.
  */
 function sampledStore(ctx: Ctx, out: PackedTensor, rowName: string, row: Expr[]): Stmt[] {
-  const { every, at } = ctx.sample!;
+  const { every } = ctx.sample!;
   const { step } = outputWidths(ctx.layout, ctx.sample);
   const p = `${rowName}_p`;
   const rows = bin('/', bin('+', U('T'), u(every - 1)), u(every));
   const region = bin('+', bin('*', bin('*', U('batch'), U('T')), u(step / 4)), bin('*', bin('*', U('batch'), rows), u((out.offset - step) / 4)));
-  const sampled = at === 'first' ? bin('==', bin('%', id(p), u(every)), u(0)) : bin('||', bin('==', bin('%', id(p), u(every)), u(every - 1)), bin('==', id(p), bin('-', id('len'), u(1))));
+  const sampled = sampledPosition(ctx, id(p), id('len'));
   return [
     ifS(bin('<', id('t'), id('len')), [
       letS(p, stepPosition(timeAxisOf(ctx.module), id('t'), id('len'))),

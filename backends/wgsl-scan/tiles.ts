@@ -194,7 +194,8 @@ export function tileEntryPoint(ctx: Ctx, spec: KernelSpec, subgroups: boolean) {
   const oneRun = P === 1 && spec.store;
   if (walk) body.push(letS('h0', call('load_state', id('b'), id('s'))));
   if (walk && oneRun) body.push(varS('h', undefined, call('advance', id('h0'), id('carry'))));
-  // Sampled states only (Ctx.jump): the parts of this block between sampled steps, in `parts` from `pb`.
+  // Sampled states only (Ctx.jump): the parts of this block between sampled steps, in `parts` from `pb`
+  // (block_len / every + 2 a block: partsPerBlock, which sizes the buffer on the host).
   const jump = steps && ctx.jump === true && (spec.store ? walk && oneRun : perThread);
   const parts = elemAccess(ctx, 'parts');
   if (jump) body.push(letS('pb', bin('*', bin('+', bin('*', bin('+', bin('*', id('b'), u(paddedLanes(ctx.tile, ctx.layout))), id('s')), U('blocks')), id('blk')), bin('+', bin('/', U('block_len'), u(ctx.sample!.every)), u(2)))));

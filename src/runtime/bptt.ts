@@ -21,7 +21,7 @@ import { tensorSize } from '../compiler/ir/dims.js';
 import type { BackwardStep } from '../compiler/grad/reverse.js';
 import type { SavingModule } from '../compiler/grad/saved.js';
 import type { StagedBackward } from '../compiler/grad/stage.js';
-import type { GatedBackward } from '../compiler/grad/gate.js';
+import { gatePoint, type GatedBackward } from '../compiler/grad/gate.js';
 import { accumulationCell, type Accumulation, type SplitBackward } from '../compiler/grad/split.js';
 import type { RunData as CellData, RunShape as CellShape, Tensor32or64 as FloatArray } from './reference/interpreter.js';
 
@@ -218,6 +218,15 @@ export async function backpropagate<A extends FloatArray>(
     if (given) start.set(given);
     adjoints[adjoint] = start;
   }
+  // Adds a segment's per-sequence sums to what the later segments left.
+  const addSums = (summed: Record<string, FloatArray>) => {
+    for (const [adjoint, sum] of Object.entries(summed)) {
+      const before = adjoints[adjoint];
+      const total = new Float64Array(sum.length);
+      for (let i = 0; i < sum.length; i++) total[i] = sum[i]! + (before ? before[i]! : 0);
+      adjoints[adjoint] = total;
+    }
+  };
   for (const k of [...forwardOrder].reverse()) {
     const { t0, steps } = segments[k]!;
     const sh = segmentShape(t0, steps);
@@ -241,15 +250,6 @@ export async function backpropagate<A extends FloatArray>(
     for (const { state, input } of roles.savedStates) backInputs[input] = reversed(saved[saving.saved.get(state)!]!, size(state));
     for (const { output, input } of roles.upstreamOutputs) backInputs[input] = reversed(upstreamOf(output), size(output));
     const recurrent = Object.fromEntries(Object.entries(adjoints).filter(([name]) => !accumulated.has(name) && !paramAdjoints.has(name)));
-    // Adds a segment's per-sequence sums to what the later segments left.
-    const addSums = (summed: Record<string, FloatArray>) => {
-      for (const [adjoint, sum] of Object.entries(summed)) {
-        const before = adjoints[adjoint];
-        const total = new Float64Array(sum.length);
-        for (let i = 0; i < sum.length; i++) total[i] = sum[i]! + (before ? before[i]! : 0);
-        adjoints[adjoint] = total;
-      }
-    };
     if (staged && runner.runRest) {
       // The adjoint recurrence, then everything else from its per-step values, time-parallel.
       const core = await runner.run('core', sh, { inputs: backInputs, params: backParams, initial: recurrent });
@@ -321,34 +321,22 @@ export async function backpropagate<A extends FloatArray>(
       );
     const written = (cell: Module, r: CellRun<A>, back: boolean) => {
       for (const t of tensorsOf(cell, 'output')) pool[t.name] = back ? r.outputs[t.name]! : flip(r.outputs[t.name]!, widthOf(t));
-      // The params' sums this cell took (its accumulators, from 0), added to what the later segments left.
-      for (const name of g.sums.keys()) {
-        const sum = r.final[name];
-        if (!sum) continue;
-        const before = adjoints[name];
-        const total = new Float64Array(sum.length);
-        for (let i = 0; i < sum.length; i++) total[i] = sum[i]! + (before ? before[i]! : 0);
-        adjoints[name] = total;
-      }
+      // The params' sums this cell took (its accumulators, from 0).
+      addSums(Object.fromEntries([...g.sums.keys()].flatMap((name) => (r.final[name] ? [[name, r.final[name]!]] : []))));
     };
     const walk = await runner.run('walk', sh, { inputs: dataOf(g.walk, true), params: data.params, ...(segment.initial ? { initial: segment.initial } : {}) });
     written(g.walk, walk, true);
     // The boundary: per sequence, Σ over the state's other axes of the adjoint times the state at the segment's end.
     const stateDims = byName.get(g.state)!.dims.map((d) => sizes[d]!);
     const n = stateDims.reduce((a, b) => a * b, 1);
-    const gateStrides = g.gateAxes.map((_, p) => g.gateAxes.slice(p + 1).reduce((s, ax) => s * stateDims[ax]!, 1));
     const gateSize = g.gateAxes.reduce((s, ax) => s * stateDims[ax]!, 1);
     const boundary = zeros(batch * gateSize);
     const adjoint = adjoints[g.adjoint]!;
     const h = end[g.state]!;
     for (let p = 0; p < n; p++) {
-      let q = 0;
-      for (let k = 0, rest = p; k < stateDims.length; k++) {
-        const stride = stateDims.slice(k + 1).reduce((s, d) => s * d, 1);
-        const at = g.gateAxes.indexOf(k);
-        if (at >= 0) q += Math.floor(rest / stride) * gateStrides[at]!;
-        rest %= stride;
-      }
+      // The point's coordinates, row-major, and its place in D.
+      const point = stateDims.map((_, k) => Math.floor(p / stateDims.slice(k + 1).reduce((s, d) => s * d, 1)) % stateDims[k]!);
+      const q = gatePoint(g.gateAxes, stateDims, point);
       for (let b = 0; b < batch; b++) boundary[b * gateSize + q]! += adjoint[b * n + p]! * h[b * n + p]!;
     }
     const coreBack = runner.walksBack?.('core') === true;

@@ -125,45 +125,60 @@ export class DefBuilder {
   }
 }
 
+type LoadNode = Extract<Node, { op: 'load' }>;
+
+/**
+ * A memoised copy of `def`'s nodes into b, by node id: index variables renamed by `rename`, each
+ * load by `load` (given its renamed index), and a node `replace` gives a value for by that value.
+ */
+export function nodeCopier(b: DefBuilder, def: Def, rename: (v: string) => string, load: (n: LoadNode, index: string[]) => number, replace: (id: number) => number | undefined = () => undefined): (id: number) => number {
+  const memo = new Map<number, number>();
+  const copy = (id: number): number => {
+    const known = memo.get(id);
+    if (known !== undefined) return known;
+    const n = def.nodes[id]!;
+    let out = replace(id);
+    if (out === undefined)
+      switch (n.op) {
+        case 'const':
+          out = b.constant(n.value);
+          break;
+        case 'load':
+          out = load(n, n.index.map(rename));
+          break;
+        case 'unary':
+          out = b.unary(n.fn, copy(n.args[0]));
+          break;
+        case 'binary':
+          out = b.binary(n.fn, copy(n.args[0]), copy(n.args[1]));
+          break;
+        case 'select':
+          out = b.select(copy(n.args[0]), copy(n.args[1]), copy(n.args[2]));
+          break;
+        case 'reduce':
+          out = b.reduce(n.fn, { name: rename(n.over.name), dim: n.over.dim }, copy(n.args[0]));
+          break;
+      }
+    memo.set(id, out);
+    return out;
+  };
+  return copy;
+}
+
 /**
  * The primal definition R's values as nodes of `b`, recomputed pointwise and memoised by node: `value(id)`.
  * R's reductions, and its root where `rootIsLet` says so, are R's own let (at R's indices, renamed by
  * `rename`) rather than recomputed. The reverse pass and the Newton linearisation both replay R so.
  */
 export function primalValues(b: DefBuilder, R: Def, rename: (v: string) => string, rootIsLet: (root: Node) => boolean): (id: number) => number {
-  const values = new Map<number, number>();
   const own = () => b.load('let', R.target, R.vars.map((x) => rename(x.name)));
-  const value = (id: number): number => {
-    const known = values.get(id);
-    if (known !== undefined) return known;
-    const n = R.nodes[id]!;
-    let v: number;
-    if (id === R.root && rootIsLet(n)) v = own();
-    else
-      switch (n.op) {
-        case 'const':
-          v = b.constant(n.value);
-          break;
-        case 'load':
-          v = b.load(n.source, n.tensor, n.index.map(rename));
-          break;
-        case 'unary':
-          v = b.unary(n.fn, value(n.args[0]));
-          break;
-        case 'binary':
-          v = b.binary(n.fn, value(n.args[0]), value(n.args[1]));
-          break;
-        case 'select':
-          v = b.select(value(n.args[0]), value(n.args[1]), value(n.args[2]));
-          break;
-        case 'reduce':
-          v = own();
-          break;
-      }
-    values.set(id, v);
-    return v;
-  };
-  return value;
+  return nodeCopier(
+    b,
+    R,
+    rename,
+    (n, index) => b.load(n.source, n.tensor, index),
+    (id) => (R.nodes[id]!.op === 'reduce' || (id === R.root && rootIsLet(R.nodes[id]!)) ? own() : undefined),
+  );
 }
 
 /** Names not yet taken: `base`, else `base_2`, `base_3`, … (identifiers of the language, so a backend can use them as they are). */

@@ -22,7 +22,7 @@
 // the three only; undefined elsewhere (the staged backward then runs). The identity and the per-chunk
 // form of it are the ones flash-linear-attention's GLA backward uses for its gates.
 import type { Def, Dep, IndexVar, Module, Node, Source, Tensor } from '../ir/ir.js';
-import { DefBuilder, Names, phaseRule, withoutUnreadLets } from './build.js';
+import { DefBuilder, Names, nodeCopier, phaseRule, withoutUnreadLets } from './build.js';
 import type { BackwardStep } from './reverse.js';
 
 export interface GatedBackward {
@@ -52,6 +52,9 @@ export interface GatedBackward {
 }
 
 type Load = Extract<Node, { op: 'load' }>;
+
+/** The flat index in D (the gate's axes, row-major) of a point of the state of sizes `dims`. */
+export const gatePoint = (gateAxes: number[], dims: number[], point: number[]): number => gateAxes.reduce((o, ax) => o * dims[ax]! + point[ax]!, 0);
 type Cls = 'walk' | 'core' | 'gate';
 
 const argsOf = (n: Node): readonly number[] => ('args' in n ? n.args : []);
@@ -101,43 +104,9 @@ class ModuleBuilder {
   }
 }
 
-/**
- * Copies the expression under `root` of `def` into b: index variables renamed by `rename`, each load
- * by `load` (given its renamed index), and a node `replace` gives a value for by that value.
- */
-function copyInto(b: DefBuilder, def: Def, root: number, rename: (v: string) => string, load: (n: Load, index: string[]) => number, replace: (id: number) => number | undefined = () => undefined): number {
-  const memo = new Map<number, number>();
-  const copy = (id: number): number => {
-    const known = memo.get(id);
-    if (known !== undefined) return known;
-    const n = def.nodes[id]!;
-    let out = replace(id);
-    if (out === undefined)
-      switch (n.op) {
-        case 'const':
-          out = b.constant(n.value);
-          break;
-        case 'load':
-          out = load(n, n.index.map(rename));
-          break;
-        case 'unary':
-          out = b.unary(n.fn, copy(n.args[0]));
-          break;
-        case 'binary':
-          out = b.binary(n.fn, copy(n.args[0]), copy(n.args[1]));
-          break;
-        case 'select':
-          out = b.select(copy(n.args[0]), copy(n.args[1]), copy(n.args[2]));
-          break;
-        case 'reduce':
-          out = b.reduce(n.fn, { name: rename(n.over.name), dim: n.over.dim }, copy(n.args[0]));
-          break;
-      }
-    memo.set(id, out);
-    return out;
-  };
-  return copy(root);
-}
+/** The expression under `root` of `def` copied into b (nodeCopier). */
+const copyInto = (b: DefBuilder, def: Def, root: number, rename: (v: string) => string, load: (n: Load, index: string[]) => number, replace?: (id: number) => number | undefined): number =>
+  nodeCopier(b, def, rename, load, replace)(root);
 
 /** Σ over `over` of the product of two expressions, the factors that do not vary along `over` taken out of the sums. */
 function sumOfProduct(b: DefBuilder, left: number, right: number, over: IndexVar[]): number {
