@@ -1,16 +1,19 @@
-// The chained single pass (`scan_chained`): one dispatch that reads every input once, for few long
-// sequences whose tensors hold one float per step (a diagonal (a, b) scan of one channel, a running
-// sum, ...). Built for CPU implementations (lavapipe), where memory instructions, barriers and
-// passes over the data are what costs, and safe where a workgroup that has started runs on.
+// The chained single pass (`scan_chained`): one dispatch for few long sequences whose tensors hold
+// one float per step (a diagonal (a, b) scan of one channel, a running sum, ...). Built for CPU
+// implementations (lavapipe), where memory instructions, barriers and unrolled code are what costs,
+// and safe where a workgroup that has started runs on.
 //
-// Each invocation owns a tile of CHAIN_STEPS consecutive steps, loaded with vec4 loads and kept in
-// registers. A subgroup takes the next subgroup-size tiles of its sequence with one atomic ticket
-// (tickets in start order: every tile before them belongs to a subgroup that has started), reduces
-// them, scans their aggregates with shuffles, publishes the group's aggregate, looks back over the
-// groups before it for their published aggregates or inclusive prefixes, publishes its own inclusive
-// prefix, then scans its tiles from registers and stores the outputs with vec4 stores. No workgroup
-// barrier and no workgroup memory: on lavapipe a barrier makes each workgroup a set of coroutines,
-// which costs more than the scan itself.
+// Each invocation owns a range of `block_len` consecutive steps (a uniform: the loops over it are
+// never unrolled) and walks it twice with vec4 loads: once to reduce it, once to scan it and store
+// the outputs. A subgroup takes the next subgroup-size ranges of its sequence with one atomic
+// ticket (tickets in start order: every range before them belongs to a subgroup that has started),
+// scans the ranges' aggregates with shuffles, publishes the group's aggregate, looks back over the
+// groups before it for their published aggregates or inclusive prefixes, publishes its own
+// inclusive prefix, then scans. No workgroup barrier and no workgroup memory: on lavapipe a barrier
+// makes each workgroup a set of coroutines, which costs more than the scan itself. The second walk
+// reads the range again rather than keeping it: on lavapipe a range kept in registers spills, and
+// that cost twice the elementwise kernel's time, where reading it again costs about half of it
+// (docs/scan-single-pass.md).
 //
 // WebGPU promises no forward progress between workgroups or subgroups, so a look-back never waits
 // without bound: after `spin_limit` looks at a record not yet published, the invocation reduces
@@ -30,17 +33,21 @@ import type { ScanLayout, TileShape } from './layout.js';
 /** Invocations per workgroup: lavapipe pays per workgroup, so as many as the default limits allow. */
 export const CHAIN_WORKGROUP = 256;
 /**
- * Steps per invocation: eight vec4 loads of each input and eight vec4 stores of each output. On
- * lavapipe (T = 2^22, CPU time per run) 32 steps beat 16: the ticket, records and look-back of a
- * group are spread over twice the steps.
+ * Steps per invocation (`block_len`), the most and the least: long ranges spread the ticket, records
+ * and look-back of a group over more steps; shorter ones keep CHAIN_MIN_WORKGROUPS workgroups busy
+ * on a shorter sequence. On lavapipe at T = 2^22, 512 steps took 4.7-5.1 ms where 1,024 took 6.3 and
+ * the 32-step register tile before it 14-16 ms (.scratch probes, same sessions; docs/scan-single-pass.md).
  */
-export const CHAIN_STEPS = 32;
+export const CHAIN_MAX_STEPS = 512;
+export const CHAIN_MIN_STEPS = 16;
+/** Workgroups a run aims for (per sequence lane), so that every core has several. */
+const CHAIN_MIN_WORKGROUPS = 8;
 /**
- * Looks at a record not yet published before the fallback: about what the fallback itself costs (one
- * invocation reducing a group of 8 tiles, 256 steps), so that a wait costs at most twice the best
- * choice made knowing how long the predecessor would take. A predecessor is often late by a whole
- * time slice on a loaded CPU (its thread descheduled): on lavapipe at T = 2^22, load 9, 32 gave
- * medians of 31-83 ms a run where 1,024 gave 48-96 ms (same session, 4 rounds).
+ * Looks at a record not yet published before the fallback: about what the fallback itself costs, so
+ * that a wait costs at most twice the best choice made knowing how long the predecessor would take.
+ * A predecessor is often late by a whole time slice on a loaded CPU (its thread descheduled): on
+ * lavapipe at T = 2^22, load 9, 32 gave medians of 31-83 ms a run where 1,024 gave 48-96 ms (same
+ * session, 4 rounds; the register-tile kernel).
  */
 export const CHAIN_SPIN_LIMIT = 32;
 /** Record kinds, as in single.ts. */
@@ -68,57 +75,60 @@ export function chainedFits(ctx: { tile: TileShape; layout: ScanLayout }): boole
   );
 }
 
+/**
+ * Steps per invocation for T steps of `lanes` sequence lanes: a power of two from CHAIN_MIN_STEPS to
+ * CHAIN_MAX_STEPS, the longest that still gives CHAIN_MIN_WORKGROUPS workgroups.
+ */
+export function chainSteps(T: number, lanes: number): number {
+  let steps = CHAIN_MAX_STEPS;
+  while (steps > CHAIN_MIN_STEPS && Math.ceil(T / (steps * CHAIN_WORKGROUP)) * lanes < CHAIN_MIN_WORKGROUPS) steps /= 2;
+  return steps;
+}
+
 /** Where the vec4 holding step `t` of tensor `offset` (one float per step) sits: [batch, T] per tensor. */
 const quad = (offset: number, t: Expr): Expr => bin('/', bin('+', bin('*', bin('*', U('batch'), U('T')), u(offset)), bin('+', bin('*', id('b'), U('T')), t)), u(4));
 
-/** `let in_<k>_<j> = inputs[...]`: the j-th vec4 of input k in the tile from t0 (clamped into the sequence). */
-function tileLoads(ctx: Ctx): Stmt[] {
-  const V = CHAIN_STEPS / 4;
-  return ctx.layout.inputs.flatMap((p, k) =>
-    Array.from({ length: V }, (_, j) => letS(`in_${k}_${j}`, index(id('inputs'), quad(p.offset, call('min', bin('+', id('t0'), u(4 * j)), bin('-', U('T'), u(4))))))),
-  );
-}
+/** `let v<k> = inputs[...]`: the vec4 of input k that holds steps t..t+3. */
+const quadLoads = (ctx: Ctx): Stmt[] => ctx.layout.inputs.map((p, k) => letS(`v${k}`, index(id('inputs'), quad(p.offset, id('t')))));
 
-/** Sets the private step inputs to step `4j + c` of the loaded tile. */
-const stepInputs = (ctx: Ctx, j: number, c: number): Stmt[] => ctx.layout.inputs.map((_, k) => assign(id(stepVar('in', k)), index(id(`in_${k}_${j}`), u(c))));
+/** Sets the private step inputs to step `t + c` of the loaded vec4s. */
+const stepInputs = (ctx: Ctx, c: number): Stmt[] => ctx.layout.inputs.map((_, k) => assign(id(stepVar('in', k)), index(id(`v${k}`), u(c))));
+
+/** `for (var t = from; t < to; t += 4u) { body }`: a walk over vec4s of steps. */
+const quadLoop = (from: Expr, to: Expr, body: Stmt[]): Stmt => ({ kind: 'for', init: varS('t', undefined, from), cond: bin('<', id('t'), to), update: assign(id('t'), u(4), '+='), body });
+
+/** Step `t + c`'s element, the identity past the sequence's length. */
+const maskedElement = (ctx: Ctx, c: number): Stmt[] => {
+  const inv = ctx.invariants?.length ? [id('inv')] : [];
+  return [
+    ...stepInputs(ctx, c),
+    varS(`e${c}`, undefined, call('element', id('b'), bin('+', id('t'), u(c)), id('s'), ...inv)),
+    ifS(bin('>=', bin('+', id('t'), u(c)), id('len')), [assign(id(`e${c}`), call('identity'))]),
+  ];
+};
 
 /** `chain_reduce(b, s, k, sg_size, len[, inv])`: the aggregate of group k's steps, by one invocation (the fallback). */
 export function chainReduceFunction(ctx: Ctx): Function {
   const inner: Stmt[] = [];
-  for (let c = 0; c < 4; c++)
-    inner.push(
-      ifS(bin('<', bin('+', id('t'), u(c)), id('to')), [
-        ...ctx.layout.inputs.map((_, k) => assign(id(stepVar('in', k)), index(id(`v${k}`), u(c)))),
-        assign(id('agg'), call('combine', id('agg'), call('element', id('b'), bin('+', id('t'), u(c)), id('s'), ...(ctx.invariants?.length ? [id('inv')] : [])))),
-      ]),
-    );
-  const loop: Stmt = {
-    kind: 'for',
-    init: varS('t', undefined, id('first_step')),
-    cond: bin('<', id('t'), id('to')),
-    update: assign(id('t'), u(4), '+='),
-    body: [...ctx.layout.inputs.map((p, k) => letS(`v${k}`, index(id('inputs'), quad(p.offset, id('t'))))), ...inner],
-  };
+  for (let c = 0; c < 4; c++) inner.push(...maskedElement(ctx, c), assign(id('agg'), call('combine', id('agg'), id(`e${c}`))));
   return {
     name: 'chain_reduce',
     params: [...['b', 's', 'k', 'sg_size', 'len'].map((name) => ({ name, type: u32 })), ...(ctx.invariants?.length ? [{ name: 'inv', type: named('Inv') }] : [])],
     returnType: ELEM,
     body: [
-      letS('first_step', bin('*', bin('*', id('k'), id('sg_size')), u(CHAIN_STEPS))),
-      letS('to', call('min', bin('+', id('first_step'), bin('*', id('sg_size'), u(CHAIN_STEPS))), id('len'))),
+      letS('first_step', bin('*', bin('*', id('k'), id('sg_size')), U('block_len'))),
+      letS('to', call('min', bin('+', id('first_step'), bin('*', id('sg_size'), U('block_len'))), id('len'))),
       varS('agg', undefined, call('identity')),
-      loop,
+      quadLoop(id('first_step'), id('to'), [...quadLoads(ctx), ...inner]),
       ret(id('agg')),
     ],
     comment: "The aggregate of group k's steps (up to the sequence's length), reduced by one invocation: the look-back's fallback.",
   };
 }
 
-/** The entry point `scan_chained`: ticket, load and reduce, subgroup scan, publish, look back (with fallback), publish, scan and store. */
+/** The entry point `scan_chained`: ticket, reduce, subgroup scan, publish, look back (with fallback), publish, scan and store. */
 export function chainedEntryPoint(ctx: Ctx, spec: KernelSpec) {
   const { layout } = ctx;
-  const C = CHAIN_STEPS;
-  const V = C / 4;
   const S = layout.lanes;
   const words = recordWords(layout.members.length);
   const fields = layout.fields;
@@ -127,8 +137,18 @@ export function chainedEntryPoint(ctx: Ctx, spec: KernelSpec) {
   const recordOf = (k: Expr) => bin('+', bin('*', U('batch'), u(S)), bin('*', bin('+', bin('*', id('seq_lane'), U('blocks')), k), u(words)));
   const tagOf = (kind: number) => bin('|', bin('<<', id('epoch'), u(2)), u(kind));
 
+  const reduce: Stmt[] = [];
+  for (let c = 0; c < 4; c++) reduce.push(...maskedElement(ctx, c), assign(id('agg'), call('combine', id('agg'), id(`e${c}`))));
+  const scan: Stmt[] = [...quadLoads(ctx), ...layout.outputs.map((_, k) => varS(`o${k}`, vec(4, f32)))];
+  for (let c = 0; c < 4; c++) {
+    scan.push(...maskedElement(ctx, c), letS(`prev${c}`, id('h')), assign(id('h'), call('advance', id('h'), id(`e${c}`))));
+    if (layout.outputWidth > 0)
+      scan.push(callS('store_step', id(`prev${c}`), id('h'), id('b'), id('s'), bin('+', id('t'), u(c)), id('len')), ...layout.outputs.map((_, k) => assign(index(id(`o${k}`), u(c)), id(stepVar('out', k)))));
+  }
+  scan.push(...layout.outputs.map((p, k) => assign(index(id('outputs'), quad(p.offset, id('t'))), id(`o${k}`))));
+
   const body: Stmt[] = [
-    comment('Workgroups along y are sequence lanes; along x, tiles. A subgroup takes the next subgroup-size tiles of its lane.'),
+    comment('Workgroups along y are sequence lanes; along x, ranges of steps. A subgroup takes the next subgroup-size ranges of its lane.'),
     letS('seq_lane', member(id('wid'), 'y')),
     letS('s', bin('%', id('seq_lane'), u(S))),
     letS('b', bin('/', id('seq_lane'), u(S))),
@@ -139,23 +159,15 @@ export function chainedEntryPoint(ctx: Ctx, spec: KernelSpec) {
     letS('per_run', bin('*', member(id('nwg'), 'x'), u(CHAIN_WORKGROUP))),
     letS('epoch', bin('&', bin('/', id('first'), id('per_run')), u(EPOCH_MASK))),
     letS('g', bin('/', bin('%', id('first'), id('per_run')), id('sg_size'))),
-    letS('t0', bin('*', bin('+', bin('%', id('first'), id('per_run')), id('sg_id')), u(C))),
+    letS('t0', bin('*', bin('+', bin('%', id('first'), id('per_run')), id('sg_id')), U('block_len'))),
     letS('len', call('min', index(id('lengths'), id('b')), U('T'))),
+    letS('t1', call('min', bin('+', id('t0'), U('block_len')), U('T'))),
+    letS('t_len', call('min', id('t1'), id('len'))),
     ...invariantsLet(ctx),
-    comment(`This invocation's ${C} steps, ${V} vec4 loads per input (clamped into the sequence; steps past its length become the identity).`),
-    ...tileLoads(ctx),
+    comment('Reduce this invocation\'s steps (those past the sequence\'s length are the identity), a vec4 of each input at a time.'),
     varS('agg', undefined, call('identity')),
-  ];
-  for (let j = 0; j < C; j++) {
-    body.push(
-      ...stepInputs(ctx, j >> 2, j & 3),
-      varS(`e${j}`, undefined, call('element', id('b'), bin('+', id('t0'), u(j)), id('s'), ...inv)),
-      ifS(bin('>=', bin('+', id('t0'), u(j)), id('len')), [assign(id(`e${j}`), call('identity'))]),
-      assign(id('agg'), call('combine', id('agg'), id(`e${j}`))),
-    );
-  }
-  body.push(
-    comment('Inclusive scan of the tiles\' aggregates across the subgroup; the group\'s total; the prefix before this tile.'),
+    quadLoop(id('t0'), id('t_len'), [...quadLoads(ctx), ...reduce]),
+    comment('Inclusive scan of the ranges\' aggregates across the subgroup; the group\'s total; the prefix before this range.'),
     varS('x', undefined, id('agg')),
     {
       kind: 'for',
@@ -194,30 +206,12 @@ export function chainedEntryPoint(ctx: Ctx, spec: KernelSpec) {
       ],
     },
     ifS(bin('&&', bin('==', id('sg_id'), u(0)), bin('>', id('g'), u(0))), [callS('publish', recordOf(id('g')), tagOf(INCLUSIVE), call('combine', id('prefix'), id('total')))]),
-    comment('Scan this tile from registers and store its outputs, a vec4 at a time.'),
+    comment('Scan this invocation\'s steps again from the prefix before them and store the outputs, a vec4 at a time (zero past the sequence\'s length).'),
     varS('h', undefined, call('advance', call('load_state', id('b'), id('s')), call('combine', id('prefix'), id('excl')))),
-  );
-  const stores: Stmt[] = [];
-  for (let j = 0; j < V; j++) {
-    stores.push(...layout.outputs.map((_, k) => varS(`o${k}_${j}`, vec(4, f32))));
-    for (let c = 0; c < 4; c++) {
-      const step = 4 * j + c;
-      stores.push(...stepInputs(ctx, j, c), letS(`prev${step}`, id('h')), assign(id('h'), call('advance', id('h'), id(`e${step}`))));
-      if (layout.outputWidth > 0)
-        stores.push(callS('store_step', id(`prev${step}`), id('h'), id('b'), id('s'), bin('+', id('t0'), u(step)), id('len')), ...layout.outputs.map((_, k) => assign(index(id(`o${k}_${j}`), u(c)), id(stepVar('out', k)))));
-    }
-    stores.push(
-      ifS(
-        bin('<', bin('+', id('t0'), u(4 * j)), U('T')),
-        layout.outputs.map((p, k) => assign(index(id('outputs'), quad(p.offset, bin('+', id('t0'), u(4 * j)))), id(`o${k}_${j}`))),
-      ),
-    );
-  }
-  body.push(...stores);
-  body.push(
+    quadLoop(id('t0'), id('t1'), scan),
     comment('The invocation holding the last step stores the final states.'),
-    ifS(bin('&&', bin('<', id('t0'), U('T')), bin('>=', bin('+', id('t0'), u(C)), U('T'))), [callS('store_final', id('h'), id('b'), id('s'), bin('*', id('b'), u(layout.stateWidth)))]),
-  );
+    ifS(bin('&&', bin('<', id('t0'), U('T')), bin('>=', bin('+', id('t0'), U('block_len')), U('T'))), [callS('store_final', id('h'), id('b'), id('s'), bin('*', id('b'), u(layout.stateWidth)))]),
+  ];
   const params = [
     { name: 'wid', type: named('vec3<u32>'), attributes: ['builtin(workgroup_id)'] },
     { name: 'nwg', type: named('vec3<u32>'), attributes: ['builtin(num_workgroups)'] },

@@ -14,7 +14,7 @@ export { buildScanJob, type ScanJob, type ScanRunData, type ScanRunResult, type 
 export { chainedRuns, scheduleScan, type Schedule, type ScheduleOptions, type Strategy } from './schedule.js';
 export { matrixShape, scheduleMatrix, type MatrixShape } from './matrix.js';
 export type { ScanKernels } from './emit.js';
-export { chainedFits, CHAIN_STEPS, CHAIN_WORKGROUP, lookBackSafe } from './chained.js';
+export { chainedFits, chainSteps, CHAIN_MAX_STEPS, CHAIN_MIN_STEPS, CHAIN_WORKGROUP, lookBackSafe } from './chained.js';
 
 export interface ScanCompileOptions {
   /** Tile shape overrides (tests use tiny tiles so that several levels of aggregates happen at small T). */

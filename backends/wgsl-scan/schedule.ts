@@ -15,7 +15,7 @@ import { gridDispatch } from '../lower/grid.js';
 import { matrixShape, scheduleMatrix, usesMatrix } from './matrix.js';
 import { uniformFields, type KernelName } from './emit.js';
 import { recordWords, singlePassFits } from './single.js';
-import { CHAIN_SPIN_LIMIT, CHAIN_STEPS, CHAIN_WORKGROUP } from './chained.js';
+import { CHAIN_MAX_STEPS, CHAIN_SPIN_LIMIT, CHAIN_WORKGROUP, chainSteps } from './chained.js';
 import { blocksOf, paddedLanes, stepsPerTrip, threadsOf, type ScanLayout, type TileShape } from './layout.js';
 
 export type Strategy = 'carry' | 'reduce-then-scan' | 'single-pass' | 'chained';
@@ -34,6 +34,8 @@ export interface ScheduleOptions {
   minCarryThreads?: number;
   /** single-pass, chained: looks at a predecessor's record that is not ready before reducing its block instead. */
   spinLimit?: number;
+  /** chained: steps per invocation (a multiple of 4; default chainSteps, chained.ts). */
+  chainSteps?: number;
   /**
    * The kernels include `scan_chained` (compiled for an adapter where a look-back is safe, chained.ts):
    * `auto` then takes it for few long sequences whose length is a multiple of 4.
@@ -110,10 +112,13 @@ export function scheduleScan(layout: ScanLayout, tile: TileShape, batch: number,
   if (strategy === 'chained') {
     if (!options.chained) throw new Error(`scan schedule: the chained pass needs kernels compiled with it (chained.ts)`);
     if (!chainedRuns(lanes, T)) throw new Error(`scan schedule: the chained pass needs T a multiple of 4 (got ${T}) and at most 65,535 workgroups along each axis`);
-    // One invocation per tile of CHAIN_STEPS steps; a record per group of tiles, sized for the smallest subgroup (the stripe's team).
-    const x = Math.ceil(T / (CHAIN_STEPS * CHAIN_WORKGROUP));
+    // One invocation per range of `steps` steps; a record per group of ranges, sized for the smallest subgroup (the stripe's team).
+    const steps = options.chainSteps ?? chainSteps(T, lanes);
+    if (steps % 4 !== 0 || steps <= 0) throw new Error(`scan schedule: the chained pass takes a positive multiple of 4 steps per invocation (got ${steps})`);
+    const x = Math.ceil(T / (steps * CHAIN_WORKGROUP));
+    if (x > 65_535) throw new Error(`scan schedule: ${x} workgroups of ${steps}-step ranges exceed 65,535 along x`);
     const records = Math.ceil((x * CHAIN_WORKGROUP) / tile.width!);
-    const pass: Pass = { kernel: 'scan_chained', uniforms: uniforms({ ...base, n: T, blocks: records, spin_limit: options.spinLimit ?? CHAIN_SPIN_LIMIT }), dispatch: [x, lanes] };
+    const pass: Pass = { kernel: 'scan_chained', uniforms: uniforms({ ...base, n: T, block_len: steps, blocks: records, spin_limit: options.spinLimit ?? CHAIN_SPIN_LIMIT }), dispatch: [x, lanes] };
     return { strategy, passes: [pass], aggElements: 1, levels: [records], statusWords: lanes + lanes * records * recordWords(layout.members.length) };
   }
   if (strategy === 'carry') {
@@ -161,9 +166,9 @@ export function scheduleScan(layout: ScanLayout, tile: TileShape, batch: number,
   return { strategy, passes, aggElements: top.offset + top.n * lanes, levels: [...levels.slice(1).map((l) => l.n), top.n] };
 }
 
-/** Whether the chained pass can run T steps of `lanes` sequence lanes: vec4-aligned tiles, and a grid within the per-axis limit. */
+/** Whether the chained pass can run T steps of `lanes` sequence lanes: vec4-aligned ranges, and a grid within the per-axis limit. */
 export function chainedRuns(lanes: number, T: number): boolean {
-  return T >= 4 && T % 4 === 0 && lanes <= 65_535 && Math.ceil(T / (CHAIN_STEPS * CHAIN_WORKGROUP)) <= 65_535;
+  return T >= 4 && T % 4 === 0 && lanes <= 65_535 && Math.ceil(T / (CHAIN_MAX_STEPS * CHAIN_WORKGROUP)) <= 65_535;
 }
 
 export { threadsOf };

@@ -51,16 +51,22 @@ describe.each(Object.entries(cells))('the chained pass on %s', (_, c) => {
     expect(compileScan(c.module, c.plan, c.sizes, chained).kernels.scan_chained).toBeDefined();
   });
 
-  // 4 and 8: one partial tile; 8,196: past one workgroup (8,192 steps); 40,000: several workgroups.
+  // Steps per invocation as the schedule picks them (16 up to T = 2^17), unless given: 4 and 8, one
+  // partial range; 8,196: past one workgroup; 40,000: several workgroups, and with 4 steps (one vec4
+  // per range, many groups), 64 and 512 (walks of many vec4s, a last range cut short by T, lengths
+  // ending inside a range and before it).
   it.each([
-    [4, 1],
-    [8, 3],
-    [1_028, 2],
-    [8_196, 1],
-    [40_000, 3],
-  ])('matches the reference at T = %i, batch %i, variable lengths and initial states', async (T, batch) => {
+    [4, 1, undefined],
+    [8, 3, undefined],
+    [1_028, 2, undefined],
+    [8_196, 1, undefined],
+    [40_000, 3, undefined],
+    [40_000, 3, 4],
+    [40_000, 3, 64],
+    [40_000, 3, 512],
+  ])('matches the reference at T = %i, batch %i, variable lengths and initial states (steps per invocation %s)', async (T, batch, steps) => {
     const d = runData(c.module, batch, T, T + batch, true);
-    const got = await runScan(gpu, c.module, c.plan, c.sizes, d, { ...chained, strategy: 'chained' });
+    const got = await runScan(gpu, c.module, c.plan, c.sizes, d, { ...chained, strategy: 'chained', ...(steps ? { chainSteps: steps } : {}) });
     expect(got.strategy).toBe('chained');
     expectClose(got, referenceRun(c.module, d), 1e-4, `T=${T}`);
   });
@@ -71,8 +77,11 @@ describe('the chained pass, look-back and records', () => {
 
   it('falls back at every look that finds a record unpublished (spin limit 0), and still matches', async () => {
     const d = runData(c.module, 2, 100_000, 9, true);
-    const got = await runScan(gpu, c.module, c.plan, c.sizes, d, { ...chained, strategy: 'chained', spinLimit: 0 });
-    expectClose(got, referenceRun(c.module, d), 1e-4, 'spin 0');
+    const ref = referenceRun(c.module, d);
+    for (const chainSteps of [16, 512]) {
+      const got = await runScan(gpu, c.module, c.plan, c.sizes, d, { ...chained, strategy: 'chained', spinLimit: 0, chainSteps });
+      expectClose(got, ref, 1e-4, `spin 0, ${chainSteps} steps per invocation`);
+    }
   });
 
   it('runs again on the same buffers, computing every output anew (tickets count on from run to run)', async () => {

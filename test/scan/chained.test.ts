@@ -7,7 +7,7 @@ import { analyse } from '../../src/compiler/analyse/analyse.js';
 import { bindDims } from '../../src/compiler/ir/dims.js';
 import { plan } from '../../src/driver/compile.js';
 import { targetOf } from '../../src/driver/run.js';
-import { CHAIN_STEPS, CHAIN_WORKGROUP, chainedRuns, compileScan, lookBackSafe, scheduleScan } from '../../backends/wgsl-scan/index.js';
+import { CHAIN_MAX_STEPS, CHAIN_MIN_STEPS, CHAIN_WORKGROUP, chainedRuns, chainSteps, compileScan, lookBackSafe, scheduleScan } from '../../backends/wgsl-scan/index.js';
 
 const load = (text: string) => {
   const module = frontEnd(text).module!;
@@ -80,8 +80,10 @@ describe('the schedule', () => {
     const s = scheduleScan(k.layout, k.tile, 1, T, { chained: true });
     expect(s.strategy).toBe('chained');
     expect(s.passes.map((p) => p.kernel)).toEqual(['scan_chained']);
-    const x = T / (CHAIN_STEPS * CHAIN_WORKGROUP);
+    const x = T / (CHAIN_MAX_STEPS * CHAIN_WORKGROUP);
     expect(s.passes[0]!.dispatch).toEqual([x, 1]);
+    // block_len (uniform 4): the steps each invocation walks.
+    expect(s.passes[0]!.uniforms[4]).toBe(CHAIN_MAX_STEPS);
     // A counter per sequence lane, then 2 words per float of a record per group of 8 tiles.
     expect(s.statusWords).toBe(1 + (x * CHAIN_WORKGROUP) / 8 * 4);
   });
@@ -94,9 +96,22 @@ describe('the schedule', () => {
     expect(() => scheduleScan(k.layout, k.tile, 1, 2 ** 16, { strategy: 'chained' })).toThrow(/kernels compiled with it/);
   });
 
-  it('fits the grid: at most 65,535 workgroups of tiles', () => {
-    expect(chainedRuns(1, 65_535 * CHAIN_STEPS * CHAIN_WORKGROUP)).toBe(true);
-    expect(chainedRuns(1, 65_536 * CHAIN_STEPS * CHAIN_WORKGROUP)).toBe(false);
+  it('fits the grid: at most 65,535 workgroups of ranges', () => {
+    expect(chainedRuns(1, 65_535 * CHAIN_MAX_STEPS * CHAIN_WORKGROUP)).toBe(true);
+    expect(chainedRuns(1, 65_536 * CHAIN_MAX_STEPS * CHAIN_WORKGROUP)).toBe(false);
     expect(chainedRuns(1, 2)).toBe(false);
+    expect(() => scheduleScan(k.layout, k.tile, 1, 1024, { chained: true, strategy: 'chained', chainSteps: 6 })).toThrow(/multiple of 4/);
+  });
+
+  it('gives each invocation the longest range that still keeps 8 workgroups busy', () => {
+    expect(chainSteps(2 ** 22, 1)).toBe(512);
+    expect(chainSteps(2 ** 20, 1)).toBe(512);
+    expect(chainSteps(2 ** 19, 1)).toBe(256);
+    expect(chainSteps(2 ** 19, 2)).toBe(512);
+    expect(chainSteps(40_000, 1)).toBe(16);
+    expect(chainSteps(8, 1)).toBe(CHAIN_MIN_STEPS);
+    const s = scheduleScan(k.layout, k.tile, 1, 2 ** 19, { chained: true });
+    expect(s.passes[0]!.dispatch).toEqual([8, 1]);
+    expect(s.passes[0]!.uniforms[4]).toBe(256);
   });
 });
