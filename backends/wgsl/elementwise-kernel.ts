@@ -1,9 +1,11 @@
 // The bench's bandwidth yardsticks for a kernel that reads `inBytes` and writes `outBytes` (a scan
 // must move at least that: every input once, every output once):
 //  - a tuned elementwise kernel moving the same bytes. Each output vec4 sums the input vec4s that map
-//    onto it (out[o] = Σ_k in[k·OUT + o]), so no read can be dropped; each invocation handles a
-//    contiguous run of vec4s; several shapes (vec4s per invocation × workgroup size) run in one job
-//    and the bench keeps the fastest.
+//    onto it (out[o] = Σ_k in[k·OUT + o]), so no read can be dropped; each invocation handles either
+//    a contiguous run of vec4s or, strided, every W-th vec4 of its workgroup's span (consecutive
+//    invocations on consecutive vec4s: a GPU's coalesced layout, and on lavapipe, where a SIMD row's
+//    consecutive addresses load as one vector, the fastest); several shapes (vec4s per invocation ×
+//    workgroup size, run or strided) run in one job and the bench keeps the fastest.
 //  - copyBufferToBuffer of half the bytes (each byte copied is read once and written once).
 // Byte counts that are not multiples of 16 are padded to the next vec4 (at most 12 bytes more; the
 // bench counts the true bytes). Streams over the adapter's storage-binding limit are cut into
@@ -13,13 +15,18 @@ import { arrayOf, assign, bin, call, emptyModule, f32, forRange, id, ifS, index,
 import { printModule } from './print.js';
 import type { GpuBufferSpec, GpuCopyTiming, GpuJob, GpuPass, GpuShaderSpec } from '../job.js';
 
-/** vec4s per invocation × invocations per workgroup. */
+/** vec4s per invocation × invocations per workgroup; each invocation's vec4s a contiguous run, or strided by the workgroup size. */
 export interface ElementwiseShape {
   perInvocation: number;
   workgroup: number;
+  strided?: boolean;
 }
 
-/** The shapes a bench run tries (lavapipe: 8 invocations to a SIMD register; a GPU: wide workgroups). */
+/**
+ * The shapes a bench run tries (lavapipe: 8 invocations to a SIMD register; a GPU: wide workgroups).
+ * On lavapipe at 2^22 steps of (a, b) in, h out, the strided 64x64 took 2.3 ms where the best run
+ * took 2.8 (scripts/bench-scan-floors.ts).
+ */
 export const ELEMENTWISE_SHAPES: readonly ElementwiseShape[] = [
   { perInvocation: 4, workgroup: 64 },
   { perInvocation: 16, workgroup: 64 },
@@ -27,9 +34,19 @@ export const ELEMENTWISE_SHAPES: readonly ElementwiseShape[] = [
   { perInvocation: 4, workgroup: 256 },
   { perInvocation: 16, workgroup: 256 },
   { perInvocation: 64, workgroup: 256 },
+  { perInvocation: 64, workgroup: 64, strided: true },
+  { perInvocation: 256, workgroup: 8, strided: true },
 ];
 
-export const shapeName = (s: ElementwiseShape) => `${s.perInvocation}x${s.workgroup}`;
+/** `VxW` for a run of V vec4s per invocation in workgroups of W; `VxWs` strided. */
+export const shapeName = (s: ElementwiseShape) => `${s.perInvocation}x${s.workgroup}${s.strided ? 's' : ''}`;
+
+/** A shape from its name (shapeName's inverse), or undefined. */
+export function parseShape(name: string): ElementwiseShape | undefined {
+  const m = /^(\d+)x(\d+)(s?)$/.exec(name);
+  if (!m) return undefined;
+  return { perInvocation: Number(m[1]), workgroup: Number(m[2]), ...(m[3] ? { strided: true } : {}) };
+}
 
 /** Reads of a round of the inputs past which the sum is a loop rather than straight-line loads. */
 const UNROLL_ROUNDS = 4;
@@ -62,9 +79,14 @@ export function elementwiseKernel(rounds: number, rest: boolean, shape: Elementw
           ...(rest ? [ifS(bin('<', bin('+', o, bin('*', lit.u32(rounds), OUT)), id('in_vec')), [assign(id('acc'), read(rounds), '+=')])] : []),
         ];
   const body = (at: Expr): Stmt[] => [letS('o', at), ...sum, assign(index(id('dst'), o), id('acc'))];
+  const j = id('j');
+  // Where an invocation's j-th vec4 is, and whether it (and so its whole workgroup's span, strided) is inside the outputs.
+  const [first, at, full]: [Expr, Expr, Expr] = shape.strided
+    ? [bin('*', flatWorkgroupIndex(), lit.u32(W * V)), bin('+', bin('+', id('first'), bin('*', j, lit.u32(W))), id('lid')), bin('<=', bin('+', id('first'), lit.u32(W * V)), OUT)]
+    : [bin('*', bin('+', bin('*', flatWorkgroupIndex(), lit.u32(W)), id('lid')), lit.u32(V)), bin('+', id('first'), j), bin('<=', bin('+', id('first'), lit.u32(V)), OUT)];
   return printModule({
     ...emptyModule(),
-    header: `elementwise yardstick: ${rounds} round(s) of the inputs per output${rest ? ' and a rest' : ''}, ${V} contiguous vec4 per invocation, workgroups of ${W}`,
+    header: `elementwise yardstick: ${rounds} round(s) of the inputs per output${rest ? ' and a rest' : ''}, ${V} ${shape.strided ? `vec4 per invocation strided by the workgroup (consecutive invocations on consecutive vec4s)` : 'contiguous vec4 per invocation'}, workgroups of ${W}`,
     structs: [{ name: 'Sizes', members: [{ name: 'in_vec', type: u32 }, { name: 'out_vec', type: u32 }] }],
     globals: [
       { name: 'src', space: 'storage', access: 'read', type: arrayOf(vec(4, f32)), group: 0, binding: 0 },
@@ -75,13 +97,15 @@ export function elementwiseKernel(rounds: number, rest: boolean, shape: Elementw
       workgroupEntry(W, [
         letS('in_vec', member(id('sizes'), 'in_vec')),
         letS('out_vec', member(id('sizes'), 'out_vec')),
-        letS('first', bin('*', bin('+', bin('*', flatWorkgroupIndex(), lit.u32(W)), id('lid')), lit.u32(V))),
+        letS('first', first),
         ifS(bin('>=', id('first'), OUT), [{ kind: 'return' }]),
-        // A full run has a constant trip count (the driver unrolls it up to 32 trips); only the last invocation's is shorter.
+        // A full span has a constant trip count (the driver unrolls it up to 32 trips); only the last one's is shorter.
         ifS(
-          bin('<=', bin('+', id('first'), lit.u32(V)), OUT),
-          [forRange('j', lit.u32(0), lit.u32(V), body(bin('+', id('first'), id('j'))))],
-          [forRange('i', id('first'), OUT, body(id('i')))],
+          full,
+          [forRange('j', lit.u32(0), lit.u32(V), body(at))],
+          shape.strided
+            ? [forRange('j', lit.u32(0), lit.u32(V), [ifS(bin('<', at, OUT), body(at))])]
+            : [forRange('i', id('first'), OUT, body(id('i')))],
         ),
       ]),
     ],

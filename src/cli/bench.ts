@@ -13,7 +13,7 @@ import { plan } from '../driver/compile.js';
 import { RnncError } from '../driver/errors.js';
 import { openGpu, targetOf } from '../driver/run.js';
 import { markdownReport, svgPlot, type BenchReport } from '../driver/bench-report.js';
-import { ELEMENTWISE_SHAPES, shapeName } from '../../backends/wgsl/elementwise-kernel.js';
+import { ELEMENTWISE_SHAPES, parseShape, shapeName } from '../../backends/wgsl/elementwise-kernel.js';
 import { EXIT_INTERNAL, loadValid, MAX_SIZE, parseDimFlags, pathFlag, UserError } from './io.js';
 import { checkOutputDir, writeAllOrNothing } from '../driver/output.js';
 import { benchNewtonCommand, NEWTON_MODE, newtonMaxIterOption, newtonTolOption } from './newton.js';
@@ -63,7 +63,7 @@ export function registerBench(program: Command) {
     .option('--batches <list>', 'batch sizes, e.g. heads (channels = batch x state floats per sequence)', '1,16')
     .option('--batch <list>', 'the same as --batches')
     .option('--repeats <n>', 'timed repeats per kernel (the median is reported)', '5')
-    .option('--shapes <list>', `elementwise yardstick shapes to try, vec4s per invocation x workgroup size (default ${ELEMENTWISE_SHAPES.map(shapeName).join(',')})`)
+    .option('--shapes <list>', `elementwise yardstick shapes to try: VxW, a run of V contiguous vec4s per invocation in workgroups of W, or VxWs, strided (consecutive invocations on consecutive vec4s) (default ${ELEMENTWISE_SHAPES.map(shapeName).join(',')})`)
     .option('--max-row-s <n>', 'skip a row estimated (from the one before, scaled by T) to take longer than this many seconds', '120')
     .option('--out <file.md>', 'write the markdown report here (and .json, .svg beside it)', pathFlag('--out'))
     .option('--dim <NAME=SIZE>', 'set a dim size of every cell benchmarked that declares it (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
@@ -92,10 +92,10 @@ export function registerBench(program: Command) {
       const repeats = ints(flags.repeats, '--repeats', true)[0]!;
       const maxRowSeconds = ints(flags.maxRowS, '--max-row-s', true)[0]!;
       const shapes = flags.shapes === undefined ? ELEMENTWISE_SHAPES : flags.shapes.split(',').map((x) => {
-        const m = /^(\d+)x(\d+)$/.exec(x);
-        if (!m || Number(m[1]) < 1 || Number(m[1]) > 256 || Number(m[2]) < 1 || Number(m[2]) > 256)
-          throw new UserError(`rnnc: --shapes must be VxW pairs (vec4s per invocation x workgroup size, each 1 to 256) separated by commas, got '${flags.shapes}'`, EXIT_INTERNAL);
-        return { perInvocation: Number(m[1]), workgroup: Number(m[2]) };
+        const shape = parseShape(x);
+        if (!shape || shape.perInvocation < 1 || shape.perInvocation > 256 || shape.workgroup < 1 || shape.workgroup > 256)
+          throw new UserError(`rnnc: --shapes must be VxW pairs (vec4s per invocation x workgroup size, each 1 to 256; VxWs for strided) separated by commas, got '${flags.shapes}'`, EXIT_INTERNAL);
+        return shape;
       });
       // Every file read and checked before the GPU starts: a missing or invalid one fails at once (exit 1).
       const cells = new Map(files.map((file) => {
@@ -184,7 +184,7 @@ export function registerBench(program: Command) {
       report.notes.push(
         `Lengths 2^${lo}..2^${hi} (every other power of two), batches ${options.batches.join(', ')}. Skipped: configurations over ${options.maxBytes / 2 ** 20} MiB of inputs and outputs (lavapipe keeps GPU memory in host memory), those needing a buffer over the adapter's storage-binding limit, and those estimated to take over ${maxRowSeconds} s${skipped.length ? `: ${skipped.join('; ')}` : ' (none)'}.`,
         '`traffic` counts the inputs once per pass over the steps (reduce-then-scan reads them twice), the outputs once and the aggregates; the ideal single pass is 1.00×.',
-        `Elementwise shapes tried (vec4s per invocation × workgroup size): ${shapes.map(shapeName).join(', ')}, all in one job (a pass each); streams over the storage-binding limit are cut into pieces, a dispatch each, timed together.`,
+        `Elementwise shapes tried (vec4s per invocation × workgroup size; s: strided, consecutive invocations on consecutive vec4s): ${shapes.map(shapeName).join(', ')}, all in one job (a pass each); streams over the storage-binding limit are cut into pieces, a dispatch each, timed together.`,
         `copyBufferToBuffer copies half the single-pass bytes (each byte read once and written once), ${report.copyTimingMethod === 'timestamp' ? 'timed from the end timestamp of an empty compute pass before the copies to the beginning timestamp of one after them, on the same encoder (WebGPU has no timestamps in copies; lavapipe runs commands in order, so the bracket holds the copies and nothing else)' : 'timed by wall clock, submit to done'}.`,
         ...(unplanned.length ? [`Not planned at these sizes: ${unplanned.join('; ')}.`] : []),
         ...preferred,
