@@ -40,7 +40,7 @@ export const CHAIN_WORKGROUP = 256;
  */
 export const CHAIN_MAX_STEPS = 512;
 export const CHAIN_MIN_STEPS = 16;
-/** Workgroups a run aims for (per sequence lane), so that every core has several. */
+/** Workgroups a run aims for (over all its sequence lanes), so that every core has several. */
 const CHAIN_MIN_WORKGROUPS = 8;
 /**
  * Looks at a record not yet published before the fallback: about what the fallback itself costs, so
