@@ -166,9 +166,12 @@ export function scheduleScan(layout: ScanLayout, tile: TileShape, batch: number,
   return { strategy, passes, aggElements: top.offset + top.n * lanes, levels: [...levels.slice(1).map((l) => l.n), top.n] };
 }
 
-/** Whether the chained pass can run T steps of `lanes` sequence lanes: vec4-aligned ranges, and a grid within the per-axis limit. */
+/**
+ * Whether the chained pass can run T steps of `lanes` sequence lanes: vec4-aligned ranges, a grid
+ * within the per-axis limit, and step indices that stay within a u32 past the last range's end.
+ */
 export function chainedRuns(lanes: number, T: number): boolean {
-  return T >= 4 && T % 4 === 0 && lanes <= 65_535 && Math.ceil(T / (CHAIN_MAX_STEPS * CHAIN_WORKGROUP)) <= 65_535;
+  return T >= 4 && T % 4 === 0 && T <= 2 ** 31 && lanes <= 65_535 && Math.ceil(T / (CHAIN_MAX_STEPS * CHAIN_WORKGROUP)) <= 65_535;
 }
 
 export { threadsOf };

@@ -96,9 +96,12 @@ describe('the schedule', () => {
     expect(() => scheduleScan(k.layout, k.tile, 1, 2 ** 16, { strategy: 'chained' })).toThrow(/kernels compiled with it/);
   });
 
-  it('fits the grid: at most 65,535 workgroups of ranges', () => {
-    expect(chainedRuns(1, 65_535 * CHAIN_MAX_STEPS * CHAIN_WORKGROUP)).toBe(true);
-    expect(chainedRuns(1, 65_536 * CHAIN_MAX_STEPS * CHAIN_WORKGROUP)).toBe(false);
+  it('fits the grid (at most 65,535 sequence lanes) and step indices within a u32', () => {
+    // 2^31 steps (16,384 workgroups of 512-step ranges) is the most: past it, a step index could wrap a u32.
+    expect(chainedRuns(1, 2 ** 31)).toBe(true);
+    expect(chainedRuns(1, 2 ** 31 + 4)).toBe(false);
+    expect(chainedRuns(65_535, 2 ** 20)).toBe(true);
+    expect(chainedRuns(65_536, 2 ** 20)).toBe(false);
     expect(chainedRuns(1, 2)).toBe(false);
     expect(() => scheduleScan(k.layout, k.tile, 1, 1024, { chained: true, strategy: 'chained', chainSteps: 6 })).toThrow(/multiple of 4/);
   });
