@@ -107,22 +107,20 @@ const maskedElement = (ctx: Ctx, c: number): Stmt[] => {
   ];
 };
 
-/** `chain_reduce(b, s, k, sg_size, len[, inv])`: the aggregate of group k's steps, by one invocation (the fallback). */
+/**
+ * `chain_reduce(b, s, first_step, end_step, len[, inv])`: the aggregate of steps first_step..end_step (a multiple of 4 apart;
+ * steps past the sequence's length are the identity), a vec4 of each input at a time. Both the
+ * invocation's own reduce walk and the look-back's fallback (a whole group's steps) call it.
+ */
 export function chainReduceFunction(ctx: Ctx): Function {
   const inner: Stmt[] = [];
   for (let c = 0; c < 4; c++) inner.push(...maskedElement(ctx, c), assign(id('agg'), call('combine', id('agg'), id(`e${c}`))));
   return {
     name: 'chain_reduce',
-    params: [...['b', 's', 'k', 'sg_size', 'len'].map((name) => ({ name, type: u32 })), ...(ctx.invariants?.length ? [{ name: 'inv', type: named('Inv') }] : [])],
+    params: [...['b', 's', 'first_step', 'end_step', 'len'].map((name) => ({ name, type: u32 })), ...(ctx.invariants?.length ? [{ name: 'inv', type: named('Inv') }] : [])],
     returnType: ELEM,
-    body: [
-      letS('first_step', bin('*', bin('*', id('k'), id('sg_size')), U('block_len'))),
-      letS('to', call('min', bin('+', id('first_step'), bin('*', id('sg_size'), U('block_len'))), id('len'))),
-      varS('agg', undefined, call('identity')),
-      quadLoop(id('first_step'), id('to'), [...quadLoads(ctx), ...inner]),
-      ret(id('agg')),
-    ],
-    comment: "The aggregate of group k's steps (up to the sequence's length), reduced by one invocation: the look-back's fallback.",
+    body: [varS('agg', undefined, call('identity')), quadLoop(id('first_step'), id('end_step'), [...quadLoads(ctx), ...inner]), ret(id('agg'))],
+    comment: 'The aggregate of steps first_step..end_step (up to the sequence\'s length), a vec4 of each input at a time: an invocation\'s reduce walk, and the look-back\'s fallback over a whole group.',
   };
 }
 
@@ -137,8 +135,6 @@ export function chainedEntryPoint(ctx: Ctx, spec: KernelSpec) {
   const recordOf = (k: Expr) => bin('+', bin('*', U('batch'), u(S)), bin('*', bin('+', bin('*', id('seq_lane'), U('blocks')), k), u(words)));
   const tagOf = (kind: number) => bin('|', bin('<<', id('epoch'), u(2)), u(kind));
 
-  const reduce: Stmt[] = [];
-  for (let c = 0; c < 4; c++) reduce.push(...maskedElement(ctx, c), assign(id('agg'), call('combine', id('agg'), id(`e${c}`))));
   const scan: Stmt[] = [...quadLoads(ctx), ...layout.outputs.map((_, k) => varS(`o${k}`, vec(4, f32)))];
   for (let c = 0; c < 4; c++) {
     scan.push(...maskedElement(ctx, c), letS(`prev${c}`, id('h')), assign(id('h'), call('advance', id('h'), id(`e${c}`))));
@@ -164,9 +160,8 @@ export function chainedEntryPoint(ctx: Ctx, spec: KernelSpec) {
     letS('t1', call('min', bin('+', id('t0'), U('block_len')), U('T'))),
     letS('t_len', call('min', id('t1'), id('len'))),
     ...invariantsLet(ctx),
-    comment('Reduce this invocation\'s steps (those past the sequence\'s length are the identity), a vec4 of each input at a time.'),
-    varS('agg', undefined, call('identity')),
-    quadLoop(id('t0'), id('t_len'), [...quadLoads(ctx), ...reduce]),
+    comment('Reduce this invocation\'s steps (those past the sequence\'s length are the identity).'),
+    letS('agg', call('chain_reduce', id('b'), id('s'), id('t0'), id('t_len'), id('len'), ...inv)),
     comment('Inclusive scan of the ranges\' aggregates across the subgroup; the group\'s total; the prefix before this range.'),
     varS('x', undefined, id('agg')),
     {
@@ -199,7 +194,9 @@ export function chainedEntryPoint(ctx: Ctx, spec: KernelSpec) {
         assign(id('spins'), u(1), '+='),
         ifS(bin('>', id('spins'), U('spin_limit')), [
           comment('Fallback: that group has not published; reduce its steps here rather than wait on it.'),
-          assign(id('prefix'), call('combine', call('chain_reduce', id('b'), id('s'), bin('-', id('k'), u(1)), id('sg_size'), id('len'), ...inv), id('prefix'))),
+          letS('group_from', bin('*', bin('*', bin('-', id('k'), u(1)), id('sg_size')), U('block_len'))),
+          letS('group_to', call('min', bin('+', id('group_from'), bin('*', id('sg_size'), U('block_len'))), id('len'))),
+          assign(id('prefix'), call('combine', call('chain_reduce', id('b'), id('s'), id('group_from'), id('group_to'), id('len'), ...inv), id('prefix'))),
           assign(id('k'), u(1), '-='),
           assign(id('spins'), u(0)),
         ]),

@@ -105,12 +105,10 @@ fn store_final(h: State, b: u32, s: u32, base: u32) {
     final_state[base + 0u + lane_C] = h.h;
 }
 
-// The aggregate of group k's steps (up to the sequence's length), reduced by one invocation: the look-back's fallback.
-fn chain_reduce(b: u32, s: u32, k: u32, sg_size: u32, len: u32) -> Elem {
-    let first_step = k * sg_size * U.block_len;
-    let to = min(first_step + sg_size * U.block_len, len);
+// The aggregate of steps first_step..end_step (up to the sequence's length), a vec4 of each input at a time: an invocation's reduce walk, and the look-back's fallback over a whole group.
+fn chain_reduce(b: u32, s: u32, first_step: u32, end_step: u32, len: u32) -> Elem {
     var agg = identity();
-    for (var t = first_step; t < to; t += 4u) {
+    for (var t = first_step; t < end_step; t += 4u) {
         let v0 = inputs[(U.batch * U.T * 0u + (b * U.T + t)) / 4u];
         step_in_0 = v0[0u];
         var e0 = element(b, t + 0u, s);
@@ -179,35 +177,8 @@ fn scan_chained(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     let len = min(lengths[b], U.T);
     let t1 = min(t0 + U.block_len, U.T);
     let t_len = min(t1, len);
-    // Reduce this invocation's steps (those past the sequence's length are the identity), a vec4 of each input at a time.
-    var agg = identity();
-    for (var t = t0; t < t_len; t += 4u) {
-        let v0 = inputs[(U.batch * U.T * 0u + (b * U.T + t)) / 4u];
-        step_in_0 = v0[0u];
-        var e0 = element(b, t + 0u, s);
-        if t + 0u >= len {
-            e0 = identity();
-        }
-        agg = combine(agg, e0);
-        step_in_0 = v0[1u];
-        var e1 = element(b, t + 1u, s);
-        if t + 1u >= len {
-            e1 = identity();
-        }
-        agg = combine(agg, e1);
-        step_in_0 = v0[2u];
-        var e2 = element(b, t + 2u, s);
-        if t + 2u >= len {
-            e2 = identity();
-        }
-        agg = combine(agg, e2);
-        step_in_0 = v0[3u];
-        var e3 = element(b, t + 3u, s);
-        if t + 3u >= len {
-            e3 = identity();
-        }
-        agg = combine(agg, e3);
-    }
+    // Reduce this invocation's steps (those past the sequence's length are the identity).
+    let agg = chain_reduce(b, s, t0, t_len, len);
     // Inclusive scan of the ranges' aggregates across the subgroup; the group's total; the prefix before this range.
     var x = agg;
     for (var d = 1u; d < sg_size; d = d * 2u) {
@@ -246,7 +217,9 @@ fn scan_chained(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         spins += 1u;
         if spins > U.spin_limit {
             // Fallback: that group has not published; reduce its steps here rather than wait on it.
-            prefix = combine(chain_reduce(b, s, k - 1u, sg_size, len), prefix);
+            let group_from = (k - 1u) * sg_size * U.block_len;
+            let group_to = min(group_from + sg_size * U.block_len, len);
+            prefix = combine(chain_reduce(b, s, group_from, group_to, len), prefix);
             k -= 1u;
             spins = 0u;
         }
